@@ -1,0 +1,68 @@
+using System;
+using System.Diagnostics;
+using System.IO;
+using Digits;
+using ModelCompiler;
+
+// Held-out data exported by train.py: pixels [N, 64], labels [N], PyTorch's probabilities [N, 10].
+string folder = AppContext.BaseDirectory;
+SafeTensors test = SafeTensors.Load(Path.Combine(folder, "digits_test.safetensors"));
+float[] pixels = test["pixels"].ToArray();
+float[] labels = test["labels"].ToArray();
+int samples = labels.Length;
+
+// The eager reference reads the same weights at run time.
+SafeTensors weights = SafeTensors.Load(Path.Combine(folder, "digits.safetensors"));
+
+var compiled = new float[samples * DigitsClassifier.OutputLength];
+var eager = new float[samples * DigitsClassifier.OutputLength];
+DigitsClassifier.Predict(pixels, compiled, samples);
+DigitsClassifier.PredictEager(weights, pixels, eager, samples);
+
+Console.WriteLine($"Digits: {samples} held-out 8×8 images, model 64→64→32→10 ({DigitsClassifier.FlopsPerSample:N0} FLOP per sample)");
+Console.WriteLine($"  held-out accuracy, compiled: {Accuracy(compiled):F4}");
+Console.WriteLine($"  held-out accuracy, eager:    {Accuracy(eager):F4}");
+Console.WriteLine($"  largest |compiled - eager|:  {MaxDifference(compiled, eager):E2}");
+
+Console.WriteLine($"  latency per sample, batch 1, compiled: {Latency(compiled: true):F3} µs");
+Console.WriteLine($"  latency per sample, batch 1, eager:    {Latency(compiled: false):F3} µs");
+
+double Accuracy(float[] probabilities)
+{
+    int correct = 0;
+    for (int i = 0; i < samples; i++)
+    {
+        var row = probabilities.AsSpan(i * 10, 10);
+        int best = 0;
+        for (int j = 1; j < 10; j++) if (row[j] > row[best]) best = j;
+        if (best == (int)labels[i]) correct++;
+    }
+    return (double)correct / samples;
+}
+
+static double MaxDifference(float[] a, float[] b)
+{
+    double max = 0;
+    for (int i = 0; i < a.Length; i++) max = Math.Max(max, Math.Abs(a[i] - b[i]));
+    return max;
+}
+
+// Time one sample at a time over the whole held-out set, repeated until about half a second has passed.
+double Latency(bool compiled)
+{
+    var output = new float[DigitsClassifier.OutputLength];
+    void RunAll()
+    {
+        for (int i = 0; i < samples; i++)
+        {
+            ReadOnlySpan<float> input = pixels.AsSpan(i * 64, 64);
+            if (compiled) DigitsClassifier.Predict(input, output);
+            else DigitsClassifier.PredictEager(weights, input, output);
+        }
+    }
+    for (int warm = 0; warm < 20; warm++) RunAll();
+    long runs = 0;
+    var clock = Stopwatch.StartNew();
+    while (clock.ElapsedMilliseconds < 500) { RunAll(); runs += samples; }
+    return clock.Elapsed.TotalMilliseconds * 1000.0 / runs;
+}

@@ -1,0 +1,42 @@
+namespace ModelCompiler.Generator.Graph;
+
+/// <summary>The operations of the graph IR; each maps to one eager <c>Tensor</c> method of the same name.</summary>
+internal enum OpKind
+{
+    Input,
+    Parameter,
+    Linear,
+    Relu,
+    Sigmoid,
+    Tanh,
+    Gelu,
+    GeluTanh,
+    AddScalar,
+    MulScalar,
+    Softmax,
+    LogSoftmax,
+    Add,
+    Mul,
+    Flatten,
+    Reshape,
+}
+
+/// <summary>What each op is, in one place, for every pass and emitter.</summary>
+internal static class OpKinds
+{
+    /// <summary>Element-wise functions of one value: fusable into the epilogue of the kernel that produces their input.</summary>
+    public static bool IsUnaryElementwise(OpKind kind) => kind is OpKind.Relu or OpKind.Sigmoid or OpKind.Tanh
+        or OpKind.Gelu or OpKind.GeluTanh or OpKind.AddScalar or OpKind.MulScalar;
+
+    /// <summary>Ops that only reinterpret their input's shape: no kernel, the same storage.</summary>
+    public static bool IsView(OpKind kind) => kind is OpKind.Flatten or OpKind.Reshape;
+
+    /// <summary>The eager method name, for messages and comments.</summary>
+    public static string MethodName(OpKind kind) => kind switch
+    {
+        OpKind.AddScalar => "Add",
+        OpKind.MulScalar => "Mul",
+        OpKind.GeluTanh => "Gelu",
+        _ => kind.ToString(),
+    };
+}

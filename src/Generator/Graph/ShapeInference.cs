@@ -1,0 +1,151 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using ModelCompiler.Generator.Diagnostics;
+using ModelCompiler.Generator.Parsing;
+using ModelCompiler.Weights;
+
+namespace ModelCompiler.Generator.Graph;
+
+/// <summary>
+/// Builds the graph IR from the recorded ops and the weights file's header: looks every weight up and infers
+/// and checks every shape, with the same rules as the eager <c>Tensor</c> ops. Errors point at the call.
+/// </summary>
+internal static class ShapeInference
+{
+    public static ModelGraph? Build(ModelDeclaration model, SafeTensorsHeader weights, List<DiagnosticInfo> diagnostics)
+    {
+        var nodes = new List<Node>();
+        foreach (DslOp op in model.Ops)
+        {
+            Node? node = Infer(op, nodes, model, weights, diagnostics);
+            if (node is null) return null; // the first error stops inference: later shapes would only repeat it
+            nodes.Add(node);
+        }
+        return new ModelGraph(nodes, model.OutputOp);
+    }
+
+    private static Node? Infer(DslOp op, List<Node> nodes, ModelDeclaration model, SafeTensorsHeader weights, List<DiagnosticInfo> diagnostics)
+    {
+        Node? Mismatch(string message)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ShapeMismatch, op.Location, message));
+            return null;
+        }
+
+        Node? NotOnConstants()
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedConstruct, op.Location, op.Text,
+                $"{OpKinds.MethodName(op.Kind)} applies to the model's activations, not to a weight tensor alone"));
+            return null;
+        }
+
+        Node[] inputs = op.Inputs.Select(i => nodes[i]).ToArray();
+        string Shape(Node n) => Node.Format(n.Shape);
+
+        switch (op.Kind)
+        {
+            case OpKind.Input:
+                return new Node(op, model.InputShape.ToArray(), isConstant: false);
+
+            case OpKind.Parameter:
+            {
+                SafeTensorEntry? entry = Find(op.Name!, op, model, weights, diagnostics);
+                return entry is null ? null : new Node(op, entry.Shape, isConstant: true) { Weight = entry };
+            }
+
+            case OpKind.Linear:
+            {
+                Node x = inputs[0];
+                if (x.IsConstant) return NotOnConstants();
+                SafeTensorEntry? weight = Find(op.Name + ".weight", op, model, weights, diagnostics);
+                if (weight is null) return null;
+                if (weight.Shape.Length != 2)
+                    return Mismatch($"Linear '{op.Name}': {op.Name}.weight must be [out, in] but is {Node.Format(weight.Shape)}");
+                int outFeatures = weight.Shape[0], inFeatures = weight.Shape[1];
+                if (x.Shape.Length == 0 || x.Shape[x.Shape.Length - 1] != inFeatures)
+                    return Mismatch($"Linear '{op.Name}' expects {inFeatures} input features ({op.Name}.weight is {Node.Format(weight.Shape)}), but its input is {Shape(x)}");
+                SafeTensorEntry? bias = weights.Find(op.Name + ".bias");
+                if (bias is not null && (bias.Shape.Length != 1 || bias.Shape[0] != outFeatures))
+                    return Mismatch($"Linear '{op.Name}': {op.Name}.bias must be [{outFeatures}] but is {Node.Format(bias.Shape)}");
+                int[] shape = (int[])x.Shape.Clone();
+                shape[shape.Length - 1] = outFeatures;
+                return new Node(op, shape, isConstant: false) { Weight = weight, Bias = bias };
+            }
+
+            case OpKind.Relu or OpKind.Sigmoid or OpKind.Tanh or OpKind.Gelu or OpKind.GeluTanh
+                or OpKind.AddScalar or OpKind.MulScalar:
+                return inputs[0].IsConstant ? NotOnConstants() : new Node(op, inputs[0].Shape, isConstant: false);
+
+            case OpKind.Softmax or OpKind.LogSoftmax:
+                if (inputs[0].IsConstant) return NotOnConstants();
+                return inputs[0].Shape.Length == 0
+                    ? Mismatch($"{op.Kind} needs at least one dimension per sample")
+                    : new Node(op, inputs[0].Shape, isConstant: false);
+
+            case OpKind.Add or OpKind.Mul:
+            {
+                Node a = inputs[0], b = inputs[1];
+                if (a.IsConstant && b.IsConstant) return NotOnConstants();
+                // Activations carry a leading batch dimension; a weight tensor does not. Broadcasting is NumPy's on
+                // the full shapes, so two activations need the same rank and a weight tensor may not reach the batch.
+                if (!a.IsConstant && !b.IsConstant && a.Shape.Length != b.Shape.Length)
+                    return Mismatch($"{op.Kind}: shapes {Shape(a)} and {Shape(b)} do not broadcast (per-sample ranks differ)");
+                Node activation = a.IsConstant ? b : a, other = a.IsConstant ? a : b;
+                if (other.IsConstant && other.Shape.Length > activation.Shape.Length)
+                    return Mismatch($"{op.Kind}: weight '{other.Source.Name}' {Shape(other)} has more dimensions than a sample {Shape(activation)}");
+                int rank = Math.Max(a.Shape.Length, b.Shape.Length);
+                var shape = new int[rank];
+                for (int d = 0; d < rank; d++)
+                {
+                    int da = DimFromRight(a.Shape, rank - 1 - d), db = DimFromRight(b.Shape, rank - 1 - d);
+                    if (da != db && da != 1 && db != 1)
+                        return Mismatch($"{op.Kind}: shapes {Shape(a)} and {Shape(b)} do not broadcast");
+                    shape[d] = da == 1 ? db : da;
+                }
+                return new Node(op, shape, isConstant: false);
+            }
+
+            case OpKind.Flatten:
+                if (inputs[0].IsConstant) return NotOnConstants();
+                return new Node(op, new[] { inputs[0].ElementCount }, isConstant: false);
+
+            case OpKind.Reshape:
+            {
+                Node x = inputs[0];
+                if (x.IsConstant) return NotOnConstants();
+                int[] dims = op.Ints.ToArray();
+                int inferred = Array.IndexOf(dims, -1);
+                if (dims.Length == 0 || dims.Any(d => d == 0 || d < -1) || dims.Count(d => d == -1) > 1)
+                    return Mismatch($"Reshape: [{string.Join(", ", dims)}] is not a valid shape (positive dimensions, at most one -1)");
+                int known = dims.Where(d => d > 0).Aggregate(1, (p, d) => p * d);
+                if (inferred >= 0)
+                {
+                    if (x.ElementCount % known != 0)
+                        return Mismatch($"Reshape: a sample of {Shape(x)} has {x.ElementCount} values, which [{string.Join(", ", dims)}] cannot hold");
+                    dims[inferred] = x.ElementCount / known;
+                }
+                else if (known != x.ElementCount)
+                    return Mismatch($"Reshape: a sample of {Shape(x)} has {x.ElementCount} values, but [{string.Join(", ", dims)}] has {known}");
+                return new Node(op, dims, isConstant: false);
+            }
+
+            default:
+                throw new InvalidOperationException($"no shape rule for {op.Kind}");
+        }
+    }
+
+    private static int DimFromRight(int[] shape, int fromRight) => fromRight < shape.Length ? shape[shape.Length - 1 - fromRight] : 1;
+
+    private static SafeTensorEntry? Find(string name, DslOp op, ModelDeclaration model, SafeTensorsHeader weights, List<DiagnosticInfo> diagnostics)
+    {
+        SafeTensorEntry? entry = weights.Find(name);
+        if (entry is null)
+        {
+            List<string> nearest = NameSuggestions.Nearest(name, weights.Entries.Select(e => e.Name));
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WeightNotFound, op.NameLocation ?? op.Location, name,
+                model.WeightsFile ?? "", nearest.Count == 0 ? "(the file holds no tensors)" : string.Join(", ", nearest)));
+        }
+        return entry;
+    }
+}

@@ -1,0 +1,82 @@
+using System;
+using System.Collections.Immutable;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using ModelCompiler.Generator.Diagnostics;
+using ModelCompiler.Generator.Emit;
+using ModelCompiler.Generator.Import;
+using ModelCompiler.Generator.Parsing;
+using ModelCompiler.Generator.Passes;
+
+namespace ModelCompiler.Generator;
+
+/// <summary>
+/// Compiles each <c>[CompileModel]</c> class into fused SIMD kernels. The pipeline only: parse the class
+/// (<see cref="ModelParser"/>), read the weights files (<see cref="WeightsFileRef"/>), build and plan the model
+/// (<see cref="ModelBuilder"/>), report diagnostics and emit source in separate steps, so a diagnostic change
+/// does not regenerate code and an unrelated edit leaves every step cached.
+/// </summary>
+[Generator(LanguageNames.CSharp)]
+public sealed class ModelGenerator : IIncrementalGenerator
+{
+    /// <summary>Tracking names of the pipeline steps (tests assert their caching).</summary>
+    public static class Steps
+    {
+        public const string Declarations = nameof(Declarations);
+        public const string WeightsFiles = nameof(WeightsFiles);
+        public const string Models = nameof(Models);
+        public const string Plans = nameof(Plans);
+        public const string Diagnostics = nameof(Diagnostics);
+    }
+
+    /// <inheritdoc/>
+    public void Initialize(IncrementalGeneratorInitializationContext context)
+    {
+        IncrementalValuesProvider<ModelDeclaration> declarations = context.SyntaxProvider
+            .ForAttributeWithMetadataName(ModelParser.AttributeName,
+                static (node, _) => node is ClassDeclarationSyntax,
+                static (ctx, ct) => ModelParser.Parse(ctx, ct))
+            .WithTrackingName(Steps.Declarations);
+
+        IncrementalValuesProvider<WeightsFileRef> weightsFiles = context.AdditionalTextsProvider
+            .Where(static text => text.Path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+            .Select(static (text, _) => WeightsFileRef.Read(text.Path))
+            .WithTrackingName(Steps.WeightsFiles);
+
+        IncrementalValuesProvider<ModelResult> models = declarations
+            .Combine(weightsFiles.Collect())
+            .Select(static (pair, ct) => ModelBuilder.Build(pair.Left, pair.Right, ct))
+            .WithTrackingName(Steps.Models);
+
+        IncrementalValuesProvider<ModelPlan> plans = models
+            .Where(static m => m.Plan is not null)
+            .Select(static (m, _) => m.Plan!)
+            .WithTrackingName(Steps.Plans);
+
+        IncrementalValuesProvider<Helpers.EquatableArray<DiagnosticInfo>> diagnostics = models
+            .Select(static (m, _) => m.Diagnostics)
+            .WithTrackingName(Steps.Diagnostics);
+
+        context.RegisterSourceOutput(diagnostics, static (spc, list) =>
+        {
+            foreach (DiagnosticInfo info in list) spc.ReportDiagnostic(info.ToDiagnostic());
+        });
+
+        context.RegisterSourceOutput(plans, static (spc, plan) =>
+        {
+            try
+            {
+                string hint = ModelEmitter.HintName(plan);
+                string code = ModelEmitter.Emit(plan);
+                string weights = WeightsEmitter.Emit(plan);
+                spc.AddSource(hint + ".g.cs", code);
+                spc.AddSource(hint + ".Weights.g.cs", weights);
+            }
+            catch (Exception e)
+            {
+                spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, Location.None, plan.ClassName, e.GetType().Name + ": " + e.Message));
+            }
+        });
+    }
+}

@@ -1,0 +1,154 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using ModelCompiler.Generator.Diagnostics;
+using ModelCompiler.Generator.Helpers;
+
+namespace ModelCompiler.Generator.Parsing;
+
+/// <summary>Turns a <c>[CompileModel]</c> class into a <see cref="ModelDeclaration"/> (or diagnostics). Touches symbols; emits nothing.</summary>
+internal static class ModelParser
+{
+    public const string AttributeName = "ModelCompiler.CompileModelAttribute";
+    public const string TensorTypeName = "ModelCompiler.Tensor";
+    public const string ShapeAttributeName = "ModelCompiler.ShapeAttribute";
+
+    public static ModelDeclaration Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
+    {
+        var type = (INamedTypeSymbol)context.TargetSymbol;
+        var classSyntax = (ClassDeclarationSyntax)context.TargetNode;
+        var diagnostics = new List<DiagnosticInfo>();
+        LocationInfo? classLocation = LocationInfo.From(classSyntax.Identifier.GetLocation());
+        string? ns = type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString();
+        string fileName = Path.GetFileName(classSyntax.SyntaxTree.FilePath);
+
+        ModelDeclaration Result(string? weights = null, LocationInfo? weightsLocation = null, string inputName = "",
+            int[]? shape = null, DslOp[]? ops = null, int output = -1, ContainingType[]? containing = null) =>
+            new(ns, new EquatableArray<ContainingType>(containing ?? Array.Empty<ContainingType>()), type.Name, fileName,
+                classLocation, weights, weightsLocation, inputName, new EquatableArray<int>(shape ?? Array.Empty<int>()),
+                new EquatableArray<DslOp>(ops ?? Array.Empty<DslOp>()), output, diagnostics.ToEquatableArray());
+
+        try
+        {
+            // The class and every class around it must be partial.
+            var containing = new List<ContainingType>();
+            if (!classSyntax.Modifiers.Any(SyntaxKind.PartialKeyword))
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ClassNotPartial, classLocation, type.Name));
+            for (SyntaxNode? parent = classSyntax.Parent; parent is TypeDeclarationSyntax outer; parent = parent.Parent)
+            {
+                if (!outer.Modifiers.Any(SyntaxKind.PartialKeyword))
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ClassNotPartial, LocationInfo.From(outer.Identifier.GetLocation()), outer.Identifier.Text));
+                string keyword = outer is RecordDeclarationSyntax record
+                    ? "record " + (record.ClassOrStructKeyword.Text is { Length: > 0 } k ? k : "class")
+                    : outer.Keyword.Text;
+                containing.Insert(0, new ContainingType(keyword, outer.Identifier.Text + (outer.TypeParameterList?.ToString() ?? "")));
+            }
+            if (type.IsGenericType)
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedConstruct, classLocation, type.Name, "a model class cannot be generic"));
+
+            // [CompileModel(Weights = "...")]
+            AttributeData attribute = context.Attributes[0];
+            var attributeSyntax = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) as AttributeSyntax;
+            string? weights = null;
+            LocationInfo? weightsLocation = LocationInfo.From(attributeSyntax);
+            foreach (KeyValuePair<string, TypedConstant> named in attribute.NamedArguments)
+            {
+                if (named.Key == "Weights" && named.Value.Value is string w) weights = w;
+            }
+            AttributeArgumentSyntax? weightsArgument = attributeSyntax?.ArgumentList?.Arguments
+                .FirstOrDefault(a => a.NameEquals?.Name.Identifier.Text == "Weights");
+            if (weightsArgument is not null) weightsLocation = LocationInfo.From(weightsArgument.Expression);
+            if (string.IsNullOrWhiteSpace(weights))
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WeightsNotSpecified, weightsLocation, type.Name));
+                weights = null;
+            }
+
+            // static Tensor Forward([Shape(...)] Tensor input) { ... }
+            INamedTypeSymbol? tensorType = context.SemanticModel.Compilation.GetTypeByMetadataName(TensorTypeName);
+            IMethodSymbol[] forwards = type.GetMembers("Forward").OfType<IMethodSymbol>().ToArray();
+            string? problem = forwards.Length switch
+            {
+                0 => "there is no method named Forward",
+                > 1 => "Forward must not be overloaded",
+                _ => null,
+            };
+            IMethodSymbol? forward = forwards.Length == 1 ? forwards[0] : null;
+            MethodDeclarationSyntax? forwardSyntax = forward?.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(cancellationToken) as MethodDeclarationSyntax;
+            if (forward is not null && problem is null)
+            {
+                if (!forward.IsStatic) problem = "Forward must be static";
+                else if (!SymbolEqualityComparer.Default.Equals(forward.ReturnType, tensorType)) problem = "Forward must return ModelCompiler.Tensor";
+                else if (forward.Parameters.Length != 1 || !SymbolEqualityComparer.Default.Equals(forward.Parameters[0].Type, tensorType))
+                    problem = "Forward must take exactly one ModelCompiler.Tensor parameter";
+                else if (forward.IsGenericMethod) problem = "Forward must not be generic";
+                else if (forwardSyntax is null || (forwardSyntax.Body is null && forwardSyntax.ExpressionBody is null)) problem = "Forward must have a body in source";
+            }
+            if (problem is not null)
+            {
+                LocationInfo? where = forwardSyntax is not null ? LocationInfo.From(forwardSyntax.Identifier.GetLocation()) : classLocation;
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ForwardMethodInvalid, where, type.Name, problem));
+                return Result(weights, weightsLocation, containing: containing.ToArray());
+            }
+
+            IParameterSymbol input = forward!.Parameters[0];
+            int[]? shape = ReadShape(input, out string? shapeProblem);
+            if (shape is null)
+            {
+                LocationInfo? where = LocationInfo.From(input.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(cancellationToken));
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InputShapeMissing, where, input.Name, shapeProblem!));
+                return Result(weights, weightsLocation, input.Name, containing: containing.ToArray());
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            var evaluator = new ForwardEvaluator(context.SemanticModel.Compilation, tensorType!, cancellationToken);
+            ForwardEvaluator.Outcome outcome = evaluator.Evaluate(forward, forwardSyntax!, input);
+            if (outcome.Diagnostic is not null) diagnostics.Add(outcome.Diagnostic);
+            return Result(weights, weightsLocation, input.Name, shape, outcome.Ops.ToArray(), outcome.Output, containing.ToArray());
+        }
+        catch (OperationCanceledException)
+        {
+            throw;
+        }
+        catch (Exception e)
+        {
+            // The generator never throws: an internal failure becomes a diagnostic naming the model.
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, classLocation, type.Name, e.GetType().Name + ": " + e.Message));
+            return Result();
+        }
+    }
+
+    private static int[]? ReadShape(IParameterSymbol input, out string? problem)
+    {
+        AttributeData? shapeAttribute = input.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == ShapeAttributeName);
+        if (shapeAttribute is null)
+        {
+            problem = "add [Shape(…)] with the dimensions of one sample, e.g. [Shape(64)]";
+            return null;
+        }
+        var dims = new List<int>();
+        foreach (TypedConstant argument in shapeAttribute.ConstructorArguments)
+        {
+            if (argument.Kind == TypedConstantKind.Array)
+            {
+                foreach (TypedConstant element in argument.Values)
+                {
+                    if (element.Value is int d) dims.Add(d);
+                }
+            }
+            else if (argument.Value is int d) dims.Add(d);
+        }
+        if (dims.Count == 0 || dims.Any(d => d <= 0))
+        {
+            problem = dims.Count == 0 ? "[Shape] needs at least one dimension" : $"every dimension must be positive, but [Shape({string.Join(", ", dims)})] is not";
+            return null;
+        }
+        problem = null;
+        return dims.ToArray();
+    }
+}

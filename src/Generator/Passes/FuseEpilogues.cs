@@ -1,0 +1,80 @@
+using System.Collections.Generic;
+using ModelCompiler.Generator.Graph;
+
+namespace ModelCompiler.Generator.Passes;
+
+/// <summary>A set of nodes computed by one kernel: a root op and the element-wise ops fused after it.</summary>
+internal sealed class FusionGroup
+{
+    public FusionGroup(KernelKind kind, Node root)
+    {
+        Kind = kind;
+        Root = root;
+    }
+
+    public KernelKind Kind { get; }
+    public Node Root { get; }
+
+    /// <summary>Element-wise ops applied, in order, to the root's result before it is stored.</summary>
+    public List<Node> Epilogue { get; } = new();
+
+    /// <summary>The node whose value the kernel stores.</summary>
+    public Node Result => Epilogue.Count > 0 ? Epilogue[Epilogue.Count - 1] : Root;
+}
+
+/// <summary>
+/// Groups the live nodes into kernels: each Linear (or a chain of element-wise ops with no Linear before it)
+/// absorbs the element-wise ops that follow it, as long as each intermediate value has no other reader, so
+/// bias and activations are applied in the GEMM's registers instead of in passes over memory.
+/// Views (Reshape, Flatten), the input and weight tensors get no kernel.
+/// </summary>
+internal static class FuseEpilogues
+{
+    public static List<FusionGroup> Run(ModelGraph graph, bool[] live)
+    {
+        List<int>[] consumers = graph.Consumers();
+        var absorbed = new bool[graph.Nodes.Count];
+        var groups = new List<FusionGroup>();
+        foreach (Node node in graph.Nodes)
+        {
+            if (!live[node.Id] || absorbed[node.Id]) continue;
+            KernelKind? kind = node.Kind switch
+            {
+                OpKind.Linear => KernelKind.Linear,
+                OpKind.Softmax => KernelKind.Softmax,
+                OpKind.LogSoftmax => KernelKind.LogSoftmax,
+                OpKind.Add => KernelKind.Add,
+                OpKind.Mul => KernelKind.Mul,
+                _ when OpKinds.IsUnaryElementwise(node.Kind) => KernelKind.Elementwise,
+                _ => null,
+            };
+            if (kind is null) continue;
+
+            var group = new FusionGroup(kind.Value, node);
+            if (kind is KernelKind.Linear or KernelKind.Elementwise)
+            {
+                while (true)
+                {
+                    List<int> readers = LiveReaders(consumers, live, group.Result.Id);
+                    if (readers.Count != 1) break;
+                    Node next = graph.Nodes[readers[0]];
+                    if (!OpKinds.IsUnaryElementwise(next.Kind)) break;
+                    group.Epilogue.Add(next);
+                    absorbed[next.Id] = true;
+                }
+            }
+            groups.Add(group);
+        }
+        return groups;
+    }
+
+    private static List<int> LiveReaders(List<int>[] consumers, bool[] live, int id)
+    {
+        var readers = new List<int>();
+        foreach (int c in consumers[id])
+        {
+            if (live[c]) readers.Add(c);
+        }
+        return readers;
+    }
+}

@@ -1,0 +1,211 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Text;
+using ModelCompiler.Generator.Graph;
+using ModelCompiler.Generator.Helpers;
+using ModelCompiler.Generator.Import;
+using ModelCompiler.Generator.Parsing;
+using ModelCompiler.Kernels;
+
+namespace ModelCompiler.Generator.Passes;
+
+/// <summary>
+/// Turns fused groups into the plan the emitter prints: lays out the weights buffer (packed panels, padded
+/// biases, raw tensors), decides where every value lives (input, output, arena, weights; views share their
+/// input's storage), places intermediates in the arena by liveness, and sizes the chunk of rows.
+/// </summary>
+internal static class LowerToPlan
+{
+    public static ModelPlan Run(ModelDeclaration model, WeightsFileRef file, ModelGraph graph, List<FusionGroup> groups)
+    {
+        // Storage root of each node: views share their input's storage.
+        var root = new int[graph.Nodes.Count];
+        foreach (Node node in graph.Nodes)
+            root[node.Id] = OpKinds.IsView(node.Kind) ? root[node.Inputs[0]] : node.Id;
+
+        // The kernel that computes each stored value.
+        var producer = new Dictionary<int, int>();
+        for (int k = 0; k < groups.Count; k++) producer[groups[k].Result.Id] = k;
+
+        int outputRoot = root[graph.Output];
+        bool needsCopy = !producer.ContainsKey(outputRoot); // Forward returns its input (or a view of it) unchanged
+
+        // Weights buffer.
+        var blobs = new List<WeightBlob>();
+        var blobByKey = new Dictionary<string, WeightBlob>(StringComparer.Ordinal);
+        var identifiers = new HashSet<string>(StringComparer.Ordinal);
+        int weightFloats = 0;
+        WeightBlob Blob(BlobKind kind, string tensor, int floats, int n, int k)
+        {
+            string key = kind + ":" + tensor + ":" + n;
+            if (blobByKey.TryGetValue(key, out WeightBlob? existing)) return existing;
+            string id = Identifier(tensor.Length == 0 ? "ZeroBias" + n : tensor) + (kind == BlobKind.PackedLinear ? "Packed" : "");
+            string unique = id;
+            for (int i = 2; !identifiers.Add(unique); i++) unique = id + i.ToString(CultureInfo.InvariantCulture);
+            var blob = new WeightBlob(unique, kind, tensor, weightFloats, floats, n, k);
+            weightFloats += PlanArena.Align(floats);
+            blobs.Add(blob);
+            blobByKey.Add(key, blob);
+            return blob;
+        }
+
+        // Arena requests, in kernel order: each stored value is live from the kernel that writes it to the
+        // last kernel that reads it (a kernel reads its root op's inputs; its epilogue works in registers).
+        var lastRead = new Dictionary<int, int>();
+        for (int k = 0; k < groups.Count; k++)
+        {
+            foreach (int input in groups[k].Root.Inputs) lastRead[root[input]] = k;
+        }
+        var requestIndex = new Dictionary<int, int>();
+        var requests = new List<ArenaRequest>();
+        for (int k = 0; k < groups.Count; k++)
+        {
+            Node result = groups[k].Result;
+            if (result.Id == outputRoot) continue;
+            requestIndex[result.Id] = requests.Count;
+            requests.Add(new ArenaRequest(result.ElementCount, k, lastRead.TryGetValue(result.Id, out int last) ? last : k));
+        }
+        int[] arenaOffsets = PlanArena.Run(requests, out int floatsPerRow);
+        int chunkRows = PlanArena.ChunkRows(floatsPerRow);
+
+        Operand Where(Node node)
+        {
+            int r = root[node.Id];
+            if (r == outputRoot && !needsCopy) return new Operand(BufferKind.Output, 0);
+            Node stored = graph.Nodes[r];
+            if (stored.Kind == OpKind.Input) return new Operand(BufferKind.Input, 0);
+            if (stored.Kind == OpKind.Parameter)
+                return new Operand(BufferKind.Weights, Blob(BlobKind.Raw, stored.Weight!.Name, stored.ElementCount, 0, 0).Offset);
+            return new Operand(BufferKind.Arena, arenaOffsets[requestIndex[r]] * chunkRows);
+        }
+
+        var kernels = new List<KernelPlan>();
+        foreach (FusionGroup group in groups)
+            kernels.Add(Lower(kernels.Count, group, graph, model, Where, Blob));
+        if (needsCopy)
+        {
+            Node output = graph.OutputNode;
+            kernels.Add(new KernelPlan(kernels.Count, KernelKind.Copy, $"Copy {Node.Format(output.Shape)} to the output",
+                Sources(model, output).ToEquatableArray(), Where(graph.Nodes[outputRoot]), null, new Operand(BufferKind.Output, 0), 1, output.ElementCount, 0, 0, 0,
+                EquatableArray<EpilogueStep>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, 0));
+        }
+
+        Node outputNode = graph.OutputNode;
+        return new ModelPlan(model.Namespace, model.ContainingTypes, model.ClassName, model.SourceFileName, model.InputName,
+            file.Path, model.WeightsFile!, file.Length, file.Hash,
+            model.InputShape, new EquatableArray<int>(outputNode.Shape), graph.Nodes[0].ElementCount, outputNode.ElementCount,
+            chunkRows, floatsPerRow, kernels.Sum(k => k.FlopsPerSample), weightFloats,
+            kernels.ToEquatableArray(), blobs.ToEquatableArray());
+    }
+
+    private static KernelPlan Lower(int index, FusionGroup group, ModelGraph graph, ModelDeclaration model,
+        Func<Node, Operand> where, Func<BlobKind, string, int, int, int, WeightBlob> blob)
+    {
+        Node rootNode = group.Root;
+        Node input = graph.Nodes[rootNode.Inputs[0]];
+        var sources = new List<string>(Sources(model, rootNode));
+        foreach (Node e in group.Epilogue) sources.AddRange(Sources(model, e));
+        var epilogue = group.Epilogue.Select(e => new EpilogueStep(e.Kind, e.Source.Scalar)).ToList();
+        string after = epilogue.Count == 0 ? "" : ", then " + string.Join(", then ", epilogue.Select(Describe));
+        Operand output = where(group.Result);
+
+        switch (group.Kind)
+        {
+            case KernelKind.Linear:
+            {
+                int n = rootNode.Weight!.Shape[0], k = rootNode.Weight.Shape[1];
+                int rowsPerSample = input.ElementCount / k;
+                WeightBlob weights = blob(BlobKind.PackedLinear, rootNode.Weight.Name, PanelLayout.PackedLength(n, k), n, k);
+                WeightBlob bias = blob(BlobKind.PaddedBias, rootNode.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0);
+                string title = $"Linear \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}"
+                    + (rootNode.Bias is null ? "" : ", + bias") + after;
+                return new KernelPlan(index, KernelKind.Linear, title, sources.ToEquatableArray(), where(input), null, output,
+                    rowsPerSample, k, n, weights.Offset, bias.Offset, epilogue.ToEquatableArray(),
+                    EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, 2L * k * n * rowsPerSample);
+            }
+            case KernelKind.Elementwise:
+            {
+                epilogue.Insert(0, new EpilogueStep(rootNode.Kind, rootNode.Source.Scalar));
+                string title = string.Join(", then ", epilogue.Select(Describe)) + $" over {Node.Format(rootNode.Shape)}";
+                return new KernelPlan(index, KernelKind.Elementwise, Capitalize(title), sources.ToEquatableArray(), where(input), null, output,
+                    1, input.ElementCount, 0, 0, 0, epilogue.ToEquatableArray(),
+                    EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, (long)input.ElementCount * epilogue.Count);
+            }
+            case KernelKind.Softmax or KernelKind.LogSoftmax:
+            {
+                int width = input.Shape[input.Shape.Length - 1];
+                return new KernelPlan(index, group.Kind, $"{group.Kind} over the last dimension of {Node.Format(input.Shape)}",
+                    sources.ToEquatableArray(), where(input), null, output, input.ElementCount / Math.Max(1, width), width, 0, 0, 0,
+                    EquatableArray<EpilogueStep>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty,
+                    4L * input.ElementCount);
+            }
+            default: // Add, Mul
+            {
+                Node a = input, b = graph.Nodes[rootNode.Inputs[1]];
+                int[] shape = rootNode.Shape;
+                string title = $"{group.Kind}: {Describe(a)} {(group.Kind == KernelKind.Add ? "+" : "×")} {Describe(b)} → {Node.Format(shape)}";
+                return new KernelPlan(index, group.Kind, title, sources.ToEquatableArray(), where(a), where(b), output,
+                    1, 0, 0, 0, 0, EquatableArray<EpilogueStep>.Empty, new EquatableArray<int>(shape),
+                    new EquatableArray<int>(Strides(a, shape)), new EquatableArray<int>(Strides(b, shape)), rootNode.ElementCount);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Broadcast strides of <paramref name="operand"/> against <paramref name="shape"/>: the per-sample stride
+    /// first (0 for a weight tensor, which has no batch dimension), then one per dimension, 0 where broadcast.
+    /// </summary>
+    private static int[] Strides(Node operand, int[] shape)
+    {
+        int rank = shape.Length, lead = rank - operand.Shape.Length;
+        var strides = new int[rank + 1];
+        strides[0] = operand.IsConstant ? 0 : operand.ElementCount;
+        int dense = 1;
+        for (int d = rank - 1; d >= 0; d--)
+        {
+            int dim = d >= lead ? operand.Shape[d - lead] : 1;
+            strides[d + 1] = dim == 1 && shape[d] != 1 || d < lead ? 0 : dense;
+            dense *= dim;
+        }
+        return strides;
+    }
+
+    private static string Describe(Node n) => n.IsConstant ? $"\"{n.Source.Name}\" {Node.Format(n.Shape)}" : Node.Format(n.Shape);
+
+    private static string Describe(EpilogueStep step) => step.Kind switch
+    {
+        OpKind.AddScalar => "+ " + step.Scalar.ToString("R", CultureInfo.InvariantCulture),
+        OpKind.MulScalar => "× " + step.Scalar.ToString("R", CultureInfo.InvariantCulture),
+        OpKind.GeluTanh => "Gelu (tanh)",
+        _ => step.Kind.ToString(),
+    };
+
+    private static string Capitalize(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s.Substring(1);
+
+    private static IEnumerable<string> Sources(ModelDeclaration model, Node node)
+    {
+        if (node.Source.Location is null) yield break;
+        string file = System.IO.Path.GetFileName(node.Source.Location.FilePath);
+        yield return $"{file}({node.Source.Location.Line}): {node.Source.Text}";
+    }
+
+    /// <summary>"fc1.weight" → "Fc1Weight": a C# identifier from a tensor name.</summary>
+    public static string Identifier(string name)
+    {
+        var sb = new StringBuilder();
+        bool upper = true;
+        foreach (char c in name)
+        {
+            if (char.IsLetterOrDigit(c) && c < 128)
+            {
+                sb.Append(upper ? char.ToUpperInvariant(c) : c);
+                upper = false;
+            }
+            else upper = true;
+        }
+        if (sb.Length == 0 || char.IsDigit(sb[0])) sb.Insert(0, 'W');
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,79 @@
+using ModelCompiler.Generator.Graph;
+using ModelCompiler.Generator.Helpers;
+using ModelCompiler.Generator.Parsing;
+
+namespace ModelCompiler.Generator.Passes;
+
+/// <summary>Where a kernel reads or writes: a model input or output span, the per-thread arena, or the weights buffer.</summary>
+internal enum BufferKind { Input, Output, Arena, Weights }
+
+/// <summary>A place in a buffer, in floats (arena offsets are for a whole chunk of rows).</summary>
+internal sealed record Operand(BufferKind Buffer, int Offset);
+
+/// <summary>What a kernel does; each kind maps to one runtime kernel.</summary>
+internal enum KernelKind { Linear, Elementwise, Softmax, LogSoftmax, Add, Mul, Copy }
+
+/// <summary>One element-wise op of a fused epilogue.</summary>
+internal sealed record EpilogueStep(OpKind Kind, float Scalar);
+
+/// <summary>
+/// One kernel of the compiled model, with everything the emitter prints: operands, constant sizes, the
+/// fused epilogue, and the source it came from.
+/// </summary>
+/// <param name="RowsPerSample">Rows of the kernel per sample: the per-sample dimensions before the last (Linear, Softmax).</param>
+/// <param name="K">Linear: input features. Softmax: row width. Elementwise/Copy: values per sample.</param>
+/// <param name="N">Linear: output features.</param>
+/// <param name="Shape">Add/Mul: the per-sample output shape.</param>
+/// <param name="AStrides">Add/Mul: strides of A, the per-sample stride first (0 for a weight tensor), then one per dimension (0 where broadcast).</param>
+internal sealed record KernelPlan(
+    int Index,
+    KernelKind Kind,
+    string Title,
+    EquatableArray<string> Sources,
+    Operand A,
+    Operand? B,
+    Operand Output,
+    int RowsPerSample,
+    int K,
+    int N,
+    int WeightOffset,
+    int BiasOffset,
+    EquatableArray<EpilogueStep> Epilogue,
+    EquatableArray<int> Shape,
+    EquatableArray<int> AStrides,
+    EquatableArray<int> BStrides,
+    long FlopsPerSample);
+
+/// <summary>How a weight tensor is laid out in the weights buffer.</summary>
+internal enum BlobKind { PackedLinear, PaddedBias, Raw }
+
+/// <summary>A weight tensor's place in the weights buffer; the emitter reads its values from the file and lays them out.</summary>
+internal sealed record WeightBlob(string Identifier, BlobKind Kind, string Tensor, int Offset, int Floats, int N, int K);
+
+/// <summary>Everything the emitter needs, as a value: the output of the passes, cached by the incremental pipeline.</summary>
+internal sealed record ModelPlan(
+    string? Namespace,
+    EquatableArray<ContainingType> ContainingTypes,
+    string ClassName,
+    string SourceFileName,
+    string InputName,
+    string WeightsPath,
+    string WeightsFile,
+    long WeightsLength,
+    string WeightsHash,
+    EquatableArray<int> InputShape,
+    EquatableArray<int> OutputShape,
+    int InputLength,
+    int OutputLength,
+    int ChunkRows,
+    int ArenaFloatsPerRow,
+    long FlopsPerSample,
+    int WeightFloats,
+    EquatableArray<KernelPlan> Kernels,
+    EquatableArray<WeightBlob> Blobs)
+{
+    public int ArenaFloats => ArenaFloatsPerRow * ChunkRows;
+}
+
+/// <summary>The result of compiling one model: a plan, or the diagnostics that stopped it.</summary>
+internal sealed record ModelResult(ModelPlan? Plan, EquatableArray<Diagnostics.DiagnosticInfo> Diagnostics);

@@ -1,0 +1,20 @@
+using System;
+
+namespace ModelCompiler;
+
+/// <summary>
+/// Marks a <c>partial</c> class whose static <c>Forward</c> method declares a model. At build time the
+/// ModelCompiler source generator compiles that method, with the weights named by <see cref="Weights"/>,
+/// into fused SIMD kernels and adds <c>Predict</c> methods to the class.
+/// </summary>
+/// <remarks>
+/// The weights file must also be listed as an <c>AdditionalFiles</c> item of the project, so that the
+/// generator can see it: <c>&lt;AdditionalFiles Include="digits.safetensors" /&gt;</c>.
+/// </remarks>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+public sealed class CompileModelAttribute : Attribute
+{
+    /// <summary>The safetensors file holding the model's weights, as listed in <c>AdditionalFiles</c>
+    /// (a file name, or a path ending that identifies one file).</summary>
+    public string? Weights { get; set; }
+}

@@ -1,0 +1,49 @@
+using System;
+
+namespace ModelCompiler;
+
+public sealed partial class Tensor
+{
+    /// <summary>
+    /// A fully connected layer, PyTorch's <c>nn.Linear</c>: <c>y = x · Wᵀ + b</c> over the last dimension, with
+    /// <c>W = <paramref name="name"/>.weight</c> of shape <c>[out, in]</c> and the optional bias
+    /// <c><paramref name="name"/>.bias</c> of shape <c>[out]</c>.
+    /// </summary>
+    public Tensor Linear(string name)
+    {
+        Tensor weight = RequireWeight(name + ".weight");
+        if (weight.Rank != 2)
+            throw new InvalidOperationException($"Linear '{name}': {name}.weight must be [out, in] but is {Format(weight.Shape)}.");
+        int outFeatures = weight._shape[0], inFeatures = weight._shape[1];
+        if (Rank == 0 || _shape[^1] != inFeatures)
+            throw new InvalidOperationException($"Linear '{name}' expects {inFeatures} input features but gets {Format(Shape)}.");
+        float[]? bias = null;
+        if (WeightSource!.TryGetTensor(name + ".bias", out Tensor b))
+        {
+            if (b.Rank != 1 || b._shape[0] != outFeatures)
+                throw new InvalidOperationException($"Linear '{name}': {name}.bias must be [{outFeatures}] but is {Format(b.Shape)}.");
+            bias = b._data;
+        }
+
+        int rows = _data.Length / inFeatures;
+        var result = new float[rows * outFeatures];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int o = 0; o < outFeatures; o++)
+            {
+                double sum = bias is null ? 0 : bias[o];
+                for (int i = 0; i < inFeatures; i++) sum += (double)_data[r * inFeatures + i] * weight._data[o * inFeatures + i];
+                result[r * outFeatures + o] = (float)sum;
+            }
+        }
+        int[] shape = (int[])_shape.Clone();
+        shape[^1] = outFeatures;
+        return Create(shape, result);
+    }
+
+    /// <summary>The weight tensor <paramref name="name"/> itself (no batch dimension), e.g. to scale by it: <c>x * x.Parameter("gamma")</c>.</summary>
+    public Tensor Parameter(string name) => RequireWeight(name);
+
+    /// <summary>Number of dimensions.</summary>
+    public int Rank => _shape.Length;
+}

@@ -1,0 +1,62 @@
+using System;
+using System.Threading.Tasks;
+
+namespace ModelCompiler.Kernels;
+
+/// <summary>Runs a compiled model over rows <c>[0, rows)</c> of its input, writing the same rows of its output.</summary>
+public delegate void RowsKernel(ReadOnlySpan<float> input, Span<float> output, int rows);
+
+/// <summary>Cuts a batch into chunks that fit a model's scratch arena, on one core or several.</summary>
+public static class BatchRunner
+{
+    /// <summary>Rows below which a worker is not worth starting.</summary>
+    public const int MinRowsPerWorker = 8;
+
+    /// <summary>
+    /// Runs <paramref name="kernel"/> over the batch in chunks of at most <paramref name="chunkRows"/> rows.
+    /// With <paramref name="parallel"/>, the batch is split into one contiguous range per worker (up to
+    /// <paramref name="maxDegreeOfParallelism"/>, or every core when it is -1); each worker runs its own chunks.
+    /// </summary>
+    public static unsafe void Run(ReadOnlySpan<float> input, Span<float> output, int batch, int inputLength, int outputLength,
+        int chunkRows, bool parallel, int maxDegreeOfParallelism, RowsKernel kernel)
+    {
+        int workers = 1;
+        if (parallel)
+        {
+            int cores = maxDegreeOfParallelism > 0 ? maxDegreeOfParallelism : Environment.ProcessorCount;
+            workers = Math.Max(1, Math.Min(cores, batch / MinRowsPerWorker));
+        }
+        if (workers == 1)
+        {
+            RunRange(input, output, 0, batch, inputLength, outputLength, chunkRows, kernel);
+            return;
+        }
+
+        // Spans cannot enter a lambda; the memory is pinned for the duration of the call instead.
+        fixed (float* inputPointer = input)
+        fixed (float* outputPointer = output)
+        {
+            nint inAddress = (nint)inputPointer, outAddress = (nint)outputPointer;
+            int inLength = input.Length, outLength = output.Length;
+            int rowsPerWorker = (batch + workers - 1) / workers;
+            Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, worker =>
+            {
+                int start = worker * rowsPerWorker;
+                int end = Math.Min(batch, start + rowsPerWorker);
+                var allInput = new ReadOnlySpan<float>((float*)inAddress, inLength);
+                var allOutput = new Span<float>((float*)outAddress, outLength);
+                RunRange(allInput, allOutput, start, end, inputLength, outputLength, chunkRows, kernel);
+            });
+        }
+    }
+
+    private static void RunRange(ReadOnlySpan<float> input, Span<float> output, int start, int end, int inputLength,
+        int outputLength, int chunkRows, RowsKernel kernel)
+    {
+        for (int row = start; row < end; row += chunkRows)
+        {
+            int rows = Math.Min(chunkRows, end - row);
+            kernel(input.Slice(row * inputLength, rows * inputLength), output.Slice(row * outputLength, rows * outputLength), rows);
+        }
+    }
+}

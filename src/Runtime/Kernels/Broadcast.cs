@@ -1,0 +1,74 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace ModelCompiler.Kernels;
+
+/// <summary>A binary element-wise op between two tensors with NumPy broadcasting.</summary>
+public static class Broadcast
+{
+    /// <summary>
+    /// Effectively computes <c>c[i…] = TOperator(a[i·aStrides], b[i·bStrides])</c> over every index of
+    /// <paramref name="shape"/>; a stride of 0 broadcasts that dimension. <paramref name="c"/> is dense
+    /// (row-major). The innermost dimension is vectorized when both operands are contiguous there or
+    /// one of them is broadcast.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void Run<TOperator>(ref float a, ReadOnlySpan<int> aStrides, ref float b, ReadOnlySpan<int> bStrides,
+        ref float c, ReadOnlySpan<int> shape)
+        where TOperator : struct, IBinaryOperator
+    {
+        if (shape.Length == 0)
+        {
+            c = TOperator.Invoke(a, b);
+            return;
+        }
+        if (shape.Length == 1)
+        {
+            Inner<TOperator>(ref a, aStrides[0], ref b, bStrides[0], ref c, shape[0]);
+            return;
+        }
+        nint inner = 1;
+        for (int d = 1; d < shape.Length; d++) inner *= shape[d];
+        for (nint i = 0; i < shape[0]; i++)
+        {
+            Run<TOperator>(ref Unsafe.Add(ref a, i * aStrides[0]), aStrides.Slice(1), ref Unsafe.Add(ref b, i * bStrides[0]), bStrides.Slice(1),
+                ref Unsafe.Add(ref c, i * inner), shape.Slice(1));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Inner<TOperator>(ref float a, nint sa, ref float b, nint sb, ref float c, nint n)
+        where TOperator : struct, IBinaryOperator
+    {
+        nint i = 0;
+        if (Vector512.IsHardwareAccelerated && sa <= 1 && sb <= 1)
+        {
+            for (; i + 16 <= n; i += 16)
+            {
+                Vector512<float> x = sa == 1 ? Vector512.LoadUnsafe(ref a, (nuint)i) : Vector512.Create(a);
+                Vector512<float> y = sb == 1 ? Vector512.LoadUnsafe(ref b, (nuint)i) : Vector512.Create(b);
+                TOperator.Invoke(x, y).StoreUnsafe(ref c, (nuint)i);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated && sa <= 1 && sb <= 1)
+        {
+            for (; i + 8 <= n; i += 8)
+            {
+                Vector256<float> x = sa == 1 ? Vector256.LoadUnsafe(ref a, (nuint)i) : Vector256.Create(a);
+                Vector256<float> y = sb == 1 ? Vector256.LoadUnsafe(ref b, (nuint)i) : Vector256.Create(b);
+                TOperator.Invoke(x, y).StoreUnsafe(ref c, (nuint)i);
+            }
+        }
+        else if (Vector128.IsHardwareAccelerated && sa <= 1 && sb <= 1)
+        {
+            for (; i + 4 <= n; i += 4)
+            {
+                Vector128<float> x = sa == 1 ? Vector128.LoadUnsafe(ref a, (nuint)i) : Vector128.Create(a);
+                Vector128<float> y = sb == 1 ? Vector128.LoadUnsafe(ref b, (nuint)i) : Vector128.Create(b);
+                TOperator.Invoke(x, y).StoreUnsafe(ref c, (nuint)i);
+            }
+        }
+        for (; i < n; i++) Unsafe.Add(ref c, i) = TOperator.Invoke(Unsafe.Add(ref a, i * sa), Unsafe.Add(ref b, i * sb));
+    }
+}

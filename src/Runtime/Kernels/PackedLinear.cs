@@ -1,0 +1,302 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace ModelCompiler.Kernels;
+
+/// <summary>
+/// The fully connected layer: a register-blocked GEMM over weights pre-packed in <see cref="PanelLayout"/>,
+/// with the bias and an element-wise epilogue fused into the store.
+/// </summary>
+/// <remarks>
+/// For each 16-column panel, rows are taken in register tiles (8 rows at 512 bits, 4 at 256, 2 at 128):
+/// one panel load feeds one FMA per row, each row's value broadcast straight from the activation row
+/// (packing the activations did not pay at these sizes: ../shared/PERFORMANCE-NOTES.md). A single row
+/// (batch 1, a matrix-vector product) splits K over four accumulators so the FMA latency is hidden.
+/// Accumulators are separate locals so the JIT keeps them in registers.
+/// </remarks>
+public static class PackedLinear
+{
+    private const int P = PanelLayout.PanelWidth;
+
+    /// <summary>
+    /// Effectively computes <c>c[r, j] = TEpilogue(bias[j] + Σₖ a[r, κ] · W[j, κ])</c> for <c>r &lt; rows</c>,
+    /// <c>j &lt; n</c>, with <c>W</c> packed by <see cref="PanelLayout.Pack"/> and the bias padded to whole panels.
+    /// <paramref name="c"/> must not overlap <paramref name="a"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void Run<TEpilogue>(ref float a, nint lda, nint rows, ref float packedWeights, ref float paddedBias,
+        nint k, nint n, ref float c, nint ldc)
+        where TEpilogue : struct, IUnaryOperator
+    {
+        nint panels = (n + P - 1) / P;
+        for (nint p = 0; p < panels; p++)
+        {
+            ref float w = ref Unsafe.Add(ref packedWeights, p * k * P);
+            ref float bias = ref Unsafe.Add(ref paddedBias, p * P);
+            ref float cp = ref Unsafe.Add(ref c, p * P);
+            nint cols = Math.Min(P, n - p * P);
+            nint r = 0;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (; r + 8 <= rows; r += 8) Tile512x8<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols);
+                for (; r + 4 <= rows; r += 4) Tile512x4<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols);
+                for (; r < rows; r++) Tile512x1<TEpilogue>(ref Unsafe.Add(ref a, r * lda), ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), cols);
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (; r + 4 <= rows; r += 4) Tile256x4<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols);
+                for (; r < rows; r++) Tile256x1<TEpilogue>(ref Unsafe.Add(ref a, r * lda), ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), cols);
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (; r + 2 <= rows; r += 2) Tile128x2<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols);
+                for (; r < rows; r++) Tile128x1<TEpilogue>(ref Unsafe.Add(ref a, r * lda), ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), cols);
+            }
+            else
+            {
+                for (; r < rows; r++) TileScalar<TEpilogue>(ref Unsafe.Add(ref a, r * lda), ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), cols);
+            }
+        }
+    }
+
+    // ---- 512 bits: one panel row is one vector ----
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Tile512x8<T>(ref float a, nint lda, ref float w, ref float bias, nint k, ref float c, nint ldc, nint cols)
+        where T : struct, IUnaryOperator
+    {
+        ref float a0 = ref a;
+        ref float a1 = ref Unsafe.Add(ref a, lda);
+        ref float a2 = ref Unsafe.Add(ref a, 2 * lda);
+        ref float a3 = ref Unsafe.Add(ref a, 3 * lda);
+        ref float a4 = ref Unsafe.Add(ref a, 4 * lda);
+        ref float a5 = ref Unsafe.Add(ref a, 5 * lda);
+        ref float a6 = ref Unsafe.Add(ref a, 6 * lda);
+        ref float a7 = ref Unsafe.Add(ref a, 7 * lda);
+        Vector512<float> b0 = Vector512.LoadUnsafe(ref bias);
+        Vector512<float> c0 = b0, c1 = b0, c2 = b0, c3 = b0, c4 = b0, c5 = b0, c6 = b0, c7 = b0;
+        for (nint i = 0; i < k; i++)
+        {
+            Vector512<float> wv = Vector512.LoadUnsafe(ref w, (nuint)(i * P));
+            c0 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a0, i)), wv, c0);
+            c1 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a1, i)), wv, c1);
+            c2 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a2, i)), wv, c2);
+            c3 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a3, i)), wv, c3);
+            c4 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a4, i)), wv, c4);
+            c5 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a5, i)), wv, c5);
+            c6 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a6, i)), wv, c6);
+            c7 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a7, i)), wv, c7);
+        }
+        Store<T>(c0, ref c, cols);
+        Store<T>(c1, ref Unsafe.Add(ref c, ldc), cols);
+        Store<T>(c2, ref Unsafe.Add(ref c, 2 * ldc), cols);
+        Store<T>(c3, ref Unsafe.Add(ref c, 3 * ldc), cols);
+        Store<T>(c4, ref Unsafe.Add(ref c, 4 * ldc), cols);
+        Store<T>(c5, ref Unsafe.Add(ref c, 5 * ldc), cols);
+        Store<T>(c6, ref Unsafe.Add(ref c, 6 * ldc), cols);
+        Store<T>(c7, ref Unsafe.Add(ref c, 7 * ldc), cols);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Tile512x4<T>(ref float a, nint lda, ref float w, ref float bias, nint k, ref float c, nint ldc, nint cols)
+        where T : struct, IUnaryOperator
+    {
+        ref float a0 = ref a;
+        ref float a1 = ref Unsafe.Add(ref a, lda);
+        ref float a2 = ref Unsafe.Add(ref a, 2 * lda);
+        ref float a3 = ref Unsafe.Add(ref a, 3 * lda);
+        Vector512<float> b0 = Vector512.LoadUnsafe(ref bias);
+        Vector512<float> c0 = b0, c1 = b0, c2 = b0, c3 = b0;
+        for (nint i = 0; i < k; i++)
+        {
+            Vector512<float> wv = Vector512.LoadUnsafe(ref w, (nuint)(i * P));
+            c0 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a0, i)), wv, c0);
+            c1 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a1, i)), wv, c1);
+            c2 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a2, i)), wv, c2);
+            c3 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a3, i)), wv, c3);
+        }
+        Store<T>(c0, ref c, cols);
+        Store<T>(c1, ref Unsafe.Add(ref c, ldc), cols);
+        Store<T>(c2, ref Unsafe.Add(ref c, 2 * ldc), cols);
+        Store<T>(c3, ref Unsafe.Add(ref c, 3 * ldc), cols);
+    }
+
+    /// <summary>One row: K split over four accumulators (k mod 4) to hide the FMA latency.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Tile512x1<T>(ref float a, ref float w, ref float bias, nint k, ref float c, nint cols)
+        where T : struct, IUnaryOperator
+    {
+        Vector512<float> c0 = Vector512.LoadUnsafe(ref bias), c1 = default, c2 = default, c3 = default;
+        nint i = 0;
+        for (; i + 4 <= k; i += 4)
+        {
+            ref float wi = ref Unsafe.Add(ref w, i * P);
+            c0 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a, i)), Vector512.LoadUnsafe(ref wi), c0);
+            c1 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a, i + 1)), Vector512.LoadUnsafe(ref wi, P), c1);
+            c2 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a, i + 2)), Vector512.LoadUnsafe(ref wi, 2 * P), c2);
+            c3 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a, i + 3)), Vector512.LoadUnsafe(ref wi, 3 * P), c3);
+        }
+        for (; i < k; i++)
+            c0 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a, i)), Vector512.LoadUnsafe(ref w, (nuint)(i * P)), c0);
+        Store<T>((c0 + c1) + (c2 + c3), ref c, cols);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store<T>(Vector512<float> v, ref float destination, nint cols) where T : struct, IUnaryOperator
+    {
+        v = T.Invoke(v);
+        if (cols == P) v.StoreUnsafe(ref destination);
+        else for (int j = 0; j < cols; j++) Unsafe.Add(ref destination, j) = v.GetElement(j);
+    }
+
+    // ---- 256 bits: one panel row is two vectors (lo, hi) ----
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Tile256x4<T>(ref float a, nint lda, ref float w, ref float bias, nint k, ref float c, nint ldc, nint cols)
+        where T : struct, IUnaryOperator
+    {
+        ref float a0 = ref a;
+        ref float a1 = ref Unsafe.Add(ref a, lda);
+        ref float a2 = ref Unsafe.Add(ref a, 2 * lda);
+        ref float a3 = ref Unsafe.Add(ref a, 3 * lda);
+        Vector256<float> bl = Vector256.LoadUnsafe(ref bias), bh = Vector256.LoadUnsafe(ref bias, 8);
+        Vector256<float> c0l = bl, c0h = bh, c1l = bl, c1h = bh, c2l = bl, c2h = bh, c3l = bl, c3h = bh;
+        for (nint i = 0; i < k; i++)
+        {
+            Vector256<float> wl = Vector256.LoadUnsafe(ref w, (nuint)(i * P));
+            Vector256<float> wh = Vector256.LoadUnsafe(ref w, (nuint)(i * P + 8));
+            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref a0, i));
+            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref a1, i));
+            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref a2, i));
+            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref a3, i));
+            c0l = Vector256.MultiplyAddEstimate(x0, wl, c0l); c0h = Vector256.MultiplyAddEstimate(x0, wh, c0h);
+            c1l = Vector256.MultiplyAddEstimate(x1, wl, c1l); c1h = Vector256.MultiplyAddEstimate(x1, wh, c1h);
+            c2l = Vector256.MultiplyAddEstimate(x2, wl, c2l); c2h = Vector256.MultiplyAddEstimate(x2, wh, c2h);
+            c3l = Vector256.MultiplyAddEstimate(x3, wl, c3l); c3h = Vector256.MultiplyAddEstimate(x3, wh, c3h);
+        }
+        Store<T>(c0l, c0h, ref c, cols);
+        Store<T>(c1l, c1h, ref Unsafe.Add(ref c, ldc), cols);
+        Store<T>(c2l, c2h, ref Unsafe.Add(ref c, 2 * ldc), cols);
+        Store<T>(c3l, c3h, ref Unsafe.Add(ref c, 3 * ldc), cols);
+    }
+
+    /// <summary>One row: two vectors per panel row, K split over two accumulators each.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Tile256x1<T>(ref float a, ref float w, ref float bias, nint k, ref float c, nint cols)
+        where T : struct, IUnaryOperator
+    {
+        Vector256<float> l0 = Vector256.LoadUnsafe(ref bias), h0 = Vector256.LoadUnsafe(ref bias, 8), l1 = default, h1 = default;
+        nint i = 0;
+        for (; i + 2 <= k; i += 2)
+        {
+            ref float wi = ref Unsafe.Add(ref w, i * P);
+            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref a, i));
+            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref a, i + 1));
+            l0 = Vector256.MultiplyAddEstimate(x0, Vector256.LoadUnsafe(ref wi), l0);
+            h0 = Vector256.MultiplyAddEstimate(x0, Vector256.LoadUnsafe(ref wi, 8), h0);
+            l1 = Vector256.MultiplyAddEstimate(x1, Vector256.LoadUnsafe(ref wi, P), l1);
+            h1 = Vector256.MultiplyAddEstimate(x1, Vector256.LoadUnsafe(ref wi, P + 8), h1);
+        }
+        for (; i < k; i++)
+        {
+            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref a, i));
+            l0 = Vector256.MultiplyAddEstimate(x0, Vector256.LoadUnsafe(ref w, (nuint)(i * P)), l0);
+            h0 = Vector256.MultiplyAddEstimate(x0, Vector256.LoadUnsafe(ref w, (nuint)(i * P + 8)), h0);
+        }
+        Store<T>(l0 + l1, h0 + h1, ref c, cols);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store<T>(Vector256<float> lo, Vector256<float> hi, ref float destination, nint cols) where T : struct, IUnaryOperator
+    {
+        lo = T.Invoke(lo);
+        hi = T.Invoke(hi);
+        if (cols == P)
+        {
+            lo.StoreUnsafe(ref destination);
+            hi.StoreUnsafe(ref destination, 8);
+            return;
+        }
+        for (int j = 0; j < cols; j++) Unsafe.Add(ref destination, j) = j < 8 ? lo.GetElement(j) : hi.GetElement(j - 8);
+    }
+
+    // ---- 128 bits: one panel row is four vectors ----
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Tile128x2<T>(ref float a, nint lda, ref float w, ref float bias, nint k, ref float c, nint ldc, nint cols)
+        where T : struct, IUnaryOperator
+    {
+        ref float a0 = ref a;
+        ref float a1 = ref Unsafe.Add(ref a, lda);
+        Vector128<float> q0 = Vector128.LoadUnsafe(ref bias), q1 = Vector128.LoadUnsafe(ref bias, 4),
+            q2 = Vector128.LoadUnsafe(ref bias, 8), q3 = Vector128.LoadUnsafe(ref bias, 12);
+        Vector128<float> c00 = q0, c01 = q1, c02 = q2, c03 = q3, c10 = q0, c11 = q1, c12 = q2, c13 = q3;
+        for (nint i = 0; i < k; i++)
+        {
+            ref float wi = ref Unsafe.Add(ref w, i * P);
+            Vector128<float> w0 = Vector128.LoadUnsafe(ref wi), w1 = Vector128.LoadUnsafe(ref wi, 4),
+                w2 = Vector128.LoadUnsafe(ref wi, 8), w3 = Vector128.LoadUnsafe(ref wi, 12);
+            Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref a0, i));
+            Vector128<float> x1 = Vector128.Create(Unsafe.Add(ref a1, i));
+            c00 = Vector128.MultiplyAddEstimate(x0, w0, c00); c01 = Vector128.MultiplyAddEstimate(x0, w1, c01);
+            c02 = Vector128.MultiplyAddEstimate(x0, w2, c02); c03 = Vector128.MultiplyAddEstimate(x0, w3, c03);
+            c10 = Vector128.MultiplyAddEstimate(x1, w0, c10); c11 = Vector128.MultiplyAddEstimate(x1, w1, c11);
+            c12 = Vector128.MultiplyAddEstimate(x1, w2, c12); c13 = Vector128.MultiplyAddEstimate(x1, w3, c13);
+        }
+        Store<T>(c00, c01, c02, c03, ref c, cols);
+        Store<T>(c10, c11, c12, c13, ref Unsafe.Add(ref c, ldc), cols);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Tile128x1<T>(ref float a, ref float w, ref float bias, nint k, ref float c, nint cols)
+        where T : struct, IUnaryOperator
+    {
+        Vector128<float> c0 = Vector128.LoadUnsafe(ref bias), c1 = Vector128.LoadUnsafe(ref bias, 4),
+            c2 = Vector128.LoadUnsafe(ref bias, 8), c3 = Vector128.LoadUnsafe(ref bias, 12);
+        for (nint i = 0; i < k; i++)
+        {
+            ref float wi = ref Unsafe.Add(ref w, i * P);
+            Vector128<float> x = Vector128.Create(Unsafe.Add(ref a, i));
+            c0 = Vector128.MultiplyAddEstimate(x, Vector128.LoadUnsafe(ref wi), c0);
+            c1 = Vector128.MultiplyAddEstimate(x, Vector128.LoadUnsafe(ref wi, 4), c1);
+            c2 = Vector128.MultiplyAddEstimate(x, Vector128.LoadUnsafe(ref wi, 8), c2);
+            c3 = Vector128.MultiplyAddEstimate(x, Vector128.LoadUnsafe(ref wi, 12), c3);
+        }
+        Store<T>(c0, c1, c2, c3, ref c, cols);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store<T>(Vector128<float> v0, Vector128<float> v1, Vector128<float> v2, Vector128<float> v3, ref float destination, nint cols)
+        where T : struct, IUnaryOperator
+    {
+        v0 = T.Invoke(v0); v1 = T.Invoke(v1); v2 = T.Invoke(v2); v3 = T.Invoke(v3);
+        if (cols == P)
+        {
+            v0.StoreUnsafe(ref destination);
+            v1.StoreUnsafe(ref destination, 4);
+            v2.StoreUnsafe(ref destination, 8);
+            v3.StoreUnsafe(ref destination, 12);
+            return;
+        }
+        for (int j = 0; j < cols; j++)
+        {
+            Vector128<float> v = (j >> 2) switch { 0 => v0, 1 => v1, 2 => v2, _ => v3 };
+            Unsafe.Add(ref destination, j) = v.GetElement(j & 3);
+        }
+    }
+
+    // ---- scalar: no vector hardware (DOTNET_EnableHWIntrinsic=0) ----
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void TileScalar<T>(ref float a, ref float w, ref float bias, nint k, ref float c, nint cols)
+        where T : struct, IUnaryOperator
+    {
+        for (nint j = 0; j < cols; j++)
+        {
+            float sum = Unsafe.Add(ref bias, j);
+            for (nint i = 0; i < k; i++) sum += Unsafe.Add(ref a, i) * Unsafe.Add(ref w, i * P + j);
+            Unsafe.Add(ref c, j) = T.Invoke(sum);
+        }
+    }
+}

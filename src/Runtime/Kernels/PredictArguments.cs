@@ -1,0 +1,29 @@
+using System;
+using System.Diagnostics.CodeAnalysis;
+
+namespace ModelCompiler.Kernels;
+
+/// <summary>Run-time checks of the spans passed to a compiled model's <c>Predict</c>; nothing is written when one fails.</summary>
+public static class PredictArguments
+{
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> naming <c>input</c> or <c>output</c> and the expected length when
+    /// the spans do not hold exactly <paramref name="batch"/> samples, and
+    /// <see cref="ArgumentOutOfRangeException"/> when <paramref name="batch"/> is not positive.
+    /// </summary>
+    public static void Validate(ReadOnlySpan<float> input, Span<float> output, int batch, int inputLength, int outputLength)
+    {
+        if (batch <= 0)
+            throw new ArgumentOutOfRangeException(nameof(batch), batch, "The batch size must be at least 1.");
+        long expectedInput = (long)batch * inputLength, expectedOutput = (long)batch * outputLength;
+        if (input.Length != expectedInput) ThrowLength("input", expectedInput, input.Length, batch, inputLength);
+        if (output.Length != expectedOutput) ThrowLength("output", expectedOutput, output.Length, batch, outputLength);
+        if (input.Overlaps(output))
+            throw new ArgumentException("The output span must not overlap the input span.", "output");
+    }
+
+    [DoesNotReturn]
+    private static void ThrowLength(string parameter, long expected, int actual, int batch, int perSample) =>
+        throw new ArgumentException(
+            $"Expected {parameter} to hold {expected} floats ({batch} × {perSample}), but it holds {actual}.", parameter);
+}

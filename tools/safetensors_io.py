@@ -1,0 +1,28 @@
+"""Writes safetensors files (https://github.com/huggingface/safetensors) with the standard library and
+numpy only, so the export scripts need no package beyond Debian's python3-torch / python3-sklearn."""
+import json
+import struct
+
+import numpy as np
+
+
+def save(path, tensors):
+    """tensors: dict name -> array; stored as little-endian F32, names sorted, header padded to 8 bytes."""
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        data = np.ascontiguousarray(np.asarray(tensors[name], dtype="<f4")).tobytes()
+        header[name] = {"dtype": "F32", "shape": list(np.shape(tensors[name])), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    encoded = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    encoded += b" " * (-len(encoded) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(encoded)))
+        f.write(encoded)
+        for blob in blobs:
+            f.write(blob)
+
+
+def state_dict(module):
+    """A torch module's parameters as float32 numpy arrays, PyTorch names (fc1.weight, fc1.bias, ...)."""
+    return {k: v.detach().cpu().numpy().astype(np.float32) for k, v in module.state_dict().items()}
