@@ -58,9 +58,11 @@ public sealed class ModelGenerator : IIncrementalGenerator
             .Select(static (m, _) => m.Diagnostics)
             .WithTrackingName(Steps.Diagnostics);
 
-        context.RegisterSourceOutput(diagnostics, static (spc, list) =>
+        // Reporting maps each by-value location back onto the compilation's syntax tree, so the IDE squiggles
+        // the exact span. This last step re-runs on every edit, but it only walks a (usually empty) list.
+        context.RegisterSourceOutput(diagnostics.Combine(context.CompilationProvider), static (spc, pair) =>
         {
-            foreach (DiagnosticInfo info in list) spc.ReportDiagnostic(info.ToDiagnostic());
+            foreach (DiagnosticInfo info in pair.Left) spc.ReportDiagnostic(info.ToDiagnostic(pair.Right));
         });
 
         context.RegisterSourceOutput(plans, static (spc, plan) =>

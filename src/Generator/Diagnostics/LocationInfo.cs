@@ -6,7 +6,18 @@ namespace ModelCompiler.Generator.Diagnostics;
 /// <summary>A source location captured by value, so models that carry it stay cacheable (no syntax tree is kept).</summary>
 internal sealed record LocationInfo(string FilePath, TextSpan Span, LinePositionSpan LineSpan)
 {
-    public Location ToLocation() => Location.Create(FilePath, Span, LineSpan);
+    /// <summary>A location in the compilation's own syntax tree when it has this file, else an external-file location.</summary>
+    public Location ToLocation(Compilation? compilation = null)
+    {
+        if (compilation is not null)
+        {
+            foreach (SyntaxTree tree in compilation.SyntaxTrees)
+            {
+                if (tree.FilePath == FilePath && Span.End <= tree.Length) return Location.Create(tree, Span);
+            }
+        }
+        return Location.Create(FilePath, Span, LineSpan);
+    }
 
     /// <summary>1-based line, as people and the generated comments count.</summary>
     public int Line => LineSpan.Start.Line + 1;

@@ -46,6 +46,7 @@ internal static class ModelEmitter
         WriteEager(w, plan);
         WriteRunRows(w, plan);
         foreach (KernelPlan kernel in plan.Kernels) WriteOperator(w, kernel);
+        foreach (KernelPlan kernel in plan.Kernels) WriteBroadcastConstants(w, kernel);
         WriteWeightsLoader(w, plan);
 
         w.Close();
@@ -177,6 +178,17 @@ internal static class ModelEmitter
         w.Line();
     }
 
+    // Shapes and strides of broadcasting kernels: constant data in the assembly, no allocation.
+    private static void WriteBroadcastConstants(SourceWriter w, KernelPlan kernel)
+    {
+        if (kernel.Kind is not (KernelKind.Add or KernelKind.Mul)) return;
+        w.Line($"// K{kernel.Index}: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).");
+        w.Line($"private static global::System.ReadOnlySpan<int> K{kernel.Index}Shape => new int[] {{ {string.Join(", ", kernel.Shape)} }};");
+        w.Line($"private static global::System.ReadOnlySpan<int> K{kernel.Index}AStrides => new int[] {{ {string.Join(", ", kernel.AStrides)} }};");
+        w.Line($"private static global::System.ReadOnlySpan<int> K{kernel.Index}BStrides => new int[] {{ {string.Join(", ", kernel.BStrides)} }};");
+        w.Line();
+    }
+
     private static bool Uses(KernelPlan k, BufferKind buffer) =>
         k.A.Buffer == buffer || k.B?.Buffer == buffer || k.Output.Buffer == buffer;
 
@@ -188,14 +200,13 @@ internal static class ModelEmitter
             case KernelKind.Linear:
                 return $"{K}PackedLinear.Run<{OperatorName(k)}>(ref {Ref(k.A)}, {k.K}, {rows}, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)}, {k.K}, {k.N}, ref {Ref(k.Output)}, {k.N});";
             case KernelKind.Elementwise:
-                return $"{K}Elementwise.Run<{OperatorName(k)}>(ref {Ref(k.A)}, ref {Ref(k.Output)}, rows * {k.K});";
+                return $"{K}Elementwise.Run<{OperatorName(k)}>(ref {Ref(k.A)}, ref {Ref(k.Output)}, rows, {k.K});";
             case KernelKind.Softmax or KernelKind.LogSoftmax:
                 return $"{K}RowSoftmax.Run(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, {k.K}, log: {(k.Kind == KernelKind.LogSoftmax ? "true" : "false")});";
             case KernelKind.Add or KernelKind.Mul:
             {
                 string op = k.Kind == KernelKind.Add ? "AddOperator" : "MultiplyOperator";
-                string Ints(IEnumerable<int> values) => "stackalloc int[] { " + string.Join(", ", values) + " }";
-                return $"{K}Broadcast.Run<{K}{op}>(ref {Ref(k.A)}, {Ints(k.AStrides)}, ref {Ref(k.B!)}, {Ints(k.BStrides)}, ref {Ref(k.Output)}, stackalloc int[] {{ rows{string.Concat(k.Shape.Select(d => ", " + d))} }});";
+                return $"{K}Broadcast.Run<{K}{op}>(ref {Ref(k.A)}, K{k.Index}AStrides, ref {Ref(k.B!)}, K{k.Index}BStrides, ref {Ref(k.Output)}, rows, K{k.Index}Shape);";
             }
             default: // Copy
                 return $"global::System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref {Ref(k.A)}, rows * {k.K}).CopyTo(global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref {Ref(k.Output)}, rows * {k.K}));";

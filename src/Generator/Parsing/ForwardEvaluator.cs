@@ -166,20 +166,28 @@ internal sealed class ForwardEvaluator
     {
         switch (operation)
         {
-            case ISimpleAssignmentOperation { Target: ILocalReferenceOperation local } assignment:
-                env.Set(local.Local, Eval(assignment.Value, env));
+            case ISimpleAssignmentOperation assignment when Variable(assignment.Target) is { } target:
+                env.Set(target, Eval(assignment.Value, env));
                 return;
-            case ICompoundAssignmentOperation { Target: ILocalReferenceOperation local } compound:
-                env.Set(local.Local, Arithmetic(compound.OperatorKind, Read(local, env), Eval(compound.Value, env), compound));
+            case ICompoundAssignmentOperation compound when Variable(compound.Target) is { } target:
+                env.Set(target, Arithmetic(compound.OperatorKind, Eval(compound.Target, env), Eval(compound.Value, env), compound));
                 return;
-            case IIncrementOrDecrementOperation { Target: ILocalReferenceOperation local } step:
+            case IIncrementOrDecrementOperation step when Variable(step.Target) is { } target:
                 int delta = step.Kind == OperationKind.Increment ? 1 : -1;
-                env.Set(local.Local, new ConstantValue(ToInt(Read(local, env), step) + delta));
+                env.Set(target, new ConstantValue(ToInt(Eval(step.Target, env), step) + delta));
                 return;
             default:
-                throw Unsupported(operation, "only assignments to locals are supported");
+                throw Unsupported(operation, "only assignments to locals and parameters are supported");
         }
     }
+
+    /// <summary>The local or parameter an assignment writes, if it writes one.</summary>
+    private static ISymbol? Variable(IOperation target) => target switch
+    {
+        ILocalReferenceOperation local => local.Local,
+        IParameterReferenceOperation parameter => parameter.Parameter,
+        _ => null,
+    };
 
     private Value? ExecuteFor(IForLoopOperation loop, Env env)
     {

@@ -17,7 +17,7 @@ public static class BatchRunner
     /// With <paramref name="parallel"/>, the batch is split into one contiguous range per worker (up to
     /// <paramref name="maxDegreeOfParallelism"/>, or every core when it is -1); each worker runs its own chunks.
     /// </summary>
-    public static unsafe void Run(ReadOnlySpan<float> input, Span<float> output, int batch, int inputLength, int outputLength,
+    public static void Run(ReadOnlySpan<float> input, Span<float> output, int batch, int inputLength, int outputLength,
         int chunkRows, bool parallel, int maxDegreeOfParallelism, RowsKernel kernel)
     {
         int workers = 1;
@@ -26,12 +26,14 @@ public static class BatchRunner
             int cores = maxDegreeOfParallelism > 0 ? maxDegreeOfParallelism : Environment.ProcessorCount;
             workers = Math.Max(1, Math.Min(cores, batch / MinRowsPerWorker));
         }
-        if (workers == 1)
-        {
-            RunRange(input, output, 0, batch, inputLength, outputLength, chunkRows, kernel);
-            return;
-        }
+        if (workers == 1) RunRange(input, output, 0, batch, inputLength, outputLength, chunkRows, kernel);
+        else RunParallel(input, output, batch, inputLength, outputLength, chunkRows, workers, kernel);
+    }
 
+    // Separate from Run so that the closure the lambda needs is only allocated on this path.
+    private static unsafe void RunParallel(ReadOnlySpan<float> input, Span<float> output, int batch, int inputLength, int outputLength,
+        int chunkRows, int workers, RowsKernel kernel)
+    {
         // Spans cannot enter a lambda; the memory is pinned for the duration of the call instead.
         fixed (float* inputPointer = input)
         fixed (float* outputPointer = output)

@@ -8,13 +8,26 @@ namespace ModelCompiler.Kernels;
 public static class Broadcast
 {
     /// <summary>
-    /// Effectively computes <c>c[i…] = TOperator(a[i·aStrides], b[i·bStrides])</c> over every index of
-    /// <paramref name="shape"/>; a stride of 0 broadcasts that dimension. <paramref name="c"/> is dense
-    /// (row-major). The innermost dimension is vectorized when both operands are contiguous there or
-    /// one of them is broadcast.
+    /// Effectively computes <c>c[r, i…] = TOperator(a[r·aStrides[0] + i·aStrides[1..]], b[…])</c> for every row
+    /// <c>r &lt; rows</c> and every index <c>i</c> of <paramref name="sampleShape"/>; a stride of 0 broadcasts that
+    /// dimension (a weight tensor has row stride 0). <paramref name="c"/> is dense (row-major). The innermost
+    /// dimension is vectorized when both operands are contiguous there or one of them is broadcast.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Run<TOperator>(ref float a, ReadOnlySpan<int> aStrides, ref float b, ReadOnlySpan<int> bStrides,
+        ref float c, nint rows, ReadOnlySpan<int> sampleShape)
+        where TOperator : struct, IBinaryOperator
+    {
+        nint perSample = 1;
+        foreach (int d in sampleShape) perSample *= d;
+        for (nint r = 0; r < rows; r++)
+        {
+            Dimension<TOperator>(ref Unsafe.Add(ref a, r * aStrides[0]), aStrides.Slice(1), ref Unsafe.Add(ref b, r * bStrides[0]), bStrides.Slice(1),
+                ref Unsafe.Add(ref c, r * perSample), sampleShape);
+        }
+    }
+
+    private static void Dimension<TOperator>(ref float a, ReadOnlySpan<int> aStrides, ref float b, ReadOnlySpan<int> bStrides,
         ref float c, ReadOnlySpan<int> shape)
         where TOperator : struct, IBinaryOperator
     {
@@ -32,7 +45,7 @@ public static class Broadcast
         for (int d = 1; d < shape.Length; d++) inner *= shape[d];
         for (nint i = 0; i < shape[0]; i++)
         {
-            Run<TOperator>(ref Unsafe.Add(ref a, i * aStrides[0]), aStrides.Slice(1), ref Unsafe.Add(ref b, i * bStrides[0]), bStrides.Slice(1),
+            Dimension<TOperator>(ref Unsafe.Add(ref a, i * aStrides[0]), aStrides.Slice(1), ref Unsafe.Add(ref b, i * bStrides[0]), bStrides.Slice(1),
                 ref Unsafe.Add(ref c, i * inner), shape.Slice(1));
         }
     }

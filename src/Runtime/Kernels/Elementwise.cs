@@ -7,12 +7,21 @@ namespace ModelCompiler.Kernels;
 public static class Elementwise
 {
     /// <summary>
-    /// Effectively computes <c>destination[i] = TOperator(source[i])</c> for <c>i &lt; count</c>, at the widest
-    /// accelerated width, with a scalar tail. <paramref name="destination"/> may be <paramref name="source"/>
-    /// (in place) but must not otherwise overlap it.
+    /// Effectively computes <c>destination[i] = TOperator(source[i])</c> over <paramref name="rows"/> rows of
+    /// <paramref name="width"/> values, at the widest accelerated width with a scalar tail per row (so each
+    /// value takes the same path whatever the batch). <paramref name="destination"/> may be
+    /// <paramref name="source"/> (in place) but must not otherwise overlap it.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void Run<TOperator>(ref float source, ref float destination, nint count)
+    public static void Run<TOperator>(ref float source, ref float destination, nint rows, nint width)
+        where TOperator : struct, IUnaryOperator
+    {
+        for (nint r = 0; r < rows; r++)
+            Row<TOperator>(ref Unsafe.Add(ref source, r * width), ref Unsafe.Add(ref destination, r * width), width);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Row<TOperator>(ref float source, ref float destination, nint count)
         where TOperator : struct, IUnaryOperator
     {
         nint i = 0;

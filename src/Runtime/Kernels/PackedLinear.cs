@@ -11,8 +11,10 @@ namespace ModelCompiler.Kernels;
 /// <remarks>
 /// For each 16-column panel, rows are taken in register tiles (8 rows at 512 bits, 4 at 256, 2 at 128):
 /// one panel load feeds one FMA per row, each row's value broadcast straight from the activation row
-/// (packing the activations did not pay at these sizes: ../shared/PERFORMANCE-NOTES.md). A single row
-/// (batch 1, a matrix-vector product) splits K over four accumulators so the FMA latency is hidden.
+/// (packing the activations did not pay at these sizes: ../shared/PERFORMANCE-NOTES.md). Rows left over
+/// (all of them at batch 1, a matrix-vector product) go one at a time against four panels at once, so one
+/// broadcast feeds four independent accumulators. Every path sums each output in the same order, so
+/// results do not depend on batch size or on a sample's position in the batch.
 /// Accumulators are separate locals so the JIT keeps them in registers.
 /// </remarks>
 public static class PackedLinear
@@ -30,6 +32,9 @@ public static class PackedLinear
         where TEpilogue : struct, IUnaryOperator
     {
         nint panels = (n + P - 1) / P;
+
+        // Rows in multi-row register tiles, one panel at a time (the panel stays in L1/L2 across tiles).
+        nint tiled = 0;
         for (nint p = 0; p < panels; p++)
         {
             ref float w = ref Unsafe.Add(ref packedWeights, p * k * P);
@@ -41,22 +46,55 @@ public static class PackedLinear
             {
                 for (; r + 8 <= rows; r += 8) Tile512x8<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols);
                 for (; r + 4 <= rows; r += 4) Tile512x4<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols);
-                for (; r < rows; r++) Tile512x1<TEpilogue>(ref Unsafe.Add(ref a, r * lda), ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), cols);
             }
             else if (Vector256.IsHardwareAccelerated)
             {
                 for (; r + 4 <= rows; r += 4) Tile256x4<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols);
-                for (; r < rows; r++) Tile256x1<TEpilogue>(ref Unsafe.Add(ref a, r * lda), ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), cols);
             }
             else if (Vector128.IsHardwareAccelerated)
             {
                 for (; r + 2 <= rows; r += 2) Tile128x2<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols);
-                for (; r < rows; r++) Tile128x1<TEpilogue>(ref Unsafe.Add(ref a, r * lda), ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), cols);
             }
-            else
-            {
-                for (; r < rows; r++) TileScalar<TEpilogue>(ref Unsafe.Add(ref a, r * lda), ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), cols);
-            }
+            tiled = r;
+        }
+
+        // The remaining rows (all of them at batch 1: a matrix-vector product, bound by streaming the weights)
+        // one at a time, several panels per pass so that one broadcast feeds several independent FMAs.
+        for (nint r = tiled; r < rows; r++)
+            SingleRow<TEpilogue>(ref Unsafe.Add(ref a, r * lda), ref packedWeights, ref paddedBias, k, n, ref Unsafe.Add(ref c, r * ldc));
+    }
+
+    /// <summary>
+    /// One row against every panel. Every output is still summed in the same order as in the multi-row tiles
+    /// (bias, then k = 0, 1, 2, … with one FMA each), so a sample's result does not depend on the batch it is in.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SingleRow<T>(ref float a, ref float packedWeights, ref float paddedBias, nint k, nint n, ref float c)
+        where T : struct, IUnaryOperator
+    {
+        nint panels = (n + P - 1) / P;
+        nint p = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; p + 4 <= panels; p += 4)
+                Tile512x1x4<T>(ref a, ref Unsafe.Add(ref packedWeights, p * k * P), ref Unsafe.Add(ref paddedBias, p * P), k, ref Unsafe.Add(ref c, p * P), n - p * P);
+            for (; p < panels; p++)
+                Tile512x1<T>(ref a, ref Unsafe.Add(ref packedWeights, p * k * P), ref Unsafe.Add(ref paddedBias, p * P), k, ref Unsafe.Add(ref c, p * P), Math.Min(P, n - p * P));
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            for (; p < panels; p++)
+                Tile256x1<T>(ref a, ref Unsafe.Add(ref packedWeights, p * k * P), ref Unsafe.Add(ref paddedBias, p * P), k, ref Unsafe.Add(ref c, p * P), Math.Min(P, n - p * P));
+        }
+        else if (Vector128.IsHardwareAccelerated)
+        {
+            for (; p < panels; p++)
+                Tile128x1<T>(ref a, ref Unsafe.Add(ref packedWeights, p * k * P), ref Unsafe.Add(ref paddedBias, p * P), k, ref Unsafe.Add(ref c, p * P), Math.Min(P, n - p * P));
+        }
+        else
+        {
+            for (; p < panels; p++)
+                TileScalar<T>(ref a, ref Unsafe.Add(ref packedWeights, p * k * P), ref Unsafe.Add(ref paddedBias, p * P), k, ref Unsafe.Add(ref c, p * P), Math.Min(P, n - p * P));
         }
     }
 
@@ -122,24 +160,42 @@ public static class PackedLinear
         Store<T>(c3, ref Unsafe.Add(ref c, 3 * ldc), cols);
     }
 
-    /// <summary>One row: K split over four accumulators (k mod 4) to hide the FMA latency.</summary>
+    /// <summary>One row, four panels (64 outputs): four independent accumulators, one broadcast per k.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Tile512x1x4<T>(ref float a, ref float w, ref float bias, nint k, ref float c, nint cols)
+        where T : struct, IUnaryOperator
+    {
+        nint stride = k * P;
+        ref float w0 = ref w;
+        ref float w1 = ref Unsafe.Add(ref w, stride);
+        ref float w2 = ref Unsafe.Add(ref w, 2 * stride);
+        ref float w3 = ref Unsafe.Add(ref w, 3 * stride);
+        Vector512<float> c0 = Vector512.LoadUnsafe(ref bias), c1 = Vector512.LoadUnsafe(ref bias, P),
+            c2 = Vector512.LoadUnsafe(ref bias, 2 * P), c3 = Vector512.LoadUnsafe(ref bias, 3 * P);
+        for (nint i = 0; i < k; i++)
+        {
+            Vector512<float> x = Vector512.Create(Unsafe.Add(ref a, i));
+            nuint offset = (nuint)(i * P);
+            c0 = Vector512.MultiplyAddEstimate(x, Vector512.LoadUnsafe(ref w0, offset), c0);
+            c1 = Vector512.MultiplyAddEstimate(x, Vector512.LoadUnsafe(ref w1, offset), c1);
+            c2 = Vector512.MultiplyAddEstimate(x, Vector512.LoadUnsafe(ref w2, offset), c2);
+            c3 = Vector512.MultiplyAddEstimate(x, Vector512.LoadUnsafe(ref w3, offset), c3);
+        }
+        Store<T>(c0, ref c, P);
+        Store<T>(c1, ref Unsafe.Add(ref c, P), P);
+        Store<T>(c2, ref Unsafe.Add(ref c, 2 * P), P);
+        Store<T>(c3, ref Unsafe.Add(ref c, 3 * P), Math.Min(P, cols - 3 * P));
+    }
+
+    /// <summary>One row, one panel (the panels left over from groups of four).</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Tile512x1<T>(ref float a, ref float w, ref float bias, nint k, ref float c, nint cols)
         where T : struct, IUnaryOperator
     {
-        Vector512<float> c0 = Vector512.LoadUnsafe(ref bias), c1 = default, c2 = default, c3 = default;
-        nint i = 0;
-        for (; i + 4 <= k; i += 4)
-        {
-            ref float wi = ref Unsafe.Add(ref w, i * P);
-            c0 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a, i)), Vector512.LoadUnsafe(ref wi), c0);
-            c1 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a, i + 1)), Vector512.LoadUnsafe(ref wi, P), c1);
-            c2 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a, i + 2)), Vector512.LoadUnsafe(ref wi, 2 * P), c2);
-            c3 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a, i + 3)), Vector512.LoadUnsafe(ref wi, 3 * P), c3);
-        }
-        for (; i < k; i++)
+        Vector512<float> c0 = Vector512.LoadUnsafe(ref bias);
+        for (nint i = 0; i < k; i++)
             c0 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a, i)), Vector512.LoadUnsafe(ref w, (nuint)(i * P)), c0);
-        Store<T>((c0 + c1) + (c2 + c3), ref c, cols);
+        Store<T>(c0, ref c, cols);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -181,30 +237,19 @@ public static class PackedLinear
         Store<T>(c3l, c3h, ref Unsafe.Add(ref c, 3 * ldc), cols);
     }
 
-    /// <summary>One row: two vectors per panel row, K split over two accumulators each.</summary>
+    /// <summary>One row, one panel: two vectors per panel row.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Tile256x1<T>(ref float a, ref float w, ref float bias, nint k, ref float c, nint cols)
         where T : struct, IUnaryOperator
     {
-        Vector256<float> l0 = Vector256.LoadUnsafe(ref bias), h0 = Vector256.LoadUnsafe(ref bias, 8), l1 = default, h1 = default;
-        nint i = 0;
-        for (; i + 2 <= k; i += 2)
+        Vector256<float> lo = Vector256.LoadUnsafe(ref bias), hi = Vector256.LoadUnsafe(ref bias, 8);
+        for (nint i = 0; i < k; i++)
         {
-            ref float wi = ref Unsafe.Add(ref w, i * P);
-            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref a, i));
-            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref a, i + 1));
-            l0 = Vector256.MultiplyAddEstimate(x0, Vector256.LoadUnsafe(ref wi), l0);
-            h0 = Vector256.MultiplyAddEstimate(x0, Vector256.LoadUnsafe(ref wi, 8), h0);
-            l1 = Vector256.MultiplyAddEstimate(x1, Vector256.LoadUnsafe(ref wi, P), l1);
-            h1 = Vector256.MultiplyAddEstimate(x1, Vector256.LoadUnsafe(ref wi, P + 8), h1);
+            Vector256<float> x = Vector256.Create(Unsafe.Add(ref a, i));
+            lo = Vector256.MultiplyAddEstimate(x, Vector256.LoadUnsafe(ref w, (nuint)(i * P)), lo);
+            hi = Vector256.MultiplyAddEstimate(x, Vector256.LoadUnsafe(ref w, (nuint)(i * P + 8)), hi);
         }
-        for (; i < k; i++)
-        {
-            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref a, i));
-            l0 = Vector256.MultiplyAddEstimate(x0, Vector256.LoadUnsafe(ref w, (nuint)(i * P)), l0);
-            h0 = Vector256.MultiplyAddEstimate(x0, Vector256.LoadUnsafe(ref w, (nuint)(i * P + 8)), h0);
-        }
-        Store<T>(l0 + l1, h0 + h1, ref c, cols);
+        Store<T>(lo, hi, ref c, cols);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

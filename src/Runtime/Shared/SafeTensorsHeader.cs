@@ -8,7 +8,12 @@ using System.Text;
 namespace ModelCompiler.Weights;
 
 /// <summary>A weights file that breaks the safetensors format; the message says what and where.</summary>
-public sealed class SafeTensorsFormatException : Exception
+#if MODELCOMPILER_GENERATOR
+internal
+#else
+public
+#endif
+sealed class SafeTensorsFormatException : Exception
 {
     /// <summary>Creates the exception with a message that says what is wrong with the file.</summary>
     public SafeTensorsFormatException(string message) : base(message) { }

@@ -1,0 +1,86 @@
+"""Makes the test models' weights and PyTorch reference outputs.
+
+Run from this folder with Debian's Python:  /usr/bin/python3 make_models.py
+For each model, Models/<name>.safetensors holds the weights (read by the generator at build time) and
+Models/<name>.reference.safetensors holds inputs and the outputs PyTorch computes for them (float32),
+which the tests compare the compiled model against. The torch modules below are the PyTorch twins of the
+C# Forward methods in this folder; keep the two in step.
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import safetensors_io  # noqa: E402
+
+here = os.path.dirname(os.path.abspath(__file__))
+torch.manual_seed(1234)
+
+
+class OddMlp(torch.nn.Module):
+    """OddMlp.cs: sizes that are not multiples of any vector width (17, 100, 3, 1), no bias on the last layer."""
+    def __init__(self):
+        super().__init__()
+        self.l1 = torch.nn.Linear(17, 100)
+        self.l2 = torch.nn.Linear(100, 3)
+        self.l3 = torch.nn.Linear(3, 1, bias=False)
+
+    def forward(self, x):
+        h = F.gelu(self.l1(x))
+        h = torch.tanh(self.l2(h))
+        return torch.sigmoid(self.l3(h))
+
+
+class WideMlp(torch.nn.Module):
+    """WideMlp.cs: a 784-wide input, the tanh form of GELU, log-softmax over 17 classes."""
+    def __init__(self):
+        super().__init__()
+        self.hidden = torch.nn.Linear(784, 64)
+        self.classes = torch.nn.Linear(64, 17)
+
+    def forward(self, x):
+        h = F.gelu(self.hidden(x), approximate="tanh")
+        return F.log_softmax(self.classes(h), dim=-1)
+
+
+class Zoo(torch.nn.Module):
+    """Zoo.cs: 2-D samples, a weight tensor broadcast, scalars, flatten, a helper method, a loop,
+    a residual add of two activations, reshape, log-softmax over the last dimension."""
+    def __init__(self):
+        super().__init__()
+        self.proj = torch.nn.Linear(5, 8)
+        self.scale = torch.nn.Parameter(torch.randn(8))
+        self.mix0 = torch.nn.Linear(32, 32)
+        self.mix1 = torch.nn.Linear(32, 32)
+        self.head = torch.nn.Module()
+        self.head.fc = torch.nn.Linear(32, 6)
+
+    def forward(self, x):
+        h = torch.relu(self.proj(x))
+        h = h * self.scale + 0.5
+        f = torch.flatten(h, 1)
+        for layer in (self.mix0, self.mix1):
+            f = torch.tanh(layer(f))
+        y = F.gelu(self.head.fc(f))
+        y = y + torch.sigmoid(y)
+        return F.log_softmax(y.reshape(-1, 2, 3), dim=-1) * 2.0
+
+
+def export(name, model, sample_shape, batch=37):
+    model.eval()
+    safetensors_io.save(os.path.join(here, "Models", name + ".safetensors"), safetensors_io.state_dict(model))
+    x = torch.randn(batch, *sample_shape) * 1.5
+    with torch.no_grad():
+        y = model(x)
+    safetensors_io.save(os.path.join(here, "Models", name + ".reference.safetensors"),
+                        {"input": x.numpy(), "output": y.numpy()})
+    print(f"{name}: {sum(p.numel() for p in model.parameters())} parameters, output {tuple(y.shape)}")
+
+
+os.makedirs(os.path.join(here, "Models"), exist_ok=True)
+export("odd_mlp", OddMlp(), (17,))
+export("wide_mlp", WideMlp(), (784,))
+export("zoo", Zoo(), (4, 5))

@@ -1,0 +1,173 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Threading.Tasks;
+using Xunit;
+
+namespace ModelCompiler.Tests;
+
+/// <summary>End to end: models compiled by the generator, against the eager reference and against PyTorch.</summary>
+public class CompiledModelTests
+{
+    public static TheoryData<string> Models => new(CompiledModel.All.Select(m => m.Name));
+
+    public static TheoryData<string, int> ModelsAndBatches()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (CompiledModel m in CompiledModel.All)
+            foreach (int batch in new[] { 1, 3, 17, 64, 100, 257 })
+                data.Add(m.Name, batch);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(ModelsAndBatches))]
+    public void Compiled_matches_eager_on_random_inputs(string name, int batch)
+    {
+        CompiledModel model = CompiledModel.Named(name);
+        SafeTensors weights = model.LoadWeights();
+        for (int seed = 0; seed < 8; seed++)
+        {
+            float[] input = Numerics.Random(batch * model.InputLength, seed * 7 + batch);
+            var compiled = new float[batch * model.OutputLength];
+            var eager = new float[batch * model.OutputLength];
+            model.Predict(input, compiled, batch, -1);
+            model.PredictEager(weights, input, eager, batch);
+            Assert.InRange(Numerics.RelativeError(compiled, eager), 0, Numerics.Tolerance);
+        }
+    }
+
+    [Theory]
+    [InlineData("OddMlp", "odd_mlp")]
+    [InlineData("WideMlp", "wide_mlp")]
+    [InlineData("Zoo", "zoo")]
+    public void Compiled_matches_outputs_exported_from_PyTorch(string name, string file)
+    {
+        CompiledModel model = CompiledModel.Named(name);
+        SafeTensors reference = SafeTensors.Load(Path.Combine(Numerics.ModelsFolder, file + ".reference.safetensors"));
+        float[] input = reference["input"].ToArray();
+        float[] expected = reference["output"].ToArray();
+        int batch = input.Length / model.InputLength;
+        var actual = new float[expected.Length];
+
+        model.Predict(input, actual, batch, -1);
+
+        Assert.Equal(batch * model.OutputLength, expected.Length);
+        Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
+    }
+
+    [Fact]
+    public void Digits_sample_matches_PyTorch_and_classifies_the_held_out_set()
+    {
+        SafeTensors test = SafeTensors.Load(Path.Combine(Numerics.ModelsFolder, "digits_test.safetensors"));
+        float[] pixels = test["pixels"].ToArray(), labels = test["labels"].ToArray(), expected = test["probabilities"].ToArray();
+        var actual = new float[expected.Length];
+
+        Digits.DigitsClassifier.Predict(pixels, actual, labels.Length);
+
+        Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
+        int correct = Enumerable.Range(0, labels.Length).Count(i =>
+            Array.IndexOf(actual, actual.Skip(i * 10).Take(10).Max(), i * 10, 10) - i * 10 == (int)labels[i]);
+        Assert.True(correct / (double)labels.Length >= 0.95, $"accuracy {correct}/{labels.Length}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void Single_sample_Predict_equals_the_batched_one(string name)
+    {
+        CompiledModel model = CompiledModel.Named(name);
+        float[] input = Numerics.Random(5 * model.InputLength, 99);
+        var batched = new float[5 * model.OutputLength];
+        model.Predict(input, batched, 5, 1);
+        for (int i = 0; i < 5; i++)
+        {
+            var one = new float[model.OutputLength];
+            model.PredictSingle(input.AsSpan(i * model.InputLength, model.InputLength), one);
+            Assert.Equal(batched.AsSpan(i * model.OutputLength, model.OutputLength).ToArray(), one);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void Wrong_lengths_throw_naming_the_parameter_and_leave_the_output_untouched(string name)
+    {
+        CompiledModel model = CompiledModel.Named(name);
+        int n = model.InputLength, m = model.OutputLength;
+        var output = Enumerable.Repeat(42f, 3 * m).ToArray();
+
+        var tooShort = Assert.Throws<ArgumentException>(() => model.Predict(new float[3 * n - 1], output, 3, -1));
+        Assert.Equal("input", tooShort.ParamName);
+        Assert.Contains($"{3 * n} floats (3 × {n})", tooShort.Message);
+
+        var badOutput = Assert.Throws<ArgumentException>(() => model.Predict(new float[3 * n], new float[3 * m + 1], 3, -1));
+        Assert.Equal("output", badOutput.ParamName);
+        Assert.Contains($"{3 * m} floats", badOutput.Message);
+
+        var single = Assert.Throws<ArgumentException>(() => model.PredictSingle(new float[n + 1], output.AsSpan(0, m)));
+        Assert.Equal("input", single.ParamName);
+
+        var zero = Assert.Throws<ArgumentOutOfRangeException>(() => model.Predict(Array.Empty<float>(), Array.Empty<float>(), 0, -1));
+        Assert.Equal("batch", zero.ParamName);
+
+        var shared = new float[Math.Max(n, m) * 2];
+        var overlap = Assert.Throws<ArgumentException>(() => model.PredictSingle(shared.AsSpan(0, n), shared.AsSpan(1, m)));
+        Assert.Equal("output", overlap.ParamName);
+
+        Assert.All(output, v => Assert.Equal(42f, v));
+    }
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void Many_threads_get_the_same_results_as_one(string name)
+    {
+        CompiledModel model = CompiledModel.Named(name);
+        const int samples = 64;
+        float[] input = Numerics.Random(samples * model.InputLength, 3);
+        var sequential = new float[samples * model.OutputLength];
+        model.Predict(input, sequential, samples, 1);
+
+        var failures = 0;
+        Parallel.For(0, 16, new ParallelOptions { MaxDegreeOfParallelism = 8 }, worker =>
+        {
+            var output = new float[model.OutputLength];
+            for (int round = 0; round < 50; round++)
+            {
+                int i = (worker * 13 + round * 7) % samples;
+                model.PredictSingle(input.AsSpan(i * model.InputLength, model.InputLength), output);
+                if (!output.AsSpan().SequenceEqual(sequential.AsSpan(i * model.OutputLength, model.OutputLength)))
+                    System.Threading.Interlocked.Increment(ref failures);
+            }
+            var batch = new float[samples * model.OutputLength];
+            model.Predict(input, batch, samples, 1);
+            if (!batch.AsSpan().SequenceEqual(sequential)) System.Threading.Interlocked.Increment(ref failures);
+        });
+        Assert.Equal(0, failures);
+
+        // The multi-core path splits the batch; every row must still come out the same.
+        var parallel = new float[samples * model.OutputLength];
+        model.Predict(input, parallel, samples, 2);
+        Assert.Equal(sequential, parallel);
+    }
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void Predict_allocates_nothing_after_the_first_call(string name)
+    {
+        // A property of optimized code: unoptimized (Debug) builds of the runtime box in places.
+        var debuggable = (System.Diagnostics.DebuggableAttribute?)Attribute.GetCustomAttribute(typeof(Tensor).Assembly, typeof(System.Diagnostics.DebuggableAttribute));
+        Assert.SkipWhen(debuggable?.IsJITOptimizerDisabled == true, "the runtime was built without optimization; run the tests with -c Release");
+        CompiledModel model = CompiledModel.Named(name);
+        float[] input = Numerics.Random(10 * model.InputLength, 4);
+        var output = new float[10 * model.OutputLength];
+        model.PredictSingle(input.AsSpan(0, model.InputLength), output.AsSpan(0, model.OutputLength));
+        model.Predict(input, output, 10, 1);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++)
+        {
+            model.PredictSingle(input.AsSpan(0, model.InputLength), output.AsSpan(0, model.OutputLength));
+            model.Predict(input, output, 10, 1);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+}

@@ -1,0 +1,35 @@
+using System;
+using System.IO;
+using ModelCompiler.TestModels;
+
+namespace ModelCompiler.Tests;
+
+/// <summary>The compiled test models behind one interface, so every test runs over all of them.</summary>
+public sealed record CompiledModel(
+    string Name,
+    string WeightsFile,
+    int InputLength,
+    int OutputLength,
+    CompiledModel.PredictBatch Predict,
+    CompiledModel.PredictOne PredictSingle,
+    CompiledModel.PredictEagerBatch PredictEager)
+{
+    public delegate void PredictBatch(ReadOnlySpan<float> input, Span<float> output, int batch, int maxDegreeOfParallelism);
+    public delegate void PredictOne(ReadOnlySpan<float> input, Span<float> output);
+    public delegate void PredictEagerBatch(IWeightSource weights, ReadOnlySpan<float> input, Span<float> output, int batch);
+
+    public SafeTensors LoadWeights() => SafeTensors.Load(Path.Combine(Numerics.ModelsFolder, WeightsFile));
+
+    public override string ToString() => Name;
+
+    public static readonly CompiledModel[] All =
+    {
+        new("OddMlp", "odd_mlp.safetensors", OddMlp.InputLength, OddMlp.OutputLength, OddMlp.Predict, OddMlp.Predict, OddMlp.PredictEager),
+        new("WideMlp", "wide_mlp.safetensors", WideMlp.InputLength, WideMlp.OutputLength, WideMlp.Predict, WideMlp.Predict, WideMlp.PredictEager),
+        new("Zoo", "zoo.safetensors", Zoo.InputLength, Zoo.OutputLength, Zoo.Predict, Zoo.Predict, Zoo.PredictEager),
+        new("Digits", "digits.safetensors", Digits.DigitsClassifier.InputLength, Digits.DigitsClassifier.OutputLength,
+            Digits.DigitsClassifier.Predict, Digits.DigitsClassifier.Predict, Digits.DigitsClassifier.PredictEager),
+    };
+
+    public static CompiledModel Named(string name) => Array.Find(All, m => m.Name == name)!;
+}

@@ -1,0 +1,213 @@
+extern alias generator;
+
+using System;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Xunit;
+using Gen = generator::ModelCompiler.Generator;
+
+namespace ModelCompiler.Tests;
+
+/// <summary>Each diagnostic: its exact id and the exact source span it points at.</summary>
+public class GeneratorDiagnosticsTests
+{
+    private static readonly string Weights = WriteWeights();
+
+    /// <summary>A weights file with fc1 = Linear(4 → 3) and a [3] tensor "scale".</summary>
+    private static string WriteWeights()
+    {
+        string path = Path.Combine(GeneratorHarness.TempFolder(), "w.safetensors");
+        File.WriteAllBytes(path, SafeTensorsTests.File(
+            "{\"fc1.weight\":{\"dtype\":\"F32\",\"shape\":[3,4],\"data_offsets\":[0,48]},"
+            + "\"fc1.bias\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[48,60]},"
+            + "\"scale\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[60,72]}}", new byte[72]));
+        return path;
+    }
+
+    private static string Model(string body, string shape = "[Shape(4)] ", string weights = "Weights = \"w.safetensors\"", string partial = "partial ") => $$"""
+        using ModelCompiler;
+        namespace Demo;
+        [CompileModel({{weights}})]
+        public static {{partial}}class Net
+        {
+            static Tensor Forward({{shape}}Tensor x)
+            {
+                {{body}}
+            }
+        }
+        """;
+
+    /// <summary>Asserts exactly one diagnostic, with this id, on this source text.</summary>
+    private static Diagnostic Single(string source, string id, string spanText, params string[] files)
+    {
+        var (diagnostics, run, _) = GeneratorHarness.Run(source, files.Length == 0 ? new[] { Weights } : files);
+        Diagnostic d = Assert.Single(diagnostics);
+        Assert.Equal(id, d.Id);
+        Assert.Equal(DiagnosticSeverity.Error, d.Severity);
+        Assert.True(d.Location.IsInSource, "the diagnostic must point into the model's source");
+        Assert.Equal("Model.cs", d.Location.SourceTree!.FilePath);
+        Assert.Equal(spanText, source.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length));
+        Assert.Empty(run.GeneratedSources);
+        Assert.Equal($"https://github.com/ModelCompiler/ModelCompiler/blob/main/docs/diagnostics/{id}.md", d.Descriptor.HelpLinkUri);
+        return d;
+    }
+
+    [Fact]
+    public void Valid_model_compiles_with_no_diagnostics()
+    {
+        var (diagnostics, run, errors) = GeneratorHarness.Run(Model("return x.Linear(\"fc1\").Relu() * x.Linear(\"fc1\").Parameter(\"scale\");"), Weights);
+        Assert.Empty(diagnostics);
+        Assert.Empty(errors);
+        Assert.Equal(2, run.GeneratedSources.Length);
+    }
+
+    [Fact]
+    public void MC0001_class_not_partial()
+    {
+        Diagnostic d = Single(Model("return x.Relu();", partial: ""), "MC0001", "Net");
+        Assert.Contains("'Net' must be declared partial", d.GetMessage());
+    }
+
+    [Fact]
+    public void MC0002_weights_file_not_in_AdditionalFiles()
+    {
+        Diagnostic d = Single(Model("return x.Relu();", weights: "Weights = \"missing.safetensors\""), "MC0002", "\"missing.safetensors\"");
+        Assert.Contains("<AdditionalFiles Include=\"missing.safetensors\" />", d.GetMessage());
+    }
+
+    [Fact]
+    public void MC0003_malformed_weights_file()
+    {
+        string bad = Path.Combine(GeneratorHarness.TempFolder(), "bad.safetensors");
+        File.WriteAllBytes(bad, new byte[] { 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 1, 2, 3 });
+        Diagnostic d = Single(Model("return x.Relu();", weights: "Weights = \"bad.safetensors\""), "MC0003", "\"bad.safetensors\"", bad);
+        Assert.Contains("header length", d.GetMessage());
+    }
+
+    [Fact]
+    public void MC0004_weight_not_found_suggests_the_nearest_names()
+    {
+        Diagnostic d = Single(Model("return x.Linear(\"fc2\");"), "MC0004", "\"fc2\"");
+        Assert.Equal("Weight 'fc2.weight' is not in 'w.safetensors'; nearest names: fc1.weight, fc1.bias, scale", d.GetMessage());
+    }
+
+    [Fact]
+    public void MC0005_shape_mismatch_at_the_offending_call_with_both_shapes()
+    {
+        Diagnostic d = Single(Model("var h = x.Relu();\n        return h.Linear(\"fc1\").Linear(\"fc1\");"), "MC0005", "Linear(\"fc1\")");
+        Assert.Equal("Linear 'fc1' expects 4 input features (fc1.weight is [3, 4]), but its input is [3]", d.GetMessage());
+        Assert.Equal(8, d.Location.GetLineSpan().StartLinePosition.Line); // the second Linear, on the return line
+        Assert.Equal(31, d.Location.GetLineSpan().StartLinePosition.Character);
+    }
+
+    [Fact]
+    public void MC0005_broadcast_mismatch()
+    {
+        Diagnostic d = Single(Model("return x + x.Parameter(\"scale\");"), "MC0005", "x + x.Parameter(\"scale\")");
+        Assert.Equal("Add: shapes [4] and [3] do not broadcast", d.GetMessage());
+    }
+
+    [Fact]
+    public void MC0006_unsupported_construct_points_at_it()
+    {
+        Diagnostic d = Single(Model("return System.Environment.ProcessorCount > 2 ? x.Relu() : x;"), "MC0006",
+            "System.Environment.ProcessorCount > 2 ? x.Relu() : x");
+        Assert.Contains("is not supported in a model's Forward body", d.GetMessage());
+    }
+
+    [Fact]
+    public void MC0006_an_endless_loop_stops_with_a_diagnostic_instead_of_hanging()
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Diagnostic d = Single(Model("for (int i = 0; i < 1000000000; i++) x = x.Relu();\n        return x;"), "MC0006", "x.Relu()");
+        Assert.Contains("more than 20000 ops", d.GetMessage());
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), clock.Elapsed.ToString());
+    }
+
+    [Fact]
+    public void MC0006_recursive_helper_stops_at_the_depth_limit()
+    {
+        string source = Model("return Loop(x);").Replace("    static Tensor Forward", "    static Tensor Loop(Tensor t) => Loop(t.Relu());\n    static Tensor Forward");
+        Diagnostic d = Single(source, "MC0006", "Loop(t.Relu())");
+        Assert.Contains("nest deeper than 32", d.GetMessage());
+    }
+
+    [Fact]
+    public void MC0007_input_without_a_shape()
+    {
+        Diagnostic d = Single(Model("return x.Relu();", shape: ""), "MC0007", "Tensor x");
+        Assert.Contains("Input 'x' needs a static shape", d.GetMessage());
+    }
+
+    [Fact]
+    public void MC0007_input_with_a_zero_dimension()
+    {
+        Single(Model("return x.Relu();", shape: "[Shape(4, 0)] "), "MC0007", "[Shape(4, 0)] Tensor x");
+    }
+
+    [Fact]
+    public void MC0008_an_internal_failure_becomes_a_diagnostic_naming_the_model()
+    {
+        // A declaration no parser would produce (its output op does not exist) makes the builder fail inside.
+        var location = new Gen.Diagnostics.LocationInfo("Model.cs", new Microsoft.CodeAnalysis.Text.TextSpan(0, 3),
+            new Microsoft.CodeAnalysis.Text.LinePositionSpan(default, new Microsoft.CodeAnalysis.Text.LinePosition(0, 3)));
+        var op = new Gen.Parsing.DslOp(0, Gen.Graph.OpKind.Input, Gen.Helpers.EquatableArray<int>.Empty, "x", 0, Gen.Helpers.EquatableArray<int>.Empty, location, null, "x");
+        var declaration = new Gen.Parsing.ModelDeclaration(null, Gen.Helpers.EquatableArray<Gen.Parsing.ContainingType>.Empty, "Broken", "Model.cs",
+            location, "w.safetensors", location, "x", new Gen.Helpers.EquatableArray<int>(new[] { 4 }),
+            new Gen.Helpers.EquatableArray<Gen.Parsing.DslOp>(new[] { op }), 7, Gen.Helpers.EquatableArray<Gen.Diagnostics.DiagnosticInfo>.Empty);
+
+        Gen.Passes.ModelResult result = Gen.Passes.ModelBuilder.Build(declaration,
+            System.Collections.Immutable.ImmutableArray.Create(Gen.Import.WeightsFileRef.Read(Weights)), CancellationToken.None);
+
+        Assert.Null(result.Plan);
+        Diagnostic d = Assert.Single(result.Diagnostics).ToDiagnostic();
+        Assert.Equal("MC0008", d.Id);
+        Assert.Equal(location.Span, d.Location.SourceSpan);
+        Assert.StartsWith("ModelCompiler failed to compile model 'Broken': ", d.GetMessage());
+    }
+
+    [Fact]
+    public void MC0009_missing_Forward()
+    {
+        string source = Model("return x;").Replace("static Tensor Forward", "static Tensor Backward");
+        Diagnostic d = Single(source, "MC0009", "Net");
+        Assert.Contains("there is no method named Forward", d.GetMessage());
+    }
+
+    [Fact]
+    public void MC0009_Forward_not_static()
+    {
+        string source = Model("return x;").Replace("static Tensor Forward", "Tensor Forward").Replace("public static partial class", "public partial class");
+        Diagnostic d = Single(source, "MC0009", "Forward");
+        Assert.Contains("Forward must be static", d.GetMessage());
+    }
+
+    [Fact]
+    public void MC0010_weights_not_specified()
+    {
+        Diagnostic d = Single(Model("return x;", weights: ""), "MC0010", "CompileModel()");
+        Assert.Equal("[CompileModel] on 'Net' needs Weights = \"….safetensors\"", d.GetMessage());
+    }
+
+    [Fact]
+    public void Every_descriptor_has_a_documentation_page_and_a_release_entry()
+    {
+        string root = RepositoryRoot();
+        string shipped = File.ReadAllText(Path.Combine(root, "src", "Generator", "AnalyzerReleases.Shipped.md"));
+        var descriptors = typeof(Gen.Diagnostics.DiagnosticDescriptors)
+            .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .Where(f => f.FieldType == typeof(DiagnosticDescriptor))
+            .Select(f => (DiagnosticDescriptor)f.GetValue(null)!).ToList();
+        Assert.Equal(10, descriptors.Count);
+        foreach (DiagnosticDescriptor descriptor in descriptors)
+        {
+            Assert.True(File.Exists(Path.Combine(root, "docs", "diagnostics", descriptor.Id + ".md")), descriptor.Id + " has no page");
+            Assert.Contains(descriptor.Id + " |", shipped);
+        }
+    }
+
+    internal static string RepositoryRoot([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", ".."));
+}

@@ -1,0 +1,63 @@
+extern alias generator;
+
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Text;
+using ModelGenerator = generator::ModelCompiler.Generator.ModelGenerator;
+
+namespace ModelCompiler.Tests;
+
+/// <summary>Runs the generator in-process on source text and weights files, as the compiler would.</summary>
+internal static class GeneratorHarness
+{
+    private static readonly Lazy<MetadataReference[]> References = new(() =>
+        ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
+            .Where(p => Path.GetFileName(p).StartsWith("System.", StringComparison.Ordinal) || Path.GetFileName(p) is "mscorlib.dll" or "netstandard.dll")
+            .Append(typeof(Tensor).Assembly.Location)
+            .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
+            .ToArray());
+
+    public static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.Latest);
+
+    /// <summary>A binary AdditionalFile: only its path is used (as in the compiler, GetText is not for binaries).</summary>
+    public sealed class BinaryAdditionalText : AdditionalText
+    {
+        public BinaryAdditionalText(string path) => Path = path;
+        public override string Path { get; }
+        public override SourceText? GetText(CancellationToken cancellationToken = default) => null;
+    }
+
+    public static string TempFolder()
+    {
+        string folder = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "mc-tests-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        return folder;
+    }
+
+    public static CSharpCompilation Compilation(params (string path, string source)[] sources) =>
+        CSharpCompilation.Create("ModelTests",
+            sources.Select(s => CSharpSyntaxTree.ParseText(s.source, ParseOptions, s.path)),
+            References.Value,
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+
+    public static GeneratorDriver Driver(IEnumerable<AdditionalText> files) =>
+        CSharpGeneratorDriver.Create(new[] { new ModelGenerator().AsSourceGenerator() }, files, ParseOptions,
+            driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
+
+    /// <summary>Runs the generator once; returns the generator's diagnostics, its sources, and the compiler's errors on the result.</summary>
+    public static (ImmutableArray<Diagnostic> Diagnostics, GeneratorRunResult Run, ImmutableArray<Diagnostic> CompileErrors) Run(
+        string source, params string[] additionalFiles)
+    {
+        GeneratorDriver driver = Driver(additionalFiles.Select(f => new BinaryAdditionalText(f)));
+        driver = driver.RunGeneratorsAndUpdateCompilation(Compilation(("Model.cs", source)), out Compilation output, out _);
+        GeneratorRunResult run = driver.GetRunResult().Results.Single();
+        ImmutableArray<Diagnostic> errors = output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToImmutableArray();
+        return (run.Diagnostics, run, errors);
+    }
+}

@@ -1,0 +1,124 @@
+using System;
+using ModelCompiler.Kernels;
+using Xunit;
+
+namespace ModelCompiler.Tests;
+
+/// <summary>Each runtime kernel against the eager reference, at this machine's widest vector width
+/// (VectorWidthTests runs the compiled models at the narrower ones).</summary>
+public class KernelTests
+{
+    public static TheoryData<int, int, int> LinearSizes()
+    {
+        var data = new TheoryData<int, int, int>();
+        foreach (int rows in new[] { 1, 3, 8, 17, 64, 100 })
+        {
+            foreach ((int k, int n) in new[] { (1, 1), (3, 17), (17, 3), (64, 16), (100, 64), (784, 100), (5, 33) })
+                data.Add(rows, k, n);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(LinearSizes))]
+    public void PackedLinear_matches_the_eager_Linear(int rows, int k, int n)
+    {
+        float[] x = Numerics.Random(rows * k, seed: rows * 7919 + k);
+        float[] weight = Numerics.Random(n * k, seed: n * 31 + k, scale: 0.2);
+        float[] bias = Numerics.Random(n, seed: n, scale: 0.5);
+        var weights = new TestWeights().Add("fc.weight", new[] { n, k }, weight).Add("fc.bias", new[] { n }, bias);
+        float[] expected = Tensor.FromBatch(x, rows, new[] { k }, weights).Linear("fc").Relu().ToArray();
+
+        float[] packed = new float[PanelLayout.PackedLength(n, k)];
+        PanelLayout.Pack(weight, n, k, packed, 0);
+        float[] paddedBias = new float[PanelLayout.PaddedBiasLength(n)];
+        bias.CopyTo(paddedBias, 0);
+        // One guard value past the output: the kernel must write exactly rows × n floats.
+        float[] actual = new float[rows * n + 1];
+        actual[^1] = 42f;
+        PackedLinear.Run<ReluOperator>(ref x[0], k, rows, ref packed[0], ref paddedBias[0], k, n, ref actual[0], n);
+
+        Assert.Equal(42f, actual[^1]);
+        Assert.InRange(Numerics.RelativeError(actual.AsSpan(0, rows * n), expected), 0, Numerics.Tolerance);
+    }
+
+    [Fact]
+    public void Panel_layout_puts_output_j_input_k_where_the_kernel_reads_it()
+    {
+        int n = 20, k = 3;
+        var weight = new float[n * k];
+        for (int j = 0; j < n; j++) for (int i = 0; i < k; i++) weight[j * k + i] = j * 100 + i;
+        var packed = new float[PanelLayout.PackedLength(n, k)];
+        PanelLayout.Pack(weight, n, k, packed, 0);
+
+        Assert.Equal(2 * 3 * 16, packed.Length);
+        Assert.Equal(1702f, packed[(1 * k + 2) * 16 + 1]); // panel 1, k = 2, output 17
+        Assert.Equal(0f, packed[(1 * k + 0) * 16 + 4]);    // output 20 does not exist: zero padding
+    }
+
+    public static TheoryData<string> Activations => new() { "Relu", "Sigmoid", "Tanh", "Gelu", "GeluTanh" };
+
+    [Theory]
+    [MemberData(nameof(Activations))]
+    public void Activation_operators_match_the_double_precision_reference(string name)
+    {
+        const int count = 20001;
+        var x = new float[count];
+        for (int i = 0; i < count; i++) x[i] = -12f + 24f * i / (count - 1);
+        var actual = new float[count];
+        Tensor input = new(new[] { count }, x);
+        Tensor expected;
+        switch (name)
+        {
+            case "Relu": Elementwise.Run<ReluOperator>(ref x[0], ref actual[0], 1, count); expected = input.Relu(); break;
+            case "Sigmoid": Elementwise.Run<SigmoidOperator>(ref x[0], ref actual[0], 1, count); expected = input.Sigmoid(); break;
+            case "Tanh": Elementwise.Run<TanhOperator>(ref x[0], ref actual[0], 1, count); expected = input.Tanh(); break;
+            case "Gelu": Elementwise.Run<GeluOperator>(ref x[0], ref actual[0], 1, count); expected = input.Gelu(); break;
+            default: Elementwise.Run<GeluTanhOperator>(ref x[0], ref actual[0], 1, count); expected = input.Gelu(GeluApproximation.Tanh); break;
+        }
+        // Element by element: within 2e-6 of the value, plus 2e-7·|x| near zero. The floor is float's own limit on
+        // GELU's left tail, 0.5·x·(1 + erf(x/√2)): the sum cancels to a few ulp of 1 (PyTorch's float GELU does the same).
+        for (int i = 0; i < count; i++)
+        {
+            float e = expected.Data[i];
+            Assert.True(Math.Abs(actual[i] - e) <= 2e-6 * Math.Abs(e) + 2e-7 * Math.Max(1, Math.Abs(x[i])), $"{name}({x[i]}) = {actual[i]}, reference {e}");
+        }
+    }
+
+    [Fact]
+    public void Erf_matches_known_values()
+    {
+        // Abramowitz & Stegun, table 7.1.
+        Assert.Equal(0.5204998778, VectorMath.Erf(0.5f), 6);
+        Assert.Equal(0.8427007929, VectorMath.Erf(1f), 6);
+        Assert.Equal(-0.9953222650, VectorMath.Erf(-2f), 6);
+        Assert.Equal(1.0, VectorMath.Erf(9f), 6);
+        Assert.Equal(0.8427007929497149, ReferenceMath.Erf(1.0), 13);
+        Assert.Equal(0.9999779095030014, ReferenceMath.Erf(3.0), 13);
+        Assert.Equal(-0.9999999845827421, ReferenceMath.Erf(-4.0), 13);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void RowSoftmax_matches_the_eager_Softmax(bool log)
+    {
+        int rows = 7, width = 13;
+        float[] x = Numerics.Random(rows * width, seed: 5, scale: 20); // large values: the max must be subtracted
+        var actual = new float[x.Length];
+        RowSoftmax.Run(ref x[0], ref actual[0], rows, width, log);
+        Tensor t = new(new[] { rows, width }, x);
+        Assert.InRange(Numerics.RelativeError(actual, (log ? t.LogSoftmax() : t.Softmax()).Data), 0, Numerics.Tolerance);
+    }
+
+    [Fact]
+    public void Broadcast_matches_the_eager_Mul_for_a_vector_across_rows()
+    {
+        int rows = 5, cols = 37;
+        float[] a = Numerics.Random(rows * cols, seed: 1), b = Numerics.Random(cols, seed: 2);
+        var actual = new float[rows * cols];
+        Broadcast.Run<MultiplyOperator>(ref a[0], new[] { cols, 1 }, ref b[0], new[] { 0, 1 }, ref actual[0], rows, new[] { cols });
+        Tensor expected = new Tensor(new[] { rows, cols }, a).Mul(new Tensor(new[] { cols }, b));
+        Assert.Equal(expected.ToArray(), actual);
+    }
+}

@@ -1,0 +1,42 @@
+using System;
+
+namespace ModelCompiler.Tests;
+
+/// <summary>How the tests measure agreement, and the random inputs they use.</summary>
+internal static class Numerics
+{
+    /// <summary>The contract's tolerance: compiled vs reference, relative.</summary>
+    public const double Tolerance = 1e-5;
+
+    /// <summary>
+    /// Norm-wise relative error, <c>max |actual − expected| / max |expected|</c> (max-norms): the error of every
+    /// element measured against the output's scale, so tiny elements (softmax tails) do not dominate.
+    /// </summary>
+    public static double RelativeError(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)
+    {
+        if (actual.Length != expected.Length) throw new ArgumentException($"lengths differ: {actual.Length} vs {expected.Length}");
+        double maxDiff = 0, maxRef = 0;
+        for (int i = 0; i < actual.Length; i++)
+        {
+            if (float.IsNaN(actual[i]) != float.IsNaN(expected[i])) return double.PositiveInfinity;
+            maxDiff = Math.Max(maxDiff, Math.Abs((double)actual[i] - expected[i]));
+            maxRef = Math.Max(maxRef, Math.Abs((double)expected[i]));
+        }
+        return maxDiff / Math.Max(maxRef, 1e-30);
+    }
+
+    /// <summary>Normally distributed values (mean 0, deviation <paramref name="scale"/>) from a seed.</summary>
+    public static float[] Random(int count, int seed, double scale = 1.5)
+    {
+        var random = new Random(seed);
+        var values = new float[count];
+        for (int i = 0; i < count; i++)
+        {
+            double u1 = 1.0 - random.NextDouble(), u2 = random.NextDouble();
+            values[i] = (float)(scale * Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
+        }
+        return values;
+    }
+
+    public static string ModelsFolder => System.IO.Path.Combine(AppContext.BaseDirectory, "Models");
+}

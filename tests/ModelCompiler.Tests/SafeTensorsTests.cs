@@ -1,0 +1,92 @@
+using System;
+using System.Collections.Generic;
+using System.Text;
+using ModelCompiler.Weights;
+using Xunit;
+
+namespace ModelCompiler.Tests;
+
+public class SafeTensorsTests
+{
+    /// <summary>A safetensors file from a literal header and data section.</summary>
+    internal static byte[] File(string header, byte[] data)
+    {
+        byte[] json = Encoding.UTF8.GetBytes(header);
+        var bytes = new byte[8 + json.Length + data.Length];
+        BitConverter.GetBytes((ulong)json.Length).CopyTo(bytes, 0);
+        json.CopyTo(bytes, 8);
+        data.CopyTo(bytes, 8 + json.Length);
+        return bytes;
+    }
+
+    internal static byte[] Floats(params float[] values)
+    {
+        var bytes = new byte[values.Length * 4];
+        Buffer.BlockCopy(values, 0, bytes, 0, bytes.Length);
+        return bytes;
+    }
+
+    [Fact]
+    public void Reads_F32_F16_and_BF16_tensors_as_float32()
+    {
+        var data = new List<byte>(Floats(1.5f, -2f, 0.25f, 3f, 4f, 5f));
+        data.AddRange(new byte[] { 0x00, 0x3C, 0x00, 0xC0, 0x01, 0x00, 0x00, 0x7C }); // F16: 1, -2, 2^-24, +inf
+        data.AddRange(new byte[] { 0x80, 0x3F, 0x49, 0x40 });                         // BF16: 1, 3.140625
+        byte[] file = File("{\"__metadata__\":{\"format\":\"pt\"},"
+            + "\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},"
+            + "\"h\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[24,32]},"
+            + "\"b\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[32,36]}}", data.ToArray());
+
+        SafeTensors weights = SafeTensors.Parse(file);
+
+        Assert.Equal(new[] { "a", "b", "h" }, weights.Names);
+        Assert.Equal(new[] { 2, 3 }, weights["a"].Shape.ToArray());
+        Assert.Equal(new[] { 1.5f, -2f, 0.25f, 3f, 4f, 5f }, weights["a"].ToArray());
+        Assert.Equal(new[] { 1f, -2f, MathF.Pow(2, -24), float.PositiveInfinity }, weights["h"].ToArray());
+        Assert.Equal(new[] { 1f, 3.140625f }, weights["b"].ToArray());
+    }
+
+    [Fact]
+    public void Half_to_single_is_exact_for_every_finite_value()
+    {
+        for (int bits = 0; bits < 0x10000; bits++)
+        {
+            float expected = (float)BitConverter.UInt16BitsToHalf((ushort)bits);
+            float actual = SafeTensorsHeader.HalfToSingle((ushort)bits);
+            Assert.True(float.IsNaN(expected) ? float.IsNaN(actual) : expected.Equals(actual), $"bits 0x{bits:X4}");
+        }
+    }
+
+    public static TheoryData<string, byte[], string> MalformedFiles => new()
+    {
+        { "too short", new byte[] { 1, 2, 3 }, "8-byte header length" },
+        { "header larger than limit", BitConverter.GetBytes(200_000_000UL), "exceeds" },
+        { "header past the end", File("{}", Array.Empty<byte>())[..9], "runs past the end" },
+        { "not JSON", File("{\"a\":", Array.Empty<byte>()), "malformed" },
+        { "not an object", File("[1, 2]", Array.Empty<byte>()), "not a JSON object" },
+        { "unsupported dtype", File("{\"a\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}", new byte[8]), "dtype I64" },
+        { "offsets outside", File("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", new byte[8]), "outside the data section" },
+        { "size mismatch", File("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", new byte[8]), "needs 3 × 4 bytes" },
+        { "overlap", File("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", new byte[12]), "overlap" },
+        { "duplicate name", File("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", new byte[4]), "appears twice" },
+        { "negative dimension", File("{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", new byte[4]), "non-negative integer" },
+        { "deep nesting", File("{\"__metadata__\":" + new string('[', 500) + new string(']', 500) + "}", Array.Empty<byte>()), "nested too deeply" },
+    };
+
+    [Theory]
+    [MemberData(nameof(MalformedFiles))]
+    public void Rejects_a_malformed_file_with_a_message_that_says_why(string what, byte[] file, string expected)
+    {
+        var e = Assert.Throws<SafeTensorsFormatException>(() => SafeTensors.Parse(file));
+        Assert.Contains(expected, e.Message);
+        Assert.False(string.IsNullOrEmpty(what));
+    }
+
+    [Fact]
+    public void Missing_tensor_names_the_nearest_ones()
+    {
+        byte[] file = File("{\"fc1.weight\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"fc2.weight\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", new byte[8]);
+        var e = Assert.Throws<KeyNotFoundException>(() => SafeTensors.Parse(file)["fc3.weight"]);
+        Assert.Equal("Weight 'fc3.weight' not found. Nearest names: fc1.weight, fc2.weight.", e.Message);
+    }
+}

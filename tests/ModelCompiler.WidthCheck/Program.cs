@@ -1,0 +1,48 @@
+using System;
+using System.IO;
+using System.Runtime.Intrinsics;
+using ModelCompiler;
+using ModelCompiler.TestModels;
+
+// Prints which vector widths this process may use, then, for each test model, the largest relative error
+// (max |compiled − eager| / max |eager|) over several seeds and batch sizes. Exit code 1 if any exceeds 1e-5.
+Console.WriteLine($"accelerated: v512={Vector512.IsHardwareAccelerated} v256={Vector256.IsHardwareAccelerated} v128={Vector128.IsHardwareAccelerated}");
+string models = Path.Combine(AppContext.BaseDirectory, "Models");
+bool ok = true;
+ok &= Check("OddMlp", "odd_mlp", OddMlp.InputLength, OddMlp.OutputLength, OddMlp.Predict, OddMlp.PredictEager);
+ok &= Check("WideMlp", "wide_mlp", WideMlp.InputLength, WideMlp.OutputLength, WideMlp.Predict, WideMlp.PredictEager);
+ok &= Check("Zoo", "zoo", Zoo.InputLength, Zoo.OutputLength, Zoo.Predict, Zoo.PredictEager);
+ok &= Check("DigitsClassifier", "digits", Digits.DigitsClassifier.InputLength, Digits.DigitsClassifier.OutputLength,
+    Digits.DigitsClassifier.Predict, Digits.DigitsClassifier.PredictEager);
+return ok ? 0 : 1;
+
+bool Check(string name, string file, int inLength, int outLength, Compiled compiled, Eager eager)
+{
+    SafeTensors weights = SafeTensors.Load(Path.Combine(models, file + ".safetensors"));
+    double worst = 0;
+    foreach (int batch in new[] { 1, 3, 17, 64, 100 })
+    {
+        for (int seed = 0; seed < 3; seed++)
+        {
+            var random = new Random(seed * 1000 + batch);
+            var input = new float[batch * inLength];
+            for (int i = 0; i < input.Length; i++) input[i] = (float)(random.NextDouble() * 4 - 2);
+            var got = new float[batch * outLength];
+            var want = new float[batch * outLength];
+            compiled(input, got, batch, 1);
+            eager(weights, input, want, batch);
+            double maxDiff = 0, maxRef = 0;
+            for (int i = 0; i < got.Length; i++)
+            {
+                maxDiff = Math.Max(maxDiff, Math.Abs(got[i] - want[i]));
+                maxRef = Math.Max(maxRef, Math.Abs(want[i]));
+            }
+            worst = Math.Max(worst, maxDiff / Math.Max(maxRef, 1e-30));
+        }
+    }
+    Console.WriteLine($"{name} max_relative_error={worst:E3}");
+    return worst <= 1e-5;
+}
+
+delegate void Compiled(ReadOnlySpan<float> input, Span<float> output, int batch, int maxDegreeOfParallelism);
+delegate void Eager(IWeightSource weights, ReadOnlySpan<float> input, Span<float> output, int batch);
