@@ -33,7 +33,7 @@ public static class PackedLinear
     {
         nint panels = (n + P - 1) / P;
 
-        // Rows in multi-row register tiles, one panel at a time (the panel stays in L1/L2 across tiles).
+        // Rows in multi-row register tiles, one or two panels at a time (the panels stay in L2 across row tiles).
         nint tiled = 0;
         for (nint p = 0; p < panels; p++)
         {
@@ -44,6 +44,23 @@ public static class PackedLinear
             nint r = 0;
             if (Vector512.IsHardwareAccelerated)
             {
+                if (p + 2 <= panels && rows >= 8)
+                {
+                    // 8 rows × 32 columns: 16 accumulators, enough independent FMAs for two FMA pipes.
+                    nint cols2 = Math.Min(P, n - (p + 1) * P);
+                    for (; r + 8 <= rows; r += 8)
+                        Tile512x8x2<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols2);
+                    for (nint q = p; q < p + 2; q++)
+                    {
+                        nint rq = r;
+                        for (; rq + 4 <= rows; rq += 4)
+                            Tile512x4<TEpilogue>(ref Unsafe.Add(ref a, rq * lda), lda, ref Unsafe.Add(ref packedWeights, q * k * P), ref Unsafe.Add(ref paddedBias, q * P), k,
+                                ref Unsafe.Add(ref c, q * P + rq * ldc), ldc, Math.Min(P, n - q * P));
+                        tiled = rq;
+                    }
+                    p++;
+                    continue;
+                }
                 for (; r + 8 <= rows; r += 8) Tile512x8<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols);
                 for (; r + 4 <= rows; r += 4) Tile512x4<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols);
             }
@@ -99,6 +116,55 @@ public static class PackedLinear
     }
 
     // ---- 512 bits: one panel row is one vector ----
+
+    /// <summary>8 rows × two panels (32 columns); the second panel may be partial (<paramref name="cols2"/>).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Tile512x8x2<T>(ref float a, nint lda, ref float w, ref float bias, nint k, ref float c, nint ldc, nint cols2)
+        where T : struct, IUnaryOperator
+    {
+        ref float a0 = ref a;
+        ref float a1 = ref Unsafe.Add(ref a, lda);
+        ref float a2 = ref Unsafe.Add(ref a, 2 * lda);
+        ref float a3 = ref Unsafe.Add(ref a, 3 * lda);
+        ref float a4 = ref Unsafe.Add(ref a, 4 * lda);
+        ref float a5 = ref Unsafe.Add(ref a, 5 * lda);
+        ref float a6 = ref Unsafe.Add(ref a, 6 * lda);
+        ref float a7 = ref Unsafe.Add(ref a, 7 * lda);
+        ref float w1 = ref Unsafe.Add(ref w, k * P);
+        Vector512<float> b0 = Vector512.LoadUnsafe(ref bias), b1 = Vector512.LoadUnsafe(ref bias, P);
+        Vector512<float> c00 = b0, c10 = b0, c20 = b0, c30 = b0, c40 = b0, c50 = b0, c60 = b0, c70 = b0;
+        Vector512<float> c01 = b1, c11 = b1, c21 = b1, c31 = b1, c41 = b1, c51 = b1, c61 = b1, c71 = b1;
+        for (nint i = 0; i < k; i++)
+        {
+            Vector512<float> v0 = Vector512.LoadUnsafe(ref w, (nuint)(i * P));
+            Vector512<float> v1 = Vector512.LoadUnsafe(ref w1, (nuint)(i * P));
+            Vector512<float> x = Vector512.Create(Unsafe.Add(ref a0, i));
+            c00 = Vector512.MultiplyAddEstimate(x, v0, c00); c01 = Vector512.MultiplyAddEstimate(x, v1, c01);
+            x = Vector512.Create(Unsafe.Add(ref a1, i));
+            c10 = Vector512.MultiplyAddEstimate(x, v0, c10); c11 = Vector512.MultiplyAddEstimate(x, v1, c11);
+            x = Vector512.Create(Unsafe.Add(ref a2, i));
+            c20 = Vector512.MultiplyAddEstimate(x, v0, c20); c21 = Vector512.MultiplyAddEstimate(x, v1, c21);
+            x = Vector512.Create(Unsafe.Add(ref a3, i));
+            c30 = Vector512.MultiplyAddEstimate(x, v0, c30); c31 = Vector512.MultiplyAddEstimate(x, v1, c31);
+            x = Vector512.Create(Unsafe.Add(ref a4, i));
+            c40 = Vector512.MultiplyAddEstimate(x, v0, c40); c41 = Vector512.MultiplyAddEstimate(x, v1, c41);
+            x = Vector512.Create(Unsafe.Add(ref a5, i));
+            c50 = Vector512.MultiplyAddEstimate(x, v0, c50); c51 = Vector512.MultiplyAddEstimate(x, v1, c51);
+            x = Vector512.Create(Unsafe.Add(ref a6, i));
+            c60 = Vector512.MultiplyAddEstimate(x, v0, c60); c61 = Vector512.MultiplyAddEstimate(x, v1, c61);
+            x = Vector512.Create(Unsafe.Add(ref a7, i));
+            c70 = Vector512.MultiplyAddEstimate(x, v0, c70); c71 = Vector512.MultiplyAddEstimate(x, v1, c71);
+        }
+        ref float d = ref c;
+        Store<T>(c00, ref d, P); Store<T>(c01, ref Unsafe.Add(ref d, P), cols2); d = ref Unsafe.Add(ref d, ldc);
+        Store<T>(c10, ref d, P); Store<T>(c11, ref Unsafe.Add(ref d, P), cols2); d = ref Unsafe.Add(ref d, ldc);
+        Store<T>(c20, ref d, P); Store<T>(c21, ref Unsafe.Add(ref d, P), cols2); d = ref Unsafe.Add(ref d, ldc);
+        Store<T>(c30, ref d, P); Store<T>(c31, ref Unsafe.Add(ref d, P), cols2); d = ref Unsafe.Add(ref d, ldc);
+        Store<T>(c40, ref d, P); Store<T>(c41, ref Unsafe.Add(ref d, P), cols2); d = ref Unsafe.Add(ref d, ldc);
+        Store<T>(c50, ref d, P); Store<T>(c51, ref Unsafe.Add(ref d, P), cols2); d = ref Unsafe.Add(ref d, ldc);
+        Store<T>(c60, ref d, P); Store<T>(c61, ref Unsafe.Add(ref d, P), cols2); d = ref Unsafe.Add(ref d, ldc);
+        Store<T>(c70, ref d, P); Store<T>(c71, ref Unsafe.Add(ref d, P), cols2);
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Tile512x8<T>(ref float a, nint lda, ref float w, ref float bias, nint k, ref float c, nint ldc, nint cols)

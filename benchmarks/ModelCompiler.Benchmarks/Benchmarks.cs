@@ -1,0 +1,100 @@
+using System;
+using System.IO;
+using BenchmarkDotNet.Attributes;
+
+namespace ModelCompiler.Benchmarks;
+
+/// <summary>Shared setup: the same input for every contender, and a check that they all compute the same thing.</summary>
+public abstract class ModelBenchmark : IDisposable
+{
+    protected float[] Input = Array.Empty<float>();
+    protected float[] Output = Array.Empty<float>();
+    protected SafeTensors Weights = null!;
+    protected TensorPrimitivesMlp Handwritten = null!;
+    protected OnnxRuntimeModel Onnx = null!;
+
+    protected static string Models => Path.Combine(AppContext.BaseDirectory, "Models");
+
+    protected void Setup(int batch, int inLength, int outLength, string weights, string onnx, string[] layers, bool softmax,
+        Action<float[], float[], int> compiled)
+    {
+        var random = new Random(42);
+        Input = new float[batch * inLength];
+        for (int i = 0; i < Input.Length; i++) Input[i] = (float)random.NextDouble();
+        Output = new float[batch * outLength];
+        Weights = SafeTensors.Load(Path.Combine(Models, weights));
+        Handwritten = new TensorPrimitivesMlp(Weights, layers, softmax);
+        Onnx = new OnnxRuntimeModel(Path.Combine(Models, onnx), Input, Output, batch, inLength, outLength);
+
+        // Every contender must produce the same numbers, or the comparison means nothing.
+        compiled(Input, Output, batch);
+        float[] reference = (float[])Output.Clone();
+        var other = new float[Output.Length];
+        Handwritten.Predict(Input, other, batch);
+        Check(reference, other, "TensorPrimitives");
+        Onnx.Run();
+        Check(reference, Output, "ONNX Runtime");
+    }
+
+    private static void Check(float[] expected, float[] actual, string who)
+    {
+        double maxDiff = 0, maxRef = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            maxDiff = Math.Max(maxDiff, Math.Abs(expected[i] - actual[i]));
+            maxRef = Math.Max(maxRef, Math.Abs(expected[i]));
+        }
+        if (maxDiff > 1e-4 * Math.Max(maxRef, 1e-30)) throw new InvalidOperationException($"{who} disagrees with the compiled model: {maxDiff} (scale {maxRef})");
+    }
+
+    public void Dispose()
+    {
+        Onnx?.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>The 784-512-256-10 MLP at batch 1 (memory-bound: 2.1 MB of weights per call) and 64 (compute-bound). One thread.</summary>
+[MemoryDiagnoser]
+public class Mlp784Benchmark : ModelBenchmark
+{
+    [Params(1, 64)]
+    public int Batch { get; set; }
+
+    [GlobalSetup]
+    public void GlobalSetup() => Setup(Batch, Mlp784.InputLength, Mlp784.OutputLength, "mlp784.safetensors", "mlp784.onnx",
+        new[] { "fc1", "fc2", "fc3" }, softmax: false, (x, y, b) => Mlp784.Predict(x, y, b, maxDegreeOfParallelism: 1));
+
+    [Benchmark(Baseline = true, Description = "ModelCompiler (compiled)")]
+    public void Compiled() => Mlp784.Predict(Input, Output, Batch, maxDegreeOfParallelism: 1);
+
+    [Benchmark(Description = "ONNX Runtime (1 thread)")]
+    public void OnnxRuntime() => Onnx.Run();
+
+    [Benchmark(Description = "TensorPrimitives, hand-written")]
+    public void TensorPrimitives() => Handwritten.Predict(Input, Output, Batch);
+
+    [Benchmark(Description = "Eager reference")]
+    public void Eager() => Mlp784.PredictEager(Weights, Input, Output, Batch);
+}
+
+/// <summary>The Digits sample's 64-64-32-10 classifier, one sample at a time.</summary>
+[MemoryDiagnoser]
+public class DigitsBenchmark : ModelBenchmark
+{
+    [GlobalSetup]
+    public void GlobalSetup() => Setup(1, Digits.DigitsClassifier.InputLength, Digits.DigitsClassifier.OutputLength, "digits.safetensors", "digits.onnx",
+        new[] { "fc1", "fc2", "out" }, softmax: true, (x, y, b) => Digits.DigitsClassifier.Predict(x, y));
+
+    [Benchmark(Baseline = true, Description = "ModelCompiler (compiled)")]
+    public void Compiled() => Digits.DigitsClassifier.Predict(Input, Output);
+
+    [Benchmark(Description = "ONNX Runtime (1 thread)")]
+    public void OnnxRuntime() => Onnx.Run();
+
+    [Benchmark(Description = "TensorPrimitives, hand-written")]
+    public void TensorPrimitives() => Handwritten.Predict(Input, Output, 1);
+
+    [Benchmark(Description = "Eager reference")]
+    public void Eager() => Digits.DigitsClassifier.PredictEager(Weights, Input, Output, 1);
+}

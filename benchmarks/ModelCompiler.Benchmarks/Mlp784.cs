@@ -1,0 +1,13 @@
+using ModelCompiler;
+
+namespace ModelCompiler.Benchmarks;
+
+/// <summary>The 784-512-256-10 MLP (MNIST-sized), random weights from make_models.py.</summary>
+[CompileModel(Weights = "mlp784.safetensors")]
+public static partial class Mlp784
+{
+    static Tensor Forward([Shape(784)] Tensor x) =>
+        x.Linear("fc1").Relu()
+         .Linear("fc2").Relu()
+         .Linear("fc3");
+}

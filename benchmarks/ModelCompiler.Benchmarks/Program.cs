@@ -1,0 +1,38 @@
+using System;
+using System.Diagnostics;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Running;
+using ModelCompiler.Benchmarks;
+
+// dotnet run --project benchmarks/ModelCompiler.Benchmarks -c Release            (all benchmarks, BenchmarkDotNet)
+// dotnet run --project benchmarks/ModelCompiler.Benchmarks -c Release -- --filter '*Digits*'
+// dotnet run --project benchmarks/ModelCompiler.Benchmarks -c Release -- quick    (a rough Stopwatch check while developing;
+//                                                                                   numbers to report come from BenchmarkDotNet)
+if (args.Length == 1 && args[0] == "quick")
+{
+    foreach (int batch in new[] { 1, 64 })
+    {
+        var b = new Mlp784Benchmark { Batch = batch };
+        b.GlobalSetup();
+        Console.WriteLine($"mlp784 batch {batch}: compiled {Median(b.Compiled):F2} µs, ONNX Runtime {Median(b.OnnxRuntime):F2} µs");
+        b.Dispose();
+    }
+    return;
+}
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args.Length == 0 ? new[] { "--filter", "*" } : args,
+    DefaultConfig.Instance.WithOptions(ConfigOptions.JoinSummary));
+
+static double Median(Action action)
+{
+    var clock = Stopwatch.StartNew();
+    while (clock.ElapsedMilliseconds < 1500) action(); // past tiered compilation
+    var samples = new double[301];
+    for (int s = 0; s < samples.Length; s++)
+    {
+        clock.Restart();
+        for (int i = 0; i < 20; i++) action();
+        samples[s] = clock.Elapsed.TotalMilliseconds * 1000 / 20;
+    }
+    Array.Sort(samples);
+    return samples[samples.Length / 2];
+}

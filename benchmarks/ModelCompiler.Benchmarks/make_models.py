@@ -1,0 +1,62 @@
+"""Makes the benchmark models: the 784-512-256-10 MLP (random PyTorch initialisation) as safetensors for
+ModelCompiler and as ONNX for ONNX Runtime, and the Digits sample's trained model as ONNX.
+
+Run from this folder with Debian's Python:  /usr/bin/python3 make_models.py
+"""
+import os
+import sys
+
+import torch
+
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(here, "..", "..", "tools"))
+import safetensors_io  # noqa: E402
+
+torch.manual_seed(784)
+
+
+class Mlp(torch.nn.Module):
+    def __init__(self, sizes):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(sizes[0], sizes[1])
+        self.fc2 = torch.nn.Linear(sizes[1], sizes[2])
+        self.fc3 = torch.nn.Linear(sizes[2], sizes[3])
+
+    def forward(self, x):
+        return self.fc3(torch.relu(self.fc2(torch.relu(self.fc1(x)))))
+
+
+class Digits(torch.nn.Module):
+    """The Digits sample's network (samples/Digits/train.py), loaded from its checked-in weights."""
+    def __init__(self):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(64, 64)
+        self.fc2 = torch.nn.Linear(64, 32)
+        self.out = torch.nn.Linear(32, 10)
+
+    def forward(self, x):
+        return torch.softmax(self.out(torch.relu(self.fc2(torch.relu(self.fc1(x))))), dim=-1)
+
+
+def export_onnx(model, features, path):
+    model.eval()
+    torch.onnx.export(model, torch.zeros(1, features), path, input_names=["input"], output_names=["output"],
+                      dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=13)
+
+
+mlp = Mlp((784, 512, 256, 10))
+safetensors_io.save(os.path.join(here, "Models", "mlp784.safetensors"), safetensors_io.state_dict(mlp))
+export_onnx(mlp, 784, os.path.join(here, "Models", "mlp784.onnx"))
+
+# Read the sample's weights back with the same layout the C# side uses.
+import json, struct, numpy as np  # noqa: E401,E402
+with open(os.path.join(here, "..", "..", "samples", "Digits", "digits.safetensors"), "rb") as f:
+    raw = f.read()
+n = struct.unpack("<Q", raw[:8])[0]
+header = json.loads(raw[8:8 + n])
+digits = Digits()
+state = {k: torch.from_numpy(np.frombuffer(raw[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]], dtype="<f4").reshape(v["shape"]).copy())
+         for k, v in header.items() if k != "__metadata__"}
+digits.load_state_dict(state)
+export_onnx(digits, 64, os.path.join(here, "Models", "digits.onnx"))
+print("wrote", sorted(os.listdir(os.path.join(here, "Models"))))
