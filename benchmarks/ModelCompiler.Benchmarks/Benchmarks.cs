@@ -68,6 +68,9 @@ public class Mlp784Benchmark : ModelBenchmark
     [Benchmark(Baseline = true, Description = "ModelCompiler (compiled)")]
     public void Compiled() => Mlp784.Predict(Input, Output, Batch, maxDegreeOfParallelism: 1);
 
+    [Benchmark(Description = "ModelCompiler int8 (compiled)")]
+    public void CompiledInt8() => Mlp784Int8.Predict(Input, Output, Batch, maxDegreeOfParallelism: 1);
+
     [Benchmark(Description = "ONNX Runtime (1 thread)")]
     public void OnnxRuntime() => Onnx.Run();
 

@@ -11,3 +11,13 @@ public static partial class Mlp784
          .Linear("fc2").Relu()
          .Linear("fc3");
 }
+
+/// <summary>The same MLP with int8 weights quantized at build time.</summary>
+[CompileModel(Weights = "mlp784.safetensors", Quantize = Quantization.Int8)]
+public static partial class Mlp784Int8
+{
+    static Tensor Forward([Shape(784)] Tensor x) =>
+        x.Linear("fc1").Relu()
+         .Linear("fc2").Relu()
+         .Linear("fc3");
+}

@@ -16,28 +16,41 @@ SafeTensors weights = SafeTensors.Load(Path.Combine(folder, "digits.safetensors"
 
 var compiled = new float[samples * DigitsClassifier.OutputLength];
 var eager = new float[samples * DigitsClassifier.OutputLength];
+var int8 = new float[samples * DigitsClassifier.OutputLength];
 DigitsClassifier.Predict(pixels, compiled, samples);
 DigitsClassifier.PredictEager(weights, pixels, eager, samples);
+DigitsClassifierInt8.Predict(pixels, int8, samples);
 
 Console.WriteLine($"Digits: {samples} held-out 8×8 images, model 64→64→32→10 ({DigitsClassifier.FlopsPerSample:N0} FLOP per sample)");
 Console.WriteLine($"  held-out accuracy, compiled: {Accuracy(compiled):F4}");
 Console.WriteLine($"  held-out accuracy, eager:    {Accuracy(eager):F4}");
 Console.WriteLine($"  largest |compiled - eager|:  {MaxDifference(compiled, eager):E2}");
+Console.WriteLine($"  held-out accuracy, int8:     {Accuracy(int8):F4} (top-1 agreement with float32: {Agreement(compiled, int8):P1})");
 
-Console.WriteLine($"  latency per sample, batch 1, compiled: {Latency(compiled: true):F3} µs");
-Console.WriteLine($"  latency per sample, batch 1, eager:    {Latency(compiled: false):F3} µs");
+Console.WriteLine($"  latency per sample, batch 1, compiled: {Latency((x, y) => DigitsClassifier.Predict(x, y)):F3} µs");
+Console.WriteLine($"  latency per sample, batch 1, int8:     {Latency((x, y) => DigitsClassifierInt8.Predict(x, y)):F3} µs");
+Console.WriteLine($"  latency per sample, batch 1, eager:    {Latency((x, y) => DigitsClassifier.PredictEager(weights, x, y)):F3} µs");
+
+int Top(float[] probabilities, int i)
+{
+    var row = probabilities.AsSpan(i * 10, 10);
+    int best = 0;
+    for (int j = 1; j < 10; j++) if (row[j] > row[best]) best = j;
+    return best;
+}
 
 double Accuracy(float[] probabilities)
 {
     int correct = 0;
-    for (int i = 0; i < samples; i++)
-    {
-        var row = probabilities.AsSpan(i * 10, 10);
-        int best = 0;
-        for (int j = 1; j < 10; j++) if (row[j] > row[best]) best = j;
-        if (best == (int)labels[i]) correct++;
-    }
+    for (int i = 0; i < samples; i++) if (Top(probabilities, i) == (int)labels[i]) correct++;
     return (double)correct / samples;
+}
+
+double Agreement(float[] a, float[] b)
+{
+    int same = 0;
+    for (int i = 0; i < samples; i++) if (Top(a, i) == Top(b, i)) same++;
+    return (double)same / samples;
 }
 
 static double MaxDifference(float[] a, float[] b)
@@ -48,17 +61,12 @@ static double MaxDifference(float[] a, float[] b)
 }
 
 // Time one sample at a time over the whole held-out set, repeated until about half a second has passed.
-double Latency(bool compiled)
+double Latency(Predictor predict)
 {
     var output = new float[DigitsClassifier.OutputLength];
     void RunAll()
     {
-        for (int i = 0; i < samples; i++)
-        {
-            ReadOnlySpan<float> input = pixels.AsSpan(i * 64, 64);
-            if (compiled) DigitsClassifier.Predict(input, output);
-            else DigitsClassifier.PredictEager(weights, input, output);
-        }
+        for (int i = 0; i < samples; i++) predict(pixels.AsSpan(i * 64, 64), output);
     }
     for (int warm = 0; warm < 20; warm++) RunAll();
     long runs = 0;
@@ -66,3 +74,5 @@ double Latency(bool compiled)
     while (clock.ElapsedMilliseconds < 500) { RunAll(); runs += samples; }
     return clock.Elapsed.TotalMilliseconds * 1000.0 / runs;
 }
+
+delegate void Predictor(ReadOnlySpan<float> input, Span<float> output);

@@ -69,6 +69,18 @@ class Zoo(torch.nn.Module):
         return F.log_softmax(y.reshape(-1, 2, 3), dim=-1) * 2.0
 
 
+class ReluMlp(torch.nn.Module):
+    """ReluMlpInt8.cs: only ReLU between the layers, so the int8 model equals its eager reference bit for bit."""
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Linear(17, 64)
+        self.b = torch.nn.Linear(64, 100)
+        self.c = torch.nn.Linear(100, 10)
+
+    def forward(self, x):
+        return self.c(torch.relu(self.b(torch.relu(self.a(x)))))
+
+
 def export(name, model, sample_shape, batch=37):
     model.eval()
     safetensors_io.save(os.path.join(here, "Models", name + ".safetensors"), safetensors_io.state_dict(model))
@@ -84,3 +96,4 @@ os.makedirs(os.path.join(here, "Models"), exist_ok=True)
 export("odd_mlp", OddMlp(), (17,))
 export("wide_mlp", WideMlp(), (784,))
 export("zoo", Zoo(), (4, 5))
+export("relu_mlp", ReluMlp(), (17,))

@@ -72,6 +72,47 @@ public class CompiledModelTests
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    [InlineData(101)]
+    public void Int8_model_equals_its_eager_int8_reference_bit_for_bit(int batch)
+    {
+        // Only ReLU between the layers, so every float the two compute is the same float.
+        CompiledModel model = CompiledModel.Named("ReluMlpInt8");
+        SafeTensors weights = model.LoadWeights();
+        for (int seed = 0; seed < 5; seed++)
+        {
+            float[] input = Numerics.Random(batch * model.InputLength, seed + 100 * batch);
+            var compiled = new float[batch * model.OutputLength];
+            var eager = new float[batch * model.OutputLength];
+            model.Predict(input, compiled, batch, -1);
+            model.PredictEager(weights, input, eager, batch);
+            Assert.Equal(eager, compiled);
+        }
+    }
+
+    [Fact]
+    public void Digits_int8_agrees_with_float32_on_the_held_out_set()
+    {
+        SafeTensors test = SafeTensors.Load(Path.Combine(Numerics.ModelsFolder, "digits_test.safetensors"));
+        float[] pixels = test["pixels"].ToArray(), labels = test["labels"].ToArray();
+        int samples = labels.Length;
+        var f32 = new float[samples * 10];
+        var int8 = new float[samples * 10];
+        Digits.DigitsClassifier.Predict(pixels, f32, samples);
+        Digits.DigitsClassifierInt8.Predict(pixels, int8, samples);
+
+        int Top(float[] p, int i) => Array.IndexOf(p, p.Skip(i * 10).Take(10).Max(), i * 10, 10) - i * 10;
+        int agree = Enumerable.Range(0, samples).Count(i => Top(f32, i) == Top(int8, i));
+        double accuracyF32 = Enumerable.Range(0, samples).Count(i => Top(f32, i) == (int)labels[i]) / (double)samples;
+        double accuracyInt8 = Enumerable.Range(0, samples).Count(i => Top(int8, i) == (int)labels[i]) / (double)samples;
+
+        Assert.True(agree >= 0.99 * samples, $"top-1 agreement {agree}/{samples}");
+        Assert.True(accuracyF32 - accuracyInt8 <= 0.005, $"accuracy f32 {accuracyF32:F4}, int8 {accuracyInt8:F4}");
+    }
+
+    [Theory]
     [MemberData(nameof(Models))]
     public void Single_sample_Predict_equals_the_batched_one(string name)
     {
@@ -162,12 +203,19 @@ public class CompiledModelTests
         model.PredictSingle(input.AsSpan(0, model.InputLength), output.AsSpan(0, model.OutputLength));
         model.Predict(input, output, 10, 1);
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 100; i++)
+        // Steady state: a per-call allocation shows in every round; a one-time one (a method reaching its next
+        // JIT tier while other tests run) does not, so the quietest of three rounds must allocate nothing.
+        long least = long.MaxValue;
+        for (int round = 0; round < 3 && least != 0; round++)
         {
-            model.PredictSingle(input.AsSpan(0, model.InputLength), output.AsSpan(0, model.OutputLength));
-            model.Predict(input, output, 10, 1);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 100; i++)
+            {
+                model.PredictSingle(input.AsSpan(0, model.InputLength), output.AsSpan(0, model.OutputLength));
+                model.Predict(input, output, 10, 1);
+            }
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
         }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, least);
     }
 }

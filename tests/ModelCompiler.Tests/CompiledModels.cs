@@ -29,6 +29,11 @@ public sealed record CompiledModel(
         new("Zoo", "zoo.safetensors", Zoo.InputLength, Zoo.OutputLength, Zoo.Predict, Zoo.Predict, Zoo.PredictEager),
         new("Digits", "digits.safetensors", Digits.DigitsClassifier.InputLength, Digits.DigitsClassifier.OutputLength,
             Digits.DigitsClassifier.Predict, Digits.DigitsClassifier.Predict, Digits.DigitsClassifier.PredictEager),
+        new("ReluMlpInt8", "relu_mlp.safetensors", ReluMlpInt8.InputLength, ReluMlpInt8.OutputLength, ReluMlpInt8.Predict, ReluMlpInt8.Predict, ReluMlpInt8.PredictEager),
+        new("WideMlpInt8", "wide_mlp.safetensors", WideMlpInt8.InputLength, WideMlpInt8.OutputLength, WideMlpInt8.Predict, WideMlpInt8.Predict, WideMlpInt8.PredictEager),
+        new("ZooInt8", "zoo.safetensors", ZooInt8.InputLength, ZooInt8.OutputLength, ZooInt8.Predict, ZooInt8.Predict, ZooInt8.PredictEager),
+        new("DigitsInt8", "digits.safetensors", Digits.DigitsClassifierInt8.InputLength, Digits.DigitsClassifierInt8.OutputLength,
+            Digits.DigitsClassifierInt8.Predict, Digits.DigitsClassifierInt8.Predict, Digits.DigitsClassifierInt8.PredictEager),
     };
 
     public static CompiledModel Named(string name) => Array.Find(All, m => m.Name == name)!;

@@ -155,7 +155,7 @@ public class GeneratorDiagnosticsTests
             new Microsoft.CodeAnalysis.Text.LinePositionSpan(default, new Microsoft.CodeAnalysis.Text.LinePosition(0, 3)));
         var op = new Gen.Parsing.DslOp(0, Gen.Graph.OpKind.Input, Gen.Helpers.EquatableArray<int>.Empty, "x", 0, Gen.Helpers.EquatableArray<int>.Empty, location, null, "x");
         var declaration = new Gen.Parsing.ModelDeclaration(null, Gen.Helpers.EquatableArray<Gen.Parsing.ContainingType>.Empty, "Broken", "Model.cs",
-            location, "w.safetensors", location, "x", new Gen.Helpers.EquatableArray<int>(new[] { 4 }),
+            location, "w.safetensors", location, 0, Gen.Helpers.EquatableArray<string>.Empty, null, "x", new Gen.Helpers.EquatableArray<int>(new[] { 4 }),
             new Gen.Helpers.EquatableArray<Gen.Parsing.DslOp>(new[] { op }), 7, Gen.Helpers.EquatableArray<Gen.Diagnostics.DiagnosticInfo>.Empty);
 
         Gen.Passes.ModelResult result = Gen.Passes.ModelBuilder.Build(declaration,
@@ -192,6 +192,22 @@ public class GeneratorDiagnosticsTests
     }
 
     [Fact]
+    public void MC0011_FloatLayers_names_a_layer_the_model_does_not_have()
+    {
+        Diagnostic d = Single(Model("return x.Linear(\"fc1\");", weights: "Weights = \"w.safetensors\", Quantize = Quantization.Int8, FloatLayers = new[] { \"fc9\" }"),
+            "MC0011", "Quantize = Quantization.Int8");
+        Assert.Equal("FloatLayers names 'fc9', which is not a Linear layer of Net; its Linear layers are: fc1", d.GetMessage());
+    }
+
+    [Fact]
+    public void MC0011_unknown_quantization_mode()
+    {
+        Diagnostic d = Single(Model("return x.Linear(\"fc1\");", weights: "Weights = \"w.safetensors\", Quantize = (Quantization)7"),
+            "MC0011", "Quantize = (Quantization)7");
+        Assert.Contains("Quantize = 7 is not a Quantization this version supports", d.GetMessage());
+    }
+
+    [Fact]
     public void Every_descriptor_has_a_documentation_page_and_a_release_entry()
     {
         string root = RepositoryRoot();
@@ -200,7 +216,7 @@ public class GeneratorDiagnosticsTests
             .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
             .Where(f => f.FieldType == typeof(DiagnosticDescriptor))
             .Select(f => (DiagnosticDescriptor)f.GetValue(null)!).ToList();
-        Assert.Equal(10, descriptors.Count);
+        Assert.Equal(11, descriptors.Count);
         foreach (DiagnosticDescriptor descriptor in descriptors)
         {
             Assert.True(File.Exists(Path.Combine(root, "docs", "diagnostics", descriptor.Id + ".md")), descriptor.Id + " has no page");

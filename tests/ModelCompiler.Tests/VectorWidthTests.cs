@@ -13,34 +13,39 @@ namespace ModelCompiler.Tests;
 /// </summary>
 public class VectorWidthTests
 {
-    public static TheoryData<string, string, string> Widths => new()
+    public static TheoryData<string, string, string, string> Widths => new()
     {
-        // name, environment (NAME=value;...), the accelerated widths the child must report
-        { "widest", "", "" },
-        { "256-bit", "DOTNET_PreferredVectorBitWidth=256", "v512=False v256=True v128=True" },
-        { "128-bit", "DOTNET_EnableAVX2=0", "v512=False v256=False v128=True" },
-        { "scalar", "DOTNET_EnableHWIntrinsic=0", "v512=False v256=False v128=False" },
+        // name, environment (NAME=value;...), the accelerated widths the child must report, the int8 dot product it must use
+        { "widest", "", "", "" },
+        { "256-bit", "DOTNET_PreferredVectorBitWidth=256", "v512=False v256=True v128=True", "" },
+        { "128-bit", "DOTNET_EnableAVX2=0", "v512=False v256=False v128=True", "Portable128" },
+        { "scalar", "DOTNET_EnableHWIntrinsic=0", "v512=False v256=False v128=False", "Scalar" },
+        // The int8 kernel's x86 forms besides AVX-VNNI: AVX-512BW and AVX2 vpmaddwd.
+        { "int8 AVX-512BW", "DOTNET_EnableAVXVNNI=0", "", "Madd512" },
+        { "int8 AVX2", "DOTNET_EnableAVXVNNI=0;DOTNET_PreferredVectorBitWidth=256", "v512=False v256=True v128=True", "Madd256" },
     };
 
     [Theory]
     [MemberData(nameof(Widths))]
-    public void Compiled_models_match_eager_at_every_vector_width(string name, string environment, string expectedWidths)
+    public void Compiled_models_match_eager_at_every_vector_width(string name, string environment, string expectedWidths, string int8Path)
     {
         if (expectedWidths.Contains("v256=True") && !Vector256.IsHardwareAccelerated)
             Assert.Skip($"{name}: this machine has no 256-bit vectors");
+        if (int8Path == "Madd512" && !System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            Assert.Skip($"{name}: this machine has no AVX-512BW");
 
         var start = new ProcessStartInfo("dotnet");
         start.ArgumentList.Add("exec");
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ModelCompiler.WidthCheck.dll"));
-        RunWidthCheck(start, environment, expectedWidths);
+        RunWidthCheck(start, environment, expectedWidths, int8Path);
     }
 
     /// <summary>Arm64 CPUs: with the dot-product extension (<c>-cpu max</c>), without it (Cortex-A72), and scalar.</summary>
-    public static TheoryData<string, string, string> ArmCpus => new()
+    public static TheoryData<string, string, string, string> ArmCpus => new()
     {
-        { "max", "", "v512=False v256=False v128=True" },
-        { "cortex-a72", "", "v512=False v256=False v128=True" },
-        { "max", "DOTNET_EnableHWIntrinsic=0", "v512=False v256=False v128=False" },
+        { "max", "", "v512=False v256=False v128=True", "Sdot" },
+        { "cortex-a72", "", "v512=False v256=False v128=True", "Portable128" },
+        { "max", "DOTNET_EnableHWIntrinsic=0", "v512=False v256=False v128=False", "Scalar" },
     };
 
     /// <summary>
@@ -49,7 +54,7 @@ public class VectorWidthTests
     /// </summary>
     [Theory]
     [MemberData(nameof(ArmCpus))]
-    public void Compiled_models_match_eager_on_Arm64_under_qemu(string cpu, string environment, string expectedWidths)
+    public void Compiled_models_match_eager_on_Arm64_under_qemu(string cpu, string environment, string expectedWidths, string int8Path)
     {
         string? executable = Environment.GetEnvironmentVariable("MODELCOMPILER_ARM64_WIDTHCHECK");
         if (string.IsNullOrEmpty(executable) || !File.Exists(executable) || !File.Exists("/usr/bin/qemu-aarch64-static"))
@@ -57,10 +62,10 @@ public class VectorWidthTests
 
         var start = new ProcessStartInfo("/usr/bin/qemu-aarch64-static");
         foreach (string arg in new[] { "-cpu", cpu, executable }) start.ArgumentList.Add(arg);
-        RunWidthCheck(start, environment, expectedWidths);
+        RunWidthCheck(start, environment, expectedWidths, int8Path);
     }
 
-    private static void RunWidthCheck(ProcessStartInfo start, string environment, string expectedWidths)
+    private static void RunWidthCheck(ProcessStartInfo start, string environment, string expectedWidths, string int8Path)
     {
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
@@ -76,7 +81,9 @@ public class VectorWidthTests
 
         Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}\n{output}\n{errors}");
         Assert.Contains("accelerated: " + (expectedWidths.Length == 0 ? "" : expectedWidths), output);
-        foreach (string model in new[] { "OddMlp", "WideMlp", "Zoo", "DigitsClassifier" })
+        Assert.Contains("int8 dot product: " + int8Path, output);
+        foreach (string model in new[] { "OddMlp", "WideMlp", "Zoo", "DigitsClassifier", "WideMlpInt8", "ZooInt8", "DigitsClassifierInt8" })
             Assert.Contains(model + " max_relative_error=", output);
+        Assert.Contains("ReluMlpInt8 max_relative_error=0.000E+000", output); // int8 equals its reference exactly
     }
 }

@@ -7,6 +7,7 @@ using ModelCompiler.TestModels;
 // Prints which vector widths this process may use, then, for each test model, the largest relative error
 // (max |compiled − eager| / max |eager|) over several seeds and batch sizes. Exit code 1 if any exceeds 1e-5.
 Console.WriteLine($"accelerated: v512={Vector512.IsHardwareAccelerated} v256={Vector256.IsHardwareAccelerated} v128={Vector128.IsHardwareAccelerated}");
+Console.WriteLine($"int8 dot product: {ModelCompiler.Kernels.QuantizedLinear.PathName}");
 string models = Path.Combine(AppContext.BaseDirectory, "Models");
 bool ok = true;
 ok &= Check("OddMlp", "odd_mlp", OddMlp.InputLength, OddMlp.OutputLength, OddMlp.Predict, OddMlp.PredictEager);
@@ -14,9 +15,15 @@ ok &= Check("WideMlp", "wide_mlp", WideMlp.InputLength, WideMlp.OutputLength, Wi
 ok &= Check("Zoo", "zoo", Zoo.InputLength, Zoo.OutputLength, Zoo.Predict, Zoo.PredictEager);
 ok &= Check("DigitsClassifier", "digits", Digits.DigitsClassifier.InputLength, Digits.DigitsClassifier.OutputLength,
     Digits.DigitsClassifier.Predict, Digits.DigitsClassifier.PredictEager);
+// Int8: ReluMlpInt8 must equal its eager reference exactly; the others within the float tolerance.
+ok &= Check("ReluMlpInt8", "relu_mlp", ReluMlpInt8.InputLength, ReluMlpInt8.OutputLength, ReluMlpInt8.Predict, ReluMlpInt8.PredictEager, tolerance: 0);
+ok &= Check("WideMlpInt8", "wide_mlp", WideMlpInt8.InputLength, WideMlpInt8.OutputLength, WideMlpInt8.Predict, WideMlpInt8.PredictEager);
+ok &= Check("ZooInt8", "zoo", ZooInt8.InputLength, ZooInt8.OutputLength, ZooInt8.Predict, ZooInt8.PredictEager);
+ok &= Check("DigitsClassifierInt8", "digits", Digits.DigitsClassifierInt8.InputLength, Digits.DigitsClassifierInt8.OutputLength,
+    Digits.DigitsClassifierInt8.Predict, Digits.DigitsClassifierInt8.PredictEager);
 return ok ? 0 : 1;
 
-bool Check(string name, string file, int inLength, int outLength, Compiled compiled, Eager eager)
+bool Check(string name, string file, int inLength, int outLength, Compiled compiled, Eager eager, double tolerance = 1e-5)
 {
     SafeTensors weights = SafeTensors.Load(Path.Combine(models, file + ".safetensors"));
     double worst = 0;
@@ -41,7 +48,7 @@ bool Check(string name, string file, int inLength, int outLength, Compiled compi
         }
     }
     Console.WriteLine($"{name} max_relative_error={worst:E3}");
-    return worst <= 1e-5;
+    return worst <= tolerance;
 }
 
 delegate void Compiled(ReadOnlySpan<float> input, Span<float> output, int batch, int maxDegreeOfParallelism);

@@ -71,6 +71,12 @@ internal static class DiagnosticDescriptors
         "Model '{0}' needs a method 'static Tensor Forward([Shape(…)] Tensor input)' with a body: {1}",
         "The generator compiles the class's static Forward method; it takes one Tensor and returns a Tensor.");
 
+    /// <summary>Format: <c>{0}</c> (the message names the setting and what is wrong with it).</summary>
+    public static readonly DiagnosticDescriptor QuantizationInvalid = Error("MC0011",
+        "Quantization setting invalid",
+        "{0}",
+        "Quantize must be a mode this version supports, and FloatLayers must name Linear layers of the model.");
+
     /// <summary>Format: <c>[CompileModel] on '{0}' needs Weights = "….safetensors"</c>.</summary>
     public static readonly DiagnosticDescriptor WeightsNotSpecified = Error("MC0010",
         "Weights file not specified",

@@ -67,8 +67,17 @@ internal static class ModelEmitter
             foreach (string source in kernel.Sources) w.Line($"//       from {source}");
         }
         w.Line("//");
-        w.Line($"// Total: {N(plan.FlopsPerSample)} FLOP per sample. Weights: {N(plan.WeightFloats)} floats ({N(plan.WeightFloats * 4L)} bytes), Linear weights packed in");
-        w.Line($"// 16-column panels. Scratch arena: {N(plan.ArenaFloatsPerRow)} floats per row × {plan.ChunkRows} rows = {N(plan.ArenaFloats * 4L)} bytes per thread.");
+        w.Line($"// Total: {N(plan.FlopsPerSample)} FLOP per sample. Weights: {N(plan.WeightFloats * 4L)} bytes embedded ({N(plan.Float32Bytes)} bytes in float32),");
+        w.Line($"// Linear weights packed in 16-column panels. Scratch arena: {N(plan.ArenaFloatsPerRow)} floats per row × {plan.ChunkRows} rows"
+            + (plan.ScratchFloats > 0 ? $" + {N(plan.ScratchFloats)} floats" : "") + $" = {N(plan.ArenaFloats * 4L)} bytes per thread.");
+        if (plan.Quantize != 0)
+        {
+            w.Line("//");
+            w.Line($"// Quantization: int8 weights (symmetric, per output channel), activations quantized per row at run time, int32 sums.");
+            w.Line($"// Embedded weights are {100.0 * plan.WeightFloats * 4 / Math.Max(1, plan.Float32Bytes):F1} % of float32. Weight error (max |w − q·s| / max |w|) per layer, measured at build time:");
+            foreach (KernelPlan kernel in plan.Kernels.Where(k => k.Kind == KernelKind.Linear))
+                w.Line(kernel.Quantized ? $"//   K{kernel.Index}: {kernel.WeightError:E2}" : $"//   K{kernel.Index}: kept in float32");
+        }
         w.Line();
     }
 
@@ -137,7 +146,8 @@ internal static class ModelEmitter
         w.Line(GeneratedCode);
         w.Open("public static global::ModelCompiler.Tensor ForwardEager(global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input, int batch = 1)");
         w.Line("global::System.ArgumentNullException.ThrowIfNull(weights);");
-        w.Line("return Forward(global::ModelCompiler.Tensor.FromBatch(input, batch, InputShape, weights));");
+        w.Line("return Forward(global::ModelCompiler.Tensor.FromBatch(input, batch, InputShape, weights"
+            + (plan.Quantize == 0 ? "" : ", " + EagerQuantization(plan)) + "));");
         w.Close();
         w.Line();
         w.Line("/// <summary>Like <c>Predict</c>, but through the eager reference (<see cref=\"ForwardEager\"/>): slow, allocating, and the definition of correct.</summary>");
@@ -151,7 +161,7 @@ internal static class ModelEmitter
 
     private static void WriteRunRows(SourceWriter w, ModelPlan plan)
     {
-        bool usesArena = plan.Kernels.Any(k => Uses(k, BufferKind.Arena));
+        bool usesArena = plan.ArenaFloats > 0;
         bool usesWeights = plan.Kernels.Any(k => k.Kind == KernelKind.Linear || Uses(k, BufferKind.Weights));
         if (usesArena)
         {
@@ -172,7 +182,7 @@ internal static class ModelEmitter
             w.Line();
             w.Line($"// K{kernel.Index}: {kernel.Title}");
             foreach (string source in kernel.Sources) w.Line($"//     {source}");
-            w.Line(KernelCall(kernel));
+            w.Line(KernelCall(kernel, plan));
         }
         w.Close();
         w.Line();
@@ -189,12 +199,25 @@ internal static class ModelEmitter
         w.Line();
     }
 
+    // The eager reference quantizes as the compiled model does.
+    private static string EagerQuantization(ModelPlan plan) =>
+        "new global::ModelCompiler.EagerQuantization(global::ModelCompiler.Quantization.Int8"
+        + string.Concat(plan.FloatLayers.Select(l => ", " + Literal(l))) + ")";
+
+    private static string Literal(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+
     private static bool Uses(KernelPlan k, BufferKind buffer) =>
         k.A.Buffer == buffer || k.B?.Buffer == buffer || k.Output.Buffer == buffer;
 
-    private static string KernelCall(KernelPlan k)
+    private static string KernelCall(KernelPlan k, ModelPlan plan)
     {
         string rows = k.RowsPerSample == 1 ? "rows" : $"rows * {k.RowsPerSample}";
+        if (k.Quantized)
+        {
+            return $"{K}QuantizedLinear.Run<{OperatorName(k)}>(ref {Ref(k.A)}, {k.K}, {rows}, ref {Unsafe}.As<float, sbyte>(ref {WeightRef(k.WeightOffset)}), "
+                + $"ref {WeightRef(k.ScalesOffset)}, ref {WeightRef(k.BiasOffset)}, ref {Unsafe}.As<float, int>(ref {WeightRef(k.SumsOffset)}), {k.K}, {k.N}, "
+                + $"ref {Ref(k.Output)}, {k.N}, ref {Unsafe}.As<float, byte>(ref {Ref(new Operand(BufferKind.Arena, plan.ScratchOffset))}));";
+        }
         switch (k.Kind)
         {
             case KernelKind.Linear:

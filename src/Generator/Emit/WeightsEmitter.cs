@@ -42,9 +42,7 @@ internal static class WeightsEmitter
             if (blob.Tensor.Length == 0) continue;
             if (!first) w.Line();
             first = false;
-            float[] values = Layout(blob, header, bytes);
-            var raw = new byte[values.Length * 4];
-            Buffer.BlockCopy(values, 0, raw, 0, raw.Length);
+            byte[] raw = Layout(blob, header, bytes);
             w.Line($"/// <summary>{Describe(blob)}: {blob.Floats} floats, little-endian, base64.</summary>");
             w.Line($"private static global::System.ReadOnlySpan<byte> {blob.Identifier} => \"{Convert.ToBase64String(raw)}\"u8;");
         }
@@ -58,23 +56,46 @@ internal static class WeightsEmitter
     {
         BlobKind.PackedLinear => $"{blob.Tensor} [{blob.N}, {blob.K}] packed in {PanelLayout.PanelCount(blob.N)} panels of 16 outputs × {blob.K}",
         BlobKind.PaddedBias => $"{blob.Tensor} [{blob.N}] padded to {blob.Floats}",
+        BlobKind.QuantizedLinear => $"{blob.Tensor} [{blob.N}, {blob.K}] as int8, packed in {QuantizedPanelLayout.PanelCount(blob.N)} panels of 16 outputs × {QuantizedPanelLayout.PaddedK(blob.K)} in groups of 4",
+        BlobKind.WeightScales => $"{blob.Tensor}: int8 scale per output, padded to {blob.Floats}",
+        BlobKind.ColumnSums => $"{blob.Tensor}: Σ of each output's int8 codes (int32), padded to {blob.Floats}",
         _ => $"{blob.Tensor}",
     };
 
-    private static float[] Layout(WeightBlob blob, SafeTensorsHeader header, byte[] bytes)
+    /// <summary>The blob's bytes, in the layout its kernel reads.</summary>
+    private static byte[] Layout(WeightBlob blob, SafeTensorsHeader header, byte[] bytes)
     {
         SafeTensorEntry entry = header.Find(blob.Tensor) ?? throw new InvalidOperationException($"tensor {blob.Tensor} disappeared from the weights file");
         float[] values = header.ReadFloat32(bytes, entry);
-        var result = new float[blob.Floats];
+        var floats = new float[blob.Floats];
         switch (blob.Kind)
         {
             case BlobKind.PackedLinear:
-                PanelLayout.Pack(values, blob.N, blob.K, result, 0);
+                PanelLayout.Pack(values, blob.N, blob.K, floats, 0);
                 break;
+            case BlobKind.QuantizedLinear:
+            {
+                sbyte[] codes = Int8Quantization.QuantizeWeights(values, blob.N, blob.K, new float[blob.N]);
+                var packed = new sbyte[QuantizedPanelLayout.PackedBytes(blob.N, blob.K)];
+                QuantizedPanelLayout.Pack(codes, blob.N, blob.K, packed, 0);
+                Buffer.BlockCopy(packed, 0, floats, 0, packed.Length);
+                break;
+            }
+            case BlobKind.WeightScales:
+                Int8Quantization.QuantizeWeights(values, blob.N, blob.K, floats);
+                break;
+            case BlobKind.ColumnSums:
+            {
+                int[] sums = QuantizedPanelLayout.ColumnSums(Int8Quantization.QuantizeWeights(values, blob.N, blob.K, new float[blob.N]), blob.N, blob.K);
+                Buffer.BlockCopy(sums, 0, floats, 0, sums.Length * 4);
+                break;
+            }
             default:
-                Array.Copy(values, result, values.Length);
+                Array.Copy(values, floats, values.Length);
                 break;
         }
-        return result;
+        var raw = new byte[floats.Length * 4];
+        Buffer.BlockCopy(floats, 0, raw, 0, raw.Length);
+        return raw;
     }
 }

@@ -27,10 +27,14 @@ internal static class ModelParser
         string? ns = type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString();
         string fileName = Path.GetFileName(classSyntax.SyntaxTree.FilePath);
 
+        int quantize = 0;
+        string[] floatLayers = Array.Empty<string>();
+        LocationInfo? quantizeLocation = null;
         ModelDeclaration Result(string? weights = null, LocationInfo? weightsLocation = null, string inputName = "",
             int[]? shape = null, DslOp[]? ops = null, int output = -1, ContainingType[]? containing = null) =>
             new(ns, new EquatableArray<ContainingType>(containing ?? Array.Empty<ContainingType>()), type.Name, fileName,
-                classLocation, weights, weightsLocation, inputName, new EquatableArray<int>(shape ?? Array.Empty<int>()),
+                classLocation, weights, weightsLocation, quantize, new EquatableArray<string>(floatLayers), quantizeLocation,
+                inputName, new EquatableArray<int>(shape ?? Array.Empty<int>()),
                 new EquatableArray<DslOp>(ops ?? Array.Empty<DslOp>()), output, diagnostics.ToEquatableArray());
 
         try
@@ -59,7 +63,16 @@ internal static class ModelParser
             foreach (KeyValuePair<string, TypedConstant> named in attribute.NamedArguments)
             {
                 if (named.Key == "Weights" && named.Value.Value is string w) weights = w;
+                if (named.Key == "Quantize" && named.Value.Value is int q) quantize = q;
+                if (named.Key == "FloatLayers" && named.Value.Kind == TypedConstantKind.Array)
+                    floatLayers = named.Value.Values.Select(v => v.Value as string ?? "").ToArray();
             }
+            AttributeArgumentSyntax? quantizeArgument = attributeSyntax?.ArgumentList?.Arguments
+                .FirstOrDefault(a => a.NameEquals?.Name.Identifier.Text is "Quantize" or "FloatLayers");
+            quantizeLocation = quantizeArgument is not null ? LocationInfo.From(quantizeArgument) : LocationInfo.From(attributeSyntax);
+            if (quantize is < 0 or > 1)
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.QuantizationInvalid, quantizeLocation,
+                    $"Quantize = {quantize} is not a Quantization this version supports (None, Int8)"));
             AttributeArgumentSyntax? weightsArgument = attributeSyntax?.ArgumentList?.Arguments
                 .FirstOrDefault(a => a.NameEquals?.Name.Identifier.Text == "Weights");
             if (weightsArgument is not null) weightsLocation = LocationInfo.From(weightsArgument.Expression);

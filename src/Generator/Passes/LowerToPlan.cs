@@ -18,7 +18,8 @@ namespace ModelCompiler.Generator.Passes;
 /// </summary>
 internal static class LowerToPlan
 {
-    public static ModelPlan Run(ModelDeclaration model, WeightsFileRef file, ModelGraph graph, List<FusionGroup> groups)
+    public static ModelPlan Run(ModelDeclaration model, WeightsFileRef file, ModelGraph graph, List<FusionGroup> groups,
+        Func<string, float[]> readTensor)
     {
         // Storage root of each node: views share their input's storage.
         var root = new int[graph.Nodes.Count];
@@ -83,7 +84,10 @@ internal static class LowerToPlan
 
         var kernels = new List<KernelPlan>();
         foreach (FusionGroup group in groups)
-            kernels.Add(Lower(kernels.Count, group, graph, model, Where, Blob));
+            kernels.Add(Lower(kernels.Count, group, graph, model, Where, Blob, readTensor));
+        // Int8 layers quantize a tile of activation rows into fixed scratch at the end of the arena.
+        int scratchFloats = kernels.Where(k => k.Quantized)
+            .Select(k => PlanArena.Align((QuantizedPanelLayout.ScratchBytes(k.K) + 3) / 4)).DefaultIfEmpty(0).Max();
         if (needsCopy)
         {
             Node output = graph.OutputNode;
@@ -92,16 +96,49 @@ internal static class LowerToPlan
                 EquatableArray<EpilogueStep>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, 0));
         }
 
+        long float32Bytes = 0;
+        foreach (Node node in graph.Nodes)
+        {
+            if (node.Weight is not null) float32Bytes += 4 * node.Weight.ElementCount;
+            if (node.Bias is not null) float32Bytes += 4 * node.Bias.ElementCount;
+        }
+
         Node outputNode = graph.OutputNode;
         return new ModelPlan(model.Namespace, model.ContainingTypes, model.ClassName, model.SourceFileName, model.InputName,
             file.Path, model.WeightsFile!, file.Length, file.Hash,
             model.InputShape, new EquatableArray<int>(outputNode.Shape), graph.Nodes[0].ElementCount, outputNode.ElementCount,
             chunkRows, floatsPerRow, kernels.Sum(k => k.FlopsPerSample), weightFloats,
-            kernels.ToEquatableArray(), blobs.ToEquatableArray());
+            kernels.ToEquatableArray(), blobs.ToEquatableArray())
+        {
+            ScratchFloats = scratchFloats,
+            Quantize = model.Quantize,
+            FloatLayers = model.FloatLayers,
+            Float32Bytes = float32Bytes,
+        };
+    }
+
+    /// <summary>Whether a Linear runs in int8: the model asks for it and does not keep this layer in float32.</summary>
+    public static bool IsQuantized(ModelDeclaration model, Node linear) =>
+        model.Quantize == 1 && !model.FloatLayers.Contains(linear.Source.Name!);
+
+    private static double WeightError(float[] weight, int n, int k)
+    {
+        var scales = new float[n];
+        sbyte[] codes = Int8Quantization.QuantizeWeights(weight, n, k, scales);
+        double maxError = 0, maxWeight = 0;
+        for (int j = 0; j < n; j++)
+        {
+            for (int i = 0; i < k; i++)
+            {
+                maxWeight = Math.Max(maxWeight, Math.Abs(weight[j * k + i]));
+                maxError = Math.Max(maxError, Math.Abs(weight[j * k + i] - codes[j * k + i] * (double)scales[j]));
+            }
+        }
+        return maxWeight == 0 ? 0 : maxError / maxWeight;
     }
 
     private static KernelPlan Lower(int index, FusionGroup group, ModelGraph graph, ModelDeclaration model,
-        Func<Node, Operand> where, Func<BlobKind, string, int, int, int, WeightBlob> blob)
+        Func<Node, Operand> where, Func<BlobKind, string, int, int, int, WeightBlob> blob, Func<string, float[]> readTensor)
     {
         Node rootNode = group.Root;
         Node input = graph.Nodes[rootNode.Inputs[0]];
@@ -117,13 +154,28 @@ internal static class LowerToPlan
             {
                 int n = rootNode.Weight!.Shape[0], k = rootNode.Weight.Shape[1];
                 int rowsPerSample = input.ElementCount / k;
-                WeightBlob weights = blob(BlobKind.PackedLinear, rootNode.Weight.Name, PanelLayout.PackedLength(n, k), n, k);
+                string weight = rootNode.Weight.Name;
+                bool quantized = IsQuantized(model, rootNode);
+                int padded = QuantizedPanelLayout.PanelCount(n) * QuantizedPanelLayout.PanelWidth;
+                // Float32: weights packed in 16-column panels. Int8: codes packed for the dot-product instructions,
+                // one scale and one column sum per output. Then the bias, padded to whole panels.
+                int weightOffset = quantized
+                    ? blob(BlobKind.QuantizedLinear, weight, (QuantizedPanelLayout.PackedBytes(n, k) + 3) / 4, n, k).Offset
+                    : blob(BlobKind.PackedLinear, weight, PanelLayout.PackedLength(n, k), n, k).Offset;
+                int scalesOffset = quantized ? blob(BlobKind.WeightScales, weight, padded, n, k).Offset : 0;
+                int sumsOffset = quantized ? blob(BlobKind.ColumnSums, weight, padded, n, k).Offset : 0;
                 WeightBlob bias = blob(BlobKind.PaddedBias, rootNode.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0);
-                string title = $"Linear \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}"
+                string title = $"Linear{(quantized ? " (int8)" : "")} \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}"
                     + (rootNode.Bias is null ? "" : ", + bias") + after;
                 return new KernelPlan(index, KernelKind.Linear, title, sources.ToEquatableArray(), where(input), null, output,
-                    rowsPerSample, k, n, weights.Offset, bias.Offset, epilogue.ToEquatableArray(),
-                    EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, 2L * k * n * rowsPerSample);
+                    rowsPerSample, k, n, weightOffset, bias.Offset, epilogue.ToEquatableArray(),
+                    EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, 2L * k * n * rowsPerSample)
+                {
+                    Quantized = quantized,
+                    ScalesOffset = scalesOffset,
+                    SumsOffset = sumsOffset,
+                    WeightError = quantized ? WeightError(readTensor(weight), n, k) : 0,
+                };
             }
             case KernelKind.Elementwise:
             {

@@ -47,9 +47,11 @@ internal static class ModelBuilder
             }
 
             SafeTensorsHeader header;
+            byte[] bytes;
             try
             {
-                header = SafeTensorsHeader.Parse(WeightsFileReader.ReadAllBytes(file.Path));
+                bytes = WeightsFileReader.ReadAllBytes(file.Path);
+                header = SafeTensorsHeader.Parse(bytes);
             }
             catch (Exception e) when (e is SafeTensorsFormatException or System.IO.IOException or UnauthorizedAccessException)
             {
@@ -60,9 +62,20 @@ internal static class ModelBuilder
 
             ModelGraph? graph = ShapeInference.Build(model, header, diagnostics);
             if (graph is null) return Stop();
+            foreach (string layer in model.FloatLayers)
+            {
+                if (!graph.Nodes.Any(n => n.Kind == OpKind.Linear && n.Source.Name == layer))
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.QuantizationInvalid, model.QuantizeLocation,
+                        $"FloatLayers names '{layer}', which is not a Linear layer of {model.ClassName}; its Linear layers are: "
+                        + string.Join(", ", graph.Nodes.Where(n => n.Kind == OpKind.Linear).Select(n => n.Source.Name).Distinct())));
+                }
+            }
+            if (diagnostics.Count > model.Diagnostics.Count) return Stop();
+
             bool[] live = EliminateDeadNodes.Run(graph);
             var groups = FuseEpilogues.Run(graph, live);
-            ModelPlan plan = LowerToPlan.Run(model, file, graph, groups);
+            ModelPlan plan = LowerToPlan.Run(model, file, graph, groups, name => header.ReadFloat32(bytes, header.Find(name)!));
             return new ModelResult(plan, diagnostics.ToEquatableArray());
         }
         catch (OperationCanceledException)

@@ -42,10 +42,21 @@ internal sealed record KernelPlan(
     EquatableArray<int> Shape,
     EquatableArray<int> AStrides,
     EquatableArray<int> BStrides,
-    long FlopsPerSample);
+    long FlopsPerSample)
+{
+    /// <summary>Linear: int8 weights (<see cref="WeightOffset"/> holds the packed codes).</summary>
+    public bool Quantized { get; init; }
+
+    /// <summary>Quantized Linear: offsets of the per-output scales and of the column sums.</summary>
+    public int ScalesOffset { get; init; }
+    public int SumsOffset { get; init; }
+
+    /// <summary>Quantized Linear: max |w − q·s| / max |w| over the layer, measured at build time.</summary>
+    public double WeightError { get; init; }
+}
 
 /// <summary>How a weight tensor is laid out in the weights buffer.</summary>
-internal enum BlobKind { PackedLinear, PaddedBias, Raw }
+internal enum BlobKind { PackedLinear, PaddedBias, Raw, QuantizedLinear, WeightScales, ColumnSums }
 
 /// <summary>A weight tensor's place in the weights buffer; the emitter reads its values from the file and lays them out.</summary>
 internal sealed record WeightBlob(string Identifier, BlobKind Kind, string Tensor, int Offset, int Floats, int N, int K);
@@ -72,7 +83,21 @@ internal sealed record ModelPlan(
     EquatableArray<KernelPlan> Kernels,
     EquatableArray<WeightBlob> Blobs)
 {
-    public int ArenaFloats => ArenaFloatsPerRow * ChunkRows;
+    /// <summary>The arena: every live intermediate for <see cref="ChunkRows"/> rows, then the kernels' fixed scratch.</summary>
+    public int ArenaFloats => ArenaFloatsPerRow * ChunkRows + ScratchFloats;
+
+    /// <summary>Offset of the fixed scratch (quantized activations) in the arena.</summary>
+    public int ScratchOffset => ArenaFloatsPerRow * ChunkRows;
+
+    /// <summary>Floats of fixed scratch the kernels need (int8 layers quantize activations into it).</summary>
+    public int ScratchFloats { get; init; }
+
+    /// <summary>The model's quantization mode (<c>ModelCompiler.Quantization</c> as int) and the layers kept in float32.</summary>
+    public int Quantize { get; init; }
+    public EquatableArray<string> FloatLayers { get; init; }
+
+    /// <summary>Bytes the model's weight tensors take in float32, for the size report.</summary>
+    public long Float32Bytes { get; init; }
 }
 
 /// <summary>The result of compiling one model: a plan, or the diagnostics that stopped it.</summary>

@@ -17,4 +17,11 @@ public sealed class CompileModelAttribute : Attribute
     /// <summary>The safetensors file holding the model's weights, as listed in <c>AdditionalFiles</c>
     /// (a file name, or a path ending that identifies one file).</summary>
     public string? Weights { get; set; }
+
+    /// <summary>How the Linear layers are stored and computed (default: float32).</summary>
+    public Quantization Quantize { get; set; }
+
+    /// <summary>Linear layers (by the name given to <c>Linear("…")</c>) kept in float32 when <see cref="Quantize"/> is set,
+    /// e.g. the first and last layers.</summary>
+    public string[]? FloatLayers { get; set; }
 }

@@ -54,7 +54,7 @@ public sealed partial class Tensor
                 index[d] = 0;
             }
         }
-        return Create(shape, result, other.WeightSource);
+        return Create(shape, result, other);
     }
 
     private static int DimFromRight(Tensor t, int fromRight) => fromRight < t.Rank ? t._shape[t.Rank - 1 - fromRight] : 1;

@@ -1,4 +1,5 @@
 using System;
+using ModelCompiler.Kernels;
 
 namespace ModelCompiler;
 
@@ -27,7 +28,11 @@ public sealed partial class Tensor
 
         int rows = _data.Length / inFeatures;
         var result = new float[rows * outFeatures];
-        for (int r = 0; r < rows; r++)
+        if (Quantization?.ModeFor(name) == ModelCompiler.Quantization.Int8)
+        {
+            LinearInt8(weight._data, bias, rows, inFeatures, outFeatures, result);
+        }
+        else for (int r = 0; r < rows; r++)
         {
             for (int o = 0; o < outFeatures; o++)
             {
@@ -39,6 +44,31 @@ public sealed partial class Tensor
         int[] shape = (int[])_shape.Clone();
         shape[^1] = outFeatures;
         return Create(shape, result);
+    }
+
+    /// <summary>
+    /// The int8 reference: weights quantized per output channel and each row of activations per row, by the
+    /// shared rules in <see cref="Int8Quantization"/>; an exact integer dot product; then dequantization. The
+    /// compiled int8 kernels must equal this bit for bit.
+    /// </summary>
+    private void LinearInt8(float[] weight, float[]? bias, int rows, int inFeatures, int outFeatures, float[] result)
+    {
+        var scales = new float[outFeatures];
+        sbyte[] codes = Int8Quantization.QuantizeWeights(weight, outFeatures, inFeatures, scales);
+        var row = new sbyte[inFeatures];
+        for (int r = 0; r < rows; r++)
+        {
+            float amax = 0f;
+            for (int i = 0; i < inFeatures; i++) amax = MathF.Max(amax, MathF.Abs(_data[r * inFeatures + i]));
+            float rowScale = Int8Quantization.RowScale(amax, out float inverse);
+            for (int i = 0; i < inFeatures; i++) row[i] = Int8Quantization.QuantizeActivation(_data[r * inFeatures + i], inverse);
+            for (int o = 0; o < outFeatures; o++)
+            {
+                int sum = 0;
+                for (int i = 0; i < inFeatures; i++) sum += row[i] * codes[o * inFeatures + i];
+                result[r * outFeatures + o] = Int8Quantization.Dequantize(sum, rowScale, scales[o], bias is null ? 0f : bias[o]);
+            }
+        }
     }
 
     /// <summary>The weight tensor <paramref name="name"/> itself (no batch dimension), e.g. to scale by it: <c>x * x.Parameter("gamma")</c>.</summary>

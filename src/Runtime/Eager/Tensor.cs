@@ -24,7 +24,7 @@ public sealed partial class Tensor
     /// <summary>Wraps <paramref name="data"/> (not copied) as a tensor of <paramref name="shape"/>.</summary>
     public Tensor(int[] shape, float[] data) : this(shape, data, null) { }
 
-    private Tensor(int[] shape, float[] data, IWeightSource? weights)
+    private Tensor(int[] shape, float[] data, IWeightSource? weights, EagerQuantization? quantization = null)
     {
         ArgumentNullException.ThrowIfNull(shape);
         ArgumentNullException.ThrowIfNull(data);
@@ -39,13 +39,15 @@ public sealed partial class Tensor
         _shape = shape;
         _data = data;
         WeightSource = weights;
+        Quantization = quantization;
     }
 
     /// <summary>
     /// Creates a batch of <paramref name="batch"/> samples of <paramref name="sampleShape"/> (copied from
     /// <paramref name="data"/>), bound to <paramref name="weights"/> for the ops that read weights.
     /// </summary>
-    public static Tensor FromBatch(ReadOnlySpan<float> data, int batch, ReadOnlySpan<int> sampleShape, IWeightSource? weights = null)
+    public static Tensor FromBatch(ReadOnlySpan<float> data, int batch, ReadOnlySpan<int> sampleShape, IWeightSource? weights = null,
+        EagerQuantization? quantization = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch);
         var shape = new int[sampleShape.Length + 1];
@@ -55,11 +57,14 @@ public sealed partial class Tensor
         foreach (int d in sampleShape) count *= d;
         if (data.Length != count)
             throw new ArgumentException($"Expected data to hold {count} floats ({batch} × [{string.Join(", ", sampleShape.ToArray())}]), but it holds {data.Length}.", nameof(data));
-        return new Tensor(shape, data.ToArray(), weights);
+        return new Tensor(shape, data.ToArray(), weights, quantization);
     }
 
     /// <summary>The weights this tensor's ops look names up in, if any.</summary>
     public IWeightSource? WeightSource { get; }
+
+    /// <summary>How <see cref="Linear"/> quantizes, as the compiled model does; null for float32 throughout.</summary>
+    public EagerQuantization? Quantization { get; }
 
     /// <summary>The dimensions, batch first for activations.</summary>
     public ReadOnlySpan<int> Shape => _shape;
@@ -73,7 +78,8 @@ public sealed partial class Tensor
     /// <inheritdoc/>
     public override string ToString() => $"Tensor[{string.Join(", ", _shape)}]";
 
-    private Tensor Create(int[] shape, float[] data, IWeightSource? other = null) => new(shape, data, WeightSource ?? other);
+    private Tensor Create(int[] shape, float[] data, Tensor? other = null) =>
+        new(shape, data, WeightSource ?? other?.WeightSource, Quantization ?? other?.Quantization);
 
     private Tensor Map(Func<double, double> f)
     {

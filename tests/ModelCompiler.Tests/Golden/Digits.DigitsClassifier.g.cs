@@ -10,21 +10,21 @@ partial class DigitsClassifier
     //
     //   K0  Linear "fc1": [64] → [64], + bias, then Relu
     //       8,192 FLOP per sample; reads the input, writes arena@0
-    //       from DigitsClassifier.cs(12): Linear("fc1")
-    //       from DigitsClassifier.cs(12): Relu()
+    //       from DigitsClassifier.cs(15): Linear("fc1")
+    //       from DigitsClassifier.cs(15): Relu()
     //   K1  Linear "fc2": [64] → [32], + bias, then Relu
     //       4,096 FLOP per sample; reads arena@0, writes arena@4096
-    //       from DigitsClassifier.cs(13): Linear("fc2")
-    //       from DigitsClassifier.cs(13): Relu()
+    //       from DigitsClassifier.cs(16): Linear("fc2")
+    //       from DigitsClassifier.cs(16): Relu()
     //   K2  Linear "out": [32] → [10], + bias
     //       640 FLOP per sample; reads arena@4096, writes arena@0
-    //       from DigitsClassifier.cs(14): Linear("out")
+    //       from DigitsClassifier.cs(17): Linear("out")
     //   K3  Softmax over the last dimension of [10]
     //       40 FLOP per sample; reads arena@0, writes the output
-    //       from DigitsClassifier.cs(14): Softmax()
+    //       from DigitsClassifier.cs(17): Softmax()
     //
-    // Total: 12,968 FLOP per sample. Weights: 6,768 floats (27,072 bytes), Linear weights packed in
-    // 16-column panels. Scratch arena: 96 floats per row × 64 rows = 24,576 bytes per thread.
+    // Total: 12,968 FLOP per sample. Weights: 27,072 bytes embedded (26,280 bytes in float32),
+    // Linear weights packed in 16-column panels. Scratch arena: 96 floats per row × 64 rows = 24,576 bytes per thread.
 
     /// <summary>Floats in one input sample: <c>pixels</c>, shape [64].</summary>
     public const int InputLength = 64;
@@ -109,21 +109,21 @@ partial class DigitsClassifier
         ref float arena = ref (t_arena ??= new global::ModelCompiler.Kernels.AlignedBuffer(ArenaFloats)).Start;
 
         // K0: Linear "fc1": [64] → [64], + bias, then Relu
-        //     DigitsClassifier.cs(12): Linear("fc1")
-        //     DigitsClassifier.cs(12): Relu()
+        //     DigitsClassifier.cs(15): Linear("fc1")
+        //     DigitsClassifier.cs(15): Relu()
         global::ModelCompiler.Kernels.PackedLinear.Run<K0Operator>(ref x, 64, rows, ref w, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4096), 64, 64, ref arena, 64);
 
         // K1: Linear "fc2": [64] → [32], + bias, then Relu
-        //     DigitsClassifier.cs(13): Linear("fc2")
-        //     DigitsClassifier.cs(13): Relu()
+        //     DigitsClassifier.cs(16): Linear("fc2")
+        //     DigitsClassifier.cs(16): Relu()
         global::ModelCompiler.Kernels.PackedLinear.Run<K1Operator>(ref arena, 64, rows, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4160), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 6208), 64, 32, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), 32);
 
         // K2: Linear "out": [32] → [10], + bias
-        //     DigitsClassifier.cs(14): Linear("out")
+        //     DigitsClassifier.cs(17): Linear("out")
         global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), 32, rows, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 6240), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 6752), 32, 10, ref arena, 10);
 
         // K3: Softmax over the last dimension of [10]
-        //     DigitsClassifier.cs(14): Softmax()
+        //     DigitsClassifier.cs(17): Softmax()
         global::ModelCompiler.Kernels.RowSoftmax.Run(ref arena, ref y, rows, 10, log: false);
     }
 

@@ -43,8 +43,8 @@ partial class Zoo
     //       6 FLOP per sample; reads arena@0, writes the output
     //       from Zoo.cs(20): y.Reshape(2, 3).LogSoftmax() * 2f
     //
-    // Total: 4,906 FLOP per sample. Weights: 2,752 floats (11,008 bytes), Linear weights packed in
-    // 16-column panels. Scratch arena: 64 floats per row × 64 rows = 16,384 bytes per thread.
+    // Total: 4,906 FLOP per sample. Weights: 11,008 bytes embedded (9,464 bytes in float32),
+    // Linear weights packed in 16-column panels. Scratch arena: 64 floats per row × 64 rows = 16,384 bytes per thread.
 
     /// <summary>Floats in one input sample: <c>x</c>, shape [4, 5].</summary>
     public const int InputLength = 20;

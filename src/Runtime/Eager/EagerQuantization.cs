@@ -1,0 +1,26 @@
+using System;
+using System.Collections.Generic;
+
+namespace ModelCompiler;
+
+/// <summary>
+/// The quantization the eager reference applies, so that it computes what the compiled model computes: the
+/// same mode, the same layers kept in float32. Generated <c>ForwardEager</c> passes the model's own.
+/// </summary>
+public sealed class EagerQuantization
+{
+    private readonly HashSet<string> _floatLayers;
+
+    /// <summary>Quantize every Linear layer with <paramref name="mode"/> except <paramref name="floatLayers"/>.</summary>
+    public EagerQuantization(Quantization mode, params string[] floatLayers)
+    {
+        Mode = mode;
+        _floatLayers = new HashSet<string>(floatLayers ?? Array.Empty<string>(), StringComparer.Ordinal);
+    }
+
+    /// <summary>The mode for quantized layers.</summary>
+    public Quantization Mode { get; }
+
+    /// <summary>The mode the Linear layer <paramref name="name"/> runs in.</summary>
+    public Quantization ModeFor(string name) => _floatLayers.Contains(name) ? Quantization.None : Mode;
+}
