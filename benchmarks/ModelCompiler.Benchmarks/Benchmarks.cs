@@ -12,11 +12,12 @@ public abstract class ModelBenchmark : IDisposable
     protected SafeTensors Weights = null!;
     protected TensorPrimitivesMlp Handwritten = null!;
     protected OnnxRuntimeModel Onnx = null!;
+    protected OnnxRuntimeModel? OnnxInt8;
 
     protected static string Models => Path.Combine(AppContext.BaseDirectory, "Models");
 
     protected void Setup(int batch, int inLength, int outLength, string weights, string onnx, string[] layers, bool softmax,
-        Action<float[], float[], int> compiled)
+        Action<float[], float[], int> compiled, string? onnxInt8 = null, Action<float[], float[], int>? compiledInt8 = null)
     {
         var random = new Random(42);
         Input = new float[batch * inLength];
@@ -34,9 +35,22 @@ public abstract class ModelBenchmark : IDisposable
         Check(reference, other, "TensorPrimitives");
         Onnx.Run();
         Check(reference, Output, "ONNX Runtime");
+
+        // The int8 contenders compute the same function to within quantization error.
+        if (compiledInt8 is not null)
+        {
+            compiledInt8(Input, other, batch);
+            Check(reference, other, "ModelCompiler int8", tolerance: 0.05);
+        }
+        if (onnxInt8 is not null)
+        {
+            OnnxInt8 = new OnnxRuntimeModel(Path.Combine(Models, onnxInt8), Input, Output, batch, inLength, outLength);
+            OnnxInt8.Run();
+            Check(reference, Output, "ONNX Runtime int8", tolerance: 0.05);
+        }
     }
 
-    private static void Check(float[] expected, float[] actual, string who)
+    private static void Check(float[] expected, float[] actual, string who, double tolerance = 1e-4)
     {
         double maxDiff = 0, maxRef = 0;
         for (int i = 0; i < expected.Length; i++)
@@ -44,12 +58,13 @@ public abstract class ModelBenchmark : IDisposable
             maxDiff = Math.Max(maxDiff, Math.Abs(expected[i] - actual[i]));
             maxRef = Math.Max(maxRef, Math.Abs(expected[i]));
         }
-        if (maxDiff > 1e-4 * Math.Max(maxRef, 1e-30)) throw new InvalidOperationException($"{who} disagrees with the compiled model: {maxDiff} (scale {maxRef})");
+        if (maxDiff > tolerance * Math.Max(maxRef, 1e-30)) throw new InvalidOperationException($"{who} disagrees with the compiled model: {maxDiff} (scale {maxRef})");
     }
 
     public void Dispose()
     {
         Onnx?.Dispose();
+        OnnxInt8?.Dispose();
         GC.SuppressFinalize(this);
     }
 }
@@ -63,7 +78,8 @@ public class Mlp784Benchmark : ModelBenchmark
 
     [GlobalSetup]
     public void GlobalSetup() => Setup(Batch, Mlp784.InputLength, Mlp784.OutputLength, "mlp784.safetensors", "mlp784.onnx",
-        new[] { "fc1", "fc2", "fc3" }, softmax: false, (x, y, b) => Mlp784.Predict(x, y, b, maxDegreeOfParallelism: 1));
+        new[] { "fc1", "fc2", "fc3" }, softmax: false, (x, y, b) => Mlp784.Predict(x, y, b, maxDegreeOfParallelism: 1),
+        "mlp784_int8.onnx", (x, y, b) => Mlp784Int8.Predict(x, y, b, maxDegreeOfParallelism: 1));
 
     [Benchmark(Baseline = true, Description = "ModelCompiler (compiled)")]
     public void Compiled() => Mlp784.Predict(Input, Output, Batch, maxDegreeOfParallelism: 1);
@@ -73,6 +89,9 @@ public class Mlp784Benchmark : ModelBenchmark
 
     [Benchmark(Description = "ONNX Runtime (1 thread)")]
     public void OnnxRuntime() => Onnx.Run();
+
+    [Benchmark(Description = "ONNX Runtime int8 (1 thread)")]
+    public void OnnxRuntimeInt8() => OnnxInt8!.Run();
 
     [Benchmark(Description = "TensorPrimitives, hand-written")]
     public void TensorPrimitives() => Handwritten.Predict(Input, Output, Batch);

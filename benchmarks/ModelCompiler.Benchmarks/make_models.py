@@ -6,6 +6,8 @@ Run from this folder with Debian's Python:  /usr/bin/python3 make_models.py
 import os
 import sys
 
+import numpy as np
+import onnx
 import torch
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -60,3 +62,37 @@ state = {k: torch.from_numpy(np.frombuffer(raw[8 + n + v["data_offsets"][0]:8 + 
 digits.load_state_dict(state)
 export_onnx(digits, 64, os.path.join(here, "Models", "digits.onnx"))
 print("wrote", sorted(os.listdir(os.path.join(here, "Models"))))
+
+# ONNX Runtime's own int8 on the same weights: the graph its dynamic quantization produces. Weights int8, symmetric
+# per output channel (as ModelCompiler's Int8); activations quantized per call by DynamicQuantizeLinear (uint8,
+# per tensor); MatMulInteger (u8 x s8 -> int32); then dequantize, bias and ReLU in float.
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+nodes, initializers, x = [], [], "input"
+mlp_state = {k: v.detach().numpy() for k, v in mlp.state_dict().items()}
+for i, (name, relu) in enumerate([("fc1", True), ("fc2", True), ("fc3", False)]):
+    w, b = mlp_state[name + ".weight"], mlp_state[name + ".bias"]
+    scale = (np.abs(w).max(axis=1) / 127).astype(np.float32)
+    codes = np.clip(np.round(w / scale[:, None]), -127, 127).astype(np.int8)
+    initializers += [numpy_helper.from_array(codes.T.copy(), f"{name}_q"), numpy_helper.from_array(scale, f"{name}_scale"),
+                     numpy_helper.from_array(b.astype(np.float32), f"{name}_bias")]
+    out = "output" if i == 2 else f"h{i}"
+    nodes += [
+        helper.make_node("DynamicQuantizeLinear", [x], [f"{name}_xq", f"{name}_xs", f"{name}_xzp"]),
+        helper.make_node("MatMulInteger", [f"{name}_xq", f"{name}_q", f"{name}_xzp"], [f"{name}_acc"]),
+        helper.make_node("Cast", [f"{name}_acc"], [f"{name}_accf"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", [f"{name}_xs", f"{name}_scale"], [f"{name}_combined"]),
+        helper.make_node("Mul", [f"{name}_accf", f"{name}_combined"], [f"{name}_y"]),
+        helper.make_node("Add", [f"{name}_y", f"{name}_bias"], [f"{name}_z" if relu else out]),
+    ]
+    if relu:
+        nodes.append(helper.make_node("Relu", [f"{name}_z"], [out]))
+    x = out
+graph = helper.make_graph(nodes, "mlp784_int8",
+                          [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 784])],
+                          [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", 10])], initializers)
+int8_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+int8_model.ir_version = 7
+onnx.checker.check_model(int8_model)
+onnx.save(int8_model, os.path.join(here, "Models", "mlp784_int8.onnx"))
+print("wrote mlp784_int8.onnx")

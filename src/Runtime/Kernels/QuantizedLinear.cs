@@ -98,7 +98,8 @@ public static class QuantizedLinear
                 switch (path)
                 {
                     case Path.Vnni:
-                        if (tile == TileRows) Vnni4(ref scratch, k4, ref w, ref Unsafe.Add(ref columnSums, p * P), ref s);
+                        if (tile == 8) Vnni8(ref scratch, k4, ref w, ref Unsafe.Add(ref columnSums, p * P), ref s);
+                        else if (tile == 4) Vnni4(ref scratch, k4, ref w, ref Unsafe.Add(ref columnSums, p * P), ref s);
                         else for (nint t = 0; t < tile; t++) Vnni1(ref Unsafe.Add(ref scratch, t * rowBytes), k4, ref w, ref Unsafe.Add(ref columnSums, p * P), ref Unsafe.Add(ref s, t * P));
                         break;
                     case Path.Madd512:
@@ -233,6 +234,52 @@ public static class QuantizedLinear
         (l1 - cl).StoreUnsafe(ref sums, 16); (h1 - ch).StoreUnsafe(ref sums, 24);
         (l2 - cl).StoreUnsafe(ref sums, 32); (h2 - ch).StoreUnsafe(ref sums, 40);
         (l3 - cl).StoreUnsafe(ref sums, 48); (h3 - ch).StoreUnsafe(ref sums, 56);
+    }
+
+    /// <summary>AVX-VNNI, eight rows: 16 accumulators, enough independent sums to cover vpdpbusd's latency.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Vnni8(ref byte qa, nint k4, ref sbyte w, ref int columnSums, ref int sums)
+    {
+        ref byte a0 = ref qa;
+        ref byte a1 = ref Unsafe.Add(ref qa, k4);
+        ref byte a2 = ref Unsafe.Add(ref qa, 2 * k4);
+        ref byte a3 = ref Unsafe.Add(ref qa, 3 * k4);
+        ref byte a4 = ref Unsafe.Add(ref qa, 4 * k4);
+        ref byte a5 = ref Unsafe.Add(ref qa, 5 * k4);
+        ref byte a6 = ref Unsafe.Add(ref qa, 6 * k4);
+        ref byte a7 = ref Unsafe.Add(ref qa, 7 * k4);
+        Vector256<int> l0 = default, h0 = default, l1 = default, h1 = default, l2 = default, h2 = default, l3 = default, h3 = default;
+        Vector256<int> l4 = default, h4 = default, l5 = default, h5 = default, l6 = default, h6 = default, l7 = default, h7 = default;
+        for (nint g = 0; g < k4; g += G)
+        {
+            Vector256<sbyte> wl = Vector256.LoadUnsafe(ref w, (nuint)(g * P));
+            Vector256<sbyte> wh = Vector256.LoadUnsafe(ref w, (nuint)(g * P + 32));
+            Vector256<byte> x = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref a0, g))).AsByte();
+            l0 = AvxVnni.MultiplyWideningAndAdd(l0, x, wl); h0 = AvxVnni.MultiplyWideningAndAdd(h0, x, wh);
+            x = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref a1, g))).AsByte();
+            l1 = AvxVnni.MultiplyWideningAndAdd(l1, x, wl); h1 = AvxVnni.MultiplyWideningAndAdd(h1, x, wh);
+            x = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref a2, g))).AsByte();
+            l2 = AvxVnni.MultiplyWideningAndAdd(l2, x, wl); h2 = AvxVnni.MultiplyWideningAndAdd(h2, x, wh);
+            x = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref a3, g))).AsByte();
+            l3 = AvxVnni.MultiplyWideningAndAdd(l3, x, wl); h3 = AvxVnni.MultiplyWideningAndAdd(h3, x, wh);
+            x = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref a4, g))).AsByte();
+            l4 = AvxVnni.MultiplyWideningAndAdd(l4, x, wl); h4 = AvxVnni.MultiplyWideningAndAdd(h4, x, wh);
+            x = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref a5, g))).AsByte();
+            l5 = AvxVnni.MultiplyWideningAndAdd(l5, x, wl); h5 = AvxVnni.MultiplyWideningAndAdd(h5, x, wh);
+            x = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref a6, g))).AsByte();
+            l6 = AvxVnni.MultiplyWideningAndAdd(l6, x, wl); h6 = AvxVnni.MultiplyWideningAndAdd(h6, x, wh);
+            x = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref a7, g))).AsByte();
+            l7 = AvxVnni.MultiplyWideningAndAdd(l7, x, wl); h7 = AvxVnni.MultiplyWideningAndAdd(h7, x, wh);
+        }
+        Vector256<int> cl = Vector256.LoadUnsafe(ref columnSums) * 128, ch = Vector256.LoadUnsafe(ref columnSums, 8) * 128;
+        (l0 - cl).StoreUnsafe(ref sums); (h0 - ch).StoreUnsafe(ref sums, 8);
+        (l1 - cl).StoreUnsafe(ref sums, 16); (h1 - ch).StoreUnsafe(ref sums, 24);
+        (l2 - cl).StoreUnsafe(ref sums, 32); (h2 - ch).StoreUnsafe(ref sums, 40);
+        (l3 - cl).StoreUnsafe(ref sums, 48); (h3 - ch).StoreUnsafe(ref sums, 56);
+        (l4 - cl).StoreUnsafe(ref sums, 64); (h4 - ch).StoreUnsafe(ref sums, 72);
+        (l5 - cl).StoreUnsafe(ref sums, 80); (h5 - ch).StoreUnsafe(ref sums, 88);
+        (l6 - cl).StoreUnsafe(ref sums, 96); (h6 - ch).StoreUnsafe(ref sums, 104);
+        (l7 - cl).StoreUnsafe(ref sums, 112); (h7 - ch).StoreUnsafe(ref sums, 120);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]

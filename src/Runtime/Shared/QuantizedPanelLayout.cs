@@ -16,7 +16,7 @@ internal static class QuantizedPanelLayout
     public static int PaddedK(int k) => (k + Group - 1) / Group * Group;
 
     /// <summary>Rows the int8 kernel quantizes and multiplies together.</summary>
-    public const int TileRows = 4;
+    public const int TileRows = 8;
 
     /// <summary>Scratch bytes the int8 kernel needs for <paramref name="k"/> input features: a tile of quantized rows, as int16 at most.</summary>
     public static int ScratchBytes(int k) => TileRows * PaddedK(k) * 2;
