@@ -20,12 +20,15 @@ var int8 = new float[samples * DigitsClassifier.OutputLength];
 DigitsClassifier.Predict(pixels, compiled, samples);
 DigitsClassifier.PredictEager(weights, pixels, eager, samples);
 DigitsClassifierInt8.Predict(pixels, int8, samples);
+var int4 = new float[samples * DigitsClassifier.OutputLength];
+DigitsClassifierInt4.Predict(pixels, int4, samples);
 
 Console.WriteLine($"Digits: {samples} held-out 8×8 images, model 64→64→32→10 ({DigitsClassifier.FlopsPerSample:N0} FLOP per sample)");
 Console.WriteLine($"  held-out accuracy, compiled: {Accuracy(compiled):F4}");
 Console.WriteLine($"  held-out accuracy, eager:    {Accuracy(eager):F4}");
 Console.WriteLine($"  largest |compiled - eager|:  {MaxDifference(compiled, eager):E2}");
 Console.WriteLine($"  held-out accuracy, int8:     {Accuracy(int8):F4} (top-1 agreement with float32: {Agreement(compiled, int8):P1})");
+Console.WriteLine($"  held-out accuracy, int4:     {Accuracy(int4):F4} (top-1 agreement with float32: {Agreement(compiled, int4):P1})");
 
 Console.WriteLine($"  latency per sample, batch 1, compiled: {Latency((x, y) => DigitsClassifier.Predict(x, y)):F3} µs");
 Console.WriteLine($"  latency per sample, batch 1, int8:     {Latency((x, y) => DigitsClassifierInt8.Predict(x, y)):F3} µs");

@@ -32,3 +32,11 @@ public static partial class ZooInt8
         return y.Reshape(2, 3).LogSoftmax() * 2f;
     }
 }
+
+/// <summary>OddMlp with int4 weights: K of 17, 100 and 3, none a multiple of the 32-weight block.</summary>
+[CompileModel(Weights = "odd_mlp.safetensors", Quantize = Quantization.Int4)]
+public static partial class OddMlpInt4
+{
+    static Tensor Forward([Shape(17)] Tensor x) =>
+        x.Linear("l1").Gelu().Linear("l2").Tanh().Linear("l3").Sigmoid();
+}

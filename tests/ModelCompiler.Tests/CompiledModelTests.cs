@@ -112,6 +112,23 @@ public class CompiledModelTests
         Assert.True(accuracyF32 - accuracyInt8 <= 0.005, $"accuracy f32 {accuracyF32:F4}, int8 {accuracyInt8:F4}");
     }
 
+    [Fact]
+    public void Digits_int4_loses_at_most_two_points_of_accuracy()
+    {
+        SafeTensors test = SafeTensors.Load(Path.Combine(Numerics.ModelsFolder, "digits_test.safetensors"));
+        float[] pixels = test["pixels"].ToArray(), labels = test["labels"].ToArray();
+        int samples = labels.Length;
+        var f32 = new float[samples * 10];
+        var int4 = new float[samples * 10];
+        Digits.DigitsClassifier.Predict(pixels, f32, samples);
+        Digits.DigitsClassifierInt4.Predict(pixels, int4, samples);
+
+        int Top(float[] p, int i) => Array.IndexOf(p, p.Skip(i * 10).Take(10).Max(), i * 10, 10) - i * 10;
+        double accuracyF32 = Enumerable.Range(0, samples).Count(i => Top(f32, i) == (int)labels[i]) / (double)samples;
+        double accuracyInt4 = Enumerable.Range(0, samples).Count(i => Top(int4, i) == (int)labels[i]) / (double)samples;
+        Assert.True(accuracyF32 - accuracyInt4 <= 0.02, $"accuracy f32 {accuracyF32:F4}, int4 {accuracyInt4:F4}");
+    }
+
     [Theory]
     [MemberData(nameof(Models))]
     public void Single_sample_Predict_equals_the_batched_one(string name)

@@ -34,6 +34,9 @@ public sealed record CompiledModel(
         new("ZooInt8", "zoo.safetensors", ZooInt8.InputLength, ZooInt8.OutputLength, ZooInt8.Predict, ZooInt8.Predict, ZooInt8.PredictEager),
         new("DigitsInt8", "digits.safetensors", Digits.DigitsClassifierInt8.InputLength, Digits.DigitsClassifierInt8.OutputLength,
             Digits.DigitsClassifierInt8.Predict, Digits.DigitsClassifierInt8.Predict, Digits.DigitsClassifierInt8.PredictEager),
+        new("OddMlpInt4", "odd_mlp.safetensors", OddMlpInt4.InputLength, OddMlpInt4.OutputLength, OddMlpInt4.Predict, OddMlpInt4.Predict, OddMlpInt4.PredictEager),
+        new("DigitsInt4", "digits.safetensors", Digits.DigitsClassifierInt4.InputLength, Digits.DigitsClassifierInt4.OutputLength,
+            Digits.DigitsClassifierInt4.Predict, Digits.DigitsClassifierInt4.Predict, Digits.DigitsClassifierInt4.PredictEager),
     };
 
     public static CompiledModel Named(string name) => Array.Find(All, m => m.Name == name)!;

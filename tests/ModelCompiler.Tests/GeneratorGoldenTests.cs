@@ -19,6 +19,7 @@ public class GeneratorGoldenTests
         // source file (relative to the repository), weights file, the generated file's hint name
         { "samples/Digits/DigitsClassifier.cs", "samples/Digits/digits.safetensors", "Digits.DigitsClassifier" },
         { "samples/Digits/DigitsClassifier.cs", "samples/Digits/digits.safetensors", "Digits.DigitsClassifierInt8" },
+        { "samples/Digits/DigitsClassifier.cs", "samples/Digits/digits.safetensors", "Digits.DigitsClassifierInt4" },
         { "tests/ModelCompiler.TestModels/Zoo.cs", "tests/ModelCompiler.TestModels/Models/zoo.safetensors", "ModelCompiler.TestModels.Zoo" },
     };
 
@@ -48,18 +49,20 @@ public class GeneratorGoldenTests
         }
     }
 
-    [Fact]
-    public void Int8_weights_embed_in_at_most_26_percent_of_the_float32_bytes()
+    [Theory]
+    [InlineData("Int8", 0.25, 0.26)]
+    [InlineData("Int4", 0.13, 0.15)]
+    public void Quantized_weights_embed_in_a_fraction_of_the_float32_bytes(string mode, double low, double high)
     {
         // The benchmark's 784-512-256-10 MLP: 2.1 MB of float32 weights.
         string root = GeneratorDiagnosticsTests.RepositoryRoot();
         string weights = Path.Combine(root, "benchmarks/ModelCompiler.Benchmarks/Models/mlp784.safetensors");
         string source = """
             using ModelCompiler;
-            [CompileModel(Weights = "mlp784.safetensors", Quantize = Quantization.Int8)]
+            [CompileModel(Weights = "mlp784.safetensors", Quantize = Quantization.MODE)]
             static partial class Mlp { static Tensor Forward([Shape(784)] Tensor x) => x.Linear("fc1").Relu().Linear("fc2").Relu().Linear("fc3"); }
             """;
-        var run = GeneratorHarness.Run(source, weights);
+        var run = GeneratorHarness.Run(source.Replace("MODE", mode), weights);
         Assert.Empty(run.Diagnostics);
         Assert.Empty(run.CompileErrors);
         string code = run.Run.GeneratedSources.Single(s => s.HintName == "Mlp.g.cs").SourceText.ToString();
@@ -67,7 +70,7 @@ public class GeneratorGoldenTests
         Assert.True(match.Success, "the header reports the weight sizes");
         double embedded = double.Parse(match.Groups[1].Value.Replace(",", "")), f32 = double.Parse(match.Groups[2].Value.Replace(",", ""));
         Assert.Equal(4.0 * (784 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10), f32);
-        Assert.InRange(embedded / f32, 0.25, 0.26);
+        Assert.InRange(embedded / f32, low, high);
         Assert.Contains("Weight error (max |w − q·s| / max |w|) per layer, measured at build time:", code);
     }
 

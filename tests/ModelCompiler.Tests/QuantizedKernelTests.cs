@@ -45,6 +45,42 @@ public class QuantizedKernelTests
         Assert.Equal(new sbyte[] { 127, -64, 32, -127, 64, 0 }, codes); // -63.5 and 31.75 round half to even / nearest
     }
 
+    [Fact]
+    public void Single_to_half_rounds_like_System_Half()
+    {
+        var random = new Random(3);
+        for (int i = 0; i < 200_000; i++)
+        {
+            float value = i switch
+            {
+                0 => 0f, 1 => 65504f, 2 => 65520f, 3 => 1e-8f, 4 => 5.96e-8f, 5 => float.PositiveInfinity,
+                _ => (float)(Math.Pow(2, random.Next(-30, 20)) * (random.NextDouble() * 2 - 1)),
+            };
+            Assert.Equal(BitConverter.HalfToUInt16Bits((Half)value), Int4Quantization.SingleToHalf(value));
+        }
+    }
+
+    [Fact]
+    public void Int4_round_trip_keeps_every_weight_within_half_a_step_of_its_block_scale()
+    {
+        int n = 5, k = 70; // 70 = two whole blocks of 32 and a partial one
+        float[] weight = Numerics.Random(n * k, 9);
+        float[] restored = Int4Quantization.RoundTrip(weight, n, k);
+        Assert.Equal(Int4Quantization.EncodedBytes(n, k), (n * k + 1) / 2 + n * 3 * 2);
+        for (int j = 0; j < n; j++)
+        {
+            for (int b = 0; b < 3; b++)
+            {
+                int start = b * 32, end = Math.Min(k, start + 32);
+                double amax = 0;
+                for (int i = start; i < end; i++) amax = Math.Max(amax, Math.Abs(weight[j * k + i]));
+                double step = amax / 7;
+                for (int i = start; i < end; i++)
+                    Assert.True(Math.Abs(weight[j * k + i] - restored[j * k + i]) <= step * 0.5 * 1.002, $"w[{j},{i}]");
+            }
+        }
+    }
+
     internal static float[] RunKernel(float[] x, int rows, int k, int n, float[] weight, float[] bias)
     {
         var scales = new float[QuantizedPanelLayout.PanelCount(n) * 16];

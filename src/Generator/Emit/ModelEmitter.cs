@@ -67,16 +67,18 @@ internal static class ModelEmitter
             foreach (string source in kernel.Sources) w.Line($"//       from {source}");
         }
         w.Line("//");
-        w.Line($"// Total: {N(plan.FlopsPerSample)} FLOP per sample. Weights: {N(plan.WeightFloats * 4L)} bytes embedded ({N(plan.Float32Bytes)} bytes in float32),");
+        w.Line($"// Total: {N(plan.FlopsPerSample)} FLOP per sample. Weights: {N(plan.EmbeddedBytes)} bytes embedded ({N(plan.Float32Bytes)} bytes in float32),");
         w.Line($"// Linear weights packed in 16-column panels. Scratch arena: {N(plan.ArenaFloatsPerRow)} floats per row × {plan.ChunkRows} rows"
             + (plan.ScratchFloats > 0 ? $" + {N(plan.ScratchFloats)} floats" : "") + $" = {N(plan.ArenaFloats * 4L)} bytes per thread.");
         if (plan.Quantize != 0)
         {
             w.Line("//");
-            w.Line($"// Quantization: int8 weights (symmetric, per output channel), activations quantized per row at run time, int32 sums.");
-            w.Line($"// Embedded weights are {100.0 * plan.WeightFloats * 4 / Math.Max(1, plan.Float32Bytes):F1} % of float32. Weight error (max |w − q·s| / max |w|) per layer, measured at build time:");
+            w.Line(plan.Quantize == 1
+                ? "// Quantization: int8 weights (symmetric, per output channel), activations quantized per row at run time, int32 sums."
+                : "// Quantization: int4 weights (32 per fp16 scale), expanded to float32 at start-up; the model computes in float32.");
+            w.Line($"// Embedded weights are {100.0 * plan.EmbeddedBytes / Math.Max(1, plan.Float32Bytes):F1} % of float32. Weight error (max |w − q·s| / max |w|) per layer, measured at build time:");
             foreach (KernelPlan kernel in plan.Kernels.Where(k => k.Kind == KernelKind.Linear))
-                w.Line(kernel.Quantized ? $"//   K{kernel.Index}: {kernel.WeightError:E2}" : $"//   K{kernel.Index}: kept in float32");
+                w.Line(kernel.WeightError > 0 || kernel.Quantized ? $"//   K{kernel.Index}: {kernel.WeightError:E2}" : $"//   K{kernel.Index}: kept in float32");
         }
         w.Line();
     }
@@ -201,7 +203,7 @@ internal static class ModelEmitter
 
     // The eager reference quantizes as the compiled model does.
     private static string EagerQuantization(ModelPlan plan) =>
-        "new global::ModelCompiler.EagerQuantization(global::ModelCompiler.Quantization.Int8"
+        "new global::ModelCompiler.EagerQuantization(global::ModelCompiler.Quantization." + (plan.Quantize == 1 ? "Int8" : "Int4")
         + string.Concat(plan.FloatLayers.Select(l => ", " + Literal(l))) + ")";
 
     private static string Literal(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
@@ -290,7 +292,9 @@ internal static class ModelEmitter
                 w.Line($"// [{blob.Offset}, {blob.Offset + blob.Floats}): zero bias of {blob.N} outputs (the layer has none); the buffer starts zeroed.");
                 continue;
             }
-            w.Line($"buffer.DecodeBase64({blob.Offset}, {blob.Floats}, {blob.Identifier}); // {WeightsEmitter.Describe(blob)}");
+            w.Line(blob.Kind == BlobKind.Int4Linear
+                ? $"{K}Int4Weights.LoadPacked(buffer, {blob.Offset}, {blob.N}, {blob.K}, {blob.Identifier}); // {WeightsEmitter.Describe(blob)}"
+                : $"buffer.DecodeBase64({blob.Offset}, {blob.Floats}, {blob.Identifier}); // {WeightsEmitter.Describe(blob)}");
         }
         w.Line("return buffer;");
         w.Close();

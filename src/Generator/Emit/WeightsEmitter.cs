@@ -43,7 +43,9 @@ internal static class WeightsEmitter
             if (!first) w.Line();
             first = false;
             byte[] raw = Layout(blob, header, bytes);
-            w.Line($"/// <summary>{Describe(blob)}: {blob.Floats} floats, little-endian, base64.</summary>");
+            w.Line(blob.Kind == BlobKind.Int4Linear
+                ? $"/// <summary>{Describe(blob)}: {raw.Length} bytes, base64.</summary>"
+                : $"/// <summary>{Describe(blob)}: {blob.Floats} floats, little-endian, base64.</summary>");
             w.Line($"private static global::System.ReadOnlySpan<byte> {blob.Identifier} => \"{Convert.ToBase64String(raw)}\"u8;");
         }
         w.Close();
@@ -59,6 +61,7 @@ internal static class WeightsEmitter
         BlobKind.QuantizedLinear => $"{blob.Tensor} [{blob.N}, {blob.K}] as int8, packed in {QuantizedPanelLayout.PanelCount(blob.N)} panels of 16 outputs × {QuantizedPanelLayout.PaddedK(blob.K)} in groups of 4",
         BlobKind.WeightScales => $"{blob.Tensor}: int8 scale per output, padded to {blob.Floats}",
         BlobKind.ColumnSums => $"{blob.Tensor}: Σ of each output's int8 codes (int32), padded to {blob.Floats}",
+        BlobKind.Int4Linear => $"{blob.Tensor} [{blob.N}, {blob.K}] as int4, 32 weights per fp16 scale, unpacked into 16-output panels at start-up",
         _ => $"{blob.Tensor}",
     };
 
@@ -67,6 +70,7 @@ internal static class WeightsEmitter
     {
         SafeTensorEntry entry = header.Find(blob.Tensor) ?? throw new InvalidOperationException($"tensor {blob.Tensor} disappeared from the weights file");
         float[] values = header.ReadFloat32(bytes, entry);
+        if (blob.Kind == BlobKind.Int4Linear) return Int4Quantization.Encode(values, blob.N, blob.K);
         var floats = new float[blob.Floats];
         switch (blob.Kind)
         {

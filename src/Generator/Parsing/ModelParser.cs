@@ -70,9 +70,9 @@ internal static class ModelParser
             AttributeArgumentSyntax? quantizeArgument = attributeSyntax?.ArgumentList?.Arguments
                 .FirstOrDefault(a => a.NameEquals?.Name.Identifier.Text is "Quantize" or "FloatLayers");
             quantizeLocation = quantizeArgument is not null ? LocationInfo.From(quantizeArgument) : LocationInfo.From(attributeSyntax);
-            if (quantize is < 0 or > 1)
+            if (quantize is < 0 or > 2)
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.QuantizationInvalid, quantizeLocation,
-                    $"Quantize = {quantize} is not a Quantization this version supports (None, Int8)"));
+                    $"Quantize = {quantize} is not a Quantization this version supports (None, Int8, Int4)"));
             AttributeArgumentSyntax? weightsArgument = attributeSyntax?.ArgumentList?.Arguments
                 .FirstOrDefault(a => a.NameEquals?.Name.Identifier.Text == "Weights");
             if (weightsArgument is not null) weightsLocation = LocationInfo.From(weightsArgument.Expression);

@@ -121,6 +121,22 @@ internal static class LowerToPlan
     public static bool IsQuantized(ModelDeclaration model, Node linear) =>
         model.Quantize == 1 && !model.FloatLayers.Contains(linear.Source.Name!);
 
+    /// <summary>Whether a Linear's weights are stored as int4.</summary>
+    public static bool IsInt4(ModelDeclaration model, Node linear) =>
+        model.Quantize == 2 && !model.FloatLayers.Contains(linear.Source.Name!);
+
+    private static double Int4Error(float[] weight, int n, int k)
+    {
+        float[] restored = Int4Quantization.RoundTrip(weight, n, k);
+        double maxError = 0, maxWeight = 0;
+        for (int i = 0; i < weight.Length; i++)
+        {
+            maxWeight = Math.Max(maxWeight, Math.Abs(weight[i]));
+            maxError = Math.Max(maxError, Math.Abs(weight[i] - (double)restored[i]));
+        }
+        return maxWeight == 0 ? 0 : maxError / maxWeight;
+    }
+
     private static double WeightError(float[] weight, int n, int k)
     {
         var scales = new float[n];
@@ -156,16 +172,18 @@ internal static class LowerToPlan
                 int rowsPerSample = input.ElementCount / k;
                 string weight = rootNode.Weight.Name;
                 bool quantized = IsQuantized(model, rootNode);
+                bool int4 = IsInt4(model, rootNode);
                 int padded = QuantizedPanelLayout.PanelCount(n) * QuantizedPanelLayout.PanelWidth;
                 // Float32: weights packed in 16-column panels. Int8: codes packed for the dot-product instructions,
                 // one scale and one column sum per output. Then the bias, padded to whole panels.
+                // Int4: embedded compactly, expanded at start-up into the float32 panel layout.
                 int weightOffset = quantized
                     ? blob(BlobKind.QuantizedLinear, weight, (QuantizedPanelLayout.PackedBytes(n, k) + 3) / 4, n, k).Offset
-                    : blob(BlobKind.PackedLinear, weight, PanelLayout.PackedLength(n, k), n, k).Offset;
+                    : blob(int4 ? BlobKind.Int4Linear : BlobKind.PackedLinear, weight, PanelLayout.PackedLength(n, k), n, k).Offset;
                 int scalesOffset = quantized ? blob(BlobKind.WeightScales, weight, padded, n, k).Offset : 0;
                 int sumsOffset = quantized ? blob(BlobKind.ColumnSums, weight, padded, n, k).Offset : 0;
                 WeightBlob bias = blob(BlobKind.PaddedBias, rootNode.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0);
-                string title = $"Linear{(quantized ? " (int8)" : "")} \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}"
+                string title = $"Linear{(quantized ? " (int8)" : int4 ? " (int4 weights)" : "")} \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}"
                     + (rootNode.Bias is null ? "" : ", + bias") + after;
                 return new KernelPlan(index, KernelKind.Linear, title, sources.ToEquatableArray(), where(input), null, output,
                     rowsPerSample, k, n, weightOffset, bias.Offset, epilogue.ToEquatableArray(),
@@ -174,7 +192,7 @@ internal static class LowerToPlan
                     Quantized = quantized,
                     ScalesOffset = scalesOffset,
                     SumsOffset = sumsOffset,
-                    WeightError = quantized ? WeightError(readTensor(weight), n, k) : 0,
+                    WeightError = quantized ? WeightError(readTensor(weight), n, k) : int4 ? Int4Error(readTensor(weight), n, k) : 0,
                 };
             }
             case KernelKind.Elementwise:

@@ -1,6 +1,7 @@
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Parsing;
+using ModelCompiler.Kernels;
 
 namespace ModelCompiler.Generator.Passes;
 
@@ -56,10 +57,14 @@ internal sealed record KernelPlan(
 }
 
 /// <summary>How a weight tensor is laid out in the weights buffer.</summary>
-internal enum BlobKind { PackedLinear, PaddedBias, Raw, QuantizedLinear, WeightScales, ColumnSums }
+internal enum BlobKind { PackedLinear, PaddedBias, Raw, QuantizedLinear, WeightScales, ColumnSums, Int4Linear }
 
 /// <summary>A weight tensor's place in the weights buffer; the emitter reads its values from the file and lays them out.</summary>
-internal sealed record WeightBlob(string Identifier, BlobKind Kind, string Tensor, int Offset, int Floats, int N, int K);
+internal sealed record WeightBlob(string Identifier, BlobKind Kind, string Tensor, int Offset, int Floats, int N, int K)
+{
+    /// <summary>Bytes the blob takes in the assembly (int4 weights are smaller embedded than loaded; a zero bias takes none).</summary>
+    public int EmbeddedBytes => Kind == BlobKind.Int4Linear ? Int4Quantization.EncodedBytes(N, K) : Tensor.Length == 0 ? 0 : Floats * 4;
+}
 
 /// <summary>Everything the emitter needs, as a value: the output of the passes, cached by the incremental pipeline.</summary>
 internal sealed record ModelPlan(
@@ -98,6 +103,17 @@ internal sealed record ModelPlan(
 
     /// <summary>Bytes the model's weight tensors take in float32, for the size report.</summary>
     public long Float32Bytes { get; init; }
+
+    /// <summary>Bytes the weights take in the assembly.</summary>
+    public long EmbeddedBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (WeightBlob blob in Blobs) total += blob.EmbeddedBytes;
+            return total;
+        }
+    }
 }
 
 /// <summary>The result of compiling one model: a plan, or the diagnostics that stopped it.</summary>

@@ -12,4 +12,11 @@ public enum Quantization
     /// About a quarter of the weight bytes.
     /// </summary>
     Int8 = 1,
+
+    /// <summary>
+    /// int4 weights, block-wise along the input dimension (32 weights per fp16 scale): about an eighth of the
+    /// weight bytes in the assembly. Weight-only: at start-up the weights are expanded to float32 once, and the
+    /// model computes in float32 with the quantized values.
+    /// </summary>
+    Int4 = 2,
 }

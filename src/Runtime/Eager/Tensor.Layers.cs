@@ -28,6 +28,9 @@ public sealed partial class Tensor
 
         int rows = _data.Length / inFeatures;
         var result = new float[rows * outFeatures];
+        float[] weights = Quantization?.ModeFor(name) == ModelCompiler.Quantization.Int4
+            ? Int4Quantization.RoundTrip(weight._data, outFeatures, inFeatures) // int4 is weight-only: float32 with q · s
+            : weight._data;
         if (Quantization?.ModeFor(name) == ModelCompiler.Quantization.Int8)
         {
             LinearInt8(weight._data, bias, rows, inFeatures, outFeatures, result);
@@ -37,7 +40,7 @@ public sealed partial class Tensor
             for (int o = 0; o < outFeatures; o++)
             {
                 double sum = bias is null ? 0 : bias[o];
-                for (int i = 0; i < inFeatures; i++) sum += (double)_data[r * inFeatures + i] * weight._data[o * inFeatures + i];
+                for (int i = 0; i < inFeatures; i++) sum += (double)_data[r * inFeatures + i] * weights[o * inFeatures + i];
                 result[r * outFeatures + o] = (float)sum;
             }
         }

@@ -43,7 +43,7 @@ partial class Zoo
     //       6 FLOP per sample; reads arena@0, writes the output
     //       from Zoo.cs(20): y.Reshape(2, 3).LogSoftmax() * 2f
     //
-    // Total: 4,906 FLOP per sample. Weights: 11,008 bytes embedded (9,464 bytes in float32),
+    // Total: 4,906 FLOP per sample. Weights: 10,976 bytes embedded (9,464 bytes in float32),
     // Linear weights packed in 16-column panels. Scratch arena: 64 floats per row × 64 rows = 16,384 bytes per thread.
 
     /// <summary>Floats in one input sample: <c>x</c>, shape [4, 5].</summary>

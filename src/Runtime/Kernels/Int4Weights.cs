@@ -1,0 +1,26 @@
+using System;
+using System.Buffers;
+using System.Buffers.Text;
+
+namespace ModelCompiler.Kernels;
+
+/// <summary>
+/// Loads a Linear layer's int4 weights, embedded compactly (<see cref="Int4Quantization"/>), into the float32
+/// panel layout the GEMM reads. Int4 makes the assembly small; at run time the weights are float32 again, so an
+/// int4 model runs at float32 speed and computes exactly with the dequantized weights <c>q · s</c>.
+/// </summary>
+public static class Int4Weights
+{
+    /// <summary>Decodes the base64 of an <c>[n, k]</c> weight's int4 form and packs <c>q · s</c> at <paramref name="offset"/>.</summary>
+    public static void LoadPacked(AlignedBuffer buffer, int offset, int n, int k, ReadOnlySpan<byte> base64Utf8)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        var encoded = new byte[Int4Quantization.EncodedBytes(n, k)];
+        if (Base64.DecodeFromUtf8(base64Utf8, encoded, out _, out int written) != OperationStatus.Done || written != encoded.Length)
+            throw new InvalidOperationException($"Embedded int4 weights are corrupt: expected {encoded.Length} bytes, decoded {written}.");
+        float[] weight = Int4Quantization.Decode(encoded, n, k);
+        var packed = new float[PanelLayout.PackedLength(n, k)];
+        PanelLayout.Pack(weight, n, k, packed, 0);
+        packed.CopyTo(buffer.Span.Slice(offset, packed.Length));
+    }
+}
