@@ -1,10 +1,12 @@
 """Trains the Digits sample's classifier on scikit-learn's 8x8 digits and exports what the sample needs.
 
 Run from this folder with Debian's Python (it has torch and sklearn):  /usr/bin/python3 train.py
+(`train.py --calibration-only` writes only the calibration file.)
 Writes:
   digits.safetensors       the model's weights (fc1, fc2, out), read by the generator at build time
   digits_test.safetensors  the held-out set: pixels [N, 64] (scaled to [0, 1]), labels [N],
                            and probabilities [N, 10] computed by PyTorch (the tests compare against them)
+  digits_calibration.safetensors  256 training images as 'input' [256, 64]: the calibration set for Int8Static
 """
 import os
 import sys
@@ -22,6 +24,10 @@ digits = load_digits()
 x = (digits.data / 16.0).astype(np.float32)
 y = digits.target.astype(np.int64)
 x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=0, stratify=y)
+here = os.path.dirname(os.path.abspath(__file__))
+safetensors_io.save(os.path.join(here, "digits_calibration.safetensors"), {"input": x_train[:256]})
+if "--calibration-only" in sys.argv:
+    sys.exit(0)
 
 
 class Classifier(torch.nn.Module):
@@ -54,7 +60,6 @@ with torch.no_grad():
 accuracy = float((probs.argmax(1) == y_test).mean())
 print(f"held-out accuracy (PyTorch): {accuracy:.4f} on {len(y_test)} samples")
 
-here = os.path.dirname(os.path.abspath(__file__))
 safetensors_io.save(os.path.join(here, "digits.safetensors"), safetensors_io.state_dict(model))
 safetensors_io.save(os.path.join(here, "digits_test.safetensors"),
                     {"pixels": x_test, "labels": y_test.astype(np.float32), "probabilities": probs})

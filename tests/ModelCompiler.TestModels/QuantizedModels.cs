@@ -40,3 +40,18 @@ public static partial class OddMlpInt4
     static Tensor Forward([Shape(17)] Tensor x) =>
         x.Linear("l1").Gelu().Linear("l2").Tanh().Linear("l3").Sigmoid();
 }
+
+/// <summary>ReluMlpInt8 with activation ranges calibrated at build time: still equal to its eager reference bit for bit.</summary>
+[CompileModel(Weights = "relu_mlp.safetensors", Quantize = Quantization.Int8Static, Calibration = "relu_mlp.calibration.safetensors")]
+public static partial class ReluMlpInt8Static
+{
+    static Tensor Forward([Shape(17)] Tensor x) =>
+        x.Linear("a").Relu().Linear("b").Relu().Linear("c");
+}
+
+/// <summary>The Digits classifier with ranges calibrated on 256 training images.</summary>
+[CompileModel(Weights = "digits.safetensors", Quantize = Quantization.Int8Static, Calibration = "digits_calibration.safetensors")]
+public static partial class DigitsInt8Static
+{
+    static Tensor Forward([Shape(64)] Tensor pixels) => Digits.DigitsClassifier.Network(pixels);
+}

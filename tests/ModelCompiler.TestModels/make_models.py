@@ -97,3 +97,5 @@ export("odd_mlp", OddMlp(), (17,))
 export("wide_mlp", WideMlp(), (784,))
 export("zoo", Zoo(), (4, 5))
 export("relu_mlp", ReluMlp(), (17,))
+# Int8Static calibration inputs for ReluMlpInt8Static.
+safetensors_io.save(os.path.join(here, "Models", "relu_mlp.calibration.safetensors"), {"input": (torch.randn(64, 17) * 1.5).numpy()})

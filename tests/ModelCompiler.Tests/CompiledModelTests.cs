@@ -79,7 +79,12 @@ public class CompiledModelTests
     public void Int8_model_equals_its_eager_int8_reference_bit_for_bit(int batch)
     {
         // Only ReLU between the layers, so every float the two compute is the same float.
-        CompiledModel model = CompiledModel.Named("ReluMlpInt8");
+        foreach (string name in new[] { "ReluMlpInt8", "ReluMlpInt8Static" })
+            AssertBitExact(CompiledModel.Named(name), batch);
+    }
+
+    private static void AssertBitExact(CompiledModel model, int batch)
+    {
         SafeTensors weights = model.LoadWeights();
         for (int seed = 0; seed < 5; seed++)
         {
@@ -92,16 +97,19 @@ public class CompiledModelTests
         }
     }
 
-    [Fact]
-    public void Digits_int8_agrees_with_float32_on_the_held_out_set()
+    [Theory]
+    [InlineData("DigitsInt8")]
+    [InlineData("DigitsInt8Static")]
+    public void Digits_int8_agrees_with_float32_on_the_held_out_set(string name)
     {
+        CompiledModel model = CompiledModel.Named(name);
         SafeTensors test = SafeTensors.Load(Path.Combine(Numerics.ModelsFolder, "digits_test.safetensors"));
         float[] pixels = test["pixels"].ToArray(), labels = test["labels"].ToArray();
         int samples = labels.Length;
         var f32 = new float[samples * 10];
         var int8 = new float[samples * 10];
         Digits.DigitsClassifier.Predict(pixels, f32, samples);
-        Digits.DigitsClassifierInt8.Predict(pixels, int8, samples);
+        model.Predict(pixels, int8, samples, -1);
 
         int Top(float[] p, int i) => Array.IndexOf(p, p.Skip(i * 10).Take(10).Max(), i * 10, 10) - i * 10;
         int agree = Enumerable.Range(0, samples).Count(i => Top(f32, i) == Top(int8, i));

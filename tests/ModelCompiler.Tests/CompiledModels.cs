@@ -34,6 +34,8 @@ public sealed record CompiledModel(
         new("ZooInt8", "zoo.safetensors", ZooInt8.InputLength, ZooInt8.OutputLength, ZooInt8.Predict, ZooInt8.Predict, ZooInt8.PredictEager),
         new("DigitsInt8", "digits.safetensors", Digits.DigitsClassifierInt8.InputLength, Digits.DigitsClassifierInt8.OutputLength,
             Digits.DigitsClassifierInt8.Predict, Digits.DigitsClassifierInt8.Predict, Digits.DigitsClassifierInt8.PredictEager),
+        new("ReluMlpInt8Static", "relu_mlp.safetensors", ReluMlpInt8Static.InputLength, ReluMlpInt8Static.OutputLength, ReluMlpInt8Static.Predict, ReluMlpInt8Static.Predict, ReluMlpInt8Static.PredictEager),
+        new("DigitsInt8Static", "digits.safetensors", DigitsInt8Static.InputLength, DigitsInt8Static.OutputLength, DigitsInt8Static.Predict, DigitsInt8Static.Predict, DigitsInt8Static.PredictEager),
         new("OddMlpInt4", "odd_mlp.safetensors", OddMlpInt4.InputLength, OddMlpInt4.OutputLength, OddMlpInt4.Predict, OddMlpInt4.Predict, OddMlpInt4.PredictEager),
         new("DigitsInt4", "digits.safetensors", Digits.DigitsClassifierInt4.InputLength, Digits.DigitsClassifierInt4.OutputLength,
             Digits.DigitsClassifierInt4.Predict, Digits.DigitsClassifierInt4.Predict, Digits.DigitsClassifierInt4.PredictEager),

@@ -155,7 +155,7 @@ public class GeneratorDiagnosticsTests
             new Microsoft.CodeAnalysis.Text.LinePositionSpan(default, new Microsoft.CodeAnalysis.Text.LinePosition(0, 3)));
         var op = new Gen.Parsing.DslOp(0, Gen.Graph.OpKind.Input, Gen.Helpers.EquatableArray<int>.Empty, "x", 0, Gen.Helpers.EquatableArray<int>.Empty, location, null, "x");
         var declaration = new Gen.Parsing.ModelDeclaration(null, Gen.Helpers.EquatableArray<Gen.Parsing.ContainingType>.Empty, "Broken", "Model.cs",
-            location, "w.safetensors", location, 0, Gen.Helpers.EquatableArray<string>.Empty, null, "x", new Gen.Helpers.EquatableArray<int>(new[] { 4 }),
+            location, "w.safetensors", location, 0, Gen.Helpers.EquatableArray<string>.Empty, null, null, null, "x", new Gen.Helpers.EquatableArray<int>(new[] { 4 }),
             new Gen.Helpers.EquatableArray<Gen.Parsing.DslOp>(new[] { op }), 7, Gen.Helpers.EquatableArray<Gen.Diagnostics.DiagnosticInfo>.Empty);
 
         Gen.Passes.ModelResult result = Gen.Passes.ModelBuilder.Build(declaration,
@@ -208,6 +208,33 @@ public class GeneratorDiagnosticsTests
     }
 
     [Fact]
+    public void MC0012_calibration_file_not_in_AdditionalFiles()
+    {
+        Diagnostic d = Single(Model("return x.Linear(\"fc1\");",
+            weights: "Weights = \"w.safetensors\", Quantize = Quantization.Int8Static, Calibration = \"calib.safetensors\""), "MC0012", "\"calib.safetensors\"");
+        Assert.Equal("Calibration file 'calib.safetensors' cannot be used: it is not among the project's AdditionalFiles; add <AdditionalFiles Include=\"calib.safetensors\" />", d.GetMessage());
+    }
+
+    [Fact]
+    public void MC0012_calibration_input_of_the_wrong_shape()
+    {
+        string calibration = Path.Combine(GeneratorHarness.TempFolder(), "calib.safetensors");
+        File.WriteAllBytes(calibration, SafeTensorsTests.File("{\"input\":{\"dtype\":\"F32\",\"shape\":[2,5],\"data_offsets\":[0,40]}}", new byte[40]));
+        Diagnostic d = Single(Model("return x.Linear(\"fc1\");",
+            weights: "Weights = \"w.safetensors\", Quantize = Quantization.Int8Static, Calibration = \"calib.safetensors\""), "MC0012", "\"calib.safetensors\"",
+            Weights, calibration);
+        Assert.Equal("Calibration file 'calib.safetensors' cannot be used: 'input' is [2, 5], but the model takes [N, 4] with N ≥ 1", d.GetMessage());
+    }
+
+    [Fact]
+    public void MC0012_Int8Static_without_a_calibration_file()
+    {
+        Diagnostic d = Single(Model("return x.Linear(\"fc1\");", weights: "Weights = \"w.safetensors\", Quantize = Quantization.Int8Static"),
+            "MC0012", "Quantize = Quantization.Int8Static");
+        Assert.Contains("needs Calibration", d.GetMessage());
+    }
+
+    [Fact]
     public void Every_descriptor_has_a_documentation_page_and_a_release_entry()
     {
         string root = RepositoryRoot();
@@ -216,7 +243,7 @@ public class GeneratorDiagnosticsTests
             .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
             .Where(f => f.FieldType == typeof(DiagnosticDescriptor))
             .Select(f => (DiagnosticDescriptor)f.GetValue(null)!).ToList();
-        Assert.Equal(11, descriptors.Count);
+        Assert.Equal(12, descriptors.Count);
         foreach (DiagnosticDescriptor descriptor in descriptors)
         {
             Assert.True(File.Exists(Path.Combine(root, "docs", "diagnostics", descriptor.Id + ".md")), descriptor.Id + " has no page");

@@ -75,6 +75,37 @@ public class GeneratorGoldenTests
     }
 
     [Fact]
+    public void Int8Static_records_each_layers_largest_input_on_the_calibration_set()
+    {
+        string root = GeneratorDiagnosticsTests.RepositoryRoot();
+        string models = Path.Combine(root, "tests/ModelCompiler.TestModels/Models");
+        string source = File.ReadAllText(Path.Combine(root, "tests/ModelCompiler.TestModels/QuantizedModels.cs"));
+        var run = GeneratorHarness.Run(source, Path.Combine(models, "relu_mlp.safetensors"), Path.Combine(models, "relu_mlp.calibration.safetensors"),
+            Path.Combine(models, "wide_mlp.safetensors"), Path.Combine(models, "zoo.safetensors"), Path.Combine(models, "odd_mlp.safetensors"),
+            Path.Combine(root, "samples/Digits/digits.safetensors"), Path.Combine(root, "samples/Digits/digits_calibration.safetensors"));
+        string code = run.Run.GeneratedSources.Single(s => s.HintName == "ModelCompiler.TestModels.ReluMlpInt8Static.g.cs").SourceText.ToString();
+        double[] recorded = System.Text.RegularExpressions.Regex.Matches(code, @"input range ±([0-9.E+-]+)f \(calibrated\)")
+            .Select(m => double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+
+        // The same quantities from the eager reference: the largest magnitude reaching each Linear.
+        SafeTensors weights = SafeTensors.Load(Path.Combine(models, "relu_mlp.safetensors"));
+        float[] inputs = SafeTensors.Load(Path.Combine(models, "relu_mlp.calibration.safetensors"))["input"].ToArray();
+        Tensor x = Tensor.FromBatch(inputs, inputs.Length / 17, new[] { 17 }, weights);
+        Tensor h1 = x.Linear("a").Relu(), h2 = h1.Linear("b").Relu();
+        double[] expected = { MaxAbs(x), MaxAbs(h1), MaxAbs(h2) };
+
+        Assert.Equal(3, recorded.Length);
+        for (int i = 0; i < 3; i++) Assert.Equal(expected[i], recorded[i], expected[i] * 1e-5);
+    }
+
+    private static double MaxAbs(Tensor t)
+    {
+        double max = 0;
+        foreach (float v in t.Data) max = Math.Max(max, Math.Abs(v));
+        return max;
+    }
+
+    [Fact]
     public void Generation_is_deterministic()
     {
         string root = GeneratorDiagnosticsTests.RepositoryRoot();

@@ -85,5 +85,7 @@ public class VectorWidthTests
         foreach (string model in new[] { "OddMlp", "WideMlp", "Zoo", "DigitsClassifier", "WideMlpInt8", "ZooInt8", "DigitsClassifierInt8", "OddMlpInt4", "DigitsClassifierInt4" })
             Assert.Contains(model + " max_relative_error=", output);
         Assert.Contains("ReluMlpInt8 max_relative_error=0.000E+000", output); // int8 equals its reference exactly
+        Assert.Contains("ReluMlpInt8Static max_relative_error=0.000E+000", output);
+        Assert.Contains("DigitsInt8Static max_relative_error=", output);
     }
 }

@@ -77,6 +77,12 @@ internal static class DiagnosticDescriptors
         "{0}",
         "Quantize must be a mode this version supports, and FloatLayers must name Linear layers of the model.");
 
+    /// <summary>Format: <c>Calibration file '{0}' cannot be used: {1}</c>.</summary>
+    public static readonly DiagnosticDescriptor CalibrationInvalid = Error("MC0012",
+        "Calibration file missing or malformed",
+        "Calibration file '{0}' cannot be used: {1}",
+        "Int8Static calibrates activation ranges on a safetensors file, listed in AdditionalFiles, whose tensor 'input' is [N, …sample shape].");
+
     /// <summary>Format: <c>[CompileModel] on '{0}' needs Weights = "….safetensors"</c>.</summary>
     public static readonly DiagnosticDescriptor WeightsNotSpecified = Error("MC0010",
         "Weights file not specified",

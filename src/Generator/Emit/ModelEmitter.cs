@@ -73,12 +73,19 @@ internal static class ModelEmitter
         if (plan.Quantize != 0)
         {
             w.Line("//");
-            w.Line(plan.Quantize == 1
-                ? "// Quantization: int8 weights (symmetric, per output channel), activations quantized per row at run time, int32 sums."
-                : "// Quantization: int4 weights (32 per fp16 scale), expanded to float32 at start-up; the model computes in float32.");
+            w.Line(plan.Quantize switch
+            {
+                1 => "// Quantization: int8 weights (symmetric, per output channel), activations quantized per row at run time, int32 sums.",
+                3 => "// Quantization: int8 weights (symmetric, per output channel), activation ranges calibrated at build time, int32 sums.",
+                _ => "// Quantization: int4 weights (32 per fp16 scale), expanded to float32 at start-up; the model computes in float32.",
+            });
             w.Line($"// Embedded weights are {100.0 * plan.EmbeddedBytes / Math.Max(1, plan.Float32Bytes):F1} % of float32. Weight error (max |w − q·s| / max |w|) per layer, measured at build time:");
             foreach (KernelPlan kernel in plan.Kernels.Where(k => k.Kind == KernelKind.Linear))
-                w.Line(kernel.WeightError > 0 || kernel.Quantized ? $"//   K{kernel.Index}: {kernel.WeightError:E2}" : $"//   K{kernel.Index}: kept in float32");
+            {
+                w.Line(kernel.WeightError > 0 || kernel.Quantized
+                    ? $"//   K{kernel.Index}: {kernel.WeightError:E2}" + (kernel.StaticRange >= 0 ? $"; input range ±{Float(kernel.StaticRange)} (calibrated)" : "")
+                    : $"//   K{kernel.Index}: kept in float32");
+            }
         }
         w.Line();
     }
@@ -203,8 +210,9 @@ internal static class ModelEmitter
 
     // The eager reference quantizes as the compiled model does.
     private static string EagerQuantization(ModelPlan plan) =>
-        "new global::ModelCompiler.EagerQuantization(global::ModelCompiler.Quantization." + (plan.Quantize == 1 ? "Int8" : "Int4")
-        + string.Concat(plan.FloatLayers.Select(l => ", " + Literal(l))) + ")";
+        "new global::ModelCompiler.EagerQuantization(global::ModelCompiler.Quantization." + (plan.Quantize switch { 1 => "Int8", 2 => "Int4", _ => "Int8Static" })
+        + string.Concat(plan.FloatLayers.Select(l => ", " + Literal(l))) + ")"
+        + (plan.StaticRanges.Count == 0 ? "" : " { InputRanges = { " + string.Join(", ", plan.StaticRanges.Select(r => $"[{Literal(r.Layer)}] = {Float(r.Range)}")) + " } }");
 
     private static string Literal(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
 
@@ -218,7 +226,8 @@ internal static class ModelEmitter
         {
             return $"{K}QuantizedLinear.Run<{OperatorName(k)}>(ref {Ref(k.A)}, {k.K}, {rows}, ref {Unsafe}.As<float, sbyte>(ref {WeightRef(k.WeightOffset)}), "
                 + $"ref {WeightRef(k.ScalesOffset)}, ref {WeightRef(k.BiasOffset)}, ref {Unsafe}.As<float, int>(ref {WeightRef(k.SumsOffset)}), {k.K}, {k.N}, "
-                + $"ref {Ref(k.Output)}, {k.N}, ref {Unsafe}.As<float, byte>(ref {Ref(new Operand(BufferKind.Arena, plan.ScratchOffset))}));";
+                + $"ref {Ref(k.Output)}, {k.N}, ref {Unsafe}.As<float, byte>(ref {Ref(new Operand(BufferKind.Arena, plan.ScratchOffset))})"
+                + (k.StaticRange >= 0 ? $", staticRange: {Float(k.StaticRange)}" : "") + ");";
         }
         switch (k.Kind)
         {

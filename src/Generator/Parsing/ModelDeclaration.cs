@@ -44,6 +44,8 @@ internal sealed record ModelDeclaration(
     int Quantize,
     EquatableArray<string> FloatLayers,
     LocationInfo? QuantizeLocation,
+    string? CalibrationFile,
+    LocationInfo? CalibrationLocation,
     string InputName,
     EquatableArray<int> InputShape,
     EquatableArray<DslOp> Ops,

@@ -30,10 +30,13 @@ internal static class ModelParser
         int quantize = 0;
         string[] floatLayers = Array.Empty<string>();
         LocationInfo? quantizeLocation = null;
+        string? calibration = null;
+        LocationInfo? calibrationLocation = null;
         ModelDeclaration Result(string? weights = null, LocationInfo? weightsLocation = null, string inputName = "",
             int[]? shape = null, DslOp[]? ops = null, int output = -1, ContainingType[]? containing = null) =>
             new(ns, new EquatableArray<ContainingType>(containing ?? Array.Empty<ContainingType>()), type.Name, fileName,
                 classLocation, weights, weightsLocation, quantize, new EquatableArray<string>(floatLayers), quantizeLocation,
+                calibration, calibrationLocation,
                 inputName, new EquatableArray<int>(shape ?? Array.Empty<int>()),
                 new EquatableArray<DslOp>(ops ?? Array.Empty<DslOp>()), output, diagnostics.ToEquatableArray());
 
@@ -64,15 +67,22 @@ internal static class ModelParser
             {
                 if (named.Key == "Weights" && named.Value.Value is string w) weights = w;
                 if (named.Key == "Quantize" && named.Value.Value is int q) quantize = q;
+                if (named.Key == "Calibration" && named.Value.Value is string c) calibration = c;
                 if (named.Key == "FloatLayers" && named.Value.Kind == TypedConstantKind.Array)
                     floatLayers = named.Value.Values.Select(v => v.Value as string ?? "").ToArray();
             }
             AttributeArgumentSyntax? quantizeArgument = attributeSyntax?.ArgumentList?.Arguments
                 .FirstOrDefault(a => a.NameEquals?.Name.Identifier.Text is "Quantize" or "FloatLayers");
             quantizeLocation = quantizeArgument is not null ? LocationInfo.From(quantizeArgument) : LocationInfo.From(attributeSyntax);
-            if (quantize is < 0 or > 2)
+            if (quantize is < 0 or > 3)
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.QuantizationInvalid, quantizeLocation,
-                    $"Quantize = {quantize} is not a Quantization this version supports (None, Int8, Int4)"));
+                    $"Quantize = {quantize} is not a Quantization this version supports (None, Int8, Int4, Int8Static)"));
+            AttributeArgumentSyntax? calibrationArgument = attributeSyntax?.ArgumentList?.Arguments
+                .FirstOrDefault(a => a.NameEquals?.Name.Identifier.Text == "Calibration");
+            calibrationLocation = calibrationArgument is not null ? LocationInfo.From(calibrationArgument.Expression) : quantizeLocation;
+            if (quantize == 3 && string.IsNullOrWhiteSpace(calibration))
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.CalibrationInvalid, quantizeLocation, "(none)",
+                    "Quantize = Quantization.Int8Static needs Calibration = \"….safetensors\", a file of representative inputs"));
             AttributeArgumentSyntax? weightsArgument = attributeSyntax?.ArgumentList?.Arguments
                 .FirstOrDefault(a => a.NameEquals?.Name.Identifier.Text == "Weights");
             if (weightsArgument is not null) weightsLocation = LocationInfo.From(weightsArgument.Expression);

@@ -19,7 +19,7 @@ namespace ModelCompiler.Generator.Passes;
 internal static class LowerToPlan
 {
     public static ModelPlan Run(ModelDeclaration model, WeightsFileRef file, ModelGraph graph, List<FusionGroup> groups,
-        Func<string, float[]> readTensor)
+        Func<string, float[]> readTensor, IReadOnlyDictionary<string, float>? staticRanges = null)
     {
         // Storage root of each node: views share their input's storage.
         var root = new int[graph.Nodes.Count];
@@ -84,7 +84,12 @@ internal static class LowerToPlan
 
         var kernels = new List<KernelPlan>();
         foreach (FusionGroup group in groups)
-            kernels.Add(Lower(kernels.Count, group, graph, model, Where, Blob, readTensor));
+        {
+            KernelPlan kernel = Lower(kernels.Count, group, graph, model, Where, Blob, readTensor);
+            if (kernel.Quantized && staticRanges is not null && staticRanges.TryGetValue(group.Root.Source.Name!, out float range))
+                kernel = kernel with { StaticRange = range };
+            kernels.Add(kernel);
+        }
         // Int8 layers quantize a tile of activation rows into fixed scratch at the end of the arena.
         int scratchFloats = kernels.Where(k => k.Quantized)
             .Select(k => PlanArena.Align((QuantizedPanelLayout.ScratchBytes(k.K) + 3) / 4)).DefaultIfEmpty(0).Max();
@@ -114,12 +119,14 @@ internal static class LowerToPlan
             Quantize = model.Quantize,
             FloatLayers = model.FloatLayers,
             Float32Bytes = float32Bytes,
+            StaticRanges = staticRanges is null ? EquatableArray<LayerRange>.Empty
+                : staticRanges.OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => new LayerRange(r.Key, r.Value)).ToEquatableArray(),
         };
     }
 
     /// <summary>Whether a Linear runs in int8: the model asks for it and does not keep this layer in float32.</summary>
     public static bool IsQuantized(ModelDeclaration model, Node linear) =>
-        model.Quantize == 1 && !model.FloatLayers.Contains(linear.Source.Name!);
+        model.Quantize is 1 or 3 && !model.FloatLayers.Contains(linear.Source.Name!);
 
     /// <summary>Whether a Linear's weights are stored as int4.</summary>
     public static bool IsInt4(ModelDeclaration model, Node linear) =>
@@ -227,7 +234,7 @@ internal static class LowerToPlan
     /// Broadcast strides of <paramref name="operand"/> against <paramref name="shape"/>: the per-sample stride
     /// first (0 for a weight tensor, which has no batch dimension), then one per dimension, 0 where broadcast.
     /// </summary>
-    private static int[] Strides(Node operand, int[] shape)
+    internal static int[] Strides(Node operand, int[] shape)
     {
         int rank = shape.Length, lead = rank - operand.Shape.Length;
         var strides = new int[rank + 1];

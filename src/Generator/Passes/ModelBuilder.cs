@@ -75,7 +75,15 @@ internal static class ModelBuilder
 
             bool[] live = EliminateDeadNodes.Run(graph);
             var groups = FuseEpilogues.Run(graph, live);
-            ModelPlan plan = LowerToPlan.Run(model, file, graph, groups, name => header.ReadFloat32(bytes, header.Find(name)!));
+            Func<string, float[]> readTensor = name => header.ReadFloat32(bytes, header.Find(name)!);
+
+            Dictionary<string, float>? ranges = null;
+            if (model.Quantize == 3)
+            {
+                ranges = CalibrationRanges(model, files, graph, live, readTensor, diagnostics, cancellationToken);
+                if (ranges is null) return Stop();
+            }
+            ModelPlan plan = LowerToPlan.Run(model, file, graph, groups, readTensor, ranges);
             return new ModelResult(plan, diagnostics.ToEquatableArray());
         }
         catch (OperationCanceledException)
@@ -86,6 +94,48 @@ internal static class ModelBuilder
         {
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, model.ClassLocation, model.ClassName, e.GetType().Name + ": " + e.Message));
             return Stop();
+        }
+    }
+
+    /// <summary>Int8Static: reads the calibration inputs and runs the float model on them (MC0012 when it cannot).</summary>
+    private static Dictionary<string, float>? CalibrationRanges(ModelDeclaration model, ImmutableArray<WeightsFileRef> files, ModelGraph graph,
+        bool[] live, Func<string, float[]> readTensor, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
+    {
+        string name = model.CalibrationFile!;
+        DiagnosticInfo Fail(string why) => DiagnosticInfo.Create(DiagnosticDescriptors.CalibrationInvalid, model.CalibrationLocation, name, why);
+        var matches = files.Where(f => f.Matches(name)).ToList();
+        if (matches.Count != 1)
+        {
+            diagnostics.Add(Fail(matches.Count == 0
+                ? $"it is not among the project's AdditionalFiles; add <AdditionalFiles Include=\"{name}\" />"
+                : "it matches several AdditionalFiles; give more of the path"));
+            return null;
+        }
+        try
+        {
+            byte[] bytes = WeightsFileReader.ReadAllBytes(matches[0].Path);
+            SafeTensorsHeader header = SafeTensorsHeader.Parse(bytes);
+            SafeTensorEntry? input = header.Find("input");
+            int[] sample = model.InputShape.ToArray();
+            if (input is null)
+            {
+                diagnostics.Add(Fail("it has no tensor named 'input'"));
+                return null;
+            }
+            if (input.Shape.Length != sample.Length + 1 || input.Shape[0] == 0 || !input.Shape.Skip(1).SequenceEqual(sample))
+            {
+                diagnostics.Add(Fail($"'input' is {Node.Format(input.Shape)}, but the model takes [N, {string.Join(", ", sample)}] with N ≥ 1"));
+                return null;
+            }
+            cancellationToken.ThrowIfCancellationRequested();
+            long flops = graph.Nodes.Where(n => live[n.Id] && n.Kind == OpKind.Linear).Sum(n => 2L * n.Weight!.Shape[0] * n.Weight.Shape[1] * Math.Max(1, graph.Nodes[n.Inputs[0]].ElementCount / n.Weight.Shape[1]));
+            return Calibrate.Run(graph, live, header.ReadFloat32(bytes, input), input.Shape[0], flops, readTensor,
+                node => LowerToPlan.IsQuantized(model, node));
+        }
+        catch (Exception e) when (e is SafeTensorsFormatException or System.IO.IOException or UnauthorizedAccessException)
+        {
+            diagnostics.Add(Fail(e.Message));
+            return null;
         }
     }
 }

@@ -54,7 +54,13 @@ internal sealed record KernelPlan(
 
     /// <summary>Quantized Linear: max |w − q·s| / max |w| over the layer, measured at build time.</summary>
     public double WeightError { get; init; }
+
+    /// <summary>Int8Static: the calibrated largest input magnitude; negative for per-row ranges at run time.</summary>
+    public float StaticRange { get; init; } = -1f;
 }
+
+/// <summary>Int8Static: a Linear layer's calibrated input range (largest magnitude).</summary>
+internal sealed record LayerRange(string Layer, float Range);
 
 /// <summary>How a weight tensor is laid out in the weights buffer.</summary>
 internal enum BlobKind { PackedLinear, PaddedBias, Raw, QuantizedLinear, WeightScales, ColumnSums, Int4Linear }
@@ -100,6 +106,9 @@ internal sealed record ModelPlan(
     /// <summary>The model's quantization mode (<c>ModelCompiler.Quantization</c> as int) and the layers kept in float32.</summary>
     public int Quantize { get; init; }
     public EquatableArray<string> FloatLayers { get; init; }
+
+    /// <summary>Int8Static: every calibrated layer's input range, for the eager reference.</summary>
+    public EquatableArray<LayerRange> StaticRanges { get; init; }
 
     /// <summary>Bytes the model's weight tensors take in float32, for the size report.</summary>
     public long Float32Bytes { get; init; }

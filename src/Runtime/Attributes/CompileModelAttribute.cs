@@ -24,4 +24,10 @@ public sealed class CompileModelAttribute : Attribute
     /// <summary>Linear layers (by the name given to <c>Linear("…")</c>) kept in float32 when <see cref="Quantize"/> is set,
     /// e.g. the first and last layers.</summary>
     public string[]? FloatLayers { get; set; }
+
+    /// <summary>
+    /// For <see cref="Quantization.Int8Static"/>: a safetensors file, also listed in <c>AdditionalFiles</c>, whose
+    /// tensor <c>input</c> holds representative samples <c>[N, …sample shape]</c>.
+    /// </summary>
+    public string? Calibration { get; set; }
 }

@@ -19,4 +19,11 @@ public enum Quantization
     /// model computes in float32 with the quantized values.
     /// </summary>
     Int4 = 2,
+
+    /// <summary>
+    /// Like <see cref="Int8"/>, but each layer's activation range is calibrated at build time: the generator runs
+    /// the float32 model on the inputs in <c>CompileModelAttribute.Calibration</c> and records the largest input
+    /// magnitude of every quantized layer. No range scan at run time; values beyond the range saturate.
+    /// </summary>
+    Int8Static = 3,
 }

@@ -21,6 +21,12 @@ public sealed class EagerQuantization
     /// <summary>The mode for quantized layers.</summary>
     public Quantization Mode { get; }
 
+    /// <summary>
+    /// <see cref="Quantization.Int8Static"/>: each layer's calibrated input range (the largest magnitude), used in
+    /// place of each row's own.
+    /// </summary>
+    public Dictionary<string, float> InputRanges { get; } = new(StringComparer.Ordinal);
+
     /// <summary>The mode the Linear layer <paramref name="name"/> runs in.</summary>
     public Quantization ModeFor(string name) => _floatLayers.Contains(name) ? Quantization.None : Mode;
 }

@@ -31,9 +31,17 @@ public sealed partial class Tensor
         float[] weights = Quantization?.ModeFor(name) == ModelCompiler.Quantization.Int4
             ? Int4Quantization.RoundTrip(weight._data, outFeatures, inFeatures) // int4 is weight-only: float32 with q · s
             : weight._data;
-        if (Quantization?.ModeFor(name) == ModelCompiler.Quantization.Int8)
+        Quantization mode = Quantization?.ModeFor(name) ?? ModelCompiler.Quantization.None;
+        if (mode is ModelCompiler.Quantization.Int8 or ModelCompiler.Quantization.Int8Static)
         {
-            LinearInt8(weight._data, bias, rows, inFeatures, outFeatures, result);
+            float? range = null;
+            if (mode == ModelCompiler.Quantization.Int8Static)
+            {
+                if (!Quantization!.InputRanges.TryGetValue(name, out float r))
+                    throw new InvalidOperationException($"Linear '{name}': Int8Static needs its calibrated input range.");
+                range = r;
+            }
+            LinearInt8(weight._data, bias, rows, inFeatures, outFeatures, result, range);
         }
         else for (int r = 0; r < rows; r++)
         {
@@ -50,11 +58,11 @@ public sealed partial class Tensor
     }
 
     /// <summary>
-    /// The int8 reference: weights quantized per output channel and each row of activations per row, by the
-    /// shared rules in <see cref="Int8Quantization"/>; an exact integer dot product; then dequantization. The
-    /// compiled int8 kernels must equal this bit for bit.
+    /// The int8 reference: weights quantized per output channel and each row of activations per row (or with the
+    /// calibrated range, for Int8Static), by the shared rules in <see cref="Int8Quantization"/>; an exact integer
+    /// dot product; then dequantization. The compiled int8 kernels must equal this bit for bit.
     /// </summary>
-    private void LinearInt8(float[] weight, float[]? bias, int rows, int inFeatures, int outFeatures, float[] result)
+    private void LinearInt8(float[] weight, float[]? bias, int rows, int inFeatures, int outFeatures, float[] result, float? staticRange)
     {
         var scales = new float[outFeatures];
         sbyte[] codes = Int8Quantization.QuantizeWeights(weight, outFeatures, inFeatures, scales);
@@ -63,6 +71,7 @@ public sealed partial class Tensor
         {
             float amax = 0f;
             for (int i = 0; i < inFeatures; i++) amax = MathF.Max(amax, MathF.Abs(_data[r * inFeatures + i]));
+            if (staticRange is float calibrated) amax = calibrated;
             float rowScale = Int8Quantization.RowScale(amax, out float inverse);
             for (int i = 0; i < inFeatures; i++) row[i] = Int8Quantization.QuantizeActivation(_data[r * inFeatures + i], inverse);
             for (int o = 0; o < outFeatures; o++)

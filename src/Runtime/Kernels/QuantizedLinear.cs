@@ -72,9 +72,13 @@ public static class QuantizedLinear
     /// <param name="c">First output row; rows are <paramref name="ldc"/> floats apart.</param>
     /// <param name="ldc">Distance between output rows, in floats.</param>
     /// <param name="scratch">At least <see cref="ScratchBytes"/>(k) bytes for the quantized activations.</param>
+    /// <param name="staticRange">
+    /// Int8Static: the calibrated largest input magnitude, used for every row instead of the row's own (values
+    /// beyond it saturate); negative for dynamic, per-row ranges.
+    /// </param>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Run<TEpilogue>(ref float a, nint lda, nint rows, ref sbyte packedWeights, ref float weightScales,
-        ref float paddedBias, ref int columnSums, nint k, nint n, ref float c, nint ldc, ref byte scratch)
+        ref float paddedBias, ref int columnSums, nint k, nint n, ref float c, nint ldc, ref byte scratch, float staticRange = -1f)
         where TEpilogue : struct, IUnaryOperator
     {
         Path path = Select();
@@ -89,7 +93,7 @@ public static class QuantizedLinear
         {
             nint tile = Math.Min(TileRows, rows - r0);
             for (nint t = 0; t < tile; t++)
-                rowScales[(int)t] = QuantizeRow(ref Unsafe.Add(ref a, (r0 + t) * lda), k, k4, ref Unsafe.Add(ref scratch, t * rowBytes), format);
+                rowScales[(int)t] = QuantizeRow(ref Unsafe.Add(ref a, (r0 + t) * lda), k, k4, ref Unsafe.Add(ref scratch, t * rowBytes), format, staticRange);
 
             for (nint p = 0; p < panels; p++)
             {
@@ -131,11 +135,16 @@ public static class QuantizedLinear
     // ---- activation quantization ----
 
     /// <summary>Quantizes one row into <paramref name="destination"/> (padded to <paramref name="k4"/>); returns the row's scale.</summary>
-    private static float QuantizeRow(ref float x, nint k, nint k4, ref byte destination, Format format)
+    private static float QuantizeRow(ref float x, nint k, nint k4, ref byte destination, Format format, float staticRange)
     {
         float amax = 0f;
         nint i = 0;
-        if (Vector512.IsHardwareAccelerated && k >= 16)
+        if (staticRange >= 0f)
+        {
+            amax = staticRange;
+            i = k; // no scan
+        }
+        else if (Vector512.IsHardwareAccelerated && k >= 16)
         {
             Vector512<float> m = Vector512<float>.Zero;
             for (; i + 16 <= k; i += 16) m = Vector512.Max(m, Vector512.Abs(Vector512.LoadUnsafe(ref x, (nuint)i)));

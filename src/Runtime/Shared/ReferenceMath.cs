@@ -1,3 +1,5 @@
+// Compiled into both the runtime (the eager reference) and the generator (which runs models at build time to
+// calibrate Int8Static), so both compute GELU with the same erf.
 using System;
 
 namespace ModelCompiler;
@@ -17,6 +19,7 @@ internal static class ReferenceMath
     public static double Erf(double x)
     {
         if (double.IsNaN(x)) return double.NaN;
+        if (x == 0) return x;
         double ax = Math.Abs(x);
         if (ax < 3.0)
         {
@@ -28,12 +31,12 @@ internal static class ReferenceMath
                 if (Math.Abs(contribution) < 1e-17 * Math.Abs(sum)) break;
                 term *= -x2 / (n + 1);
             }
-            return Math.CopySign(TwoOverSqrtPi * sum, x);
+            return x < 0 ? -TwoOverSqrtPi * sum : TwoOverSqrtPi * sum;
         }
         // erfc(x) = e^{-x²}/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + …)))), evaluated from the tail.
         double fraction = ax;
         for (int n = 60; n >= 1; n--) fraction = ax + (n / 2.0) / fraction;
         double erfc = Math.Exp(-ax * ax) / (Math.Sqrt(Math.PI) * fraction);
-        return Math.CopySign(1.0 - erfc, x);
+        return x < 0 ? -(1.0 - erfc) : 1.0 - erfc;
     }
 }

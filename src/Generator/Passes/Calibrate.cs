@@ -1,0 +1,134 @@
+using System;
+using System.Collections.Generic;
+using ModelCompiler.Generator.Graph;
+
+namespace ModelCompiler.Generator.Passes;
+
+/// <summary>
+/// Int8Static calibration: runs the float model at build time on representative inputs and records, for every
+/// quantized Linear, the largest magnitude its input reaches. Computes like the eager reference (double within an
+/// op); bounded work (<see cref="MaxFlops"/>) so a large file cannot stall the build.
+/// </summary>
+internal static class Calibrate
+{
+    /// <summary>Samples × FLOPs per sample evaluated at most; further samples are not used.</summary>
+    public const double MaxFlops = 2e9;
+
+    public static Dictionary<string, float> Run(ModelGraph graph, bool[] live, float[] inputs, int samples, long flopsPerSample,
+        Func<string, float[]> readTensor, Func<Node, bool> quantized)
+    {
+        samples = (int)Math.Max(1, Math.Min(samples, MaxFlops / Math.Max(1, flopsPerSample)));
+        var values = new double[graph.Nodes.Count][];
+        var ranges = new Dictionary<string, float>(StringComparer.Ordinal);
+        var tensors = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        float[] Tensor(string name) => tensors.TryGetValue(name, out float[]? t) ? t : tensors[name] = readTensor(name);
+
+        foreach (Node node in graph.Nodes)
+        {
+            if (!live[node.Id]) continue;
+            int[] inputsOf = node.Inputs;
+            double[] x = inputsOf.Length > 0 ? values[inputsOf[0]] : Array.Empty<double>();
+            switch (node.Kind)
+            {
+                case OpKind.Input:
+                    values[node.Id] = Array.ConvertAll(Slice(inputs, samples * node.ElementCount), v => (double)v);
+                    break;
+                case OpKind.Parameter:
+                    values[node.Id] = Array.ConvertAll(Tensor(node.Weight!.Name), v => (double)v);
+                    break;
+                case OpKind.Linear:
+                {
+                    if (quantized(node))
+                    {
+                        double amax = 0;
+                        foreach (double v in x) amax = Math.Max(amax, Math.Abs(v));
+                        string name = node.Source.Name!;
+                        ranges[name] = ranges.TryGetValue(name, out float seen) ? Math.Max(seen, (float)amax) : (float)amax;
+                    }
+                    int n = node.Weight!.Shape[0], k = node.Weight.Shape[1];
+                    float[] w = Tensor(node.Weight.Name);
+                    float[]? b = node.Bias is null ? null : Tensor(node.Bias.Name);
+                    int rows = x.Length / k;
+                    var y = new double[rows * n];
+                    for (int r = 0; r < rows; r++)
+                    {
+                        for (int j = 0; j < n; j++)
+                        {
+                            double sum = b?[j] ?? 0;
+                            for (int i = 0; i < k; i++) sum += x[r * k + i] * w[j * k + i];
+                            y[r * n + j] = (float)sum;
+                        }
+                    }
+                    values[node.Id] = y;
+                    break;
+                }
+                case OpKind.Relu: values[node.Id] = Map(x, v => v > 0 ? v : 0); break;
+                case OpKind.Sigmoid: values[node.Id] = Map(x, v => 1 / (1 + Math.Exp(-v))); break;
+                case OpKind.Tanh: values[node.Id] = Map(x, Math.Tanh); break;
+                case OpKind.Gelu: values[node.Id] = Map(x, v => 0.5 * v * (1 + ReferenceMath.Erf(v / Math.Sqrt(2)))); break;
+                case OpKind.GeluTanh: values[node.Id] = Map(x, v => 0.5 * v * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)))); break;
+                case OpKind.AddScalar: values[node.Id] = Map(x, v => (float)v + node.Source.Scalar); break;
+                case OpKind.MulScalar: values[node.Id] = Map(x, v => (float)v * node.Source.Scalar); break;
+                case OpKind.Softmax or OpKind.LogSoftmax:
+                {
+                    int width = node.Shape[node.Shape.Length - 1];
+                    var y = new double[x.Length];
+                    for (int start = 0; width > 0 && start + width <= x.Length; start += width)
+                    {
+                        double max = double.NegativeInfinity, sum = 0;
+                        for (int j = 0; j < width; j++) max = Math.Max(max, x[start + j]);
+                        for (int j = 0; j < width; j++) sum += Math.Exp(x[start + j] - max);
+                        for (int j = 0; j < width; j++)
+                            y[start + j] = (float)(node.Kind == OpKind.LogSoftmax ? x[start + j] - max - Math.Log(sum) : Math.Exp(x[start + j] - max) / sum);
+                    }
+                    values[node.Id] = y;
+                    break;
+                }
+                case OpKind.Add or OpKind.Mul:
+                {
+                    Node a = graph.Nodes[inputsOf[0]], b = graph.Nodes[inputsOf[1]];
+                    int[] shape = node.Shape, sa = LowerToPlan.Strides(a, shape), sb = LowerToPlan.Strides(b, shape);
+                    int count = node.ElementCount;
+                    double[] va = values[a.Id], vb = values[b.Id];
+                    var y = new double[samples * count];
+                    for (int s = 0; s < samples; s++)
+                    {
+                        for (int f = 0; f < count; f++)
+                        {
+                            int oa = s * sa[0], ob = s * sb[0], rest = f;
+                            for (int d = shape.Length - 1; d >= 0; d--)
+                            {
+                                int index = rest % shape[d];
+                                rest /= shape[d];
+                                oa += index * sa[d + 1];
+                                ob += index * sb[d + 1];
+                            }
+                            y[s * count + f] = (float)(node.Kind == OpKind.Add ? va[oa] + vb[ob] : va[oa] * vb[ob]);
+                        }
+                    }
+                    values[node.Id] = y;
+                    break;
+                }
+                default: // Flatten, Reshape: the same values
+                    values[node.Id] = x;
+                    break;
+            }
+        }
+        return ranges;
+    }
+
+    private static double[] Map(double[] x, Func<double, double> f)
+    {
+        var y = new double[x.Length];
+        for (int i = 0; i < x.Length; i++) y[i] = (float)f(x[i]);
+        return y;
+    }
+
+    private static float[] Slice(float[] values, int count)
+    {
+        if (values.Length == count) return values;
+        var slice = new float[count];
+        Array.Copy(values, slice, count);
+        return slice;
+    }
+}
