@@ -27,7 +27,9 @@ internal static class ModelBuilder
             return Stop();
         try
         {
-            var matches = files.Where(f => f.Matches(model.WeightsFile)).OrderBy(f => f.Path, StringComparer.Ordinal).ToList();
+            // The same file listed twice (by hand and by the package's targets) is one file.
+            var matches = files.Where(f => f.Matches(model.WeightsFile)).GroupBy(f => f.Path, StringComparer.Ordinal).Select(g => g.First())
+                .OrderBy(f => f.Path, StringComparer.Ordinal).ToList();
             if (matches.Count == 0)
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WeightsFileNotFound, model.WeightsLocation, model.WeightsFile));
@@ -103,7 +105,7 @@ internal static class ModelBuilder
     {
         string name = model.CalibrationFile!;
         DiagnosticInfo Fail(string why) => DiagnosticInfo.Create(DiagnosticDescriptors.CalibrationInvalid, model.CalibrationLocation, name, why);
-        var matches = files.Where(f => f.Matches(name)).ToList();
+        var matches = files.Where(f => f.Matches(name)).GroupBy(f => f.Path, StringComparer.Ordinal).Select(g => g.First()).ToList();
         if (matches.Count != 1)
         {
             diagnostics.Add(Fail(matches.Count == 0

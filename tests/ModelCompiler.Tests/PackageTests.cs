@@ -1,0 +1,96 @@
+using System;
+using System.Diagnostics;
+using System.IO;
+using Xunit;
+
+namespace ModelCompiler.Tests;
+
+/// <summary>
+/// The package as a user gets it: `dotnet pack`, then a fresh project that references the package from a local
+/// folder feed (not a ProjectReference), lists no AdditionalFiles by hand, builds and runs a model.
+/// </summary>
+public class PackageTests
+{
+    [Fact]
+    public void Packed_library_compiles_and_runs_a_model_in_a_fresh_project()
+    {
+        string root = GeneratorDiagnosticsTests.RepositoryRoot();
+        string work = GeneratorHarness.TempFolder();
+        string feed = Path.Combine(work, "feed"), app = Path.Combine(work, "app");
+        Directory.CreateDirectory(app);
+
+        Run(root, "pack", "src/Runtime", "-c", "Release", "-o", feed);
+        Assert.True(File.Exists(Path.Combine(feed, "ModelCompiler.0.1.0.nupkg")));
+        Assert.InRange(new FileInfo(Path.Combine(feed, "ModelCompiler.0.1.0.nupkg")).Length, 1, 2 * 1024 * 1024);
+
+        File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
+            <configuration>
+              <packageSources>
+                <clear />
+                <add key="local" value="{feed}" />
+              </packageSources>
+            </configuration>
+            """);
+        File.WriteAllText(Path.Combine(app, "App.csproj"), """
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <Nullable>enable</Nullable>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="ModelCompiler" Version="0.1.0" />
+                <None Include="*.safetensors" CopyToOutputDirectory="PreserveNewest" />
+              </ItemGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(app, "Program.cs"), """
+            using ModelCompiler;
+
+            var test = SafeTensors.Load(Path.Combine(AppContext.BaseDirectory, "digits_test.safetensors"));
+            float[] pixels = test["pixels"].ToArray(), labels = test["labels"].ToArray();
+            var output = new float[labels.Length * Classifier.OutputLength];
+            Classifier.Predict(pixels, output, labels.Length);
+            int correct = 0;
+            for (int i = 0; i < labels.Length; i++)
+            {
+                var row = output.AsSpan(i * 10, 10);
+                if (row.IndexOf(TensorMax(row)) == (int)labels[i]) correct++;
+            }
+            Console.WriteLine($"accuracy {correct / (double)labels.Length:F4}");
+
+            static float TensorMax(ReadOnlySpan<float> row) { float m = row[0]; foreach (float v in row) m = Math.Max(m, v); return m; }
+
+            [CompileModel(Weights = "digits.safetensors", Quantize = Quantization.Int8)]
+            partial class Classifier
+            {
+                static Tensor Forward([Shape(64)] Tensor pixels) =>
+                    pixels.Linear("fc1").Relu().Linear("fc2").Relu().Linear("out").Softmax();
+            }
+            """);
+        File.Copy(Path.Combine(root, "samples/Digits/digits.safetensors"), Path.Combine(app, "digits.safetensors"));
+        File.Copy(Path.Combine(root, "samples/Digits/digits_test.safetensors"), Path.Combine(app, "digits_test.safetensors"));
+
+        string output = Run(app, "run", "-c", "Release");
+        Assert.Contains("accuracy 0.9639", output);
+    }
+
+    private static string Run(string folder, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string argument in arguments) start.ArgumentList.Add(argument);
+        // A private package cache, so that an older build of the same version can never be picked up.
+        start.Environment["NUGET_PACKAGES"] = Path.Combine(Path.GetTempPath(), "mc-tests-nuget-" + Guid.NewGuid().ToString("N"));
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        using Process process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        string stderr = process.StandardError.ReadToEnd();
+        Assert.True(process.WaitForExit(300_000), $"dotnet {string.Join(' ', arguments)} did not finish");
+        string text = stdout.Result + stderr;
+        Assert.True(process.ExitCode == 0, $"dotnet {string.Join(' ', arguments)} failed:\n{text}");
+        return text;
+    }
+}
