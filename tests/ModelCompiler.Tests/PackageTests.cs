@@ -9,6 +9,7 @@ namespace ModelCompiler.Tests;
 /// The package as a user gets it: `dotnet pack`, then a fresh project that references the package from a local
 /// folder feed (not a ProjectReference), lists no AdditionalFiles by hand, builds and runs a model.
 /// </summary>
+[Collection(DotnetBuilds.Name)]
 public class PackageTests
 {
     [Fact]
