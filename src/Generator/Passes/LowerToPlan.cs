@@ -101,12 +101,9 @@ internal static class LowerToPlan
                 EquatableArray<EpilogueStep>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, 0));
         }
 
-        long float32Bytes = 0;
-        foreach (Node node in graph.Nodes)
-        {
-            if (node.Weight is not null) float32Bytes += 4 * node.Weight.ElementCount;
-            if (node.Bias is not null) float32Bytes += 4 * node.Bias.ElementCount;
-        }
+        // The float32 size of the weight tensors the model uses, each counted once however often it is used.
+        long float32Bytes = graph.Nodes.SelectMany(n => new[] { n.Weight, n.Bias })
+            .Where(t => t is not null).GroupBy(t => t!.Name, StringComparer.Ordinal).Sum(g => 4 * g.First()!.ElementCount);
 
         Node outputNode = graph.OutputNode;
         return new ModelPlan(model.Namespace, model.ContainingTypes, model.ClassName, model.SourceFileName, model.InputName,
