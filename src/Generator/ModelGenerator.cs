@@ -44,9 +44,16 @@ public sealed class ModelGenerator : IIncrementalGenerator
             .Select(static (text, _) => WeightsFileRef.Read(text.Path))
             .WithTrackingName(Steps.WeightsFiles);
 
+        // The embedding limit, from the MSBuild property ModelCompilerEmbedLimit (bytes) when the project exposes it.
+        IncrementalValueProvider<long> embedLimit = context.AnalyzerConfigOptionsProvider
+            .Select(static (options, _) => options.GlobalOptions.TryGetValue("build_property.ModelCompilerEmbedLimit", out string? text)
+                && long.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out long limit)
+                ? limit : ModelBuilder.DefaultEmbedLimit);
+
         IncrementalValuesProvider<ModelResult> models = declarations
             .Combine(weightsFiles.Collect())
-            .Select(static (pair, ct) => ModelBuilder.Build(pair.Left, pair.Right, ct))
+            .Combine(embedLimit)
+            .Select(static (pair, ct) => ModelBuilder.Build(pair.Left.Left, pair.Left.Right, pair.Right, ct))
             .WithTrackingName(Steps.Models);
 
         IncrementalValuesProvider<ModelPlan> plans = models
@@ -71,9 +78,8 @@ public sealed class ModelGenerator : IIncrementalGenerator
             {
                 string hint = ModelEmitter.HintName(plan);
                 string code = ModelEmitter.Emit(plan);
-                string weights = WeightsEmitter.Emit(plan);
                 spc.AddSource(hint + ".g.cs", code);
-                spc.AddSource(hint + ".Weights.g.cs", weights);
+                if (plan.EmbedWeights) spc.AddSource(hint + ".Weights.g.cs", WeightsEmitter.Emit(plan));
             }
             catch (Exception e)
             {

@@ -79,7 +79,7 @@ public class CompiledModelTests
     public void Int8_model_equals_its_eager_int8_reference_bit_for_bit(int batch)
     {
         // Only ReLU between the layers, so every float the two compute is the same float.
-        foreach (string name in new[] { "ReluMlpInt8", "ReluMlpInt8Static" })
+        foreach (string name in new[] { "ReluMlpInt8", "ReluMlpInt8Static", "ReluMlpInt8FromFile" })
             AssertBitExact(CompiledModel.Named(name), batch);
     }
 
@@ -135,6 +135,28 @@ public class CompiledModelTests
         double accuracyF32 = Enumerable.Range(0, samples).Count(i => Top(f32, i) == (int)labels[i]) / (double)samples;
         double accuracyInt4 = Enumerable.Range(0, samples).Count(i => Top(int4, i) == (int)labels[i]) / (double)samples;
         Assert.True(accuracyF32 - accuracyInt4 <= 0.02, $"accuracy f32 {accuracyF32:F4}, int4 {accuracyInt4:F4}");
+    }
+
+    [Fact]
+    public void Weights_read_from_the_file_give_the_same_outputs_as_embedded_ones()
+    {
+        float[] input = Numerics.Random(9 * 17, 5);
+        var embedded = new float[9];
+        var fromFile = new float[9];
+        ModelCompiler.TestModels.OddMlp.Predict(input, embedded, 9);
+        ModelCompiler.TestModels.OddMlpFromFile.Predict(input, fromFile, 9);
+        Assert.Equal(embedded, fromFile);
+    }
+
+    [Fact]
+    public void A_weights_file_that_is_not_the_compiled_one_is_refused()
+    {
+        string folder = AppContext.BaseDirectory;
+        var missing = Assert.Throws<FileNotFoundException>(() => ModelCompiler.Kernels.WeightsFile.Open("no_such.safetensors", 10, "0"));
+        Assert.Contains("copy no_such.safetensors to the output directory", missing.Message);
+        var changed = Assert.Throws<InvalidOperationException>(() => ModelCompiler.Kernels.WeightsFile.Open("odd_mlp.safetensors", 8776, "0000000000000000"));
+        Assert.Contains("is not the weights file the model was compiled with", changed.Message);
+        Assert.True(File.Exists(Path.Combine(folder, "odd_mlp.safetensors")));
     }
 
     [Theory]

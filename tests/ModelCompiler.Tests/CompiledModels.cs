@@ -36,6 +36,8 @@ public sealed record CompiledModel(
             Digits.DigitsClassifierInt8.Predict, Digits.DigitsClassifierInt8.Predict, Digits.DigitsClassifierInt8.PredictEager),
         new("ReluMlpInt8Static", "relu_mlp.safetensors", ReluMlpInt8Static.InputLength, ReluMlpInt8Static.OutputLength, ReluMlpInt8Static.Predict, ReluMlpInt8Static.Predict, ReluMlpInt8Static.PredictEager),
         new("DigitsInt8Static", "digits.safetensors", DigitsInt8Static.InputLength, DigitsInt8Static.OutputLength, DigitsInt8Static.Predict, DigitsInt8Static.Predict, DigitsInt8Static.PredictEager),
+        new("OddMlpFromFile", "odd_mlp.safetensors", OddMlpFromFile.InputLength, OddMlpFromFile.OutputLength, OddMlpFromFile.Predict, OddMlpFromFile.Predict, OddMlpFromFile.PredictEager),
+        new("ReluMlpInt8FromFile", "relu_mlp.safetensors", ReluMlpInt8FromFile.InputLength, ReluMlpInt8FromFile.OutputLength, ReluMlpInt8FromFile.Predict, ReluMlpInt8FromFile.Predict, ReluMlpInt8FromFile.PredictEager),
         new("OddMlpInt4", "odd_mlp.safetensors", OddMlpInt4.InputLength, OddMlpInt4.OutputLength, OddMlpInt4.Predict, OddMlpInt4.Predict, OddMlpInt4.PredictEager),
         new("DigitsInt4", "digits.safetensors", Digits.DigitsClassifierInt4.InputLength, Digits.DigitsClassifierInt4.OutputLength,
             Digits.DigitsClassifierInt4.Predict, Digits.DigitsClassifierInt4.Predict, Digits.DigitsClassifierInt4.PredictEager),

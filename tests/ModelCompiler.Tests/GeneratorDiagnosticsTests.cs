@@ -155,11 +155,11 @@ public class GeneratorDiagnosticsTests
             new Microsoft.CodeAnalysis.Text.LinePositionSpan(default, new Microsoft.CodeAnalysis.Text.LinePosition(0, 3)));
         var op = new Gen.Parsing.DslOp(0, Gen.Graph.OpKind.Input, Gen.Helpers.EquatableArray<int>.Empty, "x", 0, Gen.Helpers.EquatableArray<int>.Empty, location, null, "x");
         var declaration = new Gen.Parsing.ModelDeclaration(null, Gen.Helpers.EquatableArray<Gen.Parsing.ContainingType>.Empty, "Broken", "Model.cs",
-            location, "w.safetensors", location, 0, Gen.Helpers.EquatableArray<string>.Empty, null, null, null, "x", new Gen.Helpers.EquatableArray<int>(new[] { 4 }),
+            location, "w.safetensors", location, 0, Gen.Helpers.EquatableArray<string>.Empty, null, null, null, 0, "x", new Gen.Helpers.EquatableArray<int>(new[] { 4 }),
             new Gen.Helpers.EquatableArray<Gen.Parsing.DslOp>(new[] { op }), 7, Gen.Helpers.EquatableArray<Gen.Diagnostics.DiagnosticInfo>.Empty);
 
         Gen.Passes.ModelResult result = Gen.Passes.ModelBuilder.Build(declaration,
-            System.Collections.Immutable.ImmutableArray.Create(Gen.Import.WeightsFileRef.Read(Weights)), CancellationToken.None);
+            System.Collections.Immutable.ImmutableArray.Create(Gen.Import.WeightsFileRef.Read(Weights)), Gen.Passes.ModelBuilder.DefaultEmbedLimit, CancellationToken.None);
 
         Assert.Null(result.Plan);
         Diagnostic d = Assert.Single(result.Diagnostics).ToDiagnostic();

@@ -105,6 +105,31 @@ public class GeneratorGoldenTests
         return max;
     }
 
+    [Theory]
+    [InlineData("", null, true)]                                   // 27 KB: under the default 16 MB limit
+    [InlineData("", "20000", false)]                               // the project lowered the limit below the model
+    [InlineData(", WeightsStorage = WeightsStorage.Embedded", "0", true)]
+    [InlineData(", WeightsStorage = WeightsStorage.File", null, false)]
+    public void Weights_are_embedded_up_to_the_limit_and_read_from_the_file_above_it(string storage, string? limit, bool embedded)
+    {
+        string root = GeneratorDiagnosticsTests.RepositoryRoot();
+        string source = $$"""
+            using ModelCompiler;
+            [CompileModel(Weights = "digits.safetensors"{{storage}})]
+            static partial class Net { static Tensor Forward([Shape(64)] Tensor x) => x.Linear("fc1").Relu().Linear("fc2").Relu().Linear("out"); }
+            """;
+        var options = limit is null ? null : new System.Collections.Generic.Dictionary<string, string> { ["build_property.ModelCompilerEmbedLimit"] = limit };
+        GeneratorDriver driver = GeneratorHarness.Driver(new[] { new GeneratorHarness.BinaryAdditionalText(Path.Combine(root, "samples/Digits/digits.safetensors")) }, options);
+        driver = driver.RunGeneratorsAndUpdateCompilation(GeneratorHarness.Compilation(("Net.cs", source)), out Compilation output, out _);
+        GeneratorRunResult run = driver.GetRunResult().Results.Single();
+
+        Assert.Empty(run.Diagnostics);
+        Assert.Empty(output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
+        string code = run.GeneratedSources.Single(s => s.HintName == "Net.g.cs").SourceText.ToString();
+        Assert.Equal(embedded, run.GeneratedSources.Any(s => s.HintName == "Net.Weights.g.cs"));
+        Assert.Equal(!embedded, code.Contains("global::ModelCompiler.Kernels.WeightsFile.Open(\"digits.safetensors\", 26712L,"));
+    }
+
     [Fact]
     public void Generation_is_deterministic()
     {

@@ -46,9 +46,28 @@ internal static class GeneratorHarness
             References.Value,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 
-    public static GeneratorDriver Driver(IEnumerable<AdditionalText> files) =>
+    public static GeneratorDriver Driver(IEnumerable<AdditionalText> files, Dictionary<string, string>? globalOptions = null) =>
         CSharpGeneratorDriver.Create(new[] { new ModelGenerator().AsSourceGenerator() }, files, ParseOptions,
+            globalOptions is null ? null : new GlobalOptionsProvider(globalOptions),
             driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
+
+    /// <summary>MSBuild properties as the compiler hands them to generators (<c>build_property.X</c>).</summary>
+    private sealed class GlobalOptionsProvider : Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptionsProvider
+    {
+        private readonly Options _global;
+        public GlobalOptionsProvider(Dictionary<string, string> values) => _global = new Options(values);
+        public override Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptions GlobalOptions => _global;
+        public override Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptions GetOptions(SyntaxTree tree) => Options.Empty;
+        public override Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptions GetOptions(AdditionalText textFile) => Options.Empty;
+
+        private sealed class Options : Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptions
+        {
+            public static readonly Options Empty = new(new Dictionary<string, string>());
+            private readonly Dictionary<string, string> _values;
+            public Options(Dictionary<string, string> values) => _values = values;
+            public override bool TryGetValue(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? value) => _values.TryGetValue(key, out value);
+        }
+    }
 
     /// <summary>Runs the generator once; returns the generator's diagnostics, its sources, and the compiler's errors on the result.</summary>
     public static (ImmutableArray<Diagnostic> Diagnostics, GeneratorRunResult Run, ImmutableArray<Diagnostic> CompileErrors) Run(

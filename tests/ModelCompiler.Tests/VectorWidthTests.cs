@@ -86,6 +86,8 @@ public class VectorWidthTests
             Assert.Contains(model + " max_relative_error=", output);
         Assert.Contains("ReluMlpInt8 max_relative_error=0.000E+000", output); // int8 equals its reference exactly
         Assert.Contains("ReluMlpInt8Static max_relative_error=0.000E+000", output);
+        Assert.Contains("ReluMlpInt8FromFile max_relative_error=0.000E+000", output);
+        Assert.Contains("OddMlpFromFile max_relative_error=", output);
         Assert.Contains("DigitsInt8Static max_relative_error=", output);
     }
 }

@@ -23,6 +23,8 @@ ok &= Check("DigitsClassifierInt8", "digits", Digits.DigitsClassifierInt8.InputL
     Digits.DigitsClassifierInt8.Predict, Digits.DigitsClassifierInt8.PredictEager);
 ok &= Check("ReluMlpInt8Static", "relu_mlp", ReluMlpInt8Static.InputLength, ReluMlpInt8Static.OutputLength, ReluMlpInt8Static.Predict, ReluMlpInt8Static.PredictEager, tolerance: 0);
 ok &= Check("DigitsInt8Static", "digits", DigitsInt8Static.InputLength, DigitsInt8Static.OutputLength, DigitsInt8Static.Predict, DigitsInt8Static.PredictEager);
+ok &= Check("OddMlpFromFile", "odd_mlp", OddMlpFromFile.InputLength, OddMlpFromFile.OutputLength, OddMlpFromFile.Predict, OddMlpFromFile.PredictEager);
+ok &= Check("ReluMlpInt8FromFile", "relu_mlp", ReluMlpInt8FromFile.InputLength, ReluMlpInt8FromFile.OutputLength, ReluMlpInt8FromFile.Predict, ReluMlpInt8FromFile.PredictEager, tolerance: 0);
 ok &= Check("OddMlpInt4", "odd_mlp", OddMlpInt4.InputLength, OddMlpInt4.OutputLength, OddMlpInt4.Predict, OddMlpInt4.PredictEager);
 ok &= Check("DigitsClassifierInt4", "digits", Digits.DigitsClassifierInt4.InputLength, Digits.DigitsClassifierInt4.OutputLength,
     Digits.DigitsClassifierInt4.Predict, Digits.DigitsClassifierInt4.PredictEager);

@@ -6,6 +6,7 @@ using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Parsing;
 using ModelCompiler.Generator.Passes;
+using ModelCompiler.Kernels;
 
 namespace ModelCompiler.Generator.Emit;
 
@@ -67,7 +68,9 @@ internal static class ModelEmitter
             foreach (string source in kernel.Sources) w.Line($"//       from {source}");
         }
         w.Line("//");
-        w.Line($"// Total: {N(plan.FlopsPerSample)} FLOP per sample. Weights: {N(plan.EmbeddedBytes)} bytes embedded ({N(plan.Float32Bytes)} bytes in float32),");
+        w.Line(plan.EmbedWeights
+            ? $"// Total: {N(plan.FlopsPerSample)} FLOP per sample. Weights: {N(plan.EmbeddedBytes)} bytes embedded ({N(plan.Float32Bytes)} bytes in float32),"
+            : $"// Total: {N(plan.FlopsPerSample)} FLOP per sample. Weights: read at start-up from {plan.WeightsFile} ({N(plan.Float32Bytes)} bytes in float32),");
         w.Line($"// Linear weights packed in 16-column panels. Scratch arena: {N(plan.ArenaFloatsPerRow)} floats per row × {plan.ChunkRows} rows"
             + (plan.ScratchFloats > 0 ? $" + {N(plan.ScratchFloats)} floats" : "") + $" = {N(plan.ArenaFloats * 4L)} bytes per thread.");
         if (plan.Quantize != 0)
@@ -294,6 +297,21 @@ internal static class ModelEmitter
         w.Line();
         w.Open($"private static {K}AlignedBuffer Load()");
         w.Line($"var buffer = new {K}AlignedBuffer({plan.WeightFloats});");
+        if (!plan.EmbedWeights)
+        {
+            string file = System.IO.Path.GetFileName(plan.WeightsFile);
+            w.Line($"// Not embedded ({N(plan.EmbeddedBytes)} bytes): read from {file} beside the application, checked, and laid out here.");
+            w.Line($"var file = {K}WeightsFile.Open({Literal(file)}, {plan.WeightsLength}L, {Literal(plan.WeightsHash)});");
+            foreach (WeightBlob blob in plan.Blobs)
+            {
+                if (blob.Tensor.Length == 0) continue;
+                w.Line($"file.Lay(buffer, {blob.Offset}, {K}WeightLayoutKind.{blob.Kind}, {Literal(blob.Tensor)}, {blob.N}, {blob.K}, {blob.Floats}); // {WeightsEmitter.Describe(blob)}");
+            }
+            w.Line("return buffer;");
+            w.Close();
+            w.Close();
+            return;
+        }
         foreach (WeightBlob blob in plan.Blobs)
         {
             if (blob.Tensor.Length == 0)
@@ -301,7 +319,7 @@ internal static class ModelEmitter
                 w.Line($"// [{blob.Offset}, {blob.Offset + blob.Floats}): zero bias of {blob.N} outputs (the layer has none); the buffer starts zeroed.");
                 continue;
             }
-            w.Line(blob.Kind == BlobKind.Int4Linear
+            w.Line(blob.Kind == WeightLayoutKind.Int4Linear
                 ? $"{K}Int4Weights.LoadPacked(buffer, {blob.Offset}, {blob.N}, {blob.K}, {blob.Identifier}); // {WeightsEmitter.Describe(blob)}"
                 : $"buffer.DecodeBase64({blob.Offset}, {blob.Floats}, {blob.Identifier}); // {WeightsEmitter.Describe(blob)}");
         }

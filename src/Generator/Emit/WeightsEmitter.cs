@@ -19,7 +19,7 @@ internal static class WeightsEmitter
     public static string Emit(ModelPlan plan)
     {
         byte[] bytes = WeightsFileReader.ReadAllBytes(plan.WeightsPath);
-        if (WeightsFileReader.Hash(bytes) != plan.WeightsHash)
+        if (WeightLayout.Hash(bytes) != plan.WeightsHash)
             throw new InvalidOperationException($"{plan.WeightsFile} changed while the model was being compiled; build again");
         SafeTensorsHeader header = SafeTensorsHeader.Parse(bytes);
 
@@ -43,7 +43,7 @@ internal static class WeightsEmitter
             if (!first) w.Line();
             first = false;
             byte[] raw = Layout(blob, header, bytes);
-            w.Line(blob.Kind == BlobKind.Int4Linear
+            w.Line(blob.Kind == WeightLayoutKind.Int4Linear
                 ? $"/// <summary>{Describe(blob)}: {raw.Length} bytes, base64.</summary>"
                 : $"/// <summary>{Describe(blob)}: {blob.Floats} floats, little-endian, base64.</summary>");
             w.Line($"private static global::System.ReadOnlySpan<byte> {blob.Identifier} => \"{Convert.ToBase64String(raw)}\"u8;");
@@ -56,50 +56,19 @@ internal static class WeightsEmitter
 
     public static string Describe(WeightBlob blob) => blob.Kind switch
     {
-        BlobKind.PackedLinear => $"{blob.Tensor} [{blob.N}, {blob.K}] packed in {PanelLayout.PanelCount(blob.N)} panels of 16 outputs × {blob.K}",
-        BlobKind.PaddedBias => $"{blob.Tensor} [{blob.N}] padded to {blob.Floats}",
-        BlobKind.QuantizedLinear => $"{blob.Tensor} [{blob.N}, {blob.K}] as int8, packed in {QuantizedPanelLayout.PanelCount(blob.N)} panels of 16 outputs × {QuantizedPanelLayout.PaddedK(blob.K)} in groups of 4",
-        BlobKind.WeightScales => $"{blob.Tensor}: int8 scale per output, padded to {blob.Floats}",
-        BlobKind.ColumnSums => $"{blob.Tensor}: Σ of each output's int8 codes (int32), padded to {blob.Floats}",
-        BlobKind.Int4Linear => $"{blob.Tensor} [{blob.N}, {blob.K}] as int4, 32 weights per fp16 scale, unpacked into 16-output panels at start-up",
+        WeightLayoutKind.PackedLinear => $"{blob.Tensor} [{blob.N}, {blob.K}] packed in {PanelLayout.PanelCount(blob.N)} panels of 16 outputs × {blob.K}",
+        WeightLayoutKind.PaddedBias => $"{blob.Tensor} [{blob.N}] padded to {blob.Floats}",
+        WeightLayoutKind.QuantizedLinear => $"{blob.Tensor} [{blob.N}, {blob.K}] as int8, packed in {QuantizedPanelLayout.PanelCount(blob.N)} panels of 16 outputs × {QuantizedPanelLayout.PaddedK(blob.K)} in groups of 4",
+        WeightLayoutKind.WeightScales => $"{blob.Tensor}: int8 scale per output, padded to {blob.Floats}",
+        WeightLayoutKind.ColumnSums => $"{blob.Tensor}: Σ of each output's int8 codes (int32), padded to {blob.Floats}",
+        WeightLayoutKind.Int4Linear => $"{blob.Tensor} [{blob.N}, {blob.K}] as int4, 32 weights per fp16 scale, unpacked into 16-output panels at start-up",
         _ => $"{blob.Tensor}",
     };
 
-    /// <summary>The blob's bytes, in the layout its kernel reads.</summary>
+    /// <summary>The blob's bytes as embedded (Shared/WeightLayout.cs, the same code the runtime lays files out with).</summary>
     private static byte[] Layout(WeightBlob blob, SafeTensorsHeader header, byte[] bytes)
     {
         SafeTensorEntry entry = header.Find(blob.Tensor) ?? throw new InvalidOperationException($"tensor {blob.Tensor} disappeared from the weights file");
-        float[] values = header.ReadFloat32(bytes, entry);
-        if (blob.Kind == BlobKind.Int4Linear) return Int4Quantization.Encode(values, blob.N, blob.K);
-        var floats = new float[blob.Floats];
-        switch (blob.Kind)
-        {
-            case BlobKind.PackedLinear:
-                PanelLayout.Pack(values, blob.N, blob.K, floats, 0);
-                break;
-            case BlobKind.QuantizedLinear:
-            {
-                sbyte[] codes = Int8Quantization.QuantizeWeights(values, blob.N, blob.K, new float[blob.N]);
-                var packed = new sbyte[QuantizedPanelLayout.PackedBytes(blob.N, blob.K)];
-                QuantizedPanelLayout.Pack(codes, blob.N, blob.K, packed, 0);
-                Buffer.BlockCopy(packed, 0, floats, 0, packed.Length);
-                break;
-            }
-            case BlobKind.WeightScales:
-                Int8Quantization.QuantizeWeights(values, blob.N, blob.K, floats);
-                break;
-            case BlobKind.ColumnSums:
-            {
-                int[] sums = QuantizedPanelLayout.ColumnSums(Int8Quantization.QuantizeWeights(values, blob.N, blob.K, new float[blob.N]), blob.N, blob.K);
-                Buffer.BlockCopy(sums, 0, floats, 0, sums.Length * 4);
-                break;
-            }
-            default:
-                Array.Copy(values, floats, values.Length);
-                break;
-        }
-        var raw = new byte[floats.Length * 4];
-        Buffer.BlockCopy(floats, 0, raw, 0, raw.Length);
-        return raw;
+        return WeightLayout.Embedded(blob.Kind, header.ReadFloat32(bytes, entry), blob.N, blob.K, blob.Floats);
     }
 }

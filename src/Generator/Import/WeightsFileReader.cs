@@ -11,7 +11,7 @@ internal sealed record WeightsFileRef(string Path, long Length, string Hash, str
         try
         {
             byte[] bytes = WeightsFileReader.ReadAllBytes(path);
-            return new WeightsFileRef(path, bytes.Length, WeightsFileReader.Hash(bytes), null);
+            return new WeightsFileRef(path, bytes.Length, Kernels.WeightLayout.Hash(bytes), null);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
         {
@@ -40,16 +40,4 @@ internal static class WeightsFileReader
 #pragma warning disable RS1035 // File IO is banned in analyzers; reading a binary AdditionalFile has no other route (see above).
     public static byte[] ReadAllBytes(string path) => File.ReadAllBytes(path);
 #pragma warning restore RS1035
-
-    /// <summary>FNV-1a, 64-bit: cheap, deterministic, enough to notice an edited file.</summary>
-    public static string Hash(byte[] bytes)
-    {
-        ulong hash = 14695981039346656037UL;
-        foreach (byte b in bytes)
-        {
-            hash ^= b;
-            hash *= 1099511628211UL;
-        }
-        return hash.ToString("x16", System.Globalization.CultureInfo.InvariantCulture);
-    }
 }

@@ -46,6 +46,7 @@ internal sealed record ModelDeclaration(
     LocationInfo? QuantizeLocation,
     string? CalibrationFile,
     LocationInfo? CalibrationLocation,
+    int WeightsStorage,
     string InputName,
     EquatableArray<int> InputShape,
     EquatableArray<DslOp> Ops,

@@ -32,11 +32,12 @@ internal static class ModelParser
         LocationInfo? quantizeLocation = null;
         string? calibration = null;
         LocationInfo? calibrationLocation = null;
+        int storage = 0;
         ModelDeclaration Result(string? weights = null, LocationInfo? weightsLocation = null, string inputName = "",
             int[]? shape = null, DslOp[]? ops = null, int output = -1, ContainingType[]? containing = null) =>
             new(ns, new EquatableArray<ContainingType>(containing ?? Array.Empty<ContainingType>()), type.Name, fileName,
                 classLocation, weights, weightsLocation, quantize, new EquatableArray<string>(floatLayers), quantizeLocation,
-                calibration, calibrationLocation,
+                calibration, calibrationLocation, storage,
                 inputName, new EquatableArray<int>(shape ?? Array.Empty<int>()),
                 new EquatableArray<DslOp>(ops ?? Array.Empty<DslOp>()), output, diagnostics.ToEquatableArray());
 
@@ -68,6 +69,7 @@ internal static class ModelParser
                 if (named.Key == "Weights" && named.Value.Value is string w) weights = w;
                 if (named.Key == "Quantize" && named.Value.Value is int q) quantize = q;
                 if (named.Key == "Calibration" && named.Value.Value is string c) calibration = c;
+                if (named.Key == "WeightsStorage" && named.Value.Value is int st) storage = st;
                 if (named.Key == "FloatLayers" && named.Value.Kind == TypedConstantKind.Array)
                     floatLayers = named.Value.Values.Select(v => v.Value as string ?? "").ToArray();
             }

@@ -38,11 +38,11 @@ internal static class LowerToPlan
         var blobByKey = new Dictionary<string, WeightBlob>(StringComparer.Ordinal);
         var identifiers = new HashSet<string>(StringComparer.Ordinal);
         int weightFloats = 0;
-        WeightBlob Blob(BlobKind kind, string tensor, int floats, int n, int k)
+        WeightBlob Blob(WeightLayoutKind kind, string tensor, int floats, int n, int k)
         {
             string key = kind + ":" + tensor + ":" + n;
             if (blobByKey.TryGetValue(key, out WeightBlob? existing)) return existing;
-            string id = Identifier(tensor.Length == 0 ? "ZeroBias" + n : tensor) + (kind == BlobKind.PackedLinear ? "Packed" : "");
+            string id = Identifier(tensor.Length == 0 ? "ZeroBias" + n : tensor) + (kind == WeightLayoutKind.PackedLinear ? "Packed" : "");
             string unique = id;
             for (int i = 2; !identifiers.Add(unique); i++) unique = id + i.ToString(CultureInfo.InvariantCulture);
             var blob = new WeightBlob(unique, kind, tensor, weightFloats, floats, n, k);
@@ -78,7 +78,7 @@ internal static class LowerToPlan
             Node stored = graph.Nodes[r];
             if (stored.Kind == OpKind.Input) return new Operand(BufferKind.Input, 0);
             if (stored.Kind == OpKind.Parameter)
-                return new Operand(BufferKind.Weights, Blob(BlobKind.Raw, stored.Weight!.Name, stored.ElementCount, 0, 0).Offset);
+                return new Operand(BufferKind.Weights, Blob(WeightLayoutKind.Raw, stored.Weight!.Name, stored.ElementCount, 0, 0).Offset);
             return new Operand(BufferKind.Arena, arenaOffsets[requestIndex[r]] * chunkRows);
         }
 
@@ -158,7 +158,7 @@ internal static class LowerToPlan
     }
 
     private static KernelPlan Lower(int index, FusionGroup group, ModelGraph graph, ModelDeclaration model,
-        Func<Node, Operand> where, Func<BlobKind, string, int, int, int, WeightBlob> blob, Func<string, float[]> readTensor)
+        Func<Node, Operand> where, Func<WeightLayoutKind, string, int, int, int, WeightBlob> blob, Func<string, float[]> readTensor)
     {
         Node rootNode = group.Root;
         Node input = graph.Nodes[rootNode.Inputs[0]];
@@ -182,11 +182,11 @@ internal static class LowerToPlan
                 // one scale and one column sum per output. Then the bias, padded to whole panels.
                 // Int4: embedded compactly, expanded at start-up into the float32 panel layout.
                 int weightOffset = quantized
-                    ? blob(BlobKind.QuantizedLinear, weight, (QuantizedPanelLayout.PackedBytes(n, k) + 3) / 4, n, k).Offset
-                    : blob(int4 ? BlobKind.Int4Linear : BlobKind.PackedLinear, weight, PanelLayout.PackedLength(n, k), n, k).Offset;
-                int scalesOffset = quantized ? blob(BlobKind.WeightScales, weight, padded, n, k).Offset : 0;
-                int sumsOffset = quantized ? blob(BlobKind.ColumnSums, weight, padded, n, k).Offset : 0;
-                WeightBlob bias = blob(BlobKind.PaddedBias, rootNode.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0);
+                    ? blob(WeightLayoutKind.QuantizedLinear, weight, (QuantizedPanelLayout.PackedBytes(n, k) + 3) / 4, n, k).Offset
+                    : blob(int4 ? WeightLayoutKind.Int4Linear : WeightLayoutKind.PackedLinear, weight, PanelLayout.PackedLength(n, k), n, k).Offset;
+                int scalesOffset = quantized ? blob(WeightLayoutKind.WeightScales, weight, padded, n, k).Offset : 0;
+                int sumsOffset = quantized ? blob(WeightLayoutKind.ColumnSums, weight, padded, n, k).Offset : 0;
+                WeightBlob bias = blob(WeightLayoutKind.PaddedBias, rootNode.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0);
                 string title = $"Linear{(quantized ? " (int8)" : int4 ? " (int4 weights)" : "")} \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}"
                     + (rootNode.Bias is null ? "" : ", + bias") + after;
                 return new KernelPlan(index, KernelKind.Linear, title, sources.ToEquatableArray(), where(input), null, output,

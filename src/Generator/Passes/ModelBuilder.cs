@@ -19,7 +19,10 @@ namespace ModelCompiler.Generator.Passes;
 /// </summary>
 internal static class ModelBuilder
 {
-    public static ModelResult Build(ModelDeclaration model, ImmutableArray<WeightsFileRef> files, CancellationToken cancellationToken)
+    /// <summary>Weights up to this many bytes are embedded when the model says <c>WeightsStorage.Auto</c> (MSBuild: ModelCompilerEmbedLimit).</summary>
+    public const long DefaultEmbedLimit = 16L * 1024 * 1024;
+
+    public static ModelResult Build(ModelDeclaration model, ImmutableArray<WeightsFileRef> files, long embedLimit, CancellationToken cancellationToken)
     {
         var diagnostics = model.Diagnostics.ToList();
         ModelResult Stop() => new(null, diagnostics.ToEquatableArray());
@@ -86,6 +89,8 @@ internal static class ModelBuilder
                 if (ranges is null) return Stop();
             }
             ModelPlan plan = LowerToPlan.Run(model, file, graph, groups, readTensor, ranges);
+            // Embedding costs ~0.5 s of compile time per MB (docs/performance.md): big weights are read from the file instead.
+            plan = plan with { EmbedWeights = model.WeightsStorage == 1 || (model.WeightsStorage == 0 && plan.EmbeddedBytes <= embedLimit) };
             return new ModelResult(plan, diagnostics.ToEquatableArray());
         }
         catch (OperationCanceledException)

@@ -62,14 +62,12 @@ internal sealed record KernelPlan(
 /// <summary>Int8Static: a Linear layer's calibrated input range (largest magnitude).</summary>
 internal sealed record LayerRange(string Layer, float Range);
 
-/// <summary>How a weight tensor is laid out in the weights buffer.</summary>
-internal enum BlobKind { PackedLinear, PaddedBias, Raw, QuantizedLinear, WeightScales, ColumnSums, Int4Linear }
 
 /// <summary>A weight tensor's place in the weights buffer; the emitter reads its values from the file and lays them out.</summary>
-internal sealed record WeightBlob(string Identifier, BlobKind Kind, string Tensor, int Offset, int Floats, int N, int K)
+internal sealed record WeightBlob(string Identifier, WeightLayoutKind Kind, string Tensor, int Offset, int Floats, int N, int K)
 {
     /// <summary>Bytes the blob takes in the assembly (int4 weights are smaller embedded than loaded; a zero bias takes none).</summary>
-    public int EmbeddedBytes => Kind == BlobKind.Int4Linear ? Int4Quantization.EncodedBytes(N, K) : Tensor.Length == 0 ? 0 : Floats * 4;
+    public int EmbeddedBytes => Kind == WeightLayoutKind.Int4Linear ? Int4Quantization.EncodedBytes(N, K) : Tensor.Length == 0 ? 0 : Floats * 4;
 }
 
 /// <summary>Everything the emitter needs, as a value: the output of the passes, cached by the incremental pipeline.</summary>
@@ -113,7 +111,10 @@ internal sealed record ModelPlan(
     /// <summary>Bytes the model's weight tensors take in float32, for the size report.</summary>
     public long Float32Bytes { get; init; }
 
-    /// <summary>Bytes the weights take in the assembly.</summary>
+    /// <summary>Whether the weights are embedded (else read at start-up from the weights file beside the application).</summary>
+    public bool EmbedWeights { get; init; } = true;
+
+    /// <summary>Bytes the weights take (or would take) in the assembly.</summary>
     public long EmbeddedBytes
     {
         get

@@ -30,4 +30,7 @@ public sealed class CompileModelAttribute : Attribute
     /// tensor <c>input</c> holds representative samples <c>[N, …sample shape]</c>.
     /// </summary>
     public string? Calibration { get; set; }
+
+    /// <summary>Whether the weights are embedded in the assembly or read from the file beside the application.</summary>
+    public WeightsStorage WeightsStorage { get; set; }
 }
