@@ -65,6 +65,13 @@ public sealed class ModelGenerator : IIncrementalGenerator
             .Select(static (m, _) => m.Diagnostics)
             .WithTrackingName(Steps.Diagnostics);
 
+        IncrementalValuesProvider<ModelStandIn> standIns = models
+            .Where(static m => m.StandIn is not null)
+            .Select(static (m, _) => m.StandIn!);
+        context.RegisterSourceOutput(standIns, static (spc, standIn) =>
+            spc.AddSource(ModelEmitter.HintName(new[] { standIn.Namespace }.Concat(standIn.ContainingTypes.Select(t => t.Name)), standIn.ClassName) + ".g.cs",
+                ModelEmitter.EmitStandIn(standIn)));
+
         // Reporting maps each by-value location back onto the compilation's syntax tree, so the IDE squiggles
         // the exact span. This last step re-runs on every edit, but it only walks a (usually empty) list.
         context.RegisterSourceOutput(diagnostics.Combine(context.CompilationProvider), static (spc, pair) =>

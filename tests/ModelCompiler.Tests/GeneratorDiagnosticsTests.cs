@@ -49,7 +49,9 @@ public class GeneratorDiagnosticsTests
         Assert.True(d.Location.IsInSource, "the diagnostic must point into the model's source");
         Assert.Equal("Model.cs", d.Location.SourceTree!.FilePath);
         Assert.Equal(spanText, source.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length));
-        Assert.Empty(run.GeneratedSources);
+        // No compiled model: at most the stand-in that keeps call sites binding (none when the class cannot take one).
+        Assert.All(run.GeneratedSources, g => Assert.Contains("did not compile (" + id, g.SourceText.ToString()));
+        Assert.Equal(id == "MC0001" || id == "MC0008" ? 0 : 1, run.GeneratedSources.Length);
         Assert.Equal($"https://github.com/ModelCompiler/ModelCompiler/blob/main/docs/diagnostics/{id}.md", d.Descriptor.HelpLinkUri);
         return d;
     }
@@ -61,6 +63,28 @@ public class GeneratorDiagnosticsTests
         Assert.Empty(diagnostics);
         Assert.Empty(errors);
         Assert.Equal(2, run.GeneratedSources.Length);
+    }
+
+    [Fact]
+    public void A_model_that_fails_still_gives_call_sites_its_API_so_only_the_model_error_is_reported()
+    {
+        string source = Model("return x.Linear(\"fc9\");") + """
+
+            public static class Caller
+            {
+                public static void Run()
+                {
+                    var output = new float[Demo.Net.OutputLength];
+                    Demo.Net.Predict(new float[Demo.Net.InputLength], output);
+                }
+            }
+            """;
+        var (diagnostics, run, compileErrors) = GeneratorHarness.Run(source, Weights);
+        Assert.Equal("MC0004", Assert.Single(diagnostics).Id);
+        Assert.Empty(compileErrors);
+        string standIn = Assert.Single(run.GeneratedSources).SourceText.ToString();
+        Assert.Contains("public const int InputLength = 4;", standIn);
+        Assert.Contains("Net was not compiled: MC0004: Weight not found.", standIn);
     }
 
     [Fact]

@@ -25,7 +25,7 @@ internal static class ModelBuilder
     public static ModelResult Build(ModelDeclaration model, ImmutableArray<WeightsFileRef> files, long embedLimit, CancellationToken cancellationToken)
     {
         var diagnostics = model.Diagnostics.ToList();
-        ModelResult Stop() => new(null, diagnostics.ToEquatableArray());
+        ModelResult Stop() => new(null, diagnostics.ToEquatableArray()) { StandIn = StandIn(model, diagnostics) };
         if (diagnostics.Any(d => d.Descriptor.DefaultSeverity == DiagnosticSeverity.Error) || model.WeightsFile is null || model.OutputOp < 0)
             return Stop();
         try
@@ -102,6 +102,19 @@ internal static class ModelBuilder
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, model.ClassLocation, model.ClassName, e.GetType().Name + ": " + e.Message));
             return Stop();
         }
+    }
+
+    /// <summary>
+    /// A stand-in for a failed model, unless the class cannot take one (not partial, generic, or something around it is
+    /// not partial): then a stand-in would only add errors.
+    /// </summary>
+    private static ModelStandIn? StandIn(ModelDeclaration model, List<DiagnosticInfo> diagnostics)
+    {
+        if (diagnostics.Count == 0 || diagnostics.Any(d => d.Descriptor.Id is "MC0001" or "MC0008") || model.ClassName.Length == 0) return null;
+        if (diagnostics.Any(d => d.Descriptor.Id == "MC0006" && d.Location == model.ClassLocation)) return null; // generic class
+        int inputLength = model.InputShape.Count == 0 ? 0 : model.InputShape.Aggregate(1, (p, d) => p * d);
+        DiagnosticInfo first = diagnostics[0];
+        return new ModelStandIn(model.Namespace, model.ContainingTypes, model.ClassName, inputLength, first.Descriptor.Id + ": " + first.Descriptor.Title);
     }
 
     /// <summary>Int8Static: reads the calibration inputs and runs the float model on them (MC0012 when it cannot).</summary>

@@ -126,5 +126,12 @@ internal sealed record ModelPlan(
     }
 }
 
-/// <summary>The result of compiling one model: a plan, or the diagnostics that stopped it.</summary>
-internal sealed record ModelResult(ModelPlan? Plan, EquatableArray<Diagnostics.DiagnosticInfo> Diagnostics);
+/// <summary>The result of compiling one model: a plan, or the diagnostics that stopped it (and, when the class can take
+/// one, a stand-in with the model's API, so that the rest of the project still binds while the error is fixed).</summary>
+internal sealed record ModelResult(ModelPlan? Plan, EquatableArray<Diagnostics.DiagnosticInfo> Diagnostics)
+{
+    public ModelStandIn? StandIn { get; init; }
+}
+
+/// <summary>What the stand-in for a model that failed to compile needs: where the class is, and why it failed.</summary>
+internal sealed record ModelStandIn(string? Namespace, EquatableArray<ContainingType> ContainingTypes, string ClassName, int InputLength, string Reason);
