@@ -90,3 +90,51 @@ public class SafeTensorsTests
         Assert.Equal("Weight 'fc3.weight' not found. Nearest names: fc1.weight, fc2.weight.", e.Message);
     }
 }
+
+public class SafeTensorsFuzzTests
+{
+    /// <summary>
+    /// Thousands of corrupted weights files (bytes flipped, truncated, header length rewritten, JSON spliced): the
+    /// reader either reads the file or refuses it with <see cref="SafeTensorsFormatException"/>; nothing else escapes,
+    /// so the generator can always turn a bad file into MC0003.
+    /// </summary>
+    [Fact]
+    public void Corrupted_files_are_read_or_refused_with_a_format_error()
+    {
+        byte[] original = System.IO.File.ReadAllBytes(System.IO.Path.Combine(Numerics.ModelsFolder, "digits.safetensors"));
+        int headerLength = (int)BitConverter.ToUInt64(original, 0);
+        var random = new Random(2026);
+        int refused = 0, read = 0;
+        for (int round = 0; round < 3000; round++)
+        {
+            byte[] bytes = (byte[])original.Clone();
+            switch (round % 4)
+            {
+                case 0: // flip a few bytes in the header
+                    for (int i = 0; i < 1 + random.Next(4); i++) bytes[8 + random.Next(headerLength)] = (byte)random.Next(256);
+                    break;
+                case 1: // truncate anywhere
+                    bytes = bytes[..random.Next(bytes.Length)];
+                    break;
+                case 2: // a different header length
+                    BitConverter.GetBytes((ulong)random.NextInt64(0, 1L << random.Next(1, 63))).CopyTo(bytes, 0);
+                    break;
+                default: // splice a run of header bytes to another place in the header
+                    int from = 8 + random.Next(headerLength), to = 8 + random.Next(headerLength), count = random.Next(1, 24);
+                    Array.Copy(original, from, bytes, to, Math.Min(count, Math.Min(8 + headerLength - from, 8 + headerLength - to)));
+                    break;
+            }
+            try
+            {
+                SafeTensors weights = SafeTensors.Parse(bytes);
+                foreach (string name in weights.Names) _ = weights[name].Data.Length;
+                read++;
+            }
+            catch (SafeTensorsFormatException)
+            {
+                refused++;
+            }
+        }
+        Assert.True(refused > 1000, $"{refused} refused, {read} read");
+    }
+}
