@@ -81,6 +81,22 @@ class ReluMlp(torch.nn.Module):
         return self.c(torch.relu(self.b(torch.relu(self.a(x)))))
 
 
+class NormMlp(torch.nn.Module):
+    """NormMlp.cs: per-row Linear over [5, 8] samples, LayerNorm, SiLU, dropout (identity at inference)."""
+    def __init__(self):
+        super().__init__()
+        self.proj = torch.nn.Linear(8, 24)
+        self.norm = torch.nn.LayerNorm(24)
+        self.drop = torch.nn.Dropout(0.1)
+        self.out = torch.nn.Linear(24, 7)
+        with torch.no_grad():  # a trained-looking affine part, not the identity
+            self.norm.weight.copy_(torch.randn(24) * 0.5 + 1)
+            self.norm.bias.copy_(torch.randn(24) * 0.1)
+
+    def forward(self, x):
+        return self.out(self.drop(F.silu(self.norm(self.proj(x)))))
+
+
 def export(name, model, sample_shape, batch=37):
     model.eval()
     safetensors_io.save(os.path.join(here, "Models", name + ".safetensors"), safetensors_io.state_dict(model))
@@ -99,3 +115,4 @@ export("zoo", Zoo(), (4, 5))
 export("relu_mlp", ReluMlp(), (17,))
 # Int8Static calibration inputs for ReluMlpInt8Static.
 safetensors_io.save(os.path.join(here, "Models", "relu_mlp.calibration.safetensors"), {"input": (torch.randn(64, 17) * 1.5).numpy()})
+export("norm_mlp", NormMlp(), (5, 8))

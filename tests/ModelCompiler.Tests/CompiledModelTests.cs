@@ -41,6 +41,7 @@ public class CompiledModelTests
     [InlineData("OddMlp", "odd_mlp")]
     [InlineData("WideMlp", "wide_mlp")]
     [InlineData("Zoo", "zoo")]
+    [InlineData("NormMlp", "norm_mlp")]
     public void Compiled_matches_outputs_exported_from_PyTorch(string name, string file)
     {
         CompiledModel model = CompiledModel.Named(name);

@@ -36,6 +36,7 @@ public sealed record CompiledModel(
             Digits.DigitsClassifierInt8.Predict, Digits.DigitsClassifierInt8.Predict, Digits.DigitsClassifierInt8.PredictEager),
         new("ReluMlpInt8Static", "relu_mlp.safetensors", ReluMlpInt8Static.InputLength, ReluMlpInt8Static.OutputLength, ReluMlpInt8Static.Predict, ReluMlpInt8Static.Predict, ReluMlpInt8Static.PredictEager),
         new("DigitsInt8Static", "digits.safetensors", DigitsInt8Static.InputLength, DigitsInt8Static.OutputLength, DigitsInt8Static.Predict, DigitsInt8Static.Predict, DigitsInt8Static.PredictEager),
+        new("NormMlp", "norm_mlp.safetensors", NormMlp.InputLength, NormMlp.OutputLength, NormMlp.Predict, NormMlp.Predict, NormMlp.PredictEager),
         new("ReshapeOnly", "odd_mlp.safetensors", ReshapeOnly.InputLength, ReshapeOnly.OutputLength, ReshapeOnly.Predict, ReshapeOnly.Predict, ReshapeOnly.PredictEager),
         new("ElementwiseOnly", "odd_mlp.safetensors", ElementwiseOnly.InputLength, ElementwiseOnly.OutputLength, ElementwiseOnly.Predict, ElementwiseOnly.Predict, ElementwiseOnly.PredictEager),
         new("TwoReaders", "relu_mlp.safetensors", TwoReaders.InputLength, TwoReaders.OutputLength, TwoReaders.Predict, TwoReaders.Predict, TwoReaders.PredictEager),

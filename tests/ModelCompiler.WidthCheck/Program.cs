@@ -15,6 +15,7 @@ ok &= Check("WideMlp", "wide_mlp", WideMlp.InputLength, WideMlp.OutputLength, Wi
 ok &= Check("Zoo", "zoo", Zoo.InputLength, Zoo.OutputLength, Zoo.Predict, Zoo.PredictEager);
 ok &= Check("DigitsClassifier", "digits", Digits.DigitsClassifier.InputLength, Digits.DigitsClassifier.OutputLength,
     Digits.DigitsClassifier.Predict, Digits.DigitsClassifier.PredictEager);
+ok &= Check("NormMlp", "norm_mlp", NormMlp.InputLength, NormMlp.OutputLength, NormMlp.Predict, NormMlp.PredictEager);
 // Int8: ReluMlpInt8 must equal its eager reference exactly; the others within the float tolerance.
 ok &= Check("ReluMlpInt8", "relu_mlp", ReluMlpInt8.InputLength, ReluMlpInt8.OutputLength, ReluMlpInt8.Predict, ReluMlpInt8.PredictEager, tolerance: 0);
 ok &= Check("WideMlpInt8", "wide_mlp", WideMlpInt8.InputLength, WideMlpInt8.OutputLength, WideMlpInt8.Predict, WideMlpInt8.PredictEager);

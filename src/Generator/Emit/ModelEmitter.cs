@@ -216,7 +216,7 @@ internal static class ModelEmitter
     private static void WriteRunRows(SourceWriter w, ModelPlan plan)
     {
         bool usesArena = plan.ArenaFloats > 0;
-        bool usesWeights = plan.Kernels.Any(k => k.Kind == KernelKind.Linear || Uses(k, BufferKind.Weights));
+        bool usesWeights = plan.Kernels.Any(k => k.Kind is KernelKind.Linear or KernelKind.LayerNorm || Uses(k, BufferKind.Weights));
         if (usesArena)
         {
             w.Line("// One scratch arena per thread, allocated on the thread's first call: no locks, no allocation after.");
@@ -280,6 +280,8 @@ internal static class ModelEmitter
                 return $"{K}PackedLinear.Run<{OperatorName(k)}>(ref {Ref(k.A)}, {k.K}, {rows}, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)}, {k.K}, {k.N}, ref {Ref(k.Output)}, {k.N});";
             case KernelKind.Elementwise:
                 return $"{K}Elementwise.Run<{OperatorName(k)}>(ref {Ref(k.A)}, ref {Ref(k.Output)}, rows, {k.K});";
+            case KernelKind.LayerNorm:
+                return $"{K}RowLayerNorm.Run(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, {k.K}, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)}, {Float(k.Epsilon)});";
             case KernelKind.Softmax or KernelKind.LogSoftmax:
                 return $"{K}RowSoftmax.Run(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, {k.K}, log: {(k.Kind == KernelKind.LogSoftmax ? "true" : "false")});";
             case KernelKind.Add or KernelKind.Mul:
@@ -325,6 +327,7 @@ internal static class ModelEmitter
                 OpKind.Tanh => $"{K}TanhOperator.Invoke({expression})",
                 OpKind.Gelu => $"{K}GeluOperator.Invoke({expression})",
                 OpKind.GeluTanh => $"{K}GeluTanhOperator.Invoke({expression})",
+                OpKind.Silu => $"{K}SiluOperator.Invoke({expression})",
                 _ => throw new InvalidOperationException($"{step.Kind} is not element-wise"),
             };
         }

@@ -19,6 +19,9 @@ internal enum OpKind
     Mul,
     Flatten,
     Reshape,
+    Silu,
+    Dropout,
+    LayerNorm,
 }
 
 /// <summary>What each op is, in one place, for every pass and emitter.</summary>
@@ -26,10 +29,10 @@ internal static class OpKinds
 {
     /// <summary>Element-wise functions of one value: fusable into the epilogue of the kernel that produces their input.</summary>
     public static bool IsUnaryElementwise(OpKind kind) => kind is OpKind.Relu or OpKind.Sigmoid or OpKind.Tanh
-        or OpKind.Gelu or OpKind.GeluTanh or OpKind.AddScalar or OpKind.MulScalar;
+        or OpKind.Gelu or OpKind.GeluTanh or OpKind.Silu or OpKind.AddScalar or OpKind.MulScalar;
 
-    /// <summary>Ops that only reinterpret their input's shape: no kernel, the same storage.</summary>
-    public static bool IsView(OpKind kind) => kind is OpKind.Flatten or OpKind.Reshape;
+    /// <summary>Ops that only reinterpret their input (a new shape, or Dropout's identity at inference): no kernel, the same storage.</summary>
+    public static bool IsView(OpKind kind) => kind is OpKind.Flatten or OpKind.Reshape or OpKind.Dropout;
 
     /// <summary>The eager method name, for messages and comments.</summary>
     public static string MethodName(OpKind kind) => kind switch

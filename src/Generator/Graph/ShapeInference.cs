@@ -73,9 +73,25 @@ internal static class ShapeInference
                 return new Node(op, shape, isConstant: false) { Weight = weight, Bias = bias };
             }
 
-            case OpKind.Relu or OpKind.Sigmoid or OpKind.Tanh or OpKind.Gelu or OpKind.GeluTanh
-                or OpKind.AddScalar or OpKind.MulScalar:
+            case OpKind.Relu or OpKind.Sigmoid or OpKind.Tanh or OpKind.Gelu or OpKind.GeluTanh or OpKind.Silu
+                or OpKind.AddScalar or OpKind.MulScalar or OpKind.Dropout:
                 return inputs[0].IsConstant ? NotOnConstants() : new Node(op, inputs[0].Shape, isConstant: false);
+
+            case OpKind.LayerNorm:
+            {
+                Node x = inputs[0];
+                if (x.IsConstant) return NotOnConstants();
+                if (x.Shape.Length == 0) return Mismatch("LayerNorm needs at least one dimension per sample");
+                int width = x.Shape[x.Shape.Length - 1];
+                SafeTensorEntry? gamma = Find(op.Name + ".weight", op, model, weights, diagnostics);
+                if (gamma is null) return null;
+                if (gamma.Shape.Length != 1 || gamma.Shape[0] != width)
+                    return Mismatch($"LayerNorm '{op.Name}' normalizes {width} values ({Shape(x)}), but {op.Name}.weight is {Node.Format(gamma.Shape)}");
+                SafeTensorEntry? beta = weights.Find(op.Name + ".bias");
+                if (beta is not null && (beta.Shape.Length != 1 || beta.Shape[0] != width))
+                    return Mismatch($"LayerNorm '{op.Name}': {op.Name}.bias must be [{width}] but is {Node.Format(beta.Shape)}");
+                return new Node(op, x.Shape, isConstant: false) { Weight = gamma, Bias = beta };
+            }
 
             case OpKind.Softmax or OpKind.LogSoftmax:
                 if (inputs[0].IsConstant) return NotOnConstants();

@@ -290,6 +290,15 @@ internal sealed class ForwardEvaluator
             case "Softmax": return Record(OpKind.Softmax, invocation, new[] { receiver });
             case "LogSoftmax": return Record(OpKind.LogSoftmax, invocation, new[] { receiver });
             case "Flatten": return Record(OpKind.Flatten, invocation, new[] { receiver });
+            case "Silu": return Record(OpKind.Silu, invocation, new[] { receiver });
+            case "Dropout": return Record(OpKind.Dropout, invocation, new[] { receiver });
+            case "LayerNorm":
+            {
+                IArgumentOperation name = Arg("name")!, epsilon = Arg("epsilon")!;
+                string weight = ToStringValue(Eval(name.Value, env), name);
+                LocationInfo? nameLocation = name.IsImplicit ? null : LocationInfo.From(name.Syntax);
+                return Record(OpKind.LayerNorm, invocation, new[] { receiver }, weight, ToFloat(Eval(epsilon.Value, env), epsilon), nameLocation: nameLocation);
+            }
             case "Gelu":
             {
                 IArgumentOperation approximate = Arg("approximate")!;

@@ -67,6 +67,25 @@ internal static class Calibrate
                 case OpKind.Tanh: values[node.Id] = Map(x, Math.Tanh); break;
                 case OpKind.Gelu: values[node.Id] = Map(x, v => 0.5 * v * (1 + ReferenceMath.Erf(v / Math.Sqrt(2)))); break;
                 case OpKind.GeluTanh: values[node.Id] = Map(x, v => 0.5 * v * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)))); break;
+                case OpKind.Silu: values[node.Id] = Map(x, v => v / (1 + Math.Exp(-v))); break;
+                case OpKind.LayerNorm:
+                {
+                    int width = node.Shape[node.Shape.Length - 1];
+                    float[] gamma = Tensor(node.Weight!.Name);
+                    float[]? beta = node.Bias is null ? null : Tensor(node.Bias.Name);
+                    var y = new double[x.Length];
+                    for (int start = 0; width > 0 && start < x.Length; start += width)
+                    {
+                        double mean = 0, variance = 0;
+                        for (int j = 0; j < width; j++) mean += x[start + j];
+                        mean /= width;
+                        for (int j = 0; j < width; j++) variance += (x[start + j] - mean) * (x[start + j] - mean);
+                        double inverse = 1 / Math.Sqrt(variance / width + node.Source.Scalar);
+                        for (int j = 0; j < width; j++) y[start + j] = (float)((x[start + j] - mean) * inverse * gamma[j] + (beta?[j] ?? 0));
+                    }
+                    values[node.Id] = y;
+                    break;
+                }
                 case OpKind.AddScalar: values[node.Id] = Map(x, v => (float)v + node.Source.Scalar); break;
                 case OpKind.MulScalar: values[node.Id] = Map(x, v => (float)v * node.Source.Scalar); break;
                 case OpKind.Softmax or OpKind.LogSoftmax:

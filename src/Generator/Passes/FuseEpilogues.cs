@@ -43,6 +43,7 @@ internal static class FuseEpilogues
                 OpKind.Linear => KernelKind.Linear,
                 OpKind.Softmax => KernelKind.Softmax,
                 OpKind.LogSoftmax => KernelKind.LogSoftmax,
+                OpKind.LayerNorm => KernelKind.LayerNorm,
                 OpKind.Add => KernelKind.Add,
                 OpKind.Mul => KernelKind.Mul,
                 _ when OpKinds.IsUnaryElementwise(node.Kind) => KernelKind.Elementwise,

@@ -207,6 +207,19 @@ internal static class LowerToPlan
                     1, input.ElementCount, 0, 0, 0, epilogue.ToEquatableArray(),
                     EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, (long)input.ElementCount * epilogue.Count);
             }
+            case KernelKind.LayerNorm:
+            {
+                int width = input.Shape[input.Shape.Length - 1];
+                WeightBlob gamma = blob(WeightLayoutKind.Raw, rootNode.Weight!.Name, width, 0, 0);
+                WeightBlob beta = rootNode.Bias is null
+                    ? blob(WeightLayoutKind.PaddedBias, "", PanelLayout.PaddedBiasLength(width), width, 0)
+                    : blob(WeightLayoutKind.Raw, rootNode.Bias.Name, width, 0, 0);
+                return new KernelPlan(index, KernelKind.LayerNorm,
+                    $"LayerNorm \"{rootNode.Source.Name}\" over the last dimension of {Node.Format(input.Shape)}" + (rootNode.Bias is null ? "" : ", + bias"),
+                    sources.ToEquatableArray(), where(input), null, output, input.ElementCount / Math.Max(1, width), width, 0, gamma.Offset, beta.Offset,
+                    EquatableArray<EpilogueStep>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty,
+                    8L * input.ElementCount) { Epsilon = rootNode.Source.Scalar };
+            }
             case KernelKind.Softmax or KernelKind.LogSoftmax:
             {
                 int width = input.Shape[input.Shape.Length - 1];

@@ -12,7 +12,7 @@ internal enum BufferKind { Input, Output, Arena, Weights }
 internal sealed record Operand(BufferKind Buffer, int Offset);
 
 /// <summary>What a kernel does; each kind maps to one runtime kernel.</summary>
-internal enum KernelKind { Linear, Elementwise, Softmax, LogSoftmax, Add, Mul, Copy }
+internal enum KernelKind { Linear, Elementwise, Softmax, LogSoftmax, Add, Mul, Copy, LayerNorm }
 
 /// <summary>One element-wise op of a fused epilogue.</summary>
 internal sealed record EpilogueStep(OpKind Kind, float Scalar);
@@ -54,6 +54,9 @@ internal sealed record KernelPlan(
 
     /// <summary>Quantized Linear: max |w − q·s| / max |w| over the layer, measured at build time.</summary>
     public double WeightError { get; init; }
+
+    /// <summary>LayerNorm: the epsilon added to the variance.</summary>
+    public float Epsilon { get; init; }
 
     /// <summary>Int8Static: the calibrated largest input magnitude; negative for per-row ranges at run time.</summary>
     public float StaticRange { get; init; } = -1f;

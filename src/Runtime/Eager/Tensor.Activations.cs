@@ -18,6 +18,40 @@ public sealed partial class Tensor
         ? Map(x => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))))
         : Map(x => 0.5 * x * (1 + ReferenceMath.Erf(x / Math.Sqrt(2))));
 
+    /// <summary><c>x / (1 + e^-x)</c> (SiLU), element-wise.</summary>
+    public Tensor Silu() => Map(x => x / (1.0 + Math.Exp(-x)));
+
+    /// <summary>Dropout at inference: the identity (<paramref name="probability"/> only documents the training setting).</summary>
+    public Tensor Dropout(float probability = 0.5f) => probability is < 0f or > 1f
+        ? throw new ArgumentOutOfRangeException(nameof(probability), probability, "A dropout probability lies in [0, 1].")
+        : this;
+
+    /// <summary>
+    /// Layer normalization over the last dimension, PyTorch's <c>nn.LayerNorm</c>: <c>(x − mean) / √(var + eps)</c>
+    /// with the biased variance, times <c><paramref name="name"/>.weight</c> plus the optional <c><paramref name="name"/>.bias</c>.
+    /// </summary>
+    public Tensor LayerNorm(string name, float epsilon = 1e-5f)
+    {
+        Tensor gamma = RequireWeight(name + ".weight");
+        int width = Rank == 0 ? 0 : _shape[^1];
+        if (gamma.Rank != 1 || gamma._shape[0] != width)
+            throw new InvalidOperationException($"LayerNorm '{name}': {name}.weight must be [{width}] but is {Format(gamma.Shape)}.");
+        float[]? beta = WeightSource!.TryGetTensor(name + ".bias", out Tensor b) ? b._data : null;
+        var result = new float[_data.Length];
+        for (int start = 0; width > 0 && start < _data.Length; start += width)
+        {
+            double mean = 0, variance = 0;
+            for (int j = 0; j < width; j++) mean += _data[start + j];
+            mean /= width;
+            for (int j = 0; j < width; j++) variance += (_data[start + j] - mean) * (_data[start + j] - mean);
+            variance /= width;
+            double inverse = 1 / Math.Sqrt(variance + epsilon);
+            for (int j = 0; j < width; j++)
+                result[start + j] = (float)((_data[start + j] - mean) * inverse * gamma._data[j] + (beta?[j] ?? 0));
+        }
+        return Create((int[])_shape.Clone(), result);
+    }
+
     /// <summary>Softmax over the last dimension.</summary>
     public Tensor Softmax() => SoftmaxCore(log: false);
 
