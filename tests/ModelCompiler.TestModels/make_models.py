@@ -97,6 +97,22 @@ class NormMlp(torch.nn.Module):
         return self.out(self.drop(F.silu(self.norm(self.proj(x)))))
 
 
+class AttentionBlock(torch.nn.Module):
+    """AttentionBlock.cs: a transformer encoder layer's attention half over 6 positions of 16 features, 4 heads."""
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Linear(5, 16)
+        self.attn = torch.nn.MultiheadAttention(16, 4, batch_first=True)
+        self.norm = torch.nn.LayerNorm(16)
+        self.head = torch.nn.Linear(16, 3)
+
+    def forward(self, x):
+        h = self.embed(x)
+        a, _ = self.attn(h, h, h, need_weights=False)
+        h = self.norm(h + a)
+        return self.head(F.gelu(h))
+
+
 def export(name, model, sample_shape, batch=37):
     model.eval()
     safetensors_io.save(os.path.join(here, "Models", name + ".safetensors"), safetensors_io.state_dict(model))
@@ -116,3 +132,4 @@ export("relu_mlp", ReluMlp(), (17,))
 # Int8Static calibration inputs for ReluMlpInt8Static.
 safetensors_io.save(os.path.join(here, "Models", "relu_mlp.calibration.safetensors"), {"input": (torch.randn(64, 17) * 1.5).numpy()})
 export("norm_mlp", NormMlp(), (5, 8))
+export("attention_block", AttentionBlock(), (6, 5))

@@ -280,6 +280,8 @@ internal static class ModelEmitter
                 return $"{K}PackedLinear.Run<{OperatorName(k)}>(ref {Ref(k.A)}, {k.K}, {rows}, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)}, {k.K}, {k.N}, ref {Ref(k.Output)}, {k.N});";
             case KernelKind.Elementwise:
                 return $"{K}Elementwise.Run<{OperatorName(k)}>(ref {Ref(k.A)}, ref {Ref(k.Output)}, rows, {k.K});";
+            case KernelKind.Attention:
+                return $"{K}Attention.Run(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, {k.Shape[0]}, {k.Shape[1]}, {k.Shape[2]}, ref {Ref(new Operand(BufferKind.Arena, plan.ScratchOffset))});";
             case KernelKind.LayerNorm:
                 return $"{K}RowLayerNorm.Run(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, {k.K}, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)}, {Float(k.Epsilon)});";
             case KernelKind.Softmax or KernelKind.LogSoftmax:

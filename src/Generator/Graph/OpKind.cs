@@ -22,6 +22,7 @@ internal enum OpKind
     Silu,
     Dropout,
     LayerNorm,
+    AttentionCore,
 }
 
 /// <summary>What each op is, in one place, for every pass and emitter.</summary>

@@ -58,14 +58,14 @@ internal static class ShapeInference
             {
                 Node x = inputs[0];
                 if (x.IsConstant) return NotOnConstants();
-                SafeTensorEntry? weight = Find(op.Name + ".weight", op, model, weights, diagnostics);
+                SafeTensorEntry? weight = Find(op.WeightName ?? op.Name + ".weight", op, model, weights, diagnostics);
                 if (weight is null) return null;
                 if (weight.Shape.Length != 2)
                     return Mismatch($"Linear '{op.Name}': {op.Name}.weight must be [out, in] but is {Node.Format(weight.Shape)}");
                 int outFeatures = weight.Shape[0], inFeatures = weight.Shape[1];
                 if (x.Shape.Length == 0 || x.Shape[x.Shape.Length - 1] != inFeatures)
                     return Mismatch($"Linear '{op.Name}' expects {inFeatures} input features ({op.Name}.weight is {Node.Format(weight.Shape)}), but its input is {Shape(x)}");
-                SafeTensorEntry? bias = weights.Find(op.Name + ".bias");
+                SafeTensorEntry? bias = weights.Find(op.BiasName ?? op.Name + ".bias");
                 if (bias is not null && (bias.Shape.Length != 1 || bias.Shape[0] != outFeatures))
                     return Mismatch($"Linear '{op.Name}': {op.Name}.bias must be [{outFeatures}] but is {Node.Format(bias.Shape)}");
                 int[] shape = (int[])x.Shape.Clone();
@@ -91,6 +91,20 @@ internal static class ShapeInference
                 if (beta is not null && (beta.Shape.Length != 1 || beta.Shape[0] != width))
                     return Mismatch($"LayerNorm '{op.Name}': {op.Name}.bias must be [{width}] but is {Node.Format(beta.Shape)}");
                 return new Node(op, x.Shape, isConstant: false) { Weight = gamma, Bias = beta };
+            }
+
+            case OpKind.AttentionCore:
+            {
+                Node qkv = inputs[0];
+                int heads = op.Ints[0];
+                int width = qkv.Shape.Length == 0 ? 0 : qkv.Shape[qkv.Shape.Length - 1];
+                if (qkv.Shape.Length < 2)
+                    return Mismatch($"MultiHeadAttention '{op.Name}' needs samples of [sequence, features], but gets {Shape(qkv)} after its input projection");
+                if (heads <= 0 || width % 3 != 0 || width / 3 % heads != 0)
+                    return Mismatch($"MultiHeadAttention '{op.Name}': {width / 3} features do not split into {heads} heads");
+                int[] shape = (int[])qkv.Shape.Clone();
+                shape[shape.Length - 1] = width / 3;
+                return new Node(op, shape, isConstant: false);
             }
 
             case OpKind.Softmax or OpKind.LogSoftmax:

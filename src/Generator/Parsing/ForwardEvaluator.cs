@@ -291,6 +291,19 @@ internal sealed class ForwardEvaluator
             case "LogSoftmax": return Record(OpKind.LogSoftmax, invocation, new[] { receiver });
             case "Flatten": return Record(OpKind.Flatten, invocation, new[] { receiver });
             case "Silu": return Record(OpKind.Silu, invocation, new[] { receiver });
+            case "MultiHeadAttention":
+            {
+                // Desugared at build time into the ops it is made of: the input projection (PyTorch's in_proj_weight
+                // and in_proj_bias), the attention core per head, and the output projection (out_proj).
+                IArgumentOperation name = Arg("name")!, heads = Arg("heads")!;
+                string layer = ToStringValue(Eval(name.Value, env), name);
+                int headCount = ToInt(Eval(heads.Value, env), heads);
+                LocationInfo? nameLocation = name.IsImplicit ? null : LocationInfo.From(name.Syntax);
+                var qkv = (TensorValue)Record(OpKind.Linear, invocation, new[] { receiver }, layer + ".in_proj", nameLocation: nameLocation);
+                _ops[qkv.Id] = _ops[qkv.Id] with { WeightName = layer + ".in_proj_weight", BiasName = layer + ".in_proj_bias" };
+                var core = (TensorValue)Record(OpKind.AttentionCore, invocation, new[] { qkv.Id }, layer, ints: new[] { headCount });
+                return Record(OpKind.Linear, invocation, new[] { core.Id }, layer + ".out_proj", nameLocation: nameLocation);
+            }
             case "Dropout": return Record(OpKind.Dropout, invocation, new[] { receiver });
             case "LayerNorm":
             {

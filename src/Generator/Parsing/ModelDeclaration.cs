@@ -24,7 +24,14 @@ internal sealed record DslOp(
     EquatableArray<int> Ints,
     LocationInfo? Location,
     LocationInfo? NameLocation,
-    string Text);
+    string Text)
+{
+    /// <summary>Linear: the weight tensor, when it is not <c>Name.weight</c> (MultiheadAttention's <c>in_proj_weight</c>).</summary>
+    public string? WeightName { get; init; }
+
+    /// <summary>Linear: the bias tensor, when it is not <c>Name.bias</c>.</summary>
+    public string? BiasName { get; init; }
+}
 
 /// <summary>A type the model class is nested in, to re-open it in generated code.</summary>
 internal sealed record ContainingType(string Keyword, string Name);

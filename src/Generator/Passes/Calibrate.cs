@@ -68,6 +68,40 @@ internal static class Calibrate
                 case OpKind.Gelu: values[node.Id] = Map(x, v => 0.5 * v * (1 + ReferenceMath.Erf(v / Math.Sqrt(2)))); break;
                 case OpKind.GeluTanh: values[node.Id] = Map(x, v => 0.5 * v * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)))); break;
                 case OpKind.Silu: values[node.Id] = Map(x, v => v / (1 + Math.Exp(-v))); break;
+                case OpKind.AttentionCore:
+                {
+                    int heads = node.Source.Ints[0], model = node.Shape[node.Shape.Length - 1], headSize = model / heads;
+                    int sequence = node.Shape[node.Shape.Length - 2], groups = x.Length / (sequence * 3 * model);
+                    var y = new double[groups * sequence * model];
+                    var scores = new double[sequence];
+                    for (int s = 0; s < groups; s++)
+                    {
+                        int b = s * sequence * 3 * model;
+                        for (int h = 0; h < heads; h++)
+                        {
+                            for (int i = 0; i < sequence; i++)
+                            {
+                                double max = double.NegativeInfinity, sum = 0;
+                                for (int j = 0; j < sequence; j++)
+                                {
+                                    double dot = 0;
+                                    for (int c = 0; c < headSize; c++) dot += x[b + i * 3 * model + h * headSize + c] * x[b + j * 3 * model + model + h * headSize + c];
+                                    scores[j] = dot / Math.Sqrt(headSize);
+                                    max = Math.Max(max, scores[j]);
+                                }
+                                for (int j = 0; j < sequence; j++) sum += scores[j] = Math.Exp(scores[j] - max);
+                                for (int c = 0; c < headSize; c++)
+                                {
+                                    double v = 0;
+                                    for (int j = 0; j < sequence; j++) v += scores[j] / sum * x[b + j * 3 * model + 2 * model + h * headSize + c];
+                                    y[(s * sequence + i) * model + h * headSize + c] = (float)v;
+                                }
+                            }
+                        }
+                    }
+                    values[node.Id] = y;
+                    break;
+                }
                 case OpKind.LayerNorm:
                 {
                     int width = node.Shape[node.Shape.Length - 1];

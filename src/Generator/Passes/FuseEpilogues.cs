@@ -44,6 +44,7 @@ internal static class FuseEpilogues
                 OpKind.Softmax => KernelKind.Softmax,
                 OpKind.LogSoftmax => KernelKind.LogSoftmax,
                 OpKind.LayerNorm => KernelKind.LayerNorm,
+                OpKind.AttentionCore => KernelKind.Attention,
                 OpKind.Add => KernelKind.Add,
                 OpKind.Mul => KernelKind.Mul,
                 _ when OpKinds.IsUnaryElementwise(node.Kind) => KernelKind.Elementwise,

@@ -91,8 +91,11 @@ internal static class LowerToPlan
             kernels.Add(kernel);
         }
         // Int8 layers quantize a tile of activation rows into fixed scratch at the end of the arena.
+        // Attention keeps one row of scores there.
         int scratchFloats = kernels.Where(k => k.Quantized)
-            .Select(k => PlanArena.Align((QuantizedPanelLayout.ScratchBytes(k.K) + 3) / 4)).DefaultIfEmpty(0).Max();
+            .Select(k => PlanArena.Align((QuantizedPanelLayout.ScratchBytes(k.K) + 3) / 4))
+            .Concat(kernels.Where(k => k.Kind == KernelKind.Attention).Select(k => PlanArena.Align(k.K)))
+            .DefaultIfEmpty(0).Max();
         if (needsCopy)
         {
             Node output = graph.OutputNode;
@@ -206,6 +209,16 @@ internal static class LowerToPlan
                 return new KernelPlan(index, KernelKind.Elementwise, Capitalize(title), sources.ToEquatableArray(), where(input), null, output,
                     1, input.ElementCount, 0, 0, 0, epilogue.ToEquatableArray(),
                     EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, (long)input.ElementCount * epilogue.Count);
+            }
+            case KernelKind.Attention:
+            {
+                int sequence = input.Shape[input.Shape.Length - 2], features = rootNode.Shape[rootNode.Shape.Length - 1], heads = rootNode.Source.Ints[0];
+                int outer = input.ElementCount / (sequence * 3 * features);
+                return new KernelPlan(index, KernelKind.Attention,
+                    $"Attention \"{rootNode.Source.Name}\": {heads} heads of {features / heads} over {sequence} positions, softmax(q·kᵀ/√d)·v",
+                    sources.ToEquatableArray(), where(input), null, output, outer, sequence, heads, 0, 0, EquatableArray<EpilogueStep>.Empty,
+                    new EquatableArray<int>(new[] { sequence, heads, features / heads }), EquatableArray<int>.Empty, EquatableArray<int>.Empty,
+                    4L * outer * sequence * sequence * features);
             }
             case KernelKind.LayerNorm:
             {
