@@ -113,6 +113,20 @@ class AttentionBlock(torch.nn.Module):
         return self.head(F.gelu(h))
 
 
+class SmallCnn(torch.nn.Module):
+    """SmallCnn.cs: convolutions (padding, stride 2), ReLU, max pooling, global average pooling, a Linear head."""
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 4, 3, padding=1)
+        self.conv2 = torch.nn.Conv2d(4, 6, 3, stride=2, padding=1)
+        self.head = torch.nn.Linear(6, 10)
+
+    def forward(self, x):
+        h = F.max_pool2d(torch.relu(self.conv1(x)), 2)
+        h = torch.relu(self.conv2(h))
+        return self.head(torch.flatten(F.adaptive_avg_pool2d(h, 1), 1))
+
+
 def export(name, model, sample_shape, batch=37):
     model.eval()
     safetensors_io.save(os.path.join(here, "Models", name + ".safetensors"), safetensors_io.state_dict(model))
@@ -133,3 +147,4 @@ export("relu_mlp", ReluMlp(), (17,))
 safetensors_io.save(os.path.join(here, "Models", "relu_mlp.calibration.safetensors"), {"input": (torch.randn(64, 17) * 1.5).numpy()})
 export("norm_mlp", NormMlp(), (5, 8))
 export("attention_block", AttentionBlock(), (6, 5))
+export("small_cnn", SmallCnn(), (1, 8, 8))

@@ -43,6 +43,7 @@ public class CompiledModelTests
     [InlineData("Zoo", "zoo")]
     [InlineData("NormMlp", "norm_mlp")]
     [InlineData("AttentionBlock", "attention_block")]
+    [InlineData("SmallCnn", "small_cnn")]
     public void Compiled_matches_outputs_exported_from_PyTorch(string name, string file)
     {
         CompiledModel model = CompiledModel.Named(name);

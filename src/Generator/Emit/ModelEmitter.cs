@@ -216,7 +216,7 @@ internal static class ModelEmitter
     private static void WriteRunRows(SourceWriter w, ModelPlan plan)
     {
         bool usesArena = plan.ArenaFloats > 0;
-        bool usesWeights = plan.Kernels.Any(k => k.Kind is KernelKind.Linear or KernelKind.LayerNorm || Uses(k, BufferKind.Weights));
+        bool usesWeights = plan.Kernels.Any(k => k.Kind is KernelKind.Linear or KernelKind.LayerNorm or KernelKind.Conv2d || Uses(k, BufferKind.Weights));
         if (usesArena)
         {
             w.Line("// One scratch arena per thread, allocated on the thread's first call: no locks, no allocation after.");
@@ -245,6 +245,13 @@ internal static class ModelEmitter
     // Shapes and strides of broadcasting kernels: constant data in the assembly, no allocation.
     private static void WriteBroadcastConstants(SourceWriter w, KernelPlan kernel)
     {
+        if (kernel.Kind == KernelKind.Conv2d)
+        {
+            w.Line($"// K{kernel.Index}: channels, height, width, out channels, kernel height and width, stride, padding, dilation, out height and width.");
+            w.Line($"private static global::System.ReadOnlySpan<int> K{kernel.Index}Shape => new int[] {{ {string.Join(", ", kernel.Shape)} }};");
+            w.Line();
+            return;
+        }
         if (kernel.Kind is not (KernelKind.Add or KernelKind.Mul)) return;
         w.Line($"// K{kernel.Index}: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).");
         w.Line($"private static global::System.ReadOnlySpan<int> K{kernel.Index}Shape => new int[] {{ {string.Join(", ", kernel.Shape)} }};");
@@ -280,6 +287,12 @@ internal static class ModelEmitter
                 return $"{K}PackedLinear.Run<{OperatorName(k)}>(ref {Ref(k.A)}, {k.K}, {rows}, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)}, {k.K}, {k.N}, ref {Ref(k.Output)}, {k.N});";
             case KernelKind.Elementwise:
                 return $"{K}Elementwise.Run<{OperatorName(k)}>(ref {Ref(k.A)}, ref {Ref(k.Output)}, rows, {k.K});";
+            case KernelKind.Conv2d:
+                return $"{K}Convolution.Conv2d<{OperatorName(k)}>(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, K{k.Index}Shape, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)}, ref {Ref(new Operand(BufferKind.Arena, plan.ScratchOffset))});";
+            case KernelKind.MaxPool2d:
+                return $"{K}Convolution.MaxPool2d(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows} * {k.Shape[0]}, {k.Shape[1]}, {k.Shape[2]}, {k.Shape[3]}, {k.Shape[4]}, {k.Shape[5]}, {k.Shape[6]}, {k.Shape[7]});";
+            case KernelKind.GlobalAvgPool:
+                return $"{K}Convolution.GlobalAvgPool(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows} * {k.Shape[0]}, {k.Shape[1]});";
             case KernelKind.Attention:
                 return $"{K}Attention.Run(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, {k.Shape[0]}, {k.Shape[1]}, {k.Shape[2]}, ref {Ref(new Operand(BufferKind.Arena, plan.ScratchOffset))});";
             case KernelKind.LayerNorm:
@@ -303,9 +316,9 @@ internal static class ModelEmitter
     // kernel's store: one copy of the kernel per epilogue, no call per element.
     private static void WriteOperator(SourceWriter w, KernelPlan kernel)
     {
-        if (kernel.Epilogue.Count == 0 || kernel.Kind is not (KernelKind.Linear or KernelKind.Elementwise)) return;
+        if (kernel.Epilogue.Count == 0 || kernel.Kind is not (KernelKind.Linear or KernelKind.Conv2d or KernelKind.Elementwise)) return;
         string what = string.Join(", then ", kernel.Epilogue.Select(s => Describe(s)));
-        w.Line($"/// <summary>{(kernel.Kind == KernelKind.Linear ? "Epilogue of" : "Operator of")} K{kernel.Index}: {what}.</summary>");
+        w.Line($"/// <summary>{(kernel.Kind == KernelKind.Elementwise ? "Operator of" : "Epilogue of")} K{kernel.Index}: {what}.</summary>");
         w.Open($"private readonly struct K{kernel.Index}Operator : {K}IUnaryOperator");
         w.Line($"public static float Invoke(float x) => {Chain(kernel, null)};");
         foreach (string width in new[] { "128", "256", "512" })

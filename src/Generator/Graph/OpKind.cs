@@ -23,6 +23,9 @@ internal enum OpKind
     Dropout,
     LayerNorm,
     AttentionCore,
+    Conv2d,
+    MaxPool2d,
+    GlobalAvgPool,
 }
 
 /// <summary>What each op is, in one place, for every pass and emitter.</summary>

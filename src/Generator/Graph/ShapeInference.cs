@@ -93,6 +93,44 @@ internal static class ShapeInference
                 return new Node(op, x.Shape, isConstant: false) { Weight = gamma, Bias = beta };
             }
 
+            case OpKind.Conv2d:
+            {
+                Node x = inputs[0];
+                if (x.IsConstant) return NotOnConstants();
+                if (x.Shape.Length != 3) return Mismatch($"Conv2d '{op.Name}' needs samples of [channels, height, width], but gets {Shape(x)}");
+                SafeTensorEntry? weight = Find(op.Name + ".weight", op, model, weights, diagnostics);
+                if (weight is null) return null;
+                if (weight.Shape.Length != 4 || weight.Shape[1] != x.Shape[0])
+                    return Mismatch($"Conv2d '{op.Name}' expects {(weight.Shape.Length == 4 ? weight.Shape[1] : 0)} input channels ({op.Name}.weight is {Node.Format(weight.Shape)}), but its input is {Shape(x)}");
+                SafeTensorEntry? bias = weights.Find(op.Name + ".bias");
+                if (bias is not null && (bias.Shape.Length != 1 || bias.Shape[0] != weight.Shape[0]))
+                    return Mismatch($"Conv2d '{op.Name}': {op.Name}.bias must be [{weight.Shape[0]}] but is {Node.Format(bias.Shape)}");
+                int stride = op.Ints[0], padding = op.Ints[1], dilation = op.Ints[2];
+                if (stride <= 0 || padding < 0 || dilation <= 0) return Mismatch($"Conv2d '{op.Name}': stride and dilation must be positive and padding not negative");
+                int oh = (x.Shape[1] + 2 * padding - dilation * (weight.Shape[2] - 1) - 1) / stride + 1;
+                int ow = (x.Shape[2] + 2 * padding - dilation * (weight.Shape[3] - 1) - 1) / stride + 1;
+                if (oh <= 0 || ow <= 0) return Mismatch($"Conv2d '{op.Name}': a {weight.Shape[2]}×{weight.Shape[3]} kernel does not fit {Shape(x)}");
+                return new Node(op, new[] { weight.Shape[0], oh, ow }, isConstant: false) { Weight = weight, Bias = bias };
+            }
+
+            case OpKind.MaxPool2d:
+            {
+                Node x = inputs[0];
+                if (x.IsConstant) return NotOnConstants();
+                if (x.Shape.Length != 3) return Mismatch($"MaxPool2d needs samples of [channels, height, width], but gets {Shape(x)}");
+                int kernel = op.Ints[0], stride = op.Ints[1], padding = op.Ints[2];
+                if (kernel <= 0 || stride <= 0 || padding < 0 || padding * 2 > kernel) return Mismatch("MaxPool2d: kernel and stride must be positive, padding at most half the kernel");
+                int oh = (x.Shape[1] + 2 * padding - kernel) / stride + 1, ow = (x.Shape[2] + 2 * padding - kernel) / stride + 1;
+                if (oh <= 0 || ow <= 0) return Mismatch($"MaxPool2d: a {kernel}×{kernel} window does not fit {Shape(x)}");
+                return new Node(op, new[] { x.Shape[0], oh, ow }, isConstant: false);
+            }
+
+            case OpKind.GlobalAvgPool:
+                if (inputs[0].IsConstant) return NotOnConstants();
+                return inputs[0].Shape.Length != 3
+                    ? Mismatch($"GlobalAvgPool needs samples of [channels, height, width], but gets {Shape(inputs[0])}")
+                    : new Node(op, new[] { inputs[0].Shape[0] }, isConstant: false);
+
             case OpKind.AttentionCore:
             {
                 Node qkv = inputs[0];

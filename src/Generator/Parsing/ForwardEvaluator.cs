@@ -291,6 +291,21 @@ internal sealed class ForwardEvaluator
             case "LogSoftmax": return Record(OpKind.LogSoftmax, invocation, new[] { receiver });
             case "Flatten": return Record(OpKind.Flatten, invocation, new[] { receiver });
             case "Silu": return Record(OpKind.Silu, invocation, new[] { receiver });
+            case "GlobalAvgPool": return Record(OpKind.GlobalAvgPool, invocation, new[] { receiver });
+            case "Conv2d":
+            {
+                IArgumentOperation name = Arg("name")!;
+                string weight = ToStringValue(Eval(name.Value, env), name);
+                int[] settings = new[] { "stride", "padding", "dilation" }.Select(a => ToInt(Eval(Arg(a)!.Value, env), Arg(a)!)).ToArray();
+                LocationInfo? nameLocation = name.IsImplicit ? null : LocationInfo.From(name.Syntax);
+                return Record(OpKind.Conv2d, invocation, new[] { receiver }, weight, ints: settings, nameLocation: nameLocation);
+            }
+            case "MaxPool2d":
+            {
+                int[] settings = new[] { "kernel", "stride", "padding" }.Select(a => ToInt(Eval(Arg(a)!.Value, env), Arg(a)!)).ToArray();
+                if (settings[1] == 0) settings[1] = settings[0];
+                return Record(OpKind.MaxPool2d, invocation, new[] { receiver }, ints: settings);
+            }
             case "MultiHeadAttention":
             {
                 // Desugared at build time into the ops it is made of: the input projection (PyTorch's in_proj_weight

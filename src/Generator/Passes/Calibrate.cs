@@ -162,9 +162,74 @@ internal static class Calibrate
                     values[node.Id] = y;
                     break;
                 }
-                default: // Flatten, Reshape: the same values
+                case OpKind.Conv2d:
+                {
+                    Node input = graph.Nodes[inputsOf[0]];
+                    int[] w = node.Weight!.Shape;
+                    int c = input.Shape[0], h = input.Shape[1], wi = input.Shape[2], o = w[0], kh = w[2], kw = w[3], oh = node.Shape[1], ow = node.Shape[2];
+                    int stride = node.Source.Ints[0], padding = node.Source.Ints[1], dilation = node.Source.Ints[2];
+                    float[] weight = Tensor(node.Weight.Name);
+                    float[]? bias = node.Bias is null ? null : Tensor(node.Bias.Name);
+                    var y = new double[samples * o * oh * ow];
+                    for (int n = 0; n < samples; n++)
+                    for (int f = 0; f < o; f++)
+                    for (int yy = 0; yy < oh; yy++)
+                    for (int xx = 0; xx < ow; xx++)
+                    {
+                        double sum = bias?[f] ?? 0;
+                        for (int i = 0; i < c; i++)
+                        for (int u = 0; u < kh; u++)
+                        for (int v = 0; v < kw; v++)
+                        {
+                            int iy = yy * stride - padding + u * dilation, ix = xx * stride - padding + v * dilation;
+                            if (iy >= 0 && iy < h && ix >= 0 && ix < wi) sum += x[((n * c + i) * h + iy) * wi + ix] * weight[((f * c + i) * kh + u) * kw + v];
+                        }
+                        y[((n * o + f) * oh + yy) * ow + xx] = (float)sum;
+                    }
+                    values[node.Id] = y;
+                    break;
+                }
+                case OpKind.MaxPool2d:
+                {
+                    Node input = graph.Nodes[inputsOf[0]];
+                    int planes = samples * input.Shape[0], h = input.Shape[1], wi = input.Shape[2], oh = node.Shape[1], ow = node.Shape[2];
+                    int kernel = node.Source.Ints[0], stride = node.Source.Ints[1], padding = node.Source.Ints[2];
+                    var y = new double[planes * oh * ow];
+                    for (int p = 0; p < planes; p++)
+                    for (int yy = 0; yy < oh; yy++)
+                    for (int xx = 0; xx < ow; xx++)
+                    {
+                        double max = double.NegativeInfinity;
+                        for (int u = 0; u < kernel; u++)
+                        for (int v = 0; v < kernel; v++)
+                        {
+                            int iy = yy * stride - padding + u, ix = xx * stride - padding + v;
+                            if (iy >= 0 && iy < h && ix >= 0 && ix < wi) max = Math.Max(max, x[(p * h + iy) * wi + ix]);
+                        }
+                        y[(p * oh + yy) * ow + xx] = max;
+                    }
+                    values[node.Id] = y;
+                    break;
+                }
+                case OpKind.GlobalAvgPool:
+                {
+                    Node input = graph.Nodes[inputsOf[0]];
+                    int planes = samples * input.Shape[0], area = input.Shape[1] * input.Shape[2];
+                    var y = new double[planes];
+                    for (int p = 0; p < planes; p++)
+                    {
+                        double sum = 0;
+                        for (int i = 0; i < area; i++) sum += x[p * area + i];
+                        y[p] = (float)(sum / area);
+                    }
+                    values[node.Id] = y;
+                    break;
+                }
+                case OpKind.Flatten or OpKind.Reshape or OpKind.Dropout: // the same values
                     values[node.Id] = x;
                     break;
+                default:
+                    throw new InvalidOperationException($"calibration cannot run {node.Kind} yet");
             }
         }
         return ranges;

@@ -45,6 +45,9 @@ internal static class FuseEpilogues
                 OpKind.LogSoftmax => KernelKind.LogSoftmax,
                 OpKind.LayerNorm => KernelKind.LayerNorm,
                 OpKind.AttentionCore => KernelKind.Attention,
+                OpKind.Conv2d => KernelKind.Conv2d,
+                OpKind.MaxPool2d => KernelKind.MaxPool2d,
+                OpKind.GlobalAvgPool => KernelKind.GlobalAvgPool,
                 OpKind.Add => KernelKind.Add,
                 OpKind.Mul => KernelKind.Mul,
                 _ when OpKinds.IsUnaryElementwise(node.Kind) => KernelKind.Elementwise,
@@ -53,7 +56,7 @@ internal static class FuseEpilogues
             if (kind is null) continue;
 
             var group = new FusionGroup(kind.Value, node);
-            if (kind is KernelKind.Linear or KernelKind.Elementwise)
+            if (kind is KernelKind.Linear or KernelKind.Conv2d or KernelKind.Elementwise)
             {
                 while (true)
                 {

@@ -95,6 +95,9 @@ internal static class LowerToPlan
         int scratchFloats = kernels.Where(k => k.Quantized)
             .Select(k => PlanArena.Align((QuantizedPanelLayout.ScratchBytes(k.K) + 3) / 4))
             .Concat(kernels.Where(k => k.Kind == KernelKind.Attention).Select(k => PlanArena.Align(k.K)))
+            .Concat(kernels.Where(k => k.Kind == KernelKind.Conv2d).Select(k => PlanArena.Align(
+                // Kernels/Convolution.ScratchFloats: one sample's patches [oh·ow, c·kh·kw] and its product [oh·ow, out].
+                k.Shape[9] * k.Shape[10] * (k.Shape[0] * k.Shape[4] * k.Shape[5] + k.Shape[3]))))
             .DefaultIfEmpty(0).Max();
         if (needsCopy)
         {
@@ -210,6 +213,32 @@ internal static class LowerToPlan
                     1, input.ElementCount, 0, 0, 0, epilogue.ToEquatableArray(),
                     EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, (long)input.ElementCount * epilogue.Count);
             }
+            case KernelKind.Conv2d:
+            {
+                int[] w = rootNode.Weight!.Shape;
+                int c = input.Shape[0], k = c * w[2] * w[3], n = w[0];
+                var geometry = new[] { c, input.Shape[1], input.Shape[2], n, w[2], w[3], rootNode.Source.Ints[0], rootNode.Source.Ints[1], rootNode.Source.Ints[2], rootNode.Shape[1], rootNode.Shape[2] };
+                WeightBlob weights = blob(WeightLayoutKind.PackedLinear, rootNode.Weight.Name, PanelLayout.PackedLength(n, k), n, k);
+                WeightBlob bias = blob(WeightLayoutKind.PaddedBias, rootNode.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0);
+                string title = $"Conv2d \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}, {w[2]}×{w[3]} kernel, stride {geometry[6]}, padding {geometry[7]}"
+                    + (geometry[8] == 1 ? "" : $", dilation {geometry[8]}") + (rootNode.Bias is null ? "" : ", + bias") + after;
+                return new KernelPlan(index, KernelKind.Conv2d, title, sources.ToEquatableArray(), where(input), null, output,
+                    1, k, n, weights.Offset, bias.Offset, epilogue.ToEquatableArray(), new EquatableArray<int>(geometry),
+                    EquatableArray<int>.Empty, EquatableArray<int>.Empty, 2L * k * n * geometry[9] * geometry[10]);
+            }
+            case KernelKind.MaxPool2d:
+            {
+                int[] i = rootNode.Source.Ints.ToArray();
+                return new KernelPlan(index, KernelKind.MaxPool2d, $"MaxPool2d {i[0]}×{i[0]}, stride {i[1]}, padding {i[2]}: {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}",
+                    sources.ToEquatableArray(), where(input), null, output, 1, 0, 0, 0, 0, EquatableArray<EpilogueStep>.Empty,
+                    new EquatableArray<int>(new[] { input.Shape[0], input.Shape[1], input.Shape[2], i[0], i[1], i[2], rootNode.Shape[1], rootNode.Shape[2] }),
+                    EquatableArray<int>.Empty, EquatableArray<int>.Empty, (long)rootNode.ElementCount * i[0] * i[0]);
+            }
+            case KernelKind.GlobalAvgPool:
+                return new KernelPlan(index, KernelKind.GlobalAvgPool, $"GlobalAvgPool: {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}",
+                    sources.ToEquatableArray(), where(input), null, output, 1, 0, 0, 0, 0, EquatableArray<EpilogueStep>.Empty,
+                    new EquatableArray<int>(new[] { input.Shape[0], input.Shape[1] * input.Shape[2] }),
+                    EquatableArray<int>.Empty, EquatableArray<int>.Empty, input.ElementCount);
             case KernelKind.Attention:
             {
                 int sequence = input.Shape[input.Shape.Length - 2], features = rootNode.Shape[rootNode.Shape.Length - 1], heads = rootNode.Source.Ints[0];
