@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Text;
 using ModelCompiler.Weights;
 using Xunit;
@@ -64,7 +65,7 @@ public class SafeTensorsTests
         { "header past the end", File("{}", Array.Empty<byte>())[..9], "runs past the end" },
         { "not JSON", File("{\"a\":", Array.Empty<byte>()), "malformed" },
         { "not an object", File("[1, 2]", Array.Empty<byte>()), "not a JSON object" },
-        { "unsupported dtype", File("{\"a\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}", new byte[8]), "dtype I64" },
+        { "unknown dtype", File("{\"a\":{\"dtype\":\"Q4\",\"shape\":[1],\"data_offsets\":[0,8]}}", new byte[8]), "not a safetensors dtype" },
         { "offsets outside", File("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", new byte[8]), "outside the data section" },
         { "size mismatch", File("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", new byte[8]), "needs 3 × 4 bytes" },
         { "overlap", File("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", new byte[12]), "overlap" },
@@ -80,6 +81,20 @@ public class SafeTensorsTests
         var e = Assert.Throws<SafeTensorsFormatException>(() => SafeTensors.Parse(file));
         Assert.Contains(expected, e.Message);
         Assert.False(string.IsNullOrEmpty(what));
+    }
+
+    [Fact]
+    public void Integer_tensors_beside_the_weights_are_listed_but_not_read()
+    {
+        // A PyTorch state_dict with BatchNorm carries an int64 num_batches_tracked.
+        byte[] file = File("{\"bn.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,8]},"
+            + "\"fc.weight\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", new byte[8].Concat(Floats(1f, 2f)).ToArray());
+        SafeTensors weights = SafeTensors.Parse(file);
+        Assert.Equal(new[] { "bn.num_batches_tracked", "fc.weight" }, weights.Names);
+        Assert.Equal(new[] { 1f, 2f }, weights["fc.weight"].ToArray());
+        Assert.False(weights.TryGetTensor("bn.num_batches_tracked", out _));
+        var e = Assert.Throws<SafeTensorsFormatException>(() => SafeTensorsHeader.Parse(file).ReadFloat32(file, SafeTensorsHeader.Parse(file).Find("bn.num_batches_tracked")!));
+        Assert.Contains("dtype I64", e.Message);
     }
 
     [Fact]

@@ -65,7 +65,8 @@ internal static class ShapeInference
                 int outFeatures = weight.Shape[0], inFeatures = weight.Shape[1];
                 if (x.Shape.Length == 0 || x.Shape[x.Shape.Length - 1] != inFeatures)
                     return Mismatch($"Linear '{op.Name}' expects {inFeatures} input features ({op.Name}.weight is {Node.Format(weight.Shape)}), but its input is {Shape(x)}");
-                SafeTensorEntry? bias = weights.Find(op.BiasName ?? op.Name + ".bias");
+                SafeTensorEntry? bias = Optional(op.BiasName ?? op.Name + ".bias", op, model, weights, diagnostics, out bool badBias);
+                if (badBias) return null;
                 if (bias is not null && (bias.Shape.Length != 1 || bias.Shape[0] != outFeatures))
                     return Mismatch($"Linear '{op.Name}': {op.Name}.bias must be [{outFeatures}] but is {Node.Format(bias.Shape)}");
                 int[] shape = (int[])x.Shape.Clone();
@@ -87,7 +88,8 @@ internal static class ShapeInference
                 if (gamma is null) return null;
                 if (gamma.Shape.Length != 1 || gamma.Shape[0] != width)
                     return Mismatch($"LayerNorm '{op.Name}' normalizes {width} values ({Shape(x)}), but {op.Name}.weight is {Node.Format(gamma.Shape)}");
-                SafeTensorEntry? beta = weights.Find(op.Name + ".bias");
+                SafeTensorEntry? beta = Optional(op.Name + ".bias", op, model, weights, diagnostics, out bool badBeta);
+                if (badBeta) return null;
                 if (beta is not null && (beta.Shape.Length != 1 || beta.Shape[0] != width))
                     return Mismatch($"LayerNorm '{op.Name}': {op.Name}.bias must be [{width}] but is {Node.Format(beta.Shape)}");
                 return new Node(op, x.Shape, isConstant: false) { Weight = gamma, Bias = beta };
@@ -102,7 +104,8 @@ internal static class ShapeInference
                 if (weight is null) return null;
                 if (weight.Shape.Length != 4 || weight.Shape[1] != x.Shape[0])
                     return Mismatch($"Conv2d '{op.Name}' expects {(weight.Shape.Length == 4 ? weight.Shape[1] : 0)} input channels ({op.Name}.weight is {Node.Format(weight.Shape)}), but its input is {Shape(x)}");
-                SafeTensorEntry? bias = weights.Find(op.Name + ".bias");
+                SafeTensorEntry? bias = Optional(op.Name + ".bias", op, model, weights, diagnostics, out bool badBias);
+                if (badBias) return null;
                 if (bias is not null && (bias.Shape.Length != 1 || bias.Shape[0] != weight.Shape[0]))
                     return Mismatch($"Conv2d '{op.Name}': {op.Name}.bias must be [{weight.Shape[0]}] but is {Node.Format(bias.Shape)}");
                 int stride = op.Ints[0], padding = op.Ints[1], dilation = op.Ints[2];
@@ -203,11 +206,27 @@ internal static class ShapeInference
         }
     }
 
+    /// <summary>An optional tensor (a bias): absent is fine; present but not a float tensor is MC0003.</summary>
+    private static SafeTensorEntry? Optional(string name, DslOp op, ModelDeclaration model, SafeTensorsHeader weights, List<DiagnosticInfo> diagnostics, out bool bad)
+    {
+        bad = false;
+        if (weights.Find(name) is null) return null;
+        SafeTensorEntry? entry = Find(name, op, model, weights, diagnostics);
+        bad = entry is null;
+        return entry;
+    }
+
     private static int DimFromRight(int[] shape, int fromRight) => fromRight < shape.Length ? shape[shape.Length - 1 - fromRight] : 1;
 
     private static SafeTensorEntry? Find(string name, DslOp op, ModelDeclaration model, SafeTensorsHeader weights, List<DiagnosticInfo> diagnostics)
     {
         SafeTensorEntry? entry = weights.Find(name);
+        if (entry is not null && !SafeTensorsHeader.IsFloat(entry))
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WeightsFileInvalid, op.NameLocation ?? op.Location, model.WeightsFile ?? "",
+                $"tensor '{name}' has dtype {entry.DType}; ModelCompiler reads F32, F16 and BF16 weights"));
+            return null;
+        }
         if (entry is null)
         {
             List<string> nearest = NameSuggestions.Nearest(name, weights.Entries.Select(e => e.Name));

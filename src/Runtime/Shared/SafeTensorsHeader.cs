@@ -135,9 +135,18 @@ internal sealed class SafeTensorsHeader
 
         if (!fields.TryGetValue("dtype", out object? dtypeValue) || dtypeValue is not string dtype)
             throw new SafeTensorsFormatException($"tensor '{name}': 'dtype' is missing or not a string");
-        int elementSize = dtype switch { "F32" => 4, "F16" => 2, "BF16" => 2, _ => 0 };
+        // Every safetensors dtype is accepted in the header (a PyTorch state_dict carries int64 counters beside the
+        // weights); only F32, F16 and BF16 tensors can be read as weights (ReadFloat32 says so for the others).
+        int elementSize = dtype switch
+        {
+            "F64" or "I64" or "U64" => 8,
+            "F32" or "I32" or "U32" => 4,
+            "F16" or "BF16" or "I16" or "U16" => 2,
+            "I8" or "U8" or "BOOL" or "F8_E4M3" or "F8_E5M2" => 1,
+            _ => 0,
+        };
         if (elementSize == 0)
-            throw new SafeTensorsFormatException($"tensor '{name}' has dtype {dtype}; ModelCompiler reads F32, F16 and BF16");
+            throw new SafeTensorsFormatException($"tensor '{name}' has dtype {dtype}, which is not a safetensors dtype");
 
         if (!fields.TryGetValue("shape", out object? shapeValue) || shapeValue is not List<object?> shapeList)
             throw new SafeTensorsFormatException($"tensor '{name}': 'shape' is missing or not an array");
@@ -164,9 +173,14 @@ internal sealed class SafeTensorsHeader
         return new SafeTensorEntry(name, dtype, shape, begin, end);
     }
 
+    /// <summary>Whether a tensor can be read as weights.</summary>
+    public static bool IsFloat(SafeTensorEntry entry) => entry.DType is "F32" or "F16" or "BF16";
+
     /// <summary>Converts one tensor's bytes to float32 (F16 and BF16 are widened exactly).</summary>
     public float[] ReadFloat32(byte[] file, SafeTensorEntry entry)
     {
+        if (!IsFloat(entry))
+            throw new SafeTensorsFormatException($"tensor '{entry.Name}' has dtype {entry.DType}; ModelCompiler reads F32, F16 and BF16 weights");
         long start = DataStart + entry.Begin;
         var result = new float[entry.ElementCount];
         switch (entry.DType)

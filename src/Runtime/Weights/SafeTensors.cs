@@ -47,7 +47,8 @@ public sealed class SafeTensors : IWeightSource
         var names = new List<string>();
         foreach (SafeTensorEntry entry in header.Entries)
         {
-            tensors.Add(entry.Name, new Tensor((int[])entry.Shape.Clone(), header.ReadFloat32(bytes, entry)));
+            // Tensors of other dtypes (a state_dict's int64 counters) are listed but cannot be used as weights.
+            if (SafeTensorsHeader.IsFloat(entry)) tensors.Add(entry.Name, new Tensor((int[])entry.Shape.Clone(), header.ReadFloat32(bytes, entry)));
             names.Add(entry.Name);
         }
         return new SafeTensors(tensors, names);
