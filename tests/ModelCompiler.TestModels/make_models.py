@@ -127,6 +127,29 @@ class SmallCnn(torch.nn.Module):
         return self.head(torch.flatten(F.adaptive_avg_pool2d(h, 1), 1))
 
 
+class BnCnn(torch.nn.Module):
+    """BnCnn.cs: BatchNorm after convolutions (folded into them at build time) and after pooling (a scale and shift)."""
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 4, 3, padding=1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(4)
+        self.conv2 = torch.nn.Conv2d(4, 6, 3, padding=1)
+        self.bn2 = torch.nn.BatchNorm2d(6)
+        self.bn3 = torch.nn.BatchNorm1d(6)
+        self.head = torch.nn.Linear(6, 10)
+        with torch.no_grad():  # statistics as after training, not the initial identity
+            for bn in (self.bn1, self.bn2, self.bn3):
+                bn.running_mean.copy_(torch.randn_like(bn.running_mean) * 0.2)
+                bn.running_var.copy_(torch.rand_like(bn.running_var) + 0.5)
+                bn.weight.copy_(torch.randn_like(bn.weight) * 0.2 + 1)
+                bn.bias.copy_(torch.randn_like(bn.bias) * 0.1)
+
+    def forward(self, x):
+        h = F.max_pool2d(torch.relu(self.bn1(self.conv1(x))), 2)
+        h = torch.relu(self.bn2(self.conv2(h)))
+        return self.head(self.bn3(torch.flatten(F.adaptive_avg_pool2d(h, 1), 1)))
+
+
 def export(name, model, sample_shape, batch=37):
     model.eval()
     safetensors_io.save(os.path.join(here, "Models", name + ".safetensors"), safetensors_io.state_dict(model))
@@ -148,3 +171,4 @@ safetensors_io.save(os.path.join(here, "Models", "relu_mlp.calibration.safetenso
 export("norm_mlp", NormMlp(), (5, 8))
 export("attention_block", AttentionBlock(), (6, 5))
 export("small_cnn", SmallCnn(), (1, 8, 8))
+export("bn_cnn", BnCnn(), (1, 8, 8))

@@ -49,6 +49,7 @@ public sealed record CompiledModel(
         new("AttentionBlockInt8", "attention_block.safetensors", AttentionBlockInt8.InputLength, AttentionBlockInt8.OutputLength, AttentionBlockInt8.Predict, AttentionBlockInt8.Predict, AttentionBlockInt8.PredictEager)
             { Tolerance = 2e-2 },
         new("SmallCnn", "small_cnn.safetensors", SmallCnn.InputLength, SmallCnn.OutputLength, SmallCnn.Predict, SmallCnn.Predict, SmallCnn.PredictEager),
+        new("BnCnn", "bn_cnn.safetensors", BnCnn.InputLength, BnCnn.OutputLength, BnCnn.Predict, BnCnn.Predict, BnCnn.PredictEager),
         new("ReshapeOnly", "odd_mlp.safetensors", ReshapeOnly.InputLength, ReshapeOnly.OutputLength, ReshapeOnly.Predict, ReshapeOnly.Predict, ReshapeOnly.PredictEager),
         new("ElementwiseOnly", "odd_mlp.safetensors", ElementwiseOnly.InputLength, ElementwiseOnly.OutputLength, ElementwiseOnly.Predict, ElementwiseOnly.Predict, ElementwiseOnly.PredictEager),
         new("TwoReaders", "relu_mlp.safetensors", TwoReaders.InputLength, TwoReaders.OutputLength, TwoReaders.Predict, TwoReaders.Predict, TwoReaders.PredictEager),

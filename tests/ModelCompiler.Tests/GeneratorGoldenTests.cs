@@ -131,6 +131,21 @@ public class GeneratorGoldenTests
     }
 
     [Fact]
+    public void BatchNorm_after_a_convolution_is_folded_into_it_and_elsewhere_runs_as_a_scale_and_shift()
+    {
+        string root = GeneratorDiagnosticsTests.RepositoryRoot();
+        string source = File.ReadAllText(Path.Combine(root, "tests/ModelCompiler.TestModels/BnCnn.cs"));
+        var run = GeneratorHarness.Run(source, Path.Combine(root, "tests/ModelCompiler.TestModels/Models/bn_cnn.safetensors"));
+        Assert.Empty(run.Diagnostics);
+        Assert.Empty(run.CompileErrors);
+        string code = run.Run.GeneratedSources.Single(s => s.HintName == "ModelCompiler.TestModels.BnCnn.g.cs").SourceText.ToString();
+        Assert.Contains("(BatchNorm \"bn1\" folded in) Conv2d \"conv1\"", code);
+        Assert.Contains("(BatchNorm \"bn2\" folded in) Conv2d \"conv2\"", code);
+        Assert.Contains("BatchNorm \"bn3\" over 6 channels of [6], as a scale and shift", code);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(code, "ChannelAffine.Run"));
+    }
+
+    [Fact]
     public void Generation_is_deterministic()
     {
         string root = GeneratorDiagnosticsTests.RepositoryRoot();

@@ -19,6 +19,7 @@ ok &= Check("AttentionBlock", "attention_block", AttentionBlock.InputLength, Att
 // Attention (float) feeds an int8 layer: one ulp can flip one int8 code, one quantization step (~1/127) at the output.
 ok &= Check("AttentionBlockInt8", "attention_block", AttentionBlockInt8.InputLength, AttentionBlockInt8.OutputLength, AttentionBlockInt8.Predict, AttentionBlockInt8.PredictEager, tolerance: 2e-2);
 ok &= Check("SmallCnn", "small_cnn", SmallCnn.InputLength, SmallCnn.OutputLength, SmallCnn.Predict, SmallCnn.PredictEager);
+ok &= Check("BnCnn", "bn_cnn", BnCnn.InputLength, BnCnn.OutputLength, BnCnn.Predict, BnCnn.PredictEager);
 ok &= Check("NormMlp", "norm_mlp", NormMlp.InputLength, NormMlp.OutputLength, NormMlp.Predict, NormMlp.PredictEager);
 // Int8: ReluMlpInt8 must equal its eager reference exactly; the others within the float tolerance.
 ok &= Check("ReluMlpInt8", "relu_mlp", ReluMlpInt8.InputLength, ReluMlpInt8.OutputLength, ReluMlpInt8.Predict, ReluMlpInt8.PredictEager, tolerance: 0);

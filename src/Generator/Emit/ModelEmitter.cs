@@ -216,7 +216,7 @@ internal static class ModelEmitter
     private static void WriteRunRows(SourceWriter w, ModelPlan plan)
     {
         bool usesArena = plan.ArenaFloats > 0;
-        bool usesWeights = plan.Kernels.Any(k => k.Kind is KernelKind.Linear or KernelKind.LayerNorm or KernelKind.Conv2d || Uses(k, BufferKind.Weights));
+        bool usesWeights = plan.Kernels.Any(k => k.Kind is KernelKind.Linear or KernelKind.LayerNorm or KernelKind.Conv2d or KernelKind.BatchNorm || Uses(k, BufferKind.Weights));
         if (usesArena)
         {
             w.Line("// One scratch arena per thread, allocated on the thread's first call: no locks, no allocation after.");
@@ -287,6 +287,8 @@ internal static class ModelEmitter
                 return $"{K}PackedLinear.Run<{OperatorName(k)}>(ref {Ref(k.A)}, {k.K}, {rows}, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)}, {k.K}, {k.N}, ref {Ref(k.Output)}, {k.N});";
             case KernelKind.Elementwise:
                 return $"{K}Elementwise.Run<{OperatorName(k)}>(ref {Ref(k.A)}, ref {Ref(k.Output)}, rows, {k.K});";
+            case KernelKind.BatchNorm:
+                return $"{K}ChannelAffine.Run(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, {k.Shape[0]}, {k.Shape[1]}, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)});";
             case KernelKind.Conv2d:
                 return $"{K}Convolution.Conv2d<{OperatorName(k)}>(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, K{k.Index}Shape, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)}, ref {Ref(new Operand(BufferKind.Arena, plan.ScratchOffset))});";
             case KernelKind.MaxPool2d:
@@ -364,8 +366,9 @@ internal static class ModelEmitter
             w.Line($"var file = {K}WeightsFile.Open({Literal(file)}, {plan.WeightsLength}L, {Literal(plan.WeightsHash)});");
             foreach (WeightBlob blob in plan.Blobs)
             {
-                if (blob.Tensor.Length == 0) continue;
-                w.Line($"file.Lay(buffer, {blob.Offset}, {K}WeightLayoutKind.{blob.Kind}, {Literal(blob.Tensor)}, {blob.N}, {blob.K}, {blob.Floats}); // {WeightsEmitter.Describe(blob)}");
+                if (blob.IsZero) continue;
+                string norm = blob.Norm is null ? "" : $", {Literal(blob.Norm)}, {Float(blob.Epsilon)}";
+                w.Line($"file.Lay(buffer, {blob.Offset}, {K}WeightLayoutKind.{blob.Kind}, {Literal(blob.Tensor)}, {blob.N}, {blob.K}, {blob.Floats}{norm}); // {WeightsEmitter.Describe(blob)}");
             }
             w.Line("return buffer;");
             w.Close();
@@ -374,7 +377,7 @@ internal static class ModelEmitter
         }
         foreach (WeightBlob blob in plan.Blobs)
         {
-            if (blob.Tensor.Length == 0)
+            if (blob.IsZero)
             {
                 w.Line($"// [{blob.Offset}, {blob.Offset + blob.Floats}): zero bias of {blob.N} outputs (the layer has none); the buffer starts zeroed.");
                 continue;

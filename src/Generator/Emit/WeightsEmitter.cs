@@ -39,7 +39,7 @@ internal static class WeightsEmitter
         bool first = true;
         foreach (WeightBlob blob in plan.Blobs)
         {
-            if (blob.Tensor.Length == 0) continue;
+            if (blob.IsZero) continue;
             if (!first) w.Line();
             first = false;
             byte[] raw = Layout(blob, header, bytes);
@@ -54,21 +54,24 @@ internal static class WeightsEmitter
         return w.ToString();
     }
 
-    public static string Describe(WeightBlob blob) => blob.Kind switch
+    public static string Describe(WeightBlob blob) => (blob.Norm is not null && blob.Kind is WeightLayoutKind.PackedLinear or WeightLayoutKind.PaddedBias
+        ? $"BatchNorm {blob.Norm} folded into " : "") + blob.Kind switch
     {
         WeightLayoutKind.PackedLinear => $"{blob.Tensor} [{blob.N}, {blob.K}] packed in {PanelLayout.PanelCount(blob.N)} panels of 16 outputs × {blob.K}",
-        WeightLayoutKind.PaddedBias => $"{blob.Tensor} [{blob.N}] padded to {blob.Floats}",
+        WeightLayoutKind.PaddedBias => $"{(blob.Tensor.Length == 0 ? "a zero bias" : blob.Tensor)} [{blob.N}] padded to {blob.Floats}",
         WeightLayoutKind.QuantizedLinear => $"{blob.Tensor} [{blob.N}, {blob.K}] as int8, packed in {QuantizedPanelLayout.PanelCount(blob.N)} panels of 16 outputs × {QuantizedPanelLayout.PaddedK(blob.K)} in groups of 4",
         WeightLayoutKind.WeightScales => $"{blob.Tensor}: int8 scale per output, padded to {blob.Floats}",
         WeightLayoutKind.ColumnSums => $"{blob.Tensor}: Σ of each output's int8 codes (int32), padded to {blob.Floats}",
         WeightLayoutKind.Int4Linear => $"{blob.Tensor} [{blob.N}, {blob.K}] as int4, 32 weights per fp16 scale, unpacked into 16-output panels at start-up",
+        WeightLayoutKind.BatchNormScale => $"{blob.Norm}: weight / √(running_var + eps)",
+        WeightLayoutKind.BatchNormShift => $"{blob.Norm}: bias − running_mean · scale",
         _ => $"{blob.Tensor}",
     };
 
     /// <summary>The blob's bytes as embedded (Shared/WeightLayout.cs, the same code the runtime lays files out with).</summary>
     private static byte[] Layout(WeightBlob blob, SafeTensorsHeader header, byte[] bytes)
     {
-        SafeTensorEntry entry = header.Find(blob.Tensor) ?? throw new InvalidOperationException($"tensor {blob.Tensor} disappeared from the weights file");
-        return WeightLayout.Embedded(blob.Kind, header.ReadFloat32(bytes, entry), blob.N, blob.K, blob.Floats);
+        float[] Read(string name) => header.ReadFloat32(bytes, header.Find(name) ?? throw new InvalidOperationException($"tensor {name} disappeared from the weights file"));
+        return WeightLayout.Embedded(blob.Kind, Read, blob.Tensor, blob.Norm, blob.Epsilon, blob.N, blob.K, blob.Floats);
     }
 }

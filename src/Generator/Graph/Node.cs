@@ -33,6 +33,13 @@ internal sealed class Node
     /// <summary>Linear: the optional [out] bias.</summary>
     public SafeTensorEntry? Bias { get; set; }
 
+    /// <summary>Linear/Conv2d: a BatchNorm folded into this layer's weights and bias at build time, and its epsilon.</summary>
+    public string? FoldedNorm { get; set; }
+    public float FoldedEpsilon { get; set; }
+
+    /// <summary>BatchNorm: folded into the layer before it, so it computes nothing (its value is that layer's).</summary>
+    public bool Folded { get; set; }
+
     public int ElementCount
     {
         get

@@ -26,6 +26,7 @@ internal enum OpKind
     Conv2d,
     MaxPool2d,
     GlobalAvgPool,
+    BatchNorm,
 }
 
 /// <summary>What each op is, in one place, for every pass and emitter.</summary>

@@ -128,6 +128,24 @@ internal static class ShapeInference
                 return new Node(op, new[] { x.Shape[0], oh, ow }, isConstant: false);
             }
 
+            case OpKind.BatchNorm:
+            {
+                Node x = inputs[0];
+                if (x.IsConstant) return NotOnConstants();
+                if (x.Shape.Length == 0) return Mismatch($"BatchNorm '{op.Name}' needs samples with a channel dimension");
+                int channels = x.Shape[0];
+                SafeTensorEntry? weight = null;
+                foreach (string part in new[] { "weight", "bias", "running_mean", "running_var" })
+                {
+                    SafeTensorEntry? entry = Find(op.Name + "." + part, op, model, weights, diagnostics);
+                    if (entry is null) return null;
+                    if (entry.Shape.Length != 1 || entry.Shape[0] != channels)
+                        return Mismatch($"BatchNorm '{op.Name}' normalizes {channels} channels ({Shape(x)}), but {op.Name}.{part} is {Node.Format(entry.Shape)}");
+                    weight ??= entry;
+                }
+                return new Node(op, x.Shape, isConstant: false) { Weight = weight };
+            }
+
             case OpKind.GlobalAvgPool:
                 if (inputs[0].IsConstant) return NotOnConstants();
                 return inputs[0].Shape.Length != 3

@@ -292,6 +292,13 @@ internal sealed class ForwardEvaluator
             case "Flatten": return Record(OpKind.Flatten, invocation, new[] { receiver });
             case "Silu": return Record(OpKind.Silu, invocation, new[] { receiver });
             case "GlobalAvgPool": return Record(OpKind.GlobalAvgPool, invocation, new[] { receiver });
+            case "BatchNorm":
+            {
+                IArgumentOperation name = Arg("name")!, epsilon = Arg("epsilon")!;
+                string norm = ToStringValue(Eval(name.Value, env), name);
+                LocationInfo? nameLocation = name.IsImplicit ? null : LocationInfo.From(name.Syntax);
+                return Record(OpKind.BatchNorm, invocation, new[] { receiver }, norm, ToFloat(Eval(epsilon.Value, env), epsilon), nameLocation: nameLocation);
+            }
             case "Conv2d":
             {
                 IArgumentOperation name = Arg("name")!;

@@ -225,6 +225,20 @@ internal static class Calibrate
                     values[node.Id] = y;
                     break;
                 }
+                case OpKind.BatchNorm:
+                {
+                    string norm = node.Source.Name!;
+                    float[] gamma = Tensor(norm + ".weight"), beta = Tensor(norm + ".bias"), mean = Tensor(norm + ".running_mean"), variance = Tensor(norm + ".running_var");
+                    int channels = node.Shape[0], inner = node.ElementCount / channels;
+                    var y = new double[x.Length];
+                    for (int i = 0; i < x.Length; i++)
+                    {
+                        int c = i / inner % channels;
+                        y[i] = (float)((x[i] - mean[c]) / Math.Sqrt(variance[c] + (double)node.Source.Scalar) * gamma[c] + beta[c]);
+                    }
+                    values[node.Id] = y;
+                    break;
+                }
                 case OpKind.Flatten or OpKind.Reshape or OpKind.Dropout: // the same values
                     values[node.Id] = x;
                     break;

@@ -10,6 +10,7 @@ internal sealed class FusionGroup
     {
         Kind = kind;
         Root = root;
+        Result = root;
     }
 
     public KernelKind Kind { get; }
@@ -18,8 +19,11 @@ internal sealed class FusionGroup
     /// <summary>Element-wise ops applied, in order, to the root's result before it is stored.</summary>
     public List<Node> Epilogue { get; } = new();
 
-    /// <summary>The node whose value the kernel stores.</summary>
-    public Node Result => Epilogue.Count > 0 ? Epilogue[Epilogue.Count - 1] : Root;
+    /// <summary>Every node absorbed after the root, in order (epilogue steps and folded BatchNorms).</summary>
+    public List<Node> Absorbed { get; } = new();
+
+    /// <summary>The node whose value the kernel stores: the root, or the last node absorbed after it.</summary>
+    public Node Result { get; set; } = null!;
 }
 
 /// <summary>
@@ -37,7 +41,7 @@ internal static class FuseEpilogues
         var groups = new List<FusionGroup>();
         foreach (Node node in graph.Nodes)
         {
-            if (!live[node.Id] || absorbed[node.Id]) continue;
+            if (!live[node.Id] || absorbed[node.Id] || node.Folded) continue;
             KernelKind? kind = node.Kind switch
             {
                 OpKind.Linear => KernelKind.Linear,
@@ -48,6 +52,7 @@ internal static class FuseEpilogues
                 OpKind.Conv2d => KernelKind.Conv2d,
                 OpKind.MaxPool2d => KernelKind.MaxPool2d,
                 OpKind.GlobalAvgPool => KernelKind.GlobalAvgPool,
+                OpKind.BatchNorm => KernelKind.BatchNorm,
                 OpKind.Add => KernelKind.Add,
                 OpKind.Mul => KernelKind.Mul,
                 _ when OpKinds.IsUnaryElementwise(node.Kind) => KernelKind.Elementwise,
@@ -63,8 +68,18 @@ internal static class FuseEpilogues
                     List<int> readers = LiveReaders(consumers, live, group.Result.Id);
                     if (readers.Count != 1) break;
                     Node next = graph.Nodes[readers[0]];
+                    if (next.Folded)
+                    {
+                        // A BatchNorm folded into this layer: its value is the layer's, nothing to apply.
+                        group.Result = next;
+                        group.Absorbed.Add(next);
+                        absorbed[next.Id] = true;
+                        continue;
+                    }
                     if (!OpKinds.IsUnaryElementwise(next.Kind)) break;
                     group.Epilogue.Add(next);
+                    group.Absorbed.Add(next);
+                    group.Result = next;
                     absorbed[next.Id] = true;
                 }
             }

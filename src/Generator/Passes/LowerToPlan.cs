@@ -24,7 +24,7 @@ internal static class LowerToPlan
         // Storage root of each node: views share their input's storage.
         var root = new int[graph.Nodes.Count];
         foreach (Node node in graph.Nodes)
-            root[node.Id] = OpKinds.IsView(node.Kind) ? root[node.Inputs[0]] : node.Id;
+            root[node.Id] = OpKinds.IsView(node.Kind) || node.Folded ? root[node.Inputs[0]] : node.Id;
 
         // The kernel that computes each stored value.
         var producer = new Dictionary<int, int>();
@@ -38,14 +38,15 @@ internal static class LowerToPlan
         var blobByKey = new Dictionary<string, WeightBlob>(StringComparer.Ordinal);
         var identifiers = new HashSet<string>(StringComparer.Ordinal);
         int weightFloats = 0;
-        WeightBlob Blob(WeightLayoutKind kind, string tensor, int floats, int n, int k)
+        WeightBlob Blob(WeightLayoutKind kind, string tensor, int floats, int n, int k, string? norm = null, float epsilon = 0f)
         {
-            string key = kind + ":" + tensor + ":" + n;
+            string key = kind + ":" + tensor + ":" + n + ":" + norm;
             if (blobByKey.TryGetValue(key, out WeightBlob? existing)) return existing;
-            string id = Identifier(tensor.Length == 0 ? "ZeroBias" + n : tensor) + (kind == WeightLayoutKind.PackedLinear ? "Packed" : "");
+            string id = Identifier(tensor.Length == 0 ? "ZeroBias" + n : tensor) + (norm is null ? "" : "With" + Identifier(norm))
+                + kind switch { WeightLayoutKind.PackedLinear => "Packed", WeightLayoutKind.BatchNormScale => "Scale", WeightLayoutKind.BatchNormShift => "Shift", _ => "" };
             string unique = id;
             for (int i = 2; !identifiers.Add(unique); i++) unique = id + i.ToString(CultureInfo.InvariantCulture);
-            var blob = new WeightBlob(unique, kind, tensor, weightFloats, floats, n, k);
+            var blob = new WeightBlob(unique, kind, tensor, weightFloats, floats, n, k) { Norm = norm, Epsilon = epsilon };
             weightFloats += PlanArena.Align(floats);
             blobs.Add(blob);
             blobByKey.Add(key, blob);
@@ -78,7 +79,7 @@ internal static class LowerToPlan
             Node stored = graph.Nodes[r];
             if (stored.Kind == OpKind.Input) return new Operand(BufferKind.Input, 0);
             if (stored.Kind == OpKind.Parameter)
-                return new Operand(BufferKind.Weights, Blob(WeightLayoutKind.Raw, stored.Weight!.Name, stored.ElementCount, 0, 0).Offset);
+                return new Operand(BufferKind.Weights, Blob(WeightLayoutKind.Raw, stored.Weight!.Name, stored.ElementCount, 0, 0, null, 0).Offset);
             return new Operand(BufferKind.Arena, arenaOffsets[requestIndex[r]] * chunkRows);
         }
 
@@ -164,12 +165,12 @@ internal static class LowerToPlan
     }
 
     private static KernelPlan Lower(int index, FusionGroup group, ModelGraph graph, ModelDeclaration model,
-        Func<Node, Operand> where, Func<WeightLayoutKind, string, int, int, int, WeightBlob> blob, Func<string, float[]> readTensor)
+        Func<Node, Operand> where, Func<WeightLayoutKind, string, int, int, int, string?, float, WeightBlob> blob, Func<string, float[]> readTensor)
     {
         Node rootNode = group.Root;
         Node input = graph.Nodes[rootNode.Inputs[0]];
         var sources = new List<string>(Sources(model, rootNode));
-        foreach (Node e in group.Epilogue) sources.AddRange(Sources(model, e));
+        foreach (Node e in group.Absorbed) sources.AddRange(Sources(model, e));
         var epilogue = group.Epilogue.Select(e => new EpilogueStep(e.Kind, e.Source.Scalar)).ToList();
         string after = epilogue.Count == 0 ? "" : ", then " + string.Join(", then ", epilogue.Select(Describe));
         Operand output = where(group.Result);
@@ -187,14 +188,16 @@ internal static class LowerToPlan
                 // Float32: weights packed in 16-column panels. Int8: codes packed for the dot-product instructions,
                 // one scale and one column sum per output. Then the bias, padded to whole panels.
                 // Int4: embedded compactly, expanded at start-up into the float32 panel layout.
+                string? norm = rootNode.FoldedNorm;
+                float epsilon = rootNode.FoldedEpsilon;
                 int weightOffset = quantized
-                    ? blob(WeightLayoutKind.QuantizedLinear, weight, (QuantizedPanelLayout.PackedBytes(n, k) + 3) / 4, n, k).Offset
-                    : blob(int4 ? WeightLayoutKind.Int4Linear : WeightLayoutKind.PackedLinear, weight, PanelLayout.PackedLength(n, k), n, k).Offset;
-                int scalesOffset = quantized ? blob(WeightLayoutKind.WeightScales, weight, padded, n, k).Offset : 0;
-                int sumsOffset = quantized ? blob(WeightLayoutKind.ColumnSums, weight, padded, n, k).Offset : 0;
-                WeightBlob bias = blob(WeightLayoutKind.PaddedBias, rootNode.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0);
+                    ? blob(WeightLayoutKind.QuantizedLinear, weight, (QuantizedPanelLayout.PackedBytes(n, k) + 3) / 4, n, k, null, 0).Offset
+                    : blob(int4 ? WeightLayoutKind.Int4Linear : WeightLayoutKind.PackedLinear, weight, PanelLayout.PackedLength(n, k), n, k, norm, epsilon).Offset;
+                int scalesOffset = quantized ? blob(WeightLayoutKind.WeightScales, weight, padded, n, k, null, 0).Offset : 0;
+                int sumsOffset = quantized ? blob(WeightLayoutKind.ColumnSums, weight, padded, n, k, null, 0).Offset : 0;
+                WeightBlob bias = blob(WeightLayoutKind.PaddedBias, rootNode.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, epsilon);
                 string title = $"Linear{(quantized ? " (int8)" : int4 ? " (int4 weights)" : "")} \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}"
-                    + (rootNode.Bias is null ? "" : ", + bias") + after;
+                    + (rootNode.Bias is null ? "" : ", + bias") + (norm is null ? "" : $", BatchNorm \"{norm}\" folded in") + after;
                 return new KernelPlan(index, KernelKind.Linear, title, sources.ToEquatableArray(), where(input), null, output,
                     rowsPerSample, k, n, weightOffset, bias.Offset, epilogue.ToEquatableArray(),
                     EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, 2L * k * n * rowsPerSample)
@@ -213,14 +216,26 @@ internal static class LowerToPlan
                     1, input.ElementCount, 0, 0, 0, epilogue.ToEquatableArray(),
                     EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, (long)input.ElementCount * epilogue.Count);
             }
+            case KernelKind.BatchNorm:
+            {
+                string norm = rootNode.Source.Name!;
+                int channels = input.Shape[0];
+                WeightBlob scale = blob(WeightLayoutKind.BatchNormScale, norm + ".weight", channels, channels, 0, norm, rootNode.Source.Scalar);
+                WeightBlob shift = blob(WeightLayoutKind.BatchNormShift, norm + ".weight", channels, channels, 0, norm, rootNode.Source.Scalar);
+                return new KernelPlan(index, KernelKind.BatchNorm, $"BatchNorm \"{norm}\" over {channels} channels of {Node.Format(input.Shape)}, as a scale and shift",
+                    sources.ToEquatableArray(), where(input), null, output, 1, 0, 0, scale.Offset, shift.Offset, EquatableArray<EpilogueStep>.Empty,
+                    new EquatableArray<int>(new[] { channels, input.ElementCount / channels }), EquatableArray<int>.Empty, EquatableArray<int>.Empty,
+                    2L * input.ElementCount);
+            }
             case KernelKind.Conv2d:
             {
                 int[] w = rootNode.Weight!.Shape;
                 int c = input.Shape[0], k = c * w[2] * w[3], n = w[0];
                 var geometry = new[] { c, input.Shape[1], input.Shape[2], n, w[2], w[3], rootNode.Source.Ints[0], rootNode.Source.Ints[1], rootNode.Source.Ints[2], rootNode.Shape[1], rootNode.Shape[2] };
-                WeightBlob weights = blob(WeightLayoutKind.PackedLinear, rootNode.Weight.Name, PanelLayout.PackedLength(n, k), n, k);
-                WeightBlob bias = blob(WeightLayoutKind.PaddedBias, rootNode.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0);
-                string title = $"Conv2d \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}, {w[2]}×{w[3]} kernel, stride {geometry[6]}, padding {geometry[7]}"
+                string? norm = rootNode.FoldedNorm;
+                WeightBlob weights = blob(WeightLayoutKind.PackedLinear, rootNode.Weight.Name, PanelLayout.PackedLength(n, k), n, k, norm, rootNode.FoldedEpsilon);
+                WeightBlob bias = blob(WeightLayoutKind.PaddedBias, rootNode.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, rootNode.FoldedEpsilon);
+                string title = (norm is null ? "" : $"(BatchNorm \"{norm}\" folded in) ") + $"Conv2d \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}, {w[2]}×{w[3]} kernel, stride {geometry[6]}, padding {geometry[7]}"
                     + (geometry[8] == 1 ? "" : $", dilation {geometry[8]}") + (rootNode.Bias is null ? "" : ", + bias") + after;
                 return new KernelPlan(index, KernelKind.Conv2d, title, sources.ToEquatableArray(), where(input), null, output,
                     1, k, n, weights.Offset, bias.Offset, epilogue.ToEquatableArray(), new EquatableArray<int>(geometry),
@@ -252,10 +267,10 @@ internal static class LowerToPlan
             case KernelKind.LayerNorm:
             {
                 int width = input.Shape[input.Shape.Length - 1];
-                WeightBlob gamma = blob(WeightLayoutKind.Raw, rootNode.Weight!.Name, width, 0, 0);
+                WeightBlob gamma = blob(WeightLayoutKind.Raw, rootNode.Weight!.Name, width, 0, 0, null, 0);
                 WeightBlob beta = rootNode.Bias is null
-                    ? blob(WeightLayoutKind.PaddedBias, "", PanelLayout.PaddedBiasLength(width), width, 0)
-                    : blob(WeightLayoutKind.Raw, rootNode.Bias.Name, width, 0, 0);
+                    ? blob(WeightLayoutKind.PaddedBias, "", PanelLayout.PaddedBiasLength(width), width, 0, null, 0)
+                    : blob(WeightLayoutKind.Raw, rootNode.Bias.Name, width, 0, 0, null, 0);
                 return new KernelPlan(index, KernelKind.LayerNorm,
                     $"LayerNorm \"{rootNode.Source.Name}\" over the last dimension of {Node.Format(input.Shape)}" + (rootNode.Bias is null ? "" : ", + bias"),
                     sources.ToEquatableArray(), where(input), null, output, input.ElementCount / Math.Max(1, width), width, 0, gamma.Offset, beta.Offset,

@@ -79,6 +79,7 @@ internal static class ModelBuilder
             if (diagnostics.Count > model.Diagnostics.Count) return Stop();
 
             bool[] live = EliminateDeadNodes.Run(graph);
+            FoldBatchNorm.Run(graph, live, layer => layer.Kind == OpKind.Conv2d || !(LowerToPlan.IsQuantized(model, layer) || LowerToPlan.IsInt4(model, layer)));
             var groups = FuseEpilogues.Run(graph, live);
             Func<string, float[]> readTensor = name => header.ReadFloat32(bytes, header.Find(name)!);
 

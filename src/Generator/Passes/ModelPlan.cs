@@ -12,7 +12,7 @@ internal enum BufferKind { Input, Output, Arena, Weights }
 internal sealed record Operand(BufferKind Buffer, int Offset);
 
 /// <summary>What a kernel does; each kind maps to one runtime kernel.</summary>
-internal enum KernelKind { Linear, Elementwise, Softmax, LogSoftmax, Add, Mul, Copy, LayerNorm, Attention, Conv2d, MaxPool2d, GlobalAvgPool }
+internal enum KernelKind { Linear, Elementwise, Softmax, LogSoftmax, Add, Mul, Copy, LayerNorm, Attention, Conv2d, MaxPool2d, GlobalAvgPool, BatchNorm }
 
 /// <summary>One element-wise op of a fused epilogue.</summary>
 internal sealed record EpilogueStep(OpKind Kind, float Scalar);
@@ -69,8 +69,15 @@ internal sealed record LayerRange(string Layer, float Range);
 /// <summary>A weight tensor's place in the weights buffer; the emitter reads its values from the file and lays them out.</summary>
 internal sealed record WeightBlob(string Identifier, WeightLayoutKind Kind, string Tensor, int Offset, int Floats, int N, int K)
 {
+    /// <summary>A BatchNorm folded into this weight or bias (or, for its scale and shift, the BatchNorm itself).</summary>
+    public string? Norm { get; init; }
+    public float Epsilon { get; init; }
+
+    /// <summary>A zero bias with nothing folded into it: the buffer starts zeroed, nothing is embedded or read.</summary>
+    public bool IsZero => Tensor.Length == 0 && Norm is null;
+
     /// <summary>Bytes the blob takes in the assembly (int4 weights are smaller embedded than loaded; a zero bias takes none).</summary>
-    public int EmbeddedBytes => Kind == WeightLayoutKind.Int4Linear ? Int4Quantization.EncodedBytes(N, K) : Tensor.Length == 0 ? 0 : Floats * 4;
+    public int EmbeddedBytes => Kind == WeightLayoutKind.Int4Linear ? Int4Quantization.EncodedBytes(N, K) : IsZero ? 0 : Floats * 4;
 }
 
 /// <summary>Everything the emitter needs, as a value: the output of the passes, cached by the incremental pipeline.</summary>

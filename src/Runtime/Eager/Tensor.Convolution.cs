@@ -77,3 +77,33 @@ public sealed partial class Tensor
         return Create(new[] { batch, c }, result);
     }
 }
+
+public sealed partial class Tensor
+{
+    /// <summary>
+    /// Inference batch normalization over the first dimension of each sample (channels), PyTorch's
+    /// <c>nn.BatchNorm1d</c>/<c>nn.BatchNorm2d</c> in <c>eval()</c>: <c>(x − running_mean) / √(running_var + eps) · weight + bias</c>,
+    /// reading <c>name.weight</c>, <c>name.bias</c>, <c>name.running_mean</c> and <c>name.running_var</c>.
+    /// </summary>
+    public Tensor BatchNorm(string name, float epsilon = 1e-5f)
+    {
+        if (Rank < 2) throw new InvalidOperationException($"BatchNorm '{name}' needs samples with a channel dimension; got {Format(Shape)}.");
+        int channels = _shape[1], inner = _data.Length / (_shape[0] * channels);
+        float[] weight = RequireWeight(name + ".weight")._data, bias = RequireWeight(name + ".bias")._data;
+        float[] mean = RequireWeight(name + ".running_mean")._data, variance = RequireWeight(name + ".running_var")._data;
+        if (weight.Length != channels || bias.Length != channels || mean.Length != channels || variance.Length != channels)
+            throw new InvalidOperationException($"BatchNorm '{name}': its tensors must have {channels} values, one per channel.");
+        var result = new float[_data.Length];
+        for (int n = 0; n < _shape[0]; n++)
+        for (int c = 0; c < channels; c++)
+        {
+            double inverse = 1 / Math.Sqrt(variance[c] + (double)epsilon);
+            for (int i = 0; i < inner; i++)
+            {
+                int at = (n * channels + c) * inner + i;
+                result[at] = (float)((_data[at] - mean[c]) * inverse * weight[c] + bias[c]);
+            }
+        }
+        return Create((int[])_shape.Clone(), result);
+    }
+}

@@ -42,12 +42,20 @@ public sealed class WeightsFile
         return new WeightsFile(path, bytes, SafeTensorsHeader.Parse(bytes));
     }
 
-    /// <summary>Lays tensor <paramref name="tensor"/> out as <paramref name="kind"/> into <paramref name="floats"/> floats of <paramref name="buffer"/> at <paramref name="offset"/>.</summary>
-    public void Lay(AlignedBuffer buffer, int offset, WeightLayoutKind kind, string tensor, int n, int k, int floats)
+    /// <summary>
+    /// Lays tensor <paramref name="tensor"/> out as <paramref name="kind"/> into <paramref name="floats"/> floats of
+    /// <paramref name="buffer"/> at <paramref name="offset"/>; <paramref name="norm"/> names a BatchNorm folded into it.
+    /// </summary>
+    public void Lay(AlignedBuffer buffer, int offset, WeightLayoutKind kind, string tensor, int n, int k, int floats, string? norm = null, float epsilon = 0f)
     {
         ArgumentNullException.ThrowIfNull(buffer);
+        WeightLayout.Loaded(kind, Read, tensor, norm, epsilon, n, k, floats).CopyTo(buffer.Span.Slice(offset, floats));
+    }
+
+    private float[] Read(string tensor)
+    {
         SafeTensorEntry entry = _header.Find(tensor)
             ?? throw new InvalidOperationException($"{Path} has no tensor '{tensor}', which the model was compiled with.");
-        WeightLayout.Loaded(kind, _header.ReadFloat32(_bytes, entry), n, k, floats).CopyTo(buffer.Span.Slice(offset, floats));
+        return _header.ReadFloat32(_bytes, entry);
     }
 }

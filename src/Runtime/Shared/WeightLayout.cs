@@ -27,19 +27,52 @@ enum WeightLayoutKind
     ColumnSums,
     /// <summary>int4 weights: embedded encoded, expanded into float32 panels when loaded.</summary>
     Int4Linear,
+    /// <summary>An inference BatchNorm's per-channel scale, <c>weight / √(running_var + eps)</c>.</summary>
+    BatchNormScale,
+    /// <summary>An inference BatchNorm's per-channel shift, <c>bias − running_mean · scale</c>.</summary>
+    BatchNormShift,
 }
 
 internal static class WeightLayout
 {
-    /// <summary>The floats a tensor occupies in the weights buffer at run time (<paramref name="floats"/> of them).</summary>
-    public static float[] Loaded(WeightLayoutKind kind, float[] values, int n, int k, int floats)
+    /// <summary>
+    /// The floats a tensor occupies in the weights buffer at run time (<paramref name="floats"/> of them).
+    /// <paramref name="norm"/> names a BatchNorm folded into this Linear/Conv weight or bias (or the BatchNorm itself,
+    /// for its scale and shift): its <c>weight</c>, <c>bias</c>, <c>running_mean</c> and <c>running_var</c> are read
+    /// through <paramref name="read"/>.
+    /// </summary>
+    public static float[] Loaded(WeightLayoutKind kind, Func<string, float[]> read, string tensor, string? norm, float epsilon, int n, int k, int floats)
     {
+        float[] values = tensor.Length == 0 ? new float[n] : read(tensor);
+        float[]? scale = norm is null ? null : NormScale(read, norm, epsilon);
         var result = new float[floats];
         switch (kind)
         {
             case WeightLayoutKind.PackedLinear:
+                if (scale is not null)
+                {
+                    values = (float[])values.Clone();
+                    for (int j = 0; j < n; j++) for (int i = 0; i < k; i++) values[j * k + i] *= scale[j];
+                }
                 PanelLayout.Pack(values, n, k, result, 0);
                 break;
+            case WeightLayoutKind.PaddedBias:
+                if (scale is not null)
+                {
+                    float[] mean = read(norm + ".running_mean"), beta = read(norm + ".bias");
+                    for (int j = 0; j < n; j++) result[j] = (float)(((double)values[j] - mean[j]) * scale[j] + beta[j]);
+                }
+                else Array.Copy(values, result, Math.Min(values.Length, n == 0 ? values.Length : n));
+                break;
+            case WeightLayoutKind.BatchNormScale:
+                Array.Copy(scale!, result, scale!.Length);
+                break;
+            case WeightLayoutKind.BatchNormShift:
+            {
+                float[] mean = read(norm + ".running_mean"), beta = read(norm + ".bias");
+                for (int j = 0; j < scale!.Length; j++) result[j] = (float)(beta[j] - (double)mean[j] * scale[j]);
+                break;
+            }
             case WeightLayoutKind.Int4Linear:
                 PanelLayout.Pack(Int4Quantization.RoundTrip(values, n, k), n, k, result, 0);
                 break;
@@ -67,11 +100,20 @@ internal static class WeightLayout
         return result;
     }
 
-    /// <summary>The bytes embedded in the assembly for a tensor: its loaded floats, except int4, which is embedded encoded.</summary>
-    public static byte[] Embedded(WeightLayoutKind kind, float[] values, int n, int k, int floats)
+    /// <summary>A BatchNorm's per-channel <c>weight / √(running_var + eps)</c>.</summary>
+    private static float[] NormScale(Func<string, float[]> read, string norm, float epsilon)
     {
-        if (kind == WeightLayoutKind.Int4Linear) return Int4Quantization.Encode(values, n, k);
-        float[] loaded = Loaded(kind, values, n, k, floats);
+        float[] weight = read(norm + ".weight"), variance = read(norm + ".running_var");
+        var scale = new float[weight.Length];
+        for (int c = 0; c < scale.Length; c++) scale[c] = (float)(weight[c] / Math.Sqrt((double)variance[c] + epsilon));
+        return scale;
+    }
+
+    /// <summary>The bytes embedded in the assembly for a tensor: its loaded floats, except int4, which is embedded encoded.</summary>
+    public static byte[] Embedded(WeightLayoutKind kind, Func<string, float[]> read, string tensor, string? norm, float epsilon, int n, int k, int floats)
+    {
+        if (kind == WeightLayoutKind.Int4Linear) return Int4Quantization.Encode(read(tensor), n, k);
+        float[] loaded = Loaded(kind, read, tensor, norm, epsilon, n, k, floats);
         var bytes = new byte[loaded.Length * 4];
         Buffer.BlockCopy(loaded, 0, bytes, 0, bytes.Length);
         return bytes;
