@@ -120,3 +120,38 @@ public class DigitsBenchmark : ModelBenchmark
     [Benchmark(Description = "Eager reference")]
     public void Eager() => Digits.DigitsClassifier.PredictEager(Weights, Input, Output, 1);
 }
+
+/// <summary>The DigitsCnn sample (two 3×3 convolutions with BatchNorm folded in), one sample, against ONNX Runtime.</summary>
+[MemoryDiagnoser]
+public class DigitsCnnBenchmark : IDisposable
+{
+    private float[] _input = Array.Empty<float>();
+    private readonly float[] _output = new float[10];
+    private OnnxRuntimeModel _onnx = null!;
+
+    [GlobalSetup]
+    public void GlobalSetup()
+    {
+        var random = new Random(42);
+        _input = new float[DigitsCnn.DigitsCnnClassifier.InputLength];
+        for (int i = 0; i < _input.Length; i++) _input[i] = (float)random.NextDouble();
+        _onnx = new OnnxRuntimeModel(Path.Combine(AppContext.BaseDirectory, "Models", "digits_cnn.onnx"), _input, _output, 1, 64, 10, new long[] { 1, 1, 8, 8 });
+        var compiled = new float[10];
+        DigitsCnn.DigitsCnnClassifier.Predict(_input, compiled);
+        _onnx.Run();
+        for (int i = 0; i < 10; i++)
+            if (Math.Abs(compiled[i] - _output[i]) > 1e-4) throw new InvalidOperationException("ONNX Runtime disagrees with the compiled CNN");
+    }
+
+    [Benchmark(Baseline = true, Description = "ModelCompiler (compiled)")]
+    public void Compiled() => DigitsCnn.DigitsCnnClassifier.Predict(_input, _output);
+
+    [Benchmark(Description = "ONNX Runtime (1 thread)")]
+    public void OnnxRuntime() => _onnx.Run();
+
+    public void Dispose()
+    {
+        _onnx?.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}

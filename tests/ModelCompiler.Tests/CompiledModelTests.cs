@@ -101,6 +101,21 @@ public class CompiledModelTests
         }
     }
 
+    [Fact]
+    public void DigitsCnn_sample_matches_PyTorch_and_classifies_the_held_out_set()
+    {
+        SafeTensors test = SafeTensors.Load(Path.Combine(Numerics.ModelsFolder, "digits_cnn_test.safetensors"));
+        float[] pixels = test["pixels"].ToArray(), labels = test["labels"].ToArray(), expected = test["probabilities"].ToArray();
+        var actual = new float[expected.Length];
+
+        DigitsCnn.DigitsCnnClassifier.Predict(pixels, actual, labels.Length);
+
+        Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
+        int correct = Enumerable.Range(0, labels.Length).Count(i =>
+            Array.IndexOf(actual, actual.Skip(i * 10).Take(10).Max(), i * 10, 10) - i * 10 == (int)labels[i]);
+        Assert.True(correct / (double)labels.Length >= 0.95, $"accuracy {correct}/{labels.Length}");
+    }
+
     [Theory]
     [InlineData("DigitsInt8")]
     [InlineData("DigitsInt8Static")]

@@ -50,6 +50,8 @@ public sealed record CompiledModel(
             { Tolerance = 2e-2 },
         new("SmallCnn", "small_cnn.safetensors", SmallCnn.InputLength, SmallCnn.OutputLength, SmallCnn.Predict, SmallCnn.Predict, SmallCnn.PredictEager),
         new("BnCnn", "bn_cnn.safetensors", BnCnn.InputLength, BnCnn.OutputLength, BnCnn.Predict, BnCnn.Predict, BnCnn.PredictEager),
+        new("DigitsCnn", "digits_cnn.safetensors", DigitsCnn.DigitsCnnClassifier.InputLength, DigitsCnn.DigitsCnnClassifier.OutputLength,
+            DigitsCnn.DigitsCnnClassifier.Predict, DigitsCnn.DigitsCnnClassifier.Predict, DigitsCnn.DigitsCnnClassifier.PredictEager),
         new("ReshapeOnly", "odd_mlp.safetensors", ReshapeOnly.InputLength, ReshapeOnly.OutputLength, ReshapeOnly.Predict, ReshapeOnly.Predict, ReshapeOnly.PredictEager),
         new("ElementwiseOnly", "odd_mlp.safetensors", ElementwiseOnly.InputLength, ElementwiseOnly.OutputLength, ElementwiseOnly.Predict, ElementwiseOnly.Predict, ElementwiseOnly.PredictEager),
         new("TwoReaders", "relu_mlp.safetensors", TwoReaders.InputLength, TwoReaders.OutputLength, TwoReaders.Predict, TwoReaders.Predict, TwoReaders.PredictEager),
