@@ -28,7 +28,7 @@ public class CompiledModelTests
         SafeTensors weights = model.LoadWeights();
         for (int seed = 0; seed < 8; seed++)
         {
-            float[] input = Numerics.Random(batch * model.InputLength, seed * 7 + batch);
+            float[] input = model.Inputs(batch * model.InputLength, seed * 7 + batch);
             var compiled = new float[batch * model.OutputLength];
             var eager = new float[batch * model.OutputLength];
             model.Predict(input, compiled, batch, -1);
@@ -92,13 +92,37 @@ public class CompiledModelTests
         SafeTensors weights = model.LoadWeights();
         for (int seed = 0; seed < 5; seed++)
         {
-            float[] input = Numerics.Random(batch * model.InputLength, seed + 100 * batch);
+            float[] input = model.Inputs(batch * model.InputLength, seed + 100 * batch);
             var compiled = new float[batch * model.OutputLength];
             var eager = new float[batch * model.OutputLength];
             model.Predict(input, compiled, batch, -1);
             model.PredictEager(weights, input, eager, batch);
             Assert.Equal(eager, compiled);
         }
+    }
+
+    [Fact]
+    public void TextClassifier_sample_matches_PyTorch_and_classifies_the_held_out_set()
+    {
+        SafeTensors test = SafeTensors.Load(Path.Combine(Numerics.ModelsFolder, "text_classifier_test.safetensors"));
+        float[] tokens = test["tokens"].ToArray(), labels = test["labels"].ToArray(), expected = test["probabilities"].ToArray();
+        var actual = new float[expected.Length];
+
+        TextClassifier.TokenCountClassifier.Predict(tokens, actual, labels.Length);
+
+        Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
+        int correct = Enumerable.Range(0, labels.Length).Count(i =>
+            Array.IndexOf(actual, actual.Skip(i * 3).Take(3).Max(), i * 3, 3) - i * 3 == (int)labels[i]);
+        Assert.True(correct / (double)labels.Length >= 0.95, $"accuracy {correct}/{labels.Length}");
+    }
+
+    [Fact]
+    public void A_token_id_out_of_range_is_refused_naming_the_input()
+    {
+        var tokens = new float[12];
+        tokens[5] = 16f; // the vocabulary has 16 tokens: 0–15
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => TextClassifier.TokenCountClassifier.Predict(tokens, new float[3]));
+        Assert.Equal("input", e.ParamName);
     }
 
     [Fact]
@@ -183,7 +207,7 @@ public class CompiledModelTests
     public void Single_sample_Predict_equals_the_batched_one(string name)
     {
         CompiledModel model = CompiledModel.Named(name);
-        float[] input = Numerics.Random(5 * model.InputLength, 99);
+        float[] input = model.Inputs(5 * model.InputLength, 99);
         var batched = new float[5 * model.OutputLength];
         model.Predict(input, batched, 5, 1);
         for (int i = 0; i < 5; i++)
@@ -229,7 +253,7 @@ public class CompiledModelTests
     {
         CompiledModel model = CompiledModel.Named(name);
         const int samples = 64;
-        float[] input = Numerics.Random(samples * model.InputLength, 3);
+        float[] input = model.Inputs(samples * model.InputLength, 3);
         var sequential = new float[samples * model.OutputLength];
         model.Predict(input, sequential, samples, 1);
 
@@ -264,7 +288,7 @@ public class CompiledModelTests
         var debuggable = (System.Diagnostics.DebuggableAttribute?)Attribute.GetCustomAttribute(typeof(Tensor).Assembly, typeof(System.Diagnostics.DebuggableAttribute));
         Assert.SkipWhen(debuggable?.IsJITOptimizerDisabled == true, "the runtime was built without optimization; run the tests with -c Release");
         CompiledModel model = CompiledModel.Named(name);
-        float[] input = Numerics.Random(10 * model.InputLength, 4);
+        float[] input = model.Inputs(10 * model.InputLength, 4);
         var output = new float[10 * model.OutputLength];
         model.PredictSingle(input.AsSpan(0, model.InputLength), output.AsSpan(0, model.OutputLength));
         model.Predict(input, output, 10, 1);

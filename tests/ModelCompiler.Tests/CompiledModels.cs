@@ -22,6 +22,17 @@ public sealed record CompiledModel(
     /// </summary>
     public double Tolerance { get; init; } = Numerics.Tolerance;
 
+    /// <summary>Random inputs for the model: normal values, or valid token ids for models that start with an embedding.</summary>
+    public Func<int, int, float[]> Inputs { get; init; } = (count, seed) => Numerics.Random(count, seed);
+
+    private static float[] Tokens(int count, int seed)
+    {
+        var random = new Random(seed);
+        var tokens = new float[count];
+        for (int i = 0; i < count; i++) tokens[i] = random.Next(16);
+        return tokens;
+    }
+
     public delegate void PredictBatch(ReadOnlySpan<float> input, Span<float> output, int batch, int maxDegreeOfParallelism);
     public delegate void PredictOne(ReadOnlySpan<float> input, Span<float> output);
     public delegate void PredictEagerBatch(IWeightSource weights, ReadOnlySpan<float> input, Span<float> output, int batch);
@@ -52,6 +63,9 @@ public sealed record CompiledModel(
         new("BnCnn", "bn_cnn.safetensors", BnCnn.InputLength, BnCnn.OutputLength, BnCnn.Predict, BnCnn.Predict, BnCnn.PredictEager),
         new("DigitsCnn", "digits_cnn.safetensors", DigitsCnn.DigitsCnnClassifier.InputLength, DigitsCnn.DigitsCnnClassifier.OutputLength,
             DigitsCnn.DigitsCnnClassifier.Predict, DigitsCnn.DigitsCnnClassifier.Predict, DigitsCnn.DigitsCnnClassifier.PredictEager),
+        new("TextClassifier", "text_classifier.safetensors", TextClassifier.TokenCountClassifier.InputLength, TextClassifier.TokenCountClassifier.OutputLength,
+            TextClassifier.TokenCountClassifier.Predict, TextClassifier.TokenCountClassifier.Predict, TextClassifier.TokenCountClassifier.PredictEager)
+            { Inputs = Tokens },
         new("ReshapeOnly", "odd_mlp.safetensors", ReshapeOnly.InputLength, ReshapeOnly.OutputLength, ReshapeOnly.Predict, ReshapeOnly.Predict, ReshapeOnly.PredictEager),
         new("ElementwiseOnly", "odd_mlp.safetensors", ElementwiseOnly.InputLength, ElementwiseOnly.OutputLength, ElementwiseOnly.Predict, ElementwiseOnly.Predict, ElementwiseOnly.PredictEager),
         new("TwoReaders", "relu_mlp.safetensors", TwoReaders.InputLength, TwoReaders.OutputLength, TwoReaders.Predict, TwoReaders.Predict, TwoReaders.PredictEager),

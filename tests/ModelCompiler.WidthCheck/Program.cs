@@ -20,6 +20,8 @@ ok &= Check("AttentionBlock", "attention_block", AttentionBlock.InputLength, Att
 ok &= Check("AttentionBlockInt8", "attention_block", AttentionBlockInt8.InputLength, AttentionBlockInt8.OutputLength, AttentionBlockInt8.Predict, AttentionBlockInt8.PredictEager, tolerance: 2e-2);
 ok &= Check("SmallCnn", "small_cnn", SmallCnn.InputLength, SmallCnn.OutputLength, SmallCnn.Predict, SmallCnn.PredictEager);
 ok &= Check("BnCnn", "bn_cnn", BnCnn.InputLength, BnCnn.OutputLength, BnCnn.Predict, BnCnn.PredictEager);
+ok &= Check("TextClassifier", "text_classifier", TextClassifier.TokenCountClassifier.InputLength, TextClassifier.TokenCountClassifier.OutputLength,
+    TextClassifier.TokenCountClassifier.Predict, TextClassifier.TokenCountClassifier.PredictEager, tokens: true);
 ok &= Check("NormMlp", "norm_mlp", NormMlp.InputLength, NormMlp.OutputLength, NormMlp.Predict, NormMlp.PredictEager);
 // Int8: ReluMlpInt8 must equal its eager reference exactly; the others within the float tolerance.
 ok &= Check("ReluMlpInt8", "relu_mlp", ReluMlpInt8.InputLength, ReluMlpInt8.OutputLength, ReluMlpInt8.Predict, ReluMlpInt8.PredictEager, tolerance: 0);
@@ -36,7 +38,7 @@ ok &= Check("DigitsClassifierInt4", "digits", Digits.DigitsClassifierInt4.InputL
     Digits.DigitsClassifierInt4.Predict, Digits.DigitsClassifierInt4.PredictEager);
 return ok ? 0 : 1;
 
-bool Check(string name, string file, int inLength, int outLength, Compiled compiled, Eager eager, double tolerance = 1e-5)
+bool Check(string name, string file, int inLength, int outLength, Compiled compiled, Eager eager, double tolerance = 1e-5, bool tokens = false)
 {
     SafeTensors weights = SafeTensors.Load(Path.Combine(models, file + ".safetensors"));
     double worst = 0;
@@ -46,7 +48,7 @@ bool Check(string name, string file, int inLength, int outLength, Compiled compi
         {
             var random = new Random(seed * 1000 + batch);
             var input = new float[batch * inLength];
-            for (int i = 0; i < input.Length; i++) input[i] = (float)(random.NextDouble() * 4 - 2);
+            for (int i = 0; i < input.Length; i++) input[i] = tokens ? random.Next(16) : (float)(random.NextDouble() * 4 - 2);
             var got = new float[batch * outLength];
             var want = new float[batch * outLength];
             compiled(input, got, batch, 1);

@@ -51,7 +51,7 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor UnsupportedConstruct = Error("MC0006",
         "Unsupported construct in a model",
         "'{0}' is not supported in a model's Forward body: {1}",
-        "Forward may use Tensor methods (Linear, Relu, Gelu, Silu, Sigmoid, Tanh, Softmax, LogSoftmax, LayerNorm, Dropout, MultiHeadAttention, Conv2d, MaxPool2d, GlobalAvgPool, BatchNorm, Add, Mul, Flatten, Reshape, Parameter), + and * operators, locals, constants, interpolated strings, and calls to static helper methods with bodies.");
+        "Forward may use Tensor methods (Linear, Relu, Gelu, Silu, Sigmoid, Tanh, Softmax, LogSoftmax, LayerNorm, Dropout, MultiHeadAttention, Conv2d, MaxPool2d, GlobalAvgPool, BatchNorm, Embedding, Mean, Add, Mul, Flatten, Reshape, Parameter), + and * operators, locals, constants, interpolated strings, and calls to static helper methods with bodies.");
 
     /// <summary>Format: <c>Input '{0}' needs a static shape: {1}</c>.</summary>
     public static readonly DiagnosticDescriptor InputShapeMissing = Error("MC0007",

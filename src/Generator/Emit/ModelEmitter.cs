@@ -216,7 +216,7 @@ internal static class ModelEmitter
     private static void WriteRunRows(SourceWriter w, ModelPlan plan)
     {
         bool usesArena = plan.ArenaFloats > 0;
-        bool usesWeights = plan.Kernels.Any(k => k.Kind is KernelKind.Linear or KernelKind.LayerNorm or KernelKind.Conv2d or KernelKind.BatchNorm || Uses(k, BufferKind.Weights));
+        bool usesWeights = plan.Kernels.Any(k => k.Kind is KernelKind.Linear or KernelKind.LayerNorm or KernelKind.Conv2d or KernelKind.BatchNorm or KernelKind.Embedding || Uses(k, BufferKind.Weights));
         if (usesArena)
         {
             w.Line("// One scratch arena per thread, allocated on the thread's first call: no locks, no allocation after.");
@@ -287,6 +287,10 @@ internal static class ModelEmitter
                 return $"{K}PackedLinear.Run<{OperatorName(k)}>(ref {Ref(k.A)}, {k.K}, {rows}, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)}, {k.K}, {k.N}, ref {Ref(k.Output)}, {k.N});";
             case KernelKind.Elementwise:
                 return $"{K}Elementwise.Run<{OperatorName(k)}>(ref {Ref(k.A)}, ref {Ref(k.Output)}, rows, {k.K});";
+            case KernelKind.Embedding:
+                return $"{K}Sequence.Embedding(ref {Ref(k.A)}, ref {Ref(k.Output)}, rows * {k.RowsPerSample}, ref {WeightRef(k.WeightOffset)}, {k.N}, {k.K});";
+            case KernelKind.Mean:
+                return $"{K}Sequence.Mean(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, {k.K}, {k.N});";
             case KernelKind.BatchNorm:
                 return $"{K}ChannelAffine.Run(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, {k.Shape[0]}, {k.Shape[1]}, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)});";
             case KernelKind.Conv2d:

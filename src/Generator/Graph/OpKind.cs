@@ -27,6 +27,8 @@ internal enum OpKind
     MaxPool2d,
     GlobalAvgPool,
     BatchNorm,
+    Embedding,
+    Mean,
 }
 
 /// <summary>What each op is, in one place, for every pass and emitter.</summary>

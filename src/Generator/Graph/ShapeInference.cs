@@ -146,6 +146,26 @@ internal static class ShapeInference
                 return new Node(op, x.Shape, isConstant: false) { Weight = weight };
             }
 
+            case OpKind.Embedding:
+            {
+                Node ids = inputs[0];
+                if (ids.IsConstant) return NotOnConstants();
+                SafeTensorEntry? table = Find(op.Name + ".weight", op, model, weights, diagnostics);
+                if (table is null) return null;
+                if (table.Shape.Length != 2) return Mismatch($"Embedding '{op.Name}': {op.Name}.weight must be [count, d] but is {Node.Format(table.Shape)}");
+                return new Node(op, ids.Shape.Concat(new[] { table.Shape[1] }).ToArray(), isConstant: false) { Weight = table };
+            }
+
+            case OpKind.Mean:
+            {
+                Node x = inputs[0];
+                if (x.IsConstant) return NotOnConstants();
+                int dimension = op.Ints[0];
+                if (dimension < 0 || dimension >= x.Shape.Length)
+                    return Mismatch($"Mean: a sample of {Shape(x)} has no dimension {dimension}");
+                return new Node(op, x.Shape.Where((_, d) => d != dimension).ToArray(), isConstant: false);
+            }
+
             case OpKind.GlobalAvgPool:
                 if (inputs[0].IsConstant) return NotOnConstants();
                 return inputs[0].Shape.Length != 3

@@ -292,6 +292,17 @@ internal sealed class ForwardEvaluator
             case "Flatten": return Record(OpKind.Flatten, invocation, new[] { receiver });
             case "Silu": return Record(OpKind.Silu, invocation, new[] { receiver });
             case "GlobalAvgPool": return Record(OpKind.GlobalAvgPool, invocation, new[] { receiver });
+            case "Embedding":
+            {
+                IArgumentOperation name = Arg("name")!;
+                string table = ToStringValue(Eval(name.Value, env), name);
+                return Record(OpKind.Embedding, invocation, new[] { receiver }, table, nameLocation: name.IsImplicit ? null : LocationInfo.From(name.Syntax));
+            }
+            case "Mean":
+            {
+                IArgumentOperation dimension = Arg("dimension")!;
+                return Record(OpKind.Mean, invocation, new[] { receiver }, ints: new[] { ToInt(Eval(dimension.Value, env), dimension) });
+            }
             case "BatchNorm":
             {
                 IArgumentOperation name = Arg("name")!, epsilon = Arg("epsilon")!;

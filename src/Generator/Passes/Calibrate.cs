@@ -225,6 +225,34 @@ internal static class Calibrate
                     values[node.Id] = y;
                     break;
                 }
+                case OpKind.Embedding:
+                {
+                    float[] table = Tensor(node.Weight!.Name);
+                    int width = node.Weight.Shape[1];
+                    var y = new double[x.Length * width];
+                    for (int i = 0; i < x.Length; i++)
+                        for (int j = 0; j < width; j++) y[i * width + j] = table[(int)x[i] * width + j];
+                    values[node.Id] = y;
+                    break;
+                }
+                case OpKind.Mean:
+                {
+                    Node input = graph.Nodes[inputsOf[0]];
+                    int dimension = node.Source.Ints[0], reduce = input.Shape[dimension];
+                    int inner = 1;
+                    for (int d = dimension + 1; d < input.Shape.Length; d++) inner *= input.Shape[d];
+                    int outer = x.Length / (reduce * inner);
+                    var y = new double[outer * inner];
+                    for (int o = 0; o < outer; o++)
+                    for (int i = 0; i < inner; i++)
+                    {
+                        double sum = 0;
+                        for (int r = 0; r < reduce; r++) sum += x[(o * reduce + r) * inner + i];
+                        y[o * inner + i] = (float)(sum / reduce);
+                    }
+                    values[node.Id] = y;
+                    break;
+                }
                 case OpKind.BatchNorm:
                 {
                     string norm = node.Source.Name!;

@@ -53,6 +53,8 @@ internal static class FuseEpilogues
                 OpKind.MaxPool2d => KernelKind.MaxPool2d,
                 OpKind.GlobalAvgPool => KernelKind.GlobalAvgPool,
                 OpKind.BatchNorm => KernelKind.BatchNorm,
+                OpKind.Embedding => KernelKind.Embedding,
+                OpKind.Mean => KernelKind.Mean,
                 OpKind.Add => KernelKind.Add,
                 OpKind.Mul => KernelKind.Mul,
                 _ when OpKinds.IsUnaryElementwise(node.Kind) => KernelKind.Elementwise,

@@ -216,6 +216,22 @@ internal static class LowerToPlan
                     1, input.ElementCount, 0, 0, 0, epilogue.ToEquatableArray(),
                     EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, (long)input.ElementCount * epilogue.Count);
             }
+            case KernelKind.Embedding:
+            {
+                int[] table = rootNode.Weight!.Shape;
+                WeightBlob rows = blob(WeightLayoutKind.Raw, rootNode.Weight.Name, table[0] * table[1], 0, 0, null, 0);
+                return new KernelPlan(index, KernelKind.Embedding, $"Embedding \"{rootNode.Source.Name}\": {input.ElementCount} ids → rows of {table[1]} from [{table[0]}, {table[1]}]",
+                    sources.ToEquatableArray(), where(input), null, output, input.ElementCount, table[1], table[0], rows.Offset, 0,
+                    EquatableArray<EpilogueStep>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, 0);
+            }
+            case KernelKind.Mean:
+            {
+                int dimension = rootNode.Source.Ints[0];
+                int outer = input.Shape.Take(dimension).Aggregate(1, (p, d) => p * d), inner = input.Shape.Skip(dimension + 1).Aggregate(1, (p, d) => p * d);
+                return new KernelPlan(index, KernelKind.Mean, $"Mean over dimension {dimension} of {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}",
+                    sources.ToEquatableArray(), where(input), null, output, outer, input.Shape[dimension], inner, 0, 0,
+                    EquatableArray<EpilogueStep>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, input.ElementCount);
+            }
             case KernelKind.BatchNorm:
             {
                 string norm = rootNode.Source.Name!;

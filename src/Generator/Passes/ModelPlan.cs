@@ -12,7 +12,7 @@ internal enum BufferKind { Input, Output, Arena, Weights }
 internal sealed record Operand(BufferKind Buffer, int Offset);
 
 /// <summary>What a kernel does; each kind maps to one runtime kernel.</summary>
-internal enum KernelKind { Linear, Elementwise, Softmax, LogSoftmax, Add, Mul, Copy, LayerNorm, Attention, Conv2d, MaxPool2d, GlobalAvgPool, BatchNorm }
+internal enum KernelKind { Linear, Elementwise, Softmax, LogSoftmax, Add, Mul, Copy, LayerNorm, Attention, Conv2d, MaxPool2d, GlobalAvgPool, BatchNorm, Embedding, Mean }
 
 /// <summary>One element-wise op of a fused epilogue.</summary>
 internal sealed record EpilogueStep(OpKind Kind, float Scalar);

@@ -1,0 +1,46 @@
+using System;
+using System.Runtime.CompilerServices;
+
+namespace ModelCompiler.Kernels;
+
+/// <summary>Embedding look-up and the mean over a dimension.</summary>
+public static class Sequence
+{
+    /// <summary>
+    /// Effectively computes <c>output[i, :] = table[ids[i], :]</c> for <paramref name="count"/> ids; throws
+    /// <see cref="ArgumentOutOfRangeException"/> (naming <c>input</c>) for an id that is not a whole number in
+    /// <c>[0, <paramref name="tableRows"/>)</c>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void Embedding(ref float ids, ref float output, nint count, ref float table, int tableRows, int width)
+    {
+        for (nint i = 0; i < count; i++)
+        {
+            float id = Unsafe.Add(ref ids, i);
+            if (!(id >= 0 && id < tableRows) || id != MathF.Floor(id)) ThrowId(id, tableRows);
+            Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref output, i * width)),
+                ref Unsafe.As<float, byte>(ref Unsafe.Add(ref table, (nint)id * width)), (uint)(width * sizeof(float)));
+        }
+    }
+
+    private static void ThrowId(float id, int rows) =>
+        throw new ArgumentOutOfRangeException("input", id, $"Token ids must be whole numbers in [0, {rows}).");
+
+    /// <summary>Effectively computes <c>y[o, i] = mean over r of x[o, r, i]</c>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void Mean(ref float input, ref float output, nint outer, nint reduce, nint inner)
+    {
+        float scale = 1f / reduce;
+        for (nint o = 0; o < outer; o++)
+        {
+            ref float y = ref Unsafe.Add(ref output, o * inner);
+            for (nint i = 0; i < inner; i++) Unsafe.Add(ref y, i) = 0f;
+            for (nint r = 0; r < reduce; r++)
+            {
+                ref float x = ref Unsafe.Add(ref input, (o * reduce + r) * inner);
+                for (nint i = 0; i < inner; i++) Unsafe.Add(ref y, i) += Unsafe.Add(ref x, i);
+            }
+            for (nint i = 0; i < inner; i++) Unsafe.Add(ref y, i) *= scale;
+        }
+    }
+}
