@@ -121,30 +121,36 @@ public class DigitsBenchmark : ModelBenchmark
     public void Eager() => Digits.DigitsClassifier.PredictEager(Weights, Input, Output, 1);
 }
 
-/// <summary>The DigitsCnn sample (two 3×3 convolutions with BatchNorm folded in), one sample, against ONNX Runtime.</summary>
-[MemoryDiagnoser]
-public class DigitsCnnBenchmark : IDisposable
+/// <summary>One sample of a sample model, compiled against ONNX Runtime (the same trained weights, exported by its train script).</summary>
+public abstract class OneSampleBenchmark : IDisposable
 {
-    private float[] _input = Array.Empty<float>();
-    private readonly float[] _output = new float[10];
+    private readonly float[] _input;
+    private readonly float[] _output;
     private OnnxRuntimeModel _onnx = null!;
+
+    protected OneSampleBenchmark(float[] input, int outputs)
+    {
+        _input = input;
+        _output = new float[outputs];
+    }
+
+    protected abstract string OnnxFile { get; }
+    protected abstract long[] OnnxInputShape { get; }
+    protected abstract void Predict(ReadOnlySpan<float> input, Span<float> output);
 
     [GlobalSetup]
     public void GlobalSetup()
     {
-        var random = new Random(42);
-        _input = new float[DigitsCnn.DigitsCnnClassifier.InputLength];
-        for (int i = 0; i < _input.Length; i++) _input[i] = (float)random.NextDouble();
-        _onnx = new OnnxRuntimeModel(Path.Combine(AppContext.BaseDirectory, "Models", "digits_cnn.onnx"), _input, _output, 1, 64, 10, new long[] { 1, 1, 8, 8 });
-        var compiled = new float[10];
-        DigitsCnn.DigitsCnnClassifier.Predict(_input, compiled);
+        _onnx = new OnnxRuntimeModel(Path.Combine(AppContext.BaseDirectory, "Models", OnnxFile), _input, _output, 1, _input.Length, _output.Length, OnnxInputShape);
+        var compiled = new float[_output.Length];
+        Predict(_input, compiled);
         _onnx.Run();
-        for (int i = 0; i < 10; i++)
-            if (Math.Abs(compiled[i] - _output[i]) > 1e-4) throw new InvalidOperationException("ONNX Runtime disagrees with the compiled CNN");
+        for (int i = 0; i < compiled.Length; i++)
+            if (Math.Abs(compiled[i] - _output[i]) > 1e-4) throw new InvalidOperationException($"ONNX Runtime disagrees with the compiled {GetType().Name}");
     }
 
     [Benchmark(Baseline = true, Description = "ModelCompiler (compiled)")]
-    public void Compiled() => DigitsCnn.DigitsCnnClassifier.Predict(_input, _output);
+    public void Compiled() => Predict(_input, _output);
 
     [Benchmark(Description = "ONNX Runtime (1 thread)")]
     public void OnnxRuntime() => _onnx.Run();
@@ -154,4 +160,32 @@ public class DigitsCnnBenchmark : IDisposable
         _onnx?.Dispose();
         GC.SuppressFinalize(this);
     }
+
+    protected static float[] Random(int count, Func<Random, float> value)
+    {
+        var random = new Random(42);
+        var values = new float[count];
+        for (int i = 0; i < count; i++) values[i] = value(random);
+        return values;
+    }
+}
+
+/// <summary>The DigitsCnn sample (two 3×3 convolutions with BatchNorm folded in), one image.</summary>
+[MemoryDiagnoser]
+public class DigitsCnnBenchmark : OneSampleBenchmark
+{
+    public DigitsCnnBenchmark() : base(Random(64, r => (float)r.NextDouble()), 10) { }
+    protected override string OnnxFile => "digits_cnn.onnx";
+    protected override long[] OnnxInputShape => new long[] { 1, 1, 8, 8 };
+    protected override void Predict(ReadOnlySpan<float> input, Span<float> output) => DigitsCnn.DigitsCnnClassifier.Predict(input, output);
+}
+
+/// <summary>The TextClassifier sample (embedding, 4-head self-attention, feed-forward, mean pooling), one sequence of 12 tokens.</summary>
+[MemoryDiagnoser]
+public class TextClassifierBenchmark : OneSampleBenchmark
+{
+    public TextClassifierBenchmark() : base(Random(12, r => r.Next(16)), 3) { }
+    protected override string OnnxFile => "text_classifier.onnx";
+    protected override long[] OnnxInputShape => new long[] { 1, 12 };
+    protected override void Predict(ReadOnlySpan<float> input, Span<float> output) => TextClassifier.TokenCountClassifier.Predict(input, output);
 }

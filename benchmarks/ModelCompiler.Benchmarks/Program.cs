@@ -17,9 +17,12 @@ if (args.Length == 1 && args[0] == "quick")
         Console.WriteLine($"mlp784 batch {batch}: compiled {Median(b.Compiled):F2} µs, int8 {Median(b.CompiledInt8):F2} µs, ONNX Runtime {Median(b.OnnxRuntime):F2} µs, ONNX Runtime int8 {Median(b.OnnxRuntimeInt8):F2} µs");
         b.Dispose();
     }
-    using var cnn = new DigitsCnnBenchmark();
-    cnn.GlobalSetup();
-    Console.WriteLine($"digits cnn batch 1: compiled {Median(cnn.Compiled):F2} µs, ONNX Runtime {Median(cnn.OnnxRuntime):F2} µs");
+    foreach (OneSampleBenchmark one in new OneSampleBenchmark[] { new DigitsCnnBenchmark(), new TextClassifierBenchmark() })
+    {
+        one.GlobalSetup();
+        Console.WriteLine($"{one.GetType().Name} batch 1: compiled {Median(one.Compiled):F2} µs, ONNX Runtime {Median(one.OnnxRuntime):F2} µs");
+        one.Dispose();
+    }
     return;
 }
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args.Length == 0 ? new[] { "--filter", "*" } : args,
