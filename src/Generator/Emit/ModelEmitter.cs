@@ -216,7 +216,7 @@ internal static class ModelEmitter
     private static void WriteRunRows(SourceWriter w, ModelPlan plan)
     {
         bool usesArena = plan.ArenaFloats > 0;
-        bool usesWeights = plan.Kernels.Any(k => k.Kind is KernelKind.Linear or KernelKind.LayerNorm or KernelKind.Conv2d or KernelKind.BatchNorm or KernelKind.Embedding || Uses(k, BufferKind.Weights));
+        bool usesWeights = plan.Kernels.Any(k => k.Kind is KernelKind.Linear or KernelKind.LayerNorm or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.BatchNorm or KernelKind.Embedding || Uses(k, BufferKind.Weights));
         if (usesArena)
         {
             w.Line("// One scratch arena per thread, allocated on the thread's first call: no locks, no allocation after.");
@@ -236,27 +236,50 @@ internal static class ModelEmitter
             w.Line();
             w.Line($"// K{kernel.Index}: {kernel.Title}");
             foreach (string source in kernel.Sources) w.Line($"//     {source}");
-            w.Line(KernelCall(kernel, plan));
+            foreach (string line in KernelCall(kernel, plan).Split('\n')) w.Line(line);
         }
         w.Close();
         w.Line();
     }
 
-    // Shapes and strides of broadcasting kernels: constant data in the assembly, no allocation.
+    // Shapes, strides and geometry of the kernels that take them: constant data in the assembly, no allocation.
     private static void WriteBroadcastConstants(SourceWriter w, KernelPlan kernel)
     {
-        if (kernel.Kind == KernelKind.Conv2d)
+        void Array(string name, IEnumerable<int> values) =>
+            w.Line($"private static global::System.ReadOnlySpan<int> K{kernel.Index}{name} => new int[] {{ {string.Join(", ", values)} }};");
+        switch (kernel.Kind)
         {
-            w.Line($"// K{kernel.Index}: channels, height, width, out channels, kernel height and width, stride, padding, dilation, out height and width.");
-            w.Line($"private static global::System.ReadOnlySpan<int> K{kernel.Index}Shape => new int[] {{ {string.Join(", ", kernel.Shape)} }};");
-            w.Line();
-            return;
+            case KernelKind.Conv2d or KernelKind.Depthwise:
+                w.Line($"// K{kernel.Index}: channels, height, width, out channels, kernel height and width, stride, padding, dilation, out height and width, groups, vertical padding.");
+                Array("Shape", kernel.Shape);
+                break;
+            case KernelKind.Attention:
+                w.Line($"// K{kernel.Index}: heads, queries, keys, head size, value size; strides (sample, head, row) of q, k, v and the output; the mask's (sample, row); causal.");
+                Array("Geometry", kernel.Shape);
+                break;
+            case KernelKind.Strided:
+                w.Line($"// K{kernel.Index}: the per-sample shape copied, and the source's and destination's strides (per sample first).");
+                Array("Shape", kernel.Shape);
+                Array("SourceStrides", kernel.AStrides);
+                Array("DestinationStrides", kernel.DestinationStrides);
+                break;
+            case KernelKind.Concat:
+                w.Line($"// K{kernel.Index}: each part's per-sample shape and strides, and the output's strides (per sample first).");
+                Array("AShape", kernel.Shape);
+                Array("AStrides", kernel.AStrides);
+                Array("BShape", kernel.BShape);
+                Array("BStrides", kernel.BStrides);
+                Array("DestinationStrides", kernel.DestinationStrides);
+                break;
+            case KernelKind.Add or KernelKind.Mul:
+                w.Line($"// K{kernel.Index}: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).");
+                Array("Shape", kernel.Shape);
+                Array("AStrides", kernel.AStrides);
+                Array("BStrides", kernel.BStrides);
+                break;
+            default:
+                return;
         }
-        if (kernel.Kind is not (KernelKind.Add or KernelKind.Mul)) return;
-        w.Line($"// K{kernel.Index}: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).");
-        w.Line($"private static global::System.ReadOnlySpan<int> K{kernel.Index}Shape => new int[] {{ {string.Join(", ", kernel.Shape)} }};");
-        w.Line($"private static global::System.ReadOnlySpan<int> K{kernel.Index}AStrides => new int[] {{ {string.Join(", ", kernel.AStrides)} }};");
-        w.Line($"private static global::System.ReadOnlySpan<int> K{kernel.Index}BStrides => new int[] {{ {string.Join(", ", kernel.BStrides)} }};");
         w.Line();
     }
 
@@ -269,7 +292,7 @@ internal static class ModelEmitter
     private static string Literal(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
 
     private static bool Uses(KernelPlan k, BufferKind buffer) =>
-        k.A.Buffer == buffer || k.B?.Buffer == buffer || k.Output.Buffer == buffer;
+        k.A.Buffer == buffer || k.B?.Buffer == buffer || k.C?.Buffer == buffer || k.Mask?.Buffer == buffer || k.Output.Buffer == buffer;
 
     private static string KernelCall(KernelPlan k, ModelPlan plan)
     {
@@ -295,12 +318,27 @@ internal static class ModelEmitter
                 return $"{K}ChannelAffine.Run(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, {k.Shape[0]}, {k.Shape[1]}, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)});";
             case KernelKind.Conv2d:
                 return $"{K}Convolution.Conv2d<{OperatorName(k)}>(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, K{k.Index}Shape, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)}, ref {Ref(new Operand(BufferKind.Arena, plan.ScratchOffset))});";
+            case KernelKind.Depthwise:
+                return $"{K}Convolution.Depthwise<{OperatorName(k)}>(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, K{k.Index}Shape, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)});";
+            case KernelKind.MatMul:
+                return $"{K}MatMul.Run<{OperatorName(k)}>(ref {Ref(k.A)}, ref {Ref(k.B!)}, ref {Ref(k.Output)}, rows * {k.RowsPerSample}, {k.Shape[0]}, {k.K}, {k.N}, {k.Shape[1]});";
+            case KernelKind.Strided:
+                return $"{K}Strided.Copy(ref {Ref(k.A)}, K{k.Index}SourceStrides, ref {Ref(k.Output)}, K{k.Index}DestinationStrides, rows, K{k.Index}Shape);";
+            case KernelKind.Concat:
+            {
+                Operand bPart = k.Output with { Offset = k.Output.Offset + k.BOutputOffset };
+                return $"{K}Strided.Copy(ref {Ref(k.A)}, K{k.Index}AStrides, ref {Ref(k.Output)}, K{k.Index}DestinationStrides, rows, K{k.Index}AShape);\n"
+                    + $"{K}Strided.Copy(ref {Ref(k.B!)}, K{k.Index}BStrides, ref {Ref(bPart)}, K{k.Index}DestinationStrides, rows, K{k.Index}BShape);";
+            }
+            case KernelKind.AvgPool2d:
+                return $"{K}Convolution.AvgPool2d(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows} * {k.Shape[0]}, {k.Shape[1]}, {k.Shape[2]}, {k.Shape[3]}, {k.Shape[4]}, {k.Shape[5]}, {k.Shape[6]}, {k.Shape[7]});";
             case KernelKind.MaxPool2d:
                 return $"{K}Convolution.MaxPool2d(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows} * {k.Shape[0]}, {k.Shape[1]}, {k.Shape[2]}, {k.Shape[3]}, {k.Shape[4]}, {k.Shape[5]}, {k.Shape[6]}, {k.Shape[7]});";
             case KernelKind.GlobalAvgPool:
                 return $"{K}Convolution.GlobalAvgPool(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows} * {k.Shape[0]}, {k.Shape[1]});";
             case KernelKind.Attention:
-                return $"{K}Attention.Run(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, {k.Shape[0]}, {k.Shape[1]}, {k.Shape[2]}, ref {Ref(new Operand(BufferKind.Arena, plan.ScratchOffset))});";
+                return $"{K}Attention.Run(ref {Ref(k.A)}, ref {Ref(k.B!)}, ref {Ref(k.C!)}, ref {Ref(k.Output)}, rows, K{k.Index}Geometry, "
+                    + $"{(k.Mask is null ? $"ref {Unsafe}.NullRef<float>()" : "ref " + Ref(k.Mask))}, ref {Ref(new Operand(BufferKind.Arena, plan.ScratchOffset))});";
             case KernelKind.LayerNorm:
                 return $"{K}RowLayerNorm.Run(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, {k.K}, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)}, {Float(k.Epsilon)});";
             case KernelKind.Softmax or KernelKind.LogSoftmax:
@@ -322,7 +360,7 @@ internal static class ModelEmitter
     // kernel's store: one copy of the kernel per epilogue, no call per element.
     private static void WriteOperator(SourceWriter w, KernelPlan kernel)
     {
-        if (kernel.Epilogue.Count == 0 || kernel.Kind is not (KernelKind.Linear or KernelKind.Conv2d or KernelKind.Elementwise)) return;
+        if (kernel.Epilogue.Count == 0 || kernel.Kind is not (KernelKind.Linear or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.MatMul or KernelKind.Elementwise)) return;
         string what = string.Join(", then ", kernel.Epilogue.Select(s => Describe(s)));
         w.Line($"/// <summary>{(kernel.Kind == KernelKind.Elementwise ? "Operator of" : "Epilogue of")} K{kernel.Index}: {what}.</summary>");
         w.Open($"private readonly struct K{kernel.Index}Operator : {K}IUnaryOperator");
@@ -372,6 +410,7 @@ internal static class ModelEmitter
             {
                 if (blob.IsZero) continue;
                 string norm = blob.Norm is null ? "" : $", {Literal(blob.Norm)}, {Float(blob.Epsilon)}";
+                if (blob.Groups > 1) norm += $", groups: {blob.Groups}";
                 w.Line($"file.Lay(buffer, {blob.Offset}, {K}WeightLayoutKind.{blob.Kind}, {Literal(blob.Tensor)}, {blob.N}, {blob.K}, {blob.Floats}{norm}); // {WeightsEmitter.Describe(blob)}");
             }
             w.Line("return buffer;");

@@ -40,6 +40,13 @@ internal sealed class Node
     /// <summary>BatchNorm: folded into the layer before it, so it computes nothing (its value is that layer's).</summary>
     public bool Folded { get; set; }
 
+    /// <summary>
+    /// Dimensions resolved by shape inference (negative ones counted from the end): Transpose and Permute, the
+    /// permutation (result dimension i is input dimension <c>Axes[i]</c>); Slice, the dimension, start and end;
+    /// Concat, the dimension.
+    /// </summary>
+    public int[] Axes { get; set; } = System.Array.Empty<int>();
+
     public int ElementCount
     {
         get

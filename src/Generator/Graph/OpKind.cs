@@ -29,6 +29,14 @@ internal enum OpKind
     BatchNorm,
     Embedding,
     Mean,
+    Conv1d,
+    AvgPool2d,
+    Transpose,
+    Permute,
+    Slice,
+    Concat,
+    MatMul,
+    Attention,
 }
 
 /// <summary>What each op is, in one place, for every pass and emitter.</summary>
@@ -41,9 +49,14 @@ internal static class OpKinds
     /// <summary>Ops that only reinterpret their input (a new shape, or Dropout's identity at inference): no kernel, the same storage.</summary>
     public static bool IsView(OpKind kind) => kind is OpKind.Flatten or OpKind.Reshape or OpKind.Dropout;
 
+    /// <summary>Ops that copy values to new places without computing (one strided copy each).</summary>
+    public static bool IsLayout(OpKind kind) => kind is OpKind.Transpose or OpKind.Permute or OpKind.Slice;
+
     /// <summary>The eager method name, for messages and comments.</summary>
     public static string MethodName(OpKind kind) => kind switch
     {
+        OpKind.Attention => "ScaledDotProductAttention",
+        OpKind.AttentionCore => "MultiHeadAttention",
         OpKind.AddScalar => "Add",
         OpKind.MulScalar => "Mul",
         OpKind.GeluTanh => "Gelu",

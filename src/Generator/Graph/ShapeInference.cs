@@ -95,37 +95,128 @@ internal static class ShapeInference
                 return new Node(op, x.Shape, isConstant: false) { Weight = gamma, Bias = beta };
             }
 
-            case OpKind.Conv2d:
+            case OpKind.Conv2d or OpKind.Conv1d:
             {
+                bool oneD = op.Kind == OpKind.Conv1d;
+                string what = $"{op.Kind} '{op.Name}'";
                 Node x = inputs[0];
                 if (x.IsConstant) return NotOnConstants();
-                if (x.Shape.Length != 3) return Mismatch($"Conv2d '{op.Name}' needs samples of [channels, height, width], but gets {Shape(x)}");
+                if (x.Shape.Length != (oneD ? 2 : 3))
+                    return Mismatch($"{what} needs samples of {(oneD ? "[channels, length]" : "[channels, height, width]")}, but gets {Shape(x)}");
                 SafeTensorEntry? weight = Find(op.Name + ".weight", op, model, weights, diagnostics);
                 if (weight is null) return null;
-                if (weight.Shape.Length != 4 || weight.Shape[1] != x.Shape[0])
-                    return Mismatch($"Conv2d '{op.Name}' expects {(weight.Shape.Length == 4 ? weight.Shape[1] : 0)} input channels ({op.Name}.weight is {Node.Format(weight.Shape)}), but its input is {Shape(x)}");
+                int stride = op.Ints[0], padding = op.Ints[1], dilation = op.Ints[2], groups = op.Ints[3];
+                if (weight.Shape.Length != (oneD ? 3 : 4))
+                    return Mismatch($"{what}: {op.Name}.weight must be {(oneD ? "[out, in/groups, k]" : "[out, in/groups, kh, kw]")} but is {Node.Format(weight.Shape)}");
+                if (groups <= 0 || x.Shape[0] % groups != 0 || weight.Shape[0] % groups != 0)
+                    return Mismatch($"{what}: {x.Shape[0]} input and {weight.Shape[0]} output channels do not split into {groups} groups");
+                if (weight.Shape[1] * groups != x.Shape[0])
+                    return Mismatch($"{what} expects {weight.Shape[1] * groups} input channels ({op.Name}.weight is {Node.Format(weight.Shape)}{(groups == 1 ? "" : $", groups {groups}")}), but its input is {Shape(x)}");
                 SafeTensorEntry? bias = Optional(op.Name + ".bias", op, model, weights, diagnostics, out bool badBias);
                 if (badBias) return null;
                 if (bias is not null && (bias.Shape.Length != 1 || bias.Shape[0] != weight.Shape[0]))
-                    return Mismatch($"Conv2d '{op.Name}': {op.Name}.bias must be [{weight.Shape[0]}] but is {Node.Format(bias.Shape)}");
-                int stride = op.Ints[0], padding = op.Ints[1], dilation = op.Ints[2];
-                if (stride <= 0 || padding < 0 || dilation <= 0) return Mismatch($"Conv2d '{op.Name}': stride and dilation must be positive and padding not negative");
-                int oh = (x.Shape[1] + 2 * padding - dilation * (weight.Shape[2] - 1) - 1) / stride + 1;
-                int ow = (x.Shape[2] + 2 * padding - dilation * (weight.Shape[3] - 1) - 1) / stride + 1;
-                if (oh <= 0 || ow <= 0) return Mismatch($"Conv2d '{op.Name}': a {weight.Shape[2]}×{weight.Shape[3]} kernel does not fit {Shape(x)}");
-                return new Node(op, new[] { weight.Shape[0], oh, ow }, isConstant: false) { Weight = weight, Bias = bias };
+                    return Mismatch($"{what}: {op.Name}.bias must be [{weight.Shape[0]}] but is {Node.Format(bias.Shape)}");
+                if (stride <= 0 || padding < 0 || dilation <= 0) return Mismatch($"{what}: stride and dilation must be positive and padding not negative");
+                int kw = weight.Shape[weight.Shape.Length - 1], width = x.Shape[x.Shape.Length - 1];
+                int ow = (width + 2 * padding - dilation * (kw - 1) - 1) / stride + 1;
+                int oh = oneD ? 1 : (x.Shape[1] + 2 * padding - dilation * (weight.Shape[2] - 1) - 1) / stride + 1;
+                if (oh <= 0 || ow <= 0) return Mismatch($"{what}: a kernel of {Node.Format(weight.Shape.Skip(2).ToArray())} does not fit {Shape(x)}");
+                return new Node(op, oneD ? new[] { weight.Shape[0], ow } : new[] { weight.Shape[0], oh, ow }, isConstant: false) { Weight = weight, Bias = bias };
             }
 
-            case OpKind.MaxPool2d:
+            case OpKind.MaxPool2d or OpKind.AvgPool2d:
             {
                 Node x = inputs[0];
                 if (x.IsConstant) return NotOnConstants();
-                if (x.Shape.Length != 3) return Mismatch($"MaxPool2d needs samples of [channels, height, width], but gets {Shape(x)}");
+                if (x.Shape.Length != 3) return Mismatch($"{op.Kind} needs samples of [channels, height, width], but gets {Shape(x)}");
                 int kernel = op.Ints[0], stride = op.Ints[1], padding = op.Ints[2];
-                if (kernel <= 0 || stride <= 0 || padding < 0 || padding * 2 > kernel) return Mismatch("MaxPool2d: kernel and stride must be positive, padding at most half the kernel");
+                if (kernel <= 0 || stride <= 0 || padding < 0 || padding * 2 > kernel) return Mismatch($"{op.Kind}: kernel and stride must be positive, padding at most half the kernel");
                 int oh = (x.Shape[1] + 2 * padding - kernel) / stride + 1, ow = (x.Shape[2] + 2 * padding - kernel) / stride + 1;
-                if (oh <= 0 || ow <= 0) return Mismatch($"MaxPool2d: a {kernel}×{kernel} window does not fit {Shape(x)}");
+                if (oh <= 0 || ow <= 0) return Mismatch($"{op.Kind}: a {kernel}×{kernel} window does not fit {Shape(x)}");
                 return new Node(op, new[] { x.Shape[0], oh, ow }, isConstant: false);
+            }
+
+            case OpKind.Transpose or OpKind.Permute:
+            {
+                Node x = inputs[0];
+                if (x.IsConstant) return NotOnConstants();
+                int rank = x.Shape.Length;
+                int[] order;
+                if (op.Kind == OpKind.Transpose)
+                {
+                    int? a = Axis(op.Ints[0], rank), b = Axis(op.Ints[1], rank);
+                    if (a is null || b is null) return Mismatch($"Transpose: a sample of {Shape(x)} has no dimension {(a is null ? op.Ints[0] : op.Ints[1])}");
+                    order = Enumerable.Range(0, rank).ToArray();
+                    (order[a.Value], order[b.Value]) = (order[b.Value], order[a.Value]);
+                }
+                else
+                {
+                    int?[] axes = op.Ints.Select(d => Axis(d, rank)).ToArray();
+                    if (axes.Length != rank || axes.Any(a => a is null) || axes.Distinct().Count() != rank)
+                        return Mismatch($"Permute: [{string.Join(", ", op.Ints)}] is not an order of the {rank} dimensions of a sample of {Shape(x)}");
+                    order = axes.Select(a => a!.Value).ToArray();
+                }
+                return new Node(op, order.Select(d => x.Shape[d]).ToArray(), isConstant: false) { Axes = order };
+            }
+
+            case OpKind.Slice:
+            {
+                Node x = inputs[0];
+                if (x.IsConstant) return NotOnConstants();
+                int? axis = Axis(op.Ints[0], x.Shape.Length);
+                if (axis is null) return Mismatch($"{(op.Ints[3] > 0 ? "Split" : "Slice")}: a sample of {Shape(x)} has no dimension {op.Ints[0]}");
+                int size = x.Shape[axis.Value], start = op.Ints[1] < 0 ? op.Ints[1] + size : op.Ints[1], end = op.Ints[2] < 0 ? op.Ints[2] + size : op.Ints[2];
+                if (op.Ints[3] > 0 && op.Ints[3] != size)
+                    return Mismatch($"Split: the sizes add up to {op.Ints[3]}, but dimension {op.Ints[0]} of {Shape(x)} has {size}");
+                if (start < 0 || end > size || start >= end)
+                    return Mismatch($"Slice: [{op.Ints[1]}, {op.Ints[2]}) is not a non-empty range of dimension {op.Ints[0]} of {Shape(x)}");
+                int[] shape = (int[])x.Shape.Clone();
+                shape[axis.Value] = end - start;
+                return new Node(op, shape, isConstant: false) { Axes = new[] { axis.Value, start, end } };
+            }
+
+            case OpKind.Concat:
+            {
+                Node a = inputs[0], b = inputs[1];
+                if (a.IsConstant || b.IsConstant) return NotOnConstants();
+                int? axis = Axis(op.Ints[0], a.Shape.Length);
+                if (axis is null) return Mismatch($"Concat: a sample of {Shape(a)} has no dimension {op.Ints[0]}");
+                if (b.Shape.Length != a.Shape.Length || Enumerable.Range(0, a.Shape.Length).Any(d => d != axis && a.Shape[d] != b.Shape[d]))
+                    return Mismatch($"Concat: {Shape(a)} and {Shape(b)} differ outside dimension {op.Ints[0]}");
+                int[] shape = (int[])a.Shape.Clone();
+                shape[axis.Value] += b.Shape[axis.Value];
+                return new Node(op, shape, isConstant: false) { Axes = new[] { axis.Value } };
+            }
+
+            case OpKind.MatMul:
+            {
+                Node a = inputs[0], b = inputs[1];
+                if (a.IsConstant) return NotOnConstants();
+                if (a.Shape.Length < 2) return Mismatch($"MatMul needs samples of at least [m, k], but gets {Shape(a)}");
+                int k = a.Shape[a.Shape.Length - 1];
+                bool fits = b.IsConstant
+                    ? b.Shape.Length == 2 && b.Shape[0] == k
+                    : b.Shape.Length == a.Shape.Length && b.Shape[b.Shape.Length - 2] == k && a.Shape.Take(a.Shape.Length - 2).SequenceEqual(b.Shape.Take(b.Shape.Length - 2));
+                if (!fits)
+                    return Mismatch($"MatMul: {Shape(a)} times {(b.IsConstant ? $"weight '{b.Source.Name}' " : "")}{Shape(b)} does not multiply (expected {(b.IsConstant ? $"a [{k}, n] weight" : $"[…, {k}, n] with the same leading dimensions")})");
+                int[] shape = (int[])a.Shape.Clone();
+                shape[shape.Length - 1] = b.Shape[b.Shape.Length - 1];
+                return new Node(op, shape, isConstant: false);
+            }
+
+            case OpKind.Attention:
+            {
+                Node q = inputs[0], k = inputs[1], v = inputs[2];
+                if (q.IsConstant || k.IsConstant || v.IsConstant) return NotOnConstants();
+                int rank = q.Shape.Length;
+                if (rank < 2 || k.Shape.Length != rank || v.Shape.Length != rank
+                    || k.Shape[rank - 1] != q.Shape[rank - 1] || v.Shape[rank - 2] != k.Shape[rank - 2]
+                    || !q.Shape.Take(rank - 2).SequenceEqual(k.Shape.Take(rank - 2)) || !q.Shape.Take(rank - 2).SequenceEqual(v.Shape.Take(rank - 2)))
+                    return Mismatch($"ScaledDotProductAttention: queries {Shape(q)}, keys {Shape(k)} and values {Shape(v)} do not fit together (expected [h…, L, e], [h…, S, e], [h…, S, ev])");
+                if (inputs.Length > 3 && MaskError(inputs[3], q.Shape[rank - 2], k.Shape[rank - 2]) is { } error) return Mismatch("ScaledDotProductAttention: " + error);
+                int[] shape = (int[])q.Shape.Clone();
+                shape[rank - 1] = v.Shape[rank - 1];
+                return new Node(op, shape, isConstant: false);
             }
 
             case OpKind.BatchNorm:
@@ -177,10 +268,11 @@ internal static class ShapeInference
                 Node qkv = inputs[0];
                 int heads = op.Ints[0];
                 int width = qkv.Shape.Length == 0 ? 0 : qkv.Shape[qkv.Shape.Length - 1];
-                if (qkv.Shape.Length < 2)
+                if (qkv.Shape.Length != 2)
                     return Mismatch($"MultiHeadAttention '{op.Name}' needs samples of [sequence, features], but gets {Shape(qkv)} after its input projection");
                 if (heads <= 0 || width % 3 != 0 || width / 3 % heads != 0)
                     return Mismatch($"MultiHeadAttention '{op.Name}': {width / 3} features do not split into {heads} heads");
+                if (inputs.Length > 1 && MaskError(inputs[1], qkv.Shape[0], qkv.Shape[0]) is { } error) return Mismatch($"MultiHeadAttention '{op.Name}': " + error);
                 int[] shape = (int[])qkv.Shape.Clone();
                 shape[shape.Length - 1] = width / 3;
                 return new Node(op, shape, isConstant: false);
@@ -253,6 +345,18 @@ internal static class ShapeInference
         bad = entry is null;
         return entry;
     }
+
+    /// <summary>A sample dimension, negative ones counted from the end; null when there is no such dimension.</summary>
+    private static int? Axis(int dimension, int rank)
+    {
+        int d = dimension < 0 ? dimension + rank : dimension;
+        return d >= 0 && d < rank ? d : null;
+    }
+
+    /// <summary>What is wrong with an attention mask, if anything: it must be [queries, keys], a weight or per sample.</summary>
+    private static string? MaskError(Node mask, int queries, int keys) =>
+        mask.Shape.Length == 2 && mask.Shape[0] == queries && mask.Shape[1] == keys ? null
+            : $"the mask must be [{queries}, {keys}] ({(mask.IsConstant ? "a weight" : "per sample")}), but is {Node.Format(mask.Shape)}";
 
     private static int DimFromRight(int[] shape, int fromRight) => fromRight < shape.Length ? shape[shape.Length - 1 - fromRight] : 1;
 

@@ -75,6 +75,13 @@ internal sealed class ForwardEvaluator
         public int[] Values { get; }
     }
 
+    /// <summary>The parts of a <c>Split</c>: an array of tensors, read by constant index.</summary>
+    private sealed class TensorsValue : Value
+    {
+        public TensorsValue(int[] ids) => Ids = ids;
+        public int[] Ids { get; }
+    }
+
     private sealed class EvaluationError : Exception
     {
         public EvaluationError(DiagnosticInfo info) => Info = info;
@@ -231,6 +238,15 @@ internal sealed class ForwardEvaluator
                 return new IntsValue(array.Initializer.ElementValues.Select(e => ToInt(Eval(e, env), e)).ToArray());
             case IParenthesizedOperation parenthesized:
                 return Eval(parenthesized.Operand, env);
+            case IArrayElementReferenceOperation element when element.Indices.Length == 1:
+            {
+                if (Eval(element.ArrayReference, env) is not TensorsValue parts)
+                    throw Unsupported(element, "only the parts of a Split can be indexed");
+                int index = ToInt(Eval(element.Indices[0], env), element.Indices[0]);
+                if (index < 0 || index >= parts.Ids.Length)
+                    throw Unsupported(element.Indices[0], $"the Split has {parts.Ids.Length} parts; there is no part {index}");
+                return new TensorValue(parts.Ids[index]);
+            }
             default:
                 throw Unsupported(operation, "only Tensor method calls, + and * on tensors, locals, constants and calls to static helper methods are supported");
         }
@@ -311,18 +327,62 @@ internal sealed class ForwardEvaluator
                 return Record(OpKind.BatchNorm, invocation, new[] { receiver }, norm, ToFloat(Eval(epsilon.Value, env), epsilon), nameLocation: nameLocation);
             }
             case "Conv2d":
+            case "Conv1d":
             {
                 IArgumentOperation name = Arg("name")!;
                 string weight = ToStringValue(Eval(name.Value, env), name);
-                int[] settings = new[] { "stride", "padding", "dilation" }.Select(a => ToInt(Eval(Arg(a)!.Value, env), Arg(a)!)).ToArray();
+                int[] settings = new[] { "stride", "padding", "dilation", "groups" }.Select(a => ToInt(Eval(Arg(a)!.Value, env), Arg(a)!)).ToArray();
                 LocationInfo? nameLocation = name.IsImplicit ? null : LocationInfo.From(name.Syntax);
-                return Record(OpKind.Conv2d, invocation, new[] { receiver }, weight, ints: settings, nameLocation: nameLocation);
+                return Record(method.Name == "Conv2d" ? OpKind.Conv2d : OpKind.Conv1d, invocation, new[] { receiver }, weight, ints: settings, nameLocation: nameLocation);
             }
             case "MaxPool2d":
+            case "AvgPool2d":
             {
                 int[] settings = new[] { "kernel", "stride", "padding" }.Select(a => ToInt(Eval(Arg(a)!.Value, env), Arg(a)!)).ToArray();
                 if (settings[1] == 0) settings[1] = settings[0];
-                return Record(OpKind.MaxPool2d, invocation, new[] { receiver }, ints: settings);
+                return Record(method.Name == "MaxPool2d" ? OpKind.MaxPool2d : OpKind.AvgPool2d, invocation, new[] { receiver }, ints: settings);
+            }
+            case "Transpose":
+                return Record(OpKind.Transpose, invocation, new[] { receiver }, ints: new[] { IntArg(Arg("dim0")!, env), IntArg(Arg("dim1")!, env) });
+            case "Permute":
+            {
+                IArgumentOperation dims = Arg("dims")!;
+                if (Eval(dims.Value, env) is not IntsValue order) throw Unsupported(dims, "Permute needs constant dimensions");
+                return Record(OpKind.Permute, invocation, new[] { receiver }, ints: order.Values);
+            }
+            case "Slice":
+                // The fourth number is the size the dimension must have (0: any); Split sets it to the sum of its parts.
+                return Record(OpKind.Slice, invocation, new[] { receiver },
+                    ints: new[] { IntArg(Arg("dimension")!, env), IntArg(Arg("start")!, env), IntArg(Arg("end")!, env), 0 });
+            case "Split":
+            {
+                int dimension = IntArg(Arg("dimension")!, env);
+                IArgumentOperation sizesArgument = Arg("sizes")!;
+                if (Eval(sizesArgument.Value, env) is not IntsValue sizes || sizes.Values.Length == 0 || sizes.Values.Any(v => v <= 0))
+                    throw Unsupported(sizesArgument, "Split needs constant, positive sizes");
+                int total = sizes.Values.Sum(), start = 0;
+                var parts = new int[sizes.Values.Length];
+                for (int i = 0; i < parts.Length; start += sizes.Values[i], i++)
+                    parts[i] = ((TensorValue)Record(OpKind.Slice, invocation, new[] { receiver }, ints: new[] { dimension, start, start + sizes.Values[i], total })).Id;
+                return new TensorsValue(parts);
+            }
+            case "Concat":
+            {
+                IArgumentOperation other = Arg("other")!;
+                return Record(OpKind.Concat, invocation, new[] { receiver, TensorId(Eval(other.Value, env), other.Value) }, ints: new[] { IntArg(Arg("dimension")!, env) });
+            }
+            case "MatMul":
+            {
+                IArgumentOperation other = Arg("other")!;
+                return Record(OpKind.MatMul, invocation, new[] { receiver, TensorId(Eval(other.Value, env), other.Value) });
+            }
+            case "ScaledDotProductAttention":
+            {
+                IArgumentOperation key = Arg("key")!, value = Arg("value")!;
+                var inputs = new List<int> { receiver, TensorId(Eval(key.Value, env), key.Value), TensorId(Eval(value.Value, env), value.Value) };
+                int? mask = OptionalTensor(Arg("mask"), env);
+                if (mask is not null) inputs.Add(mask.Value);
+                return Record(OpKind.Attention, invocation, inputs.ToArray(), ints: new[] { BoolArg(Arg("causal"), env) ? 1 : 0 });
             }
             case "MultiHeadAttention":
             {
@@ -331,10 +391,13 @@ internal sealed class ForwardEvaluator
                 IArgumentOperation name = Arg("name")!, heads = Arg("heads")!;
                 string layer = ToStringValue(Eval(name.Value, env), name);
                 int headCount = ToInt(Eval(heads.Value, env), heads);
+                int? mask = OptionalTensor(Arg("mask"), env);
+                bool causal = BoolArg(Arg("causal"), env);
                 LocationInfo? nameLocation = name.IsImplicit ? null : LocationInfo.From(name.Syntax);
                 var qkv = (TensorValue)Record(OpKind.Linear, invocation, new[] { receiver }, layer + ".in_proj", nameLocation: nameLocation);
                 _ops[qkv.Id] = _ops[qkv.Id] with { WeightName = layer + ".in_proj_weight", BiasName = layer + ".in_proj_bias" };
-                var core = (TensorValue)Record(OpKind.AttentionCore, invocation, new[] { qkv.Id }, layer, ints: new[] { headCount });
+                int[] coreInputs = mask is null ? new[] { qkv.Id } : new[] { qkv.Id, mask.Value };
+                var core = (TensorValue)Record(OpKind.AttentionCore, invocation, coreInputs, layer, ints: new[] { headCount, causal ? 1 : 0 });
                 return Record(OpKind.Linear, invocation, new[] { core.Id }, layer + ".out_proj", nameLocation: nameLocation);
             }
             case "Dropout": return Record(OpKind.Dropout, invocation, new[] { receiver });
@@ -482,6 +545,22 @@ internal sealed class ForwardEvaluator
         text = string.Join(" ", text.Split(new[] { ' ', '\t', '\r', '\n' }, StringSplitOptions.RemoveEmptyEntries));
         return (LocationInfo.From(syntax.SyntaxTree, span), text);
     }
+
+    private int IntArg(IArgumentOperation argument, Env env) => ToInt(Eval(argument.Value, env), argument);
+
+    /// <summary>A <c>bool</c> argument known at build time (false when the parameter is absent).</summary>
+    private bool BoolArg(IArgumentOperation? argument, Env env) => argument is null ? false
+        : Eval(argument.Value, env) is ConstantValue { Constant: bool b } ? b
+        : throw Unsupported(argument, "a bool known at build time is expected here");
+
+    /// <summary>An optional Tensor argument: its node, or null when it is <c>null</c> (or left out).</summary>
+    private int? OptionalTensor(IArgumentOperation? argument, Env env) => argument is null ? null
+        : Eval(argument.Value, env) switch
+        {
+            TensorValue t => t.Id,
+            ConstantValue { Constant: null } => null,
+            _ => throw Unsupported(argument, "a Tensor or null is expected here"),
+        };
 
     private int TensorId(Value value, IOperation at) =>
         value is TensorValue t ? t.Id : throw Unsupported(at, "a Tensor is expected here");

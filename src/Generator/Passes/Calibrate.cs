@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using ModelCompiler.Generator.Graph;
 
 namespace ModelCompiler.Generator.Passes;
@@ -70,36 +71,74 @@ internal static class Calibrate
                 case OpKind.Silu: values[node.Id] = Map(x, v => v / (1 + Math.Exp(-v))); break;
                 case OpKind.AttentionCore:
                 {
-                    int heads = node.Source.Ints[0], model = node.Shape[node.Shape.Length - 1], headSize = model / heads;
-                    int sequence = node.Shape[node.Shape.Length - 2], groups = x.Length / (sequence * 3 * model);
-                    var y = new double[groups * sequence * model];
-                    var scores = new double[sequence];
-                    for (int s = 0; s < groups; s++)
+                    int heads = node.Source.Ints[0], model = node.Shape[1], sequence = node.Shape[0];
+                    Node? mask = inputsOf.Length > 1 ? graph.Nodes[inputsOf[1]] : null;
+                    float[] qkv = Floats(x), y = new float[samples * sequence * model];
+                    ReferenceOps.Attention(qkv, qkv, model, qkv, 2 * model, mask is null ? null : Floats(values[mask.Id]), y, samples,
+                        AttentionGeometry.Packed(sequence, heads, model / heads, mask is { IsConstant: false } ? sequence * sequence : 0, node.Source.Ints[1] != 0));
+                    values[node.Id] = Doubles(y);
+                    break;
+                }
+                case OpKind.Attention:
+                {
+                    Node q = graph.Nodes[inputsOf[0]], key = graph.Nodes[inputsOf[1]], value = graph.Nodes[inputsOf[2]];
+                    Node? mask = inputsOf.Length > 3 ? graph.Nodes[inputsOf[3]] : null;
+                    int rank = q.Shape.Length, queries = q.Shape[rank - 2], keys = key.Shape[rank - 2];
+                    var y = new float[samples * node.ElementCount];
+                    ReferenceOps.Attention(Floats(x), Floats(values[key.Id]), 0, Floats(values[value.Id]), 0, mask is null ? null : Floats(values[mask.Id]), y, samples,
+                        AttentionGeometry.Separate(q.ElementCount / (queries * q.Shape[rank - 1]), queries, keys, q.Shape[rank - 1], value.Shape[rank - 1],
+                            mask is { IsConstant: false } ? queries * keys : 0, node.Source.Ints[0] != 0));
+                    values[node.Id] = Doubles(y);
+                    break;
+                }
+                case OpKind.MatMul:
+                {
+                    Node a = graph.Nodes[inputsOf[0]], b = graph.Nodes[inputsOf[1]];
+                    int m = a.Shape[a.Shape.Length - 2], k = a.Shape[a.Shape.Length - 1], n = node.Shape[node.Shape.Length - 1];
+                    values[node.Id] = Doubles(ReferenceOps.MatMul(Floats(x), Floats(values[b.Id]), x.Length / (m * k), m, k, n, b.IsConstant ? 0 : k * n));
+                    break;
+                }
+                case OpKind.Transpose or OpKind.Permute or OpKind.Slice or OpKind.Concat:
+                {
+                    // The compiled plan's own strides (per sample first), run over the calibration samples.
+                    Node a = graph.Nodes[inputsOf[0]];
+                    int[] inStrides = ReferenceOps.DenseStrides(a.Shape), outStrides = ReferenceOps.DenseStrides(node.Shape);
+                    var y = new float[samples * node.ElementCount];
+                    int[] Full(int sample, int[] strides) => new[] { sample }.Concat(strides).ToArray();
+                    int[] shape = new[] { samples }.Concat(node.Kind == OpKind.Concat ? a.Shape : node.Shape).ToArray();
+                    if (node.Kind == OpKind.Slice)
+                        ReferenceOps.StridedCopy(Floats(x), node.Axes[1] * inStrides[node.Axes[0]], Full(a.ElementCount, inStrides), y, 0, Full(node.ElementCount, outStrides), shape);
+                    else if (node.Kind == OpKind.Concat)
                     {
-                        int b = s * sequence * 3 * model;
-                        for (int h = 0; h < heads; h++)
-                        {
-                            for (int i = 0; i < sequence; i++)
-                            {
-                                double max = double.NegativeInfinity, sum = 0;
-                                for (int j = 0; j < sequence; j++)
-                                {
-                                    double dot = 0;
-                                    for (int c = 0; c < headSize; c++) dot += x[b + i * 3 * model + h * headSize + c] * x[b + j * 3 * model + model + h * headSize + c];
-                                    scores[j] = dot / Math.Sqrt(headSize);
-                                    max = Math.Max(max, scores[j]);
-                                }
-                                for (int j = 0; j < sequence; j++) sum += scores[j] = Math.Exp(scores[j] - max);
-                                for (int c = 0; c < headSize; c++)
-                                {
-                                    double v = 0;
-                                    for (int j = 0; j < sequence; j++) v += scores[j] / sum * x[b + j * 3 * model + 2 * model + h * headSize + c];
-                                    y[(s * sequence + i) * model + h * headSize + c] = (float)v;
-                                }
-                            }
-                        }
+                        Node b = graph.Nodes[inputsOf[1]];
+                        int axis = node.Axes[0];
+                        ReferenceOps.StridedCopy(Floats(x), 0, Full(a.ElementCount, inStrides), y, 0, Full(node.ElementCount, outStrides), shape);
+                        ReferenceOps.StridedCopy(Floats(values[b.Id]), 0, Full(b.ElementCount, ReferenceOps.DenseStrides(b.Shape)), y, a.Shape[axis] * outStrides[axis],
+                            Full(node.ElementCount, outStrides), new[] { samples }.Concat(b.Shape).ToArray());
                     }
-                    values[node.Id] = y;
+                    else
+                        ReferenceOps.StridedCopy(Floats(x), 0, Full(a.ElementCount, node.Axes.Select(d => inStrides[d]).ToArray()), y, 0, Full(node.ElementCount, outStrides), shape);
+                    values[node.Id] = Doubles(y);
+                    break;
+                }
+                case OpKind.Conv2d or OpKind.Conv1d:
+                {
+                    Node input = graph.Nodes[inputsOf[0]];
+                    int[] w = node.Weight!.Shape;
+                    bool oneD = node.Kind == OpKind.Conv1d;
+                    int c = input.Shape[0], h = oneD ? 1 : input.Shape[1], wi = input.Shape[input.Shape.Length - 1];
+                    int oh = oneD ? 1 : node.Shape[1], ow = node.Shape[node.Shape.Length - 1];
+                    int[] settings = node.Source.Ints.ToArray();
+                    values[node.Id] = Doubles(ReferenceOps.Conv2d(Floats(x), samples, c, h, wi, Tensor(node.Weight.Name), node.Bias is null ? null : Tensor(node.Bias.Name),
+                        w[0], oneD ? 1 : w[2], w[w.Length - 1], settings[0], settings[1], settings[2], settings[3], oh, ow, oneD ? 0 : -1));
+                    break;
+                }
+                case OpKind.MaxPool2d or OpKind.AvgPool2d:
+                {
+                    Node input = graph.Nodes[inputsOf[0]];
+                    int[] i = node.Source.Ints.ToArray();
+                    values[node.Id] = Doubles(ReferenceOps.Pool2d(Floats(x), samples * input.Shape[0], input.Shape[1], input.Shape[2], i[0], i[1], i[2],
+                        node.Shape[1], node.Shape[2], node.Kind == OpKind.AvgPool2d));
                     break;
                 }
                 case OpKind.LayerNorm:
@@ -158,55 +197,6 @@ internal static class Calibrate
                             }
                             y[s * count + f] = (float)(node.Kind == OpKind.Add ? va[oa] + vb[ob] : va[oa] * vb[ob]);
                         }
-                    }
-                    values[node.Id] = y;
-                    break;
-                }
-                case OpKind.Conv2d:
-                {
-                    Node input = graph.Nodes[inputsOf[0]];
-                    int[] w = node.Weight!.Shape;
-                    int c = input.Shape[0], h = input.Shape[1], wi = input.Shape[2], o = w[0], kh = w[2], kw = w[3], oh = node.Shape[1], ow = node.Shape[2];
-                    int stride = node.Source.Ints[0], padding = node.Source.Ints[1], dilation = node.Source.Ints[2];
-                    float[] weight = Tensor(node.Weight.Name);
-                    float[]? bias = node.Bias is null ? null : Tensor(node.Bias.Name);
-                    var y = new double[samples * o * oh * ow];
-                    for (int n = 0; n < samples; n++)
-                    for (int f = 0; f < o; f++)
-                    for (int yy = 0; yy < oh; yy++)
-                    for (int xx = 0; xx < ow; xx++)
-                    {
-                        double sum = bias?[f] ?? 0;
-                        for (int i = 0; i < c; i++)
-                        for (int u = 0; u < kh; u++)
-                        for (int v = 0; v < kw; v++)
-                        {
-                            int iy = yy * stride - padding + u * dilation, ix = xx * stride - padding + v * dilation;
-                            if (iy >= 0 && iy < h && ix >= 0 && ix < wi) sum += x[((n * c + i) * h + iy) * wi + ix] * weight[((f * c + i) * kh + u) * kw + v];
-                        }
-                        y[((n * o + f) * oh + yy) * ow + xx] = (float)sum;
-                    }
-                    values[node.Id] = y;
-                    break;
-                }
-                case OpKind.MaxPool2d:
-                {
-                    Node input = graph.Nodes[inputsOf[0]];
-                    int planes = samples * input.Shape[0], h = input.Shape[1], wi = input.Shape[2], oh = node.Shape[1], ow = node.Shape[2];
-                    int kernel = node.Source.Ints[0], stride = node.Source.Ints[1], padding = node.Source.Ints[2];
-                    var y = new double[planes * oh * ow];
-                    for (int p = 0; p < planes; p++)
-                    for (int yy = 0; yy < oh; yy++)
-                    for (int xx = 0; xx < ow; xx++)
-                    {
-                        double max = double.NegativeInfinity;
-                        for (int u = 0; u < kernel; u++)
-                        for (int v = 0; v < kernel; v++)
-                        {
-                            int iy = yy * stride - padding + u, ix = xx * stride - padding + v;
-                            if (iy >= 0 && iy < h && ix >= 0 && ix < wi) max = Math.Max(max, x[(p * h + iy) * wi + ix]);
-                        }
-                        y[(p * oh + yy) * ow + xx] = max;
                     }
                     values[node.Id] = y;
                     break;
@@ -276,6 +266,10 @@ internal static class Calibrate
         }
         return ranges;
     }
+
+    private static float[] Floats(double[] values) => Array.ConvertAll(values, v => (float)v);
+
+    private static double[] Doubles(float[] values) => Array.ConvertAll(values, v => (double)v);
 
     private static double[] Map(double[] x, Func<double, double> f)
     {

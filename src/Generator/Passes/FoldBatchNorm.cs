@@ -18,7 +18,7 @@ internal static class FoldBatchNorm
         {
             if (!live[node.Id] || node.Kind != OpKind.BatchNorm) continue;
             Node layer = graph.Nodes[node.Inputs[0]];
-            bool foldable = layer.Kind == OpKind.Conv2d || (layer.Kind == OpKind.Linear && layer.Shape.Length == 1);
+            bool foldable = layer.Kind is OpKind.Conv2d or OpKind.Conv1d || (layer.Kind == OpKind.Linear && layer.Shape.Length == 1);
             if (!foldable || layer.FoldedNorm is not null || !isFloat32(layer)) continue;
             int readers = 0;
             foreach (int c in consumers[layer.Id]) if (live[c]) readers++;

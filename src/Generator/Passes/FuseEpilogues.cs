@@ -48,8 +48,12 @@ internal static class FuseEpilogues
                 OpKind.Softmax => KernelKind.Softmax,
                 OpKind.LogSoftmax => KernelKind.LogSoftmax,
                 OpKind.LayerNorm => KernelKind.LayerNorm,
-                OpKind.AttentionCore => KernelKind.Attention,
-                OpKind.Conv2d => KernelKind.Conv2d,
+                OpKind.AttentionCore or OpKind.Attention => KernelKind.Attention,
+                OpKind.Conv2d or OpKind.Conv1d => IsDepthwise(node) ? KernelKind.Depthwise : KernelKind.Conv2d,
+                OpKind.AvgPool2d => KernelKind.AvgPool2d,
+                OpKind.Transpose or OpKind.Permute or OpKind.Slice => KernelKind.Strided,
+                OpKind.Concat => KernelKind.Concat,
+                OpKind.MatMul => KernelKind.MatMul,
                 OpKind.MaxPool2d => KernelKind.MaxPool2d,
                 OpKind.GlobalAvgPool => KernelKind.GlobalAvgPool,
                 OpKind.BatchNorm => KernelKind.BatchNorm,
@@ -63,7 +67,7 @@ internal static class FuseEpilogues
             if (kind is null) continue;
 
             var group = new FusionGroup(kind.Value, node);
-            if (kind is KernelKind.Linear or KernelKind.Conv2d or KernelKind.Elementwise)
+            if (kind is KernelKind.Linear or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.MatMul or KernelKind.Elementwise)
             {
                 while (true)
                 {
@@ -89,6 +93,9 @@ internal static class FuseEpilogues
         }
         return groups;
     }
+
+    /// <summary>A convolution with one input channel per group (and more than one group): run direct, not as a GEMM.</summary>
+    public static bool IsDepthwise(Node conv) => conv.Source.Ints[3] > 1 && conv.Weight!.Shape[1] == 1;
 
     private static List<int> LiveReaders(List<int>[] consumers, bool[] live, int id)
     {

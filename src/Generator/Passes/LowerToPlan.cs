@@ -18,6 +18,9 @@ namespace ModelCompiler.Generator.Passes;
 /// </summary>
 internal static class LowerToPlan
 {
+    /// <summary>Places a tensor in the weights buffer in a layout (once per tensor, layout and fold) and says where.</summary>
+    private delegate WeightBlob BlobMaker(WeightLayoutKind kind, string tensor, int floats, int n, int k, string? norm = null, float epsilon = 0f, int groups = 1);
+
     public static ModelPlan Run(ModelDeclaration model, WeightsFileRef file, ModelGraph graph, List<FusionGroup> groups,
         Func<string, float[]> readTensor, IReadOnlyDictionary<string, float>? staticRanges = null)
     {
@@ -38,15 +41,15 @@ internal static class LowerToPlan
         var blobByKey = new Dictionary<string, WeightBlob>(StringComparer.Ordinal);
         var identifiers = new HashSet<string>(StringComparer.Ordinal);
         int weightFloats = 0;
-        WeightBlob Blob(WeightLayoutKind kind, string tensor, int floats, int n, int k, string? norm = null, float epsilon = 0f)
+        WeightBlob Blob(WeightLayoutKind kind, string tensor, int floats, int n, int k, string? norm = null, float epsilon = 0f, int groups = 1)
         {
-            string key = kind + ":" + tensor + ":" + n + ":" + norm;
+            string key = kind + ":" + tensor + ":" + n + ":" + norm + ":" + groups;
             if (blobByKey.TryGetValue(key, out WeightBlob? existing)) return existing;
             string id = Identifier(tensor.Length == 0 ? "ZeroBias" + n : tensor) + (norm is null ? "" : "With" + Identifier(norm))
                 + kind switch { WeightLayoutKind.PackedLinear => "Packed", WeightLayoutKind.BatchNormScale => "Scale", WeightLayoutKind.BatchNormShift => "Shift", _ => "" };
             string unique = id;
             for (int i = 2; !identifiers.Add(unique); i++) unique = id + i.ToString(CultureInfo.InvariantCulture);
-            var blob = new WeightBlob(unique, kind, tensor, weightFloats, floats, n, k) { Norm = norm, Epsilon = epsilon };
+            var blob = new WeightBlob(unique, kind, tensor, weightFloats, floats, n, k) { Norm = norm, Epsilon = epsilon, Groups = groups };
             weightFloats += PlanArena.Align(floats);
             blobs.Add(blob);
             blobByKey.Add(key, blob);
@@ -95,10 +98,11 @@ internal static class LowerToPlan
         // Attention keeps one row of scores there.
         int scratchFloats = kernels.Where(k => k.Quantized)
             .Select(k => PlanArena.Align((QuantizedPanelLayout.ScratchBytes(k.K) + 3) / 4))
-            .Concat(kernels.Where(k => k.Kind == KernelKind.Attention).Select(k => PlanArena.Align(k.K)))
+            // Kernels/Attention.ScratchFloats: one tile of scores (Attention.Tile = 64 keys).
+            .Concat(kernels.Where(k => k.Kind == KernelKind.Attention).Select(k => PlanArena.Align(Math.Min(k.K, 64))))
             .Concat(kernels.Where(k => k.Kind == KernelKind.Conv2d).Select(k => PlanArena.Align(
-                // Kernels/Convolution.ScratchFloats: one sample's patches [oh·ow, c·kh·kw] and its product [oh·ow, out].
-                k.Shape[9] * k.Shape[10] * (k.Shape[0] * k.Shape[4] * k.Shape[5] + k.Shape[3]))))
+                // Kernels/Convolution.ScratchFloats: one group's patches [oh·ow, c/g·kh·kw] and its product [oh·ow, out/g].
+                k.Shape[9] * k.Shape[10] * (k.Shape[0] / k.Groups * k.Shape[4] * k.Shape[5] + k.Shape[3] / k.Groups))))
             .DefaultIfEmpty(0).Max();
         if (needsCopy)
         {
@@ -165,7 +169,7 @@ internal static class LowerToPlan
     }
 
     private static KernelPlan Lower(int index, FusionGroup group, ModelGraph graph, ModelDeclaration model,
-        Func<Node, Operand> where, Func<WeightLayoutKind, string, int, int, int, string?, float, WeightBlob> blob, Func<string, float[]> readTensor)
+        Func<Node, Operand> where, BlobMaker blob, Func<string, float[]> readTensor)
     {
         Node rootNode = group.Root;
         Node input = graph.Nodes[rootNode.Inputs[0]];
@@ -243,24 +247,36 @@ internal static class LowerToPlan
                     new EquatableArray<int>(new[] { channels, input.ElementCount / channels }), EquatableArray<int>.Empty, EquatableArray<int>.Empty,
                     2L * input.ElementCount);
             }
-            case KernelKind.Conv2d:
+            case KernelKind.Conv2d or KernelKind.Depthwise:
             {
                 int[] w = rootNode.Weight!.Shape;
-                int c = input.Shape[0], k = c * w[2] * w[3], n = w[0];
-                var geometry = new[] { c, input.Shape[1], input.Shape[2], n, w[2], w[3], rootNode.Source.Ints[0], rootNode.Source.Ints[1], rootNode.Source.Ints[2], rootNode.Shape[1], rootNode.Shape[2] };
+                bool oneD = rootNode.Kind == OpKind.Conv1d, depthwise = group.Kind == KernelKind.Depthwise;
+                int c = input.Shape[0], h = oneD ? 1 : input.Shape[1], width = input.Shape[input.Shape.Length - 1];
+                int kh = oneD ? 1 : w[2], kw = w[w.Length - 1], n = w[0], groups = rootNode.Source.Ints[3];
+                int k = c / groups * kh * kw, stride = rootNode.Source.Ints[0], padding = rootNode.Source.Ints[1], dilation = rootNode.Source.Ints[2];
+                int oh = oneD ? 1 : rootNode.Shape[1], ow = rootNode.Shape[rootNode.Shape.Length - 1];
+                var geometry = new[] { c, h, width, n, kh, kw, stride, padding, dilation, oh, ow, groups, oneD ? 0 : padding };
                 string? norm = rootNode.FoldedNorm;
-                WeightBlob weights = blob(WeightLayoutKind.PackedLinear, rootNode.Weight.Name, PanelLayout.PackedLength(n, k), n, k, norm, rootNode.FoldedEpsilon);
-                WeightBlob bias = blob(WeightLayoutKind.PaddedBias, rootNode.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, rootNode.FoldedEpsilon);
-                string title = (norm is null ? "" : $"(BatchNorm \"{norm}\" folded in) ") + $"Conv2d \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}, {w[2]}×{w[3]} kernel, stride {geometry[6]}, padding {geometry[7]}"
-                    + (geometry[8] == 1 ? "" : $", dilation {geometry[8]}") + (rootNode.Bias is null ? "" : ", + bias") + after;
-                return new KernelPlan(index, KernelKind.Conv2d, title, sources.ToEquatableArray(), where(input), null, output,
+                // Depthwise: the filters as PyTorch stores them, [out, kh·kw], for the direct kernel. Otherwise each group's
+                // filters packed as a [out/groups, c/groups·kh·kw] Linear, group after group, and the bias padded per group.
+                WeightBlob weights = depthwise
+                    ? blob(WeightLayoutKind.Raw, rootNode.Weight.Name, n * kh * kw, n, kh * kw, norm, rootNode.FoldedEpsilon)
+                    : blob(WeightLayoutKind.PackedLinear, rootNode.Weight.Name, groups * PanelLayout.PackedLength(n / groups, k), n, k, norm, rootNode.FoldedEpsilon, groups);
+                WeightBlob bias = depthwise
+                    ? blob(WeightLayoutKind.PaddedBias, rootNode.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, rootNode.FoldedEpsilon)
+                    : blob(WeightLayoutKind.PaddedBias, rootNode.Bias?.Name ?? "", groups * PanelLayout.PaddedBiasLength(n / groups), n, 0, norm, rootNode.FoldedEpsilon, groups);
+                string kernelSize = oneD ? $"{kw}-wide" : $"{kh}×{kw}";
+                string title = (norm is null ? "" : $"(BatchNorm \"{norm}\" folded in) ")
+                    + $"{(depthwise ? "Depthwise " : "")}{rootNode.Kind} \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}, {kernelSize} kernel, stride {stride}, padding {padding}"
+                    + (dilation == 1 ? "" : $", dilation {dilation}") + (groups == 1 || depthwise ? "" : $", {groups} groups") + (rootNode.Bias is null ? "" : ", + bias") + after;
+                return new KernelPlan(index, group.Kind, title, sources.ToEquatableArray(), where(input), null, output,
                     1, k, n, weights.Offset, bias.Offset, epilogue.ToEquatableArray(), new EquatableArray<int>(geometry),
-                    EquatableArray<int>.Empty, EquatableArray<int>.Empty, 2L * k * n * geometry[9] * geometry[10]);
+                    EquatableArray<int>.Empty, EquatableArray<int>.Empty, 2L * k * n * oh * ow) { Groups = groups };
             }
-            case KernelKind.MaxPool2d:
+            case KernelKind.MaxPool2d or KernelKind.AvgPool2d:
             {
                 int[] i = rootNode.Source.Ints.ToArray();
-                return new KernelPlan(index, KernelKind.MaxPool2d, $"MaxPool2d {i[0]}×{i[0]}, stride {i[1]}, padding {i[2]}: {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}",
+                return new KernelPlan(index, group.Kind, $"{group.Kind} {i[0]}×{i[0]}, stride {i[1]}, padding {i[2]}: {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}",
                     sources.ToEquatableArray(), where(input), null, output, 1, 0, 0, 0, 0, EquatableArray<EpilogueStep>.Empty,
                     new EquatableArray<int>(new[] { input.Shape[0], input.Shape[1], input.Shape[2], i[0], i[1], i[2], rootNode.Shape[1], rootNode.Shape[2] }),
                     EquatableArray<int>.Empty, EquatableArray<int>.Empty, (long)rootNode.ElementCount * i[0] * i[0]);
@@ -270,15 +286,86 @@ internal static class LowerToPlan
                     sources.ToEquatableArray(), where(input), null, output, 1, 0, 0, 0, 0, EquatableArray<EpilogueStep>.Empty,
                     new EquatableArray<int>(new[] { input.Shape[0], input.Shape[1] * input.Shape[2] }),
                     EquatableArray<int>.Empty, EquatableArray<int>.Empty, input.ElementCount);
+            case KernelKind.Attention when rootNode.Kind == OpKind.AttentionCore:
+            {
+                // MultiHeadAttention: queries, keys and values side by side in the packed projection.
+                int sequence = input.Shape[0], features = rootNode.Shape[1], heads = rootNode.Source.Ints[0];
+                bool causal = rootNode.Source.Ints[1] != 0;
+                Node? mask = rootNode.Inputs.Length > 1 ? graph.Nodes[rootNode.Inputs[1]] : null;
+                var geometry = AttentionGeometry.Packed(sequence, heads, features / heads, mask is { IsConstant: false } ? sequence * sequence : 0, causal);
+                Operand qkv = where(input);
+                return new KernelPlan(index, KernelKind.Attention,
+                    $"Attention \"{rootNode.Source.Name}\": {heads} heads of {features / heads} over {sequence} positions, softmax(q·kᵀ/√d{(mask is null ? "" : " + mask")})·v{(causal ? ", causal" : "")}, flash-style",
+                    sources.ToEquatableArray(), qkv, qkv with { Offset = qkv.Offset + features }, output, 1, sequence, heads, 0, 0, EquatableArray<EpilogueStep>.Empty,
+                    new EquatableArray<int>(geometry.ToArray()), EquatableArray<int>.Empty, EquatableArray<int>.Empty,
+                    4L * sequence * sequence * features)
+                { C = qkv with { Offset = qkv.Offset + 2 * features }, Mask = mask is null ? null : where(mask) };
+            }
             case KernelKind.Attention:
             {
-                int sequence = input.Shape[input.Shape.Length - 2], features = rootNode.Shape[rootNode.Shape.Length - 1], heads = rootNode.Source.Ints[0];
-                int outer = input.ElementCount / (sequence * 3 * features);
+                Node q = input, key = graph.Nodes[rootNode.Inputs[1]], value = graph.Nodes[rootNode.Inputs[2]];
+                Node? mask = rootNode.Inputs.Length > 3 ? graph.Nodes[rootNode.Inputs[3]] : null;
+                int rank = q.Shape.Length, queries = q.Shape[rank - 2], headSize = q.Shape[rank - 1], keys = key.Shape[rank - 2], valueSize = value.Shape[rank - 1];
+                int heads = q.Shape.Take(rank - 2).Aggregate(1, (p, d) => p * d);
+                bool causal = rootNode.Source.Ints[0] != 0;
+                var geometry = AttentionGeometry.Separate(heads, queries, keys, headSize, valueSize, mask is { IsConstant: false } ? queries * keys : 0, causal);
                 return new KernelPlan(index, KernelKind.Attention,
-                    $"Attention \"{rootNode.Source.Name}\": {heads} heads of {features / heads} over {sequence} positions, softmax(q·kᵀ/√d)·v",
-                    sources.ToEquatableArray(), where(input), null, output, outer, sequence, heads, 0, 0, EquatableArray<EpilogueStep>.Empty,
-                    new EquatableArray<int>(new[] { sequence, heads, features / heads }), EquatableArray<int>.Empty, EquatableArray<int>.Empty,
-                    4L * outer * sequence * sequence * features);
+                    $"ScaledDotProductAttention: {heads} head{(heads == 1 ? "" : "s")}, {queries} queries × {keys} keys of {headSize}, softmax(q·kᵀ/√e{(mask is null ? "" : " + mask")})·v{(causal ? ", causal" : "")}, flash-style",
+                    sources.ToEquatableArray(), where(q), where(key), output, 1, keys, heads, 0, 0, EquatableArray<EpilogueStep>.Empty,
+                    new EquatableArray<int>(geometry.ToArray()), EquatableArray<int>.Empty, EquatableArray<int>.Empty,
+                    2L * heads * queries * keys * (headSize + valueSize))
+                { C = where(value), Mask = mask is null ? null : where(mask) };
+            }
+            case KernelKind.Strided:
+            {
+                // Transpose, Permute, Slice: one strided copy; the output is dense.
+                int[] sourceStrides = DenseStrides(input), shape = rootNode.Shape;
+                int[] strides = new int[shape.Length + 1];
+                strides[0] = input.ElementCount;
+                Operand source = where(input);
+                string what;
+                if (rootNode.Kind == OpKind.Slice)
+                {
+                    int axis = rootNode.Axes[0], start = rootNode.Axes[1];
+                    for (int d = 0; d < shape.Length; d++) strides[d + 1] = sourceStrides[d];
+                    source = source with { Offset = source.Offset + start * sourceStrides[axis] };
+                    what = $"Slice [{start}, {rootNode.Axes[2]}) of dimension {axis}";
+                }
+                else
+                {
+                    for (int d = 0; d < shape.Length; d++) strides[d + 1] = sourceStrides[rootNode.Axes[d]];
+                    what = $"{rootNode.Kind} ({string.Join(", ", rootNode.Axes)})";
+                }
+                return new KernelPlan(index, KernelKind.Strided, $"{what}: {Node.Format(input.Shape)} → {Node.Format(shape)}, a strided copy",
+                    sources.ToEquatableArray(), source, null, output, 1, 0, 0, 0, 0, EquatableArray<EpilogueStep>.Empty,
+                    new EquatableArray<int>(shape), new EquatableArray<int>(strides), EquatableArray<int>.Empty, 0)
+                { DestinationStrides = new EquatableArray<int>(new[] { rootNode.ElementCount }.Concat(DenseStrides(rootNode)).ToArray()) };
+            }
+            case KernelKind.Concat:
+            {
+                Node a = input, b = graph.Nodes[rootNode.Inputs[1]];
+                int axis = rootNode.Axes[0];
+                int[] outStrides = DenseStrides(rootNode);
+                int[] Strides(Node n) => new[] { n.ElementCount }.Concat(DenseStrides(n)).ToArray();
+                return new KernelPlan(index, KernelKind.Concat, $"Concat along dimension {axis}: {Node.Format(a.Shape)} and {Node.Format(b.Shape)} → {Node.Format(rootNode.Shape)}",
+                    sources.ToEquatableArray(), where(a), where(b), output, 1, 0, 0, 0, 0, EquatableArray<EpilogueStep>.Empty,
+                    new EquatableArray<int>(a.Shape), new EquatableArray<int>(Strides(a)), new EquatableArray<int>(Strides(b)), 0)
+                {
+                    DestinationStrides = new EquatableArray<int>(new[] { rootNode.ElementCount }.Concat(outStrides).ToArray()),
+                    BShape = new EquatableArray<int>(b.Shape),
+                    BOutputOffset = a.Shape[axis] * outStrides[axis],
+                };
+            }
+            case KernelKind.MatMul:
+            {
+                Node a = input, b = graph.Nodes[rootNode.Inputs[1]];
+                int m = a.Shape[a.Shape.Length - 2], k = a.Shape[a.Shape.Length - 1], n = rootNode.Shape[rootNode.Shape.Length - 1];
+                int count = a.ElementCount / (m * k);
+                return new KernelPlan(index, KernelKind.MatMul,
+                    $"MatMul: {Node.Format(a.Shape)} · {Describe(b)} → {Node.Format(rootNode.Shape)}" + after,
+                    sources.ToEquatableArray(), where(a), where(b), output, count, k, n, 0, 0, epilogue.ToEquatableArray(),
+                    new EquatableArray<int>(new[] { m, b.IsConstant ? 0 : k * n }), EquatableArray<int>.Empty, EquatableArray<int>.Empty,
+                    2L * count * m * k * n);
             }
             case KernelKind.LayerNorm:
             {
@@ -331,6 +418,9 @@ internal static class LowerToPlan
         }
         return strides;
     }
+
+    /// <summary>Row-major strides of a node's per-sample shape.</summary>
+    private static int[] DenseStrides(Node node) => ReferenceOps.DenseStrides(node.Shape);
 
     private static string Describe(Node n) => n.IsConstant ? $"\"{n.Source.Name}\" {Node.Format(n.Shape)}" : Node.Format(n.Shape);
 

@@ -12,7 +12,8 @@ internal enum BufferKind { Input, Output, Arena, Weights }
 internal sealed record Operand(BufferKind Buffer, int Offset);
 
 /// <summary>What a kernel does; each kind maps to one runtime kernel.</summary>
-internal enum KernelKind { Linear, Elementwise, Softmax, LogSoftmax, Add, Mul, Copy, LayerNorm, Attention, Conv2d, MaxPool2d, GlobalAvgPool, BatchNorm, Embedding, Mean }
+internal enum KernelKind { Linear, Elementwise, Softmax, LogSoftmax, Add, Mul, Copy, LayerNorm, Attention, Conv2d, MaxPool2d, GlobalAvgPool, BatchNorm, Embedding, Mean,
+    Depthwise, AvgPool2d, Strided, Concat, MatMul }
 
 /// <summary>One element-wise op of a fused epilogue.</summary>
 internal sealed record EpilogueStep(OpKind Kind, float Scalar);
@@ -60,6 +61,20 @@ internal sealed record KernelPlan(
 
     /// <summary>Int8Static: the calibrated largest input magnitude; negative for per-row ranges at run time.</summary>
     public float StaticRange { get; init; } = -1f;
+
+    /// <summary>Attention: the values (A holds the queries, B the keys) and the optional additive mask.</summary>
+    public Operand? C { get; init; }
+    public Operand? Mask { get; init; }
+
+    /// <summary>Strided, Concat: the output's strides (per sample first) where A's part goes.</summary>
+    public EquatableArray<int> DestinationStrides { get; init; } = EquatableArray<int>.Empty;
+
+    /// <summary>Concat: B's per-sample shape, and where its part starts in each output sample.</summary>
+    public EquatableArray<int> BShape { get; init; } = EquatableArray<int>.Empty;
+    public int BOutputOffset { get; init; }
+
+    /// <summary>Conv2d: the number of groups the weights are packed in.</summary>
+    public int Groups { get; init; } = 1;
 }
 
 /// <summary>Int8Static: a Linear layer's calibrated input range (largest magnitude).</summary>
@@ -71,6 +86,9 @@ internal sealed record WeightBlob(string Identifier, WeightLayoutKind Kind, stri
 {
     /// <summary>A BatchNorm folded into this weight or bias (or, for its scale and shift, the BatchNorm itself).</summary>
     public string? Norm { get; init; }
+
+    /// <summary>Grouped convolutions: packed weights and padded biases laid out one group after another.</summary>
+    public int Groups { get; init; } = 1;
     public float Epsilon { get; init; }
 
     /// <summary>A zero bias with nothing folded into it: the buffer starts zeroed, nothing is embedded or read.</summary>

@@ -1,44 +1,49 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace ModelCompiler.Kernels;
 
 /// <summary>Convolution and pooling over samples laid out <c>[channels, height, width]</c> (PyTorch's NCHW).</summary>
 public static class Convolution
 {
-    /// <summary>Scratch floats <see cref="Conv2d"/> needs: one sample's patches and its GEMM result.</summary>
-    public static int ScratchFloats(int channels, int kh, int kw, int outHeight, int outWidth, int outChannels) =>
-        outHeight * outWidth * (channels * kh * kw + outChannels);
+    /// <summary>Scratch floats <see cref="Conv2d"/> needs: one group's patches and its GEMM result, for one sample.</summary>
+    public static int ScratchFloats(int channels, int kh, int kw, int outHeight, int outWidth, int outChannels, int groups = 1) =>
+        outHeight * outWidth * ((channels / groups) * kh * kw + outChannels / groups);
 
     /// <summary>
-    /// Effectively computes PyTorch's <c>conv2d</c> (groups = 1, zero padding) followed by <typeparamref name="TEpilogue"/>:
-    /// per sample, the patches are gathered into rows (im2col, <c>[oh·ow, c·kh·kw]</c>), multiplied by the weights packed
-    /// as a <c>[out, c·kh·kw]</c> Linear (<see cref="PackedLinear"/>, bias and epilogue fused), and the result is
-    /// transposed back to <c>[out, oh, ow]</c>.
+    /// Effectively computes PyTorch's <c>conv2d</c> (zero padding, groups) followed by <typeparamref name="TEpilogue"/>: per
+    /// sample and group, the patches are gathered into rows (im2col, <c>[oh·ow, c/groups·kh·kw]</c>), multiplied by that
+    /// group's weights packed as a <c>[out/groups, c/groups·kh·kw]</c> Linear (<see cref="PackedLinear"/>, bias and epilogue
+    /// fused; groups follow each other in the weights and the padded bias), and the result is transposed back to
+    /// <c>[out, oh, ow]</c>. A 1-D convolution is this with height 1 and no vertical padding. <c>geometry</c>: channels,
+    /// height, width, out channels, kernel height, kernel width, stride, padding, dilation, out height, out width, groups,
+    /// vertical padding.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Conv2d<TEpilogue>(ref float input, ref float output, nint samples, ReadOnlySpan<int> geometry,
         ref float packedWeights, ref float paddedBias, ref float scratch)
         where TEpilogue : struct, IUnaryOperator
     {
-        // geometry: channels, height, width, outChannels, kh, kw, stride, padding, dilation, outHeight, outWidth
         int c = geometry[0], h = geometry[1], w = geometry[2], outC = geometry[3], kh = geometry[4], kw = geometry[5];
         int stride = geometry[6], padding = geometry[7], dilation = geometry[8], oh = geometry[9], ow = geometry[10];
-        int k = c * kh * kw, positions = oh * ow;
+        int groups = geometry[11], padTop = geometry[12];
+        int cg = c / groups, outG = outC / groups, k = cg * kh * kw, positions = oh * ow;
         ref float patches = ref scratch;
         ref float product = ref Unsafe.Add(ref scratch, positions * k);
         for (nint n = 0; n < samples; n++)
+        for (int g = 0; g < groups; g++)
         {
-            ref float x = ref Unsafe.Add(ref input, n * c * h * w);
+            ref float x = ref Unsafe.Add(ref input, (n * c + g * cg) * h * w);
             for (int y = 0; y < oh; y++)
             for (int xo = 0; xo < ow; xo++)
             {
                 ref float row = ref Unsafe.Add(ref patches, (y * ow + xo) * k);
                 int column = 0;
-                for (int i = 0; i < c; i++)
+                for (int i = 0; i < cg; i++)
                 for (int u = 0; u < kh; u++)
                 {
-                    int iy = y * stride - padding + u * dilation;
+                    int iy = y * stride - padTop + u * dilation;
                     for (int v = 0; v < kw; v++, column++)
                     {
                         int ix = xo * stride - padding + v * dilation;
@@ -46,11 +51,74 @@ public static class Convolution
                     }
                 }
             }
-            PackedLinear.Run<TEpilogue>(ref patches, k, positions, ref packedWeights, ref paddedBias, k, outC, ref product, outC);
-            ref float o = ref Unsafe.Add(ref output, n * outC * positions);
+            PackedLinear.Run<TEpilogue>(ref patches, k, positions, ref Unsafe.Add(ref packedWeights, g * PanelLayout.PackedLength(outG, k)),
+                ref Unsafe.Add(ref paddedBias, g * PanelLayout.PaddedBiasLength(outG)), k, outG, ref product, outG);
+            ref float o = ref Unsafe.Add(ref output, (n * outC + g * outG) * positions);
             for (int p = 0; p < positions; p++)
-                for (int j = 0; j < outC; j++) Unsafe.Add(ref o, j * positions + p) = Unsafe.Add(ref product, p * outC + j);
+                for (int j = 0; j < outG; j++) Unsafe.Add(ref o, j * positions + p) = Unsafe.Add(ref product, p * outG + j);
         }
+    }
+
+    /// <summary>
+    /// Effectively computes a depthwise <c>conv2d</c> (groups = channels, one input channel per group) followed by
+    /// <typeparamref name="TEpilogue"/>: output channel o reads input channel <c>o / (out / channels)</c> through its own
+    /// <c>kh×kw</c> filter (<c>weights</c>: <c>[out, kh·kw]</c>, as PyTorch stores them) plus
+    /// <c>bias[o]</c>. Direct: at stride 1, the interior of each output row is vectorized along the row. <c>geometry</c> is
+    /// as for <see cref="Conv2d{TEpilogue}"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void Depthwise<TEpilogue>(ref float input, ref float output, nint samples, ReadOnlySpan<int> geometry,
+        ref float weights, ref float bias)
+        where TEpilogue : struct, IUnaryOperator
+    {
+        int c = geometry[0], h = geometry[1], w = geometry[2], outC = geometry[3], kh = geometry[4], kw = geometry[5];
+        int stride = geometry[6], padding = geometry[7], dilation = geometry[8], oh = geometry[9], ow = geometry[10], padTop = geometry[12];
+        int multiplier = outC / c;
+        // At stride 1, output columns [lo, hi) read only columns inside the row for every filter tap.
+        int lo = stride == 1 ? Math.Min(padding, ow) : ow, hi = stride == 1 ? Math.Max(lo, Math.Min(ow, w + padding - (kw - 1) * dilation)) : ow;
+        for (nint n = 0; n < samples; n++)
+        for (int o = 0; o < outC; o++)
+        {
+            ref float x = ref Unsafe.Add(ref input, (n * c + o / multiplier) * h * w);
+            ref float filter = ref Unsafe.Add(ref weights, o * kh * kw);
+            ref float plane = ref Unsafe.Add(ref output, (n * outC + o) * oh * ow);
+            float b = Unsafe.Add(ref bias, o);
+            for (int y = 0; y < oh; y++)
+            {
+                ref float row = ref Unsafe.Add(ref plane, y * ow);
+                for (int xo = 0; xo < ow; xo++) Unsafe.Add(ref row, xo) = b;
+                for (int u = 0; u < kh; u++)
+                {
+                    int iy = y * stride - padTop + u * dilation;
+                    if (iy < 0 || iy >= h) continue;
+                    ref float line = ref Unsafe.Add(ref x, iy * w);
+                    for (int v = 0; v < kw; v++)
+                    {
+                        float f = Unsafe.Add(ref filter, u * kw + v);
+                        int shift = v * dilation - padding;
+                        int xo = 0;
+                        for (; xo < lo; xo++) Tap(ref row, ref line, xo, xo * stride + shift, w, f);
+                        if (Vector256.IsHardwareAccelerated)
+                        {
+                            Vector256<float> fv = Vector256.Create(f);
+                            for (; xo + 8 <= hi; xo += 8)
+                            {
+                                Vector256.MultiplyAddEstimate(fv, Vector256.LoadUnsafe(ref line, (nuint)(xo + shift)), Vector256.LoadUnsafe(ref row, (nuint)xo))
+                                    .StoreUnsafe(ref row, (nuint)xo);
+                            }
+                        }
+                        for (; xo < ow; xo++) Tap(ref row, ref line, xo, xo * stride + shift, w, f);
+                    }
+                }
+            }
+            Elementwise.Run<TEpilogue>(ref plane, ref plane, 1, oh * ow);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tap(ref float row, ref float line, int xo, int ix, int w, float f)
+    {
+        if (ix >= 0 && ix < w) Unsafe.Add(ref row, xo) = float.MultiplyAddEstimate(f, Unsafe.Add(ref line, ix), Unsafe.Add(ref row, xo));
     }
 
     /// <summary>Effectively computes PyTorch's <c>max_pool2d</c> (padding counts as −∞) on <paramref name="planes"/> planes.</summary>
@@ -76,6 +144,37 @@ public static class Convolution
                     }
                 }
                 Unsafe.Add(ref o, y * ow + xo) = max;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Effectively computes PyTorch's <c>avg_pool2d</c> with <c>count_include_pad=True</c> (padding counts as zeros: every
+    /// window is divided by kernel²) on <paramref name="planes"/> planes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void AvgPool2d(ref float input, ref float output, nint planes, int h, int w, int kernel, int stride, int padding, int oh, int ow)
+    {
+        float inverse = 1f / (kernel * kernel);
+        for (nint p = 0; p < planes; p++)
+        {
+            ref float x = ref Unsafe.Add(ref input, p * h * w);
+            ref float o = ref Unsafe.Add(ref output, p * oh * ow);
+            for (int y = 0; y < oh; y++)
+            for (int xo = 0; xo < ow; xo++)
+            {
+                float sum = 0f;
+                for (int u = 0; u < kernel; u++)
+                {
+                    int iy = y * stride - padding + u;
+                    if (iy < 0 || iy >= h) continue;
+                    for (int v = 0; v < kernel; v++)
+                    {
+                        int ix = xo * stride - padding + v;
+                        if (ix >= 0 && ix < w) sum += Unsafe.Add(ref x, iy * w + ix);
+                    }
+                }
+                Unsafe.Add(ref o, y * ow + xo) = sum * inverse;
             }
         }
     }

@@ -39,9 +39,10 @@ internal static class WeightLayout
     /// The floats a tensor occupies in the weights buffer at run time (<paramref name="floats"/> of them).
     /// <paramref name="norm"/> names a BatchNorm folded into this Linear/Conv weight or bias (or the BatchNorm itself,
     /// for its scale and shift): its <c>weight</c>, <c>bias</c>, <c>running_mean</c> and <c>running_var</c> are read
-    /// through <paramref name="read"/>.
+    /// through <paramref name="read"/>. With <paramref name="groups"/> &gt; 1 (a grouped convolution), packed weights and
+    /// padded biases are laid out group after group, each group's <c>n / groups</c> outputs as a layer of its own.
     /// </summary>
-    public static float[] Loaded(WeightLayoutKind kind, Func<string, float[]> read, string tensor, string? norm, float epsilon, int n, int k, int floats)
+    public static float[] Loaded(WeightLayoutKind kind, Func<string, float[]> read, string tensor, string? norm, float epsilon, int n, int k, int floats, int groups = 1)
     {
         float[] values = tensor.Length == 0 ? new float[n] : read(tensor);
         float[]? scale = norm is null ? null : NormScale(read, norm, epsilon);
@@ -54,8 +55,15 @@ internal static class WeightLayout
                     values = (float[])values.Clone();
                     for (int j = 0; j < n; j++) for (int i = 0; i < k; i++) values[j * k + i] *= scale[j];
                 }
-                PanelLayout.Pack(values, n, k, result, 0);
+                for (int g = 0, per = n / groups; g < groups; g++)
+                    PanelLayout.Pack(groups == 1 ? values : Rows(values, g * per, per, k), per, k, result, g * PanelLayout.PackedLength(per, k));
                 break;
+            case WeightLayoutKind.PaddedBias when groups > 1:
+            {
+                float[] flat = Loaded(kind, read, tensor, norm, epsilon, n, k, n);
+                for (int g = 0, per = n / groups; g < groups; g++) Array.Copy(flat, g * per, result, g * PanelLayout.PaddedBiasLength(per), per);
+                break;
+            }
             case WeightLayoutKind.PaddedBias:
                 if (scale is not null)
                 {
@@ -93,11 +101,23 @@ internal static class WeightLayout
                 Buffer.BlockCopy(sums, 0, result, 0, sums.Length * 4);
                 break;
             }
+            case WeightLayoutKind.Raw when scale is not null:
+                // Depthwise filters [n, k] with a BatchNorm folded in: each output's filter scaled.
+                for (int j = 0; j < n; j++) for (int i = 0; i < k; i++) result[j * k + i] = values[j * k + i] * scale[j];
+                break;
             default:
                 Array.Copy(values, result, values.Length);
                 break;
         }
         return result;
+    }
+
+    /// <summary>Rows [first, first + count) of a row-major matrix with <paramref name="k"/> columns.</summary>
+    private static float[] Rows(float[] values, int first, int count, int k)
+    {
+        var rows = new float[count * k];
+        Array.Copy(values, first * k, rows, 0, rows.Length);
+        return rows;
     }
 
     /// <summary>A BatchNorm's per-channel <c>weight / √(running_var + eps)</c>.</summary>
@@ -110,10 +130,10 @@ internal static class WeightLayout
     }
 
     /// <summary>The bytes embedded in the assembly for a tensor: its loaded floats, except int4, which is embedded encoded.</summary>
-    public static byte[] Embedded(WeightLayoutKind kind, Func<string, float[]> read, string tensor, string? norm, float epsilon, int n, int k, int floats)
+    public static byte[] Embedded(WeightLayoutKind kind, Func<string, float[]> read, string tensor, string? norm, float epsilon, int n, int k, int floats, int groups = 1)
     {
         if (kind == WeightLayoutKind.Int4Linear) return Int4Quantization.Encode(read(tensor), n, k);
-        float[] loaded = Loaded(kind, read, tensor, norm, epsilon, n, k, floats);
+        float[] loaded = Loaded(kind, read, tensor, norm, epsilon, n, k, floats, groups);
         var bytes = new byte[loaded.Length * 4];
         Buffer.BlockCopy(loaded, 0, bytes, 0, bytes.Length);
         return bytes;

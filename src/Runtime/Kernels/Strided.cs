@@ -1,0 +1,50 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace ModelCompiler.Kernels;
+
+/// <summary>
+/// Moves values without computing: transpose, permute, slice and concatenation are one strided copy each (a
+/// concatenation is one per operand, into its part of the output).
+/// </summary>
+public static class Strided
+{
+    /// <summary>
+    /// Effectively computes <c>destination[r·dStrides[0] + i·dStrides[1..]] = source[r·sStrides[0] + i·sStrides[1..]]</c>
+    /// for every row <c>r &lt; rows</c> and every index <c>i</c> of <paramref name="shape"/> (strides in floats, the
+    /// per-sample stride first). Where the innermost dimension is contiguous on both sides it is copied as a block.
+    /// The two must not overlap.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void Copy(ref float source, ReadOnlySpan<int> sourceStrides, ref float destination, ReadOnlySpan<int> destinationStrides,
+        nint rows, ReadOnlySpan<int> shape)
+    {
+        for (nint r = 0; r < rows; r++)
+        {
+            Dimension(ref Unsafe.Add(ref source, r * sourceStrides[0]), sourceStrides.Slice(1),
+                ref Unsafe.Add(ref destination, r * destinationStrides[0]), destinationStrides.Slice(1), shape);
+        }
+    }
+
+    private static void Dimension(ref float source, ReadOnlySpan<int> sourceStrides, ref float destination, ReadOnlySpan<int> destinationStrides,
+        ReadOnlySpan<int> shape)
+    {
+        if (shape.Length == 1)
+        {
+            nint n = shape[0], s = sourceStrides[0], d = destinationStrides[0];
+            if (s == 1 && d == 1)
+            {
+                MemoryMarshal.CreateReadOnlySpan(ref source, (int)n).CopyTo(MemoryMarshal.CreateSpan(ref destination, (int)n));
+                return;
+            }
+            for (nint i = 0; i < n; i++) Unsafe.Add(ref destination, i * d) = Unsafe.Add(ref source, i * s);
+            return;
+        }
+        for (nint i = 0; i < shape[0]; i++)
+        {
+            Dimension(ref Unsafe.Add(ref source, i * sourceStrides[0]), sourceStrides.Slice(1),
+                ref Unsafe.Add(ref destination, i * destinationStrides[0]), destinationStrides.Slice(1), shape.Slice(1));
+        }
+    }
+}
