@@ -6,6 +6,7 @@ Models/<name>.reference.safetensors holds inputs and the outputs PyTorch compute
 which the tests compare the compiled model against. The torch modules below are the PyTorch twins of the
 C# Forward methods in this folder; keep the two in step.
 """
+import math
 import os
 import sys
 
@@ -150,6 +151,76 @@ class BnCnn(torch.nn.Module):
         return self.head(self.bn3(torch.flatten(F.adaptive_avg_pool2d(h, 1), 1)))
 
 
+class LayoutZoo(torch.nn.Module):
+    """LayoutZoo.cs: split, reshape, transpose, permute, concat and slice around attention written three ways
+    (scaled dot-product with a causal mask and with a per-sample mask, MatMul + Softmax, MultiheadAttention with a
+    weight mask and causal), and a MatMul by a weight. PyTorch 1.13 has no F.scaled_dot_product_attention, so
+    attention is written out here: softmax(q·kᵀ/√e + mask)·v."""
+    def __init__(self):
+        super().__init__()
+        self.qkv = torch.nn.Linear(8, 24)
+        self.attn = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+        self.mask = torch.nn.Parameter(torch.randn(6, 6))
+        self.proj = torch.nn.Parameter(torch.randn(8, 5) * 0.3)
+        self.out = torch.nn.Linear(12, 7)
+
+    @staticmethod
+    def sdpa(q, k, v, mask=None, causal=False):
+        scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+        if mask is not None:
+            scores = scores + mask
+        if causal:
+            scores = scores.masked_fill(torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).triu(1), float("-inf"))
+        return torch.softmax(scores, dim=-1) @ v
+
+    def forward(self, x):
+        def heads(t):
+            return t.reshape(-1, 6, 2, 4).transpose(1, 2)
+        q, k, v = (heads(t) for t in self.qkv(x).split(8, dim=-1))
+        causal = self.sdpa(q, k, v, causal=True)
+        scores = torch.softmax(q @ k.transpose(-2, -1) * 0.5, dim=-1)
+        written = scores @ v
+        both = torch.cat((causal, written), -1).permute(0, 2, 1, 3).reshape(-1, 6, 16)
+        plain = self.sdpa(q, k, v, mask=scores[:, 0].unsqueeze(1)).transpose(1, 2).reshape(-1, 6, 8)
+        masked, _ = self.attn(x, x, x, attn_mask=self.mask, need_weights=False)
+        hidden = torch.ones(6, 6, dtype=torch.bool).triu(1)
+        causal_mha, _ = self.attn(x, x, x, attn_mask=torch.zeros(6, 6).masked_fill(hidden, float("-inf")), need_weights=False)
+        mixed = masked @ self.proj
+        left = torch.cat((self.out(both[..., 2:14]), mixed), 2)
+        return torch.tanh(torch.cat((left, (causal_mha + plain)[..., 0:4]), 2))
+
+
+class GroupedCnn(torch.nn.Module):
+    """GroupedCnn.cs: depthwise convolutions (a channel multiplier of 2 with BatchNorm folded in; strided and dilated
+    without bias), a grouped convolution, average pooling with padding, grouped and strided 1-D convolutions."""
+    def __init__(self):
+        super().__init__()
+        self.dw = torch.nn.Conv2d(4, 8, 3, padding=1, groups=4)
+        self.bn0 = torch.nn.BatchNorm2d(8)
+        self.dws = torch.nn.Conv2d(4, 4, 3, stride=2, padding=2, dilation=2, groups=4, bias=False)
+        self.grouped = torch.nn.Conv2d(8, 6, 3, stride=2, groups=2)
+        self.bn1 = torch.nn.BatchNorm2d(6)
+        self.c1 = torch.nn.Conv1d(6, 6, 3, padding=2, dilation=2, groups=3)
+        self.c2 = torch.nn.Conv1d(6, 5, 3, stride=2)
+        self.bn2 = torch.nn.BatchNorm1d(5)
+        self.fc = torch.nn.Linear(9, 3)
+        with torch.no_grad():
+            for bn in (self.bn0, self.bn1, self.bn2):
+                bn.running_mean.copy_(torch.randn_like(bn.running_mean) * 0.2)
+                bn.running_var.copy_(torch.rand_like(bn.running_var) + 0.5)
+                bn.weight.copy_(torch.randn_like(bn.weight) * 0.2 + 1)
+                bn.bias.copy_(torch.randn_like(bn.bias) * 0.1)
+
+    def forward(self, x):
+        h = torch.relu(self.bn0(self.dw(x)))
+        s = self.dws(x)
+        h = F.silu(self.bn1(self.grouped(h)))
+        h = F.avg_pool2d(h, 3, stride=1, padding=1)
+        line = self.c1(h.reshape(-1, 6, 30))
+        line = self.bn2(self.c2(line))
+        return self.fc(torch.cat((line.mean(2), F.adaptive_avg_pool2d(s, 1).flatten(1)), 1))
+
+
 def export(name, model, sample_shape, batch=37):
     model.eval()
     safetensors_io.save(os.path.join(here, "Models", name + ".safetensors"), safetensors_io.state_dict(model))
@@ -172,3 +243,5 @@ export("norm_mlp", NormMlp(), (5, 8))
 export("attention_block", AttentionBlock(), (6, 5))
 export("small_cnn", SmallCnn(), (1, 8, 8))
 export("bn_cnn", BnCnn(), (1, 8, 8))
+export("layout_zoo", LayoutZoo(), (6, 8))
+export("grouped_cnn", GroupedCnn(), (4, 7, 21))

@@ -44,6 +44,8 @@ public class CompiledModelTests
     [InlineData("NormMlp", "norm_mlp")]
     [InlineData("AttentionBlock", "attention_block")]
     [InlineData("SmallCnn", "small_cnn")]
+    [InlineData("LayoutZoo", "layout_zoo")]
+    [InlineData("GroupedCnn", "grouped_cnn")]
     [InlineData("BnCnn", "bn_cnn")]
     public void Compiled_matches_outputs_exported_from_PyTorch(string name, string file)
     {

@@ -60,6 +60,8 @@ public sealed record CompiledModel(
         new("AttentionBlockInt8", "attention_block.safetensors", AttentionBlockInt8.InputLength, AttentionBlockInt8.OutputLength, AttentionBlockInt8.Predict, AttentionBlockInt8.Predict, AttentionBlockInt8.PredictEager)
             { Tolerance = 2e-2 },
         new("SmallCnn", "small_cnn.safetensors", SmallCnn.InputLength, SmallCnn.OutputLength, SmallCnn.Predict, SmallCnn.Predict, SmallCnn.PredictEager),
+        new("LayoutZoo", "layout_zoo.safetensors", LayoutZoo.InputLength, LayoutZoo.OutputLength, LayoutZoo.Predict, LayoutZoo.Predict, LayoutZoo.PredictEager),
+        new("GroupedCnn", "grouped_cnn.safetensors", GroupedCnn.InputLength, GroupedCnn.OutputLength, GroupedCnn.Predict, GroupedCnn.Predict, GroupedCnn.PredictEager),
         new("BnCnn", "bn_cnn.safetensors", BnCnn.InputLength, BnCnn.OutputLength, BnCnn.Predict, BnCnn.Predict, BnCnn.PredictEager),
         new("DigitsCnn", "digits_cnn.safetensors", DigitsCnn.DigitsCnnClassifier.InputLength, DigitsCnn.DigitsCnnClassifier.OutputLength,
             DigitsCnn.DigitsCnnClassifier.Predict, DigitsCnn.DigitsCnnClassifier.Predict, DigitsCnn.DigitsCnnClassifier.PredictEager),

@@ -133,6 +133,30 @@ public class GeneratorDiagnosticsTests
         Assert.Equal("Add: shapes [4] and [3] do not broadcast", d.GetMessage());
     }
 
+    [Theory]
+    [InlineData("return x.Reshape(2, 2).Concat(x.Reshape(4, 1), 0);", "Concat(x.Reshape(4, 1), 0)", "Concat: [2, 2] and [4, 1] differ outside dimension 0")]
+    [InlineData("return x.Reshape(2, 2).Permute(0, 0);", "Permute(0, 0)", "Permute: [0, 0] is not an order of the 2 dimensions of a sample of [2, 2]")]
+    [InlineData("return x.Transpose(0, 1);", "Transpose(0, 1)", "Transpose: a sample of [4] has no dimension 1")]
+    [InlineData("return x.Slice(-1, 3, 9);", "Slice(-1, 3, 9)", "Slice: [3, 9) is not a non-empty range of dimension -1 of [4]")]
+    [InlineData("return x.Split(0, 1, 2)[1];", "Split(0, 1, 2)", "Split: the sizes add up to 3, but dimension 0 of [4] has 4")]
+    [InlineData("var m = x.Reshape(2, 2);\n        return m.MatMul(m.Reshape(1, 4));", "MatMul(m.Reshape(1, 4))", "MatMul: [2, 2] times [1, 4] does not multiply (expected […, 2, n] with the same leading dimensions)")]
+    [InlineData("var m = x.Reshape(2, 2);\n        return m.ScaledDotProductAttention(m, m.Reshape(4, 1));", "ScaledDotProductAttention(m, m.Reshape(4, 1))",
+        "ScaledDotProductAttention: queries [2, 2], keys [2, 2] and values [4, 1] do not fit together (expected [h…, L, e], [h…, S, e], [h…, S, ev])")]
+    [InlineData("var m = x.Reshape(2, 2);\n        return m.ScaledDotProductAttention(m, m, mask: x);", "ScaledDotProductAttention(m, m, mask: x)",
+        "ScaledDotProductAttention: the mask must be [2, 2] (per sample), but is [4]")]
+    public void MC0005_layout_and_attention_mismatches_point_at_the_call(string body, string span, string message)
+    {
+        Diagnostic d = Single(Model(body.Replace("\\n", "\n")), "MC0005", span);
+        Assert.Equal(message, d.GetMessage());
+    }
+
+    [Fact]
+    public void MC0006_a_Split_part_that_does_not_exist()
+    {
+        Diagnostic d = Single(Model("return x.Split(0, 2, 2)[2];"), "MC0006", "2");
+        Assert.Contains("the Split has 2 parts; there is no part 2", d.GetMessage());
+    }
+
     [Fact]
     public void MC0006_unsupported_construct_points_at_it()
     {

@@ -31,7 +31,7 @@ internal static class LowerToPlan
 
         // The kernel that computes each stored value.
         var producer = new Dictionary<int, int>();
-        for (int k = 0; k < groups.Count; k++) producer[groups[k].Result.Id] = k;
+        for (int k = 0; k < groups.Count; k++) producer[root[groups[k].Result.Id]] = k;
 
         int outputRoot = root[graph.Output];
         bool needsCopy = !producer.ContainsKey(outputRoot); // Forward returns its input (or a view of it) unchanged
@@ -67,10 +67,12 @@ internal static class LowerToPlan
         var requests = new List<ArenaRequest>();
         for (int k = 0; k < groups.Count; k++)
         {
+            // A group whose last node is a folded BatchNorm stores the layer's value: key everything by storage root.
             Node result = groups[k].Result;
-            if (result.Id == outputRoot) continue;
-            requestIndex[result.Id] = requests.Count;
-            requests.Add(new ArenaRequest(result.ElementCount, k, lastRead.TryGetValue(result.Id, out int last) ? last : k));
+            int stored = root[result.Id];
+            if (stored == outputRoot) continue;
+            requestIndex[stored] = requests.Count;
+            requests.Add(new ArenaRequest(result.ElementCount, k, lastRead.TryGetValue(stored, out int last) ? last : k));
         }
         int[] arenaOffsets = PlanArena.Run(requests, out int floatsPerRow);
         int chunkRows = PlanArena.ChunkRows(floatsPerRow);

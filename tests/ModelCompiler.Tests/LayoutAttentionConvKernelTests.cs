@@ -1,0 +1,181 @@
+using System;
+using System.Linq;
+using ModelCompiler.Kernels;
+using Xunit;
+
+namespace ModelCompiler.Tests;
+
+/// <summary>
+/// The layout, MatMul, attention, grouped/depthwise convolution and pooling kernels against the eager ops, over random
+/// shapes with odd sizes (and, for attention, more keys than one tile, causal and masked).
+/// </summary>
+public class LayoutAttentionConvKernelTests
+{
+    public static TheoryData<int[], int[]> Permutations() => new()
+    {
+        { new[] { 3, 5, 7 }, new[] { 2, 0, 1 } },
+        { new[] { 1, 17 }, new[] { 1, 0 } },
+        { new[] { 4, 1, 9, 2 }, new[] { 0, 2, 1, 3 } },
+        { new[] { 33, 16 }, new[] { 0, 1 } }, // identity: the contiguous block path
+    };
+
+    [Theory]
+    [MemberData(nameof(Permutations))]
+    public void Strided_copy_matches_the_eager_Permute(int[] shape, int[] order)
+    {
+        const int rows = 3;
+        int perSample = shape.Aggregate(1, (p, d) => p * d);
+        float[] x = Numerics.Random(rows * perSample, seed: perSample);
+        Tensor expected = Tensor.FromBatch(x, rows, shape).Permute(order);
+
+        int[] dense = ReferenceOps.DenseStrides(shape);
+        int[] source = new[] { perSample }.Concat(order.Select(d => dense[d])).ToArray();
+        int[] outShape = order.Select(d => shape[d]).ToArray();
+        int[] destination = new[] { perSample }.Concat(ReferenceOps.DenseStrides(outShape)).ToArray();
+        var actual = new float[x.Length];
+        Strided.Copy(ref x[0], source, ref actual[0], destination, rows, outShape);
+
+        Assert.Equal(expected.ToArray(), actual);
+    }
+
+    [Theory]
+    [InlineData(1, 1, 1, 1, false)]
+    [InlineData(3, 5, 17, 33, false)]
+    [InlineData(2, 7, 64, 16, true)]
+    [InlineData(4, 1, 3, 100, true)]
+    public void MatMul_matches_the_eager_MatMul(int lead, int m, int k, int n, bool sharedWeight)
+    {
+        const int rows = 2;
+        float[] a = Numerics.Random(rows * lead * m * k, seed: m * k + n);
+        float[] b = Numerics.Random(sharedWeight ? k * n : rows * lead * k * n, seed: k * n + 1, scale: 0.3);
+        Tensor left = Tensor.FromBatch(a, rows, new[] { lead, m, k });
+        Tensor right = sharedWeight ? new Tensor(new[] { k, n }, b) : Tensor.FromBatch(b, rows, new[] { lead, k, n });
+        float[] expected = left.MatMul(right).Relu().ToArray();
+
+        var actual = new float[expected.Length + 1];
+        actual[^1] = 42f;
+        MatMul.Run<ReluOperator>(ref a[0], ref b[0], ref actual[0], rows * lead, m, k, n, sharedWeight ? 0 : k * n);
+
+        Assert.Equal(42f, actual[^1]);
+        Assert.InRange(Numerics.RelativeError(actual.AsSpan(0, expected.Length), expected), 0, Numerics.Tolerance);
+    }
+
+    public static TheoryData<int, int, int, int, int, string> AttentionShapes() => new()
+    {
+        // heads, queries, keys, head size, value size, mask
+        { 1, 1, 1, 1, 1, "none" },
+        { 2, 5, 7, 3, 5, "none" },
+        { 3, 9, 9, 8, 8, "causal" },
+        { 2, 70, 150, 16, 24, "weight" },      // three tiles of keys, the last one partial
+        { 1, 130, 130, 64, 64, "causal" },     // causal across tile boundaries
+        { 2, 65, 65, 17, 17, "per-sample" },
+    };
+
+    [Theory]
+    [MemberData(nameof(AttentionShapes))]
+    public void Attention_matches_the_eager_ScaledDotProductAttention(int heads, int queries, int keys, int headSize, int valueSize, string mask)
+    {
+        const int rows = 2;
+        float[] q = Numerics.Random(rows * heads * queries * headSize, seed: 1 + queries);
+        float[] k = Numerics.Random(rows * heads * keys * headSize, seed: 2 + keys);
+        float[] v = Numerics.Random(rows * heads * keys * valueSize, seed: 3 + valueSize);
+        float[]? m = mask switch
+        {
+            "weight" => Numerics.Random(queries * keys, seed: 4),
+            "per-sample" => Numerics.Random(rows * queries * keys, seed: 5),
+            _ => null,
+        };
+        Tensor maskTensor = mask == "weight" ? new Tensor(new[] { queries, keys }, m!) : mask == "per-sample" ? Tensor.FromBatch(m, rows, new[] { queries, keys }) : null!;
+        float[] expected = Tensor.FromBatch(q, rows, new[] { heads, queries, headSize })
+            .ScaledDotProductAttention(Tensor.FromBatch(k, rows, new[] { heads, keys, headSize }), Tensor.FromBatch(v, rows, new[] { heads, keys, valueSize }),
+                m is null ? null : maskTensor, causal: mask == "causal")
+            .ToArray();
+
+        var geometry = AttentionGeometry.Separate(heads, queries, keys, headSize, valueSize, mask == "per-sample" ? queries * keys : 0, mask == "causal");
+        var actual = new float[expected.Length];
+        var scratch = new float[Attention.ScratchFloats(keys)];
+        Attention.Run(ref q[0], ref k[0], ref v[0], ref actual[0], rows, geometry.ToArray(),
+            ref m is null ? ref System.Runtime.CompilerServices.Unsafe.NullRef<float>() : ref m[0], ref scratch[0]);
+
+        Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
+    }
+
+    [Fact]
+    public void Attention_where_every_key_is_hidden_is_NaN_as_in_PyTorch()
+    {
+        float[] q = { 1f, 2f }, k = { 1f, 0f, 0f, 1f }, v = { 3f, 4f };
+        float[] mask = { float.NegativeInfinity, float.NegativeInfinity, 0f, float.NegativeInfinity };
+        var output = new float[2];
+        var scratch = new float[2];
+        Attention.Run(ref q[0], ref k[0], ref v[0], ref output[0], 1, AttentionGeometry.Separate(1, 2, 2, 1, 1, 0, false).ToArray(), ref mask[0], ref scratch[0]);
+
+        Assert.True(float.IsNaN(output[0]));
+        Assert.Equal(3f, output[1]); // only key 0 is visible to query 1
+    }
+
+    public static TheoryData<int, int, int, int, int, int, int, int, int> Convolutions() => new()
+    {
+        // channels, height, width, out, kernel, stride, padding, dilation, groups
+        { 4, 7, 21, 8, 3, 1, 1, 1, 4 },    // depthwise, multiplier 2, vector interior
+        { 5, 9, 30, 5, 5, 1, 2, 1, 5 },    // depthwise 5×5
+        { 3, 8, 11, 3, 3, 2, 1, 2, 3 },    // depthwise, strided and dilated
+        { 6, 5, 7, 9, 3, 1, 1, 1, 3 },     // grouped GEMM
+        { 8, 6, 6, 4, 1, 1, 0, 1, 2 },     // grouped 1×1
+        { 3, 1, 40, 6, 5, 2, 2, 1, 1 },    // height 1: a Conv1d (no vertical padding)
+    };
+
+    [Theory]
+    [MemberData(nameof(Convolutions))]
+    public void Grouped_and_depthwise_Conv2d_match_the_eager_Conv2d(int c, int h, int w, int outC, int kernel, int stride, int padding, int dilation, int groups)
+    {
+        const int rows = 2;
+        bool oneD = h == 1;
+        int kh = oneD ? 1 : kernel;
+        float[] x = Numerics.Random(rows * c * h * w, seed: c * h + w);
+        float[] weight = Numerics.Random(outC * (c / groups) * kh * kernel, seed: outC, scale: 0.3);
+        float[] bias = Numerics.Random(outC, seed: 9, scale: 0.5);
+        var weights = new TestWeights().Add("conv.weight", oneD ? new[] { outC, c / groups, kernel } : new[] { outC, c / groups, kh, kernel }, weight)
+            .Add("conv.bias", new[] { outC }, bias);
+        Tensor input = oneD ? Tensor.FromBatch(x, rows, new[] { c, w }, weights) : Tensor.FromBatch(x, rows, new[] { c, h, w }, weights);
+        Tensor result = oneD
+            ? input.Conv1d("conv", stride, padding, dilation, groups)
+            : input.Conv2d("conv", stride, padding, dilation, groups);
+        float[] expected = result.Silu().ToArray();
+        int oh = oneD ? 1 : result.Shape[2], ow = result.Shape[^1];
+        int[] geometry = { c, h, w, outC, kh, kernel, stride, padding, dilation, oh, ow, groups, oneD ? 0 : padding };
+
+        var actual = new float[expected.Length];
+        bool depthwise = groups > 1 && c == groups;
+        if (depthwise)
+        {
+            float[] paddedBias = new float[PanelLayout.PaddedBiasLength(outC)];
+            bias.CopyTo(paddedBias, 0);
+            Convolution.Depthwise<SiluOperator>(ref x[0], ref actual[0], rows, geometry, ref weight[0], ref paddedBias[0]);
+        }
+        else
+        {
+            int k = c / groups * kh * kernel;
+            float[] packed = WeightLayout.Loaded(WeightLayoutKind.PackedLinear, _ => weight, "conv.weight", null, 0, outC, k, groups * PanelLayout.PackedLength(outC / groups, k), groups);
+            float[] paddedBias = WeightLayout.Loaded(WeightLayoutKind.PaddedBias, _ => bias, "conv.bias", null, 0, outC, 0, groups * PanelLayout.PaddedBiasLength(outC / groups), groups);
+            var scratch = new float[Convolution.ScratchFloats(c, kh, kernel, oh, ow, outC, groups)];
+            Convolution.Conv2d<SiluOperator>(ref x[0], ref actual[0], rows, geometry, ref packed[0], ref paddedBias[0], ref scratch[0]);
+        }
+
+        Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
+    }
+
+    [Theory]
+    [InlineData(3, 8, 8, 2, 2, 0)]
+    [InlineData(2, 7, 9, 3, 1, 1)]
+    [InlineData(1, 5, 5, 5, 1, 2)]
+    [InlineData(4, 11, 6, 3, 2, 1)]
+    public void AvgPool2d_matches_the_eager_AvgPool2d(int c, int h, int w, int kernel, int stride, int padding)
+    {
+        const int rows = 3;
+        float[] x = Numerics.Random(rows * c * h * w, seed: h * w);
+        Tensor expected = Tensor.FromBatch(x, rows, new[] { c, h, w }).AvgPool2d(kernel, stride, padding);
+        var actual = new float[expected.Data.Length];
+        Convolution.AvgPool2d(ref x[0], ref actual[0], rows * c, h, w, kernel, stride, padding, expected.Shape[2], expected.Shape[3]);
+        Assert.InRange(Numerics.RelativeError(actual, expected.Data), 0, Numerics.Tolerance);
+    }
+}
