@@ -54,7 +54,7 @@ public sealed class OnnxRuntimeModel : IDisposable
     private readonly RunOptions _runOptions = new();
     private readonly List<IDisposable> _owned = new();
 
-    public OnnxRuntimeModel(string path, float[] input, float[] output, int batch, int inLength, int outLength, long[]? inputShape = null)
+    public OnnxRuntimeModel(string path, float[] input, float[] output, int batch, int inLength, int outLength, long[]? inputShape = null, long[]? outputShape = null)
     {
         var options = new SessionOptions
         {
@@ -66,7 +66,7 @@ public sealed class OnnxRuntimeModel : IDisposable
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         _session = new InferenceSession(path, options);
         var x = OrtValue.CreateTensorValueFromMemory(input, inputShape ?? new long[] { batch, inLength });
-        var y = OrtValue.CreateTensorValueFromMemory(output, new long[] { batch, outLength });
+        var y = OrtValue.CreateTensorValueFromMemory(output, outputShape ?? new long[] { batch, outLength });
         _owned.Add(x);
         _owned.Add(y);
         _binding = _session.CreateIoBinding();

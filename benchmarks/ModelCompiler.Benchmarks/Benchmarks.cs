@@ -189,3 +189,82 @@ public class TextClassifierBenchmark : OneSampleBenchmark
     protected override long[] OnnxInputShape => new long[] { 1, 12 };
     protected override void Predict(ReadOnlySpan<float> input, Span<float> output) => TextClassifier.TokenCountClassifier.Predict(input, output);
 }
+
+/// <summary>
+/// A model compiled from random PyTorch weights against the same weights exported to ONNX, at batch sizes 1 and 64,
+/// one thread each; outputs are compared before timing.
+/// </summary>
+public abstract class BatchedOnnxBenchmark : IDisposable
+{
+    private float[] _input = Array.Empty<float>();
+    private float[] _output = Array.Empty<float>();
+    private OnnxRuntimeModel _onnx = null!;
+
+    protected abstract string OnnxFile { get; }
+    protected abstract int[] SampleShape { get; }
+    protected abstract int[] OutputSampleShape { get; }
+    protected abstract void Predict(ReadOnlySpan<float> input, Span<float> output, int batch);
+
+    public abstract int Batch { get; set; }
+
+    [GlobalSetup]
+    public void GlobalSetup()
+    {
+        int inLength = 1, outLength = 1;
+        foreach (int d in SampleShape) inLength *= d;
+        foreach (int d in OutputSampleShape) outLength *= d;
+        var random = new Random(42);
+        _input = new float[Batch * inLength];
+        for (int i = 0; i < _input.Length; i++) _input[i] = (float)(random.NextDouble() * 2 - 1);
+        _output = new float[Batch * outLength];
+        long[] Shape(int[] sample) { var s = new long[sample.Length + 1]; s[0] = Batch; for (int i = 0; i < sample.Length; i++) s[i + 1] = sample[i]; return s; }
+        _onnx = new OnnxRuntimeModel(Path.Combine(AppContext.BaseDirectory, "Models", OnnxFile), _input, _output, Batch, inLength, outLength,
+            Shape(SampleShape), Shape(OutputSampleShape));
+        var compiled = new float[_output.Length];
+        Predict(_input, compiled, Batch);
+        _onnx.Run();
+        double maxDiff = 0, maxRef = 0;
+        for (int i = 0; i < compiled.Length; i++)
+        {
+            maxDiff = Math.Max(maxDiff, Math.Abs(compiled[i] - _output[i]));
+            maxRef = Math.Max(maxRef, Math.Abs(_output[i]));
+        }
+        if (maxDiff > 1e-4 * Math.Max(1, maxRef)) throw new InvalidOperationException($"ONNX Runtime disagrees with the compiled {GetType().Name}: {maxDiff}");
+    }
+
+    [Benchmark(Baseline = true, Description = "ModelCompiler (compiled)")]
+    public void Compiled() => Predict(_input, _output, Batch);
+
+    [Benchmark(Description = "ONNX Runtime (1 thread)")]
+    public void OnnxRuntime() => _onnx.Run();
+
+    public void Dispose()
+    {
+        _onnx?.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>LeNet-5 (1×28×28, two 5×5 convolutions, max pooling, three Linear layers).</summary>
+[MemoryDiagnoser]
+public class LeNet5Benchmark : BatchedOnnxBenchmark
+{
+    [Params(1, 64)]
+    public override int Batch { get; set; }
+    protected override string OnnxFile => "lenet5.onnx";
+    protected override int[] SampleShape => new[] { 1, 28, 28 };
+    protected override int[] OutputSampleShape => new[] { 10 };
+    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch) => LeNet5.Predict(input, output, batch, maxDegreeOfParallelism: 1);
+}
+
+/// <summary>One transformer encoder block: d 256, 4 heads, feed-forward 1024, 64 positions.</summary>
+[MemoryDiagnoser]
+public class EncoderBlockBenchmark : BatchedOnnxBenchmark
+{
+    [Params(1)]
+    public override int Batch { get; set; }
+    protected override string OnnxFile => "encoder_block.onnx";
+    protected override int[] SampleShape => new[] { 64, 256 };
+    protected override int[] OutputSampleShape => new[] { 64, 256 };
+    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch) => EncoderBlock.Predict(input, output, batch, maxDegreeOfParallelism: 1);
+}

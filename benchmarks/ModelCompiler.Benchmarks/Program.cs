@@ -23,6 +23,17 @@ if (args.Length == 1 && args[0] == "quick")
         Console.WriteLine($"{one.GetType().Name} batch 1: compiled {Median(one.Compiled):F2} µs, ONNX Runtime {Median(one.OnnxRuntime):F2} µs");
         one.Dispose();
     }
+    foreach (int batch in new[] { 1, 64 })
+    {
+        var lenet = new LeNet5Benchmark { Batch = batch };
+        lenet.GlobalSetup();
+        Console.WriteLine($"LeNet5 batch {batch}: compiled {Median(lenet.Compiled):F2} µs, ONNX Runtime {Median(lenet.OnnxRuntime):F2} µs");
+        lenet.Dispose();
+    }
+    var encoder = new EncoderBlockBenchmark { Batch = 1 };
+    encoder.GlobalSetup();
+    Console.WriteLine($"EncoderBlock batch 1: compiled {Median(encoder.Compiled):F2} µs, ONNX Runtime {Median(encoder.OnnxRuntime):F2} µs");
+    encoder.Dispose();
     return;
 }
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args.Length == 0 ? new[] { "--filter", "*" } : args,

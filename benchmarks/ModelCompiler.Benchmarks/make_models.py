@@ -96,3 +96,45 @@ int8_model.ir_version = 7
 onnx.checker.check_model(int8_model)
 onnx.save(int8_model, os.path.join(here, "Models", "mlp784_int8.onnx"))
 print("wrote mlp784_int8.onnx")
+
+
+# Issue 4's yardsticks: a LeNet-5-sized CNN on 1x28x28 and one transformer encoder block (d 256, 4 heads, ff 1024)
+# over 64 positions, random PyTorch initialisation, as safetensors and ONNX (opset 13, dynamic batch).
+class LeNet5(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 6, 5, padding=2)
+        self.conv2 = torch.nn.Conv2d(6, 16, 5)
+        self.fc1 = torch.nn.Linear(400, 120)
+        self.fc2 = torch.nn.Linear(120, 84)
+        self.fc3 = torch.nn.Linear(84, 10)
+
+    def forward(self, x):
+        h = torch.max_pool2d(torch.relu(self.conv1(x)), 2)
+        h = torch.max_pool2d(torch.relu(self.conv2(h)), 2)
+        h = torch.relu(self.fc1(torch.flatten(h, 1)))
+        return self.fc3(torch.relu(self.fc2(h)))
+
+
+class EncoderBlock(torch.nn.Module):
+    """nn.TransformerEncoderLayer(256, 4, 1024, dropout=0, batch_first=True) written out (post-norm, ReLU), with its names."""
+    def __init__(self):
+        super().__init__()
+        self.self_attn = torch.nn.MultiheadAttention(256, 4, batch_first=True)
+        self.linear1 = torch.nn.Linear(256, 1024)
+        self.linear2 = torch.nn.Linear(1024, 256)
+        self.norm1 = torch.nn.LayerNorm(256)
+        self.norm2 = torch.nn.LayerNorm(256)
+
+    def forward(self, x):
+        a, _ = self.self_attn(x, x, x, need_weights=False)
+        x = self.norm1(x + a)
+        return self.norm2(x + self.linear2(torch.relu(self.linear1(x))))
+
+
+for name, model, shape in (("lenet5", LeNet5(), (1, 1, 28, 28)), ("encoder_block", EncoderBlock(), (1, 64, 256))):
+    model.eval()
+    safetensors_io.save(os.path.join(here, "Models", name + ".safetensors"), safetensors_io.state_dict(model))
+    torch.onnx.export(model, torch.zeros(*shape), os.path.join(here, "Models", name + ".onnx"), input_names=["input"],
+                      output_names=["output"], dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=13)
+    print("wrote", name)

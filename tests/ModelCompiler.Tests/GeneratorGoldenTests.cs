@@ -21,6 +21,8 @@ public class GeneratorGoldenTests
         { "samples/Digits/DigitsClassifier.cs", "samples/Digits/digits.safetensors", "Digits.DigitsClassifierInt8" },
         { "samples/Digits/DigitsClassifier.cs", "samples/Digits/digits.safetensors", "Digits.DigitsClassifierInt4" },
         { "tests/ModelCompiler.TestModels/Zoo.cs", "tests/ModelCompiler.TestModels/Models/zoo.safetensors", "ModelCompiler.TestModels.Zoo" },
+        { "tests/ModelCompiler.TestModels/LayoutZoo.cs", "tests/ModelCompiler.TestModels/Models/layout_zoo.safetensors", "ModelCompiler.TestModels.LayoutZoo" },
+        { "tests/ModelCompiler.TestModels/GroupedCnn.cs", "tests/ModelCompiler.TestModels/Models/grouped_cnn.safetensors", "ModelCompiler.TestModels.GroupedCnn" },
     };
 
     [Theory]
@@ -139,8 +141,8 @@ public class GeneratorGoldenTests
         Assert.Empty(run.Diagnostics);
         Assert.Empty(run.CompileErrors);
         string code = run.Run.GeneratedSources.Single(s => s.HintName == "ModelCompiler.TestModels.BnCnn.g.cs").SourceText.ToString();
-        Assert.Contains("(BatchNorm \"bn1\" folded in) Conv2d \"conv1\"", code);
-        Assert.Contains("(BatchNorm \"bn2\" folded in) Conv2d \"conv2\"", code);
+        Assert.Contains("(BatchNorm \"bn1\" folded in) Direct Conv2d \"conv1\"", code);
+        Assert.Contains("(BatchNorm \"bn2\" folded in) Direct Conv2d \"conv2\"", code);
         Assert.Contains("BatchNorm \"bn3\" over 6 channels of [6], as a scale and shift", code);
         Assert.Single(System.Text.RegularExpressions.Regex.Matches(code, "ChannelAffine.Run"));
     }

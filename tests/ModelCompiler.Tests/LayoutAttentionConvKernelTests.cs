@@ -165,6 +165,39 @@ public class LayoutAttentionConvKernelTests
     }
 
     [Theory]
+    [InlineData(1, 28, 28, 6, 5, 2, 1)]   // LeNet-5's first layer: rows wider than one vector
+    [InlineData(6, 14, 14, 16, 5, 0, 1)]  // its second: rows that fit one vector, two rows per block
+    [InlineData(3, 9, 13, 5, 3, 1, 1)]    // odd sizes, a channel block of 1
+    [InlineData(2, 11, 37, 7, 3, 2, 2)]   // dilation, and a partial last block
+    [InlineData(4, 1, 50, 3, 5, 2, 1)]    // height 1: a Conv1d
+    [InlineData(5, 7, 7, 64, 1, 0, 1)]    // 1×1
+    public void Direct_convolution_matches_the_eager_Conv2d(int c, int h, int w, int outC, int kernel, int padding, int dilation)
+    {
+        const int rows = 3;
+        bool oneD = h == 1;
+        int kh = oneD ? 1 : kernel;
+        float[] x = Numerics.Random(rows * c * h * w, seed: c + h * w);
+        float[] weight = Numerics.Random(outC * c * kh * kernel, seed: outC * 3, scale: 0.3);
+        float[] bias = Numerics.Random(outC, seed: 11, scale: 0.5);
+        var weights = new TestWeights().Add("conv.weight", oneD ? new[] { outC, c, kernel } : new[] { outC, c, kh, kernel }, weight)
+            .Add("conv.bias", new[] { outC }, bias);
+        Tensor input = oneD ? Tensor.FromBatch(x, rows, new[] { c, w }, weights) : Tensor.FromBatch(x, rows, new[] { c, h, w }, weights);
+        Tensor result = oneD ? input.Conv1d("conv", 1, padding, dilation) : input.Conv2d("conv", 1, padding, dilation);
+        float[] expected = result.Relu().ToArray();
+        int oh = oneD ? 1 : result.Shape[2], ow = result.Shape[^1], padTop = oneD ? 0 : padding;
+        int[] geometry = { c, h, w, outC, kh, kernel, 1, padding, dilation, oh, ow, 1, padTop };
+
+        var actual = new float[expected.Length + 1];
+        actual[^1] = 42f;
+        var scratch = new float[DirectConvolution.ScratchFloats(c, h, w, padding, padTop)];
+        scratch.AsSpan().Fill(float.NaN); // the kernel must not rely on the scratch it is given being zero
+        DirectConvolution.Run<ReluOperator>(ref x[0], ref actual[0], rows, geometry, ref weight[0], ref bias[0], ref scratch[0]);
+
+        Assert.Equal(42f, actual[^1]);
+        Assert.InRange(Numerics.RelativeError(actual.AsSpan(0, expected.Length), expected), 0, Numerics.Tolerance);
+    }
+
+    [Theory]
     [InlineData(3, 8, 8, 2, 2, 0)]
     [InlineData(2, 7, 9, 3, 1, 1)]
     [InlineData(1, 5, 5, 5, 1, 2)]

@@ -49,7 +49,7 @@ internal static class FuseEpilogues
                 OpKind.LogSoftmax => KernelKind.LogSoftmax,
                 OpKind.LayerNorm => KernelKind.LayerNorm,
                 OpKind.AttentionCore or OpKind.Attention => KernelKind.Attention,
-                OpKind.Conv2d or OpKind.Conv1d => IsDepthwise(node) ? KernelKind.Depthwise : KernelKind.Conv2d,
+                OpKind.Conv2d or OpKind.Conv1d => IsDepthwise(node) ? KernelKind.Depthwise : IsDirect(node) ? KernelKind.DirectConv : KernelKind.Conv2d,
                 OpKind.AvgPool2d => KernelKind.AvgPool2d,
                 OpKind.Transpose or OpKind.Permute or OpKind.Slice => KernelKind.Strided,
                 OpKind.Concat => KernelKind.Concat,
@@ -67,7 +67,7 @@ internal static class FuseEpilogues
             if (kind is null) continue;
 
             var group = new FusionGroup(kind.Value, node);
-            if (kind is KernelKind.Linear or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.MatMul or KernelKind.Elementwise)
+            if (kind is KernelKind.Linear or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.MatMul or KernelKind.Elementwise)
             {
                 while (true)
                 {
@@ -96,6 +96,14 @@ internal static class FuseEpilogues
 
     /// <summary>A convolution with one input channel per group (and more than one group): run direct, not as a GEMM.</summary>
     public static bool IsDepthwise(Node conv) => conv.Source.Ints[3] > 1 && conv.Weight!.Shape[1] == 1;
+
+    /// <summary>
+    /// A stride-1, ungrouped convolution with at most 64 output channels: computed directly, vectorized along output rows
+    /// (Kernels/DirectConvolution), instead of as an im2col GEMM. Measured on LeNet-5's layers (docs/performance.md): 2.6 µs
+    /// against 27.6 µs for 1→6 channels on 28×28, 4.2 µs against 20.0 µs for 6→16 on 14×14. Wider layers keep the GEMM,
+    /// whose 16-channel panels are then full.
+    /// </summary>
+    public static bool IsDirect(Node conv) => conv.Source.Ints[0] == 1 && conv.Source.Ints[3] == 1 && conv.Weight!.Shape[0] <= 64;
 
     private static List<int> LiveReaders(List<int>[] consumers, bool[] live, int id)
     {

@@ -105,6 +105,9 @@ internal static class LowerToPlan
             .Concat(kernels.Where(k => k.Kind == KernelKind.Conv2d).Select(k => PlanArena.Align(
                 // Kernels/Convolution.ScratchFloats: one group's patches [oh·ow, c/g·kh·kw] and its product [oh·ow, out/g].
                 k.Shape[9] * k.Shape[10] * (k.Shape[0] / k.Groups * k.Shape[4] * k.Shape[5] + k.Shape[3] / k.Groups))))
+            .Concat(kernels.Where(k => k.Kind == KernelKind.DirectConv).Select(k => PlanArena.Align(
+                // Kernels/DirectConvolution.ScratchFloats: the zero-padded planes (32 columns of slack per row) and two vectors.
+                k.Shape[0] * (k.Shape[1] + 2 * k.Shape[12]) * (k.Shape[2] + 2 * k.Shape[7] + 32) + 32)))
             .DefaultIfEmpty(0).Max();
         if (needsCopy)
         {
@@ -249,27 +252,28 @@ internal static class LowerToPlan
                     new EquatableArray<int>(new[] { channels, input.ElementCount / channels }), EquatableArray<int>.Empty, EquatableArray<int>.Empty,
                     2L * input.ElementCount);
             }
-            case KernelKind.Conv2d or KernelKind.Depthwise:
+            case KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv:
             {
                 int[] w = rootNode.Weight!.Shape;
-                bool oneD = rootNode.Kind == OpKind.Conv1d, depthwise = group.Kind == KernelKind.Depthwise;
+                bool oneD = rootNode.Kind == OpKind.Conv1d, raw = group.Kind is KernelKind.Depthwise or KernelKind.DirectConv, depthwise = group.Kind == KernelKind.Depthwise;
                 int c = input.Shape[0], h = oneD ? 1 : input.Shape[1], width = input.Shape[input.Shape.Length - 1];
                 int kh = oneD ? 1 : w[2], kw = w[w.Length - 1], n = w[0], groups = rootNode.Source.Ints[3];
                 int k = c / groups * kh * kw, stride = rootNode.Source.Ints[0], padding = rootNode.Source.Ints[1], dilation = rootNode.Source.Ints[2];
                 int oh = oneD ? 1 : rootNode.Shape[1], ow = rootNode.Shape[rootNode.Shape.Length - 1];
                 var geometry = new[] { c, h, width, n, kh, kw, stride, padding, dilation, oh, ow, groups, oneD ? 0 : padding };
                 string? norm = rootNode.FoldedNorm;
-                // Depthwise: the filters as PyTorch stores them, [out, kh·kw], for the direct kernel. Otherwise each group's
-                // filters packed as a [out/groups, c/groups·kh·kw] Linear, group after group, and the bias padded per group.
-                WeightBlob weights = depthwise
-                    ? blob(WeightLayoutKind.Raw, rootNode.Weight.Name, n * kh * kw, n, kh * kw, norm, rootNode.FoldedEpsilon)
+                // Depthwise and direct: the filters as PyTorch stores them, [out, c/groups·kh·kw], for the direct kernels.
+                // Otherwise each group's filters packed as a [out/groups, c/groups·kh·kw] Linear, group after group, and the
+                // bias padded per group.
+                WeightBlob weights = raw
+                    ? blob(WeightLayoutKind.Raw, rootNode.Weight.Name, n * k, n, k, norm, rootNode.FoldedEpsilon)
                     : blob(WeightLayoutKind.PackedLinear, rootNode.Weight.Name, groups * PanelLayout.PackedLength(n / groups, k), n, k, norm, rootNode.FoldedEpsilon, groups);
-                WeightBlob bias = depthwise
+                WeightBlob bias = raw
                     ? blob(WeightLayoutKind.PaddedBias, rootNode.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, rootNode.FoldedEpsilon)
                     : blob(WeightLayoutKind.PaddedBias, rootNode.Bias?.Name ?? "", groups * PanelLayout.PaddedBiasLength(n / groups), n, 0, norm, rootNode.FoldedEpsilon, groups);
                 string kernelSize = oneD ? $"{kw}-wide" : $"{kh}×{kw}";
                 string title = (norm is null ? "" : $"(BatchNorm \"{norm}\" folded in) ")
-                    + $"{(depthwise ? "Depthwise " : "")}{rootNode.Kind} \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}, {kernelSize} kernel, stride {stride}, padding {padding}"
+                    + $"{(depthwise ? "Depthwise " : raw ? "Direct " : "")}{rootNode.Kind} \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}, {kernelSize} kernel, stride {stride}, padding {padding}"
                     + (dilation == 1 ? "" : $", dilation {dilation}") + (groups == 1 || depthwise ? "" : $", {groups} groups") + (rootNode.Bias is null ? "" : ", + bias") + after;
                 return new KernelPlan(index, group.Kind, title, sources.ToEquatableArray(), where(input), null, output,
                     1, k, n, weights.Offset, bias.Offset, epilogue.ToEquatableArray(), new EquatableArray<int>(geometry),

@@ -1,0 +1,67 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace ModelCompiler.Kernels;
+
+/// <summary>
+/// A vector of floats of one width, so that a kernel can be written once and instantiated at 512, 256 and 128 bits and
+/// as scalars (<see cref="Lanes1"/>); the JIT specializes each instantiation and keeps the wrapped vector in a register.
+/// </summary>
+internal interface ILanes<TSelf> where TSelf : struct, ILanes<TSelf>
+{
+    static abstract int Count { get; }
+    static abstract TSelf Broadcast(float value);
+    static abstract TSelf Load(ref float source);
+    static abstract TSelf MultiplyAdd(TSelf a, TSelf b, TSelf c);
+    static abstract void Store(TSelf value, ref float destination);
+    static abstract TSelf Apply<TOperator>(TSelf value) where TOperator : struct, IUnaryOperator;
+}
+
+internal readonly struct Lanes512 : ILanes<Lanes512>
+{
+    private readonly Vector512<float> _v;
+    private Lanes512(Vector512<float> v) => _v = v;
+    public static int Count => 16;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Broadcast(float value) => new(Vector512.Create(value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Load(ref float source) => new(Vector512.LoadUnsafe(ref source));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 MultiplyAdd(Lanes512 a, Lanes512 b, Lanes512 c) => new(Vector512.MultiplyAddEstimate(a._v, b._v, c._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Lanes512 value, ref float destination) => value._v.StoreUnsafe(ref destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Apply<TOperator>(Lanes512 value) where TOperator : struct, IUnaryOperator => new(TOperator.Invoke(value._v));
+}
+
+internal readonly struct Lanes256 : ILanes<Lanes256>
+{
+    private readonly Vector256<float> _v;
+    private Lanes256(Vector256<float> v) => _v = v;
+    public static int Count => 8;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Broadcast(float value) => new(Vector256.Create(value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Load(ref float source) => new(Vector256.LoadUnsafe(ref source));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 MultiplyAdd(Lanes256 a, Lanes256 b, Lanes256 c) => new(Vector256.MultiplyAddEstimate(a._v, b._v, c._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Lanes256 value, ref float destination) => value._v.StoreUnsafe(ref destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Apply<TOperator>(Lanes256 value) where TOperator : struct, IUnaryOperator => new(TOperator.Invoke(value._v));
+}
+
+internal readonly struct Lanes128 : ILanes<Lanes128>
+{
+    private readonly Vector128<float> _v;
+    private Lanes128(Vector128<float> v) => _v = v;
+    public static int Count => 4;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Broadcast(float value) => new(Vector128.Create(value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Load(ref float source) => new(Vector128.LoadUnsafe(ref source));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 MultiplyAdd(Lanes128 a, Lanes128 b, Lanes128 c) => new(Vector128.MultiplyAddEstimate(a._v, b._v, c._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Lanes128 value, ref float destination) => value._v.StoreUnsafe(ref destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Apply<TOperator>(Lanes128 value) where TOperator : struct, IUnaryOperator => new(TOperator.Invoke(value._v));
+}
+
+/// <summary>One lane: the scalar fallback where no vector width is accelerated.</summary>
+internal readonly struct Lanes1 : ILanes<Lanes1>
+{
+    private readonly float _v;
+    private Lanes1(float v) => _v = v;
+    public static int Count => 1;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes1 Broadcast(float value) => new(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes1 Load(ref float source) => new(source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes1 MultiplyAdd(Lanes1 a, Lanes1 b, Lanes1 c) => new(float.MultiplyAddEstimate(a._v, b._v, c._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Lanes1 value, ref float destination) => destination = value._v;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes1 Apply<TOperator>(Lanes1 value) where TOperator : struct, IUnaryOperator => new(TOperator.Invoke(value._v));
+}
