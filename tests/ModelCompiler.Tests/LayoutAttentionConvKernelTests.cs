@@ -173,6 +173,11 @@ public class LayoutAttentionConvKernelTests
     [InlineData(5, 7, 7, 64, 1, 0, 1)]    // 1×1
     public void Direct_convolution_matches_the_eager_Conv2d(int c, int h, int w, int outC, int kernel, int padding, int dilation)
     {
+        foreach (int block in new[] { 4, 6, 8 }) DirectConvolution(c, h, w, outC, kernel, padding, dilation, block);
+    }
+
+    private static void DirectConvolution(int c, int h, int w, int outC, int kernel, int padding, int dilation, int block)
+    {
         const int rows = 3;
         bool oneD = h == 1;
         int kh = oneD ? 1 : kernel;
@@ -185,16 +190,31 @@ public class LayoutAttentionConvKernelTests
         Tensor result = oneD ? input.Conv1d("conv", 1, padding, dilation) : input.Conv2d("conv", 1, padding, dilation);
         float[] expected = result.Relu().ToArray();
         int oh = oneD ? 1 : result.Shape[2], ow = result.Shape[^1], padTop = oneD ? 0 : padding;
-        int[] geometry = { c, h, w, outC, kh, kernel, 1, padding, dilation, oh, ow, 1, padTop };
+        int[] geometry = { c, h, w, outC, kh, kernel, 1, padding, dilation, oh, ow, 1, padTop, block };
 
         var actual = new float[expected.Length + 1];
         actual[^1] = 42f;
-        var scratch = new float[DirectConvolution.ScratchFloats(c, h, w, padding, padTop)];
+        var scratch = new float[Kernels.DirectConvolution.ScratchFloats(c, h, w, padding, padTop)];
         scratch.AsSpan().Fill(float.NaN); // the kernel must not rely on the scratch it is given being zero
-        DirectConvolution.Run<ReluOperator>(ref x[0], ref actual[0], rows, geometry, ref weight[0], ref bias[0], ref scratch[0]);
+        Kernels.DirectConvolution.Run<ReluOperator>(ref x[0], ref actual[0], rows, geometry, ref weight[0], ref bias[0], ref scratch[0]);
 
         Assert.Equal(42f, actual[^1]);
         Assert.InRange(Numerics.RelativeError(actual.AsSpan(0, expected.Length), expected), 0, Numerics.Tolerance);
+    }
+
+    [Theory]
+    [InlineData(6, 28, 28, 2, 2, 0)]   // LeNet-5's first pool: vector and scalar parts of each row
+    [InlineData(2, 9, 33, 2, 2, 0)]    // odd sizes: the last row and column are dropped, as in PyTorch
+    [InlineData(3, 8, 40, 3, 2, 1)]    // overlapping windows, padding
+    [InlineData(1, 7, 7, 3, 3, 0)]
+    public void MaxPool2d_matches_the_eager_MaxPool2d(int c, int h, int w, int kernel, int stride, int padding)
+    {
+        const int rows = 3;
+        float[] x = Numerics.Random(rows * c * h * w, seed: h + w);
+        Tensor expected = Tensor.FromBatch(x, rows, new[] { c, h, w }).MaxPool2d(kernel, stride, padding);
+        var actual = new float[expected.Data.Length];
+        Convolution.MaxPool2d(ref x[0], ref actual[0], rows * c, h, w, kernel, stride, padding, expected.Shape[2], expected.Shape[3]);
+        Assert.Equal(expected.ToArray(), actual);
     }
 
     [Theory]

@@ -250,7 +250,8 @@ internal static class ModelEmitter
         switch (kernel.Kind)
         {
             case KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv:
-                w.Line($"// K{kernel.Index}: channels, height, width, out channels, kernel height and width, stride, padding, dilation, out height and width, groups, vertical padding.");
+                w.Line($"// K{kernel.Index}: channels, height, width, out channels, kernel height and width, stride, padding, dilation, out height and width, groups, vertical padding"
+                    + (kernel.Kind == KernelKind.DirectConv ? ", output channels per register block." : "."));
                 Array("Shape", kernel.Shape);
                 break;
             case KernelKind.Attention:

@@ -261,6 +261,15 @@ internal static class LowerToPlan
                 int k = c / groups * kh * kw, stride = rootNode.Source.Ints[0], padding = rootNode.Source.Ints[1], dilation = rootNode.Source.Ints[2];
                 int oh = oneD ? 1 : rootNode.Shape[1], ow = rootNode.Shape[rootNode.Shape.Length - 1];
                 var geometry = new[] { c, h, width, n, kh, kw, stride, padding, dilation, oh, ow, groups, oneD ? 0 : padding };
+                // Direct: how many output channels the kernel keeps in registers, 8, 6 or 4, whichever computes fewest in vain,
+                // the larger on a tie (the rule of Kernels/DirectConvolution.BestChannelBlock).
+                if (group.Kind == KernelKind.DirectConv)
+                {
+                    int best = 8;
+                    foreach (int block in new[] { 6, 4 })
+                        if (block * ((n + block - 1) / block) < best * ((n + best - 1) / best)) best = block;
+                    geometry = geometry.Concat(new[] { best }).ToArray();
+                }
                 string? norm = rootNode.FoldedNorm;
                 // Depthwise and direct: the filters as PyTorch stores them, [out, c/groups·kh·kw], for the direct kernels.
                 // Otherwise each group's filters packed as a [out/groups, c/groups·kh·kw] Linear, group after group, and the

@@ -136,7 +136,10 @@ public static class Convolution
                 {
                     ref float top = ref Unsafe.Add(ref x, y * stride * w);
                     ref float bottom = ref Unsafe.Add(ref top, w);
-                    for (int xo = 0; xo < ow; xo++)
+                    int xo = 0;
+                    if (stride == 2)
+                        xo = MaxPoolPairs(ref top, ref bottom, ref Unsafe.Add(ref o, y * ow), ow, w);
+                    for (; xo < ow; xo++)
                     {
                         int ix = xo * stride;
                         Unsafe.Add(ref o, y * ow + xo) = MathF.Max(MathF.Max(Unsafe.Add(ref top, ix), Unsafe.Add(ref top, ix + 1)),
@@ -167,6 +170,39 @@ public static class Convolution
                 Unsafe.Add(ref o, y * ow + xo) = max;
             }
         }
+    }
+
+    // Even and odd lanes, for the 2×2 stride-2 max pool: the maximum of each horizontal pair lands in the low half.
+    private static readonly Vector512<int> Evens512 = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14);
+    private static readonly Vector512<int> Odds512 = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15);
+    private static readonly Vector256<int> Evens256 = Vector256.Create(0, 2, 4, 6, 0, 2, 4, 6);
+    private static readonly Vector256<int> Odds256 = Vector256.Create(1, 3, 5, 7, 1, 3, 5, 7);
+
+    /// <summary>
+    /// The vectorized part of a 2×2, stride-2 max pool row: <c>out[x] = max(top[2x], top[2x+1], bottom[2x], bottom[2x+1])</c>
+    /// while whole vectors fit in the input row; returns how many outputs it wrote (the rest are left to scalar code).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int MaxPoolPairs(ref float top, ref float bottom, ref float output, int ow, int w)
+    {
+        int xo = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; xo + 8 <= ow && 2 * xo + 16 <= w; xo += 8)
+            {
+                Vector512<float> m = Vector512.Max(Vector512.LoadUnsafe(ref top, (nuint)(2 * xo)), Vector512.LoadUnsafe(ref bottom, (nuint)(2 * xo)));
+                Vector512.Max(Vector512.Shuffle(m, Evens512), Vector512.Shuffle(m, Odds512)).GetLower().StoreUnsafe(ref output, (nuint)xo);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; xo + 4 <= ow && 2 * xo + 8 <= w; xo += 4)
+            {
+                Vector256<float> m = Vector256.Max(Vector256.LoadUnsafe(ref top, (nuint)(2 * xo)), Vector256.LoadUnsafe(ref bottom, (nuint)(2 * xo)));
+                Vector256.Max(Vector256.Shuffle(m, Evens256), Vector256.Shuffle(m, Odds256)).GetLower().StoreUnsafe(ref output, (nuint)xo);
+            }
+        }
+        return xo;
     }
 
     /// <summary>

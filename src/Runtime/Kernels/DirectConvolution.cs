@@ -33,16 +33,71 @@ public static class DirectConvolution
         ref float weights, ref float bias, ref float scratch)
         where TEpilogue : struct, IUnaryOperator
     {
-        if (Vector512.IsHardwareAccelerated) Core<TEpilogue, Lanes512>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch);
-        else if (Vector256.IsHardwareAccelerated) Core<TEpilogue, Lanes256>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch);
-        else if (Vector128.IsHardwareAccelerated) Core<TEpilogue, Lanes128>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch);
-        else Core<TEpilogue, Lanes1>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch);
+        int block = ChannelBlock(geometry);
+        // Eight channels take 16 accumulators: only where there are 32 vector registers (AVX-512, and Arm's 32 NEON registers).
+        if (block == 8 && (Vector512.IsHardwareAccelerated || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported))
+            Run<TEpilogue, Block8>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch);
+        else if (block == 6) Run<TEpilogue, Block6>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch);
+        else Run<TEpilogue, Block4>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch);
     }
 
-    private static void Core<TEpilogue, TLanes>(ref float input, ref float output, nint samples, ReadOnlySpan<int> geometry,
+    /// <summary>
+    /// Output channels kept in registers at once: geometry[13] when given (4, 6 or 8, chosen at build time by
+    /// <see cref="BestChannelBlock"/>), else 4.
+    /// </summary>
+    public static int ChannelBlock(ReadOnlySpan<int> geometry) => geometry.Length > 13 && geometry[13] is 6 or 8 ? geometry[13] : 4;
+
+    /// <summary>
+    /// The channel block that computes the fewest channels in vain for <paramref name="outChannels"/>, the larger on a tie
+    /// (fewer passes over the input): 6 channels are one block of 6, 16 two of 8, 12 two of 6.
+    /// </summary>
+    public static int BestChannelBlock(int outChannels)
+    {
+        int best = 8;
+        foreach (int block in new[] { 6, 4 })
+        {
+            if (block * ((outChannels + block - 1) / block) < best * ((outChannels + best - 1) / best)) best = block;
+        }
+        return best;
+    }
+
+    private static void Run<TEpilogue, TBlock>(ref float input, ref float output, nint samples, ReadOnlySpan<int> geometry,
+        ref float weights, ref float bias, ref float scratch)
+        where TEpilogue : struct, IUnaryOperator
+        where TBlock : struct, IChannelBlock
+    {
+        if (Vector512.IsHardwareAccelerated) Core<TEpilogue, Lanes512, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch);
+        else if (Vector256.IsHardwareAccelerated) Core<TEpilogue, Lanes256, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch);
+        else if (Vector128.IsHardwareAccelerated) Core<TEpilogue, Lanes128, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch);
+        else Core<TEpilogue, Lanes1, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch);
+    }
+
+    /// <summary>How many output channels one pass keeps in registers (a JIT-time constant: the unused ones compile away).</summary>
+    private interface IChannelBlock
+    {
+        static abstract int Count { get; }
+    }
+
+    private readonly struct Block4 : IChannelBlock
+    {
+        public static int Count => 4;
+    }
+
+    private readonly struct Block6 : IChannelBlock
+    {
+        public static int Count => 6;
+    }
+
+    private readonly struct Block8 : IChannelBlock
+    {
+        public static int Count => 8;
+    }
+
+    private static void Core<TEpilogue, TLanes, TBlock>(ref float input, ref float output, nint samples, ReadOnlySpan<int> geometry,
         ref float weights, ref float bias, ref float scratch)
         where TEpilogue : struct, IUnaryOperator
         where TLanes : struct, ILanes<TLanes>
+        where TBlock : struct, IChannelBlock
     {
         int c = geometry[0], h = geometry[1], w = geometry[2], outC = geometry[3], kh = geometry[4], kw = geometry[5];
         int padding = geometry[7], dilation = geometry[8], oh = geometry[9], ow = geometry[10], padTop = geometry[12];
@@ -60,16 +115,25 @@ public static class DirectConvolution
                     .CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref scratch, (i * ph + y + padTop) * pw + padding), w));
             }
             ref float result = ref Unsafe.Add(ref output, n * outC * plane);
-            for (int o0 = 0; o0 < outC; o0 += 4)
+            int block = TBlock.Count;
+            for (int o0 = 0; o0 < outC; o0 += block)
             {
-                // Four channels at a time; past the last channel the last one is computed again and not stored.
-                int count = Math.Min(4, outC - o0);
+                // A block of channels at a time; past the last channel the last one is computed again and not stored.
+                int count = Math.Min(block, outC - o0);
                 ref float w0 = ref Unsafe.Add(ref weights, o0 * taps);
                 ref float w1 = ref Unsafe.Add(ref weights, Math.Min(o0 + 1, outC - 1) * taps);
                 ref float w2 = ref Unsafe.Add(ref weights, Math.Min(o0 + 2, outC - 1) * taps);
                 ref float w3 = ref Unsafe.Add(ref weights, Math.Min(o0 + 3, outC - 1) * taps);
+                ref float w4 = ref TBlock.Count >= 6 ? ref Unsafe.Add(ref weights, Math.Min(o0 + 4, outC - 1) * taps) : ref w3;
+                ref float w5 = ref TBlock.Count >= 6 ? ref Unsafe.Add(ref weights, Math.Min(o0 + 5, outC - 1) * taps) : ref w3;
+                ref float w6 = ref TBlock.Count == 8 ? ref Unsafe.Add(ref weights, Math.Min(o0 + 6, outC - 1) * taps) : ref w3;
+                ref float w7 = ref TBlock.Count == 8 ? ref Unsafe.Add(ref weights, Math.Min(o0 + 7, outC - 1) * taps) : ref w3;
                 TLanes b0 = TLanes.Broadcast(Unsafe.Add(ref bias, o0)), b1 = TLanes.Broadcast(Unsafe.Add(ref bias, Math.Min(o0 + 1, outC - 1)));
                 TLanes b2 = TLanes.Broadcast(Unsafe.Add(ref bias, Math.Min(o0 + 2, outC - 1))), b3 = TLanes.Broadcast(Unsafe.Add(ref bias, Math.Min(o0 + 3, outC - 1)));
+                TLanes b4 = TBlock.Count >= 6 ? TLanes.Broadcast(Unsafe.Add(ref bias, Math.Min(o0 + 4, outC - 1))) : b3;
+                TLanes b5 = TBlock.Count >= 6 ? TLanes.Broadcast(Unsafe.Add(ref bias, Math.Min(o0 + 5, outC - 1))) : b3;
+                TLanes b6 = TBlock.Count == 8 ? TLanes.Broadcast(Unsafe.Add(ref bias, Math.Min(o0 + 6, outC - 1))) : b3;
+                TLanes b7 = TBlock.Count == 8 ? TLanes.Broadcast(Unsafe.Add(ref bias, Math.Min(o0 + 7, outC - 1))) : b3;
                 // Each block is two vectors: side by side on one output row, or, when a row fits in one vector, the
                 // same columns of two consecutive rows (so narrow rows do not leave most lanes idle).
                 bool twoRows = ow <= lanes;
@@ -77,7 +141,7 @@ public static class DirectConvolution
                 for (int x0 = 0; x0 < ow; x0 += twoRows ? lanes : 2 * lanes)
                 {
                     int yB = twoRows ? Math.Min(y + 1, oh - 1) : y, xB = twoRows ? x0 : x0 + lanes;
-                    TLanes a00 = b0, a01 = b0, a10 = b1, a11 = b1, a20 = b2, a21 = b2, a30 = b3, a31 = b3;
+                    TLanes a00 = b0, a01 = b0, a10 = b1, a11 = b1, a20 = b2, a21 = b2, a30 = b3, a31 = b3, a40 = b4, a41 = b4, a50 = b5, a51 = b5, a60 = b6, a61 = b6, a70 = b7, a71 = b7;
                     int t = 0;
                     for (int i = 0; i < c; i++)
                     for (int u = 0; u < kh; u++)
@@ -95,10 +159,28 @@ public static class DirectConvolution
                             a20 = TLanes.MultiplyAdd(i0, k, a20); a21 = TLanes.MultiplyAdd(i1, k, a21);
                             k = TLanes.Broadcast(Unsafe.Add(ref w3, t));
                             a30 = TLanes.MultiplyAdd(i0, k, a30); a31 = TLanes.MultiplyAdd(i1, k, a31);
+                            if (TBlock.Count >= 6)
+                            {
+                                k = TLanes.Broadcast(Unsafe.Add(ref w4, t));
+                                a40 = TLanes.MultiplyAdd(i0, k, a40); a41 = TLanes.MultiplyAdd(i1, k, a41);
+                                k = TLanes.Broadcast(Unsafe.Add(ref w5, t));
+                                a50 = TLanes.MultiplyAdd(i0, k, a50); a51 = TLanes.MultiplyAdd(i1, k, a51);
+                            }
+                            if (TBlock.Count == 8)
+                            {
+                                k = TLanes.Broadcast(Unsafe.Add(ref w6, t));
+                                a60 = TLanes.MultiplyAdd(i0, k, a60); a61 = TLanes.MultiplyAdd(i1, k, a61);
+                                k = TLanes.Broadcast(Unsafe.Add(ref w7, t));
+                                a70 = TLanes.MultiplyAdd(i0, k, a70); a71 = TLanes.MultiplyAdd(i1, k, a71);
+                            }
                         }
                     }
                     // Where the second vector goes, and how many of each vector's lanes are real outputs.
                     int validA = Math.Min(lanes, ow - x0), validB = twoRows ? (y + 1 < oh ? validA : 0) : Math.Max(0, Math.Min(lanes, ow - xB));
+                    // A vector that runs past its row may be stored whole when the overrun lands in the next row of the same
+                    // plane, which is written later (rows go in order, and A before B): only the last row needs a partial store.
+                    validA = Spill(validA, y, oh, ow, lanes);
+                    validB = Spill(validB, yB, oh, ow, lanes);
                     ref float atA = ref Unsafe.Add(ref result, o0 * plane + y * ow + x0);
                     ref float atB = ref Unsafe.Add(ref result, o0 * plane + yB * ow + xB);
                     Store<TEpilogue, TLanes>(a00, ref atA, validA, ref partial);
@@ -118,10 +200,35 @@ public static class DirectConvolution
                         Store<TEpilogue, TLanes>(a30, ref Unsafe.Add(ref atA, 3 * plane), validA, ref partial);
                         Store<TEpilogue, TLanes>(a31, ref Unsafe.Add(ref atB, 3 * plane), validB, ref partial);
                     }
+                    if (count > 4)
+                    {
+                        Store<TEpilogue, TLanes>(a40, ref Unsafe.Add(ref atA, 4 * plane), validA, ref partial);
+                        Store<TEpilogue, TLanes>(a41, ref Unsafe.Add(ref atB, 4 * plane), validB, ref partial);
+                    }
+                    if (count > 5)
+                    {
+                        Store<TEpilogue, TLanes>(a50, ref Unsafe.Add(ref atA, 5 * plane), validA, ref partial);
+                        Store<TEpilogue, TLanes>(a51, ref Unsafe.Add(ref atB, 5 * plane), validB, ref partial);
+                    }
+                    if (count > 6)
+                    {
+                        Store<TEpilogue, TLanes>(a60, ref Unsafe.Add(ref atA, 6 * plane), validA, ref partial);
+                        Store<TEpilogue, TLanes>(a61, ref Unsafe.Add(ref atB, 6 * plane), validB, ref partial);
+                    }
+                    if (count > 7)
+                    {
+                        Store<TEpilogue, TLanes>(a70, ref Unsafe.Add(ref atA, 7 * plane), validA, ref partial);
+                        Store<TEpilogue, TLanes>(a71, ref Unsafe.Add(ref atB, 7 * plane), validB, ref partial);
+                    }
                 }
             }
         }
     }
+
+    /// <summary>The lanes to store of a vector with <paramref name="valid"/> real outputs on row <paramref name="row"/>: all of them when the overrun fits in the next row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Spill(int valid, int row, int oh, int ow, int lanes) =>
+        valid > 0 && valid < lanes && row + 1 < oh && lanes - valid <= ow ? lanes : valid;
 
     /// <summary>Stores the first <paramref name="valid"/> lanes of a vector, through the epilogue.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
