@@ -102,8 +102,22 @@ public static class DirectConvolution
         int c = geometry[0], h = geometry[1], w = geometry[2], outC = geometry[3], kh = geometry[4], kw = geometry[5];
         int padding = geometry[7], dilation = geometry[8], oh = geometry[9], ow = geometry[10], padTop = geometry[12];
         int lanes = TLanes.Count, ph = h + 2 * padTop, pw = w + 2 * padding + Slack, taps = c * kh * kw, plane = oh * ow;
-        // The borders stay zero for every sample; the scratch is shared with other kernels, so clear it once per call.
-        MemoryMarshal.CreateSpan(ref scratch, c * ph * pw).Clear();
+        // Only the padding must be zero (it is read for real outputs); the slack right of it is read only for lanes past a
+        // row's end, which are never kept. The scratch is shared with other kernels, so the padding is zeroed on every call.
+        for (int i = 0; i < c; i++)
+        {
+            ref float planeStart = ref Unsafe.Add(ref scratch, i * ph * pw);
+            for (int y = 0; y < ph; y++)
+            {
+                ref float row = ref Unsafe.Add(ref planeStart, y * pw);
+                if (y < padTop || y >= padTop + h) MemoryMarshal.CreateSpan(ref row, w + 2 * padding).Clear();
+                else if (padding > 0)
+                {
+                    MemoryMarshal.CreateSpan(ref row, padding).Clear();
+                    MemoryMarshal.CreateSpan(ref Unsafe.Add(ref row, padding + w), padding).Clear();
+                }
+            }
+        }
         // After the planes: room for two vectors, where a row's last, partial block is stored before its valid lanes are copied.
         ref float partial = ref Unsafe.Add(ref scratch, c * ph * pw);
         for (nint n = 0; n < samples; n++)
