@@ -6,16 +6,21 @@ namespace ModelCompiler.Kernels;
 
 /// <summary>
 /// Scaled dot-product attention, flash-style: keys and values are visited in tiles of <see cref="Tile"/> with a running
-/// maximum and sum (the online softmax of Milakov and Gimelshein, as FlashAttention uses it), so neither the
-/// queries×keys score matrix nor a whole row of it is ever stored; the scratch is one tile of scores.
+/// maximum and sum (the online softmax of Milakov and Gimelshein, as FlashAttention uses it), so the queries×keys score
+/// matrix is never stored, only one tile of one row. Each head's keys are first transposed into scratch, so a tile of
+/// scores is a row of multiply-adds vectorized along the keys (no horizontal sums); exponentials are vectorized; the
+/// weighted sum of values keeps four vectors of the output in registers across the tile. Written once over
+/// <see cref="ILanes{TSelf}"/> for 512, 256 and 128 bits and scalars.
 /// </summary>
 public static class Attention
 {
     /// <summary>Keys per tile.</summary>
     public const int Tile = 64;
 
-    /// <summary>Floats of scratch <see cref="Run"/> needs: one tile of scores.</summary>
-    public static int ScratchFloats(int keys) => Math.Min(keys, Tile);
+    /// <summary>Floats of scratch <see cref="Run"/> needs: one head's keys, transposed (rows padded to 16), and one tile of scores.</summary>
+    public static int ScratchFloats(int keys, int headSize) => headSize * PaddedKeys(keys) + Tile;
+
+    private static int PaddedKeys(int keys) => (keys + 15) / 16 * 16;
 
     /// <summary>
     /// Effectively computes, for each sample s, head h and query i:
@@ -30,6 +35,16 @@ public static class Attention
     public static void Run(ref float q, ref float k, ref float v, ref float output, nint samples, ReadOnlySpan<int> geometry,
         ref float mask, ref float scratch)
     {
+        if (Vector512.IsHardwareAccelerated) Core<Lanes512>(ref q, ref k, ref v, ref output, samples, geometry, ref mask, ref scratch);
+        else if (Vector256.IsHardwareAccelerated) Core<Lanes256>(ref q, ref k, ref v, ref output, samples, geometry, ref mask, ref scratch);
+        else if (Vector128.IsHardwareAccelerated) Core<Lanes128>(ref q, ref k, ref v, ref output, samples, geometry, ref mask, ref scratch);
+        else Core<Lanes1>(ref q, ref k, ref v, ref output, samples, geometry, ref mask, ref scratch);
+    }
+
+    private static void Core<TLanes>(ref float q, ref float k, ref float v, ref float output, nint samples, ReadOnlySpan<int> geometry,
+        ref float mask, ref float scratch)
+        where TLanes : struct, ILanes<TLanes>
+    {
         int heads = geometry[0], queries = geometry[1], keys = geometry[2], headSize = geometry[3], valueSize = geometry[4];
         int qSample = geometry[5], qHead = geometry[6], qRow = geometry[7];
         int kSample = geometry[8], kHead = geometry[9], kRow = geometry[10];
@@ -37,109 +52,185 @@ public static class Attention
         int oSample = geometry[14], oHead = geometry[15], oRow = geometry[16];
         int maskSample = geometry[17], maskRow = geometry[18];
         bool causal = geometry[19] != 0, masked = !Unsafe.IsNullRef(ref mask);
+        int lanes = TLanes.Count, kp = PaddedKeys(keys);
         float scale = 1f / MathF.Sqrt(headSize);
+        ref float kt = ref scratch;
+        ref float scores = ref Unsafe.Add(ref scratch, headSize * kp);
         for (nint s = 0; s < samples; s++)
         for (nint h = 0; h < heads; h++)
         {
+            // kt[c, j] = k[j, c], zero past the last key.
             ref float kh = ref Unsafe.Add(ref k, s * kSample + h * kHead);
+            for (int c = 0; c < headSize; c++)
+            {
+                ref float line = ref Unsafe.Add(ref kt, c * kp);
+                for (int j = 0; j < keys; j++) Unsafe.Add(ref line, j) = Unsafe.Add(ref kh, j * kRow + c);
+                for (int j = keys; j < kp; j++) Unsafe.Add(ref line, j) = 0f;
+            }
             ref float vh = ref Unsafe.Add(ref v, s * vSample + h * vHead);
-            for (nint i = 0; i < queries; i++)
+            for (int i = 0; i < queries; i++)
             {
                 ref float qi = ref Unsafe.Add(ref q, s * qSample + h * qHead + i * qRow);
                 ref float o = ref Unsafe.Add(ref output, s * oSample + h * oHead + i * oRow);
                 ref float maskRowStart = ref masked ? ref Unsafe.Add(ref mask, s * maskSample + i * maskRow) : ref mask;
-                for (nint c = 0; c < valueSize; c++) Unsafe.Add(ref o, c) = 0f;
+                Scale<TLanes>(0f, ref o, valueSize);
                 float max = float.NegativeInfinity, sum = 0f;
-                nint visible = causal ? Math.Min(keys, i + 1) : keys;
-                for (nint start = 0; start < visible; start += Tile)
+                int visible = causal ? Math.Min(keys, i + 1) : keys;
+                for (int start = 0; start < visible; start += Tile)
                 {
-                    nint count = Math.Min(Tile, visible - start);
-                    float tileMax = float.NegativeInfinity;
-                    for (nint j = 0; j < count; j++)
-                    {
-                        float score = Dot(ref qi, ref Unsafe.Add(ref kh, (start + j) * kRow), headSize) * scale;
-                        if (masked) score += Unsafe.Add(ref maskRowStart, start + j);
-                        Unsafe.Add(ref scratch, j) = score;
-                        tileMax = MathF.Max(tileMax, score);
-                    }
-                    float newMax = MathF.Max(max, tileMax);
+                    int count = Math.Min(Tile, visible - start), padded = (count + lanes - 1) / lanes * lanes;
+                    Scores<TLanes>(ref qi, ref Unsafe.Add(ref kt, start), kp, headSize, padded, scale, ref scores);
+                    if (masked) for (int j = 0; j < count; j++) Unsafe.Add(ref scores, j) += Unsafe.Add(ref maskRowStart, start + j);
+                    for (int j = count; j < padded; j++) Unsafe.Add(ref scores, j) = float.NegativeInfinity;
+
+                    TLanes top = TLanes.Load(ref scores);
+                    for (int j = lanes; j < padded; j += lanes) top = TLanes.Max(top, TLanes.Load(ref Unsafe.Add(ref scores, j)));
+                    float newMax = MathF.Max(max, TLanes.MaxAcross(top));
                     if (float.IsNegativeInfinity(newMax)) continue; // every key so far hidden: nothing to add yet
                     if (newMax != max)
                     {
                         float correction = MathF.Exp(max - newMax);
                         sum *= correction;
-                        Scale(correction, ref o, valueSize);
+                        Scale<TLanes>(correction, ref o, valueSize);
                         max = newMax;
                     }
-                    for (nint j = 0; j < count; j++)
+                    TLanes shift = TLanes.Broadcast(-max), total = TLanes.Broadcast(0f);
+                    for (int j = 0; j < padded; j += lanes)
                     {
-                        float p = MathF.Exp(Unsafe.Add(ref scratch, j) - max);
-                        sum += p;
-                        Axpy(p, ref Unsafe.Add(ref vh, (start + j) * vRow), ref o, valueSize);
+                        TLanes p = TLanes.Exp(TLanes.Add(TLanes.Load(ref Unsafe.Add(ref scores, j)), shift));
+                        TLanes.Store(p, ref Unsafe.Add(ref scores, j));
+                        total = TLanes.Add(total, p);
                     }
+                    sum += TLanes.Sum(total);
+                    WeightedValues<TLanes>(ref scores, count, ref Unsafe.Add(ref vh, start * vRow), vRow, valueSize, ref o);
                 }
-                Scale(1f / sum, ref o, valueSize); // 0 / 0 = NaN when every key is hidden
+                float inverse = 1f / sum; // 0 / 0 = NaN when every key is hidden
+                Scale<TLanes>(inverse, ref o, valueSize);
             }
         }
     }
 
+    /// <summary>o[c] = factor · o[c]; a factor of 0 clears o.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Dot(ref float a, ref float b, nint n)
+    private static void Scale<TLanes>(float factor, ref float o, int count)
+        where TLanes : struct, ILanes<TLanes>
     {
-        float sum = 0f;
-        nint i = 0;
-        if (Vector512.IsHardwareAccelerated && n >= 16)
+        if (factor == 0f)
         {
-            Vector512<float> acc = Vector512<float>.Zero;
-            for (; i + 16 <= n; i += 16) acc = Vector512.MultiplyAddEstimate(Vector512.LoadUnsafe(ref a, (nuint)i), Vector512.LoadUnsafe(ref b, (nuint)i), acc);
-            sum = Vector512.Sum(acc);
+            System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref o, count).Clear();
+            return;
         }
-        else if (Vector256.IsHardwareAccelerated && n >= 8)
-        {
-            Vector256<float> acc = Vector256<float>.Zero;
-            for (; i + 8 <= n; i += 8) acc = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref a, (nuint)i), Vector256.LoadUnsafe(ref b, (nuint)i), acc);
-            sum = Vector256.Sum(acc);
-        }
-        else if (Vector128.IsHardwareAccelerated && n >= 4)
-        {
-            Vector128<float> acc = Vector128<float>.Zero;
-            for (; i + 4 <= n; i += 4) acc = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref a, (nuint)i), Vector128.LoadUnsafe(ref b, (nuint)i), acc);
-            sum = Vector128.Sum(acc);
-        }
-        for (; i < n; i++) sum += Unsafe.Add(ref a, i) * Unsafe.Add(ref b, i);
-        return sum;
+        int lanes = TLanes.Count, c = 0;
+        TLanes f = TLanes.Broadcast(factor);
+        for (; c + lanes <= count; c += lanes) TLanes.Store(TLanes.Multiply(TLanes.Load(ref Unsafe.Add(ref o, c)), f), ref Unsafe.Add(ref o, c));
+        for (; c < count; c++) Unsafe.Add(ref o, c) *= factor;
     }
 
-    /// <summary>y += alpha · x.</summary>
+    /// <summary>scores[j] = scale · Σ_c q[c] · kt[c, j] for j &lt; <paramref name="padded"/> (a multiple of the width).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Axpy(float alpha, ref float x, ref float y, nint n)
+    private static void Scores<TLanes>(ref float q, ref float kt, int kp, int headSize, int padded, float scale, ref float scores)
+        where TLanes : struct, ILanes<TLanes>
     {
-        nint i = 0;
-        if (Vector512.IsHardwareAccelerated)
+        int lanes = TLanes.Count, j = 0;
+        TLanes factor = TLanes.Broadcast(scale);
+        for (; j + 4 * lanes <= padded; j += 4 * lanes)
         {
-            Vector512<float> a = Vector512.Create(alpha);
-            for (; i + 16 <= n; i += 16)
-                Vector512.MultiplyAddEstimate(a, Vector512.LoadUnsafe(ref x, (nuint)i), Vector512.LoadUnsafe(ref y, (nuint)i)).StoreUnsafe(ref y, (nuint)i);
+            // Even and odd c in separate accumulators: eight independent chains keep both FMA pipes busy.
+            TLanes a0 = TLanes.Broadcast(0f), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            int c = 0;
+            for (; c + 2 <= headSize; c += 2)
+            {
+                TLanes qc = TLanes.Broadcast(Unsafe.Add(ref q, c));
+                ref float row = ref Unsafe.Add(ref kt, c * kp + j);
+                a0 = TLanes.MultiplyAdd(qc, TLanes.Load(ref row), a0);
+                a1 = TLanes.MultiplyAdd(qc, TLanes.Load(ref Unsafe.Add(ref row, lanes)), a1);
+                a2 = TLanes.MultiplyAdd(qc, TLanes.Load(ref Unsafe.Add(ref row, 2 * lanes)), a2);
+                a3 = TLanes.MultiplyAdd(qc, TLanes.Load(ref Unsafe.Add(ref row, 3 * lanes)), a3);
+                TLanes qd = TLanes.Broadcast(Unsafe.Add(ref q, c + 1));
+                ref float next = ref Unsafe.Add(ref row, kp);
+                b0 = TLanes.MultiplyAdd(qd, TLanes.Load(ref next), b0);
+                b1 = TLanes.MultiplyAdd(qd, TLanes.Load(ref Unsafe.Add(ref next, lanes)), b1);
+                b2 = TLanes.MultiplyAdd(qd, TLanes.Load(ref Unsafe.Add(ref next, 2 * lanes)), b2);
+                b3 = TLanes.MultiplyAdd(qd, TLanes.Load(ref Unsafe.Add(ref next, 3 * lanes)), b3);
+            }
+            if (c < headSize)
+            {
+                TLanes qc = TLanes.Broadcast(Unsafe.Add(ref q, c));
+                ref float row = ref Unsafe.Add(ref kt, c * kp + j);
+                a0 = TLanes.MultiplyAdd(qc, TLanes.Load(ref row), a0);
+                a1 = TLanes.MultiplyAdd(qc, TLanes.Load(ref Unsafe.Add(ref row, lanes)), a1);
+                a2 = TLanes.MultiplyAdd(qc, TLanes.Load(ref Unsafe.Add(ref row, 2 * lanes)), a2);
+                a3 = TLanes.MultiplyAdd(qc, TLanes.Load(ref Unsafe.Add(ref row, 3 * lanes)), a3);
+            }
+            TLanes.Store(TLanes.Multiply(TLanes.Add(a0, b0), factor), ref Unsafe.Add(ref scores, j));
+            TLanes.Store(TLanes.Multiply(TLanes.Add(a1, b1), factor), ref Unsafe.Add(ref scores, j + lanes));
+            TLanes.Store(TLanes.Multiply(TLanes.Add(a2, b2), factor), ref Unsafe.Add(ref scores, j + 2 * lanes));
+            TLanes.Store(TLanes.Multiply(TLanes.Add(a3, b3), factor), ref Unsafe.Add(ref scores, j + 3 * lanes));
         }
-        if (Vector256.IsHardwareAccelerated)
+        for (; j < padded; j += lanes)
         {
-            Vector256<float> a = Vector256.Create(alpha);
-            for (; i + 8 <= n; i += 8)
-                Vector256.MultiplyAddEstimate(a, Vector256.LoadUnsafe(ref x, (nuint)i), Vector256.LoadUnsafe(ref y, (nuint)i)).StoreUnsafe(ref y, (nuint)i);
+            TLanes a = TLanes.Broadcast(0f);
+            for (int c = 0; c < headSize; c++) a = TLanes.MultiplyAdd(TLanes.Broadcast(Unsafe.Add(ref q, c)), TLanes.Load(ref Unsafe.Add(ref kt, c * kp + j)), a);
+            TLanes.Store(TLanes.Multiply(a, factor), ref Unsafe.Add(ref scores, j));
         }
-        if (Vector128.IsHardwareAccelerated)
-        {
-            Vector128<float> a = Vector128.Create(alpha);
-            for (; i + 4 <= n; i += 4)
-                Vector128.MultiplyAddEstimate(a, Vector128.LoadUnsafe(ref x, (nuint)i), Vector128.LoadUnsafe(ref y, (nuint)i)).StoreUnsafe(ref y, (nuint)i);
-        }
-        for (; i < n; i++) Unsafe.Add(ref y, i) += alpha * Unsafe.Add(ref x, i);
     }
 
-    /// <summary>y *= alpha.</summary>
+    /// <summary>o[c] += Σ_{j &lt; count} p[j] · v[j, c], four vectors of o at a time held in registers across the keys.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Scale(float alpha, ref float y, nint n)
+    private static void WeightedValues<TLanes>(ref float p, int count, ref float v, int vRow, int valueSize, ref float o)
+        where TLanes : struct, ILanes<TLanes>
     {
-        for (nint i = 0; i < n; i++) Unsafe.Add(ref y, i) *= alpha;
+        int lanes = TLanes.Count, c = 0;
+        for (; c + 4 * lanes <= valueSize; c += 4 * lanes)
+        {
+            ref float oc = ref Unsafe.Add(ref o, c);
+            TLanes o0 = TLanes.Load(ref oc), o1 = TLanes.Load(ref Unsafe.Add(ref oc, lanes));
+            TLanes o2 = TLanes.Load(ref Unsafe.Add(ref oc, 2 * lanes)), o3 = TLanes.Load(ref Unsafe.Add(ref oc, 3 * lanes));
+            // Even and odd keys in separate accumulators: eight independent chains.
+            TLanes e0 = TLanes.Broadcast(0f), e1 = e0, e2 = e0, e3 = e0;
+            int j = 0;
+            for (; j + 2 <= count; j += 2)
+            {
+                TLanes pj = TLanes.Broadcast(Unsafe.Add(ref p, j));
+                ref float row = ref Unsafe.Add(ref v, j * vRow + c);
+                o0 = TLanes.MultiplyAdd(pj, TLanes.Load(ref row), o0);
+                o1 = TLanes.MultiplyAdd(pj, TLanes.Load(ref Unsafe.Add(ref row, lanes)), o1);
+                o2 = TLanes.MultiplyAdd(pj, TLanes.Load(ref Unsafe.Add(ref row, 2 * lanes)), o2);
+                o3 = TLanes.MultiplyAdd(pj, TLanes.Load(ref Unsafe.Add(ref row, 3 * lanes)), o3);
+                TLanes pk = TLanes.Broadcast(Unsafe.Add(ref p, j + 1));
+                ref float next = ref Unsafe.Add(ref row, vRow);
+                e0 = TLanes.MultiplyAdd(pk, TLanes.Load(ref next), e0);
+                e1 = TLanes.MultiplyAdd(pk, TLanes.Load(ref Unsafe.Add(ref next, lanes)), e1);
+                e2 = TLanes.MultiplyAdd(pk, TLanes.Load(ref Unsafe.Add(ref next, 2 * lanes)), e2);
+                e3 = TLanes.MultiplyAdd(pk, TLanes.Load(ref Unsafe.Add(ref next, 3 * lanes)), e3);
+            }
+            if (j < count)
+            {
+                TLanes pj = TLanes.Broadcast(Unsafe.Add(ref p, j));
+                ref float row = ref Unsafe.Add(ref v, j * vRow + c);
+                o0 = TLanes.MultiplyAdd(pj, TLanes.Load(ref row), o0);
+                o1 = TLanes.MultiplyAdd(pj, TLanes.Load(ref Unsafe.Add(ref row, lanes)), o1);
+                o2 = TLanes.MultiplyAdd(pj, TLanes.Load(ref Unsafe.Add(ref row, 2 * lanes)), o2);
+                o3 = TLanes.MultiplyAdd(pj, TLanes.Load(ref Unsafe.Add(ref row, 3 * lanes)), o3);
+            }
+            o0 = TLanes.Add(o0, e0); o1 = TLanes.Add(o1, e1); o2 = TLanes.Add(o2, e2); o3 = TLanes.Add(o3, e3);
+            TLanes.Store(o0, ref oc);
+            TLanes.Store(o1, ref Unsafe.Add(ref oc, lanes));
+            TLanes.Store(o2, ref Unsafe.Add(ref oc, 2 * lanes));
+            TLanes.Store(o3, ref Unsafe.Add(ref oc, 3 * lanes));
+        }
+        for (; c + lanes <= valueSize; c += lanes)
+        {
+            ref float oc = ref Unsafe.Add(ref o, c);
+            TLanes acc = TLanes.Load(ref oc);
+            for (int j = 0; j < count; j++) acc = TLanes.MultiplyAdd(TLanes.Broadcast(Unsafe.Add(ref p, j)), TLanes.Load(ref Unsafe.Add(ref v, j * vRow + c)), acc);
+            TLanes.Store(acc, ref oc);
+        }
+        for (; c < valueSize; c++)
+        {
+            float acc = Unsafe.Add(ref o, c);
+            for (int j = 0; j < count; j++) acc = float.MultiplyAddEstimate(Unsafe.Add(ref p, j), Unsafe.Add(ref v, j * vRow + c), acc);
+            Unsafe.Add(ref o, c) = acc;
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -15,6 +16,12 @@ internal interface ILanes<TSelf> where TSelf : struct, ILanes<TSelf>
     static abstract TSelf MultiplyAdd(TSelf a, TSelf b, TSelf c);
     static abstract void Store(TSelf value, ref float destination);
     static abstract TSelf Apply<TOperator>(TSelf value) where TOperator : struct, IUnaryOperator;
+    static abstract TSelf Add(TSelf a, TSelf b);
+    static abstract TSelf Multiply(TSelf a, TSelf b);
+    static abstract TSelf Max(TSelf a, TSelf b);
+    static abstract TSelf Exp(TSelf value);
+    static abstract float Sum(TSelf value);
+    static abstract float MaxAcross(TSelf value);
 }
 
 internal readonly struct Lanes512 : ILanes<Lanes512>
@@ -27,6 +34,17 @@ internal readonly struct Lanes512 : ILanes<Lanes512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 MultiplyAdd(Lanes512 a, Lanes512 b, Lanes512 c) => new(Vector512.MultiplyAddEstimate(a._v, b._v, c._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Lanes512 value, ref float destination) => value._v.StoreUnsafe(ref destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Apply<TOperator>(Lanes512 value) where TOperator : struct, IUnaryOperator => new(TOperator.Invoke(value._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Add(Lanes512 a, Lanes512 b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Multiply(Lanes512 a, Lanes512 b) => new(a._v * b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Max(Lanes512 a, Lanes512 b) => new(Vector512.Max(a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Exp(Lanes512 value) => new(VectorMath.ExpFast(value._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Lanes512 value) => Vector512.Sum(value._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Lanes512 value)
+    {
+        float max = value._v.GetElement(0);
+        for (int i = 1; i < Vector512<float>.Count; i++) max = MathF.Max(max, value._v.GetElement(i));
+        return max;
+    }
 }
 
 internal readonly struct Lanes256 : ILanes<Lanes256>
@@ -39,6 +57,17 @@ internal readonly struct Lanes256 : ILanes<Lanes256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 MultiplyAdd(Lanes256 a, Lanes256 b, Lanes256 c) => new(Vector256.MultiplyAddEstimate(a._v, b._v, c._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Lanes256 value, ref float destination) => value._v.StoreUnsafe(ref destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Apply<TOperator>(Lanes256 value) where TOperator : struct, IUnaryOperator => new(TOperator.Invoke(value._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Add(Lanes256 a, Lanes256 b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Multiply(Lanes256 a, Lanes256 b) => new(a._v * b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Max(Lanes256 a, Lanes256 b) => new(Vector256.Max(a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Exp(Lanes256 value) => new(VectorMath.ExpFast(value._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Lanes256 value) => Vector256.Sum(value._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Lanes256 value)
+    {
+        float max = value._v.GetElement(0);
+        for (int i = 1; i < Vector256<float>.Count; i++) max = MathF.Max(max, value._v.GetElement(i));
+        return max;
+    }
 }
 
 internal readonly struct Lanes128 : ILanes<Lanes128>
@@ -51,6 +80,17 @@ internal readonly struct Lanes128 : ILanes<Lanes128>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 MultiplyAdd(Lanes128 a, Lanes128 b, Lanes128 c) => new(Vector128.MultiplyAddEstimate(a._v, b._v, c._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Lanes128 value, ref float destination) => value._v.StoreUnsafe(ref destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Apply<TOperator>(Lanes128 value) where TOperator : struct, IUnaryOperator => new(TOperator.Invoke(value._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Add(Lanes128 a, Lanes128 b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Multiply(Lanes128 a, Lanes128 b) => new(a._v * b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Max(Lanes128 a, Lanes128 b) => new(Vector128.Max(a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Exp(Lanes128 value) => new(VectorMath.ExpFast(value._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Lanes128 value) => Vector128.Sum(value._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Lanes128 value)
+    {
+        float max = value._v.GetElement(0);
+        for (int i = 1; i < Vector128<float>.Count; i++) max = MathF.Max(max, value._v.GetElement(i));
+        return max;
+    }
 }
 
 /// <summary>One lane: the scalar fallback where no vector width is accelerated.</summary>
@@ -64,4 +104,10 @@ internal readonly struct Lanes1 : ILanes<Lanes1>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes1 MultiplyAdd(Lanes1 a, Lanes1 b, Lanes1 c) => new(float.MultiplyAddEstimate(a._v, b._v, c._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Lanes1 value, ref float destination) => destination = value._v;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes1 Apply<TOperator>(Lanes1 value) where TOperator : struct, IUnaryOperator => new(TOperator.Invoke(value._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes1 Add(Lanes1 a, Lanes1 b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes1 Multiply(Lanes1 a, Lanes1 b) => new(a._v * b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes1 Max(Lanes1 a, Lanes1 b) => new(MathF.Max(a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes1 Exp(Lanes1 value) => new(VectorMath.ExpFast(value._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Lanes1 value) => value._v;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Lanes1 value) => value._v;
 }
