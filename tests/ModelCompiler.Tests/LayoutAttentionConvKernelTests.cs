@@ -93,7 +93,7 @@ public class LayoutAttentionConvKernelTests
 
         var geometry = AttentionGeometry.Separate(heads, queries, keys, headSize, valueSize, mask == "per-sample" ? queries * keys : 0, mask == "causal");
         var actual = new float[expected.Length];
-        var scratch = new float[Attention.ScratchFloats(keys, headSize)];
+        var scratch = new float[Attention.ScratchFloats(keys, headSize, valueSize)];
         scratch.AsSpan().Fill(float.NaN); // the kernel must not rely on the scratch it is given being zero
         Attention.Run(ref q[0], ref k[0], ref v[0], ref actual[0], rows, geometry.ToArray(),
             ref m is null ? ref System.Runtime.CompilerServices.Unsafe.NullRef<float>() : ref m[0], ref scratch[0]);
@@ -107,7 +107,7 @@ public class LayoutAttentionConvKernelTests
         float[] q = { 1f, 2f }, k = { 1f, 0f, 0f, 1f }, v = { 3f, 4f };
         float[] mask = { float.NegativeInfinity, float.NegativeInfinity, 0f, float.NegativeInfinity };
         var output = new float[2];
-        var scratch = new float[Attention.ScratchFloats(2, 1)];
+        var scratch = new float[Attention.ScratchFloats(2, 1, 1)];
         Attention.Run(ref q[0], ref k[0], ref v[0], ref output[0], 1, AttentionGeometry.Separate(1, 2, 2, 1, 1, 0, false).ToArray(), ref mask[0], ref scratch[0]);
 
         Assert.True(float.IsNaN(output[0]));

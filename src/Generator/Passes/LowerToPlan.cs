@@ -100,8 +100,8 @@ internal static class LowerToPlan
         // Attention keeps one row of scores there.
         int scratchFloats = kernels.Where(k => k.Quantized)
             .Select(k => PlanArena.Align((QuantizedPanelLayout.ScratchBytes(k.K) + 3) / 4))
-            // Kernels/Attention.ScratchFloats: one head's keys transposed, rows padded to 16, and one tile of 64 scores.
-            .Concat(kernels.Where(k => k.Kind == KernelKind.Attention).Select(k => PlanArena.Align(k.Shape[3] * ((k.K + 15) / 16 * 16) + 64)))
+            // Kernels/Attention.ScratchFloats: one head's keys transposed (rows padded to 16), its values, and one tile of 64 scores.
+            .Concat(kernels.Where(k => k.Kind == KernelKind.Attention).Select(k => PlanArena.Align(k.Shape[3] * ((k.K + 15) / 16 * 16) + k.K * k.Shape[4] + 64)))
             .Concat(kernels.Where(k => k.Kind == KernelKind.Conv2d).Select(k => PlanArena.Align(
                 // Kernels/Convolution.ScratchFloats: one group's patches [oh·ow, c/g·kh·kw] and its product [oh·ow, out/g].
                 k.Shape[9] * k.Shape[10] * (k.Shape[0] / k.Groups * k.Shape[4] * k.Shape[5] + k.Shape[3] / k.Groups))))

@@ -17,8 +17,11 @@ public static class Attention
     /// <summary>Keys per tile.</summary>
     public const int Tile = 64;
 
-    /// <summary>Floats of scratch <see cref="Run"/> needs: one head's keys, transposed (rows padded to 16), and one tile of scores.</summary>
-    public static int ScratchFloats(int keys, int headSize) => headSize * PaddedKeys(keys) + Tile;
+    /// <summary>
+    /// Floats of scratch <see cref="Run"/> needs: one head's keys, transposed (rows padded to 16), its values, contiguous,
+    /// and one tile of scores.
+    /// </summary>
+    public static int ScratchFloats(int keys, int headSize, int valueSize) => headSize * PaddedKeys(keys) + keys * valueSize + Tile;
 
     private static int PaddedKeys(int keys) => (keys + 15) / 16 * 16;
 
@@ -55,7 +58,8 @@ public static class Attention
         int lanes = TLanes.Count, kp = PaddedKeys(keys);
         float scale = 1f / MathF.Sqrt(headSize);
         ref float kt = ref scratch;
-        ref float scores = ref Unsafe.Add(ref scratch, headSize * kp);
+        ref float values = ref Unsafe.Add(ref scratch, headSize * kp);
+        ref float scores = ref Unsafe.Add(ref values, keys * valueSize);
         for (nint s = 0; s < samples; s++)
         for (nint h = 0; h < heads; h++)
         {
@@ -67,7 +71,14 @@ public static class Attention
                 for (int j = 0; j < keys; j++) Unsafe.Add(ref line, j) = Unsafe.Add(ref kh, j * kRow + c);
                 for (int j = keys; j < kp; j++) Unsafe.Add(ref line, j) = 0f;
             }
+            // The head's values side by side: rows a power-of-two-ish stride apart in the packed projection (3·d floats)
+            // fall into a few cache sets and evict each other; copied, they stream.
             ref float vh = ref Unsafe.Add(ref v, s * vSample + h * vHead);
+            for (int j = 0; j < keys; j++)
+            {
+                System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref vh, j * vRow), valueSize)
+                    .CopyTo(System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref Unsafe.Add(ref values, j * valueSize), valueSize));
+            }
             for (int i = 0; i < queries; i++)
             {
                 ref float qi = ref Unsafe.Add(ref q, s * qSample + h * qHead + i * qRow);
@@ -102,7 +113,7 @@ public static class Attention
                         total = TLanes.Add(total, p);
                     }
                     sum += TLanes.Sum(total);
-                    WeightedValues<TLanes>(ref scores, count, ref Unsafe.Add(ref vh, start * vRow), vRow, valueSize, ref o);
+                    WeightedValues<TLanes>(ref scores, count, ref Unsafe.Add(ref values, start * valueSize), valueSize, valueSize, ref o);
                 }
                 float inverse = 1f / sum; // 0 / 0 = NaN when every key is hidden
                 Scale<TLanes>(inverse, ref o, valueSize);
