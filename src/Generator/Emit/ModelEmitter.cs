@@ -84,6 +84,8 @@ internal static class ModelEmitter
         w.Line("public const int OutputLength = 0;");
         w.Line("/// <summary>Unknown: the model did not compile.</summary>");
         w.Line("public const long FlopsPerSample = 0L;");
+        w.Line("/// <summary>Unknown: the model did not compile.</summary>");
+        w.Line("public const long ArenaBytes = 0L;");
         w.Line("/// <summary>Throws: the model did not compile.</summary>");
         w.Line($"public static void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output) => {fail}");
         w.Line("/// <summary>Throws: the model did not compile.</summary>");
@@ -114,7 +116,8 @@ internal static class ModelEmitter
             ? $"// Total: {N(plan.FlopsPerSample)} FLOP per sample. Weights: {N(plan.EmbeddedBytes)} bytes embedded ({N(plan.Float32Bytes)} bytes in float32),"
             : $"// Total: {N(plan.FlopsPerSample)} FLOP per sample. Weights: read at start-up from {plan.WeightsFile} ({N(plan.Float32Bytes)} bytes in float32),");
         w.Line($"// Linear weights packed in 16-column panels. Scratch arena: {N(plan.ArenaFloatsPerRow)} floats per row × {plan.ChunkRows} rows"
-            + (plan.ScratchFloats > 0 ? $" + {N(plan.ScratchFloats)} floats" : "") + $" = {N(plan.ArenaFloats * 4L)} bytes per thread.");
+            + (plan.ScratchFloats > 0 ? $" + {N(plan.ScratchFloats)} floats of kernel scratch" : "") + $" = {N(plan.ArenaFloats * 4L)} bytes per thread;");
+        w.Line($"// the most intermediate values live at once take {N(plan.LiveFloatsPerRow)} floats per row (no plan can use fewer).");
         if (plan.Quantize != 0)
         {
             w.Line("//");
@@ -142,6 +145,9 @@ internal static class ModelEmitter
         w.Line();
         w.Line($"/// <summary>Floats in one output sample: shape {Shape(plan.OutputShape)}.</summary>");
         w.Line($"public const int OutputLength = {plan.OutputLength};");
+        w.Line();
+        w.Line("/// <summary>Bytes of scratch memory each thread that runs the model holds (allocated on its first call): intermediate values for a chunk of rows, then the kernels' scratch.</summary>");
+        w.Line($"public const long ArenaBytes = {plan.ArenaFloats * 4L}L;");
         w.Line();
         w.Line("/// <summary>Floating-point operations the compiled model performs per sample.</summary>");
         w.Line($"public const long FlopsPerSample = {plan.FlopsPerSample}L;");

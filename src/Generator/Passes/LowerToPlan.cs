@@ -75,6 +75,7 @@ internal static class LowerToPlan
             requests.Add(new ArenaRequest(result.ElementCount, k, lastRead.TryGetValue(stored, out int last) ? last : k));
         }
         int[] arenaOffsets = PlanArena.Run(requests, out int floatsPerRow);
+        int liveFloatsPerRow = PlanArena.LiveBound(requests);
         int chunkRows = PlanArena.ChunkRows(floatsPerRow);
 
         Operand Where(Node node)
@@ -129,6 +130,7 @@ internal static class LowerToPlan
             kernels.ToEquatableArray(), blobs.ToEquatableArray())
         {
             ScratchFloats = scratchFloats,
+            LiveFloatsPerRow = liveFloatsPerRow,
             Quantize = model.Quantize,
             FloatLayers = model.FloatLayers,
             Float32Bytes = float32Bytes,

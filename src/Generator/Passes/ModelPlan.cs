@@ -129,6 +129,9 @@ internal sealed record ModelPlan(
     /// <summary>Floats of fixed scratch the kernels need (int8 layers quantize activations into it).</summary>
     public int ScratchFloats { get; init; }
 
+    /// <summary>The largest total of intermediate values live at the same time, per row: the least any arena plan can use.</summary>
+    public int LiveFloatsPerRow { get; init; }
+
     /// <summary>The model's quantization mode (<c>ModelCompiler.Quantization</c> as int) and the layers kept in float32.</summary>
     public int Quantize { get; init; }
     public EquatableArray<string> FloatLayers { get; init; }

@@ -24,13 +24,17 @@ partial class DigitsClassifier
     //       from DigitsClassifier.cs(17): Softmax()
     //
     // Total: 12,968 FLOP per sample. Weights: 27,072 bytes embedded (26,280 bytes in float32),
-    // Linear weights packed in 16-column panels. Scratch arena: 96 floats per row × 64 rows = 24,576 bytes per thread.
+    // Linear weights packed in 16-column panels. Scratch arena: 96 floats per row × 64 rows = 24,576 bytes per thread;
+    // the most intermediate values live at once take 96 floats per row (no plan can use fewer).
 
     /// <summary>Floats in one input sample: <c>pixels</c>, shape [64].</summary>
     public const int InputLength = 64;
 
     /// <summary>Floats in one output sample: shape [10].</summary>
     public const int OutputLength = 10;
+
+    /// <summary>Bytes of scratch memory each thread that runs the model holds (allocated on its first call): intermediate values for a chunk of rows, then the kernels' scratch.</summary>
+    public const long ArenaBytes = 24576L;
 
     /// <summary>Floating-point operations the compiled model performs per sample.</summary>
     public const long FlopsPerSample = 12968L;

@@ -24,7 +24,8 @@ partial class DigitsClassifierInt8
     //       from DigitsClassifier.cs(17): Softmax()
     //
     // Total: 12,968 FLOP per sample. Weights: 8,000 bytes embedded (26,280 bytes in float32),
-    // Linear weights packed in 16-column panels. Scratch arena: 96 floats per row × 64 rows + 256 floats = 25,600 bytes per thread.
+    // Linear weights packed in 16-column panels. Scratch arena: 96 floats per row × 64 rows + 256 floats of kernel scratch = 25,600 bytes per thread;
+    // the most intermediate values live at once take 96 floats per row (no plan can use fewer).
     //
     // Quantization: int8 weights (symmetric, per output channel), activations quantized per row at run time, int32 sums.
     // Embedded weights are 30.4 % of float32. Weight error (max |w − q·s| / max |w|) per layer, measured at build time:
@@ -37,6 +38,9 @@ partial class DigitsClassifierInt8
 
     /// <summary>Floats in one output sample: shape [10].</summary>
     public const int OutputLength = 10;
+
+    /// <summary>Bytes of scratch memory each thread that runs the model holds (allocated on its first call): intermediate values for a chunk of rows, then the kernels' scratch.</summary>
+    public const long ArenaBytes = 25600L;
 
     /// <summary>Floating-point operations the compiled model performs per sample.</summary>
     public const long FlopsPerSample = 12968L;

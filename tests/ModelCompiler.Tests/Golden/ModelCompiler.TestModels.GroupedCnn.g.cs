@@ -45,13 +45,17 @@ partial class GroupedCnn
     //       from GroupedCnn.cs(18): Linear("fc")
     //
     // Total: 43,896 FLOP per sample. Weights: 8,432 bytes embedded (2,096 bytes in float32),
-    // Linear weights packed in 16-column panels. Scratch arena: 1,552 floats per row × 40 rows + 1,184 floats = 253,056 bytes per thread.
+    // Linear weights packed in 16-column panels. Scratch arena: 1,552 floats per row × 40 rows + 1,184 floats of kernel scratch = 253,056 bytes per thread;
+    // the most intermediate values live at once take 1,552 floats per row (no plan can use fewer).
 
     /// <summary>Floats in one input sample: <c>x</c>, shape [4, 7, 21].</summary>
     public const int InputLength = 588;
 
     /// <summary>Floats in one output sample: shape [3].</summary>
     public const int OutputLength = 3;
+
+    /// <summary>Bytes of scratch memory each thread that runs the model holds (allocated on its first call): intermediate values for a chunk of rows, then the kernels' scratch.</summary>
+    public const long ArenaBytes = 253056L;
 
     /// <summary>Floating-point operations the compiled model performs per sample.</summary>
     public const long FlopsPerSample = 43896L;

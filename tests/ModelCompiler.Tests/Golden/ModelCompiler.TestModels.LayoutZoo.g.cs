@@ -9,108 +9,112 @@ partial class LayoutZoo
     // Forward(x: [6, 8]) → [6, 16], compiled into 31 kernels:
     //
     //   K0  Linear "qkv": [6, 8] → [6, 24], + bias
-    //       2,304 FLOP per sample; reads the input, writes arena@0
+    //       2,304 FLOP per sample; reads the input, writes arena@6144
     //       from LayoutZoo.cs(13): Linear("qkv")
     //   K1  Slice [0, 8) of dimension 1: [6, 24] → [6, 8], a strided copy
-    //       0 FLOP per sample; reads arena@0, writes arena@9216
+    //       0 FLOP per sample; reads arena@6144, writes arena@0
     //       from LayoutZoo.cs(13): Split(-1, 8, 8, 8)
     //   K2  Slice [8, 16) of dimension 1: [6, 24] → [6, 8], a strided copy
-    //       0 FLOP per sample; reads arena@8, writes arena@12288
+    //       0 FLOP per sample; reads arena@6152, writes arena@15360
     //       from LayoutZoo.cs(13): Split(-1, 8, 8, 8)
     //   K3  Slice [16, 24) of dimension 1: [6, 24] → [6, 8], a strided copy
-    //       0 FLOP per sample; reads arena@16, writes arena@15360
+    //       0 FLOP per sample; reads arena@6160, writes arena@3072
     //       from LayoutZoo.cs(13): Split(-1, 8, 8, 8)
     //   K4  Transpose (1, 0, 2): [6, 2, 4] → [2, 6, 4], a strided copy
-    //       0 FLOP per sample; reads arena@9216, writes arena@0
+    //       0 FLOP per sample; reads arena@0, writes arena@20480
     //       from LayoutZoo.cs(28): Transpose(0, 1)
     //   K5  Transpose (1, 0, 2): [6, 2, 4] → [2, 6, 4], a strided copy
-    //       0 FLOP per sample; reads arena@12288, writes arena@3072
+    //       0 FLOP per sample; reads arena@15360, writes arena@0
     //       from LayoutZoo.cs(28): Transpose(0, 1)
     //   K6  Transpose (1, 0, 2): [6, 2, 4] → [2, 6, 4], a strided copy
-    //       0 FLOP per sample; reads arena@15360, writes arena@6144
+    //       0 FLOP per sample; reads arena@3072, writes arena@23552
     //       from LayoutZoo.cs(28): Transpose(0, 1)
     //   K7  ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e)·v, causal, flash-style
-    //       1,152 FLOP per sample; reads arena@0 and arena@3072, writes arena@9216
+    //       1,152 FLOP per sample; reads arena@20480 and arena@0, writes arena@17408
     //       from LayoutZoo.cs(15): ScaledDotProductAttention(k, v, causal: true)
     //   K8  Transpose (0, 2, 1): [2, 6, 4] → [2, 4, 6], a strided copy
-    //       0 FLOP per sample; reads arena@3072, writes arena@12288
+    //       0 FLOP per sample; reads arena@0, writes arena@8192
     //       from LayoutZoo.cs(16): Transpose(-2, -1)
     //   K9  MatMul: [2, 6, 4] · [2, 4, 6] → [2, 6, 6], then × 0.5
-    //       576 FLOP per sample; reads arena@0 and arena@12288, writes arena@15360
+    //       576 FLOP per sample; reads arena@20480 and arena@8192, writes arena@3072
     //       from LayoutZoo.cs(16): MatMul(k.Transpose(-2, -1))
     //       from LayoutZoo.cs(16): q.MatMul(k.Transpose(-2, -1)) * 0.5f
     //   K10  Softmax over the last dimension of [2, 6, 6]
-    //       288 FLOP per sample; reads arena@15360, writes arena@20480
+    //       288 FLOP per sample; reads arena@3072, writes arena@9216
     //       from LayoutZoo.cs(16): Softmax()
     //   K11  MatMul: [2, 6, 6] · [2, 6, 4] → [2, 6, 4]
-    //       576 FLOP per sample; reads arena@20480 and arena@6144, writes arena@12288
+    //       576 FLOP per sample; reads arena@9216 and arena@23552, writes arena@14336
     //       from LayoutZoo.cs(17): MatMul(v)
     //   K12  Concat along dimension 2: [2, 6, 4] and [2, 6, 4] → [2, 6, 8]
-    //       0 FLOP per sample; reads arena@9216 and arena@12288, writes arena@25600
+    //       0 FLOP per sample; reads arena@17408 and arena@14336, writes arena@3072
     //       from LayoutZoo.cs(18): Concat(written, -1)
     //   K13  Permute (1, 0, 2): [2, 6, 8] → [6, 2, 8], a strided copy
-    //       0 FLOP per sample; reads arena@25600, writes arena@9216
+    //       0 FLOP per sample; reads arena@3072, writes arena@14336
     //       from LayoutZoo.cs(18): Permute(1, 0, 2)
     //   K14  Slice [0, 1) of dimension 0: [2, 6, 6] → [1, 6, 6], a strided copy
-    //       0 FLOP per sample; reads arena@20480, writes arena@15360
+    //       0 FLOP per sample; reads arena@9216, writes arena@3072
     //       from LayoutZoo.cs(19): Slice(0, 0, 1)
     //   K15  ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e + mask)·v, flash-style
-    //       1,152 FLOP per sample; reads arena@0 and arena@3072, writes arena@18432
+    //       1,152 FLOP per sample; reads arena@20480 and arena@0, writes arena@6144
     //       from LayoutZoo.cs(20): ScaledDotProductAttention(k, v, mask: firstHead)
     //   K16  Transpose (1, 0, 2): [2, 6, 4] → [6, 2, 4], a strided copy
-    //       0 FLOP per sample; reads arena@18432, writes arena@0
+    //       0 FLOP per sample; reads arena@6144, writes arena@9216
     //       from LayoutZoo.cs(20): Transpose(0, 1)
     //   K17  Linear "attn.in_proj": [6, 8] → [6, 24], + bias
-    //       2,304 FLOP per sample; reads the input, writes arena@15360
+    //       2,304 FLOP per sample; reads the input, writes arena@0
     //       from LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
     //   K18  Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d + mask)·v, flash-style
-    //       1,152 FLOP per sample; reads arena@15360 and arena@15368, writes arena@3072
+    //       1,152 FLOP per sample; reads arena@0 and arena@8, writes arena@23552
     //       from LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
     //   K19  Linear "attn.out_proj": [6, 8] → [6, 8], + bias
-    //       768 FLOP per sample; reads arena@3072, writes arena@6144
+    //       768 FLOP per sample; reads arena@23552, writes arena@20480
     //       from LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
     //   K20  Linear "attn.in_proj": [6, 8] → [6, 24], + bias
-    //       2,304 FLOP per sample; reads the input, writes arena@15360
+    //       2,304 FLOP per sample; reads the input, writes arena@0
     //       from LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
     //   K21  Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d)·v, causal, flash-style
-    //       1,152 FLOP per sample; reads arena@15360 and arena@15368, writes arena@3072
+    //       1,152 FLOP per sample; reads arena@0 and arena@8, writes arena@23552
     //       from LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
     //   K22  Linear "attn.out_proj": [6, 8] → [6, 8], + bias
-    //       768 FLOP per sample; reads arena@3072, writes arena@15360
+    //       768 FLOP per sample; reads arena@23552, writes arena@0
     //       from LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
     //   K23  MatMul: [6, 8] · "proj" [8, 5] → [6, 5]
-    //       480 FLOP per sample; reads arena@6144 and weights@768, writes arena@3072
+    //       480 FLOP per sample; reads arena@20480 and weights@768, writes arena@23552
     //       from LayoutZoo.cs(23): MatMul(x.Parameter("proj"))
     //   K24  Slice [2, 14) of dimension 1: [6, 16] → [6, 12], a strided copy
-    //       0 FLOP per sample; reads arena@9218, writes arena@18432
+    //       0 FLOP per sample; reads arena@14338, writes arena@3072
     //       from LayoutZoo.cs(24): Slice(-1, 2, 14)
     //   K25  Linear "out": [6, 12] → [6, 7], + bias
-    //       1,008 FLOP per sample; reads arena@18432, writes arena@5120
+    //       1,008 FLOP per sample; reads arena@3072, writes arena@12288
     //       from LayoutZoo.cs(24): Linear("out")
     //   K26  Concat along dimension 1: [6, 7] and [6, 5] → [6, 12]
-    //       0 FLOP per sample; reads arena@5120 and arena@3072, writes arena@8192
+    //       0 FLOP per sample; reads arena@12288 and arena@23552, writes arena@15360
     //       from LayoutZoo.cs(24): Concat(mixed, 1)
     //   K27  Add: [6, 8] + [6, 8] → [6, 8]
-    //       48 FLOP per sample; reads arena@15360 and arena@0, writes arena@3072
+    //       48 FLOP per sample; reads arena@0 and arena@9216, writes arena@3072
     //       from LayoutZoo.cs(25): causalMha + plain
     //   K28  Slice [0, 4) of dimension 1: [6, 8] → [6, 4], a strided copy
-    //       0 FLOP per sample; reads arena@3072, writes arena@0
+    //       0 FLOP per sample; reads arena@3072, writes arena@6144
     //       from LayoutZoo.cs(25): Slice(1, 0, 4)
     //   K29  Concat along dimension 1: [6, 12] and [6, 4] → [6, 16]
-    //       0 FLOP per sample; reads arena@8192 and arena@0, writes arena@2048
+    //       0 FLOP per sample; reads arena@15360 and arena@6144, writes arena@0
     //       from LayoutZoo.cs(25): Concat((causalMha + plain).Slice(1, 0, 4), 1)
     //   K30  Tanh over [6, 16]
-    //       96 FLOP per sample; reads arena@2048, writes the output
+    //       96 FLOP per sample; reads arena@0, writes the output
     //       from LayoutZoo.cs(25): Tanh()
     //
     // Total: 16,128 FLOP per sample. Weights: 4,016 bytes embedded (2,684 bytes in float32),
-    // Linear weights packed in 16-column panels. Scratch arena: 496 floats per row × 64 rows + 160 floats = 127,616 bytes per thread.
+    // Linear weights packed in 16-column panels. Scratch arena: 416 floats per row × 64 rows + 160 floats of kernel scratch = 107,136 bytes per thread;
+    // the most intermediate values live at once take 416 floats per row (no plan can use fewer).
 
     /// <summary>Floats in one input sample: <c>x</c>, shape [6, 8].</summary>
     public const int InputLength = 48;
 
     /// <summary>Floats in one output sample: shape [6, 16].</summary>
     public const int OutputLength = 96;
+
+    /// <summary>Bytes of scratch memory each thread that runs the model holds (allocated on its first call): intermediate values for a chunk of rows, then the kernels' scratch.</summary>
+    public const long ArenaBytes = 107136L;
 
     /// <summary>Floating-point operations the compiled model performs per sample.</summary>
     public const long FlopsPerSample = 16128L;
@@ -123,7 +127,7 @@ partial class LayoutZoo
 
     // Rows per chunk: the arena holds every live intermediate for this many rows.
     private const int ChunkRows = 64;
-    private const int ArenaFloats = 31904;
+    private const int ArenaFloats = 26784;
     // Batches with at least this much work are split across cores (below it, starting workers costs more than it saves).
     private const long ParallelFlops = 4_000_000L;
 
@@ -190,131 +194,131 @@ partial class LayoutZoo
 
         // K0: Linear "qkv": [6, 8] → [6, 24], + bias
         //     LayoutZoo.cs(13): Linear("qkv")
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref x, 8, rows * 6, ref w, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 256), 8, 24, ref arena, 24);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref x, 8, rows * 6, ref w, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 256), 8, 24, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), 24);
 
         // K1: Slice [0, 8) of dimension 1: [6, 24] → [6, 8], a strided copy
         //     LayoutZoo.cs(13): Split(-1, 8, 8, 8)
-        global::ModelCompiler.Kernels.Strided.Copy(ref arena, K1SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), K1DestinationStrides, rows, K1Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K1SourceStrides, ref arena, K1DestinationStrides, rows, K1Shape);
 
         // K2: Slice [8, 16) of dimension 1: [6, 24] → [6, 8], a strided copy
         //     LayoutZoo.cs(13): Split(-1, 8, 8, 8)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8), K2SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), K2DestinationStrides, rows, K2Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6152), K2SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), K2DestinationStrides, rows, K2Shape);
 
         // K3: Slice [16, 24) of dimension 1: [6, 24] → [6, 8], a strided copy
         //     LayoutZoo.cs(13): Split(-1, 8, 8, 8)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 16), K3SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), K3DestinationStrides, rows, K3Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6160), K3SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K3DestinationStrides, rows, K3Shape);
 
         // K4: Transpose (1, 0, 2): [6, 2, 4] → [2, 6, 4], a strided copy
         //     LayoutZoo.cs(28): Transpose(0, 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), K4SourceStrides, ref arena, K4DestinationStrides, rows, K4Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref arena, K4SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), K4DestinationStrides, rows, K4Shape);
 
         // K5: Transpose (1, 0, 2): [6, 2, 4] → [2, 6, 4], a strided copy
         //     LayoutZoo.cs(28): Transpose(0, 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), K5SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K5DestinationStrides, rows, K5Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), K5SourceStrides, ref arena, K5DestinationStrides, rows, K5Shape);
 
         // K6: Transpose (1, 0, 2): [6, 2, 4] → [2, 6, 4], a strided copy
         //     LayoutZoo.cs(28): Transpose(0, 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), K6SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K6DestinationStrides, rows, K6Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K6SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), K6DestinationStrides, rows, K6Shape);
 
         // K7: ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e)·v, causal, flash-style
         //     LayoutZoo.cs(15): ScaledDotProductAttention(k, v, causal: true)
-        global::ModelCompiler.Kernels.Attention.Run(ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), rows, K7Geometry, ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 31744));
+        global::ModelCompiler.Kernels.Attention.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), rows, K7Geometry, ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
 
         // K8: Transpose (0, 2, 1): [2, 6, 4] → [2, 4, 6], a strided copy
         //     LayoutZoo.cs(16): Transpose(-2, -1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K8SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), K8DestinationStrides, rows, K8Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref arena, K8SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), K8DestinationStrides, rows, K8Shape);
 
         // K9: MatMul: [2, 6, 4] · [2, 4, 6] → [2, 6, 6], then × 0.5
         //     LayoutZoo.cs(16): MatMul(k.Transpose(-2, -1))
         //     LayoutZoo.cs(16): q.MatMul(k.Transpose(-2, -1)) * 0.5f
-        global::ModelCompiler.Kernels.MatMul.Run<K9Operator>(ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), rows * 2, 6, 4, 6, 24);
+        global::ModelCompiler.Kernels.MatMul.Run<K9Operator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows * 2, 6, 4, 6, 24);
 
         // K10: Softmax over the last dimension of [2, 6, 6]
         //     LayoutZoo.cs(16): Softmax()
-        global::ModelCompiler.Kernels.RowSoftmax.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), rows * 12, 6, log: false);
+        global::ModelCompiler.Kernels.RowSoftmax.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), rows * 12, 6, log: false);
 
         // K11: MatMul: [2, 6, 6] · [2, 6, 4] → [2, 6, 4]
         //     LayoutZoo.cs(17): MatMul(v)
-        global::ModelCompiler.Kernels.MatMul.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), rows * 2, 6, 6, 4, 24);
+        global::ModelCompiler.Kernels.MatMul.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), rows * 2, 6, 6, 4, 24);
 
         // K12: Concat along dimension 2: [2, 6, 4] and [2, 6, 4] → [2, 6, 8]
         //     LayoutZoo.cs(18): Concat(written, -1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), K12AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 25600), K12DestinationStrides, rows, K12AShape);
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), K12BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 25604), K12DestinationStrides, rows, K12BShape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), K12AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K12DestinationStrides, rows, K12AShape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), K12BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3076), K12DestinationStrides, rows, K12BShape);
 
         // K13: Permute (1, 0, 2): [2, 6, 8] → [6, 2, 8], a strided copy
         //     LayoutZoo.cs(18): Permute(1, 0, 2)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 25600), K13SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), K13DestinationStrides, rows, K13Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K13SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), K13DestinationStrides, rows, K13Shape);
 
         // K14: Slice [0, 1) of dimension 0: [2, 6, 6] → [1, 6, 6], a strided copy
         //     LayoutZoo.cs(19): Slice(0, 0, 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), K14SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), K14DestinationStrides, rows, K14Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), K14SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K14DestinationStrides, rows, K14Shape);
 
         // K15: ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e + mask)·v, flash-style
         //     LayoutZoo.cs(20): ScaledDotProductAttention(k, v, mask: firstHead)
-        global::ModelCompiler.Kernels.Attention.Run(ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 18432), rows, K15Geometry, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 31744));
+        global::ModelCompiler.Kernels.Attention.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), rows, K15Geometry, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
 
         // K16: Transpose (1, 0, 2): [2, 6, 4] → [6, 2, 4], a strided copy
         //     LayoutZoo.cs(20): Transpose(0, 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 18432), K16SourceStrides, ref arena, K16DestinationStrides, rows, K16Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K16SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), K16DestinationStrides, rows, K16Shape);
 
         // K17: Linear "attn.in_proj": [6, 8] → [6, 24], + bias
         //     LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref x, 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 288), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 544), 8, 24, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), 24);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref x, 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 288), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 544), 8, 24, ref arena, 24);
 
         // K18: Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d + mask)·v, flash-style
         //     LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
-        global::ModelCompiler.Kernels.Attention.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15368), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15376), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows, K18Geometry, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 576), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 31744));
+        global::ModelCompiler.Kernels.Attention.Run(ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 16), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), rows, K18Geometry, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 576), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
 
         // K19: Linear "attn.out_proj": [6, 8] → [6, 8], + bias
         //     LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 624), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 752), 8, 8, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), 8);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 624), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 752), 8, 8, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), 8);
 
         // K20: Linear "attn.in_proj": [6, 8] → [6, 24], + bias
         //     LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref x, 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 288), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 544), 8, 24, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), 24);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref x, 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 288), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 544), 8, 24, ref arena, 24);
 
         // K21: Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d)·v, causal, flash-style
         //     LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
-        global::ModelCompiler.Kernels.Attention.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15368), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15376), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows, K21Geometry, ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 31744));
+        global::ModelCompiler.Kernels.Attention.Run(ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 16), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), rows, K21Geometry, ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
 
         // K22: Linear "attn.out_proj": [6, 8] → [6, 8], + bias
         //     LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 624), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 752), 8, 8, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), 8);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 624), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 752), 8, 8, ref arena, 8);
 
         // K23: MatMul: [6, 8] · "proj" [8, 5] → [6, 5]
         //     LayoutZoo.cs(23): MatMul(x.Parameter("proj"))
-        global::ModelCompiler.Kernels.MatMul.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 768), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows * 1, 6, 8, 5, 0);
+        global::ModelCompiler.Kernels.MatMul.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 768), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), rows * 1, 6, 8, 5, 0);
 
         // K24: Slice [2, 14) of dimension 1: [6, 16] → [6, 12], a strided copy
         //     LayoutZoo.cs(24): Slice(-1, 2, 14)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9218), K24SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 18432), K24DestinationStrides, rows, K24Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14338), K24SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K24DestinationStrides, rows, K24Shape);
 
         // K25: Linear "out": [6, 12] → [6, 7], + bias
         //     LayoutZoo.cs(24): Linear("out")
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 18432), 12, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 816), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1008), 12, 7, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 5120), 7);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), 12, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 816), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1008), 12, 7, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), 7);
 
         // K26: Concat along dimension 1: [6, 7] and [6, 5] → [6, 12]
         //     LayoutZoo.cs(24): Concat(mixed, 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 5120), K26AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), K26DestinationStrides, rows, K26AShape);
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K26BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8199), K26DestinationStrides, rows, K26BShape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), K26AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), K26DestinationStrides, rows, K26AShape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), K26BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15367), K26DestinationStrides, rows, K26BShape);
 
         // K27: Add: [6, 8] + [6, 8] → [6, 8]
         //     LayoutZoo.cs(25): causalMha + plain
-        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), K27AStrides, ref arena, K27BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows, K27Shape);
+        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator>(ref arena, K27AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), K27BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows, K27Shape);
 
         // K28: Slice [0, 4) of dimension 1: [6, 8] → [6, 4], a strided copy
         //     LayoutZoo.cs(25): Slice(1, 0, 4)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K28SourceStrides, ref arena, K28DestinationStrides, rows, K28Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K28SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K28DestinationStrides, rows, K28Shape);
 
         // K29: Concat along dimension 1: [6, 12] and [6, 4] → [6, 16]
         //     LayoutZoo.cs(25): Concat((causalMha + plain).Slice(1, 0, 4), 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), K29AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), K29DestinationStrides, rows, K29AShape);
-        global::ModelCompiler.Kernels.Strided.Copy(ref arena, K29BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2060), K29DestinationStrides, rows, K29BShape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), K29AStrides, ref arena, K29DestinationStrides, rows, K29AShape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K29BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12), K29DestinationStrides, rows, K29BShape);
 
         // K30: Tanh over [6, 16]
         //     LayoutZoo.cs(25): Tanh()
-        global::ModelCompiler.Kernels.Elementwise.Run<K30Operator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), ref y, rows, 96);
+        global::ModelCompiler.Kernels.Elementwise.Run<K30Operator>(ref arena, ref y, rows, 96);
     }
 
     /// <summary>Epilogue of K9: × 0.5f.</summary>

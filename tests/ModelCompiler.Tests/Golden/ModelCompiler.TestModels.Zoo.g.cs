@@ -44,13 +44,17 @@ partial class Zoo
     //       from Zoo.cs(20): y.Reshape(2, 3).LogSoftmax() * 2f
     //
     // Total: 4,906 FLOP per sample. Weights: 10,976 bytes embedded (9,464 bytes in float32),
-    // Linear weights packed in 16-column panels. Scratch arena: 64 floats per row × 64 rows = 16,384 bytes per thread.
+    // Linear weights packed in 16-column panels. Scratch arena: 64 floats per row × 64 rows = 16,384 bytes per thread;
+    // the most intermediate values live at once take 64 floats per row (no plan can use fewer).
 
     /// <summary>Floats in one input sample: <c>x</c>, shape [4, 5].</summary>
     public const int InputLength = 20;
 
     /// <summary>Floats in one output sample: shape [2, 3].</summary>
     public const int OutputLength = 6;
+
+    /// <summary>Bytes of scratch memory each thread that runs the model holds (allocated on its first call): intermediate values for a chunk of rows, then the kernels' scratch.</summary>
+    public const long ArenaBytes = 16384L;
 
     /// <summary>Floating-point operations the compiled model performs per sample.</summary>
     public const long FlopsPerSample = 4906L;
