@@ -172,12 +172,15 @@ public class LayoutAttentionConvKernelTests
     [InlineData(2, 11, 37, 7, 3, 2, 2)]   // dilation, and a partial last block
     [InlineData(4, 1, 50, 3, 5, 2, 1)]    // height 1: a Conv1d
     [InlineData(5, 7, 7, 64, 1, 0, 1)]    // 1×1
+    [InlineData(3, 35, 37, 7, 3, 1, 1)]   // wide rows, odd output sizes (pooled: the last row and column dropped)
     public void Direct_convolution_matches_the_eager_Conv2d(int c, int h, int w, int outC, int kernel, int padding, int dilation)
     {
-        foreach (int block in new[] { 4, 6, 8 }) DirectConvolution(c, h, w, outC, kernel, padding, dilation, block);
+        foreach (int block in new[] { 4, 6, 8 })
+        foreach (bool pooled in new[] { false, true })
+            DirectConvolution(c, h, w, outC, kernel, padding, dilation, block, pooled);
     }
 
-    private static void DirectConvolution(int c, int h, int w, int outC, int kernel, int padding, int dilation, int block)
+    private static void DirectConvolution(int c, int h, int w, int outC, int kernel, int padding, int dilation, int block, bool pooled)
     {
         const int rows = 3;
         bool oneD = h == 1;
@@ -189,13 +192,14 @@ public class LayoutAttentionConvKernelTests
             .Add("conv.bias", new[] { outC }, bias);
         Tensor input = oneD ? Tensor.FromBatch(x, rows, new[] { c, w }, weights) : Tensor.FromBatch(x, rows, new[] { c, h, w }, weights);
         Tensor result = oneD ? input.Conv1d("conv", 1, padding, dilation) : input.Conv2d("conv", 1, padding, dilation);
-        float[] expected = result.Relu().ToArray();
         int oh = oneD ? 1 : result.Shape[2], ow = result.Shape[^1], padTop = oneD ? 0 : padding;
-        int[] geometry = { c, h, w, outC, kh, kernel, 1, padding, dilation, oh, ow, 1, padTop, block };
+        if (pooled && (oneD || oh < 2 || ow < 2)) return; // a 2×2 pool needs two rows and two columns
+        float[] expected = pooled ? result.Relu().MaxPool2d(2).ToArray() : result.Relu().ToArray();
+        int[] geometry = { c, h, w, outC, kh, kernel, 1, padding, dilation, oh, ow, 1, padTop, block, pooled ? 1 : 0 };
 
         var actual = new float[expected.Length + 1];
         actual[^1] = 42f;
-        var scratch = new float[Kernels.DirectConvolution.ScratchFloats(c, h, w, padding, padTop)];
+        var scratch = new float[Kernels.DirectConvolution.ScratchFloats(c, h, w, padding, padTop, outC, oh, ow)];
         scratch.AsSpan().Fill(float.NaN); // the kernel must not rely on the scratch it is given being zero
         Kernels.DirectConvolution.Run<ReluOperator>(ref x[0], ref actual[0], rows, geometry, ref weight[0], ref bias[0], ref scratch[0]);
 

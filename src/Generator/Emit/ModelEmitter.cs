@@ -257,7 +257,7 @@ internal static class ModelEmitter
         {
             case KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv:
                 w.Line($"// K{kernel.Index}: channels, height, width, out channels, kernel height and width, stride, padding, dilation, out height and width, groups, vertical padding"
-                    + (kernel.Kind == KernelKind.DirectConv ? ", output channels per register block." : "."));
+                    + (kernel.Kind == KernelKind.DirectConv ? ", output channels per register block, 1 for a fused 2×2 max pool." : "."));
                 Array("Shape", kernel.Shape);
                 break;
             case KernelKind.Attention:

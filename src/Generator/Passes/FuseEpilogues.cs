@@ -22,6 +22,9 @@ internal sealed class FusionGroup
     /// <summary>Every node absorbed after the root, in order (epilogue steps and folded BatchNorms).</summary>
     public List<Node> Absorbed { get; } = new();
 
+    /// <summary>Direct convolutions: a 2×2, stride-2 max pool after the epilogue, computed in the kernel's store.</summary>
+    public Node? Pool { get; set; }
+
     /// <summary>The node whose value the kernel stores: the root, or the last node absorbed after it.</summary>
     public Node Result { get; set; } = null!;
 }
@@ -84,6 +87,20 @@ internal static class FuseEpilogues
                     }
                     if (!OpKinds.IsUnaryElementwise(next.Kind)) break;
                     group.Epilogue.Add(next);
+                    group.Absorbed.Add(next);
+                    group.Result = next;
+                    absorbed[next.Id] = true;
+                }
+            }
+            if (kind == KernelKind.DirectConv && node.Kind == OpKind.Conv2d)
+            {
+                // A 2×2, stride-2 max pool right after (LeNet's and most small CNNs' pattern): the kernel has both rows in
+                // registers, so it stores the pooled value and the unpooled plane is never written.
+                List<int> readers = LiveReaders(consumers, live, group.Result.Id);
+                Node? next = readers.Count == 1 ? graph.Nodes[readers[0]] : null;
+                if (next is { Kind: OpKind.MaxPool2d } && next.Source.Ints[0] == 2 && next.Source.Ints[1] == 2 && next.Source.Ints[2] == 0)
+                {
+                    group.Pool = next;
                     group.Absorbed.Add(next);
                     group.Result = next;
                     absorbed[next.Id] = true;

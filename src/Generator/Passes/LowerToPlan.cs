@@ -107,8 +107,10 @@ internal static class LowerToPlan
                 // Kernels/Convolution.ScratchFloats: one group's patches [oh·ow, c/g·kh·kw] and its product [oh·ow, out/g].
                 k.Shape[9] * k.Shape[10] * (k.Shape[0] / k.Groups * k.Shape[4] * k.Shape[5] + k.Shape[3] / k.Groups))))
             .Concat(kernels.Where(k => k.Kind == KernelKind.DirectConv).Select(k => PlanArena.Align(
-                // Kernels/DirectConvolution.ScratchFloats: the zero-padded planes (32 columns of slack per row) and two vectors.
-                k.Shape[0] * (k.Shape[1] + 2 * k.Shape[12]) * (k.Shape[2] + 2 * k.Shape[7] + 32) + 32)))
+                // Kernels/DirectConvolution.ScratchFloats: the zero-padded planes (32 columns of slack per row) and two vectors;
+                // pooled, also one sample's unpooled output (used only by the scalar form).
+                k.Shape[0] * (k.Shape[1] + 2 * k.Shape[12]) * (k.Shape[2] + 2 * k.Shape[7] + 32) + 32
+                + (k.Shape[14] == 1 ? k.Shape[3] * k.Shape[9] * k.Shape[10] : 0))))
             .DefaultIfEmpty(0).Max();
         if (needsCopy)
         {
@@ -270,7 +272,7 @@ internal static class LowerToPlan
                     int best = 8;
                     foreach (int block in new[] { 6, 4 })
                         if (block * ((n + block - 1) / block) < best * ((n + best - 1) / best)) best = block;
-                    geometry = geometry.Concat(new[] { best }).ToArray();
+                    geometry = geometry.Concat(new[] { best, group.Pool is null ? 0 : 1 }).ToArray();
                 }
                 string? norm = rootNode.FoldedNorm;
                 // Depthwise and direct: the filters as PyTorch stores them, [out, c/groups·kh·kw], for the direct kernels.
@@ -285,7 +287,8 @@ internal static class LowerToPlan
                 string kernelSize = oneD ? $"{kw}-wide" : $"{kh}×{kw}";
                 string title = (norm is null ? "" : $"(BatchNorm \"{norm}\" folded in) ")
                     + $"{(depthwise ? "Depthwise " : raw ? "Direct " : "")}{rootNode.Kind} \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}, {kernelSize} kernel, stride {stride}, padding {padding}"
-                    + (dilation == 1 ? "" : $", dilation {dilation}") + (groups == 1 || depthwise ? "" : $", {groups} groups") + (rootNode.Bias is null ? "" : ", + bias") + after;
+                    + (dilation == 1 ? "" : $", dilation {dilation}") + (groups == 1 || depthwise ? "" : $", {groups} groups") + (rootNode.Bias is null ? "" : ", + bias") + after
+                    + (group.Pool is null ? "" : $", then MaxPool2d 2×2 in the store → {Node.Format(group.Pool.Shape)}");
                 return new KernelPlan(index, group.Kind, title, sources.ToEquatableArray(), where(input), null, output,
                     1, k, n, weights.Offset, bias.Offset, epilogue.ToEquatableArray(), new EquatableArray<int>(geometry),
                     EquatableArray<int>.Empty, EquatableArray<int>.Empty, 2L * k * n * oh * ow) { Groups = groups };

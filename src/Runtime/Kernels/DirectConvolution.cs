@@ -23,6 +23,13 @@ public static class DirectConvolution
         channels * (height + 2 * verticalPadding) * (width + 2 * padding + Slack) + Slack;
 
     /// <summary>
+    /// Scratch floats when a 2×2 max pool is fused (<c>geometry[14] = 1</c>): as unfused, plus room for one sample's
+    /// unpooled output, which only the scalar form (no vector hardware) uses before pooling it.
+    /// </summary>
+    public static int ScratchFloats(int channels, int height, int width, int padding, int verticalPadding, int outChannels, int outHeight, int outWidth) =>
+        ScratchFloats(channels, height, width, padding, verticalPadding) + outChannels * outHeight * outWidth;
+
+    /// <summary>
     /// Effectively computes PyTorch's <c>conv2d</c> (stride 1, groups 1, zero padding, any dilation) followed by
     /// <typeparamref name="TEpilogue"/>: <c>out[o, y, x] = bias[o] + Σ w[o, c, u, v] · in[c, y − p + u·d, x − p + v·d]</c>, summed
     /// over c, then u, then v. <paramref name="weights"/> are <c>[out, c, kh, kw]</c> as PyTorch stores them; <paramref name="bias"/>
@@ -47,6 +54,9 @@ public static class DirectConvolution
     /// </summary>
     public static int ChannelBlock(ReadOnlySpan<int> geometry) => geometry.Length > 13 && geometry[13] is 6 or 8 ? geometry[13] : 4;
 
+    /// <summary>Whether a 2×2, stride-2 max pool is fused into the store (geometry[14] = 1): the output is then <c>[out, oh/2, ow/2]</c>.</summary>
+    public static bool Pooled(ReadOnlySpan<int> geometry) => geometry.Length > 14 && geometry[14] == 1;
+
     /// <summary>
     /// The channel block that computes the fewest channels in vain for <paramref name="outChannels"/>, the larger on a tie
     /// (fewer passes over the input): 6 channels are one block of 6, 16 two of 8, 12 two of 6.
@@ -66,10 +76,22 @@ public static class DirectConvolution
         where TEpilogue : struct, IUnaryOperator
         where TBlock : struct, IChannelBlock
     {
-        if (Vector512.IsHardwareAccelerated) Core<TEpilogue, Lanes512, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch);
-        else if (Vector256.IsHardwareAccelerated) Core<TEpilogue, Lanes256, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch);
-        else if (Vector128.IsHardwareAccelerated) Core<TEpilogue, Lanes128, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch);
-        else Core<TEpilogue, Lanes1, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch);
+        bool pooled = Pooled(geometry);
+        if (Vector512.IsHardwareAccelerated) Core<TEpilogue, Lanes512, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, pooled);
+        else if (Vector256.IsHardwareAccelerated) Core<TEpilogue, Lanes256, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, pooled);
+        else if (Vector128.IsHardwareAccelerated) Core<TEpilogue, Lanes128, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, pooled);
+        else if (!pooled) Core<TEpilogue, Lanes1, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, false);
+        else
+        {
+            // Scalar, pooled: one lane has no pairs to pool, so each sample is convolved into scratch, then pooled.
+            int c = geometry[0], h = geometry[1], w = geometry[2], outC = geometry[3], oh = geometry[9], ow = geometry[10];
+            ref float unpooled = ref Unsafe.Add(ref scratch, ScratchFloats(c, h, w, geometry[7], geometry[12]));
+            for (nint n = 0; n < samples; n++)
+            {
+                Core<TEpilogue, Lanes1, TBlock>(ref Unsafe.Add(ref input, n * c * h * w), ref unpooled, 1, geometry, ref weights, ref bias, ref scratch, false);
+                Convolution.MaxPool2d(ref unpooled, ref Unsafe.Add(ref output, n * outC * (oh / 2) * (ow / 2)), outC, oh, ow, 2, 2, 0, oh / 2, ow / 2);
+            }
+        }
     }
 
     /// <summary>How many output channels one pass keeps in registers (a JIT-time constant: the unused ones compile away).</summary>
@@ -94,7 +116,7 @@ public static class DirectConvolution
     }
 
     private static void Core<TEpilogue, TLanes, TBlock>(ref float input, ref float output, nint samples, ReadOnlySpan<int> geometry,
-        ref float weights, ref float bias, ref float scratch)
+        ref float weights, ref float bias, ref float scratch, bool pooled)
         where TEpilogue : struct, IUnaryOperator
         where TLanes : struct, ILanes<TLanes>
         where TBlock : struct, IChannelBlock
@@ -102,6 +124,8 @@ public static class DirectConvolution
         int c = geometry[0], h = geometry[1], w = geometry[2], outC = geometry[3], kh = geometry[4], kw = geometry[5];
         int padding = geometry[7], dilation = geometry[8], oh = geometry[9], ow = geometry[10], padTop = geometry[12];
         int lanes = TLanes.Count, ph = h + 2 * padTop, pw = w + 2 * padding + Slack, taps = c * kh * kw, plane = oh * ow;
+        // Pooled: each block holds two rows, which the store reduces to one row of 2×2 maxima.
+        int poh = oh / 2, pow = ow / 2, outPlane = pooled ? poh * pow : plane;
         // Only the padding must be zero (it is read for real outputs); the slack right of it is read only for lanes past a
         // row's end, which are never kept. The scratch is shared with other kernels, so the padding is zeroed on every call.
         for (int i = 0; i < c; i++)
@@ -128,7 +152,7 @@ public static class DirectConvolution
                 MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref input, ((n * c + i) * h + y) * w), w)
                     .CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref scratch, (i * ph + y + padTop) * pw + padding), w));
             }
-            ref float result = ref Unsafe.Add(ref output, n * outC * plane);
+            ref float result = ref Unsafe.Add(ref output, n * outC * outPlane);
             int block = TBlock.Count;
             for (int o0 = 0; o0 < outC; o0 += block)
             {
@@ -150,9 +174,10 @@ public static class DirectConvolution
                 TLanes b7 = TBlock.Count == 8 ? TLanes.Broadcast(Unsafe.Add(ref bias, Math.Min(o0 + 7, outC - 1))) : b3;
                 // Each block is two vectors: side by side on one output row, or, when a row fits in one vector, the
                 // same columns of two consecutive rows (so narrow rows do not leave most lanes idle).
-                bool twoRows = ow <= lanes;
-                for (int y = 0; y < oh; y += twoRows ? 2 : 1)
-                for (int x0 = 0; x0 < ow; x0 += twoRows ? lanes : 2 * lanes)
+                // Pooled: always two rows, and only whole pairs of them (PyTorch drops an odd last row).
+                bool twoRows = pooled || ow <= lanes;
+                for (int y = 0; pooled ? y + 1 < oh : y < oh; y += twoRows ? 2 : 1)
+                for (int x0 = 0; x0 < (pooled ? 2 * pow : ow); x0 += twoRows ? lanes : 2 * lanes)
                 {
                     int yB = twoRows ? Math.Min(y + 1, oh - 1) : y, xB = twoRows ? x0 : x0 + lanes;
                     TLanes a00 = b0, a01 = b0, a10 = b1, a11 = b1, a20 = b2, a21 = b2, a30 = b3, a31 = b3, a40 = b4, a41 = b4, a50 = b5, a51 = b5, a60 = b6, a61 = b6, a70 = b7, a71 = b7;
@@ -188,6 +213,21 @@ public static class DirectConvolution
                                 a70 = TLanes.MultiplyAdd(i0, k, a70); a71 = TLanes.MultiplyAdd(i1, k, a71);
                             }
                         }
+                    }
+                    if (pooled)
+                    {
+                        // Pair maxima of the two rows' maxima: lanes/2 outputs of pooled row y/2, from column x0/2.
+                        int validP = Spill(Math.Min(lanes / 2, pow - x0 / 2), y / 2, poh, pow, lanes / 2);
+                        ref float atP = ref Unsafe.Add(ref result, o0 * outPlane + y / 2 * pow + x0 / 2);
+                        Pool<TEpilogue, TLanes>(a00, a01, ref atP, validP, ref partial);
+                        if (count > 1) Pool<TEpilogue, TLanes>(a10, a11, ref Unsafe.Add(ref atP, outPlane), validP, ref partial);
+                        if (count > 2) Pool<TEpilogue, TLanes>(a20, a21, ref Unsafe.Add(ref atP, 2 * outPlane), validP, ref partial);
+                        if (count > 3) Pool<TEpilogue, TLanes>(a30, a31, ref Unsafe.Add(ref atP, 3 * outPlane), validP, ref partial);
+                        if (count > 4) Pool<TEpilogue, TLanes>(a40, a41, ref Unsafe.Add(ref atP, 4 * outPlane), validP, ref partial);
+                        if (count > 5) Pool<TEpilogue, TLanes>(a50, a51, ref Unsafe.Add(ref atP, 5 * outPlane), validP, ref partial);
+                        if (count > 6) Pool<TEpilogue, TLanes>(a60, a61, ref Unsafe.Add(ref atP, 6 * outPlane), validP, ref partial);
+                        if (count > 7) Pool<TEpilogue, TLanes>(a70, a71, ref Unsafe.Add(ref atP, 7 * outPlane), validP, ref partial);
+                        continue;
                     }
                     // Where the second vector goes, and how many of each vector's lanes are real outputs.
                     int validA = Math.Min(lanes, ow - x0), validB = twoRows ? (y + 1 < oh ? validA : 0) : Math.Max(0, Math.Min(lanes, ow - xB));
@@ -237,6 +277,15 @@ public static class DirectConvolution
                 }
             }
         }
+    }
+
+    /// <summary>Through the epilogue, the maximum of the two rows, then of each pair of columns: <paramref name="valid"/> pooled outputs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pool<TEpilogue, TLanes>(TLanes top, TLanes bottom, ref float destination, int valid, ref float partial)
+        where TEpilogue : struct, IUnaryOperator
+        where TLanes : struct, ILanes<TLanes>
+    {
+        TLanes.StorePairMaxima(TLanes.Max(TLanes.Apply<TEpilogue>(top), TLanes.Apply<TEpilogue>(bottom)), ref destination, valid, ref partial);
     }
 
     /// <summary>The lanes to store of a vector with <paramref name="valid"/> real outputs on row <paramref name="row"/>: all of them when the overrun fits in the next row.</summary>

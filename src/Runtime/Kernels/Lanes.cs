@@ -22,10 +22,18 @@ internal interface ILanes<TSelf> where TSelf : struct, ILanes<TSelf>
     static abstract TSelf Exp(TSelf value);
     static abstract float Sum(TSelf value);
     static abstract float MaxAcross(TSelf value);
+
+    /// <summary>
+    /// Stores the maxima of the value's adjacent lane pairs (lanes 0 and 1, 2 and 3, …): the first <paramref name="count"/>
+    /// of the Count/2 of them, at <paramref name="destination"/>; <paramref name="temp"/> has room for one vector.
+    /// </summary>
+    static abstract void StorePairMaxima(TSelf value, ref float destination, int count, ref float temp);
 }
 
 internal readonly struct Lanes512 : ILanes<Lanes512>
 {
+    private static readonly Vector512<int> Evens = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14);
+    private static readonly Vector512<int> Odds = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15);
     private readonly Vector512<float> _v;
     private Lanes512(Vector512<float> v) => _v = v;
     public static int Count => 16;
@@ -45,10 +53,24 @@ internal readonly struct Lanes512 : ILanes<Lanes512>
         for (int i = 1; i < Vector512<float>.Count; i++) max = MathF.Max(max, value._v.GetElement(i));
         return max;
     }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StorePairMaxima(Lanes512 value, ref float destination, int count, ref float temp)
+    {
+        Vector512<float> maxima = Vector512.Max(Vector512.Shuffle(value._v, Evens), Vector512.Shuffle(value._v, Odds));
+        if (count == 8)
+        {
+            maxima.GetLower().StoreUnsafe(ref destination);
+            return;
+        }
+        maxima.StoreUnsafe(ref temp);
+        for (int i = 0; i < count; i++) Unsafe.Add(ref destination, i) = Unsafe.Add(ref temp, i);
+    }
 }
 
 internal readonly struct Lanes256 : ILanes<Lanes256>
 {
+    private static readonly Vector256<int> Evens = Vector256.Create(0, 2, 4, 6, 0, 2, 4, 6);
+    private static readonly Vector256<int> Odds = Vector256.Create(1, 3, 5, 7, 1, 3, 5, 7);
     private readonly Vector256<float> _v;
     private Lanes256(Vector256<float> v) => _v = v;
     public static int Count => 8;
@@ -68,10 +90,24 @@ internal readonly struct Lanes256 : ILanes<Lanes256>
         for (int i = 1; i < Vector256<float>.Count; i++) max = MathF.Max(max, value._v.GetElement(i));
         return max;
     }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StorePairMaxima(Lanes256 value, ref float destination, int count, ref float temp)
+    {
+        Vector256<float> maxima = Vector256.Max(Vector256.Shuffle(value._v, Evens), Vector256.Shuffle(value._v, Odds));
+        if (count == 4)
+        {
+            maxima.GetLower().StoreUnsafe(ref destination);
+            return;
+        }
+        maxima.StoreUnsafe(ref temp);
+        for (int i = 0; i < count; i++) Unsafe.Add(ref destination, i) = Unsafe.Add(ref temp, i);
+    }
 }
 
 internal readonly struct Lanes128 : ILanes<Lanes128>
 {
+    private static readonly Vector128<int> Evens = Vector128.Create(0, 2, 0, 2);
+    private static readonly Vector128<int> Odds = Vector128.Create(1, 3, 1, 3);
     private readonly Vector128<float> _v;
     private Lanes128(Vector128<float> v) => _v = v;
     public static int Count => 4;
@@ -90,6 +126,18 @@ internal readonly struct Lanes128 : ILanes<Lanes128>
         float max = value._v.GetElement(0);
         for (int i = 1; i < Vector128<float>.Count; i++) max = MathF.Max(max, value._v.GetElement(i));
         return max;
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StorePairMaxima(Lanes128 value, ref float destination, int count, ref float temp)
+    {
+        Vector128<float> maxima = Vector128.Max(Vector128.Shuffle(value._v, Evens), Vector128.Shuffle(value._v, Odds));
+        if (count == 2)
+        {
+            maxima.GetLower().StoreUnsafe(ref destination);
+            return;
+        }
+        maxima.StoreUnsafe(ref temp);
+        for (int i = 0; i < count; i++) Unsafe.Add(ref destination, i) = Unsafe.Add(ref temp, i);
     }
 }
 
@@ -110,4 +158,8 @@ internal readonly struct Lanes1 : ILanes<Lanes1>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes1 Exp(Lanes1 value) => new(VectorMath.ExpFast(value._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Lanes1 value) => value._v;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Lanes1 value) => value._v;
+
+    /// <summary>One lane has no pairs: kernels that pool run their scalar form another way.</summary>
+    public static void StorePairMaxima(Lanes1 value, ref float destination, int count, ref float temp) =>
+        throw new NotSupportedException("One lane has no pairs.");
 }
