@@ -25,3 +25,15 @@ public static partial class TwoReaders
         return (h * g).Linear("b") + g.Linear("b");
     }
 }
+
+/// <summary>Arithmetic on weight tensors alone, folded into constants at build time: no kernel computes it.</summary>
+[CompileModel(Weights = "zoo.safetensors")]
+public static partial class FoldedConstants
+{
+    static Tensor Forward([Shape(4, 5)] Tensor x)
+    {
+        Tensor scale = (x.Parameter("scale") * 0.5f + 1f).Sigmoid();   // [8], folded
+        Tensor both = scale * x.Parameter("scale");                     // [8], folded from two constants
+        return x.Linear("proj").Relu() * both + scale.Tanh();          // [4, 8]
+    }
+}

@@ -151,6 +151,13 @@ public class GeneratorDiagnosticsTests
     }
 
     [Fact]
+    public void MC0006_Forward_returning_weights_alone()
+    {
+        Diagnostic d = Single(Model("return x.Parameter(\"scale\") * 2f;"), "MC0006", "x.Parameter(\"scale\") * 2f");
+        Assert.Contains("Forward must return a value computed from its input", d.GetMessage());
+    }
+
+    [Fact]
     public void MC0006_a_Split_part_that_does_not_exist()
     {
         Diagnostic d = Single(Model("return x.Split(0, 2, 2)[2];"), "MC0006", "2");

@@ -148,6 +148,22 @@ public class GeneratorGoldenTests
     }
 
     [Fact]
+    public void Arithmetic_on_weights_alone_is_folded_at_build_time()
+    {
+        string root = GeneratorDiagnosticsTests.RepositoryRoot();
+        string source = File.ReadAllText(Path.Combine(root, "tests/ModelCompiler.TestModels/EdgeModels.cs"));
+        var run = GeneratorHarness.Run(source, Path.Combine(root, "tests/ModelCompiler.TestModels/Models/zoo.safetensors"));
+        string code = run.Run.GeneratedSources.Single(s => s.HintName == "ModelCompiler.TestModels.FoldedConstants.g.cs").SourceText.ToString();
+
+        // Linear + ReLU, the product with one folded constant, the sum with another: nothing else runs.
+        Assert.Contains("compiled into 3 kernels:", code);
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(code, "/// <summary>Folded at build time: ").Count);
+        Assert.Contains("Folded at build time: scale * x.Parameter(\"scale\")", code);
+        Assert.Contains("Folded at build time: Tanh()", code);
+        Assert.DoesNotContain("Sigmoid", code.Substring(0, code.IndexOf("public const int InputLength", System.StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public void Generation_is_deterministic()
     {
         string root = GeneratorDiagnosticsTests.RepositoryRoot();

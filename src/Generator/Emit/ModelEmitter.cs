@@ -418,12 +418,18 @@ internal static class ModelEmitter
             foreach (WeightBlob blob in plan.Blobs)
             {
                 if (blob.IsZero) continue;
+                if (blob.IsFolded)
+                {
+                    w.Line($"buffer.DecodeBase64({blob.Offset}, {blob.Floats}, {blob.Identifier}); // {WeightsEmitter.Describe(blob)}");
+                    continue;
+                }
                 string norm = blob.Norm is null ? "" : $", {Literal(blob.Norm)}, {Float(blob.Epsilon)}";
                 if (blob.Groups > 1) norm += $", groups: {blob.Groups}";
                 w.Line($"file.Lay(buffer, {blob.Offset}, {K}WeightLayoutKind.{blob.Kind}, {Literal(blob.Tensor)}, {blob.N}, {blob.K}, {blob.Floats}{norm}); // {WeightsEmitter.Describe(blob)}");
             }
             w.Line("return buffer;");
             w.Close();
+            WriteFoldedConstants(w, plan);
             w.Close();
             return;
         }
@@ -440,7 +446,22 @@ internal static class ModelEmitter
         }
         w.Line("return buffer;");
         w.Close();
+        WriteFoldedConstants(w, plan);
         w.Close();
+    }
+
+    // Constants computed at build time from the weights (Passes/FoldConstants): embedded here, beside the loader, in
+    // both storage modes (they are not in the weights file).
+    private static void WriteFoldedConstants(SourceWriter w, ModelPlan plan)
+    {
+        foreach (WeightBlob blob in plan.Blobs.Where(b => b.IsFolded))
+        {
+            var bytes = new byte[blob.Folded.Count * 4];
+            Buffer.BlockCopy(blob.Folded.ToArray(), 0, bytes, 0, bytes.Length);
+            w.Line();
+            w.Line($"/// <summary>Folded at build time: {blob.Tensor}, {blob.Folded.Count} floats, little-endian, base64.</summary>");
+            w.Line($"private static global::System.ReadOnlySpan<byte> {blob.Identifier} => \"{Convert.ToBase64String(bytes)}\"u8;");
+        }
     }
 
     private static string WeightRef(int offset) => offset == 0 ? "w" : $"{Unsafe}.Add(ref w, {offset})";

@@ -39,7 +39,7 @@ internal static class WeightsEmitter
         bool first = true;
         foreach (WeightBlob blob in plan.Blobs)
         {
-            if (blob.IsZero) continue;
+            if (blob.IsZero || blob.IsFolded) continue; // folded constants are in the model's own file, whatever the storage
             if (!first) w.Line();
             first = false;
             byte[] raw = Layout(blob, header, bytes);
@@ -65,6 +65,7 @@ internal static class WeightsEmitter
         WeightLayoutKind.Int4Linear => $"{blob.Tensor} [{blob.N}, {blob.K}] as int4, 32 weights per fp16 scale, unpacked into 16-output panels at start-up",
         WeightLayoutKind.BatchNormScale => $"{blob.Norm}: weight / √(running_var + eps)",
         WeightLayoutKind.BatchNormShift => $"{blob.Norm}: bias − running_mean · scale",
+        _ when blob.IsFolded => $"{blob.Tensor}, folded at build time",
         _ => $"{blob.Tensor}",
     };
 

@@ -33,6 +33,9 @@ internal sealed class Node
     /// <summary>Linear: the optional [out] bias.</summary>
     public SafeTensorEntry? Bias { get; set; }
 
+    /// <summary>A constant computed from weight tensors at build time (Passes/FoldConstants): its values, row-major.</summary>
+    public float[]? Values { get; set; }
+
     /// <summary>Linear/Conv2d: a BatchNorm folded into this layer's weights and bias at build time, and its epsilon.</summary>
     public string? FoldedNorm { get; set; }
     public float FoldedEpsilon { get; set; }

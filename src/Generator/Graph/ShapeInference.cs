@@ -22,6 +22,14 @@ internal static class ShapeInference
             if (node is null) return null; // the first error stops inference: later shapes would only repeat it
             nodes.Add(node);
         }
+        Node output = nodes[model.OutputOp];
+        if (output.IsConstant)
+        {
+            // Everything Forward returns would be computed from weights alone: the same for every input.
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedConstruct, output.Source.Location, output.Source.Text,
+                "Forward must return a value computed from its input, not from weight tensors alone"));
+            return null;
+        }
         return new ModelGraph(nodes, model.OutputOp);
     }
 
@@ -76,7 +84,8 @@ internal static class ShapeInference
 
             case OpKind.Relu or OpKind.Sigmoid or OpKind.Tanh or OpKind.Gelu or OpKind.GeluTanh or OpKind.Silu
                 or OpKind.AddScalar or OpKind.MulScalar or OpKind.Dropout:
-                return inputs[0].IsConstant ? NotOnConstants() : new Node(op, inputs[0].Shape, isConstant: false);
+                // On a weight tensor: a constant, computed at build time (Passes/FoldConstants).
+                return new Node(op, inputs[0].Shape, isConstant: inputs[0].IsConstant);
 
             case OpKind.LayerNorm:
             {
@@ -198,7 +207,7 @@ internal static class ShapeInference
                     ? b.Shape.Length == 2 && b.Shape[0] == k
                     : b.Shape.Length == a.Shape.Length && b.Shape[b.Shape.Length - 2] == k && a.Shape.Take(a.Shape.Length - 2).SequenceEqual(b.Shape.Take(b.Shape.Length - 2));
                 if (!fits)
-                    return Mismatch($"MatMul: {Shape(a)} times {(b.IsConstant ? $"weight '{b.Source.Name}' " : "")}{Shape(b)} does not multiply (expected {(b.IsConstant ? $"a [{k}, n] weight" : $"[…, {k}, n] with the same leading dimensions")})");
+                    return Mismatch($"MatMul: {Shape(a)} times {(b.IsConstant ? $"weight '{b.Source.Name ?? b.Source.Text}' " : "")}{Shape(b)} does not multiply (expected {(b.IsConstant ? $"a [{k}, n] weight" : $"[…, {k}, n] with the same leading dimensions")})");
                 int[] shape = (int[])a.Shape.Clone();
                 shape[shape.Length - 1] = b.Shape[b.Shape.Length - 1];
                 return new Node(op, shape, isConstant: false);
@@ -287,14 +296,13 @@ internal static class ShapeInference
             case OpKind.Add or OpKind.Mul:
             {
                 Node a = inputs[0], b = inputs[1];
-                if (a.IsConstant && b.IsConstant) return NotOnConstants();
                 // Activations carry a leading batch dimension; a weight tensor does not. Broadcasting is NumPy's on
                 // the full shapes, so two activations need the same rank and a weight tensor may not reach the batch.
                 if (!a.IsConstant && !b.IsConstant && a.Shape.Length != b.Shape.Length)
                     return Mismatch($"{op.Kind}: shapes {Shape(a)} and {Shape(b)} do not broadcast (per-sample ranks differ)");
                 Node activation = a.IsConstant ? b : a, other = a.IsConstant ? a : b;
                 if (other.IsConstant && other.Shape.Length > activation.Shape.Length)
-                    return Mismatch($"{op.Kind}: weight '{other.Source.Name}' {Shape(other)} has more dimensions than a sample {Shape(activation)}");
+                    return Mismatch($"{op.Kind}: weight '{other.Source.Name ?? other.Source.Text}' {Shape(other)} has more dimensions than a sample {Shape(activation)}");
                 int rank = Math.Max(a.Shape.Length, b.Shape.Length);
                 var shape = new int[rank];
                 for (int d = 0; d < rank; d++)
@@ -304,7 +312,8 @@ internal static class ShapeInference
                         return Mismatch($"{op.Kind}: shapes {Shape(a)} and {Shape(b)} do not broadcast");
                     shape[d] = da == 1 ? db : da;
                 }
-                return new Node(op, shape, isConstant: false);
+                // Two weight tensors: a constant, computed at build time (Passes/FoldConstants).
+                return new Node(op, shape, isConstant: a.IsConstant && b.IsConstant);
             }
 
             case OpKind.Flatten:

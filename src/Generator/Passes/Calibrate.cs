@@ -29,6 +29,11 @@ internal static class Calibrate
             if (!live[node.Id]) continue;
             int[] inputsOf = node.Inputs;
             double[] x = inputsOf.Length > 0 ? values[inputsOf[0]] : Array.Empty<double>();
+            if (node.IsConstant && node.Kind != OpKind.Parameter)
+            {
+                values[node.Id] = Doubles(FoldConstants.Values(node, readTensor)); // folded at build time
+                continue;
+            }
             switch (node.Kind)
             {
                 case OpKind.Input:
@@ -63,12 +68,12 @@ internal static class Calibrate
                     values[node.Id] = y;
                     break;
                 }
-                case OpKind.Relu: values[node.Id] = Map(x, v => v > 0 ? v : 0); break;
-                case OpKind.Sigmoid: values[node.Id] = Map(x, v => 1 / (1 + Math.Exp(-v))); break;
+                case OpKind.Relu: values[node.Id] = Map(x, ReferenceMath.Relu); break;
+                case OpKind.Sigmoid: values[node.Id] = Map(x, ReferenceMath.Sigmoid); break;
                 case OpKind.Tanh: values[node.Id] = Map(x, Math.Tanh); break;
-                case OpKind.Gelu: values[node.Id] = Map(x, v => 0.5 * v * (1 + ReferenceMath.Erf(v / Math.Sqrt(2)))); break;
-                case OpKind.GeluTanh: values[node.Id] = Map(x, v => 0.5 * v * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)))); break;
-                case OpKind.Silu: values[node.Id] = Map(x, v => v / (1 + Math.Exp(-v))); break;
+                case OpKind.Gelu: values[node.Id] = Map(x, ReferenceMath.Gelu); break;
+                case OpKind.GeluTanh: values[node.Id] = Map(x, ReferenceMath.GeluTanh); break;
+                case OpKind.Silu: values[node.Id] = Map(x, ReferenceMath.Silu); break;
                 case OpKind.AttentionCore:
                 {
                     int heads = node.Source.Ints[0], model = node.Shape[1], sequence = node.Shape[0];

@@ -44,7 +44,7 @@ internal static class FuseEpilogues
         var groups = new List<FusionGroup>();
         foreach (Node node in graph.Nodes)
         {
-            if (!live[node.Id] || absorbed[node.Id] || node.Folded) continue;
+            if (!live[node.Id] || absorbed[node.Id] || node.Folded || node.IsConstant) continue; // constants were folded at build time
             KernelKind? kind = node.Kind switch
             {
                 OpKind.Linear => KernelKind.Linear,

@@ -56,6 +56,23 @@ internal static class LowerToPlan
             return blob;
         }
 
+        // A constant folded at build time: its values travel in the plan and are embedded whatever the weights storage.
+        WeightBlob FoldedBlob(Node constant)
+        {
+            string key = "folded:" + constant.Id;
+            if (blobByKey.TryGetValue(key, out WeightBlob? existing)) return existing;
+            string id = "Folded" + constant.Id.ToString(CultureInfo.InvariantCulture);
+            identifiers.Add(id);
+            var blob = new WeightBlob(id, WeightLayoutKind.Raw, constant.Source.Text, weightFloats, constant.ElementCount, 0, 0)
+            {
+                Folded = new EquatableArray<float>(constant.Values!),
+            };
+            weightFloats += PlanArena.Align(constant.ElementCount);
+            blobs.Add(blob);
+            blobByKey.Add(key, blob);
+            return blob;
+        }
+
         // Arena requests, in kernel order: each stored value is live from the kernel that writes it to the
         // last kernel that reads it (a kernel reads its root op's inputs; its epilogue works in registers).
         var lastRead = new Dictionary<int, int>();
@@ -86,6 +103,8 @@ internal static class LowerToPlan
             if (stored.Kind == OpKind.Input) return new Operand(BufferKind.Input, 0);
             if (stored.Kind == OpKind.Parameter)
                 return new Operand(BufferKind.Weights, Blob(WeightLayoutKind.Raw, stored.Weight!.Name, stored.ElementCount, 0, 0, null, 0).Offset);
+            if (stored.IsConstant)
+                return new Operand(BufferKind.Weights, FoldedBlob(stored).Offset);
             return new Operand(BufferKind.Arena, arenaOffsets[requestIndex[r]] * chunkRows);
         }
 

@@ -79,9 +79,10 @@ internal static class ModelBuilder
             if (diagnostics.Count > model.Diagnostics.Count) return Stop();
 
             bool[] live = EliminateDeadNodes.Run(graph);
+            Func<string, float[]> readTensor = name => header.ReadFloat32(bytes, header.Find(name)!);
+            FoldConstants.Run(graph, live, readTensor);
             FoldBatchNorm.Run(graph, live, layer => layer.Kind == OpKind.Conv2d || !(LowerToPlan.IsQuantized(model, layer) || LowerToPlan.IsInt4(model, layer)));
             var groups = FuseEpilogues.Run(graph, live);
-            Func<string, float[]> readTensor = name => header.ReadFloat32(bytes, header.Find(name)!);
 
             Dictionary<string, float>? ranges = null;
             if (model.Quantize == 3)

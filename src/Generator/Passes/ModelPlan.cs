@@ -89,6 +89,12 @@ internal sealed record WeightBlob(string Identifier, WeightLayoutKind Kind, stri
 
     /// <summary>Grouped convolutions: packed weights and padded biases laid out one group after another.</summary>
     public int Groups { get; init; } = 1;
+
+    /// <summary>A constant folded at build time (<see cref="Tensor"/> is then the expression it came from): its values.</summary>
+    public EquatableArray<float> Folded { get; init; } = EquatableArray<float>.Empty;
+
+    /// <summary>Whether this blob holds folded values rather than a tensor of the weights file.</summary>
+    public bool IsFolded => Folded.Count > 0;
     public float Epsilon { get; init; }
 
     /// <summary>A zero bias with nothing folded into it: the buffer starts zeroed, nothing is embedded or read.</summary>

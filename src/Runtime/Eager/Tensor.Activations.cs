@@ -5,21 +5,21 @@ namespace ModelCompiler;
 public sealed partial class Tensor
 {
     /// <summary><c>max(x, 0)</c>, element-wise.</summary>
-    public Tensor Relu() => Map(x => x > 0 ? x : (x <= 0 ? 0 : x));
+    public Tensor Relu() => Map(ReferenceMath.Relu);
 
     /// <summary><c>1 / (1 + e^-x)</c>, element-wise.</summary>
-    public Tensor Sigmoid() => Map(x => 1.0 / (1.0 + Math.Exp(-x)));
+    public Tensor Sigmoid() => Map(ReferenceMath.Sigmoid);
 
     /// <summary><c>tanh(x)</c>, element-wise.</summary>
     public Tensor Tanh() => Map(Math.Tanh);
 
     /// <summary>GELU, element-wise, exact (erf) or with PyTorch's tanh approximation.</summary>
     public Tensor Gelu(GeluApproximation approximate = GeluApproximation.None) => approximate == GeluApproximation.Tanh
-        ? Map(x => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))))
-        : Map(x => 0.5 * x * (1 + ReferenceMath.Erf(x / Math.Sqrt(2))));
+        ? Map(ReferenceMath.GeluTanh)
+        : Map(ReferenceMath.Gelu);
 
     /// <summary><c>x / (1 + e^-x)</c> (SiLU), element-wise.</summary>
-    public Tensor Silu() => Map(x => x / (1.0 + Math.Exp(-x)));
+    public Tensor Silu() => Map(ReferenceMath.Silu);
 
     /// <summary>Dropout at inference: the identity (<paramref name="probability"/> only documents the training setting).</summary>
     public Tensor Dropout(float probability = 0.5f) => probability is < 0f or > 1f

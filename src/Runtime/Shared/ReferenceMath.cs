@@ -39,4 +39,22 @@ internal static class ReferenceMath
         double erfc = Math.Exp(-ax * ax) / (Math.Sqrt(Math.PI) * fraction);
         return x < 0 ? -(1.0 - erfc) : 1.0 - erfc;
     }
+
+    // The element-wise activations, in double: the eager reference maps them over tensors, calibration runs them, and
+    // constant folding applies them to weights at build time, all with these definitions.
+
+    /// <summary><c>max(x, 0)</c>; NaN stays NaN.</summary>
+    public static double Relu(double x) => x > 0 ? x : (x <= 0 ? 0 : x);
+
+    /// <summary><c>1 / (1 + e^-x)</c>.</summary>
+    public static double Sigmoid(double x) => 1.0 / (1.0 + Math.Exp(-x));
+
+    /// <summary>GELU with erf: <c>x/2 · (1 + erf(x/√2))</c>.</summary>
+    public static double Gelu(double x) => 0.5 * x * (1 + Erf(x / Math.Sqrt(2)));
+
+    /// <summary>GELU, PyTorch's tanh approximation.</summary>
+    public static double GeluTanh(double x) => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+
+    /// <summary>SiLU: <c>x / (1 + e^-x)</c>.</summary>
+    public static double Silu(double x) => x / (1.0 + Math.Exp(-x));
 }
