@@ -208,6 +208,22 @@ public class LayoutAttentionConvKernelTests
     }
 
     [Theory]
+    [InlineData(1, 1)]
+    [InlineData(3, 17)]
+    [InlineData(64, 256)]
+    [InlineData(5, 33)]
+    public void Residual_LayerNorm_matches_the_eager_Add_then_LayerNorm(int rows, int width)
+    {
+        float[] a = Numerics.Random(rows * width, seed: width), b = Numerics.Random(rows * width, seed: width + 1);
+        float[] gamma = Numerics.Random(width, seed: 3, scale: 0.5), beta = Numerics.Random(width, seed: 4, scale: 0.5);
+        var weights = new TestWeights().Add("ln.weight", new[] { width }, gamma).Add("ln.bias", new[] { width }, beta);
+        float[] expected = (Tensor.FromBatch(a, rows, new[] { width }, weights) + Tensor.FromBatch(b, rows, new[] { width }, weights)).LayerNorm("ln").ToArray();
+        var actual = new float[expected.Length];
+        RowLayerNorm.RunResidual(ref a[0], ref b[0], ref actual[0], rows, width, ref gamma[0], ref beta[0], 1e-5f);
+        Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
+    }
+
+    [Theory]
     [InlineData(6, 28, 28, 2, 2, 0)]   // LeNet-5's first pool: vector and scalar parts of each row
     [InlineData(2, 9, 33, 2, 2, 0)]    // odd sizes: the last row and column are dropped, as in PyTorch
     [InlineData(3, 8, 40, 3, 2, 1)]    // overlapping windows, padding

@@ -348,6 +348,8 @@ internal static class ModelEmitter
             case KernelKind.Attention:
                 return $"{K}Attention.Run(ref {Ref(k.A)}, ref {Ref(k.B!)}, ref {Ref(k.C!)}, ref {Ref(k.Output)}, rows, K{k.Index}Geometry, "
                     + $"{(k.Mask is null ? $"ref {Unsafe}.NullRef<float>()" : "ref " + Ref(k.Mask))}, ref {Ref(new Operand(BufferKind.Arena, plan.ScratchOffset))});";
+            case KernelKind.LayerNorm when k.B is not null:
+                return $"{K}RowLayerNorm.RunResidual(ref {Ref(k.A)}, ref {Ref(k.B)}, ref {Ref(k.Output)}, {rows}, {k.K}, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)}, {Float(k.Epsilon)});";
             case KernelKind.LayerNorm:
                 return $"{K}RowLayerNorm.Run(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, {k.K}, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)}, {Float(k.Epsilon)});";
             case KernelKind.Softmax or KernelKind.LogSoftmax:

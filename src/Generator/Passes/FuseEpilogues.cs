@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 using ModelCompiler.Generator.Graph;
 
 namespace ModelCompiler.Generator.Passes;
@@ -21,6 +22,12 @@ internal sealed class FusionGroup
 
     /// <summary>Every node absorbed after the root, in order (epilogue steps and folded BatchNorms).</summary>
     public List<Node> Absorbed { get; } = new();
+
+    /// <summary>LayerNorm: the residual Add of two activations before it, computed in the same pass.</summary>
+    public Node? Residual { get; set; }
+
+    /// <summary>The values the kernel reads: the residual Add's operands, else the root's inputs.</summary>
+    public int[] Reads => Residual?.Inputs ?? Root.Inputs;
 
     /// <summary>Direct convolutions: a 2×2, stride-2 max pool after the epilogue, computed in the kernel's store.</summary>
     public Node? Pool { get; set; }
@@ -45,6 +52,15 @@ internal static class FuseEpilogues
         foreach (Node node in graph.Nodes)
         {
             if (!live[node.Id] || absorbed[node.Id] || node.Folded || node.IsConstant) continue; // constants were folded at build time
+            if (node.Kind == OpKind.Add && ResidualBeforeLayerNorm(graph, consumers, live, node) is { } norm)
+            {
+                // a + b, then LayerNorm, with nothing else reading a + b: one kernel forms each row's sum and normalizes it.
+                var fused = new FusionGroup(KernelKind.LayerNorm, norm) { Residual = node };
+                fused.Absorbed.Add(node);
+                absorbed[norm.Id] = true;
+                groups.Add(fused);
+                continue;
+            }
             KernelKind? kind = node.Kind switch
             {
                 OpKind.Linear => KernelKind.Linear,
@@ -109,6 +125,16 @@ internal static class FuseEpilogues
             groups.Add(group);
         }
         return groups;
+    }
+
+    /// <summary>The LayerNorm an Add of two same-shaped activations feeds, when it is the Add's only reader.</summary>
+    private static Node? ResidualBeforeLayerNorm(ModelGraph graph, List<int>[] consumers, bool[] live, Node add)
+    {
+        Node a = graph.Nodes[add.Inputs[0]], b = graph.Nodes[add.Inputs[1]];
+        if (a.IsConstant || b.IsConstant || !a.Shape.SequenceEqual(add.Shape) || !b.Shape.SequenceEqual(add.Shape)) return null;
+        List<int> readers = LiveReaders(consumers, live, add.Id);
+        Node? next = readers.Count == 1 ? graph.Nodes[readers[0]] : null;
+        return next is { Kind: OpKind.LayerNorm } ? next : null;
     }
 
     /// <summary>A convolution with one input channel per group (and more than one group): run direct, not as a GEMM.</summary>

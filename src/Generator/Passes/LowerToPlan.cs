@@ -78,7 +78,7 @@ internal static class LowerToPlan
         var lastRead = new Dictionary<int, int>();
         for (int k = 0; k < groups.Count; k++)
         {
-            foreach (int input in groups[k].Root.Inputs) lastRead[root[input]] = k;
+            foreach (int input in groups[k].Reads) lastRead[root[input]] = k;
         }
         var requestIndex = new Dictionary<int, int>();
         var requests = new List<ArenaRequest>();
@@ -408,14 +408,15 @@ internal static class LowerToPlan
             }
             case KernelKind.LayerNorm:
             {
+                if (group.Residual is { } add) input = graph.Nodes[add.Inputs[0]];
                 int width = input.Shape[input.Shape.Length - 1];
                 WeightBlob gamma = blob(WeightLayoutKind.Raw, rootNode.Weight!.Name, width, 0, 0, null, 0);
                 WeightBlob beta = rootNode.Bias is null
                     ? blob(WeightLayoutKind.PaddedBias, "", PanelLayout.PaddedBiasLength(width), width, 0, null, 0)
                     : blob(WeightLayoutKind.Raw, rootNode.Bias.Name, width, 0, 0, null, 0);
                 return new KernelPlan(index, KernelKind.LayerNorm,
-                    $"LayerNorm \"{rootNode.Source.Name}\" over the last dimension of {Node.Format(input.Shape)}" + (rootNode.Bias is null ? "" : ", + bias"),
-                    sources.ToEquatableArray(), where(input), null, output, input.ElementCount / Math.Max(1, width), width, 0, gamma.Offset, beta.Offset,
+                    (group.Residual is null ? "" : "Residual add, then ") + $"LayerNorm \"{rootNode.Source.Name}\" over the last dimension of {Node.Format(input.Shape)}" + (rootNode.Bias is null ? "" : ", + bias"),
+                    sources.ToEquatableArray(), where(input), group.Residual is null ? null : where(graph.Nodes[group.Residual.Inputs[1]]), output, input.ElementCount / Math.Max(1, width), width, 0, gamma.Offset, beta.Offset,
                     EquatableArray<EpilogueStep>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty,
                     8L * input.ElementCount) { Epsilon = rootNode.Source.Scalar };
             }

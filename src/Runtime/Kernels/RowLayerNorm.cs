@@ -45,6 +45,28 @@ public static class RowLayerNorm
         }
     }
 
+    /// <summary>
+    /// Effectively computes <see cref="Run"/> on <c>a + b</c> (a residual connection and the LayerNorm after it, as in a
+    /// post-norm transformer block): each row's sum is formed in <paramref name="destination"/>, rounded to float as
+    /// the separate Add would, then normalized in place while it is in cache. <paramref name="destination"/> must not
+    /// overlap <paramref name="a"/> or <paramref name="b"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void RunResidual(ref float a, ref float b, ref float destination, nint rows, nint width, ref float gamma, ref float beta, float epsilon)
+    {
+        for (nint r = 0; r < rows; r++)
+        {
+            ref float x = ref Unsafe.Add(ref a, r * width), z = ref Unsafe.Add(ref b, r * width), y = ref Unsafe.Add(ref destination, r * width);
+            nint i = 0;
+            if (Vector512.IsHardwareAccelerated)
+                for (; i + 16 <= width; i += 16) (Vector512.LoadUnsafe(ref x, (nuint)i) + Vector512.LoadUnsafe(ref z, (nuint)i)).StoreUnsafe(ref y, (nuint)i);
+            else if (Vector128.IsHardwareAccelerated)
+                for (; i + 4 <= width; i += 4) (Vector128.LoadUnsafe(ref x, (nuint)i) + Vector128.LoadUnsafe(ref z, (nuint)i)).StoreUnsafe(ref y, (nuint)i);
+            for (; i < width; i++) Unsafe.Add(ref y, i) = Unsafe.Add(ref x, i) + Unsafe.Add(ref z, i);
+            Run(ref y, ref y, 1, width, ref gamma, ref beta, epsilon);
+        }
+    }
+
     /// <summary>Σ x, or Σ (x − center)² with <paramref name="square"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Sum(ref float x, nint width, float center, bool square)
