@@ -221,6 +221,26 @@ class GroupedCnn(torch.nn.Module):
         return self.fc(torch.cat((line.mean(2), F.adaptive_avg_pool2d(s, 1).flatten(1)), 1))
 
 
+class ResBlock(torch.nn.Module):
+    """ResBlock.cs: a ResNet basic block at 64 channels on 24×24 (wide enough for Winograd F(2×2, 3×3)), BatchNorm folded."""
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(64, 64, 3, padding=1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(64)
+        self.conv2 = torch.nn.Conv2d(64, 64, 3, padding=1, bias=False)
+        self.bn2 = torch.nn.BatchNorm2d(64)
+        with torch.no_grad():
+            for bn in (self.bn1, self.bn2):
+                bn.running_mean.copy_(torch.randn_like(bn.running_mean) * 0.2)
+                bn.running_var.copy_(torch.rand_like(bn.running_var) + 0.5)
+                bn.weight.copy_(torch.randn_like(bn.weight) * 0.2 + 1)
+                bn.bias.copy_(torch.randn_like(bn.bias) * 0.1)
+
+    def forward(self, x):
+        h = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(h)) + x)
+
+
 def export(name, model, sample_shape, batch=37):
     model.eval()
     safetensors_io.save(os.path.join(here, "Models", name + ".safetensors"), safetensors_io.state_dict(model))
@@ -245,3 +265,4 @@ export("small_cnn", SmallCnn(), (1, 8, 8))
 export("bn_cnn", BnCnn(), (1, 8, 8))
 export("layout_zoo", LayoutZoo(), (6, 8))
 export("grouped_cnn", GroupedCnn(), (4, 7, 21))
+export("res_block", ResBlock(), (64, 24, 24), batch=3)

@@ -18,6 +18,7 @@ public class ArenaPlanTests
         { "tests/ModelCompiler.TestModels/LayoutZoo.cs", "tests/ModelCompiler.TestModels/Models/layout_zoo.safetensors" },
         { "tests/ModelCompiler.TestModels/GroupedCnn.cs", "tests/ModelCompiler.TestModels/Models/grouped_cnn.safetensors" },
         { "tests/ModelCompiler.TestModels/BnCnn.cs", "tests/ModelCompiler.TestModels/Models/bn_cnn.safetensors" },
+        { "tests/ModelCompiler.TestModels/ResBlock.cs", "tests/ModelCompiler.TestModels/Models/res_block.safetensors" },
         { "tests/ModelCompiler.TestModels/NormMlp.cs", "tests/ModelCompiler.TestModels/Models/norm_mlp.safetensors" },
         { "samples/DigitsCnn/DigitsCnn.cs", "samples/DigitsCnn/digits_cnn.safetensors" },
         { "samples/TextClassifier/TextClassifier.cs", "samples/TextClassifier/text_classifier.safetensors" },

@@ -46,6 +46,7 @@ public class CompiledModelTests
     [InlineData("SmallCnn", "small_cnn")]
     [InlineData("LayoutZoo", "layout_zoo")]
     [InlineData("GroupedCnn", "grouped_cnn")]
+    [InlineData("ResBlock", "res_block")]
     [InlineData("BnCnn", "bn_cnn")]
     public void Compiled_matches_outputs_exported_from_PyTorch(string name, string file)
     {

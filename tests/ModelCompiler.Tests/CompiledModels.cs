@@ -62,6 +62,7 @@ public sealed record CompiledModel(
         new("SmallCnn", "small_cnn.safetensors", SmallCnn.InputLength, SmallCnn.OutputLength, SmallCnn.Predict, SmallCnn.Predict, SmallCnn.PredictEager),
         new("LayoutZoo", "layout_zoo.safetensors", LayoutZoo.InputLength, LayoutZoo.OutputLength, LayoutZoo.Predict, LayoutZoo.Predict, LayoutZoo.PredictEager),
         new("GroupedCnn", "grouped_cnn.safetensors", GroupedCnn.InputLength, GroupedCnn.OutputLength, GroupedCnn.Predict, GroupedCnn.Predict, GroupedCnn.PredictEager),
+        new("ResBlock", "res_block.safetensors", ResBlock.InputLength, ResBlock.OutputLength, ResBlock.Predict, ResBlock.Predict, ResBlock.PredictEager),
         new("BnCnn", "bn_cnn.safetensors", BnCnn.InputLength, BnCnn.OutputLength, BnCnn.Predict, BnCnn.Predict, BnCnn.PredictEager),
         new("DigitsCnn", "digits_cnn.safetensors", DigitsCnn.DigitsCnnClassifier.InputLength, DigitsCnn.DigitsCnnClassifier.OutputLength,
             DigitsCnn.DigitsCnnClassifier.Predict, DigitsCnn.DigitsCnnClassifier.Predict, DigitsCnn.DigitsCnnClassifier.PredictEager),

@@ -164,6 +164,26 @@ public class GeneratorGoldenTests
     }
 
     [Fact]
+    public void Convolution_kernels_are_chosen_at_build_time_by_shape()
+    {
+        string root = GeneratorDiagnosticsTests.RepositoryRoot();
+        string Generated(string source, string weights, string hint) => GeneratorHarness.Run(File.ReadAllText(Path.Combine(root, source)), Path.Combine(root, weights))
+            .Run.GeneratedSources.Single(s => s.HintName == hint).SourceText.ToString();
+
+        // 64 channels, rows of 24: Winograd F(2×2, 3×3), BatchNorm folded into the transformed filters.
+        string res = Generated("tests/ModelCompiler.TestModels/ResBlock.cs", "tests/ModelCompiler.TestModels/Models/res_block.safetensors", "ModelCompiler.TestModels.ResBlock.g.cs");
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(res, @"//   K\d+  \(BatchNorm ""bn\d"" folded in\) Winograd F\(2×2, 3×3\) Conv2d").Count);
+        Assert.Contains("WinogradConvolution.Run<", res);
+        // LeNet-sized layers: direct, each with its 2×2 max pool in the store.
+        string lenet = Generated("benchmarks/ModelCompiler.Benchmarks/Yardsticks.cs", "benchmarks/ModelCompiler.Benchmarks/Models/lenet5.safetensors", "ModelCompiler.Benchmarks.LeNet5.g.cs");
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(lenet, @"//   K\d+  Direct Conv2d ""conv\d"".*then MaxPool2d 2×2 in the store").Count);
+        // Depthwise, grouped and strided layers.
+        string grouped = Generated("tests/ModelCompiler.TestModels/GroupedCnn.cs", "tests/ModelCompiler.TestModels/Models/grouped_cnn.safetensors", "ModelCompiler.TestModels.GroupedCnn.g.cs");
+        Assert.Contains("Depthwise Conv2d \"dw\"", grouped);
+        Assert.Contains("Conv2d \"grouped\": [8, 7, 21] → [6, 3, 10], 3×3 kernel, stride 2, padding 0, 2 groups", grouped);
+    }
+
+    [Fact]
     public void Generation_is_deterministic()
     {
         string root = GeneratorDiagnosticsTests.RepositoryRoot();

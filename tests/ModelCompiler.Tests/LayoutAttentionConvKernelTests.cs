@@ -208,6 +208,35 @@ public class LayoutAttentionConvKernelTests
     }
 
     [Theory]
+    [InlineData(16, 28, 28, 16, 1)]   // ResNet-style: padding 1 keeps the size
+    [InlineData(3, 9, 13, 5, 1)]      // odd sizes: partial tiles, a partial last tile row
+    [InlineData(8, 10, 37, 24, 0)]    // no padding, more than one panel of tiles per row
+    [InlineData(5, 4, 4, 7, 0)]       // a single tile
+    [InlineData(32, 7, 7, 64, 1)]     // several tile rows per chunk
+    public void Winograd_convolution_matches_the_eager_Conv2d(int c, int h, int w, int outC, int padding)
+    {
+        const int rows = 2;
+        float[] x = Numerics.Random(rows * c * h * w, seed: c * h + w);
+        float[] weight = Numerics.Random(outC * c * 9, seed: outC + 5, scale: 0.3);
+        float[] bias = Numerics.Random(outC, seed: 13, scale: 0.5);
+        var weights = new TestWeights().Add("conv.weight", new[] { outC, c, 3, 3 }, weight).Add("conv.bias", new[] { outC }, bias);
+        Tensor result = Tensor.FromBatch(x, rows, new[] { c, h, w }, weights).Conv2d("conv", 1, padding);
+        float[] expected = result.Relu().ToArray();
+        int oh = result.Shape[2], ow = result.Shape[3];
+        int[] geometry = { c, h, w, outC, 3, 3, 1, padding, 1, oh, ow, 1, padding };
+
+        float[] filters = WeightLayout.Loaded(WeightLayoutKind.WinogradFilters, _ => weight, "conv.weight", null, 0, outC, c, 16 * outC * c);
+        var actual = new float[expected.Length + 1];
+        actual[^1] = 42f;
+        var scratch = new float[WinogradConvolution.ScratchFloats(c, outC, oh, ow)];
+        scratch.AsSpan().Fill(float.NaN); // only what the kernel zeroes may be read as zero
+        WinogradConvolution.Run<ReluOperator>(ref x[0], ref actual[0], rows, geometry, ref filters[0], ref bias[0], ref scratch[0]);
+
+        Assert.Equal(42f, actual[^1]);
+        Assert.InRange(Numerics.RelativeError(actual.AsSpan(0, expected.Length), expected), 0, Numerics.Tolerance);
+    }
+
+    [Theory]
     [InlineData(1, 1)]
     [InlineData(3, 17)]
     [InlineData(64, 256)]

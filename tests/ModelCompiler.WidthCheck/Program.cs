@@ -22,6 +22,7 @@ ok &= Check("SmallCnn", "small_cnn", SmallCnn.InputLength, SmallCnn.OutputLength
 ok &= Check("BnCnn", "bn_cnn", BnCnn.InputLength, BnCnn.OutputLength, BnCnn.Predict, BnCnn.PredictEager);
 ok &= Check("LayoutZoo", "layout_zoo", LayoutZoo.InputLength, LayoutZoo.OutputLength, LayoutZoo.Predict, LayoutZoo.PredictEager);
 ok &= Check("GroupedCnn", "grouped_cnn", GroupedCnn.InputLength, GroupedCnn.OutputLength, GroupedCnn.Predict, GroupedCnn.PredictEager);
+ok &= Check("ResBlock", "res_block", ResBlock.InputLength, ResBlock.OutputLength, ResBlock.Predict, ResBlock.PredictEager);
 ok &= Check("TextClassifier", "text_classifier", TextClassifier.TokenCountClassifier.InputLength, TextClassifier.TokenCountClassifier.OutputLength,
     TextClassifier.TokenCountClassifier.Predict, TextClassifier.TokenCountClassifier.PredictEager, tokens: true);
 ok &= Check("NormMlp", "norm_mlp", NormMlp.InputLength, NormMlp.OutputLength, NormMlp.Predict, NormMlp.PredictEager);

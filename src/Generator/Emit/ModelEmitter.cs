@@ -222,7 +222,7 @@ internal static class ModelEmitter
     private static void WriteRunRows(SourceWriter w, ModelPlan plan)
     {
         bool usesArena = plan.ArenaFloats > 0;
-        bool usesWeights = plan.Kernels.Any(k => k.Kind is KernelKind.Linear or KernelKind.LayerNorm or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.BatchNorm or KernelKind.Embedding || Uses(k, BufferKind.Weights));
+        bool usesWeights = plan.Kernels.Any(k => k.Kind is KernelKind.Linear or KernelKind.LayerNorm or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.Winograd or KernelKind.BatchNorm or KernelKind.Embedding || Uses(k, BufferKind.Weights));
         if (usesArena)
         {
             w.Line("// One scratch arena per thread, allocated on the thread's first call: no locks, no allocation after.");
@@ -255,7 +255,7 @@ internal static class ModelEmitter
             w.Line($"private static global::System.ReadOnlySpan<int> K{kernel.Index}{name} => new int[] {{ {string.Join(", ", values)} }};");
         switch (kernel.Kind)
         {
-            case KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv:
+            case KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.Winograd:
                 w.Line($"// K{kernel.Index}: channels, height, width, out channels, kernel height and width, stride, padding, dilation, out height and width, groups, vertical padding"
                     + (kernel.Kind == KernelKind.DirectConv ? ", output channels per register block, 1 for a fused 2×2 max pool." : "."));
                 Array("Shape", kernel.Shape);
@@ -325,6 +325,8 @@ internal static class ModelEmitter
                 return $"{K}ChannelAffine.Run(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, {k.Shape[0]}, {k.Shape[1]}, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)});";
             case KernelKind.Conv2d:
                 return $"{K}Convolution.Conv2d<{OperatorName(k)}>(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, K{k.Index}Shape, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)}, ref {Ref(new Operand(BufferKind.Arena, plan.ScratchOffset))});";
+            case KernelKind.Winograd:
+                return $"{K}WinogradConvolution.Run<{OperatorName(k)}>(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, K{k.Index}Shape, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)}, ref {Ref(new Operand(BufferKind.Arena, plan.ScratchOffset))});";
             case KernelKind.DirectConv:
                 return $"{K}DirectConvolution.Run<{OperatorName(k)}>(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, K{k.Index}Shape, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)}, ref {Ref(new Operand(BufferKind.Arena, plan.ScratchOffset))});";
             case KernelKind.Depthwise:
@@ -371,7 +373,7 @@ internal static class ModelEmitter
     // kernel's store: one copy of the kernel per epilogue, no call per element.
     private static void WriteOperator(SourceWriter w, KernelPlan kernel)
     {
-        if (kernel.Epilogue.Count == 0 || kernel.Kind is not (KernelKind.Linear or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.MatMul or KernelKind.Elementwise)) return;
+        if (kernel.Epilogue.Count == 0 || kernel.Kind is not (KernelKind.Linear or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.Winograd or KernelKind.MatMul or KernelKind.Elementwise)) return;
         string what = string.Join(", then ", kernel.Epilogue.Select(s => Describe(s)));
         w.Line($"/// <summary>{(kernel.Kind == KernelKind.Elementwise ? "Operator of" : "Epilogue of")} K{kernel.Index}: {what}.</summary>");
         w.Open($"private readonly struct K{kernel.Index}Operator : {K}IUnaryOperator");

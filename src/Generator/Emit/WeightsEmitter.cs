@@ -54,7 +54,7 @@ internal static class WeightsEmitter
         return w.ToString();
     }
 
-    public static string Describe(WeightBlob blob) => (blob.Norm is not null && blob.Kind is WeightLayoutKind.PackedLinear or WeightLayoutKind.PaddedBias
+    public static string Describe(WeightBlob blob) => (blob.Norm is not null && blob.Kind is WeightLayoutKind.PackedLinear or WeightLayoutKind.PaddedBias or WeightLayoutKind.WinogradFilters
         ? $"BatchNorm {blob.Norm} folded into " : "") + blob.Kind switch
     {
         WeightLayoutKind.PackedLinear => $"{blob.Tensor} [{blob.N}, {blob.K}] packed in {PanelLayout.PanelCount(blob.N)} panels of 16 outputs × {blob.K}",
@@ -65,6 +65,7 @@ internal static class WeightsEmitter
         WeightLayoutKind.Int4Linear => $"{blob.Tensor} [{blob.N}, {blob.K}] as int4, 32 weights per fp16 scale, unpacked into 16-output panels at start-up",
         WeightLayoutKind.BatchNormScale => $"{blob.Norm}: weight / √(running_var + eps)",
         WeightLayoutKind.BatchNormShift => $"{blob.Norm}: bias − running_mean · scale",
+        WeightLayoutKind.WinogradFilters => $"{blob.Tensor} [{blob.N}, {blob.K}, 3, 3] in the Winograd domain, G g Gᵀ: 16 matrices [{blob.N}, {blob.K}]",
         _ when blob.IsFolded => $"{blob.Tensor}, folded at build time",
         _ => $"{blob.Tensor}",
     };

@@ -125,6 +125,7 @@ internal static class LowerToPlan
             .Concat(kernels.Where(k => k.Kind == KernelKind.Conv2d).Select(k => PlanArena.Align(
                 // Kernels/Convolution.ScratchFloats: one group's patches [oh·ow, c/g·kh·kw] and its product [oh·ow, out/g].
                 k.Shape[9] * k.Shape[10] * (k.Shape[0] / k.Groups * k.Shape[4] * k.Shape[5] + k.Shape[3] / k.Groups))))
+            .Concat(kernels.Where(k => k.Kind == KernelKind.Winograd).Select(k => PlanArena.Align(WinogradScratch(k.Shape[0], k.Shape[3], k.Shape[9], k.Shape[10]))))
             .Concat(kernels.Where(k => k.Kind == KernelKind.DirectConv).Select(k => PlanArena.Align(
                 // Kernels/DirectConvolution.ScratchFloats: the zero-padded planes (32 columns of slack per row) and two vectors;
                 // pooled, also one sample's unpooled output (used only by the scalar form).
@@ -158,6 +159,18 @@ internal static class LowerToPlan
             StaticRanges = staticRanges is null ? EquatableArray<LayerRange>.Empty
                 : staticRanges.OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => new LayerRange(r.Key, r.Value)).ToEquatableArray(),
         };
+    }
+
+    /// <summary>
+    /// Kernels/WinogradConvolution.ScratchFloats (the generator cannot call the runtime): the padded input, even and odd
+    /// columns apart (tile rows padded to 16-tile panels, 16 floats of slack), the transformed input and products for one
+    /// chunk of tile rows (about 32 tiles), four rows of the vertical transform, zeros for the bias, and two vectors.
+    /// </summary>
+    private static int WinogradScratch(int channels, int outChannels, int outHeight, int outWidth)
+    {
+        int tilesPerRow = ((outWidth + 1) / 2 + 15) / 16 * 16, rowsPerChunk = Math.Max(1, 32 / tilesPerRow);
+        int half = tilesPerRow + 1 + 16, paddedRows = 2 * ((outHeight + 1) / 2) + 2, n = tilesPerRow * rowsPerChunk;
+        return channels * paddedRows * 2 * half + 16 * channels * n + 16 * outChannels * n + 8 * half + n + 2 * 16;
     }
 
     /// <summary>Whether a Linear runs in int8: the model asks for it and does not keep this layer in float32.</summary>
@@ -311,6 +324,22 @@ internal static class LowerToPlan
                 return new KernelPlan(index, group.Kind, title, sources.ToEquatableArray(), where(input), null, output,
                     1, k, n, weights.Offset, bias.Offset, epilogue.ToEquatableArray(), new EquatableArray<int>(geometry),
                     EquatableArray<int>.Empty, EquatableArray<int>.Empty, 2L * k * n * oh * ow) { Groups = groups };
+            }
+            case KernelKind.Winograd:
+            {
+                int[] w = rootNode.Weight!.Shape;
+                int c = input.Shape[0], n = w[0], padding = rootNode.Source.Ints[1], oh = rootNode.Shape[1], ow = rootNode.Shape[2];
+                var geometry = new[] { c, input.Shape[1], input.Shape[2], n, 3, 3, 1, padding, 1, oh, ow, 1, padding };
+                string? norm = rootNode.FoldedNorm;
+                // The filters in the Winograd domain, G g Gᵀ, computed at build time: sixteen [out, C] matrices.
+                WeightBlob weights = blob(WeightLayoutKind.WinogradFilters, rootNode.Weight.Name, 16 * n * c, n, c, norm, rootNode.FoldedEpsilon);
+                WeightBlob bias = blob(WeightLayoutKind.PaddedBias, rootNode.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, rootNode.FoldedEpsilon);
+                string title = (norm is null ? "" : $"(BatchNorm \"{norm}\" folded in) ")
+                    + $"Winograd F(2×2, 3×3) Conv2d \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}, padding {padding}"
+                    + (rootNode.Bias is null ? "" : ", + bias") + after;
+                return new KernelPlan(index, KernelKind.Winograd, title, sources.ToEquatableArray(), where(input), null, output,
+                    1, 9 * c, n, weights.Offset, bias.Offset, epilogue.ToEquatableArray(), new EquatableArray<int>(geometry),
+                    EquatableArray<int>.Empty, EquatableArray<int>.Empty, 2L * 9 * c * n * oh * ow);
             }
             case KernelKind.MaxPool2d or KernelKind.AvgPool2d:
             {

@@ -28,10 +28,22 @@ internal interface ILanes<TSelf> where TSelf : struct, ILanes<TSelf>
     /// of the Count/2 of them, at <paramref name="destination"/>; <paramref name="temp"/> has room for one vector.
     /// </summary>
     static abstract void StorePairMaxima(TSelf value, ref float destination, int count, ref float temp);
+
+    /// <summary>
+    /// Stores <paramref name="even"/> and <paramref name="odd"/> interleaved (e₀ o₀ e₁ o₁ …): the first
+    /// <paramref name="count"/> of the 2·Count values; <paramref name="temp"/> has room for two vectors.
+    /// </summary>
+    static abstract void StoreInterleaved(TSelf even, TSelf odd, ref float destination, int count, ref float temp);
+
+    /// <summary>Of the 2·Count values <paramref name="first"/> then <paramref name="second"/>, stores those at even positions at <paramref name="evens"/> and the others at <paramref name="odds"/>.</summary>
+    static abstract void StoreDeinterleaved(TSelf first, TSelf second, ref float evens, ref float odds);
 }
 
 internal readonly struct Lanes512 : ILanes<Lanes512>
 {
+    private static readonly Vector512<int> LowPairs = Vector512.Create(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    private static readonly Vector512<int> HighPairs = Vector512.Create(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+    private static readonly Vector512<float> OddLanes = Vector512.Create(0, -1, 0, -1, 0, -1, 0, -1, 0, -1, 0, -1, 0, -1, 0, -1).AsSingle();
     private static readonly Vector512<int> Evens = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14);
     private static readonly Vector512<int> Odds = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15);
     private readonly Vector512<float> _v;
@@ -54,6 +66,29 @@ internal readonly struct Lanes512 : ILanes<Lanes512>
         return max;
     }
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreDeinterleaved(Lanes512 first, Lanes512 second, ref float evens, ref float odds)
+    {
+        Vector512.Create(Vector512.Shuffle(first._v, Evens).GetLower(), Vector512.Shuffle(second._v, Evens).GetLower()).StoreUnsafe(ref evens);
+        Vector512.Create(Vector512.Shuffle(first._v, Odds).GetLower(), Vector512.Shuffle(second._v, Odds).GetLower()).StoreUnsafe(ref odds);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreInterleaved(Lanes512 even, Lanes512 odd, ref float destination, int count, ref float temp)
+    {
+        Vector512<float> low = Vector512.ConditionalSelect(OddLanes, Vector512.Shuffle(odd._v, LowPairs), Vector512.Shuffle(even._v, LowPairs));
+        Vector512<float> high = Vector512.ConditionalSelect(OddLanes, Vector512.Shuffle(odd._v, HighPairs), Vector512.Shuffle(even._v, HighPairs));
+        if (count == 2 * Vector512<float>.Count)
+        {
+            low.StoreUnsafe(ref destination);
+            high.StoreUnsafe(ref destination, (nuint)Vector512<float>.Count);
+            return;
+        }
+        low.StoreUnsafe(ref temp);
+        high.StoreUnsafe(ref temp, (nuint)Vector512<float>.Count);
+        for (int i = 0; i < count; i++) Unsafe.Add(ref destination, i) = Unsafe.Add(ref temp, i);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StorePairMaxima(Lanes512 value, ref float destination, int count, ref float temp)
     {
         Vector512<float> maxima = Vector512.Max(Vector512.Shuffle(value._v, Evens), Vector512.Shuffle(value._v, Odds));
@@ -69,6 +104,9 @@ internal readonly struct Lanes512 : ILanes<Lanes512>
 
 internal readonly struct Lanes256 : ILanes<Lanes256>
 {
+    private static readonly Vector256<int> LowPairs = Vector256.Create(0, 0, 1, 1, 2, 2, 3, 3);
+    private static readonly Vector256<int> HighPairs = Vector256.Create(4, 4, 5, 5, 6, 6, 7, 7);
+    private static readonly Vector256<float> OddLanes = Vector256.Create(0, -1, 0, -1, 0, -1, 0, -1).AsSingle();
     private static readonly Vector256<int> Evens = Vector256.Create(0, 2, 4, 6, 0, 2, 4, 6);
     private static readonly Vector256<int> Odds = Vector256.Create(1, 3, 5, 7, 1, 3, 5, 7);
     private readonly Vector256<float> _v;
@@ -91,6 +129,29 @@ internal readonly struct Lanes256 : ILanes<Lanes256>
         return max;
     }
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreDeinterleaved(Lanes256 first, Lanes256 second, ref float evens, ref float odds)
+    {
+        Vector256.Create(Vector256.Shuffle(first._v, Evens).GetLower(), Vector256.Shuffle(second._v, Evens).GetLower()).StoreUnsafe(ref evens);
+        Vector256.Create(Vector256.Shuffle(first._v, Odds).GetLower(), Vector256.Shuffle(second._v, Odds).GetLower()).StoreUnsafe(ref odds);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreInterleaved(Lanes256 even, Lanes256 odd, ref float destination, int count, ref float temp)
+    {
+        Vector256<float> low = Vector256.ConditionalSelect(OddLanes, Vector256.Shuffle(odd._v, LowPairs), Vector256.Shuffle(even._v, LowPairs));
+        Vector256<float> high = Vector256.ConditionalSelect(OddLanes, Vector256.Shuffle(odd._v, HighPairs), Vector256.Shuffle(even._v, HighPairs));
+        if (count == 2 * Vector256<float>.Count)
+        {
+            low.StoreUnsafe(ref destination);
+            high.StoreUnsafe(ref destination, (nuint)Vector256<float>.Count);
+            return;
+        }
+        low.StoreUnsafe(ref temp);
+        high.StoreUnsafe(ref temp, (nuint)Vector256<float>.Count);
+        for (int i = 0; i < count; i++) Unsafe.Add(ref destination, i) = Unsafe.Add(ref temp, i);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StorePairMaxima(Lanes256 value, ref float destination, int count, ref float temp)
     {
         Vector256<float> maxima = Vector256.Max(Vector256.Shuffle(value._v, Evens), Vector256.Shuffle(value._v, Odds));
@@ -106,6 +167,9 @@ internal readonly struct Lanes256 : ILanes<Lanes256>
 
 internal readonly struct Lanes128 : ILanes<Lanes128>
 {
+    private static readonly Vector128<int> LowPairs = Vector128.Create(0, 0, 1, 1);
+    private static readonly Vector128<int> HighPairs = Vector128.Create(2, 2, 3, 3);
+    private static readonly Vector128<float> OddLanes = Vector128.Create(0, -1, 0, -1).AsSingle();
     private static readonly Vector128<int> Evens = Vector128.Create(0, 2, 0, 2);
     private static readonly Vector128<int> Odds = Vector128.Create(1, 3, 1, 3);
     private readonly Vector128<float> _v;
@@ -127,6 +191,29 @@ internal readonly struct Lanes128 : ILanes<Lanes128>
         for (int i = 1; i < Vector128<float>.Count; i++) max = MathF.Max(max, value._v.GetElement(i));
         return max;
     }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreDeinterleaved(Lanes128 first, Lanes128 second, ref float evens, ref float odds)
+    {
+        Vector128.Create(Vector128.Shuffle(first._v, Evens).GetLower(), Vector128.Shuffle(second._v, Evens).GetLower()).StoreUnsafe(ref evens);
+        Vector128.Create(Vector128.Shuffle(first._v, Odds).GetLower(), Vector128.Shuffle(second._v, Odds).GetLower()).StoreUnsafe(ref odds);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreInterleaved(Lanes128 even, Lanes128 odd, ref float destination, int count, ref float temp)
+    {
+        Vector128<float> low = Vector128.ConditionalSelect(OddLanes, Vector128.Shuffle(odd._v, LowPairs), Vector128.Shuffle(even._v, LowPairs));
+        Vector128<float> high = Vector128.ConditionalSelect(OddLanes, Vector128.Shuffle(odd._v, HighPairs), Vector128.Shuffle(even._v, HighPairs));
+        if (count == 2 * Vector128<float>.Count)
+        {
+            low.StoreUnsafe(ref destination);
+            high.StoreUnsafe(ref destination, (nuint)Vector128<float>.Count);
+            return;
+        }
+        low.StoreUnsafe(ref temp);
+        high.StoreUnsafe(ref temp, (nuint)Vector128<float>.Count);
+        for (int i = 0; i < count; i++) Unsafe.Add(ref destination, i) = Unsafe.Add(ref temp, i);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StorePairMaxima(Lanes128 value, ref float destination, int count, ref float temp)
     {
@@ -158,6 +245,20 @@ internal readonly struct Lanes1 : ILanes<Lanes1>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes1 Exp(Lanes1 value) => new(VectorMath.ExpFast(value._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Lanes1 value) => value._v;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Lanes1 value) => value._v;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreDeinterleaved(Lanes1 first, Lanes1 second, ref float evens, ref float odds)
+    {
+        evens = first._v;
+        odds = second._v;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreInterleaved(Lanes1 even, Lanes1 odd, ref float destination, int count, ref float temp)
+    {
+        destination = even._v;
+        if (count > 1) Unsafe.Add(ref destination, 1) = odd._v;
+    }
 
     /// <summary>One lane has no pairs: kernels that pool run their scalar form another way.</summary>
     public static void StorePairMaxima(Lanes1 value, ref float destination, int count, ref float temp) =>

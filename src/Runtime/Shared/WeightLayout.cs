@@ -31,6 +31,11 @@ enum WeightLayoutKind
     BatchNormScale,
     /// <summary>An inference BatchNorm's per-channel shift, <c>bias − running_mean · scale</c>.</summary>
     BatchNormShift,
+    /// <summary>
+    /// 3×3 convolution filters <c>[n, k, 3, 3]</c> in the Winograd F(2×2, 3×3) domain: <c>U = G g Gᵀ</c>, sixteen
+    /// row-major <c>[n, k]</c> matrices, one per position of the 4×4 transform.
+    /// </summary>
+    WinogradFilters,
 }
 
 internal static class WeightLayout
@@ -101,6 +106,13 @@ internal static class WeightLayout
                 Buffer.BlockCopy(sums, 0, result, 0, sums.Length * 4);
                 break;
             }
+            case WeightLayoutKind.WinogradFilters:
+            {
+                double[] transformed = WinogradFilters(values, n, k, scale);
+                for (int position = 0; position < 16; position++)
+                    for (int i = 0; i < n * k; i++) result[position * n * k + i] = (float)transformed[i * 16 + position];
+                break;
+            }
             case WeightLayoutKind.Raw when scale is not null:
                 // Depthwise filters [n, k] with a BatchNorm folded in: each output's filter scaled.
                 for (int j = 0; j < n; j++) for (int i = 0; i < k; i++) result[j * k + i] = values[j * k + i] * scale[j];
@@ -108,6 +120,38 @@ internal static class WeightLayout
             default:
                 Array.Copy(values, result, values.Length);
                 break;
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// <c>G g Gᵀ</c> for each 3×3 filter (Lavin and Gray's F(2×2, 3×3); G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]]),
+    /// in double, each output's filter first multiplied by a folded BatchNorm's scale: 16 values per (output, input).
+    /// </summary>
+    private static double[] WinogradFilters(float[] g, int n, int k, float[]? scale)
+    {
+        double[,] G = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, -0.5, 0.5 }, { 0, 0, 1 } };
+        var result = new double[n * k * 16];
+        var gg = new double[4, 3];
+        for (int o = 0; o < n; o++)
+        for (int c = 0; c < k; c++)
+        {
+            int at = (o * k + c) * 9;
+            double s = scale?[o] ?? 1.0;
+            for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 3; j++)
+            {
+                double sum = 0;
+                for (int t = 0; t < 3; t++) sum += G[i, t] * g[at + t * 3 + j] * s;
+                gg[i, j] = sum;
+            }
+            for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++)
+            {
+                double sum = 0;
+                for (int t = 0; t < 3; t++) sum += gg[i, t] * G[j, t];
+                result[(o * k + c) * 16 + i * 4 + j] = sum;
+            }
         }
         return result;
     }

@@ -1,0 +1,217 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace ModelCompiler.Kernels;
+
+/// <summary>
+/// 3×3, stride-1 convolution through Winograd's minimal filtering, F(2×2, 3×3) (Lavin and Gray, "Fast Algorithms for
+/// Convolutional Neural Networks", 2016; NN-512 and most inference engines use it): each 2×2 output tile is
+/// <c>Aᵀ [Σ_c (G g Gᵀ) ⊙ (Bᵀ d B)] A</c>, so the multiplications become sixteen matrix products
+/// <c>U_p · V_p</c> (<c>[out, C] · [C, tiles]</c>, one per position p of the 4×4 transform) of 16·C·out multiply-adds per
+/// tile instead of the direct 36·C·out. The filters are transformed at build time (<c>WeightLayoutKind.WinogradFilters</c>);
+/// the input is transformed in scratch, tile row by tile row, vectorized along the tiles (the padded input is kept with
+/// its even and odd columns apart, so a tile's four columns are two aligned loads and two loads one further); the
+/// products run on <see cref="PackedLinear"/> with the transformed input as its 16-column panels; the output transform
+/// adds the bias, applies the epilogue and interleaves each tile's two columns back into <c>[out, oh, ow]</c>.
+/// </summary>
+public static class WinogradConvolution
+{
+    /// <summary>Floats of slack after each half row, so vector loads one tile further stay inside.</summary>
+    private const int Slack = 16;
+
+    /// <summary>Tiles per row rounded up to whole 16-column panels, and tile rows multiplied together (about 32 tiles: measured best).</summary>
+    private static (int TilesPerRow, int RowsPerChunk) Chunking(int ow)
+    {
+        int padded = ((ow + 1) / 2 + 15) / 16 * 16;
+        return (padded, Math.Max(1, 32 / padded));
+    }
+
+    /// <summary>
+    /// Scratch floats <see cref="Run{TEpilogue}"/> needs: the padded input with even and odd columns apart, the transformed
+    /// input and the products for one chunk of tile rows, four rows of the vertical transform, and zeros for the GEMM's bias.
+    /// </summary>
+    public static int ScratchFloats(int channels, int outChannels, int outHeight, int outWidth)
+    {
+        (int tilesPerRow, int rowsPerChunk) = Chunking(outWidth);
+        int half = tilesPerRow + 1 + Slack, paddedRows = 2 * ((outHeight + 1) / 2) + 2, n = tilesPerRow * rowsPerChunk;
+        return channels * paddedRows * 2 * half + 16 * channels * n + 16 * outChannels * n + 8 * half + n + 2 * 16;
+    }
+
+    /// <summary>
+    /// Effectively computes PyTorch's <c>conv2d</c> with a 3×3 kernel, stride 1, dilation 1, groups 1 and zero padding,
+    /// followed by <typeparamref name="TEpilogue"/>. <paramref name="filters"/> are the sixteen <c>[out, C]</c> matrices
+    /// <c>G g Gᵀ</c>; <paramref name="bias"/> has one value per output channel; <c>geometry</c> is as for
+    /// <see cref="Convolution.Conv2d{TEpilogue}"/>. Agrees with direct convolution to a few float roundings (the
+    /// transforms add and subtract inputs before multiplying).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void Run<TEpilogue>(ref float input, ref float output, nint samples, ReadOnlySpan<int> geometry,
+        ref float filters, ref float bias, ref float scratch)
+        where TEpilogue : struct, IUnaryOperator
+    {
+        if (Vector512.IsHardwareAccelerated) Core<TEpilogue, Lanes512>(ref input, ref output, samples, geometry, ref filters, ref bias, ref scratch);
+        else if (Vector256.IsHardwareAccelerated) Core<TEpilogue, Lanes256>(ref input, ref output, samples, geometry, ref filters, ref bias, ref scratch);
+        else if (Vector128.IsHardwareAccelerated) Core<TEpilogue, Lanes128>(ref input, ref output, samples, geometry, ref filters, ref bias, ref scratch);
+        else Core<TEpilogue, Lanes1>(ref input, ref output, samples, geometry, ref filters, ref bias, ref scratch);
+    }
+
+    private static void Core<TEpilogue, TLanes>(ref float input, ref float output, nint samples, ReadOnlySpan<int> geometry,
+        ref float filters, ref float bias, ref float scratch)
+        where TEpilogue : struct, IUnaryOperator
+        where TLanes : struct, ILanes<TLanes>
+    {
+        int c = geometry[0], h = geometry[1], w = geometry[2], outC = geometry[3], padding = geometry[7], oh = geometry[9], ow = geometry[10];
+        int lanes = TLanes.Count, th = (oh + 1) / 2;
+        (int twp, int rowsPerChunk) = Chunking(ow);
+        int half = twp + 1 + Slack, ph = 2 * th + 2, rowFloats = 2 * half, planeFloats = ph * rowFloats, n = twp * rowsPerChunk;
+        ref float planes = ref scratch;
+        ref float transformed = ref Unsafe.Add(ref planes, c * planeFloats);          // V_p: 16 × [C, n] in 16-column panels
+        ref float products = ref Unsafe.Add(ref transformed, 16 * c * n);            // M_p: 16 × [out, n]
+        ref float vertical = ref Unsafe.Add(ref products, 16 * outC * n);            // te_0..3, to_0..3, one tile row
+        ref float zeros = ref Unsafe.Add(ref vertical, 8 * half);                    // the GEMM's bias
+        ref float temp = ref Unsafe.Add(ref zeros, n);
+        MemoryMarshal.CreateSpan(ref zeros, n).Clear();
+        int kPanelsStride = 16 * c * n / 16;                                          // floats of one V_p
+        // Padded planes: each padded row holds its even columns, then its odd columns (padded column px = input column +
+        // padding). Only the padding that real outputs read must be zero: the rows above and below the input and the
+        // columns beside it. Anything further right (or below) reaches only tiles and rows that are not stored; the
+        // products keep it to them (each output of a product depends on one tile's column). The interior is rewritten
+        // for every sample, so the zeros are written once per call (the scratch is shared with other kernels).
+        for (int i = 0; i < c; i++)
+        for (int py = 0; py < ph; py++)
+        {
+            ref float row = ref Unsafe.Add(ref planes, i * planeFloats + py * rowFloats);
+            if (py < padding || py >= padding + h)
+            {
+                MemoryMarshal.CreateSpan(ref row, (w + 2 * padding + 1) / 2 + 1).Clear();
+                MemoryMarshal.CreateSpan(ref Unsafe.Add(ref row, half), (w + 2 * padding + 1) / 2 + 1).Clear();
+                continue;
+            }
+            for (int px = 0; px < padding; px++) Unsafe.Add(ref row, (px & 1) * half + (px >> 1)) = 0f;
+            for (int px = padding + w; px < w + 2 * padding; px++) Unsafe.Add(ref row, (px & 1) * half + (px >> 1)) = 0f;
+        }
+        for (nint s = 0; s < samples; s++)
+        {
+            for (int i = 0; i < c; i++)
+            for (int y = 0; y < h; y++)
+            {
+                ref float source = ref Unsafe.Add(ref input, ((s * c + i) * h + y) * w);
+                ref float row = ref Unsafe.Add(ref planes, i * planeFloats + (y + padding) * rowFloats);
+                // Input column x goes to padded column x + padding: with even padding, even x to the even half, else crossed.
+                bool evenPadding = (padding & 1) == 0;
+                int x = Deinterleave<TLanes>(ref source, w,
+                    ref Unsafe.Add(ref row, evenPadding ? padding / 2 : half + (padding - 1) / 2),
+                    ref Unsafe.Add(ref row, evenPadding ? half + padding / 2 : (padding + 1) / 2));
+                for (; x < w; x++)
+                {
+                    int px = x + padding;
+                    Unsafe.Add(ref row, (px & 1) * half + (px >> 1)) = Unsafe.Add(ref source, x);
+                }
+            }
+            ref float result = ref Unsafe.Add(ref output, s * outC * oh * ow);
+            for (int ty0 = 0; ty0 < th; ty0 += rowsPerChunk)
+            {
+                int chunkRows = Math.Min(rowsPerChunk, th - ty0);
+                // Input transform V = Bᵀ d B, Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]], per channel and tile row.
+                for (int r = 0; r < rowsPerChunk; r++)
+                for (int i = 0; i < c; i++)
+                {
+                    if (r >= chunkRows)
+                    {
+                        // Past the last tile row: zeros, so the products of this chunk's padding are finite and unused.
+                        for (int p = 0; p < 16; p++)
+                            for (int tx = 0; tx < twp; tx += 16)
+                                MemoryMarshal.CreateSpan(ref Unsafe.Add(ref transformed, p * kPanelsStride + (((r * twp + tx) / 16) * c + i) * 16), 16).Clear();
+                        continue;
+                    }
+                    ref float d0 = ref Unsafe.Add(ref planes, i * planeFloats + 2 * (ty0 + r) * rowFloats);
+                    ref float d1 = ref Unsafe.Add(ref d0, rowFloats), d2 = ref Unsafe.Add(ref d0, 2 * rowFloats), d3 = ref Unsafe.Add(ref d0, 3 * rowFloats);
+                    for (int j = 0; j < 2 * half; j += lanes) // even halves, then odd halves: rows of Bᵀ d
+                    {
+                        if (j + lanes > 2 * half) break;
+                        TLanes a = TLanes.Load(ref Unsafe.Add(ref d0, j)), b = TLanes.Load(ref Unsafe.Add(ref d1, j));
+                        TLanes e = TLanes.Load(ref Unsafe.Add(ref d2, j)), f = TLanes.Load(ref Unsafe.Add(ref d3, j));
+                        TLanes minusB = TLanes.Multiply(b, TLanes.Broadcast(-1f));
+                        TLanes.Store(TLanes.Add(a, TLanes.Multiply(e, TLanes.Broadcast(-1f))), ref Unsafe.Add(ref vertical, 0 * 2 * half + j));
+                        TLanes.Store(TLanes.Add(b, e), ref Unsafe.Add(ref vertical, 1 * 2 * half + j));
+                        TLanes.Store(TLanes.Add(e, minusB), ref Unsafe.Add(ref vertical, 2 * 2 * half + j));
+                        TLanes.Store(TLanes.Add(b, TLanes.Multiply(f, TLanes.Broadcast(-1f))), ref Unsafe.Add(ref vertical, 3 * 2 * half + j));
+                    }
+                    for (int t = 0; t < 4; t++)
+                    {
+                        ref float te = ref Unsafe.Add(ref vertical, t * 2 * half), to = ref Unsafe.Add(ref te, half);
+                        for (int tx = 0; tx < twp; tx += lanes)
+                        {
+                            // Columns of the tile: E[tx], O[tx], E[tx + 1], O[tx + 1].
+                            TLanes c0 = TLanes.Load(ref Unsafe.Add(ref te, tx)), c1 = TLanes.Load(ref Unsafe.Add(ref to, tx));
+                            TLanes c2 = TLanes.Load(ref Unsafe.Add(ref te, tx + 1)), c3 = TLanes.Load(ref Unsafe.Add(ref to, tx + 1));
+                            TLanes minus = TLanes.Broadcast(-1f);
+                            int panel = (r * twp + tx) / 16, lane = (r * twp + tx) % 16;
+                            ref float at = ref Unsafe.Add(ref transformed, t * 4 * kPanelsStride + (panel * c + i) * 16 + lane);
+                            TLanes.Store(TLanes.Add(c0, TLanes.Multiply(c2, minus)), ref at);
+                            TLanes.Store(TLanes.Add(c1, c2), ref Unsafe.Add(ref at, kPanelsStride));
+                            TLanes.Store(TLanes.Add(c2, TLanes.Multiply(c1, minus)), ref Unsafe.Add(ref at, 2 * kPanelsStride));
+                            TLanes.Store(TLanes.Add(c1, TLanes.Multiply(c3, minus)), ref Unsafe.Add(ref at, 3 * kPanelsStride));
+                        }
+                    }
+                }
+                // Sixteen products M_p = U_p · V_p: [out, C] · [C, n].
+                for (int p = 0; p < 16; p++)
+                {
+                    PackedLinear.Run<IdentityOperator>(ref Unsafe.Add(ref filters, p * outC * c), c, outC,
+                        ref Unsafe.Add(ref transformed, p * kPanelsStride), ref zeros, c, n, ref Unsafe.Add(ref products, p * outC * n), n);
+                }
+                // Output transform Y = Aᵀ M A, Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]], then bias and epilogue, into the planes.
+                for (int k = 0; k < outC; k++)
+                {
+                    TLanes b = TLanes.Broadcast(Unsafe.Add(ref bias, k));
+                    ref float plane = ref Unsafe.Add(ref result, k * oh * ow);
+                    for (int r = 0; r < chunkRows; r++)
+                    {
+                        int y = 2 * (ty0 + r);
+                        for (int tx = 0; tx < twp && 2 * tx < ow; tx += lanes)
+                        {
+                            ref float m = ref Unsafe.Add(ref products, k * n + r * twp + tx);
+                            int stride = outC * n;
+                            TLanes m00 = TLanes.Load(ref m), m01 = TLanes.Load(ref Unsafe.Add(ref m, stride)), m02 = TLanes.Load(ref Unsafe.Add(ref m, 2 * stride)), m03 = TLanes.Load(ref Unsafe.Add(ref m, 3 * stride));
+                            TLanes m10 = TLanes.Load(ref Unsafe.Add(ref m, 4 * stride)), m11 = TLanes.Load(ref Unsafe.Add(ref m, 5 * stride)), m12 = TLanes.Load(ref Unsafe.Add(ref m, 6 * stride)), m13 = TLanes.Load(ref Unsafe.Add(ref m, 7 * stride));
+                            TLanes m20 = TLanes.Load(ref Unsafe.Add(ref m, 8 * stride)), m21 = TLanes.Load(ref Unsafe.Add(ref m, 9 * stride)), m22 = TLanes.Load(ref Unsafe.Add(ref m, 10 * stride)), m23 = TLanes.Load(ref Unsafe.Add(ref m, 11 * stride));
+                            TLanes m30 = TLanes.Load(ref Unsafe.Add(ref m, 12 * stride)), m31 = TLanes.Load(ref Unsafe.Add(ref m, 13 * stride)), m32 = TLanes.Load(ref Unsafe.Add(ref m, 14 * stride)), m33 = TLanes.Load(ref Unsafe.Add(ref m, 15 * stride));
+                            TLanes minus = TLanes.Broadcast(-1f);
+                            // S = Aᵀ M (two rows), then Y = S A (two columns).
+                            TLanes s00 = TLanes.Add(TLanes.Add(m00, m10), m20), s01 = TLanes.Add(TLanes.Add(m01, m11), m21);
+                            TLanes s02 = TLanes.Add(TLanes.Add(m02, m12), m22), s03 = TLanes.Add(TLanes.Add(m03, m13), m23);
+                            TLanes s10 = TLanes.Add(TLanes.Add(m10, TLanes.Multiply(m20, minus)), TLanes.Multiply(m30, minus));
+                            TLanes s11 = TLanes.Add(TLanes.Add(m11, TLanes.Multiply(m21, minus)), TLanes.Multiply(m31, minus));
+                            TLanes s12 = TLanes.Add(TLanes.Add(m12, TLanes.Multiply(m22, minus)), TLanes.Multiply(m32, minus));
+                            TLanes s13 = TLanes.Add(TLanes.Add(m13, TLanes.Multiply(m23, minus)), TLanes.Multiply(m33, minus));
+                            TLanes y00 = TLanes.Apply<TEpilogue>(TLanes.Add(TLanes.Add(TLanes.Add(s00, s01), s02), b));
+                            TLanes y01 = TLanes.Apply<TEpilogue>(TLanes.Add(TLanes.Add(TLanes.Add(s01, TLanes.Multiply(s02, minus)), TLanes.Multiply(s03, minus)), b));
+                            TLanes y10 = TLanes.Apply<TEpilogue>(TLanes.Add(TLanes.Add(TLanes.Add(s10, s11), s12), b));
+                            TLanes y11 = TLanes.Apply<TEpilogue>(TLanes.Add(TLanes.Add(TLanes.Add(s11, TLanes.Multiply(s12, minus)), TLanes.Multiply(s13, minus)), b));
+                            int count = Math.Min(2 * lanes, ow - 2 * tx);
+                            TLanes.StoreInterleaved(y00, y01, ref Unsafe.Add(ref plane, y * ow + 2 * tx), count, ref temp);
+                            if (y + 1 < oh) TLanes.StoreInterleaved(y10, y11, ref Unsafe.Add(ref plane, (y + 1) * ow + 2 * tx), count, ref temp);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Copies x[0..2L·m) apart: even positions to <paramref name="evens"/>, odd ones to <paramref name="odds"/>; returns how many it copied.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Deinterleave<TLanes>(ref float source, int count, ref float evens, ref float odds)
+        where TLanes : struct, ILanes<TLanes>
+    {
+        int lanes = TLanes.Count, x = 0;
+        for (; x + 2 * lanes <= count; x += 2 * lanes)
+        {
+            TLanes.StoreDeinterleaved(TLanes.Load(ref Unsafe.Add(ref source, x)), TLanes.Load(ref Unsafe.Add(ref source, x + lanes)),
+                ref Unsafe.Add(ref evens, x / 2), ref Unsafe.Add(ref odds, x / 2));
+        }
+        return x;
+    }
+}
