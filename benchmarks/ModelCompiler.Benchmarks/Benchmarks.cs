@@ -268,3 +268,15 @@ public class EncoderBlockBenchmark : BatchedOnnxBenchmark
     protected override int[] OutputSampleShape => new[] { 64, 256 };
     protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch) => EncoderBlock.Predict(input, output, batch, maxDegreeOfParallelism: 1);
 }
+
+/// <summary>A ResNet basic block, 64 channels on 28×28 (two Winograd 3×3 convolutions, BatchNorm folded, residual).</summary>
+[MemoryDiagnoser]
+public class ResBlockBenchmark : BatchedOnnxBenchmark
+{
+    [Params(1)]
+    public override int Batch { get; set; }
+    protected override string OnnxFile => "res_block64.onnx";
+    protected override int[] SampleShape => new[] { 64, 28, 28 };
+    protected override int[] OutputSampleShape => new[] { 64, 28, 28 };
+    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch) => ResBlock64.Predict(input, output, batch, maxDegreeOfParallelism: 1);
+}

@@ -34,6 +34,10 @@ if (args.Length == 1 && args[0] == "quick")
     encoder.GlobalSetup();
     Console.WriteLine($"EncoderBlock batch 1: compiled {Median(encoder.Compiled):F2} µs, ONNX Runtime {Median(encoder.OnnxRuntime):F2} µs");
     encoder.Dispose();
+    var res = new ResBlockBenchmark { Batch = 1 };
+    res.GlobalSetup();
+    Console.WriteLine($"ResBlock64 batch 1: compiled {Median(res.Compiled):F2} µs, ONNX Runtime {Median(res.OnnxRuntime):F2} µs");
+    res.Dispose();
     return;
 }
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args.Length == 0 ? new[] { "--filter", "*" } : args,

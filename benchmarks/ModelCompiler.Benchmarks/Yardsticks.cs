@@ -24,3 +24,14 @@ public static partial class EncoderBlock
         return (x + x.Linear("linear1").Relu().Linear("linear2")).LayerNorm("norm2");
     }
 }
+
+/// <summary>A ResNet basic block at 64 channels on 28×28: Winograd's yardstick (both convolutions take that route).</summary>
+[CompileModel(Weights = "res_block64.safetensors")]
+public static partial class ResBlock64
+{
+    static Tensor Forward([Shape(64, 28, 28)] Tensor x)
+    {
+        Tensor h = x.Conv2d("conv1", padding: 1).BatchNorm("bn1").Relu();
+        return (h.Conv2d("conv2", padding: 1).BatchNorm("bn2") + x).Relu();
+    }
+}

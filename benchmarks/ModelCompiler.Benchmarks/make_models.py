@@ -138,3 +138,28 @@ for name, model, shape in (("lenet5", LeNet5(), (1, 1, 28, 28)), ("encoder_block
     torch.onnx.export(model, torch.zeros(*shape), os.path.join(here, "Models", name + ".onnx"), input_names=["input"],
                       output_names=["output"], dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=13)
     print("wrote", name)
+
+
+class ResBlock(torch.nn.Module):
+    """A ResNet basic block (two 3x3 convolutions with BatchNorm, ReLU, residual) at 64 channels on 28x28."""
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(64, 64, 3, padding=1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(64)
+        self.conv2 = torch.nn.Conv2d(64, 64, 3, padding=1, bias=False)
+        self.bn2 = torch.nn.BatchNorm2d(64)
+        with torch.no_grad():
+            for bn in (self.bn1, self.bn2):
+                bn.running_mean.copy_(torch.randn_like(bn.running_mean) * 0.2)
+                bn.running_var.copy_(torch.rand_like(bn.running_var) + 0.5)
+
+    def forward(self, x):
+        h = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(h)) + x)
+
+
+block = ResBlock().eval()
+safetensors_io.save(os.path.join(here, "Models", "res_block64.safetensors"), safetensors_io.state_dict(block))
+torch.onnx.export(block, torch.zeros(1, 64, 28, 28), os.path.join(here, "Models", "res_block64.onnx"), input_names=["input"],
+                  output_names=["output"], dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=13)
+print("wrote res_block64")
