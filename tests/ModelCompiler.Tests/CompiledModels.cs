@@ -22,6 +22,9 @@ public sealed record CompiledModel(
     /// </summary>
     public double Tolerance { get; init; } = Numerics.Tolerance;
 
+    /// <summary>The largest batch the eager comparison runs: smaller for models whose eager reference is slow (double, scalar).</summary>
+    public int MaxBatch { get; init; } = int.MaxValue;
+
     /// <summary>Random inputs for the model: normal values, or valid token ids for models that start with an embedding.</summary>
     public Func<int, int, float[]> Inputs { get; init; } = (count, seed) => Numerics.Random(count, seed);
 
@@ -62,7 +65,8 @@ public sealed record CompiledModel(
         new("SmallCnn", "small_cnn.safetensors", SmallCnn.InputLength, SmallCnn.OutputLength, SmallCnn.Predict, SmallCnn.Predict, SmallCnn.PredictEager),
         new("LayoutZoo", "layout_zoo.safetensors", LayoutZoo.InputLength, LayoutZoo.OutputLength, LayoutZoo.Predict, LayoutZoo.Predict, LayoutZoo.PredictEager),
         new("GroupedCnn", "grouped_cnn.safetensors", GroupedCnn.InputLength, GroupedCnn.OutputLength, GroupedCnn.Predict, GroupedCnn.Predict, GroupedCnn.PredictEager),
-        new("ResBlock", "res_block.safetensors", ResBlock.InputLength, ResBlock.OutputLength, ResBlock.Predict, ResBlock.Predict, ResBlock.PredictEager),
+        new("ResBlock", "res_block.safetensors", ResBlock.InputLength, ResBlock.OutputLength, ResBlock.Predict, ResBlock.Predict, ResBlock.PredictEager)
+            { MaxBatch = 17 },
         new("BnCnn", "bn_cnn.safetensors", BnCnn.InputLength, BnCnn.OutputLength, BnCnn.Predict, BnCnn.Predict, BnCnn.PredictEager),
         new("DigitsCnn", "digits_cnn.safetensors", DigitsCnn.DigitsCnnClassifier.InputLength, DigitsCnn.DigitsCnnClassifier.OutputLength,
             DigitsCnn.DigitsCnnClassifier.Predict, DigitsCnn.DigitsCnnClassifier.Predict, DigitsCnn.DigitsCnnClassifier.PredictEager),
