@@ -40,7 +40,7 @@ public sealed class ModelGenerator : IIncrementalGenerator
             .WithTrackingName(Steps.Declarations);
 
         IncrementalValuesProvider<WeightsFileRef> weightsFiles = context.AdditionalTextsProvider
-            .Where(static text => text.Path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+            .Where(static text => text.Path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || text.Path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
             .Select(static (text, _) => WeightsFileRef.Read(text.Path))
             .WithTrackingName(Steps.WeightsFiles);
 

@@ -88,4 +88,10 @@ internal static class DiagnosticDescriptors
         "Weights file not specified",
         "[CompileModel] on '{0}' needs Weights = \"….safetensors\"",
         "Name the model's safetensors file in the attribute and list it in AdditionalFiles.");
+
+    /// <summary>Format: <c>ONNX node '{0}' ({1}, domain '{2}', opset {3}) cannot be compiled: {4}</c>.</summary>
+    public static readonly DiagnosticDescriptor OnnxUnsupported = Error("MC0013",
+        "ONNX operator not supported",
+        "ONNX node '{0}' ({1}, domain '{2}', opset {3}) cannot be compiled: {4}",
+        "The ONNX importer lowers a set of operators onto the compiler's kernels (docs/onnx.md); this node is outside it, or uses attributes or inputs it does not handle.");
 }

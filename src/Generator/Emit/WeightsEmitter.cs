@@ -21,6 +21,12 @@ internal static class WeightsEmitter
         byte[] bytes = WeightsFileReader.ReadAllBytes(plan.WeightsPath);
         if (WeightLayout.Hash(bytes) != plan.WeightsHash)
             throw new InvalidOperationException($"{plan.WeightsFile} changed while the model was being compiled; build again");
+        if (plan.IsOnnx)
+        {
+            // The same safetensors image the model was compiled against, laid out again from the ONNX file (deterministic).
+            bytes = OnnxImporter.Import(bytes, plan.WeightsFile, null, new System.Collections.Generic.List<Diagnostics.DiagnosticInfo>())?.Weights
+                ?? throw new InvalidOperationException($"{plan.WeightsFile} could not be imported again");
+        }
         SafeTensorsHeader header = SafeTensorsHeader.Parse(bytes);
 
         var w = new SourceWriter();

@@ -61,4 +61,10 @@ internal sealed record ModelDeclaration(
     EquatableArray<DiagnosticInfo> Diagnostics)
 {
     public string FullName => Namespace is null ? ClassName : Namespace + "." + ClassName;
+
+    /// <summary>
+    /// Compiled from an ONNX file (<see cref="WeightsFile"/> names it): the input, shape and ops are not known until the
+    /// file is read, in the next step (<c>Import/OnnxImporter</c>).
+    /// </summary>
+    public bool IsOnnx { get; init; }
 }

@@ -62,11 +62,12 @@ internal static class ModelParser
             // [CompileModel(Weights = "...")]
             AttributeData attribute = context.Attributes[0];
             var attributeSyntax = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) as AttributeSyntax;
-            string? weights = null;
+            string? weights = null, onnx = null;
             LocationInfo? weightsLocation = LocationInfo.From(attributeSyntax);
             foreach (KeyValuePair<string, TypedConstant> named in attribute.NamedArguments)
             {
                 if (named.Key == "Weights" && named.Value.Value is string w) weights = w;
+                if (named.Key == "Onnx" && named.Value.Value is string o) onnx = o;
                 if (named.Key == "Quantize" && named.Value.Value is int q) quantize = q;
                 if (named.Key == "Calibration" && named.Value.Value is string c) calibration = c;
                 if (named.Key == "WeightsStorage" && named.Value.Value is int st) storage = st;
@@ -86,8 +87,21 @@ internal static class ModelParser
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.CalibrationInvalid, quantizeLocation, "(none)",
                     "Quantize = Quantization.Int8Static needs Calibration = \"….safetensors\", a file of representative inputs"));
             AttributeArgumentSyntax? weightsArgument = attributeSyntax?.ArgumentList?.Arguments
-                .FirstOrDefault(a => a.NameEquals?.Name.Identifier.Text == "Weights");
+                .FirstOrDefault(a => a.NameEquals?.Name.Identifier.Text == (onnx is null ? "Weights" : "Onnx"));
             if (weightsArgument is not null) weightsLocation = LocationInfo.From(weightsArgument.Expression);
+            if (onnx is not null)
+            {
+                // An ONNX model: the file holds the graph and the weights; its ops are read in the next step.
+                if (weights is not null)
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedConstruct, weightsLocation, type.Name,
+                        "set either Onnx (the graph and its weights) or Weights (for a Forward method), not both"));
+                else if (string.IsNullOrWhiteSpace(onnx))
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WeightsNotSpecified, weightsLocation, type.Name));
+                if (type.GetMembers("Forward").FirstOrDefault() is { } extra)
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedConstruct, LocationInfo.From(extra.Locations.FirstOrDefault()), "Forward",
+                        "a model compiled from ONNX has no Forward method: the ONNX graph is the model"));
+                return Result(onnx, weightsLocation, containing: containing.ToArray()) with { IsOnnx = true };
+            }
             if (string.IsNullOrWhiteSpace(weights))
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WeightsNotSpecified, weightsLocation, type.Name));

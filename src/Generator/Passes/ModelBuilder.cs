@@ -26,7 +26,7 @@ internal static class ModelBuilder
     {
         var diagnostics = model.Diagnostics.ToList();
         ModelResult Stop() => new(null, diagnostics.ToEquatableArray()) { StandIn = StandIn(model, diagnostics) };
-        if (diagnostics.Any(d => d.Descriptor.DefaultSeverity == DiagnosticSeverity.Error) || model.WeightsFile is null || model.OutputOp < 0)
+        if (diagnostics.Any(d => d.Descriptor.DefaultSeverity == DiagnosticSeverity.Error) || model.WeightsFile is null || (model.OutputOp < 0 && !model.IsOnnx))
             return Stop();
         try
         {
@@ -56,11 +56,27 @@ internal static class ModelBuilder
             try
             {
                 bytes = WeightsFileReader.ReadAllBytes(file.Path);
+                if (model.IsOnnx)
+                {
+                    // The ONNX graph becomes the ops a Forward method would have recorded, and its initializers a
+                    // safetensors image under the names those ops read; from here on it is compiled like any model.
+                    OnnxImport? import = OnnxImporter.Import(bytes, model.WeightsFile, model.WeightsLocation, diagnostics);
+                    if (import is null) return Stop();
+                    model = model with
+                    {
+                        InputName = import.InputName,
+                        InputShape = new EquatableArray<int>(import.InputShape),
+                        Ops = import.Ops.ToEquatableArray(),
+                        OutputOp = import.Output,
+                        WeightsStorage = 1, // embedded: the runtime reads safetensors files, not ONNX
+                    };
+                    bytes = import.Weights;
+                }
                 header = SafeTensorsHeader.Parse(bytes);
             }
             catch (Exception e) when (e is SafeTensorsFormatException or System.IO.IOException or UnauthorizedAccessException)
             {
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WeightsFileInvalid, model.WeightsLocation, model.WeightsFile, e.Message));
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WeightsFileInvalid, model.WeightsLocation, model.WeightsFile!, e.Message));
                 return Stop();
             }
             cancellationToken.ThrowIfCancellationRequested();
@@ -92,7 +108,7 @@ internal static class ModelBuilder
             }
             ModelPlan plan = LowerToPlan.Run(model, file, graph, groups, readTensor, ranges);
             // Embedding costs ~0.5 s of compile time per MB (docs/performance.md): big weights are read from the file instead.
-            plan = plan with { EmbedWeights = model.WeightsStorage == 1 || (model.WeightsStorage == 0 && plan.EmbeddedBytes <= embedLimit) };
+            plan = plan with { EmbedWeights = model.WeightsStorage == 1 || (model.WeightsStorage == 0 && plan.EmbeddedBytes <= embedLimit), IsOnnx = model.IsOnnx };
             return new ModelResult(plan, diagnostics.ToEquatableArray());
         }
         catch (OperationCanceledException)

@@ -148,6 +148,9 @@ internal sealed record ModelPlan(
     /// <summary>Bytes the model's weight tensors take in float32, for the size report.</summary>
     public long Float32Bytes { get; init; }
 
+    /// <summary>Compiled from an ONNX file: no Forward method, so no eager entry points; weights always embedded.</summary>
+    public bool IsOnnx { get; init; }
+
     /// <summary>Whether the weights are embedded (else read at start-up from the weights file beside the application).</summary>
     public bool EmbedWeights { get; init; } = true;
 

@@ -33,4 +33,11 @@ public sealed class CompileModelAttribute : Attribute
 
     /// <summary>Whether the weights are embedded in the assembly or read from the file beside the application.</summary>
     public WeightsStorage WeightsStorage { get; set; }
+
+    /// <summary>
+    /// An ONNX model to compile instead of a <c>Forward</c> method (listed in <c>AdditionalFiles</c>, like a weights file):
+    /// its graph is lowered onto the same kernels, its initializers are the weights, and its first input's shape (the
+    /// leading dimension being the batch) is the sample shape. Set either this or <see cref="Weights"/>.
+    /// </summary>
+    public string? Onnx { get; set; }
 }

@@ -1,0 +1,527 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Text;
+using ModelCompiler.Generator.Diagnostics;
+using ModelCompiler.Generator.Graph;
+using ModelCompiler.Generator.Helpers;
+using ModelCompiler.Generator.Parsing;
+
+namespace ModelCompiler.Generator.Import;
+
+/// <summary>What an ONNX file becomes: the ops (as a Forward method would have recorded them) and the weights, laid out as a safetensors image.</summary>
+internal sealed class OnnxImport
+{
+    public OnnxImport(List<DslOp> ops, int output, string inputName, int[] inputShape, byte[] weights)
+    {
+        Ops = ops; Output = output; InputName = inputName; InputShape = inputShape; Weights = weights;
+    }
+
+    public List<DslOp> Ops { get; }
+    public int Output { get; }
+    public string InputName { get; }
+    public int[] InputShape { get; }
+
+    /// <summary>The weights the ops name, as a safetensors file image: the rest of the pipeline reads weights from one.</summary>
+    public byte[] Weights { get; }
+}
+
+/// <summary>
+/// Lowers an ONNX graph onto the compiler's IR with ONNX semantics: each node becomes the op a <c>Forward</c> method
+/// would have recorded (<c>Gemm</c> and <c>MatMul</c> by a weight become <c>Linear</c>, so they get the packed GEMM and
+/// fused epilogues), and the initializers become a safetensors image under the names those ops read (transposed or
+/// negated at build time where ONNX stores them otherwise). The leading dimension of the input is the batch. Anything
+/// outside the supported set is MC0013 naming the node, its operator, domain and opset. Pure and deterministic: the
+/// weights emitter calls it again to lay the same image out.
+/// </summary>
+internal static class OnnxImporter
+{
+    /// <summary>The operators lowered, for docs/onnx.md (generated from this list by a test).</summary>
+    public static readonly string[] Supported =
+    {
+        "Add", "AveragePool", "BatchNormalization", "Constant", "Conv", "Div", "Dropout", "Flatten", "Gemm", "GlobalAveragePool",
+        "Identity", "LogSoftmax", "MatMul", "MaxPool", "Mul", "Relu", "Reshape", "Sigmoid", "Softmax", "Sub", "Tanh",
+    };
+
+    public static OnnxImport? Import(byte[] bytes, OnnxModel model, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics)
+    {
+        var importer = new Lowering(bytes, model, file, at, diagnostics);
+        return importer.Run();
+    }
+
+    /// <summary>Reads and lowers an ONNX file; null (with diagnostics) when it cannot be compiled.</summary>
+    public static OnnxImport? Import(byte[] bytes, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics)
+    {
+        OnnxModel model;
+        try
+        {
+            model = OnnxReader.Read(bytes);
+        }
+        catch (OnnxFormatException e)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WeightsFileInvalid, at, file, e.Message));
+            return null;
+        }
+        return Import(bytes, model, file, at, diagnostics);
+    }
+
+    /// <summary>One import: the values seen so far (activations by op id, constants by data) and the ops recorded.</summary>
+    private sealed class Lowering
+    {
+        private readonly byte[] _bytes;
+        private readonly OnnxModel _model;
+        private readonly LocationInfo? _at;
+        private readonly string _file;
+        private readonly List<DiagnosticInfo> _diagnostics;
+        private readonly List<DslOp> _ops = new();
+        private readonly Dictionary<string, int> _activations = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, int> _ranks = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, Constant> _constants = new(StringComparer.Ordinal);
+        private readonly List<KeyValuePair<string, Constant>> _weights = new();
+        private readonly Dictionary<string, int> _parameters = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, int> _uses = new(StringComparer.Ordinal);
+
+        public Lowering(byte[] bytes, OnnxModel model, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics)
+        {
+            _bytes = bytes; _model = model; _file = file; _at = at; _diagnostics = diagnostics;
+        }
+
+        private sealed class Constant
+        {
+            public Constant(long[] dims, float[]? floats, long[]? longs)
+            {
+                Dims = dims; Floats = floats; Longs = longs;
+            }
+
+            public long[] Dims { get; }
+            public float[]? Floats { get; }
+            public long[]? Longs { get; }
+        }
+
+        private sealed class Stop : Exception { }
+
+        public OnnxImport? Run()
+        {
+            try
+            {
+                OnnxGraph graph = _model.Graph;
+                foreach (OnnxTensor t in graph.Initializers) _constants[t.Name] = Read(t, null);
+                foreach (OnnxNode n in graph.Nodes)
+                    foreach (string i in n.Inputs) _uses[i] = _uses.TryGetValue(i, out int u) ? u + 1 : 1;
+
+                List<OnnxValueInfo> inputs = graph.Inputs.Where(v => !_constants.ContainsKey(v.Name)).ToList();
+                if (inputs.Count != 1) throw Fail($"the graph has {inputs.Count} inputs besides its initializers; a compiled model takes exactly one");
+                OnnxValueInfo input = inputs[0];
+                if (input.ElementType != OnnxDataType.Float) throw Fail($"input '{input.Name}' is {input.ElementType}; a compiled model takes float32");
+                if (input.Shape is null || input.Shape.Count < 2)
+                    throw Fail($"input '{input.Name}' needs a shape of [batch, …] with at least one more dimension");
+                var sample = new int[input.Shape.Count - 1];
+                for (int d = 1; d < input.Shape.Count; d++)
+                {
+                    long? v = input.Shape[d].Value;
+                    if (v is null or <= 0 or > int.MaxValue)
+                        throw Fail($"input '{input.Name}' dimension {d} is '{input.Shape[d].Parameter ?? "unknown"}': only the first (the batch) may vary");
+                    sample[d - 1] = (int)v.Value;
+                }
+                _ops.Add(new DslOp(0, OpKind.Input, EquatableArray<int>.Empty, input.Name, 0f, EquatableArray<int>.Empty, _at, null, input.Name));
+                _activations[input.Name] = 0;
+                _ranks[input.Name] = input.Shape.Count;
+
+                var skip = new HashSet<int>();
+                for (int index = 0; index < graph.Nodes.Count; index++)
+                {
+                    if (skip.Contains(index)) continue;
+                    Lower(graph.Nodes, index, skip);
+                }
+
+                if (graph.Outputs.Count != 1) throw Fail($"the graph has {graph.Outputs.Count} outputs; a compiled model has exactly one");
+                if (!_activations.TryGetValue(graph.Outputs[0].Name, out int output))
+                    throw Fail($"output '{graph.Outputs[0].Name}' is not computed from the input");
+                return new OnnxImport(_ops, output, input.Name, sample, SafeTensorsImage());
+            }
+            catch (Stop)
+            {
+                return null;
+            }
+        }
+
+        private void Lower(List<OnnxNode> nodes, int index, HashSet<int> skip)
+        {
+            OnnxNode node = nodes[index];
+            if (node.Domain is not ("" or "ai.onnx")) throw Unsupported(node, "only the default ONNX domain is supported");
+            string name = "n" + index.ToString(CultureInfo.InvariantCulture);
+            string Output() => node.Outputs.Count > 0 ? node.Outputs[0] : throw Unsupported(node, "it has no output");
+            switch (node.OpType)
+            {
+                case "Identity" or "Dropout":
+                    Alias(node, Input(node, 0), Output());
+                    return;
+                case "Constant":
+                {
+                    OnnxAttribute? value = node.Attributes.FirstOrDefault(a => a.Name == "value");
+                    if (value?.T is null) throw Unsupported(node, "only a 'value' tensor is supported");
+                    _constants[Output()] = Read(value.T, node);
+                    return;
+                }
+                case "Relu" or "Sigmoid" or "Tanh":
+                    Activation(node, Output(), node.OpType switch { "Relu" => OpKind.Relu, "Sigmoid" => OpKind.Sigmoid, _ => OpKind.Tanh },
+                        new[] { Act(node, Input(node, 0)) }, RankOf(Input(node, 0)));
+                    return;
+                case "Softmax" or "LogSoftmax":
+                {
+                    int rank = RankOf(Input(node, 0));
+                    long axis = IntAttribute(node, "axis", _model.DefaultOpset >= 13 ? -1 : 1);
+                    if (axis != -1 && axis != rank - 1) throw Unsupported(node, $"axis {axis} of a rank-{rank} input: only the last axis is supported");
+                    Activation(node, Output(), node.OpType == "Softmax" ? OpKind.Softmax : OpKind.LogSoftmax, new[] { Act(node, Input(node, 0)) }, rank);
+                    return;
+                }
+                case "Flatten":
+                {
+                    if (IntAttribute(node, "axis", 1) != 1) throw Unsupported(node, "only axis 1 (keep the batch, flatten the rest) is supported");
+                    Activation(node, Output(), OpKind.Flatten, new[] { Act(node, Input(node, 0)) }, 2);
+                    return;
+                }
+                case "Reshape":
+                {
+                    Constant shape = Const(node, Input(node, 1));
+                    long[] dims = shape.Longs ?? throw Unsupported(node, "the shape must be an int64 constant");
+                    if (dims.Length < 2 || dims[0] is not (-1 or 0 or 1))
+                        throw Unsupported(node, $"shape [{string.Join(", ", dims)}]: the first dimension must stay the batch (-1, 0 or 1)");
+                    int[] sample = dims.Skip(1).Select(d => d == 0 ? throw Unsupported(node, "0 (copy a dimension) is supported only for the batch") : (int)d).ToArray();
+                    Activation(node, Output(), OpKind.Reshape, new[] { Act(node, Input(node, 0)) }, dims.Length, ints: sample);
+                    return;
+                }
+                case "Gemm":
+                {
+                    if (IntAttribute(node, "transA", 0) != 0) throw Unsupported(node, "transA = 1 is not supported");
+                    float alpha = FloatAttribute(node, "alpha", 1f), beta = FloatAttribute(node, "beta", 1f);
+                    Constant b = Const(node, Input(node, 1));
+                    if (b.Floats is null || b.Dims.Length != 2) throw Unsupported(node, "B must be a float32 matrix initializer");
+                    bool transB = IntAttribute(node, "transB", 0) != 0;
+                    float[] weight = transB ? b.Floats : Transpose(b.Floats, (int)b.Dims[0], (int)b.Dims[1]);
+                    long outputs = transB ? b.Dims[0] : b.Dims[1], inputs = transB ? b.Dims[1] : b.Dims[0];
+                    if (alpha != 1f) weight = weight.Select(v => v * alpha).ToArray();
+                    float[]? bias = null;
+                    if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0)
+                    {
+                        Constant c = Const(node, Input(node, 2));
+                        if (c.Floats is null || c.Floats.Length != outputs) throw Unsupported(node, "C must be a float32 vector of one value per output");
+                        bias = beta == 1f ? c.Floats : c.Floats.Select(v => v * beta).ToArray();
+                    }
+                    Linear(node, Output(), name, weight, outputs, inputs, bias);
+                    return;
+                }
+                case "MatMul":
+                {
+                    string left = Input(node, 0), right = Input(node, 1);
+                    if (_constants.TryGetValue(right, out Constant? w) && w.Dims.Length == 2 && w.Floats is not null)
+                    {
+                        // x · W with W [in, out] is a Linear with weight Wᵀ; an Add of a bias right after (its only reader) joins it.
+                        float[]? bias = null;
+                        string output = Output();
+                        int next = index + 1;
+                        if (next < nodes.Count && nodes[next].OpType == "Add" && _uses.TryGetValue(output, out int uses) && uses == 1
+                            && nodes[next].Inputs.Count == 2 && nodes[next].Inputs.Contains(output))
+                        {
+                            string other = nodes[next].Inputs[0] == output ? nodes[next].Inputs[1] : nodes[next].Inputs[0];
+                            if (_constants.TryGetValue(other, out Constant? b) && b.Floats is not null && b.Floats.Length == w.Dims[1]
+                                && b.Dims.Take(b.Dims.Length - 1).All(d => d == 1))
+                            {
+                                bias = b.Floats;
+                                output = nodes[next].Outputs[0];
+                                skip.Add(next);
+                            }
+                        }
+                        Linear(node, output, name, Transpose(w.Floats, (int)w.Dims[0], (int)w.Dims[1]), w.Dims[1], w.Dims[0], bias);
+                        return;
+                    }
+                    Activation(node, Output(), OpKind.MatMul, new[] { Act(node, left), Operand(node, right, RankOf(left)) }, RankOf(left));
+                    return;
+                }
+                case "Add" or "Mul" or "Sub" or "Div":
+                    Binary(node, Output());
+                    return;
+                case "Conv":
+                {
+                    string x = Input(node, 0);
+                    int rank = RankOf(x);
+                    Constant w = Const(node, Input(node, 1));
+                    if (w.Floats is null || w.Dims.Length != rank || rank is not (3 or 4)) throw Unsupported(node, "only 1-D and 2-D convolutions with float32 weights are supported");
+                    if (Text(node, "auto_pad", "NOTSET") != "NOTSET") throw Unsupported(node, "auto_pad is not supported; export with explicit pads");
+                    int spatial = rank - 2;
+                    int stride = Uniform(node, "strides", spatial, 1), dilation = Uniform(node, "dilations", spatial, 1), padding = Uniform(node, "pads", 2 * spatial, 0);
+                    int groups = (int)IntAttribute(node, "group", 1);
+                    _weights.Add(new(name + ".weight", w));
+                    if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0) _weights.Add(new(name + ".bias", Const(node, Input(node, 2))));
+                    Activation(node, Output(), rank == 4 ? OpKind.Conv2d : OpKind.Conv1d, new[] { Act(node, x) }, rank, name, ints: new[] { stride, padding, dilation, groups });
+                    return;
+                }
+                case "MaxPool" or "AveragePool":
+                {
+                    string x = Input(node, 0);
+                    if (RankOf(x) != 4) throw Unsupported(node, "only 2-D pooling is supported");
+                    if (IntAttribute(node, "ceil_mode", 0) != 0 || Text(node, "auto_pad", "NOTSET") != "NOTSET") throw Unsupported(node, "ceil_mode and auto_pad are not supported");
+                    int kernel = Uniform(node, "kernel_shape", 2, -1), stride = Uniform(node, "strides", 2, 1), padding = Uniform(node, "pads", 4, 0);
+                    if (Uniform(node, "dilations", 2, 1) != 1) throw Unsupported(node, "dilated pooling is not supported");
+                    if (node.OpType == "AveragePool" && padding > 0 && IntAttribute(node, "count_include_pad", 0) == 0)
+                        throw Unsupported(node, "averaging padded windows over the real values only (count_include_pad = 0) is not supported");
+                    Activation(node, Output(), node.OpType == "MaxPool" ? OpKind.MaxPool2d : OpKind.AvgPool2d, new[] { Act(node, x) }, 4, ints: new[] { kernel, stride, padding });
+                    return;
+                }
+                case "GlobalAveragePool":
+                {
+                    string x = Input(node, 0);
+                    if (RankOf(x) != 4) throw Unsupported(node, "only [N, C, H, W] inputs are supported");
+                    int pooled = Record(node, OpKind.GlobalAvgPool, new[] { Act(node, x) });
+                    // ONNX keeps the pooled dimensions: [N, C, 1, 1].
+                    int kept = Record(node, OpKind.Reshape, new[] { pooled }, ints: new[] { -1, 1, 1 });
+                    _activations[Output()] = kept;
+                    _ranks[Output()] = 4;
+                    return;
+                }
+                case "BatchNormalization":
+                {
+                    if (node.Outputs.Count > 1 && node.Outputs.Skip(1).Any(o => o.Length > 0)) throw Unsupported(node, "training-mode outputs are not supported");
+                    string x = Input(node, 0);
+                    string[] parts = { "weight", "bias", "running_mean", "running_var" };
+                    for (int i = 0; i < 4; i++) _weights.Add(new(name + "." + parts[i], Const(node, Input(node, i + 1))));
+                    Activation(node, Output(), OpKind.BatchNorm, new[] { Act(node, x) }, RankOf(x), name, FloatAttribute(node, "epsilon", 1e-5f));
+                    return;
+                }
+                default:
+                    throw Unsupported(node, $"{node.OpType} is not among the supported operators ({string.Join(", ", Supported)})");
+            }
+        }
+
+        private void Binary(OnnxNode node, string output)
+        {
+            string a = Input(node, 0), b = Input(node, 1);
+            bool constA = _constants.ContainsKey(a), constB = _constants.ContainsKey(b);
+            if (constA && constB) throw Unsupported(node, "both operands are constants (fold them before export)");
+            string op = node.OpType;
+            if (constA && op is "Sub" or "Div") throw Unsupported(node, $"a constant {(op == "Sub" ? "minus" : "divided by")} an activation is not supported");
+            string activation = constA ? b : a, other = constA ? a : b;
+            int rank = Math.Max(RankOf(activation), _constants.TryGetValue(other, out Constant? oc) ? oc.Dims.Length : RankOf(other));
+            if (_constants.TryGetValue(other, out Constant? c))
+            {
+                if (c.Floats is null) throw Unsupported(node, "the constant operand must be float32");
+                float[] values = op switch
+                {
+                    "Sub" => c.Floats.Select(v => -v).ToArray(),
+                    "Div" => c.Floats.Select(v => 1f / v).ToArray(),
+                    _ => c.Floats,
+                };
+                OpKind kind = op is "Add" or "Sub" ? OpKind.Add : OpKind.Mul;
+                if (values.Length == 1)
+                {
+                    Activation(node, output, kind == OpKind.Add ? OpKind.AddScalar : OpKind.MulScalar, new[] { Act(node, activation) }, rank, scalar: values[0]);
+                    return;
+                }
+                // A weight has no batch dimension: leading 1s of ONNX's full-rank constant broadcast over it.
+                long[] dims = c.Dims.SkipWhile((d, i) => d == 1 && c.Dims.Length - i >= RankOf(activation)).ToArray();
+                string weight = "c" + _weights.Count.ToString(CultureInfo.InvariantCulture) + ":" + other;
+                _weights.Add(new(weight, new Constant(dims, values, null)));
+                int parameter = Record(node, OpKind.Parameter, Array.Empty<int>(), weight);
+                Activation(node, output, kind, new[] { Act(node, activation), parameter }, rank);
+                return;
+            }
+            int left = Act(node, a), right = Act(node, b);
+            switch (op)
+            {
+                case "Add": Activation(node, output, OpKind.Add, new[] { left, right }, rank); return;
+                case "Mul": Activation(node, output, OpKind.Mul, new[] { left, right }, rank); return;
+                case "Sub":
+                {
+                    int negated = Record(node, OpKind.MulScalar, new[] { right }, scalar: -1f);
+                    Activation(node, output, OpKind.Add, new[] { left, negated }, rank);
+                    return;
+                }
+                default: throw Unsupported(node, "dividing one activation by another is not supported");
+            }
+        }
+
+        private void Linear(OnnxNode node, string output, string name, float[] weight, long outputs, long inputs, float[]? bias)
+        {
+            _weights.Add(new(name + ".weight", new Constant(new[] { outputs, inputs }, weight, null)));
+            if (bias is not null) _weights.Add(new(name + ".bias", new Constant(new[] { outputs }, bias, null)));
+            string x = Input(node, 0);
+            Activation(node, output, OpKind.Linear, new[] { Act(node, x) }, RankOf(x), name);
+        }
+
+        private void Activation(OnnxNode node, string output, OpKind kind, int[] inputs, int rank, string? name = null, float scalar = 0f, int[]? ints = null)
+        {
+            _activations[output] = Record(node, kind, inputs, name, scalar, ints);
+            _ranks[output] = rank;
+        }
+
+        private int Record(OnnxNode node, OpKind kind, int[] inputs, string? name = null, float scalar = 0f, int[]? ints = null)
+        {
+            if (kind == OpKind.Parameter && name is not null && _parameters.TryGetValue(name, out int existing)) return existing;
+            string text = $"{node.OpType} '{(node.Name.Length > 0 ? node.Name : node.Outputs.FirstOrDefault() ?? "")}'";
+            _ops.Add(new DslOp(_ops.Count, kind, new EquatableArray<int>(inputs), name, scalar, new EquatableArray<int>(ints ?? Array.Empty<int>()), _at, null, text));
+            if (kind == OpKind.Parameter && name is not null) _parameters[name] = _ops.Count - 1;
+            return _ops.Count - 1;
+        }
+
+        private void Alias(OnnxNode node, string from, string to)
+        {
+            if (_activations.TryGetValue(from, out int id))
+            {
+                _activations[to] = id;
+                _ranks[to] = RankOf(from);
+            }
+            else if (_constants.TryGetValue(from, out Constant? c)) _constants[to] = c;
+            else throw Unsupported(node, $"input '{from}' is not computed before it");
+        }
+
+        /// <summary>An operand that may be a weight (a Parameter op) or an activation.</summary>
+        private int Operand(OnnxNode node, string value, int activationRank)
+        {
+            if (!_constants.TryGetValue(value, out Constant? c)) return Act(node, value);
+            if (c.Floats is null) throw Unsupported(node, $"constant '{value}' must be float32");
+            string weight = "c" + _weights.Count.ToString(CultureInfo.InvariantCulture) + ":" + value;
+            _weights.Add(new(weight, c));
+            return Record(node, OpKind.Parameter, Array.Empty<int>(), weight);
+        }
+
+        private int Act(OnnxNode node, string value) =>
+            _activations.TryGetValue(value, out int id) ? id
+            : throw Unsupported(node, _constants.ContainsKey(value) ? $"'{value}' is a constant where an activation is expected" : $"input '{value}' is not computed before it");
+
+        private Constant Const(OnnxNode node, string value) =>
+            _constants.TryGetValue(value, out Constant? c) ? c : throw Unsupported(node, $"'{value}' must be an initializer or a Constant (computed shapes are not supported yet)");
+
+        private int RankOf(string value) => _ranks.TryGetValue(value, out int r) ? r : _constants.TryGetValue(value, out Constant? c) ? c.Dims.Length : 0;
+
+        private string Input(OnnxNode node, int i) =>
+            i < node.Inputs.Count && node.Inputs[i].Length > 0 ? node.Inputs[i] : throw Unsupported(node, $"input {i} is missing");
+
+        private static long IntAttribute(OnnxNode node, string name, long fallback) => node.Attributes.FirstOrDefault(a => a.Name == name)?.I ?? fallback;
+
+        private static float FloatAttribute(OnnxNode node, string name, float fallback) => node.Attributes.FirstOrDefault(a => a.Name == name)?.F ?? fallback;
+
+        private static string Text(OnnxNode node, string name, string fallback) =>
+            node.Attributes.FirstOrDefault(a => a.Name == name) is { } a ? Encoding.UTF8.GetString(a.S) : fallback;
+
+        /// <summary>An ints attribute whose values must all be equal (square kernels, same stride and padding on every side).</summary>
+        private int Uniform(OnnxNode node, string name, int count, int fallback)
+        {
+            OnnxAttribute? attribute = node.Attributes.FirstOrDefault(a => a.Name == name);
+            if (attribute is null || attribute.Ints.Count == 0)
+                return fallback >= 0 ? fallback : throw Unsupported(node, $"'{name}' is required");
+            if (attribute.Ints.Count != count || attribute.Ints.Any(v => v != attribute.Ints[0]) || attribute.Ints[0] < 0 || attribute.Ints[0] > 1 << 20)
+                throw Unsupported(node, $"{name} [{string.Join(", ", attribute.Ints)}]: only the same value in every place is supported");
+            return (int)attribute.Ints[0];
+        }
+
+        /// <summary>An initializer's data: float32 (raw or listed) or int64; other types only where a node reads them as such.</summary>
+        private Constant Read(OnnxTensor t, OnnxNode? node)
+        {
+            long[] dims = t.Dims.ToArray();
+            long count = 1;
+            foreach (long d in dims)
+            {
+                count *= d;
+                if (count > int.MaxValue / 8) throw Fail($"initializer '{t.Name}' is too large");
+            }
+            if (t.External || t.ExternalData.Count > 0) throw Fail($"initializer '{t.Name}' keeps its data in an external file, which is not supported yet");
+            switch (t.DataType)
+            {
+                case OnnxDataType.Float:
+                {
+                    float[] values;
+                    if (t.RawOffset >= 0)
+                    {
+                        if (t.RawLength != count * 4) throw Fail($"initializer '{t.Name}' holds {t.RawLength} bytes, but [{string.Join(", ", dims)}] floats take {count * 4}");
+                        values = new float[count];
+                        Buffer.BlockCopy(_bytes, t.RawOffset, values, 0, t.RawLength);
+                    }
+                    else
+                    {
+                        if (t.FloatData.Count != count) throw Fail($"initializer '{t.Name}' holds {t.FloatData.Count} floats, but [{string.Join(", ", dims)}] takes {count}");
+                        values = t.FloatData.ToArray();
+                    }
+                    return new Constant(dims, values, null);
+                }
+                case OnnxDataType.Int64:
+                {
+                    long[] values;
+                    if (t.RawOffset >= 0)
+                    {
+                        if (t.RawLength != count * 8) throw Fail($"initializer '{t.Name}' holds {t.RawLength} bytes, but [{string.Join(", ", dims)}] int64s take {count * 8}");
+                        values = new long[count];
+                        Buffer.BlockCopy(_bytes, t.RawOffset, values, 0, t.RawLength);
+                    }
+                    else
+                    {
+                        if (t.Int64Data.Count != count) throw Fail($"initializer '{t.Name}' holds {t.Int64Data.Count} int64s, but [{string.Join(", ", dims)}] takes {count}");
+                        values = t.Int64Data.ToArray();
+                    }
+                    return new Constant(dims, null, values);
+                }
+                default:
+                    // Kept, unreadable: only an error if a node reads it.
+                    return new Constant(dims, null, null);
+            }
+        }
+
+        private static float[] Transpose(float[] values, int rows, int columns)
+        {
+            var result = new float[values.Length];
+            for (int r = 0; r < rows; r++)
+                for (int c = 0; c < columns; c++) result[c * rows + r] = values[r * columns + c];
+            return result;
+        }
+
+        /// <summary>The weights the ops read, as a safetensors file: a JSON header of F32 tensors, then their bytes.</summary>
+        private byte[] SafeTensorsImage()
+        {
+            var header = new StringBuilder("{");
+            long offset = 0;
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var kept = new List<KeyValuePair<string, Constant>>();
+            foreach (KeyValuePair<string, Constant> w in _weights)
+            {
+                if (!seen.Add(w.Key)) continue;
+                if (w.Value.Floats is null) throw Fail($"'{w.Key}' must be float32");
+                long end = offset + 4L * w.Value.Floats.Length;
+                if (kept.Count > 0) header.Append(',');
+                header.Append('"').Append(Escape(w.Key)).Append("\":{\"dtype\":\"F32\",\"shape\":[")
+                    .Append(string.Join(",", w.Value.Dims.Select(d => d.ToString(CultureInfo.InvariantCulture))))
+                    .Append("],\"data_offsets\":[").Append(offset.ToString(CultureInfo.InvariantCulture)).Append(',')
+                    .Append(end.ToString(CultureInfo.InvariantCulture)).Append("]}");
+                offset = end;
+                kept.Add(w);
+            }
+            header.Append('}');
+            byte[] json = Encoding.UTF8.GetBytes(header.ToString());
+            var image = new byte[8 + json.Length + offset];
+            BitConverter.GetBytes((long)json.Length).CopyTo(image, 0);
+            json.CopyTo(image, 8);
+            long at = 8 + json.Length;
+            foreach (KeyValuePair<string, Constant> w in kept)
+            {
+                Buffer.BlockCopy(w.Value.Floats!, 0, image, (int)at, w.Value.Floats!.Length * 4);
+                at += w.Value.Floats.Length * 4L;
+            }
+            return image;
+        }
+
+        private static string Escape(string s) => s.Replace("\\", "\\\\").Replace("\"", "\\\"");
+
+        private Stop Unsupported(OnnxNode node, string why)
+        {
+            _diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OnnxUnsupported, _at,
+                node.Name.Length > 0 ? node.Name : node.Outputs.FirstOrDefault() ?? "", node.OpType, node.Domain.Length == 0 ? "ai.onnx" : node.Domain,
+                _model.DefaultOpset.ToString(CultureInfo.InvariantCulture), why));
+            return new Stop();
+        }
+
+        private Stop Fail(string why)
+        {
+            _diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WeightsFileInvalid, _at, _file, why));
+            return new Stop();
+        }
+    }
+}

@@ -1,0 +1,78 @@
+extern alias generator;
+
+using System;
+using System.IO;
+using System.Linq;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using ModelCompiler.TestModels;
+using Xunit;
+using Gen = generator::ModelCompiler.Generator;
+
+namespace ModelCompiler.Tests;
+
+/// <summary>
+/// Models compiled from ONNX files (<c>[CompileModel(Onnx = …)]</c>, tests/ModelCompiler.TestModels/OnnxModels.cs) against
+/// ONNX Runtime running the same files, on random inputs at several batch sizes.
+/// </summary>
+public class OnnxModelTests
+{
+    public delegate void Predict(ReadOnlySpan<float> input, Span<float> output, int batch, int maxDegreeOfParallelism);
+
+    public static TheoryData<string, int> Cases()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (string model in new[] { "mlp784", "lenet5", "digits_cnn" })
+            foreach (int batch in new[] { 1, 5, 64 })
+                data.Add(model, batch);
+        return data;
+    }
+
+    private static (Predict Predict, int[] Shape, int OutputLength) Compiled(string model) => model switch
+    {
+        "mlp784" => (Mlp784Onnx.Predict, Mlp784Onnx.InputShape.ToArray(), Mlp784Onnx.OutputLength),
+        "lenet5" => (LeNet5Onnx.Predict, LeNet5Onnx.InputShape.ToArray(), LeNet5Onnx.OutputLength),
+        _ => (DigitsCnnOnnx.Predict, DigitsCnnOnnx.InputShape.ToArray(), DigitsCnnOnnx.OutputLength),
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Compiled_ONNX_model_matches_ONNX_Runtime(string model, int batch)
+    {
+        (Predict predict, int[] shape, int outputLength) = Compiled(model);
+        int inputLength = shape.Aggregate(1, (p, d) => p * d);
+        float[] input = Numerics.Random(batch * inputLength, seed: batch * 31 + model.Length);
+        var actual = new float[batch * outputLength];
+        predict(input, actual, batch, -1);
+
+        using var session = new InferenceSession(Path.Combine(Numerics.ModelsFolder, model + ".onnx"));
+        var tensor = new DenseTensor<float>(input, new[] { batch }.Concat(shape).ToArray());
+        using var results = session.Run(new[] { NamedOnnxValue.CreateFromTensor(session.InputMetadata.Keys.Single(), tensor) });
+        float[] expected = results.Single().AsEnumerable<float>().ToArray();
+
+        Assert.Equal(expected.Length, actual.Length);
+        Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
+    }
+
+    [Fact]
+    public void The_API_takes_the_ONNX_input_shape_without_the_batch()
+    {
+        Assert.Equal(new[] { 1, 28, 28 }, LeNet5Onnx.InputShape.ToArray());
+        Assert.Equal(10, LeNet5Onnx.OutputLength);
+        Assert.Equal(new[] { 784 }, Mlp784Onnx.InputShape.ToArray());
+    }
+
+    [Fact]
+    public void docs_onnx_md_lists_exactly_the_supported_operators()
+    {
+        string root = GeneratorDiagnosticsTests.RepositoryRoot();
+        string[] documented = File.ReadAllLines(Path.Combine(root, "docs", "onnx.md"))
+            .SkipWhile(l => !l.StartsWith("| Operator |", StringComparison.Ordinal)).Skip(2)
+            .TakeWhile(l => l.StartsWith("| ", StringComparison.Ordinal))
+            .Select(l => l.Split('|')[1].Trim()).ToArray();
+        Assert.Equal(OnnxSupported(), documented);
+    }
+
+    private static string[] OnnxSupported() =>
+        (string[])typeof(Gen.Import.OnnxImporter).GetField("Supported")!.GetValue(null)!;
+}
