@@ -11,3 +11,14 @@ public static partial class LeNet5Onnx;
 /// <summary>The DigitsCnn sample from ONNX (its BatchNorms already folded into the convolutions by PyTorch's exporter).</summary>
 [CompileModel(Onnx = "digits_cnn.onnx")]
 public static partial class DigitsCnnOnnx;
+
+/// <summary>
+/// A small transformer-style graph exported with opset 17 (make_models.py): Linear layers on 3-D inputs (MatMul + Add),
+/// exact GELU as PyTorch writes it (Div, Erf, Add, Mul, Mul), LayerNormalization, Transpose, Concat, Softmax.
+/// </summary>
+[CompileModel(Onnx = "onnx_mix.onnx")]
+public static partial class OnnxMix;
+
+/// <summary>The 784 MLP from ONNX with int8 layers: quantization applies to ONNX models as to C# ones (layers take their node names).</summary>
+[CompileModel(Onnx = "mlp784.onnx", Quantize = Quantization.Int8, FloatLayers = new[] { "/fc3/Gemm" })]
+public static partial class Mlp784OnnxInt8;

@@ -266,3 +266,26 @@ export("bn_cnn", BnCnn(), (1, 8, 8))
 export("layout_zoo", LayoutZoo(), (6, 8))
 export("grouped_cnn", GroupedCnn(), (4, 7, 21))
 export("res_block", ResBlock(), (64, 24, 24), batch=3)
+
+
+class OnnxMix(torch.nn.Module):
+    """OnnxModels.cs (OnnxMix): exported to ONNX (opset 17), compiled from the graph: Linear on 3-D inputs (MatMul + Add),
+    exact GELU (PyTorch writes it with Erf), LayerNormalization, Transpose, Concat, scalar arithmetic, Softmax."""
+    def __init__(self):
+        super().__init__()
+        self.proj = torch.nn.Linear(6, 12)
+        self.norm = torch.nn.LayerNorm(12)
+        self.mix = torch.nn.Linear(8, 5)
+        self.side = torch.nn.Linear(8, 5)
+
+    def forward(self, x):
+        h = self.norm(F.gelu(self.proj(x)))
+        a = self.mix(h.transpose(1, 2))
+        b = self.side(x.transpose(1, 2))
+        return torch.softmax(torch.cat((a, b), 1) * 2.0 - 1.0, dim=-1)
+
+
+mix = OnnxMix().eval()
+torch.onnx.export(mix, torch.zeros(1, 8, 6), os.path.join(here, "Models", "onnx_mix.onnx"), input_names=["tokens"],
+                  output_names=["probabilities"], dynamic_axes={"tokens": {0: "batch"}, "probabilities": {0: "batch"}}, opset_version=17)
+print("onnx_mix: exported to ONNX (opset 17)")

@@ -56,7 +56,7 @@ public class KernelTests
         Assert.Equal(0f, packed[(1 * k + 0) * 16 + 4]);    // output 20 does not exist: zero padding
     }
 
-    public static TheoryData<string> Activations => new() { "Relu", "Sigmoid", "Tanh", "Gelu", "GeluTanh" };
+    public static TheoryData<string> Activations => new() { "Relu", "Sigmoid", "Tanh", "Gelu", "GeluTanh", "Erf" };
 
     [Theory]
     [MemberData(nameof(Activations))]
@@ -74,6 +74,7 @@ public class KernelTests
             case "Sigmoid": Elementwise.Run<SigmoidOperator>(ref x[0], ref actual[0], 1, count); expected = input.Sigmoid(); break;
             case "Tanh": Elementwise.Run<TanhOperator>(ref x[0], ref actual[0], 1, count); expected = input.Tanh(); break;
             case "Gelu": Elementwise.Run<GeluOperator>(ref x[0], ref actual[0], 1, count); expected = input.Gelu(); break;
+            case "Erf": Elementwise.Run<ErfOperator>(ref x[0], ref actual[0], 1, count); expected = input.Erf(); break;
             default: Elementwise.Run<GeluTanhOperator>(ref x[0], ref actual[0], 1, count); expected = input.Gelu(GeluApproximation.Tanh); break;
         }
         // Element by element: within 2e-6 of the value, plus 2e-7·|x| near zero. The floor is float's own limit on

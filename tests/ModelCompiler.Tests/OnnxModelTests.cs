@@ -22,7 +22,7 @@ public class OnnxModelTests
     public static TheoryData<string, int> Cases()
     {
         var data = new TheoryData<string, int>();
-        foreach (string model in new[] { "mlp784", "lenet5", "digits_cnn" })
+        foreach (string model in new[] { "mlp784", "lenet5", "digits_cnn", "onnx_mix" })
             foreach (int batch in new[] { 1, 5, 64 })
                 data.Add(model, batch);
         return data;
@@ -32,6 +32,7 @@ public class OnnxModelTests
     {
         "mlp784" => (Mlp784Onnx.Predict, Mlp784Onnx.InputShape.ToArray(), Mlp784Onnx.OutputLength),
         "lenet5" => (LeNet5Onnx.Predict, LeNet5Onnx.InputShape.ToArray(), LeNet5Onnx.OutputLength),
+        "onnx_mix" => (OnnxMix.Predict, OnnxMix.InputShape.ToArray(), OnnxMix.OutputLength),
         _ => (DigitsCnnOnnx.Predict, DigitsCnnOnnx.InputShape.ToArray(), DigitsCnnOnnx.OutputLength),
     };
 
@@ -52,6 +53,20 @@ public class OnnxModelTests
 
         Assert.Equal(expected.Length, actual.Length);
         Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
+    }
+
+    [Fact]
+    public void An_ONNX_model_quantized_to_int8_stays_within_quantization_error_of_ONNX_Runtime()
+    {
+        const int batch = 16;
+        float[] input = Numerics.Random(batch * 784, seed: 7);
+        var int8 = new float[batch * 10];
+        Mlp784OnnxInt8.Predict(input, int8, batch);
+        using var session = new InferenceSession(Path.Combine(Numerics.ModelsFolder, "mlp784.onnx"));
+        using var results = session.Run(new[] { NamedOnnxValue.CreateFromTensor("input", new DenseTensor<float>(input, new[] { batch, 784 })) });
+        float[] expected = results.Single().AsEnumerable<float>().ToArray();
+        double error = Numerics.RelativeError(int8, expected);
+        Assert.InRange(error, 1e-6, 0.05); // int8 for real (not float32), and close
     }
 
     [Fact]

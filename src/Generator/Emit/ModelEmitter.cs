@@ -402,6 +402,7 @@ internal static class ModelEmitter
                 OpKind.Gelu => $"{K}GeluOperator.Invoke({expression})",
                 OpKind.GeluTanh => $"{K}GeluTanhOperator.Invoke({expression})",
                 OpKind.Silu => $"{K}SiluOperator.Invoke({expression})",
+                OpKind.Erf => $"{K}ErfOperator.Invoke({expression})",
                 _ => throw new InvalidOperationException($"{step.Kind} is not element-wise"),
             };
         }

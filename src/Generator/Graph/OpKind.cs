@@ -37,6 +37,7 @@ internal enum OpKind
     Concat,
     MatMul,
     Attention,
+    Erf,
 }
 
 /// <summary>What each op is, in one place, for every pass and emitter.</summary>
@@ -44,7 +45,7 @@ internal static class OpKinds
 {
     /// <summary>Element-wise functions of one value: fusable into the epilogue of the kernel that produces their input.</summary>
     public static bool IsUnaryElementwise(OpKind kind) => kind is OpKind.Relu or OpKind.Sigmoid or OpKind.Tanh
-        or OpKind.Gelu or OpKind.GeluTanh or OpKind.Silu or OpKind.AddScalar or OpKind.MulScalar;
+        or OpKind.Gelu or OpKind.GeluTanh or OpKind.Silu or OpKind.Erf or OpKind.AddScalar or OpKind.MulScalar;
 
     /// <summary>Ops that only reinterpret their input (a new shape, or Dropout's identity at inference): no kernel, the same storage.</summary>
     public static bool IsView(OpKind kind) => kind is OpKind.Flatten or OpKind.Reshape or OpKind.Dropout;

@@ -40,8 +40,9 @@ internal static class OnnxImporter
     /// <summary>The operators lowered, for docs/onnx.md (generated from this list by a test).</summary>
     public static readonly string[] Supported =
     {
-        "Add", "AveragePool", "BatchNormalization", "Constant", "Conv", "Div", "Dropout", "Flatten", "Gemm", "GlobalAveragePool",
-        "Identity", "LogSoftmax", "MatMul", "MaxPool", "Mul", "Relu", "Reshape", "Sigmoid", "Softmax", "Sub", "Tanh",
+        "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant", "Conv", "Div", "Dropout", "Erf", "Flatten", "Gelu", "Gemm",
+        "GlobalAveragePool", "Identity", "LayerNormalization", "LogSoftmax", "MatMul", "MaxPool", "Mul", "Relu", "Reshape", "Sigmoid",
+        "Softmax", "Sub", "Tanh", "Transpose",
     };
 
     public static OnnxImport? Import(byte[] bytes, OnnxModel model, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics)
@@ -81,6 +82,7 @@ internal static class OnnxImporter
         private readonly List<KeyValuePair<string, Constant>> _weights = new();
         private readonly Dictionary<string, int> _parameters = new(StringComparer.Ordinal);
         private readonly Dictionary<string, int> _uses = new(StringComparer.Ordinal);
+        private readonly HashSet<string> _names = new(StringComparer.Ordinal);
 
         public Lowering(byte[] bytes, OnnxModel model, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics)
         {
@@ -150,7 +152,8 @@ internal static class OnnxImporter
         {
             OnnxNode node = nodes[index];
             if (node.Domain is not ("" or "ai.onnx")) throw Unsupported(node, "only the default ONNX domain is supported");
-            string name = "n" + index.ToString(CultureInfo.InvariantCulture);
+            // Layers are named as the file names its node (what FloatLayers takes), else by position.
+            string name = node.Name.Length > 0 && _names.Add(node.Name) ? node.Name : "n" + index.ToString(CultureInfo.InvariantCulture);
             string Output() => node.Outputs.Count > 0 ? node.Outputs[0] : throw Unsupported(node, "it has no output");
             switch (node.OpType)
             {
@@ -164,10 +167,59 @@ internal static class OnnxImporter
                     _constants[Output()] = Read(value.T, node);
                     return;
                 }
-                case "Relu" or "Sigmoid" or "Tanh":
-                    Activation(node, Output(), node.OpType switch { "Relu" => OpKind.Relu, "Sigmoid" => OpKind.Sigmoid, _ => OpKind.Tanh },
+                case "Relu" or "Sigmoid" or "Tanh" or "Erf":
+                    Activation(node, Output(), node.OpType switch { "Relu" => OpKind.Relu, "Sigmoid" => OpKind.Sigmoid, "Erf" => OpKind.Erf, _ => OpKind.Tanh },
                         new[] { Act(node, Input(node, 0)) }, RankOf(Input(node, 0)));
                     return;
+                case "Gelu":
+                {
+                    string approximate = Text(node, "approximate", "none");
+                    if (approximate is not ("none" or "tanh")) throw Unsupported(node, $"approximate = '{approximate}'");
+                    Activation(node, Output(), approximate == "tanh" ? OpKind.GeluTanh : OpKind.Gelu, new[] { Act(node, Input(node, 0)) }, RankOf(Input(node, 0)));
+                    return;
+                }
+                case "Cast":
+                {
+                    long to = IntAttribute(node, "to", 0);
+                    string x = Input(node, 0);
+                    if (to != (long)OnnxDataType.Float || !_activations.ContainsKey(x)) throw Unsupported(node, "only a float32 activation cast to float32 (a no-op) is supported");
+                    Alias(node, x, Output());
+                    return;
+                }
+                case "Transpose":
+                {
+                    string x = Input(node, 0);
+                    int rank = RankOf(x);
+                    List<long> perm = node.Attributes.FirstOrDefault(a => a.Name == "perm")?.Ints ?? Enumerable.Range(0, rank).Reverse().Select(i => (long)i).ToList();
+                    if (perm.Count != rank || perm[0] != 0) throw Unsupported(node, $"perm [{string.Join(", ", perm)}]: the batch (axis 0) must stay first");
+                    Activation(node, Output(), OpKind.Permute, new[] { Act(node, x) }, rank, ints: perm.Skip(1).Select(p => (int)p - 1).ToArray());
+                    return;
+                }
+                case "Concat":
+                {
+                    int rank = RankOf(Input(node, 0));
+                    long axis = IntAttribute(node, "axis", 0);
+                    if (axis < 0) axis += rank;
+                    if (axis <= 0 || axis >= rank) throw Unsupported(node, $"axis {IntAttribute(node, "axis", 0)}: only sample axes (not the batch) are supported");
+                    int joined = Act(node, Input(node, 0));
+                    for (int i = 1; i < node.Inputs.Count; i++)
+                        joined = Record(node, OpKind.Concat, new[] { joined, Act(node, Input(node, i)) }, ints: new[] { (int)axis - 1 });
+                    _activations[Output()] = joined;
+                    _ranks[Output()] = rank;
+                    return;
+                }
+                case "LayerNormalization":
+                {
+                    string x = Input(node, 0);
+                    int rank = RankOf(x);
+                    long axis = IntAttribute(node, "axis", -1);
+                    if (axis != -1 && axis != rank - 1) throw Unsupported(node, $"axis {axis}: only the last axis is supported");
+                    if (node.Outputs.Count > 1 && node.Outputs.Skip(1).Any(o => o.Length > 0)) throw Unsupported(node, "the mean and inverse deviation outputs are not supported");
+                    _weights.Add(new(name + ".weight", Const(node, Input(node, 1))));
+                    if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0) _weights.Add(new(name + ".bias", Const(node, Input(node, 2))));
+                    Activation(node, Output(), OpKind.LayerNorm, new[] { Act(node, x) }, rank, name, FloatAttribute(node, "epsilon", 1e-5f));
+                    return;
+                }
                 case "Softmax" or "LogSoftmax":
                 {
                     int rank = RankOf(Input(node, 0));

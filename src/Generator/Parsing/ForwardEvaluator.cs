@@ -307,6 +307,7 @@ internal sealed class ForwardEvaluator
             case "LogSoftmax": return Record(OpKind.LogSoftmax, invocation, new[] { receiver });
             case "Flatten": return Record(OpKind.Flatten, invocation, new[] { receiver });
             case "Silu": return Record(OpKind.Silu, invocation, new[] { receiver });
+            case "Erf": return Record(OpKind.Erf, invocation, new[] { receiver });
             case "GlobalAvgPool": return Record(OpKind.GlobalAvgPool, invocation, new[] { receiver });
             case "Embedding":
             {

@@ -74,6 +74,7 @@ internal static class Calibrate
                 case OpKind.Gelu: values[node.Id] = Map(x, ReferenceMath.Gelu); break;
                 case OpKind.GeluTanh: values[node.Id] = Map(x, ReferenceMath.GeluTanh); break;
                 case OpKind.Silu: values[node.Id] = Map(x, ReferenceMath.Silu); break;
+                case OpKind.Erf: values[node.Id] = Map(x, ReferenceMath.Erf); break;
                 case OpKind.AttentionCore:
                 {
                     int heads = node.Source.Ints[0], model = node.Shape[1], sequence = node.Shape[0];

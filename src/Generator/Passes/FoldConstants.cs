@@ -26,6 +26,7 @@ internal static class FoldConstants
                 OpKind.Gelu => Map(x, ReferenceMath.Gelu),
                 OpKind.GeluTanh => Map(x, ReferenceMath.GeluTanh),
                 OpKind.Silu => Map(x, ReferenceMath.Silu),
+                OpKind.Erf => Map(x, ReferenceMath.Erf),
                 OpKind.AddScalar => Map(x, v => (float)v + node.Source.Scalar),
                 OpKind.MulScalar => Map(x, v => (float)v * node.Source.Scalar),
                 OpKind.Dropout => x,

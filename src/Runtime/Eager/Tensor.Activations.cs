@@ -18,6 +18,9 @@ public sealed partial class Tensor
         ? Map(ReferenceMath.GeluTanh)
         : Map(ReferenceMath.Gelu);
 
+    /// <summary>The error function, element-wise (ONNX's <c>Erf</c>; GELU is written with it when exported from PyTorch).</summary>
+    public Tensor Erf() => Map(ReferenceMath.Erf);
+
     /// <summary><c>x / (1 + e^-x)</c> (SiLU), element-wise.</summary>
     public Tensor Silu() => Map(ReferenceMath.Silu);
 
