@@ -87,6 +87,9 @@ public class Mlp784Benchmark : ModelBenchmark
     [Benchmark(Description = "ModelCompiler int8 (compiled)")]
     public void CompiledInt8() => Mlp784Int8.Predict(Input, Output, Batch, maxDegreeOfParallelism: 1);
 
+    [Benchmark(Description = "ModelCompiler (compiled from ONNX)")]
+    public void CompiledFromOnnx() => Mlp784Onnx.Predict(Input, Output, Batch, maxDegreeOfParallelism: 1);
+
     [Benchmark(Description = "ONNX Runtime (1 thread)")]
     public void OnnxRuntime() => Onnx.Run();
 
