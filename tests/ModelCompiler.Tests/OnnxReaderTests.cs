@@ -124,6 +124,37 @@ public class OnnxReaderTests
         Assert.True(slowest < TimeSpan.FromSeconds(1), $"one file took {slowest}");
     }
 
+    [Theory]
+    [InlineData("samples/DigitsCnn/digits_cnn.onnx")]
+    [InlineData("benchmarks/ModelCompiler.Benchmarks/Models/lenet5.onnx")]
+    public void Mutated_files_that_still_parse_are_imported_or_refused_with_diagnostics(string file)
+    {
+        byte[] original = File.ReadAllBytes(Path.Combine(Root, file));
+        var random = new Random(file.Length * 7);
+        int imported = 0, refused = 0, unreadable = 0;
+        var clock = Stopwatch.StartNew();
+        for (int trial = 0; trial < 1500; trial++)
+        {
+            byte[] mutated = Mutate(original, random, trial % 5 == 0 ? 1 : trial); // few truncations: most should still parse
+            var diagnostics = new List<generator::ModelCompiler.Generator.Diagnostics.DiagnosticInfo>();
+            var import = Onnx.OnnxImporter.Import(mutated, "model.onnx", null, diagnostics); // must not throw
+            if (import is not null)
+            {
+                imported++;
+                Assert.Empty(diagnostics);
+                Assert.True(import.Ops.Count > 0 && import.Output < import.Ops.Count);
+            }
+            else if (diagnostics.Any(d => d.Descriptor.Id == "MC0003" && d.Arguments.Any(a => a.StartsWith("malformed", StringComparison.Ordinal)))) unreadable++;
+            else
+            {
+                refused++;
+                Assert.NotEmpty(diagnostics);
+            }
+        }
+        Assert.True(imported > 0 && refused + unreadable > 0, $"imported {imported}, refused {refused}, unreadable {unreadable}");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), clock.Elapsed.ToString());
+    }
+
     /// <summary>A truncation, bytes overwritten at random, a byte inserted or removed, or a varint made endless.</summary>
     private static byte[] Mutate(byte[] original, Random random, int trial)
     {
