@@ -59,11 +59,12 @@ internal readonly struct Lanes512 : ILanes<Lanes512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Max(Lanes512 a, Lanes512 b) => new(Vector512.Max(a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Exp(Lanes512 value) => new(VectorMath.ExpFast(value._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Lanes512 value) => Vector512.Sum(value._v);
+    /// <summary>The largest lane: halves folded together, then four lanes (NaN propagates).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Lanes512 value)
     {
-        float max = value._v.GetElement(0);
-        for (int i = 1; i < Vector512<float>.Count; i++) max = MathF.Max(max, value._v.GetElement(i));
-        return max;
+        Vector256<float> half = Vector256.Max(value._v.GetLower(), value._v.GetUpper());
+        Vector128<float> quarter = Vector128.Max(half.GetLower(), half.GetUpper());
+        return MathF.Max(MathF.Max(quarter.GetElement(0), quarter.GetElement(1)), MathF.Max(quarter.GetElement(2), quarter.GetElement(3)));
     }
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StoreDeinterleaved(Lanes512 first, Lanes512 second, ref float evens, ref float odds)
@@ -122,11 +123,11 @@ internal readonly struct Lanes256 : ILanes<Lanes256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Max(Lanes256 a, Lanes256 b) => new(Vector256.Max(a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Exp(Lanes256 value) => new(VectorMath.ExpFast(value._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Lanes256 value) => Vector256.Sum(value._v);
+    /// <summary>The largest lane: halves folded together, then four lanes (NaN propagates).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Lanes256 value)
     {
-        float max = value._v.GetElement(0);
-        for (int i = 1; i < Vector256<float>.Count; i++) max = MathF.Max(max, value._v.GetElement(i));
-        return max;
+        Vector128<float> half = Vector128.Max(value._v.GetLower(), value._v.GetUpper());
+        return MathF.Max(MathF.Max(half.GetElement(0), half.GetElement(1)), MathF.Max(half.GetElement(2), half.GetElement(3)));
     }
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StoreDeinterleaved(Lanes256 first, Lanes256 second, ref float evens, ref float odds)
@@ -185,11 +186,10 @@ internal readonly struct Lanes128 : ILanes<Lanes128>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Max(Lanes128 a, Lanes128 b) => new(Vector128.Max(a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Exp(Lanes128 value) => new(VectorMath.ExpFast(value._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Lanes128 value) => Vector128.Sum(value._v);
+    /// <summary>The largest lane: halves folded together, then four lanes (NaN propagates).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Lanes128 value)
     {
-        float max = value._v.GetElement(0);
-        for (int i = 1; i < Vector128<float>.Count; i++) max = MathF.Max(max, value._v.GetElement(i));
-        return max;
+        return MathF.Max(MathF.Max(value._v.GetElement(0), value._v.GetElement(1)), MathF.Max(value._v.GetElement(2), value._v.GetElement(3)));
     }
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StoreDeinterleaved(Lanes128 first, Lanes128 second, ref float evens, ref float odds)
