@@ -81,6 +81,8 @@ internal static class ModelBuilder
             }
             cancellationToken.ThrowIfCancellationRequested();
 
+            (List<DslOp> ops, int output) = EliminateCommonSubexpressions.Run(model.Ops.ToArray(), model.OutputOp);
+            model = model with { Ops = ops.ToEquatableArray(), OutputOp = output };
             ModelGraph? graph = ShapeInference.Build(model, header, diagnostics);
             if (graph is null) return Stop();
             foreach (string layer in model.FloatLayers)

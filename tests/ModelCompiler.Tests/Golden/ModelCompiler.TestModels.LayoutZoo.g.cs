@@ -6,104 +6,101 @@ namespace ModelCompiler.TestModels;
 
 partial class LayoutZoo
 {
-    // Forward(x: [6, 8]) → [6, 16], compiled into 31 kernels:
+    // Forward(x: [6, 8]) → [6, 16], compiled into 30 kernels:
     //
     //   K0  Linear "qkv": [6, 8] → [6, 24], + bias
-    //       2,304 FLOP per sample; reads the input, writes arena@6144
+    //       2,304 FLOP per sample; reads the input, writes arena@3072
     //       from LayoutZoo.cs(13): Linear("qkv")
     //   K1  Slice [0, 8) of dimension 1: [6, 24] → [6, 8], a strided copy
-    //       0 FLOP per sample; reads arena@6144, writes arena@0
+    //       0 FLOP per sample; reads arena@3072, writes arena@12288
     //       from LayoutZoo.cs(13): Split(-1, 8, 8, 8)
     //   K2  Slice [8, 16) of dimension 1: [6, 24] → [6, 8], a strided copy
-    //       0 FLOP per sample; reads arena@6152, writes arena@15360
+    //       0 FLOP per sample; reads arena@3080, writes arena@0
     //       from LayoutZoo.cs(13): Split(-1, 8, 8, 8)
     //   K3  Slice [16, 24) of dimension 1: [6, 24] → [6, 8], a strided copy
-    //       0 FLOP per sample; reads arena@6160, writes arena@3072
+    //       0 FLOP per sample; reads arena@3088, writes arena@18432
     //       from LayoutZoo.cs(13): Split(-1, 8, 8, 8)
     //   K4  Transpose (1, 0, 2): [6, 2, 4] → [2, 6, 4], a strided copy
-    //       0 FLOP per sample; reads arena@0, writes arena@20480
+    //       0 FLOP per sample; reads arena@12288, writes arena@23552
     //       from LayoutZoo.cs(28): Transpose(0, 1)
     //   K5  Transpose (1, 0, 2): [6, 2, 4] → [2, 6, 4], a strided copy
-    //       0 FLOP per sample; reads arena@15360, writes arena@0
+    //       0 FLOP per sample; reads arena@0, writes arena@6144
     //       from LayoutZoo.cs(28): Transpose(0, 1)
     //   K6  Transpose (1, 0, 2): [6, 2, 4] → [2, 6, 4], a strided copy
-    //       0 FLOP per sample; reads arena@3072, writes arena@23552
+    //       0 FLOP per sample; reads arena@18432, writes arena@15360
     //       from LayoutZoo.cs(28): Transpose(0, 1)
     //   K7  ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e)·v, causal, flash-style
-    //       1,152 FLOP per sample; reads arena@20480 and arena@0, writes arena@17408
+    //       1,152 FLOP per sample; reads arena@23552 and arena@6144, writes arena@0
     //       from LayoutZoo.cs(15): ScaledDotProductAttention(k, v, causal: true)
     //   K8  Transpose (0, 2, 1): [2, 6, 4] → [2, 4, 6], a strided copy
-    //       0 FLOP per sample; reads arena@0, writes arena@8192
+    //       0 FLOP per sample; reads arena@6144, writes arena@3072
     //       from LayoutZoo.cs(16): Transpose(-2, -1)
     //   K9  MatMul: [2, 6, 4] · [2, 4, 6] → [2, 6, 6], then × 0.5
-    //       576 FLOP per sample; reads arena@20480 and arena@8192, writes arena@3072
+    //       576 FLOP per sample; reads arena@23552 and arena@3072, writes arena@9216
     //       from LayoutZoo.cs(16): MatMul(k.Transpose(-2, -1))
     //       from LayoutZoo.cs(16): q.MatMul(k.Transpose(-2, -1)) * 0.5f
     //   K10  Softmax over the last dimension of [2, 6, 6]
-    //       288 FLOP per sample; reads arena@3072, writes arena@9216
+    //       288 FLOP per sample; reads arena@9216, writes arena@18432
     //       from LayoutZoo.cs(16): Softmax()
     //   K11  MatMul: [2, 6, 6] · [2, 6, 4] → [2, 6, 4]
-    //       576 FLOP per sample; reads arena@9216 and arena@23552, writes arena@14336
+    //       576 FLOP per sample; reads arena@18432 and arena@15360, writes arena@3072
     //       from LayoutZoo.cs(17): MatMul(v)
     //   K12  Concat along dimension 2: [2, 6, 4] and [2, 6, 4] → [2, 6, 8]
-    //       0 FLOP per sample; reads arena@17408 and arena@14336, writes arena@3072
+    //       0 FLOP per sample; reads arena@0 and arena@3072, writes arena@9216
     //       from LayoutZoo.cs(18): Concat(written, -1)
     //   K13  Permute (1, 0, 2): [2, 6, 8] → [6, 2, 8], a strided copy
-    //       0 FLOP per sample; reads arena@3072, writes arena@14336
+    //       0 FLOP per sample; reads arena@9216, writes arena@0
     //       from LayoutZoo.cs(18): Permute(1, 0, 2)
     //   K14  Slice [0, 1) of dimension 0: [2, 6, 6] → [1, 6, 6], a strided copy
-    //       0 FLOP per sample; reads arena@9216, writes arena@3072
+    //       0 FLOP per sample; reads arena@18432, writes arena@12288
     //       from LayoutZoo.cs(19): Slice(0, 0, 1)
     //   K15  ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e + mask)·v, flash-style
-    //       1,152 FLOP per sample; reads arena@20480 and arena@0, writes arena@6144
+    //       1,152 FLOP per sample; reads arena@23552 and arena@6144, writes arena@9216
     //       from LayoutZoo.cs(20): ScaledDotProductAttention(k, v, mask: firstHead)
     //   K16  Transpose (1, 0, 2): [2, 6, 4] → [6, 2, 4], a strided copy
-    //       0 FLOP per sample; reads arena@6144, writes arena@9216
+    //       0 FLOP per sample; reads arena@9216, writes arena@6144
     //       from LayoutZoo.cs(20): Transpose(0, 1)
     //   K17  Linear "attn.in_proj": [6, 8] → [6, 24], + bias
-    //       2,304 FLOP per sample; reads the input, writes arena@0
+    //       2,304 FLOP per sample; reads the input, writes arena@12288
     //       from LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
     //   K18  Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d + mask)·v, flash-style
-    //       1,152 FLOP per sample; reads arena@0 and arena@8, writes arena@23552
+    //       1,152 FLOP per sample; reads arena@12288 and arena@12296, writes arena@9216
     //       from LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
     //   K19  Linear "attn.out_proj": [6, 8] → [6, 8], + bias
-    //       768 FLOP per sample; reads arena@23552, writes arena@20480
+    //       768 FLOP per sample; reads arena@9216, writes arena@21504
     //       from LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
-    //   K20  Linear "attn.in_proj": [6, 8] → [6, 24], + bias
-    //       2,304 FLOP per sample; reads the input, writes arena@0
+    //   K20  Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d)·v, causal, flash-style
+    //       1,152 FLOP per sample; reads arena@12288 and arena@12296, writes arena@9216
     //       from LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
-    //   K21  Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d)·v, causal, flash-style
-    //       1,152 FLOP per sample; reads arena@0 and arena@8, writes arena@23552
+    //   K21  Linear "attn.out_proj": [6, 8] → [6, 8], + bias
+    //       768 FLOP per sample; reads arena@9216, writes arena@16384
     //       from LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
-    //   K22  Linear "attn.out_proj": [6, 8] → [6, 8], + bias
-    //       768 FLOP per sample; reads arena@23552, writes arena@0
-    //       from LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
-    //   K23  MatMul: [6, 8] · "proj" [8, 5] → [6, 5]
-    //       480 FLOP per sample; reads arena@20480 and weights@768, writes arena@23552
+    //   K22  MatMul: [6, 8] · "proj" [8, 5] → [6, 5]
+    //       480 FLOP per sample; reads arena@21504 and weights@768, writes arena@9216
     //       from LayoutZoo.cs(23): MatMul(x.Parameter("proj"))
-    //   K24  Slice [2, 14) of dimension 1: [6, 16] → [6, 12], a strided copy
-    //       0 FLOP per sample; reads arena@14338, writes arena@3072
+    //   K23  Slice [2, 14) of dimension 1: [6, 16] → [6, 12], a strided copy
+    //       0 FLOP per sample; reads arena@2, writes arena@11264
     //       from LayoutZoo.cs(24): Slice(-1, 2, 14)
-    //   K25  Linear "out": [6, 12] → [6, 7], + bias
-    //       1,008 FLOP per sample; reads arena@3072, writes arena@12288
+    //   K24  Linear "out": [6, 12] → [6, 7], + bias
+    //       1,008 FLOP per sample; reads arena@11264, writes arena@0
     //       from LayoutZoo.cs(24): Linear("out")
-    //   K26  Concat along dimension 1: [6, 7] and [6, 5] → [6, 12]
-    //       0 FLOP per sample; reads arena@12288 and arena@23552, writes arena@15360
+    //   K25  Concat along dimension 1: [6, 7] and [6, 5] → [6, 12]
+    //       0 FLOP per sample; reads arena@0 and arena@9216, writes arena@11264
     //       from LayoutZoo.cs(24): Concat(mixed, 1)
-    //   K27  Add: [6, 8] + [6, 8] → [6, 8]
-    //       48 FLOP per sample; reads arena@0 and arena@9216, writes arena@3072
+    //   K26  Add: [6, 8] + [6, 8] → [6, 8]
+    //       48 FLOP per sample; reads arena@16384 and arena@6144, writes arena@0
     //       from LayoutZoo.cs(25): causalMha + plain
-    //   K28  Slice [0, 4) of dimension 1: [6, 8] → [6, 4], a strided copy
-    //       0 FLOP per sample; reads arena@3072, writes arena@6144
+    //   K27  Slice [0, 4) of dimension 1: [6, 8] → [6, 4], a strided copy
+    //       0 FLOP per sample; reads arena@0, writes arena@3072
     //       from LayoutZoo.cs(25): Slice(1, 0, 4)
-    //   K29  Concat along dimension 1: [6, 12] and [6, 4] → [6, 16]
-    //       0 FLOP per sample; reads arena@15360 and arena@6144, writes arena@0
+    //   K28  Concat along dimension 1: [6, 12] and [6, 4] → [6, 16]
+    //       0 FLOP per sample; reads arena@11264 and arena@3072, writes arena@5120
     //       from LayoutZoo.cs(25): Concat((causalMha + plain).Slice(1, 0, 4), 1)
-    //   K30  Tanh over [6, 16]
-    //       96 FLOP per sample; reads arena@0, writes the output
+    //   K29  Tanh over [6, 16]
+    //       96 FLOP per sample; reads arena@5120, writes the output
     //       from LayoutZoo.cs(25): Tanh()
     //
-    // Total: 16,128 FLOP per sample. Weights: 4,016 bytes embedded (2,684 bytes in float32),
+    // Total: 13,824 FLOP per sample. Weights: 4,016 bytes embedded (2,684 bytes in float32),
     // Linear weights packed in 16-column panels. Scratch arena: 416 floats per row × 64 rows + 160 floats of kernel scratch = 107,136 bytes per thread;
     // the most intermediate values live at once take 416 floats per row (no plan can use fewer).
 
@@ -117,7 +114,7 @@ partial class LayoutZoo
     public const long ArenaBytes = 107136L;
 
     /// <summary>Floating-point operations the compiled model performs per sample.</summary>
-    public const long FlopsPerSample = 16128L;
+    public const long FlopsPerSample = 13824L;
 
     /// <summary>The shape of one input sample (no batch dimension).</summary>
     public static global::System.ReadOnlySpan<int> InputShape => new int[] { 6, 8 };
@@ -194,131 +191,127 @@ partial class LayoutZoo
 
         // K0: Linear "qkv": [6, 8] → [6, 24], + bias
         //     LayoutZoo.cs(13): Linear("qkv")
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref x, 8, rows * 6, ref w, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 256), 8, 24, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), 24);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref x, 8, rows * 6, ref w, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 256), 8, 24, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), 24);
 
         // K1: Slice [0, 8) of dimension 1: [6, 24] → [6, 8], a strided copy
         //     LayoutZoo.cs(13): Split(-1, 8, 8, 8)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K1SourceStrides, ref arena, K1DestinationStrides, rows, K1Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K1SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), K1DestinationStrides, rows, K1Shape);
 
         // K2: Slice [8, 16) of dimension 1: [6, 24] → [6, 8], a strided copy
         //     LayoutZoo.cs(13): Split(-1, 8, 8, 8)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6152), K2SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), K2DestinationStrides, rows, K2Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3080), K2SourceStrides, ref arena, K2DestinationStrides, rows, K2Shape);
 
         // K3: Slice [16, 24) of dimension 1: [6, 24] → [6, 8], a strided copy
         //     LayoutZoo.cs(13): Split(-1, 8, 8, 8)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6160), K3SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K3DestinationStrides, rows, K3Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3088), K3SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 18432), K3DestinationStrides, rows, K3Shape);
 
         // K4: Transpose (1, 0, 2): [6, 2, 4] → [2, 6, 4], a strided copy
         //     LayoutZoo.cs(28): Transpose(0, 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref arena, K4SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), K4DestinationStrides, rows, K4Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), K4SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), K4DestinationStrides, rows, K4Shape);
 
         // K5: Transpose (1, 0, 2): [6, 2, 4] → [2, 6, 4], a strided copy
         //     LayoutZoo.cs(28): Transpose(0, 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), K5SourceStrides, ref arena, K5DestinationStrides, rows, K5Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref arena, K5SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K5DestinationStrides, rows, K5Shape);
 
         // K6: Transpose (1, 0, 2): [6, 2, 4] → [2, 6, 4], a strided copy
         //     LayoutZoo.cs(28): Transpose(0, 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K6SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), K6DestinationStrides, rows, K6Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 18432), K6SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), K6DestinationStrides, rows, K6Shape);
 
         // K7: ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e)·v, causal, flash-style
         //     LayoutZoo.cs(15): ScaledDotProductAttention(k, v, causal: true)
-        global::ModelCompiler.Kernels.Attention.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), rows, K7Geometry, ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
+        global::ModelCompiler.Kernels.Attention.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), ref arena, rows, K7Geometry, ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
 
         // K8: Transpose (0, 2, 1): [2, 6, 4] → [2, 4, 6], a strided copy
         //     LayoutZoo.cs(16): Transpose(-2, -1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref arena, K8SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), K8DestinationStrides, rows, K8Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K8SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K8DestinationStrides, rows, K8Shape);
 
         // K9: MatMul: [2, 6, 4] · [2, 4, 6] → [2, 6, 6], then × 0.5
         //     LayoutZoo.cs(16): MatMul(k.Transpose(-2, -1))
         //     LayoutZoo.cs(16): q.MatMul(k.Transpose(-2, -1)) * 0.5f
-        global::ModelCompiler.Kernels.MatMul.Run<K9Operator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows * 2, 6, 4, 6, 24);
+        global::ModelCompiler.Kernels.MatMul.Run<K9Operator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), rows * 2, 6, 4, 6, 24);
 
         // K10: Softmax over the last dimension of [2, 6, 6]
         //     LayoutZoo.cs(16): Softmax()
-        global::ModelCompiler.Kernels.RowSoftmax.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), rows * 12, 6, log: false);
+        global::ModelCompiler.Kernels.RowSoftmax.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 18432), rows * 12, 6, log: false);
 
         // K11: MatMul: [2, 6, 6] · [2, 6, 4] → [2, 6, 4]
         //     LayoutZoo.cs(17): MatMul(v)
-        global::ModelCompiler.Kernels.MatMul.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), rows * 2, 6, 6, 4, 24);
+        global::ModelCompiler.Kernels.MatMul.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 18432), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows * 2, 6, 6, 4, 24);
 
         // K12: Concat along dimension 2: [2, 6, 4] and [2, 6, 4] → [2, 6, 8]
         //     LayoutZoo.cs(18): Concat(written, -1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), K12AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K12DestinationStrides, rows, K12AShape);
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), K12BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3076), K12DestinationStrides, rows, K12BShape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref arena, K12AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), K12DestinationStrides, rows, K12AShape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K12BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9220), K12DestinationStrides, rows, K12BShape);
 
         // K13: Permute (1, 0, 2): [2, 6, 8] → [6, 2, 8], a strided copy
         //     LayoutZoo.cs(18): Permute(1, 0, 2)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K13SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), K13DestinationStrides, rows, K13Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), K13SourceStrides, ref arena, K13DestinationStrides, rows, K13Shape);
 
         // K14: Slice [0, 1) of dimension 0: [2, 6, 6] → [1, 6, 6], a strided copy
         //     LayoutZoo.cs(19): Slice(0, 0, 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), K14SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K14DestinationStrides, rows, K14Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 18432), K14SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), K14DestinationStrides, rows, K14Shape);
 
         // K15: ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e + mask)·v, flash-style
         //     LayoutZoo.cs(20): ScaledDotProductAttention(k, v, mask: firstHead)
-        global::ModelCompiler.Kernels.Attention.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), rows, K15Geometry, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
+        global::ModelCompiler.Kernels.Attention.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), rows, K15Geometry, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
 
         // K16: Transpose (1, 0, 2): [2, 6, 4] → [6, 2, 4], a strided copy
         //     LayoutZoo.cs(20): Transpose(0, 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K16SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), K16DestinationStrides, rows, K16Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), K16SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K16DestinationStrides, rows, K16Shape);
 
         // K17: Linear "attn.in_proj": [6, 8] → [6, 24], + bias
         //     LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref x, 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 288), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 544), 8, 24, ref arena, 24);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref x, 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 288), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 544), 8, 24, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), 24);
 
         // K18: Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d + mask)·v, flash-style
         //     LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
-        global::ModelCompiler.Kernels.Attention.Run(ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 16), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), rows, K18Geometry, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 576), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
+        global::ModelCompiler.Kernels.Attention.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12296), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12304), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), rows, K18Geometry, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 576), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
 
         // K19: Linear "attn.out_proj": [6, 8] → [6, 8], + bias
         //     LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 624), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 752), 8, 8, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), 8);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 624), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 752), 8, 8, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 21504), 8);
 
-        // K20: Linear "attn.in_proj": [6, 8] → [6, 24], + bias
+        // K20: Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d)·v, causal, flash-style
         //     LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref x, 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 288), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 544), 8, 24, ref arena, 24);
+        global::ModelCompiler.Kernels.Attention.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12296), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12304), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), rows, K20Geometry, ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
 
-        // K21: Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d)·v, causal, flash-style
+        // K21: Linear "attn.out_proj": [6, 8] → [6, 8], + bias
         //     LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
-        global::ModelCompiler.Kernels.Attention.Run(ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 16), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), rows, K21Geometry, ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 624), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 752), 8, 8, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 16384), 8);
 
-        // K22: Linear "attn.out_proj": [6, 8] → [6, 8], + bias
-        //     LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 624), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 752), 8, 8, ref arena, 8);
-
-        // K23: MatMul: [6, 8] · "proj" [8, 5] → [6, 5]
+        // K22: MatMul: [6, 8] · "proj" [8, 5] → [6, 5]
         //     LayoutZoo.cs(23): MatMul(x.Parameter("proj"))
-        global::ModelCompiler.Kernels.MatMul.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 768), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), rows * 1, 6, 8, 5, 0);
+        global::ModelCompiler.Kernels.MatMul.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 21504), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 768), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), rows * 1, 6, 8, 5, 0);
 
-        // K24: Slice [2, 14) of dimension 1: [6, 16] → [6, 12], a strided copy
+        // K23: Slice [2, 14) of dimension 1: [6, 16] → [6, 12], a strided copy
         //     LayoutZoo.cs(24): Slice(-1, 2, 14)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14338), K24SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K24DestinationStrides, rows, K24Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2), K23SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 11264), K23DestinationStrides, rows, K23Shape);
 
-        // K25: Linear "out": [6, 12] → [6, 7], + bias
+        // K24: Linear "out": [6, 12] → [6, 7], + bias
         //     LayoutZoo.cs(24): Linear("out")
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), 12, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 816), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1008), 12, 7, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), 7);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 11264), 12, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 816), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1008), 12, 7, ref arena, 7);
 
-        // K26: Concat along dimension 1: [6, 7] and [6, 5] → [6, 12]
+        // K25: Concat along dimension 1: [6, 7] and [6, 5] → [6, 12]
         //     LayoutZoo.cs(24): Concat(mixed, 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), K26AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), K26DestinationStrides, rows, K26AShape);
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), K26BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15367), K26DestinationStrides, rows, K26BShape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref arena, K25AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 11264), K25DestinationStrides, rows, K25AShape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), K25BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 11271), K25DestinationStrides, rows, K25BShape);
 
-        // K27: Add: [6, 8] + [6, 8] → [6, 8]
+        // K26: Add: [6, 8] + [6, 8] → [6, 8]
         //     LayoutZoo.cs(25): causalMha + plain
-        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator>(ref arena, K27AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), K27BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows, K27Shape);
+        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 16384), K26AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K26BStrides, ref arena, rows, K26Shape);
 
-        // K28: Slice [0, 4) of dimension 1: [6, 8] → [6, 4], a strided copy
+        // K27: Slice [0, 4) of dimension 1: [6, 8] → [6, 4], a strided copy
         //     LayoutZoo.cs(25): Slice(1, 0, 4)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K28SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K28DestinationStrides, rows, K28Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref arena, K27SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K27DestinationStrides, rows, K27Shape);
 
-        // K29: Concat along dimension 1: [6, 12] and [6, 4] → [6, 16]
+        // K28: Concat along dimension 1: [6, 12] and [6, 4] → [6, 16]
         //     LayoutZoo.cs(25): Concat((causalMha + plain).Slice(1, 0, 4), 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), K29AStrides, ref arena, K29DestinationStrides, rows, K29AShape);
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K29BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12), K29DestinationStrides, rows, K29BShape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 11264), K28AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 5120), K28DestinationStrides, rows, K28AShape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K28BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 5132), K28DestinationStrides, rows, K28BShape);
 
-        // K30: Tanh over [6, 16]
+        // K29: Tanh over [6, 16]
         //     LayoutZoo.cs(25): Tanh()
-        global::ModelCompiler.Kernels.Elementwise.Run<K30Operator>(ref arena, ref y, rows, 96);
+        global::ModelCompiler.Kernels.Elementwise.Run<K29Operator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 5120), ref y, rows, 96);
     }
 
     /// <summary>Epilogue of K9: × 0.5f.</summary>
@@ -330,8 +323,8 @@ partial class LayoutZoo
         public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => (x * global::System.Runtime.Intrinsics.Vector512.Create(0.5f));
     }
 
-    /// <summary>Operator of K30: Tanh.</summary>
-    private readonly struct K30Operator : global::ModelCompiler.Kernels.IUnaryOperator
+    /// <summary>Operator of K29: Tanh.</summary>
+    private readonly struct K29Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
         public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
@@ -405,37 +398,37 @@ partial class LayoutZoo
     // K18: heads, queries, keys, head size, value size; strides (sample, head, row) of q, k, v and the output; the mask's (sample, row); causal.
     private static global::System.ReadOnlySpan<int> K18Geometry => new int[] { 2, 6, 6, 4, 4, 144, 4, 24, 144, 4, 24, 144, 4, 24, 48, 4, 8, 0, 6, 0 };
 
-    // K21: heads, queries, keys, head size, value size; strides (sample, head, row) of q, k, v and the output; the mask's (sample, row); causal.
-    private static global::System.ReadOnlySpan<int> K21Geometry => new int[] { 2, 6, 6, 4, 4, 144, 4, 24, 144, 4, 24, 144, 4, 24, 48, 4, 8, 0, 6, 1 };
+    // K20: heads, queries, keys, head size, value size; strides (sample, head, row) of q, k, v and the output; the mask's (sample, row); causal.
+    private static global::System.ReadOnlySpan<int> K20Geometry => new int[] { 2, 6, 6, 4, 4, 144, 4, 24, 144, 4, 24, 144, 4, 24, 48, 4, 8, 0, 6, 1 };
 
-    // K24: the per-sample shape copied, and the source's and destination's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K24Shape => new int[] { 6, 12 };
-    private static global::System.ReadOnlySpan<int> K24SourceStrides => new int[] { 96, 16, 1 };
-    private static global::System.ReadOnlySpan<int> K24DestinationStrides => new int[] { 72, 12, 1 };
+    // K23: the per-sample shape copied, and the source's and destination's strides (per sample first).
+    private static global::System.ReadOnlySpan<int> K23Shape => new int[] { 6, 12 };
+    private static global::System.ReadOnlySpan<int> K23SourceStrides => new int[] { 96, 16, 1 };
+    private static global::System.ReadOnlySpan<int> K23DestinationStrides => new int[] { 72, 12, 1 };
 
-    // K26: each part's per-sample shape and strides, and the output's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K26AShape => new int[] { 6, 7 };
-    private static global::System.ReadOnlySpan<int> K26AStrides => new int[] { 42, 7, 1 };
-    private static global::System.ReadOnlySpan<int> K26BShape => new int[] { 6, 5 };
-    private static global::System.ReadOnlySpan<int> K26BStrides => new int[] { 30, 5, 1 };
-    private static global::System.ReadOnlySpan<int> K26DestinationStrides => new int[] { 72, 12, 1 };
+    // K25: each part's per-sample shape and strides, and the output's strides (per sample first).
+    private static global::System.ReadOnlySpan<int> K25AShape => new int[] { 6, 7 };
+    private static global::System.ReadOnlySpan<int> K25AStrides => new int[] { 42, 7, 1 };
+    private static global::System.ReadOnlySpan<int> K25BShape => new int[] { 6, 5 };
+    private static global::System.ReadOnlySpan<int> K25BStrides => new int[] { 30, 5, 1 };
+    private static global::System.ReadOnlySpan<int> K25DestinationStrides => new int[] { 72, 12, 1 };
 
-    // K27: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
-    private static global::System.ReadOnlySpan<int> K27Shape => new int[] { 6, 8 };
-    private static global::System.ReadOnlySpan<int> K27AStrides => new int[] { 48, 8, 1 };
-    private static global::System.ReadOnlySpan<int> K27BStrides => new int[] { 48, 8, 1 };
+    // K26: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
+    private static global::System.ReadOnlySpan<int> K26Shape => new int[] { 6, 8 };
+    private static global::System.ReadOnlySpan<int> K26AStrides => new int[] { 48, 8, 1 };
+    private static global::System.ReadOnlySpan<int> K26BStrides => new int[] { 48, 8, 1 };
 
-    // K28: the per-sample shape copied, and the source's and destination's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K28Shape => new int[] { 6, 4 };
-    private static global::System.ReadOnlySpan<int> K28SourceStrides => new int[] { 48, 8, 1 };
-    private static global::System.ReadOnlySpan<int> K28DestinationStrides => new int[] { 24, 4, 1 };
+    // K27: the per-sample shape copied, and the source's and destination's strides (per sample first).
+    private static global::System.ReadOnlySpan<int> K27Shape => new int[] { 6, 4 };
+    private static global::System.ReadOnlySpan<int> K27SourceStrides => new int[] { 48, 8, 1 };
+    private static global::System.ReadOnlySpan<int> K27DestinationStrides => new int[] { 24, 4, 1 };
 
-    // K29: each part's per-sample shape and strides, and the output's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K29AShape => new int[] { 6, 12 };
-    private static global::System.ReadOnlySpan<int> K29AStrides => new int[] { 72, 12, 1 };
-    private static global::System.ReadOnlySpan<int> K29BShape => new int[] { 6, 4 };
-    private static global::System.ReadOnlySpan<int> K29BStrides => new int[] { 24, 4, 1 };
-    private static global::System.ReadOnlySpan<int> K29DestinationStrides => new int[] { 96, 16, 1 };
+    // K28: each part's per-sample shape and strides, and the output's strides (per sample first).
+    private static global::System.ReadOnlySpan<int> K28AShape => new int[] { 6, 12 };
+    private static global::System.ReadOnlySpan<int> K28AStrides => new int[] { 72, 12, 1 };
+    private static global::System.ReadOnlySpan<int> K28BShape => new int[] { 6, 4 };
+    private static global::System.ReadOnlySpan<int> K28BStrides => new int[] { 24, 4, 1 };
+    private static global::System.ReadOnlySpan<int> K28DestinationStrides => new int[] { 96, 16, 1 };
 
     /// <summary>The weights, embedded at build time in the layout the kernels read; decoded once, on first use.</summary>
     private static partial class CompiledWeights

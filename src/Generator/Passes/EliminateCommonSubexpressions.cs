@@ -1,0 +1,39 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using ModelCompiler.Generator.Helpers;
+using ModelCompiler.Generator.Parsing;
+
+namespace ModelCompiler.Generator.Passes;
+
+/// <summary>
+/// Common subexpression elimination on the recorded ops: an op equal to an earlier one (the same kind, the same
+/// inputs after earlier merges, the same weights and constant arguments) is that op, so it is computed once. Typical
+/// source: a layer applied twice to the same value, such as two attention calls on one input sharing their projection.
+/// Runs before shape inference, on the ops as recorded; ids are renumbered so that each op's id is its index.
+/// </summary>
+internal static class EliminateCommonSubexpressions
+{
+    public static (List<DslOp> Ops, int Output) Run(IReadOnlyList<DslOp> ops, int output)
+    {
+        var replacement = new int[ops.Count];
+        var kept = new List<DslOp>();
+        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (DslOp op in ops)
+        {
+            int[] inputs = op.Inputs.Select(i => replacement[i]).ToArray();
+            string key = string.Join("|", op.Kind, string.Join(",", inputs), op.Name ?? "", op.WeightName ?? "", op.BiasName ?? "",
+                op.Scalar.ToString("R", System.Globalization.CultureInfo.InvariantCulture), string.Join(",", op.Ints));
+            if (seen.TryGetValue(key, out int earlier))
+            {
+                replacement[op.Id] = earlier;
+                continue;
+            }
+            int id = kept.Count;
+            kept.Add(op with { Id = id, Inputs = new EquatableArray<int>(inputs) });
+            seen[key] = id;
+            replacement[op.Id] = id;
+        }
+        return (kept, replacement[output]);
+    }
+}
