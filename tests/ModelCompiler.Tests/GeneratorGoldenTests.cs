@@ -184,6 +184,18 @@ public class GeneratorGoldenTests
     }
 
     [Fact]
+    public void A_layer_applied_twice_to_the_same_value_is_computed_once()
+    {
+        // LayoutZoo calls MultiHeadAttention("attn") twice on x (with a mask, then causal): one input projection serves both.
+        string root = GeneratorDiagnosticsTests.RepositoryRoot();
+        var run = GeneratorHarness.Run(File.ReadAllText(Path.Combine(root, "tests/ModelCompiler.TestModels/LayoutZoo.cs")),
+            Path.Combine(root, "tests/ModelCompiler.TestModels/Models/layout_zoo.safetensors"));
+        string code = run.Run.GeneratedSources.Single(s => s.HintName == "ModelCompiler.TestModels.LayoutZoo.g.cs").SourceText.ToString();
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(code, "//   K\\d+  Linear \"attn.in_proj\""));
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(code, "//   K\\d+  Attention \"attn\"").Count);
+    }
+
+    [Fact]
     public void Generation_is_deterministic()
     {
         string root = GeneratorDiagnosticsTests.RepositoryRoot();
