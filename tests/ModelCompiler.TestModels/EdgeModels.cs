@@ -37,3 +37,15 @@ public static partial class FoldedConstants
         return x.Linear("proj").Relu() * both + scale.Tanh();          // [4, 8]
     }
 }
+
+/// <summary>Leaky ReLU and clamping (ReLU6) fused into Linear epilogues and into a standalone element-wise kernel.</summary>
+[CompileModel(Weights = "odd_mlp.safetensors")]
+public static partial class LeakyClamp
+{
+    static Tensor Forward([Shape(17)] Tensor x)
+    {
+        Tensor h = x.Linear("l1").LeakyRelu(0.2f).Clamp(-0.5f, 6f);   // [100]
+        Tensor g = x.Clamp(0f, 6f).LeakyRelu(3f);                      // no producer: one element-wise kernel
+        return h.Linear("l2").Clamp(-1f, 1f) * 2f + g.Linear("l1").Mean(0).Reshape(1).Clamp(-100f, 100f);
+    }
+}

@@ -22,3 +22,7 @@ public static partial class OnnxMix;
 /// <summary>The 784 MLP from ONNX with int8 layers: quantization applies to ONNX models as to C# ones (layers take their node names).</summary>
 [CompileModel(Onnx = "mlp784.onnx", Quantize = Quantization.Int8, FloatLayers = new[] { "/fc3/Gemm" })]
 public static partial class Mlp784OnnxInt8;
+
+/// <summary>LeakyRelu, Clip (ReLU6 and a clamp) and a no-op Pad before an AveragePool, from ONNX (opset 13).</summary>
+[CompileModel(Onnx = "onnx_activations.onnx")]
+public static partial class OnnxActivations;

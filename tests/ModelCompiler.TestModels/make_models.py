@@ -289,3 +289,24 @@ mix = OnnxMix().eval()
 torch.onnx.export(mix, torch.zeros(1, 8, 6), os.path.join(here, "Models", "onnx_mix.onnx"), input_names=["tokens"],
                   output_names=["probabilities"], dynamic_axes={"tokens": {0: "batch"}, "probabilities": {0: "batch"}}, opset_version=17)
 print("onnx_mix: exported to ONNX (opset 17)")
+
+
+class OnnxActivations(torch.nn.Module):
+    """OnnxModels.cs (OnnxActivations): LeakyReLU, ReLU6 and clamp (ONNX LeakyRelu and Clip), average pooling."""
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 4, 3, padding=1)
+        self.conv2 = torch.nn.Conv2d(4, 4, 3, padding=1)
+        self.head = torch.nn.Linear(64, 5)
+
+    def forward(self, x):
+        h = F.leaky_relu(self.conv1(x), 0.1)
+        h = F.avg_pool2d(F.relu6(self.conv2(h)), 2)
+        return torch.clamp(self.head(torch.flatten(h, 1)), -1.0, 1.0)
+
+
+torch.onnx.export(OnnxActivations().eval(), torch.zeros(1, 1, 8, 8), os.path.join(here, "Models", "onnx_activations.onnx"),
+                  input_names=["image"], output_names=["scores"], dynamic_axes={"image": {0: "batch"}, "scores": {0: "batch"}},
+                  opset_version=13)
+print("onnx_activations: exported to ONNX (opset 13)")
+

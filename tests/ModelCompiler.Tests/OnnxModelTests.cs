@@ -22,7 +22,7 @@ public class OnnxModelTests
     public static TheoryData<string, int> Cases()
     {
         var data = new TheoryData<string, int>();
-        foreach (string model in new[] { "mlp784", "lenet5", "digits_cnn", "onnx_mix" })
+        foreach (string model in new[] { "mlp784", "lenet5", "digits_cnn", "onnx_mix", "onnx_activations" })
             foreach (int batch in new[] { 1, 5, 64 })
                 data.Add(model, batch);
         return data;
@@ -33,6 +33,7 @@ public class OnnxModelTests
         "mlp784" => (Mlp784Onnx.Predict, Mlp784Onnx.InputShape.ToArray(), Mlp784Onnx.OutputLength),
         "lenet5" => (LeNet5Onnx.Predict, LeNet5Onnx.InputShape.ToArray(), LeNet5Onnx.OutputLength),
         "onnx_mix" => (OnnxMix.Predict, OnnxMix.InputShape.ToArray(), OnnxMix.OutputLength),
+        "onnx_activations" => (OnnxActivations.Predict, OnnxActivations.InputShape.ToArray(), OnnxActivations.OutputLength),
         _ => (DigitsCnnOnnx.Predict, DigitsCnnOnnx.InputShape.ToArray(), DigitsCnnOnnx.OutputLength),
     };
 

@@ -396,6 +396,17 @@ internal static class ModelEmitter
             {
                 OpKind.AddScalar => $"({expression} + {Constant()})",
                 OpKind.MulScalar => $"({expression} * {Constant()})",
+                // x where x ≥ 0, else slope · x (NaN: the comparison fails, NaN · slope is NaN).
+                OpKind.LeakyRelu => width is null
+                    ? $"{K}ScalarSteps.LeakyRelu({expression}, {Float(step.Scalar)})"
+                    : $"global::System.Runtime.Intrinsics.Vector{width}.ConditionalSelect(global::System.Runtime.Intrinsics.Vector{width}.GreaterThanOrEqual({expression}, global::System.Runtime.Intrinsics.Vector{width}<float>.Zero), {expression}, {expression} * {Constant()})",
+                // Limits that keep NaN (as PyTorch's clamp): a NaN compares false and is kept.
+                OpKind.ClampMin => width is null
+                    ? $"{K}ScalarSteps.ClampMin({expression}, {Float(step.Scalar)})"
+                    : $"global::System.Runtime.Intrinsics.Vector{width}.ConditionalSelect(global::System.Runtime.Intrinsics.Vector{width}.LessThan({expression}, {Constant()}), {Constant()}, {expression})",
+                OpKind.ClampMax => width is null
+                    ? $"{K}ScalarSteps.ClampMax({expression}, {Float(step.Scalar)})"
+                    : $"global::System.Runtime.Intrinsics.Vector{width}.ConditionalSelect(global::System.Runtime.Intrinsics.Vector{width}.GreaterThan({expression}, {Constant()}), {Constant()}, {expression})",
                 OpKind.Relu => $"{K}ReluOperator.Invoke({expression})",
                 OpKind.Sigmoid => $"{K}SigmoidOperator.Invoke({expression})",
                 OpKind.Tanh => $"{K}TanhOperator.Invoke({expression})",
@@ -497,6 +508,9 @@ internal static class ModelEmitter
     {
         OpKind.AddScalar => "+ " + Float(step.Scalar),
         OpKind.MulScalar => "× " + Float(step.Scalar),
+        OpKind.LeakyRelu => $"LeakyRelu({Float(step.Scalar)})",
+        OpKind.ClampMin => "at least " + Float(step.Scalar),
+        OpKind.ClampMax => "at most " + Float(step.Scalar),
         OpKind.GeluTanh => "Gelu (tanh form)",
         _ => step.Kind.ToString(),
     };

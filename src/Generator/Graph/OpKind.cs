@@ -38,6 +38,9 @@ internal enum OpKind
     MatMul,
     Attention,
     Erf,
+    LeakyRelu,
+    ClampMin,
+    ClampMax,
 }
 
 /// <summary>What each op is, in one place, for every pass and emitter.</summary>
@@ -45,7 +48,8 @@ internal static class OpKinds
 {
     /// <summary>Element-wise functions of one value: fusable into the epilogue of the kernel that produces their input.</summary>
     public static bool IsUnaryElementwise(OpKind kind) => kind is OpKind.Relu or OpKind.Sigmoid or OpKind.Tanh
-        or OpKind.Gelu or OpKind.GeluTanh or OpKind.Silu or OpKind.Erf or OpKind.AddScalar or OpKind.MulScalar;
+        or OpKind.Gelu or OpKind.GeluTanh or OpKind.Silu or OpKind.Erf or OpKind.AddScalar or OpKind.MulScalar
+        or OpKind.LeakyRelu or OpKind.ClampMin or OpKind.ClampMax;
 
     /// <summary>Ops that only reinterpret their input (a new shape, or Dropout's identity at inference): no kernel, the same storage.</summary>
     public static bool IsView(OpKind kind) => kind is OpKind.Flatten or OpKind.Reshape or OpKind.Dropout;
@@ -61,6 +65,7 @@ internal static class OpKinds
         OpKind.AddScalar => "Add",
         OpKind.MulScalar => "Mul",
         OpKind.GeluTanh => "Gelu",
+        OpKind.ClampMin or OpKind.ClampMax => "Clamp",
         _ => kind.ToString(),
     };
 }

@@ -40,9 +40,9 @@ internal static class OnnxImporter
     /// <summary>The operators lowered, for docs/onnx.md (generated from this list by a test).</summary>
     public static readonly string[] Supported =
     {
-        "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant", "Conv", "Div", "Dropout", "Erf", "Flatten", "Gelu", "Gemm",
-        "GlobalAveragePool", "Identity", "LayerNormalization", "LogSoftmax", "MatMul", "MaxPool", "Mul", "Relu", "Reshape", "Sigmoid",
-        "Softmax", "Sub", "Tanh", "Transpose",
+        "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Erf", "Flatten", "Gelu",
+        "Gemm", "GlobalAveragePool", "Identity", "LayerNormalization", "LeakyRelu", "LogSoftmax", "MatMul", "MaxPool", "Mul", "Pad", "Relu", "Reshape",
+        "Sigmoid", "Softmax", "Sub", "Tanh", "Transpose",
     };
 
     public static OnnxImport? Import(byte[] bytes, OnnxModel model, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics)
@@ -171,6 +171,37 @@ internal static class OnnxImporter
                     Activation(node, Output(), node.OpType switch { "Relu" => OpKind.Relu, "Sigmoid" => OpKind.Sigmoid, "Erf" => OpKind.Erf, _ => OpKind.Tanh },
                         new[] { Act(node, Input(node, 0)) }, RankOf(Input(node, 0)));
                     return;
+                case "Pad":
+                {
+                    // PyTorch writes a Pad of zeros before some pools: the identity. Real padding belongs in the Conv or pool.
+                    Constant pads = Const(node, Input(node, 1));
+                    if (pads.Longs is null || pads.Longs.Any(p => p != 0)) throw Unsupported(node, "only a Pad of zeros (the identity) is supported");
+                    Alias(node, Input(node, 0), Output());
+                    return;
+                }
+                case "LeakyRelu":
+                    Activation(node, Output(), OpKind.LeakyRelu, new[] { Act(node, Input(node, 0)) }, RankOf(Input(node, 0)), scalar: FloatAttribute(node, "alpha", 0.01f));
+                    return;
+                case "Clip":
+                {
+                    // Opset 11 and later take min and max as optional constant inputs; earlier opsets as attributes.
+                    string x = Input(node, 0);
+                    float Bound(int input, string attribute, float fallback)
+                    {
+                        if (_model.DefaultOpset < 11) return FloatAttribute(node, attribute, fallback);
+                        if (input >= node.Inputs.Count || node.Inputs[input].Length == 0) return fallback;
+                        Constant c = Const(node, node.Inputs[input]);
+                        return c.Floats is { Length: 1 } f ? f[0] : throw Unsupported(node, $"'{node.Inputs[input]}' must be a float32 scalar");
+                    }
+                    float min = Bound(1, "min", float.NegativeInfinity), max = Bound(2, "max", float.PositiveInfinity);
+                    if (!(min <= max)) throw Unsupported(node, $"min {min} is above max {max}");
+                    int result = Act(node, x);
+                    if (!float.IsNegativeInfinity(min)) result = Record(node, OpKind.ClampMin, new[] { result }, scalar: min);
+                    if (!float.IsPositiveInfinity(max)) result = Record(node, OpKind.ClampMax, new[] { result }, scalar: max);
+                    _activations[Output()] = result;
+                    _ranks[Output()] = RankOf(x);
+                    return;
+                }
                 case "Gelu":
                 {
                     string approximate = Text(node, "approximate", "none");

@@ -308,6 +308,20 @@ internal sealed class ForwardEvaluator
             case "Flatten": return Record(OpKind.Flatten, invocation, new[] { receiver });
             case "Silu": return Record(OpKind.Silu, invocation, new[] { receiver });
             case "Erf": return Record(OpKind.Erf, invocation, new[] { receiver });
+            case "LeakyRelu":
+            {
+                IArgumentOperation slope = Arg("slope")!;
+                return Record(OpKind.LeakyRelu, invocation, new[] { receiver }, scalar: ToFloat(Eval(slope.Value, env), slope));
+            }
+            case "Clamp":
+            {
+                // Two element-wise steps, each with its constant: both fuse into the producer's epilogue.
+                IArgumentOperation min = Arg("min")!, max = Arg("max")!;
+                float low = ToFloat(Eval(min.Value, env), min), high = ToFloat(Eval(max.Value, env), max);
+                if (!(low <= high)) throw Unsupported(invocation, $"Clamp: min {low} is above max {high}");
+                var lower = (TensorValue)Record(OpKind.ClampMin, invocation, new[] { receiver }, scalar: low);
+                return Record(OpKind.ClampMax, invocation, new[] { lower.Id }, scalar: high);
+            }
             case "GlobalAvgPool": return Record(OpKind.GlobalAvgPool, invocation, new[] { receiver });
             case "Embedding":
             {

@@ -497,6 +497,9 @@ internal static class LowerToPlan
     {
         OpKind.AddScalar => "+ " + step.Scalar.ToString("R", CultureInfo.InvariantCulture),
         OpKind.MulScalar => "× " + step.Scalar.ToString("R", CultureInfo.InvariantCulture),
+        OpKind.LeakyRelu => "LeakyRelu(" + step.Scalar.ToString("R", CultureInfo.InvariantCulture) + ")",
+        OpKind.ClampMin => "at least " + step.Scalar.ToString("R", CultureInfo.InvariantCulture),
+        OpKind.ClampMax => "at most " + step.Scalar.ToString("R", CultureInfo.InvariantCulture),
         OpKind.GeluTanh => "Gelu (tanh)",
         _ => step.Kind.ToString(),
     };

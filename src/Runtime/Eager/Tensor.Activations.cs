@@ -18,6 +18,18 @@ public sealed partial class Tensor
         ? Map(ReferenceMath.GeluTanh)
         : Map(ReferenceMath.Gelu);
 
+    /// <summary>Leaky ReLU, element-wise: <c>x</c> where <c>x ≥ 0</c>, else <c>slope · x</c> (PyTorch's <c>F.leaky_relu(x, slope)</c>).</summary>
+    public Tensor LeakyRelu(float slope = 0.01f) => Map(x => x >= 0 ? x : (float)x * slope);
+
+    /// <summary>
+    /// Each value limited to <c>[min, max]</c> (PyTorch's <c>torch.clamp</c>; <c>Clamp(0, 6)</c> is ReLU6). NaN stays NaN.
+    /// </summary>
+    public Tensor Clamp(float min, float max)
+    {
+        if (!(min <= max)) throw new ArgumentException($"Clamp: min {min} is above max {max}.", nameof(min));
+        return Map(x => x < min ? min : x > max ? max : x);
+    }
+
     /// <summary>The error function, element-wise (ONNX's <c>Erf</c>; GELU is written with it when exported from PyTorch).</summary>
     public Tensor Erf() => Map(ReferenceMath.Erf);
 

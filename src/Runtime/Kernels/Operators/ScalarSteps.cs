@@ -1,0 +1,22 @@
+using System.Runtime.CompilerServices;
+
+namespace ModelCompiler.Kernels;
+
+/// <summary>
+/// The scalar forms of the element-wise steps that take a constant (generated epilogues inline the vector forms):
+/// the same comparisons as the vector code and the eager reference, so NaN behaves the same on every path.
+/// </summary>
+public static class ScalarSteps
+{
+    /// <summary><c>x</c> where <c>x ≥ 0</c>, else <c>slope · x</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float LeakyRelu(float x, float slope) => x >= 0 ? x : x * slope;
+
+    /// <summary><paramref name="min"/> where <c>x &lt; min</c>, else <c>x</c> (NaN stays NaN).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float ClampMin(float x, float min) => x < min ? min : x;
+
+    /// <summary><paramref name="max"/> where <c>x &gt; max</c>, else <c>x</c> (NaN stays NaN).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float ClampMax(float x, float max) => x > max ? max : x;
+}
