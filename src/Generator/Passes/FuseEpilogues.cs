@@ -26,8 +26,11 @@ internal sealed class FusionGroup
     /// <summary>LayerNorm: the residual Add of two activations before it, computed in the same pass.</summary>
     public Node? Residual { get; set; }
 
-    /// <summary>The values the kernel reads: the residual Add's operands, else the root's inputs.</summary>
-    public int[] Reads => Residual?.Inputs ?? Root.Inputs;
+    /// <summary>Strided copies: the layout ops (and the views between them) composed into this one, first to last.</summary>
+    public List<Node> Composed { get; } = new();
+
+    /// <summary>The values the kernel reads: the residual Add's operands, the first composed layout op's input, else the root's inputs.</summary>
+    public int[] Reads => Residual?.Inputs ?? (Composed.Count > 0 ? Composed[0].Inputs : Root.Inputs);
 
     /// <summary>Direct convolutions: a 2×2, stride-2 max pool after the epilogue, computed in the kernel's store.</summary>
     public Node? Pool { get; set; }
@@ -49,6 +52,10 @@ internal static class FuseEpilogues
         List<int>[] consumers = graph.Consumers();
         var absorbed = new bool[graph.Nodes.Count];
         var groups = new List<FusionGroup>();
+        // Layout ops feeding only another layout op (through views) compose into that op's single strided copy.
+        Dictionary<int, List<Node>> chains = LayoutView.Chains(graph, live, consumers);
+        foreach (List<Node> chain in chains.Values)
+            foreach (Node n in chain) absorbed[n.Id] = true;
         foreach (Node node in graph.Nodes)
         {
             if (!live[node.Id] || absorbed[node.Id] || node.Folded || node.IsConstant) continue; // constants were folded at build time
@@ -86,6 +93,11 @@ internal static class FuseEpilogues
             if (kind is null) continue;
 
             var group = new FusionGroup(kind.Value, node);
+            if (chains.TryGetValue(node.Id, out List<Node>? composed))
+            {
+                group.Composed.AddRange(composed);
+                group.Absorbed.InsertRange(0, composed);
+            }
             if (kind is KernelKind.Linear or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.Winograd or KernelKind.MatMul or KernelKind.Elementwise)
             {
                 while (true)

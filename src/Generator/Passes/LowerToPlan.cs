@@ -384,6 +384,20 @@ internal static class LowerToPlan
                     2L * heads * queries * keys * (headSize + valueSize))
                 { C = where(value), Mask = mask is null ? null : where(mask) };
             }
+            case KernelKind.Strided when group.Composed.Count > 0:
+            {
+                // Several layout ops composed into one copy straight from the original value (ComposeLayout).
+                Node origin = graph.Nodes[group.Composed[0].Inputs[0]];
+                LayoutView view = LayoutView.Compose(graph, group.Composed, rootNode)!;
+                int[] shape = rootNode.Shape;
+                Operand source = where(origin);
+                source = source with { Offset = source.Offset + view.Offset };
+                string steps = string.Join(", then ", group.Composed.Concat(new[] { rootNode }).Where(n => !OpKinds.IsView(n.Kind)).Select(n => n.Kind.ToString()));
+                return new KernelPlan(index, KernelKind.Strided, $"{steps}: {Node.Format(origin.Shape)} → {Node.Format(shape)}, composed into one strided copy",
+                    sources.ToEquatableArray(), source, null, output, 1, 0, 0, 0, 0, EquatableArray<EpilogueStep>.Empty,
+                    new EquatableArray<int>(shape), new EquatableArray<int>(new[] { origin.ElementCount }.Concat(view.Strides).ToArray()), EquatableArray<int>.Empty, 0)
+                { DestinationStrides = new EquatableArray<int>(new[] { rootNode.ElementCount }.Concat(DenseStrides(rootNode)).ToArray()) };
+            }
             case KernelKind.Strided:
             {
                 // Transpose, Permute, Slice: one strided copy; the output is dense.

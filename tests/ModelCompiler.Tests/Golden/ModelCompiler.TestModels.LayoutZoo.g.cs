@@ -6,98 +6,95 @@ namespace ModelCompiler.TestModels;
 
 partial class LayoutZoo
 {
-    // Forward(x: [6, 8]) → [6, 16], compiled into 30 kernels:
+    // Forward(x: [6, 8]) → [6, 16], compiled into 27 kernels:
     //
     //   K0  Linear "qkv": [6, 8] → [6, 24], + bias
     //       2,304 FLOP per sample; reads the input, writes arena@3072
     //       from LayoutZoo.cs(13): Linear("qkv")
-    //   K1  Slice [0, 8) of dimension 1: [6, 24] → [6, 8], a strided copy
-    //       0 FLOP per sample; reads arena@3072, writes arena@12288
+    //   K1  Slice, then Transpose: [6, 24] → [2, 6, 4], composed into one strided copy
+    //       0 FLOP per sample; reads arena@3072, writes arena@14336
+    //       from LayoutZoo.cs(28): Transpose(0, 1)
     //       from LayoutZoo.cs(13): Split(-1, 8, 8, 8)
-    //   K2  Slice [8, 16) of dimension 1: [6, 24] → [6, 8], a strided copy
+    //       from LayoutZoo.cs(28): Reshape(6, 2, 4)
+    //   K2  Slice, then Transpose: [6, 24] → [2, 6, 4], composed into one strided copy
     //       0 FLOP per sample; reads arena@3080, writes arena@0
+    //       from LayoutZoo.cs(28): Transpose(0, 1)
     //       from LayoutZoo.cs(13): Split(-1, 8, 8, 8)
-    //   K3  Slice [16, 24) of dimension 1: [6, 24] → [6, 8], a strided copy
-    //       0 FLOP per sample; reads arena@3088, writes arena@18432
+    //       from LayoutZoo.cs(28): Reshape(6, 2, 4)
+    //   K3  Slice, then Transpose: [6, 24] → [2, 6, 4], composed into one strided copy
+    //       0 FLOP per sample; reads arena@3088, writes arena@23552
+    //       from LayoutZoo.cs(28): Transpose(0, 1)
     //       from LayoutZoo.cs(13): Split(-1, 8, 8, 8)
-    //   K4  Transpose (1, 0, 2): [6, 2, 4] → [2, 6, 4], a strided copy
-    //       0 FLOP per sample; reads arena@12288, writes arena@23552
-    //       from LayoutZoo.cs(28): Transpose(0, 1)
-    //   K5  Transpose (1, 0, 2): [6, 2, 4] → [2, 6, 4], a strided copy
-    //       0 FLOP per sample; reads arena@0, writes arena@6144
-    //       from LayoutZoo.cs(28): Transpose(0, 1)
-    //   K6  Transpose (1, 0, 2): [6, 2, 4] → [2, 6, 4], a strided copy
-    //       0 FLOP per sample; reads arena@18432, writes arena@15360
-    //       from LayoutZoo.cs(28): Transpose(0, 1)
-    //   K7  ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e)·v, causal, flash-style
-    //       1,152 FLOP per sample; reads arena@23552 and arena@6144, writes arena@0
+    //       from LayoutZoo.cs(28): Reshape(6, 2, 4)
+    //   K4  ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e)·v, causal, flash-style
+    //       1,152 FLOP per sample; reads arena@14336 and arena@0, writes arena@8192
     //       from LayoutZoo.cs(15): ScaledDotProductAttention(k, v, causal: true)
-    //   K8  Transpose (0, 2, 1): [2, 6, 4] → [2, 4, 6], a strided copy
-    //       0 FLOP per sample; reads arena@6144, writes arena@3072
+    //   K5  Transpose (0, 2, 1): [2, 6, 4] → [2, 4, 6], a strided copy
+    //       0 FLOP per sample; reads arena@0, writes arena@3072
     //       from LayoutZoo.cs(16): Transpose(-2, -1)
-    //   K9  MatMul: [2, 6, 4] · [2, 4, 6] → [2, 6, 6], then × 0.5
-    //       576 FLOP per sample; reads arena@23552 and arena@3072, writes arena@9216
+    //   K6  MatMul: [2, 6, 4] · [2, 4, 6] → [2, 6, 6], then × 0.5
+    //       576 FLOP per sample; reads arena@14336 and arena@3072, writes arena@17408
     //       from LayoutZoo.cs(16): MatMul(k.Transpose(-2, -1))
     //       from LayoutZoo.cs(16): q.MatMul(k.Transpose(-2, -1)) * 0.5f
-    //   K10  Softmax over the last dimension of [2, 6, 6]
-    //       288 FLOP per sample; reads arena@9216, writes arena@18432
+    //   K7  Softmax over the last dimension of [2, 6, 6]
+    //       288 FLOP per sample; reads arena@17408, writes arena@3072
     //       from LayoutZoo.cs(16): Softmax()
-    //   K11  MatMul: [2, 6, 6] · [2, 6, 4] → [2, 6, 4]
-    //       576 FLOP per sample; reads arena@18432 and arena@15360, writes arena@3072
+    //   K8  MatMul: [2, 6, 6] · [2, 6, 4] → [2, 6, 4]
+    //       576 FLOP per sample; reads arena@3072 and arena@23552, writes arena@11264
     //       from LayoutZoo.cs(17): MatMul(v)
-    //   K12  Concat along dimension 2: [2, 6, 4] and [2, 6, 4] → [2, 6, 8]
-    //       0 FLOP per sample; reads arena@0 and arena@3072, writes arena@9216
+    //   K9  Concat along dimension 2: [2, 6, 4] and [2, 6, 4] → [2, 6, 8]
+    //       0 FLOP per sample; reads arena@8192 and arena@11264, writes arena@17408
     //       from LayoutZoo.cs(18): Concat(written, -1)
-    //   K13  Permute (1, 0, 2): [2, 6, 8] → [6, 2, 8], a strided copy
-    //       0 FLOP per sample; reads arena@9216, writes arena@0
+    //   K10  Permute (1, 0, 2): [2, 6, 8] → [6, 2, 8], a strided copy
+    //       0 FLOP per sample; reads arena@17408, writes arena@8192
     //       from LayoutZoo.cs(18): Permute(1, 0, 2)
-    //   K14  Slice [0, 1) of dimension 0: [2, 6, 6] → [1, 6, 6], a strided copy
-    //       0 FLOP per sample; reads arena@18432, writes arena@12288
+    //   K11  Slice [0, 1) of dimension 0: [2, 6, 6] → [1, 6, 6], a strided copy
+    //       0 FLOP per sample; reads arena@3072, writes arena@17408
     //       from LayoutZoo.cs(19): Slice(0, 0, 1)
-    //   K15  ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e + mask)·v, flash-style
-    //       1,152 FLOP per sample; reads arena@23552 and arena@6144, writes arena@9216
+    //   K12  ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e + mask)·v, flash-style
+    //       1,152 FLOP per sample; reads arena@14336 and arena@0, writes arena@3072
     //       from LayoutZoo.cs(20): ScaledDotProductAttention(k, v, mask: firstHead)
-    //   K16  Transpose (1, 0, 2): [2, 6, 4] → [6, 2, 4], a strided copy
-    //       0 FLOP per sample; reads arena@9216, writes arena@6144
+    //   K13  Transpose (1, 0, 2): [2, 6, 4] → [6, 2, 4], a strided copy
+    //       0 FLOP per sample; reads arena@3072, writes arena@0
     //       from LayoutZoo.cs(20): Transpose(0, 1)
-    //   K17  Linear "attn.in_proj": [6, 8] → [6, 24], + bias
-    //       2,304 FLOP per sample; reads the input, writes arena@12288
+    //   K14  Linear "attn.in_proj": [6, 8] → [6, 24], + bias
+    //       2,304 FLOP per sample; reads the input, writes arena@14336
     //       from LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
-    //   K18  Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d + mask)·v, flash-style
-    //       1,152 FLOP per sample; reads arena@12288 and arena@12296, writes arena@9216
+    //   K15  Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d + mask)·v, flash-style
+    //       1,152 FLOP per sample; reads arena@14336 and arena@14344, writes arena@3072
     //       from LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
-    //   K19  Linear "attn.out_proj": [6, 8] → [6, 8], + bias
-    //       768 FLOP per sample; reads arena@9216, writes arena@21504
+    //   K16  Linear "attn.out_proj": [6, 8] → [6, 8], + bias
+    //       768 FLOP per sample; reads arena@3072, writes arena@23552
     //       from LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
-    //   K20  Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d)·v, causal, flash-style
-    //       1,152 FLOP per sample; reads arena@12288 and arena@12296, writes arena@9216
+    //   K17  Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d)·v, causal, flash-style
+    //       1,152 FLOP per sample; reads arena@14336 and arena@14344, writes arena@3072
     //       from LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
-    //   K21  Linear "attn.out_proj": [6, 8] → [6, 8], + bias
-    //       768 FLOP per sample; reads arena@9216, writes arena@16384
+    //   K18  Linear "attn.out_proj": [6, 8] → [6, 8], + bias
+    //       768 FLOP per sample; reads arena@3072, writes arena@14336
     //       from LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
-    //   K22  MatMul: [6, 8] · "proj" [8, 5] → [6, 5]
-    //       480 FLOP per sample; reads arena@21504 and weights@768, writes arena@9216
+    //   K19  MatMul: [6, 8] · "proj" [8, 5] → [6, 5]
+    //       480 FLOP per sample; reads arena@23552 and weights@768, writes arena@3072
     //       from LayoutZoo.cs(23): MatMul(x.Parameter("proj"))
-    //   K23  Slice [2, 14) of dimension 1: [6, 16] → [6, 12], a strided copy
-    //       0 FLOP per sample; reads arena@2, writes arena@11264
+    //   K20  Slice [2, 14) of dimension 1: [6, 16] → [6, 12], a strided copy
+    //       0 FLOP per sample; reads arena@8194, writes arena@17408
     //       from LayoutZoo.cs(24): Slice(-1, 2, 14)
-    //   K24  Linear "out": [6, 12] → [6, 7], + bias
-    //       1,008 FLOP per sample; reads arena@11264, writes arena@0
+    //   K21  Linear "out": [6, 12] → [6, 7], + bias
+    //       1,008 FLOP per sample; reads arena@17408, writes arena@5120
     //       from LayoutZoo.cs(24): Linear("out")
-    //   K25  Concat along dimension 1: [6, 7] and [6, 5] → [6, 12]
-    //       0 FLOP per sample; reads arena@0 and arena@9216, writes arena@11264
+    //   K22  Concat along dimension 1: [6, 7] and [6, 5] → [6, 12]
+    //       0 FLOP per sample; reads arena@5120 and arena@3072, writes arena@8192
     //       from LayoutZoo.cs(24): Concat(mixed, 1)
-    //   K26  Add: [6, 8] + [6, 8] → [6, 8]
-    //       48 FLOP per sample; reads arena@16384 and arena@6144, writes arena@0
+    //   K23  Add: [6, 8] + [6, 8] → [6, 8]
+    //       48 FLOP per sample; reads arena@14336 and arena@0, writes arena@3072
     //       from LayoutZoo.cs(25): causalMha + plain
-    //   K27  Slice [0, 4) of dimension 1: [6, 8] → [6, 4], a strided copy
-    //       0 FLOP per sample; reads arena@0, writes arena@3072
+    //   K24  Slice [0, 4) of dimension 1: [6, 8] → [6, 4], a strided copy
+    //       0 FLOP per sample; reads arena@3072, writes arena@6144
     //       from LayoutZoo.cs(25): Slice(1, 0, 4)
-    //   K28  Concat along dimension 1: [6, 12] and [6, 4] → [6, 16]
-    //       0 FLOP per sample; reads arena@11264 and arena@3072, writes arena@5120
+    //   K25  Concat along dimension 1: [6, 12] and [6, 4] → [6, 16]
+    //       0 FLOP per sample; reads arena@8192 and arena@6144, writes arena@0
     //       from LayoutZoo.cs(25): Concat((causalMha + plain).Slice(1, 0, 4), 1)
-    //   K29  Tanh over [6, 16]
-    //       96 FLOP per sample; reads arena@5120, writes the output
+    //   K26  Tanh over [6, 16]
+    //       96 FLOP per sample; reads arena@0, writes the output
     //       from LayoutZoo.cs(25): Tanh()
     //
     // Total: 13,824 FLOP per sample. Weights: 4,016 bytes embedded (2,684 bytes in float32),
@@ -193,129 +190,123 @@ partial class LayoutZoo
         //     LayoutZoo.cs(13): Linear("qkv")
         global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref x, 8, rows * 6, ref w, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 256), 8, 24, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), 24);
 
-        // K1: Slice [0, 8) of dimension 1: [6, 24] → [6, 8], a strided copy
+        // K1: Slice, then Transpose: [6, 24] → [2, 6, 4], composed into one strided copy
+        //     LayoutZoo.cs(28): Transpose(0, 1)
         //     LayoutZoo.cs(13): Split(-1, 8, 8, 8)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K1SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), K1DestinationStrides, rows, K1Shape);
+        //     LayoutZoo.cs(28): Reshape(6, 2, 4)
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K1SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), K1DestinationStrides, rows, K1Shape);
 
-        // K2: Slice [8, 16) of dimension 1: [6, 24] → [6, 8], a strided copy
+        // K2: Slice, then Transpose: [6, 24] → [2, 6, 4], composed into one strided copy
+        //     LayoutZoo.cs(28): Transpose(0, 1)
         //     LayoutZoo.cs(13): Split(-1, 8, 8, 8)
+        //     LayoutZoo.cs(28): Reshape(6, 2, 4)
         global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3080), K2SourceStrides, ref arena, K2DestinationStrides, rows, K2Shape);
 
-        // K3: Slice [16, 24) of dimension 1: [6, 24] → [6, 8], a strided copy
+        // K3: Slice, then Transpose: [6, 24] → [2, 6, 4], composed into one strided copy
+        //     LayoutZoo.cs(28): Transpose(0, 1)
         //     LayoutZoo.cs(13): Split(-1, 8, 8, 8)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3088), K3SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 18432), K3DestinationStrides, rows, K3Shape);
+        //     LayoutZoo.cs(28): Reshape(6, 2, 4)
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3088), K3SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), K3DestinationStrides, rows, K3Shape);
 
-        // K4: Transpose (1, 0, 2): [6, 2, 4] → [2, 6, 4], a strided copy
-        //     LayoutZoo.cs(28): Transpose(0, 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), K4SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), K4DestinationStrides, rows, K4Shape);
-
-        // K5: Transpose (1, 0, 2): [6, 2, 4] → [2, 6, 4], a strided copy
-        //     LayoutZoo.cs(28): Transpose(0, 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref arena, K5SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K5DestinationStrides, rows, K5Shape);
-
-        // K6: Transpose (1, 0, 2): [6, 2, 4] → [2, 6, 4], a strided copy
-        //     LayoutZoo.cs(28): Transpose(0, 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 18432), K6SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), K6DestinationStrides, rows, K6Shape);
-
-        // K7: ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e)·v, causal, flash-style
+        // K4: ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e)·v, causal, flash-style
         //     LayoutZoo.cs(15): ScaledDotProductAttention(k, v, causal: true)
-        global::ModelCompiler.Kernels.Attention.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), ref arena, rows, K7Geometry, ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
+        global::ModelCompiler.Kernels.Attention.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), rows, K4Geometry, ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
 
-        // K8: Transpose (0, 2, 1): [2, 6, 4] → [2, 4, 6], a strided copy
+        // K5: Transpose (0, 2, 1): [2, 6, 4] → [2, 4, 6], a strided copy
         //     LayoutZoo.cs(16): Transpose(-2, -1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K8SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K8DestinationStrides, rows, K8Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref arena, K5SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K5DestinationStrides, rows, K5Shape);
 
-        // K9: MatMul: [2, 6, 4] · [2, 4, 6] → [2, 6, 6], then × 0.5
+        // K6: MatMul: [2, 6, 4] · [2, 4, 6] → [2, 6, 6], then × 0.5
         //     LayoutZoo.cs(16): MatMul(k.Transpose(-2, -1))
         //     LayoutZoo.cs(16): q.MatMul(k.Transpose(-2, -1)) * 0.5f
-        global::ModelCompiler.Kernels.MatMul.Run<K9Operator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), rows * 2, 6, 4, 6, 24);
+        global::ModelCompiler.Kernels.MatMul.Run<K6Operator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), rows * 2, 6, 4, 6, 24);
 
-        // K10: Softmax over the last dimension of [2, 6, 6]
+        // K7: Softmax over the last dimension of [2, 6, 6]
         //     LayoutZoo.cs(16): Softmax()
-        global::ModelCompiler.Kernels.RowSoftmax.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 18432), rows * 12, 6, log: false);
+        global::ModelCompiler.Kernels.RowSoftmax.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows * 12, 6, log: false);
 
-        // K11: MatMul: [2, 6, 6] · [2, 6, 4] → [2, 6, 4]
+        // K8: MatMul: [2, 6, 6] · [2, 6, 4] → [2, 6, 4]
         //     LayoutZoo.cs(17): MatMul(v)
-        global::ModelCompiler.Kernels.MatMul.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 18432), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows * 2, 6, 6, 4, 24);
+        global::ModelCompiler.Kernels.MatMul.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 11264), rows * 2, 6, 6, 4, 24);
 
-        // K12: Concat along dimension 2: [2, 6, 4] and [2, 6, 4] → [2, 6, 8]
+        // K9: Concat along dimension 2: [2, 6, 4] and [2, 6, 4] → [2, 6, 8]
         //     LayoutZoo.cs(18): Concat(written, -1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref arena, K12AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), K12DestinationStrides, rows, K12AShape);
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K12BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9220), K12DestinationStrides, rows, K12BShape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), K9AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), K9DestinationStrides, rows, K9AShape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 11264), K9BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17412), K9DestinationStrides, rows, K9BShape);
 
-        // K13: Permute (1, 0, 2): [2, 6, 8] → [6, 2, 8], a strided copy
+        // K10: Permute (1, 0, 2): [2, 6, 8] → [6, 2, 8], a strided copy
         //     LayoutZoo.cs(18): Permute(1, 0, 2)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), K13SourceStrides, ref arena, K13DestinationStrides, rows, K13Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), K10SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), K10DestinationStrides, rows, K10Shape);
 
-        // K14: Slice [0, 1) of dimension 0: [2, 6, 6] → [1, 6, 6], a strided copy
+        // K11: Slice [0, 1) of dimension 0: [2, 6, 6] → [1, 6, 6], a strided copy
         //     LayoutZoo.cs(19): Slice(0, 0, 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 18432), K14SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), K14DestinationStrides, rows, K14Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K11SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), K11DestinationStrides, rows, K11Shape);
 
-        // K15: ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e + mask)·v, flash-style
+        // K12: ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e + mask)·v, flash-style
         //     LayoutZoo.cs(20): ScaledDotProductAttention(k, v, mask: firstHead)
-        global::ModelCompiler.Kernels.Attention.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 15360), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), rows, K15Geometry, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
+        global::ModelCompiler.Kernels.Attention.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows, K12Geometry, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
 
-        // K16: Transpose (1, 0, 2): [2, 6, 4] → [6, 2, 4], a strided copy
+        // K13: Transpose (1, 0, 2): [2, 6, 4] → [6, 2, 4], a strided copy
         //     LayoutZoo.cs(20): Transpose(0, 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), K16SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K16DestinationStrides, rows, K16Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K13SourceStrides, ref arena, K13DestinationStrides, rows, K13Shape);
 
-        // K17: Linear "attn.in_proj": [6, 8] → [6, 24], + bias
+        // K14: Linear "attn.in_proj": [6, 8] → [6, 24], + bias
         //     LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref x, 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 288), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 544), 8, 24, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), 24);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref x, 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 288), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 544), 8, 24, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), 24);
 
-        // K18: Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d + mask)·v, flash-style
+        // K15: Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d + mask)·v, flash-style
         //     LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
-        global::ModelCompiler.Kernels.Attention.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12296), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12304), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), rows, K18Geometry, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 576), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
+        global::ModelCompiler.Kernels.Attention.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14344), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14352), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows, K15Geometry, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 576), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
 
-        // K19: Linear "attn.out_proj": [6, 8] → [6, 8], + bias
+        // K16: Linear "attn.out_proj": [6, 8] → [6, 8], + bias
         //     LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 624), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 752), 8, 8, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 21504), 8);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 624), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 752), 8, 8, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), 8);
 
-        // K20: Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d)·v, causal, flash-style
+        // K17: Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d)·v, causal, flash-style
         //     LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
-        global::ModelCompiler.Kernels.Attention.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12296), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12304), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), rows, K20Geometry, ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
+        global::ModelCompiler.Kernels.Attention.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14344), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14352), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows, K17Geometry, ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
 
-        // K21: Linear "attn.out_proj": [6, 8] → [6, 8], + bias
+        // K18: Linear "attn.out_proj": [6, 8] → [6, 8], + bias
         //     LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 624), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 752), 8, 8, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 16384), 8);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 624), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 752), 8, 8, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), 8);
 
-        // K22: MatMul: [6, 8] · "proj" [8, 5] → [6, 5]
+        // K19: MatMul: [6, 8] · "proj" [8, 5] → [6, 5]
         //     LayoutZoo.cs(23): MatMul(x.Parameter("proj"))
-        global::ModelCompiler.Kernels.MatMul.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 21504), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 768), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), rows * 1, 6, 8, 5, 0);
+        global::ModelCompiler.Kernels.MatMul.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 768), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows * 1, 6, 8, 5, 0);
 
-        // K23: Slice [2, 14) of dimension 1: [6, 16] → [6, 12], a strided copy
+        // K20: Slice [2, 14) of dimension 1: [6, 16] → [6, 12], a strided copy
         //     LayoutZoo.cs(24): Slice(-1, 2, 14)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2), K23SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 11264), K23DestinationStrides, rows, K23Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8194), K20SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), K20DestinationStrides, rows, K20Shape);
 
-        // K24: Linear "out": [6, 12] → [6, 7], + bias
+        // K21: Linear "out": [6, 12] → [6, 7], + bias
         //     LayoutZoo.cs(24): Linear("out")
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 11264), 12, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 816), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1008), 12, 7, ref arena, 7);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), 12, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 816), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1008), 12, 7, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 5120), 7);
 
-        // K25: Concat along dimension 1: [6, 7] and [6, 5] → [6, 12]
+        // K22: Concat along dimension 1: [6, 7] and [6, 5] → [6, 12]
         //     LayoutZoo.cs(24): Concat(mixed, 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref arena, K25AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 11264), K25DestinationStrides, rows, K25AShape);
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 9216), K25BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 11271), K25DestinationStrides, rows, K25BShape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 5120), K22AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), K22DestinationStrides, rows, K22AShape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K22BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8199), K22DestinationStrides, rows, K22BShape);
 
-        // K26: Add: [6, 8] + [6, 8] → [6, 8]
+        // K23: Add: [6, 8] + [6, 8] → [6, 8]
         //     LayoutZoo.cs(25): causalMha + plain
-        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 16384), K26AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K26BStrides, ref arena, rows, K26Shape);
+        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), K23AStrides, ref arena, K23BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows, K23Shape);
 
-        // K27: Slice [0, 4) of dimension 1: [6, 8] → [6, 4], a strided copy
+        // K24: Slice [0, 4) of dimension 1: [6, 8] → [6, 4], a strided copy
         //     LayoutZoo.cs(25): Slice(1, 0, 4)
-        global::ModelCompiler.Kernels.Strided.Copy(ref arena, K27SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K27DestinationStrides, rows, K27Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K24SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K24DestinationStrides, rows, K24Shape);
 
-        // K28: Concat along dimension 1: [6, 12] and [6, 4] → [6, 16]
+        // K25: Concat along dimension 1: [6, 12] and [6, 4] → [6, 16]
         //     LayoutZoo.cs(25): Concat((causalMha + plain).Slice(1, 0, 4), 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 11264), K28AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 5120), K28DestinationStrides, rows, K28AShape);
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K28BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 5132), K28DestinationStrides, rows, K28BShape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), K25AStrides, ref arena, K25DestinationStrides, rows, K25AShape);
+        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K25BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12), K25DestinationStrides, rows, K25BShape);
 
-        // K29: Tanh over [6, 16]
+        // K26: Tanh over [6, 16]
         //     LayoutZoo.cs(25): Tanh()
-        global::ModelCompiler.Kernels.Elementwise.Run<K29Operator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 5120), ref y, rows, 96);
+        global::ModelCompiler.Kernels.Elementwise.Run<K26Operator>(ref arena, ref y, rows, 96);
     }
 
-    /// <summary>Epilogue of K9: × 0.5f.</summary>
-    private readonly struct K9Operator : global::ModelCompiler.Kernels.IUnaryOperator
+    /// <summary>Epilogue of K6: × 0.5f.</summary>
+    private readonly struct K6Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => (x * 0.5f);
         public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => (x * global::System.Runtime.Intrinsics.Vector128.Create(0.5f));
@@ -323,8 +314,8 @@ partial class LayoutZoo
         public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => (x * global::System.Runtime.Intrinsics.Vector512.Create(0.5f));
     }
 
-    /// <summary>Operator of K29: Tanh.</summary>
-    private readonly struct K29Operator : global::ModelCompiler.Kernels.IUnaryOperator
+    /// <summary>Operator of K26: Tanh.</summary>
+    private readonly struct K26Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
         public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
@@ -333,102 +324,87 @@ partial class LayoutZoo
     }
 
     // K1: the per-sample shape copied, and the source's and destination's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K1Shape => new int[] { 6, 8 };
-    private static global::System.ReadOnlySpan<int> K1SourceStrides => new int[] { 144, 24, 1 };
-    private static global::System.ReadOnlySpan<int> K1DestinationStrides => new int[] { 48, 8, 1 };
+    private static global::System.ReadOnlySpan<int> K1Shape => new int[] { 2, 6, 4 };
+    private static global::System.ReadOnlySpan<int> K1SourceStrides => new int[] { 144, 4, 24, 1 };
+    private static global::System.ReadOnlySpan<int> K1DestinationStrides => new int[] { 48, 24, 4, 1 };
 
     // K2: the per-sample shape copied, and the source's and destination's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K2Shape => new int[] { 6, 8 };
-    private static global::System.ReadOnlySpan<int> K2SourceStrides => new int[] { 144, 24, 1 };
-    private static global::System.ReadOnlySpan<int> K2DestinationStrides => new int[] { 48, 8, 1 };
+    private static global::System.ReadOnlySpan<int> K2Shape => new int[] { 2, 6, 4 };
+    private static global::System.ReadOnlySpan<int> K2SourceStrides => new int[] { 144, 4, 24, 1 };
+    private static global::System.ReadOnlySpan<int> K2DestinationStrides => new int[] { 48, 24, 4, 1 };
 
     // K3: the per-sample shape copied, and the source's and destination's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K3Shape => new int[] { 6, 8 };
-    private static global::System.ReadOnlySpan<int> K3SourceStrides => new int[] { 144, 24, 1 };
-    private static global::System.ReadOnlySpan<int> K3DestinationStrides => new int[] { 48, 8, 1 };
+    private static global::System.ReadOnlySpan<int> K3Shape => new int[] { 2, 6, 4 };
+    private static global::System.ReadOnlySpan<int> K3SourceStrides => new int[] { 144, 4, 24, 1 };
+    private static global::System.ReadOnlySpan<int> K3DestinationStrides => new int[] { 48, 24, 4, 1 };
 
-    // K4: the per-sample shape copied, and the source's and destination's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K4Shape => new int[] { 2, 6, 4 };
-    private static global::System.ReadOnlySpan<int> K4SourceStrides => new int[] { 48, 4, 8, 1 };
-    private static global::System.ReadOnlySpan<int> K4DestinationStrides => new int[] { 48, 24, 4, 1 };
+    // K4: heads, queries, keys, head size, value size; strides (sample, head, row) of q, k, v and the output; the mask's (sample, row); causal.
+    private static global::System.ReadOnlySpan<int> K4Geometry => new int[] { 2, 6, 6, 4, 4, 48, 24, 4, 48, 24, 4, 48, 24, 4, 48, 24, 4, 0, 6, 1 };
 
     // K5: the per-sample shape copied, and the source's and destination's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K5Shape => new int[] { 2, 6, 4 };
-    private static global::System.ReadOnlySpan<int> K5SourceStrides => new int[] { 48, 4, 8, 1 };
-    private static global::System.ReadOnlySpan<int> K5DestinationStrides => new int[] { 48, 24, 4, 1 };
+    private static global::System.ReadOnlySpan<int> K5Shape => new int[] { 2, 4, 6 };
+    private static global::System.ReadOnlySpan<int> K5SourceStrides => new int[] { 48, 24, 1, 4 };
+    private static global::System.ReadOnlySpan<int> K5DestinationStrides => new int[] { 48, 24, 6, 1 };
 
-    // K6: the per-sample shape copied, and the source's and destination's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K6Shape => new int[] { 2, 6, 4 };
-    private static global::System.ReadOnlySpan<int> K6SourceStrides => new int[] { 48, 4, 8, 1 };
-    private static global::System.ReadOnlySpan<int> K6DestinationStrides => new int[] { 48, 24, 4, 1 };
+    // K9: each part's per-sample shape and strides, and the output's strides (per sample first).
+    private static global::System.ReadOnlySpan<int> K9AShape => new int[] { 2, 6, 4 };
+    private static global::System.ReadOnlySpan<int> K9AStrides => new int[] { 48, 24, 4, 1 };
+    private static global::System.ReadOnlySpan<int> K9BShape => new int[] { 2, 6, 4 };
+    private static global::System.ReadOnlySpan<int> K9BStrides => new int[] { 48, 24, 4, 1 };
+    private static global::System.ReadOnlySpan<int> K9DestinationStrides => new int[] { 96, 48, 8, 1 };
 
-    // K7: heads, queries, keys, head size, value size; strides (sample, head, row) of q, k, v and the output; the mask's (sample, row); causal.
-    private static global::System.ReadOnlySpan<int> K7Geometry => new int[] { 2, 6, 6, 4, 4, 48, 24, 4, 48, 24, 4, 48, 24, 4, 48, 24, 4, 0, 6, 1 };
+    // K10: the per-sample shape copied, and the source's and destination's strides (per sample first).
+    private static global::System.ReadOnlySpan<int> K10Shape => new int[] { 6, 2, 8 };
+    private static global::System.ReadOnlySpan<int> K10SourceStrides => new int[] { 96, 8, 48, 1 };
+    private static global::System.ReadOnlySpan<int> K10DestinationStrides => new int[] { 96, 16, 8, 1 };
 
-    // K8: the per-sample shape copied, and the source's and destination's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K8Shape => new int[] { 2, 4, 6 };
-    private static global::System.ReadOnlySpan<int> K8SourceStrides => new int[] { 48, 24, 1, 4 };
-    private static global::System.ReadOnlySpan<int> K8DestinationStrides => new int[] { 48, 24, 6, 1 };
+    // K11: the per-sample shape copied, and the source's and destination's strides (per sample first).
+    private static global::System.ReadOnlySpan<int> K11Shape => new int[] { 1, 6, 6 };
+    private static global::System.ReadOnlySpan<int> K11SourceStrides => new int[] { 72, 36, 6, 1 };
+    private static global::System.ReadOnlySpan<int> K11DestinationStrides => new int[] { 36, 36, 6, 1 };
 
-    // K12: each part's per-sample shape and strides, and the output's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K12AShape => new int[] { 2, 6, 4 };
-    private static global::System.ReadOnlySpan<int> K12AStrides => new int[] { 48, 24, 4, 1 };
-    private static global::System.ReadOnlySpan<int> K12BShape => new int[] { 2, 6, 4 };
-    private static global::System.ReadOnlySpan<int> K12BStrides => new int[] { 48, 24, 4, 1 };
-    private static global::System.ReadOnlySpan<int> K12DestinationStrides => new int[] { 96, 48, 8, 1 };
+    // K12: heads, queries, keys, head size, value size; strides (sample, head, row) of q, k, v and the output; the mask's (sample, row); causal.
+    private static global::System.ReadOnlySpan<int> K12Geometry => new int[] { 2, 6, 6, 4, 4, 48, 24, 4, 48, 24, 4, 48, 24, 4, 48, 24, 4, 36, 6, 0 };
 
     // K13: the per-sample shape copied, and the source's and destination's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K13Shape => new int[] { 6, 2, 8 };
-    private static global::System.ReadOnlySpan<int> K13SourceStrides => new int[] { 96, 8, 48, 1 };
-    private static global::System.ReadOnlySpan<int> K13DestinationStrides => new int[] { 96, 16, 8, 1 };
-
-    // K14: the per-sample shape copied, and the source's and destination's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K14Shape => new int[] { 1, 6, 6 };
-    private static global::System.ReadOnlySpan<int> K14SourceStrides => new int[] { 72, 36, 6, 1 };
-    private static global::System.ReadOnlySpan<int> K14DestinationStrides => new int[] { 36, 36, 6, 1 };
+    private static global::System.ReadOnlySpan<int> K13Shape => new int[] { 6, 2, 4 };
+    private static global::System.ReadOnlySpan<int> K13SourceStrides => new int[] { 48, 4, 24, 1 };
+    private static global::System.ReadOnlySpan<int> K13DestinationStrides => new int[] { 48, 8, 4, 1 };
 
     // K15: heads, queries, keys, head size, value size; strides (sample, head, row) of q, k, v and the output; the mask's (sample, row); causal.
-    private static global::System.ReadOnlySpan<int> K15Geometry => new int[] { 2, 6, 6, 4, 4, 48, 24, 4, 48, 24, 4, 48, 24, 4, 48, 24, 4, 36, 6, 0 };
+    private static global::System.ReadOnlySpan<int> K15Geometry => new int[] { 2, 6, 6, 4, 4, 144, 4, 24, 144, 4, 24, 144, 4, 24, 48, 4, 8, 0, 6, 0 };
 
-    // K16: the per-sample shape copied, and the source's and destination's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K16Shape => new int[] { 6, 2, 4 };
-    private static global::System.ReadOnlySpan<int> K16SourceStrides => new int[] { 48, 4, 24, 1 };
-    private static global::System.ReadOnlySpan<int> K16DestinationStrides => new int[] { 48, 8, 4, 1 };
+    // K17: heads, queries, keys, head size, value size; strides (sample, head, row) of q, k, v and the output; the mask's (sample, row); causal.
+    private static global::System.ReadOnlySpan<int> K17Geometry => new int[] { 2, 6, 6, 4, 4, 144, 4, 24, 144, 4, 24, 144, 4, 24, 48, 4, 8, 0, 6, 1 };
 
-    // K18: heads, queries, keys, head size, value size; strides (sample, head, row) of q, k, v and the output; the mask's (sample, row); causal.
-    private static global::System.ReadOnlySpan<int> K18Geometry => new int[] { 2, 6, 6, 4, 4, 144, 4, 24, 144, 4, 24, 144, 4, 24, 48, 4, 8, 0, 6, 0 };
+    // K20: the per-sample shape copied, and the source's and destination's strides (per sample first).
+    private static global::System.ReadOnlySpan<int> K20Shape => new int[] { 6, 12 };
+    private static global::System.ReadOnlySpan<int> K20SourceStrides => new int[] { 96, 16, 1 };
+    private static global::System.ReadOnlySpan<int> K20DestinationStrides => new int[] { 72, 12, 1 };
 
-    // K20: heads, queries, keys, head size, value size; strides (sample, head, row) of q, k, v and the output; the mask's (sample, row); causal.
-    private static global::System.ReadOnlySpan<int> K20Geometry => new int[] { 2, 6, 6, 4, 4, 144, 4, 24, 144, 4, 24, 144, 4, 24, 48, 4, 8, 0, 6, 1 };
+    // K22: each part's per-sample shape and strides, and the output's strides (per sample first).
+    private static global::System.ReadOnlySpan<int> K22AShape => new int[] { 6, 7 };
+    private static global::System.ReadOnlySpan<int> K22AStrides => new int[] { 42, 7, 1 };
+    private static global::System.ReadOnlySpan<int> K22BShape => new int[] { 6, 5 };
+    private static global::System.ReadOnlySpan<int> K22BStrides => new int[] { 30, 5, 1 };
+    private static global::System.ReadOnlySpan<int> K22DestinationStrides => new int[] { 72, 12, 1 };
 
-    // K23: the per-sample shape copied, and the source's and destination's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K23Shape => new int[] { 6, 12 };
-    private static global::System.ReadOnlySpan<int> K23SourceStrides => new int[] { 96, 16, 1 };
-    private static global::System.ReadOnlySpan<int> K23DestinationStrides => new int[] { 72, 12, 1 };
+    // K23: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
+    private static global::System.ReadOnlySpan<int> K23Shape => new int[] { 6, 8 };
+    private static global::System.ReadOnlySpan<int> K23AStrides => new int[] { 48, 8, 1 };
+    private static global::System.ReadOnlySpan<int> K23BStrides => new int[] { 48, 8, 1 };
+
+    // K24: the per-sample shape copied, and the source's and destination's strides (per sample first).
+    private static global::System.ReadOnlySpan<int> K24Shape => new int[] { 6, 4 };
+    private static global::System.ReadOnlySpan<int> K24SourceStrides => new int[] { 48, 8, 1 };
+    private static global::System.ReadOnlySpan<int> K24DestinationStrides => new int[] { 24, 4, 1 };
 
     // K25: each part's per-sample shape and strides, and the output's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K25AShape => new int[] { 6, 7 };
-    private static global::System.ReadOnlySpan<int> K25AStrides => new int[] { 42, 7, 1 };
-    private static global::System.ReadOnlySpan<int> K25BShape => new int[] { 6, 5 };
-    private static global::System.ReadOnlySpan<int> K25BStrides => new int[] { 30, 5, 1 };
-    private static global::System.ReadOnlySpan<int> K25DestinationStrides => new int[] { 72, 12, 1 };
-
-    // K26: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
-    private static global::System.ReadOnlySpan<int> K26Shape => new int[] { 6, 8 };
-    private static global::System.ReadOnlySpan<int> K26AStrides => new int[] { 48, 8, 1 };
-    private static global::System.ReadOnlySpan<int> K26BStrides => new int[] { 48, 8, 1 };
-
-    // K27: the per-sample shape copied, and the source's and destination's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K27Shape => new int[] { 6, 4 };
-    private static global::System.ReadOnlySpan<int> K27SourceStrides => new int[] { 48, 8, 1 };
-    private static global::System.ReadOnlySpan<int> K27DestinationStrides => new int[] { 24, 4, 1 };
-
-    // K28: each part's per-sample shape and strides, and the output's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K28AShape => new int[] { 6, 12 };
-    private static global::System.ReadOnlySpan<int> K28AStrides => new int[] { 72, 12, 1 };
-    private static global::System.ReadOnlySpan<int> K28BShape => new int[] { 6, 4 };
-    private static global::System.ReadOnlySpan<int> K28BStrides => new int[] { 24, 4, 1 };
-    private static global::System.ReadOnlySpan<int> K28DestinationStrides => new int[] { 96, 16, 1 };
+    private static global::System.ReadOnlySpan<int> K25AShape => new int[] { 6, 12 };
+    private static global::System.ReadOnlySpan<int> K25AStrides => new int[] { 72, 12, 1 };
+    private static global::System.ReadOnlySpan<int> K25BShape => new int[] { 6, 4 };
+    private static global::System.ReadOnlySpan<int> K25BStrides => new int[] { 24, 4, 1 };
+    private static global::System.ReadOnlySpan<int> K25DestinationStrides => new int[] { 96, 16, 1 };
 
     /// <summary>The weights, embedded at build time in the layout the kernels read; decoded once, on first use.</summary>
     private static partial class CompiledWeights
