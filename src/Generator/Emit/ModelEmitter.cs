@@ -361,7 +361,7 @@ internal static class ModelEmitter
             case KernelKind.Add or KernelKind.Mul:
             {
                 string op = k.Kind == KernelKind.Add ? "AddOperator" : "MultiplyOperator";
-                return $"{K}Broadcast.Run<{K}{op}>(ref {Ref(k.A)}, K{k.Index}AStrides, ref {Ref(k.B!)}, K{k.Index}BStrides, ref {Ref(k.Output)}, rows, K{k.Index}Shape);";
+                return $"{K}Broadcast.Run<{K}{op}, {OperatorName(k)}>(ref {Ref(k.A)}, K{k.Index}AStrides, ref {Ref(k.B!)}, K{k.Index}BStrides, ref {Ref(k.Output)}, rows, K{k.Index}Shape);";
             }
             default: // Copy
                 return $"global::System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref {Ref(k.A)}, rows * {k.K}).CopyTo(global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref {Ref(k.Output)}, rows * {k.K}));";
@@ -375,7 +375,7 @@ internal static class ModelEmitter
     // kernel's store: one copy of the kernel per epilogue, no call per element.
     private static void WriteOperator(SourceWriter w, KernelPlan kernel)
     {
-        if (kernel.Epilogue.Count == 0 || kernel.Kind is not (KernelKind.Linear or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.Winograd or KernelKind.MatMul or KernelKind.Elementwise)) return;
+        if (kernel.Epilogue.Count == 0 || kernel.Kind is not (KernelKind.Linear or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.Winograd or KernelKind.MatMul or KernelKind.Add or KernelKind.Mul or KernelKind.Elementwise)) return;
         string what = string.Join(", then ", kernel.Epilogue.Select(s => Describe(s)));
         w.Line($"/// <summary>{(kernel.Kind == KernelKind.Elementwise ? "Operator of" : "Epilogue of")} K{kernel.Index}: {what}.</summary>");
         w.Open($"private readonly struct K{kernel.Index}Operator : {K}IUnaryOperator");

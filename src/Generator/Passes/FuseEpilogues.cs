@@ -98,7 +98,7 @@ internal static class FuseEpilogues
                 group.Composed.AddRange(composed);
                 group.Absorbed.InsertRange(0, composed);
             }
-            if (kind is KernelKind.Linear or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.Winograd or KernelKind.MatMul or KernelKind.Elementwise)
+            if (kind is KernelKind.Linear or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.Winograd or KernelKind.Add or KernelKind.Mul or KernelKind.MatMul or KernelKind.Elementwise)
             {
                 while (true)
                 {

@@ -475,9 +475,9 @@ internal static class LowerToPlan
             {
                 Node a = input, b = graph.Nodes[rootNode.Inputs[1]];
                 int[] shape = rootNode.Shape;
-                string title = $"{group.Kind}: {Describe(a)} {(group.Kind == KernelKind.Add ? "+" : "×")} {Describe(b)} → {Node.Format(shape)}";
+                string title = $"{group.Kind}: {Describe(a)} {(group.Kind == KernelKind.Add ? "+" : "×")} {Describe(b)} → {Node.Format(shape)}" + after;
                 return new KernelPlan(index, group.Kind, title, sources.ToEquatableArray(), where(a), where(b), output,
-                    1, 0, 0, 0, 0, EquatableArray<EpilogueStep>.Empty, new EquatableArray<int>(shape),
+                    1, 0, 0, 0, 0, epilogue.ToEquatableArray(), new EquatableArray<int>(shape),
                     new EquatableArray<int>(Strides(a, shape)), new EquatableArray<int>(Strides(b, shape)), rootNode.ElementCount);
             }
         }

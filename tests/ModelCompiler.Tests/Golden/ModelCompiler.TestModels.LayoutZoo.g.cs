@@ -289,7 +289,7 @@ partial class LayoutZoo
 
         // K23: Add: [6, 8] + [6, 8] → [6, 8]
         //     LayoutZoo.cs(25): causalMha + plain
-        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), K23AStrides, ref arena, K23BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows, K23Shape);
+        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), K23AStrides, ref arena, K23BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows, K23Shape);
 
         // K24: Slice [0, 4) of dimension 1: [6, 8] → [6, 4], a strided copy
         //     LayoutZoo.cs(25): Slice(1, 0, 4)

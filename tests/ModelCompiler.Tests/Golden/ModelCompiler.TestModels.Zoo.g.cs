@@ -6,44 +6,42 @@ namespace ModelCompiler.TestModels;
 
 partial class Zoo
 {
-    // Forward(x: [4, 5]) → [2, 3], compiled into 10 kernels:
+    // Forward(x: [4, 5]) → [2, 3], compiled into 9 kernels:
     //
     //   K0  Linear "proj": [4, 5] → [4, 8], + bias, then Relu
     //       320 FLOP per sample; reads the input, writes arena@0
     //       from Zoo.cs(13): Linear("proj")
     //       from Zoo.cs(13): Relu()
-    //   K1  Mul: [4, 8] × "scale" [8] → [4, 8]
+    //   K1  Mul: [4, 8] × "scale" [8] → [4, 8], then + 0.5
     //       32 FLOP per sample; reads arena@0 and weights@96, writes arena@2048
     //       from Zoo.cs(14): h * x.Parameter("scale")
-    //   K2  + 0.5 over [4, 8]
-    //       32 FLOP per sample; reads arena@2048, writes arena@0
     //       from Zoo.cs(14): h * x.Parameter("scale") + 0.5f
-    //   K3  Linear "mix0": [32] → [32], + bias, then Tanh
-    //       2,048 FLOP per sample; reads arena@0, writes arena@2048
-    //       from Zoo.cs(17): Linear($"mix{i}")
-    //       from Zoo.cs(17): Tanh()
-    //   K4  Linear "mix1": [32] → [32], + bias, then Tanh
+    //   K2  Linear "mix0": [32] → [32], + bias, then Tanh
     //       2,048 FLOP per sample; reads arena@2048, writes arena@0
     //       from Zoo.cs(17): Linear($"mix{i}")
     //       from Zoo.cs(17): Tanh()
-    //   K5  Linear "head.fc": [32] → [6], + bias, then Gelu
-    //       384 FLOP per sample; reads arena@0, writes arena@2048
+    //   K3  Linear "mix1": [32] → [32], + bias, then Tanh
+    //       2,048 FLOP per sample; reads arena@0, writes arena@2048
+    //       from Zoo.cs(17): Linear($"mix{i}")
+    //       from Zoo.cs(17): Tanh()
+    //   K4  Linear "head.fc": [32] → [6], + bias, then Gelu
+    //       384 FLOP per sample; reads arena@2048, writes arena@0
     //       from Zoo.cs(23): Linear($"{name}.fc")
     //       from Zoo.cs(23): Gelu()
-    //   K6  Sigmoid over [6]
-    //       6 FLOP per sample; reads arena@2048, writes arena@0
+    //   K5  Sigmoid over [6]
+    //       6 FLOP per sample; reads arena@0, writes arena@1024
     //       from Zoo.cs(19): Sigmoid()
-    //   K7  Add: [6] + [6] → [6]
-    //       6 FLOP per sample; reads arena@2048 and arena@0, writes arena@1024
+    //   K6  Add: [6] + [6] → [6]
+    //       6 FLOP per sample; reads arena@0 and arena@1024, writes arena@2048
     //       from Zoo.cs(19): y + y.Sigmoid()
-    //   K8  LogSoftmax over the last dimension of [2, 3]
-    //       24 FLOP per sample; reads arena@1024, writes arena@0
+    //   K7  LogSoftmax over the last dimension of [2, 3]
+    //       24 FLOP per sample; reads arena@2048, writes arena@0
     //       from Zoo.cs(20): LogSoftmax()
-    //   K9  × 2 over [2, 3]
+    //   K8  × 2 over [2, 3]
     //       6 FLOP per sample; reads arena@0, writes the output
     //       from Zoo.cs(20): y.Reshape(2, 3).LogSoftmax() * 2f
     //
-    // Total: 4,906 FLOP per sample. Weights: 10,976 bytes embedded (9,464 bytes in float32),
+    // Total: 4,874 FLOP per sample. Weights: 10,976 bytes embedded (9,464 bytes in float32),
     // Linear weights packed in 16-column panels. Scratch arena: 64 floats per row × 64 rows = 16,384 bytes per thread;
     // the most intermediate values live at once take 64 floats per row (no plan can use fewer).
 
@@ -57,7 +55,7 @@ partial class Zoo
     public const long ArenaBytes = 16384L;
 
     /// <summary>Floating-point operations the compiled model performs per sample.</summary>
-    public const long FlopsPerSample = 4906L;
+    public const long FlopsPerSample = 4874L;
 
     /// <summary>The shape of one input sample (no batch dimension).</summary>
     public static global::System.ReadOnlySpan<int> InputShape => new int[] { 4, 5 };
@@ -137,44 +135,41 @@ partial class Zoo
         //     Zoo.cs(13): Relu()
         global::ModelCompiler.Kernels.PackedLinear.Run<K0Operator>(ref x, 5, rows * 4, ref w, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 80), 5, 8, ref arena, 8);
 
-        // K1: Mul: [4, 8] × "scale" [8] → [4, 8]
+        // K1: Mul: [4, 8] × "scale" [8] → [4, 8], then + 0.5
         //     Zoo.cs(14): h * x.Parameter("scale")
-        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.MultiplyOperator>(ref arena, K1AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 96), K1BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), rows, K1Shape);
-
-        // K2: + 0.5 over [4, 8]
         //     Zoo.cs(14): h * x.Parameter("scale") + 0.5f
-        global::ModelCompiler.Kernels.Elementwise.Run<K2Operator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), ref arena, rows, 32);
+        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.MultiplyOperator, K1Operator>(ref arena, K1AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 96), K1BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), rows, K1Shape);
 
-        // K3: Linear "mix0": [32] → [32], + bias, then Tanh
+        // K2: Linear "mix0": [32] → [32], + bias, then Tanh
         //     Zoo.cs(17): Linear($"mix{i}")
         //     Zoo.cs(17): Tanh()
-        global::ModelCompiler.Kernels.PackedLinear.Run<K3Operator>(ref arena, 32, rows, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 112), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1136), 32, 32, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), 32);
+        global::ModelCompiler.Kernels.PackedLinear.Run<K2Operator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), 32, rows, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 112), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1136), 32, 32, ref arena, 32);
 
-        // K4: Linear "mix1": [32] → [32], + bias, then Tanh
+        // K3: Linear "mix1": [32] → [32], + bias, then Tanh
         //     Zoo.cs(17): Linear($"mix{i}")
         //     Zoo.cs(17): Tanh()
-        global::ModelCompiler.Kernels.PackedLinear.Run<K4Operator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), 32, rows, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1168), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 2192), 32, 32, ref arena, 32);
+        global::ModelCompiler.Kernels.PackedLinear.Run<K3Operator>(ref arena, 32, rows, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1168), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 2192), 32, 32, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), 32);
 
-        // K5: Linear "head.fc": [32] → [6], + bias, then Gelu
+        // K4: Linear "head.fc": [32] → [6], + bias, then Gelu
         //     Zoo.cs(23): Linear($"{name}.fc")
         //     Zoo.cs(23): Gelu()
-        global::ModelCompiler.Kernels.PackedLinear.Run<K5Operator>(ref arena, 32, rows, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 2224), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 2736), 32, 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), 6);
+        global::ModelCompiler.Kernels.PackedLinear.Run<K4Operator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), 32, rows, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 2224), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 2736), 32, 6, ref arena, 6);
 
-        // K6: Sigmoid over [6]
+        // K5: Sigmoid over [6]
         //     Zoo.cs(19): Sigmoid()
-        global::ModelCompiler.Kernels.Elementwise.Run<K6Operator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), ref arena, rows, 6);
+        global::ModelCompiler.Kernels.Elementwise.Run<K5Operator>(ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 1024), rows, 6);
 
-        // K7: Add: [6] + [6] → [6]
+        // K6: Add: [6] + [6] → [6]
         //     Zoo.cs(19): y + y.Sigmoid()
-        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), K7AStrides, ref arena, K7BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 1024), rows, K7Shape);
+        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(ref arena, K6AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 1024), K6BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), rows, K6Shape);
 
-        // K8: LogSoftmax over the last dimension of [2, 3]
+        // K7: LogSoftmax over the last dimension of [2, 3]
         //     Zoo.cs(20): LogSoftmax()
-        global::ModelCompiler.Kernels.RowSoftmax.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 1024), ref arena, rows * 2, 3, log: true);
+        global::ModelCompiler.Kernels.RowSoftmax.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), ref arena, rows * 2, 3, log: true);
 
-        // K9: × 2 over [2, 3]
+        // K8: × 2 over [2, 3]
         //     Zoo.cs(20): y.Reshape(2, 3).LogSoftmax() * 2f
-        global::ModelCompiler.Kernels.Elementwise.Run<K9Operator>(ref arena, ref y, rows, 6);
+        global::ModelCompiler.Kernels.Elementwise.Run<K8Operator>(ref arena, ref y, rows, 6);
     }
 
     /// <summary>Epilogue of K0: Relu.</summary>
@@ -186,13 +181,22 @@ partial class Zoo
         public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
     }
 
-    /// <summary>Operator of K2: + 0.5f.</summary>
-    private readonly struct K2Operator : global::ModelCompiler.Kernels.IUnaryOperator
+    /// <summary>Epilogue of K1: + 0.5f.</summary>
+    private readonly struct K1Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => (x + 0.5f);
         public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => (x + global::System.Runtime.Intrinsics.Vector128.Create(0.5f));
         public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => (x + global::System.Runtime.Intrinsics.Vector256.Create(0.5f));
         public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => (x + global::System.Runtime.Intrinsics.Vector512.Create(0.5f));
+    }
+
+    /// <summary>Epilogue of K2: Tanh.</summary>
+    private readonly struct K2Operator : global::ModelCompiler.Kernels.IUnaryOperator
+    {
+        public static float Invoke(float x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
     }
 
     /// <summary>Epilogue of K3: Tanh.</summary>
@@ -204,17 +208,8 @@ partial class Zoo
         public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
     }
 
-    /// <summary>Epilogue of K4: Tanh.</summary>
+    /// <summary>Epilogue of K4: Gelu.</summary>
     private readonly struct K4Operator : global::ModelCompiler.Kernels.IUnaryOperator
-    {
-        public static float Invoke(float x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
-    }
-
-    /// <summary>Epilogue of K5: Gelu.</summary>
-    private readonly struct K5Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => global::ModelCompiler.Kernels.GeluOperator.Invoke(x);
         public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => global::ModelCompiler.Kernels.GeluOperator.Invoke(x);
@@ -222,8 +217,8 @@ partial class Zoo
         public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => global::ModelCompiler.Kernels.GeluOperator.Invoke(x);
     }
 
-    /// <summary>Operator of K6: Sigmoid.</summary>
-    private readonly struct K6Operator : global::ModelCompiler.Kernels.IUnaryOperator
+    /// <summary>Operator of K5: Sigmoid.</summary>
+    private readonly struct K5Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => global::ModelCompiler.Kernels.SigmoidOperator.Invoke(x);
         public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => global::ModelCompiler.Kernels.SigmoidOperator.Invoke(x);
@@ -231,8 +226,8 @@ partial class Zoo
         public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => global::ModelCompiler.Kernels.SigmoidOperator.Invoke(x);
     }
 
-    /// <summary>Operator of K9: × 2f.</summary>
-    private readonly struct K9Operator : global::ModelCompiler.Kernels.IUnaryOperator
+    /// <summary>Operator of K8: × 2f.</summary>
+    private readonly struct K8Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => (x * 2f);
         public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => (x * global::System.Runtime.Intrinsics.Vector128.Create(2f));
@@ -245,10 +240,10 @@ partial class Zoo
     private static global::System.ReadOnlySpan<int> K1AStrides => new int[] { 32, 8, 1 };
     private static global::System.ReadOnlySpan<int> K1BStrides => new int[] { 0, 0, 1 };
 
-    // K7: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
-    private static global::System.ReadOnlySpan<int> K7Shape => new int[] { 6 };
-    private static global::System.ReadOnlySpan<int> K7AStrides => new int[] { 6, 1 };
-    private static global::System.ReadOnlySpan<int> K7BStrides => new int[] { 6, 1 };
+    // K6: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
+    private static global::System.ReadOnlySpan<int> K6Shape => new int[] { 6 };
+    private static global::System.ReadOnlySpan<int> K6AStrides => new int[] { 6, 1 };
+    private static global::System.ReadOnlySpan<int> K6BStrides => new int[] { 6, 1 };
 
     /// <summary>The weights, embedded at build time in the layout the kernels read; decoded once, on first use.</summary>
     private static partial class CompiledWeights
