@@ -49,3 +49,15 @@ public static partial class LeakyClamp
         return h.Linear("l2").Clamp(-1f, 1f) * 2f + g.Linear("l1").Mean(0).Reshape(1).Clamp(-100f, 100f);
     }
 }
+
+/// <summary>Unsqueeze and Squeeze (views, no kernel), and a mean kept as a dimension of size 1 that broadcasts back.</summary>
+[CompileModel(Weights = "zoo.safetensors")]
+public static partial class SqueezeMean
+{
+    static Tensor Forward([Shape(4, 5)] Tensor x)
+    {
+        Tensor h = x.Linear("proj").Unsqueeze(0).Squeeze(0);   // [4, 8]
+        Tensor centre = h.Mean(1).Unsqueeze(-1);              // [4, 1]
+        return (h + centre * -1f).Unsqueeze(1).Relu();         // [4, 1, 8]
+    }
+}

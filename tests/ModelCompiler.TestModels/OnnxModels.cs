@@ -26,3 +26,7 @@ public static partial class Mlp784OnnxInt8;
 /// <summary>LeakyRelu, Clip (ReLU6 and a clamp) and a no-op Pad before an AveragePool, from ONNX (opset 13).</summary>
 [CompileModel(Onnx = "onnx_activations.onnx")]
 public static partial class OnnxActivations;
+
+/// <summary>ReduceMean with and without keepdims, Unsqueeze and Squeeze with constant axes (opset 13), from ONNX.</summary>
+[CompileModel(Onnx = "onnx_reduce.onnx")]
+public static partial class OnnxReduce;

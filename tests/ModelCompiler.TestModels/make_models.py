@@ -310,3 +310,20 @@ torch.onnx.export(OnnxActivations().eval(), torch.zeros(1, 1, 8, 8), os.path.joi
                   opset_version=13)
 print("onnx_activations: exported to ONNX (opset 13)")
 
+
+class OnnxReduce(torch.nn.Module):
+    """OnnxModels.cs (OnnxReduce): ReduceMean with and without keepdims, Unsqueeze and Squeeze (opset 13: axes as inputs)."""
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(8, 3)
+
+    def forward(self, x):
+        h = x - x.mean(-1, keepdim=True)
+        h = h.unsqueeze(1).squeeze(1)
+        return self.fc(torch.relu(h)).mean(1)
+
+
+torch.onnx.export(OnnxReduce().eval(), torch.zeros(1, 6, 8), os.path.join(here, "Models", "onnx_reduce.onnx"), input_names=["x"],
+                  output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=13)
+print("onnx_reduce: exported to ONNX (opset 13)")
+

@@ -22,7 +22,7 @@ public class OnnxModelTests
     public static TheoryData<string, int> Cases()
     {
         var data = new TheoryData<string, int>();
-        foreach (string model in new[] { "mlp784", "lenet5", "digits_cnn", "onnx_mix", "onnx_activations" })
+        foreach (string model in new[] { "mlp784", "lenet5", "digits_cnn", "onnx_mix", "onnx_activations", "onnx_reduce" })
             foreach (int batch in new[] { 1, 5, 64 })
                 data.Add(model, batch);
         return data;
@@ -34,6 +34,7 @@ public class OnnxModelTests
         "lenet5" => (LeNet5Onnx.Predict, LeNet5Onnx.InputShape.ToArray(), LeNet5Onnx.OutputLength),
         "onnx_mix" => (OnnxMix.Predict, OnnxMix.InputShape.ToArray(), OnnxMix.OutputLength),
         "onnx_activations" => (OnnxActivations.Predict, OnnxActivations.InputShape.ToArray(), OnnxActivations.OutputLength),
+        "onnx_reduce" => (OnnxReduce.Predict, OnnxReduce.InputShape.ToArray(), OnnxReduce.OutputLength),
         _ => (DigitsCnnOnnx.Predict, DigitsCnnOnnx.InputShape.ToArray(), DigitsCnnOnnx.OutputLength),
     };
 

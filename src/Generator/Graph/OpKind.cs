@@ -41,6 +41,8 @@ internal enum OpKind
     LeakyRelu,
     ClampMin,
     ClampMax,
+    Unsqueeze,
+    Squeeze,
 }
 
 /// <summary>What each op is, in one place, for every pass and emitter.</summary>
@@ -52,7 +54,7 @@ internal static class OpKinds
         or OpKind.LeakyRelu or OpKind.ClampMin or OpKind.ClampMax;
 
     /// <summary>Ops that only reinterpret their input (a new shape, or Dropout's identity at inference): no kernel, the same storage.</summary>
-    public static bool IsView(OpKind kind) => kind is OpKind.Flatten or OpKind.Reshape or OpKind.Dropout;
+    public static bool IsView(OpKind kind) => kind is OpKind.Flatten or OpKind.Reshape or OpKind.Dropout or OpKind.Unsqueeze or OpKind.Squeeze;
 
     /// <summary>Ops that copy values to new places without computing (one strided copy each).</summary>
     public static bool IsLayout(OpKind kind) => kind is OpKind.Transpose or OpKind.Permute or OpKind.Slice;

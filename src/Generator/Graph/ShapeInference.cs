@@ -169,6 +169,27 @@ internal static class ShapeInference
                 return new Node(op, order.Select(d => x.Shape[d]).ToArray(), isConstant: false) { Axes = order };
             }
 
+            case OpKind.Unsqueeze:
+            {
+                Node x = inputs[0];
+                if (x.IsConstant) return NotOnConstants();
+                int rank = x.Shape.Length, d = op.Ints[0] < 0 ? op.Ints[0] + rank + 1 : op.Ints[0];
+                if (d < 0 || d > rank) return Mismatch($"Unsqueeze: a sample of {Shape(x)} takes a new dimension at 0 to {rank}, not {op.Ints[0]}");
+                var shape = new List<int>(x.Shape);
+                shape.Insert(d, 1);
+                return new Node(op, shape.ToArray(), isConstant: false);
+            }
+
+            case OpKind.Squeeze:
+            {
+                Node x = inputs[0];
+                if (x.IsConstant) return NotOnConstants();
+                int? axis = Axis(op.Ints[0], x.Shape.Length);
+                if (axis is null || x.Shape[axis.Value] != 1)
+                    return Mismatch($"Squeeze: dimension {op.Ints[0]} of a sample of {Shape(x)} {(axis is null ? "does not exist" : $"has size {x.Shape[axis.Value]}, not 1")}");
+                return new Node(op, x.Shape.Where((_, i) => i != axis.Value).ToArray(), isConstant: false);
+            }
+
             case OpKind.Slice:
             {
                 Node x = inputs[0];

@@ -41,8 +41,8 @@ internal static class OnnxImporter
     public static readonly string[] Supported =
     {
         "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Erf", "Flatten", "Gelu",
-        "Gemm", "GlobalAveragePool", "Identity", "LayerNormalization", "LeakyRelu", "LogSoftmax", "MatMul", "MaxPool", "Mul", "Pad", "Relu", "Reshape",
-        "Sigmoid", "Softmax", "Sub", "Tanh", "Transpose",
+        "Gemm", "GlobalAveragePool", "Identity", "LayerNormalization", "LeakyRelu", "LogSoftmax", "MatMul", "MaxPool", "Mul", "Pad", "ReduceMean", "Relu", "Reshape",
+        "Sigmoid", "Softmax", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze",
     };
 
     public static OnnxImport? Import(byte[] bytes, OnnxModel model, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics)
@@ -171,6 +171,40 @@ internal static class OnnxImporter
                     Activation(node, Output(), node.OpType switch { "Relu" => OpKind.Relu, "Sigmoid" => OpKind.Sigmoid, "Erf" => OpKind.Erf, _ => OpKind.Tanh },
                         new[] { Act(node, Input(node, 0)) }, RankOf(Input(node, 0)));
                     return;
+                case "Unsqueeze" or "Squeeze":
+                {
+                    string x = Input(node, 0);
+                    int rank = RankOf(x);
+                    bool unsqueeze = node.OpType == "Unsqueeze";
+                    int outputRank = 0;
+                    long[] raw = Axes(node, 13);
+                    if (raw.Length == 0) throw Unsupported(node, "the axes must be given");
+                    outputRank = unsqueeze ? rank + raw.Length : rank;
+                    int[] axes = raw.Select(a => (int)(a < 0 ? a + outputRank : a)).Distinct().OrderBy(a => a).ToArray();
+                    if (axes.Length != raw.Length || axes.Any(a => a <= 0 || a >= outputRank)) throw Unsupported(node, $"axes [{string.Join(", ", raw)}]: only sample axes (not the batch) are supported");
+                    int result = Act(node, x);
+                    // Unsqueeze inserts at output positions in ascending order; Squeeze removes input positions from the last.
+                    foreach (int a in unsqueeze ? axes : Enumerable.Reverse(axes))
+                        result = Record(node, unsqueeze ? OpKind.Unsqueeze : OpKind.Squeeze, new[] { result }, ints: new[] { a - 1 });
+                    _activations[Output()] = result;
+                    _ranks[Output()] = unsqueeze ? rank + axes.Length : rank - axes.Length;
+                    return;
+                }
+                case "ReduceMean":
+                {
+                    string x = Input(node, 0);
+                    int rank = RankOf(x);
+                    long[] raw = Axes(node, 18);
+                    if (raw.Length != 1) throw Unsupported(node, "only a mean over one axis is supported");
+                    int axis = (int)(raw[0] < 0 ? raw[0] + rank : raw[0]);
+                    if (axis <= 0 || axis >= rank) throw Unsupported(node, $"axis {raw[0]}: only sample axes (not the batch) are supported");
+                    int result = Record(node, OpKind.Mean, new[] { Act(node, x) }, ints: new[] { axis - 1 });
+                    bool keep = IntAttribute(node, "keepdims", 1) != 0;
+                    if (keep) result = Record(node, OpKind.Unsqueeze, new[] { result }, ints: new[] { axis - 1 });
+                    _activations[Output()] = result;
+                    _ranks[Output()] = keep ? rank : rank - 1;
+                    return;
+                }
                 case "Pad":
                 {
                     // PyTorch writes a Pad of zeros before some pools: the identity. Real padding belongs in the Conv or pool.
@@ -479,6 +513,14 @@ internal static class OnnxImporter
 
         private string Input(OnnxNode node, int i) =>
             i < node.Inputs.Count && node.Inputs[i].Length > 0 ? node.Inputs[i] : throw Unsupported(node, $"input {i} is missing");
+
+        /// <summary>Axes given as an attribute before <paramref name="inputFromOpset"/>, as a constant second input from it on.</summary>
+        private long[] Axes(OnnxNode node, int inputFromOpset)
+        {
+            if (_model.DefaultOpset < inputFromOpset) return node.Attributes.FirstOrDefault(a => a.Name == "axes")?.Ints.ToArray() ?? Array.Empty<long>();
+            if (node.Inputs.Count < 2 || node.Inputs[1].Length == 0) return Array.Empty<long>();
+            return Const(node, node.Inputs[1]).Longs ?? throw Unsupported(node, "the axes must be an int64 constant");
+        }
 
         private static long IntAttribute(OnnxNode node, string name, long fallback) => node.Attributes.FirstOrDefault(a => a.Name == name)?.I ?? fallback;
 

@@ -359,6 +359,10 @@ internal sealed class ForwardEvaluator
             }
             case "Transpose":
                 return Record(OpKind.Transpose, invocation, new[] { receiver }, ints: new[] { IntArg(Arg("dim0")!, env), IntArg(Arg("dim1")!, env) });
+            case "Unsqueeze":
+                return Record(OpKind.Unsqueeze, invocation, new[] { receiver }, ints: new[] { IntArg(Arg("dimension")!, env) });
+            case "Squeeze":
+                return Record(OpKind.Squeeze, invocation, new[] { receiver }, ints: new[] { IntArg(Arg("dimension")!, env) });
             case "Permute":
             {
                 IArgumentOperation dims = Arg("dims")!;

@@ -266,7 +266,7 @@ internal static class Calibrate
                     values[node.Id] = y;
                     break;
                 }
-                case OpKind.Flatten or OpKind.Reshape or OpKind.Dropout: // the same values
+                case OpKind.Flatten or OpKind.Reshape or OpKind.Dropout or OpKind.Unsqueeze or OpKind.Squeeze: // the same values
                     values[node.Id] = x;
                     break;
                 default:

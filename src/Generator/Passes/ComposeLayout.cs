@@ -37,7 +37,7 @@ internal sealed class LayoutView
             }
             case OpKind.Transpose or OpKind.Permute:
                 return new LayoutView(node.Axes.Select(d => Shape[d]).ToArray(), node.Axes.Select(d => Strides[d]).ToArray(), Offset);
-            case OpKind.Reshape or OpKind.Flatten or OpKind.Dropout:
+            case OpKind.Reshape or OpKind.Flatten or OpKind.Dropout or OpKind.Unsqueeze or OpKind.Squeeze:
                 return Reshape(node.Shape);
             default:
                 return null;

@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 
 namespace ModelCompiler;
 
@@ -94,6 +95,26 @@ public sealed partial class Tensor
         ReferenceOps.StridedCopy(_data, 0, ReferenceOps.DenseStrides(_shape), result, 0, strides, _shape);
         ReferenceOps.StridedCopy(other._data, 0, ReferenceOps.DenseStrides(other._shape), result, _shape[axis] * strides[axis], strides, other._shape);
         return Create(shape, result, other);
+    }
+
+    /// <summary>Inserts a dimension of size 1 at sample dimension <paramref name="dimension"/> (PyTorch's <c>x.unsqueeze(dim + 1)</c>; −1 appends). No copy.</summary>
+    public Tensor Unsqueeze(int dimension)
+    {
+        int sampleRank = Rank - 1, d = dimension < 0 ? dimension + sampleRank + 1 : dimension;
+        if (Rank == 0 || d < 0 || d > sampleRank)
+            throw new ArgumentOutOfRangeException(nameof(dimension), dimension, $"A sample of {Format(Rank == 0 ? Shape : Shape[1..])} takes a new dimension at 0 to {sampleRank}.");
+        var shape = new int[Rank + 1];
+        for (int i = 0, j = 0; i < shape.Length; i++) shape[i] = i == d + 1 ? 1 : _shape[j++];
+        return Create(shape, _data);
+    }
+
+    /// <summary>Removes sample dimension <paramref name="dimension"/>, which must have size 1 (PyTorch's <c>x.squeeze(dim + 1)</c>). No copy.</summary>
+    public Tensor Squeeze(int dimension)
+    {
+        int axis = SampleAxis(dimension, nameof(dimension));
+        if (_shape[axis] != 1)
+            throw new ArgumentException($"Squeeze: dimension {dimension} of a sample of {Format(Shape[1..])} has size {_shape[axis]}, not 1.", nameof(dimension));
+        return Create(_shape.Where((_, i) => i != axis).ToArray(), _data);
     }
 
     /// <summary>The axis (batch = 0) of sample dimension <paramref name="dimension"/>, which may count from the end.</summary>
