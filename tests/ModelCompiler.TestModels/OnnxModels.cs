@@ -27,6 +27,6 @@ public static partial class Mlp784OnnxInt8;
 [CompileModel(Onnx = "onnx_activations.onnx")]
 public static partial class OnnxActivations;
 
-/// <summary>ReduceMean with and without keepdims, Unsqueeze and Squeeze with constant axes (opset 13), from ONNX.</summary>
+/// <summary>ReduceMean with and without keepdims, Unsqueeze and Squeeze with constant axes, Slice with clamped and negative bounds (opset 13), from ONNX.</summary>
 [CompileModel(Onnx = "onnx_reduce.onnx")]
 public static partial class OnnxReduce;

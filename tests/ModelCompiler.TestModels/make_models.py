@@ -312,15 +312,16 @@ print("onnx_activations: exported to ONNX (opset 13)")
 
 
 class OnnxReduce(torch.nn.Module):
-    """OnnxModels.cs (OnnxReduce): ReduceMean with and without keepdims, Unsqueeze and Squeeze (opset 13: axes as inputs)."""
+    """OnnxModels.cs (OnnxReduce): ReduceMean with and without keepdims, Unsqueeze and Squeeze (opset 13: axes as inputs),
+    Slice to the end of two axes (ends written as INT64_MAX) and from a negative start."""
     def __init__(self):
         super().__init__()
-        self.fc = torch.nn.Linear(8, 3)
+        self.fc = torch.nn.Linear(6, 3)
 
     def forward(self, x):
         h = x - x.mean(-1, keepdim=True)
-        h = h.unsqueeze(1).squeeze(1)
-        return self.fc(torch.relu(h)).mean(1)
+        h = h.unsqueeze(1).squeeze(1)[:, 1:, 2:]
+        return self.fc(torch.relu(h))[:, -3:].mean(1)
 
 
 torch.onnx.export(OnnxReduce().eval(), torch.zeros(1, 6, 8), os.path.join(here, "Models", "onnx_reduce.onnx"), input_names=["x"],

@@ -197,6 +197,12 @@ internal static class ShapeInference
                 int? axis = Axis(op.Ints[0], x.Shape.Length);
                 if (axis is null) return Mismatch($"{(op.Ints[3] > 0 ? "Split" : "Slice")}: a sample of {Shape(x)} has no dimension {op.Ints[0]}");
                 int size = x.Shape[axis.Value], start = op.Ints[1] < 0 ? op.Ints[1] + size : op.Ints[1], end = op.Ints[2] < 0 ? op.Ints[2] + size : op.Ints[2];
+                if (op.Ints[3] < 0)
+                {
+                    // ONNX Slice: bounds past either end are clamped to the dimension.
+                    start = Math.Max(0, Math.Min(start, size));
+                    end = Math.Max(0, Math.Min(end, size));
+                }
                 if (op.Ints[3] > 0 && op.Ints[3] != size)
                     return Mismatch($"Split: the sizes add up to {op.Ints[3]}, but dimension {op.Ints[0]} of {Shape(x)} has {size}");
                 if (start < 0 || end > size || start >= end)

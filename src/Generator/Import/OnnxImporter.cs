@@ -42,7 +42,7 @@ internal static class OnnxImporter
     {
         "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Erf", "Flatten", "Gelu",
         "Gemm", "GlobalAveragePool", "Identity", "LayerNormalization", "LeakyRelu", "LogSoftmax", "MatMul", "MaxPool", "Mul", "Pad", "ReduceMean", "Relu", "Reshape",
-        "Sigmoid", "Softmax", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze",
+        "Sigmoid", "Slice", "Softmax", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze",
     };
 
     public static OnnxImport? Import(byte[] bytes, OnnxModel model, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics)
@@ -188,6 +188,32 @@ internal static class OnnxImporter
                         result = Record(node, unsqueeze ? OpKind.Unsqueeze : OpKind.Squeeze, new[] { result }, ints: new[] { a - 1 });
                     _activations[Output()] = result;
                     _ranks[Output()] = unsqueeze ? rank + axes.Length : rank - axes.Length;
+                    return;
+                }
+                case "Slice":
+                {
+                    if (_model.DefaultOpset < 10) throw Unsupported(node, "Slice before opset 10 (bounds as attributes) is not supported");
+                    string x = Input(node, 0);
+                    int rank = RankOf(x);
+                    long[] starts = Const(node, Input(node, 1)).Longs ?? throw Unsupported(node, "starts must be int64 constants");
+                    long[] ends = Const(node, Input(node, 2)).Longs ?? throw Unsupported(node, "ends must be int64 constants");
+                    long[] axes = node.Inputs.Count > 3 && node.Inputs[3].Length > 0
+                        ? Const(node, node.Inputs[3]).Longs ?? throw Unsupported(node, "axes must be int64 constants")
+                        : Enumerable.Range(0, starts.Length).Select(i => (long)i).ToArray();
+                    if (node.Inputs.Count > 4 && node.Inputs[4].Length > 0 && (Const(node, node.Inputs[4]).Longs ?? Array.Empty<long>()).Any(s => s != 1))
+                        throw Unsupported(node, "only steps of 1 are supported");
+                    if (starts.Length != ends.Length || axes.Length != starts.Length) throw Unsupported(node, "starts, ends and axes differ in length");
+                    int result = Act(node, x);
+                    for (int i = 0; i < axes.Length; i++)
+                    {
+                        long axis = axes[i] < 0 ? axes[i] + rank : axes[i];
+                        if (axis <= 0 || axis >= rank) throw Unsupported(node, $"axis {axes[i]}: only sample axes (not the batch) are supported");
+                        // Bounds as ONNX writes them ("to the end" is INT64_MAX), clamped by shape inference (the -1 flag).
+                        int Clamp(long v) => (int)Math.Max(int.MinValue / 2, Math.Min(int.MaxValue / 2, v));
+                        result = Record(node, OpKind.Slice, new[] { result }, ints: new[] { (int)axis - 1, Clamp(starts[i]), Clamp(ends[i]), -1 });
+                    }
+                    _activations[Output()] = result;
+                    _ranks[Output()] = rank;
                     return;
                 }
                 case "ReduceMean":
