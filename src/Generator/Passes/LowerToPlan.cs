@@ -120,17 +120,13 @@ internal static class LowerToPlan
         // Attention keeps one row of scores there.
         int scratchFloats = kernels.Where(k => k.Quantized)
             .Select(k => PlanArena.Align((QuantizedPanelLayout.ScratchBytes(k.K) + 3) / 4))
-            // Kernels/Attention.ScratchFloats: one head's keys transposed (rows padded to 16), its values, and one tile of 64 scores.
-            .Concat(kernels.Where(k => k.Kind == KernelKind.Attention).Select(k => PlanArena.Align(k.Shape[3] * ((k.K + 15) / 16 * 16) + k.K * k.Shape[4] + 64)))
+            // Shared/KernelScratch: the same sizes the kernels' ScratchFloats give.
+            .Concat(kernels.Where(k => k.Kind == KernelKind.Attention).Select(k => PlanArena.Align(KernelScratch.Attention(k.K, k.Shape[3], k.Shape[4]))))
             .Concat(kernels.Where(k => k.Kind == KernelKind.Conv2d).Select(k => PlanArena.Align(
-                // Kernels/Convolution.ScratchFloats: one group's patches [oh·ow, c/g·kh·kw] and its product [oh·ow, out/g].
-                k.Shape[9] * k.Shape[10] * (k.Shape[0] / k.Groups * k.Shape[4] * k.Shape[5] + k.Shape[3] / k.Groups))))
-            .Concat(kernels.Where(k => k.Kind == KernelKind.Winograd).Select(k => PlanArena.Align(WinogradScratch(k.Shape[0], k.Shape[3], k.Shape[9], k.Shape[10]))))
+                KernelScratch.Im2Col(k.Shape[0], k.Shape[4], k.Shape[5], k.Shape[9], k.Shape[10], k.Shape[3], k.Groups))))
+            .Concat(kernels.Where(k => k.Kind == KernelKind.Winograd).Select(k => PlanArena.Align(KernelScratch.Winograd(k.Shape[0], k.Shape[3], k.Shape[9], k.Shape[10]))))
             .Concat(kernels.Where(k => k.Kind == KernelKind.DirectConv).Select(k => PlanArena.Align(
-                // Kernels/DirectConvolution.ScratchFloats: the zero-padded planes (32 columns of slack per row) and two vectors;
-                // pooled, also one sample's unpooled output (used only by the scalar form).
-                k.Shape[0] * (k.Shape[1] + 2 * k.Shape[12]) * (k.Shape[2] + 2 * k.Shape[7] + 32) + 32
-                + (k.Shape[14] == 1 ? k.Shape[3] * k.Shape[9] * k.Shape[10] : 0))))
+                KernelScratch.Direct(k.Shape[0], k.Shape[1], k.Shape[2], k.Shape[7], k.Shape[12], k.Shape[14] == 1 ? k.Shape[3] * k.Shape[9] * k.Shape[10] : 0))))
             .DefaultIfEmpty(0).Max();
         if (needsCopy)
         {
@@ -159,18 +155,6 @@ internal static class LowerToPlan
             StaticRanges = staticRanges is null ? EquatableArray<LayerRange>.Empty
                 : staticRanges.OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => new LayerRange(r.Key, r.Value)).ToEquatableArray(),
         };
-    }
-
-    /// <summary>
-    /// Kernels/WinogradConvolution.ScratchFloats (the generator cannot call the runtime): the padded input, even and odd
-    /// columns apart (tile rows padded to 16-tile panels, 16 floats of slack), the transformed input and products for one
-    /// chunk of tile rows (about 32 tiles), four rows of the vertical transform, zeros for the bias, and two vectors.
-    /// </summary>
-    private static int WinogradScratch(int channels, int outChannels, int outHeight, int outWidth)
-    {
-        int tilesPerRow = ((outWidth + 1) / 2 + 15) / 16 * 16, rowsPerChunk = Math.Max(1, 32 / tilesPerRow);
-        int half = tilesPerRow + 1 + 16, paddedRows = 2 * ((outHeight + 1) / 2) + 2, n = tilesPerRow * rowsPerChunk;
-        return channels * paddedRows * 2 * half + 16 * channels * n + 16 * outChannels * n + 8 * half + n + 2 * 16;
     }
 
     /// <summary>Whether a Linear runs in int8: the model asks for it and does not keep this layer in float32.</summary>
@@ -297,13 +281,10 @@ internal static class LowerToPlan
                 int k = c / groups * kh * kw, stride = rootNode.Source.Ints[0], padding = rootNode.Source.Ints[1], dilation = rootNode.Source.Ints[2];
                 int oh = oneD ? 1 : rootNode.Shape[1], ow = rootNode.Shape[rootNode.Shape.Length - 1];
                 var geometry = new[] { c, h, width, n, kh, kw, stride, padding, dilation, oh, ow, groups, oneD ? 0 : padding };
-                // Direct: how many output channels the kernel keeps in registers, 8, 6 or 4, whichever computes fewest in vain,
-                // the larger on a tie (the rule of Kernels/DirectConvolution.BestChannelBlock).
+                // Direct: how many output channels the kernel keeps in registers (8, 6 or 4), and whether it pools.
                 if (group.Kind == KernelKind.DirectConv)
                 {
-                    int best = 8;
-                    foreach (int block in new[] { 6, 4 })
-                        if (block * ((n + block - 1) / block) < best * ((n + best - 1) / best)) best = block;
+                    int best = KernelScratch.DirectChannelBlock(n);
                     geometry = geometry.Concat(new[] { best, group.Pool is null ? 0 : 1 }).ToArray();
                 }
                 string? norm = rootNode.FoldedNorm;

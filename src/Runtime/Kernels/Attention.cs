@@ -15,13 +15,13 @@ namespace ModelCompiler.Kernels;
 public static class Attention
 {
     /// <summary>Keys per tile.</summary>
-    public const int Tile = 64;
+    public const int Tile = KernelScratch.AttentionTile;
 
     /// <summary>
     /// Floats of scratch <see cref="Run"/> needs: one head's keys, transposed (rows padded to 16), its values, contiguous,
     /// and one tile of scores.
     /// </summary>
-    public static int ScratchFloats(int keys, int headSize, int valueSize) => headSize * PaddedKeys(keys) + keys * valueSize + Tile;
+    public static int ScratchFloats(int keys, int headSize, int valueSize) => KernelScratch.Attention(keys, headSize, valueSize);
 
     private static int PaddedKeys(int keys) => (keys + 15) / 16 * 16;
 

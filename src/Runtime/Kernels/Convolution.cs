@@ -9,7 +9,7 @@ public static class Convolution
 {
     /// <summary>Scratch floats <see cref="Conv2d"/> needs: one group's patches and its GEMM result, for one sample.</summary>
     public static int ScratchFloats(int channels, int kh, int kw, int outHeight, int outWidth, int outChannels, int groups = 1) =>
-        outHeight * outWidth * ((channels / groups) * kh * kw + outChannels / groups);
+        KernelScratch.Im2Col(channels, kh, kw, outHeight, outWidth, outChannels, groups);
 
     /// <summary>
     /// Effectively computes PyTorch's <c>conv2d</c> (zero padding, groups) followed by <typeparamref name="TEpilogue"/>: per

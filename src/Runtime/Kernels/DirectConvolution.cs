@@ -15,19 +15,18 @@ namespace ModelCompiler.Kernels;
 /// </summary>
 public static class DirectConvolution
 {
-    /// <summary>Columns of zeros to the right of each padded row: two full vectors of the widest width may be read past its end.</summary>
-    private const int Slack = 32;
+    private const int Slack = KernelScratch.DirectSlack;
 
     /// <summary>Scratch floats <see cref="Run{TEpilogue}"/> needs: one sample's zero-padded input planes.</summary>
     public static int ScratchFloats(int channels, int height, int width, int padding, int verticalPadding) =>
-        channels * (height + 2 * verticalPadding) * (width + 2 * padding + Slack) + Slack;
+        KernelScratch.Direct(channels, height, width, padding, verticalPadding);
 
     /// <summary>
     /// Scratch floats when a 2×2 max pool is fused (<c>geometry[14] = 1</c>): as unfused, plus room for one sample's
     /// unpooled output, which only the scalar form (no vector hardware) uses before pooling it.
     /// </summary>
     public static int ScratchFloats(int channels, int height, int width, int padding, int verticalPadding, int outChannels, int outHeight, int outWidth) =>
-        ScratchFloats(channels, height, width, padding, verticalPadding) + outChannels * outHeight * outWidth;
+        KernelScratch.Direct(channels, height, width, padding, verticalPadding, outChannels * outHeight * outWidth);
 
     /// <summary>
     /// Effectively computes PyTorch's <c>conv2d</c> (stride 1, groups 1, zero padding, any dilation) followed by
@@ -61,15 +60,7 @@ public static class DirectConvolution
     /// The channel block that computes the fewest channels in vain for <paramref name="outChannels"/>, the larger on a tie
     /// (fewer passes over the input): 6 channels are one block of 6, 16 two of 8, 12 two of 6.
     /// </summary>
-    public static int BestChannelBlock(int outChannels)
-    {
-        int best = 8;
-        foreach (int block in new[] { 6, 4 })
-        {
-            if (block * ((outChannels + block - 1) / block) < best * ((outChannels + best - 1) / best)) best = block;
-        }
-        return best;
-    }
+    public static int BestChannelBlock(int outChannels) => KernelScratch.DirectChannelBlock(outChannels);
 
     private static void Run<TEpilogue, TBlock>(ref float input, ref float output, nint samples, ReadOnlySpan<int> geometry,
         ref float weights, ref float bias, ref float scratch)

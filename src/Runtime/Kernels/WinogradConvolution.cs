@@ -18,26 +18,14 @@ namespace ModelCompiler.Kernels;
 /// </summary>
 public static class WinogradConvolution
 {
-    /// <summary>Floats of slack after each half row, so vector loads one tile further stay inside.</summary>
-    private const int Slack = 16;
-
-    /// <summary>Tiles per row rounded up to whole 16-column panels, and tile rows multiplied together (about 32 tiles: measured best).</summary>
-    private static (int TilesPerRow, int RowsPerChunk) Chunking(int ow)
-    {
-        int padded = ((ow + 1) / 2 + 15) / 16 * 16;
-        return (padded, Math.Max(1, 32 / padded));
-    }
+    private const int Slack = KernelScratch.WinogradSlack;
 
     /// <summary>
     /// Scratch floats <see cref="Run{TEpilogue}"/> needs: the padded input with even and odd columns apart, the transformed
     /// input and the products for one chunk of tile rows, four rows of the vertical transform, and zeros for the GEMM's bias.
     /// </summary>
-    public static int ScratchFloats(int channels, int outChannels, int outHeight, int outWidth)
-    {
-        (int tilesPerRow, int rowsPerChunk) = Chunking(outWidth);
-        int half = tilesPerRow + 1 + Slack, paddedRows = 2 * ((outHeight + 1) / 2) + 2, n = tilesPerRow * rowsPerChunk;
-        return channels * paddedRows * 2 * half + 16 * channels * n + 16 * outChannels * n + 8 * half + n + 2 * 16;
-    }
+    public static int ScratchFloats(int channels, int outChannels, int outHeight, int outWidth) =>
+        KernelScratch.Winograd(channels, outChannels, outHeight, outWidth);
 
     /// <summary>
     /// Effectively computes PyTorch's <c>conv2d</c> with a 3×3 kernel, stride 1, dilation 1, groups 1 and zero padding,
@@ -64,7 +52,7 @@ public static class WinogradConvolution
     {
         int c = geometry[0], h = geometry[1], w = geometry[2], outC = geometry[3], padding = geometry[7], oh = geometry[9], ow = geometry[10];
         int lanes = TLanes.Count, th = (oh + 1) / 2;
-        (int twp, int rowsPerChunk) = Chunking(ow);
+        (int twp, int rowsPerChunk) = KernelScratch.WinogradChunking(ow);
         int half = twp + 1 + Slack, ph = 2 * th + 2, rowFloats = 2 * half, planeFloats = ph * rowFloats, n = twp * rowsPerChunk;
         ref float planes = ref scratch;
         ref float transformed = ref Unsafe.Add(ref planes, c * planeFloats);          // V_p: 16 × [C, n] in 16-column panels
