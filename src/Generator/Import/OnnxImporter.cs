@@ -176,10 +176,9 @@ internal static class OnnxImporter
                     string x = Input(node, 0);
                     int rank = RankOf(x);
                     bool unsqueeze = node.OpType == "Unsqueeze";
-                    int outputRank = 0;
                     long[] raw = Axes(node, 13);
                     if (raw.Length == 0) throw Unsupported(node, "the axes must be given");
-                    outputRank = unsqueeze ? rank + raw.Length : rank;
+                    int outputRank = unsqueeze ? rank + raw.Length : rank;
                     int[] axes = raw.Select(a => (int)(a < 0 ? a + outputRank : a)).Distinct().OrderBy(a => a).ToArray();
                     if (axes.Length != raw.Length || axes.Any(a => a <= 0 || a >= outputRank)) throw Unsupported(node, $"axes [{string.Join(", ", raw)}]: only sample axes (not the batch) are supported");
                     int result = Act(node, x);
@@ -379,7 +378,7 @@ internal static class OnnxImporter
                         Linear(node, output, name, Transpose(w.Floats, (int)w.Dims[0], (int)w.Dims[1]), w.Dims[1], w.Dims[0], bias);
                         return;
                     }
-                    Activation(node, Output(), OpKind.MatMul, new[] { Act(node, left), Operand(node, right, RankOf(left)) }, RankOf(left));
+                    Activation(node, Output(), OpKind.MatMul, new[] { Act(node, left), Operand(node, right) }, RankOf(left));
                     return;
                 }
                 case "Add" or "Mul" or "Sub" or "Div":
@@ -445,7 +444,7 @@ internal static class OnnxImporter
             string op = node.OpType;
             if (constA && op is "Sub" or "Div") throw Unsupported(node, $"a constant {(op == "Sub" ? "minus" : "divided by")} an activation is not supported");
             string activation = constA ? b : a, other = constA ? a : b;
-            int rank = Math.Max(RankOf(activation), _constants.TryGetValue(other, out Constant? oc) ? oc.Dims.Length : RankOf(other));
+            int rank = Math.Max(RankOf(activation), RankOf(other)); // RankOf knows constants too
             if (_constants.TryGetValue(other, out Constant? c))
             {
                 if (c.Floats is null) throw Unsupported(node, "the constant operand must be float32");
@@ -519,7 +518,7 @@ internal static class OnnxImporter
         }
 
         /// <summary>An operand that may be a weight (a Parameter op) or an activation.</summary>
-        private int Operand(OnnxNode node, string value, int activationRank)
+        private int Operand(OnnxNode node, string value)
         {
             if (!_constants.TryGetValue(value, out Constant? c)) return Act(node, value);
             if (c.Floats is null) throw Unsupported(node, $"constant '{value}' must be float32");
