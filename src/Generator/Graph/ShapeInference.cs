@@ -33,7 +33,11 @@ internal static class ShapeInference
         return new ModelGraph(nodes, model.OutputOp);
     }
 
-    private static Node? Infer(DslOp op, List<Node> nodes, ModelDeclaration model, SafeTensorsHeader weights, List<DiagnosticInfo> diagnostics)
+    /// <summary>
+    /// The node of one more op, given the nodes before it; null (with a diagnostic) when its shapes do not fit. The ONNX
+    /// importer calls it as it records ops, where ONNX needs a shape to lower a node (Shape, asymmetric padding).
+    /// </summary>
+    public static Node? Infer(DslOp op, List<Node> nodes, ModelDeclaration model, SafeTensorsHeader weights, List<DiagnosticInfo> diagnostics)
     {
         Node? Mismatch(string message)
         {

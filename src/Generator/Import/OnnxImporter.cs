@@ -7,6 +7,7 @@ using ModelCompiler.Generator.Diagnostics;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Parsing;
+using ModelCompiler.Weights;
 
 namespace ModelCompiler.Generator.Import;
 
@@ -83,6 +84,11 @@ internal static class OnnxImporter
         private readonly Dictionary<string, int> _parameters = new(StringComparer.Ordinal);
         private readonly Dictionary<string, int> _uses = new(StringComparer.Ordinal);
         private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+        // Shapes of the ops recorded so far, inferred only when a node needs one (Shape, asymmetric padding).
+        private readonly List<Node> _nodes = new();
+        private ModelDeclaration? _declaration;
+        private SafeTensorsHeader? _header;
+        private int _headerWeights = -1;
 
         public Lowering(byte[] bytes, OnnxModel model, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics)
         {
@@ -127,6 +133,8 @@ internal static class OnnxImporter
                     sample[d - 1] = (int)v.Value;
                 }
                 _ops.Add(new DslOp(0, OpKind.Input, EquatableArray<int>.Empty, input.Name, 0f, EquatableArray<int>.Empty, _at, null, input.Name));
+                _declaration = new ModelDeclaration(null, EquatableArray<ContainingType>.Empty, "", "", _at, _file, _at, 0, EquatableArray<string>.Empty, null, null, null, 1,
+                    input.Name, new EquatableArray<int>(sample), EquatableArray<DslOp>.Empty, -1, EquatableArray<DiagnosticInfo>.Empty);
                 _activations[input.Name] = 0;
                 _ranks[input.Name] = input.Shape.Count;
 
@@ -392,7 +400,9 @@ internal static class OnnxImporter
                     if (w.Floats is null || w.Dims.Length != rank || rank is not (3 or 4)) throw Unsupported(node, "only 1-D and 2-D convolutions with float32 weights are supported");
                     if (Text(node, "auto_pad", "NOTSET") != "NOTSET") throw Unsupported(node, "auto_pad is not supported; export with explicit pads");
                     int spatial = rank - 2;
-                    int stride = Uniform(node, "strides", spatial, 1), dilation = Uniform(node, "dilations", spatial, 1), padding = Uniform(node, "pads", 2 * spatial, 0);
+                    if (w.Dims.Skip(2).Any(k => k != w.Dims[2])) throw Unsupported(node, $"kernel [{string.Join(", ", w.Dims.Skip(2))}]: only square kernels are supported");
+                    int stride = Uniform(node, "strides", spatial, 1), dilation = Uniform(node, "dilations", spatial, 1);
+                    int padding = Padding(node, x, spatial, (int)w.Dims[2], stride, dilation);
                     int groups = (int)IntAttribute(node, "group", 1);
                     _weights.Add(new(name + ".weight", w));
                     if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0) _weights.Add(new(name + ".bias", Const(node, Input(node, 2))));
@@ -403,8 +413,10 @@ internal static class OnnxImporter
                 {
                     string x = Input(node, 0);
                     if (RankOf(x) != 4) throw Unsupported(node, "only 2-D pooling is supported");
-                    if (IntAttribute(node, "ceil_mode", 0) != 0 || Text(node, "auto_pad", "NOTSET") != "NOTSET") throw Unsupported(node, "ceil_mode and auto_pad are not supported");
-                    int kernel = Uniform(node, "kernel_shape", 2, -1), stride = Uniform(node, "strides", 2, 1), padding = Uniform(node, "pads", 4, 0);
+                    if (Text(node, "auto_pad", "NOTSET") != "NOTSET") throw Unsupported(node, "auto_pad is not supported; export with explicit pads");
+                    if (node.OpType == "MaxPool" && node.Outputs.Count > 1 && node.Outputs[1].Length > 0) throw Unsupported(node, "the indices output is not supported");
+                    int kernel = Uniform(node, "kernel_shape", 2, -1), stride = Uniform(node, "strides", 2, 1);
+                    int padding = Padding(node, x, 2, kernel, stride, 1, IntAttribute(node, "ceil_mode", 0) != 0);
                     if (Uniform(node, "dilations", 2, 1) != 1) throw Unsupported(node, "dilated pooling is not supported");
                     if (node.OpType == "AveragePool" && padding > 0 && IntAttribute(node, "count_include_pad", 0) == 0)
                         throw Unsupported(node, "averaging padded windows over the real values only (count_include_pad = 0) is not supported");
@@ -425,6 +437,7 @@ internal static class OnnxImporter
                 case "BatchNormalization":
                 {
                     if (node.Outputs.Count > 1 && node.Outputs.Skip(1).Any(o => o.Length > 0)) throw Unsupported(node, "training-mode outputs are not supported");
+                    if (IntAttribute(node, "spatial", 1) != 1) throw Unsupported(node, "spatial = 0 (statistics per position, before opset 9) is not supported");
                     string x = Input(node, 0);
                     string[] parts = { "weight", "bias", "running_mean", "running_var" };
                     for (int i = 0; i < 4; i++) _weights.Add(new(name + "." + parts[i], Const(node, Input(node, i + 1))));
@@ -533,6 +546,52 @@ internal static class OnnxImporter
 
         private Constant Const(OnnxNode node, string value) =>
             _constants.TryGetValue(value, out Constant? c) ? c : throw Unsupported(node, $"'{value}' must be an initializer or a Constant (computed shapes are not supported yet)");
+
+        /// <summary>An activation's shape without the batch, inferring the ops recorded since the last time one was asked for.</summary>
+        private int[] SampleShape(OnnxNode node, string value)
+        {
+            int id = Act(node, value);
+            while (_nodes.Count <= id)
+            {
+                if (_header is null || _headerWeights != _weights.Count)
+                {
+                    _header = SafeTensorsHeader.Of(_weights.GroupBy(w => w.Key, StringComparer.Ordinal)
+                        .Select(g => new SafeTensorEntry(g.Key, "F32", g.First().Value.Dims.Select(d => (int)d).ToArray(), 0, 0)));
+                    _headerWeights = _weights.Count;
+                }
+                Node? inferred = ShapeInference.Infer(_ops[_nodes.Count], _nodes, _declaration!, _header, _diagnostics);
+                if (inferred is null) throw new Stop(); // the shape error is the diagnostic
+                _nodes.Add(inferred);
+            }
+            return _nodes[id].Shape;
+        }
+
+        /// <summary>
+        /// Conv and pool padding as one number for every side. ONNX may pad the end less than the start (CNTK and
+        /// TensorFlow exports do, for stride 2); when that yields the same output size as padding both sides alike, no
+        /// window reads the difference, so it is the same computation. The same holds for ceil_mode.
+        /// </summary>
+        private int Padding(OnnxNode node, string x, int spatial, int kernel, int stride, int dilation, bool ceil = false)
+        {
+            OnnxAttribute? attribute = node.Attributes.FirstOrDefault(a => a.Name == "pads");
+            List<long> pads = attribute?.Ints ?? new List<long>();
+            if (pads.Count == 0) pads = Enumerable.Repeat(0L, 2 * spatial).ToList();
+            if (pads.Count != 2 * spatial || pads.Any(p => p < 0 || p > 1 << 20)) throw Unsupported(node, $"pads [{string.Join(", ", pads)}] do not fit a {spatial}-D window");
+            long begin = pads[0];
+            if (pads.Take(spatial).Any(p => p != begin)) throw Unsupported(node, $"pads [{string.Join(", ", pads)}]: only the same padding at the start of every axis is supported");
+            if (pads.All(p => p == begin) && !ceil) return (int)begin;
+            int[] shape = SampleShape(node, x);
+            long reach = (long)dilation * (kernel - 1) + 1;
+            for (int d = 0; d < spatial; d++)
+            {
+                long size = shape[shape.Length - spatial + d];
+                long span = size + begin + pads[spatial + d] - reach, same = size + 2 * begin - reach;
+                long given = (ceil ? (span + stride - 1) / stride : span / stride) + 1;
+                if (span < 0 || same < 0 || given != same / stride + 1)
+                    throw Unsupported(node, $"pads [{string.Join(", ", pads)}]{(ceil ? " with ceil_mode" : "")} give {given} outputs along axis {d + 2} where padding {begin} on both sides gives {same / stride + 1}: not supported");
+            }
+            return (int)begin;
+        }
 
         private int RankOf(string value) => _ranks.TryGetValue(value, out int r) ? r : _constants.TryGetValue(value, out Constant? c) ? c.Dims.Length : 0;
 

@@ -77,6 +77,16 @@ internal sealed class SafeTensorsHeader
         return null;
     }
 
+#if MODELCOMPILER_GENERATOR
+    /// <summary>A header of the given tensors, with no file behind it: what the ONNX importer knows while it still lays the file out.</summary>
+    public static SafeTensorsHeader Of(IEnumerable<SafeTensorEntry> entries)
+    {
+        var sorted = new List<SafeTensorEntry>(entries);
+        sorted.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
+        return new SafeTensorsHeader(sorted, 0);
+    }
+
+#endif
     /// <summary>Reads and validates the header of a whole file; throws <see cref="SafeTensorsFormatException"/>.</summary>
     public static SafeTensorsHeader Parse(byte[] file)
     {
