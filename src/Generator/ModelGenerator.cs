@@ -40,7 +40,7 @@ public sealed class ModelGenerator : IIncrementalGenerator
             .WithTrackingName(Steps.Declarations);
 
         IncrementalValuesProvider<WeightsFileRef> weightsFiles = context.AdditionalTextsProvider
-            .Where(static text => text.Path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || text.Path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+            .Where(static text => WeightsFileRef.IsWeightsFile(text.Path))
             .Select(static (text, _) => WeightsFileRef.Read(text.Path))
             .WithTrackingName(Steps.WeightsFiles);
 

@@ -30,3 +30,22 @@ public static partial class OnnxActivations;
 /// <summary>ReduceMean with and without keepdims, Unsqueeze and Squeeze with constant axes, Slice with clamped and negative bounds (opset 13), from ONNX.</summary>
 [CompileModel(Onnx = "onnx_reduce.onnx")]
 public static partial class OnnxReduce;
+
+/// <summary>
+/// A pre-norm transformer block as people write it (make_models.py), opset 13 with a dynamic batch: reshape targets
+/// computed from the input's shape, Split, LayerNorm decomposed into nine nodes, exact GELU, a final x.view(x.size(0), -1).
+/// </summary>
+[CompileModel(Onnx = "onnx_encoder.onnx")]
+public static partial class OnnxEncoder;
+
+/// <summary>The same block saved with its weights in an external data file (onnx_external.onnx.data).</summary>
+[CompileModel(Onnx = "onnx_external.onnx")]
+public static partial class OnnxExternal;
+
+/// <summary>Sqrt, Exp, Reciprocal, Pow, Neg, divisions, Gather with known indices, a computed flatten (opset 11).</summary>
+[CompileModel(Onnx = "onnx_elementwise.onnx")]
+public static partial class OnnxElementwise;
+
+/// <summary>Int8 and uint8 weights with per-channel and per-tensor scales (DequantizeLinear on initializers).</summary>
+[CompileModel(Onnx = "onnx_dequantized.onnx")]
+public static partial class OnnxDequantized;

@@ -328,3 +328,105 @@ torch.onnx.export(OnnxReduce().eval(), torch.zeros(1, 6, 8), os.path.join(here, 
                   output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=13)
 print("onnx_reduce: exported to ONNX (opset 13)")
 
+
+
+class OnnxEncoder(torch.nn.Module):
+    """OnnxModels.cs (OnnxEncoder): a pre-norm transformer block written as people write them, exported at opset 13 with a
+    dynamic batch: reshape targets computed from x.shape (Shape, Gather, Unsqueeze, Concat, Div, Cast), Split, LayerNorm
+    decomposed (ReduceMean, Sub, Pow, Sqrt, Div), exact GELU (Div, Erf, Add, Mul, Mul), attention scaled by a folded
+    Pow, and a final x.view(x.size(0), -1)."""
+    def __init__(self, d=32, h=4):
+        super().__init__()
+        self.h = h
+        self.qkv = torch.nn.Linear(d, 3 * d)
+        self.o = torch.nn.Linear(d, d)
+        self.ln1 = torch.nn.LayerNorm(d)
+        self.ln2 = torch.nn.LayerNorm(d)
+        self.f1 = torch.nn.Linear(d, 64)
+        self.f2 = torch.nn.Linear(64, d)
+        with torch.no_grad():  # LayerNorms that are not the identity
+            for ln in (self.ln1, self.ln2):
+                ln.weight.uniform_(0.5, 1.5)
+                ln.bias.uniform_(-0.2, 0.2)
+
+    def forward(self, x):
+        b, n, d = x.shape
+        q, k, v = self.qkv(self.ln1(x)).split(d, dim=-1)
+        q = q.view(b, n, self.h, d // self.h).transpose(1, 2)
+        k = k.view(b, n, self.h, d // self.h).transpose(1, 2)
+        v = v.view(b, n, self.h, d // self.h).transpose(1, 2)
+        a = torch.softmax(q @ k.transpose(-2, -1) / (d // self.h) ** 0.5, dim=-1) @ v
+        x = x + self.o(a.transpose(1, 2).reshape(b, n, d))
+        x = x + self.f2(F.gelu(self.f1(self.ln2(x))))
+        return x.view(x.size(0), -1)
+
+
+torch.manual_seed(21)
+encoder = OnnxEncoder().eval()
+torch.onnx.export(encoder, torch.zeros(2, 8, 32), os.path.join(here, "Models", "onnx_encoder.onnx"), input_names=["x"],
+                  output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=13)
+print("onnx_encoder: exported to ONNX (opset 13)")
+
+# The same model with its weights in an external data file beside it (as large models are saved).
+import onnx  # noqa: E402
+external = onnx.load(os.path.join(here, "Models", "onnx_encoder.onnx"))
+onnx.save_model(external, os.path.join(here, "Models", "onnx_external.onnx"), save_as_external_data=True,
+                all_tensors_to_one_file=True, location="onnx_external.onnx.data", size_threshold=0)
+print("onnx_external: saved with external data")
+
+
+class OnnxElementwise(torch.nn.Module):
+    """OnnxModels.cs (OnnxElementwise): Sqrt, Exp, Reciprocal, Pow, Neg, a constant minus and divided by an activation,
+    one activation divided by another, x[:, 0] and x[:, [1, 2, 4]] (Gather), and x.view(x.size(0), -1) after a Conv
+    (opset 11)."""
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(2, 3, 3, padding=1)
+        self.fc = torch.nn.Linear(3 * 6 * 6 + 6 + 3 * 3, 5)
+
+    def forward(self, x):
+        h = torch.sigmoid(self.conv(x)) + 0.5            # (0.5, 1.5): safe for Sqrt and division
+        g = torch.sqrt(h) + torch.exp(-h) + torch.reciprocal(h) + h ** 2 - h ** 0.5 / h
+        g = 2.0 - g + 1.0 / (h + 1.0)
+        first = g[:, 0, :, 0]                            # Gather with scalar indices
+        picked = g[:, :, [1, 2, 4], 1]                   # Gather with a list
+        return self.fc(torch.cat([g.view(g.size(0), -1), first, picked.reshape(picked.size(0), -1)], 1))
+
+
+torch.manual_seed(22)
+torch.onnx.export(OnnxElementwise().eval(), torch.zeros(2, 2, 6, 6), os.path.join(here, "Models", "onnx_elementwise.onnx"),
+                  input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=11)
+print("onnx_elementwise: exported to ONNX (opset 11)")
+
+
+def onnx_dequantized():
+    """OnnxModels.cs (OnnxDequantized): weights stored as int8 with per-channel scales and zero points
+    (DequantizeLinear on initializers, as ONNX Runtime's QDQ format writes them), dequantized at build time."""
+    from onnx import helper, TensorProto, numpy_helper
+    rng = np.random.default_rng(23)
+    w = rng.integers(-127, 128, size=(16, 8), dtype=np.int8)           # [in, out] for MatMul
+    scale = rng.uniform(0.002, 0.02, size=8).astype(np.float32)
+    zero = rng.integers(-3, 4, size=8, dtype=np.int8)
+    bias = rng.normal(size=8).astype(np.float32)
+    w2 = rng.integers(0, 256, size=(8, 4), dtype=np.uint8)
+    nodes = [
+        helper.make_node("DequantizeLinear", ["w_q", "w_scale", "w_zero"], ["w"], axis=1),
+        helper.make_node("MatMul", ["x", "w"], ["h"]),
+        helper.make_node("Add", ["h", "bias"], ["hb"]),
+        helper.make_node("Relu", ["hb"], ["r"]),
+        helper.make_node("DequantizeLinear", ["w2_q", "w2_scale", "w2_zero"], ["w2"]),
+        helper.make_node("MatMul", ["r", "w2"], ["y"]),
+    ]
+    graph = helper.make_graph(nodes, "dequantized", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])],
+                              [numpy_helper.from_array(w, "w_q"), numpy_helper.from_array(scale, "w_scale"),
+                               numpy_helper.from_array(zero, "w_zero"), numpy_helper.from_array(bias, "bias"),
+                               numpy_helper.from_array(w2, "w2_q"), numpy_helper.from_array(np.array(0.01, np.float32), "w2_scale"),
+                               numpy_helper.from_array(np.array(128, np.uint8), "w2_zero")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(model)
+    onnx.save(model, os.path.join(here, "Models", "onnx_dequantized.onnx"))
+    print("onnx_dequantized: written (opset 13)")
+
+
+onnx_dequantized()

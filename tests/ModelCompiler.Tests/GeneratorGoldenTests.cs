@@ -30,12 +30,32 @@ public class GeneratorGoldenTests
     public void Generated_code_matches_the_golden_copy(string sourceFile, string weightsFile, string hint)
     {
         string root = GeneratorDiagnosticsTests.RepositoryRoot();
-        string source = File.ReadAllText(Path.Combine(root, sourceFile));
-        string weights = Path.Combine(root, weightsFile);
+        AssertGolden(Path.GetFileName(sourceFile), File.ReadAllText(Path.Combine(root, sourceFile)), Path.Combine(root, weightsFile), hint);
+    }
 
+    /// <summary>
+    /// A transformer block from ONNX (PyTorch's export at opset 13): the header shows what the importer made of it —
+    /// the decomposed LayerNorms as one LayerNorm each, exact GELU fused into the first feed-forward Linear, the
+    /// reshape targets computed from Shape folded away.
+    /// </summary>
+    [Fact]
+    public void An_ONNX_transformer_block_compiles_to_the_golden_copy()
+    {
+        string root = GeneratorDiagnosticsTests.RepositoryRoot();
+        const string source = """
+            namespace ModelCompiler.TestModels;
+            [ModelCompiler.CompileModel(Onnx = "onnx_encoder.onnx")]
+            public static partial class OnnxEncoder;
+            """;
+        AssertGolden("OnnxEncoder.cs", source, Path.Combine(root, "tests/ModelCompiler.TestModels/Models/onnx_encoder.onnx"), "ModelCompiler.TestModels.OnnxEncoder");
+    }
+
+    private static void AssertGolden(string fileName, string source, string weights, string hint)
+    {
+        string root = GeneratorDiagnosticsTests.RepositoryRoot();
         GeneratorDriver driver = GeneratorHarness.Driver(new[] { new GeneratorHarness.BinaryAdditionalText(weights) });
         driver = driver.RunGeneratorsAndUpdateCompilation(
-            GeneratorHarness.Compilation((Path.GetFileName(sourceFile), source)), out Compilation output, out _);
+            GeneratorHarness.Compilation((fileName, source)), out Compilation output, out _);
         GeneratorRunResult run = driver.GetRunResult().Results.Single();
 
         Assert.Empty(run.Diagnostics);

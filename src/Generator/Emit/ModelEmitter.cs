@@ -414,6 +414,9 @@ internal static class ModelEmitter
                 OpKind.GeluTanh => $"{K}GeluTanhOperator.Invoke({expression})",
                 OpKind.Silu => $"{K}SiluOperator.Invoke({expression})",
                 OpKind.Erf => $"{K}ErfOperator.Invoke({expression})",
+                OpKind.Sqrt => $"{K}SqrtOperator.Invoke({expression})",
+                OpKind.Exp => $"{K}ExpOperator.Invoke({expression})",
+                OpKind.Reciprocal => $"{K}ReciprocalOperator.Invoke({expression})",
                 _ => throw new InvalidOperationException($"{step.Kind} is not element-wise"),
             };
         }

@@ -24,7 +24,7 @@ internal static class WeightsEmitter
         if (plan.IsOnnx)
         {
             // The same safetensors image the model was compiled against, laid out again from the ONNX file (deterministic).
-            bytes = OnnxImporter.Import(bytes, plan.WeightsFile, null, new System.Collections.Generic.List<Diagnostics.DiagnosticInfo>())?.Weights
+            bytes = OnnxImporter.Import(bytes, plan.WeightsFile, null, new System.Collections.Generic.List<Diagnostics.DiagnosticInfo>(), OnnxImporter.ExternalFiles(plan.WeightsPath, null))?.Weights
                 ?? throw new InvalidOperationException($"{plan.WeightsFile} could not be imported again");
         }
         SafeTensorsHeader header = SafeTensorsHeader.Parse(bytes);

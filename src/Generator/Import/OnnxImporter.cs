@@ -46,14 +46,31 @@ internal static class OnnxImporter
         "Sigmoid", "Slice", "Softmax", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze",
     };
 
-    public static OnnxImport? Import(byte[] bytes, OnnxModel model, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics)
+    /// <summary>
+    /// Reads external data files beside <paramref name="modelPath"/>. With <paramref name="listed"/> (the AdditionalFiles),
+    /// only a listed file is read: the incremental pipeline keys a model on its files' hashes, so an unlisted file would
+    /// go stale unnoticed. The package's targets list <c>*.onnx.data</c> and <c>*.onnx_data</c>.
+    /// </summary>
+    public static Func<string, byte[]> ExternalFiles(string modelPath, IReadOnlyCollection<WeightsFileRef>? listed) => location =>
     {
-        var importer = new Lowering(bytes, model, file, at, diagnostics);
+        string directory = System.IO.Path.GetDirectoryName(modelPath) ?? "";
+        string path = System.IO.Path.GetFullPath(System.IO.Path.Combine(directory, location));
+        if (listed is not null && !listed.Any(f => string.Equals(System.IO.Path.GetFullPath(f.Path), path, StringComparison.Ordinal)))
+            throw new System.IO.FileNotFoundException(WeightsFileRef.IsWeightsFile(path)
+                ? $"'{path}' is not among the AdditionalFiles; add it (<AdditionalFiles Include=\"…\" />)"
+                : $"'{path}' is not read by the generator: name it *.onnx.data (or *.data, *.bin) and list it among the AdditionalFiles");
+        return WeightsFileReader.ReadAllBytes(path);
+    };
+
+    /// <summary>Lowers a read ONNX file; <paramref name="external"/> reads an external data file by its location (relative to the model).</summary>
+    public static OnnxImport? Import(byte[] bytes, OnnxModel model, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics, Func<string, byte[]>? external = null)
+    {
+        var importer = new Lowering(bytes, model, file, at, diagnostics, external);
         return importer.Run();
     }
 
     /// <summary>Reads and lowers an ONNX file; null (with diagnostics) when it cannot be compiled.</summary>
-    public static OnnxImport? Import(byte[] bytes, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics)
+    public static OnnxImport? Import(byte[] bytes, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics, Func<string, byte[]>? external = null)
     {
         OnnxModel model;
         try
@@ -65,7 +82,7 @@ internal static class OnnxImporter
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WeightsFileInvalid, at, file, e.Message));
             return null;
         }
-        return Import(bytes, model, file, at, diagnostics);
+        return Import(bytes, model, file, at, diagnostics, external);
     }
 
     /// <summary>One import: the values seen so far (activations by op id, constants by data) and the ops recorded.</summary>
@@ -79,10 +96,11 @@ internal static class OnnxImporter
         private readonly List<DslOp> _ops = new();
         private readonly Dictionary<string, int> _activations = new(StringComparer.Ordinal);
         private readonly Dictionary<string, int> _ranks = new(StringComparer.Ordinal);
-        private readonly Dictionary<string, Constant> _constants = new(StringComparer.Ordinal);
-        private readonly List<KeyValuePair<string, Constant>> _weights = new();
+        private readonly Dictionary<string, OnnxConstant> _constants = new(StringComparer.Ordinal);
+        private readonly List<KeyValuePair<string, OnnxConstant>> _weights = new();
         private readonly Dictionary<string, int> _parameters = new(StringComparer.Ordinal);
         private readonly Dictionary<string, int> _uses = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, List<int>> _consumers = new(StringComparer.Ordinal);
         private readonly HashSet<string> _names = new(StringComparer.Ordinal);
         // Shapes of the ops recorded so far, inferred only when a node needs one (Shape, asymmetric padding).
         private readonly List<Node> _nodes = new();
@@ -90,21 +108,14 @@ internal static class OnnxImporter
         private SafeTensorsHeader? _header;
         private int _headerWeights = -1;
 
-        public Lowering(byte[] bytes, OnnxModel model, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics)
+        private readonly Func<string, byte[]>? _external;
+        private readonly Dictionary<string, byte[]> _externalFiles = new(StringComparer.Ordinal);
+
+        public Lowering(byte[] bytes, OnnxModel model, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics, Func<string, byte[]>? external)
         {
             _bytes = bytes; _model = model; _file = file; _at = at; _diagnostics = diagnostics;
-        }
-
-        private sealed class Constant
-        {
-            public Constant(long[] dims, float[]? floats, long[]? longs)
-            {
-                Dims = dims; Floats = floats; Longs = longs;
-            }
-
-            public long[] Dims { get; }
-            public float[]? Floats { get; }
-            public long[]? Longs { get; }
+            if (external is not null)
+                _external = location => _externalFiles.TryGetValue(location, out byte[]? read) ? read : _externalFiles[location] = external(location);
         }
 
         private sealed class Stop : Exception { }
@@ -117,6 +128,13 @@ internal static class OnnxImporter
                 foreach (OnnxTensor t in graph.Initializers) _constants[t.Name] = Read(t, null);
                 foreach (OnnxNode n in graph.Nodes)
                     foreach (string i in n.Inputs) _uses[i] = _uses.TryGetValue(i, out int u) ? u + 1 : 1;
+                for (int i = 0; i < graph.Nodes.Count; i++)
+                    foreach (string read in graph.Nodes[i].Inputs.Distinct())
+                    {
+                        if (!_consumers.TryGetValue(read, out List<int>? list)) _consumers[read] = list = new List<int>();
+                        list.Add(i);
+                    }
+                foreach (OnnxValueInfo o in graph.Outputs) _uses[o.Name] = _uses.TryGetValue(o.Name, out int u) ? u + 1 : 1;
 
                 List<OnnxValueInfo> inputs = graph.Inputs.Where(v => !_constants.ContainsKey(v.Name)).ToList();
                 if (inputs.Count != 1) throw Fail($"the graph has {inputs.Count} inputs besides its initializers; a compiled model takes exactly one");
@@ -138,7 +156,15 @@ internal static class OnnxImporter
                 _activations[input.Name] = 0;
                 _ranks[input.Name] = input.Shape.Count;
 
+                // Constant nodes first: they read nothing, and the patterns below look ahead at constants (ε, 2, √2)
+                // that exporters write after the node where a pattern starts.
                 var skip = new HashSet<int>();
+                for (int index = 0; index < graph.Nodes.Count; index++)
+                {
+                    if (graph.Nodes[index].OpType != "Constant" || graph.Nodes[index].Domain is not ("" or "ai.onnx")) continue;
+                    Lower(graph.Nodes, index, skip);
+                    skip.Add(index);
+                }
                 for (int index = 0; index < graph.Nodes.Count; index++)
                 {
                     if (skip.Contains(index)) continue;
@@ -163,6 +189,7 @@ internal static class OnnxImporter
             // Layers are named as the file names its node (what FloatLayers takes), else by position.
             string name = node.Name.Length > 0 && _names.Add(node.Name) ? node.Name : "n" + index.ToString(CultureInfo.InvariantCulture);
             string Output() => node.Outputs.Count > 0 ? node.Outputs[0] : throw Unsupported(node, "it has no output");
+            if (Fold(node, Output)) return;
             switch (node.OpType)
             {
                 case "Identity" or "Dropout":
@@ -175,10 +202,101 @@ internal static class OnnxImporter
                     _constants[Output()] = Read(value.T, node);
                     return;
                 }
-                case "Relu" or "Sigmoid" or "Tanh" or "Erf":
-                    Activation(node, Output(), node.OpType switch { "Relu" => OpKind.Relu, "Sigmoid" => OpKind.Sigmoid, "Erf" => OpKind.Erf, _ => OpKind.Tanh },
-                        new[] { Act(node, Input(node, 0)) }, RankOf(Input(node, 0)));
+                case "Relu" or "Sigmoid" or "Tanh" or "Erf" or "Sqrt" or "Exp" or "Reciprocal":
+                    Activation(node, Output(), node.OpType switch
+                    {
+                        "Relu" => OpKind.Relu, "Sigmoid" => OpKind.Sigmoid, "Erf" => OpKind.Erf, "Sqrt" => OpKind.Sqrt, "Exp" => OpKind.Exp,
+                        "Reciprocal" => OpKind.Reciprocal, _ => OpKind.Tanh,
+                    }, new[] { Act(node, Input(node, 0)) }, RankOf(Input(node, 0)));
                     return;
+                case "Neg":
+                    Activation(node, Output(), OpKind.MulScalar, new[] { Act(node, Input(node, 0)) }, RankOf(Input(node, 0)), scalar: -1f);
+                    return;
+                case "Pow":
+                {
+                    // A constant exponent, as PyTorch exports x ** 2 (and the decomposed LayerNorm's variance).
+                    string x = Input(node, 0);
+                    OnnxConstant exponent = Const(node, Input(node, 1));
+                    float? e = exponent.Count != 1 ? null : exponent.Floats is { } f ? f[0] : exponent.PlainLongs is { } l ? l[0] : null;
+                    int a = Act(node, x);
+                    int result = e switch
+                    {
+                        1f => a,
+                        2f => Record(node, OpKind.Mul, new[] { a, a }),
+                        3f => Record(node, OpKind.Mul, new[] { Record(node, OpKind.Mul, new[] { a, a }), a }),
+                        0.5f => Record(node, OpKind.Sqrt, new[] { a }),
+                        -1f => Record(node, OpKind.Reciprocal, new[] { a }),
+                        -0.5f => Record(node, OpKind.Reciprocal, new[] { Record(node, OpKind.Sqrt, new[] { a }) }),
+                        -2f => Record(node, OpKind.Reciprocal, new[] { Record(node, OpKind.Mul, new[] { a, a }) }),
+                        _ => throw Unsupported(node, $"exponent {exponent.Describe()}: only a constant 1, 2, 3, 0.5, -0.5, -1 or -2 is supported"),
+                    };
+                    _activations[Output()] = result;
+                    _ranks[Output()] = RankOf(x);
+                    return;
+                }
+                case "Gather":
+                {
+                    // x[:, i] and x[:, [i, j, …]] with known indices; an embedding lookup would need integer inputs.
+                    string x = Input(node, 0);
+                    if (!_activations.ContainsKey(x))
+                        throw Unsupported(node, "looking values up by indices computed from the input (an embedding) is not supported: the compiled model takes float32 input");
+                    int rank = RankOf(x);
+                    long axis = IntAttribute(node, "axis", 0);
+                    if (axis < 0) axis += rank;
+                    if (axis <= 0 || axis >= rank) throw Unsupported(node, $"axis {IntAttribute(node, "axis", 0)}: only sample axes (not the batch) are supported");
+                    OnnxConstant indices = Const(node, Input(node, 1));
+                    long[] picks = indices.PlainLongs ?? throw Unsupported(node, "the indices must be integer constants");
+                    if (indices.Dims.Length > 1 || picks.Length == 0) throw Unsupported(node, "only a scalar or a non-empty list of indices is supported");
+                    int size = SampleShape(node, x)[axis - 1];
+                    int[] at = picks.Select(i => i < 0 ? i + size : i).Select(i => i >= 0 && i < size ? (int)i : throw Unsupported(node, $"index {i} is outside an axis of {size}")).ToArray();
+                    int a = Act(node, x), result = -1;
+                    // Runs of consecutive indices become one slice each, joined.
+                    for (int start = 0; start < at.Length;)
+                    {
+                        int end = start + 1;
+                        while (end < at.Length && at[end] == at[end - 1] + 1) end++;
+                        int slice = Record(node, OpKind.Slice, new[] { a }, ints: new[] { (int)axis - 1, at[start], at[end - 1] + 1, 0 });
+                        result = result < 0 ? slice : Record(node, OpKind.Concat, new[] { result, slice }, ints: new[] { (int)axis - 1 });
+                        start = end;
+                    }
+                    if (indices.Dims.Length == 0) result = Record(node, OpKind.Squeeze, new[] { result }, ints: new[] { (int)axis - 1 });
+                    _activations[Output()] = result;
+                    _ranks[Output()] = indices.Dims.Length == 0 ? rank - 1 : rank;
+                    return;
+                }
+                case "Split":
+                {
+                    string x = Input(node, 0);
+                    int rank = RankOf(x);
+                    long axis = IntAttribute(node, "axis", 0);
+                    if (axis < 0) axis += rank;
+                    if (axis <= 0 || axis >= rank) throw Unsupported(node, $"axis {IntAttribute(node, "axis", 0)}: only sample axes (not the batch) are supported");
+                    int size = SampleShape(node, x)[axis - 1];
+                    long[] sizes;
+                    if (_model.DefaultOpset < 13) sizes = node.Attributes.FirstOrDefault(a => a.Name == "split")?.Ints.ToArray() ?? Array.Empty<long>();
+                    else if (node.Inputs.Count > 1 && node.Inputs[1].Length > 0) sizes = Const(node, node.Inputs[1]).PlainLongs ?? throw Unsupported(node, "the sizes must be integer constants");
+                    else sizes = Array.Empty<long>();
+                    int parts = node.Outputs.Count;
+                    if (sizes.Length == 0)
+                    {
+                        // Equal parts; opset 18's num_outputs lets the last be smaller.
+                        long each = (size + parts - 1) / parts;
+                        sizes = Enumerable.Range(0, parts).Select(i => Math.Max(0, Math.Min(each, size - i * each))).ToArray();
+                    }
+                    if (sizes.Length != parts || sizes.Any(v => v <= 0) || sizes.Sum() != size)
+                        throw Unsupported(node, $"sizes [{string.Join(", ", sizes)}] do not split an axis of {size} into {parts} non-empty parts");
+                    int a = Act(node, x), offset = 0;
+                    for (int i = 0; i < parts; i++)
+                    {
+                        if (node.Outputs[i].Length > 0)
+                        {
+                            _activations[node.Outputs[i]] = Record(node, OpKind.Slice, new[] { a }, ints: new[] { (int)axis - 1, offset, offset + (int)sizes[i], 0 });
+                            _ranks[node.Outputs[i]] = rank;
+                        }
+                        offset += (int)sizes[i];
+                    }
+                    return;
+                }
                 case "Unsqueeze" or "Squeeze":
                 {
                     string x = Input(node, 0);
@@ -202,12 +320,12 @@ internal static class OnnxImporter
                     if (_model.DefaultOpset < 10) throw Unsupported(node, "Slice before opset 10 (bounds as attributes) is not supported");
                     string x = Input(node, 0);
                     int rank = RankOf(x);
-                    long[] starts = Const(node, Input(node, 1)).Longs ?? throw Unsupported(node, "starts must be int64 constants");
-                    long[] ends = Const(node, Input(node, 2)).Longs ?? throw Unsupported(node, "ends must be int64 constants");
+                    long[] starts = Const(node, Input(node, 1)).PlainLongs ?? throw Unsupported(node, "starts must be integer constants");
+                    long[] ends = Const(node, Input(node, 2)).PlainLongs ?? throw Unsupported(node, "ends must be integer constants");
                     long[] axes = node.Inputs.Count > 3 && node.Inputs[3].Length > 0
-                        ? Const(node, node.Inputs[3]).Longs ?? throw Unsupported(node, "axes must be int64 constants")
+                        ? Const(node, node.Inputs[3]).PlainLongs ?? throw Unsupported(node, "axes must be integer constants")
                         : Enumerable.Range(0, starts.Length).Select(i => (long)i).ToArray();
-                    if (node.Inputs.Count > 4 && node.Inputs[4].Length > 0 && (Const(node, node.Inputs[4]).Longs ?? Array.Empty<long>()).Any(s => s != 1))
+                    if (node.Inputs.Count > 4 && node.Inputs[4].Length > 0 && (Const(node, node.Inputs[4]).PlainLongs ?? Array.Empty<long>()).Any(s => s != 1))
                         throw Unsupported(node, "only steps of 1 are supported");
                     if (starts.Length != ends.Length || axes.Length != starts.Length) throw Unsupported(node, "starts, ends and axes differ in length");
                     int result = Act(node, x);
@@ -223,6 +341,10 @@ internal static class OnnxImporter
                     _ranks[Output()] = rank;
                     return;
                 }
+                case "ReduceMean" when LayerNormPattern(nodes, index, name, skip):
+                    return;
+                case "Div" when GeluPattern(nodes, index, skip):
+                    return;
                 case "ReduceMean":
                 {
                     string x = Input(node, 0);
@@ -241,7 +363,7 @@ internal static class OnnxImporter
                 case "Pad":
                 {
                     // PyTorch writes a Pad of zeros before some pools: the identity. Real padding belongs in the Conv or pool.
-                    Constant pads = Const(node, Input(node, 1));
+                    OnnxConstant pads = Const(node, Input(node, 1));
                     if (pads.Longs is null || pads.Longs.Any(p => p != 0)) throw Unsupported(node, "only a Pad of zeros (the identity) is supported");
                     Alias(node, Input(node, 0), Output());
                     return;
@@ -257,7 +379,7 @@ internal static class OnnxImporter
                     {
                         if (_model.DefaultOpset < 11) return FloatAttribute(node, attribute, fallback);
                         if (input >= node.Inputs.Count || node.Inputs[input].Length == 0) return fallback;
-                        Constant c = Const(node, node.Inputs[input]);
+                        OnnxConstant c = Const(node, node.Inputs[input]);
                         return c.Floats is { Length: 1 } f ? f[0] : throw Unsupported(node, $"'{node.Inputs[input]}' must be a float32 scalar");
                     }
                     float min = Bound(1, "min", float.NegativeInfinity), max = Bound(2, "max", float.PositiveInfinity);
@@ -334,19 +456,26 @@ internal static class OnnxImporter
                 }
                 case "Reshape":
                 {
-                    Constant shape = Const(node, Input(node, 1));
-                    long[] dims = shape.Longs ?? throw Unsupported(node, "the shape must be an int64 constant");
-                    if (dims.Length < 2 || dims[0] is not (-1 or 0 or 1))
-                        throw Unsupported(node, $"shape [{string.Join(", ", dims)}]: the first dimension must stay the batch (-1, 0 or 1)");
-                    int[] sample = dims.Skip(1).Select(d => d == 0 ? throw Unsupported(node, "0 (copy a dimension) is supported only for the batch") : (int)d).ToArray();
-                    Activation(node, Output(), OpKind.Reshape, new[] { Act(node, Input(node, 0)) }, dims.Length, ints: sample);
+                    string x = Input(node, 0);
+                    OnnxConstant shape = Const(node, Input(node, 1));
+                    long[] dims = shape.Longs ?? throw Unsupported(node, "the shape must be an integer constant");
+                    bool[] batch = shape.Batch ?? new bool[dims.Length];
+                    // The first dimension stays the batch: the batch itself (computed from Shape), -1, 0 (copy), or the 1 a
+                    // file with a fixed batch writes. The batch anywhere else would mix samples: not per-sample code.
+                    if (dims.Length < 2 || !(batch[0] ? dims[0] == 1 : dims[0] is -1 or 0 or 1) || batch.Skip(1).Any(b => b))
+                        throw Unsupported(node, $"shape {shape.Describe()}: the first dimension must stay the batch, and no other may depend on it");
+                    bool allowZero = IntAttribute(node, "allowzero", 0) != 0;
+                    int[] input = SampleShape(node, x);
+                    int[] sample = dims.Skip(1).Select((d, i) => d != 0 ? (int)d
+                        : !allowZero && i < input.Length ? input[i] : throw Unsupported(node, $"shape {shape.Describe()}: a 0 here has no dimension to copy")).ToArray();
+                    Activation(node, Output(), OpKind.Reshape, new[] { Act(node, x) }, dims.Length, ints: sample);
                     return;
                 }
                 case "Gemm":
                 {
                     if (IntAttribute(node, "transA", 0) != 0) throw Unsupported(node, "transA = 1 is not supported");
                     float alpha = FloatAttribute(node, "alpha", 1f), beta = FloatAttribute(node, "beta", 1f);
-                    Constant b = Const(node, Input(node, 1));
+                    OnnxConstant b = Const(node, Input(node, 1));
                     if (b.Floats is null || b.Dims.Length != 2) throw Unsupported(node, "B must be a float32 matrix initializer");
                     bool transB = IntAttribute(node, "transB", 0) != 0;
                     float[] weight = transB ? b.Floats : Transpose(b.Floats, (int)b.Dims[0], (int)b.Dims[1]);
@@ -355,7 +484,7 @@ internal static class OnnxImporter
                     float[]? bias = null;
                     if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0)
                     {
-                        Constant c = Const(node, Input(node, 2));
+                        OnnxConstant c = Const(node, Input(node, 2));
                         if (c.Floats is null || c.Floats.Length != outputs) throw Unsupported(node, "C must be a float32 vector of one value per output");
                         bias = beta == 1f ? c.Floats : c.Floats.Select(v => v * beta).ToArray();
                     }
@@ -365,7 +494,7 @@ internal static class OnnxImporter
                 case "MatMul":
                 {
                     string left = Input(node, 0), right = Input(node, 1);
-                    if (_constants.TryGetValue(right, out Constant? w) && w.Dims.Length == 2 && w.Floats is not null)
+                    if (_constants.TryGetValue(right, out OnnxConstant? w) && w.Dims.Length == 2 && w.Floats is not null)
                     {
                         // x · W with W [in, out] is a Linear with weight Wᵀ; an Add of a bias right after (its only reader) joins it.
                         float[]? bias = null;
@@ -375,7 +504,7 @@ internal static class OnnxImporter
                             && nodes[next].Inputs.Count == 2 && nodes[next].Inputs.Contains(output))
                         {
                             string other = nodes[next].Inputs[0] == output ? nodes[next].Inputs[1] : nodes[next].Inputs[0];
-                            if (_constants.TryGetValue(other, out Constant? b) && b.Floats is not null && b.Floats.Length == w.Dims[1]
+                            if (_constants.TryGetValue(other, out OnnxConstant? b) && b.Floats is not null && b.Floats.Length == w.Dims[1]
                                 && b.Dims.Take(b.Dims.Length - 1).All(d => d == 1))
                             {
                                 bias = b.Floats;
@@ -396,7 +525,7 @@ internal static class OnnxImporter
                 {
                     string x = Input(node, 0);
                     int rank = RankOf(x);
-                    Constant w = Const(node, Input(node, 1));
+                    OnnxConstant w = Const(node, Input(node, 1));
                     if (w.Floats is null || w.Dims.Length != rank || rank is not (3 or 4)) throw Unsupported(node, "only 1-D and 2-D convolutions with float32 weights are supported");
                     if (Text(node, "auto_pad", "NOTSET") != "NOTSET") throw Unsupported(node, "auto_pad is not supported; export with explicit pads");
                     int spatial = rank - 2;
@@ -449,16 +578,319 @@ internal static class OnnxImporter
             }
         }
 
+        /// <summary>The one node that reads <paramref name="value"/> (and nothing else does, not even the graph's output); else null.</summary>
+        private OnnxNode? OnlyConsumer(List<OnnxNode> nodes, string value, out int index)
+        {
+            index = -1;
+            if (!_consumers.TryGetValue(value, out List<int>? list) || list.Count != 1 || _uses[value] != 1) return null;
+            index = list[0];
+            return nodes[index];
+        }
+
+        private float? Scalar(string value) =>
+            _constants.TryGetValue(value, out OnnxConstant? c) && c.Count == 1 ? c.Floats?[0] ?? (c.PlainLongs is { } l ? l[0] : null) : null;
+
+        /// <summary>
+        /// LayerNorm as exporters before opset 17 write it, one kernel instead of nine: m = ReduceMean(x); d = x − m;
+        /// v = ReduceMean(d²); y = d / Sqrt(v + ε); then optionally y·γ + β, over the last axis.
+        /// </summary>
+        private bool LayerNormPattern(List<OnnxNode> nodes, int index, string name, HashSet<int> skip)
+        {
+            OnnxNode mean = nodes[index];
+            if (mean.Inputs.Count == 0 || !_activations.ContainsKey(mean.Inputs[0]) || mean.Outputs.Count != 1) return false;
+            string x = mean.Inputs[0];
+            int rank = RankOf(x);
+            bool LastAxis(OnnxNode n)
+            {
+                if (IntAttribute(n, "keepdims", 1) == 0) return false;
+                long[] axes = _model.DefaultOpset < 18 ? n.Attributes.FirstOrDefault(a => a.Name == "axes")?.Ints.ToArray() ?? Array.Empty<long>()
+                    : n.Inputs.Count > 1 && _constants.TryGetValue(n.Inputs[1], out OnnxConstant? c) ? c.PlainLongs ?? Array.Empty<long>() : Array.Empty<long>();
+                return axes.Length == 1 && (axes[0] == -1 || axes[0] == rank - 1);
+            }
+            if (!LastAxis(mean) || rank < 2) return false;
+            var used = new List<int>();
+            OnnxNode? sub = OnlyConsumer(nodes, mean.Outputs[0], out int i);
+            if (sub is not { OpType: "Sub" } || sub.Inputs[0] != x || sub.Inputs[1] != mean.Outputs[0]) return false;
+            used.Add(i);
+            string d = sub.Outputs[0];
+            if (!_consumers.TryGetValue(d, out List<int>? readers) || readers.Count != 2 || _uses[d] != (readers.Sum(r => nodes[r].Inputs.Count(v => v == d)))) return false;
+            OnnxNode square = nodes[readers[0]], divide = nodes[readers[1]];
+            if (square.OpType == "Div") (square, divide) = (divide, square);
+            bool squares = square.OpType == "Pow" && square.Inputs[0] == d && Scalar(square.Inputs[1]) == 2f
+                || square.OpType == "Mul" && square.Inputs.Count == 2 && square.Inputs[0] == d && square.Inputs[1] == d;
+            if (!squares || divide.OpType != "Div" || divide.Inputs[0] != d) return false;
+            used.Add(readers[0]); used.Add(readers[1]);
+            OnnxNode? variance = OnlyConsumer(nodes, square.Outputs[0], out i);
+            if (variance is not { OpType: "ReduceMean" } || !LastAxis(variance)) return false;
+            used.Add(i);
+            OnnxNode? addEpsilon = OnlyConsumer(nodes, variance.Outputs[0], out i);
+            if (addEpsilon is not { OpType: "Add" }) return false;
+            used.Add(i);
+            string epsilonName = addEpsilon.Inputs[0] == variance.Outputs[0] ? addEpsilon.Inputs[1] : addEpsilon.Inputs[0];
+            if (Scalar(epsilonName) is not float epsilon || epsilon < 0) return false;
+            OnnxNode? root = OnlyConsumer(nodes, addEpsilon.Outputs[0], out i);
+            if (root is not { OpType: "Sqrt" } || divide.Inputs[1] != root.Outputs[0] || OnlyConsumer(nodes, root.Outputs[0], out _) != divide) return false;
+            used.Add(i);
+
+            // γ and β when they follow (as nn.LayerNorm exports them), else 1 and 0.
+            int width = SampleShape(mean, x)[rank - 2];
+            string output = divide.Outputs[0];
+            float[]? Vector(OnnxNode n, string value, out string other)
+            {
+                other = n.Inputs[0] == value ? n.Inputs[1] : n.Inputs[0];
+                return _constants.TryGetValue(other, out OnnxConstant? c) && c.Floats is { } f && f.Length == width && c.Dims.Take(c.Dims.Length - 1).All(v => v == 1) ? f : null;
+            }
+            float[] gamma = Enumerable.Repeat(1f, width).ToArray(), beta = new float[width];
+            if (OnlyConsumer(nodes, output, out i) is { OpType: "Mul" } scale && Vector(scale, output, out _) is { } g)
+            {
+                gamma = g; output = scale.Outputs[0]; used.Add(i);
+                if (OnlyConsumer(nodes, output, out i) is { OpType: "Add" } shift && Vector(shift, output, out _) is { } b)
+                {
+                    beta = b; output = shift.Outputs[0]; used.Add(i);
+                }
+            }
+            _weights.Add(new(name + ".weight", new OnnxConstant(new long[] { width }, gamma, null)));
+            _weights.Add(new(name + ".bias", new OnnxConstant(new long[] { width }, beta, null)));
+            _activations[output] = Record(mean, OpKind.LayerNorm, new[] { Act(mean, x) }, name, epsilon);
+            _ranks[output] = rank;
+            foreach (int u in used) skip.Add(u);
+            return true;
+        }
+
+        /// <summary>Exact GELU as PyTorch exports it, one fused activation: x · (Erf(x / √2) + 1) · 0.5, in any order of the products.</summary>
+        private bool GeluPattern(List<OnnxNode> nodes, int index, HashSet<int> skip)
+        {
+            OnnxNode divide = nodes[index];
+            if (divide.Inputs.Count != 2 || !_activations.ContainsKey(divide.Inputs[0]) || Scalar(divide.Inputs[1]) is not float root
+                || Math.Abs(root - 1.41421356f) > 1e-6f) return false;
+            string x = divide.Inputs[0];
+            var used = new List<int>();
+            if (OnlyConsumer(nodes, divide.Outputs[0], out int i) is not { OpType: "Erf" } erf) return false;
+            used.Add(i);
+            if (OnlyConsumer(nodes, erf.Outputs[0], out i) is not { OpType: "Add" } plusOne
+                || Scalar(plusOne.Inputs[0] == erf.Outputs[0] ? plusOne.Inputs[1] : plusOne.Inputs[0]) != 1f) return false;
+            used.Add(i);
+            // (x · t) · 0.5 or x · (t · 0.5) or (t · 0.5) · x
+            string t = plusOne.Outputs[0];
+            if (OnlyConsumer(nodes, t, out i) is not { OpType: "Mul" } first) return false;
+            used.Add(i);
+            string firstOther = first.Inputs[0] == t ? first.Inputs[1] : first.Inputs[0];
+            if (OnlyConsumer(nodes, first.Outputs[0], out i) is not { OpType: "Mul" } second) return false;
+            string secondOther = second.Inputs[0] == first.Outputs[0] ? second.Inputs[1] : second.Inputs[0];
+            bool matches = firstOther == x && Scalar(secondOther) == 0.5f || Scalar(firstOther) == 0.5f && secondOther == x;
+            if (!matches) return false;
+            used.Add(i);
+            _activations[second.Outputs[0]] = Record(divide, OpKind.Gelu, new[] { Act(divide, x) });
+            _ranks[second.Outputs[0]] = RankOf(x);
+            foreach (int u in used) skip.Add(u);
+            return true;
+        }
+
+        /// <summary>Operators evaluated at build time when every input is known then (Shape only needs its input's shape).</summary>
+        private static readonly HashSet<string> Foldable = new(StringComparer.Ordinal)
+        {
+            "Shape", "Size", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast", "Add", "Sub", "Mul", "Div", "Pow", "Equal", "Less", "Greater",
+            "Sqrt", "Neg", "Reciprocal", "Exp", "Abs", "Relu", "Reshape", "Transpose", "Slice", "ConstantOfShape", "Range", "Where", "Flatten",
+            "DequantizeLinear",
+        };
+
+        /// <summary>
+        /// Evaluates a node on constants (shape arithmetic, weights an exporter did not fold) into a new constant; false
+        /// when it has an activation input and must be compiled.
+        /// </summary>
+        private bool Fold(OnnxNode node, Func<string> output)
+        {
+            if (!Foldable.Contains(node.OpType)) return false;
+            List<string> present = node.Inputs.Where(i => i.Length > 0).ToList();
+            bool shapeOfActivation = node.OpType is "Shape" or "Size" && present.Count == 1 && _activations.ContainsKey(present[0]);
+            if (!shapeOfActivation && (present.Count == 0 && node.OpType != "Range" || !present.All(_constants.ContainsKey))) return false;
+            OnnxConstant In(int i) => Const(node, Input(node, i));
+            OnnxConstant? Optional(int i) => i < node.Inputs.Count && node.Inputs[i].Length > 0 ? In(i) : null;
+            long[] Ints(string name) => node.Attributes.FirstOrDefault(a => a.Name == name)?.Ints.ToArray() ?? Array.Empty<long>();
+            try
+            {
+                OnnxConstant result;
+                switch (node.OpType)
+                {
+                    case "Shape":
+                    {
+                        long start = IntAttribute(node, "start", 0);
+                        long? end = node.Attributes.FirstOrDefault(a => a.Name == "end")?.I;
+                        if (shapeOfActivation)
+                        {
+                            result = OnnxConstantFolding.Shape(SampleShape(node, present[0]), start, end);
+                            break;
+                        }
+                        long[] dims = In(0).Dims;
+                        var all = new OnnxConstant(new long[] { dims.Length }, null, dims);
+                        result = OnnxConstantFolding.Slice(all, new[] { start }, new[] { end ?? long.MaxValue }, new[] { 0L }, new[] { 1L });
+                        break;
+                    }
+                    case "Size":
+                        result = shapeOfActivation
+                            ? new OnnxConstant(Array.Empty<long>(), null, new[] { SampleShape(node, present[0]).Aggregate(1L, (p, d) => p * d) }, new[] { true })
+                            : new OnnxConstant(Array.Empty<long>(), null, new[] { In(0).Count });
+                        break;
+                    case "Gather":
+                        result = OnnxConstantFolding.Gather(In(0), In(1), IntAttribute(node, "axis", 0));
+                        break;
+                    case "Unsqueeze" or "Squeeze":
+                    {
+                        OnnxConstant x = In(0);
+                        long[] axes = Axes(node, 13);
+                        List<long> dims = x.Dims.ToList();
+                        if (node.OpType == "Unsqueeze")
+                        {
+                            int rank = dims.Count + axes.Length;
+                            foreach (long a in axes.Select(a => a < 0 ? a + rank : a).OrderBy(a => a))
+                            {
+                                if (a < 0 || a > dims.Count) throw new OnnxFoldException($"axes [{string.Join(", ", axes)}] do not fit");
+                                dims.Insert((int)a, 1);
+                            }
+                        }
+                        else
+                        {
+                            var drop = axes.Length == 0 ? Enumerable.Range(0, dims.Count).Where(d => dims[d] == 1).Select(d => (long)d).ToList()
+                                : axes.Select(a => a < 0 ? a + dims.Count : a).ToList();
+                            if (drop.Any(a => a < 0 || a >= dims.Count || dims[(int)a] != 1)) throw new OnnxFoldException($"axes [{string.Join(", ", axes)}] are not dimensions of 1");
+                            dims = dims.Where((_, d) => !drop.Contains(d)).ToList();
+                        }
+                        result = x.Reshaped(dims.ToArray());
+                        break;
+                    }
+                    case "Concat":
+                        result = OnnxConstantFolding.Concat(present.Select(i => Const(node, i)).ToList(), IntAttribute(node, "axis", 0));
+                        break;
+                    case "Cast":
+                        result = OnnxConstantFolding.Cast(In(0), (OnnxDataType)IntAttribute(node, "to", 0));
+                        break;
+                    case "Add" or "Sub" or "Mul" or "Div" or "Pow" or "Equal" or "Less" or "Greater":
+                    {
+                        OnnxConstant a = In(0), b = In(1);
+                        // Pow's exponent may be of another type than its base.
+                        if (node.OpType == "Pow" && a.Floats is not null && b.Floats is null) b = OnnxConstantFolding.Cast(b, OnnxDataType.Float);
+                        result = OnnxConstantFolding.Binary(node.OpType, a, b);
+                        break;
+                    }
+                    case "Sqrt" or "Neg" or "Reciprocal" or "Exp" or "Abs" or "Relu":
+                        result = OnnxConstantFolding.Unary(node.OpType, In(0));
+                        break;
+                    case "Reshape":
+                        result = OnnxConstantFolding.Reshape(In(0), In(1).PlainLongs ?? throw new OnnxFoldException("the shape must be integers"), IntAttribute(node, "allowzero", 0) != 0);
+                        break;
+                    case "Flatten":
+                    {
+                        OnnxConstant x = In(0);
+                        long axis = IntAttribute(node, "axis", 1);
+                        if (axis < 0) axis += x.Dims.Length;
+                        long outer = x.Dims.Take((int)axis).Aggregate(1L, (p, d) => p * d);
+                        result = x.Reshaped(new[] { outer, outer == 0 ? 0 : x.Count / outer });
+                        break;
+                    }
+                    case "Transpose":
+                    {
+                        OnnxConstant x = In(0);
+                        long[] perm = Ints("perm");
+                        result = OnnxConstantFolding.Transpose(x, perm.Length > 0 ? perm : Enumerable.Range(0, x.Dims.Length).Reverse().Select(i => (long)i).ToArray());
+                        break;
+                    }
+                    case "Slice":
+                    {
+                        OnnxConstant x = In(0);
+                        long[] starts, ends, axes, steps;
+                        if (_model.DefaultOpset < 10)
+                        {
+                            starts = Ints("starts"); ends = Ints("ends"); axes = Ints("axes");
+                            steps = Enumerable.Repeat(1L, starts.Length).ToArray();
+                        }
+                        else
+                        {
+                            starts = In(1).PlainLongs ?? throw new OnnxFoldException("starts must be integers");
+                            ends = In(2).PlainLongs ?? throw new OnnxFoldException("ends must be integers");
+                            axes = Optional(3)?.PlainLongs ?? Array.Empty<long>();
+                            steps = Optional(4)?.PlainLongs ?? Array.Empty<long>();
+                        }
+                        if (axes.Length == 0) axes = Enumerable.Range(0, starts.Length).Select(i => (long)i).ToArray();
+                        if (steps.Length == 0) steps = Enumerable.Repeat(1L, starts.Length).ToArray();
+                        if (ends.Length != starts.Length || axes.Length != starts.Length || steps.Length != starts.Length) throw new OnnxFoldException("starts, ends, axes and steps differ in length");
+                        result = OnnxConstantFolding.Slice(x, starts, ends, axes, steps);
+                        break;
+                    }
+                    case "ConstantOfShape":
+                    {
+                        OnnxAttribute? value = node.Attributes.FirstOrDefault(a => a.Name == "value");
+                        result = OnnxConstantFolding.ConstantOfShape(In(0), value?.T is null ? null : Read(value.T, node));
+                        break;
+                    }
+                    case "Range":
+                        result = OnnxConstantFolding.Range(In(0), In(1), In(2));
+                        break;
+                    case "Where":
+                        result = OnnxConstantFolding.Where(In(0), In(1), In(2));
+                        break;
+                    case "DequantizeLinear":
+                        result = Dequantize(node, In(0), In(1), Optional(2));
+                        break;
+                    default:
+                        return false;
+                }
+                if (result.Count > OnnxConstantFolding.MaxElements && result.Floats is null) throw new OnnxFoldException("the result is too large to fold");
+                _constants[output()] = result;
+                return true;
+            }
+            catch (OnnxFoldException e)
+            {
+                throw Unsupported(node, e.Message);
+            }
+        }
+
+        /// <summary>
+        /// DequantizeLinear of a quantized weight: (q − zero point) × scale, per tensor or per axis, computed at build time.
+        /// The model then runs in float32 (or is quantized again by <c>Quantize</c>); ONNX Runtime computes the same floats.
+        /// </summary>
+        private OnnxConstant Dequantize(OnnxNode node, OnnxConstant q, OnnxConstant scale, OnnxConstant? zero)
+        {
+            long[] values = q.PlainLongs ?? throw new OnnxFoldException("the quantized tensor must be integers");
+            float[] scales = scale.Floats ?? throw new OnnxFoldException("the scale must be float");
+            long[] zeros = zero?.PlainLongs ?? new long[scales.Length];
+            if (zeros.Length != scales.Length) throw new OnnxFoldException("the scale and the zero point differ in length");
+            if (IntAttribute(node, "block_size", 0) != 0) throw new OnnxFoldException("blocked quantization is not supported");
+            var result = new float[values.Length];
+            if (scales.Length == 1)
+            {
+                for (int i = 0; i < values.Length; i++) result[i] = (values[i] - zeros[0]) * scales[0];
+                return new OnnxConstant(q.Dims, result, null);
+            }
+            long axis = IntAttribute(node, "axis", 1);
+            if (axis < 0) axis += q.Dims.Length;
+            if (axis < 0 || axis >= q.Dims.Length || q.Dims[axis] != scales.Length) throw new OnnxFoldException($"{scales.Length} scales do not fit axis {axis} of [{string.Join(", ", q.Dims)}]");
+            long inner = q.Dims.Skip((int)axis + 1).Aggregate(1L, (p, d) => p * d);
+            for (int i = 0; i < values.Length; i++)
+            {
+                int c = (int)(i / inner % scales.Length);
+                result[i] = (values[i] - zeros[c]) * scales[c];
+            }
+            return new OnnxConstant(q.Dims, result, null);
+        }
+
         private void Binary(OnnxNode node, string output)
         {
             string a = Input(node, 0), b = Input(node, 1);
             bool constA = _constants.ContainsKey(a), constB = _constants.ContainsKey(b);
-            if (constA && constB) throw Unsupported(node, "both operands are constants (fold them before export)");
             string op = node.OpType;
-            if (constA && op is "Sub" or "Div") throw Unsupported(node, $"a constant {(op == "Sub" ? "minus" : "divided by")} an activation is not supported");
+            if (constA && op is "Sub" or "Div")
+            {
+                // c − x = c + (−x); c / x = c · (1 / x).
+                int flipped = Record(node, op == "Sub" ? OpKind.MulScalar : OpKind.Reciprocal, new[] { Act(node, b) }, scalar: -1f);
+                string temporary = output + "\u0000" + op;
+                _activations[temporary] = flipped;
+                _ranks[temporary] = RankOf(b);
+                Binary(new OnnxNode { Name = node.Name, OpType = op == "Sub" ? "Add" : "Mul", Domain = node.Domain, Inputs = { a, temporary }, Outputs = { output } }, output);
+                return;
+            }
             string activation = constA ? b : a, other = constA ? a : b;
             int rank = Math.Max(RankOf(activation), RankOf(other)); // RankOf knows constants too
-            if (_constants.TryGetValue(other, out Constant? c))
+            if (_constants.TryGetValue(other, out OnnxConstant? c))
             {
                 if (c.Floats is null) throw Unsupported(node, "the constant operand must be float32");
                 float[] values = op switch
@@ -476,7 +908,7 @@ internal static class OnnxImporter
                 // A weight has no batch dimension: leading 1s of ONNX's full-rank constant broadcast over it.
                 long[] dims = c.Dims.SkipWhile((d, i) => d == 1 && c.Dims.Length - i >= RankOf(activation)).ToArray();
                 string weight = "c" + _weights.Count.ToString(CultureInfo.InvariantCulture) + ":" + other;
-                _weights.Add(new(weight, new Constant(dims, values, null)));
+                _weights.Add(new(weight, new OnnxConstant(dims, values, null)));
                 int parameter = Record(node, OpKind.Parameter, Array.Empty<int>(), weight);
                 Activation(node, output, kind, new[] { Act(node, activation), parameter }, rank);
                 return;
@@ -492,14 +924,19 @@ internal static class OnnxImporter
                     Activation(node, output, OpKind.Add, new[] { left, negated }, rank);
                     return;
                 }
-                default: throw Unsupported(node, "dividing one activation by another is not supported");
+                default:
+                {
+                    int reciprocal = Record(node, OpKind.Reciprocal, new[] { right });
+                    Activation(node, output, OpKind.Mul, new[] { left, reciprocal }, rank);
+                    return;
+                }
             }
         }
 
         private void Linear(OnnxNode node, string output, string name, float[] weight, long outputs, long inputs, float[]? bias)
         {
-            _weights.Add(new(name + ".weight", new Constant(new[] { outputs, inputs }, weight, null)));
-            if (bias is not null) _weights.Add(new(name + ".bias", new Constant(new[] { outputs }, bias, null)));
+            _weights.Add(new(name + ".weight", new OnnxConstant(new[] { outputs, inputs }, weight, null)));
+            if (bias is not null) _weights.Add(new(name + ".bias", new OnnxConstant(new[] { outputs }, bias, null)));
             string x = Input(node, 0);
             Activation(node, output, OpKind.Linear, new[] { Act(node, x) }, RankOf(x), name);
         }
@@ -526,14 +963,14 @@ internal static class OnnxImporter
                 _activations[to] = id;
                 _ranks[to] = RankOf(from);
             }
-            else if (_constants.TryGetValue(from, out Constant? c)) _constants[to] = c;
+            else if (_constants.TryGetValue(from, out OnnxConstant? c)) _constants[to] = c;
             else throw Unsupported(node, $"input '{from}' is not computed before it");
         }
 
         /// <summary>An operand that may be a weight (a Parameter op) or an activation.</summary>
         private int Operand(OnnxNode node, string value)
         {
-            if (!_constants.TryGetValue(value, out Constant? c)) return Act(node, value);
+            if (!_constants.TryGetValue(value, out OnnxConstant? c)) return Act(node, value);
             if (c.Floats is null) throw Unsupported(node, $"constant '{value}' must be float32");
             string weight = "c" + _weights.Count.ToString(CultureInfo.InvariantCulture) + ":" + value;
             _weights.Add(new(weight, c));
@@ -544,8 +981,8 @@ internal static class OnnxImporter
             _activations.TryGetValue(value, out int id) ? id
             : throw Unsupported(node, _constants.ContainsKey(value) ? $"'{value}' is a constant where an activation is expected" : $"input '{value}' is not computed before it");
 
-        private Constant Const(OnnxNode node, string value) =>
-            _constants.TryGetValue(value, out Constant? c) ? c : throw Unsupported(node, $"'{value}' must be an initializer or a Constant (computed shapes are not supported yet)");
+        private OnnxConstant Const(OnnxNode node, string value) =>
+            _constants.TryGetValue(value, out OnnxConstant? c) ? c : throw Unsupported(node, $"'{value}' must be known at build time (an initializer, a Constant, or computed from them and from shapes)");
 
         /// <summary>An activation's shape without the batch, inferring the ops recorded since the last time one was asked for.</summary>
         private int[] SampleShape(OnnxNode node, string value)
@@ -593,7 +1030,7 @@ internal static class OnnxImporter
             return (int)begin;
         }
 
-        private int RankOf(string value) => _ranks.TryGetValue(value, out int r) ? r : _constants.TryGetValue(value, out Constant? c) ? c.Dims.Length : 0;
+        private int RankOf(string value) => _ranks.TryGetValue(value, out int r) ? r : _constants.TryGetValue(value, out OnnxConstant? c) ? c.Dims.Length : 0;
 
         private string Input(OnnxNode node, int i) =>
             i < node.Inputs.Count && node.Inputs[i].Length > 0 ? node.Inputs[i] : throw Unsupported(node, $"input {i} is missing");
@@ -603,7 +1040,7 @@ internal static class OnnxImporter
         {
             if (_model.DefaultOpset < inputFromOpset) return node.Attributes.FirstOrDefault(a => a.Name == "axes")?.Ints.ToArray() ?? Array.Empty<long>();
             if (node.Inputs.Count < 2 || node.Inputs[1].Length == 0) return Array.Empty<long>();
-            return Const(node, node.Inputs[1]).Longs ?? throw Unsupported(node, "the axes must be an int64 constant");
+            return Const(node, node.Inputs[1]).PlainLongs ?? throw Unsupported(node, "the axes must be an integer constant");
         }
 
         private static long IntAttribute(OnnxNode node, string name, long fallback) => node.Attributes.FirstOrDefault(a => a.Name == name)?.I ?? fallback;
@@ -624,55 +1061,113 @@ internal static class OnnxImporter
             return (int)attribute.Ints[0];
         }
 
-        /// <summary>An initializer's data: float32 (raw or listed) or int64; other types only where a node reads them as such.</summary>
-        private Constant Read(OnnxTensor t, OnnxNode? node)
+        /// <summary>
+        /// A tensor's data: float32 and float64 as floats, every integer type and bool as int64s; raw bytes, typed lists,
+        /// or a range of an external data file beside the model. Other types are kept unread: only an error if a node
+        /// reads them.
+        /// </summary>
+        private OnnxConstant Read(OnnxTensor t, OnnxNode? node)
         {
             long[] dims = t.Dims.ToArray();
             long count = 1;
             foreach (long d in dims)
             {
+                if (d < 0) throw Fail($"tensor '{t.Name}' has a negative dimension");
                 count *= d;
-                if (count > int.MaxValue / 8) throw Fail($"initializer '{t.Name}' is too large");
+                if (count > int.MaxValue / 8) throw Fail($"tensor '{t.Name}' is too large");
             }
-            if (t.External || t.ExternalData.Count > 0) throw Fail($"initializer '{t.Name}' keeps its data in an external file, which is not supported yet");
-            switch (t.DataType)
+            int size = t.DataType switch
             {
-                case OnnxDataType.Float:
-                {
-                    float[] values;
-                    if (t.RawOffset >= 0)
-                    {
-                        if (t.RawLength != count * 4) throw Fail($"initializer '{t.Name}' holds {t.RawLength} bytes, but [{string.Join(", ", dims)}] floats take {count * 4}");
-                        values = new float[count];
-                        Buffer.BlockCopy(_bytes, t.RawOffset, values, 0, t.RawLength);
-                    }
-                    else
-                    {
-                        if (t.FloatData.Count != count) throw Fail($"initializer '{t.Name}' holds {t.FloatData.Count} floats, but [{string.Join(", ", dims)}] takes {count}");
-                        values = t.FloatData.ToArray();
-                    }
-                    return new Constant(dims, values, null);
-                }
-                case OnnxDataType.Int64:
-                {
-                    long[] values;
-                    if (t.RawOffset >= 0)
-                    {
-                        if (t.RawLength != count * 8) throw Fail($"initializer '{t.Name}' holds {t.RawLength} bytes, but [{string.Join(", ", dims)}] int64s take {count * 8}");
-                        values = new long[count];
-                        Buffer.BlockCopy(_bytes, t.RawOffset, values, 0, t.RawLength);
-                    }
-                    else
-                    {
-                        if (t.Int64Data.Count != count) throw Fail($"initializer '{t.Name}' holds {t.Int64Data.Count} int64s, but [{string.Join(", ", dims)}] takes {count}");
-                        values = t.Int64Data.ToArray();
-                    }
-                    return new Constant(dims, null, values);
-                }
-                default:
-                    // Kept, unreadable: only an error if a node reads it.
-                    return new Constant(dims, null, null);
+                OnnxDataType.Float or OnnxDataType.Int32 or OnnxDataType.UInt32 => 4,
+                OnnxDataType.Double or OnnxDataType.Int64 or OnnxDataType.UInt64 => 8,
+                OnnxDataType.Int8 or OnnxDataType.UInt8 or OnnxDataType.Bool => 1,
+                OnnxDataType.Int16 or OnnxDataType.UInt16 => 2,
+                _ => 0,
+            };
+            if (size == 0) return new OnnxConstant(dims, null, null);
+            byte[] data = _bytes;
+            int offset = t.RawOffset, length = t.RawLength;
+            if (t.External || t.ExternalData.Count > 0)
+            {
+                (data, offset, length) = External(t);
+                if (length != count * size) throw Fail($"tensor '{t.Name}' has {length} bytes in its external file, but [{string.Join(", ", dims)}] {t.DataType} take {count * size}");
             }
+            else if (offset >= 0 && length != count * size) throw Fail($"tensor '{t.Name}' holds {length} bytes, but [{string.Join(", ", dims)}] {t.DataType} take {count * size}");
+            int n = (int)count;
+            if (offset >= 0)
+            {
+                switch (t.DataType)
+                {
+                    case OnnxDataType.Float:
+                    {
+                        var values = new float[n];
+                        Buffer.BlockCopy(data, offset, values, 0, length);
+                        return new OnnxConstant(dims, values, null);
+                    }
+                    case OnnxDataType.Double:
+                        return new OnnxConstant(dims, Enumerable.Range(0, n).Select(i => (float)BitConverter.ToDouble(data, offset + 8 * i)).ToArray(), null);
+                    default:
+                        return new OnnxConstant(dims, null, Enumerable.Range(0, n).Select(i => t.DataType switch
+                        {
+                            OnnxDataType.Int64 or OnnxDataType.UInt64 => BitConverter.ToInt64(data, offset + 8 * i),
+                            OnnxDataType.Int32 => BitConverter.ToInt32(data, offset + 4 * i),
+                            OnnxDataType.UInt32 => (long)BitConverter.ToUInt32(data, offset + 4 * i),
+                            OnnxDataType.Int16 => BitConverter.ToInt16(data, offset + 2 * i),
+                            OnnxDataType.UInt16 => BitConverter.ToUInt16(data, offset + 2 * i),
+                            OnnxDataType.Int8 => (sbyte)data[offset + i],
+                            _ => (long)data[offset + i],
+                        }).ToArray());
+                }
+            }
+            // Typed lists: floats in float_data, doubles in double_data, 64-bit integers in int64_data, the rest in int32_data.
+            int listed = t.DataType switch
+            {
+                OnnxDataType.Float => t.FloatData.Count,
+                OnnxDataType.Double => t.DoubleData.Count,
+                OnnxDataType.Int64 or OnnxDataType.UInt64 => t.Int64Data.Count,
+                _ => t.Int32Data.Count,
+            };
+            if (listed != count) throw Fail($"tensor '{t.Name}' lists {listed} values, but [{string.Join(", ", dims)}] takes {count}");
+            return t.DataType switch
+            {
+                OnnxDataType.Float => new OnnxConstant(dims, t.FloatData.ToArray(), null),
+                OnnxDataType.Double => new OnnxConstant(dims, t.DoubleData.Select(v => (float)v).ToArray(), null),
+                OnnxDataType.Int64 or OnnxDataType.UInt64 => new OnnxConstant(dims, null, t.Int64Data.ToArray()),
+                OnnxDataType.Int8 => new OnnxConstant(dims, null, t.Int32Data.Select(v => (long)(sbyte)v).ToArray()),
+                _ => new OnnxConstant(dims, null, t.Int32Data.Select(v => t.DataType == OnnxDataType.Int32 ? (long)(int)v : v).ToArray()),
+            };
+        }
+
+        /// <summary>Where an external tensor's bytes are: location (relative to the model), offset and length.</summary>
+        private (byte[] Data, int Offset, int Length) External(OnnxTensor t)
+        {
+            string? location = null;
+            long offset = 0, length = -1;
+            foreach (KeyValuePair<string, string> pair in t.ExternalData)
+            {
+                switch (pair.Key)
+                {
+                    case "location": location = pair.Value; break;
+                    case "offset" when long.TryParse(pair.Value, NumberStyles.None, CultureInfo.InvariantCulture, out long o): offset = o; break;
+                    case "length" when long.TryParse(pair.Value, NumberStyles.None, CultureInfo.InvariantCulture, out long l): length = l; break;
+                    case "offset" or "length": throw Fail($"tensor '{t.Name}' has external {pair.Key} '{pair.Value}', not a number");
+                }
+            }
+            if (location is null || location.Length == 0) throw Fail($"tensor '{t.Name}' keeps its data in an external file but names none");
+            if (_external is null) throw Fail($"tensor '{t.Name}' keeps its data in '{location}', which cannot be read here");
+            byte[] file;
+            try
+            {
+                file = _external(location);
+            }
+            catch (Exception e) when (e is System.IO.IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            {
+                throw Fail($"tensor '{t.Name}' keeps its data in '{location}': {e.Message}");
+            }
+            if (length < 0) length = file.Length - offset;
+            if (offset < 0 || offset > file.Length || length > file.Length - offset)
+                throw Fail($"tensor '{t.Name}' reads bytes {offset}..{offset + length} of '{location}', which has {file.Length}");
+            return (file, (int)offset, (int)length);
         }
 
         private static float[] Transpose(float[] values, int rows, int columns)
@@ -689,8 +1184,8 @@ internal static class OnnxImporter
             var header = new StringBuilder("{");
             long offset = 0;
             var seen = new HashSet<string>(StringComparer.Ordinal);
-            var kept = new List<KeyValuePair<string, Constant>>();
-            foreach (KeyValuePair<string, Constant> w in _weights)
+            var kept = new List<KeyValuePair<string, OnnxConstant>>();
+            foreach (KeyValuePair<string, OnnxConstant> w in _weights)
             {
                 if (!seen.Add(w.Key)) continue;
                 if (w.Value.Floats is null) throw Fail($"'{w.Key}' must be float32");
@@ -709,7 +1204,7 @@ internal static class OnnxImporter
             BitConverter.GetBytes((long)json.Length).CopyTo(image, 0);
             json.CopyTo(image, 8);
             long at = 8 + json.Length;
-            foreach (KeyValuePair<string, Constant> w in kept)
+            foreach (KeyValuePair<string, OnnxConstant> w in kept)
             {
                 Buffer.BlockCopy(w.Value.Floats!, 0, image, (int)at, w.Value.Floats!.Length * 4);
                 at += w.Value.Floats.Length * 4L;

@@ -308,6 +308,9 @@ internal sealed class ForwardEvaluator
             case "Flatten": return Record(OpKind.Flatten, invocation, new[] { receiver });
             case "Silu": return Record(OpKind.Silu, invocation, new[] { receiver });
             case "Erf": return Record(OpKind.Erf, invocation, new[] { receiver });
+            case "Sqrt": return Record(OpKind.Sqrt, invocation, new[] { receiver });
+            case "Exp": return Record(OpKind.Exp, invocation, new[] { receiver });
+            case "Reciprocal": return Record(OpKind.Reciprocal, invocation, new[] { receiver });
             case "LeakyRelu":
             {
                 IArgumentOperation slope = Arg("slope")!;

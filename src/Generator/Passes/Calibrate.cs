@@ -75,6 +75,9 @@ internal static class Calibrate
                 case OpKind.GeluTanh: values[node.Id] = Map(x, ReferenceMath.GeluTanh); break;
                 case OpKind.Silu: values[node.Id] = Map(x, ReferenceMath.Silu); break;
                 case OpKind.Erf: values[node.Id] = Map(x, ReferenceMath.Erf); break;
+                case OpKind.Sqrt: values[node.Id] = Map(x, Math.Sqrt); break;
+                case OpKind.Exp: values[node.Id] = Map(x, Math.Exp); break;
+                case OpKind.Reciprocal: values[node.Id] = Map(x, v => 1 / v); break;
                 case OpKind.LeakyRelu: values[node.Id] = Map(x, v => v >= 0 ? v : (float)v * node.Source.Scalar); break;
                 case OpKind.ClampMin: values[node.Id] = Map(x, v => v < node.Source.Scalar ? node.Source.Scalar : v); break;
                 case OpKind.ClampMax: values[node.Id] = Map(x, v => v > node.Source.Scalar ? node.Source.Scalar : v); break;

@@ -60,7 +60,7 @@ internal static class ModelBuilder
                 {
                     // The ONNX graph becomes the ops a Forward method would have recorded, and its initializers a
                     // safetensors image under the names those ops read; from here on it is compiled like any model.
-                    OnnxImport? import = OnnxImporter.Import(bytes, model.WeightsFile, model.WeightsLocation, diagnostics);
+                    OnnxImport? import = OnnxImporter.Import(bytes, model.WeightsFile, model.WeightsLocation, diagnostics, OnnxImporter.ExternalFiles(file.Path, files));
                     if (import is null) return Stop();
                     model = model with
                     {

@@ -33,6 +33,15 @@ public sealed partial class Tensor
     /// <summary>The error function, element-wise (ONNX's <c>Erf</c>; GELU is written with it when exported from PyTorch).</summary>
     public Tensor Erf() => Map(ReferenceMath.Erf);
 
+    /// <summary>The square root, element-wise (<c>torch.sqrt</c>; ONNX's <c>Sqrt</c>). Negative values give NaN.</summary>
+    public Tensor Sqrt() => Map(Math.Sqrt);
+
+    /// <summary><c>e^x</c>, element-wise (<c>torch.exp</c>).</summary>
+    public Tensor Exp() => Map(Math.Exp);
+
+    /// <summary><c>1 / x</c>, element-wise (<c>torch.reciprocal</c>); ONNX's <c>Div</c> by an activation is a multiplication by it.</summary>
+    public Tensor Reciprocal() => Map(v => 1 / v);
+
     /// <summary><c>x / (1 + e^-x)</c> (SiLU), element-wise.</summary>
     public Tensor Silu() => Map(ReferenceMath.Silu);
 
