@@ -50,6 +50,18 @@ public static partial class LeakyClamp
     }
 }
 
+/// <summary>Sqrt, Exp and Reciprocal fused into Linear epilogues and into a standalone element-wise kernel.</summary>
+[CompileModel(Weights = "odd_mlp.safetensors")]
+public static partial class PositiveMath
+{
+    static Tensor Forward([Shape(17)] Tensor x)
+    {
+        Tensor h = x.Linear("l1").Sigmoid().Sqrt() + x.Linear("l1").Tanh().Exp();   // [100]
+        Tensor g = (x.Sigmoid() + 0.5f).Reciprocal().Sqrt();                         // no producer: one element-wise kernel
+        return h.Linear("l2").Tanh().Exp().Reciprocal() + g.Mean(0).Reshape(1);
+    }
+}
+
 /// <summary>Unsqueeze and Squeeze (views, no kernel), and a mean kept as a dimension of size 1 that broadcasts back.</summary>
 [CompileModel(Weights = "zoo.safetensors")]
 public static partial class SqueezeMean

@@ -370,6 +370,8 @@ print("onnx_encoder: exported to ONNX (opset 13)")
 # The same model with its weights in an external data file beside it (as large models are saved).
 import onnx  # noqa: E402
 external = onnx.load(os.path.join(here, "Models", "onnx_encoder.onnx"))
+if os.path.exists(os.path.join(here, "Models", "onnx_external.onnx.data")):
+    os.remove(os.path.join(here, "Models", "onnx_external.onnx.data"))  # save_model appends to an existing file
 onnx.save_model(external, os.path.join(here, "Models", "onnx_external.onnx"), save_as_external_data=True,
                 all_tensors_to_one_file=True, location="onnx_external.onnx.data", size_threshold=0)
 print("onnx_external: saved with external data")
@@ -430,3 +432,25 @@ def onnx_dequantized():
 
 
 onnx_dequantized()
+
+
+def onnx_hostile_names():
+    """GeneratorDiagnosticsTests: names that must not break generated code (line breaks end comments, quotes end
+    literals, < and & break XML docs): an ONNX file is input a build may get from anywhere."""
+    from onnx import helper, TensorProto, numpy_helper
+    rng = np.random.default_rng(24)
+    x, y = 'x"\n<in> & \u2028', 'y\r\n}class Injected{}//'
+    nodes = [
+        helper.make_node("Gemm", [x, "w\n}class Injected2{}", "b<&>"], ["h"], name="gemm\n}class Injected3{} /*", transB=1),
+        helper.make_node("Relu", ["h"], [y], name="relu\u2029\u0085 </summary> \\"),
+    ]
+    graph = helper.make_graph(nodes, "hostile\nnames", [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["batch", 4])],
+                              [helper.make_tensor_value_info(y, TensorProto.FLOAT, ["batch", 3])],
+                              [numpy_helper.from_array(rng.normal(size=(3, 4)).astype(np.float32), "w\n}class Injected2{}"),
+                               numpy_helper.from_array(rng.normal(size=3).astype(np.float32), "b<&>")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.save(model, os.path.join(here, "Models", "onnx_hostile_names.onnx"))
+    print("onnx_hostile_names: written (opset 13)")
+
+
+onnx_hostile_names()

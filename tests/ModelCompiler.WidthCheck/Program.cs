@@ -21,6 +21,7 @@ ok &= Check("AttentionBlockInt8", "attention_block", AttentionBlockInt8.InputLen
 ok &= Check("SmallCnn", "small_cnn", SmallCnn.InputLength, SmallCnn.OutputLength, SmallCnn.Predict, SmallCnn.PredictEager);
 ok &= Check("BnCnn", "bn_cnn", BnCnn.InputLength, BnCnn.OutputLength, BnCnn.Predict, BnCnn.PredictEager);
 ok &= Check("LeakyClamp", "odd_mlp", LeakyClamp.InputLength, LeakyClamp.OutputLength, LeakyClamp.Predict, LeakyClamp.PredictEager);
+ok &= Check("PositiveMath", "odd_mlp", PositiveMath.InputLength, PositiveMath.OutputLength, PositiveMath.Predict, PositiveMath.PredictEager);
 ok &= Check("LayoutZoo", "layout_zoo", LayoutZoo.InputLength, LayoutZoo.OutputLength, LayoutZoo.Predict, LayoutZoo.PredictEager);
 ok &= Check("GroupedCnn", "grouped_cnn", GroupedCnn.InputLength, GroupedCnn.OutputLength, GroupedCnn.Predict, GroupedCnn.PredictEager);
 // 37k multiply-adds per output value in the eager reference (double, scalar): two batch sizes, one seed, or it takes minutes under qemu.

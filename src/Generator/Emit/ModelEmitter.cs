@@ -142,12 +142,24 @@ internal static class ModelEmitter
 
     private static void WriteConstants(SourceWriter w, ModelPlan plan)
     {
-        w.Line($"/// <summary>Floats in one input sample: <c>{plan.InputName}</c>, shape {Shape(plan.InputShape)}.</summary>");
+        w.Line($"/// <summary>Floats in one input sample: <c>{SourceWriter.Xml(plan.InputName)}</c>, shape {Shape(plan.InputShape)}.</summary>");
         w.Line($"public const int InputLength = {plan.InputLength};");
         w.Line();
-        w.Line($"/// <summary>Floats in one output sample: shape {Shape(plan.OutputShape)}.</summary>");
+        w.Line(plan.OutputName is null
+            ? $"/// <summary>Floats in one output sample: shape {Shape(plan.OutputShape)}.</summary>"
+            : $"/// <summary>Floats in one output sample: <c>{SourceWriter.Xml(plan.OutputName)}</c>, shape {Shape(plan.OutputShape)}.</summary>");
         w.Line($"public const int OutputLength = {plan.OutputLength};");
         w.Line();
+        if (plan.IsOnnx)
+        {
+            // ONNX Runtime users know the model by these names.
+            w.Line("/// <summary>The ONNX graph's input, which <c>input</c> holds.</summary>");
+            w.Line($"public const string InputName = {Literal(plan.InputName)};");
+            w.Line();
+            w.Line("/// <summary>The ONNX graph's output, which <c>output</c> receives.</summary>");
+            w.Line($"public const string OutputName = {Literal(plan.OutputName ?? "")};");
+            w.Line();
+        }
         w.Line("/// <summary>Bytes of scratch memory each thread that runs the model holds (allocated on its first call): intermediate values for a chunk of rows, then the kernels' scratch.</summary>");
         w.Line($"public const long ArenaBytes = {plan.ArenaFloats * 4L}L;");
         w.Line();
@@ -171,7 +183,7 @@ internal static class ModelEmitter
     private static void WritePredict(SourceWriter w, ModelPlan plan)
     {
         w.Line("/// <summary>Runs the compiled model on one sample.</summary>");
-        w.Line($"/// <param name=\"input\">Exactly <see cref=\"InputLength\"/> floats: one <c>{plan.InputName}</c> of shape {Shape(plan.InputShape)}, row-major.</param>");
+        w.Line($"/// <param name=\"input\">Exactly <see cref=\"InputLength\"/> floats: one <c>{SourceWriter.Xml(plan.InputName)}</c> of shape {Shape(plan.InputShape)}, row-major.</param>");
         w.Line("/// <param name=\"output\">Exactly <see cref=\"OutputLength\"/> floats; must not overlap <paramref name=\"input\"/>.</param>");
         w.Line("/// <remarks>Thread-safe; allocates nothing after a thread's first call.</remarks>");
         w.Line("/// <exception cref=\"global::System.ArgumentException\">A span has the wrong length or the spans overlap; nothing is written.</exception>");
@@ -298,7 +310,7 @@ internal static class ModelEmitter
         + string.Concat(plan.FloatLayers.Select(l => ", " + Literal(l))) + ")"
         + (plan.StaticRanges.Count == 0 ? "" : " { InputRanges = { " + string.Join(", ", plan.StaticRanges.Select(r => $"[{Literal(r.Layer)}] = {Float(r.Range)}")) + " } }");
 
-    private static string Literal(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+    private static string Literal(string s) => SourceWriter.Literal(s);
 
     private static bool Uses(KernelPlan k, BufferKind buffer) =>
         k.A.Buffer == buffer || k.B?.Buffer == buffer || k.C?.Buffer == buffer || k.Mask?.Buffer == buffer || k.Output.Buffer == buffer;
@@ -377,7 +389,7 @@ internal static class ModelEmitter
     {
         if (kernel.Epilogue.Count == 0 || kernel.Kind is not (KernelKind.Linear or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.Winograd or KernelKind.MatMul or KernelKind.Add or KernelKind.Mul or KernelKind.Elementwise)) return;
         string what = string.Join(", then ", kernel.Epilogue.Select(s => Describe(s)));
-        w.Line($"/// <summary>{(kernel.Kind == KernelKind.Elementwise ? "Operator of" : "Epilogue of")} K{kernel.Index}: {what}.</summary>");
+        w.Line($"/// <summary>{(kernel.Kind == KernelKind.Elementwise ? "Operator of" : "Epilogue of")} K{kernel.Index}: {SourceWriter.Xml(what)}.</summary>");
         w.Open($"private readonly struct K{kernel.Index}Operator : {K}IUnaryOperator");
         w.Line($"public static float Invoke(float x) => {Chain(kernel, null)};");
         foreach (string width in new[] { "128", "256", "512" })
@@ -480,7 +492,7 @@ internal static class ModelEmitter
             var bytes = new byte[blob.Folded.Count * 4];
             Buffer.BlockCopy(blob.Folded.ToArray(), 0, bytes, 0, bytes.Length);
             w.Line();
-            w.Line($"/// <summary>Folded at build time: {blob.Tensor}, {blob.Folded.Count} floats, little-endian, base64.</summary>");
+            w.Line($"/// <summary>Folded at build time: {SourceWriter.Xml(blob.Tensor)}, {blob.Folded.Count} floats, little-endian, base64.</summary>");
             w.Line($"private static global::System.ReadOnlySpan<byte> {blob.Identifier} => \"{Convert.ToBase64String(bytes)}\"u8;");
         }
     }

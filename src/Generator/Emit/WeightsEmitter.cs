@@ -50,8 +50,8 @@ internal static class WeightsEmitter
             first = false;
             byte[] raw = Layout(blob, header, bytes);
             w.Line(blob.Kind == WeightLayoutKind.Int4Linear
-                ? $"/// <summary>{Describe(blob)}: {raw.Length} bytes, base64.</summary>"
-                : $"/// <summary>{Describe(blob)}: {blob.Floats} floats, little-endian, base64.</summary>");
+                ? $"/// <summary>{SourceWriter.Xml(Describe(blob))}: {raw.Length} bytes, base64.</summary>"
+                : $"/// <summary>{SourceWriter.Xml(Describe(blob))}: {blob.Floats} floats, little-endian, base64.</summary>");
             w.Line($"private static global::System.ReadOnlySpan<byte> {blob.Identifier} => \"{Convert.ToBase64String(raw)}\"u8;");
         }
         w.Close();

@@ -41,6 +41,7 @@ internal static class OnnxConstantFolding
         long size = data.Dims[axis];
         long[] dims = data.Dims.Take((int)axis).Concat(indices.Dims).Concat(data.Dims.Skip((int)axis + 1)).ToArray();
         long outer = data.Dims.Take((int)axis).Aggregate(1L, (p, d) => p * d), inner = data.Dims.Skip((int)axis + 1).Aggregate(1L, (p, d) => p * d);
+        if ((double)outer * picks.Length * inner > MaxElements) throw new OnnxFoldException("the result is too large to fold");
         var source = new List<int>();
         for (long o = 0; o < outer; o++)
             foreach (long raw in picks)

@@ -14,10 +14,12 @@ namespace ModelCompiler.Generator.Import;
 /// <summary>What an ONNX file becomes: the ops (as a Forward method would have recorded them) and the weights, laid out as a safetensors image.</summary>
 internal sealed class OnnxImport
 {
-    public OnnxImport(List<DslOp> ops, int output, string inputName, int[] inputShape, byte[] weights)
+    public OnnxImport(List<DslOp> ops, int output, string inputName, string outputName, int[] inputShape, byte[] weights)
     {
-        Ops = ops; Output = output; InputName = inputName; InputShape = inputShape; Weights = weights;
+        Ops = ops; Output = output; InputName = inputName; OutputName = outputName; InputShape = inputShape; Weights = weights;
     }
+
+    public string OutputName { get; }
 
     public List<DslOp> Ops { get; }
     public int Output { get; }
@@ -41,9 +43,10 @@ internal static class OnnxImporter
     /// <summary>The operators lowered, for docs/onnx.md (generated from this list by a test).</summary>
     public static readonly string[] Supported =
     {
-        "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Erf", "Flatten", "Gelu",
-        "Gemm", "GlobalAveragePool", "Identity", "LayerNormalization", "LeakyRelu", "LogSoftmax", "MatMul", "MaxPool", "Mul", "Pad", "ReduceMean", "Relu", "Reshape",
-        "Sigmoid", "Slice", "Softmax", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze",
+        "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "ConstantOfShape", "Conv", "DequantizeLinear", "Div",
+        "Dropout", "Equal", "Erf", "Exp", "Flatten", "Gather", "Gelu", "Gemm", "GlobalAveragePool", "Greater", "Identity", "LayerNormalization",
+        "LeakyRelu", "Less", "LogSoftmax", "MatMul", "MaxPool", "Mul", "Neg", "Pad", "Pow", "Range", "Reciprocal", "ReduceMean", "Relu", "Reshape",
+        "Shape", "Sigmoid", "Size", "Slice", "Softmax", "Split", "Sqrt", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze", "Where",
     };
 
     /// <summary>
@@ -174,7 +177,7 @@ internal static class OnnxImporter
                 if (graph.Outputs.Count != 1) throw Fail($"the graph has {graph.Outputs.Count} outputs; a compiled model has exactly one");
                 if (!_activations.TryGetValue(graph.Outputs[0].Name, out int output))
                     throw Fail($"output '{graph.Outputs[0].Name}' is not computed from the input");
-                return new OnnxImport(_ops, output, input.Name, sample, SafeTensorsImage());
+                return new OnnxImport(_ops, output, input.Name, graph.Outputs[0].Name, sample, SafeTensorsImage());
             }
             catch (Stop)
             {
@@ -249,6 +252,8 @@ internal static class OnnxImporter
                     if (indices.Dims.Length > 1 || picks.Length == 0) throw Unsupported(node, "only a scalar or a non-empty list of indices is supported");
                     int size = SampleShape(node, x)[axis - 1];
                     int[] at = picks.Select(i => i < 0 ? i + size : i).Select(i => i >= 0 && i < size ? (int)i : throw Unsupported(node, $"index {i} is outside an axis of {size}")).ToArray();
+                    int runs = 1 + Enumerable.Range(1, at.Length - 1).Count(i => at[i] != at[i - 1] + 1);
+                    if (runs > 64) throw Unsupported(node, $"{runs} separate runs of indices: at most 64 are supported (each is one copy)");
                     int a = Act(node, x), result = -1;
                     // Runs of consecutive indices become one slice each, joined.
                     for (int start = 0; start < at.Length;)

@@ -67,4 +67,7 @@ internal sealed record ModelDeclaration(
     /// file is read, in the next step (<c>Import/OnnxImporter</c>).
     /// </summary>
     public bool IsOnnx { get; init; }
+
+    /// <summary>The ONNX graph's output name, once the file is read.</summary>
+    public string? OutputName { get; init; }
 }

@@ -68,6 +68,7 @@ internal static class ModelBuilder
                         InputShape = new EquatableArray<int>(import.InputShape),
                         Ops = import.Ops.ToEquatableArray(),
                         OutputOp = import.Output,
+                        OutputName = import.OutputName,
                         WeightsStorage = 1, // embedded: the runtime reads safetensors files, not ONNX
                     };
                     bytes = import.Weights;
@@ -110,7 +111,7 @@ internal static class ModelBuilder
             }
             ModelPlan plan = LowerToPlan.Run(model, file, graph, groups, readTensor, ranges);
             // Embedding costs ~0.5 s of compile time per MB (docs/performance.md): big weights are read from the file instead.
-            plan = plan with { EmbedWeights = model.WeightsStorage == 1 || (model.WeightsStorage == 0 && plan.EmbeddedBytes <= embedLimit), IsOnnx = model.IsOnnx };
+            plan = plan with { EmbedWeights = model.WeightsStorage == 1 || (model.WeightsStorage == 0 && plan.EmbeddedBytes <= embedLimit), IsOnnx = model.IsOnnx, OutputName = model.OutputName };
             return new ModelResult(plan, diagnostics.ToEquatableArray());
         }
         catch (OperationCanceledException)

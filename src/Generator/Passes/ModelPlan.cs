@@ -151,6 +151,9 @@ internal sealed record ModelPlan(
     /// <summary>Compiled from an ONNX file: no Forward method, so no eager entry points; weights always embedded.</summary>
     public bool IsOnnx { get; init; }
 
+    /// <summary>The ONNX graph's output name (null for a model declared in C#).</summary>
+    public string? OutputName { get; init; }
+
     /// <summary>Whether the weights are embedded (else read at start-up from the weights file beside the application).</summary>
     public bool EmbedWeights { get; init; } = true;
 

@@ -69,8 +69,14 @@ partial class OnnxEncoder
     /// <summary>Floats in one input sample: <c>x</c>, shape [8, 32].</summary>
     public const int InputLength = 256;
 
-    /// <summary>Floats in one output sample: shape [256].</summary>
+    /// <summary>Floats in one output sample: <c>y</c>, shape [256].</summary>
     public const int OutputLength = 256;
+
+    /// <summary>The ONNX graph's input, which <c>input</c> holds.</summary>
+    public const string InputName = "x";
+
+    /// <summary>The ONNX graph's output, which <c>output</c> receives.</summary>
+    public const string OutputName = "y";
 
     /// <summary>Bytes of scratch memory each thread that runs the model holds (allocated on its first call): intermediate values for a chunk of rows, then the kernels' scratch.</summary>
     public const long ArenaBytes = 245760L;
