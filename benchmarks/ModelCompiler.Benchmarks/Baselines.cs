@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Collections.Generic;
 using System.Numerics.Tensors;
 using Microsoft.ML.OnnxRuntime;
@@ -70,8 +71,9 @@ public sealed class OnnxRuntimeModel : IDisposable
         _owned.Add(x);
         _owned.Add(y);
         _binding = _session.CreateIoBinding();
-        _binding.BindInput("input", x);
-        _binding.BindOutput("output", y);
+        // The file's own names (ours export "input" and "output"; third-party files name them otherwise).
+        _binding.BindInput(_session.InputMetadata.Keys.Single(), x);
+        _binding.BindOutput(_session.OutputMetadata.Keys.Single(), y);
     }
 
     public void Run() => _session.RunWithBinding(_runOptions, _binding);

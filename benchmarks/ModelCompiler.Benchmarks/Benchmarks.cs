@@ -260,6 +260,19 @@ public class LeNet5Benchmark : BatchedOnnxBenchmark
     protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch) => LeNet5.Predict(input, output, batch, maxDegreeOfParallelism: 1);
 }
 
+/// <summary>ResNet-18 (11.7M parameters, 1.8 GFLOP) as ML.NET ships it: a third-party ONNX file, fixed at batch 1.</summary>
+[MemoryDiagnoser]
+public class ResNet18Benchmark : BatchedOnnxBenchmark
+{
+    [Params(1)]
+    public override int Batch { get; set; }
+    protected override string OnnxFile => "ResNet18.onnx";
+    protected override int[] SampleShape => new[] { 3, 224, 224 };
+    protected override int[] OutputSampleShape => new[] { 512, 1, 1 };
+    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch) =>
+        ModelCompiler.PackagedModels.ResNet18.Predict(input, output, batch, maxDegreeOfParallelism: 1);
+}
+
 /// <summary>One transformer encoder block: d 256, 4 heads, feed-forward 1024, 64 positions.</summary>
 [MemoryDiagnoser]
 public class EncoderBlockBenchmark : BatchedOnnxBenchmark

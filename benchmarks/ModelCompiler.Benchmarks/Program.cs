@@ -38,21 +38,25 @@ if (args.Length == 1 && args[0] == "quick")
     res.GlobalSetup();
     Console.WriteLine($"ResBlock64 batch 1: compiled {Median(res.Compiled):F2} µs, ONNX Runtime {Median(res.OnnxRuntime):F2} µs");
     res.Dispose();
+    var resnet = new ResNet18Benchmark { Batch = 1 };
+    resnet.GlobalSetup();
+    Console.WriteLine($"ResNet18 batch 1: compiled {Median(resnet.Compiled, 31, 1):F0} µs, ONNX Runtime {Median(resnet.OnnxRuntime, 31, 1):F0} µs");
+    resnet.Dispose();
     return;
 }
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args.Length == 0 ? new[] { "--filter", "*" } : args,
     DefaultConfig.Instance.WithOptions(ConfigOptions.JoinSummary));
 
-static double Median(Action action)
+static double Median(Action action, int count = 301, int inner = 20)
 {
     var clock = Stopwatch.StartNew();
     while (clock.ElapsedMilliseconds < 1500) action(); // past tiered compilation
-    var samples = new double[301];
+    var samples = new double[count];
     for (int s = 0; s < samples.Length; s++)
     {
         clock.Restart();
-        for (int i = 0; i < 20; i++) action();
-        samples[s] = clock.Elapsed.TotalMilliseconds * 1000 / 20;
+        for (int i = 0; i < inner; i++) action();
+        samples[s] = clock.Elapsed.TotalMilliseconds * 1000 / inner;
     }
     Array.Sort(samples);
     return samples[samples.Length / 2];
