@@ -155,11 +155,10 @@ public class LayoutAttentionConvKernelTests
         }
         else
         {
-            int k = c / groups * kh * kernel;
-            float[] packed = WeightLayout.Loaded(WeightLayoutKind.PackedLinear, _ => weight, "conv.weight", null, 0, outC, k, groups * PanelLayout.PackedLength(outC / groups, k), groups);
-            float[] paddedBias = WeightLayout.Loaded(WeightLayoutKind.PaddedBias, _ => bias, "conv.bias", null, 0, outC, 0, groups * PanelLayout.PaddedBiasLength(outC / groups), groups);
-            var scratch = new float[Convolution.ScratchFloats(c, kh, kernel, oh, ow, outC, groups)];
-            Convolution.Conv2d<SiluOperator>(ref x[0], ref actual[0], rows, geometry, ref packed[0], ref paddedBias[0], ref scratch[0]);
+            // Filters as PyTorch stores them, one bias per output channel; scratch dirty, as the arena leaves it.
+            var scratch = new float[Convolution.ScratchFloats(c, h, w, kh, kernel, padding, geometry[12], oh, ow, groups)];
+            Array.Fill(scratch, float.NaN);
+            Convolution.Conv2d<SiluOperator>(ref x[0], ref actual[0], rows, geometry, ref weight[0], ref bias[0], ref scratch[0]);
         }
 
         Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);

@@ -123,7 +123,7 @@ internal static class LowerToPlan
             // Shared/KernelScratch: the same sizes the kernels' ScratchFloats give.
             .Concat(kernels.Where(k => k.Kind == KernelKind.Attention).Select(k => PlanArena.Align(KernelScratch.Attention(k.K, k.Shape[3], k.Shape[4]))))
             .Concat(kernels.Where(k => k.Kind == KernelKind.Conv2d).Select(k => PlanArena.Align(
-                KernelScratch.Im2Col(k.Shape[0], k.Shape[4], k.Shape[5], k.Shape[9], k.Shape[10], k.Shape[3], k.Groups))))
+                KernelScratch.Im2Col(k.Shape[0], k.Shape[1], k.Shape[2], k.Shape[4], k.Shape[5], k.Shape[7], k.Shape[12], k.Shape[9], k.Shape[10], k.Groups))))
             .Concat(kernels.Where(k => k.Kind == KernelKind.Winograd).Select(k => PlanArena.Align(KernelScratch.Winograd(k.Shape[0], k.Shape[3], k.Shape[9], k.Shape[10]))))
             .Concat(kernels.Where(k => k.Kind == KernelKind.DirectConv).Select(k => PlanArena.Align(
                 KernelScratch.Direct(k.Shape[0], k.Shape[1], k.Shape[2], k.Shape[7], k.Shape[12], k.Shape[14] == 1 ? k.Shape[3] * k.Shape[9] * k.Shape[10] : 0))))
@@ -275,7 +275,7 @@ internal static class LowerToPlan
             case KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv:
             {
                 int[] w = rootNode.Weight!.Shape;
-                bool oneD = rootNode.Kind == OpKind.Conv1d, raw = group.Kind is KernelKind.Depthwise or KernelKind.DirectConv, depthwise = group.Kind == KernelKind.Depthwise;
+                bool oneD = rootNode.Kind == OpKind.Conv1d, depthwise = group.Kind == KernelKind.Depthwise;
                 int c = input.Shape[0], h = oneD ? 1 : input.Shape[1], width = input.Shape[input.Shape.Length - 1];
                 int kh = oneD ? 1 : w[2], kw = w[w.Length - 1], n = w[0], groups = rootNode.Source.Ints[3];
                 int k = c / groups * kh * kw, stride = rootNode.Source.Ints[0], padding = rootNode.Source.Ints[1], dilation = rootNode.Source.Ints[2];
@@ -288,18 +288,13 @@ internal static class LowerToPlan
                     geometry = geometry.Concat(new[] { best, group.Pool is null ? 0 : 1 }).ToArray();
                 }
                 string? norm = rootNode.FoldedNorm;
-                // Depthwise and direct: the filters as PyTorch stores them, [out, c/groups·kh·kw], for the direct kernels.
-                // Otherwise each group's filters packed as a [out/groups, c/groups·kh·kw] Linear, group after group, and the
-                // bias padded per group.
-                WeightBlob weights = raw
-                    ? blob(WeightLayoutKind.Raw, rootNode.Weight.Name, n * k, n, k, norm, rootNode.FoldedEpsilon)
-                    : blob(WeightLayoutKind.PackedLinear, rootNode.Weight.Name, groups * PanelLayout.PackedLength(n / groups, k), n, k, norm, rootNode.FoldedEpsilon, groups);
-                WeightBlob bias = raw
-                    ? blob(WeightLayoutKind.PaddedBias, rootNode.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, rootNode.FoldedEpsilon)
-                    : blob(WeightLayoutKind.PaddedBias, rootNode.Bias?.Name ?? "", groups * PanelLayout.PaddedBiasLength(n / groups), n, 0, norm, rootNode.FoldedEpsilon, groups);
+                // Every convolution kernel reads the filters as PyTorch stores them, [out, c/groups·kh·kw] (a folded
+                // BatchNorm scales each output's row), and one bias per output channel.
+                WeightBlob weights = blob(WeightLayoutKind.Raw, rootNode.Weight.Name, n * k, n, k, norm, rootNode.FoldedEpsilon);
+                WeightBlob bias = blob(WeightLayoutKind.PaddedBias, rootNode.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, rootNode.FoldedEpsilon);
                 string kernelSize = oneD ? $"{kw}-wide" : $"{kh}×{kw}";
                 string title = (norm is null ? "" : $"(BatchNorm \"{norm}\" folded in) ")
-                    + $"{(depthwise ? "Depthwise " : raw ? "Direct " : "")}{rootNode.Kind} \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}, {kernelSize} kernel, stride {stride}, padding {padding}"
+                    + $"{(depthwise ? "Depthwise " : group.Kind == KernelKind.DirectConv ? "Direct " : "")}{rootNode.Kind} \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}, {kernelSize} kernel, stride {stride}, padding {padding}"
                     + (dilation == 1 ? "" : $", dilation {dilation}") + (groups == 1 || depthwise ? "" : $", {groups} groups") + (rootNode.Bias is null ? "" : ", + bias") + after
                     + (group.Pool is null ? "" : $", then MaxPool2d 2×2 in the store → {Node.Format(group.Pool.Shape)}");
                 return new KernelPlan(index, group.Kind, title, sources.ToEquatableArray(), where(input), null, output,

@@ -19,9 +19,14 @@ internal static class KernelScratch
     /// <summary>Attention: one head's keys transposed (rows padded to 16), its values side by side, one tile of scores.</summary>
     public static int Attention(int keys, int headSize, int valueSize) => headSize * ((keys + 15) / 16 * 16) + keys * valueSize + AttentionTile;
 
-    /// <summary>im2col convolution: one group's patches <c>[oh·ow, c/g·kh·kw]</c> and its product <c>[oh·ow, out/g]</c>.</summary>
-    public static int Im2Col(int channels, int kh, int kw, int outHeight, int outWidth, int outChannels, int groups) =>
-        outHeight * outWidth * (channels / groups * kh * kw + outChannels / groups);
+    /// <summary>
+    /// im2col convolution: one group's patches <c>[c/g·kh·kw, oh·ow]</c> in 16-position panels; a zero bias as long as a
+    /// panel row (the GEMM adds one; the kernel adds the real bias per output channel after); the group's input planes
+    /// with their padding; and one int offset per position (of a whole panel).
+    /// </summary>
+    public static int Im2Col(int channels, int height, int width, int kh, int kw, int padding, int verticalPadding, int outHeight, int outWidth, int groups) =>
+        PanelLayout.PaddedBiasLength(outHeight * outWidth) * (channels / groups * kh * kw + 2)
+        + channels / groups * (height + 2 * verticalPadding) * (width + 2 * padding);
 
     /// <summary>
     /// Direct convolution: one sample's zero-padded input planes and two vectors for a partial store; with a fused pool,

@@ -44,8 +44,8 @@ partial class GroupedCnn
     //       54 FLOP per sample; reads arena@640, writes the output
     //       from GroupedCnn.cs(18): Linear("fc")
     //
-    // Total: 43,896 FLOP per sample. Weights: 8,432 bytes embedded (2,096 bytes in float32),
-    // Linear weights packed in 16-column panels. Scratch arena: 1,552 floats per row × 40 rows + 1,184 floats of kernel scratch = 253,056 bytes per thread;
+    // Total: 43,896 FLOP per sample. Weights: 2,696 bytes embedded (2,096 bytes in float32),
+    // Linear weights packed in 16-column panels. Scratch arena: 1,552 floats per row × 40 rows + 1,808 floats of kernel scratch = 255,552 bytes per thread;
     // the most intermediate values live at once take 1,552 floats per row (no plan can use fewer).
 
     /// <summary>Floats in one input sample: <c>x</c>, shape [4, 7, 21].</summary>
@@ -55,7 +55,7 @@ partial class GroupedCnn
     public const int OutputLength = 3;
 
     /// <summary>Bytes of scratch memory each thread that runs the model holds (allocated on its first call): intermediate values for a chunk of rows, then the kernels' scratch.</summary>
-    public const long ArenaBytes = 253056L;
+    public const long ArenaBytes = 255552L;
 
     /// <summary>Floating-point operations the compiled model performs per sample.</summary>
     public const long FlopsPerSample = 43896L;
@@ -68,7 +68,7 @@ partial class GroupedCnn
 
     // Rows per chunk: the arena holds every live intermediate for this many rows.
     private const int ChunkRows = 40;
-    private const int ArenaFloats = 63264;
+    private const int ArenaFloats = 63888;
     // Batches with at least this much work are split across cores (below it, starting workers costs more than it saves).
     private const long ParallelFlops = 4_000_000L;
 
@@ -147,7 +147,7 @@ partial class GroupedCnn
         //     GroupedCnn.cs(14): Conv2d("grouped", stride: 2, groups: 2)
         //     GroupedCnn.cs(14): BatchNorm("bn1")
         //     GroupedCnn.cs(14): Silu()
-        global::ModelCompiler.Kernels.Convolution.Conv2d<K2Operator>(ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 54400), rows, K2Shape, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 160), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1312), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080));
+        global::ModelCompiler.Kernels.Convolution.Conv2d<K2Operator>(ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 54400), rows, K2Shape, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 160), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 384), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080));
 
         // K3: AvgPool2d 3×3, stride 1, padding 1: [6, 3, 10] → [6, 3, 10]
         //     GroupedCnn.cs(15): AvgPool2d(3, stride: 1, padding: 1)
@@ -155,12 +155,12 @@ partial class GroupedCnn
 
         // K4: Conv1d "c1": [6, 30] → [6, 30], 3-wide kernel, stride 1, padding 2, dilation 2, 3 groups, + bias
         //     GroupedCnn.cs(16): Conv1d("c1", padding: 2, dilation: 2, groups: 3)
-        global::ModelCompiler.Kernels.Convolution.Conv2d<global::ModelCompiler.Kernels.IdentityOperator>(ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 7680), rows, K4Shape, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1344), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1632), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080));
+        global::ModelCompiler.Kernels.Convolution.Conv2d<global::ModelCompiler.Kernels.IdentityOperator>(ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 7680), rows, K4Shape, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 400), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 448), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080));
 
         // K5: (BatchNorm "bn2" folded in) Conv1d "c2": [6, 30] → [5, 14], 3-wide kernel, stride 2, padding 0, + bias
         //     GroupedCnn.cs(17): Conv1d("c2", stride: 2)
         //     GroupedCnn.cs(17): BatchNorm("bn2")
-        global::ModelCompiler.Kernels.Convolution.Conv2d<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 7680), ref arena, rows, K5Shape, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1680), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1968), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080));
+        global::ModelCompiler.Kernels.Convolution.Conv2d<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 7680), ref arena, rows, K5Shape, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 464), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 560), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080));
 
         // K6: Mean over dimension 1 of [5, 14] → [5]
         //     GroupedCnn.cs(18): Mean(1)
@@ -177,7 +177,7 @@ partial class GroupedCnn
 
         // K9: Linear "fc": [9] → [3], + bias
         //     GroupedCnn.cs(18): Linear("fc")
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 640), 9, rows, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1984), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 2128), 9, 3, ref y, 3);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 640), 9, rows, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 576), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 720), 9, 3, ref y, 3);
     }
 
     /// <summary>Epilogue of K0: Relu.</summary>
@@ -227,19 +227,19 @@ partial class GroupedCnn
 
         private static global::ModelCompiler.Kernels.AlignedBuffer Load()
         {
-            var buffer = new global::ModelCompiler.Kernels.AlignedBuffer(2144);
+            var buffer = new global::ModelCompiler.Kernels.AlignedBuffer(736);
             buffer.DecodeBase64(0, 72, DwWeightWithBn0); // dw.weight
             buffer.DecodeBase64(80, 16, DwBiasWithBn0); // BatchNorm bn0 folded into dw.bias [8] padded to 16
             buffer.DecodeBase64(96, 36, DwsWeight); // dws.weight
             // [144, 160): zero bias of 4 outputs (the layer has none); the buffer starts zeroed.
-            buffer.DecodeBase64(160, 1152, GroupedWeightWithBn1Packed); // BatchNorm bn1 folded into grouped.weight [6, 36] packed in 1 panels of 16 outputs × 36
-            buffer.DecodeBase64(1312, 32, GroupedBiasWithBn1); // BatchNorm bn1 folded into grouped.bias [6] padded to 32
-            buffer.DecodeBase64(1344, 288, C1WeightPacked); // c1.weight [6, 6] packed in 1 panels of 16 outputs × 6
-            buffer.DecodeBase64(1632, 48, C1Bias); // c1.bias [6] padded to 48
-            buffer.DecodeBase64(1680, 288, C2WeightWithBn2Packed); // BatchNorm bn2 folded into c2.weight [5, 18] packed in 1 panels of 16 outputs × 18
-            buffer.DecodeBase64(1968, 16, C2BiasWithBn2); // BatchNorm bn2 folded into c2.bias [5] padded to 16
-            buffer.DecodeBase64(1984, 144, FcWeightPacked); // fc.weight [3, 9] packed in 1 panels of 16 outputs × 9
-            buffer.DecodeBase64(2128, 16, FcBias); // fc.bias [3] padded to 16
+            buffer.DecodeBase64(160, 216, GroupedWeightWithBn1); // grouped.weight
+            buffer.DecodeBase64(384, 16, GroupedBiasWithBn1); // BatchNorm bn1 folded into grouped.bias [6] padded to 16
+            buffer.DecodeBase64(400, 36, C1Weight); // c1.weight
+            buffer.DecodeBase64(448, 16, C1Bias); // c1.bias [6] padded to 16
+            buffer.DecodeBase64(464, 90, C2WeightWithBn2); // c2.weight
+            buffer.DecodeBase64(560, 16, C2BiasWithBn2); // BatchNorm bn2 folded into c2.bias [5] padded to 16
+            buffer.DecodeBase64(576, 144, FcWeightPacked); // fc.weight [3, 9] packed in 1 panels of 16 outputs × 9
+            buffer.DecodeBase64(720, 16, FcBias); // fc.bias [3] padded to 16
             return buffer;
         }
     }
