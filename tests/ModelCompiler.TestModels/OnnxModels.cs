@@ -49,3 +49,7 @@ public static partial class OnnxElementwise;
 /// <summary>Int8 and uint8 weights with per-channel and per-tensor scales (DequantizeLinear on initializers).</summary>
 [CompileModel(Onnx = "onnx_dequantized.onnx")]
 public static partial class OnnxDequantized;
+
+/// <summary>Operators that only run on constants (Size, Range, ConstantOfShape, Equal, Where, …), folded at build time.</summary>
+[CompileModel(Onnx = "onnx_shape_ops.onnx")]
+public static partial class OnnxShapeOps;

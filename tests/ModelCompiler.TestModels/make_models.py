@@ -454,3 +454,58 @@ def onnx_hostile_names():
 
 
 onnx_hostile_names()
+
+
+def onnx_shape_ops():
+    """OnnxModels.cs (OnnxShapeOps): the operators that only ever run on constants, folded at build time — Size, Shape
+    (with start), Range, ConstantOfShape, Equal, Less, Greater, Where, Abs, Neg, Sqrt and Pow of constants, Transpose,
+    Flatten, Squeeze, Unsqueeze, Slice (a negative step) and Reshape of constants — feeding an addend and a computed
+    reshape target; written with onnx.helper."""
+    from onnx import helper, TensorProto, numpy_helper
+    i64 = lambda name, values: numpy_helper.from_array(np.array(values, dtype=np.int64), name)
+    f32 = lambda name, values: numpy_helper.from_array(np.array(values, dtype=np.float32), name)
+    nodes = [
+        # per-sample elements: Size(x) / batch = 24, without knowing the batch
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Gather", ["shape", "zero"], ["batch"], axis=0),
+        helper.make_node("Size", ["x"], ["size"]),
+        helper.make_node("Div", ["size", "batch"], ["per_sample"]),
+        helper.make_node("Shape", ["x"], ["tail"], start=-1),                       # [6]
+        helper.make_node("Range", ["zero", "six", "one"], ["r"]),                    # [0 .. 5]
+        helper.make_node("Cast", ["r"], ["rf"], to=TensorProto.FLOAT),
+        helper.make_node("ConstantOfShape", ["tail"], ["twos"], value=helper.make_tensor("v", TensorProto.FLOAT, [1], [2.0])),
+        helper.make_node("Equal", ["r", "three"], ["is3"]),
+        helper.make_node("Where", ["is3", "twos", "rf"], ["w1"]),                    # [0, 1, 2, 2, 4, 5]
+        helper.make_node("Less", ["rf", "half6"], ["small"]),
+        helper.make_node("Greater", ["rf", "one_f"], ["big"]),
+        helper.make_node("Neg", ["rf"], ["negr"]),
+        helper.make_node("Abs", ["negr"], ["absr"]),
+        helper.make_node("Sqrt", ["absr"], ["sq"]),
+        helper.make_node("Pow", ["sq", "two_f"], ["back"]),                          # [0 .. 5] again
+        helper.make_node("Where", ["small", "back", "w1"], ["w2"]),
+        helper.make_node("Where", ["big", "w2", "minus1"], ["addend6"]),             # [-1, 1, 2, 2, 4, 5]
+        helper.make_node("Reshape", ["grid", "shape23"], ["g23"]),                   # [[0,1,2],[3,4,5]]
+        helper.make_node("Transpose", ["g23"], ["g32"], perm=[1, 0]),                # [[0,3],[1,4],[2,5]]
+        helper.make_node("Flatten", ["g32"], ["gflat"], axis=0),                     # [1, 6]
+        helper.make_node("Squeeze", ["gflat", "zero1"], ["g6"]),
+        helper.make_node("Slice", ["g6", "minus1_i", "big_neg", "zero1", "minus1_i"], ["g6r"]),  # reversed
+        helper.make_node("Add", ["addend6", "g6r"], ["addend"]),
+        helper.make_node("Unsqueeze", ["addend", "zero1"], ["addend16"]),            # [1, 6]: broadcast over [4, 6]
+        helper.make_node("Add", ["x", "addend16"], ["y0"]),
+        helper.make_node("Unsqueeze", ["batch", "zero1"], ["batch1"]),
+        helper.make_node("Unsqueeze", ["per_sample", "zero1"], ["per1"]),
+        helper.make_node("Concat", ["batch1", "per1"], ["target"], axis=0),         # [batch, 24]
+        helper.make_node("Reshape", ["y0", "target"], ["y"]),
+    ]
+    inits = [i64("zero", 0), i64("six", 6), i64("one", 1), i64("three", 3), f32("half6", 2.5), f32("one_f", 0.5),
+             f32("two_f", 2.0), f32("minus1", -1.0), f32("grid", [0, 1, 2, 3, 4, 5]), i64("shape23", [2, 3]),
+             i64("zero1", [0]), i64("minus1_i", [-1]), i64("big_neg", [-(2 ** 63)])]
+    graph = helper.make_graph(nodes, "shape_ops", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 24])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+    onnx.checker.check_model(model)
+    onnx.save(model, os.path.join(here, "Models", "onnx_shape_ops.onnx"))
+    print("onnx_shape_ops: written (opset 15)")
+
+
+onnx_shape_ops()

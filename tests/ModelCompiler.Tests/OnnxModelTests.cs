@@ -22,7 +22,7 @@ public class OnnxModelTests
     public static TheoryData<string, int> Cases()
     {
         var data = new TheoryData<string, int>();
-        foreach (string model in new[] { "mlp784", "lenet5", "digits_cnn", "onnx_mix", "onnx_activations", "onnx_reduce", "onnx_encoder", "onnx_external", "onnx_elementwise", "onnx_dequantized" })
+        foreach (string model in new[] { "mlp784", "lenet5", "digits_cnn", "onnx_mix", "onnx_activations", "onnx_reduce", "onnx_encoder", "onnx_external", "onnx_elementwise", "onnx_dequantized", "onnx_shape_ops" })
             foreach (int batch in new[] { 1, 5, 64 })
                 data.Add(model, batch);
         return data;
@@ -39,6 +39,7 @@ public class OnnxModelTests
         "onnx_external" => (OnnxExternal.Predict, OnnxExternal.InputShape.ToArray(), OnnxExternal.OutputLength),
         "onnx_elementwise" => (OnnxElementwise.Predict, OnnxElementwise.InputShape.ToArray(), OnnxElementwise.OutputLength),
         "onnx_dequantized" => (OnnxDequantized.Predict, OnnxDequantized.InputShape.ToArray(), OnnxDequantized.OutputLength),
+        "onnx_shape_ops" => (OnnxShapeOps.Predict, OnnxShapeOps.InputShape.ToArray(), OnnxShapeOps.OutputLength),
         _ => (DigitsCnnOnnx.Predict, DigitsCnnOnnx.InputShape.ToArray(), DigitsCnnOnnx.OutputLength),
     };
 
