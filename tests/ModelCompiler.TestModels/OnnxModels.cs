@@ -53,3 +53,7 @@ public static partial class OnnxDequantized;
 /// <summary>Operators that only run on constants (Size, Range, ConstantOfShape, Equal, Where, …), folded at build time.</summary>
 [CompileModel(Onnx = "onnx_shape_ops.onnx")]
 public static partial class OnnxShapeOps;
+
+/// <summary>An embedding from ONNX: float token ids cast to int64, then Gather from the table (the Embedding kernel).</summary>
+[CompileModel(Onnx = "onnx_embedding.onnx")]
+public static partial class OnnxEmbedding;

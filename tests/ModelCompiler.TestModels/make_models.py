@@ -509,3 +509,22 @@ def onnx_shape_ops():
 
 
 onnx_shape_ops()
+
+
+class OnnxEmbedding(torch.nn.Module):
+    """OnnxModels.cs (OnnxEmbedding): token ids given as floats, cast to int64 and looked up in a table (Cast, Gather),
+    plus positions, a mean over the sequence and a Linear (opset 13)."""
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.Embedding(20, 8)
+        self.pos = torch.nn.Parameter(torch.randn(6, 8) * 0.1)
+        self.fc = torch.nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.fc(torch.tanh(self.emb(x.long()) + self.pos).mean(1))
+
+
+torch.manual_seed(25)
+torch.onnx.export(OnnxEmbedding().eval(), torch.zeros(2, 6), os.path.join(here, "Models", "onnx_embedding.onnx"),
+                  input_names=["ids"], output_names=["y"], dynamic_axes={"ids": {0: "batch"}, "y": {0: "batch"}}, opset_version=13)
+print("onnx_embedding: exported to ONNX (opset 13)")

@@ -22,7 +22,7 @@ public class OnnxModelTests
     public static TheoryData<string, int> Cases()
     {
         var data = new TheoryData<string, int>();
-        foreach (string model in new[] { "mlp784", "lenet5", "digits_cnn", "onnx_mix", "onnx_activations", "onnx_reduce", "onnx_encoder", "onnx_external", "onnx_elementwise", "onnx_dequantized", "onnx_shape_ops" })
+        foreach (string model in new[] { "mlp784", "lenet5", "digits_cnn", "onnx_mix", "onnx_activations", "onnx_reduce", "onnx_encoder", "onnx_external", "onnx_elementwise", "onnx_dequantized", "onnx_shape_ops", "onnx_embedding" })
             foreach (int batch in new[] { 1, 5, 64 })
                 data.Add(model, batch);
         return data;
@@ -40,6 +40,7 @@ public class OnnxModelTests
         "onnx_elementwise" => (OnnxElementwise.Predict, OnnxElementwise.InputShape.ToArray(), OnnxElementwise.OutputLength),
         "onnx_dequantized" => (OnnxDequantized.Predict, OnnxDequantized.InputShape.ToArray(), OnnxDequantized.OutputLength),
         "onnx_shape_ops" => (OnnxShapeOps.Predict, OnnxShapeOps.InputShape.ToArray(), OnnxShapeOps.OutputLength),
+        "onnx_embedding" => (OnnxEmbedding.Predict, OnnxEmbedding.InputShape.ToArray(), OnnxEmbedding.OutputLength),
         _ => (DigitsCnnOnnx.Predict, DigitsCnnOnnx.InputShape.ToArray(), DigitsCnnOnnx.OutputLength),
     };
 
@@ -50,6 +51,8 @@ public class OnnxModelTests
         (Predict predict, int[] shape, int outputLength) = Compiled(model);
         int inputLength = shape.Aggregate(1, (p, d) => p * d);
         float[] input = Numerics.Random(batch * inputLength, seed: batch * 31 + model.Length);
+        if (model == "onnx_embedding")
+            for (int i = 0; i < input.Length; i++) input[i] = (i * 7 + batch) % 20; // token ids: integral, inside the table
         var actual = new float[batch * outputLength];
         predict(input, actual, batch, -1);
 

@@ -104,6 +104,8 @@ internal static class OnnxImporter
         private readonly Dictionary<string, int> _parameters = new(StringComparer.Ordinal);
         private readonly Dictionary<string, int> _uses = new(StringComparer.Ordinal);
         private readonly Dictionary<string, List<int>> _consumers = new(StringComparer.Ordinal);
+        // Activations cast to integers: token ids, which the compiled model carries as floats (for Embedding).
+        private readonly Dictionary<string, int> _indices = new(StringComparer.Ordinal);
         private readonly HashSet<string> _names = new(StringComparer.Ordinal);
         // Shapes of the ops recorded so far, inferred only when a node needs one (Shape, asymmetric padding).
         private readonly List<Node> _nodes = new();
@@ -241,8 +243,19 @@ internal static class OnnxImporter
                 {
                     // x[:, i] and x[:, [i, j, …]] with known indices; an embedding lookup would need integer inputs.
                     string x = Input(node, 0);
+                    if (_indices.TryGetValue(Input(node, 1), out int tokenIds))
+                    {
+                        // An embedding: rows of a [count, d] table picked by the token ids.
+                        OnnxConstant table = Const(node, x);
+                        if (table.Floats is null || table.Dims.Length != 2 || IntAttribute(node, "axis", 0) != 0)
+                            throw Unsupported(node, "only a float32 [count, d] table indexed along axis 0 is supported");
+                        _weights.Add(new(name + ".weight", table));
+                        _activations[Output()] = Record(node, OpKind.Embedding, new[] { tokenIds }, name);
+                        _ranks[Output()] = RankOf(Input(node, 1)) + 1;
+                        return;
+                    }
                     if (!_activations.ContainsKey(x))
-                        throw Unsupported(node, "looking values up by indices computed from the input (an embedding) is not supported: the compiled model takes float32 input");
+                        throw Unsupported(node, "looking values up by indices computed at run time is supported only for an embedding table indexed by the input cast to integers");
                     int rank = RankOf(x);
                     long axis = IntAttribute(node, "axis", 0);
                     if (axis < 0) axis += rank;
@@ -407,6 +420,14 @@ internal static class OnnxImporter
                 {
                     long to = IntAttribute(node, "to", 0);
                     string x = Input(node, 0);
+                    if (to is (long)OnnxDataType.Int64 or (long)OnnxDataType.Int32 && _activations.TryGetValue(x, out int ids))
+                    {
+                        // Token ids given as floats, cast for a Gather from an embedding table: kept as floats (integral
+                        // values), looked up by the Embedding kernel, which checks their range.
+                        _indices[Output()] = ids;
+                        _ranks[Output()] = RankOf(x);
+                        return;
+                    }
                     if (to != (long)OnnxDataType.Float || !_activations.ContainsKey(x)) throw Unsupported(node, "only a float32 activation cast to float32 (a no-op) is supported");
                     Alias(node, x, Output());
                     return;
