@@ -50,10 +50,16 @@ public sealed class ModelGenerator : IIncrementalGenerator
                 && long.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out long limit)
                 ? limit : ModelBuilder.DefaultEmbedLimit);
 
+        // Whether the project references the GPU runtime (ModelCompiler.Gpu): then models get a GPU entry point too.
+        // A bool, so an edit that does not change the references leaves it, and everything after it, cached.
+        IncrementalValueProvider<bool> gpu = context.CompilationProvider
+            .Select(static (compilation, _) => compilation.GetTypeByMetadataName(GpuEmitter.RuntimeType) is not null);
+
         IncrementalValuesProvider<ModelResult> models = declarations
             .Combine(weightsFiles.Collect())
             .Combine(embedLimit)
-            .Select(static (pair, ct) => ModelBuilder.Build(pair.Left.Left, pair.Left.Right, pair.Right, ct))
+            .Combine(gpu)
+            .Select(static (pair, ct) => ModelBuilder.Build(pair.Left.Left.Left, pair.Left.Left.Right, pair.Left.Right, ct, pair.Right))
             .WithTrackingName(Steps.Models);
 
         IncrementalValuesProvider<ModelPlan> plans = models
@@ -87,6 +93,7 @@ public sealed class ModelGenerator : IIncrementalGenerator
                 string code = ModelEmitter.Emit(plan);
                 spc.AddSource(hint + ".g.cs", code);
                 if (plan.EmbedWeights) spc.AddSource(hint + ".Weights.g.cs", WeightsEmitter.Emit(plan));
+                if (plan.Gpu) spc.AddSource(hint + ".Gpu.g.cs", GpuEmitter.Emit(plan));
             }
             catch (Exception e)
             {

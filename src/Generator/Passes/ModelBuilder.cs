@@ -5,6 +5,7 @@ using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
 using ModelCompiler.Generator.Diagnostics;
+using ModelCompiler.Generator.Emit;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Import;
@@ -22,7 +23,7 @@ internal static class ModelBuilder
     /// <summary>Weights up to this many bytes are embedded when the model says <c>WeightsStorage.Auto</c> (MSBuild: ModelCompilerEmbedLimit).</summary>
     public const long DefaultEmbedLimit = 16L * 1024 * 1024;
 
-    public static ModelResult Build(ModelDeclaration model, ImmutableArray<WeightsFileRef> files, long embedLimit, CancellationToken cancellationToken)
+    public static ModelResult Build(ModelDeclaration model, ImmutableArray<WeightsFileRef> files, long embedLimit, CancellationToken cancellationToken, bool gpu = false)
     {
         var diagnostics = model.Diagnostics.ToList();
         ModelResult Stop() => new(null, diagnostics.ToEquatableArray()) { StandIn = StandIn(model, diagnostics) };
@@ -112,6 +113,13 @@ internal static class ModelBuilder
             ModelPlan plan = LowerToPlan.Run(model, file, graph, groups, readTensor, ranges);
             // Embedding costs ~0.5 s of compile time per MB (docs/performance.md): big weights are read from the file instead.
             plan = plan with { EmbedWeights = model.WeightsStorage == 1 || (model.WeightsStorage == 0 && plan.EmbeddedBytes <= embedLimit), IsOnnx = model.IsOnnx, OutputName = model.OutputName };
+            if (gpu)
+            {
+                // The GPU emitter covers part of the kernels so far: a model outside it keeps its CPU code and says why it has no CreateGpu.
+                string? why = GpuEmitter.Unsupported(plan);
+                if (why is null) plan = plan with { Gpu = true };
+                else diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.GpuUnsupported, model.ClassLocation, model.ClassName, why));
+            }
             return new ModelResult(plan, diagnostics.ToEquatableArray());
         }
         catch (OperationCanceledException)
