@@ -30,12 +30,7 @@ internal static class GpuEmitter
     public static string? Unsupported(ModelPlan plan)
     {
         foreach (KernelPlan k in plan.Kernels)
-        {
-            if (k.Kind == KernelKind.Linear && k.Quantized) return $"K{k.Index} ({k.Title}) is quantized";
-            if (k.Kind is not (KernelKind.Linear or KernelKind.Elementwise or KernelKind.Softmax or KernelKind.LogSoftmax))
-                return $"K{k.Index} ({k.Title}) is a {k.Kind} kernel";
-            if (k.B is not null || k.C is not null || k.Mask is not null) return $"K{k.Index} ({k.Title}) has more than one input";
-        }
+            if (k.Kind == KernelKind.Linear && k.Quantized) return $"K{k.Index} ({k.Title}) is an int8 Linear";
         return null;
     }
 
@@ -83,7 +78,8 @@ internal static class GpuEmitter
         }
         w.Close();
         w.Line();
-        w.Line($"private {View} At(int floatsPerSample) => Arena.SubView((long)floatsPerSample * MaxBatch);");
+        w.Line("// A value of the CPU plan at (per-row offset × rows): here, per-row offset × MaxBatch, plus a place inside each row.");
+        w.Line($"private {View} At(int floatsPerRow, int inRow) => Arena.SubView((long)floatsPerRow * MaxBatch + inRow);");
         w.Close();
         w.Line();
 
@@ -95,19 +91,21 @@ internal static class GpuEmitter
         return w.ToString();
     }
 
+    // Every kernel but the GEMM is one thread per output value (or row), with the same parameters: a, b, c (the
+    // operands; unused ones get the weights view), the mask, the weights, the output.
     private static string LauncherType(KernelPlan k) => k.Kind == KernelKind.Linear
         ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, int>"
-        : $"global::System.Action<{Ilgpu}Index1D, {View}, {View}>";
+        : $"global::System.Action<{Ilgpu}Index1D, {View}, {View}, {View}, {View}, {View}, {View}>";
 
     private static string LoadCall(KernelPlan k) => k.Kind == KernelKind.Linear
         ? $"LoadStreamKernel<{View}, {View}, {View}, int>"
-        : $"LoadAutoGroupedStreamKernel<{Ilgpu}Index1D, {View}, {View}>";
+        : $"LoadAutoGroupedStreamKernel<{Ilgpu}Index1D, {View}, {View}, {View}, {View}, {View}, {View}>";
 
     private static string Operand(Operand o, ModelPlan plan) => o.Buffer switch
     {
         BufferKind.Input => o.Offset == 0 ? "input" : $"input.SubView({o.Offset})",
         BufferKind.Output => o.Offset == 0 ? "output" : $"output.SubView({o.Offset})",
-        BufferKind.Arena => $"At({o.Offset / plan.ChunkRows})",
+        BufferKind.Arena => $"At({(o.Offset - o.RowOffset) / plan.ChunkRows}, {o.RowOffset})",
         _ => $"Weights.SubView({o.Offset})",
     };
 
@@ -116,50 +114,57 @@ internal static class GpuEmitter
     private static string Launch(KernelPlan k, ModelPlan plan)
     {
         string a = Operand(k.A, plan), y = Operand(k.Output, plan);
+        if (k.Kind == KernelKind.Linear)
+            return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index2D({(k.N + Tile - 1) / Tile}, Groups((long){Rows(k)}, {Tile})), new {Ilgpu}Index2D({Threads}, {Threads})), {a}, Weights, {y}, {Rows(k)});";
+        string b = k.B is null ? "Weights" : Operand(k.B, plan), c = k.C is null ? "Weights" : Operand(k.C, plan);
+        string mask = k.Mask is null ? "Weights" : Operand(k.Mask, plan);
+        return $"_k{k.Index}((int)((long)batch * {Outputs(k)}), {a}, {b}, {c}, {mask}, Weights, {y});";
+    }
+
+    /// <summary>Threads per sample of a one-thread-per-output kernel (the body below decodes its index the same way).</summary>
+    private static long Outputs(KernelPlan k)
+    {
+        int[] g = k.Shape.ToArray();
         return k.Kind switch
         {
-            KernelKind.Linear =>
-                $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index2D({(k.N + Tile - 1) / Tile}, Groups((long){Rows(k)}, {Tile})), new {Ilgpu}Index2D({Threads}, {Threads})), {a}, Weights, {y}, {Rows(k)});",
-            KernelKind.Elementwise => $"_k{k.Index}((int)((long)batch * {k.K}), {a}, {y});",
-            _ => $"_k{k.Index}({Rows(k)}, {a}, {y});",
+            KernelKind.Elementwise or KernelKind.Copy => k.K,
+            KernelKind.Softmax or KernelKind.LogSoftmax or KernelKind.LayerNorm => k.RowsPerSample,
+            KernelKind.Embedding => (long)k.RowsPerSample * k.K,
+            KernelKind.Mean => (long)k.RowsPerSample * k.N,
+            KernelKind.BatchNorm => (long)g[0] * g[1],
+            KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv => ConvOutputs(k),
+            KernelKind.Winograd => (long)g[3] * ((g[9] + 1) / 2) * ((g[10] + 1) / 2),
+            KernelKind.MaxPool2d or KernelKind.AvgPool2d => (long)g[0] * g[6] * g[7],
+            KernelKind.GlobalAvgPool => g[0],
+            KernelKind.Add or KernelKind.Mul or KernelKind.Strided => Product(g),
+            KernelKind.Concat => Product(g) + Product(k.BShape.ToArray()),
+            KernelKind.MatMul => (long)k.RowsPerSample * g[0] * k.N,
+            KernelKind.Attention => (long)g[0] * g[1] * g[4],
+            _ => throw new InvalidOperationException($"no GPU form for {k.Kind}"),
         };
     }
+
+    private static long Product(int[] shape) => shape.Aggregate(1L, (p, d) => p * d);
+
+    private static bool PooledDirect(KernelPlan k) => k.Kind == KernelKind.DirectConv && k.Shape.Count > 14 && k.Shape[14] == 1;
+
+    private static long ConvOutputs(KernelPlan k) =>
+        PooledDirect(k) ? (long)k.Shape[3] * (k.Shape[9] / 2) * (k.Shape[10] / 2) : (long)k.Shape[3] * k.Shape[9] * k.Shape[10];
 
     private static void WriteKernel(SourceWriter w, KernelPlan k)
     {
         w.Line($"// K{k.Index} on the GPU: {k.Title}");
         foreach (string source in k.Sources) w.Line($"//     {source}");
-        switch (k.Kind)
+        if (k.Kind == KernelKind.Linear)
         {
-            case KernelKind.Linear:
-                WriteGemm(w, k);
-                break;
-            case KernelKind.Elementwise:
-                w.Open($"private static void GpuK{k.Index}({Ilgpu}Index1D i, {View} a, {View} y)");
-                w.Line($"y[i] = {Chain(k, "a[i]")};");
-                w.Close();
-                break;
-            default:
-            {
-                bool log = k.Kind == KernelKind.LogSoftmax;
-                w.Line("// One thread per row (rows here are short: a classifier's scores).");
-                w.Open($"private static void GpuK{k.Index}({Ilgpu}Index1D row, {View} a, {View} y)");
-                w.Line($"const int K = {k.K};");
-                w.Line("long o = (long)row.X * K;");
-                w.Line("float max = a[o];");
-                w.Line("for (int j = 1; j < K; j++) max = global::System.MathF.Max(max, a[o + j]);");
-                w.Line("float sum = 0f;");
-                w.Line("for (int j = 0; j < K; j++) sum += global::System.MathF.Exp(a[o + j] - max);");
-                w.Line(log
-                    ? "float shift = max + global::System.MathF.Log(sum);"
-                    : "float scale = 1f / sum;");
-                w.Line(log
-                    ? "for (int j = 0; j < K; j++) y[o + j] = a[o + j] - shift;"
-                    : "for (int j = 0; j < K; j++) y[o + j] = global::System.MathF.Exp(a[o + j] - max) * scale;");
-                w.Close();
-                break;
-            }
+            WriteGemm(w, k);
+            w.Line();
+            return;
         }
+        w.Open($"private static void GpuK{k.Index}({Ilgpu}Index1D index, {View} a, {View} b, {View} c, {View} mask, {View} w, {View} y)");
+        w.Line($"long i = index.X, s = i / {Outputs(k)}, t = i % {Outputs(k)}; // sample, and this thread's place in it");
+        GpuBodies.Write(w, k, Chain);
+        w.Close();
         w.Line();
     }
 
@@ -204,9 +209,10 @@ internal static class GpuEmitter
     }
 
     /// <summary>The fused epilogue as one scalar expression, with the functions ILGPU maps onto the GPU's (MathF).</summary>
-    private static string Chain(KernelPlan k, string value)
+    internal static string Chain(KernelPlan k, string value)
     {
-        string v = value;
+        if (k.Epilogue.Count == 0) return value;
+        string v = "(" + value + ")";
         foreach (EpilogueStep step in k.Epilogue)
         {
             string c = Float(step.Scalar);

@@ -340,10 +340,10 @@ internal static class LowerToPlan
                 Operand qkv = where(input);
                 return new KernelPlan(index, KernelKind.Attention,
                     $"Attention \"{rootNode.Source.Name}\": {heads} heads of {features / heads} over {sequence} positions, softmax(q·kᵀ/√d{(mask is null ? "" : " + mask")})·v{(causal ? ", causal" : "")}, flash-style",
-                    sources.ToEquatableArray(), qkv, qkv with { Offset = qkv.Offset + features }, output, 1, sequence, heads, 0, 0, EquatableArray<EpilogueStep>.Empty,
+                    sources.ToEquatableArray(), qkv, qkv with { Offset = qkv.Offset + features, RowOffset = qkv.RowOffset + features }, output, 1, sequence, heads, 0, 0, EquatableArray<EpilogueStep>.Empty,
                     new EquatableArray<int>(geometry.ToArray()), EquatableArray<int>.Empty, EquatableArray<int>.Empty,
                     4L * sequence * sequence * features)
-                { C = qkv with { Offset = qkv.Offset + 2 * features }, Mask = mask is null ? null : where(mask) };
+                { C = qkv with { Offset = qkv.Offset + 2 * features, RowOffset = qkv.RowOffset + 2 * features }, Mask = mask is null ? null : where(mask) };
             }
             case KernelKind.Attention:
             {
@@ -367,7 +367,7 @@ internal static class LowerToPlan
                 LayoutView view = LayoutView.Compose(graph, group.Composed, rootNode)!;
                 int[] shape = rootNode.Shape;
                 Operand source = where(origin);
-                source = source with { Offset = source.Offset + view.Offset };
+                source = source with { Offset = source.Offset + view.Offset, RowOffset = source.RowOffset + view.Offset };
                 string steps = string.Join(", then ", group.Composed.Concat(new[] { rootNode }).Where(n => !OpKinds.IsView(n.Kind)).Select(n => n.Kind.ToString()));
                 return new KernelPlan(index, KernelKind.Strided, $"{steps}: {Node.Format(origin.Shape)} → {Node.Format(shape)}, composed into one strided copy",
                     sources.ToEquatableArray(), source, null, output, 1, 0, 0, 0, 0, EquatableArray<EpilogueStep>.Empty,
@@ -386,7 +386,7 @@ internal static class LowerToPlan
                 {
                     int axis = rootNode.Axes[0], start = rootNode.Axes[1];
                     for (int d = 0; d < shape.Length; d++) strides[d + 1] = sourceStrides[d];
-                    source = source with { Offset = source.Offset + start * sourceStrides[axis] };
+                    source = source with { Offset = source.Offset + start * sourceStrides[axis], RowOffset = source.RowOffset + start * sourceStrides[axis] };
                     what = $"Slice [{start}, {rootNode.Axes[2]}) of dimension {axis}";
                 }
                 else

@@ -9,7 +9,15 @@ namespace ModelCompiler.Generator.Passes;
 internal enum BufferKind { Input, Output, Arena, Weights }
 
 /// <summary>A place in a buffer, in floats (arena offsets are for a whole chunk of rows).</summary>
-internal sealed record Operand(BufferKind Buffer, int Offset);
+internal sealed record Operand(BufferKind Buffer, int Offset)
+{
+    /// <summary>
+    /// The part of <see cref="Offset"/> that is a place inside each sample (a slice of a row: attention's k and v in the
+    /// fused projection, a view into a value), not a place of the value in the arena. The CPU code needs only the sum;
+    /// the GPU code lays values out for another number of rows, so it scales only the rest.
+    /// </summary>
+    public int RowOffset { get; init; }
+}
 
 /// <summary>What a kernel does; each kind maps to one runtime kernel.</summary>
 internal enum KernelKind { Linear, Elementwise, Softmax, LogSoftmax, Add, Mul, Copy, LayerNorm, Attention, Conv2d, MaxPool2d, GlobalAvgPool, BatchNorm, Embedding, Mean,

@@ -1,0 +1,290 @@
+using System;
+using System.Linq;
+using ModelCompiler.Generator.Helpers;
+using ModelCompiler.Generator.Passes;
+
+namespace ModelCompiler.Generator.Emit;
+
+/// <summary>
+/// The bodies of the GPU kernels that run one thread per output value (or per row): every kernel of the plan but the
+/// GEMM. Each body starts with <c>i</c> (the thread), <c>s</c> (its sample) and <c>t</c> (its place in the sample)
+/// and reads the views <c>a</c>, <c>b</c>, <c>c</c>, <c>mask</c> and <c>w</c> (the weights), writing <c>y</c>; every size is
+/// a constant of the plan. They follow the CPU kernels' semantics (same operand layouts, same epilogues), written
+/// for clarity first: these are the small kernels around the GEMMs.
+/// </summary>
+internal static class GpuBodies
+{
+    private const string MathF = "global::System.MathF";
+
+    public static void Write(SourceWriter w, KernelPlan k, Func<KernelPlan, string, string> chain)
+    {
+        int[] g = k.Shape.ToArray();
+        switch (k.Kind)
+        {
+            case KernelKind.Elementwise or KernelKind.Copy:
+                w.Line($"y[i] = {chain(k, "a[i]")};");
+                break;
+
+            case KernelKind.Softmax or KernelKind.LogSoftmax:
+                w.Line($"const int K = {k.K};");
+                w.Line("long o = i * K;");
+                w.Line("float max = a[o];");
+                w.Line($"for (int j = 1; j < K; j++) max = {MathF}.Max(max, a[o + j]);");
+                w.Line("float sum = 0f;");
+                w.Line($"for (int j = 0; j < K; j++) sum += {MathF}.Exp(a[o + j] - max);");
+                if (k.Kind == KernelKind.LogSoftmax)
+                {
+                    w.Line($"float shift = max + {MathF}.Log(sum);");
+                    w.Line("for (int j = 0; j < K; j++) y[o + j] = a[o + j] - shift;");
+                }
+                else
+                {
+                    w.Line("float scale = 1f / sum;");
+                    w.Line($"for (int j = 0; j < K; j++) y[o + j] = {MathF}.Exp(a[o + j] - max) * scale;");
+                }
+                break;
+
+            case KernelKind.LayerNorm:
+            {
+                // One thread per row; with a residual, the row is a + b.
+                string x = k.B is null ? "a[o + j]" : "(a[o + j] + b[o + j])";
+                w.Line($"const int K = {k.K};");
+                w.Line("long o = i * K;");
+                w.Line("float mean = 0f;");
+                w.Line($"for (int j = 0; j < K; j++) mean += {x};");
+                w.Line("mean /= K;");
+                w.Line("float variance = 0f;");
+                w.Line($"for (int j = 0; j < K; j++) {{ float d = {x} - mean; variance += d * d; }}");
+                w.Line($"float inverse = 1f / {MathF}.Sqrt(variance / K + {ModelEmitter.Float(k.Epsilon)});");
+                w.Line($"for (int j = 0; j < K; j++) y[o + j] = ({x} - mean) * inverse * w[{k.WeightOffset} + j] + w[{k.BiasOffset} + j];");
+                break;
+            }
+
+            case KernelKind.Embedding:
+                // An id outside the table (or not whole) writes NaN: a kernel cannot throw; the host-span Predict checks ids first.
+                w.Line($"const int Width = {k.K}, Count = {k.N};");
+                w.Line("long row = i / Width; int j = (int)(i % Width);");
+                w.Line("float id = a[row];");
+                w.Line($"y[i] = id >= 0f && id < Count && id == {MathF}.Floor(id) ? w[{k.WeightOffset} + (long)id * Width + j] : float.NaN;");
+                break;
+
+            case KernelKind.Mean:
+                w.Line($"const int Reduce = {k.K}, Inner = {k.N};");
+                w.Line("long o = i / Inner; int n = (int)(i % Inner);");
+                w.Line("float sum = 0f;");
+                w.Line("for (int r = 0; r < Reduce; r++) sum += a[(o * Reduce + r) * Inner + n];");
+                w.Line("y[i] = sum * (1f / Reduce);");
+                break;
+
+            case KernelKind.BatchNorm:
+                w.Line($"int channel = (int)(t / {g[1]});");
+                w.Line($"y[i] = a[i] * w[{k.WeightOffset} + channel] + w[{k.BiasOffset} + channel];");
+                break;
+
+            case KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv:
+                WriteConvolution(w, k, g, chain);
+                break;
+
+            case KernelKind.Winograd:
+                WriteWinograd(w, k, g, chain);
+                break;
+
+            case KernelKind.MaxPool2d or KernelKind.AvgPool2d:
+            {
+                // planes = C per sample; window kernel × kernel at stride, padding −∞ (max) or 0 (average, counted).
+                int h = g[1], width = g[2], kernel = g[3], stride = g[4], padding = g[5], oh = g[6], ow = g[7];
+                bool max = k.Kind == KernelKind.MaxPool2d;
+                w.Line($"long plane = i / {oh * ow}; int r = (int)(i % {oh * ow}), oy = r / {ow}, ox = r % {ow};");
+                w.Line($"float acc = {(max ? "float.NegativeInfinity" : "0f")};");
+                w.Open($"for (int u = 0; u < {kernel}; u++)");
+                w.Line($"int iy = oy * {stride} - {padding} + u;");
+                w.Line($"if (iy < 0 || iy >= {h}) continue;");
+                w.Open($"for (int v = 0; v < {kernel}; v++)");
+                w.Line($"int ix = ox * {stride} - {padding} + v;");
+                w.Line($"if (ix >= 0 && ix < {width}) acc = {(max ? $"{MathF}.Max(acc, a[(plane * {h} + iy) * {width} + ix])" : $"acc + a[(plane * {h} + iy) * {width} + ix]")};");
+                w.Close();
+                w.Close();
+                w.Line(max ? "y[i] = acc;" : $"y[i] = acc * (1f / {kernel * kernel});");
+                break;
+            }
+
+            case KernelKind.GlobalAvgPool:
+                w.Line($"const int Area = {g[1]};");
+                w.Line("float sum = 0f;");
+                w.Line("for (int j = 0; j < Area; j++) sum += a[i * Area + j];");
+                w.Line("y[i] = sum / Area;");
+                break;
+
+            case KernelKind.Add or KernelKind.Mul:
+            {
+                Index(w, g);
+                string op = k.Kind == KernelKind.Add ? "+" : "*";
+                w.Line($"y[i] = {chain(k, $"a[{Offset("s", k.AStrides.ToArray())}] {op} b[{Offset("s", k.BStrides.ToArray())}]")};");
+                break;
+            }
+
+            case KernelKind.Strided:
+                Index(w, g);
+                w.Line($"y[{Offset("s", k.DestinationStrides.ToArray())}] = a[{Offset("s", k.AStrides.ToArray())}];");
+                break;
+
+            case KernelKind.Concat:
+            {
+                long aCount = g.Aggregate(1L, (p, d) => p * d);
+                int[] bShape = k.BShape.ToArray();
+                w.Open($"if (t < {aCount})");
+                Index(w, g);
+                w.Line($"y[{Offset("s", k.DestinationStrides.ToArray())}] = a[{Offset("s", k.AStrides.ToArray())}];");
+                w.Close();
+                w.Open("else");
+                w.Line($"t -= {aCount};");
+                Index(w, bShape);
+                w.Line($"y[{k.BOutputOffset} + {Offset("s", k.DestinationStrides.ToArray())}] = b[{Offset("s", k.BStrides.ToArray())}];");
+                w.Close();
+                break;
+            }
+
+            case KernelKind.MatMul:
+            {
+                // Products p = s · RowsPerSample + …, each [m, k] · [k, n]; b at p · bStride (0: one matrix for all).
+                int m = g[0], bStride = g[1];
+                w.Line($"const int M = {m}, K = {k.K}, N = {k.N};");
+                w.Line($"long p = s * {k.RowsPerSample} + t / (M * N); int r = (int)(t % (M * N)), row = r / N, col = r % N;");
+                w.Line("float sum = 0f;");
+                w.Line($"for (int j = 0; j < K; j++) sum += a[(p * M + row) * K + j] * b[p * {bStride} + (long)j * N + col];");
+                w.Line($"y[(p * M + row) * N + col] = {chain(k, "sum")};");
+                break;
+            }
+
+            case KernelKind.Attention:
+                WriteAttention(w, k, g);
+                break;
+
+            default:
+                throw new InvalidOperationException($"no GPU form for {k.Kind}");
+        }
+    }
+
+    /// <summary>Decodes <c>t</c> into one index per dimension of <paramref name="shape"/> (<c>d0</c>, <c>d1</c>, …), row-major.</summary>
+    private static void Index(SourceWriter w, int[] shape)
+    {
+        w.Line("long rest = t;");
+        for (int d = shape.Length - 1; d >= 0; d--)
+            w.Line(d == 0 ? "long d0 = rest;" : $"long d{d} = rest % {shape[d]}; rest /= {shape[d]};");
+    }
+
+    /// <summary><c>s · strides[0] + Σ d_j · strides[j + 1]</c>, zero strides left out.</summary>
+    private static string Offset(string sample, int[] strides)
+    {
+        string text = strides[0] == 0 ? "0" : $"{sample} * {strides[0]}";
+        for (int d = 1; d < strides.Length; d++)
+            if (strides[d] != 0) text += $" + d{d - 1} * {strides[d]}";
+        return text;
+    }
+
+    /// <summary>
+    /// A convolution (direct, im2col or depthwise on the CPU: the same filters, PyTorch's <c>[out, c/groups·kh·kw]</c>),
+    /// one thread per output value; with a fused 2×2 max pool, per pooled value, the epilogue before the maximum.
+    /// </summary>
+    private static void WriteConvolution(SourceWriter w, KernelPlan k, int[] g, Func<KernelPlan, string, string> chain)
+    {
+        int c = g[0], h = g[1], width = g[2], n = g[3], kh = g[4], kw = g[5], stride = g[6], padding = g[7], dilation = g[8];
+        int oh = g[9], ow = g[10], groups = g[11], padTop = g[12], cg = c / groups, ng = n / groups;
+        bool pooled = g.Length > 14 && g[14] == 1;
+        int ph = pooled ? oh / 2 : oh, pw = pooled ? ow / 2 : ow;
+        w.Line($"long x0 = s * {c * h * width};");
+        w.Line($"int o = (int)(t / {ph * pw}), r = (int)(t % {ph * pw}), py = r / {pw}, px = r % {pw};");
+        w.Line($"int g = o / {ng};");
+        w.Line($"long filter = {k.WeightOffset} + (long)o * {cg * kh * kw};");
+        w.Line($"float bias = w[{k.BiasOffset} + o];");
+        string[] positions = pooled ? new[] { "0, 0", "0, 1", "1, 0", "1, 1" } : new[] { "0, 0" };
+        w.Line(pooled ? "float result = float.NegativeInfinity;" : "float result = 0f;");
+        foreach (string position in positions)
+        {
+            string[] d = position.Split(',');
+            w.Open("");
+            w.Line(pooled ? $"int oy = 2 * py + {d[0].Trim()}, ox = 2 * px + {d[1].Trim()};" : "int oy = py, ox = px;");
+            w.Line("float acc = 0f;");
+            w.Open($"for (int ci = 0; ci < {cg}; ci++)");
+            w.Line($"long plane = x0 + (long)(g * {cg} + ci) * {h * width};");
+            w.Open($"for (int u = 0; u < {kh}; u++)");
+            w.Line($"int iy = oy * {stride} - {padTop} + u * {dilation};");
+            w.Line($"if (iy < 0 || iy >= {h}) continue;");
+            w.Open($"for (int v = 0; v < {kw}; v++)");
+            w.Line($"int ix = ox * {stride} - {padding} + v * {dilation};");
+            w.Line($"if (ix >= 0 && ix < {width}) acc += a[plane + iy * {width} + ix] * w[filter + (ci * {kh} + u) * {kw} + v];");
+            w.Close();
+            w.Close();
+            w.Close();
+            w.Line(pooled ? $"result = {MathF}.Max(result, {chain(k, "acc + bias")});" : $"result = {chain(k, "acc + bias")};");
+            w.Close();
+        }
+        w.Line("y[i] = result;");
+    }
+
+    /// <summary>
+    /// Winograd F(2×2, 3×3) with the CPU's transformed filters (sixteen [out, in] matrices, U = G g Gᵀ): one thread per
+    /// output channel and 2×2 tile: V = Bᵀ d B per input channel, M += U ⊙ V, then Y = Aᵀ M A, bias and epilogue.
+    /// </summary>
+    private static void WriteWinograd(SourceWriter w, KernelPlan k, int[] g, Func<KernelPlan, string, string> chain)
+    {
+        int c = g[0], h = g[1], width = g[2], n = g[3], padding = g[7], oh = g[9], ow = g[10], padTop = g[12];
+        int th = (oh + 1) / 2, tw = (ow + 1) / 2;
+        w.Line($"long x0 = s * {c * h * width};");
+        w.Line($"int o = (int)(t / {th * tw}), r = (int)(t % {th * tw}), y0 = (r / {tw}) * 2 - {padTop}, x0c = (r % {tw}) * 2 - {padding};");
+        for (int p = 0; p < 16; p++) w.Line($"float m{p} = 0f;");
+        w.Open($"for (int ci = 0; ci < {c}; ci++)");
+        w.Line($"long plane = x0 + (long)ci * {h * width};");
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++)
+                w.Line($"float d{i}{j} = y0 + {i} >= 0 && y0 + {i} < {h} && x0c + {j} >= 0 && x0c + {j} < {width} ? a[plane + (y0 + {i}) * {width} + x0c + {j}] : 0f;");
+        // Bᵀ d: rows d0 − d2, d1 + d2, d2 − d1, d1 − d3 (per column); then · B on the columns the same way.
+        for (int j = 0; j < 4; j++)
+            w.Line($"float e0{j} = d0{j} - d2{j}, e1{j} = d1{j} + d2{j}, e2{j} = d2{j} - d1{j}, e3{j} = d1{j} - d3{j};");
+        for (int i = 0; i < 4; i++)
+            w.Line($"float v{i}0 = e{i}0 - e{i}2, v{i}1 = e{i}1 + e{i}2, v{i}2 = e{i}2 - e{i}1, v{i}3 = e{i}1 - e{i}3;");
+        for (int p = 0; p < 16; p++)
+            w.Line($"m{p} += w[{k.WeightOffset} + {p}L * {n * c} + (long)o * {c} + ci] * v{p / 4}{p % 4};");
+        w.Close();
+        // Aᵀ M A: rows m0 + m1 + m2 and m1 − m2 − m3, then the same on the columns.
+        for (int j = 0; j < 4; j++)
+            w.Line($"float u0{j} = m{j} + m{4 + j} + m{8 + j}, u1{j} = m{4 + j} - m{8 + j} - m{12 + j};");
+        w.Line($"float bias = w[{k.BiasOffset} + o];");
+        w.Line($"int oy = y0 + {padTop}, ox = x0c + {padding};");
+        w.Line($"long out0 = s * {n * oh * ow} + (long)o * {oh * ow};");
+        for (int i = 0; i < 2; i++)
+        {
+            w.Line($"if (oy + {i} < {oh})");
+            w.Open("");
+            w.Line($"y[out0 + (oy + {i}) * {ow} + ox] = {chain(k, $"u{i}0 + u{i}1 + u{i}2 + bias")};");
+            w.Line($"if (ox + 1 < {ow}) y[out0 + (oy + {i}) * {ow} + ox + 1] = {chain(k, $"u{i}1 - u{i}2 - u{i}3 + bias")};");
+            w.Close();
+        }
+    }
+
+    /// <summary>
+    /// Attention, one thread per (head, query, value column): the scores over the keys with a running maximum and sum
+    /// (no score array), as the CPU kernel's semantics: scale 1/√e, additive mask, causal keys skipped, NaN when all hidden.
+    /// </summary>
+    private static void WriteAttention(SourceWriter w, KernelPlan k, int[] g)
+    {
+        int queries = g[1], keys = g[2], e = g[3], ve = g[4];
+        bool causal = g[19] == 1;
+        w.Line($"int h = (int)(t / {queries * ve}), r = (int)(t % {queries * ve}), q = r / {ve}, col = r % {ve};");
+        w.Line($"long qo = s * {g[5]} + (long)h * {g[6]} + (long)q * {g[7]};");
+        w.Line($"long ko = s * {g[8]} + (long)h * {g[9]}, vo = s * {g[11]} + (long)h * {g[12]} + col;");
+        w.Line($"float scale = 1f / {MathF}.Sqrt({e}f);");
+        w.Line("float max = float.NegativeInfinity, sum = 0f, acc = 0f;");
+        w.Open($"for (int j = 0; j < {(causal ? $"global::System.Math.Min(q + 1, {keys})" : keys.ToString())}; j++)");
+        w.Line("float score = 0f;");
+        w.Line($"for (int d = 0; d < {e}; d++) score += a[qo + d] * b[ko + (long)j * {g[10]} + d];");
+        w.Line(k.Mask is null ? "score *= scale;" : $"score = score * scale + mask[s * {g[17]} + (long)q * {g[18]} + j];");
+        w.Line($"float next = {MathF}.Max(max, score);");
+        w.Line($"float correction = {MathF}.Exp(max - next), weight = {MathF}.Exp(score - next);");
+        w.Line("sum = sum * correction + weight;");
+        w.Line($"acc = acc * correction + weight * c[vo + (long)j * {g[13]}];");
+        w.Line("max = next;");
+        w.Close();
+        w.Line($"y[s * {g[14]} + (long)h * {g[15]} + (long)q * {g[16]} + col] = acc / sum;");
+    }
+}
