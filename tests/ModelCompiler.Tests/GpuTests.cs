@@ -1,4 +1,7 @@
+extern alias generator;
+
 using System;
+using System.IO;
 using System.Linq;
 using ILGPU;
 using ILGPU.Runtime;
@@ -90,6 +93,22 @@ public sealed class GpuTests : IDisposable
         Assert.Contains("TextClassifier", names);
         Assert.Contains("DigitsInt4", names);
         Assert.Null(CreateGpu(typeof(Digits.DigitsClassifierInt8)));
+    }
+
+    [Fact]
+    public void The_benchmark_GEMM_is_the_emitted_one()
+    {
+        // benchmarks/ModelCompiler.GpuBenchmarks measures the 4096³ GEMM with a copy of what the emitter writes for a
+        // 4096 → 4096 Linear (the real model would need a 64 MB weights file); this keeps the copy exact.
+        string path = Path.Combine(GeneratorDiagnosticsTests.RepositoryRoot(), "benchmarks/ModelCompiler.GpuBenchmarks/GeneratedGemm.cs");
+        string file = File.ReadAllText(path).ReplaceLineEndings("\n");
+        const string begin = "// BEGIN EMITTED\n", end = "// END EMITTED\n";
+        int from = file.IndexOf(begin, StringComparison.Ordinal) + begin.Length, to = file.IndexOf(end, StringComparison.Ordinal);
+        string emitted = generator::ModelCompiler.Generator.Emit.GpuEmitter.GemmKernel(4096, 4096);
+        if (Environment.GetEnvironmentVariable("MODELCOMPILER_ACCEPT_GOLDEN") == "1")
+            File.WriteAllText(path, file[..from] + emitted + file[to..]);
+        else
+            Assert.Equal(emitted, file[from..to]);
     }
 
     [Fact]

@@ -208,6 +208,21 @@ internal static class GpuEmitter
         w.Close();
     }
 
+    /// <summary>
+    /// The GEMM the emitter writes for a Linear of <paramref name="n"/> outputs and <paramref name="k"/> inputs (weights
+    /// packed in panels from 0, bias after them, no epilogue), as a method named <c>GpuK0</c>: the GPU benchmark runs
+    /// exactly this for its 4096³ measurement (a test keeps its copy equal to it), without a 64 MB weights file.
+    /// </summary>
+    public static string GemmKernel(int n, int k)
+    {
+        var plan = new KernelPlan(0, KernelKind.Linear, $"Linear [{k}] → [{n}]", EquatableArray<string>.Empty, new Operand(BufferKind.Input, 0), null,
+            new Operand(BufferKind.Output, 0), 1, k, n, 0, ModelCompiler.Kernels.PanelLayout.PackedLength(n, k), EquatableArray<EpilogueStep>.Empty,
+            EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, 2L * n * k);
+        var w = new SourceWriter();
+        WriteGemm(w, plan);
+        return w.ToString().Replace("private static void GpuK0(", "internal static void GpuK0("); // callable from the benchmark
+    }
+
     /// <summary>The fused epilogue as one scalar expression, with the functions ILGPU maps onto the GPU's (MathF).</summary>
     internal static string Chain(KernelPlan k, string value)
     {

@@ -1,0 +1,132 @@
+// The GPU benchmark (issue 6). On a CUDA machine: benchmarks/gpu/device.sh runs it beside PyTorch and writes the table.
+// Here: `dotnet run --project benchmarks/ModelCompiler.GpuBenchmarks -c Release -- --cpu` checks the harness on ILGPU's
+// CPU accelerator with small sizes (its timings mean nothing).
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Runtime.InteropServices;
+using System.Runtime.Loader;
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+using ModelCompiler.GpuBenchmarks;
+
+bool cpu = args.Contains("--cpu");
+string outDir = args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault() ?? AppContext.BaseDirectory;
+Directory.CreateDirectory(outDir);
+
+// ILGPU's P/Invoke name for the driver is "cuda"; machines with only libcuda.so.1 need the fallback.
+AssemblyLoadContext.Default.ResolvingUnmanagedDll += (_, name) =>
+    name == "cuda" && NativeLibrary.TryLoad("libcuda.so.1", out IntPtr handle) ? handle : IntPtr.Zero;
+
+using Context context = Context.Create(builder => builder.Cuda().CPU(CPUDeviceKind.Nvidia));
+Device device = cpu ? context.GetCPUDevices()[0] : context.Devices.FirstOrDefault(d => d.AcceleratorType == AcceleratorType.Cuda)
+    ?? throw new InvalidOperationException("no CUDA device (run with --cpu to check the harness on the CPU accelerator)");
+using Accelerator accelerator = device.CreateAccelerator(context);
+var rows = new List<(string What, string Value)>();
+void Report(string what, string value)
+{
+    rows.Add((what, value));
+    Console.WriteLine($"{what}: {value}");
+}
+Report("device", $"{accelerator.Name} ({accelerator.AcceleratorType})");
+
+// The MLP: first-call cost, then the median of synchronized runs on device memory, batch by batch.
+int[] batches = cpu ? new[] { 1, 2, 3 } : new[] { 1, 64, 4096 };
+int maxBatch = batches.Max();
+var clock = Stopwatch.StartNew();
+using Mlp784.Gpu mlp = Mlp784.CreateGpu(accelerator, maxBatch);
+Report("MLP CreateGpu (kernels compiled, weights uploaded)", Ms(clock.Elapsed.TotalMilliseconds));
+float[] input = Random(maxBatch * Mlp784.InputLength, 1);
+var output = new float[maxBatch * Mlp784.OutputLength];
+clock.Restart();
+mlp.Predict(input.AsSpan(0, Mlp784.InputLength), output.AsSpan(0, Mlp784.OutputLength), 1);
+Report("MLP first Predict, batch 1", Ms(clock.Elapsed.TotalMilliseconds));
+mlp.Warmup();
+
+var expected = new float[batches[1] * Mlp784.OutputLength];
+Mlp784.Predict(input.AsSpan(0, batches[1] * Mlp784.InputLength), expected, batches[1]);
+mlp.Predict(input.AsSpan(0, batches[1] * Mlp784.InputLength), output.AsSpan(0, expected.Length), batches[1]);
+Report($"MLP GPU vs CPU, batch {batches[1]} (max relative error)", RelativeError(output.AsSpan(0, expected.Length), expected).ToString("E2", CultureInfo.InvariantCulture));
+
+using MemoryBuffer1D<float, Stride1D.Dense> x = accelerator.Allocate1D(input);
+using MemoryBuffer1D<float, Stride1D.Dense> y = accelerator.Allocate1D<float>(output.Length);
+foreach (int batch in batches)
+{
+    ArrayView<float> xv = ((ArrayView<float>)x.View).SubView(0, (long)batch * Mlp784.InputLength);
+    ArrayView<float> yv = ((ArrayView<float>)y.View).SubView(0, (long)batch * Mlp784.OutputLength);
+    double us = Median(() => mlp.Predict(xv, yv, batch), cpu ? 1 : 200) * 1000;
+    Report($"MLP batch {batch}, device memory (µs)", us.ToString("F1", CultureInfo.InvariantCulture));
+}
+{
+    int batch = batches[1];
+    double us = Median(() => mlp.Predict(input.AsSpan(0, batch * Mlp784.InputLength), output.AsSpan(0, batch * Mlp784.OutputLength), batch), cpu ? 1 : 200) * 1000;
+    Report($"MLP batch {batch}, from and to host memory (µs)", us.ToString("F1", CultureInfo.InvariantCulture));
+}
+
+// The generated GEMM at 4096³ (GeneratedGemm.cs is the emitter's output for a 4096 → 4096 Linear).
+if (!cpu)
+{
+    const int N = 4096, K = 4096, M = 4096;
+    float[] a = Random(M * K, 2), w = Random(N * K + N, 3);
+    using MemoryBuffer1D<float, Stride1D.Dense> ab = accelerator.Allocate1D(a), wb = accelerator.Allocate1D(w), cb = accelerator.Allocate1D<float>((long)M * N);
+    clock.Restart();
+    var gemm = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(GeneratedGemm.GpuK0);
+    Report("GEMM kernel compile", Ms(clock.Elapsed.TotalMilliseconds));
+    var config = new KernelConfig(new Index2D(N / 64, M / 64), new Index2D(16, 16));
+    double ms = Median(() => { gemm(config, ab.View, wb.View, cb.View, M); accelerator.Synchronize(); }, 20);
+    Report("GEMM 4096³ fp32 (TFLOP/s)", (2.0 * M * N * K / (ms / 1000) / 1e12).ToString("F2", CultureInfo.InvariantCulture));
+    // A few outputs against a double-precision dot product (weights in 16-column panels: W[n, k] = w[((n / 16)·K + k)·16 + n % 16]).
+    float[] c = cb.GetAsArray1D();
+    double worst = 0;
+    for (int probe = 0; probe < 16; probe++)
+    {
+        int m = probe * 251 % M, n = probe * 577 % N;
+        double sum = w[N * K + n];
+        for (int k = 0; k < K; k++) sum += (double)a[(long)m * K + k] * w[((long)(n / 16) * K + k) * 16 + n % 16];
+        worst = Math.Max(worst, Math.Abs(c[(long)m * N + n] - sum) / Math.Max(1, Math.Abs(sum)));
+    }
+    Report("GEMM spot check (max relative error of 16 outputs)", worst.ToString("E2", CultureInfo.InvariantCulture));
+}
+
+File.WriteAllLines(Path.Combine(outDir, "modelcompiler-gpu.md"),
+    new[] { "| measurement | value |", "|---|---:|" }.Concat(rows.Select(r => $"| {r.What} | {r.Value} |")));
+Console.WriteLine($"written: {Path.Combine(outDir, "modelcompiler-gpu.md")}");
+
+static string Ms(double ms) => ms.ToString("F1", CultureInfo.InvariantCulture) + " ms";
+
+static float[] Random(int count, int seed)
+{
+    var random = new Random(seed);
+    var values = new float[count];
+    for (int i = 0; i < count; i++) values[i] = (float)(random.NextDouble() * 2 - 1) * 0.05f;
+    return values;
+}
+
+static double RelativeError(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)
+{
+    double worst = 0, scale = 0;
+    for (int i = 0; i < expected.Length; i++) scale = Math.Max(scale, Math.Abs(expected[i]));
+    for (int i = 0; i < expected.Length; i++) worst = Math.Max(worst, Math.Abs(actual[i] - expected[i]));
+    return worst / Math.Max(scale, 1e-30);
+}
+
+// Milliseconds: the median of `count` timed runs after three untimed ones.
+static double Median(Action run, int count)
+{
+    for (int i = 0; i < 3; i++) run();
+    var times = new double[count];
+    var clock = new Stopwatch();
+    for (int i = 0; i < count; i++)
+    {
+        clock.Restart();
+        run();
+        times[i] = clock.Elapsed.TotalMilliseconds;
+    }
+    Array.Sort(times);
+    return times[count / 2];
+}
