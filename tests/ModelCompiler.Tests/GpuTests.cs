@@ -96,6 +96,40 @@ public sealed class GpuTests : IDisposable
     }
 
     [Fact]
+    public void A_project_referencing_the_GPU_runtime_gets_CreateGpu_and_MC0014_where_a_kernel_has_no_GPU_form()
+    {
+        string weights = Path.Combine(GeneratorDiagnosticsTests.RepositoryRoot(), "samples/Digits/digits.safetensors");
+        const string source = """
+            using ModelCompiler;
+            namespace Demo;
+            [CompileModel(Weights = "digits.safetensors")]
+            public static partial class Float { static Tensor Forward([Shape(64)] Tensor x) => x.Linear("fc1").Relu().Linear("fc2"); }
+            [CompileModel(Weights = "digits.safetensors", Quantize = Quantization.Int8)]
+            public static partial class Int8 { static Tensor Forward([Shape(64)] Tensor x) => x.Linear("fc1").Relu().Linear("fc2"); }
+            """;
+        var references = new[] { typeof(GpuModel).Assembly, typeof(Accelerator).Assembly }
+            .Select(a => (Microsoft.CodeAnalysis.MetadataReference)Microsoft.CodeAnalysis.MetadataReference.CreateFromFile(a.Location));
+        var compilation = GeneratorHarness.Compilation(("Model.cs", source)).AddReferences(references);
+        Microsoft.CodeAnalysis.GeneratorDriver driver = GeneratorHarness.Driver(new[] { new GeneratorHarness.BinaryAdditionalText(weights) });
+        driver = driver.RunGeneratorsAndUpdateCompilation(compilation, out var output, out _);
+        var run = driver.GetRunResult().Results.Single();
+
+        Assert.Contains(run.GeneratedSources, s => s.HintName == "Demo.Float.Gpu.g.cs");
+        Assert.DoesNotContain(run.GeneratedSources, s => s.HintName == "Demo.Int8.Gpu.g.cs");
+        var info = Assert.Single(run.Diagnostics);
+        Assert.Equal("MC0014", info.Id);
+        Assert.Equal(Microsoft.CodeAnalysis.DiagnosticSeverity.Info, info.Severity);
+        Assert.StartsWith("Model 'Int8' has no GPU entry point (CreateGpu): K0 (Linear", info.GetMessage(), StringComparison.Ordinal);
+        Assert.Equal("Int8", source.Substring(info.Location.SourceSpan.Start, info.Location.SourceSpan.Length));
+        Assert.Empty(output.GetDiagnostics().Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error));
+        // Without the reference, no GPU code and no message.
+        driver = GeneratorHarness.Driver(new[] { new GeneratorHarness.BinaryAdditionalText(weights) });
+        run = driver.RunGenerators(GeneratorHarness.Compilation(("Model.cs", source))).GetRunResult().Results.Single();
+        Assert.Empty(run.Diagnostics);
+        Assert.DoesNotContain(run.GeneratedSources, s => s.HintName.EndsWith(".Gpu.g.cs", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void The_benchmark_GEMM_is_the_emitted_one()
     {
         // benchmarks/ModelCompiler.GpuBenchmarks measures the 4096³ GEMM with a copy of what the emitter writes for a
