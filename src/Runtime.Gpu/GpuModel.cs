@@ -16,10 +16,15 @@ public abstract class GpuModel : IDisposable
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _arena;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _input;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _output;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _scratch;
     private bool _disposed;
 
-    /// <summary>Uploads <paramref name="weights"/> and allocates the arena (<paramref name="arenaFloatsPerSample"/> per sample) and staging buffers.</summary>
-    protected GpuModel(Accelerator accelerator, int maxBatch, int inputLength, int outputLength, int arenaFloatsPerSample, ReadOnlySpan<float> weights)
+    /// <summary>
+    /// Uploads <paramref name="weights"/> and allocates the arena (<paramref name="arenaFloatsPerSample"/> per sample), the
+    /// kernels' scratch (<paramref name="scratchFloatsPerSample"/> per sample: int8 layers' quantized rows) and staging buffers.
+    /// </summary>
+    protected GpuModel(Accelerator accelerator, int maxBatch, int inputLength, int outputLength, int arenaFloatsPerSample, ReadOnlySpan<float> weights,
+        int scratchFloatsPerSample = 0)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         if (maxBatch < 1) throw new ArgumentOutOfRangeException(nameof(maxBatch), maxBatch, "maxBatch must be at least 1.");
@@ -32,6 +37,7 @@ public abstract class GpuModel : IDisposable
         _arena = accelerator.Allocate1D<float>(Math.Max(1L, (long)arenaFloatsPerSample * maxBatch));
         _input = accelerator.Allocate1D<float>((long)inputLength * maxBatch);
         _output = accelerator.Allocate1D<float>((long)outputLength * maxBatch);
+        _scratch = accelerator.Allocate1D<float>(Math.Max(1L, (long)scratchFloatsPerSample * maxBatch));
     }
 
     /// <summary>The accelerator the model runs on.</summary>
@@ -51,6 +57,9 @@ public abstract class GpuModel : IDisposable
 
     /// <summary>Intermediate values: each at its per-sample offset times <see cref="MaxBatch"/>.</summary>
     protected ArrayView<float> Arena => _arena.View;
+
+    /// <summary>The kernels' scratch (int8 layers quantize their input rows into it).</summary>
+    protected ArrayView<float> Scratch => _scratch.View;
 
     /// <summary>Runs the model on <paramref name="batch"/> samples, copying from and to host memory; returns when the output is written.</summary>
     /// <exception cref="ArgumentException">A span has the wrong length, or <paramref name="batch"/> is not in [1, <see cref="MaxBatch"/>]; nothing is written.</exception>
@@ -117,6 +126,7 @@ public abstract class GpuModel : IDisposable
         _arena.Dispose();
         _input.Dispose();
         _output.Dispose();
+        _scratch.Dispose();
         GC.SuppressFinalize(this);
     }
 }

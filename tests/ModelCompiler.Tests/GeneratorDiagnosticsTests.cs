@@ -328,7 +328,7 @@ public class GeneratorDiagnosticsTests
             .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
             .Where(f => f.FieldType == typeof(DiagnosticDescriptor))
             .Select(f => (DiagnosticDescriptor)f.GetValue(null)!).ToList();
-        Assert.Equal(14, descriptors.Count);
+        Assert.Equal(13, descriptors.Count);
         foreach (DiagnosticDescriptor descriptor in descriptors)
         {
             Assert.True(File.Exists(Path.Combine(root, "docs", "diagnostics", descriptor.Id + ".md")), descriptor.Id + " has no page");

@@ -33,7 +33,7 @@ public sealed class GpuTests : IDisposable
 
     public delegate void CpuPredict(ReadOnlySpan<float> input, Span<float> output, int batch, int maxDegreeOfParallelism);
 
-    /// <summary>Every compiled test model whose kernels all have a GPU form (the int8 ones do not, yet: MC0014), and the ONNX ones.</summary>
+    /// <summary>Every compiled test model whose kernels all have a GPU form (all of them, today), and ONNX ones.</summary>
     public static TheoryData<string> Models()
     {
         var data = new TheoryData<string>();
@@ -86,17 +86,15 @@ public sealed class GpuTests : IDisposable
     [Fact]
     public void The_samples_have_GPU_entry_points()
     {
-        // Every sample (Digits, DigitsCnn, TextClassifier) and the int4 Digits model; int8 ones say MC0014 instead.
+        // Every sample (Digits, DigitsCnn, TextClassifier), quantized or not: every compiled model has one.
         var names = Models().Select(row => row.Data).ToHashSet();
-        Assert.Contains("Digits", names);
-        Assert.Contains("DigitsCnn", names);
-        Assert.Contains("TextClassifier", names);
-        Assert.Contains("DigitsInt4", names);
-        Assert.Null(CreateGpu(typeof(Digits.DigitsClassifierInt8)));
+        foreach (string name in new[] { "Digits", "DigitsCnn", "TextClassifier", "DigitsInt4", "DigitsInt8", "DigitsInt8Static", "AttentionBlockInt8" })
+            Assert.Contains(name, names);
+        Assert.Equal(CompiledModel.All.Length + 5, names.Count);
     }
 
     [Fact]
-    public void A_project_referencing_the_GPU_runtime_gets_CreateGpu_and_MC0014_where_a_kernel_has_no_GPU_form()
+    public void A_project_referencing_the_GPU_runtime_gets_CreateGpu_on_every_model()
     {
         string weights = Path.Combine(GeneratorDiagnosticsTests.RepositoryRoot(), "samples/Digits/digits.safetensors");
         const string source = """
@@ -115,12 +113,8 @@ public sealed class GpuTests : IDisposable
         var run = driver.GetRunResult().Results.Single();
 
         Assert.Contains(run.GeneratedSources, s => s.HintName == "Demo.Float.Gpu.g.cs");
-        Assert.DoesNotContain(run.GeneratedSources, s => s.HintName == "Demo.Int8.Gpu.g.cs");
-        var info = Assert.Single(run.Diagnostics);
-        Assert.Equal("MC0014", info.Id);
-        Assert.Equal(Microsoft.CodeAnalysis.DiagnosticSeverity.Info, info.Severity);
-        Assert.StartsWith("Model 'Int8' has no GPU entry point (CreateGpu): K0 (Linear", info.GetMessage(), StringComparison.Ordinal);
-        Assert.Equal("Int8", source.Substring(info.Location.SourceSpan.Start, info.Location.SourceSpan.Length));
+        Assert.Contains(run.GeneratedSources, s => s.HintName == "Demo.Int8.Gpu.g.cs");
+        Assert.Empty(run.Diagnostics);
         Assert.Empty(output.GetDiagnostics().Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error));
         // Without the reference, no GPU code and no message.
         driver = GeneratorHarness.Driver(new[] { new GeneratorHarness.BinaryAdditionalText(weights) });

@@ -89,14 +89,6 @@ internal static class DiagnosticDescriptors
         "[CompileModel] on '{0}' needs Weights = \"….safetensors\"",
         "Name the model's safetensors file in the attribute and list it in AdditionalFiles.");
 
-    /// <summary>Format: <c>Model '{0}' has no GPU entry point (CreateGpu): {1}, which the GPU emitter does not generate yet</c>.</summary>
-    public static readonly DiagnosticDescriptor GpuUnsupported = new("MC0014",
-        "No GPU entry point for this model",
-        "Model '{0}' has no GPU entry point (CreateGpu): {1}, which the GPU emitter does not generate yet",
-        Category, DiagnosticSeverity.Info, isEnabledByDefault: true,
-        "The project references ModelCompiler.Gpu, so each model gets CreateGpu when the GPU emitter has a form of every one of its kernels; this one keeps its CPU code only.",
-        helpLinkUri: string.Format(System.Globalization.CultureInfo.InvariantCulture, HelpLinkFormat, "MC0014"));
-
     /// <summary>Format: <c>ONNX node '{0}' ({1}, domain '{2}', opset {3}) cannot be compiled: {4}</c>.</summary>
     public static readonly DiagnosticDescriptor OnnxUnsupported = Error("MC0013",
         "ONNX operator not supported",

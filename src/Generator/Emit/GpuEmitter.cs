@@ -26,14 +26,6 @@ internal static class GpuEmitter
     private const string View = "global::ILGPU.ArrayView<float>";
     private const int Tile = 64, Threads = 16, PerThread = 4, Depth = 8;
 
-    /// <summary>Why the GPU emitter cannot compile this plan yet (the first kernel it does not generate), or null.</summary>
-    public static string? Unsupported(ModelPlan plan)
-    {
-        foreach (KernelPlan k in plan.Kernels)
-            if (k.Kind == KernelKind.Linear && k.Quantized) return $"K{k.Index} ({k.Title}) is an int8 Linear";
-        return null;
-    }
-
     public static string Emit(ModelPlan plan)
     {
         var w = new SourceWriter();
@@ -60,13 +52,22 @@ internal static class GpuEmitter
 
         w.Line($"/// <summary>{SourceWriter.Xml(plan.ClassName)} on a GPU: <c>Predict</c> from host spans or on device views, as <see cref=\"global::ModelCompiler.Gpu.GpuModel\"/> describes.</summary>");
         w.Open("public sealed class Gpu : global::ModelCompiler.Gpu.GpuModel");
-        foreach (KernelPlan k in plan.Kernels) w.Line($"private readonly {LauncherType(k)} _k{k.Index};");
+        foreach (KernelPlan k in plan.Kernels)
+        {
+            w.Line($"private readonly {LauncherType(k)} _k{k.Index};");
+            if (k.Quantized) w.Line($"private readonly {OneThreadType} _k{k.Index}Rows; // quantizes the input rows");
+        }
         w.Line();
         w.Line("// The weights are uploaded and the buffers allocated by the base; ILGPU compiles the kernels here, when the model");
         w.Line("// is created (tens of milliseconds each on a GPU), not on the first call.");
         w.Line($"internal Gpu({Ilgpu}Runtime.Accelerator accelerator, int maxBatch)");
-        w.Open($"    : base(accelerator, maxBatch, {plan.InputLength}, {plan.OutputLength}, {plan.ArenaFloatsPerRow}, CompiledWeights.Buffer.Span)");
-        foreach (KernelPlan k in plan.Kernels) w.Line($"_k{k.Index} = {Ilgpu}Runtime.KernelLoaders.{LoadCall(k)}(accelerator, GpuK{k.Index});");
+        int scratch = plan.Kernels.Where(k => k.Quantized).Select(k => k.RowsPerSample * (k.K + 1)).DefaultIfEmpty(0).Max();
+        w.Open($"    : base(accelerator, maxBatch, {plan.InputLength}, {plan.OutputLength}, {plan.ArenaFloatsPerRow}, CompiledWeights.Buffer.Span, {scratch})");
+        foreach (KernelPlan k in plan.Kernels)
+        {
+            w.Line($"_k{k.Index} = {Ilgpu}Runtime.KernelLoaders.{LoadCall(k)}(accelerator, GpuK{k.Index});");
+            if (k.Quantized) w.Line($"_k{k.Index}Rows = {Ilgpu}Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<{Ilgpu}Index1D, {View}, {View}, {View}, {View}, {View}, {View}>(accelerator, GpuK{k.Index}Rows);");
+        }
         w.Close();
         w.Line();
         w.Line("/// <inheritdoc/>");
@@ -93,11 +94,13 @@ internal static class GpuEmitter
 
     // Every kernel but the GEMM is one thread per output value (or row), with the same parameters: a, b, c (the
     // operands; unused ones get the weights view), the mask, the weights, the output.
-    private static string LauncherType(KernelPlan k) => k.Kind == KernelKind.Linear
-        ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, int>"
-        : $"global::System.Action<{Ilgpu}Index1D, {View}, {View}, {View}, {View}, {View}, {View}>";
+    private static string OneThreadType => $"global::System.Action<{Ilgpu}Index1D, {View}, {View}, {View}, {View}, {View}, {View}>";
 
-    private static string LoadCall(KernelPlan k) => k.Kind == KernelKind.Linear
+    private static bool IsGemm(KernelPlan k) => k.Kind == KernelKind.Linear && !k.Quantized;
+
+    private static string LauncherType(KernelPlan k) => IsGemm(k) ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, int>" : OneThreadType;
+
+    private static string LoadCall(KernelPlan k) => IsGemm(k)
         ? $"LoadStreamKernel<{View}, {View}, {View}, int>"
         : $"LoadAutoGroupedStreamKernel<{Ilgpu}Index1D, {View}, {View}, {View}, {View}, {View}, {View}>";
 
@@ -114,7 +117,10 @@ internal static class GpuEmitter
     private static string Launch(KernelPlan k, ModelPlan plan)
     {
         string a = Operand(k.A, plan), y = Operand(k.Output, plan);
-        if (k.Kind == KernelKind.Linear)
+        if (k.Quantized)
+            return $"_k{k.Index}Rows((int)((long){Rows(k)}), {a}, Weights, Weights, Weights, Weights, Scratch);\n"
+                + $"_k{k.Index}((int)((long){Rows(k)} * {k.N}), Scratch, Weights, Weights, Weights, Weights, {y});";
+        if (IsGemm(k))
             return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index2D({(k.N + Tile - 1) / Tile}, Groups((long){Rows(k)}, {Tile})), new {Ilgpu}Index2D({Threads}, {Threads})), {a}, Weights, {y}, {Rows(k)});";
         string b = k.B is null ? "Weights" : Operand(k.B, plan), c = k.C is null ? "Weights" : Operand(k.C, plan);
         string mask = k.Mask is null ? "Weights" : Operand(k.Mask, plan);
@@ -127,6 +133,7 @@ internal static class GpuEmitter
         int[] g = k.Shape.ToArray();
         return k.Kind switch
         {
+            KernelKind.Linear => (long)k.RowsPerSample * k.N, // int8: one thread per output
             KernelKind.Elementwise or KernelKind.Copy => k.K,
             KernelKind.Softmax or KernelKind.LogSoftmax or KernelKind.LayerNorm => k.RowsPerSample,
             KernelKind.Embedding => (long)k.RowsPerSample * k.K,
@@ -155,15 +162,41 @@ internal static class GpuEmitter
     {
         w.Line($"// K{k.Index} on the GPU: {k.Title}");
         foreach (string source in k.Sources) w.Line($"//     {source}");
-        if (k.Kind == KernelKind.Linear)
+        if (IsGemm(k))
         {
             WriteGemm(w, k);
             w.Line();
             return;
         }
+        if (k.Quantized) WriteQuantizeRows(w, k);
         w.Open($"private static void GpuK{k.Index}({Ilgpu}Index1D index, {View} a, {View} b, {View} c, {View} mask, {View} w, {View} y)");
         w.Line($"long i = index.X, s = i / {Outputs(k)}, t = i % {Outputs(k)}; // sample, and this thread's place in it");
         GpuBodies.Write(w, k, Chain);
+        w.Close();
+        w.Line();
+    }
+
+    /// <summary>
+    /// An int8 Linear's first kernel, one thread per row: the row's scale and its codes, exactly as the CPU kernel
+    /// quantizes them (max |x| or the calibrated range, 127 / max, round half to even, clamp to ±127), into the scratch:
+    /// per row, K codes (as floats) then the scale. The second kernel (GpuBodies) sums codes × weight codes in int32.
+    /// </summary>
+    private static void WriteQuantizeRows(SourceWriter w, KernelPlan k)
+    {
+        w.Open($"private static void GpuK{k.Index}Rows({Ilgpu}Index1D index, {View} a, {View} b, {View} c, {View} mask, {View} w, {View} y)");
+        w.Line($"const int K = {k.K};");
+        w.Line("long row = index.X, o = row * K, q = row * (K + 1);");
+        if (k.StaticRange >= 0) w.Line($"float amax = {ModelEmitter.Float(k.StaticRange)};");
+        else
+        {
+            w.Line("float amax = 0f;");
+            w.Line("for (int j = 0; j < K; j++) amax = global::System.MathF.Max(amax, global::System.MathF.Abs(a[o + j]));");
+        }
+        w.Line("// Int8Quantization.RowScale: an all-zero (or non-finite) row has scale and inverse 0.");
+        w.Line("bool finite = amax > 0f && amax < float.PositiveInfinity;");
+        w.Line("float inverse = finite ? 127f / amax : 0f, scale = finite ? amax / 127f : 0f;");
+        w.Line("for (int j = 0; j < K; j++) y[q + j] = global::System.MathF.Max(-127f, global::System.MathF.Min(127f, global::System.MathF.Round(a[o + j] * inverse)));");
+        w.Line("y[q + K] = scale;");
         w.Close();
         w.Line();
     }

@@ -5,7 +5,6 @@ using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
 using ModelCompiler.Generator.Diagnostics;
-using ModelCompiler.Generator.Emit;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Import;
@@ -113,13 +112,8 @@ internal static class ModelBuilder
             ModelPlan plan = LowerToPlan.Run(model, file, graph, groups, readTensor, ranges);
             // Embedding costs ~0.5 s of compile time per MB (docs/performance.md): big weights are read from the file instead.
             plan = plan with { EmbedWeights = model.WeightsStorage == 1 || (model.WeightsStorage == 0 && plan.EmbeddedBytes <= embedLimit), IsOnnx = model.IsOnnx, OutputName = model.OutputName };
-            if (gpu)
-            {
-                // The GPU emitter covers part of the kernels so far: a model outside it keeps its CPU code and says why it has no CreateGpu.
-                string? why = GpuEmitter.Unsupported(plan);
-                if (why is null) plan = plan with { Gpu = true };
-                else diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.GpuUnsupported, model.ClassLocation, model.ClassName, why));
-            }
+            // Every kernel kind has a GPU form (Emit/GpuEmitter, GpuBodies): with the GPU runtime referenced, every model gets CreateGpu.
+            if (gpu) plan = plan with { Gpu = true };
             return new ModelResult(plan, diagnostics.ToEquatableArray());
         }
         catch (OperationCanceledException)
