@@ -60,7 +60,16 @@ foreach (int batch in batches)
     ArrayView<float> xv = ((ArrayView<float>)x.View).SubView(0, (long)batch * Mlp784.InputLength);
     ArrayView<float> yv = ((ArrayView<float>)y.View).SubView(0, (long)batch * Mlp784.OutputLength);
     double us = Median(() => mlp.Predict(xv, yv, batch), cpu ? 1 : 200) * 1000;
-    Report($"MLP batch {batch}, device memory (µs)", us.ToString("F1", CultureInfo.InvariantCulture));
+    Report($"MLP batch {batch}, device memory (µs){(batch <= mlp.FusedBatchLimit ? ", whole-model kernel" : ", a GEMM per layer")}", us.ToString("F1", CultureInfo.InvariantCulture));
+    if (batch <= mlp.FusedBatchLimit)
+    {
+        // The same batch with a kernel per layer, for comparison.
+        int limit = mlp.FusedBatchLimit;
+        mlp.FusedBatchLimit = 0;
+        us = Median(() => mlp.Predict(xv, yv, batch), cpu ? 1 : 200) * 1000;
+        Report($"MLP batch {batch}, device memory (µs), a GEMM per layer", us.ToString("F1", CultureInfo.InvariantCulture));
+        mlp.FusedBatchLimit = limit;
+    }
 }
 {
     int batch = batches[1];

@@ -52,6 +52,13 @@ public abstract class GpuModel : IDisposable
     /// <summary>Floats in one output sample.</summary>
     public int OutputLength { get; }
 
+    /// <summary>
+    /// Models that are a chain of Linear layers (an MLP) also have a kernel that runs the whole model in one launch, one
+    /// group per sample with the activations in shared memory: batches up to this size use it (below a few hundred
+    /// rows, launches cost more than the arithmetic); larger ones run a tiled GEMM per layer. 0 always uses the GEMMs.
+    /// </summary>
+    public int FusedBatchLimit { get; set; } = 256;
+
     /// <summary>The weights on the device, in the layout the CPU kernels use (the same bytes).</summary>
     protected ArrayView<float> Weights => _weights.View;
 

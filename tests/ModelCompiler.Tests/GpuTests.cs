@@ -71,14 +71,19 @@ public sealed class GpuTests : IDisposable
         (GpuModel gpu, CpuPredict cpu, int inputLength, int outputLength, Func<int, int, float[]> inputs) = Create(model, maxBatch: 3);
         using (gpu)
         {
-            foreach (int batch in new[] { 1, 3 })
+            // MLPs run small batches as one whole-model kernel: check it, and the kernel-per-layer path (limit 0).
+            foreach (int limit in new[] { 256, 0 })
             {
-                float[] input = inputs(batch * inputLength, batch * 13 + model.Length);
-                var expected = new float[batch * outputLength];
-                cpu(input, expected, batch, 1);
-                var actual = new float[batch * outputLength];
-                gpu.Predict(input, actual, batch);
-                Assert.InRange(Numerics.RelativeError(actual, expected), 0, 1e-4);
+                gpu.FusedBatchLimit = limit;
+                foreach (int batch in new[] { 1, 3 })
+                {
+                    float[] input = inputs(batch * inputLength, batch * 13 + model.Length);
+                    var expected = new float[batch * outputLength];
+                    cpu(input, expected, batch, 1);
+                    var actual = new float[batch * outputLength];
+                    gpu.Predict(input, actual, batch);
+                    Assert.InRange(Numerics.RelativeError(actual, expected), 0, 1e-4);
+                }
             }
         }
     }
@@ -91,6 +96,12 @@ public sealed class GpuTests : IDisposable
         foreach (string name in new[] { "Digits", "DigitsCnn", "TextClassifier", "DigitsInt4", "DigitsInt8", "DigitsInt8Static", "AttentionBlockInt8" })
             Assert.Contains(name, names);
         Assert.Equal(CompiledModel.All.Length + 5, names.Count);
+        // The MLPs have the whole-model kernel for small batches; a CNN (not a chain of Linear layers) does not.
+        static bool Whole(Type model) => model.GetNestedType("Gpu")!.GetField("_whole", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance) is not null;
+        Assert.True(Whole(typeof(Digits.DigitsClassifier)));
+        Assert.True(Whole(typeof(Mlp784Onnx)));
+        Assert.False(Whole(typeof(DigitsCnn.DigitsCnnClassifier)));
+        Assert.False(Whole(typeof(Digits.DigitsClassifierInt8)));
     }
 
     [Fact]

@@ -52,6 +52,8 @@ internal static class GpuEmitter
 
         w.Line($"/// <summary>{SourceWriter.Xml(plan.ClassName)} on a GPU: <c>Predict</c> from host spans or on device views, as <see cref=\"global::ModelCompiler.Gpu.GpuModel\"/> describes.</summary>");
         w.Open("public sealed class Gpu : global::ModelCompiler.Gpu.GpuModel");
+        bool whole = WholeModel(plan);
+        if (whole) w.Line($"private readonly global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, int> _whole; // the whole model in one kernel, for small batches");
         foreach (KernelPlan k in plan.Kernels)
         {
             w.Line($"private readonly {LauncherType(k)} _k{k.Index};");
@@ -63,6 +65,7 @@ internal static class GpuEmitter
         w.Line($"internal Gpu({Ilgpu}Runtime.Accelerator accelerator, int maxBatch)");
         int scratch = plan.Kernels.Where(k => k.Quantized).Select(k => k.RowsPerSample * (k.K + 1)).DefaultIfEmpty(0).Max();
         w.Open($"    : base(accelerator, maxBatch, {plan.InputLength}, {plan.OutputLength}, {plan.ArenaFloatsPerRow}, CompiledWeights.Buffer.Span, {scratch})");
+        if (whole) w.Line($"_whole = {Ilgpu}Runtime.KernelLoaders.LoadStreamKernel<{View}, {View}, {View}, int>(accelerator, GpuWhole);");
         foreach (KernelPlan k in plan.Kernels)
         {
             w.Line($"_k{k.Index} = {Ilgpu}Runtime.KernelLoaders.{LoadCall(k)}(accelerator, GpuK{k.Index});");
@@ -72,6 +75,14 @@ internal static class GpuEmitter
         w.Line();
         w.Line("/// <inheritdoc/>");
         w.Open($"protected override void Run({View} input, {View} output, int batch)");
+        if (whole)
+        {
+            w.Line("// Small batches: one launch, one group per sample, the activations in shared memory.");
+            w.Open("if (batch <= FusedBatchLimit)");
+            w.Line($"_whole(new {Ilgpu}KernelConfig(new {Ilgpu}Index1D(batch), new {Ilgpu}Index1D({WholeThreads})), input, Weights, output, batch);");
+            w.Line("return;");
+            w.Close();
+        }
         foreach (KernelPlan k in plan.Kernels)
         {
             w.Line($"// K{k.Index}: {k.Title}");
@@ -85,6 +96,7 @@ internal static class GpuEmitter
         w.Line();
 
         foreach (KernelPlan k in plan.Kernels) WriteKernel(w, k);
+        if (whole) WriteWholeModel(w, plan);
         WriteHelpers(w);
 
         w.Close();
@@ -172,6 +184,83 @@ internal static class GpuEmitter
         w.Open($"private static void GpuK{k.Index}({Ilgpu}Index1D index, {View} a, {View} b, {View} c, {View} mask, {View} w, {View} y)");
         w.Line($"long i = index.X, s = i / {Outputs(k)}, t = i % {Outputs(k)}; // sample, and this thread's place in it");
         GpuBodies.Write(w, k, Chain);
+        w.Close();
+        w.Line();
+    }
+
+    private const int WholeThreads = 256, WholeWidth = 4096;
+
+    /// <summary>
+    /// Whether the model is a chain the whole-model kernel runs: float Linear layers with their epilogues, element-wise
+    /// kernels and a softmax, one row per sample, each reading what the previous wrote, no layer wider than 4,096.
+    /// </summary>
+    public static bool WholeModel(ModelPlan plan)
+    {
+        List<KernelPlan> kernels = plan.Kernels.ToList();
+        if (kernels.Count == 0 || kernels[0].A != new Operand(BufferKind.Input, 0) || kernels[kernels.Count - 1].Output != new Operand(BufferKind.Output, 0)) return false;
+        for (int i = 0; i < kernels.Count; i++)
+        {
+            KernelPlan k = kernels[i];
+            if (k.Kind is not (KernelKind.Linear or KernelKind.Elementwise or KernelKind.Softmax or KernelKind.LogSoftmax) || k.Quantized
+                || k.RowsPerSample != 1 || k.B is not null || k.K > WholeWidth || k.N > WholeWidth) return false;
+            if (i > 0 && k.A != kernels[i - 1].Output) return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// The whole model as one kernel (the launch-bound regime of small batches): one group of 256 threads per sample, the
+    /// activations in two shared-memory rows, each layer's outputs spread over the threads (16 consecutive outputs read
+    /// one panel row of weights together), a barrier between layers.
+    /// </summary>
+    private static void WriteWholeModel(SourceWriter w, ModelPlan plan)
+    {
+        w.Line("// The whole model on the GPU, for small batches: every kernel above, in one launch.");
+        w.Open($"private static void GpuWhole({View} x, {View} w, {View} y, int batch)");
+        w.Line($"{View} h0 = {Ilgpu}SharedMemory.Allocate<float>({WholeWidth});");
+        w.Line($"{View} h1 = {Ilgpu}SharedMemory.Allocate<float>({WholeWidth});");
+        w.Line($"int s = {Ilgpu}Grid.IdxX, tid = {Ilgpu}Group.IdxX;");
+        w.Line($"for (int j = tid; j < {plan.InputLength}; j += {WholeThreads}) h0[j] = x[(long)s * {plan.InputLength} + j];");
+        w.Line($"{Ilgpu}Group.Barrier();");
+        List<KernelPlan> kernels = plan.Kernels.ToList();
+        for (int i = 0; i < kernels.Count; i++)
+        {
+            KernelPlan k = kernels[i];
+            bool last = i == kernels.Count - 1;
+            string input = i % 2 == 0 ? "h0" : "h1", next = i % 2 == 0 ? "h1" : "h0";
+            int width = k.Kind == KernelKind.Linear ? k.N : k.K;
+            string Out(string j) => last ? $"y[(long)s * {width} + {j}]" : $"{next}[{j}]";
+            w.Line($"// K{k.Index}: {k.Title}");
+            switch (k.Kind)
+            {
+                case KernelKind.Linear:
+                    w.Open($"for (int n = tid; n < {k.N}; n += {WholeThreads})");
+                    w.Line($"long panel = {k.WeightOffset} + (long)(n >> 4) * {k.K * 16} + (n & 15);");
+                    w.Line("float sum = 0f;");
+                    w.Line($"for (int j = 0; j < {k.K}; j++) sum += {input}[j] * w[panel + j * 16];");
+                    w.Line($"{Out("n")} = {Chain(k, $"sum + w[{k.BiasOffset} + n]")};");
+                    w.Close();
+                    break;
+                case KernelKind.Elementwise:
+                    w.Line($"for (int j = tid; j < {k.K}; j += {WholeThreads}) {Out("j")} = {Chain(k, $"{input}[j]")};");
+                    break;
+                default:
+                {
+                    bool log = k.Kind == KernelKind.LogSoftmax;
+                    w.Open("if (tid == 0)");
+                    w.Line($"float max = {input}[0];");
+                    w.Line($"for (int j = 1; j < {k.K}; j++) max = global::System.MathF.Max(max, {input}[j]);");
+                    w.Line("float sum = 0f;");
+                    w.Line($"for (int j = 0; j < {k.K}; j++) sum += global::System.MathF.Exp({input}[j] - max);");
+                    w.Line(log
+                        ? $"for (int j = 0; j < {k.K}; j++) {Out("j")} = {input}[j] - (max + global::System.MathF.Log(sum));"
+                        : $"for (int j = 0; j < {k.K}; j++) {Out("j")} = global::System.MathF.Exp({input}[j] - max) / sum;");
+                    w.Close();
+                    break;
+                }
+            }
+            if (!last) w.Line($"{Ilgpu}Group.Barrier();");
+        }
         w.Close();
         w.Line();
     }
