@@ -78,6 +78,75 @@ public class PackageTests
         Assert.Contains("accuracy 0.9639", output);
     }
 
+    [Fact]
+    public void The_GPU_package_gives_a_packaged_model_a_GPU_entry_point()
+    {
+        // ModelCompiler.Gpu from the same folder feed (with ILGPU, from the machine's package cache): a fresh project
+        // referencing both gets CreateGpu, and its output on ILGPU's CPU accelerator is the CPU output.
+        string root = GeneratorDiagnosticsTests.RepositoryRoot();
+        string work = GeneratorHarness.TempFolder();
+        string feed = Path.Combine(work, "feed"), app = Path.Combine(work, "app");
+        Directory.CreateDirectory(app);
+        Run(root, "pack", "src/Runtime", "-c", "Release", "-o", feed);
+        Run(root, "pack", "src/Runtime.Gpu", "-c", "Release", "-o", feed);
+        Assert.True(File.Exists(Path.Combine(feed, "ModelCompiler.Gpu.0.1.0.nupkg")));
+        string ilgpu = Path.Combine(Environment.GetEnvironmentVariable("NUGET_PACKAGES")
+            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages"), "ilgpu", "1.5.3", "ilgpu.1.5.3.nupkg");
+        File.Copy(ilgpu, Path.Combine(feed, "ilgpu.1.5.3.nupkg"));
+
+        File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
+            <configuration>
+              <packageSources>
+                <clear />
+                <add key="local" value="{feed}" />
+              </packageSources>
+            </configuration>
+            """);
+        File.WriteAllText(Path.Combine(app, "App.csproj"), """
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <Nullable>enable</Nullable>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="ModelCompiler" Version="0.1.0" />
+                <PackageReference Include="ModelCompiler.Gpu" Version="0.1.0" />
+              </ItemGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(app, "Program.cs"), """
+            using ILGPU;
+            using ILGPU.Runtime.CPU;
+            using ModelCompiler;
+
+            var input = new float[3 * Classifier.InputLength];
+            for (int i = 0; i < input.Length; i++) input[i] = (i % 17) / 4f;
+            var cpu = new float[3 * Classifier.OutputLength];
+            Classifier.Predict(input, cpu, 3);
+            using var context = Context.Create(b => b.CPU(CPUDeviceKind.Nvidia));
+            using var accelerator = context.CreateCPUAccelerator(0);
+            using var gpu = Classifier.CreateGpu(accelerator, maxBatch: 3);
+            var result = new float[cpu.Length];
+            gpu.Predict(input, result, 3);
+            double worst = 0;
+            for (int i = 0; i < cpu.Length; i++) worst = Math.Max(worst, Math.Abs(result[i] - cpu[i]));
+            Console.WriteLine(worst < 1e-5 ? "GPU matches CPU" : $"GPU differs by {worst}");
+
+            [CompileModel(Weights = "digits.safetensors")]
+            partial class Classifier
+            {
+                static Tensor Forward([Shape(64)] Tensor pixels) =>
+                    pixels.Linear("fc1").Relu().Linear("fc2").Relu().Linear("out").Softmax();
+            }
+            """);
+        File.Copy(Path.Combine(root, "samples/Digits/digits.safetensors"), Path.Combine(app, "digits.safetensors"));
+
+        Assert.Contains("GPU matches CPU", Run(app, "run", "-c", "Release"));
+    }
+
     private static string Run(string folder, params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
