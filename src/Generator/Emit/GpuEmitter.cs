@@ -367,6 +367,7 @@ internal static class GpuEmitter
                 OpKind.Sqrt => $"global::System.MathF.Sqrt({v})",
                 OpKind.Exp => $"global::System.MathF.Exp({v})",
                 OpKind.Reciprocal => $"(1f / ({v}))",
+                OpKind.QuantizeLinear => $"global::System.MathF.Min({step.Ints[2]}f, global::System.MathF.Max({step.Ints[1]}f, global::System.MathF.Round({v} / {c}) + {step.Ints[0]}f))",
                 OpKind.LeakyRelu => $"GpuLeaky({v}, {c})",
                 OpKind.ClampMin => $"global::System.MathF.Max({v}, {c})",
                 OpKind.ClampMax => $"global::System.MathF.Min({v}, {c})",

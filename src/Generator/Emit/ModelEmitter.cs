@@ -429,6 +429,9 @@ internal static class ModelEmitter
                 OpKind.Sqrt => $"{K}SqrtOperator.Invoke({expression})",
                 OpKind.Exp => $"{K}ExpOperator.Invoke({expression})",
                 OpKind.Reciprocal => $"{K}ReciprocalOperator.Invoke({expression})",
+                OpKind.QuantizeLinear => width is null
+                    ? $"{K}ScalarSteps.Quantize({expression}, {Float(step.Scalar)}, {step.Ints[0]}, {step.Ints[1]}, {step.Ints[2]})"
+                    : $"global::System.Runtime.Intrinsics.Vector{width}.Min(global::System.Runtime.Intrinsics.Vector{width}.Max(global::System.Runtime.Intrinsics.Vector{width}.Round({expression} / global::System.Runtime.Intrinsics.Vector{width}.Create({Float(step.Scalar)})) + global::System.Runtime.Intrinsics.Vector{width}.Create({step.Ints[0]}f), global::System.Runtime.Intrinsics.Vector{width}.Create({step.Ints[1]}f)), global::System.Runtime.Intrinsics.Vector{width}.Create({step.Ints[2]}f))",
                 _ => throw new InvalidOperationException($"{step.Kind} is not element-wise"),
             };
         }
@@ -527,6 +530,7 @@ internal static class ModelEmitter
         OpKind.ClampMin => "at least " + Float(step.Scalar),
         OpKind.ClampMax => "at most " + Float(step.Scalar),
         OpKind.GeluTanh => "Gelu (tanh form)",
+        OpKind.QuantizeLinear => $"QuantizeLinear (scale {Float(step.Scalar)}, zero point {step.Ints[0]}, codes {step.Ints[1]}..{step.Ints[2]})",
         _ => step.Kind.ToString(),
     };
 

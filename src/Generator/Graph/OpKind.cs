@@ -46,6 +46,8 @@ internal enum OpKind
     Sqrt,
     Exp,
     Reciprocal,
+    /// <summary>ONNX QuantizeLinear on an activation: clamp(round_half_even(x / scale) + zero, low, high) as a float (Scalar: scale; Ints: zero, low, high).</summary>
+    QuantizeLinear,
 }
 
 /// <summary>What each op is, in one place, for every pass and emitter.</summary>
@@ -53,7 +55,7 @@ internal static class OpKinds
 {
     /// <summary>Element-wise functions of one value: fusable into the epilogue of the kernel that produces their input.</summary>
     public static bool IsUnaryElementwise(OpKind kind) => kind is OpKind.Relu or OpKind.Sigmoid or OpKind.Tanh
-        or OpKind.Gelu or OpKind.GeluTanh or OpKind.Silu or OpKind.Erf or OpKind.Sqrt or OpKind.Exp or OpKind.Reciprocal or OpKind.AddScalar or OpKind.MulScalar
+        or OpKind.Gelu or OpKind.GeluTanh or OpKind.Silu or OpKind.Erf or OpKind.Sqrt or OpKind.Exp or OpKind.Reciprocal or OpKind.QuantizeLinear or OpKind.AddScalar or OpKind.MulScalar
         or OpKind.LeakyRelu or OpKind.ClampMin or OpKind.ClampMax;
 
     /// <summary>Ops that only reinterpret their input (a new shape, or Dropout's identity at inference): no kernel, the same storage.</summary>

@@ -87,7 +87,7 @@ internal static class ShapeInference
             }
 
             case OpKind.Relu or OpKind.Sigmoid or OpKind.Tanh or OpKind.Gelu or OpKind.GeluTanh or OpKind.Silu or OpKind.Erf
-                or OpKind.Sqrt or OpKind.Exp or OpKind.Reciprocal
+                or OpKind.Sqrt or OpKind.Exp or OpKind.Reciprocal or OpKind.QuantizeLinear
                 or OpKind.LeakyRelu or OpKind.ClampMin or OpKind.ClampMax
                 or OpKind.AddScalar or OpKind.MulScalar or OpKind.Dropout:
                 // On a weight tensor: a constant, computed at build time (Passes/FoldConstants).

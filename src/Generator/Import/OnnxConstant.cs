@@ -19,6 +19,9 @@ internal sealed class OnnxConstant
     }
 
     public long[] Dims { get; }
+
+    /// <summary>The element type the file gave it (for a QuantizeLinear zero point, it sets the code range).</summary>
+    public OnnxDataType Type { get; init; }
     public float[]? Floats { get; }
     public long[]? Longs { get; }
 

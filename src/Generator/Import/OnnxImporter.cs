@@ -45,7 +45,7 @@ internal static class OnnxImporter
     {
         "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "ConstantOfShape", "Conv", "DequantizeLinear", "Div",
         "Dropout", "Equal", "Erf", "Exp", "Flatten", "Gather", "Gelu", "Gemm", "GlobalAveragePool", "Greater", "Identity", "LayerNormalization",
-        "LeakyRelu", "Less", "LogSoftmax", "MatMul", "MaxPool", "Mul", "Neg", "Pad", "Pow", "Range", "Reciprocal", "ReduceMean", "Relu", "Reshape",
+        "LeakyRelu", "Less", "LogSoftmax", "MatMul", "MatMulInteger", "MaxPool", "Mul", "Neg", "Pad", "Pow", "QuantizeLinear", "Range", "Reciprocal", "ReduceMean", "Relu", "Reshape",
         "Shape", "Sigmoid", "Size", "Slice", "Softmax", "Split", "Sqrt", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze", "Where",
     };
 
@@ -547,6 +547,59 @@ internal static class OnnxImporter
                 case "Add" or "Mul" or "Sub" or "Div":
                     Binary(node, Output());
                     return;
+                case "QuantizeLinear":
+                {
+                    // On an activation (a QDQ model's activations, or the input of a MatMulInteger): the codes, as floats.
+                    string x = Input(node, 0);
+                    (float scale, long zero, OnnxDataType type) = QuantizationParameters(node, 1);
+                    if (node.Attributes.Any(a => a.Name == "output_dtype" && a.I != 0 && a.I != (long)type))
+                        throw Unsupported(node, "an output_dtype other than the zero point's type is not supported");
+                    (int low, int high) = type switch
+                    {
+                        OnnxDataType.UInt8 => (0, 255),
+                        OnnxDataType.Int8 => (-128, 127),
+                        OnnxDataType.UInt16 => (0, 65535),
+                        OnnxDataType.Int16 => (-32768, 32767),
+                        _ => throw Unsupported(node, $"codes of type {type} are not supported (uint8, int8, uint16, int16 are)"),
+                    };
+                    Activation(node, Output(), OpKind.QuantizeLinear, new[] { Act(node, x) }, RankOf(x), scalar: scale, ints: new[] { (int)zero, low, high });
+                    return;
+                }
+                case "DequantizeLinear":
+                {
+                    // Of an activation (of a constant it was folded above): (q − zero) · scale, as two fused steps.
+                    string x = Input(node, 0);
+                    (float scale, long zero, _) = QuantizationParameters(node, 1);
+                    int result = Act(node, x);
+                    if (zero != 0) result = Record(node, OpKind.AddScalar, new[] { result }, scalar: -zero);
+                    _activations[Output()] = Record(node, OpKind.MulScalar, new[] { result }, scalar: scale);
+                    _ranks[Output()] = RankOf(x);
+                    return;
+                }
+                case "MatMulInteger":
+                {
+                    // Codes (an activation from QuantizeLinear) times integer weights, exactly: both shifted by their zero
+                    // points, the weights as floats; every product and sum is an integer below 2^24, so float is exact.
+                    string a = Input(node, 0);
+                    OnnxConstant b = Const(node, Input(node, 1));
+                    long[] codes = b.PlainLongs ?? throw Unsupported(node, "B must be an integer initializer");
+                    if (b.Dims.Length != 2) throw Unsupported(node, "B must be a matrix");
+                    int inputs = (int)b.Dims[0], outputs = (int)b.Dims[1];
+                    long zeroA = node.Inputs.Count > 2 && node.Inputs[2].Length > 0 ? Const(node, node.Inputs[2]).PlainLongs is { Length: 1 } za ? za[0] : throw Unsupported(node, "a_zero_point must be one integer") : 0;
+                    long[] zeroB = node.Inputs.Count > 3 && node.Inputs[3].Length > 0 ? Const(node, node.Inputs[3]).PlainLongs ?? throw Unsupported(node, "b_zero_point must be integers") : new long[] { 0 };
+                    if (zeroB.Length != 1 && zeroB.Length != outputs) throw Unsupported(node, "b_zero_point must be one value or one per output");
+                    var weight = new float[outputs * inputs];
+                    for (int o = 0; o < outputs; o++)
+                        for (int i = 0; i < inputs; i++) weight[o * inputs + i] = codes[(long)i * outputs + o] - zeroB[zeroB.Length == 1 ? 0 : o];
+                    int x = Act(node, a);
+                    if (zeroA != 0) x = Record(node, OpKind.AddScalar, new[] { x }, scalar: -zeroA);
+                    _weights.Add(new(name + ".weight", new OnnxConstant(new long[] { outputs, inputs }, weight, null)));
+                    Activation(node, Output(), OpKind.Linear, new[] { x }, RankOf(a), name);
+                    return;
+                }
+                case "DynamicQuantizeLinear":
+                    throw Unsupported(node, "its scale is computed over the whole tensor, batch included, which couples the samples of a batch; "
+                        + "quantize statically (QuantizeLinear) or compile the float model with Quantize = Quantization.Int8");
                 case "Conv":
                 {
                     string x = Input(node, 0);
@@ -710,6 +763,18 @@ internal static class OnnxImporter
             _ranks[second.Outputs[0]] = RankOf(x);
             foreach (int u in used) skip.Add(u);
             return true;
+        }
+
+        /// <summary>A per-tensor scale and zero point (inputs <paramref name="first"/> and after): the zero point's type sets the codes.</summary>
+        private (float Scale, long Zero, OnnxDataType Type) QuantizationParameters(OnnxNode node, int first)
+        {
+            OnnxConstant scale = Const(node, Input(node, first));
+            if (scale.Count != 1 || scale.Floats is null) throw Unsupported(node, "only one float scale (per tensor) is supported on activations");
+            if (!(scale.Floats[0] > 0f) || float.IsInfinity(scale.Floats[0])) throw Unsupported(node, $"scale {scale.Floats[0]} is not a positive number");
+            if (node.Inputs.Count <= first + 1 || node.Inputs[first + 1].Length == 0) return (scale.Floats[0], 0, OnnxDataType.UInt8);
+            OnnxConstant zero = Const(node, node.Inputs[first + 1]);
+            if (zero.Count != 1 || zero.PlainLongs is null) throw Unsupported(node, "only one integer zero point (per tensor) is supported on activations");
+            return (scale.Floats[0], zero.PlainLongs[0], zero.Type);
         }
 
         /// <summary>Operators evaluated at build time when every input is known then (Shape only needs its input's shape).</summary>
@@ -1093,6 +1158,12 @@ internal static class OnnxImporter
         /// reads them.
         /// </summary>
         private OnnxConstant Read(OnnxTensor t, OnnxNode? node)
+        {
+            OnnxConstant c = ReadData(t, node);
+            return new OnnxConstant(c.Dims, c.Floats, c.Longs, c.Batch) { Type = t.DataType };
+        }
+
+        private OnnxConstant ReadData(OnnxTensor t, OnnxNode? node)
         {
             long[] dims = t.Dims.ToArray();
             long count = 1;

@@ -78,6 +78,7 @@ internal static class Calibrate
                 case OpKind.Sqrt: values[node.Id] = Map(x, Math.Sqrt); break;
                 case OpKind.Exp: values[node.Id] = Map(x, Math.Exp); break;
                 case OpKind.Reciprocal: values[node.Id] = Map(x, v => 1 / v); break;
+                case OpKind.QuantizeLinear: values[node.Id] = Map(x, v => Quantize(v, node.Source.Scalar, node.Source.Ints.ToArray())); break;
                 case OpKind.LeakyRelu: values[node.Id] = Map(x, v => v >= 0 ? v : (float)v * node.Source.Scalar); break;
                 case OpKind.ClampMin: values[node.Id] = Map(x, v => v < node.Source.Scalar ? node.Source.Scalar : v); break;
                 case OpKind.ClampMax: values[node.Id] = Map(x, v => v > node.Source.Scalar ? node.Source.Scalar : v); break;
@@ -282,6 +283,10 @@ internal static class Calibrate
     private static float[] Floats(double[] values) => Array.ConvertAll(values, v => (float)v);
 
     private static double[] Doubles(float[] values) => Array.ConvertAll(values, v => (double)v);
+
+    /// <summary>ONNX QuantizeLinear in float, as the kernels compute it: clamp(round_half_even(x / scale) + zero, low, high).</summary>
+    public static double Quantize(double x, float scale, int[] zeroLowHigh) =>
+        Math.Max(zeroLowHigh[1], Math.Min(zeroLowHigh[2], Math.Round((float)x / scale, MidpointRounding.ToEven) + zeroLowHigh[0]));
 
     private static double[] Map(double[] x, Func<double, double> f)
     {

@@ -200,7 +200,7 @@ internal static class LowerToPlan
         Node input = graph.Nodes[rootNode.Inputs[0]];
         var sources = new List<string>(Sources(model, rootNode));
         foreach (Node e in group.Absorbed) sources.AddRange(Sources(model, e));
-        var epilogue = group.Epilogue.Select(e => new EpilogueStep(e.Kind, e.Source.Scalar)).ToList();
+        var epilogue = group.Epilogue.Select(e => new EpilogueStep(e.Kind, e.Source.Scalar) { Ints = e.Source.Ints }).ToList();
         string after = epilogue.Count == 0 ? "" : ", then " + string.Join(", then ", epilogue.Select(Describe));
         Operand output = where(group.Result);
 
@@ -239,7 +239,7 @@ internal static class LowerToPlan
             }
             case KernelKind.Elementwise:
             {
-                epilogue.Insert(0, new EpilogueStep(rootNode.Kind, rootNode.Source.Scalar));
+                epilogue.Insert(0, new EpilogueStep(rootNode.Kind, rootNode.Source.Scalar) { Ints = rootNode.Source.Ints });
                 string title = string.Join(", then ", epilogue.Select(Describe)) + $" over {Node.Format(rootNode.Shape)}";
                 return new KernelPlan(index, KernelKind.Elementwise, Capitalize(title), sources.ToEquatableArray(), where(input), null, output,
                     1, input.ElementCount, 0, 0, 0, epilogue.ToEquatableArray(),

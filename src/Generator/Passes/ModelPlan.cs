@@ -24,7 +24,11 @@ internal enum KernelKind { Linear, Elementwise, Softmax, LogSoftmax, Add, Mul, C
     Depthwise, AvgPool2d, Strided, Concat, MatMul, DirectConv, Winograd }
 
 /// <summary>One element-wise op of a fused epilogue.</summary>
-internal sealed record EpilogueStep(OpKind Kind, float Scalar);
+internal sealed record EpilogueStep(OpKind Kind, float Scalar)
+{
+    /// <summary>QuantizeLinear: the zero point, and the lowest and highest code.</summary>
+    public EquatableArray<int> Ints { get; init; } = EquatableArray<int>.Empty;
+}
 
 /// <summary>
 /// One kernel of the compiled model, with everything the emitter prints: operands, constant sizes, the

@@ -1,3 +1,4 @@
+using System;
 using System.Runtime.CompilerServices;
 
 namespace ModelCompiler.Kernels;
@@ -11,6 +12,11 @@ public static class ScalarSteps
     /// <summary><c>x</c> where <c>x ≥ 0</c>, else <c>slope · x</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float LeakyRelu(float x, float slope) => x >= 0 ? x : x * slope;
+
+    /// <summary>ONNX QuantizeLinear as a float: <c>clamp(round_half_even(x / scale) + zero, low, high)</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Quantize(float x, float scale, int zero, int low, int high) =>
+        MathF.Min(high, MathF.Max(low, MathF.Round(x / scale) + zero));
 
     /// <summary><paramref name="min"/> where <c>x &lt; min</c>, else <c>x</c> (NaN stays NaN).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
