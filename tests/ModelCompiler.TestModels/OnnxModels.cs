@@ -57,3 +57,11 @@ public static partial class OnnxShapeOps;
 /// <summary>An embedding from ONNX: float token ids cast to int64, then Gather from the table (the Embedding kernel).</summary>
 [CompileModel(Onnx = "onnx_embedding.onnx")]
 public static partial class OnnxEmbedding;
+
+/// <summary>Activations quantized in the graph: QDQ around a MatMul, and QuantizeLinear → MatMulInteger → Cast → Mul.</summary>
+[CompileModel(Onnx = "onnx_quantized.onnx")]
+public static partial class OnnxQuantized;
+
+/// <summary>Gelu as an opset-20 operator (exact and tanh), Dropout at inference, LogSoftmax.</summary>
+[CompileModel(Onnx = "onnx_opset20.onnx")]
+public static partial class OnnxOpset20;

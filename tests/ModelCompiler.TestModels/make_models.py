@@ -528,3 +528,60 @@ torch.manual_seed(25)
 torch.onnx.export(OnnxEmbedding().eval(), torch.zeros(2, 6), os.path.join(here, "Models", "onnx_embedding.onnx"),
                   input_names=["ids"], output_names=["y"], dynamic_axes={"ids": {0: "batch"}, "y": {0: "batch"}}, opset_version=13)
 print("onnx_embedding: exported to ONNX (opset 13)")
+
+
+def onnx_quantized_activations():
+    """OnnxModels.cs (OnnxQuantized): activations quantized in the graph, as ONNX Runtime's static quantization writes
+    them: QuantizeLinear → DequantizeLinear around a MatMul of dequantized weights (QDQ), and QuantizeLinear →
+    MatMulInteger → Cast → Mul (integer GEMM), both reading the input so that every code is exact; opset 13."""
+    from onnx import helper, TensorProto, numpy_helper
+    rng = np.random.default_rng(26)
+    w1 = rng.integers(-127, 128, size=(16, 8), dtype=np.int8)
+    w2 = rng.integers(-127, 128, size=(16, 8), dtype=np.int8)
+    t = lambda name, value: numpy_helper.from_array(np.asarray(value), name)
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "sx", "zx"], ["qx"]),                       # uint8, zero point 128
+        helper.make_node("DequantizeLinear", ["qx", "sx", "zx"], ["dx"]),
+        helper.make_node("DequantizeLinear", ["w1", "s1"], ["dw1"], axis=1),
+        helper.make_node("MatMul", ["dx", "dw1"], ["h1"]),
+        helper.make_node("QuantizeLinear", ["x", "sx2", "zx2"], ["qx2"]),                    # int8, zero point -3
+        helper.make_node("MatMulInteger", ["qx2", "w2", "zx2", "zw2"], ["i2"]),
+        helper.make_node("Cast", ["i2"], ["f2"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["f2", "s2"], ["h2"]),
+        helper.make_node("Add", ["h1", "h2"], ["y"]),
+    ]
+    inits = [t("sx", np.float32(0.02)), t("zx", np.uint8(128)), t("w1", w1), t("s1", rng.uniform(0.001, 0.01, 8).astype(np.float32)),
+             t("sx2", np.float32(0.015)), t("zx2", np.int8(-3)), t("w2", w2), t("zw2", np.int8(2)),
+             t("s2", np.float32(0.015 * 0.004))]
+    graph = helper.make_graph(nodes, "quantized", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 8])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(model)
+    onnx.save(model, os.path.join(here, "Models", "onnx_quantized.onnx"))
+    print("onnx_quantized: written (opset 13)")
+
+
+def onnx_opset20():
+    """OnnxModels.cs (OnnxOpset20): Gelu as an operator (opset 20, both forms), Dropout in inference (opset 13's
+    training_mode input absent), LogSoftmax; written with onnx.helper (onnx 1.12's checker predates opset 20)."""
+    from onnx import helper, TensorProto, numpy_helper
+    rng = np.random.default_rng(27)
+    nodes = [
+        helper.make_node("Gemm", ["x", "w", "b"], ["h"], transB=1),
+        helper.make_node("Gelu", ["h"], ["g"]),
+        helper.make_node("Dropout", ["g"], ["d"]),
+        helper.make_node("Gelu", ["d"], ["g2"], approximate="tanh"),
+        helper.make_node("LogSoftmax", ["g2"], ["y"], axis=-1),
+    ]
+    inits = [numpy_helper.from_array(rng.normal(size=(6, 10)).astype(np.float32), "w"),
+             numpy_helper.from_array(rng.normal(size=6).astype(np.float32), "b")]
+    graph = helper.make_graph(nodes, "opset20", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 10])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 6])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+    model.ir_version = 8
+    onnx.save(model, os.path.join(here, "Models", "onnx_opset20.onnx"))
+    print("onnx_opset20: written (opset 20)")
+
+
+onnx_quantized_activations()
+onnx_opset20()

@@ -22,7 +22,7 @@ public class OnnxModelTests
     public static TheoryData<string, int> Cases()
     {
         var data = new TheoryData<string, int>();
-        foreach (string model in new[] { "mlp784", "lenet5", "digits_cnn", "onnx_mix", "onnx_activations", "onnx_reduce", "onnx_encoder", "onnx_external", "onnx_elementwise", "onnx_dequantized", "onnx_shape_ops", "onnx_embedding" })
+        foreach (string model in new[] { "mlp784", "lenet5", "digits_cnn", "onnx_mix", "onnx_activations", "onnx_reduce", "onnx_encoder", "onnx_external", "onnx_elementwise", "onnx_dequantized", "onnx_shape_ops", "onnx_embedding", "onnx_quantized", "onnx_opset20" })
             foreach (int batch in new[] { 1, 5, 64 })
                 data.Add(model, batch);
         return data;
@@ -41,6 +41,8 @@ public class OnnxModelTests
         "onnx_dequantized" => (OnnxDequantized.Predict, OnnxDequantized.InputShape.ToArray(), OnnxDequantized.OutputLength),
         "onnx_shape_ops" => (OnnxShapeOps.Predict, OnnxShapeOps.InputShape.ToArray(), OnnxShapeOps.OutputLength),
         "onnx_embedding" => (OnnxEmbedding.Predict, OnnxEmbedding.InputShape.ToArray(), OnnxEmbedding.OutputLength),
+        "onnx_quantized" => (OnnxQuantized.Predict, OnnxQuantized.InputShape.ToArray(), OnnxQuantized.OutputLength),
+        "onnx_opset20" => (OnnxOpset20.Predict, OnnxOpset20.InputShape.ToArray(), OnnxOpset20.OutputLength),
         _ => (DigitsCnnOnnx.Predict, DigitsCnnOnnx.InputShape.ToArray(), DigitsCnnOnnx.OutputLength),
     };
 
@@ -58,7 +60,7 @@ public class OnnxModelTests
 
         // ONNX Runtime's optimizer turns DequantizeLinear + MatMul into its own int8 kernel, which quantizes the
         // activations too (0.3 % off here); unoptimized, it computes what the graph says, as the compiled model does.
-        using var options = new SessionOptions { GraphOptimizationLevel = model == "onnx_dequantized" ? GraphOptimizationLevel.ORT_DISABLE_ALL : GraphOptimizationLevel.ORT_ENABLE_ALL };
+        using var options = new SessionOptions { GraphOptimizationLevel = model is "onnx_dequantized" or "onnx_quantized" ? GraphOptimizationLevel.ORT_DISABLE_ALL : GraphOptimizationLevel.ORT_ENABLE_ALL };
         using var session = new InferenceSession(Path.Combine(Numerics.ModelsFolder, model + ".onnx"), options);
         var tensor = new DenseTensor<float>(input, new[] { batch }.Concat(shape).ToArray());
         using var results = session.Run(new[] { NamedOnnxValue.CreateFromTensor(session.InputMetadata.Keys.Single(), tensor) });
