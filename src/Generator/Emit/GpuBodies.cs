@@ -6,8 +6,8 @@ using ModelCompiler.Generator.Passes;
 namespace ModelCompiler.Generator.Emit;
 
 /// <summary>
-/// The bodies of the GPU kernels that run one thread per output value (or per row): every kernel of the plan but the
-/// GEMM. Each body starts with <c>i</c> (the thread), <c>s</c> (its sample) and <c>t</c> (its place in the sample)
+/// The bodies of the GPU kernels that run one thread per output value: every kernel of the plan but the GEMM and the
+/// row reductions (softmax, LayerNorm: a group per row, in GpuEmitter). Each body starts with <c>i</c> (the thread), <c>s</c> (its sample) and <c>t</c> (its place in the sample)
 /// and reads the views <c>a</c>, <c>b</c>, <c>c</c>, <c>mask</c> and <c>w</c> (the weights), writing <c>y</c>; every size is
 /// a constant of the plan. They follow the CPU kernels' semantics (same operand layouts, same epilogues), written
 /// for clarity first: these are the small kernels around the GEMMs.
@@ -44,41 +44,6 @@ internal static class GpuBodies
             case KernelKind.Elementwise or KernelKind.Copy:
                 w.Line($"y[i] = {chain(k, "a[i]")};");
                 break;
-
-            case KernelKind.Softmax or KernelKind.LogSoftmax:
-                w.Line($"const int K = {k.K};");
-                w.Line("long o = i * K;");
-                w.Line("float max = a[o];");
-                w.Line($"for (int j = 1; j < K; j++) max = {MathF}.Max(max, a[o + j]);");
-                w.Line("float sum = 0f;");
-                w.Line($"for (int j = 0; j < K; j++) sum += {MathF}.Exp(a[o + j] - max);");
-                if (k.Kind == KernelKind.LogSoftmax)
-                {
-                    w.Line($"float shift = max + {MathF}.Log(sum);");
-                    w.Line("for (int j = 0; j < K; j++) y[o + j] = a[o + j] - shift;");
-                }
-                else
-                {
-                    w.Line("float scale = 1f / sum;");
-                    w.Line($"for (int j = 0; j < K; j++) y[o + j] = {MathF}.Exp(a[o + j] - max) * scale;");
-                }
-                break;
-
-            case KernelKind.LayerNorm:
-            {
-                // One thread per row; with a residual, the row is a + b.
-                string x = k.B is null ? "a[o + j]" : "(a[o + j] + b[o + j])";
-                w.Line($"const int K = {k.K};");
-                w.Line("long o = i * K;");
-                w.Line("float mean = 0f;");
-                w.Line($"for (int j = 0; j < K; j++) mean += {x};");
-                w.Line("mean /= K;");
-                w.Line("float variance = 0f;");
-                w.Line($"for (int j = 0; j < K; j++) {{ float d = {x} - mean; variance += d * d; }}");
-                w.Line($"float inverse = 1f / {MathF}.Sqrt(variance / K + {ModelEmitter.Float(k.Epsilon)});");
-                w.Line($"for (int j = 0; j < K; j++) y[o + j] = ({x} - mean) * inverse * w[{k.WeightOffset} + j] + w[{k.BiasOffset} + j];");
-                break;
-            }
 
             case KernelKind.Embedding:
                 // An id outside the table (or not whole) writes NaN: a kernel cannot throw; the host-span Predict checks ids first.

@@ -110,10 +110,19 @@ internal static class GpuEmitter
 
     private static bool IsGemm(KernelPlan k) => k.Kind == KernelKind.Linear && !k.Quantized;
 
-    private static string LauncherType(KernelPlan k) => IsGemm(k) ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, int>" : OneThreadType;
+    /// <summary>Row reductions (softmax, LayerNorm): one group of threads per row, the reductions through shared memory.</summary>
+    private static bool IsRowKernel(KernelPlan k) => k.Kind is KernelKind.Softmax or KernelKind.LogSoftmax or KernelKind.LayerNorm;
 
-    private static string LoadCall(KernelPlan k) => IsGemm(k)
-        ? $"LoadStreamKernel<{View}, {View}, {View}, int>"
+    private const int RowThreads = 128;
+
+    private static string LauncherType(KernelPlan k) =>
+        IsGemm(k) ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, int>"
+        : IsRowKernel(k) ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, {View}>"
+        : OneThreadType;
+
+    private static string LoadCall(KernelPlan k) =>
+        IsGemm(k) ? $"LoadStreamKernel<{View}, {View}, {View}, int>"
+        : IsRowKernel(k) ? $"LoadStreamKernel<{View}, {View}, {View}, {View}>"
         : $"LoadAutoGroupedStreamKernel<{Ilgpu}Index1D, {View}, {View}, {View}, {View}, {View}, {View}>";
 
     private static string Operand(Operand o, ModelPlan plan) => o.Buffer switch
@@ -135,6 +144,8 @@ internal static class GpuEmitter
         if (IsGemm(k))
             return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index2D({(k.N + Tile - 1) / Tile}, Groups((long){Rows(k)}, {Tile})), new {Ilgpu}Index2D({Threads}, {Threads})), {a}, Weights, {y}, {Rows(k)});";
         string b = k.B is null ? "Weights" : Operand(k.B, plan), c = k.C is null ? "Weights" : Operand(k.C, plan);
+        if (IsRowKernel(k))
+            return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index1D((int)((long){Rows(k)})), new {Ilgpu}Index1D({RowThreads})), {a}, {b}, Weights, {y});";
         string mask = k.Mask is null ? "Weights" : Operand(k.Mask, plan);
         return $"_k{k.Index}((int)((long)batch * {Outputs(k)}), {a}, {b}, {c}, {mask}, Weights, {y});";
     }
@@ -147,7 +158,6 @@ internal static class GpuEmitter
         {
             KernelKind.Linear => (long)k.RowsPerSample * k.N, // int8: one thread per output
             KernelKind.Elementwise or KernelKind.Copy => k.K,
-            KernelKind.Softmax or KernelKind.LogSoftmax or KernelKind.LayerNorm => k.RowsPerSample,
             KernelKind.Embedding => (long)k.RowsPerSample * k.K,
             KernelKind.Mean => (long)k.RowsPerSample * k.N,
             KernelKind.BatchNorm => (long)g[0] * g[1],
@@ -180,12 +190,75 @@ internal static class GpuEmitter
             w.Line();
             return;
         }
+        if (IsRowKernel(k))
+        {
+            WriteRowKernel(w, k);
+            w.Line();
+            return;
+        }
         if (k.Quantized) WriteQuantizeRows(w, k);
         w.Open($"private static void GpuK{k.Index}({Ilgpu}Index1D index, {View} a, {View} b, {View} c, {View} mask, {View} w, {View} y)");
         w.Line($"long i = index.X, s = i / {Outputs(k)}, t = i % {Outputs(k)}; // sample, and this thread's place in it");
         GpuBodies.Write(w, k, Chain);
         w.Close();
         w.Line();
+    }
+
+    /// <summary>
+    /// Softmax, LogSoftmax or LayerNorm (± residual) of one row per group of 128 threads: each thread strides over the
+    /// row, partial results meet in shared memory (a tree of halvings, a barrier each), then every thread writes its share.
+    /// </summary>
+    private static void WriteRowKernel(SourceWriter w, KernelPlan k)
+    {
+        w.Open($"private static void GpuK{k.Index}({View} a, {View} b, {View} w, {View} y)");
+        w.Line($"const int K = {k.K}, T = {RowThreads};");
+        w.Line($"{View} part = {Ilgpu}SharedMemory.Allocate<float>(T);");
+        w.Line($"int tid = {Ilgpu}Group.IdxX;");
+        w.Line($"long o = (long){Ilgpu}Grid.IdxX * K;");
+        void Reduce(string op)
+        {
+            w.Line($"{Ilgpu}Group.Barrier();");
+            w.Open("for (int half = T / 2; half > 0; half /= 2)");
+            w.Line($"if (tid < half) part[tid] = {op};");
+            w.Line($"{Ilgpu}Group.Barrier();");
+            w.Close();
+        }
+        if (k.Kind == KernelKind.LayerNorm)
+        {
+            string x = k.B is null ? "a[o + j]" : "(a[o + j] + b[o + j])";
+            w.Line("float sum = 0f;");
+            w.Line($"for (int j = tid; j < K; j += T) sum += {x};");
+            w.Line("part[tid] = sum;");
+            Reduce("part[tid] + part[tid + half]");
+            w.Line("float mean = part[0] / K;");
+            w.Line($"{Ilgpu}Group.Barrier();");
+            w.Line("float squares = 0f;");
+            w.Line($"for (int j = tid; j < K; j += T) {{ float d = {x} - mean; squares += d * d; }}");
+            w.Line("part[tid] = squares;");
+            Reduce("part[tid] + part[tid + half]");
+            w.Line($"float inverse = 1f / global::System.MathF.Sqrt(part[0] / K + {ModelEmitter.Float(k.Epsilon)});");
+            w.Line($"for (int j = tid; j < K; j += T) y[o + j] = ({x} - mean) * inverse * w[{k.WeightOffset} + j] + w[{k.BiasOffset} + j];");
+        }
+        else
+        {
+            w.Line("float max = float.NegativeInfinity;");
+            w.Line("for (int j = tid; j < K; j += T) max = global::System.MathF.Max(max, a[o + j]);");
+            w.Line("part[tid] = max;");
+            Reduce("global::System.MathF.Max(part[tid], part[tid + half])");
+            w.Line("max = part[0];");
+            w.Line($"{Ilgpu}Group.Barrier();");
+            w.Line("float sum = 0f;");
+            w.Line("for (int j = tid; j < K; j += T) sum += global::System.MathF.Exp(a[o + j] - max);");
+            w.Line("part[tid] = sum;");
+            Reduce("part[tid] + part[tid + half]");
+            w.Line(k.Kind == KernelKind.LogSoftmax
+                ? "float shift = max + global::System.MathF.Log(part[0]);"
+                : "float scale = 1f / part[0];");
+            w.Line(k.Kind == KernelKind.LogSoftmax
+                ? "for (int j = tid; j < K; j += T) y[o + j] = a[o + j] - shift;"
+                : "for (int j = tid; j < K; j += T) y[o + j] = global::System.MathF.Exp(a[o + j] - max) * scale;");
+        }
+        w.Close();
     }
 
     private const int WholeThreads = 256, WholeWidth = 4096;
