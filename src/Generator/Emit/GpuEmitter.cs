@@ -108,7 +108,14 @@ internal static class GpuEmitter
     // operands; unused ones get the weights view), the mask, the weights, the output.
     private static string OneThreadType => $"global::System.Action<{Ilgpu}Index1D, {View}, {View}, {View}, {View}, {View}, {View}>";
 
-    private static bool IsGemm(KernelPlan k) => k.Kind == KernelKind.Linear && !k.Quantized;
+    private static bool IsGemm(KernelPlan k) => k.Kind == KernelKind.Linear && !k.Quantized || IsImplicitConvolution(k);
+
+    /// <summary>
+    /// An ungrouped convolution without a fused pool: an implicit GEMM (the tiled GEMM's shape, its right-hand tile
+    /// gathered from the input on the fly). Grouped, depthwise, pooled and Winograd layers stay direct.
+    /// </summary>
+    private static bool IsImplicitConvolution(KernelPlan k) =>
+        (k.Kind == KernelKind.Conv2d || k.Kind == KernelKind.DirectConv && !PooledDirect(k)) && k.Shape[11] == 1;
 
     /// <summary>Row reductions (softmax, LayerNorm): one group of threads per row, the reductions through shared memory.</summary>
     private static bool IsRowKernel(KernelPlan k) => k.Kind is KernelKind.Softmax or KernelKind.LogSoftmax or KernelKind.LayerNorm;
@@ -141,6 +148,8 @@ internal static class GpuEmitter
         if (k.Quantized)
             return $"_k{k.Index}Rows((int)((long){Rows(k)}), {a}, Weights, Weights, Weights, Weights, Scratch);\n"
                 + $"_k{k.Index}((int)((long){Rows(k)} * {k.N}), Scratch, Weights, Weights, Weights, Weights, {y});";
+        if (IsImplicitConvolution(k))
+            return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index3D({(k.Shape[9] * k.Shape[10] + Tile - 1) / Tile}, {(k.Shape[3] + Tile - 1) / Tile}, batch), new {Ilgpu}Index3D({Threads}, {Threads}, 1)), {a}, Weights, {y}, batch);";
         if (IsGemm(k))
             return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index2D({(k.N + Tile - 1) / Tile}, Groups((long){Rows(k)}, {Tile})), new {Ilgpu}Index2D({Threads}, {Threads})), {a}, Weights, {y}, {Rows(k)});";
         string b = k.B is null ? "Weights" : Operand(k.B, plan), c = k.C is null ? "Weights" : Operand(k.C, plan);
@@ -184,6 +193,12 @@ internal static class GpuEmitter
     {
         w.Line($"// K{k.Index} on the GPU: {k.Title}");
         foreach (string source in k.Sources) w.Line($"//     {source}");
+        if (IsImplicitConvolution(k))
+        {
+            WriteImplicitConvolution(w, k);
+            w.Line();
+            return;
+        }
         if (IsGemm(k))
         {
             WriteGemm(w, k);
@@ -202,6 +217,54 @@ internal static class GpuEmitter
         GpuBodies.Write(w, k, Chain);
         w.Close();
         w.Line();
+    }
+
+    /// <summary>
+    /// A convolution as an implicit GEMM, per sample (Grid.Z): out[o, p] = Σₖ W[o, k] · patch[k, p] over k = (input
+    /// channel, tap), p = output position; the same 64×64 tiles, 4×4 per thread and K steps of 8 as the Linear GEMM, the
+    /// patch tile gathered from the input (zero outside it) instead of read, the output written in [C, H, W].
+    /// </summary>
+    private static void WriteImplicitConvolution(SourceWriter w, KernelPlan k)
+    {
+        int[] g = k.Shape.ToArray();
+        int c = g[0], h = g[1], width = g[2], n = g[3], kh = g[4], kw = g[5], stride = g[6], padding = g[7], dilation = g[8], oh = g[9], ow = g[10], padTop = g[12];
+        w.Open($"private static void GpuK{k.Index}({View} a, {View} w, {View} y, int batch)");
+        w.Line($"const int N = {n}, K = {c * kh * kw}, P = {oh * ow}, Weight = {k.WeightOffset}, Bias = {k.BiasOffset};");
+        w.Line($"{View} tileW = {Ilgpu}SharedMemory.Allocate<float>({Depth * Tile}); // [k][out channel]");
+        w.Line($"{View} tileP = {Ilgpu}SharedMemory.Allocate<float>({Depth * Tile}); // [k][position]");
+        w.Line($"int tx = {Ilgpu}Group.IdxX, ty = {Ilgpu}Group.IdxY, t = ty * {Threads} + tx;");
+        w.Line($"int p0 = {Ilgpu}Grid.IdxX * {Tile}, o0 = {Ilgpu}Grid.IdxY * {Tile};");
+        w.Line($"long x0 = (long){Ilgpu}Grid.IdxZ * {c * h * width};");
+        for (int i = 0; i < PerThread; i++)
+            w.Line("float " + string.Join(", ", Enumerable.Range(0, PerThread).Select(j => $"c{i}{j} = 0f")) + ";");
+        w.Open($"for (int k0 = 0; k0 < K; k0 += {Depth})");
+        w.Open($"for (int l = 0; l < {Tile * Depth / (Threads * Threads)}; l++)");
+        w.Line($"int e = t + l * {Threads * Threads};");
+        w.Line($"int wo = e / {Depth}, wk = e % {Depth}, go = o0 + wo, gk = k0 + wk;");
+        w.Line($"tileW[wk * {Tile} + wo] = go < N && gk < K ? w[Weight + (long)go * K + gk] : 0f;");
+        w.Line($"int pk = e / {Tile}, pp = e % {Tile}, gp = p0 + pp, gk2 = k0 + pk;");
+        w.Line("float value = 0f;");
+        w.Open("if (gp < P && gk2 < K)");
+        w.Line($"int ci = gk2 / {kh * kw}, tap = gk2 % {kh * kw}, iy = gp / {ow} * {stride} - {padTop} + tap / {kw} * {dilation}, ix = gp % {ow} * {stride} - {padding} + tap % {kw} * {dilation};");
+        w.Line($"if (iy >= 0 && iy < {h} && ix >= 0 && ix < {width}) value = a[x0 + ((long)ci * {h} + iy) * {width} + ix];");
+        w.Close();
+        w.Line($"tileP[pk * {Tile} + pp] = value;");
+        w.Close();
+        w.Line($"{Ilgpu}Group.Barrier();");
+        w.Open($"for (int kk = 0; kk < {Depth}; kk++)");
+        w.Line("float " + string.Join(", ", Enumerable.Range(0, PerThread).Select(i => $"a{i} = tileW[kk * {Tile} + ty * {PerThread} + {i}]")) + ";");
+        w.Line("float " + string.Join(", ", Enumerable.Range(0, PerThread).Select(j => $"b{j} = tileP[kk * {Tile} + tx * {PerThread} + {j}]")) + ";");
+        for (int i = 0; i < PerThread; i++)
+            w.Line(string.Join(" ", Enumerable.Range(0, PerThread).Select(j => $"c{i}{j} += a{i} * b{j};")));
+        w.Close();
+        w.Line($"{Ilgpu}Group.Barrier();");
+        w.Close();
+        w.Line($"int row0 = o0 + ty * {PerThread}, col0 = p0 + tx * {PerThread};");
+        w.Line($"long y0 = (long){Ilgpu}Grid.IdxZ * N * P;");
+        for (int i = 0; i < PerThread; i++)
+        for (int j = 0; j < PerThread; j++)
+            w.Line($"if (row0 + {i} < N && col0 + {j} < P) y[y0 + (long)(row0 + {i}) * P + col0 + {j}] = {Chain(k, $"c{i}{j} + w[Bias + row0 + {i}]")};");
+        w.Close();
     }
 
     /// <summary>
