@@ -120,16 +120,21 @@ internal static class GpuEmitter
     /// <summary>Row reductions (softmax, LayerNorm): one group of threads per row, the reductions through shared memory.</summary>
     private static bool IsRowKernel(KernelPlan k) => k.Kind is KernelKind.Softmax or KernelKind.LogSoftmax or KernelKind.LayerNorm;
 
-    private const int RowThreads = 128;
+    private const int RowThreads = 128, AttentionThreads = 64, AttentionKeys = 4096;
+
+    /// <summary>Attention over at most 4,096 keys: a group per (sample, head, query), its scores in shared memory.</summary>
+    private static bool IsGroupAttention(KernelPlan k) => k.Kind == KernelKind.Attention && k.Shape[2] <= AttentionKeys;
 
     private static string LauncherType(KernelPlan k) =>
         IsGemm(k) ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, int>"
         : IsRowKernel(k) ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, {View}>"
+        : IsGroupAttention(k) ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, {View}, {View}>"
         : OneThreadType;
 
     private static string LoadCall(KernelPlan k) =>
         IsGemm(k) ? $"LoadStreamKernel<{View}, {View}, {View}, int>"
         : IsRowKernel(k) ? $"LoadStreamKernel<{View}, {View}, {View}, {View}>"
+        : IsGroupAttention(k) ? $"LoadStreamKernel<{View}, {View}, {View}, {View}, {View}>"
         : $"LoadAutoGroupedStreamKernel<{Ilgpu}Index1D, {View}, {View}, {View}, {View}, {View}, {View}>";
 
     private static string Operand(Operand o, ModelPlan plan) => o.Buffer switch
@@ -156,6 +161,8 @@ internal static class GpuEmitter
         if (IsRowKernel(k))
             return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index1D((int)((long){Rows(k)})), new {Ilgpu}Index1D({RowThreads})), {a}, {b}, Weights, {y});";
         string mask = k.Mask is null ? "Weights" : Operand(k.Mask, plan);
+        if (IsGroupAttention(k))
+            return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index1D((int)((long)batch * {k.Shape[0] * k.Shape[1]})), new {Ilgpu}Index1D({AttentionThreads})), {a}, {b}, {c}, {mask}, {y});";
         return $"_k{k.Index}((int)((long)batch * {Outputs(k)}), {a}, {b}, {c}, {mask}, Weights, {y});";
     }
 
@@ -208,6 +215,12 @@ internal static class GpuEmitter
         if (IsRowKernel(k))
         {
             WriteRowKernel(w, k);
+            w.Line();
+            return;
+        }
+        if (IsGroupAttention(k))
+        {
+            WriteGroupAttention(w, k);
             w.Line();
             return;
         }
@@ -264,6 +277,59 @@ internal static class GpuEmitter
         for (int i = 0; i < PerThread; i++)
         for (int j = 0; j < PerThread; j++)
             w.Line($"if (row0 + {i} < N && col0 + {j} < P) y[y0 + (long)(row0 + {i}) * P + col0 + {j}] = {Chain(k, $"c{i}{j} + w[Bias + row0 + {i}]")};");
+        w.Close();
+    }
+
+    /// <summary>
+    /// Attention for one (sample, head, query) per group of 64 threads: the threads share the keys — each computes the
+    /// scores of every 64th key (scale, mask, causal keys skipped) into shared memory — then the maximum and the sum are
+    /// reduced there, and each thread sums the weighted values of its output columns. A query whose keys are all hidden
+    /// gives NaN, as on the CPU and in PyTorch.
+    /// </summary>
+    private static void WriteGroupAttention(SourceWriter w, KernelPlan k)
+    {
+        int[] g = k.Shape.ToArray();
+        int heads = g[0], queries = g[1], keys = g[2], e = g[3], ve = g[4];
+        bool causal = g[19] == 1;
+        w.Open($"private static void GpuK{k.Index}({View} a, {View} b, {View} c, {View} mask, {View} y)");
+        w.Line($"const int T = {AttentionThreads};");
+        w.Line($"{View} scores = {Ilgpu}SharedMemory.Allocate<float>({keys});");
+        w.Line($"{View} part = {Ilgpu}SharedMemory.Allocate<float>(T);");
+        w.Line($"int tid = {Ilgpu}Group.IdxX, group = {Ilgpu}Grid.IdxX;");
+        w.Line($"long s = group / {heads * queries}; int r = group % {heads * queries}, h = r / {queries}, q = r % {queries};");
+        w.Line($"long qo = s * {g[5]} + (long)h * {g[6]} + (long)q * {g[7]}, ko = s * {g[8]} + (long)h * {g[9]}, vo = s * {g[11]} + (long)h * {g[12]};");
+        w.Line($"int last = {(causal ? $"global::System.Math.Min(q + 1, {keys})" : keys.ToString(System.Globalization.CultureInfo.InvariantCulture))};");
+        w.Line($"float scale = 1f / global::System.MathF.Sqrt({e}f);");
+        w.Line("float max = float.NegativeInfinity;");
+        w.Open("for (int j = tid; j < last; j += T)");
+        w.Line("float score = 0f;");
+        w.Line($"for (int d = 0; d < {e}; d++) score += a[qo + d] * b[ko + (long)j * {g[10]} + d];");
+        w.Line(k.Mask is null ? "score *= scale;" : $"score = score * scale + mask[s * {g[17]} + (long)q * {g[18]} + j];");
+        w.Line("scores[j] = score;");
+        w.Line("max = global::System.MathF.Max(max, score);");
+        w.Close();
+        w.Line("part[tid] = max;");
+        void Reduce(string op)
+        {
+            w.Line($"{Ilgpu}Group.Barrier();");
+            w.Open("for (int half = T / 2; half > 0; half /= 2)");
+            w.Line($"if (tid < half) part[tid] = {op};");
+            w.Line($"{Ilgpu}Group.Barrier();");
+            w.Close();
+        }
+        Reduce("global::System.MathF.Max(part[tid], part[tid + half])");
+        w.Line("max = part[0];");
+        w.Line($"{Ilgpu}Group.Barrier();");
+        w.Line("float sum = 0f;");
+        w.Line("for (int j = tid; j < last; j += T) { float p = global::System.MathF.Exp(scores[j] - max); scores[j] = p; sum += p; }");
+        w.Line("part[tid] = sum;");
+        Reduce("part[tid] + part[tid + half]");
+        w.Line("float total = part[0];");
+        w.Open($"for (int col = tid; col < {ve}; col += T)");
+        w.Line("float acc = 0f;");
+        w.Line($"for (int j = 0; j < last; j++) acc += scores[j] * c[vo + (long)j * {g[13]} + col];");
+        w.Line($"y[s * {g[14]} + (long)h * {g[15]} + (long)q * {g[16]} + col] = acc / total;");
+        w.Close();
         w.Close();
     }
 
