@@ -65,3 +65,7 @@ public static partial class OnnxQuantized;
 /// <summary>Gelu as an opset-20 operator (exact and tanh), Dropout at inference, LogSoftmax.</summary>
 [CompileModel(Onnx = "onnx_opset20.onnx")]
 public static partial class OnnxOpset20;
+
+/// <summary>MobileNetV3's activations: HardSwish, a HardSigmoid squeeze-and-excitation gate, and a ReduceSum (opset 14).</summary>
+[CompileModel(Onnx = "onnx_mobile.onnx")]
+public static partial class OnnxMobile;

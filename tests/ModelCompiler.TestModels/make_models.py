@@ -585,3 +585,26 @@ def onnx_opset20():
 
 onnx_quantized_activations()
 onnx_opset20()
+
+
+class OnnxMobile(torch.nn.Module):
+    """OnnxModels.cs (OnnxMobile): MobileNetV3's activations — Hardswish, and a squeeze-and-excitation gate with
+    Hardsigmoid — and a ReduceSum (opset 14)."""
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(2, 8, 3, padding=1)
+        self.squeeze = torch.nn.Linear(8, 4)
+        self.excite = torch.nn.Linear(4, 8)
+        self.head = torch.nn.Linear(8 * 5, 3)
+
+    def forward(self, x):
+        h = F.hardswish(self.conv(x))                                  # [B, 8, 5, 5]
+        gate = F.hardsigmoid(self.excite(F.relu(self.squeeze(h.mean(3).mean(2)))))  # [B, 8]
+        h = h * gate.unsqueeze(-1).unsqueeze(-1)
+        return self.head(h.sum(3).flatten(1))
+
+
+torch.manual_seed(28)
+torch.onnx.export(OnnxMobile().eval(), torch.zeros(2, 2, 5, 5), os.path.join(here, "Models", "onnx_mobile.onnx"), input_names=["x"],
+                  output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=14)
+print("onnx_mobile: exported to ONNX (opset 14)")

@@ -164,7 +164,8 @@ public class GeneratorDiagnosticsTests
         Diagnostic d = Single(source, "MC0013", "\"text_classifier.onnx\"", Path.Combine(RepositoryRoot(), "samples/TextClassifier/text_classifier.onnx"));
         // The embedding compiles (token ids cast to int64, then Gather from the table); nn.MultiheadAttention's export then
         // moves the batch away from axis 0 (it runs sequence-first inside), which the per-sample IR cannot express.
-        Assert.Equal("ONNX node '/inner/attn/Transpose' (Transpose, domain 'ai.onnx', opset 14) cannot be compiled: perm [1, 0, 2]: the batch (axis 0) must stay first",
+        Assert.Equal("ONNX node '/inner/attn/Transpose' (Transpose, domain 'ai.onnx', opset 14) cannot be compiled: perm [1, 0, 2]: the batch (axis 0) must stay first"
+            + " (this is how nn.MultiheadAttention's export runs sequence-first; write the attention batch-first, or declare the model in C# with MultiHeadAttention: docs/onnx.md)",
             d.GetMessage());
     }
 

@@ -39,7 +39,7 @@ public sealed class GpuTests : IDisposable
         var data = new TheoryData<string>();
         foreach (CompiledModel model in CompiledModel.All)
             if (CreateGpu(model.Predict.Method.DeclaringType!) is not null) data.Add(model.Name);
-        foreach (string onnx in new[] { "Mlp784Onnx", "OnnxDequantized", "OnnxEncoder", "OnnxElementwise", "OnnxEmbedding", "OnnxQuantized", "OnnxOpset20" }) data.Add(onnx);
+        foreach (string onnx in new[] { "Mlp784Onnx", "OnnxDequantized", "OnnxEncoder", "OnnxElementwise", "OnnxEmbedding", "OnnxQuantized", "OnnxOpset20", "OnnxMobile" }) data.Add(onnx);
         return data;
     }
 
@@ -56,6 +56,7 @@ public sealed class GpuTests : IDisposable
             "OnnxElementwise" => OnnxElementwise.Predict,
             "OnnxQuantized" => OnnxQuantized.Predict,
             "OnnxOpset20" => OnnxOpset20.Predict,
+            "OnnxMobile" => OnnxMobile.Predict,
             _ => OnnxEmbedding.Predict,
         };
         Type type = (compiled is not null ? compiled.Predict.Method : cpu.Method).DeclaringType!;
@@ -97,7 +98,7 @@ public sealed class GpuTests : IDisposable
         var names = Models().Select(row => row.Data).ToHashSet();
         foreach (string name in new[] { "Digits", "DigitsCnn", "TextClassifier", "DigitsInt4", "DigitsInt8", "DigitsInt8Static", "AttentionBlockInt8" })
             Assert.Contains(name, names);
-        Assert.Equal(CompiledModel.All.Length + 7, names.Count);
+        Assert.Equal(CompiledModel.All.Length + 8, names.Count);
         // The MLPs have the whole-model kernel for small batches; a CNN (not a chain of Linear layers) does not.
         static bool Whole(Type model) => model.GetNestedType("Gpu")!.GetField("_whole", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance) is not null;
         Assert.True(Whole(typeof(Digits.DigitsClassifier)));

@@ -44,8 +44,8 @@ internal static class OnnxImporter
     public static readonly string[] Supported =
     {
         "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "ConstantOfShape", "Conv", "DequantizeLinear", "Div",
-        "Dropout", "Equal", "Erf", "Exp", "Flatten", "Gather", "Gelu", "Gemm", "GlobalAveragePool", "Greater", "Identity", "LayerNormalization",
-        "LeakyRelu", "Less", "LogSoftmax", "MatMul", "MatMulInteger", "MaxPool", "Mul", "Neg", "Pad", "Pow", "QuantizeLinear", "Range", "Reciprocal", "ReduceMean", "Relu", "Reshape",
+        "Dropout", "Equal", "Erf", "Exp", "Flatten", "Gather", "Gelu", "Gemm", "GlobalAveragePool", "Greater", "HardSigmoid", "HardSwish", "Identity", "LayerNormalization",
+        "LeakyRelu", "Less", "LogSoftmax", "MatMul", "MatMulInteger", "MaxPool", "Mul", "Neg", "Pad", "Pow", "QuantizeLinear", "Range", "Reciprocal", "ReduceMean", "ReduceSum", "Relu", "Reshape",
         "Shape", "Sigmoid", "Size", "Slice", "Softmax", "Split", "Sqrt", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze", "Where",
     };
 
@@ -363,15 +363,18 @@ internal static class OnnxImporter
                     return;
                 case "Div" when GeluPattern(nodes, index, skip):
                     return;
-                case "ReduceMean":
+                case "ReduceMean" or "ReduceSum":
                 {
+                    // A sum is the mean times the count (one rounding more, well inside the tolerance).
                     string x = Input(node, 0);
                     int rank = RankOf(x);
-                    long[] raw = Axes(node, 18);
-                    if (raw.Length != 1) throw Unsupported(node, "only a mean over one axis is supported");
+                    bool sum = node.OpType == "ReduceSum";
+                    long[] raw = Axes(node, sum ? 13 : 18);
+                    if (raw.Length != 1) throw Unsupported(node, $"only a {(sum ? "sum" : "mean")} over one axis is supported");
                     int axis = (int)(raw[0] < 0 ? raw[0] + rank : raw[0]);
                     if (axis <= 0 || axis >= rank) throw Unsupported(node, $"axis {raw[0]}: only sample axes (not the batch) are supported");
                     int result = Record(node, OpKind.Mean, new[] { Act(node, x) }, ints: new[] { axis - 1 });
+                    if (sum) result = Record(node, OpKind.MulScalar, new[] { result }, scalar: SampleShape(node, x)[axis - 1]);
                     bool keep = IntAttribute(node, "keepdims", 1) != 0;
                     if (keep) result = Record(node, OpKind.Unsqueeze, new[] { result }, ints: new[] { axis - 1 });
                     _activations[Output()] = result;
@@ -384,6 +387,21 @@ internal static class OnnxImporter
                     OnnxConstant pads = Const(node, Input(node, 1));
                     if (pads.Longs is null || pads.Longs.Any(p => p != 0)) throw Unsupported(node, "only a Pad of zeros (the identity) is supported");
                     Alias(node, Input(node, 0), Output());
+                    return;
+                }
+                case "HardSigmoid" or "HardSwish":
+                {
+                    // clamp(alpha·x + beta, 0, 1), four fused steps; HardSwish is x times that with alpha 1/6, beta 1/2.
+                    string x = Input(node, 0);
+                    bool swish = node.OpType == "HardSwish";
+                    float alpha = swish ? 1f / 6f : FloatAttribute(node, "alpha", 0.2f), beta = swish ? 0.5f : FloatAttribute(node, "beta", 0.5f);
+                    int a = Act(node, x);
+                    int gate = Record(node, OpKind.MulScalar, new[] { a }, scalar: alpha);
+                    gate = Record(node, OpKind.AddScalar, new[] { gate }, scalar: beta);
+                    gate = Record(node, OpKind.ClampMin, new[] { gate }, scalar: 0f);
+                    gate = Record(node, OpKind.ClampMax, new[] { gate }, scalar: 1f);
+                    _activations[Output()] = swish ? Record(node, OpKind.Mul, new[] { a, gate }) : gate;
+                    _ranks[Output()] = RankOf(x);
                     return;
                 }
                 case "LeakyRelu":
@@ -437,7 +455,11 @@ internal static class OnnxImporter
                     string x = Input(node, 0);
                     int rank = RankOf(x);
                     List<long> perm = node.Attributes.FirstOrDefault(a => a.Name == "perm")?.Ints ?? Enumerable.Range(0, rank).Reverse().Select(i => (long)i).ToList();
-                    if (perm.Count != rank || perm[0] != 0) throw Unsupported(node, $"perm [{string.Join(", ", perm)}]: the batch (axis 0) must stay first");
+                    if (perm.Count != rank || perm[0] != 0)
+                        throw Unsupported(node, $"perm [{string.Join(", ", perm)}]: the batch (axis 0) must stay first"
+                            + (rank == 3 && perm.Count == 3 && perm[0] == 1 && perm[1] == 0
+                                ? " (this is how nn.MultiheadAttention's export runs sequence-first; write the attention batch-first, or declare the model in C# with MultiHeadAttention: docs/onnx.md)"
+                                : ""));
                     Activation(node, Output(), OpKind.Permute, new[] { Act(node, x) }, rank, ints: perm.Skip(1).Select(p => (int)p - 1).ToArray());
                     return;
                 }
