@@ -1,0 +1,198 @@
+// The GPU emitter's kernels that use a group of threads per row or per query, and the whole-model kernel of MLPs.
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using ModelCompiler.Generator.Graph;
+using ModelCompiler.Generator.Helpers;
+using ModelCompiler.Generator.Passes;
+
+namespace ModelCompiler.Generator.Emit;
+
+internal static partial class GpuEmitter
+{
+    /// <summary>
+    /// Softmax, LogSoftmax or LayerNorm (± residual) of one row per group of 128 threads: each thread strides over the
+    /// row, partial results meet in shared memory (a tree of halvings, a barrier each), then every thread writes its share.
+    /// </summary>
+    private static void WriteRowKernel(SourceWriter w, KernelPlan k)
+    {
+        w.Open($"private static void GpuK{k.Index}({View} a, {View} b, {View} w, {View} y)");
+        w.Line($"const int K = {k.K}, T = {RowThreads};");
+        w.Line($"{View} part = {Ilgpu}SharedMemory.Allocate<float>(T);");
+        w.Line($"int tid = {Ilgpu}Group.IdxX;");
+        w.Line($"long o = (long){Ilgpu}Grid.IdxX * K;");
+        void Reduce(string op)
+        {
+            w.Line($"{Ilgpu}Group.Barrier();");
+            w.Open("for (int half = T / 2; half > 0; half /= 2)");
+            w.Line($"if (tid < half) part[tid] = {op};");
+            w.Line($"{Ilgpu}Group.Barrier();");
+            w.Close();
+        }
+        if (k.Kind == KernelKind.LayerNorm)
+        {
+            string x = k.B is null ? "a[o + j]" : "(a[o + j] + b[o + j])";
+            w.Line("float sum = 0f;");
+            w.Line($"for (int j = tid; j < K; j += T) sum += {x};");
+            w.Line("part[tid] = sum;");
+            Reduce("part[tid] + part[tid + half]");
+            w.Line("float mean = part[0] / K;");
+            w.Line($"{Ilgpu}Group.Barrier();");
+            w.Line("float squares = 0f;");
+            w.Line($"for (int j = tid; j < K; j += T) {{ float d = {x} - mean; squares += d * d; }}");
+            w.Line("part[tid] = squares;");
+            Reduce("part[tid] + part[tid + half]");
+            w.Line($"float inverse = 1f / global::System.MathF.Sqrt(part[0] / K + {ModelEmitter.Float(k.Epsilon)});");
+            w.Line($"for (int j = tid; j < K; j += T) y[o + j] = ({x} - mean) * inverse * w[{k.WeightOffset} + j] + w[{k.BiasOffset} + j];");
+        }
+        else
+        {
+            w.Line("float max = float.NegativeInfinity;");
+            w.Line("for (int j = tid; j < K; j += T) max = global::System.MathF.Max(max, a[o + j]);");
+            w.Line("part[tid] = max;");
+            Reduce("global::System.MathF.Max(part[tid], part[tid + half])");
+            w.Line("max = part[0];");
+            w.Line($"{Ilgpu}Group.Barrier();");
+            w.Line("float sum = 0f;");
+            w.Line("for (int j = tid; j < K; j += T) sum += global::System.MathF.Exp(a[o + j] - max);");
+            w.Line("part[tid] = sum;");
+            Reduce("part[tid] + part[tid + half]");
+            w.Line(k.Kind == KernelKind.LogSoftmax
+                ? "float shift = max + global::System.MathF.Log(part[0]);"
+                : "float scale = 1f / part[0];");
+            w.Line(k.Kind == KernelKind.LogSoftmax
+                ? "for (int j = tid; j < K; j += T) y[o + j] = a[o + j] - shift;"
+                : "for (int j = tid; j < K; j += T) y[o + j] = global::System.MathF.Exp(a[o + j] - max) * scale;");
+        }
+        w.Close();
+    }
+
+    /// <summary>
+    /// Attention for one (sample, head, query) per group of 64 threads: the threads share the keys — each computes the
+    /// scores of every 64th key (scale, mask, causal keys skipped) into shared memory — then the maximum and the sum are
+    /// reduced there, and each thread sums the weighted values of its output columns. A query whose keys are all hidden
+    /// gives NaN, as on the CPU and in PyTorch.
+    /// </summary>
+    private static void WriteGroupAttention(SourceWriter w, KernelPlan k)
+    {
+        int[] g = k.Shape.ToArray();
+        int heads = g[0], queries = g[1], keys = g[2], e = g[3], ve = g[4];
+        bool causal = g[19] == 1;
+        w.Open($"private static void GpuK{k.Index}({View} a, {View} b, {View} c, {View} mask, {View} y)");
+        w.Line($"const int T = {AttentionThreads};");
+        w.Line($"{View} scores = {Ilgpu}SharedMemory.Allocate<float>({keys});");
+        w.Line($"{View} part = {Ilgpu}SharedMemory.Allocate<float>(T);");
+        w.Line($"int tid = {Ilgpu}Group.IdxX, group = {Ilgpu}Grid.IdxX;");
+        w.Line($"long s = group / {heads * queries}; int r = group % {heads * queries}, h = r / {queries}, q = r % {queries};");
+        w.Line($"long qo = s * {g[5]} + (long)h * {g[6]} + (long)q * {g[7]}, ko = s * {g[8]} + (long)h * {g[9]}, vo = s * {g[11]} + (long)h * {g[12]};");
+        w.Line($"int last = {(causal ? $"global::System.Math.Min(q + 1, {keys})" : keys.ToString(System.Globalization.CultureInfo.InvariantCulture))};");
+        w.Line($"float scale = 1f / global::System.MathF.Sqrt({e}f);");
+        w.Line("float max = float.NegativeInfinity;");
+        w.Open("for (int j = tid; j < last; j += T)");
+        w.Line("float score = 0f;");
+        w.Line($"for (int d = 0; d < {e}; d++) score += a[qo + d] * b[ko + (long)j * {g[10]} + d];");
+        w.Line(k.Mask is null ? "score *= scale;" : $"score = score * scale + mask[s * {g[17]} + (long)q * {g[18]} + j];");
+        w.Line("scores[j] = score;");
+        w.Line("max = global::System.MathF.Max(max, score);");
+        w.Close();
+        w.Line("part[tid] = max;");
+        void Reduce(string op)
+        {
+            w.Line($"{Ilgpu}Group.Barrier();");
+            w.Open("for (int half = T / 2; half > 0; half /= 2)");
+            w.Line($"if (tid < half) part[tid] = {op};");
+            w.Line($"{Ilgpu}Group.Barrier();");
+            w.Close();
+        }
+        Reduce("global::System.MathF.Max(part[tid], part[tid + half])");
+        w.Line("max = part[0];");
+        w.Line($"{Ilgpu}Group.Barrier();");
+        w.Line("float sum = 0f;");
+        w.Line("for (int j = tid; j < last; j += T) { float p = global::System.MathF.Exp(scores[j] - max); scores[j] = p; sum += p; }");
+        w.Line("part[tid] = sum;");
+        Reduce("part[tid] + part[tid + half]");
+        w.Line("float total = part[0];");
+        w.Open($"for (int col = tid; col < {ve}; col += T)");
+        w.Line("float acc = 0f;");
+        w.Line($"for (int j = 0; j < last; j++) acc += scores[j] * c[vo + (long)j * {g[13]} + col];");
+        w.Line($"y[s * {g[14]} + (long)h * {g[15]} + (long)q * {g[16]} + col] = acc / total;");
+        w.Close();
+        w.Close();
+    }
+
+    /// <summary>
+    /// Whether the model is a chain the whole-model kernel runs: float Linear layers with their epilogues, element-wise
+    /// kernels and a softmax, one row per sample, each reading what the previous wrote, no layer wider than 4,096.
+    /// </summary>
+    public static bool WholeModel(ModelPlan plan)
+    {
+        List<KernelPlan> kernels = plan.Kernels.ToList();
+        if (kernels.Count == 0 || kernels[0].A != new Operand(BufferKind.Input, 0) || kernels[kernels.Count - 1].Output != new Operand(BufferKind.Output, 0)) return false;
+        for (int i = 0; i < kernels.Count; i++)
+        {
+            KernelPlan k = kernels[i];
+            if (k.Kind is not (KernelKind.Linear or KernelKind.Elementwise or KernelKind.Softmax or KernelKind.LogSoftmax) || k.Quantized
+                || k.RowsPerSample != 1 || k.B is not null || k.K > WholeWidth || k.N > WholeWidth) return false;
+            if (i > 0 && k.A != kernels[i - 1].Output) return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// The whole model as one kernel (the launch-bound regime of small batches): one group of 256 threads per sample, the
+    /// activations in two shared-memory rows, each layer's outputs spread over the threads (16 consecutive outputs read
+    /// one panel row of weights together), a barrier between layers.
+    /// </summary>
+    private static void WriteWholeModel(SourceWriter w, ModelPlan plan)
+    {
+        w.Line("// The whole model on the GPU, for small batches: every kernel above, in one launch.");
+        w.Open($"private static void GpuWhole({View} x, {View} w, {View} y, int batch)");
+        w.Line($"{View} h0 = {Ilgpu}SharedMemory.Allocate<float>({WholeWidth});");
+        w.Line($"{View} h1 = {Ilgpu}SharedMemory.Allocate<float>({WholeWidth});");
+        w.Line($"int s = {Ilgpu}Grid.IdxX, tid = {Ilgpu}Group.IdxX;");
+        w.Line($"for (int j = tid; j < {plan.InputLength}; j += {WholeThreads}) h0[j] = x[(long)s * {plan.InputLength} + j];");
+        w.Line($"{Ilgpu}Group.Barrier();");
+        List<KernelPlan> kernels = plan.Kernels.ToList();
+        for (int i = 0; i < kernels.Count; i++)
+        {
+            KernelPlan k = kernels[i];
+            bool last = i == kernels.Count - 1;
+            string input = i % 2 == 0 ? "h0" : "h1", next = i % 2 == 0 ? "h1" : "h0";
+            int width = k.Kind == KernelKind.Linear ? k.N : k.K;
+            string Out(string j) => last ? $"y[(long)s * {width} + {j}]" : $"{next}[{j}]";
+            w.Line($"// K{k.Index}: {k.Title}");
+            switch (k.Kind)
+            {
+                case KernelKind.Linear:
+                    w.Open($"for (int n = tid; n < {k.N}; n += {WholeThreads})");
+                    w.Line($"long panel = {k.WeightOffset} + (long)(n >> 4) * {k.K * 16} + (n & 15);");
+                    w.Line("float sum = 0f;");
+                    w.Line($"for (int j = 0; j < {k.K}; j++) sum += {input}[j] * w[panel + j * 16];");
+                    w.Line($"{Out("n")} = {Chain(k, $"sum + w[{k.BiasOffset} + n]")};");
+                    w.Close();
+                    break;
+                case KernelKind.Elementwise:
+                    w.Line($"for (int j = tid; j < {k.K}; j += {WholeThreads}) {Out("j")} = {Chain(k, $"{input}[j]")};");
+                    break;
+                default:
+                {
+                    bool log = k.Kind == KernelKind.LogSoftmax;
+                    w.Open("if (tid == 0)");
+                    w.Line($"float max = {input}[0];");
+                    w.Line($"for (int j = 1; j < {k.K}; j++) max = global::System.MathF.Max(max, {input}[j]);");
+                    w.Line("float sum = 0f;");
+                    w.Line($"for (int j = 0; j < {k.K}; j++) sum += global::System.MathF.Exp({input}[j] - max);");
+                    w.Line(log
+                        ? $"for (int j = 0; j < {k.K}; j++) {Out("j")} = {input}[j] - (max + global::System.MathF.Log(sum));"
+                        : $"for (int j = 0; j < {k.K}; j++) {Out("j")} = global::System.MathF.Exp({input}[j] - max) / sum;");
+                    w.Close();
+                    break;
+                }
+            }
+            if (!last) w.Line($"{Ilgpu}Group.Barrier();");
+        }
+        w.Close();
+        w.Line();
+    }
+}

@@ -1,0 +1,127 @@
+// Subgraphs the importer lowers as one op: LayerNorm before opset 17 and PyTorch's exact GELU.
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Text;
+using ModelCompiler.Generator.Diagnostics;
+using ModelCompiler.Generator.Graph;
+using ModelCompiler.Generator.Helpers;
+using ModelCompiler.Generator.Parsing;
+using ModelCompiler.Weights;
+
+namespace ModelCompiler.Generator.Import;
+
+internal static partial class OnnxImporter
+{
+    private sealed partial class Lowering
+    {
+        /// <summary>The one node that reads <paramref name="value"/> (and nothing else does, not even the graph's output); else null.</summary>
+        private OnnxNode? OnlyConsumer(List<OnnxNode> nodes, string value, out int index)
+        {
+            index = -1;
+            if (!_consumers.TryGetValue(value, out List<int>? list) || list.Count != 1 || _uses[value] != 1) return null;
+            index = list[0];
+            return nodes[index];
+        }
+
+        private float? Scalar(string value) =>
+            _constants.TryGetValue(value, out OnnxConstant? c) && c.Count == 1 ? c.Floats?[0] ?? (c.PlainLongs is { } l ? l[0] : null) : null;
+
+        /// <summary>
+        /// LayerNorm as exporters before opset 17 write it, one kernel instead of nine: m = ReduceMean(x); d = x − m;
+        /// v = ReduceMean(d²); y = d / Sqrt(v + ε); then optionally y·γ + β, over the last axis.
+        /// </summary>
+        private bool LayerNormPattern(List<OnnxNode> nodes, int index, string name, HashSet<int> skip)
+        {
+            OnnxNode mean = nodes[index];
+            if (mean.Inputs.Count == 0 || !_activations.ContainsKey(mean.Inputs[0]) || mean.Outputs.Count != 1) return false;
+            string x = mean.Inputs[0];
+            int rank = RankOf(x);
+            bool LastAxis(OnnxNode n)
+            {
+                if (IntAttribute(n, "keepdims", 1) == 0) return false;
+                long[] axes = _model.DefaultOpset < 18 ? n.Attributes.FirstOrDefault(a => a.Name == "axes")?.Ints.ToArray() ?? Array.Empty<long>()
+                    : n.Inputs.Count > 1 && _constants.TryGetValue(n.Inputs[1], out OnnxConstant? c) ? c.PlainLongs ?? Array.Empty<long>() : Array.Empty<long>();
+                return axes.Length == 1 && (axes[0] == -1 || axes[0] == rank - 1);
+            }
+            if (!LastAxis(mean) || rank < 2) return false;
+            var used = new List<int>();
+            OnnxNode? sub = OnlyConsumer(nodes, mean.Outputs[0], out int i);
+            if (sub is not { OpType: "Sub" } || sub.Inputs[0] != x || sub.Inputs[1] != mean.Outputs[0]) return false;
+            used.Add(i);
+            string d = sub.Outputs[0];
+            if (!_consumers.TryGetValue(d, out List<int>? readers) || readers.Count != 2 || _uses[d] != (readers.Sum(r => nodes[r].Inputs.Count(v => v == d)))) return false;
+            OnnxNode square = nodes[readers[0]], divide = nodes[readers[1]];
+            if (square.OpType == "Div") (square, divide) = (divide, square);
+            bool squares = square.OpType == "Pow" && square.Inputs[0] == d && Scalar(square.Inputs[1]) == 2f
+                || square.OpType == "Mul" && square.Inputs.Count == 2 && square.Inputs[0] == d && square.Inputs[1] == d;
+            if (!squares || divide.OpType != "Div" || divide.Inputs[0] != d) return false;
+            used.Add(readers[0]); used.Add(readers[1]);
+            OnnxNode? variance = OnlyConsumer(nodes, square.Outputs[0], out i);
+            if (variance is not { OpType: "ReduceMean" } || !LastAxis(variance)) return false;
+            used.Add(i);
+            OnnxNode? addEpsilon = OnlyConsumer(nodes, variance.Outputs[0], out i);
+            if (addEpsilon is not { OpType: "Add" }) return false;
+            used.Add(i);
+            string epsilonName = addEpsilon.Inputs[0] == variance.Outputs[0] ? addEpsilon.Inputs[1] : addEpsilon.Inputs[0];
+            if (Scalar(epsilonName) is not float epsilon || epsilon < 0) return false;
+            OnnxNode? root = OnlyConsumer(nodes, addEpsilon.Outputs[0], out i);
+            if (root is not { OpType: "Sqrt" } || divide.Inputs[1] != root.Outputs[0] || OnlyConsumer(nodes, root.Outputs[0], out _) != divide) return false;
+            used.Add(i);
+
+            // γ and β when they follow (as nn.LayerNorm exports them), else 1 and 0.
+            int width = SampleShape(mean, x)[rank - 2];
+            string output = divide.Outputs[0];
+            float[]? Vector(OnnxNode n, string value, out string other)
+            {
+                other = n.Inputs[0] == value ? n.Inputs[1] : n.Inputs[0];
+                return _constants.TryGetValue(other, out OnnxConstant? c) && c.Floats is { } f && f.Length == width && c.Dims.Take(c.Dims.Length - 1).All(v => v == 1) ? f : null;
+            }
+            float[] gamma = Enumerable.Repeat(1f, width).ToArray(), beta = new float[width];
+            if (OnlyConsumer(nodes, output, out i) is { OpType: "Mul" } scale && Vector(scale, output, out _) is { } g)
+            {
+                gamma = g; output = scale.Outputs[0]; used.Add(i);
+                if (OnlyConsumer(nodes, output, out i) is { OpType: "Add" } shift && Vector(shift, output, out _) is { } b)
+                {
+                    beta = b; output = shift.Outputs[0]; used.Add(i);
+                }
+            }
+            _weights.Add(new(name + ".weight", new OnnxConstant(new long[] { width }, gamma, null)));
+            _weights.Add(new(name + ".bias", new OnnxConstant(new long[] { width }, beta, null)));
+            _activations[output] = Record(mean, OpKind.LayerNorm, new[] { Act(mean, x) }, name, epsilon);
+            _ranks[output] = rank;
+            foreach (int u in used) skip.Add(u);
+            return true;
+        }
+
+        /// <summary>Exact GELU as PyTorch exports it, one fused activation: x · (Erf(x / √2) + 1) · 0.5, in any order of the products.</summary>
+        private bool GeluPattern(List<OnnxNode> nodes, int index, HashSet<int> skip)
+        {
+            OnnxNode divide = nodes[index];
+            if (divide.Inputs.Count != 2 || !_activations.ContainsKey(divide.Inputs[0]) || Scalar(divide.Inputs[1]) is not float root
+                || Math.Abs(root - 1.41421356f) > 1e-6f) return false;
+            string x = divide.Inputs[0];
+            var used = new List<int>();
+            if (OnlyConsumer(nodes, divide.Outputs[0], out int i) is not { OpType: "Erf" } erf) return false;
+            used.Add(i);
+            if (OnlyConsumer(nodes, erf.Outputs[0], out i) is not { OpType: "Add" } plusOne
+                || Scalar(plusOne.Inputs[0] == erf.Outputs[0] ? plusOne.Inputs[1] : plusOne.Inputs[0]) != 1f) return false;
+            used.Add(i);
+            // (x · t) · 0.5 or x · (t · 0.5) or (t · 0.5) · x
+            string t = plusOne.Outputs[0];
+            if (OnlyConsumer(nodes, t, out i) is not { OpType: "Mul" } first) return false;
+            used.Add(i);
+            string firstOther = first.Inputs[0] == t ? first.Inputs[1] : first.Inputs[0];
+            if (OnlyConsumer(nodes, first.Outputs[0], out i) is not { OpType: "Mul" } second) return false;
+            string secondOther = second.Inputs[0] == first.Outputs[0] ? second.Inputs[1] : second.Inputs[0];
+            bool matches = firstOther == x && Scalar(secondOther) == 0.5f || Scalar(firstOther) == 0.5f && secondOther == x;
+            if (!matches) return false;
+            used.Add(i);
+            _activations[second.Outputs[0]] = Record(divide, OpKind.Gelu, new[] { Act(divide, x) });
+            _ranks[second.Outputs[0]] = RankOf(x);
+            foreach (int u in used) skip.Add(u);
+            return true;
+        }
+    }
+}
