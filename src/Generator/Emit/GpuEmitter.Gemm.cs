@@ -1,9 +1,5 @@
 // The GPU emitter's GEMM-shaped kernels: a Linear's tiled GEMM and a convolution as an implicit GEMM.
-using System;
-using System.Collections.Generic;
-using System.Globalization;
 using System.Linq;
-using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Passes;
 

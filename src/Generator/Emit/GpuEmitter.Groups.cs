@@ -1,9 +1,6 @@
 // The GPU emitter's kernels that use a group of threads per row or per query, and the whole-model kernel of MLPs.
-using System;
 using System.Collections.Generic;
-using System.Globalization;
 using System.Linq;
-using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Passes;
 

@@ -1,14 +1,8 @@
 // Subgraphs the importer lowers as one op: LayerNorm before opset 17 and PyTorch's exact GELU.
 using System;
 using System.Collections.Generic;
-using System.Globalization;
 using System.Linq;
-using System.Text;
-using ModelCompiler.Generator.Diagnostics;
 using ModelCompiler.Generator.Graph;
-using ModelCompiler.Generator.Helpers;
-using ModelCompiler.Generator.Parsing;
-using ModelCompiler.Weights;
 
 namespace ModelCompiler.Generator.Import;
 

@@ -3,12 +3,6 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using System.Text;
-using ModelCompiler.Generator.Diagnostics;
-using ModelCompiler.Generator.Graph;
-using ModelCompiler.Generator.Helpers;
-using ModelCompiler.Generator.Parsing;
-using ModelCompiler.Weights;
 
 namespace ModelCompiler.Generator.Import;
 
