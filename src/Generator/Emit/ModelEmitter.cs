@@ -460,7 +460,6 @@ internal static class ModelEmitter
                     continue;
                 }
                 string norm = blob.Norm is null ? "" : $", {Literal(blob.Norm)}, {Float(blob.Epsilon)}";
-                if (blob.Groups > 1) norm += $", groups: {blob.Groups}";
                 w.Line($"file.Lay(buffer, {blob.Offset}, {K}WeightLayoutKind.{blob.Kind}, {Literal(blob.Tensor)}, {blob.N}, {blob.K}, {blob.Floats}{norm}); // {WeightsEmitter.Describe(blob)}");
             }
             w.Line("return buffer;");

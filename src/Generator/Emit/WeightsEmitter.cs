@@ -80,6 +80,6 @@ internal static class WeightsEmitter
     private static byte[] Layout(WeightBlob blob, SafeTensorsHeader header, byte[] bytes)
     {
         float[] Read(string name) => header.ReadFloat32(bytes, header.Find(name) ?? throw new InvalidOperationException($"tensor {name} disappeared from the weights file"));
-        return WeightLayout.Embedded(blob.Kind, Read, blob.Tensor, blob.Norm, blob.Epsilon, blob.N, blob.K, blob.Floats, blob.Groups);
+        return WeightLayout.Embedded(blob.Kind, Read, blob.Tensor, blob.Norm, blob.Epsilon, blob.N, blob.K, blob.Floats);
     }
 }

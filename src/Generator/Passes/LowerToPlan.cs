@@ -19,7 +19,7 @@ namespace ModelCompiler.Generator.Passes;
 internal static class LowerToPlan
 {
     /// <summary>Places a tensor in the weights buffer in a layout (once per tensor, layout and fold) and says where.</summary>
-    private delegate WeightBlob BlobMaker(WeightLayoutKind kind, string tensor, int floats, int n, int k, string? norm = null, float epsilon = 0f, int groups = 1);
+    private delegate WeightBlob BlobMaker(WeightLayoutKind kind, string tensor, int floats, int n, int k, string? norm = null, float epsilon = 0f);
 
     public static ModelPlan Run(ModelDeclaration model, WeightsFileRef file, ModelGraph graph, List<FusionGroup> groups,
         Func<string, float[]> readTensor, IReadOnlyDictionary<string, float>? staticRanges = null)
@@ -41,15 +41,15 @@ internal static class LowerToPlan
         var blobByKey = new Dictionary<string, WeightBlob>(StringComparer.Ordinal);
         var identifiers = new HashSet<string>(StringComparer.Ordinal);
         int weightFloats = 0;
-        WeightBlob Blob(WeightLayoutKind kind, string tensor, int floats, int n, int k, string? norm = null, float epsilon = 0f, int groups = 1)
+        WeightBlob Blob(WeightLayoutKind kind, string tensor, int floats, int n, int k, string? norm = null, float epsilon = 0f)
         {
-            string key = kind + ":" + tensor + ":" + n + ":" + norm + ":" + groups;
+            string key = kind + ":" + tensor + ":" + n + ":" + norm;
             if (blobByKey.TryGetValue(key, out WeightBlob? existing)) return existing;
             string id = Identifier(tensor.Length == 0 ? "ZeroBias" + n : tensor) + (norm is null ? "" : "With" + Identifier(norm))
                 + kind switch { WeightLayoutKind.PackedLinear => "Packed", WeightLayoutKind.BatchNormScale => "Scale", WeightLayoutKind.BatchNormShift => "Shift", _ => "" };
             string unique = id;
             for (int i = 2; !identifiers.Add(unique); i++) unique = id + i.ToString(CultureInfo.InvariantCulture);
-            var blob = new WeightBlob(unique, kind, tensor, weightFloats, floats, n, k) { Norm = norm, Epsilon = epsilon, Groups = groups };
+            var blob = new WeightBlob(unique, kind, tensor, weightFloats, floats, n, k) { Norm = norm, Epsilon = epsilon };
             weightFloats += PlanArena.Align(floats);
             blobs.Add(blob);
             blobByKey.Add(key, blob);
@@ -123,7 +123,7 @@ internal static class LowerToPlan
             // Shared/KernelScratch: the same sizes the kernels' ScratchFloats give.
             .Concat(kernels.Where(k => k.Kind == KernelKind.Attention).Select(k => PlanArena.Align(KernelScratch.Attention(k.K, k.Shape[3], k.Shape[4]))))
             .Concat(kernels.Where(k => k.Kind == KernelKind.Conv2d).Select(k => PlanArena.Align(
-                KernelScratch.Im2Col(k.Shape[0], k.Shape[1], k.Shape[2], k.Shape[4], k.Shape[5], k.Shape[7], k.Shape[12], k.Shape[9], k.Shape[10], k.Groups))))
+                KernelScratch.Im2Col(k.Shape[0], k.Shape[1], k.Shape[2], k.Shape[4], k.Shape[5], k.Shape[7], k.Shape[12], k.Shape[9], k.Shape[10], k.Shape[11]))))
             .Concat(kernels.Where(k => k.Kind == KernelKind.Winograd).Select(k => PlanArena.Align(KernelScratch.Winograd(k.Shape[0], k.Shape[3], k.Shape[9], k.Shape[10]))))
             .Concat(kernels.Where(k => k.Kind == KernelKind.DirectConv).Select(k => PlanArena.Align(
                 KernelScratch.Direct(k.Shape[0], k.Shape[1], k.Shape[2], k.Shape[7], k.Shape[12], k.Shape[14] == 1 ? k.Shape[3] * k.Shape[9] * k.Shape[10] : 0))))
@@ -299,7 +299,7 @@ internal static class LowerToPlan
                     + (group.Pool is null ? "" : $", then MaxPool2d 2×2 in the store → {Node.Format(group.Pool.Shape)}");
                 return new KernelPlan(index, group.Kind, title, sources.ToEquatableArray(), where(input), null, output,
                     1, k, n, weights.Offset, bias.Offset, epilogue.ToEquatableArray(), new EquatableArray<int>(geometry),
-                    EquatableArray<int>.Empty, EquatableArray<int>.Empty, 2L * k * n * oh * ow) { Groups = groups };
+                    EquatableArray<int>.Empty, EquatableArray<int>.Empty, 2L * k * n * oh * ow);
             }
             case KernelKind.Winograd:
             {

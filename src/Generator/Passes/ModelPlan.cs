@@ -84,9 +84,6 @@ internal sealed record KernelPlan(
     /// <summary>Concat: B's per-sample shape, and where its part starts in each output sample.</summary>
     public EquatableArray<int> BShape { get; init; } = EquatableArray<int>.Empty;
     public int BOutputOffset { get; init; }
-
-    /// <summary>Conv2d: the number of groups the weights are packed in.</summary>
-    public int Groups { get; init; } = 1;
 }
 
 /// <summary>Int8Static: a Linear layer's calibrated input range (largest magnitude).</summary>
@@ -98,9 +95,6 @@ internal sealed record WeightBlob(string Identifier, WeightLayoutKind Kind, stri
 {
     /// <summary>A BatchNorm folded into this weight or bias (or, for its scale and shift, the BatchNorm itself).</summary>
     public string? Norm { get; init; }
-
-    /// <summary>Grouped convolutions: packed weights and padded biases laid out one group after another.</summary>
-    public int Groups { get; init; } = 1;
 
     /// <summary>A constant folded at build time (<see cref="Tensor"/> is then the expression it came from): its values.</summary>
     public EquatableArray<float> Folded { get; init; } = EquatableArray<float>.Empty;

@@ -44,13 +44,12 @@ public sealed class WeightsFile
 
     /// <summary>
     /// Lays tensor <paramref name="tensor"/> out as <paramref name="kind"/> into <paramref name="floats"/> floats of
-    /// <paramref name="buffer"/> at <paramref name="offset"/>; <paramref name="norm"/> names a BatchNorm folded into it;
-    /// <paramref name="groups"/> &gt; 1 lays a grouped convolution's weights out group by group.
+    /// <paramref name="buffer"/> at <paramref name="offset"/>; <paramref name="norm"/> names a BatchNorm folded into it.
     /// </summary>
-    public void Lay(AlignedBuffer buffer, int offset, WeightLayoutKind kind, string tensor, int n, int k, int floats, string? norm = null, float epsilon = 0f, int groups = 1)
+    public void Lay(AlignedBuffer buffer, int offset, WeightLayoutKind kind, string tensor, int n, int k, int floats, string? norm = null, float epsilon = 0f)
     {
         ArgumentNullException.ThrowIfNull(buffer);
-        WeightLayout.Loaded(kind, Read, tensor, norm, epsilon, n, k, floats, groups).CopyTo(buffer.Span.Slice(offset, floats));
+        WeightLayout.Loaded(kind, Read, tensor, norm, epsilon, n, k, floats).CopyTo(buffer.Span.Slice(offset, floats));
     }
 
     private float[] Read(string tensor)

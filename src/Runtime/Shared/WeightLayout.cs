@@ -44,10 +44,9 @@ internal static class WeightLayout
     /// The floats a tensor occupies in the weights buffer at run time (<paramref name="floats"/> of them).
     /// <paramref name="norm"/> names a BatchNorm folded into this Linear/Conv weight or bias (or the BatchNorm itself,
     /// for its scale and shift): its <c>weight</c>, <c>bias</c>, <c>running_mean</c> and <c>running_var</c> are read
-    /// through <paramref name="read"/>. With <paramref name="groups"/> &gt; 1 (a grouped convolution), packed weights and
-    /// padded biases are laid out group after group, each group's <c>n / groups</c> outputs as a layer of its own.
+    /// through <paramref name="read"/>.
     /// </summary>
-    public static float[] Loaded(WeightLayoutKind kind, Func<string, float[]> read, string tensor, string? norm, float epsilon, int n, int k, int floats, int groups = 1)
+    public static float[] Loaded(WeightLayoutKind kind, Func<string, float[]> read, string tensor, string? norm, float epsilon, int n, int k, int floats)
     {
         float[] values = tensor.Length == 0 ? new float[n] : read(tensor);
         float[]? scale = norm is null ? null : NormScale(read, norm, epsilon);
@@ -60,15 +59,8 @@ internal static class WeightLayout
                     values = (float[])values.Clone();
                     for (int j = 0; j < n; j++) for (int i = 0; i < k; i++) values[j * k + i] *= scale[j];
                 }
-                for (int g = 0, per = n / groups; g < groups; g++)
-                    PanelLayout.Pack(groups == 1 ? values : Rows(values, g * per, per, k), per, k, result, g * PanelLayout.PackedLength(per, k));
+                PanelLayout.Pack(values, n, k, result, 0);
                 break;
-            case WeightLayoutKind.PaddedBias when groups > 1:
-            {
-                float[] flat = Loaded(kind, read, tensor, norm, epsilon, n, k, n);
-                for (int g = 0, per = n / groups; g < groups; g++) Array.Copy(flat, g * per, result, g * PanelLayout.PaddedBiasLength(per), per);
-                break;
-            }
             case WeightLayoutKind.PaddedBias:
                 if (scale is not null)
                 {
@@ -156,14 +148,6 @@ internal static class WeightLayout
         return result;
     }
 
-    /// <summary>Rows [first, first + count) of a row-major matrix with <paramref name="k"/> columns.</summary>
-    private static float[] Rows(float[] values, int first, int count, int k)
-    {
-        var rows = new float[count * k];
-        Array.Copy(values, first * k, rows, 0, rows.Length);
-        return rows;
-    }
-
     /// <summary>A BatchNorm's per-channel <c>weight / √(running_var + eps)</c>.</summary>
     private static float[] NormScale(Func<string, float[]> read, string norm, float epsilon)
     {
@@ -174,10 +158,10 @@ internal static class WeightLayout
     }
 
     /// <summary>The bytes embedded in the assembly for a tensor: its loaded floats, except int4, which is embedded encoded.</summary>
-    public static byte[] Embedded(WeightLayoutKind kind, Func<string, float[]> read, string tensor, string? norm, float epsilon, int n, int k, int floats, int groups = 1)
+    public static byte[] Embedded(WeightLayoutKind kind, Func<string, float[]> read, string tensor, string? norm, float epsilon, int n, int k, int floats)
     {
         if (kind == WeightLayoutKind.Int4Linear) return Int4Quantization.Encode(read(tensor), n, k);
-        float[] loaded = Loaded(kind, read, tensor, norm, epsilon, n, k, floats, groups);
+        float[] loaded = Loaded(kind, read, tensor, norm, epsilon, n, k, floats);
         var bytes = new byte[loaded.Length * 4];
         Buffer.BlockCopy(loaded, 0, bytes, 0, bytes.Length);
         return bytes;
