@@ -19,11 +19,10 @@ internal sealed class OnnxImport
         Ops = ops; Output = output; InputName = inputName; OutputName = outputName; InputShape = inputShape; Weights = weights;
     }
 
-    public string OutputName { get; }
-
     public List<DslOp> Ops { get; }
     public int Output { get; }
     public string InputName { get; }
+    public string OutputName { get; }
     public int[] InputShape { get; }
 
     /// <summary>The weights the ops name, as a safetensors file image: the rest of the pipeline reads weights from one.</summary>
@@ -257,9 +256,7 @@ internal static partial class OnnxImporter
                     if (!_activations.ContainsKey(x))
                         throw Unsupported(node, "looking values up by indices computed at run time is supported only for an embedding table indexed by the input cast to integers");
                     int rank = RankOf(x);
-                    long axis = IntAttribute(node, "axis", 0);
-                    if (axis < 0) axis += rank;
-                    if (axis <= 0 || axis >= rank) throw Unsupported(node, $"axis {IntAttribute(node, "axis", 0)}: only sample axes (not the batch) are supported");
+                    int axis = SampleAxis(node, IntAttribute(node, "axis", 0), rank);
                     OnnxConstant indices = Const(node, Input(node, 1));
                     long[] picks = indices.PlainLongs ?? throw Unsupported(node, "the indices must be integer constants");
                     if (indices.Dims.Length > 1 || picks.Length == 0) throw Unsupported(node, "only a scalar or a non-empty list of indices is supported");
@@ -273,11 +270,11 @@ internal static partial class OnnxImporter
                     {
                         int end = start + 1;
                         while (end < at.Length && at[end] == at[end - 1] + 1) end++;
-                        int slice = Record(node, OpKind.Slice, new[] { a }, ints: new[] { (int)axis - 1, at[start], at[end - 1] + 1, 0 });
-                        result = result < 0 ? slice : Record(node, OpKind.Concat, new[] { result, slice }, ints: new[] { (int)axis - 1 });
+                        int slice = Record(node, OpKind.Slice, new[] { a }, ints: new[] { axis - 1, at[start], at[end - 1] + 1, 0 });
+                        result = result < 0 ? slice : Record(node, OpKind.Concat, new[] { result, slice }, ints: new[] { axis - 1 });
                         start = end;
                     }
-                    if (indices.Dims.Length == 0) result = Record(node, OpKind.Squeeze, new[] { result }, ints: new[] { (int)axis - 1 });
+                    if (indices.Dims.Length == 0) result = Record(node, OpKind.Squeeze, new[] { result }, ints: new[] { axis - 1 });
                     _activations[Output()] = result;
                     _ranks[Output()] = indices.Dims.Length == 0 ? rank - 1 : rank;
                     return;
@@ -286,9 +283,7 @@ internal static partial class OnnxImporter
                 {
                     string x = Input(node, 0);
                     int rank = RankOf(x);
-                    long axis = IntAttribute(node, "axis", 0);
-                    if (axis < 0) axis += rank;
-                    if (axis <= 0 || axis >= rank) throw Unsupported(node, $"axis {IntAttribute(node, "axis", 0)}: only sample axes (not the batch) are supported");
+                    int axis = SampleAxis(node, IntAttribute(node, "axis", 0), rank);
                     int size = SampleShape(node, x)[axis - 1];
                     long[] sizes;
                     if (_model.DefaultOpset < 13) sizes = node.Attributes.FirstOrDefault(a => a.Name == "split")?.Ints.ToArray() ?? Array.Empty<long>();
@@ -308,7 +303,7 @@ internal static partial class OnnxImporter
                     {
                         if (node.Outputs[i].Length > 0)
                         {
-                            _activations[node.Outputs[i]] = Record(node, OpKind.Slice, new[] { a }, ints: new[] { (int)axis - 1, offset, offset + (int)sizes[i], 0 });
+                            _activations[node.Outputs[i]] = Record(node, OpKind.Slice, new[] { a }, ints: new[] { axis - 1, offset, offset + (int)sizes[i], 0 });
                             _ranks[node.Outputs[i]] = rank;
                         }
                         offset += (int)sizes[i];
@@ -349,11 +344,10 @@ internal static partial class OnnxImporter
                     int result = Act(node, x);
                     for (int i = 0; i < axes.Length; i++)
                     {
-                        long axis = axes[i] < 0 ? axes[i] + rank : axes[i];
-                        if (axis <= 0 || axis >= rank) throw Unsupported(node, $"axis {axes[i]}: only sample axes (not the batch) are supported");
+                        int axis = SampleAxis(node, axes[i], rank);
                         // Bounds as ONNX writes them ("to the end" is INT64_MAX), clamped by shape inference (the -1 flag).
                         int Clamp(long v) => (int)Math.Max(int.MinValue / 2, Math.Min(int.MaxValue / 2, v));
-                        result = Record(node, OpKind.Slice, new[] { result }, ints: new[] { (int)axis - 1, Clamp(starts[i]), Clamp(ends[i]), -1 });
+                        result = Record(node, OpKind.Slice, new[] { result }, ints: new[] { axis - 1, Clamp(starts[i]), Clamp(ends[i]), -1 });
                     }
                     _activations[Output()] = result;
                     _ranks[Output()] = rank;
@@ -371,8 +365,7 @@ internal static partial class OnnxImporter
                     bool sum = node.OpType == "ReduceSum";
                     long[] raw = Axes(node, sum ? 13 : 18);
                     if (raw.Length != 1) throw Unsupported(node, $"only a {(sum ? "sum" : "mean")} over one axis is supported");
-                    int axis = (int)(raw[0] < 0 ? raw[0] + rank : raw[0]);
-                    if (axis <= 0 || axis >= rank) throw Unsupported(node, $"axis {raw[0]}: only sample axes (not the batch) are supported");
+                    int axis = SampleAxis(node, raw[0], rank);
                     int result = Record(node, OpKind.Mean, new[] { Act(node, x) }, ints: new[] { axis - 1 });
                     if (sum) result = Record(node, OpKind.MulScalar, new[] { result }, scalar: SampleShape(node, x)[axis - 1]);
                     bool keep = IntAttribute(node, "keepdims", 1) != 0;
@@ -385,7 +378,7 @@ internal static partial class OnnxImporter
                 {
                     // PyTorch writes a Pad of zeros before some pools: the identity. Real padding belongs in the Conv or pool.
                     OnnxConstant pads = Const(node, Input(node, 1));
-                    if (pads.Longs is null || pads.Longs.Any(p => p != 0)) throw Unsupported(node, "only a Pad of zeros (the identity) is supported");
+                    if (pads.PlainLongs is null || pads.PlainLongs.Any(p => p != 0)) throw Unsupported(node, "only a Pad of zeros (the identity) is supported");
                     Alias(node, Input(node, 0), Output());
                     return;
                 }
@@ -466,12 +459,10 @@ internal static partial class OnnxImporter
                 case "Concat":
                 {
                     int rank = RankOf(Input(node, 0));
-                    long axis = IntAttribute(node, "axis", 0);
-                    if (axis < 0) axis += rank;
-                    if (axis <= 0 || axis >= rank) throw Unsupported(node, $"axis {IntAttribute(node, "axis", 0)}: only sample axes (not the batch) are supported");
+                    int axis = SampleAxis(node, IntAttribute(node, "axis", 0), rank);
                     int joined = Act(node, Input(node, 0));
                     for (int i = 1; i < node.Inputs.Count; i++)
-                        joined = Record(node, OpKind.Concat, new[] { joined, Act(node, Input(node, i)) }, ints: new[] { (int)axis - 1 });
+                        joined = Record(node, OpKind.Concat, new[] { joined, Act(node, Input(node, i)) }, ints: new[] { axis - 1 });
                     _activations[Output()] = joined;
                     _ranks[Output()] = rank;
                     return;
@@ -547,16 +538,14 @@ internal static partial class OnnxImporter
                         // x · W with W [in, out] is a Linear with weight Wᵀ; an Add of a bias right after (its only reader) joins it.
                         float[]? bias = null;
                         string output = Output();
-                        int next = index + 1;
-                        if (next < nodes.Count && nodes[next].OpType == "Add" && _uses.TryGetValue(output, out int uses) && uses == 1
-                            && nodes[next].Inputs.Count == 2 && nodes[next].Inputs.Contains(output))
+                        if (OnlyConsumer(nodes, output, out int next) is { OpType: "Add" } add && add.Inputs.Count == 2)
                         {
-                            string other = nodes[next].Inputs[0] == output ? nodes[next].Inputs[1] : nodes[next].Inputs[0];
+                            string other = add.Inputs[0] == output ? add.Inputs[1] : add.Inputs[0];
                             if (_constants.TryGetValue(other, out OnnxConstant? b) && b.Floats is not null && b.Floats.Length == w.Dims[1]
                                 && b.Dims.Take(b.Dims.Length - 1).All(d => d == 1))
                             {
                                 bias = b.Floats;
-                                output = nodes[next].Outputs[0];
+                                output = add.Outputs[0];
                                 skip.Add(next);
                             }
                         }
@@ -696,21 +685,18 @@ internal static partial class OnnxImporter
             string a = Input(node, 0), b = Input(node, 1);
             bool constA = _constants.ContainsKey(a), constB = _constants.ContainsKey(b);
             string op = node.OpType;
-            if (constA && op is "Sub" or "Div")
-            {
-                // c − x = c + (−x); c / x = c · (1 / x).
-                int flipped = Record(node, op == "Sub" ? OpKind.MulScalar : OpKind.Reciprocal, new[] { Act(node, b) }, scalar: -1f);
-                string temporary = output + "\u0000" + op;
-                _activations[temporary] = flipped;
-                _ranks[temporary] = RankOf(b);
-                Binary(new OnnxNode { Name = node.Name, OpType = op == "Sub" ? "Add" : "Mul", Domain = node.Domain, Inputs = { a, temporary }, Outputs = { output } }, output);
-                return;
-            }
             string activation = constA ? b : a, other = constA ? a : b;
             int rank = Math.Max(RankOf(activation), RankOf(other)); // RankOf knows constants too
             if (_constants.TryGetValue(other, out OnnxConstant? c))
             {
                 if (c.Floats is null) throw Unsupported(node, "the constant operand must be float32");
+                int x = Act(node, activation);
+                if (constA && op is "Sub" or "Div")
+                {
+                    // c − x = c + (−x); c / x = c · (1 / x).
+                    x = Record(node, op == "Sub" ? OpKind.MulScalar : OpKind.Reciprocal, new[] { x }, scalar: -1f);
+                    op = op == "Sub" ? "Add" : "Mul";
+                }
                 float[] values = op switch
                 {
                     "Sub" => c.Floats.Select(v => -v).ToArray(),
@@ -720,7 +706,7 @@ internal static partial class OnnxImporter
                 OpKind kind = op is "Add" or "Sub" ? OpKind.Add : OpKind.Mul;
                 if (values.Length == 1)
                 {
-                    Activation(node, output, kind == OpKind.Add ? OpKind.AddScalar : OpKind.MulScalar, new[] { Act(node, activation) }, rank, scalar: values[0]);
+                    Activation(node, output, kind == OpKind.Add ? OpKind.AddScalar : OpKind.MulScalar, new[] { x }, rank, scalar: values[0]);
                     return;
                 }
                 // A weight has no batch dimension: leading 1s of ONNX's full-rank constant broadcast over it.
@@ -728,7 +714,7 @@ internal static partial class OnnxImporter
                 string weight = "c" + _weights.Count.ToString(CultureInfo.InvariantCulture) + ":" + other;
                 _weights.Add(new(weight, new OnnxConstant(dims, values, null)));
                 int parameter = Record(node, OpKind.Parameter, Array.Empty<int>(), weight);
-                Activation(node, output, kind, new[] { Act(node, activation), parameter }, rank);
+                Activation(node, output, kind, new[] { x, parameter }, rank);
                 return;
             }
             int left = Act(node, a), right = Act(node, b);
@@ -846,6 +832,13 @@ internal static partial class OnnxImporter
                     throw Unsupported(node, $"pads [{string.Join(", ", pads)}]{(ceil ? " with ceil_mode" : "")} give {given} outputs along axis {d + 2} where padding {begin} on both sides gives {same / stride + 1}: not supported");
             }
             return (int)begin;
+        }
+
+        /// <summary>An ONNX axis (negative from the end) of a rank-<paramref name="rank"/> value, which must not be the batch's.</summary>
+        private int SampleAxis(OnnxNode node, long axis, int rank)
+        {
+            long resolved = axis < 0 ? axis + rank : axis;
+            return resolved > 0 && resolved < rank ? (int)resolved : throw Unsupported(node, $"axis {axis}: only sample axes (not the batch) are supported");
         }
 
         private int RankOf(string value) => _ranks.TryGetValue(value, out int r) ? r : _constants.TryGetValue(value, out OnnxConstant? c) ? c.Dims.Length : 0;
