@@ -188,8 +188,8 @@ public static class Convolution
         // Any window (ResNet's 3×3, stride 2, padding 1): max is separable. Per output row, the window's input rows are
         // reduced to one row, vectorized along it; then each output takes the maximum of its columns of that row.
         // Padding is −∞: only positions inside the plane are read.
-        float[]? rented = w > 1024 ? new float[w] : null;
-        Span<float> column = rented ?? stackalloc float[w];
+        // One row of maxima per thread, allocated on its first call (as the arena is): nothing per call.
+        float[] column = t_poolRow is { } row && row.Length >= w ? row : t_poolRow = new float[w];
         ref float m = ref column[0];
         for (nint p = 0; p < planes; p++)
         {
@@ -210,6 +210,9 @@ public static class Convolution
             }
         }
     }
+
+    [ThreadStatic]
+    private static float[]? t_poolRow;
 
     /// <summary><c>m[i] = max(m[i], row[i])</c> over a row, NaN-propagating as <see cref="MathF.Max(float, float)"/>.</summary>
     private static void MaxInto(ref float m, ref float row, int length)
