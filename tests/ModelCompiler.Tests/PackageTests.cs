@@ -24,28 +24,9 @@ public class PackageTests
         Assert.True(File.Exists(Path.Combine(feed, "ModelCompiler.0.1.0.nupkg")));
         Assert.InRange(new FileInfo(Path.Combine(feed, "ModelCompiler.0.1.0.nupkg")).Length, 1, 2 * 1024 * 1024);
 
-        File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
-            <configuration>
-              <packageSources>
-                <clear />
-                <add key="local" value="{feed}" />
-              </packageSources>
-            </configuration>
-            """);
-        File.WriteAllText(Path.Combine(app, "App.csproj"), """
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <OutputType>Exe</OutputType>
-                <TargetFramework>net10.0</TargetFramework>
-                <Nullable>enable</Nullable>
-                <ImplicitUsings>enable</ImplicitUsings>
-                <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
-              </PropertyGroup>
-              <ItemGroup>
+        WriteProject(app, feed, """
                 <PackageReference Include="ModelCompiler" Version="0.1.0" />
                 <None Include="*.safetensors" CopyToOutputDirectory="PreserveNewest" />
-              </ItemGroup>
-            </Project>
             """);
         File.WriteAllText(Path.Combine(app, "Program.cs"), """
             using ModelCompiler;
@@ -94,28 +75,9 @@ public class PackageTests
             ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages"), "ilgpu", "1.5.3", "ilgpu.1.5.3.nupkg");
         File.Copy(ilgpu, Path.Combine(feed, "ilgpu.1.5.3.nupkg"));
 
-        File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
-            <configuration>
-              <packageSources>
-                <clear />
-                <add key="local" value="{feed}" />
-              </packageSources>
-            </configuration>
-            """);
-        File.WriteAllText(Path.Combine(app, "App.csproj"), """
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <OutputType>Exe</OutputType>
-                <TargetFramework>net10.0</TargetFramework>
-                <Nullable>enable</Nullable>
-                <ImplicitUsings>enable</ImplicitUsings>
-                <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
-              </PropertyGroup>
-              <ItemGroup>
+        WriteProject(app, feed, """
                 <PackageReference Include="ModelCompiler" Version="0.1.0" />
                 <PackageReference Include="ModelCompiler.Gpu" Version="0.1.0" />
-              </ItemGroup>
-            </Project>
             """);
         File.WriteAllText(Path.Combine(app, "Program.cs"), """
             using ILGPU;
@@ -145,6 +107,33 @@ public class PackageTests
         File.Copy(Path.Combine(root, "samples/Digits/digits.safetensors"), Path.Combine(app, "digits.safetensors"));
 
         Assert.Contains("GPU matches CPU", Run(app, "run", "-c", "Release"));
+    }
+
+    /// <summary>A console project that restores only from <paramref name="feed"/>, with these items.</summary>
+    private static void WriteProject(string app, string feed, string items)
+    {
+        File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
+            <configuration>
+              <packageSources>
+                <clear />
+                <add key="local" value="{feed}" />
+              </packageSources>
+            </configuration>
+            """);
+        File.WriteAllText(Path.Combine(app, "App.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <Nullable>enable</Nullable>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+              </PropertyGroup>
+              <ItemGroup>
+            {items}
+              </ItemGroup>
+            </Project>
+            """);
     }
 
     private static string Run(string folder, params string[] arguments)

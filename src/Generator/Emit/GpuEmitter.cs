@@ -8,10 +8,10 @@ namespace ModelCompiler.Generator.Emit;
 
 /// <summary>
 /// Prints a model's GPU entry point, when the compilation references the GPU runtime (ModelCompiler.Gpu): ILGPU kernels
-/// generated per kernel of the same plan the CPU code runs — each Linear a tiled GEMM (64×64 outputs per group of
-/// 16×16 threads, 4×4 per thread in registers, K in steps of 8 through shared memory) with its bias and fused epilogue
-/// in the store; element-wise chains one thread per value; softmax one thread per row — and a <c>Gpu</c> class that
-/// launches them in order on buffers allocated once. The weights are the CPU plan's buffer, uploaded as it is: the
+/// generated per kernel of the same plan the CPU code runs — each Linear a tiled GEMM and each ungrouped convolution an
+/// implicit GEMM (GpuEmitter.Gemm.cs), softmax, LayerNorm and attention a group of threads per row or query, and MLPs a
+/// whole-model kernel for small batches (GpuEmitter.Groups.cs), the rest one thread per output (GpuBodies) — and a
+/// <c>Gpu</c> class that launches them in order on buffers allocated once. The weights are the CPU plan's buffer, uploaded as it is: the
 /// GEMM reads Linear weights in their 16-column panels (16 consecutive outputs per k, which is also what a warp wants).
 /// Arena offsets of the CPU plan are per chunk of rows; on the GPU each value gets its per-row offset × the maximum batch.
 /// </summary>
@@ -67,7 +67,7 @@ internal static partial class GpuEmitter
         foreach (KernelPlan k in plan.Kernels)
         {
             w.Line($"_k{k.Index} = {Ilgpu}Runtime.KernelLoaders.{LoadCall(k)}(accelerator, GpuK{k.Index});");
-            if (k.Quantized) w.Line($"_k{k.Index}Rows = {Ilgpu}Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<{Ilgpu}Index1D, {View}, {View}, {View}, {View}, {View}, {View}>(accelerator, GpuK{k.Index}Rows);");
+            if (k.Quantized) w.Line($"_k{k.Index}Rows = {Ilgpu}Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<{OneThreadArguments}>(accelerator, GpuK{k.Index}Rows);");
         }
         w.Close();
         w.Line();
@@ -102,9 +102,11 @@ internal static partial class GpuEmitter
         return w.ToString();
     }
 
-    // Every kernel but the GEMM is one thread per output value (or row), with the same parameters: a, b, c (the
-    // operands; unused ones get the weights view), the mask, the weights, the output.
-    private static string OneThreadType => $"global::System.Action<{Ilgpu}Index1D, {View}, {View}, {View}, {View}, {View}, {View}>";
+    // The one-thread-per-output kernels share their parameters: a, b, c (the operands; unused ones get the weights
+    // view), the mask, the weights, the output.
+    private const string OneThreadArguments = Ilgpu + "Index1D, " + View + ", " + View + ", " + View + ", " + View + ", " + View + ", " + View;
+
+    private static string OneThreadType => $"global::System.Action<{OneThreadArguments}>";
 
     private static bool IsGemm(KernelPlan k) => k.Kind == KernelKind.Linear && !k.Quantized || IsImplicitConvolution(k);
 
@@ -133,7 +135,7 @@ internal static partial class GpuEmitter
         IsGemm(k) ? $"LoadStreamKernel<{View}, {View}, {View}, int>"
         : IsRowKernel(k) ? $"LoadStreamKernel<{View}, {View}, {View}, {View}>"
         : IsGroupAttention(k) ? $"LoadStreamKernel<{View}, {View}, {View}, {View}, {View}>"
-        : $"LoadAutoGroupedStreamKernel<{Ilgpu}Index1D, {View}, {View}, {View}, {View}, {View}, {View}>";
+        : $"LoadAutoGroupedStreamKernel<{OneThreadArguments}>";
 
     private static string Operand(Operand o, ModelPlan plan) => o.Buffer switch
     {
