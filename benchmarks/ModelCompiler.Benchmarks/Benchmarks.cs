@@ -296,3 +296,43 @@ public class ResBlockBenchmark : BatchedOnnxBenchmark
     protected override int[] OutputSampleShape => new[] { 64, 28, 28 };
     protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch) => ResBlock64.Predict(input, output, batch, maxDegreeOfParallelism: 1);
 }
+
+/// <summary>
+/// One 3×3, stride-1, padding-1 convolution, one sample, by the two kernels the build-time rule chooses between
+/// (<c>FuseEpilogues.IsDirect</c>): the direct kernel and the im2col GEMM. Every channel count here is a multiple of 8,
+/// where the direct kernel keeps 8 output channels in registers.
+/// </summary>
+public class ConvolutionKernelBenchmark
+{
+    private float[] _x = Array.Empty<float>(), _w = Array.Empty<float>(), _b = Array.Empty<float>(), _y = Array.Empty<float>();
+    private float[] _directScratch = Array.Empty<float>(), _im2colScratch = Array.Empty<float>();
+    private int[] _direct = Array.Empty<int>(), _im2col = Array.Empty<int>();
+
+    [Params("16->16 28x28", "32->32 14x14", "64->64 28x28", "128->128 14x14", "256->256 14x14", "512->512 7x7")]
+    public string Layer { get; set; } = "";
+
+    [GlobalSetup]
+    public void GlobalSetup()
+    {
+        string[] parts = Layer.Split(' ');
+        int c = int.Parse(parts[0].Split("->")[0], System.Globalization.CultureInfo.InvariantCulture);
+        int hw = int.Parse(parts[1].Split('x')[0], System.Globalization.CultureInfo.InvariantCulture);
+        var random = new Random(1);
+        _x = new float[c * hw * hw];
+        _w = new float[c * c * 9];
+        _b = new float[(c + 15) / 16 * 16];
+        _y = new float[c * hw * hw];
+        for (int i = 0; i < _x.Length; i++) _x[i] = (float)random.NextDouble();
+        for (int i = 0; i < _w.Length; i++) _w[i] = (float)random.NextDouble() * 0.1f;
+        _direct = new[] { c, hw, hw, c, 3, 3, 1, 1, 1, hw, hw, 1, 1, 8, 0 };
+        _im2col = new[] { c, hw, hw, c, 3, 3, 1, 1, 1, hw, hw, 1, 1 };
+        _directScratch = new float[Kernels.DirectConvolution.ScratchFloats(c, hw, hw, 1, 1, c, hw, hw)];
+        _im2colScratch = new float[Kernels.Convolution.ScratchFloats(c, hw, hw, 3, 3, 1, 1, hw, hw)];
+    }
+
+    [Benchmark(Baseline = true, Description = "direct")]
+    public void Direct() => Kernels.DirectConvolution.Run<Kernels.IdentityOperator>(ref _x[0], ref _y[0], 1, _direct, ref _w[0], ref _b[0], ref _directScratch[0]);
+
+    [Benchmark(Description = "im2col GEMM")]
+    public void Im2Col() => Kernels.Convolution.Conv2d<Kernels.IdentityOperator>(ref _x[0], ref _y[0], 1, _im2col, ref _w[0], ref _b[0], ref _im2colScratch[0]);
+}

@@ -156,13 +156,15 @@ internal static class FuseEpilogues
     /// A stride-1, ungrouped convolution: computed directly, vectorized along output rows (Kernels/DirectConvolution),
     /// instead of as an im2col GEMM. Measured on this machine (docs/performance.md): LeNet-5's layers 2.6 µs against
     /// 27.6 µs and 4.2 µs against 20.0 µs; 64→64 at 28×28 359 µs against 805 µs; 128→128 at 14×14 349 against 495 µs.
-    /// Not for rows narrower than a 16-lane vector with deep filters (≥ 1,024 inputs per output): ResNet-18's
+    /// Not for rows narrower than a 16-lane vector with deep filters (≥ 2,048 inputs per output): ResNet-18's
     /// 256-channel 14×14 and 512-channel 7×7 layers fill a third to a half of each vector along a row, and the GEMM,
-    /// vectorized along output channels, ran the whole model in 28.8 ms instead of 36.6 ms.
+    /// vectorized along output channels, ran the whole model in 28.8 ms instead of 36.6 ms. Per layer
+    /// (ConvolutionKernelBenchmark): 256→256 at 14×14 1,217 against 1,382 µs, 512→512 at 7×7 1,384 against 3,524 µs,
+    /// but 128→128 at 14×14 (1,152 inputs) 368 against 342 µs: there the direct kernel still wins.
     /// </summary>
     public static bool IsDirect(Node conv) =>
         conv.Source.Ints[0] == 1 && conv.Source.Ints[3] == 1
-        && !(conv.Shape[conv.Shape.Length - 1] < 16 && conv.Weight!.Shape.Skip(1).Aggregate(1, (p, d) => p * d) >= 1024);
+        && !(conv.Shape[conv.Shape.Length - 1] < 16 && conv.Weight!.Shape.Skip(1).Aggregate(1, (p, d) => p * d) >= 2048);
 
     /// <summary>
     /// A 3×3, stride-1, ungrouped 2-D convolution wide enough for Winograd F(2×2, 3×3) to win (Kernels/WinogradConvolution):
