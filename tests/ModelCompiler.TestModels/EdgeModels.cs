@@ -73,3 +73,33 @@ public static partial class SqueezeMean
         return (h + centre * -1f).Unsqueeze(1).Relu();         // [4, 1, 8]
     }
 }
+
+/// <summary>
+/// Residual Adds right after a Linear: the GPU code folds each into the GEMM's store. The first Linear's output is read
+/// again after the Add (its store stays), the second's only by the Add (its store goes).
+/// </summary>
+[CompileModel(Weights = "relu_mlp.safetensors")]
+public static partial class ResidualLinear
+{
+    static Tensor Forward([Shape(17)] Tensor x)
+    {
+        Tensor g = x.Linear("a").Relu();
+        Tensor r = (g * 0.5f).Linear("b");
+        Tensor h = g.Linear("b");
+        Tensor kept = (h + r).Relu().Concat(h.Sigmoid(), 0);
+        Tensor s = (g * -0.25f).Linear("b");
+        return kept.Concat(((g + 1f).Linear("b").Tanh() + s) * 2f, 0);
+    }
+}
+
+/// <summary>A residual Add right after a convolution (an implicit GEMM on the GPU, the Add and the ReLU after it in its store).</summary>
+[CompileModel(Weights = "small_cnn.safetensors")]
+public static partial class ConvResidual
+{
+    static Tensor Forward([Shape(1, 8, 8)] Tensor x)
+    {
+        Tensor r = x.Conv2d("conv1", padding: 2, dilation: 2);
+        Tensor h = x.Conv2d("conv1", padding: 1);
+        return (h + r).Relu();
+    }
+}

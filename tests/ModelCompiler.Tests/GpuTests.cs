@@ -108,6 +108,21 @@ public sealed class GpuTests : IDisposable
     }
 
     [Fact]
+    public void A_residual_Add_after_a_GEMM_runs_in_its_store()
+    {
+        // ResidualLinear: K3 and K10 are Linear layers each followed by an Add of a value computed before them (K4, K11);
+        // ConvResidual: K1 is a convolution (an implicit GEMM) followed by one (K2). The Adds get no kernel of their own.
+        // (Their outputs against the CPU code: GPU_kernels_match_the_CPU_code.)
+        static string[] Kernels(Type model) => model.GetNestedType("Gpu")!
+            .GetFields(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)
+            .Select(f => f.Name).Where(n => n.StartsWith("_k", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(new[] { "_k0", "_k1", "_k2", "_k3", "_k5", "_k6", "_k7", "_k8", "_k9", "_k10", "_k12" }, Kernels(typeof(ResidualLinear)));
+        Assert.Equal(new[] { "_k0", "_k1" }, Kernels(typeof(ConvResidual)));
+        // TwoReaders: K5 adds K4's Linear output to K3's: fused too.
+        Assert.Equal(new[] { "_k0", "_k1", "_k2", "_k3", "_k4" }, Kernels(typeof(TwoReaders)));
+    }
+
+    [Fact]
     public void A_project_referencing_the_GPU_runtime_gets_CreateGpu_on_every_model()
     {
         string weights = Path.Combine(GeneratorDiagnosticsTests.RepositoryRoot(), "samples/Digits/digits.safetensors");

@@ -18,7 +18,7 @@ internal static partial class GpuEmitter
             new Operand(BufferKind.Output, 0), 1, k, n, 0, ModelCompiler.Kernels.PanelLayout.PackedLength(n, k), EquatableArray<EpilogueStep>.Empty,
             EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, 2L * n * k);
         var w = new SourceWriter();
-        WriteGemm(w, plan);
+        WriteGemm(w, plan, null);
         return w.ToString().Replace("private static void GpuK0(", "internal static void GpuK0("); // callable from the benchmark
     }
 
@@ -27,9 +27,9 @@ internal static partial class GpuEmitter
     /// Group (16, 16) computes rows [64·Grid.Y, +64) × outputs [64·Grid.X, +64); thread (x, y) holds a 4×4 block in
     /// sixteen scalar locals (registers: ILGPU keeps separate scalars there, not arrays).
     /// </summary>
-    private static void WriteGemm(SourceWriter w, KernelPlan k)
+    private static void WriteGemm(SourceWriter w, KernelPlan k, KernelPlan? residual)
     {
-        w.Open($"private static void GpuK{k.Index}({View} a, {View} w, {View} y, int rows)");
+        w.Open($"private static void GpuK{k.Index}({View} a, {View} w, {View} y, {(residual is null ? "" : $"{View} r, {View} z, ")}int rows)");
         w.Line($"const int N = {k.N}, K = {k.K}, Weight = {k.WeightOffset}, Bias = {k.BiasOffset};");
         w.Line($"{View} tileA = {Ilgpu}SharedMemory.Allocate<float>({Depth * Tile}); // [k][row]");
         w.Line($"{View} tileB = {Ilgpu}SharedMemory.Allocate<float>({Depth * Tile}); // [k][output]");
@@ -58,7 +58,7 @@ internal static partial class GpuEmitter
         w.Line($"int row0 = m0 + ty * {PerThread}, col0 = n0 + tx * {PerThread};");
         for (int i = 0; i < PerThread; i++)
         for (int j = 0; j < PerThread; j++)
-            w.Line($"if (row0 + {i} < rows && col0 + {j} < N) y[(long)(row0 + {i}) * N + col0 + {j}] = {Chain(k, $"c{i}{j} + w[Bias + col0 + {j}]")};");
+            w.Line($"if (row0 + {i} < rows && col0 + {j} < N) {Store(k, residual, $"(long)(row0 + {i}) * N + col0 + {j}", $"c{i}{j} + w[Bias + col0 + {j}]")}");
         w.Close();
     }
 
@@ -67,11 +67,11 @@ internal static partial class GpuEmitter
     /// channel, tap), p = output position; the same 64×64 tiles, 4×4 per thread and K steps of 8 as the Linear GEMM, the
     /// patch tile gathered from the input (zero outside it) instead of read, the output written in [C, H, W].
     /// </summary>
-    private static void WriteImplicitConvolution(SourceWriter w, KernelPlan k)
+    private static void WriteImplicitConvolution(SourceWriter w, KernelPlan k, KernelPlan? residual)
     {
         int[] g = k.Shape.ToArray();
         int c = g[0], h = g[1], width = g[2], n = g[3], kh = g[4], kw = g[5], stride = g[6], padding = g[7], dilation = g[8], oh = g[9], ow = g[10], padTop = g[12];
-        w.Open($"private static void GpuK{k.Index}({View} a, {View} w, {View} y, int batch)");
+        w.Open($"private static void GpuK{k.Index}({View} a, {View} w, {View} y, {(residual is null ? "" : $"{View} r, {View} z, ")}int batch)");
         w.Line($"const int N = {n}, K = {c * kh * kw}, P = {oh * ow}, Weight = {k.WeightOffset}, Bias = {k.BiasOffset};");
         w.Line($"{View} tileW = {Ilgpu}SharedMemory.Allocate<float>({Depth * Tile}); // [k][out channel]");
         w.Line($"{View} tileP = {Ilgpu}SharedMemory.Allocate<float>({Depth * Tile}); // [k][position]");
@@ -106,7 +106,7 @@ internal static partial class GpuEmitter
         w.Line($"long y0 = (long){Ilgpu}Grid.IdxZ * N * P;");
         for (int i = 0; i < PerThread; i++)
         for (int j = 0; j < PerThread; j++)
-            w.Line($"if (row0 + {i} < N && col0 + {j} < P) y[y0 + (long)(row0 + {i}) * P + col0 + {j}] = {Chain(k, $"c{i}{j} + w[Bias + row0 + {i}]")};");
+            w.Line($"if (row0 + {i} < N && col0 + {j} < P) {Store(k, residual, $"y0 + (long)(row0 + {i}) * P + col0 + {j}", $"c{i}{j} + w[Bias + row0 + {i}]")}");
         w.Close();
     }
 }

@@ -52,9 +52,12 @@ internal static partial class GpuEmitter
         w.Open("public sealed class Gpu : global::ModelCompiler.Gpu.GpuModel");
         bool whole = WholeModel(plan);
         if (whole) w.Line($"private readonly global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, int> _whole; // the whole model in one kernel, for small batches");
+        KernelPlan?[] residual = plan.Kernels.Select(k => ResidualAdd(plan, k)).ToArray();
+        bool FusedAway(KernelPlan k) => k.Index > 0 && residual[k.Index - 1] is not null;
         foreach (KernelPlan k in plan.Kernels)
         {
-            w.Line($"private readonly {LauncherType(k)} _k{k.Index};");
+            if (FusedAway(k)) continue;
+            w.Line($"private readonly {LauncherType(k, residual[k.Index])} _k{k.Index};");
             if (k.Quantized) w.Line($"private readonly {OneThreadType} _k{k.Index}Rows; // quantizes the input rows");
         }
         w.Line();
@@ -66,7 +69,8 @@ internal static partial class GpuEmitter
         if (whole) w.Line($"_whole = {Ilgpu}Runtime.KernelLoaders.LoadStreamKernel<{View}, {View}, {View}, int>(accelerator, GpuWhole);");
         foreach (KernelPlan k in plan.Kernels)
         {
-            w.Line($"_k{k.Index} = {Ilgpu}Runtime.KernelLoaders.{LoadCall(k)}(accelerator, GpuK{k.Index});");
+            if (FusedAway(k)) continue;
+            w.Line($"_k{k.Index} = {Ilgpu}Runtime.KernelLoaders.{LoadCall(k, residual[k.Index])}(accelerator, GpuK{k.Index});");
             if (k.Quantized) w.Line($"_k{k.Index}Rows = {Ilgpu}Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<{OneThreadArguments}>(accelerator, GpuK{k.Index}Rows);");
         }
         w.Close();
@@ -83,8 +87,10 @@ internal static partial class GpuEmitter
         }
         foreach (KernelPlan k in plan.Kernels)
         {
+            if (FusedAway(k)) continue;
             w.Line($"// K{k.Index}: {k.Title}");
-            w.Line(Launch(k, plan));
+            if (residual[k.Index] is { } add) w.Line($"//   and K{add.Index}: {add.Title}");
+            w.Line(Launch(k, plan, residual[k.Index]));
         }
         w.Close();
         w.Line();
@@ -93,7 +99,8 @@ internal static partial class GpuEmitter
         w.Close();
         w.Line();
 
-        foreach (KernelPlan k in plan.Kernels) WriteKernel(w, k);
+        foreach (KernelPlan k in plan.Kernels)
+            if (!FusedAway(k)) WriteKernel(w, k, residual[k.Index]);
         if (whole) WriteWholeModel(w, plan);
         WriteHelpers(w);
 
@@ -117,6 +124,47 @@ internal static partial class GpuEmitter
     private static bool IsImplicitConvolution(KernelPlan k) =>
         (k.Kind == KernelKind.Conv2d || k.Kind == KernelKind.DirectConv && !PooledDirect(k)) && k.Shape[11] == 1;
 
+    /// <summary>
+    /// The Add right after a GEMM-shaped kernel that adds the GEMM's output, element for element, to a value computed
+    /// before it (a residual connection: ResNet's shortcut, a transformer's x + MLP(x)). The GEMM's store does the Add
+    /// (and its epilogue), which saves a launch and a pass over both values; the GEMM's own output is still stored
+    /// when a later kernel reads it (<see cref="KernelPlan.LastReader"/>).
+    /// </summary>
+    private static KernelPlan? ResidualAdd(ModelPlan plan, KernelPlan k)
+    {
+        if (!IsGemm(k) || k.Index + 1 >= plan.Kernels.Count) return null;
+        KernelPlan add = plan.Kernels[k.Index + 1];
+        if (add.Kind != KernelKind.Add || add.B is null || add.A == add.B || add.A != k.Output && add.B != k.Output) return null;
+        long count = IsImplicitConvolution(k) ? (long)k.Shape[3] * k.Shape[9] * k.Shape[10] : (long)k.RowsPerSample * k.N;
+        int[] shape = add.Shape.ToArray();
+        bool Dense(int[] strides)
+        {
+            if (strides[0] != count) return false;
+            long dense = 1;
+            for (int d = shape.Length - 1; d >= 0; d--)
+            {
+                if (strides[d + 1] != dense && shape[d] != 1) return false;
+                dense *= shape[d];
+            }
+            return dense == count;
+        }
+        return Dense(add.AStrides.ToArray()) && Dense(add.BStrides.ToArray()) ? add : null;
+    }
+
+    /// <summary>The operand of a residual Add that is not the GEMM's output.</summary>
+    private static Operand ResidualOperand(KernelPlan gemm, KernelPlan add) => add.A == gemm.Output ? add.B! : add.A;
+
+    /// <summary>
+    /// The GEMM's store of <paramref name="value"/> (the accumulator plus bias) at <paramref name="at"/>: its epilogue, and,
+    /// with a residual Add folded in, the Add and its epilogue into z (y only where a later kernel reads it).
+    /// </summary>
+    private static string Store(KernelPlan k, KernelPlan? residual, string at, string value)
+    {
+        if (residual is null) return $"y[{at}] = {Chain(k, value)};";
+        string keep = k.LastReader > residual.Index ? "y[at] = v; " : "";
+        return $"{{ long at = {at}; float v = {Chain(k, value)}; {keep}z[at] = {Chain(residual, "v + r[at]")}; }}";
+    }
+
     /// <summary>Row reductions (softmax, LayerNorm): one group of threads per row, the reductions through shared memory.</summary>
     private static bool IsRowKernel(KernelPlan k) => k.Kind is KernelKind.Softmax or KernelKind.LogSoftmax or KernelKind.LayerNorm;
 
@@ -125,14 +173,16 @@ internal static partial class GpuEmitter
     /// <summary>Attention over at most 4,096 keys: a group per (sample, head, query), its scores in shared memory.</summary>
     private static bool IsGroupAttention(KernelPlan k) => k.Kind == KernelKind.Attention && k.Shape[2] <= AttentionKeys;
 
-    private static string LauncherType(KernelPlan k) =>
-        IsGemm(k) ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, int>"
+    private static string LauncherType(KernelPlan k, KernelPlan? residual) =>
+        residual is not null ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, {View}, {View}, int>"
+        : IsGemm(k) ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, int>"
         : IsRowKernel(k) ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, {View}>"
         : IsGroupAttention(k) ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, {View}, {View}>"
         : OneThreadType;
 
-    private static string LoadCall(KernelPlan k) =>
-        IsGemm(k) ? $"LoadStreamKernel<{View}, {View}, {View}, int>"
+    private static string LoadCall(KernelPlan k, KernelPlan? residual) =>
+        residual is not null ? $"LoadStreamKernel<{View}, {View}, {View}, {View}, {View}, int>"
+        : IsGemm(k) ? $"LoadStreamKernel<{View}, {View}, {View}, int>"
         : IsRowKernel(k) ? $"LoadStreamKernel<{View}, {View}, {View}, {View}>"
         : IsGroupAttention(k) ? $"LoadStreamKernel<{View}, {View}, {View}, {View}, {View}>"
         : $"LoadAutoGroupedStreamKernel<{OneThreadArguments}>";
@@ -147,9 +197,11 @@ internal static partial class GpuEmitter
 
     private static string Rows(KernelPlan k) => k.RowsPerSample == 1 ? "batch" : $"batch * {k.RowsPerSample}";
 
-    private static string Launch(KernelPlan k, ModelPlan plan)
+    private static string Launch(KernelPlan k, ModelPlan plan, KernelPlan? residual)
     {
         string a = Operand(k.A, plan), y = Operand(k.Output, plan);
+        // A residual Add folded into the GEMM's store: the value it adds (r) and its output (z) follow y.
+        if (residual is not null) y += $", {Operand(ResidualOperand(k, residual), plan)}, {Operand(residual.Output, plan)}";
         if (k.Quantized)
             return $"_k{k.Index}Rows((int)((long){Rows(k)}), {a}, Weights, Weights, Weights, Weights, Scratch);\n"
                 + $"_k{k.Index}((int)((long){Rows(k)} * {k.N}), Scratch, Weights, Weights, Weights, Weights, {y});";
@@ -196,19 +248,24 @@ internal static partial class GpuEmitter
     private static long ConvOutputs(KernelPlan k) =>
         PooledDirect(k) ? (long)k.Shape[3] * (k.Shape[9] / 2) * (k.Shape[10] / 2) : (long)k.Shape[3] * k.Shape[9] * k.Shape[10];
 
-    private static void WriteKernel(SourceWriter w, KernelPlan k)
+    private static void WriteKernel(SourceWriter w, KernelPlan k, KernelPlan? residual)
     {
         w.Line($"// K{k.Index} on the GPU: {k.Title}");
         foreach (string source in k.Sources) w.Line($"//     {source}");
+        if (residual is not null)
+        {
+            w.Line($"// with K{residual.Index} in its store: {residual.Title}");
+            foreach (string source in residual.Sources) w.Line($"//     {source}");
+        }
         if (IsImplicitConvolution(k))
         {
-            WriteImplicitConvolution(w, k);
+            WriteImplicitConvolution(w, k, residual);
             w.Line();
             return;
         }
         if (IsGemm(k))
         {
-            WriteGemm(w, k);
+            WriteGemm(w, k, residual);
             w.Line();
             return;
         }

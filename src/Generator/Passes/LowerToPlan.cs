@@ -78,7 +78,11 @@ internal static class LowerToPlan
         var lastRead = new Dictionary<int, int>();
         for (int k = 0; k < groups.Count; k++)
         {
-            foreach (int input in groups[k].Reads) lastRead[root[input]] = k;
+            // The GPU code runs an Add of a kernel's result right after it in that kernel's store (GpuEmitter.ResidualAdd):
+            // the kernel's inputs stay live through the Add, so that the Add's output never takes their place.
+            int through = k + 1 < groups.Count && groups[k + 1].Root.Kind == OpKind.Add
+                && groups[k + 1].Reads.Any(i => root[i] == root[groups[k].Result.Id]) ? k + 1 : k;
+            foreach (int input in groups[k].Reads) lastRead[root[input]] = through;
         }
         var requestIndex = new Dictionary<int, int>();
         var requests = new List<ArenaRequest>();
@@ -114,6 +118,8 @@ internal static class LowerToPlan
             KernelPlan kernel = Lower(kernels.Count, group, graph, model, Where, Blob, readTensor);
             if (kernel.Quantized && staticRanges is not null && staticRanges.TryGetValue(group.Root.Source.Name!, out float range))
                 kernel = kernel with { StaticRange = range };
+            int stored = root[group.Result.Id];
+            if (stored != outputRoot) kernel = kernel with { LastReader = lastRead.TryGetValue(stored, out int last) ? last : kernels.Count };
             kernels.Add(kernel);
         }
         // Int8 layers quantize a tile of activation rows into fixed scratch at the end of the arena.

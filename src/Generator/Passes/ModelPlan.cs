@@ -84,6 +84,12 @@ internal sealed record KernelPlan(
     /// <summary>Concat: B's per-sample shape, and where its part starts in each output sample.</summary>
     public EquatableArray<int> BShape { get; init; } = EquatableArray<int>.Empty;
     public int BOutputOffset { get; init; }
+
+    /// <summary>
+    /// The last kernel that reads this kernel's output (its own index when none does; <see cref="int.MaxValue"/> for the
+    /// model's output). The GPU code folds a residual Add into the kernel before it and skips the store no one reads.
+    /// </summary>
+    public int LastReader { get; init; } = int.MaxValue;
 }
 
 /// <summary>Int8Static: a Linear layer's calibrated input range (largest magnitude).</summary>
