@@ -82,6 +82,7 @@ public sealed record CompiledModel(
         new("TwoReaders", "relu_mlp.safetensors", TwoReaders.InputLength, TwoReaders.OutputLength, TwoReaders.Predict, TwoReaders.Predict, TwoReaders.PredictEager),
         new("ResidualLinear", "relu_mlp.safetensors", ResidualLinear.InputLength, ResidualLinear.OutputLength, ResidualLinear.Predict, ResidualLinear.Predict, ResidualLinear.PredictEager),
         new("ConvResidual", "small_cnn.safetensors", ConvResidual.InputLength, ConvResidual.OutputLength, ConvResidual.Predict, ConvResidual.Predict, ConvResidual.PredictEager),
+        new("LongAttention", "layout_zoo.safetensors", LongAttention.InputLength, LongAttention.OutputLength, LongAttention.Predict, LongAttention.Predict, LongAttention.PredictEager),
         new("OddMlpFromFile", "odd_mlp.safetensors", OddMlpFromFile.InputLength, OddMlpFromFile.OutputLength, OddMlpFromFile.Predict, OddMlpFromFile.Predict, OddMlpFromFile.PredictEager),
         new("ReluMlpInt8FromFile", "relu_mlp.safetensors", ReluMlpInt8FromFile.InputLength, ReluMlpInt8FromFile.OutputLength, ReluMlpInt8FromFile.Predict, ReluMlpInt8FromFile.Predict, ReluMlpInt8FromFile.PredictEager),
         new("OddMlpInt4", "odd_mlp.safetensors", OddMlpInt4.InputLength, OddMlpInt4.OutputLength, OddMlpInt4.Predict, OddMlpInt4.Predict, OddMlpInt4.PredictEager),

@@ -1,4 +1,4 @@
-// The GPU emitter's kernels that use a group of threads per row or per query, and the whole-model kernel of MLPs.
+// The GPU emitter's kernels that use a group of threads per row, and the whole-model kernel of MLPs.
 using System.Collections.Generic;
 using System.Linq;
 using ModelCompiler.Generator.Helpers;
@@ -62,59 +62,6 @@ internal static partial class GpuEmitter
                 ? "for (int j = tid; j < K; j += T) y[o + j] = a[o + j] - shift;"
                 : "for (int j = tid; j < K; j += T) y[o + j] = global::System.MathF.Exp(a[o + j] - max) * scale;");
         }
-        w.Close();
-    }
-
-    /// <summary>
-    /// Attention for one (sample, head, query) per group of 64 threads: the threads share the keys — each computes the
-    /// scores of every 64th key (scale, mask, causal keys skipped) into shared memory — then the maximum and the sum are
-    /// reduced there, and each thread sums the weighted values of its output columns. A query whose keys are all hidden
-    /// gives NaN, as on the CPU and in PyTorch.
-    /// </summary>
-    private static void WriteGroupAttention(SourceWriter w, KernelPlan k)
-    {
-        int[] g = k.Shape.ToArray();
-        int heads = g[0], queries = g[1], keys = g[2], e = g[3], ve = g[4];
-        bool causal = g[19] == 1;
-        w.Open($"private static void GpuK{k.Index}({View} a, {View} b, {View} c, {View} mask, {View} y)");
-        w.Line($"const int T = {AttentionThreads};");
-        w.Line($"{View} scores = {Ilgpu}SharedMemory.Allocate<float>({keys});");
-        w.Line($"{View} part = {Ilgpu}SharedMemory.Allocate<float>(T);");
-        w.Line($"int tid = {Ilgpu}Group.IdxX, group = {Ilgpu}Grid.IdxX;");
-        w.Line($"long s = group / {heads * queries}; int r = group % {heads * queries}, h = r / {queries}, q = r % {queries};");
-        w.Line($"long qo = s * {g[5]} + (long)h * {g[6]} + (long)q * {g[7]}, ko = s * {g[8]} + (long)h * {g[9]}, vo = s * {g[11]} + (long)h * {g[12]};");
-        w.Line($"int last = {(causal ? $"global::System.Math.Min(q + 1, {keys})" : keys.ToString(System.Globalization.CultureInfo.InvariantCulture))};");
-        w.Line($"float scale = 1f / global::System.MathF.Sqrt({e}f);");
-        w.Line("float max = float.NegativeInfinity;");
-        w.Open("for (int j = tid; j < last; j += T)");
-        w.Line("float score = 0f;");
-        w.Line($"for (int d = 0; d < {e}; d++) score += a[qo + d] * b[ko + (long)j * {g[10]} + d];");
-        w.Line(k.Mask is null ? "score *= scale;" : $"score = score * scale + mask[s * {g[17]} + (long)q * {g[18]} + j];");
-        w.Line("scores[j] = score;");
-        w.Line("max = global::System.MathF.Max(max, score);");
-        w.Close();
-        w.Line("part[tid] = max;");
-        void Reduce(string op)
-        {
-            w.Line($"{Ilgpu}Group.Barrier();");
-            w.Open("for (int half = T / 2; half > 0; half /= 2)");
-            w.Line($"if (tid < half) part[tid] = {op};");
-            w.Line($"{Ilgpu}Group.Barrier();");
-            w.Close();
-        }
-        Reduce("global::System.MathF.Max(part[tid], part[tid + half])");
-        w.Line("max = part[0];");
-        w.Line($"{Ilgpu}Group.Barrier();");
-        w.Line("float sum = 0f;");
-        w.Line("for (int j = tid; j < last; j += T) { float p = global::System.MathF.Exp(scores[j] - max); scores[j] = p; sum += p; }");
-        w.Line("part[tid] = sum;");
-        Reduce("part[tid] + part[tid + half]");
-        w.Line("float total = part[0];");
-        w.Open($"for (int col = tid; col < {ve}; col += T)");
-        w.Line("float acc = 0f;");
-        w.Line($"for (int j = 0; j < last; j++) acc += scores[j] * c[vo + (long)j * {g[13]} + col];");
-        w.Line($"y[s * {g[14]} + (long)h * {g[15]} + (long)q * {g[16]} + col] = acc / total;");
-        w.Close();
         w.Close();
     }
 

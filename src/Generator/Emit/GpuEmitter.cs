@@ -9,8 +9,9 @@ namespace ModelCompiler.Generator.Emit;
 /// <summary>
 /// Prints a model's GPU entry point, when the compilation references the GPU runtime (ModelCompiler.Gpu): ILGPU kernels
 /// generated per kernel of the same plan the CPU code runs — each Linear a tiled GEMM and each ungrouped convolution an
-/// implicit GEMM (GpuEmitter.Gemm.cs), softmax, LayerNorm and attention a group of threads per row or query, and MLPs a
-/// whole-model kernel for small batches (GpuEmitter.Groups.cs), the rest one thread per output (GpuBodies) — and a
+/// implicit GEMM (GpuEmitter.Gemm.cs), a residual Add right after either folded into its store, softmax and LayerNorm a
+/// group of threads per row and MLPs a whole-model kernel for small batches (GpuEmitter.Groups.cs), attention flash-style
+/// or a group per query (GpuEmitter.Attention.cs), the rest one thread per output (GpuBodies) — and a
 /// <c>Gpu</c> class that launches them in order on buffers allocated once. The weights are the CPU plan's buffer, uploaded as it is: the
 /// GEMM reads Linear weights in their 16-column panels (16 consecutive outputs per k, which is also what a warp wants).
 /// Arena offsets of the CPU plan are per chunk of rows; on the GPU each value gets its per-row offset × the maximum batch.
@@ -168,23 +169,20 @@ internal static partial class GpuEmitter
     /// <summary>Row reductions (softmax, LayerNorm): one group of threads per row, the reductions through shared memory.</summary>
     private static bool IsRowKernel(KernelPlan k) => k.Kind is KernelKind.Softmax or KernelKind.LogSoftmax or KernelKind.LayerNorm;
 
-    private const int RowThreads = 128, AttentionThreads = 64, AttentionKeys = 4096;
-
-    /// <summary>Attention over at most 4,096 keys: a group per (sample, head, query), its scores in shared memory.</summary>
-    private static bool IsGroupAttention(KernelPlan k) => k.Kind == KernelKind.Attention && k.Shape[2] <= AttentionKeys;
+    private const int RowThreads = 128;
 
     private static string LauncherType(KernelPlan k, KernelPlan? residual) =>
         residual is not null ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, {View}, {View}, int>"
         : IsGemm(k) ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, int>"
         : IsRowKernel(k) ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, {View}>"
-        : IsGroupAttention(k) ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, {View}, {View}>"
+        : IsGroupAttention(k) || IsFlashAttention(k) ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, {View}, {View}>"
         : OneThreadType;
 
     private static string LoadCall(KernelPlan k, KernelPlan? residual) =>
         residual is not null ? $"LoadStreamKernel<{View}, {View}, {View}, {View}, {View}, int>"
         : IsGemm(k) ? $"LoadStreamKernel<{View}, {View}, {View}, int>"
         : IsRowKernel(k) ? $"LoadStreamKernel<{View}, {View}, {View}, {View}>"
-        : IsGroupAttention(k) ? $"LoadStreamKernel<{View}, {View}, {View}, {View}, {View}>"
+        : IsGroupAttention(k) || IsFlashAttention(k) ? $"LoadStreamKernel<{View}, {View}, {View}, {View}, {View}>"
         : $"LoadAutoGroupedStreamKernel<{OneThreadArguments}>";
 
     private static string Operand(Operand o, ModelPlan plan) => o.Buffer switch
@@ -213,6 +211,8 @@ internal static partial class GpuEmitter
         if (IsRowKernel(k))
             return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index1D((int)((long){Rows(k)})), new {Ilgpu}Index1D({RowThreads})), {a}, {b}, Weights, {y});";
         string mask = k.Mask is null ? "Weights" : Operand(k.Mask, plan);
+        if (IsFlashAttention(k))
+            return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index1D((int)((long)batch * {k.Shape[0] * ((k.Shape[1] + FlashQueries - 1) / FlashQueries)})), new {Ilgpu}Index1D({FlashQueries})), {a}, {b}, {c}, {mask}, {y});";
         if (IsGroupAttention(k))
             return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index1D((int)((long)batch * {k.Shape[0] * k.Shape[1]})), new {Ilgpu}Index1D({AttentionThreads})), {a}, {b}, {c}, {mask}, {y});";
         return $"_k{k.Index}((int)((long)batch * {Outputs(k)}), {a}, {b}, {c}, {mask}, Weights, {y});";
@@ -272,6 +272,12 @@ internal static partial class GpuEmitter
         if (IsRowKernel(k))
         {
             WriteRowKernel(w, k);
+            w.Line();
+            return;
+        }
+        if (IsFlashAttention(k))
+        {
+            WriteFlashAttention(w, k);
             w.Line();
             return;
         }
