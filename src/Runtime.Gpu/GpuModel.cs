@@ -46,6 +46,9 @@ public abstract class GpuModel : IDisposable
     /// <summary>The largest batch one call takes (the buffers are sized for it).</summary>
     public int MaxBatch { get; }
 
+    /// <summary>Bytes of weights on the device (int4 layers keep 4 bits a weight there, plus a scale per 32).</summary>
+    public long WeightBytes => _weights.LengthInBytes;
+
     /// <summary>Floats in one input sample.</summary>
     public int InputLength { get; }
 
@@ -59,7 +62,7 @@ public abstract class GpuModel : IDisposable
     /// </summary>
     public int FusedBatchLimit { get; set; } = 256;
 
-    /// <summary>The weights on the device, in the layout the CPU kernels use (the same bytes).</summary>
+    /// <summary>The weights on the device: the CPU's buffer (the same bytes and layout), but int4 weights in their device form (<see cref="DeviceInt4"/>).</summary>
     protected ArrayView<float> Weights => _weights.View;
 
     /// <summary>Intermediate values: each at its per-sample offset times <see cref="MaxBatch"/>.</summary>

@@ -7,6 +7,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ModelCompiler.Gpu;
+using ModelCompiler.Kernels;
 using ModelCompiler.TestModels;
 using Xunit;
 
@@ -120,6 +121,42 @@ public sealed class GpuTests : IDisposable
         Assert.Equal(new[] { "_k0", "_k1" }, Kernels(typeof(ConvResidual)));
         // TwoReaders: K5 adds K4's Linear output to K3's: fused too.
         Assert.Equal(new[] { "_k0", "_k1", "_k2", "_k3", "_k4" }, Kernels(typeof(TwoReaders)));
+    }
+
+    [Fact]
+    public void Int4_weights_stay_int4_on_the_device()
+    {
+        // Digits' layers 64 → 64 → 32 → 10: on the device, each int4 weight is n·⌈k/8⌉ words of codes and n·⌈k/32⌉
+        // scales, after the float32 biases (64 + 32 + 16 padded); the float32 model holds the panels.
+        using GpuModel int4 = Digits.DigitsClassifierInt4.CreateGpu(_accelerator, maxBatch: 1);
+        using GpuModel float32 = Digits.DigitsClassifier.CreateGpu(_accelerator, maxBatch: 1);
+        Assert.Equal(4L * (64 + 32 + 16 + 64 * (8 + 2) + 32 * (8 + 2) + 10 * (4 + 1)), int4.WeightBytes);
+        Assert.True(int4.WeightBytes * 5 < float32.WeightBytes, $"{int4.WeightBytes} vs {float32.WeightBytes}");
+    }
+
+    [Fact]
+    public void The_device_form_of_int4_weights_is_exactly_what_the_CPU_computes_with()
+    {
+        const int n = 5, k = 37; // a partial word (37 = 4·8 + 5) and a partial block (37 = 32 + 5)
+        float[] weight = Numerics.Random(n * k, seed: 4);
+        weight[7] = 0f;
+        byte[] encoded = Int4Quantization.Encode(weight, n, k);
+        float[] expected = Int4Quantization.Decode(encoded, n, k);
+        byte[] base64 = System.Text.Encoding.ASCII.GetBytes(Convert.ToBase64String(encoded));
+        var device = new float[DeviceInt4.Length(n, k)];
+        DeviceInt4.Write(base64, n, k, device);
+        int words = DeviceInt4.WordsPerOutput(k), blocks = DeviceInt4.BlocksPerOutput(k);
+        Assert.Equal(n * (5 + 2), device.Length);
+        for (int j = 0; j < n; j++)
+        for (int i = 0; i < k; i++)
+        {
+            int word = BitConverter.SingleToInt32Bits(device[j * words + i / 8]);
+            float value = (((word >> (4 * (i % 8))) & 15) - 8) * device[n * words + j * blocks + i / 32];
+            Assert.Equal(expected[j * k + i], value);
+        }
+        var e = Assert.Throws<ArgumentException>(() => DeviceInt4.Write(base64, n, k, new float[device.Length - 1]));
+        Assert.Equal("destination", e.ParamName);
+        Assert.Throws<InvalidOperationException>(() => DeviceInt4.Write(base64.AsSpan(0, base64.Length - 8), n, k, device));
     }
 
     [Fact]

@@ -18,7 +18,7 @@ internal static partial class GpuEmitter
             new Operand(BufferKind.Output, 0), 1, k, n, 0, ModelCompiler.Kernels.PanelLayout.PackedLength(n, k), EquatableArray<EpilogueStep>.Empty,
             EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, 2L * n * k);
         var w = new SourceWriter();
-        WriteGemm(w, plan, null);
+        WriteGemm(w, plan, null, null);
         return w.ToString().Replace("private static void GpuK0(", "internal static void GpuK0("); // callable from the benchmark
     }
 
@@ -27,10 +27,11 @@ internal static partial class GpuEmitter
     /// Group (16, 16) computes rows [64·Grid.Y, +64) × outputs [64·Grid.X, +64); thread (x, y) holds a 4×4 block in
     /// sixteen scalar locals (registers: ILGPU keeps separate scalars there, not arrays).
     /// </summary>
-    private static void WriteGemm(SourceWriter w, KernelPlan k, KernelPlan? residual)
+    private static void WriteGemm(SourceWriter w, KernelPlan k, KernelPlan? residual, Int4Place? int4)
     {
         w.Open($"private static void GpuK{k.Index}({View} a, {View} w, {View} y, {(residual is null ? "" : $"{View} r, {View} z, ")}int rows)");
-        w.Line($"const int N = {k.N}, K = {k.K}, Weight = {k.WeightOffset}, Bias = {k.BiasOffset};");
+        w.Line($"const int N = {k.N}, K = {k.K}, {(int4 is null ? $"Weight = {k.WeightOffset}, " : "")}Bias = {k.BiasOffset};");
+        if (int4 is not null) w.Line("// Int4 weights: read at 4 bits a weight, dequantized as the tile is loaded.");
         w.Line($"{View} tileA = {Ilgpu}SharedMemory.Allocate<float>({Depth * Tile}); // [k][row]");
         w.Line($"{View} tileB = {Ilgpu}SharedMemory.Allocate<float>({Depth * Tile}); // [k][output]");
         w.Line($"int tx = {Ilgpu}Group.IdxX, ty = {Ilgpu}Group.IdxY, t = ty * {Threads} + tx;");
@@ -44,7 +45,7 @@ internal static partial class GpuEmitter
         w.Line($"int am = e / {Depth}, ak = e % {Depth}, gm = m0 + am, gk = k0 + ak;");
         w.Line($"tileA[ak * {Tile} + am] = gm < rows && gk < K ? a[(long)gm * K + gk] : 0f;");
         w.Line($"int bk = e / {Tile}, bn = e % {Tile}, gn = n0 + bn, gk2 = k0 + bk;");
-        w.Line($"tileB[bk * {Tile} + bn] = gn < N && gk2 < K ? w[Weight + ((long)(gn >> 4) * K + gk2) * 16 + (gn & 15)] : 0f;");
+        w.Line($"tileB[bk * {Tile} + bn] = gn < N && gk2 < K ? {(int4 is null ? "w[Weight + ((long)(gn >> 4) * K + gk2) * 16 + (gn & 15)]" : Int4Weight(int4, "gn", "gk2"))} : 0f;");
         w.Close();
         w.Line($"{Ilgpu}Group.Barrier();");
         w.Open($"for (int kk = 0; kk < {Depth}; kk++)");

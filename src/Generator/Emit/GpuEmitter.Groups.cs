@@ -110,9 +110,13 @@ internal static partial class GpuEmitter
             {
                 case KernelKind.Linear:
                     w.Open($"for (int n = tid; n < {k.N}; n += {WholeThreads})");
-                    w.Line($"long panel = {k.WeightOffset} + (long)(n >> 4) * {k.K * 16} + (n & 15);");
                     w.Line("float sum = 0f;");
-                    w.Line($"for (int j = 0; j < {k.K}; j++) sum += {input}[j] * w[panel + j * 16];");
+                    if (Int4(plan, k) is { } int4) w.Line($"for (int j = 0; j < {k.K}; j++) sum += {input}[j] * {Int4Weight(int4, "n", "j")};");
+                    else
+                    {
+                        w.Line($"long panel = {k.WeightOffset} + (long)(n >> 4) * {k.K * 16} + (n & 15);");
+                        w.Line($"for (int j = 0; j < {k.K}; j++) sum += {input}[j] * w[panel + j * 16];");
+                    }
                     w.Line($"{Out("n")} = {Chain(k, $"sum + w[{k.BiasOffset} + n]")};");
                     w.Close();
                     break;

@@ -66,7 +66,8 @@ internal static partial class GpuEmitter
         w.Line("// is created (tens of milliseconds each on a GPU), not on the first call.");
         w.Line($"internal Gpu({Ilgpu}Runtime.Accelerator accelerator, int maxBatch)");
         int scratch = plan.Kernels.Where(k => k.Quantized).Select(k => k.RowsPerSample * (k.K + 1)).DefaultIfEmpty(0).Max();
-        w.Open($"    : base(accelerator, maxBatch, {plan.InputLength}, {plan.OutputLength}, {plan.ArenaFloatsPerRow}, CompiledWeights.Buffer.Span, {scratch})");
+        var device = DeviceLayout(plan);
+        w.Open($"    : base(accelerator, maxBatch, {plan.InputLength}, {plan.OutputLength}, {plan.ArenaFloatsPerRow}, {(device is null ? "CompiledWeights.Buffer.Span" : "CompiledWeights.DeviceWeights()")}, {scratch})");
         if (whole) w.Line($"_whole = {Ilgpu}Runtime.KernelLoaders.LoadStreamKernel<{View}, {View}, {View}, int>(accelerator, GpuWhole);");
         foreach (KernelPlan k in plan.Kernels)
         {
@@ -101,9 +102,14 @@ internal static partial class GpuEmitter
         w.Line();
 
         foreach (KernelPlan k in plan.Kernels)
-            if (!FusedAway(k)) WriteKernel(w, k, residual[k.Index]);
+            if (!FusedAway(k)) WriteKernel(w, k, residual[k.Index], Int4(plan, k));
         if (whole) WriteWholeModel(w, plan);
         WriteHelpers(w);
+        if (device is { } layout)
+        {
+            w.Line();
+            WriteDeviceWeights(w, plan, layout.Prefix, layout.Offsets);
+        }
 
         w.Close();
         foreach (Parsing.ContainingType _ in plan.ContainingTypes) w.Close();
@@ -248,7 +254,7 @@ internal static partial class GpuEmitter
     private static long ConvOutputs(KernelPlan k) =>
         PooledDirect(k) ? (long)k.Shape[3] * (k.Shape[9] / 2) * (k.Shape[10] / 2) : (long)k.Shape[3] * k.Shape[9] * k.Shape[10];
 
-    private static void WriteKernel(SourceWriter w, KernelPlan k, KernelPlan? residual)
+    private static void WriteKernel(SourceWriter w, KernelPlan k, KernelPlan? residual, Int4Place? int4)
     {
         w.Line($"// K{k.Index} on the GPU: {k.Title}");
         foreach (string source in k.Sources) w.Line($"//     {source}");
@@ -265,7 +271,7 @@ internal static partial class GpuEmitter
         }
         if (IsGemm(k))
         {
-            WriteGemm(w, k, residual);
+            WriteGemm(w, k, residual, int4);
             w.Line();
             return;
         }
@@ -369,6 +375,8 @@ internal static partial class GpuEmitter
         w.Line("private static float GpuLeaky(float v, float slope) => v >= 0f ? v : v * slope;");
         w.Line("private static float GpuSilu(float v) => v / (1f + global::System.MathF.Exp(-v));");
         w.Line("private static float GpuGelu(float v) => 0.5f * v * (1f + global::ModelCompiler.Kernels.VectorMath.Erf(v * 0.70710678118654752f));");
+        w.Line("// An int4 weight on the device (ModelCompiler.Gpu.DeviceInt4): bits 4i … 4i+3 of its word, less 8, times its block's scale.");
+        w.Line("private static float GpuInt4(global::ILGPU.ArrayView<float> w, long word, int input, long scale) => ((int)((global::ILGPU.Interop.FloatAsInt(w[word]) >> ((input & 7) << 2)) & 15u) - 8) * w[scale];");
         w.Line("private static float GpuGeluTanh(float v) => 0.5f * v * (1f + global::System.MathF.Tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));");
     }
 

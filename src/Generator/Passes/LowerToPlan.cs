@@ -41,6 +41,9 @@ internal static class LowerToPlan
         var blobByKey = new Dictionary<string, WeightBlob>(StringComparer.Ordinal);
         var identifiers = new HashSet<string>(StringComparer.Ordinal);
         int weightFloats = 0;
+        // Int4 weights go after everything else (provisional offsets from their own count, moved when all is placed): the
+        // GPU code uploads only what comes before them and reads the int4 codes themselves (GpuEmitter.Int4).
+        int int4Floats = 0;
         WeightBlob Blob(WeightLayoutKind kind, string tensor, int floats, int n, int k, string? norm = null, float epsilon = 0f)
         {
             string key = kind + ":" + tensor + ":" + n + ":" + norm;
@@ -49,8 +52,10 @@ internal static class LowerToPlan
                 + kind switch { WeightLayoutKind.PackedLinear => "Packed", WeightLayoutKind.BatchNormScale => "Scale", WeightLayoutKind.BatchNormShift => "Shift", _ => "" };
             string unique = id;
             for (int i = 2; !identifiers.Add(unique); i++) unique = id + i.ToString(CultureInfo.InvariantCulture);
-            var blob = new WeightBlob(unique, kind, tensor, weightFloats, floats, n, k) { Norm = norm, Epsilon = epsilon };
-            weightFloats += PlanArena.Align(floats);
+            bool late = kind == WeightLayoutKind.Int4Linear;
+            var blob = new WeightBlob(unique, kind, tensor, late ? int4Floats : weightFloats, floats, n, k) { Norm = norm, Epsilon = epsilon };
+            if (late) int4Floats += PlanArena.Align(floats);
+            else weightFloats += PlanArena.Align(floats);
             blobs.Add(blob);
             blobByKey.Add(key, blob);
             return blob;
@@ -113,14 +118,27 @@ internal static class LowerToPlan
         }
 
         var kernels = new List<KernelPlan>();
+        var int4Kernels = new List<int>();
         foreach (FusionGroup group in groups)
         {
-            KernelPlan kernel = Lower(kernels.Count, group, graph, model, Where, Blob, readTensor);
+            bool int4 = false;
+            KernelPlan kernel = Lower(kernels.Count, group, graph, model, Where,
+                (kind, tensor, floats, n, k, norm, epsilon) => { int4 |= kind == WeightLayoutKind.Int4Linear; return Blob(kind, tensor, floats, n, k, norm, epsilon); },
+                readTensor);
+            if (int4) int4Kernels.Add(kernels.Count);
             if (kernel.Quantized && staticRanges is not null && staticRanges.TryGetValue(group.Root.Source.Name!, out float range))
                 kernel = kernel with { StaticRange = range };
             int stored = root[group.Result.Id];
             if (stored != outputRoot) kernel = kernel with { LastReader = lastRead.TryGetValue(stored, out int last) ? last : kernels.Count };
             kernels.Add(kernel);
+        }
+        // The int4 weights' place: after the rest.
+        if (int4Floats > 0)
+        {
+            foreach (int i in int4Kernels) kernels[i] = kernels[i] with { WeightOffset = kernels[i].WeightOffset + weightFloats };
+            for (int i = 0; i < blobs.Count; i++)
+                if (blobs[i].Kind == WeightLayoutKind.Int4Linear) blobs[i] = blobs[i] with { Offset = blobs[i].Offset + weightFloats };
+            weightFloats += int4Floats;
         }
         // Int8 layers quantize a tile of activation rows into fixed scratch at the end of the arena.
         // Attention keeps one row of scores there.

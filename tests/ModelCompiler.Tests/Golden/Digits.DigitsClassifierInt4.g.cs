@@ -121,16 +121,16 @@ partial class DigitsClassifierInt4
         // K0: Linear (int4 weights) "fc1": [64] → [64], + bias, then Relu
         //     DigitsClassifier.cs(15): Linear("fc1")
         //     DigitsClassifier.cs(15): Relu()
-        global::ModelCompiler.Kernels.PackedLinear.Run<K0Operator>(ref x, 64, rows, ref w, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4096), 64, 64, ref arena, 64);
+        global::ModelCompiler.Kernels.PackedLinear.Run<K0Operator>(ref x, 64, rows, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 112), ref w, 64, 64, ref arena, 64);
 
         // K1: Linear (int4 weights) "fc2": [64] → [32], + bias, then Relu
         //     DigitsClassifier.cs(16): Linear("fc2")
         //     DigitsClassifier.cs(16): Relu()
-        global::ModelCompiler.Kernels.PackedLinear.Run<K1Operator>(ref arena, 64, rows, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4160), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 6208), 64, 32, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), 32);
+        global::ModelCompiler.Kernels.PackedLinear.Run<K1Operator>(ref arena, 64, rows, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4208), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 64), 64, 32, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), 32);
 
         // K2: Linear (int4 weights) "out": [32] → [10], + bias
         //     DigitsClassifier.cs(17): Linear("out")
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), 32, rows, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 6240), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 6752), 32, 10, ref arena, 10);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), 32, rows, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 6256), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 96), 32, 10, ref arena, 10);
 
         // K3: Softmax over the last dimension of [10]
         //     DigitsClassifier.cs(17): Softmax()
@@ -163,12 +163,12 @@ partial class DigitsClassifierInt4
         private static global::ModelCompiler.Kernels.AlignedBuffer Load()
         {
             var buffer = new global::ModelCompiler.Kernels.AlignedBuffer(6768);
-            global::ModelCompiler.Kernels.Int4Weights.LoadPacked(buffer, 0, 64, 64, Fc1Weight); // fc1.weight [64, 64] as int4, 32 weights per fp16 scale, unpacked into 16-output panels at start-up
-            buffer.DecodeBase64(4096, 64, Fc1Bias); // fc1.bias [64] padded to 64
-            global::ModelCompiler.Kernels.Int4Weights.LoadPacked(buffer, 4160, 32, 64, Fc2Weight); // fc2.weight [32, 64] as int4, 32 weights per fp16 scale, unpacked into 16-output panels at start-up
-            buffer.DecodeBase64(6208, 32, Fc2Bias); // fc2.bias [32] padded to 32
-            global::ModelCompiler.Kernels.Int4Weights.LoadPacked(buffer, 6240, 10, 32, OutWeight); // out.weight [10, 32] as int4, 32 weights per fp16 scale, unpacked into 16-output panels at start-up
-            buffer.DecodeBase64(6752, 16, OutBias); // out.bias [10] padded to 16
+            global::ModelCompiler.Kernels.Int4Weights.LoadPacked(buffer, 112, 64, 64, Fc1Weight); // fc1.weight [64, 64] as int4, 32 weights per fp16 scale, unpacked into 16-output panels at start-up
+            buffer.DecodeBase64(0, 64, Fc1Bias); // fc1.bias [64] padded to 64
+            global::ModelCompiler.Kernels.Int4Weights.LoadPacked(buffer, 4208, 32, 64, Fc2Weight); // fc2.weight [32, 64] as int4, 32 weights per fp16 scale, unpacked into 16-output panels at start-up
+            buffer.DecodeBase64(64, 32, Fc2Bias); // fc2.bias [32] padded to 32
+            global::ModelCompiler.Kernels.Int4Weights.LoadPacked(buffer, 6256, 10, 32, OutWeight); // out.weight [10, 32] as int4, 32 weights per fp16 scale, unpacked into 16-output panels at start-up
+            buffer.DecodeBase64(96, 16, OutBias); // out.bias [10] padded to 16
             return buffer;
         }
     }
