@@ -123,6 +123,32 @@ public sealed class GpuTests : IDisposable
         Assert.Equal(new[] { "_k0", "_k1", "_k2", "_k3", "_k4" }, Kernels(typeof(TwoReaders)));
     }
 
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void Every_GPU_kernel_compiles_to_PTX(string model)
+    {
+        // The CPU accelerator runs a kernel's IL as it is; a CUDA device needs ILGPU to compile it to PTX, which fails on
+        // what has no GPU form (a call ILGPU cannot map, an allocation, an unsupported intrinsic). ILGPU's PTX backend
+        // needs no GPU: compile every kernel the model launches for an H100/H200 (sm_90), as CreateGpu would there.
+        (GpuModel gpu, _, _, _, _) = Create(model, maxBatch: 1);
+        gpu.Dispose();
+        Type type = gpu.GetType().DeclaringType!;
+        var kernels = type.GetMethods(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)
+            .Where(m => System.Text.RegularExpressions.Regex.IsMatch(m.Name, @"^(GpuK\d+(Rows)?|GpuWhole)$")).ToArray();
+        Assert.NotEmpty(kernels);
+        using Context context = Context.Create(builder => ILGPU.Runtime.Cuda.CudaContextExtensions.Cuda(builder));
+        using var backend = new ILGPU.Backends.PTX.PTXBackend(context, ILGPU.Runtime.Cuda.CudaArchitecture.SM_90, ILGPU.Runtime.Cuda.CudaInstructionSet.ISA_80, null!);
+        foreach (System.Reflection.MethodInfo kernel in kernels)
+        {
+            bool grouped = kernel.GetParameters()[0].ParameterType != typeof(Index1D);
+            var entry = grouped
+                ? ILGPU.Backends.EntryPoints.EntryPointDescription.FromExplicitlyGroupedKernel(kernel)
+                : ILGPU.Backends.EntryPoints.EntryPointDescription.FromImplicitlyGroupedKernel(kernel);
+            var compiled = (ILGPU.Backends.PTX.PTXCompiledKernel)backend.Compile(entry, KernelSpecialization.Empty);
+            Assert.Contains(".entry", compiled.PTXAssembly, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void Int4_weights_stay_int4_on_the_device()
     {

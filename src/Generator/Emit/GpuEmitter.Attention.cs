@@ -62,7 +62,7 @@ internal static partial class GpuEmitter
         w.Line("max = part[0];");
         w.Line($"{Ilgpu}Group.Barrier();");
         w.Line("float sum = 0f;");
-        w.Line("for (int j = tid; j < last; j += T) { float p = global::System.MathF.Exp(scores[j] - max); scores[j] = p; sum += p; }");
+        w.Line("for (int j = tid; j < last; j += T) { float p = GpuExp(scores[j] - max); scores[j] = p; sum += p; }");
         w.Line("part[tid] = sum;");
         Reduce("part[tid] + part[tid + half]");
         w.Line("float total = part[0];");
@@ -120,11 +120,11 @@ internal static partial class GpuEmitter
         w.Close();
         w.Line("float next = global::System.MathF.Max(m, tileMax);");
         w.Open("if (next > float.NegativeInfinity) // else every key so far is hidden: nothing to add yet");
-        w.Line("float rescale = global::System.MathF.Exp(m - next); // 0 while m is −∞");
+        w.Line("float rescale = GpuExp(m - next); // 0 while m is −∞");
         w.Line("l *= rescale;");
         Statements(w, Enumerable.Range(0, ve).Select(j => $"acc{j} *= rescale;"));
         w.Open("for (int jj = 0; jj < count; jj++)");
-        w.Line("float p = global::System.MathF.Exp(scores[tid * (B + 1) + jj] - next);");
+        w.Line("float p = GpuExp(scores[tid * (B + 1) + jj] - next);");
         w.Line("l += p;");
         w.Line("int o = jj * V;");
         Statements(w, Enumerable.Range(0, ve).Select(j => $"acc{j} += p * valueTile[o + {j}];"));

@@ -52,15 +52,15 @@ internal static partial class GpuEmitter
             w.Line("max = part[0];");
             w.Line($"{Ilgpu}Group.Barrier();");
             w.Line("float sum = 0f;");
-            w.Line("for (int j = tid; j < K; j += T) sum += global::System.MathF.Exp(a[o + j] - max);");
+            w.Line("for (int j = tid; j < K; j += T) sum += GpuExp(a[o + j] - max);");
             w.Line("part[tid] = sum;");
             Reduce("part[tid] + part[tid + half]");
             w.Line(k.Kind == KernelKind.LogSoftmax
-                ? "float shift = max + global::System.MathF.Log(part[0]);"
+                ? "float shift = max + GpuLog(part[0]);"
                 : "float scale = 1f / part[0];");
             w.Line(k.Kind == KernelKind.LogSoftmax
                 ? "for (int j = tid; j < K; j += T) y[o + j] = a[o + j] - shift;"
-                : "for (int j = tid; j < K; j += T) y[o + j] = global::System.MathF.Exp(a[o + j] - max) * scale;");
+                : "for (int j = tid; j < K; j += T) y[o + j] = GpuExp(a[o + j] - max) * scale;");
         }
         w.Close();
     }
@@ -130,10 +130,10 @@ internal static partial class GpuEmitter
                     w.Line($"float max = {input}[0];");
                     w.Line($"for (int j = 1; j < {k.K}; j++) max = global::System.MathF.Max(max, {input}[j]);");
                     w.Line("float sum = 0f;");
-                    w.Line($"for (int j = 0; j < {k.K}; j++) sum += global::System.MathF.Exp({input}[j] - max);");
+                    w.Line($"for (int j = 0; j < {k.K}; j++) sum += GpuExp({input}[j] - max);");
                     w.Line(log
-                        ? $"for (int j = 0; j < {k.K}; j++) {Out("j")} = {input}[j] - (max + global::System.MathF.Log(sum));"
-                        : $"for (int j = 0; j < {k.K}; j++) {Out("j")} = global::System.MathF.Exp({input}[j] - max) / sum;");
+                        ? $"for (int j = 0; j < {k.K}; j++) {Out("j")} = {input}[j] - (max + GpuLog(sum));"
+                        : $"for (int j = 0; j < {k.K}; j++) {Out("j")} = GpuExp({input}[j] - max) / sum;");
                     w.Close();
                     break;
                 }

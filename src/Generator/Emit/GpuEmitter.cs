@@ -348,14 +348,14 @@ internal static partial class GpuEmitter
                 OpKind.AddScalar => $"({v} + {c})",
                 OpKind.MulScalar => $"({v} * {c})",
                 OpKind.Relu => $"GpuRelu({v})",
-                OpKind.Sigmoid => $"(1f / (1f + global::System.MathF.Exp(-({v}))))",
-                OpKind.Tanh => $"global::System.MathF.Tanh({v})",
+                OpKind.Sigmoid => $"(1f / (1f + GpuExp(-({v}))))",
+                OpKind.Tanh => $"GpuTanh({v})",
                 OpKind.Gelu => $"GpuGelu({v})",
                 OpKind.GeluTanh => $"GpuGeluTanh({v})",
                 OpKind.Silu => $"GpuSilu({v})",
                 OpKind.Erf => $"global::ModelCompiler.Kernels.VectorMath.Erf({v})",
                 OpKind.Sqrt => $"global::System.MathF.Sqrt({v})",
-                OpKind.Exp => $"global::System.MathF.Exp({v})",
+                OpKind.Exp => $"GpuExp({v})",
                 OpKind.Reciprocal => $"(1f / ({v}))",
                 OpKind.QuantizeLinear => $"global::System.MathF.Min({step.Ints[2]}f, global::System.MathF.Max({step.Ints[1]}f, global::System.MathF.Round({v} / {c}) + {step.Ints[0]}f))",
                 OpKind.LeakyRelu => $"GpuLeaky({v}, {c})",
@@ -370,14 +370,24 @@ internal static partial class GpuEmitter
     /// <summary>The scalar helpers the epilogues call (written once per model, compiled into each kernel that uses them).</summary>
     private static void WriteHelpers(SourceWriter w)
     {
-        w.Line("// Scalar forms of the activations for GPU kernels (ILGPU maps MathF onto the device's functions).");
+        w.Line("// exp and log through the GPU's base-2 instructions (ex2.approx, lg2.approx), which ILGPU maps by itself: MathF.Exp and");
+        w.Line("// MathF.Log would need ILGPU.Algorithms enabled on the caller's context. tanh by the CPU kernels' formula (VectorMath.Tanh).");
+        w.Line("private static float GpuExp(float v) => global::ILGPU.IntrinsicMath.CPUOnly.Exp2(v * 1.44269504f);");
+        w.Line("private static float GpuLog(float v) => global::ILGPU.IntrinsicMath.CPUOnly.Log2(v) * 0.693147181f;");
+        w.Open("private static float GpuTanh(float v)");
+        w.Line("float a = global::System.MathF.Abs(v), z = v * v;");
+        w.Line("if (a < 0.625f) return ((((-5.70498872745E-3f * z + 2.06390887954E-2f) * z - 5.37397155531E-2f) * z + 1.33314422036E-1f) * z - 3.33332819422E-1f) * z * v + v;");
+        w.Line("float large = 1f - 2f / (GpuExp(a + a) + 1f);");
+        w.Line("return v < 0f ? -large : large;");
+        w.Close();
+        w.Line("// Scalar forms of the activations for GPU kernels.");
         w.Line("private static float GpuRelu(float v) => v > 0f ? v : (v <= 0f ? 0f : v);");
         w.Line("private static float GpuLeaky(float v, float slope) => v >= 0f ? v : v * slope;");
-        w.Line("private static float GpuSilu(float v) => v / (1f + global::System.MathF.Exp(-v));");
+        w.Line("private static float GpuSilu(float v) => v / (1f + GpuExp(-v));");
         w.Line("private static float GpuGelu(float v) => 0.5f * v * (1f + global::ModelCompiler.Kernels.VectorMath.Erf(v * 0.70710678118654752f));");
         w.Line("// An int4 weight on the device (ModelCompiler.Gpu.DeviceInt4): bits 4i … 4i+3 of its word, less 8, times its block's scale.");
         w.Line("private static float GpuInt4(global::ILGPU.ArrayView<float> w, long word, int input, long scale) => ((int)((global::ILGPU.Interop.FloatAsInt(w[word]) >> ((input & 7) << 2)) & 15u) - 8) * w[scale];");
-        w.Line("private static float GpuGeluTanh(float v) => 0.5f * v * (1f + global::System.MathF.Tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));");
+        w.Line("private static float GpuGeluTanh(float v) => 0.5f * v * (1f + GpuTanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));");
     }
 
     private static string Float(float f) => ModelEmitter.Float(f);
