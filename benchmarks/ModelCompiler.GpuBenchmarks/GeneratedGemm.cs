@@ -8,14 +8,14 @@ internal static class GeneratedGemm
 internal static void GpuK0(global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int rows)
 {
     const int N = 4096, K = 4096, Weight = 0, Bias = 16777216;
-    global::ILGPU.ArrayView<float> tileA = global::ILGPU.SharedMemory.Allocate<float>(512); // [k][row]
+    global::ILGPU.ArrayView<float> tileA = global::ILGPU.SharedMemory.Allocate<float>(544); // [k][row], rows padded
     global::ILGPU.ArrayView<float> tileB = global::ILGPU.SharedMemory.Allocate<float>(512); // [k][output]
     int tx = global::ILGPU.Group.IdxX, ty = global::ILGPU.Group.IdxY, t = ty * 16 + tx;
     int m0 = global::ILGPU.Grid.IdxY * 64, n0 = global::ILGPU.Grid.IdxX * 64;
-    float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f;
-    float c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
-    float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f;
-    float c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f;
+    float c0_0 = 0f, c0_1 = 0f, c0_2 = 0f, c0_3 = 0f;
+    float c1_0 = 0f, c1_1 = 0f, c1_2 = 0f, c1_3 = 0f;
+    float c2_0 = 0f, c2_1 = 0f, c2_2 = 0f, c2_3 = 0f;
+    float c3_0 = 0f, c3_1 = 0f, c3_2 = 0f, c3_3 = 0f;
     for (int k0 = 0; k0 < K; k0 += 8)
     {
         // 64 rows × 8 k of a (consecutive threads read along a row), 8 k × 64 outputs of W (along a panel).
@@ -23,39 +23,146 @@ internal static void GpuK0(global::ILGPU.ArrayView<float> a, global::ILGPU.Array
         {
             int e = t + l * 256;
             int am = e / 8, ak = e % 8, gm = m0 + am, gk = k0 + ak;
-            tileA[ak * 64 + am] = gm < rows && gk < K ? a[(long)gm * K + gk] : 0f;
+            tileA[ak * 68 + am] = gm < rows && gk < K ? a[(long)gm * K + gk] : 0f;
             int bk = e / 64, bn = e % 64, gn = n0 + bn, gk2 = k0 + bk;
             tileB[bk * 64 + bn] = gn < N && gk2 < K ? w[Weight + ((long)(gn >> 4) * K + gk2) * 16 + (gn & 15)] : 0f;
         }
         global::ILGPU.Group.Barrier();
         for (int kk = 0; kk < 8; kk++)
         {
-            float a0 = tileA[kk * 64 + ty * 4 + 0], a1 = tileA[kk * 64 + ty * 4 + 1], a2 = tileA[kk * 64 + ty * 4 + 2], a3 = tileA[kk * 64 + ty * 4 + 3];
-            float b0 = tileB[kk * 64 + tx * 4 + 0], b1 = tileB[kk * 64 + tx * 4 + 1], b2 = tileB[kk * 64 + tx * 4 + 2], b3 = tileB[kk * 64 + tx * 4 + 3];
-            c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
-            c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
-            c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
-            c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+            float a0 = tileA[kk * 68 + ty + 0], a1 = tileA[kk * 68 + ty + 16], a2 = tileA[kk * 68 + ty + 32], a3 = tileA[kk * 68 + ty + 48];
+            float b0 = tileB[kk * 64 + tx + 0], b1 = tileB[kk * 64 + tx + 16], b2 = tileB[kk * 64 + tx + 32], b3 = tileB[kk * 64 + tx + 48];
+            c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
+            c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
+            c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
+            c3_0 += a3 * b0; c3_1 += a3 * b1; c3_2 += a3 * b2; c3_3 += a3 * b3;
         }
         global::ILGPU.Group.Barrier();
     }
-    int row0 = m0 + ty * 4, col0 = n0 + tx * 4;
-    if (row0 + 0 < rows && col0 + 0 < N) y[(long)(row0 + 0) * N + col0 + 0] = c00 + w[Bias + col0 + 0];
-    if (row0 + 0 < rows && col0 + 1 < N) y[(long)(row0 + 0) * N + col0 + 1] = c01 + w[Bias + col0 + 1];
-    if (row0 + 0 < rows && col0 + 2 < N) y[(long)(row0 + 0) * N + col0 + 2] = c02 + w[Bias + col0 + 2];
-    if (row0 + 0 < rows && col0 + 3 < N) y[(long)(row0 + 0) * N + col0 + 3] = c03 + w[Bias + col0 + 3];
-    if (row0 + 1 < rows && col0 + 0 < N) y[(long)(row0 + 1) * N + col0 + 0] = c10 + w[Bias + col0 + 0];
-    if (row0 + 1 < rows && col0 + 1 < N) y[(long)(row0 + 1) * N + col0 + 1] = c11 + w[Bias + col0 + 1];
-    if (row0 + 1 < rows && col0 + 2 < N) y[(long)(row0 + 1) * N + col0 + 2] = c12 + w[Bias + col0 + 2];
-    if (row0 + 1 < rows && col0 + 3 < N) y[(long)(row0 + 1) * N + col0 + 3] = c13 + w[Bias + col0 + 3];
-    if (row0 + 2 < rows && col0 + 0 < N) y[(long)(row0 + 2) * N + col0 + 0] = c20 + w[Bias + col0 + 0];
-    if (row0 + 2 < rows && col0 + 1 < N) y[(long)(row0 + 2) * N + col0 + 1] = c21 + w[Bias + col0 + 1];
-    if (row0 + 2 < rows && col0 + 2 < N) y[(long)(row0 + 2) * N + col0 + 2] = c22 + w[Bias + col0 + 2];
-    if (row0 + 2 < rows && col0 + 3 < N) y[(long)(row0 + 2) * N + col0 + 3] = c23 + w[Bias + col0 + 3];
-    if (row0 + 3 < rows && col0 + 0 < N) y[(long)(row0 + 3) * N + col0 + 0] = c30 + w[Bias + col0 + 0];
-    if (row0 + 3 < rows && col0 + 1 < N) y[(long)(row0 + 3) * N + col0 + 1] = c31 + w[Bias + col0 + 1];
-    if (row0 + 3 < rows && col0 + 2 < N) y[(long)(row0 + 3) * N + col0 + 2] = c32 + w[Bias + col0 + 2];
-    if (row0 + 3 < rows && col0 + 3 < N) y[(long)(row0 + 3) * N + col0 + 3] = c33 + w[Bias + col0 + 3];
+    if (m0 + ty + 0 < rows && n0 + tx + 0 < N) y[(long)(m0 + ty + 0) * N + n0 + tx + 0] = c0_0 + w[Bias + n0 + tx + 0];
+    if (m0 + ty + 0 < rows && n0 + tx + 16 < N) y[(long)(m0 + ty + 0) * N + n0 + tx + 16] = c0_1 + w[Bias + n0 + tx + 16];
+    if (m0 + ty + 0 < rows && n0 + tx + 32 < N) y[(long)(m0 + ty + 0) * N + n0 + tx + 32] = c0_2 + w[Bias + n0 + tx + 32];
+    if (m0 + ty + 0 < rows && n0 + tx + 48 < N) y[(long)(m0 + ty + 0) * N + n0 + tx + 48] = c0_3 + w[Bias + n0 + tx + 48];
+    if (m0 + ty + 16 < rows && n0 + tx + 0 < N) y[(long)(m0 + ty + 16) * N + n0 + tx + 0] = c1_0 + w[Bias + n0 + tx + 0];
+    if (m0 + ty + 16 < rows && n0 + tx + 16 < N) y[(long)(m0 + ty + 16) * N + n0 + tx + 16] = c1_1 + w[Bias + n0 + tx + 16];
+    if (m0 + ty + 16 < rows && n0 + tx + 32 < N) y[(long)(m0 + ty + 16) * N + n0 + tx + 32] = c1_2 + w[Bias + n0 + tx + 32];
+    if (m0 + ty + 16 < rows && n0 + tx + 48 < N) y[(long)(m0 + ty + 16) * N + n0 + tx + 48] = c1_3 + w[Bias + n0 + tx + 48];
+    if (m0 + ty + 32 < rows && n0 + tx + 0 < N) y[(long)(m0 + ty + 32) * N + n0 + tx + 0] = c2_0 + w[Bias + n0 + tx + 0];
+    if (m0 + ty + 32 < rows && n0 + tx + 16 < N) y[(long)(m0 + ty + 32) * N + n0 + tx + 16] = c2_1 + w[Bias + n0 + tx + 16];
+    if (m0 + ty + 32 < rows && n0 + tx + 32 < N) y[(long)(m0 + ty + 32) * N + n0 + tx + 32] = c2_2 + w[Bias + n0 + tx + 32];
+    if (m0 + ty + 32 < rows && n0 + tx + 48 < N) y[(long)(m0 + ty + 32) * N + n0 + tx + 48] = c2_3 + w[Bias + n0 + tx + 48];
+    if (m0 + ty + 48 < rows && n0 + tx + 0 < N) y[(long)(m0 + ty + 48) * N + n0 + tx + 0] = c3_0 + w[Bias + n0 + tx + 0];
+    if (m0 + ty + 48 < rows && n0 + tx + 16 < N) y[(long)(m0 + ty + 48) * N + n0 + tx + 16] = c3_1 + w[Bias + n0 + tx + 16];
+    if (m0 + ty + 48 < rows && n0 + tx + 32 < N) y[(long)(m0 + ty + 48) * N + n0 + tx + 32] = c3_2 + w[Bias + n0 + tx + 32];
+    if (m0 + ty + 48 < rows && n0 + tx + 48 < N) y[(long)(m0 + ty + 48) * N + n0 + tx + 48] = c3_3 + w[Bias + n0 + tx + 48];
+}
+
+internal static void Gemm128(global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int rows)
+{
+    const int N = 4096, K = 4096, Weight = 0, Bias = 16777216;
+    global::ILGPU.ArrayView<float> tileA = global::ILGPU.SharedMemory.Allocate<float>(1056); // [k][row], rows padded
+    global::ILGPU.ArrayView<float> tileB = global::ILGPU.SharedMemory.Allocate<float>(1024); // [k][output]
+    int tx = global::ILGPU.Group.IdxX, ty = global::ILGPU.Group.IdxY, t = ty * 16 + tx;
+    int m0 = global::ILGPU.Grid.IdxY * 128, n0 = global::ILGPU.Grid.IdxX * 128;
+    float c0_0 = 0f, c0_1 = 0f, c0_2 = 0f, c0_3 = 0f, c0_4 = 0f, c0_5 = 0f, c0_6 = 0f, c0_7 = 0f;
+    float c1_0 = 0f, c1_1 = 0f, c1_2 = 0f, c1_3 = 0f, c1_4 = 0f, c1_5 = 0f, c1_6 = 0f, c1_7 = 0f;
+    float c2_0 = 0f, c2_1 = 0f, c2_2 = 0f, c2_3 = 0f, c2_4 = 0f, c2_5 = 0f, c2_6 = 0f, c2_7 = 0f;
+    float c3_0 = 0f, c3_1 = 0f, c3_2 = 0f, c3_3 = 0f, c3_4 = 0f, c3_5 = 0f, c3_6 = 0f, c3_7 = 0f;
+    float c4_0 = 0f, c4_1 = 0f, c4_2 = 0f, c4_3 = 0f, c4_4 = 0f, c4_5 = 0f, c4_6 = 0f, c4_7 = 0f;
+    float c5_0 = 0f, c5_1 = 0f, c5_2 = 0f, c5_3 = 0f, c5_4 = 0f, c5_5 = 0f, c5_6 = 0f, c5_7 = 0f;
+    float c6_0 = 0f, c6_1 = 0f, c6_2 = 0f, c6_3 = 0f, c6_4 = 0f, c6_5 = 0f, c6_6 = 0f, c6_7 = 0f;
+    float c7_0 = 0f, c7_1 = 0f, c7_2 = 0f, c7_3 = 0f, c7_4 = 0f, c7_5 = 0f, c7_6 = 0f, c7_7 = 0f;
+    for (int k0 = 0; k0 < K; k0 += 8)
+    {
+        // 128 rows × 8 k of a (consecutive threads read along a row), 8 k × 128 outputs of W (along a panel).
+        for (int l = 0; l < 4; l++)
+        {
+            int e = t + l * 256;
+            int am = e / 8, ak = e % 8, gm = m0 + am, gk = k0 + ak;
+            tileA[ak * 132 + am] = gm < rows && gk < K ? a[(long)gm * K + gk] : 0f;
+            int bk = e / 128, bn = e % 128, gn = n0 + bn, gk2 = k0 + bk;
+            tileB[bk * 128 + bn] = gn < N && gk2 < K ? w[Weight + ((long)(gn >> 4) * K + gk2) * 16 + (gn & 15)] : 0f;
+        }
+        global::ILGPU.Group.Barrier();
+        for (int kk = 0; kk < 8; kk++)
+        {
+            float a0 = tileA[kk * 132 + ty + 0], a1 = tileA[kk * 132 + ty + 16], a2 = tileA[kk * 132 + ty + 32], a3 = tileA[kk * 132 + ty + 48], a4 = tileA[kk * 132 + ty + 64], a5 = tileA[kk * 132 + ty + 80], a6 = tileA[kk * 132 + ty + 96], a7 = tileA[kk * 132 + ty + 112];
+            float b0 = tileB[kk * 128 + tx + 0], b1 = tileB[kk * 128 + tx + 16], b2 = tileB[kk * 128 + tx + 32], b3 = tileB[kk * 128 + tx + 48], b4 = tileB[kk * 128 + tx + 64], b5 = tileB[kk * 128 + tx + 80], b6 = tileB[kk * 128 + tx + 96], b7 = tileB[kk * 128 + tx + 112];
+            c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3; c0_4 += a0 * b4; c0_5 += a0 * b5; c0_6 += a0 * b6; c0_7 += a0 * b7;
+            c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3; c1_4 += a1 * b4; c1_5 += a1 * b5; c1_6 += a1 * b6; c1_7 += a1 * b7;
+            c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3; c2_4 += a2 * b4; c2_5 += a2 * b5; c2_6 += a2 * b6; c2_7 += a2 * b7;
+            c3_0 += a3 * b0; c3_1 += a3 * b1; c3_2 += a3 * b2; c3_3 += a3 * b3; c3_4 += a3 * b4; c3_5 += a3 * b5; c3_6 += a3 * b6; c3_7 += a3 * b7;
+            c4_0 += a4 * b0; c4_1 += a4 * b1; c4_2 += a4 * b2; c4_3 += a4 * b3; c4_4 += a4 * b4; c4_5 += a4 * b5; c4_6 += a4 * b6; c4_7 += a4 * b7;
+            c5_0 += a5 * b0; c5_1 += a5 * b1; c5_2 += a5 * b2; c5_3 += a5 * b3; c5_4 += a5 * b4; c5_5 += a5 * b5; c5_6 += a5 * b6; c5_7 += a5 * b7;
+            c6_0 += a6 * b0; c6_1 += a6 * b1; c6_2 += a6 * b2; c6_3 += a6 * b3; c6_4 += a6 * b4; c6_5 += a6 * b5; c6_6 += a6 * b6; c6_7 += a6 * b7;
+            c7_0 += a7 * b0; c7_1 += a7 * b1; c7_2 += a7 * b2; c7_3 += a7 * b3; c7_4 += a7 * b4; c7_5 += a7 * b5; c7_6 += a7 * b6; c7_7 += a7 * b7;
+        }
+        global::ILGPU.Group.Barrier();
+    }
+    if (m0 + ty + 0 < rows && n0 + tx + 0 < N) y[(long)(m0 + ty + 0) * N + n0 + tx + 0] = c0_0 + w[Bias + n0 + tx + 0];
+    if (m0 + ty + 0 < rows && n0 + tx + 16 < N) y[(long)(m0 + ty + 0) * N + n0 + tx + 16] = c0_1 + w[Bias + n0 + tx + 16];
+    if (m0 + ty + 0 < rows && n0 + tx + 32 < N) y[(long)(m0 + ty + 0) * N + n0 + tx + 32] = c0_2 + w[Bias + n0 + tx + 32];
+    if (m0 + ty + 0 < rows && n0 + tx + 48 < N) y[(long)(m0 + ty + 0) * N + n0 + tx + 48] = c0_3 + w[Bias + n0 + tx + 48];
+    if (m0 + ty + 0 < rows && n0 + tx + 64 < N) y[(long)(m0 + ty + 0) * N + n0 + tx + 64] = c0_4 + w[Bias + n0 + tx + 64];
+    if (m0 + ty + 0 < rows && n0 + tx + 80 < N) y[(long)(m0 + ty + 0) * N + n0 + tx + 80] = c0_5 + w[Bias + n0 + tx + 80];
+    if (m0 + ty + 0 < rows && n0 + tx + 96 < N) y[(long)(m0 + ty + 0) * N + n0 + tx + 96] = c0_6 + w[Bias + n0 + tx + 96];
+    if (m0 + ty + 0 < rows && n0 + tx + 112 < N) y[(long)(m0 + ty + 0) * N + n0 + tx + 112] = c0_7 + w[Bias + n0 + tx + 112];
+    if (m0 + ty + 16 < rows && n0 + tx + 0 < N) y[(long)(m0 + ty + 16) * N + n0 + tx + 0] = c1_0 + w[Bias + n0 + tx + 0];
+    if (m0 + ty + 16 < rows && n0 + tx + 16 < N) y[(long)(m0 + ty + 16) * N + n0 + tx + 16] = c1_1 + w[Bias + n0 + tx + 16];
+    if (m0 + ty + 16 < rows && n0 + tx + 32 < N) y[(long)(m0 + ty + 16) * N + n0 + tx + 32] = c1_2 + w[Bias + n0 + tx + 32];
+    if (m0 + ty + 16 < rows && n0 + tx + 48 < N) y[(long)(m0 + ty + 16) * N + n0 + tx + 48] = c1_3 + w[Bias + n0 + tx + 48];
+    if (m0 + ty + 16 < rows && n0 + tx + 64 < N) y[(long)(m0 + ty + 16) * N + n0 + tx + 64] = c1_4 + w[Bias + n0 + tx + 64];
+    if (m0 + ty + 16 < rows && n0 + tx + 80 < N) y[(long)(m0 + ty + 16) * N + n0 + tx + 80] = c1_5 + w[Bias + n0 + tx + 80];
+    if (m0 + ty + 16 < rows && n0 + tx + 96 < N) y[(long)(m0 + ty + 16) * N + n0 + tx + 96] = c1_6 + w[Bias + n0 + tx + 96];
+    if (m0 + ty + 16 < rows && n0 + tx + 112 < N) y[(long)(m0 + ty + 16) * N + n0 + tx + 112] = c1_7 + w[Bias + n0 + tx + 112];
+    if (m0 + ty + 32 < rows && n0 + tx + 0 < N) y[(long)(m0 + ty + 32) * N + n0 + tx + 0] = c2_0 + w[Bias + n0 + tx + 0];
+    if (m0 + ty + 32 < rows && n0 + tx + 16 < N) y[(long)(m0 + ty + 32) * N + n0 + tx + 16] = c2_1 + w[Bias + n0 + tx + 16];
+    if (m0 + ty + 32 < rows && n0 + tx + 32 < N) y[(long)(m0 + ty + 32) * N + n0 + tx + 32] = c2_2 + w[Bias + n0 + tx + 32];
+    if (m0 + ty + 32 < rows && n0 + tx + 48 < N) y[(long)(m0 + ty + 32) * N + n0 + tx + 48] = c2_3 + w[Bias + n0 + tx + 48];
+    if (m0 + ty + 32 < rows && n0 + tx + 64 < N) y[(long)(m0 + ty + 32) * N + n0 + tx + 64] = c2_4 + w[Bias + n0 + tx + 64];
+    if (m0 + ty + 32 < rows && n0 + tx + 80 < N) y[(long)(m0 + ty + 32) * N + n0 + tx + 80] = c2_5 + w[Bias + n0 + tx + 80];
+    if (m0 + ty + 32 < rows && n0 + tx + 96 < N) y[(long)(m0 + ty + 32) * N + n0 + tx + 96] = c2_6 + w[Bias + n0 + tx + 96];
+    if (m0 + ty + 32 < rows && n0 + tx + 112 < N) y[(long)(m0 + ty + 32) * N + n0 + tx + 112] = c2_7 + w[Bias + n0 + tx + 112];
+    if (m0 + ty + 48 < rows && n0 + tx + 0 < N) y[(long)(m0 + ty + 48) * N + n0 + tx + 0] = c3_0 + w[Bias + n0 + tx + 0];
+    if (m0 + ty + 48 < rows && n0 + tx + 16 < N) y[(long)(m0 + ty + 48) * N + n0 + tx + 16] = c3_1 + w[Bias + n0 + tx + 16];
+    if (m0 + ty + 48 < rows && n0 + tx + 32 < N) y[(long)(m0 + ty + 48) * N + n0 + tx + 32] = c3_2 + w[Bias + n0 + tx + 32];
+    if (m0 + ty + 48 < rows && n0 + tx + 48 < N) y[(long)(m0 + ty + 48) * N + n0 + tx + 48] = c3_3 + w[Bias + n0 + tx + 48];
+    if (m0 + ty + 48 < rows && n0 + tx + 64 < N) y[(long)(m0 + ty + 48) * N + n0 + tx + 64] = c3_4 + w[Bias + n0 + tx + 64];
+    if (m0 + ty + 48 < rows && n0 + tx + 80 < N) y[(long)(m0 + ty + 48) * N + n0 + tx + 80] = c3_5 + w[Bias + n0 + tx + 80];
+    if (m0 + ty + 48 < rows && n0 + tx + 96 < N) y[(long)(m0 + ty + 48) * N + n0 + tx + 96] = c3_6 + w[Bias + n0 + tx + 96];
+    if (m0 + ty + 48 < rows && n0 + tx + 112 < N) y[(long)(m0 + ty + 48) * N + n0 + tx + 112] = c3_7 + w[Bias + n0 + tx + 112];
+    if (m0 + ty + 64 < rows && n0 + tx + 0 < N) y[(long)(m0 + ty + 64) * N + n0 + tx + 0] = c4_0 + w[Bias + n0 + tx + 0];
+    if (m0 + ty + 64 < rows && n0 + tx + 16 < N) y[(long)(m0 + ty + 64) * N + n0 + tx + 16] = c4_1 + w[Bias + n0 + tx + 16];
+    if (m0 + ty + 64 < rows && n0 + tx + 32 < N) y[(long)(m0 + ty + 64) * N + n0 + tx + 32] = c4_2 + w[Bias + n0 + tx + 32];
+    if (m0 + ty + 64 < rows && n0 + tx + 48 < N) y[(long)(m0 + ty + 64) * N + n0 + tx + 48] = c4_3 + w[Bias + n0 + tx + 48];
+    if (m0 + ty + 64 < rows && n0 + tx + 64 < N) y[(long)(m0 + ty + 64) * N + n0 + tx + 64] = c4_4 + w[Bias + n0 + tx + 64];
+    if (m0 + ty + 64 < rows && n0 + tx + 80 < N) y[(long)(m0 + ty + 64) * N + n0 + tx + 80] = c4_5 + w[Bias + n0 + tx + 80];
+    if (m0 + ty + 64 < rows && n0 + tx + 96 < N) y[(long)(m0 + ty + 64) * N + n0 + tx + 96] = c4_6 + w[Bias + n0 + tx + 96];
+    if (m0 + ty + 64 < rows && n0 + tx + 112 < N) y[(long)(m0 + ty + 64) * N + n0 + tx + 112] = c4_7 + w[Bias + n0 + tx + 112];
+    if (m0 + ty + 80 < rows && n0 + tx + 0 < N) y[(long)(m0 + ty + 80) * N + n0 + tx + 0] = c5_0 + w[Bias + n0 + tx + 0];
+    if (m0 + ty + 80 < rows && n0 + tx + 16 < N) y[(long)(m0 + ty + 80) * N + n0 + tx + 16] = c5_1 + w[Bias + n0 + tx + 16];
+    if (m0 + ty + 80 < rows && n0 + tx + 32 < N) y[(long)(m0 + ty + 80) * N + n0 + tx + 32] = c5_2 + w[Bias + n0 + tx + 32];
+    if (m0 + ty + 80 < rows && n0 + tx + 48 < N) y[(long)(m0 + ty + 80) * N + n0 + tx + 48] = c5_3 + w[Bias + n0 + tx + 48];
+    if (m0 + ty + 80 < rows && n0 + tx + 64 < N) y[(long)(m0 + ty + 80) * N + n0 + tx + 64] = c5_4 + w[Bias + n0 + tx + 64];
+    if (m0 + ty + 80 < rows && n0 + tx + 80 < N) y[(long)(m0 + ty + 80) * N + n0 + tx + 80] = c5_5 + w[Bias + n0 + tx + 80];
+    if (m0 + ty + 80 < rows && n0 + tx + 96 < N) y[(long)(m0 + ty + 80) * N + n0 + tx + 96] = c5_6 + w[Bias + n0 + tx + 96];
+    if (m0 + ty + 80 < rows && n0 + tx + 112 < N) y[(long)(m0 + ty + 80) * N + n0 + tx + 112] = c5_7 + w[Bias + n0 + tx + 112];
+    if (m0 + ty + 96 < rows && n0 + tx + 0 < N) y[(long)(m0 + ty + 96) * N + n0 + tx + 0] = c6_0 + w[Bias + n0 + tx + 0];
+    if (m0 + ty + 96 < rows && n0 + tx + 16 < N) y[(long)(m0 + ty + 96) * N + n0 + tx + 16] = c6_1 + w[Bias + n0 + tx + 16];
+    if (m0 + ty + 96 < rows && n0 + tx + 32 < N) y[(long)(m0 + ty + 96) * N + n0 + tx + 32] = c6_2 + w[Bias + n0 + tx + 32];
+    if (m0 + ty + 96 < rows && n0 + tx + 48 < N) y[(long)(m0 + ty + 96) * N + n0 + tx + 48] = c6_3 + w[Bias + n0 + tx + 48];
+    if (m0 + ty + 96 < rows && n0 + tx + 64 < N) y[(long)(m0 + ty + 96) * N + n0 + tx + 64] = c6_4 + w[Bias + n0 + tx + 64];
+    if (m0 + ty + 96 < rows && n0 + tx + 80 < N) y[(long)(m0 + ty + 96) * N + n0 + tx + 80] = c6_5 + w[Bias + n0 + tx + 80];
+    if (m0 + ty + 96 < rows && n0 + tx + 96 < N) y[(long)(m0 + ty + 96) * N + n0 + tx + 96] = c6_6 + w[Bias + n0 + tx + 96];
+    if (m0 + ty + 96 < rows && n0 + tx + 112 < N) y[(long)(m0 + ty + 96) * N + n0 + tx + 112] = c6_7 + w[Bias + n0 + tx + 112];
+    if (m0 + ty + 112 < rows && n0 + tx + 0 < N) y[(long)(m0 + ty + 112) * N + n0 + tx + 0] = c7_0 + w[Bias + n0 + tx + 0];
+    if (m0 + ty + 112 < rows && n0 + tx + 16 < N) y[(long)(m0 + ty + 112) * N + n0 + tx + 16] = c7_1 + w[Bias + n0 + tx + 16];
+    if (m0 + ty + 112 < rows && n0 + tx + 32 < N) y[(long)(m0 + ty + 112) * N + n0 + tx + 32] = c7_2 + w[Bias + n0 + tx + 32];
+    if (m0 + ty + 112 < rows && n0 + tx + 48 < N) y[(long)(m0 + ty + 112) * N + n0 + tx + 48] = c7_3 + w[Bias + n0 + tx + 48];
+    if (m0 + ty + 112 < rows && n0 + tx + 64 < N) y[(long)(m0 + ty + 112) * N + n0 + tx + 64] = c7_4 + w[Bias + n0 + tx + 64];
+    if (m0 + ty + 112 < rows && n0 + tx + 80 < N) y[(long)(m0 + ty + 112) * N + n0 + tx + 80] = c7_5 + w[Bias + n0 + tx + 80];
+    if (m0 + ty + 112 < rows && n0 + tx + 96 < N) y[(long)(m0 + ty + 112) * N + n0 + tx + 96] = c7_6 + w[Bias + n0 + tx + 96];
+    if (m0 + ty + 112 < rows && n0 + tx + 112 < N) y[(long)(m0 + ty + 112) * N + n0 + tx + 112] = c7_7 + w[Bias + n0 + tx + 112];
 }
 // END EMITTED
 }
