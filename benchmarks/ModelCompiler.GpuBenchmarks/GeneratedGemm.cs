@@ -23,8 +23,8 @@ internal static void GpuK0(global::ILGPU.ArrayView<float> a, global::ILGPU.Array
         {
             int e = t + l * 256;
             int am = e / 8, ak = e % 8, gm = m0 + am, gk = k0 + ak;
-            tileA[ak * 68 + am] = gm < rows && gk < K ? a[(long)gm * K + gk] : 0f;
             int bk = e / 64, bn = e % 64, gn = n0 + bn, gk2 = k0 + bk;
+            tileA[ak * 68 + am] = gm < rows && gk < K ? a[(long)gm * K + gk] : 0f;
             tileB[bk * 64 + bn] = gn < N && gk2 < K ? w[Weight + ((long)(gn >> 4) * K + gk2) * 16 + (gn & 15)] : 0f;
         }
         global::ILGPU.Group.Barrier();
@@ -79,8 +79,8 @@ internal static void Gemm128(global::ILGPU.ArrayView<float> a, global::ILGPU.Arr
         {
             int e = t + l * 256;
             int am = e / 8, ak = e % 8, gm = m0 + am, gk = k0 + ak;
-            tileA[ak * 132 + am] = gm < rows && gk < K ? a[(long)gm * K + gk] : 0f;
             int bk = e / 128, bn = e % 128, gn = n0 + bn, gk2 = k0 + bk;
+            tileA[ak * 132 + am] = gm < rows && gk < K ? a[(long)gm * K + gk] : 0f;
             tileB[bk * 128 + bn] = gn < N && gk2 < K ? w[Weight + ((long)(gn >> 4) * K + gk2) * 16 + (gn & 15)] : 0f;
         }
         global::ILGPU.Group.Barrier();

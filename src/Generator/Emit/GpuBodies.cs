@@ -21,26 +21,6 @@ internal static class GpuBodies
         int[] g = k.Shape.ToArray();
         switch (k.Kind)
         {
-            case KernelKind.Linear when k.Quantized:
-            {
-                // One thread per output: Σ codes × weight codes in int32 (exact), then (float)sum · (row scale · weight
-                // scale) + bias, as Int8Quantization.Dequantize. Weight codes: QuantizedPanelLayout, four per 32-bit word.
-                int k4 = (k.K + 3) / 4 * 4;
-                w.Line($"const int N = {k.N}, K = {k.K}, Words = {k4 / 4};");
-                w.Line("long row = i / N; int n = (int)(i % N);");
-                w.Line("long q = row * (K + 1);");
-                w.Line($"long word0 = {k.WeightOffset} + (long)(n >> 4) * Words * 16 + (n & 15);");
-                w.Line("int sum = 0;");
-                w.Open("for (int g = 0; g < Words; g++)");
-                w.Line("int word = (int)global::ILGPU.Interop.FloatAsInt(w[word0 + g * 16]);");
-                w.Line("for (int e = 0; e < 4 && g * 4 + e < K; e++) sum += (int)(sbyte)(word >> (8 * e)) * (int)a[q + g * 4 + e];");
-                w.Close();
-                w.Line($"float combined = a[q + K] * w[{k.ScalesOffset} + n];");
-                w.Line("float product = sum * combined;");
-                w.Line($"y[i] = {chain(k, $"product + w[{k.BiasOffset} + n]")};");
-                break;
-            }
-
             case KernelKind.Elementwise or KernelKind.Copy:
                 w.Line($"y[i] = {chain(k, "a[i]")};");
                 break;

@@ -43,46 +43,60 @@ internal static partial class GpuEmitter
 
     /// <summary>
     /// The tiled GEMM of one Linear: <c>y[m, n] = epilogue(bias[n] + Σₖ a[m, k] · W[n, k])</c>, W read from its panels
-    /// (or int4 codes, dequantized as the tile is loaded). Group (16, 16) computes rows [64·Grid.Y, +64) × outputs
+    /// (or int4 codes, dequantized as the tile is loaded). An int8 Linear reads its input rows' codes and scales from the
+    /// scratch (GpuK…Rows wrote them) and its weight codes from their panels, sums in int32 (exact, as the CPU kernel)
+    /// and dequantizes in the store: <c>(float)sum · (row scale · weight scale) + bias</c>. Group (16, 16) computes rows [64·Grid.Y, +64) × outputs
     /// [64·Grid.X, +64); thread (x, y) holds rows y + 16i and outputs x + 16j, i, j &lt; 4 (interleaved, not a
     /// contiguous 4×4 block: a warp's shared-memory reads hit 32 banks or one broadcast, its stores are consecutive).
     /// </summary>
     private static void WriteGemm(SourceWriter w, KernelPlan k, KernelPlan? residual, Int4Place? int4, GemmShape? shape = null)
     {
         GemmShape g = shape ?? GemmShape.Models;
+        bool int8 = k.Quantized;
+        string type = int8 ? "int" : "float", tileView = int8 ? $"{Ilgpu}ArrayView<int>" : View;
         w.Open($"private static void GpuK{k.Index}({View} a, {View} w, {View} y, {(residual is null ? "" : $"{View} r, {View} z, ")}int rows)");
-        w.Line($"const int N = {k.N}, K = {k.K}, {(int4 is null ? $"Weight = {k.WeightOffset}, " : "")}Bias = {k.BiasOffset};");
+        w.Line($"const int N = {k.N}, K = {k.K}, {(int4 is null ? $"Weight = {k.WeightOffset}, " : "")}{(int8 ? $"Words = {(k.K + 3) / 4}, Scales = {k.ScalesOffset}, " : "")}Bias = {k.BiasOffset};");
         if (int4 is not null) w.Line("// Int4 weights: read at 4 bits a weight, dequantized as the tile is loaded.");
-        w.Line($"{View} tileA = {Ilgpu}SharedMemory.Allocate<float>({Depth * g.LeftStride}); // [k][row], rows padded");
-        w.Line($"{View} tileB = {Ilgpu}SharedMemory.Allocate<float>({Depth * g.Tile}); // [k][output]");
+        if (int8) w.Line("// Int8: a holds each row's K codes (as floats) and its scale; the weight codes are four to a word (QuantizedPanelLayout).");
+        w.Line($"{tileView} tileA = {Ilgpu}SharedMemory.Allocate<{type}>({Depth * g.LeftStride}); // [k][row], rows padded");
+        w.Line($"{tileView} tileB = {Ilgpu}SharedMemory.Allocate<{type}>({Depth * g.Tile}); // [k][output]");
         w.Line($"int tx = {Ilgpu}Group.IdxX, ty = {Ilgpu}Group.IdxY, t = ty * {g.Threads} + tx;");
         w.Line($"int m0 = {Ilgpu}Grid.IdxY * {g.Tile}, n0 = {Ilgpu}Grid.IdxX * {g.Tile};");
-        Accumulators(w, g);
+        Accumulators(w, g, type);
         w.Open($"for (int k0 = 0; k0 < K; k0 += {Depth})");
         w.Line($"// {g.Tile} rows × {Depth} k of a (consecutive threads read along a row), {Depth} k × {g.Tile} outputs of W (along a panel).");
         w.Open($"for (int l = 0; l < {g.Tile * Depth / (g.Threads * g.Threads)}; l++)");
         w.Line($"int e = t + l * {g.Threads * g.Threads};");
         w.Line($"int am = e / {Depth}, ak = e % {Depth}, gm = m0 + am, gk = k0 + ak;");
-        w.Line($"tileA[ak * {g.LeftStride} + am] = gm < rows && gk < K ? a[(long)gm * K + gk] : 0f;");
         w.Line($"int bk = e / {g.Tile}, bn = e % {g.Tile}, gn = n0 + bn, gk2 = k0 + bk;");
-        w.Line($"tileB[bk * {g.Tile} + bn] = gn < N && gk2 < K ? {(int4 is null ? "w[Weight + ((long)(gn >> 4) * K + gk2) * 16 + (gn & 15)]" : Int4Weight(int4, "gn", "gk2"))} : 0f;");
+        if (int8)
+        {
+            w.Line($"tileA[ak * {g.LeftStride} + am] = gm < rows && gk < K ? (int)a[(long)gm * (K + 1) + gk] : 0;");
+            w.Line("tileB[bk * " + g.Tile + " + bn] = gn < N && gk2 < K ? (int)(sbyte)((int)global::ILGPU.Interop.FloatAsInt(w[Weight + ((long)(gn >> 4) * Words + (gk2 >> 2)) * 16 + (gn & 15)]) >> (8 * (gk2 & 3))) : 0;");
+        }
+        else
+        {
+            w.Line($"tileA[ak * {g.LeftStride} + am] = gm < rows && gk < K ? a[(long)gm * K + gk] : 0f;");
+            w.Line($"tileB[bk * {g.Tile} + bn] = gn < N && gk2 < K ? {(int4 is null ? "w[Weight + ((long)(gn >> 4) * K + gk2) * 16 + (gn & 15)]" : Int4Weight(int4, "gn", "gk2"))} : 0f;");
+        }
         w.Close();
-        MultiplyTiles(w, g, "tileA", "tileB");
+        MultiplyTiles(w, g, "tileA", "tileB", type);
         w.Close();
         for (int i = 0; i < g.PerThread; i++)
         for (int j = 0; j < g.PerThread; j++)
         {
             string row = $"m0 + ty + {i * g.Threads}", col = $"n0 + tx + {j * g.Threads}";
-            w.Line($"if ({row} < rows && {col} < N) {Store(k, residual, $"(long)({row}) * N + {col}", $"c{i}_{j} + w[Bias + {col}]")}");
+            string value = int8 ? $"c{i}_{j} * (a[(long)({row}) * (K + 1) + K] * w[Scales + {col}]) + w[Bias + {col}]" : $"c{i}_{j} + w[Bias + {col}]";
+            w.Line($"if ({row} < rows && {col} < N) {Store(k, residual, $"(long)({row}) * N + {col}", value)}");
         }
         w.Close();
     }
 
     /// <summary>The accumulators <c>c{i}_{j}</c>, one line per row.</summary>
-    private static void Accumulators(SourceWriter w, GemmShape g)
+    private static void Accumulators(SourceWriter w, GemmShape g, string type = "float")
     {
         for (int i = 0; i < g.PerThread; i++)
-            w.Line("float " + string.Join(", ", Enumerable.Range(0, g.PerThread).Select(j => $"c{i}_{j} = 0f")) + ";");
+            w.Line(type + " " + string.Join(", ", Enumerable.Range(0, g.PerThread).Select(j => $"c{i}_{j} = {(type == "float" ? "0f" : "0")}")) + ";");
     }
 
     /// <summary>
@@ -90,12 +104,12 @@ internal static partial class GpuEmitter
     /// left tile (rows ty + Threads·i) and row of the right (columns tx + Threads·j) into registers, then their outer
     /// product; a barrier after, before the tiles are loaded again.
     /// </summary>
-    private static void MultiplyTiles(SourceWriter w, GemmShape g, string left, string right)
+    private static void MultiplyTiles(SourceWriter w, GemmShape g, string left, string right, string type = "float")
     {
         w.Line($"{Ilgpu}Group.Barrier();");
         w.Open($"for (int kk = 0; kk < {Depth}; kk++)");
-        w.Line("float " + string.Join(", ", Enumerable.Range(0, g.PerThread).Select(i => $"a{i} = {left}[kk * {g.LeftStride} + ty + {i * g.Threads}]")) + ";");
-        w.Line("float " + string.Join(", ", Enumerable.Range(0, g.PerThread).Select(j => $"b{j} = {right}[kk * {g.Tile} + tx + {j * g.Threads}]")) + ";");
+        w.Line(type + " " + string.Join(", ", Enumerable.Range(0, g.PerThread).Select(i => $"a{i} = {left}[kk * {g.LeftStride} + ty + {i * g.Threads}]")) + ";");
+        w.Line(type + " " + string.Join(", ", Enumerable.Range(0, g.PerThread).Select(j => $"b{j} = {right}[kk * {g.Tile} + tx + {j * g.Threads}]")) + ";");
         for (int i = 0; i < g.PerThread; i++)
             w.Line(string.Join(" ", Enumerable.Range(0, g.PerThread).Select(j => $"c{i}_{j} += a{i} * b{j};")));
         w.Close();

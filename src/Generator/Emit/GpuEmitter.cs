@@ -122,7 +122,7 @@ internal static partial class GpuEmitter
 
     private static string OneThreadType => $"global::System.Action<{OneThreadArguments}>";
 
-    private static bool IsGemm(KernelPlan k) => k.Kind == KernelKind.Linear && !k.Quantized || IsImplicitConvolution(k);
+    private static bool IsGemm(KernelPlan k) => k.Kind == KernelKind.Linear || IsImplicitConvolution(k);
 
     /// <summary>
     /// An ungrouped convolution without a fused pool: an implicit GEMM (the tiled GEMM's shape, its right-hand tile
@@ -206,13 +206,17 @@ internal static partial class GpuEmitter
         string a = Operand(k.A, plan), y = Operand(k.Output, plan);
         // A residual Add folded into the GEMM's store: the value it adds (r) and its output (z) follow y.
         if (residual is not null) y += $", {Operand(ResidualOperand(k, residual), plan)}, {Operand(residual.Output, plan)}";
+        string first = "";
         if (k.Quantized)
-            return $"_k{k.Index}Rows((int)((long){Rows(k)}), {a}, Weights, Weights, Weights, Weights, Scratch);\n"
-                + $"_k{k.Index}((int)((long){Rows(k)} * {k.N}), Scratch, Weights, Weights, Weights, Weights, {y});";
+        {
+            // Int8: a kernel quantizes the input rows into the scratch; the GEMM reads them there.
+            first = $"_k{k.Index}Rows((int)((long){Rows(k)}), {a}, Weights, Weights, Weights, Weights, Scratch);\n";
+            a = "Scratch";
+        }
         if (IsImplicitConvolution(k))
             return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index3D({(k.Shape[9] * k.Shape[10] + Tile - 1) / Tile}, {(k.Shape[3] + Tile - 1) / Tile}, batch), new {Ilgpu}Index3D({Threads}, {Threads}, 1)), {a}, Weights, {y}, batch);";
         if (IsGemm(k))
-            return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index2D({(k.N + Tile - 1) / Tile}, Groups((long){Rows(k)}, {Tile})), new {Ilgpu}Index2D({Threads}, {Threads})), {a}, Weights, {y}, {Rows(k)});";
+            return first + $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index2D({(k.N + Tile - 1) / Tile}, Groups((long){Rows(k)}, {Tile})), new {Ilgpu}Index2D({Threads}, {Threads})), {a}, Weights, {y}, {Rows(k)});";
         string b = k.B is null ? "Weights" : Operand(k.B, plan), c = k.C is null ? "Weights" : Operand(k.C, plan);
         if (IsRowKernel(k))
             return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index1D((int)((long){Rows(k)})), new {Ilgpu}Index1D({RowThreads})), {a}, {b}, Weights, {y});";
@@ -230,7 +234,6 @@ internal static partial class GpuEmitter
         int[] g = k.Shape.ToArray();
         return k.Kind switch
         {
-            KernelKind.Linear => (long)k.RowsPerSample * k.N, // int8: one thread per output
             KernelKind.Elementwise or KernelKind.Copy => k.K,
             KernelKind.Embedding => (long)k.RowsPerSample * k.K,
             KernelKind.Mean => (long)k.RowsPerSample * k.N,
@@ -271,6 +274,7 @@ internal static partial class GpuEmitter
         }
         if (IsGemm(k))
         {
+            if (k.Quantized) WriteQuantizeRows(w, k);
             WriteGemm(w, k, residual, int4);
             w.Line();
             return;
@@ -293,7 +297,6 @@ internal static partial class GpuEmitter
             w.Line();
             return;
         }
-        if (k.Quantized) WriteQuantizeRows(w, k);
         w.Open($"private static void GpuK{k.Index}({Ilgpu}Index1D index, {View} a, {View} b, {View} c, {View} mask, {View} w, {View} y)");
         w.Line($"long i = index.X, s = i / {Outputs(k)}, t = i % {Outputs(k)}; // sample, and this thread's place in it");
         GpuBodies.Write(w, k, Chain);
@@ -311,7 +314,7 @@ internal static partial class GpuEmitter
     /// <summary>
     /// An int8 Linear's first kernel, one thread per row: the row's scale and its codes, exactly as the CPU kernel
     /// quantizes them (max |x| or the calibrated range, 127 / max, round half to even, clamp to ±127), into the scratch:
-    /// per row, K codes (as floats) then the scale. The second kernel (GpuBodies) sums codes × weight codes in int32.
+    /// per row, K codes (as floats) then the scale. The second, a tiled GEMM (WriteGemm), sums codes × weight codes in int32.
     /// </summary>
     private static void WriteQuantizeRows(SourceWriter w, KernelPlan k)
     {
