@@ -136,6 +136,12 @@ public sealed class GpuTests : IDisposable
         var kernels = type.GetMethods(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)
             .Where(m => System.Text.RegularExpressions.Regex.IsMatch(m.Name, @"^(GpuK\d+(Rows)?|GpuWhole)$")).ToArray();
         Assert.NotEmpty(kernels);
+        CompileToPtx(kernels);
+    }
+
+    /// <summary>Compiles kernels to PTX for sm_90 with ILGPU's PTX backend (throws what CreateGpu would throw on such a GPU).</summary>
+    private static void CompileToPtx(params System.Reflection.MethodInfo[] kernels)
+    {
         using Context context = Context.Create(builder => ILGPU.Runtime.Cuda.CudaContextExtensions.Cuda(builder));
         using var backend = new ILGPU.Backends.PTX.PTXBackend(context, ILGPU.Runtime.Cuda.CudaArchitecture.SM_90, ILGPU.Runtime.Cuda.CudaInstructionSet.ISA_80, null!);
         foreach (System.Reflection.MethodInfo kernel in kernels)
@@ -277,9 +283,7 @@ public sealed class GpuTests : IDisposable
         }
         Assert.InRange(Numerics.RelativeError(y, expected), 0, 1e-5);
 
-        using Context context = Context.Create(builder => ILGPU.Runtime.Cuda.CudaContextExtensions.Cuda(builder));
-        using var backend = new ILGPU.Backends.PTX.PTXBackend(context, ILGPU.Runtime.Cuda.CudaArchitecture.SM_90, ILGPU.Runtime.Cuda.CudaInstructionSet.ISA_80, null!);
-        backend.Compile(ILGPU.Backends.EntryPoints.EntryPointDescription.FromExplicitlyGroupedKernel(kernel), KernelSpecialization.Empty);
+        CompileToPtx(kernel);
     }
 
     [Fact]
