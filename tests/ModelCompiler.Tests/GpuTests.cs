@@ -139,6 +139,22 @@ public sealed class GpuTests : IDisposable
         CompileToPtx(kernels);
     }
 
+    [Fact]
+    public void ResNet18_from_its_package_runs_on_the_GPU_path()
+    {
+        // A real third-party model (ML.NET's ResNet-18, PackagedModelTests): implicit-GEMM convolutions with strides and
+        // asymmetric padding, residual Adds in their stores, pools; one sample against its CPU code, every kernel to PTX.
+        using var gpu = ModelCompiler.PackagedModels.ResNet18.CreateGpu(_accelerator, maxBatch: 1);
+        float[] input = Numerics.Random(ModelCompiler.PackagedModels.ResNet18.InputLength, seed: 5);
+        var expected = new float[ModelCompiler.PackagedModels.ResNet18.OutputLength];
+        ModelCompiler.PackagedModels.ResNet18.Predict(input, expected, 1);
+        var actual = new float[expected.Length];
+        gpu.Predict(input, actual, 1);
+        Assert.InRange(Numerics.RelativeError(actual, expected), 0, 1e-4);
+        CompileToPtx(typeof(ModelCompiler.PackagedModels.ResNet18).GetMethods(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)
+            .Where(m => System.Text.RegularExpressions.Regex.IsMatch(m.Name, @"^GpuK\d+$")).ToArray());
+    }
+
     /// <summary>Compiles kernels to PTX for sm_90 with ILGPU's PTX backend (throws what CreateGpu would throw on such a GPU).</summary>
     private static void CompileToPtx(params System.Reflection.MethodInfo[] kernels)
     {
