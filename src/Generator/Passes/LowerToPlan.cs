@@ -22,7 +22,7 @@ internal static class LowerToPlan
     private delegate WeightBlob BlobMaker(WeightLayoutKind kind, string tensor, int floats, int n, int k, string? norm = null, float epsilon = 0f);
 
     public static ModelPlan Run(ModelDeclaration model, WeightsFileRef file, ModelGraph graph, List<FusionGroup> groups,
-        Func<string, float[]> readTensor, IReadOnlyDictionary<string, float>? staticRanges = null)
+        Func<string, float[]> readTensor, IReadOnlyDictionary<string, float>? staticRanges = null, bool gpu = false)
     {
         // Storage root of each node: views share their input's storage.
         var root = new int[graph.Nodes.Count];
@@ -84,8 +84,9 @@ internal static class LowerToPlan
         for (int k = 0; k < groups.Count; k++)
         {
             // The GPU code runs an Add of a kernel's result right after it in that kernel's store (GpuEmitter.ResidualAdd):
-            // the kernel's inputs stay live through the Add, so that the Add's output never takes their place.
-            int through = k + 1 < groups.Count && groups[k + 1].Root.Kind == OpKind.Add
+            // with a GPU entry point, the kernel's inputs stay live through the Add, so that the Add's output never takes
+            // their place (a CPU-only project's arena is not made larger for it).
+            int through = gpu && k + 1 < groups.Count && groups[k + 1].Root.Kind == OpKind.Add
                 && groups[k + 1].Reads.Any(i => root[i] == root[groups[k].Result.Id]) ? k + 1 : k;
             foreach (int input in groups[k].Reads) lastRead[root[input]] = through;
         }

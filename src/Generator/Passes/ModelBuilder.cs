@@ -109,7 +109,7 @@ internal static class ModelBuilder
                 ranges = CalibrationRanges(model, files, graph, live, readTensor, diagnostics, cancellationToken);
                 if (ranges is null) return Stop();
             }
-            ModelPlan plan = LowerToPlan.Run(model, file, graph, groups, readTensor, ranges);
+            ModelPlan plan = LowerToPlan.Run(model, file, graph, groups, readTensor, ranges, gpu);
             // Embedding costs ~0.5 s of compile time per MB (docs/performance.md): big weights are read from the file instead.
             plan = plan with { EmbedWeights = model.WeightsStorage == 1 || (model.WeightsStorage == 0 && plan.EmbeddedBytes <= embedLimit), IsOnnx = model.IsOnnx, OutputName = model.OutputName };
             // Every kernel kind has a GPU form (Emit/GpuEmitter, GpuBodies): with the GPU runtime referenced, every model gets CreateGpu.

@@ -46,20 +46,20 @@ partial class OnnxEncoder
     //       16,384 FLOP per sample; reads arena@0, writes arena@10240
     //       from OnnxEncoder.cs(2): MatMul '/o/MatMul'
     //   K10  Add: [8, 32] + [8, 32] → [8, 32]
-    //       256 FLOP per sample; reads the input and arena@10240, writes arena@20480
+    //       256 FLOP per sample; reads the input and arena@10240, writes arena@0
     //       from OnnxEncoder.cs(2): Add '/Add'
     //   K11  LayerNorm "/ln2/ReduceMean" over the last dimension of [8, 32], + bias
-    //       2,048 FLOP per sample; reads arena@20480, writes arena@0
+    //       2,048 FLOP per sample; reads arena@0, writes arena@10240
     //       from OnnxEncoder.cs(2): ReduceMean '/ln2/ReduceMean'
     //   K12  Linear "/f1/MatMul": [8, 32] → [8, 64], + bias, then Gelu
-    //       32,768 FLOP per sample; reads arena@0, writes arena@30720
+    //       32,768 FLOP per sample; reads arena@10240, writes arena@20480
     //       from OnnxEncoder.cs(2): MatMul '/f1/MatMul'
     //       from OnnxEncoder.cs(2): Div '/Div_2'
     //   K13  Linear "/f2/MatMul": [8, 64] → [8, 32], + bias
-    //       32,768 FLOP per sample; reads arena@30720, writes arena@0
+    //       32,768 FLOP per sample; reads arena@20480, writes arena@10240
     //       from OnnxEncoder.cs(2): MatMul '/f2/MatMul'
     //   K14  Add: [8, 32] + [8, 32] → [8, 32]
-    //       256 FLOP per sample; reads arena@20480 and arena@0, writes the output
+    //       256 FLOP per sample; reads arena@0 and arena@10240, writes the output
     //       from OnnxEncoder.cs(2): Add '/Add_2'
     //
     // Total: 144,896 FLOP per sample. Weights: 34,176 bytes embedded (34,176 bytes in float32),
@@ -187,24 +187,24 @@ partial class OnnxEncoder
 
         // K10: Add: [8, 32] + [8, 32] → [8, 32]
         //     OnnxEncoder.cs(2): Add '/Add'
-        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(ref x, K10AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), K10BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), rows, K10Shape);
+        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(ref x, K10AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), K10BStrides, ref arena, rows, K10Shape);
 
         // K11: LayerNorm "/ln2/ReduceMean" over the last dimension of [8, 32], + bias
         //     OnnxEncoder.cs(2): ReduceMean '/ln2/ReduceMean'
-        global::ModelCompiler.Kernels.RowLayerNorm.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), ref arena, rows * 8, 32, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4288), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4320), 1E-05f);
+        global::ModelCompiler.Kernels.RowLayerNorm.Run(ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), rows * 8, 32, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4288), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4320), 1E-05f);
 
         // K12: Linear "/f1/MatMul": [8, 32] → [8, 64], + bias, then Gelu
         //     OnnxEncoder.cs(2): MatMul '/f1/MatMul'
         //     OnnxEncoder.cs(2): Div '/Div_2'
-        global::ModelCompiler.Kernels.PackedLinear.Run<K12Operator>(ref arena, 32, rows * 8, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4352), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 6400), 32, 64, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 30720), 64);
+        global::ModelCompiler.Kernels.PackedLinear.Run<K12Operator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), 32, rows * 8, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4352), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 6400), 32, 64, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), 64);
 
         // K13: Linear "/f2/MatMul": [8, 64] → [8, 32], + bias
         //     OnnxEncoder.cs(2): MatMul '/f2/MatMul'
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 30720), 64, rows * 8, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 6464), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 8512), 64, 32, ref arena, 32);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), 64, rows * 8, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 6464), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 8512), 64, 32, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), 32);
 
         // K14: Add: [8, 32] + [8, 32] → [8, 32]
         //     OnnxEncoder.cs(2): Add '/Add_2'
-        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), K14AStrides, ref arena, K14BStrides, ref y, rows, K14Shape);
+        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(ref arena, K14AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), K14BStrides, ref y, rows, K14Shape);
     }
 
     /// <summary>Epilogue of K5: × 0.35355338f.</summary>
