@@ -125,18 +125,19 @@ public sealed class GpuTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Models))]
-    public void Every_GPU_kernel_compiles_to_PTX(string model)
+    public void Every_GPU_kernel_compiles_to_PTX_and_OpenCL_C(string model)
     {
-        // The CPU accelerator runs a kernel's IL as it is; a CUDA device needs ILGPU to compile it to PTX, which fails on
-        // what has no GPU form (a call ILGPU cannot map, an allocation, an unsupported intrinsic). ILGPU's PTX backend
-        // needs no GPU: compile every kernel the model launches for an H100/H200 (sm_90), as CreateGpu would there.
+        // The CPU accelerator runs a kernel's IL as it is; a CUDA device needs ILGPU to compile it to PTX (an OpenCL
+        // device, to OpenCL C), which fails on what has no GPU form (a call ILGPU cannot map, an allocation, an
+        // unsupported intrinsic). ILGPU's backends need no GPU: compile every kernel the model launches for an H100/H200
+        // (sm_90) and to OpenCL C 2.0, as CreateGpu would on such devices.
         (GpuModel gpu, _, _, _, _) = Create(model, maxBatch: 1);
         gpu.Dispose();
         Type type = gpu.GetType().DeclaringType!;
         var kernels = type.GetMethods(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)
             .Where(m => System.Text.RegularExpressions.Regex.IsMatch(m.Name, @"^(GpuK\d+(Rows)?|GpuWhole)$")).ToArray();
         Assert.NotEmpty(kernels);
-        CompileToPtx(kernels);
+        CompileForDevices(kernels);
     }
 
     [Fact]
@@ -151,15 +152,20 @@ public sealed class GpuTests : IDisposable
         var actual = new float[expected.Length];
         gpu.Predict(input, actual, 1);
         Assert.InRange(Numerics.RelativeError(actual, expected), 0, 1e-4);
-        CompileToPtx(typeof(ModelCompiler.PackagedModels.ResNet18).GetMethods(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)
+        CompileForDevices(typeof(ModelCompiler.PackagedModels.ResNet18).GetMethods(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)
             .Where(m => System.Text.RegularExpressions.Regex.IsMatch(m.Name, @"^GpuK\d+$")).ToArray());
     }
 
-    /// <summary>Compiles kernels to PTX for sm_90 with ILGPU's PTX backend (throws what CreateGpu would throw on such a GPU).</summary>
-    private static void CompileToPtx(params System.Reflection.MethodInfo[] kernels)
+    /// <summary>
+    /// Compiles kernels to PTX for sm_90 and to OpenCL C 2.0 with ILGPU's backends (throws what CreateGpu would throw on
+    /// such a device; OpenCL C is only generated here, a driver compiles it).
+    /// </summary>
+    private static void CompileForDevices(params System.Reflection.MethodInfo[] kernels)
     {
         using Context context = Context.Create(builder => ILGPU.Runtime.Cuda.CudaContextExtensions.Cuda(builder));
         using var backend = new ILGPU.Backends.PTX.PTXBackend(context, ILGPU.Runtime.Cuda.CudaArchitecture.SM_90, ILGPU.Runtime.Cuda.CudaInstructionSet.ISA_80, null!);
+        using var openCl = new ILGPU.Backends.OpenCL.CLBackend(context, new ILGPU.Runtime.OpenCL.CLCapabilityContext(false, false, false, false, false),
+            ILGPU.Runtime.OpenCL.CLDeviceVendor.Other, ILGPU.Backends.OpenCL.CLCVersion.CL20);
         foreach (System.Reflection.MethodInfo kernel in kernels)
         {
             bool grouped = kernel.GetParameters()[0].ParameterType != typeof(Index1D);
@@ -168,6 +174,8 @@ public sealed class GpuTests : IDisposable
                 : ILGPU.Backends.EntryPoints.EntryPointDescription.FromImplicitlyGroupedKernel(kernel);
             var compiled = (ILGPU.Backends.PTX.PTXCompiledKernel)backend.Compile(entry, KernelSpecialization.Empty);
             Assert.Contains(".entry", compiled.PTXAssembly, StringComparison.Ordinal);
+            var cl = (ILGPU.Backends.OpenCL.CLCompiledKernel)openCl.Compile(entry, KernelSpecialization.Empty);
+            Assert.Contains("kernel", cl.Source, StringComparison.Ordinal);
         }
     }
 
@@ -299,7 +307,7 @@ public sealed class GpuTests : IDisposable
         }
         Assert.InRange(Numerics.RelativeError(y, expected), 0, 1e-5);
 
-        CompileToPtx(kernel);
+        CompileForDevices(kernel);
     }
 
     [Fact]
