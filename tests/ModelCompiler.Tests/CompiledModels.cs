@@ -81,6 +81,7 @@ public sealed record CompiledModel(
         new("SqueezeMean", "zoo.safetensors", SqueezeMean.InputLength, SqueezeMean.OutputLength, SqueezeMean.Predict, SqueezeMean.Predict, SqueezeMean.PredictEager),
         new("TwoReaders", "relu_mlp.safetensors", TwoReaders.InputLength, TwoReaders.OutputLength, TwoReaders.Predict, TwoReaders.Predict, TwoReaders.PredictEager),
         new("ResidualLinear", "relu_mlp.safetensors", ResidualLinear.InputLength, ResidualLinear.OutputLength, ResidualLinear.Predict, ResidualLinear.Predict, ResidualLinear.PredictEager),
+        new("ResidualLinearInt8", "relu_mlp.safetensors", ResidualLinearInt8.InputLength, ResidualLinearInt8.OutputLength, ResidualLinearInt8.Predict, ResidualLinearInt8.Predict, ResidualLinearInt8.PredictEager),
         new("ConvResidual", "small_cnn.safetensors", ConvResidual.InputLength, ConvResidual.OutputLength, ConvResidual.Predict, ConvResidual.Predict, ConvResidual.PredictEager),
         new("LongAttention", "layout_zoo.safetensors", LongAttention.InputLength, LongAttention.OutputLength, LongAttention.Predict, LongAttention.Predict, LongAttention.PredictEager),
         new("OddMlpFromFile", "odd_mlp.safetensors", OddMlpFromFile.InputLength, OddMlpFromFile.OutputLength, OddMlpFromFile.Predict, OddMlpFromFile.Predict, OddMlpFromFile.PredictEager),

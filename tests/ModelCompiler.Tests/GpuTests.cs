@@ -119,6 +119,12 @@ public sealed class GpuTests : IDisposable
             .Select(f => f.Name).Where(n => n.StartsWith("_k", StringComparison.Ordinal)).ToArray();
         Assert.Equal(new[] { "_k0", "_k1", "_k2", "_k3", "_k5", "_k6", "_k7", "_k8", "_k9", "_k10", "_k12" }, Kernels(typeof(ResidualLinear)));
         Assert.Equal(new[] { "_k0", "_k1" }, Kernels(typeof(ConvResidual)));
+        // The same network in int8: each Linear is its row-quantizing kernel and an int8 GEMM, the Adds in the GEMMs' stores.
+        string[] int8 = Kernels(typeof(ResidualLinearInt8));
+        Assert.Contains("_k3", int8);
+        Assert.Contains("_k10", int8);
+        Assert.DoesNotContain("_k4", int8);
+        Assert.DoesNotContain("_k11", int8);
         // TwoReaders: K5 adds K4's Linear output to K3's: fused too.
         Assert.Equal(new[] { "_k0", "_k1", "_k2", "_k3", "_k4" }, Kernels(typeof(TwoReaders)));
     }
