@@ -1,6 +1,4 @@
 using System;
-using System.Buffers;
-using System.Buffers.Text;
 using System.Runtime.InteropServices;
 
 namespace ModelCompiler.Gpu;
@@ -37,9 +35,7 @@ public static class DeviceInt4
         if (destination.Length != Length(n, k))
             throw new ArgumentException($"destination must hold {Length(n, k)} floats for a [{n}, {k}] int4 weight, but holds {destination.Length}.", nameof(destination));
         int codeBytes = (n * k + 1) / 2, blocks = BlocksPerOutput(k), words = WordsPerOutput(k);
-        var encoded = new byte[codeBytes + n * blocks * 2];
-        if (Base64.DecodeFromUtf8(base64Utf8, encoded, out _, out int written) != OperationStatus.Done || written != encoded.Length)
-            throw new InvalidOperationException($"Embedded int4 weights are corrupt: expected {encoded.Length} bytes, decoded {written}.");
+        byte[] encoded = ModelCompiler.Kernels.Int4Weights.DecodeBase64(base64Utf8, n, k);
         Span<int> bits = MemoryMarshal.Cast<float, int>(destination);
         for (int j = 0; j < n; j++)
         {

@@ -46,10 +46,15 @@ public sealed class GpuTests : IDisposable
 
     private static System.Reflection.MethodInfo? CreateGpu(Type model) => model.GetMethod("CreateGpu");
 
-    private (GpuModel Gpu, CpuPredict Cpu, int InputLength, int OutputLength, Func<int, int, float[]> Inputs) Create(string name, int maxBatch)
+    /// <summary>A test model's class.</summary>
+    private static Type ModelType(string name) =>
+        (Array.Find(CompiledModel.All, m => m.Name == name)?.Predict.Method ?? Cpu(name).Method).DeclaringType!;
+
+    /// <summary>A test model's CPU entry point.</summary>
+    private static CpuPredict Cpu(string name)
     {
         CompiledModel? compiled = Array.Find(CompiledModel.All, m => m.Name == name);
-        CpuPredict cpu = compiled is not null ? new CpuPredict(compiled.Predict) : name switch
+        return compiled is not null ? new CpuPredict(compiled.Predict) : name switch
         {
             "Mlp784Onnx" => Mlp784Onnx.Predict,
             "OnnxDequantized" => OnnxDequantized.Predict,
@@ -60,8 +65,13 @@ public sealed class GpuTests : IDisposable
             "OnnxMobile" => OnnxMobile.Predict,
             _ => OnnxEmbedding.Predict,
         };
-        Type type = (compiled is not null ? compiled.Predict.Method : cpu.Method).DeclaringType!;
-        var gpu = (GpuModel)CreateGpu(type)!.Invoke(null, new object[] { _accelerator, maxBatch })!;
+    }
+
+    private (GpuModel Gpu, CpuPredict Cpu, int InputLength, int OutputLength, Func<int, int, float[]> Inputs) Create(string name, int maxBatch)
+    {
+        CompiledModel? compiled = Array.Find(CompiledModel.All, m => m.Name == name);
+        CpuPredict cpu = Cpu(name);
+        var gpu = (GpuModel)CreateGpu(ModelType(name))!.Invoke(null, new object[] { _accelerator, maxBatch })!;
         Func<int, int, float[]> inputs = compiled?.Inputs ?? (name == "OnnxEmbedding"
             ? (count, seed) => { var ids = new float[count]; for (int i = 0; i < count; i++) ids[i] = (i * 7 + seed) % 20; return ids; }
             : (count, seed) => Numerics.Random(count, seed));
@@ -137,14 +147,15 @@ public sealed class GpuTests : IDisposable
         // device, to OpenCL C), which fails on what has no GPU form (a call ILGPU cannot map, an allocation, an
         // unsupported intrinsic). ILGPU's backends need no GPU: compile every kernel the model launches for an H100/H200
         // (sm_90) and to OpenCL C 2.0, as CreateGpu would on such devices.
-        (GpuModel gpu, _, _, _, _) = Create(model, maxBatch: 1);
-        gpu.Dispose();
-        Type type = gpu.GetType().DeclaringType!;
-        var kernels = type.GetMethods(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)
-            .Where(m => System.Text.RegularExpressions.Regex.IsMatch(m.Name, @"^(GpuK\d+(Rows)?|GpuWhole)$")).ToArray();
+        System.Reflection.MethodInfo[] kernels = KernelMethods(ModelType(model));
         Assert.NotEmpty(kernels);
         CompileForDevices(kernels);
     }
+
+    /// <summary>The kernels a model's GPU code launches: GpuK{n}, int8 layers' GpuK{n}Rows, and GpuWhole.</summary>
+    private static System.Reflection.MethodInfo[] KernelMethods(Type model) =>
+        model.GetMethods(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)
+            .Where(m => System.Text.RegularExpressions.Regex.IsMatch(m.Name, @"^(GpuK\d+(Rows)?|GpuWhole)$")).ToArray();
 
     [Fact]
     public void ResNet18_from_its_package_runs_on_the_GPU_path()
@@ -158,8 +169,7 @@ public sealed class GpuTests : IDisposable
         var actual = new float[expected.Length];
         gpu.Predict(input, actual, 1);
         Assert.InRange(Numerics.RelativeError(actual, expected), 0, 1e-4);
-        CompileForDevices(typeof(ModelCompiler.PackagedModels.ResNet18).GetMethods(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)
-            .Where(m => System.Text.RegularExpressions.Regex.IsMatch(m.Name, @"^GpuK\d+$")).ToArray());
+        CompileForDevices(KernelMethods(typeof(ModelCompiler.PackagedModels.ResNet18)));
     }
 
     /// <summary>

@@ -6,8 +6,8 @@ using ModelCompiler.Generator.Passes;
 namespace ModelCompiler.Generator.Emit;
 
 /// <summary>
-/// The bodies of the GPU kernels that run one thread per output value: every kernel of the plan but the GEMM and the
-/// row reductions (softmax, LayerNorm: a group per row, in GpuEmitter). Each body starts with <c>i</c> (the thread), <c>s</c> (its sample) and <c>t</c> (its place in the sample)
+/// The bodies of the GPU kernels that run one thread per output value: every kernel of the plan but the GEMMs, the row
+/// reductions (softmax, LayerNorm) and attention with a group per query or block of queries (in GpuEmitter). Each body starts with <c>i</c> (the thread), <c>s</c> (its sample) and <c>t</c> (its place in the sample)
 /// and reads the views <c>a</c>, <c>b</c>, <c>c</c>, <c>mask</c> and <c>w</c> (the weights), writing <c>y</c>; every size is
 /// a constant of the plan. They follow the CPU kernels' semantics (same operand layouts, same epilogues), written
 /// for clarity first: these are the small kernels around the GEMMs.

@@ -88,7 +88,7 @@ internal static partial class GpuEmitter
     /// activations in two shared-memory rows, each layer's outputs spread over the threads (16 consecutive outputs read
     /// one panel row of weights together), a barrier between layers.
     /// </summary>
-    private static void WriteWholeModel(SourceWriter w, ModelPlan plan)
+    private static void WriteWholeModel(SourceWriter w, ModelPlan plan, Int4Place?[] int4Places)
     {
         w.Line("// The whole model on the GPU, for small batches: every kernel above, in one launch.");
         w.Open($"private static void GpuWhole({View} x, {View} w, {View} y, int batch)");
@@ -111,7 +111,7 @@ internal static partial class GpuEmitter
                 case KernelKind.Linear:
                     w.Open($"for (int n = tid; n < {k.N}; n += {WholeThreads})");
                     w.Line("float sum = 0f;");
-                    if (Int4(plan, k) is { } int4) w.Line($"for (int j = 0; j < {k.K}; j++) sum += {input}[j] * {Int4Weight(int4, "n", "j")};");
+                    if (int4Places[k.Index] is { } int4) w.Line($"for (int j = 0; j < {k.K}; j++) sum += {input}[j] * {Int4Weight(int4, "n", "j")};");
                     else
                     {
                         w.Line($"long panel = {k.WeightOffset} + (long)(n >> 4) * {k.K * 16} + (n & 15);");

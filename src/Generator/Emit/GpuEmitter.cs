@@ -54,6 +54,8 @@ internal static partial class GpuEmitter
         bool whole = WholeModel(plan);
         if (whole) w.Line($"private readonly global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, int> _whole; // the whole model in one kernel, for small batches");
         KernelPlan?[] residual = plan.Kernels.Select(k => ResidualAdd(plan, k)).ToArray();
+        DeviceWeights? device = DeviceLayout(plan);
+        Int4Place?[] int4 = Int4Places(plan, device);
         bool FusedAway(KernelPlan k) => k.Index > 0 && residual[k.Index - 1] is not null;
         foreach (KernelPlan k in plan.Kernels)
         {
@@ -66,7 +68,6 @@ internal static partial class GpuEmitter
         w.Line("// is created (tens of milliseconds each on a GPU), not on the first call.");
         w.Line($"internal Gpu({Ilgpu}Runtime.Accelerator accelerator, int maxBatch)");
         int scratch = plan.Kernels.Where(k => k.Quantized).Select(k => k.RowsPerSample * (k.K + 1)).DefaultIfEmpty(0).Max();
-        var device = DeviceLayout(plan);
         w.Open($"    : base(accelerator, maxBatch, {plan.InputLength}, {plan.OutputLength}, {plan.ArenaFloatsPerRow}, {(device is null ? "CompiledWeights.Buffer.Span" : "CompiledWeights.DeviceWeights()")}, {scratch})");
         if (whole) w.Line($"_whole = {Ilgpu}Runtime.KernelLoaders.LoadStreamKernel<{View}, {View}, {View}, int>(accelerator, GpuWhole);");
         foreach (KernelPlan k in plan.Kernels)
@@ -102,13 +103,13 @@ internal static partial class GpuEmitter
         w.Line();
 
         foreach (KernelPlan k in plan.Kernels)
-            if (!FusedAway(k)) WriteKernel(w, k, residual[k.Index], Int4(plan, k));
-        if (whole) WriteWholeModel(w, plan);
+            if (!FusedAway(k)) WriteKernel(w, k, residual[k.Index], int4[k.Index]);
+        if (whole) WriteWholeModel(w, plan, int4);
         WriteHelpers(w);
-        if (device is { } layout)
+        if (device is not null)
         {
             w.Line();
-            WriteDeviceWeights(w, plan, layout.Prefix, layout.Offsets);
+            WriteDeviceWeights(w, plan, device);
         }
 
         w.Close();
@@ -266,50 +267,26 @@ internal static partial class GpuEmitter
             w.Line($"// with K{residual.Index} in its store: {residual.Title}");
             foreach (string source in residual.Sources) w.Line($"//     {source}");
         }
-        if (IsImplicitConvolution(k))
-        {
-            WriteImplicitConvolution(w, k, residual);
-            w.Line();
-            return;
-        }
-        if (IsGemm(k))
+        if (IsImplicitConvolution(k)) WriteImplicitConvolution(w, k, residual);
+        else if (IsGemm(k))
         {
             if (k.Quantized) WriteQuantizeRows(w, k);
             WriteGemm(w, k, residual, int4);
-            w.Line();
-            return;
         }
-        if (IsRowKernel(k))
+        else if (IsRowKernel(k)) WriteRowKernel(w, k);
+        else if (IsFlashAttention(k)) WriteFlashAttention(w, k);
+        else if (IsGroupAttention(k)) WriteGroupAttention(w, k);
+        else
         {
-            WriteRowKernel(w, k);
-            w.Line();
-            return;
+            w.Open($"private static void GpuK{k.Index}({Ilgpu}Index1D index, {View} a, {View} b, {View} c, {View} mask, {View} w, {View} y)");
+            w.Line($"long i = index.X, s = i / {Outputs(k)}, t = i % {Outputs(k)}; // sample, and this thread's place in it");
+            GpuBodies.Write(w, k, Chain);
+            w.Close();
         }
-        if (IsFlashAttention(k))
-        {
-            WriteFlashAttention(w, k);
-            w.Line();
-            return;
-        }
-        if (IsGroupAttention(k))
-        {
-            WriteGroupAttention(w, k);
-            w.Line();
-            return;
-        }
-        w.Open($"private static void GpuK{k.Index}({Ilgpu}Index1D index, {View} a, {View} b, {View} c, {View} mask, {View} w, {View} y)");
-        w.Line($"long i = index.X, s = i / {Outputs(k)}, t = i % {Outputs(k)}; // sample, and this thread's place in it");
-        GpuBodies.Write(w, k, Chain);
-        w.Close();
         w.Line();
     }
 
-
-
-
     private const int WholeThreads = 256, WholeWidth = 4096;
-
-
 
     /// <summary>
     /// An int8 Linear's first kernel, one thread per row: the row's scale and its codes, exactly as the CPU kernel
@@ -335,8 +312,6 @@ internal static partial class GpuEmitter
         w.Close();
         w.Line();
     }
-
-
 
     /// <summary>The fused epilogue as one scalar expression, with the functions ILGPU maps onto the GPU's (MathF).</summary>
     internal static string Chain(KernelPlan k, string value)

@@ -15,12 +15,22 @@ public static class Int4Weights
     public static void LoadPacked(AlignedBuffer buffer, int offset, int n, int k, ReadOnlySpan<byte> base64Utf8)
     {
         ArgumentNullException.ThrowIfNull(buffer);
-        var encoded = new byte[Int4Quantization.EncodedBytes(n, k)];
-        if (Base64.DecodeFromUtf8(base64Utf8, encoded, out _, out int written) != OperationStatus.Done || written != encoded.Length)
-            throw new InvalidOperationException($"Embedded int4 weights are corrupt: expected {encoded.Length} bytes, decoded {written}.");
-        float[] weight = Int4Quantization.Decode(encoded, n, k);
+        float[] weight = Int4Quantization.Decode(DecodeBase64(base64Utf8, n, k), n, k);
         var packed = new float[PanelLayout.PackedLength(n, k)];
         PanelLayout.Pack(weight, n, k, packed, 0);
         packed.CopyTo(buffer.Span.Slice(offset, packed.Length));
+    }
+
+    /// <summary>
+    /// The encoded form of an <c>[n, k]</c> weight from its embedded base64: the codes row-major, two a byte, low nibble
+    /// first (stored as q + 8), then the fp16 scales <c>[n, ⌈k/32⌉]</c> (the GPU runtime lays these out for its kernels).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The embedded form is corrupt.</exception>
+    public static byte[] DecodeBase64(ReadOnlySpan<byte> base64Utf8, int n, int k)
+    {
+        var encoded = new byte[Int4Quantization.EncodedBytes(n, k)];
+        if (Base64.DecodeFromUtf8(base64Utf8, encoded, out _, out int written) != OperationStatus.Done || written != encoded.Length)
+            throw new InvalidOperationException($"Embedded int4 weights are corrupt: expected {encoded.Length} bytes, decoded {written}.");
+        return encoded;
     }
 }
