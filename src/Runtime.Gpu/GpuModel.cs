@@ -75,12 +75,13 @@ public abstract class GpuModel : IDisposable
     /// <exception cref="ArgumentException">A span has the wrong length, or <paramref name="batch"/> is not in [1, <see cref="MaxBatch"/>]; nothing is written.</exception>
     public void Predict(ReadOnlySpan<float> input, Span<float> output, int batch)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        CheckLive();
         CheckBatch(batch);
-        if (input.Length != batch * InputLength)
-            throw new ArgumentException($"input must hold batch × {InputLength} = {batch * InputLength} floats, but holds {input.Length}.", nameof(input));
-        if (output.Length != batch * OutputLength)
-            throw new ArgumentException($"output must hold batch × {OutputLength} = {batch * OutputLength} floats, but holds {output.Length}.", nameof(output));
+        if (input.Length != (long)batch * InputLength)
+            throw new ArgumentException($"input must hold batch × {InputLength} = {(long)batch * InputLength} floats, but holds {input.Length}.", nameof(input));
+        if (output.Length != (long)batch * OutputLength)
+            throw new ArgumentException($"output must hold batch × {OutputLength} = {(long)batch * OutputLength} floats, but holds {output.Length}.", nameof(output));
+        CheckInput(input);
         ArrayView<float> x = ((ArrayView<float>)_input.View).SubView(0, input.Length), y = ((ArrayView<float>)_output.View).SubView(0, output.Length);
         x.CopyFromCPU(input);
         Run(x, y, batch);
@@ -92,12 +93,12 @@ public abstract class GpuModel : IDisposable
     /// <exception cref="ArgumentException">A view has the wrong length, or <paramref name="batch"/> is not in [1, <see cref="MaxBatch"/>].</exception>
     public void Predict(ArrayView<float> input, ArrayView<float> output, int batch)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        CheckLive();
         CheckBatch(batch);
         if (input.Length != (long)batch * InputLength)
-            throw new ArgumentException($"input must hold batch × {InputLength} = {batch * InputLength} floats, but holds {input.Length}.", nameof(input));
+            throw new ArgumentException($"input must hold batch × {InputLength} = {(long)batch * InputLength} floats, but holds {input.Length}.", nameof(input));
         if (output.Length != (long)batch * OutputLength)
-            throw new ArgumentException($"output must hold batch × {OutputLength} = {batch * OutputLength} floats, but holds {output.Length}.", nameof(output));
+            throw new ArgumentException($"output must hold batch × {OutputLength} = {(long)batch * OutputLength} floats, but holds {output.Length}.", nameof(output));
         Run(input, output, batch);
         Accelerator.Synchronize();
     }
@@ -108,11 +109,17 @@ public abstract class GpuModel : IDisposable
     /// </summary>
     public void Warmup()
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        CheckLive();
         ArrayView<float> x = ((ArrayView<float>)_input.View).SubView(0, InputLength);
         x.MemSetToZero();
         Run(x, ((ArrayView<float>)_output.View).SubView(0, OutputLength), 1);
         Accelerator.Synchronize();
+    }
+
+    /// <summary>Checks the input's values before anything runs (token ids in range); the generated model overrides it where it reads ids.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value the model cannot take; nothing is written.</exception>
+    protected virtual void CheckInput(ReadOnlySpan<float> input)
+    {
     }
 
     /// <summary>Launches the model's kernels, in order, on the accelerator's default stream.</summary>
@@ -120,6 +127,17 @@ public abstract class GpuModel : IDisposable
 
     /// <summary>A launch grid of <paramref name="count"/> items in groups of <paramref name="group"/>, at least one group.</summary>
     protected static int Groups(long count, int group) => (int)Math.Max(1, (count + group - 1) / group);
+
+    /// <summary>
+    /// The model and its accelerator are both alive: a launch on a disposed accelerator would end the process (ILGPU's
+    /// "Sub view out of range" cannot be caught), so it is an <see cref="ObjectDisposedException"/> here instead.
+    /// </summary>
+    private void CheckLive()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Accelerator.IsDisposed)
+            throw new ObjectDisposedException(nameof(Accelerator), "The accelerator this model was created on has been disposed; create the model again on a live accelerator.");
+    }
 
     private void CheckBatch(int batch)
     {

@@ -17,9 +17,14 @@ public static class BatchRunner
     /// With <paramref name="parallel"/>, the batch is split into one contiguous range per worker (up to
     /// <paramref name="maxDegreeOfParallelism"/>, or every core when it is -1); each worker runs its own chunks.
     /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxDegreeOfParallelism"/> is 0 or below -1.</exception>
     public static void Run(ReadOnlySpan<float> input, Span<float> output, int batch, int inputLength, int outputLength,
         int chunkRows, bool parallel, int maxDegreeOfParallelism, RowsKernel kernel)
     {
+        // As ParallelOptions.MaxDegreeOfParallelism: -1 (no limit) or a positive count; checked before anything is written.
+        if (maxDegreeOfParallelism == 0 || maxDegreeOfParallelism < -1)
+            throw new ArgumentOutOfRangeException(nameof(maxDegreeOfParallelism), maxDegreeOfParallelism,
+                "maxDegreeOfParallelism must be -1 (every core) or a positive number of cores.");
         int workers = 1;
         if (parallel)
         {

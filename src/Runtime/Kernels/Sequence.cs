@@ -23,6 +23,17 @@ public static class Sequence
         }
     }
 
+    /// <summary>
+    /// Throws <see cref="ArgumentOutOfRangeException"/> (naming <c>input</c>) for the first id that is not a whole
+    /// number in <c>[0, <paramref name="tableRows"/>)</c>: generated <c>Predict</c> methods call it before running
+    /// anything, so a bad id leaves the output untouched.
+    /// </summary>
+    public static void ValidateIds(ReadOnlySpan<float> ids, int tableRows)
+    {
+        foreach (float id in ids)
+            if (!(id >= 0 && id < tableRows) || id != MathF.Floor(id)) ThrowId(id, tableRows);
+    }
+
     private static void ThrowId(float id, int rows) =>
         throw new ArgumentOutOfRangeException("input", id, $"Token ids must be whole numbers in [0, {rows}).");
 

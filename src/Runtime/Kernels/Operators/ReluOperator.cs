@@ -4,7 +4,11 @@ using System.Runtime.Intrinsics;
 
 namespace ModelCompiler.Kernels;
 
-/// <summary>Effectively computes <c>max(x, 0)</c>. The vector forms use the plain max instruction (MaxNative): its NaN handling is the hardware's.</summary>
+/// <summary>
+/// Effectively computes <c>max(x, 0)</c> as <see cref="MathF.Max(float, float)"/> and PyTorch do: NaN stays NaN, −0 becomes +0.
+/// The vector forms clear the lanes where <c>x ≤ 0</c> (a compare and an and-not): a NaN compares false and is kept.
+/// Not the plain max instruction (MaxNative): x86's <c>maxps(x, 0)</c> returns 0 for NaN, which hid a NaN input.
+/// </summary>
 public readonly struct ReluOperator : IUnaryOperator
 {
     /// <inheritdoc/>
@@ -13,13 +17,13 @@ public readonly struct ReluOperator : IUnaryOperator
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> Invoke(Vector128<float> x) => Vector128.MaxNative(x, Vector128.Create(0f));
+    public static Vector128<float> Invoke(Vector128<float> x) => Vector128.AndNot(x, Vector128.LessThanOrEqual(x, Vector128<float>.Zero));
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Invoke(Vector256<float> x) => Vector256.MaxNative(x, Vector256.Create(0f));
+    public static Vector256<float> Invoke(Vector256<float> x) => Vector256.AndNot(x, Vector256.LessThanOrEqual(x, Vector256<float>.Zero));
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Invoke(Vector512<float> x) => Vector512.MaxNative(x, Vector512.Create(0f));
+    public static Vector512<float> Invoke(Vector512<float> x) => Vector512.AndNot(x, Vector512.LessThanOrEqual(x, Vector512<float>.Zero));
 }
