@@ -41,14 +41,15 @@ public sealed class ModelGenerator : IIncrementalGenerator
 
         IncrementalValuesProvider<WeightsFileRef> weightsFiles = context.AdditionalTextsProvider
             .Where(static text => WeightsFileRef.IsWeightsFile(text.Path))
-            .Select(static (text, _) => WeightsFileRef.Read(text.Path))
+            .Select(static (text, _) => WeightsFileRef.Identify(text.Path))
             .WithTrackingName(Steps.WeightsFiles);
 
-        // The embedding limit, from the MSBuild property ModelCompilerEmbedLimit (bytes) when the project exposes it.
-        IncrementalValueProvider<long> embedLimit = context.AnalyzerConfigOptionsProvider
-            .Select(static (options, _) => options.GlobalOptions.TryGetValue("build_property.ModelCompilerEmbedLimit", out string? text)
-                && long.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out long limit)
-                ? limit : ModelBuilder.DefaultEmbedLimit);
+        // The embedding limit and the file size limit, from the MSBuild properties ModelCompilerEmbedLimit and
+        // ModelCompilerMaxFileBytes (bytes) when the project exposes them.
+        IncrementalValueProvider<BuildOptions> options = context.AnalyzerConfigOptionsProvider
+            .Select(static (options, _) => new BuildOptions(
+                Property(options.GlobalOptions, "ModelCompilerEmbedLimit", ModelBuilder.DefaultEmbedLimit),
+                Property(options.GlobalOptions, "ModelCompilerMaxFileBytes", WeightsFileReader.DefaultMaxBytes)));
 
         // Whether the project references the GPU runtime (ModelCompiler.Gpu): then models get a GPU entry point too.
         // A bool, so an edit that does not change the references leaves it, and everything after it, cached.
@@ -57,7 +58,7 @@ public sealed class ModelGenerator : IIncrementalGenerator
 
         IncrementalValuesProvider<ModelResult> models = declarations
             .Combine(weightsFiles.Collect())
-            .Combine(embedLimit)
+            .Combine(options)
             .Combine(gpu)
             .Select(static (pair, ct) => ModelBuilder.Build(pair.Left.Left.Left, pair.Left.Left.Right, pair.Left.Right, ct, pair.Right))
             .WithTrackingName(Steps.Models);
@@ -97,8 +98,13 @@ public sealed class ModelGenerator : IIncrementalGenerator
             }
             catch (Exception e)
             {
-                spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, Location.None, plan.ClassName, e.GetType().Name + ": " + e.Message));
+                spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, Location.None, plan.ClassName, DiagnosticInfo.Describe(e)));
             }
         });
     }
+
+    private static long Property(Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptions options, string name, long fallback) =>
+        options.TryGetValue("build_property." + name, out string? text)
+        && long.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out long value) && value > 0
+            ? value : fallback;
 }

@@ -13,7 +13,7 @@ namespace ModelCompiler.Tests;
 /// <summary>Each diagnostic: its exact id and the exact source span it points at.</summary>
 public class GeneratorDiagnosticsTests
 {
-    private static readonly string Weights = WriteWeights();
+    internal static readonly string Weights = WriteWeights();
 
     /// <summary>A weights file with fc1 = Linear(4 → 3) and a [3] tensor "scale".</summary>
     private static string WriteWeights()
@@ -26,7 +26,7 @@ public class GeneratorDiagnosticsTests
         return path;
     }
 
-    private static string Model(string body, string shape = "[Shape(4)] ", string weights = "Weights = \"w.safetensors\"", string partial = "partial ") => $$"""
+    internal static string Model(string body, string shape = "[Shape(4)] ", string weights = "Weights = \"w.safetensors\"", string partial = "partial ") => $$"""
         using ModelCompiler;
         namespace Demo;
         [CompileModel({{weights}})]
@@ -40,7 +40,7 @@ public class GeneratorDiagnosticsTests
         """;
 
     /// <summary>Asserts exactly one diagnostic, with this id, on this source text.</summary>
-    private static Diagnostic Single(string source, string id, string spanText, params string[] files)
+    internal static Diagnostic Single(string source, string id, string spanText, params string[] files)
     {
         var (diagnostics, run, _) = GeneratorHarness.Run(source, files.Length == 0 ? new[] { Weights } : files);
         Diagnostic d = Assert.Single(diagnostics);
@@ -245,7 +245,7 @@ public class GeneratorDiagnosticsTests
             new Gen.Helpers.EquatableArray<Gen.Parsing.DslOp>(new[] { op }), 7, Gen.Helpers.EquatableArray<Gen.Diagnostics.DiagnosticInfo>.Empty);
 
         Gen.Passes.ModelResult result = Gen.Passes.ModelBuilder.Build(declaration,
-            System.Collections.Immutable.ImmutableArray.Create(Gen.Import.WeightsFileRef.Read(Weights)), Gen.Passes.ModelBuilder.DefaultEmbedLimit, CancellationToken.None);
+            System.Collections.Immutable.ImmutableArray.Create(Gen.Import.WeightsFileRef.Identify(Weights)), Gen.Passes.BuildOptions.Default, CancellationToken.None);
 
         Assert.Null(result.Plan);
         Diagnostic d = Assert.Single(result.Diagnostics).ToDiagnostic();
@@ -324,12 +324,13 @@ public class GeneratorDiagnosticsTests
     public void Every_descriptor_has_a_documentation_page_and_a_release_entry()
     {
         string root = RepositoryRoot();
-        string shipped = File.ReadAllText(Path.Combine(root, "src", "Generator", "AnalyzerReleases.Shipped.md"));
+        string shipped = File.ReadAllText(Path.Combine(root, "src", "Generator", "AnalyzerReleases.Shipped.md"))
+            + File.ReadAllText(Path.Combine(root, "src", "Generator", "AnalyzerReleases.Unshipped.md"));
         var descriptors = typeof(Gen.Diagnostics.DiagnosticDescriptors)
             .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
             .Where(f => f.FieldType == typeof(DiagnosticDescriptor))
             .Select(f => (DiagnosticDescriptor)f.GetValue(null)!).ToList();
-        Assert.Equal(13, descriptors.Count);
+        Assert.Equal(14, descriptors.Count);
         foreach (DiagnosticDescriptor descriptor in descriptors)
         {
             Assert.True(File.Exists(Path.Combine(root, "docs", "diagnostics", descriptor.Id + ".md")), descriptor.Id + " has no page");

@@ -94,4 +94,10 @@ internal static class DiagnosticDescriptors
         "ONNX operator not supported",
         "ONNX node '{0}' ({1}, domain '{2}', opset {3}) cannot be compiled: {4}",
         "The ONNX importer lowers a set of operators onto the compiler's kernels (docs/onnx.md); this node is outside it, or uses attributes or inputs it does not handle.");
+
+    /// <summary>Format: <c>{0}</c> (the message names the limit, the value that passed it, and the setting that raises it, if any).</summary>
+    public static readonly DiagnosticDescriptor LimitExceeded = Error("MC0014",
+        "Model or file past a limit",
+        "{0}",
+        "The generator runs inside the compiler and the IDE, so the work it does and the code it emits are bounded: a weights or ONNX file's size, an ONNX graph's node count, a plan's kernel count.");
 }

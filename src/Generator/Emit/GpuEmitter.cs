@@ -78,6 +78,15 @@ internal static partial class GpuEmitter
         }
         w.Close();
         w.Line();
+        if (plan.Kernels.Any(k => k.Kind == KernelKind.Embedding && k.A.Buffer == BufferKind.Input))
+        {
+            // The device kernel cannot throw (it writes NaN for a bad id): ids are checked on the host first.
+            w.Line("/// <inheritdoc/>");
+            w.Open("protected override void CheckInput(global::System.ReadOnlySpan<float> input)");
+            ModelEmitter.WriteIdChecks(w, plan);
+            w.Close();
+            w.Line();
+        }
         w.Line("/// <inheritdoc/>");
         w.Open($"protected override void Run({View} input, {View} output, int batch)");
         if (whole)
@@ -105,6 +114,8 @@ internal static partial class GpuEmitter
         foreach (KernelPlan k in plan.Kernels)
             if (!FusedAway(k)) WriteKernel(w, k, residual[k.Index], int4[k.Index]);
         if (whole) WriteWholeModel(w, plan, int4);
+        foreach (KernelPlan k in plan.Kernels)
+            if (k.Epilogue.Count > 0) WriteEpilogue(w, k);
         WriteHelpers(w);
         if (device is not null)
         {
@@ -313,36 +324,46 @@ internal static partial class GpuEmitter
         w.Line();
     }
 
-    /// <summary>The fused epilogue as one scalar expression, with the functions ILGPU maps onto the GPU's (MathF).</summary>
-    internal static string Chain(KernelPlan k, string value)
+    /// <summary>The fused epilogue applied to <paramref name="value"/>: a call of the kernel's epilogue function (<see cref="WriteEpilogue"/>).</summary>
+    internal static string Chain(KernelPlan k, string value) => k.Epilogue.Count == 0 ? value : $"Epilogue{k.Index}({value})";
+
+    /// <summary>
+    /// A kernel's fused epilogue as a function of one statement per step, with the functions ILGPU maps onto the GPU's
+    /// (MathF): however long the chain, nothing nests (the C# compiler's stack) and no step's text is repeated.
+    /// </summary>
+    private static void WriteEpilogue(SourceWriter w, KernelPlan k)
     {
-        if (k.Epilogue.Count == 0) return value;
-        string v = "(" + value + ")";
+        w.Line($"/// <summary>The epilogue of K{k.Index}.</summary>");
+        w.Open($"private static float Epilogue{k.Index}(float x)");
         foreach (EpilogueStep step in k.Epilogue)
         {
             string c = Float(step.Scalar);
-            v = step.Kind switch
+            string v = step.Kind switch
             {
-                OpKind.AddScalar => $"({v} + {c})",
-                OpKind.MulScalar => $"({v} * {c})",
-                OpKind.Relu => $"GpuRelu({v})",
-                OpKind.Sigmoid => $"(1f / (1f + GpuExp(-({v}))))",
-                OpKind.Tanh => $"GpuTanh({v})",
-                OpKind.Gelu => $"GpuGelu({v})",
-                OpKind.GeluTanh => $"GpuGeluTanh({v})",
-                OpKind.Silu => $"GpuSilu({v})",
-                OpKind.Erf => $"global::ModelCompiler.Kernels.VectorMath.Erf({v})",
-                OpKind.Sqrt => $"global::System.MathF.Sqrt({v})",
-                OpKind.Exp => $"GpuExp({v})",
-                OpKind.Reciprocal => $"(1f / ({v}))",
-                OpKind.QuantizeLinear => $"global::System.MathF.Min({step.Ints[2]}f, global::System.MathF.Max({step.Ints[1]}f, global::System.MathF.Round({v} / {c}) + {step.Ints[0]}f))",
-                OpKind.LeakyRelu => $"GpuLeaky({v}, {c})",
-                OpKind.ClampMin => $"global::System.MathF.Max({v}, {c})",
-                OpKind.ClampMax => $"global::System.MathF.Min({v}, {c})",
+                OpKind.AddScalar => $"x + {c}",
+                OpKind.MulScalar => $"x * {c}",
+                OpKind.Relu => "GpuRelu(x)",
+                OpKind.Sigmoid => "1f / (1f + GpuExp(-x))",
+                OpKind.Tanh => "GpuTanh(x)",
+                OpKind.Gelu => "GpuGelu(x)",
+                OpKind.GeluTanh => "GpuGeluTanh(x)",
+                OpKind.Silu => "GpuSilu(x)",
+                OpKind.Erf => "global::ModelCompiler.Kernels.VectorMath.Erf(x)",
+                OpKind.Sqrt => "global::System.MathF.Sqrt(x)",
+                OpKind.Exp => "GpuExp(x)",
+                OpKind.Reciprocal => "1f / x",
+                // Clamped as the CPU does it, NaN kept (the GPU's max/min instructions would drop it).
+                OpKind.QuantizeLinear => $"GpuClamp(global::System.MathF.Round(x / {c}) + {step.Ints[0]}f, {step.Ints[1]}f, {step.Ints[2]}f)",
+                OpKind.LeakyRelu => $"GpuLeaky(x, {c})",
+                OpKind.ClampMin => $"x < {c} ? {c} : x",
+                OpKind.ClampMax => $"x > {c} ? {c} : x",
                 _ => throw new InvalidOperationException($"{step.Kind} is not element-wise"),
             };
+            w.Line($"x = {v};");
         }
-        return v;
+        w.Line("return x;");
+        w.Close();
+        w.Line();
     }
 
     /// <summary>The scalar helpers the epilogues call (written once per model, compiled into each kernel that uses them).</summary>
@@ -361,6 +382,7 @@ internal static partial class GpuEmitter
         w.Line("// Scalar forms of the activations for GPU kernels.");
         w.Line("private static float GpuRelu(float v) => v > 0f ? v : (v <= 0f ? 0f : v);");
         w.Line("private static float GpuLeaky(float v, float slope) => v >= 0f ? v : v * slope;");
+        w.Line("private static float GpuClamp(float v, float low, float high) => v < low ? low : v > high ? high : v;");
         w.Line("private static float GpuSilu(float v) => v / (1f + GpuExp(-v));");
         w.Line("private static float GpuGelu(float v) => 0.5f * v * (1f + global::ModelCompiler.Kernels.VectorMath.Erf(v * 0.70710678118654752f));");
         w.Line("// An int4 weight on the device (ModelCompiler.Gpu.DeviceInt4): bits 4i … 4i+3 of its word, less 8, times its block's scale.");

@@ -190,6 +190,7 @@ internal static class ModelEmitter
         w.Line(GeneratedCode);
         w.Open("public static void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output)");
         w.Line($"{K}PredictArguments.Validate(input, output, 1, InputLength, OutputLength);");
+        WriteIdChecks(w, plan);
         w.Line("RunRows(input, output, 1);");
         w.Close();
         w.Line();
@@ -203,12 +204,23 @@ internal static class ModelEmitter
         w.Line(GeneratedCode);
         w.Open("public static void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch, int maxDegreeOfParallelism = -1)");
         w.Line($"{K}PredictArguments.Validate(input, output, batch, InputLength, OutputLength);");
+        WriteIdChecks(w, plan);
         w.Line("bool parallel = maxDegreeOfParallelism != 1 && (long)batch * FlopsPerSample >= ParallelFlops;");
         w.Line($"{K}BatchRunner.Run(input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism, s_runRows);");
         w.Close();
         w.Line();
         w.Line($"private static readonly {K}RowsKernel s_runRows = RunRows;");
         w.Line();
+    }
+
+    /// <summary>
+    /// Token ids read straight from the input are checked before any kernel runs, so an id outside the table throws
+    /// with the output untouched (the kernel's own check would stop half-way through the batch).
+    /// </summary>
+    internal static void WriteIdChecks(SourceWriter w, ModelPlan plan)
+    {
+        foreach (int rows in plan.Kernels.Where(k => k.Kind == KernelKind.Embedding && k.A.Buffer == BufferKind.Input).Select(k => k.N).Distinct())
+            w.Line($"{K}Sequence.ValidateIds(input, {rows});");
     }
 
     private static void WriteEager(SourceWriter w, ModelPlan plan)
@@ -391,51 +403,60 @@ internal static class ModelEmitter
         string what = string.Join(", then ", kernel.Epilogue.Select(s => Describe(s)));
         w.Line($"/// <summary>{(kernel.Kind == KernelKind.Elementwise ? "Operator of" : "Epilogue of")} K{kernel.Index}: {SourceWriter.Xml(what)}.</summary>");
         w.Open($"private readonly struct K{kernel.Index}Operator : {K}IUnaryOperator");
-        w.Line($"public static float Invoke(float x) => {Chain(kernel, null)};");
-        foreach (string width in new[] { "128", "256", "512" })
-            w.Line($"public static global::System.Runtime.Intrinsics.Vector{width}<float> Invoke(global::System.Runtime.Intrinsics.Vector{width}<float> x) => {Chain(kernel, width)};");
+        // One statement per step, whatever the chain's length: the C# compiler's stack never sees a nested expression.
+        // A single step is the expression itself.
+        foreach (string? width in new[] { null, "128", "256", "512" })
+        {
+            string type = width is null ? "float" : $"global::System.Runtime.Intrinsics.Vector{width}<float>";
+            if (kernel.Epilogue.Count == 1)
+            {
+                w.Line($"public static {type} Invoke({type} x) => {Step(kernel.Epilogue[0], width)};");
+                continue;
+            }
+            w.Open($"public static {type} Invoke({type} x)");
+            foreach (EpilogueStep step in kernel.Epilogue) w.Line($"x = {Step(step, width)};");
+            w.Line("return x;");
+            w.Close();
+        }
         w.Close();
         w.Line();
     }
 
-    private static string Chain(KernelPlan kernel, string? width)
+    /// <summary>One epilogue step applied to <c>x</c>, as an expression that reads <c>x</c> once or twice (never a previous step's text).</summary>
+    private static string Step(EpilogueStep step, string? width)
     {
-        string expression = "x";
-        foreach (EpilogueStep step in kernel.Epilogue)
+        string v = $"global::System.Runtime.Intrinsics.Vector{width}";
+        string Constant() => width is null ? Float(step.Scalar) : $"{v}.Create({Float(step.Scalar)})";
+        return step.Kind switch
         {
-            string Constant() => width is null ? Float(step.Scalar) : $"global::System.Runtime.Intrinsics.Vector{width}.Create({Float(step.Scalar)})";
-            expression = step.Kind switch
-            {
-                OpKind.AddScalar => $"({expression} + {Constant()})",
-                OpKind.MulScalar => $"({expression} * {Constant()})",
-                // x where x ≥ 0, else slope · x (NaN: the comparison fails, NaN · slope is NaN).
-                OpKind.LeakyRelu => width is null
-                    ? $"{K}ScalarSteps.LeakyRelu({expression}, {Float(step.Scalar)})"
-                    : $"global::System.Runtime.Intrinsics.Vector{width}.ConditionalSelect(global::System.Runtime.Intrinsics.Vector{width}.GreaterThanOrEqual({expression}, global::System.Runtime.Intrinsics.Vector{width}<float>.Zero), {expression}, {expression} * {Constant()})",
-                // Limits that keep NaN (as PyTorch's clamp): a NaN compares false and is kept.
-                OpKind.ClampMin => width is null
-                    ? $"{K}ScalarSteps.ClampMin({expression}, {Float(step.Scalar)})"
-                    : $"global::System.Runtime.Intrinsics.Vector{width}.ConditionalSelect(global::System.Runtime.Intrinsics.Vector{width}.LessThan({expression}, {Constant()}), {Constant()}, {expression})",
-                OpKind.ClampMax => width is null
-                    ? $"{K}ScalarSteps.ClampMax({expression}, {Float(step.Scalar)})"
-                    : $"global::System.Runtime.Intrinsics.Vector{width}.ConditionalSelect(global::System.Runtime.Intrinsics.Vector{width}.GreaterThan({expression}, {Constant()}), {Constant()}, {expression})",
-                OpKind.Relu => $"{K}ReluOperator.Invoke({expression})",
-                OpKind.Sigmoid => $"{K}SigmoidOperator.Invoke({expression})",
-                OpKind.Tanh => $"{K}TanhOperator.Invoke({expression})",
-                OpKind.Gelu => $"{K}GeluOperator.Invoke({expression})",
-                OpKind.GeluTanh => $"{K}GeluTanhOperator.Invoke({expression})",
-                OpKind.Silu => $"{K}SiluOperator.Invoke({expression})",
-                OpKind.Erf => $"{K}ErfOperator.Invoke({expression})",
-                OpKind.Sqrt => $"{K}SqrtOperator.Invoke({expression})",
-                OpKind.Exp => $"{K}ExpOperator.Invoke({expression})",
-                OpKind.Reciprocal => $"{K}ReciprocalOperator.Invoke({expression})",
-                OpKind.QuantizeLinear => width is null
-                    ? $"{K}ScalarSteps.Quantize({expression}, {Float(step.Scalar)}, {step.Ints[0]}, {step.Ints[1]}, {step.Ints[2]})"
-                    : $"global::System.Runtime.Intrinsics.Vector{width}.Min(global::System.Runtime.Intrinsics.Vector{width}.Max(global::System.Runtime.Intrinsics.Vector{width}.Round({expression} / global::System.Runtime.Intrinsics.Vector{width}.Create({Float(step.Scalar)})) + global::System.Runtime.Intrinsics.Vector{width}.Create({step.Ints[0]}f), global::System.Runtime.Intrinsics.Vector{width}.Create({step.Ints[1]}f)), global::System.Runtime.Intrinsics.Vector{width}.Create({step.Ints[2]}f))",
-                _ => throw new InvalidOperationException($"{step.Kind} is not element-wise"),
-            };
-        }
-        return expression;
+            OpKind.AddScalar => $"x + {Constant()}",
+            OpKind.MulScalar => $"x * {Constant()}",
+            // x where x ≥ 0, else slope · x (NaN: the comparison fails, NaN · slope is NaN).
+            OpKind.LeakyRelu => width is null
+                ? $"{K}ScalarSteps.LeakyRelu(x, {Float(step.Scalar)})"
+                : $"{v}.ConditionalSelect({v}.GreaterThanOrEqual(x, {v}<float>.Zero), x, x * {Constant()})",
+            // Limits that keep NaN (as PyTorch's clamp): a NaN compares false and is kept.
+            OpKind.ClampMin => width is null
+                ? $"{K}ScalarSteps.ClampMin(x, {Float(step.Scalar)})"
+                : $"{v}.ConditionalSelect({v}.LessThan(x, {Constant()}), {Constant()}, x)",
+            OpKind.ClampMax => width is null
+                ? $"{K}ScalarSteps.ClampMax(x, {Float(step.Scalar)})"
+                : $"{v}.ConditionalSelect({v}.GreaterThan(x, {Constant()}), {Constant()}, x)",
+            OpKind.Relu => $"{K}ReluOperator.Invoke(x)",
+            OpKind.Sigmoid => $"{K}SigmoidOperator.Invoke(x)",
+            OpKind.Tanh => $"{K}TanhOperator.Invoke(x)",
+            OpKind.Gelu => $"{K}GeluOperator.Invoke(x)",
+            OpKind.GeluTanh => $"{K}GeluTanhOperator.Invoke(x)",
+            OpKind.Silu => $"{K}SiluOperator.Invoke(x)",
+            OpKind.Erf => $"{K}ErfOperator.Invoke(x)",
+            OpKind.Sqrt => $"{K}SqrtOperator.Invoke(x)",
+            OpKind.Exp => $"{K}ExpOperator.Invoke(x)",
+            OpKind.Reciprocal => $"{K}ReciprocalOperator.Invoke(x)",
+            OpKind.QuantizeLinear => width is null
+                ? $"{K}ScalarSteps.Quantize(x, {Float(step.Scalar)}, {step.Ints[0]}, {step.Ints[1]}, {step.Ints[2]})"
+                : $"{v}.Min({v}.Max({v}.Round(x / {v}.Create({Float(step.Scalar)})) + {v}.Create({step.Ints[0]}f), {v}.Create({step.Ints[1]}f)), {v}.Create({step.Ints[2]}f))",
+            _ => throw new InvalidOperationException($"{step.Kind} is not element-wise"),
+        };
     }
 
     private static void WriteWeightsLoader(SourceWriter w, ModelPlan plan)

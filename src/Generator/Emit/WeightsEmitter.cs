@@ -18,15 +18,19 @@ internal static class WeightsEmitter
 {
     public static string Emit(ModelPlan plan)
     {
-        byte[] bytes = WeightsFileReader.ReadAllBytes(plan.WeightsPath);
-        if (WeightLayout.Hash(bytes) != plan.WeightsHash)
-            throw new InvalidOperationException($"{plan.WeightsFile} changed while the model was being compiled; build again");
+        byte[] bytes = WeightsFileReader.ReadAllBytes(plan.WeightsPath, long.MaxValue); // the builder read it within the limit
+        string hash = WeightLayout.Hash(bytes);
         if (plan.IsOnnx)
         {
             // The same safetensors image the model was compiled against, laid out again from the ONNX file (deterministic).
-            bytes = OnnxImporter.Import(bytes, plan.WeightsFile, null, new System.Collections.Generic.List<Diagnostics.DiagnosticInfo>(), OnnxImporter.ExternalFiles(plan.WeightsPath, null))?.Weights
+            var external = new System.Collections.Generic.List<string>();
+            bytes = OnnxImporter.Import(bytes, plan.WeightsFile, null, new System.Collections.Generic.List<Diagnostics.DiagnosticInfo>(),
+                OnnxImporter.ExternalFiles(plan.WeightsPath, null, long.MaxValue, external))?.Weights
                 ?? throw new InvalidOperationException($"{plan.WeightsFile} could not be imported again");
+            hash = OnnxImporter.CombinedHash(hash, external);
         }
+        if (hash != plan.WeightsHash)
+            throw new InvalidOperationException($"{plan.WeightsFile} changed while the model was being compiled; build again");
         SafeTensorsHeader header = SafeTensorsHeader.Parse(bytes);
 
         var w = new SourceWriter();

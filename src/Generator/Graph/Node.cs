@@ -50,12 +50,13 @@ internal sealed class Node
     /// </summary>
     public int[] Axes { get; set; } = System.Array.Empty<int>();
 
+    /// <summary>Values per sample (for a constant: in the tensor); shape inference refuses a node past SizeMath.MaxElements.</summary>
     public int ElementCount
     {
         get
         {
             int n = 1;
-            foreach (int d in Shape) n *= d;
+            foreach (int d in Shape) n = checked(n * d);
             return n;
         }
     }

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using ModelCompiler.Generator.Diagnostics;
 using ModelCompiler.Generator.Parsing;
+using ModelCompiler.Kernels;
 using ModelCompiler.Weights;
 
 namespace ModelCompiler.Generator.Graph;
@@ -38,6 +39,34 @@ internal static class ShapeInference
     /// importer calls it as it records ops, where ONNX needs a shape to lower a node (Shape, asymmetric padding).
     /// </summary>
     public static Node? Infer(DslOp op, List<Node> nodes, ModelDeclaration model, SafeTensorsHeader weights, List<DiagnosticInfo> diagnostics)
+    {
+        Node? node;
+        try
+        {
+            node = InferShape(op, nodes, model, weights, diagnostics);
+        }
+        catch (OverflowException)
+        {
+            // The generator computes sizes in checked arithmetic: a wrap is a shape no tensor can have, never a small one.
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ShapeMismatch, op.Location,
+                $"{OpKinds.MethodName(op.Kind)}: its sizes overflow (a dimension, padding or count past 2^31)"));
+            return null;
+        }
+        if (node is null) return null;
+        // Every tensor fits one span: each dimension at least 1, at most SizeMath.MaxElements values (per sample, or for a
+        // weight the whole tensor). Past this point every element count, stride and offset is a safe int.
+        long count = SizeMath.Product(node.Shape);
+        if (!SizeMath.Fits(count))
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ShapeMismatch, op.Location, count < 1
+                ? $"{OpKinds.MethodName(op.Kind)} gives {Node.Format(node.Shape)}, which holds no values"
+                : $"{OpKinds.MethodName(op.Kind)} gives {Node.Format(node.Shape)}{(node.IsConstant ? "" : " per sample")}: {SizeMath.Format(count)} values, more than the {SizeMath.Format(SizeMath.MaxElements)} one tensor can hold"));
+            return null;
+        }
+        return node;
+    }
+
+    private static Node? InferShape(DslOp op, List<Node> nodes, ModelDeclaration model, SafeTensorsHeader weights, List<DiagnosticInfo> diagnostics)
     {
         Node? Mismatch(string message)
         {
@@ -361,12 +390,12 @@ internal static class ShapeInference
                 int inferred = Array.IndexOf(dims, -1);
                 if (dims.Length == 0 || dims.Any(d => d == 0 || d < -1) || dims.Count(d => d == -1) > 1)
                     return Mismatch($"Reshape: [{string.Join(", ", dims)}] is not a valid shape (positive dimensions, at most one -1)");
-                int known = dims.Where(d => d > 0).Aggregate(1, (p, d) => p * d);
+                long known = SizeMath.Product(dims.Where(d => d > 0));
                 if (inferred >= 0)
                 {
                     if (x.ElementCount % known != 0)
                         return Mismatch($"Reshape: a sample of {Shape(x)} has {x.ElementCount} values, which [{string.Join(", ", dims)}] cannot hold");
-                    dims[inferred] = x.ElementCount / known;
+                    dims[inferred] = (int)(x.ElementCount / known);
                 }
                 else if (known != x.ElementCount)
                     return Mismatch($"Reshape: a sample of {Shape(x)} has {x.ElementCount} values, but [{string.Join(", ", dims)}] has {known}");

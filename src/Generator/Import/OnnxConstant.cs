@@ -3,6 +3,8 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 
+using ModelCompiler.Kernels;
+
 namespace ModelCompiler.Generator.Import;
 
 /// <summary>
@@ -30,7 +32,7 @@ internal sealed class OnnxConstant
 
     public bool HasBatch => Batch is not null && Array.IndexOf(Batch, true) >= 0;
 
-    public long Count => Dims.Aggregate(1L, (p, d) => p * d);
+    public long Count => SizeMath.Product(Dims);
 
     /// <summary>The integers, for an attribute-like input (axes, pads, a reshape target) that may not depend on the batch.</summary>
     public long[]? PlainLongs => HasBatch ? null : Longs;

@@ -2,6 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 
+using ModelCompiler.Kernels;
+
 namespace ModelCompiler.Generator.Import;
 
 /// <summary>A node on constants that cannot be folded; the message says why (the importer turns it into MC0013).</summary>
@@ -40,7 +42,7 @@ internal static class OnnxConstantFolding
         long[] picks = indices.PlainLongs ?? throw new OnnxFoldException("the indices must be integers");
         long size = data.Dims[axis];
         long[] dims = data.Dims.Take((int)axis).Concat(indices.Dims).Concat(data.Dims.Skip((int)axis + 1)).ToArray();
-        long outer = data.Dims.Take((int)axis).Aggregate(1L, (p, d) => p * d), inner = data.Dims.Skip((int)axis + 1).Aggregate(1L, (p, d) => p * d);
+        long outer = SizeMath.Product(data.Dims.Take((int)axis)), inner = SizeMath.Product(data.Dims.Skip((int)axis + 1));
         if ((double)outer * picks.Length * inner > MaxElements) throw new OnnxFoldException("the result is too large to fold");
         var source = new List<int>();
         for (long o = 0; o < outer; o++)
@@ -63,7 +65,7 @@ internal static class OnnxConstantFolding
             throw new OnnxFoldException("the parts differ in type or in a dimension other than the axis");
         long[] dims = parts[0].Dims.ToArray();
         dims[axis] = parts.Sum(p => p.Dims[axis]);
-        long outer = dims.Take((int)axis).Aggregate(1L, (p, d) => p * d);
+        long outer = SizeMath.Product(dims.Take((int)axis));
         var floats = new List<float>();
         var longs = new List<long>();
         var batch = new List<bool>();
@@ -207,7 +209,7 @@ internal static class OnnxConstantFolding
 
     public static long[] ResolveShape(long[] input, long[] target, bool allowZero)
     {
-        long total = input.Aggregate(1L, (p, d) => p * d);
+        long total = SizeMath.Product(input);
         var dims = new long[target.Length];
         int inferred = -1;
         for (int i = 0; i < target.Length; i++)
@@ -227,7 +229,7 @@ internal static class OnnxConstantFolding
             if (d < 0) throw new OnnxFoldException($"dimension {d}");
             dims[i] = d;
         }
-        long known = dims.Where((d, i) => i != inferred).Aggregate(1L, (p, d) => p * d);
+        long known = SizeMath.Product(dims.Where((d, i) => i != inferred));
         if (inferred >= 0)
         {
             if (known == 0 || total % known != 0) throw new OnnxFoldException($"[{string.Join(", ", target)}] does not divide {total} elements");
@@ -285,7 +287,7 @@ internal static class OnnxConstantFolding
     public static OnnxConstant ConstantOfShape(OnnxConstant shape, OnnxConstant? value)
     {
         long[] dims = shape.PlainLongs ?? throw new OnnxFoldException("a tensor shaped by the batch size cannot be a constant");
-        long count = dims.Aggregate(1L, (p, d) => p * d);
+        long count = SizeMath.Product(dims);
         if (dims.Any(d => d < 0) || count > MaxElements) throw new OnnxFoldException($"shape [{string.Join(", ", dims)}]");
         if (value is null) return new OnnxConstant(dims, new float[count], null);
         if (value.Count != 1) throw new OnnxFoldException("the value must hold one element");
@@ -320,7 +322,7 @@ internal static class OnnxConstantFolding
             if (x != y && x != 1 && y != 1) throw new OnnxFoldException($"[{string.Join(", ", a)}] and [{string.Join(", ", b)}] do not broadcast");
             dims[i] = x == 1 ? y : x;
         }
-        if (dims.Aggregate(1L, (p, d) => p * d) > MaxElements) throw new OnnxFoldException("the result is too large to fold");
+        if (SizeMath.Product(dims) > MaxElements) throw new OnnxFoldException("the result is too large to fold");
         return dims;
     }
 
@@ -344,7 +346,7 @@ internal static class OnnxConstantFolding
     private static IEnumerable<long[]> Indices(long[] dims)
     {
         if (dims.Any(d => d == 0)) yield break;
-        if (dims.Aggregate(1L, (p, d) => p * d) > MaxElements) throw new OnnxFoldException("the result is too large to fold");
+        if (SizeMath.Product(dims) > MaxElements) throw new OnnxFoldException("the result is too large to fold");
         var index = new long[dims.Length];
         while (true)
         {

@@ -3,6 +3,8 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 
+using ModelCompiler.Kernels;
+
 namespace ModelCompiler.Generator.Import;
 
 internal static partial class OnnxImporter
@@ -51,7 +53,7 @@ internal static partial class OnnxImporter
                     }
                     case "Size":
                         result = shapeOfActivation
-                            ? new OnnxConstant(Array.Empty<long>(), null, new[] { SampleShape(node, present[0]).Aggregate(1L, (p, d) => p * d) }, new[] { true })
+                            ? new OnnxConstant(Array.Empty<long>(), null, new[] { SizeMath.Product(SampleShape(node, present[0])) }, new[] { true })
                             : new OnnxConstant(Array.Empty<long>(), null, new[] { In(0).Count });
                         break;
                     case "Gather":
@@ -106,7 +108,7 @@ internal static partial class OnnxImporter
                         OnnxConstant x = In(0);
                         long axis = IntAttribute(node, "axis", 1);
                         if (axis < 0) axis += x.Dims.Length;
-                        long outer = x.Dims.Take((int)axis).Aggregate(1L, (p, d) => p * d);
+                        long outer = SizeMath.Product(x.Dims.Take((int)axis));
                         result = x.Reshaped(new[] { outer, outer == 0 ? 0 : x.Count / outer });
                         break;
                     }
@@ -187,7 +189,7 @@ internal static partial class OnnxImporter
             long axis = IntAttribute(node, "axis", 1);
             if (axis < 0) axis += q.Dims.Length;
             if (axis < 0 || axis >= q.Dims.Length || q.Dims[axis] != scales.Length) throw new OnnxFoldException($"{scales.Length} scales do not fit axis {axis} of [{string.Join(", ", q.Dims)}]");
-            long inner = q.Dims.Skip((int)axis + 1).Aggregate(1L, (p, d) => p * d);
+            long inner = SizeMath.Product(q.Dims.Skip((int)axis + 1));
             for (int i = 0; i < values.Length; i++)
             {
                 int c = (int)(i / inner % scales.Length);

@@ -69,7 +69,7 @@ internal static partial class OnnxImporter
                             OnnxDataType.UInt32 => (long)BitConverter.ToUInt32(data, offset + 4 * i),
                             OnnxDataType.Int16 => BitConverter.ToInt16(data, offset + 2 * i),
                             OnnxDataType.UInt16 => BitConverter.ToUInt16(data, offset + 2 * i),
-                            OnnxDataType.Int8 => (sbyte)data[offset + i],
+                            OnnxDataType.Int8 => unchecked((sbyte)data[offset + i]),
                             _ => (long)data[offset + i],
                         }).ToArray());
                 }
@@ -88,8 +88,9 @@ internal static partial class OnnxImporter
                 OnnxDataType.Float => new OnnxConstant(dims, t.FloatData.ToArray(), null),
                 OnnxDataType.Double => new OnnxConstant(dims, t.DoubleData.Select(v => (float)v).ToArray(), null),
                 OnnxDataType.Int64 or OnnxDataType.UInt64 => new OnnxConstant(dims, null, t.Int64Data.ToArray()),
-                OnnxDataType.Int8 => new OnnxConstant(dims, null, t.Int32Data.Select(v => (long)(sbyte)v).ToArray()),
-                _ => new OnnxConstant(dims, null, t.Int32Data.Select(v => t.DataType == OnnxDataType.Int32 ? (long)(int)v : v).ToArray()),
+                // int32_data holds each small integer widened; a value out of its type's range is read as the bits it keeps (as protobuf does).
+                OnnxDataType.Int8 => new OnnxConstant(dims, null, t.Int32Data.Select(v => unchecked((long)(sbyte)v)).ToArray()),
+                _ => new OnnxConstant(dims, null, t.Int32Data.Select(v => t.DataType == OnnxDataType.Int32 ? unchecked((long)(int)v) : v).ToArray()),
             };
         }
 

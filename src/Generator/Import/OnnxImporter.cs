@@ -7,6 +7,7 @@ using ModelCompiler.Generator.Diagnostics;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Parsing;
+using ModelCompiler.Kernels;
 using ModelCompiler.Weights;
 
 namespace ModelCompiler.Generator.Import;
@@ -27,6 +28,25 @@ internal sealed class OnnxImport
 
     /// <summary>The weights the ops name, as a safetensors file image: the rest of the pipeline reads weights from one.</summary>
     public byte[] Weights { get; }
+
+    /// <summary>The output's shape as the file declares it (null dimensions symbolic or unknown), or null when it declares none.</summary>
+    public long?[]? DeclaredOutputShape { get; init; }
+
+    /// <summary>
+    /// What is wrong with the declared output shape, given the shape shape inference found for one sample; null when they
+    /// agree (the first dimension is the batch; a symbolic or unknown dimension agrees with anything). onnx's checker and
+    /// ONNX Runtime refuse a file whose declared shape disagrees; so does the compiler, rather than pick one.
+    /// </summary>
+    public string? OutputShapeError(int[] sample)
+    {
+        if (DeclaredOutputShape is null) return null;
+        string declared = "[" + string.Join(", ", DeclaredOutputShape.Select(d => d?.ToString(CultureInfo.InvariantCulture) ?? "?")) + "]";
+        string computed = "[N, " + string.Join(", ", sample) + "]";
+        if (DeclaredOutputShape.Length != sample.Length + 1
+            || DeclaredOutputShape.Skip(1).Where((d, i) => d is not null && d.Value != sample[i]).Any())
+            return $"output '{OutputName}' is declared {declared}, but the graph computes {computed}";
+        return null;
+    }
 }
 
 /// <summary>
@@ -39,6 +59,9 @@ internal sealed class OnnxImport
 /// </summary>
 internal static partial class OnnxImporter
 {
+    /// <summary>The most nodes a graph may have: the import's work (and the generated code) stays bounded.</summary>
+    public const int MaxNodes = 100_000;
+
     /// <summary>The operators lowered, for docs/onnx.md (generated from this list by a test).</summary>
     public static readonly string[] Supported =
     {
@@ -49,20 +72,33 @@ internal static partial class OnnxImporter
     };
 
     /// <summary>
-    /// Reads external data files beside <paramref name="modelPath"/>. With <paramref name="listed"/> (the AdditionalFiles),
-    /// only a listed file is read: the incremental pipeline keys a model on its files' hashes, so an unlisted file would
-    /// go stale unnoticed. The package's targets list <c>*.onnx.data</c> and <c>*.onnx_data</c>.
+    /// Reads external data files beside <paramref name="modelPath"/>. A location must be relative and stay inside the
+    /// model's folder (as onnx's checker and ONNX Runtime require: no absolute path, no way out through <c>..</c>).
+    /// With <paramref name="listed"/> (the AdditionalFiles), only a listed file is read: the incremental pipeline keys a
+    /// model on its files, so an unlisted file would go stale unnoticed. The package's targets list <c>*.onnx.data</c>
+    /// and <c>*.onnx_data</c>. Each file read adds its hash to <paramref name="hashes"/>, which key the plan with the
+    /// model's own.
     /// </summary>
-    public static Func<string, byte[]> ExternalFiles(string modelPath, IReadOnlyCollection<WeightsFileRef>? listed) => location =>
+    public static Func<string, byte[]> ExternalFiles(string modelPath, IReadOnlyCollection<WeightsFileRef>? listed, long maxBytes, List<string>? hashes = null) => location =>
     {
-        string directory = System.IO.Path.GetDirectoryName(modelPath) ?? "";
+        string directory = System.IO.Path.GetFullPath(System.IO.Path.GetDirectoryName(modelPath) ?? ".");
+        if (System.IO.Path.IsPathRooted(location) || location.IndexOf(':') >= 0)
+            throw new UnauthorizedAccessException($"an external data location must be relative to the model's folder, not '{location}'");
         string path = System.IO.Path.GetFullPath(System.IO.Path.Combine(directory, location));
+        string inside = directory.EndsWith(System.IO.Path.DirectorySeparatorChar.ToString(), StringComparison.Ordinal) ? directory : directory + System.IO.Path.DirectorySeparatorChar;
+        if (!path.StartsWith(inside, StringComparison.Ordinal))
+            throw new UnauthorizedAccessException($"'{location}' leads out of the model's folder; external data must sit in it or below it");
         if (listed is not null && !listed.Any(f => string.Equals(System.IO.Path.GetFullPath(f.Path), path, StringComparison.Ordinal)))
             throw new System.IO.FileNotFoundException(WeightsFileRef.IsWeightsFile(path)
                 ? $"'{path}' is not among the AdditionalFiles; add it (<AdditionalFiles Include=\"…\" />)"
                 : $"'{path}' is not read by the generator: name it *.onnx.data (or *.data, *.bin) and list it among the AdditionalFiles");
-        return WeightsFileReader.ReadAllBytes(path);
+        byte[] bytes = WeightsFileReader.ReadAllBytes(path, maxBytes);
+        hashes?.Add(WeightLayout.Hash(bytes));
+        return bytes;
     };
+
+    /// <summary>The hash of a model file and the external data files it read, in the order read: the model file's alone when it has none.</summary>
+    public static string CombinedHash(string modelHash, IEnumerable<string> externalHashes) => string.Join("+", new[] { modelHash }.Concat(externalHashes));
 
     /// <summary>Lowers a read ONNX file; <paramref name="external"/> reads an external data file by its location (relative to the model).</summary>
     public static OnnxImport? Import(byte[] bytes, OnnxModel model, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics, Func<string, byte[]>? external = null)
@@ -129,6 +165,13 @@ internal static partial class OnnxImporter
             try
             {
                 OnnxGraph graph = _model.Graph;
+                CheckNames(graph);
+                if (graph.Nodes.Count > MaxNodes)
+                {
+                    _diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LimitExceeded, _at,
+                        $"ONNX file '{_file}' has {graph.Nodes.Count:N0} nodes; the importer reads graphs of at most {MaxNodes:N0}"));
+                    return null;
+                }
                 foreach (OnnxTensor t in graph.Initializers) _constants[t.Name] = Read(t, null);
                 foreach (OnnxNode n in graph.Nodes)
                     foreach (string i in n.Inputs) _uses[i] = _uses.TryGetValue(i, out int u) ? u + 1 : 1;
@@ -154,6 +197,9 @@ internal static partial class OnnxImporter
                         throw Fail($"input '{input.Name}' dimension {d} is '{input.Shape[d].Parameter ?? "unknown"}': only the first (the batch) may vary");
                     sample[d - 1] = (int)v.Value;
                 }
+                long sampleCount = SizeMath.Product(sample);
+                if (!SizeMath.Fits(sampleCount))
+                    throw Fail($"input '{input.Name}' is [N, {string.Join(", ", sample)}]: {SizeMath.Format(sampleCount)} values per sample, more than the {SizeMath.Format(SizeMath.MaxElements)} one tensor can hold");
                 _ops.Add(new DslOp(0, OpKind.Input, EquatableArray<int>.Empty, input.Name, 0f, EquatableArray<int>.Empty, _at, null, input.Name));
                 _declaration = new ModelDeclaration(null, EquatableArray<ContainingType>.Empty, "", "", _at, _file, _at, 0, EquatableArray<string>.Empty, null, null, null, 1,
                     input.Name, new EquatableArray<int>(sample), EquatableArray<DslOp>.Empty, -1, EquatableArray<DiagnosticInfo>.Empty);
@@ -172,17 +218,55 @@ internal static partial class OnnxImporter
                 for (int index = 0; index < graph.Nodes.Count; index++)
                 {
                     if (skip.Contains(index)) continue;
-                    Lower(graph.Nodes, index, skip);
+                    try
+                    {
+                        Lower(graph.Nodes, index, skip);
+                    }
+                    catch (OverflowException)
+                    {
+                        // Sizes are computed in checked arithmetic: a shape or attribute that wraps is refused, never lowered.
+                        throw Unsupported(graph.Nodes[index], "its sizes overflow (a dimension, count or attribute past what one tensor can hold)");
+                    }
                 }
 
                 if (graph.Outputs.Count != 1) throw Fail($"the graph has {graph.Outputs.Count} outputs; a compiled model has exactly one");
                 if (!_activations.TryGetValue(graph.Outputs[0].Name, out int output))
                     throw Fail($"output '{graph.Outputs[0].Name}' is not computed from the input");
-                return new OnnxImport(_ops, output, input.Name, graph.Outputs[0].Name, sample, SafeTensorsImage());
+                return new OnnxImport(_ops, output, input.Name, graph.Outputs[0].Name, sample, SafeTensorsImage())
+                {
+                    DeclaredOutputShape = graph.Outputs[0].Shape?.Select(d => d.Value).ToArray(),
+                };
             }
             catch (Stop)
             {
                 return null;
+            }
+        }
+
+        /// <summary>
+        /// Every value has one producer: an initializer, a graph input or one node's output (SSA, as the ONNX spec and its
+        /// checker require). A file that defines a name twice is malformed (MC0003 naming it), never last-definition-wins.
+        /// </summary>
+        private void CheckNames(OnnxGraph graph)
+        {
+            var producers = new Dictionary<string, string>(StringComparer.Ordinal);
+            void Define(string name, string by)
+            {
+                if (name.Length == 0) return; // an omitted optional output
+                if (producers.TryGetValue(name, out string? first))
+                    throw Fail($"'{name}' is defined twice ({first} and {by}); each value of an ONNX graph has one producer");
+                producers[name] = by;
+            }
+            foreach (OnnxTensor t in graph.Initializers) Define(t.Name, "an initializer");
+            // A graph input may repeat an initializer's name (it is then the initializer's default, IR < 4); nothing else may.
+            var initializers = new HashSet<string>(graph.Initializers.Select(t => t.Name), StringComparer.Ordinal);
+            foreach (OnnxValueInfo v in graph.Inputs)
+                if (!initializers.Contains(v.Name)) Define(v.Name, "a graph input");
+            for (int i = 0; i < graph.Nodes.Count; i++)
+            {
+                OnnxNode n = graph.Nodes[i];
+                string by = $"node '{(n.Name.Length > 0 ? n.Name : "#" + i.ToString(CultureInfo.InvariantCulture))}' ({n.OpType})";
+                foreach (string output in n.Outputs) Define(output, by);
             }
         }
 

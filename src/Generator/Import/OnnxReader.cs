@@ -243,9 +243,8 @@ internal static class OnnxReader
         public (int Field, int Wire) Tag()
         {
             ulong tag = Varint();
-            int field = (int)(tag >> 3), wire = (int)(tag & 7);
-            if (field <= 0 || tag >> 3 > int.MaxValue) throw Error($"field number {tag >> 3}");
-            return (field, wire);
+            if (tag >> 3 == 0 || tag >> 3 > int.MaxValue) throw Error($"field number {tag >> 3}");
+            return ((int)(tag >> 3), (int)(tag & 7));
         }
 
         public ulong Varint()
@@ -261,7 +260,7 @@ internal static class OnnxReader
             throw Error("a number longer than 10 bytes");
         }
 
-        public long Int64() => (long)Varint();
+        public long Int64() => unchecked((long)Varint()); // protobuf's int64: the varint's bits, negative numbers included
 
         public int Int32() => unchecked((int)(long)Varint());
 

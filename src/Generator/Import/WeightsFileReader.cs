@@ -3,50 +3,50 @@ using System.IO;
 
 namespace ModelCompiler.Generator.Import;
 
-/// <summary>A weights file seen among AdditionalFiles, keyed by path, length and content hash for the incremental cache.</summary>
-internal sealed record WeightsFileRef(string Path, long Length, string Hash, string? Error)
-{
-    public static WeightsFileRef Read(string path)
-    {
-        try
-        {
-            byte[] bytes = WeightsFileReader.ReadAllBytes(path);
-            return new WeightsFileRef(path, bytes.Length, Kernels.WeightLayout.Hash(bytes), null);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
-        {
-            return new WeightsFileRef(path, -1, "", e.Message);
-        }
-    }
-
-    /// <summary>
-    /// The AdditionalFiles the generator reads (and hashes): weights, ONNX models, and an ONNX model's external data,
-    /// which ONNX lets be named anything; these are the names PyTorch and onnx.save_model write.
-    /// </summary>
-    public static bool IsWeightsFile(string path) =>
-        path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)
-        || path.EndsWith(".data", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".onnx_data", StringComparison.OrdinalIgnoreCase)
-        || path.EndsWith(".bin", StringComparison.OrdinalIgnoreCase);
-
-    /// <summary>Whether this file is the one a model's <c>Weights = "…"</c> names: equal, or a whole-segment ending of the path.</summary>
-    public bool Matches(string weights)
-    {
-        string path = Path.Replace('\\', '/');
-        string wanted = weights.Replace('\\', '/').TrimStart('.', '/');
-        return path.Equals(wanted, StringComparison.OrdinalIgnoreCase)
-            || path.EndsWith("/" + wanted, StringComparison.OrdinalIgnoreCase);
-    }
-}
-
 /// <summary>
-/// The one place the generator reads a binary file. Roslyn has no API for binary AdditionalFiles
-/// (roslyn#47292): <c>AdditionalText.GetText()</c> on a binary file fails the build with CS2015, so the
-/// bytes are read from the AdditionalText's path. Because the compiler does not track that read, the
-/// pipeline keys the model on the file's path, length and content hash (<see cref="WeightsFileRef"/>).
+/// The one place the generator touches a file. Roslyn has no API for binary AdditionalFiles (roslyn#47292):
+/// <c>AdditionalText.GetText()</c> on a binary file fails the build with CS2015, so the bytes are read from the
+/// AdditionalText's path. Because the compiler does not track that read, the pipeline keys each file on its identity
+/// (<see cref="WeightsFileRef"/>) and each model on the hash of the bytes it read.
 /// </summary>
 internal static class WeightsFileReader
 {
+    /// <summary>The largest file the generator reads by default (MSBuild: ModelCompilerMaxFileBytes); a byte array holds at most ~2 GiB.</summary>
+    public const long DefaultMaxBytes = 1L << 30;
+
 #pragma warning disable RS1035 // File IO is banned in analyzers; reading a binary AdditionalFile has no other route (see above).
-    public static byte[] ReadAllBytes(string path) => File.ReadAllBytes(path);
+    public static (long Length, long LastWriteTicks) Identity(string path)
+    {
+        var info = new FileInfo(path);
+        if (!info.Exists) throw new FileNotFoundException($"Could not find file '{path}'.", path);
+        return (info.Length, info.LastWriteTimeUtc.Ticks);
+    }
+
+    /// <summary>Reads a whole file, refusing one over <paramref name="maxBytes"/> before reading anything (<see cref="FileTooLargeException"/>).</summary>
+    public static byte[] ReadAllBytes(string path, long maxBytes = DefaultMaxBytes)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+        long length = stream.Length;
+        if (length > maxBytes || length > Kernels.SizeMath.MaxElements) throw new FileTooLargeException(path, length, maxBytes);
+        var bytes = new byte[length];
+        int read = 0;
+        while (read < bytes.Length)
+        {
+            int n = stream.Read(bytes, read, bytes.Length - read);
+            if (n == 0) throw new IOException($"'{path}' ended after {read} of {length} bytes (it changed while it was read)");
+            read += n;
+        }
+        return bytes;
+    }
 #pragma warning restore RS1035
+}
+
+/// <summary>A file past the generator's size limit: MC0014, naming the file, its size and the setting that raises the limit.</summary>
+internal sealed class FileTooLargeException : IOException
+{
+    public FileTooLargeException(string path, long length, long limit)
+        : base($"'{System.IO.Path.GetFileName(path)}' is {length:N0} bytes; the generator reads files of at most {Math.Min(limit, Kernels.SizeMath.MaxElements):N0} bytes "
+            + "(raise the limit with the MSBuild property ModelCompilerMaxFileBytes, up to 2 GiB; or keep the weights out of the build and load them at run time)")
+    {
+    }
 }

@@ -112,6 +112,11 @@ internal sealed class ForwardEvaluator
         {
             return new Outcome(_ops, -1, e.Info);
         }
+        catch (OverflowException)
+        {
+            // A backstop: arithmetic is checked, and the places that can overflow say where; anything else points at Forward.
+            return new Outcome(_ops, -1, Unsupported(syntax.Identifier.Parent ?? syntax, "a size or index computed in Forward overflows an int").Info);
+        }
     }
 
     private Value EvaluateBody(SyntaxNode declaration, Env env, string name)
@@ -180,8 +185,8 @@ internal sealed class ForwardEvaluator
                 env.Set(target, Arithmetic(compound.OperatorKind, Eval(compound.Target, env), Eval(compound.Value, env), compound));
                 return;
             case IIncrementOrDecrementOperation step when Variable(step.Target) is { } target:
-                int delta = step.Kind == OperationKind.Increment ? 1 : -1;
-                env.Set(target, new ConstantValue(ToInt(Eval(step.Target, env), step) + delta));
+                env.Set(target, Arithmetic(step.Kind == OperationKind.Increment ? BinaryOperatorKind.Add : BinaryOperatorKind.Subtract,
+                    new ConstantValue(ToInt(Eval(step.Target, env), step)), new ConstantValue(1), step));
                 return;
             default:
                 throw Unsupported(operation, "only assignments to locals and parameters are supported");
@@ -382,7 +387,11 @@ internal sealed class ForwardEvaluator
                 IArgumentOperation sizesArgument = Arg("sizes")!;
                 if (Eval(sizesArgument.Value, env) is not IntsValue sizes || sizes.Values.Length == 0 || sizes.Values.Any(v => v <= 0))
                     throw Unsupported(sizesArgument, "Split needs constant, positive sizes");
-                int total = sizes.Values.Sum(), start = 0;
+                long sum = sizes.Values.Sum(v => (long)v);
+                if (sum > Kernels.SizeMath.MaxElements)
+                    throw new EvaluationError(DiagnosticInfo.Create(DiagnosticDescriptors.ShapeMismatch, LocationInfo.From(sizesArgument.Syntax),
+                        $"Split: the sizes [{string.Join(", ", sizes.Values)}] add up to {Kernels.SizeMath.Format(sum)}, more than any dimension can have"));
+                int total = (int)sum, start = 0;
                 var parts = new int[sizes.Values.Length];
                 for (int i = 0; i < parts.Length; start += sizes.Values[i], i++)
                     parts[i] = ((TensorValue)Record(OpKind.Slice, invocation, new[] { receiver }, ints: new[] { dimension, start, start + sizes.Values[i], total })).Id;
@@ -484,13 +493,24 @@ internal sealed class ForwardEvaluator
             return new ConstantValue(ls + Format(right, at));
         if (left is ConstantValue { Constant: int a } && right is ConstantValue { Constant: int b })
         {
+            // Checked (the generator builds with overflow checks): a size that wraps is refused here, where it is written.
+            long wide = kind switch
+            {
+                BinaryOperatorKind.Add => (long)a + b,
+                BinaryOperatorKind.Subtract => (long)a - b,
+                BinaryOperatorKind.Multiply => (long)a * b,
+                BinaryOperatorKind.Divide when b != 0 => (long)a / b,
+                _ => 0,
+            };
+            if (wide is > int.MaxValue or < int.MinValue)
+                throw Unsupported(at, $"the result, {wide}, does not fit an int");
             switch (kind)
             {
                 case BinaryOperatorKind.Add: return new ConstantValue(a + b);
                 case BinaryOperatorKind.Subtract: return new ConstantValue(a - b);
                 case BinaryOperatorKind.Multiply: return new ConstantValue(a * b);
                 case BinaryOperatorKind.Divide when b != 0: return new ConstantValue(a / b);
-                case BinaryOperatorKind.Remainder when b != 0: return new ConstantValue(a % b);
+                case BinaryOperatorKind.Remainder when b != 0: return new ConstantValue(b == -1 ? 0 : a % b);
                 case BinaryOperatorKind.LessThan: return new ConstantValue(a < b);
                 case BinaryOperatorKind.LessThanOrEqual: return new ConstantValue(a <= b);
                 case BinaryOperatorKind.GreaterThan: return new ConstantValue(a > b);

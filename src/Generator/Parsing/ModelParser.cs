@@ -144,6 +144,15 @@ internal static class ModelParser
                 return Result(weights, weightsLocation, input.Name, containing: containing.ToArray());
             }
 
+            long inputCount = Kernels.SizeMath.Product(shape);
+            if (!Kernels.SizeMath.Fits(inputCount))
+            {
+                LocationInfo? where = LocationInfo.From(input.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(cancellationToken));
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ShapeMismatch, where,
+                    $"[Shape({string.Join(", ", shape)})] holds {Kernels.SizeMath.Format(inputCount)} values per sample, more than the {Kernels.SizeMath.Format(Kernels.SizeMath.MaxElements)} one tensor can hold"));
+                return Result(weights, weightsLocation, input.Name, containing: containing.ToArray());
+            }
+
             cancellationToken.ThrowIfCancellationRequested();
             var evaluator = new ForwardEvaluator(context.SemanticModel.Compilation, tensorType!, cancellationToken);
             ForwardEvaluator.Outcome outcome = evaluator.Evaluate(forward, forwardSyntax!, input);
@@ -157,7 +166,7 @@ internal static class ModelParser
         catch (Exception e)
         {
             // The generator never throws: an internal failure becomes a diagnostic naming the model.
-            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, classLocation, type.Name, e.GetType().Name + ": " + e.Message));
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, classLocation, type.Name, DiagnosticInfo.Describe(e)));
             return Result();
         }
     }

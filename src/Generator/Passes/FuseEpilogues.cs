@@ -47,6 +47,9 @@ internal sealed class FusionGroup
 /// </summary>
 internal static class FuseEpilogues
 {
+    /// <summary>The most element-wise steps one kernel applies in its store.</summary>
+    public const int MaxEpilogueSteps = 32;
+
     public static List<FusionGroup> Run(ModelGraph graph, bool[] live)
     {
         List<int>[] consumers = graph.Consumers();
@@ -114,6 +117,9 @@ internal static class FuseEpilogues
                         continue;
                     }
                     if (!OpKinds.IsUnaryElementwise(next.Kind)) break;
+                    // A bounded epilogue: a longer chain continues in an element-wise kernel of its own, so no generated
+                    // operator (inlined into every store of its kernel) grows with the model.
+                    if (group.Epilogue.Count >= MaxEpilogueSteps) break;
                     group.Epilogue.Add(next);
                     group.Absorbed.Add(next);
                     group.Result = next;

@@ -22,7 +22,10 @@ internal static class ModelBuilder
     /// <summary>Weights up to this many bytes are embedded when the model says <c>WeightsStorage.Auto</c> (MSBuild: ModelCompilerEmbedLimit).</summary>
     public const long DefaultEmbedLimit = 16L * 1024 * 1024;
 
-    public static ModelResult Build(ModelDeclaration model, ImmutableArray<WeightsFileRef> files, long embedLimit, CancellationToken cancellationToken, bool gpu = false)
+    /// <summary>The most kernels one model's generated code runs (a bound on what the generator emits; Forward records at most 20,000 ops).</summary>
+    public const int MaxKernels = 20_000;
+
+    public static ModelResult Build(ModelDeclaration model, ImmutableArray<WeightsFileRef> files, BuildOptions options, CancellationToken cancellationToken, bool gpu = false)
     {
         var diagnostics = model.Diagnostics.ToList();
         ModelResult Stop() => new(null, diagnostics.ToEquatableArray()) { StandIn = StandIn(model, diagnostics) };
@@ -53,15 +56,22 @@ internal static class ModelBuilder
 
             SafeTensorsHeader header;
             byte[] bytes;
+            OnnxImport? declaredOutput = null;
             try
             {
-                bytes = WeightsFileReader.ReadAllBytes(file.Path);
+                // The one read of the file for this change of it (the pipeline compared identities until here).
+                bytes = WeightsFileReader.ReadAllBytes(file.Path, options.MaxFileBytes);
+                file = file with { Length = bytes.Length, Hash = Kernels.WeightLayout.Hash(bytes) };
                 if (model.IsOnnx)
                 {
                     // The ONNX graph becomes the ops a Forward method would have recorded, and its initializers a
                     // safetensors image under the names those ops read; from here on it is compiled like any model.
-                    OnnxImport? import = OnnxImporter.Import(bytes, model.WeightsFile, model.WeightsLocation, diagnostics, OnnxImporter.ExternalFiles(file.Path, files));
+                    var external = new List<string>();
+                    OnnxImport? import = OnnxImporter.Import(bytes, model.WeightsFile, model.WeightsLocation, diagnostics, OnnxImporter.ExternalFiles(file.Path, files, options.MaxFileBytes, external));
                     if (import is null) return Stop();
+                    // External data is part of what the model embeds: its hashes key the plan with the model file's.
+                    file = file with { Hash = OnnxImporter.CombinedHash(file.Hash, external) };
+                    declaredOutput = import;
                     model = model with
                     {
                         InputName = import.InputName,
@@ -75,6 +85,11 @@ internal static class ModelBuilder
                 }
                 header = SafeTensorsHeader.Parse(bytes);
             }
+            catch (FileTooLargeException e)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LimitExceeded, model.WeightsLocation, e.Message));
+                return Stop();
+            }
             catch (Exception e) when (e is SafeTensorsFormatException or System.IO.IOException or UnauthorizedAccessException)
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WeightsFileInvalid, model.WeightsLocation, model.WeightsFile!, e.Message));
@@ -86,6 +101,11 @@ internal static class ModelBuilder
             model = model with { Ops = ops.ToEquatableArray(), OutputOp = output };
             ModelGraph? graph = ShapeInference.Build(model, header, diagnostics);
             if (graph is null) return Stop();
+            if (declaredOutput?.OutputShapeError(graph.OutputNode.Shape) is { } outputError)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WeightsFileInvalid, model.WeightsLocation, model.WeightsFile!, outputError));
+                return Stop();
+            }
             foreach (string layer in model.FloatLayers)
             {
                 if (!graph.Nodes.Any(n => n.Kind == OpKind.Linear && n.Source.Name == layer))
@@ -106,12 +126,23 @@ internal static class ModelBuilder
             Dictionary<string, float>? ranges = null;
             if (model.Quantize == 3)
             {
-                ranges = CalibrationRanges(model, files, graph, live, readTensor, diagnostics, cancellationToken);
+                ranges = CalibrationRanges(model, files, options, graph, live, readTensor, diagnostics, cancellationToken);
                 if (ranges is null) return Stop();
             }
             ModelPlan plan = LowerToPlan.Run(model, file, graph, groups, readTensor, ranges, gpu);
+            // Every tensor fits a span (ShapeInference); the arena (intermediates for a chunk of rows plus kernel scratch)
+            // and the weights buffer must too, so every offset in the generated code is a safe int.
+            long arenaFloats = (long)plan.ArenaFloatsPerRow * plan.ChunkRows + plan.ScratchFloats;
+            if (arenaFloats > Kernels.SizeMath.MaxElements || plan.WeightFloats > Kernels.SizeMath.MaxElements)
+                throw new OverflowException();
+            if (plan.Kernels.Count > MaxKernels)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LimitExceeded, model.ClassLocation,
+                    $"{model.ClassName} compiles to {plan.Kernels.Count:N0} kernels; the generator emits at most {MaxKernels:N0} per model"));
+                return Stop();
+            }
             // Embedding costs ~0.5 s of compile time per MB (docs/performance.md): big weights are read from the file instead.
-            plan = plan with { EmbedWeights = model.WeightsStorage == 1 || (model.WeightsStorage == 0 && plan.EmbeddedBytes <= embedLimit), IsOnnx = model.IsOnnx, OutputName = model.OutputName };
+            plan = plan with { EmbedWeights = model.WeightsStorage == 1 || (model.WeightsStorage == 0 && plan.EmbeddedBytes <= options.EmbedLimit), IsOnnx = model.IsOnnx, OutputName = model.OutputName };
             // Every kernel kind has a GPU form (Emit/GpuEmitter, GpuBodies): with the GPU runtime referenced, every model gets CreateGpu.
             if (gpu) plan = plan with { Gpu = true };
             return new ModelResult(plan, diagnostics.ToEquatableArray());
@@ -120,9 +151,17 @@ internal static class ModelBuilder
         {
             throw;
         }
+        catch (OverflowException)
+        {
+            // Each tensor fits (ShapeInference checks it); together they do not: the plan's sizes are computed checked.
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ShapeMismatch, model.ClassLocation,
+                $"{model.ClassName} needs more memory than one buffer can hold: its intermediate values for one sample plus the kernels' scratch, or its weights, "
+                + $"come to more than {Kernels.SizeMath.Format(Kernels.SizeMath.MaxElements)} floats"));
+            return Stop();
+        }
         catch (Exception e)
         {
-            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, model.ClassLocation, model.ClassName, e.GetType().Name + ": " + e.Message));
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, model.ClassLocation, model.ClassName, DiagnosticInfo.Describe(e)));
             return Stop();
         }
     }
@@ -135,13 +174,14 @@ internal static class ModelBuilder
     {
         if (diagnostics.Count == 0 || diagnostics.Any(d => d.Descriptor.Id is "MC0001" or "MC0008") || model.ClassName.Length == 0) return null;
         if (diagnostics.Any(d => d.Descriptor.Id == "MC0006" && d.Location == model.ClassLocation)) return null; // generic class
-        int inputLength = model.InputShape.Count == 0 ? 0 : model.InputShape.Aggregate(1, (p, d) => p * d);
+        long inputCount = Kernels.SizeMath.Product(model.InputShape);
+        int inputLength = Kernels.SizeMath.Fits(inputCount) ? (int)inputCount : 0;
         DiagnosticInfo first = diagnostics[0];
         return new ModelStandIn(model.Namespace, model.ContainingTypes, model.ClassName, inputLength, first.Descriptor.Id + ": " + first.Descriptor.Title);
     }
 
     /// <summary>Int8Static: reads the calibration inputs and runs the float model on them (MC0012 when it cannot).</summary>
-    private static Dictionary<string, float>? CalibrationRanges(ModelDeclaration model, ImmutableArray<WeightsFileRef> files, ModelGraph graph,
+    private static Dictionary<string, float>? CalibrationRanges(ModelDeclaration model, ImmutableArray<WeightsFileRef> files, BuildOptions options, ModelGraph graph,
         bool[] live, Func<string, float[]> readTensor, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
     {
         string name = model.CalibrationFile!;
@@ -156,7 +196,7 @@ internal static class ModelBuilder
         }
         try
         {
-            byte[] bytes = WeightsFileReader.ReadAllBytes(matches[0].Path);
+            byte[] bytes = WeightsFileReader.ReadAllBytes(matches[0].Path, options.MaxFileBytes);
             SafeTensorsHeader header = SafeTensorsHeader.Parse(bytes);
             SafeTensorEntry? input = header.Find("input");
             int[] sample = model.InputShape.ToArray();

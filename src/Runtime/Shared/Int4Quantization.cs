@@ -36,7 +36,7 @@ internal static class Int4Quantization
                 ushort half = SingleToHalf(amax / MaxLevel);
                 if (half > MaxFiniteHalf) half = MaxFiniteHalf; // NaN or overflow: the largest finite scale
                 int at = scaleStart + 2 * (j * blocks + b);
-                encoded[at] = (byte)half;
+                encoded[at] = (byte)(half & 0xFF);
                 encoded[at + 1] = (byte)(half >> 8);
                 float scale = Weights.SafeTensorsHeader.HalfToSingle(half);
                 for (int i = start; i < end; i++)

@@ -174,7 +174,7 @@ internal static class WeightLayout
         foreach (byte b in bytes)
         {
             hash ^= b;
-            hash *= 1099511628211UL;
+            hash = unchecked(hash * 1099511628211UL); // FNV's multiply wraps by design (the generator builds checked)
         }
         return hash.ToString("x16", System.Globalization.CultureInfo.InvariantCulture);
     }

@@ -308,10 +308,10 @@ partial class LayoutZoo
     /// <summary>Epilogue of K6: × 0.5f.</summary>
     private readonly struct K6Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
-        public static float Invoke(float x) => (x * 0.5f);
-        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => (x * global::System.Runtime.Intrinsics.Vector128.Create(0.5f));
-        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => (x * global::System.Runtime.Intrinsics.Vector256.Create(0.5f));
-        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => (x * global::System.Runtime.Intrinsics.Vector512.Create(0.5f));
+        public static float Invoke(float x) => x * 0.5f;
+        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => x * global::System.Runtime.Intrinsics.Vector128.Create(0.5f);
+        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => x * global::System.Runtime.Intrinsics.Vector256.Create(0.5f);
+        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => x * global::System.Runtime.Intrinsics.Vector512.Create(0.5f);
     }
 
     /// <summary>Operator of K26: Tanh.</summary>

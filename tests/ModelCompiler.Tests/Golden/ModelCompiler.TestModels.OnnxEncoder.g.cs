@@ -210,10 +210,10 @@ partial class OnnxEncoder
     /// <summary>Epilogue of K5: × 0.35355338f.</summary>
     private readonly struct K5Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
-        public static float Invoke(float x) => (x * 0.35355338f);
-        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => (x * global::System.Runtime.Intrinsics.Vector128.Create(0.35355338f));
-        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => (x * global::System.Runtime.Intrinsics.Vector256.Create(0.35355338f));
-        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => (x * global::System.Runtime.Intrinsics.Vector512.Create(0.35355338f));
+        public static float Invoke(float x) => x * 0.35355338f;
+        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => x * global::System.Runtime.Intrinsics.Vector128.Create(0.35355338f);
+        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => x * global::System.Runtime.Intrinsics.Vector256.Create(0.35355338f);
+        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => x * global::System.Runtime.Intrinsics.Vector512.Create(0.35355338f);
     }
 
     /// <summary>Epilogue of K12: Gelu.</summary>

@@ -184,10 +184,10 @@ partial class Zoo
     /// <summary>Epilogue of K1: + 0.5f.</summary>
     private readonly struct K1Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
-        public static float Invoke(float x) => (x + 0.5f);
-        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => (x + global::System.Runtime.Intrinsics.Vector128.Create(0.5f));
-        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => (x + global::System.Runtime.Intrinsics.Vector256.Create(0.5f));
-        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => (x + global::System.Runtime.Intrinsics.Vector512.Create(0.5f));
+        public static float Invoke(float x) => x + 0.5f;
+        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => x + global::System.Runtime.Intrinsics.Vector128.Create(0.5f);
+        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => x + global::System.Runtime.Intrinsics.Vector256.Create(0.5f);
+        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => x + global::System.Runtime.Intrinsics.Vector512.Create(0.5f);
     }
 
     /// <summary>Epilogue of K2: Tanh.</summary>
@@ -229,10 +229,10 @@ partial class Zoo
     /// <summary>Operator of K8: × 2f.</summary>
     private readonly struct K8Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
-        public static float Invoke(float x) => (x * 2f);
-        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => (x * global::System.Runtime.Intrinsics.Vector128.Create(2f));
-        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => (x * global::System.Runtime.Intrinsics.Vector256.Create(2f));
-        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => (x * global::System.Runtime.Intrinsics.Vector512.Create(2f));
+        public static float Invoke(float x) => x * 2f;
+        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => x * global::System.Runtime.Intrinsics.Vector128.Create(2f);
+        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => x * global::System.Runtime.Intrinsics.Vector256.Create(2f);
+        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => x * global::System.Runtime.Intrinsics.Vector512.Create(2f);
     }
 
     // K1: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
