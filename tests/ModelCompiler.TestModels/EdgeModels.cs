@@ -112,3 +112,27 @@ public static partial class ResidualLinearInt8
 {
     static Tensor Forward([Shape(17)] Tensor x) => ResidualLinear.Network(x);
 }
+
+/// <summary>
+/// Every element-wise and row op applied to the input itself, so that no Linear turns a NaN into a row of NaN first:
+/// WidthCheck feeds NaN, ±Inf, ±0 and denormals through it and compares each op with the eager reference. Each op alone
+/// (a one-step operator), a chain after a scalar step (a multi-step operator, the struct a GEMM's store inlines), a
+/// residual Add with an epilogue (Broadcast), softmax, log-softmax and the pools.
+/// </summary>
+[CompileModel(Weights = "odd_mlp.safetensors")]
+public static partial class SpecialValues
+{
+    static Tensor Forward([Shape(4, 16)] Tensor x)
+    {
+        Tensor each = x.Relu().Concat(x.Sigmoid(), 1).Concat(x.Tanh(), 1).Concat(x.Gelu(), 1)
+            .Concat(x.Gelu(GeluApproximation.Tanh), 1).Concat(x.Silu(), 1).Concat(x.Erf(), 1).Concat(x.Sqrt(), 1)
+            .Concat(x.Exp(), 1).Concat(x.Reciprocal(), 1).Concat(x.LeakyRelu(0.1f), 1).Concat(x.Clamp(-1f, 1f), 1);   // [4, 192]
+        Tensor chained = (x * 1f).Relu().Clamp(-1f, 0.75f).Concat((x + 0f).LeakyRelu(0.2f).Sigmoid(), 1)
+            .Concat((x * 1f).Tanh().Sqrt(), 1);                                                                    // [4, 48]
+        Tensor residual = (x + x.Sigmoid()).Relu();                                                             // [4, 16]
+        Tensor rows = x.Softmax().Concat(x.LogSoftmax(), 1);                                                    // [4, 32]
+        Tensor planes = x.Reshape(1, 4, 16);
+        Tensor pools = planes.MaxPool2d(2).Flatten().Concat(planes.AvgPool2d(2).Flatten(), 0).Reshape(4, 8);   // [4, 8]
+        return each.Concat(chained, 1).Concat(residual, 1).Concat(rows, 1).Concat(pools, 1).Flatten();
+    }
+}

@@ -77,6 +77,7 @@ public sealed record CompiledModel(
         new("ElementwiseOnly", "odd_mlp.safetensors", ElementwiseOnly.InputLength, ElementwiseOnly.OutputLength, ElementwiseOnly.Predict, ElementwiseOnly.Predict, ElementwiseOnly.PredictEager),
         new("FoldedConstants", "zoo.safetensors", FoldedConstants.InputLength, FoldedConstants.OutputLength, FoldedConstants.Predict, FoldedConstants.Predict, FoldedConstants.PredictEager),
         new("LeakyClamp", "odd_mlp.safetensors", LeakyClamp.InputLength, LeakyClamp.OutputLength, LeakyClamp.Predict, LeakyClamp.Predict, LeakyClamp.PredictEager),
+        new("SpecialValues", "odd_mlp.safetensors", SpecialValues.InputLength, SpecialValues.OutputLength, SpecialValues.Predict, SpecialValues.Predict, SpecialValues.PredictEager),
         new("PositiveMath", "odd_mlp.safetensors", PositiveMath.InputLength, PositiveMath.OutputLength, PositiveMath.Predict, PositiveMath.Predict, PositiveMath.PredictEager),
         new("SqueezeMean", "zoo.safetensors", SqueezeMean.InputLength, SqueezeMean.OutputLength, SqueezeMean.Predict, SqueezeMean.Predict, SqueezeMean.PredictEager),
         new("TwoReaders", "relu_mlp.safetensors", TwoReaders.InputLength, TwoReaders.OutputLength, TwoReaders.Predict, TwoReaders.Predict, TwoReaders.PredictEager),

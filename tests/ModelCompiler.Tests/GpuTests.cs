@@ -67,6 +67,34 @@ public sealed class GpuTests : IDisposable
         };
     }
 
+    [Fact]
+    public void Predict_after_the_accelerator_is_disposed_throws_instead_of_ending_the_process()
+    {
+        using Context context = Context.Create(builder => builder.CPU(CPUDeviceKind.Nvidia));
+        Accelerator accelerator = context.CreateCPUAccelerator(0);
+        var gpu = (GpuModel)CreateGpu(ModelType("OddMlp"))!.Invoke(null, new object[] { accelerator, 2 })!;
+        accelerator.Dispose();
+        var output = new float[gpu.OutputLength];
+        Array.Fill(output, 42f);
+        Assert.Throws<ObjectDisposedException>(() => gpu.Predict(new float[gpu.InputLength], output, 1));
+        Assert.Throws<ObjectDisposedException>(() => gpu.Warmup());
+        Assert.All(output, v => Assert.Equal(42f, v));
+        gpu.Dispose();
+    }
+
+    [Fact]
+    public void A_token_id_out_of_range_is_refused_on_the_host_before_the_GPU_runs()
+    {
+        using var gpu = (GpuModel)CreateGpu(typeof(OnnxEmbedding))!.Invoke(null, new object[] { _accelerator, 2 })!;
+        var ids = new float[2 * gpu.InputLength];
+        ids[^1] = 1e6f;
+        var output = new float[2 * gpu.OutputLength];
+        Array.Fill(output, 42f);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => gpu.Predict(ids, output, 2));
+        Assert.Equal("input", e.ParamName);
+        Assert.All(output, v => Assert.Equal(42f, v));
+    }
+
     private (GpuModel Gpu, CpuPredict Cpu, int InputLength, int OutputLength, Func<int, int, float[]> Inputs) Create(string name, int maxBatch)
     {
         CompiledModel? compiled = Array.Find(CompiledModel.All, m => m.Name == name);
@@ -99,6 +127,31 @@ public sealed class GpuTests : IDisposable
                     Assert.InRange(Numerics.RelativeError(actual, expected), 0, 1e-4);
                 }
             }
+        }
+    }
+
+    [Theory]
+    [InlineData("SpecialValues")]
+    [InlineData("LeakyClamp")]
+    [InlineData("Digits")]
+    [InlineData("DigitsCnn")]
+    public void NaN_and_infinities_propagate_on_the_GPU_path_as_on_the_CPU(string model)
+    {
+        (GpuModel gpu, CpuPredict cpu, int inputLength, int outputLength, _) = Create(model, maxBatch: 3);
+        using (gpu)
+        {
+            float[] input = Numerics.Random(3 * inputLength, 5);
+            input[0] = float.NaN;
+            input[inputLength + 1] = float.PositiveInfinity;
+            input[2 * inputLength + 2] = float.NegativeInfinity;
+            input[2 * inputLength + 3] = -0f;
+            input[2 * inputLength + 4] = 1e-40f;
+            var expected = new float[3 * outputLength];
+            cpu(input, expected, 3, 1);
+            var actual = new float[3 * outputLength];
+            gpu.Predict(input, actual, 3);
+            Assert.Contains(expected, float.IsNaN);
+            Assert.InRange(Numerics.RelativeError(actual, expected), 0, 1e-4);
         }
     }
 

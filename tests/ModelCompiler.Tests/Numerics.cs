@@ -10,7 +10,8 @@ internal static class Numerics
 
     /// <summary>
     /// Norm-wise relative error, <c>max |actual − expected| / max |expected|</c> (max-norms): the error of every
-    /// element measured against the output's scale, so tiny elements (softmax tails) do not dominate.
+    /// element measured against the output's scale, so tiny elements (softmax tails) do not dominate. NaN and ±Inf
+    /// must sit at the same places with the same signs (otherwise the error is infinite) and are left out of the norms.
     /// </summary>
     public static double RelativeError(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)
     {
@@ -19,6 +20,12 @@ internal static class Numerics
         for (int i = 0; i < actual.Length; i++)
         {
             if (float.IsNaN(actual[i]) != float.IsNaN(expected[i])) return double.PositiveInfinity;
+            if (float.IsNaN(expected[i])) continue; // NaN in both (the square root of a negative): they agree
+            if (float.IsInfinity(expected[i]) || float.IsInfinity(actual[i]))
+            {
+                if (actual[i] != expected[i]) return double.PositiveInfinity;
+                continue;
+            }
             maxDiff = Math.Max(maxDiff, Math.Abs((double)actual[i] - expected[i]));
             maxRef = Math.Max(maxRef, Math.Abs((double)expected[i]));
         }

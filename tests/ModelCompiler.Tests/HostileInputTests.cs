@@ -1,0 +1,375 @@
+extern alias generator;
+
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Text;
+using Microsoft.CodeAnalysis;
+using Xunit;
+
+namespace ModelCompiler.Tests;
+
+/// <summary>
+/// Crafted hostile files and sources, each the reproduction of a defect found by probing (issue 13): sizes that wrap
+/// 32 or 64 bits, chains deep enough to crash the C# compiler, names defined twice, external data outside the model's
+/// folder. Each must end in a precise diagnostic, or a model that compiles, within a time and memory budget; never an
+/// internal error (MC0008), a crash or a hang. The ONNX files are written here by a small protobuf writer
+/// (<see cref="Onnx"/>), so every case says in code what it is.
+/// </summary>
+public class HostileInputTests
+{
+    private const string OnnxSource = "using ModelCompiler;\nnamespace Demo;\n[CompileModel(Onnx = \"hostile.onnx\")]\npublic static partial class Net;\n";
+
+    /// <summary>Runs the whole generator (and compiles its output) on an ONNX file, under a time and memory budget.</summary>
+    private static (ImmutableArray<Diagnostic> Diagnostics, GeneratorRunResult Run, ImmutableArray<Diagnostic> CompileErrors) RunOnnx(byte[] file, params (string Name, byte[] Bytes)[] extra)
+    {
+        string folder = GeneratorHarness.TempFolder();
+        string path = Path.Combine(folder, "hostile.onnx");
+        File.WriteAllBytes(path, file);
+        var files = new List<string> { path };
+        foreach ((string name, byte[] bytes) in extra)
+        {
+            string other = Path.Combine(folder, name);
+            Directory.CreateDirectory(Path.GetDirectoryName(other)!);
+            File.WriteAllBytes(other, bytes);
+            files.Add(other);
+        }
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var clock = Stopwatch.StartNew();
+        var result = GeneratorHarness.Run(OnnxSource, files.ToArray());
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"the generator took {clock.Elapsed}");
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1L << 30, "the generator allocated more than 1 GB");
+        Assert.DoesNotContain(result.Diagnostics, d => d.Id == "MC0008");
+        return result;
+    }
+
+    private static Diagnostic SingleOf(ImmutableArray<Diagnostic> diagnostics, string id, string containing)
+    {
+        Diagnostic d = Assert.Single(diagnostics);
+        Assert.Equal(id, d.Id);
+        Assert.Contains(containing, d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+        return d;
+    }
+
+    // ---- sizes that wrap ----------------------------------------------------------------------------------------
+
+    [Fact]
+    public void An_ONNX_input_whose_sample_wraps_32_bits_is_refused_at_build_time()
+    {
+        // [N, 5, 858993460]: 5 × 858993460 = 2^32 + 4 values per sample, which an int product wraps to 4.
+        byte[] file = Onnx.Model(
+            new[] { Onnx.Node("Transpose", new[] { "x" }, new[] { "y" }, Onnx.Ints("perm", 0, 2, 1)) },
+            Onnx.Input("x", "N", 5, 858993460), Onnx.Output("y"));
+        SingleOf(RunOnnx(file).Diagnostics, "MC0003", "4,294,967,300 values per sample");
+    }
+
+    [Fact]
+    public void A_constant_shape_that_wraps_64_bits_does_not_bypass_the_folding_limit()
+    {
+        // ConstantOfShape([2^32, 2^32]): 2^64 elements, which a long product wraps to 0 — it must be refused, not allocated.
+        byte[] file = Onnx.Model(
+            new[]
+            {
+                Onnx.Node("ConstantOfShape", new[] { "shape" }, new[] { "big" }),
+                Onnx.Node("Add", new[] { "x", "big" }, new[] { "y" }),
+            },
+            Onnx.Input("x", "N", 4), Onnx.Output("y"),
+            Onnx.Int64Tensor("shape", new long[] { 2 }, 1L << 32, 1L << 32));
+        var (diagnostics, _, _) = RunOnnx(file);
+        Assert.NotEmpty(diagnostics);
+        Assert.All(diagnostics, d => Assert.Contains(d.Id, new[] { "MC0003", "MC0005", "MC0013" }));
+    }
+
+    [Theory]
+    [InlineData("[Shape(4)] ", "return x.Reshape(5, 858993460).Transpose(0, 1);", "Reshape(5, 858993460)")]
+    [InlineData("[Shape(4)] ", "return x.Reshape(-1, 858993460).Transpose(0, 1);", "Reshape(-1, 858993460)")]
+    public void A_reshape_whose_element_count_wraps_is_a_shape_error_at_the_call(string shape, string body, string span)
+    {
+        Diagnostic d = GeneratorDiagnosticsTests.Single(GeneratorDiagnosticsTests.Model(body, shape), "MC0005", span);
+        Assert.Contains("Reshape", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Theory]
+    [InlineData("[Shape(65536, 65536)] ", "4,294,967,296")]
+    [InlineData("[Shape(46341, 46341)] ", "2,147,488,281")]
+    public void An_input_shape_past_what_a_span_holds_is_refused_at_the_declaration(string shape, string count)
+    {
+        string source = GeneratorDiagnosticsTests.Model("return x.Relu();", shape);
+        var (diagnostics, _, _) = GeneratorHarness.Run(source, GeneratorDiagnosticsTests.Weights);
+        Diagnostic d = Assert.Single(diagnostics);
+        Assert.Equal("MC0005", d.Id);
+        Assert.Contains(count + " values per sample", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(shape + "Tensor x", source.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length));
+    }
+
+    [Fact]
+    public void An_embedding_whose_output_wraps_is_a_shape_error_at_the_call()
+    {
+        // A table [0, 2147483647] takes no bytes, so the file is valid; its output per id would hold 2^31 - 1 values
+        // (× 4 ids: -4 when multiplied as an int).
+        string path = Path.Combine(GeneratorHarness.TempFolder(), "w.safetensors");
+        File.WriteAllBytes(path, SafeTensorsTests.File("{\"emb.weight\":{\"dtype\":\"F32\",\"shape\":[0,2147483647],\"data_offsets\":[0,0]}}", Array.Empty<byte>()));
+        GeneratorDiagnosticsTests.Single(GeneratorDiagnosticsTests.Model("return x.Embedding(\"emb\");"), "MC0005", "Embedding(\"emb\")", path);
+    }
+
+    [Fact]
+    public void Split_sizes_that_overflow_an_int_are_a_shape_error_not_an_internal_error()
+    {
+        GeneratorDiagnosticsTests.Single(GeneratorDiagnosticsTests.Model("var parts = x.Split(-1, int.MaxValue, int.MaxValue, 6);\n        return parts[0];"),
+            "MC0005", "x.Split(-1, int.MaxValue, int.MaxValue, 6)");
+    }
+
+    [Fact]
+    public void Build_time_arithmetic_that_overflows_is_refused_where_it_is_written()
+    {
+        GeneratorDiagnosticsTests.Single(GeneratorDiagnosticsTests.Model("int n = 65536;\n        return x.Reshape(n * n);"), "MC0006", "n * n");
+    }
+
+    // ---- deep chains ----------------------------------------------------------------------------------------------
+
+    [Fact]
+    public void Six_thousand_chained_activations_compile_without_nesting()
+    {
+        // Once one nested expression per fused step: 6,000 crashed the C# compiler (InsufficientExecutionStackException).
+        string source = GeneratorDiagnosticsTests.Model("for (int i = 0; i < 6000; i++) x = x.Relu();\n        return x;");
+        var (diagnostics, run, errors) = GeneratorHarness.Run(source, GeneratorDiagnosticsTests.Weights);
+        Assert.Empty(diagnostics);
+        Assert.Empty(errors);
+        string code = run.GeneratedSources.Single(s => s.HintName == "Demo.Net.g.cs").SourceText.ToString();
+        int longestLine = code.Split('\n').Max(l => l.Length);
+        Assert.True(longestLine < 1000, $"a generated line of {longestLine} characters");
+        Assert.DoesNotContain("Invoke(global::ModelCompiler.Kernels.ReluOperator.Invoke(", code);
+    }
+
+    [Fact]
+    public void A_long_ONNX_chain_compiles_in_bounded_epilogues()
+    {
+        var nodes = new List<byte[]>();
+        for (int i = 0; i < 3000; i++) nodes.Add(Onnx.Node(i % 2 == 0 ? "Relu" : "Sigmoid", new[] { i == 0 ? "x" : "v" + i }, new[] { i == 2999 ? "y" : "v" + (i + 1) }));
+        var (diagnostics, run, errors) = RunOnnx(Onnx.Model(nodes, Onnx.Input("x", "N", 8), Onnx.Output("y")));
+        Assert.Empty(diagnostics);
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public void A_graph_past_the_node_limit_is_refused_quickly()
+    {
+        var nodes = new List<byte[]>();
+        for (int i = 0; i <= 100_000; i++) nodes.Add(Onnx.Node("Relu", new[] { i == 0 ? "x" : "v" + i }, new[] { "v" + (i + 1) }));
+        SingleOf(RunOnnx(Onnx.Model(nodes, Onnx.Input("x", "N", 8), Onnx.Output("v100001"))).Diagnostics, "MC0014", "100,001 nodes");
+    }
+
+    // ---- invalid graphs ---------------------------------------------------------------------------------------------
+
+    [Fact]
+    public void Two_initializers_of_one_name_are_refused_naming_it()
+    {
+        byte[] file = Onnx.Model(new[] { Onnx.Node("Add", new[] { "x", "b" }, new[] { "y" }) }, Onnx.Input("x", "N", 2), Onnx.Output("y"),
+            Onnx.FloatTensor("b", new long[] { 2 }, 1f, 2f), Onnx.FloatTensor("b", new long[] { 2 }, 3f, 4f));
+        SingleOf(RunOnnx(file).Diagnostics, "MC0003", "'b' is defined twice");
+    }
+
+    [Fact]
+    public void Two_producers_of_one_value_are_refused_naming_it()
+    {
+        byte[] file = Onnx.Model(
+            new[] { Onnx.Node("Relu", new[] { "x" }, new[] { "h" }), Onnx.Node("Sigmoid", new[] { "x" }, new[] { "h" }), Onnx.Node("Tanh", new[] { "h" }, new[] { "y" }) },
+            Onnx.Input("x", "N", 2), Onnx.Output("y"));
+        SingleOf(RunOnnx(file).Diagnostics, "MC0003", "'h' is defined twice");
+    }
+
+    [Fact]
+    public void A_declared_output_shape_that_disagrees_with_the_graph_is_refused()
+    {
+        byte[] file = Onnx.Model(new[] { Onnx.Node("Relu", new[] { "x" }, new[] { "y" }) }, Onnx.Input("x", "N", 3), Onnx.Output("y", "N", 5));
+        SingleOf(RunOnnx(file).Diagnostics, "MC0003", "output 'y' is declared [?, 5], but the graph computes [N, 3]");
+    }
+
+    [Fact]
+    public void A_declared_output_shape_that_agrees_compiles()
+    {
+        byte[] file = Onnx.Model(new[] { Onnx.Node("Relu", new[] { "x" }, new[] { "y" }) }, Onnx.Input("x", "N", 3), Onnx.Output("y", "batch", 3));
+        var (diagnostics, _, errors) = RunOnnx(file);
+        Assert.Empty(diagnostics);
+        Assert.Empty(errors);
+    }
+
+    [Theory]
+    [InlineData("../outside.data")]
+    [InlineData("sub/../../outside.data")]
+    [InlineData("/etc/passwd")]
+    public void External_data_outside_the_model_folder_is_refused(string location)
+    {
+        byte[] file = Onnx.Model(new[] { Onnx.Node("Add", new[] { "x", "b" }, new[] { "y" }) }, Onnx.Input("x", "N", 2), Onnx.Output("y"),
+            Onnx.ExternalFloatTensor("b", new long[] { 2 }, location));
+        var (diagnostics, _, _) = RunOnnx(file);
+        Diagnostic d = SingleOf(diagnostics, "MC0003", "tensor 'b'");
+        Assert.Matches("relative to the model's folder|out of the model's folder", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void External_data_inside_the_model_folder_is_read()
+    {
+        byte[] file = Onnx.Model(new[] { Onnx.Node("Add", new[] { "x", "b" }, new[] { "y" }) }, Onnx.Input("x", "N", 2), Onnx.Output("y"),
+            Onnx.ExternalFloatTensor("b", new long[] { 2 }, "data/b.onnx.data"));
+        byte[] data = new byte[8];
+        BitConverter.GetBytes(1.5f).CopyTo(data, 0);
+        var (diagnostics, _, errors) = RunOnnx(file, ("data/b.onnx.data", data));
+        Assert.Empty(diagnostics);
+        Assert.Empty(errors);
+    }
+
+    // ---- files ----------------------------------------------------------------------------------------------------
+
+    [Fact]
+    public void An_unrelated_large_bin_file_is_never_read()
+    {
+        // A 64 MB .bin no model names: listed, so the generator sees it, but only its length and time are looked at.
+        string folder = GeneratorHarness.TempFolder();
+        string big = Path.Combine(folder, "unrelated.bin");
+        using (var stream = File.Create(big)) stream.SetLength(64L << 20);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var (diagnostics, run, errors) = GeneratorHarness.Run(GeneratorDiagnosticsTests.Model("return x.Linear(\"fc1\");"), GeneratorDiagnosticsTests.Weights, big);
+        Assert.Empty(diagnostics);
+        Assert.Empty(errors);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 32L << 20, "the unrelated file was read");
+    }
+
+    [Fact]
+    public void A_weights_file_past_the_size_limit_is_refused_with_the_setting_that_raises_it()
+    {
+        var options = new Dictionary<string, string> { ["build_property.ModelCompilerMaxFileBytes"] = "100" };
+        string source = GeneratorDiagnosticsTests.Model("return x.Linear(\"fc1\");");
+        GeneratorDriver driver = GeneratorHarness.Driver(new[] { new GeneratorHarness.BinaryAdditionalText(GeneratorDiagnosticsTests.Weights) }, options);
+        driver = driver.RunGenerators(GeneratorHarness.Compilation(("Model.cs", source)));
+        Diagnostic d = Assert.Single(driver.GetRunResult().Results.Single().Diagnostics);
+        Assert.Equal("MC0014", d.Id);
+        Assert.Contains("ModelCompilerMaxFileBytes", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal("\"w.safetensors\"", source.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length));
+    }
+
+    // ---- run time ---------------------------------------------------------------------------------------------------
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-2)]
+    [InlineData(int.MinValue)]
+    public void maxDegreeOfParallelism_is_validated_as_ParallelOptions_does(int degree)
+    {
+        var input = new float[70 * ModelCompiler.TestModels.OddMlp.InputLength];
+        var output = new float[70 * ModelCompiler.TestModels.OddMlp.OutputLength];
+        Array.Fill(output, 42f);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => ModelCompiler.TestModels.OddMlp.Predict(input, output, 70, degree));
+        Assert.Equal("maxDegreeOfParallelism", e.ParamName);
+        Assert.All(output, v => Assert.Equal(42f, v));
+    }
+
+    [Fact]
+    public void A_bad_token_id_in_a_later_sample_leaves_the_whole_output_untouched()
+    {
+        int length = TextClassifier.TokenCountClassifier.InputLength, outputs = TextClassifier.TokenCountClassifier.OutputLength;
+        const int batch = 130; // several chunks of rows: the bad id is in the last one
+        var tokens = new float[batch * length];
+        for (int i = 0; i < tokens.Length; i++) tokens[i] = i % 16;
+        tokens[^1] = 16f;
+        var output = new float[batch * outputs];
+        Array.Fill(output, 42f);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => TextClassifier.TokenCountClassifier.Predict(tokens, output, batch, 1));
+        Assert.Equal("input", e.ParamName);
+        Assert.All(output, v => Assert.Equal(42f, v));
+        float[] one = tokens.AsSpan(0, length).ToArray();
+        one[^1] = 2.5f; // not a whole number
+        var single = new float[outputs];
+        Array.Fill(single, 42f);
+        Assert.Throws<ArgumentOutOfRangeException>(() => TextClassifier.TokenCountClassifier.Predict(one, single));
+        Assert.All(single, v => Assert.Equal(42f, v));
+    }
+
+    [Fact]
+    public void A_NaN_pixel_gives_NaN_through_the_fused_Linear_and_ReLU_as_the_eager_reference_does()
+    {
+        // Once 0: x86's maxps(x, 0) returns 0 for a NaN x, so a NaN pixel gave a normal-looking softmax.
+        var weights = SafeTensors.Load(Path.Combine(GeneratorDiagnosticsTests.RepositoryRoot(), "samples", "Digits", "digits.safetensors"));
+        var pixels = new float[Digits.DigitsClassifier.InputLength];
+        pixels[10] = float.NaN;
+        var compiled = new float[Digits.DigitsClassifier.OutputLength];
+        var eager = new float[Digits.DigitsClassifier.OutputLength];
+        Digits.DigitsClassifier.Predict(pixels, compiled);
+        Digits.DigitsClassifier.PredictEager(weights, pixels, eager);
+        Assert.All(eager, v => Assert.True(float.IsNaN(v)));
+        Assert.All(compiled, v => Assert.True(float.IsNaN(v)));
+    }
+
+    /// <summary>
+    /// Just enough of the protobuf wire format to write the ONNX files above (ModelProto, GraphProto, NodeProto,
+    /// TensorProto, ValueInfoProto: the fields of onnx.proto by number).
+    /// </summary>
+    private static class Onnx
+    {
+        public static byte[] Model(IEnumerable<byte[]> nodes, byte[] input, byte[] output, params byte[][] initializers)
+        {
+            var graph = new List<byte>();
+            foreach (byte[] node in nodes) graph.AddRange(Field(1, node));
+            graph.AddRange(Field(2, "hostile"));
+            foreach (byte[] t in initializers) graph.AddRange(Field(5, t));
+            graph.AddRange(Field(11, input));
+            graph.AddRange(Field(12, output));
+            var model = new List<byte>();
+            model.AddRange(Varint(1, 8)); // ir_version
+            model.AddRange(Field(8, Concat(Field(1, ""), Varint(2, 17)))); // opset_import: ai.onnx 17
+            model.AddRange(Field(7, graph.ToArray()));
+            return model.ToArray();
+        }
+
+        public static byte[] Node(string op, string[] inputs, string[] outputs, params byte[][] attributes) =>
+            Concat(inputs.Select(i => Field(1, i)).Concat(outputs.Select(o => Field(2, o))).Append(Field(4, op)).Concat(attributes.Select(a => Field(5, a))).ToArray());
+
+        public static byte[] Ints(string name, params long[] values) =>
+            Concat(new[] { Field(1, name) }.Concat(values.Select(v => Varint(8, v))).Append(Varint(20, 7)).ToArray());
+
+        public static byte[] Input(string name, params object[] dims) => ValueInfo(name, dims);
+
+        public static byte[] Output(string name, params object[] dims) => ValueInfo(name, dims.Length == 0 ? null : dims);
+
+        private static byte[] ValueInfo(string name, object[]? dims)
+        {
+            var tensorType = new List<byte>(Varint(1, 1)); // float
+            if (dims is not null)
+                tensorType.AddRange(Field(2, Concat(dims.Select(d => Field(1, d is string p ? Field(2, p) : Varint(1, Convert.ToInt64(d)))).ToArray())));
+            return Concat(Field(1, name), Field(2, Field(1, tensorType.ToArray())));
+        }
+
+        public static byte[] FloatTensor(string name, long[] dims, params float[] values) =>
+            Concat(new[] { Concat(dims.Select(d => Varint(1, d)).ToArray()), Varint(2, 1), Field(8, name), Field(9, values.SelectMany(BitConverter.GetBytes).ToArray()) });
+
+        public static byte[] Int64Tensor(string name, long[] dims, params long[] values) =>
+            Concat(new[] { Concat(dims.Select(d => Varint(1, d)).ToArray()), Varint(2, 7), Field(8, name), Field(9, values.SelectMany(BitConverter.GetBytes).ToArray()) });
+
+        public static byte[] ExternalFloatTensor(string name, long[] dims, string location) =>
+            Concat(new[] { Concat(dims.Select(d => Varint(1, d)).ToArray()), Varint(2, 1), Field(8, name),
+                Field(13, Concat(Field(1, "location"), Field(2, location))), Varint(14, 1) });
+
+        private static byte[] Field(int number, string text) => Field(number, Encoding.UTF8.GetBytes(text));
+
+        private static byte[] Field(int number, byte[] payload) => Concat(Raw((ulong)(number << 3 | 2)), Raw((ulong)payload.Length), payload);
+
+        private static byte[] Varint(int number, long value) => Concat(Raw((ulong)(number << 3)), Raw(unchecked((ulong)value)));
+
+        private static byte[] Raw(ulong value)
+        {
+            var bytes = new List<byte>();
+            do
+            {
+                byte b = (byte)(value & 0x7F);
+                value >>= 7;
+                bytes.Add(value == 0 ? b : (byte)(b | 0x80));
+            } while (value != 0);
+            return bytes.ToArray();
+        }
+
+        private static byte[] Concat(params byte[][] parts) => parts.SelectMany(p => p).ToArray();
+    }
+}
