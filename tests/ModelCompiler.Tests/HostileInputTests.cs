@@ -41,7 +41,7 @@ public class HostileInputTests
         var clock = Stopwatch.StartNew();
         var result = GeneratorHarness.Run(OnnxSource, files.ToArray());
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"the generator took {clock.Elapsed}");
-        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1L << 30, "the generator allocated more than 1 GB");
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 500L << 20, "the generator allocated more than 500 MB");
         Assert.DoesNotContain(result.Diagnostics, d => d.Id == "MC0008");
         return result;
     }
@@ -148,7 +148,8 @@ public class HostileInputTests
     public void A_long_ONNX_chain_compiles_in_bounded_epilogues()
     {
         var nodes = new List<byte[]>();
-        for (int i = 0; i < 3000; i++) nodes.Add(Onnx.Node(i % 2 == 0 ? "Relu" : "Sigmoid", new[] { i == 0 ? "x" : "v" + i }, new[] { i == 2999 ? "y" : "v" + (i + 1) }));
+        // 6,000 nodes (a 171 KB file of them once crashed the C# compiler).
+        for (int i = 0; i < 6000; i++) nodes.Add(Onnx.Node(i % 2 == 0 ? "Relu" : "Sigmoid", new[] { i == 0 ? "x" : "v" + i }, new[] { i == 5999 ? "y" : "v" + (i + 1) }));
         var (diagnostics, run, errors) = RunOnnx(Onnx.Model(nodes, Onnx.Input("x", "N", 8), Onnx.Output("y")));
         Assert.Empty(diagnostics);
         Assert.Empty(errors);
