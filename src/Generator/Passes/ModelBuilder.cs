@@ -29,6 +29,14 @@ internal static class ModelBuilder
     {
         var diagnostics = model.Diagnostics.ToList();
         ModelResult Stop() => new(null, diagnostics.ToEquatableArray()) { StandIn = StandIn(model, diagnostics) };
+        // Each tensor fits a span (ShapeInference checks it); together they may not: the plan's sizes are computed checked.
+        ModelResult TooLarge()
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ShapeMismatch, model.ClassLocation,
+                $"{model.ClassName} needs more memory than one buffer can hold: its intermediate values for one sample plus the kernels' scratch, or its weights, "
+                + $"come to more than {Kernels.SizeMath.Format(Kernels.SizeMath.MaxElements)} floats"));
+            return Stop();
+        }
         if (diagnostics.Any(d => d.Descriptor.DefaultSeverity == DiagnosticSeverity.Error) || model.WeightsFile is null || (model.OutputOp < 0 && !model.IsOnnx))
             return Stop();
         try
@@ -133,8 +141,7 @@ internal static class ModelBuilder
             // Every tensor fits a span (ShapeInference); the arena (intermediates for a chunk of rows plus kernel scratch)
             // and the weights buffer must too, so every offset in the generated code is a safe int.
             long arenaFloats = (long)plan.ArenaFloatsPerRow * plan.ChunkRows + plan.ScratchFloats;
-            if (arenaFloats > Kernels.SizeMath.MaxElements || plan.WeightFloats > Kernels.SizeMath.MaxElements)
-                throw new OverflowException();
+            if (arenaFloats > Kernels.SizeMath.MaxElements || plan.WeightFloats > Kernels.SizeMath.MaxElements) return TooLarge();
             if (plan.Kernels.Count > MaxKernels)
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LimitExceeded, model.ClassLocation,
@@ -153,11 +160,7 @@ internal static class ModelBuilder
         }
         catch (OverflowException)
         {
-            // Each tensor fits (ShapeInference checks it); together they do not: the plan's sizes are computed checked.
-            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ShapeMismatch, model.ClassLocation,
-                $"{model.ClassName} needs more memory than one buffer can hold: its intermediate values for one sample plus the kernels' scratch, or its weights, "
-                + $"come to more than {Kernels.SizeMath.Format(Kernels.SizeMath.MaxElements)} floats"));
-            return Stop();
+            return TooLarge();
         }
         catch (Exception e)
         {
