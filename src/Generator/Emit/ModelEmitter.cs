@@ -120,13 +120,13 @@ internal static class ModelEmitter
         w.Line($"// Linear weights packed in 16-column panels. Scratch arena: {N(plan.ArenaFloatsPerRow)} floats per row × {plan.ChunkRows} rows"
             + (plan.ScratchFloats > 0 ? $" + {N(plan.ScratchFloats)} floats of kernel scratch" : "") + $" = {N(plan.ArenaFloats * 4L)} bytes per thread;");
         w.Line($"// the most intermediate values live at once take {N(plan.LiveFloatsPerRow)} floats per row (no plan can use fewer).");
-        if (plan.Quantize != 0)
+        if (plan.Quantize != Quantization.None)
         {
             w.Line("//");
             w.Line(plan.Quantize switch
             {
-                1 => "// Quantization: int8 weights (symmetric, per output channel), activations quantized per row at run time, int32 sums.",
-                3 => "// Quantization: int8 weights (symmetric, per output channel), activation ranges calibrated at build time, int32 sums.",
+                Quantization.Int8 => "// Quantization: int8 weights (symmetric, per output channel), activations quantized per row at run time, int32 sums.",
+                Quantization.Int8Static => "// Quantization: int8 weights (symmetric, per output channel), activation ranges calibrated at build time, int32 sums.",
                 _ => "// Quantization: int4 weights (32 per fp16 scale), expanded to float32 at start-up; the model computes in float32.",
             });
             w.Line($"// Embedded weights are {100.0 * plan.EmbeddedBytes / Math.Max(1, plan.Float32Bytes):F1} % of float32. Weight error (max |w − q·s| / max |w|) per layer, measured at build time:");
@@ -233,7 +233,7 @@ internal static class ModelEmitter
         w.Open("public static global::ModelCompiler.Tensor ForwardEager(global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input, int batch = 1)");
         w.Line("global::System.ArgumentNullException.ThrowIfNull(weights);");
         w.Line("return Forward(global::ModelCompiler.Tensor.FromBatch(input, batch, InputShape, weights"
-            + (plan.Quantize == 0 ? "" : ", " + EagerQuantization(plan)) + "));");
+            + (plan.Quantize == Quantization.None ? "" : ", " + EagerQuantization(plan)) + "));");
         w.Close();
         w.Line();
         w.Line("/// <summary>Like <c>Predict</c>, but through the eager reference (<see cref=\"ForwardEager\"/>): slow, allocating, and the definition of correct.</summary>");
@@ -318,7 +318,7 @@ internal static class ModelEmitter
 
     // The eager reference quantizes as the compiled model does.
     private static string EagerQuantization(ModelPlan plan) =>
-        "new global::ModelCompiler.EagerQuantization(global::ModelCompiler.Quantization." + (plan.Quantize switch { 1 => "Int8", 2 => "Int4", _ => "Int8Static" })
+        "new global::ModelCompiler.EagerQuantization(global::ModelCompiler.Quantization." + plan.Quantize
         + string.Concat(plan.FloatLayers.Select(l => ", " + Literal(l))) + ")"
         + (plan.StaticRanges.Count == 0 ? "" : " { InputRanges = { " + string.Join(", ", plan.StaticRanges.Select(r => $"[{Literal(r.Layer)}] = {Float(r.Range)}")) + " } }");
 

@@ -201,7 +201,7 @@ internal static partial class OnnxImporter
                 if (!SizeMath.Fits(sampleCount))
                     throw Fail($"input '{input.Name}' is [N, {string.Join(", ", sample)}]: {SizeMath.Format(sampleCount)} values per sample, more than the {SizeMath.Format(SizeMath.MaxElements)} one tensor can hold");
                 _ops.Add(new DslOp(0, OpKind.Input, EquatableArray<int>.Empty, input.Name, 0f, EquatableArray<int>.Empty, _at, null, input.Name));
-                _declaration = new ModelDeclaration(null, EquatableArray<ContainingType>.Empty, "", "", _at, _file, _at, 0, EquatableArray<string>.Empty, null, null, null, 1,
+                _declaration = new ModelDeclaration(null, EquatableArray<ContainingType>.Empty, "", "", _at, _file, _at, Quantization.None, EquatableArray<string>.Empty, null, null, null, WeightsStorage.Embedded,
                     input.Name, new EquatableArray<int>(sample), EquatableArray<DslOp>.Empty, -1, EquatableArray<DiagnosticInfo>.Empty);
                 _activations[input.Name] = 0;
                 _ranks[input.Name] = input.Shape.Count;

@@ -36,8 +36,8 @@ internal static class ModelParser
         ModelDeclaration Result(string? weights = null, LocationInfo? weightsLocation = null, string inputName = "",
             int[]? shape = null, DslOp[]? ops = null, int output = -1, ContainingType[]? containing = null) =>
             new(ns, new EquatableArray<ContainingType>(containing ?? Array.Empty<ContainingType>()), type.Name, fileName,
-                classLocation, weights, weightsLocation, quantize, new EquatableArray<string>(floatLayers), quantizeLocation,
-                calibration, calibrationLocation, storage,
+                classLocation, weights, weightsLocation, (Quantization)quantize, new EquatableArray<string>(floatLayers), quantizeLocation,
+                calibration, calibrationLocation, (WeightsStorage)storage,
                 inputName, new EquatableArray<int>(shape ?? Array.Empty<int>()),
                 new EquatableArray<DslOp>(ops ?? Array.Empty<DslOp>()), output, diagnostics.ToEquatableArray());
 
@@ -77,13 +77,13 @@ internal static class ModelParser
             AttributeArgumentSyntax? quantizeArgument = attributeSyntax?.ArgumentList?.Arguments
                 .FirstOrDefault(a => a.NameEquals?.Name.Identifier.Text is "Quantize" or "FloatLayers");
             quantizeLocation = quantizeArgument is not null ? LocationInfo.From(quantizeArgument) : LocationInfo.From(attributeSyntax);
-            if (quantize is < 0 or > 3)
+            if (quantize is < (int)Quantization.None or > (int)Quantization.Int8Static)
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.QuantizationInvalid, quantizeLocation,
                     $"Quantize = {quantize} is not a Quantization this version supports (None, Int8, Int4, Int8Static)"));
             AttributeArgumentSyntax? calibrationArgument = attributeSyntax?.ArgumentList?.Arguments
                 .FirstOrDefault(a => a.NameEquals?.Name.Identifier.Text == "Calibration");
             calibrationLocation = calibrationArgument is not null ? LocationInfo.From(calibrationArgument.Expression) : quantizeLocation;
-            if (quantize == 3 && string.IsNullOrWhiteSpace(calibration))
+            if (quantize == (int)Quantization.Int8Static && string.IsNullOrWhiteSpace(calibration))
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.CalibrationInvalid, quantizeLocation, "(none)",
                     "Quantize = Quantization.Int8Static needs Calibration = \"….safetensors\", a file of representative inputs"));
             AttributeArgumentSyntax? weightsArgument = attributeSyntax?.ArgumentList?.Arguments

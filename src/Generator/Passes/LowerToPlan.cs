@@ -184,11 +184,11 @@ internal static class LowerToPlan
 
     /// <summary>Whether a Linear runs in int8: the model asks for it and does not keep this layer in float32.</summary>
     public static bool IsQuantized(ModelDeclaration model, Node linear) =>
-        model.Quantize is 1 or 3 && !model.FloatLayers.Contains(linear.Source.Name!);
+        model.Quantize is Quantization.Int8 or Quantization.Int8Static && !model.FloatLayers.Contains(linear.Source.Name!);
 
     /// <summary>Whether a Linear's weights are stored as int4.</summary>
     public static bool IsInt4(ModelDeclaration model, Node linear) =>
-        model.Quantize == 2 && !model.FloatLayers.Contains(linear.Source.Name!);
+        model.Quantize == Quantization.Int4 && !model.FloatLayers.Contains(linear.Source.Name!);
 
     private static double Int4Error(float[] weight, int n, int k)
     {

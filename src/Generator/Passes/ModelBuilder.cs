@@ -87,7 +87,7 @@ internal static class ModelBuilder
                         Ops = import.Ops.ToEquatableArray(),
                         OutputOp = import.Output,
                         OutputName = import.OutputName,
-                        WeightsStorage = 1, // embedded: the runtime reads safetensors files, not ONNX
+                        WeightsStorage = WeightsStorage.Embedded, // embedded: the runtime reads safetensors files, not ONNX
                     };
                     bytes = import.Weights;
                 }
@@ -132,7 +132,7 @@ internal static class ModelBuilder
             var groups = FuseEpilogues.Run(graph, live);
 
             Dictionary<string, float>? ranges = null;
-            if (model.Quantize == 3)
+            if (model.Quantize == Quantization.Int8Static)
             {
                 ranges = CalibrationRanges(model, files, options, graph, live, readTensor, diagnostics, cancellationToken);
                 if (ranges is null) return Stop();
@@ -149,7 +149,7 @@ internal static class ModelBuilder
                 return Stop();
             }
             // Embedding costs ~0.5 s of compile time per MB (docs/performance.md): big weights are read from the file instead.
-            plan = plan with { EmbedWeights = model.WeightsStorage == 1 || (model.WeightsStorage == 0 && plan.EmbeddedBytes <= options.EmbedLimit), IsOnnx = model.IsOnnx, OutputName = model.OutputName };
+            plan = plan with { EmbedWeights = model.WeightsStorage == WeightsStorage.Embedded || (model.WeightsStorage == WeightsStorage.Auto && plan.EmbeddedBytes <= options.EmbedLimit), IsOnnx = model.IsOnnx, OutputName = model.OutputName };
             // Every kernel kind has a GPU form (Emit/GpuEmitter, GpuBodies): with the GPU runtime referenced, every model gets CreateGpu.
             if (gpu) plan = plan with { Gpu = true };
             return new ModelResult(plan, diagnostics.ToEquatableArray());

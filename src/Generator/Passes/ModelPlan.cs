@@ -151,7 +151,7 @@ internal sealed record ModelPlan(
     public int LiveFloatsPerRow { get; init; }
 
     /// <summary>The model's quantization mode (<c>ModelCompiler.Quantization</c> as int) and the layers kept in float32.</summary>
-    public int Quantize { get; init; }
+    public Quantization Quantize { get; init; }
     public EquatableArray<string> FloatLayers { get; init; }
 
     /// <summary>Int8Static: every calibrated layer's input range, for the eager reference.</summary>

@@ -1,7 +1,12 @@
 namespace ModelCompiler;
 
 /// <summary>How <c>[CompileModel]</c> stores and computes a model's Linear layers.</summary>
-public enum Quantization
+#if MODELCOMPILER_GENERATOR
+internal // linked into the generator, which reads the attribute's values as this enum (not as bare numbers)
+#else
+public
+#endif
+enum Quantization
 {
     /// <summary>float32 weights and arithmetic.</summary>
     None = 0,

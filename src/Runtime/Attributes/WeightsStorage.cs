@@ -1,7 +1,12 @@
 namespace ModelCompiler;
 
 /// <summary>Where a compiled model keeps its weights.</summary>
-public enum WeightsStorage
+#if MODELCOMPILER_GENERATOR
+internal // linked into the generator, which reads the attribute's values as this enum (not as bare numbers)
+#else
+public
+#endif
+enum WeightsStorage
 {
     /// <summary>
     /// Embedded in the assembly while they take at most the project's <c>ModelCompilerEmbedLimit</c> (16 MB by
