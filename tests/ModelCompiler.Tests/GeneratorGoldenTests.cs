@@ -50,17 +50,35 @@ public class GeneratorGoldenTests
         AssertGolden("OnnxEncoder.cs", source, Path.Combine(root, "tests/ModelCompiler.TestModels/Models/onnx_encoder.onnx"), "ModelCompiler.TestModels.OnnxEncoder");
     }
 
-    private static void AssertGolden(string fileName, string source, string weights, string hint)
+    /// <summary>
+    /// The GPU entry point (<c>*.Gpu.g.cs</c>: the ILGPU kernels printed per layer) of the Digits model and of the CNN
+    /// with a residual block, generated when the project references the GPU runtime.
+    /// </summary>
+    [Theory]
+    [InlineData("samples/Digits/DigitsClassifier.cs", "samples/Digits/digits.safetensors", "Digits.DigitsClassifier")]
+    [InlineData("tests/ModelCompiler.TestModels/GroupedCnn.cs", "tests/ModelCompiler.TestModels/Models/grouped_cnn.safetensors", "ModelCompiler.TestModels.GroupedCnn")]
+    public void The_GPU_entry_point_matches_the_golden_copy(string sourceFile, string weightsFile, string hint)
+    {
+        string root = GeneratorDiagnosticsTests.RepositoryRoot();
+        AssertGolden(Path.GetFileName(sourceFile), File.ReadAllText(Path.Combine(root, sourceFile)), Path.Combine(root, weightsFile), hint,
+            gpu: true, suffixes: new[] { ".Gpu.g.cs" });
+    }
+
+    private static void AssertGolden(string fileName, string source, string weights, string hint, bool gpu = false, string[]? suffixes = null)
     {
         string root = GeneratorDiagnosticsTests.RepositoryRoot();
         GeneratorDriver driver = GeneratorHarness.Driver(new[] { new GeneratorHarness.BinaryAdditionalText(weights) });
-        driver = driver.RunGeneratorsAndUpdateCompilation(
-            GeneratorHarness.Compilation((fileName, source)), out Compilation output, out _);
+        Compilation compilation = GeneratorHarness.Compilation((fileName, source));
+        if (gpu)
+            compilation = compilation.AddReferences(
+                MetadataReference.CreateFromFile(typeof(ModelCompiler.Gpu.GpuModel).Assembly.Location),
+                MetadataReference.CreateFromFile(typeof(ILGPU.Runtime.Accelerator).Assembly.Location));
+        driver = driver.RunGeneratorsAndUpdateCompilation(compilation, out Compilation output, out _);
         GeneratorRunResult run = driver.GetRunResult().Results.Single();
 
         Assert.Empty(run.Diagnostics);
         Assert.Empty(output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning));
-        foreach (string suffix in new[] { ".g.cs", ".Weights.g.cs" })
+        foreach (string suffix in suffixes ?? new[] { ".g.cs", ".Weights.g.cs" })
         {
             string actual = run.GeneratedSources.Single(s => s.HintName == hint + suffix).SourceText.ToString();
             string golden = Path.Combine(root, "tests", "ModelCompiler.Tests", "Golden", hint + suffix);
