@@ -128,6 +128,34 @@ public class HostileInputTests
         GeneratorDiagnosticsTests.Single(GeneratorDiagnosticsTests.Model("int n = 65536;\n        return x.Reshape(n * n);"), "MC0006", "n * n");
     }
 
+    [Theory]
+    [InlineData("[Shape(2147483647)] ", "return x.Relu();", "MC0005")]
+    [InlineData("[Shape(1073741824, 2)] ", "return x.Concat(x, 0);", "MC0005")]
+    [InlineData("[Shape(4)] ", "return x.Reshape(1, 2, 2).MaxPool2d(int.MaxValue, int.MaxValue);", "MC0005")] // once a 1×1 output read past the plane
+    [InlineData("[Shape(4)] ", "return x.Reshape(1, 2, 2).MaxPool2d(3, 2);", "MC0005")]                       // overhangs by less than a stride
+    [InlineData("[Shape(4)] ", "return x.Reshape(2, 2).Transpose(int.MinValue, 1);", "MC0005")]
+    [InlineData("[Shape(4)] ", "return x.Slice(0, int.MinValue, int.MaxValue);", "MC0005")]
+    [InlineData("[Shape(4)] ", "return x.Reshape(int.MinValue);", "MC0005")]
+    [InlineData("[Shape(4)] ", "return x.Unsqueeze(int.MinValue);", "MC0005")]
+    [InlineData("[Shape(4)] ", "return x.Mean(int.MaxValue);", "MC0005")]
+    [InlineData("[Shape(4)] ", "return x.Reshape(2, 2).Permute(int.MinValue, 0);", "MC0005")]
+    [InlineData("[Shape(4)] ", "return x.Concat(x, 0).Concat(x, int.MaxValue);", "MC0005")]
+    [InlineData("[Shape(4)] ", "int n = int.MaxValue; n++; return x.Reshape(n);", "MC0006")]
+    [InlineData("[Shape(4)] ", "int n = int.MinValue; return x.Reshape(n / -1);", "MC0006")]
+    [InlineData("[Shape(4)] ", "return x.Gelu().Clamp(float.NaN, float.PositiveInfinity);", "MC0006")]
+    [InlineData("[Shape(46341, 4)] ", "return x.ScaledDotProductAttention(x, x);", "")]                      // 2^31 scores, in tiles
+    [InlineData("[Shape(2147483591)] ", "return x.Relu() + 1f;", "")]                                        // the largest sample a span holds
+    public void Extreme_Forward_bodies_end_in_a_precise_diagnostic_or_a_model_that_compiles(string shape, string body, string id)
+    {
+        var (diagnostics, _, errors) = GeneratorHarness.Run(GeneratorDiagnosticsTests.Model(body, shape), GeneratorDiagnosticsTests.Weights);
+        if (id.Length == 0)
+        {
+            Assert.Empty(diagnostics);
+            Assert.Empty(errors);
+        }
+        else Assert.Equal(id, Assert.Single(diagnostics).Id);
+    }
+
     // ---- deep chains ----------------------------------------------------------------------------------------------
 
     [Fact]

@@ -162,10 +162,10 @@ internal static class ShapeInference
                     return Mismatch($"{what}: {op.Name}.bias must be [{weight.Shape[0]}] but is {Node.Format(bias.Shape)}");
                 if (stride <= 0 || padding < 0 || dilation <= 0) return Mismatch($"{what}: stride and dilation must be positive and padding not negative");
                 int kw = weight.Shape[weight.Shape.Length - 1], width = x.Shape[x.Shape.Length - 1];
-                int ow = (width + 2 * padding - dilation * (kw - 1) - 1) / stride + 1;
-                int oh = oneD ? 1 : (x.Shape[1] + 2 * padding - dilation * (weight.Shape[2] - 1) - 1) / stride + 1;
+                long ow = SizeMath.WindowPositions(width, padding, kw, stride, dilation);
+                long oh = oneD ? 1 : SizeMath.WindowPositions(x.Shape[1], padding, weight.Shape[2], stride, dilation);
                 if (oh <= 0 || ow <= 0) return Mismatch($"{what}: a kernel of {Node.Format(weight.Shape.Skip(2).ToArray())} does not fit {Shape(x)}");
-                return new Node(op, oneD ? new[] { weight.Shape[0], ow } : new[] { weight.Shape[0], oh, ow }, isConstant: false) { Weight = weight, Bias = bias };
+                return new Node(op, oneD ? new[] { weight.Shape[0], (int)ow } : new[] { weight.Shape[0], (int)oh, (int)ow }, isConstant: false) { Weight = weight, Bias = bias };
             }
 
             case OpKind.MaxPool2d or OpKind.AvgPool2d:
@@ -175,9 +175,9 @@ internal static class ShapeInference
                 if (x.Shape.Length != 3) return Mismatch($"{op.Kind} needs samples of [channels, height, width], but gets {Shape(x)}");
                 int kernel = op.Ints[0], stride = op.Ints[1], padding = op.Ints[2];
                 if (kernel <= 0 || stride <= 0 || padding < 0 || padding * 2 > kernel) return Mismatch($"{op.Kind}: kernel and stride must be positive, padding at most half the kernel");
-                int oh = (x.Shape[1] + 2 * padding - kernel) / stride + 1, ow = (x.Shape[2] + 2 * padding - kernel) / stride + 1;
+                long oh = SizeMath.WindowPositions(x.Shape[1], padding, kernel, stride), ow = SizeMath.WindowPositions(x.Shape[2], padding, kernel, stride);
                 if (oh <= 0 || ow <= 0) return Mismatch($"{op.Kind}: a {kernel}×{kernel} window does not fit {Shape(x)}");
-                return new Node(op, new[] { x.Shape[0], oh, ow }, isConstant: false);
+                return new Node(op, new[] { x.Shape[0], (int)oh, (int)ow }, isConstant: false);
             }
 
             case OpKind.Transpose or OpKind.Permute:

@@ -40,7 +40,7 @@ public sealed partial class Tensor
         if (weight._shape[1] != c / groups)
             throw new InvalidOperationException($"Convolution '{name}' expects {weight._shape[1] * groups} input channels ({name}.weight is {Format(weight.Shape)}, groups {groups}), input is {Format(Shape)}.");
         bool oneD = Rank == 3;
-        int oh = oneD ? 1 : (h + 2 * padding - dilation * (kh - 1) - 1) / stride + 1, ow = (w + 2 * padding - dilation * (kw - 1) - 1) / stride + 1;
+        int oh = oneD ? 1 : (int)Kernels.SizeMath.WindowPositions(h, padding, kh, stride, dilation), ow = (int)Kernels.SizeMath.WindowPositions(w, padding, kw, stride, dilation);
         if (oh <= 0 || ow <= 0) throw new InvalidOperationException($"Convolution '{name}': the kernel does not fit {Format(Shape)}.");
         float[]? bias = WeightSource!.TryGetTensor(name + ".bias", out Tensor b) ? b._data : null;
         float[] result = oneD
@@ -65,7 +65,7 @@ public sealed partial class Tensor
         if (kernel <= 0 || stride <= 0 || padding < 0 || 2 * padding > kernel)
             throw new ArgumentOutOfRangeException(nameof(kernel), $"{what}: kernel and stride must be positive, padding at most half the kernel.");
         int batch = _shape[0], c = _shape[1], h = _shape[2], w = _shape[3];
-        int oh = (h + 2 * padding - kernel) / stride + 1, ow = (w + 2 * padding - kernel) / stride + 1;
+        int oh = (int)Kernels.SizeMath.WindowPositions(h, padding, kernel, stride), ow = (int)Kernels.SizeMath.WindowPositions(w, padding, kernel, stride);
         if (oh <= 0 || ow <= 0) throw new InvalidOperationException($"{what}: a {kernel}×{kernel} window does not fit {Format(Shape)}.");
         return Create(new[] { batch, c, oh, ow }, ReferenceOps.Pool2d(_data, batch * c, h, w, kernel, stride, padding, oh, ow, average));
     }

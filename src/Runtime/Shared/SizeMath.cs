@@ -45,6 +45,18 @@ internal static class SizeMath
     /// <summary>Whether a tensor of <paramref name="count"/> floats fits one span (at least one value, at most <see cref="MaxElements"/>).</summary>
     public static bool Fits(long count) => count >= 1 && count <= MaxElements;
 
+    /// <summary>
+    /// Positions of a sliding window (convolution, pooling) along one axis: <c>(input + 2·padding − extent) / stride + 1</c>,
+    /// where <c>extent = dilation·(kernel − 1) + 1</c>; 0 when the window does not fit, including when it overhangs the
+    /// padded input by less than a stride (C#'s division truncates toward zero, so the formula alone would say 1 and a
+    /// kernel would read past the input). Computed in 64 bits.
+    /// </summary>
+    public static long WindowPositions(long input, long padding, long kernel, long stride, long dilation = 1)
+    {
+        long span = input + 2 * padding - (dilation * (kernel - 1) + 1);
+        return span < 0 || stride <= 0 ? 0 : span / stride + 1;
+    }
+
     /// <summary>A count with thousands separators, for messages.</summary>
     public static string Format(long count) => count == long.MaxValue ? "more than 2^63" : count.ToString("N0", System.Globalization.CultureInfo.InvariantCulture);
 }
