@@ -44,9 +44,8 @@ internal static class ModelEmitter
             w.Line();
         }
         foreach (ContainingType outer in plan.ContainingTypes) w.Open($"partial {outer.Keyword} {outer.Name}");
-        w.Open($"partial class {plan.ClassName}");
-
         WriteExplanation(w, plan);
+        w.Open($"partial class {plan.ClassName}");
         WriteConstants(w, plan);
         WritePredict(w, plan);
         if (!plan.IsOnnx) WriteEager(w, plan); // an ONNX model has no Forward to run eagerly
@@ -101,43 +100,49 @@ internal static class ModelEmitter
         return w.ToString();
     }
 
-    // The generated file opens with a plain-language account of the compiled graph (as the Regex generator
-    // explains a pattern): each kernel, what it fuses, its sizes and cost, and the source lines it came from.
+    // The compiled class opens with a plain-language account of the compiled graph in its <remarks>, where the IDE shows
+    // it (as the Regex generator explains a pattern): each kernel, what it fuses, its sizes and cost, and the source lines
+    // it came from.
     private static void WriteExplanation(SourceWriter w, ModelPlan plan)
     {
-        w.Line($"// Forward({plan.InputName}: {Shape(plan.InputShape)}) → {Shape(plan.OutputShape)}, compiled into {plan.Kernels.Count} kernel{(plan.Kernels.Count == 1 ? "" : "s")}:");
-        w.Line("//");
+        var lines = new List<string>();
+        lines.Add($"Forward({plan.InputName}: {Shape(plan.InputShape)}) → {Shape(plan.OutputShape)}, compiled into {plan.Kernels.Count} kernel{(plan.Kernels.Count == 1 ? "" : "s")}:");
+        lines.Add("");
         foreach (KernelPlan kernel in plan.Kernels)
         {
-            w.Line($"//   K{kernel.Index}  {kernel.Title}");
-            w.Line($"//       {N(kernel.FlopsPerSample)} FLOP per sample; reads {Describe(kernel.A)}{(kernel.B is null ? "" : " and " + Describe(kernel.B))}, writes {Describe(kernel.Output)}");
-            foreach (string source in kernel.Sources) w.Line($"//       from {source}");
+            lines.Add($"  K{kernel.Index}  {kernel.Title}");
+            lines.Add($"      {N(kernel.FlopsPerSample)} FLOP per sample; reads {Describe(kernel.A)}{(kernel.B is null ? "" : " and " + Describe(kernel.B))}, writes {Describe(kernel.Output)}");
+            foreach (string source in kernel.Sources) lines.Add($"      from {source}");
         }
-        w.Line("//");
-        w.Line(plan.EmbedWeights
-            ? $"// Total: {N(plan.FlopsPerSample)} FLOP per sample. Weights: {N(plan.EmbeddedBytes)} bytes embedded ({N(plan.Float32Bytes)} bytes in float32),"
-            : $"// Total: {N(plan.FlopsPerSample)} FLOP per sample. Weights: read at start-up from {plan.WeightsFile} ({N(plan.Float32Bytes)} bytes in float32),");
-        w.Line($"// Linear weights packed in 16-column panels. Scratch arena: {N(plan.ArenaFloatsPerRow)} floats per row × {plan.ChunkRows} rows"
+        lines.Add("");
+        lines.Add(plan.EmbedWeights
+            ? $"Total: {N(plan.FlopsPerSample)} FLOP per sample. Weights: {N(plan.EmbeddedBytes)} bytes embedded ({N(plan.Float32Bytes)} bytes in float32),"
+            : $"Total: {N(plan.FlopsPerSample)} FLOP per sample. Weights: read at start-up from {plan.WeightsFile} ({N(plan.Float32Bytes)} bytes in float32),");
+        lines.Add($"Linear weights packed in 16-column panels. Scratch arena: {N(plan.ArenaFloatsPerRow)} floats per row × {plan.ChunkRows} rows"
             + (plan.ScratchFloats > 0 ? $" + {N(plan.ScratchFloats)} floats of kernel scratch" : "") + $" = {N(plan.ArenaFloats * 4L)} bytes per thread;");
-        w.Line($"// the most intermediate values live at once take {N(plan.LiveFloatsPerRow)} floats per row (no plan can use fewer).");
+        lines.Add($"the most intermediate values live at once take {N(plan.LiveFloatsPerRow)} floats per row (no plan can use fewer).");
         if (plan.Quantize != Quantization.None)
         {
-            w.Line("//");
-            w.Line(plan.Quantize switch
+            lines.Add("");
+            lines.Add(plan.Quantize switch
             {
-                Quantization.Int8 => "// Quantization: int8 weights (symmetric, per output channel), activations quantized per row at run time, int32 sums.",
-                Quantization.Int8Static => "// Quantization: int8 weights (symmetric, per output channel), activation ranges calibrated at build time, int32 sums.",
-                _ => "// Quantization: int4 weights (32 per fp16 scale), expanded to float32 at start-up; the model computes in float32.",
+                Quantization.Int8 => "Quantization: int8 weights (symmetric, per output channel), activations quantized per row at run time, int32 sums.",
+                Quantization.Int8Static => "Quantization: int8 weights (symmetric, per output channel), activation ranges calibrated at build time, int32 sums.",
+                _ => "Quantization: int4 weights (32 per fp16 scale), expanded to float32 at start-up; the model computes in float32.",
             });
-            w.Line($"// Embedded weights are {100.0 * plan.EmbeddedBytes / Math.Max(1, plan.Float32Bytes):F1} % of float32. Weight error (max |w − q·s| / max |w|) per layer, measured at build time:");
+            lines.Add($"Embedded weights are {100.0 * plan.EmbeddedBytes / Math.Max(1, plan.Float32Bytes):F1} % of float32. Weight error (max |w − q·s| / max |w|) per layer, measured at build time:");
             foreach (KernelPlan kernel in plan.Kernels.Where(k => k.Kind == KernelKind.Linear))
             {
-                w.Line(kernel.WeightError > 0 || kernel.Quantized
-                    ? $"//   K{kernel.Index}: {kernel.WeightError:E2}" + (kernel.StaticRange >= 0 ? $"; input range ±{Float(kernel.StaticRange)} (calibrated)" : "")
-                    : $"//   K{kernel.Index}: kept in float32");
+                lines.Add(kernel.WeightError > 0 || kernel.Quantized
+                    ? $"  K{kernel.Index}: {kernel.WeightError:E2}" + (kernel.StaticRange >= 0 ? $"; input range ±{Float(kernel.StaticRange)} (calibrated)" : "")
+                    : $"  K{kernel.Index}: kept in float32");
             }
         }
-        w.Line();
+        w.Line("/// <remarks>");
+        w.Line("/// <code>");
+        foreach (string line in lines) w.Line(line.Length == 0 ? "///" : "/// " + SourceWriter.Xml(line));
+        w.Line("/// </code>");
+        w.Line("/// </remarks>");
     }
 
     private static void WriteConstants(SourceWriter w, ModelPlan plan)
@@ -268,7 +273,7 @@ internal static class ModelEmitter
             w.Line();
             w.Line($"// K{kernel.Index}: {kernel.Title}");
             foreach (string source in kernel.Sources) w.Line($"//     {source}");
-            foreach (string line in KernelCall(kernel, plan).Split('\n')) w.Line(line);
+            foreach (string line in KernelCall(kernel, plan).Split('\n')) Wrap(w, line);
         }
         w.Close();
         w.Line();
@@ -332,17 +337,18 @@ internal static class ModelEmitter
         string rows = k.RowsPerSample == 1 ? "rows" : $"rows * {k.RowsPerSample}";
         if (k.Quantized)
         {
-            return $"{K}QuantizedLinear.Run<{OperatorName(k)}>(ref {Ref(k.A)}, {k.K}, {rows}, ref {Unsafe}.As<float, sbyte>(ref {WeightRef(k.WeightOffset)}), "
-                + $"ref {WeightRef(k.ScalesOffset)}, ref {WeightRef(k.BiasOffset)}, ref {Unsafe}.As<float, int>(ref {WeightRef(k.SumsOffset)}), {k.K}, {k.N}, "
-                + $"ref {Ref(k.Output)}, {k.N}, ref {Unsafe}.As<float, byte>(ref {Ref(new Operand(BufferKind.Arena, plan.ScratchOffset))})"
+            return $"{K}QuantizedLinear.Run<{OperatorName(k)}>(a: ref {Ref(k.A)}, lda: {k.K}, rows: {rows}, packedWeights: ref {Unsafe}.As<float, sbyte>(ref {WeightRef(k.WeightOffset)}), "
+                + $"weightScales: ref {WeightRef(k.ScalesOffset)}, paddedBias: ref {WeightRef(k.BiasOffset)}, columnSums: ref {Unsafe}.As<float, int>(ref {WeightRef(k.SumsOffset)}), k: {k.K}, n: {k.N}, "
+                + $"c: ref {Ref(k.Output)}, ldc: {k.N}, scratch: ref {Unsafe}.As<float, byte>(ref {Ref(new Operand(BufferKind.Arena, plan.ScratchOffset))})"
                 + (k.StaticRange >= 0 ? $", staticRange: {Float(k.StaticRange)}" : "") + ");";
         }
         switch (k.Kind)
         {
             case KernelKind.Linear:
-                return $"{K}PackedLinear.Run<{OperatorName(k)}>(ref {Ref(k.A)}, {k.K}, {rows}, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)}, {k.K}, {k.N}, ref {Ref(k.Output)}, {k.N});";
+                return $"{K}PackedLinear.Run<{OperatorName(k)}>(a: ref {Ref(k.A)}, lda: {k.K}, rows: {rows}, packedWeights: ref {WeightRef(k.WeightOffset)}, "
+                    + $"paddedBias: ref {WeightRef(k.BiasOffset)}, k: {k.K}, n: {k.N}, c: ref {Ref(k.Output)}, ldc: {k.N});";
             case KernelKind.Elementwise:
-                return $"{K}Elementwise.Run<{OperatorName(k)}>(ref {Ref(k.A)}, ref {Ref(k.Output)}, rows, {k.K});";
+                return $"{K}Elementwise.Run<{OperatorName(k)}>(source: ref {Ref(k.A)}, destination: ref {Ref(k.Output)}, rows: rows, width: {k.K});";
             case KernelKind.Embedding:
                 return $"{K}Sequence.Embedding(ref {Ref(k.A)}, ref {Ref(k.Output)}, rows * {k.RowsPerSample}, ref {WeightRef(k.WeightOffset)}, {k.N}, {k.K});";
             case KernelKind.Mean:
@@ -377,11 +383,13 @@ internal static class ModelEmitter
                 return $"{K}Attention.Run(ref {Ref(k.A)}, ref {Ref(k.B!)}, ref {Ref(k.C!)}, ref {Ref(k.Output)}, rows, K{k.Index}Geometry, "
                     + $"{(k.Mask is null ? $"ref {Unsafe}.NullRef<float>()" : "ref " + Ref(k.Mask))}, ref {Ref(new Operand(BufferKind.Arena, plan.ScratchOffset))});";
             case KernelKind.LayerNorm when k.B is not null:
-                return $"{K}RowLayerNorm.RunResidual(ref {Ref(k.A)}, ref {Ref(k.B)}, ref {Ref(k.Output)}, {rows}, {k.K}, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)}, {Float(k.Epsilon)});";
+                return $"{K}RowLayerNorm.RunResidual(a: ref {Ref(k.A)}, b: ref {Ref(k.B)}, destination: ref {Ref(k.Output)}, rows: {rows}, width: {k.K}, "
+                    + $"gamma: ref {WeightRef(k.WeightOffset)}, beta: ref {WeightRef(k.BiasOffset)}, epsilon: {Float(k.Epsilon)});";
             case KernelKind.LayerNorm:
-                return $"{K}RowLayerNorm.Run(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, {k.K}, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)}, {Float(k.Epsilon)});";
+                return $"{K}RowLayerNorm.Run(source: ref {Ref(k.A)}, destination: ref {Ref(k.Output)}, rows: {rows}, width: {k.K}, "
+                    + $"gamma: ref {WeightRef(k.WeightOffset)}, beta: ref {WeightRef(k.BiasOffset)}, epsilon: {Float(k.Epsilon)});";
             case KernelKind.Softmax or KernelKind.LogSoftmax:
-                return $"{K}RowSoftmax.Run(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, {k.K}, log: {(k.Kind == KernelKind.LogSoftmax ? "true" : "false")});";
+                return $"{K}RowSoftmax.Run(source: ref {Ref(k.A)}, destination: ref {Ref(k.Output)}, rows: {rows}, width: {k.K}, log: {(k.Kind == KernelKind.LogSoftmax ? "true" : "false")});";
             case KernelKind.Add or KernelKind.Mul:
             {
                 string op = k.Kind == KernelKind.Add ? "AddOperator" : "MultiplyOperator";
@@ -390,6 +398,52 @@ internal static class ModelEmitter
             default: // Copy
                 return $"global::System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref {Ref(k.A)}, rows * {k.K}).CopyTo(global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref {Ref(k.Output)}, rows * {k.K}));";
         }
+    }
+
+    /// <summary>
+    /// A kernel call on one line while it fits a screen (120 characters); otherwise its name and then its arguments, as
+    /// many to a line as fit, each continuation indented once.
+    /// </summary>
+    private static void Wrap(SourceWriter w, string call)
+    {
+        const int Width = 120;
+        int open = call.IndexOf('(');
+        if (call.Length <= Width || open < 0 || !call.EndsWith(");", StringComparison.Ordinal))
+        {
+            w.Line(call);
+            return;
+        }
+        // Split the arguments at the commas outside parentheses and angle brackets (generic arguments).
+        var arguments = new List<string>();
+        int depth = 0, start = open + 1;
+        for (int i = start; i < call.Length - 2; i++)
+        {
+            char c = call[i];
+            if (c is '(' or '<') depth++;
+            else if (c is ')' or '>') depth--;
+            else if (c == ',' && depth == 0)
+            {
+                arguments.Add(call.Substring(start, i - start).Trim());
+                start = i + 1;
+            }
+        }
+        arguments.Add(call.Substring(start, call.Length - 2 - start).Trim());
+        w.Line(call.Substring(0, open + 1));
+        w.Indent();
+        var line = new System.Text.StringBuilder();
+        for (int i = 0; i < arguments.Count; i++)
+        {
+            string piece = arguments[i] + (i == arguments.Count - 1 ? ");" : ",");
+            if (line.Length > 0 && line.Length + 1 + piece.Length > Width - 8)
+            {
+                w.Line(line.ToString());
+                line.Clear();
+            }
+            if (line.Length > 0) line.Append(' ');
+            line.Append(piece);
+        }
+        w.Line(line.ToString());
+        w.Unindent();
     }
 
     private static string OperatorName(KernelPlan k) =>

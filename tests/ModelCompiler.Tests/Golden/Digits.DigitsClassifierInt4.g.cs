@@ -4,35 +4,38 @@
 
 namespace Digits;
 
+/// <remarks>
+/// <code>
+/// Forward(pixels: [64]) → [10], compiled into 4 kernels:
+///
+///   K0  Linear (int4 weights) "fc1": [64] → [64], + bias, then Relu
+///       8,192 FLOP per sample; reads the input, writes arena@0
+///       from DigitsClassifier.cs(15): Linear("fc1")
+///       from DigitsClassifier.cs(15): Relu()
+///   K1  Linear (int4 weights) "fc2": [64] → [32], + bias, then Relu
+///       4,096 FLOP per sample; reads arena@0, writes arena@4096
+///       from DigitsClassifier.cs(16): Linear("fc2")
+///       from DigitsClassifier.cs(16): Relu()
+///   K2  Linear (int4 weights) "out": [32] → [10], + bias
+///       640 FLOP per sample; reads arena@4096, writes arena@0
+///       from DigitsClassifier.cs(17): Linear("out")
+///   K3  Softmax over the last dimension of [10]
+///       40 FLOP per sample; reads arena@0, writes the output
+///       from DigitsClassifier.cs(17): Softmax()
+///
+/// Total: 12,968 FLOP per sample. Weights: 4,084 bytes embedded (26,280 bytes in float32),
+/// Linear weights packed in 16-column panels. Scratch arena: 96 floats per row × 64 rows = 24,576 bytes per thread;
+/// the most intermediate values live at once take 96 floats per row (no plan can use fewer).
+///
+/// Quantization: int4 weights (32 per fp16 scale), expanded to float32 at start-up; the model computes in float32.
+/// Embedded weights are 15.5 % of float32. Weight error (max |w − q·s| / max |w|) per layer, measured at build time:
+///   K0: 6.68E-002
+///   K1: 7.11E-002
+///   K2: 7.00E-002
+/// </code>
+/// </remarks>
 partial class DigitsClassifierInt4
 {
-    // Forward(pixels: [64]) → [10], compiled into 4 kernels:
-    //
-    //   K0  Linear (int4 weights) "fc1": [64] → [64], + bias, then Relu
-    //       8,192 FLOP per sample; reads the input, writes arena@0
-    //       from DigitsClassifier.cs(15): Linear("fc1")
-    //       from DigitsClassifier.cs(15): Relu()
-    //   K1  Linear (int4 weights) "fc2": [64] → [32], + bias, then Relu
-    //       4,096 FLOP per sample; reads arena@0, writes arena@4096
-    //       from DigitsClassifier.cs(16): Linear("fc2")
-    //       from DigitsClassifier.cs(16): Relu()
-    //   K2  Linear (int4 weights) "out": [32] → [10], + bias
-    //       640 FLOP per sample; reads arena@4096, writes arena@0
-    //       from DigitsClassifier.cs(17): Linear("out")
-    //   K3  Softmax over the last dimension of [10]
-    //       40 FLOP per sample; reads arena@0, writes the output
-    //       from DigitsClassifier.cs(17): Softmax()
-    //
-    // Total: 12,968 FLOP per sample. Weights: 4,084 bytes embedded (26,280 bytes in float32),
-    // Linear weights packed in 16-column panels. Scratch arena: 96 floats per row × 64 rows = 24,576 bytes per thread;
-    // the most intermediate values live at once take 96 floats per row (no plan can use fewer).
-    //
-    // Quantization: int4 weights (32 per fp16 scale), expanded to float32 at start-up; the model computes in float32.
-    // Embedded weights are 15.5 % of float32. Weight error (max |w − q·s| / max |w|) per layer, measured at build time:
-    //   K0: 6.68E-002
-    //   K1: 7.11E-002
-    //   K2: 7.00E-002
-
     /// <summary>Floats in one input sample: <c>pixels</c>, shape [64].</summary>
     public const int InputLength = 64;
 
@@ -121,20 +124,31 @@ partial class DigitsClassifierInt4
         // K0: Linear (int4 weights) "fc1": [64] → [64], + bias, then Relu
         //     DigitsClassifier.cs(15): Linear("fc1")
         //     DigitsClassifier.cs(15): Relu()
-        global::ModelCompiler.Kernels.PackedLinear.Run<K0Operator>(ref x, 64, rows, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 112), ref w, 64, 64, ref arena, 64);
+        global::ModelCompiler.Kernels.PackedLinear.Run<K0Operator>(
+            a: ref x, lda: 64, rows: rows,
+            packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 112), paddedBias: ref w, k: 64,
+            n: 64, c: ref arena, ldc: 64);
 
         // K1: Linear (int4 weights) "fc2": [64] → [32], + bias, then Relu
         //     DigitsClassifier.cs(16): Linear("fc2")
         //     DigitsClassifier.cs(16): Relu()
-        global::ModelCompiler.Kernels.PackedLinear.Run<K1Operator>(ref arena, 64, rows, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4208), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 64), 64, 32, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), 32);
+        global::ModelCompiler.Kernels.PackedLinear.Run<K1Operator>(
+            a: ref arena, lda: 64, rows: rows,
+            packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4208),
+            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 64), k: 64, n: 32,
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), ldc: 32);
 
         // K2: Linear (int4 weights) "out": [32] → [10], + bias
         //     DigitsClassifier.cs(17): Linear("out")
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), 32, rows, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 6256), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 96), 32, 10, ref arena, 10);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(
+            a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), lda: 32, rows: rows,
+            packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 6256),
+            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 96), k: 32, n: 10, c: ref arena,
+            ldc: 10);
 
         // K3: Softmax over the last dimension of [10]
         //     DigitsClassifier.cs(17): Softmax()
-        global::ModelCompiler.Kernels.RowSoftmax.Run(ref arena, ref y, rows, 10, log: false);
+        global::ModelCompiler.Kernels.RowSoftmax.Run(source: ref arena, destination: ref y, rows: rows, width: 10, log: false);
     }
 
     /// <summary>Epilogue of K0: Relu.</summary>

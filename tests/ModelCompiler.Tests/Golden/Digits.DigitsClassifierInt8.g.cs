@@ -4,35 +4,38 @@
 
 namespace Digits;
 
+/// <remarks>
+/// <code>
+/// Forward(pixels: [64]) → [10], compiled into 4 kernels:
+///
+///   K0  Linear (int8) "fc1": [64] → [64], + bias, then Relu
+///       8,192 FLOP per sample; reads the input, writes arena@0
+///       from DigitsClassifier.cs(15): Linear("fc1")
+///       from DigitsClassifier.cs(15): Relu()
+///   K1  Linear (int8) "fc2": [64] → [32], + bias, then Relu
+///       4,096 FLOP per sample; reads arena@0, writes arena@4096
+///       from DigitsClassifier.cs(16): Linear("fc2")
+///       from DigitsClassifier.cs(16): Relu()
+///   K2  Linear (int8) "out": [32] → [10], + bias
+///       640 FLOP per sample; reads arena@4096, writes arena@0
+///       from DigitsClassifier.cs(17): Linear("out")
+///   K3  Softmax over the last dimension of [10]
+///       40 FLOP per sample; reads arena@0, writes the output
+///       from DigitsClassifier.cs(17): Softmax()
+///
+/// Total: 12,968 FLOP per sample. Weights: 8,000 bytes embedded (26,280 bytes in float32),
+/// Linear weights packed in 16-column panels. Scratch arena: 96 floats per row × 64 rows + 256 floats of kernel scratch = 25,600 bytes per thread;
+/// the most intermediate values live at once take 96 floats per row (no plan can use fewer).
+///
+/// Quantization: int8 weights (symmetric, per output channel), activations quantized per row at run time, int32 sums.
+/// Embedded weights are 30.4 % of float32. Weight error (max |w − q·s| / max |w|) per layer, measured at build time:
+///   K0: 3.92E-003
+///   K1: 3.86E-003
+///   K2: 3.74E-003
+/// </code>
+/// </remarks>
 partial class DigitsClassifierInt8
 {
-    // Forward(pixels: [64]) → [10], compiled into 4 kernels:
-    //
-    //   K0  Linear (int8) "fc1": [64] → [64], + bias, then Relu
-    //       8,192 FLOP per sample; reads the input, writes arena@0
-    //       from DigitsClassifier.cs(15): Linear("fc1")
-    //       from DigitsClassifier.cs(15): Relu()
-    //   K1  Linear (int8) "fc2": [64] → [32], + bias, then Relu
-    //       4,096 FLOP per sample; reads arena@0, writes arena@4096
-    //       from DigitsClassifier.cs(16): Linear("fc2")
-    //       from DigitsClassifier.cs(16): Relu()
-    //   K2  Linear (int8) "out": [32] → [10], + bias
-    //       640 FLOP per sample; reads arena@4096, writes arena@0
-    //       from DigitsClassifier.cs(17): Linear("out")
-    //   K3  Softmax over the last dimension of [10]
-    //       40 FLOP per sample; reads arena@0, writes the output
-    //       from DigitsClassifier.cs(17): Softmax()
-    //
-    // Total: 12,968 FLOP per sample. Weights: 8,000 bytes embedded (26,280 bytes in float32),
-    // Linear weights packed in 16-column panels. Scratch arena: 96 floats per row × 64 rows + 256 floats of kernel scratch = 25,600 bytes per thread;
-    // the most intermediate values live at once take 96 floats per row (no plan can use fewer).
-    //
-    // Quantization: int8 weights (symmetric, per output channel), activations quantized per row at run time, int32 sums.
-    // Embedded weights are 30.4 % of float32. Weight error (max |w − q·s| / max |w|) per layer, measured at build time:
-    //   K0: 3.92E-003
-    //   K1: 3.86E-003
-    //   K2: 3.74E-003
-
     /// <summary>Floats in one input sample: <c>pixels</c>, shape [64].</summary>
     public const int InputLength = 64;
 
@@ -121,20 +124,41 @@ partial class DigitsClassifierInt8
         // K0: Linear (int8) "fc1": [64] → [64], + bias, then Relu
         //     DigitsClassifier.cs(15): Linear("fc1")
         //     DigitsClassifier.cs(15): Relu()
-        global::ModelCompiler.Kernels.QuantizedLinear.Run<K0Operator>(ref x, 64, rows, ref global::System.Runtime.CompilerServices.Unsafe.As<float, sbyte>(ref w), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1024), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1152), ref global::System.Runtime.CompilerServices.Unsafe.As<float, int>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1088)), 64, 64, ref arena, 64, ref global::System.Runtime.CompilerServices.Unsafe.As<float, byte>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144)));
+        global::ModelCompiler.Kernels.QuantizedLinear.Run<K0Operator>(
+            a: ref x, lda: 64, rows: rows,
+            packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.As<float, sbyte>(ref w),
+            weightScales: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1024),
+            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1152),
+            columnSums: ref global::System.Runtime.CompilerServices.Unsafe.As<float, int>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1088)),
+            k: 64, n: 64, c: ref arena, ldc: 64,
+            scratch: ref global::System.Runtime.CompilerServices.Unsafe.As<float, byte>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144)));
 
         // K1: Linear (int8) "fc2": [64] → [32], + bias, then Relu
         //     DigitsClassifier.cs(16): Linear("fc2")
         //     DigitsClassifier.cs(16): Relu()
-        global::ModelCompiler.Kernels.QuantizedLinear.Run<K1Operator>(ref arena, 64, rows, ref global::System.Runtime.CompilerServices.Unsafe.As<float, sbyte>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1216)), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1728), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1792), ref global::System.Runtime.CompilerServices.Unsafe.As<float, int>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1760)), 64, 32, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), 32, ref global::System.Runtime.CompilerServices.Unsafe.As<float, byte>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144)));
+        global::ModelCompiler.Kernels.QuantizedLinear.Run<K1Operator>(
+            a: ref arena, lda: 64, rows: rows,
+            packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.As<float, sbyte>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1216)),
+            weightScales: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1728),
+            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1792),
+            columnSums: ref global::System.Runtime.CompilerServices.Unsafe.As<float, int>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1760)),
+            k: 64, n: 32, c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), ldc: 32,
+            scratch: ref global::System.Runtime.CompilerServices.Unsafe.As<float, byte>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144)));
 
         // K2: Linear (int8) "out": [32] → [10], + bias
         //     DigitsClassifier.cs(17): Linear("out")
-        global::ModelCompiler.Kernels.QuantizedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), 32, rows, ref global::System.Runtime.CompilerServices.Unsafe.As<float, sbyte>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1824)), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1952), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1984), ref global::System.Runtime.CompilerServices.Unsafe.As<float, int>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1968)), 32, 10, ref arena, 10, ref global::System.Runtime.CompilerServices.Unsafe.As<float, byte>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144)));
+        global::ModelCompiler.Kernels.QuantizedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(
+            a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), lda: 32, rows: rows,
+            packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.As<float, sbyte>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1824)),
+            weightScales: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1952),
+            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1984),
+            columnSums: ref global::System.Runtime.CompilerServices.Unsafe.As<float, int>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1968)),
+            k: 32, n: 10, c: ref arena, ldc: 10,
+            scratch: ref global::System.Runtime.CompilerServices.Unsafe.As<float, byte>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144)));
 
         // K3: Softmax over the last dimension of [10]
         //     DigitsClassifier.cs(17): Softmax()
-        global::ModelCompiler.Kernels.RowSoftmax.Run(ref arena, ref y, rows, 10, log: false);
+        global::ModelCompiler.Kernels.RowSoftmax.Run(source: ref arena, destination: ref y, rows: rows, width: 10, log: false);
     }
 
     /// <summary>Epilogue of K0: Relu.</summary>

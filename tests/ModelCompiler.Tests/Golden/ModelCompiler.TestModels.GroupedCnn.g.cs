@@ -4,50 +4,53 @@
 
 namespace ModelCompiler.TestModels;
 
+/// <remarks>
+/// <code>
+/// Forward(x: [4, 7, 21]) → [3], compiled into 10 kernels:
+///
+///   K0  (BatchNorm "bn0" folded in) Depthwise Conv2d "dw": [4, 7, 21] → [8, 7, 21], 3×3 kernel, stride 1, padding 1, + bias, then Relu
+///       21,168 FLOP per sample; reads the input, writes arena@0
+///       from GroupedCnn.cs(12): Conv2d("dw", padding: 1, groups: 4)
+///       from GroupedCnn.cs(12): BatchNorm("bn0")
+///       from GroupedCnn.cs(12): Relu()
+///   K1  Depthwise Conv2d "dws": [4, 7, 21] → [4, 4, 11], 3×3 kernel, stride 2, padding 2, dilation 2
+///       3,168 FLOP per sample; reads the input, writes arena@47360
+///       from GroupedCnn.cs(13): Conv2d("dws", stride: 2, padding: 2, dilation: 2, groups: 4)
+///   K2  (BatchNorm "bn1" folded in) Conv2d "grouped": [8, 7, 21] → [6, 3, 10], 3×3 kernel, stride 2, padding 0, 2 groups, + bias, then Silu
+///       12,960 FLOP per sample; reads arena@0, writes arena@54400
+///       from GroupedCnn.cs(14): Conv2d("grouped", stride: 2, groups: 2)
+///       from GroupedCnn.cs(14): BatchNorm("bn1")
+///       from GroupedCnn.cs(14): Silu()
+///   K3  AvgPool2d 3×3, stride 1, padding 1: [6, 3, 10] → [6, 3, 10]
+///       1,620 FLOP per sample; reads arena@54400, writes arena@0
+///       from GroupedCnn.cs(15): AvgPool2d(3, stride: 1, padding: 1)
+///   K4  Conv1d "c1": [6, 30] → [6, 30], 3-wide kernel, stride 1, padding 2, dilation 2, 3 groups, + bias
+///       2,160 FLOP per sample; reads arena@0, writes arena@7680
+///       from GroupedCnn.cs(16): Conv1d("c1", padding: 2, dilation: 2, groups: 3)
+///   K5  (BatchNorm "bn2" folded in) Conv1d "c2": [6, 30] → [5, 14], 3-wide kernel, stride 2, padding 0, + bias
+///       2,520 FLOP per sample; reads arena@7680, writes arena@0
+///       from GroupedCnn.cs(17): Conv1d("c2", stride: 2)
+///       from GroupedCnn.cs(17): BatchNorm("bn2")
+///   K6  Mean over dimension 1 of [5, 14] → [5]
+///       70 FLOP per sample; reads arena@0, writes arena@3200
+///       from GroupedCnn.cs(18): Mean(1)
+///   K7  GlobalAvgPool: [4, 4, 11] → [4]
+///       176 FLOP per sample; reads arena@47360, writes arena@0
+///       from GroupedCnn.cs(18): GlobalAvgPool()
+///   K8  Concat along dimension 0: [5] and [4] → [9]
+///       0 FLOP per sample; reads arena@3200 and arena@0, writes arena@640
+///       from GroupedCnn.cs(18): Concat(s.GlobalAvgPool(), 0)
+///   K9  Linear "fc": [9] → [3], + bias
+///       54 FLOP per sample; reads arena@640, writes the output
+///       from GroupedCnn.cs(18): Linear("fc")
+///
+/// Total: 43,896 FLOP per sample. Weights: 2,696 bytes embedded (2,096 bytes in float32),
+/// Linear weights packed in 16-column panels. Scratch arena: 1,552 floats per row × 40 rows + 1,808 floats of kernel scratch = 255,552 bytes per thread;
+/// the most intermediate values live at once take 1,552 floats per row (no plan can use fewer).
+/// </code>
+/// </remarks>
 partial class GroupedCnn
 {
-    // Forward(x: [4, 7, 21]) → [3], compiled into 10 kernels:
-    //
-    //   K0  (BatchNorm "bn0" folded in) Depthwise Conv2d "dw": [4, 7, 21] → [8, 7, 21], 3×3 kernel, stride 1, padding 1, + bias, then Relu
-    //       21,168 FLOP per sample; reads the input, writes arena@0
-    //       from GroupedCnn.cs(12): Conv2d("dw", padding: 1, groups: 4)
-    //       from GroupedCnn.cs(12): BatchNorm("bn0")
-    //       from GroupedCnn.cs(12): Relu()
-    //   K1  Depthwise Conv2d "dws": [4, 7, 21] → [4, 4, 11], 3×3 kernel, stride 2, padding 2, dilation 2
-    //       3,168 FLOP per sample; reads the input, writes arena@47360
-    //       from GroupedCnn.cs(13): Conv2d("dws", stride: 2, padding: 2, dilation: 2, groups: 4)
-    //   K2  (BatchNorm "bn1" folded in) Conv2d "grouped": [8, 7, 21] → [6, 3, 10], 3×3 kernel, stride 2, padding 0, 2 groups, + bias, then Silu
-    //       12,960 FLOP per sample; reads arena@0, writes arena@54400
-    //       from GroupedCnn.cs(14): Conv2d("grouped", stride: 2, groups: 2)
-    //       from GroupedCnn.cs(14): BatchNorm("bn1")
-    //       from GroupedCnn.cs(14): Silu()
-    //   K3  AvgPool2d 3×3, stride 1, padding 1: [6, 3, 10] → [6, 3, 10]
-    //       1,620 FLOP per sample; reads arena@54400, writes arena@0
-    //       from GroupedCnn.cs(15): AvgPool2d(3, stride: 1, padding: 1)
-    //   K4  Conv1d "c1": [6, 30] → [6, 30], 3-wide kernel, stride 1, padding 2, dilation 2, 3 groups, + bias
-    //       2,160 FLOP per sample; reads arena@0, writes arena@7680
-    //       from GroupedCnn.cs(16): Conv1d("c1", padding: 2, dilation: 2, groups: 3)
-    //   K5  (BatchNorm "bn2" folded in) Conv1d "c2": [6, 30] → [5, 14], 3-wide kernel, stride 2, padding 0, + bias
-    //       2,520 FLOP per sample; reads arena@7680, writes arena@0
-    //       from GroupedCnn.cs(17): Conv1d("c2", stride: 2)
-    //       from GroupedCnn.cs(17): BatchNorm("bn2")
-    //   K6  Mean over dimension 1 of [5, 14] → [5]
-    //       70 FLOP per sample; reads arena@0, writes arena@3200
-    //       from GroupedCnn.cs(18): Mean(1)
-    //   K7  GlobalAvgPool: [4, 4, 11] → [4]
-    //       176 FLOP per sample; reads arena@47360, writes arena@0
-    //       from GroupedCnn.cs(18): GlobalAvgPool()
-    //   K8  Concat along dimension 0: [5] and [4] → [9]
-    //       0 FLOP per sample; reads arena@3200 and arena@0, writes arena@640
-    //       from GroupedCnn.cs(18): Concat(s.GlobalAvgPool(), 0)
-    //   K9  Linear "fc": [9] → [3], + bias
-    //       54 FLOP per sample; reads arena@640, writes the output
-    //       from GroupedCnn.cs(18): Linear("fc")
-    //
-    // Total: 43,896 FLOP per sample. Weights: 2,696 bytes embedded (2,096 bytes in float32),
-    // Linear weights packed in 16-column panels. Scratch arena: 1,552 floats per row × 40 rows + 1,808 floats of kernel scratch = 255,552 bytes per thread;
-    // the most intermediate values live at once take 1,552 floats per row (no plan can use fewer).
-
     /// <summary>Floats in one input sample: <c>x</c>, shape [4, 7, 21].</summary>
     public const int InputLength = 588;
 
@@ -137,47 +140,74 @@ partial class GroupedCnn
         //     GroupedCnn.cs(12): Conv2d("dw", padding: 1, groups: 4)
         //     GroupedCnn.cs(12): BatchNorm("bn0")
         //     GroupedCnn.cs(12): Relu()
-        global::ModelCompiler.Kernels.Convolution.Depthwise<K0Operator>(ref x, ref arena, rows, K0Shape, ref w, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 80));
+        global::ModelCompiler.Kernels.Convolution.Depthwise<K0Operator>(
+            ref x, ref arena, rows, K0Shape, ref w, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 80));
 
         // K1: Depthwise Conv2d "dws": [4, 7, 21] → [4, 4, 11], 3×3 kernel, stride 2, padding 2, dilation 2
         //     GroupedCnn.cs(13): Conv2d("dws", stride: 2, padding: 2, dilation: 2, groups: 4)
-        global::ModelCompiler.Kernels.Convolution.Depthwise<global::ModelCompiler.Kernels.IdentityOperator>(ref x, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 47360), rows, K1Shape, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 96), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 144));
+        global::ModelCompiler.Kernels.Convolution.Depthwise<global::ModelCompiler.Kernels.IdentityOperator>(
+            ref x, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 47360), rows, K1Shape,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 96),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 144));
 
         // K2: (BatchNorm "bn1" folded in) Conv2d "grouped": [8, 7, 21] → [6, 3, 10], 3×3 kernel, stride 2, padding 0, 2 groups, + bias, then Silu
         //     GroupedCnn.cs(14): Conv2d("grouped", stride: 2, groups: 2)
         //     GroupedCnn.cs(14): BatchNorm("bn1")
         //     GroupedCnn.cs(14): Silu()
-        global::ModelCompiler.Kernels.Convolution.Conv2d<K2Operator>(ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 54400), rows, K2Shape, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 160), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 384), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080));
+        global::ModelCompiler.Kernels.Convolution.Conv2d<K2Operator>(
+            ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 54400), rows, K2Shape,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 160),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 384),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080));
 
         // K3: AvgPool2d 3×3, stride 1, padding 1: [6, 3, 10] → [6, 3, 10]
         //     GroupedCnn.cs(15): AvgPool2d(3, stride: 1, padding: 1)
-        global::ModelCompiler.Kernels.Convolution.AvgPool2d(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 54400), ref arena, rows * 6, 3, 10, 3, 1, 1, 3, 10);
+        global::ModelCompiler.Kernels.Convolution.AvgPool2d(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 54400), ref arena, rows * 6, 3, 10, 3, 1, 1,
+            3, 10);
 
         // K4: Conv1d "c1": [6, 30] → [6, 30], 3-wide kernel, stride 1, padding 2, dilation 2, 3 groups, + bias
         //     GroupedCnn.cs(16): Conv1d("c1", padding: 2, dilation: 2, groups: 3)
-        global::ModelCompiler.Kernels.Convolution.Conv2d<global::ModelCompiler.Kernels.IdentityOperator>(ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 7680), rows, K4Shape, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 400), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 448), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080));
+        global::ModelCompiler.Kernels.Convolution.Conv2d<global::ModelCompiler.Kernels.IdentityOperator>(
+            ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 7680), rows, K4Shape,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 400),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 448),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080));
 
         // K5: (BatchNorm "bn2" folded in) Conv1d "c2": [6, 30] → [5, 14], 3-wide kernel, stride 2, padding 0, + bias
         //     GroupedCnn.cs(17): Conv1d("c2", stride: 2)
         //     GroupedCnn.cs(17): BatchNorm("bn2")
-        global::ModelCompiler.Kernels.Convolution.Conv2d<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 7680), ref arena, rows, K5Shape, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 464), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 560), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080));
+        global::ModelCompiler.Kernels.Convolution.Conv2d<global::ModelCompiler.Kernels.IdentityOperator>(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 7680), ref arena, rows, K5Shape,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 464),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 560),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080));
 
         // K6: Mean over dimension 1 of [5, 14] → [5]
         //     GroupedCnn.cs(18): Mean(1)
-        global::ModelCompiler.Kernels.Sequence.Mean(ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3200), rows * 5, 14, 1);
+        global::ModelCompiler.Kernels.Sequence.Mean(
+            ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3200), rows * 5, 14, 1);
 
         // K7: GlobalAvgPool: [4, 4, 11] → [4]
         //     GroupedCnn.cs(18): GlobalAvgPool()
-        global::ModelCompiler.Kernels.Convolution.GlobalAvgPool(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 47360), ref arena, rows * 4, 44);
+        global::ModelCompiler.Kernels.Convolution.GlobalAvgPool(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 47360), ref arena, rows * 4, 44);
 
         // K8: Concat along dimension 0: [5] and [4] → [9]
         //     GroupedCnn.cs(18): Concat(s.GlobalAvgPool(), 0)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3200), K8AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 640), K8DestinationStrides, rows, K8AShape);
-        global::ModelCompiler.Kernels.Strided.Copy(ref arena, K8BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 645), K8DestinationStrides, rows, K8BShape);
+        global::ModelCompiler.Kernels.Strided.Copy(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3200), K8AStrides,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 640), K8DestinationStrides, rows, K8AShape);
+        global::ModelCompiler.Kernels.Strided.Copy(
+            ref arena, K8BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 645),
+            K8DestinationStrides, rows, K8BShape);
 
         // K9: Linear "fc": [9] → [3], + bias
         //     GroupedCnn.cs(18): Linear("fc")
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 640), 9, rows, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 576), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 720), 9, 3, ref y, 3);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(
+            a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 640), lda: 9, rows: rows,
+            packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 576),
+            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 720), k: 9, n: 3, c: ref y, ldc: 3);
     }
 
     /// <summary>Epilogue of K0: Relu.</summary>

@@ -4,103 +4,106 @@
 
 namespace ModelCompiler.TestModels;
 
+/// <remarks>
+/// <code>
+/// Forward(x: [6, 8]) → [6, 16], compiled into 27 kernels:
+///
+///   K0  Linear "qkv": [6, 8] → [6, 24], + bias
+///       2,304 FLOP per sample; reads the input, writes arena@3072
+///       from LayoutZoo.cs(13): Linear("qkv")
+///   K1  Slice, then Transpose: [6, 24] → [2, 6, 4], composed into one strided copy
+///       0 FLOP per sample; reads arena@3072, writes arena@14336
+///       from LayoutZoo.cs(28): Transpose(0, 1)
+///       from LayoutZoo.cs(13): Split(-1, 8, 8, 8)
+///       from LayoutZoo.cs(28): Reshape(6, 2, 4)
+///   K2  Slice, then Transpose: [6, 24] → [2, 6, 4], composed into one strided copy
+///       0 FLOP per sample; reads arena@3080, writes arena@0
+///       from LayoutZoo.cs(28): Transpose(0, 1)
+///       from LayoutZoo.cs(13): Split(-1, 8, 8, 8)
+///       from LayoutZoo.cs(28): Reshape(6, 2, 4)
+///   K3  Slice, then Transpose: [6, 24] → [2, 6, 4], composed into one strided copy
+///       0 FLOP per sample; reads arena@3088, writes arena@23552
+///       from LayoutZoo.cs(28): Transpose(0, 1)
+///       from LayoutZoo.cs(13): Split(-1, 8, 8, 8)
+///       from LayoutZoo.cs(28): Reshape(6, 2, 4)
+///   K4  ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e)·v, causal, flash-style
+///       1,152 FLOP per sample; reads arena@14336 and arena@0, writes arena@8192
+///       from LayoutZoo.cs(15): ScaledDotProductAttention(k, v, causal: true)
+///   K5  Transpose (0, 2, 1): [2, 6, 4] → [2, 4, 6], a strided copy
+///       0 FLOP per sample; reads arena@0, writes arena@3072
+///       from LayoutZoo.cs(16): Transpose(-2, -1)
+///   K6  MatMul: [2, 6, 4] · [2, 4, 6] → [2, 6, 6], then × 0.5
+///       576 FLOP per sample; reads arena@14336 and arena@3072, writes arena@17408
+///       from LayoutZoo.cs(16): MatMul(k.Transpose(-2, -1))
+///       from LayoutZoo.cs(16): q.MatMul(k.Transpose(-2, -1)) * 0.5f
+///   K7  Softmax over the last dimension of [2, 6, 6]
+///       288 FLOP per sample; reads arena@17408, writes arena@3072
+///       from LayoutZoo.cs(16): Softmax()
+///   K8  MatMul: [2, 6, 6] · [2, 6, 4] → [2, 6, 4]
+///       576 FLOP per sample; reads arena@3072 and arena@23552, writes arena@11264
+///       from LayoutZoo.cs(17): MatMul(v)
+///   K9  Concat along dimension 2: [2, 6, 4] and [2, 6, 4] → [2, 6, 8]
+///       0 FLOP per sample; reads arena@8192 and arena@11264, writes arena@17408
+///       from LayoutZoo.cs(18): Concat(written, -1)
+///   K10  Permute (1, 0, 2): [2, 6, 8] → [6, 2, 8], a strided copy
+///       0 FLOP per sample; reads arena@17408, writes arena@8192
+///       from LayoutZoo.cs(18): Permute(1, 0, 2)
+///   K11  Slice [0, 1) of dimension 0: [2, 6, 6] → [1, 6, 6], a strided copy
+///       0 FLOP per sample; reads arena@3072, writes arena@17408
+///       from LayoutZoo.cs(19): Slice(0, 0, 1)
+///   K12  ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e + mask)·v, flash-style
+///       1,152 FLOP per sample; reads arena@14336 and arena@0, writes arena@3072
+///       from LayoutZoo.cs(20): ScaledDotProductAttention(k, v, mask: firstHead)
+///   K13  Transpose (1, 0, 2): [2, 6, 4] → [6, 2, 4], a strided copy
+///       0 FLOP per sample; reads arena@3072, writes arena@0
+///       from LayoutZoo.cs(20): Transpose(0, 1)
+///   K14  Linear "attn.in_proj": [6, 8] → [6, 24], + bias
+///       2,304 FLOP per sample; reads the input, writes arena@14336
+///       from LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
+///   K15  Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d + mask)·v, flash-style
+///       1,152 FLOP per sample; reads arena@14336 and arena@14344, writes arena@3072
+///       from LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
+///   K16  Linear "attn.out_proj": [6, 8] → [6, 8], + bias
+///       768 FLOP per sample; reads arena@3072, writes arena@23552
+///       from LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
+///   K17  Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d)·v, causal, flash-style
+///       1,152 FLOP per sample; reads arena@14336 and arena@14344, writes arena@3072
+///       from LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
+///   K18  Linear "attn.out_proj": [6, 8] → [6, 8], + bias
+///       768 FLOP per sample; reads arena@3072, writes arena@14336
+///       from LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
+///   K19  MatMul: [6, 8] · "proj" [8, 5] → [6, 5]
+///       480 FLOP per sample; reads arena@23552 and weights@768, writes arena@3072
+///       from LayoutZoo.cs(23): MatMul(x.Parameter("proj"))
+///   K20  Slice [2, 14) of dimension 1: [6, 16] → [6, 12], a strided copy
+///       0 FLOP per sample; reads arena@8194, writes arena@17408
+///       from LayoutZoo.cs(24): Slice(-1, 2, 14)
+///   K21  Linear "out": [6, 12] → [6, 7], + bias
+///       1,008 FLOP per sample; reads arena@17408, writes arena@5120
+///       from LayoutZoo.cs(24): Linear("out")
+///   K22  Concat along dimension 1: [6, 7] and [6, 5] → [6, 12]
+///       0 FLOP per sample; reads arena@5120 and arena@3072, writes arena@8192
+///       from LayoutZoo.cs(24): Concat(mixed, 1)
+///   K23  Add: [6, 8] + [6, 8] → [6, 8]
+///       48 FLOP per sample; reads arena@14336 and arena@0, writes arena@3072
+///       from LayoutZoo.cs(25): causalMha + plain
+///   K24  Slice [0, 4) of dimension 1: [6, 8] → [6, 4], a strided copy
+///       0 FLOP per sample; reads arena@3072, writes arena@6144
+///       from LayoutZoo.cs(25): Slice(1, 0, 4)
+///   K25  Concat along dimension 1: [6, 12] and [6, 4] → [6, 16]
+///       0 FLOP per sample; reads arena@8192 and arena@6144, writes arena@0
+///       from LayoutZoo.cs(25): Concat((causalMha + plain).Slice(1, 0, 4), 1)
+///   K26  Tanh over [6, 16]
+///       96 FLOP per sample; reads arena@0, writes the output
+///       from LayoutZoo.cs(25): Tanh()
+///
+/// Total: 13,824 FLOP per sample. Weights: 4,016 bytes embedded (2,684 bytes in float32),
+/// Linear weights packed in 16-column panels. Scratch arena: 416 floats per row × 64 rows + 160 floats of kernel scratch = 107,136 bytes per thread;
+/// the most intermediate values live at once take 416 floats per row (no plan can use fewer).
+/// </code>
+/// </remarks>
 partial class LayoutZoo
 {
-    // Forward(x: [6, 8]) → [6, 16], compiled into 27 kernels:
-    //
-    //   K0  Linear "qkv": [6, 8] → [6, 24], + bias
-    //       2,304 FLOP per sample; reads the input, writes arena@3072
-    //       from LayoutZoo.cs(13): Linear("qkv")
-    //   K1  Slice, then Transpose: [6, 24] → [2, 6, 4], composed into one strided copy
-    //       0 FLOP per sample; reads arena@3072, writes arena@14336
-    //       from LayoutZoo.cs(28): Transpose(0, 1)
-    //       from LayoutZoo.cs(13): Split(-1, 8, 8, 8)
-    //       from LayoutZoo.cs(28): Reshape(6, 2, 4)
-    //   K2  Slice, then Transpose: [6, 24] → [2, 6, 4], composed into one strided copy
-    //       0 FLOP per sample; reads arena@3080, writes arena@0
-    //       from LayoutZoo.cs(28): Transpose(0, 1)
-    //       from LayoutZoo.cs(13): Split(-1, 8, 8, 8)
-    //       from LayoutZoo.cs(28): Reshape(6, 2, 4)
-    //   K3  Slice, then Transpose: [6, 24] → [2, 6, 4], composed into one strided copy
-    //       0 FLOP per sample; reads arena@3088, writes arena@23552
-    //       from LayoutZoo.cs(28): Transpose(0, 1)
-    //       from LayoutZoo.cs(13): Split(-1, 8, 8, 8)
-    //       from LayoutZoo.cs(28): Reshape(6, 2, 4)
-    //   K4  ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e)·v, causal, flash-style
-    //       1,152 FLOP per sample; reads arena@14336 and arena@0, writes arena@8192
-    //       from LayoutZoo.cs(15): ScaledDotProductAttention(k, v, causal: true)
-    //   K5  Transpose (0, 2, 1): [2, 6, 4] → [2, 4, 6], a strided copy
-    //       0 FLOP per sample; reads arena@0, writes arena@3072
-    //       from LayoutZoo.cs(16): Transpose(-2, -1)
-    //   K6  MatMul: [2, 6, 4] · [2, 4, 6] → [2, 6, 6], then × 0.5
-    //       576 FLOP per sample; reads arena@14336 and arena@3072, writes arena@17408
-    //       from LayoutZoo.cs(16): MatMul(k.Transpose(-2, -1))
-    //       from LayoutZoo.cs(16): q.MatMul(k.Transpose(-2, -1)) * 0.5f
-    //   K7  Softmax over the last dimension of [2, 6, 6]
-    //       288 FLOP per sample; reads arena@17408, writes arena@3072
-    //       from LayoutZoo.cs(16): Softmax()
-    //   K8  MatMul: [2, 6, 6] · [2, 6, 4] → [2, 6, 4]
-    //       576 FLOP per sample; reads arena@3072 and arena@23552, writes arena@11264
-    //       from LayoutZoo.cs(17): MatMul(v)
-    //   K9  Concat along dimension 2: [2, 6, 4] and [2, 6, 4] → [2, 6, 8]
-    //       0 FLOP per sample; reads arena@8192 and arena@11264, writes arena@17408
-    //       from LayoutZoo.cs(18): Concat(written, -1)
-    //   K10  Permute (1, 0, 2): [2, 6, 8] → [6, 2, 8], a strided copy
-    //       0 FLOP per sample; reads arena@17408, writes arena@8192
-    //       from LayoutZoo.cs(18): Permute(1, 0, 2)
-    //   K11  Slice [0, 1) of dimension 0: [2, 6, 6] → [1, 6, 6], a strided copy
-    //       0 FLOP per sample; reads arena@3072, writes arena@17408
-    //       from LayoutZoo.cs(19): Slice(0, 0, 1)
-    //   K12  ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e + mask)·v, flash-style
-    //       1,152 FLOP per sample; reads arena@14336 and arena@0, writes arena@3072
-    //       from LayoutZoo.cs(20): ScaledDotProductAttention(k, v, mask: firstHead)
-    //   K13  Transpose (1, 0, 2): [2, 6, 4] → [6, 2, 4], a strided copy
-    //       0 FLOP per sample; reads arena@3072, writes arena@0
-    //       from LayoutZoo.cs(20): Transpose(0, 1)
-    //   K14  Linear "attn.in_proj": [6, 8] → [6, 24], + bias
-    //       2,304 FLOP per sample; reads the input, writes arena@14336
-    //       from LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
-    //   K15  Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d + mask)·v, flash-style
-    //       1,152 FLOP per sample; reads arena@14336 and arena@14344, writes arena@3072
-    //       from LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
-    //   K16  Linear "attn.out_proj": [6, 8] → [6, 8], + bias
-    //       768 FLOP per sample; reads arena@3072, writes arena@23552
-    //       from LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
-    //   K17  Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d)·v, causal, flash-style
-    //       1,152 FLOP per sample; reads arena@14336 and arena@14344, writes arena@3072
-    //       from LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
-    //   K18  Linear "attn.out_proj": [6, 8] → [6, 8], + bias
-    //       768 FLOP per sample; reads arena@3072, writes arena@14336
-    //       from LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
-    //   K19  MatMul: [6, 8] · "proj" [8, 5] → [6, 5]
-    //       480 FLOP per sample; reads arena@23552 and weights@768, writes arena@3072
-    //       from LayoutZoo.cs(23): MatMul(x.Parameter("proj"))
-    //   K20  Slice [2, 14) of dimension 1: [6, 16] → [6, 12], a strided copy
-    //       0 FLOP per sample; reads arena@8194, writes arena@17408
-    //       from LayoutZoo.cs(24): Slice(-1, 2, 14)
-    //   K21  Linear "out": [6, 12] → [6, 7], + bias
-    //       1,008 FLOP per sample; reads arena@17408, writes arena@5120
-    //       from LayoutZoo.cs(24): Linear("out")
-    //   K22  Concat along dimension 1: [6, 7] and [6, 5] → [6, 12]
-    //       0 FLOP per sample; reads arena@5120 and arena@3072, writes arena@8192
-    //       from LayoutZoo.cs(24): Concat(mixed, 1)
-    //   K23  Add: [6, 8] + [6, 8] → [6, 8]
-    //       48 FLOP per sample; reads arena@14336 and arena@0, writes arena@3072
-    //       from LayoutZoo.cs(25): causalMha + plain
-    //   K24  Slice [0, 4) of dimension 1: [6, 8] → [6, 4], a strided copy
-    //       0 FLOP per sample; reads arena@3072, writes arena@6144
-    //       from LayoutZoo.cs(25): Slice(1, 0, 4)
-    //   K25  Concat along dimension 1: [6, 12] and [6, 4] → [6, 16]
-    //       0 FLOP per sample; reads arena@8192 and arena@6144, writes arena@0
-    //       from LayoutZoo.cs(25): Concat((causalMha + plain).Slice(1, 0, 4), 1)
-    //   K26  Tanh over [6, 16]
-    //       96 FLOP per sample; reads arena@0, writes the output
-    //       from LayoutZoo.cs(25): Tanh()
-    //
-    // Total: 13,824 FLOP per sample. Weights: 4,016 bytes embedded (2,684 bytes in float32),
-    // Linear weights packed in 16-column panels. Scratch arena: 416 floats per row × 64 rows + 160 floats of kernel scratch = 107,136 bytes per thread;
-    // the most intermediate values live at once take 416 floats per row (no plan can use fewer).
-
     /// <summary>Floats in one input sample: <c>x</c>, shape [6, 8].</summary>
     public const int InputLength = 48;
 
@@ -188,121 +191,211 @@ partial class LayoutZoo
 
         // K0: Linear "qkv": [6, 8] → [6, 24], + bias
         //     LayoutZoo.cs(13): Linear("qkv")
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref x, 8, rows * 6, ref w, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 256), 8, 24, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), 24);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(
+            a: ref x, lda: 8, rows: rows * 6, packedWeights: ref w,
+            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 256), k: 8, n: 24,
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), ldc: 24);
 
         // K1: Slice, then Transpose: [6, 24] → [2, 6, 4], composed into one strided copy
         //     LayoutZoo.cs(28): Transpose(0, 1)
         //     LayoutZoo.cs(13): Split(-1, 8, 8, 8)
         //     LayoutZoo.cs(28): Reshape(6, 2, 4)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K1SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), K1DestinationStrides, rows, K1Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K1SourceStrides,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), K1DestinationStrides, rows, K1Shape);
 
         // K2: Slice, then Transpose: [6, 24] → [2, 6, 4], composed into one strided copy
         //     LayoutZoo.cs(28): Transpose(0, 1)
         //     LayoutZoo.cs(13): Split(-1, 8, 8, 8)
         //     LayoutZoo.cs(28): Reshape(6, 2, 4)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3080), K2SourceStrides, ref arena, K2DestinationStrides, rows, K2Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3080), K2SourceStrides, ref arena,
+            K2DestinationStrides, rows, K2Shape);
 
         // K3: Slice, then Transpose: [6, 24] → [2, 6, 4], composed into one strided copy
         //     LayoutZoo.cs(28): Transpose(0, 1)
         //     LayoutZoo.cs(13): Split(-1, 8, 8, 8)
         //     LayoutZoo.cs(28): Reshape(6, 2, 4)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3088), K3SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), K3DestinationStrides, rows, K3Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3088), K3SourceStrides,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), K3DestinationStrides, rows, K3Shape);
 
         // K4: ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e)·v, causal, flash-style
         //     LayoutZoo.cs(15): ScaledDotProductAttention(k, v, causal: true)
-        global::ModelCompiler.Kernels.Attention.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), rows, K4Geometry, ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
+        global::ModelCompiler.Kernels.Attention.Run(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), ref arena,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), rows, K4Geometry,
+            ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
 
         // K5: Transpose (0, 2, 1): [2, 6, 4] → [2, 4, 6], a strided copy
         //     LayoutZoo.cs(16): Transpose(-2, -1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref arena, K5SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K5DestinationStrides, rows, K5Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(
+            ref arena, K5SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072),
+            K5DestinationStrides, rows, K5Shape);
 
         // K6: MatMul: [2, 6, 4] · [2, 4, 6] → [2, 6, 6], then × 0.5
         //     LayoutZoo.cs(16): MatMul(k.Transpose(-2, -1))
         //     LayoutZoo.cs(16): q.MatMul(k.Transpose(-2, -1)) * 0.5f
-        global::ModelCompiler.Kernels.MatMul.Run<K6Operator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), rows * 2, 6, 4, 6, 24);
+        global::ModelCompiler.Kernels.MatMul.Run<K6Operator>(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), rows * 2, 6, 4, 6, 24);
 
         // K7: Softmax over the last dimension of [2, 6, 6]
         //     LayoutZoo.cs(16): Softmax()
-        global::ModelCompiler.Kernels.RowSoftmax.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows * 12, 6, log: false);
+        global::ModelCompiler.Kernels.RowSoftmax.Run(
+            source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408),
+            destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows: rows * 12, width: 6,
+            log: false);
 
         // K8: MatMul: [2, 6, 6] · [2, 6, 4] → [2, 6, 4]
         //     LayoutZoo.cs(17): MatMul(v)
-        global::ModelCompiler.Kernels.MatMul.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 11264), rows * 2, 6, 6, 4, 24);
+        global::ModelCompiler.Kernels.MatMul.Run<global::ModelCompiler.Kernels.IdentityOperator>(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 11264), rows * 2, 6, 6, 4, 24);
 
         // K9: Concat along dimension 2: [2, 6, 4] and [2, 6, 4] → [2, 6, 8]
         //     LayoutZoo.cs(18): Concat(written, -1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), K9AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), K9DestinationStrides, rows, K9AShape);
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 11264), K9BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17412), K9DestinationStrides, rows, K9BShape);
+        global::ModelCompiler.Kernels.Strided.Copy(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), K9AStrides,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), K9DestinationStrides, rows, K9AShape);
+        global::ModelCompiler.Kernels.Strided.Copy(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 11264), K9BStrides,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17412), K9DestinationStrides, rows, K9BShape);
 
         // K10: Permute (1, 0, 2): [2, 6, 8] → [6, 2, 8], a strided copy
         //     LayoutZoo.cs(18): Permute(1, 0, 2)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), K10SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), K10DestinationStrides, rows, K10Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), K10SourceStrides,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), K10DestinationStrides, rows, K10Shape);
 
         // K11: Slice [0, 1) of dimension 0: [2, 6, 6] → [1, 6, 6], a strided copy
         //     LayoutZoo.cs(19): Slice(0, 0, 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K11SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), K11DestinationStrides, rows, K11Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K11SourceStrides,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), K11DestinationStrides, rows,
+            K11Shape);
 
         // K12: ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e + mask)·v, flash-style
         //     LayoutZoo.cs(20): ScaledDotProductAttention(k, v, mask: firstHead)
-        global::ModelCompiler.Kernels.Attention.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows, K12Geometry, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
+        global::ModelCompiler.Kernels.Attention.Run(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), ref arena,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows, K12Geometry,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
 
         // K13: Transpose (1, 0, 2): [2, 6, 4] → [6, 2, 4], a strided copy
         //     LayoutZoo.cs(20): Transpose(0, 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K13SourceStrides, ref arena, K13DestinationStrides, rows, K13Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K13SourceStrides, ref arena,
+            K13DestinationStrides, rows, K13Shape);
 
         // K14: Linear "attn.in_proj": [6, 8] → [6, 24], + bias
         //     LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref x, 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 288), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 544), 8, 24, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), 24);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(
+            a: ref x, lda: 8, rows: rows * 6,
+            packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 288),
+            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 544), k: 8, n: 24,
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), ldc: 24);
 
         // K15: Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d + mask)·v, flash-style
         //     LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
-        global::ModelCompiler.Kernels.Attention.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14344), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14352), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows, K15Geometry, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 576), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
+        global::ModelCompiler.Kernels.Attention.Run(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14344),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14352),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows, K15Geometry,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 576),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
 
         // K16: Linear "attn.out_proj": [6, 8] → [6, 8], + bias
         //     LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 624), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 752), 8, 8, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), 8);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(
+            a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), lda: 8, rows: rows * 6,
+            packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 624),
+            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 752), k: 8, n: 8,
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), ldc: 8);
 
         // K17: Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d)·v, causal, flash-style
         //     LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
-        global::ModelCompiler.Kernels.Attention.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14344), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14352), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows, K17Geometry, ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
+        global::ModelCompiler.Kernels.Attention.Run(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14344),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14352),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows, K17Geometry,
+            ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
 
         // K18: Linear "attn.out_proj": [6, 8] → [6, 8], + bias
         //     LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), 8, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 624), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 752), 8, 8, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), 8);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(
+            a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), lda: 8, rows: rows * 6,
+            packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 624),
+            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 752), k: 8, n: 8,
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), ldc: 8);
 
         // K19: MatMul: [6, 8] · "proj" [8, 5] → [6, 5]
         //     LayoutZoo.cs(23): MatMul(x.Parameter("proj"))
-        global::ModelCompiler.Kernels.MatMul.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 768), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows * 1, 6, 8, 5, 0);
+        global::ModelCompiler.Kernels.MatMul.Run<global::ModelCompiler.Kernels.IdentityOperator>(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 768),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows * 1, 6, 8, 5, 0);
 
         // K20: Slice [2, 14) of dimension 1: [6, 16] → [6, 12], a strided copy
         //     LayoutZoo.cs(24): Slice(-1, 2, 14)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8194), K20SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), K20DestinationStrides, rows, K20Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8194), K20SourceStrides,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), K20DestinationStrides, rows,
+            K20Shape);
 
         // K21: Linear "out": [6, 12] → [6, 7], + bias
         //     LayoutZoo.cs(24): Linear("out")
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), 12, rows * 6, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 816), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1008), 12, 7, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 5120), 7);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(
+            a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), lda: 12, rows: rows * 6,
+            packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 816),
+            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1008), k: 12, n: 7,
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 5120), ldc: 7);
 
         // K22: Concat along dimension 1: [6, 7] and [6, 5] → [6, 12]
         //     LayoutZoo.cs(24): Concat(mixed, 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 5120), K22AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), K22DestinationStrides, rows, K22AShape);
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K22BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8199), K22DestinationStrides, rows, K22BShape);
+        global::ModelCompiler.Kernels.Strided.Copy(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 5120), K22AStrides,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), K22DestinationStrides, rows,
+            K22AShape);
+        global::ModelCompiler.Kernels.Strided.Copy(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K22BStrides,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8199), K22DestinationStrides, rows,
+            K22BShape);
 
         // K23: Add: [6, 8] + [6, 8] → [6, 8]
         //     LayoutZoo.cs(25): causalMha + plain
-        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), K23AStrides, ref arena, K23BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows, K23Shape);
+        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), K23AStrides, ref arena, K23BStrides,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows, K23Shape);
 
         // K24: Slice [0, 4) of dimension 1: [6, 8] → [6, 4], a strided copy
         //     LayoutZoo.cs(25): Slice(1, 0, 4)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K24SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K24DestinationStrides, rows, K24Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K24SourceStrides,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K24DestinationStrides, rows, K24Shape);
 
         // K25: Concat along dimension 1: [6, 12] and [6, 4] → [6, 16]
         //     LayoutZoo.cs(25): Concat((causalMha + plain).Slice(1, 0, 4), 1)
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), K25AStrides, ref arena, K25DestinationStrides, rows, K25AShape);
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K25BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12), K25DestinationStrides, rows, K25BShape);
+        global::ModelCompiler.Kernels.Strided.Copy(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), K25AStrides, ref arena,
+            K25DestinationStrides, rows, K25AShape);
+        global::ModelCompiler.Kernels.Strided.Copy(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K25BStrides,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12), K25DestinationStrides, rows, K25BShape);
 
         // K26: Tanh over [6, 16]
         //     LayoutZoo.cs(25): Tanh()
-        global::ModelCompiler.Kernels.Elementwise.Run<K26Operator>(ref arena, ref y, rows, 96);
+        global::ModelCompiler.Kernels.Elementwise.Run<K26Operator>(
+            source: ref arena, destination: ref y, rows: rows, width: 96);
     }
 
     /// <summary>Epilogue of K6: × 0.5f.</summary>

@@ -4,68 +4,71 @@
 
 namespace ModelCompiler.TestModels;
 
+/// <remarks>
+/// <code>
+/// Forward(x: [8, 32]) → [256], compiled into 15 kernels:
+///
+///   K0  LayerNorm "/ln1/ReduceMean" over the last dimension of [8, 32], + bias
+///       2,048 FLOP per sample; reads the input, writes arena@0
+///       from OnnxEncoder.cs(2): ReduceMean '/ln1/ReduceMean'
+///   K1  Linear "/qkv/MatMul": [8, 32] → [8, 96], + bias
+///       49,152 FLOP per sample; reads arena@0, writes arena@10240
+///       from OnnxEncoder.cs(2): MatMul '/qkv/MatMul'
+///   K2  Slice, then Permute: [8, 96] → [4, 8, 8], composed into one strided copy
+///       0 FLOP per sample; reads arena@10240, writes arena@0
+///       from OnnxEncoder.cs(2): Transpose '/Transpose'
+///       from OnnxEncoder.cs(2): Split '/Split'
+///       from OnnxEncoder.cs(2): Reshape '/Reshape'
+///   K3  Slice, then Permute: [8, 96] → [4, 8, 8], composed into one strided copy
+///       0 FLOP per sample; reads arena@10304, writes arena@40960
+///       from OnnxEncoder.cs(2): Transpose '/Transpose_1'
+///       from OnnxEncoder.cs(2): Split '/Split'
+///       from OnnxEncoder.cs(2): Reshape '/Reshape_2'
+///   K4  Slice, then Permute: [8, 96] → [4, 8, 8], composed into one strided copy
+///       0 FLOP per sample; reads arena@10272, writes arena@51200
+///       from OnnxEncoder.cs(2): Transpose '/Transpose_2'
+///       from OnnxEncoder.cs(2): Split '/Split'
+///       from OnnxEncoder.cs(2): Reshape '/Reshape_1'
+///   K5  MatMul: [4, 8, 8] · [4, 8, 8] → [4, 8, 8], then × 0.35355338
+///       4,096 FLOP per sample; reads arena@0 and arena@51200, writes arena@10240
+///       from OnnxEncoder.cs(2): MatMul '/MatMul'
+///       from OnnxEncoder.cs(2): Div '/Div_1'
+///   K6  Softmax over the last dimension of [4, 8, 8]
+///       1,024 FLOP per sample; reads arena@10240, writes arena@0
+///       from OnnxEncoder.cs(2): Softmax '/Softmax'
+///   K7  MatMul: [4, 8, 8] · [4, 8, 8] → [4, 8, 8]
+///       4,096 FLOP per sample; reads arena@0 and arena@40960, writes arena@10240
+///       from OnnxEncoder.cs(2): MatMul '/MatMul_1'
+///   K8  Permute (1, 0, 2): [4, 8, 8] → [8, 4, 8], a strided copy
+///       0 FLOP per sample; reads arena@10240, writes arena@0
+///       from OnnxEncoder.cs(2): Transpose '/Transpose_3'
+///   K9  Linear "/o/MatMul": [8, 32] → [8, 32], + bias
+///       16,384 FLOP per sample; reads arena@0, writes arena@10240
+///       from OnnxEncoder.cs(2): MatMul '/o/MatMul'
+///   K10  Add: [8, 32] + [8, 32] → [8, 32]
+///       256 FLOP per sample; reads the input and arena@10240, writes arena@0
+///       from OnnxEncoder.cs(2): Add '/Add'
+///   K11  LayerNorm "/ln2/ReduceMean" over the last dimension of [8, 32], + bias
+///       2,048 FLOP per sample; reads arena@0, writes arena@10240
+///       from OnnxEncoder.cs(2): ReduceMean '/ln2/ReduceMean'
+///   K12  Linear "/f1/MatMul": [8, 32] → [8, 64], + bias, then Gelu
+///       32,768 FLOP per sample; reads arena@10240, writes arena@20480
+///       from OnnxEncoder.cs(2): MatMul '/f1/MatMul'
+///       from OnnxEncoder.cs(2): Div '/Div_2'
+///   K13  Linear "/f2/MatMul": [8, 64] → [8, 32], + bias
+///       32,768 FLOP per sample; reads arena@20480, writes arena@10240
+///       from OnnxEncoder.cs(2): MatMul '/f2/MatMul'
+///   K14  Add: [8, 32] + [8, 32] → [8, 32]
+///       256 FLOP per sample; reads arena@0 and arena@10240, writes the output
+///       from OnnxEncoder.cs(2): Add '/Add_2'
+///
+/// Total: 144,896 FLOP per sample. Weights: 34,176 bytes embedded (34,176 bytes in float32),
+/// Linear weights packed in 16-column panels. Scratch arena: 1,536 floats per row × 40 rows = 245,760 bytes per thread;
+/// the most intermediate values live at once take 1,536 floats per row (no plan can use fewer).
+/// </code>
+/// </remarks>
 partial class OnnxEncoder
 {
-    // Forward(x: [8, 32]) → [256], compiled into 15 kernels:
-    //
-    //   K0  LayerNorm "/ln1/ReduceMean" over the last dimension of [8, 32], + bias
-    //       2,048 FLOP per sample; reads the input, writes arena@0
-    //       from OnnxEncoder.cs(2): ReduceMean '/ln1/ReduceMean'
-    //   K1  Linear "/qkv/MatMul": [8, 32] → [8, 96], + bias
-    //       49,152 FLOP per sample; reads arena@0, writes arena@10240
-    //       from OnnxEncoder.cs(2): MatMul '/qkv/MatMul'
-    //   K2  Slice, then Permute: [8, 96] → [4, 8, 8], composed into one strided copy
-    //       0 FLOP per sample; reads arena@10240, writes arena@0
-    //       from OnnxEncoder.cs(2): Transpose '/Transpose'
-    //       from OnnxEncoder.cs(2): Split '/Split'
-    //       from OnnxEncoder.cs(2): Reshape '/Reshape'
-    //   K3  Slice, then Permute: [8, 96] → [4, 8, 8], composed into one strided copy
-    //       0 FLOP per sample; reads arena@10304, writes arena@40960
-    //       from OnnxEncoder.cs(2): Transpose '/Transpose_1'
-    //       from OnnxEncoder.cs(2): Split '/Split'
-    //       from OnnxEncoder.cs(2): Reshape '/Reshape_2'
-    //   K4  Slice, then Permute: [8, 96] → [4, 8, 8], composed into one strided copy
-    //       0 FLOP per sample; reads arena@10272, writes arena@51200
-    //       from OnnxEncoder.cs(2): Transpose '/Transpose_2'
-    //       from OnnxEncoder.cs(2): Split '/Split'
-    //       from OnnxEncoder.cs(2): Reshape '/Reshape_1'
-    //   K5  MatMul: [4, 8, 8] · [4, 8, 8] → [4, 8, 8], then × 0.35355338
-    //       4,096 FLOP per sample; reads arena@0 and arena@51200, writes arena@10240
-    //       from OnnxEncoder.cs(2): MatMul '/MatMul'
-    //       from OnnxEncoder.cs(2): Div '/Div_1'
-    //   K6  Softmax over the last dimension of [4, 8, 8]
-    //       1,024 FLOP per sample; reads arena@10240, writes arena@0
-    //       from OnnxEncoder.cs(2): Softmax '/Softmax'
-    //   K7  MatMul: [4, 8, 8] · [4, 8, 8] → [4, 8, 8]
-    //       4,096 FLOP per sample; reads arena@0 and arena@40960, writes arena@10240
-    //       from OnnxEncoder.cs(2): MatMul '/MatMul_1'
-    //   K8  Permute (1, 0, 2): [4, 8, 8] → [8, 4, 8], a strided copy
-    //       0 FLOP per sample; reads arena@10240, writes arena@0
-    //       from OnnxEncoder.cs(2): Transpose '/Transpose_3'
-    //   K9  Linear "/o/MatMul": [8, 32] → [8, 32], + bias
-    //       16,384 FLOP per sample; reads arena@0, writes arena@10240
-    //       from OnnxEncoder.cs(2): MatMul '/o/MatMul'
-    //   K10  Add: [8, 32] + [8, 32] → [8, 32]
-    //       256 FLOP per sample; reads the input and arena@10240, writes arena@0
-    //       from OnnxEncoder.cs(2): Add '/Add'
-    //   K11  LayerNorm "/ln2/ReduceMean" over the last dimension of [8, 32], + bias
-    //       2,048 FLOP per sample; reads arena@0, writes arena@10240
-    //       from OnnxEncoder.cs(2): ReduceMean '/ln2/ReduceMean'
-    //   K12  Linear "/f1/MatMul": [8, 32] → [8, 64], + bias, then Gelu
-    //       32,768 FLOP per sample; reads arena@10240, writes arena@20480
-    //       from OnnxEncoder.cs(2): MatMul '/f1/MatMul'
-    //       from OnnxEncoder.cs(2): Div '/Div_2'
-    //   K13  Linear "/f2/MatMul": [8, 64] → [8, 32], + bias
-    //       32,768 FLOP per sample; reads arena@20480, writes arena@10240
-    //       from OnnxEncoder.cs(2): MatMul '/f2/MatMul'
-    //   K14  Add: [8, 32] + [8, 32] → [8, 32]
-    //       256 FLOP per sample; reads arena@0 and arena@10240, writes the output
-    //       from OnnxEncoder.cs(2): Add '/Add_2'
-    //
-    // Total: 144,896 FLOP per sample. Weights: 34,176 bytes embedded (34,176 bytes in float32),
-    // Linear weights packed in 16-column panels. Scratch arena: 1,536 floats per row × 40 rows = 245,760 bytes per thread;
-    // the most intermediate values live at once take 1,536 floats per row (no plan can use fewer).
-
     /// <summary>Floats in one input sample: <c>x</c>, shape [8, 32].</summary>
     public const int InputLength = 256;
 
@@ -140,71 +143,110 @@ partial class OnnxEncoder
 
         // K0: LayerNorm "/ln1/ReduceMean" over the last dimension of [8, 32], + bias
         //     OnnxEncoder.cs(2): ReduceMean '/ln1/ReduceMean'
-        global::ModelCompiler.Kernels.RowLayerNorm.Run(ref x, ref arena, rows * 8, 32, ref w, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 32), 1E-05f);
+        global::ModelCompiler.Kernels.RowLayerNorm.Run(
+            source: ref x, destination: ref arena, rows: rows * 8, width: 32, gamma: ref w,
+            beta: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 32), epsilon: 1E-05f);
 
         // K1: Linear "/qkv/MatMul": [8, 32] → [8, 96], + bias
         //     OnnxEncoder.cs(2): MatMul '/qkv/MatMul'
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref arena, 32, rows * 8, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 64), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 3136), 32, 96, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), 96);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(
+            a: ref arena, lda: 32, rows: rows * 8,
+            packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 64),
+            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 3136), k: 32, n: 96,
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), ldc: 96);
 
         // K2: Slice, then Permute: [8, 96] → [4, 8, 8], composed into one strided copy
         //     OnnxEncoder.cs(2): Transpose '/Transpose'
         //     OnnxEncoder.cs(2): Split '/Split'
         //     OnnxEncoder.cs(2): Reshape '/Reshape'
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), K2SourceStrides, ref arena, K2DestinationStrides, rows, K2Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), K2SourceStrides, ref arena,
+            K2DestinationStrides, rows, K2Shape);
 
         // K3: Slice, then Permute: [8, 96] → [4, 8, 8], composed into one strided copy
         //     OnnxEncoder.cs(2): Transpose '/Transpose_1'
         //     OnnxEncoder.cs(2): Split '/Split'
         //     OnnxEncoder.cs(2): Reshape '/Reshape_2'
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10304), K3SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 40960), K3DestinationStrides, rows, K3Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10304), K3SourceStrides,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 40960), K3DestinationStrides, rows, K3Shape);
 
         // K4: Slice, then Permute: [8, 96] → [4, 8, 8], composed into one strided copy
         //     OnnxEncoder.cs(2): Transpose '/Transpose_2'
         //     OnnxEncoder.cs(2): Split '/Split'
         //     OnnxEncoder.cs(2): Reshape '/Reshape_1'
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10272), K4SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 51200), K4DestinationStrides, rows, K4Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10272), K4SourceStrides,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 51200), K4DestinationStrides, rows, K4Shape);
 
         // K5: MatMul: [4, 8, 8] · [4, 8, 8] → [4, 8, 8], then × 0.35355338
         //     OnnxEncoder.cs(2): MatMul '/MatMul'
         //     OnnxEncoder.cs(2): Div '/Div_1'
-        global::ModelCompiler.Kernels.MatMul.Run<K5Operator>(ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 51200), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), rows * 4, 8, 8, 8, 64);
+        global::ModelCompiler.Kernels.MatMul.Run<K5Operator>(
+            ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 51200),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), rows * 4, 8, 8, 8, 64);
 
         // K6: Softmax over the last dimension of [4, 8, 8]
         //     OnnxEncoder.cs(2): Softmax '/Softmax'
-        global::ModelCompiler.Kernels.RowSoftmax.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), ref arena, rows * 32, 8, log: false);
+        global::ModelCompiler.Kernels.RowSoftmax.Run(
+            source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), destination: ref arena,
+            rows: rows * 32, width: 8, log: false);
 
         // K7: MatMul: [4, 8, 8] · [4, 8, 8] → [4, 8, 8]
         //     OnnxEncoder.cs(2): MatMul '/MatMul_1'
-        global::ModelCompiler.Kernels.MatMul.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 40960), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), rows * 4, 8, 8, 8, 64);
+        global::ModelCompiler.Kernels.MatMul.Run<global::ModelCompiler.Kernels.IdentityOperator>(
+            ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 40960),
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), rows * 4, 8, 8, 8, 64);
 
         // K8: Permute (1, 0, 2): [4, 8, 8] → [8, 4, 8], a strided copy
         //     OnnxEncoder.cs(2): Transpose '/Transpose_3'
-        global::ModelCompiler.Kernels.Strided.Copy(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), K8SourceStrides, ref arena, K8DestinationStrides, rows, K8Shape);
+        global::ModelCompiler.Kernels.Strided.Copy(
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), K8SourceStrides, ref arena,
+            K8DestinationStrides, rows, K8Shape);
 
         // K9: Linear "/o/MatMul": [8, 32] → [8, 32], + bias
         //     OnnxEncoder.cs(2): MatMul '/o/MatMul'
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref arena, 32, rows * 8, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 3232), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4256), 32, 32, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), 32);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(
+            a: ref arena, lda: 32, rows: rows * 8,
+            packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 3232),
+            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4256), k: 32, n: 32,
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), ldc: 32);
 
         // K10: Add: [8, 32] + [8, 32] → [8, 32]
         //     OnnxEncoder.cs(2): Add '/Add'
-        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(ref x, K10AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), K10BStrides, ref arena, rows, K10Shape);
+        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(
+            ref x, K10AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), K10BStrides,
+            ref arena, rows, K10Shape);
 
         // K11: LayerNorm "/ln2/ReduceMean" over the last dimension of [8, 32], + bias
         //     OnnxEncoder.cs(2): ReduceMean '/ln2/ReduceMean'
-        global::ModelCompiler.Kernels.RowLayerNorm.Run(ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), rows * 8, 32, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4288), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4320), 1E-05f);
+        global::ModelCompiler.Kernels.RowLayerNorm.Run(
+            source: ref arena, destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240),
+            rows: rows * 8, width: 32, gamma: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4288),
+            beta: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4320), epsilon: 1E-05f);
 
         // K12: Linear "/f1/MatMul": [8, 32] → [8, 64], + bias, then Gelu
         //     OnnxEncoder.cs(2): MatMul '/f1/MatMul'
         //     OnnxEncoder.cs(2): Div '/Div_2'
-        global::ModelCompiler.Kernels.PackedLinear.Run<K12Operator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), 32, rows * 8, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4352), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 6400), 32, 64, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), 64);
+        global::ModelCompiler.Kernels.PackedLinear.Run<K12Operator>(
+            a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), lda: 32, rows: rows * 8,
+            packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4352),
+            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 6400), k: 32, n: 64,
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), ldc: 64);
 
         // K13: Linear "/f2/MatMul": [8, 64] → [8, 32], + bias
         //     OnnxEncoder.cs(2): MatMul '/f2/MatMul'
-        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), 64, rows * 8, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 6464), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 8512), 64, 32, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), 32);
+        global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(
+            a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), lda: 64, rows: rows * 8,
+            packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 6464),
+            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 8512), k: 64, n: 32,
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), ldc: 32);
 
         // K14: Add: [8, 32] + [8, 32] → [8, 32]
         //     OnnxEncoder.cs(2): Add '/Add_2'
-        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(ref arena, K14AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), K14BStrides, ref y, rows, K14Shape);
+        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(
+            ref arena, K14AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), K14BStrides,
+            ref y, rows, K14Shape);
     }
 
     /// <summary>Epilogue of K5: × 0.35355338f.</summary>

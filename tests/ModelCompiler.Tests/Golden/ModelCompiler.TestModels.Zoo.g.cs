@@ -4,47 +4,50 @@
 
 namespace ModelCompiler.TestModels;
 
+/// <remarks>
+/// <code>
+/// Forward(x: [4, 5]) → [2, 3], compiled into 9 kernels:
+///
+///   K0  Linear "proj": [4, 5] → [4, 8], + bias, then Relu
+///       320 FLOP per sample; reads the input, writes arena@0
+///       from Zoo.cs(13): Linear("proj")
+///       from Zoo.cs(13): Relu()
+///   K1  Mul: [4, 8] × "scale" [8] → [4, 8], then + 0.5
+///       32 FLOP per sample; reads arena@0 and weights@96, writes arena@2048
+///       from Zoo.cs(14): h * x.Parameter("scale")
+///       from Zoo.cs(14): h * x.Parameter("scale") + 0.5f
+///   K2  Linear "mix0": [32] → [32], + bias, then Tanh
+///       2,048 FLOP per sample; reads arena@2048, writes arena@0
+///       from Zoo.cs(17): Linear($"mix{i}")
+///       from Zoo.cs(17): Tanh()
+///   K3  Linear "mix1": [32] → [32], + bias, then Tanh
+///       2,048 FLOP per sample; reads arena@0, writes arena@2048
+///       from Zoo.cs(17): Linear($"mix{i}")
+///       from Zoo.cs(17): Tanh()
+///   K4  Linear "head.fc": [32] → [6], + bias, then Gelu
+///       384 FLOP per sample; reads arena@2048, writes arena@0
+///       from Zoo.cs(23): Linear($"{name}.fc")
+///       from Zoo.cs(23): Gelu()
+///   K5  Sigmoid over [6]
+///       6 FLOP per sample; reads arena@0, writes arena@1024
+///       from Zoo.cs(19): Sigmoid()
+///   K6  Add: [6] + [6] → [6]
+///       6 FLOP per sample; reads arena@0 and arena@1024, writes arena@2048
+///       from Zoo.cs(19): y + y.Sigmoid()
+///   K7  LogSoftmax over the last dimension of [2, 3]
+///       24 FLOP per sample; reads arena@2048, writes arena@0
+///       from Zoo.cs(20): LogSoftmax()
+///   K8  × 2 over [2, 3]
+///       6 FLOP per sample; reads arena@0, writes the output
+///       from Zoo.cs(20): y.Reshape(2, 3).LogSoftmax() * 2f
+///
+/// Total: 4,874 FLOP per sample. Weights: 10,976 bytes embedded (9,464 bytes in float32),
+/// Linear weights packed in 16-column panels. Scratch arena: 64 floats per row × 64 rows = 16,384 bytes per thread;
+/// the most intermediate values live at once take 64 floats per row (no plan can use fewer).
+/// </code>
+/// </remarks>
 partial class Zoo
 {
-    // Forward(x: [4, 5]) → [2, 3], compiled into 9 kernels:
-    //
-    //   K0  Linear "proj": [4, 5] → [4, 8], + bias, then Relu
-    //       320 FLOP per sample; reads the input, writes arena@0
-    //       from Zoo.cs(13): Linear("proj")
-    //       from Zoo.cs(13): Relu()
-    //   K1  Mul: [4, 8] × "scale" [8] → [4, 8], then + 0.5
-    //       32 FLOP per sample; reads arena@0 and weights@96, writes arena@2048
-    //       from Zoo.cs(14): h * x.Parameter("scale")
-    //       from Zoo.cs(14): h * x.Parameter("scale") + 0.5f
-    //   K2  Linear "mix0": [32] → [32], + bias, then Tanh
-    //       2,048 FLOP per sample; reads arena@2048, writes arena@0
-    //       from Zoo.cs(17): Linear($"mix{i}")
-    //       from Zoo.cs(17): Tanh()
-    //   K3  Linear "mix1": [32] → [32], + bias, then Tanh
-    //       2,048 FLOP per sample; reads arena@0, writes arena@2048
-    //       from Zoo.cs(17): Linear($"mix{i}")
-    //       from Zoo.cs(17): Tanh()
-    //   K4  Linear "head.fc": [32] → [6], + bias, then Gelu
-    //       384 FLOP per sample; reads arena@2048, writes arena@0
-    //       from Zoo.cs(23): Linear($"{name}.fc")
-    //       from Zoo.cs(23): Gelu()
-    //   K5  Sigmoid over [6]
-    //       6 FLOP per sample; reads arena@0, writes arena@1024
-    //       from Zoo.cs(19): Sigmoid()
-    //   K6  Add: [6] + [6] → [6]
-    //       6 FLOP per sample; reads arena@0 and arena@1024, writes arena@2048
-    //       from Zoo.cs(19): y + y.Sigmoid()
-    //   K7  LogSoftmax over the last dimension of [2, 3]
-    //       24 FLOP per sample; reads arena@2048, writes arena@0
-    //       from Zoo.cs(20): LogSoftmax()
-    //   K8  × 2 over [2, 3]
-    //       6 FLOP per sample; reads arena@0, writes the output
-    //       from Zoo.cs(20): y.Reshape(2, 3).LogSoftmax() * 2f
-    //
-    // Total: 4,874 FLOP per sample. Weights: 10,976 bytes embedded (9,464 bytes in float32),
-    // Linear weights packed in 16-column panels. Scratch arena: 64 floats per row × 64 rows = 16,384 bytes per thread;
-    // the most intermediate values live at once take 64 floats per row (no plan can use fewer).
-
     /// <summary>Floats in one input sample: <c>x</c>, shape [4, 5].</summary>
     public const int InputLength = 20;
 
@@ -133,43 +136,66 @@ partial class Zoo
         // K0: Linear "proj": [4, 5] → [4, 8], + bias, then Relu
         //     Zoo.cs(13): Linear("proj")
         //     Zoo.cs(13): Relu()
-        global::ModelCompiler.Kernels.PackedLinear.Run<K0Operator>(ref x, 5, rows * 4, ref w, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 80), 5, 8, ref arena, 8);
+        global::ModelCompiler.Kernels.PackedLinear.Run<K0Operator>(
+            a: ref x, lda: 5, rows: rows * 4, packedWeights: ref w,
+            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 80), k: 5, n: 8, c: ref arena,
+            ldc: 8);
 
         // K1: Mul: [4, 8] × "scale" [8] → [4, 8], then + 0.5
         //     Zoo.cs(14): h * x.Parameter("scale")
         //     Zoo.cs(14): h * x.Parameter("scale") + 0.5f
-        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.MultiplyOperator, K1Operator>(ref arena, K1AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 96), K1BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), rows, K1Shape);
+        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.MultiplyOperator, K1Operator>(
+            ref arena, K1AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 96), K1BStrides,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), rows, K1Shape);
 
         // K2: Linear "mix0": [32] → [32], + bias, then Tanh
         //     Zoo.cs(17): Linear($"mix{i}")
         //     Zoo.cs(17): Tanh()
-        global::ModelCompiler.Kernels.PackedLinear.Run<K2Operator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), 32, rows, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 112), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1136), 32, 32, ref arena, 32);
+        global::ModelCompiler.Kernels.PackedLinear.Run<K2Operator>(
+            a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), lda: 32, rows: rows,
+            packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 112),
+            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1136), k: 32, n: 32, c: ref arena,
+            ldc: 32);
 
         // K3: Linear "mix1": [32] → [32], + bias, then Tanh
         //     Zoo.cs(17): Linear($"mix{i}")
         //     Zoo.cs(17): Tanh()
-        global::ModelCompiler.Kernels.PackedLinear.Run<K3Operator>(ref arena, 32, rows, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1168), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 2192), 32, 32, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), 32);
+        global::ModelCompiler.Kernels.PackedLinear.Run<K3Operator>(
+            a: ref arena, lda: 32, rows: rows,
+            packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1168),
+            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 2192), k: 32, n: 32,
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), ldc: 32);
 
         // K4: Linear "head.fc": [32] → [6], + bias, then Gelu
         //     Zoo.cs(23): Linear($"{name}.fc")
         //     Zoo.cs(23): Gelu()
-        global::ModelCompiler.Kernels.PackedLinear.Run<K4Operator>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), 32, rows, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 2224), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 2736), 32, 6, ref arena, 6);
+        global::ModelCompiler.Kernels.PackedLinear.Run<K4Operator>(
+            a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), lda: 32, rows: rows,
+            packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 2224),
+            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 2736), k: 32, n: 6, c: ref arena,
+            ldc: 6);
 
         // K5: Sigmoid over [6]
         //     Zoo.cs(19): Sigmoid()
-        global::ModelCompiler.Kernels.Elementwise.Run<K5Operator>(ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 1024), rows, 6);
+        global::ModelCompiler.Kernels.Elementwise.Run<K5Operator>(
+            source: ref arena, destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 1024),
+            rows: rows, width: 6);
 
         // K6: Add: [6] + [6] → [6]
         //     Zoo.cs(19): y + y.Sigmoid()
-        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(ref arena, K6AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 1024), K6BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), rows, K6Shape);
+        global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(
+            ref arena, K6AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 1024), K6BStrides,
+            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), rows, K6Shape);
 
         // K7: LogSoftmax over the last dimension of [2, 3]
         //     Zoo.cs(20): LogSoftmax()
-        global::ModelCompiler.Kernels.RowSoftmax.Run(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), ref arena, rows * 2, 3, log: true);
+        global::ModelCompiler.Kernels.RowSoftmax.Run(
+            source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), destination: ref arena,
+            rows: rows * 2, width: 3, log: true);
 
         // K8: × 2 over [2, 3]
         //     Zoo.cs(20): y.Reshape(2, 3).LogSoftmax() * 2f
-        global::ModelCompiler.Kernels.Elementwise.Run<K8Operator>(ref arena, ref y, rows, 6);
+        global::ModelCompiler.Kernels.Elementwise.Run<K8Operator>(source: ref arena, destination: ref y, rows: rows, width: 6);
     }
 
     /// <summary>Epilogue of K0: Relu.</summary>
