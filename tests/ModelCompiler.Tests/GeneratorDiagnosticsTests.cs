@@ -76,6 +76,7 @@ public class GeneratorDiagnosticsTests
                 {
                     var output = new float[Demo.Net.OutputLength];
                     Demo.Net.Predict(new float[Demo.Net.InputLength], output);
+                    System.Console.WriteLine(Demo.Net.InputShape.Length + Demo.Net.OutputShape.Length + Demo.Net.ArenaBytes + Demo.Net.FlopsPerSample);
                 }
             }
             """;
@@ -85,6 +86,30 @@ public class GeneratorDiagnosticsTests
         string standIn = Assert.Single(run.GeneratedSources).SourceText.ToString();
         Assert.Contains("public const int InputLength = 4;", standIn);
         Assert.Contains("Net was not compiled: MC0004: Weight not found.", standIn);
+        Assert.Contains("InputShape => new int[] { 4 };", standIn);
+    }
+
+    [Fact]
+    public void An_ONNX_model_with_an_error_still_gives_the_rest_of_the_project_its_whole_API()
+    {
+        // Once the stand-in lacked InputShape, OutputShape, InputName and OutputName: each use was one more CS0117.
+        string path = Path.Combine(GeneratorHarness.TempFolder(), "m.onnx");
+        File.WriteAllBytes(path, new byte[] { 0x0A, 0x05 }); // malformed: a field that runs past the end
+        const string source = """
+            using ModelCompiler;
+            namespace Demo;
+            [CompileModel(Onnx = "m.onnx")]
+            public static partial class Net;
+            public static class Caller
+            {
+                public static string Run() =>
+                    Net.InputName + Net.OutputName + Net.InputShape.Length + Net.OutputShape.Length + Net.InputLength + Net.OutputLength;
+            }
+            """;
+        var (diagnostics, run, compileErrors) = GeneratorHarness.Run(source, path);
+        Assert.Equal("MC0003", Assert.Single(diagnostics).Id);
+        Assert.Empty(compileErrors);
+        Assert.DoesNotContain("PredictEager", Assert.Single(run.GeneratedSources).SourceText.ToString());
     }
 
     [Fact]

@@ -91,10 +91,25 @@ internal static class ModelEmitter
         w.Line($"public static void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output) => {fail}");
         w.Line("/// <summary>Throws: the model did not compile.</summary>");
         w.Line($"public static void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch, int maxDegreeOfParallelism = -1) => {fail}");
-        w.Line("/// <summary>Throws: the model did not compile.</summary>");
-        w.Line($"public static global::ModelCompiler.Tensor ForwardEager(global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input, int batch = 1) => {fail}");
-        w.Line("/// <summary>Throws: the model did not compile.</summary>");
-        w.Line($"public static void PredictEager(global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch = 1) => {fail}");
+        w.Line("/// <summary>The declared input shape (empty when unknown).</summary>");
+        w.Line($"public static global::System.ReadOnlySpan<int> InputShape => new int[] {{ {string.Join(", ", standIn.InputShape)} }};");
+        w.Line("/// <summary>Unknown: the model did not compile.</summary>");
+        w.Line("public static global::System.ReadOnlySpan<int> OutputShape => global::System.ReadOnlySpan<int>.Empty;");
+        if (standIn.IsOnnx)
+        {
+            // The ONNX model's API: names instead of eager entry points (it has no Forward to run).
+            w.Line("/// <summary>Unknown: the model did not compile.</summary>");
+            w.Line("public const string InputName = \"\";");
+            w.Line("/// <summary>Unknown: the model did not compile.</summary>");
+            w.Line("public const string OutputName = \"\";");
+        }
+        else
+        {
+            w.Line("/// <summary>Throws: the model did not compile.</summary>");
+            w.Line($"public static global::ModelCompiler.Tensor ForwardEager(global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input, int batch = 1) => {fail}");
+            w.Line("/// <summary>Throws: the model did not compile.</summary>");
+            w.Line($"public static void PredictEager(global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch = 1) => {fail}");
+        }
         w.Close();
         foreach (ContainingType _ in standIn.ContainingTypes) w.Close();
         return w.ToString();

@@ -180,7 +180,11 @@ internal static class ModelBuilder
         long inputCount = Kernels.SizeMath.Product(model.InputShape);
         int inputLength = Kernels.SizeMath.Fits(inputCount) ? (int)inputCount : 0;
         DiagnosticInfo first = diagnostics[0];
-        return new ModelStandIn(model.Namespace, model.ContainingTypes, model.ClassName, inputLength, first.Descriptor.Id + ": " + first.Descriptor.Title);
+        return new ModelStandIn(model.Namespace, model.ContainingTypes, model.ClassName, inputLength, first.Descriptor.Id + ": " + first.Descriptor.Title)
+        {
+            InputShape = inputLength > 0 ? model.InputShape : EquatableArray<int>.Empty,
+            IsOnnx = model.IsOnnx,
+        };
     }
 
     /// <summary>Int8Static: reads the calibration inputs and runs the float model on them (MC0012 when it cannot).</summary>

@@ -192,4 +192,11 @@ internal sealed record ModelResult(ModelPlan? Plan, EquatableArray<Diagnostics.D
 }
 
 /// <summary>What the stand-in for a model that failed to compile needs: where the class is, and why it failed.</summary>
-internal sealed record ModelStandIn(string? Namespace, EquatableArray<ContainingType> ContainingTypes, string ClassName, int InputLength, string Reason);
+internal sealed record ModelStandIn(string? Namespace, EquatableArray<ContainingType> ContainingTypes, string ClassName, int InputLength, string Reason)
+{
+    /// <summary>The declared input shape (empty when unknown), for the stand-in's <c>InputShape</c>.</summary>
+    public EquatableArray<int> InputShape { get; init; } = EquatableArray<int>.Empty;
+
+    /// <summary>An ONNX model: the stand-in also has <c>InputName</c> and <c>OutputName</c> and no eager entry points.</summary>
+    public bool IsOnnx { get; init; }
+}
