@@ -90,6 +90,52 @@ public class GeneratorGoldenTests
     }
 
     [Theory]
+    [InlineData("Quantization.Int8")]
+    [InlineData("Quantization.Int4")]
+    public void Quantize_leaves_BatchNorm_folding_into_convolutions_alone(string mode)
+    {
+        // A 1-D CNN as people write it: Conv1d, BatchNorm, ReLU, then a Linear head. Quantize applies to Linear layers
+        // only, so the BatchNorm still folds into the convolution (once it stopped: 3 kernels became 4).
+        var tensors = new (string Name, int[] Shape)[]
+        {
+            ("conv.weight", new[] { 4, 2, 3 }), ("conv.bias", new[] { 4 }),
+            ("bn.weight", new[] { 4 }), ("bn.bias", new[] { 4 }), ("bn.running_mean", new[] { 4 }), ("bn.running_var", new[] { 4 }),
+            ("fc.weight", new[] { 3, 24 }), ("fc.bias", new[] { 3 }),
+        };
+        var header = new System.Text.StringBuilder("{");
+        var data = new System.Collections.Generic.List<float>();
+        foreach ((string name, int[] shape) in tensors)
+        {
+            int count = shape.Aggregate(1, (p, d) => p * d);
+            if (header.Length > 1) header.Append(',');
+            header.Append($"\"{name}\":{{\"dtype\":\"F32\",\"shape\":[{string.Join(",", shape)}],\"data_offsets\":[{data.Count * 4},{(data.Count + count) * 4}]}}");
+            for (int i = 0; i < count; i++) data.Add(name.EndsWith("running_var", StringComparison.Ordinal) ? 1f : 0.1f * (i % 7 - 3));
+        }
+        header.Append('}');
+        string path = Path.Combine(GeneratorHarness.TempFolder(), "cnn1d.safetensors");
+        File.WriteAllBytes(path, SafeTensorsTests.File(header.ToString(), SafeTensorsTests.Floats(data.ToArray())));
+        int Kernels(string attribute)
+        {
+            string source = $$"""
+                using ModelCompiler;
+                namespace Demo;
+                [CompileModel(Weights = "cnn1d.safetensors"{{attribute}})]
+                public static partial class Net
+                {
+                    static Tensor Forward([Shape(2, 8)] Tensor x) => x.Conv1d("conv").BatchNorm("bn").Relu().Flatten().Linear("fc");
+                }
+                """;
+            var (diagnostics, run, errors) = GeneratorHarness.Run(source, path);
+            Assert.Empty(diagnostics);
+            Assert.Empty(errors);
+            string code = run.GeneratedSources.Single(g => g.HintName == "Demo.Net.g.cs").SourceText.ToString();
+            return int.Parse(System.Text.RegularExpressions.Regex.Match(code, "compiled into (\\d+) kernel").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        Assert.Equal(2, Kernels(""));
+        Assert.Equal(2, Kernels(", Quantize = " + mode));
+    }
+
+    [Theory]
     [InlineData("Int8", 0.25, 0.26)]
     [InlineData("Int4", 0.13, 0.15)]
     public void Quantized_weights_embed_in_a_fraction_of_the_float32_bytes(string mode, double low, double high)

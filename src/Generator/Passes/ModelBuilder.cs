@@ -128,7 +128,8 @@ internal static class ModelBuilder
             bool[] live = EliminateDeadNodes.Run(graph);
             Func<string, float[]> readTensor = name => header.ReadFloat32(bytes, header.Find(name)!);
             FoldConstants.Run(graph, live, readTensor);
-            FoldBatchNorm.Run(graph, live, layer => layer.Kind == OpKind.Conv2d || !(LowerToPlan.IsQuantized(model, layer) || LowerToPlan.IsInt4(model, layer)));
+            // Quantize applies to Linear layers only: a convolution (1-D or 2-D) before a BatchNorm stays float32 and folds it.
+            FoldBatchNorm.Run(graph, live, layer => layer.Kind != OpKind.Linear || !(LowerToPlan.IsQuantized(model, layer) || LowerToPlan.IsInt4(model, layer)));
             var groups = FuseEpilogues.Run(graph, live);
 
             Dictionary<string, float>? ranges = null;
