@@ -127,6 +127,30 @@ public class GeneratorDiagnosticsTests
     }
 
     [Fact]
+    public void MC0002_a_typo_in_the_file_name_gets_did_you_mean_not_advice_to_list_a_file_that_does_not_exist()
+    {
+        Diagnostic d = Single(Model("return x.Relu();", weights: "Weights = \"ww.safetensors\""), "MC0002", "\"ww.safetensors\"");
+        Assert.EndsWith("did you mean 'w.safetensors'? (listed among the AdditionalFiles)", d.GetMessage());
+    }
+
+    [Fact]
+    public void MC0002_a_name_that_is_nowhere_says_so()
+    {
+        // With the source file in a real folder, the generator can tell a file that exists beside it from a mistyped one.
+        string folder = GeneratorHarness.TempFolder();
+        string source = Model("return x.Relu();", weights: "Weights = \"model.safetensors\"");
+        GeneratorDriver driver = GeneratorHarness.Driver(new[] { new GeneratorHarness.BinaryAdditionalText(Weights) });
+        driver = driver.RunGenerators(GeneratorHarness.Compilation((Path.Combine(folder, "Model.cs"), source)));
+        Diagnostic d = Assert.Single(driver.GetRunResult().Results.Single().Diagnostics);
+        Assert.Equal("MC0002", d.Id);
+        Assert.Contains("there is no 'model.safetensors' beside Model.cs either: check the name", d.GetMessage());
+        File.WriteAllBytes(Path.Combine(folder, "model.safetensors"), new byte[8]);
+        driver = GeneratorHarness.Driver(new[] { new GeneratorHarness.BinaryAdditionalText(Weights) })
+            .RunGenerators(GeneratorHarness.Compilation((Path.Combine(folder, "Model.cs"), source)));
+        Assert.EndsWith("add <AdditionalFiles Include=\"model.safetensors\" /> to the project", Assert.Single(driver.GetRunResult().Results.Single().Diagnostics).GetMessage());
+    }
+
+    [Fact]
     public void MC0003_malformed_weights_file()
     {
         string bad = Path.Combine(GeneratorHarness.TempFolder(), "bad.safetensors");

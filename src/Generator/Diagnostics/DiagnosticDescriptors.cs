@@ -23,10 +23,10 @@ internal static class DiagnosticDescriptors
         "The model class '{0}' must be declared partial so that ModelCompiler can add its Predict methods",
         "A [CompileModel] class, and every class it is nested in, must be declared 'partial'.");
 
-    /// <summary>Format: <c>Weights file '{0}' is not among the project's AdditionalFiles; add &lt;AdditionalFiles Include="{0}" /&gt; to the project</c>.</summary>
+    /// <summary>Format: <c>Weights file '{0}' is not among the project's AdditionalFiles; {1}</c>: "did you mean" a listed file, or how to list it.</summary>
     public static readonly DiagnosticDescriptor WeightsFileNotFound = Error("MC0002",
         "Weights file not found",
-        "Weights file '{0}' is not among the project's AdditionalFiles; add <AdditionalFiles Include=\"{0}\" /> to the project",
+        "Weights file '{0}' is not among the project's AdditionalFiles; {1}",
         "The generator only sees files listed as AdditionalFiles. The Weights path is matched against the end of each AdditionalFiles path.");
 
     /// <summary>Format: <c>Weights file '{0}' cannot be used: {1}</c>.</summary>

@@ -46,7 +46,8 @@ internal static class ModelBuilder
                 .OrderBy(f => f.Path, StringComparer.Ordinal).ToList();
             if (matches.Count == 0)
             {
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WeightsFileNotFound, model.WeightsLocation, model.WeightsFile));
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WeightsFileNotFound, model.WeightsLocation, model.WeightsFile,
+                    NotListedAdvice(model.WeightsFile, model.WeightsLocation?.FilePath, files)));
                 return Stop();
             }
             if (matches.Count > 1)
@@ -167,6 +168,32 @@ internal static class ModelBuilder
         {
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, model.ClassLocation, model.ClassName, DiagnosticInfo.Describe(e)));
             return Stop();
+        }
+    }
+
+    /// <summary>
+    /// What to do about a Weights or Onnx name no AdditionalFile matches: a listed file with a name a typo away ("did you
+    /// mean"), else list the file when it exists beside the source, else say that it exists nowhere the generator looked.
+    /// </summary>
+    private static string NotListedAdvice(string wanted, string? sourcePath, ImmutableArray<WeightsFileRef> files)
+    {
+        string name = System.IO.Path.GetFileName(wanted.Replace('\\', '/'));
+        var names = files.Select(f => System.IO.Path.GetFileName(f.Path)).Distinct(StringComparer.Ordinal);
+        List<string> near = Weights.NameSuggestions.Nearest(name, names)
+            .Where(n => Weights.NameSuggestions.Distance(name, n) <= Math.Max(2, name.Length / 4)).ToList();
+        if (near.Count > 0)
+            return "did you mean " + string.Join(" or ", near.Select(n => $"'{n}'")) + "? (listed among the AdditionalFiles)";
+        string list = $"add <AdditionalFiles Include=\"{wanted}\" /> to the project";
+        string? folder = sourcePath is null ? null : System.IO.Path.GetDirectoryName(sourcePath);
+        if (folder is null || folder.Length == 0) return list;
+        try
+        {
+            WeightsFileReader.Identity(System.IO.Path.Combine(folder, wanted));
+            return list;
+        }
+        catch (Exception e) when (e is System.IO.IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            return $"there is no '{wanted}' beside {System.IO.Path.GetFileName(sourcePath)} either: check the name; if the file is elsewhere in the project, {list}";
         }
     }
 
