@@ -170,16 +170,22 @@ public class GeneratorDiagnosticsTests
     public void MC0005_shape_mismatch_at_the_offending_call_with_both_shapes()
     {
         Diagnostic d = Single(Model("var h = x.Relu();\n        return h.Linear(\"fc1\").Linear(\"fc1\");"), "MC0005", "Linear(\"fc1\")");
-        Assert.Equal("Linear 'fc1' expects 4 input features (fc1.weight is [3, 4]), but its input is [3]", d.GetMessage());
+        Assert.Equal("Linear 'fc1' expects 4 input features (fc1.weight is [3, 4]), but its input is [3]" + FromInput, d.GetMessage());
         Assert.Equal(8, d.Location.GetLineSpan().StartLinePosition.Line); // the second Linear, on the return line
         Assert.Equal(31, d.Location.GetLineSpan().StartLinePosition.Character);
     }
+
+    /// <summary>
+    /// What every shape error on an activation adds: where its shape comes from (a wrong [Shape] is often reported ops
+    /// later, at the first layer that cannot take it).
+    /// </summary>
+    private const string FromInput = " (it follows from input 'x', declared [Shape(4)] at Model.cs(6))";
 
     [Fact]
     public void MC0005_broadcast_mismatch()
     {
         Diagnostic d = Single(Model("return x + x.Parameter(\"scale\");"), "MC0005", "x + x.Parameter(\"scale\")");
-        Assert.Equal("Add: shapes [4] and [3] do not broadcast", d.GetMessage());
+        Assert.Equal("Add: shapes [4] and [3] do not broadcast" + FromInput, d.GetMessage());
     }
 
     [Theory]
@@ -196,7 +202,7 @@ public class GeneratorDiagnosticsTests
     public void MC0005_layout_and_attention_mismatches_point_at_the_call(string body, string span, string message)
     {
         Diagnostic d = Single(Model(body.Replace("\\n", "\n")), "MC0005", span);
-        Assert.Equal(message, d.GetMessage());
+        Assert.Equal(message + FromInput, d.GetMessage());
     }
 
     [Fact]

@@ -70,7 +70,7 @@ internal static class ShapeInference
     {
         Node? Mismatch(string message)
         {
-            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ShapeMismatch, op.Location, message));
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ShapeMismatch, op.Location, message + DeclaredInput(op, nodes, model)));
             return null;
         }
 
@@ -405,6 +405,19 @@ internal static class ShapeInference
             default:
                 throw new InvalidOperationException($"no shape rule for {op.Kind}");
         }
+    }
+
+    /// <summary>
+    /// Where an activation's shape comes from, for a shape error three ops after a wrong <c>[Shape]</c>: the declared input
+    /// shape and the line that declares it (or the ONNX file's input). Empty for an op on weights alone.
+    /// </summary>
+    private static string DeclaredInput(DslOp op, List<Node> nodes, ModelDeclaration model)
+    {
+        if (nodes.Count == 0 || !op.Inputs.Any(i => i < nodes.Count && !nodes[i].IsConstant)) return "";
+        string dims = string.Join(", ", model.InputShape);
+        if (model.IsOnnx || nodes[0].Source.Location is not { } at)
+            return $" (it follows from input '{model.InputName}', [N, {dims}] in the ONNX file)";
+        return $" (it follows from input '{model.InputName}', declared [Shape({dims})] at {System.IO.Path.GetFileName(at.FilePath)}({at.LineSpan.Start.Line + 1}))";
     }
 
     /// <summary>An optional tensor (a bias): absent is fine; present but not a float tensor is MC0003.</summary>
