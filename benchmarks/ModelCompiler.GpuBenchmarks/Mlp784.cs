@@ -1,4 +1,3 @@
-using ModelCompiler;
 
 namespace ModelCompiler.GpuBenchmarks;
 

@@ -1,13 +1,13 @@
 using System;
-using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using ModelCompiler.Generator.Diagnostics;
 using ModelCompiler.Generator.Emit;
 using ModelCompiler.Generator.Import;
+using ModelCompiler.Generator.Model;
 using ModelCompiler.Generator.Parsing;
-using ModelCompiler.Generator.Passes;
+using ModelCompiler.Generator.Pipeline;
 
 namespace ModelCompiler.Generator;
 
@@ -48,8 +48,8 @@ public sealed class ModelGenerator : IIncrementalGenerator
         // ModelCompilerMaxFileBytes (bytes) when the project exposes them.
         IncrementalValueProvider<BuildOptions> options = context.AnalyzerConfigOptionsProvider
             .Select(static (options, _) => new BuildOptions(
-                Property(options.GlobalOptions, "ModelCompilerEmbedLimit", ModelBuilder.DefaultEmbedLimit),
-                Property(options.GlobalOptions, "ModelCompilerMaxFileBytes", WeightsFileReader.DefaultMaxBytes)));
+                Property(options.GlobalOptions, "ModelCompilerEmbedLimit", BuildOptions.DefaultEmbedLimit),
+                Property(options.GlobalOptions, "ModelCompilerMaxFileBytes", BuildOptions.DefaultMaxFileBytes)));
 
         // Whether the project references the GPU runtime (ModelCompiler.Gpu): then models get a GPU entry point too.
         // A bool, so an edit that does not change the references leaves it, and everything after it, cached.

@@ -294,13 +294,13 @@ public class GeneratorDiagnosticsTests
         // A declaration no parser would produce (its output op does not exist) makes the builder fail inside.
         var location = new Gen.Diagnostics.LocationInfo("Model.cs", new Microsoft.CodeAnalysis.Text.TextSpan(0, 3),
             new Microsoft.CodeAnalysis.Text.LinePositionSpan(default, new Microsoft.CodeAnalysis.Text.LinePosition(0, 3)));
-        var op = new Gen.Parsing.DslOp(0, Gen.Graph.OpKind.Input, Gen.Helpers.EquatableArray<int>.Empty, "x", 0, Gen.Helpers.EquatableArray<int>.Empty, location, null, "x");
-        var declaration = new Gen.Parsing.ModelDeclaration(null, Gen.Helpers.EquatableArray<Gen.Parsing.ContainingType>.Empty, "Broken", "Model.cs",
+        var op = new Gen.Model.RecordedOp(0, Gen.Model.OpKind.Input, Gen.Helpers.EquatableArray<int>.Empty, "x", 0, Gen.Helpers.EquatableArray<int>.Empty, location, null, "x");
+        var declaration = new Gen.Model.ModelDeclaration(null, Gen.Helpers.EquatableArray<Gen.Model.ContainingType>.Empty, "Broken", "Model.cs",
             location, "w.safetensors", location, 0, Gen.Helpers.EquatableArray<string>.Empty, null, null, null, 0, "x", new Gen.Helpers.EquatableArray<int>(new[] { 4 }),
-            new Gen.Helpers.EquatableArray<Gen.Parsing.DslOp>(new[] { op }), 7, Gen.Helpers.EquatableArray<Gen.Diagnostics.DiagnosticInfo>.Empty);
+            new Gen.Helpers.EquatableArray<Gen.Model.RecordedOp>(new[] { op }), 7, Gen.Helpers.EquatableArray<Gen.Diagnostics.DiagnosticInfo>.Empty);
 
-        Gen.Passes.ModelResult result = Gen.Passes.ModelBuilder.Build(declaration,
-            System.Collections.Immutable.ImmutableArray.Create(Gen.Import.WeightsFileRef.Identify(Weights)), Gen.Passes.BuildOptions.Default, CancellationToken.None);
+        Gen.Model.ModelResult result = Gen.Pipeline.ModelBuilder.Build(declaration,
+            System.Collections.Immutable.ImmutableArray.Create(Gen.Import.WeightsFileRef.Identify(Weights)), Gen.Model.BuildOptions.Default, CancellationToken.None);
 
         Assert.Null(result.Plan);
         Diagnostic d = Assert.Single(result.Diagnostics).ToDiagnostic();

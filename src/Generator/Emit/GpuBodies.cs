@@ -1,7 +1,7 @@
 using System;
 using System.Linq;
 using ModelCompiler.Generator.Helpers;
-using ModelCompiler.Generator.Passes;
+using ModelCompiler.Generator.Model;
 
 namespace ModelCompiler.Generator.Emit;
 

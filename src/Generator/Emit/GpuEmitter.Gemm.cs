@@ -1,7 +1,7 @@
 // The GPU emitter's GEMM-shaped kernels: a Linear's tiled GEMM and a convolution as an implicit GEMM.
 using System.Linq;
 using ModelCompiler.Generator.Helpers;
-using ModelCompiler.Generator.Passes;
+using ModelCompiler.Generator.Model;
 
 namespace ModelCompiler.Generator.Emit;
 

@@ -2,7 +2,7 @@
 using System.Collections.Generic;
 using System.Linq;
 using ModelCompiler.Generator.Helpers;
-using ModelCompiler.Generator.Passes;
+using ModelCompiler.Generator.Model;
 
 namespace ModelCompiler.Generator.Emit;
 

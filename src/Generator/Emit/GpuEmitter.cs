@@ -1,8 +1,7 @@
 using System;
 using System.Linq;
-using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
-using ModelCompiler.Generator.Passes;
+using ModelCompiler.Generator.Model;
 
 namespace ModelCompiler.Generator.Emit;
 
@@ -37,7 +36,7 @@ internal static partial class GpuEmitter
             w.Line($"namespace {plan.Namespace};");
             w.Line();
         }
-        foreach (Parsing.ContainingType outer in plan.ContainingTypes) w.Open($"partial {outer.Keyword} {outer.Name}");
+        foreach (ContainingType outer in plan.ContainingTypes) w.Open($"partial {outer.Keyword} {outer.Name}");
         w.Open($"partial class {plan.ClassName}");
 
         w.Line("/// <summary>");
@@ -124,7 +123,7 @@ internal static partial class GpuEmitter
         }
 
         w.Close();
-        foreach (Parsing.ContainingType _ in plan.ContainingTypes) w.Close();
+        foreach (ContainingType _ in plan.ContainingTypes) w.Close();
         return w.ToString();
     }
 

@@ -2,10 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
-using ModelCompiler.Generator.Parsing;
-using ModelCompiler.Generator.Passes;
+using ModelCompiler.Generator.Model;
 using ModelCompiler.Kernels;
 
 namespace ModelCompiler.Generator.Emit;

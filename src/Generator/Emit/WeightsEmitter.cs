@@ -2,8 +2,7 @@ using System;
 using System.Globalization;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Import;
-using ModelCompiler.Generator.Parsing;
-using ModelCompiler.Generator.Passes;
+using ModelCompiler.Generator.Model;
 using ModelCompiler.Kernels;
 using ModelCompiler.Weights;
 

@@ -1,4 +1,4 @@
-using ModelCompiler.Generator.Parsing;
+using ModelCompiler.Generator.Model;
 using ModelCompiler.Weights;
 
 namespace ModelCompiler.Generator.Graph;
@@ -9,14 +9,14 @@ namespace ModelCompiler.Generator.Graph;
 /// </summary>
 internal sealed class Node
 {
-    public Node(DslOp source, int[] shape, bool isConstant)
+    public Node(RecordedOp source, int[] shape, bool isConstant)
     {
         Source = source;
         Shape = shape;
         IsConstant = isConstant;
     }
 
-    public DslOp Source { get; }
+    public RecordedOp Source { get; }
     public int Id => Source.Id;
     public OpKind Kind => Source.Kind;
     public int[] Inputs => Source.Inputs.ToArray();

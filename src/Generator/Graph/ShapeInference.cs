@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using ModelCompiler.Generator.Diagnostics;
-using ModelCompiler.Generator.Parsing;
+using ModelCompiler.Generator.Model;
 using ModelCompiler.Kernels;
 using ModelCompiler.Weights;
 
@@ -17,7 +17,7 @@ internal static class ShapeInference
     public static ModelGraph? Build(ModelDeclaration model, SafeTensorsHeader weights, List<DiagnosticInfo> diagnostics)
     {
         var nodes = new List<Node>();
-        foreach (DslOp op in model.Ops)
+        foreach (RecordedOp op in model.Ops)
         {
             Node? node = Infer(op, nodes, model, weights, diagnostics);
             if (node is null) return null; // the first error stops inference: later shapes would only repeat it
@@ -38,7 +38,7 @@ internal static class ShapeInference
     /// The node of one more op, given the nodes before it; null (with a diagnostic) when its shapes do not fit. The ONNX
     /// importer calls it as it records ops, where ONNX needs a shape to lower a node (Shape, asymmetric padding).
     /// </summary>
-    public static Node? Infer(DslOp op, List<Node> nodes, ModelDeclaration model, SafeTensorsHeader weights, List<DiagnosticInfo> diagnostics)
+    public static Node? Infer(RecordedOp op, List<Node> nodes, ModelDeclaration model, SafeTensorsHeader weights, List<DiagnosticInfo> diagnostics)
     {
         Node? node;
         try
@@ -66,7 +66,7 @@ internal static class ShapeInference
         return node;
     }
 
-    private static Node? InferShape(DslOp op, List<Node> nodes, ModelDeclaration model, SafeTensorsHeader weights, List<DiagnosticInfo> diagnostics)
+    private static Node? InferShape(RecordedOp op, List<Node> nodes, ModelDeclaration model, SafeTensorsHeader weights, List<DiagnosticInfo> diagnostics)
     {
         Node? Mismatch(string message)
         {
@@ -411,7 +411,7 @@ internal static class ShapeInference
     /// Where an activation's shape comes from, for a shape error three ops after a wrong <c>[Shape]</c>: the declared input
     /// shape and the line that declares it (or the ONNX file's input). Empty for an op on weights alone.
     /// </summary>
-    private static string DeclaredInput(DslOp op, List<Node> nodes, ModelDeclaration model)
+    private static string DeclaredInput(RecordedOp op, List<Node> nodes, ModelDeclaration model)
     {
         if (nodes.Count == 0 || !op.Inputs.Any(i => i < nodes.Count && !nodes[i].IsConstant)) return "";
         string dims = string.Join(", ", model.InputShape);
@@ -421,7 +421,7 @@ internal static class ShapeInference
     }
 
     /// <summary>An optional tensor (a bias): absent is fine; present but not a float tensor is MC0003.</summary>
-    private static SafeTensorEntry? Optional(string name, DslOp op, ModelDeclaration model, SafeTensorsHeader weights, List<DiagnosticInfo> diagnostics, out bool bad)
+    private static SafeTensorEntry? Optional(string name, RecordedOp op, ModelDeclaration model, SafeTensorsHeader weights, List<DiagnosticInfo> diagnostics, out bool bad)
     {
         bad = false;
         if (weights.Find(name) is null) return null;
@@ -444,7 +444,7 @@ internal static class ShapeInference
 
     private static int DimFromRight(int[] shape, int fromRight) => fromRight < shape.Length ? shape[shape.Length - 1 - fromRight] : 1;
 
-    private static SafeTensorEntry? Find(string name, DslOp op, ModelDeclaration model, SafeTensorsHeader weights, List<DiagnosticInfo> diagnostics)
+    private static SafeTensorEntry? Find(string name, RecordedOp op, ModelDeclaration model, SafeTensorsHeader weights, List<DiagnosticInfo> diagnostics)
     {
         SafeTensorEntry? entry = weights.Find(name);
         if (entry is not null && !SafeTensorsHeader.IsFloat(entry))

@@ -1,5 +1,4 @@
 // Lets netstandard2.0 code use records and init-only properties.
-namespace System.Runtime.CompilerServices
-{
-    internal static class IsExternalInit { }
-}
+namespace System.Runtime.CompilerServices;
+
+internal static class IsExternalInit { }

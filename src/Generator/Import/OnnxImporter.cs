@@ -6,7 +6,7 @@ using System.Text;
 using ModelCompiler.Generator.Diagnostics;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
-using ModelCompiler.Generator.Parsing;
+using ModelCompiler.Generator.Model;
 using ModelCompiler.Kernels;
 using ModelCompiler.Weights;
 
@@ -15,12 +15,12 @@ namespace ModelCompiler.Generator.Import;
 /// <summary>What an ONNX file becomes: the ops (as a Forward method would have recorded them) and the weights, laid out as a safetensors image.</summary>
 internal sealed class OnnxImport
 {
-    public OnnxImport(List<DslOp> ops, int output, string inputName, string outputName, int[] inputShape, byte[] weights)
+    public OnnxImport(List<RecordedOp> ops, int output, string inputName, string outputName, int[] inputShape, byte[] weights)
     {
         Ops = ops; Output = output; InputName = inputName; OutputName = outputName; InputShape = inputShape; Weights = weights;
     }
 
-    public List<DslOp> Ops { get; }
+    public List<RecordedOp> Ops { get; }
     public int Output { get; }
     public string InputName { get; }
     public string OutputName { get; }
@@ -131,7 +131,7 @@ internal static partial class OnnxImporter
         private readonly LocationInfo? _at;
         private readonly string _file;
         private readonly List<DiagnosticInfo> _diagnostics;
-        private readonly List<DslOp> _ops = new();
+        private readonly List<RecordedOp> _ops = new();
         private readonly Dictionary<string, int> _activations = new(StringComparer.Ordinal);
         private readonly Dictionary<string, int> _ranks = new(StringComparer.Ordinal);
         private readonly Dictionary<string, OnnxConstant> _constants = new(StringComparer.Ordinal);
@@ -200,9 +200,9 @@ internal static partial class OnnxImporter
                 long sampleCount = SizeMath.Product(sample);
                 if (!SizeMath.Fits(sampleCount))
                     throw Fail($"input '{input.Name}' is [N, {string.Join(", ", sample)}]: {SizeMath.Format(sampleCount)} values per sample, more than the {SizeMath.Format(SizeMath.MaxElements)} one tensor can hold");
-                _ops.Add(new DslOp(0, OpKind.Input, EquatableArray<int>.Empty, input.Name, 0f, EquatableArray<int>.Empty, _at, null, input.Name));
+                _ops.Add(new RecordedOp(0, OpKind.Input, EquatableArray<int>.Empty, input.Name, 0f, EquatableArray<int>.Empty, _at, null, input.Name));
                 _declaration = new ModelDeclaration(null, EquatableArray<ContainingType>.Empty, "", "", _at, _file, _at, Quantization.None, EquatableArray<string>.Empty, null, null, null, WeightsStorage.Embedded,
-                    input.Name, new EquatableArray<int>(sample), EquatableArray<DslOp>.Empty, -1, EquatableArray<DiagnosticInfo>.Empty);
+                    input.Name, new EquatableArray<int>(sample), EquatableArray<RecordedOp>.Empty, -1, EquatableArray<DiagnosticInfo>.Empty);
                 _activations[input.Name] = 0;
                 _ranks[input.Name] = input.Shape.Count;
 
@@ -839,7 +839,7 @@ internal static partial class OnnxImporter
         {
             if (kind == OpKind.Parameter && name is not null && _parameters.TryGetValue(name, out int existing)) return existing;
             string text = $"{node.OpType} '{(node.Name.Length > 0 ? node.Name : node.Outputs.FirstOrDefault() ?? "")}'";
-            _ops.Add(new DslOp(_ops.Count, kind, new EquatableArray<int>(inputs), name, scalar, new EquatableArray<int>(ints ?? Array.Empty<int>()), _at, null, text));
+            _ops.Add(new RecordedOp(_ops.Count, kind, new EquatableArray<int>(inputs), name, scalar, new EquatableArray<int>(ints ?? Array.Empty<int>()), _at, null, text));
             if (kind == OpKind.Parameter && name is not null) _parameters[name] = _ops.Count - 1;
             return _ops.Count - 1;
         }

@@ -11,9 +11,6 @@ namespace ModelCompiler.Generator.Import;
 /// </summary>
 internal static class WeightsFileReader
 {
-    /// <summary>The largest file the generator reads by default (MSBuild: ModelCompilerMaxFileBytes); a byte array holds at most ~2 GiB.</summary>
-    public const long DefaultMaxBytes = 1L << 30;
-
 #pragma warning disable RS1035 // File IO is banned in analyzers; reading a binary AdditionalFile has no other route (see above).
     public static (long Length, long LastWriteTicks) Identity(string path)
     {
@@ -23,7 +20,7 @@ internal static class WeightsFileReader
     }
 
     /// <summary>Reads a whole file, refusing one over <paramref name="maxBytes"/> before reading anything (<see cref="FileTooLargeException"/>).</summary>
-    public static byte[] ReadAllBytes(string path, long maxBytes = DefaultMaxBytes)
+    public static byte[] ReadAllBytes(string path, long maxBytes = Model.BuildOptions.DefaultMaxFileBytes)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
         long length = stream.Length;

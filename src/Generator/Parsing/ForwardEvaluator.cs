@@ -9,8 +9,8 @@ using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Operations;
 using Microsoft.CodeAnalysis.Text;
 using ModelCompiler.Generator.Diagnostics;
-using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
+using ModelCompiler.Generator.Model;
 
 namespace ModelCompiler.Generator.Parsing;
 
@@ -30,7 +30,7 @@ internal sealed class ForwardEvaluator
     private readonly Compilation _compilation;
     private readonly INamedTypeSymbol _tensorType;
     private readonly CancellationToken _cancellationToken;
-    private readonly List<DslOp> _ops = new();
+    private readonly List<RecordedOp> _ops = new();
     private int _depth;
     private int _steps;
 
@@ -43,12 +43,12 @@ internal sealed class ForwardEvaluator
 
     public sealed class Outcome
     {
-        public Outcome(List<DslOp> ops, int output, DiagnosticInfo? diagnostic)
+        public Outcome(List<RecordedOp> ops, int output, DiagnosticInfo? diagnostic)
         {
             Ops = ops; Output = output; Diagnostic = diagnostic;
         }
 
-        public List<DslOp> Ops { get; }
+        public List<RecordedOp> Ops { get; }
         public int Output { get; }
         public DiagnosticInfo? Diagnostic { get; }
     }
@@ -97,7 +97,7 @@ internal sealed class ForwardEvaluator
 
     public Outcome Evaluate(IMethodSymbol forward, MethodDeclarationSyntax syntax, IParameterSymbol input)
     {
-        _ops.Add(new DslOp(0, OpKind.Input, EquatableArray<int>.Empty, input.Name, 0f, EquatableArray<int>.Empty,
+        _ops.Add(new RecordedOp(0, OpKind.Input, EquatableArray<int>.Empty, input.Name, 0f, EquatableArray<int>.Empty,
             LocationInfo.From(input.Locations.FirstOrDefault()), null, input.Name));
         var env = new Env();
         env.Set(input, new TensorValue(0));
@@ -572,7 +572,7 @@ internal sealed class ForwardEvaluator
     {
         if (_ops.Count >= MaxOps) throw Unsupported(at, $"the model has more than {MaxOps} ops");
         (LocationInfo? location, string text) = CallSite(at.Syntax);
-        _ops.Add(new DslOp(_ops.Count, kind, new EquatableArray<int>(inputs), name, scalar,
+        _ops.Add(new RecordedOp(_ops.Count, kind, new EquatableArray<int>(inputs), name, scalar,
             new EquatableArray<int>(ints ?? Array.Empty<int>()), location, nameLocation, text));
         return new TensorValue(_ops.Count - 1);
     }

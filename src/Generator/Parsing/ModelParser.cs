@@ -8,6 +8,7 @@ using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using ModelCompiler.Generator.Diagnostics;
 using ModelCompiler.Generator.Helpers;
+using ModelCompiler.Generator.Model;
 
 namespace ModelCompiler.Generator.Parsing;
 
@@ -34,12 +35,12 @@ internal static class ModelParser
         LocationInfo? calibrationLocation = null;
         int storage = 0;
         ModelDeclaration Result(string? weights = null, LocationInfo? weightsLocation = null, string inputName = "",
-            int[]? shape = null, DslOp[]? ops = null, int output = -1, ContainingType[]? containing = null) =>
+            int[]? shape = null, RecordedOp[]? ops = null, int output = -1, ContainingType[]? containing = null) =>
             new(ns, new EquatableArray<ContainingType>(containing ?? Array.Empty<ContainingType>()), type.Name, fileName,
                 classLocation, weights, weightsLocation, (Quantization)quantize, new EquatableArray<string>(floatLayers), quantizeLocation,
                 calibration, calibrationLocation, (WeightsStorage)storage,
                 inputName, new EquatableArray<int>(shape ?? Array.Empty<int>()),
-                new EquatableArray<DslOp>(ops ?? Array.Empty<DslOp>()), output, diagnostics.ToEquatableArray());
+                new EquatableArray<RecordedOp>(ops ?? Array.Empty<RecordedOp>()), output, diagnostics.ToEquatableArray());
 
         try
         {

@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using ModelCompiler.Generator.Helpers;
-using ModelCompiler.Generator.Parsing;
+using ModelCompiler.Generator.Model;
 
 namespace ModelCompiler.Generator.Passes;
 
@@ -14,12 +14,12 @@ namespace ModelCompiler.Generator.Passes;
 /// </summary>
 internal static class EliminateCommonSubexpressions
 {
-    public static (List<DslOp> Ops, int Output) Run(IReadOnlyList<DslOp> ops, int output)
+    public static (List<RecordedOp> Ops, int Output) Run(IReadOnlyList<RecordedOp> ops, int output)
     {
         var replacement = new int[ops.Count];
-        var kept = new List<DslOp>();
+        var kept = new List<RecordedOp>();
         var seen = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (DslOp op in ops)
+        foreach (RecordedOp op in ops)
         {
             int[] inputs = op.Inputs.Select(i => replacement[i]).ToArray();
             string key = string.Join("|", op.Kind, string.Join(",", inputs), op.Name ?? "", op.WeightName ?? "", op.BiasName ?? "",

@@ -1,4 +1,5 @@
 using ModelCompiler.Generator.Graph;
+using ModelCompiler.Generator.Model;
 
 namespace ModelCompiler.Generator.Passes;
 

@@ -1,5 +1,6 @@
 using System;
 using ModelCompiler.Generator.Graph;
+using ModelCompiler.Generator.Model;
 
 namespace ModelCompiler.Generator.Passes;
 

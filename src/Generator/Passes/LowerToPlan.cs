@@ -6,7 +6,7 @@ using System.Text;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Import;
-using ModelCompiler.Generator.Parsing;
+using ModelCompiler.Generator.Model;
 using ModelCompiler.Kernels;
 
 namespace ModelCompiler.Generator.Passes;

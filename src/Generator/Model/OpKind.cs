@@ -1,4 +1,4 @@
-namespace ModelCompiler.Generator.Graph;
+namespace ModelCompiler.Generator.Model;
 
 /// <summary>The operations of the graph IR; each maps to one eager <c>Tensor</c> method of the same name.</summary>
 internal enum OpKind

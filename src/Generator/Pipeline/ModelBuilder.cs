@@ -8,10 +8,11 @@ using ModelCompiler.Generator.Diagnostics;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Import;
-using ModelCompiler.Generator.Parsing;
+using ModelCompiler.Generator.Model;
+using ModelCompiler.Generator.Passes;
 using ModelCompiler.Weights;
 
-namespace ModelCompiler.Generator.Passes;
+namespace ModelCompiler.Generator.Pipeline;
 
 /// <summary>
 /// The middle of the pipeline for one model: find and read its weights file, build the graph IR with shapes,
@@ -19,9 +20,6 @@ namespace ModelCompiler.Generator.Passes;
 /// </summary>
 internal static class ModelBuilder
 {
-    /// <summary>Weights up to this many bytes are embedded when the model says <c>WeightsStorage.Auto</c> (MSBuild: ModelCompilerEmbedLimit).</summary>
-    public const long DefaultEmbedLimit = 16L * 1024 * 1024;
-
     /// <summary>The most kernels one model's generated code runs (a bound on what the generator emits; Forward records at most 20,000 ops).</summary>
     public const int MaxKernels = 20_000;
 
@@ -106,7 +104,7 @@ internal static class ModelBuilder
             }
             cancellationToken.ThrowIfCancellationRequested();
 
-            (List<DslOp> ops, int output) = EliminateCommonSubexpressions.Run(model.Ops.ToArray(), model.OutputOp);
+            (List<RecordedOp> ops, int output) = EliminateCommonSubexpressions.Run(model.Ops.ToArray(), model.OutputOp);
             model = model with { Ops = ops.ToEquatableArray(), OutputOp = output };
             ModelGraph? graph = ShapeInference.Build(model, header, diagnostics);
             if (graph is null) return Stop();

@@ -1,4 +1,4 @@
-namespace ModelCompiler.Generator.Passes;
+namespace ModelCompiler.Generator.Model;
 
 /// <summary>
 /// The project's settings that shape a build, from MSBuild properties (<c>build_property.X</c>): an equatable value, so an
@@ -8,5 +8,11 @@ namespace ModelCompiler.Generator.Passes;
 /// <param name="MaxFileBytes">The largest weights, ONNX or external data file the generator reads (ModelCompilerMaxFileBytes).</param>
 internal sealed record BuildOptions(long EmbedLimit, long MaxFileBytes)
 {
-    public static readonly BuildOptions Default = new(ModelBuilder.DefaultEmbedLimit, Import.WeightsFileReader.DefaultMaxBytes);
+    /// <summary>Weights up to this many bytes are embedded when the model says <c>WeightsStorage.Auto</c>.</summary>
+    public const long DefaultEmbedLimit = 16L * 1024 * 1024;
+
+    /// <summary>The largest file the generator reads by default; a byte array holds at most ~2 GiB.</summary>
+    public const long DefaultMaxFileBytes = 1L << 30;
+
+    public static readonly BuildOptions Default = new(DefaultEmbedLimit, DefaultMaxFileBytes);
 }

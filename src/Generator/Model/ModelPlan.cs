@@ -1,0 +1,91 @@
+using ModelCompiler.Generator.Helpers;
+
+namespace ModelCompiler.Generator.Model;
+
+/// <summary>Int8Static: a Linear layer's calibrated input range (largest magnitude).</summary>
+internal sealed record LayerRange(string Layer, float Range);
+
+/// <summary>Everything the emitter needs, as a value: the output of the passes, cached by the incremental pipeline.</summary>
+internal sealed record ModelPlan(
+    string? Namespace,
+    EquatableArray<ContainingType> ContainingTypes,
+    string ClassName,
+    string SourceFileName,
+    string InputName,
+    string WeightsPath,
+    string WeightsFile,
+    long WeightsLength,
+    string WeightsHash,
+    EquatableArray<int> InputShape,
+    EquatableArray<int> OutputShape,
+    int InputLength,
+    int OutputLength,
+    int ChunkRows,
+    int ArenaFloatsPerRow,
+    long FlopsPerSample,
+    int WeightFloats,
+    EquatableArray<KernelPlan> Kernels,
+    EquatableArray<WeightBlob> Blobs)
+{
+    /// <summary>The arena: every live intermediate for <see cref="ChunkRows"/> rows, then the kernels' fixed scratch.</summary>
+    public int ArenaFloats => ArenaFloatsPerRow * ChunkRows + ScratchFloats;
+
+    /// <summary>Offset of the fixed scratch (quantized activations) in the arena.</summary>
+    public int ScratchOffset => ArenaFloatsPerRow * ChunkRows;
+
+    /// <summary>Floats of fixed scratch the kernels need (int8 layers quantize activations into it).</summary>
+    public int ScratchFloats { get; init; }
+
+    /// <summary>The largest total of intermediate values live at the same time, per row: the least any arena plan can use.</summary>
+    public int LiveFloatsPerRow { get; init; }
+
+    /// <summary>The model's quantization mode (<c>ModelCompiler.Quantization</c> as int) and the layers kept in float32.</summary>
+    public Quantization Quantize { get; init; }
+    public EquatableArray<string> FloatLayers { get; init; }
+
+    /// <summary>Int8Static: every calibrated layer's input range, for the eager reference.</summary>
+    public EquatableArray<LayerRange> StaticRanges { get; init; }
+
+    /// <summary>Bytes the model's weight tensors take in float32, for the size report.</summary>
+    public long Float32Bytes { get; init; }
+
+    /// <summary>Compiled from an ONNX file: no Forward method, so no eager entry points; weights always embedded.</summary>
+    public bool IsOnnx { get; init; }
+
+    /// <summary>The ONNX graph's output name (null for a model declared in C#).</summary>
+    public string? OutputName { get; init; }
+
+    /// <summary>Whether a GPU entry point is generated (the project references ModelCompiler.Gpu and every kernel has a GPU form).</summary>
+    public bool Gpu { get; init; }
+
+    /// <summary>Whether the weights are embedded (else read at start-up from the weights file beside the application).</summary>
+    public bool EmbedWeights { get; init; } = true;
+
+    /// <summary>Bytes the weights take (or would take) in the assembly.</summary>
+    public long EmbeddedBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (WeightBlob blob in Blobs) total += blob.EmbeddedBytes;
+            return total;
+        }
+    }
+}
+
+/// <summary>The result of compiling one model: a plan, or the diagnostics that stopped it (and, when the class can take
+/// one, a stand-in with the model's API, so that the rest of the project still binds while the error is fixed).</summary>
+internal sealed record ModelResult(ModelPlan? Plan, EquatableArray<Diagnostics.DiagnosticInfo> Diagnostics)
+{
+    public ModelStandIn? StandIn { get; init; }
+}
+
+/// <summary>What the stand-in for a model that failed to compile needs: where the class is, and why it failed.</summary>
+internal sealed record ModelStandIn(string? Namespace, EquatableArray<ContainingType> ContainingTypes, string ClassName, int InputLength, string Reason)
+{
+    /// <summary>The declared input shape (empty when unknown), for the stand-in's <c>InputShape</c>.</summary>
+    public EquatableArray<int> InputShape { get; init; } = EquatableArray<int>.Empty;
+
+    /// <summary>An ONNX model: the stand-in also has <c>InputName</c> and <c>OutputName</c> and no eager entry points.</summary>
+    public bool IsOnnx { get; init; }
+}

@@ -1,0 +1,24 @@
+using ModelCompiler.Generator.Helpers;
+using ModelCompiler.Kernels;
+
+namespace ModelCompiler.Generator.Model;
+
+/// <summary>A weight tensor's place in the weights buffer; the emitter reads its values from the file and lays them out.</summary>
+internal sealed record WeightBlob(string Identifier, WeightLayoutKind Kind, string Tensor, int Offset, int Floats, int N, int K)
+{
+    /// <summary>A BatchNorm folded into this weight or bias (or, for its scale and shift, the BatchNorm itself).</summary>
+    public string? Norm { get; init; }
+
+    /// <summary>A constant folded at build time (<see cref="Tensor"/> is then the expression it came from): its values.</summary>
+    public EquatableArray<float> Folded { get; init; } = EquatableArray<float>.Empty;
+
+    /// <summary>Whether this blob holds folded values rather than a tensor of the weights file.</summary>
+    public bool IsFolded => Folded.Count > 0;
+    public float Epsilon { get; init; }
+
+    /// <summary>A zero bias with nothing folded into it: the buffer starts zeroed, nothing is embedded or read.</summary>
+    public bool IsZero => Tensor.Length == 0 && Norm is null;
+
+    /// <summary>Bytes the blob takes in the assembly (int4 weights are smaller embedded than loaded; a zero bias takes none).</summary>
+    public int EmbeddedBytes => Kind == WeightLayoutKind.Int4Linear ? Int4Quantization.EncodedBytes(N, K) : IsZero ? 0 : Floats * 4;
+}
