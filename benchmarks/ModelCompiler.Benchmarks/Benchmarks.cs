@@ -306,7 +306,7 @@ public class ConvolutionKernelBenchmark
 {
     private float[] _x = Array.Empty<float>(), _w = Array.Empty<float>(), _b = Array.Empty<float>(), _y = Array.Empty<float>();
     private float[] _directScratch = Array.Empty<float>(), _im2colScratch = Array.Empty<float>();
-    private int[] _direct = Array.Empty<int>(), _im2col = Array.Empty<int>();
+    private Kernels.ConvGeometry _direct = null!, _im2col = null!;
 
     [Params("16->16 28x28", "32->32 14x14", "64->64 28x28", "128->128 14x14", "256->256 14x14", "512->512 7x7")]
     public string Layer { get; set; } = "";
@@ -324,8 +324,8 @@ public class ConvolutionKernelBenchmark
         _y = new float[c * hw * hw];
         for (int i = 0; i < _x.Length; i++) _x[i] = (float)random.NextDouble();
         for (int i = 0; i < _w.Length; i++) _w[i] = (float)random.NextDouble() * 0.1f;
-        _direct = new[] { c, hw, hw, c, 3, 3, 1, 1, 1, hw, hw, 1, 1, 8, 0 };
-        _im2col = new[] { c, hw, hw, c, 3, 3, 1, 1, 1, hw, hw, 1, 1 };
+        _direct = new Kernels.ConvGeometry(c, hw, hw, c, 3, 3, 1, 1, 1, hw, hw, 1, 1) { ChannelBlock = 8 };
+        _im2col = new Kernels.ConvGeometry(c, hw, hw, c, 3, 3, 1, 1, 1, hw, hw, 1, 1);
         _directScratch = new float[Kernels.DirectConvolution.ScratchFloats(c, hw, hw, 1, 1, c, hw, hw)];
         _im2colScratch = new float[Kernels.Convolution.ScratchFloats(c, hw, hw, 3, 3, 1, 1, hw, hw)];
     }

@@ -28,6 +28,8 @@ public sealed class ModelGenerator : IIncrementalGenerator
         public const string Models = nameof(Models);
         public const string Plans = nameof(Plans);
         public const string Diagnostics = nameof(Diagnostics);
+        public const string WeightsJobs = nameof(WeightsJobs);
+        public const string Weights = nameof(Weights);
     }
 
     /// <inheritdoc/>
@@ -68,6 +70,32 @@ public sealed class ModelGenerator : IIncrementalGenerator
             .Select(static (m, _) => m.Plan!)
             .WithTrackingName(Steps.Plans);
 
+        // The weights step, apart from the plan: keyed on the blobs and the image only, so an edit that moves a source line
+        // (which every kernel's comment carries) re-emits the model but not its weights.
+        IncrementalValuesProvider<WeightsJob> weightsJobs = models
+            .Where(static m => m.Plan is { EmbedWeights: true } && m.Image is not null)
+            .Select(static (m, _) => new WeightsJob(m.Plan!.Namespace, m.Plan.ContainingTypes, m.Plan.ClassName, ModelEmitter.HintName(m.Plan),
+                m.Plan.WeightsFile, m.Plan.WeightsLength, m.Plan.WeightsHash, m.Plan.Blobs, m.Image!))
+            .WithTrackingName(Steps.WeightsJobs);
+        IncrementalValuesProvider<GeneratedFile> weights = weightsJobs
+            .Select(static (job, _) =>
+            {
+                try
+                {
+                    return WeightsEmitter.Emit(job);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    return new GeneratedFile(job.HintName, "") { Error = job.ClassName + ": " + DiagnosticInfo.Describe(e) };
+                }
+            })
+            .WithTrackingName(Steps.Weights);
+        context.RegisterSourceOutput(weights, static (spc, file) =>
+        {
+            if (file.Error is null) spc.AddSource(file.HintName, file.Text);
+            else spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, Location.None, file.HintName, file.Error));
+        });
+
         IncrementalValuesProvider<Helpers.EquatableArray<DiagnosticInfo>> diagnostics = models
             .Select(static (m, _) => m.Diagnostics)
             .WithTrackingName(Steps.Diagnostics);
@@ -93,7 +121,6 @@ public sealed class ModelGenerator : IIncrementalGenerator
                 string hint = ModelEmitter.HintName(plan);
                 string code = ModelEmitter.Emit(plan);
                 spc.AddSource(hint + ".g.cs", code);
-                if (plan.EmbedWeights) spc.AddSource(hint + ".Weights.g.cs", WeightsEmitter.Emit(plan));
                 if (plan.Gpu) spc.AddSource(hint + ".Gpu.g.cs", GpuEmitter.Emit(plan));
             }
             catch (Exception e)

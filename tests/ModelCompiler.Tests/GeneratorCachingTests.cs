@@ -41,7 +41,7 @@ public class GeneratorCachingTests
     {
         (GeneratorDriver driver, CSharpCompilation compilation) = FirstRun();
         driver = driver.RunGenerators(compilation);
-        foreach (string step in new[] { Steps.Declarations, Steps.WeightsFiles, Steps.Models, Steps.Plans, Steps.Diagnostics })
+        foreach (string step in new[] { Steps.Declarations, Steps.WeightsFiles, Steps.Models, Steps.Plans, Steps.Diagnostics, Steps.WeightsJobs, Steps.Weights })
             Assert.All(Reasons(driver, step), r => Assert.Equal(IncrementalStepRunReason.Cached, r));
     }
 
@@ -65,6 +65,37 @@ public class GeneratorCachingTests
     }
 
     [Fact]
+    public void Moving_Forward_down_a_line_re_emits_the_model_but_runs_no_weights_step()
+    {
+        (GeneratorDriver driver, CSharpCompilation compilation) = FirstRun();
+        // Every weights blob is laid out and printed once: three models (float32, int8, int4) embed their weights.
+        Assert.Equal(3, Reasons(driver, Steps.Weights).Length);
+        string moved = Source.Replace("    static Tensor Forward([Shape(64)] Tensor pixels) => Network(pixels);",
+            "\n    static Tensor Forward([Shape(64)] Tensor pixels) => Network(pixels);");
+        Assert.NotEqual(Source, moved);
+        driver = driver.RunGenerators(Replace(compilation, "DigitsClassifier.cs", moved));
+        // The kernels' comments cite the lines they came from, so the plans change ...
+        Assert.Contains(IncrementalStepRunReason.Modified, Reasons(driver, Steps.Plans));
+        // ... but not the weights buffer: the jobs compare equal and the layout, quantization and base64 do not run again.
+        Assert.All(Reasons(driver, Steps.WeightsJobs), r => Assert.True(r is IncrementalStepRunReason.Unchanged or IncrementalStepRunReason.Cached, r.ToString()));
+        IncrementalStepRunReason[] weights = Reasons(driver, Steps.Weights);
+        Assert.Equal(3, weights.Length);
+        Assert.All(weights, r => Assert.Equal(IncrementalStepRunReason.Cached, r));
+    }
+
+    [Fact]
+    public void A_changed_weight_layout_re_runs_the_weights_step()
+    {
+        (GeneratorDriver driver, CSharpCompilation compilation) = FirstRun();
+        // Int8 instead of float32 for the first model: its blobs are new, the other two models' are not.
+        driver = driver.RunGenerators(Replace(compilation, "DigitsClassifier.cs",
+            Source.Replace("[CompileModel(Weights = \"digits.safetensors\")]", "[CompileModel(Weights = \"digits.safetensors\", Quantize = Quantization.Int8)]")));
+        IncrementalStepRunReason[] weights = Reasons(driver, Steps.Weights);
+        Assert.Equal(1, weights.Count(r => r == IncrementalStepRunReason.Modified));
+        Assert.Equal(2, weights.Count(r => r == IncrementalStepRunReason.Cached));
+    }
+
+    [Fact]
     public void A_real_change_regenerates_code()
     {
         (GeneratorDriver driver, CSharpCompilation compilation) = FirstRun();
@@ -77,7 +108,7 @@ public class GeneratorCachingTests
     {
         (GeneratorDriver driver, _) = FirstRun();
         var seen = new HashSet<object>(ReferenceEqualityComparer.Instance);
-        string[] ours = { Steps.Declarations, Steps.WeightsFiles, Steps.Models, Steps.Plans, Steps.Diagnostics };
+        string[] ours = { Steps.Declarations, Steps.WeightsFiles, Steps.Models, Steps.Plans, Steps.Diagnostics, Steps.WeightsJobs, Steps.Weights };
         foreach (var step in driver.GetRunResult().Results.Single().TrackedSteps.Where(s => ours.Contains(s.Key)))
         {
             foreach (var output in step.Value.SelectMany(s => s.Outputs))

@@ -95,7 +95,7 @@ public class LayoutAttentionConvKernelTests
         var actual = new float[expected.Length];
         var scratch = new float[Attention.ScratchFloats(keys, headSize, valueSize)];
         scratch.AsSpan().Fill(float.NaN); // the kernel must not rely on the scratch it is given being zero
-        Attention.Run(ref q[0], ref k[0], ref v[0], ref actual[0], rows, geometry.ToArray(),
+        Attention.Run(ref q[0], ref k[0], ref v[0], ref actual[0], rows, geometry,
             ref m is null ? ref System.Runtime.CompilerServices.Unsafe.NullRef<float>() : ref m[0], ref scratch[0]);
 
         Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
@@ -108,7 +108,7 @@ public class LayoutAttentionConvKernelTests
         float[] mask = { float.NegativeInfinity, float.NegativeInfinity, 0f, float.NegativeInfinity };
         var output = new float[2];
         var scratch = new float[Attention.ScratchFloats(2, 1, 1)];
-        Attention.Run(ref q[0], ref k[0], ref v[0], ref output[0], 1, AttentionGeometry.Separate(1, 2, 2, 1, 1, 0, false).ToArray(), ref mask[0], ref scratch[0]);
+        Attention.Run(ref q[0], ref k[0], ref v[0], ref output[0], 1, AttentionGeometry.Separate(1, 2, 2, 1, 1, 0, false), ref mask[0], ref scratch[0]);
 
         Assert.True(float.IsNaN(output[0]));
         Assert.Equal(3f, output[1]); // only key 0 is visible to query 1
@@ -143,7 +143,7 @@ public class LayoutAttentionConvKernelTests
             : input.Conv2d("conv", stride, padding, dilation, groups);
         float[] expected = result.Silu().ToArray();
         int oh = oneD ? 1 : result.Shape[2], ow = result.Shape[^1];
-        int[] geometry = { c, h, w, outC, kh, kernel, stride, padding, dilation, oh, ow, groups, oneD ? 0 : padding };
+        var geometry = new ConvGeometry(c, h, w, outC, kh, kernel, stride, padding, dilation, oh, ow, groups, oneD ? 0 : padding);
 
         var actual = new float[expected.Length];
         bool depthwise = groups > 1 && c == groups;
@@ -156,7 +156,7 @@ public class LayoutAttentionConvKernelTests
         else
         {
             // Filters as PyTorch stores them, one bias per output channel; scratch dirty, as the arena leaves it.
-            var scratch = new float[Convolution.ScratchFloats(c, h, w, kh, kernel, padding, geometry[12], oh, ow, groups)];
+            var scratch = new float[Convolution.ScratchFloats(c, h, w, kh, kernel, padding, geometry.VerticalPadding, oh, ow, groups)];
             Array.Fill(scratch, float.NaN);
             Convolution.Conv2d<SiluOperator>(ref x[0], ref actual[0], rows, geometry, ref weight[0], ref bias[0], ref scratch[0]);
         }
@@ -194,7 +194,7 @@ public class LayoutAttentionConvKernelTests
         int oh = oneD ? 1 : result.Shape[2], ow = result.Shape[^1], padTop = oneD ? 0 : padding;
         if (pooled && (oneD || oh < 2 || ow < 2)) return; // a 2×2 pool needs two rows and two columns
         float[] expected = pooled ? result.Relu().MaxPool2d(2).ToArray() : result.Relu().ToArray();
-        int[] geometry = { c, h, w, outC, kh, kernel, 1, padding, dilation, oh, ow, 1, padTop, block, pooled ? 1 : 0 };
+        var geometry = new ConvGeometry(c, h, w, outC, kh, kernel, 1, padding, dilation, oh, ow, 1, padTop) { ChannelBlock = block, Pooled = pooled };
 
         var actual = new float[expected.Length + 1];
         actual[^1] = 42f;
@@ -222,7 +222,7 @@ public class LayoutAttentionConvKernelTests
         Tensor result = Tensor.FromBatch(x, rows, new[] { c, h, w }, weights).Conv2d("conv", 1, padding);
         float[] expected = result.Relu().ToArray();
         int oh = result.Shape[2], ow = result.Shape[3];
-        int[] geometry = { c, h, w, outC, 3, 3, 1, padding, 1, oh, ow, 1, padding };
+        var geometry = new ConvGeometry(c, h, w, outC, 3, 3, 1, padding, 1, oh, ow, 1, padding);
 
         float[] filters = WeightLayout.Loaded(WeightLayoutKind.WinogradFilters, _ => weight, "conv.weight", null, 0, outC, c, 16 * outC * c);
         var actual = new float[expected.Length + 1];

@@ -2,6 +2,7 @@ using System;
 using System.Linq;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
+using ModelCompiler.Kernels;
 
 namespace ModelCompiler.Generator.Emit;
 
@@ -18,7 +19,6 @@ internal static class GpuBodies
 
     public static void Write(SourceWriter w, KernelPlan k, Func<KernelPlan, string, string> chain)
     {
-        int[] g = k.Shape.ToArray();
         switch (k.Kind)
         {
             case KernelKind.Elementwise or KernelKind.Copy:
@@ -27,14 +27,17 @@ internal static class GpuBodies
 
             case KernelKind.Embedding:
                 // An id outside the table (or not whole) writes NaN: a kernel cannot throw; the host-span Predict checks ids first.
-                w.Line($"const int Width = {k.K}, Count = {k.N};");
+            {
+                var embedding = (EmbeddingOp)k.Op;
+                w.Line($"const int Width = {embedding.Width}, Count = {embedding.TableRows};");
                 w.Line("long row = i / Width; int j = (int)(i % Width);");
                 w.Line("float id = a[row];");
-                w.Line($"y[i] = id >= 0f && id < Count && id == {MathF}.Floor(id) ? w[{k.WeightOffset} + (long)id * Width + j] : float.NaN;");
+                w.Line($"y[i] = id >= 0f && id < Count && id == {MathF}.Floor(id) ? w[{embedding.TableOffset} + (long)id * Width + j] : float.NaN;");
                 break;
+            }
 
             case KernelKind.Mean:
-                w.Line($"const int Reduce = {k.K}, Inner = {k.N};");
+                w.Line($"const int Reduce = {((MeanOp)k.Op).Reduced}, Inner = {((MeanOp)k.Op).Inner};");
                 w.Line("long o = i / Inner; int n = (int)(i % Inner);");
                 w.Line("float sum = 0f;");
                 w.Line("for (int r = 0; r < Reduce; r++) sum += a[(o * Reduce + r) * Inner + n];");
@@ -42,23 +45,27 @@ internal static class GpuBodies
                 break;
 
             case KernelKind.BatchNorm:
-                w.Line($"int channel = (int)(t / {g[1]});");
-                w.Line($"y[i] = a[i] * w[{k.WeightOffset} + channel] + w[{k.BiasOffset} + channel];");
+            {
+                var affine = (ChannelAffineOp)k.Op;
+                w.Line($"int channel = (int)(t / {affine.Spatial});");
+                w.Line($"y[i] = a[i] * w[{affine.ScaleOffset} + channel] + w[{affine.ShiftOffset} + channel];");
                 break;
+            }
 
             case KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv:
-                WriteConvolution(w, k, g, chain);
+                WriteConvolution(w, k, (ConvOp)k.Op, chain);
                 break;
 
             case KernelKind.Winograd:
-                WriteWinograd(w, k, g, chain);
+                WriteWinograd(w, k, (ConvOp)k.Op, chain);
                 break;
 
             case KernelKind.MaxPool2d or KernelKind.AvgPool2d:
             {
                 // planes = C per sample; window kernel × kernel at stride, padding −∞ (max) or 0 (average, counted).
-                int h = g[1], width = g[2], kernel = g[3], stride = g[4], padding = g[5], oh = g[6], ow = g[7];
-                bool max = k.Kind == KernelKind.MaxPool2d;
+                var pool = (PoolOp)k.Op;
+                int h = pool.Height, width = pool.Width, kernel = pool.Window, stride = pool.Stride, padding = pool.Padding, oh = pool.OutHeight, ow = pool.OutWidth;
+                bool max = pool.Max;
                 w.Line($"long plane = i / {oh * ow}; int r = (int)(i % {oh * ow}), oy = r / {ow}, ox = r % {ow};");
                 w.Line($"float acc = {(max ? "float.NegativeInfinity" : "0f")};");
                 w.Open($"for (int u = 0; u < {kernel}; u++)");
@@ -74,7 +81,7 @@ internal static class GpuBodies
             }
 
             case KernelKind.GlobalAvgPool:
-                w.Line($"const int Area = {g[1]};");
+                w.Line($"const int Area = {((GlobalAvgPoolOp)k.Op).Spatial};");
                 w.Line("float sum = 0f;");
                 w.Line("for (int j = 0; j < Area; j++) sum += a[i * Area + j];");
                 w.Line("y[i] = sum / Area;");
@@ -82,29 +89,34 @@ internal static class GpuBodies
 
             case KernelKind.Add or KernelKind.Mul:
             {
-                Index(w, g);
-                string op = k.Kind == KernelKind.Add ? "+" : "*";
-                w.Line($"y[i] = {chain(k, $"a[{Offset("s", k.AStrides.ToArray())}] {op} b[{Offset("s", k.BStrides.ToArray())}]")};");
+                var broadcast = (BroadcastOp)k.Op;
+                Index(w, broadcast.Shape.ToArray());
+                string op = broadcast.Multiply ? "*" : "+";
+                w.Line($"y[i] = {chain(k, $"a[{Offset("s", broadcast.AStrides.ToArray())}] {op} b[{Offset("s", broadcast.BStrides.ToArray())}]")};");
                 break;
             }
 
             case KernelKind.Strided:
-                Index(w, g);
-                w.Line($"y[{Offset("s", k.DestinationStrides.ToArray())}] = a[{Offset("s", k.AStrides.ToArray())}];");
+            {
+                var copy = (StridedOp)k.Op;
+                Index(w, copy.Shape.ToArray());
+                w.Line($"y[{Offset("s", copy.DestinationStrides.ToArray())}] = a[{Offset("s", copy.SourceStrides.ToArray())}];");
                 break;
+            }
 
             case KernelKind.Concat:
             {
-                long aCount = g.Aggregate(1L, (p, d) => p * d);
-                int[] bShape = k.BShape.ToArray();
+                var concat = (ConcatOp)k.Op;
+                int[] aShape = concat.AShape.ToArray();
+                long aCount = aShape.Aggregate(1L, (p, d) => p * d);
                 w.Open($"if (t < {aCount})");
-                Index(w, g);
-                w.Line($"y[{Offset("s", k.DestinationStrides.ToArray())}] = a[{Offset("s", k.AStrides.ToArray())}];");
+                Index(w, aShape);
+                w.Line($"y[{Offset("s", concat.DestinationStrides.ToArray())}] = a[{Offset("s", concat.AStrides.ToArray())}];");
                 w.Close();
                 w.Open("else");
                 w.Line($"t -= {aCount};");
-                Index(w, bShape);
-                w.Line($"y[{k.BOutputOffset} + {Offset("s", k.DestinationStrides.ToArray())}] = b[{Offset("s", k.BStrides.ToArray())}];");
+                Index(w, concat.BShape.ToArray());
+                w.Line($"y[{concat.BOutputOffset} + {Offset("s", concat.DestinationStrides.ToArray())}] = b[{Offset("s", concat.BStrides.ToArray())}];");
                 w.Close();
                 break;
             }
@@ -112,9 +124,10 @@ internal static class GpuBodies
             case KernelKind.MatMul:
             {
                 // Products p = s · RowsPerSample + …, each [m, k] · [k, n]; b at p · bStride (0: one matrix for all).
-                int m = g[0], bStride = g[1];
-                w.Line($"const int M = {m}, K = {k.K}, N = {k.N};");
-                w.Line($"long p = s * {k.RowsPerSample} + t / (M * N); int r = (int)(t % (M * N)), row = r / N, col = r % N;");
+                var matMul = (MatMulOp)k.Op;
+                int bStride = matMul.BStride;
+                w.Line($"const int M = {matMul.M}, K = {matMul.K}, N = {matMul.N};");
+                w.Line($"long p = s * {matMul.Count} + t / (M * N); int r = (int)(t % (M * N)), row = r / N, col = r % N;");
                 w.Line("float sum = 0f;");
                 w.Line($"for (int j = 0; j < K; j++) sum += a[(p * M + row) * K + j] * b[p * {bStride} + (long)j * N + col];");
                 w.Line($"y[(p * M + row) * N + col] = {chain(k, "sum")};");
@@ -122,7 +135,7 @@ internal static class GpuBodies
             }
 
             case KernelKind.Attention:
-                WriteAttention(w, k, g);
+                WriteAttention(w, k, ((AttentionOp)k.Op).Geometry);
                 break;
 
             default:
@@ -151,17 +164,19 @@ internal static class GpuBodies
     /// A convolution (direct, im2col or depthwise on the CPU: the same filters, PyTorch's <c>[out, c/groups·kh·kw]</c>),
     /// one thread per output value; with a fused 2×2 max pool, per pooled value, the epilogue before the maximum.
     /// </summary>
-    private static void WriteConvolution(SourceWriter w, KernelPlan k, int[] g, Func<KernelPlan, string, string> chain)
+    private static void WriteConvolution(SourceWriter w, KernelPlan k, ConvOp conv, Func<KernelPlan, string, string> chain)
     {
-        int c = g[0], h = g[1], width = g[2], n = g[3], kh = g[4], kw = g[5], stride = g[6], padding = g[7], dilation = g[8];
-        int oh = g[9], ow = g[10], groups = g[11], padTop = g[12], cg = c / groups, ng = n / groups;
-        bool pooled = g.Length > 14 && g[14] == 1;
+        ConvGeometry g = conv.Geometry;
+        int c = g.Channels, h = g.Height, width = g.Width, n = g.OutChannels, kh = g.KernelHeight, kw = g.KernelWidth, stride = g.Stride;
+        int padding = g.Padding, dilation = g.Dilation, oh = g.OutHeight, ow = g.OutWidth, groups = g.Groups, padTop = g.VerticalPadding;
+        int cg = c / groups, ng = n / groups;
+        bool pooled = g.Pooled;
         int ph = pooled ? oh / 2 : oh, pw = pooled ? ow / 2 : ow;
         w.Line($"long x0 = s * {c * h * width};");
         w.Line($"int o = (int)(t / {ph * pw}), r = (int)(t % {ph * pw}), py = r / {pw}, px = r % {pw};");
         w.Line($"int g = o / {ng};");
-        w.Line($"long filter = {k.WeightOffset} + (long)o * {cg * kh * kw};");
-        w.Line($"float bias = w[{k.BiasOffset} + o];");
+        w.Line($"long filter = {conv.WeightOffset} + (long)o * {cg * kh * kw};");
+        w.Line($"float bias = w[{conv.BiasOffset} + o];");
         string[] positions = pooled ? new[] { "0, 0", "0, 1", "1, 0", "1, 1" } : new[] { "0, 0" };
         w.Line(pooled ? "float result = float.NegativeInfinity;" : "float result = 0f;");
         foreach (string position in positions)
@@ -191,9 +206,10 @@ internal static class GpuBodies
     /// Winograd F(2×2, 3×3) with the CPU's transformed filters (sixteen [out, in] matrices, U = G g Gᵀ): one thread per
     /// output channel and 2×2 tile: V = Bᵀ d B per input channel, M += U ⊙ V, then Y = Aᵀ M A, bias and epilogue.
     /// </summary>
-    private static void WriteWinograd(SourceWriter w, KernelPlan k, int[] g, Func<KernelPlan, string, string> chain)
+    private static void WriteWinograd(SourceWriter w, KernelPlan k, ConvOp conv, Func<KernelPlan, string, string> chain)
     {
-        int c = g[0], h = g[1], width = g[2], n = g[3], padding = g[7], oh = g[9], ow = g[10], padTop = g[12];
+        ConvGeometry g = conv.Geometry;
+        int c = g.Channels, h = g.Height, width = g.Width, n = g.OutChannels, padding = g.Padding, oh = g.OutHeight, ow = g.OutWidth, padTop = g.VerticalPadding;
         int th = (oh + 1) / 2, tw = (ow + 1) / 2;
         w.Line($"long x0 = s * {c * h * width};");
         w.Line($"int o = (int)(t / {th * tw}), r = (int)(t % {th * tw}), y0 = (r / {tw}) * 2 - {padTop}, x0c = (r % {tw}) * 2 - {padding};");
@@ -209,12 +225,12 @@ internal static class GpuBodies
         for (int i = 0; i < 4; i++)
             w.Line($"float v{i}0 = e{i}0 - e{i}2, v{i}1 = e{i}1 + e{i}2, v{i}2 = e{i}2 - e{i}1, v{i}3 = e{i}1 - e{i}3;");
         for (int p = 0; p < 16; p++)
-            w.Line($"m{p} += w[{k.WeightOffset} + {p}L * {n * c} + (long)o * {c} + ci] * v{p / 4}{p % 4};");
+            w.Line($"m{p} += w[{conv.WeightOffset} + {p}L * {n * c} + (long)o * {c} + ci] * v{p / 4}{p % 4};");
         w.Close();
         // Aᵀ M A: rows m0 + m1 + m2 and m1 − m2 − m3, then the same on the columns.
         for (int j = 0; j < 4; j++)
             w.Line($"float u0{j} = m{j} + m{4 + j} + m{8 + j}, u1{j} = m{4 + j} - m{8 + j} - m{12 + j};");
-        w.Line($"float bias = w[{k.BiasOffset} + o];");
+        w.Line($"float bias = w[{conv.BiasOffset} + o];");
         w.Line($"int oy = y0 + {padTop}, ox = x0c + {padding};");
         w.Line($"long out0 = s * {n * oh * ow} + (long)o * {oh * ow};");
         for (int i = 0; i < 2; i++)
@@ -231,25 +247,25 @@ internal static class GpuBodies
     /// Attention, one thread per (head, query, value column): the scores over the keys with a running maximum and sum
     /// (no score array), as the CPU kernel's semantics: scale 1/√e, additive mask, causal keys skipped, NaN when all hidden.
     /// </summary>
-    private static void WriteAttention(SourceWriter w, KernelPlan k, int[] g)
+    private static void WriteAttention(SourceWriter w, KernelPlan k, AttentionGeometry g)
     {
-        int queries = g[1], keys = g[2], e = g[3], ve = g[4];
-        bool causal = g[19] == 1;
+        int queries = g.Queries, keys = g.Keys, e = g.HeadSize, ve = g.ValueSize;
+        bool causal = g.Causal;
         w.Line($"int h = (int)(t / {queries * ve}), r = (int)(t % {queries * ve}), q = r / {ve}, col = r % {ve};");
-        w.Line($"long qo = s * {g[5]} + (long)h * {g[6]} + (long)q * {g[7]};");
-        w.Line($"long ko = s * {g[8]} + (long)h * {g[9]}, vo = s * {g[11]} + (long)h * {g[12]} + col;");
+        w.Line($"long qo = s * {g.QSample} + (long)h * {g.QHead} + (long)q * {g.QRow};");
+        w.Line($"long ko = s * {g.KSample} + (long)h * {g.KHead}, vo = s * {g.VSample} + (long)h * {g.VHead} + col;");
         w.Line($"float scale = 1f / {MathF}.Sqrt({e}f);");
         w.Line("float max = float.NegativeInfinity, sum = 0f, acc = 0f;");
         w.Open($"for (int j = 0; j < {(causal ? $"global::System.Math.Min(q + 1, {keys})" : keys.ToString())}; j++)");
         w.Line("float score = 0f;");
-        w.Line($"for (int d = 0; d < {e}; d++) score += a[qo + d] * b[ko + (long)j * {g[10]} + d];");
-        w.Line(k.Mask is null ? "score *= scale;" : $"score = score * scale + mask[s * {g[17]} + (long)q * {g[18]} + j];");
+        w.Line($"for (int d = 0; d < {e}; d++) score += a[qo + d] * b[ko + (long)j * {g.KRow} + d];");
+        w.Line(k.Mask is null ? "score *= scale;" : $"score = score * scale + mask[s * {g.MaskSample} + (long)q * {g.MaskRow} + j];");
         w.Line($"float next = {MathF}.Max(max, score);");
         w.Line($"float correction = {MathF}.Exp(max - next), weight = {MathF}.Exp(score - next);");
         w.Line("sum = sum * correction + weight;");
-        w.Line($"acc = acc * correction + weight * c[vo + (long)j * {g[13]}];");
+        w.Line($"acc = acc * correction + weight * c[vo + (long)j * {g.VRow}];");
         w.Line("max = next;");
         w.Close();
-        w.Line($"y[s * {g[14]} + (long)h * {g[15]} + (long)q * {g[16]} + col] = acc / sum;");
+        w.Line($"y[s * {g.OSample} + (long)h * {g.OHead} + (long)q * {g.ORow} + col] = acc / sum;");
     }
 }

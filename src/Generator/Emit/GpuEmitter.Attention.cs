@@ -16,10 +16,10 @@ internal static partial class GpuEmitter
     /// group per block of 64 queries. Fewer queries leave most of such a group idle (decoding, one query): a group per query.
     /// </summary>
     private static bool IsFlashAttention(KernelPlan k) =>
-        k.Kind == KernelKind.Attention && k.Shape[3] <= FlashFeatures && k.Shape[4] <= FlashFeatures && (k.Shape[1] >= 16 || k.Shape[2] > AttentionKeys);
+        k.Op is AttentionOp { Geometry: var g } && g.HeadSize <= FlashFeatures && g.ValueSize <= FlashFeatures && (g.Queries >= 16 || g.Keys > AttentionKeys);
 
     /// <summary>Attention over at most 4,096 keys: a group per (sample, head, query), its scores in shared memory.</summary>
-    private static bool IsGroupAttention(KernelPlan k) => k.Kind == KernelKind.Attention && !IsFlashAttention(k) && k.Shape[2] <= AttentionKeys;
+    private static bool IsGroupAttention(KernelPlan k) => k.Op is AttentionOp { Geometry.Keys: <= AttentionKeys } && !IsFlashAttention(k);
 
     /// <summary>
     /// Attention for one (sample, head, query) per group of 64 threads: the threads share the keys — each computes the
@@ -29,23 +29,23 @@ internal static partial class GpuEmitter
     /// </summary>
     private static void WriteGroupAttention(SourceWriter w, KernelPlan k)
     {
-        int[] g = k.Shape.ToArray();
-        int heads = g[0], queries = g[1], keys = g[2], e = g[3], ve = g[4];
-        bool causal = g[19] == 1;
+        AttentionGeometry g = ((AttentionOp)k.Op).Geometry;
+        int heads = g.Heads, queries = g.Queries, keys = g.Keys, e = g.HeadSize, ve = g.ValueSize;
+        bool causal = g.Causal;
         w.Open($"private static void GpuK{k.Index}({View} a, {View} b, {View} c, {View} mask, {View} y)");
         w.Line($"const int T = {AttentionThreads};");
         w.Line($"{View} scores = {Ilgpu}SharedMemory.Allocate<float>({keys});");
         w.Line($"{View} part = {Ilgpu}SharedMemory.Allocate<float>(T);");
         w.Line($"int tid = {Ilgpu}Group.IdxX, group = {Ilgpu}Grid.IdxX;");
         w.Line($"long s = group / {heads * queries}; int r = group % {heads * queries}, h = r / {queries}, q = r % {queries};");
-        w.Line($"long qo = s * {g[5]} + (long)h * {g[6]} + (long)q * {g[7]}, ko = s * {g[8]} + (long)h * {g[9]}, vo = s * {g[11]} + (long)h * {g[12]};");
+        w.Line($"long qo = s * {g.QSample} + (long)h * {g.QHead} + (long)q * {g.QRow}, ko = s * {g.KSample} + (long)h * {g.KHead}, vo = s * {g.VSample} + (long)h * {g.VHead};");
         w.Line($"int last = {(causal ? $"global::System.Math.Min(q + 1, {keys})" : keys.ToString(System.Globalization.CultureInfo.InvariantCulture))};");
         w.Line($"float scale = 1f / global::System.MathF.Sqrt({e}f);");
         w.Line("float max = float.NegativeInfinity;");
         w.Open("for (int j = tid; j < last; j += T)");
         w.Line("float score = 0f;");
-        w.Line($"for (int d = 0; d < {e}; d++) score += a[qo + d] * b[ko + (long)j * {g[10]} + d];");
-        w.Line(k.Mask is null ? "score *= scale;" : $"score = score * scale + mask[s * {g[17]} + (long)q * {g[18]} + j];");
+        w.Line($"for (int d = 0; d < {e}; d++) score += a[qo + d] * b[ko + (long)j * {g.KRow} + d];");
+        w.Line(k.Mask is null ? "score *= scale;" : $"score = score * scale + mask[s * {g.MaskSample} + (long)q * {g.MaskRow} + j];");
         w.Line("scores[j] = score;");
         w.Line("max = global::System.MathF.Max(max, score);");
         w.Close();
@@ -68,8 +68,8 @@ internal static partial class GpuEmitter
         w.Line("float total = part[0];");
         w.Open($"for (int col = tid; col < {ve}; col += T)");
         w.Line("float acc = 0f;");
-        w.Line($"for (int j = 0; j < last; j++) acc += scores[j] * c[vo + (long)j * {g[13]} + col];");
-        w.Line($"y[s * {g[14]} + (long)h * {g[15]} + (long)q * {g[16]} + col] = acc / total;");
+        w.Line($"for (int j = 0; j < last; j++) acc += scores[j] * c[vo + (long)j * {g.VRow} + col];");
+        w.Line($"y[s * {g.OSample} + (long)h * {g.OHead} + (long)q * {g.ORow} + col] = acc / total;");
         w.Close();
         w.Close();
     }
@@ -85,9 +85,9 @@ internal static partial class GpuEmitter
     /// </summary>
     private static void WriteFlashAttention(SourceWriter w, KernelPlan k)
     {
-        int[] g = k.Shape.ToArray();
-        int heads = g[0], queries = g[1], keys = g[2], e = g[3], ve = g[4];
-        bool causal = g[19] == 1;
+        AttentionGeometry g = ((AttentionOp)k.Op).Geometry;
+        int heads = g.Heads, queries = g.Queries, keys = g.Keys, e = g.HeadSize, ve = g.ValueSize;
+        bool causal = g.Causal;
         int blocks = (queries + FlashQueries - 1) / FlashQueries;
         w.Open($"private static void GpuK{k.Index}({View} a, {View} b, {View} c, {View} mask, {View} y)");
         w.Line($"const int Q = {FlashQueries}, B = {FlashKeys}, E = {e}, V = {ve}, Queries = {queries}, Keys = {keys};");
@@ -98,7 +98,7 @@ internal static partial class GpuEmitter
         w.Line($"long s = group / {heads * blocks}; int r = group % {heads * blocks}, h = r / {blocks}, first = r % {blocks} * Q, q = first + tid;");
         w.Line("bool active = q < Queries; // the last block's spare threads load tiles and meet barriers, and write nothing");
         w.Line("int qc = active ? q : Queries - 1;");
-        w.Line($"long qo = s * {g[5]} + (long)h * {g[6]} + (long)qc * {g[7]}, ko = s * {g[8]} + (long)h * {g[9]}, vo = s * {g[11]} + (long)h * {g[12]};");
+        w.Line($"long qo = s * {g.QSample} + (long)h * {g.QHead} + (long)qc * {g.QRow}, ko = s * {g.KSample} + (long)h * {g.KHead}, vo = s * {g.VSample} + (long)h * {g.VHead};");
         Scalars(w, "x", e, d => $"a[qo + {d}]");
         Scalars(w, "acc", ve, _ => "0f");
         w.Line("float m = float.NegativeInfinity, l = 0f;");
@@ -106,14 +106,14 @@ internal static partial class GpuEmitter
         w.Line(causal ? "int end = global::System.Math.Min(Keys, first + Q), last = qc + 1; // the keys the block sees; this query's" : "int end = Keys;");
         w.Open("for (int j0 = 0; j0 < end; j0 += B)");
         w.Line("int count = global::System.Math.Min(B, end - j0);");
-        w.Line($"for (int i = tid; i < B * E; i += Q) {{ int jj = i / E; keyTile[i] = jj < count ? b[ko + (long)(j0 + jj) * {g[10]} + i % E] : 0f; }}");
-        w.Line($"for (int i = tid; i < B * V; i += Q) {{ int jj = i / V; valueTile[i] = jj < count ? c[vo + (long)(j0 + jj) * {g[13]} + i % V] : 0f; }}");
+        w.Line($"for (int i = tid; i < B * E; i += Q) {{ int jj = i / E; keyTile[i] = jj < count ? b[ko + (long)(j0 + jj) * {g.KRow} + i % E] : 0f; }}");
+        w.Line($"for (int i = tid; i < B * V; i += Q) {{ int jj = i / V; valueTile[i] = jj < count ? c[vo + (long)(j0 + jj) * {g.VRow} + i % V] : 0f; }}");
         w.Line($"{Ilgpu}Group.Barrier();");
         w.Line("float tileMax = float.NegativeInfinity;");
         w.Open("for (int jj = 0; jj < count; jj++)");
         w.Line("int o = jj * E;");
         Sum(w, "float score = ", Enumerable.Range(0, e).Select(d => $"x{d} * keyTile[o + {d}]"));
-        w.Line(k.Mask is null ? "score *= scale;" : $"score = score * scale + mask[s * {g[17]} + (long)qc * {g[18]} + j0 + jj];");
+        w.Line(k.Mask is null ? "score *= scale;" : $"score = score * scale + mask[s * {g.MaskSample} + (long)qc * {g.MaskRow} + j0 + jj];");
         if (causal) w.Line("if (j0 + jj >= last) score = float.NegativeInfinity;");
         w.Line("scores[tid * (B + 1) + jj] = score;");
         w.Line("tileMax = global::System.MathF.Max(tileMax, score);");
@@ -134,7 +134,7 @@ internal static partial class GpuEmitter
         w.Line($"{Ilgpu}Group.Barrier();");
         w.Close();
         w.Line("if (!active) return;");
-        w.Line($"long yo = s * {g[14]} + (long)h * {g[15]} + (long)q * {g[16]};");
+        w.Line($"long yo = s * {g.OSample} + (long)h * {g.OHead} + (long)q * {g.ORow};");
         Statements(w, Enumerable.Range(0, ve).Select(j => $"y[yo + {j}] = acc{j} / l;"));
         w.Close();
     }

@@ -2,6 +2,7 @@
 using System.Linq;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
+using ModelCompiler.Kernels;
 
 namespace ModelCompiler.Generator.Emit;
 
@@ -16,9 +17,9 @@ internal static partial class GpuEmitter
     /// </summary>
     public static string GemmKernel(int n, int k, string name = "GpuK0", int tile = Tile, int perThread = PerThread)
     {
-        var plan = new KernelPlan(0, KernelKind.Linear, $"Linear [{k}] → [{n}]", EquatableArray<string>.Empty, new Operand(BufferKind.Input, 0), null,
-            new Operand(BufferKind.Output, 0), 1, k, n, 0, ModelCompiler.Kernels.PanelLayout.PackedLength(n, k), EquatableArray<EpilogueStep>.Empty,
-            EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, 2L * n * k);
+        var linear = new LinearOp(Rows: 1, K: k, N: n, LinearWeights.Float32, WeightOffset: 0, BiasOffset: PanelLayout.PackedLength(n, k));
+        var plan = new KernelPlan(0, $"Linear [{k}] → [{n}]", EquatableArray<string>.Empty, new Operand(BufferKind.Input, 0), null,
+            new Operand(BufferKind.Output, 0), linear, EquatableArray<EpilogueStep>.Empty, 2L * n * k);
         var w = new SourceWriter();
         WriteGemm(w, plan, null, null, new GemmShape(tile, perThread));
         return w.ToString().Replace("private static void GpuK0(", $"internal static void {name}("); // callable from the benchmark
@@ -55,7 +56,8 @@ internal static partial class GpuEmitter
         bool int8 = k.Quantized;
         string type = int8 ? "int" : "float", tileView = int8 ? $"{Ilgpu}ArrayView<int>" : View;
         w.Open($"private static void GpuK{k.Index}({View} a, {View} w, {View} y, {(residual is null ? "" : $"{View} r, {View} z, ")}int rows)");
-        w.Line($"const int N = {k.N}, K = {k.K}, {(int4 is null ? $"Weight = {k.WeightOffset}, " : "")}{(int8 ? $"Words = {(k.K + 3) / 4}, Scales = {k.ScalesOffset}, " : "")}Bias = {k.BiasOffset};");
+        var l = (LinearOp)k.Op;
+        w.Line($"const int N = {l.N}, K = {l.K}, {(int4 is null ? $"Weight = {l.WeightOffset}, " : "")}{(int8 ? $"Words = {(l.K + 3) / 4}, Scales = {l.ScalesOffset}, " : "")}Bias = {l.BiasOffset};");
         if (int4 is not null) w.Line("// Int4 weights: read at 4 bits a weight, dequantized as the tile is loaded.");
         if (int8) w.Line("// Int8: a holds each row's K codes (as floats) and its scale; the weight codes are four to a word (QuantizedPanelLayout).");
         w.Line($"{tileView} tileA = {Ilgpu}SharedMemory.Allocate<{type}>({Depth * g.LeftStride}); // [k][row], rows padded");
@@ -124,10 +126,12 @@ internal static partial class GpuEmitter
     private static void WriteImplicitConvolution(SourceWriter w, KernelPlan k, KernelPlan? residual)
     {
         GemmShape s = GemmShape.Models;
-        int[] g = k.Shape.ToArray();
-        int c = g[0], h = g[1], width = g[2], n = g[3], kh = g[4], kw = g[5], stride = g[6], padding = g[7], dilation = g[8], oh = g[9], ow = g[10], padTop = g[12];
+        var conv = (ConvOp)k.Op;
+        ConvGeometry g = conv.Geometry;
+        int c = g.Channels, h = g.Height, width = g.Width, n = g.OutChannels, kh = g.KernelHeight, kw = g.KernelWidth, stride = g.Stride;
+        int padding = g.Padding, dilation = g.Dilation, oh = g.OutHeight, ow = g.OutWidth, padTop = g.VerticalPadding;
         w.Open($"private static void GpuK{k.Index}({View} a, {View} w, {View} y, {(residual is null ? "" : $"{View} r, {View} z, ")}int batch)");
-        w.Line($"const int N = {n}, K = {c * kh * kw}, P = {oh * ow}, Weight = {k.WeightOffset}, Bias = {k.BiasOffset};");
+        w.Line($"const int N = {n}, K = {c * kh * kw}, P = {oh * ow}, Weight = {conv.WeightOffset}, Bias = {conv.BiasOffset};");
         w.Line($"{View} tileW = {Ilgpu}SharedMemory.Allocate<float>({Depth * s.LeftStride}); // [k][out channel], padded");
         w.Line($"{View} tileP = {Ilgpu}SharedMemory.Allocate<float>({Depth * s.Tile}); // [k][position]");
         w.Line($"int tx = {Ilgpu}Group.IdxX, ty = {Ilgpu}Group.IdxY, t = ty * {s.Threads} + tx;");

@@ -15,7 +15,7 @@ internal static partial class GpuEmitter
     private static void WriteRowKernel(SourceWriter w, KernelPlan k)
     {
         w.Open($"private static void GpuK{k.Index}({View} a, {View} b, {View} w, {View} y)");
-        w.Line($"const int K = {k.K}, T = {RowThreads};");
+        w.Line($"const int K = {Widths(k.Op).In}, T = {RowThreads};");
         w.Line($"{View} part = {Ilgpu}SharedMemory.Allocate<float>(T);");
         w.Line($"int tid = {Ilgpu}Group.IdxX;");
         w.Line($"long o = (long){Ilgpu}Grid.IdxX * K;");
@@ -40,8 +40,9 @@ internal static partial class GpuEmitter
             w.Line($"for (int j = tid; j < K; j += T) {{ float d = {x} - mean; squares += d * d; }}");
             w.Line("part[tid] = squares;");
             Reduce("part[tid] + part[tid + half]");
-            w.Line($"float inverse = 1f / global::System.MathF.Sqrt(part[0] / K + {ModelEmitter.Float(k.Epsilon)});");
-            w.Line($"for (int j = tid; j < K; j += T) y[o + j] = ({x} - mean) * inverse * w[{k.WeightOffset} + j] + w[{k.BiasOffset} + j];");
+            var norm = (LayerNormOp)k.Op;
+            w.Line($"float inverse = 1f / global::System.MathF.Sqrt(part[0] / K + {ModelEmitter.Float(norm.Epsilon)});");
+            w.Line($"for (int j = tid; j < K; j += T) y[o + j] = ({x} - mean) * inverse * w[{norm.GammaOffset} + j] + w[{norm.BetaOffset} + j];");
         }
         else
         {
@@ -69,6 +70,16 @@ internal static partial class GpuEmitter
     /// Whether the model is a chain the whole-model kernel runs: float Linear layers with their epilogues, element-wise
     /// kernels and a softmax, one row per sample, each reading what the previous wrote, no layer wider than 4,096.
     /// </summary>
+    /// <summary>Values a row kernel reads and writes per row (Linear: its inputs and outputs); 0 for kernels without rows.</summary>
+    private static (int In, int Out) Widths(KernelOp op) => op switch
+    {
+        LinearOp l => (l.K, l.N),
+        ElementwiseOp e => (e.Width, e.Width),
+        SoftmaxOp s => (s.Width, s.Width),
+        LayerNormOp n => (n.Width, n.Width),
+        _ => (0, 0),
+    };
+
     public static bool WholeModel(ModelPlan plan)
     {
         List<KernelPlan> kernels = plan.Kernels.ToList();
@@ -77,7 +88,7 @@ internal static partial class GpuEmitter
         {
             KernelPlan k = kernels[i];
             if (k.Kind is not (KernelKind.Linear or KernelKind.Elementwise or KernelKind.Softmax or KernelKind.LogSoftmax) || k.Quantized
-                || k.RowsPerSample != 1 || k.B is not null || k.K > WholeWidth || k.N > WholeWidth) return false;
+                || k.RowsPerSample != 1 || k.B is not null || Widths(k.Op).In > WholeWidth || Widths(k.Op).Out > WholeWidth) return false;
             if (i > 0 && k.A != kernels[i - 1].Output) return false;
         }
         return true;
@@ -103,37 +114,40 @@ internal static partial class GpuEmitter
             KernelPlan k = kernels[i];
             bool last = i == kernels.Count - 1;
             string input = i % 2 == 0 ? "h0" : "h1", next = i % 2 == 0 ? "h1" : "h0";
-            int width = k.Kind == KernelKind.Linear ? k.N : k.K;
+            (int inputs, int width) = Widths(k.Op);
             string Out(string j) => last ? $"y[(long)s * {width} + {j}]" : $"{next}[{j}]";
             w.Line($"// K{k.Index}: {k.Title}");
             switch (k.Kind)
             {
                 case KernelKind.Linear:
-                    w.Open($"for (int n = tid; n < {k.N}; n += {WholeThreads})");
+                {
+                    var l = (LinearOp)k.Op;
+                    w.Open($"for (int n = tid; n < {l.N}; n += {WholeThreads})");
                     w.Line("float sum = 0f;");
-                    if (int4Places[k.Index] is { } int4) w.Line($"for (int j = 0; j < {k.K}; j++) sum += {input}[j] * {Int4Weight(int4, "n", "j")};");
+                    if (int4Places[k.Index] is { } int4) w.Line($"for (int j = 0; j < {l.K}; j++) sum += {input}[j] * {Int4Weight(int4, "n", "j")};");
                     else
                     {
-                        w.Line($"long panel = {k.WeightOffset} + (long)(n >> 4) * {k.K * 16} + (n & 15);");
-                        w.Line($"for (int j = 0; j < {k.K}; j++) sum += {input}[j] * w[panel + j * 16];");
+                        w.Line($"long panel = {l.WeightOffset} + (long)(n >> 4) * {l.K * 16} + (n & 15);");
+                        w.Line($"for (int j = 0; j < {l.K}; j++) sum += {input}[j] * w[panel + j * 16];");
                     }
-                    w.Line($"{Out("n")} = {Chain(k, $"sum + w[{k.BiasOffset} + n]")};");
+                    w.Line($"{Out("n")} = {Chain(k, $"sum + w[{l.BiasOffset} + n]")};");
                     w.Close();
                     break;
+                }
                 case KernelKind.Elementwise:
-                    w.Line($"for (int j = tid; j < {k.K}; j += {WholeThreads}) {Out("j")} = {Chain(k, $"{input}[j]")};");
+                    w.Line($"for (int j = tid; j < {inputs}; j += {WholeThreads}) {Out("j")} = {Chain(k, $"{input}[j]")};");
                     break;
                 default:
                 {
                     bool log = k.Kind == KernelKind.LogSoftmax;
                     w.Open("if (tid == 0)");
                     w.Line($"float max = {input}[0];");
-                    w.Line($"for (int j = 1; j < {k.K}; j++) max = global::System.MathF.Max(max, {input}[j]);");
+                    w.Line($"for (int j = 1; j < {inputs}; j++) max = global::System.MathF.Max(max, {input}[j]);");
                     w.Line("float sum = 0f;");
-                    w.Line($"for (int j = 0; j < {k.K}; j++) sum += GpuExp({input}[j] - max);");
+                    w.Line($"for (int j = 0; j < {inputs}; j++) sum += GpuExp({input}[j] - max);");
                     w.Line(log
-                        ? $"for (int j = 0; j < {k.K}; j++) {Out("j")} = {input}[j] - (max + GpuLog(sum));"
-                        : $"for (int j = 0; j < {k.K}; j++) {Out("j")} = GpuExp({input}[j] - max) / sum;");
+                        ? $"for (int j = 0; j < {inputs}; j++) {Out("j")} = {input}[j] - (max + GpuLog(sum));"
+                        : $"for (int j = 0; j < {inputs}; j++) {Out("j")} = GpuExp({input}[j] - max) / sum;");
                     w.Close();
                     break;
                 }

@@ -44,11 +44,11 @@ internal static partial class GpuEmitter
     /// <summary>The device form of each kernel's int4 weights (by kernel index), null for kernels that read float32 panels.</summary>
     private static Int4Place?[] Int4Places(ModelPlan plan, DeviceWeights? device) => plan.Kernels.Select(k =>
     {
-        if (device is null || k.Kind != KernelKind.Linear || k.Quantized) return null;
-        WeightBlob? blob = plan.Blobs.FirstOrDefault(b => b.Kind == WeightLayoutKind.Int4Linear && b.Offset == k.WeightOffset);
+        if (device is null || k.Op is not LinearOp { Weights: LinearWeights.Int4 } l) return null;
+        WeightBlob? blob = plan.Blobs.FirstOrDefault(b => b.Kind == WeightLayoutKind.Int4Linear && b.Offset == l.WeightOffset);
         if (blob is null) return null;
-        int codes = device.Offsets[blob.Identifier], words = (k.K + 7) / 8;
-        return new Int4Place(codes, codes + k.N * words, words, (k.K + 31) / 32);
+        int codes = device.Offsets[blob.Identifier], words = (l.K + 7) / 8;
+        return new Int4Place(codes, codes + l.N * words, words, (l.K + 31) / 32);
     }).ToArray();
 
     /// <summary>Weight (output <paramref name="n"/>, input <paramref name="i"/>: local names) of an int4 Linear, dequantized where it is read.</summary>

@@ -66,7 +66,7 @@ internal static partial class GpuEmitter
         w.Line("// The weights are uploaded and the buffers allocated by the base; ILGPU compiles the kernels here, when the model");
         w.Line("// is created (tens of milliseconds each on a GPU), not on the first call.");
         w.Line($"internal Gpu({Ilgpu}Runtime.Accelerator accelerator, int maxBatch)");
-        int scratch = plan.Kernels.Where(k => k.Quantized).Select(k => k.RowsPerSample * (k.K + 1)).DefaultIfEmpty(0).Max();
+        int scratch = plan.Kernels.Select(k => k.Op).OfType<LinearOp>().Where(l => l.Weights == LinearWeights.Int8).Select(l => l.Rows * (l.K + 1)).DefaultIfEmpty(0).Max();
         w.Open($"    : base(accelerator, maxBatch, {plan.InputLength}, {plan.OutputLength}, {plan.ArenaFloatsPerRow}, {(device is null ? "CompiledWeights.Buffer.Span" : "CompiledWeights.DeviceWeights()")}, {scratch})");
         if (whole) w.Line($"_whole = {Ilgpu}Runtime.KernelLoaders.LoadStreamKernel<{View}, {View}, {View}, int>(accelerator, GpuWhole);");
         foreach (KernelPlan k in plan.Kernels)
@@ -140,7 +140,7 @@ internal static partial class GpuEmitter
     /// gathered from the input on the fly). Grouped, depthwise, pooled and Winograd layers stay direct.
     /// </summary>
     private static bool IsImplicitConvolution(KernelPlan k) =>
-        (k.Kind == KernelKind.Conv2d || k.Kind == KernelKind.DirectConv && !PooledDirect(k)) && k.Shape[11] == 1;
+        k.Op is ConvOp { Algorithm: ConvAlgorithm.Im2Col or ConvAlgorithm.Direct, Geometry: { Pooled: false, Groups: 1 } };
 
     /// <summary>
     /// The Add right after a GEMM-shaped kernel that adds the GEMM's output, element for element, to a value computed
@@ -153,8 +153,14 @@ internal static partial class GpuEmitter
         if (!IsGemm(k) || k.Index + 1 >= plan.Kernels.Count) return null;
         KernelPlan add = plan.Kernels[k.Index + 1];
         if (add.Kind != KernelKind.Add || add.B is null || add.A == add.B || add.A != k.Output && add.B != k.Output) return null;
-        long count = IsImplicitConvolution(k) ? (long)k.Shape[3] * k.Shape[9] * k.Shape[10] : (long)k.RowsPerSample * k.N;
-        int[] shape = add.Shape.ToArray();
+        if (add.Op is not BroadcastOp broadcast) return null;
+        long count = k.Op switch
+        {
+            ConvOp conv => conv.OutputsPerSample,
+            LinearOp l => (long)l.Rows * l.N,
+            _ => -1,
+        };
+        int[] shape = broadcast.Shape.ToArray();
         bool Dense(int[] strides)
         {
             if (strides[0] != count) return false;
@@ -166,7 +172,7 @@ internal static partial class GpuEmitter
             }
             return dense == count;
         }
-        return Dense(add.AStrides.ToArray()) && Dense(add.BStrides.ToArray()) ? add : null;
+        return Dense(broadcast.AStrides.ToArray()) && Dense(broadcast.BStrides.ToArray()) ? add : null;
     }
 
     /// <summary>The operand of a residual Add that is not the GEMM's output.</summary>
@@ -224,49 +230,42 @@ internal static partial class GpuEmitter
             first = $"_k{k.Index}Rows((int)((long){Rows(k)}), {a}, Weights, Weights, Weights, Weights, Scratch);\n";
             a = "Scratch";
         }
-        if (IsImplicitConvolution(k))
-            return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index3D({(k.Shape[9] * k.Shape[10] + Tile - 1) / Tile}, {(k.Shape[3] + Tile - 1) / Tile}, batch), new {Ilgpu}Index3D({Threads}, {Threads}, 1)), {a}, Weights, {y}, batch);";
-        if (IsGemm(k))
-            return first + $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index2D({(k.N + Tile - 1) / Tile}, Groups((long){Rows(k)}, {Tile})), new {Ilgpu}Index2D({Threads}, {Threads})), {a}, Weights, {y}, {Rows(k)});";
+        if (k.Op is ConvOp { Geometry: var g } && IsImplicitConvolution(k))
+            return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index3D({(g.OutHeight * g.OutWidth + Tile - 1) / Tile}, {(g.OutChannels + Tile - 1) / Tile}, batch), new {Ilgpu}Index3D({Threads}, {Threads}, 1)), {a}, Weights, {y}, batch);";
+        if (k.Op is LinearOp l)
+            return first + $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index2D({(l.N + Tile - 1) / Tile}, Groups((long){Rows(k)}, {Tile})), new {Ilgpu}Index2D({Threads}, {Threads})), {a}, Weights, {y}, {Rows(k)});";
         string b = k.B is null ? "Weights" : Operand(k.B, plan), c = k.C is null ? "Weights" : Operand(k.C, plan);
         if (IsRowKernel(k))
             return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index1D((int)((long){Rows(k)})), new {Ilgpu}Index1D({RowThreads})), {a}, {b}, Weights, {y});";
         string mask = k.Mask is null ? "Weights" : Operand(k.Mask, plan);
-        if (IsFlashAttention(k))
-            return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index1D((int)((long)batch * {k.Shape[0] * ((k.Shape[1] + FlashQueries - 1) / FlashQueries)})), new {Ilgpu}Index1D({FlashQueries})), {a}, {b}, {c}, {mask}, {y});";
-        if (IsGroupAttention(k))
-            return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index1D((int)((long)batch * {k.Shape[0] * k.Shape[1]})), new {Ilgpu}Index1D({AttentionThreads})), {a}, {b}, {c}, {mask}, {y});";
+        if (IsFlashAttention(k) && k.Op is AttentionOp { Geometry: var flash })
+            return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index1D((int)((long)batch * {flash.Heads * ((flash.Queries + FlashQueries - 1) / FlashQueries)})), new {Ilgpu}Index1D({FlashQueries})), {a}, {b}, {c}, {mask}, {y});";
+        if (IsGroupAttention(k) && k.Op is AttentionOp { Geometry: var group })
+            return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index1D((int)((long)batch * {group.Heads * group.Queries})), new {Ilgpu}Index1D({AttentionThreads})), {a}, {b}, {c}, {mask}, {y});";
         return $"_k{k.Index}((int)((long)batch * {Outputs(k)}), {a}, {b}, {c}, {mask}, Weights, {y});";
     }
 
     /// <summary>Threads per sample of a one-thread-per-output kernel (the body below decodes its index the same way).</summary>
-    private static long Outputs(KernelPlan k)
+    private static long Outputs(KernelPlan k) => k.Op switch
     {
-        int[] g = k.Shape.ToArray();
-        return k.Kind switch
-        {
-            KernelKind.Elementwise or KernelKind.Copy => k.K,
-            KernelKind.Embedding => (long)k.RowsPerSample * k.K,
-            KernelKind.Mean => (long)k.RowsPerSample * k.N,
-            KernelKind.BatchNorm => (long)g[0] * g[1],
-            KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv => ConvOutputs(k),
-            KernelKind.Winograd => (long)g[3] * ((g[9] + 1) / 2) * ((g[10] + 1) / 2),
-            KernelKind.MaxPool2d or KernelKind.AvgPool2d => (long)g[0] * g[6] * g[7],
-            KernelKind.GlobalAvgPool => g[0],
-            KernelKind.Add or KernelKind.Mul or KernelKind.Strided => Product(g),
-            KernelKind.Concat => Product(g) + Product(k.BShape.ToArray()),
-            KernelKind.MatMul => (long)k.RowsPerSample * g[0] * k.N,
-            KernelKind.Attention => (long)g[0] * g[1] * g[4],
-            _ => throw new InvalidOperationException($"no GPU form for {k.Kind}"),
-        };
-    }
+        ElementwiseOp e => e.Width,
+        CopyOp c => c.Width,
+        EmbeddingOp e => (long)e.Ids * e.Width,
+        MeanOp m => (long)m.Outer * m.Inner,
+        ChannelAffineOp c => (long)c.Channels * c.Spatial,
+        ConvOp { Algorithm: ConvAlgorithm.Winograd, Geometry: var g } => (long)g.OutChannels * ((g.OutHeight + 1) / 2) * ((g.OutWidth + 1) / 2),
+        ConvOp c => c.OutputsPerSample,
+        PoolOp p => (long)p.Channels * p.OutHeight * p.OutWidth,
+        GlobalAvgPoolOp g => g.Channels,
+        BroadcastOp b => Product(b.Shape.ToArray()),
+        StridedOp s => Product(s.Shape.ToArray()),
+        ConcatOp c => Product(c.AShape.ToArray()) + Product(c.BShape.ToArray()),
+        MatMulOp m => (long)m.Count * m.M * m.N,
+        AttentionOp { Geometry: var g } => (long)g.Heads * g.Queries * g.ValueSize,
+        _ => throw new InvalidOperationException($"no GPU form for {k.Kind}"),
+    };
 
     private static long Product(int[] shape) => shape.Aggregate(1L, (p, d) => p * d);
-
-    private static bool PooledDirect(KernelPlan k) => k.Kind == KernelKind.DirectConv && k.Shape.Count > 14 && k.Shape[14] == 1;
-
-    private static long ConvOutputs(KernelPlan k) =>
-        PooledDirect(k) ? (long)k.Shape[3] * (k.Shape[9] / 2) * (k.Shape[10] / 2) : (long)k.Shape[3] * k.Shape[9] * k.Shape[10];
 
     private static void WriteKernel(SourceWriter w, KernelPlan k, KernelPlan? residual, Int4Place? int4)
     {
@@ -306,9 +305,10 @@ internal static partial class GpuEmitter
     private static void WriteQuantizeRows(SourceWriter w, KernelPlan k)
     {
         w.Open($"private static void GpuK{k.Index}Rows({Ilgpu}Index1D index, {View} a, {View} b, {View} c, {View} mask, {View} w, {View} y)");
-        w.Line($"const int K = {k.K};");
+        var l = (LinearOp)k.Op;
+        w.Line($"const int K = {l.K};");
         w.Line("long row = index.X, o = row * K, q = row * (K + 1);");
-        if (k.StaticRange >= 0) w.Line($"float amax = {ModelEmitter.Float(k.StaticRange)};");
+        if (l.StaticRange >= 0) w.Line($"float amax = {ModelEmitter.Float(l.StaticRange)};");
         else
         {
             w.Line("float amax = 0f;");
@@ -352,7 +352,7 @@ internal static partial class GpuEmitter
                 OpKind.Exp => "GpuExp(x)",
                 OpKind.Reciprocal => "1f / x",
                 // Clamped as the CPU does it, NaN kept (the GPU's max/min instructions would drop it).
-                OpKind.QuantizeLinear => $"GpuClamp(global::System.MathF.Round(x / {c}) + {step.Ints[0]}f, {step.Ints[1]}f, {step.Ints[2]}f)",
+                OpKind.QuantizeLinear => $"GpuClamp(global::System.MathF.Round(x / {c}) + {step.Codes!.Zero}f, {step.Codes.Low}f, {step.Codes.High}f)",
                 OpKind.LeakyRelu => $"GpuLeaky(x, {c})",
                 OpKind.ClampMin => $"x < {c} ? {c} : x",
                 OpKind.ClampMax => $"x > {c} ? {c} : x",

@@ -49,7 +49,7 @@ internal static class ModelEmitter
         if (!plan.IsOnnx) WriteEager(w, plan); // an ONNX model has no Forward to run eagerly
         WriteRunRows(w, plan);
         foreach (KernelPlan kernel in plan.Kernels) WriteOperator(w, kernel);
-        foreach (KernelPlan kernel in plan.Kernels) WriteBroadcastConstants(w, kernel);
+        foreach (KernelPlan kernel in plan.Kernels) WriteKernelConstants(w, kernel);
         WriteWeightsLoader(w, plan);
 
         w.Close();
@@ -146,8 +146,9 @@ internal static class ModelEmitter
             lines.Add($"Embedded weights are {100.0 * plan.EmbeddedBytes / Math.Max(1, plan.Float32Bytes):F1} % of float32. Weight error (max |w − q·s| / max |w|) per layer, measured at build time:");
             foreach (KernelPlan kernel in plan.Kernels.Where(k => k.Kind == KernelKind.Linear))
             {
-                lines.Add(kernel.WeightError > 0 || kernel.Quantized
-                    ? $"  K{kernel.Index}: {kernel.WeightError:E2}" + (kernel.StaticRange >= 0 ? $"; input range ±{Float(kernel.StaticRange)} (calibrated)" : "")
+                var linear = (LinearOp)kernel.Op;
+                lines.Add(linear.Weights != LinearWeights.Float32
+                    ? $"  K{kernel.Index}: {linear.WeightError:E2}" + (linear.StaticRange >= 0 ? $"; input range ±{Float(linear.StaticRange)} (calibrated)" : "")
                     : $"  K{kernel.Index}: kept in float32");
             }
         }
@@ -237,7 +238,7 @@ internal static class ModelEmitter
     /// </summary>
     internal static void WriteIdChecks(SourceWriter w, ModelPlan plan)
     {
-        foreach (int rows in plan.Kernels.Where(k => k.Kind == KernelKind.Embedding && k.A.Buffer == BufferKind.Input).Select(k => k.N).Distinct())
+        foreach (int rows in plan.Kernels.Where(k => k.A.Buffer == BufferKind.Input).Select(k => k.Op).OfType<EmbeddingOp>().Select(e => e.TableRows).Distinct())
             w.Line($"{K}Sequence.ValidateIds(input, {rows});");
     }
 
@@ -292,41 +293,45 @@ internal static class ModelEmitter
         w.Line();
     }
 
-    // Shapes, strides and geometry of the kernels that take them: constant data in the assembly, no allocation.
-    private static void WriteBroadcastConstants(SourceWriter w, KernelPlan kernel)
+    // Shapes, strides and geometry of the kernels that take them: constant data in the assembly (int arrays), or one
+    // record built once (the convolution's and attention's geometry, which the kernels read by name).
+    private static void WriteKernelConstants(SourceWriter w, KernelPlan kernel)
     {
         void Array(string name, IEnumerable<int> values) =>
             w.Line($"private static global::System.ReadOnlySpan<int> K{kernel.Index}{name} => new int[] {{ {string.Join(", ", values)} }};");
-        switch (kernel.Kind)
+        switch (kernel.Op)
         {
-            case KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.Winograd:
-                w.Line($"// K{kernel.Index}: channels, height, width, out channels, kernel height and width, stride, padding, dilation, out height and width, groups, vertical padding"
-                    + (kernel.Kind == KernelKind.DirectConv ? ", output channels per register block, 1 for a fused 2×2 max pool." : "."));
-                Array("Shape", kernel.Shape);
+            case ConvOp { Geometry: var g }:
+                Wrap(w, $"private static readonly {K}ConvGeometry K{kernel.Index}Geometry = new(Channels: {g.Channels}, Height: {g.Height}, Width: {g.Width}, "
+                    + $"OutChannels: {g.OutChannels}, KernelHeight: {g.KernelHeight}, KernelWidth: {g.KernelWidth}, Stride: {g.Stride}, Padding: {g.Padding}, "
+                    + $"Dilation: {g.Dilation}, OutHeight: {g.OutHeight}, OutWidth: {g.OutWidth}, Groups: {g.Groups}, VerticalPadding: {g.VerticalPadding}"
+                    + (kernel.Kind == KernelKind.DirectConv ? $", ChannelBlock: {g.ChannelBlock}, Pooled: {(g.Pooled ? "true" : "false")}" : "") + ");");
                 break;
-            case KernelKind.Attention:
-                w.Line($"// K{kernel.Index}: heads, queries, keys, head size, value size; strides (sample, head, row) of q, k, v and the output; the mask's (sample, row); causal.");
-                Array("Geometry", kernel.Shape);
+            case AttentionOp { Geometry: var g }:
+                Wrap(w, $"private static readonly global::ModelCompiler.AttentionGeometry K{kernel.Index}Geometry = new(Heads: {g.Heads}, Queries: {g.Queries}, Keys: {g.Keys}, "
+                    + $"HeadSize: {g.HeadSize}, ValueSize: {g.ValueSize}, QSample: {g.QSample}, QHead: {g.QHead}, QRow: {g.QRow}, "
+                    + $"KSample: {g.KSample}, KHead: {g.KHead}, KRow: {g.KRow}, VSample: {g.VSample}, VHead: {g.VHead}, VRow: {g.VRow}, "
+                    + $"OSample: {g.OSample}, OHead: {g.OHead}, ORow: {g.ORow}, MaskSample: {g.MaskSample}, MaskRow: {g.MaskRow}, Causal: {(g.Causal ? "true" : "false")});");
                 break;
-            case KernelKind.Strided:
+            case StridedOp copy:
                 w.Line($"// K{kernel.Index}: the per-sample shape copied, and the source's and destination's strides (per sample first).");
-                Array("Shape", kernel.Shape);
-                Array("SourceStrides", kernel.AStrides);
-                Array("DestinationStrides", kernel.DestinationStrides);
+                Array("Shape", copy.Shape);
+                Array("SourceStrides", copy.SourceStrides);
+                Array("DestinationStrides", copy.DestinationStrides);
                 break;
-            case KernelKind.Concat:
+            case ConcatOp concat:
                 w.Line($"// K{kernel.Index}: each part's per-sample shape and strides, and the output's strides (per sample first).");
-                Array("AShape", kernel.Shape);
-                Array("AStrides", kernel.AStrides);
-                Array("BShape", kernel.BShape);
-                Array("BStrides", kernel.BStrides);
-                Array("DestinationStrides", kernel.DestinationStrides);
+                Array("AShape", concat.AShape);
+                Array("AStrides", concat.AStrides);
+                Array("BShape", concat.BShape);
+                Array("BStrides", concat.BStrides);
+                Array("DestinationStrides", concat.DestinationStrides);
                 break;
-            case KernelKind.Add or KernelKind.Mul:
+            case BroadcastOp broadcast:
                 w.Line($"// K{kernel.Index}: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).");
-                Array("Shape", kernel.Shape);
-                Array("AStrides", kernel.AStrides);
-                Array("BStrides", kernel.BStrides);
+                Array("Shape", broadcast.Shape);
+                Array("AStrides", broadcast.AStrides);
+                Array("BStrides", broadcast.BStrides);
                 break;
             default:
                 return;
@@ -348,68 +353,82 @@ internal static class ModelEmitter
     private static string KernelCall(KernelPlan k, ModelPlan plan)
     {
         string rows = k.RowsPerSample == 1 ? "rows" : $"rows * {k.RowsPerSample}";
-        if (k.Quantized)
+        string a = Ref(k.A), output = Ref(k.Output), scratch = Ref(new Operand(BufferKind.Arena, plan.ScratchOffset));
+        string geometry = $"K{k.Index}Geometry";
+        switch (k.Op)
         {
-            return $"{K}QuantizedLinear.Run<{OperatorName(k)}>(a: ref {Ref(k.A)}, lda: {k.K}, rows: {rows}, packedWeights: ref {Unsafe}.As<float, sbyte>(ref {WeightRef(k.WeightOffset)}), "
-                + $"weightScales: ref {WeightRef(k.ScalesOffset)}, paddedBias: ref {WeightRef(k.BiasOffset)}, columnSums: ref {Unsafe}.As<float, int>(ref {WeightRef(k.SumsOffset)}), k: {k.K}, n: {k.N}, "
-                + $"c: ref {Ref(k.Output)}, ldc: {k.N}, scratch: ref {Unsafe}.As<float, byte>(ref {Ref(new Operand(BufferKind.Arena, plan.ScratchOffset))})"
-                + (k.StaticRange >= 0 ? $", staticRange: {Float(k.StaticRange)}" : "") + ");";
-        }
-        switch (k.Kind)
-        {
-            case KernelKind.Linear:
-                return $"{K}PackedLinear.Run<{OperatorName(k)}>(a: ref {Ref(k.A)}, lda: {k.K}, rows: {rows}, packedWeights: ref {WeightRef(k.WeightOffset)}, "
-                    + $"paddedBias: ref {WeightRef(k.BiasOffset)}, k: {k.K}, n: {k.N}, c: ref {Ref(k.Output)}, ldc: {k.N});";
-            case KernelKind.Elementwise:
-                return $"{K}Elementwise.Run<{OperatorName(k)}>(source: ref {Ref(k.A)}, destination: ref {Ref(k.Output)}, rows: rows, width: {k.K});";
-            case KernelKind.Embedding:
-                return $"{K}Sequence.Embedding(ref {Ref(k.A)}, ref {Ref(k.Output)}, rows * {k.RowsPerSample}, ref {WeightRef(k.WeightOffset)}, {k.N}, {k.K});";
-            case KernelKind.Mean:
-                return $"{K}Sequence.Mean(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, {k.K}, {k.N});";
-            case KernelKind.BatchNorm:
-                return $"{K}ChannelAffine.Run(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, {k.Shape[0]}, {k.Shape[1]}, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)});";
-            case KernelKind.Conv2d:
-                return $"{K}Convolution.Conv2d<{OperatorName(k)}>(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, K{k.Index}Shape, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)}, ref {Ref(new Operand(BufferKind.Arena, plan.ScratchOffset))});";
-            case KernelKind.Winograd:
-                return $"{K}WinogradConvolution.Run<{OperatorName(k)}>(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, K{k.Index}Shape, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)}, ref {Ref(new Operand(BufferKind.Arena, plan.ScratchOffset))});";
-            case KernelKind.DirectConv:
-                return $"{K}DirectConvolution.Run<{OperatorName(k)}>(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, K{k.Index}Shape, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)}, ref {Ref(new Operand(BufferKind.Arena, plan.ScratchOffset))});";
-            case KernelKind.Depthwise:
-                return $"{K}Convolution.Depthwise<{OperatorName(k)}>(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows}, K{k.Index}Shape, ref {WeightRef(k.WeightOffset)}, ref {WeightRef(k.BiasOffset)});";
-            case KernelKind.MatMul:
-                return $"{K}MatMul.Run<{OperatorName(k)}>(ref {Ref(k.A)}, ref {Ref(k.B!)}, ref {Ref(k.Output)}, rows * {k.RowsPerSample}, {k.Shape[0]}, {k.K}, {k.N}, {k.Shape[1]});";
-            case KernelKind.Strided:
-                return $"{K}Strided.Copy(ref {Ref(k.A)}, K{k.Index}SourceStrides, ref {Ref(k.Output)}, K{k.Index}DestinationStrides, rows, K{k.Index}Shape);";
-            case KernelKind.Concat:
+            case LinearOp { Weights: LinearWeights.Int8 } l:
+                return $"{K}QuantizedLinear.Run<{OperatorName(k)}>(a: ref {a}, lda: {l.K}, rows: {rows}, packedWeights: ref {Unsafe}.As<float, sbyte>(ref {WeightRef(l.WeightOffset)}), "
+                    + $"weightScales: ref {WeightRef(l.ScalesOffset)}, paddedBias: ref {WeightRef(l.BiasOffset)}, columnSums: ref {Unsafe}.As<float, int>(ref {WeightRef(l.SumsOffset)}), k: {l.K}, n: {l.N}, "
+                    + $"c: ref {output}, ldc: {l.N}, scratch: ref {Unsafe}.As<float, byte>(ref {scratch})"
+                    + (l.StaticRange >= 0 ? $", staticRange: {Float(l.StaticRange)}" : "") + ");";
+            case LinearOp l:
+                return $"{K}PackedLinear.Run<{OperatorName(k)}>(a: ref {a}, lda: {l.K}, rows: {rows}, packedWeights: ref {WeightRef(l.WeightOffset)}, "
+                    + $"paddedBias: ref {WeightRef(l.BiasOffset)}, k: {l.K}, n: {l.N}, c: ref {output}, ldc: {l.N});";
+            case ElementwiseOp e:
+                return $"{K}Elementwise.Run<{OperatorName(k)}>(source: ref {a}, destination: ref {output}, rows: rows, width: {e.Width});";
+            case EmbeddingOp e:
+                return $"{K}Sequence.Embedding(ids: ref {a}, output: ref {output}, count: rows * {e.Ids}, table: ref {WeightRef(e.TableOffset)}, tableRows: {e.TableRows}, width: {e.Width});";
+            case MeanOp m:
+                return $"{K}Sequence.Mean(input: ref {a}, output: ref {output}, outer: {rows}, reduce: {m.Reduced}, inner: {m.Inner});";
+            case ChannelAffineOp c:
+                return $"{K}ChannelAffine.Run(source: ref {a}, destination: ref {output}, rows: {rows}, channels: {c.Channels}, inner: {c.Spatial}, "
+                    + $"scale: ref {WeightRef(c.ScaleOffset)}, shift: ref {WeightRef(c.ShiftOffset)});";
+            case ConvOp { Algorithm: ConvAlgorithm.Depthwise } c:
+                return $"{K}Convolution.Depthwise<{OperatorName(k)}>(input: ref {a}, output: ref {output}, samples: {rows}, geometry: {geometry}, "
+                    + $"weights: ref {WeightRef(c.WeightOffset)}, bias: ref {WeightRef(c.BiasOffset)});";
+            case ConvOp c:
             {
-                Operand bPart = k.Output with { Offset = k.Output.Offset + k.BOutputOffset };
-                return $"{K}Strided.Copy(ref {Ref(k.A)}, K{k.Index}AStrides, ref {Ref(k.Output)}, K{k.Index}DestinationStrides, rows, K{k.Index}AShape);\n"
-                    + $"{K}Strided.Copy(ref {Ref(k.B!)}, K{k.Index}BStrides, ref {Ref(bPart)}, K{k.Index}DestinationStrides, rows, K{k.Index}BShape);";
+                string kernel = c.Algorithm switch
+                {
+                    ConvAlgorithm.Winograd => "WinogradConvolution.Run",
+                    ConvAlgorithm.Direct => "DirectConvolution.Run",
+                    _ => "Convolution.Conv2d",
+                };
+                string weights = c.Algorithm == ConvAlgorithm.Winograd ? "filters" : "weights";
+                return $"{K}{kernel}<{OperatorName(k)}>(input: ref {a}, output: ref {output}, samples: {rows}, geometry: {geometry}, "
+                    + $"{weights}: ref {WeightRef(c.WeightOffset)}, bias: ref {WeightRef(c.BiasOffset)}, scratch: ref {scratch});";
             }
-            case KernelKind.AvgPool2d:
-                return $"{K}Convolution.AvgPool2d(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows} * {k.Shape[0]}, {k.Shape[1]}, {k.Shape[2]}, {k.Shape[3]}, {k.Shape[4]}, {k.Shape[5]}, {k.Shape[6]}, {k.Shape[7]});";
-            case KernelKind.MaxPool2d:
-                return $"{K}Convolution.MaxPool2d(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows} * {k.Shape[0]}, {k.Shape[1]}, {k.Shape[2]}, {k.Shape[3]}, {k.Shape[4]}, {k.Shape[5]}, {k.Shape[6]}, {k.Shape[7]});";
-            case KernelKind.GlobalAvgPool:
-                return $"{K}Convolution.GlobalAvgPool(ref {Ref(k.A)}, ref {Ref(k.Output)}, {rows} * {k.Shape[0]}, {k.Shape[1]});";
-            case KernelKind.Attention:
-                return $"{K}Attention.Run(ref {Ref(k.A)}, ref {Ref(k.B!)}, ref {Ref(k.C!)}, ref {Ref(k.Output)}, rows, K{k.Index}Geometry, "
-                    + $"{(k.Mask is null ? $"ref {Unsafe}.NullRef<float>()" : "ref " + Ref(k.Mask))}, ref {Ref(new Operand(BufferKind.Arena, plan.ScratchOffset))});";
-            case KernelKind.LayerNorm when k.B is not null:
-                return $"{K}RowLayerNorm.RunResidual(a: ref {Ref(k.A)}, b: ref {Ref(k.B)}, destination: ref {Ref(k.Output)}, rows: {rows}, width: {k.K}, "
-                    + $"gamma: ref {WeightRef(k.WeightOffset)}, beta: ref {WeightRef(k.BiasOffset)}, epsilon: {Float(k.Epsilon)});";
-            case KernelKind.LayerNorm:
-                return $"{K}RowLayerNorm.Run(source: ref {Ref(k.A)}, destination: ref {Ref(k.Output)}, rows: {rows}, width: {k.K}, "
-                    + $"gamma: ref {WeightRef(k.WeightOffset)}, beta: ref {WeightRef(k.BiasOffset)}, epsilon: {Float(k.Epsilon)});";
-            case KernelKind.Softmax or KernelKind.LogSoftmax:
-                return $"{K}RowSoftmax.Run(source: ref {Ref(k.A)}, destination: ref {Ref(k.Output)}, rows: {rows}, width: {k.K}, log: {(k.Kind == KernelKind.LogSoftmax ? "true" : "false")});";
-            case KernelKind.Add or KernelKind.Mul:
+            case MatMulOp m:
+                return $"{K}MatMul.Run<{OperatorName(k)}>(a: ref {a}, b: ref {Ref(k.B!)}, c: ref {output}, count: rows * {m.Count}, m: {m.M}, k: {m.K}, n: {m.N}, bStride: {m.BStride});";
+            case StridedOp:
+                return $"{K}Strided.Copy(source: ref {a}, sourceStrides: K{k.Index}SourceStrides, destination: ref {output}, "
+                    + $"destinationStrides: K{k.Index}DestinationStrides, rows: rows, shape: K{k.Index}Shape);";
+            case ConcatOp concat:
             {
-                string op = k.Kind == KernelKind.Add ? "AddOperator" : "MultiplyOperator";
-                return $"{K}Broadcast.Run<{K}{op}, {OperatorName(k)}>(ref {Ref(k.A)}, K{k.Index}AStrides, ref {Ref(k.B!)}, K{k.Index}BStrides, ref {Ref(k.Output)}, rows, K{k.Index}Shape);";
+                Operand bPart = k.Output with { Offset = k.Output.Offset + concat.BOutputOffset };
+                return $"{K}Strided.Copy(source: ref {a}, sourceStrides: K{k.Index}AStrides, destination: ref {output}, "
+                    + $"destinationStrides: K{k.Index}DestinationStrides, rows: rows, shape: K{k.Index}AShape);\n"
+                    + $"{K}Strided.Copy(source: ref {Ref(k.B!)}, sourceStrides: K{k.Index}BStrides, destination: ref {Ref(bPart)}, "
+                    + $"destinationStrides: K{k.Index}DestinationStrides, rows: rows, shape: K{k.Index}BShape);";
             }
-            default: // Copy
-                return $"global::System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref {Ref(k.A)}, rows * {k.K}).CopyTo(global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref {Ref(k.Output)}, rows * {k.K}));";
+            case PoolOp p:
+                return $"{K}Convolution.{(p.Max ? "MaxPool2d" : "AvgPool2d")}(input: ref {a}, output: ref {output}, planes: {rows} * {p.Channels}, height: {p.Height}, width: {p.Width}, "
+                    + $"kernel: {p.Window}, stride: {p.Stride}, padding: {p.Padding}, outHeight: {p.OutHeight}, outWidth: {p.OutWidth});";
+            case GlobalAvgPoolOp g:
+                return $"{K}Convolution.GlobalAvgPool(input: ref {a}, output: ref {output}, planes: {rows} * {g.Channels}, area: {g.Spatial});";
+            case AttentionOp:
+                return $"{K}Attention.Run(q: ref {a}, k: ref {Ref(k.B!)}, v: ref {Ref(k.C!)}, output: ref {output}, samples: rows, geometry: {geometry}, "
+                    + $"mask: {(k.Mask is null ? $"ref {Unsafe}.NullRef<float>()" : "ref " + Ref(k.Mask))}, scratch: ref {scratch});";
+            case LayerNormOp n when k.B is not null:
+                return $"{K}RowLayerNorm.RunResidual(a: ref {a}, b: ref {Ref(k.B)}, destination: ref {output}, rows: {rows}, width: {n.Width}, "
+                    + $"gamma: ref {WeightRef(n.GammaOffset)}, beta: ref {WeightRef(n.BetaOffset)}, epsilon: {Float(n.Epsilon)});";
+            case LayerNormOp n:
+                return $"{K}RowLayerNorm.Run(source: ref {a}, destination: ref {output}, rows: {rows}, width: {n.Width}, "
+                    + $"gamma: ref {WeightRef(n.GammaOffset)}, beta: ref {WeightRef(n.BetaOffset)}, epsilon: {Float(n.Epsilon)});";
+            case SoftmaxOp softmax:
+                return $"{K}RowSoftmax.Run(source: ref {a}, destination: ref {output}, rows: {rows}, width: {softmax.Width}, log: {(softmax.Log ? "true" : "false")});";
+            case BroadcastOp broadcast:
+            {
+                string op = broadcast.Multiply ? "MultiplyOperator" : "AddOperator";
+                return $"{K}Broadcast.Run<{K}{op}, {OperatorName(k)}>(a: ref {a}, aStrides: K{k.Index}AStrides, b: ref {Ref(k.B!)}, bStrides: K{k.Index}BStrides, "
+                    + $"c: ref {output}, rows: rows, sampleShape: K{k.Index}Shape);";
+            }
+            case CopyOp copy:
+                return $"global::System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref {a}, rows * {copy.Width})"
+                    + $".CopyTo(global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref {output}, rows * {copy.Width}));";
+            default:
+                throw new InvalidOperationException($"no CPU kernel prints {k.Op.GetType().Name}");
         }
     }
 
@@ -520,8 +539,8 @@ internal static class ModelEmitter
             OpKind.Exp => $"{K}ExpOperator.Invoke(x)",
             OpKind.Reciprocal => $"{K}ReciprocalOperator.Invoke(x)",
             OpKind.QuantizeLinear => width is null
-                ? $"{K}ScalarSteps.Quantize(x, {Float(step.Scalar)}, {step.Ints[0]}, {step.Ints[1]}, {step.Ints[2]})"
-                : $"{v}.Min({v}.Max({v}.Round(x / {v}.Create({Float(step.Scalar)})) + {v}.Create({step.Ints[0]}f), {v}.Create({step.Ints[1]}f)), {v}.Create({step.Ints[2]}f))",
+                ? $"{K}ScalarSteps.Quantize(x, {Float(step.Scalar)}, {step.Codes!.Zero}, {step.Codes.Low}, {step.Codes.High})"
+                : $"{v}.Min({v}.Max({v}.Round(x / {v}.Create({Float(step.Scalar)})) + {v}.Create({step.Codes!.Zero}f), {v}.Create({step.Codes.Low}f)), {v}.Create({step.Codes.High}f))",
             _ => throw new InvalidOperationException($"{step.Kind} is not element-wise"),
         };
     }
@@ -617,7 +636,7 @@ internal static class ModelEmitter
         OpKind.ClampMin => "at least " + Float(step.Scalar),
         OpKind.ClampMax => "at most " + Float(step.Scalar),
         OpKind.GeluTanh => "Gelu (tanh form)",
-        OpKind.QuantizeLinear => $"QuantizeLinear (scale {Float(step.Scalar)}, zero point {step.Ints[0]}, codes {step.Ints[1]}..{step.Ints[2]})",
+        OpKind.QuantizeLinear => $"QuantizeLinear (scale {Float(step.Scalar)}, zero point {step.Codes!.Zero}, codes {step.Codes.Low}..{step.Codes.High})",
         _ => step.Kind.ToString(),
     };
 

@@ -23,64 +23,43 @@ internal enum KernelKind { Linear, Elementwise, Softmax, LogSoftmax, Add, Mul, C
 /// <summary>One element-wise op of a fused epilogue.</summary>
 internal sealed record EpilogueStep(OpKind Kind, float Scalar)
 {
-    /// <summary>QuantizeLinear: the zero point, and the lowest and highest code.</summary>
-    public EquatableArray<int> Ints { get; init; } = EquatableArray<int>.Empty;
+    /// <summary>QuantizeLinear: the zero point and the code range (<see cref="Scalar"/> is the scale).</summary>
+    public QuantizeCodes? Codes { get; init; }
 }
 
+/// <summary>ONNX QuantizeLinear's integer side: <c>clamp(round(x / scale) + Zero, Low, High)</c>.</summary>
+internal sealed record QuantizeCodes(int Zero, int Low, int High);
+
 /// <summary>
-/// One kernel of the compiled model, with everything the emitter prints: operands, constant sizes, the
-/// fused epilogue, and the source it came from.
+/// One kernel of the compiled model, with everything the emitters print: where it reads and writes, what it computes
+/// (<see cref="Op"/>, a record per kind with its settings by name), the fused epilogue, and the source it came from.
 /// </summary>
-/// <param name="RowsPerSample">Rows of the kernel per sample: the per-sample dimensions before the last (Linear, Softmax).</param>
-/// <param name="K">Linear: input features. Softmax: row width. Elementwise/Copy: values per sample.</param>
-/// <param name="N">Linear: output features.</param>
-/// <param name="Shape">Add/Mul: the per-sample output shape.</param>
-/// <param name="AStrides">Add/Mul: strides of A, the per-sample stride first (0 for a weight tensor), then one per dimension (0 where broadcast).</param>
+/// <param name="Title">One line saying what the kernel computes, for the generated comment.</param>
+/// <param name="Sources">The calls it came from, <c>File.cs(line): text</c>.</param>
+/// <param name="A">The first operand (Attention: the queries).</param>
+/// <param name="B">The second operand, if any (Attention: the keys; LayerNorm: the residual added first).</param>
 internal sealed record KernelPlan(
     int Index,
-    KernelKind Kind,
     string Title,
     EquatableArray<string> Sources,
     Operand A,
     Operand? B,
     Operand Output,
-    int RowsPerSample,
-    int K,
-    int N,
-    int WeightOffset,
-    int BiasOffset,
+    KernelOp Op,
     EquatableArray<EpilogueStep> Epilogue,
-    EquatableArray<int> Shape,
-    EquatableArray<int> AStrides,
-    EquatableArray<int> BStrides,
     long FlopsPerSample)
 {
-    /// <summary>Linear: int8 weights (<see cref="WeightOffset"/> holds the packed codes).</summary>
-    public bool Quantized { get; init; }
+    public KernelKind Kind => Op.Kind;
 
-    /// <summary>Quantized Linear: offsets of the per-output scales and of the column sums.</summary>
-    public int ScalesOffset { get; init; }
-    public int SumsOffset { get; init; }
+    /// <summary>Rows the kernel runs per sample (the per-sample dimensions before the last, for row kernels); 1 for most.</summary>
+    public int RowsPerSample => Op.RowsPerSample;
 
-    /// <summary>Quantized Linear: max |w − q·s| / max |w| over the layer, measured at build time.</summary>
-    public double WeightError { get; init; }
+    /// <summary>A Linear with int8 weights.</summary>
+    public bool Quantized => Op is LinearOp { Weights: LinearWeights.Int8 };
 
-    /// <summary>LayerNorm: the epsilon added to the variance.</summary>
-    public float Epsilon { get; init; }
-
-    /// <summary>Int8Static: the calibrated largest input magnitude; negative for per-row ranges at run time.</summary>
-    public float StaticRange { get; init; } = -1f;
-
-    /// <summary>Attention: the values (A holds the queries, B the keys) and the optional additive mask.</summary>
+    /// <summary>Attention: the values, and the optional additive mask.</summary>
     public Operand? C { get; init; }
     public Operand? Mask { get; init; }
-
-    /// <summary>Strided, Concat: the output's strides (per sample first) where A's part goes.</summary>
-    public EquatableArray<int> DestinationStrides { get; init; } = EquatableArray<int>.Empty;
-
-    /// <summary>Concat: B's per-sample shape, and where its part starts in each output sample.</summary>
-    public EquatableArray<int> BShape { get; init; } = EquatableArray<int>.Empty;
-    public int BOutputOffset { get; init; }
 
     /// <summary>
     /// The last kernel that reads this kernel's output (its own index when none does; <see cref="int.MaxValue"/> for the

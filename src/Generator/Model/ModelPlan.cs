@@ -12,7 +12,6 @@ internal sealed record ModelPlan(
     string ClassName,
     string SourceFileName,
     string InputName,
-    string WeightsPath,
     string WeightsFile,
     long WeightsLength,
     string WeightsHash,
@@ -77,6 +76,9 @@ internal sealed record ModelPlan(
 /// one, a stand-in with the model's API, so that the rest of the project still binds while the error is fixed).</summary>
 internal sealed record ModelResult(ModelPlan? Plan, EquatableArray<Diagnostics.DiagnosticInfo> Diagnostics)
 {
+    /// <summary>The weights the plan's blobs are laid out from, when they are embedded (the weights step's input).</summary>
+    public WeightsImage? Image { get; init; }
+
     public ModelStandIn? StandIn { get; init; }
 }
 

@@ -5,7 +5,6 @@ using System.Linq;
 using System.Text;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
-using ModelCompiler.Generator.Import;
 using ModelCompiler.Generator.Model;
 using ModelCompiler.Kernels;
 
@@ -21,7 +20,7 @@ internal static class LowerToPlan
     /// <summary>Places a tensor in the weights buffer in a layout (once per tensor, layout and fold) and says where.</summary>
     private delegate WeightBlob BlobMaker(WeightLayoutKind kind, string tensor, int floats, int n, int k, string? norm = null, float epsilon = 0f);
 
-    public static ModelPlan Run(ModelDeclaration model, WeightsFileRef file, ModelGraph graph, List<FusionGroup> groups,
+    public static ModelPlan Run(ModelDeclaration model, long fileLength, string fileHash, ModelGraph graph, List<FusionGroup> groups,
         Func<string, float[]> readTensor, IReadOnlyDictionary<string, float>? staticRanges = null, bool gpu = false)
     {
         // Storage root of each node: views share their input's storage.
@@ -127,8 +126,8 @@ internal static class LowerToPlan
                 (kind, tensor, floats, n, k, norm, epsilon) => { int4 |= kind == WeightLayoutKind.Int4Linear; return Blob(kind, tensor, floats, n, k, norm, epsilon); },
                 readTensor);
             if (int4) int4Kernels.Add(kernels.Count);
-            if (kernel.Quantized && staticRanges is not null && staticRanges.TryGetValue(group.Root.Source.Name!, out float range))
-                kernel = kernel with { StaticRange = range };
+            if (kernel.Op is LinearOp { Weights: LinearWeights.Int8 } int8 && staticRanges is not null && staticRanges.TryGetValue(group.Root.Source.Name!, out float range))
+                kernel = kernel with { Op = int8 with { StaticRange = range } };
             int stored = root[group.Result.Id];
             if (stored != outputRoot) kernel = kernel with { LastReader = lastRead.TryGetValue(stored, out int last) ? last : kernels.Count };
             kernels.Add(kernel);
@@ -136,29 +135,24 @@ internal static class LowerToPlan
         // The int4 weights' place: after the rest.
         if (int4Floats > 0)
         {
-            foreach (int i in int4Kernels) kernels[i] = kernels[i] with { WeightOffset = kernels[i].WeightOffset + weightFloats };
+            foreach (int i in int4Kernels)
+            {
+                var linear = (LinearOp)kernels[i].Op;
+                kernels[i] = kernels[i] with { Op = linear with { WeightOffset = linear.WeightOffset + weightFloats } };
+            }
             for (int i = 0; i < blobs.Count; i++)
                 if (blobs[i].Kind == WeightLayoutKind.Int4Linear) blobs[i] = blobs[i] with { Offset = blobs[i].Offset + weightFloats };
             weightFloats += int4Floats;
         }
         // Int8 layers quantize a tile of activation rows into fixed scratch at the end of the arena.
         // Attention keeps one row of scores there.
-        int scratchFloats = kernels.Where(k => k.Quantized)
-            .Select(k => PlanArena.Align((QuantizedPanelLayout.ScratchBytes(k.K) + 3) / 4))
-            // Shared/KernelScratch: the same sizes the kernels' ScratchFloats give.
-            .Concat(kernels.Where(k => k.Kind == KernelKind.Attention).Select(k => PlanArena.Align(KernelScratch.Attention(k.K, k.Shape[3], k.Shape[4]))))
-            .Concat(kernels.Where(k => k.Kind == KernelKind.Conv2d).Select(k => PlanArena.Align(
-                KernelScratch.Im2Col(k.Shape[0], k.Shape[1], k.Shape[2], k.Shape[4], k.Shape[5], k.Shape[7], k.Shape[12], k.Shape[9], k.Shape[10], k.Shape[11]))))
-            .Concat(kernels.Where(k => k.Kind == KernelKind.Winograd).Select(k => PlanArena.Align(KernelScratch.Winograd(k.Shape[0], k.Shape[3], k.Shape[9], k.Shape[10]))))
-            .Concat(kernels.Where(k => k.Kind == KernelKind.DirectConv).Select(k => PlanArena.Align(
-                KernelScratch.Direct(k.Shape[0], k.Shape[1], k.Shape[2], k.Shape[7], k.Shape[12], k.Shape[14] == 1 ? k.Shape[3] * k.Shape[9] * k.Shape[10] : 0))))
-            .DefaultIfEmpty(0).Max();
+        int scratchFloats = kernels.Select(k => PlanArena.Align(ScratchFloats(k.Op))).DefaultIfEmpty(0).Max();
         if (needsCopy)
         {
             Node output = graph.OutputNode;
-            kernels.Add(new KernelPlan(kernels.Count, KernelKind.Copy, $"Copy {Node.Format(output.Shape)} to the output",
-                Sources(model, output).ToEquatableArray(), Where(graph.Nodes[outputRoot]), null, new Operand(BufferKind.Output, 0), 1, output.ElementCount, 0, 0, 0,
-                EquatableArray<EpilogueStep>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, 0));
+            kernels.Add(new KernelPlan(kernels.Count, $"Copy {Node.Format(output.Shape)} to the output",
+                Sources(model, output).ToEquatableArray(), Where(graph.Nodes[outputRoot]), null, new Operand(BufferKind.Output, 0), new CopyOp(output.ElementCount),
+                EquatableArray<EpilogueStep>.Empty, 0));
         }
 
         // The float32 size of the weight tensors the model uses, each counted once however often it is used.
@@ -167,7 +161,7 @@ internal static class LowerToPlan
 
         Node outputNode = graph.OutputNode;
         return new ModelPlan(model.Namespace, model.ContainingTypes, model.ClassName, model.SourceFileName, model.InputName,
-            file.Path, model.WeightsFile!, file.Length, file.Hash,
+            model.WeightsFile!, fileLength, fileHash,
             model.InputShape, new EquatableArray<int>(outputNode.Shape), graph.Nodes[0].ElementCount, outputNode.ElementCount,
             chunkRows, floatsPerRow, kernels.Sum(k => k.FlopsPerSample), weightFloats,
             kernels.ToEquatableArray(), blobs.ToEquatableArray())
@@ -181,6 +175,26 @@ internal static class LowerToPlan
                 : staticRanges.OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => new LayerRange(r.Key, r.Value)).ToEquatableArray(),
         };
     }
+
+    /// <summary>Floats of fixed scratch a kernel needs (Shared/KernelScratch: the same sizes the kernels' ScratchFloats give).</summary>
+    private static int ScratchFloats(KernelOp op) => op switch
+    {
+        // Int8 layers quantize a tile of activation rows; attention keeps one head's keys, values and a tile of scores.
+        LinearOp { Weights: LinearWeights.Int8 } l => (QuantizedPanelLayout.ScratchBytes(l.K) + 3) / 4,
+        AttentionOp { Geometry: var g } => KernelScratch.Attention(g.Keys, g.HeadSize, g.ValueSize),
+        ConvOp { Algorithm: ConvAlgorithm.Im2Col, Geometry: var g } => KernelScratch.Im2Col(g.Channels, g.Height, g.Width, g.KernelHeight, g.KernelWidth,
+            g.Padding, g.VerticalPadding, g.OutHeight, g.OutWidth, g.Groups),
+        ConvOp { Algorithm: ConvAlgorithm.Winograd, Geometry: var g } => KernelScratch.Winograd(g.Channels, g.OutChannels, g.OutHeight, g.OutWidth),
+        ConvOp { Algorithm: ConvAlgorithm.Direct, Geometry: var g } => KernelScratch.Direct(g.Channels, g.Height, g.Width, g.Padding, g.VerticalPadding,
+            g.Pooled ? g.OutChannels * g.OutHeight * g.OutWidth : 0),
+        _ => 0,
+    };
+
+    /// <summary>An epilogue step from an element-wise node (QuantizeLinear: its codes, recorded as zero point, low, high).</summary>
+    private static EpilogueStep Step(Node node) => new(node.Kind, node.Source.Scalar)
+    {
+        Codes = node.Kind == OpKind.QuantizeLinear ? new QuantizeCodes(node.Source.Ints[0], node.Source.Ints[1], node.Source.Ints[2]) : null,
+    };
 
     /// <summary>Whether a Linear runs in int8: the model asks for it and does not keep this layer in float32.</summary>
     public static bool IsQuantized(ModelDeclaration model, Node linear) =>
@@ -225,7 +239,7 @@ internal static class LowerToPlan
         Node input = graph.Nodes[rootNode.Inputs[0]];
         var sources = new List<string>(Sources(model, rootNode));
         foreach (Node e in group.Absorbed) sources.AddRange(Sources(model, e));
-        var epilogue = group.Epilogue.Select(e => new EpilogueStep(e.Kind, e.Source.Scalar) { Ints = e.Source.Ints }).ToList();
+        var epilogue = group.Epilogue.Select(Step).ToList();
         string after = epilogue.Count == 0 ? "" : ", then " + string.Join(", then ", epilogue.Select(Describe));
         Operand output = where(group.Result);
 
@@ -252,39 +266,36 @@ internal static class LowerToPlan
                 WeightBlob bias = blob(WeightLayoutKind.PaddedBias, rootNode.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, epsilon);
                 string title = $"Linear{(quantized ? " (int8)" : int4 ? " (int4 weights)" : "")} \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}"
                     + (rootNode.Bias is null ? "" : ", + bias") + (norm is null ? "" : $", BatchNorm \"{norm}\" folded in") + after;
-                return new KernelPlan(index, KernelKind.Linear, title, sources.ToEquatableArray(), where(input), null, output,
-                    rowsPerSample, k, n, weightOffset, bias.Offset, epilogue.ToEquatableArray(),
-                    EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, 2L * k * n * rowsPerSample)
+                var linear = new LinearOp(rowsPerSample, k, n, quantized ? LinearWeights.Int8 : int4 ? LinearWeights.Int4 : LinearWeights.Float32, weightOffset, bias.Offset)
                 {
-                    Quantized = quantized,
                     ScalesOffset = scalesOffset,
                     SumsOffset = sumsOffset,
                     WeightError = quantized ? WeightError(readTensor(weight), n, k) : int4 ? Int4Error(readTensor(weight), n, k) : 0,
                 };
+                return new KernelPlan(index, title, sources.ToEquatableArray(), where(input), null, output, linear, epilogue.ToEquatableArray(), 2L * k * n * rowsPerSample);
             }
             case KernelKind.Elementwise:
             {
-                epilogue.Insert(0, new EpilogueStep(rootNode.Kind, rootNode.Source.Scalar) { Ints = rootNode.Source.Ints });
+                epilogue.Insert(0, Step(rootNode));
                 string title = string.Join(", then ", epilogue.Select(Describe)) + $" over {Node.Format(rootNode.Shape)}";
-                return new KernelPlan(index, KernelKind.Elementwise, Capitalize(title), sources.ToEquatableArray(), where(input), null, output,
-                    1, input.ElementCount, 0, 0, 0, epilogue.ToEquatableArray(),
-                    EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, (long)input.ElementCount * epilogue.Count);
+                return new KernelPlan(index, Capitalize(title), sources.ToEquatableArray(), where(input), null, output,
+                    new ElementwiseOp(input.ElementCount), epilogue.ToEquatableArray(), (long)input.ElementCount * epilogue.Count);
             }
             case KernelKind.Embedding:
             {
                 int[] table = rootNode.Weight!.Shape;
                 WeightBlob rows = blob(WeightLayoutKind.Raw, rootNode.Weight.Name, table[0] * table[1], 0, 0, null, 0);
-                return new KernelPlan(index, KernelKind.Embedding, $"Embedding \"{rootNode.Source.Name}\": {input.ElementCount} ids → rows of {table[1]} from [{table[0]}, {table[1]}]",
-                    sources.ToEquatableArray(), where(input), null, output, input.ElementCount, table[1], table[0], rows.Offset, 0,
-                    EquatableArray<EpilogueStep>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, 0);
+                return new KernelPlan(index, $"Embedding \"{rootNode.Source.Name}\": {input.ElementCount} ids → rows of {table[1]} from [{table[0]}, {table[1]}]",
+                    sources.ToEquatableArray(), where(input), null, output, new EmbeddingOp(input.ElementCount, table[1], table[0], rows.Offset),
+                    EquatableArray<EpilogueStep>.Empty, 0);
             }
             case KernelKind.Mean:
             {
                 int dimension = rootNode.Source.Ints[0];
                 int outer = input.Shape.Take(dimension).Aggregate(1, (p, d) => p * d), inner = input.Shape.Skip(dimension + 1).Aggregate(1, (p, d) => p * d);
-                return new KernelPlan(index, KernelKind.Mean, $"Mean over dimension {dimension} of {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}",
-                    sources.ToEquatableArray(), where(input), null, output, outer, input.Shape[dimension], inner, 0, 0,
-                    EquatableArray<EpilogueStep>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, input.ElementCount);
+                return new KernelPlan(index, $"Mean over dimension {dimension} of {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}",
+                    sources.ToEquatableArray(), where(input), null, output, new MeanOp(outer, input.Shape[dimension], inner),
+                    EquatableArray<EpilogueStep>.Empty, input.ElementCount);
             }
             case KernelKind.BatchNorm:
             {
@@ -292,10 +303,9 @@ internal static class LowerToPlan
                 int channels = input.Shape[0];
                 WeightBlob scale = blob(WeightLayoutKind.BatchNormScale, norm + ".weight", channels, channels, 0, norm, rootNode.Source.Scalar);
                 WeightBlob shift = blob(WeightLayoutKind.BatchNormShift, norm + ".weight", channels, channels, 0, norm, rootNode.Source.Scalar);
-                return new KernelPlan(index, KernelKind.BatchNorm, $"BatchNorm \"{norm}\" over {channels} channels of {Node.Format(input.Shape)}, as a scale and shift",
-                    sources.ToEquatableArray(), where(input), null, output, 1, 0, 0, scale.Offset, shift.Offset, EquatableArray<EpilogueStep>.Empty,
-                    new EquatableArray<int>(new[] { channels, input.ElementCount / channels }), EquatableArray<int>.Empty, EquatableArray<int>.Empty,
-                    2L * input.ElementCount);
+                return new KernelPlan(index, $"BatchNorm \"{norm}\" over {channels} channels of {Node.Format(input.Shape)}, as a scale and shift",
+                    sources.ToEquatableArray(), where(input), null, output, new ChannelAffineOp(channels, input.ElementCount / channels, scale.Offset, shift.Offset),
+                    EquatableArray<EpilogueStep>.Empty, 2L * input.ElementCount);
             }
             case KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv:
             {
@@ -305,13 +315,10 @@ internal static class LowerToPlan
                 int kh = oneD ? 1 : w[2], kw = w[w.Length - 1], n = w[0], groups = rootNode.Source.Ints[3];
                 int k = c / groups * kh * kw, stride = rootNode.Source.Ints[0], padding = rootNode.Source.Ints[1], dilation = rootNode.Source.Ints[2];
                 int oh = oneD ? 1 : rootNode.Shape[1], ow = rootNode.Shape[rootNode.Shape.Length - 1];
-                var geometry = new[] { c, h, width, n, kh, kw, stride, padding, dilation, oh, ow, groups, oneD ? 0 : padding };
+                var geometry = new ConvGeometry(c, h, width, n, kh, kw, stride, padding, dilation, oh, ow, groups, oneD ? 0 : padding);
                 // Direct: how many output channels the kernel keeps in registers (8, 6 or 4), and whether it pools.
                 if (group.Kind == KernelKind.DirectConv)
-                {
-                    int best = KernelScratch.DirectChannelBlock(n);
-                    geometry = geometry.Concat(new[] { best, group.Pool is null ? 0 : 1 }).ToArray();
-                }
+                    geometry = geometry with { ChannelBlock = KernelScratch.DirectChannelBlock(n), Pooled = group.Pool is not null };
                 string? norm = rootNode.FoldedNorm;
                 // Every convolution kernel reads the filters as PyTorch stores them, [out, c/groups·kh·kw] (a folded
                 // BatchNorm scales each output's row), and one bias per output channel.
@@ -322,15 +329,15 @@ internal static class LowerToPlan
                     + $"{(depthwise ? "Depthwise " : group.Kind == KernelKind.DirectConv ? "Direct " : "")}{rootNode.Kind} \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}, {kernelSize} kernel, stride {stride}, padding {padding}"
                     + (dilation == 1 ? "" : $", dilation {dilation}") + (groups == 1 || depthwise ? "" : $", {groups} groups") + (rootNode.Bias is null ? "" : ", + bias") + after
                     + (group.Pool is null ? "" : $", then MaxPool2d 2×2 in the store → {Node.Format(group.Pool.Shape)}");
-                return new KernelPlan(index, group.Kind, title, sources.ToEquatableArray(), where(input), null, output,
-                    1, k, n, weights.Offset, bias.Offset, epilogue.ToEquatableArray(), new EquatableArray<int>(geometry),
-                    EquatableArray<int>.Empty, EquatableArray<int>.Empty, 2L * k * n * oh * ow);
+                ConvAlgorithm algorithm = depthwise ? ConvAlgorithm.Depthwise : group.Kind == KernelKind.DirectConv ? ConvAlgorithm.Direct : ConvAlgorithm.Im2Col;
+                return new KernelPlan(index, title, sources.ToEquatableArray(), where(input), null, output,
+                    new ConvOp(algorithm, geometry, weights.Offset, bias.Offset), epilogue.ToEquatableArray(), 2L * k * n * oh * ow);
             }
             case KernelKind.Winograd:
             {
                 int[] w = rootNode.Weight!.Shape;
                 int c = input.Shape[0], n = w[0], padding = rootNode.Source.Ints[1], oh = rootNode.Shape[1], ow = rootNode.Shape[2];
-                var geometry = new[] { c, input.Shape[1], input.Shape[2], n, 3, 3, 1, padding, 1, oh, ow, 1, padding };
+                var geometry = new ConvGeometry(c, input.Shape[1], input.Shape[2], n, 3, 3, 1, padding, 1, oh, ow, 1, padding);
                 string? norm = rootNode.FoldedNorm;
                 // The filters in the Winograd domain, G g Gᵀ, computed at build time: sixteen [out, C] matrices.
                 WeightBlob weights = blob(WeightLayoutKind.WinogradFilters, rootNode.Weight.Name, 16 * n * c, n, c, norm, rootNode.FoldedEpsilon);
@@ -338,23 +345,21 @@ internal static class LowerToPlan
                 string title = (norm is null ? "" : $"(BatchNorm \"{norm}\" folded in) ")
                     + $"Winograd F(2×2, 3×3) Conv2d \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}, padding {padding}"
                     + (rootNode.Bias is null ? "" : ", + bias") + after;
-                return new KernelPlan(index, KernelKind.Winograd, title, sources.ToEquatableArray(), where(input), null, output,
-                    1, 9 * c, n, weights.Offset, bias.Offset, epilogue.ToEquatableArray(), new EquatableArray<int>(geometry),
-                    EquatableArray<int>.Empty, EquatableArray<int>.Empty, 2L * 9 * c * n * oh * ow);
+                return new KernelPlan(index, title, sources.ToEquatableArray(), where(input), null, output,
+                    new ConvOp(ConvAlgorithm.Winograd, geometry, weights.Offset, bias.Offset), epilogue.ToEquatableArray(), 2L * 9 * c * n * oh * ow);
             }
             case KernelKind.MaxPool2d or KernelKind.AvgPool2d:
             {
                 int[] i = rootNode.Source.Ints.ToArray();
-                return new KernelPlan(index, group.Kind, $"{group.Kind} {i[0]}×{i[0]}, stride {i[1]}, padding {i[2]}: {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}",
-                    sources.ToEquatableArray(), where(input), null, output, 1, 0, 0, 0, 0, EquatableArray<EpilogueStep>.Empty,
-                    new EquatableArray<int>(new[] { input.Shape[0], input.Shape[1], input.Shape[2], i[0], i[1], i[2], rootNode.Shape[1], rootNode.Shape[2] }),
-                    EquatableArray<int>.Empty, EquatableArray<int>.Empty, (long)rootNode.ElementCount * i[0] * i[0]);
+                int window = i[0], stride = i[1], padding = i[2];
+                var pool = new PoolOp(group.Kind == KernelKind.MaxPool2d, input.Shape[0], input.Shape[1], input.Shape[2], window, stride, padding, rootNode.Shape[1], rootNode.Shape[2]);
+                return new KernelPlan(index, $"{group.Kind} {window}×{window}, stride {stride}, padding {padding}: {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}",
+                    sources.ToEquatableArray(), where(input), null, output, pool, EquatableArray<EpilogueStep>.Empty, (long)rootNode.ElementCount * window * window);
             }
             case KernelKind.GlobalAvgPool:
-                return new KernelPlan(index, KernelKind.GlobalAvgPool, $"GlobalAvgPool: {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}",
-                    sources.ToEquatableArray(), where(input), null, output, 1, 0, 0, 0, 0, EquatableArray<EpilogueStep>.Empty,
-                    new EquatableArray<int>(new[] { input.Shape[0], input.Shape[1] * input.Shape[2] }),
-                    EquatableArray<int>.Empty, EquatableArray<int>.Empty, input.ElementCount);
+                return new KernelPlan(index, $"GlobalAvgPool: {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}",
+                    sources.ToEquatableArray(), where(input), null, output, new GlobalAvgPoolOp(input.Shape[0], input.Shape[1] * input.Shape[2]),
+                    EquatableArray<EpilogueStep>.Empty, input.ElementCount);
             case KernelKind.Attention when rootNode.Kind == OpKind.AttentionCore:
             {
                 // MultiHeadAttention: queries, keys and values side by side in the packed projection.
@@ -363,11 +368,10 @@ internal static class LowerToPlan
                 Node? mask = rootNode.Inputs.Length > 1 ? graph.Nodes[rootNode.Inputs[1]] : null;
                 var geometry = AttentionGeometry.Packed(sequence, heads, features / heads, mask is { IsConstant: false } ? sequence * sequence : 0, causal);
                 Operand qkv = where(input);
-                return new KernelPlan(index, KernelKind.Attention,
+                return new KernelPlan(index,
                     $"Attention \"{rootNode.Source.Name}\": {heads} heads of {features / heads} over {sequence} positions, softmax(q·kᵀ/√d{(mask is null ? "" : " + mask")})·v{(causal ? ", causal" : "")}, flash-style",
-                    sources.ToEquatableArray(), qkv, qkv with { Offset = qkv.Offset + features, RowOffset = qkv.RowOffset + features }, output, 1, sequence, heads, 0, 0, EquatableArray<EpilogueStep>.Empty,
-                    new EquatableArray<int>(geometry.ToArray()), EquatableArray<int>.Empty, EquatableArray<int>.Empty,
-                    4L * sequence * sequence * features)
+                    sources.ToEquatableArray(), qkv, qkv with { Offset = qkv.Offset + features, RowOffset = qkv.RowOffset + features }, output,
+                    new AttentionOp(geometry), EquatableArray<EpilogueStep>.Empty, 4L * sequence * sequence * features)
                 { C = qkv with { Offset = qkv.Offset + 2 * features, RowOffset = qkv.RowOffset + 2 * features }, Mask = mask is null ? null : where(mask) };
             }
             case KernelKind.Attention:
@@ -378,10 +382,9 @@ internal static class LowerToPlan
                 int heads = q.Shape.Take(rank - 2).Aggregate(1, (p, d) => p * d);
                 bool causal = rootNode.Source.Ints[0] != 0;
                 var geometry = AttentionGeometry.Separate(heads, queries, keys, headSize, valueSize, mask is { IsConstant: false } ? queries * keys : 0, causal);
-                return new KernelPlan(index, KernelKind.Attention,
+                return new KernelPlan(index,
                     $"ScaledDotProductAttention: {heads} head{(heads == 1 ? "" : "s")}, {queries} queries × {keys} keys of {headSize}, softmax(q·kᵀ/√e{(mask is null ? "" : " + mask")})·v{(causal ? ", causal" : "")}, flash-style",
-                    sources.ToEquatableArray(), where(q), where(key), output, 1, keys, heads, 0, 0, EquatableArray<EpilogueStep>.Empty,
-                    new EquatableArray<int>(geometry.ToArray()), EquatableArray<int>.Empty, EquatableArray<int>.Empty,
+                    sources.ToEquatableArray(), where(q), where(key), output, new AttentionOp(geometry), EquatableArray<EpilogueStep>.Empty,
                     2L * heads * queries * keys * (headSize + valueSize))
                 { C = where(value), Mask = mask is null ? null : where(mask) };
             }
@@ -394,10 +397,10 @@ internal static class LowerToPlan
                 Operand source = where(origin);
                 source = source with { Offset = source.Offset + view.Offset, RowOffset = source.RowOffset + view.Offset };
                 string steps = string.Join(", then ", group.Composed.Concat(new[] { rootNode }).Where(n => !OpKinds.IsView(n.Kind)).Select(n => n.Kind.ToString()));
-                return new KernelPlan(index, KernelKind.Strided, $"{steps}: {Node.Format(origin.Shape)} → {Node.Format(shape)}, composed into one strided copy",
-                    sources.ToEquatableArray(), source, null, output, 1, 0, 0, 0, 0, EquatableArray<EpilogueStep>.Empty,
-                    new EquatableArray<int>(shape), new EquatableArray<int>(new[] { origin.ElementCount }.Concat(view.Strides).ToArray()), EquatableArray<int>.Empty, 0)
-                { DestinationStrides = new EquatableArray<int>(new[] { rootNode.ElementCount }.Concat(DenseStrides(rootNode)).ToArray()) };
+                var copy = new StridedOp(new EquatableArray<int>(shape), new EquatableArray<int>(new[] { origin.ElementCount }.Concat(view.Strides).ToArray()),
+                    new EquatableArray<int>(new[] { rootNode.ElementCount }.Concat(DenseStrides(rootNode)).ToArray()));
+                return new KernelPlan(index, $"{steps}: {Node.Format(origin.Shape)} → {Node.Format(shape)}, composed into one strided copy",
+                    sources.ToEquatableArray(), source, null, output, copy, EquatableArray<EpilogueStep>.Empty, 0);
             }
             case KernelKind.Strided:
             {
@@ -419,10 +422,10 @@ internal static class LowerToPlan
                     for (int d = 0; d < shape.Length; d++) strides[d + 1] = sourceStrides[rootNode.Axes[d]];
                     what = $"{rootNode.Kind} ({string.Join(", ", rootNode.Axes)})";
                 }
-                return new KernelPlan(index, KernelKind.Strided, $"{what}: {Node.Format(input.Shape)} → {Node.Format(shape)}, a strided copy",
-                    sources.ToEquatableArray(), source, null, output, 1, 0, 0, 0, 0, EquatableArray<EpilogueStep>.Empty,
-                    new EquatableArray<int>(shape), new EquatableArray<int>(strides), EquatableArray<int>.Empty, 0)
-                { DestinationStrides = new EquatableArray<int>(new[] { rootNode.ElementCount }.Concat(DenseStrides(rootNode)).ToArray()) };
+                var copy = new StridedOp(new EquatableArray<int>(shape), new EquatableArray<int>(strides),
+                    new EquatableArray<int>(new[] { rootNode.ElementCount }.Concat(DenseStrides(rootNode)).ToArray()));
+                return new KernelPlan(index, $"{what}: {Node.Format(input.Shape)} → {Node.Format(shape)}, a strided copy",
+                    sources.ToEquatableArray(), source, null, output, copy, EquatableArray<EpilogueStep>.Empty, 0);
             }
             case KernelKind.Concat:
             {
@@ -430,24 +433,19 @@ internal static class LowerToPlan
                 int axis = rootNode.Axes[0];
                 int[] outStrides = DenseStrides(rootNode);
                 int[] Strides(Node n) => new[] { n.ElementCount }.Concat(DenseStrides(n)).ToArray();
-                return new KernelPlan(index, KernelKind.Concat, $"Concat along dimension {axis}: {Node.Format(a.Shape)} and {Node.Format(b.Shape)} → {Node.Format(rootNode.Shape)}",
-                    sources.ToEquatableArray(), where(a), where(b), output, 1, 0, 0, 0, 0, EquatableArray<EpilogueStep>.Empty,
-                    new EquatableArray<int>(a.Shape), new EquatableArray<int>(Strides(a)), new EquatableArray<int>(Strides(b)), 0)
-                {
-                    DestinationStrides = new EquatableArray<int>(new[] { rootNode.ElementCount }.Concat(outStrides).ToArray()),
-                    BShape = new EquatableArray<int>(b.Shape),
-                    BOutputOffset = a.Shape[axis] * outStrides[axis],
-                };
+                var concat = new ConcatOp(new EquatableArray<int>(a.Shape), new EquatableArray<int>(Strides(a)), new EquatableArray<int>(b.Shape),
+                    new EquatableArray<int>(Strides(b)), new EquatableArray<int>(new[] { rootNode.ElementCount }.Concat(outStrides).ToArray()), a.Shape[axis] * outStrides[axis]);
+                return new KernelPlan(index, $"Concat along dimension {axis}: {Node.Format(a.Shape)} and {Node.Format(b.Shape)} → {Node.Format(rootNode.Shape)}",
+                    sources.ToEquatableArray(), where(a), where(b), output, concat, EquatableArray<EpilogueStep>.Empty, 0);
             }
             case KernelKind.MatMul:
             {
                 Node a = input, b = graph.Nodes[rootNode.Inputs[1]];
                 int m = a.Shape[a.Shape.Length - 2], k = a.Shape[a.Shape.Length - 1], n = rootNode.Shape[rootNode.Shape.Length - 1];
                 int count = a.ElementCount / (m * k);
-                return new KernelPlan(index, KernelKind.MatMul,
+                return new KernelPlan(index,
                     $"MatMul: {Node.Format(a.Shape)} · {Describe(b)} → {Node.Format(rootNode.Shape)}" + after,
-                    sources.ToEquatableArray(), where(a), where(b), output, count, k, n, 0, 0, epilogue.ToEquatableArray(),
-                    new EquatableArray<int>(new[] { m, b.IsConstant ? 0 : k * n }), EquatableArray<int>.Empty, EquatableArray<int>.Empty,
+                    sources.ToEquatableArray(), where(a), where(b), output, new MatMulOp(count, m, k, n, b.IsConstant ? 0 : k * n), epilogue.ToEquatableArray(),
                     2L * count * m * k * n);
             }
             case KernelKind.LayerNorm:
@@ -458,28 +456,27 @@ internal static class LowerToPlan
                 WeightBlob beta = rootNode.Bias is null
                     ? blob(WeightLayoutKind.PaddedBias, "", PanelLayout.PaddedBiasLength(width), width, 0, null, 0)
                     : blob(WeightLayoutKind.Raw, rootNode.Bias.Name, width, 0, 0, null, 0);
-                return new KernelPlan(index, KernelKind.LayerNorm,
+                return new KernelPlan(index,
                     (group.Residual is null ? "" : "Residual add, then ") + $"LayerNorm \"{rootNode.Source.Name}\" over the last dimension of {Node.Format(input.Shape)}" + (rootNode.Bias is null ? "" : ", + bias"),
-                    sources.ToEquatableArray(), where(input), group.Residual is null ? null : where(graph.Nodes[group.Residual.Inputs[1]]), output, input.ElementCount / Math.Max(1, width), width, 0, gamma.Offset, beta.Offset,
-                    EquatableArray<EpilogueStep>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty,
-                    8L * input.ElementCount) { Epsilon = rootNode.Source.Scalar };
+                    sources.ToEquatableArray(), where(input), group.Residual is null ? null : where(graph.Nodes[group.Residual.Inputs[1]]), output,
+                    new LayerNormOp(input.ElementCount / Math.Max(1, width), width, gamma.Offset, beta.Offset, rootNode.Source.Scalar),
+                    EquatableArray<EpilogueStep>.Empty, 8L * input.ElementCount);
             }
             case KernelKind.Softmax or KernelKind.LogSoftmax:
             {
                 int width = input.Shape[input.Shape.Length - 1];
-                return new KernelPlan(index, group.Kind, $"{group.Kind} over the last dimension of {Node.Format(input.Shape)}",
-                    sources.ToEquatableArray(), where(input), null, output, input.ElementCount / Math.Max(1, width), width, 0, 0, 0,
-                    EquatableArray<EpilogueStep>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty, EquatableArray<int>.Empty,
-                    4L * input.ElementCount);
+                return new KernelPlan(index, $"{group.Kind} over the last dimension of {Node.Format(input.Shape)}",
+                    sources.ToEquatableArray(), where(input), null, output, new SoftmaxOp(input.ElementCount / Math.Max(1, width), width, group.Kind == KernelKind.LogSoftmax),
+                    EquatableArray<EpilogueStep>.Empty, 4L * input.ElementCount);
             }
             default: // Add, Mul
             {
                 Node a = input, b = graph.Nodes[rootNode.Inputs[1]];
                 int[] shape = rootNode.Shape;
                 string title = $"{group.Kind}: {Describe(a)} {(group.Kind == KernelKind.Add ? "+" : "×")} {Describe(b)} → {Node.Format(shape)}" + after;
-                return new KernelPlan(index, group.Kind, title, sources.ToEquatableArray(), where(a), where(b), output,
-                    1, 0, 0, 0, 0, epilogue.ToEquatableArray(), new EquatableArray<int>(shape),
-                    new EquatableArray<int>(Strides(a, shape)), new EquatableArray<int>(Strides(b, shape)), rootNode.ElementCount);
+                var broadcast = new BroadcastOp(group.Kind == KernelKind.Mul, new EquatableArray<int>(shape),
+                    new EquatableArray<int>(Strides(a, shape)), new EquatableArray<int>(Strides(b, shape)));
+                return new KernelPlan(index, title, sources.ToEquatableArray(), where(a), where(b), output, broadcast, epilogue.ToEquatableArray(), rootNode.ElementCount);
             }
         }
     }

@@ -63,6 +63,7 @@ internal static class ModelBuilder
 
             SafeTensorsHeader header;
             byte[] bytes;
+            WeightsImage image;
             OnnxImport? declaredOutput = null;
             try
             {
@@ -91,6 +92,7 @@ internal static class ModelBuilder
                     bytes = import.Weights;
                 }
                 header = SafeTensorsHeader.Parse(bytes);
+                image = new WeightsImage(file.Path, file.Hash, bytes, header);
             }
             catch (FileTooLargeException e)
             {
@@ -125,7 +127,7 @@ internal static class ModelBuilder
             if (diagnostics.Count > model.Diagnostics.Count) return Stop();
 
             bool[] live = EliminateDeadNodes.Run(graph);
-            Func<string, float[]> readTensor = name => header.ReadFloat32(bytes, header.Find(name)!);
+            Func<string, float[]> readTensor = image.Read;
             FoldConstants.Run(graph, live, readTensor);
             // Quantize applies to Linear layers only: a convolution (1-D or 2-D) before a BatchNorm stays float32 and folds it.
             FoldBatchNorm.Run(graph, live, layer => layer.Kind != OpKind.Linear || !(LowerToPlan.IsQuantized(model, layer) || LowerToPlan.IsInt4(model, layer)));
@@ -137,7 +139,7 @@ internal static class ModelBuilder
                 ranges = CalibrationRanges(model, files, options, graph, live, readTensor, diagnostics, cancellationToken);
                 if (ranges is null) return Stop();
             }
-            ModelPlan plan = LowerToPlan.Run(model, file, graph, groups, readTensor, ranges, gpu);
+            ModelPlan plan = LowerToPlan.Run(model, file.Length, file.Hash, graph, groups, readTensor, ranges, gpu);
             // Every tensor fits a span (ShapeInference); the arena (intermediates for a chunk of rows plus kernel scratch)
             // and the weights buffer must too, so every offset in the generated code is a safe int.
             long arenaFloats = (long)plan.ArenaFloatsPerRow * plan.ChunkRows + plan.ScratchFloats;
@@ -152,7 +154,9 @@ internal static class ModelBuilder
             plan = plan with { EmbedWeights = model.WeightsStorage == WeightsStorage.Embedded || (model.WeightsStorage == WeightsStorage.Auto && plan.EmbeddedBytes <= options.EmbedLimit), IsOnnx = model.IsOnnx, OutputName = model.OutputName };
             // Every kernel kind has a GPU form (Emit/GpuEmitter, GpuBodies): with the GPU runtime referenced, every model gets CreateGpu.
             if (gpu) plan = plan with { Gpu = true };
-            return new ModelResult(plan, diagnostics.ToEquatableArray());
+            // The image goes on to the weights step only when it is embedded (then it is small, or the project asked for it):
+            // the pipeline keeps step values alive, and a file-storage model's weights are read at run time instead.
+            return new ModelResult(plan, diagnostics.ToEquatableArray()) { Image = plan.EmbedWeights ? image : null };
         }
         catch (OperationCanceledException)
         {

@@ -27,15 +27,15 @@ public static class Attention
 
     /// <summary>
     /// Effectively computes, for each sample s, head h and query i:
-    /// <c>out[i] = Σⱼ softmax(q[i]·k[j]/√e + mask[i, j])ⱼ · v[j]</c>, where <paramref name="geometry"/> is
-    /// <c>AttentionGeometry.ToArray()</c>: heads, queries, keys, head size e, value size, then for q, k, v and the output
-    /// the strides (in floats) between samples, heads and rows, then the mask's strides between samples and rows, then
-    /// 1 for causal (key j hidden from query i when j &gt; i; those keys are not visited). <paramref name="mask"/> is
+    /// <c>out[i] = Σⱼ softmax(q[i]·k[j]/√e + mask[i, j])ⱼ · v[j]</c>, where <paramref name="geometry"/> gives the heads,
+    /// queries, keys, head size e and value size, for q, k, v and the output the strides (in floats) between samples,
+    /// heads and rows, the mask's strides between samples and rows, and whether it is causal (key j hidden from query i
+    /// when j &gt; i; those keys are not visited). <paramref name="mask"/> is
     /// additive and may be a null reference (no mask). A query whose keys are all hidden gives NaN, as in PyTorch.
     /// <paramref name="output"/> must not overlap the operands.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void Run(ref float q, ref float k, ref float v, ref float output, nint samples, ReadOnlySpan<int> geometry,
+    public static void Run(ref float q, ref float k, ref float v, ref float output, nint samples, AttentionGeometry geometry,
         ref float mask, ref float scratch)
     {
         if (Vector512.IsHardwareAccelerated) Core<Lanes512>(ref q, ref k, ref v, ref output, samples, geometry, ref mask, ref scratch);
@@ -44,17 +44,17 @@ public static class Attention
         else Core<Lanes1>(ref q, ref k, ref v, ref output, samples, geometry, ref mask, ref scratch);
     }
 
-    private static void Core<TLanes>(ref float q, ref float k, ref float v, ref float output, nint samples, ReadOnlySpan<int> geometry,
+    private static void Core<TLanes>(ref float q, ref float k, ref float v, ref float output, nint samples, AttentionGeometry geometry,
         ref float mask, ref float scratch)
         where TLanes : struct, ILanes<TLanes>
     {
-        int heads = geometry[0], queries = geometry[1], keys = geometry[2], headSize = geometry[3], valueSize = geometry[4];
-        int qSample = geometry[5], qHead = geometry[6], qRow = geometry[7];
-        int kSample = geometry[8], kHead = geometry[9], kRow = geometry[10];
-        int vSample = geometry[11], vHead = geometry[12], vRow = geometry[13];
-        int oSample = geometry[14], oHead = geometry[15], oRow = geometry[16];
-        int maskSample = geometry[17], maskRow = geometry[18];
-        bool causal = geometry[19] != 0, masked = !Unsafe.IsNullRef(ref mask);
+        int heads = geometry.Heads, queries = geometry.Queries, keys = geometry.Keys, headSize = geometry.HeadSize, valueSize = geometry.ValueSize;
+        int qSample = geometry.QSample, qHead = geometry.QHead, qRow = geometry.QRow;
+        int kSample = geometry.KSample, kHead = geometry.KHead, kRow = geometry.KRow;
+        int vSample = geometry.VSample, vHead = geometry.VHead, vRow = geometry.VRow;
+        int oSample = geometry.OSample, oHead = geometry.OHead, oRow = geometry.ORow;
+        int maskSample = geometry.MaskSample, maskRow = geometry.MaskRow;
+        bool causal = geometry.Causal, masked = !Unsafe.IsNullRef(ref mask);
         int lanes = TLanes.Count, kp = PaddedKeys(keys);
         float scale = 1f / MathF.Sqrt(headSize);
         ref float kt = ref scratch;

@@ -21,17 +21,16 @@ public static class Convolution
     /// right-hand side in (16 positions side by side per tap). Then the bias and the epilogue go over each output
     /// channel's row. (Patches gathered into rows instead, weights on the right, and the product transposed back cost
     /// ResNet-18 a third of its time: scattered reads, then scattered writes.) A 1-D convolution is this with height 1
-    /// and no vertical padding. <c>geometry</c>: channels, height, width, out channels, kernel height, kernel width,
-    /// stride, padding, dilation, out height, out width, groups, vertical padding.
+    /// and no vertical padding (<see cref="ConvGeometry"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void Conv2d<TEpilogue>(ref float input, ref float output, nint samples, ReadOnlySpan<int> geometry,
+    public static void Conv2d<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
         ref float weights, ref float bias, ref float scratch)
         where TEpilogue : struct, IUnaryOperator
     {
-        int c = geometry[0], h = geometry[1], w = geometry[2], outC = geometry[3], kh = geometry[4], kw = geometry[5];
-        int stride = geometry[6], padding = geometry[7], dilation = geometry[8], oh = geometry[9], ow = geometry[10];
-        int groups = geometry[11], padTop = geometry[12];
+        int c = geometry.Channels, h = geometry.Height, w = geometry.Width, outC = geometry.OutChannels, kh = geometry.KernelHeight, kw = geometry.KernelWidth;
+        int stride = geometry.Stride, padding = geometry.Padding, dilation = geometry.Dilation, oh = geometry.OutHeight, ow = geometry.OutWidth;
+        int groups = geometry.Groups, padTop = geometry.VerticalPadding;
         int cg = c / groups, outG = outC / groups, k = cg * kh * kw, positions = oh * ow;
         int padded = PanelLayout.PaddedBiasLength(positions), hp = h + 2 * padTop, wp = w + 2 * padding;
         ref float patches = ref scratch;
@@ -103,12 +102,12 @@ public static class Convolution
     /// as for <see cref="Conv2d{TEpilogue}"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void Depthwise<TEpilogue>(ref float input, ref float output, nint samples, ReadOnlySpan<int> geometry,
+    public static void Depthwise<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
         ref float weights, ref float bias)
         where TEpilogue : struct, IUnaryOperator
     {
-        int c = geometry[0], h = geometry[1], w = geometry[2], outC = geometry[3], kh = geometry[4], kw = geometry[5];
-        int stride = geometry[6], padding = geometry[7], dilation = geometry[8], oh = geometry[9], ow = geometry[10], padTop = geometry[12];
+        int c = geometry.Channels, h = geometry.Height, w = geometry.Width, outC = geometry.OutChannels, kh = geometry.KernelHeight, kw = geometry.KernelWidth;
+        int stride = geometry.Stride, padding = geometry.Padding, dilation = geometry.Dilation, oh = geometry.OutHeight, ow = geometry.OutWidth, padTop = geometry.VerticalPadding;
         int multiplier = outC / c;
         // At stride 1, output columns [lo, hi) read only columns inside the row for every filter tap.
         int lo = stride == 1 ? Math.Min(padding, ow) : ow, hi = stride == 1 ? Math.Max(lo, Math.Min(ow, w + padding - (kw - 1) * dilation)) : ow;
@@ -159,8 +158,9 @@ public static class Convolution
 
     /// <summary>Effectively computes PyTorch's <c>max_pool2d</c> (padding counts as −∞) on <paramref name="planes"/> planes.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void MaxPool2d(ref float input, ref float output, nint planes, int h, int w, int kernel, int stride, int padding, int oh, int ow)
+    public static void MaxPool2d(ref float input, ref float output, nint planes, int height, int width, int kernel, int stride, int padding, int outHeight, int outWidth)
     {
+        int h = height, w = width, oh = outHeight, ow = outWidth;
         if (padding == 0 && kernel == 2)
         {
             // The common 2×2 window without padding: always inside the plane, no bounds to check.
@@ -265,8 +265,9 @@ public static class Convolution
     /// window is divided by kernel²) on <paramref name="planes"/> planes.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void AvgPool2d(ref float input, ref float output, nint planes, int h, int w, int kernel, int stride, int padding, int oh, int ow)
+    public static void AvgPool2d(ref float input, ref float output, nint planes, int height, int width, int kernel, int stride, int padding, int outHeight, int outWidth)
     {
+        int h = height, w = width, oh = outHeight, ow = outWidth;
         float inverse = 1f / (kernel * kernel);
         for (nint p = 0; p < planes; p++)
         {

@@ -22,7 +22,7 @@ public static class DirectConvolution
         KernelScratch.Direct(channels, height, width, padding, verticalPadding);
 
     /// <summary>
-    /// Scratch floats when a 2×2 max pool is fused (<c>geometry[14] = 1</c>): as unfused, plus room for one sample's
+    /// Scratch floats when a 2×2 max pool is fused (<c>geometry.Pooled</c>): as unfused, plus room for one sample's
     /// unpooled output, which only the scalar form (no vector hardware) uses before pooling it.
     /// </summary>
     public static int ScratchFloats(int channels, int height, int width, int padding, int verticalPadding, int outChannels, int outHeight, int outWidth) =>
@@ -35,7 +35,7 @@ public static class DirectConvolution
     /// has one value per output channel. <c>geometry</c> is as for <see cref="Convolution.Conv2d{TEpilogue}"/> (stride must be 1).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void Run<TEpilogue>(ref float input, ref float output, nint samples, ReadOnlySpan<int> geometry,
+    public static void Run<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
         ref float weights, ref float bias, ref float scratch)
         where TEpilogue : struct, IUnaryOperator
     {
@@ -48,13 +48,13 @@ public static class DirectConvolution
     }
 
     /// <summary>
-    /// Output channels kept in registers at once: geometry[13] when given (4, 6 or 8, chosen at build time by
-    /// <see cref="BestChannelBlock"/>), else 4.
+    /// Output channels kept in registers at once: <see cref="ConvGeometry.ChannelBlock"/> when it is 6 or 8 (chosen at
+    /// build time by <see cref="BestChannelBlock"/>), else 4.
     /// </summary>
-    public static int ChannelBlock(ReadOnlySpan<int> geometry) => geometry.Length > 13 && geometry[13] is 6 or 8 ? geometry[13] : 4;
+    public static int ChannelBlock(ConvGeometry geometry) => geometry.ChannelBlock is 6 or 8 ? geometry.ChannelBlock : 4;
 
-    /// <summary>Whether a 2×2, stride-2 max pool is fused into the store (geometry[14] = 1): the output is then <c>[out, oh/2, ow/2]</c>.</summary>
-    public static bool Pooled(ReadOnlySpan<int> geometry) => geometry.Length > 14 && geometry[14] == 1;
+    /// <summary>Whether a 2×2, stride-2 max pool is fused into the store: the output is then <c>[out, oh/2, ow/2]</c>.</summary>
+    public static bool Pooled(ConvGeometry geometry) => geometry.Pooled;
 
     /// <summary>
     /// The channel block that computes the fewest channels in vain for <paramref name="outChannels"/>, the larger on a tie
@@ -62,7 +62,7 @@ public static class DirectConvolution
     /// </summary>
     public static int BestChannelBlock(int outChannels) => KernelScratch.DirectChannelBlock(outChannels);
 
-    private static void Run<TEpilogue, TBlock>(ref float input, ref float output, nint samples, ReadOnlySpan<int> geometry,
+    private static void Run<TEpilogue, TBlock>(ref float input, ref float output, nint samples, ConvGeometry geometry,
         ref float weights, ref float bias, ref float scratch)
         where TEpilogue : struct, IUnaryOperator
         where TBlock : struct, IChannelBlock
@@ -75,8 +75,8 @@ public static class DirectConvolution
         else
         {
             // Scalar, pooled: one lane has no pairs to pool, so each sample is convolved into scratch, then pooled.
-            int c = geometry[0], h = geometry[1], w = geometry[2], outC = geometry[3], oh = geometry[9], ow = geometry[10];
-            ref float unpooled = ref Unsafe.Add(ref scratch, ScratchFloats(c, h, w, geometry[7], geometry[12]));
+            int c = geometry.Channels, h = geometry.Height, w = geometry.Width, outC = geometry.OutChannels, oh = geometry.OutHeight, ow = geometry.OutWidth;
+            ref float unpooled = ref Unsafe.Add(ref scratch, ScratchFloats(c, h, w, geometry.Padding, geometry.VerticalPadding));
             for (nint n = 0; n < samples; n++)
             {
                 Core<TEpilogue, Lanes1, TBlock>(ref Unsafe.Add(ref input, n * c * h * w), ref unpooled, 1, geometry, ref weights, ref bias, ref scratch, false);
@@ -106,14 +106,14 @@ public static class DirectConvolution
         public static int Count => 8;
     }
 
-    private static void Core<TEpilogue, TLanes, TBlock>(ref float input, ref float output, nint samples, ReadOnlySpan<int> geometry,
+    private static void Core<TEpilogue, TLanes, TBlock>(ref float input, ref float output, nint samples, ConvGeometry geometry,
         ref float weights, ref float bias, ref float scratch, bool pooled)
         where TEpilogue : struct, IUnaryOperator
         where TLanes : struct, ILanes<TLanes>
         where TBlock : struct, IChannelBlock
     {
-        int c = geometry[0], h = geometry[1], w = geometry[2], outC = geometry[3], kh = geometry[4], kw = geometry[5];
-        int padding = geometry[7], dilation = geometry[8], oh = geometry[9], ow = geometry[10], padTop = geometry[12];
+        int c = geometry.Channels, h = geometry.Height, w = geometry.Width, outC = geometry.OutChannels, kh = geometry.KernelHeight, kw = geometry.KernelWidth;
+        int padding = geometry.Padding, dilation = geometry.Dilation, oh = geometry.OutHeight, ow = geometry.OutWidth, padTop = geometry.VerticalPadding;
         int lanes = TLanes.Count, ph = h + 2 * padTop, pw = w + 2 * padding + Slack, taps = c * kh * kw, plane = oh * ow;
         // Pooled: each block holds two rows, which the store reduces to one row of 2×2 maxima.
         int poh = oh / 2, pow = ow / 2, outPlane = pooled ? poh * pow : plane;

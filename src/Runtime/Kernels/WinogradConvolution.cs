@@ -35,7 +35,7 @@ public static class WinogradConvolution
     /// transforms add and subtract inputs before multiplying).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void Run<TEpilogue>(ref float input, ref float output, nint samples, ReadOnlySpan<int> geometry,
+    public static void Run<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
         ref float filters, ref float bias, ref float scratch)
         where TEpilogue : struct, IUnaryOperator
     {
@@ -45,12 +45,12 @@ public static class WinogradConvolution
         else Core<TEpilogue, Lanes1>(ref input, ref output, samples, geometry, ref filters, ref bias, ref scratch);
     }
 
-    private static void Core<TEpilogue, TLanes>(ref float input, ref float output, nint samples, ReadOnlySpan<int> geometry,
+    private static void Core<TEpilogue, TLanes>(ref float input, ref float output, nint samples, ConvGeometry geometry,
         ref float filters, ref float bias, ref float scratch)
         where TEpilogue : struct, IUnaryOperator
         where TLanes : struct, ILanes<TLanes>
     {
-        int c = geometry[0], h = geometry[1], w = geometry[2], outC = geometry[3], padding = geometry[7], oh = geometry[9], ow = geometry[10];
+        int c = geometry.Channels, h = geometry.Height, w = geometry.Width, outC = geometry.OutChannels, padding = geometry.Padding, oh = geometry.OutHeight, ow = geometry.OutWidth;
         int lanes = TLanes.Count, th = (oh + 1) / 2;
         (int twp, int rowsPerChunk) = KernelScratch.WinogradChunking(ow);
         int half = twp + 1 + Slack, ph = 2 * th + 2, rowFloats = 2 * half, planeFloats = ph * rowFloats, n = twp * rowsPerChunk;

@@ -179,13 +179,6 @@ sealed record AttentionGeometry(
     int OSample, int OHead, int ORow,
     int MaskSample, int MaskRow, bool Causal)
 {
-    /// <summary>The numbers in the order <c>Kernels.Attention.Run</c> reads them (Causal as 0/1).</summary>
-    public int[] ToArray() => new[]
-    {
-        Heads, Queries, Keys, HeadSize, ValueSize, QSample, QHead, QRow, KSample, KHead, KRow,
-        VSample, VHead, VRow, OSample, OHead, ORow, MaskSample, MaskRow, Causal ? 1 : 0,
-    };
-
     /// <summary>
     /// Multi-head self-attention on PyTorch's packed projection: a sample is <c>[sequence, 3·heads·d]</c> (queries,
     /// keys, values, head-major within each) and its output <c>[sequence, heads·d]</c>.

@@ -141,66 +141,74 @@ partial class GroupedCnn
         //     GroupedCnn.cs(12): BatchNorm("bn0")
         //     GroupedCnn.cs(12): Relu()
         global::ModelCompiler.Kernels.Convolution.Depthwise<K0Operator>(
-            ref x, ref arena, rows, K0Shape, ref w, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 80));
+            input: ref x, output: ref arena, samples: rows, geometry: K0Geometry, weights: ref w,
+            bias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 80));
 
         // K1: Depthwise Conv2d "dws": [4, 7, 21] → [4, 4, 11], 3×3 kernel, stride 2, padding 2, dilation 2
         //     GroupedCnn.cs(13): Conv2d("dws", stride: 2, padding: 2, dilation: 2, groups: 4)
         global::ModelCompiler.Kernels.Convolution.Depthwise<global::ModelCompiler.Kernels.IdentityOperator>(
-            ref x, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 47360), rows, K1Shape,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 96),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 144));
+            input: ref x, output: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 47360), samples: rows,
+            geometry: K1Geometry, weights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 96),
+            bias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 144));
 
         // K2: (BatchNorm "bn1" folded in) Conv2d "grouped": [8, 7, 21] → [6, 3, 10], 3×3 kernel, stride 2, padding 0, 2 groups, + bias, then Silu
         //     GroupedCnn.cs(14): Conv2d("grouped", stride: 2, groups: 2)
         //     GroupedCnn.cs(14): BatchNorm("bn1")
         //     GroupedCnn.cs(14): Silu()
         global::ModelCompiler.Kernels.Convolution.Conv2d<K2Operator>(
-            ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 54400), rows, K2Shape,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 160),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 384),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080));
+            input: ref arena, output: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 54400),
+            samples: rows, geometry: K2Geometry,
+            weights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 160),
+            bias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 384),
+            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080));
 
         // K3: AvgPool2d 3×3, stride 1, padding 1: [6, 3, 10] → [6, 3, 10]
         //     GroupedCnn.cs(15): AvgPool2d(3, stride: 1, padding: 1)
         global::ModelCompiler.Kernels.Convolution.AvgPool2d(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 54400), ref arena, rows * 6, 3, 10, 3, 1, 1,
-            3, 10);
+            input: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 54400), output: ref arena,
+            planes: rows * 6, height: 3, width: 10, kernel: 3, stride: 1, padding: 1, outHeight: 3, outWidth: 10);
 
         // K4: Conv1d "c1": [6, 30] → [6, 30], 3-wide kernel, stride 1, padding 2, dilation 2, 3 groups, + bias
         //     GroupedCnn.cs(16): Conv1d("c1", padding: 2, dilation: 2, groups: 3)
         global::ModelCompiler.Kernels.Convolution.Conv2d<global::ModelCompiler.Kernels.IdentityOperator>(
-            ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 7680), rows, K4Shape,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 400),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 448),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080));
+            input: ref arena, output: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 7680),
+            samples: rows, geometry: K4Geometry,
+            weights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 400),
+            bias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 448),
+            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080));
 
         // K5: (BatchNorm "bn2" folded in) Conv1d "c2": [6, 30] → [5, 14], 3-wide kernel, stride 2, padding 0, + bias
         //     GroupedCnn.cs(17): Conv1d("c2", stride: 2)
         //     GroupedCnn.cs(17): BatchNorm("bn2")
         global::ModelCompiler.Kernels.Convolution.Conv2d<global::ModelCompiler.Kernels.IdentityOperator>(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 7680), ref arena, rows, K5Shape,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 464),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 560),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080));
+            input: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 7680), output: ref arena,
+            samples: rows, geometry: K5Geometry,
+            weights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 464),
+            bias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 560),
+            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080));
 
         // K6: Mean over dimension 1 of [5, 14] → [5]
         //     GroupedCnn.cs(18): Mean(1)
         global::ModelCompiler.Kernels.Sequence.Mean(
-            ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3200), rows * 5, 14, 1);
+            input: ref arena, output: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3200),
+            outer: rows * 5, reduce: 14, inner: 1);
 
         // K7: GlobalAvgPool: [4, 4, 11] → [4]
         //     GroupedCnn.cs(18): GlobalAvgPool()
         global::ModelCompiler.Kernels.Convolution.GlobalAvgPool(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 47360), ref arena, rows * 4, 44);
+            input: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 47360), output: ref arena,
+            planes: rows * 4, area: 44);
 
         // K8: Concat along dimension 0: [5] and [4] → [9]
         //     GroupedCnn.cs(18): Concat(s.GlobalAvgPool(), 0)
         global::ModelCompiler.Kernels.Strided.Copy(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3200), K8AStrides,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 640), K8DestinationStrides, rows, K8AShape);
+            source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3200), sourceStrides: K8AStrides,
+            destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 640),
+            destinationStrides: K8DestinationStrides, rows: rows, shape: K8AShape);
         global::ModelCompiler.Kernels.Strided.Copy(
-            ref arena, K8BStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 645),
-            K8DestinationStrides, rows, K8BShape);
+            source: ref arena, sourceStrides: K8BStrides,
+            destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 645),
+            destinationStrides: K8DestinationStrides, rows: rows, shape: K8BShape);
 
         // K9: Linear "fc": [9] → [3], + bias
         //     GroupedCnn.cs(18): Linear("fc")
@@ -228,20 +236,25 @@ partial class GroupedCnn
         public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => global::ModelCompiler.Kernels.SiluOperator.Invoke(x);
     }
 
-    // K0: channels, height, width, out channels, kernel height and width, stride, padding, dilation, out height and width, groups, vertical padding.
-    private static global::System.ReadOnlySpan<int> K0Shape => new int[] { 4, 7, 21, 8, 3, 3, 1, 1, 1, 7, 21, 4, 1 };
+    private static readonly global::ModelCompiler.Kernels.ConvGeometry K0Geometry = new(
+        Channels: 4, Height: 7, Width: 21, OutChannels: 8, KernelHeight: 3, KernelWidth: 3, Stride: 1, Padding: 1,
+        Dilation: 1, OutHeight: 7, OutWidth: 21, Groups: 4, VerticalPadding: 1);
 
-    // K1: channels, height, width, out channels, kernel height and width, stride, padding, dilation, out height and width, groups, vertical padding.
-    private static global::System.ReadOnlySpan<int> K1Shape => new int[] { 4, 7, 21, 4, 3, 3, 2, 2, 2, 4, 11, 4, 2 };
+    private static readonly global::ModelCompiler.Kernels.ConvGeometry K1Geometry = new(
+        Channels: 4, Height: 7, Width: 21, OutChannels: 4, KernelHeight: 3, KernelWidth: 3, Stride: 2, Padding: 2,
+        Dilation: 2, OutHeight: 4, OutWidth: 11, Groups: 4, VerticalPadding: 2);
 
-    // K2: channels, height, width, out channels, kernel height and width, stride, padding, dilation, out height and width, groups, vertical padding.
-    private static global::System.ReadOnlySpan<int> K2Shape => new int[] { 8, 7, 21, 6, 3, 3, 2, 0, 1, 3, 10, 2, 0 };
+    private static readonly global::ModelCompiler.Kernels.ConvGeometry K2Geometry = new(
+        Channels: 8, Height: 7, Width: 21, OutChannels: 6, KernelHeight: 3, KernelWidth: 3, Stride: 2, Padding: 0,
+        Dilation: 1, OutHeight: 3, OutWidth: 10, Groups: 2, VerticalPadding: 0);
 
-    // K4: channels, height, width, out channels, kernel height and width, stride, padding, dilation, out height and width, groups, vertical padding.
-    private static global::System.ReadOnlySpan<int> K4Shape => new int[] { 6, 1, 30, 6, 1, 3, 1, 2, 2, 1, 30, 3, 0 };
+    private static readonly global::ModelCompiler.Kernels.ConvGeometry K4Geometry = new(
+        Channels: 6, Height: 1, Width: 30, OutChannels: 6, KernelHeight: 1, KernelWidth: 3, Stride: 1, Padding: 2,
+        Dilation: 2, OutHeight: 1, OutWidth: 30, Groups: 3, VerticalPadding: 0);
 
-    // K5: channels, height, width, out channels, kernel height and width, stride, padding, dilation, out height and width, groups, vertical padding.
-    private static global::System.ReadOnlySpan<int> K5Shape => new int[] { 6, 1, 30, 5, 1, 3, 2, 0, 1, 1, 14, 1, 0 };
+    private static readonly global::ModelCompiler.Kernels.ConvGeometry K5Geometry = new(
+        Channels: 6, Height: 1, Width: 30, OutChannels: 5, KernelHeight: 1, KernelWidth: 3, Stride: 2, Padding: 0,
+        Dilation: 1, OutHeight: 1, OutWidth: 14, Groups: 1, VerticalPadding: 0);
 
     // K8: each part's per-sample shape and strides, and the output's strides (per sample first).
     private static global::System.ReadOnlySpan<int> K8AShape => new int[] { 5 };

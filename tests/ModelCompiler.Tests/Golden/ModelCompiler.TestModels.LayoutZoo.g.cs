@@ -201,47 +201,51 @@ partial class LayoutZoo
         //     LayoutZoo.cs(13): Split(-1, 8, 8, 8)
         //     LayoutZoo.cs(28): Reshape(6, 2, 4)
         global::ModelCompiler.Kernels.Strided.Copy(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K1SourceStrides,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), K1DestinationStrides, rows, K1Shape);
+            source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), sourceStrides: K1SourceStrides,
+            destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336),
+            destinationStrides: K1DestinationStrides, rows: rows, shape: K1Shape);
 
         // K2: Slice, then Transpose: [6, 24] → [2, 6, 4], composed into one strided copy
         //     LayoutZoo.cs(28): Transpose(0, 1)
         //     LayoutZoo.cs(13): Split(-1, 8, 8, 8)
         //     LayoutZoo.cs(28): Reshape(6, 2, 4)
         global::ModelCompiler.Kernels.Strided.Copy(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3080), K2SourceStrides, ref arena,
-            K2DestinationStrides, rows, K2Shape);
+            source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3080), sourceStrides: K2SourceStrides,
+            destination: ref arena, destinationStrides: K2DestinationStrides, rows: rows, shape: K2Shape);
 
         // K3: Slice, then Transpose: [6, 24] → [2, 6, 4], composed into one strided copy
         //     LayoutZoo.cs(28): Transpose(0, 1)
         //     LayoutZoo.cs(13): Split(-1, 8, 8, 8)
         //     LayoutZoo.cs(28): Reshape(6, 2, 4)
         global::ModelCompiler.Kernels.Strided.Copy(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3088), K3SourceStrides,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), K3DestinationStrides, rows, K3Shape);
+            source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3088), sourceStrides: K3SourceStrides,
+            destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552),
+            destinationStrides: K3DestinationStrides, rows: rows, shape: K3Shape);
 
         // K4: ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e)·v, causal, flash-style
         //     LayoutZoo.cs(15): ScaledDotProductAttention(k, v, causal: true)
         global::ModelCompiler.Kernels.Attention.Run(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), ref arena,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), rows, K4Geometry,
-            ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
+            q: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), k: ref arena,
+            v: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552),
+            output: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), samples: rows,
+            geometry: K4Geometry, mask: ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(),
+            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
 
         // K5: Transpose (0, 2, 1): [2, 6, 4] → [2, 4, 6], a strided copy
         //     LayoutZoo.cs(16): Transpose(-2, -1)
         global::ModelCompiler.Kernels.Strided.Copy(
-            ref arena, K5SourceStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072),
-            K5DestinationStrides, rows, K5Shape);
+            source: ref arena, sourceStrides: K5SourceStrides,
+            destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072),
+            destinationStrides: K5DestinationStrides, rows: rows, shape: K5Shape);
 
         // K6: MatMul: [2, 6, 4] · [2, 4, 6] → [2, 6, 6], then × 0.5
         //     LayoutZoo.cs(16): MatMul(k.Transpose(-2, -1))
         //     LayoutZoo.cs(16): q.MatMul(k.Transpose(-2, -1)) * 0.5f
         global::ModelCompiler.Kernels.MatMul.Run<K6Operator>(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), rows * 2, 6, 4, 6, 24);
+            a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336),
+            b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072),
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), count: rows * 2, m: 6, k: 4, n: 6,
+            bStride: 24);
 
         // K7: Softmax over the last dimension of [2, 6, 6]
         //     LayoutZoo.cs(16): Softmax()
@@ -253,46 +257,53 @@ partial class LayoutZoo
         // K8: MatMul: [2, 6, 6] · [2, 6, 4] → [2, 6, 4]
         //     LayoutZoo.cs(17): MatMul(v)
         global::ModelCompiler.Kernels.MatMul.Run<global::ModelCompiler.Kernels.IdentityOperator>(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 11264), rows * 2, 6, 6, 4, 24);
+            a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072),
+            b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552),
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 11264), count: rows * 2, m: 6, k: 6, n: 4,
+            bStride: 24);
 
         // K9: Concat along dimension 2: [2, 6, 4] and [2, 6, 4] → [2, 6, 8]
         //     LayoutZoo.cs(18): Concat(written, -1)
         global::ModelCompiler.Kernels.Strided.Copy(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), K9AStrides,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), K9DestinationStrides, rows, K9AShape);
+            source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), sourceStrides: K9AStrides,
+            destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408),
+            destinationStrides: K9DestinationStrides, rows: rows, shape: K9AShape);
         global::ModelCompiler.Kernels.Strided.Copy(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 11264), K9BStrides,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17412), K9DestinationStrides, rows, K9BShape);
+            source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 11264), sourceStrides: K9BStrides,
+            destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17412),
+            destinationStrides: K9DestinationStrides, rows: rows, shape: K9BShape);
 
         // K10: Permute (1, 0, 2): [2, 6, 8] → [6, 2, 8], a strided copy
         //     LayoutZoo.cs(18): Permute(1, 0, 2)
         global::ModelCompiler.Kernels.Strided.Copy(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), K10SourceStrides,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), K10DestinationStrides, rows, K10Shape);
+            source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408),
+            sourceStrides: K10SourceStrides,
+            destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192),
+            destinationStrides: K10DestinationStrides, rows: rows, shape: K10Shape);
 
         // K11: Slice [0, 1) of dimension 0: [2, 6, 6] → [1, 6, 6], a strided copy
         //     LayoutZoo.cs(19): Slice(0, 0, 1)
         global::ModelCompiler.Kernels.Strided.Copy(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K11SourceStrides,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), K11DestinationStrides, rows,
-            K11Shape);
+            source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072),
+            sourceStrides: K11SourceStrides,
+            destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408),
+            destinationStrides: K11DestinationStrides, rows: rows, shape: K11Shape);
 
         // K12: ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e + mask)·v, flash-style
         //     LayoutZoo.cs(20): ScaledDotProductAttention(k, v, mask: firstHead)
         global::ModelCompiler.Kernels.Attention.Run(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), ref arena,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows, K12Geometry,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
+            q: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), k: ref arena,
+            v: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552),
+            output: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), samples: rows,
+            geometry: K12Geometry, mask: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408),
+            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
 
         // K13: Transpose (1, 0, 2): [2, 6, 4] → [6, 2, 4], a strided copy
         //     LayoutZoo.cs(20): Transpose(0, 1)
         global::ModelCompiler.Kernels.Strided.Copy(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K13SourceStrides, ref arena,
-            K13DestinationStrides, rows, K13Shape);
+            source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072),
+            sourceStrides: K13SourceStrides, destination: ref arena, destinationStrides: K13DestinationStrides, rows: rows,
+            shape: K13Shape);
 
         // K14: Linear "attn.in_proj": [6, 8] → [6, 24], + bias
         //     LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
@@ -305,12 +316,12 @@ partial class LayoutZoo
         // K15: Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d + mask)·v, flash-style
         //     LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
         global::ModelCompiler.Kernels.Attention.Run(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14344),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14352),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows, K15Geometry,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 576),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
+            q: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336),
+            k: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14344),
+            v: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14352),
+            output: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), samples: rows,
+            geometry: K15Geometry, mask: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 576),
+            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
 
         // K16: Linear "attn.out_proj": [6, 8] → [6, 8], + bias
         //     LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
@@ -323,12 +334,12 @@ partial class LayoutZoo
         // K17: Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d)·v, causal, flash-style
         //     LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
         global::ModelCompiler.Kernels.Attention.Run(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14344),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14352),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows, K17Geometry,
-            ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
+            q: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336),
+            k: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14344),
+            v: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14352),
+            output: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), samples: rows,
+            geometry: K17Geometry, mask: ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(),
+            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
 
         // K18: Linear "attn.out_proj": [6, 8] → [6, 8], + bias
         //     LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
@@ -341,16 +352,18 @@ partial class LayoutZoo
         // K19: MatMul: [6, 8] · "proj" [8, 5] → [6, 5]
         //     LayoutZoo.cs(23): MatMul(x.Parameter("proj"))
         global::ModelCompiler.Kernels.MatMul.Run<global::ModelCompiler.Kernels.IdentityOperator>(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 768),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows * 1, 6, 8, 5, 0);
+            a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552),
+            b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 768),
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), count: rows * 1, m: 6, k: 8, n: 5,
+            bStride: 0);
 
         // K20: Slice [2, 14) of dimension 1: [6, 16] → [6, 12], a strided copy
         //     LayoutZoo.cs(24): Slice(-1, 2, 14)
         global::ModelCompiler.Kernels.Strided.Copy(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8194), K20SourceStrides,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), K20DestinationStrides, rows,
-            K20Shape);
+            source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8194),
+            sourceStrides: K20SourceStrides,
+            destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408),
+            destinationStrides: K20DestinationStrides, rows: rows, shape: K20Shape);
 
         // K21: Linear "out": [6, 12] → [6, 7], + bias
         //     LayoutZoo.cs(24): Linear("out")
@@ -363,34 +376,38 @@ partial class LayoutZoo
         // K22: Concat along dimension 1: [6, 7] and [6, 5] → [6, 12]
         //     LayoutZoo.cs(24): Concat(mixed, 1)
         global::ModelCompiler.Kernels.Strided.Copy(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 5120), K22AStrides,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), K22DestinationStrides, rows,
-            K22AShape);
+            source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 5120), sourceStrides: K22AStrides,
+            destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192),
+            destinationStrides: K22DestinationStrides, rows: rows, shape: K22AShape);
         global::ModelCompiler.Kernels.Strided.Copy(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K22BStrides,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8199), K22DestinationStrides, rows,
-            K22BShape);
+            source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), sourceStrides: K22BStrides,
+            destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8199),
+            destinationStrides: K22DestinationStrides, rows: rows, shape: K22BShape);
 
         // K23: Add: [6, 8] + [6, 8] → [6, 8]
         //     LayoutZoo.cs(25): causalMha + plain
         global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), K23AStrides, ref arena, K23BStrides,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), rows, K23Shape);
+            a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), aStrides: K23AStrides,
+            b: ref arena, bStrides: K23BStrides, c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072),
+            rows: rows, sampleShape: K23Shape);
 
         // K24: Slice [0, 4) of dimension 1: [6, 8] → [6, 4], a strided copy
         //     LayoutZoo.cs(25): Slice(1, 0, 4)
         global::ModelCompiler.Kernels.Strided.Copy(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), K24SourceStrides,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K24DestinationStrides, rows, K24Shape);
+            source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072),
+            sourceStrides: K24SourceStrides,
+            destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144),
+            destinationStrides: K24DestinationStrides, rows: rows, shape: K24Shape);
 
         // K25: Concat along dimension 1: [6, 12] and [6, 4] → [6, 16]
         //     LayoutZoo.cs(25): Concat((causalMha + plain).Slice(1, 0, 4), 1)
         global::ModelCompiler.Kernels.Strided.Copy(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), K25AStrides, ref arena,
-            K25DestinationStrides, rows, K25AShape);
+            source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), sourceStrides: K25AStrides,
+            destination: ref arena, destinationStrides: K25DestinationStrides, rows: rows, shape: K25AShape);
         global::ModelCompiler.Kernels.Strided.Copy(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), K25BStrides,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12), K25DestinationStrides, rows, K25BShape);
+            source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), sourceStrides: K25BStrides,
+            destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12),
+            destinationStrides: K25DestinationStrides, rows: rows, shape: K25BShape);
 
         // K26: Tanh over [6, 16]
         //     LayoutZoo.cs(25): Tanh()
@@ -431,8 +448,10 @@ partial class LayoutZoo
     private static global::System.ReadOnlySpan<int> K3SourceStrides => new int[] { 144, 4, 24, 1 };
     private static global::System.ReadOnlySpan<int> K3DestinationStrides => new int[] { 48, 24, 4, 1 };
 
-    // K4: heads, queries, keys, head size, value size; strides (sample, head, row) of q, k, v and the output; the mask's (sample, row); causal.
-    private static global::System.ReadOnlySpan<int> K4Geometry => new int[] { 2, 6, 6, 4, 4, 48, 24, 4, 48, 24, 4, 48, 24, 4, 48, 24, 4, 0, 6, 1 };
+    private static readonly global::ModelCompiler.AttentionGeometry K4Geometry = new(
+        Heads: 2, Queries: 6, Keys: 6, HeadSize: 4, ValueSize: 4, QSample: 48, QHead: 24, QRow: 4, KSample: 48,
+        KHead: 24, KRow: 4, VSample: 48, VHead: 24, VRow: 4, OSample: 48, OHead: 24, ORow: 4, MaskSample: 0, MaskRow: 6,
+        Causal: true);
 
     // K5: the per-sample shape copied, and the source's and destination's strides (per sample first).
     private static global::System.ReadOnlySpan<int> K5Shape => new int[] { 2, 4, 6 };
@@ -456,19 +475,25 @@ partial class LayoutZoo
     private static global::System.ReadOnlySpan<int> K11SourceStrides => new int[] { 72, 36, 6, 1 };
     private static global::System.ReadOnlySpan<int> K11DestinationStrides => new int[] { 36, 36, 6, 1 };
 
-    // K12: heads, queries, keys, head size, value size; strides (sample, head, row) of q, k, v and the output; the mask's (sample, row); causal.
-    private static global::System.ReadOnlySpan<int> K12Geometry => new int[] { 2, 6, 6, 4, 4, 48, 24, 4, 48, 24, 4, 48, 24, 4, 48, 24, 4, 36, 6, 0 };
+    private static readonly global::ModelCompiler.AttentionGeometry K12Geometry = new(
+        Heads: 2, Queries: 6, Keys: 6, HeadSize: 4, ValueSize: 4, QSample: 48, QHead: 24, QRow: 4, KSample: 48,
+        KHead: 24, KRow: 4, VSample: 48, VHead: 24, VRow: 4, OSample: 48, OHead: 24, ORow: 4, MaskSample: 36,
+        MaskRow: 6, Causal: false);
 
     // K13: the per-sample shape copied, and the source's and destination's strides (per sample first).
     private static global::System.ReadOnlySpan<int> K13Shape => new int[] { 6, 2, 4 };
     private static global::System.ReadOnlySpan<int> K13SourceStrides => new int[] { 48, 4, 24, 1 };
     private static global::System.ReadOnlySpan<int> K13DestinationStrides => new int[] { 48, 8, 4, 1 };
 
-    // K15: heads, queries, keys, head size, value size; strides (sample, head, row) of q, k, v and the output; the mask's (sample, row); causal.
-    private static global::System.ReadOnlySpan<int> K15Geometry => new int[] { 2, 6, 6, 4, 4, 144, 4, 24, 144, 4, 24, 144, 4, 24, 48, 4, 8, 0, 6, 0 };
+    private static readonly global::ModelCompiler.AttentionGeometry K15Geometry = new(
+        Heads: 2, Queries: 6, Keys: 6, HeadSize: 4, ValueSize: 4, QSample: 144, QHead: 4, QRow: 24, KSample: 144,
+        KHead: 4, KRow: 24, VSample: 144, VHead: 4, VRow: 24, OSample: 48, OHead: 4, ORow: 8, MaskSample: 0, MaskRow: 6,
+        Causal: false);
 
-    // K17: heads, queries, keys, head size, value size; strides (sample, head, row) of q, k, v and the output; the mask's (sample, row); causal.
-    private static global::System.ReadOnlySpan<int> K17Geometry => new int[] { 2, 6, 6, 4, 4, 144, 4, 24, 144, 4, 24, 144, 4, 24, 48, 4, 8, 0, 6, 1 };
+    private static readonly global::ModelCompiler.AttentionGeometry K17Geometry = new(
+        Heads: 2, Queries: 6, Keys: 6, HeadSize: 4, ValueSize: 4, QSample: 144, QHead: 4, QRow: 24, KSample: 144,
+        KHead: 4, KRow: 24, VSample: 144, VHead: 4, VRow: 24, OSample: 48, OHead: 4, ORow: 8, MaskSample: 0, MaskRow: 6,
+        Causal: true);
 
     // K20: the per-sample shape copied, and the source's and destination's strides (per sample first).
     private static global::System.ReadOnlySpan<int> K20Shape => new int[] { 6, 12 };

@@ -160,31 +160,37 @@ partial class OnnxEncoder
         //     OnnxEncoder.cs(2): Split '/Split'
         //     OnnxEncoder.cs(2): Reshape '/Reshape'
         global::ModelCompiler.Kernels.Strided.Copy(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), K2SourceStrides, ref arena,
-            K2DestinationStrides, rows, K2Shape);
+            source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240),
+            sourceStrides: K2SourceStrides, destination: ref arena, destinationStrides: K2DestinationStrides, rows: rows,
+            shape: K2Shape);
 
         // K3: Slice, then Permute: [8, 96] → [4, 8, 8], composed into one strided copy
         //     OnnxEncoder.cs(2): Transpose '/Transpose_1'
         //     OnnxEncoder.cs(2): Split '/Split'
         //     OnnxEncoder.cs(2): Reshape '/Reshape_2'
         global::ModelCompiler.Kernels.Strided.Copy(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10304), K3SourceStrides,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 40960), K3DestinationStrides, rows, K3Shape);
+            source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10304),
+            sourceStrides: K3SourceStrides,
+            destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 40960),
+            destinationStrides: K3DestinationStrides, rows: rows, shape: K3Shape);
 
         // K4: Slice, then Permute: [8, 96] → [4, 8, 8], composed into one strided copy
         //     OnnxEncoder.cs(2): Transpose '/Transpose_2'
         //     OnnxEncoder.cs(2): Split '/Split'
         //     OnnxEncoder.cs(2): Reshape '/Reshape_1'
         global::ModelCompiler.Kernels.Strided.Copy(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10272), K4SourceStrides,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 51200), K4DestinationStrides, rows, K4Shape);
+            source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10272),
+            sourceStrides: K4SourceStrides,
+            destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 51200),
+            destinationStrides: K4DestinationStrides, rows: rows, shape: K4Shape);
 
         // K5: MatMul: [4, 8, 8] · [4, 8, 8] → [4, 8, 8], then × 0.35355338
         //     OnnxEncoder.cs(2): MatMul '/MatMul'
         //     OnnxEncoder.cs(2): Div '/Div_1'
         global::ModelCompiler.Kernels.MatMul.Run<K5Operator>(
-            ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 51200),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), rows * 4, 8, 8, 8, 64);
+            a: ref arena, b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 51200),
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), count: rows * 4, m: 8, k: 8, n: 8,
+            bStride: 64);
 
         // K6: Softmax over the last dimension of [4, 8, 8]
         //     OnnxEncoder.cs(2): Softmax '/Softmax'
@@ -195,14 +201,16 @@ partial class OnnxEncoder
         // K7: MatMul: [4, 8, 8] · [4, 8, 8] → [4, 8, 8]
         //     OnnxEncoder.cs(2): MatMul '/MatMul_1'
         global::ModelCompiler.Kernels.MatMul.Run<global::ModelCompiler.Kernels.IdentityOperator>(
-            ref arena, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 40960),
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), rows * 4, 8, 8, 8, 64);
+            a: ref arena, b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 40960),
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), count: rows * 4, m: 8, k: 8, n: 8,
+            bStride: 64);
 
         // K8: Permute (1, 0, 2): [4, 8, 8] → [8, 4, 8], a strided copy
         //     OnnxEncoder.cs(2): Transpose '/Transpose_3'
         global::ModelCompiler.Kernels.Strided.Copy(
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), K8SourceStrides, ref arena,
-            K8DestinationStrides, rows, K8Shape);
+            source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240),
+            sourceStrides: K8SourceStrides, destination: ref arena, destinationStrides: K8DestinationStrides, rows: rows,
+            shape: K8Shape);
 
         // K9: Linear "/o/MatMul": [8, 32] → [8, 32], + bias
         //     OnnxEncoder.cs(2): MatMul '/o/MatMul'
@@ -215,8 +223,8 @@ partial class OnnxEncoder
         // K10: Add: [8, 32] + [8, 32] → [8, 32]
         //     OnnxEncoder.cs(2): Add '/Add'
         global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(
-            ref x, K10AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), K10BStrides,
-            ref arena, rows, K10Shape);
+            a: ref x, aStrides: K10AStrides, b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240),
+            bStrides: K10BStrides, c: ref arena, rows: rows, sampleShape: K10Shape);
 
         // K11: LayerNorm "/ln2/ReduceMean" over the last dimension of [8, 32], + bias
         //     OnnxEncoder.cs(2): ReduceMean '/ln2/ReduceMean'
@@ -245,8 +253,9 @@ partial class OnnxEncoder
         // K14: Add: [8, 32] + [8, 32] → [8, 32]
         //     OnnxEncoder.cs(2): Add '/Add_2'
         global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(
-            ref arena, K14AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), K14BStrides,
-            ref y, rows, K14Shape);
+            a: ref arena, aStrides: K14AStrides,
+            b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), bStrides: K14BStrides, c: ref y,
+            rows: rows, sampleShape: K14Shape);
     }
 
     /// <summary>Epilogue of K5: × 0.35355338f.</summary>

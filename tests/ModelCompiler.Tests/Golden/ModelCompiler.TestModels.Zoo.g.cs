@@ -145,8 +145,9 @@ partial class Zoo
         //     Zoo.cs(14): h * x.Parameter("scale")
         //     Zoo.cs(14): h * x.Parameter("scale") + 0.5f
         global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.MultiplyOperator, K1Operator>(
-            ref arena, K1AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 96), K1BStrides,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), rows, K1Shape);
+            a: ref arena, aStrides: K1AStrides, b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 96),
+            bStrides: K1BStrides, c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), rows: rows,
+            sampleShape: K1Shape);
 
         // K2: Linear "mix0": [32] → [32], + bias, then Tanh
         //     Zoo.cs(17): Linear($"mix{i}")
@@ -184,8 +185,9 @@ partial class Zoo
         // K6: Add: [6] + [6] → [6]
         //     Zoo.cs(19): y + y.Sigmoid()
         global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(
-            ref arena, K6AStrides, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 1024), K6BStrides,
-            ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), rows, K6Shape);
+            a: ref arena, aStrides: K6AStrides, b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 1024),
+            bStrides: K6BStrides, c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), rows: rows,
+            sampleShape: K6Shape);
 
         // K7: LogSoftmax over the last dimension of [2, 3]
         //     Zoo.cs(20): LogSoftmax()

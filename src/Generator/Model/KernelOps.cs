@@ -1,0 +1,156 @@
+using ModelCompiler.Generator.Helpers;
+using ModelCompiler.Kernels;
+
+namespace ModelCompiler.Generator.Model;
+
+/// <summary>
+/// What one kernel computes, with its kind's settings by name: one record per kind of runtime kernel, so that no
+/// emitter decodes a setting by position and a setting means one thing. Offsets are into the weights buffer, in floats.
+/// </summary>
+internal abstract record KernelOp
+{
+    public abstract KernelKind Kind { get; }
+
+    /// <summary>Rows the kernel runs per sample, where it runs over rows; 1 otherwise.</summary>
+    public virtual int RowsPerSample => 1;
+}
+
+/// <summary>How a Linear layer's weights are stored.</summary>
+internal enum LinearWeights { Float32, Int8, Int4 }
+
+/// <summary>
+/// <c>y = x · Wᵀ + b</c> over rows of <see cref="K"/> inputs, <see cref="N"/> outputs: float32 and int4 weights packed in
+/// 16-output panels (int4 expanded into them at start-up), int8 codes packed for the dot-product instructions.
+/// </summary>
+/// <param name="Rows">Rows per sample: the input's per-sample dimensions before the last.</param>
+internal sealed record LinearOp(int Rows, int K, int N, LinearWeights Weights, int WeightOffset, int BiasOffset) : KernelOp
+{
+    public override KernelKind Kind => KernelKind.Linear;
+    public override int RowsPerSample => Rows;
+
+    /// <summary>Int8: the per-output scales and the per-output sums of codes.</summary>
+    public int ScalesOffset { get; init; }
+    public int SumsOffset { get; init; }
+
+    /// <summary>Int8 and int4: max |w − q·s| / max |w| over the layer, measured at build time.</summary>
+    public double WeightError { get; init; }
+
+    /// <summary>Int8Static: the calibrated largest input magnitude; negative for per-row ranges at run time.</summary>
+    public float StaticRange { get; init; } = -1f;
+}
+
+/// <summary>The epilogue alone, over <see cref="Width"/> values per sample.</summary>
+internal sealed record ElementwiseOp(int Width) : KernelOp
+{
+    public override KernelKind Kind => KernelKind.Elementwise;
+}
+
+/// <summary>The model's output is its input, or a view of it: a copy of <see cref="Width"/> values per sample.</summary>
+internal sealed record CopyOp(int Width) : KernelOp
+{
+    public override KernelKind Kind => KernelKind.Copy;
+}
+
+/// <summary>Each of <see cref="Ids"/> ids per sample picks a row of <see cref="Width"/> from a table of <see cref="TableRows"/>.</summary>
+internal sealed record EmbeddingOp(int Ids, int Width, int TableRows, int TableOffset) : KernelOp
+{
+    public override KernelKind Kind => KernelKind.Embedding;
+    public override int RowsPerSample => Ids;
+}
+
+/// <summary>The mean over one dimension of <see cref="Reduced"/>, between <see cref="Outer"/> and <see cref="Inner"/> values.</summary>
+internal sealed record MeanOp(int Outer, int Reduced, int Inner) : KernelOp
+{
+    public override KernelKind Kind => KernelKind.Mean;
+    public override int RowsPerSample => Outer;
+}
+
+/// <summary>BatchNorm as a per-channel scale and shift over <see cref="Spatial"/> values per channel.</summary>
+internal sealed record ChannelAffineOp(int Channels, int Spatial, int ScaleOffset, int ShiftOffset) : KernelOp
+{
+    public override KernelKind Kind => KernelKind.BatchNorm;
+}
+
+/// <summary>How a convolution is computed.</summary>
+internal enum ConvAlgorithm { Im2Col, Depthwise, Direct, Winograd }
+
+/// <summary>
+/// A convolution, 1-D or 2-D (<see cref="ConvGeometry"/>, the record the kernels take), its filters (as PyTorch stores
+/// them; Winograd: transformed at build time) and its bias, one per output channel.
+/// </summary>
+internal sealed record ConvOp(ConvAlgorithm Algorithm, ConvGeometry Geometry, int WeightOffset, int BiasOffset) : KernelOp
+{
+    public override KernelKind Kind => Algorithm switch
+    {
+        ConvAlgorithm.Depthwise => KernelKind.Depthwise,
+        ConvAlgorithm.Direct => KernelKind.DirectConv,
+        ConvAlgorithm.Winograd => KernelKind.Winograd,
+        _ => KernelKind.Conv2d,
+    };
+
+    /// <summary>Output values per sample (a fused 2×2 max pool halves each side).</summary>
+    public int OutputsPerSample => Geometry.Pooled
+        ? Geometry.OutChannels * (Geometry.OutHeight / 2) * (Geometry.OutWidth / 2)
+        : Geometry.OutChannels * Geometry.OutHeight * Geometry.OutWidth;
+}
+
+/// <summary>Max or average pooling of square windows over <c>[Channels, Height, Width]</c> (average: zero padding counted).</summary>
+internal sealed record PoolOp(bool Max, int Channels, int Height, int Width, int Window, int Stride, int Padding, int OutHeight, int OutWidth) : KernelOp
+{
+    public override KernelKind Kind => Max ? KernelKind.MaxPool2d : KernelKind.AvgPool2d;
+}
+
+/// <summary>The mean of each channel's <see cref="Spatial"/> values.</summary>
+internal sealed record GlobalAvgPoolOp(int Channels, int Spatial) : KernelOp
+{
+    public override KernelKind Kind => KernelKind.GlobalAvgPool;
+}
+
+/// <summary>softmax(q·kᵀ/√e + mask)·v per head, flash-style (<see cref="AttentionGeometry"/>, the record the kernel takes).</summary>
+internal sealed record AttentionOp(AttentionGeometry Geometry) : KernelOp
+{
+    public override KernelKind Kind => KernelKind.Attention;
+}
+
+/// <summary>
+/// Transpose, Permute, Slice (one or several composed): a copy of <see cref="Shape"/> per sample, read through
+/// <see cref="SourceStrides"/> and written through <see cref="DestinationStrides"/> (each per sample first).
+/// </summary>
+internal sealed record StridedOp(EquatableArray<int> Shape, EquatableArray<int> SourceStrides, EquatableArray<int> DestinationStrides) : KernelOp
+{
+    public override KernelKind Kind => KernelKind.Strided;
+}
+
+/// <summary>Two strided copies side by side: A's part at the start of each output sample, B's at <see cref="BOutputOffset"/>.</summary>
+internal sealed record ConcatOp(EquatableArray<int> AShape, EquatableArray<int> AStrides, EquatableArray<int> BShape, EquatableArray<int> BStrides,
+    EquatableArray<int> DestinationStrides, int BOutputOffset) : KernelOp
+{
+    public override KernelKind Kind => KernelKind.Concat;
+}
+
+/// <summary><see cref="Count"/> products <c>[M, K] · [K, N]</c> per sample; B's matrices <see cref="BStride"/> apart (0: one for all).</summary>
+internal sealed record MatMulOp(int Count, int M, int K, int N, int BStride) : KernelOp
+{
+    public override KernelKind Kind => KernelKind.MatMul;
+    public override int RowsPerSample => Count;
+}
+
+/// <summary>LayerNorm over rows of <see cref="Width"/> (after a residual add when the kernel has a B operand).</summary>
+internal sealed record LayerNormOp(int Rows, int Width, int GammaOffset, int BetaOffset, float Epsilon) : KernelOp
+{
+    public override KernelKind Kind => KernelKind.LayerNorm;
+    public override int RowsPerSample => Rows;
+}
+
+/// <summary>Softmax or LogSoftmax over rows of <see cref="Width"/>.</summary>
+internal sealed record SoftmaxOp(int Rows, int Width, bool Log) : KernelOp
+{
+    public override KernelKind Kind => Log ? KernelKind.LogSoftmax : KernelKind.Softmax;
+    public override int RowsPerSample => Rows;
+}
+
+/// <summary>A broadcasting Add or Mul over <see cref="Shape"/> per sample; each operand's strides per sample first, 0 where broadcast.</summary>
+internal sealed record BroadcastOp(bool Multiply, EquatableArray<int> Shape, EquatableArray<int> AStrides, EquatableArray<int> BStrides) : KernelOp
+{
+    public override KernelKind Kind => Multiply ? KernelKind.Mul : KernelKind.Add;
+}
