@@ -44,11 +44,10 @@ internal sealed class Node
     public bool Folded { get; set; }
 
     /// <summary>
-    /// Dimensions resolved by shape inference (negative ones counted from the end): Transpose and Permute, the
-    /// permutation (result dimension i is input dimension <c>Axes[i]</c>); Slice, the dimension, start and end;
-    /// Concat, the dimension.
+    /// The op's settings with its dimensions resolved by shape inference (none negative): Transpose and Permute, the
+    /// whole permutation (<see cref="PermuteSettings"/>); Slice, the dimension and the bounds within it; Concat, the dimension.
     /// </summary>
-    public int[] Axes { get; set; } = System.Array.Empty<int>();
+    public OpSettings? Resolved { get; set; }
 
     /// <summary>Values per sample (for a constant: in the tensor); shape inference refuses a node past SizeMath.MaxElements.</summary>
     public int ElementCount

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using ModelCompiler.Generator.Diagnostics;
+using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
 using ModelCompiler.Kernels;
 using ModelCompiler.Weights;
@@ -149,7 +150,7 @@ internal static class ShapeInference
                     return Mismatch($"{what} needs samples of {(oneD ? "[channels, length]" : "[channels, height, width]")}, but gets {Shape(x)}");
                 SafeTensorEntry? weight = Find(op.Name + ".weight", op, model, weights, diagnostics);
                 if (weight is null) return null;
-                int stride = op.Ints[0], padding = op.Ints[1], dilation = op.Ints[2], groups = op.Ints[3];
+                (int stride, int padding, int dilation, int groups) = (ConvSettings)op.Settings!;
                 if (weight.Shape.Length != (oneD ? 3 : 4))
                     return Mismatch($"{what}: {op.Name}.weight must be {(oneD ? "[out, in/groups, k]" : "[out, in/groups, kh, kw]")} but is {Node.Format(weight.Shape)}");
                 if (groups <= 0 || x.Shape[0] % groups != 0 || weight.Shape[0] % groups != 0)
@@ -173,7 +174,7 @@ internal static class ShapeInference
                 Node x = inputs[0];
                 if (x.IsConstant) return NotOnConstants();
                 if (x.Shape.Length != 3) return Mismatch($"{op.Kind} needs samples of [channels, height, width], but gets {Shape(x)}");
-                int kernel = op.Ints[0], stride = op.Ints[1], padding = op.Ints[2];
+                (int kernel, int stride, int padding) = (PoolSettings)op.Settings!;
                 if (kernel <= 0 || stride <= 0 || padding < 0 || padding * 2 > kernel) return Mismatch($"{op.Kind}: kernel and stride must be positive, padding at most half the kernel");
                 long oh = SizeMath.WindowPositions(x.Shape[1], padding, kernel, stride), ow = SizeMath.WindowPositions(x.Shape[2], padding, kernel, stride);
                 if (oh <= 0 || ow <= 0) return Mismatch($"{op.Kind}: a {kernel}×{kernel} window does not fit {Shape(x)}");
@@ -188,27 +189,29 @@ internal static class ShapeInference
                 int[] order;
                 if (op.Kind == OpKind.Transpose)
                 {
-                    int? a = Axis(op.Ints[0], rank), b = Axis(op.Ints[1], rank);
-                    if (a is null || b is null) return Mismatch($"Transpose: a sample of {Shape(x)} has no dimension {(a is null ? op.Ints[0] : op.Ints[1])}");
+                    var transpose = (TransposeSettings)op.Settings!;
+                    int? a = Axis(transpose.First, rank), b = Axis(transpose.Second, rank);
+                    if (a is null || b is null) return Mismatch($"Transpose: a sample of {Shape(x)} has no dimension {(a is null ? transpose.First : transpose.Second)}");
                     order = Enumerable.Range(0, rank).ToArray();
                     (order[a.Value], order[b.Value]) = (order[b.Value], order[a.Value]);
                 }
                 else
                 {
-                    int?[] axes = op.Ints.Select(d => Axis(d, rank)).ToArray();
+                    EquatableArray<int> requested = ((PermuteSettings)op.Settings!).Order;
+                    int?[] axes = requested.Select(d => Axis(d, rank)).ToArray();
                     if (axes.Length != rank || axes.Any(a => a is null) || axes.Distinct().Count() != rank)
-                        return Mismatch($"Permute: [{string.Join(", ", op.Ints)}] is not an order of the {rank} dimensions of a sample of {Shape(x)}");
+                        return Mismatch($"Permute: [{string.Join(", ", requested)}] is not an order of the {rank} dimensions of a sample of {Shape(x)}");
                     order = axes.Select(a => a!.Value).ToArray();
                 }
-                return new Node(op, order.Select(d => x.Shape[d]).ToArray(), isConstant: false) { Axes = order };
+                return new Node(op, order.Select(d => x.Shape[d]).ToArray(), isConstant: false) { Resolved = new PermuteSettings(new EquatableArray<int>(order)) };
             }
 
             case OpKind.Unsqueeze:
             {
                 Node x = inputs[0];
                 if (x.IsConstant) return NotOnConstants();
-                int rank = x.Shape.Length, d = op.Ints[0] < 0 ? op.Ints[0] + rank + 1 : op.Ints[0];
-                if (d < 0 || d > rank) return Mismatch($"Unsqueeze: a sample of {Shape(x)} takes a new dimension at 0 to {rank}, not {op.Ints[0]}");
+                int requested = ((AxisSettings)op.Settings!).Axis, rank = x.Shape.Length, d = requested < 0 ? requested + rank + 1 : requested;
+                if (d < 0 || d > rank) return Mismatch($"Unsqueeze: a sample of {Shape(x)} takes a new dimension at 0 to {rank}, not {requested}");
                 var shape = new List<int>(x.Shape);
                 shape.Insert(d, 1);
                 return new Node(op, shape.ToArray(), isConstant: false);
@@ -218,9 +221,10 @@ internal static class ShapeInference
             {
                 Node x = inputs[0];
                 if (x.IsConstant) return NotOnConstants();
-                int? axis = Axis(op.Ints[0], x.Shape.Length);
+                int requested = ((AxisSettings)op.Settings!).Axis;
+                int? axis = Axis(requested, x.Shape.Length);
                 if (axis is null || x.Shape[axis.Value] != 1)
-                    return Mismatch($"Squeeze: dimension {op.Ints[0]} of a sample of {Shape(x)} {(axis is null ? "does not exist" : $"has size {x.Shape[axis.Value]}, not 1")}");
+                    return Mismatch($"Squeeze: dimension {requested} of a sample of {Shape(x)} {(axis is null ? "does not exist" : $"has size {x.Shape[axis.Value]}, not 1")}");
                 return new Node(op, x.Shape.Where((_, i) => i != axis.Value).ToArray(), isConstant: false);
             }
 
@@ -228,35 +232,37 @@ internal static class ShapeInference
             {
                 Node x = inputs[0];
                 if (x.IsConstant) return NotOnConstants();
-                int? axis = Axis(op.Ints[0], x.Shape.Length);
-                if (axis is null) return Mismatch($"{(op.Ints[3] > 0 ? "Split" : "Slice")}: a sample of {Shape(x)} has no dimension {op.Ints[0]}");
-                int size = x.Shape[axis.Value], start = op.Ints[1] < 0 ? op.Ints[1] + size : op.Ints[1], end = op.Ints[2] < 0 ? op.Ints[2] + size : op.Ints[2];
-                if (op.Ints[3] < 0)
+                var slice = (SliceSettings)op.Settings!;
+                int? axis = Axis(slice.Axis, x.Shape.Length);
+                if (axis is null) return Mismatch($"{(slice.Origin == SliceOrigin.Split ? "Split" : "Slice")}: a sample of {Shape(x)} has no dimension {slice.Axis}");
+                int size = x.Shape[axis.Value], start = slice.Start < 0 ? slice.Start + size : slice.Start, end = slice.End < 0 ? slice.End + size : slice.End;
+                if (slice.Origin == SliceOrigin.Clamped)
                 {
                     // ONNX Slice: bounds past either end are clamped to the dimension.
                     start = Math.Max(0, Math.Min(start, size));
                     end = Math.Max(0, Math.Min(end, size));
                 }
-                if (op.Ints[3] > 0 && op.Ints[3] != size)
-                    return Mismatch($"Split: the sizes add up to {op.Ints[3]}, but dimension {op.Ints[0]} of {Shape(x)} has {size}");
+                if (slice.Origin == SliceOrigin.Split && slice.SplitTotal != size)
+                    return Mismatch($"Split: the sizes add up to {slice.SplitTotal}, but dimension {slice.Axis} of {Shape(x)} has {size}");
                 if (start < 0 || end > size || start >= end)
-                    return Mismatch($"Slice: [{op.Ints[1]}, {op.Ints[2]}) is not a non-empty range of dimension {op.Ints[0]} of {Shape(x)}");
+                    return Mismatch($"Slice: [{slice.Start}, {slice.End}) is not a non-empty range of dimension {slice.Axis} of {Shape(x)}");
                 int[] shape = (int[])x.Shape.Clone();
                 shape[axis.Value] = end - start;
-                return new Node(op, shape, isConstant: false) { Axes = new[] { axis.Value, start, end } };
+                return new Node(op, shape, isConstant: false) { Resolved = slice with { Axis = axis.Value, Start = start, End = end } };
             }
 
             case OpKind.Concat:
             {
                 Node a = inputs[0], b = inputs[1];
                 if (a.IsConstant || b.IsConstant) return NotOnConstants();
-                int? axis = Axis(op.Ints[0], a.Shape.Length);
-                if (axis is null) return Mismatch($"Concat: a sample of {Shape(a)} has no dimension {op.Ints[0]}");
+                int requested = ((AxisSettings)op.Settings!).Axis;
+                int? axis = Axis(requested, a.Shape.Length);
+                if (axis is null) return Mismatch($"Concat: a sample of {Shape(a)} has no dimension {requested}");
                 if (b.Shape.Length != a.Shape.Length || Enumerable.Range(0, a.Shape.Length).Any(d => d != axis && a.Shape[d] != b.Shape[d]))
-                    return Mismatch($"Concat: {Shape(a)} and {Shape(b)} differ outside dimension {op.Ints[0]}");
+                    return Mismatch($"Concat: {Shape(a)} and {Shape(b)} differ outside dimension {requested}");
                 int[] shape = (int[])a.Shape.Clone();
                 shape[axis.Value] += b.Shape[axis.Value];
-                return new Node(op, shape, isConstant: false) { Axes = new[] { axis.Value } };
+                return new Node(op, shape, isConstant: false) { Resolved = new AxisSettings(axis.Value) };
             }
 
             case OpKind.MatMul:
@@ -322,7 +328,7 @@ internal static class ShapeInference
             {
                 Node x = inputs[0];
                 if (x.IsConstant) return NotOnConstants();
-                int dimension = op.Ints[0];
+                int dimension = ((AxisSettings)op.Settings!).Axis;
                 if (dimension < 0 || dimension >= x.Shape.Length)
                     return Mismatch($"Mean: a sample of {Shape(x)} has no dimension {dimension}");
                 return new Node(op, x.Shape.Where((_, d) => d != dimension).ToArray(), isConstant: false);
@@ -337,7 +343,7 @@ internal static class ShapeInference
             case OpKind.AttentionCore:
             {
                 Node qkv = inputs[0];
-                int heads = op.Ints[0];
+                int heads = ((AttentionSettings)op.Settings!).Heads;
                 int width = qkv.Shape.Length == 0 ? 0 : qkv.Shape[qkv.Shape.Length - 1];
                 if (qkv.Shape.Length != 2)
                     return Mismatch($"MultiHeadAttention '{op.Name}' needs samples of [sequence, features], but gets {Shape(qkv)} after its input projection");
@@ -386,7 +392,7 @@ internal static class ShapeInference
             {
                 Node x = inputs[0];
                 if (x.IsConstant) return NotOnConstants();
-                int[] dims = op.Ints.ToArray();
+                int[] dims = ((ReshapeSettings)op.Settings!).Dimensions.ToArray();
                 int inferred = Array.IndexOf(dims, -1);
                 if (dims.Length == 0 || dims.Any(d => d == 0 || d < -1) || dims.Count(d => d == -1) > 1)
                     return Mismatch($"Reshape: [{string.Join(", ", dims)}] is not a valid shape (positive dimensions, at most one -1)");

@@ -200,7 +200,7 @@ internal static partial class OnnxImporter
                 long sampleCount = SizeMath.Product(sample);
                 if (!SizeMath.Fits(sampleCount))
                     throw Fail($"input '{input.Name}' is [N, {string.Join(", ", sample)}]: {SizeMath.Format(sampleCount)} values per sample, more than the {SizeMath.Format(SizeMath.MaxElements)} one tensor can hold");
-                _ops.Add(new RecordedOp(0, OpKind.Input, EquatableArray<int>.Empty, input.Name, 0f, EquatableArray<int>.Empty, _at, null, input.Name));
+                _ops.Add(new RecordedOp(0, OpKind.Input, EquatableArray<int>.Empty, input.Name, 0f, null, _at, null, input.Name));
                 _declaration = new ModelDeclaration(null, EquatableArray<ContainingType>.Empty, "", "", _at, _file, _at, Quantization.None, EquatableArray<string>.Empty, null, null, null, WeightsStorage.Embedded,
                     input.Name, new EquatableArray<int>(sample), EquatableArray<RecordedOp>.Empty, -1, EquatableArray<DiagnosticInfo>.Empty);
                 _activations[input.Name] = 0;
@@ -354,11 +354,11 @@ internal static partial class OnnxImporter
                     {
                         int end = start + 1;
                         while (end < at.Length && at[end] == at[end - 1] + 1) end++;
-                        int slice = Record(node, OpKind.Slice, new[] { a }, ints: new[] { axis - 1, at[start], at[end - 1] + 1, 0 });
-                        result = result < 0 ? slice : Record(node, OpKind.Concat, new[] { result, slice }, ints: new[] { axis - 1 });
+                        int slice = Record(node, OpKind.Slice, new[] { a }, settings: new SliceSettings(axis - 1, at[start], at[end - 1] + 1, SliceOrigin.Exact));
+                        result = result < 0 ? slice : Record(node, OpKind.Concat, new[] { result, slice }, settings: new AxisSettings(axis - 1));
                         start = end;
                     }
-                    if (indices.Dims.Length == 0) result = Record(node, OpKind.Squeeze, new[] { result }, ints: new[] { axis - 1 });
+                    if (indices.Dims.Length == 0) result = Record(node, OpKind.Squeeze, new[] { result }, settings: new AxisSettings(axis - 1));
                     _activations[Output()] = result;
                     _ranks[Output()] = indices.Dims.Length == 0 ? rank - 1 : rank;
                     return;
@@ -387,7 +387,7 @@ internal static partial class OnnxImporter
                     {
                         if (node.Outputs[i].Length > 0)
                         {
-                            _activations[node.Outputs[i]] = Record(node, OpKind.Slice, new[] { a }, ints: new[] { axis - 1, offset, offset + (int)sizes[i], 0 });
+                            _activations[node.Outputs[i]] = Record(node, OpKind.Slice, new[] { a }, settings: new SliceSettings(axis - 1, offset, offset + (int)sizes[i], SliceOrigin.Exact));
                             _ranks[node.Outputs[i]] = rank;
                         }
                         offset += (int)sizes[i];
@@ -407,7 +407,7 @@ internal static partial class OnnxImporter
                     int result = Act(node, x);
                     // Unsqueeze inserts at output positions in ascending order; Squeeze removes input positions from the last.
                     foreach (int a in unsqueeze ? axes : Enumerable.Reverse(axes))
-                        result = Record(node, unsqueeze ? OpKind.Unsqueeze : OpKind.Squeeze, new[] { result }, ints: new[] { a - 1 });
+                        result = Record(node, unsqueeze ? OpKind.Unsqueeze : OpKind.Squeeze, new[] { result }, settings: new AxisSettings(a - 1));
                     _activations[Output()] = result;
                     _ranks[Output()] = unsqueeze ? rank + axes.Length : rank - axes.Length;
                     return;
@@ -431,7 +431,7 @@ internal static partial class OnnxImporter
                         int axis = SampleAxis(node, axes[i], rank);
                         // Bounds as ONNX writes them ("to the end" is INT64_MAX), clamped by shape inference (the -1 flag).
                         int Clamp(long v) => (int)Math.Max(int.MinValue / 2, Math.Min(int.MaxValue / 2, v));
-                        result = Record(node, OpKind.Slice, new[] { result }, ints: new[] { axis - 1, Clamp(starts[i]), Clamp(ends[i]), -1 });
+                        result = Record(node, OpKind.Slice, new[] { result }, settings: new SliceSettings(axis - 1, Clamp(starts[i]), Clamp(ends[i]), SliceOrigin.Clamped));
                     }
                     _activations[Output()] = result;
                     _ranks[Output()] = rank;
@@ -450,10 +450,10 @@ internal static partial class OnnxImporter
                     long[] raw = Axes(node, sum ? 13 : 18);
                     if (raw.Length != 1) throw Unsupported(node, $"only a {(sum ? "sum" : "mean")} over one axis is supported");
                     int axis = SampleAxis(node, raw[0], rank);
-                    int result = Record(node, OpKind.Mean, new[] { Act(node, x) }, ints: new[] { axis - 1 });
+                    int result = Record(node, OpKind.Mean, new[] { Act(node, x) }, settings: new AxisSettings(axis - 1));
                     if (sum) result = Record(node, OpKind.MulScalar, new[] { result }, scalar: SampleShape(node, x)[axis - 1]);
                     bool keep = IntAttribute(node, "keepdims", 1) != 0;
-                    if (keep) result = Record(node, OpKind.Unsqueeze, new[] { result }, ints: new[] { axis - 1 });
+                    if (keep) result = Record(node, OpKind.Unsqueeze, new[] { result }, settings: new AxisSettings(axis - 1));
                     _activations[Output()] = result;
                     _ranks[Output()] = keep ? rank : rank - 1;
                     return;
@@ -537,7 +537,7 @@ internal static partial class OnnxImporter
                             + (rank == 3 && perm.Count == 3 && perm[0] == 1 && perm[1] == 0
                                 ? " (this is how nn.MultiheadAttention's export runs sequence-first; write the attention batch-first, or declare the model in C# with MultiHeadAttention: docs/onnx.md)"
                                 : ""));
-                    Activation(node, Output(), OpKind.Permute, new[] { Act(node, x) }, rank, ints: perm.Skip(1).Select(p => (int)p - 1).ToArray());
+                    Activation(node, Output(), OpKind.Permute, new[] { Act(node, x) }, rank, settings: new PermuteSettings(perm.Skip(1).Select(p => (int)p - 1).ToEquatableArray()));
                     return;
                 }
                 case "Concat":
@@ -546,7 +546,7 @@ internal static partial class OnnxImporter
                     int axis = SampleAxis(node, IntAttribute(node, "axis", 0), rank);
                     int joined = Act(node, Input(node, 0));
                     for (int i = 1; i < node.Inputs.Count; i++)
-                        joined = Record(node, OpKind.Concat, new[] { joined, Act(node, Input(node, i)) }, ints: new[] { axis - 1 });
+                        joined = Record(node, OpKind.Concat, new[] { joined, Act(node, Input(node, i)) }, settings: new AxisSettings(axis - 1));
                     _activations[Output()] = joined;
                     _ranks[Output()] = rank;
                     return;
@@ -591,7 +591,7 @@ internal static partial class OnnxImporter
                     int[] input = SampleShape(node, x);
                     int[] sample = dims.Skip(1).Select((d, i) => d != 0 ? (int)d
                         : !allowZero && i < input.Length ? input[i] : throw Unsupported(node, $"shape {shape.Describe()}: a 0 here has no dimension to copy")).ToArray();
-                    Activation(node, Output(), OpKind.Reshape, new[] { Act(node, x) }, dims.Length, ints: sample);
+                    Activation(node, Output(), OpKind.Reshape, new[] { Act(node, x) }, dims.Length, settings: new ReshapeSettings(new EquatableArray<int>(sample)));
                     return;
                 }
                 case "Gemm":
@@ -657,7 +657,7 @@ internal static partial class OnnxImporter
                         OnnxDataType.Int16 => (-32768, 32767),
                         _ => throw Unsupported(node, $"codes of type {type} are not supported (uint8, int8, uint16, int16 are)"),
                     };
-                    Activation(node, Output(), OpKind.QuantizeLinear, new[] { Act(node, x) }, RankOf(x), scalar: scale, ints: new[] { (int)zero, low, high });
+                    Activation(node, Output(), OpKind.QuantizeLinear, new[] { Act(node, x) }, RankOf(x), scalar: scale, settings: new QuantizeCodes((int)zero, low, high));
                     return;
                 }
                 case "DequantizeLinear":
@@ -709,7 +709,7 @@ internal static partial class OnnxImporter
                     int groups = (int)IntAttribute(node, "group", 1);
                     _weights.Add(new(name + ".weight", w));
                     if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0) _weights.Add(new(name + ".bias", Const(node, Input(node, 2))));
-                    Activation(node, Output(), rank == 4 ? OpKind.Conv2d : OpKind.Conv1d, new[] { Act(node, x) }, rank, name, ints: new[] { stride, padding, dilation, groups });
+                    Activation(node, Output(), rank == 4 ? OpKind.Conv2d : OpKind.Conv1d, new[] { Act(node, x) }, rank, name, settings: new ConvSettings(stride, padding, dilation, groups));
                     return;
                 }
                 case "MaxPool" or "AveragePool":
@@ -723,7 +723,7 @@ internal static partial class OnnxImporter
                     if (Uniform(node, "dilations", 2, 1) != 1) throw Unsupported(node, "dilated pooling is not supported");
                     if (node.OpType == "AveragePool" && padding > 0 && IntAttribute(node, "count_include_pad", 0) == 0)
                         throw Unsupported(node, "averaging padded windows over the real values only (count_include_pad = 0) is not supported");
-                    Activation(node, Output(), node.OpType == "MaxPool" ? OpKind.MaxPool2d : OpKind.AvgPool2d, new[] { Act(node, x) }, 4, ints: new[] { kernel, stride, padding });
+                    Activation(node, Output(), node.OpType == "MaxPool" ? OpKind.MaxPool2d : OpKind.AvgPool2d, new[] { Act(node, x) }, 4, settings: new PoolSettings(kernel, stride, padding));
                     return;
                 }
                 case "GlobalAveragePool":
@@ -732,7 +732,7 @@ internal static partial class OnnxImporter
                     if (RankOf(x) != 4) throw Unsupported(node, "only [N, C, H, W] inputs are supported");
                     int pooled = Record(node, OpKind.GlobalAvgPool, new[] { Act(node, x) });
                     // ONNX keeps the pooled dimensions: [N, C, 1, 1].
-                    int kept = Record(node, OpKind.Reshape, new[] { pooled }, ints: new[] { -1, 1, 1 });
+                    int kept = Record(node, OpKind.Reshape, new[] { pooled }, settings: new ReshapeSettings(new EquatableArray<int>(new[] { -1, 1, 1 })));
                     _activations[Output()] = kept;
                     _ranks[Output()] = 4;
                     return;
@@ -829,17 +829,17 @@ internal static partial class OnnxImporter
             Activation(node, output, OpKind.Linear, new[] { Act(node, x) }, RankOf(x), name);
         }
 
-        private void Activation(OnnxNode node, string output, OpKind kind, int[] inputs, int rank, string? name = null, float scalar = 0f, int[]? ints = null)
+        private void Activation(OnnxNode node, string output, OpKind kind, int[] inputs, int rank, string? name = null, float scalar = 0f, OpSettings? settings = null)
         {
-            _activations[output] = Record(node, kind, inputs, name, scalar, ints);
+            _activations[output] = Record(node, kind, inputs, name, scalar, settings);
             _ranks[output] = rank;
         }
 
-        private int Record(OnnxNode node, OpKind kind, int[] inputs, string? name = null, float scalar = 0f, int[]? ints = null)
+        private int Record(OnnxNode node, OpKind kind, int[] inputs, string? name = null, float scalar = 0f, OpSettings? settings = null)
         {
             if (kind == OpKind.Parameter && name is not null && _parameters.TryGetValue(name, out int existing)) return existing;
             string text = $"{node.OpType} '{(node.Name.Length > 0 ? node.Name : node.Outputs.FirstOrDefault() ?? "")}'";
-            _ops.Add(new RecordedOp(_ops.Count, kind, new EquatableArray<int>(inputs), name, scalar, new EquatableArray<int>(ints ?? Array.Empty<int>()), _at, null, text));
+            _ops.Add(new RecordedOp(_ops.Count, kind, new EquatableArray<int>(inputs), name, scalar, settings, _at, null, text));
             if (kind == OpKind.Parameter && name is not null) _parameters[name] = _ops.Count - 1;
             return _ops.Count - 1;
         }

@@ -27,9 +27,6 @@ internal sealed record EpilogueStep(OpKind Kind, float Scalar)
     public QuantizeCodes? Codes { get; init; }
 }
 
-/// <summary>ONNX QuantizeLinear's integer side: <c>clamp(round(x / scale) + Zero, Low, High)</c>.</summary>
-internal sealed record QuantizeCodes(int Zero, int Low, int High);
-
 /// <summary>
 /// One kernel of the compiled model, with everything the emitters print: where it reads and writes, what it computes
 /// (<see cref="Op"/>, a record per kind with its settings by name), the fused epilogue, and the source it came from.

@@ -10,7 +10,7 @@ namespace ModelCompiler.Generator.Model;
 /// <param name="Id">Index in <see cref="ModelDeclaration.Ops"/>; inputs always have smaller ids.</param>
 /// <param name="Name">Weight name (Linear, Parameter).</param>
 /// <param name="Scalar">Constant operand (AddScalar, MulScalar).</param>
-/// <param name="Ints">Constant dimensions (Reshape).</param>
+/// <param name="Settings">The op's constant settings by name (convolution, pooling, slicing, …); null for ops without any.</param>
 /// <param name="Location">The call, e.g. <c>Linear("fc1")</c>: where shape errors point.</param>
 /// <param name="NameLocation">The weight-name argument, when it is written in this call: where a missing weight points.</param>
 /// <param name="Text">The call's source text, for comments in the generated code.</param>
@@ -20,7 +20,7 @@ internal sealed record RecordedOp(
     EquatableArray<int> Inputs,
     string? Name,
     float Scalar,
-    EquatableArray<int> Ints,
+    OpSettings? Settings,
     LocationInfo? Location,
     LocationInfo? NameLocation,
     string Text)

@@ -97,7 +97,7 @@ internal sealed class ForwardEvaluator
 
     public Outcome Evaluate(IMethodSymbol forward, MethodDeclarationSyntax syntax, IParameterSymbol input)
     {
-        _ops.Add(new RecordedOp(0, OpKind.Input, EquatableArray<int>.Empty, input.Name, 0f, EquatableArray<int>.Empty,
+        _ops.Add(new RecordedOp(0, OpKind.Input, EquatableArray<int>.Empty, input.Name, 0f, null,
             LocationInfo.From(input.Locations.FirstOrDefault()), null, input.Name));
         var env = new Env();
         env.Set(input, new TensorValue(0));
@@ -340,7 +340,7 @@ internal sealed class ForwardEvaluator
             case "Mean":
             {
                 IArgumentOperation dimension = Arg("dimension")!;
-                return Record(OpKind.Mean, invocation, new[] { receiver }, ints: new[] { ToInt(Eval(dimension.Value, env), dimension) });
+                return Record(OpKind.Mean, invocation, new[] { receiver }, settings: new AxisSettings(ToInt(Eval(dimension.Value, env), dimension)));
             }
             case "BatchNorm":
             {
@@ -354,33 +354,34 @@ internal sealed class ForwardEvaluator
             {
                 IArgumentOperation name = Arg("name")!;
                 string weight = ToStringValue(Eval(name.Value, env), name);
-                int[] settings = new[] { "stride", "padding", "dilation", "groups" }.Select(a => ToInt(Eval(Arg(a)!.Value, env), Arg(a)!)).ToArray();
+                int[] values = new[] { "stride", "padding", "dilation", "groups" }.Select(a => ToInt(Eval(Arg(a)!.Value, env), Arg(a)!)).ToArray();
+                var settings = new ConvSettings(Stride: values[0], Padding: values[1], Dilation: values[2], Groups: values[3]);
                 LocationInfo? nameLocation = name.IsImplicit ? null : LocationInfo.From(name.Syntax);
-                return Record(method.Name == "Conv2d" ? OpKind.Conv2d : OpKind.Conv1d, invocation, new[] { receiver }, weight, ints: settings, nameLocation: nameLocation);
+                return Record(method.Name == "Conv2d" ? OpKind.Conv2d : OpKind.Conv1d, invocation, new[] { receiver }, weight, settings: settings, nameLocation: nameLocation);
             }
             case "MaxPool2d":
             case "AvgPool2d":
             {
-                int[] settings = new[] { "kernel", "stride", "padding" }.Select(a => ToInt(Eval(Arg(a)!.Value, env), Arg(a)!)).ToArray();
-                if (settings[1] == 0) settings[1] = settings[0];
-                return Record(method.Name == "MaxPool2d" ? OpKind.MaxPool2d : OpKind.AvgPool2d, invocation, new[] { receiver }, ints: settings);
+                int[] values = new[] { "kernel", "stride", "padding" }.Select(a => ToInt(Eval(Arg(a)!.Value, env), Arg(a)!)).ToArray();
+                // A stride of 0 means the window's size, as PyTorch's default stride.
+                var settings = new PoolSettings(Window: values[0], Stride: values[1] == 0 ? values[0] : values[1], Padding: values[2]);
+                return Record(method.Name == "MaxPool2d" ? OpKind.MaxPool2d : OpKind.AvgPool2d, invocation, new[] { receiver }, settings: settings);
             }
             case "Transpose":
-                return Record(OpKind.Transpose, invocation, new[] { receiver }, ints: new[] { IntArg(Arg("dim0")!, env), IntArg(Arg("dim1")!, env) });
+                return Record(OpKind.Transpose, invocation, new[] { receiver }, settings: new TransposeSettings(IntArg(Arg("dim0")!, env), IntArg(Arg("dim1")!, env)));
             case "Unsqueeze":
-                return Record(OpKind.Unsqueeze, invocation, new[] { receiver }, ints: new[] { IntArg(Arg("dimension")!, env) });
+                return Record(OpKind.Unsqueeze, invocation, new[] { receiver }, settings: new AxisSettings(IntArg(Arg("dimension")!, env)));
             case "Squeeze":
-                return Record(OpKind.Squeeze, invocation, new[] { receiver }, ints: new[] { IntArg(Arg("dimension")!, env) });
+                return Record(OpKind.Squeeze, invocation, new[] { receiver }, settings: new AxisSettings(IntArg(Arg("dimension")!, env)));
             case "Permute":
             {
                 IArgumentOperation dims = Arg("dims")!;
                 if (Eval(dims.Value, env) is not IntsValue order) throw Unsupported(dims, "Permute needs constant dimensions");
-                return Record(OpKind.Permute, invocation, new[] { receiver }, ints: order.Values);
+                return Record(OpKind.Permute, invocation, new[] { receiver }, settings: new PermuteSettings(new EquatableArray<int>(order.Values)));
             }
             case "Slice":
-                // The fourth number is the size the dimension must have (0: any); Split sets it to the sum of its parts.
                 return Record(OpKind.Slice, invocation, new[] { receiver },
-                    ints: new[] { IntArg(Arg("dimension")!, env), IntArg(Arg("start")!, env), IntArg(Arg("end")!, env), 0 });
+                    settings: new SliceSettings(IntArg(Arg("dimension")!, env), IntArg(Arg("start")!, env), IntArg(Arg("end")!, env), SliceOrigin.Exact));
             case "Split":
             {
                 int dimension = IntArg(Arg("dimension")!, env);
@@ -394,13 +395,13 @@ internal sealed class ForwardEvaluator
                 int total = (int)sum, start = 0;
                 var parts = new int[sizes.Values.Length];
                 for (int i = 0; i < parts.Length; start += sizes.Values[i], i++)
-                    parts[i] = ((TensorValue)Record(OpKind.Slice, invocation, new[] { receiver }, ints: new[] { dimension, start, start + sizes.Values[i], total })).Id;
+                    parts[i] = ((TensorValue)Record(OpKind.Slice, invocation, new[] { receiver }, settings: new SliceSettings(dimension, start, start + sizes.Values[i], SliceOrigin.Split, SplitTotal: total))).Id;
                 return new TensorsValue(parts);
             }
             case "Concat":
             {
                 IArgumentOperation other = Arg("other")!;
-                return Record(OpKind.Concat, invocation, new[] { receiver, TensorId(Eval(other.Value, env), other.Value) }, ints: new[] { IntArg(Arg("dimension")!, env) });
+                return Record(OpKind.Concat, invocation, new[] { receiver, TensorId(Eval(other.Value, env), other.Value) }, settings: new AxisSettings(IntArg(Arg("dimension")!, env)));
             }
             case "MatMul":
             {
@@ -413,7 +414,7 @@ internal sealed class ForwardEvaluator
                 var inputs = new List<int> { receiver, TensorId(Eval(key.Value, env), key.Value), TensorId(Eval(value.Value, env), value.Value) };
                 int? mask = OptionalTensor(Arg("mask"), env);
                 if (mask is not null) inputs.Add(mask.Value);
-                return Record(OpKind.Attention, invocation, inputs.ToArray(), ints: new[] { BoolArg(Arg("causal"), env) ? 1 : 0 });
+                return Record(OpKind.Attention, invocation, inputs.ToArray(), settings: new AttentionSettings(Heads: 0, Causal: BoolArg(Arg("causal"), env)));
             }
             case "MultiHeadAttention":
             {
@@ -428,7 +429,7 @@ internal sealed class ForwardEvaluator
                 var qkv = (TensorValue)Record(OpKind.Linear, invocation, new[] { receiver }, layer + ".in_proj", nameLocation: nameLocation);
                 _ops[qkv.Id] = _ops[qkv.Id] with { WeightName = layer + ".in_proj_weight", BiasName = layer + ".in_proj_bias" };
                 int[] coreInputs = mask is null ? new[] { qkv.Id } : new[] { qkv.Id, mask.Value };
-                var core = (TensorValue)Record(OpKind.AttentionCore, invocation, coreInputs, layer, ints: new[] { headCount, causal ? 1 : 0 });
+                var core = (TensorValue)Record(OpKind.AttentionCore, invocation, coreInputs, layer, settings: new AttentionSettings(headCount, causal));
                 return Record(OpKind.Linear, invocation, new[] { core.Id }, layer + ".out_proj", nameLocation: nameLocation);
             }
             case "Dropout": return Record(OpKind.Dropout, invocation, new[] { receiver });
@@ -463,7 +464,7 @@ internal sealed class ForwardEvaluator
             {
                 IArgumentOperation shape = Arg("sampleShape")!;
                 if (Eval(shape.Value, env) is not IntsValue dims) throw Unsupported(shape, "Reshape needs constant dimensions");
-                return Record(OpKind.Reshape, invocation, new[] { receiver }, ints: dims.Values);
+                return Record(OpKind.Reshape, invocation, new[] { receiver }, settings: new ReshapeSettings(new EquatableArray<int>(dims.Values)));
             }
             default:
                 throw Unsupported(invocation, $"Tensor.{method.Name} cannot be compiled yet");
@@ -567,13 +568,12 @@ internal sealed class ForwardEvaluator
 
     // ---- helpers ----
 
-    private Value Record(OpKind kind, IOperation at, int[] inputs, string? name = null, float scalar = 0f, int[]? ints = null,
+    private Value Record(OpKind kind, IOperation at, int[] inputs, string? name = null, float scalar = 0f, OpSettings? settings = null,
         LocationInfo? nameLocation = null)
     {
         if (_ops.Count >= MaxOps) throw Unsupported(at, $"the model has more than {MaxOps} ops");
         (LocationInfo? location, string text) = CallSite(at.Syntax);
-        _ops.Add(new RecordedOp(_ops.Count, kind, new EquatableArray<int>(inputs), name, scalar,
-            new EquatableArray<int>(ints ?? Array.Empty<int>()), location, nameLocation, text));
+        _ops.Add(new RecordedOp(_ops.Count, kind, new EquatableArray<int>(inputs), name, scalar, settings, location, nameLocation, text));
         return new TensorValue(_ops.Count - 1);
     }
 

@@ -79,17 +79,18 @@ internal static class Calibrate
                 case OpKind.Sqrt: values[node.Id] = Map(x, Math.Sqrt); break;
                 case OpKind.Exp: values[node.Id] = Map(x, Math.Exp); break;
                 case OpKind.Reciprocal: values[node.Id] = Map(x, v => 1 / v); break;
-                case OpKind.QuantizeLinear: values[node.Id] = Map(x, v => Quantize(v, node.Source.Scalar, node.Source.Ints.ToArray())); break;
+                case OpKind.QuantizeLinear: values[node.Id] = Map(x, v => Quantize(v, node.Source.Scalar, (QuantizeCodes)node.Source.Settings!)); break;
                 case OpKind.LeakyRelu: values[node.Id] = Map(x, v => v >= 0 ? v : (float)v * node.Source.Scalar); break;
                 case OpKind.ClampMin: values[node.Id] = Map(x, v => v < node.Source.Scalar ? node.Source.Scalar : v); break;
                 case OpKind.ClampMax: values[node.Id] = Map(x, v => v > node.Source.Scalar ? node.Source.Scalar : v); break;
                 case OpKind.AttentionCore:
                 {
-                    int heads = node.Source.Ints[0], model = node.Shape[1], sequence = node.Shape[0];
+                    (int heads, bool causal) = (AttentionSettings)node.Source.Settings!;
+                    int model = node.Shape[1], sequence = node.Shape[0];
                     Node? mask = inputsOf.Length > 1 ? graph.Nodes[inputsOf[1]] : null;
                     float[] qkv = Floats(x), y = new float[samples * sequence * model];
                     ReferenceOps.Attention(qkv, qkv, model, qkv, 2 * model, mask is null ? null : Floats(values[mask.Id]), y, samples,
-                        AttentionGeometry.Packed(sequence, heads, model / heads, mask is { IsConstant: false } ? sequence * sequence : 0, node.Source.Ints[1] != 0));
+                        AttentionGeometry.Packed(sequence, heads, model / heads, mask is { IsConstant: false } ? sequence * sequence : 0, causal));
                     values[node.Id] = Doubles(y);
                     break;
                 }
@@ -101,7 +102,7 @@ internal static class Calibrate
                     var y = new float[samples * node.ElementCount];
                     ReferenceOps.Attention(Floats(x), Floats(values[key.Id]), 0, Floats(values[value.Id]), 0, mask is null ? null : Floats(values[mask.Id]), y, samples,
                         AttentionGeometry.Separate(q.ElementCount / (queries * q.Shape[rank - 1]), queries, keys, q.Shape[rank - 1], value.Shape[rank - 1],
-                            mask is { IsConstant: false } ? queries * keys : 0, node.Source.Ints[0] != 0));
+                            mask is { IsConstant: false } ? queries * keys : 0, ((AttentionSettings)node.Source.Settings!).Causal));
                     values[node.Id] = Doubles(y);
                     break;
                 }
@@ -121,17 +122,17 @@ internal static class Calibrate
                     int[] Full(int sample, int[] strides) => new[] { sample }.Concat(strides).ToArray();
                     int[] shape = new[] { samples }.Concat(node.Kind == OpKind.Concat ? a.Shape : node.Shape).ToArray();
                     if (node.Kind == OpKind.Slice)
-                        ReferenceOps.StridedCopy(Floats(x), node.Axes[1] * inStrides[node.Axes[0]], Full(a.ElementCount, inStrides), y, 0, Full(node.ElementCount, outStrides), shape);
+                        ReferenceOps.StridedCopy(Floats(x), ((SliceSettings)node.Resolved!).Start * inStrides[((SliceSettings)node.Resolved).Axis], Full(a.ElementCount, inStrides), y, 0, Full(node.ElementCount, outStrides), shape);
                     else if (node.Kind == OpKind.Concat)
                     {
                         Node b = graph.Nodes[inputsOf[1]];
-                        int axis = node.Axes[0];
+                        int axis = ((AxisSettings)node.Resolved!).Axis;
                         ReferenceOps.StridedCopy(Floats(x), 0, Full(a.ElementCount, inStrides), y, 0, Full(node.ElementCount, outStrides), shape);
                         ReferenceOps.StridedCopy(Floats(values[b.Id]), 0, Full(b.ElementCount, ReferenceOps.DenseStrides(b.Shape)), y, a.Shape[axis] * outStrides[axis],
                             Full(node.ElementCount, outStrides), new[] { samples }.Concat(b.Shape).ToArray());
                     }
                     else
-                        ReferenceOps.StridedCopy(Floats(x), 0, Full(a.ElementCount, node.Axes.Select(d => inStrides[d]).ToArray()), y, 0, Full(node.ElementCount, outStrides), shape);
+                        ReferenceOps.StridedCopy(Floats(x), 0, Full(a.ElementCount, ((PermuteSettings)node.Resolved!).Order.Select(d => inStrides[d]).ToArray()), y, 0, Full(node.ElementCount, outStrides), shape);
                     values[node.Id] = Doubles(y);
                     break;
                 }
@@ -142,16 +143,16 @@ internal static class Calibrate
                     bool oneD = node.Kind == OpKind.Conv1d;
                     int c = input.Shape[0], h = oneD ? 1 : input.Shape[1], wi = input.Shape[input.Shape.Length - 1];
                     int oh = oneD ? 1 : node.Shape[1], ow = node.Shape[node.Shape.Length - 1];
-                    int[] settings = node.Source.Ints.ToArray();
+                    var settings = (ConvSettings)node.Source.Settings!;
                     values[node.Id] = Doubles(ReferenceOps.Conv2d(Floats(x), samples, c, h, wi, Tensor(node.Weight.Name), node.Bias is null ? null : Tensor(node.Bias.Name),
-                        w[0], oneD ? 1 : w[2], w[w.Length - 1], settings[0], settings[1], settings[2], settings[3], oh, ow, oneD ? 0 : -1));
+                        w[0], oneD ? 1 : w[2], w[w.Length - 1], settings.Stride, settings.Padding, settings.Dilation, settings.Groups, oh, ow, oneD ? 0 : -1));
                     break;
                 }
                 case OpKind.MaxPool2d or OpKind.AvgPool2d:
                 {
                     Node input = graph.Nodes[inputsOf[0]];
-                    int[] i = node.Source.Ints.ToArray();
-                    values[node.Id] = Doubles(ReferenceOps.Pool2d(Floats(x), samples * input.Shape[0], input.Shape[1], input.Shape[2], i[0], i[1], i[2],
+                    var pool = (PoolSettings)node.Source.Settings!;
+                    values[node.Id] = Doubles(ReferenceOps.Pool2d(Floats(x), samples * input.Shape[0], input.Shape[1], input.Shape[2], pool.Window, pool.Stride, pool.Padding,
                         node.Shape[1], node.Shape[2], node.Kind == OpKind.AvgPool2d));
                     break;
                 }
@@ -242,7 +243,7 @@ internal static class Calibrate
                 case OpKind.Mean:
                 {
                     Node input = graph.Nodes[inputsOf[0]];
-                    int dimension = node.Source.Ints[0], reduce = input.Shape[dimension];
+                    int dimension = ((AxisSettings)node.Source.Settings!).Axis, reduce = input.Shape[dimension];
                     int inner = 1;
                     for (int d = dimension + 1; d < input.Shape.Length; d++) inner *= input.Shape[d];
                     int outer = x.Length / (reduce * inner);
@@ -286,8 +287,8 @@ internal static class Calibrate
     private static double[] Doubles(float[] values) => Array.ConvertAll(values, v => (double)v);
 
     /// <summary>ONNX QuantizeLinear in float, as the kernels compute it: clamp(round_half_even(x / scale) + zero, low, high).</summary>
-    public static double Quantize(double x, float scale, int[] zeroLowHigh) =>
-        Math.Max(zeroLowHigh[1], Math.Min(zeroLowHigh[2], Math.Round((float)x / scale, MidpointRounding.ToEven) + zeroLowHigh[0]));
+    public static double Quantize(double x, float scale, QuantizeCodes codes) =>
+        Math.Max(codes.Low, Math.Min(codes.High, Math.Round((float)x / scale, MidpointRounding.ToEven) + codes.Zero));
 
     private static double[] Map(double[] x, Func<double, double> f)
     {

@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Linq;
 using ModelCompiler.Generator.Graph;
+using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
 
 namespace ModelCompiler.Generator.Passes;
@@ -30,13 +31,16 @@ internal sealed class LayoutView
         {
             case OpKind.Slice:
             {
-                int axis = node.Axes[0], start = node.Axes[1];
+                (int axis, int start, int end, _, _) = (SliceSettings)node.Resolved!;
                 int[] shape = (int[])Shape.Clone();
-                shape[axis] = node.Axes[2] - start;
+                shape[axis] = end - start;
                 return new LayoutView(shape, (int[])Strides.Clone(), Offset + start * Strides[axis]);
             }
             case OpKind.Transpose or OpKind.Permute:
-                return new LayoutView(node.Axes.Select(d => Shape[d]).ToArray(), node.Axes.Select(d => Strides[d]).ToArray(), Offset);
+            {
+                EquatableArray<int> order = ((PermuteSettings)node.Resolved!).Order;
+                return new LayoutView(order.Select(d => Shape[d]).ToArray(), order.Select(d => Strides[d]).ToArray(), Offset);
+            }
             case OpKind.Reshape or OpKind.Flatten or OpKind.Dropout or OpKind.Unsqueeze or OpKind.Squeeze:
                 return Reshape(node.Shape);
             default:

@@ -1,4 +1,3 @@
-using System;
 using System.Collections.Generic;
 using System.Linq;
 using ModelCompiler.Generator.Helpers;
@@ -18,12 +17,12 @@ internal static class EliminateCommonSubexpressions
     {
         var replacement = new int[ops.Count];
         var kept = new List<RecordedOp>();
-        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        var seen = new Dictionary<OpKey, int>();
         foreach (RecordedOp op in ops)
         {
             int[] inputs = op.Inputs.Select(i => replacement[i]).ToArray();
-            string key = string.Join("|", op.Kind, string.Join(",", inputs), op.Name ?? "", op.WeightName ?? "", op.BiasName ?? "",
-                op.Scalar.ToString("R", System.Globalization.CultureInfo.InvariantCulture), string.Join(",", op.Ints));
+            var key = new OpKey(op.Kind, new EquatableArray<int>(inputs), op.Name, op.WeightName, op.BiasName,
+                op.Scalar.ToString("R", System.Globalization.CultureInfo.InvariantCulture), op.Settings);
             if (seen.TryGetValue(key, out int earlier))
             {
                 replacement[op.Id] = earlier;
@@ -36,4 +35,7 @@ internal static class EliminateCommonSubexpressions
         }
         return (kept, replacement[output]);
     }
+
+    /// <summary>What makes two ops the same computation (settings compare by value; the scalar by its exact text).</summary>
+    private sealed record OpKey(OpKind Kind, EquatableArray<int> Inputs, string? Name, string? WeightName, string? BiasName, string Scalar, OpSettings? Settings);
 }

@@ -31,7 +31,7 @@ internal static class FoldConstants
                 OpKind.Sqrt => Map(x, Math.Sqrt),
                 OpKind.Exp => Map(x, Math.Exp),
                 OpKind.Reciprocal => Map(x, v => 1 / v),
-                OpKind.QuantizeLinear => Map(x, v => Calibrate.Quantize(v, node.Source.Scalar, node.Source.Ints.ToArray())),
+                OpKind.QuantizeLinear => Map(x, v => Calibrate.Quantize(v, node.Source.Scalar, (QuantizeCodes)node.Source.Settings!)),
                 OpKind.LeakyRelu => Map(x, v => v >= 0 ? v : (float)v * node.Source.Scalar),
                 OpKind.ClampMin => Map(x, v => v < node.Source.Scalar ? node.Source.Scalar : v),
                 OpKind.ClampMax => Map(x, v => v > node.Source.Scalar ? node.Source.Scalar : v),

@@ -133,7 +133,7 @@ internal static class FuseEpilogues
                 // registers, so it stores the pooled value and the unpooled plane is never written.
                 List<int> readers = LiveReaders(consumers, live, group.Result.Id);
                 Node? next = readers.Count == 1 ? graph.Nodes[readers[0]] : null;
-                if (next is { Kind: OpKind.MaxPool2d } && next.Source.Ints[0] == 2 && next.Source.Ints[1] == 2 && next.Source.Ints[2] == 0)
+                if (next is { Kind: OpKind.MaxPool2d, Source.Settings: PoolSettings { Window: 2, Stride: 2, Padding: 0 } })
                 {
                     group.Pool = next;
                     group.Absorbed.Add(next);
@@ -157,7 +157,7 @@ internal static class FuseEpilogues
     }
 
     /// <summary>A convolution with one input channel per group (and more than one group): run direct, not as a GEMM.</summary>
-    public static bool IsDepthwise(Node conv) => conv.Source.Ints[3] > 1 && conv.Weight!.Shape[1] == 1;
+    public static bool IsDepthwise(Node conv) => conv.Source.Settings is ConvSettings { Groups: > 1 } && conv.Weight!.Shape[1] == 1;
 
     /// <summary>
     /// A stride-1, ungrouped convolution: computed directly, vectorized along output rows (Kernels/DirectConvolution),
@@ -170,7 +170,7 @@ internal static class FuseEpilogues
     /// but 128→128 at 14×14 (1,152 inputs) 368 against 342 µs: there the direct kernel still wins.
     /// </summary>
     public static bool IsDirect(Node conv) =>
-        conv.Source.Ints[0] == 1 && conv.Source.Ints[3] == 1
+        conv.Source.Settings is ConvSettings { Stride: 1, Groups: 1 }
         && !(conv.Shape[conv.Shape.Length - 1] < 16 && conv.Weight!.Shape.Skip(1).Aggregate(1, (p, d) => p * d) >= 2048);
 
     /// <summary>
@@ -181,7 +181,7 @@ internal static class FuseEpilogues
     /// </summary>
     public static bool IsWinograd(Node conv) =>
         conv.Kind == OpKind.Conv2d && conv.Weight!.Shape[2] == 3 && conv.Weight.Shape[3] == 3
-        && conv.Source.Ints[0] == 1 && conv.Source.Ints[2] == 1 && conv.Source.Ints[3] == 1
+        && conv.Source.Settings is ConvSettings { Stride: 1, Dilation: 1, Groups: 1 }
         && conv.Weight.Shape[0] >= 64 && conv.Weight.Shape[1] >= 64 && conv.Shape[conv.Shape.Length - 1] >= 24;
 
     private static List<int> LiveReaders(List<int>[] consumers, bool[] live, int id)

@@ -190,10 +190,10 @@ internal static class LowerToPlan
         _ => 0,
     };
 
-    /// <summary>An epilogue step from an element-wise node (QuantizeLinear: its codes, recorded as zero point, low, high).</summary>
+    /// <summary>An epilogue step from an element-wise node (QuantizeLinear: its codes).</summary>
     private static EpilogueStep Step(Node node) => new(node.Kind, node.Source.Scalar)
     {
-        Codes = node.Kind == OpKind.QuantizeLinear ? new QuantizeCodes(node.Source.Ints[0], node.Source.Ints[1], node.Source.Ints[2]) : null,
+        Codes = node.Source.Settings as QuantizeCodes,
     };
 
     /// <summary>Whether a Linear runs in int8: the model asks for it and does not keep this layer in float32.</summary>
@@ -291,7 +291,7 @@ internal static class LowerToPlan
             }
             case KernelKind.Mean:
             {
-                int dimension = rootNode.Source.Ints[0];
+                int dimension = ((AxisSettings)rootNode.Source.Settings!).Axis;
                 int outer = input.Shape.Take(dimension).Aggregate(1, (p, d) => p * d), inner = input.Shape.Skip(dimension + 1).Aggregate(1, (p, d) => p * d);
                 return new KernelPlan(index, $"Mean over dimension {dimension} of {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}",
                     sources.ToEquatableArray(), where(input), null, output, new MeanOp(outer, input.Shape[dimension], inner),
@@ -312,8 +312,8 @@ internal static class LowerToPlan
                 int[] w = rootNode.Weight!.Shape;
                 bool oneD = rootNode.Kind == OpKind.Conv1d, depthwise = group.Kind == KernelKind.Depthwise;
                 int c = input.Shape[0], h = oneD ? 1 : input.Shape[1], width = input.Shape[input.Shape.Length - 1];
-                int kh = oneD ? 1 : w[2], kw = w[w.Length - 1], n = w[0], groups = rootNode.Source.Ints[3];
-                int k = c / groups * kh * kw, stride = rootNode.Source.Ints[0], padding = rootNode.Source.Ints[1], dilation = rootNode.Source.Ints[2];
+                (int stride, int padding, int dilation, int groups) = (ConvSettings)rootNode.Source.Settings!;
+                int kh = oneD ? 1 : w[2], kw = w[w.Length - 1], n = w[0], k = c / groups * kh * kw;
                 int oh = oneD ? 1 : rootNode.Shape[1], ow = rootNode.Shape[rootNode.Shape.Length - 1];
                 var geometry = new ConvGeometry(c, h, width, n, kh, kw, stride, padding, dilation, oh, ow, groups, oneD ? 0 : padding);
                 // Direct: how many output channels the kernel keeps in registers (8, 6 or 4), and whether it pools.
@@ -336,7 +336,7 @@ internal static class LowerToPlan
             case KernelKind.Winograd:
             {
                 int[] w = rootNode.Weight!.Shape;
-                int c = input.Shape[0], n = w[0], padding = rootNode.Source.Ints[1], oh = rootNode.Shape[1], ow = rootNode.Shape[2];
+                int c = input.Shape[0], n = w[0], padding = ((ConvSettings)rootNode.Source.Settings!).Padding, oh = rootNode.Shape[1], ow = rootNode.Shape[2];
                 var geometry = new ConvGeometry(c, input.Shape[1], input.Shape[2], n, 3, 3, 1, padding, 1, oh, ow, 1, padding);
                 string? norm = rootNode.FoldedNorm;
                 // The filters in the Winograd domain, G g Gᵀ, computed at build time: sixteen [out, C] matrices.
@@ -350,8 +350,7 @@ internal static class LowerToPlan
             }
             case KernelKind.MaxPool2d or KernelKind.AvgPool2d:
             {
-                int[] i = rootNode.Source.Ints.ToArray();
-                int window = i[0], stride = i[1], padding = i[2];
+                (int window, int stride, int padding) = (PoolSettings)rootNode.Source.Settings!;
                 var pool = new PoolOp(group.Kind == KernelKind.MaxPool2d, input.Shape[0], input.Shape[1], input.Shape[2], window, stride, padding, rootNode.Shape[1], rootNode.Shape[2]);
                 return new KernelPlan(index, $"{group.Kind} {window}×{window}, stride {stride}, padding {padding}: {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}",
                     sources.ToEquatableArray(), where(input), null, output, pool, EquatableArray<EpilogueStep>.Empty, (long)rootNode.ElementCount * window * window);
@@ -363,8 +362,8 @@ internal static class LowerToPlan
             case KernelKind.Attention when rootNode.Kind == OpKind.AttentionCore:
             {
                 // MultiHeadAttention: queries, keys and values side by side in the packed projection.
-                int sequence = input.Shape[0], features = rootNode.Shape[1], heads = rootNode.Source.Ints[0];
-                bool causal = rootNode.Source.Ints[1] != 0;
+                (int heads, bool causal) = (AttentionSettings)rootNode.Source.Settings!;
+                int sequence = input.Shape[0], features = rootNode.Shape[1];
                 Node? mask = rootNode.Inputs.Length > 1 ? graph.Nodes[rootNode.Inputs[1]] : null;
                 var geometry = AttentionGeometry.Packed(sequence, heads, features / heads, mask is { IsConstant: false } ? sequence * sequence : 0, causal);
                 Operand qkv = where(input);
@@ -380,7 +379,7 @@ internal static class LowerToPlan
                 Node? mask = rootNode.Inputs.Length > 3 ? graph.Nodes[rootNode.Inputs[3]] : null;
                 int rank = q.Shape.Length, queries = q.Shape[rank - 2], headSize = q.Shape[rank - 1], keys = key.Shape[rank - 2], valueSize = value.Shape[rank - 1];
                 int heads = q.Shape.Take(rank - 2).Aggregate(1, (p, d) => p * d);
-                bool causal = rootNode.Source.Ints[0] != 0;
+                bool causal = ((AttentionSettings)rootNode.Source.Settings!).Causal;
                 var geometry = AttentionGeometry.Separate(heads, queries, keys, headSize, valueSize, mask is { IsConstant: false } ? queries * keys : 0, causal);
                 return new KernelPlan(index,
                     $"ScaledDotProductAttention: {heads} head{(heads == 1 ? "" : "s")}, {queries} queries × {keys} keys of {headSize}, softmax(q·kᵀ/√e{(mask is null ? "" : " + mask")})·v{(causal ? ", causal" : "")}, flash-style",
@@ -412,15 +411,16 @@ internal static class LowerToPlan
                 string what;
                 if (rootNode.Kind == OpKind.Slice)
                 {
-                    int axis = rootNode.Axes[0], start = rootNode.Axes[1];
+                    (int axis, int start, int end, _, _) = (SliceSettings)rootNode.Resolved!;
                     for (int d = 0; d < shape.Length; d++) strides[d + 1] = sourceStrides[d];
                     source = source with { Offset = source.Offset + start * sourceStrides[axis], RowOffset = source.RowOffset + start * sourceStrides[axis] };
-                    what = $"Slice [{start}, {rootNode.Axes[2]}) of dimension {axis}";
+                    what = $"Slice [{start}, {end}) of dimension {axis}";
                 }
                 else
                 {
-                    for (int d = 0; d < shape.Length; d++) strides[d + 1] = sourceStrides[rootNode.Axes[d]];
-                    what = $"{rootNode.Kind} ({string.Join(", ", rootNode.Axes)})";
+                    EquatableArray<int> order = ((PermuteSettings)rootNode.Resolved!).Order;
+                    for (int d = 0; d < shape.Length; d++) strides[d + 1] = sourceStrides[order[d]];
+                    what = $"{rootNode.Kind} ({string.Join(", ", order)})";
                 }
                 var copy = new StridedOp(new EquatableArray<int>(shape), new EquatableArray<int>(strides),
                     new EquatableArray<int>(new[] { rootNode.ElementCount }.Concat(DenseStrides(rootNode)).ToArray()));
@@ -430,7 +430,7 @@ internal static class LowerToPlan
             case KernelKind.Concat:
             {
                 Node a = input, b = graph.Nodes[rootNode.Inputs[1]];
-                int axis = rootNode.Axes[0];
+                int axis = ((AxisSettings)rootNode.Resolved!).Axis;
                 int[] outStrides = DenseStrides(rootNode);
                 int[] Strides(Node n) => new[] { n.ElementCount }.Concat(DenseStrides(n)).ToArray();
                 var concat = new ConcatOp(new EquatableArray<int>(a.Shape), new EquatableArray<int>(Strides(a)), new EquatableArray<int>(b.Shape),

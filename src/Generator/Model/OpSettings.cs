@@ -1,0 +1,51 @@
+using ModelCompiler.Generator.Helpers;
+
+namespace ModelCompiler.Generator.Model;
+
+/// <summary>
+/// An op's constant settings, as recorded (by the partial evaluator from the call's arguments, or by the ONNX importer
+/// from the node's attributes): one record per shape of settings, every value by name. Dimensions may be negative
+/// (counted from the end); shape inference resolves them against the input's rank.
+/// </summary>
+internal abstract record OpSettings;
+
+/// <summary>Conv2d, Conv1d: PyTorch's <c>conv2d</c> settings (the same value both ways in 2-D).</summary>
+internal sealed record ConvSettings(int Stride, int Padding, int Dilation, int Groups) : OpSettings;
+
+/// <summary>MaxPool2d, AvgPool2d: a square window.</summary>
+internal sealed record PoolSettings(int Window, int Stride, int Padding) : OpSettings;
+
+/// <summary>Transpose: the two dimensions swapped.</summary>
+internal sealed record TransposeSettings(int First, int Second) : OpSettings;
+
+/// <summary>Permute: result dimension i is input dimension <c>Order[i]</c>.</summary>
+internal sealed record PermuteSettings(EquatableArray<int> Order) : OpSettings;
+
+/// <summary>Mean, Concat, Unsqueeze, Squeeze: the one dimension they work on.</summary>
+internal sealed record AxisSettings(int Axis) : OpSettings;
+
+/// <summary>How a Slice came to be, which decides how its bounds are checked.</summary>
+internal enum SliceOrigin
+{
+    /// <summary><c>Tensor.Slice</c> or ONNX Gather/Split: the range must lie inside the dimension.</summary>
+    Exact,
+
+    /// <summary>One part of <c>Tensor.Split</c>: the parts must also add up to the dimension (<see cref="SliceSettings.SplitTotal"/>).</summary>
+    Split,
+
+    /// <summary>ONNX Slice: bounds past either end are clamped to the dimension.</summary>
+    Clamped,
+}
+
+/// <summary>Slice: <c>[Start, End)</c> of dimension <see cref="Axis"/> (negative bounds count from the end).</summary>
+/// <param name="SplitTotal">A part of Split: the sum of all the parts' sizes.</param>
+internal sealed record SliceSettings(int Axis, int Start, int End, SliceOrigin Origin, int SplitTotal = 0) : OpSettings;
+
+/// <summary>Reshape: the per-sample dimensions.</summary>
+internal sealed record ReshapeSettings(EquatableArray<int> Dimensions) : OpSettings;
+
+/// <summary>AttentionCore (MultiHeadAttention): the number of heads; Attention and AttentionCore: whether keys after the query are hidden.</summary>
+internal sealed record AttentionSettings(int Heads, bool Causal) : OpSettings;
+
+/// <summary>ONNX QuantizeLinear's integer side: <c>clamp(round(x / scale) + Zero, Low, High)</c> (the op's scalar is the scale).</summary>
+internal sealed record QuantizeCodes(int Zero, int Low, int High) : OpSettings;
