@@ -1,3 +1,5 @@
+extern alias generator;
+
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -15,7 +17,7 @@ public class ArchitectureTests
 {
     private static readonly string Generator = Path.Combine(GeneratorDiagnosticsTests.RepositoryRoot(), "src", "Generator");
 
-    private static readonly string[] Folders = { "Helpers", "Diagnostics", "Model", "Parsing", "Import", "Graph", "Passes", "Pipeline", "Emit" };
+    private static readonly string[] Folders = { "Helpers", "Diagnostics", "Model", "Parsing", "Import", "Graph", "Ops", "Passes", "Pipeline", "Emit" };
 
     /// <summary>Each stage folder and the folders its files refer to (a using directive or a qualified name).</summary>
     private static Dictionary<string, HashSet<string>> Dependencies()
@@ -78,6 +80,10 @@ public class ArchitectureTests
         Assert.Subset(new HashSet<string> { "Helpers", "Diagnostics", "Model" }, dependencies["Emit"]);
         Assert.DoesNotContain("Pipeline", dependencies.Where(d => d.Key != "Pipeline").SelectMany(d => d.Value));
     }
+
+    [Fact]
+    public void Every_op_kind_has_a_shape_rule_in_the_catalogue() =>
+        Assert.Empty(generator::ModelCompiler.Generator.Ops.OpCatalogue.KindsWithoutShapeRule());
 
     [Fact]
     public void Only_the_weights_file_reader_touches_files()

@@ -7,6 +7,7 @@ using ModelCompiler.Generator.Diagnostics;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
+using ModelCompiler.Generator.Passes;
 using ModelCompiler.Kernels;
 using ModelCompiler.Weights;
 

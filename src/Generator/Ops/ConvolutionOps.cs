@@ -1,0 +1,76 @@
+using System.Linq;
+using ModelCompiler.Generator.Graph;
+using ModelCompiler.Generator.Model;
+using ModelCompiler.Kernels;
+using ModelCompiler.Weights;
+
+namespace ModelCompiler.Generator.Ops;
+
+/// <summary>Convolutions and pooling over <c>[channels, height, width]</c> (1-D: <c>[channels, length]</c>).</summary>
+internal static class ConvolutionOps
+{
+    public static void Register(OpCatalogue.Builder catalogue)
+    {
+        catalogue.Shape(Convolution, OpKind.Conv2d, OpKind.Conv1d);
+        catalogue.Shape(Pool, OpKind.MaxPool2d, OpKind.AvgPool2d);
+        catalogue.Shape(GlobalAvgPool, OpKind.GlobalAvgPool);
+    }
+
+    /// <summary>Conv2d, Conv1d: PyTorch's <c>conv2d</c> with zero padding, dilation and groups.</summary>
+    private static Node? Convolution(ShapeContext c)
+    {
+        RecordedOp op = c.Op;
+        Node[] inputs = c.Inputs;
+        bool oneD = op.Kind == OpKind.Conv1d;
+        string what = $"{op.Kind} '{op.Name}'";
+        Node x = inputs[0];
+        if (x.IsConstant) return c.NotOnConstants();
+        if (x.Shape.Length != (oneD ? 2 : 3))
+            return c.Mismatch($"{what} needs samples of {(oneD ? "[channels, length]" : "[channels, height, width]")}, but gets {c.Shape(x)}");
+        SafeTensorEntry? weight = c.Find(op.Name + ".weight");
+        if (weight is null) return null;
+        (int stride, int padding, int dilation, int groups) = (ConvSettings)op.Settings!;
+        if (weight.Shape.Length != (oneD ? 3 : 4))
+            return c.Mismatch($"{what}: {op.Name}.weight must be {(oneD ? "[out, in/groups, k]" : "[out, in/groups, kh, kw]")} but is {Node.Format(weight.Shape)}");
+        if (groups <= 0 || x.Shape[0] % groups != 0 || weight.Shape[0] % groups != 0)
+            return c.Mismatch($"{what}: {x.Shape[0]} input and {weight.Shape[0]} output channels do not split into {groups} groups");
+        if (weight.Shape[1] * groups != x.Shape[0])
+            return c.Mismatch($"{what} expects {weight.Shape[1] * groups} input channels ({op.Name}.weight is {Node.Format(weight.Shape)}{(groups == 1 ? "" : $", groups {groups}")}), but its input is {c.Shape(x)}");
+        SafeTensorEntry? bias = c.Optional(op.Name + ".bias", out bool badBias);
+        if (badBias) return null;
+        if (bias is not null && (bias.Shape.Length != 1 || bias.Shape[0] != weight.Shape[0]))
+            return c.Mismatch($"{what}: {op.Name}.bias must be [{weight.Shape[0]}] but is {Node.Format(bias.Shape)}");
+        if (stride <= 0 || padding < 0 || dilation <= 0) return c.Mismatch($"{what}: stride and dilation must be positive and padding not negative");
+        int kw = weight.Shape[weight.Shape.Length - 1], width = x.Shape[x.Shape.Length - 1];
+        long ow = SizeMath.WindowPositions(width, padding, kw, stride, dilation);
+        long oh = oneD ? 1 : SizeMath.WindowPositions(x.Shape[1], padding, weight.Shape[2], stride, dilation);
+        if (oh <= 0 || ow <= 0) return c.Mismatch($"{what}: a kernel of {Node.Format(weight.Shape.Skip(2).ToArray())} does not fit {c.Shape(x)}");
+        return new Node(op, oneD ? new[] { weight.Shape[0], (int)ow } : new[] { weight.Shape[0], (int)oh, (int)ow }, isConstant: false) { Weight = weight, Bias = bias };
+    }
+
+    /// <summary>MaxPool2d, AvgPool2d: square windows; padding at most half the window.</summary>
+    private static Node? Pool(ShapeContext c)
+    {
+        RecordedOp op = c.Op;
+        Node[] inputs = c.Inputs;
+        Node x = inputs[0];
+        if (x.IsConstant) return c.NotOnConstants();
+        if (x.Shape.Length != 3) return c.Mismatch($"{op.Kind} needs samples of [channels, height, width], but gets {c.Shape(x)}");
+        (int kernel, int stride, int padding) = (PoolSettings)op.Settings!;
+        if (kernel <= 0 || stride <= 0 || padding < 0 || padding * 2 > kernel) return c.Mismatch($"{op.Kind}: kernel and stride must be positive, padding at most half the kernel");
+        long oh = SizeMath.WindowPositions(x.Shape[1], padding, kernel, stride), ow = SizeMath.WindowPositions(x.Shape[2], padding, kernel, stride);
+        if (oh <= 0 || ow <= 0) return c.Mismatch($"{op.Kind}: a {kernel}×{kernel} window does not fit {c.Shape(x)}");
+        return new Node(op, new[] { x.Shape[0], (int)oh, (int)ow }, isConstant: false);
+    }
+
+    /// <summary>GlobalAvgPool: one mean per channel.</summary>
+    private static Node? GlobalAvgPool(ShapeContext c)
+    {
+        RecordedOp op = c.Op;
+        Node[] inputs = c.Inputs;
+        if (inputs[0].IsConstant) return c.NotOnConstants();
+        return inputs[0].Shape.Length != 3
+            ? c.Mismatch($"GlobalAvgPool needs samples of [channels, height, width], but gets {c.Shape(inputs[0])}")
+            : new Node(op, new[] { inputs[0].Shape[0] }, isConstant: false);
+    }
+}

@@ -1,0 +1,155 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using ModelCompiler.Generator.Graph;
+using ModelCompiler.Generator.Helpers;
+using ModelCompiler.Generator.Model;
+using ModelCompiler.Kernels;
+
+namespace ModelCompiler.Generator.Ops;
+
+/// <summary>Ops that move values without computing: views (Reshape, Flatten, Unsqueeze, Squeeze) and strided copies (Transpose, Permute, Slice, Concat).</summary>
+internal static class LayoutOps
+{
+    public static void Register(OpCatalogue.Builder catalogue)
+    {
+        catalogue.Shape(Permutation, OpKind.Transpose, OpKind.Permute);
+        catalogue.Shape(Unsqueeze, OpKind.Unsqueeze);
+        catalogue.Shape(Squeeze, OpKind.Squeeze);
+        catalogue.Shape(Slice, OpKind.Slice);
+        catalogue.Shape(Concat, OpKind.Concat);
+        catalogue.Shape(Flatten, OpKind.Flatten);
+        catalogue.Shape(Reshape, OpKind.Reshape);
+    }
+
+    /// <summary>Transpose, Permute: resolves the permutation (Node.Resolved).</summary>
+    private static Node? Permutation(ShapeContext c)
+    {
+        RecordedOp op = c.Op;
+        Node[] inputs = c.Inputs;
+        Node x = inputs[0];
+        if (x.IsConstant) return c.NotOnConstants();
+        int rank = x.Shape.Length;
+        int[] order;
+        if (op.Kind == OpKind.Transpose)
+        {
+            var transpose = (TransposeSettings)op.Settings!;
+            int? a = ShapeContext.Axis(transpose.First, rank), b = ShapeContext.Axis(transpose.Second, rank);
+            if (a is null || b is null) return c.Mismatch($"Transpose: a sample of {c.Shape(x)} has no dimension {(a is null ? transpose.First : transpose.Second)}");
+            order = Enumerable.Range(0, rank).ToArray();
+            (order[a.Value], order[b.Value]) = (order[b.Value], order[a.Value]);
+        }
+        else
+        {
+            EquatableArray<int> requested = ((PermuteSettings)op.Settings!).Order;
+            int?[] axes = requested.Select(d => ShapeContext.Axis(d, rank)).ToArray();
+            if (axes.Length != rank || axes.Any(a => a is null) || axes.Distinct().Count() != rank)
+                return c.Mismatch($"Permute: [{string.Join(", ", requested)}] is not an order of the {rank} dimensions of a sample of {c.Shape(x)}");
+            order = axes.Select(a => a!.Value).ToArray();
+        }
+        return new Node(op, order.Select(d => x.Shape[d]).ToArray(), isConstant: false) { Resolved = new PermuteSettings(new EquatableArray<int>(order)) };
+    }
+
+    /// <summary>Unsqueeze: a new dimension of size 1.</summary>
+    private static Node? Unsqueeze(ShapeContext c)
+    {
+        RecordedOp op = c.Op;
+        Node[] inputs = c.Inputs;
+        Node x = inputs[0];
+        if (x.IsConstant) return c.NotOnConstants();
+        int requested = ((AxisSettings)op.Settings!).Axis, rank = x.Shape.Length, d = requested < 0 ? requested + rank + 1 : requested;
+        if (d < 0 || d > rank) return c.Mismatch($"Unsqueeze: a sample of {c.Shape(x)} takes a new dimension at 0 to {rank}, not {requested}");
+        var shape = new List<int>(x.Shape);
+        shape.Insert(d, 1);
+        return new Node(op, shape.ToArray(), isConstant: false);
+    }
+
+    /// <summary>Squeeze: removes a dimension of size 1.</summary>
+    private static Node? Squeeze(ShapeContext c)
+    {
+        RecordedOp op = c.Op;
+        Node[] inputs = c.Inputs;
+        Node x = inputs[0];
+        if (x.IsConstant) return c.NotOnConstants();
+        int requested = ((AxisSettings)op.Settings!).Axis;
+        int? axis = ShapeContext.Axis(requested, x.Shape.Length);
+        if (axis is null || x.Shape[axis.Value] != 1)
+            return c.Mismatch($"Squeeze: dimension {requested} of a sample of {c.Shape(x)} {(axis is null ? "does not exist" : $"has size {x.Shape[axis.Value]}, not 1")}");
+        return new Node(op, x.Shape.Where((_, i) => i != axis.Value).ToArray(), isConstant: false);
+    }
+
+    /// <summary>Slice (and each part of Split): resolves the dimension and the bounds (Node.Resolved).</summary>
+    private static Node? Slice(ShapeContext c)
+    {
+        RecordedOp op = c.Op;
+        Node[] inputs = c.Inputs;
+        Node x = inputs[0];
+        if (x.IsConstant) return c.NotOnConstants();
+        var slice = (SliceSettings)op.Settings!;
+        int? axis = ShapeContext.Axis(slice.Axis, x.Shape.Length);
+        if (axis is null) return c.Mismatch($"{(slice.Origin == SliceOrigin.Split ? "Split" : "Slice")}: a sample of {c.Shape(x)} has no dimension {slice.Axis}");
+        int size = x.Shape[axis.Value], start = slice.Start < 0 ? slice.Start + size : slice.Start, end = slice.End < 0 ? slice.End + size : slice.End;
+        if (slice.Origin == SliceOrigin.Clamped)
+        {
+            // ONNX Slice: bounds past either end are clamped to the dimension.
+            start = Math.Max(0, Math.Min(start, size));
+            end = Math.Max(0, Math.Min(end, size));
+        }
+        if (slice.Origin == SliceOrigin.Split && slice.SplitTotal != size)
+            return c.Mismatch($"Split: the sizes add up to {slice.SplitTotal}, but dimension {slice.Axis} of {c.Shape(x)} has {size}");
+        if (start < 0 || end > size || start >= end)
+            return c.Mismatch($"Slice: [{slice.Start}, {slice.End}) is not a non-empty range of dimension {slice.Axis} of {c.Shape(x)}");
+        int[] shape = (int[])x.Shape.Clone();
+        shape[axis.Value] = end - start;
+        return new Node(op, shape, isConstant: false) { Resolved = slice with { Axis = axis.Value, Start = start, End = end } };
+    }
+
+    /// <summary>Concat of two values along one dimension.</summary>
+    private static Node? Concat(ShapeContext c)
+    {
+        RecordedOp op = c.Op;
+        Node[] inputs = c.Inputs;
+        Node a = inputs[0], b = inputs[1];
+        if (a.IsConstant || b.IsConstant) return c.NotOnConstants();
+        int requested = ((AxisSettings)op.Settings!).Axis;
+        int? axis = ShapeContext.Axis(requested, a.Shape.Length);
+        if (axis is null) return c.Mismatch($"Concat: a sample of {c.Shape(a)} has no dimension {requested}");
+        if (b.Shape.Length != a.Shape.Length || Enumerable.Range(0, a.Shape.Length).Any(d => d != axis && a.Shape[d] != b.Shape[d]))
+            return c.Mismatch($"Concat: {c.Shape(a)} and {c.Shape(b)} differ outside dimension {requested}");
+        int[] shape = (int[])a.Shape.Clone();
+        shape[axis.Value] += b.Shape[axis.Value];
+        return new Node(op, shape, isConstant: false) { Resolved = new AxisSettings(axis.Value) };
+    }
+
+    /// <summary>Flatten: one dimension per sample.</summary>
+    private static Node? Flatten(ShapeContext c)
+    {
+        RecordedOp op = c.Op;
+        Node[] inputs = c.Inputs;
+        if (inputs[0].IsConstant) return c.NotOnConstants();
+        return new Node(op, new[] { inputs[0].ElementCount }, isConstant: false);
+    }
+
+    /// <summary>Reshape: the per-sample dimensions, one of them -1 at most.</summary>
+    private static Node? Reshape(ShapeContext c)
+    {
+        RecordedOp op = c.Op;
+        Node[] inputs = c.Inputs;
+        Node x = inputs[0];
+        if (x.IsConstant) return c.NotOnConstants();
+        int[] dims = ((ReshapeSettings)op.Settings!).Dimensions.ToArray();
+        int inferred = Array.IndexOf(dims, -1);
+        if (dims.Length == 0 || dims.Any(d => d == 0 || d < -1) || dims.Count(d => d == -1) > 1)
+            return c.Mismatch($"Reshape: [{string.Join(", ", dims)}] is not a valid shape (positive dimensions, at most one -1)");
+        long known = SizeMath.Product(dims.Where(d => d > 0));
+        if (inferred >= 0)
+        {
+            if (x.ElementCount % known != 0)
+                return c.Mismatch($"Reshape: a sample of {c.Shape(x)} has {x.ElementCount} values, which [{string.Join(", ", dims)}] cannot hold");
+            dims[inferred] = (int)(x.ElementCount / known);
+        }
+        else if (known != x.ElementCount)
+            return c.Mismatch($"Reshape: a sample of {c.Shape(x)} has {x.ElementCount} values, but [{string.Join(", ", dims)}] has {known}");
+        return new Node(op, dims, isConstant: false);
+    }
+}
