@@ -86,6 +86,10 @@ public class ArchitectureTests
         Assert.Empty(generator::ModelCompiler.Generator.Ops.OpCatalogue.KindsWithoutShapeRule());
 
     [Fact]
+    public void Every_op_kind_but_the_sources_has_a_reference_evaluation_in_the_catalogue() =>
+        Assert.Empty(generator::ModelCompiler.Generator.Ops.OpCatalogue.KindsWithoutEvaluation());
+
+    [Fact]
     public void Only_the_weights_file_reader_touches_files()
     {
         var io = new Regex(@"\bFile\.(Read|Open|Exists|Get)|new FileStream\(|new FileInfo\(|\bDirectory\.(Get|Exists|Enumerate)");

@@ -12,6 +12,8 @@ internal static class AttentionOps
     {
         catalogue.Shape(Attention, OpKind.Attention);
         catalogue.Shape(MultiHeadAttention, OpKind.AttentionCore);
+        catalogue.Evaluate(EvaluateMultiHeadAttention, OpKind.AttentionCore);
+        catalogue.Evaluate(EvaluateAttention, OpKind.Attention);
     }
 
     /// <summary>ScaledDotProductAttention: queries <c>[h…, L, e]</c>, keys <c>[h…, S, e]</c>, values <c>[h…, S, ev]</c>, an optional <c>[L, S]</c> mask.</summary>
@@ -48,5 +50,42 @@ internal static class AttentionOps
         int[] shape = (int[])qkv.Shape.Clone();
         shape[shape.Length - 1] = width / 3;
         return new Node(op, shape, isConstant: false);
+    }
+
+    /// <summary>MultiHeadAttention's core through ReferenceOps.Attention on the packed projection.</summary>
+    private static double[] EvaluateMultiHeadAttention(EvaluationContext context)
+    {
+        Node node = context.Node;
+        ModelGraph graph = context.Graph;
+        int[] inputsOf = context.Node.Inputs;
+        double[] x = context.X;
+        int samples = context.Samples;
+        double[][] values = context.Values;
+        (int heads, bool causal) = (AttentionSettings)node.Source.Settings!;
+        int model = node.Shape[1], sequence = node.Shape[0];
+        Node? mask = inputsOf.Length > 1 ? graph.Nodes[inputsOf[1]] : null;
+        float[] qkv = EvaluationContext.Floats(x), y = new float[samples * sequence * model];
+        ReferenceOps.Attention(qkv, qkv, model, qkv, 2 * model, mask is null ? null : EvaluationContext.Floats(values[mask.Id]), y, samples,
+            AttentionGeometry.Packed(sequence, heads, model / heads, mask is { IsConstant: false } ? sequence * sequence : 0, causal));
+        return EvaluationContext.Doubles(y);
+    }
+
+    /// <summary>ScaledDotProductAttention through ReferenceOps.Attention.</summary>
+    private static double[] EvaluateAttention(EvaluationContext context)
+    {
+        Node node = context.Node;
+        ModelGraph graph = context.Graph;
+        int[] inputsOf = context.Node.Inputs;
+        double[] x = context.X;
+        int samples = context.Samples;
+        double[][] values = context.Values;
+        Node q = graph.Nodes[inputsOf[0]], key = graph.Nodes[inputsOf[1]], value = graph.Nodes[inputsOf[2]];
+        Node? mask = inputsOf.Length > 3 ? graph.Nodes[inputsOf[3]] : null;
+        int rank = q.Shape.Length, queries = q.Shape[rank - 2], keys = key.Shape[rank - 2];
+        var y = new float[samples * node.ElementCount];
+        ReferenceOps.Attention(EvaluationContext.Floats(x), EvaluationContext.Floats(values[key.Id]), 0, EvaluationContext.Floats(values[value.Id]), 0, mask is null ? null : EvaluationContext.Floats(values[mask.Id]), y, samples,
+            AttentionGeometry.Separate(q.ElementCount / (queries * q.Shape[rank - 1]), queries, keys, q.Shape[rank - 1], value.Shape[rank - 1],
+                mask is { IsConstant: false } ? queries * keys : 0, ((AttentionSettings)node.Source.Settings!).Causal));
+        return EvaluationContext.Doubles(y);
     }
 }

@@ -14,6 +14,9 @@ internal static class ConvolutionOps
         catalogue.Shape(Convolution, OpKind.Conv2d, OpKind.Conv1d);
         catalogue.Shape(Pool, OpKind.MaxPool2d, OpKind.AvgPool2d);
         catalogue.Shape(GlobalAvgPool, OpKind.GlobalAvgPool);
+        catalogue.Evaluate(EvaluateConvolution, OpKind.Conv2d, OpKind.Conv1d);
+        catalogue.Evaluate(EvaluatePool, OpKind.MaxPool2d, OpKind.AvgPool2d);
+        catalogue.Evaluate(EvaluateGlobalAvgPool, OpKind.GlobalAvgPool);
     }
 
     /// <summary>Conv2d, Conv1d: PyTorch's <c>conv2d</c> with zero padding, dilation and groups.</summary>
@@ -72,5 +75,56 @@ internal static class ConvolutionOps
         return inputs[0].Shape.Length != 3
             ? c.Mismatch($"GlobalAvgPool needs samples of [channels, height, width], but gets {c.Shape(inputs[0])}")
             : new Node(op, new[] { inputs[0].Shape[0] }, isConstant: false);
+    }
+
+    /// <summary>Conv2d, Conv1d through ReferenceOps.Conv2d.</summary>
+    private static double[] EvaluateConvolution(EvaluationContext context)
+    {
+        Node node = context.Node;
+        ModelGraph graph = context.Graph;
+        int[] inputsOf = context.Node.Inputs;
+        double[] x = context.X;
+        int samples = context.Samples;
+        Node input = graph.Nodes[inputsOf[0]];
+        int[] w = node.Weight!.Shape;
+        bool oneD = node.Kind == OpKind.Conv1d;
+        int c = input.Shape[0], h = oneD ? 1 : input.Shape[1], wi = input.Shape[input.Shape.Length - 1];
+        int oh = oneD ? 1 : node.Shape[1], ow = node.Shape[node.Shape.Length - 1];
+        var settings = (ConvSettings)node.Source.Settings!;
+        return EvaluationContext.Doubles(ReferenceOps.Conv2d(EvaluationContext.Floats(x), samples, c, h, wi, context.Tensor(node.Weight.Name), node.Bias is null ? null : context.Tensor(node.Bias.Name),
+            w[0], oneD ? 1 : w[2], w[w.Length - 1], settings.Stride, settings.Padding, settings.Dilation, settings.Groups, oh, ow, oneD ? 0 : -1));
+    }
+
+    /// <summary>MaxPool2d, AvgPool2d through ReferenceOps.Pool2d.</summary>
+    private static double[] EvaluatePool(EvaluationContext context)
+    {
+        Node node = context.Node;
+        ModelGraph graph = context.Graph;
+        int[] inputsOf = context.Node.Inputs;
+        double[] x = context.X;
+        int samples = context.Samples;
+        Node input = graph.Nodes[inputsOf[0]];
+        var pool = (PoolSettings)node.Source.Settings!;
+        return EvaluationContext.Doubles(ReferenceOps.Pool2d(EvaluationContext.Floats(x), samples * input.Shape[0], input.Shape[1], input.Shape[2], pool.Window, pool.Stride, pool.Padding,
+            node.Shape[1], node.Shape[2], node.Kind == OpKind.AvgPool2d));
+    }
+
+    /// <summary>GlobalAvgPool: each channel's mean.</summary>
+    private static double[] EvaluateGlobalAvgPool(EvaluationContext context)
+    {
+        ModelGraph graph = context.Graph;
+        int[] inputsOf = context.Node.Inputs;
+        double[] x = context.X;
+        int samples = context.Samples;
+        Node input = graph.Nodes[inputsOf[0]];
+        int planes = samples * input.Shape[0], area = input.Shape[1] * input.Shape[2];
+        var y = new double[planes];
+        for (int p = 0; p < planes; p++)
+        {
+            double sum = 0;
+            for (int i = 0; i < area; i++) sum += x[p * area + i];
+            y[p] = (float)(sum / area);
+        }
+        return y;
     }
 }

@@ -11,6 +11,10 @@ internal static class ElementwiseOps
     {
         catalogue.Shape(Unary, OpKind.Relu, OpKind.Sigmoid, OpKind.Tanh, OpKind.Gelu, OpKind.GeluTanh, OpKind.Silu, OpKind.Erf, OpKind.Sqrt, OpKind.Exp, OpKind.Reciprocal, OpKind.QuantizeLinear, OpKind.LeakyRelu, OpKind.ClampMin, OpKind.ClampMax, OpKind.AddScalar, OpKind.MulScalar, OpKind.Dropout);
         catalogue.Shape(Broadcast, OpKind.Add, OpKind.Mul);
+        catalogue.Evaluate(c => EvaluationContext.Map(c.X, Function(c.Node.Source)), OpKind.Relu, OpKind.Sigmoid, OpKind.Tanh, OpKind.Gelu, OpKind.GeluTanh,
+            OpKind.Silu, OpKind.Erf, OpKind.Sqrt, OpKind.Exp, OpKind.Reciprocal, OpKind.QuantizeLinear, OpKind.LeakyRelu, OpKind.ClampMin, OpKind.ClampMax,
+            OpKind.AddScalar, OpKind.MulScalar, OpKind.Dropout);
+        catalogue.Evaluate(EvaluateBroadcast, OpKind.Add, OpKind.Mul);
     }
 
     /// <summary>Activations, scalar <c>+</c>/<c>×</c>, clamps, QuantizeLinear, Dropout: the input's shape; on a weight tensor, a constant (Passes/FoldConstants).</summary>
@@ -46,5 +50,85 @@ internal static class ElementwiseOps
         }
         // Two weight tensors: a constant, computed at build time (Passes/FoldConstants).
         return new Node(op, shape, isConstant: a.IsConstant && b.IsConstant);
+    }
+
+    /// <summary>Add, Mul with NumPy broadcasting (a weight tensor repeats for every sample).</summary>
+    private static double[] EvaluateBroadcast(EvaluationContext context)
+    {
+        Node node = context.Node;
+        ModelGraph graph = context.Graph;
+        int[] inputsOf = context.Node.Inputs;
+        int samples = context.Samples;
+        double[][] values = context.Values;
+        Node a = graph.Nodes[inputsOf[0]], b = graph.Nodes[inputsOf[1]];
+        int[] shape = node.Shape, sa = ElementwiseOps.BroadcastStrides(a, shape), sb = ElementwiseOps.BroadcastStrides(b, shape);
+        int count = node.ElementCount;
+        double[] va = values[a.Id], vb = values[b.Id];
+        var y = new double[samples * count];
+        for (int s = 0; s < samples; s++)
+        {
+            for (int f = 0; f < count; f++)
+            {
+                int oa = s * sa[0], ob = s * sb[0], rest = f;
+                for (int d = shape.Length - 1; d >= 0; d--)
+                {
+                    int index = rest % shape[d];
+                    rest /= shape[d];
+                    oa += index * sa[d + 1];
+                    ob += index * sb[d + 1];
+                }
+                y[s * count + f] = (float)(node.Kind == OpKind.Add ? va[oa] + vb[ob] : va[oa] * vb[ob]);
+            }
+        }
+        return y;
+    }
+
+    /// <summary>
+    /// What a one-value op computes, in double as the eager reference (<c>ReferenceMath</c>); the caller rounds each
+    /// result to float. The one definition that calibration and constant folding share.
+    /// </summary>
+    public static Func<double, double> Function(RecordedOp op) => op.Kind switch
+    {
+        OpKind.Relu => ReferenceMath.Relu,
+        OpKind.Sigmoid => ReferenceMath.Sigmoid,
+        OpKind.Tanh => Math.Tanh,
+        OpKind.Gelu => ReferenceMath.Gelu,
+        OpKind.GeluTanh => ReferenceMath.GeluTanh,
+        OpKind.Silu => ReferenceMath.Silu,
+        OpKind.Erf => ReferenceMath.Erf,
+        OpKind.Sqrt => Math.Sqrt,
+        OpKind.Exp => Math.Exp,
+        OpKind.Reciprocal => v => 1 / v,
+        OpKind.QuantizeLinear => v => Quantize(v, op.Scalar, (QuantizeCodes)op.Settings!),
+        OpKind.LeakyRelu => v => v >= 0 ? v : (float)v * op.Scalar,
+        OpKind.ClampMin => v => v < op.Scalar ? op.Scalar : v,
+        OpKind.ClampMax => v => v > op.Scalar ? op.Scalar : v,
+        OpKind.AddScalar => v => (float)v + op.Scalar,
+        OpKind.MulScalar => v => (float)v * op.Scalar,
+        OpKind.Dropout => v => v, // the identity at inference
+        _ => throw new InvalidOperationException($"{op.Kind} is not a function of one value"),
+    };
+
+    /// <summary>ONNX QuantizeLinear in float, as the kernels compute it: clamp(round_half_even(x / scale) + zero, low, high).</summary>
+    public static double Quantize(double x, float scale, QuantizeCodes codes) =>
+        Math.Max(codes.Low, Math.Min(codes.High, Math.Round((float)x / scale, MidpointRounding.ToEven) + codes.Zero));
+
+    /// <summary>
+    /// Broadcast strides of <paramref name="operand"/> against <paramref name="shape"/>: the per-sample stride
+    /// first (0 for a weight tensor, which has no batch dimension), then one per dimension, 0 where broadcast.
+    /// </summary>
+    public static int[] BroadcastStrides(Node operand, int[] shape)
+    {
+        int rank = shape.Length, lead = rank - operand.Shape.Length;
+        var strides = new int[rank + 1];
+        strides[0] = operand.IsConstant ? 0 : operand.ElementCount;
+        int dense = 1;
+        for (int d = rank - 1; d >= 0; d--)
+        {
+            int dim = d >= lead ? operand.Shape[d - lead] : 1;
+            strides[d + 1] = dim == 1 && shape[d] != 1 || d < lead ? 0 : dense;
+            dense *= dim;
+        }
+        return strides;
     }
 }

@@ -20,6 +20,8 @@ internal static class LayoutOps
         catalogue.Shape(Concat, OpKind.Concat);
         catalogue.Shape(Flatten, OpKind.Flatten);
         catalogue.Shape(Reshape, OpKind.Reshape);
+        catalogue.Evaluate(EvaluateCopy, OpKind.Transpose, OpKind.Permute, OpKind.Slice, OpKind.Concat);
+        catalogue.Evaluate(EvaluateView, OpKind.Flatten, OpKind.Reshape, OpKind.Unsqueeze, OpKind.Squeeze);
     }
 
     /// <summary>Transpose, Permute: resolves the permutation (Node.Resolved).</summary>
@@ -151,5 +153,41 @@ internal static class LayoutOps
         else if (known != x.ElementCount)
             return c.Mismatch($"Reshape: a sample of {c.Shape(x)} has {x.ElementCount} values, but [{string.Join(", ", dims)}] has {known}");
         return new Node(op, dims, isConstant: false);
+    }
+
+    /// <summary>Transpose, Permute, Slice, Concat: the compiled plan's own strides, through ReferenceOps.StridedCopy.</summary>
+    private static double[] EvaluateCopy(EvaluationContext context)
+    {
+        Node node = context.Node;
+        ModelGraph graph = context.Graph;
+        int[] inputsOf = context.Node.Inputs;
+        double[] x = context.X;
+        int samples = context.Samples;
+        double[][] values = context.Values;
+        // The compiled plan's own strides (per sample first), run over the calibration samples.
+        Node a = graph.Nodes[inputsOf[0]];
+        int[] inStrides = ReferenceOps.DenseStrides(a.Shape), outStrides = ReferenceOps.DenseStrides(node.Shape);
+        var y = new float[samples * node.ElementCount];
+        int[] Full(int sample, int[] strides) => new[] { sample }.Concat(strides).ToArray();
+        int[] shape = new[] { samples }.Concat(node.Kind == OpKind.Concat ? a.Shape : node.Shape).ToArray();
+        if (node.Kind == OpKind.Slice)
+            ReferenceOps.StridedCopy(EvaluationContext.Floats(x), ((SliceSettings)node.Resolved!).Start * inStrides[((SliceSettings)node.Resolved).Axis], Full(a.ElementCount, inStrides), y, 0, Full(node.ElementCount, outStrides), shape);
+        else if (node.Kind == OpKind.Concat)
+        {
+            Node b = graph.Nodes[inputsOf[1]];
+            int axis = ((AxisSettings)node.Resolved!).Axis;
+            ReferenceOps.StridedCopy(EvaluationContext.Floats(x), 0, Full(a.ElementCount, inStrides), y, 0, Full(node.ElementCount, outStrides), shape);
+            ReferenceOps.StridedCopy(EvaluationContext.Floats(values[b.Id]), 0, Full(b.ElementCount, ReferenceOps.DenseStrides(b.Shape)), y, a.Shape[axis] * outStrides[axis],
+                Full(node.ElementCount, outStrides), new[] { samples }.Concat(b.Shape).ToArray());
+        }
+        else
+            ReferenceOps.StridedCopy(EvaluationContext.Floats(x), 0, Full(a.ElementCount, ((PermuteSettings)node.Resolved!).Order.Select(d => inStrides[d]).ToArray()), y, 0, Full(node.ElementCount, outStrides), shape);
+        return EvaluationContext.Doubles(y);
+    }
+
+    /// <summary>Views: the same values.</summary>
+    private static double[] EvaluateView(EvaluationContext context)
+    {
+        return context.X;
     }
 }

@@ -13,6 +13,8 @@ internal static class LinearOps
     {
         catalogue.Shape(Linear, OpKind.Linear);
         catalogue.Shape(MatMul, OpKind.MatMul);
+        catalogue.Evaluate(EvaluateLinear, OpKind.Linear);
+        catalogue.Evaluate(EvaluateMatMul, OpKind.MatMul);
     }
 
     /// <summary>Linear: <c>x · Wᵀ + b</c> on the last dimension; W is <c>[out, in]</c>, b optional <c>[out]</c>.</summary>
@@ -55,5 +57,40 @@ internal static class LinearOps
         int[] shape = (int[])a.Shape.Clone();
         shape[shape.Length - 1] = b.Shape[b.Shape.Length - 1];
         return new Node(op, shape, isConstant: false);
+    }
+
+    /// <summary>Linear in double per output, one rounding to float, as the eager reference.</summary>
+    private static double[] EvaluateLinear(EvaluationContext context)
+    {
+        Node node = context.Node;
+        double[] x = context.X;
+        int n = node.Weight!.Shape[0], k = node.Weight.Shape[1];
+        float[] w = context.Tensor(node.Weight.Name);
+        float[]? b = node.Bias is null ? null : context.Tensor(node.Bias.Name);
+        int rows = x.Length / k;
+        var y = new double[rows * n];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                double sum = b?[j] ?? 0;
+                for (int i = 0; i < k; i++) sum += x[r * k + i] * w[j * k + i];
+                y[r * n + j] = (float)sum;
+            }
+        }
+        return y;
+    }
+
+    /// <summary>MatMul through ReferenceOps.MatMul.</summary>
+    private static double[] EvaluateMatMul(EvaluationContext context)
+    {
+        Node node = context.Node;
+        ModelGraph graph = context.Graph;
+        int[] inputsOf = context.Node.Inputs;
+        double[] x = context.X;
+        double[][] values = context.Values;
+        Node a = graph.Nodes[inputsOf[0]], b = graph.Nodes[inputsOf[1]];
+        int m = a.Shape[a.Shape.Length - 2], k = a.Shape[a.Shape.Length - 1], n = node.Shape[node.Shape.Length - 1];
+        return EvaluationContext.Doubles(ReferenceOps.MatMul(EvaluationContext.Floats(x), EvaluationContext.Floats(values[b.Id]), x.Length / (m * k), m, k, n, b.IsConstant ? 0 : k * n));
     }
 }

@@ -1,3 +1,4 @@
+using System;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Model;
 using ModelCompiler.Weights;
@@ -12,6 +13,9 @@ internal static class NormalizationOps
         catalogue.Shape(LayerNorm, OpKind.LayerNorm);
         catalogue.Shape(BatchNorm, OpKind.BatchNorm);
         catalogue.Shape(Softmax, OpKind.Softmax, OpKind.LogSoftmax);
+        catalogue.Evaluate(EvaluateLayerNorm, OpKind.LayerNorm);
+        catalogue.Evaluate(EvaluateSoftmax, OpKind.Softmax, OpKind.LogSoftmax);
+        catalogue.Evaluate(EvaluateBatchNorm, OpKind.BatchNorm);
     }
 
     /// <summary>LayerNorm over the last dimension: <c>name.weight</c> and optional <c>name.bias</c> of that width.</summary>
@@ -64,5 +68,61 @@ internal static class NormalizationOps
         return inputs[0].Shape.Length == 0
             ? c.Mismatch($"{op.Kind} needs at least one dimension per sample")
             : new Node(op, inputs[0].Shape, isConstant: false);
+    }
+
+    /// <summary>LayerNorm in double per row.</summary>
+    private static double[] EvaluateLayerNorm(EvaluationContext context)
+    {
+        Node node = context.Node;
+        double[] x = context.X;
+        int width = node.Shape[node.Shape.Length - 1];
+        float[] gamma = context.Tensor(node.Weight!.Name);
+        float[]? beta = node.Bias is null ? null : context.Tensor(node.Bias.Name);
+        var y = new double[x.Length];
+        for (int start = 0; width > 0 && start < x.Length; start += width)
+        {
+            double mean = 0, variance = 0;
+            for (int j = 0; j < width; j++) mean += x[start + j];
+            mean /= width;
+            for (int j = 0; j < width; j++) variance += (x[start + j] - mean) * (x[start + j] - mean);
+            double inverse = 1 / Math.Sqrt(variance / width + node.Source.Scalar);
+            for (int j = 0; j < width; j++) y[start + j] = (float)((x[start + j] - mean) * inverse * gamma[j] + (beta?[j] ?? 0));
+        }
+        return y;
+    }
+
+    /// <summary>Softmax, LogSoftmax in double per row.</summary>
+    private static double[] EvaluateSoftmax(EvaluationContext context)
+    {
+        Node node = context.Node;
+        double[] x = context.X;
+        int width = node.Shape[node.Shape.Length - 1];
+        var y = new double[x.Length];
+        for (int start = 0; width > 0 && start + width <= x.Length; start += width)
+        {
+            double max = double.NegativeInfinity, sum = 0;
+            for (int j = 0; j < width; j++) max = Math.Max(max, x[start + j]);
+            for (int j = 0; j < width; j++) sum += Math.Exp(x[start + j] - max);
+            for (int j = 0; j < width; j++)
+                y[start + j] = (float)(node.Kind == OpKind.LogSoftmax ? x[start + j] - max - Math.Log(sum) : Math.Exp(x[start + j] - max) / sum);
+        }
+        return y;
+    }
+
+    /// <summary>BatchNorm as the eager reference computes it.</summary>
+    private static double[] EvaluateBatchNorm(EvaluationContext context)
+    {
+        Node node = context.Node;
+        double[] x = context.X;
+        string norm = node.Source.Name!;
+        float[] gamma = context.Tensor(norm + ".weight"), beta = context.Tensor(norm + ".bias"), mean = context.Tensor(norm + ".running_mean"), variance = context.Tensor(norm + ".running_var");
+        int channels = node.Shape[0], inner = node.ElementCount / channels;
+        var y = new double[x.Length];
+        for (int i = 0; i < x.Length; i++)
+        {
+            int c = i / inner % channels;
+            y[i] = (float)((x[i] - mean[c]) / Math.Sqrt(variance[c] + (double)node.Source.Scalar) * gamma[c] + beta[c]);
+        }
+        return y;
     }
 }

@@ -8,18 +8,34 @@ namespace ModelCompiler.Generator.Ops;
 /// <summary>An op's shape rule: its node from its inputs' nodes, or null after one diagnostic (<see cref="ShapeContext"/>).</summary>
 internal delegate Node? ShapeRule(ShapeContext context);
 
+/// <summary>An op's reference evaluation at build time: its values for all the samples (<see cref="EvaluationContext"/>).</summary>
+internal delegate double[] EvaluateRule(EvaluationContext context);
+
 /// <summary>
 /// The op catalogue: what each op is, in one place per op family (the files beside this one). Each family registers its
-/// ops' rules here; the stages look them up by <see cref="OpKind"/> instead of switching over op kinds. Today it holds
-/// every op's shape rule (what <c>Passes/ShapeInference</c> runs); docs/architecture.md says what else moves in next.
+/// ops' rules here; the stages look them up by <see cref="OpKind"/> instead of switching over op kinds. It holds every
+/// op's shape rule (what <c>Passes/ShapeInference</c> runs) and reference evaluation (what <c>Passes/Calibrate</c> runs,
+/// and, for the element-wise ops, <c>Passes/FoldConstants</c>); docs/architecture.md says what moves in next.
 /// </summary>
 internal static class OpCatalogue
 {
-    private static readonly Dictionary<OpKind, ShapeRule> ShapeRules = Build();
+    private static readonly Builder Rules = Build();
+    private static Dictionary<OpKind, ShapeRule> ShapeRules => Rules.Shapes;
 
     /// <summary>The shape rule of <paramref name="kind"/>.</summary>
     public static ShapeRule Shape(OpKind kind) =>
         ShapeRules.TryGetValue(kind, out ShapeRule? rule) ? rule : throw new InvalidOperationException($"no shape rule for {kind}");
+
+    /// <summary>The reference evaluation of <paramref name="kind"/> (the model's input and weights are the caller's).</summary>
+    public static EvaluateRule Evaluate(OpKind kind) =>
+        Rules.Evaluations.TryGetValue(kind, out EvaluateRule? rule) ? rule : throw new InvalidOperationException($"no evaluation for {kind}");
+
+    /// <summary>Op kinds without a reference evaluation other than the input and weight sources (a test holds the catalogue to none).</summary>
+    public static IEnumerable<OpKind> KindsWithoutEvaluation()
+    {
+        foreach (OpKind kind in (OpKind[])Enum.GetValues(typeof(OpKind)))
+            if (kind is not (OpKind.Input or OpKind.Parameter) && !Rules.Evaluations.ContainsKey(kind)) yield return kind;
+    }
 
     /// <summary>Whether every op kind has a shape rule (a test holds the catalogue to it).</summary>
     public static IEnumerable<OpKind> KindsWithoutShapeRule()
@@ -32,6 +48,16 @@ internal static class OpCatalogue
     internal sealed class Builder
     {
         internal Dictionary<OpKind, ShapeRule> Shapes { get; } = new();
+        internal Dictionary<OpKind, EvaluateRule> Evaluations { get; } = new();
+
+        public void Evaluate(EvaluateRule rule, params OpKind[] kinds)
+        {
+            foreach (OpKind kind in kinds)
+            {
+                if (Evaluations.ContainsKey(kind)) throw new InvalidOperationException($"{kind} has two evaluations");
+                Evaluations.Add(kind, rule);
+            }
+        }
 
         public void Shape(ShapeRule rule, params OpKind[] kinds)
         {
@@ -43,7 +69,7 @@ internal static class OpCatalogue
         }
     }
 
-    private static Dictionary<OpKind, ShapeRule> Build()
+    private static Builder Build()
     {
         var catalogue = new Builder();
         SourceOps.Register(catalogue);
@@ -54,6 +80,6 @@ internal static class OpCatalogue
         LayoutOps.Register(catalogue);
         AttentionOps.Register(catalogue);
         SequenceOps.Register(catalogue);
-        return catalogue.Shapes;
+        return catalogue;
     }
 }

@@ -12,6 +12,8 @@ internal static class SequenceOps
     {
         catalogue.Shape(Embedding, OpKind.Embedding);
         catalogue.Shape(Mean, OpKind.Mean);
+        catalogue.Evaluate(EvaluateEmbedding, OpKind.Embedding);
+        catalogue.Evaluate(EvaluateMean, OpKind.Mean);
     }
 
     /// <summary>Embedding: each id picks a row of <c>name.weight</c> <c>[count, d]</c>.</summary>
@@ -38,5 +40,41 @@ internal static class SequenceOps
         if (dimension < 0 || dimension >= x.Shape.Length)
             return c.Mismatch($"Mean: a sample of {c.Shape(x)} has no dimension {dimension}");
         return new Node(op, x.Shape.Where((_, d) => d != dimension).ToArray(), isConstant: false);
+    }
+
+    /// <summary>Embedding: a row of the table per id.</summary>
+    private static double[] EvaluateEmbedding(EvaluationContext context)
+    {
+        Node node = context.Node;
+        double[] x = context.X;
+        float[] table = context.Tensor(node.Weight!.Name);
+        int width = node.Weight.Shape[1];
+        var y = new double[x.Length * width];
+        for (int i = 0; i < x.Length; i++)
+            for (int j = 0; j < width; j++) y[i * width + j] = table[(int)x[i] * width + j];
+        return y;
+    }
+
+    /// <summary>Mean over one dimension, in double.</summary>
+    private static double[] EvaluateMean(EvaluationContext context)
+    {
+        Node node = context.Node;
+        ModelGraph graph = context.Graph;
+        int[] inputsOf = context.Node.Inputs;
+        double[] x = context.X;
+        Node input = graph.Nodes[inputsOf[0]];
+        int dimension = ((AxisSettings)node.Source.Settings!).Axis, reduce = input.Shape[dimension];
+        int inner = 1;
+        for (int d = dimension + 1; d < input.Shape.Length; d++) inner *= input.Shape[d];
+        int outer = x.Length / (reduce * inner);
+        var y = new double[outer * inner];
+        for (int o = 0; o < outer; o++)
+        for (int i = 0; i < inner; i++)
+        {
+            double sum = 0;
+            for (int r = 0; r < reduce; r++) sum += x[(o * reduce + r) * inner + i];
+            y[o * inner + i] = (float)(sum / reduce);
+        }
+        return y;
     }
 }

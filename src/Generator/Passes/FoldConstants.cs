@@ -1,6 +1,7 @@
 using System;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Model;
+using ModelCompiler.Generator.Ops;
 
 namespace ModelCompiler.Generator.Passes;
 
@@ -19,28 +20,9 @@ internal static class FoldConstants
         {
             if (!live[node.Id] || !node.IsConstant || node.Kind == OpKind.Parameter) continue;
             float[] x = Values(graph.Nodes[node.Inputs[0]], readTensor);
-            node.Values = node.Kind switch
-            {
-                OpKind.Relu => Map(x, ReferenceMath.Relu),
-                OpKind.Sigmoid => Map(x, ReferenceMath.Sigmoid),
-                OpKind.Tanh => Map(x, Math.Tanh),
-                OpKind.Gelu => Map(x, ReferenceMath.Gelu),
-                OpKind.GeluTanh => Map(x, ReferenceMath.GeluTanh),
-                OpKind.Silu => Map(x, ReferenceMath.Silu),
-                OpKind.Erf => Map(x, ReferenceMath.Erf),
-                OpKind.Sqrt => Map(x, Math.Sqrt),
-                OpKind.Exp => Map(x, Math.Exp),
-                OpKind.Reciprocal => Map(x, v => 1 / v),
-                OpKind.QuantizeLinear => Map(x, v => Calibrate.Quantize(v, node.Source.Scalar, (QuantizeCodes)node.Source.Settings!)),
-                OpKind.LeakyRelu => Map(x, v => v >= 0 ? v : (float)v * node.Source.Scalar),
-                OpKind.ClampMin => Map(x, v => v < node.Source.Scalar ? node.Source.Scalar : v),
-                OpKind.ClampMax => Map(x, v => v > node.Source.Scalar ? node.Source.Scalar : v),
-                OpKind.AddScalar => Map(x, v => (float)v + node.Source.Scalar),
-                OpKind.MulScalar => Map(x, v => (float)v * node.Source.Scalar),
-                OpKind.Dropout => x,
-                OpKind.Add or OpKind.Mul => Broadcast(node, graph.Nodes[node.Inputs[0]], x, graph.Nodes[node.Inputs[1]], Values(graph.Nodes[node.Inputs[1]], readTensor)),
-                _ => throw new InvalidOperationException($"{node.Kind} on constants has no folding rule"),
-            };
+            node.Values = node.Kind is OpKind.Add or OpKind.Mul
+                ? Broadcast(node, graph.Nodes[node.Inputs[0]], x, graph.Nodes[node.Inputs[1]], Values(graph.Nodes[node.Inputs[1]], readTensor))
+                : Map(x, ElementwiseOps.Function(node.Source)); // the catalogue's one definition, which calibration uses too
         }
     }
 
@@ -59,7 +41,7 @@ internal static class FoldConstants
     private static float[] Broadcast(Node node, Node a, float[] va, Node b, float[] vb)
     {
         int[] shape = node.Shape;
-        int[] sa = LowerToPlan.Strides(a, shape), sb = LowerToPlan.Strides(b, shape);
+        int[] sa = ElementwiseOps.BroadcastStrides(a, shape), sb = ElementwiseOps.BroadcastStrides(b, shape);
         var y = new float[node.ElementCount];
         for (int f = 0; f < y.Length; f++)
         {

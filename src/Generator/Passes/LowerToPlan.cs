@@ -6,6 +6,7 @@ using System.Text;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
+using ModelCompiler.Generator.Ops;
 using ModelCompiler.Kernels;
 
 namespace ModelCompiler.Generator.Passes;
@@ -475,29 +476,10 @@ internal static class LowerToPlan
                 int[] shape = rootNode.Shape;
                 string title = $"{group.Kind}: {Describe(a)} {(group.Kind == KernelKind.Add ? "+" : "×")} {Describe(b)} → {Node.Format(shape)}" + after;
                 var broadcast = new BroadcastOp(group.Kind == KernelKind.Mul, new EquatableArray<int>(shape),
-                    new EquatableArray<int>(Strides(a, shape)), new EquatableArray<int>(Strides(b, shape)));
+                    new EquatableArray<int>(ElementwiseOps.BroadcastStrides(a, shape)), new EquatableArray<int>(ElementwiseOps.BroadcastStrides(b, shape)));
                 return new KernelPlan(index, title, sources.ToEquatableArray(), where(a), where(b), output, broadcast, epilogue.ToEquatableArray(), rootNode.ElementCount);
             }
         }
-    }
-
-    /// <summary>
-    /// Broadcast strides of <paramref name="operand"/> against <paramref name="shape"/>: the per-sample stride
-    /// first (0 for a weight tensor, which has no batch dimension), then one per dimension, 0 where broadcast.
-    /// </summary>
-    internal static int[] Strides(Node operand, int[] shape)
-    {
-        int rank = shape.Length, lead = rank - operand.Shape.Length;
-        var strides = new int[rank + 1];
-        strides[0] = operand.IsConstant ? 0 : operand.ElementCount;
-        int dense = 1;
-        for (int d = rank - 1; d >= 0; d--)
-        {
-            int dim = d >= lead ? operand.Shape[d - lead] : 1;
-            strides[d + 1] = dim == 1 && shape[d] != 1 || d < lead ? 0 : dense;
-            dense *= dim;
-        }
-        return strides;
     }
 
     /// <summary>Row-major strides of a node's per-sample shape.</summary>
