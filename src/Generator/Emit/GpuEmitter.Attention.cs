@@ -9,17 +9,7 @@ namespace ModelCompiler.Generator.Emit;
 
 internal static partial class GpuEmitter
 {
-    private const int AttentionThreads = 64, AttentionKeys = 4096, FlashQueries = 64, FlashKeys = 32, FlashFeatures = 128;
-
-    /// <summary>
-    /// Attention of at least 16 queries (or more than 4,096 keys) with heads of at most 128 features: flash-style, a
-    /// group per block of 64 queries. Fewer queries leave most of such a group idle (decoding, one query): a group per query.
-    /// </summary>
-    private static bool IsFlashAttention(KernelPlan k) =>
-        k.Op is AttentionOp { Geometry: var g } && g.HeadSize <= FlashFeatures && g.ValueSize <= FlashFeatures && (g.Queries >= 16 || g.Keys > AttentionKeys);
-
-    /// <summary>Attention over at most 4,096 keys: a group per (sample, head, query), its scores in shared memory.</summary>
-    private static bool IsGroupAttention(KernelPlan k) => k.Op is AttentionOp { Geometry.Keys: <= AttentionKeys } && !IsFlashAttention(k);
+    private const int AttentionThreads = 64, AttentionKeys = GpuPlan.AttentionKeys, FlashQueries = 64, FlashKeys = 32, FlashFeatures = GpuPlan.FlashFeatures;
 
     /// <summary>
     /// Attention for one (sample, head, query) per group of 64 threads: the threads share the keys — each computes the

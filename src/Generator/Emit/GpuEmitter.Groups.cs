@@ -80,20 +80,6 @@ internal static partial class GpuEmitter
         _ => (0, 0),
     };
 
-    public static bool WholeModel(ModelPlan plan)
-    {
-        List<KernelPlan> kernels = plan.Kernels.ToList();
-        if (kernels.Count == 0 || kernels[0].A != new Operand(BufferKind.Input, 0) || kernels[kernels.Count - 1].Output != new Operand(BufferKind.Output, 0)) return false;
-        for (int i = 0; i < kernels.Count; i++)
-        {
-            KernelPlan k = kernels[i];
-            if (k.Kind is not (KernelKind.Linear or KernelKind.Elementwise or KernelKind.Softmax or KernelKind.LogSoftmax) || k.Quantized
-                || k.RowsPerSample != 1 || k.B is not null || Widths(k.Op).In > WholeWidth || Widths(k.Op).Out > WholeWidth) return false;
-            if (i > 0 && k.A != kernels[i - 1].Output) return false;
-        }
-        return true;
-    }
-
     /// <summary>
     /// The whole model as one kernel (the launch-bound regime of small batches): one group of 256 threads per sample, the
     /// activations in two shared-memory rows, each layer's outputs spread over the threads (16 consecutive outputs read

@@ -50,16 +50,19 @@ internal static partial class GpuEmitter
 
         w.Line($"/// <summary>{SourceWriter.Xml(plan.ClassName)} on a GPU: <c>Predict</c> from host spans or on device views, as <see cref=\"global::ModelCompiler.Gpu.GpuModel\"/> describes.</summary>");
         w.Open("public sealed class Gpu : global::ModelCompiler.Gpu.GpuModel");
-        bool whole = WholeModel(plan);
+        GpuPlan gpu = plan.GpuPlan ?? throw new InvalidOperationException("the plan has no GPU decisions");
+        bool whole = gpu.WholeModel;
         if (whole) w.Line($"private readonly global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, int> _whole; // the whole model in one kernel, for small batches");
-        KernelPlan?[] residual = plan.Kernels.Select(k => ResidualAdd(plan, k)).ToArray();
-        DeviceWeights? device = DeviceLayout(plan);
-        Int4Place?[] int4 = Int4Places(plan, device);
-        bool FusedAway(KernelPlan k) => k.Index > 0 && residual[k.Index - 1] is not null;
+        // Passes/PlanGpu decided each kernel's form, the residual Adds folded into a GEMM's store and the int4 device layout.
+        KernelPlan?[] residual = gpu.Kernels.Select(g => g.FoldedAdd >= 0 ? plan.Kernels[g.FoldedAdd] : null).ToArray();
+        DeviceWeights? device = gpu.Device;
+        Int4Place?[] int4 = gpu.Kernels.Select(g => g.Int4).ToArray();
+        GpuForm Form(KernelPlan k) => gpu.Kernels[k.Index].Form;
+        bool FusedAway(KernelPlan k) => gpu.Kernels[k.Index].FusedAway;
         foreach (KernelPlan k in plan.Kernels)
         {
             if (FusedAway(k)) continue;
-            w.Line($"private readonly {LauncherType(k, residual[k.Index])} _k{k.Index};");
+            w.Line($"private readonly {LauncherType(Form(k), residual[k.Index])} _k{k.Index};");
             if (k.Quantized) w.Line($"private readonly {OneThreadType} _k{k.Index}Rows; // quantizes the input rows");
         }
         w.Line();
@@ -72,7 +75,7 @@ internal static partial class GpuEmitter
         foreach (KernelPlan k in plan.Kernels)
         {
             if (FusedAway(k)) continue;
-            w.Line($"_k{k.Index} = {Ilgpu}Runtime.KernelLoaders.{LoadCall(k, residual[k.Index])}(accelerator, GpuK{k.Index});");
+            w.Line($"_k{k.Index} = {Ilgpu}Runtime.KernelLoaders.{LoadCall(Form(k), residual[k.Index])}(accelerator, GpuK{k.Index});");
             if (k.Quantized) w.Line($"_k{k.Index}Rows = {Ilgpu}Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<{OneThreadArguments}>(accelerator, GpuK{k.Index}Rows);");
         }
         w.Close();
@@ -101,7 +104,7 @@ internal static partial class GpuEmitter
             if (FusedAway(k)) continue;
             w.Line($"// K{k.Index}: {k.Title}");
             if (residual[k.Index] is { } add) w.Line($"//   and K{add.Index}: {add.Title}");
-            w.Line(Launch(k, plan, residual[k.Index]));
+            w.Line(Launch(k, Form(k), plan, residual[k.Index]));
         }
         w.Close();
         w.Line();
@@ -111,7 +114,7 @@ internal static partial class GpuEmitter
         w.Line();
 
         foreach (KernelPlan k in plan.Kernels)
-            if (!FusedAway(k)) WriteKernel(w, k, residual[k.Index], int4[k.Index]);
+            if (!FusedAway(k)) WriteKernel(w, k, Form(k), residual[k.Index], int4[k.Index]);
         if (whole) WriteWholeModel(w, plan, int4);
         foreach (KernelPlan k in plan.Kernels)
             if (k.Epilogue.Count > 0) WriteEpilogue(w, k);
@@ -119,7 +122,7 @@ internal static partial class GpuEmitter
         if (device is not null)
         {
             w.Line();
-            WriteDeviceWeights(w, plan, device);
+            WriteDeviceWeights(w, device);
         }
 
         w.Close();
@@ -132,48 +135,6 @@ internal static partial class GpuEmitter
     private const string OneThreadArguments = Ilgpu + "Index1D, " + View + ", " + View + ", " + View + ", " + View + ", " + View + ", " + View;
 
     private static string OneThreadType => $"global::System.Action<{OneThreadArguments}>";
-
-    private static bool IsGemm(KernelPlan k) => k.Kind == KernelKind.Linear || IsImplicitConvolution(k);
-
-    /// <summary>
-    /// An ungrouped convolution without a fused pool: an implicit GEMM (the tiled GEMM's shape, its right-hand tile
-    /// gathered from the input on the fly). Grouped, depthwise, pooled and Winograd layers stay direct.
-    /// </summary>
-    private static bool IsImplicitConvolution(KernelPlan k) =>
-        k.Op is ConvOp { Algorithm: ConvAlgorithm.Im2Col or ConvAlgorithm.Direct, Geometry: { Pooled: false, Groups: 1 } };
-
-    /// <summary>
-    /// The Add right after a GEMM-shaped kernel that adds the GEMM's output, element for element, to a value computed
-    /// before it (a residual connection: ResNet's shortcut, a transformer's x + MLP(x)). The GEMM's store does the Add
-    /// (and its epilogue), which saves a launch and a pass over both values; the GEMM's own output is still stored
-    /// when a later kernel reads it (<see cref="KernelPlan.LastReader"/>).
-    /// </summary>
-    private static KernelPlan? ResidualAdd(ModelPlan plan, KernelPlan k)
-    {
-        if (!IsGemm(k) || k.Index + 1 >= plan.Kernels.Count) return null;
-        KernelPlan add = plan.Kernels[k.Index + 1];
-        if (add.Kind != KernelKind.Add || add.B is null || add.A == add.B || add.A != k.Output && add.B != k.Output) return null;
-        if (add.Op is not BroadcastOp broadcast) return null;
-        long count = k.Op switch
-        {
-            ConvOp conv => conv.OutputsPerSample,
-            LinearOp l => (long)l.Rows * l.N,
-            _ => -1,
-        };
-        int[] shape = broadcast.Shape.ToArray();
-        bool Dense(int[] strides)
-        {
-            if (strides[0] != count) return false;
-            long dense = 1;
-            for (int d = shape.Length - 1; d >= 0; d--)
-            {
-                if (strides[d + 1] != dense && shape[d] != 1) return false;
-                dense *= shape[d];
-            }
-            return dense == count;
-        }
-        return Dense(broadcast.AStrides.ToArray()) && Dense(broadcast.BStrides.ToArray()) ? add : null;
-    }
 
     /// <summary>The operand of a residual Add that is not the GEMM's output.</summary>
     private static Operand ResidualOperand(KernelPlan gemm, KernelPlan add) => add.A == gemm.Output ? add.B! : add.A;
@@ -189,23 +150,20 @@ internal static partial class GpuEmitter
         return $"{{ long at = {at}; float v = {Chain(k, value)}; {keep}z[at] = {Chain(residual, "v + r[at]")}; }}";
     }
 
-    /// <summary>Row reductions (softmax, LayerNorm): one group of threads per row, the reductions through shared memory.</summary>
-    private static bool IsRowKernel(KernelPlan k) => k.Kind is KernelKind.Softmax or KernelKind.LogSoftmax or KernelKind.LayerNorm;
-
     private const int RowThreads = 128;
 
-    private static string LauncherType(KernelPlan k, KernelPlan? residual) =>
+    private static string LauncherType(GpuForm form, KernelPlan? residual) =>
         residual is not null ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, {View}, {View}, int>"
-        : IsGemm(k) ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, int>"
-        : IsRowKernel(k) ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, {View}>"
-        : IsGroupAttention(k) || IsFlashAttention(k) ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, {View}, {View}>"
+        : form is GpuForm.Gemm or GpuForm.ImplicitGemm ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, int>"
+        : form == GpuForm.Rows ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, {View}>"
+        : form is GpuForm.GroupAttention or GpuForm.FlashAttention ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, {View}, {View}>"
         : OneThreadType;
 
-    private static string LoadCall(KernelPlan k, KernelPlan? residual) =>
+    private static string LoadCall(GpuForm form, KernelPlan? residual) =>
         residual is not null ? $"LoadStreamKernel<{View}, {View}, {View}, {View}, {View}, int>"
-        : IsGemm(k) ? $"LoadStreamKernel<{View}, {View}, {View}, int>"
-        : IsRowKernel(k) ? $"LoadStreamKernel<{View}, {View}, {View}, {View}>"
-        : IsGroupAttention(k) || IsFlashAttention(k) ? $"LoadStreamKernel<{View}, {View}, {View}, {View}, {View}>"
+        : form is GpuForm.Gemm or GpuForm.ImplicitGemm ? $"LoadStreamKernel<{View}, {View}, {View}, int>"
+        : form == GpuForm.Rows ? $"LoadStreamKernel<{View}, {View}, {View}, {View}>"
+        : form is GpuForm.GroupAttention or GpuForm.FlashAttention ? $"LoadStreamKernel<{View}, {View}, {View}, {View}, {View}>"
         : $"LoadAutoGroupedStreamKernel<{OneThreadArguments}>";
 
     private static string Operand(Operand o, ModelPlan plan) => o.Buffer switch
@@ -218,7 +176,7 @@ internal static partial class GpuEmitter
 
     private static string Rows(KernelPlan k) => k.RowsPerSample == 1 ? "batch" : $"batch * {k.RowsPerSample}";
 
-    private static string Launch(KernelPlan k, ModelPlan plan, KernelPlan? residual)
+    private static string Launch(KernelPlan k, GpuForm form, ModelPlan plan, KernelPlan? residual)
     {
         string a = Operand(k.A, plan), y = Operand(k.Output, plan);
         // A residual Add folded into the GEMM's store: the value it adds (r) and its output (z) follow y.
@@ -230,17 +188,17 @@ internal static partial class GpuEmitter
             first = $"_k{k.Index}Rows((int)((long){Rows(k)}), {a}, Weights, Weights, Weights, Weights, Scratch);\n";
             a = "Scratch";
         }
-        if (k.Op is ConvOp { Geometry: var g } && IsImplicitConvolution(k))
+        if (form == GpuForm.ImplicitGemm && k.Op is ConvOp { Geometry: var g })
             return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index3D({(g.OutHeight * g.OutWidth + Tile - 1) / Tile}, {(g.OutChannels + Tile - 1) / Tile}, batch), new {Ilgpu}Index3D({Threads}, {Threads}, 1)), {a}, Weights, {y}, batch);";
         if (k.Op is LinearOp l)
             return first + $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index2D({(l.N + Tile - 1) / Tile}, Groups((long){Rows(k)}, {Tile})), new {Ilgpu}Index2D({Threads}, {Threads})), {a}, Weights, {y}, {Rows(k)});";
         string b = k.B is null ? "Weights" : Operand(k.B, plan), c = k.C is null ? "Weights" : Operand(k.C, plan);
-        if (IsRowKernel(k))
+        if (form == GpuForm.Rows)
             return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index1D((int)((long){Rows(k)})), new {Ilgpu}Index1D({RowThreads})), {a}, {b}, Weights, {y});";
         string mask = k.Mask is null ? "Weights" : Operand(k.Mask, plan);
-        if (IsFlashAttention(k) && k.Op is AttentionOp { Geometry: var flash })
+        if (form == GpuForm.FlashAttention && k.Op is AttentionOp { Geometry: var flash })
             return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index1D((int)((long)batch * {flash.Heads * ((flash.Queries + FlashQueries - 1) / FlashQueries)})), new {Ilgpu}Index1D({FlashQueries})), {a}, {b}, {c}, {mask}, {y});";
-        if (IsGroupAttention(k) && k.Op is AttentionOp { Geometry: var group })
+        if (form == GpuForm.GroupAttention && k.Op is AttentionOp { Geometry: var group })
             return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index1D((int)((long)batch * {group.Heads * group.Queries})), new {Ilgpu}Index1D({AttentionThreads})), {a}, {b}, {c}, {mask}, {y});";
         return $"_k{k.Index}((int)((long)batch * {Outputs(k)}), {a}, {b}, {c}, {mask}, Weights, {y});";
     }
@@ -267,7 +225,7 @@ internal static partial class GpuEmitter
 
     private static long Product(int[] shape) => shape.Aggregate(1L, (p, d) => p * d);
 
-    private static void WriteKernel(SourceWriter w, KernelPlan k, KernelPlan? residual, Int4Place? int4)
+    private static void WriteKernel(SourceWriter w, KernelPlan k, GpuForm form, KernelPlan? residual, Int4Place? int4)
     {
         w.Line($"// K{k.Index} on the GPU: {k.Title}");
         foreach (string source in k.Sources) w.Line($"//     {source}");
@@ -276,15 +234,15 @@ internal static partial class GpuEmitter
             w.Line($"// with K{residual.Index} in its store: {residual.Title}");
             foreach (string source in residual.Sources) w.Line($"//     {source}");
         }
-        if (IsImplicitConvolution(k)) WriteImplicitConvolution(w, k, residual);
-        else if (IsGemm(k))
+        if (form == GpuForm.ImplicitGemm) WriteImplicitConvolution(w, k, residual);
+        else if (form == GpuForm.Gemm)
         {
             if (k.Quantized) WriteQuantizeRows(w, k);
             WriteGemm(w, k, residual, int4);
         }
-        else if (IsRowKernel(k)) WriteRowKernel(w, k);
-        else if (IsFlashAttention(k)) WriteFlashAttention(w, k);
-        else if (IsGroupAttention(k)) WriteGroupAttention(w, k);
+        else if (form == GpuForm.Rows) WriteRowKernel(w, k);
+        else if (form == GpuForm.FlashAttention) WriteFlashAttention(w, k);
+        else if (form == GpuForm.GroupAttention) WriteGroupAttention(w, k);
         else
         {
             w.Open($"private static void GpuK{k.Index}({Ilgpu}Index1D index, {View} a, {View} b, {View} c, {View} mask, {View} w, {View} y)");
@@ -295,7 +253,7 @@ internal static partial class GpuEmitter
         w.Line();
     }
 
-    private const int WholeThreads = 256, WholeWidth = 4096;
+    private const int WholeThreads = 256, WholeWidth = GpuPlan.WholeWidth;
 
     /// <summary>
     /// An int8 Linear's first kernel, one thread per row: the row's scale and its codes, exactly as the CPU kernel

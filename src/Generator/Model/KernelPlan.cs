@@ -63,4 +63,11 @@ internal sealed record KernelPlan(
     /// model's output). The GPU code folds a residual Add into the kernel before it and skips the store no one reads.
     /// </summary>
     public int LastReader { get; init; } = int.MaxValue;
+
+    /// <summary>
+    /// The arena keeps this kernel's inputs live through the next kernel (a residual Add of its output, with a GPU entry
+    /// point): so the GPU code may compute that Add in this kernel's store (Passes/PlanGpu) without its output taking
+    /// the inputs' place.
+    /// </summary>
+    public bool InputsLiveThroughNext { get; init; }
 }

@@ -54,8 +54,14 @@ internal sealed record ModelPlan(
     /// <summary>The ONNX graph's output name (null for a model declared in C#).</summary>
     public string? OutputName { get; init; }
 
-    /// <summary>Whether a GPU entry point is generated (the project references ModelCompiler.Gpu and every kernel has a GPU form).</summary>
-    public bool Gpu { get; init; }
+    /// <summary>
+    /// The GPU entry point's decisions (Passes/PlanGpu), when one is generated: the project references ModelCompiler.Gpu,
+    /// and every kernel has a GPU form.
+    /// </summary>
+    public GpuPlan? GpuPlan { get; init; }
+
+    /// <summary>Whether a GPU entry point is generated.</summary>
+    public bool Gpu => GpuPlan is not null;
 
     /// <summary>Whether the weights are embedded (else read at start-up from the weights file beside the application).</summary>
     public bool EmbedWeights { get; init; } = true;

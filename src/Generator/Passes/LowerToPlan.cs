@@ -81,14 +81,16 @@ internal static class LowerToPlan
         // Arena requests, in kernel order: each stored value is live from the kernel that writes it to the
         // last kernel that reads it (a kernel reads its root op's inputs; its epilogue works in registers).
         var lastRead = new Dictionary<int, int>();
+        var throughNext = new bool[groups.Count + 1];
         for (int k = 0; k < groups.Count; k++)
         {
-            // The GPU code runs an Add of a kernel's result right after it in that kernel's store (GpuEmitter.ResidualAdd):
-            // with a GPU entry point, the kernel's inputs stay live through the Add, so that the Add's output never takes
-            // their place (a CPU-only project's arena is not made larger for it).
-            int through = gpu && k + 1 < groups.Count && groups[k + 1].Root.Kind == OpKind.Add
-                && groups[k + 1].Reads.Any(i => root[i] == root[groups[k].Result.Id]) ? k + 1 : k;
-            foreach (int input in groups[k].Reads) lastRead[root[input]] = through;
+            // The GPU code may run an Add of a kernel's result right after it in that kernel's store (Passes/PlanGpu): with a
+            // GPU entry point, the kernel's inputs stay live through such an Add, so that the Add's output never takes their
+            // place, and the kernel says so (InputsLiveThroughNext), which PlanGpu requires before it folds. A CPU-only
+            // project's arena is not made larger for it.
+            throughNext[k] = gpu && k + 1 < groups.Count && groups[k + 1].Root.Kind == OpKind.Add
+                && groups[k + 1].Reads.Any(i => root[i] == root[groups[k].Result.Id]);
+            foreach (int input in groups[k].Reads) lastRead[root[input]] = throughNext[k] ? k + 1 : k;
         }
         var requestIndex = new Dictionary<int, int>();
         var requests = new List<ArenaRequest>();
@@ -131,6 +133,7 @@ internal static class LowerToPlan
                 kernel = kernel with { Op = int8 with { StaticRange = range } };
             int stored = root[group.Result.Id];
             if (stored != outputRoot) kernel = kernel with { LastReader = lastRead.TryGetValue(stored, out int last) ? last : kernels.Count };
+            if (throughNext[kernels.Count]) kernel = kernel with { InputsLiveThroughNext = true };
             kernels.Add(kernel);
         }
         // The int4 weights' place: after the rest.

@@ -153,7 +153,7 @@ internal static class ModelBuilder
             // Embedding costs ~0.5 s of compile time per MB (docs/performance.md): big weights are read from the file instead.
             plan = plan with { EmbedWeights = model.WeightsStorage == WeightsStorage.Embedded || (model.WeightsStorage == WeightsStorage.Auto && plan.EmbeddedBytes <= options.EmbedLimit), IsOnnx = model.IsOnnx, OutputName = model.OutputName };
             // Every kernel kind has a GPU form (Emit/GpuEmitter, GpuBodies): with the GPU runtime referenced, every model gets CreateGpu.
-            if (gpu) plan = plan with { Gpu = true };
+            if (gpu) plan = plan with { GpuPlan = PlanGpu.Run(plan) };
             // The image goes on to the weights step only when it is embedded (then it is small, or the project asked for it):
             // the pipeline keeps step values alive, and a file-storage model's weights are read at run time instead.
             return new ModelResult(plan, diagnostics.ToEquatableArray()) { Image = plan.EmbedWeights ? image : null };

@@ -1,0 +1,100 @@
+extern alias generator;
+
+using System.IO;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Xunit;
+using GpuForm = generator::ModelCompiler.Generator.Model.GpuForm;
+using ModelPlan = generator::ModelCompiler.Generator.Model.ModelPlan;
+using Steps = generator::ModelCompiler.Generator.ModelGenerator.Steps;
+
+namespace ModelCompiler.Tests;
+
+/// <summary>
+/// The GPU decisions are made before Emit (Passes/PlanGpu) and recorded in the plan: each kernel's form, and the residual
+/// Adds a GEMM's store computes — only where the arena kept the GEMM's inputs live through the Add (LowerToPlan), so the
+/// arena and the GPU code cannot disagree.
+/// </summary>
+public class GpuPlanTests
+{
+    private const string Source = """
+        using ModelCompiler;
+
+        namespace Demo;
+
+        [CompileModel(Weights = "relu_mlp.safetensors")]
+        public static partial class ResidualLinear
+        {
+            static Tensor Forward([Shape(17)] Tensor x)
+            {
+                Tensor g = x.Linear("a").Relu();
+                Tensor r = (g * 0.5f).Linear("b");
+                Tensor h = g.Linear("b");
+                Tensor kept = (h + r).Relu().Concat(h.Sigmoid(), 0);
+                Tensor s = (g * -0.25f).Linear("b");
+                return kept.Concat(((g + 1f).Linear("b").Tanh() + s) * 2f, 0);
+            }
+        }
+
+        [CompileModel(Weights = "small_cnn.safetensors")]
+        public static partial class ConvResidual
+        {
+            static Tensor Forward([Shape(1, 8, 8)] Tensor x)
+            {
+                Tensor r = x.Conv2d("conv1", padding: 2, dilation: 2);
+                Tensor h = x.Conv2d("conv1", padding: 1);
+                return (h + r).Relu();
+            }
+        }
+        """;
+
+    private static ModelPlan[] Plans(bool gpu)
+    {
+        string models = Path.Combine(GeneratorDiagnosticsTests.RepositoryRoot(), "tests", "ModelCompiler.TestModels", "Models");
+        GeneratorDriver driver = GeneratorHarness.Driver(new[]
+        {
+            new GeneratorHarness.BinaryAdditionalText(Path.Combine(models, "relu_mlp.safetensors")),
+            new GeneratorHarness.BinaryAdditionalText(Path.Combine(models, "small_cnn.safetensors")),
+        });
+        Compilation compilation = GeneratorHarness.Compilation(("Models.cs", Source));
+        if (gpu)
+            compilation = compilation.AddReferences(
+                MetadataReference.CreateFromFile(typeof(ModelCompiler.Gpu.GpuModel).Assembly.Location),
+                MetadataReference.CreateFromFile(typeof(ILGPU.Runtime.Accelerator).Assembly.Location));
+        driver = driver.RunGenerators(compilation);
+        return driver.GetRunResult().Results.Single().TrackedSteps[Steps.Plans]
+            .SelectMany(s => s.Outputs).Select(o => (ModelPlan)o.Value).OrderBy(p => p.ClassName).ToArray();
+    }
+
+    [Fact]
+    public void Residual_adds_fold_into_the_GEMM_before_them_only_where_the_arena_keeps_its_inputs_live()
+    {
+        ModelPlan[] plans = Plans(gpu: true);
+        Assert.Equal(new[] { "ConvResidual", "ResidualLinear" }, plans.Select(p => p.ClassName));
+        foreach (ModelPlan plan in plans)
+        {
+            var gpu = plan.GpuPlan!;
+            Assert.Equal(plan.Kernels.Count, gpu.Kernels.Count);
+            foreach (var decision in gpu.Kernels.Where(k => k.FoldedAdd >= 0))
+            {
+                Assert.True(plan.Kernels[decision.Index].InputsLiveThroughNext, $"{plan.ClassName} K{decision.Index} folds an Add the arena did not plan for");
+                Assert.Equal(decision.Index + 1, decision.FoldedAdd);
+                Assert.True(gpu.Kernels[decision.FoldedAdd].FusedAway);
+            }
+        }
+        // Two Adds right after a Linear (the third follows a Tanh) and one right after the convolution.
+        Assert.Equal(1, plans[0].GpuPlan!.Kernels.Count(k => k.FoldedAdd >= 0));
+        Assert.Equal(GpuForm.ImplicitGemm, plans[0].GpuPlan!.Kernels[plans[0].GpuPlan!.Kernels.Single(k => k.FoldedAdd >= 0).Index].Form);
+        Assert.Equal(2, plans[1].GpuPlan!.Kernels.Count(k => k.FoldedAdd >= 0));
+        Assert.All(plans[1].GpuPlan!.Kernels.Where(k => k.FoldedAdd >= 0), k => Assert.Equal(GpuForm.Gemm, k.Form));
+    }
+
+    [Fact]
+    public void A_CPU_only_project_gets_no_GPU_decisions_and_no_arena_kept_for_them()
+    {
+        ModelPlan[] plans = Plans(gpu: false);
+        Assert.Equal(2, plans.Length);
+        Assert.All(plans, p => Assert.Null(p.GpuPlan));
+        Assert.All(plans.SelectMany(p => p.Kernels), k => Assert.False(k.InputsLiveThroughNext));
+    }
+}
