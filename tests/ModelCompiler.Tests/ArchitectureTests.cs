@@ -90,6 +90,10 @@ public class ArchitectureTests
         Assert.Empty(generator::ModelCompiler.Generator.Ops.OpCatalogue.KindsWithoutEvaluation());
 
     [Fact]
+    public void Every_kernel_kind_has_a_lowering_in_the_catalogue() =>
+        Assert.Empty(generator::ModelCompiler.Generator.Ops.OpCatalogue.KernelKindsWithoutLowering());
+
+    [Fact]
     public void Only_the_weights_file_reader_touches_files()
     {
         var io = new Regex(@"\bFile\.(Read|Open|Exists|Get)|new FileStream\(|new FileInfo\(|\bDirectory\.(Get|Exists|Enumerate)");

@@ -1,6 +1,8 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using ModelCompiler.Generator.Graph;
+using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
 
 namespace ModelCompiler.Generator.Ops;
@@ -14,6 +16,7 @@ internal static class AttentionOps
         catalogue.Shape(MultiHeadAttention, OpKind.AttentionCore);
         catalogue.Evaluate(EvaluateMultiHeadAttention, OpKind.AttentionCore);
         catalogue.Evaluate(EvaluateAttention, OpKind.Attention);
+        catalogue.Lower(c => c.Root.Kind == OpKind.AttentionCore ? LowerMultiHeadAttention(c) : LowerAttention(c), KernelKind.Attention);
     }
 
     /// <summary>ScaledDotProductAttention: queries <c>[h…, L, e]</c>, keys <c>[h…, S, e]</c>, values <c>[h…, S, ev]</c>, an optional <c>[L, S]</c> mask.</summary>
@@ -87,5 +90,51 @@ internal static class AttentionOps
             AttentionGeometry.Separate(q.ElementCount / (queries * q.Shape[rank - 1]), queries, keys, q.Shape[rank - 1], value.Shape[rank - 1],
                 mask is { IsConstant: false } ? queries * keys : 0, ((AttentionSettings)node.Source.Settings!).Causal));
         return EvaluationContext.Doubles(y);
+    }
+
+    /// <summary>MultiHeadAttention's core: queries, keys and values side by side in the packed projection.</summary>
+    private static KernelPlan LowerMultiHeadAttention(LoweringContext context)
+    {
+        int index = context.Index;
+        ModelGraph graph = context.Graph;
+        Func<Node, Operand> where = context.Where;
+        Node rootNode = context.Root;
+        Node input = context.Input;
+        List<string> sources = context.Sources;
+        Operand output = context.Output;
+        // MultiHeadAttention: queries, keys and values side by side in the packed projection.
+        (int heads, bool causal) = (AttentionSettings)rootNode.Source.Settings!;
+        int sequence = input.Shape[0], features = rootNode.Shape[1];
+        Node? mask = rootNode.Inputs.Length > 1 ? graph.Nodes[rootNode.Inputs[1]] : null;
+        var geometry = AttentionGeometry.Packed(sequence, heads, features / heads, mask is { IsConstant: false } ? sequence * sequence : 0, causal);
+        Operand qkv = where(input);
+        return new KernelPlan(index,
+            $"Attention \"{rootNode.Source.Name}\": {heads} heads of {features / heads} over {sequence} positions, softmax(q·kᵀ/√d{(mask is null ? "" : " + mask")})·v{(causal ? ", causal" : "")}, flash-style",
+            sources.ToEquatableArray(), qkv, qkv with { Offset = qkv.Offset + features, RowOffset = qkv.RowOffset + features }, output,
+            new AttentionOp(geometry), EquatableArray<EpilogueStep>.Empty, 4L * sequence * sequence * features)
+        { C = qkv with { Offset = qkv.Offset + 2 * features, RowOffset = qkv.RowOffset + 2 * features }, Mask = mask is null ? null : where(mask) };
+    }
+
+    /// <summary>ScaledDotProductAttention on separate tensors.</summary>
+    private static KernelPlan LowerAttention(LoweringContext context)
+    {
+        int index = context.Index;
+        ModelGraph graph = context.Graph;
+        Func<Node, Operand> where = context.Where;
+        Node rootNode = context.Root;
+        Node input = context.Input;
+        List<string> sources = context.Sources;
+        Operand output = context.Output;
+        Node q = input, key = graph.Nodes[rootNode.Inputs[1]], value = graph.Nodes[rootNode.Inputs[2]];
+        Node? mask = rootNode.Inputs.Length > 3 ? graph.Nodes[rootNode.Inputs[3]] : null;
+        int rank = q.Shape.Length, queries = q.Shape[rank - 2], headSize = q.Shape[rank - 1], keys = key.Shape[rank - 2], valueSize = value.Shape[rank - 1];
+        int heads = q.Shape.Take(rank - 2).Aggregate(1, (p, d) => p * d);
+        bool causal = ((AttentionSettings)rootNode.Source.Settings!).Causal;
+        var geometry = AttentionGeometry.Separate(heads, queries, keys, headSize, valueSize, mask is { IsConstant: false } ? queries * keys : 0, causal);
+        return new KernelPlan(index,
+            $"ScaledDotProductAttention: {heads} head{(heads == 1 ? "" : "s")}, {queries} queries × {keys} keys of {headSize}, softmax(q·kᵀ/√e{(mask is null ? "" : " + mask")})·v{(causal ? ", causal" : "")}, flash-style",
+            sources.ToEquatableArray(), where(q), where(key), output, new AttentionOp(geometry), EquatableArray<EpilogueStep>.Empty,
+            2L * heads * queries * keys * (headSize + valueSize))
+        { C = where(value), Mask = mask is null ? null : where(mask) };
     }
 }

@@ -1,5 +1,8 @@
+using System;
+using System.Collections.Generic;
 using System.Linq;
 using ModelCompiler.Generator.Graph;
+using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
 using ModelCompiler.Kernels;
 using ModelCompiler.Weights;
@@ -17,6 +20,10 @@ internal static class ConvolutionOps
         catalogue.Evaluate(EvaluateConvolution, OpKind.Conv2d, OpKind.Conv1d);
         catalogue.Evaluate(EvaluatePool, OpKind.MaxPool2d, OpKind.AvgPool2d);
         catalogue.Evaluate(EvaluateGlobalAvgPool, OpKind.GlobalAvgPool);
+        catalogue.Lower(LowerConvolution, KernelKind.Conv2d, KernelKind.Depthwise, KernelKind.DirectConv);
+        catalogue.Lower(LowerWinograd, KernelKind.Winograd);
+        catalogue.Lower(LowerPool, KernelKind.MaxPool2d, KernelKind.AvgPool2d);
+        catalogue.Lower(LowerGlobalAvgPool, KernelKind.GlobalAvgPool);
     }
 
     /// <summary>Conv2d, Conv1d: PyTorch's <c>conv2d</c> with zero padding, dilation and groups.</summary>
@@ -126,5 +133,99 @@ internal static class ConvolutionOps
             y[p] = (float)(sum / area);
         }
         return y;
+    }
+
+    /// <summary>A convolution computed as im2col GEMM, depthwise or direct (FuseEpilogues chose), on the filters as PyTorch stores them.</summary>
+    private static KernelPlan LowerConvolution(LoweringContext context)
+    {
+        int index = context.Index;
+        FusionGroup group = context.Group;
+        Func<Node, Operand> where = context.Where;
+        BlobMaker blob = context.Blob;
+        Node rootNode = context.Root;
+        Node input = context.Input;
+        List<string> sources = context.Sources;
+        List<EpilogueStep> epilogue = context.Epilogue;
+        string after = context.After;
+        Operand output = context.Output;
+        int[] w = rootNode.Weight!.Shape;
+        bool oneD = rootNode.Kind == OpKind.Conv1d, depthwise = group.Kind == KernelKind.Depthwise;
+        int c = input.Shape[0], h = oneD ? 1 : input.Shape[1], width = input.Shape[input.Shape.Length - 1];
+        (int stride, int padding, int dilation, int groups) = (ConvSettings)rootNode.Source.Settings!;
+        int kh = oneD ? 1 : w[2], kw = w[w.Length - 1], n = w[0], k = c / groups * kh * kw;
+        int oh = oneD ? 1 : rootNode.Shape[1], ow = rootNode.Shape[rootNode.Shape.Length - 1];
+        var geometry = new ConvGeometry(c, h, width, n, kh, kw, stride, padding, dilation, oh, ow, groups, oneD ? 0 : padding);
+        // Direct: how many output channels the kernel keeps in registers (8, 6 or 4), and whether it pools.
+        if (group.Kind == KernelKind.DirectConv)
+            geometry = geometry with { ChannelBlock = KernelScratch.DirectChannelBlock(n), Pooled = group.Pool is not null };
+        string? norm = rootNode.FoldedNorm;
+        // Every convolution kernel reads the filters as PyTorch stores them, [out, c/groups·kh·kw] (a folded
+        // BatchNorm scales each output's row), and one bias per output channel.
+        WeightBlob weights = blob(WeightLayoutKind.Raw, rootNode.Weight.Name, n * k, n, k, norm, rootNode.FoldedEpsilon);
+        WeightBlob bias = blob(WeightLayoutKind.PaddedBias, rootNode.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, rootNode.FoldedEpsilon);
+        string kernelSize = oneD ? $"{kw}-wide" : $"{kh}×{kw}";
+        string title = (norm is null ? "" : $"(BatchNorm \"{norm}\" folded in) ")
+            + $"{(depthwise ? "Depthwise " : group.Kind == KernelKind.DirectConv ? "Direct " : "")}{rootNode.Kind} \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}, {kernelSize} kernel, stride {stride}, padding {padding}"
+            + (dilation == 1 ? "" : $", dilation {dilation}") + (groups == 1 || depthwise ? "" : $", {groups} groups") + (rootNode.Bias is null ? "" : ", + bias") + after
+            + (group.Pool is null ? "" : $", then MaxPool2d 2×2 in the store → {Node.Format(group.Pool.Shape)}");
+        ConvAlgorithm algorithm = depthwise ? ConvAlgorithm.Depthwise : group.Kind == KernelKind.DirectConv ? ConvAlgorithm.Direct : ConvAlgorithm.Im2Col;
+        return new KernelPlan(index, title, sources.ToEquatableArray(), where(input), null, output,
+            new ConvOp(algorithm, geometry, weights.Offset, bias.Offset), epilogue.ToEquatableArray(), 2L * k * n * oh * ow);
+    }
+
+    /// <summary>A 3×3, stride-1 convolution by Winograd F(2×2, 3×3), its filters transformed at build time.</summary>
+    private static KernelPlan LowerWinograd(LoweringContext context)
+    {
+        int index = context.Index;
+        Func<Node, Operand> where = context.Where;
+        BlobMaker blob = context.Blob;
+        Node rootNode = context.Root;
+        Node input = context.Input;
+        List<string> sources = context.Sources;
+        List<EpilogueStep> epilogue = context.Epilogue;
+        string after = context.After;
+        Operand output = context.Output;
+        int[] w = rootNode.Weight!.Shape;
+        int c = input.Shape[0], n = w[0], padding = ((ConvSettings)rootNode.Source.Settings!).Padding, oh = rootNode.Shape[1], ow = rootNode.Shape[2];
+        var geometry = new ConvGeometry(c, input.Shape[1], input.Shape[2], n, 3, 3, 1, padding, 1, oh, ow, 1, padding);
+        string? norm = rootNode.FoldedNorm;
+        // The filters in the Winograd domain, G g Gᵀ, computed at build time: sixteen [out, C] matrices.
+        WeightBlob weights = blob(WeightLayoutKind.WinogradFilters, rootNode.Weight.Name, 16 * n * c, n, c, norm, rootNode.FoldedEpsilon);
+        WeightBlob bias = blob(WeightLayoutKind.PaddedBias, rootNode.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, rootNode.FoldedEpsilon);
+        string title = (norm is null ? "" : $"(BatchNorm \"{norm}\" folded in) ")
+            + $"Winograd F(2×2, 3×3) Conv2d \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}, padding {padding}"
+            + (rootNode.Bias is null ? "" : ", + bias") + after;
+        return new KernelPlan(index, title, sources.ToEquatableArray(), where(input), null, output,
+            new ConvOp(ConvAlgorithm.Winograd, geometry, weights.Offset, bias.Offset), epilogue.ToEquatableArray(), 2L * 9 * c * n * oh * ow);
+    }
+
+    /// <summary>MaxPool2d, AvgPool2d.</summary>
+    private static KernelPlan LowerPool(LoweringContext context)
+    {
+        int index = context.Index;
+        FusionGroup group = context.Group;
+        Func<Node, Operand> where = context.Where;
+        Node rootNode = context.Root;
+        Node input = context.Input;
+        List<string> sources = context.Sources;
+        Operand output = context.Output;
+        (int window, int stride, int padding) = (PoolSettings)rootNode.Source.Settings!;
+        var pool = new PoolOp(group.Kind == KernelKind.MaxPool2d, input.Shape[0], input.Shape[1], input.Shape[2], window, stride, padding, rootNode.Shape[1], rootNode.Shape[2]);
+        return new KernelPlan(index, $"{group.Kind} {window}×{window}, stride {stride}, padding {padding}: {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}",
+            sources.ToEquatableArray(), where(input), null, output, pool, EquatableArray<EpilogueStep>.Empty, (long)rootNode.ElementCount * window * window);
+    }
+
+    /// <summary>GlobalAvgPool.</summary>
+    private static KernelPlan LowerGlobalAvgPool(LoweringContext context)
+    {
+        int index = context.Index;
+        Func<Node, Operand> where = context.Where;
+        Node rootNode = context.Root;
+        Node input = context.Input;
+        List<string> sources = context.Sources;
+        Operand output = context.Output;
+        return new KernelPlan(index, $"GlobalAvgPool: {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}",
+            sources.ToEquatableArray(), where(input), null, output, new GlobalAvgPoolOp(input.Shape[0], input.Shape[1] * input.Shape[2]),
+            EquatableArray<EpilogueStep>.Empty, input.ElementCount);
     }
 }

@@ -1,5 +1,8 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 using ModelCompiler.Generator.Graph;
+using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
 
 namespace ModelCompiler.Generator.Ops;
@@ -15,6 +18,8 @@ internal static class ElementwiseOps
             OpKind.Silu, OpKind.Erf, OpKind.Sqrt, OpKind.Exp, OpKind.Reciprocal, OpKind.QuantizeLinear, OpKind.LeakyRelu, OpKind.ClampMin, OpKind.ClampMax,
             OpKind.AddScalar, OpKind.MulScalar, OpKind.Dropout);
         catalogue.Evaluate(EvaluateBroadcast, OpKind.Add, OpKind.Mul);
+        catalogue.Lower(LowerElementwise, KernelKind.Elementwise);
+        catalogue.Lower(LowerBroadcast, KernelKind.Add, KernelKind.Mul);
     }
 
     /// <summary>Activations, scalar <c>+</c>/<c>×</c>, clamps, QuantizeLinear, Dropout: the input's shape; on a weight tensor, a constant (Passes/FoldConstants).</summary>
@@ -130,5 +135,42 @@ internal static class ElementwiseOps
             dense *= dim;
         }
         return strides;
+    }
+
+    /// <summary>A chain of element-wise ops with no kernel before it to fuse into: one element-wise kernel.</summary>
+    private static KernelPlan LowerElementwise(LoweringContext context)
+    {
+        int index = context.Index;
+        Func<Node, Operand> where = context.Where;
+        Node rootNode = context.Root;
+        Node input = context.Input;
+        List<string> sources = context.Sources;
+        List<EpilogueStep> epilogue = context.Epilogue;
+        Operand output = context.Output;
+        epilogue.Insert(0, LoweringContext.Step(rootNode));
+        string title = string.Join(", then ", epilogue.Select(LoweringContext.Describe)) + $" over {Node.Format(rootNode.Shape)}";
+        return new KernelPlan(index, LoweringContext.Capitalize(title), sources.ToEquatableArray(), where(input), null, output,
+            new ElementwiseOp(input.ElementCount), epilogue.ToEquatableArray(), (long)input.ElementCount * epilogue.Count);
+    }
+
+    /// <summary>Add, Mul: one broadcasting pass, its epilogue fused.</summary>
+    private static KernelPlan LowerBroadcast(LoweringContext context)
+    {
+        int index = context.Index;
+        FusionGroup group = context.Group;
+        ModelGraph graph = context.Graph;
+        Func<Node, Operand> where = context.Where;
+        Node rootNode = context.Root;
+        Node input = context.Input;
+        List<string> sources = context.Sources;
+        List<EpilogueStep> epilogue = context.Epilogue;
+        string after = context.After;
+        Operand output = context.Output;
+        Node a = input, b = graph.Nodes[rootNode.Inputs[1]];
+        int[] shape = rootNode.Shape;
+        string title = $"{group.Kind}: {LoweringContext.Describe(a)} {(group.Kind == KernelKind.Add ? "+" : "×")} {LoweringContext.Describe(b)} → {Node.Format(shape)}" + after;
+        var broadcast = new BroadcastOp(group.Kind == KernelKind.Mul, new EquatableArray<int>(shape),
+            new EquatableArray<int>(ElementwiseOps.BroadcastStrides(a, shape)), new EquatableArray<int>(ElementwiseOps.BroadcastStrides(b, shape)));
+        return new KernelPlan(index, title, sources.ToEquatableArray(), where(a), where(b), output, broadcast, epilogue.ToEquatableArray(), rootNode.ElementCount);
     }
 }

@@ -22,6 +22,8 @@ internal static class LayoutOps
         catalogue.Shape(Reshape, OpKind.Reshape);
         catalogue.Evaluate(EvaluateCopy, OpKind.Transpose, OpKind.Permute, OpKind.Slice, OpKind.Concat);
         catalogue.Evaluate(EvaluateView, OpKind.Flatten, OpKind.Reshape, OpKind.Unsqueeze, OpKind.Squeeze);
+        catalogue.Lower(c => c.Group.Composed.Count > 0 ? LowerComposed(c) : LowerStrided(c), KernelKind.Strided);
+        catalogue.Lower(LowerConcat, KernelKind.Concat);
     }
 
     /// <summary>Transpose, Permute: resolves the permutation (Node.Resolved).</summary>
@@ -189,5 +191,82 @@ internal static class LayoutOps
     private static double[] EvaluateView(EvaluationContext context)
     {
         return context.X;
+    }
+
+    /// <summary>Several layout ops composed into one strided copy from the original value (LayoutView).</summary>
+    private static KernelPlan LowerComposed(LoweringContext context)
+    {
+        int index = context.Index;
+        FusionGroup group = context.Group;
+        ModelGraph graph = context.Graph;
+        Func<Node, Operand> where = context.Where;
+        Node rootNode = context.Root;
+        List<string> sources = context.Sources;
+        Operand output = context.Output;
+        // Several layout ops composed into one copy straight from the original value (ComposeLayout).
+        Node origin = graph.Nodes[group.Composed[0].Inputs[0]];
+        LayoutView view = LayoutView.Compose(graph, group.Composed, rootNode)!;
+        int[] shape = rootNode.Shape;
+        Operand source = where(origin);
+        source = source with { Offset = source.Offset + view.Offset, RowOffset = source.RowOffset + view.Offset };
+        string steps = string.Join(", then ", group.Composed.Concat(new[] { rootNode }).Where(n => !OpKinds.IsView(n.Kind)).Select(n => n.Kind.ToString()));
+        var copy = new StridedOp(new EquatableArray<int>(shape), new EquatableArray<int>(new[] { origin.ElementCount }.Concat(view.Strides).ToArray()),
+            new EquatableArray<int>(new[] { rootNode.ElementCount }.Concat(LoweringContext.DenseStrides(rootNode)).ToArray()));
+        return new KernelPlan(index, $"{steps}: {Node.Format(origin.Shape)} → {Node.Format(shape)}, composed into one strided copy",
+            sources.ToEquatableArray(), source, null, output, copy, EquatableArray<EpilogueStep>.Empty, 0);
+    }
+
+    /// <summary>Transpose, Permute, Slice: one strided copy into a dense output.</summary>
+    private static KernelPlan LowerStrided(LoweringContext context)
+    {
+        int index = context.Index;
+        Func<Node, Operand> where = context.Where;
+        Node rootNode = context.Root;
+        Node input = context.Input;
+        List<string> sources = context.Sources;
+        Operand output = context.Output;
+        // Transpose, Permute, Slice: one strided copy; the output is dense.
+        int[] sourceStrides = LoweringContext.DenseStrides(input), shape = rootNode.Shape;
+        int[] strides = new int[shape.Length + 1];
+        strides[0] = input.ElementCount;
+        Operand source = where(input);
+        string what;
+        if (rootNode.Kind == OpKind.Slice)
+        {
+            (int axis, int start, int end, _, _) = (SliceSettings)rootNode.Resolved!;
+            for (int d = 0; d < shape.Length; d++) strides[d + 1] = sourceStrides[d];
+            source = source with { Offset = source.Offset + start * sourceStrides[axis], RowOffset = source.RowOffset + start * sourceStrides[axis] };
+            what = $"Slice [{start}, {end}) of dimension {axis}";
+        }
+        else
+        {
+            EquatableArray<int> order = ((PermuteSettings)rootNode.Resolved!).Order;
+            for (int d = 0; d < shape.Length; d++) strides[d + 1] = sourceStrides[order[d]];
+            what = $"{rootNode.Kind} ({string.Join(", ", order)})";
+        }
+        var copy = new StridedOp(new EquatableArray<int>(shape), new EquatableArray<int>(strides),
+            new EquatableArray<int>(new[] { rootNode.ElementCount }.Concat(LoweringContext.DenseStrides(rootNode)).ToArray()));
+        return new KernelPlan(index, $"{what}: {Node.Format(input.Shape)} → {Node.Format(shape)}, a strided copy",
+            sources.ToEquatableArray(), source, null, output, copy, EquatableArray<EpilogueStep>.Empty, 0);
+    }
+
+    /// <summary>Concat: two strided copies into one output.</summary>
+    private static KernelPlan LowerConcat(LoweringContext context)
+    {
+        int index = context.Index;
+        ModelGraph graph = context.Graph;
+        Func<Node, Operand> where = context.Where;
+        Node rootNode = context.Root;
+        Node input = context.Input;
+        List<string> sources = context.Sources;
+        Operand output = context.Output;
+        Node a = input, b = graph.Nodes[rootNode.Inputs[1]];
+        int axis = ((AxisSettings)rootNode.Resolved!).Axis;
+        int[] outStrides = LoweringContext.DenseStrides(rootNode);
+        int[] Strides(Node n) => new[] { n.ElementCount }.Concat(LoweringContext.DenseStrides(n)).ToArray();
+        var concat = new ConcatOp(new EquatableArray<int>(a.Shape), new EquatableArray<int>(Strides(a)), new EquatableArray<int>(b.Shape),
+            new EquatableArray<int>(Strides(b)), new EquatableArray<int>(new[] { rootNode.ElementCount }.Concat(outStrides).ToArray()), a.Shape[axis] * outStrides[axis]);
+        return new KernelPlan(index, $"Concat along dimension {axis}: {Node.Format(a.Shape)} and {Node.Format(b.Shape)} → {Node.Format(rootNode.Shape)}",
+            sources.ToEquatableArray(), where(a), where(b), output, concat, EquatableArray<EpilogueStep>.Empty, 0);
     }
 }

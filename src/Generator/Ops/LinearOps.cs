@@ -1,7 +1,10 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using ModelCompiler.Generator.Graph;
+using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
+using ModelCompiler.Kernels;
 using ModelCompiler.Weights;
 
 namespace ModelCompiler.Generator.Ops;
@@ -15,6 +18,8 @@ internal static class LinearOps
         catalogue.Shape(MatMul, OpKind.MatMul);
         catalogue.Evaluate(EvaluateLinear, OpKind.Linear);
         catalogue.Evaluate(EvaluateMatMul, OpKind.MatMul);
+        catalogue.Lower(LowerLinear, KernelKind.Linear);
+        catalogue.Lower(LowerMatMul, KernelKind.MatMul);
     }
 
     /// <summary>Linear: <c>x · Wᵀ + b</c> on the last dimension; W is <c>[out, in]</c>, b optional <c>[out]</c>.</summary>
@@ -92,5 +97,104 @@ internal static class LinearOps
         Node a = graph.Nodes[inputsOf[0]], b = graph.Nodes[inputsOf[1]];
         int m = a.Shape[a.Shape.Length - 2], k = a.Shape[a.Shape.Length - 1], n = node.Shape[node.Shape.Length - 1];
         return EvaluationContext.Doubles(ReferenceOps.MatMul(EvaluationContext.Floats(x), EvaluationContext.Floats(values[b.Id]), x.Length / (m * k), m, k, n, b.IsConstant ? 0 : k * n));
+    }
+
+    /// <summary>A Linear: float32 or int4 weights packed in 16-output panels, int8 codes packed for the dot-product instructions; the bias padded.</summary>
+    private static KernelPlan LowerLinear(LoweringContext context)
+    {
+        int index = context.Index;
+        ModelDeclaration model = context.Model;
+        Func<Node, Operand> where = context.Where;
+        BlobMaker blob = context.Blob;
+        Func<string, float[]> readTensor = context.ReadTensor;
+        Node rootNode = context.Root;
+        Node input = context.Input;
+        List<string> sources = context.Sources;
+        List<EpilogueStep> epilogue = context.Epilogue;
+        string after = context.After;
+        Operand output = context.Output;
+        int n = rootNode.Weight!.Shape[0], k = rootNode.Weight.Shape[1];
+        int rowsPerSample = input.ElementCount / k;
+        string weight = rootNode.Weight.Name;
+        bool quantized = IsQuantized(model, rootNode);
+        bool int4 = IsInt4(model, rootNode);
+        int padded = QuantizedPanelLayout.PanelCount(n) * QuantizedPanelLayout.PanelWidth;
+        // Float32: weights packed in 16-column panels. Int8: codes packed for the dot-product instructions,
+        // one scale and one column sum per output. Then the bias, padded to whole panels.
+        // Int4: embedded compactly, expanded at start-up into the float32 panel layout.
+        string? norm = rootNode.FoldedNorm;
+        float epsilon = rootNode.FoldedEpsilon;
+        int weightOffset = quantized
+            ? blob(WeightLayoutKind.QuantizedLinear, weight, (QuantizedPanelLayout.PackedBytes(n, k) + 3) / 4, n, k, null, 0).Offset
+            : blob(int4 ? WeightLayoutKind.Int4Linear : WeightLayoutKind.PackedLinear, weight, PanelLayout.PackedLength(n, k), n, k, norm, epsilon).Offset;
+        int scalesOffset = quantized ? blob(WeightLayoutKind.WeightScales, weight, padded, n, k, null, 0).Offset : 0;
+        int sumsOffset = quantized ? blob(WeightLayoutKind.ColumnSums, weight, padded, n, k, null, 0).Offset : 0;
+        WeightBlob bias = blob(WeightLayoutKind.PaddedBias, rootNode.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, epsilon);
+        string title = $"Linear{(quantized ? " (int8)" : int4 ? " (int4 weights)" : "")} \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}"
+            + (rootNode.Bias is null ? "" : ", + bias") + (norm is null ? "" : $", BatchNorm \"{norm}\" folded in") + after;
+        var linear = new LinearOp(rowsPerSample, k, n, quantized ? LinearWeights.Int8 : int4 ? LinearWeights.Int4 : LinearWeights.Float32, weightOffset, bias.Offset)
+        {
+            ScalesOffset = scalesOffset,
+            SumsOffset = sumsOffset,
+            WeightError = quantized ? WeightError(readTensor(weight), n, k) : int4 ? Int4Error(readTensor(weight), n, k) : 0,
+        };
+        return new KernelPlan(index, title, sources.ToEquatableArray(), where(input), null, output, linear, epilogue.ToEquatableArray(), 2L * k * n * rowsPerSample);
+    }
+
+    /// <summary>MatMul of two values, or of a value and a weight (then one matrix for all).</summary>
+    private static KernelPlan LowerMatMul(LoweringContext context)
+    {
+        int index = context.Index;
+        ModelGraph graph = context.Graph;
+        Func<Node, Operand> where = context.Where;
+        Node rootNode = context.Root;
+        Node input = context.Input;
+        List<string> sources = context.Sources;
+        List<EpilogueStep> epilogue = context.Epilogue;
+        string after = context.After;
+        Operand output = context.Output;
+        Node a = input, b = graph.Nodes[rootNode.Inputs[1]];
+        int m = a.Shape[a.Shape.Length - 2], k = a.Shape[a.Shape.Length - 1], n = rootNode.Shape[rootNode.Shape.Length - 1];
+        int count = a.ElementCount / (m * k);
+        return new KernelPlan(index,
+            $"MatMul: {Node.Format(a.Shape)} · {LoweringContext.Describe(b)} → {Node.Format(rootNode.Shape)}" + after,
+            sources.ToEquatableArray(), where(a), where(b), output, new MatMulOp(count, m, k, n, b.IsConstant ? 0 : k * n), epilogue.ToEquatableArray(),
+            2L * count * m * k * n);
+    }
+
+    /// <summary>Whether a Linear runs in int8: the model asks for it and does not keep this layer in float32.</summary>
+    public static bool IsQuantized(ModelDeclaration model, Node linear) =>
+        model.Quantize is Quantization.Int8 or Quantization.Int8Static && !model.FloatLayers.Contains(linear.Source.Name!);
+
+    /// <summary>Whether a Linear's weights are stored as int4.</summary>
+    public static bool IsInt4(ModelDeclaration model, Node linear) =>
+        model.Quantize == Quantization.Int4 && !model.FloatLayers.Contains(linear.Source.Name!);
+
+    private static double Int4Error(float[] weight, int n, int k)
+    {
+        float[] restored = Int4Quantization.RoundTrip(weight, n, k);
+        double maxError = 0, maxWeight = 0;
+        for (int i = 0; i < weight.Length; i++)
+        {
+            maxWeight = Math.Max(maxWeight, Math.Abs(weight[i]));
+            maxError = Math.Max(maxError, Math.Abs(weight[i] - (double)restored[i]));
+        }
+        return maxWeight == 0 ? 0 : maxError / maxWeight;
+    }
+
+    private static double WeightError(float[] weight, int n, int k)
+    {
+        var scales = new float[n];
+        sbyte[] codes = Int8Quantization.QuantizeWeights(weight, n, k, scales);
+        double maxError = 0, maxWeight = 0;
+        for (int j = 0; j < n; j++)
+        {
+            for (int i = 0; i < k; i++)
+            {
+                maxWeight = Math.Max(maxWeight, Math.Abs(weight[j * k + i]));
+                maxError = Math.Max(maxError, Math.Abs(weight[j * k + i] - codes[j * k + i] * (double)scales[j]));
+            }
+        }
+        return maxWeight == 0 ? 0 : maxError / maxWeight;
     }
 }

@@ -1,6 +1,9 @@
 using System;
+using System.Collections.Generic;
 using ModelCompiler.Generator.Graph;
+using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
+using ModelCompiler.Kernels;
 using ModelCompiler.Weights;
 
 namespace ModelCompiler.Generator.Ops;
@@ -16,6 +19,9 @@ internal static class NormalizationOps
         catalogue.Evaluate(EvaluateLayerNorm, OpKind.LayerNorm);
         catalogue.Evaluate(EvaluateSoftmax, OpKind.Softmax, OpKind.LogSoftmax);
         catalogue.Evaluate(EvaluateBatchNorm, OpKind.BatchNorm);
+        catalogue.Lower(LowerBatchNorm, KernelKind.BatchNorm);
+        catalogue.Lower(LowerLayerNorm, KernelKind.LayerNorm);
+        catalogue.Lower(LowerSoftmax, KernelKind.Softmax, KernelKind.LogSoftmax);
     }
 
     /// <summary>LayerNorm over the last dimension: <c>name.weight</c> and optional <c>name.bias</c> of that width.</summary>
@@ -124,5 +130,64 @@ internal static class NormalizationOps
             y[i] = (float)((x[i] - mean[c]) / Math.Sqrt(variance[c] + (double)node.Source.Scalar) * gamma[c] + beta[c]);
         }
         return y;
+    }
+
+    /// <summary>A BatchNorm not folded into a layer: a per-channel scale and shift.</summary>
+    private static KernelPlan LowerBatchNorm(LoweringContext context)
+    {
+        int index = context.Index;
+        Func<Node, Operand> where = context.Where;
+        BlobMaker blob = context.Blob;
+        Node rootNode = context.Root;
+        Node input = context.Input;
+        List<string> sources = context.Sources;
+        Operand output = context.Output;
+        string norm = rootNode.Source.Name!;
+        int channels = input.Shape[0];
+        WeightBlob scale = blob(WeightLayoutKind.BatchNormScale, norm + ".weight", channels, channels, 0, norm, rootNode.Source.Scalar);
+        WeightBlob shift = blob(WeightLayoutKind.BatchNormShift, norm + ".weight", channels, channels, 0, norm, rootNode.Source.Scalar);
+        return new KernelPlan(index, $"BatchNorm \"{norm}\" over {channels} channels of {Node.Format(input.Shape)}, as a scale and shift",
+            sources.ToEquatableArray(), where(input), null, output, new ChannelAffineOp(channels, input.ElementCount / channels, scale.Offset, shift.Offset),
+            EquatableArray<EpilogueStep>.Empty, 2L * input.ElementCount);
+    }
+
+    /// <summary>LayerNorm over rows, after the residual Add it absorbed if any.</summary>
+    private static KernelPlan LowerLayerNorm(LoweringContext context)
+    {
+        int index = context.Index;
+        FusionGroup group = context.Group;
+        ModelGraph graph = context.Graph;
+        Func<Node, Operand> where = context.Where;
+        BlobMaker blob = context.Blob;
+        Node rootNode = context.Root;
+        Node input = context.Input;
+        List<string> sources = context.Sources;
+        Operand output = context.Output;
+        if (group.Residual is { } add) input = graph.Nodes[add.Inputs[0]];
+        int width = input.Shape[input.Shape.Length - 1];
+        WeightBlob gamma = blob(WeightLayoutKind.Raw, rootNode.Weight!.Name, width, 0, 0, null, 0);
+        WeightBlob beta = rootNode.Bias is null
+            ? blob(WeightLayoutKind.PaddedBias, "", PanelLayout.PaddedBiasLength(width), width, 0, null, 0)
+            : blob(WeightLayoutKind.Raw, rootNode.Bias.Name, width, 0, 0, null, 0);
+        return new KernelPlan(index,
+            (group.Residual is null ? "" : "Residual add, then ") + $"LayerNorm \"{rootNode.Source.Name}\" over the last dimension of {Node.Format(input.Shape)}" + (rootNode.Bias is null ? "" : ", + bias"),
+            sources.ToEquatableArray(), where(input), group.Residual is null ? null : where(graph.Nodes[group.Residual.Inputs[1]]), output,
+            new LayerNormOp(input.ElementCount / Math.Max(1, width), width, gamma.Offset, beta.Offset, rootNode.Source.Scalar),
+            EquatableArray<EpilogueStep>.Empty, 8L * input.ElementCount);
+    }
+
+    /// <summary>Softmax or LogSoftmax over rows.</summary>
+    private static KernelPlan LowerSoftmax(LoweringContext context)
+    {
+        int index = context.Index;
+        FusionGroup group = context.Group;
+        Func<Node, Operand> where = context.Where;
+        Node input = context.Input;
+        List<string> sources = context.Sources;
+        Operand output = context.Output;
+        int width = input.Shape[input.Shape.Length - 1];
+        return new KernelPlan(index, $"{group.Kind} over the last dimension of {Node.Format(input.Shape)}",
+            sources.ToEquatableArray(), where(input), null, output, new SoftmaxOp(input.ElementCount / Math.Max(1, width), width, group.Kind == KernelKind.LogSoftmax),
+            EquatableArray<EpilogueStep>.Empty, 4L * input.ElementCount);
     }
 }

@@ -8,14 +8,18 @@ namespace ModelCompiler.Generator.Ops;
 /// <summary>An op's shape rule: its node from its inputs' nodes, or null after one diagnostic (<see cref="ShapeContext"/>).</summary>
 internal delegate Node? ShapeRule(ShapeContext context);
 
+/// <summary>A kernel kind's lowering: the fused group as a kernel of the plan (<see cref="LoweringContext"/>).</summary>
+internal delegate KernelPlan LowerRule(LoweringContext context);
+
 /// <summary>An op's reference evaluation at build time: its values for all the samples (<see cref="EvaluationContext"/>).</summary>
 internal delegate double[] EvaluateRule(EvaluationContext context);
 
 /// <summary>
 /// The op catalogue: what each op is, in one place per op family (the files beside this one). Each family registers its
 /// ops' rules here; the stages look them up by <see cref="OpKind"/> instead of switching over op kinds. It holds every
-/// op's shape rule (what <c>Passes/ShapeInference</c> runs) and reference evaluation (what <c>Passes/Calibrate</c> runs,
-/// and, for the element-wise ops, <c>Passes/FoldConstants</c>); docs/architecture.md says what moves in next.
+/// op's shape rule (what <c>Passes/ShapeInference</c> runs), reference evaluation (what <c>Passes/Calibrate</c> runs,
+/// and, for the element-wise ops, <c>Passes/FoldConstants</c>) and lowering to a kernel of the plan (what
+/// <c>Passes/LowerToPlan</c> runs); docs/architecture.md says what moves in next.
 /// </summary>
 internal static class OpCatalogue
 {
@@ -29,6 +33,17 @@ internal static class OpCatalogue
     /// <summary>The reference evaluation of <paramref name="kind"/> (the model's input and weights are the caller's).</summary>
     public static EvaluateRule Evaluate(OpKind kind) =>
         Rules.Evaluations.TryGetValue(kind, out EvaluateRule? rule) ? rule : throw new InvalidOperationException($"no evaluation for {kind}");
+
+    /// <summary>The lowering of a fused group whose kernel is <paramref name="kind"/>.</summary>
+    public static LowerRule Lower(KernelKind kind) =>
+        Rules.Lowerings.TryGetValue(kind, out LowerRule? rule) ? rule : throw new InvalidOperationException($"no lowering for {kind}");
+
+    /// <summary>Kernel kinds without a lowering, but the output copy LowerToPlan adds itself (a test holds the catalogue to none).</summary>
+    public static IEnumerable<KernelKind> KernelKindsWithoutLowering()
+    {
+        foreach (KernelKind kind in (KernelKind[])Enum.GetValues(typeof(KernelKind)))
+            if (kind != KernelKind.Copy && !Rules.Lowerings.ContainsKey(kind)) yield return kind;
+    }
 
     /// <summary>Op kinds without a reference evaluation other than the input and weight sources (a test holds the catalogue to none).</summary>
     public static IEnumerable<OpKind> KindsWithoutEvaluation()
@@ -49,6 +64,16 @@ internal static class OpCatalogue
     {
         internal Dictionary<OpKind, ShapeRule> Shapes { get; } = new();
         internal Dictionary<OpKind, EvaluateRule> Evaluations { get; } = new();
+        internal Dictionary<KernelKind, LowerRule> Lowerings { get; } = new();
+
+        public void Lower(LowerRule rule, params KernelKind[] kinds)
+        {
+            foreach (KernelKind kind in kinds)
+            {
+                if (Lowerings.ContainsKey(kind)) throw new InvalidOperationException($"{kind} has two lowerings");
+                Lowerings.Add(kind, rule);
+            }
+        }
 
         public void Evaluate(EvaluateRule rule, params OpKind[] kinds)
         {

@@ -1,6 +1,10 @@
+using System;
+using System.Collections.Generic;
 using System.Linq;
 using ModelCompiler.Generator.Graph;
+using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
+using ModelCompiler.Kernels;
 using ModelCompiler.Weights;
 
 namespace ModelCompiler.Generator.Ops;
@@ -14,6 +18,8 @@ internal static class SequenceOps
         catalogue.Shape(Mean, OpKind.Mean);
         catalogue.Evaluate(EvaluateEmbedding, OpKind.Embedding);
         catalogue.Evaluate(EvaluateMean, OpKind.Mean);
+        catalogue.Lower(LowerEmbedding, KernelKind.Embedding);
+        catalogue.Lower(LowerMean, KernelKind.Mean);
     }
 
     /// <summary>Embedding: each id picks a row of <c>name.weight</c> <c>[count, d]</c>.</summary>
@@ -76,5 +82,38 @@ internal static class SequenceOps
             y[o * inner + i] = (float)(sum / reduce);
         }
         return y;
+    }
+
+    /// <summary>Embedding: a table lookup per id.</summary>
+    private static KernelPlan LowerEmbedding(LoweringContext context)
+    {
+        int index = context.Index;
+        Func<Node, Operand> where = context.Where;
+        BlobMaker blob = context.Blob;
+        Node rootNode = context.Root;
+        Node input = context.Input;
+        List<string> sources = context.Sources;
+        Operand output = context.Output;
+        int[] table = rootNode.Weight!.Shape;
+        WeightBlob rows = blob(WeightLayoutKind.Raw, rootNode.Weight.Name, table[0] * table[1], 0, 0, null, 0);
+        return new KernelPlan(index, $"Embedding \"{rootNode.Source.Name}\": {input.ElementCount} ids → rows of {table[1]} from [{table[0]}, {table[1]}]",
+            sources.ToEquatableArray(), where(input), null, output, new EmbeddingOp(input.ElementCount, table[1], table[0], rows.Offset),
+            EquatableArray<EpilogueStep>.Empty, 0);
+    }
+
+    /// <summary>Mean over one dimension.</summary>
+    private static KernelPlan LowerMean(LoweringContext context)
+    {
+        int index = context.Index;
+        Func<Node, Operand> where = context.Where;
+        Node rootNode = context.Root;
+        Node input = context.Input;
+        List<string> sources = context.Sources;
+        Operand output = context.Output;
+        int dimension = ((AxisSettings)rootNode.Source.Settings!).Axis;
+        int outer = input.Shape.Take(dimension).Aggregate(1, (p, d) => p * d), inner = input.Shape.Skip(dimension + 1).Aggregate(1, (p, d) => p * d);
+        return new KernelPlan(index, $"Mean over dimension {dimension} of {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}",
+            sources.ToEquatableArray(), where(input), null, output, new MeanOp(outer, input.Shape[dimension], inner),
+            EquatableArray<EpilogueStep>.Empty, input.ElementCount);
     }
 }

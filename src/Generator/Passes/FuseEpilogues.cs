@@ -5,41 +5,6 @@ using ModelCompiler.Generator.Model;
 
 namespace ModelCompiler.Generator.Passes;
 
-/// <summary>A set of nodes computed by one kernel: a root op and the element-wise ops fused after it.</summary>
-internal sealed class FusionGroup
-{
-    public FusionGroup(KernelKind kind, Node root)
-    {
-        Kind = kind;
-        Root = root;
-        Result = root;
-    }
-
-    public KernelKind Kind { get; }
-    public Node Root { get; }
-
-    /// <summary>Element-wise ops applied, in order, to the root's result before it is stored.</summary>
-    public List<Node> Epilogue { get; } = new();
-
-    /// <summary>Every node absorbed after the root, in order (epilogue steps and folded BatchNorms).</summary>
-    public List<Node> Absorbed { get; } = new();
-
-    /// <summary>LayerNorm: the residual Add of two activations before it, computed in the same pass.</summary>
-    public Node? Residual { get; set; }
-
-    /// <summary>Strided copies: the layout ops (and the views between them) composed into this one, first to last.</summary>
-    public List<Node> Composed { get; } = new();
-
-    /// <summary>The values the kernel reads: the residual Add's operands, the first composed layout op's input, else the root's inputs.</summary>
-    public int[] Reads => Residual?.Inputs ?? (Composed.Count > 0 ? Composed[0].Inputs : Root.Inputs);
-
-    /// <summary>Direct convolutions: a 2×2, stride-2 max pool after the epilogue, computed in the kernel's store.</summary>
-    public Node? Pool { get; set; }
-
-    /// <summary>The node whose value the kernel stores: the root, or the last node absorbed after it.</summary>
-    public Node Result { get; set; } = null!;
-}
-
 /// <summary>
 /// Groups the live nodes into kernels: each Linear (or a chain of element-wise ops with no Linear before it)
 /// absorbs the element-wise ops that follow it, as long as each intermediate value has no other reader, so

@@ -9,6 +9,7 @@ using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Import;
 using ModelCompiler.Generator.Model;
+using ModelCompiler.Generator.Ops;
 using ModelCompiler.Generator.Passes;
 using ModelCompiler.Weights;
 
@@ -130,7 +131,7 @@ internal static class ModelBuilder
             Func<string, float[]> readTensor = image.Read;
             FoldConstants.Run(graph, live, readTensor);
             // Quantize applies to Linear layers only: a convolution (1-D or 2-D) before a BatchNorm stays float32 and folds it.
-            FoldBatchNorm.Run(graph, live, layer => layer.Kind != OpKind.Linear || !(LowerToPlan.IsQuantized(model, layer) || LowerToPlan.IsInt4(model, layer)));
+            FoldBatchNorm.Run(graph, live, layer => layer.Kind != OpKind.Linear || !(LinearOps.IsQuantized(model, layer) || LinearOps.IsInt4(model, layer)));
             var groups = FuseEpilogues.Run(graph, live);
 
             Dictionary<string, float>? ranges = null;
@@ -250,7 +251,7 @@ internal static class ModelBuilder
             cancellationToken.ThrowIfCancellationRequested();
             long flops = graph.Nodes.Where(n => live[n.Id] && n.Kind == OpKind.Linear).Sum(n => 2L * n.Weight!.Shape[0] * n.Weight.Shape[1] * Math.Max(1, graph.Nodes[n.Inputs[0]].ElementCount / n.Weight.Shape[1]));
             return Calibrate.Run(graph, live, header.ReadFloat32(bytes, input), input.Shape[0], flops, readTensor,
-                node => LowerToPlan.IsQuantized(model, node));
+                node => LinearOps.IsQuantized(model, node));
         }
         catch (Exception e) when (e is SafeTensorsFormatException or System.IO.IOException or UnauthorizedAccessException)
         {

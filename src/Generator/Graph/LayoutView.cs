@@ -1,10 +1,9 @@
 using System.Collections.Generic;
 using System.Linq;
-using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
 
-namespace ModelCompiler.Generator.Passes;
+namespace ModelCompiler.Generator.Graph;
 
 /// <summary>
 /// A strided view of one sample of a stored value: the shape it presents, the stride (in floats) of each dimension,
