@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Generic;
 using System.Linq;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
@@ -58,15 +57,13 @@ internal static class AttentionOps
     /// <summary>MultiHeadAttention's core through ReferenceOps.Attention on the packed projection.</summary>
     private static double[] EvaluateMultiHeadAttention(EvaluationContext context)
     {
-        Node node = context.Node;
-        ModelGraph graph = context.Graph;
         int[] inputsOf = context.Node.Inputs;
         double[] x = context.X;
         int samples = context.Samples;
         double[][] values = context.Values;
-        (int heads, bool causal) = (AttentionSettings)node.Source.Settings!;
-        int model = node.Shape[1], sequence = node.Shape[0];
-        Node? mask = inputsOf.Length > 1 ? graph.Nodes[inputsOf[1]] : null;
+        (int heads, bool causal) = (AttentionSettings)context.Node.Source.Settings!;
+        int model = context.Node.Shape[1], sequence = context.Node.Shape[0];
+        Node? mask = inputsOf.Length > 1 ? context.Graph.Nodes[inputsOf[1]] : null;
         float[] qkv = EvaluationContext.Floats(x), y = new float[samples * sequence * model];
         ReferenceOps.Attention(qkv, qkv, model, qkv, 2 * model, mask is null ? null : EvaluationContext.Floats(values[mask.Id]), y, samples,
             AttentionGeometry.Packed(sequence, heads, model / heads, mask is { IsConstant: false } ? sequence * sequence : 0, causal));
@@ -76,65 +73,49 @@ internal static class AttentionOps
     /// <summary>ScaledDotProductAttention through ReferenceOps.Attention.</summary>
     private static double[] EvaluateAttention(EvaluationContext context)
     {
-        Node node = context.Node;
-        ModelGraph graph = context.Graph;
         int[] inputsOf = context.Node.Inputs;
         double[] x = context.X;
         int samples = context.Samples;
         double[][] values = context.Values;
-        Node q = graph.Nodes[inputsOf[0]], key = graph.Nodes[inputsOf[1]], value = graph.Nodes[inputsOf[2]];
-        Node? mask = inputsOf.Length > 3 ? graph.Nodes[inputsOf[3]] : null;
+        Node q = context.Graph.Nodes[inputsOf[0]], key = context.Graph.Nodes[inputsOf[1]], value = context.Graph.Nodes[inputsOf[2]];
+        Node? mask = inputsOf.Length > 3 ? context.Graph.Nodes[inputsOf[3]] : null;
         int rank = q.Shape.Length, queries = q.Shape[rank - 2], keys = key.Shape[rank - 2];
-        var y = new float[samples * node.ElementCount];
+        var y = new float[samples * context.Node.ElementCount];
         ReferenceOps.Attention(EvaluationContext.Floats(x), EvaluationContext.Floats(values[key.Id]), 0, EvaluationContext.Floats(values[value.Id]), 0, mask is null ? null : EvaluationContext.Floats(values[mask.Id]), y, samples,
             AttentionGeometry.Separate(q.ElementCount / (queries * q.Shape[rank - 1]), queries, keys, q.Shape[rank - 1], value.Shape[rank - 1],
-                mask is { IsConstant: false } ? queries * keys : 0, ((AttentionSettings)node.Source.Settings!).Causal));
+                mask is { IsConstant: false } ? queries * keys : 0, ((AttentionSettings)context.Node.Source.Settings!).Causal));
         return EvaluationContext.Doubles(y);
     }
 
     /// <summary>MultiHeadAttention's core: queries, keys and values side by side in the packed projection.</summary>
     private static KernelPlan LowerMultiHeadAttention(LoweringContext context)
     {
-        int index = context.Index;
-        ModelGraph graph = context.Graph;
-        Func<Node, Operand> where = context.Where;
-        Node rootNode = context.Root;
-        Node input = context.Input;
-        List<string> sources = context.Sources;
-        Operand output = context.Output;
         // MultiHeadAttention: queries, keys and values side by side in the packed projection.
-        (int heads, bool causal) = (AttentionSettings)rootNode.Source.Settings!;
-        int sequence = input.Shape[0], features = rootNode.Shape[1];
-        Node? mask = rootNode.Inputs.Length > 1 ? graph.Nodes[rootNode.Inputs[1]] : null;
+        (int heads, bool causal) = (AttentionSettings)context.Root.Source.Settings!;
+        int sequence = context.Input.Shape[0], features = context.Root.Shape[1];
+        Node? mask = context.Root.Inputs.Length > 1 ? context.Graph.Nodes[context.Root.Inputs[1]] : null;
         var geometry = AttentionGeometry.Packed(sequence, heads, features / heads, mask is { IsConstant: false } ? sequence * sequence : 0, causal);
-        Operand qkv = where(input);
-        return new KernelPlan(index,
-            $"Attention \"{rootNode.Source.Name}\": {heads} heads of {features / heads} over {sequence} positions, softmax(q·kᵀ/√d{(mask is null ? "" : " + mask")})·v{(causal ? ", causal" : "")}, flash-style",
-            sources.ToEquatableArray(), qkv, qkv with { Offset = qkv.Offset + features, RowOffset = qkv.RowOffset + features }, output,
+        Operand qkv = context.Where(context.Input);
+        return new KernelPlan(context.Index,
+            $"Attention \"{context.Root.Source.Name}\": {heads} heads of {features / heads} over {sequence} positions, softmax(q·kᵀ/√d{(mask is null ? "" : " + mask")})·v{(causal ? ", causal" : "")}, flash-style",
+            context.Sources.ToEquatableArray(), qkv, qkv with { Offset = qkv.Offset + features, RowOffset = qkv.RowOffset + features }, context.Output,
             new AttentionOp(geometry), EquatableArray<EpilogueStep>.Empty, 4L * sequence * sequence * features)
-        { C = qkv with { Offset = qkv.Offset + 2 * features, RowOffset = qkv.RowOffset + 2 * features }, Mask = mask is null ? null : where(mask) };
+        { C = qkv with { Offset = qkv.Offset + 2 * features, RowOffset = qkv.RowOffset + 2 * features }, Mask = mask is null ? null : context.Where(mask) };
     }
 
     /// <summary>ScaledDotProductAttention on separate tensors.</summary>
     private static KernelPlan LowerAttention(LoweringContext context)
     {
-        int index = context.Index;
-        ModelGraph graph = context.Graph;
-        Func<Node, Operand> where = context.Where;
-        Node rootNode = context.Root;
-        Node input = context.Input;
-        List<string> sources = context.Sources;
-        Operand output = context.Output;
-        Node q = input, key = graph.Nodes[rootNode.Inputs[1]], value = graph.Nodes[rootNode.Inputs[2]];
-        Node? mask = rootNode.Inputs.Length > 3 ? graph.Nodes[rootNode.Inputs[3]] : null;
+        Node q = context.Input, key = context.Graph.Nodes[context.Root.Inputs[1]], value = context.Graph.Nodes[context.Root.Inputs[2]];
+        Node? mask = context.Root.Inputs.Length > 3 ? context.Graph.Nodes[context.Root.Inputs[3]] : null;
         int rank = q.Shape.Length, queries = q.Shape[rank - 2], headSize = q.Shape[rank - 1], keys = key.Shape[rank - 2], valueSize = value.Shape[rank - 1];
         int heads = q.Shape.Take(rank - 2).Aggregate(1, (p, d) => p * d);
-        bool causal = ((AttentionSettings)rootNode.Source.Settings!).Causal;
+        bool causal = ((AttentionSettings)context.Root.Source.Settings!).Causal;
         var geometry = AttentionGeometry.Separate(heads, queries, keys, headSize, valueSize, mask is { IsConstant: false } ? queries * keys : 0, causal);
-        return new KernelPlan(index,
+        return new KernelPlan(context.Index,
             $"ScaledDotProductAttention: {heads} head{(heads == 1 ? "" : "s")}, {queries} queries × {keys} keys of {headSize}, softmax(q·kᵀ/√e{(mask is null ? "" : " + mask")})·v{(causal ? ", causal" : "")}, flash-style",
-            sources.ToEquatableArray(), where(q), where(key), output, new AttentionOp(geometry), EquatableArray<EpilogueStep>.Empty,
+            context.Sources.ToEquatableArray(), context.Where(q), context.Where(key), context.Output, new AttentionOp(geometry), EquatableArray<EpilogueStep>.Empty,
             2L * heads * queries * keys * (headSize + valueSize))
-        { C = where(value), Mask = mask is null ? null : where(mask) };
+        { C = context.Where(value), Mask = mask is null ? null : context.Where(mask) };
     }
 }

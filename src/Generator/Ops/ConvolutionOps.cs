@@ -1,5 +1,3 @@
-using System;
-using System.Collections.Generic;
 using System.Linq;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
@@ -87,43 +85,38 @@ internal static class ConvolutionOps
     /// <summary>Conv2d, Conv1d through ReferenceOps.Conv2d.</summary>
     private static double[] EvaluateConvolution(EvaluationContext context)
     {
-        Node node = context.Node;
-        ModelGraph graph = context.Graph;
         int[] inputsOf = context.Node.Inputs;
         double[] x = context.X;
         int samples = context.Samples;
-        Node input = graph.Nodes[inputsOf[0]];
-        int[] w = node.Weight!.Shape;
-        bool oneD = node.Kind == OpKind.Conv1d;
+        Node input = context.Graph.Nodes[inputsOf[0]];
+        int[] w = context.Node.Weight!.Shape;
+        bool oneD = context.Node.Kind == OpKind.Conv1d;
         int c = input.Shape[0], h = oneD ? 1 : input.Shape[1], wi = input.Shape[input.Shape.Length - 1];
-        int oh = oneD ? 1 : node.Shape[1], ow = node.Shape[node.Shape.Length - 1];
-        var settings = (ConvSettings)node.Source.Settings!;
-        return EvaluationContext.Doubles(ReferenceOps.Conv2d(EvaluationContext.Floats(x), samples, c, h, wi, context.Tensor(node.Weight.Name), node.Bias is null ? null : context.Tensor(node.Bias.Name),
+        int oh = oneD ? 1 : context.Node.Shape[1], ow = context.Node.Shape[context.Node.Shape.Length - 1];
+        var settings = (ConvSettings)context.Node.Source.Settings!;
+        return EvaluationContext.Doubles(ReferenceOps.Conv2d(EvaluationContext.Floats(x), samples, c, h, wi, context.Tensor(context.Node.Weight.Name), context.Node.Bias is null ? null : context.Tensor(context.Node.Bias.Name),
             w[0], oneD ? 1 : w[2], w[w.Length - 1], settings.Stride, settings.Padding, settings.Dilation, settings.Groups, oh, ow, oneD ? 0 : -1));
     }
 
     /// <summary>MaxPool2d, AvgPool2d through ReferenceOps.Pool2d.</summary>
     private static double[] EvaluatePool(EvaluationContext context)
     {
-        Node node = context.Node;
-        ModelGraph graph = context.Graph;
         int[] inputsOf = context.Node.Inputs;
         double[] x = context.X;
         int samples = context.Samples;
-        Node input = graph.Nodes[inputsOf[0]];
-        var pool = (PoolSettings)node.Source.Settings!;
+        Node input = context.Graph.Nodes[inputsOf[0]];
+        var pool = (PoolSettings)context.Node.Source.Settings!;
         return EvaluationContext.Doubles(ReferenceOps.Pool2d(EvaluationContext.Floats(x), samples * input.Shape[0], input.Shape[1], input.Shape[2], pool.Window, pool.Stride, pool.Padding,
-            node.Shape[1], node.Shape[2], node.Kind == OpKind.AvgPool2d));
+            context.Node.Shape[1], context.Node.Shape[2], context.Node.Kind == OpKind.AvgPool2d));
     }
 
     /// <summary>GlobalAvgPool: each channel's mean.</summary>
     private static double[] EvaluateGlobalAvgPool(EvaluationContext context)
     {
-        ModelGraph graph = context.Graph;
         int[] inputsOf = context.Node.Inputs;
         double[] x = context.X;
         int samples = context.Samples;
-        Node input = graph.Nodes[inputsOf[0]];
+        Node input = context.Graph.Nodes[inputsOf[0]];
         int planes = samples * input.Shape[0], area = input.Shape[1] * input.Shape[2];
         var y = new double[planes];
         for (int p = 0; p < planes; p++)
@@ -138,94 +131,62 @@ internal static class ConvolutionOps
     /// <summary>A convolution computed as im2col GEMM, depthwise or direct (FuseEpilogues chose), on the filters as PyTorch stores them.</summary>
     private static KernelPlan LowerConvolution(LoweringContext context)
     {
-        int index = context.Index;
-        FusionGroup group = context.Group;
-        Func<Node, Operand> where = context.Where;
-        BlobMaker blob = context.Blob;
-        Node rootNode = context.Root;
-        Node input = context.Input;
-        List<string> sources = context.Sources;
-        List<EpilogueStep> epilogue = context.Epilogue;
-        string after = context.After;
-        Operand output = context.Output;
-        int[] w = rootNode.Weight!.Shape;
-        bool oneD = rootNode.Kind == OpKind.Conv1d, depthwise = group.Kind == KernelKind.Depthwise;
-        int c = input.Shape[0], h = oneD ? 1 : input.Shape[1], width = input.Shape[input.Shape.Length - 1];
-        (int stride, int padding, int dilation, int groups) = (ConvSettings)rootNode.Source.Settings!;
+        int[] w = context.Root.Weight!.Shape;
+        bool oneD = context.Root.Kind == OpKind.Conv1d, depthwise = context.Group.Kind == KernelKind.Depthwise;
+        int c = context.Input.Shape[0], h = oneD ? 1 : context.Input.Shape[1], width = context.Input.Shape[context.Input.Shape.Length - 1];
+        (int stride, int padding, int dilation, int groups) = (ConvSettings)context.Root.Source.Settings!;
         int kh = oneD ? 1 : w[2], kw = w[w.Length - 1], n = w[0], k = c / groups * kh * kw;
-        int oh = oneD ? 1 : rootNode.Shape[1], ow = rootNode.Shape[rootNode.Shape.Length - 1];
+        int oh = oneD ? 1 : context.Root.Shape[1], ow = context.Root.Shape[context.Root.Shape.Length - 1];
         var geometry = new ConvGeometry(c, h, width, n, kh, kw, stride, padding, dilation, oh, ow, groups, oneD ? 0 : padding);
         // Direct: how many output channels the kernel keeps in registers (8, 6 or 4), and whether it pools.
-        if (group.Kind == KernelKind.DirectConv)
-            geometry = geometry with { ChannelBlock = KernelScratch.DirectChannelBlock(n), Pooled = group.Pool is not null };
-        string? norm = rootNode.FoldedNorm;
+        if (context.Group.Kind == KernelKind.DirectConv)
+            geometry = geometry with { ChannelBlock = KernelScratch.DirectChannelBlock(n), Pooled = context.Group.Pool is not null };
+        string? norm = context.Root.FoldedNorm;
         // Every convolution kernel reads the filters as PyTorch stores them, [out, c/groups·kh·kw] (a folded
         // BatchNorm scales each output's row), and one bias per output channel.
-        WeightBlob weights = blob(WeightLayoutKind.Raw, rootNode.Weight.Name, n * k, n, k, norm, rootNode.FoldedEpsilon);
-        WeightBlob bias = blob(WeightLayoutKind.PaddedBias, rootNode.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, rootNode.FoldedEpsilon);
+        WeightBlob weights = context.Blob(WeightLayoutKind.Raw, context.Root.Weight.Name, n * k, n, k, norm, context.Root.FoldedEpsilon);
+        WeightBlob bias = context.Blob(WeightLayoutKind.PaddedBias, context.Root.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, context.Root.FoldedEpsilon);
         string kernelSize = oneD ? $"{kw}-wide" : $"{kh}×{kw}";
         string title = (norm is null ? "" : $"(BatchNorm \"{norm}\" folded in) ")
-            + $"{(depthwise ? "Depthwise " : group.Kind == KernelKind.DirectConv ? "Direct " : "")}{rootNode.Kind} \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}, {kernelSize} kernel, stride {stride}, padding {padding}"
-            + (dilation == 1 ? "" : $", dilation {dilation}") + (groups == 1 || depthwise ? "" : $", {groups} groups") + (rootNode.Bias is null ? "" : ", + bias") + after
-            + (group.Pool is null ? "" : $", then MaxPool2d 2×2 in the store → {Node.Format(group.Pool.Shape)}");
-        ConvAlgorithm algorithm = depthwise ? ConvAlgorithm.Depthwise : group.Kind == KernelKind.DirectConv ? ConvAlgorithm.Direct : ConvAlgorithm.Im2Col;
-        return new KernelPlan(index, title, sources.ToEquatableArray(), where(input), null, output,
-            new ConvOp(algorithm, geometry, weights.Offset, bias.Offset), epilogue.ToEquatableArray(), 2L * k * n * oh * ow);
+            + $"{(depthwise ? "Depthwise " : context.Group.Kind == KernelKind.DirectConv ? "Direct " : "")}{context.Root.Kind} \"{context.Root.Source.Name}\": {Node.Format(context.Input.Shape)} → {Node.Format(context.Root.Shape)}, {kernelSize} kernel, stride {stride}, padding {padding}"
+            + (dilation == 1 ? "" : $", dilation {dilation}") + (groups == 1 || depthwise ? "" : $", {groups} groups") + (context.Root.Bias is null ? "" : ", + bias") + context.After
+            + (context.Group.Pool is null ? "" : $", then MaxPool2d 2×2 in the store → {Node.Format(context.Group.Pool.Shape)}");
+        ConvAlgorithm algorithm = depthwise ? ConvAlgorithm.Depthwise : context.Group.Kind == KernelKind.DirectConv ? ConvAlgorithm.Direct : ConvAlgorithm.Im2Col;
+        return new KernelPlan(context.Index, title, context.Sources.ToEquatableArray(), context.Where(context.Input), null, context.Output,
+            new ConvOp(algorithm, geometry, weights.Offset, bias.Offset), context.Epilogue.ToEquatableArray(), 2L * k * n * oh * ow);
     }
 
     /// <summary>A 3×3, stride-1 convolution by Winograd F(2×2, 3×3), its filters transformed at build time.</summary>
     private static KernelPlan LowerWinograd(LoweringContext context)
     {
-        int index = context.Index;
-        Func<Node, Operand> where = context.Where;
-        BlobMaker blob = context.Blob;
-        Node rootNode = context.Root;
-        Node input = context.Input;
-        List<string> sources = context.Sources;
-        List<EpilogueStep> epilogue = context.Epilogue;
-        string after = context.After;
-        Operand output = context.Output;
-        int[] w = rootNode.Weight!.Shape;
-        int c = input.Shape[0], n = w[0], padding = ((ConvSettings)rootNode.Source.Settings!).Padding, oh = rootNode.Shape[1], ow = rootNode.Shape[2];
-        var geometry = new ConvGeometry(c, input.Shape[1], input.Shape[2], n, 3, 3, 1, padding, 1, oh, ow, 1, padding);
-        string? norm = rootNode.FoldedNorm;
+        int[] w = context.Root.Weight!.Shape;
+        int c = context.Input.Shape[0], n = w[0], padding = ((ConvSettings)context.Root.Source.Settings!).Padding, oh = context.Root.Shape[1], ow = context.Root.Shape[2];
+        var geometry = new ConvGeometry(c, context.Input.Shape[1], context.Input.Shape[2], n, 3, 3, 1, padding, 1, oh, ow, 1, padding);
+        string? norm = context.Root.FoldedNorm;
         // The filters in the Winograd domain, G g Gᵀ, computed at build time: sixteen [out, C] matrices.
-        WeightBlob weights = blob(WeightLayoutKind.WinogradFilters, rootNode.Weight.Name, 16 * n * c, n, c, norm, rootNode.FoldedEpsilon);
-        WeightBlob bias = blob(WeightLayoutKind.PaddedBias, rootNode.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, rootNode.FoldedEpsilon);
+        WeightBlob weights = context.Blob(WeightLayoutKind.WinogradFilters, context.Root.Weight.Name, 16 * n * c, n, c, norm, context.Root.FoldedEpsilon);
+        WeightBlob bias = context.Blob(WeightLayoutKind.PaddedBias, context.Root.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, context.Root.FoldedEpsilon);
         string title = (norm is null ? "" : $"(BatchNorm \"{norm}\" folded in) ")
-            + $"Winograd F(2×2, 3×3) Conv2d \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}, padding {padding}"
-            + (rootNode.Bias is null ? "" : ", + bias") + after;
-        return new KernelPlan(index, title, sources.ToEquatableArray(), where(input), null, output,
-            new ConvOp(ConvAlgorithm.Winograd, geometry, weights.Offset, bias.Offset), epilogue.ToEquatableArray(), 2L * 9 * c * n * oh * ow);
+            + $"Winograd F(2×2, 3×3) Conv2d \"{context.Root.Source.Name}\": {Node.Format(context.Input.Shape)} → {Node.Format(context.Root.Shape)}, padding {padding}"
+            + (context.Root.Bias is null ? "" : ", + bias") + context.After;
+        return new KernelPlan(context.Index, title, context.Sources.ToEquatableArray(), context.Where(context.Input), null, context.Output,
+            new ConvOp(ConvAlgorithm.Winograd, geometry, weights.Offset, bias.Offset), context.Epilogue.ToEquatableArray(), 2L * 9 * c * n * oh * ow);
     }
 
     /// <summary>MaxPool2d, AvgPool2d.</summary>
     private static KernelPlan LowerPool(LoweringContext context)
     {
-        int index = context.Index;
-        FusionGroup group = context.Group;
-        Func<Node, Operand> where = context.Where;
-        Node rootNode = context.Root;
-        Node input = context.Input;
-        List<string> sources = context.Sources;
-        Operand output = context.Output;
-        (int window, int stride, int padding) = (PoolSettings)rootNode.Source.Settings!;
-        var pool = new PoolOp(group.Kind == KernelKind.MaxPool2d, input.Shape[0], input.Shape[1], input.Shape[2], window, stride, padding, rootNode.Shape[1], rootNode.Shape[2]);
-        return new KernelPlan(index, $"{group.Kind} {window}×{window}, stride {stride}, padding {padding}: {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}",
-            sources.ToEquatableArray(), where(input), null, output, pool, EquatableArray<EpilogueStep>.Empty, (long)rootNode.ElementCount * window * window);
+        (int window, int stride, int padding) = (PoolSettings)context.Root.Source.Settings!;
+        var pool = new PoolOp(context.Group.Kind == KernelKind.MaxPool2d, context.Input.Shape[0], context.Input.Shape[1], context.Input.Shape[2], window, stride, padding, context.Root.Shape[1], context.Root.Shape[2]);
+        return new KernelPlan(context.Index, $"{context.Group.Kind} {window}×{window}, stride {stride}, padding {padding}: {Node.Format(context.Input.Shape)} → {Node.Format(context.Root.Shape)}",
+            context.Sources.ToEquatableArray(), context.Where(context.Input), null, context.Output, pool, EquatableArray<EpilogueStep>.Empty, (long)context.Root.ElementCount * window * window);
     }
 
     /// <summary>GlobalAvgPool.</summary>
     private static KernelPlan LowerGlobalAvgPool(LoweringContext context)
     {
-        int index = context.Index;
-        Func<Node, Operand> where = context.Where;
-        Node rootNode = context.Root;
-        Node input = context.Input;
-        List<string> sources = context.Sources;
-        Operand output = context.Output;
-        return new KernelPlan(index, $"GlobalAvgPool: {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}",
-            sources.ToEquatableArray(), where(input), null, output, new GlobalAvgPoolOp(input.Shape[0], input.Shape[1] * input.Shape[2]),
-            EquatableArray<EpilogueStep>.Empty, input.ElementCount);
+        return new KernelPlan(context.Index, $"GlobalAvgPool: {Node.Format(context.Input.Shape)} → {Node.Format(context.Root.Shape)}",
+            context.Sources.ToEquatableArray(), context.Where(context.Input), null, context.Output, new GlobalAvgPoolOp(context.Input.Shape[0], context.Input.Shape[1] * context.Input.Shape[2]),
+            EquatableArray<EpilogueStep>.Empty, context.Input.ElementCount);
     }
 }

@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Generic;
 using System.Linq;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
@@ -60,14 +59,12 @@ internal static class ElementwiseOps
     /// <summary>Add, Mul with NumPy broadcasting (a weight tensor repeats for every sample).</summary>
     private static double[] EvaluateBroadcast(EvaluationContext context)
     {
-        Node node = context.Node;
-        ModelGraph graph = context.Graph;
         int[] inputsOf = context.Node.Inputs;
         int samples = context.Samples;
         double[][] values = context.Values;
-        Node a = graph.Nodes[inputsOf[0]], b = graph.Nodes[inputsOf[1]];
-        int[] shape = node.Shape, sa = ElementwiseOps.BroadcastStrides(a, shape), sb = ElementwiseOps.BroadcastStrides(b, shape);
-        int count = node.ElementCount;
+        Node a = context.Graph.Nodes[inputsOf[0]], b = context.Graph.Nodes[inputsOf[1]];
+        int[] shape = context.Node.Shape, sa = ElementwiseOps.BroadcastStrides(a, shape), sb = ElementwiseOps.BroadcastStrides(b, shape);
+        int count = context.Node.ElementCount;
         double[] va = values[a.Id], vb = values[b.Id];
         var y = new double[samples * count];
         for (int s = 0; s < samples; s++)
@@ -82,7 +79,7 @@ internal static class ElementwiseOps
                     oa += index * sa[d + 1];
                     ob += index * sb[d + 1];
                 }
-                y[s * count + f] = (float)(node.Kind == OpKind.Add ? va[oa] + vb[ob] : va[oa] * vb[ob]);
+                y[s * count + f] = (float)(context.Node.Kind == OpKind.Add ? va[oa] + vb[ob] : va[oa] * vb[ob]);
             }
         }
         return y;
@@ -140,37 +137,20 @@ internal static class ElementwiseOps
     /// <summary>A chain of element-wise ops with no kernel before it to fuse into: one element-wise kernel.</summary>
     private static KernelPlan LowerElementwise(LoweringContext context)
     {
-        int index = context.Index;
-        Func<Node, Operand> where = context.Where;
-        Node rootNode = context.Root;
-        Node input = context.Input;
-        List<string> sources = context.Sources;
-        List<EpilogueStep> epilogue = context.Epilogue;
-        Operand output = context.Output;
-        epilogue.Insert(0, LoweringContext.Step(rootNode));
-        string title = string.Join(", then ", epilogue.Select(LoweringContext.Describe)) + $" over {Node.Format(rootNode.Shape)}";
-        return new KernelPlan(index, LoweringContext.Capitalize(title), sources.ToEquatableArray(), where(input), null, output,
-            new ElementwiseOp(input.ElementCount), epilogue.ToEquatableArray(), (long)input.ElementCount * epilogue.Count);
+        context.Epilogue.Insert(0, LoweringContext.Step(context.Root));
+        string title = string.Join(", then ", context.Epilogue.Select(LoweringContext.Describe)) + $" over {Node.Format(context.Root.Shape)}";
+        return new KernelPlan(context.Index, LoweringContext.Capitalize(title), context.Sources.ToEquatableArray(), context.Where(context.Input), null, context.Output,
+            new ElementwiseOp(context.Input.ElementCount), context.Epilogue.ToEquatableArray(), (long)context.Input.ElementCount * context.Epilogue.Count);
     }
 
     /// <summary>Add, Mul: one broadcasting pass, its epilogue fused.</summary>
     private static KernelPlan LowerBroadcast(LoweringContext context)
     {
-        int index = context.Index;
-        FusionGroup group = context.Group;
-        ModelGraph graph = context.Graph;
-        Func<Node, Operand> where = context.Where;
-        Node rootNode = context.Root;
-        Node input = context.Input;
-        List<string> sources = context.Sources;
-        List<EpilogueStep> epilogue = context.Epilogue;
-        string after = context.After;
-        Operand output = context.Output;
-        Node a = input, b = graph.Nodes[rootNode.Inputs[1]];
-        int[] shape = rootNode.Shape;
-        string title = $"{group.Kind}: {LoweringContext.Describe(a)} {(group.Kind == KernelKind.Add ? "+" : "×")} {LoweringContext.Describe(b)} → {Node.Format(shape)}" + after;
-        var broadcast = new BroadcastOp(group.Kind == KernelKind.Mul, new EquatableArray<int>(shape),
+        Node a = context.Input, b = context.Graph.Nodes[context.Root.Inputs[1]];
+        int[] shape = context.Root.Shape;
+        string title = $"{context.Group.Kind}: {LoweringContext.Describe(a)} {(context.Group.Kind == KernelKind.Add ? "+" : "×")} {LoweringContext.Describe(b)} → {Node.Format(shape)}" + context.After;
+        var broadcast = new BroadcastOp(context.Group.Kind == KernelKind.Mul, new EquatableArray<int>(shape),
             new EquatableArray<int>(ElementwiseOps.BroadcastStrides(a, shape)), new EquatableArray<int>(ElementwiseOps.BroadcastStrides(b, shape)));
-        return new KernelPlan(index, title, sources.ToEquatableArray(), where(a), where(b), output, broadcast, epilogue.ToEquatableArray(), rootNode.ElementCount);
+        return new KernelPlan(context.Index, title, context.Sources.ToEquatableArray(), context.Where(a), context.Where(b), context.Output, broadcast, context.Epilogue.ToEquatableArray(), context.Root.ElementCount);
     }
 }

@@ -160,30 +160,28 @@ internal static class LayoutOps
     /// <summary>Transpose, Permute, Slice, Concat: the compiled plan's own strides, through ReferenceOps.StridedCopy.</summary>
     private static double[] EvaluateCopy(EvaluationContext context)
     {
-        Node node = context.Node;
-        ModelGraph graph = context.Graph;
         int[] inputsOf = context.Node.Inputs;
         double[] x = context.X;
         int samples = context.Samples;
         double[][] values = context.Values;
         // The compiled plan's own strides (per sample first), run over the calibration samples.
-        Node a = graph.Nodes[inputsOf[0]];
-        int[] inStrides = ReferenceOps.DenseStrides(a.Shape), outStrides = ReferenceOps.DenseStrides(node.Shape);
-        var y = new float[samples * node.ElementCount];
+        Node a = context.Graph.Nodes[inputsOf[0]];
+        int[] inStrides = ReferenceOps.DenseStrides(a.Shape), outStrides = ReferenceOps.DenseStrides(context.Node.Shape);
+        var y = new float[samples * context.Node.ElementCount];
         int[] Full(int sample, int[] strides) => new[] { sample }.Concat(strides).ToArray();
-        int[] shape = new[] { samples }.Concat(node.Kind == OpKind.Concat ? a.Shape : node.Shape).ToArray();
-        if (node.Kind == OpKind.Slice)
-            ReferenceOps.StridedCopy(EvaluationContext.Floats(x), ((SliceSettings)node.Resolved!).Start * inStrides[((SliceSettings)node.Resolved).Axis], Full(a.ElementCount, inStrides), y, 0, Full(node.ElementCount, outStrides), shape);
-        else if (node.Kind == OpKind.Concat)
+        int[] shape = new[] { samples }.Concat(context.Node.Kind == OpKind.Concat ? a.Shape : context.Node.Shape).ToArray();
+        if (context.Node.Kind == OpKind.Slice)
+            ReferenceOps.StridedCopy(EvaluationContext.Floats(x), ((SliceSettings)context.Node.Resolved!).Start * inStrides[((SliceSettings)context.Node.Resolved).Axis], Full(a.ElementCount, inStrides), y, 0, Full(context.Node.ElementCount, outStrides), shape);
+        else if (context.Node.Kind == OpKind.Concat)
         {
-            Node b = graph.Nodes[inputsOf[1]];
-            int axis = ((AxisSettings)node.Resolved!).Axis;
-            ReferenceOps.StridedCopy(EvaluationContext.Floats(x), 0, Full(a.ElementCount, inStrides), y, 0, Full(node.ElementCount, outStrides), shape);
+            Node b = context.Graph.Nodes[inputsOf[1]];
+            int axis = ((AxisSettings)context.Node.Resolved!).Axis;
+            ReferenceOps.StridedCopy(EvaluationContext.Floats(x), 0, Full(a.ElementCount, inStrides), y, 0, Full(context.Node.ElementCount, outStrides), shape);
             ReferenceOps.StridedCopy(EvaluationContext.Floats(values[b.Id]), 0, Full(b.ElementCount, ReferenceOps.DenseStrides(b.Shape)), y, a.Shape[axis] * outStrides[axis],
-                Full(node.ElementCount, outStrides), new[] { samples }.Concat(b.Shape).ToArray());
+                Full(context.Node.ElementCount, outStrides), new[] { samples }.Concat(b.Shape).ToArray());
         }
         else
-            ReferenceOps.StridedCopy(EvaluationContext.Floats(x), 0, Full(a.ElementCount, ((PermuteSettings)node.Resolved!).Order.Select(d => inStrides[d]).ToArray()), y, 0, Full(node.ElementCount, outStrides), shape);
+            ReferenceOps.StridedCopy(EvaluationContext.Floats(x), 0, Full(a.ElementCount, ((PermuteSettings)context.Node.Resolved!).Order.Select(d => inStrides[d]).ToArray()), y, 0, Full(context.Node.ElementCount, outStrides), shape);
         return EvaluationContext.Doubles(y);
     }
 
@@ -196,77 +194,57 @@ internal static class LayoutOps
     /// <summary>Several layout ops composed into one strided copy from the original value (LayoutView).</summary>
     private static KernelPlan LowerComposed(LoweringContext context)
     {
-        int index = context.Index;
-        FusionGroup group = context.Group;
-        ModelGraph graph = context.Graph;
-        Func<Node, Operand> where = context.Where;
-        Node rootNode = context.Root;
-        List<string> sources = context.Sources;
-        Operand output = context.Output;
         // Several layout ops composed into one copy straight from the original value (ComposeLayout).
-        Node origin = graph.Nodes[group.Composed[0].Inputs[0]];
-        LayoutView view = LayoutView.Compose(graph, group.Composed, rootNode)!;
-        int[] shape = rootNode.Shape;
-        Operand source = where(origin);
+        Node origin = context.Graph.Nodes[context.Group.Composed[0].Inputs[0]];
+        LayoutView view = LayoutView.Compose(context.Graph, context.Group.Composed, context.Root)!;
+        int[] shape = context.Root.Shape;
+        Operand source = context.Where(origin);
         source = source with { Offset = source.Offset + view.Offset, RowOffset = source.RowOffset + view.Offset };
-        string steps = string.Join(", then ", group.Composed.Concat(new[] { rootNode }).Where(n => !OpKinds.IsView(n.Kind)).Select(n => n.Kind.ToString()));
+        string steps = string.Join(", then ", context.Group.Composed.Concat(new[] { context.Root }).Where(n => !OpKinds.IsView(n.Kind)).Select(n => n.Kind.ToString()));
         var copy = new StridedOp(new EquatableArray<int>(shape), new EquatableArray<int>(new[] { origin.ElementCount }.Concat(view.Strides).ToArray()),
-            new EquatableArray<int>(new[] { rootNode.ElementCount }.Concat(LoweringContext.DenseStrides(rootNode)).ToArray()));
-        return new KernelPlan(index, $"{steps}: {Node.Format(origin.Shape)} → {Node.Format(shape)}, composed into one strided copy",
-            sources.ToEquatableArray(), source, null, output, copy, EquatableArray<EpilogueStep>.Empty, 0);
+            new EquatableArray<int>(new[] { context.Root.ElementCount }.Concat(LoweringContext.DenseStrides(context.Root)).ToArray()));
+        return new KernelPlan(context.Index, $"{steps}: {Node.Format(origin.Shape)} → {Node.Format(shape)}, composed into one strided copy",
+            context.Sources.ToEquatableArray(), source, null, context.Output, copy, EquatableArray<EpilogueStep>.Empty, 0);
     }
 
     /// <summary>Transpose, Permute, Slice: one strided copy into a dense output.</summary>
     private static KernelPlan LowerStrided(LoweringContext context)
     {
-        int index = context.Index;
-        Func<Node, Operand> where = context.Where;
-        Node rootNode = context.Root;
-        Node input = context.Input;
-        List<string> sources = context.Sources;
-        Operand output = context.Output;
         // Transpose, Permute, Slice: one strided copy; the output is dense.
-        int[] sourceStrides = LoweringContext.DenseStrides(input), shape = rootNode.Shape;
+        int[] sourceStrides = LoweringContext.DenseStrides(context.Input), shape = context.Root.Shape;
         int[] strides = new int[shape.Length + 1];
-        strides[0] = input.ElementCount;
-        Operand source = where(input);
+        strides[0] = context.Input.ElementCount;
+        Operand source = context.Where(context.Input);
         string what;
-        if (rootNode.Kind == OpKind.Slice)
+        if (context.Root.Kind == OpKind.Slice)
         {
-            (int axis, int start, int end, _, _) = (SliceSettings)rootNode.Resolved!;
+            (int axis, int start, int end, _, _) = (SliceSettings)context.Root.Resolved!;
             for (int d = 0; d < shape.Length; d++) strides[d + 1] = sourceStrides[d];
             source = source with { Offset = source.Offset + start * sourceStrides[axis], RowOffset = source.RowOffset + start * sourceStrides[axis] };
             what = $"Slice [{start}, {end}) of dimension {axis}";
         }
         else
         {
-            EquatableArray<int> order = ((PermuteSettings)rootNode.Resolved!).Order;
+            EquatableArray<int> order = ((PermuteSettings)context.Root.Resolved!).Order;
             for (int d = 0; d < shape.Length; d++) strides[d + 1] = sourceStrides[order[d]];
-            what = $"{rootNode.Kind} ({string.Join(", ", order)})";
+            what = $"{context.Root.Kind} ({string.Join(", ", order)})";
         }
         var copy = new StridedOp(new EquatableArray<int>(shape), new EquatableArray<int>(strides),
-            new EquatableArray<int>(new[] { rootNode.ElementCount }.Concat(LoweringContext.DenseStrides(rootNode)).ToArray()));
-        return new KernelPlan(index, $"{what}: {Node.Format(input.Shape)} → {Node.Format(shape)}, a strided copy",
-            sources.ToEquatableArray(), source, null, output, copy, EquatableArray<EpilogueStep>.Empty, 0);
+            new EquatableArray<int>(new[] { context.Root.ElementCount }.Concat(LoweringContext.DenseStrides(context.Root)).ToArray()));
+        return new KernelPlan(context.Index, $"{what}: {Node.Format(context.Input.Shape)} → {Node.Format(shape)}, a strided copy",
+            context.Sources.ToEquatableArray(), source, null, context.Output, copy, EquatableArray<EpilogueStep>.Empty, 0);
     }
 
     /// <summary>Concat: two strided copies into one output.</summary>
     private static KernelPlan LowerConcat(LoweringContext context)
     {
-        int index = context.Index;
-        ModelGraph graph = context.Graph;
-        Func<Node, Operand> where = context.Where;
-        Node rootNode = context.Root;
-        Node input = context.Input;
-        List<string> sources = context.Sources;
-        Operand output = context.Output;
-        Node a = input, b = graph.Nodes[rootNode.Inputs[1]];
-        int axis = ((AxisSettings)rootNode.Resolved!).Axis;
-        int[] outStrides = LoweringContext.DenseStrides(rootNode);
+        Node a = context.Input, b = context.Graph.Nodes[context.Root.Inputs[1]];
+        int axis = ((AxisSettings)context.Root.Resolved!).Axis;
+        int[] outStrides = LoweringContext.DenseStrides(context.Root);
         int[] Strides(Node n) => new[] { n.ElementCount }.Concat(LoweringContext.DenseStrides(n)).ToArray();
         var concat = new ConcatOp(new EquatableArray<int>(a.Shape), new EquatableArray<int>(Strides(a)), new EquatableArray<int>(b.Shape),
-            new EquatableArray<int>(Strides(b)), new EquatableArray<int>(new[] { rootNode.ElementCount }.Concat(outStrides).ToArray()), a.Shape[axis] * outStrides[axis]);
-        return new KernelPlan(index, $"Concat along dimension {axis}: {Node.Format(a.Shape)} and {Node.Format(b.Shape)} → {Node.Format(rootNode.Shape)}",
-            sources.ToEquatableArray(), where(a), where(b), output, concat, EquatableArray<EpilogueStep>.Empty, 0);
+            new EquatableArray<int>(Strides(b)), new EquatableArray<int>(new[] { context.Root.ElementCount }.Concat(outStrides).ToArray()), a.Shape[axis] * outStrides[axis]);
+        return new KernelPlan(context.Index, $"Concat along dimension {axis}: {Node.Format(a.Shape)} and {Node.Format(b.Shape)} → {Node.Format(context.Root.Shape)}",
+            context.Sources.ToEquatableArray(), context.Where(a), context.Where(b), context.Output, concat, EquatableArray<EpilogueStep>.Empty, 0);
     }
 }

@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Generic;
 using System.Linq;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
@@ -67,19 +66,17 @@ internal static class LinearOps
     /// <summary>Linear in double per output, one rounding to float, as the eager reference.</summary>
     private static double[] EvaluateLinear(EvaluationContext context)
     {
-        Node node = context.Node;
-        double[] x = context.X;
-        int n = node.Weight!.Shape[0], k = node.Weight.Shape[1];
-        float[] w = context.Tensor(node.Weight.Name);
-        float[]? b = node.Bias is null ? null : context.Tensor(node.Bias.Name);
-        int rows = x.Length / k;
+        int n = context.Node.Weight!.Shape[0], k = context.Node.Weight.Shape[1];
+        float[] w = context.Tensor(context.Node.Weight.Name);
+        float[]? b = context.Node.Bias is null ? null : context.Tensor(context.Node.Bias.Name);
+        int rows = context.X.Length / k;
         var y = new double[rows * n];
         for (int r = 0; r < rows; r++)
         {
             for (int j = 0; j < n; j++)
             {
                 double sum = b?[j] ?? 0;
-                for (int i = 0; i < k; i++) sum += x[r * k + i] * w[j * k + i];
+                for (int i = 0; i < k; i++) sum += context.X[r * k + i] * w[j * k + i];
                 y[r * n + j] = (float)sum;
             }
         }
@@ -89,76 +86,54 @@ internal static class LinearOps
     /// <summary>MatMul through ReferenceOps.MatMul.</summary>
     private static double[] EvaluateMatMul(EvaluationContext context)
     {
-        Node node = context.Node;
-        ModelGraph graph = context.Graph;
         int[] inputsOf = context.Node.Inputs;
         double[] x = context.X;
         double[][] values = context.Values;
-        Node a = graph.Nodes[inputsOf[0]], b = graph.Nodes[inputsOf[1]];
-        int m = a.Shape[a.Shape.Length - 2], k = a.Shape[a.Shape.Length - 1], n = node.Shape[node.Shape.Length - 1];
+        Node a = context.Graph.Nodes[inputsOf[0]], b = context.Graph.Nodes[inputsOf[1]];
+        int m = a.Shape[a.Shape.Length - 2], k = a.Shape[a.Shape.Length - 1], n = context.Node.Shape[context.Node.Shape.Length - 1];
         return EvaluationContext.Doubles(ReferenceOps.MatMul(EvaluationContext.Floats(x), EvaluationContext.Floats(values[b.Id]), x.Length / (m * k), m, k, n, b.IsConstant ? 0 : k * n));
     }
 
     /// <summary>A Linear: float32 or int4 weights packed in 16-output panels, int8 codes packed for the dot-product instructions; the bias padded.</summary>
     private static KernelPlan LowerLinear(LoweringContext context)
     {
-        int index = context.Index;
-        ModelDeclaration model = context.Model;
-        Func<Node, Operand> where = context.Where;
-        BlobMaker blob = context.Blob;
-        Func<string, float[]> readTensor = context.ReadTensor;
-        Node rootNode = context.Root;
-        Node input = context.Input;
-        List<string> sources = context.Sources;
-        List<EpilogueStep> epilogue = context.Epilogue;
-        string after = context.After;
-        Operand output = context.Output;
-        int n = rootNode.Weight!.Shape[0], k = rootNode.Weight.Shape[1];
-        int rowsPerSample = input.ElementCount / k;
-        string weight = rootNode.Weight.Name;
-        bool quantized = IsQuantized(model, rootNode);
-        bool int4 = IsInt4(model, rootNode);
+        int n = context.Root.Weight!.Shape[0], k = context.Root.Weight.Shape[1];
+        int rowsPerSample = context.Input.ElementCount / k;
+        string weight = context.Root.Weight.Name;
+        bool quantized = IsQuantized(context.Model, context.Root);
+        bool int4 = IsInt4(context.Model, context.Root);
         int padded = QuantizedPanelLayout.PanelCount(n) * QuantizedPanelLayout.PanelWidth;
         // Float32: weights packed in 16-column panels. Int8: codes packed for the dot-product instructions,
         // one scale and one column sum per output. Then the bias, padded to whole panels.
         // Int4: embedded compactly, expanded at start-up into the float32 panel layout.
-        string? norm = rootNode.FoldedNorm;
-        float epsilon = rootNode.FoldedEpsilon;
+        string? norm = context.Root.FoldedNorm;
+        float epsilon = context.Root.FoldedEpsilon;
         int weightOffset = quantized
-            ? blob(WeightLayoutKind.QuantizedLinear, weight, (QuantizedPanelLayout.PackedBytes(n, k) + 3) / 4, n, k, null, 0).Offset
-            : blob(int4 ? WeightLayoutKind.Int4Linear : WeightLayoutKind.PackedLinear, weight, PanelLayout.PackedLength(n, k), n, k, norm, epsilon).Offset;
-        int scalesOffset = quantized ? blob(WeightLayoutKind.WeightScales, weight, padded, n, k, null, 0).Offset : 0;
-        int sumsOffset = quantized ? blob(WeightLayoutKind.ColumnSums, weight, padded, n, k, null, 0).Offset : 0;
-        WeightBlob bias = blob(WeightLayoutKind.PaddedBias, rootNode.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, epsilon);
-        string title = $"Linear{(quantized ? " (int8)" : int4 ? " (int4 weights)" : "")} \"{rootNode.Source.Name}\": {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}"
-            + (rootNode.Bias is null ? "" : ", + bias") + (norm is null ? "" : $", BatchNorm \"{norm}\" folded in") + after;
+            ? context.Blob(WeightLayoutKind.QuantizedLinear, weight, (QuantizedPanelLayout.PackedBytes(n, k) + 3) / 4, n, k, null, 0).Offset
+            : context.Blob(int4 ? WeightLayoutKind.Int4Linear : WeightLayoutKind.PackedLinear, weight, PanelLayout.PackedLength(n, k), n, k, norm, epsilon).Offset;
+        int scalesOffset = quantized ? context.Blob(WeightLayoutKind.WeightScales, weight, padded, n, k, null, 0).Offset : 0;
+        int sumsOffset = quantized ? context.Blob(WeightLayoutKind.ColumnSums, weight, padded, n, k, null, 0).Offset : 0;
+        WeightBlob bias = context.Blob(WeightLayoutKind.PaddedBias, context.Root.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, epsilon);
+        string title = $"Linear{(quantized ? " (int8)" : int4 ? " (int4 weights)" : "")} \"{context.Root.Source.Name}\": {Node.Format(context.Input.Shape)} → {Node.Format(context.Root.Shape)}"
+            + (context.Root.Bias is null ? "" : ", + bias") + (norm is null ? "" : $", BatchNorm \"{norm}\" folded in") + context.After;
         var linear = new LinearOp(rowsPerSample, k, n, quantized ? LinearWeights.Int8 : int4 ? LinearWeights.Int4 : LinearWeights.Float32, weightOffset, bias.Offset)
         {
             ScalesOffset = scalesOffset,
             SumsOffset = sumsOffset,
-            WeightError = quantized ? WeightError(readTensor(weight), n, k) : int4 ? Int4Error(readTensor(weight), n, k) : 0,
+            WeightError = quantized ? WeightError(context.ReadTensor(weight), n, k) : int4 ? Int4Error(context.ReadTensor(weight), n, k) : 0,
         };
-        return new KernelPlan(index, title, sources.ToEquatableArray(), where(input), null, output, linear, epilogue.ToEquatableArray(), 2L * k * n * rowsPerSample);
+        return new KernelPlan(context.Index, title, context.Sources.ToEquatableArray(), context.Where(context.Input), null, context.Output, linear, context.Epilogue.ToEquatableArray(), 2L * k * n * rowsPerSample);
     }
 
     /// <summary>MatMul of two values, or of a value and a weight (then one matrix for all).</summary>
     private static KernelPlan LowerMatMul(LoweringContext context)
     {
-        int index = context.Index;
-        ModelGraph graph = context.Graph;
-        Func<Node, Operand> where = context.Where;
-        Node rootNode = context.Root;
-        Node input = context.Input;
-        List<string> sources = context.Sources;
-        List<EpilogueStep> epilogue = context.Epilogue;
-        string after = context.After;
-        Operand output = context.Output;
-        Node a = input, b = graph.Nodes[rootNode.Inputs[1]];
-        int m = a.Shape[a.Shape.Length - 2], k = a.Shape[a.Shape.Length - 1], n = rootNode.Shape[rootNode.Shape.Length - 1];
+        Node a = context.Input, b = context.Graph.Nodes[context.Root.Inputs[1]];
+        int m = a.Shape[a.Shape.Length - 2], k = a.Shape[a.Shape.Length - 1], n = context.Root.Shape[context.Root.Shape.Length - 1];
         int count = a.ElementCount / (m * k);
-        return new KernelPlan(index,
-            $"MatMul: {Node.Format(a.Shape)} · {LoweringContext.Describe(b)} → {Node.Format(rootNode.Shape)}" + after,
-            sources.ToEquatableArray(), where(a), where(b), output, new MatMulOp(count, m, k, n, b.IsConstant ? 0 : k * n), epilogue.ToEquatableArray(),
+        return new KernelPlan(context.Index,
+            $"MatMul: {Node.Format(a.Shape)} · {LoweringContext.Describe(b)} → {Node.Format(context.Root.Shape)}" + context.After,
+            context.Sources.ToEquatableArray(), context.Where(a), context.Where(b), context.Output, new MatMulOp(count, m, k, n, b.IsConstant ? 0 : k * n), context.Epilogue.ToEquatableArray(),
             2L * count * m * k * n);
     }
 

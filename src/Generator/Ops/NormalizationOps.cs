@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Generic;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
@@ -79,20 +78,18 @@ internal static class NormalizationOps
     /// <summary>LayerNorm in double per row.</summary>
     private static double[] EvaluateLayerNorm(EvaluationContext context)
     {
-        Node node = context.Node;
-        double[] x = context.X;
-        int width = node.Shape[node.Shape.Length - 1];
-        float[] gamma = context.Tensor(node.Weight!.Name);
-        float[]? beta = node.Bias is null ? null : context.Tensor(node.Bias.Name);
-        var y = new double[x.Length];
-        for (int start = 0; width > 0 && start < x.Length; start += width)
+        int width = context.Node.Shape[context.Node.Shape.Length - 1];
+        float[] gamma = context.Tensor(context.Node.Weight!.Name);
+        float[]? beta = context.Node.Bias is null ? null : context.Tensor(context.Node.Bias.Name);
+        var y = new double[context.X.Length];
+        for (int start = 0; width > 0 && start < context.X.Length; start += width)
         {
             double mean = 0, variance = 0;
-            for (int j = 0; j < width; j++) mean += x[start + j];
+            for (int j = 0; j < width; j++) mean += context.X[start + j];
             mean /= width;
-            for (int j = 0; j < width; j++) variance += (x[start + j] - mean) * (x[start + j] - mean);
-            double inverse = 1 / Math.Sqrt(variance / width + node.Source.Scalar);
-            for (int j = 0; j < width; j++) y[start + j] = (float)((x[start + j] - mean) * inverse * gamma[j] + (beta?[j] ?? 0));
+            for (int j = 0; j < width; j++) variance += (context.X[start + j] - mean) * (context.X[start + j] - mean);
+            double inverse = 1 / Math.Sqrt(variance / width + context.Node.Source.Scalar);
+            for (int j = 0; j < width; j++) y[start + j] = (float)((context.X[start + j] - mean) * inverse * gamma[j] + (beta?[j] ?? 0));
         }
         return y;
     }
@@ -100,17 +97,15 @@ internal static class NormalizationOps
     /// <summary>Softmax, LogSoftmax in double per row.</summary>
     private static double[] EvaluateSoftmax(EvaluationContext context)
     {
-        Node node = context.Node;
-        double[] x = context.X;
-        int width = node.Shape[node.Shape.Length - 1];
-        var y = new double[x.Length];
-        for (int start = 0; width > 0 && start + width <= x.Length; start += width)
+        int width = context.Node.Shape[context.Node.Shape.Length - 1];
+        var y = new double[context.X.Length];
+        for (int start = 0; width > 0 && start + width <= context.X.Length; start += width)
         {
             double max = double.NegativeInfinity, sum = 0;
-            for (int j = 0; j < width; j++) max = Math.Max(max, x[start + j]);
-            for (int j = 0; j < width; j++) sum += Math.Exp(x[start + j] - max);
+            for (int j = 0; j < width; j++) max = Math.Max(max, context.X[start + j]);
+            for (int j = 0; j < width; j++) sum += Math.Exp(context.X[start + j] - max);
             for (int j = 0; j < width; j++)
-                y[start + j] = (float)(node.Kind == OpKind.LogSoftmax ? x[start + j] - max - Math.Log(sum) : Math.Exp(x[start + j] - max) / sum);
+                y[start + j] = (float)(context.Node.Kind == OpKind.LogSoftmax ? context.X[start + j] - max - Math.Log(sum) : Math.Exp(context.X[start + j] - max) / sum);
         }
         return y;
     }
@@ -118,16 +113,14 @@ internal static class NormalizationOps
     /// <summary>BatchNorm as the eager reference computes it.</summary>
     private static double[] EvaluateBatchNorm(EvaluationContext context)
     {
-        Node node = context.Node;
-        double[] x = context.X;
-        string norm = node.Source.Name!;
+        string norm = context.Node.Source.Name!;
         float[] gamma = context.Tensor(norm + ".weight"), beta = context.Tensor(norm + ".bias"), mean = context.Tensor(norm + ".running_mean"), variance = context.Tensor(norm + ".running_var");
-        int channels = node.Shape[0], inner = node.ElementCount / channels;
-        var y = new double[x.Length];
-        for (int i = 0; i < x.Length; i++)
+        int channels = context.Node.Shape[0], inner = context.Node.ElementCount / channels;
+        var y = new double[context.X.Length];
+        for (int i = 0; i < context.X.Length; i++)
         {
             int c = i / inner % channels;
-            y[i] = (float)((x[i] - mean[c]) / Math.Sqrt(variance[c] + (double)node.Source.Scalar) * gamma[c] + beta[c]);
+            y[i] = (float)((context.X[i] - mean[c]) / Math.Sqrt(variance[c] + (double)context.Node.Source.Scalar) * gamma[c] + beta[c]);
         }
         return y;
     }
@@ -135,59 +128,38 @@ internal static class NormalizationOps
     /// <summary>A BatchNorm not folded into a layer: a per-channel scale and shift.</summary>
     private static KernelPlan LowerBatchNorm(LoweringContext context)
     {
-        int index = context.Index;
-        Func<Node, Operand> where = context.Where;
-        BlobMaker blob = context.Blob;
-        Node rootNode = context.Root;
-        Node input = context.Input;
-        List<string> sources = context.Sources;
-        Operand output = context.Output;
-        string norm = rootNode.Source.Name!;
-        int channels = input.Shape[0];
-        WeightBlob scale = blob(WeightLayoutKind.BatchNormScale, norm + ".weight", channels, channels, 0, norm, rootNode.Source.Scalar);
-        WeightBlob shift = blob(WeightLayoutKind.BatchNormShift, norm + ".weight", channels, channels, 0, norm, rootNode.Source.Scalar);
-        return new KernelPlan(index, $"BatchNorm \"{norm}\" over {channels} channels of {Node.Format(input.Shape)}, as a scale and shift",
-            sources.ToEquatableArray(), where(input), null, output, new ChannelAffineOp(channels, input.ElementCount / channels, scale.Offset, shift.Offset),
-            EquatableArray<EpilogueStep>.Empty, 2L * input.ElementCount);
+        string norm = context.Root.Source.Name!;
+        int channels = context.Input.Shape[0];
+        WeightBlob scale = context.Blob(WeightLayoutKind.BatchNormScale, norm + ".weight", channels, channels, 0, norm, context.Root.Source.Scalar);
+        WeightBlob shift = context.Blob(WeightLayoutKind.BatchNormShift, norm + ".weight", channels, channels, 0, norm, context.Root.Source.Scalar);
+        return new KernelPlan(context.Index, $"BatchNorm \"{norm}\" over {channels} channels of {Node.Format(context.Input.Shape)}, as a scale and shift",
+            context.Sources.ToEquatableArray(), context.Where(context.Input), null, context.Output, new ChannelAffineOp(channels, context.Input.ElementCount / channels, scale.Offset, shift.Offset),
+            EquatableArray<EpilogueStep>.Empty, 2L * context.Input.ElementCount);
     }
 
     /// <summary>LayerNorm over rows, after the residual Add it absorbed if any.</summary>
     private static KernelPlan LowerLayerNorm(LoweringContext context)
     {
-        int index = context.Index;
-        FusionGroup group = context.Group;
-        ModelGraph graph = context.Graph;
-        Func<Node, Operand> where = context.Where;
-        BlobMaker blob = context.Blob;
-        Node rootNode = context.Root;
         Node input = context.Input;
-        List<string> sources = context.Sources;
-        Operand output = context.Output;
-        if (group.Residual is { } add) input = graph.Nodes[add.Inputs[0]];
+        if (context.Group.Residual is { } add) input = context.Graph.Nodes[add.Inputs[0]];
         int width = input.Shape[input.Shape.Length - 1];
-        WeightBlob gamma = blob(WeightLayoutKind.Raw, rootNode.Weight!.Name, width, 0, 0, null, 0);
-        WeightBlob beta = rootNode.Bias is null
-            ? blob(WeightLayoutKind.PaddedBias, "", PanelLayout.PaddedBiasLength(width), width, 0, null, 0)
-            : blob(WeightLayoutKind.Raw, rootNode.Bias.Name, width, 0, 0, null, 0);
-        return new KernelPlan(index,
-            (group.Residual is null ? "" : "Residual add, then ") + $"LayerNorm \"{rootNode.Source.Name}\" over the last dimension of {Node.Format(input.Shape)}" + (rootNode.Bias is null ? "" : ", + bias"),
-            sources.ToEquatableArray(), where(input), group.Residual is null ? null : where(graph.Nodes[group.Residual.Inputs[1]]), output,
-            new LayerNormOp(input.ElementCount / Math.Max(1, width), width, gamma.Offset, beta.Offset, rootNode.Source.Scalar),
+        WeightBlob gamma = context.Blob(WeightLayoutKind.Raw, context.Root.Weight!.Name, width, 0, 0, null, 0);
+        WeightBlob beta = context.Root.Bias is null
+            ? context.Blob(WeightLayoutKind.PaddedBias, "", PanelLayout.PaddedBiasLength(width), width, 0, null, 0)
+            : context.Blob(WeightLayoutKind.Raw, context.Root.Bias.Name, width, 0, 0, null, 0);
+        return new KernelPlan(context.Index,
+            (context.Group.Residual is null ? "" : "Residual add, then ") + $"LayerNorm \"{context.Root.Source.Name}\" over the last dimension of {Node.Format(input.Shape)}" + (context.Root.Bias is null ? "" : ", + bias"),
+            context.Sources.ToEquatableArray(), context.Where(input), context.Group.Residual is null ? null : context.Where(context.Graph.Nodes[context.Group.Residual.Inputs[1]]), context.Output,
+            new LayerNormOp(input.ElementCount / Math.Max(1, width), width, gamma.Offset, beta.Offset, context.Root.Source.Scalar),
             EquatableArray<EpilogueStep>.Empty, 8L * input.ElementCount);
     }
 
     /// <summary>Softmax or LogSoftmax over rows.</summary>
     private static KernelPlan LowerSoftmax(LoweringContext context)
     {
-        int index = context.Index;
-        FusionGroup group = context.Group;
-        Func<Node, Operand> where = context.Where;
-        Node input = context.Input;
-        List<string> sources = context.Sources;
-        Operand output = context.Output;
-        int width = input.Shape[input.Shape.Length - 1];
-        return new KernelPlan(index, $"{group.Kind} over the last dimension of {Node.Format(input.Shape)}",
-            sources.ToEquatableArray(), where(input), null, output, new SoftmaxOp(input.ElementCount / Math.Max(1, width), width, group.Kind == KernelKind.LogSoftmax),
-            EquatableArray<EpilogueStep>.Empty, 4L * input.ElementCount);
+        int width = context.Input.Shape[context.Input.Shape.Length - 1];
+        return new KernelPlan(context.Index, $"{context.Group.Kind} over the last dimension of {Node.Format(context.Input.Shape)}",
+            context.Sources.ToEquatableArray(), context.Where(context.Input), null, context.Output, new SoftmaxOp(context.Input.ElementCount / Math.Max(1, width), width, context.Group.Kind == KernelKind.LogSoftmax),
+            EquatableArray<EpilogueStep>.Empty, 4L * context.Input.ElementCount);
     }
 }

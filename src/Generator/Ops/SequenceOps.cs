@@ -1,5 +1,3 @@
-using System;
-using System.Collections.Generic;
 using System.Linq;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
@@ -51,25 +49,21 @@ internal static class SequenceOps
     /// <summary>Embedding: a row of the table per id.</summary>
     private static double[] EvaluateEmbedding(EvaluationContext context)
     {
-        Node node = context.Node;
-        double[] x = context.X;
-        float[] table = context.Tensor(node.Weight!.Name);
-        int width = node.Weight.Shape[1];
-        var y = new double[x.Length * width];
-        for (int i = 0; i < x.Length; i++)
-            for (int j = 0; j < width; j++) y[i * width + j] = table[(int)x[i] * width + j];
+        float[] table = context.Tensor(context.Node.Weight!.Name);
+        int width = context.Node.Weight.Shape[1];
+        var y = new double[context.X.Length * width];
+        for (int i = 0; i < context.X.Length; i++)
+            for (int j = 0; j < width; j++) y[i * width + j] = table[(int)context.X[i] * width + j];
         return y;
     }
 
     /// <summary>Mean over one dimension, in double.</summary>
     private static double[] EvaluateMean(EvaluationContext context)
     {
-        Node node = context.Node;
-        ModelGraph graph = context.Graph;
         int[] inputsOf = context.Node.Inputs;
         double[] x = context.X;
-        Node input = graph.Nodes[inputsOf[0]];
-        int dimension = ((AxisSettings)node.Source.Settings!).Axis, reduce = input.Shape[dimension];
+        Node input = context.Graph.Nodes[inputsOf[0]];
+        int dimension = ((AxisSettings)context.Node.Source.Settings!).Axis, reduce = input.Shape[dimension];
         int inner = 1;
         for (int d = dimension + 1; d < input.Shape.Length; d++) inner *= input.Shape[d];
         int outer = x.Length / (reduce * inner);
@@ -87,33 +81,20 @@ internal static class SequenceOps
     /// <summary>Embedding: a table lookup per id.</summary>
     private static KernelPlan LowerEmbedding(LoweringContext context)
     {
-        int index = context.Index;
-        Func<Node, Operand> where = context.Where;
-        BlobMaker blob = context.Blob;
-        Node rootNode = context.Root;
-        Node input = context.Input;
-        List<string> sources = context.Sources;
-        Operand output = context.Output;
-        int[] table = rootNode.Weight!.Shape;
-        WeightBlob rows = blob(WeightLayoutKind.Raw, rootNode.Weight.Name, table[0] * table[1], 0, 0, null, 0);
-        return new KernelPlan(index, $"Embedding \"{rootNode.Source.Name}\": {input.ElementCount} ids → rows of {table[1]} from [{table[0]}, {table[1]}]",
-            sources.ToEquatableArray(), where(input), null, output, new EmbeddingOp(input.ElementCount, table[1], table[0], rows.Offset),
+        int[] table = context.Root.Weight!.Shape;
+        WeightBlob rows = context.Blob(WeightLayoutKind.Raw, context.Root.Weight.Name, table[0] * table[1], 0, 0, null, 0);
+        return new KernelPlan(context.Index, $"Embedding \"{context.Root.Source.Name}\": {context.Input.ElementCount} ids → rows of {table[1]} from [{table[0]}, {table[1]}]",
+            context.Sources.ToEquatableArray(), context.Where(context.Input), null, context.Output, new EmbeddingOp(context.Input.ElementCount, table[1], table[0], rows.Offset),
             EquatableArray<EpilogueStep>.Empty, 0);
     }
 
     /// <summary>Mean over one dimension.</summary>
     private static KernelPlan LowerMean(LoweringContext context)
     {
-        int index = context.Index;
-        Func<Node, Operand> where = context.Where;
-        Node rootNode = context.Root;
-        Node input = context.Input;
-        List<string> sources = context.Sources;
-        Operand output = context.Output;
-        int dimension = ((AxisSettings)rootNode.Source.Settings!).Axis;
-        int outer = input.Shape.Take(dimension).Aggregate(1, (p, d) => p * d), inner = input.Shape.Skip(dimension + 1).Aggregate(1, (p, d) => p * d);
-        return new KernelPlan(index, $"Mean over dimension {dimension} of {Node.Format(input.Shape)} → {Node.Format(rootNode.Shape)}",
-            sources.ToEquatableArray(), where(input), null, output, new MeanOp(outer, input.Shape[dimension], inner),
-            EquatableArray<EpilogueStep>.Empty, input.ElementCount);
+        int dimension = ((AxisSettings)context.Root.Source.Settings!).Axis;
+        int outer = context.Input.Shape.Take(dimension).Aggregate(1, (p, d) => p * d), inner = context.Input.Shape.Skip(dimension + 1).Aggregate(1, (p, d) => p * d);
+        return new KernelPlan(context.Index, $"Mean over dimension {dimension} of {Node.Format(context.Input.Shape)} → {Node.Format(context.Root.Shape)}",
+            context.Sources.ToEquatableArray(), context.Where(context.Input), null, context.Output, new MeanOp(outer, context.Input.Shape[dimension], inner),
+            EquatableArray<EpilogueStep>.Empty, context.Input.ElementCount);
     }
 }
