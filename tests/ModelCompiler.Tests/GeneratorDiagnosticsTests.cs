@@ -368,6 +368,25 @@ public class GeneratorDiagnosticsTests
     }
 
     [Fact]
+    public void MC0012_calibration_input_with_an_id_outside_the_embedding_table()
+    {
+        // Token ids flow from the calibration file into an Embedding at build time: an id that is not a row of the table
+        // stops calibration with MC0012 (it once indexed past the table: MC0008, an internal failure).
+        string folder = GeneratorHarness.TempFolder();
+        string weights = Path.Combine(folder, "emb.safetensors"), calibration = Path.Combine(folder, "calib.safetensors");
+        File.WriteAllBytes(weights, SafeTensorsTests.File("{\"emb.weight\":{\"dtype\":\"F32\",\"shape\":[3,4],\"data_offsets\":[0,48]},"
+            + "\"fc.weight\":{\"dtype\":\"F32\",\"shape\":[2,4],\"data_offsets\":[48,80]}}", new byte[80]));
+        byte[] ids = new byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(ids.AsSpan(0), 1f);
+        System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(ids.AsSpan(4), 7f);
+        File.WriteAllBytes(calibration, SafeTensorsTests.File("{\"input\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[0,8]}}", ids));
+        Diagnostic d = Single(Model("return x.Embedding(\"emb\").Linear(\"fc\");", shape: "[Shape(2)] ",
+            weights: "Weights = \"emb.safetensors\", Quantize = Quantization.Int8Static, Calibration = \"calib.safetensors\""), "MC0012", "\"calib.safetensors\"",
+            weights, calibration);
+        Assert.Equal("Calibration file 'calib.safetensors' cannot be used: Embedding 'emb' gets id 7, which is not one of its 3 rows", d.GetMessage());
+    }
+
+    [Fact]
     public void MC0012_Int8Static_without_a_calibration_file()
     {
         Diagnostic d = Single(Model("return x.Linear(\"fc1\");", weights: "Weights = \"w.safetensors\", Quantize = Quantization.Int8Static"),

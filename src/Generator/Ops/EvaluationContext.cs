@@ -47,3 +47,12 @@ internal sealed class EvaluationContext
         return y;
     }
 }
+
+/// <summary>A calibration input the model cannot run on (an id outside an embedding table): MC0012 with this message.</summary>
+internal sealed class CalibrationInputException : Exception
+{
+    public CalibrationInputException(string message)
+        : base(message)
+    {
+    }
+}

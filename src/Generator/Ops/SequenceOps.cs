@@ -1,3 +1,4 @@
+using System;
 using System.Linq;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
@@ -50,10 +51,19 @@ internal static class SequenceOps
     private static double[] EvaluateEmbedding(EvaluationContext context)
     {
         float[] table = context.Tensor(context.Node.Weight!.Name);
-        int width = context.Node.Weight.Shape[1];
-        var y = new double[context.X.Length * width];
-        for (int i = 0; i < context.X.Length; i++)
-            for (int j = 0; j < width; j++) y[i * width + j] = table[(int)context.X[i] * width + j];
+        int rows = context.Node.Weight.Shape[0], width = context.Node.Weight.Shape[1];
+        double[] ids = context.X;
+        var y = new double[ids.Length * width];
+        for (int i = 0; i < ids.Length; i++)
+        {
+            // The ids come from the calibration file: one that is not a row of the table stops calibration (MC0012),
+            // as Predict refuses it at run time.
+            double id = ids[i];
+            if (!(id >= 0 && id < rows && id == Math.Floor(id)))
+                throw new CalibrationInputException(
+                    $"Embedding '{context.Node.Source.Name}' gets id {id.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}, which is not one of its {rows} rows");
+            for (int j = 0; j < width; j++) y[i * width + j] = table[(int)id * width + j];
+        }
         return y;
     }
 

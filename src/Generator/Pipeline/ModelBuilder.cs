@@ -253,7 +253,7 @@ internal static class ModelBuilder
             return Calibrate.Run(graph, live, header.ReadFloat32(bytes, input), input.Shape[0], flops, readTensor,
                 node => LinearOps.IsQuantized(model, node));
         }
-        catch (Exception e) when (e is SafeTensorsFormatException or System.IO.IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is SafeTensorsFormatException or System.IO.IOException or UnauthorizedAccessException or CalibrationInputException)
         {
             diagnostics.Add(Fail(e.Message));
             return null;
