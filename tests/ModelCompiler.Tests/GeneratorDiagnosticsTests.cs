@@ -295,9 +295,18 @@ public class GeneratorDiagnosticsTests
         var location = new Gen.Diagnostics.LocationInfo("Model.cs", new Microsoft.CodeAnalysis.Text.TextSpan(0, 3),
             new Microsoft.CodeAnalysis.Text.LinePositionSpan(default, new Microsoft.CodeAnalysis.Text.LinePosition(0, 3)));
         var op = new Gen.Model.RecordedOp(0, Gen.Model.OpKind.Input, Gen.Helpers.EquatableArray<int>.Empty, "x", 0, null, location, null, "x");
-        var declaration = new Gen.Model.ModelDeclaration(null, Gen.Helpers.EquatableArray<Gen.Model.ContainingType>.Empty, "Broken", "Model.cs",
-            location, "w.safetensors", location, 0, Gen.Helpers.EquatableArray<string>.Empty, null, null, null, 0, "x", new Gen.Helpers.EquatableArray<int>(new[] { 4 }),
-            new Gen.Helpers.EquatableArray<Gen.Model.RecordedOp>(new[] { op }), 7, Gen.Helpers.EquatableArray<Gen.Diagnostics.DiagnosticInfo>.Empty);
+        var declaration = new Gen.Model.ModelDeclaration
+        {
+            ClassName = "Broken",
+            SourceFileName = "Model.cs",
+            ClassLocation = location,
+            WeightsFile = "w.safetensors",
+            WeightsLocation = location,
+            InputName = "x",
+            InputShape = new Gen.Helpers.EquatableArray<int>(new[] { 4 }),
+            Ops = new Gen.Helpers.EquatableArray<Gen.Model.RecordedOp>(new[] { op }),
+            OutputOp = 7,
+        };
 
         Gen.Model.ModelResult result = Gen.Pipeline.ModelBuilder.Build(declaration,
             System.Collections.Immutable.ImmutableArray.Create(Gen.Import.WeightsFileRef.Identify(Weights)), Gen.Model.BuildOptions.Default, CancellationToken.None);

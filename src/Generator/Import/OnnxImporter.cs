@@ -202,8 +202,16 @@ internal static partial class OnnxImporter
                 if (!SizeMath.Fits(sampleCount))
                     throw Fail($"input '{input.Name}' is [N, {string.Join(", ", sample)}]: {SizeMath.Format(sampleCount)} values per sample, more than the {SizeMath.Format(SizeMath.MaxElements)} one tensor can hold");
                 _ops.Add(new RecordedOp(0, OpKind.Input, EquatableArray<int>.Empty, input.Name, 0f, null, _at, null, input.Name));
-                _declaration = new ModelDeclaration(null, EquatableArray<ContainingType>.Empty, "", "", _at, _file, _at, Quantization.None, EquatableArray<string>.Empty, null, null, null, WeightsStorage.Embedded,
-                    input.Name, new EquatableArray<int>(sample), EquatableArray<RecordedOp>.Empty, -1, EquatableArray<DiagnosticInfo>.Empty);
+                _declaration = new ModelDeclaration
+                {
+                    ClassLocation = _at,
+                    WeightsFile = _file,
+                    WeightsLocation = _at,
+                    WeightsStorage = WeightsStorage.Embedded,
+                    InputName = input.Name,
+                    InputShape = new EquatableArray<int>(sample),
+                    IsOnnx = true,
+                };
                 _activations[input.Name] = 0;
                 _ranks[input.Name] = input.Shape.Count;
 

@@ -8,28 +8,43 @@ internal sealed record ContainingType(string Keyword, string Name);
 
 /// <summary>
 /// What the parser learns from a <c>[CompileModel]</c> class, before any file is read: a value with no
-/// symbol, syntax node or compilation in it, so the incremental pipeline can cache it.
+/// symbol, syntax node or compilation in it, so the incremental pipeline can cache it. Every part is named where it is
+/// built (object initializers), none by position.
 /// </summary>
-internal sealed record ModelDeclaration(
-    string? Namespace,
-    EquatableArray<ContainingType> ContainingTypes,
-    string ClassName,
-    string SourceFileName,
-    LocationInfo? ClassLocation,
-    string? WeightsFile,
-    LocationInfo? WeightsLocation,
-    Quantization Quantize,
-    EquatableArray<string> FloatLayers,
-    LocationInfo? QuantizeLocation,
-    string? CalibrationFile,
-    LocationInfo? CalibrationLocation,
-    WeightsStorage WeightsStorage,
-    string InputName,
-    EquatableArray<int> InputShape,
-    EquatableArray<RecordedOp> Ops,
-    int OutputOp,
-    EquatableArray<DiagnosticInfo> Diagnostics)
+internal sealed record ModelDeclaration
 {
+    /// <summary>Where the class is: its namespace, the types around it, its name and file, and the span of its name.</summary>
+    public string? Namespace { get; init; }
+    public EquatableArray<ContainingType> ContainingTypes { get; init; } = EquatableArray<ContainingType>.Empty;
+    public string ClassName { get; init; } = "";
+    public string SourceFileName { get; init; } = "";
+    public LocationInfo? ClassLocation { get; init; }
+
+    /// <summary>The weights (or ONNX) file the attribute names, and the span of that argument.</summary>
+    public string? WeightsFile { get; init; }
+    public LocationInfo? WeightsLocation { get; init; }
+    public WeightsStorage WeightsStorage { get; init; }
+
+    /// <summary>The quantization asked for, the Linear layers kept in float32, and the span of the argument.</summary>
+    public Quantization Quantize { get; init; }
+    public EquatableArray<string> FloatLayers { get; init; } = EquatableArray<string>.Empty;
+    public LocationInfo? QuantizeLocation { get; init; }
+
+    /// <summary>Int8Static: the calibration file, and the span of the argument.</summary>
+    public string? CalibrationFile { get; init; }
+    public LocationInfo? CalibrationLocation { get; init; }
+
+    /// <summary>Forward's input: its name and the per-sample shape its <c>[Shape]</c> declares.</summary>
+    public string InputName { get; init; } = "";
+    public EquatableArray<int> InputShape { get; init; } = EquatableArray<int>.Empty;
+
+    /// <summary>The ops Forward records, in order (inputs before users), and the one it returns (-1 before any).</summary>
+    public EquatableArray<RecordedOp> Ops { get; init; } = EquatableArray<RecordedOp>.Empty;
+    public int OutputOp { get; init; } = -1;
+
+    /// <summary>What the parser reported.</summary>
+    public EquatableArray<DiagnosticInfo> Diagnostics { get; init; } = EquatableArray<DiagnosticInfo>.Empty;
+
     public string FullName => Namespace is null ? ClassName : Namespace + "." + ClassName;
 
     /// <summary>

@@ -36,11 +36,27 @@ internal static class ModelParser
         int storage = 0;
         ModelDeclaration Result(string? weights = null, LocationInfo? weightsLocation = null, string inputName = "",
             int[]? shape = null, RecordedOp[]? ops = null, int output = -1, ContainingType[]? containing = null) =>
-            new(ns, new EquatableArray<ContainingType>(containing ?? Array.Empty<ContainingType>()), type.Name, fileName,
-                classLocation, weights, weightsLocation, (Quantization)quantize, new EquatableArray<string>(floatLayers), quantizeLocation,
-                calibration, calibrationLocation, (WeightsStorage)storage,
-                inputName, new EquatableArray<int>(shape ?? Array.Empty<int>()),
-                new EquatableArray<RecordedOp>(ops ?? Array.Empty<RecordedOp>()), output, diagnostics.ToEquatableArray());
+            new()
+            {
+                Namespace = ns,
+                ContainingTypes = new EquatableArray<ContainingType>(containing ?? Array.Empty<ContainingType>()),
+                ClassName = type.Name,
+                SourceFileName = fileName,
+                ClassLocation = classLocation,
+                WeightsFile = weights,
+                WeightsLocation = weightsLocation,
+                WeightsStorage = (WeightsStorage)storage,
+                Quantize = (Quantization)quantize,
+                FloatLayers = new EquatableArray<string>(floatLayers),
+                QuantizeLocation = quantizeLocation,
+                CalibrationFile = calibration,
+                CalibrationLocation = calibrationLocation,
+                InputName = inputName,
+                InputShape = new EquatableArray<int>(shape ?? Array.Empty<int>()),
+                Ops = new EquatableArray<RecordedOp>(ops ?? Array.Empty<RecordedOp>()),
+                OutputOp = output,
+                Diagnostics = diagnostics.ToEquatableArray(),
+            };
 
         try
         {
