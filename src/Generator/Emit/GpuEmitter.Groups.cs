@@ -15,7 +15,7 @@ internal static partial class GpuEmitter
     private static void WriteRowKernel(SourceWriter w, KernelPlan k)
     {
         w.Open($"private static void GpuK{k.Index}({View} a, {View} b, {View} w, {View} y)");
-        w.Line($"const int K = {Widths(k.Op).In}, T = {RowThreads};");
+        w.Line($"const int K = {k.Op.RowWidths.In}, T = {RowThreads};");
         w.Line($"{View} part = {Ilgpu}SharedMemory.Allocate<float>(T);");
         w.Line($"int tid = {Ilgpu}Group.IdxX;");
         w.Line($"long o = (long){Ilgpu}Grid.IdxX * K;");
@@ -67,20 +67,6 @@ internal static partial class GpuEmitter
     }
 
     /// <summary>
-    /// Whether the model is a chain the whole-model kernel runs: float Linear layers with their epilogues, element-wise
-    /// kernels and a softmax, one row per sample, each reading what the previous wrote, no layer wider than 4,096.
-    /// </summary>
-    /// <summary>Values a row kernel reads and writes per row (Linear: its inputs and outputs); 0 for kernels without rows.</summary>
-    private static (int In, int Out) Widths(KernelOp op) => op switch
-    {
-        LinearOp l => (l.K, l.N),
-        ElementwiseOp e => (e.Width, e.Width),
-        SoftmaxOp s => (s.Width, s.Width),
-        LayerNormOp n => (n.Width, n.Width),
-        _ => (0, 0),
-    };
-
-    /// <summary>
     /// The whole model as one kernel (the launch-bound regime of small batches): one group of 256 threads per sample, the
     /// activations in two shared-memory rows, each layer's outputs spread over the threads (16 consecutive outputs read
     /// one panel row of weights together), a barrier between layers.
@@ -100,7 +86,7 @@ internal static partial class GpuEmitter
             KernelPlan k = kernels[i];
             bool last = i == kernels.Count - 1;
             string input = i % 2 == 0 ? "h0" : "h1", next = i % 2 == 0 ? "h1" : "h0";
-            (int inputs, int width) = Widths(k.Op);
+            (int inputs, int width) = k.Op.RowWidths;
             string Out(string j) => last ? $"y[(long)s * {width} + {j}]" : $"{next}[{j}]";
             w.Line($"// K{k.Index}: {k.Title}");
             switch (k.Kind)

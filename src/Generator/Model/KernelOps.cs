@@ -13,6 +13,16 @@ internal abstract record KernelOp
 
     /// <summary>Rows the kernel runs per sample, where it runs over rows; 1 otherwise.</summary>
     public virtual int RowsPerSample => 1;
+
+    /// <summary>Values a row kernel reads and writes per row (Linear: its inputs and outputs); 0 for kernels without rows.</summary>
+    public (int In, int Out) RowWidths => this switch
+    {
+        LinearOp l => (l.K, l.N),
+        ElementwiseOp e => (e.Width, e.Width),
+        SoftmaxOp s => (s.Width, s.Width),
+        LayerNormOp n => (n.Width, n.Width),
+        _ => (0, 0),
+    };
 }
 
 /// <summary>How a Linear layer's weights are stored.</summary>

@@ -78,16 +78,6 @@ internal static class PlanGpu
         return Dense(broadcast.AStrides.ToArray()) && Dense(broadcast.BStrides.ToArray()) ? add.Index : -1;
     }
 
-    /// <summary>Values a row kernel reads and writes per row (Linear: its inputs and outputs); 0 for kernels without rows.</summary>
-    private static (int In, int Out) Widths(KernelOp op) => op switch
-    {
-        LinearOp l => (l.K, l.N),
-        ElementwiseOp e => (e.Width, e.Width),
-        SoftmaxOp s => (s.Width, s.Width),
-        LayerNormOp n => (n.Width, n.Width),
-        _ => (0, 0),
-    };
-
     /// <summary>
     /// An MLP that also runs as one kernel for small batches (the launch-bound regime): float32 Linear, element-wise and
     /// softmax kernels, one row per sample, each reading what the previous wrote, no layer wider than 4,096.
@@ -99,7 +89,7 @@ internal static class PlanGpu
         {
             KernelPlan k = kernels[i];
             if (k.Kind is not (KernelKind.Linear or KernelKind.Elementwise or KernelKind.Softmax or KernelKind.LogSoftmax) || k.Quantized
-                || k.RowsPerSample != 1 || k.B is not null || Widths(k.Op).In > GpuPlan.WholeWidth || Widths(k.Op).Out > GpuPlan.WholeWidth) return false;
+                || k.RowsPerSample != 1 || k.B is not null || k.Op.RowWidths.In > GpuPlan.WholeWidth || k.Op.RowWidths.Out > GpuPlan.WholeWidth) return false;
             if (i > 0 && k.A != kernels[i - 1].Output) return false;
         }
         return true;
