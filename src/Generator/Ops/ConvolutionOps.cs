@@ -18,6 +18,7 @@ internal static class ConvolutionOps
         catalogue.Evaluate(EvaluateConvolution, OpKind.Conv2d, OpKind.Conv1d);
         catalogue.Evaluate(EvaluatePool, OpKind.MaxPool2d, OpKind.AvgPool2d);
         catalogue.Evaluate(EvaluateGlobalAvgPool, OpKind.GlobalAvgPool);
+        catalogue.ByName(onnx: false, OpKind.GlobalAvgPool); // ONNX's keeps [N, C, 1, 1] (Import/OnnxImporter.Convolution)
         catalogue.Lower(LowerConvolution, KernelKind.Conv2d, KernelKind.Depthwise, KernelKind.DirectConv);
         catalogue.Lower(LowerWinograd, KernelKind.Winograd);
         catalogue.Lower(LowerPool, KernelKind.MaxPool2d, KernelKind.AvgPool2d);

@@ -18,6 +18,9 @@ internal static class ElementwiseOps
             OpKind.AddScalar, OpKind.MulScalar, OpKind.Dropout);
         catalogue.Evaluate(EvaluateBroadcast, OpKind.Add, OpKind.Mul);
         catalogue.Lower(LowerElementwise, KernelKind.Elementwise);
+        // Named alike as a Tensor method and an ONNX operator (Silu and Dropout are C# only: ONNX writes x·σ(x), and Dropout is Identity there).
+        catalogue.ByName(onnx: true, OpKind.Relu, OpKind.Sigmoid, OpKind.Tanh, OpKind.Erf, OpKind.Sqrt, OpKind.Exp, OpKind.Reciprocal);
+        catalogue.ByName(onnx: false, OpKind.Silu, OpKind.Dropout);
         catalogue.Lower(LowerBroadcast, KernelKind.Add, KernelKind.Mul);
     }
 

@@ -19,6 +19,7 @@ internal static class LayoutOps
         catalogue.Shape(Slice, OpKind.Slice);
         catalogue.Shape(Concat, OpKind.Concat);
         catalogue.Shape(Flatten, OpKind.Flatten);
+        catalogue.ByName(onnx: false, OpKind.Flatten); // ONNX's has an axis (Import/OnnxImporter.Layout)
         catalogue.Shape(Reshape, OpKind.Reshape);
         catalogue.Evaluate(EvaluateCopy, OpKind.Transpose, OpKind.Permute, OpKind.Slice, OpKind.Concat);
         catalogue.Evaluate(EvaluateView, OpKind.Flatten, OpKind.Reshape, OpKind.Unsqueeze, OpKind.Squeeze);

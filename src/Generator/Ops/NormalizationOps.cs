@@ -17,6 +17,7 @@ internal static class NormalizationOps
         catalogue.Shape(Softmax, OpKind.Softmax, OpKind.LogSoftmax);
         catalogue.Evaluate(EvaluateLayerNorm, OpKind.LayerNorm);
         catalogue.Evaluate(EvaluateSoftmax, OpKind.Softmax, OpKind.LogSoftmax);
+        catalogue.ByName(onnx: false, OpKind.Softmax, OpKind.LogSoftmax); // ONNX's have an axis (Import/OnnxImporter.Normalization)
         catalogue.Evaluate(EvaluateBatchNorm, OpKind.BatchNorm);
         catalogue.Lower(LowerBatchNorm, KernelKind.BatchNorm);
         catalogue.Lower(LowerLayerNorm, KernelKind.LayerNorm);

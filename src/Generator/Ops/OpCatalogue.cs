@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Model;
 
@@ -38,6 +39,22 @@ internal static class OpCatalogue
     public static LowerRule Lower(KernelKind kind) =>
         Rules.Lowerings.TryGetValue(kind, out LowerRule? rule) ? rule : throw new InvalidOperationException($"no lowering for {kind}");
 
+    /// <summary>
+    /// The op a <c>Tensor</c> method records by its name alone (the method's name is the kind's; arguments, where it has
+    /// any, do not change the compiled op): what the C# front end (Parsing/ForwardEvaluator) looks up before its table of
+    /// methods with settings. Null for every other method.
+    /// </summary>
+    public static OpKind? ByMethod(string method) => Rules.Methods.TryGetValue(method, out OpKind kind) ? kind : null;
+
+    /// <summary>
+    /// The op an ONNX operator of one input and no attribute records by its name alone (the kind's name is the operator's):
+    /// what the ONNX front end (Import/OnnxImporter.Operators) maps before its table of operators with settings.
+    /// </summary>
+    public static OpKind? ByOnnxName(string op) => Rules.OnnxOperators.TryGetValue(op, out OpKind kind) ? kind : null;
+
+    /// <summary>The ONNX operators <see cref="ByOnnxName"/> maps, in ordinal order.</summary>
+    public static IEnumerable<string> OnnxNames => Rules.OnnxOperators.Keys.OrderBy(n => n, StringComparer.Ordinal);
+
     /// <summary>Kernel kinds without a lowering, but the output copy LowerToPlan adds itself (a test holds the catalogue to none).</summary>
     public static IEnumerable<KernelKind> KernelKindsWithoutLowering()
     {
@@ -65,6 +82,18 @@ internal static class OpCatalogue
         internal Dictionary<OpKind, ShapeRule> Shapes { get; } = new();
         internal Dictionary<OpKind, EvaluateRule> Evaluations { get; } = new();
         internal Dictionary<KernelKind, LowerRule> Lowerings { get; } = new();
+        internal Dictionary<string, OpKind> Methods { get; } = new(StringComparer.Ordinal);
+        internal Dictionary<string, OpKind> OnnxOperators { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Ops recorded by name alone: the <c>Tensor</c> method of each kind's name, and with <paramref name="onnx"/> the ONNX operator of that name too.</summary>
+        public void ByName(bool onnx, params OpKind[] kinds)
+        {
+            foreach (OpKind kind in kinds)
+            {
+                Methods.Add(kind.ToString(), kind);
+                if (onnx) OnnxOperators.Add(kind.ToString(), kind);
+            }
+        }
 
         public void Lower(LowerRule rule, params KernelKind[] kinds)
         {

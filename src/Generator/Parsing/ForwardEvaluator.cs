@@ -11,6 +11,7 @@ using Microsoft.CodeAnalysis.Text;
 using ModelCompiler.Generator.Diagnostics;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
+using ModelCompiler.Generator.Ops;
 
 namespace ModelCompiler.Generator.Parsing;
 
@@ -21,7 +22,7 @@ namespace ModelCompiler.Generator.Parsing;
 /// time, so the recorded graph is straight-line. Anything else is reported at the construct (MC0006).
 /// Work is bounded (call depth, loop steps, op count), so no input can make the generator hang.
 /// </summary>
-internal sealed class ForwardEvaluator
+internal sealed partial class ForwardEvaluator
 {
     private const int MaxCallDepth = 32;
     private const int MaxSteps = 1_000_000;
@@ -290,185 +291,11 @@ internal sealed class ForwardEvaluator
     {
         IMethodSymbol method = invocation.TargetMethod;
         int receiver = TensorId(Eval(invocation.Instance!, env), invocation.Instance!);
-        IArgumentOperation? Arg(string name) => invocation.Arguments.FirstOrDefault(a => a.Parameter?.Name == name);
-        bool tensorArgument = method.Parameters.Length == 1 && SymbolEqualityComparer.Default.Equals(method.Parameters[0].Type, _tensorType);
-
-        switch (method.Name)
-        {
-            case "Linear":
-            case "Parameter":
-            {
-                IArgumentOperation name = Arg("name")!;
-                string weight = ToStringValue(Eval(name.Value, env), name);
-                LocationInfo? nameLocation = name.IsImplicit ? null : LocationInfo.From(name.Syntax);
-                return method.Name == "Linear"
-                    ? Record(OpKind.Linear, invocation, new[] { receiver }, weight, nameLocation: nameLocation)
-                    : Record(OpKind.Parameter, invocation, Array.Empty<int>(), weight, nameLocation: nameLocation);
-            }
-            case "Relu": return Record(OpKind.Relu, invocation, new[] { receiver });
-            case "Sigmoid": return Record(OpKind.Sigmoid, invocation, new[] { receiver });
-            case "Tanh": return Record(OpKind.Tanh, invocation, new[] { receiver });
-            case "Softmax": return Record(OpKind.Softmax, invocation, new[] { receiver });
-            case "LogSoftmax": return Record(OpKind.LogSoftmax, invocation, new[] { receiver });
-            case "Flatten": return Record(OpKind.Flatten, invocation, new[] { receiver });
-            case "Silu": return Record(OpKind.Silu, invocation, new[] { receiver });
-            case "Erf": return Record(OpKind.Erf, invocation, new[] { receiver });
-            case "Sqrt": return Record(OpKind.Sqrt, invocation, new[] { receiver });
-            case "Exp": return Record(OpKind.Exp, invocation, new[] { receiver });
-            case "Reciprocal": return Record(OpKind.Reciprocal, invocation, new[] { receiver });
-            case "LeakyRelu":
-            {
-                IArgumentOperation slope = Arg("slope")!;
-                return Record(OpKind.LeakyRelu, invocation, new[] { receiver }, scalar: ToFloat(Eval(slope.Value, env), slope));
-            }
-            case "Clamp":
-            {
-                // Two element-wise steps, each with its constant: both fuse into the producer's epilogue.
-                IArgumentOperation min = Arg("min")!, max = Arg("max")!;
-                float low = ToFloat(Eval(min.Value, env), min), high = ToFloat(Eval(max.Value, env), max);
-                if (!(low <= high)) throw Unsupported(invocation, $"Clamp: min {low} is above max {high}");
-                var lower = (TensorValue)Record(OpKind.ClampMin, invocation, new[] { receiver }, scalar: low);
-                return Record(OpKind.ClampMax, invocation, new[] { lower.Id }, scalar: high);
-            }
-            case "GlobalAvgPool": return Record(OpKind.GlobalAvgPool, invocation, new[] { receiver });
-            case "Embedding":
-            {
-                IArgumentOperation name = Arg("name")!;
-                string table = ToStringValue(Eval(name.Value, env), name);
-                return Record(OpKind.Embedding, invocation, new[] { receiver }, table, nameLocation: name.IsImplicit ? null : LocationInfo.From(name.Syntax));
-            }
-            case "Mean":
-            {
-                IArgumentOperation dimension = Arg("dimension")!;
-                return Record(OpKind.Mean, invocation, new[] { receiver }, settings: new AxisSettings(ToInt(Eval(dimension.Value, env), dimension)));
-            }
-            case "BatchNorm":
-            {
-                IArgumentOperation name = Arg("name")!, epsilon = Arg("epsilon")!;
-                string norm = ToStringValue(Eval(name.Value, env), name);
-                LocationInfo? nameLocation = name.IsImplicit ? null : LocationInfo.From(name.Syntax);
-                return Record(OpKind.BatchNorm, invocation, new[] { receiver }, norm, ToFloat(Eval(epsilon.Value, env), epsilon), nameLocation: nameLocation);
-            }
-            case "Conv2d":
-            case "Conv1d":
-            {
-                IArgumentOperation name = Arg("name")!;
-                string weight = ToStringValue(Eval(name.Value, env), name);
-                int[] values = new[] { "stride", "padding", "dilation", "groups" }.Select(a => ToInt(Eval(Arg(a)!.Value, env), Arg(a)!)).ToArray();
-                var settings = new ConvSettings(Stride: values[0], Padding: values[1], Dilation: values[2], Groups: values[3]);
-                LocationInfo? nameLocation = name.IsImplicit ? null : LocationInfo.From(name.Syntax);
-                return Record(method.Name == "Conv2d" ? OpKind.Conv2d : OpKind.Conv1d, invocation, new[] { receiver }, weight, settings: settings, nameLocation: nameLocation);
-            }
-            case "MaxPool2d":
-            case "AvgPool2d":
-            {
-                int[] values = new[] { "kernel", "stride", "padding" }.Select(a => ToInt(Eval(Arg(a)!.Value, env), Arg(a)!)).ToArray();
-                // A stride of 0 means the window's size, as PyTorch's default stride.
-                var settings = new PoolSettings(Window: values[0], Stride: values[1] == 0 ? values[0] : values[1], Padding: values[2]);
-                return Record(method.Name == "MaxPool2d" ? OpKind.MaxPool2d : OpKind.AvgPool2d, invocation, new[] { receiver }, settings: settings);
-            }
-            case "Transpose":
-                return Record(OpKind.Transpose, invocation, new[] { receiver }, settings: new TransposeSettings(IntArg(Arg("dim0")!, env), IntArg(Arg("dim1")!, env)));
-            case "Unsqueeze":
-                return Record(OpKind.Unsqueeze, invocation, new[] { receiver }, settings: new AxisSettings(IntArg(Arg("dimension")!, env)));
-            case "Squeeze":
-                return Record(OpKind.Squeeze, invocation, new[] { receiver }, settings: new AxisSettings(IntArg(Arg("dimension")!, env)));
-            case "Permute":
-            {
-                IArgumentOperation dims = Arg("dims")!;
-                if (Eval(dims.Value, env) is not IntsValue order) throw Unsupported(dims, "Permute needs constant dimensions");
-                return Record(OpKind.Permute, invocation, new[] { receiver }, settings: new PermuteSettings(new EquatableArray<int>(order.Values)));
-            }
-            case "Slice":
-                return Record(OpKind.Slice, invocation, new[] { receiver },
-                    settings: new SliceSettings(IntArg(Arg("dimension")!, env), IntArg(Arg("start")!, env), IntArg(Arg("end")!, env), SliceOrigin.Exact));
-            case "Split":
-            {
-                int dimension = IntArg(Arg("dimension")!, env);
-                IArgumentOperation sizesArgument = Arg("sizes")!;
-                if (Eval(sizesArgument.Value, env) is not IntsValue sizes || sizes.Values.Length == 0 || sizes.Values.Any(v => v <= 0))
-                    throw Unsupported(sizesArgument, "Split needs constant, positive sizes");
-                long sum = sizes.Values.Sum(v => (long)v);
-                if (sum > Kernels.SizeMath.MaxElements)
-                    throw new EvaluationError(DiagnosticInfo.Create(DiagnosticDescriptors.ShapeMismatch, LocationInfo.From(sizesArgument.Syntax),
-                        $"Split: the sizes [{string.Join(", ", sizes.Values)}] add up to {Kernels.SizeMath.Format(sum)}, more than any dimension can have"));
-                int total = (int)sum, start = 0;
-                var parts = new int[sizes.Values.Length];
-                for (int i = 0; i < parts.Length; start += sizes.Values[i], i++)
-                    parts[i] = ((TensorValue)Record(OpKind.Slice, invocation, new[] { receiver }, settings: new SliceSettings(dimension, start, start + sizes.Values[i], SliceOrigin.Split, SplitTotal: total))).Id;
-                return new TensorsValue(parts);
-            }
-            case "Concat":
-            {
-                IArgumentOperation other = Arg("other")!;
-                return Record(OpKind.Concat, invocation, new[] { receiver, TensorId(Eval(other.Value, env), other.Value) }, settings: new AxisSettings(IntArg(Arg("dimension")!, env)));
-            }
-            case "MatMul":
-            {
-                IArgumentOperation other = Arg("other")!;
-                return Record(OpKind.MatMul, invocation, new[] { receiver, TensorId(Eval(other.Value, env), other.Value) });
-            }
-            case "ScaledDotProductAttention":
-            {
-                IArgumentOperation key = Arg("key")!, value = Arg("value")!;
-                var inputs = new List<int> { receiver, TensorId(Eval(key.Value, env), key.Value), TensorId(Eval(value.Value, env), value.Value) };
-                int? mask = OptionalTensor(Arg("mask"), env);
-                if (mask is not null) inputs.Add(mask.Value);
-                return Record(OpKind.Attention, invocation, inputs.ToArray(), settings: new AttentionSettings(Heads: 0, Causal: BoolArg(Arg("causal"), env)));
-            }
-            case "MultiHeadAttention":
-            {
-                // Desugared at build time into the ops it is made of: the input projection (PyTorch's in_proj_weight
-                // and in_proj_bias), the attention core per head, and the output projection (out_proj).
-                IArgumentOperation name = Arg("name")!, heads = Arg("heads")!;
-                string layer = ToStringValue(Eval(name.Value, env), name);
-                int headCount = ToInt(Eval(heads.Value, env), heads);
-                int? mask = OptionalTensor(Arg("mask"), env);
-                bool causal = BoolArg(Arg("causal"), env);
-                LocationInfo? nameLocation = name.IsImplicit ? null : LocationInfo.From(name.Syntax);
-                var qkv = (TensorValue)Record(OpKind.Linear, invocation, new[] { receiver }, layer + ".in_proj", nameLocation: nameLocation);
-                _ops[qkv.Id] = _ops[qkv.Id] with { WeightName = layer + ".in_proj_weight", BiasName = layer + ".in_proj_bias" };
-                int[] coreInputs = mask is null ? new[] { qkv.Id } : new[] { qkv.Id, mask.Value };
-                var core = (TensorValue)Record(OpKind.AttentionCore, invocation, coreInputs, layer, settings: new AttentionSettings(headCount, causal));
-                return Record(OpKind.Linear, invocation, new[] { core.Id }, layer + ".out_proj", nameLocation: nameLocation);
-            }
-            case "Dropout": return Record(OpKind.Dropout, invocation, new[] { receiver });
-            case "LayerNorm":
-            {
-                IArgumentOperation name = Arg("name")!, epsilon = Arg("epsilon")!;
-                string weight = ToStringValue(Eval(name.Value, env), name);
-                LocationInfo? nameLocation = name.IsImplicit ? null : LocationInfo.From(name.Syntax);
-                return Record(OpKind.LayerNorm, invocation, new[] { receiver }, weight, ToFloat(Eval(epsilon.Value, env), epsilon), nameLocation: nameLocation);
-            }
-            case "Gelu":
-            {
-                IArgumentOperation approximate = Arg("approximate")!;
-                int form = ToInt(Eval(approximate.Value, env), approximate);
-                return Record(form == 1 ? OpKind.GeluTanh : OpKind.Gelu, invocation, new[] { receiver });
-            }
-            case "Add" when tensorArgument:
-            case "Mul" when tensorArgument:
-            {
-                IArgumentOperation other = invocation.Arguments[0];
-                int right = TensorId(Eval(other.Value, env), other.Value);
-                return Record(method.Name == "Add" ? OpKind.Add : OpKind.Mul, invocation, new[] { receiver, right });
-            }
-            case "Add":
-            case "Mul":
-            {
-                IArgumentOperation value = invocation.Arguments[0];
-                float scalar = ToFloat(Eval(value.Value, env), value);
-                return Record(method.Name == "Add" ? OpKind.AddScalar : OpKind.MulScalar, invocation, new[] { receiver }, scalar: scalar);
-            }
-            case "Reshape":
-            {
-                IArgumentOperation shape = Arg("sampleShape")!;
-                if (Eval(shape.Value, env) is not IntsValue dims) throw Unsupported(shape, "Reshape needs constant dimensions");
-                return Record(OpKind.Reshape, invocation, new[] { receiver }, settings: new ReshapeSettings(new EquatableArray<int>(dims.Values)));
-            }
-            default:
-                throw Unsupported(invocation, $"Tensor.{method.Name} cannot be compiled yet");
-        }
+        // Ops recorded by the method's name alone are the catalogue's; the DSL table (ForwardEvaluator.Methods) reads the settings of the rest.
+        if (OpCatalogue.ByMethod(method.Name) is { } plain) return Record(plain, invocation, new[] { receiver });
+        if (!Methods.TryGetValue(method.Name, out MethodRule? rule))
+            throw Unsupported(invocation, $"Tensor.{method.Name} cannot be compiled yet");
+        return rule(this, invocation, env, receiver);
     }
 
     private Value Binary(IBinaryOperation binary, Env env)

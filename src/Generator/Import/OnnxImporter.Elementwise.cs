@@ -1,0 +1,105 @@
+// ONNX operators of the elementwise family, each lowered onto the op catalogue's kinds (the table is OnnxImporter.Operators).
+using ModelCompiler.Generator.Model;
+using ModelCompiler.Generator.Ops;
+
+namespace ModelCompiler.Generator.Import;
+
+internal static partial class OnnxImporter
+{
+    private sealed partial class Lowering
+    {
+        /// <summary>The catalogue's functions of one value named alike in ONNX (<see cref="OpCatalogue.ByOnnxName"/>): Relu, Sigmoid, Tanh, ….</summary>
+        private void LowerByName(OnnxNode node, string name)
+        {
+            OpKind kind = OpCatalogue.ByOnnxName(node.OpType) ?? throw Unsupported(node, "it is not one of the catalogue's functions of one value");
+            Activation(node, Output(node), kind, new[] { Act(node, Input(node, 0)) }, RankOf(Input(node, 0)));
+        }
+
+        /// <summary>Neg.</summary>
+        private void LowerNeg(OnnxNode node, string name)
+        {
+            Activation(node, Output(node), OpKind.MulScalar, new[] { Act(node, Input(node, 0)) }, RankOf(Input(node, 0)), scalar: -1f);
+        }
+
+        /// <summary>Pow.</summary>
+        private void LowerPow(OnnxNode node, string name)
+        {
+            // A constant exponent, as PyTorch exports x ** 2 (and the decomposed LayerNorm's variance).
+            string x = Input(node, 0);
+            OnnxConstant exponent = Const(node, Input(node, 1));
+            float? e = exponent.Count != 1 ? null : exponent.Floats is { } f ? f[0] : exponent.PlainLongs is { } l ? l[0] : null;
+            int a = Act(node, x);
+            int result = e switch
+            {
+                1f => a,
+                2f => Record(node, OpKind.Mul, new[] { a, a }),
+                3f => Record(node, OpKind.Mul, new[] { Record(node, OpKind.Mul, new[] { a, a }), a }),
+                0.5f => Record(node, OpKind.Sqrt, new[] { a }),
+                -1f => Record(node, OpKind.Reciprocal, new[] { a }),
+                -0.5f => Record(node, OpKind.Reciprocal, new[] { Record(node, OpKind.Sqrt, new[] { a }) }),
+                -2f => Record(node, OpKind.Reciprocal, new[] { Record(node, OpKind.Mul, new[] { a, a }) }),
+                _ => throw Unsupported(node, $"exponent {exponent.Describe()}: only a constant 1, 2, 3, 0.5, -0.5, -1 or -2 is supported"),
+            };
+            _activations[Output(node)] = result;
+            _ranks[Output(node)] = RankOf(x);
+        }
+
+        /// <summary>HardSigmoid, HardSwish.</summary>
+        private void LowerHardSigmoid(OnnxNode node, string name)
+        {
+            // clamp(alpha·x + beta, 0, 1), four fused steps; HardSwish is x times that with alpha 1/6, beta 1/2.
+            string x = Input(node, 0);
+            bool swish = node.OpType == "HardSwish";
+            float alpha = swish ? 1f / 6f : FloatAttribute(node, "alpha", 0.2f), beta = swish ? 0.5f : FloatAttribute(node, "beta", 0.5f);
+            int a = Act(node, x);
+            int gate = Record(node, OpKind.MulScalar, new[] { a }, scalar: alpha);
+            gate = Record(node, OpKind.AddScalar, new[] { gate }, scalar: beta);
+            gate = Record(node, OpKind.ClampMin, new[] { gate }, scalar: 0f);
+            gate = Record(node, OpKind.ClampMax, new[] { gate }, scalar: 1f);
+            _activations[Output(node)] = swish ? Record(node, OpKind.Mul, new[] { a, gate }) : gate;
+            _ranks[Output(node)] = RankOf(x);
+        }
+
+        /// <summary>LeakyRelu.</summary>
+        private void LowerLeakyRelu(OnnxNode node, string name)
+        {
+            Activation(node, Output(node), OpKind.LeakyRelu, new[] { Act(node, Input(node, 0)) }, RankOf(Input(node, 0)), scalar: FloatAttribute(node, "alpha", 0.01f));
+        }
+
+        /// <summary>Clip.</summary>
+        private void LowerClip(OnnxNode node, string name)
+        {
+            // Opset 11 and later take min and max as optional constant inputs; earlier opsets as attributes.
+            string x = Input(node, 0);
+            float Bound(int input, string attribute, float fallback)
+            {
+                if (_model.DefaultOpset < 11) return FloatAttribute(node, attribute, fallback);
+                if (input >= node.Inputs.Count || node.Inputs[input].Length == 0) return fallback;
+                OnnxConstant c = Const(node, node.Inputs[input]);
+                return c.Floats is { Length: 1 } f ? f[0] : throw Unsupported(node, $"'{node.Inputs[input]}' must be a float32 scalar");
+            }
+            float min = Bound(1, "min", float.NegativeInfinity), max = Bound(2, "max", float.PositiveInfinity);
+            if (!(min <= max)) throw Unsupported(node, $"min {min} is above max {max}");
+            int result = Act(node, x);
+            if (!float.IsNegativeInfinity(min)) result = Record(node, OpKind.ClampMin, new[] { result }, scalar: min);
+            if (!float.IsPositiveInfinity(max)) result = Record(node, OpKind.ClampMax, new[] { result }, scalar: max);
+            _activations[Output(node)] = result;
+            _ranks[Output(node)] = RankOf(x);
+        }
+
+        /// <summary>Gelu.</summary>
+        private void LowerGelu(OnnxNode node, string name)
+        {
+            string approximate = Text(node, "approximate", "none");
+            if (approximate is not ("none" or "tanh")) throw Unsupported(node, $"approximate = '{approximate}'");
+            Activation(node, Output(node), approximate == "tanh" ? OpKind.GeluTanh : OpKind.Gelu, new[] { Act(node, Input(node, 0)) }, RankOf(Input(node, 0)));
+        }
+
+        /// <summary>Add, Mul, Sub, Div.</summary>
+        private void LowerArithmetic(OnnxNode node, string name)
+        {
+            if (node.OpType == "Div" && GeluPattern(_graph, _index, _skip)) return;
+            Binary(node, Output(node));
+        }
+    }
+}

@@ -1,0 +1,224 @@
+// ONNX operators of the layout family, each lowered onto the op catalogue's kinds (the table is OnnxImporter.Operators).
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using ModelCompiler.Generator.Helpers;
+using ModelCompiler.Generator.Model;
+
+namespace ModelCompiler.Generator.Import;
+
+internal static partial class OnnxImporter
+{
+    private sealed partial class Lowering
+    {
+        /// <summary>Identity, Dropout.</summary>
+        private void LowerIdentity(OnnxNode node, string name)
+        {
+            Alias(node, Input(node, 0), Output(node));
+        }
+
+        /// <summary>Constant.</summary>
+        private void LowerConstant(OnnxNode node, string name)
+        {
+            OnnxAttribute? value = node.Attributes.FirstOrDefault(a => a.Name == "value");
+            if (value?.T is null) throw Unsupported(node, "only a 'value' tensor is supported");
+            _constants[Output(node)] = Read(value.T, node);
+        }
+
+        /// <summary>Gather.</summary>
+        private void LowerGather(OnnxNode node, string name)
+        {
+            // x[:, i] and x[:, [i, j, …]] with known indices; an embedding lookup would need integer inputs.
+            string x = Input(node, 0);
+            if (_indices.TryGetValue(Input(node, 1), out int tokenIds))
+            {
+                // An embedding: rows of a [count, d] table picked by the token ids.
+                OnnxConstant table = Const(node, x);
+                if (table.Floats is null || table.Dims.Length != 2 || IntAttribute(node, "axis", 0) != 0)
+                    throw Unsupported(node, "only a float32 [count, d] table indexed along axis 0 is supported");
+                _weights.Add(new(name + ".weight", table));
+                _activations[Output(node)] = Record(node, OpKind.Embedding, new[] { tokenIds }, name);
+                _ranks[Output(node)] = RankOf(Input(node, 1)) + 1;
+                return;
+            }
+            if (!_activations.ContainsKey(x))
+                throw Unsupported(node, "looking values up by indices computed at run time is supported only for an embedding table indexed by the input cast to integers");
+            int rank = RankOf(x);
+            int axis = SampleAxis(node, IntAttribute(node, "axis", 0), rank);
+            OnnxConstant indices = Const(node, Input(node, 1));
+            long[] picks = indices.PlainLongs ?? throw Unsupported(node, "the indices must be integer constants");
+            if (indices.Dims.Length > 1 || picks.Length == 0) throw Unsupported(node, "only a scalar or a non-empty list of indices is supported");
+            int size = SampleShape(node, x)[axis - 1];
+            int[] at = picks.Select(i => i < 0 ? i + size : i).Select(i => i >= 0 && i < size ? (int)i : throw Unsupported(node, $"index {i} is outside an axis of {size}")).ToArray();
+            int runs = 1 + Enumerable.Range(1, at.Length - 1).Count(i => at[i] != at[i - 1] + 1);
+            if (runs > 64) throw Unsupported(node, $"{runs} separate runs of indices: at most 64 are supported (each is one copy)");
+            int a = Act(node, x), result = -1;
+            // Runs of consecutive indices become one slice each, joined.
+            for (int start = 0; start < at.Length;)
+            {
+                int end = start + 1;
+                while (end < at.Length && at[end] == at[end - 1] + 1) end++;
+                int slice = Record(node, OpKind.Slice, new[] { a }, settings: new SliceSettings(axis - 1, at[start], at[end - 1] + 1, SliceOrigin.Exact));
+                result = result < 0 ? slice : Record(node, OpKind.Concat, new[] { result, slice }, settings: new AxisSettings(axis - 1));
+                start = end;
+            }
+            if (indices.Dims.Length == 0) result = Record(node, OpKind.Squeeze, new[] { result }, settings: new AxisSettings(axis - 1));
+            _activations[Output(node)] = result;
+            _ranks[Output(node)] = indices.Dims.Length == 0 ? rank - 1 : rank;
+        }
+
+        /// <summary>Split.</summary>
+        private void LowerSplit(OnnxNode node, string name)
+        {
+            string x = Input(node, 0);
+            int rank = RankOf(x);
+            int axis = SampleAxis(node, IntAttribute(node, "axis", 0), rank);
+            int size = SampleShape(node, x)[axis - 1];
+            long[] sizes;
+            if (_model.DefaultOpset < 13) sizes = node.Attributes.FirstOrDefault(a => a.Name == "split")?.Ints.ToArray() ?? Array.Empty<long>();
+            else if (node.Inputs.Count > 1 && node.Inputs[1].Length > 0) sizes = Const(node, node.Inputs[1]).PlainLongs ?? throw Unsupported(node, "the sizes must be integer constants");
+            else sizes = Array.Empty<long>();
+            int parts = node.Outputs.Count;
+            if (sizes.Length == 0)
+            {
+                // Equal parts; opset 18's num_outputs lets the last be smaller.
+                long each = (size + parts - 1) / parts;
+                sizes = Enumerable.Range(0, parts).Select(i => Math.Max(0, Math.Min(each, size - i * each))).ToArray();
+            }
+            if (sizes.Length != parts || sizes.Any(v => v <= 0) || sizes.Sum() != size)
+                throw Unsupported(node, $"sizes [{string.Join(", ", sizes)}] do not split an axis of {size} into {parts} non-empty parts");
+            int a = Act(node, x), offset = 0;
+            for (int i = 0; i < parts; i++)
+            {
+                if (node.Outputs[i].Length > 0)
+                {
+                    _activations[node.Outputs[i]] = Record(node, OpKind.Slice, new[] { a }, settings: new SliceSettings(axis - 1, offset, offset + (int)sizes[i], SliceOrigin.Exact));
+                    _ranks[node.Outputs[i]] = rank;
+                }
+                offset += (int)sizes[i];
+            }
+        }
+
+        /// <summary>Unsqueeze, Squeeze.</summary>
+        private void LowerUnsqueeze(OnnxNode node, string name)
+        {
+            string x = Input(node, 0);
+            int rank = RankOf(x);
+            bool unsqueeze = node.OpType == "Unsqueeze";
+            long[] raw = Axes(node, 13);
+            if (raw.Length == 0) throw Unsupported(node, "the axes must be given");
+            int outputRank = unsqueeze ? rank + raw.Length : rank;
+            int[] axes = raw.Select(a => (int)(a < 0 ? a + outputRank : a)).Distinct().OrderBy(a => a).ToArray();
+            if (axes.Length != raw.Length || axes.Any(a => a <= 0 || a >= outputRank)) throw Unsupported(node, $"axes [{string.Join(", ", raw)}]: only sample axes (not the batch) are supported");
+            int result = Act(node, x);
+            // Unsqueeze inserts at output positions in ascending order; Squeeze removes input positions from the last.
+            foreach (int a in unsqueeze ? axes : Enumerable.Reverse(axes))
+                result = Record(node, unsqueeze ? OpKind.Unsqueeze : OpKind.Squeeze, new[] { result }, settings: new AxisSettings(a - 1));
+            _activations[Output(node)] = result;
+            _ranks[Output(node)] = unsqueeze ? rank + axes.Length : rank - axes.Length;
+        }
+
+        /// <summary>Slice.</summary>
+        private void LowerSlice(OnnxNode node, string name)
+        {
+            if (_model.DefaultOpset < 10) throw Unsupported(node, "Slice before opset 10 (bounds as attributes) is not supported");
+            string x = Input(node, 0);
+            int rank = RankOf(x);
+            long[] starts = Const(node, Input(node, 1)).PlainLongs ?? throw Unsupported(node, "starts must be integer constants");
+            long[] ends = Const(node, Input(node, 2)).PlainLongs ?? throw Unsupported(node, "ends must be integer constants");
+            long[] axes = node.Inputs.Count > 3 && node.Inputs[3].Length > 0
+                ? Const(node, node.Inputs[3]).PlainLongs ?? throw Unsupported(node, "axes must be integer constants")
+                : Enumerable.Range(0, starts.Length).Select(i => (long)i).ToArray();
+            if (node.Inputs.Count > 4 && node.Inputs[4].Length > 0 && (Const(node, node.Inputs[4]).PlainLongs ?? Array.Empty<long>()).Any(s => s != 1))
+                throw Unsupported(node, "only steps of 1 are supported");
+            if (starts.Length != ends.Length || axes.Length != starts.Length) throw Unsupported(node, "starts, ends and axes differ in length");
+            int result = Act(node, x);
+            for (int i = 0; i < axes.Length; i++)
+            {
+                int axis = SampleAxis(node, axes[i], rank);
+                // Bounds as ONNX writes them ("to the end" is INT64_MAX), clamped by shape inference (the -1 flag).
+                int Clamp(long v) => (int)Math.Max(int.MinValue / 2, Math.Min(int.MaxValue / 2, v));
+                result = Record(node, OpKind.Slice, new[] { result }, settings: new SliceSettings(axis - 1, Clamp(starts[i]), Clamp(ends[i]), SliceOrigin.Clamped));
+            }
+            _activations[Output(node)] = result;
+            _ranks[Output(node)] = rank;
+        }
+
+        /// <summary>Pad.</summary>
+        private void LowerPad(OnnxNode node, string name)
+        {
+            // PyTorch writes a Pad of zeros before some pools: the identity. Real padding belongs in the Conv or pool.
+            OnnxConstant pads = Const(node, Input(node, 1));
+            if (pads.PlainLongs is null || pads.PlainLongs.Any(p => p != 0)) throw Unsupported(node, "only a Pad of zeros (the identity) is supported");
+            Alias(node, Input(node, 0), Output(node));
+        }
+
+        /// <summary>Cast.</summary>
+        private void LowerCast(OnnxNode node, string name)
+        {
+            long to = IntAttribute(node, "to", 0);
+            string x = Input(node, 0);
+            if (to is (long)OnnxDataType.Int64 or (long)OnnxDataType.Int32 && _activations.TryGetValue(x, out int ids))
+            {
+                // Token ids given as floats, cast for a Gather from an embedding table: kept as floats (integral
+                // values), looked up by the Embedding kernel, which checks their range.
+                _indices[Output(node)] = ids;
+                _ranks[Output(node)] = RankOf(x);
+                return;
+            }
+            if (to != (long)OnnxDataType.Float || !_activations.ContainsKey(x)) throw Unsupported(node, "only a float32 activation cast to float32 (a no-op) is supported");
+            Alias(node, x, Output(node));
+        }
+
+        /// <summary>Transpose.</summary>
+        private void LowerTranspose(OnnxNode node, string name)
+        {
+            string x = Input(node, 0);
+            int rank = RankOf(x);
+            List<long> perm = node.Attributes.FirstOrDefault(a => a.Name == "perm")?.Ints ?? Enumerable.Range(0, rank).Reverse().Select(i => (long)i).ToList();
+            if (perm.Count != rank || perm[0] != 0)
+                throw Unsupported(node, $"perm [{string.Join(", ", perm)}]: the batch (axis 0) must stay first"
+                    + (rank == 3 && perm.Count == 3 && perm[0] == 1 && perm[1] == 0
+                        ? " (this is how nn.MultiheadAttention's export runs sequence-first; write the attention batch-first, or declare the model in C# with MultiHeadAttention: docs/onnx.md)"
+                        : ""));
+            Activation(node, Output(node), OpKind.Permute, new[] { Act(node, x) }, rank, settings: new PermuteSettings(perm.Skip(1).Select(p => (int)p - 1).ToEquatableArray()));
+        }
+
+        /// <summary>Concat.</summary>
+        private void LowerConcat(OnnxNode node, string name)
+        {
+            int rank = RankOf(Input(node, 0));
+            int axis = SampleAxis(node, IntAttribute(node, "axis", 0), rank);
+            int joined = Act(node, Input(node, 0));
+            for (int i = 1; i < node.Inputs.Count; i++)
+                joined = Record(node, OpKind.Concat, new[] { joined, Act(node, Input(node, i)) }, settings: new AxisSettings(axis - 1));
+            _activations[Output(node)] = joined;
+            _ranks[Output(node)] = rank;
+        }
+
+        /// <summary>Flatten.</summary>
+        private void LowerFlatten(OnnxNode node, string name)
+        {
+            if (IntAttribute(node, "axis", 1) != 1) throw Unsupported(node, "only axis 1 (keep the batch, flatten the rest) is supported");
+            Activation(node, Output(node), OpKind.Flatten, new[] { Act(node, Input(node, 0)) }, 2);
+        }
+
+        /// <summary>Reshape.</summary>
+        private void LowerReshape(OnnxNode node, string name)
+        {
+            string x = Input(node, 0);
+            OnnxConstant shape = Const(node, Input(node, 1));
+            long[] dims = shape.Longs ?? throw Unsupported(node, "the shape must be an integer constant");
+            bool[] batch = shape.Batch ?? new bool[dims.Length];
+            // The first dimension stays the batch: the batch itself (computed from Shape), -1, 0 (copy), or the 1 a
+            // file with a fixed batch writes. The batch anywhere else would mix samples: not per-sample code.
+            if (dims.Length < 2 || !(batch[0] ? dims[0] == 1 : dims[0] is -1 or 0 or 1) || batch.Skip(1).Any(b => b))
+                throw Unsupported(node, $"shape {shape.Describe()}: the first dimension must stay the batch, and no other may depend on it");
+            bool allowZero = IntAttribute(node, "allowzero", 0) != 0;
+            int[] input = SampleShape(node, x);
+            int[] sample = dims.Skip(1).Select((d, i) => d != 0 ? (int)d
+                : !allowZero && i < input.Length ? input[i] : throw Unsupported(node, $"shape {shape.Describe()}: a 0 here has no dimension to copy")).ToArray();
+            Activation(node, Output(node), OpKind.Reshape, new[] { Act(node, x) }, dims.Length, settings: new ReshapeSettings(new EquatableArray<int>(sample)));
+        }
+    }
+}

@@ -1,0 +1,111 @@
+// ONNX operators of the linear family, each lowered onto the op catalogue's kinds (the table is OnnxImporter.Operators).
+using System.Linq;
+using ModelCompiler.Generator.Model;
+
+namespace ModelCompiler.Generator.Import;
+
+internal static partial class OnnxImporter
+{
+    private sealed partial class Lowering
+    {
+        /// <summary>Gemm.</summary>
+        private void LowerGemm(OnnxNode node, string name)
+        {
+            if (IntAttribute(node, "transA", 0) != 0) throw Unsupported(node, "transA = 1 is not supported");
+            float alpha = FloatAttribute(node, "alpha", 1f), beta = FloatAttribute(node, "beta", 1f);
+            OnnxConstant b = Const(node, Input(node, 1));
+            if (b.Floats is null || b.Dims.Length != 2) throw Unsupported(node, "B must be a float32 matrix initializer");
+            bool transB = IntAttribute(node, "transB", 0) != 0;
+            float[] weight = transB ? b.Floats : Transpose(b.Floats, (int)b.Dims[0], (int)b.Dims[1]);
+            long outputs = transB ? b.Dims[0] : b.Dims[1], inputs = transB ? b.Dims[1] : b.Dims[0];
+            if (alpha != 1f) weight = weight.Select(v => v * alpha).ToArray();
+            float[]? bias = null;
+            if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0)
+            {
+                OnnxConstant c = Const(node, Input(node, 2));
+                if (c.Floats is null || c.Floats.Length != outputs) throw Unsupported(node, "C must be a float32 vector of one value per output");
+                bias = beta == 1f ? c.Floats : c.Floats.Select(v => v * beta).ToArray();
+            }
+            Linear(node, Output(node), name, weight, outputs, inputs, bias);
+        }
+
+        /// <summary>MatMul.</summary>
+        private void LowerMatMul(OnnxNode node, string name)
+        {
+            string left = Input(node, 0), right = Input(node, 1);
+            if (_constants.TryGetValue(right, out OnnxConstant? w) && w.Dims.Length == 2 && w.Floats is not null)
+            {
+                // x · W with W [in, out] is a Linear with weight Wᵀ; an Add of a bias right after (its only reader) joins it.
+                float[]? bias = null;
+                string output = Output(node);
+                if (OnlyConsumer(_graph, output, out int next) is { OpType: "Add" } add && add.Inputs.Count == 2)
+                {
+                    string other = add.Inputs[0] == output ? add.Inputs[1] : add.Inputs[0];
+                    if (_constants.TryGetValue(other, out OnnxConstant? b) && b.Floats is not null && b.Floats.Length == w.Dims[1]
+                        && b.Dims.Take(b.Dims.Length - 1).All(d => d == 1))
+                    {
+                        bias = b.Floats;
+                        output = add.Outputs[0];
+                        _skip.Add(next);
+                    }
+                }
+                Linear(node, output, name, Transpose(w.Floats, (int)w.Dims[0], (int)w.Dims[1]), w.Dims[1], w.Dims[0], bias);
+                return;
+            }
+            Activation(node, Output(node), OpKind.MatMul, new[] { Act(node, left), Operand(node, right) }, RankOf(left));
+        }
+
+        /// <summary>QuantizeLinear.</summary>
+        private void LowerQuantizeLinear(OnnxNode node, string name)
+        {
+            // On an activation (a QDQ model's activations, or the input of a MatMulInteger): the codes, as floats.
+            string x = Input(node, 0);
+            (float scale, long zero, OnnxDataType type) = QuantizationParameters(node, 1);
+            if (node.Attributes.Any(a => a.Name == "output_dtype" && a.I != 0 && a.I != (long)type))
+                throw Unsupported(node, "an output_dtype other than the zero point's type is not supported");
+            (int low, int high) = type switch
+            {
+                OnnxDataType.UInt8 => (0, 255),
+                OnnxDataType.Int8 => (-128, 127),
+                OnnxDataType.UInt16 => (0, 65535),
+                OnnxDataType.Int16 => (-32768, 32767),
+                _ => throw Unsupported(node, $"codes of type {type} are not supported (uint8, int8, uint16, int16 are)"),
+            };
+            Activation(node, Output(node), OpKind.QuantizeLinear, new[] { Act(node, x) }, RankOf(x), scalar: scale, settings: new QuantizeCodes((int)zero, low, high));
+        }
+
+        /// <summary>DequantizeLinear.</summary>
+        private void LowerDequantizeLinear(OnnxNode node, string name)
+        {
+            // Of an activation (of a constant it was folded above): (q − zero) · scale, as two fused steps.
+            string x = Input(node, 0);
+            (float scale, long zero, _) = QuantizationParameters(node, 1);
+            int result = Act(node, x);
+            if (zero != 0) result = Record(node, OpKind.AddScalar, new[] { result }, scalar: -zero);
+            _activations[Output(node)] = Record(node, OpKind.MulScalar, new[] { result }, scalar: scale);
+            _ranks[Output(node)] = RankOf(x);
+        }
+
+        /// <summary>MatMulInteger.</summary>
+        private void LowerMatMulInteger(OnnxNode node, string name)
+        {
+            // Codes (an activation from QuantizeLinear) times integer weights, exactly: both shifted by their zero
+            // points, the weights as floats; every product and sum is an integer below 2^24, so float is exact.
+            string a = Input(node, 0);
+            OnnxConstant b = Const(node, Input(node, 1));
+            long[] codes = b.PlainLongs ?? throw Unsupported(node, "B must be an integer initializer");
+            if (b.Dims.Length != 2) throw Unsupported(node, "B must be a matrix");
+            int inputs = (int)b.Dims[0], outputs = (int)b.Dims[1];
+            long zeroA = node.Inputs.Count > 2 && node.Inputs[2].Length > 0 ? Const(node, node.Inputs[2]).PlainLongs is { Length: 1 } za ? za[0] : throw Unsupported(node, "a_zero_point must be one integer") : 0;
+            long[] zeroB = node.Inputs.Count > 3 && node.Inputs[3].Length > 0 ? Const(node, node.Inputs[3]).PlainLongs ?? throw Unsupported(node, "b_zero_point must be integers") : new long[] { 0 };
+            if (zeroB.Length != 1 && zeroB.Length != outputs) throw Unsupported(node, "b_zero_point must be one value or one per output");
+            var weight = new float[outputs * inputs];
+            for (int o = 0; o < outputs; o++)
+                for (int i = 0; i < inputs; i++) weight[o * inputs + i] = codes[(long)i * outputs + o] - zeroB[zeroB.Length == 1 ? 0 : o];
+            int x = Act(node, a);
+            if (zeroA != 0) x = Record(node, OpKind.AddScalar, new[] { x }, scalar: -zeroA);
+            _weights.Add(new(name + ".weight", new OnnxConstant(new long[] { outputs, inputs }, weight, null)));
+            Activation(node, Output(node), OpKind.Linear, new[] { x }, RankOf(a), name);
+        }
+    }
+}

@@ -1,0 +1,78 @@
+// The ONNX table: each operator's name mapped to the method that lowers it onto the op catalogue's kinds.
+using System;
+using System.Collections.Generic;
+using ModelCompiler.Generator.Ops;
+
+namespace ModelCompiler.Generator.Import;
+
+internal static partial class OnnxImporter
+{
+    private sealed partial class Lowering
+    {
+        /// <summary>Lowers one node (its layer name given) by recording catalogue ops for its outputs.</summary>
+        internal delegate void Handler(Lowering lowering, OnnxNode node, string name);
+
+        /// <summary>
+        /// Every operator the importer lowers, by its ONNX name; the methods sit in the family files beside this one
+        /// (OnnxImporter.Elementwise, .Layout, .Linear, .Normalization, .Convolution). Operators evaluated at build time on
+        /// constants are <see cref="Foldable"/> (OnnxImporter.Folding); <see cref="Supported"/> is both.
+        /// </summary>
+        internal static readonly Dictionary<string, Handler> Operators = WithCatalogueNames(new(StringComparer.Ordinal)
+        {
+            ["Add"] = (l, n, s) => l.LowerArithmetic(n, s),
+            ["AveragePool"] = (l, n, s) => l.LowerPool(n, s),
+            ["BatchNormalization"] = (l, n, s) => l.LowerBatchNormalization(n, s),
+            ["Cast"] = (l, n, s) => l.LowerCast(n, s),
+            ["Clip"] = (l, n, s) => l.LowerClip(n, s),
+            ["Concat"] = (l, n, s) => l.LowerConcat(n, s),
+            ["Constant"] = (l, n, s) => l.LowerConstant(n, s),
+            ["Conv"] = (l, n, s) => l.LowerConv(n, s),
+            ["DequantizeLinear"] = (l, n, s) => l.LowerDequantizeLinear(n, s),
+            ["Div"] = (l, n, s) => l.LowerArithmetic(n, s),
+            ["Dropout"] = (l, n, s) => l.LowerIdentity(n, s),
+            ["Flatten"] = (l, n, s) => l.LowerFlatten(n, s),
+            ["Gather"] = (l, n, s) => l.LowerGather(n, s),
+            ["Gelu"] = (l, n, s) => l.LowerGelu(n, s),
+            ["Gemm"] = (l, n, s) => l.LowerGemm(n, s),
+            ["GlobalAveragePool"] = (l, n, s) => l.LowerGlobalAveragePool(n, s),
+            ["HardSigmoid"] = (l, n, s) => l.LowerHardSigmoid(n, s),
+            ["HardSwish"] = (l, n, s) => l.LowerHardSigmoid(n, s),
+            ["Identity"] = (l, n, s) => l.LowerIdentity(n, s),
+            ["LayerNormalization"] = (l, n, s) => l.LowerLayerNormalization(n, s),
+            ["LeakyRelu"] = (l, n, s) => l.LowerLeakyRelu(n, s),
+            ["LogSoftmax"] = (l, n, s) => l.LowerSoftmax(n, s),
+            ["MatMul"] = (l, n, s) => l.LowerMatMul(n, s),
+            ["MatMulInteger"] = (l, n, s) => l.LowerMatMulInteger(n, s),
+            ["MaxPool"] = (l, n, s) => l.LowerPool(n, s),
+            ["Mul"] = (l, n, s) => l.LowerArithmetic(n, s),
+            ["Neg"] = (l, n, s) => l.LowerNeg(n, s),
+            ["Pad"] = (l, n, s) => l.LowerPad(n, s),
+            ["Pow"] = (l, n, s) => l.LowerPow(n, s),
+            ["QuantizeLinear"] = (l, n, s) => l.LowerQuantizeLinear(n, s),
+            ["ReduceMean"] = (l, n, s) => l.LowerReduce(n, s),
+            ["ReduceSum"] = (l, n, s) => l.LowerReduce(n, s),
+            ["Reshape"] = (l, n, s) => l.LowerReshape(n, s),
+            ["Slice"] = (l, n, s) => l.LowerSlice(n, s),
+            ["Softmax"] = (l, n, s) => l.LowerSoftmax(n, s),
+            ["Split"] = (l, n, s) => l.LowerSplit(n, s),
+            ["Squeeze"] = (l, n, s) => l.LowerUnsqueeze(n, s),
+            ["Sub"] = (l, n, s) => l.LowerArithmetic(n, s),
+            ["Transpose"] = (l, n, s) => l.LowerTranspose(n, s),
+            ["Unsqueeze"] = (l, n, s) => l.LowerUnsqueeze(n, s),
+        });
+
+        /// <summary>Operators refused with advice on what to do instead (they are not in <see cref="Supported"/>).</summary>
+        internal static readonly Dictionary<string, string> Refused = new(StringComparer.Ordinal)
+        {
+            ["DynamicQuantizeLinear"] = "its scale is computed over the whole tensor, batch included, which couples the samples of a batch; "
+                + "quantize statically (QuantizeLinear) or compile the float model with Quantize = Quantization.Int8",
+        };
+
+        /// <summary>The catalogue's ops named alike in ONNX (Relu, Sigmoid, …) join the table: adding one is the catalogue's business.</summary>
+        private static Dictionary<string, Handler> WithCatalogueNames(Dictionary<string, Handler> table)
+        {
+            foreach (string op in OpCatalogue.OnnxNames) table.Add(op, (l, n, s) => l.LowerByName(n, s));
+            return table;
+        }
+    }
+}
