@@ -19,128 +19,143 @@ internal static class GpuBodies
 
     public static void Write(SourceWriter w, KernelPlan k, Func<KernelPlan, string, string> chain)
     {
-        switch (k.Kind)
+        switch (k.Op)
         {
-            case KernelKind.Elementwise or KernelKind.Copy:
+            case ElementwiseOp or CopyOp:
                 w.Line($"y[i] = {chain(k, "a[i]")};");
                 break;
 
-            case KernelKind.Embedding:
-                // An id outside the table (or not whole) writes NaN: a kernel cannot throw; the host-span Predict checks ids first.
-            {
-                var embedding = (EmbeddingOp)k.Op;
-                w.Line($"const int Width = {embedding.Width}, Count = {embedding.TableRows};");
-                w.Line("long row = i / Width; int j = (int)(i % Width);");
-                w.Line("float id = a[row];");
-                w.Line($"y[i] = id >= 0f && id < Count && id == {MathF}.Floor(id) ? w[{embedding.TableOffset} + (long)id * Width + j] : float.NaN;");
-                break;
-            }
-
-            case KernelKind.Mean:
-                w.Line($"const int Reduce = {((MeanOp)k.Op).Reduced}, Inner = {((MeanOp)k.Op).Inner};");
-                w.Line("long o = i / Inner; int n = (int)(i % Inner);");
-                w.Line("float sum = 0f;");
-                w.Line("for (int r = 0; r < Reduce; r++) sum += a[(o * Reduce + r) * Inner + n];");
-                w.Line("y[i] = sum * (1f / Reduce);");
+            case EmbeddingOp embedding:
+                WriteEmbedding(w, embedding);
                 break;
 
-            case KernelKind.BatchNorm:
+            case MeanOp mean:
+                WriteMean(w, mean);
+                break;
+
+            case ChannelAffineOp affine:
             {
-                var affine = (ChannelAffineOp)k.Op;
                 w.Line($"int channel = (int)(t / {affine.Spatial});");
                 w.Line($"y[i] = a[i] * w[{affine.ScaleOffset} + channel] + w[{affine.ShiftOffset} + channel];");
                 break;
             }
 
-            case KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv:
-                WriteConvolution(w, k, (ConvOp)k.Op, chain);
+            case ConvOp { Algorithm: ConvAlgorithm.Winograd } winograd:
+                WriteWinograd(w, k, winograd, chain);
                 break;
 
-            case KernelKind.Winograd:
-                WriteWinograd(w, k, (ConvOp)k.Op, chain);
+            case ConvOp conv:
+                WriteConvolution(w, k, conv, chain);
                 break;
 
-            case KernelKind.MaxPool2d or KernelKind.AvgPool2d:
-            {
-                // planes = C per sample; window kernel × kernel at stride, padding −∞ (max) or 0 (average, counted).
-                var pool = (PoolOp)k.Op;
-                int h = pool.Height, width = pool.Width, kernel = pool.Window, stride = pool.Stride, padding = pool.Padding, oh = pool.OutHeight, ow = pool.OutWidth;
-                bool max = pool.Max;
-                w.Line($"long plane = i / {oh * ow}; int r = (int)(i % {oh * ow}), oy = r / {ow}, ox = r % {ow};");
-                w.Line($"float acc = {(max ? "float.NegativeInfinity" : "0f")};");
-                w.Open($"for (int u = 0; u < {kernel}; u++)");
-                w.Line($"int iy = oy * {stride} - {padding} + u;");
-                w.Line($"if (iy < 0 || iy >= {h}) continue;");
-                w.Open($"for (int v = 0; v < {kernel}; v++)");
-                w.Line($"int ix = ox * {stride} - {padding} + v;");
-                w.Line($"if (ix >= 0 && ix < {width}) acc = {(max ? $"{MathF}.Max(acc, a[(plane * {h} + iy) * {width} + ix])" : $"acc + a[(plane * {h} + iy) * {width} + ix]")};");
-                w.Close();
-                w.Close();
-                w.Line(max ? "y[i] = acc;" : $"y[i] = acc * (1f / {kernel * kernel});");
+            case PoolOp pool:
+                WritePool(w, pool);
                 break;
-            }
 
-            case KernelKind.GlobalAvgPool:
-                w.Line($"const int Area = {((GlobalAvgPoolOp)k.Op).Spatial};");
+            case GlobalAvgPoolOp pooled:
+                w.Line($"const int Area = {pooled.Spatial};");
                 w.Line("float sum = 0f;");
                 w.Line("for (int j = 0; j < Area; j++) sum += a[i * Area + j];");
                 w.Line("y[i] = sum / Area;");
                 break;
 
-            case KernelKind.Add or KernelKind.Mul:
+            case BroadcastOp broadcast:
             {
-                var broadcast = (BroadcastOp)k.Op;
                 Index(w, broadcast.Shape.ToArray());
                 string op = broadcast.Multiply ? "*" : "+";
                 w.Line($"y[i] = {chain(k, $"a[{Offset("s", broadcast.AStrides.ToArray())}] {op} b[{Offset("s", broadcast.BStrides.ToArray())}]")};");
                 break;
             }
 
-            case KernelKind.Strided:
+            case StridedOp copy:
             {
-                var copy = (StridedOp)k.Op;
                 Index(w, copy.Shape.ToArray());
                 w.Line($"y[{Offset("s", copy.DestinationStrides.ToArray())}] = a[{Offset("s", copy.SourceStrides.ToArray())}];");
                 break;
             }
 
-            case KernelKind.Concat:
-            {
-                var concat = (ConcatOp)k.Op;
-                int[] aShape = concat.AShape.ToArray();
-                long aCount = aShape.Aggregate(1L, (p, d) => p * d);
-                w.Open($"if (t < {aCount})");
-                Index(w, aShape);
-                w.Line($"y[{Offset("s", concat.DestinationStrides.ToArray())}] = a[{Offset("s", concat.AStrides.ToArray())}];");
-                w.Close();
-                w.Open("else");
-                w.Line($"t -= {aCount};");
-                Index(w, concat.BShape.ToArray());
-                w.Line($"y[{concat.BOutputOffset} + {Offset("s", concat.DestinationStrides.ToArray())}] = b[{Offset("s", concat.BStrides.ToArray())}];");
-                w.Close();
+            case ConcatOp concat:
+                WriteConcat(w, concat);
                 break;
-            }
 
-            case KernelKind.MatMul:
-            {
-                // Products p = s · RowsPerSample + …, each [m, k] · [k, n]; b at p · bStride (0: one matrix for all).
-                var matMul = (MatMulOp)k.Op;
-                int bStride = matMul.BStride;
-                w.Line($"const int M = {matMul.M}, K = {matMul.K}, N = {matMul.N};");
-                w.Line($"long p = s * {matMul.Count} + t / (M * N); int r = (int)(t % (M * N)), row = r / N, col = r % N;");
-                w.Line("float sum = 0f;");
-                w.Line($"for (int j = 0; j < K; j++) sum += a[(p * M + row) * K + j] * b[p * {bStride} + (long)j * N + col];");
-                w.Line($"y[(p * M + row) * N + col] = {chain(k, "sum")};");
+            case MatMulOp matMul:
+                WriteMatMul(w, k, matMul, chain);
                 break;
-            }
 
-            case KernelKind.Attention:
-                WriteAttention(w, k, ((AttentionOp)k.Op).Geometry);
+            case AttentionOp attention:
+                WriteAttention(w, k, attention.Geometry);
                 break;
 
             default:
-                throw new InvalidOperationException($"no GPU form for {k.Kind}");
+                throw new InvalidOperationException($"no GPU form for {k.Op.GetType().Name}");
         }
+    }
+
+    /// <summary>An embedding lookup: one table row per id.</summary>
+    private static void WriteEmbedding(SourceWriter w, EmbeddingOp embedding)
+    {
+        // An id outside the table (or not whole) writes NaN: a kernel cannot throw; the host-span Predict checks ids first.
+        w.Line($"const int Width = {embedding.Width}, Count = {embedding.TableRows};");
+        w.Line("long row = i / Width; int j = (int)(i % Width);");
+        w.Line("float id = a[row];");
+        w.Line($"y[i] = id >= 0f && id < Count && id == {MathF}.Floor(id) ? w[{embedding.TableOffset} + (long)id * Width + j] : float.NaN;");
+    }
+
+    /// <summary>A mean over one axis.</summary>
+    private static void WriteMean(SourceWriter w, MeanOp mean)
+    {
+        w.Line($"const int Reduce = {mean.Reduced}, Inner = {mean.Inner};");
+        w.Line("long o = i / Inner; int n = (int)(i % Inner);");
+        w.Line("float sum = 0f;");
+        w.Line("for (int r = 0; r < Reduce; r++) sum += a[(o * Reduce + r) * Inner + n];");
+        w.Line("y[i] = sum * (1f / Reduce);");
+    }
+
+    /// <summary>A 2-D max or average pool.</summary>
+    private static void WritePool(SourceWriter w, PoolOp pool)
+    {
+        // planes = C per sample; window kernel × kernel at stride, padding −∞ (max) or 0 (average, counted).
+        int h = pool.Height, width = pool.Width, kernel = pool.Window, stride = pool.Stride, padding = pool.Padding, oh = pool.OutHeight, ow = pool.OutWidth;
+        bool max = pool.Max;
+        w.Line($"long plane = i / {oh * ow}; int r = (int)(i % {oh * ow}), oy = r / {ow}, ox = r % {ow};");
+        w.Line($"float acc = {(max ? "float.NegativeInfinity" : "0f")};");
+        w.Open($"for (int u = 0; u < {kernel}; u++)");
+        w.Line($"int iy = oy * {stride} - {padding} + u;");
+        w.Line($"if (iy < 0 || iy >= {h}) continue;");
+        w.Open($"for (int v = 0; v < {kernel}; v++)");
+        w.Line($"int ix = ox * {stride} - {padding} + v;");
+        w.Line($"if (ix >= 0 && ix < {width}) acc = {(max ? $"{MathF}.Max(acc, a[(plane * {h} + iy) * {width} + ix])" : $"acc + a[(plane * {h} + iy) * {width} + ix]")};");
+        w.Close();
+        w.Close();
+        w.Line(max ? "y[i] = acc;" : $"y[i] = acc * (1f / {kernel * kernel});");
+    }
+
+    /// <summary>Concat: a thread per output value of either part.</summary>
+    private static void WriteConcat(SourceWriter w, ConcatOp concat)
+    {
+        int[] aShape = concat.AShape.ToArray();
+        long aCount = aShape.Aggregate(1L, (p, d) => p * d);
+        w.Open($"if (t < {aCount})");
+        Index(w, aShape);
+        w.Line($"y[{Offset("s", concat.DestinationStrides.ToArray())}] = a[{Offset("s", concat.AStrides.ToArray())}];");
+        w.Close();
+        w.Open("else");
+        w.Line($"t -= {aCount};");
+        Index(w, concat.BShape.ToArray());
+        w.Line($"y[{concat.BOutputOffset} + {Offset("s", concat.DestinationStrides.ToArray())}] = b[{Offset("s", concat.BStrides.ToArray())}];");
+        w.Close();
+    }
+
+    /// <summary>MatMul of two activations (or an activation and one shared matrix).</summary>
+    private static void WriteMatMul(SourceWriter w, KernelPlan k, MatMulOp matMul, Func<KernelPlan, string, string> chain)
+    {
+        // Products p = s · RowsPerSample + …, each [m, k] · [k, n]; b at p · bStride (0: one matrix for all).
+        int bStride = matMul.BStride;
+        w.Line($"const int M = {matMul.M}, K = {matMul.K}, N = {matMul.N};");
+        w.Line($"long p = s * {matMul.Count} + t / (M * N); int r = (int)(t % (M * N)), row = r / N, col = r % N;");
+        w.Line("float sum = 0f;");
+        w.Line($"for (int j = 0; j < K; j++) sum += a[(p * M + row) * K + j] * b[p * {bStride} + (long)j * N + col];");
+        w.Line($"y[(p * M + row) * N + col] = {chain(k, "sum")};");
     }
 
     /// <summary>Decodes <c>t</c> into one index per dimension of <paramref name="shape"/> (<c>d0</c>, <c>d1</c>, …), row-major.</summary>

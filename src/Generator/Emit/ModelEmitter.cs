@@ -357,14 +357,8 @@ internal static class ModelEmitter
         string geometry = $"K{k.Index}Geometry";
         switch (k.Op)
         {
-            case LinearOp { Weights: LinearWeights.Int8 } l:
-                return $"{K}QuantizedLinear.Run<{OperatorName(k)}>(a: ref {a}, lda: {l.K}, rows: {rows}, packedWeights: ref {Unsafe}.As<float, sbyte>(ref {WeightRef(l.WeightOffset)}), "
-                    + $"weightScales: ref {WeightRef(l.ScalesOffset)}, paddedBias: ref {WeightRef(l.BiasOffset)}, columnSums: ref {Unsafe}.As<float, int>(ref {WeightRef(l.SumsOffset)}), k: {l.K}, n: {l.N}, "
-                    + $"c: ref {output}, ldc: {l.N}, scratch: ref {Unsafe}.As<float, byte>(ref {scratch})"
-                    + (l.StaticRange >= 0 ? $", staticRange: {Float(l.StaticRange)}" : "") + ");";
             case LinearOp l:
-                return $"{K}PackedLinear.Run<{OperatorName(k)}>(a: ref {a}, lda: {l.K}, rows: {rows}, packedWeights: ref {WeightRef(l.WeightOffset)}, "
-                    + $"paddedBias: ref {WeightRef(l.BiasOffset)}, k: {l.K}, n: {l.N}, c: ref {output}, ldc: {l.N});";
+                return LinearCall(k, l, a, rows, output, scratch);
             case ElementwiseOp e:
                 return $"{K}Elementwise.Run<{OperatorName(k)}>(source: ref {a}, destination: ref {output}, rows: rows, width: {e.Width});";
             case EmbeddingOp e:
@@ -378,30 +372,14 @@ internal static class ModelEmitter
                 return $"{K}Convolution.Depthwise<{OperatorName(k)}>(input: ref {a}, output: ref {output}, samples: {rows}, geometry: {geometry}, "
                     + $"weights: ref {WeightRef(c.WeightOffset)}, bias: ref {WeightRef(c.BiasOffset)});";
             case ConvOp c:
-            {
-                string kernel = c.Algorithm switch
-                {
-                    ConvAlgorithm.Winograd => "WinogradConvolution.Run",
-                    ConvAlgorithm.Direct => "DirectConvolution.Run",
-                    _ => "Convolution.Conv2d",
-                };
-                string weights = c.Algorithm == ConvAlgorithm.Winograd ? "filters" : "weights";
-                return $"{K}{kernel}<{OperatorName(k)}>(input: ref {a}, output: ref {output}, samples: {rows}, geometry: {geometry}, "
-                    + $"{weights}: ref {WeightRef(c.WeightOffset)}, bias: ref {WeightRef(c.BiasOffset)}, scratch: ref {scratch});";
-            }
+                return ConvolutionCall(k, c, a, output, rows, scratch);
             case MatMulOp m:
                 return $"{K}MatMul.Run<{OperatorName(k)}>(a: ref {a}, b: ref {Ref(k.B!)}, c: ref {output}, count: rows * {m.Count}, m: {m.M}, k: {m.K}, n: {m.N}, bStride: {m.BStride});";
             case StridedOp:
                 return $"{K}Strided.Copy(source: ref {a}, sourceStrides: K{k.Index}SourceStrides, destination: ref {output}, "
                     + $"destinationStrides: K{k.Index}DestinationStrides, rows: rows, shape: K{k.Index}Shape);";
             case ConcatOp concat:
-            {
-                Operand bPart = k.Output with { Offset = k.Output.Offset + concat.BOutputOffset };
-                return $"{K}Strided.Copy(source: ref {a}, sourceStrides: K{k.Index}AStrides, destination: ref {output}, "
-                    + $"destinationStrides: K{k.Index}DestinationStrides, rows: rows, shape: K{k.Index}AShape);\n"
-                    + $"{K}Strided.Copy(source: ref {Ref(k.B!)}, sourceStrides: K{k.Index}BStrides, destination: ref {Ref(bPart)}, "
-                    + $"destinationStrides: K{k.Index}DestinationStrides, rows: rows, shape: K{k.Index}BShape);";
-            }
+                return ConcatCall(k, concat, a, output);
             case PoolOp p:
                 return $"{K}Convolution.{(p.Max ? "MaxPool2d" : "AvgPool2d")}(input: ref {a}, output: ref {output}, planes: {rows} * {p.Channels}, height: {p.Height}, width: {p.Width}, "
                     + $"kernel: {p.Window}, stride: {p.Stride}, padding: {p.Padding}, outHeight: {p.OutHeight}, outWidth: {p.OutWidth});";
@@ -430,6 +408,42 @@ internal static class ModelEmitter
             default:
                 throw new InvalidOperationException($"no CPU kernel prints {k.Op.GetType().Name}");
         }
+    }
+
+    /// <summary>A Linear kernel: float32 packed weights, or int8 codes with per-column scales and sums.</summary>
+    private static string LinearCall(KernelPlan k, LinearOp l, string a, string rows, string output, string scratch)
+    {
+        if (l.Weights == LinearWeights.Int8)
+            return $"{K}QuantizedLinear.Run<{OperatorName(k)}>(a: ref {a}, lda: {l.K}, rows: {rows}, packedWeights: ref {Unsafe}.As<float, sbyte>(ref {WeightRef(l.WeightOffset)}), "
+                + $"weightScales: ref {WeightRef(l.ScalesOffset)}, paddedBias: ref {WeightRef(l.BiasOffset)}, columnSums: ref {Unsafe}.As<float, int>(ref {WeightRef(l.SumsOffset)}), k: {l.K}, n: {l.N}, "
+                + $"c: ref {output}, ldc: {l.N}, scratch: ref {Unsafe}.As<float, byte>(ref {scratch})"
+                + (l.StaticRange >= 0 ? $", staticRange: {Float(l.StaticRange)}" : "") + ");";
+        return $"{K}PackedLinear.Run<{OperatorName(k)}>(a: ref {a}, lda: {l.K}, rows: {rows}, packedWeights: ref {WeightRef(l.WeightOffset)}, "
+            + $"paddedBias: ref {WeightRef(l.BiasOffset)}, k: {l.K}, n: {l.N}, c: ref {output}, ldc: {l.N});";
+    }
+
+    /// <summary>A convolution by the algorithm the plan chose (im2col GEMM, direct, Winograd).</summary>
+    private static string ConvolutionCall(KernelPlan k, ConvOp c, string a, string output, string rows, string scratch)
+    {
+        string kernel = c.Algorithm switch
+        {
+            ConvAlgorithm.Winograd => "WinogradConvolution.Run",
+            ConvAlgorithm.Direct => "DirectConvolution.Run",
+            _ => "Convolution.Conv2d",
+        };
+        string weights = c.Algorithm == ConvAlgorithm.Winograd ? "filters" : "weights";
+        return $"{K}{kernel}<{OperatorName(k)}>(input: ref {a}, output: ref {output}, samples: {rows}, geometry: K{k.Index}Geometry, "
+            + $"{weights}: ref {WeightRef(c.WeightOffset)}, bias: ref {WeightRef(c.BiasOffset)}, scratch: ref {scratch});";
+    }
+
+    /// <summary>Concat: each part copied to its place in the joined output.</summary>
+    private static string ConcatCall(KernelPlan k, ConcatOp concat, string a, string output)
+    {
+        Operand bPart = k.Output with { Offset = k.Output.Offset + concat.BOutputOffset };
+        return $"{K}Strided.Copy(source: ref {a}, sourceStrides: K{k.Index}AStrides, destination: ref {output}, "
+            + $"destinationStrides: K{k.Index}DestinationStrides, rows: rows, shape: K{k.Index}AShape);\n"
+            + $"{K}Strided.Copy(source: ref {Ref(k.B!)}, sourceStrides: K{k.Index}BStrides, destination: ref {Ref(bPart)}, "
+            + $"destinationStrides: K{k.Index}DestinationStrides, rows: rows, shape: K{k.Index}BShape);";
     }
 
     /// <summary>
