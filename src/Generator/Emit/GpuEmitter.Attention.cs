@@ -22,7 +22,7 @@ internal static partial class GpuEmitter
         AttentionGeometry g = ((AttentionOp)k.Op).Geometry;
         int heads = g.Heads, queries = g.Queries, keys = g.Keys, e = g.HeadSize, ve = g.ValueSize;
         bool causal = g.Causal;
-        w.Open($"private static void GpuK{k.Index}({View} a, {View} b, {View} c, {View} mask, {View} y)");
+        w.OpenWrapped($"private static void GpuK{k.Index}({View} a, {View} b, {View} c, {View} mask, {View} y)");
         w.Line($"const int T = {AttentionThreads};");
         w.Line($"{View} scores = {Ilgpu}SharedMemory.Allocate<float>({keys});");
         w.Line($"{View} part = {Ilgpu}SharedMemory.Allocate<float>(T);");
@@ -79,7 +79,7 @@ internal static partial class GpuEmitter
         int heads = g.Heads, queries = g.Queries, keys = g.Keys, e = g.HeadSize, ve = g.ValueSize;
         bool causal = g.Causal;
         int blocks = (queries + FlashQueries - 1) / FlashQueries;
-        w.Open($"private static void GpuK{k.Index}({View} a, {View} b, {View} c, {View} mask, {View} y)");
+        w.OpenWrapped($"private static void GpuK{k.Index}({View} a, {View} b, {View} c, {View} mask, {View} y)");
         w.Line($"const int Q = {FlashQueries}, B = {FlashKeys}, E = {e}, V = {ve}, Queries = {queries}, Keys = {keys};");
         w.Line($"{View} keyTile = {Ilgpu}SharedMemory.Allocate<float>(B * E);      // [key][feature]");
         w.Line($"{View} valueTile = {Ilgpu}SharedMemory.Allocate<float>(B * V);    // [key][feature]");

@@ -55,7 +55,7 @@ internal static partial class GpuEmitter
         GemmShape g = shape ?? GemmShape.Models;
         bool int8 = k.Quantized;
         string type = int8 ? "int" : "float", tileView = int8 ? $"{Ilgpu}ArrayView<int>" : View;
-        w.Open($"private static void GpuK{k.Index}({View} a, {View} w, {View} y, {(residual is null ? "" : $"{View} r, {View} z, ")}int rows)");
+        w.OpenWrapped($"private static void GpuK{k.Index}({View} a, {View} w, {View} y, {(residual is null ? "" : $"{View} r, {View} z, ")}int rows)");
         var l = (LinearOp)k.Op;
         w.Line($"const int N = {l.N}, K = {l.K}, {(int4 is null ? $"Weight = {l.WeightOffset}, " : "")}{(int8 ? $"Words = {(l.K + 3) / 4}, Scales = {l.ScalesOffset}, " : "")}Bias = {l.BiasOffset};");
         if (int4 is not null) w.Line("// Int4 weights: read at 4 bits a weight, dequantized as the tile is loaded.");
@@ -130,7 +130,7 @@ internal static partial class GpuEmitter
         ConvGeometry g = conv.Geometry;
         int c = g.Channels, h = g.Height, width = g.Width, n = g.OutChannels, kh = g.KernelHeight, kw = g.KernelWidth, stride = g.Stride;
         int padding = g.Padding, dilation = g.Dilation, oh = g.OutHeight, ow = g.OutWidth, padTop = g.VerticalPadding;
-        w.Open($"private static void GpuK{k.Index}({View} a, {View} w, {View} y, {(residual is null ? "" : $"{View} r, {View} z, ")}int batch)");
+        w.OpenWrapped($"private static void GpuK{k.Index}({View} a, {View} w, {View} y, {(residual is null ? "" : $"{View} r, {View} z, ")}int batch)");
         w.Line($"const int N = {n}, K = {c * kh * kw}, P = {oh * ow}, Weight = {conv.WeightOffset}, Bias = {conv.BiasOffset};");
         w.Line($"{View} tileW = {Ilgpu}SharedMemory.Allocate<float>({Depth * s.LeftStride}); // [k][out channel], padded");
         w.Line($"{View} tileP = {Ilgpu}SharedMemory.Allocate<float>({Depth * s.Tile}); // [k][position]");

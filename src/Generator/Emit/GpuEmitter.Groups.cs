@@ -14,7 +14,7 @@ internal static partial class GpuEmitter
     /// </summary>
     private static void WriteRowKernel(SourceWriter w, KernelPlan k)
     {
-        w.Open($"private static void GpuK{k.Index}({View} a, {View} b, {View} w, {View} y)");
+        w.OpenWrapped($"private static void GpuK{k.Index}({View} a, {View} b, {View} w, {View} y)");
         w.Line($"const int K = {k.Op.RowWidths.In}, T = {RowThreads};");
         w.Line($"{View} part = {Ilgpu}SharedMemory.Allocate<float>(T);");
         w.Line($"int tid = {Ilgpu}Group.IdxX;");
@@ -74,7 +74,7 @@ internal static partial class GpuEmitter
     private static void WriteWholeModel(SourceWriter w, ModelPlan plan, Int4Place?[] int4Places)
     {
         w.Line("// The whole model on the GPU, for small batches: every kernel above, in one launch.");
-        w.Open($"private static void GpuWhole({View} x, {View} w, {View} y, int batch)");
+        w.OpenWrapped($"private static void GpuWhole({View} x, {View} w, {View} y, int batch)");
         w.Line($"{View} h0 = {Ilgpu}SharedMemory.Allocate<float>({WholeWidth});");
         w.Line($"{View} h1 = {Ilgpu}SharedMemory.Allocate<float>({WholeWidth});");
         w.Line($"int s = {Ilgpu}Grid.IdxX, tid = {Ilgpu}Group.IdxX;");

@@ -52,7 +52,7 @@ internal static partial class GpuEmitter
         w.Open("public sealed class Gpu : global::ModelCompiler.Gpu.GpuModel");
         GpuPlan gpu = plan.GpuPlan ?? throw new InvalidOperationException("the plan has no GPU decisions");
         bool whole = gpu.WholeModel;
-        if (whole) w.Line($"private readonly global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, int> _whole; // the whole model in one kernel, for small batches");
+        if (whole) w.Wrapped($"private readonly global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, int> _whole; // the whole model in one kernel, for small batches");
         // Passes/PlanGpu decided each kernel's form, the residual Adds folded into a GEMM's store and the int4 device layout.
         KernelPlan?[] residual = gpu.Kernels.Select(g => g.FoldedAdd >= 0 ? plan.Kernels[g.FoldedAdd] : null).ToArray();
         DeviceWeights? device = gpu.Device;
@@ -62,8 +62,8 @@ internal static partial class GpuEmitter
         foreach (KernelPlan k in plan.Kernels)
         {
             if (FusedAway(k)) continue;
-            w.Line($"private readonly {LauncherType(Form(k), residual[k.Index])} _k{k.Index};");
-            if (k.Quantized) w.Line($"private readonly {OneThreadType} _k{k.Index}Rows; // quantizes the input rows");
+            w.Wrapped($"private readonly {LauncherType(Form(k), residual[k.Index])} _k{k.Index};");
+            if (k.Quantized) w.Wrapped($"private readonly {OneThreadType} _k{k.Index}Rows; // quantizes the input rows");
         }
         w.Line();
         w.Line("// The weights are uploaded and the buffers allocated by the base; ILGPU compiles the kernels here, when the model");
@@ -71,12 +71,12 @@ internal static partial class GpuEmitter
         w.Line($"internal Gpu({Ilgpu}Runtime.Accelerator accelerator, int maxBatch)");
         int scratch = plan.Kernels.Select(k => k.Op).OfType<LinearOp>().Where(l => l.Weights == LinearWeights.Int8).Select(l => l.Rows * (l.K + 1)).DefaultIfEmpty(0).Max();
         w.Open($"    : base(accelerator, maxBatch, {plan.InputLength}, {plan.OutputLength}, {plan.ArenaFloatsPerRow}, {(device is null ? "CompiledWeights.Buffer.Span" : "CompiledWeights.DeviceWeights()")}, {scratch})");
-        if (whole) w.Line($"_whole = {Ilgpu}Runtime.KernelLoaders.LoadStreamKernel<{View}, {View}, {View}, int>(accelerator, GpuWhole);");
+        if (whole) w.Wrapped($"_whole = {Ilgpu}Runtime.KernelLoaders.LoadStreamKernel<{View}, {View}, {View}, int>(accelerator, GpuWhole);");
         foreach (KernelPlan k in plan.Kernels)
         {
             if (FusedAway(k)) continue;
-            w.Line($"_k{k.Index} = {Ilgpu}Runtime.KernelLoaders.{LoadCall(Form(k), residual[k.Index])}(accelerator, GpuK{k.Index});");
-            if (k.Quantized) w.Line($"_k{k.Index}Rows = {Ilgpu}Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<{OneThreadArguments}>(accelerator, GpuK{k.Index}Rows);");
+            w.Wrapped($"_k{k.Index} = {Ilgpu}Runtime.KernelLoaders.{LoadCall(Form(k), residual[k.Index])}(accelerator, GpuK{k.Index});");
+            if (k.Quantized) w.Wrapped($"_k{k.Index}Rows = {Ilgpu}Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<{OneThreadArguments}>(accelerator, GpuK{k.Index}Rows);");
         }
         w.Close();
         w.Line();
@@ -95,7 +95,7 @@ internal static partial class GpuEmitter
         {
             w.Line("// Small batches: one launch, one group per sample, the activations in shared memory.");
             w.Open("if (batch <= FusedBatchLimit)");
-            w.Line($"_whole(new {Ilgpu}KernelConfig(new {Ilgpu}Index1D(batch), new {Ilgpu}Index1D({WholeThreads})), input, Weights, output, batch);");
+            w.Wrapped($"_whole(new {Ilgpu}KernelConfig(new {Ilgpu}Index1D(batch), new {Ilgpu}Index1D({WholeThreads})), input, Weights, output, batch);");
             w.Line("return;");
             w.Close();
         }
@@ -104,7 +104,7 @@ internal static partial class GpuEmitter
             if (FusedAway(k)) continue;
             w.Line($"// K{k.Index}: {k.Title}");
             if (residual[k.Index] is { } add) w.Line($"//   and K{add.Index}: {add.Title}");
-            w.Line(Launch(k, Form(k), plan, residual[k.Index]));
+            foreach (string line in Launch(k, Form(k), plan, residual[k.Index]).Split('\n')) w.Wrapped(line);
         }
         w.Close();
         w.Line();
@@ -245,7 +245,7 @@ internal static partial class GpuEmitter
         else if (form == GpuForm.GroupAttention) WriteGroupAttention(w, k);
         else
         {
-            w.Open($"private static void GpuK{k.Index}({Ilgpu}Index1D index, {View} a, {View} b, {View} c, {View} mask, {View} w, {View} y)");
+            w.OpenWrapped($"private static void GpuK{k.Index}({Ilgpu}Index1D index, {View} a, {View} b, {View} c, {View} mask, {View} w, {View} y)");
             w.Line($"long i = index.X, s = i / {Outputs(k)}, t = i % {Outputs(k)}; // sample, and this thread's place in it");
             GpuBodies.Write(w, k, Chain);
             w.Close();
@@ -262,7 +262,7 @@ internal static partial class GpuEmitter
     /// </summary>
     private static void WriteQuantizeRows(SourceWriter w, KernelPlan k)
     {
-        w.Open($"private static void GpuK{k.Index}Rows({Ilgpu}Index1D index, {View} a, {View} b, {View} c, {View} mask, {View} w, {View} y)");
+        w.OpenWrapped($"private static void GpuK{k.Index}Rows({Ilgpu}Index1D index, {View} a, {View} b, {View} c, {View} mask, {View} w, {View} y)");
         var l = (LinearOp)k.Op;
         w.Line($"const int K = {l.K};");
         w.Line("long row = index.X, o = row * K, q = row * (K + 1);");
@@ -343,7 +343,8 @@ internal static partial class GpuEmitter
         w.Line("private static float GpuSilu(float v) => v / (1f + GpuExp(-v));");
         w.Line("private static float GpuGelu(float v) => 0.5f * v * (1f + global::ModelCompiler.Kernels.VectorMath.Erf(v * 0.70710678118654752f));");
         w.Line("// An int4 weight on the device (ModelCompiler.Gpu.DeviceInt4): bits 4i … 4i+3 of its word, less 8, times its block's scale.");
-        w.Line("private static float GpuInt4(global::ILGPU.ArrayView<float> w, long word, int input, long scale) => ((int)((global::ILGPU.Interop.FloatAsInt(w[word]) >> ((input & 7) << 2)) & 15u) - 8) * w[scale];");
+        w.Line("private static float GpuInt4(global::ILGPU.ArrayView<float> w, long word, int input, long scale) =>");
+        w.Line("    ((int)((global::ILGPU.Interop.FloatAsInt(w[word]) >> ((input & 7) << 2)) & 15u) - 8) * w[scale];");
         w.Line("private static float GpuGeluTanh(float v) => 0.5f * v * (1f + GpuTanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));");
     }
 

@@ -287,7 +287,7 @@ internal static class ModelEmitter
             w.Line();
             w.Line($"// K{kernel.Index}: {kernel.Title}");
             foreach (string source in kernel.Sources) w.Line($"//     {source}");
-            foreach (string line in KernelCall(kernel, plan).Split('\n')) Wrap(w, line);
+            foreach (string line in KernelCall(kernel, plan).Split('\n')) w.Wrapped(line);
         }
         w.Close();
         w.Line();
@@ -302,13 +302,13 @@ internal static class ModelEmitter
         switch (kernel.Op)
         {
             case ConvOp { Geometry: var g }:
-                Wrap(w, $"private static readonly {K}ConvGeometry K{kernel.Index}Geometry = new(Channels: {g.Channels}, Height: {g.Height}, Width: {g.Width}, "
+                w.Wrapped($"private static readonly {K}ConvGeometry K{kernel.Index}Geometry = new(Channels: {g.Channels}, Height: {g.Height}, Width: {g.Width}, "
                     + $"OutChannels: {g.OutChannels}, KernelHeight: {g.KernelHeight}, KernelWidth: {g.KernelWidth}, Stride: {g.Stride}, Padding: {g.Padding}, "
                     + $"Dilation: {g.Dilation}, OutHeight: {g.OutHeight}, OutWidth: {g.OutWidth}, Groups: {g.Groups}, VerticalPadding: {g.VerticalPadding}"
                     + (kernel.Kind == KernelKind.DirectConv ? $", ChannelBlock: {g.ChannelBlock}, Pooled: {(g.Pooled ? "true" : "false")}" : "") + ");");
                 break;
             case AttentionOp { Geometry: var g }:
-                Wrap(w, $"private static readonly global::ModelCompiler.AttentionGeometry K{kernel.Index}Geometry = new(Heads: {g.Heads}, Queries: {g.Queries}, Keys: {g.Keys}, "
+                w.Wrapped($"private static readonly global::ModelCompiler.AttentionGeometry K{kernel.Index}Geometry = new(Heads: {g.Heads}, Queries: {g.Queries}, Keys: {g.Keys}, "
                     + $"HeadSize: {g.HeadSize}, ValueSize: {g.ValueSize}, QSample: {g.QSample}, QHead: {g.QHead}, QRow: {g.QRow}, "
                     + $"KSample: {g.KSample}, KHead: {g.KHead}, KRow: {g.KRow}, VSample: {g.VSample}, VHead: {g.VHead}, VRow: {g.VRow}, "
                     + $"OSample: {g.OSample}, OHead: {g.OHead}, ORow: {g.ORow}, MaskSample: {g.MaskSample}, MaskRow: {g.MaskRow}, Causal: {(g.Causal ? "true" : "false")});");
@@ -444,52 +444,6 @@ internal static class ModelEmitter
             + $"destinationStrides: K{k.Index}DestinationStrides, rows: rows, shape: K{k.Index}AShape);\n"
             + $"{K}Strided.Copy(source: ref {Ref(k.B!)}, sourceStrides: K{k.Index}BStrides, destination: ref {Ref(bPart)}, "
             + $"destinationStrides: K{k.Index}DestinationStrides, rows: rows, shape: K{k.Index}BShape);";
-    }
-
-    /// <summary>
-    /// A kernel call on one line while it fits a screen (120 characters); otherwise its name and then its arguments, as
-    /// many to a line as fit, each continuation indented once.
-    /// </summary>
-    private static void Wrap(SourceWriter w, string call)
-    {
-        const int Width = 120;
-        int open = call.IndexOf('(');
-        if (call.Length <= Width || open < 0 || !call.EndsWith(");", StringComparison.Ordinal))
-        {
-            w.Line(call);
-            return;
-        }
-        // Split the arguments at the commas outside parentheses and angle brackets (generic arguments).
-        var arguments = new List<string>();
-        int depth = 0, start = open + 1;
-        for (int i = start; i < call.Length - 2; i++)
-        {
-            char c = call[i];
-            if (c is '(' or '<') depth++;
-            else if (c is ')' or '>') depth--;
-            else if (c == ',' && depth == 0)
-            {
-                arguments.Add(call.Substring(start, i - start).Trim());
-                start = i + 1;
-            }
-        }
-        arguments.Add(call.Substring(start, call.Length - 2 - start).Trim());
-        w.Line(call.Substring(0, open + 1));
-        w.Indent();
-        var line = new System.Text.StringBuilder();
-        for (int i = 0; i < arguments.Count; i++)
-        {
-            string piece = arguments[i] + (i == arguments.Count - 1 ? ");" : ",");
-            if (line.Length > 0 && line.Length + 1 + piece.Length > Width - 8)
-            {
-                w.Line(line.ToString());
-                line.Clear();
-            }
-            if (line.Length > 0) line.Append(' ');
-            line.Append(piece);
-        }
-        w.Line(line.ToString());
-        w.Unindent();
     }
 
     private static string OperatorName(KernelPlan k) =>

@@ -17,22 +17,42 @@ partial class DigitsClassifier
     /// <summary>DigitsClassifier on a GPU: <c>Predict</c> from host spans or on device views, as <see cref="global::ModelCompiler.Gpu.GpuModel"/> describes.</summary>
     public sealed class Gpu : global::ModelCompiler.Gpu.GpuModel
     {
-        private readonly global::System.Action<global::ILGPU.KernelConfig, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int> _whole; // the whole model in one kernel, for small batches
-        private readonly global::System.Action<global::ILGPU.KernelConfig, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int> _k0;
-        private readonly global::System.Action<global::ILGPU.KernelConfig, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int> _k1;
-        private readonly global::System.Action<global::ILGPU.KernelConfig, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int> _k2;
-        private readonly global::System.Action<global::ILGPU.KernelConfig, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>> _k3;
+        private readonly global::System.Action<
+            global::ILGPU.KernelConfig, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+            global::ILGPU.ArrayView<float>, int> _whole; // the whole model in one kernel, for small batches
+        private readonly global::System.Action<
+            global::ILGPU.KernelConfig, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+            global::ILGPU.ArrayView<float>, int> _k0;
+        private readonly global::System.Action<
+            global::ILGPU.KernelConfig, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+            global::ILGPU.ArrayView<float>, int> _k1;
+        private readonly global::System.Action<
+            global::ILGPU.KernelConfig, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+            global::ILGPU.ArrayView<float>, int> _k2;
+        private readonly global::System.Action<
+            global::ILGPU.KernelConfig, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+            global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>> _k3;
 
         // The weights are uploaded and the buffers allocated by the base; ILGPU compiles the kernels here, when the model
         // is created (tens of milliseconds each on a GPU), not on the first call.
         internal Gpu(global::ILGPU.Runtime.Accelerator accelerator, int maxBatch)
             : base(accelerator, maxBatch, 64, 10, 96, CompiledWeights.Buffer.Span, 0)
         {
-            _whole = global::ILGPU.Runtime.KernelLoaders.LoadStreamKernel<global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int>(accelerator, GpuWhole);
-            _k0 = global::ILGPU.Runtime.KernelLoaders.LoadStreamKernel<global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int>(accelerator, GpuK0);
-            _k1 = global::ILGPU.Runtime.KernelLoaders.LoadStreamKernel<global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int>(accelerator, GpuK1);
-            _k2 = global::ILGPU.Runtime.KernelLoaders.LoadStreamKernel<global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int>(accelerator, GpuK2);
-            _k3 = global::ILGPU.Runtime.KernelLoaders.LoadStreamKernel<global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>>(accelerator, GpuK3);
+            _whole = global::ILGPU.Runtime.KernelLoaders.LoadStreamKernel<
+                global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+                int>(accelerator, GpuWhole);
+            _k0 = global::ILGPU.Runtime.KernelLoaders.LoadStreamKernel<
+                global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+                int>(accelerator, GpuK0);
+            _k1 = global::ILGPU.Runtime.KernelLoaders.LoadStreamKernel<
+                global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+                int>(accelerator, GpuK1);
+            _k2 = global::ILGPU.Runtime.KernelLoaders.LoadStreamKernel<
+                global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+                int>(accelerator, GpuK2);
+            _k3 = global::ILGPU.Runtime.KernelLoaders.LoadStreamKernel<
+                global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+                global::ILGPU.ArrayView<float>>(accelerator, GpuK3);
         }
 
         /// <inheritdoc/>
@@ -41,17 +61,27 @@ partial class DigitsClassifier
             // Small batches: one launch, one group per sample, the activations in shared memory.
             if (batch <= FusedBatchLimit)
             {
-                _whole(new global::ILGPU.KernelConfig(new global::ILGPU.Index1D(batch), new global::ILGPU.Index1D(256)), input, Weights, output, batch);
+                _whole(
+                    new global::ILGPU.KernelConfig(new global::ILGPU.Index1D(batch), new global::ILGPU.Index1D(256)), input,
+                    Weights, output, batch);
                 return;
             }
             // K0: Linear "fc1": [64] → [64], + bias, then Relu
-            _k0(new global::ILGPU.KernelConfig(new global::ILGPU.Index2D(1, Groups((long)batch, 64)), new global::ILGPU.Index2D(16, 16)), input, Weights, At(0, 0), batch);
+            _k0(
+                new global::ILGPU.KernelConfig(new global::ILGPU.Index2D(1, Groups((long)batch, 64)), new global::ILGPU.Index2D(16, 16)),
+                input, Weights, At(0, 0), batch);
             // K1: Linear "fc2": [64] → [32], + bias, then Relu
-            _k1(new global::ILGPU.KernelConfig(new global::ILGPU.Index2D(1, Groups((long)batch, 64)), new global::ILGPU.Index2D(16, 16)), At(0, 0), Weights, At(64, 0), batch);
+            _k1(
+                new global::ILGPU.KernelConfig(new global::ILGPU.Index2D(1, Groups((long)batch, 64)), new global::ILGPU.Index2D(16, 16)),
+                At(0, 0), Weights, At(64, 0), batch);
             // K2: Linear "out": [32] → [10], + bias
-            _k2(new global::ILGPU.KernelConfig(new global::ILGPU.Index2D(1, Groups((long)batch, 64)), new global::ILGPU.Index2D(16, 16)), At(64, 0), Weights, At(0, 0), batch);
+            _k2(
+                new global::ILGPU.KernelConfig(new global::ILGPU.Index2D(1, Groups((long)batch, 64)), new global::ILGPU.Index2D(16, 16)),
+                At(64, 0), Weights, At(0, 0), batch);
             // K3: Softmax over the last dimension of [10]
-            _k3(new global::ILGPU.KernelConfig(new global::ILGPU.Index1D((int)((long)batch)), new global::ILGPU.Index1D(128)), At(0, 0), Weights, Weights, output);
+            _k3(
+                new global::ILGPU.KernelConfig(new global::ILGPU.Index1D((int)((long)batch)), new global::ILGPU.Index1D(128)),
+                At(0, 0), Weights, Weights, output);
         }
 
         // A value of the CPU plan at (per-row offset × rows): here, per-row offset × MaxBatch, plus a place inside each row.
@@ -61,7 +91,8 @@ partial class DigitsClassifier
     // K0 on the GPU: Linear "fc1": [64] → [64], + bias, then Relu
     //     DigitsClassifier.cs(15): Linear("fc1")
     //     DigitsClassifier.cs(15): Relu()
-    private static void GpuK0(global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int rows)
+    private static void GpuK0(
+        global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int rows)
     {
         const int N = 64, K = 64, Weight = 0, Bias = 4096;
         global::ILGPU.ArrayView<float> tileA = global::ILGPU.SharedMemory.Allocate<float>(544); // [k][row], rows padded
@@ -116,7 +147,8 @@ partial class DigitsClassifier
     // K1 on the GPU: Linear "fc2": [64] → [32], + bias, then Relu
     //     DigitsClassifier.cs(16): Linear("fc2")
     //     DigitsClassifier.cs(16): Relu()
-    private static void GpuK1(global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int rows)
+    private static void GpuK1(
+        global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int rows)
     {
         const int N = 32, K = 64, Weight = 4160, Bias = 6208;
         global::ILGPU.ArrayView<float> tileA = global::ILGPU.SharedMemory.Allocate<float>(544); // [k][row], rows padded
@@ -170,7 +202,8 @@ partial class DigitsClassifier
 
     // K2 on the GPU: Linear "out": [32] → [10], + bias
     //     DigitsClassifier.cs(17): Linear("out")
-    private static void GpuK2(global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int rows)
+    private static void GpuK2(
+        global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int rows)
     {
         const int N = 10, K = 32, Weight = 6240, Bias = 6752;
         global::ILGPU.ArrayView<float> tileA = global::ILGPU.SharedMemory.Allocate<float>(544); // [k][row], rows padded
@@ -224,7 +257,9 @@ partial class DigitsClassifier
 
     // K3 on the GPU: Softmax over the last dimension of [10]
     //     DigitsClassifier.cs(17): Softmax()
-    private static void GpuK3(global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y)
+    private static void GpuK3(
+        global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> w,
+        global::ILGPU.ArrayView<float> y)
     {
         const int K = 10, T = 128;
         global::ILGPU.ArrayView<float> part = global::ILGPU.SharedMemory.Allocate<float>(T);
@@ -255,7 +290,8 @@ partial class DigitsClassifier
     }
 
     // The whole model on the GPU, for small batches: every kernel above, in one launch.
-    private static void GpuWhole(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int batch)
+    private static void GpuWhole(
+        global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int batch)
     {
         global::ILGPU.ArrayView<float> h0 = global::ILGPU.SharedMemory.Allocate<float>(4096);
         global::ILGPU.ArrayView<float> h1 = global::ILGPU.SharedMemory.Allocate<float>(4096);
@@ -332,6 +368,7 @@ partial class DigitsClassifier
     private static float GpuSilu(float v) => v / (1f + GpuExp(-v));
     private static float GpuGelu(float v) => 0.5f * v * (1f + global::ModelCompiler.Kernels.VectorMath.Erf(v * 0.70710678118654752f));
     // An int4 weight on the device (ModelCompiler.Gpu.DeviceInt4): bits 4i … 4i+3 of its word, less 8, times its block's scale.
-    private static float GpuInt4(global::ILGPU.ArrayView<float> w, long word, int input, long scale) => ((int)((global::ILGPU.Interop.FloatAsInt(w[word]) >> ((input & 7) << 2)) & 15u) - 8) * w[scale];
+    private static float GpuInt4(global::ILGPU.ArrayView<float> w, long word, int input, long scale) =>
+        ((int)((global::ILGPU.Interop.FloatAsInt(w[word]) >> ((input & 7) << 2)) & 15u) - 8) * w[scale];
     private static float GpuGeluTanh(float v) => 0.5f * v * (1f + GpuTanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
 }

@@ -17,32 +17,88 @@ partial class GroupedCnn
     /// <summary>GroupedCnn on a GPU: <c>Predict</c> from host spans or on device views, as <see cref="global::ModelCompiler.Gpu.GpuModel"/> describes.</summary>
     public sealed class Gpu : global::ModelCompiler.Gpu.GpuModel
     {
-        private readonly global::System.Action<global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>> _k0;
-        private readonly global::System.Action<global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>> _k1;
-        private readonly global::System.Action<global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>> _k2;
-        private readonly global::System.Action<global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>> _k3;
-        private readonly global::System.Action<global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>> _k4;
-        private readonly global::System.Action<global::ILGPU.KernelConfig, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int> _k5;
-        private readonly global::System.Action<global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>> _k6;
-        private readonly global::System.Action<global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>> _k7;
-        private readonly global::System.Action<global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>> _k8;
-        private readonly global::System.Action<global::ILGPU.KernelConfig, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int> _k9;
+        private readonly global::System.Action<
+            global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+            global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+            global::ILGPU.ArrayView<float>> _k0;
+        private readonly global::System.Action<
+            global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+            global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+            global::ILGPU.ArrayView<float>> _k1;
+        private readonly global::System.Action<
+            global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+            global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+            global::ILGPU.ArrayView<float>> _k2;
+        private readonly global::System.Action<
+            global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+            global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+            global::ILGPU.ArrayView<float>> _k3;
+        private readonly global::System.Action<
+            global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+            global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+            global::ILGPU.ArrayView<float>> _k4;
+        private readonly global::System.Action<
+            global::ILGPU.KernelConfig, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+            global::ILGPU.ArrayView<float>, int> _k5;
+        private readonly global::System.Action<
+            global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+            global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+            global::ILGPU.ArrayView<float>> _k6;
+        private readonly global::System.Action<
+            global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+            global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+            global::ILGPU.ArrayView<float>> _k7;
+        private readonly global::System.Action<
+            global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+            global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+            global::ILGPU.ArrayView<float>> _k8;
+        private readonly global::System.Action<
+            global::ILGPU.KernelConfig, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+            global::ILGPU.ArrayView<float>, int> _k9;
 
         // The weights are uploaded and the buffers allocated by the base; ILGPU compiles the kernels here, when the model
         // is created (tens of milliseconds each on a GPU), not on the first call.
         internal Gpu(global::ILGPU.Runtime.Accelerator accelerator, int maxBatch)
             : base(accelerator, maxBatch, 588, 3, 1552, CompiledWeights.Buffer.Span, 0)
         {
-            _k0 = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>>(accelerator, GpuK0);
-            _k1 = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>>(accelerator, GpuK1);
-            _k2 = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>>(accelerator, GpuK2);
-            _k3 = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>>(accelerator, GpuK3);
-            _k4 = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>>(accelerator, GpuK4);
-            _k5 = global::ILGPU.Runtime.KernelLoaders.LoadStreamKernel<global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int>(accelerator, GpuK5);
-            _k6 = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>>(accelerator, GpuK6);
-            _k7 = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>>(accelerator, GpuK7);
-            _k8 = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>>(accelerator, GpuK8);
-            _k9 = global::ILGPU.Runtime.KernelLoaders.LoadStreamKernel<global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int>(accelerator, GpuK9);
+            _k0 = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<
+                global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+                global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+                global::ILGPU.ArrayView<float>>(accelerator, GpuK0);
+            _k1 = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<
+                global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+                global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+                global::ILGPU.ArrayView<float>>(accelerator, GpuK1);
+            _k2 = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<
+                global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+                global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+                global::ILGPU.ArrayView<float>>(accelerator, GpuK2);
+            _k3 = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<
+                global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+                global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+                global::ILGPU.ArrayView<float>>(accelerator, GpuK3);
+            _k4 = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<
+                global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+                global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+                global::ILGPU.ArrayView<float>>(accelerator, GpuK4);
+            _k5 = global::ILGPU.Runtime.KernelLoaders.LoadStreamKernel<
+                global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+                int>(accelerator, GpuK5);
+            _k6 = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<
+                global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+                global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+                global::ILGPU.ArrayView<float>>(accelerator, GpuK6);
+            _k7 = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<
+                global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+                global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+                global::ILGPU.ArrayView<float>>(accelerator, GpuK7);
+            _k8 = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<
+                global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+                global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+                global::ILGPU.ArrayView<float>>(accelerator, GpuK8);
+            _k9 = global::ILGPU.Runtime.KernelLoaders.LoadStreamKernel<
+                global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
+                int>(accelerator, GpuK9);
         }
 
         /// <inheritdoc/>
@@ -59,7 +115,9 @@ partial class GroupedCnn
             // K4: Conv1d "c1": [6, 30] → [6, 30], 3-wide kernel, stride 1, padding 2, dilation 2, 3 groups, + bias
             _k4((int)((long)batch * 180), At(0, 0), Weights, Weights, Weights, Weights, At(192, 0));
             // K5: (BatchNorm "bn2" folded in) Conv1d "c2": [6, 30] → [5, 14], 3-wide kernel, stride 2, padding 0, + bias
-            _k5(new global::ILGPU.KernelConfig(new global::ILGPU.Index3D(1, 1, batch), new global::ILGPU.Index3D(16, 16, 1)), At(192, 0), Weights, At(0, 0), batch);
+            _k5(
+                new global::ILGPU.KernelConfig(new global::ILGPU.Index3D(1, 1, batch), new global::ILGPU.Index3D(16, 16, 1)),
+                At(192, 0), Weights, At(0, 0), batch);
             // K6: Mean over dimension 1 of [5, 14] → [5]
             _k6((int)((long)batch * 5), At(0, 0), Weights, Weights, Weights, Weights, At(80, 0));
             // K7: GlobalAvgPool: [4, 4, 11] → [4]
@@ -67,7 +125,9 @@ partial class GroupedCnn
             // K8: Concat along dimension 0: [5] and [4] → [9]
             _k8((int)((long)batch * 9), At(80, 0), At(0, 0), Weights, Weights, Weights, At(16, 0));
             // K9: Linear "fc": [9] → [3], + bias
-            _k9(new global::ILGPU.KernelConfig(new global::ILGPU.Index2D(1, Groups((long)batch, 64)), new global::ILGPU.Index2D(16, 16)), At(16, 0), Weights, output, batch);
+            _k9(
+                new global::ILGPU.KernelConfig(new global::ILGPU.Index2D(1, Groups((long)batch, 64)), new global::ILGPU.Index2D(16, 16)),
+                At(16, 0), Weights, output, batch);
         }
 
         // A value of the CPU plan at (per-row offset × rows): here, per-row offset × MaxBatch, plus a place inside each row.
@@ -78,7 +138,10 @@ partial class GroupedCnn
     //     GroupedCnn.cs(12): Conv2d("dw", padding: 1, groups: 4)
     //     GroupedCnn.cs(12): BatchNorm("bn0")
     //     GroupedCnn.cs(12): Relu()
-    private static void GpuK0(global::ILGPU.Index1D index, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> c, global::ILGPU.ArrayView<float> mask, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y)
+    private static void GpuK0(
+        global::ILGPU.Index1D index, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b,
+        global::ILGPU.ArrayView<float> c, global::ILGPU.ArrayView<float> mask, global::ILGPU.ArrayView<float> w,
+        global::ILGPU.ArrayView<float> y)
     {
         long i = index.X, s = i / 1176, t = i % 1176; // sample, and this thread's place in it
         long x0 = s * 588;
@@ -112,7 +175,10 @@ partial class GroupedCnn
 
     // K1 on the GPU: Depthwise Conv2d "dws": [4, 7, 21] → [4, 4, 11], 3×3 kernel, stride 2, padding 2, dilation 2
     //     GroupedCnn.cs(13): Conv2d("dws", stride: 2, padding: 2, dilation: 2, groups: 4)
-    private static void GpuK1(global::ILGPU.Index1D index, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> c, global::ILGPU.ArrayView<float> mask, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y)
+    private static void GpuK1(
+        global::ILGPU.Index1D index, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b,
+        global::ILGPU.ArrayView<float> c, global::ILGPU.ArrayView<float> mask, global::ILGPU.ArrayView<float> w,
+        global::ILGPU.ArrayView<float> y)
     {
         long i = index.X, s = i / 176, t = i % 176; // sample, and this thread's place in it
         long x0 = s * 588;
@@ -148,7 +214,10 @@ partial class GroupedCnn
     //     GroupedCnn.cs(14): Conv2d("grouped", stride: 2, groups: 2)
     //     GroupedCnn.cs(14): BatchNorm("bn1")
     //     GroupedCnn.cs(14): Silu()
-    private static void GpuK2(global::ILGPU.Index1D index, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> c, global::ILGPU.ArrayView<float> mask, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y)
+    private static void GpuK2(
+        global::ILGPU.Index1D index, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b,
+        global::ILGPU.ArrayView<float> c, global::ILGPU.ArrayView<float> mask, global::ILGPU.ArrayView<float> w,
+        global::ILGPU.ArrayView<float> y)
     {
         long i = index.X, s = i / 180, t = i % 180; // sample, and this thread's place in it
         long x0 = s * 1176;
@@ -182,7 +251,10 @@ partial class GroupedCnn
 
     // K3 on the GPU: AvgPool2d 3×3, stride 1, padding 1: [6, 3, 10] → [6, 3, 10]
     //     GroupedCnn.cs(15): AvgPool2d(3, stride: 1, padding: 1)
-    private static void GpuK3(global::ILGPU.Index1D index, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> c, global::ILGPU.ArrayView<float> mask, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y)
+    private static void GpuK3(
+        global::ILGPU.Index1D index, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b,
+        global::ILGPU.ArrayView<float> c, global::ILGPU.ArrayView<float> mask, global::ILGPU.ArrayView<float> w,
+        global::ILGPU.ArrayView<float> y)
     {
         long i = index.X, s = i / 180, t = i % 180; // sample, and this thread's place in it
         long plane = i / 30; int r = (int)(i % 30), oy = r / 10, ox = r % 10;
@@ -202,7 +274,10 @@ partial class GroupedCnn
 
     // K4 on the GPU: Conv1d "c1": [6, 30] → [6, 30], 3-wide kernel, stride 1, padding 2, dilation 2, 3 groups, + bias
     //     GroupedCnn.cs(16): Conv1d("c1", padding: 2, dilation: 2, groups: 3)
-    private static void GpuK4(global::ILGPU.Index1D index, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> c, global::ILGPU.ArrayView<float> mask, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y)
+    private static void GpuK4(
+        global::ILGPU.Index1D index, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b,
+        global::ILGPU.ArrayView<float> c, global::ILGPU.ArrayView<float> mask, global::ILGPU.ArrayView<float> w,
+        global::ILGPU.ArrayView<float> y)
     {
         long i = index.X, s = i / 180, t = i % 180; // sample, and this thread's place in it
         long x0 = s * 180;
@@ -237,7 +312,8 @@ partial class GroupedCnn
     // K5 on the GPU: (BatchNorm "bn2" folded in) Conv1d "c2": [6, 30] → [5, 14], 3-wide kernel, stride 2, padding 0, + bias
     //     GroupedCnn.cs(17): Conv1d("c2", stride: 2)
     //     GroupedCnn.cs(17): BatchNorm("bn2")
-    private static void GpuK5(global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int batch)
+    private static void GpuK5(
+        global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int batch)
     {
         const int N = 5, K = 18, P = 14, Weight = 464, Bias = 560;
         global::ILGPU.ArrayView<float> tileW = global::ILGPU.SharedMemory.Allocate<float>(544); // [k][out channel], padded
@@ -298,7 +374,10 @@ partial class GroupedCnn
 
     // K6 on the GPU: Mean over dimension 1 of [5, 14] → [5]
     //     GroupedCnn.cs(18): Mean(1)
-    private static void GpuK6(global::ILGPU.Index1D index, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> c, global::ILGPU.ArrayView<float> mask, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y)
+    private static void GpuK6(
+        global::ILGPU.Index1D index, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b,
+        global::ILGPU.ArrayView<float> c, global::ILGPU.ArrayView<float> mask, global::ILGPU.ArrayView<float> w,
+        global::ILGPU.ArrayView<float> y)
     {
         long i = index.X, s = i / 5, t = i % 5; // sample, and this thread's place in it
         const int Reduce = 14, Inner = 1;
@@ -310,7 +389,10 @@ partial class GroupedCnn
 
     // K7 on the GPU: GlobalAvgPool: [4, 4, 11] → [4]
     //     GroupedCnn.cs(18): GlobalAvgPool()
-    private static void GpuK7(global::ILGPU.Index1D index, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> c, global::ILGPU.ArrayView<float> mask, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y)
+    private static void GpuK7(
+        global::ILGPU.Index1D index, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b,
+        global::ILGPU.ArrayView<float> c, global::ILGPU.ArrayView<float> mask, global::ILGPU.ArrayView<float> w,
+        global::ILGPU.ArrayView<float> y)
     {
         long i = index.X, s = i / 4, t = i % 4; // sample, and this thread's place in it
         const int Area = 44;
@@ -321,7 +403,10 @@ partial class GroupedCnn
 
     // K8 on the GPU: Concat along dimension 0: [5] and [4] → [9]
     //     GroupedCnn.cs(18): Concat(s.GlobalAvgPool(), 0)
-    private static void GpuK8(global::ILGPU.Index1D index, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b, global::ILGPU.ArrayView<float> c, global::ILGPU.ArrayView<float> mask, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y)
+    private static void GpuK8(
+        global::ILGPU.Index1D index, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> b,
+        global::ILGPU.ArrayView<float> c, global::ILGPU.ArrayView<float> mask, global::ILGPU.ArrayView<float> w,
+        global::ILGPU.ArrayView<float> y)
     {
         long i = index.X, s = i / 9, t = i % 9; // sample, and this thread's place in it
         if (t < 5)
@@ -341,7 +426,8 @@ partial class GroupedCnn
 
     // K9 on the GPU: Linear "fc": [9] → [3], + bias
     //     GroupedCnn.cs(18): Linear("fc")
-    private static void GpuK9(global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int rows)
+    private static void GpuK9(
+        global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int rows)
     {
         const int N = 3, K = 9, Weight = 576, Bias = 720;
         global::ILGPU.ArrayView<float> tileA = global::ILGPU.SharedMemory.Allocate<float>(544); // [k][row], rows padded
@@ -425,6 +511,7 @@ partial class GroupedCnn
     private static float GpuSilu(float v) => v / (1f + GpuExp(-v));
     private static float GpuGelu(float v) => 0.5f * v * (1f + global::ModelCompiler.Kernels.VectorMath.Erf(v * 0.70710678118654752f));
     // An int4 weight on the device (ModelCompiler.Gpu.DeviceInt4): bits 4i … 4i+3 of its word, less 8, times its block's scale.
-    private static float GpuInt4(global::ILGPU.ArrayView<float> w, long word, int input, long scale) => ((int)((global::ILGPU.Interop.FloatAsInt(w[word]) >> ((input & 7) << 2)) & 15u) - 8) * w[scale];
+    private static float GpuInt4(global::ILGPU.ArrayView<float> w, long word, int input, long scale) =>
+        ((int)((global::ILGPU.Interop.FloatAsInt(w[word]) >> ((input & 7) << 2)) & 15u) - 8) * w[scale];
     private static float GpuGeluTanh(float v) => 0.5f * v * (1f + GpuTanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
 }
