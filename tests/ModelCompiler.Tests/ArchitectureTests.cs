@@ -94,6 +94,42 @@ public class ArchitectureTests
         Assert.Empty(generator::ModelCompiler.Generator.Ops.OpCatalogue.KernelKindsWithoutLowering());
 
     [Fact]
+    public void Every_op_recorded_by_name_is_a_Tensor_method_and_the_ONNX_ones_are_supported_operators()
+    {
+        string[] methods = typeof(Tensor).GetMethods().Where(m => !m.IsStatic).Select(m => m.Name).ToArray();
+        Assert.NotEmpty(generator::ModelCompiler.Generator.Ops.OpCatalogue.MethodNames);
+        foreach (string name in generator::ModelCompiler.Generator.Ops.OpCatalogue.MethodNames)
+            Assert.Contains(name, methods);
+        Assert.Contains("Relu", generator::ModelCompiler.Generator.Ops.OpCatalogue.OnnxNames);
+        Assert.Subset(new HashSet<string>(generator::ModelCompiler.Generator.Import.OnnxImporter.Supported),
+            new HashSet<string>(generator::ModelCompiler.Generator.Ops.OpCatalogue.OnnxNames));
+    }
+
+    /// <summary>
+    /// The stages look ops up in tables (the catalogue, the DSL and ONNX tables) instead of switching over them: no
+    /// <c>switch</c> in the generator runs past 80 lines (the longest, Emit's printer of kernel payloads, is about 70).
+    /// </summary>
+    [Fact]
+    public void No_switch_in_the_generator_grows_past_80_lines()
+    {
+        var offenders = new List<string>();
+        foreach (string file in Directory.GetFiles(Generator, "*.cs", SearchOption.AllDirectories))
+        {
+            if (file.Contains(Path.DirectorySeparatorChar + "obj" + Path.DirectorySeparatorChar, StringComparison.Ordinal)) continue;
+            string[] lines = File.ReadAllLines(file);
+            for (int i = 0; i < lines.Length; i++)
+            {
+                string trimmed = lines[i].TrimStart();
+                if (!Regex.IsMatch(trimmed, @"(^|\s)switch(\s*\(|$)")) continue;
+                int indent = lines[i].Length - trimmed.Length, end = i + 1;
+                while (end < lines.Length && !(lines[end].Length > indent && lines[end][indent] == '}' && lines[end].Substring(0, indent).Trim().Length == 0)) end++;
+                if (end - i > 80) offenders.Add($"{Path.GetRelativePath(Generator, file)}:{i + 1} ({end - i} lines)");
+            }
+        }
+        Assert.Empty(offenders);
+    }
+
+    [Fact]
     public void Only_the_weights_file_reader_touches_files()
     {
         var io = new Regex(@"\bFile\.(Read|Open|Exists|Get)|new FileStream\(|new FileInfo\(|\bDirectory\.(Get|Exists|Enumerate)");

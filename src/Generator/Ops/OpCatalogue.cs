@@ -52,6 +52,9 @@ internal static class OpCatalogue
     /// </summary>
     public static OpKind? ByOnnxName(string op) => Rules.OnnxOperators.TryGetValue(op, out OpKind kind) ? kind : null;
 
+    /// <summary>The <c>Tensor</c> methods <see cref="ByMethod"/> maps, in ordinal order.</summary>
+    public static IEnumerable<string> MethodNames => Rules.Methods.Keys.OrderBy(n => n, StringComparer.Ordinal);
+
     /// <summary>The ONNX operators <see cref="ByOnnxName"/> maps, in ordinal order.</summary>
     public static IEnumerable<string> OnnxNames => Rules.OnnxOperators.Keys.OrderBy(n => n, StringComparer.Ordinal);
 
