@@ -5,7 +5,8 @@ namespace ModelCompiler.GpuBenchmarks;
 internal static class GeneratedGemm
 {
 // BEGIN EMITTED
-internal static void GpuK0(global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int rows)
+internal static void GpuK0(
+    global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int rows)
 {
     const int N = 4096, K = 4096, Weight = 0, Bias = 16777216;
     global::ILGPU.ArrayView<float> tileA = global::ILGPU.SharedMemory.Allocate<float>(544); // [k][row], rows padded
@@ -57,7 +58,8 @@ internal static void GpuK0(global::ILGPU.ArrayView<float> a, global::ILGPU.Array
     if (m0 + ty + 48 < rows && n0 + tx + 48 < N) y[(long)(m0 + ty + 48) * N + n0 + tx + 48] = c3_3 + w[Bias + n0 + tx + 48];
 }
 
-internal static void Gemm128(global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int rows)
+internal static void Gemm128(
+    global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int rows)
 {
     const int N = 4096, K = 4096, Weight = 0, Bias = 16777216;
     global::ILGPU.ArrayView<float> tileA = global::ILGPU.SharedMemory.Allocate<float>(1056); // [k][row], rows padded
