@@ -69,3 +69,10 @@ public static partial class OnnxOpset20;
 /// <summary>MobileNetV3's activations: HardSwish, a HardSigmoid squeeze-and-excitation gate, and a ReduceSum (opset 14).</summary>
 [CompileModel(Onnx = "onnx_mobile.onnx")]
 public static partial class OnnxMobile;
+
+/// <summary>
+/// Several inputs and outputs, as a streaming detector has them (make_models.py): a frame, a recurrent state and a gain
+/// in; a score, the next state and the frame's features out, one of them also read by the rest of the graph.
+/// </summary>
+[CompileModel(Onnx = "onnx_stateful.onnx")]
+public static partial class OnnxStateful;

@@ -608,3 +608,27 @@ torch.manual_seed(28)
 torch.onnx.export(OnnxMobile().eval(), torch.zeros(2, 2, 5, 5), os.path.join(here, "Models", "onnx_mobile.onnx"), input_names=["x"],
                   output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=14)
 print("onnx_mobile: exported to ONNX (opset 14)")
+
+
+class OnnxStateful(torch.nn.Module):
+    """OnnxModels.cs (OnnxStateful): several inputs and outputs, as a streaming detector has them: a frame, a recurrent
+    state and a gain in; a score, the next state and the frame's features out (one of them also read by the rest)."""
+    def __init__(self):
+        super().__init__()
+        self.frame = torch.nn.Linear(12, 8)
+        self.mix = torch.nn.Linear(16, 8)
+        self.score = torch.nn.Linear(8, 3)
+
+    def forward(self, frame, state, gain):
+        features = torch.tanh(self.frame(frame))
+        h = torch.relu(self.mix(torch.cat([features, state.flatten(1)], dim=1))) * gain
+        next_state = (0.5 * state + 0.5 * h.view(-1, 2, 4))
+        return torch.softmax(self.score(h), dim=-1), next_state, features
+
+
+torch.manual_seed(15)
+torch.onnx.export(OnnxStateful().eval(), (torch.zeros(1, 12), torch.zeros(1, 2, 4), torch.zeros(1, 1)),
+                  os.path.join(here, "Models", "onnx_stateful.onnx"), input_names=["frame", "state", "gain"],
+                  output_names=["score", "next_state", "features"],
+                  dynamic_axes={n: {0: "batch"} for n in ["frame", "state", "gain", "score", "next_state", "features"]}, opset_version=13)
+print("onnx_stateful: exported to ONNX (opset 13)")

@@ -302,10 +302,9 @@ public class GeneratorDiagnosticsTests
             ClassLocation = location,
             WeightsFile = "w.safetensors",
             WeightsLocation = location,
-            InputName = "x",
-            InputShape = new Gen.Helpers.EquatableArray<int>(new[] { 4 }),
+            Inputs = new Gen.Helpers.EquatableArray<Gen.Model.ModelValue>(new[] { new Gen.Model.ModelValue("x", new Gen.Helpers.EquatableArray<int>(new[] { 4 })) }),
             Ops = new Gen.Helpers.EquatableArray<Gen.Model.RecordedOp>(new[] { op }),
-            OutputOp = 7,
+            Outputs = new Gen.Helpers.EquatableArray<Gen.Model.ModelOutput>(new[] { new Gen.Model.ModelOutput(7, null) }),
         };
 
         Gen.Model.ModelResult result = Gen.Pipeline.ModelBuilder.Build(declaration,

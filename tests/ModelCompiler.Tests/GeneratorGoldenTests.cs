@@ -51,6 +51,22 @@ public class GeneratorGoldenTests
     }
 
     /// <summary>
+    /// An ONNX graph with three inputs and three outputs: a length and shape constant named after each, one Predict with a
+    /// span per input and per output, every span checked by name, an output that the rest of the graph also reads.
+    /// </summary>
+    [Fact]
+    public void An_ONNX_model_with_several_inputs_and_outputs_compiles_to_the_golden_copy()
+    {
+        string root = GeneratorDiagnosticsTests.RepositoryRoot();
+        const string source = """
+            namespace ModelCompiler.TestModels;
+            [ModelCompiler.CompileModel(Onnx = "onnx_stateful.onnx")]
+            public static partial class OnnxStateful;
+            """;
+        AssertGolden("OnnxStateful.cs", source, Path.Combine(root, "tests/ModelCompiler.TestModels/Models/onnx_stateful.onnx"), "ModelCompiler.TestModels.OnnxStateful");
+    }
+
+    /// <summary>
     /// The GPU entry point (<c>*.Gpu.g.cs</c>: the ILGPU kernels printed per layer) of the Digits model and of the CNN
     /// with a residual block, generated when the project references the GPU runtime.
     /// </summary>

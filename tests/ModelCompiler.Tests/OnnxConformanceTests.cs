@@ -27,7 +27,7 @@ public class OnnxConformanceTests
     private static readonly string[] Suites = { "node", "pytorch-converted", "pytorch-operator", "simple" };
     private const string Source = "using ModelCompiler;\nnamespace Demo;\n[CompileModel(Onnx = \"model.onnx\")]\npublic static partial class Net;\n";
 
-    private delegate void Predict(ReadOnlySpan<float> input, Span<float> output, int batch, int maxDegreeOfParallelism);
+    private delegate void HarnessRun(float[][] inputs, float[][] outputs, int batch);
 
     private enum Outcome { Passed, Failed, NotSupported }
 
@@ -71,10 +71,10 @@ public class OnnxConformanceTests
         var outputs = Directory.GetFiles(data, "output_*.pb").OrderBy(f => f, StringComparer.Ordinal).Select(TensorFile.Read).ToList();
         bool float32 = inputs.Concat(outputs).All(t => t.DataType == 1);
         Result Make(Outcome outcome, string why) => new(suite, name, outcome, why, float32);
-        if (inputs.Count != 1 || outputs.Count != 1)
-            return Make(Outcome.NotSupported, $"{inputs.Count} inputs and {outputs.Count} outputs: a compiled model takes one of each today (issue 15)");
-        if (inputs[0].Floats is null || outputs[0].Floats is null)
-            return Make(Outcome.NotSupported, $"{TensorFile.TypeName(inputs[0].Floats is null ? inputs[0].DataType : outputs[0].DataType)} data: a compiled model takes and gives float32 today (issue 15)");
+        if (inputs.Count == 0 || outputs.Count == 0)
+            return Make(Outcome.NotSupported, $"{inputs.Count} inputs and {outputs.Count} outputs: a compiled model computes outputs from inputs");
+        if (inputs.Concat(outputs).FirstOrDefault(t => t.Floats is null) is { } other)
+            return Make(Outcome.NotSupported, $"{TensorFile.TypeName(other.DataType)} data: a compiled model takes and gives float32 today (issue 15)");
 
         string folder = GeneratorHarness.TempFolder();
         try
@@ -82,7 +82,11 @@ public class OnnxConformanceTests
             string model = Path.Combine(folder, "model.onnx");
             File.Copy(Path.Combine(dir, "model.onnx"), model);
             GeneratorDriver driver = GeneratorHarness.Driver(new[] { new GeneratorHarness.BinaryAdditionalText(model) });
-            driver = driver.RunGeneratorsAndUpdateCompilation(GeneratorHarness.Compilation(("Model.cs", Source)), out Compilation output, out _);
+            // The model's Predict takes one span per input and output: a wrapper compiled with it calls it from arrays.
+            string call = inputs.Count == 1 && outputs.Count == 1 ? "i[0], o[0], batch, 1"
+                : string.Join(", ", inputs.Select((_, k) => $"i[{k}]").Concat(outputs.Select((_, k) => $"o[{k}]"))) + ", batch";
+            string wrapper = "namespace Demo;\npublic static class Harness\n{\n    public static void Run(float[][] i, float[][] o, int batch) => Net.Predict(" + call + ");\n}\n";
+            driver = driver.RunGeneratorsAndUpdateCompilation(GeneratorHarness.Compilation(("Model.cs", Source), ("Harness.cs", wrapper)), out Compilation output, out _);
             GeneratorRunResult run = driver.GetRunResult().Results.Single();
             if (run.Diagnostics.Length > 0)
             {
@@ -97,20 +101,24 @@ public class OnnxConformanceTests
             var context = new AssemblyLoadContext(name, isCollectible: true);
             try
             {
-                Type type = context.LoadFromStream(stream).GetType("Demo.Net", throwOnError: true)!;
-                var predict = type.GetMethod("Predict", new[] { typeof(ReadOnlySpan<float>), typeof(Span<float>), typeof(int), typeof(int) })!.CreateDelegate<Predict>();
-                Tensor input = inputs[0], expected = outputs[0];
-                int batch = input.Dims.Length == 0 ? 1 : (int)input.Dims[0];
-                var actual = new float[expected.Floats!.Length];
+                Type type = context.LoadFromStream(stream).GetType("Demo.Harness", throwOnError: true)!;
+                var predict = type.GetMethod("Run")!.CreateDelegate<HarnessRun>();
+                int batch = inputs[0].Dims.Length == 0 ? 1 : (int)inputs[0].Dims[0];
+                float[][] actual = outputs.Select(t => new float[t.Floats!.Length]).ToArray();
                 try
                 {
-                    predict(input.Floats!, actual, batch, 1);
+                    predict(inputs.Select(t => t.Floats!).ToArray(), actual, batch);
                 }
                 catch (ArgumentException e)
                 {
                     return Make(Outcome.Failed, e.Message);
                 }
-                return Compare(actual, expected.Floats) is { } error ? Make(Outcome.Failed, error) : Make(Outcome.Passed, "");
+                for (int k = 0; k < outputs.Count; k++)
+                {
+                    if (Compare(actual[k], outputs[k].Floats!) is { } error)
+                        return Make(Outcome.Failed, (outputs.Count > 1 ? $"output {k}: " : "") + error);
+                }
+                return Make(Outcome.Passed, "");
             }
             finally
             {

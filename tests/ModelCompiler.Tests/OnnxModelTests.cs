@@ -85,6 +85,61 @@ public class OnnxModelTests
         Assert.InRange(error, 1e-6, 0.05); // int8 for real (not float32), and close
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(8)]
+    [InlineData(300)] // several chunks
+    public void A_model_with_several_inputs_and_outputs_matches_ONNX_Runtime(int batch)
+    {
+        float[] frame = Numerics.Random(batch * OnnxStateful.FrameLength, seed: batch);
+        float[] state = Numerics.Random(batch * OnnxStateful.StateLength, seed: batch + 1);
+        float[] gain = Numerics.Random(batch * OnnxStateful.GainLength, seed: batch + 2);
+        var score = new float[batch * OnnxStateful.ScoreLength];
+        var nextState = new float[batch * OnnxStateful.NextStateLength];
+        var features = new float[batch * OnnxStateful.FeaturesLength];
+        OnnxStateful.Predict(frame, state, gain, score, nextState, features, batch);
+
+        using var session = new InferenceSession(Path.Combine(Numerics.ModelsFolder, "onnx_stateful.onnx"));
+        DenseTensor<float> Tensor(float[] data, ReadOnlySpan<int> sample) => new(data, new[] { batch }.Concat(sample.ToArray()).ToArray());
+        using var results = session.Run(new[]
+        {
+            NamedOnnxValue.CreateFromTensor("frame", Tensor(frame, OnnxStateful.FrameShape)),
+            NamedOnnxValue.CreateFromTensor("state", Tensor(state, OnnxStateful.StateShape)),
+            NamedOnnxValue.CreateFromTensor("gain", Tensor(gain, OnnxStateful.GainShape)),
+        });
+        Assert.Equal(new[] { "frame", "state", "gain" }, OnnxStateful.InputNames);
+        Assert.Equal(new[] { "score", "next_state", "features" }, OnnxStateful.OutputNames);
+        Assert.Equal(new[] { 2, 4 }, OnnxStateful.NextStateShape.ToArray());
+        foreach ((string name, float[] actual) in new[] { ("score", score), ("next_state", nextState), ("features", features) })
+        {
+            float[] expected = results.Single(r => r.Name == name).AsEnumerable<float>().ToArray();
+            Assert.Equal(expected.Length, actual.Length);
+            Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
+        }
+    }
+
+    [Fact]
+    public void A_model_with_several_inputs_checks_every_span_by_name_and_writes_nothing_when_one_is_wrong()
+    {
+        var frame = new float[2 * OnnxStateful.FrameLength];
+        var state = new float[2 * OnnxStateful.StateLength];
+        var gain = new float[2];
+        var score = new float[2 * OnnxStateful.ScoreLength];
+        var nextState = new float[2 * OnnxStateful.NextStateLength];
+        var features = new float[2 * OnnxStateful.FeaturesLength];
+        Array.Fill(score, 7f);
+        var wrong = Assert.Throws<ArgumentException>(() => OnnxStateful.Predict(frame, state.AsSpan(1), gain, score, nextState, features, 2));
+        Assert.Equal("state", wrong.ParamName);
+        // An output written over an input, or over another output.
+        var overInput = Assert.Throws<ArgumentException>(() => OnnxStateful.Predict(frame, state, gain, score, nextState, frame.AsSpan(0, 2 * OnnxStateful.FeaturesLength), 2));
+        Assert.Equal("features", overInput.ParamName);
+        var shared = new float[64];
+        var aliased = Assert.Throws<ArgumentException>(() => OnnxStateful.Predict(frame, state, gain, shared.AsSpan(0, 6), shared.AsSpan(4, 16), features, 2));
+        Assert.Equal("score", aliased.ParamName);
+        Assert.Throws<ArgumentOutOfRangeException>(() => OnnxStateful.Predict(frame, state, gain, score, nextState, features, 0));
+        Assert.All(score, v => Assert.Equal(7f, v));
+    }
+
     [Fact]
     public void The_API_takes_the_ONNX_input_shape_without_the_batch()
     {

@@ -13,7 +13,7 @@ namespace ModelCompiler.Generator.Emit;
 /// constant, the epilogue structs the kernels are specialized with, and the eager entry points.
 /// Never touches a symbol; the output depends on the plan alone (deterministic).
 /// </summary>
-internal static class ModelEmitter
+internal static partial class ModelEmitter
 {
     public const string Version = "0.1.0";
     private const string K = "global::ModelCompiler.Kernels.";
@@ -44,8 +44,17 @@ internal static class ModelEmitter
         foreach (ContainingType outer in plan.ContainingTypes) w.Open($"partial {outer.Keyword} {outer.Name}");
         WriteExplanation(w, plan);
         w.Open($"partial class {plan.ClassName}");
-        WriteConstants(w, plan);
-        WritePredict(w, plan);
+        if (plan.HasSeveralValues)
+        {
+            ValueNames names = ValueNames.Of(plan);
+            WriteConstants(w, plan, names);
+            WritePredict(w, plan, names);
+        }
+        else
+        {
+            WriteConstants(w, plan);
+            WritePredict(w, plan);
+        }
         if (!plan.IsOnnx) WriteEager(w, plan); // an ONNX model has no Forward to run eagerly
         WriteRunRows(w, plan);
         foreach (KernelPlan kernel in plan.Kernels) WriteOperator(w, kernel);
@@ -119,7 +128,9 @@ internal static class ModelEmitter
     private static void WriteExplanation(SourceWriter w, ModelPlan plan)
     {
         var lines = new List<string>();
-        lines.Add($"Forward({plan.InputName}: {Shape(plan.InputShape)}) → {Shape(plan.OutputShape)}, compiled into {plan.Kernels.Count} kernel{(plan.Kernels.Count == 1 ? "" : "s")}:");
+        lines.Add(plan.HasSeveralValues
+            ? $"({string.Join(", ", plan.Inputs.Select(v => $"{v.Name}: {Shape(v.Shape)}"))}) → ({string.Join(", ", plan.Outputs.Select(v => $"{v.Name}: {Shape(v.Shape)}"))}), compiled into {plan.Kernels.Count} kernel{(plan.Kernels.Count == 1 ? "" : "s")}:"
+            : $"Forward({plan.InputName}: {Shape(plan.InputShape)}) → {Shape(plan.OutputShape)}, compiled into {plan.Kernels.Count} kernel{(plan.Kernels.Count == 1 ? "" : "s")}:");
         lines.Add("");
         foreach (KernelPlan kernel in plan.Kernels)
         {
@@ -236,10 +247,11 @@ internal static class ModelEmitter
     /// Token ids read straight from the input are checked before any kernel runs, so an id outside the table throws
     /// with the output untouched (the kernel's own check would stop half-way through the batch).
     /// </summary>
-    internal static void WriteIdChecks(SourceWriter w, ModelPlan plan)
+    internal static void WriteIdChecks(SourceWriter w, ModelPlan plan, ValueNames? names = null)
     {
-        foreach (int rows in plan.Kernels.Where(k => k.A.Buffer == BufferKind.Input).Select(k => k.Op).OfType<EmbeddingOp>().Select(e => e.TableRows).Distinct())
-            w.Line($"{K}Sequence.ValidateIds(input, {rows});");
+        foreach ((int index, int rows) in plan.Kernels.Where(k => k.A.Buffer == BufferKind.Input && k.Op is EmbeddingOp)
+            .Select(k => (k.A.Index, ((EmbeddingOp)k.Op).TableRows)).Distinct())
+            w.Line($"{K}Sequence.ValidateIds({(names is null ? "input" : names.InputParameters[index])}, {rows});");
     }
 
     private static void WriteEager(SourceWriter w, ModelPlan plan)
@@ -277,9 +289,24 @@ internal static class ModelEmitter
         }
         w.Line("/// <summary>Runs every kernel over <paramref name=\"rows\"/> ≤ ChunkRows samples.</summary>");
         w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]");
-        w.Open("private static void RunRows(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows)");
-        if (plan.Kernels.Any(k => Uses(k, BufferKind.Input))) w.Line("ref float x = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input);");
-        w.Line("ref float y = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output);");
+        if (plan.HasSeveralValues)
+        {
+            // One span per input and per output (ValueNames: x, x1, … read them; y, y1, … write them).
+            w.Wrapped("private static void RunRows(" + string.Join(", ", plan.Inputs.Select((_, i) => $"global::System.ReadOnlySpan<float> input{i}")
+                .Concat(plan.Outputs.Select((_, o) => $"global::System.Span<float> output{o}"))) + ", int rows)");
+            w.Line("{");
+            w.Indent();
+            for (int i = 0; i < plan.Inputs.Count; i++)
+                if (plan.Kernels.Any(k => Uses(k, BufferKind.Input, i))) w.Line($"ref float {BufferName(BufferKind.Input, i)} = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input{i});");
+            for (int o = 0; o < plan.Outputs.Count; o++)
+                w.Line($"ref float {BufferName(BufferKind.Output, o)} = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output{o});");
+        }
+        else
+        {
+            w.Open("private static void RunRows(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows)");
+            if (plan.Kernels.Any(k => Uses(k, BufferKind.Input))) w.Line("ref float x = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input);");
+            w.Line("ref float y = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output);");
+        }
         if (usesWeights) w.Line("ref float w = ref CompiledWeights.Buffer.Start;");
         if (usesArena) w.Line($"ref float arena = ref (t_arena ??= new {K}AlignedBuffer(ArenaFloats)).Start;");
         foreach (KernelPlan kernel in plan.Kernels)
@@ -349,6 +376,9 @@ internal static class ModelEmitter
 
     private static bool Uses(KernelPlan k, BufferKind buffer) =>
         k.A.Buffer == buffer || k.B?.Buffer == buffer || k.C?.Buffer == buffer || k.Mask?.Buffer == buffer || k.Output.Buffer == buffer;
+
+    private static bool Uses(KernelPlan k, BufferKind buffer, int index) =>
+        new[] { k.A, k.B, k.C, k.Mask, k.Output }.Any(o => o is not null && o.Buffer == buffer && o.Index == index);
 
     private static string KernelCall(KernelPlan k, ModelPlan plan)
     {
@@ -578,20 +608,23 @@ internal static class ModelEmitter
 
     private static string Ref(Operand operand)
     {
-        string name = operand.Buffer switch
-        {
-            BufferKind.Input => "x",
-            BufferKind.Output => "y",
-            BufferKind.Arena => "arena",
-            _ => "w",
-        };
+        string name = BufferName(operand.Buffer, operand.Index);
         return operand.Offset == 0 ? name : $"{Unsafe}.Add(ref {name}, {operand.Offset})";
     }
 
+    /// <summary>The local that refers to a buffer in RunRows: x, x1, … for the inputs; y, y1, … for the outputs.</summary>
+    private static string BufferName(BufferKind buffer, int index) => buffer switch
+    {
+        BufferKind.Input => index == 0 ? "x" : "x" + index.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        BufferKind.Output => index == 0 ? "y" : "y" + index.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        BufferKind.Arena => "arena",
+        _ => "w",
+    };
+
     private static string Describe(Operand operand) => operand.Buffer switch
     {
-        BufferKind.Input => "the input",
-        BufferKind.Output => "the output",
+        BufferKind.Input => operand.Index == 0 ? "the input" : $"input {operand.Index}",
+        BufferKind.Output => operand.Index == 0 ? "the output" : $"output {operand.Index}",
         BufferKind.Arena => $"arena@{operand.Offset}",
         _ => $"weights@{operand.Offset}",
     };

@@ -1,21 +1,30 @@
 using System.Collections.Generic;
+using System.Linq;
 
 namespace ModelCompiler.Generator.Graph;
 
 /// <summary>A model as the graph IR: nodes in program order (inputs before users) and the node Forward returns.</summary>
 internal sealed class ModelGraph
 {
-    public ModelGraph(List<Node> nodes, int output)
+    public ModelGraph(List<Node> nodes, int[] outputs)
     {
         Nodes = nodes;
-        Output = output;
+        Outputs = outputs;
     }
 
     public List<Node> Nodes { get; }
-    public int Output { get; }
+
+    /// <summary>The nodes the model returns, in order (one node may be returned twice).</summary>
+    public int[] Outputs { get; }
+
+    /// <summary>The first output.</summary>
+    public int Output => Outputs[0];
     public Node OutputNode => Nodes[Output];
 
-    /// <summary>For each node, the nodes that read it.</summary>
+    /// <summary>
+    /// For each node, the nodes that read it. A model output that other nodes read also lists itself, so that no pass
+    /// fuses it into a reader (or folds it away) as if the reader were its only use: its value must be stored.
+    /// </summary>
     public List<int>[] Consumers()
     {
         var consumers = new List<int>[Nodes.Count];
@@ -24,6 +33,8 @@ internal sealed class ModelGraph
         {
             foreach (int input in node.Inputs) consumers[input].Add(node.Id);
         }
+        foreach (int output in Outputs.Distinct())
+            if (consumers[output].Count > 0) consumers[output].Add(output);
         return consumers;
     }
 }

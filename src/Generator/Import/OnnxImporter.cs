@@ -16,36 +16,42 @@ namespace ModelCompiler.Generator.Import;
 /// <summary>What an ONNX file becomes: the ops (as a Forward method would have recorded them) and the weights, laid out as a safetensors image.</summary>
 internal sealed class OnnxImport
 {
-    public OnnxImport(List<RecordedOp> ops, int output, string inputName, string outputName, int[] inputShape, byte[] weights)
+    public OnnxImport(List<RecordedOp> ops, EquatableArray<ModelValue> inputs, EquatableArray<ModelOutput> outputs, byte[] weights)
     {
-        Ops = ops; Output = output; InputName = inputName; OutputName = outputName; InputShape = inputShape; Weights = weights;
+        Ops = ops; Inputs = inputs; Outputs = outputs; Weights = weights;
     }
 
     public List<RecordedOp> Ops { get; }
-    public int Output { get; }
-    public string InputName { get; }
-    public string OutputName { get; }
-    public int[] InputShape { get; }
+
+    /// <summary>The graph's inputs that are not initializers, in the file's order, each with its per-sample shape.</summary>
+    public EquatableArray<ModelValue> Inputs { get; }
+
+    /// <summary>The graph's outputs, in the file's order: the op computing each, and its name.</summary>
+    public EquatableArray<ModelOutput> Outputs { get; }
 
     /// <summary>The weights the ops name, as a safetensors file image: the rest of the pipeline reads weights from one.</summary>
     public byte[] Weights { get; }
 
-    /// <summary>The output's shape as the file declares it (null dimensions symbolic or unknown), or null when it declares none.</summary>
-    public long?[]? DeclaredOutputShape { get; init; }
+    /// <summary>Each output's shape as the file declares it (null dimensions symbolic or unknown), or null where it declares none.</summary>
+    public long?[]?[] DeclaredOutputShapes { get; init; } = Array.Empty<long?[]?>();
 
     /// <summary>
-    /// What is wrong with the declared output shape, given the shape shape inference found for one sample; null when they
+    /// What is wrong with a declared output shape, given the shapes shape inference found for one sample; null when they
     /// agree (the first dimension is the batch; a symbolic or unknown dimension agrees with anything). onnx's checker and
     /// ONNX Runtime refuse a file whose declared shape disagrees; so does the compiler, rather than pick one.
     /// </summary>
-    public string? OutputShapeError(int[] sample)
+    public string? OutputShapeError(int[][] samples)
     {
-        if (DeclaredOutputShape is null) return null;
-        string declared = "[" + string.Join(", ", DeclaredOutputShape.Select(d => d?.ToString(CultureInfo.InvariantCulture) ?? "?")) + "]";
-        string computed = "[N, " + string.Join(", ", sample) + "]";
-        if (DeclaredOutputShape.Length != sample.Length + 1
-            || DeclaredOutputShape.Skip(1).Where((d, i) => d is not null && d.Value != sample[i]).Any())
-            return $"output '{OutputName}' is declared {declared}, but the graph computes {computed}";
+        for (int o = 0; o < samples.Length && o < DeclaredOutputShapes.Length; o++)
+        {
+            long?[]? shape = DeclaredOutputShapes[o];
+            if (shape is null) continue;
+            int[] sample = samples[o];
+            string declared = "[" + string.Join(", ", shape.Select(d => d?.ToString(CultureInfo.InvariantCulture) ?? "?")) + "]";
+            string computed = "[N, " + string.Join(", ", sample) + "]";
+            if (shape.Length != sample.Length + 1 || shape.Skip(1).Where((d, i) => d is not null && d.Value != sample[i]).Any())
+                return $"output '{Outputs[o].Name}' is declared {declared}, but the graph computes {computed}";
+        }
         return null;
     }
 }
@@ -60,6 +66,9 @@ internal sealed class OnnxImport
 /// </summary>
 internal static partial class OnnxImporter
 {
+    /// <summary>The most inputs, and the most outputs, a compiled model has (each is a parameter of its <c>Predict</c>).</summary>
+    public const int MaxValues = 64;
+
     /// <summary>The most nodes a graph may have: the import's work (and the generated code) stays bounded.</summary>
     public const int MaxNodes = 100_000;
 
@@ -185,35 +194,40 @@ internal static partial class OnnxImporter
                 foreach (OnnxValueInfo o in graph.Outputs) _uses[o.Name] = _uses.TryGetValue(o.Name, out int u) ? u + 1 : 1;
 
                 List<OnnxValueInfo> inputs = graph.Inputs.Where(v => !_constants.ContainsKey(v.Name)).ToList();
-                if (inputs.Count != 1) throw Fail($"the graph has {inputs.Count} inputs besides its initializers; a compiled model takes exactly one");
-                OnnxValueInfo input = inputs[0];
-                if (input.ElementType != OnnxDataType.Float) throw Fail($"input '{input.Name}' is {input.ElementType}; a compiled model takes float32");
-                if (input.Shape is null || input.Shape.Count < 2)
-                    throw Fail($"input '{input.Name}' needs a shape of [batch, …] with at least one more dimension");
-                var sample = new int[input.Shape.Count - 1];
-                for (int d = 1; d < input.Shape.Count; d++)
+                if (inputs.Count == 0) throw Fail("the graph has no input besides its initializers; a compiled model computes from at least one");
+                if (inputs.Count > MaxValues) throw Fail($"the graph has {inputs.Count} inputs; a compiled model takes at most {MaxValues}");
+                var declared = new List<ModelValue>();
+                foreach (OnnxValueInfo input in inputs)
                 {
-                    long? v = input.Shape[d].Value;
-                    if (v is null or <= 0 or > int.MaxValue)
-                        throw Fail($"input '{input.Name}' dimension {d} is '{input.Shape[d].Parameter ?? "unknown"}': only the first (the batch) may vary");
-                    sample[d - 1] = (int)v.Value;
+                    if (input.ElementType != OnnxDataType.Float) throw Fail($"input '{input.Name}' is {input.ElementType}; a compiled model takes float32");
+                    if (input.Shape is null || input.Shape.Count < 2)
+                        throw Fail($"input '{input.Name}' needs a shape of [batch, …] with at least one more dimension");
+                    var sample = new int[input.Shape.Count - 1];
+                    for (int d = 1; d < input.Shape.Count; d++)
+                    {
+                        long? v = input.Shape[d].Value;
+                        if (v is null or <= 0 or > int.MaxValue)
+                            throw Fail($"input '{input.Name}' dimension {d} is '{input.Shape[d].Parameter ?? "unknown"}': only the first (the batch) may vary");
+                        sample[d - 1] = (int)v.Value;
+                    }
+                    long sampleCount = SizeMath.Product(sample);
+                    if (!SizeMath.Fits(sampleCount))
+                        throw Fail($"input '{input.Name}' is [N, {string.Join(", ", sample)}]: {SizeMath.Format(sampleCount)} values per sample, more than the {SizeMath.Format(SizeMath.MaxElements)} one tensor can hold");
+                    int index = declared.Count;
+                    _ops.Add(new RecordedOp(_ops.Count, OpKind.Input, EquatableArray<int>.Empty, input.Name, 0f, new InputIndex(index), _at, null, input.Name));
+                    declared.Add(new ModelValue(input.Name, new EquatableArray<int>(sample)));
+                    _activations[input.Name] = _ops.Count - 1;
+                    _ranks[input.Name] = input.Shape.Count;
                 }
-                long sampleCount = SizeMath.Product(sample);
-                if (!SizeMath.Fits(sampleCount))
-                    throw Fail($"input '{input.Name}' is [N, {string.Join(", ", sample)}]: {SizeMath.Format(sampleCount)} values per sample, more than the {SizeMath.Format(SizeMath.MaxElements)} one tensor can hold");
-                _ops.Add(new RecordedOp(0, OpKind.Input, EquatableArray<int>.Empty, input.Name, 0f, null, _at, null, input.Name));
                 _declaration = new ModelDeclaration
                 {
                     ClassLocation = _at,
                     WeightsFile = _file,
                     WeightsLocation = _at,
                     WeightsStorage = WeightsStorage.Embedded,
-                    InputName = input.Name,
-                    InputShape = new EquatableArray<int>(sample),
+                    Inputs = declared.ToEquatableArray(),
                     IsOnnx = true,
                 };
-                _activations[input.Name] = 0;
-                _ranks[input.Name] = input.Shape.Count;
 
                 // Constant nodes first: they read nothing, and the patterns below look ahead at constants (ε, 2, √2)
                 // that exporters write after the node where a pattern starts.
@@ -238,12 +252,20 @@ internal static partial class OnnxImporter
                     }
                 }
 
-                if (graph.Outputs.Count != 1) throw Fail($"the graph has {graph.Outputs.Count} outputs; a compiled model has exactly one");
-                if (!_activations.TryGetValue(graph.Outputs[0].Name, out int output))
-                    throw Fail($"output '{graph.Outputs[0].Name}' is not computed from the input");
-                return new OnnxImport(_ops, output, input.Name, graph.Outputs[0].Name, sample, SafeTensorsImage())
+                if (graph.Outputs.Count == 0) throw Fail("the graph has no output");
+                if (graph.Outputs.Count > MaxValues) throw Fail($"the graph has {graph.Outputs.Count} outputs; a compiled model gives at most {MaxValues}");
+                var outputs = new List<ModelOutput>();
+                foreach (OnnxValueInfo o in graph.Outputs)
                 {
-                    DeclaredOutputShape = graph.Outputs[0].Shape?.Select(d => d.Value).ToArray(),
+                    if (o.ElementType is not (OnnxDataType.Float or OnnxDataType.Undefined))
+                        throw Fail($"output '{o.Name}' is {o.ElementType}; a compiled model gives float32");
+                    if (!_activations.TryGetValue(o.Name, out int op))
+                        throw Fail($"output '{o.Name}' is not computed from the inputs (a constant, or not computed at all)");
+                    outputs.Add(new ModelOutput(op, o.Name));
+                }
+                return new OnnxImport(_ops, declared.ToEquatableArray(), outputs.ToEquatableArray(), SafeTensorsImage())
+                {
+                    DeclaredOutputShapes = graph.Outputs.Select(o => o.Shape?.Select(d => d.Value).ToArray()).ToArray(),
                 };
             }
             catch (Stop)

@@ -14,6 +14,9 @@ internal sealed record Operand(BufferKind Buffer, int Offset)
     /// the GPU code lays values out for another number of rows, so it scales only the rest.
     /// </summary>
     public int RowOffset { get; init; }
+
+    /// <summary>Which model input or output (<see cref="BufferKind.Input"/>, <see cref="BufferKind.Output"/>): 0 for the first.</summary>
+    public int Index { get; init; }
 }
 
 /// <summary>What a kernel does; each kind maps to one runtime kernel.</summary>

@@ -3,6 +3,12 @@ using ModelCompiler.Generator.Helpers;
 
 namespace ModelCompiler.Generator.Model;
 
+/// <summary>A model input: its name (the Forward parameter's, or the ONNX graph input's) and its per-sample shape.</summary>
+internal sealed record ModelValue(string Name, EquatableArray<int> Shape);
+
+/// <summary>A model output: the op that computes it and its name (the ONNX graph output's; null for Forward's return value).</summary>
+internal sealed record ModelOutput(int Op, string? Name);
+
 /// <summary>A type the model class is nested in, to re-open it in generated code.</summary>
 internal sealed record ContainingType(string Keyword, string Name);
 
@@ -34,13 +40,24 @@ internal sealed record ModelDeclaration
     public string? CalibrationFile { get; init; }
     public LocationInfo? CalibrationLocation { get; init; }
 
-    /// <summary>Forward's input: its name and the per-sample shape its <c>[Shape]</c> declares.</summary>
-    public string InputName { get; init; } = "";
-    public EquatableArray<int> InputShape { get; init; } = EquatableArray<int>.Empty;
+    /// <summary>
+    /// The model's inputs, in order: Forward's parameter with the per-sample shape its <c>[Shape]</c> declares, or the ONNX
+    /// graph's inputs (those that are not initializers). Each is an <c>Input</c> op whose <see cref="InputIndex"/> says which.
+    /// </summary>
+    public EquatableArray<ModelValue> Inputs { get; init; } = EquatableArray<ModelValue>.Empty;
 
-    /// <summary>The ops Forward records, in order (inputs before users), and the one it returns (-1 before any).</summary>
+    /// <summary>The first input's name and shape (a model declared in C# has one).</summary>
+    public string InputName => Inputs.Count > 0 ? Inputs[0].Name : "";
+    public EquatableArray<int> InputShape => Inputs.Count > 0 ? Inputs[0].Shape : EquatableArray<int>.Empty;
+
+    /// <summary>The ops Forward records, in order (inputs before users).</summary>
     public EquatableArray<RecordedOp> Ops { get; init; } = EquatableArray<RecordedOp>.Empty;
-    public int OutputOp { get; init; } = -1;
+
+    /// <summary>The model's outputs, in order: Forward's return value, or the ONNX graph's outputs (none before any op).</summary>
+    public EquatableArray<ModelOutput> Outputs { get; init; } = EquatableArray<ModelOutput>.Empty;
+
+    /// <summary>The op of the first output (-1 before any).</summary>
+    public int OutputOp => Outputs.Count > 0 ? Outputs[0].Op : -1;
 
     /// <summary>What the parser reported.</summary>
     public EquatableArray<DiagnosticInfo> Diagnostics { get; init; } = EquatableArray<DiagnosticInfo>.Empty;
@@ -53,6 +70,6 @@ internal sealed record ModelDeclaration
     /// </summary>
     public bool IsOnnx { get; init; }
 
-    /// <summary>The ONNX graph's output name, once the file is read.</summary>
-    public string? OutputName { get; init; }
+    /// <summary>The first output's name (the ONNX graph's, once the file is read).</summary>
+    public string? OutputName => Outputs.Count > 0 ? Outputs[0].Name : null;
 }

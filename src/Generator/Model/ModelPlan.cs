@@ -2,6 +2,9 @@ using ModelCompiler.Generator.Helpers;
 
 namespace ModelCompiler.Generator.Model;
 
+/// <summary>A model input or output in the plan: its name (null for Forward's return value), per-sample shape and length.</summary>
+internal sealed record PlanValue(string? Name, EquatableArray<int> Shape, int Length);
+
 /// <summary>Int8Static: a Linear layer's calibrated input range (largest magnitude).</summary>
 internal sealed record LayerRange(string Layer, float Range);
 
@@ -53,6 +56,16 @@ internal sealed record ModelPlan(
 
     /// <summary>The ONNX graph's output name (null for a model declared in C#).</summary>
     public string? OutputName { get; init; }
+
+    /// <summary>
+    /// Every input and output, in order (the first are <see cref="InputName"/>, <see cref="InputShape"/>, … above). A model
+    /// with more than one of either gets a <c>Predict</c> with one span per input and per output.
+    /// </summary>
+    public EquatableArray<PlanValue> Inputs { get; init; } = EquatableArray<PlanValue>.Empty;
+    public EquatableArray<PlanValue> Outputs { get; init; } = EquatableArray<PlanValue>.Empty;
+
+    /// <summary>More than one input or output.</summary>
+    public bool HasSeveralValues => Inputs.Count > 1 || Outputs.Count > 1;
 
     /// <summary>
     /// The GPU entry point's decisions (Passes/PlanGpu), when one is generated: the project references ModelCompiler.Gpu,

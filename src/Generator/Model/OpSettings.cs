@@ -24,6 +24,9 @@ internal sealed record PermuteSettings(EquatableArray<int> Order) : OpSettings;
 /// <summary>Mean, Concat, Unsqueeze, Squeeze: the one dimension they work on.</summary>
 internal sealed record AxisSettings(int Axis) : OpSettings;
 
+/// <summary>An <c>Input</c> op: which of the model's inputs it is (<c>ModelDeclaration.Inputs</c>).</summary>
+internal sealed record InputIndex(int Index) : OpSettings;
+
 /// <summary>How a Slice came to be, which decides how its bounds are checked.</summary>
 internal enum SliceOrigin
 {

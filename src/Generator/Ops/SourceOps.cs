@@ -13,11 +13,12 @@ internal static class SourceOps
         catalogue.Shape(Parameter, OpKind.Parameter);
     }
 
-    /// <summary>The model input: the declared per-sample shape.</summary>
+    /// <summary>A model input: its declared per-sample shape.</summary>
     private static Node? Input(ShapeContext c)
     {
         RecordedOp op = c.Op;
-        return new Node(op, c.Model.InputShape.ToArray(), isConstant: false);
+        int index = op.Settings is InputIndex i ? i.Index : 0;
+        return new Node(op, c.Model.Inputs[index].Shape.ToArray(), isConstant: false);
     }
 
     /// <summary>A weight tensor used as a value: its shape in the weights file, a constant.</summary>

@@ -51,10 +51,9 @@ internal static class ModelParser
                 QuantizeLocation = quantizeLocation,
                 CalibrationFile = calibration,
                 CalibrationLocation = calibrationLocation,
-                InputName = inputName,
-                InputShape = new EquatableArray<int>(shape ?? Array.Empty<int>()),
+                Inputs = new EquatableArray<ModelValue>(new[] { new ModelValue(inputName, new EquatableArray<int>(shape ?? Array.Empty<int>())) }),
                 Ops = new EquatableArray<RecordedOp>(ops ?? Array.Empty<RecordedOp>()),
-                OutputOp = output,
+                Outputs = output < 0 ? EquatableArray<ModelOutput>.Empty : new EquatableArray<ModelOutput>(new[] { new ModelOutput(output, null) }),
                 Diagnostics = diagnostics.ToEquatableArray(),
             };
 

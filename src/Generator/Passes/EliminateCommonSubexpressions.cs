@@ -13,7 +13,7 @@ namespace ModelCompiler.Generator.Passes;
 /// </summary>
 internal static class EliminateCommonSubexpressions
 {
-    public static (List<RecordedOp> Ops, int Output) Run(IReadOnlyList<RecordedOp> ops, int output)
+    public static (List<RecordedOp> Ops, int[] Outputs) Run(IReadOnlyList<RecordedOp> ops, int[] outputs)
     {
         var replacement = new int[ops.Count];
         var kept = new List<RecordedOp>();
@@ -33,7 +33,7 @@ internal static class EliminateCommonSubexpressions
             seen[key] = id;
             replacement[op.Id] = id;
         }
-        return (kept, replacement[output]);
+        return (kept, outputs.Select(o => replacement[o]).ToArray());
     }
 
     /// <summary>What makes two ops the same computation (settings compare by value; the scalar by its exact text).</summary>

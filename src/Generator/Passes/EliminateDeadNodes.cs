@@ -8,7 +8,7 @@ internal static class EliminateDeadNodes
     public static bool[] Run(ModelGraph graph)
     {
         var live = new bool[graph.Nodes.Count];
-        live[graph.Output] = true;
+        foreach (int output in graph.Outputs) live[output] = true;
         // Inputs always have smaller ids than their users, so one backward sweep finds every live node.
         for (int i = graph.Nodes.Count - 1; i >= 0; i--)
         {

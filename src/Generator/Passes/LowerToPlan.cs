@@ -30,8 +30,14 @@ internal static class LowerToPlan
         var producer = new Dictionary<int, int>();
         for (int k = 0; k < groups.Count; k++) producer[root[groups[k].Result.Id]] = k;
 
-        int outputRoot = root[graph.Output];
-        bool needsCopy = !producer.ContainsKey(outputRoot); // Forward returns its input (or a view of it) unchanged
+        // Each output is stored straight into its span when a kernel computes it; one returned unchanged from an input (or a
+        // value returned a second time) is copied there by a kernel at the end.
+        var outputAt = new Dictionary<int, int>();
+        for (int o = 0; o < graph.Outputs.Length; o++)
+        {
+            int r = root[graph.Outputs[o]];
+            if (producer.ContainsKey(r) && !outputAt.ContainsKey(r)) outputAt[r] = o;
+        }
 
         // Weights buffer.
         var blobs = new List<WeightBlob>();
@@ -96,7 +102,7 @@ internal static class LowerToPlan
             // A group whose last node is a folded BatchNorm stores the layer's value: key everything by storage root.
             Node result = groups[k].Result;
             int stored = root[result.Id];
-            if (stored == outputRoot) continue;
+            if (outputAt.ContainsKey(stored)) continue;
             requestIndex[stored] = requests.Count;
             requests.Add(new ArenaRequest(result.ElementCount, k, lastRead.TryGetValue(stored, out int last) ? last : k));
         }
@@ -107,9 +113,9 @@ internal static class LowerToPlan
         Operand Where(Node node)
         {
             int r = root[node.Id];
-            if (r == outputRoot && !needsCopy) return new Operand(BufferKind.Output, 0);
+            if (outputAt.TryGetValue(r, out int output)) return new Operand(BufferKind.Output, 0) { Index = output };
             Node stored = graph.Nodes[r];
-            if (stored.Kind == OpKind.Input) return new Operand(BufferKind.Input, 0);
+            if (stored.Kind == OpKind.Input) return new Operand(BufferKind.Input, 0) { Index = stored.Source.Settings is InputIndex i ? i.Index : 0 };
             if (stored.Kind == OpKind.Parameter)
                 return new Operand(BufferKind.Weights, Blob(WeightLayoutKind.Raw, stored.Weight!.Name, stored.ElementCount, 0, 0, null, 0).Offset);
             if (stored.IsConstant)
@@ -129,7 +135,7 @@ internal static class LowerToPlan
             if (kernel.Op is LinearOp { Weights: LinearWeights.Int8 } int8 && staticRanges is not null && staticRanges.TryGetValue(group.Root.Source.Name!, out float range))
                 kernel = kernel with { Op = int8 with { StaticRange = range } };
             int stored = root[group.Result.Id];
-            if (stored != outputRoot) kernel = kernel with { LastReader = lastRead.TryGetValue(stored, out int last) ? last : kernels.Count };
+            if (!outputAt.ContainsKey(stored)) kernel = kernel with { LastReader = lastRead.TryGetValue(stored, out int last) ? last : kernels.Count };
             if (throughNext[kernels.Count]) kernel = kernel with { InputsLiveThroughNext = true };
             kernels.Add(kernel);
         }
@@ -148,12 +154,15 @@ internal static class LowerToPlan
         // Int8 layers quantize a tile of activation rows into fixed scratch at the end of the arena.
         // Attention keeps one row of scores there.
         int scratchFloats = kernels.Select(k => PlanArena.Align(ScratchFloats(k.Op))).DefaultIfEmpty(0).Max();
-        if (needsCopy)
+        for (int o = 0; o < graph.Outputs.Length; o++)
         {
-            Node output = graph.OutputNode;
-            kernels.Add(new KernelPlan(kernels.Count, $"Copy {Node.Format(output.Shape)} to the output",
-                LoweringContext.SourcesOf(output).ToEquatableArray(), Where(graph.Nodes[outputRoot]), null, new Operand(BufferKind.Output, 0), new CopyOp(output.ElementCount),
-                EquatableArray<EpilogueStep>.Empty, 0));
+            Node output = graph.Nodes[graph.Outputs[o]];
+            if (outputAt.TryGetValue(root[output.Id], out int written) && written == o) continue;
+            // The source is an input or another output's span, never the arena: no arena slot has to outlive its kernels.
+            string which = graph.Outputs.Length == 1 ? "the output" : $"output {o}" + (model.Outputs[o].Name is { } name ? $" ('{name}')" : "");
+            kernels.Add(new KernelPlan(kernels.Count, $"Copy {Node.Format(output.Shape)} to {which}",
+                LoweringContext.SourcesOf(output).ToEquatableArray(), Where(graph.Nodes[root[output.Id]]), null, new Operand(BufferKind.Output, 0) { Index = o },
+                new CopyOp(output.ElementCount), EquatableArray<EpilogueStep>.Empty, 0));
         }
 
         // The float32 size of the weight tensors the model uses, each counted once however often it is used.
@@ -161,13 +170,17 @@ internal static class LowerToPlan
             .Where(t => t is not null).GroupBy(t => t!.Name, StringComparer.Ordinal).Sum(g => 4 * g.First()!.ElementCount);
 
         Node outputNode = graph.OutputNode;
+        PlanValue[] inputs = model.Inputs.Select(v => new PlanValue(v.Name, v.Shape, v.Shape.Aggregate(1, (p, d) => checked(p * d)))).ToArray();
+        PlanValue[] outputs = graph.Outputs.Select((id, o) => new PlanValue(model.Outputs[o].Name, new EquatableArray<int>(graph.Nodes[id].Shape), graph.Nodes[id].ElementCount)).ToArray();
         return new ModelPlan(model.Namespace, model.ContainingTypes, model.ClassName, model.SourceFileName, model.InputName,
             model.WeightsFile!, fileLength, fileHash,
-            model.InputShape, new EquatableArray<int>(outputNode.Shape), graph.Nodes[0].ElementCount, outputNode.ElementCount,
+            model.InputShape, new EquatableArray<int>(outputNode.Shape), inputs[0].Length, outputNode.ElementCount,
             chunkRows, floatsPerRow, kernels.Sum(k => k.FlopsPerSample), weightFloats,
             kernels.ToEquatableArray(), blobs.ToEquatableArray())
         {
             ScratchFloats = scratchFloats,
+            Inputs = inputs.ToEquatableArray(),
+            Outputs = outputs.ToEquatableArray(),
             LiveFloatsPerRow = liveFloatsPerRow,
             Quantize = model.Quantize,
             FloatLayers = model.FloatLayers,

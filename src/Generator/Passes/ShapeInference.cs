@@ -1,3 +1,4 @@
+using System.Linq;
 using System;
 using System.Collections.Generic;
 using ModelCompiler.Generator.Diagnostics;
@@ -25,15 +26,17 @@ internal static class ShapeInference
             if (node is null) return null; // the first error stops inference: later shapes would only repeat it
             nodes.Add(node);
         }
-        Node output = nodes[model.OutputOp];
-        if (output.IsConstant)
+        foreach (ModelOutput o in model.Outputs)
         {
+            Node output = nodes[o.Op];
+            if (!output.IsConstant) continue;
             // Everything Forward returns would be computed from weights alone: the same for every input.
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedConstruct, output.Source.Location, output.Source.Text,
-                "Forward must return a value computed from its input, not from weight tensors alone"));
+                o.Name is null ? "Forward must return a value computed from its input, not from weight tensors alone"
+                    : $"output '{o.Name}' is computed from weight tensors alone, the same for every input; a compiled model's outputs depend on its inputs"));
             return null;
         }
-        return new ModelGraph(nodes, model.OutputOp);
+        return new ModelGraph(nodes, model.Outputs.Select(o => o.Op).ToArray());
     }
 
     /// <summary>

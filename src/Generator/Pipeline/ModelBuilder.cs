@@ -83,11 +83,9 @@ internal static class ModelBuilder
                     declaredOutput = import;
                     model = model with
                     {
-                        InputName = import.InputName,
-                        InputShape = new EquatableArray<int>(import.InputShape),
+                        Inputs = import.Inputs,
                         Ops = import.Ops.ToEquatableArray(),
-                        OutputOp = import.Output,
-                        OutputName = import.OutputName,
+                        Outputs = import.Outputs,
                         WeightsStorage = WeightsStorage.Embedded, // embedded: the runtime reads safetensors files, not ONNX
                     };
                     bytes = import.Weights;
@@ -107,11 +105,11 @@ internal static class ModelBuilder
             }
             cancellationToken.ThrowIfCancellationRequested();
 
-            (List<RecordedOp> ops, int output) = EliminateCommonSubexpressions.Run(model.Ops.ToArray(), model.OutputOp);
-            model = model with { Ops = ops.ToEquatableArray(), OutputOp = output };
+            (List<RecordedOp> ops, int[] outputs) = EliminateCommonSubexpressions.Run(model.Ops.ToArray(), model.Outputs.Select(o => o.Op).ToArray());
+            model = model with { Ops = ops.ToEquatableArray(), Outputs = model.Outputs.Select((o, i) => o with { Op = outputs[i] }).ToEquatableArray() };
             ModelGraph? graph = ShapeInference.Build(model, header, diagnostics);
             if (graph is null) return Stop();
-            if (declaredOutput?.OutputShapeError(graph.OutputNode.Shape) is { } outputError)
+            if (declaredOutput?.OutputShapeError(graph.Outputs.Select(o => graph.Nodes[o].Shape).ToArray()) is { } outputError)
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WeightsFileInvalid, model.WeightsLocation, model.WeightsFile!, outputError));
                 return Stop();
@@ -154,7 +152,8 @@ internal static class ModelBuilder
             // Embedding costs ~0.5 s of compile time per MB (docs/performance.md): big weights are read from the file instead.
             plan = plan with { EmbedWeights = model.WeightsStorage == WeightsStorage.Embedded || (model.WeightsStorage == WeightsStorage.Auto && plan.EmbeddedBytes <= options.EmbedLimit), IsOnnx = model.IsOnnx, OutputName = model.OutputName };
             // Every kernel kind has a GPU form (Emit/GpuEmitter, GpuBodies): with the GPU runtime referenced, every model gets CreateGpu.
-            if (gpu) plan = plan with { GpuPlan = PlanGpu.Run(plan) };
+            // A model with several inputs or outputs has no GPU entry point yet (its Predict takes a span for each).
+            if (gpu && !plan.HasSeveralValues) plan = plan with { GpuPlan = PlanGpu.Run(plan) };
             // The image goes on to the weights step only when it is embedded (then it is small, or the project asked for it):
             // the pipeline keeps step values alive, and a file-storage model's weights are read at run time instead.
             return new ModelResult(plan, diagnostics.ToEquatableArray()) { Image = plan.EmbedWeights ? image : null };
@@ -224,6 +223,11 @@ internal static class ModelBuilder
     {
         string name = model.CalibrationFile!;
         DiagnosticInfo Fail(string why) => DiagnosticInfo.Create(DiagnosticDescriptors.CalibrationInvalid, model.CalibrationLocation, name, why);
+        if (model.Inputs.Count > 1)
+        {
+            diagnostics.Add(Fail($"the model has {model.Inputs.Count} inputs, and a calibration file holds one ('input'); use Quantize = Quantization.Int8 (ranges measured at run time)"));
+            return null;
+        }
         var matches = files.Where(f => f.Matches(name)).GroupBy(f => f.Path, StringComparer.Ordinal).Select(g => g.First()).ToList();
         if (matches.Count != 1)
         {

@@ -22,6 +22,30 @@ public static class PredictArguments
             throw new ArgumentException("The output span must not overlap the input span.", "output");
     }
 
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> when <paramref name="batch"/> is not positive.</summary>
+    public static void ValidateBatch(int batch)
+    {
+        if (batch <= 0)
+            throw new ArgumentOutOfRangeException(nameof(batch), batch, "The batch size must be at least 1.");
+    }
+
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> naming <paramref name="parameter"/> when <paramref name="span"/> does not hold
+    /// exactly <paramref name="batch"/> samples of <paramref name="perSample"/> floats (a model with several inputs or outputs).
+    /// </summary>
+    public static void ValidateLength(ReadOnlySpan<float> span, int batch, int perSample, string parameter)
+    {
+        long expected = (long)batch * perSample;
+        if (span.Length != expected) ThrowLength(parameter, expected, span.Length, batch, perSample);
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming <paramref name="parameter"/> when the output <paramref name="output"/> overlaps <paramref name="other"/>.</summary>
+    public static void ValidateApart(ReadOnlySpan<float> output, ReadOnlySpan<float> other, string parameter)
+    {
+        if (output.Overlaps(other))
+            throw new ArgumentException($"The output span '{parameter}' must not overlap another input or output span.", parameter);
+    }
+
     [DoesNotReturn]
     private static void ThrowLength(string parameter, long expected, int actual, int batch, int perSample) =>
         throw new ArgumentException(
