@@ -24,12 +24,18 @@ internal static class OnnxConstantFolding
     public const long MaxElements = 1 << 24;
 
     /// <summary>An activation's shape: the batch (symbolic), then the sample dimensions; ONNX 15's start and end pick a part.</summary>
-    public static OnnxConstant Shape(int[] sample, long start, long? end)
+    /// <summary>The Shape of an activation: the batch as a symbol, then the sample's dimensions (only these when <paramref name="whole"/>).</summary>
+    public static OnnxConstant Shape(int[] sample, long start, long? end, bool whole = false)
     {
-        var longs = new long[sample.Length + 1];
-        var batch = new bool[sample.Length + 1];
-        longs[0] = 1; batch[0] = true;
-        for (int i = 0; i < sample.Length; i++) longs[i + 1] = sample[i];
+        int lead = whole ? 0 : 1;
+        var longs = new long[sample.Length + lead];
+        var batch = new bool[sample.Length + lead];
+        if (!whole)
+        {
+            longs[0] = 1;
+            batch[0] = true;
+        }
+        for (int i = 0; i < sample.Length; i++) longs[i + lead] = sample[i];
         var all = new OnnxConstant(new long[] { longs.Length }, null, longs, batch);
         return Slice(all, new[] { start }, new[] { end ?? long.MaxValue }, new[] { 0L }, new[] { 1L });
     }

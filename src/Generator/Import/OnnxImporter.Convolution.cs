@@ -9,9 +9,13 @@ internal static partial class OnnxImporter
 {
     private sealed partial class Lowering
     {
+        private const string WholeConvolution = "its input's first dimension must be the batch, and this graph is compiled whole "
+            + "(its inputs do not all have one, or it computes across it)";
+
         /// <summary>Conv.</summary>
         private void LowerConv(OnnxNode node, string name)
         {
+            if (_whole) throw Unsupported(node, WholeConvolution);
             string x = Input(node, 0);
             int rank = RankOf(x);
             OnnxConstant w = Const(node, Input(node, 1));
@@ -30,6 +34,7 @@ internal static partial class OnnxImporter
         /// <summary>MaxPool, AveragePool.</summary>
         private void LowerPool(OnnxNode node, string name)
         {
+            if (_whole) throw Unsupported(node, WholeConvolution);
             string x = Input(node, 0);
             if (RankOf(x) != 4) throw Unsupported(node, "only 2-D pooling is supported");
             if (Text(node, "auto_pad", "NOTSET") != "NOTSET") throw Unsupported(node, "auto_pad is not supported; export with explicit pads");
@@ -45,6 +50,7 @@ internal static partial class OnnxImporter
         /// <summary>GlobalAveragePool.</summary>
         private void LowerGlobalAveragePool(OnnxNode node, string name)
         {
+            if (_whole) throw Unsupported(node, WholeConvolution);
             string x = Input(node, 0);
             if (RankOf(x) != 4) throw Unsupported(node, "only [N, C, H, W] inputs are supported");
             int pooled = Record(node, OpKind.GlobalAvgPool, new[] { Act(node, x) });
@@ -57,6 +63,7 @@ internal static partial class OnnxImporter
         /// <summary>BatchNormalization.</summary>
         private void LowerBatchNormalization(OnnxNode node, string name)
         {
+            if (_whole) throw Unsupported(node, WholeConvolution);
             if (node.Outputs.Count > 1 && node.Outputs.Skip(1).Any(o => o.Length > 0)) throw Unsupported(node, "training-mode outputs are not supported");
             if (IntAttribute(node, "spatial", 1) != 1) throw Unsupported(node, "spatial = 0 (statistics per position, before opset 9) is not supported");
             string x = Input(node, 0);

@@ -108,7 +108,7 @@ internal static partial class OnnxImporter
             long? end = node.Attributes.FirstOrDefault(a => a.Name == "end")?.I;
             if (f.OfActivation)
             {
-                return OnnxConstantFolding.Shape(SampleShape(node, f.Present[0]), start, end);
+                return OnnxConstantFolding.Shape(SampleShape(node, f.Present[0]), start, end, _whole);
             }
             long[] dims = f.In(0).Dims;
             var all = new OnnxConstant(new long[] { dims.Length }, null, dims);
@@ -119,7 +119,7 @@ internal static partial class OnnxImporter
         private OnnxConstant FoldSize(OnnxNode node, FoldInputs f)
         {
             return f.OfActivation
-                ? new OnnxConstant(Array.Empty<long>(), null, new[] { SizeMath.Product(SampleShape(node, f.Present[0])) }, new[] { true })
+                ? new OnnxConstant(Array.Empty<long>(), null, new[] { SizeMath.Product(SampleShape(node, f.Present[0])) }, new[] { !_whole })
                 : new OnnxConstant(Array.Empty<long>(), null, new[] { f.In(0).Count });
         }
 

@@ -106,9 +106,11 @@ internal static partial class OnnxImporter
             int rank = RankOf(x);
             bool unsqueeze = node.OpType == "Unsqueeze";
             long[] raw = Axes(node, 13);
-            if (raw.Length == 0) throw Unsupported(node, "the axes must be given");
+            // Squeeze without axes removes every dimension of 1 (of the sample: the batch stays).
+            if (raw.Length == 0 && !unsqueeze) raw = SampleShape(node, x).Select((d, i) => (d, i)).Where(p => p.d == 1).Select(p => (long)(p.i + 1 - Lead)).ToArray();
+            if (raw.Length == 0) throw Unsupported(node, unsqueeze ? "the axes must be given" : "no dimension is 1");
             int outputRank = unsqueeze ? rank + raw.Length : rank;
-            int[] axes = raw.Select(a => (int)(a < 0 ? a + outputRank : a)).Distinct().OrderBy(a => a).ToArray();
+            int[] axes = raw.Select(a => (int)(a < 0 ? a + outputRank - Lead : a) + Lead).Distinct().OrderBy(a => a).ToArray();
             if (axes.Length != raw.Length || axes.Any(a => a <= 0 || a >= outputRank)) throw Unsupported(node, $"axes [{string.Join(", ", raw)}]: only sample axes (not the batch) are supported");
             int result = Act(node, x);
             // Unsqueeze inserts at output positions in ascending order; Squeeze removes input positions from the last.
@@ -175,7 +177,15 @@ internal static partial class OnnxImporter
         {
             string x = Input(node, 0);
             int rank = RankOf(x);
-            List<long> perm = node.Attributes.FirstOrDefault(a => a.Name == "perm")?.Ints ?? Enumerable.Range(0, rank).Reverse().Select(i => (long)i).ToList();
+            List<long> perm = node.Attributes.FirstOrDefault(a => a.Name == "perm")?.Ints ?? Enumerable.Range(0, rank - Lead).Reverse().Select(i => (long)i).ToList();
+            if (_whole)
+            {
+                // Compiled whole, every axis of the file is an axis of the sample.
+                if (perm.Count != rank - 1 || perm.Distinct().Count() != perm.Count || perm.Any(p => p < 0 || p >= perm.Count))
+                    throw Unsupported(node, $"perm [{string.Join(", ", perm)}] does not order the {rank - 1} axes");
+                Activation(node, Output(node), OpKind.Permute, new[] { Act(node, x) }, rank, settings: new PermuteSettings(perm.Select(p => (int)p).ToEquatableArray()));
+                return;
+            }
             if (perm.Count != rank || perm[0] != 0)
                 throw Unsupported(node, $"perm [{string.Join(", ", perm)}]: the batch (axis 0) must stay first"
                     + (rank == 3 && perm.Count == 3 && perm[0] == 1 && perm[1] == 0
@@ -199,8 +209,22 @@ internal static partial class OnnxImporter
         /// <summary>Flatten.</summary>
         private void LowerFlatten(OnnxNode node, string name)
         {
-            if (IntAttribute(node, "axis", 1) != 1) throw Unsupported(node, "only axis 1 (keep the batch, flatten the rest) is supported");
-            Activation(node, Output(node), OpKind.Flatten, new[] { Act(node, Input(node, 0)) }, 2);
+            // A matrix: the dimensions before the axis are its rows, the rest its columns.
+            string x = Input(node, 0);
+            int rank = RankOf(x);
+            long raw = IntAttribute(node, "axis", 1);
+            long axis = (raw < 0 ? raw + rank - Lead : raw) + Lead;
+            if (axis == 1 && !_whole)
+            {
+                Activation(node, Output(node), OpKind.Flatten, new[] { Act(node, x) }, 2);
+                return;
+            }
+            // With the batch first, any other axis would make rows of several samples.
+            if (!_whole || axis < 1 || axis > rank) throw Unsupported(node, $"axis {raw}: only axis 1 (keep the batch, flatten the rest) is supported when the first dimension is the batch");
+            int[] sample = SampleShape(node, x);
+            int rows = sample.Take((int)axis - 1).Aggregate(1, (p, d) => checked(p * d)), columns = sample.Skip((int)axis - 1).Aggregate(1, (p, d) => checked(p * d));
+            int[] shape = { rows, columns };
+            Activation(node, Output(node), OpKind.Reshape, new[] { Act(node, x) }, 2 + Lead, settings: new ReshapeSettings(new EquatableArray<int>(shape)));
         }
 
         /// <summary>Reshape.</summary>
@@ -210,6 +234,17 @@ internal static partial class OnnxImporter
             OnnxConstant shape = Const(node, Input(node, 1));
             long[] dims = shape.Longs ?? throw Unsupported(node, "the shape must be an integer constant");
             bool[] batch = shape.Batch ?? new bool[dims.Length];
+            if (_whole)
+            {
+                // Compiled whole: every dimension is the sample's (0 copies the input's, -1 is what is left).
+                if (dims.Length == 0) throw Unsupported(node, "a reshape to a scalar is not supported");
+                bool allowZeros = IntAttribute(node, "allowzero", 0) != 0;
+                int[] from = SampleShape(node, x);
+                int[] to = dims.Select((d, i) => d != 0 ? (int)Math.Max(-1, Math.Min(int.MaxValue, d))
+                    : !allowZeros && i < from.Length ? from[i] : throw Unsupported(node, $"shape {shape.Describe()}: a 0 here has no dimension to copy")).ToArray();
+                Activation(node, Output(node), OpKind.Reshape, new[] { Act(node, x) }, dims.Length + 1, settings: new ReshapeSettings(new EquatableArray<int>(to)));
+                return;
+            }
             // The first dimension stays the batch: the batch itself (computed from Shape), -1, 0 (copy), or the 1 a
             // file with a fixed batch writes. The batch anywhere else would mix samples: not per-sample code.
             if (dims.Length < 2 || !(batch[0] ? dims[0] == 1 : dims[0] is -1 or 0 or 1) || batch.Skip(1).Any(b => b))

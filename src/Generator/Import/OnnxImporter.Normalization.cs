@@ -1,5 +1,6 @@
 // ONNX operators of the normalization family, each lowered onto the op catalogue's kinds (the table is OnnxImporter.Operators).
 using System.Linq;
+using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
 
 namespace ModelCompiler.Generator.Import;
@@ -33,7 +34,7 @@ internal static partial class OnnxImporter
             string x = Input(node, 0);
             int rank = RankOf(x);
             long axis = IntAttribute(node, "axis", -1);
-            if (axis != -1 && axis != rank - 1) throw Unsupported(node, $"axis {axis}: only the last axis is supported");
+            if (axis != -1 && axis + Lead != rank - 1) throw Unsupported(node, $"axis {axis}: only the last axis is supported");
             if (node.Outputs.Count > 1 && node.Outputs.Skip(1).Any(o => o.Length > 0)) throw Unsupported(node, "the mean and inverse deviation outputs are not supported");
             _weights.Add(new(name + ".weight", Const(node, Input(node, 1))));
             if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0) _weights.Add(new(name + ".bias", Const(node, Input(node, 2))));
@@ -43,10 +44,39 @@ internal static partial class OnnxImporter
         /// <summary>Softmax, LogSoftmax.</summary>
         private void LowerSoftmax(OnnxNode node, string name)
         {
-            int rank = RankOf(Input(node, 0));
-            long axis = IntAttribute(node, "axis", _model.DefaultOpset >= 13 ? -1 : 1);
-            if (axis != -1 && axis != rank - 1) throw Unsupported(node, $"axis {axis} of a rank-{rank} input: only the last axis is supported");
-            Activation(node, Output(node), node.OpType == "Softmax" ? OpKind.Softmax : OpKind.LogSoftmax, new[] { Act(node, Input(node, 0)) }, rank);
+            string x = Input(node, 0);
+            int rank = RankOf(x);
+            OpKind kind = node.OpType == "Softmax" ? OpKind.Softmax : OpKind.LogSoftmax;
+            bool coerced = _model.DefaultOpset < 13;
+            int axis = SampleAxis(node, IntAttribute(node, "axis", coerced ? 1 : -1), rank);
+            int a = Act(node, x);
+            if (axis == rank - 1)
+            {
+                Activation(node, Output(node), kind, new[] { a }, rank);
+                return;
+            }
+            int[] sample = SampleShape(node, x);
+            int result;
+            if (coerced)
+            {
+                // Before opset 13, the input is read as a matrix: the dimensions before the axis are rows, the rest one row.
+                int outer = sample.Take(axis - 1).Aggregate(1, (p, d) => checked(p * d)), inner = sample.Skip(axis - 1).Aggregate(1, (p, d) => checked(p * d));
+                result = Record(node, OpKind.Reshape, new[] { a }, settings: new ReshapeSettings(new EquatableArray<int>(new[] { outer, inner })));
+                result = Record(node, kind, new[] { result });
+                result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(sample)));
+            }
+            else
+            {
+                // Along another axis: that axis moved last, normalized, and moved back (two strided copies).
+                int[] order = Enumerable.Range(0, sample.Length).Where(d => d != axis - 1).Append(axis - 1).ToArray();
+                int[] back = new int[order.Length];
+                for (int d = 0; d < order.Length; d++) back[order[d]] = d;
+                result = Record(node, OpKind.Permute, new[] { a }, settings: new PermuteSettings(order.ToEquatableArray()));
+                result = Record(node, kind, new[] { result });
+                result = Record(node, OpKind.Permute, new[] { result }, settings: new PermuteSettings(back.ToEquatableArray()));
+            }
+            _activations[Output(node)] = result;
+            _ranks[Output(node)] = rank;
         }
     }
 }

@@ -37,7 +37,7 @@ internal static partial class OnnxImporter
                 if (IntAttribute(n, "keepdims", 1) == 0) return false;
                 long[] axes = _model.DefaultOpset < 18 ? n.Attributes.FirstOrDefault(a => a.Name == "axes")?.Ints.ToArray() ?? Array.Empty<long>()
                     : n.Inputs.Count > 1 && _constants.TryGetValue(n.Inputs[1], out OnnxConstant? c) ? c.PlainLongs ?? Array.Empty<long>() : Array.Empty<long>();
-                return axes.Length == 1 && (axes[0] == -1 || axes[0] == rank - 1);
+                return axes.Length == 1 && (axes[0] == -1 || axes[0] + Lead == rank - 1);
             }
             if (!LastAxis(mean) || rank < 2) return false;
             var used = new List<int>();

@@ -32,6 +32,9 @@ internal sealed class OnnxImport
     /// <summary>The weights the ops name, as a safetensors file image: the rest of the pipeline reads weights from one.</summary>
     public byte[] Weights { get; }
 
+    /// <summary>Compiled whole: no dimension is the batch; one sample is every input as the file shapes it.</summary>
+    public bool Whole { get; init; }
+
     /// <summary>Each output's shape as the file declares it (null dimensions symbolic or unknown), or null where it declares none.</summary>
     public long?[]?[] DeclaredOutputShapes { get; init; } = Array.Empty<long?[]?>();
 
@@ -48,8 +51,9 @@ internal sealed class OnnxImport
             if (shape is null) continue;
             int[] sample = samples[o];
             string declared = "[" + string.Join(", ", shape.Select(d => d?.ToString(CultureInfo.InvariantCulture) ?? "?")) + "]";
-            string computed = "[N, " + string.Join(", ", sample) + "]";
-            if (shape.Length != sample.Length + 1 || shape.Skip(1).Where((d, i) => d is not null && d.Value != sample[i]).Any())
+            string computed = "[" + (Whole ? "" : "N, ") + string.Join(", ", sample) + "]";
+            long?[] sampleDims = Whole ? shape : shape.Skip(1).ToArray();
+            if (sampleDims.Length != sample.Length || shape.Length == 0 && !Whole || sampleDims.Where((d, i) => d is not null && d.Value != sample[i]).Any())
                 return $"output '{Outputs[o].Name}' is declared {declared}, but the graph computes {computed}";
         }
         return null;
@@ -106,10 +110,29 @@ internal static partial class OnnxImporter
     public static string CombinedHash(string modelHash, IEnumerable<string> externalHashes) => string.Join("+", new[] { modelHash }.Concat(externalHashes));
 
     /// <summary>Lowers a read ONNX file; <paramref name="external"/> reads an external data file by its location (relative to the model).</summary>
+    /// <remarks>
+    /// Each input's first dimension is the batch where the graph allows it (every input has one, and they agree). A graph
+    /// whose inputs do not all have one (a rank-1 input, a bias given as an input), or that computes across the first
+    /// dimension (a reduction or a concatenation over it), is compiled whole instead when all its dimensions are numbers:
+    /// one sample is every input as the file shapes it, and <c>Predict</c>'s batch is how many such sets a call holds.
+    /// When neither compiles, the diagnostics are the batched import's (or the whole one's, when there is no batch).
+    /// </remarks>
     public static OnnxImport? Import(byte[] bytes, OnnxModel model, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics, Func<string, byte[]>? external = null)
     {
-        var importer = new Lowering(bytes, model, file, at, diagnostics, external);
-        return importer.Run();
+        List<OnnxValueInfo> inputs = model.Graph.Inputs.Where(v => !model.Graph.Initializers.Any(t => t.Name == v.Name)).ToList();
+        bool batched = inputs.Count > 0 && inputs.All(v => v.Shape is { Count: >= 2 })
+            && inputs.Select(v => v.Shape![0].Value).Where(d => d is not null).Distinct().Count() <= 1;
+        bool whole = inputs.Count > 0 && inputs.All(v => v.Shape is { Count: >= 1 } && v.Shape.All(d => d.Value is > 0 and <= int.MaxValue));
+        var first = new List<DiagnosticInfo>();
+        OnnxImport? import = new Lowering(bytes, model, file, at, first, external, whole: !batched && whole).Run();
+        if (import is null && batched && whole)
+        {
+            var second = new List<DiagnosticInfo>();
+            import = new Lowering(bytes, model, file, at, second, external, whole: true).Run();
+            if (import is not null) first = second;
+        }
+        diagnostics.AddRange(first);
+        return import;
     }
 
     /// <summary>Reads and lowers an ONNX file; null (with diagnostics) when it cannot be compiled.</summary>
@@ -150,6 +173,16 @@ internal static partial class OnnxImporter
         // Shapes of the ops recorded so far, inferred only when a node needs one (Shape, asymmetric padding).
         private readonly List<Node> _nodes = new();
         private List<OnnxNode> _graph = new();
+
+        /// <summary>
+        /// Compiled whole: one sample is every input as the file shapes it (no dimension is the batch). Inside, every value
+        /// keeps a leading dimension all the same, the compiler's batch, so ranks are the file's plus one and an ONNX axis
+        /// is one more (<see cref="Lead"/>).
+        /// </summary>
+        private readonly bool _whole;
+
+        /// <summary>How many leading dimensions of a value's rank are not the file's: 1 when compiled whole, else 0.</summary>
+        private int Lead => _whole ? 1 : 0;
         /// <summary>Nodes already lowered by a pattern that starts before them (a bias Add joined to its MatMul, a decomposed LayerNorm).</summary>
         private readonly HashSet<int> _skip = new();
         /// <summary>The node being lowered (where a pattern starts).</summary>
@@ -161,8 +194,9 @@ internal static partial class OnnxImporter
         private readonly Func<string, byte[]>? _external;
         private readonly Dictionary<string, byte[]> _externalFiles = new(StringComparer.Ordinal);
 
-        public Lowering(byte[] bytes, OnnxModel model, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics, Func<string, byte[]>? external)
+        public Lowering(byte[] bytes, OnnxModel model, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics, Func<string, byte[]>? external, bool whole)
         {
+            _whole = whole;
             _bytes = bytes; _model = model; _file = file; _at = at; _diagnostics = diagnostics;
             if (external is not null)
                 _external = location => _externalFiles.TryGetValue(location, out byte[]? read) ? read : _externalFiles[location] = external(location);
@@ -200,15 +234,15 @@ internal static partial class OnnxImporter
                 foreach (OnnxValueInfo input in inputs)
                 {
                     if (input.ElementType != OnnxDataType.Float) throw Fail($"input '{input.Name}' is {input.ElementType}; a compiled model takes float32");
-                    if (input.Shape is null || input.Shape.Count < 2)
+                    if (input.Shape is null || input.Shape.Count < 2 - Lead)
                         throw Fail($"input '{input.Name}' needs a shape of [batch, …] with at least one more dimension");
-                    var sample = new int[input.Shape.Count - 1];
-                    for (int d = 1; d < input.Shape.Count; d++)
+                    var sample = new int[input.Shape.Count - 1 + Lead];
+                    for (int d = 1 - Lead; d < input.Shape.Count; d++)
                     {
                         long? v = input.Shape[d].Value;
                         if (v is null or <= 0 or > int.MaxValue)
                             throw Fail($"input '{input.Name}' dimension {d} is '{input.Shape[d].Parameter ?? "unknown"}': only the first (the batch) may vary");
-                        sample[d - 1] = (int)v.Value;
+                        sample[d - 1 + Lead] = (int)v.Value;
                     }
                     long sampleCount = SizeMath.Product(sample);
                     if (!SizeMath.Fits(sampleCount))
@@ -217,7 +251,7 @@ internal static partial class OnnxImporter
                     _ops.Add(new RecordedOp(_ops.Count, OpKind.Input, EquatableArray<int>.Empty, input.Name, 0f, new InputIndex(index), _at, null, input.Name));
                     declared.Add(new ModelValue(input.Name, new EquatableArray<int>(sample)));
                     _activations[input.Name] = _ops.Count - 1;
-                    _ranks[input.Name] = input.Shape.Count;
+                    _ranks[input.Name] = input.Shape.Count + Lead;
                 }
                 _declaration = new ModelDeclaration
                 {
@@ -265,6 +299,7 @@ internal static partial class OnnxImporter
                 }
                 return new OnnxImport(_ops, declared.ToEquatableArray(), outputs.ToEquatableArray(), SafeTensorsImage())
                 {
+                    Whole = _whole,
                     DeclaredOutputShapes = graph.Outputs.Select(o => o.Shape?.Select(d => d.Value).ToArray()).ToArray(),
                 };
             }
@@ -488,7 +523,7 @@ internal static partial class OnnxImporter
         /// <summary>An ONNX axis (negative from the end) of a rank-<paramref name="rank"/> value, which must not be the batch's.</summary>
         private int SampleAxis(OnnxNode node, long axis, int rank)
         {
-            long resolved = axis < 0 ? axis + rank : axis;
+            long resolved = (axis < 0 ? axis + rank - Lead : axis) + Lead;
             return resolved > 0 && resolved < rank ? (int)resolved : throw Unsupported(node, $"axis {axis}: only sample axes (not the batch) are supported");
         }
 
