@@ -19,6 +19,50 @@ public class KernelTests
         return data;
     }
 
+    public static TheoryData<ReduceKind, int, int, int> ReduceCases()
+    {
+        var data = new TheoryData<ReduceKind, int, int, int>();
+        foreach (ReduceKind kind in Enum.GetValues<ReduceKind>())
+            foreach ((int outer, int reduce, int inner) in new[] { (1, 1, 1), (3, 37, 1), (2, 5, 33), (4, 17, 16), (2, 3, 7), (1, 100, 1) })
+                data.Add(kind, outer, reduce, inner);
+        return data;
+    }
+
+    /// <summary>Every reduction at each vector width's body and tails, against ONNX's definitions written out in double.</summary>
+    [Theory]
+    [MemberData(nameof(ReduceCases))]
+    public void Reduce_matches_the_definitions_of_ONNX_Reduce_operators(ReduceKind kind, int outer, int reduce, int inner)
+    {
+        // Positive values keep LogSum defined and the product moderate.
+        float[] x = Numerics.Random(outer * reduce * inner, seed: outer * 131 + reduce * 7 + inner);
+        if (kind is ReduceKind.LogSum or ReduceKind.Prod)
+            for (int i = 0; i < x.Length; i++) x[i] = 0.5f + Math.Abs(x[i]);
+        var expected = new float[outer * inner];
+        for (int o = 0; o < outer; o++)
+        for (int i = 0; i < inner; i++)
+        {
+            double sum = 0, squares = 0, magnitudes = 0, product = 1, max = double.NegativeInfinity, min = double.PositiveInfinity;
+            for (int r = 0; r < reduce; r++)
+            {
+                double v = x[(o * reduce + r) * inner + i];
+                sum += v; squares += v * v; magnitudes += Math.Abs(v); product *= v; max = Math.Max(max, v); min = Math.Min(min, v);
+            }
+            double exps = 0;
+            for (int r = 0; r < reduce; r++) exps += Math.Exp(x[(o * reduce + r) * inner + i]);
+            expected[o * inner + i] = (float)(kind switch
+            {
+                ReduceKind.Mean => sum / reduce, ReduceKind.Sum => sum, ReduceKind.Max => max, ReduceKind.Min => min, ReduceKind.Prod => product,
+                ReduceKind.SumSquare => squares, ReduceKind.L1 => magnitudes, ReduceKind.L2 => Math.Sqrt(squares), ReduceKind.LogSum => Math.Log(sum),
+                _ => Math.Log(exps),
+            });
+        }
+        var actual = new float[outer * inner + 1];
+        actual[^1] = 42f;
+        Reduce.Run(ref x[0], ref actual[0], outer, reduce, inner, kind);
+        Assert.Equal(42f, actual[^1]);
+        Assert.InRange(Numerics.RelativeError(actual.AsSpan(0, outer * inner), expected), 0, Numerics.Tolerance);
+    }
+
     [Theory]
     [MemberData(nameof(LinearSizes))]
     public void PackedLinear_matches_the_eager_Linear(int rows, int k, int n)

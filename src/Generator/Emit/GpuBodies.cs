@@ -29,8 +29,8 @@ internal static class GpuBodies
                 WriteEmbedding(w, embedding);
                 break;
 
-            case MeanOp mean:
-                WriteMean(w, mean);
+            case ReduceOp reduce:
+                WriteReduce(w, reduce);
                 break;
 
             case ChannelAffineOp affine:
@@ -101,14 +101,36 @@ internal static class GpuBodies
         w.Line($"y[i] = id >= 0f && id < Count && id == {MathF}.Floor(id) ? w[{embedding.TableOffset} + (long)id * Width + j] : float.NaN;");
     }
 
-    /// <summary>A mean over one axis.</summary>
-    private static void WriteMean(SourceWriter w, MeanOp mean)
+    /// <summary>A reduction over one axis (Reduce.Run's definitions; LogSumExp from the largest value).</summary>
+    private static void WriteReduce(SourceWriter w, ReduceOp reduce)
     {
-        w.Line($"const int Reduce = {mean.Reduced}, Inner = {mean.Inner};");
+        w.Line($"const int Reduce = {reduce.Reduced}, Inner = {reduce.Inner};");
         w.Line("long o = i / Inner; int n = (int)(i % Inner);");
-        w.Line("float sum = 0f;");
-        w.Line("for (int r = 0; r < Reduce; r++) sum += a[(o * Reduce + r) * Inner + n];");
-        w.Line("y[i] = sum * (1f / Reduce);");
+        string x = "a[(o * Reduce + r) * Inner + n]";
+        if (reduce.Reduction == ReduceKind.LogSumExp)
+        {
+            w.Line("float max = float.NegativeInfinity;");
+            w.Line($"for (int r = 0; r < Reduce; r++) max = {MathF}.Max(max, {x});");
+            w.Line("float sum = 0f;");
+            w.Line($"for (int r = 0; r < Reduce; r++) sum += GpuExp({x} - max);");
+            w.Line($"y[i] = float.IsInfinity(max) ? max : max + GpuLog(sum);");
+            return;
+        }
+        (string start, string step, string finish) = reduce.Reduction switch
+        {
+            ReduceKind.Mean => ("0f", $"acc += {x}", "acc * (1f / Reduce)"),
+            ReduceKind.Max => ("float.NegativeInfinity", $"acc = {MathF}.Max(acc, {x})", "acc"),
+            ReduceKind.Min => ("float.PositiveInfinity", $"acc = {MathF}.Min(acc, {x})", "acc"),
+            ReduceKind.Prod => ("1f", $"acc *= {x}", "acc"),
+            ReduceKind.SumSquare => ("0f", $"acc += {x} * {x}", "acc"),
+            ReduceKind.L1 => ("0f", $"acc += {MathF}.Abs({x})", "acc"),
+            ReduceKind.L2 => ("0f", $"acc += {x} * {x}", $"{MathF}.Sqrt(acc)"),
+            ReduceKind.LogSum => ("0f", $"acc += {x}", "GpuLog(acc)"),
+            _ => ("0f", $"acc += {x}", "acc"),
+        };
+        w.Line($"float acc = {start};");
+        w.Line($"for (int r = 0; r < Reduce; r++) {step};");
+        w.Line($"y[i] = {finish};");
     }
 
     /// <summary>A 2-D max or average pool.</summary>

@@ -209,7 +209,7 @@ internal static partial class GpuEmitter
         ElementwiseOp e => e.Width,
         CopyOp c => c.Width,
         EmbeddingOp e => (long)e.Ids * e.Width,
-        MeanOp m => (long)m.Outer * m.Inner,
+        ReduceOp m => (long)m.Outer * m.Inner,
         ChannelAffineOp c => (long)c.Channels * c.Spatial,
         ConvOp { Algorithm: ConvAlgorithm.Winograd, Geometry: var g } => (long)g.OutChannels * ((g.OutHeight + 1) / 2) * ((g.OutWidth + 1) / 2),
         ConvOp c => c.OutputsPerSample,

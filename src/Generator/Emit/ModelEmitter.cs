@@ -393,8 +393,8 @@ internal static partial class ModelEmitter
                 return $"{K}Elementwise.Run<{OperatorName(k)}>(source: ref {a}, destination: ref {output}, rows: rows, width: {e.Width});";
             case EmbeddingOp e:
                 return $"{K}Sequence.Embedding(ids: ref {a}, output: ref {output}, count: rows * {e.Ids}, table: ref {WeightRef(e.TableOffset)}, tableRows: {e.TableRows}, width: {e.Width});";
-            case MeanOp m:
-                return $"{K}Sequence.Mean(input: ref {a}, output: ref {output}, outer: {rows}, reduce: {m.Reduced}, inner: {m.Inner});";
+            case ReduceOp m:
+                return $"{K}Reduce.Run(input: ref {a}, output: ref {output}, outer: {rows}, reduce: {m.Reduced}, inner: {m.Inner}, kind: {K}ReduceKind.{m.Reduction});";
             case ChannelAffineOp c:
                 return $"{K}ChannelAffine.Run(source: ref {a}, destination: ref {output}, rows: {rows}, channels: {c.Channels}, inner: {c.Spatial}, "
                     + $"scale: ref {WeightRef(c.ScaleOffset)}, shift: ref {WeightRef(c.ShiftOffset)});";

@@ -2,6 +2,7 @@
 using System.Linq;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
+using ModelCompiler.Kernels;
 
 namespace ModelCompiler.Generator.Import;
 
@@ -9,23 +10,50 @@ internal static partial class OnnxImporter
 {
     private sealed partial class Lowering
     {
-        /// <summary>ReduceMean, ReduceSum.</summary>
+        /// <summary>ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceSumSquare, ReduceL1, ReduceL2, ReduceLogSum, ReduceLogSumExp.</summary>
         private void LowerReduce(OnnxNode node, string name)
         {
             if (node.OpType == "ReduceMean" && LayerNormPattern(_graph, _index, name, _skip)) return;
-            // A sum is the mean times the count (one rounding more, well inside the tolerance).
             string x = Input(node, 0);
             int rank = RankOf(x);
-            bool sum = node.OpType == "ReduceSum";
-            long[] raw = Axes(node, sum ? 13 : 18);
-            if (raw.Length != 1) throw Unsupported(node, $"only a {(sum ? "sum" : "mean")} over one axis is supported");
-            int axis = SampleAxis(node, raw[0], rank);
-            int result = Record(node, OpKind.Mean, new[] { Act(node, x) }, settings: new AxisSettings(axis - 1));
-            if (sum) result = Record(node, OpKind.MulScalar, new[] { result }, scalar: SampleShape(node, x)[axis - 1]);
+            ReduceKind kind = node.OpType switch
+            {
+                "ReduceMean" => ReduceKind.Mean, "ReduceSum" => ReduceKind.Sum, "ReduceMax" => ReduceKind.Max, "ReduceMin" => ReduceKind.Min,
+                "ReduceProd" => ReduceKind.Prod, "ReduceSumSquare" => ReduceKind.SumSquare, "ReduceL1" => ReduceKind.L1, "ReduceL2" => ReduceKind.L2,
+                "ReduceLogSum" => ReduceKind.LogSum, _ => ReduceKind.LogSumExp,
+            };
+            // Axes became an input at opset 13 for ReduceSum and at 18 for the others.
+            long[] raw = Axes(node, kind == ReduceKind.Sum ? 13 : 18);
             bool keep = IntAttribute(node, "keepdims", 1) != 0;
-            if (keep) result = Record(node, OpKind.Unsqueeze, new[] { result }, settings: new AxisSettings(axis - 1));
+            int result = Act(node, x);
+            if (raw.Length == 0 && IntAttribute(node, "noop_with_empty_axes", 0) != 0)
+            {
+                Alias(node, x, Output(node));
+                return;
+            }
+            // No axes: all of them (with the batch first, that would mix samples: SampleAxis refuses axis 0).
+            if (raw.Length == 0) raw = Enumerable.Range(0, rank - Lead).Select(a => (long)a).ToArray();
+            int[] axes = raw.Select(a => SampleAxis(node, a, rank)).Distinct().OrderByDescending(a => a).ToArray();
+            if (axes.Length != raw.Length) throw Unsupported(node, $"axes [{string.Join(", ", raw)}] name an axis twice");
+            // Several axes, one at a time from the last (so the others keep their places): the first step maps the values
+            // (squares, magnitudes), the rest add; the log of LogSum and the root of L2 come last.
+            for (int k = 0; k < axes.Length; k++)
+            {
+                bool first = k == 0, last = k == axes.Length - 1;
+                ReduceKind step = kind switch
+                {
+                    ReduceKind.SumSquare or ReduceKind.L1 => first ? kind : ReduceKind.Sum,
+                    ReduceKind.L2 => axes.Length == 1 ? kind : first ? ReduceKind.SumSquare : ReduceKind.Sum,
+                    ReduceKind.LogSum => last ? kind : ReduceKind.Sum,
+                    _ => kind,
+                };
+                result = Record(node, OpKind.Reduce, new[] { result }, settings: new ReduceSettings(axes[k] - 1, step));
+            }
+            if (kind == ReduceKind.L2 && axes.Length > 1) result = Record(node, OpKind.Sqrt, new[] { result });
+            if (keep)
+                foreach (int a in axes.OrderBy(a => a)) result = Record(node, OpKind.Unsqueeze, new[] { result }, settings: new AxisSettings(a - 1));
             _activations[Output(node)] = result;
-            _ranks[Output(node)] = keep ? rank : rank - 1;
+            _ranks[Output(node)] = keep ? rank : rank - axes.Length;
         }
 
         /// <summary>LayerNormalization.</summary>

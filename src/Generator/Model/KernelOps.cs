@@ -68,10 +68,10 @@ internal sealed record EmbeddingOp(int Ids, int Width, int TableRows, int TableO
     public override int RowsPerSample => Ids;
 }
 
-/// <summary>The mean over one dimension of <see cref="Reduced"/>, between <see cref="Outer"/> and <see cref="Inner"/> values.</summary>
-internal sealed record MeanOp(int Outer, int Reduced, int Inner) : KernelOp
+/// <summary>A reduction (<see cref="Reduction"/>) over one dimension of <see cref="Reduced"/>, between <see cref="Outer"/> and <see cref="Inner"/> values.</summary>
+internal sealed record ReduceOp(int Outer, int Reduced, int Inner, ReduceKind Reduction) : KernelOp
 {
-    public override KernelKind Kind => KernelKind.Mean;
+    public override KernelKind Kind => KernelKind.Reduce;
     public override int RowsPerSample => Outer;
 }
 

@@ -28,7 +28,8 @@ internal enum OpKind
     GlobalAvgPool,
     BatchNorm,
     Embedding,
-    Mean,
+    /// <summary>A reduction over one dimension (ReduceSettings: which, and what it computes; the C# <c>Tensor.Mean</c>).</summary>
+    Reduce,
     Conv1d,
     AvgPool2d,
     Transpose,
@@ -72,6 +73,7 @@ internal static class OpKinds
         OpKind.AddScalar => "Add",
         OpKind.MulScalar => "Mul",
         OpKind.GeluTanh => "Gelu",
+        OpKind.Reduce => "Mean",
         OpKind.ClampMin or OpKind.ClampMax => "Clamp",
         _ => kind.ToString(),
     };

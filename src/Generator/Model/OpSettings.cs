@@ -1,5 +1,7 @@
 using ModelCompiler.Generator.Helpers;
 
+using ModelCompiler.Kernels;
+
 namespace ModelCompiler.Generator.Model;
 
 /// <summary>
@@ -23,6 +25,9 @@ internal sealed record PermuteSettings(EquatableArray<int> Order) : OpSettings;
 
 /// <summary>Mean, Concat, Unsqueeze, Squeeze: the one dimension they work on.</summary>
 internal sealed record AxisSettings(int Axis) : OpSettings;
+
+/// <summary>A reduction over one dimension of a sample: which, and what it computes.</summary>
+internal sealed record ReduceSettings(int Axis, ReduceKind Kind) : OpSettings;
 
 /// <summary>An <c>Input</c> op: which of the model's inputs it is (<c>ModelDeclaration.Inputs</c>).</summary>
 internal sealed record InputIndex(int Index) : OpSettings;

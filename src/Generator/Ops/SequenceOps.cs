@@ -8,17 +8,17 @@ using ModelCompiler.Weights;
 
 namespace ModelCompiler.Generator.Ops;
 
-/// <summary>Ops on sequences: Embedding (a table lookup by id) and Mean over one dimension.</summary>
+/// <summary>Ops on sequences: Embedding (a table lookup by id) and reductions over one dimension (Mean, and ONNX's Reduce*).</summary>
 internal static class SequenceOps
 {
     public static void Register(OpCatalogue.Builder catalogue)
     {
         catalogue.Shape(Embedding, OpKind.Embedding);
-        catalogue.Shape(Mean, OpKind.Mean);
+        catalogue.Shape(Reduce, OpKind.Reduce);
         catalogue.Evaluate(EvaluateEmbedding, OpKind.Embedding);
-        catalogue.Evaluate(EvaluateMean, OpKind.Mean);
+        catalogue.Evaluate(EvaluateReduce, OpKind.Reduce);
         catalogue.Lower(LowerEmbedding, KernelKind.Embedding);
-        catalogue.Lower(LowerMean, KernelKind.Mean);
+        catalogue.Lower(LowerReduce, KernelKind.Reduce);
     }
 
     /// <summary>Embedding: each id picks a row of <c>name.weight</c> <c>[count, d]</c>.</summary>
@@ -34,16 +34,17 @@ internal static class SequenceOps
         return new Node(op, ids.Shape.Concat(new[] { table.Shape[1] }).ToArray(), isConstant: false) { Weight = table };
     }
 
-    /// <summary>Mean over one dimension of a sample.</summary>
-    private static Node? Mean(ShapeContext c)
+    /// <summary>A reduction over one dimension of a sample: the dimension goes.</summary>
+    private static Node? Reduce(ShapeContext c)
     {
         RecordedOp op = c.Op;
         Node[] inputs = c.Inputs;
         Node x = inputs[0];
         if (x.IsConstant) return c.NotOnConstants();
-        int dimension = ((AxisSettings)op.Settings!).Axis;
+        var settings = (ReduceSettings)op.Settings!;
+        int dimension = settings.Axis;
         if (dimension < 0 || dimension >= x.Shape.Length)
-            return c.Mismatch($"Mean: a sample of {c.Shape(x)} has no dimension {dimension}");
+            return c.Mismatch($"{settings.Kind}: a sample of {c.Shape(x)} has no dimension {dimension}");
         return new Node(op, x.Shape.Where((_, d) => d != dimension).ToArray(), isConstant: false);
     }
 
@@ -67,26 +68,42 @@ internal static class SequenceOps
         return y;
     }
 
-    /// <summary>Mean over one dimension, in double.</summary>
-    private static double[] EvaluateMean(EvaluationContext context)
+    /// <summary>A reduction over one dimension, in double (rounded to float at the end, as the kernel's result is).</summary>
+    private static double[] EvaluateReduce(EvaluationContext context)
     {
         int[] inputsOf = context.Node.Inputs;
         double[] x = context.X;
         Node input = context.Graph.Nodes[inputsOf[0]];
-        int dimension = ((AxisSettings)context.Node.Source.Settings!).Axis, reduce = input.Shape[dimension];
+        var settings = (ReduceSettings)context.Node.Source.Settings!;
+        int dimension = settings.Axis, reduce = input.Shape[dimension];
         int inner = 1;
         for (int d = dimension + 1; d < input.Shape.Length; d++) inner *= input.Shape[d];
         int outer = x.Length / (reduce * inner);
         var y = new double[outer * inner];
+        var values = new double[reduce];
         for (int o = 0; o < outer; o++)
         for (int i = 0; i < inner; i++)
         {
-            double sum = 0;
-            for (int r = 0; r < reduce; r++) sum += x[(o * reduce + r) * inner + i];
-            y[o * inner + i] = (float)(sum / reduce);
+            for (int r = 0; r < reduce; r++) values[r] = x[(o * reduce + r) * inner + i];
+            y[o * inner + i] = (float)Reduced(values, settings.Kind);
         }
         return y;
     }
+
+    /// <summary>What each reduction computes (ONNX's definitions), in double.</summary>
+    public static double Reduced(double[] values, ReduceKind kind) => kind switch
+    {
+        ReduceKind.Mean => values.Sum() / values.Length,
+        ReduceKind.Sum => values.Sum(),
+        ReduceKind.Max => values.Max(),
+        ReduceKind.Min => values.Min(),
+        ReduceKind.Prod => values.Aggregate(1.0, (p, v) => p * v),
+        ReduceKind.SumSquare => values.Sum(v => v * v),
+        ReduceKind.L1 => values.Sum(Math.Abs),
+        ReduceKind.L2 => Math.Sqrt(values.Sum(v => v * v)),
+        ReduceKind.LogSum => Math.Log(values.Sum()),
+        _ => values.Max() is var max && double.IsInfinity(max) ? max : max + Math.Log(values.Sum(v => Math.Exp(v - max))),
+    };
 
     /// <summary>Embedding: a table lookup per id.</summary>
     private static KernelPlan LowerEmbedding(LoweringContext context)
@@ -98,13 +115,14 @@ internal static class SequenceOps
             EquatableArray<EpilogueStep>.Empty, 0);
     }
 
-    /// <summary>Mean over one dimension.</summary>
-    private static KernelPlan LowerMean(LoweringContext context)
+    /// <summary>A reduction over one dimension.</summary>
+    private static KernelPlan LowerReduce(LoweringContext context)
     {
-        int dimension = ((AxisSettings)context.Root.Source.Settings!).Axis;
+        var settings = (ReduceSettings)context.Root.Source.Settings!;
+        int dimension = settings.Axis;
         int outer = context.Input.Shape.Take(dimension).Aggregate(1, (p, d) => p * d), inner = context.Input.Shape.Skip(dimension + 1).Aggregate(1, (p, d) => p * d);
-        return new KernelPlan(context.Index, $"Mean over dimension {dimension} of {Node.Format(context.Input.Shape)} → {Node.Format(context.Root.Shape)}",
-            context.Sources.ToEquatableArray(), context.Where(context.Input), null, context.Output, new MeanOp(outer, context.Input.Shape[dimension], inner),
+        return new KernelPlan(context.Index, $"{settings.Kind} over dimension {dimension} of {Node.Format(context.Input.Shape)} → {Node.Format(context.Root.Shape)}",
+            context.Sources.ToEquatableArray(), context.Where(context.Input), null, context.Output, new ReduceOp(outer, context.Input.Shape[dimension], inner, settings.Kind),
             EquatableArray<EpilogueStep>.Empty, context.Input.ElementCount);
     }
 }

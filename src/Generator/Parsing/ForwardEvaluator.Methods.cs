@@ -90,7 +90,7 @@ internal sealed partial class ForwardEvaluator
     private Value Mean(IInvocationOperation invocation, Env env, int receiver)
     {
         IArgumentOperation dimension = Arg(invocation, "dimension")!;
-        return Record(OpKind.Mean, invocation, new[] { receiver }, settings: new AxisSettings(ToInt(Eval(dimension.Value, env), dimension)));
+        return Record(OpKind.Reduce, invocation, new[] { receiver }, settings: new ReduceSettings(ToInt(Eval(dimension.Value, env), dimension), Kernels.ReduceKind.Mean));
     }
 
     /// <summary>Tensor.BatchNorm.</summary>

@@ -53,7 +53,7 @@ internal static class FuseEpilogues
                 OpKind.GlobalAvgPool => KernelKind.GlobalAvgPool,
                 OpKind.BatchNorm => KernelKind.BatchNorm,
                 OpKind.Embedding => KernelKind.Embedding,
-                OpKind.Mean => KernelKind.Mean,
+                OpKind.Reduce => KernelKind.Reduce,
                 OpKind.Add => KernelKind.Add,
                 OpKind.Mul => KernelKind.Mul,
                 _ when OpKinds.IsUnaryElementwise(node.Kind) => KernelKind.Elementwise,

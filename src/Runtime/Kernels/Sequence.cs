@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 
 namespace ModelCompiler.Kernels;
 
-/// <summary>Embedding look-up and the mean over a dimension.</summary>
+/// <summary>Embedding look-up (reductions over a dimension are <see cref="Reduce"/>).</summary>
 public static class Sequence
 {
     /// <summary>
@@ -36,22 +36,4 @@ public static class Sequence
 
     private static void ThrowId(float id, int rows) =>
         throw new ArgumentOutOfRangeException("input", id, $"Token ids must be whole numbers in [0, {rows}).");
-
-    /// <summary>Effectively computes <c>y[o, i] = mean over r of x[o, r, i]</c>.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void Mean(ref float input, ref float output, nint outer, nint reduce, nint inner)
-    {
-        float scale = 1f / reduce;
-        for (nint o = 0; o < outer; o++)
-        {
-            ref float y = ref Unsafe.Add(ref output, o * inner);
-            for (nint i = 0; i < inner; i++) Unsafe.Add(ref y, i) = 0f;
-            for (nint r = 0; r < reduce; r++)
-            {
-                ref float x = ref Unsafe.Add(ref input, (o * reduce + r) * inner);
-                for (nint i = 0; i < inner; i++) Unsafe.Add(ref y, i) += Unsafe.Add(ref x, i);
-            }
-            for (nint i = 0; i < inner; i++) Unsafe.Add(ref y, i) *= scale;
-        }
-    }
 }

@@ -382,9 +382,9 @@ partial class GroupedCnn
         long i = index.X, s = i / 5, t = i % 5; // sample, and this thread's place in it
         const int Reduce = 14, Inner = 1;
         long o = i / Inner; int n = (int)(i % Inner);
-        float sum = 0f;
-        for (int r = 0; r < Reduce; r++) sum += a[(o * Reduce + r) * Inner + n];
-        y[i] = sum * (1f / Reduce);
+        float acc = 0f;
+        for (int r = 0; r < Reduce; r++) acc += a[(o * Reduce + r) * Inner + n];
+        y[i] = acc * (1f / Reduce);
     }
 
     // K7 on the GPU: GlobalAvgPool: [4, 4, 11] → [4]

@@ -189,9 +189,9 @@ partial class GroupedCnn
 
         // K6: Mean over dimension 1 of [5, 14] → [5]
         //     GroupedCnn.cs(18): Mean(1)
-        global::ModelCompiler.Kernels.Sequence.Mean(
+        global::ModelCompiler.Kernels.Reduce.Run(
             input: ref arena, output: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3200),
-            outer: rows * 5, reduce: 14, inner: 1);
+            outer: rows * 5, reduce: 14, inner: 1, kind: global::ModelCompiler.Kernels.ReduceKind.Mean);
 
         // K7: GlobalAvgPool: [4, 4, 11] → [4]
         //     GroupedCnn.cs(18): GlobalAvgPool()
