@@ -536,6 +536,12 @@ internal static partial class ModelEmitter
             OpKind.Sqrt => $"{K}SqrtOperator.Invoke(x)",
             OpKind.Exp => $"{K}ExpOperator.Invoke(x)",
             OpKind.Reciprocal => $"{K}ReciprocalOperator.Invoke(x)",
+            OpKind.Log or OpKind.Abs or OpKind.Floor or OpKind.Ceil or OpKind.Round or OpKind.Sign or OpKind.Softplus or OpKind.Softsign
+                => $"{K}{step.Kind}Operator.Invoke(x)",
+            // x where x > 0, else alpha · (eˣ − 1) (NaN: the comparison fails, and the other side is NaN too).
+            OpKind.Elu => width is null
+                ? $"{K}ScalarSteps.Elu(x, {Float(step.Scalar)})"
+                : $"{v}.ConditionalSelect({v}.GreaterThan(x, {v}<float>.Zero), x, ({v}.Exp(x) - {v}<float>.One) * {Constant()})",
             OpKind.QuantizeLinear => width is null
                 ? $"{K}ScalarSteps.Quantize(x, {Float(step.Scalar)}, {step.Codes!.Zero}, {step.Codes.Low}, {step.Codes.High})"
                 : $"{v}.Min({v}.Max({v}.Round(x / {v}.Create({Float(step.Scalar)})) + {v}.Create({step.Codes!.Zero}f), {v}.Create({step.Codes.Low}f)), {v}.Create({step.Codes.High}f))",
@@ -637,6 +643,7 @@ internal static partial class ModelEmitter
         OpKind.ClampMin => "at least " + Float(step.Scalar),
         OpKind.ClampMax => "at most " + Float(step.Scalar),
         OpKind.GeluTanh => "Gelu (tanh form)",
+        OpKind.Elu => $"Elu({Float(step.Scalar)})",
         OpKind.QuantizeLinear => $"QuantizeLinear (scale {Float(step.Scalar)}, zero point {step.Codes!.Zero}, codes {step.Codes.Low}..{step.Codes.High})",
         _ => step.Kind.ToString(),
     };

@@ -1,4 +1,5 @@
 // ONNX operators of the elementwise family, each lowered onto the op catalogue's kinds (the table is OnnxImporter.Operators).
+using System.Linq;
 using ModelCompiler.Generator.Model;
 using ModelCompiler.Generator.Ops;
 
@@ -100,6 +101,52 @@ internal static partial class OnnxImporter
         {
             if (node.OpType == "Div" && GeluPattern(_graph, _index, _skip)) return;
             Binary(node, Output(node));
+        }
+
+        /// <summary>Elu, Selu (Elu times gamma), Celu (Elu of x / alpha, times alpha): fused steps.</summary>
+        private void LowerElu(OnnxNode node, string name)
+        {
+            string x = Input(node, 0);
+            int a = Act(node, x), result;
+            switch (node.OpType)
+            {
+                case "Selu":
+                    result = Record(node, OpKind.Elu, new[] { a }, scalar: FloatAttribute(node, "alpha", 1.67326319217681884765625f));
+                    result = Record(node, OpKind.MulScalar, new[] { result }, scalar: FloatAttribute(node, "gamma", 1.05070102214813232421875f));
+                    break;
+                case "Celu":
+                {
+                    float alpha = FloatAttribute(node, "alpha", 1f);
+                    if (!(alpha != 0f) || float.IsInfinity(alpha)) throw Unsupported(node, $"alpha {alpha} is not a finite, nonzero number");
+                    result = Record(node, OpKind.MulScalar, new[] { a }, scalar: 1f / alpha);
+                    result = Record(node, OpKind.Elu, new[] { result }, scalar: 1f);
+                    result = Record(node, OpKind.MulScalar, new[] { result }, scalar: alpha);
+                    break;
+                }
+                default:
+                    result = Record(node, OpKind.Elu, new[] { a }, scalar: FloatAttribute(node, "alpha", 1f));
+                    break;
+            }
+            _activations[Output(node)] = result;
+            _ranks[Output(node)] = RankOf(x);
+        }
+
+        /// <summary>PRelu: x where x ≥ 0, else slope · x, the slope a constant broadcast over x: Relu(x) + min(x, 0) · slope.</summary>
+        private void LowerPRelu(OnnxNode node, string name)
+        {
+            string x = Input(node, 0), slope = Input(node, 1);
+            if (!_constants.ContainsKey(slope)) throw Unsupported(node, "the slope must be known at build time");
+            int a = Act(node, x), rank = RankOf(x);
+            int positive = Record(node, OpKind.Relu, new[] { a });
+            int negative = Record(node, OpKind.ClampMax, new[] { a }, scalar: 0f);
+            OnnxConstant c = Const(node, slope);
+            if (c.Floats is null) throw Unsupported(node, "the slope must be float32");
+            // A weight has no batch dimension: leading 1s of ONNX's full-rank constant broadcast over it.
+            long[] dims = c.Dims.SkipWhile((d, i) => d == 1 && c.Dims.Length - i >= rank).ToArray();
+            string weight = "c" + _weights.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + slope;
+            _weights.Add(new(weight, c.Reshaped(dims)));
+            int scaled = Record(node, OpKind.Mul, new[] { negative, Record(node, OpKind.Parameter, System.Array.Empty<int>(), weight) });
+            Activation(node, Output(node), OpKind.Add, new[] { positive, scaled }, rank);
         }
     }
 }

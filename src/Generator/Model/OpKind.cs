@@ -49,6 +49,16 @@ internal enum OpKind
     Reciprocal,
     /// <summary>ONNX QuantizeLinear on an activation: clamp(round_half_even(x / scale) + zero, low, high) as a float (Scalar: scale; Ints: zero, low, high).</summary>
     QuantizeLinear,
+    Log,
+    Abs,
+    Floor,
+    Ceil,
+    Round,
+    Sign,
+    Softplus,
+    Softsign,
+    /// <summary>x where x &gt; 0, else Scalar · (eˣ − 1).</summary>
+    Elu,
 }
 
 /// <summary>What each op is, in one place, for every pass and emitter.</summary>
@@ -57,7 +67,8 @@ internal static class OpKinds
     /// <summary>Element-wise functions of one value: fusable into the epilogue of the kernel that produces their input.</summary>
     public static bool IsUnaryElementwise(OpKind kind) => kind is OpKind.Relu or OpKind.Sigmoid or OpKind.Tanh
         or OpKind.Gelu or OpKind.GeluTanh or OpKind.Silu or OpKind.Erf or OpKind.Sqrt or OpKind.Exp or OpKind.Reciprocal or OpKind.QuantizeLinear or OpKind.AddScalar or OpKind.MulScalar
-        or OpKind.LeakyRelu or OpKind.ClampMin or OpKind.ClampMax;
+        or OpKind.LeakyRelu or OpKind.ClampMin or OpKind.ClampMax
+        or OpKind.Log or OpKind.Abs or OpKind.Floor or OpKind.Ceil or OpKind.Round or OpKind.Sign or OpKind.Softplus or OpKind.Softsign or OpKind.Elu;
 
     /// <summary>Ops that only reinterpret their input (a new shape, or Dropout's identity at inference): no kernel, the same storage.</summary>
     public static bool IsView(OpKind kind) => kind is OpKind.Flatten or OpKind.Reshape or OpKind.Dropout or OpKind.Unsqueeze or OpKind.Squeeze;

@@ -9,17 +9,24 @@ namespace ModelCompiler.Generator.Ops;
 /// <summary>Element-wise ops: the functions of one value that fuse into a kernel's epilogue, and broadcasting Add and Mul.</summary>
 internal static class ElementwiseOps
 {
+    /// <summary>The functions of one value (each fuses into the epilogue of the kernel that produces its input).</summary>
+    private static readonly OpKind[] OneValue =
+    {
+        OpKind.Relu, OpKind.Sigmoid, OpKind.Tanh, OpKind.Gelu, OpKind.GeluTanh, OpKind.Silu, OpKind.Erf, OpKind.Sqrt, OpKind.Exp, OpKind.Reciprocal,
+        OpKind.QuantizeLinear, OpKind.LeakyRelu, OpKind.ClampMin, OpKind.ClampMax, OpKind.AddScalar, OpKind.MulScalar, OpKind.Dropout,
+        OpKind.Log, OpKind.Abs, OpKind.Floor, OpKind.Ceil, OpKind.Round, OpKind.Sign, OpKind.Softplus, OpKind.Softsign, OpKind.Elu,
+    };
+
     public static void Register(OpCatalogue.Builder catalogue)
     {
-        catalogue.Shape(Unary, OpKind.Relu, OpKind.Sigmoid, OpKind.Tanh, OpKind.Gelu, OpKind.GeluTanh, OpKind.Silu, OpKind.Erf, OpKind.Sqrt, OpKind.Exp, OpKind.Reciprocal, OpKind.QuantizeLinear, OpKind.LeakyRelu, OpKind.ClampMin, OpKind.ClampMax, OpKind.AddScalar, OpKind.MulScalar, OpKind.Dropout);
+        catalogue.Shape(Unary, OneValue);
         catalogue.Shape(Broadcast, OpKind.Add, OpKind.Mul);
-        catalogue.Evaluate(c => EvaluationContext.Map(c.X, Function(c.Node.Source)), OpKind.Relu, OpKind.Sigmoid, OpKind.Tanh, OpKind.Gelu, OpKind.GeluTanh,
-            OpKind.Silu, OpKind.Erf, OpKind.Sqrt, OpKind.Exp, OpKind.Reciprocal, OpKind.QuantizeLinear, OpKind.LeakyRelu, OpKind.ClampMin, OpKind.ClampMax,
-            OpKind.AddScalar, OpKind.MulScalar, OpKind.Dropout);
+        catalogue.Evaluate(c => EvaluationContext.Map(c.X, Function(c.Node.Source)), OneValue);
         catalogue.Evaluate(EvaluateBroadcast, OpKind.Add, OpKind.Mul);
         catalogue.Lower(LowerElementwise, KernelKind.Elementwise);
         // Named alike as a Tensor method and an ONNX operator (Silu and Dropout are C# only: ONNX writes x·σ(x), and Dropout is Identity there).
-        catalogue.ByName(onnx: true, OpKind.Relu, OpKind.Sigmoid, OpKind.Tanh, OpKind.Erf, OpKind.Sqrt, OpKind.Exp, OpKind.Reciprocal);
+        catalogue.ByName(onnx: true, OpKind.Relu, OpKind.Sigmoid, OpKind.Tanh, OpKind.Erf, OpKind.Sqrt, OpKind.Exp, OpKind.Reciprocal,
+            OpKind.Log, OpKind.Abs, OpKind.Floor, OpKind.Ceil, OpKind.Round, OpKind.Sign, OpKind.Softplus, OpKind.Softsign);
         catalogue.ByName(onnx: false, OpKind.Silu, OpKind.Dropout);
         catalogue.Lower(LowerBroadcast, KernelKind.Add, KernelKind.Mul);
     }
@@ -111,6 +118,15 @@ internal static class ElementwiseOps
         OpKind.AddScalar => v => (float)v + op.Scalar,
         OpKind.MulScalar => v => (float)v * op.Scalar,
         OpKind.Dropout => v => v, // the identity at inference
+        OpKind.Log => Math.Log,
+        OpKind.Abs => Math.Abs,
+        OpKind.Floor => Math.Floor,
+        OpKind.Ceil => Math.Ceiling,
+        OpKind.Round => v => Math.Round(v, MidpointRounding.ToEven),
+        OpKind.Sign => ReferenceMath.Sign,
+        OpKind.Softplus => ReferenceMath.Softplus,
+        OpKind.Softsign => ReferenceMath.Softsign,
+        OpKind.Elu => v => ReferenceMath.Elu(v, op.Scalar),
         _ => throw new InvalidOperationException($"{op.Kind} is not a function of one value"),
     };
 

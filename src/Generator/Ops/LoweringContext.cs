@@ -88,6 +88,7 @@ internal sealed class LoweringContext
         OpKind.ClampMin => "at least " + step.Scalar.ToString("R", CultureInfo.InvariantCulture),
         OpKind.ClampMax => "at most " + step.Scalar.ToString("R", CultureInfo.InvariantCulture),
         OpKind.GeluTanh => "Gelu (tanh)",
+        OpKind.Elu => "Elu(" + step.Scalar.ToString("R", CultureInfo.InvariantCulture) + ")",
         _ => step.Kind.ToString(),
     };
 

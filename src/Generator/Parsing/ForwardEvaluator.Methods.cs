@@ -26,6 +26,7 @@ internal sealed partial class ForwardEvaluator
         ["Concat"] = (e, i, env, r) => e.Concat(i, env, r),
         ["Conv1d"] = (e, i, env, r) => e.Conv(i, env, r),
         ["Conv2d"] = (e, i, env, r) => e.Conv(i, env, r),
+        ["Elu"] = (e, i, env, r) => e.Elu(i, env, r),
         ["Embedding"] = (e, i, env, r) => e.Embedding(i, env, r),
         ["Gelu"] = (e, i, env, r) => e.Gelu(i, env, r),
         ["LayerNorm"] = (e, i, env, r) => e.LayerNorm(i, env, r),
@@ -249,5 +250,12 @@ internal sealed partial class ForwardEvaluator
         if (method.Parameters.Length == 1 && SymbolEqualityComparer.Default.Equals(method.Parameters[0].Type, _tensorType))
             return Record(add ? OpKind.Add : OpKind.Mul, invocation, new[] { receiver, TensorId(Eval(operand.Value, env), operand.Value) });
         return Record(add ? OpKind.AddScalar : OpKind.MulScalar, invocation, new[] { receiver }, scalar: ToFloat(Eval(operand.Value, env), operand));
+    }
+
+    /// <summary>Tensor.Elu.</summary>
+    private Value Elu(IInvocationOperation invocation, Env env, int receiver)
+    {
+        IArgumentOperation alpha = Arg(invocation, "alpha")!;
+        return Record(OpKind.Elu, invocation, new[] { receiver }, scalar: ToFloat(Eval(alpha.Value, env), alpha));
     }
 }

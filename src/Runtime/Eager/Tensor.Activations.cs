@@ -42,6 +42,33 @@ public sealed partial class Tensor
     /// <summary><c>1 / x</c>, element-wise (<c>torch.reciprocal</c>); ONNX's <c>Div</c> by an activation is a multiplication by it.</summary>
     public Tensor Reciprocal() => Map(v => 1 / v);
 
+    /// <summary>The natural logarithm, element-wise (<c>torch.log</c>; ONNX's <c>Log</c>).</summary>
+    public Tensor Log() => Map(Math.Log);
+
+    /// <summary>The magnitude, element-wise (<c>torch.abs</c>).</summary>
+    public Tensor Abs() => Map(Math.Abs);
+
+    /// <summary>Rounding down, element-wise (<c>torch.floor</c>).</summary>
+    public Tensor Floor() => Map(Math.Floor);
+
+    /// <summary>Rounding up, element-wise (<c>torch.ceil</c>; ONNX's <c>Ceil</c>).</summary>
+    public Tensor Ceil() => Map(Math.Ceiling);
+
+    /// <summary>Rounding to the nearest integer, halves to even, element-wise (<c>torch.round</c>).</summary>
+    public Tensor Round() => Map(v => Math.Round(v, MidpointRounding.ToEven));
+
+    /// <summary>The sign, element-wise (<c>torch.sign</c>): 1, −1, or the value itself for ±0 and NaN.</summary>
+    public Tensor Sign() => Map(ReferenceMath.Sign);
+
+    /// <summary><c>log(1 + eˣ)</c>, element-wise (<c>F.softplus</c> with beta 1).</summary>
+    public Tensor Softplus() => Map(ReferenceMath.Softplus);
+
+    /// <summary><c>x / (1 + |x|)</c>, element-wise (<c>F.softsign</c>).</summary>
+    public Tensor Softsign() => Map(ReferenceMath.Softsign);
+
+    /// <summary><c>x</c> where <c>x &gt; 0</c>, else <c>alpha · (eˣ − 1)</c>, element-wise (<c>F.elu</c>).</summary>
+    public Tensor Elu(float alpha = 1f) => Map(v => ReferenceMath.Elu(v, alpha));
+
     /// <summary><c>x / (1 + e^-x)</c> (SiLU), element-wise.</summary>
     public Tensor Silu() => Map(ReferenceMath.Silu);
 

@@ -57,4 +57,16 @@ internal static class ReferenceMath
 
     /// <summary>SiLU: <c>x / (1 + e^-x)</c>.</summary>
     public static double Silu(double x) => x / (1.0 + Math.Exp(-x));
+
+    /// <summary>The sign: 1, −1, or the value itself for ±0 and NaN (ONNX Sign).</summary>
+    public static double Sign(double x) => x > 0 ? 1 : x < 0 ? -1 : x;
+
+    /// <summary>log(1 + eˣ), without overflow (ONNX Softplus).</summary>
+    public static double Softplus(double x) => Math.Max(x, 0) + Math.Log(1 + Math.Exp(-Math.Abs(x)));
+
+    /// <summary>x / (1 + |x|) (ONNX Softsign).</summary>
+    public static double Softsign(double x) => x / (1 + Math.Abs(x));
+
+    /// <summary>x where x &gt; 0, else alpha · (eˣ − 1) (ONNX Elu; Selu is it times gamma).</summary>
+    public static double Elu(double x, double alpha) => x > 0 ? x : alpha * (Math.Exp(x) - 1);
 }

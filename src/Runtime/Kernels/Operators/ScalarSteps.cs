@@ -25,4 +25,8 @@ public static class ScalarSteps
     /// <summary><paramref name="max"/> where <c>x &gt; max</c>, else <c>x</c> (NaN stays NaN).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float ClampMax(float x, float max) => x > max ? max : x;
+
+    /// <summary><c>x</c> where <c>x &gt; 0</c>, else <c>alpha · (eˣ − 1)</c> (ONNX Elu).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Elu(float x, float alpha) => x > 0f ? x : alpha * (MathF.Exp(x) - 1f);
 }
