@@ -268,6 +268,24 @@ export("grouped_cnn", GroupedCnn(), (4, 7, 21))
 export("res_block", ResBlock(), (64, 24, 24), batch=3)
 
 
+class FunctionZoo(torch.nn.Module):
+    """FunctionZoo.cs: the functions of one value after the first set — Softplus and Log as a kernel of their own on the
+    input, Elu and Softsign fused into a Linear's store, Abs, Sign, Floor, Ceil and Round of another's output."""
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Linear(6, 16)
+        self.b = torch.nn.Linear(16, 8)
+
+    def forward(self, x):
+        h = F.softsign(F.elu(self.a(torch.log(F.softplus(x))), alpha=0.7))
+        g = self.b(h)
+        return torch.cat([g.abs(), torch.sign(g), torch.floor(g * 3), torch.ceil(g * 3), torch.round(g * 3)], dim=1)
+
+
+torch.manual_seed(16)
+export("function_zoo", FunctionZoo(), (6,))
+
+
 class OnnxMix(torch.nn.Module):
     """OnnxModels.cs (OnnxMix): exported to ONNX (opset 17), compiled from the graph: Linear on 3-D inputs (MatMul + Add),
     exact GELU (PyTorch writes it with Erf), LayerNormalization, Transpose, Concat, scalar arithmetic, Softmax."""

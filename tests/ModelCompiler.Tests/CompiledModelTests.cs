@@ -41,6 +41,7 @@ public class CompiledModelTests
     [InlineData("OddMlp", "odd_mlp")]
     [InlineData("WideMlp", "wide_mlp")]
     [InlineData("Zoo", "zoo")]
+    [InlineData("FunctionZoo", "function_zoo")]
     [InlineData("NormMlp", "norm_mlp")]
     [InlineData("AttentionBlock", "attention_block")]
     [InlineData("SmallCnn", "small_cnn")]

@@ -49,6 +49,7 @@ public sealed record CompiledModel(
         new("OddMlp", "odd_mlp.safetensors", OddMlp.InputLength, OddMlp.OutputLength, OddMlp.Predict, OddMlp.Predict, OddMlp.PredictEager),
         new("WideMlp", "wide_mlp.safetensors", WideMlp.InputLength, WideMlp.OutputLength, WideMlp.Predict, WideMlp.Predict, WideMlp.PredictEager),
         new("Zoo", "zoo.safetensors", Zoo.InputLength, Zoo.OutputLength, Zoo.Predict, Zoo.Predict, Zoo.PredictEager),
+        new("FunctionZoo", "function_zoo.safetensors", FunctionZoo.InputLength, FunctionZoo.OutputLength, FunctionZoo.Predict, FunctionZoo.Predict, FunctionZoo.PredictEager),
         new("Digits", "digits.safetensors", Digits.DigitsClassifier.InputLength, Digits.DigitsClassifier.OutputLength,
             Digits.DigitsClassifier.Predict, Digits.DigitsClassifier.Predict, Digits.DigitsClassifier.PredictEager),
         new("ReluMlpInt8", "relu_mlp.safetensors", ReluMlpInt8.InputLength, ReluMlpInt8.OutputLength, ReluMlpInt8.Predict, ReluMlpInt8.Predict, ReluMlpInt8.PredictEager),
