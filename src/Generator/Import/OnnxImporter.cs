@@ -202,7 +202,17 @@ internal static partial class OnnxImporter
                 _external = location => _externalFiles.TryGetValue(location, out byte[]? read) ? read : _externalFiles[location] = external(location);
         }
 
-        private sealed class Stop : Exception { }
+        /// <summary>Ends the lowering of one node (MC0013, reported) or, when <see cref="Fatal"/>, of the whole file (MC0003, a shape error).</summary>
+        private sealed class Stop : Exception
+        {
+            public bool Fatal { get; init; }
+        }
+
+        /// <summary>The most unsupported nodes reported one by one; the rest are counted in one more diagnostic.</summary>
+        public const int MaxBlockers = 20;
+
+        /// <summary>Values that a node which cannot be compiled would have computed: the nodes reading them are not reported too.</summary>
+        private readonly HashSet<string> _blocked = new(StringComparer.Ordinal);
 
         public OnnxImport? Run()
         {
@@ -272,19 +282,53 @@ internal static partial class OnnxImporter
                     Lower(index);
                     _skip.Add(index);
                 }
+                // Every node that cannot be compiled is reported (up to MaxBlockers, then counted), not only the first, so that
+                // a build shows how far a model is from compiling; the nodes that read what it would have computed are not.
+                var more = new List<OnnxNode>();
+                int blockers = 0;
                 for (int index = 0; index < graph.Nodes.Count; index++)
                 {
                     if (_skip.Contains(index)) continue;
+                    OnnxNode node = graph.Nodes[index];
+                    if (node.Inputs.Any(_blocked.Contains))
+                    {
+                        foreach (string output in node.Outputs) _blocked.Add(output);
+                        continue;
+                    }
+                    int ops = _ops.Count, diagnostics = _diagnostics.Count;
                     try
                     {
-                        Lower(index);
+                        try
+                        {
+                            Lower(index);
+                        }
+                        catch (OverflowException)
+                        {
+                            // Sizes are computed in checked arithmetic: a shape or attribute that wraps is refused, never lowered.
+                            throw Unsupported(node, "its sizes overflow (a dimension, count or attribute past what one tensor can hold)");
+                        }
                     }
-                    catch (OverflowException)
+                    catch (Stop stop) when (!stop.Fatal)
                     {
-                        // Sizes are computed in checked arithmetic: a shape or attribute that wraps is refused, never lowered.
-                        throw Unsupported(graph.Nodes[index], "its sizes overflow (a dimension, count or attribute past what one tensor can hold)");
+                        // What the node recorded before it stopped is taken back, so that no later shape reads it.
+                        _ops.RemoveRange(ops, _ops.Count - ops);
+                        if (_nodes.Count > ops) _nodes.RemoveRange(ops, _nodes.Count - ops);
+                        foreach (string value in _activations.Where(a => a.Value >= ops).Select(a => a.Key).ToList()) _activations.Remove(value);
+                        foreach (string output in node.Outputs) _blocked.Add(output);
+                        if (++blockers > MaxBlockers)
+                        {
+                            _diagnostics.RemoveRange(diagnostics, _diagnostics.Count - diagnostics);
+                            more.Add(node);
+                        }
                     }
                 }
+                if (more.Count > 0)
+                {
+                    string counts = string.Join(", ", more.GroupBy(n => n.OpType).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal)
+                        .Select(g => $"{g.Key} ×{g.Count()}"));
+                    Unsupported(more[0], $"this and {more.Count - 1} more nodes cannot be compiled ({counts}); only the first {MaxBlockers} nodes that cannot be compiled are reported one by one");
+                }
+                if (blockers > 0) return null;
 
                 if (graph.Outputs.Count == 0) throw Fail("the graph has no output");
                 if (graph.Outputs.Count > MaxValues) throw Fail($"the graph has {graph.Outputs.Count} outputs; a compiled model gives at most {MaxValues}");
@@ -487,7 +531,7 @@ internal static partial class OnnxImporter
                     _headerWeights = _weights.Count;
                 }
                 Node? inferred = ShapeInference.Infer(_ops[_nodes.Count], _nodes, _declaration!, _header, _diagnostics);
-                if (inferred is null) throw new Stop(); // the shape error is the diagnostic
+                if (inferred is null) throw new Stop { Fatal = true }; // the shape error is the diagnostic, and later shapes would only repeat it
                 _nodes.Add(inferred);
             }
             return _nodes[id].Shape;
@@ -605,7 +649,7 @@ internal static partial class OnnxImporter
         private Stop Fail(string why)
         {
             _diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WeightsFileInvalid, _at, _file, why));
-            return new Stop();
+            return new Stop { Fatal = true };
         }
     }
 }
