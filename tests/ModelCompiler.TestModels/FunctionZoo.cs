@@ -3,7 +3,7 @@ namespace ModelCompiler.TestModels;
 /// <summary>
 /// The functions of one value after the first set (make_models.py exports the same model from PyTorch): Softplus and Log
 /// as a kernel of their own on the input, Elu and Softsign fused into a Linear's store, Abs, Sign, Floor, Ceil and Round
-/// of another Linear's output.
+/// of another Linear's output, and the larger and the smaller of two activations (Maximum, Minimum).
 /// </summary>
 [CompileModel(Weights = "function_zoo.safetensors")]
 public static partial class FunctionZoo
@@ -13,6 +13,9 @@ public static partial class FunctionZoo
         var h = x.Softplus().Log().Linear("a").Elu(0.7f).Softsign(); // [16]
         var g = h.Linear("b");                                        // [8]
         var thrice = g * 3f;
-        return g.Abs().Concat(g.Sign(), 0).Concat(thrice.Floor(), 0).Concat(thrice.Ceil(), 0).Concat(thrice.Round(), 0); // [40]
+        var larger = g.Maximum(h.Slice(0, 0, 8));
+        var smaller = g.Minimum(h.Slice(0, 8, 16));
+        return g.Abs().Concat(g.Sign(), 0).Concat(thrice.Floor(), 0).Concat(thrice.Ceil(), 0).Concat(thrice.Round(), 0)
+            .Concat(larger, 0).Concat(smaller, 0); // [56]
     }
 }

@@ -270,7 +270,8 @@ export("res_block", ResBlock(), (64, 24, 24), batch=3)
 
 class FunctionZoo(torch.nn.Module):
     """FunctionZoo.cs: the functions of one value after the first set — Softplus and Log as a kernel of their own on the
-    input, Elu and Softsign fused into a Linear's store, Abs, Sign, Floor, Ceil and Round of another's output."""
+    input, Elu and Softsign fused into a Linear's store, Abs, Sign, Floor, Ceil and Round of another's output, and the
+    larger and the smaller of two activations."""
     def __init__(self):
         super().__init__()
         self.a = torch.nn.Linear(6, 16)
@@ -279,7 +280,8 @@ class FunctionZoo(torch.nn.Module):
     def forward(self, x):
         h = F.softsign(F.elu(self.a(torch.log(F.softplus(x))), alpha=0.7))
         g = self.b(h)
-        return torch.cat([g.abs(), torch.sign(g), torch.floor(g * 3), torch.ceil(g * 3), torch.round(g * 3)], dim=1)
+        return torch.cat([g.abs(), torch.sign(g), torch.floor(g * 3), torch.ceil(g * 3), torch.round(g * 3),
+                          torch.maximum(g, h[:, :8]), torch.minimum(g, h[:, 8:])], dim=1)
 
 
 torch.manual_seed(16)

@@ -62,8 +62,15 @@ internal static class GpuBodies
             case BroadcastOp broadcast:
             {
                 Index(w, broadcast.Shape.ToArray());
-                string op = broadcast.Multiply ? "*" : "+";
-                w.Line($"y[i] = {chain(k, $"a[{Offset("s", broadcast.AStrides.ToArray())}] {op} b[{Offset("s", broadcast.BStrides.ToArray())}]")};");
+                string a = $"a[{Offset("s", broadcast.AStrides.ToArray())}]", b = $"b[{Offset("s", broadcast.BStrides.ToArray())}]";
+                string value = broadcast.Operation switch
+                {
+                    KernelKind.Mul => $"{a} * {b}",
+                    KernelKind.Maximum => $"{MathF}.Max({a}, {b})",
+                    KernelKind.Minimum => $"{MathF}.Min({a}, {b})",
+                    _ => $"{a} + {b}",
+                };
+                w.Line($"y[i] = {chain(k, value)};");
                 break;
             }
 

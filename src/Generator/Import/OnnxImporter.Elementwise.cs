@@ -1,4 +1,5 @@
 // ONNX operators of the elementwise family, each lowered onto the op catalogue's kinds (the table is OnnxImporter.Operators).
+using System;
 using System.Linq;
 using ModelCompiler.Generator.Model;
 using ModelCompiler.Generator.Ops;
@@ -139,14 +140,49 @@ internal static partial class OnnxImporter
             int a = Act(node, x), rank = RankOf(x);
             int positive = Record(node, OpKind.Relu, new[] { a });
             int negative = Record(node, OpKind.ClampMax, new[] { a }, scalar: 0f);
-            OnnxConstant c = Const(node, slope);
-            if (c.Floats is null) throw Unsupported(node, "the slope must be float32");
-            // A weight has no batch dimension: leading 1s of ONNX's full-rank constant broadcast over it.
-            long[] dims = c.Dims.SkipWhile((d, i) => d == 1 && c.Dims.Length - i >= rank).ToArray();
-            string weight = "c" + _weights.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + slope;
-            _weights.Add(new(weight, c.Reshaped(dims)));
-            int scaled = Record(node, OpKind.Mul, new[] { negative, Record(node, OpKind.Parameter, System.Array.Empty<int>(), weight) });
+            int scaled = Record(node, OpKind.Mul, new[] { negative, ConstantOperand(node, slope, rank) });
             Activation(node, Output(node), OpKind.Add, new[] { positive, scaled }, rank);
+        }
+
+        /// <summary>
+        /// Max, Min, Sum, Mean of any number of inputs, broadcasting: a chain of pairs (Mean: the sum, then × 1/n). A scalar
+        /// constant becomes a limit (Max) or an added constant (Sum) fused into the producer; a tensor constant a weight.
+        /// </summary>
+        private void LowerVariadic(OnnxNode node, string name)
+        {
+            string[] inputs = node.Inputs.Where(i => i.Length > 0).ToArray();
+            if (inputs.Length == 0) throw Unsupported(node, "it has no input");
+            if (inputs.All(_constants.ContainsKey)) throw Unsupported(node, "every input is a constant");
+            OpKind pair = node.OpType switch { "Max" => OpKind.Maximum, "Min" => OpKind.Minimum, _ => OpKind.Add };
+            int rank = inputs.Max(RankOf);
+            int start = Array.FindIndex(inputs, i => !_constants.ContainsKey(i));
+            int result = Act(node, inputs[start]);
+            for (int k = 0; k < inputs.Length; k++)
+            {
+                if (k == start) continue;
+                string other = inputs[k];
+                if (_constants.TryGetValue(other, out OnnxConstant? c) && c.Floats is { Length: 1 } scalar)
+                {
+                    result = Record(node, pair switch { OpKind.Maximum => OpKind.ClampMin, OpKind.Minimum => OpKind.ClampMax, _ => OpKind.AddScalar }, new[] { result }, scalar: scalar[0]);
+                    continue;
+                }
+                int operand = _constants.ContainsKey(other) ? ConstantOperand(node, other, rank) : Act(node, other);
+                result = Record(node, pair, new[] { result, operand });
+            }
+            if (node.OpType == "Mean" && inputs.Length > 1) result = Record(node, OpKind.MulScalar, new[] { result }, scalar: 1f / inputs.Length);
+            _activations[Output(node)] = result;
+            _ranks[Output(node)] = rank;
+        }
+
+        /// <summary>A constant operand of a broadcasting op: a weight, its leading 1s (where a batch dimension would be) dropped.</summary>
+        private int ConstantOperand(OnnxNode node, string value, int rank)
+        {
+            OnnxConstant c = Const(node, value);
+            if (c.Floats is null) throw Unsupported(node, $"constant '{value}' must be float32");
+            long[] dims = c.Dims.SkipWhile((d, i) => d == 1 && c.Dims.Length - i >= rank).ToArray();
+            string weight = "c" + _weights.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + value;
+            _weights.Add(new(weight, c.Reshaped(dims)));
+            return Record(node, OpKind.Parameter, Array.Empty<int>(), weight);
         }
     }
 }

@@ -159,8 +159,20 @@ internal sealed record SoftmaxOp(int Rows, int Width, bool Log) : KernelOp
     public override int RowsPerSample => Rows;
 }
 
-/// <summary>A broadcasting Add or Mul over <see cref="Shape"/> per sample; each operand's strides per sample first, 0 where broadcast.</summary>
-internal sealed record BroadcastOp(bool Multiply, EquatableArray<int> Shape, EquatableArray<int> AStrides, EquatableArray<int> BStrides) : KernelOp
+/// <summary>
+/// A broadcasting Add, Mul, Maximum or Minimum (<see cref="Operation"/>) over <see cref="Shape"/> per sample; each
+/// operand's strides per sample first, 0 where broadcast.
+/// </summary>
+internal sealed record BroadcastOp(KernelKind Operation, EquatableArray<int> Shape, EquatableArray<int> AStrides, EquatableArray<int> BStrides) : KernelOp
 {
-    public override KernelKind Kind => Multiply ? KernelKind.Mul : KernelKind.Add;
+    public override KernelKind Kind => Operation;
+
+    /// <summary>The runtime's operator struct (Kernels/Operators/BinaryOperators.cs).</summary>
+    public string OperatorName => Operation switch
+    {
+        KernelKind.Mul => "MultiplyOperator",
+        KernelKind.Maximum => "MaximumOperator",
+        KernelKind.Minimum => "MinimumOperator",
+        _ => "AddOperator",
+    };
 }

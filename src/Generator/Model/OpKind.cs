@@ -59,6 +59,10 @@ internal enum OpKind
     Softsign,
     /// <summary>x where x &gt; 0, else Scalar · (eˣ − 1).</summary>
     Elu,
+    /// <summary>The larger of two values, broadcasting as Add (ONNX Max; torch.maximum).</summary>
+    Maximum,
+    /// <summary>The smaller of two values, broadcasting as Add (ONNX Min; torch.minimum).</summary>
+    Minimum,
 }
 
 /// <summary>What each op is, in one place, for every pass and emitter.</summary>

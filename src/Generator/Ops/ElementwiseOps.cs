@@ -20,15 +20,15 @@ internal static class ElementwiseOps
     public static void Register(OpCatalogue.Builder catalogue)
     {
         catalogue.Shape(Unary, OneValue);
-        catalogue.Shape(Broadcast, OpKind.Add, OpKind.Mul);
+        catalogue.Shape(Broadcast, OpKind.Add, OpKind.Mul, OpKind.Maximum, OpKind.Minimum);
         catalogue.Evaluate(c => EvaluationContext.Map(c.X, Function(c.Node.Source)), OneValue);
-        catalogue.Evaluate(EvaluateBroadcast, OpKind.Add, OpKind.Mul);
+        catalogue.Evaluate(EvaluateBroadcast, OpKind.Add, OpKind.Mul, OpKind.Maximum, OpKind.Minimum);
         catalogue.Lower(LowerElementwise, KernelKind.Elementwise);
         // Named alike as a Tensor method and an ONNX operator (Silu and Dropout are C# only: ONNX writes x·σ(x), and Dropout is Identity there).
         catalogue.ByName(onnx: true, OpKind.Relu, OpKind.Sigmoid, OpKind.Tanh, OpKind.Erf, OpKind.Sqrt, OpKind.Exp, OpKind.Reciprocal,
             OpKind.Log, OpKind.Abs, OpKind.Floor, OpKind.Ceil, OpKind.Round, OpKind.Sign, OpKind.Softplus, OpKind.Softsign);
         catalogue.ByName(onnx: false, OpKind.Silu, OpKind.Dropout);
-        catalogue.Lower(LowerBroadcast, KernelKind.Add, KernelKind.Mul);
+        catalogue.Lower(LowerBroadcast, KernelKind.Add, KernelKind.Mul, KernelKind.Maximum, KernelKind.Minimum);
     }
 
     /// <summary>Activations, scalar <c>+</c>/<c>×</c>, clamps, QuantizeLinear, Dropout: the input's shape; on a weight tensor, a constant (Passes/FoldConstants).</summary>
@@ -89,7 +89,14 @@ internal static class ElementwiseOps
                     oa += index * sa[d + 1];
                     ob += index * sb[d + 1];
                 }
-                y[s * count + f] = (float)(context.Node.Kind == OpKind.Add ? va[oa] + vb[ob] : va[oa] * vb[ob]);
+                y[s * count + f] = (float)(context.Node.Kind switch
+                {
+                    OpKind.Add => va[oa] + vb[ob],
+                    OpKind.Mul => va[oa] * vb[ob],
+                    // NaN wins, as ONNX Max and Min and the kernels' vector max and min have it.
+                    OpKind.Maximum => double.IsNaN(va[oa]) || double.IsNaN(vb[ob]) ? double.NaN : Math.Max(va[oa], vb[ob]),
+                    _ => double.IsNaN(va[oa]) || double.IsNaN(vb[ob]) ? double.NaN : Math.Min(va[oa], vb[ob]),
+                });
             }
         }
         return y;
@@ -167,8 +174,9 @@ internal static class ElementwiseOps
     {
         Node a = context.Input, b = context.Graph.Nodes[context.Root.Inputs[1]];
         int[] shape = context.Root.Shape;
-        string title = $"{context.Group.Kind}: {LoweringContext.Describe(a)} {(context.Group.Kind == KernelKind.Add ? "+" : "×")} {LoweringContext.Describe(b)} → {Node.Format(shape)}" + context.After;
-        var broadcast = new BroadcastOp(context.Group.Kind == KernelKind.Mul, new EquatableArray<int>(shape),
+        string between = context.Group.Kind switch { KernelKind.Add => "+", KernelKind.Mul => "×", _ => "and" };
+        string title = $"{context.Group.Kind}: {LoweringContext.Describe(a)} {between} {LoweringContext.Describe(b)} → {Node.Format(shape)}" + context.After;
+        var broadcast = new BroadcastOp(context.Group.Kind, new EquatableArray<int>(shape),
             new EquatableArray<int>(ElementwiseOps.BroadcastStrides(a, shape)), new EquatableArray<int>(ElementwiseOps.BroadcastStrides(b, shape)));
         return new KernelPlan(context.Index, title, context.Sources.ToEquatableArray(), context.Where(a), context.Where(b), context.Output, broadcast, context.Epilogue.ToEquatableArray(), context.Root.ElementCount);
     }

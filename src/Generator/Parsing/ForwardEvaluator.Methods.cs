@@ -27,6 +27,8 @@ internal sealed partial class ForwardEvaluator
         ["Conv1d"] = (e, i, env, r) => e.Conv(i, env, r),
         ["Conv2d"] = (e, i, env, r) => e.Conv(i, env, r),
         ["Elu"] = (e, i, env, r) => e.Elu(i, env, r),
+        ["Maximum"] = (e, i, env, r) => e.Pairwise(OpKind.Maximum, i, env, r),
+        ["Minimum"] = (e, i, env, r) => e.Pairwise(OpKind.Minimum, i, env, r),
         ["Embedding"] = (e, i, env, r) => e.Embedding(i, env, r),
         ["Gelu"] = (e, i, env, r) => e.Gelu(i, env, r),
         ["LayerNorm"] = (e, i, env, r) => e.LayerNorm(i, env, r),
@@ -257,5 +259,12 @@ internal sealed partial class ForwardEvaluator
     {
         IArgumentOperation alpha = Arg(invocation, "alpha")!;
         return Record(OpKind.Elu, invocation, new[] { receiver }, scalar: ToFloat(Eval(alpha.Value, env), alpha));
+    }
+
+    /// <summary>Tensor.Maximum, Tensor.Minimum: of another tensor, broadcasting.</summary>
+    private Value Pairwise(OpKind kind, IInvocationOperation invocation, Env env, int receiver)
+    {
+        IArgumentOperation other = Arg(invocation, "other")!;
+        return Record(kind, invocation, new[] { receiver, TensorId(Eval(other.Value, env), other.Value) });
     }
 }

@@ -56,6 +56,8 @@ internal static class FuseEpilogues
                 OpKind.Reduce => KernelKind.Reduce,
                 OpKind.Add => KernelKind.Add,
                 OpKind.Mul => KernelKind.Mul,
+                OpKind.Maximum => KernelKind.Maximum,
+                OpKind.Minimum => KernelKind.Minimum,
                 _ when OpKinds.IsUnaryElementwise(node.Kind) => KernelKind.Elementwise,
                 _ => null,
             };
@@ -67,7 +69,7 @@ internal static class FuseEpilogues
                 group.Composed.AddRange(composed);
                 group.Absorbed.InsertRange(0, composed);
             }
-            if (kind is KernelKind.Linear or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.Winograd or KernelKind.Add or KernelKind.Mul or KernelKind.MatMul or KernelKind.Elementwise)
+            if (kind is KernelKind.Linear or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.Winograd or KernelKind.Add or KernelKind.Mul or KernelKind.Maximum or KernelKind.Minimum or KernelKind.MatMul or KernelKind.Elementwise)
             {
                 while (true)
                 {

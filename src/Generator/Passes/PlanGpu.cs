@@ -56,7 +56,7 @@ internal static class PlanGpu
     {
         if (Form(k) is not (GpuForm.Gemm or GpuForm.ImplicitGemm) || !k.InputsLiveThroughNext || k.Index + 1 >= kernels.Count) return -1;
         KernelPlan add = kernels[k.Index + 1];
-        if (add.Op is not BroadcastOp { Multiply: false } broadcast || add.B is null || add.A == add.B || add.A != k.Output && add.B != k.Output) return -1;
+        if (add.Op is not BroadcastOp { Operation: KernelKind.Add } broadcast || add.B is null || add.A == add.B || add.A != k.Output && add.B != k.Output) return -1;
         long count = k.Op switch
         {
             ConvOp conv => conv.OutputsPerSample,

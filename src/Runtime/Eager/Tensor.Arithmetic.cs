@@ -10,6 +10,12 @@ public sealed partial class Tensor
     /// <summary>Element-wise product with NumPy broadcasting.</summary>
     public Tensor Mul(Tensor other) => Broadcast(other, static (x, y) => x * y, "Mul");
 
+    /// <summary>The larger of each pair, broadcasting as <see cref="Add(Tensor)"/> (<c>torch.maximum</c>; ONNX's <c>Max</c>): NaN if either is.</summary>
+    public Tensor Maximum(Tensor other) => Broadcast(other, static (x, y) => MathF.Max(x, y), "Maximum");
+
+    /// <summary>The smaller of each pair, broadcasting as <see cref="Add(Tensor)"/> (<c>torch.minimum</c>; ONNX's <c>Min</c>): NaN if either is.</summary>
+    public Tensor Minimum(Tensor other) => Broadcast(other, static (x, y) => MathF.Min(x, y), "Minimum");
+
     /// <summary>Adds a constant to every element.</summary>
     public Tensor Add(float value) => Map(x => (float)x + value);
 

@@ -1,3 +1,4 @@
+using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -19,4 +20,22 @@ public readonly struct MultiplyOperator : IBinaryOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Invoke(Vector128<float> x, Vector128<float> y) => x * y;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Invoke(Vector256<float> x, Vector256<float> y) => x * y;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Invoke(Vector512<float> x, Vector512<float> y) => x * y;
+}
+
+/// <summary>Effectively computes <c>max(x, y)</c>, NaN if either is (ONNX Max; torch.maximum).</summary>
+public readonly struct MaximumOperator : IBinaryOperator
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Invoke(float x, float y) => MathF.Max(x, y);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Invoke(Vector128<float> x, Vector128<float> y) => Vector128.Max(x, y);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Invoke(Vector256<float> x, Vector256<float> y) => Vector256.Max(x, y);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Invoke(Vector512<float> x, Vector512<float> y) => Vector512.Max(x, y);
+}
+
+/// <summary>Effectively computes <c>min(x, y)</c>, NaN if either is (ONNX Min; torch.minimum).</summary>
+public readonly struct MinimumOperator : IBinaryOperator
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Invoke(float x, float y) => MathF.Min(x, y);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Invoke(Vector128<float> x, Vector128<float> y) => Vector128.Min(x, y);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Invoke(Vector256<float> x, Vector256<float> y) => Vector256.Min(x, y);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Invoke(Vector512<float> x, Vector512<float> y) => Vector512.Min(x, y);
 }
