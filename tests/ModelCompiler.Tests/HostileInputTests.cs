@@ -24,7 +24,11 @@ public class HostileInputTests
     private const string OnnxSource = "using ModelCompiler;\nnamespace Demo;\n[CompileModel(Onnx = \"hostile.onnx\")]\npublic static partial class Net;\n";
 
     /// <summary>Runs the whole generator (and compiles its output) on an ONNX file, under a time and memory budget.</summary>
-    private static (ImmutableArray<Diagnostic> Diagnostics, GeneratorRunResult Run, ImmutableArray<Diagnostic> CompileErrors) RunOnnx(byte[] file, params (string Name, byte[] Bytes)[] extra)
+    private static (ImmutableArray<Diagnostic> Diagnostics, GeneratorRunResult Run, ImmutableArray<Diagnostic> CompileErrors) RunOnnx(byte[] file, params (string Name, byte[] Bytes)[] extra) =>
+        RunOnnxSource(OnnxSource, file, extra);
+
+    private static (ImmutableArray<Diagnostic> Diagnostics, GeneratorRunResult Run, ImmutableArray<Diagnostic> CompileErrors) RunOnnxSource(string source, byte[] file,
+        params (string Name, byte[] Bytes)[] extra)
     {
         string folder = GeneratorHarness.TempFolder();
         string path = Path.Combine(folder, "hostile.onnx");
@@ -39,7 +43,7 @@ public class HostileInputTests
         }
         long before = GC.GetAllocatedBytesForCurrentThread();
         var clock = Stopwatch.StartNew();
-        var result = GeneratorHarness.Run(OnnxSource, files.ToArray());
+        var result = GeneratorHarness.Run(source, files.ToArray());
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"the generator took {clock.Elapsed}");
         Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 500L << 20, "the generator allocated more than 500 MB");
         Assert.DoesNotContain(result.Diagnostics, d => d.Id == "MC0008");
@@ -181,6 +185,43 @@ public class HostileInputTests
         var (diagnostics, run, errors) = RunOnnx(Onnx.Model(nodes, Onnx.Input("x", "N", 8), Onnx.Output("y")));
         Assert.Empty(diagnostics);
         Assert.Empty(errors);
+    }
+
+    // ---- named dimensions ---------------------------------------------------------------------------------------
+
+    private static byte[] NamedDimensionModel() =>
+        Onnx.Model(new[] { Onnx.Node("Relu", new[] { "x" }, new[] { "y" }) }, Onnx.Input("x", "N", "features"), Onnx.Output("y"));
+
+    [Fact]
+    public void A_named_dimension_other_than_the_batch_is_MC0013_showing_the_attribute_that_fixes_it()
+    {
+        Diagnostic d = SingleOf(RunOnnx(NamedDimensionModel()).Diagnostics, "MC0013", "");
+        Assert.Equal("ONNX input 'x' cannot be compiled: dimension 1 is 'features', which varies (only the first, the batch, may); "
+            + "fix it at build time with Dims = new[] { \"features=…\" } in [CompileModel]", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal("\"hostile.onnx\"", d.Location.SourceTree!.GetText().ToString(d.Location.SourceSpan));
+    }
+
+    [Fact]
+    public void Dims_fixes_a_named_dimension_at_build_time()
+    {
+        string source = OnnxSource.Replace("Onnx = \"hostile.onnx\"", "Onnx = \"hostile.onnx\", Dims = new[] { \"features=12\" }");
+        var (diagnostics, run, errors) = RunOnnxSource(source, NamedDimensionModel());
+        Assert.Empty(diagnostics);
+        Assert.Empty(errors);
+        string code = run.GeneratedSources.Single(s => s.HintName == "Demo.Net.g.cs").SourceText.ToString();
+        Assert.Contains("public const int InputLength = 12;", code);
+    }
+
+    [Fact]
+    public void A_Dims_entry_that_is_not_name_equals_a_positive_number_is_MC0013_at_the_argument()
+    {
+        string source = OnnxSource.Replace("Onnx = \"hostile.onnx\"", "Onnx = \"hostile.onnx\", Dims = new[] { \"features\" }");
+        var (diagnostics, _, _) = RunOnnxSource(source, NamedDimensionModel());
+        Diagnostic d = diagnostics.First();
+        Assert.Equal("MC0013", d.Id);
+        Assert.Equal("Dims entry 'features' cannot be compiled: write it as name=value with a positive whole number, e.g. \"height=640\"",
+            d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal("Dims = new[] { \"features\" }", d.Location.SourceTree!.GetText().ToString(d.Location.SourceSpan));
     }
 
     [Fact]

@@ -91,9 +91,9 @@ internal static class DiagnosticDescriptors
 
     /// <summary>Format: <c>ONNX node '{0}' ({1}, domain '{2}', opset {3}) cannot be compiled: {4}</c>.</summary>
     public static readonly DiagnosticDescriptor OnnxUnsupported = Error("MC0013",
-        "ONNX operator not supported",
-        "ONNX node '{0}' ({1}, domain '{2}', opset {3}) cannot be compiled: {4}",
-        "The ONNX importer lowers a set of operators onto the compiler's kernels (docs/onnx.md); this node is outside it, or uses attributes or inputs it does not handle.");
+        "ONNX feature not supported",
+        "{0} cannot be compiled: {1}",
+        "The ONNX importer lowers a set of operators onto the compiler's kernels (docs/onnx.md); this node is outside it, or uses attributes or inputs it does not handle, or an input or output of the graph has a type or a varying dimension a compiled model does not take (Dims fixes a named dimension).");
 
     /// <summary>Format: <c>{0}</c> (the message names the limit, the value that passed it, and the setting that raises it, if any).</summary>
     public static readonly DiagnosticDescriptor LimitExceeded = Error("MC0014",

@@ -117,18 +117,20 @@ internal static partial class OnnxImporter
     /// one sample is every input as the file shapes it, and <c>Predict</c>'s batch is how many such sets a call holds.
     /// When neither compiles, the diagnostics are the batched import's (or the whole one's, when there is no batch).
     /// </remarks>
-    public static OnnxImport? Import(byte[] bytes, OnnxModel model, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics, Func<string, byte[]>? external = null)
+    public static OnnxImport? Import(byte[] bytes, OnnxModel model, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics, Func<string, byte[]>? external = null,
+        IReadOnlyDictionary<string, long>? dims = null)
     {
+        dims ??= new Dictionary<string, long>(StringComparer.Ordinal);
         List<OnnxValueInfo> inputs = model.Graph.Inputs.Where(v => !model.Graph.Initializers.Any(t => t.Name == v.Name)).ToList();
         bool batched = inputs.Count > 0 && inputs.All(v => v.Shape is { Count: >= 2 })
             && inputs.Select(v => v.Shape![0].Value).Where(d => d is not null).Distinct().Count() <= 1;
-        bool whole = inputs.Count > 0 && inputs.All(v => v.Shape is { Count: >= 1 } && v.Shape.All(d => d.Value is > 0 and <= int.MaxValue));
+        bool whole = inputs.Count > 0 && inputs.All(v => v.Shape is { Count: >= 1 } && v.Shape.All(d => Lowering.Fixed(d, dims) is > 0 and <= int.MaxValue));
         var first = new List<DiagnosticInfo>();
-        OnnxImport? import = new Lowering(bytes, model, file, at, first, external, whole: !batched && whole).Run();
+        OnnxImport? import = new Lowering(bytes, model, file, at, first, external, whole: !batched && whole, dims).Run();
         if (import is null && batched && whole)
         {
             var second = new List<DiagnosticInfo>();
-            import = new Lowering(bytes, model, file, at, second, external, whole: true).Run();
+            import = new Lowering(bytes, model, file, at, second, external, whole: true, dims).Run();
             if (import is not null) first = second;
         }
         diagnostics.AddRange(first);
@@ -136,7 +138,8 @@ internal static partial class OnnxImporter
     }
 
     /// <summary>Reads and lowers an ONNX file; null (with diagnostics) when it cannot be compiled.</summary>
-    public static OnnxImport? Import(byte[] bytes, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics, Func<string, byte[]>? external = null)
+    public static OnnxImport? Import(byte[] bytes, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics, Func<string, byte[]>? external = null,
+        IReadOnlyDictionary<string, long>? dims = null)
     {
         OnnxModel model;
         try
@@ -148,7 +151,7 @@ internal static partial class OnnxImporter
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WeightsFileInvalid, at, file, e.Message));
             return null;
         }
-        return Import(bytes, model, file, at, diagnostics, external);
+        return Import(bytes, model, file, at, diagnostics, external, dims);
     }
 
     /// <summary>One import: the values seen so far (activations by op id, constants by data) and the ops recorded.</summary>
@@ -181,6 +184,15 @@ internal static partial class OnnxImporter
         /// </summary>
         private readonly bool _whole;
 
+        /// <summary>Symbolic dimensions fixed by the attribute's <c>Dims</c> ("height=640").</summary>
+        private readonly IReadOnlyDictionary<string, long> _dims;
+
+        /// <summary>A dimension's value: the file's number, or the one <c>Dims</c> gives its name; null when it varies.</summary>
+        private long? Dimension(OnnxDimension d) => Fixed(d, _dims);
+
+        internal static long? Fixed(OnnxDimension d, IReadOnlyDictionary<string, long> dims) =>
+            d.Value ?? (d.Parameter is { } p && dims.TryGetValue(p, out long v) ? v : null);
+
         /// <summary>How many leading dimensions of a value's rank are not the file's: 1 when compiled whole, else 0.</summary>
         private int Lead => _whole ? 1 : 0;
         /// <summary>Nodes already lowered by a pattern that starts before them (a bias Add joined to its MatMul, a decomposed LayerNorm).</summary>
@@ -194,9 +206,11 @@ internal static partial class OnnxImporter
         private readonly Func<string, byte[]>? _external;
         private readonly Dictionary<string, byte[]> _externalFiles = new(StringComparer.Ordinal);
 
-        public Lowering(byte[] bytes, OnnxModel model, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics, Func<string, byte[]>? external, bool whole)
+        public Lowering(byte[] bytes, OnnxModel model, string file, LocationInfo? at, List<DiagnosticInfo> diagnostics, Func<string, byte[]>? external, bool whole,
+            IReadOnlyDictionary<string, long> dims)
         {
             _whole = whole;
+            _dims = dims;
             _bytes = bytes; _model = model; _file = file; _at = at; _diagnostics = diagnostics;
             if (external is not null)
                 _external = location => _externalFiles.TryGetValue(location, out byte[]? read) ? read : _externalFiles[location] = external(location);
@@ -243,15 +257,18 @@ internal static partial class OnnxImporter
                 var declared = new List<ModelValue>();
                 foreach (OnnxValueInfo input in inputs)
                 {
-                    if (input.ElementType != OnnxDataType.Float) throw Fail($"input '{input.Name}' is {input.ElementType}; a compiled model takes float32");
+                    string what = $"ONNX input '{input.Name}'";
+                    if (input.ElementType != OnnxDataType.Float) throw Refuse(what, $"it is {input.ElementType}; a compiled model takes float32");
                     if (input.Shape is null || input.Shape.Count < 2 - Lead)
-                        throw Fail($"input '{input.Name}' needs a shape of [batch, …] with at least one more dimension");
+                        throw Refuse(what, "it needs a shape of [batch, …] with at least one more dimension");
                     var sample = new int[input.Shape.Count - 1 + Lead];
                     for (int d = 1 - Lead; d < input.Shape.Count; d++)
                     {
-                        long? v = input.Shape[d].Value;
+                        long? v = Dimension(input.Shape[d]);
                         if (v is null or <= 0 or > int.MaxValue)
-                            throw Fail($"input '{input.Name}' dimension {d} is '{input.Shape[d].Parameter ?? "unknown"}': only the first (the batch) may vary");
+                            throw Refuse(what, input.Shape[d].Parameter is { Length: > 0 } symbol
+                                ? $"dimension {d} is '{symbol}', which varies (only the first, the batch, may); fix it at build time with Dims = new[] {{ \"{symbol}=…\" }} in [CompileModel]"
+                                : $"dimension {d} is {(v is null ? "unknown" : v.Value.ToString(CultureInfo.InvariantCulture))}: only the first (the batch) may vary, and every other must be a positive number");
                         sample[d - 1 + Lead] = (int)v.Value;
                     }
                     long sampleCount = SizeMath.Product(sample);
@@ -336,7 +353,7 @@ internal static partial class OnnxImporter
                 foreach (OnnxValueInfo o in graph.Outputs)
                 {
                     if (o.ElementType is not (OnnxDataType.Float or OnnxDataType.Undefined))
-                        throw Fail($"output '{o.Name}' is {o.ElementType}; a compiled model gives float32");
+                        throw Refuse($"ONNX output '{o.Name}'", $"it is {o.ElementType}; a compiled model gives float32");
                     if (!_activations.TryGetValue(o.Name, out int op))
                         throw Fail($"output '{o.Name}' is not computed from the inputs (a constant, or not computed at all)");
                     outputs.Add(new ModelOutput(op, o.Name));
@@ -640,10 +657,17 @@ internal static partial class OnnxImporter
 
         private Stop Unsupported(OnnxNode node, string why)
         {
+            string name = node.Name.Length > 0 ? node.Name : node.Outputs.FirstOrDefault() ?? "";
             _diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OnnxUnsupported, _at,
-                node.Name.Length > 0 ? node.Name : node.Outputs.FirstOrDefault() ?? "", node.OpType, node.Domain.Length == 0 ? "ai.onnx" : node.Domain,
-                _model.DefaultOpset.ToString(CultureInfo.InvariantCulture), why));
+                $"ONNX node '{name}' ({node.OpType}, domain '{(node.Domain.Length == 0 ? "ai.onnx" : node.Domain)}', opset {_model.DefaultOpset.ToString(CultureInfo.InvariantCulture)})", why));
             return new Stop();
+        }
+
+        /// <summary>MC0013 for a graph input or output (a valid file that asks for what a compiled model does not take): the whole file stops.</summary>
+        private Stop Refuse(string what, string why)
+        {
+            _diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OnnxUnsupported, _at, what, why));
+            return new Stop { Fatal = true };
         }
 
         private Stop Fail(string why)

@@ -36,6 +36,9 @@ internal sealed record ModelDeclaration
     public EquatableArray<string> FloatLayers { get; init; } = EquatableArray<string>.Empty;
     public LocationInfo? QuantizeLocation { get; init; }
 
+    /// <summary>An ONNX model's named dimensions fixed by the attribute ("height=640", checked by the parser).</summary>
+    public EquatableArray<string> Dims { get; init; } = EquatableArray<string>.Empty;
+
     /// <summary>Int8Static: the calibration file, and the span of the argument.</summary>
     public string? CalibrationFile { get; init; }
     public LocationInfo? CalibrationLocation { get; init; }
@@ -72,4 +75,23 @@ internal sealed record ModelDeclaration
 
     /// <summary>The first output's name (the ONNX graph's, once the file is read).</summary>
     public string? OutputName => Outputs.Count > 0 ? Outputs[0].Name : null;
+
+    /// <summary>A <c>Dims</c> entry "name=value" (a positive int), or null when it is not one.</summary>
+    public static (string Name, long Value)? DimsEntry(string entry)
+    {
+        int equals = entry.LastIndexOf('=');
+        if (equals <= 0) return null;
+        string name = entry.Substring(0, equals).Trim();
+        return name.Length > 0 && long.TryParse(entry.Substring(equals + 1).Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long value)
+            && value is > 0 and <= int.MaxValue ? (name, value) : null;
+    }
+
+    /// <summary>The valid <see cref="Dims"/> entries by name (the parser reports the others).</summary>
+    public System.Collections.Generic.Dictionary<string, long> FixedDims()
+    {
+        var dims = new System.Collections.Generic.Dictionary<string, long>(System.StringComparer.Ordinal);
+        foreach (string entry in Dims)
+            if (DimsEntry(entry) is { } d) dims[d.Name] = d.Value;
+        return dims;
+    }
 }

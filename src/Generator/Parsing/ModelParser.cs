@@ -30,6 +30,7 @@ internal static class ModelParser
 
         int quantize = 0;
         string[] floatLayers = Array.Empty<string>();
+        string[] dims = Array.Empty<string>();
         LocationInfo? quantizeLocation = null;
         string? calibration = null;
         LocationInfo? calibrationLocation = null;
@@ -48,6 +49,7 @@ internal static class ModelParser
                 WeightsStorage = (WeightsStorage)storage,
                 Quantize = (Quantization)quantize,
                 FloatLayers = new EquatableArray<string>(floatLayers),
+                Dims = new EquatableArray<string>(dims),
                 QuantizeLocation = quantizeLocation,
                 CalibrationFile = calibration,
                 CalibrationLocation = calibrationLocation,
@@ -89,6 +91,24 @@ internal static class ModelParser
                 if (named.Key == "WeightsStorage" && named.Value.Value is int st) storage = st;
                 if (named.Key == "FloatLayers" && named.Value.Kind == TypedConstantKind.Array)
                     floatLayers = named.Value.Values.Select(v => v.Value as string ?? "").ToArray();
+                if (named.Key == "Dims" && named.Value.Kind == TypedConstantKind.Array)
+                    dims = named.Value.Values.Select(v => v.Value as string ?? "").ToArray();
+            }
+            AttributeArgumentSyntax? dimsArgument = attributeSyntax?.ArgumentList?.Arguments.FirstOrDefault(a => a.NameEquals?.Name.Identifier.Text == "Dims");
+            if (dimsArgument is not null)
+            {
+                LocationInfo? dimsLocation = LocationInfo.From(dimsArgument);
+                if (onnx is null)
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OnnxUnsupported, dimsLocation, "Dims",
+                        "it fixes the named dimensions of an ONNX file (Onnx = \"…\"); a Forward method declares its input's shape with [Shape(…)]"));
+                foreach (string entry in dims)
+                {
+                    if (ModelDeclaration.DimsEntry(entry) is null)
+                        diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OnnxUnsupported, dimsLocation, $"Dims entry '{entry}'",
+                            "write it as name=value with a positive whole number, e.g. \"height=640\""));
+                }
+                if (dims.Select(ModelDeclaration.DimsEntry).Where(e => e is not null).GroupBy(e => e!.Value.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OnnxUnsupported, dimsLocation, $"Dims entry '{twice.Key}'", "it is given twice"));
             }
             AttributeArgumentSyntax? quantizeArgument = attributeSyntax?.ArgumentList?.Arguments
                 .FirstOrDefault(a => a.NameEquals?.Name.Identifier.Text is "Quantize" or "FloatLayers");

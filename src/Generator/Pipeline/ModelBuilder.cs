@@ -76,7 +76,8 @@ internal static class ModelBuilder
                     // The ONNX graph becomes the ops a Forward method would have recorded, and its initializers a
                     // safetensors image under the names those ops read; from here on it is compiled like any model.
                     var external = new List<string>();
-                    OnnxImport? import = OnnxImporter.Import(bytes, model.WeightsFile, model.WeightsLocation, diagnostics, OnnxImporter.ExternalFiles(file.Path, files, options.MaxFileBytes, external));
+                    OnnxImport? import = OnnxImporter.Import(bytes, model.WeightsFile, model.WeightsLocation, diagnostics,
+                        OnnxImporter.ExternalFiles(file.Path, files, options.MaxFileBytes, external), model.FixedDims());
                     if (import is null) return Stop();
                     // External data is part of what the model embeds: its hashes key the plan with the model file's.
                     file = file with { Hash = OnnxImporter.CombinedHash(file.Hash, external) };

@@ -40,4 +40,11 @@ public sealed class CompileModelAttribute : Attribute
     /// leading dimension being the batch) is the sample shape. Set either this or <see cref="Weights"/>.
     /// </summary>
     public string? Onnx { get; set; }
+
+    /// <summary>
+    /// For an <see cref="Onnx"/> model: values for the file's named (symbolic) dimensions, fixed at build time, as
+    /// <c>"name=value"</c>, e.g. <c>Dims = new[] { "height=640", "width=640" }</c>. Every dimension but an input's first
+    /// (the batch) must be a number or named here; the build's MC0013 names any that is not.
+    /// </summary>
+    public string[]? Dims { get; set; }
 }
