@@ -20,15 +20,16 @@ internal static partial class OnnxImporter
             int rank = RankOf(x);
             OnnxConstant w = Const(node, Input(node, 1));
             if (w.Floats is null || w.Dims.Length != rank || rank is not (3 or 4)) throw Unsupported(node, "only 1-D and 2-D convolutions with float32 weights are supported");
-            if (Text(node, "auto_pad", "NOTSET") != "NOTSET") throw Unsupported(node, "auto_pad is not supported; export with explicit pads");
             int spatial = rank - 2;
-            if (w.Dims.Skip(2).Any(k => k != w.Dims[2])) throw Unsupported(node, $"kernel [{string.Join(", ", w.Dims.Skip(2))}]: only square kernels are supported");
             int stride = Uniform(node, "strides", spatial, 1), dilation = Uniform(node, "dilations", spatial, 1);
-            int padding = Padding(node, x, spatial, (int)w.Dims[2], stride, dilation);
+            // Rectangular kernels (1×3, 3×1) and a padding per axis; the strides and dilations are the same on both.
+            int[] kernel = w.Dims.Skip(2).Select(k => (int)k).ToArray();
+            int[] padding = Padding(node, x, spatial, kernel, stride, dilation);
             int groups = (int)IntAttribute(node, "group", 1);
             _weights.Add(new(name + ".weight", w));
             if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0) _weights.Add(new(name + ".bias", Const(node, Input(node, 2))));
-            Activation(node, Output(node), rank == 4 ? OpKind.Conv2d : OpKind.Conv1d, new[] { Act(node, x) }, rank, name, settings: new ConvSettings(stride, padding, dilation, groups));
+            var settings = new ConvSettings(stride, padding[spatial - 1], dilation, groups) { VerticalPadding = spatial == 2 ? padding[0] : -1 };
+            Activation(node, Output(node), rank == 4 ? OpKind.Conv2d : OpKind.Conv1d, new[] { Act(node, x) }, rank, name, settings: settings);
         }
 
         /// <summary>MaxPool, AveragePool.</summary>
@@ -37,10 +38,11 @@ internal static partial class OnnxImporter
             if (_whole) throw Unsupported(node, WholeConvolution);
             string x = Input(node, 0);
             if (RankOf(x) != 4) throw Unsupported(node, "only 2-D pooling is supported");
-            if (Text(node, "auto_pad", "NOTSET") != "NOTSET") throw Unsupported(node, "auto_pad is not supported; export with explicit pads");
             if (node.OpType == "MaxPool" && node.Outputs.Count > 1 && node.Outputs[1].Length > 0) throw Unsupported(node, "the indices output is not supported");
             int kernel = Uniform(node, "kernel_shape", 2, -1), stride = Uniform(node, "strides", 2, 1);
-            int padding = Padding(node, x, 2, kernel, stride, 1, IntAttribute(node, "ceil_mode", 0) != 0);
+            int[] pads = Padding(node, x, 2, new[] { kernel, kernel }, stride, 1, IntAttribute(node, "ceil_mode", 0) != 0);
+            if (pads[0] != pads[1]) throw Unsupported(node, $"padding {pads[0]} above and {pads[1]} beside: only the same padding on every side is supported for pools");
+            int padding = pads[0];
             if (Uniform(node, "dilations", 2, 1) != 1) throw Unsupported(node, "dilated pooling is not supported");
             if (node.OpType == "AveragePool" && padding > 0 && IntAttribute(node, "count_include_pad", 0) == 0)
                 throw Unsupported(node, "averaging padded windows over the real values only (count_include_pad = 0) is not supported");

@@ -555,30 +555,58 @@ internal static partial class OnnxImporter
         }
 
         /// <summary>
-        /// Conv and pool padding as one number for every side. ONNX may pad the end less than the start (CNTK and
-        /// TensorFlow exports do, for stride 2); when that yields the same output size as padding both sides alike, no
-        /// window reads the difference, so it is the same computation. The same holds for ceil_mode.
+        /// Conv and pool padding as one number per spatial axis (the same before and after). ONNX may pad the end less than
+        /// the start (CNTK and TensorFlow exports do, for stride 2); when that yields the same output size as padding both
+        /// sides alike, no window reads the difference, so it is the same computation. The same holds for ceil_mode.
+        /// <c>auto_pad</c> SAME_UPPER, SAME_LOWER and VALID are turned into pads first, as ONNX defines them.
         /// </summary>
-        private int Padding(OnnxNode node, string x, int spatial, int kernel, int stride, int dilation, bool ceil = false)
+        private int[] Padding(OnnxNode node, string x, int spatial, int[] kernel, int stride, int dilation, bool ceil = false)
         {
-            OnnxAttribute? attribute = node.Attributes.FirstOrDefault(a => a.Name == "pads");
-            List<long> pads = attribute?.Ints ?? new List<long>();
-            if (pads.Count == 0) pads = Enumerable.Repeat(0L, 2 * spatial).ToList();
-            if (pads.Count != 2 * spatial || pads.Any(p => p < 0 || p > 1 << 20)) throw Unsupported(node, $"pads [{string.Join(", ", pads)}] do not fit a {spatial}-D window");
-            long begin = pads[0];
-            if (pads.Take(spatial).Any(p => p != begin)) throw Unsupported(node, $"pads [{string.Join(", ", pads)}]: only the same padding at the start of every axis is supported");
-            if (pads.All(p => p == begin) && !ceil) return (int)begin;
+            string auto = Text(node, "auto_pad", "NOTSET");
             int[] shape = SampleShape(node, x);
-            long reach = (long)dilation * (kernel - 1) + 1;
+            List<long> pads;
+            switch (auto)
+            {
+                case "NOTSET":
+                    pads = node.Attributes.FirstOrDefault(a => a.Name == "pads")?.Ints ?? new List<long>();
+                    if (pads.Count == 0) pads = Enumerable.Repeat(0L, 2 * spatial).ToList();
+                    break;
+                case "VALID":
+                    pads = Enumerable.Repeat(0L, 2 * spatial).ToList();
+                    break;
+                case "SAME_UPPER" or "SAME_LOWER":
+                {
+                    // Output ceil(in / stride); the total padding split, the odd one at the end (UPPER) or the start (LOWER).
+                    var begin = new long[spatial];
+                    var end = new long[spatial];
+                    for (int d = 0; d < spatial; d++)
+                    {
+                        long size = shape[shape.Length - spatial + d], outputs = (size + stride - 1) / stride;
+                        long total = Math.Max(0, (outputs - 1) * stride + (long)dilation * (kernel[d] - 1) + 1 - size);
+                        begin[d] = auto == "SAME_UPPER" ? total / 2 : total - total / 2;
+                        end[d] = total - begin[d];
+                    }
+                    pads = begin.Concat(end).ToList();
+                    break;
+                }
+                default:
+                    throw Unsupported(node, $"auto_pad '{auto}' is not one ONNX defines");
+            }
+            if (pads.Count != 2 * spatial || pads.Any(p => p < 0 || p > 1 << 20)) throw Unsupported(node, $"pads [{string.Join(", ", pads)}] do not fit a {spatial}-D window");
+            var result = new int[spatial];
             for (int d = 0; d < spatial; d++)
             {
+                long start = pads[d], finish = pads[spatial + d];
+                result[d] = (int)start;
+                if (start == finish && !ceil) continue;
                 long size = shape[shape.Length - spatial + d];
-                long span = size + begin + pads[spatial + d] - reach, same = size + 2 * begin - reach;
+                long reach = (long)dilation * (kernel[d] - 1) + 1;
+                long span = size + start + finish - reach, same = size + 2 * start - reach;
                 long given = (ceil ? (span + stride - 1) / stride : span / stride) + 1;
                 if (span < 0 || same < 0 || given != same / stride + 1)
-                    throw Unsupported(node, $"pads [{string.Join(", ", pads)}]{(ceil ? " with ceil_mode" : "")} give {given} outputs along axis {d + 2} where padding {begin} on both sides gives {same / stride + 1}: not supported");
+                    throw Unsupported(node, $"pads [{string.Join(", ", pads)}]{(ceil ? " with ceil_mode" : "")} give {given} outputs along axis {d + 2} where padding {start} on both sides gives {same / stride + 1}: not supported");
             }
-            return (int)begin;
+            return result;
         }
 
         /// <summary>An ONNX axis (negative from the end) of a rank-<paramref name="rank"/> value, which must not be the batch's.</summary>

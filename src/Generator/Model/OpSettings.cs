@@ -12,7 +12,14 @@ namespace ModelCompiler.Generator.Model;
 internal abstract record OpSettings;
 
 /// <summary>Conv2d, Conv1d: PyTorch's <c>conv2d</c> settings (the same value both ways in 2-D).</summary>
-internal sealed record ConvSettings(int Stride, int Padding, int Dilation, int Groups) : OpSettings;
+internal sealed record ConvSettings(int Stride, int Padding, int Dilation, int Groups) : OpSettings
+{
+    /// <summary>Zeros above and below each column of a 2-D convolution, when not <see cref="Padding"/> (-1: the same).</summary>
+    public int VerticalPadding { get; init; } = -1;
+
+    /// <summary>The padding above and below: <see cref="VerticalPadding"/>, or <see cref="Padding"/> when it is -1.</summary>
+    public int Top => VerticalPadding < 0 ? Padding : VerticalPadding;
+}
 
 /// <summary>MaxPool2d, AvgPool2d: a square window.</summary>
 internal sealed record PoolSettings(int Window, int Stride, int Padding) : OpSettings;

@@ -38,7 +38,8 @@ internal static class ConvolutionOps
             return c.Mismatch($"{what} needs samples of {(oneD ? "[channels, length]" : "[channels, height, width]")}, but gets {c.Shape(x)}");
         SafeTensorEntry? weight = c.Find(op.Name + ".weight");
         if (weight is null) return null;
-        (int stride, int padding, int dilation, int groups) = (ConvSettings)op.Settings!;
+        var settings = (ConvSettings)op.Settings!;
+        (int stride, int padding, int dilation, int groups) = settings;
         if (weight.Shape.Length != (oneD ? 3 : 4))
             return c.Mismatch($"{what}: {op.Name}.weight must be {(oneD ? "[out, in/groups, k]" : "[out, in/groups, kh, kw]")} but is {Node.Format(weight.Shape)}");
         if (groups <= 0 || x.Shape[0] % groups != 0 || weight.Shape[0] % groups != 0)
@@ -49,10 +50,10 @@ internal static class ConvolutionOps
         if (badBias) return null;
         if (bias is not null && (bias.Shape.Length != 1 || bias.Shape[0] != weight.Shape[0]))
             return c.Mismatch($"{what}: {op.Name}.bias must be [{weight.Shape[0]}] but is {Node.Format(bias.Shape)}");
-        if (stride <= 0 || padding < 0 || dilation <= 0) return c.Mismatch($"{what}: stride and dilation must be positive and padding not negative");
+        if (stride <= 0 || padding < 0 || settings.Top < 0 || dilation <= 0) return c.Mismatch($"{what}: stride and dilation must be positive and padding not negative");
         int kw = weight.Shape[weight.Shape.Length - 1], width = x.Shape[x.Shape.Length - 1];
         long ow = SizeMath.WindowPositions(width, padding, kw, stride, dilation);
-        long oh = oneD ? 1 : SizeMath.WindowPositions(x.Shape[1], padding, weight.Shape[2], stride, dilation);
+        long oh = oneD ? 1 : SizeMath.WindowPositions(x.Shape[1], settings.Top, weight.Shape[2], stride, dilation);
         if (oh <= 0 || ow <= 0) return c.Mismatch($"{what}: a kernel of {Node.Format(weight.Shape.Skip(2).ToArray())} does not fit {c.Shape(x)}");
         return new Node(op, oneD ? new[] { weight.Shape[0], (int)ow } : new[] { weight.Shape[0], (int)oh, (int)ow }, isConstant: false) { Weight = weight, Bias = bias };
     }
@@ -96,7 +97,7 @@ internal static class ConvolutionOps
         int oh = oneD ? 1 : context.Node.Shape[1], ow = context.Node.Shape[context.Node.Shape.Length - 1];
         var settings = (ConvSettings)context.Node.Source.Settings!;
         return EvaluationContext.Doubles(ReferenceOps.Conv2d(EvaluationContext.Floats(x), samples, c, h, wi, context.Tensor(context.Node.Weight.Name), context.Node.Bias is null ? null : context.Tensor(context.Node.Bias.Name),
-            w[0], oneD ? 1 : w[2], w[w.Length - 1], settings.Stride, settings.Padding, settings.Dilation, settings.Groups, oh, ow, oneD ? 0 : -1));
+            w[0], oneD ? 1 : w[2], w[w.Length - 1], settings.Stride, settings.Padding, settings.Dilation, settings.Groups, oh, ow, oneD ? 0 : settings.Top));
     }
 
     /// <summary>MaxPool2d, AvgPool2d through ReferenceOps.Pool2d.</summary>
@@ -135,10 +136,11 @@ internal static class ConvolutionOps
         int[] w = context.Root.Weight!.Shape;
         bool oneD = context.Root.Kind == OpKind.Conv1d, depthwise = context.Group.Kind == KernelKind.Depthwise;
         int c = context.Input.Shape[0], h = oneD ? 1 : context.Input.Shape[1], width = context.Input.Shape[context.Input.Shape.Length - 1];
-        (int stride, int padding, int dilation, int groups) = (ConvSettings)context.Root.Source.Settings!;
+        var settings = (ConvSettings)context.Root.Source.Settings!;
+        (int stride, int padding, int dilation, int groups) = settings;
         int kh = oneD ? 1 : w[2], kw = w[w.Length - 1], n = w[0], k = c / groups * kh * kw;
         int oh = oneD ? 1 : context.Root.Shape[1], ow = context.Root.Shape[context.Root.Shape.Length - 1];
-        var geometry = new ConvGeometry(c, h, width, n, kh, kw, stride, padding, dilation, oh, ow, groups, oneD ? 0 : padding);
+        var geometry = new ConvGeometry(c, h, width, n, kh, kw, stride, padding, dilation, oh, ow, groups, oneD ? 0 : settings.Top);
         // Direct: how many output channels the kernel keeps in registers (8, 6 or 4), and whether it pools.
         if (context.Group.Kind == KernelKind.DirectConv)
             geometry = geometry with { ChannelBlock = KernelScratch.DirectChannelBlock(n), Pooled = context.Group.Pool is not null };
@@ -149,7 +151,7 @@ internal static class ConvolutionOps
         WeightBlob bias = context.Blob(WeightLayoutKind.PaddedBias, context.Root.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, context.Root.FoldedEpsilon);
         string kernelSize = oneD ? $"{kw}-wide" : $"{kh}×{kw}";
         string title = (norm is null ? "" : $"(BatchNorm \"{norm}\" folded in) ")
-            + $"{(depthwise ? "Depthwise " : context.Group.Kind == KernelKind.DirectConv ? "Direct " : "")}{context.Root.Kind} \"{context.Root.Source.Name}\": {Node.Format(context.Input.Shape)} → {Node.Format(context.Root.Shape)}, {kernelSize} kernel, stride {stride}, padding {padding}"
+            + $"{(depthwise ? "Depthwise " : context.Group.Kind == KernelKind.DirectConv ? "Direct " : "")}{context.Root.Kind} \"{context.Root.Source.Name}\": {Node.Format(context.Input.Shape)} → {Node.Format(context.Root.Shape)}, {kernelSize} kernel, stride {stride}, padding {(oneD || settings.Top == padding ? padding.ToString(System.Globalization.CultureInfo.InvariantCulture) : $"{settings.Top} × {padding}")}"
             + (dilation == 1 ? "" : $", dilation {dilation}") + (groups == 1 || depthwise ? "" : $", {groups} groups") + (context.Root.Bias is null ? "" : ", + bias") + context.After
             + (context.Group.Pool is null ? "" : $", then MaxPool2d 2×2 in the store → {Node.Format(context.Group.Pool.Shape)}");
         ConvAlgorithm algorithm = depthwise ? ConvAlgorithm.Depthwise : context.Group.Kind == KernelKind.DirectConv ? ConvAlgorithm.Direct : ConvAlgorithm.Im2Col;

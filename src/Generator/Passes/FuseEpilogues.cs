@@ -148,7 +148,7 @@ internal static class FuseEpilogues
     /// </summary>
     public static bool IsWinograd(Node conv) =>
         conv.Kind == OpKind.Conv2d && conv.Weight!.Shape[2] == 3 && conv.Weight.Shape[3] == 3
-        && conv.Source.Settings is ConvSettings { Stride: 1, Dilation: 1, Groups: 1 }
+        && conv.Source.Settings is ConvSettings { Stride: 1, Dilation: 1, Groups: 1 } settings && settings.Top == settings.Padding
         && conv.Weight.Shape[0] >= 64 && conv.Weight.Shape[1] >= 64 && conv.Shape[conv.Shape.Length - 1] >= 24;
 
     private static List<int> LiveReaders(List<int>[] consumers, bool[] live, int id)
