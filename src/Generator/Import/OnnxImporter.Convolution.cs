@@ -2,6 +2,7 @@
 using System.Linq;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
+using ModelCompiler.Kernels;
 
 namespace ModelCompiler.Generator.Import;
 
@@ -60,6 +61,22 @@ internal static partial class OnnxImporter
             int kept = Record(node, OpKind.Reshape, new[] { pooled }, settings: new ReshapeSettings(new EquatableArray<int>(new[] { -1, 1, 1 })));
             _activations[Output(node)] = kept;
             _ranks[Output(node)] = 4;
+        }
+
+        /// <summary>GlobalMaxPool: the largest value of each channel's plane, [N, C, H, W] → [N, C, 1, 1] (two reductions).</summary>
+        private void LowerGlobalMaxPool(OnnxNode node, string name)
+        {
+            if (_whole) throw Unsupported(node, WholeConvolution);
+            string x = Input(node, 0);
+            int rank = RankOf(x);
+            if (rank < 3) throw Unsupported(node, "the input must be [N, C, …]");
+            int result = Act(node, x);
+            for (int axis = rank - 2; axis >= 1; axis--)
+                result = Record(node, OpKind.Reduce, new[] { result }, settings: new ReduceSettings(axis, ReduceKind.Max));
+            int[] kept = new[] { SampleShape(node, x)[0] }.Concat(Enumerable.Repeat(1, rank - 2)).ToArray();
+            result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(kept)));
+            _activations[Output(node)] = result;
+            _ranks[Output(node)] = rank;
         }
 
         /// <summary>BatchNormalization.</summary>

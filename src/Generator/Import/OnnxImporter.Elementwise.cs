@@ -175,9 +175,11 @@ internal static partial class OnnxImporter
         }
 
         /// <summary>A constant operand of a broadcasting op: a weight, its leading 1s (where a batch dimension would be) dropped.</summary>
-        private int ConstantOperand(OnnxNode node, string value, int rank)
+        private int ConstantOperand(OnnxNode node, string value, int rank) => ConstantOperand(node, value, Const(node, value), rank);
+
+        /// <summary>A constant operand made at build time (a transposed or scaled initializer), named after where it came from.</summary>
+        private int ConstantOperand(OnnxNode node, string value, OnnxConstant c, int rank)
         {
-            OnnxConstant c = Const(node, value);
             if (c.Floats is null) throw Unsupported(node, $"constant '{value}' must be float32");
             long[] dims = c.Dims.SkipWhile((d, i) => d == 1 && c.Dims.Length - i >= rank).ToArray();
             string weight = "c" + _weights.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + value;

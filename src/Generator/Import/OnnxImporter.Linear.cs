@@ -1,5 +1,6 @@
 // ONNX operators of the linear family, each lowered onto the op catalogue's kinds (the table is OnnxImporter.Operators).
 using System.Linq;
+using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
 
 namespace ModelCompiler.Generator.Import;
@@ -11,10 +12,12 @@ internal static partial class OnnxImporter
         /// <summary>Gemm.</summary>
         private void LowerGemm(OnnxNode node, string name)
         {
-            if (IntAttribute(node, "transA", 0) != 0) throw Unsupported(node, "transA = 1 is not supported");
             float alpha = FloatAttribute(node, "alpha", 1f), beta = FloatAttribute(node, "beta", 1f);
-            OnnxConstant b = Const(node, Input(node, 1));
-            if (b.Floats is null || b.Dims.Length != 2) throw Unsupported(node, "B must be a float32 matrix initializer");
+            if (IntAttribute(node, "transA", 0) != 0 || !_constants.TryGetValue(Input(node, 1), out OnnxConstant? b) || b.Floats is null || b.Dims.Length != 2)
+            {
+                GemmOfActivations(node, alpha, beta);
+                return;
+            }
             bool transB = IntAttribute(node, "transB", 0) != 0;
             float[] weight = transB ? b.Floats : Transpose(b.Floats, (int)b.Dims[0], (int)b.Dims[1]);
             long outputs = transB ? b.Dims[0] : b.Dims[1], inputs = transB ? b.Dims[1] : b.Dims[0];
@@ -27,6 +30,55 @@ internal static partial class OnnxImporter
                 bias = beta == 1f ? c.Floats : c.Floats.Select(v => v * beta).ToArray();
             }
             Linear(node, Output(node), name, weight, outputs, inputs, bias);
+        }
+
+        /// <summary>
+        /// Gemm whose B is not a matrix known at build time, or with A transposed (the conformance suite's graphs, compiled
+        /// whole): the transposes as strided copies, a MatMul, alpha and beta as fused scalar steps, C added broadcasting.
+        /// </summary>
+        private void GemmOfActivations(OnnxNode node, float alpha, float beta)
+        {
+            string x = Input(node, 0);
+            int rank = RankOf(x);
+            if (rank - Lead != 2) throw Unsupported(node, "A must be a matrix of the sample (the graph compiled whole)");
+            int Transposed(int value) => Record(node, OpKind.Permute, new[] { value }, settings: new PermuteSettings(new EquatableArray<int>(new[] { 1, 0 })));
+            int a = Act(node, x);
+            if (IntAttribute(node, "transA", 0) != 0) a = Transposed(a);
+            string bName = Input(node, 1);
+            int b;
+            if (_constants.TryGetValue(bName, out OnnxConstant? constant))
+            {
+                if (constant.Floats is null || constant.Dims.Length != 2) throw Unsupported(node, "B must be a float32 matrix");
+                b = IntAttribute(node, "transB", 0) != 0
+                    ? ConstantOperand(node, $"{bName}ᵀ", new OnnxConstant(new[] { constant.Dims[1], constant.Dims[0] }, Transpose(constant.Floats, (int)constant.Dims[0], (int)constant.Dims[1]), null), rank)
+                    : ConstantOperand(node, bName, rank);
+            }
+            else
+            {
+                b = Act(node, bName);
+                if (RankOf(bName) != rank) throw Unsupported(node, "B must be a matrix like A");
+                if (IntAttribute(node, "transB", 0) != 0) b = Transposed(b);
+            }
+            int y = Record(node, OpKind.MatMul, new[] { a, b });
+            if (alpha != 1f) y = Record(node, OpKind.MulScalar, new[] { y }, scalar: alpha);
+            if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0 && beta != 0f)
+            {
+                string cName = node.Inputs[2];
+                int c;
+                if (_constants.TryGetValue(cName, out OnnxConstant? cc))
+                {
+                    if (cc.Floats is null) throw Unsupported(node, "C must be float32");
+                    c = ConstantOperand(node, cName + (beta == 1f ? "" : "·β"), new OnnxConstant(cc.Dims, beta == 1f ? cc.Floats : cc.Floats.Select(v => v * beta).ToArray(), null), rank);
+                }
+                else
+                {
+                    c = Act(node, cName);
+                    if (beta != 1f) c = Record(node, OpKind.MulScalar, new[] { c }, scalar: beta);
+                }
+                y = Record(node, OpKind.Add, new[] { y, c });
+            }
+            _activations[Output(node)] = y;
+            _ranks[Output(node)] = rank;
         }
 
         /// <summary>MatMul.</summary>

@@ -61,12 +61,34 @@ internal static partial class OnnxImporter
         {
             string x = Input(node, 0);
             int rank = RankOf(x);
-            long axis = IntAttribute(node, "axis", -1);
-            if (axis != -1 && axis + Lead != rank - 1) throw Unsupported(node, $"axis {axis}: only the last axis is supported");
+            int axis = SampleAxis(node, IntAttribute(node, "axis", -1), rank);
             if (node.Outputs.Count > 1 && node.Outputs.Skip(1).Any(o => o.Length > 0)) throw Unsupported(node, "the mean and inverse deviation outputs are not supported");
-            _weights.Add(new(name + ".weight", Const(node, Input(node, 1))));
-            if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0) _weights.Add(new(name + ".bias", Const(node, Input(node, 2))));
-            Activation(node, Output(node), OpKind.LayerNorm, new[] { Act(node, x) }, rank, name, FloatAttribute(node, "epsilon", 1e-5f));
+            float epsilon = FloatAttribute(node, "epsilon", 1e-5f);
+            if (axis == rank - 1)
+            {
+                _weights.Add(new(name + ".weight", Const(node, Input(node, 1))));
+                if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0) _weights.Add(new(name + ".bias", Const(node, Input(node, 2))));
+                Activation(node, Output(node), OpKind.LayerNorm, new[] { Act(node, x) }, rank, name, epsilon);
+                return;
+            }
+            // Over several trailing axes: they become one row (a view), normalized with the scale and shift flattened alike.
+            int[] sample = SampleShape(node, x);
+            int width = sample.Skip(axis - 1).Aggregate(1, (p, d) => checked(p * d));
+            int[] rows = sample.Take(axis - 1).Append(width).ToArray();
+            OnnxConstant Flat(string value)
+            {
+                OnnxConstant c = Const(node, value);
+                // The scale and shift broadcast over the normalized axes: spelled out to one value per element of a row.
+                if (c.Floats is null || c.Count != width && c.Count != 1) throw Unsupported(node, $"'{value}' must hold one value per normalized element ({width}) or one in all");
+                return c.Count == width ? c.Reshaped(new long[] { width }) : new OnnxConstant(new long[] { width }, Enumerable.Repeat(c.Floats[0], width).ToArray(), null);
+            }
+            _weights.Add(new(name + ".weight", Flat(Input(node, 1))));
+            if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0) _weights.Add(new(name + ".bias", Flat(Input(node, 2))));
+            int result = Record(node, OpKind.Reshape, new[] { Act(node, x) }, settings: new ReshapeSettings(new EquatableArray<int>(rows)));
+            result = Record(node, OpKind.LayerNorm, new[] { result }, name, epsilon);
+            result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(sample)));
+            _activations[Output(node)] = result;
+            _ranks[Output(node)] = rank;
         }
 
         /// <summary>Softmax, LogSoftmax.</summary>

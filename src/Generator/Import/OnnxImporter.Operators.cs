@@ -34,6 +34,7 @@ internal static partial class OnnxImporter
             ["Gather"] = (l, n, s) => l.LowerGather(n, s),
             ["Gelu"] = (l, n, s) => l.LowerGelu(n, s),
             ["Gemm"] = (l, n, s) => l.LowerGemm(n, s),
+            ["GlobalMaxPool"] = (l, n, s) => l.LowerGlobalMaxPool(n, s),
             ["GlobalAveragePool"] = (l, n, s) => l.LowerGlobalAveragePool(n, s),
             ["HardSigmoid"] = (l, n, s) => l.LowerHardSigmoid(n, s),
             ["HardSwish"] = (l, n, s) => l.LowerHardSigmoid(n, s),
