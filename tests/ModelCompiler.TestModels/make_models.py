@@ -271,7 +271,7 @@ export("res_block", ResBlock(), (64, 24, 24), batch=3)
 class FunctionZoo(torch.nn.Module):
     """FunctionZoo.cs: the functions of one value after the first set — Softplus and Log as a kernel of their own on the
     input, Elu and Softsign fused into a Linear's store, Abs, Sign, Floor, Ceil and Round of another's output, and the
-    larger and the smaller of two activations."""
+    larger and the smaller of two activations, and the trigonometric and hyperbolic functions."""
     def __init__(self):
         super().__init__()
         self.a = torch.nn.Linear(6, 16)
@@ -281,7 +281,9 @@ class FunctionZoo(torch.nn.Module):
         h = F.softsign(F.elu(self.a(torch.log(F.softplus(x))), alpha=0.7))
         g = self.b(h)
         return torch.cat([g.abs(), torch.sign(g), torch.floor(g * 3), torch.ceil(g * 3), torch.round(g * 3),
-                          torch.maximum(g, h[:, :8]), torch.minimum(g, h[:, 8:])], dim=1)
+                          torch.maximum(g, h[:, :8]), torch.minimum(g, h[:, 8:]),
+                          torch.sin(g), torch.cos(g), torch.tan(h), torch.sinh(g), torch.cosh(g), torch.asinh(g * 3),
+                          torch.acosh(g.abs() + 1), torch.atanh(h * 0.9)], dim=1)
 
 
 torch.manual_seed(16)

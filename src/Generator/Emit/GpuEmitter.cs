@@ -311,9 +311,17 @@ internal static partial class GpuEmitter
                 OpKind.Reciprocal => "1f / x",
                 OpKind.Log => "GpuLog(x)",
                 OpKind.Abs => "global::System.MathF.Abs(x)",
-                OpKind.Floor => "global::System.MathF.Floor(x)",
-                OpKind.Ceil => "global::System.MathF.Ceiling(x)",
-                OpKind.Round => "global::System.MathF.Round(x)",
+                OpKind.Floor => "global::ILGPU.IntrinsicMath.CPUOnly.Floor(x)",
+                OpKind.Ceil => "global::ILGPU.IntrinsicMath.CPUOnly.Ceiling(x)",
+                OpKind.Round => "GpuRoundEven(x)",
+                OpKind.Sin => "global::ILGPU.IntrinsicMath.CPUOnly.Sin(x)",
+                OpKind.Cos => "global::ILGPU.IntrinsicMath.CPUOnly.Cos(x)",
+                OpKind.Tan => "global::ILGPU.IntrinsicMath.CPUOnly.Tan(x)",
+                OpKind.Sinh => "(GpuExp(x) - GpuExp(-x)) * 0.5f",
+                OpKind.Cosh => "(GpuExp(x) + GpuExp(-x)) * 0.5f",
+                OpKind.Asinh => "(x < 0f ? -1f : 1f) * GpuLog(global::System.MathF.Abs(x) + global::System.MathF.Sqrt(x * x + 1f))",
+                OpKind.Acosh => "GpuLog(x + global::System.MathF.Sqrt(x * x - 1f))",
+                OpKind.Atanh => "GpuLog((1f + x) / (1f - x)) * 0.5f",
                 OpKind.Sign => "x > 0f ? 1f : x < 0f ? -1f : x",
                 OpKind.Softplus => "global::System.MathF.Max(x, 0f) + GpuLog(1f + GpuExp(-global::System.MathF.Abs(x)))",
                 OpKind.Softsign => "x / (1f + global::System.MathF.Abs(x))",
@@ -348,6 +356,11 @@ internal static partial class GpuEmitter
         w.Line("// Scalar forms of the activations for GPU kernels.");
         w.Line("private static float GpuRelu(float v) => v > 0f ? v : (v <= 0f ? 0f : v);");
         w.Line("private static float GpuLeaky(float v, float slope) => v >= 0f ? v : v * slope;");
+        w.Line("private static float GpuRoundEven(float v)");
+        w.Line("{");
+        w.Line("    float f = global::ILGPU.IntrinsicMath.CPUOnly.Floor(v), d = v - f;");
+        w.Line("    return d > 0.5f ? f + 1f : d < 0.5f ? f : f * 0.5f == global::ILGPU.IntrinsicMath.CPUOnly.Floor(f * 0.5f) ? f : f + 1f;");
+        w.Line("}");
         w.Line("private static float GpuClamp(float v, float low, float high) => v < low ? low : v > high ? high : v;");
         w.Line("private static float GpuSilu(float v) => v / (1f + GpuExp(-v));");
         w.Line("private static float GpuGelu(float v) => 0.5f * v * (1f + global::ModelCompiler.Kernels.VectorMath.Erf(v * 0.70710678118654752f));");

@@ -536,6 +536,7 @@ internal static partial class ModelEmitter
             OpKind.Exp => $"{K}ExpOperator.Invoke(x)",
             OpKind.Reciprocal => $"{K}ReciprocalOperator.Invoke(x)",
             OpKind.Log or OpKind.Abs or OpKind.Floor or OpKind.Ceil or OpKind.Round or OpKind.Sign or OpKind.Softplus or OpKind.Softsign
+                or OpKind.Sin or OpKind.Cos or OpKind.Tan or OpKind.Sinh or OpKind.Cosh or OpKind.Asinh or OpKind.Acosh or OpKind.Atanh
                 => $"{K}{step.Kind}Operator.Invoke(x)",
             // x where x > 0, else alpha · (eˣ − 1) (NaN: the comparison fails, and the other side is NaN too).
             OpKind.Elu => width is null

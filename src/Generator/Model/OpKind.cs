@@ -59,6 +59,14 @@ internal enum OpKind
     Softsign,
     /// <summary>x where x &gt; 0, else Scalar · (eˣ − 1).</summary>
     Elu,
+    Sin,
+    Cos,
+    Tan,
+    Sinh,
+    Cosh,
+    Asinh,
+    Acosh,
+    Atanh,
     /// <summary>The larger of two values, broadcasting as Add (ONNX Max; torch.maximum).</summary>
     Maximum,
     /// <summary>The smaller of two values, broadcasting as Add (ONNX Min; torch.minimum).</summary>
@@ -72,7 +80,8 @@ internal static class OpKinds
     public static bool IsUnaryElementwise(OpKind kind) => kind is OpKind.Relu or OpKind.Sigmoid or OpKind.Tanh
         or OpKind.Gelu or OpKind.GeluTanh or OpKind.Silu or OpKind.Erf or OpKind.Sqrt or OpKind.Exp or OpKind.Reciprocal or OpKind.QuantizeLinear or OpKind.AddScalar or OpKind.MulScalar
         or OpKind.LeakyRelu or OpKind.ClampMin or OpKind.ClampMax
-        or OpKind.Log or OpKind.Abs or OpKind.Floor or OpKind.Ceil or OpKind.Round or OpKind.Sign or OpKind.Softplus or OpKind.Softsign or OpKind.Elu;
+        or OpKind.Log or OpKind.Abs or OpKind.Floor or OpKind.Ceil or OpKind.Round or OpKind.Sign or OpKind.Softplus or OpKind.Softsign or OpKind.Elu
+        or OpKind.Sin or OpKind.Cos or OpKind.Tan or OpKind.Sinh or OpKind.Cosh or OpKind.Asinh or OpKind.Acosh or OpKind.Atanh;
 
     /// <summary>Ops that only reinterpret their input (a new shape, or Dropout's identity at inference): no kernel, the same storage.</summary>
     public static bool IsView(OpKind kind) => kind is OpKind.Flatten or OpKind.Reshape or OpKind.Dropout or OpKind.Unsqueeze or OpKind.Squeeze;

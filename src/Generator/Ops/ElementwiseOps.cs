@@ -15,6 +15,7 @@ internal static class ElementwiseOps
         OpKind.Relu, OpKind.Sigmoid, OpKind.Tanh, OpKind.Gelu, OpKind.GeluTanh, OpKind.Silu, OpKind.Erf, OpKind.Sqrt, OpKind.Exp, OpKind.Reciprocal,
         OpKind.QuantizeLinear, OpKind.LeakyRelu, OpKind.ClampMin, OpKind.ClampMax, OpKind.AddScalar, OpKind.MulScalar, OpKind.Dropout,
         OpKind.Log, OpKind.Abs, OpKind.Floor, OpKind.Ceil, OpKind.Round, OpKind.Sign, OpKind.Softplus, OpKind.Softsign, OpKind.Elu,
+        OpKind.Sin, OpKind.Cos, OpKind.Tan, OpKind.Sinh, OpKind.Cosh, OpKind.Asinh, OpKind.Acosh, OpKind.Atanh,
     };
 
     public static void Register(OpCatalogue.Builder catalogue)
@@ -26,7 +27,8 @@ internal static class ElementwiseOps
         catalogue.Lower(LowerElementwise, KernelKind.Elementwise);
         // Named alike as a Tensor method and an ONNX operator (Silu and Dropout are C# only: ONNX writes x·σ(x), and Dropout is Identity there).
         catalogue.ByName(onnx: true, OpKind.Relu, OpKind.Sigmoid, OpKind.Tanh, OpKind.Erf, OpKind.Sqrt, OpKind.Exp, OpKind.Reciprocal,
-            OpKind.Log, OpKind.Abs, OpKind.Floor, OpKind.Ceil, OpKind.Round, OpKind.Sign, OpKind.Softplus, OpKind.Softsign);
+            OpKind.Log, OpKind.Abs, OpKind.Floor, OpKind.Ceil, OpKind.Round, OpKind.Sign, OpKind.Softplus, OpKind.Softsign,
+            OpKind.Sin, OpKind.Cos, OpKind.Tan, OpKind.Sinh, OpKind.Cosh, OpKind.Asinh, OpKind.Acosh, OpKind.Atanh);
         catalogue.ByName(onnx: false, OpKind.Silu, OpKind.Dropout);
         catalogue.Lower(LowerBroadcast, KernelKind.Add, KernelKind.Mul, KernelKind.Maximum, KernelKind.Minimum);
     }
@@ -134,6 +136,14 @@ internal static class ElementwiseOps
         OpKind.Softplus => ReferenceMath.Softplus,
         OpKind.Softsign => ReferenceMath.Softsign,
         OpKind.Elu => v => ReferenceMath.Elu(v, op.Scalar),
+        OpKind.Sin => Math.Sin,
+        OpKind.Cos => Math.Cos,
+        OpKind.Tan => Math.Tan,
+        OpKind.Sinh => Math.Sinh,
+        OpKind.Cosh => Math.Cosh,
+        OpKind.Asinh => ReferenceMath.Asinh,
+        OpKind.Acosh => ReferenceMath.Acosh,
+        OpKind.Atanh => ReferenceMath.Atanh,
         _ => throw new InvalidOperationException($"{op.Kind} is not a function of one value"),
     };
 

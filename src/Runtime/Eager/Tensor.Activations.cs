@@ -69,6 +69,30 @@ public sealed partial class Tensor
     /// <summary><c>x</c> where <c>x &gt; 0</c>, else <c>alpha · (eˣ − 1)</c>, element-wise (<c>F.elu</c>).</summary>
     public Tensor Elu(float alpha = 1f) => Map(v => ReferenceMath.Elu(v, alpha));
 
+    /// <summary>The sine, element-wise (<c>torch.sin</c>).</summary>
+    public Tensor Sin() => Map(Math.Sin);
+
+    /// <summary>The cosine, element-wise (<c>torch.cos</c>).</summary>
+    public Tensor Cos() => Map(Math.Cos);
+
+    /// <summary>The tangent, element-wise (<c>torch.tan</c>).</summary>
+    public Tensor Tan() => Map(Math.Tan);
+
+    /// <summary>The hyperbolic sine, element-wise (<c>torch.sinh</c>).</summary>
+    public Tensor Sinh() => Map(Math.Sinh);
+
+    /// <summary>The hyperbolic cosine, element-wise (<c>torch.cosh</c>).</summary>
+    public Tensor Cosh() => Map(Math.Cosh);
+
+    /// <summary>The inverse hyperbolic sine, element-wise (<c>torch.asinh</c>).</summary>
+    public Tensor Asinh() => Map(ReferenceMath.Asinh);
+
+    /// <summary>The inverse hyperbolic cosine, element-wise (<c>torch.acosh</c>): NaN below 1.</summary>
+    public Tensor Acosh() => Map(ReferenceMath.Acosh);
+
+    /// <summary>The inverse hyperbolic tangent, element-wise (<c>torch.atanh</c>).</summary>
+    public Tensor Atanh() => Map(ReferenceMath.Atanh);
+
     /// <summary><c>x / (1 + e^-x)</c> (SiLU), element-wise.</summary>
     public Tensor Silu() => Map(ReferenceMath.Silu);
 

@@ -58,6 +58,15 @@ internal static class ReferenceMath
     /// <summary>SiLU: <c>x / (1 + e^-x)</c>.</summary>
     public static double Silu(double x) => x / (1.0 + Math.Exp(-x));
 
+    /// <summary>The inverse hyperbolic sine (netstandard2.0, where the generator runs, has no Math.Asinh).</summary>
+    public static double Asinh(double x) => x < 0 ? -Asinh(-x) : Math.Log(x + Math.Sqrt(x * x + 1));
+
+    /// <summary>The inverse hyperbolic cosine; NaN below 1.</summary>
+    public static double Acosh(double x) => Math.Log(x + Math.Sqrt(x * x - 1));
+
+    /// <summary>The inverse hyperbolic tangent.</summary>
+    public static double Atanh(double x) => 0.5 * Math.Log((1 + x) / (1 - x));
+
     /// <summary>The sign: 1, −1, or the value itself for ±0 and NaN (ONNX Sign).</summary>
     public static double Sign(double x) => x > 0 ? 1 : x < 0 ? -1 : x;
 
