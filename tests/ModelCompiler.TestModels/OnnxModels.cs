@@ -76,3 +76,7 @@ public static partial class OnnxMobile;
 /// </summary>
 [CompileModel(Onnx = "onnx_stateful.onnx")]
 public static partial class OnnxStateful;
+
+/// <summary>Layout operators as PyTorch exports them (make_models.py): DepthToSpace, Tile, Expand (its shape computed with Where), ReduceMax over two axes, Softmax along the channels.</summary>
+[CompileModel(Onnx = "onnx_layout_ops.onnx")]
+public static partial class OnnxLayoutOps;

@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Linq;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
+using ModelCompiler.Kernels;
 
 namespace ModelCompiler.Generator.Import;
 
@@ -254,6 +255,94 @@ internal static partial class OnnxImporter
             int[] sample = dims.Skip(1).Select((d, i) => d != 0 ? (int)d
                 : !allowZero && i < input.Length ? input[i] : throw Unsupported(node, $"shape {shape.Describe()}: a 0 here has no dimension to copy")).ToArray();
             Activation(node, Output(node), OpKind.Reshape, new[] { Act(node, x) }, dims.Length, settings: new ReshapeSettings(new EquatableArray<int>(sample)));
+        }
+
+        /// <summary>DepthToSpace (DCR and CRD), SpaceToDepth: a reshape, one strided copy, a reshape, as ONNX defines them.</summary>
+        private void LowerDepthToSpace(OnnxNode node, string name)
+        {
+            string x = Input(node, 0);
+            int[] sample = SampleShape(node, x);
+            if (sample.Length != 3 + Lead) throw Unsupported(node, "the input must be [N, C, H, W]");
+            int b = (int)IntAttribute(node, "blocksize", 0);
+            int[] lead = sample.Take(Lead).ToArray();
+            int c = sample[Lead], h = sample[Lead + 1], w = sample[Lead + 2];
+            int[] split, order, joined;
+            if (b <= 0 || b > 1 << 10) throw Unsupported(node, $"blocksize {b} is not a positive number");
+            if (node.OpType == "SpaceToDepth")
+            {
+                if (h % b != 0 || w % b != 0) throw Unsupported(node, $"[{h}, {w}] does not split into blocks of {b}");
+                split = new[] { c, h / b, b, w / b, b };
+                order = new[] { 2, 4, 0, 1, 3 };
+                joined = new[] { checked(c * b * b), h / b, w / b };
+            }
+            else
+            {
+                if (c % (b * b) != 0) throw Unsupported(node, $"{c} channels do not split into blocks of {b}×{b}");
+                bool crd = Text(node, "mode", "DCR") == "CRD";
+                split = crd ? new[] { c / (b * b), b, b, h, w } : new[] { b, b, c / (b * b), h, w };
+                order = crd ? new[] { 0, 3, 1, 4, 2 } : new[] { 2, 3, 0, 4, 1 };
+                joined = new[] { c / (b * b), checked(h * b), checked(w * b) };
+            }
+            // With the graph compiled whole, the file's batch leads the sample and stays where it is.
+            int[] Lead_(int[] dims) => lead.Concat(dims).ToArray();
+            int result = Record(node, OpKind.Reshape, new[] { Act(node, x) }, settings: new ReshapeSettings(new EquatableArray<int>(Lead_(split))));
+            result = Record(node, OpKind.Permute, new[] { result }, settings: new PermuteSettings(new EquatableArray<int>(
+                Enumerable.Range(0, Lead).Concat(order.Select(o => o + Lead)).ToArray())));
+            result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(Lead_(joined))));
+            _activations[Output(node)] = result;
+            _ranks[Output(node)] = RankOf(x);
+        }
+
+        /// <summary>Tile with known repeats: each repeated axis the input joined to itself (Concat), at most 64 times an axis.</summary>
+        private void LowerTile(OnnxNode node, string name)
+        {
+            string x = Input(node, 0);
+            int rank = RankOf(x);
+            long[] repeats = Const(node, Input(node, 1)).PlainLongs ?? throw Unsupported(node, "the repeats must be integer constants");
+            if (repeats.Length != rank - Lead) throw Unsupported(node, $"{repeats.Length} repeats for a rank-{rank - Lead} input");
+            if (repeats.Any(r => r < 1 || r > 64)) throw Unsupported(node, $"repeats [{string.Join(", ", repeats)}]: each must be 1 to 64");
+            int result = Act(node, x);
+            for (int d = 0; d < repeats.Length; d++)
+            {
+                if (repeats[d] == 1) continue;
+                int axis = d + Lead;
+                if (axis == 0) throw Unsupported(node, "the batch (axis 0) cannot be repeated");
+                int once = result;
+                for (long k = 1; k < repeats[d]; k++) result = Record(node, OpKind.Concat, new[] { result, once }, settings: new AxisSettings(axis - 1));
+            }
+            _activations[Output(node)] = result;
+            _ranks[Output(node)] = rank;
+        }
+
+        /// <summary>Expand to a known shape: an Add of zeros of that shape, broadcasting (no new kernel; the batch is not expanded).</summary>
+        private void LowerExpand(OnnxNode node, string name)
+        {
+            string x = Input(node, 0);
+            int rank = RankOf(x);
+            OnnxConstant shape = Const(node, Input(node, 1));
+            long[] dims = shape.Longs ?? throw Unsupported(node, "the shape must be an integer constant");
+            bool[] batch = shape.Batch ?? new bool[dims.Length];
+            // The batch (a symbol in a folded shape, or a 1 where the input has the batch) is not the zeros' to set.
+            int fileRank = rank - Lead, outputRank = Math.Max(fileRank, dims.Length);
+            var zeros = new List<long>();
+            for (int d = 0; d < dims.Length; d++)
+            {
+                int position = outputRank - dims.Length + d;
+                bool atBatch = !_whole && position == 0;
+                if (atBatch && !(batch[d] || dims[d] == 1)) throw Unsupported(node, $"shape {shape.Describe()}: the batch cannot be expanded");
+                if (batch.Skip(d).Take(1).Any(v => v) && !atBatch) throw Unsupported(node, $"shape {shape.Describe()}: the batch can only be the first dimension");
+                if (!atBatch) zeros.Add(Math.Max(1, dims[d]));
+            }
+            if (zeros.Any(z => z > int.MaxValue) || SizeMath.Product(zeros) > SizeMath.MaxElements) throw Unsupported(node, $"shape {shape.Describe()} is too large");
+            if (zeros.All(z => z == 1) && dims.Length <= fileRank)
+            {
+                Alias(node, x, Output(node));
+                return;
+            }
+            string weight = "c" + _weights.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + name + ".zeros";
+            _weights.Add(new(weight, new OnnxConstant(zeros.ToArray(), new float[SizeMath.Product(zeros)], null)));
+            int parameter = Record(node, OpKind.Parameter, Array.Empty<int>(), weight);
+            Activation(node, Output(node), OpKind.Add, new[] { Act(node, x), parameter }, outputRank + Lead);
         }
     }
 }
