@@ -187,6 +187,49 @@ public class HostileInputTests
         Assert.Empty(errors);
     }
 
+    // ---- several outputs ----------------------------------------------------------------------------------------
+
+    [Fact]
+    public void Outputs_that_are_the_input_or_one_value_twice_are_copied_and_the_rest_written_in_place()
+    {
+        // Outputs: the input itself, Relu(x), Relu(x) again, and Relu(x) + 1 (which reads the second output's value).
+        var nodes = new List<byte[]>
+        {
+            Onnx.Node("Relu", new[] { "x" }, new[] { "r" }),
+            Onnx.Node("Add", new[] { "r", "one" }, new[] { "s" }),
+            Onnx.Node("Identity", new[] { "r" }, new[] { "r2" }),
+        };
+        byte[] file = Onnx.Model(nodes, Onnx.Input("x", "N", 3), new[] { Onnx.Output("x"), Onnx.Output("r"), Onnx.Output("r2"), Onnx.Output("s") },
+            Onnx.FloatTensor("one", new long[] { 1 }, 1f));
+        string folder = GeneratorHarness.TempFolder();
+        string path = Path.Combine(folder, "hostile.onnx");
+        File.WriteAllBytes(path, file);
+        const string harness = "namespace Demo;\npublic static class Harness\n{\n    public static void Run(float[] x, float[][] o, int batch) => Net.Predict(x, o[0], o[1], o[2], o[3], batch);\n}\n";
+        var driver = GeneratorHarness.Driver(new[] { new GeneratorHarness.BinaryAdditionalText(path) });
+        driver = driver.RunGeneratorsAndUpdateCompilation(GeneratorHarness.Compilation(("Model.cs", OnnxSource), ("Harness.cs", harness)), out var output, out _);
+        Assert.Empty(driver.GetRunResult().Diagnostics);
+        using var stream = new MemoryStream();
+        var emitted = output.Emit(stream);
+        Assert.True(emitted.Success, string.Join("\n", emitted.Diagnostics));
+        var context = new System.Runtime.Loader.AssemblyLoadContext("outputs", isCollectible: true);
+        try
+        {
+            stream.Position = 0;
+            var run = context.LoadFromStream(stream).GetType("Demo.Harness")!.GetMethod("Run")!;
+            float[] x = { -1f, 2f, -3f, 4f, 0.5f, -0.5f };
+            float[][] outputs = Enumerable.Range(0, 4).Select(_ => new float[6]).ToArray();
+            run.Invoke(null, new object[] { x, outputs, 2 });
+            Assert.Equal(x, outputs[0]);
+            Assert.Equal(new[] { 0f, 2f, 0f, 4f, 0.5f, 0f }, outputs[1]);
+            Assert.Equal(outputs[1], outputs[2]);
+            Assert.Equal(new[] { 1f, 3f, 1f, 5f, 1.5f, 1f }, outputs[3]);
+        }
+        finally
+        {
+            context.Unload();
+        }
+    }
+
     // ---- named dimensions ---------------------------------------------------------------------------------------
 
     private static byte[] NamedDimensionModel() =>
@@ -459,14 +502,17 @@ public class HostileInputTests
     /// </summary>
     private static class Onnx
     {
-        public static byte[] Model(IEnumerable<byte[]> nodes, byte[] input, byte[] output, params byte[][] initializers)
+        public static byte[] Model(IEnumerable<byte[]> nodes, byte[] input, byte[] output, params byte[][] initializers) =>
+            Model(nodes, input, new[] { output }, initializers);
+
+        public static byte[] Model(IEnumerable<byte[]> nodes, byte[] input, byte[][] outputs, params byte[][] initializers)
         {
             var graph = new List<byte>();
             foreach (byte[] node in nodes) graph.AddRange(Field(1, node));
             graph.AddRange(Field(2, "hostile"));
             foreach (byte[] t in initializers) graph.AddRange(Field(5, t));
             graph.AddRange(Field(11, input));
-            graph.AddRange(Field(12, output));
+            foreach (byte[] output in outputs) graph.AddRange(Field(12, output));
             var model = new List<byte>();
             model.AddRange(Varint(1, 8)); // ir_version
             model.AddRange(Field(8, Concat(Field(1, ""), Varint(2, 17)))); // opset_import: ai.onnx 17
