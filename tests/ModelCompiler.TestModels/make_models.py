@@ -658,13 +658,14 @@ print("onnx_stateful: exported to ONNX (opset 13)")
 
 class OnnxLayoutOps(torch.nn.Module):
     """OnnxModels.cs (OnnxLayoutOps): layout operators exporters write — DepthToSpace (pixel_shuffle), SpaceToDepth-style
-    blocks, Tile (repeat), Expand, ReduceMax over two axes and a Softmax along the channels."""
+    blocks, Tile (repeat), Expand, ReduceMax over two axes, a Softmax along the channels and a nearest Resize by 2 × 3."""
     def forward(self, x):  # x [N, 8, 4, 4]
         shuffled = F.pixel_shuffle(x, 2)                      # [N, 2, 8, 8]
         tiled = shuffled.repeat(1, 1, 1, 2)                   # [N, 2, 8, 16]
         expanded = x.mean(dim=1, keepdim=True).expand(-1, 3, 4, 4)
         peaks = torch.amax(x, dim=(2, 3))                     # [N, 8]
-        return torch.cat([tiled.flatten(1), expanded.flatten(1), peaks, torch.softmax(x, dim=1).flatten(1)], dim=1)
+        upsampled = F.interpolate(x[:, :2], scale_factor=(2, 3), mode="nearest")  # [N, 2, 8, 12]: Resize, nearest
+        return torch.cat([tiled.flatten(1), expanded.flatten(1), peaks, torch.softmax(x, dim=1).flatten(1), upsampled.flatten(1)], dim=1)
 
 
 torch.onnx.export(OnnxLayoutOps().eval(), torch.zeros(1, 8, 4, 4), os.path.join(here, "Models", "onnx_layout_ops.onnx"), input_names=["x"],

@@ -344,5 +344,93 @@ internal static partial class OnnxImporter
             int parameter = Record(node, OpKind.Parameter, Array.Empty<int>(), weight);
             Activation(node, Output(node), OpKind.Add, new[] { Act(node, x), parameter }, outputRank + Lead);
         }
+
+        /// <summary>
+        /// Resize and Upsample, nearest, where every spatial axis grows by a whole factor and each output reads the input
+        /// at its index divided by the factor (checked with ONNX's coordinate transform and rounding for every output
+        /// index): each value repeated — a view, a broadcast Add of zeros, a view. Linear and cubic modes, and other
+        /// nearest patterns, are MC0013.
+        /// </summary>
+        private void LowerResize(OnnxNode node, string name)
+        {
+            string x = Input(node, 0);
+            int rank = RankOf(x);
+            int[] sample = SampleShape(node, x);
+            string mode = Text(node, "mode", "nearest");
+            if (mode != "nearest") throw Unsupported(node, $"mode '{mode}': only nearest is supported");
+            // Scales: an attribute (Upsample before opset 9), input 1 (Upsample, Resize 10), input 2 (Resize 11 on); or sizes, input 3.
+            float[]? scales = null;
+            long[]? sizes = null;
+            int scalesInput = node.OpType == "Upsample" || _model.DefaultOpset < 11 ? 1 : 2;
+            if (node.Attributes.FirstOrDefault(a => a.Name == "scales") is { } attribute) scales = attribute.Floats.ToArray();
+            else if (node.Inputs.Count > scalesInput && node.Inputs[scalesInput].Length > 0 && Const(node, node.Inputs[scalesInput]) is { Count: > 0 } s)
+                scales = s.Floats ?? throw Unsupported(node, "the scales must be float32 constants");
+            if (scales is null && node.Inputs.Count > 3 && node.Inputs[3].Length > 0)
+                sizes = Const(node, node.Inputs[3]).PlainLongs ?? throw Unsupported(node, "the sizes must be integer constants");
+            int fileRank = rank - Lead;
+            if ((scales?.Length ?? sizes?.Length ?? -1) != fileRank) throw Unsupported(node, $"the scales or sizes must give one value for each of the {fileRank} axes");
+            string transform = Text(node, "coordinate_transformation_mode", "half_pixel"), rounding = Text(node, "nearest_mode", node.OpType == "Upsample" ? "floor" : "round_prefer_floor");
+            if (node.OpType == "Upsample" || _model.DefaultOpset < 11) transform = "asymmetric";
+            var factors = new int[sample.Length];
+            for (int d = 0; d < fileRank; d++)
+            {
+                int axis = d + Lead; // the internal axis; 0 is the batch
+                int input = axis == 0 ? 1 : sample[axis - 1];
+                long output = sizes is not null ? sizes[d] : (long)Math.Floor(input * (double)scales![d]);
+                double scale = sizes is not null ? (double)output / input : scales![d];
+                if (output % input != 0 || output <= 0 || output / input > 64) throw Unsupported(node, $"axis {d} goes from {input} to {output}: only whole factors of 1 to 64 are supported");
+                int factor = (int)(output / input);
+                if (axis == 0)
+                {
+                    if (factor != 1) throw Unsupported(node, "the batch cannot be resized");
+                    continue;
+                }
+                for (long o = 0; o < output; o++)
+                {
+                    double source = transform switch
+                    {
+                        "half_pixel" => (o + 0.5) / scale - 0.5,
+                        "pytorch_half_pixel" => output > 1 ? (o + 0.5) / scale - 0.5 : 0,
+                        "align_corners" => output > 1 ? o * (input - 1) / (double)(output - 1) : 0,
+                        "asymmetric" => o / scale,
+                        "tf_half_pixel_for_nn" => (o + 0.5) / scale,
+                        _ => throw Unsupported(node, $"coordinate_transformation_mode '{transform}' is not supported"),
+                    };
+                    double rounded = rounding switch
+                    {
+                        "floor" => Math.Floor(source),
+                        "ceil" => Math.Ceiling(source),
+                        "round_prefer_ceil" => Math.Floor(source + 0.5),
+                        _ => source - Math.Floor(source) == 0.5 ? Math.Floor(source) : Math.Round(source),
+                    };
+                    long index = Math.Max(0, Math.Min(input - 1, (long)rounded));
+                    if (index != o / factor) throw Unsupported(node, $"output {o} along axis {d} reads input {(long)rounded}: only each value repeated {factor} times is supported");
+                }
+                factors[axis - 1] = factor;
+            }
+            int result = Act(node, x);
+            if (factors.Any(f => f > 1))
+            {
+                // [… d …] → [… d, 1 …] + zeros [… 1, f …] → [… d·f …].
+                var spread = new List<int>();
+                var zeros = new List<long>();
+                for (int i = 0; i < sample.Length; i++)
+                {
+                    spread.Add(sample[i]);
+                    zeros.Add(1);
+                    if (factors[i] <= 1) continue;
+                    spread.Add(1);
+                    zeros.Add(factors[i]);
+                }
+                result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(spread.ToArray())));
+                string weight = "c" + _weights.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + name + ".zeros";
+                _weights.Add(new(weight, new OnnxConstant(zeros.ToArray(), new float[SizeMath.Product(zeros)], null)));
+                result = Record(node, OpKind.Add, new[] { result, Record(node, OpKind.Parameter, Array.Empty<int>(), weight) });
+                int[] grown = sample.Select((v, i) => checked(v * Math.Max(1, factors[i]))).ToArray();
+                result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(grown)));
+            }
+            _activations[Output(node)] = result;
+            _ranks[Output(node)] = rank;
+        }
     }
 }

@@ -44,6 +44,8 @@ internal static partial class OnnxImporter
             ["DepthToSpace"] = (l, n, s) => l.LowerDepthToSpace(n, s),
             ["SpaceToDepth"] = (l, n, s) => l.LowerDepthToSpace(n, s),
             ["Tile"] = (l, n, s) => l.LowerTile(n, s),
+            ["Resize"] = (l, n, s) => l.LowerResize(n, s),
+            ["Upsample"] = (l, n, s) => l.LowerResize(n, s),
             ["Expand"] = (l, n, s) => l.LowerExpand(n, s),
             ["Max"] = (l, n, s) => l.LowerVariadic(n, s),
             ["Min"] = (l, n, s) => l.LowerVariadic(n, s),
