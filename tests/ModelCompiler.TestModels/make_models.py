@@ -658,16 +658,24 @@ print("onnx_stateful: exported to ONNX (opset 13)")
 
 class OnnxLayoutOps(torch.nn.Module):
     """OnnxModels.cs (OnnxLayoutOps): layout operators exporters write — DepthToSpace (pixel_shuffle), SpaceToDepth-style
-    blocks, Tile (repeat), Expand, ReduceMax over two axes, a Softmax along the channels and a nearest Resize by 2 × 3."""
+    blocks, Tile (repeat), Expand, ReduceMax over two axes, a Softmax along the channels, a nearest Resize by 2 × 3, and
+    ConvTranspose (stride 2 with output_padding; grouped with a rectangular kernel)."""
+    def __init__(self):
+        super().__init__()
+        self.up = torch.nn.ConvTranspose2d(8, 3, 3, stride=2, padding=1, output_padding=1)
+        self.grouped = torch.nn.ConvTranspose2d(8, 4, (2, 3), groups=2, padding=(0, 1))
+
     def forward(self, x):  # x [N, 8, 4, 4]
         shuffled = F.pixel_shuffle(x, 2)                      # [N, 2, 8, 8]
         tiled = shuffled.repeat(1, 1, 1, 2)                   # [N, 2, 8, 16]
         expanded = x.mean(dim=1, keepdim=True).expand(-1, 3, 4, 4)
         peaks = torch.amax(x, dim=(2, 3))                     # [N, 8]
         upsampled = F.interpolate(x[:, :2], scale_factor=(2, 3), mode="nearest")  # [N, 2, 8, 12]: Resize, nearest
-        return torch.cat([tiled.flatten(1), expanded.flatten(1), peaks, torch.softmax(x, dim=1).flatten(1), upsampled.flatten(1)], dim=1)
+        return torch.cat([tiled.flatten(1), expanded.flatten(1), peaks, torch.softmax(x, dim=1).flatten(1), upsampled.flatten(1),
+                          self.up(x).flatten(1), torch.relu(self.grouped(x)).flatten(1)], dim=1)
 
 
+torch.manual_seed(17)
 torch.onnx.export(OnnxLayoutOps().eval(), torch.zeros(1, 8, 4, 4), os.path.join(here, "Models", "onnx_layout_ops.onnx"), input_names=["x"],
                   output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=13)
 print("onnx_layout_ops: exported to ONNX (opset 13)")

@@ -1,4 +1,6 @@
 // ONNX operators of the convolution family, each lowered onto the op catalogue's kinds (the table is OnnxImporter.Operators).
+using System;
+using System.Collections.Generic;
 using System.Linq;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
@@ -31,6 +33,101 @@ internal static partial class OnnxImporter
             if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0) _weights.Add(new(name + ".bias", Const(node, Input(node, 2))));
             var settings = new ConvSettings(stride, padding[spatial - 1], dilation, groups) { VerticalPadding = spatial == 2 ? padding[0] : -1 };
             Activation(node, Output(node), rank == 4 ? OpKind.Conv2d : OpKind.Conv1d, new[] { Act(node, x) }, rank, name, settings: settings);
+        }
+
+        /// <summary>
+        /// ConvTranspose (1-D and 2-D, weights known at build time) as the convolution it equals: the input spread out by
+        /// the stride (each value followed by stride − 1 zeros: a view, a product with a 0/1 pattern, a view), then a
+        /// convolution with the filters flipped and their in and out channels swapped per group, padded by
+        /// dilation·(k − 1) − pad on each side, and the stride − 1 − output_padding extra outputs at the end cut off.
+        /// The spread input costs stride² times the multiplications a dedicated kernel would need (docs/onnx.md).
+        /// </summary>
+        private void LowerConvTranspose(OnnxNode node, string name)
+        {
+            if (_whole) throw Unsupported(node, WholeConvolution);
+            string x = Input(node, 0);
+            int rank = RankOf(x);
+            OnnxConstant w = Const(node, Input(node, 1));
+            if (w.Floats is null || w.Dims.Length != rank || rank is not (3 or 4)) throw Unsupported(node, "only 1-D and 2-D transposed convolutions with float32 weights are supported");
+            if (node.Attributes.Any(a => a.Name == "output_shape")) throw Unsupported(node, "output_shape is not supported; export with pads and output_padding");
+            if (Text(node, "auto_pad", "NOTSET") != "NOTSET") throw Unsupported(node, "auto_pad is not supported; export with explicit pads");
+            int spatial = rank - 2;
+            int stride = Uniform(node, "strides", spatial, 1), dilation = Uniform(node, "dilations", spatial, 1);
+            int groups = (int)IntAttribute(node, "group", 1);
+            int[] sample = SampleShape(node, x);
+            int channels = sample[0], outPerGroup = (int)w.Dims[1], inPerGroup = channels / Math.Max(1, groups);
+            if (groups <= 0 || channels % groups != 0 || w.Dims[0] != channels) throw Unsupported(node, $"weights {w.Describe()} do not fit {channels} input channels in {groups} groups");
+            int outChannels = checked(outPerGroup * groups);
+            int[] kernel = w.Dims.Skip(2).Select(k => (int)k).ToArray();
+            List<long> pads = node.Attributes.FirstOrDefault(a => a.Name == "pads")?.Ints ?? Enumerable.Repeat(0L, 2 * spatial).ToList();
+            List<long> outputPadding = node.Attributes.FirstOrDefault(a => a.Name == "output_padding")?.Ints ?? Enumerable.Repeat(0L, spatial).ToList();
+            if (pads.Count != 2 * spatial || outputPadding.Count != spatial) throw Unsupported(node, "pads and output_padding must give every spatial axis");
+            var convPadding = new int[spatial];
+            for (int d = 0; d < spatial; d++)
+            {
+                long reach = (long)dilation * (kernel[d] - 1);
+                if (pads[d] != pads[spatial + d]) throw Unsupported(node, $"pads [{string.Join(", ", pads)}]: only the same padding at both ends of an axis is supported");
+                if (pads[d] < 0 || pads[d] > reach || outputPadding[d] < 0 || outputPadding[d] >= stride)
+                    throw Unsupported(node, $"pads {pads[d]} and output_padding {outputPadding[d]} do not fit a kernel reaching {reach + 1} at stride {stride}");
+                convPadding[d] = (int)(reach - pads[d]);
+            }
+            // The filters of the equivalent convolution: [out, in/groups, k…], flipped in space.
+            int area = kernel.Aggregate(1, (p, k) => checked(p * k));
+            var flipped = new float[checked(outChannels * inPerGroup * area)];
+            for (int g = 0; g < groups; g++)
+                for (int i = 0; i < inPerGroup; i++)
+                    for (int o = 0; o < outPerGroup; o++)
+                        for (int t = 0; t < area; t++)
+                            flipped[(((long)(g * outPerGroup + o) * inPerGroup) + i) * area + (area - 1 - t)] = w.Floats[(((long)(g * inPerGroup + i) * outPerGroup) + o) * area + t];
+            _weights.Add(new(name + ".weight", new OnnxConstant(new long[] { outChannels, inPerGroup }.Concat(kernel.Select(k => (long)k)).ToArray(), flipped, null)));
+            if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0) _weights.Add(new(name + ".bias", Const(node, Input(node, 2))));
+            int result = Act(node, x);
+            if (stride > 1)
+            {
+                // [C, H, W] → [C, H, 1, W, 1] × pattern [1, s, 1, s] (1 first, then zeros) → [C, H·s, W·s].
+                var spread = new List<int> { channels };
+                var pattern = new List<long> { 1 };
+                foreach (int size in sample.Skip(1))
+                {
+                    spread.Add(size);
+                    spread.Add(1);
+                    pattern.Add(1);
+                    pattern.Add(stride);
+                }
+                var mask = new float[SizeMath.Product(pattern)];
+                for (long m = 0; m < mask.Length; m++)
+                {
+                    // Within the pattern [1, s, 1, s], the value is 1 only where every stride index is 0.
+                    bool first = true;
+                    long rest = m;
+                    for (int d = pattern.Count - 1; d >= 0; d--)
+                    {
+                        long index = rest % pattern[d];
+                        rest /= pattern[d];
+                        if (pattern[d] == stride && index != 0) first = false;
+                    }
+                    mask[m] = first ? 1f : 0f;
+                }
+                result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(spread.ToArray())));
+                string maskName = "c" + _weights.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + name + ".spread";
+                _weights.Add(new(maskName, new OnnxConstant(pattern.ToArray(), mask, null)));
+                result = Record(node, OpKind.Mul, new[] { result, Record(node, OpKind.Parameter, Array.Empty<int>(), maskName) });
+                result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(
+                    new[] { channels }.Concat(sample.Skip(1).Select(v => checked(v * stride))).ToArray())));
+            }
+            var settings = new ConvSettings(1, convPadding[spatial - 1], dilation, groups) { VerticalPadding = spatial == 2 ? convPadding[0] : -1 };
+            result = Record(node, rank == 4 ? OpKind.Conv2d : OpKind.Conv1d, new[] { result }, name, settings: settings);
+            for (int d = 0; d < spatial; d++)
+            {
+                // The spread input's trailing zeros give stride − 1 − output_padding outputs more than ConvTranspose has.
+                long length = (long)stride * (sample[d + 1] - 1) + outputPadding[d] + (long)dilation * (kernel[d] - 1) + 1 - 2 * pads[d];
+                long computed = (long)stride * sample[d + 1] + 2L * convPadding[d] - (long)dilation * (kernel[d] - 1);
+                if (length <= 0) throw Unsupported(node, "the output would be empty");
+                if (computed != length)
+                    result = Record(node, OpKind.Slice, new[] { result }, settings: new SliceSettings(d + 1, 0, (int)length, SliceOrigin.Exact));
+            }
+            _activations[Output(node)] = result;
+            _ranks[Output(node)] = rank;
         }
 
         /// <summary>MaxPool, AveragePool.</summary>
