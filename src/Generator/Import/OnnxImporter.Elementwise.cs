@@ -156,7 +156,7 @@ internal static partial class OnnxImporter
             OpKind pair = node.OpType switch { "Max" => OpKind.Maximum, "Min" => OpKind.Minimum, _ => OpKind.Add };
             int rank = inputs.Max(RankOf);
             int start = Array.FindIndex(inputs, i => !_constants.ContainsKey(i));
-            int result = Act(node, inputs[start]);
+            int result = Ranked(node, inputs[start], rank);
             for (int k = 0; k < inputs.Length; k++)
             {
                 if (k == start) continue;
@@ -166,7 +166,7 @@ internal static partial class OnnxImporter
                     result = Record(node, pair switch { OpKind.Maximum => OpKind.ClampMin, OpKind.Minimum => OpKind.ClampMax, _ => OpKind.AddScalar }, new[] { result }, scalar: scalar[0]);
                     continue;
                 }
-                int operand = _constants.ContainsKey(other) ? ConstantOperand(node, other, rank) : Act(node, other);
+                int operand = _constants.ContainsKey(other) ? ConstantOperand(node, other, rank) : Ranked(node, other, rank);
                 result = Record(node, pair, new[] { result, operand });
             }
             if (node.OpType == "Mean" && inputs.Length > 1) result = Record(node, OpKind.MulScalar, new[] { result }, scalar: 1f / inputs.Length);

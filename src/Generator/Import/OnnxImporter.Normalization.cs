@@ -62,8 +62,8 @@ internal static partial class OnnxImporter
             string x = Input(node, 0);
             int rank = RankOf(x);
             int axis = SampleAxis(node, IntAttribute(node, "axis", -1), rank);
-            if (node.Outputs.Count > 1 && node.Outputs.Skip(1).Any(o => o.Length > 0)) throw Unsupported(node, "the mean and inverse deviation outputs are not supported");
             float epsilon = FloatAttribute(node, "epsilon", 1e-5f);
+            if (node.Outputs.Count > 1 && node.Outputs.Skip(1).Any(o => o.Length > 0)) Statistics(node, x, axis, epsilon);
             if (axis == rank - 1)
             {
                 _weights.Add(new(name + ".weight", Const(node, Input(node, 1))));
@@ -89,6 +89,33 @@ internal static partial class OnnxImporter
             result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(sample)));
             _activations[Output(node)] = result;
             _ranks[Output(node)] = rank;
+        }
+
+        /// <summary>
+        /// LayerNormalization's optional Mean and InvStdDev outputs: over the normalized axes (one row of them, a view), kept
+        /// as dimensions of 1 — the mean, and 1 / √(mean of squared deviations + ε), by reductions and fused steps.
+        /// </summary>
+        private void Statistics(OnnxNode node, string x, int axis, float epsilon)
+        {
+            int rank = RankOf(x);
+            int[] sample = SampleShape(node, x);
+            int width = sample.Skip(axis - 1).Aggregate(1, (p, d) => checked(p * d));
+            int[] rows = sample.Take(axis - 1).Append(width).ToArray();
+            int[] kept = sample.Select((d, i) => i < axis - 1 ? d : 1).ToArray();
+            int row = Record(node, OpKind.Reshape, new[] { Act(node, x) }, settings: new ReshapeSettings(new EquatableArray<int>(rows)));
+            int mean = Record(node, OpKind.Reduce, new[] { row }, settings: new ReduceSettings(axis - 1, ReduceKind.Mean));
+            int meanKept = Record(node, OpKind.Unsqueeze, new[] { mean }, settings: new AxisSettings(axis - 1));
+            int centered = Record(node, OpKind.Add, new[] { row, Record(node, OpKind.MulScalar, new[] { meanKept }, scalar: -1f) });
+            int variance = Record(node, OpKind.Reduce, new[] { Record(node, OpKind.Mul, new[] { centered, centered }) }, settings: new ReduceSettings(axis - 1, ReduceKind.Mean));
+            int inverse = Record(node, OpKind.Reciprocal, new[] { Record(node, OpKind.Sqrt, new[] { Record(node, OpKind.AddScalar, new[] { variance }, scalar: epsilon) }) });
+            void Output(int index, int value)
+            {
+                if (node.Outputs.Count <= index || node.Outputs[index].Length == 0) return;
+                _activations[node.Outputs[index]] = Record(node, OpKind.Reshape, new[] { value }, settings: new ReshapeSettings(new EquatableArray<int>(kept)));
+                _ranks[node.Outputs[index]] = rank;
+            }
+            Output(1, mean);
+            Output(2, inverse);
         }
 
         /// <summary>Softmax, LogSoftmax.</summary>

@@ -464,7 +464,7 @@ internal static partial class OnnxImporter
                 Activation(node, output, kind, new[] { x, parameter }, rank);
                 return;
             }
-            int left = Act(node, a), right = Act(node, b);
+            int left = Ranked(node, a, rank), right = Ranked(node, b, rank);
             switch (op)
             {
                 case "Add": Activation(node, output, OpKind.Add, new[] { left, right }, rank); return;
@@ -516,6 +516,19 @@ internal static partial class OnnxImporter
             }
             else if (_constants.TryGetValue(from, out OnnxConstant? c)) _constants[to] = c;
             else throw Unsupported(node, $"input '{from}' is not computed before it");
+        }
+
+        /// <summary>
+        /// An activation as an operand of a broadcasting op of <paramref name="rank"/>. Compiled whole, ONNX aligns a
+        /// lower-rank operand from the right, within the sample: it gets leading dimensions of 1 (views). With the batch
+        /// first the ranks include it, and the shape rule refuses operands whose ranks differ.
+        /// </summary>
+        private int Ranked(OnnxNode node, string value, int rank)
+        {
+            int id = Act(node, value);
+            if (!_whole) return id;
+            for (int r = RankOf(value); r < rank; r++) id = Record(node, OpKind.Unsqueeze, new[] { id }, settings: new AxisSettings(0));
+            return id;
         }
 
         /// <summary>An operand that may be a weight (a Parameter op) or an activation.</summary>
