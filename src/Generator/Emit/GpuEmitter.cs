@@ -316,7 +316,7 @@ internal static partial class GpuEmitter
                 OpKind.Round => "GpuRoundEven(x)",
                 OpKind.Sin => "global::ILGPU.IntrinsicMath.CPUOnly.Sin(x)",
                 OpKind.Cos => "global::ILGPU.IntrinsicMath.CPUOnly.Cos(x)",
-                OpKind.Tan => "global::ILGPU.IntrinsicMath.CPUOnly.Tan(x)",
+                OpKind.Tan => "global::ILGPU.IntrinsicMath.CPUOnly.Sin(x) / global::ILGPU.IntrinsicMath.CPUOnly.Cos(x)", // PTX has no tan
                 OpKind.Sinh => "(GpuExp(x) - GpuExp(-x)) * 0.5f",
                 OpKind.Cosh => "(GpuExp(x) + GpuExp(-x)) * 0.5f",
                 OpKind.Asinh => "(x < 0f ? -1f : 1f) * GpuLog(global::System.MathF.Abs(x) + global::System.MathF.Sqrt(x * x + 1f))",

@@ -232,11 +232,11 @@ internal static partial class ModelEmitter
         w.Line("/// <remarks>Thread-safe. On one thread it allocates nothing after the thread's first call.</remarks>");
         w.Line("/// <exception cref=\"global::System.ArgumentException\">A span has the wrong length, the spans overlap, or <paramref name=\"batch\"/> is not positive; nothing is written.</exception>");
         w.Line(GeneratedCode);
-        w.Open("public static void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch, int maxDegreeOfParallelism = -1)");
+        w.OpenWrapped("public static void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch, int maxDegreeOfParallelism = -1)");
         w.Line($"{K}PredictArguments.Validate(input, output, batch, InputLength, OutputLength);");
         WriteIdChecks(w, plan);
         w.Line("bool parallel = maxDegreeOfParallelism != 1 && (long)batch * FlopsPerSample >= ParallelFlops;");
-        w.Line($"{K}BatchRunner.Run(input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism, s_runRows);");
+        w.Wrapped($"{K}BatchRunner.Run(input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism, s_runRows);");
         w.Close();
         w.Line();
         w.Line($"private static readonly {K}RowsKernel s_runRows = RunRows;");
@@ -261,15 +261,15 @@ internal static partial class ModelEmitter
         w.Line("/// (e.g. <c>global::ModelCompiler.SafeTensors.Load(\"" + plan.WeightsFile + "\")</c>): the reference the compiled code is tested against.");
         w.Line("/// </summary>");
         w.Line(GeneratedCode);
-        w.Open("public static global::ModelCompiler.Tensor ForwardEager(global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input, int batch = 1)");
+        w.OpenWrapped("public static global::ModelCompiler.Tensor ForwardEager(global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input, int batch = 1)");
         w.Line("global::System.ArgumentNullException.ThrowIfNull(weights);");
-        w.Line("return Forward(global::ModelCompiler.Tensor.FromBatch(input, batch, InputShape, weights"
+        w.Wrapped("return Forward(global::ModelCompiler.Tensor.FromBatch(input, batch, InputShape, weights"
             + (plan.Quantize == Quantization.None ? "" : ", " + EagerQuantization(plan)) + "));");
         w.Close();
         w.Line();
         w.Line("/// <summary>Like <c>Predict</c>, but through the eager reference (<see cref=\"ForwardEager\"/>): slow, allocating, and the definition of correct.</summary>");
         w.Line(GeneratedCode);
-        w.Open("public static void PredictEager(global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch = 1)");
+        w.OpenWrapped("public static void PredictEager(global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch = 1)");
         w.Line($"{K}PredictArguments.Validate(input, output, batch, InputLength, OutputLength);");
         w.Line("ForwardEager(weights, input, batch).Data.CopyTo(output);");
         w.Close();
@@ -493,7 +493,16 @@ internal static partial class ModelEmitter
             string type = width is null ? "float" : $"global::System.Runtime.Intrinsics.Vector{width}<float>";
             if (kernel.Epilogue.Count == 1)
             {
-                w.Line($"public static {type} Invoke({type} x) => {Step(kernel.Epilogue[0], width)};");
+                // The expression on a line of its own when the one-line member would not fit a screen.
+                string member = $"public static {type} Invoke({type} x) => {Step(kernel.Epilogue[0], width)};";
+                if (member.Length <= SourceWriter.Width) w.Line(member);
+                else
+                {
+                    w.Line($"public static {type} Invoke({type} x) =>");
+                    w.Indent();
+                    w.Wrapped(Step(kernel.Epilogue[0], width) + ";");
+                    w.Unindent();
+                }
                 continue;
             }
             w.Open($"public static {type} Invoke({type} x)");

@@ -364,6 +364,11 @@ partial class DigitsClassifier
     // Scalar forms of the activations for GPU kernels.
     private static float GpuRelu(float v) => v > 0f ? v : (v <= 0f ? 0f : v);
     private static float GpuLeaky(float v, float slope) => v >= 0f ? v : v * slope;
+    private static float GpuRoundEven(float v)
+    {
+        float f = global::ILGPU.IntrinsicMath.CPUOnly.Floor(v), d = v - f;
+        return d > 0.5f ? f + 1f : d < 0.5f ? f : f * 0.5f == global::ILGPU.IntrinsicMath.CPUOnly.Floor(f * 0.5f) ? f : f + 1f;
+    }
     private static float GpuClamp(float v, float low, float high) => v < low ? low : v > high ? high : v;
     private static float GpuSilu(float v) => v / (1f + GpuExp(-v));
     private static float GpuGelu(float v) => 0.5f * v * (1f + global::ModelCompiler.Kernels.VectorMath.Erf(v * 0.70710678118654752f));

@@ -74,11 +74,14 @@ partial class DigitsClassifier
     /// <remarks>Thread-safe. On one thread it allocates nothing after the thread's first call.</remarks>
     /// <exception cref="global::System.ArgumentException">A span has the wrong length, the spans overlap, or <paramref name="batch"/> is not positive; nothing is written.</exception>
     [global::System.CodeDom.Compiler.GeneratedCode("ModelCompiler", "0.1.0")]
-    public static void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch, int maxDegreeOfParallelism = -1)
+    public static void Predict(
+        global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch,
+        int maxDegreeOfParallelism = -1)
     {
         global::ModelCompiler.Kernels.PredictArguments.Validate(input, output, batch, InputLength, OutputLength);
         bool parallel = maxDegreeOfParallelism != 1 && (long)batch * FlopsPerSample >= ParallelFlops;
-        global::ModelCompiler.Kernels.BatchRunner.Run(input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism, s_runRows);
+        global::ModelCompiler.Kernels.BatchRunner.Run(
+            input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism, s_runRows);
     }
 
     private static readonly global::ModelCompiler.Kernels.RowsKernel s_runRows = RunRows;
@@ -88,7 +91,8 @@ partial class DigitsClassifier
     /// (e.g. <c>global::ModelCompiler.SafeTensors.Load("digits.safetensors")</c>): the reference the compiled code is tested against.
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("ModelCompiler", "0.1.0")]
-    public static global::ModelCompiler.Tensor ForwardEager(global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input, int batch = 1)
+    public static global::ModelCompiler.Tensor ForwardEager(
+        global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input, int batch = 1)
     {
         global::System.ArgumentNullException.ThrowIfNull(weights);
         return Forward(global::ModelCompiler.Tensor.FromBatch(input, batch, InputShape, weights));
@@ -96,7 +100,9 @@ partial class DigitsClassifier
 
     /// <summary>Like <c>Predict</c>, but through the eager reference (<see cref="ForwardEager"/>): slow, allocating, and the definition of correct.</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("ModelCompiler", "0.1.0")]
-    public static void PredictEager(global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch = 1)
+    public static void PredictEager(
+        global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input,
+        global::System.Span<float> output, int batch = 1)
     {
         global::ModelCompiler.Kernels.PredictArguments.Validate(input, output, batch, InputLength, OutputLength);
         ForwardEager(weights, input, batch).Data.CopyTo(output);
@@ -149,18 +155,24 @@ partial class DigitsClassifier
     private readonly struct K0Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) =>
+            global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) =>
+            global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) =>
+            global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
     }
 
     /// <summary>Epilogue of K1: Relu.</summary>
     private readonly struct K1Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) =>
+            global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) =>
+            global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) =>
+            global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
     }
 
     /// <summary>The weights, embedded at build time in the layout the kernels read; decoded once, on first use.</summary>

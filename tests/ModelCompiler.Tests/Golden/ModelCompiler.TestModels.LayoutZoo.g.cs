@@ -148,11 +148,14 @@ partial class LayoutZoo
     /// <remarks>Thread-safe. On one thread it allocates nothing after the thread's first call.</remarks>
     /// <exception cref="global::System.ArgumentException">A span has the wrong length, the spans overlap, or <paramref name="batch"/> is not positive; nothing is written.</exception>
     [global::System.CodeDom.Compiler.GeneratedCode("ModelCompiler", "0.1.0")]
-    public static void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch, int maxDegreeOfParallelism = -1)
+    public static void Predict(
+        global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch,
+        int maxDegreeOfParallelism = -1)
     {
         global::ModelCompiler.Kernels.PredictArguments.Validate(input, output, batch, InputLength, OutputLength);
         bool parallel = maxDegreeOfParallelism != 1 && (long)batch * FlopsPerSample >= ParallelFlops;
-        global::ModelCompiler.Kernels.BatchRunner.Run(input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism, s_runRows);
+        global::ModelCompiler.Kernels.BatchRunner.Run(
+            input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism, s_runRows);
     }
 
     private static readonly global::ModelCompiler.Kernels.RowsKernel s_runRows = RunRows;
@@ -162,7 +165,8 @@ partial class LayoutZoo
     /// (e.g. <c>global::ModelCompiler.SafeTensors.Load("layout_zoo.safetensors")</c>): the reference the compiled code is tested against.
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("ModelCompiler", "0.1.0")]
-    public static global::ModelCompiler.Tensor ForwardEager(global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input, int batch = 1)
+    public static global::ModelCompiler.Tensor ForwardEager(
+        global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input, int batch = 1)
     {
         global::System.ArgumentNullException.ThrowIfNull(weights);
         return Forward(global::ModelCompiler.Tensor.FromBatch(input, batch, InputShape, weights));
@@ -170,7 +174,9 @@ partial class LayoutZoo
 
     /// <summary>Like <c>Predict</c>, but through the eager reference (<see cref="ForwardEager"/>): slow, allocating, and the definition of correct.</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("ModelCompiler", "0.1.0")]
-    public static void PredictEager(global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch = 1)
+    public static void PredictEager(
+        global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input,
+        global::System.Span<float> output, int batch = 1)
     {
         global::ModelCompiler.Kernels.PredictArguments.Validate(input, output, batch, InputLength, OutputLength);
         ForwardEager(weights, input, batch).Data.CopyTo(output);
@@ -419,18 +425,24 @@ partial class LayoutZoo
     private readonly struct K6Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => x * 0.5f;
-        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => x * global::System.Runtime.Intrinsics.Vector128.Create(0.5f);
-        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => x * global::System.Runtime.Intrinsics.Vector256.Create(0.5f);
-        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => x * global::System.Runtime.Intrinsics.Vector512.Create(0.5f);
+        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) =>
+            x * global::System.Runtime.Intrinsics.Vector128.Create(0.5f);
+        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) =>
+            x * global::System.Runtime.Intrinsics.Vector256.Create(0.5f);
+        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) =>
+            x * global::System.Runtime.Intrinsics.Vector512.Create(0.5f);
     }
 
     /// <summary>Operator of K26: Tanh.</summary>
     private readonly struct K26Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) =>
+            global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) =>
+            global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) =>
+            global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
     }
 
     // K1: the per-sample shape copied, and the source's and destination's strides (per sample first).

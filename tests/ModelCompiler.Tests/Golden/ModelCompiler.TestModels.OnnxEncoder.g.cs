@@ -119,11 +119,14 @@ partial class OnnxEncoder
     /// <remarks>Thread-safe. On one thread it allocates nothing after the thread's first call.</remarks>
     /// <exception cref="global::System.ArgumentException">A span has the wrong length, the spans overlap, or <paramref name="batch"/> is not positive; nothing is written.</exception>
     [global::System.CodeDom.Compiler.GeneratedCode("ModelCompiler", "0.1.0")]
-    public static void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch, int maxDegreeOfParallelism = -1)
+    public static void Predict(
+        global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch,
+        int maxDegreeOfParallelism = -1)
     {
         global::ModelCompiler.Kernels.PredictArguments.Validate(input, output, batch, InputLength, OutputLength);
         bool parallel = maxDegreeOfParallelism != 1 && (long)batch * FlopsPerSample >= ParallelFlops;
-        global::ModelCompiler.Kernels.BatchRunner.Run(input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism, s_runRows);
+        global::ModelCompiler.Kernels.BatchRunner.Run(
+            input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism, s_runRows);
     }
 
     private static readonly global::ModelCompiler.Kernels.RowsKernel s_runRows = RunRows;
@@ -262,18 +265,24 @@ partial class OnnxEncoder
     private readonly struct K5Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => x * 0.35355338f;
-        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => x * global::System.Runtime.Intrinsics.Vector128.Create(0.35355338f);
-        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => x * global::System.Runtime.Intrinsics.Vector256.Create(0.35355338f);
-        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => x * global::System.Runtime.Intrinsics.Vector512.Create(0.35355338f);
+        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) =>
+            x * global::System.Runtime.Intrinsics.Vector128.Create(0.35355338f);
+        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) =>
+            x * global::System.Runtime.Intrinsics.Vector256.Create(0.35355338f);
+        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) =>
+            x * global::System.Runtime.Intrinsics.Vector512.Create(0.35355338f);
     }
 
     /// <summary>Epilogue of K12: Gelu.</summary>
     private readonly struct K12Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => global::ModelCompiler.Kernels.GeluOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => global::ModelCompiler.Kernels.GeluOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => global::ModelCompiler.Kernels.GeluOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => global::ModelCompiler.Kernels.GeluOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) =>
+            global::ModelCompiler.Kernels.GeluOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) =>
+            global::ModelCompiler.Kernels.GeluOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) =>
+            global::ModelCompiler.Kernels.GeluOperator.Invoke(x);
     }
 
     // K2: the per-sample shape copied, and the source's and destination's strides (per sample first).

@@ -233,36 +233,48 @@ partial class OnnxStateful
     private readonly struct K0Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) =>
+            global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) =>
+            global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) =>
+            global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
     }
 
     /// <summary>Epilogue of K2: Relu.</summary>
     private readonly struct K2Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) =>
+            global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) =>
+            global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) =>
+            global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
     }
 
     /// <summary>Operator of K4: × 0.5f.</summary>
     private readonly struct K4Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => x * 0.5f;
-        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => x * global::System.Runtime.Intrinsics.Vector128.Create(0.5f);
-        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => x * global::System.Runtime.Intrinsics.Vector256.Create(0.5f);
-        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => x * global::System.Runtime.Intrinsics.Vector512.Create(0.5f);
+        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) =>
+            x * global::System.Runtime.Intrinsics.Vector128.Create(0.5f);
+        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) =>
+            x * global::System.Runtime.Intrinsics.Vector256.Create(0.5f);
+        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) =>
+            x * global::System.Runtime.Intrinsics.Vector512.Create(0.5f);
     }
 
     /// <summary>Operator of K5: × 0.5f.</summary>
     private readonly struct K5Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => x * 0.5f;
-        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => x * global::System.Runtime.Intrinsics.Vector128.Create(0.5f);
-        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => x * global::System.Runtime.Intrinsics.Vector256.Create(0.5f);
-        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => x * global::System.Runtime.Intrinsics.Vector512.Create(0.5f);
+        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) =>
+            x * global::System.Runtime.Intrinsics.Vector128.Create(0.5f);
+        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) =>
+            x * global::System.Runtime.Intrinsics.Vector256.Create(0.5f);
+        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) =>
+            x * global::System.Runtime.Intrinsics.Vector512.Create(0.5f);
     }
 
     // K1: each part's per-sample shape and strides, and the output's strides (per sample first).

@@ -92,11 +92,14 @@ partial class Zoo
     /// <remarks>Thread-safe. On one thread it allocates nothing after the thread's first call.</remarks>
     /// <exception cref="global::System.ArgumentException">A span has the wrong length, the spans overlap, or <paramref name="batch"/> is not positive; nothing is written.</exception>
     [global::System.CodeDom.Compiler.GeneratedCode("ModelCompiler", "0.1.0")]
-    public static void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch, int maxDegreeOfParallelism = -1)
+    public static void Predict(
+        global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch,
+        int maxDegreeOfParallelism = -1)
     {
         global::ModelCompiler.Kernels.PredictArguments.Validate(input, output, batch, InputLength, OutputLength);
         bool parallel = maxDegreeOfParallelism != 1 && (long)batch * FlopsPerSample >= ParallelFlops;
-        global::ModelCompiler.Kernels.BatchRunner.Run(input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism, s_runRows);
+        global::ModelCompiler.Kernels.BatchRunner.Run(
+            input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism, s_runRows);
     }
 
     private static readonly global::ModelCompiler.Kernels.RowsKernel s_runRows = RunRows;
@@ -106,7 +109,8 @@ partial class Zoo
     /// (e.g. <c>global::ModelCompiler.SafeTensors.Load("zoo.safetensors")</c>): the reference the compiled code is tested against.
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("ModelCompiler", "0.1.0")]
-    public static global::ModelCompiler.Tensor ForwardEager(global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input, int batch = 1)
+    public static global::ModelCompiler.Tensor ForwardEager(
+        global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input, int batch = 1)
     {
         global::System.ArgumentNullException.ThrowIfNull(weights);
         return Forward(global::ModelCompiler.Tensor.FromBatch(input, batch, InputShape, weights));
@@ -114,7 +118,9 @@ partial class Zoo
 
     /// <summary>Like <c>Predict</c>, but through the eager reference (<see cref="ForwardEager"/>): slow, allocating, and the definition of correct.</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("ModelCompiler", "0.1.0")]
-    public static void PredictEager(global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch = 1)
+    public static void PredictEager(
+        global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input,
+        global::System.Span<float> output, int batch = 1)
     {
         global::ModelCompiler.Kernels.PredictArguments.Validate(input, output, batch, InputLength, OutputLength);
         ForwardEager(weights, input, batch).Data.CopyTo(output);
@@ -204,63 +210,84 @@ partial class Zoo
     private readonly struct K0Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) =>
+            global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) =>
+            global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) =>
+            global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
     }
 
     /// <summary>Epilogue of K1: + 0.5f.</summary>
     private readonly struct K1Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => x + 0.5f;
-        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => x + global::System.Runtime.Intrinsics.Vector128.Create(0.5f);
-        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => x + global::System.Runtime.Intrinsics.Vector256.Create(0.5f);
-        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => x + global::System.Runtime.Intrinsics.Vector512.Create(0.5f);
+        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) =>
+            x + global::System.Runtime.Intrinsics.Vector128.Create(0.5f);
+        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) =>
+            x + global::System.Runtime.Intrinsics.Vector256.Create(0.5f);
+        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) =>
+            x + global::System.Runtime.Intrinsics.Vector512.Create(0.5f);
     }
 
     /// <summary>Epilogue of K2: Tanh.</summary>
     private readonly struct K2Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) =>
+            global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) =>
+            global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) =>
+            global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
     }
 
     /// <summary>Epilogue of K3: Tanh.</summary>
     private readonly struct K3Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) =>
+            global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) =>
+            global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) =>
+            global::ModelCompiler.Kernels.TanhOperator.Invoke(x);
     }
 
     /// <summary>Epilogue of K4: Gelu.</summary>
     private readonly struct K4Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => global::ModelCompiler.Kernels.GeluOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => global::ModelCompiler.Kernels.GeluOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => global::ModelCompiler.Kernels.GeluOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => global::ModelCompiler.Kernels.GeluOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) =>
+            global::ModelCompiler.Kernels.GeluOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) =>
+            global::ModelCompiler.Kernels.GeluOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) =>
+            global::ModelCompiler.Kernels.GeluOperator.Invoke(x);
     }
 
     /// <summary>Operator of K5: Sigmoid.</summary>
     private readonly struct K5Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => global::ModelCompiler.Kernels.SigmoidOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => global::ModelCompiler.Kernels.SigmoidOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => global::ModelCompiler.Kernels.SigmoidOperator.Invoke(x);
-        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => global::ModelCompiler.Kernels.SigmoidOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) =>
+            global::ModelCompiler.Kernels.SigmoidOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) =>
+            global::ModelCompiler.Kernels.SigmoidOperator.Invoke(x);
+        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) =>
+            global::ModelCompiler.Kernels.SigmoidOperator.Invoke(x);
     }
 
     /// <summary>Operator of K8: × 2f.</summary>
     private readonly struct K8Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => x * 2f;
-        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) => x * global::System.Runtime.Intrinsics.Vector128.Create(2f);
-        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) => x * global::System.Runtime.Intrinsics.Vector256.Create(2f);
-        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) => x * global::System.Runtime.Intrinsics.Vector512.Create(2f);
+        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) =>
+            x * global::System.Runtime.Intrinsics.Vector128.Create(2f);
+        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) =>
+            x * global::System.Runtime.Intrinsics.Vector256.Create(2f);
+        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) =>
+            x * global::System.Runtime.Intrinsics.Vector512.Create(2f);
     }
 
     // K1: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
