@@ -664,6 +664,8 @@ class OnnxLayoutOps(torch.nn.Module):
         super().__init__()
         self.up = torch.nn.ConvTranspose2d(8, 3, 3, stride=2, padding=1, output_padding=1)
         self.grouped = torch.nn.ConvTranspose2d(8, 4, (2, 3), groups=2, padding=(0, 1))
+        self.instance = torch.nn.InstanceNorm2d(8, affine=True)
+        self.group = torch.nn.GroupNorm(2, 8)
 
     def forward(self, x):  # x [N, 8, 4, 4]
         shuffled = F.pixel_shuffle(x, 2)                      # [N, 2, 8, 8]
@@ -672,10 +674,15 @@ class OnnxLayoutOps(torch.nn.Module):
         peaks = torch.amax(x, dim=(2, 3))                     # [N, 8]
         upsampled = F.interpolate(x[:, :2], scale_factor=(2, 3), mode="nearest")  # [N, 2, 8, 12]: Resize, nearest
         return torch.cat([tiled.flatten(1), expanded.flatten(1), peaks, torch.softmax(x, dim=1).flatten(1), upsampled.flatten(1),
-                          self.up(x).flatten(1), torch.relu(self.grouped(x)).flatten(1)], dim=1)
+                          self.up(x).flatten(1), torch.relu(self.grouped(x)).flatten(1),
+                          self.instance(x).flatten(1), self.group(x).flatten(1)], dim=1)
 
 
 torch.manual_seed(17)
-torch.onnx.export(OnnxLayoutOps().eval(), torch.zeros(1, 8, 4, 4), os.path.join(here, "Models", "onnx_layout_ops.onnx"), input_names=["x"],
+layout_ops = OnnxLayoutOps().eval()
+with torch.no_grad():  # affine parameters other than the initial ones and zeros
+    for p in list(layout_ops.instance.parameters()) + list(layout_ops.group.parameters()):
+        p.copy_(torch.randn_like(p))
+torch.onnx.export(layout_ops, torch.zeros(1, 8, 4, 4), os.path.join(here, "Models", "onnx_layout_ops.onnx"), input_names=["x"],
                   output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=13)
 print("onnx_layout_ops: exported to ONNX (opset 13)")

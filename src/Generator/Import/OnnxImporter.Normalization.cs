@@ -1,4 +1,5 @@
 // ONNX operators of the normalization family, each lowered onto the op catalogue's kinds (the table is OnnxImporter.Operators).
+using System;
 using System.Linq;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
@@ -116,6 +117,49 @@ internal static partial class OnnxImporter
             }
             Output(1, mean);
             Output(2, inverse);
+        }
+
+        /// <summary>
+        /// InstanceNormalization: each channel (a group of channels, for GroupNormalization once it is tested and listed)
+        /// with its spatial values as one row (a view), normalized by the LayerNorm kernel (unit scale, zero shift), then the
+        /// per-channel scale and bias as a broadcast product and sum, and the view back.
+        /// </summary>
+        private void LowerChannelNormalization(OnnxNode node, string name)
+        {
+            string x = Input(node, 0);
+            int rank = RankOf(x);
+            int[] sample = SampleShape(node, x);
+            if (sample.Length < Lead + 2) throw Unsupported(node, "the input must be [N, C, …] with at least one spatial axis");
+            int channels = sample[Lead], spatial = sample.Skip(Lead + 1).Aggregate(1, (p, d) => checked(p * d));
+            bool grouped = node.OpType == "GroupNormalization";
+            int groups = grouped ? (int)IntAttribute(node, "num_groups", 0) : channels;
+            if (groups <= 0 || channels % groups != 0) throw Unsupported(node, $"{channels} channels do not split into {groups} groups");
+            int width = checked(channels / groups * spatial);
+            OnnxConstant scale = Const(node, Input(node, 1)), bias = Const(node, Input(node, 2));
+            float[] PerChannel(OnnxConstant c, string what)
+            {
+                // Opset 18's GroupNormalization gives one value per group; the others, one per channel.
+                if (c.Floats is null || c.Count != channels && c.Count != groups) throw Unsupported(node, $"{what} must hold one float per channel or per group");
+                return c.Count == channels ? c.Floats : Enumerable.Range(0, channels).Select(ch => c.Floats[ch / (channels / groups)]).ToArray();
+            }
+            float[] gamma = PerChannel(scale, "the scale"), beta = PerChannel(bias, "the bias");
+            _weights.Add(new(name + ".weight", new OnnxConstant(new long[] { width }, Enumerable.Repeat(1f, width).ToArray(), null)));
+            _weights.Add(new(name + ".bias", new OnnxConstant(new long[] { width }, new float[width], null)));
+            int[] lead = sample.Take(Lead).ToArray();
+            int result = Record(node, OpKind.Reshape, new[] { Act(node, x) }, settings: new ReshapeSettings(new EquatableArray<int>(lead.Concat(new[] { groups, width }).ToArray())));
+            result = Record(node, OpKind.LayerNorm, new[] { result }, name, FloatAttribute(node, "epsilon", 1e-5f));
+            result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(lead.Concat(new[] { channels, spatial }).ToArray())));
+            int Column(string suffix, float[] values)
+            {
+                string weight = "c" + _weights.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + name + suffix;
+                _weights.Add(new(weight, new OnnxConstant(new long[] { channels, 1 }, values, null)));
+                return Record(node, OpKind.Parameter, Array.Empty<int>(), weight);
+            }
+            result = Record(node, OpKind.Mul, new[] { result, Column(".scale", gamma) });
+            result = Record(node, OpKind.Add, new[] { result, Column(".shift", beta) });
+            result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(sample)));
+            _activations[Output(node)] = result;
+            _ranks[Output(node)] = rank;
         }
 
         /// <summary>Softmax, LogSoftmax.</summary>

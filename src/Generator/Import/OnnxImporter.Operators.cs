@@ -44,6 +44,7 @@ internal static partial class OnnxImporter
             ["DepthToSpace"] = (l, n, s) => l.LowerDepthToSpace(n, s),
             ["SpaceToDepth"] = (l, n, s) => l.LowerDepthToSpace(n, s),
             ["Tile"] = (l, n, s) => l.LowerTile(n, s),
+            ["InstanceNormalization"] = (l, n, s) => l.LowerChannelNormalization(n, s),
             ["ConvTranspose"] = (l, n, s) => l.LowerConvTranspose(n, s),
             ["Resize"] = (l, n, s) => l.LowerResize(n, s),
             ["Upsample"] = (l, n, s) => l.LowerResize(n, s),
