@@ -109,9 +109,7 @@ internal static partial class OnnxImporter
                     mask[m] = first ? 1f : 0f;
                 }
                 result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(spread.ToArray())));
-                string maskName = "c" + _weights.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + name + ".spread";
-                _weights.Add(new(maskName, new OnnxConstant(pattern.ToArray(), mask, null)));
-                result = Record(node, OpKind.Mul, new[] { result, Record(node, OpKind.Parameter, Array.Empty<int>(), maskName) });
+                result = Record(node, OpKind.Mul, new[] { result, Parameter(node, name + ".spread", new OnnxConstant(pattern.ToArray(), mask, null)) });
                 result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(
                     new[] { channels }.Concat(sample.Skip(1).Select(v => checked(v * stride))).ToArray())));
             }

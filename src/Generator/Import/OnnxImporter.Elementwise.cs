@@ -182,9 +182,7 @@ internal static partial class OnnxImporter
         {
             if (c.Floats is null) throw Unsupported(node, $"constant '{value}' must be float32");
             long[] dims = c.Dims.SkipWhile((d, i) => d == 1 && c.Dims.Length - i >= rank).ToArray();
-            string weight = "c" + _weights.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + value;
-            _weights.Add(new(weight, c.Reshaped(dims)));
-            return Record(node, OpKind.Parameter, Array.Empty<int>(), weight);
+            return Parameter(node, value, c.Reshaped(dims));
         }
     }
 }

@@ -339,9 +339,7 @@ internal static partial class OnnxImporter
                 Alias(node, x, Output(node));
                 return;
             }
-            string weight = "c" + _weights.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + name + ".zeros";
-            _weights.Add(new(weight, new OnnxConstant(zeros.ToArray(), new float[SizeMath.Product(zeros)], null)));
-            int parameter = Record(node, OpKind.Parameter, Array.Empty<int>(), weight);
+            int parameter = Parameter(node, name + ".zeros", new OnnxConstant(zeros.ToArray(), new float[SizeMath.Product(zeros)], null));
             Activation(node, Output(node), OpKind.Add, new[] { Act(node, x), parameter }, outputRank + Lead);
         }
 
@@ -423,9 +421,7 @@ internal static partial class OnnxImporter
                     zeros.Add(factors[i]);
                 }
                 result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(spread.ToArray())));
-                string weight = "c" + _weights.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + name + ".zeros";
-                _weights.Add(new(weight, new OnnxConstant(zeros.ToArray(), new float[SizeMath.Product(zeros)], null)));
-                result = Record(node, OpKind.Add, new[] { result, Record(node, OpKind.Parameter, Array.Empty<int>(), weight) });
+                result = Record(node, OpKind.Add, new[] { result, Parameter(node, name + ".zeros", new OnnxConstant(zeros.ToArray(), new float[SizeMath.Product(zeros)], null)) });
                 int[] grown = sample.Select((v, i) => checked(v * Math.Max(1, factors[i]))).ToArray();
                 result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(grown)));
             }

@@ -1,5 +1,4 @@
 // ONNX operators of the normalization family, each lowered onto the op catalogue's kinds (the table is OnnxImporter.Operators).
-using System;
 using System.Linq;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
@@ -149,12 +148,7 @@ internal static partial class OnnxImporter
             int result = Record(node, OpKind.Reshape, new[] { Act(node, x) }, settings: new ReshapeSettings(new EquatableArray<int>(lead.Concat(new[] { groups, width }).ToArray())));
             result = Record(node, OpKind.LayerNorm, new[] { result }, name, FloatAttribute(node, "epsilon", 1e-5f));
             result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(lead.Concat(new[] { channels, spatial }).ToArray())));
-            int Column(string suffix, float[] values)
-            {
-                string weight = "c" + _weights.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + name + suffix;
-                _weights.Add(new(weight, new OnnxConstant(new long[] { channels, 1 }, values, null)));
-                return Record(node, OpKind.Parameter, Array.Empty<int>(), weight);
-            }
+            int Column(string suffix, float[] values) => Parameter(node, name + suffix, new OnnxConstant(new long[] { channels, 1 }, values, null));
             result = Record(node, OpKind.Mul, new[] { result, Column(".scale", gamma) });
             result = Record(node, OpKind.Add, new[] { result, Column(".shift", beta) });
             result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(sample)));

@@ -458,10 +458,7 @@ internal static partial class OnnxImporter
                 }
                 // A weight has no batch dimension: leading 1s of ONNX's full-rank constant broadcast over it.
                 long[] dims = c.Dims.SkipWhile((d, i) => d == 1 && c.Dims.Length - i >= RankOf(activation)).ToArray();
-                string weight = "c" + _weights.Count.ToString(CultureInfo.InvariantCulture) + ":" + other;
-                _weights.Add(new(weight, new OnnxConstant(dims, values, null)));
-                int parameter = Record(node, OpKind.Parameter, Array.Empty<int>(), weight);
-                Activation(node, output, kind, new[] { x, parameter }, rank);
+                Activation(node, output, kind, new[] { x, Parameter(node, other, new OnnxConstant(dims, values, null)) }, rank);
                 return;
             }
             int left = Ranked(node, a, rank), right = Ranked(node, b, rank);
@@ -536,8 +533,17 @@ internal static partial class OnnxImporter
         {
             if (!_constants.TryGetValue(value, out OnnxConstant? c)) return Act(node, value);
             if (c.Floats is null) throw Unsupported(node, $"constant '{value}' must be float32");
-            string weight = "c" + _weights.Count.ToString(CultureInfo.InvariantCulture) + ":" + value;
-            _weights.Add(new(weight, c));
+            return Parameter(node, value, c);
+        }
+
+        /// <summary>
+        /// A constant made into a weight the graph reads as a value (a Parameter op): named <c>c{n}:{source}</c>, n the
+        /// weights so far, so that two constants of one source never share a name.
+        /// </summary>
+        private int Parameter(OnnxNode node, string source, OnnxConstant value)
+        {
+            string weight = "c" + _weights.Count.ToString(CultureInfo.InvariantCulture) + ":" + source;
+            _weights.Add(new(weight, value));
             return Record(node, OpKind.Parameter, Array.Empty<int>(), weight);
         }
 
