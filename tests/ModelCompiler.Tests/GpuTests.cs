@@ -34,15 +34,22 @@ public sealed class GpuTests : IDisposable
 
     public delegate void CpuPredict(ReadOnlySpan<float> input, Span<float> output, int batch, int maxDegreeOfParallelism);
 
-    /// <summary>Every compiled test model whose kernels all have a GPU form (all of them, today), and ONNX ones.</summary>
+    /// <summary>
+    /// Every compiled test model whose kernels all have a GPU form (all of them, today), and ONNX ones. Running one on
+    /// ILGPU's CPU accelerator takes seconds, so the fast tier runs the models in <see cref="FastGpuModels"/> (a GEMM chain,
+    /// int8 and int4 weights, a convolution chain, attention, element-wise and NaN-carrying ops) and the slow tier the rest.
+    /// </summary>
     public static TheoryData<string> Models()
     {
         var data = new TheoryData<string>();
-        foreach (CompiledModel model in CompiledModel.All)
-            if (CreateGpu(model.Predict.Method.DeclaringType!) is not null) data.Add(model.Name);
-        foreach (string onnx in new[] { "Mlp784Onnx", "OnnxDequantized", "OnnxEncoder", "OnnxElementwise", "OnnxEmbedding", "OnnxQuantized", "OnnxOpset20", "OnnxMobile" }) data.Add(onnx);
+        var names = CompiledModel.All.Where(m => CreateGpu(m.Predict.Method.DeclaringType!) is not null).Select(m => m.Name)
+            .Concat(new[] { "Mlp784Onnx", "OnnxDequantized", "OnnxEncoder", "OnnxElementwise", "OnnxEmbedding", "OnnxQuantized", "OnnxOpset20", "OnnxMobile" });
+        foreach (string name in names)
+            data.Add(FastGpuModels.Contains(name) ? new TheoryDataRow<string>(name) : Tier.SlowRow(new TheoryDataRow<string>(name)));
         return data;
     }
+
+    private static readonly string[] FastGpuModels = { "Digits", "ReluMlpInt8", "DigitsInt4", "ResBlock", "LongAttention", "OnnxElementwise", "SpecialValues" };
 
     private static System.Reflection.MethodInfo? CreateGpu(Type model) => model.GetMethod("CreateGpu");
 
@@ -211,6 +218,7 @@ public sealed class GpuTests : IDisposable
             .Where(m => System.Text.RegularExpressions.Regex.IsMatch(m.Name, @"^(GpuK\d+(Rows)?|GpuWhole)$")).ToArray();
 
     [Fact]
+    [Trait(Tier.Name, Tier.Slow)]
     public void ResNet18_from_its_package_runs_on_the_GPU_path()
     {
         // A real third-party model (ML.NET's ResNet-18, PackagedModelTests): implicit-GEMM convolutions with strides and

@@ -7,6 +7,7 @@ namespace ModelCompiler.Tests;
 
 /// <summary>The Digits sample published with NativeAOT: no trim or AOT warnings, and the same results as under the JIT.</summary>
 [Collection(DotnetBuilds.Name)]
+[Trait(Tier.Name, Tier.Slow)]
 public class NativeAotTests
 {
     [Fact]

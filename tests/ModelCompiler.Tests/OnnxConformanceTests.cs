@@ -21,6 +21,7 @@ namespace ModelCompiler.Tests;
 /// the test rewrites that list and <c>docs/onnx-conformance.md</c> (every case: passed, failed or not supported, and why).
 /// Every case is also hostile input: none may end in an internal error (MC0008) or in generated code that does not compile.
 /// </summary>
+[Trait(Tier.Name, Tier.Slow)]
 public class OnnxConformanceTests
 {
     private const string Root = "/usr/share/libonnx-testdata/data";

@@ -126,7 +126,7 @@ public class OnnxReaderTests
 
     [Theory]
     [InlineData("samples/DigitsCnn/digits_cnn.onnx")]
-    [InlineData("benchmarks/ModelCompiler.Benchmarks/Models/lenet5.onnx")]
+    [InlineData("benchmarks/ModelCompiler.Benchmarks/Models/lenet5.onnx", Traits = new[] { Tier.Name, Tier.Slow })]
     [InlineData("tests/ModelCompiler.TestModels/Models/onnx_encoder.onnx")]     // shape arithmetic folded, patterns
     [InlineData("tests/ModelCompiler.TestModels/Models/onnx_elementwise.onnx")] // Gather, Pow, divisions
     public void Mutated_files_that_still_parse_are_imported_or_refused_with_diagnostics(string file)
@@ -158,6 +158,7 @@ public class OnnxReaderTests
     }
 
     [Theory]
+    [Trait(Tier.Name, Tier.Slow)]
     [InlineData("samples/DigitsCnn/digits_cnn.onnx", 200)]
     [InlineData("tests/ModelCompiler.TestModels/Models/onnx_encoder.onnx", 100)]
     public void The_generator_turns_mutated_ONNX_files_into_diagnostics_only(string file, int trials)

@@ -10,6 +10,7 @@ namespace ModelCompiler.Tests;
 /// folder feed (not a ProjectReference), lists no AdditionalFiles by hand, builds and runs a model.
 /// </summary>
 [Collection(DotnetBuilds.Name)]
+[Trait(Tier.Name, Tier.Slow)]
 public class PackageTests
 {
     [Fact]

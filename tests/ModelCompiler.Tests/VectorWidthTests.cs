@@ -11,6 +11,7 @@ namespace ModelCompiler.Tests;
 /// process (ModelCompiler.WidthCheck) with the runtime's switches set, and checks the compiled models
 /// against the eager reference there.
 /// </summary>
+[Trait(Tier.Name, Tier.Slow)]
 public class VectorWidthTests
 {
     public static TheoryData<string, string, string, string> Widths => new()
