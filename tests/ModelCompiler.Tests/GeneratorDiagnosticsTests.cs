@@ -175,6 +175,17 @@ public class GeneratorDiagnosticsTests
         Assert.Equal(31, d.Location.GetLineSpan().StartLinePosition.Character);
     }
 
+    [Fact]
+    public void The_MC0005_page_example_fails_with_the_message_the_page_shows()
+    {
+        string root = RepositoryRoot();
+        const string source = "using ModelCompiler;\nnamespace Digits;\n[CompileModel(Weights = \"digits.safetensors\")]\npublic static partial class DigitsClassifier\n{\n"
+            + "    static Tensor Forward([Shape(64)] Tensor pixels) =>\n        pixels.Linear(\"fc1\").Relu().Linear(\"out\");\n}\n";
+        Diagnostic d = Single(source, "MC0005", "Linear(\"out\")", Path.Combine(root, "samples", "Digits", "digits.safetensors"));
+        string page = File.ReadAllText(Path.Combine(root, "docs", "diagnostics", "MC0005.md"));
+        Assert.Contains("MC0005: " + d.GetMessage().Replace("Model.cs", "DigitsClassifier.cs", StringComparison.Ordinal), page);
+    }
+
     /// <summary>
     /// What every shape error on an activation adds: where its shape comes from (a wrong [Shape] is often reported ops
     /// later, at the first layer that cannot take it).

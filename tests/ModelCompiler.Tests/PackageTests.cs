@@ -24,6 +24,18 @@ public class PackageTests
         Run(root, "pack", "src/Runtime", "-c", "Release", "-o", feed);
         Assert.True(File.Exists(Path.Combine(feed, "ModelCompiler.0.1.0.nupkg")));
         Assert.InRange(new FileInfo(Path.Combine(feed, "ModelCompiler.0.1.0.nupkg")).Length, 1, 2 * 1024 * 1024);
+        // What nuget.org shows a newcomer: the README, the licence, where the project lives, what changed.
+        using (var package = System.IO.Compression.ZipFile.OpenRead(Path.Combine(feed, "ModelCompiler.0.1.0.nupkg")))
+        {
+            using var reader = new StreamReader(package.GetEntry("ModelCompiler.nuspec")!.Open());
+            string nuspec = reader.ReadToEnd();
+            Assert.Contains("<license type=\"expression\">MIT</license>", nuspec);
+            Assert.Contains("<projectUrl>https://github.com/ModelCompiler/ModelCompiler</projectUrl>", nuspec);
+            Assert.Contains("<readme>README.md</readme>", nuspec);
+            Assert.Contains("<repository type=\"git\" url=\"https://github.com/ModelCompiler/ModelCompiler\"", nuspec);
+            Assert.Contains("CHANGELOG.md</releaseNotes>", nuspec);
+            Assert.NotNull(package.GetEntry("README.md"));
+        }
 
         WriteProject(app, feed, """
                 <PackageReference Include="ModelCompiler" Version="0.1.0" />
