@@ -39,7 +39,7 @@ internal static partial class ModelEmitter
             var taken = new HashSet<string>(System.StringComparer.Ordinal)
             {
                 "Predict", "ArenaBytes", "FlopsPerSample", "ChunkRows", "ArenaFloats", "ParallelFlops", "InputNames", "OutputNames",
-                "RunRows", "CompiledWeights", "Batch", "Rows", "Start",
+                "RunRows", "CompiledWeights", "Batch", "Rows", "Start", "Weights",
             };
             string Unique(string? name, string fallback)
             {
@@ -147,10 +147,11 @@ internal static partial class ModelEmitter
                 w.Line($"{K}PredictArguments.ValidateApart({output}, {other}, nameof({output}));");
         }
         WriteIdChecks(w, plan, names);
+        w.Line($"{K}AlignedBuffer? weights = {Weights(plan)}; // one set for the whole call, whatever LoadWeights does meanwhile");
         w.Open("for (int start = 0; start < batch; start += ChunkRows)");
         w.Line("int rows = global::System.Math.Min(ChunkRows, batch - start);");
         w.Wrapped("RunRows(" + string.Join(", ", names.InputParameters.Select((p, i) => $"{p}.Slice(start * {names.Inputs[i]}Length, rows * {names.Inputs[i]}Length)")
-            .Concat(names.OutputParameters.Select((p, o) => $"{p}.Slice(start * {names.Outputs[o]}Length, rows * {names.Outputs[o]}Length)"))) + ", rows);");
+            .Concat(names.OutputParameters.Select((p, o) => $"{p}.Slice(start * {names.Outputs[o]}Length, rows * {names.Outputs[o]}Length)"))) + ", rows, weights);");
         w.Close();
         w.Close();
         w.Line();

@@ -55,7 +55,11 @@ internal static partial class ModelEmitter
             WriteConstants(w, plan);
             WritePredict(w, plan);
         }
-        if (!plan.IsOnnx) WriteEager(w, plan); // an ONNX model has no Forward to run eagerly
+        if (!plan.IsOnnx)
+        {
+            WriteEager(w, plan); // an ONNX model has no Forward to run eagerly
+            WriteLoadWeights(w, plan);
+        }
         WriteRunRows(w, plan);
         foreach (KernelPlan kernel in plan.Kernels) WriteOperator(w, kernel);
         foreach (KernelPlan kernel in plan.Kernels) WriteKernelConstants(w, kernel);
@@ -116,6 +120,8 @@ internal static partial class ModelEmitter
             w.Line($"public static global::ModelCompiler.Tensor ForwardEager(global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input, int batch = 1) => {fail}");
             w.Line("/// <summary>Throws: the model did not compile.</summary>");
             w.Line($"public static void PredictEager(global::ModelCompiler.IWeightSource weights, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch = 1) => {fail}");
+            w.Line("/// <summary>Throws: the model did not compile.</summary>");
+            w.Line($"public static void LoadWeights(string path) => {fail}");
         }
         w.Close();
         foreach (ContainingType _ in standIn.ContainingTypes) w.Close();
@@ -221,7 +227,7 @@ internal static partial class ModelEmitter
         w.Open("public static void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output)");
         w.Line($"{K}PredictArguments.Validate(input, output, 1, InputLength, OutputLength);");
         WriteIdChecks(w, plan);
-        w.Line("RunRows(input, output, 1);");
+        w.Line($"RunRows(input, output, 1, {Weights(plan)});");
         w.Close();
         w.Line();
         w.Line("/// <summary>Runs the compiled model on a batch of samples, split across cores when the batch is large enough to pay for it.</summary>");
@@ -236,7 +242,7 @@ internal static partial class ModelEmitter
         w.Line($"{K}PredictArguments.Validate(input, output, batch, InputLength, OutputLength);");
         WriteIdChecks(w, plan);
         w.Line("bool parallel = maxDegreeOfParallelism != 1 && (long)batch * FlopsPerSample >= ParallelFlops;");
-        w.Wrapped($"{K}BatchRunner.Run(input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism, s_runRows);");
+        w.Wrapped($"{K}BatchRunner.Run(input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism, {Weights(plan)}, s_runRows);");
         w.Close();
         w.Line();
         w.Line($"private static readonly {K}RowsKernel s_runRows = RunRows;");
@@ -276,10 +282,17 @@ internal static partial class ModelEmitter
         w.Line();
     }
 
+    /// <summary>Whether any kernel reads the weights buffer.</summary>
+    private static bool UsesWeights(ModelPlan plan) =>
+        plan.Kernels.Any(k => k.Kind is KernelKind.Linear or KernelKind.LayerNorm or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.Winograd or KernelKind.BatchNorm or KernelKind.Embedding || Uses(k, BufferKind.Weights));
+
+    /// <summary>What a call passes RunRows as its weights: the buffer in use when the call starts (LoadWeights replaces it for later calls).</summary>
+    internal static string Weights(ModelPlan plan) => UsesWeights(plan) ? "CompiledWeights.Buffer" : "null";
+
     private static void WriteRunRows(SourceWriter w, ModelPlan plan)
     {
         bool usesArena = plan.ArenaFloats > 0;
-        bool usesWeights = plan.Kernels.Any(k => k.Kind is KernelKind.Linear or KernelKind.LayerNorm or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.Winograd or KernelKind.BatchNorm or KernelKind.Embedding || Uses(k, BufferKind.Weights));
+        bool usesWeights = UsesWeights(plan);
         if (usesArena)
         {
             w.Line("// One scratch arena per thread, allocated on the thread's first call: no locks, no allocation after.");
@@ -293,7 +306,7 @@ internal static partial class ModelEmitter
         {
             // One span per input and per output (ValueNames: x, x1, … read them; y, y1, … write them).
             w.Wrapped("private static void RunRows(" + string.Join(", ", plan.Inputs.Select((_, i) => $"global::System.ReadOnlySpan<float> input{i}")
-                .Concat(plan.Outputs.Select((_, o) => $"global::System.Span<float> output{o}"))) + ", int rows)");
+                .Concat(plan.Outputs.Select((_, o) => $"global::System.Span<float> output{o}"))) + $", int rows, {K}AlignedBuffer? weights)");
             w.Line("{");
             w.Indent();
             for (int i = 0; i < plan.Inputs.Count; i++)
@@ -303,11 +316,11 @@ internal static partial class ModelEmitter
         }
         else
         {
-            w.Open("private static void RunRows(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows)");
+            w.OpenWrapped($"private static void RunRows(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows, {K}AlignedBuffer? weights)");
             if (plan.Kernels.Any(k => Uses(k, BufferKind.Input))) w.Line("ref float x = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input);");
             w.Line("ref float y = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output);");
         }
-        if (usesWeights) w.Line("ref float w = ref CompiledWeights.Buffer.Start;");
+        if (usesWeights) w.Line("ref float w = ref weights!.Start;");
         if (usesArena) w.Line($"ref float arena = ref (t_arena ??= new {K}AlignedBuffer(ArenaFloats)).Start;");
         foreach (KernelPlan kernel in plan.Kernels)
         {
@@ -558,19 +571,75 @@ internal static partial class ModelEmitter
         };
     }
 
+    /// <summary>
+    /// LoadWeights: a model compiled from a safetensors file takes a retrained file of the same tensors and shapes
+    /// without a rebuild (CompiledWeights.Replace).
+    /// </summary>
+    private static void WriteLoadWeights(SourceWriter w, ModelPlan plan)
+    {
+        w.Line("/// <summary>");
+        w.Line("/// Replaces the weights with those of the safetensors file at <paramref name=\"path\"/> (a retrained model, say): each");
+        w.Line("/// tensor the model reads must be there, F32, F16 or BF16, with the shape it was compiled for. Calls that start after");
+        w.Line("/// this returns use the new weights; calls already running finish with the old ones. A GPU model created before keeps");
+        w.Line("/// the weights it uploaded.");
+        w.Line("/// </summary>");
+        w.Line("/// <param name=\"path\">The safetensors file.</param>");
+        w.Line("/// <exception cref=\"global::System.IO.FileNotFoundException\">There is no file at <paramref name=\"path\"/>.</exception>");
+        w.Line("/// <exception cref=\"global::System.IO.InvalidDataException\">The file does not fit the model (the message lists what differs); the weights in use are unchanged.</exception>");
+        if (plan.FixedWeightsReason is not null)
+            w.Line("/// <exception cref=\"global::System.NotSupportedException\">Always: " + SourceWriter.Xml(plan.FixedWeightsReason) + ".</exception>");
+        w.Line(GeneratedCode);
+        w.Open("public static void LoadWeights(string path)");
+        if (plan.FixedWeightsReason is not null)
+            w.Line($"throw new global::System.NotSupportedException({Literal($"{plan.ClassName}'s weights cannot be replaced at run time: {plan.FixedWeightsReason}. Rebuild with the new weights file.")});");
+        else if (!UsesWeights(plan))
+        {
+            w.Line("// The model reads no weights: the file is only checked.");
+            w.Line($"{K}WeightsFile.Load(path, global::System.Array.Empty<{K}WeightTensor>());");
+        }
+        else w.Line("CompiledWeights.Replace(path);");
+        w.Close();
+        w.Line();
+    }
+
     private static void WriteWeightsLoader(SourceWriter w, ModelPlan plan)
     {
-        w.Line("/// <summary>The weights, embedded at build time in the layout the kernels read; decoded once, on first use.</summary>");
+        string file = System.IO.Path.GetFileName(plan.WeightsFile);
+        w.Line(plan.EmbedWeights
+            ? "/// <summary>The weights, embedded at build time in the layout the kernels read; decoded on first use.</summary>"
+            : $"/// <summary>The weights, read from {SourceWriter.Xml(file)} beside the application on first use and laid out as the kernels read them.</summary>");
         w.Open("private static partial class CompiledWeights");
-        w.Line($"internal static readonly {K}AlignedBuffer Buffer = Load();");
+        w.Line($"private static {K}AlignedBuffer? s_buffer;");
         w.Line();
-        w.Open($"private static {K}AlignedBuffer Load()");
-        w.Line($"var buffer = new {K}AlignedBuffer({plan.WeightFloats});");
-        if (!plan.EmbedWeights)
+        w.Line("/// <summary>The weights in use: loaded on first use (a failure reaches that call, and the next call tries again), replaced by LoadWeights.</summary>");
+        w.Line($"internal static {K}AlignedBuffer Buffer => global::System.Threading.Volatile.Read(ref s_buffer) ?? Initial();");
+        w.Line();
+        w.Open($"private static {K}AlignedBuffer Initial()");
+        if (plan.EmbedWeights) w.Line("var buffer = Embedded();");
+        else
         {
-            string file = System.IO.Path.GetFileName(plan.WeightsFile);
             w.Line($"// Not embedded ({N(plan.EmbeddedBytes)} bytes): read from {file} beside the application, checked, and laid out here.");
-            w.Line($"var file = {K}WeightsFile.Open({Literal(file)}, {plan.WeightsLength}L, {Literal(plan.WeightsHash)});");
+            w.Line($"var buffer = FromFile({K}WeightsFile.Open({Literal(file)}, {plan.WeightsLength}L, {Literal(plan.WeightsHash)}));");
+        }
+        w.Line("return global::System.Threading.Interlocked.CompareExchange(ref s_buffer, buffer, null) ?? buffer;");
+        w.Close();
+        if (!plan.IsOnnx && plan.FixedWeightsReason is null)
+        {
+            w.Line();
+            w.Line("/// <summary>LoadWeights: the file at <paramref name=\"path\"/>, checked against the tensors the model was compiled with, laid out, then swapped in.</summary>");
+            w.Open("internal static void Replace(string path)");
+            w.Open($"var file = {K}WeightsFile.Load(path, new {K}WeightTensor[]");
+            foreach (FileTensor tensor in plan.FileTensors)
+                w.Line($"new({Literal(tensor.Name)}, new int[] {{ {string.Join(", ", tensor.Shape)} }}),");
+            w.Close(");");
+            w.Line("global::System.Threading.Volatile.Write(ref s_buffer, FromFile(file));");
+            w.Close();
+        }
+        if (!plan.EmbedWeights || (!plan.IsOnnx && plan.FixedWeightsReason is null))
+        {
+            w.Line();
+            w.Open($"private static {K}AlignedBuffer FromFile({K}WeightsFile file)");
+            w.Line($"var buffer = new {K}AlignedBuffer({plan.WeightFloats});");
             foreach (WeightBlob blob in plan.Blobs)
             {
                 if (blob.IsZero) continue;
@@ -584,23 +653,26 @@ internal static partial class ModelEmitter
             }
             w.Line("return buffer;");
             w.Close();
-            WriteFoldedConstants(w, plan);
-            w.Close();
-            return;
         }
-        foreach (WeightBlob blob in plan.Blobs)
+        if (plan.EmbedWeights)
         {
-            if (blob.IsZero)
+            w.Line();
+            w.Open($"private static {K}AlignedBuffer Embedded()");
+            w.Line($"var buffer = new {K}AlignedBuffer({plan.WeightFloats});");
+            foreach (WeightBlob blob in plan.Blobs)
             {
-                w.Line($"// [{blob.Offset}, {blob.Offset + blob.Floats}): zero bias of {blob.N} outputs (the layer has none); the buffer starts zeroed.");
-                continue;
+                if (blob.IsZero)
+                {
+                    w.Line($"// [{blob.Offset}, {blob.Offset + blob.Floats}): zero bias of {blob.N} outputs (the layer has none); the buffer starts zeroed.");
+                    continue;
+                }
+                w.Line(blob.Kind == WeightLayoutKind.Int4Linear
+                    ? $"{K}Int4Weights.LoadPacked(buffer, {blob.Offset}, {blob.N}, {blob.K}, {blob.Identifier}); // {WeightsEmitter.Describe(blob)}"
+                    : $"buffer.DecodeBase64({blob.Offset}, {blob.Floats}, {blob.Identifier}); // {WeightsEmitter.Describe(blob)}");
             }
-            w.Line(blob.Kind == WeightLayoutKind.Int4Linear
-                ? $"{K}Int4Weights.LoadPacked(buffer, {blob.Offset}, {blob.N}, {blob.K}, {blob.Identifier}); // {WeightsEmitter.Describe(blob)}"
-                : $"buffer.DecodeBase64({blob.Offset}, {blob.Floats}, {blob.Identifier}); // {WeightsEmitter.Describe(blob)}");
+            w.Line("return buffer;");
+            w.Close();
         }
-        w.Line("return buffer;");
-        w.Close();
         WriteFoldedConstants(w, plan);
         w.Close();
     }

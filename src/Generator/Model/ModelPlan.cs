@@ -5,6 +5,9 @@ namespace ModelCompiler.Generator.Model;
 /// <summary>A model input or output in the plan: its name (null for Forward's return value), per-sample shape and length.</summary>
 internal sealed record PlanValue(string? Name, EquatableArray<int> Shape, int Length);
 
+/// <summary>A tensor of the weights file the plan's weights are laid out from, with the shape the model was compiled for.</summary>
+internal sealed record FileTensor(string Name, EquatableArray<int> Shape);
+
 /// <summary>Int8Static: a Linear layer's calibrated input range (largest magnitude).</summary>
 internal sealed record LayerRange(string Layer, float Range);
 
@@ -53,6 +56,18 @@ internal sealed record ModelPlan(
 
     /// <summary>Compiled from an ONNX file: no Forward method, so no eager entry points; weights always embedded.</summary>
     public bool IsOnnx { get; init; }
+
+    /// <summary>
+    /// The tensors of the weights file the blobs read (their own and a folded BatchNorm's), in first-use order, with their
+    /// shapes: what <c>LoadWeights</c> checks a replacement file against. Empty for ONNX models.
+    /// </summary>
+    public EquatableArray<FileTensor> FileTensors { get; init; } = EquatableArray<FileTensor>.Empty;
+
+    /// <summary>
+    /// Why the weights cannot be replaced at run time (constants folded from them at build time, activation ranges
+    /// calibrated with them), or null when <c>LoadWeights</c> can replace them.
+    /// </summary>
+    public string? FixedWeightsReason { get; init; }
 
     /// <summary>The ONNX graph's output name (null for a model declared in C#).</summary>
     public string? OutputName { get; init; }

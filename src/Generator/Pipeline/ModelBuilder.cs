@@ -11,6 +11,7 @@ using ModelCompiler.Generator.Import;
 using ModelCompiler.Generator.Model;
 using ModelCompiler.Generator.Ops;
 using ModelCompiler.Generator.Passes;
+using ModelCompiler.Kernels;
 using ModelCompiler.Weights;
 
 namespace ModelCompiler.Generator.Pipeline;
@@ -155,6 +156,7 @@ internal static class ModelBuilder
             // Every kernel kind has a GPU form (Emit/GpuEmitter, GpuBodies): with the GPU runtime referenced, every model gets CreateGpu.
             // A model with several inputs or outputs has no GPU entry point yet (its Predict takes a span for each).
             if (gpu && !plan.HasSeveralValues) plan = plan with { GpuPlan = PlanGpu.Run(plan) };
+            if (!model.IsOnnx) plan = plan with { FileTensors = FileTensors(plan, header), FixedWeightsReason = FixedWeightsReason(plan) };
             // The image goes on to the weights step only when it is embedded (then it is small, or the project asked for it):
             // the pipeline keeps step values alive, and a file-storage model's weights are read at run time instead.
             return new ModelResult(plan, diagnostics.ToEquatableArray()) { Image = plan.EmbedWeights ? image : null };
@@ -178,6 +180,27 @@ internal static class ModelBuilder
     /// What to do about a Weights or Onnx name no AdditionalFile matches: a listed file with a name a typo away ("did you
     /// mean"), else list the file when it exists beside the source, else say that it exists nowhere the generator looked.
     /// </summary>
+    /// <summary>The weights file's tensors the plan reads, with their shapes (in the order the blobs first read them).</summary>
+    private static EquatableArray<FileTensor> FileTensors(ModelPlan plan, SafeTensorsHeader header)
+    {
+        var names = new List<string>();
+        foreach (WeightBlob blob in plan.Blobs)
+        {
+            if (blob.IsFolded) continue;
+            if (blob.Tensor.Length > 0) names.Add(blob.Tensor);
+            if (blob.Norm is not null) names.AddRange(new[] { ".weight", ".bias", ".running_mean", ".running_var" }.Select(part => blob.Norm + part));
+        }
+        return names.Distinct(StringComparer.Ordinal).Select(header.Find).Where(e => e is not null)
+            .Select(e => new FileTensor(e!.Name, new EquatableArray<int>(e.Shape))).ToEquatableArray();
+    }
+
+    /// <summary>Why LoadWeights cannot replace this plan's weights, or null.</summary>
+    private static string? FixedWeightsReason(ModelPlan plan) =>
+        plan.Blobs.Any(b => b.IsFolded) ? "it computes constants from its weights at build time (Passes/FoldConstants)"
+        : plan.Quantize == Quantization.Int8Static ? "its activation ranges were calibrated at build time with these weights (Int8Static)"
+        : plan.Gpu && plan.Blobs.Any(b => b.Kind == WeightLayoutKind.Int4Linear) ? "its GPU entry point reads the int4 codes embedded at build time"
+        : null;
+
     private static string NotListedAdvice(string wanted, string? sourcePath, ImmutableArray<WeightsFileRef> files)
     {
         string name = System.IO.Path.GetFileName(wanted.Replace('\\', '/'));

@@ -3,8 +3,12 @@ using System.Threading.Tasks;
 
 namespace ModelCompiler.Kernels;
 
-/// <summary>Runs a compiled model over rows <c>[0, rows)</c> of its input, writing the same rows of its output.</summary>
-public delegate void RowsKernel(ReadOnlySpan<float> input, Span<float> output, int rows);
+/// <summary>
+/// Runs a compiled model over rows <c>[0, rows)</c> of its input, writing the same rows of its output, with
+/// <paramref name="weights"/> (the model's weights buffer, read once per call so that weights replaced during a call
+/// reach the next call only; null for a model without weights).
+/// </summary>
+public delegate void RowsKernel(ReadOnlySpan<float> input, Span<float> output, int rows, AlignedBuffer? weights);
 
 /// <summary>Cuts a batch into chunks that fit a model's scratch arena, on one core or several.</summary>
 public static class BatchRunner
@@ -19,7 +23,7 @@ public static class BatchRunner
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxDegreeOfParallelism"/> is 0 or below -1.</exception>
     public static void Run(ReadOnlySpan<float> input, Span<float> output, int batch, int inputLength, int outputLength,
-        int chunkRows, bool parallel, int maxDegreeOfParallelism, RowsKernel kernel)
+        int chunkRows, bool parallel, int maxDegreeOfParallelism, AlignedBuffer? weights, RowsKernel kernel)
     {
         // As ParallelOptions.MaxDegreeOfParallelism: -1 (no limit) or a positive count; checked before anything is written.
         if (maxDegreeOfParallelism == 0 || maxDegreeOfParallelism < -1)
@@ -31,13 +35,13 @@ public static class BatchRunner
             int cores = maxDegreeOfParallelism > 0 ? maxDegreeOfParallelism : Environment.ProcessorCount;
             workers = Math.Max(1, Math.Min(cores, batch / MinRowsPerWorker));
         }
-        if (workers == 1) RunRange(input, output, 0, batch, inputLength, outputLength, chunkRows, kernel);
-        else RunParallel(input, output, batch, inputLength, outputLength, chunkRows, workers, kernel);
+        if (workers == 1) RunRange(input, output, 0, batch, inputLength, outputLength, chunkRows, weights, kernel);
+        else RunParallel(input, output, batch, inputLength, outputLength, chunkRows, workers, weights, kernel);
     }
 
     // Separate from Run so that the closure the lambda needs is only allocated on this path.
     private static unsafe void RunParallel(ReadOnlySpan<float> input, Span<float> output, int batch, int inputLength, int outputLength,
-        int chunkRows, int workers, RowsKernel kernel)
+        int chunkRows, int workers, AlignedBuffer? weights, RowsKernel kernel)
     {
         // Spans cannot enter a lambda; the memory is pinned for the duration of the call instead.
         fixed (float* inputPointer = input)
@@ -52,18 +56,18 @@ public static class BatchRunner
                 int end = Math.Min(batch, start + rowsPerWorker);
                 var allInput = new ReadOnlySpan<float>((float*)inAddress, inLength);
                 var allOutput = new Span<float>((float*)outAddress, outLength);
-                RunRange(allInput, allOutput, start, end, inputLength, outputLength, chunkRows, kernel);
+                RunRange(allInput, allOutput, start, end, inputLength, outputLength, chunkRows, weights, kernel);
             });
         }
     }
 
     private static void RunRange(ReadOnlySpan<float> input, Span<float> output, int start, int end, int inputLength,
-        int outputLength, int chunkRows, RowsKernel kernel)
+        int outputLength, int chunkRows, AlignedBuffer? weights, RowsKernel kernel)
     {
         for (int row = start; row < end; row += chunkRows)
         {
             int rows = Math.Min(chunkRows, end - row);
-            kernel(input.Slice(row * inputLength, rows * inputLength), output.Slice(row * outputLength, rows * outputLength), rows);
+            kernel(input.Slice(row * inputLength, rows * inputLength), output.Slice(row * outputLength, rows * outputLength), rows, weights);
         }
     }
 }

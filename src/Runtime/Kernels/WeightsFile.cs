@@ -1,5 +1,7 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using ModelCompiler.Weights;
 
 namespace ModelCompiler.Kernels;
@@ -41,6 +43,55 @@ public sealed class WeightsFile
                 $"{path} is not the weights file the model was compiled with (expected {expectedLength} bytes with FNV-1a {expectedHash}, found {bytes.Length} bytes). Rebuild, or restore that file.");
         return new WeightsFile(path, bytes, SafeTensorsHeader.Parse(bytes));
     }
+
+    /// <summary>
+    /// Reads a replacement weights file from <paramref name="path"/> (a retrained model's, say) and checks it against the
+    /// tensors the model was compiled with: each must be present, F32, F16 or BF16, and of the same shape. Other
+    /// tensors in the file are ignored. Nothing is kept when it does not fit.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">There is no file at <paramref name="path"/>.</exception>
+    /// <exception cref="InvalidDataException">The file is not a safetensors file, or does not fit the model (the message lists what differs).</exception>
+    public static WeightsFile Load(string path, IReadOnlyList<WeightTensor> expected)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(expected);
+        string full = System.IO.Path.GetFullPath(path);
+        if (!File.Exists(full)) throw new FileNotFoundException($"The weights file {full} was not found.", full);
+        byte[] bytes = File.ReadAllBytes(full);
+        SafeTensorsHeader header;
+        try
+        {
+            header = SafeTensorsHeader.Parse(bytes);
+        }
+        catch (SafeTensorsFormatException e)
+        {
+            throw new InvalidDataException($"{full} is not a safetensors file the model can read: {e.Message}", e);
+        }
+        var problems = new List<string>();
+        foreach (WeightTensor tensor in expected)
+        {
+            SafeTensorEntry? entry = header.Find(tensor.Name);
+            if (entry is null)
+            {
+                List<string> near = NameSuggestions.Nearest(tensor.Name, header.Entries.Select(e => e.Name));
+                problems.Add($"it has no tensor '{tensor.Name}' {Format(tensor.Shape)}" + (near.Count > 0 ? $" (nearest: {string.Join(", ", near)})" : ""));
+            }
+            else if (!SafeTensorsHeader.IsFloat(entry))
+                problems.Add($"'{tensor.Name}' is {entry.DType}; the model reads F32, F16 or BF16");
+            else if (!entry.Shape.AsSpan().SequenceEqual(tensor.Shape))
+                problems.Add($"'{tensor.Name}' is {Format(entry.Shape)}, the model was compiled for {Format(tensor.Shape)}");
+        }
+        if (problems.Count > 0)
+        {
+            const int shown = 10;
+            string more = problems.Count > shown ? $"; and {problems.Count - shown} more" : "";
+            throw new InvalidDataException($"{full} does not fit the compiled model: {string.Join("; ", problems.Take(shown))}{more}. " +
+                "The weights in use are unchanged; a model with other layer sizes needs a rebuild.");
+        }
+        return new WeightsFile(full, bytes, header);
+    }
+
+    private static string Format(IReadOnlyList<int> shape) => "[" + string.Join(", ", shape) + "]";
 
     /// <summary>
     /// Lays tensor <paramref name="tensor"/> out as <paramref name="kind"/> into <paramref name="floats"/> floats of

@@ -69,7 +69,7 @@ partial class DigitsClassifierInt8
     public static void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output)
     {
         global::ModelCompiler.Kernels.PredictArguments.Validate(input, output, 1, InputLength, OutputLength);
-        RunRows(input, output, 1);
+        RunRows(input, output, 1, CompiledWeights.Buffer);
     }
 
     /// <summary>Runs the compiled model on a batch of samples, split across cores when the batch is large enough to pay for it.</summary>
@@ -87,7 +87,8 @@ partial class DigitsClassifierInt8
         global::ModelCompiler.Kernels.PredictArguments.Validate(input, output, batch, InputLength, OutputLength);
         bool parallel = maxDegreeOfParallelism != 1 && (long)batch * FlopsPerSample >= ParallelFlops;
         global::ModelCompiler.Kernels.BatchRunner.Run(
-            input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism, s_runRows);
+            input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism,
+            CompiledWeights.Buffer, s_runRows);
     }
 
     private static readonly global::ModelCompiler.Kernels.RowsKernel s_runRows = RunRows;
@@ -115,17 +116,34 @@ partial class DigitsClassifierInt8
         ForwardEager(weights, input, batch).Data.CopyTo(output);
     }
 
+    /// <summary>
+    /// Replaces the weights with those of the safetensors file at <paramref name="path"/> (a retrained model, say): each
+    /// tensor the model reads must be there, F32, F16 or BF16, with the shape it was compiled for. Calls that start after
+    /// this returns use the new weights; calls already running finish with the old ones. A GPU model created before keeps
+    /// the weights it uploaded.
+    /// </summary>
+    /// <param name="path">The safetensors file.</param>
+    /// <exception cref="global::System.IO.FileNotFoundException">There is no file at <paramref name="path"/>.</exception>
+    /// <exception cref="global::System.IO.InvalidDataException">The file does not fit the model (the message lists what differs); the weights in use are unchanged.</exception>
+    [global::System.CodeDom.Compiler.GeneratedCode("ModelCompiler", "0.1.0")]
+    public static void LoadWeights(string path)
+    {
+        CompiledWeights.Replace(path);
+    }
+
     // One scratch arena per thread, allocated on the thread's first call: no locks, no allocation after.
     [global::System.ThreadStatic]
     private static global::ModelCompiler.Kernels.AlignedBuffer? t_arena;
 
     /// <summary>Runs every kernel over <paramref name="rows"/> ≤ ChunkRows samples.</summary>
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private static void RunRows(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows)
+    private static void RunRows(
+        global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows,
+        global::ModelCompiler.Kernels.AlignedBuffer? weights)
     {
         ref float x = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input);
         ref float y = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output);
-        ref float w = ref CompiledWeights.Buffer.Start;
+        ref float w = ref weights!.Start;
         ref float arena = ref (t_arena ??= new global::ModelCompiler.Kernels.AlignedBuffer(ArenaFloats)).Start;
 
         // K0: Linear (int8) "fc1": [64] → [64], + bias, then Relu
@@ -192,12 +210,54 @@ partial class DigitsClassifierInt8
             global::ModelCompiler.Kernels.ReluOperator.Invoke(x);
     }
 
-    /// <summary>The weights, embedded at build time in the layout the kernels read; decoded once, on first use.</summary>
+    /// <summary>The weights, embedded at build time in the layout the kernels read; decoded on first use.</summary>
     private static partial class CompiledWeights
     {
-        internal static readonly global::ModelCompiler.Kernels.AlignedBuffer Buffer = Load();
+        private static global::ModelCompiler.Kernels.AlignedBuffer? s_buffer;
 
-        private static global::ModelCompiler.Kernels.AlignedBuffer Load()
+        /// <summary>The weights in use: loaded on first use (a failure reaches that call, and the next call tries again), replaced by LoadWeights.</summary>
+        internal static global::ModelCompiler.Kernels.AlignedBuffer Buffer => global::System.Threading.Volatile.Read(ref s_buffer) ?? Initial();
+
+        private static global::ModelCompiler.Kernels.AlignedBuffer Initial()
+        {
+            var buffer = Embedded();
+            return global::System.Threading.Interlocked.CompareExchange(ref s_buffer, buffer, null) ?? buffer;
+        }
+
+        /// <summary>LoadWeights: the file at <paramref name="path"/>, checked against the tensors the model was compiled with, laid out, then swapped in.</summary>
+        internal static void Replace(string path)
+        {
+            var file = global::ModelCompiler.Kernels.WeightsFile.Load(path, new global::ModelCompiler.Kernels.WeightTensor[]
+            {
+                new("fc1.weight", new int[] { 64, 64 }),
+                new("fc1.bias", new int[] { 64 }),
+                new("fc2.weight", new int[] { 32, 64 }),
+                new("fc2.bias", new int[] { 32 }),
+                new("out.weight", new int[] { 10, 32 }),
+                new("out.bias", new int[] { 10 }),
+            });
+            global::System.Threading.Volatile.Write(ref s_buffer, FromFile(file));
+        }
+
+        private static global::ModelCompiler.Kernels.AlignedBuffer FromFile(global::ModelCompiler.Kernels.WeightsFile file)
+        {
+            var buffer = new global::ModelCompiler.Kernels.AlignedBuffer(2000);
+            file.Lay(buffer, 0, global::ModelCompiler.Kernels.WeightLayoutKind.QuantizedLinear, "fc1.weight", 64, 64, 1024); // fc1.weight [64, 64] as int8, packed in 4 panels of 16 outputs × 64 in groups of 4
+            file.Lay(buffer, 1024, global::ModelCompiler.Kernels.WeightLayoutKind.WeightScales, "fc1.weight", 64, 64, 64); // fc1.weight: int8 scale per output, padded to 64
+            file.Lay(buffer, 1088, global::ModelCompiler.Kernels.WeightLayoutKind.ColumnSums, "fc1.weight", 64, 64, 64); // fc1.weight: Σ of each output's int8 codes (int32), padded to 64
+            file.Lay(buffer, 1152, global::ModelCompiler.Kernels.WeightLayoutKind.PaddedBias, "fc1.bias", 64, 0, 64); // fc1.bias [64] padded to 64
+            file.Lay(buffer, 1216, global::ModelCompiler.Kernels.WeightLayoutKind.QuantizedLinear, "fc2.weight", 32, 64, 512); // fc2.weight [32, 64] as int8, packed in 2 panels of 16 outputs × 64 in groups of 4
+            file.Lay(buffer, 1728, global::ModelCompiler.Kernels.WeightLayoutKind.WeightScales, "fc2.weight", 32, 64, 32); // fc2.weight: int8 scale per output, padded to 32
+            file.Lay(buffer, 1760, global::ModelCompiler.Kernels.WeightLayoutKind.ColumnSums, "fc2.weight", 32, 64, 32); // fc2.weight: Σ of each output's int8 codes (int32), padded to 32
+            file.Lay(buffer, 1792, global::ModelCompiler.Kernels.WeightLayoutKind.PaddedBias, "fc2.bias", 32, 0, 32); // fc2.bias [32] padded to 32
+            file.Lay(buffer, 1824, global::ModelCompiler.Kernels.WeightLayoutKind.QuantizedLinear, "out.weight", 10, 32, 128); // out.weight [10, 32] as int8, packed in 1 panels of 16 outputs × 32 in groups of 4
+            file.Lay(buffer, 1952, global::ModelCompiler.Kernels.WeightLayoutKind.WeightScales, "out.weight", 10, 32, 16); // out.weight: int8 scale per output, padded to 16
+            file.Lay(buffer, 1968, global::ModelCompiler.Kernels.WeightLayoutKind.ColumnSums, "out.weight", 10, 32, 16); // out.weight: Σ of each output's int8 codes (int32), padded to 16
+            file.Lay(buffer, 1984, global::ModelCompiler.Kernels.WeightLayoutKind.PaddedBias, "out.bias", 10, 0, 16); // out.bias [10] padded to 16
+            return buffer;
+        }
+
+        private static global::ModelCompiler.Kernels.AlignedBuffer Embedded()
         {
             var buffer = new global::ModelCompiler.Kernels.AlignedBuffer(2000);
             buffer.DecodeBase64(0, 1024, Fc1Weight); // fc1.weight [64, 64] as int8, packed in 4 panels of 16 outputs × 64 in groups of 4

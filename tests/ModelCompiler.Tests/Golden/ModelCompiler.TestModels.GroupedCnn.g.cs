@@ -84,7 +84,7 @@ partial class GroupedCnn
     public static void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output)
     {
         global::ModelCompiler.Kernels.PredictArguments.Validate(input, output, 1, InputLength, OutputLength);
-        RunRows(input, output, 1);
+        RunRows(input, output, 1, CompiledWeights.Buffer);
     }
 
     /// <summary>Runs the compiled model on a batch of samples, split across cores when the batch is large enough to pay for it.</summary>
@@ -102,7 +102,8 @@ partial class GroupedCnn
         global::ModelCompiler.Kernels.PredictArguments.Validate(input, output, batch, InputLength, OutputLength);
         bool parallel = maxDegreeOfParallelism != 1 && (long)batch * FlopsPerSample >= ParallelFlops;
         global::ModelCompiler.Kernels.BatchRunner.Run(
-            input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism, s_runRows);
+            input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism,
+            CompiledWeights.Buffer, s_runRows);
     }
 
     private static readonly global::ModelCompiler.Kernels.RowsKernel s_runRows = RunRows;
@@ -129,17 +130,34 @@ partial class GroupedCnn
         ForwardEager(weights, input, batch).Data.CopyTo(output);
     }
 
+    /// <summary>
+    /// Replaces the weights with those of the safetensors file at <paramref name="path"/> (a retrained model, say): each
+    /// tensor the model reads must be there, F32, F16 or BF16, with the shape it was compiled for. Calls that start after
+    /// this returns use the new weights; calls already running finish with the old ones. A GPU model created before keeps
+    /// the weights it uploaded.
+    /// </summary>
+    /// <param name="path">The safetensors file.</param>
+    /// <exception cref="global::System.IO.FileNotFoundException">There is no file at <paramref name="path"/>.</exception>
+    /// <exception cref="global::System.IO.InvalidDataException">The file does not fit the model (the message lists what differs); the weights in use are unchanged.</exception>
+    [global::System.CodeDom.Compiler.GeneratedCode("ModelCompiler", "0.1.0")]
+    public static void LoadWeights(string path)
+    {
+        CompiledWeights.Replace(path);
+    }
+
     // One scratch arena per thread, allocated on the thread's first call: no locks, no allocation after.
     [global::System.ThreadStatic]
     private static global::ModelCompiler.Kernels.AlignedBuffer? t_arena;
 
     /// <summary>Runs every kernel over <paramref name="rows"/> ≤ ChunkRows samples.</summary>
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private static void RunRows(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows)
+    private static void RunRows(
+        global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows,
+        global::ModelCompiler.Kernels.AlignedBuffer? weights)
     {
         ref float x = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input);
         ref float y = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output);
-        ref float w = ref CompiledWeights.Buffer.Start;
+        ref float w = ref weights!.Start;
         ref float arena = ref (t_arena ??= new global::ModelCompiler.Kernels.AlignedBuffer(ArenaFloats)).Start;
 
         // K0: (BatchNorm "bn0" folded in) Depthwise Conv2d "dw": [4, 7, 21] → [8, 7, 21], 3×3 kernel, stride 1, padding 1, + bias, then Relu
@@ -275,12 +293,70 @@ partial class GroupedCnn
     private static global::System.ReadOnlySpan<int> K8BStrides => new int[] { 4, 1 };
     private static global::System.ReadOnlySpan<int> K8DestinationStrides => new int[] { 9, 1 };
 
-    /// <summary>The weights, embedded at build time in the layout the kernels read; decoded once, on first use.</summary>
+    /// <summary>The weights, embedded at build time in the layout the kernels read; decoded on first use.</summary>
     private static partial class CompiledWeights
     {
-        internal static readonly global::ModelCompiler.Kernels.AlignedBuffer Buffer = Load();
+        private static global::ModelCompiler.Kernels.AlignedBuffer? s_buffer;
 
-        private static global::ModelCompiler.Kernels.AlignedBuffer Load()
+        /// <summary>The weights in use: loaded on first use (a failure reaches that call, and the next call tries again), replaced by LoadWeights.</summary>
+        internal static global::ModelCompiler.Kernels.AlignedBuffer Buffer => global::System.Threading.Volatile.Read(ref s_buffer) ?? Initial();
+
+        private static global::ModelCompiler.Kernels.AlignedBuffer Initial()
+        {
+            var buffer = Embedded();
+            return global::System.Threading.Interlocked.CompareExchange(ref s_buffer, buffer, null) ?? buffer;
+        }
+
+        /// <summary>LoadWeights: the file at <paramref name="path"/>, checked against the tensors the model was compiled with, laid out, then swapped in.</summary>
+        internal static void Replace(string path)
+        {
+            var file = global::ModelCompiler.Kernels.WeightsFile.Load(path, new global::ModelCompiler.Kernels.WeightTensor[]
+            {
+                new("dw.weight", new int[] { 8, 1, 3, 3 }),
+                new("bn0.weight", new int[] { 8 }),
+                new("bn0.bias", new int[] { 8 }),
+                new("bn0.running_mean", new int[] { 8 }),
+                new("bn0.running_var", new int[] { 8 }),
+                new("dw.bias", new int[] { 8 }),
+                new("dws.weight", new int[] { 4, 1, 3, 3 }),
+                new("grouped.weight", new int[] { 6, 4, 3, 3 }),
+                new("bn1.weight", new int[] { 6 }),
+                new("bn1.bias", new int[] { 6 }),
+                new("bn1.running_mean", new int[] { 6 }),
+                new("bn1.running_var", new int[] { 6 }),
+                new("grouped.bias", new int[] { 6 }),
+                new("c1.weight", new int[] { 6, 2, 3 }),
+                new("c1.bias", new int[] { 6 }),
+                new("c2.weight", new int[] { 5, 6, 3 }),
+                new("bn2.weight", new int[] { 5 }),
+                new("bn2.bias", new int[] { 5 }),
+                new("bn2.running_mean", new int[] { 5 }),
+                new("bn2.running_var", new int[] { 5 }),
+                new("c2.bias", new int[] { 5 }),
+                new("fc.weight", new int[] { 3, 9 }),
+                new("fc.bias", new int[] { 3 }),
+            });
+            global::System.Threading.Volatile.Write(ref s_buffer, FromFile(file));
+        }
+
+        private static global::ModelCompiler.Kernels.AlignedBuffer FromFile(global::ModelCompiler.Kernels.WeightsFile file)
+        {
+            var buffer = new global::ModelCompiler.Kernels.AlignedBuffer(736);
+            file.Lay(buffer, 0, global::ModelCompiler.Kernels.WeightLayoutKind.Raw, "dw.weight", 8, 9, 72, "bn0", 1E-05f); // dw.weight
+            file.Lay(buffer, 80, global::ModelCompiler.Kernels.WeightLayoutKind.PaddedBias, "dw.bias", 8, 0, 16, "bn0", 1E-05f); // BatchNorm bn0 folded into dw.bias [8] padded to 16
+            file.Lay(buffer, 96, global::ModelCompiler.Kernels.WeightLayoutKind.Raw, "dws.weight", 4, 9, 36); // dws.weight
+            file.Lay(buffer, 160, global::ModelCompiler.Kernels.WeightLayoutKind.Raw, "grouped.weight", 6, 36, 216, "bn1", 1E-05f); // grouped.weight
+            file.Lay(buffer, 384, global::ModelCompiler.Kernels.WeightLayoutKind.PaddedBias, "grouped.bias", 6, 0, 16, "bn1", 1E-05f); // BatchNorm bn1 folded into grouped.bias [6] padded to 16
+            file.Lay(buffer, 400, global::ModelCompiler.Kernels.WeightLayoutKind.Raw, "c1.weight", 6, 6, 36); // c1.weight
+            file.Lay(buffer, 448, global::ModelCompiler.Kernels.WeightLayoutKind.PaddedBias, "c1.bias", 6, 0, 16); // c1.bias [6] padded to 16
+            file.Lay(buffer, 464, global::ModelCompiler.Kernels.WeightLayoutKind.Raw, "c2.weight", 5, 18, 90, "bn2", 1E-05f); // c2.weight
+            file.Lay(buffer, 560, global::ModelCompiler.Kernels.WeightLayoutKind.PaddedBias, "c2.bias", 5, 0, 16, "bn2", 1E-05f); // BatchNorm bn2 folded into c2.bias [5] padded to 16
+            file.Lay(buffer, 576, global::ModelCompiler.Kernels.WeightLayoutKind.PackedLinear, "fc.weight", 3, 9, 144); // fc.weight [3, 9] packed in 1 panels of 16 outputs × 9
+            file.Lay(buffer, 720, global::ModelCompiler.Kernels.WeightLayoutKind.PaddedBias, "fc.bias", 3, 0, 16); // fc.bias [3] padded to 16
+            return buffer;
+        }
+
+        private static global::ModelCompiler.Kernels.AlignedBuffer Embedded()
         {
             var buffer = new global::ModelCompiler.Kernels.AlignedBuffer(736);
             buffer.DecodeBase64(0, 72, DwWeightWithBn0); // dw.weight

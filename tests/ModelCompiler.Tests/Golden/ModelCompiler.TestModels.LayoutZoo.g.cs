@@ -137,7 +137,7 @@ partial class LayoutZoo
     public static void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output)
     {
         global::ModelCompiler.Kernels.PredictArguments.Validate(input, output, 1, InputLength, OutputLength);
-        RunRows(input, output, 1);
+        RunRows(input, output, 1, CompiledWeights.Buffer);
     }
 
     /// <summary>Runs the compiled model on a batch of samples, split across cores when the batch is large enough to pay for it.</summary>
@@ -155,7 +155,8 @@ partial class LayoutZoo
         global::ModelCompiler.Kernels.PredictArguments.Validate(input, output, batch, InputLength, OutputLength);
         bool parallel = maxDegreeOfParallelism != 1 && (long)batch * FlopsPerSample >= ParallelFlops;
         global::ModelCompiler.Kernels.BatchRunner.Run(
-            input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism, s_runRows);
+            input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism,
+            CompiledWeights.Buffer, s_runRows);
     }
 
     private static readonly global::ModelCompiler.Kernels.RowsKernel s_runRows = RunRows;
@@ -182,17 +183,34 @@ partial class LayoutZoo
         ForwardEager(weights, input, batch).Data.CopyTo(output);
     }
 
+    /// <summary>
+    /// Replaces the weights with those of the safetensors file at <paramref name="path"/> (a retrained model, say): each
+    /// tensor the model reads must be there, F32, F16 or BF16, with the shape it was compiled for. Calls that start after
+    /// this returns use the new weights; calls already running finish with the old ones. A GPU model created before keeps
+    /// the weights it uploaded.
+    /// </summary>
+    /// <param name="path">The safetensors file.</param>
+    /// <exception cref="global::System.IO.FileNotFoundException">There is no file at <paramref name="path"/>.</exception>
+    /// <exception cref="global::System.IO.InvalidDataException">The file does not fit the model (the message lists what differs); the weights in use are unchanged.</exception>
+    [global::System.CodeDom.Compiler.GeneratedCode("ModelCompiler", "0.1.0")]
+    public static void LoadWeights(string path)
+    {
+        CompiledWeights.Replace(path);
+    }
+
     // One scratch arena per thread, allocated on the thread's first call: no locks, no allocation after.
     [global::System.ThreadStatic]
     private static global::ModelCompiler.Kernels.AlignedBuffer? t_arena;
 
     /// <summary>Runs every kernel over <paramref name="rows"/> ≤ ChunkRows samples.</summary>
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private static void RunRows(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows)
+    private static void RunRows(
+        global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows,
+        global::ModelCompiler.Kernels.AlignedBuffer? weights)
     {
         ref float x = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input);
         ref float y = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output);
-        ref float w = ref CompiledWeights.Buffer.Start;
+        ref float w = ref weights!.Start;
         ref float arena = ref (t_arena ??= new global::ModelCompiler.Kernels.AlignedBuffer(ArenaFloats)).Start;
 
         // K0: Linear "qkv": [6, 8] → [6, 24], + bias
@@ -536,12 +554,56 @@ partial class LayoutZoo
     private static global::System.ReadOnlySpan<int> K25BStrides => new int[] { 24, 4, 1 };
     private static global::System.ReadOnlySpan<int> K25DestinationStrides => new int[] { 96, 16, 1 };
 
-    /// <summary>The weights, embedded at build time in the layout the kernels read; decoded once, on first use.</summary>
+    /// <summary>The weights, embedded at build time in the layout the kernels read; decoded on first use.</summary>
     private static partial class CompiledWeights
     {
-        internal static readonly global::ModelCompiler.Kernels.AlignedBuffer Buffer = Load();
+        private static global::ModelCompiler.Kernels.AlignedBuffer? s_buffer;
 
-        private static global::ModelCompiler.Kernels.AlignedBuffer Load()
+        /// <summary>The weights in use: loaded on first use (a failure reaches that call, and the next call tries again), replaced by LoadWeights.</summary>
+        internal static global::ModelCompiler.Kernels.AlignedBuffer Buffer => global::System.Threading.Volatile.Read(ref s_buffer) ?? Initial();
+
+        private static global::ModelCompiler.Kernels.AlignedBuffer Initial()
+        {
+            var buffer = Embedded();
+            return global::System.Threading.Interlocked.CompareExchange(ref s_buffer, buffer, null) ?? buffer;
+        }
+
+        /// <summary>LoadWeights: the file at <paramref name="path"/>, checked against the tensors the model was compiled with, laid out, then swapped in.</summary>
+        internal static void Replace(string path)
+        {
+            var file = global::ModelCompiler.Kernels.WeightsFile.Load(path, new global::ModelCompiler.Kernels.WeightTensor[]
+            {
+                new("qkv.weight", new int[] { 24, 8 }),
+                new("qkv.bias", new int[] { 24 }),
+                new("attn.in_proj_weight", new int[] { 24, 8 }),
+                new("attn.in_proj_bias", new int[] { 24 }),
+                new("mask", new int[] { 6, 6 }),
+                new("attn.out_proj.weight", new int[] { 8, 8 }),
+                new("attn.out_proj.bias", new int[] { 8 }),
+                new("proj", new int[] { 8, 5 }),
+                new("out.weight", new int[] { 7, 12 }),
+                new("out.bias", new int[] { 7 }),
+            });
+            global::System.Threading.Volatile.Write(ref s_buffer, FromFile(file));
+        }
+
+        private static global::ModelCompiler.Kernels.AlignedBuffer FromFile(global::ModelCompiler.Kernels.WeightsFile file)
+        {
+            var buffer = new global::ModelCompiler.Kernels.AlignedBuffer(1024);
+            file.Lay(buffer, 0, global::ModelCompiler.Kernels.WeightLayoutKind.PackedLinear, "qkv.weight", 24, 8, 256); // qkv.weight [24, 8] packed in 2 panels of 16 outputs × 8
+            file.Lay(buffer, 256, global::ModelCompiler.Kernels.WeightLayoutKind.PaddedBias, "qkv.bias", 24, 0, 32); // qkv.bias [24] padded to 32
+            file.Lay(buffer, 288, global::ModelCompiler.Kernels.WeightLayoutKind.PackedLinear, "attn.in_proj_weight", 24, 8, 256); // attn.in_proj_weight [24, 8] packed in 2 panels of 16 outputs × 8
+            file.Lay(buffer, 544, global::ModelCompiler.Kernels.WeightLayoutKind.PaddedBias, "attn.in_proj_bias", 24, 0, 32); // attn.in_proj_bias [24] padded to 32
+            file.Lay(buffer, 576, global::ModelCompiler.Kernels.WeightLayoutKind.Raw, "mask", 0, 0, 36); // mask
+            file.Lay(buffer, 624, global::ModelCompiler.Kernels.WeightLayoutKind.PackedLinear, "attn.out_proj.weight", 8, 8, 128); // attn.out_proj.weight [8, 8] packed in 1 panels of 16 outputs × 8
+            file.Lay(buffer, 752, global::ModelCompiler.Kernels.WeightLayoutKind.PaddedBias, "attn.out_proj.bias", 8, 0, 16); // attn.out_proj.bias [8] padded to 16
+            file.Lay(buffer, 768, global::ModelCompiler.Kernels.WeightLayoutKind.Raw, "proj", 0, 0, 40); // proj
+            file.Lay(buffer, 816, global::ModelCompiler.Kernels.WeightLayoutKind.PackedLinear, "out.weight", 7, 12, 192); // out.weight [7, 12] packed in 1 panels of 16 outputs × 12
+            file.Lay(buffer, 1008, global::ModelCompiler.Kernels.WeightLayoutKind.PaddedBias, "out.bias", 7, 0, 16); // out.bias [7] padded to 16
+            return buffer;
+        }
+
+        private static global::ModelCompiler.Kernels.AlignedBuffer Embedded()
         {
             var buffer = new global::ModelCompiler.Kernels.AlignedBuffer(1024);
             buffer.DecodeBase64(0, 256, QkvWeightPacked); // qkv.weight [24, 8] packed in 2 panels of 16 outputs × 8

@@ -108,7 +108,7 @@ partial class OnnxEncoder
     public static void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output)
     {
         global::ModelCompiler.Kernels.PredictArguments.Validate(input, output, 1, InputLength, OutputLength);
-        RunRows(input, output, 1);
+        RunRows(input, output, 1, CompiledWeights.Buffer);
     }
 
     /// <summary>Runs the compiled model on a batch of samples, split across cores when the batch is large enough to pay for it.</summary>
@@ -126,7 +126,8 @@ partial class OnnxEncoder
         global::ModelCompiler.Kernels.PredictArguments.Validate(input, output, batch, InputLength, OutputLength);
         bool parallel = maxDegreeOfParallelism != 1 && (long)batch * FlopsPerSample >= ParallelFlops;
         global::ModelCompiler.Kernels.BatchRunner.Run(
-            input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism, s_runRows);
+            input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism,
+            CompiledWeights.Buffer, s_runRows);
     }
 
     private static readonly global::ModelCompiler.Kernels.RowsKernel s_runRows = RunRows;
@@ -137,11 +138,13 @@ partial class OnnxEncoder
 
     /// <summary>Runs every kernel over <paramref name="rows"/> ≤ ChunkRows samples.</summary>
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private static void RunRows(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows)
+    private static void RunRows(
+        global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows,
+        global::ModelCompiler.Kernels.AlignedBuffer? weights)
     {
         ref float x = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input);
         ref float y = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output);
-        ref float w = ref CompiledWeights.Buffer.Start;
+        ref float w = ref weights!.Start;
         ref float arena = ref (t_arena ??= new global::ModelCompiler.Kernels.AlignedBuffer(ArenaFloats)).Start;
 
         // K0: LayerNorm "/ln1/ReduceMean" over the last dimension of [8, 32], + bias
@@ -315,12 +318,21 @@ partial class OnnxEncoder
     private static global::System.ReadOnlySpan<int> K14AStrides => new int[] { 256, 32, 1 };
     private static global::System.ReadOnlySpan<int> K14BStrides => new int[] { 256, 32, 1 };
 
-    /// <summary>The weights, embedded at build time in the layout the kernels read; decoded once, on first use.</summary>
+    /// <summary>The weights, embedded at build time in the layout the kernels read; decoded on first use.</summary>
     private static partial class CompiledWeights
     {
-        internal static readonly global::ModelCompiler.Kernels.AlignedBuffer Buffer = Load();
+        private static global::ModelCompiler.Kernels.AlignedBuffer? s_buffer;
 
-        private static global::ModelCompiler.Kernels.AlignedBuffer Load()
+        /// <summary>The weights in use: loaded on first use (a failure reaches that call, and the next call tries again), replaced by LoadWeights.</summary>
+        internal static global::ModelCompiler.Kernels.AlignedBuffer Buffer => global::System.Threading.Volatile.Read(ref s_buffer) ?? Initial();
+
+        private static global::ModelCompiler.Kernels.AlignedBuffer Initial()
+        {
+            var buffer = Embedded();
+            return global::System.Threading.Interlocked.CompareExchange(ref s_buffer, buffer, null) ?? buffer;
+        }
+
+        private static global::ModelCompiler.Kernels.AlignedBuffer Embedded()
         {
             var buffer = new global::ModelCompiler.Kernels.AlignedBuffer(8544);
             buffer.DecodeBase64(0, 32, Ln1ReduceMeanWeight); // /ln1/ReduceMean.weight

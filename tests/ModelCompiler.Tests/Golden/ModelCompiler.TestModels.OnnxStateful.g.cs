@@ -132,6 +132,7 @@ partial class OnnxStateful
         global::ModelCompiler.Kernels.PredictArguments.ValidateApart(features, frame, nameof(features));
         global::ModelCompiler.Kernels.PredictArguments.ValidateApart(features, state, nameof(features));
         global::ModelCompiler.Kernels.PredictArguments.ValidateApart(features, gain, nameof(features));
+        global::ModelCompiler.Kernels.AlignedBuffer? weights = CompiledWeights.Buffer; // one set for the whole call, whatever LoadWeights does meanwhile
         for (int start = 0; start < batch; start += ChunkRows)
         {
             int rows = global::System.Math.Min(ChunkRows, batch - start);
@@ -139,7 +140,7 @@ partial class OnnxStateful
                 frame.Slice(start * FrameLength, rows * FrameLength), state.Slice(start * StateLength, rows * StateLength),
                 gain.Slice(start * GainLength, rows * GainLength), score.Slice(start * ScoreLength, rows * ScoreLength),
                 nextState.Slice(start * NextStateLength, rows * NextStateLength),
-                features.Slice(start * FeaturesLength, rows * FeaturesLength), rows);
+                features.Slice(start * FeaturesLength, rows * FeaturesLength), rows, weights);
         }
     }
 
@@ -152,7 +153,8 @@ partial class OnnxStateful
     private static void RunRows(
         global::System.ReadOnlySpan<float> input0, global::System.ReadOnlySpan<float> input1,
         global::System.ReadOnlySpan<float> input2, global::System.Span<float> output0,
-        global::System.Span<float> output1, global::System.Span<float> output2, int rows)
+        global::System.Span<float> output1, global::System.Span<float> output2, int rows,
+        global::ModelCompiler.Kernels.AlignedBuffer? weights)
     {
         ref float x = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input0);
         ref float x1 = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input1);
@@ -160,7 +162,7 @@ partial class OnnxStateful
         ref float y = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output0);
         ref float y1 = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output1);
         ref float y2 = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output2);
-        ref float w = ref CompiledWeights.Buffer.Start;
+        ref float w = ref weights!.Start;
         ref float arena = ref (t_arena ??= new global::ModelCompiler.Kernels.AlignedBuffer(ArenaFloats)).Start;
 
         // K0: Linear "/frame/Gemm": [12] → [8], + bias, then Tanh
@@ -294,12 +296,21 @@ partial class OnnxStateful
     private static global::System.ReadOnlySpan<int> K6AStrides => new int[] { 8, 4, 1 };
     private static global::System.ReadOnlySpan<int> K6BStrides => new int[] { 8, 4, 1 };
 
-    /// <summary>The weights, embedded at build time in the layout the kernels read; decoded once, on first use.</summary>
+    /// <summary>The weights, embedded at build time in the layout the kernels read; decoded on first use.</summary>
     private static partial class CompiledWeights
     {
-        internal static readonly global::ModelCompiler.Kernels.AlignedBuffer Buffer = Load();
+        private static global::ModelCompiler.Kernels.AlignedBuffer? s_buffer;
 
-        private static global::ModelCompiler.Kernels.AlignedBuffer Load()
+        /// <summary>The weights in use: loaded on first use (a failure reaches that call, and the next call tries again), replaced by LoadWeights.</summary>
+        internal static global::ModelCompiler.Kernels.AlignedBuffer Buffer => global::System.Threading.Volatile.Read(ref s_buffer) ?? Initial();
+
+        private static global::ModelCompiler.Kernels.AlignedBuffer Initial()
+        {
+            var buffer = Embedded();
+            return global::System.Threading.Interlocked.CompareExchange(ref s_buffer, buffer, null) ?? buffer;
+        }
+
+        private static global::ModelCompiler.Kernels.AlignedBuffer Embedded()
         {
             var buffer = new global::ModelCompiler.Kernels.AlignedBuffer(624);
             buffer.DecodeBase64(0, 192, FrameGemmWeightPacked); // /frame/Gemm.weight [8, 12] packed in 1 panels of 16 outputs × 12

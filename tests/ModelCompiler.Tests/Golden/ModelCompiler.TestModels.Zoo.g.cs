@@ -81,7 +81,7 @@ partial class Zoo
     public static void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output)
     {
         global::ModelCompiler.Kernels.PredictArguments.Validate(input, output, 1, InputLength, OutputLength);
-        RunRows(input, output, 1);
+        RunRows(input, output, 1, CompiledWeights.Buffer);
     }
 
     /// <summary>Runs the compiled model on a batch of samples, split across cores when the batch is large enough to pay for it.</summary>
@@ -99,7 +99,8 @@ partial class Zoo
         global::ModelCompiler.Kernels.PredictArguments.Validate(input, output, batch, InputLength, OutputLength);
         bool parallel = maxDegreeOfParallelism != 1 && (long)batch * FlopsPerSample >= ParallelFlops;
         global::ModelCompiler.Kernels.BatchRunner.Run(
-            input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism, s_runRows);
+            input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism,
+            CompiledWeights.Buffer, s_runRows);
     }
 
     private static readonly global::ModelCompiler.Kernels.RowsKernel s_runRows = RunRows;
@@ -126,17 +127,34 @@ partial class Zoo
         ForwardEager(weights, input, batch).Data.CopyTo(output);
     }
 
+    /// <summary>
+    /// Replaces the weights with those of the safetensors file at <paramref name="path"/> (a retrained model, say): each
+    /// tensor the model reads must be there, F32, F16 or BF16, with the shape it was compiled for. Calls that start after
+    /// this returns use the new weights; calls already running finish with the old ones. A GPU model created before keeps
+    /// the weights it uploaded.
+    /// </summary>
+    /// <param name="path">The safetensors file.</param>
+    /// <exception cref="global::System.IO.FileNotFoundException">There is no file at <paramref name="path"/>.</exception>
+    /// <exception cref="global::System.IO.InvalidDataException">The file does not fit the model (the message lists what differs); the weights in use are unchanged.</exception>
+    [global::System.CodeDom.Compiler.GeneratedCode("ModelCompiler", "0.1.0")]
+    public static void LoadWeights(string path)
+    {
+        CompiledWeights.Replace(path);
+    }
+
     // One scratch arena per thread, allocated on the thread's first call: no locks, no allocation after.
     [global::System.ThreadStatic]
     private static global::ModelCompiler.Kernels.AlignedBuffer? t_arena;
 
     /// <summary>Runs every kernel over <paramref name="rows"/> ≤ ChunkRows samples.</summary>
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private static void RunRows(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows)
+    private static void RunRows(
+        global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows,
+        global::ModelCompiler.Kernels.AlignedBuffer? weights)
     {
         ref float x = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input);
         ref float y = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output);
-        ref float w = ref CompiledWeights.Buffer.Start;
+        ref float w = ref weights!.Start;
         ref float arena = ref (t_arena ??= new global::ModelCompiler.Kernels.AlignedBuffer(ArenaFloats)).Start;
 
         // K0: Linear "proj": [4, 5] → [4, 8], + bias, then Relu
@@ -300,12 +318,54 @@ partial class Zoo
     private static global::System.ReadOnlySpan<int> K6AStrides => new int[] { 6, 1 };
     private static global::System.ReadOnlySpan<int> K6BStrides => new int[] { 6, 1 };
 
-    /// <summary>The weights, embedded at build time in the layout the kernels read; decoded once, on first use.</summary>
+    /// <summary>The weights, embedded at build time in the layout the kernels read; decoded on first use.</summary>
     private static partial class CompiledWeights
     {
-        internal static readonly global::ModelCompiler.Kernels.AlignedBuffer Buffer = Load();
+        private static global::ModelCompiler.Kernels.AlignedBuffer? s_buffer;
 
-        private static global::ModelCompiler.Kernels.AlignedBuffer Load()
+        /// <summary>The weights in use: loaded on first use (a failure reaches that call, and the next call tries again), replaced by LoadWeights.</summary>
+        internal static global::ModelCompiler.Kernels.AlignedBuffer Buffer => global::System.Threading.Volatile.Read(ref s_buffer) ?? Initial();
+
+        private static global::ModelCompiler.Kernels.AlignedBuffer Initial()
+        {
+            var buffer = Embedded();
+            return global::System.Threading.Interlocked.CompareExchange(ref s_buffer, buffer, null) ?? buffer;
+        }
+
+        /// <summary>LoadWeights: the file at <paramref name="path"/>, checked against the tensors the model was compiled with, laid out, then swapped in.</summary>
+        internal static void Replace(string path)
+        {
+            var file = global::ModelCompiler.Kernels.WeightsFile.Load(path, new global::ModelCompiler.Kernels.WeightTensor[]
+            {
+                new("proj.weight", new int[] { 8, 5 }),
+                new("proj.bias", new int[] { 8 }),
+                new("scale", new int[] { 8 }),
+                new("mix0.weight", new int[] { 32, 32 }),
+                new("mix0.bias", new int[] { 32 }),
+                new("mix1.weight", new int[] { 32, 32 }),
+                new("mix1.bias", new int[] { 32 }),
+                new("head.fc.weight", new int[] { 6, 32 }),
+                new("head.fc.bias", new int[] { 6 }),
+            });
+            global::System.Threading.Volatile.Write(ref s_buffer, FromFile(file));
+        }
+
+        private static global::ModelCompiler.Kernels.AlignedBuffer FromFile(global::ModelCompiler.Kernels.WeightsFile file)
+        {
+            var buffer = new global::ModelCompiler.Kernels.AlignedBuffer(2752);
+            file.Lay(buffer, 0, global::ModelCompiler.Kernels.WeightLayoutKind.PackedLinear, "proj.weight", 8, 5, 80); // proj.weight [8, 5] packed in 1 panels of 16 outputs × 5
+            file.Lay(buffer, 80, global::ModelCompiler.Kernels.WeightLayoutKind.PaddedBias, "proj.bias", 8, 0, 16); // proj.bias [8] padded to 16
+            file.Lay(buffer, 96, global::ModelCompiler.Kernels.WeightLayoutKind.Raw, "scale", 0, 0, 8); // scale
+            file.Lay(buffer, 112, global::ModelCompiler.Kernels.WeightLayoutKind.PackedLinear, "mix0.weight", 32, 32, 1024); // mix0.weight [32, 32] packed in 2 panels of 16 outputs × 32
+            file.Lay(buffer, 1136, global::ModelCompiler.Kernels.WeightLayoutKind.PaddedBias, "mix0.bias", 32, 0, 32); // mix0.bias [32] padded to 32
+            file.Lay(buffer, 1168, global::ModelCompiler.Kernels.WeightLayoutKind.PackedLinear, "mix1.weight", 32, 32, 1024); // mix1.weight [32, 32] packed in 2 panels of 16 outputs × 32
+            file.Lay(buffer, 2192, global::ModelCompiler.Kernels.WeightLayoutKind.PaddedBias, "mix1.bias", 32, 0, 32); // mix1.bias [32] padded to 32
+            file.Lay(buffer, 2224, global::ModelCompiler.Kernels.WeightLayoutKind.PackedLinear, "head.fc.weight", 6, 32, 512); // head.fc.weight [6, 32] packed in 1 panels of 16 outputs × 32
+            file.Lay(buffer, 2736, global::ModelCompiler.Kernels.WeightLayoutKind.PaddedBias, "head.fc.bias", 6, 0, 16); // head.fc.bias [6] padded to 16
+            return buffer;
+        }
+
+        private static global::ModelCompiler.Kernels.AlignedBuffer Embedded()
         {
             var buffer = new global::ModelCompiler.Kernels.AlignedBuffer(2752);
             buffer.DecodeBase64(0, 80, ProjWeightPacked); // proj.weight [8, 5] packed in 1 panels of 16 outputs × 5
