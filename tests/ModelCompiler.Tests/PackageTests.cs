@@ -70,6 +70,15 @@ public class PackageTests
 
         string output = Run(app, "run", "-c", "Release");
         Assert.Contains("accuracy 0.9639", output);
+
+        // A NativeAOT publish for a baseline x64 CPU is warned about (the package's targets), unless an instruction set is named.
+        string baseline = Run(app, "msbuild", "-t:ModelCompilerCheckInstructionSet", "-p:PublishAot=true", "-p:RuntimeIdentifier=linux-x64");
+        Assert.Contains("warning MCAOT01: NativeAOT compiles for a baseline x64 CPU", baseline);
+        Assert.Contains("<IlcInstructionSet>x86-64-v3</IlcInstructionSet>", baseline);
+        string named = Run(app, "msbuild", "-t:ModelCompilerCheckInstructionSet", "-p:PublishAot=true", "-p:RuntimeIdentifier=linux-x64", "-p:IlcInstructionSet=x86-64-v3");
+        Assert.DoesNotContain("MCAOT01", named);
+        string arm = Run(app, "msbuild", "-t:ModelCompilerCheckInstructionSet", "-p:PublishAot=true", "-p:RuntimeIdentifier=linux-arm64");
+        Assert.DoesNotContain("MCAOT01", arm);
     }
 
     [Fact]

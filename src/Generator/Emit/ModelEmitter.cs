@@ -128,6 +128,35 @@ internal static partial class ModelEmitter
         return w.ToString();
     }
 
+    /// <summary>Cache a core can count on (a typical L2): below it, weight reads are not what limits a layer.</summary>
+    private const long CacheBytes = 1L << 20;
+
+    /// <summary>
+    /// Whether quantization should make this model faster, and why (issue 18: int8 and int4 are no faster than float32 on
+    /// small models, and nothing said so). Int8 pays when weight reads dominate: float32 weights past the cache.
+    /// </summary>
+    private static IEnumerable<string> QuantizationPays(ModelPlan plan)
+    {
+        if (plan.Quantize == Quantization.Int4)
+        {
+            yield return "Speed: int4 weights are expanded to float32 at start-up, so the model runs at float32 speed; int4 saves assembly size.";
+            yield break;
+        }
+        long float32 = plan.Kernels.Select(k => k.Op).OfType<LinearOp>().Where(l => l.Weights != LinearWeights.Float32).Sum(l => 4L * l.N * l.K);
+        if (float32 <= CacheBytes)
+        {
+            yield return $"Speed: the int8 layers' weights would take {N(float32)} bytes in float32, which fit a core's cache: weight reads do not";
+            yield return "limit them, so expect int8 about as fast as float32 (it saves assembly size). Int8 pays on layers whose float32 weights";
+            yield return "pass the cache (docs/performance.md). Under NativeAOT, name an instruction set (MCAOT01): at the baseline int8 is slower.";
+        }
+        else
+        {
+            yield return $"Speed: int8 reads a quarter of the {N(float32)} bytes the quantized layers take in float32, more than a core's cache,";
+            yield return "so it pays most at small batches, where weight reads dominate (docs/performance.md). Under NativeAOT, name an";
+            yield return "instruction set (MCAOT01): at the baseline int8 is slower than float32.";
+        }
+    }
+
     // The compiled class opens with a plain-language account of the compiled graph in its <remarks>, where the IDE shows
     // it (as the Regex generator explains a pattern): each kernel, what it fuses, its sizes and cost, and the source lines
     // it came from.
@@ -168,6 +197,7 @@ internal static partial class ModelEmitter
                     ? $"  K{kernel.Index}: {linear.WeightError:E2}" + (linear.StaticRange >= 0 ? $"; input range ±{Float(linear.StaticRange)} (calibrated)" : "")
                     : $"  K{kernel.Index}: kept in float32");
             }
+            lines.AddRange(QuantizationPays(plan));
         }
         w.Line("/// <remarks>");
         w.Line("/// <code>");
