@@ -111,7 +111,9 @@ public sealed class ModelGenerator : IIncrementalGenerator
         // the exact span. This last step re-runs on every edit, but it only walks a (usually empty) list.
         context.RegisterSourceOutput(diagnostics.Combine(context.CompilationProvider), static (spc, pair) =>
         {
-            foreach (DiagnosticInfo info in pair.Left) spc.ReportDiagnostic(info.ToDiagnostic(pair.Right));
+            // MC0001 is ModelClassAnalyzer's to report (so that command-line fixers apply its code fix); the generator only stops on it.
+            foreach (DiagnosticInfo info in pair.Left.Where(d => d.Descriptor.Id != DiagnosticDescriptors.ClassNotPartial.Id))
+                spc.ReportDiagnostic(info.ToDiagnostic(pair.Right));
         });
 
         context.RegisterSourceOutput(plans, static (spc, plan) =>

@@ -100,4 +100,41 @@ public class CodeFixTests
             (a, _) => actions.Add(a), CancellationToken.None));
         Assert.Empty(actions);
     }
+
+    [Fact]
+    [Trait(Tier.Name, Tier.Slow)]
+    public async Task dotnet_format_applies_the_MC0001_fix_from_the_command_line()
+    {
+        // MC0001 comes from an analyzer (ModelClassAnalyzer), so command-line fixers see it: a project with the generator
+        // and the code fixes as analyzers (the package's layout), fixed by `dotnet format analyzers`.
+        string root = GeneratorDiagnosticsTests.RepositoryRoot();
+        string work = GeneratorHarness.TempFolder();
+        string Release(string project, string dll) => Path.Combine(root, "src", project, "bin", "Release", dll);
+        File.WriteAllText(Path.Combine(work, "App.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup><TargetFramework>net10.0</TargetFramework></PropertyGroup>
+              <ItemGroup>
+                <Reference Include="{Release("Runtime", "net10.0/ModelCompiler.Runtime.dll")}" />
+                <Analyzer Include="{Release("Generator", "netstandard2.0/ModelCompiler.Generator.dll")}" />
+                <Analyzer Include="{Release("CodeFixes", "netstandard2.0/ModelCompiler.CodeFixes.dll")}" />
+                <AdditionalFiles Include="digits.safetensors" />
+              </ItemGroup>
+            </Project>
+            """);
+        File.Copy(Path.Combine(root, "samples/Digits/digits.safetensors"), Path.Combine(work, "digits.safetensors"));
+        string model = Path.Combine(work, "Model.cs");
+        File.WriteAllText(model, "using ModelCompiler;\nnamespace Demo;\n[CompileModel(Weights = \"digits.safetensors\")]\npublic static class Net\n{\n"
+            + "    static Tensor Forward([Shape(64)] Tensor x) => x.Linear(\"fc1\").Relu();\n}\n");
+
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { WorkingDirectory = work, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string argument in new[] { "format", "analyzers", "App.csproj", "--diagnostics", "MC0001", "--severity", "error" }) start.ArgumentList.Add(argument);
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        using var process = System.Diagnostics.Process.Start(start)!;
+        Task<string> output = process.StandardOutput.ReadToEndAsync();
+        string errors = await process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(System.TimeSpan.FromMinutes(5));
+        await process.WaitForExitAsync(timeout.Token);
+        Assert.True(process.ExitCode == 0, await output + errors);
+        Assert.Contains("public static partial class Net", File.ReadAllText(model));
+    }
 }

@@ -8,8 +8,10 @@ using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Text;
 using ModelGenerator = generator::ModelCompiler.Generator.ModelGenerator;
+using ModelClassAnalyzer = generator::ModelCompiler.Generator.Parsing.ModelClassAnalyzer;
 
 namespace ModelCompiler.Tests;
 
@@ -77,6 +79,9 @@ internal static class GeneratorHarness
         driver = driver.RunGeneratorsAndUpdateCompilation(Compilation(("Model.cs", source)), out Compilation output, out _);
         GeneratorRunResult run = driver.GetRunResult().Results.Single();
         ImmutableArray<Diagnostic> errors = output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToImmutableArray();
-        return (run.Diagnostics, run, errors);
+        // What the build shows: the generator's diagnostics and its analyzer's (MC0001 is reported by ModelClassAnalyzer).
+        ImmutableArray<Diagnostic> analyzed = output.WithAnalyzers(ImmutableArray.Create<DiagnosticAnalyzer>(new ModelClassAnalyzer()))
+            .GetAnalyzerDiagnosticsAsync().GetAwaiter().GetResult();
+        return (run.Diagnostics.AddRange(analyzed), run, errors);
     }
 }

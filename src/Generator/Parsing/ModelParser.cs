@@ -4,7 +4,6 @@ using System.IO;
 using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using ModelCompiler.Generator.Diagnostics;
 using ModelCompiler.Generator.Helpers;
@@ -63,12 +62,11 @@ internal static class ModelParser
         {
             // The class and every class around it must be partial.
             var containing = new List<ContainingType>();
-            if (!classSyntax.Modifiers.Any(SyntaxKind.PartialKeyword))
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ClassNotPartial, classLocation, type.Name));
+            // (ModelClassAnalyzer reports these; the generator only stops on them.)
+            foreach (SyntaxToken name in ModelClassAnalyzer.NotPartial(classSyntax))
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ClassNotPartial, LocationInfo.From(name.GetLocation()), name.Text));
             for (SyntaxNode? parent = classSyntax.Parent; parent is TypeDeclarationSyntax outer; parent = parent.Parent)
             {
-                if (!outer.Modifiers.Any(SyntaxKind.PartialKeyword))
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ClassNotPartial, LocationInfo.From(outer.Identifier.GetLocation()), outer.Identifier.Text));
                 string keyword = outer is RecordDeclarationSyntax record
                     ? "record " + (record.ClassOrStructKeyword.Text is { Length: > 0 } k ? k : "class")
                     : outer.Keyword.Text;

@@ -176,10 +176,6 @@ internal static class ModelBuilder
         }
     }
 
-    /// <summary>
-    /// What to do about a Weights or Onnx name no AdditionalFile matches: a listed file with a name a typo away ("did you
-    /// mean"), else list the file when it exists beside the source, else say that it exists nowhere the generator looked.
-    /// </summary>
     /// <summary>The weights file's tensors the plan reads, with their shapes (in the order the blobs first read them).</summary>
     private static EquatableArray<FileTensor> FileTensors(ModelPlan plan, SafeTensorsHeader header)
     {
@@ -201,6 +197,10 @@ internal static class ModelBuilder
         : plan.Gpu && plan.Blobs.Any(b => b.Kind == WeightLayoutKind.Int4Linear) ? "its GPU entry point reads the int4 codes embedded at build time"
         : null;
 
+    /// <summary>
+    /// What to do about a Weights or Onnx name no AdditionalFile matches: a listed file with a name a typo away ("did you
+    /// mean"), else list the file when it exists beside the source, else say that it exists nowhere the generator looked.
+    /// </summary>
     private static string NotListedAdvice(string wanted, string? sourcePath, ImmutableArray<WeightsFileRef> files)
     {
         string name = System.IO.Path.GetFileName(wanted.Replace('\\', '/'));
