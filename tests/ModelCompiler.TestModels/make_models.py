@@ -283,7 +283,8 @@ class FunctionZoo(torch.nn.Module):
         return torch.cat([g.abs(), torch.sign(g), torch.floor(g * 3), torch.ceil(g * 3), torch.round(g * 3),
                           torch.maximum(g, h[:, :8]), torch.minimum(g, h[:, 8:]),
                           torch.sin(g), torch.cos(g), torch.tan(h), torch.sinh(g), torch.cosh(g), torch.asinh(g * 3),
-                          torch.acosh(g.abs() + 1), torch.atanh(h * 0.9)], dim=1)
+                          torch.acosh(g.abs() + 1), torch.atanh(h * 0.9),
+                          torch.asin(h), torch.acos(h * 0.99), torch.atan(g * 3)], dim=1)
 
 
 torch.manual_seed(16)

@@ -589,7 +589,16 @@ internal static partial class ModelEmitter
             OpKind.Reciprocal => $"{K}ReciprocalOperator.Invoke(x)",
             OpKind.Log or OpKind.Abs or OpKind.Floor or OpKind.Ceil or OpKind.Round or OpKind.Sign or OpKind.Softplus or OpKind.Softsign
                 or OpKind.Sin or OpKind.Cos or OpKind.Tan or OpKind.Sinh or OpKind.Cosh or OpKind.Asinh or OpKind.Acosh or OpKind.Atanh
+                or OpKind.Asin or OpKind.Acos or OpKind.Atan
                 => $"{K}{step.Kind}Operator.Invoke(x)",
+            // NaN fails both comparisons and gives 0, as onnx's reference (np.where) has it.
+            OpKind.ThresholdedRelu => width is null
+                ? $"{K}ScalarSteps.ThresholdedRelu(x, {Float(step.Scalar)})"
+                : $"{v}.ConditionalSelect({v}.GreaterThan(x, {Constant()}), x, {v}<float>.Zero)",
+            OpKind.Shrink => width is null
+                ? $"{K}ScalarSteps.Shrink(x, {Float(step.Scalar)}, {Float(step.Bias)})"
+                : $"{v}.ConditionalSelect({v}.LessThan(x, {v}.Create({Float(-step.Scalar)})), x + {v}.Create({Float(step.Bias)}), "
+                    + $"{v}.ConditionalSelect({v}.GreaterThan(x, {Constant()}), x - {v}.Create({Float(step.Bias)}), {v}<float>.Zero))",
             // x where x > 0, else alpha · (eˣ − 1) (NaN: the comparison fails, and the other side is NaN too).
             OpKind.Elu => width is null
                 ? $"{K}ScalarSteps.Elu(x, {Float(step.Scalar)})"

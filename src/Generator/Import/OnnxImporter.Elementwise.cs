@@ -104,7 +104,7 @@ internal static partial class OnnxImporter
             Binary(node, Output(node));
         }
 
-        /// <summary>Elu, Selu (Elu times gamma), Celu (Elu of x / alpha, times alpha): fused steps.</summary>
+        /// <summary>Elu, Selu (Elu times gamma), Celu (Elu of x / alpha, times alpha), ThresholdedRelu, Shrink: fused steps with attributes.</summary>
         private void LowerElu(OnnxNode node, string name)
         {
             string x = Input(node, 0);
@@ -124,6 +124,13 @@ internal static partial class OnnxImporter
                     result = Record(node, OpKind.MulScalar, new[] { result }, scalar: alpha);
                     break;
                 }
+                case "ThresholdedRelu":
+                    result = Record(node, OpKind.ThresholdedRelu, new[] { a }, scalar: FloatAttribute(node, "alpha", 1f));
+                    break;
+                case "Shrink":
+                    result = Record(node, OpKind.Shrink, new[] { a }, scalar: FloatAttribute(node, "lambd", 0.5f),
+                        settings: new ShrinkSettings(FloatAttribute(node, "bias", 0f)));
+                    break;
                 default:
                     result = Record(node, OpKind.Elu, new[] { a }, scalar: FloatAttribute(node, "alpha", 1f));
                     break;

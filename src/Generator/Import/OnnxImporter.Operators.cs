@@ -55,6 +55,8 @@ internal static partial class OnnxImporter
             ["Mean"] = (l, n, s) => l.LowerVariadic(n, s),
             ["Selu"] = (l, n, s) => l.LowerElu(n, s),
             ["Celu"] = (l, n, s) => l.LowerElu(n, s),
+            ["ThresholdedRelu"] = (l, n, s) => l.LowerElu(n, s),
+            ["Shrink"] = (l, n, s) => l.LowerElu(n, s),
             ["PRelu"] = (l, n, s) => l.LowerPRelu(n, s),
             ["LeakyRelu"] = (l, n, s) => l.LowerLeakyRelu(n, s),
             ["LogSoftmax"] = (l, n, s) => l.LowerSoftmax(n, s),

@@ -28,6 +28,9 @@ internal sealed record EpilogueStep(OpKind Kind, float Scalar)
 {
     /// <summary>QuantizeLinear: the zero point and the code range (<see cref="Scalar"/> is the scale).</summary>
     public QuantizeCodes? Codes { get; init; }
+
+    /// <summary>Shrink: the bias (<see cref="Scalar"/> is lambd).</summary>
+    public float Bias { get; init; }
 }
 
 /// <summary>

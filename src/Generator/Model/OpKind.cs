@@ -67,6 +67,13 @@ internal enum OpKind
     Asinh,
     Acosh,
     Atanh,
+    Asin,
+    Acos,
+    Atan,
+    /// <summary>x where x &gt; Scalar, else 0 (ONNX ThresholdedRelu; PyTorch's nn.Threshold(Scalar, 0)).</summary>
+    ThresholdedRelu,
+    /// <summary>x + bias where x &lt; −Scalar, x − bias where x &gt; Scalar, else 0 (ONNX Shrink; bias in <c>ShrinkSettings</c>).</summary>
+    Shrink,
     /// <summary>The larger of two values, broadcasting as Add (ONNX Max; torch.maximum).</summary>
     Maximum,
     /// <summary>The smaller of two values, broadcasting as Add (ONNX Min; torch.minimum).</summary>
@@ -81,7 +88,8 @@ internal static class OpKinds
         or OpKind.Gelu or OpKind.GeluTanh or OpKind.Silu or OpKind.Erf or OpKind.Sqrt or OpKind.Exp or OpKind.Reciprocal or OpKind.QuantizeLinear or OpKind.AddScalar or OpKind.MulScalar
         or OpKind.LeakyRelu or OpKind.ClampMin or OpKind.ClampMax
         or OpKind.Log or OpKind.Abs or OpKind.Floor or OpKind.Ceil or OpKind.Round or OpKind.Sign or OpKind.Softplus or OpKind.Softsign or OpKind.Elu
-        or OpKind.Sin or OpKind.Cos or OpKind.Tan or OpKind.Sinh or OpKind.Cosh or OpKind.Asinh or OpKind.Acosh or OpKind.Atanh;
+        or OpKind.Sin or OpKind.Cos or OpKind.Tan or OpKind.Sinh or OpKind.Cosh or OpKind.Asinh or OpKind.Acosh or OpKind.Atanh
+        or OpKind.Asin or OpKind.Acos or OpKind.Atan or OpKind.ThresholdedRelu or OpKind.Shrink;
 
     /// <summary>Ops that only reinterpret their input (a new shape, or Dropout's identity at inference): no kernel, the same storage.</summary>
     public static bool IsView(OpKind kind) => kind is OpKind.Flatten or OpKind.Reshape or OpKind.Dropout or OpKind.Unsqueeze or OpKind.Squeeze;

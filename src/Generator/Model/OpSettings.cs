@@ -24,6 +24,9 @@ internal sealed record ConvSettings(int Stride, int Padding, int Dilation, int G
 /// <summary>MaxPool2d, AvgPool2d: a square window.</summary>
 internal sealed record PoolSettings(int Window, int Stride, int Padding) : OpSettings;
 
+/// <summary>Shrink: what is taken from (or added to) the values beyond ±lambd (the op's Scalar).</summary>
+internal sealed record ShrinkSettings(float Bias) : OpSettings;
+
 /// <summary>Transpose: the two dimensions swapped.</summary>
 internal sealed record TransposeSettings(int First, int Second) : OpSettings;
 

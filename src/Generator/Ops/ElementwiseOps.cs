@@ -16,6 +16,7 @@ internal static class ElementwiseOps
         OpKind.QuantizeLinear, OpKind.LeakyRelu, OpKind.ClampMin, OpKind.ClampMax, OpKind.AddScalar, OpKind.MulScalar, OpKind.Dropout,
         OpKind.Log, OpKind.Abs, OpKind.Floor, OpKind.Ceil, OpKind.Round, OpKind.Sign, OpKind.Softplus, OpKind.Softsign, OpKind.Elu,
         OpKind.Sin, OpKind.Cos, OpKind.Tan, OpKind.Sinh, OpKind.Cosh, OpKind.Asinh, OpKind.Acosh, OpKind.Atanh,
+        OpKind.Asin, OpKind.Acos, OpKind.Atan, OpKind.ThresholdedRelu, OpKind.Shrink,
     };
 
     public static void Register(OpCatalogue.Builder catalogue)
@@ -28,7 +29,8 @@ internal static class ElementwiseOps
         // Named alike as a Tensor method and an ONNX operator (Silu and Dropout are C# only: ONNX writes x·σ(x), and Dropout is Identity there).
         catalogue.ByName(onnx: true, OpKind.Relu, OpKind.Sigmoid, OpKind.Tanh, OpKind.Erf, OpKind.Sqrt, OpKind.Exp, OpKind.Reciprocal,
             OpKind.Log, OpKind.Abs, OpKind.Floor, OpKind.Ceil, OpKind.Round, OpKind.Sign, OpKind.Softplus, OpKind.Softsign,
-            OpKind.Sin, OpKind.Cos, OpKind.Tan, OpKind.Sinh, OpKind.Cosh, OpKind.Asinh, OpKind.Acosh, OpKind.Atanh);
+            OpKind.Sin, OpKind.Cos, OpKind.Tan, OpKind.Sinh, OpKind.Cosh, OpKind.Asinh, OpKind.Acosh, OpKind.Atanh,
+            OpKind.Asin, OpKind.Acos, OpKind.Atan);
         catalogue.ByName(onnx: false, OpKind.Silu, OpKind.Dropout);
         catalogue.Lower(LowerBroadcast, KernelKind.Add, KernelKind.Mul, KernelKind.Maximum, KernelKind.Minimum);
     }
@@ -144,6 +146,11 @@ internal static class ElementwiseOps
         OpKind.Asinh => ReferenceMath.Asinh,
         OpKind.Acosh => ReferenceMath.Acosh,
         OpKind.Atanh => ReferenceMath.Atanh,
+        OpKind.Asin => Math.Asin,
+        OpKind.Acos => Math.Acos,
+        OpKind.Atan => Math.Atan,
+        OpKind.ThresholdedRelu => v => v > op.Scalar ? v : 0,
+        OpKind.Shrink => v => ReferenceMath.Shrink(v, op.Scalar, ((ShrinkSettings)op.Settings!).Bias),
         _ => throw new InvalidOperationException($"{op.Kind} is not a function of one value"),
     };
 

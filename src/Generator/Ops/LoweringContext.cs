@@ -73,7 +73,11 @@ internal sealed class LoweringContext
     }
 
     /// <summary>An epilogue step from an element-wise node (QuantizeLinear: its codes).</summary>
-    public static EpilogueStep Step(Node node) => new(node.Kind, node.Source.Scalar) { Codes = node.Source.Settings as QuantizeCodes };
+    public static EpilogueStep Step(Node node) => new(node.Kind, node.Source.Scalar)
+    {
+        Codes = node.Source.Settings as QuantizeCodes,
+        Bias = node.Source.Settings is ShrinkSettings shrink ? shrink.Bias : 0f,
+    };
 
     /// <summary>Row-major strides of a node's per-sample shape.</summary>
     public static int[] DenseStrides(Node node) => ReferenceOps.DenseStrides(node.Shape);
@@ -89,6 +93,8 @@ internal sealed class LoweringContext
         OpKind.ClampMax => "at most " + step.Scalar.ToString("R", CultureInfo.InvariantCulture),
         OpKind.GeluTanh => "Gelu (tanh)",
         OpKind.Elu => "Elu(" + step.Scalar.ToString("R", CultureInfo.InvariantCulture) + ")",
+        OpKind.ThresholdedRelu => "ThresholdedRelu(" + step.Scalar.ToString("R", CultureInfo.InvariantCulture) + ")",
+        OpKind.Shrink => "Shrink(lambd " + step.Scalar.ToString("R", CultureInfo.InvariantCulture) + ", bias " + step.Bias.ToString("R", CultureInfo.InvariantCulture) + ")",
         _ => step.Kind.ToString(),
     };
 

@@ -93,6 +93,15 @@ public sealed partial class Tensor
     /// <summary>The inverse hyperbolic tangent, element-wise (<c>torch.atanh</c>).</summary>
     public Tensor Atanh() => Map(ReferenceMath.Atanh);
 
+    /// <summary>The arcsine, element-wise (<c>torch.asin</c>): NaN outside [−1, 1].</summary>
+    public Tensor Asin() => Map(Math.Asin);
+
+    /// <summary>The arccosine, element-wise (<c>torch.acos</c>): NaN outside [−1, 1].</summary>
+    public Tensor Acos() => Map(Math.Acos);
+
+    /// <summary>The arctangent, element-wise (<c>torch.atan</c>).</summary>
+    public Tensor Atan() => Map(Math.Atan);
+
     /// <summary><c>x / (1 + e^-x)</c> (SiLU), element-wise.</summary>
     public Tensor Silu() => Map(ReferenceMath.Silu);
 

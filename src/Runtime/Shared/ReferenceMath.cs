@@ -67,6 +67,9 @@ internal static class ReferenceMath
     /// <summary>The inverse hyperbolic tangent.</summary>
     public static double Atanh(double x) => 0.5 * Math.Log((1 + x) / (1 - x));
 
+    /// <summary>ONNX Shrink: x + bias below −lambd, x − bias above lambd, else 0 (NaN gives 0, as onnx's reference).</summary>
+    public static double Shrink(double x, float lambd, float bias) => x < -lambd ? x + bias : x > lambd ? x - bias : 0;
+
     /// <summary>The sign: 1, −1, or the value itself for ±0 and NaN (ONNX Sign).</summary>
     public static double Sign(double x) => x > 0 ? 1 : x < 0 ? -1 : x;
 

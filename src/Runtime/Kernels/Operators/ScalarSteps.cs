@@ -29,4 +29,12 @@ public static class ScalarSteps
     /// <summary><c>x</c> where <c>x &gt; 0</c>, else <c>alpha · (eˣ − 1)</c> (ONNX Elu).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Elu(float x, float alpha) => x > 0f ? x : alpha * (MathF.Exp(x) - 1f);
+
+    /// <summary><c>x</c> where <c>x &gt; alpha</c>, else 0 (ONNX ThresholdedRelu; NaN gives 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float ThresholdedRelu(float x, float alpha) => x > alpha ? x : 0f;
+
+    /// <summary><c>x + bias</c> below <c>−lambd</c>, <c>x − bias</c> above <c>lambd</c>, else 0 (ONNX Shrink; NaN gives 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Shrink(float x, float lambd, float bias) => x < -lambd ? x + bias : x > lambd ? x - bias : 0f;
 }
