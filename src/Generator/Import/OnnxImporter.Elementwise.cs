@@ -139,15 +139,16 @@ internal static partial class OnnxImporter
             _ranks[Output(node)] = RankOf(x);
         }
 
-        /// <summary>PRelu: x where x ≥ 0, else slope · x, the slope a constant broadcast over x: Relu(x) + min(x, 0) · slope.</summary>
+        /// <summary>PRelu: x where x ≥ 0, else slope · x, the slope (a constant or a value) broadcast over x: Relu(x) + min(x, 0) · slope.</summary>
         private void LowerPRelu(OnnxNode node, string name)
         {
             string x = Input(node, 0), slope = Input(node, 1);
-            if (!_constants.ContainsKey(slope)) throw Unsupported(node, "the slope must be known at build time");
-            int a = Act(node, x), rank = RankOf(x);
+            int rank = Math.Max(RankOf(x), RankOf(slope));
+            int a = Ranked(node, x, rank);
             int positive = Record(node, OpKind.Relu, new[] { a });
             int negative = Record(node, OpKind.ClampMax, new[] { a }, scalar: 0f);
-            int scaled = Record(node, OpKind.Mul, new[] { negative, ConstantOperand(node, slope, rank) });
+            // The slope is a weight when it is known at build time, else a value of the graph (a model input) broadcast alike.
+            int scaled = Record(node, OpKind.Mul, new[] { negative, _constants.ContainsKey(slope) ? ConstantOperand(node, slope, rank) : Ranked(node, slope, rank) });
             Activation(node, Output(node), OpKind.Add, new[] { positive, scaled }, rank);
         }
 

@@ -64,6 +64,26 @@ internal static partial class OnnxImporter
             int axis = SampleAxis(node, IntAttribute(node, "axis", -1), rank);
             float epsilon = FloatAttribute(node, "epsilon", 1e-5f);
             if (node.Outputs.Count > 1 && node.Outputs.Skip(1).Any(o => o.Length > 0)) Statistics(node, x, axis, epsilon);
+            // A scale or shift that is a value of the graph (a model input), not a constant: the row is normalized with a
+            // unit scale and no shift, then multiplied and shifted by those values, broadcast as ONNX broadcasts them.
+            string scale = Input(node, 1), shift = node.Inputs.Count > 2 ? node.Inputs[2] : "";
+            bool scaleIsValue = !_constants.ContainsKey(scale), shiftIsValue = shift.Length > 0 && !_constants.ContainsKey(shift);
+            if (scaleIsValue || shiftIsValue)
+            {
+                int[] shape = SampleShape(node, x);
+                int rowWidth = shape.Skip(axis - 1).Aggregate(1, (p, d) => checked(p * d));
+                int[] rowShape = shape.Take(axis - 1).Append(rowWidth).ToArray();
+                _weights.Add(new(name + ".weight", new OnnxConstant(new long[] { rowWidth }, Enumerable.Repeat(1f, rowWidth).ToArray(), null)));
+                int normalized = Record(node, OpKind.Reshape, new[] { Act(node, x) }, settings: new ReshapeSettings(new EquatableArray<int>(rowShape)));
+                normalized = Record(node, OpKind.LayerNorm, new[] { normalized }, name, epsilon);
+                normalized = Record(node, OpKind.Reshape, new[] { normalized }, settings: new ReshapeSettings(new EquatableArray<int>(shape)));
+                int scaled = Record(node, OpKind.Mul, new[] { normalized, scaleIsValue ? Ranked(node, scale, rank) : ConstantOperand(node, scale, rank) });
+                if (shift.Length > 0)
+                    scaled = Record(node, OpKind.Add, new[] { scaled, shiftIsValue ? Ranked(node, shift, rank) : ConstantOperand(node, shift, rank) });
+                _activations[Output(node)] = scaled;
+                _ranks[Output(node)] = rank;
+                return;
+            }
             if (axis == rank - 1)
             {
                 _weights.Add(new(name + ".weight", Const(node, Input(node, 1))));
