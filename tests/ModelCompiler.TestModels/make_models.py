@@ -659,8 +659,9 @@ print("onnx_stateful: exported to ONNX (opset 13)")
 
 class OnnxLayoutOps(torch.nn.Module):
     """OnnxModels.cs (OnnxLayoutOps): layout operators exporters write — DepthToSpace (pixel_shuffle), SpaceToDepth-style
-    blocks, Tile (repeat), Expand, ReduceMax over two axes, a Softmax along the channels, a nearest Resize by 2 × 3, and
-    ConvTranspose (stride 2 with output_padding; grouped with a rectangular kernel)."""
+    blocks, Tile (repeat), Expand, ReduceMax over two axes, a Softmax along the channels, a nearest Resize by 2 × 3,
+    ConvTranspose (stride 2 with output_padding; grouped with a rectangular kernel), and the pools the square 2-D kernels
+    do not cover (one AxisPool pass per axis): rectangular and dilated, an average not counting padding, 1-D and 3-D."""
     def __init__(self):
         super().__init__()
         self.up = torch.nn.ConvTranspose2d(8, 3, 3, stride=2, padding=1, output_padding=1)
@@ -676,7 +677,11 @@ class OnnxLayoutOps(torch.nn.Module):
         upsampled = F.interpolate(x[:, :2], scale_factor=(2, 3), mode="nearest")  # [N, 2, 8, 12]: Resize, nearest
         return torch.cat([tiled.flatten(1), expanded.flatten(1), peaks, torch.softmax(x, dim=1).flatten(1), upsampled.flatten(1),
                           self.up(x).flatten(1), torch.relu(self.grouped(x)).flatten(1),
-                          self.instance(x).flatten(1), self.group(x).flatten(1)], dim=1)
+                          self.instance(x).flatten(1), self.group(x).flatten(1),
+                          F.max_pool2d(x, (2, 3), stride=(2, 1), padding=(1, 1), dilation=(1, 2)).flatten(1),
+                          F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False).flatten(1),
+                          F.max_pool1d(x.flatten(2), 3, stride=2, ceil_mode=True).flatten(1),
+                          F.avg_pool3d(x.unsqueeze(1), 2, stride=1).flatten(1)], dim=1)
 
 
 torch.manual_seed(17)

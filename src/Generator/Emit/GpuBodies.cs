@@ -52,6 +52,10 @@ internal static class GpuBodies
                 WritePool(w, pool);
                 break;
 
+            case AxisPoolOp axisPool:
+                WriteAxisPool(w, axisPool);
+                break;
+
             case GlobalAvgPoolOp pooled:
                 w.Line($"const int Area = {pooled.Spatial};");
                 w.Line("float sum = 0f;");
@@ -157,6 +161,20 @@ internal static class GpuBodies
         w.Close();
         w.Close();
         w.Line(max ? "y[i] = acc;" : $"y[i] = acc * (1f / {kernel * kernel});");
+    }
+
+    /// <summary>Pooling along one axis: a thread per output value, its taps one by one (as Kernels.AxisPool).</summary>
+    private static void WriteAxisPool(SourceWriter w, AxisPoolOp p)
+    {
+        w.Line($"long o = i / {(long)p.OutLength * p.Inner}; int r = (int)(i % {(long)p.OutLength * p.Inner}), j = r / {p.Inner}, q = r % {p.Inner};");
+        w.Line($"float acc = {(p.Max ? "float.NegativeInfinity" : "0f")};");
+        if (!p.Max) w.Line("int counted = 0;");
+        w.Open($"for (int tap = 0; tap < {p.Window}; tap++)");
+        w.Line($"int position = j * {p.Stride} - {p.PadBegin} + tap * {p.Dilation};");
+        if (!p.Max) w.Line($"if (position >= {p.CountFrom} && position < {p.CountTo}) counted++;");
+        w.Line($"if (position >= 0 && position < {p.Length}) acc = {(p.Max ? $"{MathF}.Max(acc, a[(o * {p.Length} + position) * {p.Inner} + q])" : $"acc + a[(o * {p.Length} + position) * {p.Inner} + q]")};");
+        w.Close();
+        w.Line(p.Max ? "y[i] = acc;" : "y[i] = acc / (counted > 0 ? counted : 1);");
     }
 
     /// <summary>Concat: a thread per output value of either part.</summary>

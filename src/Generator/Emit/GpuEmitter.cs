@@ -215,6 +215,7 @@ internal static partial class GpuEmitter
         ConvOp c => c.OutputsPerSample,
         PoolOp p => (long)p.Channels * p.OutHeight * p.OutWidth,
         GlobalAvgPoolOp g => g.Channels,
+        AxisPoolOp p => (long)p.Outer * p.OutLength * p.Inner,
         BroadcastOp b => Product(b.Shape.ToArray()),
         StridedOp s => Product(s.Shape.ToArray()),
         ConcatOp c => Product(c.AShape.ToArray()) + Product(c.BShape.ToArray()),

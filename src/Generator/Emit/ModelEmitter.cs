@@ -456,6 +456,9 @@ internal static partial class ModelEmitter
             case PoolOp p:
                 return $"{K}Convolution.{(p.Max ? "MaxPool2d" : "AvgPool2d")}(input: ref {a}, output: ref {output}, planes: {rows} * {p.Channels}, height: {p.Height}, width: {p.Width}, "
                     + $"kernel: {p.Window}, stride: {p.Stride}, padding: {p.Padding}, outHeight: {p.OutHeight}, outWidth: {p.OutWidth});";
+            case AxisPoolOp p:
+                return $"{K}AxisPool.Run(input: ref {a}, output: ref {output}, outer: {rows}, length: {p.Length}, inner: {p.Inner}, window: {p.Window}, stride: {p.Stride}, "
+                    + $"padBegin: {p.PadBegin}, dilation: {p.Dilation}, outLength: {p.OutLength}, max: {(p.Max ? "true" : "false")}, countFrom: {p.CountFrom}, countTo: {p.CountTo});";
             case GlobalAvgPoolOp g:
                 return $"{K}Convolution.GlobalAvgPool(input: ref {a}, output: ref {output}, planes: {rows} * {g.Channels}, area: {g.Spatial});";
             case AttentionOp:

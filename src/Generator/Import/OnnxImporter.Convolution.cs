@@ -131,18 +131,111 @@ internal static partial class OnnxImporter
         /// <summary>MaxPool, AveragePool.</summary>
         private void LowerPool(OnnxNode node, string name)
         {
-            if (_whole) throw Unsupported(node, WholeConvolution);
             string x = Input(node, 0);
-            if (RankOf(x) != 4) throw Unsupported(node, "only 2-D pooling is supported");
             if (node.OpType == "MaxPool" && node.Outputs.Count > 1 && node.Outputs[1].Length > 0) throw Unsupported(node, "the indices output is not supported");
-            int kernel = Uniform(node, "kernel_shape", 2, -1), stride = Uniform(node, "strides", 2, 1);
-            int[] pads = Padding(node, x, 2, new[] { kernel, kernel }, stride, 1, IntAttribute(node, "ceil_mode", 0) != 0);
-            if (pads[0] != pads[1]) throw Unsupported(node, $"padding {pads[0]} above and {pads[1]} beside: only the same padding on every side is supported for pools");
-            int padding = pads[0];
-            if (Uniform(node, "dilations", 2, 1) != 1) throw Unsupported(node, "dilated pooling is not supported");
-            if (node.OpType == "AveragePool" && padding > 0 && IntAttribute(node, "count_include_pad", 0) == 0)
-                throw Unsupported(node, "averaging padded windows over the real values only (count_include_pad = 0) is not supported");
-            Activation(node, Output(node), node.OpType == "MaxPool" ? OpKind.MaxPool2d : OpKind.AvgPool2d, new[] { Act(node, x) }, 4, settings: new PoolSettings(kernel, stride, padding));
+            if (SquarePool(node, x) is { } square)
+                Activation(node, Output(node), node.OpType == "MaxPool" ? OpKind.MaxPool2d : OpKind.AvgPool2d, new[] { Act(node, x) }, 4, settings: square);
+            else AxisPools(node, x);
+        }
+
+        /// <summary>
+        /// Whether the pool is one the square 2-D kernels compute (Convolution.MaxPool2d and AvgPool2d, which a direct
+        /// convolution can also absorb): batch first, 2-D, one window size and stride, no dilation, the same padding on
+        /// every side (or pads that give the same outputs), padding at most half the window, an average counting it.
+        /// </summary>
+        private PoolSettings? SquarePool(OnnxNode node, string x)
+        {
+            if (_whole || RankOf(x) != 4) return null;
+            List<long> kernel = node.Attributes.FirstOrDefault(a => a.Name == "kernel_shape")?.Ints ?? new List<long>();
+            List<long> strides = node.Attributes.FirstOrDefault(a => a.Name == "strides")?.Ints ?? new List<long> { 1, 1 };
+            List<long> dilations = node.Attributes.FirstOrDefault(a => a.Name == "dilations")?.Ints ?? new List<long> { 1, 1 };
+            if (kernel.Count != 2 || kernel[0] != kernel[1] || kernel[0] < 1 || kernel[0] > 1 << 20 || strides.Count != 2 || strides[0] != strides[1]
+                || strides[0] < 1 || strides[0] > 1 << 20 || dilations.Any(d => d != 1))
+                return null;
+            (int window, int stride) = ((int)kernel[0], (int)strides[0]);
+            bool ceil = IntAttribute(node, "ceil_mode", 0) != 0;
+            (int[] begin, int[] end) = PoolPads(node, x, new[] { window, window }, new[] { stride, stride }, new[] { 1, 1 });
+            int padding = begin[0];
+            if (begin.Any(p => p != padding) || padding * 2 > window) return null;
+            if (node.OpType == "AveragePool" && padding > 0 && IntAttribute(node, "count_include_pad", 0) == 0) return null;
+            // Pads that differ at the end, or ceil_mode, are the same pool when they give the outputs even padding gives.
+            int[] shape = SampleShape(node, x);
+            for (int d = 0; d < 2; d++)
+            {
+                var general = new AxisPoolSettings(d + 1, window, stride, begin[d], end[d], 1, true, true, ceil);
+                long even = SizeMath.WindowPositions(shape[d + 1], padding, window, stride);
+                if (general.OutLength(shape[d + 1]) != even) return null;
+            }
+            return new PoolSettings(window, stride, padding);
+        }
+
+        /// <summary>
+        /// Any other MaxPool or AveragePool (1-D, 2-D or 3-D; rectangular windows, strides per axis, asymmetric pads, dilations,
+        /// ceil_mode, count_include_pad = 0, compiled whole or not): one AxisPool pass per spatial axis.
+        /// </summary>
+        private void AxisPools(OnnxNode node, string x)
+        {
+            int rank = RankOf(x), spatial = rank - 2 - Lead;
+            if (spatial < 1 || spatial > 3) throw Unsupported(node, $"a pool needs an input of [N, C, …] with 1 to 3 spatial dimensions");
+            int[] Ints(string attribute, int fallback)
+            {
+                List<long>? values = node.Attributes.FirstOrDefault(a => a.Name == attribute)?.Ints;
+                if (values is null || values.Count == 0) return Enumerable.Repeat(fallback, spatial).ToArray();
+                if (values.Count != spatial || values.Any(v => v < 1 || v > 1 << 20)) throw Unsupported(node, $"{attribute} [{string.Join(", ", values)}] does not fit a {spatial}-D pool");
+                return values.Select(v => (int)v).ToArray();
+            }
+            int[] window = Ints("kernel_shape", -1), strides = Ints("strides", 1), dilations = Ints("dilations", 1);
+            if (window.Any(k => k < 1)) throw Unsupported(node, "kernel_shape is missing");
+            (int[] begin, int[] end) = PoolPads(node, x, window, strides, dilations);
+            bool max = node.OpType == "MaxPool", countPadding = IntAttribute(node, "count_include_pad", 0) != 0, ceil = IntAttribute(node, "ceil_mode", 0) != 0;
+            int result = Act(node, x);
+            for (int d = 0; d < spatial; d++)
+            {
+                int axis = SampleAxis(node, 2 + d, rank) - 1;
+                result = Record(node, OpKind.AxisPool, new[] { result },
+                    settings: new AxisPoolSettings(axis, window[d], strides[d], begin[d], end[d], dilations[d], max, countPadding, ceil));
+            }
+            _activations[Output(node)] = result;
+            _ranks[Output(node)] = rank;
+        }
+
+        /// <summary>A pool's pads at the start and the end of each spatial axis: the <c>pads</c> attribute, or <c>auto_pad</c>'s.</summary>
+        private (int[] Begin, int[] End) PoolPads(OnnxNode node, string x, int[] window, int[] strides, int[] dilations)
+        {
+            int spatial = window.Length;
+            string auto = Text(node, "auto_pad", "NOTSET");
+            var begin = new int[spatial];
+            var end = new int[spatial];
+            switch (auto)
+            {
+                case "NOTSET":
+                {
+                    List<long> pads = node.Attributes.FirstOrDefault(a => a.Name == "pads")?.Ints ?? new List<long>();
+                    if (pads.Count == 0) break;
+                    if (pads.Count != 2 * spatial || pads.Any(p => p < 0 || p > 1 << 20)) throw Unsupported(node, $"pads [{string.Join(", ", pads)}] do not fit a {spatial}-D window");
+                    for (int d = 0; d < spatial; d++) (begin[d], end[d]) = ((int)pads[d], (int)pads[spatial + d]);
+                    break;
+                }
+                case "VALID":
+                    break;
+                case "SAME_UPPER" or "SAME_LOWER":
+                {
+                    // Output ceil(in / stride); the total padding split, the odd one at the end (UPPER) or the start (LOWER).
+                    int[] shape = SampleShape(node, x);
+                    for (int d = 0; d < spatial; d++)
+                    {
+                        long size = shape[shape.Length - spatial + d], outputs = (size + strides[d] - 1) / strides[d];
+                        long total = Math.Max(0, (outputs - 1) * strides[d] + (long)dilations[d] * (window[d] - 1) + 1 - size);
+                        if (total > 1 << 20) throw Unsupported(node, "the padding auto_pad asks for is too large");
+                        begin[d] = (int)(auto == "SAME_UPPER" ? total / 2 : total - total / 2);
+                        end[d] = (int)total - begin[d];
+                    }
+                    break;
+                }
+                default:
+                    throw Unsupported(node, $"auto_pad '{auto}' is not one ONNX defines");
+            }
+            return (begin, end);
         }
 
         /// <summary>GlobalAveragePool.</summary>

@@ -110,6 +110,17 @@ internal sealed record PoolOp(bool Max, int Channels, int Height, int Width, int
     public override KernelKind Kind => Max ? KernelKind.MaxPool2d : KernelKind.AvgPool2d;
 }
 
+/// <summary>
+/// Pooling along one axis of <c>[Outer, Length, Inner]</c> per sample (Kernels.AxisPool): taps at
+/// <c>j·Stride − PadBegin + t·Dilation</c>; an average divides by the taps inside <c>[CountFrom, CountTo)</c>.
+/// </summary>
+internal sealed record AxisPoolOp(int Outer, int Length, int Inner, int Window, int Stride, int PadBegin, int Dilation, int OutLength, bool Max,
+    int CountFrom, int CountTo) : KernelOp
+{
+    public override KernelKind Kind => KernelKind.AxisPool;
+    public override int RowsPerSample => Outer;
+}
+
 /// <summary>The mean of each channel's <see cref="Spatial"/> values.</summary>
 internal sealed record GlobalAvgPoolOp(int Channels, int Spatial) : KernelOp
 {

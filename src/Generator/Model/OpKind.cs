@@ -32,6 +32,8 @@ internal enum OpKind
     Reduce,
     Conv1d,
     AvgPool2d,
+    /// <summary>Max or average pooling along one sample axis (AxisPoolSettings): ONNX's general MaxPool and AveragePool, one pass per spatial axis.</summary>
+    AxisPool,
     Transpose,
     Permute,
     Slice,

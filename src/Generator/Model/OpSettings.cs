@@ -24,6 +24,24 @@ internal sealed record ConvSettings(int Stride, int Padding, int Dilation, int G
 /// <summary>MaxPool2d, AvgPool2d: a square window.</summary>
 internal sealed record PoolSettings(int Window, int Stride, int Padding) : OpSettings;
 
+/// <summary>
+/// AxisPool: pooling along sample dimension <paramref name="Axis"/> with ONNX's window, stride, pads and dilation; the
+/// output length is ONNX's (<paramref name="Ceil"/>: ceil_mode, a last window starting past the input and its leading
+/// padding dropped); an average counts the padding in its divisor when <paramref name="CountPadding"/>.
+/// </summary>
+internal sealed record AxisPoolSettings(int Axis, int Window, int Stride, int PadBegin, int PadEnd, int Dilation, bool Max, bool CountPadding, bool Ceil) : OpSettings
+{
+    /// <summary>The output length along the axis for an input of <paramref name="length"/>, or ≤ 0 when no window fits.</summary>
+    public long OutLength(int length)
+    {
+        long reach = (long)(Window - 1) * Dilation + 1, span = length + (long)PadBegin + PadEnd - reach;
+        if (span < 0) return 0;
+        long positions = (Ceil ? (span + Stride - 1) / Stride : span / Stride) + 1;
+        if (Ceil && (positions - 1) * Stride >= length + (long)PadBegin) positions--;
+        return positions;
+    }
+}
+
 /// <summary>Shrink: what is taken from (or added to) the values beyond ±lambd (the op's Scalar).</summary>
 internal sealed record ShrinkSettings(float Bias) : OpSettings;
 

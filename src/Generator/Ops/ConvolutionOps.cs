@@ -14,6 +14,9 @@ internal static class ConvolutionOps
     {
         catalogue.Shape(Convolution, OpKind.Conv2d, OpKind.Conv1d);
         catalogue.Shape(Pool, OpKind.MaxPool2d, OpKind.AvgPool2d);
+        catalogue.Shape(AxisPool, OpKind.AxisPool);
+        catalogue.Evaluate(EvaluateAxisPool, OpKind.AxisPool);
+        catalogue.Lower(LowerAxisPool, KernelKind.AxisPool);
         catalogue.Shape(GlobalAvgPool, OpKind.GlobalAvgPool);
         catalogue.Evaluate(EvaluateConvolution, OpKind.Conv2d, OpKind.Conv1d);
         catalogue.Evaluate(EvaluatePool, OpKind.MaxPool2d, OpKind.AvgPool2d);
@@ -73,6 +76,27 @@ internal static class ConvolutionOps
         return new Node(op, new[] { x.Shape[0], (int)oh, (int)ow }, isConstant: false);
     }
 
+    /// <summary>
+    /// AxisPool: a positive window, stride and dilation, pads shorter than the window's reach (so every window holds a
+    /// value of the input), and ONNX's output length.
+    /// </summary>
+    private static Node? AxisPool(ShapeContext c)
+    {
+        RecordedOp op = c.Op;
+        Node x = c.Inputs[0];
+        if (x.IsConstant) return c.NotOnConstants();
+        var s = (AxisPoolSettings)op.Settings!;
+        if (s.Axis < 0 || s.Axis >= x.Shape.Length) return c.Mismatch($"Pool: a sample of {c.Shape(x)} has no dimension {s.Axis}");
+        long reach = (long)(s.Window - 1) * s.Dilation + 1;
+        if (s.Window <= 0 || s.Stride <= 0 || s.Dilation <= 0 || s.PadBegin < 0 || s.PadEnd < 0 || s.PadBegin >= reach || s.PadEnd >= reach)
+            return c.Mismatch($"Pool: window {s.Window}, stride {s.Stride} and dilation {s.Dilation} must be positive, and each pad ({s.PadBegin}, {s.PadEnd}) shorter than the window's reach ({reach})");
+        long length = s.OutLength(x.Shape[s.Axis]);
+        if (length <= 0 || length > int.MaxValue) return c.Mismatch($"Pool: a window reaching {reach} does not fit dimension {s.Axis} of {c.Shape(x)}");
+        int[] shape = (int[])x.Shape.Clone();
+        shape[s.Axis] = (int)length;
+        return new Node(op, shape, isConstant: false);
+    }
+
     /// <summary>GlobalAvgPool: one mean per channel.</summary>
     private static Node? GlobalAvgPool(ShapeContext c)
     {
@@ -110,6 +134,37 @@ internal static class ConvolutionOps
         var pool = (PoolSettings)context.Node.Source.Settings!;
         return EvaluationContext.Doubles(ReferenceOps.Pool2d(EvaluationContext.Floats(x), samples * input.Shape[0], input.Shape[1], input.Shape[2], pool.Window, pool.Stride, pool.Padding,
             context.Node.Shape[1], context.Node.Shape[2], context.Node.Kind == OpKind.AvgPool2d));
+    }
+
+    /// <summary>AxisPool through ReferenceOps.AxisPool.</summary>
+    private static double[] EvaluateAxisPool(EvaluationContext context)
+    {
+        Node input = context.Graph.Nodes[context.Node.Inputs[0]];
+        AxisPoolOp p = AxisPoolOf(input, context.Node);
+        return EvaluationContext.Doubles(ReferenceOps.AxisPool(EvaluationContext.Floats(context.X), context.Samples * p.Outer, p.Length, p.Inner, p.Window, p.Stride,
+            p.PadBegin, p.Dilation, p.OutLength, p.Max, p.CountFrom, p.CountTo));
+    }
+
+    /// <summary>An AxisPool node's kernel sizes: the sample as <c>[outer, length, inner]</c> around its axis.</summary>
+    private static AxisPoolOp AxisPoolOf(Node input, Node pool)
+    {
+        var s = (AxisPoolSettings)pool.Source.Settings!;
+        int length = input.Shape[s.Axis];
+        int outer = input.Shape.Take(s.Axis).Aggregate(1, (p, d) => checked(p * d)), inner = input.Shape.Skip(s.Axis + 1).Aggregate(1, (p, d) => checked(p * d));
+        return new AxisPoolOp(outer, length, inner, s.Window, s.Stride, s.PadBegin, s.Dilation, pool.Shape[s.Axis], s.Max,
+            s.CountPadding ? -s.PadBegin : 0, s.CountPadding ? length + s.PadEnd : length);
+    }
+
+    /// <summary>AxisPool: one pass along its axis.</summary>
+    private static KernelPlan LowerAxisPool(LoweringContext context)
+    {
+        var s = (AxisPoolSettings)context.Root.Source.Settings!;
+        AxisPoolOp pool = AxisPoolOf(context.Input, context.Root);
+        string title = $"{(s.Max ? "MaxPool" : "AvgPool")} along dimension {s.Axis}: window {s.Window}, stride {s.Stride}, pads {s.PadBegin}/{s.PadEnd}"
+            + (s.Dilation != 1 ? $", dilation {s.Dilation}" : "") + (!s.Max && !s.CountPadding && s.PadBegin + s.PadEnd > 0 ? ", padding not counted" : "")
+            + $": {Node.Format(context.Input.Shape)} → {Node.Format(context.Root.Shape)}";
+        return new KernelPlan(context.Index, title, context.Sources.ToEquatableArray(), context.Where(context.Input), null, context.Output, pool,
+            EquatableArray<EpilogueStep>.Empty, (long)context.Root.ElementCount * s.Window);
     }
 
     /// <summary>GlobalAvgPool: each channel's mean.</summary>

@@ -50,6 +50,7 @@ internal static class FuseEpilogues
                 OpKind.Concat => KernelKind.Concat,
                 OpKind.MatMul => KernelKind.MatMul,
                 OpKind.MaxPool2d => KernelKind.MaxPool2d,
+                OpKind.AxisPool => KernelKind.AxisPool,
                 OpKind.GlobalAvgPool => KernelKind.GlobalAvgPool,
                 OpKind.BatchNorm => KernelKind.BatchNorm,
                 OpKind.Embedding => KernelKind.Embedding,

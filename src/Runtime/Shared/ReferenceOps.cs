@@ -159,6 +159,35 @@ internal static class ReferenceOps
         }
         return result;
     }
+
+    /// <summary>
+    /// Max or average pooling along one axis of <c>[outer, length, inner]</c> (ONNX MaxPool and AveragePool, one spatial
+    /// axis at a time; Kernels.AxisPool): taps at <c>j·stride − padBegin + t·dilation</c>, padding −∞ (max) or 0 (sum),
+    /// the average dividing by the taps inside <c>[countFrom, countTo)</c>.
+    /// </summary>
+    public static float[] AxisPool(float[] x, int outer, int length, int inner, int window, int stride, int padBegin, int dilation,
+        int outLength, bool max, int countFrom, int countTo)
+    {
+        var result = new float[outer * outLength * inner];
+        for (int o = 0; o < outer; o++)
+        for (int j = 0; j < outLength; j++)
+        for (int i = 0; i < inner; i++)
+        {
+            double best = double.NegativeInfinity, sum = 0;
+            int counted = 0;
+            for (int t = 0; t < window; t++)
+            {
+                int position = j * stride - padBegin + t * dilation;
+                if (position >= countFrom && position < countTo) counted++;
+                if (position < 0 || position >= length) continue;
+                float value = x[(o * length + position) * inner + i];
+                best = float.IsNaN(value) || double.IsNaN(best) ? double.NaN : Math.Max(best, value);
+                sum += value;
+            }
+            result[(o * outLength + j) * inner + i] = (float)(max ? best : sum / Math.Max(counted, 1));
+        }
+        return result;
+    }
 }
 
 /// <summary>

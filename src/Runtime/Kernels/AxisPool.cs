@@ -1,0 +1,87 @@
+using System;
+using System.Runtime.CompilerServices;
+
+namespace ModelCompiler.Kernels;
+
+/// <summary>
+/// Max or average pooling along one axis of a row-major <c>[outer, length, inner]</c> view, with any window, stride,
+/// padding and dilation: ONNX's MaxPool and AveragePool in 1-D, 3-D, with rectangular windows, per-axis strides,
+/// asymmetric pads, dilations or <c>count_include_pad = 0</c> are one pass of this per spatial axis. A window's maximum
+/// is the maximum of maxima along each axis, and an average's divisor is the product of the taps counted along each
+/// axis, so the passes compose exactly. (The square 2-D pools keep <see cref="Convolution.MaxPool2d"/>.) Vectorized
+/// across <c>inner</c>, one window tap after another; along the last axis (<c>inner</c> = 1) the taps of each output
+/// are read one by one. Only positions inside <c>[0, length)</c> are read: padding is −∞ for the maximum and 0 for a sum.
+/// </summary>
+public static class AxisPool
+{
+    /// <summary>
+    /// <c>output[o, j, i] = max (or average) over taps t of input[o, j·stride − padBegin + t·dilation, i]</c>, the average
+    /// dividing by the number of taps inside <c>[countFrom, countTo)</c> (the padded extent when padding counts, else
+    /// <c>[0, length)</c>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void Run(ref float input, ref float output, nint outer, int length, nint inner, int window, int stride, int padBegin,
+        int dilation, int outLength, bool max, int countFrom, int countTo)
+    {
+        if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            Lanes<Lanes512>(ref input, ref output, outer, length, inner, window, stride, padBegin, dilation, outLength, max, countFrom, countTo);
+        else if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
+            Lanes<Lanes256>(ref input, ref output, outer, length, inner, window, stride, padBegin, dilation, outLength, max, countFrom, countTo);
+        else if (System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated)
+            Lanes<Lanes128>(ref input, ref output, outer, length, inner, window, stride, padBegin, dilation, outLength, max, countFrom, countTo);
+        else Lanes<Lanes1>(ref input, ref output, outer, length, inner, window, stride, padBegin, dilation, outLength, max, countFrom, countTo);
+    }
+
+    private static void Lanes<TLanes>(ref float input, ref float output, nint outer, int length, nint inner, int window, int stride, int padBegin,
+        int dilation, int outLength, bool max, int countFrom, int countTo)
+        where TLanes : struct, ILanes<TLanes>
+    {
+        int count = TLanes.Count;
+        for (nint o = 0; o < outer; o++)
+        {
+            ref float x = ref Unsafe.Add(ref input, o * length * inner);
+            ref float y = ref Unsafe.Add(ref output, o * outLength * inner);
+            for (int j = 0; j < outLength; j++)
+            {
+                int start = j * stride - padBegin;
+                // The taps inside the input: t from first to last (positions start + t·dilation in [0, length)).
+                int first = start >= 0 ? 0 : (-start + dilation - 1) / dilation;
+                int last = Math.Min(window - 1, (length - 1 - start) / dilation);
+                if (start + (long)last * dilation >= length) last--;
+                float scale = 1f;
+                if (!max)
+                {
+                    int counted = 0;
+                    for (int t = 0; t < window; t++)
+                    {
+                        int position = start + t * dilation;
+                        if (position >= countFrom && position < countTo) counted++;
+                    }
+                    scale = 1f / Math.Max(counted, 1);
+                }
+                ref float row = ref Unsafe.Add(ref y, j * inner);
+                nint i = 0;
+                for (; i + count <= inner; i += count)
+                {
+                    TLanes acc = TLanes.Broadcast(max ? float.NegativeInfinity : 0f);
+                    for (int t = first; t <= last; t++)
+                    {
+                        TLanes value = TLanes.Load(ref Unsafe.Add(ref x, (start + t * dilation) * inner + i));
+                        acc = max ? TLanes.Max(acc, value) : TLanes.Add(acc, value);
+                    }
+                    TLanes.Store(max ? acc : TLanes.Multiply(acc, TLanes.Broadcast(scale)), ref Unsafe.Add(ref row, i));
+                }
+                for (; i < inner; i++)
+                {
+                    float acc = max ? float.NegativeInfinity : 0f;
+                    for (int t = first; t <= last; t++)
+                    {
+                        float value = Unsafe.Add(ref x, (start + t * dilation) * inner + i);
+                        acc = max ? MathF.Max(acc, value) : acc + value;
+                    }
+                    Unsafe.Add(ref row, i) = max ? acc : acc * scale;
+                }
+            }
+        }
+    }
+}
