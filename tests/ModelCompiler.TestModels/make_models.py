@@ -661,7 +661,8 @@ class OnnxLayoutOps(torch.nn.Module):
     """OnnxModels.cs (OnnxLayoutOps): layout operators exporters write — DepthToSpace (pixel_shuffle), SpaceToDepth-style
     blocks, Tile (repeat), Expand, ReduceMax over two axes, a Softmax along the channels, a nearest Resize by 2 × 3,
     ConvTranspose (stride 2 with output_padding; grouped with a rectangular kernel), and the pools the square 2-D kernels
-    do not cover (one AxisPool pass per axis): rectangular and dilated, an average not counting padding, 1-D and 3-D."""
+    do not cover (one AxisPool pass per axis): rectangular and dilated, an average not counting padding, 1-D and 3-D; and
+    Resize by other factors (one AxisResample pass per axis): bilinear up and down, bicubic with align_corners, nearest."""
     def __init__(self):
         super().__init__()
         self.up = torch.nn.ConvTranspose2d(8, 3, 3, stride=2, padding=1, output_padding=1)
@@ -681,7 +682,11 @@ class OnnxLayoutOps(torch.nn.Module):
                           F.max_pool2d(x, (2, 3), stride=(2, 1), padding=(1, 1), dilation=(1, 2)).flatten(1),
                           F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False).flatten(1),
                           F.max_pool1d(x.flatten(2), 3, stride=2, ceil_mode=True).flatten(1),
-                          F.avg_pool3d(x.unsqueeze(1), 2, stride=1).flatten(1)], dim=1)
+                          F.avg_pool3d(x.unsqueeze(1), 2, stride=1).flatten(1),
+                          F.interpolate(x, scale_factor=1.5, mode="bilinear").flatten(1),
+                          F.interpolate(x, size=(6, 7), mode="bicubic", align_corners=True).flatten(1),
+                          F.interpolate(x, scale_factor=0.5, mode="bilinear").flatten(1),
+                          F.interpolate(x, size=(6, 5), mode="nearest").flatten(1)], dim=1)
 
 
 torch.manual_seed(17)

@@ -34,11 +34,9 @@ internal static class GpuBodies
                 break;
 
             case ChannelAffineOp affine:
-            {
-                w.Line($"int channel = (int)(t / {affine.Spatial});");
-                w.Line($"y[i] = a[i] * w[{affine.ScaleOffset} + channel] + w[{affine.ShiftOffset} + channel];");
+                // A per-channel scale and shift from the weights (t: the value's index within its sample).
+                w.Line($"y[i] = a[i] * w[{affine.ScaleOffset} + (int)(t / {affine.Spatial})] + w[{affine.ShiftOffset} + (int)(t / {affine.Spatial})];");
                 break;
-            }
 
             case ConvOp { Algorithm: ConvAlgorithm.Winograd } winograd:
                 WriteWinograd(w, k, winograd, chain);
@@ -52,15 +50,16 @@ internal static class GpuBodies
                 WritePool(w, pool);
                 break;
 
+            case AxisResampleOp resample:
+                WriteAxisResample(w, resample);
+                break;
+
             case AxisPoolOp axisPool:
                 WriteAxisPool(w, axisPool);
                 break;
 
             case GlobalAvgPoolOp pooled:
-                w.Line($"const int Area = {pooled.Spatial};");
-                w.Line("float sum = 0f;");
-                w.Line("for (int j = 0; j < Area; j++) sum += a[i * Area + j];");
-                w.Line("y[i] = sum / Area;");
+                WriteGlobalAvgPool(w, pooled);
                 break;
 
             case BroadcastOp broadcast:
@@ -161,6 +160,28 @@ internal static class GpuBodies
         w.Close();
         w.Close();
         w.Line(max ? "y[i] = acc;" : $"y[i] = acc * (1f / {kernel * kernel});");
+    }
+
+    /// <summary>GlobalAvgPool: a thread per channel, the mean of its plane.</summary>
+    private static void WriteGlobalAvgPool(SourceWriter w, GlobalAvgPoolOp pooled)
+    {
+        w.Line($"const int Area = {pooled.Spatial};");
+        w.Line("float sum = 0f;");
+        w.Line("for (int j = 0; j < Area; j++) sum += a[i * Area + j];");
+        w.Line("y[i] = sum / Area;");
+    }
+
+    /// <summary>Resampling along one axis: a thread per output value, its taps from the table (operand b), indices clamped as on the CPU.</summary>
+    private static void WriteAxisResample(SourceWriter w, AxisResampleOp resample)
+    {
+        w.Line($"long o = i / {(long)resample.OutLength * resample.Inner}; int r = (int)(i % {(long)resample.OutLength * resample.Inner}), j = r / {resample.Inner}, q = r % {resample.Inner};");
+        w.Line("float acc = 0f;");
+        w.Open($"for (int tap = 0; tap < {resample.Taps}; tap++)");
+        w.Line($"int source = (int)b[(j * {resample.Taps} + tap) * 2];");
+        w.Line($"source = source < 0 ? 0 : source > {resample.Length - 1} ? {resample.Length - 1} : source;");
+        w.Line($"acc += b[(j * {resample.Taps} + tap) * 2 + 1] * a[(o * {resample.Length} + source) * {resample.Inner} + q];");
+        w.Close();
+        w.Line("y[i] = acc;");
     }
 
     /// <summary>Pooling along one axis: a thread per output value, its taps one by one (as Kernels.AxisPool).</summary>

@@ -216,6 +216,7 @@ internal static partial class GpuEmitter
         PoolOp p => (long)p.Channels * p.OutHeight * p.OutWidth,
         GlobalAvgPoolOp g => g.Channels,
         AxisPoolOp p => (long)p.Outer * p.OutLength * p.Inner,
+        AxisResampleOp r => (long)r.Outer * r.OutLength * r.Inner,
         BroadcastOp b => Product(b.Shape.ToArray()),
         StridedOp s => Product(s.Shape.ToArray()),
         ConcatOp c => Product(c.AShape.ToArray()) + Product(c.BShape.ToArray()),

@@ -1,6 +1,7 @@
 // ONNX operators of the layout family, each lowered onto the op catalogue's kinds (the table is OnnxImporter.Operators).
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.Linq;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
@@ -355,7 +356,11 @@ internal static partial class OnnxImporter
             int rank = RankOf(x);
             int[] sample = SampleShape(node, x);
             string mode = Text(node, "mode", "nearest");
-            if (mode != "nearest") throw Unsupported(node, $"mode '{mode}': only nearest is supported");
+            if (mode == "bilinear") mode = "linear"; // Upsample (opset 7) spells it so
+            if (mode is not ("nearest" or "linear" or "cubic")) throw Unsupported(node, $"mode '{mode}' is not one ONNX defines");
+            if (IntAttribute(node, "antialias", 0) != 0) throw Unsupported(node, "antialias is not supported");
+            if (node.Attributes.Any(a => a.Name == "axes")) throw Unsupported(node, "the axes attribute is not supported; give a scale or size for every axis");
+            if (Text(node, "keep_aspect_ratio_policy", "stretch") != "stretch") throw Unsupported(node, "only keep_aspect_ratio_policy 'stretch' is supported");
             // Scales: an attribute (Upsample before opset 9), input 1 (Upsample, Resize 10), input 2 (Resize 11 on); or sizes, input 3.
             float[]? scales = null;
             long[]? sizes = null;
@@ -364,69 +369,170 @@ internal static partial class OnnxImporter
             else if (node.Inputs.Count > scalesInput && node.Inputs[scalesInput].Length > 0 && Const(node, node.Inputs[scalesInput]) is { Count: > 0 } s)
                 scales = s.Floats ?? throw Unsupported(node, "the scales must be float32 constants");
             if (scales is null && node.Inputs.Count > 3 && node.Inputs[3].Length > 0)
-                sizes = Const(node, node.Inputs[3]).PlainLongs ?? throw Unsupported(node, "the sizes must be integer constants");
+            {
+                // Exporters compute sizes from Shape(x): the first may be the batch itself (then it stays what it is).
+                OnnxConstant given = Const(node, node.Inputs[3]);
+                sizes = given.Longs?.ToArray() ?? throw Unsupported(node, "the sizes must be integer constants");
+                if (given.HasBatch)
+                {
+                    if (Lead != 0 || !given.Batch![0] || sizes[0] != 1 || given.Batch.Skip(1).Any(b => b)) throw Unsupported(node, "only the first size may be the batch, unchanged");
+                    sizes[0] = 1;
+                }
+            }
             int fileRank = rank - Lead;
             if ((scales?.Length ?? sizes?.Length ?? -1) != fileRank) throw Unsupported(node, $"the scales or sizes must give one value for each of the {fileRank} axes");
             string transform = Text(node, "coordinate_transformation_mode", "half_pixel"), rounding = Text(node, "nearest_mode", node.OpType == "Upsample" ? "floor" : "round_prefer_floor");
             if (node.OpType == "Upsample" || _model.DefaultOpset < 11) transform = "asymmetric";
-            var factors = new int[sample.Length];
+            var inputs = new int[fileRank];
+            var outputs = new int[fileRank];
+            var ratios = new double[fileRank];
             for (int d = 0; d < fileRank; d++)
             {
                 int axis = d + Lead; // the internal axis; 0 is the batch
-                int input = axis == 0 ? 1 : sample[axis - 1];
-                long output = sizes is not null ? sizes[d] : (long)Math.Floor(input * (double)scales![d]);
-                double scale = sizes is not null ? (double)output / input : scales![d];
-                if (output % input != 0 || output <= 0 || output / input > 64) throw Unsupported(node, $"axis {d} goes from {input} to {output}: only whole factors of 1 to 64 are supported");
-                int factor = (int)(output / input);
-                if (axis == 0)
-                {
-                    if (factor != 1) throw Unsupported(node, "the batch cannot be resized");
-                    continue;
-                }
-                for (long o = 0; o < output; o++)
-                {
-                    double source = transform switch
-                    {
-                        "half_pixel" => (o + 0.5) / scale - 0.5,
-                        "pytorch_half_pixel" => output > 1 ? (o + 0.5) / scale - 0.5 : 0,
-                        "align_corners" => output > 1 ? o * (input - 1) / (double)(output - 1) : 0,
-                        "asymmetric" => o / scale,
-                        "tf_half_pixel_for_nn" => (o + 0.5) / scale,
-                        _ => throw Unsupported(node, $"coordinate_transformation_mode '{transform}' is not supported"),
-                    };
-                    double rounded = rounding switch
-                    {
-                        "floor" => Math.Floor(source),
-                        "ceil" => Math.Ceiling(source),
-                        "round_prefer_ceil" => Math.Floor(source + 0.5),
-                        _ => source - Math.Floor(source) == 0.5 ? Math.Floor(source) : Math.Round(source),
-                    };
-                    long index = Math.Max(0, Math.Min(input - 1, (long)rounded));
-                    if (index != o / factor) throw Unsupported(node, $"output {o} along axis {d} reads input {(long)rounded}: only each value repeated {factor} times is supported");
-                }
-                factors[axis - 1] = factor;
+                inputs[d] = axis == 0 ? 1 : sample[axis - 1];
+                double output = sizes is not null ? sizes[d] : Math.Floor(inputs[d] * (double)scales![d]);
+                if (!(output >= 1) || output > SizeMath.MaxElements) throw Unsupported(node, $"axis {d} of {inputs[d]} would have {output} values");
+                outputs[d] = (int)output;
+                ratios[d] = sizes is not null ? output / inputs[d] : scales![d];
+                if (axis == 0 && outputs[d] != 1) throw Unsupported(node, "the batch cannot be resized");
             }
             int result = Act(node, x);
-            if (factors.Any(f => f > 1))
+            if (mode == "nearest" && NearestRepeat(node, inputs, outputs, ratios, transform, rounding, Lead) is { } factors)
             {
-                // [… d …] → [… d, 1 …] + zeros [… 1, f …] → [… d·f …].
-                var spread = new List<int>();
-                var zeros = new List<long>();
-                for (int i = 0; i < sample.Length; i++)
+                // Each value repeated a whole number of times: [… d …] → [… d, 1 …] + zeros [… 1, f …] → [… d·f …].
+                if (factors.Any(f => f > 1))
                 {
-                    spread.Add(sample[i]);
-                    zeros.Add(1);
-                    if (factors[i] <= 1) continue;
-                    spread.Add(1);
-                    zeros.Add(factors[i]);
+                    var spread = new List<int>();
+                    var zeros = new List<long>();
+                    for (int i = 0; i < sample.Length; i++)
+                    {
+                        spread.Add(sample[i]);
+                        zeros.Add(1);
+                        if (factors[i] <= 1) continue;
+                        spread.Add(1);
+                        zeros.Add(factors[i]);
+                    }
+                    result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(spread.ToArray())));
+                    result = Record(node, OpKind.Add, new[] { result, Parameter(node, name + ".zeros", new OnnxConstant(zeros.ToArray(), new float[SizeMath.Product(zeros)], null)) });
+                    int[] grown = sample.Select((v, i) => checked(v * Math.Max(1, factors[i]))).ToArray();
+                    result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(grown)));
                 }
-                result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(spread.ToArray())));
-                result = Record(node, OpKind.Add, new[] { result, Parameter(node, name + ".zeros", new OnnxConstant(zeros.ToArray(), new float[SizeMath.Product(zeros)], null)) });
-                int[] grown = sample.Select((v, i) => checked(v * Math.Max(1, factors[i]))).ToArray();
-                result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(grown)));
+            }
+            else
+            {
+                // Any other resize: one AxisResample pass per axis that changes, its taps and weights tabulated here as onnx's
+                // reference computes them (the modes are separable).
+                float cubicA = FloatAttribute(node, "cubic_coeff_a", -0.75f);
+                bool excludeOutside = IntAttribute(node, "exclude_outside", 0) != 0;
+                for (int d = Lead == 0 ? 1 : 0; d < fileRank; d++)
+                {
+                    (int taps, float[] table) = ResizeTable(node, mode, transform, rounding, cubicA, excludeOutside, inputs[d], outputs[d], ratios[d]);
+                    if (IsIdentity(table, taps, inputs[d], outputs[d])) continue;
+                    if ((long)outputs[d] * taps * 2 > 1 << 24) throw Unsupported(node, $"axis {d}: the resize table would be too large");
+                    int table2 = Parameter(node, name + ".taps" + d.ToString(CultureInfo.InvariantCulture), new OnnxConstant(new long[] { outputs[d], taps, 2 }, table, null));
+                    result = Record(node, OpKind.AxisResample, new[] { result, table2 }, settings: new AxisResampleSettings(d + Lead - 1, outputs[d], taps));
+                }
             }
             _activations[Output(node)] = result;
             _ranks[Output(node)] = rank;
+        }
+
+        /// <summary>Nearest Resize where every output repeats one input a whole number of times (1 to 64): the factors, else null.</summary>
+        private int[]? NearestRepeat(OnnxNode node, int[] inputs, int[] outputs, double[] ratios, string transform, string rounding, int lead)
+        {
+            var factors = new int[inputs.Length - (lead == 0 ? 1 : 0)];
+            for (int d = 0; d < inputs.Length; d++)
+            {
+                if (outputs[d] % inputs[d] != 0 || outputs[d] / inputs[d] > 64) return null;
+                int factor = outputs[d] / inputs[d];
+                (int taps, float[] table) = ResizeTable(node, "nearest", transform, rounding, 0f, false, inputs[d], outputs[d], ratios[d]);
+                for (int o = 0; o < outputs[d]; o++)
+                    if ((int)table[2 * o * taps] != o / factor) return null;
+                if (d + lead > 0) factors[d + lead - 1] = factor;
+            }
+            return factors;
+        }
+
+        /// <summary>Whether a table maps each output to the input at its own position (nothing to do).</summary>
+        private static bool IsIdentity(float[] table, int taps, int length, int outLength)
+        {
+            if (length != outLength) return false;
+            for (int j = 0; j < outLength; j++)
+                for (int t = 0; t < taps; t++)
+                {
+                    float index = table[(j * taps + t) * 2], weight = table[(j * taps + t) * 2 + 1];
+                    if (weight != 0f && (index != j || weight != 1f)) return false;
+                }
+            return true;
+        }
+
+        /// <summary>
+        /// One axis of ONNX Resize as a table of taps, ported from onnx's reference (<c>op_resize.py</c>: the coordinate
+        /// transformation, the n neighbours nearest to the source coordinate with edge padding, the nearest, linear or cubic
+        /// coefficients, exclude_outside): for each output, (input index clamped into the axis, weight) pairs.
+        /// </summary>
+        private (int Taps, float[] Table) ResizeTable(OnnxNode node, string mode, string transform, string rounding, float cubicA, bool excludeOutside,
+            int length, int outLength, double scale)
+        {
+            int n = mode switch { "cubic" => 4, _ => 2 }, taps = mode == "nearest" ? 1 : n;
+            var table = new float[checked(outLength * taps * 2)];
+            double outputWidth = scale * length;
+            for (int j = 0; j < outLength; j++)
+            {
+                double x = transform switch
+                {
+                    "half_pixel" => (j + 0.5) / scale - 0.5,
+                    "pytorch_half_pixel" => outputWidth > 1 ? (j + 0.5) / scale - 0.5 : 0,
+                    "align_corners" => outputWidth == 1 ? 0 : j * (length - 1) / (outputWidth - 1),
+                    "asymmetric" => j / scale,
+                    "half_pixel_symmetric" => length / 2.0 * (1 - outLength / outputWidth) + (j + 0.5) / scale - 0.5,
+                    "tf_half_pixel_for_nn" => (j + 0.5) / scale,
+                    _ => throw Unsupported(node, $"coordinate_transformation_mode '{transform}' is not supported"),
+                };
+                if (double.IsNaN(x) || double.IsInfinity(x)) throw Unsupported(node, "the scales give no finite source coordinate");
+                double floor = Math.Floor(x), ratio = x == floor ? 1 : x - floor;
+                double[] coefficients = mode switch
+                {
+                    "linear" => new[] { 1 - ratio, ratio },
+                    "cubic" => new[]
+                    {
+                        ((cubicA * (ratio + 1) - 5 * cubicA) * (ratio + 1) + 8 * cubicA) * (ratio + 1) - 4 * cubicA,
+                        ((cubicA + 2) * ratio - (cubicA + 3)) * ratio * ratio + 1,
+                        ((cubicA + 2) * (1 - ratio) - (cubicA + 3)) * (1 - ratio) * (1 - ratio) + 1,
+                        ((cubicA * (1 - ratio + 1) - 5 * cubicA) * (1 - ratio + 1) + 8 * cubicA) * (1 - ratio + 1) - 4 * cubicA,
+                    },
+                    _ => x == floor ? new[] { 0.0, 1.0 } : rounding switch
+                    {
+                        "round_prefer_ceil" => ratio >= 0.5 ? new[] { 0.0, 1.0 } : new[] { 1.0, 0.0 },
+                        "floor" => new[] { 1.0, 0.0 },
+                        "ceil" => new[] { 0.0, 1.0 },
+                        "round_prefer_floor" => ratio > 0.5 ? new[] { 0.0, 1.0 } : new[] { 1.0, 0.0 },
+                        _ => throw Unsupported(node, $"nearest_mode '{rounding}' is not one ONNX defines"),
+                    },
+                };
+                // The n integers nearest to x (ties to the lower), ascending: floor − n/2 + 1 … floor + n/2, or, at an integer,
+                // x − n/2 … x + n/2 − 1 (where ratio is 1).
+                long first = x == floor ? (long)floor - n / 2 : (long)floor - n / 2 + 1;
+                if (excludeOutside)
+                {
+                    double total = 0;
+                    for (int t = 0; t < n; t++)
+                    {
+                        if (first + t < 0 || first + t >= length) coefficients[t] = 0;
+                        total += coefficients[t];
+                    }
+                    for (int t = 0; t < n; t++) coefficients[t] = total == 0 ? 0 : coefficients[t] / total;
+                }
+                int slot = 0;
+                for (int t = 0; t < n; t++)
+                {
+                    if (mode == "nearest" && coefficients[t] == 0) continue;
+                    table[(j * taps + slot) * 2] = Math.Max(0, Math.Min(length - 1, first + t));
+                    table[(j * taps + slot) * 2 + 1] = (float)coefficients[t];
+                    if (++slot == taps) break;
+                }
+            }
+            return (taps, table);
         }
     }
 }

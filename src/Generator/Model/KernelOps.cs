@@ -121,6 +121,13 @@ internal sealed record AxisPoolOp(int Outer, int Length, int Inner, int Window, 
     public override int RowsPerSample => Outer;
 }
 
+/// <summary>Resampling along one axis of <c>[Outer, Length, Inner]</c> per sample by a table of taps (Kernels.AxisResample; the table is operand B).</summary>
+internal sealed record AxisResampleOp(int Outer, int Length, int Inner, int OutLength, int Taps) : KernelOp
+{
+    public override KernelKind Kind => KernelKind.AxisResample;
+    public override int RowsPerSample => Outer;
+}
+
 /// <summary>The mean of each channel's <see cref="Spatial"/> values.</summary>
 internal sealed record GlobalAvgPoolOp(int Channels, int Spatial) : KernelOp
 {

@@ -34,6 +34,8 @@ internal enum OpKind
     AvgPool2d,
     /// <summary>Max or average pooling along one sample axis (AxisPoolSettings): ONNX's general MaxPool and AveragePool, one pass per spatial axis.</summary>
     AxisPool,
+    /// <summary>Resampling along one sample axis by a table of taps (the constant second input; AxisResampleSettings): ONNX Resize, one pass per axis.</summary>
+    AxisResample,
     Transpose,
     Permute,
     Slice,

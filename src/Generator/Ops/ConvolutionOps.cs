@@ -1,3 +1,4 @@
+using System;
 using System.Linq;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
@@ -17,6 +18,9 @@ internal static class ConvolutionOps
         catalogue.Shape(AxisPool, OpKind.AxisPool);
         catalogue.Evaluate(EvaluateAxisPool, OpKind.AxisPool);
         catalogue.Lower(LowerAxisPool, KernelKind.AxisPool);
+        catalogue.Shape(AxisResample, OpKind.AxisResample);
+        catalogue.Evaluate(EvaluateAxisResample, OpKind.AxisResample);
+        catalogue.Lower(LowerAxisResample, KernelKind.AxisResample);
         catalogue.Shape(GlobalAvgPool, OpKind.GlobalAvgPool);
         catalogue.Evaluate(EvaluateConvolution, OpKind.Conv2d, OpKind.Conv1d);
         catalogue.Evaluate(EvaluatePool, OpKind.MaxPool2d, OpKind.AvgPool2d);
@@ -97,6 +101,21 @@ internal static class ConvolutionOps
         return new Node(op, shape, isConstant: false);
     }
 
+    /// <summary>AxisResample: an activation, and a constant table of <c>[OutLength, Taps, 2]</c>.</summary>
+    private static Node? AxisResample(ShapeContext c)
+    {
+        RecordedOp op = c.Op;
+        Node x = c.Inputs[0], table = c.Inputs[1];
+        if (x.IsConstant) return c.NotOnConstants();
+        var s = (AxisResampleSettings)op.Settings!;
+        if (s.Axis < 0 || s.Axis >= x.Shape.Length) return c.Mismatch($"Resize: a sample of {c.Shape(x)} has no dimension {s.Axis}");
+        if (!table.IsConstant || s.OutLength < 1 || s.Taps < 1 || !table.Shape.SequenceEqual(new[] { s.OutLength, s.Taps, 2 }))
+            return c.Mismatch($"Resize: the table must be a constant [{s.OutLength}, {s.Taps}, 2], but is {c.Shape(table)}");
+        int[] shape = (int[])x.Shape.Clone();
+        shape[s.Axis] = s.OutLength;
+        return new Node(op, shape, isConstant: false);
+    }
+
     /// <summary>GlobalAvgPool: one mean per channel.</summary>
     private static Node? GlobalAvgPool(ShapeContext c)
     {
@@ -134,6 +153,46 @@ internal static class ConvolutionOps
         var pool = (PoolSettings)context.Node.Source.Settings!;
         return EvaluationContext.Doubles(ReferenceOps.Pool2d(EvaluationContext.Floats(x), samples * input.Shape[0], input.Shape[1], input.Shape[2], pool.Window, pool.Stride, pool.Padding,
             context.Node.Shape[1], context.Node.Shape[2], context.Node.Kind == OpKind.AvgPool2d));
+    }
+
+    /// <summary>AxisResample: each output the weighted sum of its taps (indices clamped into the input, as the kernel reads them).</summary>
+    private static double[] EvaluateAxisResample(EvaluationContext context)
+    {
+        Node input = context.Graph.Nodes[context.Node.Inputs[0]];
+        AxisResampleOp p = AxisResampleOf(input, context.Node);
+        double[] x = context.X, table = context.Values[context.Node.Inputs[1]];
+        var y = new double[context.Samples * p.Outer * p.OutLength * p.Inner];
+        for (long o = 0; o < (long)context.Samples * p.Outer; o++)
+        for (int j = 0; j < p.OutLength; j++)
+        for (int i = 0; i < p.Inner; i++)
+        {
+            double sum = 0;
+            for (int t = 0; t < p.Taps; t++)
+            {
+                int index = Math.Max(0, Math.Min(p.Length - 1, (int)table[(j * p.Taps + t) * 2]));
+                sum += table[(j * p.Taps + t) * 2 + 1] * x[(o * p.Length + index) * p.Inner + i];
+            }
+            y[(o * p.OutLength + j) * p.Inner + i] = (float)sum;
+        }
+        return y;
+    }
+
+    private static AxisResampleOp AxisResampleOf(Node input, Node resample)
+    {
+        var s = (AxisResampleSettings)resample.Source.Settings!;
+        int outer = input.Shape.Take(s.Axis).Aggregate(1, (p, d) => checked(p * d)), inner = input.Shape.Skip(s.Axis + 1).Aggregate(1, (p, d) => checked(p * d));
+        return new AxisResampleOp(outer, input.Shape[s.Axis], inner, s.OutLength, s.Taps);
+    }
+
+    /// <summary>AxisResample: one pass along its axis, the table read from the weights.</summary>
+    private static KernelPlan LowerAxisResample(LoweringContext context)
+    {
+        var s = (AxisResampleSettings)context.Root.Source.Settings!;
+        AxisResampleOp op = AxisResampleOf(context.Input, context.Root);
+        Node table = context.Graph.Nodes[context.Root.Inputs[1]];
+        string title = $"Resize along dimension {s.Axis}, {s.Taps} tap{(s.Taps == 1 ? "" : "s")} an output: {Node.Format(context.Input.Shape)} → {Node.Format(context.Root.Shape)}";
+        return new KernelPlan(context.Index, title, context.Sources.ToEquatableArray(), context.Where(context.Input), context.Where(table), context.Output, op,
+            EquatableArray<EpilogueStep>.Empty, 2L * context.Root.ElementCount * s.Taps);
     }
 
     /// <summary>AxisPool through ReferenceOps.AxisPool.</summary>

@@ -51,6 +51,7 @@ internal static class FuseEpilogues
                 OpKind.MatMul => KernelKind.MatMul,
                 OpKind.MaxPool2d => KernelKind.MaxPool2d,
                 OpKind.AxisPool => KernelKind.AxisPool,
+                OpKind.AxisResample => KernelKind.AxisResample,
                 OpKind.GlobalAvgPool => KernelKind.GlobalAvgPool,
                 OpKind.BatchNorm => KernelKind.BatchNorm,
                 OpKind.Embedding => KernelKind.Embedding,
