@@ -77,6 +77,6 @@ public static partial class OnnxMobile;
 [CompileModel(Onnx = "onnx_stateful.onnx")]
 public static partial class OnnxStateful;
 
-/// <summary>Layout operators as PyTorch exports them (make_models.py): DepthToSpace, Tile, Expand (its shape computed with Where), ReduceMax over two axes, Softmax along the channels, a nearest Resize by 2 × 3, ConvTranspose (strided, grouped), InstanceNormalization (InstanceNorm2d, GroupNorm), pools the square kernels do not cover (rectangular and dilated, an average without its padding, 1-D with ceil_mode, 3-D), and Resize by other factors (bilinear up and down, bicubic with align_corners, nearest to 6 × 5).</summary>
+/// <summary>Layout operators as PyTorch exports them (make_models.py): DepthToSpace, Tile, Expand (its shape computed with Where), ReduceMax over two axes, Softmax along the channels, a nearest Resize by 2 × 3, ConvTranspose (strided, grouped), InstanceNormalization (InstanceNorm2d, GroupNorm), pools the square kernels do not cover (rectangular and dilated, an average without its padding, 1-D with ceil_mode, 3-D), Resize by other factors (bilinear up and down, bicubic with align_corners, nearest to 6 × 5), and Pad (reflect, a constant, edge).</summary>
 [CompileModel(Onnx = "onnx_layout_ops.onnx")]
 public static partial class OnnxLayoutOps;

@@ -662,7 +662,8 @@ class OnnxLayoutOps(torch.nn.Module):
     blocks, Tile (repeat), Expand, ReduceMax over two axes, a Softmax along the channels, a nearest Resize by 2 × 3,
     ConvTranspose (stride 2 with output_padding; grouped with a rectangular kernel), and the pools the square 2-D kernels
     do not cover (one AxisPool pass per axis): rectangular and dilated, an average not counting padding, 1-D and 3-D; and
-    Resize by other factors (one AxisResample pass per axis): bilinear up and down, bicubic with align_corners, nearest."""
+    Resize by other factors (one AxisResample pass per axis): bilinear up and down, bicubic with align_corners, nearest;
+    and Pad (reflect, a constant, replicate)."""
     def __init__(self):
         super().__init__()
         self.up = torch.nn.ConvTranspose2d(8, 3, 3, stride=2, padding=1, output_padding=1)
@@ -686,7 +687,9 @@ class OnnxLayoutOps(torch.nn.Module):
                           F.interpolate(x, scale_factor=1.5, mode="bilinear").flatten(1),
                           F.interpolate(x, size=(6, 7), mode="bicubic", align_corners=True).flatten(1),
                           F.interpolate(x, scale_factor=0.5, mode="bilinear").flatten(1),
-                          F.interpolate(x, size=(6, 5), mode="nearest").flatten(1)], dim=1)
+                          F.interpolate(x, size=(6, 5), mode="nearest").flatten(1),
+                          F.pad(x, (1, 2, 2, 0), mode="reflect").flatten(1), F.pad(x, (0, 1, 1, 1), value=0.5).flatten(1),
+                          F.pad(x, (2, 1, 0, 3), mode="replicate").flatten(1)], dim=1)
 
 
 torch.manual_seed(17)

@@ -171,15 +171,15 @@ internal static class GpuBodies
         w.Line("y[i] = sum / Area;");
     }
 
-    /// <summary>Resampling along one axis: a thread per output value, its taps from the table (operand b), indices clamped as on the CPU.</summary>
+    /// <summary>Resampling along one axis: a thread per output value, its taps from the table (operand b); a negative index reads the fill, as on the CPU.</summary>
     private static void WriteAxisResample(SourceWriter w, AxisResampleOp resample)
     {
         w.Line($"long o = i / {(long)resample.OutLength * resample.Inner}; int r = (int)(i % {(long)resample.OutLength * resample.Inner}), j = r / {resample.Inner}, q = r % {resample.Inner};");
         w.Line("float acc = 0f;");
         w.Open($"for (int tap = 0; tap < {resample.Taps}; tap++)");
         w.Line($"int source = (int)b[(j * {resample.Taps} + tap) * 2];");
-        w.Line($"source = source < 0 ? 0 : source > {resample.Length - 1} ? {resample.Length - 1} : source;");
-        w.Line($"acc += b[(j * {resample.Taps} + tap) * 2 + 1] * a[(o * {resample.Length} + source) * {resample.Inner} + q];");
+        w.Line($"source = source > {resample.Length - 1} ? {resample.Length - 1} : source;");
+        w.Line($"acc += b[(j * {resample.Taps} + tap) * 2 + 1] * (source < 0 ? {ModelEmitter.Float(resample.Fill)} : a[(o * {resample.Length} + source) * {resample.Inner} + q]);");
         w.Close();
         w.Line("y[i] = acc;");
     }

@@ -461,7 +461,7 @@ internal static partial class ModelEmitter
                     + $"padBegin: {p.PadBegin}, dilation: {p.Dilation}, outLength: {p.OutLength}, max: {(p.Max ? "true" : "false")}, countFrom: {p.CountFrom}, countTo: {p.CountTo});";
             case AxisResampleOp r:
                 return $"{K}AxisResample.Run(input: ref {a}, output: ref {output}, outer: {rows}, length: {r.Length}, inner: {r.Inner}, outLength: {r.OutLength}, "
-                    + $"taps: {r.Taps}, table: ref {Ref(k.B!)});";
+                    + $"taps: {r.Taps}, table: ref {Ref(k.B!)}, fill: {Float(r.Fill)});";
             case GlobalAvgPoolOp g:
                 return $"{K}Convolution.GlobalAvgPool(input: ref {a}, output: ref {output}, planes: {rows} * {g.Channels}, area: {g.Spatial});";
             case AttentionOp:

@@ -151,10 +151,70 @@ internal static partial class OnnxImporter
         /// <summary>Pad.</summary>
         private void LowerPad(OnnxNode node, string name)
         {
-            // PyTorch writes a Pad of zeros before some pools: the identity. Real padding belongs in the Conv or pool.
-            OnnxConstant pads = Const(node, Input(node, 1));
-            if (pads.PlainLongs is null || pads.PlainLongs.Any(p => p != 0)) throw Unsupported(node, "only a Pad of zeros (the identity) is supported");
-            Alias(node, Input(node, 0), Output(node));
+            string x = Input(node, 0);
+            int rank = RankOf(x), fileRank = rank - Lead;
+            // Pads and the fill value: attributes before opset 11, inputs from it on.
+            long[] pads;
+            float fill = 0f;
+            if (_model.DefaultOpset < 11)
+            {
+                pads = node.Attributes.FirstOrDefault(a => a.Name == "pads")?.Ints.ToArray() ?? throw Unsupported(node, "the pads attribute is missing");
+                fill = FloatAttribute(node, "value", 0f);
+            }
+            else
+            {
+                pads = Const(node, Input(node, 1)).PlainLongs ?? throw Unsupported(node, "the pads must be integer constants");
+                if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0)
+                {
+                    OnnxConstant value = Const(node, node.Inputs[2]);
+                    if (value.Count != 1 || value.Floats is null) throw Unsupported(node, "the constant value must be one float");
+                    fill = value.Floats[0];
+                }
+                if (node.Inputs.Count > 3 && node.Inputs[3].Length > 0) throw Unsupported(node, "the axes input is not supported; give pads for every axis");
+            }
+            if (pads.Length != 2 * fileRank || pads.Any(p => Math.Abs(p) > 1 << 24)) throw Unsupported(node, $"pads [{string.Join(", ", pads)}] do not fit {fileRank} axes");
+            // PyTorch writes a Pad of zeros before some pools: the identity.
+            if (pads.All(p => p == 0))
+            {
+                Alias(node, x, Output(node));
+                return;
+            }
+            string mode = Text(node, "mode", "constant");
+            if (mode is not ("constant" or "reflect" or "edge" or "wrap")) throw Unsupported(node, $"mode '{mode}' is not one ONNX defines");
+            int[] sample = (int[])SampleShape(node, x).Clone(); // updated axis by axis below
+            int result = Act(node, x);
+            for (int d = 0; d < fileRank; d++)
+            {
+                long begin = pads[d], end = pads[fileRank + d];
+                if (begin == 0 && end == 0) continue;
+                int axis = d + Lead - 1; // the sample's dimension
+                if (axis < 0) throw Unsupported(node, "the batch cannot be padded");
+                // Each output reads one input (or the fill), a table of one tap: ONNX's index mappings, numpy's pad modes.
+                int length = sample[axis];
+                long outLength = length + begin + end;
+                if (outLength < 1 || outLength > 1 << 24) throw Unsupported(node, $"axis {d} of {length} would have {outLength} values");
+                if (mode == "reflect" && (begin >= length || end >= length) && length > 1) throw Unsupported(node, $"reflect padding of {Math.Max(begin, end)} needs more than {length} values");
+                var table = new float[outLength * 2];
+                for (long j = 0; j < outLength; j++)
+                {
+                    long p = j - begin, period = 2L * (length - 1);
+                    long index = p >= 0 && p < length ? p : mode switch
+                    {
+                        "edge" => Math.Max(0, Math.Min(length - 1, p)),
+                        "wrap" => (p % length + length) % length,
+                        "reflect" when length == 1 => 0,
+                        "reflect" => (p % period + period) % period is var r && r >= length ? period - r : (p % period + period) % period,
+                        _ => -1,
+                    };
+                    table[2 * j] = index;
+                    table[2 * j + 1] = 1f;
+                }
+                int taps = Parameter(node, name + ".pad" + d.ToString(CultureInfo.InvariantCulture), new OnnxConstant(new[] { outLength, 1, 2 }, table, null));
+                result = Record(node, OpKind.AxisResample, new[] { result, taps }, settings: new AxisResampleSettings(axis, (int)outLength, 1, fill));
+                sample[axis] = (int)outLength;
+            }
+            _activations[Output(node)] = result;
+            _ranks[Output(node)] = rank;
         }
 
         /// <summary>Cast.</summary>

@@ -122,7 +122,7 @@ internal sealed record AxisPoolOp(int Outer, int Length, int Inner, int Window, 
 }
 
 /// <summary>Resampling along one axis of <c>[Outer, Length, Inner]</c> per sample by a table of taps (Kernels.AxisResample; the table is operand B).</summary>
-internal sealed record AxisResampleOp(int Outer, int Length, int Inner, int OutLength, int Taps) : KernelOp
+internal sealed record AxisResampleOp(int Outer, int Length, int Inner, int OutLength, int Taps, float Fill) : KernelOp
 {
     public override KernelKind Kind => KernelKind.AxisResample;
     public override int RowsPerSample => Outer;

@@ -44,9 +44,10 @@ internal sealed record AxisPoolSettings(int Axis, int Window, int Stride, int Pa
 
 /// <summary>
 /// AxisResample: sample dimension <paramref name="Axis"/> becomes <paramref name="OutLength"/> long, each output the sum of
-/// <paramref name="Taps"/> weighted inputs (the table, a constant <c>[OutLength, Taps, 2]</c> of index and weight pairs).
+/// <paramref name="Taps"/> weighted inputs (the table, a constant <c>[OutLength, Taps, 2]</c> of index and weight pairs; a
+/// negative index reads <paramref name="Fill"/>, ONNX Pad's constant).
 /// </summary>
-internal sealed record AxisResampleSettings(int Axis, int OutLength, int Taps) : OpSettings;
+internal sealed record AxisResampleSettings(int Axis, int OutLength, int Taps, float Fill = 0f) : OpSettings;
 
 /// <summary>Shrink: what is taken from (or added to) the values beyond ±lambd (the op's Scalar).</summary>
 internal sealed record ShrinkSettings(float Bias) : OpSettings;

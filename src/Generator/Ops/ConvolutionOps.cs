@@ -155,7 +155,7 @@ internal static class ConvolutionOps
             context.Node.Shape[1], context.Node.Shape[2], context.Node.Kind == OpKind.AvgPool2d));
     }
 
-    /// <summary>AxisResample: each output the weighted sum of its taps (indices clamped into the input, as the kernel reads them).</summary>
+    /// <summary>AxisResample: each output the weighted sum of its taps (a negative index reads the fill; the others are clamped below the length, as the kernel reads them).</summary>
     private static double[] EvaluateAxisResample(EvaluationContext context)
     {
         Node input = context.Graph.Nodes[context.Node.Inputs[0]];
@@ -169,8 +169,8 @@ internal static class ConvolutionOps
             double sum = 0;
             for (int t = 0; t < p.Taps; t++)
             {
-                int index = Math.Max(0, Math.Min(p.Length - 1, (int)table[(j * p.Taps + t) * 2]));
-                sum += table[(j * p.Taps + t) * 2 + 1] * x[(o * p.Length + index) * p.Inner + i];
+                int index = Math.Min(p.Length - 1, (int)table[(j * p.Taps + t) * 2]);
+                sum += table[(j * p.Taps + t) * 2 + 1] * (index < 0 ? p.Fill : x[(o * p.Length + index) * p.Inner + i]);
             }
             y[(o * p.OutLength + j) * p.Inner + i] = (float)sum;
         }
@@ -181,7 +181,7 @@ internal static class ConvolutionOps
     {
         var s = (AxisResampleSettings)resample.Source.Settings!;
         int outer = input.Shape.Take(s.Axis).Aggregate(1, (p, d) => checked(p * d)), inner = input.Shape.Skip(s.Axis + 1).Aggregate(1, (p, d) => checked(p * d));
-        return new AxisResampleOp(outer, input.Shape[s.Axis], inner, s.OutLength, s.Taps);
+        return new AxisResampleOp(outer, input.Shape[s.Axis], inner, s.OutLength, s.Taps, s.Fill);
     }
 
     /// <summary>AxisResample: one pass along its axis, the table read from the weights.</summary>
