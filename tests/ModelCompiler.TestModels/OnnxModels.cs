@@ -62,7 +62,7 @@ public static partial class OnnxEmbedding;
 [CompileModel(Onnx = "onnx_quantized.onnx")]
 public static partial class OnnxQuantized;
 
-/// <summary>Gelu as an opset-20 operator (exact and tanh), Dropout at inference, LogSoftmax.</summary>
+/// <summary>Gelu as an opset-20 operator (exact and tanh), Dropout at inference, LogSoftmax and Hardmax.</summary>
 [CompileModel(Onnx = "onnx_opset20.onnx")]
 public static partial class OnnxOpset20;
 

@@ -586,7 +586,8 @@ def onnx_quantized_activations():
 
 def onnx_opset20():
     """OnnxModels.cs (OnnxOpset20): Gelu as an operator (opset 20, both forms), Dropout in inference (opset 13's
-    training_mode input absent), LogSoftmax; written with onnx.helper (onnx 1.12's checker predates opset 20)."""
+    training_mode input absent), LogSoftmax, and Hardmax beside it; written with onnx.helper (onnx 1.12's checker predates
+    opset 20)."""
     from onnx import helper, TensorProto, numpy_helper
     rng = np.random.default_rng(27)
     nodes = [
@@ -594,12 +595,14 @@ def onnx_opset20():
         helper.make_node("Gelu", ["h"], ["g"]),
         helper.make_node("Dropout", ["g"], ["d"]),
         helper.make_node("Gelu", ["d"], ["g2"], approximate="tanh"),
-        helper.make_node("LogSoftmax", ["g2"], ["y"], axis=-1),
+        helper.make_node("LogSoftmax", ["g2"], ["ls"], axis=-1),
+        helper.make_node("Hardmax", ["g2"], ["hm"], axis=-1),
+        helper.make_node("Concat", ["ls", "hm"], ["y"], axis=1),
     ]
     inits = [numpy_helper.from_array(rng.normal(size=(6, 10)).astype(np.float32), "w"),
              numpy_helper.from_array(rng.normal(size=6).astype(np.float32), "b")]
     graph = helper.make_graph(nodes, "opset20", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 10])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 6])], inits)
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 12])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
     model.ir_version = 8
     onnx.save(model, os.path.join(here, "Models", "onnx_opset20.onnx"))

@@ -50,12 +50,8 @@ internal static class GpuBodies
                 WritePool(w, pool);
                 break;
 
-            case AxisResampleOp resample:
-                WriteAxisResample(w, resample);
-                break;
-
-            case AxisPoolOp axisPool:
-                WriteAxisPool(w, axisPool);
+            case HardmaxOp or AxisResampleOp or AxisPoolOp:
+                WriteAlongAxis(w, k.Op);
                 break;
 
             case GlobalAvgPoolOp pooled:
@@ -160,6 +156,22 @@ internal static class GpuBodies
         w.Close();
         w.Close();
         w.Line(max ? "y[i] = acc;" : $"y[i] = acc * (1f / {kernel * kernel});");
+    }
+
+    /// <summary>The kernels along one axis (Hardmax, AxisResample, AxisPool): a thread per output value.</summary>
+    private static void WriteAlongAxis(SourceWriter w, KernelOp op)
+    {
+        if (op is HardmaxOp hardmax) WriteHardmax(w, hardmax);
+        else if (op is AxisResampleOp resample) WriteAxisResample(w, resample);
+        else WriteAxisPool(w, (AxisPoolOp)op);
+    }
+
+    /// <summary>Hardmax: a thread per output value; it finds its row's first NaN or first largest value and writes 1 there.</summary>
+    private static void WriteHardmax(SourceWriter w, HardmaxOp hardmax)
+    {
+        w.Line($"long row = i / {hardmax.Width} * {hardmax.Width}; int best = 0;");
+        w.Line($"for (int j = 1; j < {hardmax.Width} && a[row + best] == a[row + best]; j++) if (a[row + j] != a[row + j] || a[row + j] > a[row + best]) best = j;");
+        w.Line($"y[i] = i - row == best ? 1f : 0f;");
     }
 
     /// <summary>GlobalAvgPool: a thread per channel, the mean of its plane.</summary>

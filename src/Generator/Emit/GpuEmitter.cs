@@ -217,6 +217,7 @@ internal static partial class GpuEmitter
         GlobalAvgPoolOp g => g.Channels,
         AxisPoolOp p => (long)p.Outer * p.OutLength * p.Inner,
         AxisResampleOp r => (long)r.Outer * r.OutLength * r.Inner,
+        HardmaxOp h => (long)h.Rows * h.Width,
         BroadcastOp b => Product(b.Shape.ToArray()),
         StridedOp s => Product(s.Shape.ToArray()),
         ConcatOp c => Product(c.AShape.ToArray()) + Product(c.BShape.ToArray()),

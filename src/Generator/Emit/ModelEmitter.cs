@@ -473,6 +473,8 @@ internal static partial class ModelEmitter
             case LayerNormOp n:
                 return $"{K}RowLayerNorm.Run(source: ref {a}, destination: ref {output}, rows: {rows}, width: {n.Width}, "
                     + $"gamma: ref {WeightRef(n.GammaOffset)}, beta: ref {WeightRef(n.BetaOffset)}, epsilon: {Float(n.Epsilon)});";
+            case HardmaxOp hardmax:
+                return $"{K}Hardmax.Run(source: ref {a}, destination: ref {output}, rows: {rows}, width: {hardmax.Width});";
             case SoftmaxOp softmax:
                 return $"{K}RowSoftmax.Run(source: ref {a}, destination: ref {output}, rows: {rows}, width: {softmax.Width}, log: {(softmax.Log ? "true" : "false")});";
             case BroadcastOp broadcast:

@@ -181,7 +181,7 @@ internal static partial class OnnxImporter
         {
             string x = Input(node, 0);
             int rank = RankOf(x);
-            OpKind kind = node.OpType == "Softmax" ? OpKind.Softmax : OpKind.LogSoftmax;
+            OpKind kind = node.OpType switch { "Softmax" => OpKind.Softmax, "Hardmax" => OpKind.Hardmax, _ => OpKind.LogSoftmax };
             bool coerced = _model.DefaultOpset < 13;
             int axis = SampleAxis(node, IntAttribute(node, "axis", coerced ? 1 : -1), rank);
             int a = Act(node, x);

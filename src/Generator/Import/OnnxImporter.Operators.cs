@@ -60,6 +60,7 @@ internal static partial class OnnxImporter
             ["PRelu"] = (l, n, s) => l.LowerPRelu(n, s),
             ["LeakyRelu"] = (l, n, s) => l.LowerLeakyRelu(n, s),
             ["LogSoftmax"] = (l, n, s) => l.LowerSoftmax(n, s),
+            ["Hardmax"] = (l, n, s) => l.LowerSoftmax(n, s),
             ["MatMul"] = (l, n, s) => l.LowerMatMul(n, s),
             ["MatMulInteger"] = (l, n, s) => l.LowerMatMulInteger(n, s),
             ["MaxPool"] = (l, n, s) => l.LowerPool(n, s),

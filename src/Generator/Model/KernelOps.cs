@@ -128,6 +128,13 @@ internal sealed record AxisResampleOp(int Outer, int Length, int Inner, int OutL
     public override int RowsPerSample => Outer;
 }
 
+/// <summary>Hardmax over rows of <see cref="Width"/> (Kernels.Hardmax).</summary>
+internal sealed record HardmaxOp(int Rows, int Width) : KernelOp
+{
+    public override KernelKind Kind => KernelKind.Hardmax;
+    public override int RowsPerSample => Rows;
+}
+
 /// <summary>The mean of each channel's <see cref="Spatial"/> values.</summary>
 internal sealed record GlobalAvgPoolOp(int Channels, int Spatial) : KernelOp
 {

@@ -36,6 +36,8 @@ internal enum OpKind
     AxisPool,
     /// <summary>Resampling along one sample axis by a table of taps (the constant second input; AxisResampleSettings): ONNX Resize, one pass per axis.</summary>
     AxisResample,
+    /// <summary>1 at the first largest value of the last dimension, 0 elsewhere (ONNX Hardmax).</summary>
+    Hardmax,
     Transpose,
     Permute,
     Slice,

@@ -14,7 +14,9 @@ internal static class NormalizationOps
     {
         catalogue.Shape(LayerNorm, OpKind.LayerNorm);
         catalogue.Shape(BatchNorm, OpKind.BatchNorm);
-        catalogue.Shape(Softmax, OpKind.Softmax, OpKind.LogSoftmax);
+        catalogue.Shape(Softmax, OpKind.Softmax, OpKind.LogSoftmax, OpKind.Hardmax);
+        catalogue.Evaluate(EvaluateHardmax, OpKind.Hardmax);
+        catalogue.Lower(LowerHardmax, KernelKind.Hardmax);
         catalogue.Evaluate(EvaluateLayerNorm, OpKind.LayerNorm);
         catalogue.Evaluate(EvaluateSoftmax, OpKind.Softmax, OpKind.LogSoftmax);
         catalogue.ByName(onnx: false, OpKind.Softmax, OpKind.LogSoftmax); // ONNX's have an axis (Import/OnnxImporter.Normalization)
@@ -95,6 +97,21 @@ internal static class NormalizationOps
         return y;
     }
 
+    /// <summary>Hardmax per row: 1 at the first NaN, else at the first largest value.</summary>
+    private static double[] EvaluateHardmax(EvaluationContext context)
+    {
+        int width = context.Node.Shape[context.Node.Shape.Length - 1];
+        var y = new double[context.X.Length];
+        for (int start = 0; width > 0 && start + width <= context.X.Length; start += width)
+        {
+            int best = 0;
+            for (int j = 1; j < width && !double.IsNaN(context.X[start + best]); j++)
+                if (double.IsNaN(context.X[start + j]) || context.X[start + j] > context.X[start + best]) best = j;
+            y[start + best] = 1;
+        }
+        return y;
+    }
+
     /// <summary>Softmax, LogSoftmax in double per row.</summary>
     private static double[] EvaluateSoftmax(EvaluationContext context)
     {
@@ -153,6 +170,15 @@ internal static class NormalizationOps
             context.Sources.ToEquatableArray(), context.Where(input), context.Group.Residual is null ? null : context.Where(context.Graph.Nodes[context.Group.Residual.Inputs[1]]), context.Output,
             new LayerNormOp(input.ElementCount / Math.Max(1, width), width, gamma.Offset, beta.Offset, context.Root.Source.Scalar),
             EquatableArray<EpilogueStep>.Empty, 8L * input.ElementCount);
+    }
+
+    /// <summary>Hardmax over rows.</summary>
+    private static KernelPlan LowerHardmax(LoweringContext context)
+    {
+        int width = context.Input.Shape[context.Input.Shape.Length - 1];
+        return new KernelPlan(context.Index, $"Hardmax over the last dimension of {Node.Format(context.Input.Shape)}",
+            context.Sources.ToEquatableArray(), context.Where(context.Input), null, context.Output, new HardmaxOp(context.Input.ElementCount / Math.Max(1, width), width),
+            EquatableArray<EpilogueStep>.Empty, 2L * context.Input.ElementCount);
     }
 
     /// <summary>Softmax or LogSoftmax over rows.</summary>

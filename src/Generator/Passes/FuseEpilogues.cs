@@ -52,6 +52,7 @@ internal static class FuseEpilogues
                 OpKind.MaxPool2d => KernelKind.MaxPool2d,
                 OpKind.AxisPool => KernelKind.AxisPool,
                 OpKind.AxisResample => KernelKind.AxisResample,
+                OpKind.Hardmax => KernelKind.Hardmax,
                 OpKind.GlobalAvgPool => KernelKind.GlobalAvgPool,
                 OpKind.BatchNorm => KernelKind.BatchNorm,
                 OpKind.Embedding => KernelKind.Embedding,
