@@ -154,7 +154,7 @@ internal static partial class OnnxImporter
                 return null;
             (int window, int stride) = ((int)kernel[0], (int)strides[0]);
             bool ceil = IntAttribute(node, "ceil_mode", 0) != 0;
-            (int[] begin, int[] end) = PoolPads(node, x, new[] { window, window }, new[] { stride, stride }, new[] { 1, 1 });
+            (int[] begin, int[] end) = Pads(node, x, new[] { window, window }, new[] { stride, stride }, new[] { 1, 1 });
             int padding = begin[0];
             if (begin.Any(p => p != padding) || padding * 2 > window) return null;
             if (node.OpType == "AveragePool" && padding > 0 && IntAttribute(node, "count_include_pad", 0) == 0) return null;
@@ -186,7 +186,7 @@ internal static partial class OnnxImporter
             }
             int[] window = Ints("kernel_shape", -1), strides = Ints("strides", 1), dilations = Ints("dilations", 1);
             if (window.Any(k => k < 1)) throw Unsupported(node, "kernel_shape is missing");
-            (int[] begin, int[] end) = PoolPads(node, x, window, strides, dilations);
+            (int[] begin, int[] end) = Pads(node, x, window, strides, dilations);
             bool max = node.OpType == "MaxPool", countPadding = IntAttribute(node, "count_include_pad", 0) != 0, ceil = IntAttribute(node, "ceil_mode", 0) != 0;
             int result = Act(node, x);
             for (int d = 0; d < spatial; d++)
@@ -199,8 +199,8 @@ internal static partial class OnnxImporter
             _ranks[Output(node)] = rank;
         }
 
-        /// <summary>A pool's pads at the start and the end of each spatial axis: the <c>pads</c> attribute, or <c>auto_pad</c>'s.</summary>
-        private (int[] Begin, int[] End) PoolPads(OnnxNode node, string x, int[] window, int[] strides, int[] dilations)
+        /// <summary>A window's pads (a pool's or a convolution's) at the start and the end of each spatial axis: the <c>pads</c> attribute, or <c>auto_pad</c>'s.</summary>
+        private (int[] Begin, int[] End) Pads(OnnxNode node, string x, int[] window, int[] strides, int[] dilations)
         {
             int spatial = window.Length;
             string auto = Text(node, "auto_pad", "NOTSET");

@@ -579,53 +579,22 @@ internal static partial class OnnxImporter
         /// sides alike, no window reads the difference, so it is the same computation. The same holds for ceil_mode.
         /// <c>auto_pad</c> SAME_UPPER, SAME_LOWER and VALID are turned into pads first, as ONNX defines them.
         /// </summary>
-        private int[] Padding(OnnxNode node, string x, int spatial, int[] kernel, int stride, int dilation, bool ceil = false)
+        private int[] Padding(OnnxNode node, string x, int spatial, int[] kernel, int stride, int dilation)
         {
-            string auto = Text(node, "auto_pad", "NOTSET");
+            (int[] begin, int[] end) = Pads(node, x, kernel, Enumerable.Repeat(stride, spatial).ToArray(), Enumerable.Repeat(dilation, spatial).ToArray());
             int[] shape = SampleShape(node, x);
-            List<long> pads;
-            switch (auto)
-            {
-                case "NOTSET":
-                    pads = node.Attributes.FirstOrDefault(a => a.Name == "pads")?.Ints ?? new List<long>();
-                    if (pads.Count == 0) pads = Enumerable.Repeat(0L, 2 * spatial).ToList();
-                    break;
-                case "VALID":
-                    pads = Enumerable.Repeat(0L, 2 * spatial).ToList();
-                    break;
-                case "SAME_UPPER" or "SAME_LOWER":
-                {
-                    // Output ceil(in / stride); the total padding split, the odd one at the end (UPPER) or the start (LOWER).
-                    var begin = new long[spatial];
-                    var end = new long[spatial];
-                    for (int d = 0; d < spatial; d++)
-                    {
-                        long size = shape[shape.Length - spatial + d], outputs = (size + stride - 1) / stride;
-                        long total = Math.Max(0, (outputs - 1) * stride + (long)dilation * (kernel[d] - 1) + 1 - size);
-                        begin[d] = auto == "SAME_UPPER" ? total / 2 : total - total / 2;
-                        end[d] = total - begin[d];
-                    }
-                    pads = begin.Concat(end).ToList();
-                    break;
-                }
-                default:
-                    throw Unsupported(node, $"auto_pad '{auto}' is not one ONNX defines");
-            }
-            if (pads.Count != 2 * spatial || pads.Any(p => p < 0 || p > 1 << 20)) throw Unsupported(node, $"pads [{string.Join(", ", pads)}] do not fit a {spatial}-D window");
-            var result = new int[spatial];
             for (int d = 0; d < spatial; d++)
             {
-                long start = pads[d], finish = pads[spatial + d];
-                result[d] = (int)start;
-                if (start == finish && !ceil) continue;
+                long start = begin[d], finish = end[d];
+                if (start == finish) continue;
                 long size = shape[shape.Length - spatial + d];
                 long reach = (long)dilation * (kernel[d] - 1) + 1;
                 long span = size + start + finish - reach, same = size + 2 * start - reach;
-                long given = (ceil ? (span + stride - 1) / stride : span / stride) + 1;
+                long given = span / stride + 1;
                 if (span < 0 || same < 0 || given != same / stride + 1)
-                    throw Unsupported(node, $"pads [{string.Join(", ", pads)}]{(ceil ? " with ceil_mode" : "")} give {given} outputs along axis {d + 2} where padding {start} on both sides gives {same / stride + 1}: not supported");
+                    throw Unsupported(node, $"pads [{string.Join(", ", begin.Concat(end))}] give {given} outputs along axis {d + 2} where padding {start} on both sides gives {same / stride + 1}: not supported");
             }
-            return result;
+            return begin;
         }
 
         /// <summary>An ONNX axis (negative from the end) of a rank-<paramref name="rank"/> value, which must not be the batch's.</summary>

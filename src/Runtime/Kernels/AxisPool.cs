@@ -32,6 +32,18 @@ public static class AxisPool
         else Lanes<Lanes1>(ref input, ref output, outer, length, inner, window, stride, padBegin, dilation, outLength, max, countFrom, countTo);
     }
 
+    /// <summary>The taps t in [0, window) whose positions start + t·dilation lie in [low, high): first and last (last &lt; first when none).</summary>
+    private static (int First, int Last) Taps(int start, int low, int high, int window, int dilation)
+    {
+        int first = Math.Max(0, CeilingDivide(low - start, dilation));
+        int last = Math.Min(window - 1, FloorDivide(high - 1 - start, dilation));
+        return (first, last);
+    }
+
+    private static int FloorDivide(int a, int b) => a >= 0 ? a / b : -((-a + b - 1) / b);
+
+    private static int CeilingDivide(int a, int b) => -FloorDivide(-a, b);
+
     private static void Lanes<TLanes>(ref float input, ref float output, nint outer, int length, nint inner, int window, int stride, int padBegin,
         int dilation, int outLength, bool max, int countFrom, int countTo)
         where TLanes : struct, ILanes<TLanes>
@@ -44,20 +56,14 @@ public static class AxisPool
             for (int j = 0; j < outLength; j++)
             {
                 int start = j * stride - padBegin;
-                // The taps inside the input: t from first to last (positions start + t·dilation in [0, length)).
-                int first = start >= 0 ? 0 : (-start + dilation - 1) / dilation;
-                int last = Math.Min(window - 1, (length - 1 - start) / dilation);
-                if (start + (long)last * dilation >= length) last--;
+                // The taps inside the input, t from first to last (positions start + t·dilation in [0, length)), and for an
+                // average the number inside [countFrom, countTo): each a range of t, found by division, not by a scan.
+                (int first, int last) = Taps(start, 0, length, window, dilation);
                 float scale = 1f;
                 if (!max)
                 {
-                    int counted = 0;
-                    for (int t = 0; t < window; t++)
-                    {
-                        int position = start + t * dilation;
-                        if (position >= countFrom && position < countTo) counted++;
-                    }
-                    scale = 1f / Math.Max(counted, 1);
+                    (int from, int to) = Taps(start, countFrom, countTo, window, dilation);
+                    scale = 1f / Math.Max(to - from + 1, 1);
                 }
                 ref float row = ref Unsafe.Add(ref y, j * inner);
                 nint i = 0;
