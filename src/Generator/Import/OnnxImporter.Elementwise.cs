@@ -71,22 +71,31 @@ internal static partial class OnnxImporter
         /// <summary>Clip.</summary>
         private void LowerClip(OnnxNode node, string name)
         {
-            // Opset 11 and later take min and max as optional constant inputs; earlier opsets as attributes.
+            // Opset 11 and later take min and max as optional inputs; earlier opsets as attributes. A bound known at build
+            // time is a clamp fused into the producer; a bound that is a value of the graph (a model input) a Maximum or
+            // Minimum broadcast against x, min first, so that max wins where min > max, as ONNX Runtime has it.
             string x = Input(node, 0);
-            float Bound(int input, string attribute, float fallback)
-            {
-                if (_model.DefaultOpset < 11) return FloatAttribute(node, attribute, fallback);
-                if (input >= node.Inputs.Count || node.Inputs[input].Length == 0) return fallback;
-                OnnxConstant c = Const(node, node.Inputs[input]);
-                return c.Floats is { Length: 1 } f ? f[0] : throw Unsupported(node, $"'{node.Inputs[input]}' must be a float32 scalar");
-            }
-            float min = Bound(1, "min", float.NegativeInfinity), max = Bound(2, "max", float.PositiveInfinity);
-            if (!(min <= max)) throw Unsupported(node, $"min {min} is above max {max}");
+            int rank = RankOf(x);
             int result = Act(node, x);
-            if (!float.IsNegativeInfinity(min)) result = Record(node, OpKind.ClampMin, new[] { result }, scalar: min);
-            if (!float.IsPositiveInfinity(max)) result = Record(node, OpKind.ClampMax, new[] { result }, scalar: max);
+            foreach ((int input, string attribute, bool lower) in new[] { (1, "min", true), (2, "max", false) })
+            {
+                float bound = lower ? float.NegativeInfinity : float.PositiveInfinity;
+                if (_model.DefaultOpset < 11) bound = FloatAttribute(node, attribute, bound);
+                else if (input < node.Inputs.Count && node.Inputs[input].Length > 0)
+                {
+                    string given = node.Inputs[input];
+                    if (!_constants.TryGetValue(given, out OnnxConstant? c))
+                    {
+                        if (RankOf(given) > rank) throw Unsupported(node, $"'{given}' must be a scalar");
+                        result = Record(node, lower ? OpKind.Maximum : OpKind.Minimum, new[] { result, Ranked(node, given, rank) });
+                        continue;
+                    }
+                    bound = c.Floats is { Length: 1 } f ? f[0] : throw Unsupported(node, $"'{given}' must be a float32 scalar");
+                }
+                if (!float.IsInfinity(bound)) result = Record(node, lower ? OpKind.ClampMin : OpKind.ClampMax, new[] { result }, scalar: bound);
+            }
             _activations[Output(node)] = result;
-            _ranks[Output(node)] = RankOf(x);
+            _ranks[Output(node)] = rank;
         }
 
         /// <summary>Gelu.</summary>
@@ -148,7 +157,14 @@ internal static partial class OnnxImporter
             int positive = Record(node, OpKind.Relu, new[] { a });
             int negative = Record(node, OpKind.ClampMax, new[] { a }, scalar: 0f);
             // The slope is a weight when it is known at build time, else a value of the graph (a model input) broadcast alike.
-            int scaled = Record(node, OpKind.Mul, new[] { negative, _constants.ContainsKey(slope) ? ConstantOperand(node, slope, rank) : Ranked(node, slope, rank) });
+            // Before opset 7 (PRelu-6, as PyTorch's early exports write nn.PReLU(C)) a slope of C values is one per channel,
+            // dimension 1, not NumPy-aligned from the right: it becomes [C, 1, …, 1].
+            int slopeOperand;
+            if (_constants.TryGetValue(slope, out OnnxConstant? c) && _model.DefaultOpset < 7 && c.Dims.Length == 1 && c.Count > 1 && RankOf(x) - Lead >= 2)
+                slopeOperand = ConstantOperand(node, slope, c.Reshaped(new[] { c.Dims[0] }.Concat(Enumerable.Repeat(1L, RankOf(x) - Lead - 2)).ToArray()), rank);
+            else
+                slopeOperand = _constants.ContainsKey(slope) ? ConstantOperand(node, slope, rank) : Ranked(node, slope, rank);
+            int scaled = Record(node, OpKind.Mul, new[] { negative, slopeOperand });
             Activation(node, Output(node), OpKind.Add, new[] { positive, scaled }, rank);
         }
 

@@ -125,16 +125,27 @@ internal static partial class OnnxImporter
         /// <summary>Slice.</summary>
         private void LowerSlice(OnnxNode node, string name)
         {
-            if (_model.DefaultOpset < 10) throw Unsupported(node, "Slice before opset 10 (bounds as attributes) is not supported");
             string x = Input(node, 0);
             int rank = RankOf(x);
-            long[] starts = Const(node, Input(node, 1)).PlainLongs ?? throw Unsupported(node, "starts must be integer constants");
-            long[] ends = Const(node, Input(node, 2)).PlainLongs ?? throw Unsupported(node, "ends must be integer constants");
-            long[] axes = node.Inputs.Count > 3 && node.Inputs[3].Length > 0
-                ? Const(node, node.Inputs[3]).PlainLongs ?? throw Unsupported(node, "axes must be integer constants")
-                : Enumerable.Range(0, starts.Length).Select(i => (long)i).ToArray();
-            if (node.Inputs.Count > 4 && node.Inputs[4].Length > 0 && (Const(node, node.Inputs[4]).PlainLongs ?? Array.Empty<long>()).Any(s => s != 1))
-                throw Unsupported(node, "only steps of 1 are supported");
+            long[] starts, ends, axes;
+            if (_model.DefaultOpset < 10)
+            {
+                // Slice-1: the bounds and axes are attributes.
+                long[] Ints(string attribute) => node.Attributes.FirstOrDefault(a => a.Name == attribute)?.Ints.ToArray() ?? Array.Empty<long>();
+                starts = Ints("starts");
+                ends = Ints("ends");
+                axes = node.Attributes.Any(a => a.Name == "axes") ? Ints("axes") : Enumerable.Range(0, starts.Length).Select(i => (long)i).ToArray();
+            }
+            else
+            {
+                starts = Const(node, Input(node, 1)).PlainLongs ?? throw Unsupported(node, "starts must be integer constants");
+                ends = Const(node, Input(node, 2)).PlainLongs ?? throw Unsupported(node, "ends must be integer constants");
+                axes = node.Inputs.Count > 3 && node.Inputs[3].Length > 0
+                    ? Const(node, node.Inputs[3]).PlainLongs ?? throw Unsupported(node, "axes must be integer constants")
+                    : Enumerable.Range(0, starts.Length).Select(i => (long)i).ToArray();
+                if (node.Inputs.Count > 4 && node.Inputs[4].Length > 0 && (Const(node, node.Inputs[4]).PlainLongs ?? Array.Empty<long>()).Any(s => s != 1))
+                    throw Unsupported(node, "only steps of 1 are supported");
+            }
             if (starts.Length != ends.Length || axes.Length != starts.Length) throw Unsupported(node, "starts, ends and axes differ in length");
             int result = Act(node, x);
             for (int i = 0; i < axes.Length; i++)

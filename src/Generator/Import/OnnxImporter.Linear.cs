@@ -72,7 +72,8 @@ internal static partial class OnnxImporter
                 }
                 else
                 {
-                    c = Act(node, cName);
+                    // A bias given as an input ([N] or a scalar as [1]) broadcasts from the right, as ONNX aligns it.
+                    c = Ranked(node, cName, rank);
                     if (beta != 1f) c = Record(node, OpKind.MulScalar, new[] { c }, scalar: beta);
                 }
                 y = Record(node, OpKind.Add, new[] { y, c });

@@ -50,6 +50,7 @@ internal sealed class OnnxImport
             long?[]? shape = DeclaredOutputShapes[o];
             if (shape is null) continue;
             int[] sample = samples[o];
+            if (Whole && shape.Length == 0 && sample.Length == 1 && sample[0] == 1) continue; // a scalar computed from scalars, carried as [1]
             string declared = "[" + string.Join(", ", shape.Select(d => d?.ToString(CultureInfo.InvariantCulture) ?? "?")) + "]";
             string computed = "[" + (Whole ? "" : "N, ") + string.Join(", ", sample) + "]";
             long?[] sampleDims = Whole ? shape : shape.Skip(1).ToArray();
@@ -124,7 +125,7 @@ internal static partial class OnnxImporter
         List<OnnxValueInfo> inputs = model.Graph.Inputs.Where(v => !model.Graph.Initializers.Any(t => t.Name == v.Name)).ToList();
         bool batched = inputs.Count > 0 && inputs.All(v => v.Shape is { Count: >= 2 })
             && inputs.Select(v => v.Shape![0].Value).Where(d => d is not null).Distinct().Count() <= 1;
-        bool whole = inputs.Count > 0 && inputs.All(v => v.Shape is { Count: >= 1 } && v.Shape.All(d => Lowering.Fixed(d, dims) is > 0 and <= int.MaxValue));
+        bool whole = inputs.Count > 0 && inputs.All(v => v.Shape is not null && v.Shape.All(d => Lowering.Fixed(d, dims) is > 0 and <= int.MaxValue));
         var first = new List<DiagnosticInfo>();
         OnnxImport? import = new Lowering(bytes, model, file, at, first, external, whole: !batched && whole, dims).Run();
         if (import is null && batched && whole)
@@ -259,9 +260,14 @@ internal static partial class OnnxImporter
                 {
                     string what = $"ONNX input '{input.Name}'";
                     if (input.ElementType != OnnxDataType.Float) throw Refuse(what, $"it is {input.ElementType}; a compiled model takes float32");
-                    if (input.Shape is null || input.Shape.Count < 2 - Lead)
+                    // A scalar (rank 0) compiled whole is a value of one element, [1], where only broadcasting reads it
+                    // (a bound, a bias, an exponent): there [1] and [] give the same result, and nothing sees its rank.
+                    bool scalar = _whole && input.Shape is { Count: 0 };
+                    if (scalar && !OnlyBroadcast(graph, input.Name))
+                        throw Refuse(what, "it is a scalar (rank 0), which a compiled model takes only where it broadcasts (as a bound, bias or operand of arithmetic)");
+                    if (input.Shape is null || input.Shape.Count < 2 - Lead && !scalar)
                         throw Refuse(what, "it needs a shape of [batch, …] with at least one more dimension");
-                    var sample = new int[input.Shape.Count - 1 + Lead];
+                    var sample = scalar ? new[] { 1 } : new int[input.Shape.Count - 1 + Lead];
                     for (int d = 1 - Lead; d < input.Shape.Count; d++)
                     {
                         long? v = Dimension(input.Shape[d]);
@@ -278,7 +284,7 @@ internal static partial class OnnxImporter
                     _ops.Add(new RecordedOp(_ops.Count, OpKind.Input, EquatableArray<int>.Empty, input.Name, 0f, new InputIndex(index), _at, null, input.Name));
                     declared.Add(new ModelValue(input.Name, new EquatableArray<int>(sample)));
                     _activations[input.Name] = _ops.Count - 1;
-                    _ranks[input.Name] = input.Shape.Count + Lead;
+                    _ranks[input.Name] = sample.Length + 1;
                 }
                 _declaration = new ModelDeclaration
                 {
@@ -358,6 +364,10 @@ internal static partial class OnnxImporter
                         throw Fail($"output '{o.Name}' is not computed from the inputs (a constant, or not computed at all)");
                     outputs.Add(new ModelOutput(op, o.Name));
                 }
+                // Every shape is inferred here, not only where a node asked: a graph that fits a batch by its inputs may not
+                // by its operations (a weight as large as a whole input, a bias that broadcasts over the first dimension),
+                // and the shape error must reach Import while the whole reading can still be tried.
+                if (_ops.Count > 0) SampleShape(_ops.Count - 1);
                 return new OnnxImport(_ops, declared.ToEquatableArray(), outputs.ToEquatableArray(), SafeTensorsImage())
                 {
                     Whole = _whole,
@@ -368,6 +378,29 @@ internal static partial class OnnxImporter
             {
                 return null;
             }
+        }
+
+        /// <summary>
+        /// Whether every node that reads <paramref name="value"/> only broadcasts it: an operand of arithmetic, a Clip bound, a
+        /// Gemm's C, Dropout's ratio. A scalar read there may be carried as [1]; anywhere else its rank could show.
+        /// </summary>
+        private static bool OnlyBroadcast(OnnxGraph graph, string value)
+        {
+            if (graph.Outputs.Any(o => o.Name == value)) return false;
+            foreach (OnnxNode n in graph.Nodes)
+                for (int i = 0; i < n.Inputs.Count; i++)
+                {
+                    if (n.Inputs[i] != value) continue;
+                    bool broadcast = n.OpType switch
+                    {
+                        "Add" or "Sub" or "Mul" or "Div" or "Pow" or "Max" or "Min" or "Sum" or "Mean" or "PRelu" => n.Inputs.Count > 1,
+                        "Clip" or "Dropout" => i >= 1,
+                        "Gemm" => i == 2,
+                        _ => false,
+                    };
+                    if (!broadcast || n.Domain is not ("" or "ai.onnx")) return false;
+                }
+            return true;
         }
 
         /// <summary>
@@ -555,9 +588,11 @@ internal static partial class OnnxImporter
             _constants.TryGetValue(value, out OnnxConstant? c) ? c : throw Unsupported(node, $"'{value}' must be known at build time (an initializer, a Constant, or computed from them and from shapes)");
 
         /// <summary>An activation's shape without the batch, inferring the ops recorded since the last time one was asked for.</summary>
-        private int[] SampleShape(OnnxNode node, string value)
+        private int[] SampleShape(OnnxNode node, string value) => SampleShape(Act(node, value));
+
+        /// <summary>Op <paramref name="id"/>'s shape without the batch, inferring the ops recorded up to it.</summary>
+        private int[] SampleShape(int id)
         {
-            int id = Act(node, value);
             while (_nodes.Count <= id)
             {
                 if (_header is null || _headerWeights != _weights.Count)
