@@ -80,3 +80,15 @@ public static partial class OnnxStateful;
 /// <summary>Layout operators as PyTorch exports them (make_models.py): DepthToSpace, Tile, Expand (its shape computed with Where), ReduceMax over two axes, Softmax along the channels, a nearest Resize by 2 × 3, ConvTranspose (strided, grouped), InstanceNormalization (InstanceNorm2d, GroupNorm), pools the square kernels do not cover (rectangular and dilated, an average without its padding, 1-D with ceil_mode, 3-D), Resize by other factors (bilinear up and down, bicubic with align_corners, nearest to 6 × 5), and Pad (reflect, a constant, edge).</summary>
 [CompileModel(Onnx = "onnx_layout_ops.onnx")]
 public static partial class OnnxLayoutOps;
+
+/// <summary>
+/// Recurrent operators with their weights as initializers (make_recurrent.py): a bidirectional LSTM with peepholes and
+/// its initial states as model inputs, a reverse GRU with linear_before_reset, a forward GRU with a cell clip, and an
+/// RNN with Relu; layout 1 (batch first), so the first dimension is the batch.
+/// </summary>
+[CompileModel(Onnx = "onnx_recurrent.onnx")]
+public static partial class OnnxRecurrent;
+
+/// <summary>The same graph in layout 0 (sequence first, as PyTorch exports nn.LSTM): the batch 'N' fixed at build time, compiled whole.</summary>
+[CompileModel(Onnx = "onnx_recurrent_seq.onnx", Dims = new[] { "N=3" })]
+public static partial class OnnxRecurrentSequenceFirst;

@@ -230,6 +230,40 @@ public class HostileInputTests
         }
     }
 
+    // ---- scalars and recurrent nodes -----------------------------------------------------------------------------
+
+    [Fact]
+    public void A_scalar_input_read_where_its_rank_would_show_is_MC0013_naming_it()
+    {
+        // A bound (Clip's min) may be a scalar input; the same scalar read by Relu, whose output has its rank, may not.
+        var nodes = new List<byte[]>
+        {
+            Onnx.Node("Clip", new[] { "x", "low" }, new[] { "y" }),
+            Onnx.Node("Relu", new[] { "low" }, new[] { "z" }),
+        };
+        byte[] file = Onnx.Model(nodes, new[] { Onnx.Input("x", 4), Onnx.Input("low") }, new[] { Onnx.Output("y"), Onnx.Output("z") });
+        Diagnostic d = SingleOf(RunOnnx(file).Diagnostics, "MC0013", "");
+        Assert.Equal("ONNX input 'low' cannot be compiled: it is a scalar (rank 0), which a compiled model takes only where it broadcasts "
+            + "(as a bound, bias or operand of arithmetic)", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+
+        // Without the Relu it compiles, whole: one sample is x and its bound.
+        var (diagnostics, _, errors) = RunOnnx(Onnx.Model(nodes.Take(1), new[] { Onnx.Input("x", 4), Onnx.Input("low") }, new[] { Onnx.Output("y") }));
+        Assert.Empty(diagnostics);
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public void A_recurrent_node_longer_than_the_unrolling_limit_is_MC0013_not_a_huge_build()
+    {
+        // An RNN over 5,000 steps would unroll into some 20,000 ops: refused, naming the limit.
+        byte[] file = Onnx.Model(new[] { Onnx.Node("RNN", new[] { "x", "W", "R" }, new[] { "", "h" }, Onnx.Int("hidden_size", 2), Onnx.Int("layout", 1)) },
+            new[] { Onnx.Input("x", "N", 5000, 3) }, new[] { Onnx.Output("h") },
+            Onnx.FloatTensor("W", new long[] { 1, 2, 3 }, 1, 2, 3, 4, 5, 6), Onnx.FloatTensor("R", new long[] { 1, 2, 2 }, 1, 0, 0, 1));
+        Diagnostic d = SingleOf(RunOnnx(file).Diagnostics, "MC0013", "");
+        Assert.Equal("ONNX node 'h' (RNN, domain 'ai.onnx', opset 17) cannot be compiled: 5000 steps × 1 directions: a recurrent node is "
+            + "unrolled at build time, into at most 4096 steps", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     // ---- named dimensions ---------------------------------------------------------------------------------------
 
     private static byte[] NamedDimensionModel() =>
@@ -505,13 +539,16 @@ public class HostileInputTests
         public static byte[] Model(IEnumerable<byte[]> nodes, byte[] input, byte[] output, params byte[][] initializers) =>
             Model(nodes, input, new[] { output }, initializers);
 
-        public static byte[] Model(IEnumerable<byte[]> nodes, byte[] input, byte[][] outputs, params byte[][] initializers)
+        public static byte[] Model(IEnumerable<byte[]> nodes, byte[] input, byte[][] outputs, params byte[][] initializers) =>
+            Model(nodes, new[] { input }, outputs, initializers);
+
+        public static byte[] Model(IEnumerable<byte[]> nodes, byte[][] inputs, byte[][] outputs, params byte[][] initializers)
         {
             var graph = new List<byte>();
             foreach (byte[] node in nodes) graph.AddRange(Field(1, node));
             graph.AddRange(Field(2, "hostile"));
             foreach (byte[] t in initializers) graph.AddRange(Field(5, t));
-            graph.AddRange(Field(11, input));
+            foreach (byte[] input in inputs) graph.AddRange(Field(11, input));
             foreach (byte[] output in outputs) graph.AddRange(Field(12, output));
             var model = new List<byte>();
             model.AddRange(Varint(1, 8)); // ir_version
@@ -522,6 +559,8 @@ public class HostileInputTests
 
         public static byte[] Node(string op, string[] inputs, string[] outputs, params byte[][] attributes) =>
             Concat(inputs.Select(i => Field(1, i)).Concat(outputs.Select(o => Field(2, o))).Append(Field(4, op)).Concat(attributes.Select(a => Field(5, a))).ToArray());
+
+        public static byte[] Int(string name, long value) => Concat(Field(1, name), Varint(3, value), Varint(20, 2));
 
         public static byte[] Ints(string name, params long[] values) =>
             Concat(new[] { Field(1, name) }.Concat(values.Select(v => Varint(8, v))).Append(Varint(20, 7)).ToArray());

@@ -14,7 +14,7 @@ internal static partial class OnnxImporter
 
         /// <summary>
         /// Every operator the importer lowers, by its ONNX name; the methods sit in the family files beside this one
-        /// (OnnxImporter.Elementwise, .Layout, .Linear, .Normalization, .Convolution). Operators evaluated at build time on
+        /// (OnnxImporter.Elementwise, .Layout, .Linear, .Normalization, .Convolution, .Recurrent). Operators evaluated at build time on
         /// constants are <see cref="Foldable"/> (OnnxImporter.Folding); <see cref="Supported"/> is both.
         /// </summary>
         internal static readonly Dictionary<string, Handler> Operators = WithCatalogueNames(new(StringComparer.Ordinal)
@@ -33,6 +33,9 @@ internal static partial class OnnxImporter
             ["Flatten"] = (l, n, s) => l.LowerFlatten(n, s),
             ["Gather"] = (l, n, s) => l.LowerGather(n, s),
             ["Gelu"] = (l, n, s) => l.LowerGelu(n, s),
+            ["GRU"] = (l, n, s) => l.LowerRecurrent(n, s),
+            ["LSTM"] = (l, n, s) => l.LowerRecurrent(n, s),
+            ["RNN"] = (l, n, s) => l.LowerRecurrent(n, s),
             ["Gemm"] = (l, n, s) => l.LowerGemm(n, s),
             ["GlobalMaxPool"] = (l, n, s) => l.LowerGlobalMaxPool(n, s),
             ["GlobalAveragePool"] = (l, n, s) => l.LowerGlobalAveragePool(n, s),

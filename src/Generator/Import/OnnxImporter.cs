@@ -531,7 +531,7 @@ internal static partial class OnnxImporter
         private int Record(OnnxNode node, OpKind kind, int[] inputs, string? name = null, float scalar = 0f, OpSettings? settings = null)
         {
             if (kind == OpKind.Parameter && name is not null && _parameters.TryGetValue(name, out int existing)) return existing;
-            string text = $"{node.OpType} '{(node.Name.Length > 0 ? node.Name : node.Outputs.FirstOrDefault() ?? "")}'";
+            string text = $"{node.OpType} '{(node.Name.Length > 0 ? node.Name : node.Outputs.FirstOrDefault(o => o.Length > 0) ?? "")}'";
             _ops.Add(new RecordedOp(_ops.Count, kind, new EquatableArray<int>(inputs), name, scalar, settings, _at, null, text));
             if (kind == OpKind.Parameter && name is not null) _parameters[name] = _ops.Count - 1;
             return _ops.Count - 1;
@@ -708,7 +708,7 @@ internal static partial class OnnxImporter
 
         private Stop Unsupported(OnnxNode node, string why)
         {
-            string name = node.Name.Length > 0 ? node.Name : node.Outputs.FirstOrDefault() ?? "";
+            string name = node.Name.Length > 0 ? node.Name : node.Outputs.FirstOrDefault(o => o.Length > 0) ?? "";
             _diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OnnxUnsupported, _at,
                 $"ONNX node '{name}' ({node.OpType}, domain '{(node.Domain.Length == 0 ? "ai.onnx" : node.Domain)}', opset {_model.DefaultOpset.ToString(CultureInfo.InvariantCulture)})", why));
             return new Stop();
