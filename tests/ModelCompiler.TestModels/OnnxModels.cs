@@ -92,3 +92,10 @@ public static partial class OnnxRecurrent;
 /// <summary>The same graph in layout 0 (sequence first, as PyTorch exports nn.LSTM): the batch 'N' fixed at build time, compiled whole.</summary>
 [CompileModel(Onnx = "onnx_recurrent_seq.onnx", Dims = new[] { "N=3" })]
 public static partial class OnnxRecurrentSequenceFirst;
+
+/// <summary>
+/// Inputs and outputs that are not float32 (make_typed.py): token ids (int64), a mask (bool) and a scale in; a masked
+/// embedding mean, integer division, a cast to int32 and a cast to bool out.
+/// </summary>
+[CompileModel(Onnx = "onnx_typed.onnx")]
+public static partial class OnnxTyped;

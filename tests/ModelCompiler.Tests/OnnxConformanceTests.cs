@@ -28,7 +28,7 @@ public class OnnxConformanceTests
     private static readonly string[] Suites = { "node", "pytorch-converted", "pytorch-operator", "simple" };
     private const string Source = "using ModelCompiler;\nnamespace Demo;\n[CompileModel(Onnx = \"model.onnx\")]\npublic static partial class Net;\n";
 
-    private delegate void HarnessRun(float[][] inputs, float[][] outputs, int batch);
+    private delegate void HarnessRun(Array[] inputs, Array[] outputs, int batch);
 
     private enum Outcome { Passed, Failed, NotSupported }
 
@@ -83,8 +83,8 @@ public class OnnxConformanceTests
         Result Make(Outcome outcome, string why) => new(suite, name, outcome, why, float32);
         if (inputs.Count == 0 || outputs.Count == 0)
             return Make(Outcome.NotSupported, $"{inputs.Count} inputs and {outputs.Count} outputs: a compiled model computes outputs from inputs");
-        if (inputs.Concat(outputs).FirstOrDefault(t => t.Floats is null) is { } other)
-            return Make(Outcome.NotSupported, $"{TensorFile.TypeName(other.DataType)} data: a compiled model takes and gives float32 today (issue 15)");
+        if (inputs.Concat(outputs).FirstOrDefault(t => t.Values is null) is { } other)
+            return Make(Outcome.NotSupported, $"{TensorFile.TypeName(other.DataType)} data: a compiled model takes and gives float32, float16, integer and boolean tensors");
 
         string folder = GeneratorHarness.TempFolder();
         try
@@ -93,9 +93,11 @@ public class OnnxConformanceTests
             File.Copy(Path.Combine(dir, "model.onnx"), model);
             GeneratorDriver driver = GeneratorHarness.Driver(new[] { new GeneratorHarness.BinaryAdditionalText(model) });
             // The model's Predict takes one span per input and output: a wrapper compiled with it calls it from arrays.
-            string call = inputs.Count == 1 && outputs.Count == 1 ? "i[0], o[0], batch, 1"
-                : string.Join(", ", inputs.Select((_, k) => $"i[{k}]").Concat(outputs.Select((_, k) => $"o[{k}]"))) + ", batch";
-            string wrapper = "namespace Demo;\npublic static class Harness\n{\n    public static void Run(float[][] i, float[][] o, int batch) => Net.Predict(" + call + ");\n}\n";
+            // Each array cast to its element type; a model with one float32 input and output has the Predict with maxDegreeOfParallelism.
+            bool plain = inputs.Count == 1 && outputs.Count == 1 && float32;
+            string call = string.Join(", ", inputs.Select((t, k) => $"({t.Values!.GetType().GetElementType()!.FullName}[])i[{k}]")
+                .Concat(outputs.Select((t, k) => $"({t.Values!.GetType().GetElementType()!.FullName}[])o[{k}]"))) + (plain ? ", batch, 1" : ", batch");
+            string wrapper = "namespace Demo;\npublic static class Harness\n{\n    public static void Run(System.Array[] i, System.Array[] o, int batch) => Net.Predict(" + call + ");\n}\n";
             driver = driver.RunGeneratorsAndUpdateCompilation(GeneratorHarness.Compilation(("Model.cs", Source), ("Harness.cs", wrapper)), out Compilation output, out _);
             GeneratorRunResult run = driver.GetRunResult().Results.Single();
             if (run.Diagnostics.Length > 0)
@@ -114,10 +116,10 @@ public class OnnxConformanceTests
                 Type type = context.LoadFromStream(stream).GetType("Demo.Harness", throwOnError: true)!;
                 var predict = type.GetMethod("Run")!.CreateDelegate<HarnessRun>();
                 int batch = inputs[0].Dims.Length == 0 ? 1 : (int)inputs[0].Dims[0];
-                float[][] actual = outputs.Select(t => new float[t.Floats!.Length]).ToArray();
+                Array[] actual = outputs.Select(t => Array.CreateInstance(t.Values!.GetType().GetElementType()!, t.Values.Length)).ToArray();
                 // The first dimension is the batch, unless the model was compiled whole (then one call is one sample): a
                 // Predict that refuses the spans' lengths writes nothing, so the other reading can be tried.
-                float[][] given = inputs.Select(t => t.Floats!).ToArray();
+                Array[] given = inputs.Select(t => t.Values!).ToArray();
                 try
                 {
                     predict(given, actual, batch);
@@ -139,7 +141,7 @@ public class OnnxConformanceTests
                 }
                 for (int k = 0; k < outputs.Count; k++)
                 {
-                    if (Compare(actual[k], outputs[k].Floats!) is { } error)
+                    if (Compare(actual[k], outputs[k].Values!) is { } error)
                         return Make(Outcome.Failed, (outputs.Count > 1 ? $"output {k}: " : "") + error);
                 }
                 return Make(Outcome.Passed, "");
@@ -155,17 +157,29 @@ public class OnnxConformanceTests
         }
     }
 
-    /// <summary>onnx's backend tests: <c>|actual − expected| ≤ 1e-7 + 1e-3 · |expected|</c>, NaN where NaN is expected.</summary>
-    private static string? Compare(float[] actual, float[] expected)
+    /// <summary>
+    /// onnx's backend tests: <c>|actual − expected| ≤ 1e-7 + 1e-3 · |expected|</c>, NaN where NaN is expected, for floats
+    /// of any width; integers and booleans exactly.
+    /// </summary>
+    private static string? Compare(Array actual, Array expected)
     {
+        bool floating = expected is float[] or Half[];
         for (int i = 0; i < expected.Length; i++)
         {
-            float a = actual[i], e = expected[i];
-            bool ok = float.IsNaN(e) ? float.IsNaN(a) : float.IsInfinity(e) ? a == e : Math.Abs((double)a - e) <= 1e-7 + 1e-3 * Math.Abs((double)e);
+            double a = Number(actual.GetValue(i)!), e = Number(expected.GetValue(i)!);
+            bool ok = !floating ? a == e
+                : double.IsNaN(e) ? double.IsNaN(a) : double.IsInfinity(e) ? a == e : Math.Abs(a - e) <= 1e-7 + 1e-3 * Math.Abs(e);
             if (!ok) return $"output {i} is {a.ToString("G9", CultureInfo.InvariantCulture)}, expected {e.ToString("G9", CultureInfo.InvariantCulture)}";
         }
         return null;
     }
+
+    private static double Number(object value) => value switch
+    {
+        bool b => b ? 1 : 0,
+        Half h => (double)h,
+        _ => Convert.ToDouble(value, CultureInfo.InvariantCulture),
+    };
 
     private static string Report(List<Result> results)
     {
@@ -220,7 +234,8 @@ public class OnnxConformanceTests
     private static string Cell(string text) => text.Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
 
     /// <summary>One tensor of a case: float32 values (or null for other types), its dimensions and ONNX data type.</summary>
-    private sealed record Tensor(long[] Dims, int DataType, float[]? Floats);
+    /// <summary>A test data tensor: its values as an array of the element type (float[], long[], bool[], …), or null for strings and the like.</summary>
+    private sealed record Tensor(long[] Dims, int DataType, Array? Values);
 
     /// <summary>A serialized TensorProto (the fields of onnx.proto by number): dims 1, data_type 2, float_data 4, raw_data 9.</summary>
     private static class TensorFile
@@ -230,6 +245,7 @@ public class OnnxConformanceTests
             byte[] bytes = File.ReadAllBytes(path);
             var dims = new List<long>();
             var floats = new List<float>();
+            var varints = new List<ulong>(); // int32_data (5), int64_data (7), uint64_data (11)
             int dataType = 0;
             byte[]? raw = null;
             int at = 0;
@@ -243,6 +259,7 @@ public class OnnxConformanceTests
                         ulong v = Varint(bytes, ref at);
                         if (field == 1) dims.Add((long)v);
                         else if (field == 2) dataType = (int)v;
+                        else if (field is 5 or 7 or 11) varints.Add(v);
                         break;
                     case 1: at += 8; break;
                     case 5:
@@ -253,13 +270,30 @@ public class OnnxConformanceTests
                         int length = (int)Varint(bytes, ref at);
                         if (field == 1) { int end = at + length; while (at < end) dims.Add((long)Varint(bytes, ref at)); break; }
                         if (field == 4) for (int i = 0; i < length; i += 4) floats.Add(BitConverter.ToSingle(bytes, at + i));
+                        if (field is 5 or 7 or 11) { int end = at + length; int p = at; while (p < end) varints.Add(Varint(bytes, ref p)); }
                         if (field == 9) raw = bytes.AsSpan(at, length).ToArray();
                         at += length;
                         break;
                     default: throw new InvalidDataException($"{path}: wire type {wire}");
                 }
             }
-            float[]? values = dataType != 1 ? null : raw is not null ? System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(raw).ToArray() : floats.ToArray();
+            T[] From<T>(Func<ulong, T> ofVarint) where T : struct =>
+                raw is not null ? System.Runtime.InteropServices.MemoryMarshal.Cast<byte, T>(raw).ToArray() : varints.Select(ofVarint).ToArray();
+            Array? values = dataType switch
+            {
+                1 => raw is not null ? System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(raw).ToArray() : floats.ToArray(),
+                10 => From(v => BitConverter.UInt16BitsToHalf((ushort)v)),
+                7 => From(v => (long)v),
+                6 => From(v => (int)v),
+                5 => From(v => (short)v),
+                3 => From(v => (sbyte)v),
+                13 => From(v => v),
+                12 => From(v => (uint)v),
+                4 => From(v => (ushort)v),
+                2 => From(v => (byte)v),
+                9 => raw is not null ? raw.Select(b => b != 0).ToArray() : varints.Select(v => v != 0).ToArray(),
+                _ => null,
+            };
             return new Tensor(dims.ToArray(), dataType, values);
         }
 

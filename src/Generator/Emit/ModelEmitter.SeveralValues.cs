@@ -84,12 +84,17 @@ internal static partial class ModelEmitter
         }
     }
 
+    /// <summary>What one element of a value is, for docs: "floats", or the C# type the caller passes ("long values").</summary>
+    private static string Elements(PlanValue value) =>
+        value.Type == ElementType.Float32 ? "floats" : $"<c>{SourceWriter.Xml(value.Type.CSharp().Replace("global::System.", ""))}</c> values";
+
     private static void WriteConstants(SourceWriter w, ModelPlan plan, ValueNames names)
     {
         void Value(PlanValue value, string id, string kind)
         {
             string what = value.Name is null ? "" : $"<c>{SourceWriter.Xml(value.Name)}</c>, ";
-            w.Line($"/// <summary>Floats in one sample of {kind} {what}shape {Shape(value.Shape)}.</summary>");
+            string elements = Elements(value);
+            w.Line($"/// <summary>{char.ToUpperInvariant(elements[0])}{elements.Substring(1)} in one sample of {kind} {what}shape {Shape(value.Shape)}.</summary>");
             w.Line($"public const int {id}Length = {value.Length};");
             w.Line();
             w.Line($"/// <summary>The shape of one sample of {kind} {what.TrimEnd(',', ' ')} (no batch dimension).</summary>");
@@ -115,43 +120,99 @@ internal static partial class ModelEmitter
         w.Line($"private const int ChunkRows = {plan.ChunkRows};");
         w.Line($"private const int ArenaFloats = {plan.ArenaFloats};");
         w.Line();
+        if (plan.HasTypedValues)
+        {
+            w.Line("// The typed inputs and outputs of a chunk, as the float32 values the kernels compute on (ElementConversion at the edges).");
+            w.Line($"private const int EdgeFloats = {EdgeOffsets(plan).Total};");
+            w.Line();
+            w.Line("[global::System.ThreadStatic]");
+            w.Line("private static float[]? t_edges;");
+            w.Line();
+        }
+    }
+
+    /// <summary>
+    /// Where each typed input and output of a chunk sits in the edge buffer (−1 for a float32 one, which the kernels read
+    /// or write in place), inputs then outputs; and the buffer's length.
+    /// </summary>
+    private static (int[] Inputs, int[] Outputs, int Total) EdgeOffsets(ModelPlan plan)
+    {
+        int total = 0;
+        int Place(PlanValue v)
+        {
+            if (v.Type == ElementType.Float32) return -1;
+            int at = total;
+            total = checked(total + checked(plan.ChunkRows * v.Length));
+            return at;
+        }
+        int[] inputs = plan.Inputs.Select(Place).ToArray();
+        int[] outputs = plan.Outputs.Select(Place).ToArray();
+        return (inputs, outputs, total);
     }
 
     private static void WritePredict(SourceWriter w, ModelPlan plan, ValueNames names)
     {
         w.Line("/// <summary>Runs the compiled model on a batch of samples (on the calling thread, chunk after chunk).</summary>");
         for (int i = 0; i < plan.Inputs.Count; i++)
-            w.Line($"/// <param name=\"{names.InputParameters[i].TrimStart('@')}\">Exactly <paramref name=\"batch\"/> × <see cref=\"{names.Inputs[i]}Length\"/> floats: "
+            w.Line($"/// <param name=\"{names.InputParameters[i].TrimStart('@')}\">Exactly <paramref name=\"batch\"/> × <see cref=\"{names.Inputs[i]}Length\"/> {Elements(plan.Inputs[i])}: "
                 + $"<c>{SourceWriter.Xml(plan.Inputs[i].Name ?? "")}</c>, sample after sample.</param>");
         for (int o = 0; o < plan.Outputs.Count; o++)
-            w.Line($"/// <param name=\"{names.OutputParameters[o].TrimStart('@')}\">Exactly <paramref name=\"batch\"/> × <see cref=\"{names.Outputs[o]}Length\"/> floats: "
+            w.Line($"/// <param name=\"{names.OutputParameters[o].TrimStart('@')}\">Exactly <paramref name=\"batch\"/> × <see cref=\"{names.Outputs[o]}Length\"/> {Elements(plan.Outputs[o])}: "
                 + $"<c>{SourceWriter.Xml(plan.Outputs[o].Name ?? "")}</c>; must not overlap another span.</param>");
         w.Line("/// <param name=\"batch\">Number of samples, at least 1.</param>");
         w.Line("/// <remarks>Thread-safe; allocates nothing after a thread's first call.</remarks>");
         w.Line("/// <exception cref=\"global::System.ArgumentException\">A span has the wrong length, an output overlaps another span, or <paramref name=\"batch\"/> is not positive; nothing is written.</exception>");
         w.Line(GeneratedCode);
-        w.Wrapped("public static void Predict(" + string.Join(", ", names.InputParameters.Select(p => "global::System.ReadOnlySpan<float> " + p)
-            .Concat(names.OutputParameters.Select(p => "global::System.Span<float> " + p))) + ", int batch = 1)");
+        w.Wrapped("public static void Predict(" + string.Join(", ", names.InputParameters.Select((p, i) => $"global::System.ReadOnlySpan<{plan.Inputs[i].Type.CSharp()}> " + p)
+            .Concat(names.OutputParameters.Select((p, o) => $"global::System.Span<{plan.Outputs[o].Type.CSharp()}> " + p))) + ", int batch = 1)");
         w.Line("{");
         w.Indent();
         w.Line($"{K}PredictArguments.ValidateBatch(batch);");
+        // Typed spans by the generic overloads, named explicitly (a Span<T> argument does not infer ReadOnlySpan<T>'s T before C# 14).
+        string Generic(PlanValue v) => v.Type == ElementType.Float32 ? "" : $"<{v.Type.CSharp()}>";
         for (int i = 0; i < plan.Inputs.Count; i++)
-            w.Line($"{K}PredictArguments.ValidateLength({names.InputParameters[i]}, batch, {names.Inputs[i]}Length, nameof({names.InputParameters[i]}));");
+            w.Line($"{K}PredictArguments.ValidateLength{Generic(plan.Inputs[i])}({names.InputParameters[i]}, batch, {names.Inputs[i]}Length, nameof({names.InputParameters[i]}));");
         for (int o = 0; o < plan.Outputs.Count; o++)
-            w.Line($"{K}PredictArguments.ValidateLength({names.OutputParameters[o]}, batch, {names.Outputs[o]}Length, nameof({names.OutputParameters[o]}));");
+            w.Line($"{K}PredictArguments.ValidateLength{Generic(plan.Outputs[o])}({names.OutputParameters[o]}, batch, {names.Outputs[o]}Length, nameof({names.OutputParameters[o]}));");
         // Each output apart from every input and from the outputs after it (each pair once).
         for (int o = 0; o < plan.Outputs.Count; o++)
         {
             string output = names.OutputParameters[o];
-            foreach (string other in names.InputParameters.Concat(names.OutputParameters.Skip(o + 1)))
-                w.Line($"{K}PredictArguments.ValidateApart({output}, {other}, nameof({output}));");
+            var others = plan.Inputs.Select((v, i) => (v, names.InputParameters[i])).Concat(plan.Outputs.Select((v, k) => (v, names.OutputParameters[k])).Skip(o + 1));
+            foreach ((PlanValue value, string other) in others)
+                w.Line(value.Type == ElementType.Float32 && plan.Outputs[o].Type == ElementType.Float32
+                    ? $"{K}PredictArguments.ValidateApart({output}, {other}, nameof({output}));"
+                    : $"{K}PredictArguments.ValidateApart<{plan.Outputs[o].Type.CSharp()}, {value.Type.CSharp()}>({output}, {other}, nameof({output}));");
         }
         WriteIdChecks(w, plan, names);
         w.Line($"{K}AlignedBuffer? weights = {Weights(plan)}; // one set for the whole call, whatever LoadWeights does meanwhile");
+        (int[] inputEdges, int[] outputEdges, _) = EdgeOffsets(plan);
+        if (plan.HasTypedValues) w.Line("float[] edges = t_edges ??= new float[EdgeFloats];");
         w.Open("for (int start = 0; start < batch; start += ChunkRows)");
         w.Line("int rows = global::System.Math.Min(ChunkRows, batch - start);");
-        w.Wrapped("RunRows(" + string.Join(", ", names.InputParameters.Select((p, i) => $"{p}.Slice(start * {names.Inputs[i]}Length, rows * {names.Inputs[i]}Length)")
-            .Concat(names.OutputParameters.Select((p, o) => $"{p}.Slice(start * {names.Outputs[o]}Length, rows * {names.Outputs[o]}Length)"))) + ", rows, weights);");
+        string Chunk(string parameter, string id) => $"{parameter}.Slice(start * {id}Length, rows * {id}Length)";
+        // Typed inputs become floats in the edge buffer; typed outputs are written there, then converted.
+        var inputs = new List<string>();
+        for (int i = 0; i < plan.Inputs.Count; i++)
+        {
+            if (inputEdges[i] < 0) { inputs.Add(Chunk(names.InputParameters[i], names.Inputs[i])); continue; }
+            string local = "in" + i.ToString(CultureInfo.InvariantCulture);
+            w.Line($"global::System.Span<float> {local} = new global::System.Span<float>(edges, {inputEdges[i]}, rows * {names.Inputs[i]}Length);");
+            w.Line($"{K}ElementConversion.ToSingle<{plan.Inputs[i].Type.CSharp()}>({Chunk(names.InputParameters[i], names.Inputs[i])}, {local});");
+            inputs.Add(local);
+        }
+        var outputs = new List<string>();
+        for (int o = 0; o < plan.Outputs.Count; o++)
+        {
+            if (outputEdges[o] < 0) { outputs.Add(Chunk(names.OutputParameters[o], names.Outputs[o])); continue; }
+            string local = "out" + o.ToString(CultureInfo.InvariantCulture);
+            w.Line($"global::System.Span<float> {local} = new global::System.Span<float>(edges, {outputEdges[o]}, rows * {names.Outputs[o]}Length);");
+            outputs.Add(local);
+        }
+        w.Wrapped("RunRows(" + string.Join(", ", inputs.Concat(outputs)) + ", rows, weights);");
+        for (int o = 0; o < plan.Outputs.Count; o++)
+            if (outputEdges[o] >= 0)
+                w.Line($"{K}ElementConversion.FromSingle<{plan.Outputs[o].Type.CSharp()}>(out{o.ToString(CultureInfo.InvariantCulture)}, {Chunk(names.OutputParameters[o], names.Outputs[o])});");
         w.Close();
         w.Close();
         w.Line();

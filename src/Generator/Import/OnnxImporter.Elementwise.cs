@@ -106,11 +106,13 @@ internal static partial class OnnxImporter
             Activation(node, Output(node), approximate == "tanh" ? OpKind.GeluTanh : OpKind.Gelu, new[] { Act(node, Input(node, 0)) }, RankOf(Input(node, 0)));
         }
 
-        /// <summary>Add, Mul, Sub, Div.</summary>
+        /// <summary>Add, Mul, Sub, Div (of integers: the quotient truncated toward zero, as ONNX Runtime's).</summary>
         private void LowerArithmetic(OnnxNode node, string name)
         {
             if (node.OpType == "Div" && GeluPattern(_graph, _index, _skip)) return;
             Binary(node, Output(node));
+            if (node.OpType == "Div" && IsIntegral(Input(node, 0)) && IsIntegral(Input(node, 1)))
+                _activations[Output(node)] = Truncated(node, _activations[Output(node)]);
         }
 
         /// <summary>Elu, Selu (Elu times gamma), Celu (Elu of x / alpha, times alpha), ThresholdedRelu, Shrink: fused steps with attributes.</summary>
@@ -204,6 +206,7 @@ internal static partial class OnnxImporter
         /// <summary>A constant operand made at build time (a transposed or scaled initializer), named after where it came from.</summary>
         private int ConstantOperand(OnnxNode node, string value, OnnxConstant c, int rank)
         {
+            c = AsFloats(c);
             if (c.Floats is null) throw Unsupported(node, $"constant '{value}' must be float32");
             long[] dims = c.Dims.SkipWhile((d, i) => d == 1 && c.Dims.Length - i >= rank).ToArray();
             return Parameter(node, value, c.Reshaped(dims));

@@ -19,6 +19,17 @@ internal static partial class OnnxImporter
             Alias(node, Input(node, 0), Output(node));
         }
 
+        /// <summary>Dropout at inference: the identity. In training mode (a third input that is not a constant false) it draws random masks, which a compiled model does not.</summary>
+        private void LowerDropout(OnnxNode node, string name)
+        {
+            if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0
+                && !(_constants.TryGetValue(node.Inputs[2], out OnnxConstant? training) && training.PlainLongs is { Length: 1 } t && t[0] == 0))
+                throw Unsupported(node, "Dropout in training mode (training_mode not a constant false) draws random masks; a compiled model runs inference");
+            if (node.Outputs.Count > 1 && node.Outputs[1].Length > 0)
+                throw Unsupported(node, "Dropout's mask output is not supported");
+            Alias(node, Input(node, 0), Output(node));
+        }
+
         /// <summary>Constant.</summary>
         private void LowerConstant(OnnxNode node, string name)
         {
@@ -231,18 +242,24 @@ internal static partial class OnnxImporter
         /// <summary>Cast.</summary>
         private void LowerCast(OnnxNode node, string name)
         {
+            // Every value is float32 inside: a cast between float types, or from integers or booleans to floats, changes
+            // nothing (float64 and float16 are computed in float32); from floats to integers it truncates toward zero; to
+            // bool it is 1 where the value is not 0 (NaN included).
             long to = IntAttribute(node, "to", 0);
             string x = Input(node, 0);
-            if (to is (long)OnnxDataType.Int64 or (long)OnnxDataType.Int32 && _activations.TryGetValue(x, out int ids))
-            {
-                // Token ids given as floats, cast for a Gather from an embedding table: kept as floats (integral
-                // values), looked up by the Embedding kernel, which checks their range.
-                _indices[Output(node)] = ids;
-                _ranks[Output(node)] = RankOf(x);
-                return;
-            }
-            if (to != (long)OnnxDataType.Float || !_activations.ContainsKey(x)) throw Unsupported(node, "only a float32 activation cast to float32 (a no-op) is supported");
-            Alias(node, x, Output(node));
+            int a = Act(node, x);
+            ElementType target = (OnnxDataType)to == OnnxDataType.Double ? ElementType.Float32
+                : ElementTypeOf((OnnxDataType)to) ?? throw Unsupported(node, $"a cast to {(OnnxDataType)to} is not supported");
+            ElementType source = TypeOf(x);
+            if (target.IsInteger() && target != ElementType.Bool && _activations.TryGetValue(x, out int ids))
+                // Token ids given as floats, cast for a Gather from an embedding table: looked up as they are by the
+                // Embedding kernel, which checks they are whole numbers in range.
+                _indices[Output(node)] = source.IsInteger() && _indices.TryGetValue(x, out int given) ? given : ids;
+            int result = target == ElementType.Bool ? (source == ElementType.Bool ? a : Record(node, OpKind.Abs, new[] { Record(node, OpKind.Sign, new[] { a }) }))
+                : target.IsInteger() && !source.IsInteger() ? Truncated(node, a)
+                : a;
+            _activations[Output(node)] = result;
+            _ranks[Output(node)] = RankOf(x);
         }
 
         /// <summary>Transpose.</summary>

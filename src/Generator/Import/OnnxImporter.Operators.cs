@@ -29,7 +29,7 @@ internal static partial class OnnxImporter
             ["Conv"] = (l, n, s) => l.LowerConv(n, s),
             ["DequantizeLinear"] = (l, n, s) => l.LowerDequantizeLinear(n, s),
             ["Div"] = (l, n, s) => l.LowerArithmetic(n, s),
-            ["Dropout"] = (l, n, s) => l.LowerIdentity(n, s),
+            ["Dropout"] = (l, n, s) => l.LowerDropout(n, s),
             ["Flatten"] = (l, n, s) => l.LowerFlatten(n, s),
             ["Gather"] = (l, n, s) => l.LowerGather(n, s),
             ["Gelu"] = (l, n, s) => l.LowerGelu(n, s),

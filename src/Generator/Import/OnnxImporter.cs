@@ -259,7 +259,8 @@ internal static partial class OnnxImporter
                 foreach (OnnxValueInfo input in inputs)
                 {
                     string what = $"ONNX input '{input.Name}'";
-                    if (input.ElementType != OnnxDataType.Float) throw Refuse(what, $"it is {input.ElementType}; a compiled model takes float32");
+                    ElementType type = ElementTypeOf(input.ElementType)
+                        ?? throw Refuse(what, TypeRefusal(input.ElementType, "takes"));
                     // A scalar (rank 0) compiled whole is a value of one element, [1], where only broadcasting reads it
                     // (a bound, a bias, an exponent): there [1] and [] give the same result, and nothing sees its rank.
                     bool scalar = _whole && input.Shape is { Count: 0 };
@@ -282,8 +283,11 @@ internal static partial class OnnxImporter
                         throw Fail($"input '{input.Name}' is [N, {string.Join(", ", sample)}]: {SizeMath.Format(sampleCount)} values per sample, more than the {SizeMath.Format(SizeMath.MaxElements)} one tensor can hold");
                     int index = declared.Count;
                     _ops.Add(new RecordedOp(_ops.Count, OpKind.Input, EquatableArray<int>.Empty, input.Name, 0f, new InputIndex(index), _at, null, input.Name));
-                    declared.Add(new ModelValue(input.Name, new EquatableArray<int>(sample)));
+                    declared.Add(new ModelValue(input.Name, new EquatableArray<int>(sample), type));
                     _activations[input.Name] = _ops.Count - 1;
+                    _types[input.Name] = type;
+                    // An integer input can index an embedding table (token ids), as a float input cast to integers can.
+                    if (type.IsInteger() && type != ElementType.Bool) _indices[input.Name] = _ops.Count - 1;
                     _ranks[input.Name] = sample.Length + 1;
                 }
                 _declaration = new ModelDeclaration
@@ -358,11 +362,11 @@ internal static partial class OnnxImporter
                 var outputs = new List<ModelOutput>();
                 foreach (OnnxValueInfo o in graph.Outputs)
                 {
-                    if (o.ElementType is not (OnnxDataType.Float or OnnxDataType.Undefined))
-                        throw Refuse($"ONNX output '{o.Name}'", $"it is {o.ElementType}; a compiled model gives float32");
+                    ElementType type = o.ElementType == OnnxDataType.Undefined ? TypeOf(o.Name)
+                        : ElementTypeOf(o.ElementType) ?? throw Refuse($"ONNX output '{o.Name}'", TypeRefusal(o.ElementType, "gives"));
                     if (!_activations.TryGetValue(o.Name, out int op))
                         throw Fail($"output '{o.Name}' is not computed from the inputs (a constant, or not computed at all)");
-                    outputs.Add(new ModelOutput(op, o.Name));
+                    outputs.Add(new ModelOutput(op, o.Name, type));
                 }
                 // Every shape is inferred here, not only where a node asked: a graph that fits a batch by its inputs may not
                 // by its operations (a weight as large as a whole input, a bias that broadcasts over the first dimension),
@@ -443,6 +447,7 @@ internal static partial class OnnxImporter
             if (!Operators.TryGetValue(node.OpType, out Handler? lower))
                 throw Unsupported(node, $"{node.OpType} is not among the supported operators ({string.Join(", ", Supported)})");
             lower(this, node, name);
+            Propagate(node);
         }
 
         /// <summary>A node's first output: the value most operators define.</summary>
@@ -469,7 +474,8 @@ internal static partial class OnnxImporter
             int rank = Math.Max(RankOf(activation), RankOf(other)); // RankOf knows constants too
             if (_constants.TryGetValue(other, out OnnxConstant? c))
             {
-                if (c.Floats is null) throw Unsupported(node, "the constant operand must be float32");
+                c = AsFloats(c);
+                if (c.Floats is null) throw Unsupported(node, "the constant operand must be numbers");
                 int x = Act(node, activation);
                 if (constA && op is "Sub" or "Div")
                 {
@@ -565,6 +571,7 @@ internal static partial class OnnxImporter
         private int Operand(OnnxNode node, string value)
         {
             if (!_constants.TryGetValue(value, out OnnxConstant? c)) return Act(node, value);
+            c = AsFloats(c);
             if (c.Floats is null) throw Unsupported(node, $"constant '{value}' must be float32");
             return Parameter(node, value, c);
         }

@@ -3,11 +3,11 @@ using ModelCompiler.Generator.Helpers;
 
 namespace ModelCompiler.Generator.Model;
 
-/// <summary>A model input: its name (the Forward parameter's, or the ONNX graph input's) and its per-sample shape.</summary>
-internal sealed record ModelValue(string Name, EquatableArray<int> Shape);
+/// <summary>A model input: its name (the Forward parameter's, or the ONNX graph input's), its per-sample shape, and the element type callers pass.</summary>
+internal sealed record ModelValue(string Name, EquatableArray<int> Shape, ElementType Type = ElementType.Float32);
 
-/// <summary>A model output: the op that computes it and its name (the ONNX graph output's; null for Forward's return value).</summary>
-internal sealed record ModelOutput(int Op, string? Name);
+/// <summary>A model output: the op that computes it, its name (the ONNX graph output's; null for Forward's return value), and the element type callers get.</summary>
+internal sealed record ModelOutput(int Op, string? Name, ElementType Type = ElementType.Float32);
 
 /// <summary>A type the model class is nested in, to re-open it in generated code.</summary>
 internal sealed record ContainingType(string Keyword, string Name);

@@ -2,8 +2,8 @@ using ModelCompiler.Generator.Helpers;
 
 namespace ModelCompiler.Generator.Model;
 
-/// <summary>A model input or output in the plan: its name (null for Forward's return value), per-sample shape and length.</summary>
-internal sealed record PlanValue(string? Name, EquatableArray<int> Shape, int Length);
+/// <summary>A model input or output in the plan: its name (null for Forward's return value), per-sample shape and length, and the element type callers pass or get.</summary>
+internal sealed record PlanValue(string? Name, EquatableArray<int> Shape, int Length, ElementType Type = ElementType.Float32);
 
 /// <summary>A tensor of the weights file the plan's weights are laid out from, with the shape the model was compiled for.</summary>
 internal sealed record FileTensor(string Name, EquatableArray<int> Shape);
@@ -79,8 +79,22 @@ internal sealed record ModelPlan(
     public EquatableArray<PlanValue> Inputs { get; init; } = EquatableArray<PlanValue>.Empty;
     public EquatableArray<PlanValue> Outputs { get; init; } = EquatableArray<PlanValue>.Empty;
 
-    /// <summary>More than one input or output.</summary>
-    public bool HasSeveralValues => Inputs.Count > 1 || Outputs.Count > 1;
+    /// <summary>
+    /// More than one input or output, or one that is not float32: such a model gets the <c>Predict</c> with a span per
+    /// value, typed as the file types it (converted at the edges).
+    /// </summary>
+    public bool HasSeveralValues => Inputs.Count > 1 || Outputs.Count > 1 || HasTypedValues;
+
+    /// <summary>An input or output that is not float32.</summary>
+    public bool HasTypedValues
+    {
+        get
+        {
+            foreach (PlanValue v in Inputs) if (v.Type != ElementType.Float32) return true;
+            foreach (PlanValue v in Outputs) if (v.Type != ElementType.Float32) return true;
+            return false;
+        }
+    }
 
     /// <summary>
     /// The GPU entry point's decisions (Passes/PlanGpu), when one is generated: the project references ModelCompiler.Gpu,

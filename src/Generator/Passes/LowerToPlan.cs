@@ -170,8 +170,8 @@ internal static class LowerToPlan
             .Where(t => t is not null).GroupBy(t => t!.Name, StringComparer.Ordinal).Sum(g => 4 * g.First()!.ElementCount);
 
         Node outputNode = graph.OutputNode;
-        PlanValue[] inputs = model.Inputs.Select(v => new PlanValue(v.Name, v.Shape, v.Shape.Aggregate(1, (p, d) => checked(p * d)))).ToArray();
-        PlanValue[] outputs = graph.Outputs.Select((id, o) => new PlanValue(model.Outputs[o].Name, new EquatableArray<int>(graph.Nodes[id].Shape), graph.Nodes[id].ElementCount)).ToArray();
+        PlanValue[] inputs = model.Inputs.Select(v => new PlanValue(v.Name, v.Shape, v.Shape.Aggregate(1, (p, d) => checked(p * d)), v.Type)).ToArray();
+        PlanValue[] outputs = graph.Outputs.Select((id, o) => new PlanValue(model.Outputs[o].Name, new EquatableArray<int>(graph.Nodes[id].Shape), graph.Nodes[id].ElementCount, model.Outputs[o].Type)).ToArray();
         return new ModelPlan(model.Namespace, model.ContainingTypes, model.ClassName, model.SourceFileName, model.InputName,
             model.WeightsFile!, fileLength, fileHash,
             model.InputShape, new EquatableArray<int>(outputNode.Shape), inputs[0].Length, outputNode.ElementCount,

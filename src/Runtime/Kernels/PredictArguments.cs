@@ -46,6 +46,21 @@ public static class PredictArguments
             throw new ArgumentException($"The output span '{parameter}' must not overlap another input or output span.", parameter);
     }
 
+    /// <summary><see cref="ValidateLength(ReadOnlySpan{float}, int, int, string)"/> for a span of another element type (an ONNX model's typed input or output).</summary>
+    public static void ValidateLength<T>(ReadOnlySpan<T> span, int batch, int perSample, string parameter)
+    {
+        long expected = (long)batch * perSample;
+        if (span.Length != expected) ThrowLength(parameter, expected, span.Length, batch, perSample);
+    }
+
+    /// <summary><see cref="ValidateApart(ReadOnlySpan{float}, ReadOnlySpan{float}, string)"/> for spans of any element types: their bytes must not overlap.</summary>
+    public static void ValidateApart<TOutput, TOther>(ReadOnlySpan<TOutput> output, ReadOnlySpan<TOther> other, string parameter)
+        where TOutput : unmanaged where TOther : unmanaged
+    {
+        if (System.Runtime.InteropServices.MemoryMarshal.AsBytes(output).Overlaps(System.Runtime.InteropServices.MemoryMarshal.AsBytes(other)))
+            throw new ArgumentException($"The output span '{parameter}' must not overlap another input or output span.", parameter);
+    }
+
     [DoesNotReturn]
     private static void ThrowLength(string parameter, long expected, int actual, int batch, int perSample) =>
         throw new ArgumentException(

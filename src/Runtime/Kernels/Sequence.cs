@@ -34,6 +34,16 @@ public static class Sequence
             if (!(id >= 0 && id < tableRows) || id != MathF.Floor(id)) ThrowId(id, tableRows);
     }
 
+    /// <summary><see cref="ValidateIds(ReadOnlySpan{float}, int)"/> for ids given as integers (an ONNX model's int64 or int32 input).</summary>
+    public static void ValidateIds<T>(ReadOnlySpan<T> ids, int tableRows) where T : System.Numerics.INumberBase<T>
+    {
+        foreach (T id in ids)
+        {
+            double value = double.CreateSaturating(id);
+            if (!(value >= 0 && value < tableRows) || value != Math.Floor(value)) ThrowId((float)value, tableRows);
+        }
+    }
+
     private static void ThrowId(float id, int rows) =>
         throw new ArgumentOutOfRangeException("input", id, $"Token ids must be whole numbers in [0, {rows}).");
 }
