@@ -99,3 +99,10 @@ public static partial class OnnxRecurrentSequenceFirst;
 /// </summary>
 [CompileModel(Onnx = "onnx_typed.onnx")]
 public static partial class OnnxTyped;
+
+/// <summary>
+/// Comparisons, And, Or, Xor, Not, Where with −∞, Pow of two values (and by 2.5), Mod with fmod (make_typed.py): float32
+/// inputs, bool and float32 outputs.
+/// </summary>
+[CompileModel(Onnx = "onnx_logic.onnx")]
+public static partial class OnnxLogic;

@@ -586,7 +586,7 @@ def onnx_quantized_activations():
 
 def onnx_opset20():
     """OnnxModels.cs (OnnxOpset20): Gelu as an operator (opset 20, both forms), Dropout in inference (opset 13's
-    training_mode input absent), LogSoftmax, and Hardmax beside it; written with onnx.helper (onnx 1.12's checker predates
+    training_mode input absent), LogSoftmax, and Hardmax beside it; Greater, Where, Mod and Pow of two values; written with onnx.helper (onnx 1.12's checker predates
     opset 20)."""
     from onnx import helper, TensorProto, numpy_helper
     rng = np.random.default_rng(27)
@@ -597,12 +597,25 @@ def onnx_opset20():
         helper.make_node("Gelu", ["d"], ["g2"], approximate="tanh"),
         helper.make_node("LogSoftmax", ["g2"], ["ls"], axis=-1),
         helper.make_node("Hardmax", ["g2"], ["hm"], axis=-1),
-        helper.make_node("Concat", ["ls", "hm"], ["y"], axis=1),
+        # Functions of two values (one broadcasting kernel each, on the GPU too): a comparison cast to float, Where,
+        # Mod, and Pow by a value of the graph.
+        helper.make_node("Greater", ["g2", "quarter"], ["gt"]),
+        helper.make_node("Cast", ["gt"], ["gtf"], to=TensorProto.FLOAT),
+        helper.make_node("Where", ["gt", "g2", "minus_three"], ["wh"]),
+        helper.make_node("Mod", ["g2", "seven_tenths"], ["md"], fmod=1),
+        helper.make_node("Abs", ["g2"], ["ab"]),
+        helper.make_node("Add", ["ab", "half"], ["base"]),
+        helper.make_node("Pow", ["base", "g2"], ["pw"]),
+        helper.make_node("Concat", ["ls", "hm", "gtf", "wh", "md", "pw"], ["y"], axis=1),
     ]
     inits = [numpy_helper.from_array(rng.normal(size=(6, 10)).astype(np.float32), "w"),
-             numpy_helper.from_array(rng.normal(size=6).astype(np.float32), "b")]
+             numpy_helper.from_array(rng.normal(size=6).astype(np.float32), "b"),
+             numpy_helper.from_array(np.array(0.25, np.float32), "quarter"),
+             numpy_helper.from_array(np.array(-3.0, np.float32), "minus_three"),
+             numpy_helper.from_array(np.array(0.7, np.float32), "seven_tenths"),
+             numpy_helper.from_array(np.array(0.5, np.float32), "half")]
     graph = helper.make_graph(nodes, "opset20", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 10])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 12])], inits)
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 36])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
     model.ir_version = 8
     onnx.save(model, os.path.join(here, "Models", "onnx_opset20.onnx"))

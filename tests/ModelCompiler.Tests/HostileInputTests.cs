@@ -308,14 +308,14 @@ public class HostileInputTests
         var nodes = new List<byte[]>
         {
             Onnx.Node("Relu", new[] { "x" }, new[] { "a" }),
-            Onnx.Node("Mod", new[] { "a" }, new[] { "b" }),
-            Onnx.Node("Relu", new[] { "b" }, new[] { "c" }),        // reads what Mod would have computed: not reported
+            Onnx.Node("Unique", new[] { "a" }, new[] { "b" }),
+            Onnx.Node("Relu", new[] { "b" }, new[] { "c" }),        // reads what Unique would have computed: not reported
             Onnx.Node("Det", new[] { "x" }, new[] { "d" }),
             Onnx.Node("Add", new[] { "c", "d" }, new[] { "y" }),
         };
         var (diagnostics, _, _) = RunOnnx(Onnx.Model(nodes, Onnx.Input("x", "N", 8), Onnx.Output("y")));
         Assert.Equal(new[] { "MC0013", "MC0013" }, diagnostics.Select(d => d.Id));
-        Assert.StartsWith("ONNX node 'b' (Mod,", diagnostics[0].GetMessage());
+        Assert.StartsWith("ONNX node 'b' (Unique,", diagnostics[0].GetMessage());
         Assert.StartsWith("ONNX node 'd' (Det,", diagnostics[1].GetMessage());
     }
 
@@ -323,12 +323,12 @@ public class HostileInputTests
     public void Past_twenty_nodes_that_cannot_be_compiled_the_rest_are_counted_in_one_diagnostic()
     {
         var nodes = new List<byte[]>();
-        for (int i = 0; i < 25; i++) nodes.Add(Onnx.Node(i < 22 ? "Mod" : "Det", new[] { "x" }, new[] { "h" + i }));
+        for (int i = 0; i < 25; i++) nodes.Add(Onnx.Node(i < 22 ? "Unique" : "Det", new[] { "x" }, new[] { "h" + i }));
         nodes.Add(Onnx.Node("Relu", new[] { "x" }, new[] { "y" }));
         var (diagnostics, _, _) = RunOnnx(Onnx.Model(nodes, Onnx.Input("x", "N", 8), Onnx.Output("y")));
         Assert.Equal(21, diagnostics.Length);
         Assert.All(diagnostics, d => Assert.Equal("MC0013", d.Id));
-        Assert.Equal("ONNX node 'h20' (Mod, domain 'ai.onnx', opset 17) cannot be compiled: this and 4 more nodes cannot be compiled (Det ×3, Mod ×2); "
+        Assert.Equal("ONNX node 'h20' (Unique, domain 'ai.onnx', opset 17) cannot be compiled: this and 4 more nodes cannot be compiled (Det ×3, Unique ×2); "
             + "only the first 20 nodes that cannot be compiled are reported one by one", diagnostics[20].GetMessage());
     }
 

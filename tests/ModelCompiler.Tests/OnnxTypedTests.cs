@@ -67,4 +67,41 @@ public class OnnxTypedTests
         Assert.Throws<ArgumentOutOfRangeException>(() => OnnxTyped.Predict(ids, new bool[6], new float[1], pooled, new long[6], new int[4], new bool[6]));
         Assert.All(pooled, v => Assert.Equal(42f, v));
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    public void Comparisons_logic_Where_Mod_and_Pow_match_ONNX_Runtime(int batch)
+    {
+        float[] a = Numerics.Random(batch * 5, seed: batch + 40, scale: 3);
+        float[] b = Numerics.Random(batch * 5, seed: batch + 41, scale: 3);
+        a[0] = b[0]; // equal operands: Greater false, Xor of equal values
+        var both = new bool[batch * 5]; var either = new bool[batch * 5]; var noneOrBoth = new bool[batch * 5];
+        var masked = new float[batch * 5]; var power = new float[batch * 5]; var powerConst = new float[batch * 5];
+        var remainder = new float[batch * 5]; var selfEqual = new bool[batch * 5];
+        OnnxLogic.Predict(a, b, both, either, noneOrBoth, masked, power, powerConst, remainder, selfEqual, batch);
+
+        using var session = new InferenceSession(Path.Combine(Numerics.ModelsFolder, "onnx_logic.onnx"));
+        using var results = session.Run(new[]
+        {
+            NamedOnnxValue.CreateFromTensor("a", new DenseTensor<float>(a, new[] { batch, 5 })),
+            NamedOnnxValue.CreateFromTensor("b", new DenseTensor<float>(b, new[] { batch, 5 })),
+        });
+        T[] Expected<T>(string name) => results.Single(r => r.Name == name).AsEnumerable<T>().ToArray();
+        Assert.Equal(Expected<bool>("both"), both);
+        Assert.Equal(Expected<bool>("either"), either);
+        Assert.Equal(Expected<bool>("none_or_both"), noneOrBoth);
+        Assert.Equal(Expected<bool>("self_equal"), selfEqual);
+        Assert.Equal(Expected<float>("masked"), masked); // exactly a, or −∞ (never NaN)
+        Assert.Contains(masked, float.IsNegativeInfinity);
+        // Pow of a negative base by 2.5 is NaN in both; the rest within float32 rounding.
+        foreach ((string name, float[] actual) in new[] { ("power", power), ("power_const", powerConst), ("remainder", remainder) })
+        {
+            float[] expected = Expected<float>(name);
+            for (int i = 0; i < expected.Length; i++)
+                Assert.True(float.IsNaN(expected[i]) ? float.IsNaN(actual[i]) : Math.Abs(actual[i] - expected[i]) <= 1e-5 * Math.Max(1, Math.Abs(expected[i])),
+                    $"{name}[{i}]: {actual[i]} against {expected[i]}");
+        }
+        Assert.Contains(powerConst, float.IsNaN);
+    }
 }

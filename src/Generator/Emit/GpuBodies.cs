@@ -67,6 +67,7 @@ internal static class GpuBodies
                     KernelKind.Mul => $"{a} * {b}",
                     KernelKind.Maximum => $"{MathF}.Max({a}, {b})",
                     KernelKind.Minimum => $"{MathF}.Min({a}, {b})",
+                    KernelKind.Binary => BinaryBody(broadcast.Function, a, b),
                     _ => $"{a} + {b}",
                 };
                 w.Line($"y[i] = {chain(k, value)};");
@@ -98,6 +99,27 @@ internal static class GpuBodies
     }
 
     /// <summary>An embedding lookup: one table row per id.</summary>
+    /// <summary>A function of two values on the GPU, as the CPU's operator struct computes it (Kernels/Operators).</summary>
+    private static string BinaryBody(BinaryFunction function, string a, string b) => function switch
+    {
+        // In float32 (OpenCL devices may lack float64; ILGPU has no float remainder intrinsic): x − trunc(x / y) · y, and
+        // x itself by an infinite y. The CPU computes these two in double: results agree within float32 rounding for
+        // quotients below 2^24.
+        // pow as exp(y · log|x|) (ILGPU has no pow intrinsic without its Algorithms library), with C's rules: x⁰ = 1ʸ = 1,
+        // a negative base by a whole exponent signed by its parity, else NaN.
+        BinaryFunction.Power => $"({b} == 0f || {a} == 1f ? 1f : {a} < 0f ? ({MathF}.Floor({b}) == {b} ? ({MathF}.Floor({b} * 0.5f) * 2f == {b} ? 1f : -1f) * GpuExp({b} * GpuLog(-{a})) : float.NaN) : GpuExp({b} * GpuLog({a})))",
+        BinaryFunction.Remainder => $"(float.IsInfinity({b}) && !float.IsInfinity({a}) ? {a} : {a} - ({a} / {b} < 0f ? {MathF}.Ceiling({a} / {b}) : {MathF}.Floor({a} / {b})) * {b})",
+        BinaryFunction.FloorRemainder => $"({a} - {MathF}.Floor({a} / {b}) * {b})",
+        BinaryFunction.Greater => $"({a} > {b} ? 1f : 0f)",
+        BinaryFunction.Less => $"({a} < {b} ? 1f : 0f)",
+        BinaryFunction.GreaterOrEqual => $"({a} >= {b} ? 1f : 0f)",
+        BinaryFunction.LessOrEqual => $"({a} <= {b} ? 1f : 0f)",
+        BinaryFunction.Equal => $"({a} == {b} ? 1f : 0f)",
+        BinaryFunction.NotEqual => $"({a} != {b} ? 1f : 0f)",
+        BinaryFunction.Keep => $"({a} != 0f ? {b} : 0f)",
+        _ => $"({a} != 0f ? 0f : {b})",
+    };
+
     private static void WriteEmbedding(SourceWriter w, EmbeddingOp embedding)
     {
         // An id outside the table (or not whole) writes NaN: a kernel cannot throw; the host-span Predict checks ids first.

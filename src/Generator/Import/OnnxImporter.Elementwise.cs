@@ -26,9 +26,17 @@ internal static partial class OnnxImporter
         /// <summary>Pow.</summary>
         private void LowerPow(OnnxNode node, string name)
         {
-            // A constant exponent, as PyTorch exports x ** 2 (and the decomposed LayerNorm's variance).
+            // A constant exponent, as PyTorch exports x ** 2 (and the decomposed LayerNorm's variance): 1, 2, 3, ±0.5, −1
+            // and −2 as products, square roots and reciprocals fused into the producer; anything else (another constant,
+            // or a value of the graph) the Power kernel.
             string x = Input(node, 0);
-            OnnxConstant exponent = Const(node, Input(node, 1));
+            if (!_constants.TryGetValue(Input(node, 1), out OnnxConstant? exponent) || !_activations.ContainsKey(x)
+                || (exponent.Count != 1 ? null : exponent.Floats is { } ef ? ef[0] : exponent.PlainLongs is { } el ? el[0] : (float?)null)
+                    is not (1f or 2f or 3f or 0.5f or -1f or -0.5f or -2f))
+            {
+                LowerBinary(node, name);
+                return;
+            }
             float? e = exponent.Count != 1 ? null : exponent.Floats is { } f ? f[0] : exponent.PlainLongs is { } l ? l[0] : null;
             int a = Act(node, x);
             int result = e switch
@@ -198,6 +206,64 @@ internal static partial class OnnxImporter
             if (node.OpType == "Mean" && inputs.Length > 1) result = Record(node, OpKind.MulScalar, new[] { result }, scalar: 1f / inputs.Length);
             _activations[Output(node)] = result;
             _ranks[Output(node)] = rank;
+        }
+
+        /// <summary>A broadcasting op of two operands, each an activation (ranked alike) or a constant (a weight).</summary>
+        private int Pair(OnnxNode node, OpKind kind, string a, string b, int rank, OpSettings? settings = null)
+        {
+            if (_constants.ContainsKey(a) && _constants.ContainsKey(b)) throw Unsupported(node, "both operands are constants");
+            int Operand(string value) => _constants.ContainsKey(value) ? ConstantOperand(node, value, rank) : Ranked(node, value, rank);
+            return Record(node, kind, new[] { Operand(a), Operand(b) }, settings: settings);
+        }
+
+        /// <summary>
+        /// Greater, Less, GreaterOrEqual, LessOrEqual, Equal (1 where true, 0 where false: ONNX's bool as float32), Xor
+        /// (not equal), And (a product of 0s and 1s), Or (the larger), Mod (fmod = 1: C's fmod; 0: Python's %, as ONNX
+        /// has it for integers), and Pow of two values: one broadcasting kernel each.
+        /// </summary>
+        private void LowerBinary(OnnxNode node, string name)
+        {
+            string a = Input(node, 0), b = Input(node, 1);
+            int rank = Math.Max(RankOf(a), RankOf(b));
+            (OpKind kind, BinaryFunction function) = node.OpType switch
+            {
+                "Greater" => (OpKind.Binary, BinaryFunction.Greater),
+                "Less" => (OpKind.Binary, BinaryFunction.Less),
+                "GreaterOrEqual" => (OpKind.Binary, BinaryFunction.GreaterOrEqual),
+                "LessOrEqual" => (OpKind.Binary, BinaryFunction.LessOrEqual),
+                "Equal" => (OpKind.Binary, BinaryFunction.Equal),
+                "Xor" => (OpKind.Binary, BinaryFunction.NotEqual),
+                "And" => (OpKind.Mul, BinaryFunction.Power),
+                "Or" => (OpKind.Maximum, BinaryFunction.Power),
+                "Mod" => (OpKind.Binary, IntAttribute(node, "fmod", 0) != 0 ? BinaryFunction.Remainder : BinaryFunction.FloorRemainder),
+                _ => (OpKind.Binary, BinaryFunction.Power),
+            };
+            if (node.OpType == "Mod" && IntAttribute(node, "fmod", 0) == 0 && !(IsIntegral(a) && IsIntegral(b)))
+                throw Unsupported(node, "Mod of floats needs fmod = 1");
+            _activations[Output(node)] = Pair(node, kind, a, b, rank, kind == OpKind.Binary ? new BinarySettings(function) : null);
+            _ranks[Output(node)] = rank;
+        }
+
+        /// <summary>Not: 1 − x, fused steps.</summary>
+        private void LowerNot(OnnxNode node, string name)
+        {
+            string x = Input(node, 0);
+            int negated = Record(node, OpKind.MulScalar, new[] { Act(node, x) }, scalar: -1f);
+            Activation(node, Output(node), OpKind.AddScalar, new[] { negated }, RankOf(x), scalar: 1f);
+        }
+
+        /// <summary>
+        /// Where(c, x, y): (c ≠ 0 ? x : 0) + (c ≠ 0 ? 0 : y), two broadcasting kernels and their sum, which is exactly x or
+        /// y (a product like c · x + (1 − c) · y would turn an infinite x or y into NaN, and Where(mask, x, −∞) is how
+        /// attention masks are written).
+        /// </summary>
+        private void LowerWhere(OnnxNode node, string name)
+        {
+            string c = Input(node, 0), x = Input(node, 1), y = Input(node, 2);
+            int rank = new[] { c, x, y }.Max(RankOf);
+            int kept = Pair(node, OpKind.Binary, c, x, rank, new BinarySettings(BinaryFunction.Keep));
+            int dropped = Pair(node, OpKind.Binary, c, y, rank, new BinarySettings(BinaryFunction.Drop));
+            Activation(node, Output(node), OpKind.Add, new[] { kept, dropped }, rank);
         }
 
         /// <summary>A constant operand of a broadcasting op: a weight, its leading 1s (where a batch dimension would be) dropped.</summary>

@@ -20,6 +20,17 @@ internal static partial class OnnxImporter
         internal static readonly Dictionary<string, Handler> Operators = WithCatalogueNames(new(StringComparer.Ordinal)
         {
             ["Add"] = (l, n, s) => l.LowerArithmetic(n, s),
+            ["And"] = (l, n, s) => l.LowerBinary(n, s),
+            ["Equal"] = (l, n, s) => l.LowerBinary(n, s),
+            ["Greater"] = (l, n, s) => l.LowerBinary(n, s),
+            ["GreaterOrEqual"] = (l, n, s) => l.LowerBinary(n, s),
+            ["Less"] = (l, n, s) => l.LowerBinary(n, s),
+            ["LessOrEqual"] = (l, n, s) => l.LowerBinary(n, s),
+            ["Mod"] = (l, n, s) => l.LowerBinary(n, s),
+            ["Not"] = (l, n, s) => l.LowerNot(n, s),
+            ["Or"] = (l, n, s) => l.LowerBinary(n, s),
+            ["Where"] = (l, n, s) => l.LowerWhere(n, s),
+            ["Xor"] = (l, n, s) => l.LowerBinary(n, s),
             ["AveragePool"] = (l, n, s) => l.LowerPool(n, s),
             ["BatchNormalization"] = (l, n, s) => l.LowerBatchNormalization(n, s),
             ["Cast"] = (l, n, s) => l.LowerCast(n, s),

@@ -185,16 +185,19 @@ internal sealed record SoftmaxOp(int Rows, int Width, bool Log) : KernelOp
 }
 
 /// <summary>
-/// A broadcasting Add, Mul, Maximum or Minimum (<see cref="Operation"/>) over <see cref="Shape"/> per sample; each
-/// operand's strides per sample first, 0 where broadcast.
+/// A broadcasting Add, Mul, Maximum, Minimum or other function of two values (<see cref="Operation"/>; for
+/// <c>Binary</c>, <see cref="Function"/>) over <see cref="Shape"/> per sample; each operand's strides per sample first,
+/// 0 where broadcast.
 /// </summary>
-internal sealed record BroadcastOp(KernelKind Operation, EquatableArray<int> Shape, EquatableArray<int> AStrides, EquatableArray<int> BStrides) : KernelOp
+internal sealed record BroadcastOp(KernelKind Operation, EquatableArray<int> Shape, EquatableArray<int> AStrides, EquatableArray<int> BStrides,
+    BinaryFunction Function = BinaryFunction.Power) : KernelOp
 {
     public override KernelKind Kind => Operation;
 
-    /// <summary>The runtime's operator struct (Kernels/Operators/BinaryOperators.cs).</summary>
+    /// <summary>The runtime's operator struct (Kernels/Operators: BinaryOperators, ComparisonOperators, PowerOperators).</summary>
     public string OperatorName => Operation switch
     {
+        KernelKind.Binary => Function + "Operator",
         KernelKind.Mul => "MultiplyOperator",
         KernelKind.Maximum => "MaximumOperator",
         KernelKind.Minimum => "MinimumOperator",

@@ -84,6 +84,8 @@ internal enum OpKind
     Maximum,
     /// <summary>The smaller of two values, broadcasting as Add (ONNX Min; torch.minimum).</summary>
     Minimum,
+    /// <summary>Another function of two values, broadcasting as Add (BinarySettings: power, remainder, a comparison, Where's halves).</summary>
+    Binary,
 }
 
 /// <summary>What each op is, in one place, for every pass and emitter.</summary>

@@ -49,6 +49,30 @@ internal sealed record AxisPoolSettings(int Axis, int Window, int Stride, int Pa
 /// </summary>
 internal sealed record AxisResampleSettings(int Axis, int OutLength, int Taps, float Fill = 0f) : OpSettings;
 
+/// <summary>What a <c>Binary</c> op computes of its two values (each the runtime's operator struct of that name, + "Operator").</summary>
+internal enum BinaryFunction
+{
+    /// <summary>x to the power y (ONNX Pow of two values).</summary>
+    Power,
+    /// <summary>C's fmod: the sign of x (ONNX Mod, fmod = 1).</summary>
+    Remainder,
+    /// <summary>Python's %: the sign of y (ONNX Mod of integers, fmod = 0).</summary>
+    FloorRemainder,
+    Greater,
+    Less,
+    GreaterOrEqual,
+    LessOrEqual,
+    Equal,
+    NotEqual,
+    /// <summary>x ≠ 0 ? y : 0 (ONNX Where, its true half).</summary>
+    Keep,
+    /// <summary>x ≠ 0 ? 0 : y (ONNX Where, its false half).</summary>
+    Drop,
+}
+
+/// <summary>Binary: the function of two values.</summary>
+internal sealed record BinarySettings(BinaryFunction Function) : OpSettings;
+
 /// <summary>Shrink: what is taken from (or added to) the values beyond ±lambd (the op's Scalar).</summary>
 internal sealed record ShrinkSettings(float Bias) : OpSettings;
 

@@ -22,9 +22,9 @@ internal static class ElementwiseOps
     public static void Register(OpCatalogue.Builder catalogue)
     {
         catalogue.Shape(Unary, OneValue);
-        catalogue.Shape(Broadcast, OpKind.Add, OpKind.Mul, OpKind.Maximum, OpKind.Minimum);
+        catalogue.Shape(Broadcast, OpKind.Add, OpKind.Mul, OpKind.Maximum, OpKind.Minimum, OpKind.Binary);
         catalogue.Evaluate(c => EvaluationContext.Map(c.X, Function(c.Node.Source)), OneValue);
-        catalogue.Evaluate(EvaluateBroadcast, OpKind.Add, OpKind.Mul, OpKind.Maximum, OpKind.Minimum);
+        catalogue.Evaluate(EvaluateBroadcast, OpKind.Add, OpKind.Mul, OpKind.Maximum, OpKind.Minimum, OpKind.Binary);
         catalogue.Lower(LowerElementwise, KernelKind.Elementwise);
         // Named alike as a Tensor method and an ONNX operator (Silu and Dropout are C# only: ONNX writes x·σ(x), and Dropout is Identity there).
         catalogue.ByName(onnx: true, OpKind.Relu, OpKind.Sigmoid, OpKind.Tanh, OpKind.Erf, OpKind.Sqrt, OpKind.Exp, OpKind.Reciprocal,
@@ -32,7 +32,7 @@ internal static class ElementwiseOps
             OpKind.Sin, OpKind.Cos, OpKind.Tan, OpKind.Sinh, OpKind.Cosh, OpKind.Asinh, OpKind.Acosh, OpKind.Atanh,
             OpKind.Asin, OpKind.Acos, OpKind.Atan);
         catalogue.ByName(onnx: false, OpKind.Silu, OpKind.Dropout);
-        catalogue.Lower(LowerBroadcast, KernelKind.Add, KernelKind.Mul, KernelKind.Maximum, KernelKind.Minimum);
+        catalogue.Lower(LowerBroadcast, KernelKind.Add, KernelKind.Mul, KernelKind.Maximum, KernelKind.Minimum, KernelKind.Binary);
     }
 
     /// <summary>Activations, scalar <c>+</c>/<c>×</c>, clamps, QuantizeLinear, Dropout: the input's shape; on a weight tensor, a constant (Passes/FoldConstants).</summary>
@@ -99,12 +99,29 @@ internal static class ElementwiseOps
                     OpKind.Mul => va[oa] * vb[ob],
                     // NaN wins, as ONNX Max and Min and the kernels' vector max and min have it.
                     OpKind.Maximum => double.IsNaN(va[oa]) || double.IsNaN(vb[ob]) ? double.NaN : Math.Max(va[oa], vb[ob]),
+                    OpKind.Binary => Binary(((BinarySettings)context.Node.Source.Settings!).Function, va[oa], vb[ob]),
                     _ => double.IsNaN(va[oa]) || double.IsNaN(vb[ob]) ? double.NaN : Math.Min(va[oa], vb[ob]),
                 });
             }
         }
         return y;
     }
+
+    /// <summary>A function of two values in double, as the reference computes it (the kernels' operator structs agree).</summary>
+    public static double Binary(BinaryFunction function, double x, double y) => function switch
+    {
+        BinaryFunction.Power => Math.Pow(x, y),
+        BinaryFunction.Remainder => x % y,
+        BinaryFunction.FloorRemainder => x % y is var r && r != 0 && (r < 0) != (y < 0) ? r + y : x % y,
+        BinaryFunction.Greater => x > y ? 1 : 0,
+        BinaryFunction.Less => x < y ? 1 : 0,
+        BinaryFunction.GreaterOrEqual => x >= y ? 1 : 0,
+        BinaryFunction.LessOrEqual => x <= y ? 1 : 0,
+        BinaryFunction.Equal => x == y ? 1 : 0,
+        BinaryFunction.NotEqual => x != y ? 1 : 0,
+        BinaryFunction.Keep => x != 0 ? y : 0,
+        _ => x != 0 ? 0 : y,
+    };
 
     /// <summary>
     /// What a one-value op computes, in double as the eager reference (<c>ReferenceMath</c>); the caller rounds each
@@ -192,9 +209,11 @@ internal static class ElementwiseOps
         Node a = context.Input, b = context.Graph.Nodes[context.Root.Inputs[1]];
         int[] shape = context.Root.Shape;
         string between = context.Group.Kind switch { KernelKind.Add => "+", KernelKind.Mul => "×", _ => "and" };
-        string title = $"{context.Group.Kind}: {LoweringContext.Describe(a)} {between} {LoweringContext.Describe(b)} → {Node.Format(shape)}" + context.After;
+        BinaryFunction function = context.Root.Source.Settings is BinarySettings binary ? binary.Function : BinaryFunction.Power;
+        string what = context.Group.Kind == KernelKind.Binary ? function.ToString() : context.Group.Kind.ToString();
+        string title = $"{what}: {LoweringContext.Describe(a)} {between} {LoweringContext.Describe(b)} → {Node.Format(shape)}" + context.After;
         var broadcast = new BroadcastOp(context.Group.Kind, new EquatableArray<int>(shape),
-            new EquatableArray<int>(ElementwiseOps.BroadcastStrides(a, shape)), new EquatableArray<int>(ElementwiseOps.BroadcastStrides(b, shape)));
+            new EquatableArray<int>(ElementwiseOps.BroadcastStrides(a, shape)), new EquatableArray<int>(ElementwiseOps.BroadcastStrides(b, shape)), function);
         return new KernelPlan(context.Index, title, context.Sources.ToEquatableArray(), context.Where(a), context.Where(b), context.Output, broadcast, context.Epilogue.ToEquatableArray(), context.Root.ElementCount);
     }
 }

@@ -60,6 +60,7 @@ internal static class FuseEpilogues
                 OpKind.Add => KernelKind.Add,
                 OpKind.Mul => KernelKind.Mul,
                 OpKind.Maximum => KernelKind.Maximum,
+                OpKind.Binary => KernelKind.Binary,
                 OpKind.Minimum => KernelKind.Minimum,
                 _ when OpKinds.IsUnaryElementwise(node.Kind) => KernelKind.Elementwise,
                 _ => null,
@@ -72,7 +73,7 @@ internal static class FuseEpilogues
                 group.Composed.AddRange(composed);
                 group.Absorbed.InsertRange(0, composed);
             }
-            if (kind is KernelKind.Linear or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.Winograd or KernelKind.Add or KernelKind.Mul or KernelKind.Maximum or KernelKind.Minimum or KernelKind.MatMul or KernelKind.Elementwise)
+            if (kind is KernelKind.Linear or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.Winograd or KernelKind.Add or KernelKind.Mul or KernelKind.Maximum or KernelKind.Minimum or KernelKind.Binary or KernelKind.MatMul or KernelKind.Elementwise)
             {
                 while (true)
                 {
