@@ -270,10 +270,31 @@ internal static partial class OnnxImporter
         /// <summary>BatchNormalization.</summary>
         private void LowerBatchNormalization(OnnxNode node, string name)
         {
-            if (_whole) throw Unsupported(node, WholeConvolution);
-            if (node.Outputs.Count > 1 && node.Outputs.Skip(1).Any(o => o.Length > 0)) throw Unsupported(node, "training-mode outputs are not supported");
+            if (node.Outputs.Count > 1 && node.Outputs.Skip(1).Any(o => o.Length > 0) || IntAttribute(node, "training_mode", 0) != 0)
+                throw Unsupported(node, "training mode (statistics of the batch, running statistics as outputs) is not supported");
             if (IntAttribute(node, "spatial", 1) != 1) throw Unsupported(node, "spatial = 0 (statistics per position, before opset 9) is not supported");
             string x = Input(node, 0);
+            if (_whole || Enumerable.Range(1, 4).Any(i => !_constants.ContainsKey(Input(node, i))))
+            {
+                // Compiled whole, or statistics given as model inputs: (x − mean) · scale / √(var + ε) + bias, broadcast per
+                // channel (dimension 1), as fused steps and products; the parts known at build time fold.
+                int rank = RankOf(x);
+                int[] sample = SampleShape(node, x);
+                if (sample.Length < Lead + 1) throw Unsupported(node, "the input must be [N, C, …]");
+                int channels = sample[Lead], trailing = sample.Length - Lead - 1;
+                int Column(int input)
+                {
+                    string value = Input(node, input);
+                    if (!_constants.TryGetValue(value, out OnnxConstant? c)) return ChannelColumn(node, value, channels, trailing, rank);
+                    if (c.Floats is null || c.Count != channels) throw Unsupported(node, $"'{value}' must hold one float per channel ({channels})");
+                    return Parameter(node, value, c.Reshaped(new long[] { channels }.Concat(Enumerable.Repeat(1L, trailing)).ToArray()));
+                }
+                int variance = Record(node, OpKind.AddScalar, new[] { Column(4) }, scalar: FloatAttribute(node, "epsilon", 1e-5f));
+                int factor = Record(node, OpKind.Mul, new[] { Column(1), Record(node, OpKind.Reciprocal, new[] { Record(node, OpKind.Sqrt, new[] { variance }) }) });
+                int centered = Record(node, OpKind.Add, new[] { Act(node, x), Record(node, OpKind.MulScalar, new[] { Column(3) }, scalar: -1f) });
+                Activation(node, Output(node), OpKind.Add, new[] { Record(node, OpKind.Mul, new[] { centered, factor }), Column(2) }, rank);
+                return;
+            }
             string[] parts = { "weight", "bias", "running_mean", "running_var" };
             for (int i = 0; i < 4; i++) _weights.Add(new(name + "." + parts[i], Const(node, Input(node, i + 1))));
             Activation(node, Output(node), OpKind.BatchNorm, new[] { Act(node, x) }, RankOf(x), name, FloatAttribute(node, "epsilon", 1e-5f));

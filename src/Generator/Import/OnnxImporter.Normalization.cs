@@ -154,26 +154,42 @@ internal static partial class OnnxImporter
             int groups = grouped ? (int)IntAttribute(node, "num_groups", 0) : channels;
             if (groups <= 0 || channels % groups != 0) throw Unsupported(node, $"{channels} channels do not split into {groups} groups");
             int width = checked(channels / groups * spatial);
-            OnnxConstant scale = Const(node, Input(node, 1)), bias = Const(node, Input(node, 2));
             float[] PerChannel(OnnxConstant c, string what)
             {
                 // Opset 18's GroupNormalization gives one value per group; the others, one per channel.
                 if (c.Floats is null || c.Count != channels && c.Count != groups) throw Unsupported(node, $"{what} must hold one float per channel or per group");
                 return c.Count == channels ? c.Floats : Enumerable.Range(0, channels).Select(ch => c.Floats[ch / (channels / groups)]).ToArray();
             }
-            float[] gamma = PerChannel(scale, "the scale"), beta = PerChannel(bias, "the bias");
             _weights.Add(new(name + ".weight", new OnnxConstant(new long[] { width }, Enumerable.Repeat(1f, width).ToArray(), null)));
             _weights.Add(new(name + ".bias", new OnnxConstant(new long[] { width }, new float[width], null)));
             int[] lead = sample.Take(Lead).ToArray();
             int result = Record(node, OpKind.Reshape, new[] { Act(node, x) }, settings: new ReshapeSettings(new EquatableArray<int>(lead.Concat(new[] { groups, width }).ToArray())));
             result = Record(node, OpKind.LayerNorm, new[] { result }, name, FloatAttribute(node, "epsilon", 1e-5f));
             result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(lead.Concat(new[] { channels, spatial }).ToArray())));
-            int Column(string suffix, float[] values) => Parameter(node, name + suffix, new OnnxConstant(new long[] { channels, 1 }, values, null));
-            result = Record(node, OpKind.Mul, new[] { result, Column(".scale", gamma) });
-            result = Record(node, OpKind.Add, new[] { result, Column(".shift", beta) });
+            // The scale and bias: weights [channels, 1] when known at build time, else values of the graph (one per channel) as columns.
+            int Column(int input, string suffix, string what) => _constants.TryGetValue(Input(node, input), out OnnxConstant? c)
+                ? Parameter(node, name + suffix, new OnnxConstant(new long[] { channels, 1 }, PerChannel(c, what), null))
+                : ChannelColumn(node, Input(node, input), channels, 1, rank - 1);
+            result = Record(node, OpKind.Mul, new[] { result, Column(1, ".scale", "the scale") });
+            result = Record(node, OpKind.Add, new[] { result, Column(2, ".shift", "the bias") });
             result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(sample)));
             _activations[Output(node)] = result;
             _ranks[Output(node)] = rank;
+        }
+
+        /// <summary>
+        /// A per-channel vector that is a value of the graph (a model input, compiled whole), as a column that broadcasts over
+        /// a value of <paramref name="rank"/>: [channels, 1 × <paramref name="trailing"/>], leading 1s before it.
+        /// </summary>
+        private int ChannelColumn(OnnxNode node, string value, int channels, int trailing, int rank)
+        {
+            if (!_whole) throw Unsupported(node, $"'{value}' must be known at build time (a value of the graph is supported where the graph is compiled whole)");
+            int[] shape = SampleShape(node, value);
+            if (shape.Aggregate(1, (p, d) => checked(p * d)) != channels) throw Unsupported(node, $"'{value}' must hold one value per channel ({channels})");
+            int[] column = new[] { channels }.Concat(Enumerable.Repeat(1, trailing)).ToArray();
+            int result = Record(node, OpKind.Reshape, new[] { Act(node, value) }, settings: new ReshapeSettings(new EquatableArray<int>(column)));
+            for (int r = column.Length + 1; r < rank; r++) result = Record(node, OpKind.Unsqueeze, new[] { result }, settings: new AxisSettings(0));
+            return result;
         }
 
         /// <summary>Softmax, LogSoftmax.</summary>
