@@ -48,7 +48,7 @@ onnx.save(model, os.path.join(here, "Models", "onnx_typed.onnx"))
 print("onnx_typed: written (opset 13)")
 
 
-# onnx_logic.onnx: comparisons, logic, Where (with −∞, as attention masks write it), Mod and Pow of two values, on
+# onnx_logic.onnx: comparisons, logic, Where (with −∞, as attention masks write it), Mod and Pow of two values, ArgMax and ArgMin, on
 # float32 inputs a and b [N, 5]; bool and float32 outputs (OnnxModels.cs: OnnxLogic).
 c = helper.make_tensor
 logic_nodes = [
@@ -65,13 +65,16 @@ logic_nodes = [
     helper.make_node("Pow", ["a", "two_and_half"], ["power_const"]),
     helper.make_node("Mod", ["a", "b"], ["remainder"], fmod=1),
     helper.make_node("Equal", ["a", "a"], ["self_equal"]),
+    helper.make_node("ArgMax", ["a"], ["argmax"], axis=1, keepdims=0),
+    helper.make_node("ArgMin", ["b"], ["argmin"], axis=-1, keepdims=1),
 ]
 logic = helper.make_graph(logic_nodes, "logic", [
     helper.make_tensor_value_info("a", TensorProto.FLOAT, ["N", 5]),
     helper.make_tensor_value_info("b", TensorProto.FLOAT, ["N", 5]),
 ], [helper.make_tensor_value_info(n, t, ["N", 5]) for n, t in [
     ("both", TensorProto.BOOL), ("either", TensorProto.BOOL), ("none_or_both", TensorProto.BOOL), ("masked", TensorProto.FLOAT),
-    ("power", TensorProto.FLOAT), ("power_const", TensorProto.FLOAT), ("remainder", TensorProto.FLOAT), ("self_equal", TensorProto.BOOL)]],
+    ("power", TensorProto.FLOAT), ("power_const", TensorProto.FLOAT), ("remainder", TensorProto.FLOAT), ("self_equal", TensorProto.BOOL)]]
+    + [helper.make_tensor_value_info("argmax", TensorProto.INT64, ["N"]), helper.make_tensor_value_info("argmin", TensorProto.INT64, ["N", 1])],
     [c("half", TensorProto.FLOAT, [], [0.5]), c("minus_inf", TensorProto.FLOAT, [], [float("-inf")]),
      c("tenth", TensorProto.FLOAT, [], [0.1]), c("two_and_half", TensorProto.FLOAT, [], [2.5])])
 model = helper.make_model(logic, opset_imports=[helper.make_opsetid("", 13)], producer_name="make_typed.py")

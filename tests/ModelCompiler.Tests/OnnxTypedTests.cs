@@ -71,7 +71,7 @@ public class OnnxTypedTests
     [Theory]
     [InlineData(1)]
     [InlineData(7)]
-    public void Comparisons_logic_Where_Mod_and_Pow_match_ONNX_Runtime(int batch)
+    public void Comparisons_logic_Where_Mod_Pow_ArgMax_and_ArgMin_match_ONNX_Runtime(int batch)
     {
         float[] a = Numerics.Random(batch * 5, seed: batch + 40, scale: 3);
         float[] b = Numerics.Random(batch * 5, seed: batch + 41, scale: 3);
@@ -79,7 +79,8 @@ public class OnnxTypedTests
         var both = new bool[batch * 5]; var either = new bool[batch * 5]; var noneOrBoth = new bool[batch * 5];
         var masked = new float[batch * 5]; var power = new float[batch * 5]; var powerConst = new float[batch * 5];
         var remainder = new float[batch * 5]; var selfEqual = new bool[batch * 5];
-        OnnxLogic.Predict(a, b, both, either, noneOrBoth, masked, power, powerConst, remainder, selfEqual, batch);
+        var argmax = new long[batch]; var argmin = new long[batch];
+        OnnxLogic.Predict(a, b, both, either, noneOrBoth, masked, power, powerConst, remainder, selfEqual, argmax, argmin, batch);
 
         using var session = new InferenceSession(Path.Combine(Numerics.ModelsFolder, "onnx_logic.onnx"));
         using var results = session.Run(new[]
@@ -92,6 +93,8 @@ public class OnnxTypedTests
         Assert.Equal(Expected<bool>("either"), either);
         Assert.Equal(Expected<bool>("none_or_both"), noneOrBoth);
         Assert.Equal(Expected<bool>("self_equal"), selfEqual);
+        Assert.Equal(Expected<long>("argmax"), argmax);
+        Assert.Equal(Expected<long>("argmin"), argmin);
         Assert.Equal(Expected<float>("masked"), masked); // exactly a, or −∞ (never NaN)
         Assert.Contains(masked, float.IsNegativeInfinity);
         // Pow of a negative base by 2.5 is NaN in both; the rest within float32 rounding.

@@ -192,6 +192,42 @@ internal static partial class OnnxImporter
             return result;
         }
 
+        /// <summary>
+        /// ArgMax, ArgMin: the index of the first largest (smallest) value along an axis, as Hardmax's one-hot row (NaN
+        /// counts as the largest, as numpy's argmax) times the indices 0 … n−1, summed along the axis; ArgMin is ArgMax of
+        /// −x. The index is a whole number in float32 (an int64 output converts at the edge). select_last_index is
+        /// MC0013.
+        /// </summary>
+        private void LowerArgMax(OnnxNode node, string name)
+        {
+            if (IntAttribute(node, "select_last_index", 0) != 0) throw Unsupported(node, "select_last_index = 1 is not supported");
+            string x = Input(node, 0);
+            int rank = RankOf(x);
+            int axis = SampleAxis(node, IntAttribute(node, "axis", 0), rank);
+            int[] sample = SampleShape(node, x);
+            int width = sample[axis - 1], trailing = sample.Length - axis;
+            int a = Act(node, x);
+            if (node.OpType == "ArgMin") a = Record(node, OpKind.MulScalar, new[] { a }, scalar: -1f);
+            int onehot;
+            if (axis == rank - 1) onehot = Record(node, OpKind.Hardmax, new[] { a });
+            else
+            {
+                int[] order = Enumerable.Range(0, sample.Length).Where(d => d != axis - 1).Append(axis - 1).ToArray();
+                int[] back = new int[order.Length];
+                for (int d = 0; d < order.Length; d++) back[order[d]] = d;
+                onehot = Record(node, OpKind.Permute, new[] { a }, settings: new PermuteSettings(order.ToEquatableArray()));
+                onehot = Record(node, OpKind.Hardmax, new[] { onehot });
+                onehot = Record(node, OpKind.Permute, new[] { onehot }, settings: new PermuteSettings(back.ToEquatableArray()));
+            }
+            var indices = new OnnxConstant(new long[] { width }.Concat(Enumerable.Repeat(1L, trailing)).ToArray(), Enumerable.Range(0, width).Select(i => (float)i).ToArray(), null);
+            int result = Record(node, OpKind.Mul, new[] { onehot, Parameter(node, name + ".indices", indices) });
+            result = Record(node, OpKind.Reduce, new[] { result }, settings: new ReduceSettings(axis - 1, ReduceKind.Sum));
+            bool keep = IntAttribute(node, "keepdims", 1) != 0;
+            if (keep) result = Record(node, OpKind.Unsqueeze, new[] { result }, settings: new AxisSettings(axis - 1));
+            _activations[Output(node)] = result;
+            _ranks[Output(node)] = keep ? rank : rank - 1;
+        }
+
         /// <summary>Softmax, LogSoftmax.</summary>
         private void LowerSoftmax(OnnxNode node, string name)
         {

@@ -21,6 +21,8 @@ internal static partial class OnnxImporter
         {
             ["Add"] = (l, n, s) => l.LowerArithmetic(n, s),
             ["And"] = (l, n, s) => l.LowerBinary(n, s),
+            ["ArgMax"] = (l, n, s) => l.LowerArgMax(n, s),
+            ["ArgMin"] = (l, n, s) => l.LowerArgMax(n, s),
             ["Equal"] = (l, n, s) => l.LowerBinary(n, s),
             ["Greater"] = (l, n, s) => l.LowerBinary(n, s),
             ["GreaterOrEqual"] = (l, n, s) => l.LowerBinary(n, s),
