@@ -208,17 +208,7 @@ internal static partial class OnnxImporter
             int width = sample[axis - 1], trailing = sample.Length - axis;
             int a = Act(node, x);
             if (node.OpType == "ArgMin") a = Record(node, OpKind.MulScalar, new[] { a }, scalar: -1f);
-            int onehot;
-            if (axis == rank - 1) onehot = Record(node, OpKind.Hardmax, new[] { a });
-            else
-            {
-                int[] order = Enumerable.Range(0, sample.Length).Where(d => d != axis - 1).Append(axis - 1).ToArray();
-                int[] back = new int[order.Length];
-                for (int d = 0; d < order.Length; d++) back[order[d]] = d;
-                onehot = Record(node, OpKind.Permute, new[] { a }, settings: new PermuteSettings(order.ToEquatableArray()));
-                onehot = Record(node, OpKind.Hardmax, new[] { onehot });
-                onehot = Record(node, OpKind.Permute, new[] { onehot }, settings: new PermuteSettings(back.ToEquatableArray()));
-            }
+            int onehot = AlongAxis(node, OpKind.Hardmax, a, axis, rank, sample);
             var indices = new OnnxConstant(new long[] { width }.Concat(Enumerable.Repeat(1L, trailing)).ToArray(), Enumerable.Range(0, width).Select(i => (float)i).ToArray(), null);
             int result = Record(node, OpKind.Mul, new[] { onehot, Parameter(node, name + ".indices", indices) });
             result = Record(node, OpKind.Reduce, new[] { result }, settings: new ReduceSettings(axis - 1, ReduceKind.Sum));
@@ -252,18 +242,24 @@ internal static partial class OnnxImporter
                 result = Record(node, kind, new[] { result });
                 result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(sample)));
             }
-            else
-            {
-                // Along another axis: that axis moved last, normalized, and moved back (two strided copies).
-                int[] order = Enumerable.Range(0, sample.Length).Where(d => d != axis - 1).Append(axis - 1).ToArray();
-                int[] back = new int[order.Length];
-                for (int d = 0; d < order.Length; d++) back[order[d]] = d;
-                result = Record(node, OpKind.Permute, new[] { a }, settings: new PermuteSettings(order.ToEquatableArray()));
-                result = Record(node, kind, new[] { result });
-                result = Record(node, OpKind.Permute, new[] { result }, settings: new PermuteSettings(back.ToEquatableArray()));
-            }
+            else result = AlongAxis(node, kind, a, axis, rank, sample);
             _activations[Output(node)] = result;
             _ranks[Output(node)] = rank;
+        }
+
+        /// <summary>
+        /// A row op (Softmax, LogSoftmax, Hardmax) along <paramref name="axis"/> of a value: directly on the last axis; along
+        /// another, that axis moved last, the op, and moved back (two strided copies).
+        /// </summary>
+        private int AlongAxis(OnnxNode node, OpKind kind, int value, int axis, int rank, int[] sample)
+        {
+            if (axis == rank - 1) return Record(node, kind, new[] { value });
+            int[] order = Enumerable.Range(0, sample.Length).Where(d => d != axis - 1).Append(axis - 1).ToArray();
+            int[] back = new int[order.Length];
+            for (int d = 0; d < order.Length; d++) back[order[d]] = d;
+            int result = Record(node, OpKind.Permute, new[] { value }, settings: new PermuteSettings(order.ToEquatableArray()));
+            result = Record(node, kind, new[] { result });
+            return Record(node, OpKind.Permute, new[] { result }, settings: new PermuteSettings(back.ToEquatableArray()));
         }
     }
 }
