@@ -251,12 +251,14 @@ internal static class GpuBodies
     /// <summary>MatMul of two activations (or an activation and one shared matrix).</summary>
     private static void WriteMatMul(SourceWriter w, KernelPlan k, MatMulOp matMul, Func<KernelPlan, string, string> chain)
     {
-        // Products p = s · RowsPerSample + …, each [m, k] · [k, n]; b at p · bStride (0: one matrix for all).
+        // Products p = s · RowsPerSample + …, each [m, k] · [k, n]; b at p · bStride (0: one matrix for all), or at
+        // (p mod BPeriod) · bStride for a cycle of weight matrices.
         int bStride = matMul.BStride;
         w.Line($"const int M = {matMul.M}, K = {matMul.K}, N = {matMul.N};");
         w.Line($"long p = s * {matMul.Count} + t / (M * N); int r = (int)(t % (M * N)), row = r / N, col = r % N;");
         w.Line("float sum = 0f;");
-        w.Line($"for (int j = 0; j < K; j++) sum += a[(p * M + row) * K + j] * b[p * {bStride} + (long)j * N + col];");
+        string matrix = matMul.BPeriod > 0 ? $"(p % {matMul.BPeriod})" : "p";
+        w.Line($"for (int j = 0; j < K; j++) sum += a[(p * M + row) * K + j] * b[{matrix} * {bStride} + (long)j * N + col];");
         w.Line($"y[(p * M + row) * N + col] = {chain(k, "sum")};");
     }
 

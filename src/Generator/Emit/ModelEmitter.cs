@@ -447,7 +447,7 @@ internal static partial class ModelEmitter
             case ConvOp c:
                 return ConvolutionCall(k, c, a, output, rows, scratch);
             case MatMulOp m:
-                return $"{K}MatMul.Run<{OperatorName(k)}>(a: ref {a}, b: ref {Ref(k.B!)}, c: ref {output}, count: rows * {m.Count}, m: {m.M}, k: {m.K}, n: {m.N}, bStride: {m.BStride});";
+                return $"{K}MatMul.Run<{OperatorName(k)}>(a: ref {a}, b: ref {Ref(k.B!)}, c: ref {output}, count: rows * {m.Count}, m: {m.M}, k: {m.K}, n: {m.N}, bStride: {m.BStride}{(m.BPeriod > 0 ? $", bPeriod: {m.BPeriod}" : "")});";
             case StridedOp:
                 return $"{K}Strided.Copy(source: ref {a}, sourceStrides: K{k.Index}SourceStrides, destination: ref {output}, "
                     + $"destinationStrides: K{k.Index}DestinationStrides, rows: rows, shape: K{k.Index}Shape);";

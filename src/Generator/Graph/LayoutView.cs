@@ -40,6 +40,24 @@ internal sealed class LayoutView
                 EquatableArray<int> order = ((PermuteSettings)node.Resolved!).Order;
                 return new LayoutView(order.Select(d => Shape[d]).ToArray(), order.Select(d => Strides[d]).ToArray(), Offset);
             }
+            case OpKind.Windows:
+            {
+                // [lead…, C, S₁…Sₛ] → [lead…, O₁…Oₛ, C, K₁…Kₛ]: position o_i steps stride_i along S_i, tap t_i steps
+                // dilation_i (backwards from the last tap when flipped).
+                var windows = (WindowsSettings)node.Source.Settings!;
+                int spatial = windows.Kernel.Count, lead = Shape.Length - 1 - spatial;
+                var strides = new List<int>(Strides.Take(lead));
+                int offset = Offset;
+                for (int i = 0; i < spatial; i++) strides.Add(windows.Strides[i] * Strides[lead + 1 + i]);
+                strides.Add(Strides[lead]);
+                for (int i = 0; i < spatial; i++)
+                {
+                    int step = windows.Dilations[i] * Strides[lead + 1 + i];
+                    strides.Add(windows.Flipped ? -step : step);
+                    if (windows.Flipped) offset += (windows.Kernel[i] - 1) * step;
+                }
+                return new LayoutView((int[])node.Shape.Clone(), strides.ToArray(), offset);
+            }
             case OpKind.Reshape or OpKind.Flatten or OpKind.Dropout or OpKind.Unsqueeze or OpKind.Squeeze:
                 return Reshape(node.Shape);
             default:

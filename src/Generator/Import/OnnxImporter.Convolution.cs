@@ -15,23 +15,33 @@ internal static partial class OnnxImporter
         private const string WholeConvolution = "its input's first dimension must be the batch, and this graph is compiled whole "
             + "(its inputs do not all have one, or it computes across it)";
 
-        /// <summary>Conv.</summary>
+        /// <summary>
+        /// Conv: 1-D and 2-D with filters known at build time, the batch first, one stride and dilation on every axis and
+        /// pads that give the outputs even padding gives, on the convolution kernels (direct, Winograd, im2col GEMM,
+        /// depthwise; fused epilogues); every other convolution by windows (<see cref="ConvolutionByWindows"/>).
+        /// </summary>
         private void LowerConv(OnnxNode node, string name)
         {
-            if (_whole) throw Unsupported(node, WholeConvolution);
             string x = Input(node, 0);
-            int rank = RankOf(x);
-            OnnxConstant w = Const(node, Input(node, 1));
-            if (w.Floats is null || w.Dims.Length != rank || rank is not (3 or 4)) throw Unsupported(node, "only 1-D and 2-D convolutions with float32 weights are supported");
-            int spatial = rank - 2;
-            int stride = Uniform(node, "strides", spatial, 1), dilation = Uniform(node, "dilations", spatial, 1);
+            int rank = RankOf(x), spatial = rank - 2;
+            if (_whole || rank is not (3 or 4) || !_constants.TryGetValue(Input(node, 1), out OnnxConstant? w) || w.Floats is null || w.Dims.Length != rank)
+            {
+                ConvolutionByWindows(node, name, transposed: false);
+                return;
+            }
+            int[] strides = SpatialInts(node, "strides", spatial, 1), dilations = SpatialInts(node, "dilations", spatial, 1);
             // Rectangular kernels (1×3, 3×1) and a padding per axis; the strides and dilations are the same on both.
             int[] kernel = w.Dims.Skip(2).Select(k => (int)k).ToArray();
-            int[] padding = Padding(node, x, spatial, kernel, stride, dilation);
+            int[]? padding = strides.Distinct().Count() == 1 && dilations.Distinct().Count() == 1 ? Padding(node, x, kernel, strides[0], dilations[0]) : null;
+            if (padding is null)
+            {
+                ConvolutionByWindows(node, name, transposed: false);
+                return;
+            }
             int groups = (int)IntAttribute(node, "group", 1);
             _weights.Add(new(name + ".weight", w));
             if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0) _weights.Add(new(name + ".bias", Const(node, Input(node, 2))));
-            var settings = new ConvSettings(stride, padding[spatial - 1], dilation, groups) { VerticalPadding = spatial == 2 ? padding[0] : -1 };
+            var settings = new ConvSettings(strides[0], padding[spatial - 1], dilations[0], groups) { VerticalPadding = spatial == 2 ? padding[0] : -1 };
             Activation(node, Output(node), rank == 4 ? OpKind.Conv2d : OpKind.Conv1d, new[] { Act(node, x) }, rank, name, settings: settings);
         }
 
@@ -44,15 +54,19 @@ internal static partial class OnnxImporter
         /// </summary>
         private void LowerConvTranspose(OnnxNode node, string name)
         {
-            if (_whole) throw Unsupported(node, WholeConvolution);
             string x = Input(node, 0);
-            int rank = RankOf(x);
-            OnnxConstant w = Const(node, Input(node, 1));
-            if (w.Floats is null || w.Dims.Length != rank || rank is not (3 or 4)) throw Unsupported(node, "only 1-D and 2-D transposed convolutions with float32 weights are supported");
-            if (node.Attributes.Any(a => a.Name == "output_shape")) throw Unsupported(node, "output_shape is not supported; export with pads and output_padding");
-            if (Text(node, "auto_pad", "NOTSET") != "NOTSET") throw Unsupported(node, "auto_pad is not supported; export with explicit pads");
-            int spatial = rank - 2;
-            int stride = Uniform(node, "strides", spatial, 1), dilation = Uniform(node, "dilations", spatial, 1);
+            int rank = RankOf(x), spatial = rank - 2;
+            // Anything but the common case (known 1-D or 2-D filters, the batch first, one stride and dilation, symmetric
+            // pads) is a convolution by windows.
+            if (_whole || rank is not (3 or 4) || !_constants.TryGetValue(Input(node, 1), out OnnxConstant? w) || w.Floats is null || w.Dims.Length != rank
+                || node.Attributes.Any(a => a.Name == "output_shape") || Text(node, "auto_pad", "NOTSET") != "NOTSET"
+                || SpatialInts(node, "strides", spatial, 1).Distinct().Count() != 1 || SpatialInts(node, "dilations", spatial, 1).Distinct().Count() != 1
+                || node.Attributes.FirstOrDefault(a => a.Name == "pads")?.Ints is { Count: > 0 } given && !given.Take(spatial).SequenceEqual(given.Skip(spatial)))
+            {
+                ConvolutionByWindows(node, name, transposed: true);
+                return;
+            }
+            int stride = SpatialInts(node, "strides", spatial, 1)[0], dilation = SpatialInts(node, "dilations", spatial, 1)[0];
             int groups = (int)IntAttribute(node, "group", 1);
             int[] sample = SampleShape(node, x);
             int channels = sample[0], outPerGroup = (int)w.Dims[1], inPerGroup = channels / Math.Max(1, groups);
@@ -177,15 +191,8 @@ internal static partial class OnnxImporter
         {
             int rank = RankOf(x), spatial = rank - 2 - Lead;
             if (spatial < 1 || spatial > 3) throw Unsupported(node, $"a pool needs an input of [N, C, …] with 1 to 3 spatial dimensions");
-            int[] Ints(string attribute, int fallback)
-            {
-                List<long>? values = node.Attributes.FirstOrDefault(a => a.Name == attribute)?.Ints;
-                if (values is null || values.Count == 0) return Enumerable.Repeat(fallback, spatial).ToArray();
-                if (values.Count != spatial || values.Any(v => v < 1 || v > 1 << 20)) throw Unsupported(node, $"{attribute} [{string.Join(", ", values)}] does not fit a {spatial}-D pool");
-                return values.Select(v => (int)v).ToArray();
-            }
-            int[] window = Ints("kernel_shape", -1), strides = Ints("strides", 1), dilations = Ints("dilations", 1);
-            if (window.Any(k => k < 1)) throw Unsupported(node, "kernel_shape is missing");
+            if (node.Attributes.FirstOrDefault(a => a.Name == "kernel_shape")?.Ints is not { Count: > 0 }) throw Unsupported(node, "kernel_shape is missing");
+            int[] window = SpatialInts(node, "kernel_shape", spatial, 1), strides = SpatialInts(node, "strides", spatial, 1), dilations = SpatialInts(node, "dilations", spatial, 1);
             (int[] begin, int[] end) = Pads(node, x, window, strides, dilations);
             bool max = node.OpType == "MaxPool", countPadding = IntAttribute(node, "count_include_pad", 0) != 0, ceil = IntAttribute(node, "ceil_mode", 0) != 0;
             int result = Act(node, x);

@@ -619,10 +619,12 @@ internal static partial class OnnxImporter
         /// Conv and pool padding as one number per spatial axis (the same before and after). ONNX may pad the end less than
         /// the start (CNTK and TensorFlow exports do, for stride 2); when that yields the same output size as padding both
         /// sides alike, no window reads the difference, so it is the same computation. The same holds for ceil_mode.
-        /// <c>auto_pad</c> SAME_UPPER, SAME_LOWER and VALID are turned into pads first, as ONNX defines them.
+        /// <c>auto_pad</c> SAME_UPPER, SAME_LOWER and VALID are turned into pads first, as ONNX defines them. Null when the
+        /// pads give other outputs than even padding would.
         /// </summary>
-        private int[] Padding(OnnxNode node, string x, int spatial, int[] kernel, int stride, int dilation)
+        private int[]? Padding(OnnxNode node, string x, int[] kernel, int stride, int dilation)
         {
+            int spatial = kernel.Length;
             (int[] begin, int[] end) = Pads(node, x, kernel, Enumerable.Repeat(stride, spatial).ToArray(), Enumerable.Repeat(dilation, spatial).ToArray());
             int[] shape = SampleShape(node, x);
             for (int d = 0; d < spatial; d++)
@@ -632,9 +634,7 @@ internal static partial class OnnxImporter
                 long size = shape[shape.Length - spatial + d];
                 long reach = (long)dilation * (kernel[d] - 1) + 1;
                 long span = size + start + finish - reach, same = size + 2 * start - reach;
-                long given = span / stride + 1;
-                if (span < 0 || same < 0 || given != same / stride + 1)
-                    throw Unsupported(node, $"pads [{string.Join(", ", begin.Concat(end))}] give {given} outputs along axis {d + 2} where padding {start} on both sides gives {same / stride + 1}: not supported");
+                if (span < 0 || same < 0 || span / stride != same / stride) return null; // not the same outputs: a convolution by windows
             }
             return begin;
         }
@@ -665,17 +665,6 @@ internal static partial class OnnxImporter
 
         private static string Text(OnnxNode node, string name, string fallback) =>
             node.Attributes.FirstOrDefault(a => a.Name == name) is { } a ? Encoding.UTF8.GetString(a.S) : fallback;
-
-        /// <summary>An ints attribute whose values must all be equal (square kernels, same stride and padding on every side).</summary>
-        private int Uniform(OnnxNode node, string name, int count, int fallback)
-        {
-            OnnxAttribute? attribute = node.Attributes.FirstOrDefault(a => a.Name == name);
-            if (attribute is null || attribute.Ints.Count == 0)
-                return fallback >= 0 ? fallback : throw Unsupported(node, $"'{name}' is required");
-            if (attribute.Ints.Count != count || attribute.Ints.Any(v => v != attribute.Ints[0]) || attribute.Ints[0] < 0 || attribute.Ints[0] > 1 << 20)
-                throw Unsupported(node, $"{name} [{string.Join(", ", attribute.Ints)}]: only the same value in every place is supported");
-            return (int)attribute.Ints[0];
-        }
 
         /// <summary>The weights the ops read, as a safetensors file: a JSON header of F32 tensors, then their bytes.</summary>
         private byte[] SafeTensorsImage()

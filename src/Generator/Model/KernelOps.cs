@@ -163,8 +163,12 @@ internal sealed record ConcatOp(EquatableArray<int> AShape, EquatableArray<int> 
     public override KernelKind Kind => KernelKind.Concat;
 }
 
-/// <summary><see cref="Count"/> products <c>[M, K] · [K, N]</c> per sample; B's matrices <see cref="BStride"/> apart (0: one for all).</summary>
-internal sealed record MatMulOp(int Count, int M, int K, int N, int BStride) : KernelOp
+/// <summary>
+/// <see cref="Count"/> products <c>[M, K] · [K, N]</c> per sample; B's matrices <see cref="BStride"/> apart (0: one for all),
+/// and with <see cref="BPeriod"/> &gt; 0 a cycle of that many weight matrices shared by every sample (product p reads
+/// matrix <c>p mod BPeriod</c>: a grouped convolution's filters).
+/// </summary>
+internal sealed record MatMulOp(int Count, int M, int K, int N, int BStride, int BPeriod = 0) : KernelOp
 {
     public override KernelKind Kind => KernelKind.MatMul;
     public override int RowsPerSample => Count;

@@ -86,6 +86,11 @@ internal enum OpKind
     Minimum,
     /// <summary>Another function of two values, broadcasting as Add (BinarySettings: power, remainder, a comparison, Where's halves).</summary>
     Binary,
+    /// <summary>
+    /// The sliding windows of a convolution (im2col as a view; WindowsSettings): <c>[…, C, S₁…Sₛ]</c> →
+    /// <c>[…, O₁…Oₛ, C, K₁…Kₛ]</c>, one row of channel × taps per output position. A strided copy: ONNX's general Conv and ConvTranspose.
+    /// </summary>
+    Windows,
 }
 
 /// <summary>What each op is, in one place, for every pass and emitter.</summary>
@@ -103,7 +108,7 @@ internal static class OpKinds
     public static bool IsView(OpKind kind) => kind is OpKind.Flatten or OpKind.Reshape or OpKind.Dropout or OpKind.Unsqueeze or OpKind.Squeeze;
 
     /// <summary>Ops that copy values to new places without computing (one strided copy each).</summary>
-    public static bool IsLayout(OpKind kind) => kind is OpKind.Transpose or OpKind.Permute or OpKind.Slice;
+    public static bool IsLayout(OpKind kind) => kind is OpKind.Transpose or OpKind.Permute or OpKind.Slice or OpKind.Windows;
 
     /// <summary>The eager method name, for messages and comments.</summary>
     public static string MethodName(OpKind kind) => kind switch

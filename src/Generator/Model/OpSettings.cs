@@ -108,6 +108,13 @@ internal enum SliceOrigin
 /// <param name="SplitTotal">A part of Split: the sum of all the parts' sizes.</param>
 internal sealed record SliceSettings(int Axis, int Start, int End, SliceOrigin Origin, int SplitTotal = 0) : OpSettings;
 
+/// <summary>
+/// Windows: one window per output position over the last <c>Kernel.Length</c> dimensions (no padding: pad first), tap
+/// t of axis i at <c>o·Strides[i] + t·Dilations[i]</c>; <see cref="Flipped"/> reads the taps last to first (a transposed
+/// convolution's flipped filters, without flipping weights that are only known at run time).
+/// </summary>
+internal sealed record WindowsSettings(EquatableArray<int> Kernel, EquatableArray<int> Strides, EquatableArray<int> Dilations, bool Flipped) : OpSettings;
+
 /// <summary>Reshape: the per-sample dimensions.</summary>
 internal sealed record ReshapeSettings(EquatableArray<int> Dimensions) : OpSettings;
 

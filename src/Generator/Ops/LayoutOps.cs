@@ -8,7 +8,7 @@ using ModelCompiler.Kernels;
 
 namespace ModelCompiler.Generator.Ops;
 
-/// <summary>Ops that move values without computing: views (Reshape, Flatten, Unsqueeze, Squeeze) and strided copies (Transpose, Permute, Slice, Concat).</summary>
+/// <summary>Ops that move values without computing: views (Reshape, Flatten, Unsqueeze, Squeeze) and strided copies (Transpose, Permute, Slice, Windows, Concat).</summary>
 internal static class LayoutOps
 {
     public static void Register(OpCatalogue.Builder catalogue)
@@ -17,11 +17,12 @@ internal static class LayoutOps
         catalogue.Shape(Unsqueeze, OpKind.Unsqueeze);
         catalogue.Shape(Squeeze, OpKind.Squeeze);
         catalogue.Shape(Slice, OpKind.Slice);
+        catalogue.Shape(Windows, OpKind.Windows);
         catalogue.Shape(Concat, OpKind.Concat);
         catalogue.Shape(Flatten, OpKind.Flatten);
         catalogue.ByName(onnx: false, OpKind.Flatten); // ONNX's has an axis (Import/OnnxImporter.Layout)
         catalogue.Shape(Reshape, OpKind.Reshape);
-        catalogue.Evaluate(EvaluateCopy, OpKind.Transpose, OpKind.Permute, OpKind.Slice, OpKind.Concat);
+        catalogue.Evaluate(EvaluateCopy, OpKind.Transpose, OpKind.Permute, OpKind.Slice, OpKind.Windows, OpKind.Concat);
         catalogue.Evaluate(EvaluateView, OpKind.Flatten, OpKind.Reshape, OpKind.Unsqueeze, OpKind.Squeeze);
         catalogue.Lower(c => c.Group.Composed.Count > 0 ? LowerComposed(c) : LowerStrided(c), KernelKind.Strided);
         catalogue.Lower(LowerConcat, KernelKind.Concat);
@@ -109,6 +110,37 @@ internal static class LayoutOps
         return new Node(op, shape, isConstant: false) { Resolved = slice with { Axis = axis.Value, Start = start, End = end } };
     }
 
+    /// <summary>
+    /// Windows: <c>[…, C, S₁…Sₛ]</c> → <c>[…, O₁…Oₛ, C, K₁…Kₛ]</c>, <c>O = (S − dilation·(K − 1) − 1) / stride + 1</c>; every
+    /// window lies inside the input (padding is an op before it), and the copy is bounded like any other value.
+    /// </summary>
+    private static Node? Windows(ShapeContext c)
+    {
+        RecordedOp op = c.Op;
+        Node x = c.Inputs[0];
+        if (x.IsConstant) return c.NotOnConstants();
+        var windows = (WindowsSettings)op.Settings!;
+        int spatial = windows.Kernel.Count, lead = x.Shape.Length - 1 - spatial;
+        if (spatial == 0 || lead < 0 || windows.Strides.Count != spatial || windows.Dilations.Count != spatial)
+            return c.Mismatch($"Windows: {spatial}-D windows need a sample of [C, {spatial} sizes], not {c.Shape(x)}");
+        var shape = new List<int>(x.Shape.Take(lead));
+        var taps = new List<int>();
+        for (int i = 0; i < spatial; i++)
+        {
+            int size = x.Shape[lead + 1 + i], k = windows.Kernel[i], stride = windows.Strides[i], dilation = windows.Dilations[i];
+            long reach = (long)dilation * (k - 1) + 1;
+            if (k < 1 || stride < 1 || dilation < 1 || reach > size)
+                return c.Mismatch($"Windows: a window of {k} taps, dilation {dilation}, does not fit axis {lead + 1 + i} of {c.Shape(x)}");
+            shape.Add((int)((size - reach) / stride + 1));
+            taps.Add(k);
+        }
+        shape.Add(x.Shape[lead]);
+        shape.AddRange(taps);
+        if (SizeMath.Product(shape) > int.MaxValue)
+            return c.Mismatch($"Windows: the windows of {c.Shape(x)} would hold more than {int.MaxValue} values");
+        return new Node(op, shape.ToArray(), isConstant: false);
+    }
+
     /// <summary>Concat of two values along one dimension.</summary>
     private static Node? Concat(ShapeContext c)
     {
@@ -158,7 +190,7 @@ internal static class LayoutOps
         return new Node(op, dims, isConstant: false);
     }
 
-    /// <summary>Transpose, Permute, Slice, Concat: the compiled plan's own strides, through ReferenceOps.StridedCopy.</summary>
+    /// <summary>Transpose, Permute, Slice, Windows, Concat: the compiled plan's own strides, through ReferenceOps.StridedCopy.</summary>
     private static double[] EvaluateCopy(EvaluationContext context)
     {
         int[] inputsOf = context.Node.Inputs;
@@ -171,7 +203,12 @@ internal static class LayoutOps
         var y = new float[samples * context.Node.ElementCount];
         int[] Full(int sample, int[] strides) => new[] { sample }.Concat(strides).ToArray();
         int[] shape = new[] { samples }.Concat(context.Node.Kind == OpKind.Concat ? a.Shape : context.Node.Shape).ToArray();
-        if (context.Node.Kind == OpKind.Slice)
+        if (context.Node.Kind == OpKind.Windows)
+        {
+            LayoutView view = LayoutView.Dense(a.Shape).Then(context.Node)!;
+            ReferenceOps.StridedCopy(EvaluationContext.Floats(x), view.Offset, Full(a.ElementCount, view.Strides), y, 0, Full(context.Node.ElementCount, outStrides), shape);
+        }
+        else if (context.Node.Kind == OpKind.Slice)
             ReferenceOps.StridedCopy(EvaluationContext.Floats(x), ((SliceSettings)context.Node.Resolved!).Start * inStrides[((SliceSettings)context.Node.Resolved).Axis], Full(a.ElementCount, inStrides), y, 0, Full(context.Node.ElementCount, outStrides), shape);
         else if (context.Node.Kind == OpKind.Concat)
         {
@@ -208,7 +245,7 @@ internal static class LayoutOps
             context.Sources.ToEquatableArray(), source, null, context.Output, copy, EquatableArray<EpilogueStep>.Empty, 0);
     }
 
-    /// <summary>Transpose, Permute, Slice: one strided copy into a dense output.</summary>
+    /// <summary>Transpose, Permute, Slice, Windows: one strided copy into a dense output.</summary>
     private static KernelPlan LowerStrided(LoweringContext context)
     {
         // Transpose, Permute, Slice: one strided copy; the output is dense.
@@ -223,6 +260,14 @@ internal static class LayoutOps
             for (int d = 0; d < shape.Length; d++) strides[d + 1] = sourceStrides[d];
             source = source with { Offset = source.Offset + start * sourceStrides[axis], RowOffset = source.RowOffset + start * sourceStrides[axis] };
             what = $"Slice [{start}, {end}) of dimension {axis}";
+        }
+        else if (context.Root.Kind == OpKind.Windows)
+        {
+            LayoutView view = LayoutView.Dense(context.Input.Shape).Then(context.Root)!;
+            for (int d = 0; d < shape.Length; d++) strides[d + 1] = view.Strides[d];
+            source = source with { Offset = source.Offset + view.Offset, RowOffset = source.RowOffset + view.Offset };
+            var settings = (WindowsSettings)context.Root.Source.Settings!;
+            what = $"Windows {string.Join("×", settings.Kernel)}{(settings.Flipped ? " (flipped)" : "")}, strides {string.Join("×", settings.Strides)}, dilations {string.Join("×", settings.Dilations)} (im2col)";
         }
         else
         {

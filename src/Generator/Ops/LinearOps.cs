@@ -44,7 +44,7 @@ internal static class LinearOps
         return new Node(op, shape, isConstant: false) { Weight = weight, Bias = bias };
     }
 
-    /// <summary>MatMul: batched <c>[…, m, k] · […, k, n]</c>, or <c>[…, m, k]</c> by a <c>[k, n]</c> weight.</summary>
+    /// <summary>MatMul: batched <c>[…, m, k] · […, k, n]</c> (values, or a weight of one matrix per leading index), or <c>[…, m, k]</c> by a <c>[k, n]</c> weight.</summary>
     private static Node? MatMul(ShapeContext c)
     {
         RecordedOp op = c.Op;
@@ -53,8 +53,9 @@ internal static class LinearOps
         if (a.IsConstant) return c.NotOnConstants();
         if (a.Shape.Length < 2) return c.Mismatch($"MatMul needs samples of at least [m, k], but gets {c.Shape(a)}");
         int k = a.Shape[a.Shape.Length - 1];
-        bool fits = b.IsConstant
-            ? b.Shape.Length == 2 && b.Shape[0] == k
+        // A weight is one [k, n] matrix for all, or one per leading index of a sample ([G, k, n]: a grouped convolution's).
+        bool fits = b.IsConstant && b.Shape.Length == 2
+            ? b.Shape[0] == k
             : b.Shape.Length == a.Shape.Length && b.Shape[b.Shape.Length - 2] == k && a.Shape.Take(a.Shape.Length - 2).SequenceEqual(b.Shape.Take(b.Shape.Length - 2));
         if (!fits)
             return c.Mismatch($"MatMul: {c.Shape(a)} times {(b.IsConstant ? $"weight '{b.Source.Name ?? b.Source.Text}' " : "")}{c.Shape(b)} does not multiply (expected {(b.IsConstant ? $"a [{k}, n] weight" : $"[…, {k}, n] with the same leading dimensions")})");
@@ -91,7 +92,9 @@ internal static class LinearOps
         double[][] values = context.Values;
         Node a = context.Graph.Nodes[inputsOf[0]], b = context.Graph.Nodes[inputsOf[1]];
         int m = a.Shape[a.Shape.Length - 2], k = a.Shape[a.Shape.Length - 1], n = context.Node.Shape[context.Node.Shape.Length - 1];
-        return EvaluationContext.Doubles(ReferenceOps.MatMul(EvaluationContext.Floats(x), EvaluationContext.Floats(values[b.Id]), x.Length / (m * k), m, k, n, b.IsConstant ? 0 : k * n));
+        int period = b.IsConstant && b.Shape.Length > 2 ? b.ElementCount / (k * n) : 0;
+        return EvaluationContext.Doubles(ReferenceOps.MatMul(EvaluationContext.Floats(x), EvaluationContext.Floats(values[b.Id]), x.Length / (m * k), m, k, n,
+            b.IsConstant && period == 0 ? 0 : k * n, period));
     }
 
     /// <summary>A Linear: float32 or int4 weights packed in 16-output panels, int8 codes packed for the dot-product instructions; the bias padded.</summary>
@@ -131,9 +134,12 @@ internal static class LinearOps
         Node a = context.Input, b = context.Graph.Nodes[context.Root.Inputs[1]];
         int m = a.Shape[a.Shape.Length - 2], k = a.Shape[a.Shape.Length - 1], n = context.Root.Shape[context.Root.Shape.Length - 1];
         int count = a.ElementCount / (m * k);
+        // A weight of several matrices (one per leading index) is one cycle every sample reads again.
+        int period = b.IsConstant && b.Shape.Length > 2 ? count : 0;
         return new KernelPlan(context.Index,
             $"MatMul: {Node.Format(a.Shape)} · {LoweringContext.Describe(b)} → {Node.Format(context.Root.Shape)}" + context.After,
-            context.Sources.ToEquatableArray(), context.Where(a), context.Where(b), context.Output, new MatMulOp(count, m, k, n, b.IsConstant ? 0 : k * n), context.Epilogue.ToEquatableArray(),
+            context.Sources.ToEquatableArray(), context.Where(a), context.Where(b), context.Output,
+            new MatMulOp(count, m, k, n, b.IsConstant && period == 0 ? 0 : k * n, period), context.Epilogue.ToEquatableArray(),
             2L * count * m * k * n);
     }
 

@@ -46,7 +46,7 @@ internal static class FuseEpilogues
                 OpKind.AttentionCore or OpKind.Attention => KernelKind.Attention,
                 OpKind.Conv2d or OpKind.Conv1d => IsDepthwise(node) ? KernelKind.Depthwise : IsWinograd(node) ? KernelKind.Winograd : IsDirect(node) ? KernelKind.DirectConv : KernelKind.Conv2d,
                 OpKind.AvgPool2d => KernelKind.AvgPool2d,
-                OpKind.Transpose or OpKind.Permute or OpKind.Slice => KernelKind.Strided,
+                OpKind.Transpose or OpKind.Permute or OpKind.Slice or OpKind.Windows => KernelKind.Strided,
                 OpKind.Concat => KernelKind.Concat,
                 OpKind.MatMul => KernelKind.MatMul,
                 OpKind.MaxPool2d => KernelKind.MaxPool2d,

@@ -11,15 +11,16 @@ public static class MatMul
     /// <paramref name="a"/> at <c>p·m·k</c>, <paramref name="b"/> at <c>p·bStride</c> (0: one matrix for all) and writes
     /// <paramref name="c"/> at <c>p·m·n</c>. Each row of c is built as <c>Σₜ a[i, t]·b[t, :]</c>, in order of t, vectorized
     /// along n (b's rows are read contiguously), then passed through <typeparamref name="TEpilogue"/> as it is stored.
-    /// c must not overlap a or b.
+    /// c must not overlap a or b. With <paramref name="bPeriod"/> &gt; 0 the p-th reads b at <c>(p mod bPeriod)·bStride</c>:
+    /// a cycle of weight matrices every sample reads again (a grouped convolution's filters).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void Run<TEpilogue>(ref float a, ref float b, ref float c, nint count, int m, int k, int n, int bStride)
+    public static void Run<TEpilogue>(ref float a, ref float b, ref float c, nint count, int m, int k, int n, int bStride, int bPeriod = 0)
         where TEpilogue : struct, IUnaryOperator
     {
         for (nint p = 0; p < count; p++)
         {
-            ref float bp = ref Unsafe.Add(ref b, p * bStride);
+            ref float bp = ref Unsafe.Add(ref b, (bPeriod > 0 ? p % bPeriod : p) * bStride);
             for (nint i = 0; i < m; i++)
             {
                 ref float row = ref Unsafe.Add(ref a, (p * m + i) * k);

@@ -49,9 +49,10 @@ internal static class ReferenceOps
 
     /// <summary>
     /// <paramref name="count"/> matrix products <c>[m, k] · [k, n]</c>: the i-th reads <paramref name="a"/> at
-    /// <c>i·m·k</c> and <paramref name="b"/> at <c>i·bStride</c> (0: one matrix for all).
+    /// <c>i·m·k</c> and <paramref name="b"/> at <c>i·bStride</c> (0: one matrix for all; with <paramref name="bPeriod"/>, at
+    /// <c>(i mod bPeriod)·bStride</c>).
     /// </summary>
-    public static float[] MatMul(float[] a, float[] b, int count, int m, int k, int n, int bStride)
+    public static float[] MatMul(float[] a, float[] b, int count, int m, int k, int n, int bStride, int bPeriod = 0)
     {
         var c = new float[count * m * n];
         for (int p = 0; p < count; p++)
@@ -59,7 +60,7 @@ internal static class ReferenceOps
         for (int j = 0; j < n; j++)
         {
             double sum = 0;
-            for (int t = 0; t < k; t++) sum += (double)a[(p * m + i) * k + t] * b[p * bStride + t * n + j];
+            for (int t = 0; t < k; t++) sum += (double)a[(p * m + i) * k + t] * b[(bPeriod > 0 ? p % bPeriod : p) * bStride + t * n + j];
             c[(p * m + i) * n + j] = (float)sum;
         }
         return c;
