@@ -106,3 +106,11 @@ public static partial class OnnxTyped;
 /// </summary>
 [CompileModel(Onnx = "onnx_logic.onnx")]
 public static partial class OnnxLogic;
+
+/// <summary>
+/// Convolutions by windows and GridSample (make_windows.py): a grouped Conv with unequal strides, dilations and
+/// asymmetric pads, a grouped ConvTranspose with unequal strides and output_padding, a 3-D Conv, and GridSample of two
+/// values by a grid the graph computes (bilinear/zeros, bicubic/reflection/aligned corners, nearest/border).
+/// </summary>
+[CompileModel(Onnx = "onnx_windows.onnx")]
+public static partial class OnnxWindows;

@@ -86,6 +86,43 @@ public class KernelTests
         Assert.InRange(Numerics.RelativeError(actual.AsSpan(0, rows * n), expected), 0, Numerics.Tolerance);
     }
 
+    /// <summary>
+    /// GridSample, bilinear with zero padding, against the textbook definition written out here (the four neighbours'
+    /// weights by distance, 0 outside), at points inside, on the edges and outside — and at hostile points (NaN, ±∞,
+    /// 1e30, −1e30) that must read nothing: 0, never memory outside the input (the AVX2 gather and the scalar tail both run:
+    /// 21 positions are two blocks of eight and five).
+    /// </summary>
+    [Fact]
+    public void GridSample_bilinear_matches_the_definition_and_reads_nothing_outside_the_input()
+    {
+        const int channels = 3, height = 4, width = 5, outHeight = 3, outWidth = 7, positions = outHeight * outWidth;
+        float[] input = Numerics.Random(2 * channels * height * width, seed: 3);
+        float[] grid = Numerics.Random(2 * positions * 2, seed: 4, scale: 1.3);
+        float[] hostile = { float.NaN, float.PositiveInfinity, float.NegativeInfinity, 1e30f, -1e30f, 1f, -1f };
+        for (int k = 0; k < hostile.Length; k++) (grid[4 * k], grid[4 * k + 3]) = (hostile[k], hostile[(k + 3) % hostile.Length]);
+        var output = new float[2 * channels * positions];
+        GridSample.Run(ref input[0], ref grid[0], ref output[0], 2, channels, height, width, outHeight, outWidth, GridSampleMode.Linear, GridSamplePadding.Zeros, alignCorners: false);
+        for (int n = 0; n < 2; n++)
+            for (int p = 0; p < positions; p++)
+            {
+                double gx = grid[(n * positions + p) * 2], gy = grid[(n * positions + p) * 2 + 1];
+                double x = ((gx + 1) * width - 1) / 2, y = ((gy + 1) * height - 1) / 2; // align_corners = 0
+                for (int c = 0; c < channels; c++)
+                {
+                    double expected = 0;
+                    if (double.IsFinite(x) && double.IsFinite(y) && Math.Abs(x) < 1e6 && Math.Abs(y) < 1e6)
+                    {
+                        double x0 = Math.Floor(x), y0 = Math.Floor(y);
+                        foreach ((double px, double py) in new[] { (x0, y0), (x0 + 1, y0), (x0, y0 + 1), (x0 + 1, y0 + 1) })
+                            if (px >= 0 && px < width && py >= 0 && py < height)
+                                expected += input[((n * channels + c) * height + (int)py) * width + (int)px] * (1 - Math.Abs(x - px)) * (1 - Math.Abs(y - py));
+                    }
+                    float actual = output[(n * channels + c) * positions + p];
+                    Assert.True(Math.Abs(actual - expected) <= 1e-5, $"pair {n}, point ({gx}, {gy}), channel {c}: {actual}, expected {expected}");
+                }
+            }
+    }
+
     [Fact]
     public void Panel_layout_puts_output_j_input_k_where_the_kernel_reads_it()
     {

@@ -25,8 +25,8 @@ internal static class GpuBodies
                 w.Line($"y[i] = {chain(k, "a[i]")};");
                 break;
 
-            case EmbeddingOp embedding:
-                WriteEmbedding(w, embedding);
+            case EmbeddingOp or GridSampleOp:
+                WriteGather(w, k.Op);
                 break;
 
             case ReduceOp reduce:
@@ -77,7 +77,8 @@ internal static class GpuBodies
             case StridedOp copy:
             {
                 Index(w, copy.Shape.ToArray());
-                w.Line($"y[{Offset("s", copy.DestinationStrides.ToArray())}] = a[{Offset("s", copy.SourceStrides.ToArray())}];");
+                string start = GpuEmitter.BackwardOffset(k) is { } offset ? $"{offset} + " : "";
+                w.Line($"y[{Offset("s", copy.DestinationStrides.ToArray())}] = a[{start}{Offset("s", copy.SourceStrides.ToArray())}];");
                 break;
             }
 
@@ -96,6 +97,13 @@ internal static class GpuBodies
             default:
                 throw new InvalidOperationException($"no GPU form for {k.Op.GetType().Name}");
         }
+    }
+
+    /// <summary>The kernels that read where a value says (an embedding's ids, GridSample's grid): a thread per output value.</summary>
+    private static void WriteGather(SourceWriter w, KernelOp op)
+    {
+        if (op is EmbeddingOp embedding) WriteEmbedding(w, embedding);
+        else WriteGridSample(w, (GridSampleOp)op);
     }
 
     /// <summary>An embedding lookup: one table row per id.</summary>
@@ -216,6 +224,91 @@ internal static class GpuBodies
         w.Line($"acc += b[(j * {resample.Taps} + tap) * 2 + 1] * (source < 0 ? {ModelEmitter.Float(resample.Fill)} : a[(o * {resample.Length} + source) * {resample.Inner} + q]);");
         w.Close();
         w.Line("y[i] = acc;");
+    }
+
+    /// <summary>
+    /// GridSample: a thread per output value, its point's taps computed in float as Kernels.GridSample computes them
+    /// (GridSampling's coordinates written out: the GPU has no call into the runtime's helpers, and no float64 on OpenCL).
+    /// </summary>
+    private static void WriteGridSample(SourceWriter w, GridSampleOp g)
+    {
+        int positions = g.OutHeight * g.OutWidth, plane = g.Height * g.Width;
+        w.Line($"long n = i / {(long)g.Channels * positions}; int channel = (int)(i / {positions} % {g.Channels}), p = (int)(i % {positions});");
+        w.Line($"float gx = b[(n * {positions} + p) * 2], gy = b[(n * {positions} + p) * 2 + 1];");
+        string Unnormalize(string v, int size) => g.AlignCorners ? $"({v} + 1f) / 2f * {size - 1}f" : $"(({v} + 1f) * {size}f - 1f) / 2f";
+        w.Line($"float ix = {Unnormalize("gx", g.Width)}, iy = {Unnormalize("gy", g.Height)};");
+        w.Line($"long plane = (n * {g.Channels} + channel) * {plane};");
+        string Read(string x, string y) => $"({x} >= 0f && {x} < {g.Width}f && {y} >= 0f && {y} < {g.Height}f ? a[plane + (long){y} * {g.Width} + (long){x}] : 0f)";
+        switch (g.Mode)
+        {
+            case GridSampleMode.Nearest:
+                GridSource(w, "sx", "ix", g.Width, g);
+                GridSource(w, "sy", "iy", g.Height, g);
+                foreach (string v in new[] { "sx", "sy" })
+                {
+                    // Halves to even, from floors.
+                    w.Line($"float r{v} = {MathF}.Floor({v}), d{v} = {v} - r{v};");
+                    w.Line($"r{v} = d{v} > 0.5f ? r{v} + 1f : d{v} < 0.5f ? r{v} : r{v} - 2f * {MathF}.Floor(r{v} / 2f) == 0f ? r{v} : r{v} + 1f;");
+                }
+                w.Line($"y[i] = {Read("rsx", "rsy")};");
+                break;
+            case GridSampleMode.Linear:
+                GridSource(w, "sx", "ix", g.Width, g);
+                GridSource(w, "sy", "iy", g.Height, g);
+                w.Line($"float x0 = {MathF}.Floor(sx), y0 = {MathF}.Floor(sy), tx = sx - x0, ty = sy - y0, x1 = x0 + 1f, y1 = y0 + 1f;");
+                w.Line($"y[i] = {Read("x0", "y0")} * (1f - tx) * (1f - ty) + {Read("x1", "y0")} * tx * (1f - ty) + {Read("x0", "y1")} * (1f - tx) * ty + {Read("x1", "y1")} * tx * ty;");
+                break;
+            default:
+            {
+                // Cubic convolution, A = −0.75: weights of the four neighbours on each axis, then the 16 taps, each moved inside on its own.
+                w.Line($"float x0 = {MathF}.Floor(ix), y0 = {MathF}.Floor(iy), tx = ix - x0, ty = iy - y0;");
+                foreach ((string axis, string t) in new[] { ("x", "tx"), ("y", "ty") })
+                {
+                    string Near(string v) => $"((1.25f * ({v}) - 2.25f) * ({v}) * ({v}) + 1f)";
+                    string Far(string v) => $"(((-0.75f * ({v}) + 3.75f) * ({v}) - 6f) * ({v}) + 3f)";
+                    w.Line($"float c{axis}0 = {Far(t + " + 1f")}, c{axis}1 = {Near(t)}, c{axis}2 = {Near("1f - " + t)}, c{axis}3 = {Far("2f - " + t)};");
+                }
+                for (int k = 0; k < 4; k++)
+                {
+                    GridSource(w, $"px{k}", $"x0 + {k - 1}f", g.Width, g);
+                    GridSource(w, $"py{k}", $"y0 + {k - 1}f", g.Height, g);
+                    w.Line($"px{k} = {MathF}.Floor(px{k}); py{k} = {MathF}.Floor(py{k});"); // whole or non-negative: truncation
+                }
+                w.Line("float sum = 0f;");
+                for (int j = 0; j < 4; j++)
+                    for (int k = 0; k < 4; k++)
+                        w.Line($"sum += {Read($"px{k}", $"py{j}")} * cx{k} * cy{j};");
+                w.Line("y[i] = sum;");
+                break;
+            }
+        }
+    }
+
+    /// <summary>Declares <paramref name="name"/>: a pixel coordinate moved inside by the padding mode, as GridSampling.Source.</summary>
+    private static void GridSource(SourceWriter w, string name, string coordinate, int size, GridSampleOp g)
+    {
+        switch (g.Padding)
+        {
+            case GridSamplePadding.Border:
+                w.Line($"float {name} = {MathF}.Min({size - 1}f, {MathF}.Max({coordinate}, 0f));");
+                break;
+            case GridSamplePadding.Reflection:
+            {
+                (int low, int high) = g.AlignCorners ? (0, 2 * (size - 1)) : (-1, 2 * size - 1);
+                if (low == high)
+                {
+                    w.Line($"float {name} = 0f;");
+                    break;
+                }
+                float min = low / 2f, span = (high - low) / 2f;
+                w.Line($"float {name}d = {MathF}.Abs({coordinate} - {ModelEmitter.Float(min)}), {name}f = {MathF}.Floor({name}d / {ModelEmitter.Float(span)}), {name}e = {name}d - {name}f * {ModelEmitter.Float(span)};");
+                w.Line($"float {name} = {MathF}.Min({size - 1}f, {MathF}.Max({name}f - 2f * {MathF}.Floor({name}f / 2f) == 0f ? {name}e + {ModelEmitter.Float(min)} : {ModelEmitter.Float(span)} - {name}e + {ModelEmitter.Float(min)}, 0f));");
+                break;
+            }
+            default:
+                w.Line($"float {name} = {coordinate};");
+                break;
+        }
     }
 
     /// <summary>Pooling along one axis: a thread per output value, its taps one by one (as Kernels.AxisPool).</summary>

@@ -174,11 +174,19 @@ internal static partial class GpuEmitter
         _ => $"Weights.SubView({o.Offset})",
     };
 
+    /// <summary>
+    /// A strided copy that reads backwards (a transposed convolution's flipped windows) indexes below its operand's start,
+    /// which a GPU view refuses: it gets the view of the whole value (or buffer) instead, and adds this offset itself.
+    /// </summary>
+    internal static long? BackwardOffset(KernelPlan k) =>
+        k.Op is StridedOp copy && copy.SourceStrides.Any(v => v < 0) ? (k.A.Buffer == BufferKind.Arena ? k.A.RowOffset : k.A.Offset) : null;
+
     private static string Rows(KernelPlan k) => k.RowsPerSample == 1 ? "batch" : $"batch * {k.RowsPerSample}";
 
     private static string Launch(KernelPlan k, GpuForm form, ModelPlan plan, KernelPlan? residual)
     {
-        string a = Operand(k.A, plan), y = Operand(k.Output, plan);
+        string a = Operand(BackwardOffset(k) is null ? k.A : k.A with { Offset = k.A.Offset - (k.A.Buffer == BufferKind.Arena ? k.A.RowOffset : k.A.Offset), RowOffset = 0 }, plan);
+        string y = Operand(k.Output, plan);
         // A residual Add folded into the GEMM's store: the value it adds (r) and its output (z) follow y.
         if (residual is not null) y += $", {Operand(ResidualOperand(k, residual), plan)}, {Operand(residual.Output, plan)}";
         string first = "";
@@ -217,6 +225,7 @@ internal static partial class GpuEmitter
         GlobalAvgPoolOp g => g.Channels,
         AxisPoolOp p => (long)p.Outer * p.OutLength * p.Inner,
         AxisResampleOp r => (long)r.Outer * r.OutLength * r.Inner,
+        GridSampleOp g => (long)g.Pairs * g.Channels * g.OutHeight * g.OutWidth,
         HardmaxOp h => (long)h.Rows * h.Width,
         BroadcastOp b => Product(b.Shape.ToArray()),
         StridedOp s => Product(s.Shape.ToArray()),

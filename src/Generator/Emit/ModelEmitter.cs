@@ -459,6 +459,9 @@ internal static partial class ModelEmitter
             case AxisPoolOp p:
                 return $"{K}AxisPool.Run(input: ref {a}, output: ref {output}, outer: {rows}, length: {p.Length}, inner: {p.Inner}, window: {p.Window}, stride: {p.Stride}, "
                     + $"padBegin: {p.PadBegin}, dilation: {p.Dilation}, outLength: {p.OutLength}, max: {(p.Max ? "true" : "false")}, countFrom: {p.CountFrom}, countTo: {p.CountTo});";
+            case GridSampleOp g:
+                return $"{K}GridSample.Run(input: ref {a}, grid: ref {Ref(k.B!)}, output: ref {output}, pairs: rows * {g.Pairs}, channels: {g.Channels}, height: {g.Height}, width: {g.Width}, "
+                    + $"outHeight: {g.OutHeight}, outWidth: {g.OutWidth}, mode: {K}GridSampleMode.{g.Mode}, padding: {K}GridSamplePadding.{g.Padding}, alignCorners: {(g.AlignCorners ? "true" : "false")});";
             case AxisResampleOp r:
                 return $"{K}AxisResample.Run(input: ref {a}, output: ref {output}, outer: {rows}, length: {r.Length}, inner: {r.Inner}, outLength: {r.OutLength}, "
                     + $"taps: {r.Taps}, table: ref {Ref(k.B!)}, fill: {Float(r.Fill)});";

@@ -56,6 +56,54 @@ internal static partial class OnnxImporter
             _ranks[Output(node)] = keep ? rank : rank - axes.Length;
         }
 
+        /// <summary>
+        /// LRN (AlexNet's local response normalization across channels): <c>x / (bias + alpha/size · Σ x²)^beta</c>, the sum
+        /// over the <c>size</c> channels around each one (⌊(size−1)/2⌋ before, ⌈(size−1)/2⌉ after, none past the ends). The
+        /// squares' window mean is the AxisPool kernel's average along the channels counting the padding (so it is the sum
+        /// divided by size); the power is <c>exp(−beta · log(·))</c>, fused into the product's epilogue chain.
+        /// </summary>
+        private void LowerLrn(OnnxNode node, string name)
+        {
+            string x = Input(node, 0);
+            int rank = RankOf(x);
+            if (rank - Lead < 2) throw Unsupported(node, "the input must be [N, C, …]");
+            long size = IntAttribute(node, "size", 0);
+            if (size < 1 || size > 1 << 20) throw Unsupported(node, $"size {size} must be a positive window of channels");
+            float alpha = FloatAttribute(node, "alpha", 1e-4f), beta = FloatAttribute(node, "beta", 0.75f), bias = FloatAttribute(node, "bias", 1f);
+            int a = Act(node, x);
+            int before = (int)((size - 1) / 2), after = (int)(size - 1 - before);
+            int window = Record(node, OpKind.AxisPool, new[] { Record(node, OpKind.Mul, new[] { a, a }) },
+                settings: new AxisPoolSettings(Lead, (int)size, 1, before, after, 1, Max: false, CountPadding: true, Ceil: false));
+            int denominator = Record(node, OpKind.AddScalar, new[] { Record(node, OpKind.MulScalar, new[] { window }, scalar: alpha) }, scalar: bias);
+            int scale = Record(node, OpKind.Exp, new[] { Record(node, OpKind.MulScalar, new[] { Record(node, OpKind.Log, new[] { denominator }) }, scalar: -beta) });
+            Activation(node, Output(node), OpKind.Mul, new[] { a, scale }, rank);
+        }
+
+        /// <summary>
+        /// MeanVarianceNormalization: <c>(x − E[x]) / (√E[(x − E[x])²] + 1e-9)</c> over <c>axes</c> (default [0, 2, 3], the batch
+        /// included: compiled whole), each mean a chain of one-axis Reduce steps kept as dimensions of 1 that broadcast back.
+        /// (ONNX's function body forms the variance as E[x²] − E[x]²; the centred form is the same value, without the cancellation.)
+        /// </summary>
+        private void LowerMeanVarianceNormalization(OnnxNode node, string name)
+        {
+            string x = Input(node, 0);
+            int rank = RankOf(x);
+            long[] raw = node.Attributes.FirstOrDefault(a => a.Name == "axes")?.Ints.ToArray() ?? new long[] { 0, 2, 3 };
+            int[] axes = raw.Select(a => SampleAxis(node, a, rank)).Distinct().OrderByDescending(a => a).ToArray();
+            if (axes.Length != raw.Length || axes.Length == 0) throw Unsupported(node, $"axes [{string.Join(", ", raw)}] must name distinct axes");
+            int Mean(int value)
+            {
+                foreach (int axis in axes) value = Record(node, OpKind.Reduce, new[] { value }, settings: new ReduceSettings(axis - 1, ReduceKind.Mean));
+                foreach (int axis in axes.OrderBy(a => a)) value = Record(node, OpKind.Unsqueeze, new[] { value }, settings: new AxisSettings(axis - 1));
+                return value;
+            }
+            int a = Act(node, x);
+            int centred = Record(node, OpKind.Add, new[] { a, Record(node, OpKind.MulScalar, new[] { Mean(a) }, scalar: -1f) });
+            int deviation = Record(node, OpKind.Sqrt, new[] { Mean(Record(node, OpKind.Mul, new[] { centred, centred })) });
+            int inverse = Record(node, OpKind.Reciprocal, new[] { Record(node, OpKind.AddScalar, new[] { deviation }, scalar: 1e-9f) });
+            Activation(node, Output(node), OpKind.Mul, new[] { centred, inverse }, rank);
+        }
+
         /// <summary>LayerNormalization.</summary>
         private void LowerLayerNormalization(OnnxNode node, string name)
         {

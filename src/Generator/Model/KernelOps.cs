@@ -128,6 +128,12 @@ internal sealed record AxisResampleOp(int Outer, int Length, int Inner, int OutL
     public override int RowsPerSample => Outer;
 }
 
+/// <summary>GridSample of <see cref="Pairs"/> (input, grid) pairs per sample (Kernels.GridSample; the grid is operand B).</summary>
+internal sealed record GridSampleOp(int Pairs, int Channels, int Height, int Width, int OutHeight, int OutWidth, GridSampleMode Mode, GridSamplePadding Padding, bool AlignCorners) : KernelOp
+{
+    public override KernelKind Kind => KernelKind.GridSample;
+}
+
 /// <summary>Hardmax over rows of <see cref="Width"/> (Kernels.Hardmax).</summary>
 internal sealed record HardmaxOp(int Rows, int Width) : KernelOp
 {
@@ -148,7 +154,7 @@ internal sealed record AttentionOp(AttentionGeometry Geometry) : KernelOp
 }
 
 /// <summary>
-/// Transpose, Permute, Slice (one or several composed): a copy of <see cref="Shape"/> per sample, read through
+/// Transpose, Permute, Slice, Windows (one or several composed): a copy of <see cref="Shape"/> per sample, read through
 /// <see cref="SourceStrides"/> and written through <see cref="DestinationStrides"/> (each per sample first).
 /// </summary>
 internal sealed record StridedOp(EquatableArray<int> Shape, EquatableArray<int> SourceStrides, EquatableArray<int> DestinationStrides) : KernelOp

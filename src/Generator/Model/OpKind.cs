@@ -91,6 +91,8 @@ internal enum OpKind
     /// <c>[…, O₁…Oₛ, C, K₁…Kₛ]</c>, one row of channel × taps per output position. A strided copy: ONNX's general Conv and ConvTranspose.
     /// </summary>
     Windows,
+    /// <summary>The input read at the points of a grid (GridSampleSettings): ONNX GridSample, PyTorch's grid_sample.</summary>
+    GridSample,
 }
 
 /// <summary>What each op is, in one place, for every pass and emitter.</summary>

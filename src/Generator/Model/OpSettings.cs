@@ -115,6 +115,9 @@ internal sealed record SliceSettings(int Axis, int Start, int End, SliceOrigin O
 /// </summary>
 internal sealed record WindowsSettings(EquatableArray<int> Kernel, EquatableArray<int> Strides, EquatableArray<int> Dilations, bool Flipped) : OpSettings;
 
+/// <summary>GridSample: how it interpolates, what it reads outside the input, and whether ±1 are the corner pixels' centres.</summary>
+internal sealed record GridSampleSettings(GridSampleMode Mode, GridSamplePadding Padding, bool AlignCorners) : OpSettings;
+
 /// <summary>Reshape: the per-sample dimensions.</summary>
 internal sealed record ReshapeSettings(EquatableArray<int> Dimensions) : OpSettings;
 

@@ -137,6 +137,7 @@ internal static class OpCatalogue
         LayoutOps.Register(catalogue);
         AttentionOps.Register(catalogue);
         SequenceOps.Register(catalogue);
+        SamplingOps.Register(catalogue);
         return catalogue;
     }
 }

@@ -61,6 +61,7 @@ internal static class FuseEpilogues
                 OpKind.Mul => KernelKind.Mul,
                 OpKind.Maximum => KernelKind.Maximum,
                 OpKind.Binary => KernelKind.Binary,
+                OpKind.GridSample => KernelKind.GridSample,
                 OpKind.Minimum => KernelKind.Minimum,
                 _ when OpKinds.IsUnaryElementwise(node.Kind) => KernelKind.Elementwise,
                 _ => null,
