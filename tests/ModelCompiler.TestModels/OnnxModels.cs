@@ -114,3 +114,19 @@ public static partial class OnnxLogic;
 /// </summary>
 [CompileModel(Onnx = "onnx_windows.onnx")]
 public static partial class OnnxWindows;
+
+/// <summary>
+/// Silero VAD v5 (third-party: snakers4/silero-vad, MIT; Models/THIRD-PARTY.md), the If-less opset-18 export: a
+/// 576-sample window (512 new, 64 of context) and the LSTM state in, the speech probability and the next state out; the
+/// sample rate <c>sr</c> (an int64 scalar) picks the 16 kHz or the 8 kHz network by a data-dependent If, compiled as both
+/// branches and a per-sample select. Its state is [2, batch, 128], so the graph is compiled whole, one stream a set.
+/// </summary>
+[CompileModel(Onnx = "silero_vad_op18_ifless.onnx", Dims = new[] { "batch=1", "sequence=576" })]
+public static partial class SileroVad;
+
+/// <summary>
+/// Silero VAD's 16 kHz opset-15 export (third-party, as above): its shape checks are Ifs on constants (folded: one branch
+/// each, in place) around an ONNX LSTM.
+/// </summary>
+[CompileModel(Onnx = "silero_vad_16k_op15.onnx", Dims = new[] { "batch=1", "sequence=576" })]
+public static partial class SileroVad16k;

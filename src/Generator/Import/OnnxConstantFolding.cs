@@ -123,6 +123,7 @@ internal static class OnnxConstantFolding
             "Neg" => -v,
             "Abs" => Math.Abs(v),
             "Relu" => Math.Max(v, 0),
+            "Not" => v == 0 ? 1 : 0, // booleans are 0/1 integers
             _ => throw new OnnxFoldException($"{op} of an integer constant is not folded"),
         }).ToArray());
     }
@@ -139,7 +140,7 @@ internal static class OnnxConstantFolding
             float[] x = a.Floats, y = b.Floats!;
             var floats = new float[count];
             var compare = new long[count];
-            bool isComparison = op is "Equal" or "Less" or "Greater";
+            bool isComparison = op is "Equal" or "Less" or "Greater" or "LessOrEqual" or "GreaterOrEqual";
             for (int i = 0; i < count; i++)
             {
                 float u = x[ia[i]], v = y[ib[i]];
@@ -153,6 +154,8 @@ internal static class OnnxConstantFolding
                     case "Equal": compare[i] = u == v ? 1 : 0; break;
                     case "Less": compare[i] = u < v ? 1 : 0; break;
                     case "Greater": compare[i] = u > v ? 1 : 0; break;
+                    case "LessOrEqual": compare[i] = u <= v ? 1 : 0; break;
+                    case "GreaterOrEqual": compare[i] = u >= v ? 1 : 0; break;
                     default: throw new OnnxFoldException($"{op} of constants is not folded");
                 }
             }
@@ -186,9 +189,13 @@ internal static class OnnxConstantFolding
                     longs[i] = u / v; // C# truncates toward zero, as ONNX does
                     batch[i] = bu && !bv;
                     break;
-                case "Equal" or "Less" or "Greater":
+                case "Equal" or "Less" or "Greater" or "LessOrEqual" or "GreaterOrEqual" or "And" or "Or" or "Xor":
                     if (bu || bv) throw new OnnxFoldException(Symbolic() + " is not supported: the batch size is known only at run time");
-                    longs[i] = op switch { "Equal" => u == v ? 1 : 0, "Less" => u < v ? 1 : 0, _ => u > v ? 1 : 0 };
+                    longs[i] = op switch
+                    {
+                        "Equal" => u == v ? 1 : 0, "Less" => u < v ? 1 : 0, "Greater" => u > v ? 1 : 0, "LessOrEqual" => u <= v ? 1 : 0,
+                        "GreaterOrEqual" => u >= v ? 1 : 0, "And" => u != 0 && v != 0 ? 1 : 0, "Or" => u != 0 || v != 0 ? 1 : 0, _ => (u != 0) != (v != 0) ? 1 : 0,
+                    };
                     break;
                 default: throw new OnnxFoldException($"{op} of integer constants is not folded");
             }

@@ -19,6 +19,12 @@ internal static partial class OnnxImporter
         {
             ["Abs"] = (l, n, f) => l.FoldUnary(n, f),
             ["Add"] = (l, n, f) => l.FoldBinary(n, f),
+            ["And"] = (l, n, f) => l.FoldBinary(n, f),
+            ["Or"] = (l, n, f) => l.FoldBinary(n, f),
+            ["Xor"] = (l, n, f) => l.FoldBinary(n, f),
+            ["Not"] = (l, n, f) => l.FoldUnary(n, f),
+            ["GreaterOrEqual"] = (l, n, f) => l.FoldBinary(n, f),
+            ["LessOrEqual"] = (l, n, f) => l.FoldBinary(n, f),
             ["Cast"] = (l, n, f) => l.FoldCast(n, f),
             ["Concat"] = (l, n, f) => l.FoldConcat(n, f),
             ["ConstantOfShape"] = (l, n, f) => l.FoldConstantOfShape(n, f),
@@ -175,7 +181,7 @@ internal static partial class OnnxImporter
             return OnnxConstantFolding.Binary(node.OpType, a, b);
         }
 
-        /// <summary>Sqrt, Neg, Reciprocal, Exp, Abs, Relu on constants.</summary>
+        /// <summary>Sqrt, Neg, Reciprocal, Exp, Abs, Relu, Not on constants.</summary>
         private OnnxConstant FoldUnary(OnnxNode node, FoldInputs f)
         {
             return OnnxConstantFolding.Unary(node.OpType, f.In(0));

@@ -32,6 +32,7 @@ internal static partial class OnnxImporter
             ["Not"] = (l, n, s) => l.LowerNot(n, s),
             ["Or"] = (l, n, s) => l.LowerBinary(n, s),
             ["Where"] = (l, n, s) => l.LowerWhere(n, s),
+            ["If"] = (l, n, s) => l.LowerIf(n, s),
             ["Xor"] = (l, n, s) => l.LowerBinary(n, s),
             ["AveragePool"] = (l, n, s) => l.LowerPool(n, s),
             ["BatchNormalization"] = (l, n, s) => l.LowerBatchNormalization(n, s),

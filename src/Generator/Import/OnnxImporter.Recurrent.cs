@@ -38,7 +38,7 @@ internal static partial class OnnxImporter
             // The sequence's axis (of the compiler's value, batch included): with layout 0 it is the file's first, which
             // only a graph compiled whole has inside a sample.
             int seqAxis = (int)layout + Lead;
-            if (rank - Lead != 3) throw Unsupported(node, "X must be [sequence, batch, input] (layout 0) or [batch, sequence, input] (layout 1)");
+            if (rank - Lead != 3) throw Unsupported(node, $"X must be [sequence, batch, input] (layout 0) or [batch, sequence, input] (layout 1), not of rank {rank - Lead}");
             if (seqAxis < 1)
                 throw Unsupported(node, "with layout 0, X's first dimension is the sequence, not a batch: fix every dimension of the inputs at build time (Dims in [CompileModel]) so that the graph is compiled whole");
             int[] xShape = SampleShape(node, x);

@@ -125,7 +125,7 @@ internal static partial class OnnxImporter
         List<OnnxValueInfo> inputs = model.Graph.Inputs.Where(v => !model.Graph.Initializers.Any(t => t.Name == v.Name)).ToList();
         bool batched = inputs.Count > 0 && inputs.All(v => v.Shape is { Count: >= 2 })
             && inputs.Select(v => v.Shape![0].Value).Where(d => d is not null).Distinct().Count() <= 1;
-        bool whole = inputs.Count > 0 && inputs.All(v => v.Shape is not null && v.Shape.All(d => Lowering.Fixed(d, dims) is > 0 and <= int.MaxValue));
+        bool whole = inputs.Count > 0 && inputs.All(v => v.Shape is not null && v.Shape.Select((_, d) => Lowering.Fixed(v, d, dims)).All(d => d is > 0 and <= int.MaxValue));
         var first = new List<DiagnosticInfo>();
         OnnxImport? import = new Lowering(bytes, model, file, at, first, external, whole: !batched && whole, dims).Run();
         if (import is null && batched && whole)
@@ -188,16 +188,24 @@ internal static partial class OnnxImporter
         /// <summary>Symbolic dimensions fixed by the attribute's <c>Dims</c> ("height=640").</summary>
         private readonly IReadOnlyDictionary<string, long> _dims;
 
-        /// <summary>A dimension's value: the file's number, or the one <c>Dims</c> gives its name; null when it varies.</summary>
-        private long? Dimension(OnnxDimension d) => Fixed(d, _dims);
-
-        internal static long? Fixed(OnnxDimension d, IReadOnlyDictionary<string, long> dims) =>
-            d.Value ?? (d.Parameter is { } p && dims.TryGetValue(p, out long v) ? v : null);
+        /// <summary>
+        /// Dimension <paramref name="d"/> of an input: the one <c>Dims</c> gives it by place (<c>"input[1]=576"</c>, for a
+        /// dimension the file leaves unnamed), else the file's number, else the one <c>Dims</c> gives its name; null when it varies.
+        /// </summary>
+        internal static long? Fixed(OnnxValueInfo input, int d, IReadOnlyDictionary<string, long> dims)
+        {
+            if (dims.TryGetValue(input.Name + "[" + d.ToString(CultureInfo.InvariantCulture) + "]", out long at)) return at;
+            OnnxDimension dimension = input.Shape![d];
+            return dimension.Value ?? (dimension.Parameter is { } p && dims.TryGetValue(p, out long v) ? v : null);
+        }
 
         /// <summary>How many leading dimensions of a value's rank are not the file's: 1 when compiled whole, else 0.</summary>
         private int Lead => _whole ? 1 : 0;
         /// <summary>Nodes already lowered by a pattern that starts before them (a bias Add joined to its MatMul, a decomposed LayerNorm).</summary>
         private readonly HashSet<int> _skip = new();
+        /// <summary>Where unnamed nodes' names start: empty in the graph, a prefix per If branch (<c>b1_</c>), so that no two are alike.</summary>
+        private string _scope = "";
+        private int _branches;
         /// <summary>The node being lowered (where a pattern starts).</summary>
         private int _index;
         private ModelDeclaration? _declaration;
@@ -242,7 +250,8 @@ internal static partial class OnnxImporter
                     return null;
                 }
                 foreach (OnnxTensor t in graph.Initializers) _constants[t.Name] = Read(t, null);
-                foreach (OnnxNode n in graph.Nodes)
+                // Reads inside If branches count too, so that no pattern joins a value a branch also reads.
+                foreach (OnnxNode n in graph.Nodes.Concat(Subgraphs(graph).SelectMany(g => g.Nodes)))
                     foreach (string i in n.Inputs) _uses[i] = _uses.TryGetValue(i, out int u) ? u + 1 : 1;
                 for (int i = 0; i < graph.Nodes.Count; i++)
                     foreach (string read in graph.Nodes[i].Inputs.Distinct())
@@ -271,11 +280,13 @@ internal static partial class OnnxImporter
                     var sample = scalar ? new[] { 1 } : new int[input.Shape.Count - 1 + Lead];
                     for (int d = 1 - Lead; d < input.Shape.Count; d++)
                     {
-                        long? v = Dimension(input.Shape[d]);
+                        long? v = Fixed(input, d, _dims);
                         if (v is null or <= 0 or > int.MaxValue)
                             throw Refuse(what, input.Shape[d].Parameter is { Length: > 0 } symbol
                                 ? $"dimension {d} is '{symbol}', which varies (only the first, the batch, may); fix it at build time with Dims = new[] {{ \"{symbol}=…\" }} in [CompileModel]"
-                                : $"dimension {d} is {(v is null ? "unknown" : v.Value.ToString(CultureInfo.InvariantCulture))}: only the first (the batch) may vary, and every other must be a positive number");
+                                : v is null
+                                    ? $"dimension {d} is unknown (unnamed), and only the first (the batch) may vary; fix it at build time with Dims = new[] {{ \"{input.Name}[{d}]=…\" }} in [CompileModel]"
+                                    : $"dimension {d} is {v.Value.ToString(CultureInfo.InvariantCulture)}: every dimension but the batch must be a positive number");
                         sample[d - 1 + Lead] = (int)v.Value;
                     }
                     long sampleCount = SizeMath.Product(sample);
@@ -385,24 +396,33 @@ internal static partial class OnnxImporter
         }
 
         /// <summary>
-        /// Whether every node that reads <paramref name="value"/> only broadcasts it: an operand of arithmetic, a Clip bound, a
-        /// Gemm's C, Dropout's ratio. A scalar read there may be carried as [1]; anywhere else its rank could show.
+        /// Whether every node that reads <paramref name="value"/> only broadcasts it: an operand of arithmetic or of a
+        /// comparison, a Clip bound, a Gemm's C, Dropout's ratio, Where's operands, an If's condition. A scalar read there may
+        /// be carried as [1]; anywhere else its rank could show. A node that only moves the one value (Cast, Identity, a
+        /// Reshape, Squeeze or Unsqueeze, a Gather of index 0: Silero VAD's <c>sr</c> goes through Reshape and Gather before
+        /// Equal) passes it on, and its output is held to the same rule (to a bounded depth).
         /// </summary>
-        private static bool OnlyBroadcast(OnnxGraph graph, string value)
+        private static bool OnlyBroadcast(OnnxGraph graph, string value, int depth = 0)
         {
-            if (graph.Outputs.Any(o => o.Name == value)) return false;
-            foreach (OnnxNode n in graph.Nodes)
+            if (depth > 8 || graph.Outputs.Any(o => o.Name == value)) return false;
+            foreach (OnnxNode n in graph.Nodes.Concat(Subgraphs(graph).SelectMany(g => g.Nodes)))
                 for (int i = 0; i < n.Inputs.Count; i++)
                 {
                     if (n.Inputs[i] != value) continue;
+                    if (n.Domain is not ("" or "ai.onnx")) return false;
                     bool broadcast = n.OpType switch
                     {
-                        "Add" or "Sub" or "Mul" or "Div" or "Pow" or "Max" or "Min" or "Sum" or "Mean" or "PRelu" => n.Inputs.Count > 1,
+                        "Add" or "Sub" or "Mul" or "Div" or "Pow" or "Max" or "Min" or "Sum" or "Mean" or "PRelu" or "Equal" or "Greater" or "Less"
+                            or "GreaterOrEqual" or "LessOrEqual" or "And" or "Or" or "Xor" or "Mod" => n.Inputs.Count > 1,
                         "Clip" or "Dropout" => i >= 1,
                         "Gemm" => i == 2,
+                        "Where" => true,
+                        "If" => i == 0,
+                        "Cast" or "Identity" or "Squeeze" or "Unsqueeze" or "Reshape" or "Gather" when i == 0 && n.Outputs.Count == 1
+                            => OnlyBroadcast(graph, n.Outputs[0], depth + 1),
                         _ => false,
                     };
-                    if (!broadcast || n.Domain is not ("" or "ai.onnx")) return false;
+                    if (!broadcast) return false;
                 }
             return true;
         }
@@ -434,6 +454,10 @@ internal static partial class OnnxImporter
             }
         }
 
+        /// <summary>Every graph nested in <paramref name="graph"/>'s nodes (If branches, and theirs), depth first; the reader bounds the depth.</summary>
+        private static IEnumerable<OnnxGraph> Subgraphs(OnnxGraph graph) =>
+            graph.Nodes.SelectMany(n => n.Attributes).Where(a => a.G is not null).SelectMany(a => new[] { a.G! }.Concat(Subgraphs(a.G!)));
+
         /// <summary>Lowers node <paramref name="index"/> of the graph: folded when its inputs are constants, else by its operator's entry in <see cref="Operators"/>.</summary>
         private void Lower(int index)
         {
@@ -441,7 +465,7 @@ internal static partial class OnnxImporter
             _index = index;
             if (node.Domain is not ("" or "ai.onnx")) throw Unsupported(node, "only the default ONNX domain is supported");
             // Layers are named as the file names its node (what FloatLayers takes), else by position.
-            string name = node.Name.Length > 0 && _names.Add(node.Name) ? node.Name : "n" + index.ToString(CultureInfo.InvariantCulture);
+            string name = node.Name.Length > 0 && _names.Add(node.Name) ? node.Name : "n" + _scope + index.ToString(CultureInfo.InvariantCulture);
             if (Fold(node, () => Output(node))) return;
             if (Refused.TryGetValue(node.OpType, out string? advice)) throw Unsupported(node, advice);
             if (!Operators.TryGetValue(node.OpType, out Handler? lower))
