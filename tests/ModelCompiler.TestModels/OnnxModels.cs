@@ -130,3 +130,38 @@ public static partial class SileroVad;
 /// </summary>
 [CompileModel(Onnx = "silero_vad_16k_op15.onnx", Dims = new[] { "batch=1", "sequence=576" })]
 public static partial class SileroVad16k;
+
+/// <summary>
+/// PaddleOCR's PP-OCRv3 text detector (third-party: Apache-2.0; Models/THIRD-PARTY.md), a Paddle2ONNX export: MobileNetV3
+/// with BatchNormalization, HardSigmoid gates and GlobalAveragePool, then an FPN of nearest Resize and two ConvTranspose to
+/// a probability map. Its height and width are symbols the attribute fixes (320 × 320); the batch stays free.
+/// </summary>
+[CompileModel(Onnx = "ch_PP-OCRv3_det_infer.onnx", Dims = new[] { "p2o.DynamicDimension.1=320", "p2o.DynamicDimension.2=320" })]
+public static partial class OcrDetection;
+
+/// <summary>PaddleOCR's text-orientation classifier (third-party, as above): 48 × 192 crops, two classes.</summary>
+[CompileModel(Onnx = "ch_ppocr_mobile_v2.0_cls_infer.onnx", Dims = new[] { "p2o.DynamicDimension.1=48", "p2o.DynamicDimension.2=192" })]
+public static partial class OcrOrientation;
+
+/// <summary>
+/// openWakeWord's audio front-end (third-party: Apache-2.0; Models/THIRD-PARTY.md): 1,760 samples of 16 kHz audio to 8
+/// frames of 32 log-mel bins (an STFT as two Convs, power, a mel MatMul, 10·log10, clamped 80 dB below the maximum). The
+/// maximum is taken over the whole batch, so the graph is compiled whole with its batch fixed to 1: one clip a set.
+/// </summary>
+[CompileModel(Onnx = "melspectrogram.onnx", Dims = new[] { "batch_size=1", "samples=1760" })]
+public static partial class MelSpectrogram;
+
+/// <summary>Google's speech embedding as openWakeWord ships it (third-party, Apache-2.0): a tf2onnx export, 76 × 32 mel frames (NHWC) to 96 features.</summary>
+[CompileModel(Onnx = "speech_embedding.onnx")]
+public static partial class SpeechEmbedding;
+
+/// <summary>
+/// A standard nn.TransformerEncoderLayer (make_encoder_layer.py), exported sequence-first as the module's default writes
+/// it: [10, batch, 64], the batch fixed to 1 by Dims (a set per sequence), compiled whole.
+/// </summary>
+[CompileModel(Onnx = "encoder_layer_sf.onnx", Dims = new[] { "batch=1" })]
+public static partial class EncoderLayerSequenceFirst;
+
+/// <summary>The same layer exported batch-first ([batch, 10, 64]; the export transposes to sequence-first inside): compiled whole, a set per sequence.</summary>
+[CompileModel(Onnx = "encoder_layer_bf.onnx", Dims = new[] { "batch=1" })]
+public static partial class EncoderLayerBatchFirst;

@@ -77,4 +77,107 @@ public class OnnxThirdPartyTests
         }
         Assert.Equal(both ? new[] { "input", "sr", "state" } : new[] { "input", "state", "sr" }, both ? SileroVad.InputNames : SileroVad16k.InputNames);
     }
+
+    /// <summary>
+    /// A page of dark text-like strokes on light paper, normalized as PaddleOCR does ((v/255 − mean) / std per channel):
+    /// something for the detector to find, so that its map is not all near zero.
+    /// </summary>
+    private static float[] Page(int batch, int height, int width)
+    {
+        float[] mean = { 0.485f, 0.456f, 0.406f }, std = { 0.229f, 0.224f, 0.225f };
+        var x = new float[batch * 3 * height * width];
+        var random = new Random(batch);
+        for (int b = 0; b < batch; b++)
+        {
+            var ink = new bool[height, width];
+            for (int line = 0; line < height / 24; line++)
+            {
+                int top = line * 24 + 6 + random.Next(4), left = 4 + random.Next(10), right = width - 4 - random.Next(width / 3);
+                for (int c = left; c < right; c += 3 + random.Next(5))
+                    for (int r = top; r < Math.Min(height, top + 8 + random.Next(5)); r++)
+                        ink[r, c] = ink[r, Math.Min(width - 1, c + 1)] = true;
+            }
+            for (int ch = 0; ch < 3; ch++)
+                for (int r = 0; r < height; r++)
+                    for (int c = 0; c < width; c++)
+                        x[((b * 3 + ch) * height + r) * width + c] = ((ink[r, c] ? 0.1f : 0.95f) - mean[ch]) / std[ch];
+        }
+        return x;
+    }
+
+    /// <summary>ONNX Runtime on one input, all outputs' first.</summary>
+    private static float[] Reference(string file, string input, float[] x, int[] shape)
+    {
+        using var session = new InferenceSession(Path.Combine(Numerics.ModelsFolder, file));
+        using var results = session.Run(new[] { NamedOnnxValue.CreateFromTensor(input, new DenseTensor<float>(x, shape)) });
+        return results.First().AsEnumerable<float>().ToArray();
+    }
+
+    /// <summary>PaddleOCR's text detector (Resize, ConvTranspose, HardSigmoid, BatchNormalization) and orientation classifier at batches 1 and 8, the batch free.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(8)]
+    public void PaddleOCR_detection_and_orientation_match_ONNX_Runtime(int batch)
+    {
+        float[] page = Page(batch, 320, 320);
+        var map = new float[batch * OcrDetection.OutputLength];
+        OcrDetection.Predict(page, map, batch);
+        float[] expected = Reference("ch_PP-OCRv3_det_infer.onnx", "x", page, new[] { batch, 3, 320, 320 });
+        Assert.Equal(new[] { 1, 320, 320 }, OcrDetection.OutputShape.ToArray());
+        Assert.True(expected.Max() > 0.5f, "the page has text the detector finds");
+        Assert.InRange(Numerics.RelativeError(map, expected), 0, 1e-4);
+
+        float[] crops = Page(batch, 48, 192);
+        var classes = new float[batch * OcrOrientation.OutputLength];
+        OcrOrientation.Predict(crops, classes, batch);
+        Assert.InRange(Numerics.RelativeError(classes, Reference("ch_ppocr_mobile_v2.0_cls_infer.onnx", "x", crops, new[] { batch, 3, 48, 192 })), 0, 1e-4);
+    }
+
+    /// <summary>
+    /// openWakeWord's feature pipeline: the mel front-end on a clip each (its batch fixed to 1: the 80 dB floor is taken over
+    /// the batch), then the speech embedding on 76 frames, at batches 1 and 8; ONNX Runtime runs the front-end clip by clip.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(8)]
+    public void OpenWakeWord_features_match_ONNX_Runtime(int batch)
+    {
+        var audio = new float[batch * 1760];
+        for (int i = 0; i < audio.Length; i++) audio[i] = (float)(3000 * Math.Sin(i * 0.07 * (1 + i / 1760)) + 400 * Math.Sin(i * 0.31));
+        var mel = new float[batch * MelSpectrogram.OutputLength];
+        MelSpectrogram.Predict(audio, mel, batch);
+        var expected = new float[mel.Length];
+        for (int b = 0; b < batch; b++)
+            Reference("melspectrogram.onnx", "input", audio.AsSpan(b * 1760, 1760).ToArray(), new[] { 1, 1760 }).CopyTo(expected, b * MelSpectrogram.OutputLength);
+        Assert.Equal(new[] { 1, 1, 8, 32 }, MelSpectrogram.OutputShape.ToArray());
+        Assert.InRange(Numerics.RelativeError(mel, expected), 0, 1e-4);
+
+        float[] frames = Numerics.Random(batch * 76 * 32, seed: batch, scale: 2);
+        var embedding = new float[batch * SpeechEmbedding.OutputLength];
+        SpeechEmbedding.Predict(frames, embedding, batch);
+        Assert.InRange(Numerics.RelativeError(embedding, Reference("speech_embedding.onnx", "input_1", frames, new[] { batch, 76, 32, 1 })), 0, 1e-4);
+    }
+
+    /// <summary>
+    /// nn.TransformerEncoderLayer as torch.onnx.export writes it (make_encoder_layer.py), sequence-first and batch-first:
+    /// each sequence a set (the batch fixed to 1), 1 and 8 of them, against ONNX Runtime sequence by sequence.
+    /// </summary>
+    [Theory]
+    [InlineData("encoder_layer_sf.onnx", 1)]
+    [InlineData("encoder_layer_sf.onnx", 8)]
+    [InlineData("encoder_layer_bf.onnx", 1)]
+    [InlineData("encoder_layer_bf.onnx", 8)]
+    public void TransformerEncoderLayer_exports_match_ONNX_Runtime(string file, int sequences)
+    {
+        const int length = 10 * 64;
+        bool batchFirst = file.Contains("_bf", StringComparison.Ordinal);
+        float[] x = Numerics.Random(sequences * length, seed: sequences);
+        var y = new float[sequences * length];
+        if (batchFirst) EncoderLayerBatchFirst.Predict(x, y, sequences);
+        else EncoderLayerSequenceFirst.Predict(x, y, sequences);
+        var expected = new float[y.Length];
+        for (int s = 0; s < sequences; s++)
+            Reference(file, "x", x.AsSpan(s * length, length).ToArray(), batchFirst ? new[] { 1, 10, 64 } : new[] { 10, 1, 64 }).CopyTo(expected, s * length);
+        Assert.InRange(Numerics.RelativeError(y, expected), 0, 1e-4);
+    }
 }
