@@ -1,5 +1,7 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
+using Microsoft.ML.OnnxRuntime;
 using BenchmarkDotNet.Attributes;
 
 namespace ModelCompiler.Benchmarks;
@@ -208,6 +210,9 @@ public abstract class BatchedOnnxBenchmark : IDisposable
     protected abstract int[] OutputSampleShape { get; }
     protected abstract void Predict(ReadOnlySpan<float> input, Span<float> output, int batch);
 
+    /// <summary>A graph compiled whole: its sample is the file's whole input (batch fixed by Dims), so ONNX Runtime runs one set, [sample].</summary>
+    protected virtual bool Whole => false;
+
     public abstract int Batch { get; set; }
 
     [GlobalSetup]
@@ -220,7 +225,14 @@ public abstract class BatchedOnnxBenchmark : IDisposable
         _input = new float[Batch * inLength];
         for (int i = 0; i < _input.Length; i++) _input[i] = (float)(random.NextDouble() * 2 - 1);
         _output = new float[Batch * outLength];
-        long[] Shape(int[] sample) { var s = new long[sample.Length + 1]; s[0] = Batch; for (int i = 0; i < sample.Length; i++) s[i + 1] = sample[i]; return s; }
+        long[] Shape(int[] sample)
+        {
+            if (Whole) return Array.ConvertAll(sample, d => (long)d);
+            var s = new long[sample.Length + 1];
+            s[0] = Batch;
+            for (int i = 0; i < sample.Length; i++) s[i + 1] = sample[i];
+            return s;
+        }
         _onnx = new OnnxRuntimeModel(Path.Combine(AppContext.BaseDirectory, "Models", OnnxFile), _input, _output, Batch, inLength, outLength,
             Shape(SampleShape), Shape(OutputSampleShape));
         var compiled = new float[_output.Length];
@@ -335,4 +347,117 @@ public class ConvolutionKernelBenchmark
 
     [Benchmark(Description = "im2col GEMM")]
     public void Im2Col() => Kernels.Convolution.Conv2d<Kernels.IdentityOperator>(ref _x[0], ref _y[0], 1, _im2col, ref _w[0], ref _b[0], ref _im2colScratch[0]);
+}
+
+/// <summary>PaddleOCR's PP-OCRv3 text detector (third-party, Paddle2ONNX): MobileNetV3, an FPN of Resize and ConvTranspose, 320 × 320.</summary>
+[MemoryDiagnoser]
+public class OcrDetectionBenchmark : BatchedOnnxBenchmark
+{
+    [Params(1, 8)]
+    public override int Batch { get; set; }
+    protected override string OnnxFile => "ch_PP-OCRv3_det_infer.onnx";
+    protected override int[] SampleShape => new[] { 3, 320, 320 };
+    protected override int[] OutputSampleShape => new[] { 1, 320, 320 };
+    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch) => OcrDetection.Predict(input, output, batch, maxDegreeOfParallelism: 1);
+}
+
+/// <summary>PaddleOCR's text-orientation classifier (third-party): 48 × 192 crops.</summary>
+[MemoryDiagnoser]
+public class OcrOrientationBenchmark : BatchedOnnxBenchmark
+{
+    [Params(1, 8)]
+    public override int Batch { get; set; }
+    protected override string OnnxFile => "ch_ppocr_mobile_v2.0_cls_infer.onnx";
+    protected override int[] SampleShape => new[] { 3, 48, 192 };
+    protected override int[] OutputSampleShape => new[] { 2 };
+    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch) => OcrOrientation.Predict(input, output, batch, maxDegreeOfParallelism: 1);
+}
+
+/// <summary>openWakeWord's mel front-end (third-party): 1,760 samples to 8 × 32 log-mel frames, one clip (compiled whole).</summary>
+[MemoryDiagnoser]
+public class MelSpectrogramBenchmark : BatchedOnnxBenchmark
+{
+    [Params(1)]
+    public override int Batch { get; set; }
+    protected override bool Whole => true;
+    protected override string OnnxFile => "melspectrogram.onnx";
+    protected override int[] SampleShape => new[] { 1, 1760 };
+    protected override int[] OutputSampleShape => new[] { 1, 1, 8, 32 };
+    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch) => MelSpectrogram.Predict(input, output, batch, maxDegreeOfParallelism: 1);
+}
+
+/// <summary>Google's speech embedding as openWakeWord ships it (third-party, tf2onnx): 76 × 32 frames to 96 features.</summary>
+[MemoryDiagnoser]
+public class SpeechEmbeddingBenchmark : BatchedOnnxBenchmark
+{
+    [Params(1, 8)]
+    public override int Batch { get; set; }
+    protected override string OnnxFile => "speech_embedding.onnx";
+    protected override int[] SampleShape => new[] { 76, 32, 1 };
+    protected override int[] OutputSampleShape => new[] { 1, 1, 96 };
+    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch) => SpeechEmbedding.Predict(input, output, batch, maxDegreeOfParallelism: 1);
+}
+
+/// <summary>nn.TransformerEncoderLayer (d 64, 4 heads) as torch.onnx.export writes it sequence-first: one sequence of 10 (compiled whole).</summary>
+[MemoryDiagnoser]
+public class EncoderLayerExportBenchmark : BatchedOnnxBenchmark
+{
+    [Params(1)]
+    public override int Batch { get; set; }
+    protected override bool Whole => true;
+    protected override string OnnxFile => "encoder_layer_sf.onnx";
+    protected override int[] SampleShape => new[] { 10, 1, 64 };
+    protected override int[] OutputSampleShape => new[] { 10, 1, 64 };
+    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch) => EncoderLayerSequenceFirst.Predict(input, output, batch, maxDegreeOfParallelism: 1);
+}
+
+/// <summary>
+/// Silero VAD v5 (third-party, the If-less export): one 576-sample window at 16 kHz and the LSTM state in, the probability
+/// and the next state out — what a streaming caller runs every 32 ms. ONNX Runtime with all three inputs and both outputs
+/// bound once.
+/// </summary>
+[MemoryDiagnoser]
+public class SileroVadBenchmark : IDisposable
+{
+    private readonly float[] _window = new float[576], _state = new float[256], _probability = new float[1], _next = new float[256];
+    private readonly long[] _rate = { 16000 };
+    private InferenceSession _session = null!;
+    private OrtIoBinding _binding = null!;
+    private readonly RunOptions _runOptions = new();
+    private readonly List<IDisposable> _owned = new();
+
+    [GlobalSetup]
+    public void GlobalSetup()
+    {
+        for (int i = 0; i < _window.Length; i++) _window[i] = (float)(0.3 * Math.Sin(i * 0.05));
+        var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        _session = new InferenceSession(Path.Combine(AppContext.BaseDirectory, "Models", "silero_vad_op18_ifless.onnx"), options);
+        _binding = _session.CreateIoBinding();
+        OrtValue Bind<T>(T[] data, long[] shape) where T : unmanaged { var v = OrtValue.CreateTensorValueFromMemory(data, shape); _owned.Add(v); return v; }
+        _binding.BindInput("input", Bind(_window, new long[] { 1, 576 }));
+        _binding.BindInput("state", Bind(_state, new long[] { 2, 1, 128 }));
+        _binding.BindInput("sr", Bind(_rate, Array.Empty<long>()));
+        _binding.BindOutput("output", Bind(_probability, new long[] { 1, 1 }));
+        _binding.BindOutput("stateN", Bind(_next, new long[] { 2, 1, 128 }));
+        _session.RunWithBinding(_runOptions, _binding);
+        float expected = _probability[0];
+        SileroVad.Predict(_window, _rate, _state, _probability, _next, 1);
+        if (Math.Abs(expected - _probability[0]) > 1e-4) throw new InvalidOperationException($"ONNX Runtime disagrees with the compiled Silero VAD: {expected} vs {_probability[0]}");
+    }
+
+    [Benchmark(Baseline = true, Description = "ModelCompiler (compiled)")]
+    public void Compiled() => SileroVad.Predict(_window, _rate, _state, _probability, _next, 1);
+
+    [Benchmark(Description = "ONNX Runtime (1 thread)")]
+    public void OnnxRuntime() => _session.RunWithBinding(_runOptions, _binding);
+
+    public void Dispose()
+    {
+        _binding?.Dispose();
+        foreach (IDisposable d in _owned) d.Dispose();
+        _runOptions.Dispose();
+        _session?.Dispose();
+        GC.SuppressFinalize(this);
+    }
 }

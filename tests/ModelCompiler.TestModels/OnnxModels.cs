@@ -165,3 +165,11 @@ public static partial class EncoderLayerSequenceFirst;
 /// <summary>The same layer exported batch-first ([batch, 10, 64]; the export transposes to sequence-first inside): compiled whole, a set per sequence.</summary>
 [CompileModel(Onnx = "encoder_layer_bf.onnx", Dims = new[] { "batch=1" })]
 public static partial class EncoderLayerBatchFirst;
+
+/// <summary>CumSum along each sample axis, forward and reverse, inclusive and exclusive (make_running.py).</summary>
+[CompileModel(Onnx = "onnx_running.onnx")]
+public static partial class OnnxRunning;
+
+/// <summary>GroupNormalization (opset 18: scale and bias per group), 3 groups of 2 channels and 6 of one (make_group_norm.py).</summary>
+[CompileModel(Onnx = "onnx_group_norm.onnx")]
+public static partial class OnnxGroupNorm;

@@ -108,6 +108,39 @@ internal static partial class OnnxImporter
             Activation(node, Output(node), OpKind.MatMul, new[] { Act(node, left), Operand(node, right) }, RankOf(left));
         }
 
+        /// <summary>
+        /// CumSum along a constant axis (exclusive and reverse too): the running sums of a row of n are its product by a
+        /// triangle of ones, [n, n] — a Linear on the packed GEMM kernel (n² multiply-adds a row instead of n, vectorized and
+        /// fused, and no loop carried from one element to the next). Another axis than the last is permuted there and back.
+        /// The triangle is a weight of n² floats, so n is at most 2,048.
+        /// </summary>
+        private void LowerCumSum(OnnxNode node, string name)
+        {
+            string x = Input(node, 0);
+            int rank = RankOf(x);
+            long[] axisValue = Const(node, Input(node, 1)).PlainLongs ?? throw Unsupported(node, "the axis must be an integer constant");
+            if (axisValue.Length != 1) throw Unsupported(node, "the axis must be one integer");
+            int axis = SampleAxis(node, axisValue[0], rank) - 1; // in the sample
+            bool exclusive = IntAttribute(node, "exclusive", 0) != 0, reverse = IntAttribute(node, "reverse", 0) != 0;
+            int[] sample = SampleShape(node, x);
+            int n = sample[axis];
+            if (n > 2048) throw Unsupported(node, $"a running sum over {n} values is not supported (at most 2,048: the sums are a product by an n × n triangle)");
+            // Weight [out j, in i] = 1 where input i counts toward output j.
+            var triangle = new float[n * n];
+            for (int j = 0; j < n; j++)
+                for (int i = 0; i < n; i++)
+                    triangle[j * n + i] = (reverse ? (exclusive ? i > j : i >= j) : (exclusive ? i < j : i <= j)) ? 1f : 0f;
+            int last = sample.Length - 1;
+            int[] order = Enumerable.Range(0, sample.Length).Select(d => d == axis ? last : d == last ? axis : d).ToArray();
+            int value = Act(node, x);
+            if (axis != last) value = Record(node, OpKind.Permute, new[] { value }, settings: new PermuteSettings(order.ToEquatableArray()));
+            _weights.Add(new(name + ".weight", new OnnxConstant(new long[] { n, n }, triangle, null)));
+            value = Record(node, OpKind.Linear, new[] { value }, name);
+            if (axis != last) value = Record(node, OpKind.Permute, new[] { value }, settings: new PermuteSettings(order.ToEquatableArray()));
+            _activations[Output(node)] = value;
+            _ranks[Output(node)] = rank;
+        }
+
         /// <summary>QuantizeLinear.</summary>
         private void LowerQuantizeLinear(OnnxNode node, string name)
         {

@@ -187,9 +187,10 @@ internal static partial class OnnxImporter
         }
 
         /// <summary>
-        /// InstanceNormalization: each channel (a group of channels, for GroupNormalization once it is tested and listed)
-        /// with its spatial values as one row (a view), normalized by the LayerNorm kernel (unit scale, zero shift), then the
-        /// per-channel scale and bias as a broadcast product and sum, and the view back.
+        /// InstanceNormalization and GroupNormalization: each channel (each group of channels) with its spatial values as one
+        /// row (a view), normalized by the LayerNorm kernel (unit scale, zero shift), then the per-channel scale and bias (opset
+        /// 18's GroupNormalization gives them per group: repeated over the group's channels) as a broadcast product and sum,
+        /// and the view back.
         /// </summary>
         private void LowerChannelNormalization(OnnxNode node, string name)
         {
@@ -243,12 +244,13 @@ internal static partial class OnnxImporter
         /// <summary>
         /// ArgMax, ArgMin: the index of the first largest (smallest) value along an axis, as Hardmax's one-hot row (NaN
         /// counts as the largest, as numpy's argmax) times the indices 0 … n−1, summed along the axis; ArgMin is ArgMax of
-        /// −x. The index is a whole number in float32 (an int64 output converts at the edge). select_last_index is
-        /// MC0013.
+        /// −x. The index is a whole number in float32 (an int64 output converts at the edge). With select_last_index the
+        /// axis is read backwards first (a table pass, as Pad's) and the index counted from the end: the first maximum of
+        /// the reversed row is the last of the row.
         /// </summary>
         private void LowerArgMax(OnnxNode node, string name)
         {
-            if (IntAttribute(node, "select_last_index", 0) != 0) throw Unsupported(node, "select_last_index = 1 is not supported");
+            bool last = IntAttribute(node, "select_last_index", 0) != 0;
             string x = Input(node, 0);
             int rank = RankOf(x);
             int axis = SampleAxis(node, IntAttribute(node, "axis", 0), rank);
@@ -256,10 +258,12 @@ internal static partial class OnnxImporter
             int width = sample[axis - 1], trailing = sample.Length - axis;
             int a = Act(node, x);
             if (node.OpType == "ArgMin") a = Record(node, OpKind.MulScalar, new[] { a }, scalar: -1f);
+            if (last) a = Remap(node, name, a, axis - 1, width, j => width - 1 - j);
             int onehot = AlongAxis(node, OpKind.Hardmax, a, axis, rank, sample);
             var indices = new OnnxConstant(new long[] { width }.Concat(Enumerable.Repeat(1L, trailing)).ToArray(), Enumerable.Range(0, width).Select(i => (float)i).ToArray(), null);
             int result = Record(node, OpKind.Mul, new[] { onehot, Parameter(node, name + ".indices", indices) });
             result = Record(node, OpKind.Reduce, new[] { result }, settings: new ReduceSettings(axis - 1, ReduceKind.Sum));
+            if (last) result = Record(node, OpKind.AddScalar, new[] { Record(node, OpKind.MulScalar, new[] { result }, scalar: -1f) }, scalar: width - 1);
             bool keep = IntAttribute(node, "keepdims", 1) != 0;
             if (keep) result = Record(node, OpKind.Unsqueeze, new[] { result }, settings: new AxisSettings(axis - 1));
             _activations[Output(node)] = result;

@@ -1,0 +1,26 @@
+"""Makes Models/onnx_running.onnx: CumSum along each sample axis, forward and reverse, inclusive and exclusive.
+
+Run from this folder with Debian's Python:  /usr/bin/python3 make_running.py
+x [N, 5, 7] (the batch free); y is every running sum flattened and concatenated. OnnxModelTests checks it against ONNX
+Runtime.
+"""
+import os
+
+import onnx
+from onnx import TensorProto, helper
+
+here = os.path.dirname(os.path.abspath(__file__))
+cases = [("last", 2, 0, 0), ("middle_exclusive", 1, 1, 0), ("negative_reverse", -1, 0, 1), ("middle_reverse_exclusive", 1, 1, 1)]
+nodes, initializers, flat = [], [], []
+for name, axis, exclusive, reverse in cases:
+    initializers.append(helper.make_tensor(name + ".axis", TensorProto.INT64, [], [axis]))
+    nodes.append(helper.make_node("CumSum", ["x", name + ".axis"], [name], exclusive=exclusive, reverse=reverse))
+    nodes.append(helper.make_node("Flatten", [name], [name + "_flat"], axis=1))
+    flat.append(name + "_flat")
+nodes.append(helper.make_node("Concat", flat, ["y"], axis=1))
+graph = helper.make_graph(nodes, "running", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 5, 7])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 140])], initializers)
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)], producer_name="make_running.py")
+model.ir_version = 7
+onnx.checker.check_model(model)
+onnx.save(model, os.path.join(here, "Models", "onnx_running.onnx"))
