@@ -166,7 +166,7 @@ public static partial class EncoderLayerSequenceFirst;
 [CompileModel(Onnx = "encoder_layer_bf.onnx", Dims = new[] { "batch=1" })]
 public static partial class EncoderLayerBatchFirst;
 
-/// <summary>CumSum along each sample axis, forward and reverse, inclusive and exclusive (make_running.py).</summary>
+/// <summary>CumSum along each sample axis, forward and reverse, inclusive and exclusive, and GatherElements by indices computed from x (ArgMax, and the same counted from the end) (make_running.py).</summary>
 [CompileModel(Onnx = "onnx_running.onnx")]
 public static partial class OnnxRunning;
 

@@ -1,7 +1,8 @@
-"""Makes Models/onnx_running.onnx: CumSum along each sample axis, forward and reverse, inclusive and exclusive.
+"""Makes Models/onnx_running.onnx: CumSum along each sample axis, forward and reverse, inclusive and exclusive, and
+GatherElements by indices the graph computes (ArgMax along the middle axis, and the same counted from the end).
 
 Run from this folder with Debian's Python:  /usr/bin/python3 make_running.py
-x [N, 5, 7] (the batch free); y is every running sum flattened and concatenated. OnnxModelTests checks it against ONNX
+x [N, 5, 7] (the batch free); y is every result flattened and concatenated. OnnxModelTests checks it against ONNX
 Runtime.
 """
 import os
@@ -17,9 +18,20 @@ for name, axis, exclusive, reverse in cases:
     nodes.append(helper.make_node("CumSum", ["x", name + ".axis"], [name], exclusive=exclusive, reverse=reverse))
     nodes.append(helper.make_node("Flatten", [name], [name + "_flat"], axis=1))
     flat.append(name + "_flat")
+# Indices computed at run time: the place of each column's largest value, then the same as a negative index.
+initializers.append(helper.make_tensor("five", TensorProto.INT64, [], [5]))
+nodes += [
+    helper.make_node("ArgMax", ["x"], ["at"], axis=1, keepdims=1),
+    helper.make_node("GatherElements", ["x", "at"], ["largest"], axis=1),
+    helper.make_node("Sub", ["at", "five"], ["at_from_end"]),
+    helper.make_node("GatherElements", ["x", "at_from_end"], ["largest_again"], axis=-2),
+]
+for name in ["largest", "largest_again"]:
+    nodes.append(helper.make_node("Flatten", [name], [name + "_flat"], axis=1))
+    flat.append(name + "_flat")
 nodes.append(helper.make_node("Concat", flat, ["y"], axis=1))
 graph = helper.make_graph(nodes, "running", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 5, 7])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 140])], initializers)
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 154])], initializers)
 model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)], producer_name="make_running.py")
 model.ir_version = 7
 onnx.checker.check_model(model)

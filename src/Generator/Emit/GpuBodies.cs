@@ -25,7 +25,7 @@ internal static class GpuBodies
                 w.Line($"y[i] = {chain(k, "a[i]")};");
                 break;
 
-            case EmbeddingOp or GridSampleOp:
+            case EmbeddingOp or GridSampleOp or GatherOp:
                 WriteGather(w, k.Op);
                 break;
 
@@ -103,7 +103,19 @@ internal static class GpuBodies
     private static void WriteGather(SourceWriter w, KernelOp op)
     {
         if (op is EmbeddingOp embedding) WriteEmbedding(w, embedding);
+        else if (op is GatherOp gather) WriteGather(w, gather);
         else WriteGridSample(w, (GridSampleOp)op);
+    }
+
+    /// <summary>Gather, GatherElements: a thread per output value, its index from operand b; NaN for an index that names no place, as on the CPU.</summary>
+    private static void WriteGather(SourceWriter w, GatherOp g)
+    {
+        w.Line($"const int Outer = {g.Outer}, Length = {g.Length}, Inner = {g.Inner}, Count = {g.Count};");
+        w.Line("long o = t / ((long)Count * Inner); int j = (int)(t / Inner % Count), q = (int)(t % Inner);");
+        w.Line(g.Elements ? $"float pick = b[s * {g.IndicesPerSample} + (o * Count + j) * Inner + q];" : $"float pick = b[s * {g.IndicesPerSample} + j];");
+        w.Line($"bool whole = pick >= -Length && pick < Length && pick == {MathF}.Floor(pick);");
+        w.Line("int at = whole ? (int)pick : 0; at = at < 0 ? at + Length : at;");
+        w.Line("y[i] = whole ? a[s * ((long)Outer * Length * Inner) + (o * Length + at) * Inner + q] : float.NaN;");
     }
 
     /// <summary>An embedding lookup: one table row per id.</summary>

@@ -226,6 +226,7 @@ internal static partial class GpuEmitter
         AxisPoolOp p => (long)p.Outer * p.OutLength * p.Inner,
         AxisResampleOp r => (long)r.Outer * r.OutLength * r.Inner,
         GridSampleOp g => (long)g.Pairs * g.Channels * g.OutHeight * g.OutWidth,
+        GatherOp g => (long)g.Outer * g.Count * g.Inner,
         HardmaxOp h => (long)h.Rows * h.Width,
         BroadcastOp b => Product(b.Shape.ToArray()),
         StridedOp s => Product(s.Shape.ToArray()),

@@ -459,6 +459,9 @@ internal static partial class ModelEmitter
             case AxisPoolOp p:
                 return $"{K}AxisPool.Run(input: ref {a}, output: ref {output}, outer: {rows}, length: {p.Length}, inner: {p.Inner}, window: {p.Window}, stride: {p.Stride}, "
                     + $"padBegin: {p.PadBegin}, dilation: {p.Dilation}, outLength: {p.OutLength}, max: {(p.Max ? "true" : "false")}, countFrom: {p.CountFrom}, countTo: {p.CountTo});";
+            case GatherOp g:
+                return $"{K}Gather.Run(input: ref {a}, indices: ref {Ref(k.B!)}, output: ref {output}, samples: rows, outer: {g.Outer}, length: {g.Length}, inner: {g.Inner}, "
+                    + $"count: {g.Count}, elements: {(g.Elements ? "true" : "false")}, indicesPerSample: {g.IndicesPerSample});";
             case GridSampleOp g:
                 return $"{K}GridSample.Run(input: ref {a}, grid: ref {Ref(k.B!)}, output: ref {output}, pairs: rows * {g.Pairs}, channels: {g.Channels}, height: {g.Height}, width: {g.Width}, "
                     + $"outHeight: {g.OutHeight}, outWidth: {g.OutWidth}, mode: {K}GridSampleMode.{g.Mode}, padding: {K}GridSamplePadding.{g.Padding}, alignCorners: {(g.AlignCorners ? "true" : "false")});";

@@ -43,7 +43,7 @@ internal static partial class OnnxImporter
         {
             // x[:, i] and x[:, [i, j, …]] with known indices; an embedding lookup would need integer inputs.
             string x = Input(node, 0);
-            if (_indices.TryGetValue(Input(node, 1), out int tokenIds))
+            if (_indices.TryGetValue(Input(node, 1), out int tokenIds) && _constants.ContainsKey(x))
             {
                 // An embedding: rows of a [count, d] table picked by the token ids.
                 OnnxConstant table = Const(node, x);
@@ -58,6 +58,16 @@ internal static partial class OnnxImporter
                 throw Unsupported(node, "looking values up by indices computed at run time is supported only for an embedding table indexed by the input cast to integers");
             int rank = RankOf(x);
             int axis = SampleAxis(node, IntAttribute(node, "axis", 0), rank);
+            if (!_constants.ContainsKey(Input(node, 1)))
+            {
+                // Indices known only at run time: ONNX's output takes the indices' dimensions whole, their first included,
+                // so with the batch first it would mix samples; compiled whole it is one Gather kernel.
+                if (!_whole) throw Unsupported(node, "indices computed at run time are supported where the graph is compiled whole (every dimension fixed, by the file or by Dims)");
+                int indexRank = RankOf(Input(node, 1)) - Lead;
+                Activation(node, Output(node), OpKind.GatherAlong, new[] { Act(node, x), Act(node, Input(node, 1)) }, rank - 1 + indexRank,
+                    settings: new GatherSettings(axis - 1, Elements: false));
+                return;
+            }
             OnnxConstant indices = Const(node, Input(node, 1));
             long[] picks = indices.PlainLongs ?? throw Unsupported(node, "the indices must be integer constants");
             if (indices.Dims.Length > 1 || picks.Length == 0) throw Unsupported(node, "only a scalar or a non-empty list of indices is supported");
@@ -78,6 +88,25 @@ internal static partial class OnnxImporter
             if (indices.Dims.Length == 0) result = Record(node, OpKind.Squeeze, new[] { result }, settings: new AxisSettings(axis - 1));
             _activations[Output(node)] = result;
             _ranks[Output(node)] = indices.Dims.Length == 0 ? rank - 1 : rank;
+        }
+
+        /// <summary>GatherElements: each output value picked along the axis by its own index (a value, or a constant), Kernels.Gather.</summary>
+        private void LowerGatherElements(OnnxNode node, string name)
+        {
+            string x = Input(node, 0), indices = Input(node, 1);
+            int rank = RankOf(x);
+            int axis = SampleAxis(node, IntAttribute(node, "axis", 0), rank);
+            int index;
+            if (_constants.TryGetValue(indices, out OnnxConstant? known))
+            {
+                // Constant indices are one set for every sample: with the batch first, their first dimension must be 1.
+                OnnxConstant numbers = AsFloats(known);
+                if (numbers.Floats is null || numbers.Dims.Length != rank - Lead || !_whole && numbers.Dims[0] != 1)
+                    throw Unsupported(node, $"constant indices {known.Describe()} must have the data's rank{(_whole ? "" : " and a first dimension of 1 (one set for every sample)")}");
+                index = Parameter(node, indices, numbers.Reshaped(numbers.Dims.Skip(_whole ? 0 : 1).ToArray()));
+            }
+            else index = Act(node, indices);
+            Activation(node, Output(node), OpKind.GatherAlong, new[] { Act(node, x), index }, rank, settings: new GatherSettings(axis - 1, Elements: true));
         }
 
         /// <summary>Split.</summary>

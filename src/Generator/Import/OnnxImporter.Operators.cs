@@ -68,6 +68,7 @@ internal static partial class OnnxImporter
             ["ConvTranspose"] = (l, n, s) => l.LowerConvTranspose(n, s),
             ["Resize"] = (l, n, s) => l.LowerResize(n, s),
             ["GridSample"] = (l, n, s) => l.LowerGridSample(n, s),
+            ["GatherElements"] = (l, n, s) => l.LowerGatherElements(n, s),
             ["Upsample"] = (l, n, s) => l.LowerResize(n, s),
             ["Expand"] = (l, n, s) => l.LowerExpand(n, s),
             ["Max"] = (l, n, s) => l.LowerVariadic(n, s),

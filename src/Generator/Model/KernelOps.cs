@@ -134,6 +134,12 @@ internal sealed record GridSampleOp(int Pairs, int Channels, int Height, int Wid
     public override KernelKind Kind => KernelKind.GridSample;
 }
 
+/// <summary>Gather (GatherElements) along one axis of <c>[Outer, Length, Inner]</c> per sample (Kernels.Gather; the indices are operand B, <see cref="IndicesPerSample"/> apart).</summary>
+internal sealed record GatherOp(int Outer, int Length, int Inner, int Count, bool Elements, int IndicesPerSample) : KernelOp
+{
+    public override KernelKind Kind => KernelKind.Gather;
+}
+
 /// <summary>Hardmax over rows of <see cref="Width"/> (Kernels.Hardmax).</summary>
 internal sealed record HardmaxOp(int Rows, int Width) : KernelOp
 {

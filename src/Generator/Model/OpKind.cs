@@ -93,6 +93,8 @@ internal enum OpKind
     Windows,
     /// <summary>The input read at the points of a grid (GridSampleSettings): ONNX GridSample, PyTorch's grid_sample.</summary>
     GridSample,
+    /// <summary>ONNX Gather and GatherElements by indices known only at run time (GatherSettings), the indices the second input.</summary>
+    GatherAlong,
 }
 
 /// <summary>What each op is, in one place, for every pass and emitter.</summary>

@@ -118,6 +118,9 @@ internal sealed record WindowsSettings(EquatableArray<int> Kernel, EquatableArra
 /// <summary>GridSample: how it interpolates, what it reads outside the input, and whether ±1 are the corner pixels' centres.</summary>
 internal sealed record GridSampleSettings(GridSampleMode Mode, GridSamplePadding Padding, bool AlignCorners) : OpSettings;
 
+/// <summary>GatherAlong: the sample axis, and whether each output value has its own index (GatherElements) or each slice (Gather).</summary>
+internal sealed record GatherSettings(int Axis, bool Elements) : OpSettings;
+
 /// <summary>Reshape: the per-sample dimensions.</summary>
 internal sealed record ReshapeSettings(EquatableArray<int> Dimensions) : OpSettings;
 

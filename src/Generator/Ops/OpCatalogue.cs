@@ -138,6 +138,7 @@ internal static class OpCatalogue
         AttentionOps.Register(catalogue);
         SequenceOps.Register(catalogue);
         SamplingOps.Register(catalogue);
+        GatherOps.Register(catalogue);
         return catalogue;
     }
 }

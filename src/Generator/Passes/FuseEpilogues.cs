@@ -62,6 +62,7 @@ internal static class FuseEpilogues
                 OpKind.Maximum => KernelKind.Maximum,
                 OpKind.Binary => KernelKind.Binary,
                 OpKind.GridSample => KernelKind.GridSample,
+                OpKind.GatherAlong => KernelKind.Gather,
                 OpKind.Minimum => KernelKind.Minimum,
                 _ when OpKinds.IsUnaryElementwise(node.Kind) => KernelKind.Elementwise,
                 _ => null,
