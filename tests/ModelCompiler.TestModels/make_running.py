@@ -1,5 +1,6 @@
 """Makes Models/onnx_running.onnx: CumSum along each sample axis, forward and reverse, inclusive and exclusive, and
-GatherElements by indices the graph computes (ArgMax along the middle axis, and the same counted from the end).
+GatherElements by indices the graph computes (ArgMax along the middle axis, and the same counted from the end), and a
+Scan over the middle axis read backwards (a leaky running state: the final state and each step's Tanh).
 
 Run from this folder with Debian's Python:  /usr/bin/python3 make_running.py
 x [N, 5, 7] (the batch free); y is every result flattened and concatenated. OnnxModelTests checks it against ONNX
@@ -26,13 +27,26 @@ nodes += [
     helper.make_node("Sub", ["at", "five"], ["at_from_end"]),
     helper.make_node("GatherElements", ["x", "at_from_end"], ["largest_again"], axis=-2),
 ]
-for name in ["largest", "largest_again"]:
+# Scan (opset 9+): a leaky running state over the middle axis, read backwards; the final state and each step's Tanh.
+half = helper.make_tensor("half", TensorProto.FLOAT, [], [0.5])
+body = helper.make_graph(
+    [helper.make_node("Mul", ["state_in", "half"], ["kept"]), helper.make_node("Add", ["kept", "x_t"], ["state_out"]),
+     helper.make_node("Tanh", ["state_out"], ["step"])],
+    "leaky", [helper.make_tensor_value_info("state_in", TensorProto.FLOAT, ["N", 7]), helper.make_tensor_value_info("x_t", TensorProto.FLOAT, ["N", 7])],
+    [helper.make_tensor_value_info("state_out", TensorProto.FLOAT, ["N", 7]), helper.make_tensor_value_info("step", TensorProto.FLOAT, ["N", 7])], [half])
+initializers.append(helper.make_tensor("middle", TensorProto.INT64, [1], [1]))
+nodes += [
+    helper.make_node("ReduceMean", ["x"], ["initial"], axes=[1], keepdims=0),
+    helper.make_node("Scan", ["initial", "x"], ["final", "steps"], num_scan_inputs=1, body=body,
+                     scan_input_axes=[1], scan_input_directions=[1], scan_output_axes=[1]),
+]
+for name in ["largest", "largest_again", "final", "steps"]:
     nodes.append(helper.make_node("Flatten", [name], [name + "_flat"], axis=1))
     flat.append(name + "_flat")
 nodes.append(helper.make_node("Concat", flat, ["y"], axis=1))
 graph = helper.make_graph(nodes, "running", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 5, 7])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 154])], initializers)
-model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)], producer_name="make_running.py")
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 196])], initializers)
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="make_running.py")
 model.ir_version = 7
 onnx.checker.check_model(model)
 onnx.save(model, os.path.join(here, "Models", "onnx_running.onnx"))

@@ -1,6 +1,9 @@
-// ONNX If: its branches are subgraphs that read the enclosing graph's values by name.
+// ONNX If and Scan: their bodies are subgraphs that read the enclosing graph's values by name.
+using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.Linq;
+using ModelCompiler.Generator.Model;
 
 namespace ModelCompiler.Generator.Import;
 
@@ -106,6 +109,123 @@ internal static partial class OnnxImporter
             foreach (OnnxValueInfo output in branch.Outputs)
                 if (!_activations.ContainsKey(output.Name) && !_constants.ContainsKey(output.Name))
                     throw Unsupported(node, $"its branch '{branch.Name}' does not compute its output '{output.Name}'");
+        }
+
+        /// <summary>Most body nodes a Scan may unroll to (iterations × nodes): the work of one build stays bounded.</summary>
+        private const int MaxUnrolledNodes = 100_000;
+
+        /// <summary>
+        /// Scan (opset 9 and later), unrolled over its scan inputs' length, known at build time: each iteration lowers the
+        /// body once more, its values renamed for the iteration, its state inputs bound to the previous iteration's state
+        /// outputs (the initial values first) and its scan inputs to one slice of each scan input (forward or reverse, along
+        /// any axis). The final states are outputs; each scan output is the iterations' values stacked along its axis (a
+        /// balanced tree of Concats, in reverse for a reverse direction). A body with its own subgraphs is not unrolled.
+        /// </summary>
+        private void LowerScan(OnnxNode node, string name)
+        {
+            if (_model.DefaultOpset < 9) throw Unsupported(node, "Scan-8 (a batch axis and sequence_lens) is not supported; export with opset 9 or later");
+            OnnxGraph body = node.Attributes.FirstOrDefault(a => a.Name == "body")?.G ?? throw Unsupported(node, "the body attribute is missing");
+            int scans = (int)IntAttribute(node, "num_scan_inputs", 0), states = node.Inputs.Count - scans;
+            if (scans < 1 || states < 0 || body.Inputs.Count != node.Inputs.Count || body.Outputs.Count < states || node.Outputs.Count != body.Outputs.Count)
+                throw Unsupported(node, "its inputs, outputs and num_scan_inputs do not match its body");
+            if (body.Nodes.Any(n => n.Attributes.Any(a => a.G is not null))) throw Unsupported(node, "a Scan body with its own subgraphs is not supported");
+            long[] Ints(string attribute, int count, long fallback)
+            {
+                List<long>? values = node.Attributes.FirstOrDefault(a => a.Name == attribute)?.Ints;
+                if (values is null || values.Count == 0) return Enumerable.Repeat(fallback, count).ToArray();
+                return values.Count == count ? values.ToArray() : throw Unsupported(node, $"{attribute} must give {count} values");
+            }
+            long[] inputAxes = Ints("scan_input_axes", scans, 0), inputDirections = Ints("scan_input_directions", scans, 0);
+            int outputs = body.Outputs.Count - states;
+            long[] outputAxes = Ints("scan_output_axes", outputs, 0), outputDirections = Ints("scan_output_directions", outputs, 0);
+
+            // The scan inputs' axes and their common length.
+            var sources = new (int Value, int Axis, int Rank, bool Reverse)[scans];
+            int length = -1;
+            for (int j = 0; j < scans; j++)
+            {
+                string input = Input(node, states + j);
+                int rank = RankOf(input), axis = SampleAxis(node, inputAxes[j], rank);
+                int size = SampleShape(node, input)[axis - 1];
+                if (length >= 0 && size != length) throw Unsupported(node, $"its scan inputs have lengths {length} and {size}");
+                length = size;
+                sources[j] = (Act(node, input), axis, rank, inputDirections[j] != 0);
+            }
+            if ((long)length * Math.Max(1, body.Nodes.Count) > MaxUnrolledNodes)
+                throw Unsupported(node, $"{length} iterations of a {body.Nodes.Count}-node body would unroll to more than {MaxUnrolledNodes:N0} nodes");
+
+            string[] state = Enumerable.Range(0, states).Select(i => Input(node, i)).ToArray();
+            var stacked = new List<string>[outputs];
+            for (int k = 0; k < outputs; k++) stacked[k] = new List<string>();
+            int scope = ++_branches;
+            for (int t = 0; t < length; t++)
+            {
+                string suffix = "#scan" + scope.ToString(CultureInfo.InvariantCulture) + "." + t.ToString(CultureInfo.InvariantCulture);
+                var renamed = new Dictionary<string, string>(StringComparer.Ordinal);
+                for (int i = 0; i < states; i++) renamed[body.Inputs[i].Name] = state[i];
+                for (int j = 0; j < scans; j++)
+                {
+                    // This iteration's slice of scan input j, without the scan axis.
+                    (int value, int axis, int rank, bool reverse) = sources[j];
+                    int at = reverse ? length - 1 - t : t;
+                    int slice = Record(node, OpKind.Slice, new[] { value }, settings: new SliceSettings(axis - 1, at, at + 1, SliceOrigin.Exact));
+                    string sliceName = body.Inputs[states + j].Name + suffix;
+                    _activations[sliceName] = Record(node, OpKind.Squeeze, new[] { slice }, settings: new AxisSettings(axis - 1));
+                    _ranks[sliceName] = rank - 1;
+                    _types[sliceName] = TypeOf(Input(node, states + j));
+                    renamed[body.Inputs[states + j].Name] = sliceName;
+                }
+                foreach (string defined in body.Initializers.Select(v => v.Name).Concat(body.Nodes.SelectMany(n => n.Outputs)).Where(v => v.Length > 0))
+                    renamed[defined] = defined + suffix;
+                string Rename(string value) => value.Length > 0 && renamed.TryGetValue(value, out string? to) ? to : value;
+                var iteration = new OnnxGraph { Name = body.Name + suffix };
+                foreach (OnnxTensor tensor in body.Initializers) _constants[Rename(tensor.Name)] = Read(tensor, null);
+                foreach (OnnxNode n in body.Nodes)
+                {
+                    var copy = new OnnxNode { Name = n.Name.Length > 0 ? n.Name + suffix : "", OpType = n.OpType, Domain = n.Domain };
+                    copy.Inputs.AddRange(n.Inputs.Select(Rename));
+                    copy.Outputs.AddRange(n.Outputs.Select(Rename));
+                    copy.Attributes.AddRange(n.Attributes);
+                    foreach (string read in copy.Inputs) _uses[read] = _uses.TryGetValue(read, out int u) ? u + 1 : 1;
+                    iteration.Nodes.Add(copy);
+                }
+                foreach (OnnxValueInfo output in body.Outputs)
+                {
+                    string to = Rename(output.Name);
+                    _uses[to] = _uses.TryGetValue(to, out int u) ? u + 1 : 1;
+                    iteration.Outputs.Add(new OnnxValueInfo { Name = to });
+                }
+                LowerBranch(node, iteration);
+                for (int i = 0; i < states; i++) state[i] = iteration.Outputs[i].Name;
+                for (int k = 0; k < outputs; k++) stacked[k].Add(iteration.Outputs[states + k].Name);
+            }
+            for (int i = 0; i < states; i++)
+                if (node.Outputs[i].Length > 0) Alias(node, state[i], node.Outputs[i]);
+            for (int k = 0; k < outputs; k++)
+            {
+                string output = node.Outputs[states + k];
+                if (output.Length == 0) continue;
+                List<string> values = outputDirections[k] != 0 ? Enumerable.Reverse(stacked[k]).ToList() : stacked[k];
+                int rank = RankOf(values[0]) + 1, axis = SampleAxis(node, outputAxes[k], rank);
+                var parts = values.Select(v => Record(node, OpKind.Unsqueeze, new[] { Act(node, v) }, settings: new AxisSettings(axis - 1))).ToList();
+                _activations[output] = ConcatTree(node, parts, axis - 1);
+                _ranks[output] = rank;
+                if (_types.TryGetValue(values[0], out var type)) _types[output] = type;
+            }
+        }
+
+        /// <summary>Values joined along a sample axis by a balanced tree of pairwise Concats: each value is copied log₂ n times, not n.</summary>
+        private int ConcatTree(OnnxNode node, IReadOnlyList<int> parts, int sampleAxis)
+        {
+            var level = parts.ToList();
+            while (level.Count > 1)
+            {
+                var next = new List<int>();
+                for (int k = 0; k + 1 < level.Count; k += 2) next.Add(Record(node, OpKind.Concat, new[] { level[k], level[k + 1] }, settings: new AxisSettings(sampleAxis)));
+                if (level.Count % 2 == 1) next.Add(level[level.Count - 1]);
+                level = next;
+            }
+            return level[0];
         }
     }
 }

@@ -33,6 +33,7 @@ internal static partial class OnnxImporter
             ["Or"] = (l, n, s) => l.LowerBinary(n, s),
             ["Where"] = (l, n, s) => l.LowerWhere(n, s),
             ["If"] = (l, n, s) => l.LowerIf(n, s),
+            ["Scan"] = (l, n, s) => l.LowerScan(n, s),
             ["Xor"] = (l, n, s) => l.LowerBinary(n, s),
             ["AveragePool"] = (l, n, s) => l.LowerPool(n, s),
             ["BatchNormalization"] = (l, n, s) => l.LowerBatchNormalization(n, s),

@@ -150,19 +150,7 @@ internal static partial class OnnxImporter
             // Y [sequence, directions, batch, hidden] (layout 1: [batch, sequence, directions, hidden]); Y_h and Y_c
             // [directions, batch, hidden] (layout 1: [batch, directions, hidden]).
             int Unsqueezed(int value, int axis) => Record(node, OpKind.Unsqueeze, new[] { value }, settings: new AxisSettings(axis - 1));
-            int Joined(IReadOnlyList<int> parts, int axis)
-            {
-                // A balanced tree of pairwise Concats: each value is copied log2(n) times, not n.
-                var level = parts.ToList();
-                while (level.Count > 1)
-                {
-                    var next = new List<int>();
-                    for (int k = 0; k + 1 < level.Count; k += 2) next.Add(Record(node, OpKind.Concat, new[] { level[k], level[k + 1] }, settings: new AxisSettings(axis - 1)));
-                    if (level.Count % 2 == 1) next.Add(level[level.Count - 1]);
-                    level = next;
-                }
-                return level[0];
-            }
+            int Joined(IReadOnlyList<int> parts, int axis) => ConcatTree(node, parts, axis - 1);
             if (node.Outputs.Count > 0 && node.Outputs[0].Length > 0)
             {
                 int y = Joined(Enumerable.Range(0, directions).Select(d =>
