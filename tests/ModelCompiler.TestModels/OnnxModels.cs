@@ -173,3 +173,7 @@ public static partial class OnnxRunning;
 /// <summary>GroupNormalization (opset 18: scale and bias per group), 3 groups of 2 channels and 6 of one (make_group_norm.py).</summary>
 [CompileModel(Onnx = "onnx_group_norm.onnx")]
 public static partial class OnnxGroupNorm;
+
+/// <summary>Loop with a trip count known at build time (make_loop.py): a condition computed at run time (states kept where it fails), and a scan output; compiled whole.</summary>
+[CompileModel(Onnx = "onnx_loop.onnx")]
+public static partial class OnnxLoop;

@@ -75,6 +75,30 @@ public class OnnxModelTests
         Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
     }
 
+    /// <summary>
+    /// Loop unrolled (make_loop.py): the condition computed at run time stops one set's loop at another iteration than
+    /// another set's — sets whose largest value starts near 4 stop at once, small ones run all six iterations. Each set is
+    /// the file's whole input (compiled whole), so ONNX Runtime runs them one by one.
+    /// </summary>
+    [Fact]
+    public void An_unrolled_Loop_stops_where_its_condition_fails_as_ONNX_Runtime_does()
+    {
+        const int sets = 4;
+        float[] x = { 0.1f, -0.2f, 0.3f, 0.0f, 0.2f, -0.1f, /**/ 3.5f, 0f, 0f, 0f, 0f, 0f, /**/ -1f, 1.2f, 0.5f, 0.4f, 0.3f, 0.2f, /**/ 1.9f, -3f, 0f, 1f, 0.5f, 0.25f };
+        var y = new float[sets * OnnxLoop.OutputLength];
+        OnnxLoop.Predict(x, y, sets);
+        using var session = new InferenceSession(Path.Combine(Numerics.ModelsFolder, "onnx_loop.onnx"));
+        var expected = new float[y.Length];
+        for (int s = 0; s < sets; s++)
+        {
+            using var results = session.Run(new[] { NamedOnnxValue.CreateFromTensor("x", new DenseTensor<float>(x.AsMemory(s * 6, 6), new[] { 2, 3 })) });
+            results.Single().AsEnumerable<float>().ToArray().CopyTo(expected, s * OnnxLoop.OutputLength);
+        }
+        Assert.Equal(30, OnnxLoop.OutputLength);
+        Assert.InRange(Numerics.RelativeError(y, expected), 0, 1e-5);
+        Assert.NotEqual(expected[6 + 0], expected[0]); // the sets did run different numbers of iterations: not a trivially equal case
+    }
+
     [Fact]
     public void An_ONNX_model_quantized_to_int8_stays_within_quantization_error_of_ONNX_Runtime()
     {

@@ -1,4 +1,4 @@
-// ONNX If and Scan: their bodies are subgraphs that read the enclosing graph's values by name.
+// ONNX If, Scan and Loop: their bodies are subgraphs that read the enclosing graph's values by name.
 using System;
 using System.Collections.Generic;
 using System.Globalization;
@@ -175,29 +175,9 @@ internal static partial class OnnxImporter
                     _types[sliceName] = TypeOf(Input(node, states + j));
                     renamed[body.Inputs[states + j].Name] = sliceName;
                 }
-                foreach (string defined in body.Initializers.Select(v => v.Name).Concat(body.Nodes.SelectMany(n => n.Outputs)).Where(v => v.Length > 0))
-                    renamed[defined] = defined + suffix;
-                string Rename(string value) => value.Length > 0 && renamed.TryGetValue(value, out string? to) ? to : value;
-                var iteration = new OnnxGraph { Name = body.Name + suffix };
-                foreach (OnnxTensor tensor in body.Initializers) _constants[Rename(tensor.Name)] = Read(tensor, null);
-                foreach (OnnxNode n in body.Nodes)
-                {
-                    var copy = new OnnxNode { Name = n.Name.Length > 0 ? n.Name + suffix : "", OpType = n.OpType, Domain = n.Domain };
-                    copy.Inputs.AddRange(n.Inputs.Select(Rename));
-                    copy.Outputs.AddRange(n.Outputs.Select(Rename));
-                    copy.Attributes.AddRange(n.Attributes);
-                    foreach (string read in copy.Inputs) _uses[read] = _uses.TryGetValue(read, out int u) ? u + 1 : 1;
-                    iteration.Nodes.Add(copy);
-                }
-                foreach (OnnxValueInfo output in body.Outputs)
-                {
-                    string to = Rename(output.Name);
-                    _uses[to] = _uses.TryGetValue(to, out int u) ? u + 1 : 1;
-                    iteration.Outputs.Add(new OnnxValueInfo { Name = to });
-                }
-                LowerBranch(node, iteration);
-                for (int i = 0; i < states; i++) state[i] = iteration.Outputs[i].Name;
-                for (int k = 0; k < outputs; k++) stacked[k].Add(iteration.Outputs[states + k].Name);
+                string[] results = LowerIteration(node, body, suffix, renamed);
+                for (int i = 0; i < states; i++) state[i] = results[i];
+                for (int k = 0; k < outputs; k++) stacked[k].Add(results[states + k]);
             }
             for (int i = 0; i < states; i++)
                 if (node.Outputs[i].Length > 0) Alias(node, state[i], node.Outputs[i]);
@@ -211,6 +191,126 @@ internal static partial class OnnxImporter
                 _activations[output] = ConcatTree(node, parts, axis - 1);
                 _ranks[output] = rank;
                 if (_types.TryGetValue(values[0], out var type)) _types[output] = type;
+            }
+        }
+
+        /// <summary>
+        /// One iteration of a loop body lowered in place: its inputs bound by <paramref name="renamed"/> (body input → value),
+        /// every value it defines renamed with <paramref name="suffix"/>; returns its outputs' names.
+        /// </summary>
+        private string[] LowerIteration(OnnxNode node, OnnxGraph body, string suffix, Dictionary<string, string> renamed)
+        {
+            foreach (string defined in body.Initializers.Select(v => v.Name).Concat(body.Nodes.SelectMany(n => n.Outputs)).Where(v => v.Length > 0))
+                renamed[defined] = defined + suffix;
+            string Rename(string value) => value.Length > 0 && renamed.TryGetValue(value, out string? to) ? to : value;
+            var iteration = new OnnxGraph { Name = body.Name + suffix };
+            foreach (OnnxTensor tensor in body.Initializers) _constants[Rename(tensor.Name)] = Read(tensor, null);
+            foreach (OnnxNode n in body.Nodes)
+            {
+                var copy = new OnnxNode { Name = n.Name.Length > 0 ? n.Name + suffix : "", OpType = n.OpType, Domain = n.Domain };
+                copy.Inputs.AddRange(n.Inputs.Select(Rename));
+                copy.Outputs.AddRange(n.Outputs.Select(Rename));
+                copy.Attributes.AddRange(n.Attributes);
+                foreach (string read in copy.Inputs) _uses[read] = _uses.TryGetValue(read, out int u) ? u + 1 : 1;
+                iteration.Nodes.Add(copy);
+            }
+            foreach (OnnxValueInfo output in body.Outputs)
+            {
+                string to = Rename(output.Name);
+                _uses[to] = _uses.TryGetValue(to, out int u) ? u + 1 : 1;
+                iteration.Outputs.Add(new OnnxValueInfo { Name = to });
+            }
+            LowerBranch(node, iteration);
+            return iteration.Outputs.Select(o => o.Name).ToArray();
+        }
+
+        /// <summary>
+        /// Loop with a trip count known at build time (at most 4,096), unrolled as Scan is. Its condition: absent or known
+        /// true, and the body's known true at every iteration — the plain unrolled body; computed at run time — each state
+        /// kept from the iteration where the condition first turns false, per sample (a running "still looping" mask and
+        /// Where's exact select), which needs a loop without scan outputs (their length would depend on the values).
+        /// </summary>
+        private void LowerLoop(OnnxNode node, string name)
+        {
+            OnnxGraph body = node.Attributes.FirstOrDefault(a => a.Name == "body")?.G ?? throw Unsupported(node, "the body attribute is missing");
+            if (node.Inputs.Count < 2 || node.Inputs[0].Length == 0 || !_constants.TryGetValue(node.Inputs[0], out OnnxConstant? tripCount) || tripCount.PlainLongs is not { Length: 1 } trips)
+                throw Unsupported(node, "its trip count must be known at build time (an initializer or a Constant)");
+            if (trips[0] < 0 || trips[0] > 4096) throw Unsupported(node, $"a trip count of {trips[0]}: at most 4,096 iterations are unrolled");
+            int states = node.Inputs.Count - 2, outputs = body.Outputs.Count - 1 - states;
+            if (body.Inputs.Count != states + 2 || outputs < 0 || node.Outputs.Count != states + outputs)
+                throw Unsupported(node, "its inputs and outputs do not match its body");
+            if (body.Nodes.Any(n => n.Attributes.Any(a => a.G is not null))) throw Unsupported(node, "a Loop body with its own subgraphs is not supported");
+            if (outputs > 0 && !_whole) throw Unsupported(node, "scan outputs stack along a new first axis, the batch's place: supported where the graph is compiled whole");
+            if ((long)trips[0] * Math.Max(1, body.Nodes.Count) > MaxUnrolledNodes)
+                throw Unsupported(node, $"{trips[0]} iterations of a {body.Nodes.Count}-node body would unroll to more than {MaxUnrolledNodes:N0} nodes");
+            string? condition = node.Inputs[1].Length > 0 ? node.Inputs[1] : null;
+            string[] state = Enumerable.Range(0, states).Select(i => Input(node, 2 + i)).ToArray();
+            var stacked = new List<string>[outputs];
+            for (int k = 0; k < outputs; k++) stacked[k] = new List<string>();
+            bool masked = false;
+            int scope = ++_branches;
+            for (int t = 0; t < trips[0]; t++)
+            {
+                if (condition is not null && _constants.TryGetValue(condition, out OnnxConstant? known) && !masked)
+                {
+                    bool go = known.PlainLongs is { Length: 1 } l ? l[0] != 0 : known.Floats is { Length: 1 } f ? f[0] != 0f : throw Unsupported(node, "the condition must be one boolean");
+                    if (!go) break; // known false: the loop ends here, at build time
+                }
+                else if (condition is not null && !masked)
+                {
+                    if (outputs > 0) throw Unsupported(node, "a condition computed at run time with scan outputs (their length would depend on the values) is not supported");
+                    masked = true;
+                }
+                string suffix = "#loop" + scope.ToString(CultureInfo.InvariantCulture) + "." + t.ToString(CultureInfo.InvariantCulture);
+                string iterationNumber = body.Inputs[0].Name + suffix + ".i";
+                _constants[iterationNumber] = new OnnxConstant(Array.Empty<long>(), null, new long[] { t });
+                var renamed = new Dictionary<string, string>(StringComparer.Ordinal) { [body.Inputs[0].Name] = iterationNumber };
+                string conditionIn = body.Inputs[1].Name + suffix + ".c";
+                if (condition is not null) Alias(node, condition, conditionIn);
+                else _constants[conditionIn] = new OnnxConstant(Array.Empty<long>(), null, new long[] { 1 });
+                renamed[body.Inputs[1].Name] = conditionIn;
+                for (int i = 0; i < states; i++) renamed[body.Inputs[2 + i].Name] = state[i];
+                string[] results = LowerIteration(node, body, suffix, renamed);
+                for (int i = 0; i < states; i++)
+                {
+                    if (!masked) { state[i] = results[1 + i]; continue; }
+                    // Still looping: the new state; else the one the loop stopped at.
+                    string kept = results[1 + i] + ".kept";
+                    var select = new OnnxNode { Name = node.Name, OpType = "Where" };
+                    select.Inputs.AddRange(new[] { condition!, results[1 + i], state[i] });
+                    select.Outputs.Add(kept);
+                    LowerWhere(select, kept);
+                    if (_types.TryGetValue(results[1 + i], out var type)) _types[kept] = type;
+                    state[i] = kept;
+                }
+                for (int k = 0; k < outputs; k++) stacked[k].Add(results[1 + states + k]);
+                if (condition is not null && masked)
+                {
+                    // The running mask: still looping and the body says go on.
+                    string both = results[0] + ".and";
+                    var and = new OnnxNode { Name = node.Name, OpType = "And" };
+                    and.Inputs.AddRange(new[] { condition, results[0] });
+                    and.Outputs.Add(both);
+                    Operators["And"](this, and, name);
+                    Propagate(and);
+                    condition = both;
+                }
+                else condition = results[0];
+            }
+            for (int i = 0; i < states; i++)
+                if (node.Outputs[i].Length > 0) Alias(node, state[i], node.Outputs[i]);
+            for (int k = 0; k < outputs; k++)
+            {
+                string output = node.Outputs[states + k];
+                if (output.Length == 0) continue;
+                if (stacked[k].Count == 0) throw Unsupported(node, "a loop that runs no iteration has empty scan outputs, which a compiled model cannot give");
+                int rank = RankOf(stacked[k][0]) + 1;
+                // Stacked along a new first axis of the file's: the sample's first when compiled whole (with the batch first it
+                // would be the batch's place, refused below).
+                var parts = stacked[k].Select(v => Record(node, OpKind.Unsqueeze, new[] { Act(node, v) }, settings: new AxisSettings(0))).ToList();
+                _activations[output] = ConcatTree(node, parts, 0);
+                _ranks[output] = rank;
+                if (_types.TryGetValue(stacked[k][0], out var type)) _types[output] = type;
             }
         }
 

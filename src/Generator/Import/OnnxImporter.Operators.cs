@@ -34,6 +34,7 @@ internal static partial class OnnxImporter
             ["Where"] = (l, n, s) => l.LowerWhere(n, s),
             ["If"] = (l, n, s) => l.LowerIf(n, s),
             ["Scan"] = (l, n, s) => l.LowerScan(n, s),
+            ["Loop"] = (l, n, s) => l.LowerLoop(n, s),
             ["Xor"] = (l, n, s) => l.LowerBinary(n, s),
             ["AveragePool"] = (l, n, s) => l.LowerPool(n, s),
             ["BatchNormalization"] = (l, n, s) => l.LowerBatchNormalization(n, s),
