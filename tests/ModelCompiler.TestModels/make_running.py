@@ -1,6 +1,7 @@
 """Makes Models/onnx_running.onnx: CumSum along each sample axis, forward and reverse, inclusive and exclusive, and
 GatherElements by indices the graph computes (ArgMax along the middle axis, and the same counted from the end), and a
-Scan over the middle axis read backwards (a leaky running state: the final state and each step's Tanh).
+Scan over the middle axis read backwards (a leaky running state: the final state and each step's Tanh), and a Slice
+with steps 2 and -3.
 
 Run from this folder with Debian's Python:  /usr/bin/python3 make_running.py
 x [N, 5, 7] (the batch free); y is every result flattened and concatenated. OnnxModelTests checks it against ONNX
@@ -40,12 +41,16 @@ nodes += [
     helper.make_node("Scan", ["initial", "x"], ["final", "steps"], num_scan_inputs=1, body=body,
                      scan_input_axes=[1], scan_input_directions=[1], scan_output_axes=[1]),
 ]
-for name in ["largest", "largest_again", "final", "steps"]:
+# Slices with steps: every other row, and every third column backwards from the last (x[:, ::2, ::-3]).
+initializers += [helper.make_tensor("s.starts", TensorProto.INT64, [2], [0, -1]), helper.make_tensor("s.ends", TensorProto.INT64, [2], [2**62, -2**62]),
+                 helper.make_tensor("s.axes", TensorProto.INT64, [2], [1, 2]), helper.make_tensor("s.steps", TensorProto.INT64, [2], [2, -3])]
+nodes.append(helper.make_node("Slice", ["x", "s.starts", "s.ends", "s.axes", "s.steps"], ["strided"]))
+for name in ["largest", "largest_again", "final", "steps", "strided"]:
     nodes.append(helper.make_node("Flatten", [name], [name + "_flat"], axis=1))
     flat.append(name + "_flat")
 nodes.append(helper.make_node("Concat", flat, ["y"], axis=1))
 graph = helper.make_graph(nodes, "running", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 5, 7])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 196])], initializers)
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 205])], initializers)
 model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="make_running.py")
 model.ir_version = 7
 onnx.checker.check_model(model)

@@ -167,7 +167,7 @@ internal static partial class OnnxImporter
         {
             string x = Input(node, 0);
             int rank = RankOf(x);
-            long[] starts, ends, axes;
+            long[] starts, ends, axes, steps = Array.Empty<long>();
             if (_model.DefaultOpset < 10)
             {
                 // Slice-1: the bounds and axes are attributes.
@@ -183,9 +183,11 @@ internal static partial class OnnxImporter
                 axes = node.Inputs.Count > 3 && node.Inputs[3].Length > 0
                     ? Const(node, node.Inputs[3]).PlainLongs ?? throw Unsupported(node, "axes must be integer constants")
                     : Enumerable.Range(0, starts.Length).Select(i => (long)i).ToArray();
-                if (node.Inputs.Count > 4 && node.Inputs[4].Length > 0 && (Const(node, node.Inputs[4]).PlainLongs ?? Array.Empty<long>()).Any(s => s != 1))
-                    throw Unsupported(node, "only steps of 1 are supported");
+                if (node.Inputs.Count > 4 && node.Inputs[4].Length > 0)
+                    steps = Const(node, node.Inputs[4]).PlainLongs ?? throw Unsupported(node, "steps must be integer constants");
             }
+            if (steps.Length == 0) steps = Enumerable.Repeat(1L, starts.Length).ToArray();
+            if (steps.Length != starts.Length || steps.Any(v => v == 0)) throw Unsupported(node, $"steps [{string.Join(", ", steps)}] must give one non-zero step per axis");
             if (starts.Length != ends.Length || axes.Length != starts.Length) throw Unsupported(node, "starts, ends and axes differ in length");
             int result = Act(node, x);
             for (int i = 0; i < axes.Length; i++)
@@ -193,6 +195,17 @@ internal static partial class OnnxImporter
                 int axis = SampleAxis(node, axes[i], rank);
                 // Bounds as ONNX writes them ("to the end" is INT64_MAX), clamped by shape inference (the -1 flag).
                 int Clamp(long v) => (int)Math.Max(int.MinValue / 2, Math.Min(int.MaxValue / 2, v));
+                if (steps[i] != 1)
+                {
+                    // Every step-th value (backwards for a negative step, as x[::-1]): one table pass picking them, ONNX's clamping.
+                    long size = SampleShape(result)[axis - 1], step = steps[i];
+                    long first = starts[i] < 0 ? starts[i] + size : starts[i], last = ends[i] < 0 ? ends[i] + size : ends[i];
+                    (first, last) = step > 0 ? (Math.Max(0, Math.Min(size, first)), Math.Max(0, Math.Min(size, last))) : (Math.Max(0, Math.Min(size - 1, first)), Math.Max(-1, Math.Min(size - 1, last)));
+                    long count = step > 0 ? (last - first + step - 1) / step : (first - last - step - 1) / -step;
+                    if (count <= 0) throw Unsupported(node, $"the slice [{starts[i]}:{ends[i]}:{step}] of an axis of {size} is empty");
+                    result = Remap(node, name, result, axis - 1, count, j => first + j * step);
+                    continue;
+                }
                 result = Record(node, OpKind.Slice, new[] { result }, settings: new SliceSettings(axis - 1, Clamp(starts[i]), Clamp(ends[i]), SliceOrigin.Clamped));
             }
             _activations[Output(node)] = result;
