@@ -203,7 +203,7 @@ internal static partial class OnnxImporter
                     (first, last) = step > 0 ? (Math.Max(0, Math.Min(size, first)), Math.Max(0, Math.Min(size, last))) : (Math.Max(0, Math.Min(size - 1, first)), Math.Max(-1, Math.Min(size - 1, last)));
                     long count = step > 0 ? (last - first + step - 1) / step : (first - last - step - 1) / -step;
                     if (count <= 0) throw Unsupported(node, $"the slice [{starts[i]}:{ends[i]}:{step}] of an axis of {size} is empty");
-                    result = Remap(node, name, result, axis - 1, count, j => first + j * step);
+                    result = Remap(node, name + ".step" + i.ToString(CultureInfo.InvariantCulture), result, axis - 1, count, j => first + j * step);
                     continue;
                 }
                 result = Record(node, OpKind.Slice, new[] { result }, settings: new SliceSettings(axis - 1, Clamp(starts[i]), Clamp(ends[i]), SliceOrigin.Clamped));
@@ -258,11 +258,11 @@ internal static partial class OnnxImporter
                 long outLength = length + begin + end;
                 if (outLength < 1 || outLength > 1 << 24) throw Unsupported(node, $"axis {d} of {length} would have {outLength} values");
                 if (mode == "reflect" && (begin >= length || end >= length) && length > 1) throw Unsupported(node, $"reflect padding of {Math.Max(begin, end)} needs more than {length} values");
-                var table = new float[outLength * 2];
-                for (long j = 0; j < outLength; j++)
+                long period = 2L * (length - 1);
+                result = Remap(node, name + ".pad" + d.ToString(CultureInfo.InvariantCulture), result, axis, outLength, j =>
                 {
-                    long p = j - begin, period = 2L * (length - 1);
-                    long index = p >= 0 && p < length ? p : mode switch
+                    long p = j - begin;
+                    return p >= 0 && p < length ? p : mode switch
                     {
                         "edge" => Math.Max(0, Math.Min(length - 1, p)),
                         "wrap" => (p % length + length) % length,
@@ -270,15 +270,30 @@ internal static partial class OnnxImporter
                         "reflect" => (p % period + period) % period is var r && r >= length ? period - r : (p % period + period) % period,
                         _ => -1,
                     };
-                    table[2 * j] = index;
-                    table[2 * j + 1] = 1f;
-                }
-                int taps = Parameter(node, name + ".pad" + d.ToString(CultureInfo.InvariantCulture), new OnnxConstant(new[] { outLength, 1, 2 }, table, null));
-                result = Record(node, OpKind.AxisResample, new[] { result, taps }, settings: new AxisResampleSettings(axis, (int)outLength, 1, fill));
+                }, fill);
                 sample[axis] = (int)outLength;
             }
             _activations[Output(node)] = result;
             _ranks[Output(node)] = rank;
+        }
+
+        /// <summary>
+        /// One sample axis remapped (padded, cropped, spread out, strided or reversed): output j is input <c>index(j)</c>, or
+        /// <paramref name="fill"/> where that is −1 — a table of one tap per output (a weight named after <paramref name="weight"/>)
+        /// for the AxisResample kernel, vectorized across the axes after it. Pad, Slice's steps, a convolution's padding and
+        /// spreading, and ArgMax's select_last_index are all this.
+        /// </summary>
+        private int Remap(OnnxNode node, string weight, int value, int axis, long outLength, Func<long, long> index, float fill = 0f)
+        {
+            if (outLength < 1 || outLength > 1 << 24) throw Unsupported(node, $"axis {axis} would have {outLength} values");
+            var table = new float[outLength * 2];
+            for (long j = 0; j < outLength; j++)
+            {
+                table[2 * j] = index(j);
+                table[2 * j + 1] = 1f;
+            }
+            int taps = Parameter(node, weight, new OnnxConstant(new[] { outLength, 1, 2 }, table, null));
+            return Record(node, OpKind.AxisResample, new[] { value, taps }, settings: new AxisResampleSettings(axis, (int)outLength, 1, fill));
         }
 
         /// <summary>Cast.</summary>

@@ -258,7 +258,7 @@ internal static partial class OnnxImporter
             int width = sample[axis - 1], trailing = sample.Length - axis;
             int a = Act(node, x);
             if (node.OpType == "ArgMin") a = Record(node, OpKind.MulScalar, new[] { a }, scalar: -1f);
-            if (last) a = Remap(node, name, a, axis - 1, width, j => width - 1 - j);
+            if (last) a = Remap(node, name + ".reversed", a, axis - 1, width, j => width - 1 - j);
             int onehot = AlongAxis(node, OpKind.Hardmax, a, axis, rank, sample);
             var indices = new OnnxConstant(new long[] { width }.Concat(Enumerable.Repeat(1L, trailing)).ToArray(), Enumerable.Range(0, width).Select(i => (float)i).ToArray(), null);
             int result = Record(node, OpKind.Mul, new[] { onehot, Parameter(node, name + ".indices", indices) });

@@ -66,7 +66,7 @@ internal static partial class OnnxImporter
                     long n = sample[Lead + 1 + i], start = begin[i];
                     padded[i] = n + begin[i] + end[i];
                     if (begin[i] != 0 || end[i] != 0)
-                        result = Remap(node, name, result, Lead + 1 + i, padded[i], j => j - start >= 0 && j - start < n ? j - start : -1);
+                        result = Remap(node, name + ".remap", result, Lead + 1 + i, padded[i], j => j - start >= 0 && j - start < n ? j - start : -1);
                 }
             }
             else
@@ -80,7 +80,7 @@ internal static partial class OnnxImporter
                     long left = reach - begin[i], right = reach - end[i];
                     padded[i] = s * (n - 1) + 1 + left + right;
                     if (s != 1 || left != 0 || right != 0)
-                        result = Remap(node, name, result, Lead + 1 + i, padded[i], j => j - left is var q && q >= 0 && q % s == 0 && q / s < n ? q / s : -1);
+                        result = Remap(node, name + ".remap", result, Lead + 1 + i, padded[i], j => j - left is var q && q >= 0 && q % s == 0 && q / s < n ? q / s : -1);
                 }
                 strides = Enumerable.Repeat(1, spatial).ToArray();
             }
@@ -188,23 +188,6 @@ internal static partial class OnnxImporter
                 ? Record(node, OpKind.Permute, new[] { Shaped(node, value, groups, perGroup, outPerGroup, taps) }, settings: new PermuteSettings(new EquatableArray<int>(new[] { 0, 1, 3, 2 })))
                 : Record(node, OpKind.Permute, new[] { Shaped(node, value, groups, outPerGroup, perGroup * taps) }, settings: new PermuteSettings(new EquatableArray<int>(new[] { 0, 2, 1 })));
             return Shaped(node, result, groups, perGroup * taps, outPerGroup);
-        }
-
-        /// <summary>
-        /// One spatial axis remapped (padded, cropped or spread out): output j is input <c>index(j)</c>, or 0 where that is
-        /// −1 — a table of one tap per output for the AxisResample kernel, as Pad's.
-        /// </summary>
-        private int Remap(OnnxNode node, string name, int value, int axis, long outLength, Func<long, long> index)
-        {
-            if (outLength < 1 || outLength > 1 << 24) throw Unsupported(node, $"axis {axis} would have {outLength} values");
-            var table = new float[outLength * 2];
-            for (long j = 0; j < outLength; j++)
-            {
-                table[2 * j] = index(j);
-                table[2 * j + 1] = 1f;
-            }
-            int tapsTable = Parameter(node, name + ".remap", new OnnxConstant(new[] { outLength, 1, 2 }, table, null));
-            return Record(node, OpKind.AxisResample, new[] { value, tapsTable }, settings: new AxisResampleSettings(axis, (int)outLength, 1, 0f));
         }
 
         /// <summary>
