@@ -4,6 +4,7 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using ModelCompiler.Generator.Diagnostics;
 using ModelCompiler.Generator.Emit;
+using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Import;
 using ModelCompiler.Generator.Model;
 using ModelCompiler.Generator.Parsing;
@@ -73,9 +74,9 @@ public sealed class ModelGenerator : IIncrementalGenerator
         // The weights step, apart from the plan: keyed on the blobs and the image only, so an edit that moves a source line
         // (which every kernel's comment carries) re-emits the model but not its weights.
         IncrementalValuesProvider<WeightsJob> weightsJobs = models
-            .Where(static m => m.Plan is { EmbedWeights: true } && m.Image is not null)
+            .Where(static m => m.Plan is not null && m.Image is not null)
             .Select(static (m, _) => new WeightsJob(m.Plan!.Namespace, m.Plan.ContainingTypes, m.Plan.ClassName, ModelEmitter.HintName(m.Plan),
-                m.Plan.WeightsFile, m.Plan.WeightsLength, m.Plan.WeightsHash, m.Plan.Blobs, m.Image!))
+                m.Plan.WeightsFile, m.Plan.WeightsLength, m.Plan.WeightsHash, m.Plan.Blobs.Where(m.Plan.Embeds).ToEquatableArray(), m.Image!))
             .WithTrackingName(Steps.WeightsJobs);
         IncrementalValuesProvider<GeneratedFile> weights = weightsJobs
             .Select(static (job, _) =>

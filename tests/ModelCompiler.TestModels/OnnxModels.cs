@@ -177,3 +177,24 @@ public static partial class OnnxGroupNorm;
 /// <summary>Loop with a trip count known at build time (make_loop.py): a condition computed at run time (states kept where it fails), and a scan output; compiled whole.</summary>
 [CompileModel(Onnx = "onnx_loop.onnx")]
 public static partial class OnnxLoop;
+
+/// <summary>
+/// ONNX models whose initializers are read at start-up from the files beside the application (WeightsStorage.File),
+/// not embedded: MatMul weights read transposed (OnnxEncoder), external data (OnnxExternal), Conv and a Gemm (LeNet-5),
+/// an LSTM's and a GRU's gate matrices read as slices of their initializers (OnnxRecurrent). Each gives the same
+/// outputs as its embedded twin (OnnxWeightsFileTests).
+/// </summary>
+[CompileModel(Onnx = "onnx_encoder.onnx", WeightsStorage = WeightsStorage.File)]
+public static partial class OnnxEncoderFromFile;
+
+/// <summary>OnnxExternal with its weights read from onnx_external.onnx.data beside the application.</summary>
+[CompileModel(Onnx = "onnx_external.onnx", WeightsStorage = WeightsStorage.File)]
+public static partial class OnnxExternalFromFile;
+
+/// <summary>LeNet-5 with its weights read from lenet5.onnx beside the application.</summary>
+[CompileModel(Onnx = "lenet5.onnx", WeightsStorage = WeightsStorage.File)]
+public static partial class LeNet5OnnxFromFile;
+
+/// <summary>OnnxRecurrent with its weights read from onnx_recurrent.onnx beside the application.</summary>
+[CompileModel(Onnx = "onnx_recurrent.onnx", WeightsStorage = WeightsStorage.File)]
+public static partial class OnnxRecurrentFromFile;

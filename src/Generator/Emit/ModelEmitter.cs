@@ -669,6 +669,19 @@ internal static partial class ModelEmitter
         w.Line();
         w.Open($"private static {K}AlignedBuffer Initial()");
         if (plan.EmbedWeights) w.Line("var buffer = Embedded();");
+        else if (plan.OnnxFiles.Count > 0)
+        {
+            // An ONNX model's initializers are read where the file keeps them; what the import computed is embedded.
+            w.Line($"// Not embedded ({N(plan.EmbeddedBytes)} bytes): {plan.OnnxTensors.Count} tensors read from {string.Join(" and ", plan.OnnxFiles.Select(f => f.FileName))} beside the application, checked, and laid out here.");
+            w.Open($"var buffer = FromFile({K}WeightsFile.OpenOnnx(new {K}OnnxWeightsPart[]");
+            foreach (OnnxFilePart part in plan.OnnxFiles)
+                w.Line($"new({Literal(part.FileName)}, {part.Length}L, {Literal(part.Hash)}),");
+            w.Close(",");
+            w.Open($"new {K}OnnxWeightsTensor[]");
+            foreach (OnnxFileTensor t in plan.OnnxTensors)
+                w.Line($"new({Literal(t.Name)}, {t.File}, {t.Offset}L, {t.Rows}, {t.Columns}, {(t.Transposed ? "true" : "false")}),");
+            w.Close("));");
+        }
         else
         {
             w.Line($"// Not embedded ({N(plan.EmbeddedBytes)} bytes): read from {file} beside the application, checked, and laid out here.");
@@ -696,9 +709,11 @@ internal static partial class ModelEmitter
             foreach (WeightBlob blob in plan.Blobs)
             {
                 if (blob.IsZero) continue;
-                if (blob.IsFolded)
+                if (blob.IsFolded || plan.IsOnnx && plan.Embeds(blob)) // an ONNX model's file route: what the import computed is embedded
                 {
-                    w.Line($"buffer.DecodeBase64({blob.Offset}, {blob.Floats}, {blob.Identifier}); // {WeightsEmitter.Describe(blob)}");
+                    w.Line(blob.Kind == WeightLayoutKind.Int4Linear
+                        ? $"{K}Int4Weights.LoadPacked(buffer, {blob.Offset}, {blob.N}, {blob.K}, {blob.Identifier}); // {WeightsEmitter.Describe(blob)}, embedded"
+                        : $"buffer.DecodeBase64({blob.Offset}, {blob.Floats}, {blob.Identifier}); // {WeightsEmitter.Describe(blob)}{(blob.IsFolded ? "" : ", embedded: computed at build time")}");
                     continue;
                 }
                 string norm = blob.Norm is null ? "" : $", {Literal(blob.Norm)}, {Float(blob.Epsilon)}";

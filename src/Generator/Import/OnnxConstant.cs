@@ -25,6 +25,9 @@ internal sealed class OnnxConstant
     /// <summary>The element type the file gave it (for a QuantizeLinear zero point, it sets the code range).</summary>
     public OnnxDataType Type { get; init; }
     public float[]? Floats { get; }
+
+    /// <summary>Where the floats lie in the model's files, exactly as they are here (an initializer's raw float32 data), or null.</summary>
+    public OnnxOrigin? Origin { get; init; }
     public long[]? Longs { get; }
 
     /// <summary>Where true, the element is <c>Longs[i]</c> × the batch size.</summary>
@@ -51,5 +54,8 @@ internal sealed class OnnxConstant
             Longs is null ? null : source.Select(i => Longs[i]).ToArray(),
             Batch is null ? null : source.Select(i => Batch[i]).ToArray());
 
-    public OnnxConstant Reshaped(long[] dims) => new(dims, Floats, Longs, Batch);
+    /// <summary>The same constant, its floats lying at <paramref name="origin"/> in the model's files (or nowhere known).</summary>
+    public OnnxConstant WithOrigin(OnnxOrigin? origin) => new(Dims, Floats, Longs, Batch) { Type = Type, Origin = origin };
+
+    public OnnxConstant Reshaped(long[] dims) => new(dims, Floats, Longs, Batch) { Type = Type, Origin = Origin };
 }

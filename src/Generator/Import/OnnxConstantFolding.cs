@@ -261,7 +261,8 @@ internal static class OnnxConstantFolding
         var source = new List<int>();
         foreach (long[] index in Indices(dims))
             source.Add((int)perm.Select((p, i) => index[i] * strides[p]).Sum());
-        return c.Gathered(dims, source);
+        // A matrix transposed (an exporter's W.T) still reads from the file's bytes.
+        return rank == 2 && perm[0] == 1 ? c.Gathered(dims, source).WithOrigin(c.Origin?.Transpose(c.Dims[0], c.Dims[1])) : c.Gathered(dims, source);
     }
 
     /// <summary>ONNX Slice (any step but 0), bounds clamped as ONNX clamps them.</summary>

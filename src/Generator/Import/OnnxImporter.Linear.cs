@@ -19,17 +19,17 @@ internal static partial class OnnxImporter
                 return;
             }
             bool transB = IntAttribute(node, "transB", 0) != 0;
-            float[] weight = transB ? b.Floats : Transpose(b.Floats, (int)b.Dims[0], (int)b.Dims[1]);
-            long outputs = transB ? b.Dims[0] : b.Dims[1], inputs = transB ? b.Dims[1] : b.Dims[0];
-            if (alpha != 1f) weight = weight.Select(v => v * alpha).ToArray();
-            float[]? bias = null;
+            OnnxConstant weight = transB ? b : TransposedMatrix(b);
+            long outputs = weight.Dims[0], inputs = weight.Dims[1];
+            if (alpha != 1f) weight = new OnnxConstant(weight.Dims, weight.Floats!.Select(v => v * alpha).ToArray(), null);
+            OnnxConstant? bias = null;
             if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0)
             {
                 OnnxConstant c = Const(node, Input(node, 2));
                 if (c.Floats is null || c.Floats.Length != outputs) throw Unsupported(node, "C must be a float32 vector of one value per output");
-                bias = beta == 1f ? c.Floats : c.Floats.Select(v => v * beta).ToArray();
+                bias = beta == 1f ? c : new OnnxConstant(c.Dims, c.Floats.Select(v => v * beta).ToArray(), null);
             }
-            Linear(node, Output(node), name, weight, outputs, inputs, bias);
+            Linear(node, Output(node), name, weight, bias);
         }
 
         /// <summary>
@@ -50,7 +50,7 @@ internal static partial class OnnxImporter
             {
                 if (constant.Floats is null || constant.Dims.Length != 2) throw Unsupported(node, "B must be a float32 matrix");
                 b = IntAttribute(node, "transB", 0) != 0
-                    ? ConstantOperand(node, $"{bName}ᵀ", new OnnxConstant(new[] { constant.Dims[1], constant.Dims[0] }, Transpose(constant.Floats, (int)constant.Dims[0], (int)constant.Dims[1]), null), rank)
+                    ? ConstantOperand(node, $"{bName}ᵀ", TransposedMatrix(constant), rank)
                     : ConstantOperand(node, bName, rank);
             }
             else
@@ -89,7 +89,7 @@ internal static partial class OnnxImporter
             if (_constants.TryGetValue(right, out OnnxConstant? w) && w.Dims.Length == 2 && w.Floats is not null)
             {
                 // x · W with W [in, out] is a Linear with weight Wᵀ; an Add of a bias right after (its only reader) joins it.
-                float[]? bias = null;
+                OnnxConstant? bias = null;
                 string output = Output(node);
                 if (OnlyConsumer(_graph, output, out int next) is { OpType: "Add" } add && add.Inputs.Count == 2)
                 {
@@ -97,12 +97,12 @@ internal static partial class OnnxImporter
                     if (_constants.TryGetValue(other, out OnnxConstant? b) && b.Floats is not null && b.Floats.Length == w.Dims[1]
                         && b.Dims.Take(b.Dims.Length - 1).All(d => d == 1))
                     {
-                        bias = b.Floats;
+                        bias = b;
                         output = add.Outputs[0];
                         _skip.Add(next);
                     }
                 }
-                Linear(node, output, name, Transpose(w.Floats, (int)w.Dims[0], (int)w.Dims[1]), w.Dims[1], w.Dims[0], bias);
+                Linear(node, output, name, TransposedMatrix(w), bias);
                 return;
             }
             Activation(node, Output(node), OpKind.MatMul, new[] { Act(node, left), Operand(node, right) }, RankOf(left));

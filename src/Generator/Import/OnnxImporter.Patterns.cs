@@ -67,12 +67,12 @@ internal static partial class OnnxImporter
             // γ and β when they follow (as nn.LayerNorm exports them), else 1 and 0.
             int width = SampleShape(mean, x)[rank - 2];
             string output = divide.Outputs[0];
-            float[]? Vector(OnnxNode n, string value, out string other)
+            OnnxConstant? Vector(OnnxNode n, string value, out string other)
             {
                 other = n.Inputs[0] == value ? n.Inputs[1] : n.Inputs[0];
-                return _constants.TryGetValue(other, out OnnxConstant? c) && c.Floats is { } f && f.Length == width && c.Dims.Take(c.Dims.Length - 1).All(v => v == 1) ? f : null;
+                return _constants.TryGetValue(other, out OnnxConstant? c) && c.Floats is { } f && f.Length == width && c.Dims.Take(c.Dims.Length - 1).All(v => v == 1) ? c.Reshaped(new long[] { width }) : null;
             }
-            float[] gamma = Enumerable.Repeat(1f, width).ToArray(), beta = new float[width];
+            OnnxConstant gamma = new(new long[] { width }, Enumerable.Repeat(1f, width).ToArray(), null), beta = new(new long[] { width }, new float[width], null);
             if (OnlyConsumer(nodes, output, out i) is { OpType: "Mul" } scale && Vector(scale, output, out _) is { } g)
             {
                 gamma = g; output = scale.Outputs[0]; used.Add(i);
@@ -81,8 +81,8 @@ internal static partial class OnnxImporter
                     beta = b; output = shift.Outputs[0]; used.Add(i);
                 }
             }
-            _weights.Add(new(name + ".weight", new OnnxConstant(new long[] { width }, gamma, null)));
-            _weights.Add(new(name + ".bias", new OnnxConstant(new long[] { width }, beta, null)));
+            _weights.Add(new(name + ".weight", gamma));
+            _weights.Add(new(name + ".bias", beta));
             _activations[output] = Record(mean, OpKind.LayerNorm, new[] { Act(mean, x) }, name, epsilon);
             _ranks[output] = rank;
             foreach (int u in used) skip.Add(u);

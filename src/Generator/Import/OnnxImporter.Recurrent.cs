@@ -277,6 +277,10 @@ internal static partial class OnnxImporter
                 return c;
             }
 
+            /// <summary><see cref="Rows"/> as a weight of <paramref name="dims"/>, still lying where the file keeps it.</summary>
+            private OnnxConstant Weight(long[] dims, OnnxConstant c, int d, long offset, long count) =>
+                new(dims, Rows(c, d, offset, count), null) { Origin = c.Origin?.Slice(checked(d * (c.Count / c.Dims[0]) + offset), count) };
+
             private float[] Rows(OnnxConstant c, int d, long offset, long count)
             {
                 long per = c.Count / c.Dims[0];
@@ -313,7 +317,7 @@ internal static partial class OnnxImporter
                         for (int k = 0; k < gh; k++) bias[k] = wb[k] + (gru && _linearBeforeReset && k >= 2 * _h ? 0f : rb[k]);
                     }
                     string layer = Layer("W", d);
-                    _l._weights.Add(new(layer + ".weight", new OnnxConstant(new long[] { gh, _inputs }, Rows(_w, d, 0, (long)gh * _inputs), null)));
+                    _l._weights.Add(new(layer + ".weight", Weight(new long[] { gh, _inputs }, _w, d, 0, (long)gh * _inputs)));
                     _l._weights.Add(new(layer + ".bias", new OnnxConstant(new long[] { gh }, bias, null)));
                     _projection[d] = _l.Record(_node, OpKind.Linear, new[] { _l.Act(_node, _x) }, layer);
                 }
@@ -353,7 +357,7 @@ internal static partial class OnnxImporter
                 if (_r is not null)
                 {
                     string layer = Layer("R", d);
-                    _l._weights.Add(new(layer + ".weight", new OnnxConstant(new long[] { packed, _h }, Rows(_r, d, 0, (long)packed * _h), null)));
+                    _l._weights.Add(new(layer + ".weight", Weight(new long[] { packed, _h }, _r, d, 0, (long)packed * _h)));
                     if (gru && _linearBeforeReset && _b is not null)
                     {
                         var bias = new float[gh];
@@ -361,7 +365,7 @@ internal static partial class OnnxImporter
                         _l._weights.Add(new(layer + ".bias", new OnnxConstant(new long[] { gh }, bias, null)));
                     }
                     if (packed != gh)
-                        _l._weights.Add(new(Layer("Rh", d) + ".weight", new OnnxConstant(new long[] { _h, _h }, Rows(_r, d, (long)packed * _h, (long)_h * _h), null)));
+                        _l._weights.Add(new(Layer("Rh", d) + ".weight", Weight(new long[] { _h, _h }, _r, d, (long)packed * _h, (long)_h * _h)));
                 }
                 else
                 {

@@ -17,11 +17,12 @@ internal static partial class OnnxImporter
         /// </summary>
         private OnnxConstant Read(OnnxTensor t, OnnxNode? node)
         {
-            OnnxConstant c = ReadData(t, node);
-            return new OnnxConstant(c.Dims, c.Floats, c.Longs, c.Batch) { Type = t.DataType };
+            OnnxConstant c = ReadData(t, node, out OnnxOrigin? origin);
+            return new OnnxConstant(c.Dims, c.Floats, c.Longs, c.Batch) { Type = t.DataType, Origin = origin };
         }
 
-        private OnnxConstant ReadData(OnnxTensor t, OnnxNode? node)
+        /// <param name="origin">Where raw float32 data lies in the model's files (for the file route), else null.</param>
+        private OnnxConstant ReadData(OnnxTensor t, OnnxNode? node, out OnnxOrigin? origin)
         {
             long[] dims = t.Dims.ToArray();
             long count = 1;
@@ -39,12 +40,14 @@ internal static partial class OnnxImporter
                 OnnxDataType.Int16 or OnnxDataType.UInt16 => 2,
                 _ => 0,
             };
+            origin = null;
             if (size == 0) return new OnnxConstant(dims, null, null);
             byte[] data = _bytes;
             int offset = t.RawOffset, length = t.RawLength;
+            string? location = null;
             if (t.External || t.ExternalData.Count > 0)
             {
-                (data, offset, length) = External(t);
+                (data, offset, length, location) = External(t);
                 if (length != count * size) throw Fail($"tensor '{t.Name}' has {length} bytes in its external file, but [{string.Join(", ", dims)}] {t.DataType} take {count * size}");
             }
             else if (offset >= 0 && length != count * size) throw Fail($"tensor '{t.Name}' holds {length} bytes, but [{string.Join(", ", dims)}] {t.DataType} take {count * size}");
@@ -57,6 +60,7 @@ internal static partial class OnnxImporter
                     {
                         var values = new float[n];
                         Buffer.BlockCopy(data, offset, values, 0, length);
+                        origin = new OnnxOrigin(location, offset, 1, n, false);
                         return new OnnxConstant(dims, values, null);
                     }
                     case OnnxDataType.Double:
@@ -83,6 +87,7 @@ internal static partial class OnnxImporter
                 _ => t.Int32Data.Count,
             };
             if (listed != count) throw Fail($"tensor '{t.Name}' lists {listed} values, but [{string.Join(", ", dims)}] takes {count}");
+            if (t.DataType == OnnxDataType.Float && t.FloatDataOffset >= 0) origin = new OnnxOrigin(null, t.FloatDataOffset, 1, n, false);
             return t.DataType switch
             {
                 OnnxDataType.Float => new OnnxConstant(dims, t.FloatData.ToArray(), null),
@@ -94,8 +99,8 @@ internal static partial class OnnxImporter
             };
         }
 
-        /// <summary>Where an external tensor's bytes are: location (relative to the model), offset and length.</summary>
-        private (byte[] Data, int Offset, int Length) External(OnnxTensor t)
+        /// <summary>Where an external tensor's bytes are: the file's bytes, offset, length and location (relative to the model).</summary>
+        private (byte[] Data, int Offset, int Length, string Location) External(OnnxTensor t)
         {
             string? location = null;
             long offset = 0, length = -1;
@@ -123,8 +128,12 @@ internal static partial class OnnxImporter
             if (length < 0) length = file.Length - offset;
             if (offset < 0 || offset > file.Length || length > file.Length - offset)
                 throw Fail($"tensor '{t.Name}' reads bytes {offset}..{offset + length} of '{location}', which has {file.Length}");
-            return (file, (int)offset, (int)length);
+            return (file, (int)offset, (int)length, location);
         }
+
+        /// <summary>A float32 matrix transposed; where its bytes lie in the model's files goes with it.</summary>
+        private static OnnxConstant TransposedMatrix(OnnxConstant c) =>
+            new(new[] { c.Dims[1], c.Dims[0] }, Transpose(c.Floats!, (int)c.Dims[0], (int)c.Dims[1]), null) { Origin = c.Origin?.Transpose(c.Dims[0], c.Dims[1]) };
 
         private static float[] Transpose(float[] values, int rows, int columns)
         {

@@ -32,6 +32,9 @@ internal sealed class OnnxImport
     /// <summary>The weights the ops name, as a safetensors file image: the rest of the pipeline reads weights from one.</summary>
     public byte[] Weights { get; }
 
+    /// <summary>The weights of the image whose floats lie, as they are or transposed, in the model's files: the runtime may read them there.</summary>
+    public IReadOnlyDictionary<string, OnnxOrigin> Origins { get; init; } = new Dictionary<string, OnnxOrigin>();
+
     /// <summary>Compiled whole: no dimension is the batch; one sample is every input as the file shapes it.</summary>
     public bool Whole { get; init; }
 
@@ -86,10 +89,10 @@ internal static partial class OnnxImporter
     /// model's folder (as onnx's checker and ONNX Runtime require: no absolute path, no way out through <c>..</c>).
     /// With <paramref name="listed"/> (the AdditionalFiles), only a listed file is read: the incremental pipeline keys a
     /// model on its files, so an unlisted file would go stale unnoticed. The package's targets list <c>*.onnx.data</c>
-    /// and <c>*.onnx_data</c>. Each file read adds its hash to <paramref name="hashes"/>, which key the plan with the
-    /// model's own.
+    /// and <c>*.onnx_data</c>. Each file read adds its location, length and hash to <paramref name="read"/>: the hashes key
+    /// the plan with the model's own, and a model whose weights are not embedded reads them from these files.
     /// </summary>
-    public static Func<string, byte[]> ExternalFiles(string modelPath, IReadOnlyCollection<WeightsFileRef>? listed, long maxBytes, List<string>? hashes = null) => location =>
+    public static Func<string, byte[]> ExternalFiles(string modelPath, IReadOnlyCollection<WeightsFileRef>? listed, long maxBytes, List<OnnxFilePart>? read = null) => location =>
     {
         string directory = System.IO.Path.GetFullPath(System.IO.Path.GetDirectoryName(modelPath) ?? ".");
         if (System.IO.Path.IsPathRooted(location) || location.IndexOf(':') >= 0)
@@ -103,12 +106,12 @@ internal static partial class OnnxImporter
                 ? $"'{path}' is not among the AdditionalFiles; add it (<AdditionalFiles Include=\"…\" />)"
                 : $"'{path}' is not read by the generator: name it *.onnx.data (or *.data, *.bin) and list it among the AdditionalFiles");
         byte[] bytes = WeightsFileReader.ReadAllBytes(path, maxBytes);
-        hashes?.Add(WeightLayout.Hash(bytes));
+        read?.Add(new OnnxFilePart(location, bytes.Length, WeightLayout.Hash(bytes)));
         return bytes;
     };
 
     /// <summary>The hash of a model file and the external data files it read, in the order read: the model file's alone when it has none.</summary>
-    public static string CombinedHash(string modelHash, IEnumerable<string> externalHashes) => string.Join("+", new[] { modelHash }.Concat(externalHashes));
+    public static string CombinedHash(string modelHash, IEnumerable<OnnxFilePart> external) => string.Join("+", new[] { modelHash }.Concat(external.Select(e => e.Hash)));
 
     /// <summary>Lowers a read ONNX file; <paramref name="external"/> reads an external data file by its location (relative to the model).</summary>
     /// <remarks>
@@ -383,8 +386,9 @@ internal static partial class OnnxImporter
                 // by its operations (a weight as large as a whole input, a bias that broadcasts over the first dimension),
                 // and the shape error must reach Import while the whole reading can still be tried.
                 if (_ops.Count > 0) SampleShape(_ops.Count - 1);
-                return new OnnxImport(_ops, declared.ToEquatableArray(), outputs.ToEquatableArray(), SafeTensorsImage())
+                return new OnnxImport(_ops, declared.ToEquatableArray(), outputs.ToEquatableArray(), SafeTensorsImage(out Dictionary<string, OnnxOrigin> origins))
                 {
+                    Origins = origins,
                     Whole = _whole,
                     DeclaredOutputShapes = graph.Outputs.Select(o => o.Shape?.Select(d => d.Value).ToArray()).ToArray(),
                 };
@@ -544,10 +548,11 @@ internal static partial class OnnxImporter
             }
         }
 
-        private void Linear(OnnxNode node, string output, string name, float[] weight, long outputs, long inputs, float[]? bias)
+        /// <summary>A Linear layer: <paramref name="weight"/> [outputs, inputs], <paramref name="bias"/> any shape of one value per output.</summary>
+        private void Linear(OnnxNode node, string output, string name, OnnxConstant weight, OnnxConstant? bias)
         {
-            _weights.Add(new(name + ".weight", new OnnxConstant(new[] { outputs, inputs }, weight, null)));
-            if (bias is not null) _weights.Add(new(name + ".bias", new OnnxConstant(new[] { outputs }, bias, null)));
+            _weights.Add(new(name + ".weight", weight));
+            if (bias is not null) _weights.Add(new(name + ".bias", bias.Reshaped(new[] { weight.Dims[0] })));
             string x = Input(node, 0);
             Activation(node, output, OpKind.Linear, new[] { Act(node, x) }, RankOf(x), name);
         }
@@ -690,9 +695,13 @@ internal static partial class OnnxImporter
         private static string Text(OnnxNode node, string name, string fallback) =>
             node.Attributes.FirstOrDefault(a => a.Name == name) is { } a ? Encoding.UTF8.GetString(a.S) : fallback;
 
-        /// <summary>The weights the ops read, as a safetensors file: a JSON header of F32 tensors, then their bytes.</summary>
-        private byte[] SafeTensorsImage()
+        /// <summary>
+        /// The weights the ops read, as a safetensors file: a JSON header of F32 tensors, then their bytes.
+        /// <paramref name="origins"/>: those whose floats lie in the model's files as they are (or transposed).
+        /// </summary>
+        private byte[] SafeTensorsImage(out Dictionary<string, OnnxOrigin> origins)
         {
+            origins = new Dictionary<string, OnnxOrigin>(StringComparer.Ordinal);
             var header = new StringBuilder("{");
             long offset = 0;
             var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -709,6 +718,7 @@ internal static partial class OnnxImporter
                     .Append(end.ToString(CultureInfo.InvariantCulture)).Append("]}");
                 offset = end;
                 kept.Add(w);
+                if (w.Value.Origin is { } origin && origin.Count == w.Value.Floats.Length) origins[w.Key] = origin;
             }
             header.Append('}');
             byte[] json = Encoding.UTF8.GetBytes(header.ToString());

@@ -140,7 +140,10 @@ internal static class OnnxReader
             {
                 case 1: reader.Int64s(wire, tensor.Dims); break;
                 case 2 when wire == 0: tensor.DataType = (OnnxDataType)reader.Int32(); break;
-                case 4: reader.Floats(wire, tensor.FloatData); break;
+                case 4:
+                    // One packed run (what onnx.helper writes) is contiguous little-endian floats in the file, as raw data is.
+                    tensor.FloatDataOffset = tensor.FloatData.Count == 0 ? reader.Floats(wire, tensor.FloatData) : Discard(reader.Floats(wire, tensor.FloatData));
+                    break;
                 case 5: reader.Int64s(wire, tensor.Int32Data); break;
                 case 7: reader.Int64s(wire, tensor.Int64Data); break;
                 case 8 when wire == 2: tensor.Name = reader.String(); break;
@@ -216,6 +219,8 @@ internal static class OnnxReader
         }
         return info;
     }
+
+    private static int Discard(int _) => -1;
 
     private static void Add<T>(List<T> list, T item, ProtoReader at)
     {
@@ -311,12 +316,15 @@ internal static class OnnxReader
         }
 
         /// <summary>A repeated float field: packed (wire type 2) or one value (wire type 5).</summary>
-        public void Floats(int wire, List<float> into)
+        /// <summary>A repeated float field: packed (wire type 2; returns where its floats start in the file) or one float (wire type 5; returns −1).</summary>
+        public int Floats(int wire, List<float> into)
         {
-            if (wire == 5) { Add(into, Float(), this); return; }
+            if (wire == 5) { Add(into, Float(), this); return -1; }
             if (wire != 2) throw Error($"a float list with wire type {wire}");
             ProtoReader packed = Message();
+            int start = packed.Position;
             while (packed.More) Add(into, packed.Float(), this);
+            return start;
         }
 
         public void Doubles(int wire, List<double> into)
@@ -432,6 +440,9 @@ internal sealed class OnnxTensor
     public int RawOffset { get; set; } = -1;
     public int RawLength { get; set; }
     public List<float> FloatData { get; } = new();
+
+    /// <summary>Where <see cref="FloatData"/> lies in the file when it was written as one packed run, else −1.</summary>
+    public int FloatDataOffset { get; set; } = -1;
     public List<long> Int32Data { get; } = new();
     public List<long> Int64Data { get; } = new();
     public List<double> DoubleData { get; } = new();

@@ -1,3 +1,4 @@
+using System.Linq;
 using ModelCompiler.Generator.Helpers;
 
 namespace ModelCompiler.Generator.Model;
@@ -7,6 +8,16 @@ internal sealed record PlanValue(string? Name, EquatableArray<int> Shape, int Le
 
 /// <summary>A tensor of the weights file the plan's weights are laid out from, with the shape the model was compiled for.</summary>
 internal sealed record FileTensor(string Name, EquatableArray<int> Shape);
+
+/// <summary>An ONNX model's file (or one of its external data files) that the runtime reads weights from: its name, length and FNV-1a hash.</summary>
+internal sealed record OnnxFilePart(string FileName, long Length, string Hash);
+
+/// <summary>
+/// A weight tensor an ONNX model reads from its files at start-up: <see cref="Rows"/> × <see cref="Columns"/> float32
+/// at byte <see cref="Offset"/> of <see cref="ModelPlan.OnnxFiles"/>[<see cref="File"/>], transposed into
+/// [Columns, Rows] when <see cref="Transposed"/>.
+/// </summary>
+internal sealed record OnnxFileTensor(string Name, int File, long Offset, long Rows, long Columns, bool Transposed);
 
 /// <summary>Int8Static: a Linear layer's calibrated input range (largest magnitude).</summary>
 internal sealed record LayerRange(string Layer, float Range);
@@ -54,8 +65,25 @@ internal sealed record ModelPlan(
     /// <summary>Bytes the model's weight tensors take in float32, for the size report.</summary>
     public long Float32Bytes { get; init; }
 
-    /// <summary>Compiled from an ONNX file: no Forward method, so no eager entry points; weights always embedded.</summary>
+    /// <summary>Compiled from an ONNX file: no Forward method, so no eager entry points.</summary>
     public bool IsOnnx { get; init; }
+
+    /// <summary>
+    /// An ONNX model whose weights are not embedded: the files it reads them from at start-up (the model file, then its
+    /// external data files), each checked by length and hash. Empty otherwise.
+    /// </summary>
+    public EquatableArray<OnnxFilePart> OnnxFiles { get; init; } = EquatableArray<OnnxFilePart>.Empty;
+
+    /// <summary>The weight tensors read from <see cref="OnnxFiles"/>; a blob reading any other tensor (one computed at build time) is embedded.</summary>
+    public EquatableArray<OnnxFileTensor> OnnxTensors { get; init; } = EquatableArray<OnnxFileTensor>.Empty;
+
+    /// <summary>
+    /// Whether the blob's laid-out values are in the assembly: every blob when the weights are embedded; otherwise only an
+    /// ONNX model's blobs that read a tensor computed at build time (a folded constant is in the model's own file, and a
+    /// zero bias is nowhere).
+    /// </summary>
+    public bool Embeds(WeightBlob blob) =>
+        !blob.IsZero && !blob.IsFolded && (EmbedWeights || IsOnnx && blob.ReadTensors().Any(t => !OnnxTensors.Any(s => s.Name == t)));
 
     /// <summary>
     /// The tensors of the weights file the blobs read (their own and a folded BatchNorm's), in first-use order, with their

@@ -19,6 +19,15 @@ internal sealed record WeightBlob(string Identifier, WeightLayoutKind Kind, stri
     /// <summary>A zero bias with nothing folded into it: the buffer starts zeroed, nothing is embedded or read.</summary>
     public bool IsZero => Tensor.Length == 0 && Norm is null;
 
+    /// <summary>The weights file's tensors laying this blob out reads: its own, and a folded BatchNorm's four.</summary>
+    public System.Collections.Generic.IEnumerable<string> ReadTensors()
+    {
+        if (IsFolded) yield break;
+        if (Tensor.Length > 0) yield return Tensor;
+        if (Norm is null) yield break;
+        foreach (string part in new[] { ".weight", ".bias", ".running_mean", ".running_var" }) yield return Norm + part;
+    }
+
     /// <summary>Bytes the blob takes in the assembly (int4 weights are smaller embedded than loaded; a zero bias takes none).</summary>
     public int EmbeddedBytes => Kind == WeightLayoutKind.Int4Linear ? Int4Quantization.EncodedBytes(N, K) : IsZero ? 0 : Floats * 4;
 }

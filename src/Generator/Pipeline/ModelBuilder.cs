@@ -67,6 +67,8 @@ internal static class ModelBuilder
             byte[] bytes;
             WeightsImage image;
             OnnxImport? declaredOutput = null;
+            List<OnnxFilePart>? onnxFiles = null;
+            IReadOnlyDictionary<string, OnnxOrigin>? onnxOrigins = null;
             try
             {
                 // The one read of the file for this change of it (the pipeline compared identities until here).
@@ -76,11 +78,14 @@ internal static class ModelBuilder
                 {
                     // The ONNX graph becomes the ops a Forward method would have recorded, and its initializers a
                     // safetensors image under the names those ops read; from here on it is compiled like any model.
-                    var external = new List<string>();
+                    var external = new List<OnnxFilePart>();
                     OnnxImport? import = OnnxImporter.Import(bytes, model.WeightsFile, model.WeightsLocation, diagnostics,
                         OnnxImporter.ExternalFiles(file.Path, files, options.MaxFileBytes, external), model.FixedDims());
                     if (import is null) return Stop();
-                    // External data is part of what the model embeds: its hashes key the plan with the model file's.
+                    // The files a model not embedding its weights reads them from: the model file, then its external data files.
+                    onnxFiles = new[] { new OnnxFilePart(file.Path, file.Length, file.Hash) }.Concat(external).ToList();
+                    onnxOrigins = import.Origins;
+                    // External data is part of what the model reads: its hashes key the plan with the model file's.
                     file = file with { Hash = OnnxImporter.CombinedHash(file.Hash, external) };
                     declaredOutput = import;
                     model = model with
@@ -88,7 +93,6 @@ internal static class ModelBuilder
                         Inputs = import.Inputs,
                         Ops = import.Ops.ToEquatableArray(),
                         Outputs = import.Outputs,
-                        WeightsStorage = WeightsStorage.Embedded, // embedded: the runtime reads safetensors files, not ONNX
                     };
                     bytes = import.Weights;
                 }
@@ -157,9 +161,10 @@ internal static class ModelBuilder
             // A model with several inputs or outputs has no GPU entry point yet (its Predict takes a span for each).
             if (gpu && !plan.HasSeveralValues) plan = plan with { GpuPlan = PlanGpu.Run(plan) };
             if (!model.IsOnnx) plan = plan with { FileTensors = FileTensors(plan, header), FixedWeightsReason = FixedWeightsReason(plan) };
-            // The image goes on to the weights step only when it is embedded (then it is small, or the project asked for it):
-            // the pipeline keeps step values alive, and a file-storage model's weights are read at run time instead.
-            return new ModelResult(plan, diagnostics.ToEquatableArray()) { Image = plan.EmbedWeights ? image : null };
+            else if (!plan.EmbedWeights) plan = OnnxFileRoute(plan, onnxFiles!, onnxOrigins!);
+            // The image goes on to the weights step only when something is embedded (then it is small, or the project asked
+            // for it): the pipeline keeps step values alive, and a file-storage model's weights are read at run time instead.
+            return new ModelResult(plan, diagnostics.ToEquatableArray()) { Image = plan.Blobs.Any(plan.Embeds) ? image : null };
         }
         catch (OperationCanceledException)
         {
@@ -176,17 +181,39 @@ internal static class ModelBuilder
         }
     }
 
+    /// <summary>
+    /// An ONNX model whose weights are not embedded: each tensor the blobs read whose floats lie in the model's files (an
+    /// initializer's raw float32 data, as it is or transposed) is read there at start-up; a blob reading a tensor computed
+    /// at build time stays embedded (<see cref="ModelPlan.Embeds"/>). Only the files holding such tensors are read, each
+    /// from beside the application by its file name (the package's targets copy them there). When no tensor can be read
+    /// from a file, or two files would share a name there, everything is embedded.
+    /// </summary>
+    private static ModelPlan OnnxFileRoute(ModelPlan plan, List<OnnxFilePart> files, IReadOnlyDictionary<string, OnnxOrigin> origins)
+    {
+        var used = new List<OnnxFilePart>();
+        var tensors = new List<OnnxFileTensor>();
+        foreach (string name in plan.Blobs.SelectMany(b => b.ReadTensors()).Distinct(StringComparer.Ordinal))
+        {
+            if (!origins.TryGetValue(name, out OnnxOrigin? origin)) continue;
+            OnnxFilePart? part = origin.Location is null ? files[0] : files.Skip(1).FirstOrDefault(f => f.FileName == origin.Location);
+            if (part is null) continue;
+            int index = used.IndexOf(part);
+            if (index < 0)
+            {
+                index = used.Count;
+                used.Add(part);
+            }
+            tensors.Add(new OnnxFileTensor(name, index, origin.Offset, origin.Rows, origin.Columns, origin.Transposed));
+        }
+        var named = used.Select(f => f with { FileName = System.IO.Path.GetFileName(f.FileName.Replace('\\', '/')) }).ToList();
+        if (tensors.Count == 0 || named.Select(f => f.FileName).Distinct(StringComparer.Ordinal).Count() != named.Count) return plan with { EmbedWeights = true };
+        return plan with { OnnxFiles = named.ToEquatableArray(), OnnxTensors = tensors.ToEquatableArray() };
+    }
+
     /// <summary>The weights file's tensors the plan reads, with their shapes (in the order the blobs first read them).</summary>
     private static EquatableArray<FileTensor> FileTensors(ModelPlan plan, SafeTensorsHeader header)
     {
-        var names = new List<string>();
-        foreach (WeightBlob blob in plan.Blobs)
-        {
-            if (blob.IsFolded) continue;
-            if (blob.Tensor.Length > 0) names.Add(blob.Tensor);
-            if (blob.Norm is not null) names.AddRange(new[] { ".weight", ".bias", ".running_mean", ".running_var" }.Select(part => blob.Norm + part));
-        }
-        return names.Distinct(StringComparer.Ordinal).Select(header.Find).Where(e => e is not null)
+        return plan.Blobs.SelectMany(b => b.ReadTensors()).Distinct(StringComparer.Ordinal).Select(header.Find).Where(e => e is not null)
             .Select(e => new FileTensor(e!.Name, new EquatableArray<int>(e.Shape))).ToEquatableArray();
     }
 

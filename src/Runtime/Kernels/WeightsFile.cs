@@ -13,14 +13,23 @@ namespace ModelCompiler.Kernels;
 /// </summary>
 public sealed class WeightsFile
 {
-    private readonly byte[] _bytes;
-    private readonly SafeTensorsHeader _header;
+    private readonly Func<string, float[]> _read;
 
     private WeightsFile(string path, byte[] bytes, SafeTensorsHeader header)
     {
         Path = path;
-        _bytes = bytes;
-        _header = header;
+        _read = tensor =>
+        {
+            SafeTensorEntry entry = header.Find(tensor)
+                ?? throw new InvalidOperationException($"{path} has no tensor '{tensor}', which the model was compiled with.");
+            return header.ReadFloat32(bytes, entry);
+        };
+    }
+
+    private WeightsFile(string path, Func<string, float[]> read)
+    {
+        Path = path;
+        _read = read;
     }
 
     /// <summary>Where the file was read from.</summary>
@@ -42,6 +51,61 @@ public sealed class WeightsFile
             throw new InvalidOperationException(
                 $"{path} is not the weights file the model was compiled with (expected {expectedLength} bytes with FNV-1a {expectedHash}, found {bytes.Length} bytes). Rebuild, or restore that file.");
         return new WeightsFile(path, bytes, SafeTensorsHeader.Parse(bytes));
+    }
+
+    /// <summary>
+    /// The weights of an ONNX model compiled without embedding them: reads each of <paramref name="parts"/> (the model
+    /// file, its external data files) from the application's directory, checks it against the file the model was compiled
+    /// with, and reads <paramref name="tensors"/> from where the file keeps them. Throws
+    /// <see cref="FileNotFoundException"/> when a file is missing and <see cref="InvalidOperationException"/> when it is
+    /// not the file the model was compiled with; nothing is kept then.
+    /// </summary>
+    public static WeightsFile OpenOnnx(OnnxWeightsPart[] parts, OnnxWeightsTensor[] tensors)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        ArgumentNullException.ThrowIfNull(tensors);
+        var files = new byte[parts.Length][];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            OnnxWeightsPart part = parts[i];
+            string path = System.IO.Path.Combine(AppContext.BaseDirectory, part.FileName);
+            if (!File.Exists(path))
+                throw new FileNotFoundException(
+                    $"The model's ONNX file was not found at {path}. An ONNX model whose weights are not embedded reads them from beside the application: " +
+                    $"copy {part.FileName} to the output directory (the ModelCompiler package does this for the project's *.onnx files and their external data).", path);
+            byte[] bytes = File.ReadAllBytes(path);
+            if (bytes.Length != part.Length || WeightLayout.Hash(bytes) != part.Hash)
+                throw new InvalidOperationException(
+                    $"{path} is not the ONNX file the model was compiled with (expected {part.Length} bytes with FNV-1a {part.Hash}, found {bytes.Length} bytes). Rebuild, or restore that file.");
+            files[i] = bytes;
+        }
+        var byName = new Dictionary<string, OnnxWeightsTensor>(StringComparer.Ordinal);
+        foreach (OnnxWeightsTensor t in tensors) byName[t.Name] = t;
+        string where = parts.Length == 0 ? "" : System.IO.Path.Combine(AppContext.BaseDirectory, parts[0].FileName);
+        return new WeightsFile(where, tensor =>
+        {
+            if (!byName.TryGetValue(tensor, out OnnxWeightsTensor t) || (uint)t.File >= (uint)files.Length)
+                throw new InvalidOperationException($"The model reads tensor '{tensor}', which its generated code does not place in {where}.");
+            return ReadOnnx(files[t.File], t);
+        });
+    }
+
+    /// <summary>
+    /// A tensor's floats from the bytes of its (hash-checked) file, transposed where it says; checked bounds all the same.
+    /// </summary>
+    private static float[] ReadOnnx(byte[] file, OnnxWeightsTensor t)
+    {
+        if (t.Rows < 0 || t.Columns < 0 || t.Offset < 0) throw new InvalidOperationException($"Tensor '{t.Name}' has a negative size or offset.");
+        long count = (long)t.Rows * t.Columns;
+        if (count > SizeMath.MaxElements || t.Offset > file.Length - 4 * count)
+            throw new InvalidOperationException($"Tensor '{t.Name}' ({t.Rows} × {t.Columns} floats at byte {t.Offset}) lies outside its file of {file.Length} bytes.");
+        ReadOnlySpan<float> stored = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(file.AsSpan((int)t.Offset, (int)(4 * count)));
+        var result = new float[count];
+        if (!t.Transposed) stored.CopyTo(result);
+        else
+            for (int r = 0; r < t.Rows; r++)
+                for (int c = 0; c < t.Columns; c++) result[(long)c * t.Rows + r] = stored[r * t.Columns + c];
+        return result;
     }
 
     /// <summary>
@@ -100,13 +164,6 @@ public sealed class WeightsFile
     public void Lay(AlignedBuffer buffer, int offset, WeightLayoutKind kind, string tensor, int n, int k, int floats, string? norm = null, float epsilon = 0f)
     {
         ArgumentNullException.ThrowIfNull(buffer);
-        WeightLayout.Loaded(kind, Read, tensor, norm, epsilon, n, k, floats).CopyTo(buffer.Span.Slice(offset, floats));
-    }
-
-    private float[] Read(string tensor)
-    {
-        SafeTensorEntry entry = _header.Find(tensor)
-            ?? throw new InvalidOperationException($"{Path} has no tensor '{tensor}', which the model was compiled with.");
-        return _header.ReadFloat32(_bytes, entry);
+        WeightLayout.Loaded(kind, _read, tensor, norm, epsilon, n, k, floats).CopyTo(buffer.Span.Slice(offset, floats));
     }
 }
