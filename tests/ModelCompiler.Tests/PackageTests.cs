@@ -56,6 +56,16 @@ public class PackageTests
             }
             Console.WriteLine($"accuracy {correct / (double)labels.Length:F4}");
 
+            // An ONNX model whose initializers are read from lenet5.onnx, which the package's targets copy beside the app.
+            var image = new float[2 * LeNetFromFile.InputLength];
+            for (int i = 0; i < image.Length; i++) image[i] = (i % 29) / 29f;
+            var fromFile = new float[2 * LeNetFromFile.OutputLength];
+            var embedded = new float[2 * LeNetEmbedded.OutputLength];
+            LeNetFromFile.Predict(image, fromFile, 2);
+            LeNetEmbedded.Predict(image, embedded, 2);
+            Console.WriteLine(fromFile.AsSpan().SequenceEqual(embedded) && File.Exists(Path.Combine(AppContext.BaseDirectory, "lenet5.onnx"))
+                ? "ONNX weights from the file match embedded" : "ONNX weights from the file differ");
+
             static float TensorMax(ReadOnlySpan<float> row) { float m = row[0]; foreach (float v in row) m = Math.Max(m, v); return m; }
 
             [CompileModel(Weights = "digits.safetensors", Quantize = Quantization.Int8)]
@@ -64,12 +74,20 @@ public class PackageTests
                 static Tensor Forward([Shape(64)] Tensor pixels) =>
                     pixels.Linear("fc1").Relu().Linear("fc2").Relu().Linear("out").Softmax();
             }
+
+            [CompileModel(Onnx = "lenet5.onnx", WeightsStorage = WeightsStorage.File)]
+            partial class LeNetFromFile;
+
+            [CompileModel(Onnx = "lenet5.onnx")]
+            partial class LeNetEmbedded;
             """);
         File.Copy(Path.Combine(root, "samples/Digits/digits.safetensors"), Path.Combine(app, "digits.safetensors"));
         File.Copy(Path.Combine(root, "samples/Digits/digits_test.safetensors"), Path.Combine(app, "digits_test.safetensors"));
+        File.Copy(Path.Combine(root, "benchmarks/ModelCompiler.Benchmarks/Models/lenet5.onnx"), Path.Combine(app, "lenet5.onnx"));
 
         string output = Run(app, "run", "-c", "Release");
         Assert.Contains("accuracy 0.9639", output);
+        Assert.Contains("ONNX weights from the file match embedded", output);
 
         // A NativeAOT publish for a baseline x64 CPU is warned about (the package's targets), unless an instruction set is named.
         string baseline = Run(app, "msbuild", "-t:ModelCompilerCheckInstructionSet", "-p:PublishAot=true", "-p:RuntimeIdentifier=linux-x64");
@@ -125,6 +143,12 @@ public class PackageTests
                 static Tensor Forward([Shape(64)] Tensor pixels) =>
                     pixels.Linear("fc1").Relu().Linear("fc2").Relu().Linear("out").Softmax();
             }
+
+            [CompileModel(Onnx = "lenet5.onnx", WeightsStorage = WeightsStorage.File)]
+            partial class LeNetFromFile;
+
+            [CompileModel(Onnx = "lenet5.onnx")]
+            partial class LeNetEmbedded;
             """);
         File.Copy(Path.Combine(root, "samples/Digits/digits.safetensors"), Path.Combine(app, "digits.safetensors"));
 
