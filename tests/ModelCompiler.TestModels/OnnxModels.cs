@@ -198,3 +198,11 @@ public static partial class LeNet5OnnxFromFile;
 /// <summary>OnnxRecurrent with its weights read from onnx_recurrent.onnx beside the application.</summary>
 [CompileModel(Onnx = "onnx_recurrent.onnx", WeightsStorage = WeightsStorage.File)]
 public static partial class OnnxRecurrentFromFile;
+
+/// <summary>
+/// Attention as exporters write it (make_attention.py), batch-first with the batch free: F.scaled_dot_product_attention's
+/// √scale on q and kᵀ, an unscaled softmax(q·kᵀ)·v, and one whose probabilities are also an output. The first two become
+/// the flash-style attention kernel; the third keeps MatMul, Softmax, MatMul.
+/// </summary>
+[CompileModel(Onnx = "onnx_attention.onnx")]
+public static partial class OnnxAttention;

@@ -105,6 +105,7 @@ internal static partial class OnnxImporter
                 Linear(node, output, name, TransposedMatrix(w), bias);
                 return;
             }
+            if (AttentionPattern(node, left, right)) return;
             Activation(node, Output(node), OpKind.MatMul, new[] { Act(node, left), Operand(node, right) }, RankOf(left));
         }
 

@@ -1,7 +1,8 @@
-// Subgraphs the importer lowers as one op: LayerNorm before opset 17 and PyTorch's exact GELU.
+// Subgraphs the importer lowers as one op: LayerNorm before opset 17, PyTorch's exact GELU, and attention.
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
 
 namespace ModelCompiler.Generator.Import;
@@ -17,6 +18,55 @@ internal static partial class OnnxImporter
             if (!_consumers.TryGetValue(value, out List<int>? list) || list.Count != 1 || _uses[value] != 1) return null;
             index = list[0];
             return nodes[index];
+        }
+
+        /// <summary>
+        /// Attention as exporters write it — nn.MultiheadAttention and nn.TransformerEncoderLayer (q / √e, then a MatMul by
+        /// the transposed keys), F.scaled_dot_product_attention (√s on q and on kᵀ), Hugging Face attention blocks:
+        /// MatMul(q, kᵀ) → Softmax over the last axis → MatMul(·, v), with q [h…, L, e], kᵀ [h…, e, S], v [h…, S, ev] —
+        /// recognised at the second MatMul and lowered to one ScaledDotProductAttention, the flash-style kernel that
+        /// MultiHeadAttention runs: no [L, S] score matrix is stored. A scalar factor on q or on kᵀ (a MulScalar, as a
+        /// division by a constant is recorded) is taken off them; where their product is not the kernel's own 1/√e (to
+        /// float rounding), q is scaled by the difference. The keys are kᵀ with its last two axes swapped (a permute, composed with the one that
+        /// made kᵀ). The ops recorded for the scores and the softmax are left to dead-code elimination, so a graph that
+        /// also reads them elsewhere stays correct. The probabilities must be read by this MatMul only (a model that
+        /// returns the attention weights keeps its MatMul, Softmax, MatMul).
+        /// </summary>
+        private bool AttentionPattern(OnnxNode node, string probabilities, string values)
+        {
+            if (!_activations.TryGetValue(probabilities, out int p) || !_activations.TryGetValue(values, out int v)
+                || !_uses.TryGetValue(probabilities, out int uses) || uses != 1)
+                return false;
+            RecordedOp softmax = _ops[p];
+            if (softmax.Kind != OpKind.Softmax || softmax.Inputs.Count != 1) return false; // along the last axis (another records permutes around it)
+            RecordedOp scores = _ops[softmax.Inputs[0]];
+            if (scores.Kind != OpKind.MatMul || scores.Inputs.Count != 2) return false;
+            double scale = 1;
+            int q = Unscaled(scores.Inputs[0], ref scale), keysT = Unscaled(scores.Inputs[1], ref scale);
+            if (new[] { q, keysT, v }.Any(id => _ops[id].Kind == OpKind.Parameter)) return false;
+            int[] qs = SampleShape(q), ks = SampleShape(keysT), vs = SampleShape(v);
+            int r = qs.Length;
+            if (r < 2 || ks.Length != r || vs.Length != r || ks[r - 2] != qs[r - 1] || vs[r - 2] != ks[r - 1]
+                || !qs.Take(r - 2).SequenceEqual(ks.Take(r - 2)) || !qs.Take(r - 2).SequenceEqual(vs.Take(r - 2)) || qs[r - 1] == 0)
+                return false;
+            float factor = (float)(scale * Math.Sqrt(qs[r - 1]));
+            if (float.IsNaN(factor) || float.IsInfinity(factor) || factor == 0f) return false;
+            // √scale on each side rounds: a product within a few units in the last place of 1/√e is the kernel's own.
+            if (Math.Abs(factor - 1f) > 4e-7f) q = Record(node, OpKind.MulScalar, new[] { q }, scalar: factor);
+            int[] swap = Enumerable.Range(0, r).ToArray();
+            (swap[r - 2], swap[r - 1]) = (r - 1, r - 2);
+            int keys = Record(node, OpKind.Permute, new[] { keysT }, settings: new PermuteSettings(swap.ToEquatableArray()));
+            Activation(node, Output(node), OpKind.Attention, new[] { q, keys, v }, RankOf(values), settings: new AttentionSettings(0, false));
+            return true;
+        }
+
+        /// <summary>An op's input without a scalar factor it was multiplied by (folded into <paramref name="scale"/>).</summary>
+        private int Unscaled(int id, ref double scale)
+        {
+            RecordedOp op = _ops[id];
+            if (op.Kind != OpKind.MulScalar || op.Inputs.Count != 1 || float.IsNaN(op.Scalar) || float.IsInfinity(op.Scalar) || op.Scalar == 0f) return id;
+            scale *= op.Scalar;
+            return op.Inputs[0];
         }
 
         private float? Scalar(string value) =>
