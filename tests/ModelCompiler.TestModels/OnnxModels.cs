@@ -206,3 +206,11 @@ public static partial class OnnxRecurrentFromFile;
 /// </summary>
 [CompileModel(Onnx = "onnx_attention.onnx")]
 public static partial class OnnxAttention;
+
+/// <summary>ScatterND (a duplicate index) and ScatterElements (reduction add) with constant indices on computed updates (make_scatter.py), compiled whole.</summary>
+[CompileModel(Onnx = "onnx_scatter.onnx")]
+public static partial class OnnxScatter;
+
+/// <summary>A decoder's key cache updated at a position given at run time: ScatterND by computed indices, none and mul (make_scatter.py).</summary>
+[CompileModel(Onnx = "onnx_cache.onnx")]
+public static partial class OnnxCache;

@@ -43,13 +43,13 @@ public sealed class GpuTests : IDisposable
     {
         var data = new TheoryData<string>();
         var names = CompiledModel.All.Where(m => CreateGpu(m.Predict.Method.DeclaringType!) is not null).Select(m => m.Name)
-            .Concat(new[] { "Mlp784Onnx", "OnnxDequantized", "OnnxEncoder", "OnnxElementwise", "OnnxEmbedding", "OnnxQuantized", "OnnxOpset20", "OnnxMobile", "OnnxLayoutOps", "OnnxWindows", "OnnxRunning" });
+            .Concat(new[] { "Mlp784Onnx", "OnnxDequantized", "OnnxEncoder", "OnnxElementwise", "OnnxEmbedding", "OnnxQuantized", "OnnxOpset20", "OnnxMobile", "OnnxLayoutOps", "OnnxWindows", "OnnxRunning", "OnnxScatter" });
         foreach (string name in names)
             data.Add(FastGpuModels.Contains(name) ? new TheoryDataRow<string>(name) : Tier.SlowRow(new TheoryDataRow<string>(name)));
         return data;
     }
 
-    private static readonly string[] FastGpuModels = { "Digits", "ReluMlpInt8", "DigitsInt4", "ResBlock", "LongAttention", "OnnxElementwise", "SpecialValues", "OnnxWindows", "OnnxRunning" };
+    private static readonly string[] FastGpuModels = { "Digits", "ReluMlpInt8", "DigitsInt4", "ResBlock", "LongAttention", "OnnxElementwise", "SpecialValues", "OnnxWindows", "OnnxRunning", "OnnxScatter" };
 
     private static System.Reflection.MethodInfo? CreateGpu(Type model) => model.GetMethod("CreateGpu");
 
@@ -73,6 +73,7 @@ public sealed class GpuTests : IDisposable
             "OnnxLayoutOps" => OnnxLayoutOps.Predict,
             "OnnxWindows" => OnnxWindows.Predict,
             "OnnxRunning" => OnnxRunning.Predict,
+            "OnnxScatter" => OnnxScatter.Predict,
             _ => OnnxEmbedding.Predict,
         };
     }
@@ -172,7 +173,7 @@ public sealed class GpuTests : IDisposable
         var names = Models().Select(row => row.Data).ToHashSet();
         foreach (string name in new[] { "Digits", "DigitsCnn", "TextClassifier", "DigitsInt4", "DigitsInt8", "DigitsInt8Static", "AttentionBlockInt8" })
             Assert.Contains(name, names);
-        Assert.Equal(CompiledModel.All.Length + 11, names.Count);
+        Assert.Equal(CompiledModel.All.Length + 12, names.Count);
         // The MLPs have the whole-model kernel for small batches; a CNN (not a chain of Linear layers) does not.
         static bool Whole(Type model) => model.GetNestedType("Gpu")!.GetField("_whole", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance) is not null;
         Assert.True(Whole(typeof(Digits.DigitsClassifier)));

@@ -25,7 +25,7 @@ internal static class GpuBodies
                 w.Line($"y[i] = {chain(k, "a[i]")};");
                 break;
 
-            case EmbeddingOp or GridSampleOp or GatherOp:
+            case EmbeddingOp or GridSampleOp or GatherOp or ScatterOp:
                 WriteGather(w, k.Op);
                 break;
 
@@ -99,11 +99,12 @@ internal static class GpuBodies
         }
     }
 
-    /// <summary>The kernels that read where a value says (an embedding's ids, GridSample's grid): a thread per output value.</summary>
+    /// <summary>The kernels that read (or write) where a value says (an embedding's ids, GridSample's grid, a scatter's indices): a thread per output value.</summary>
     private static void WriteGather(SourceWriter w, KernelOp op)
     {
         if (op is EmbeddingOp embedding) WriteEmbedding(w, embedding);
         else if (op is GatherOp gather) WriteGather(w, gather);
+        else if (op is ScatterOp scatter) WriteScatter(w, scatter);
         else WriteGridSample(w, (GridSampleOp)op);
     }
 
@@ -116,6 +117,58 @@ internal static class GpuBodies
         w.Line($"bool whole = pick >= -Length && pick < Length && pick == {MathF}.Floor(pick);");
         w.Line("int at = whole ? (int)pick : 0; at = at < 0 ? at + Length : at;");
         w.Line("y[i] = whole ? a[s * ((long)Outer * Length * Inner) + (o * Length + at) * Inner + q] : float.NaN;");
+    }
+
+    /// <summary>
+    /// ScatterElements, ScatterND: a thread per output value, the data's value combined with every update that targets it,
+    /// in index order (so duplicate indices end as on the CPU; each thread reads all the updates' indices, so work grows
+    /// as outputs × updates, for the small index sets exporters write). An index naming no place is skipped, as on the CPU.
+    /// </summary>
+    private static void WriteScatter(SourceWriter w, ScatterOp g)
+    {
+        string combine = g.Reduction switch
+        {
+            ScatterReduction.Add => "value += update;",
+            ScatterReduction.Mul => "value *= update;",
+            ScatterReduction.Max => $"value = {MathF}.Max(value, update);",
+            ScatterReduction.Min => $"value = {MathF}.Min(value, update);",
+            _ => "value = update;",
+        };
+        w.Line(g.Dims.Count == 0 ? $"const int Length = {g.Length}, Inner = {g.Inner}, Count = {g.Count};" : $"const int Inner = {g.Inner}, Count = {g.Count};");
+        w.Line($"float value = a[s * {g.DataPerSample}L + t];");
+        if (g.Dims.Count == 0)
+        {
+            w.Line("long o = t / ((long)Length * Inner); int at = (int)(t / Inner % Length), q = (int)(t % Inner);");
+            w.Line("for (int j = 0; j < Count; j++)");
+            w.Line("{");
+            w.Line($"    float pick = b[s * {g.IndicesPerSample}L + (o * Count + j) * Inner + q];");
+            w.Line($"    if (!(pick >= -Length && pick < Length && pick == {MathF}.Floor(pick))) continue;");
+            w.Line("    int place = (int)pick; place = place < 0 ? place + Length : place;");
+            w.Line("    if (place != at) continue;");
+            w.Line($"    float update = c[s * {g.UpdatesPerSample}L + (o * Count + j) * Inner + q];");
+            w.Line("    " + combine);
+            w.Line("}");
+        }
+        else
+        {
+            int depth = g.Dims.Count;
+            w.Line("long at = t / Inner; int q = (int)(t % Inner);");
+            w.Line("for (int u = 0; u < Count; u++)");
+            w.Line("{");
+            w.Line("    long place = 0; bool valid = true;");
+            for (int d = 0; d < depth; d++)
+            {
+                int size = g.Dims[d];
+                w.Line($"    float i{d} = b[s * {g.IndicesPerSample}L + (long)u * {depth} + {d}];");
+                w.Line($"    valid &= i{d} >= -{size} && i{d} < {size} && i{d} == {MathF}.Floor(i{d});");
+                w.Line($"    place = place * {size} + (valid ? ((int)i{d} < 0 ? (int)i{d} + {size} : (int)i{d}) : 0);");
+            }
+            w.Line("    if (!valid || place != at) continue;");
+            w.Line($"    float update = c[s * {g.UpdatesPerSample}L + (long)u * Inner + q];");
+            w.Line("    " + combine);
+            w.Line("}");
+        }
+        w.Line("y[i] = value;");
     }
 
     /// <summary>An embedding lookup: one table row per id.</summary>

@@ -227,6 +227,7 @@ internal static partial class GpuEmitter
         AxisResampleOp r => (long)r.Outer * r.OutLength * r.Inner,
         GridSampleOp g => (long)g.Pairs * g.Channels * g.OutHeight * g.OutWidth,
         GatherOp g => (long)g.Outer * g.Count * g.Inner,
+        ScatterOp g => (long)g.Outer * g.Length * g.Inner,
         HardmaxOp h => (long)h.Rows * h.Width,
         BroadcastOp b => Product(b.Shape.ToArray()),
         StridedOp s => Product(s.Shape.ToArray()),

@@ -383,6 +383,10 @@ internal static partial class ModelEmitter
                     + $"KSample: {g.KSample}, KHead: {g.KHead}, KRow: {g.KRow}, VSample: {g.VSample}, VHead: {g.VHead}, VRow: {g.VRow}, "
                     + $"OSample: {g.OSample}, OHead: {g.OHead}, ORow: {g.ORow}, MaskSample: {g.MaskSample}, MaskRow: {g.MaskRow}, Causal: {(g.Causal ? "true" : "false")});");
                 break;
+            case ScatterOp { Dims.Count: > 0 } scatter:
+                w.Line($"// K{kernel.Index}: the data dimensions each ScatterND index tuple names a place in.");
+                Array("Dims", scatter.Dims);
+                break;
             case StridedOp copy:
                 w.Line($"// K{kernel.Index}: the per-sample shape copied, and the source's and destination's strides (per sample first).");
                 Array("Shape", copy.Shape);
@@ -462,6 +466,10 @@ internal static partial class ModelEmitter
             case GatherOp g:
                 return $"{K}Gather.Run(input: ref {a}, indices: ref {Ref(k.B!)}, output: ref {output}, samples: rows, outer: {g.Outer}, length: {g.Length}, inner: {g.Inner}, "
                     + $"count: {g.Count}, elements: {(g.Elements ? "true" : "false")}, indicesPerSample: {g.IndicesPerSample});";
+            case ScatterOp g:
+                return $"{K}Scatter.Run(data: ref {a}, indices: ref {Ref(k.B!)}, updates: ref {Ref(k.C!)}, output: ref {output}, samples: rows, outer: {g.Outer}, length: {g.Length}, "
+                    + $"inner: {g.Inner}, count: {g.Count}, dims: {(g.Dims.Count > 0 ? $"K{k.Index}Dims" : "default")}, reduction: {K}ScatterReduction.{g.Reduction}, "
+                    + $"dataPerSample: {g.DataPerSample}, indicesPerSample: {g.IndicesPerSample}, updatesPerSample: {g.UpdatesPerSample});";
             case GridSampleOp g:
                 return $"{K}GridSample.Run(input: ref {a}, grid: ref {Ref(k.B!)}, output: ref {output}, pairs: rows * {g.Pairs}, channels: {g.Channels}, height: {g.Height}, width: {g.Width}, "
                     + $"outHeight: {g.OutHeight}, outWidth: {g.OutWidth}, mode: {K}GridSampleMode.{g.Mode}, padding: {K}GridSamplePadding.{g.Padding}, alignCorners: {(g.AlignCorners ? "true" : "false")});";

@@ -109,6 +109,44 @@ internal static partial class OnnxImporter
             Activation(node, Output(node), OpKind.GatherAlong, new[] { Act(node, x), index }, rank, settings: new GatherSettings(axis - 1, Elements: true));
         }
 
+        /// <summary>
+        /// ScatterElements (and Scatter, its name before opset 11) and ScatterND: the data with updates written where the
+        /// indices say, or combined by the <c>reduction</c> (add, mul, max, min); Kernels.Scatter. Data, indices and updates
+        /// may each be a value or a constant (a cache of zeros, say). ScatterND's index tuples name places in the whole
+        /// tensor, so its graph must be compiled whole; ScatterElements' indices have the data's rank, per sample.
+        /// </summary>
+        private void LowerScatter(OnnxNode node, string name, bool elements)
+        {
+            string data = Input(node, 0), indices = Input(node, 1), updates = Input(node, 2);
+            int rank = RankOf(data);
+            string reduction = Text(node, "reduction", "none");
+            ScatterReduction how = reduction switch
+            {
+                "none" => ScatterReduction.None,
+                "add" => ScatterReduction.Add,
+                "mul" => ScatterReduction.Mul,
+                "max" => ScatterReduction.Max,
+                "min" => ScatterReduction.Min,
+                _ => throw Unsupported(node, $"reduction '{reduction}' is not one of none, add, mul, max, min"),
+            };
+            if (_constants.ContainsKey(data) && _constants.ContainsKey(indices) && _constants.ContainsKey(updates))
+                throw Unsupported(node, "a scatter of constants alone is not folded; one of its inputs must be computed");
+            if (!elements && !_whole)
+                throw Unsupported(node, "ScatterND's indices name places across the whole tensor, the batch included: it is supported where the graph is compiled whole (every dimension fixed, by the file or by Dims)");
+            int PerSample(string value)
+            {
+                if (!_constants.TryGetValue(value, out OnnxConstant? c)) return Act(node, value);
+                OnnxConstant numbers = AsFloats(c);
+                if (numbers.Floats is null) throw Unsupported(node, $"constant '{value}' must be numbers");
+                if (_whole) return Parameter(node, value, numbers);
+                if (numbers.Dims.Length == 0 || numbers.Dims[0] != 1) throw Unsupported(node, $"constant '{value}' {c.Describe()} must have a first dimension of 1 (one set for every sample)");
+                return Parameter(node, value, numbers.Reshaped(numbers.Dims.Skip(1).ToArray()));
+            }
+            int axis = elements ? SampleAxis(node, IntAttribute(node, "axis", 0), rank) - 1 : 0;
+            Activation(node, Output(node), OpKind.ScatterAlong, new[] { PerSample(data), PerSample(indices), PerSample(updates) }, rank,
+                settings: new ScatterSettings(axis, elements, how));
+        }
+
         /// <summary>Split.</summary>
         private void LowerSplit(OnnxNode node, string name)
         {

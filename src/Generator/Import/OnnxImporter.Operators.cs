@@ -71,6 +71,9 @@ internal static partial class OnnxImporter
             ["Resize"] = (l, n, s) => l.LowerResize(n, s),
             ["GridSample"] = (l, n, s) => l.LowerGridSample(n, s),
             ["GatherElements"] = (l, n, s) => l.LowerGatherElements(n, s),
+            ["ScatterElements"] = (l, n, s) => l.LowerScatter(n, s, elements: true),
+            ["Scatter"] = (l, n, s) => l.LowerScatter(n, s, elements: true), // ScatterElements before opset 11
+            ["ScatterND"] = (l, n, s) => l.LowerScatter(n, s, elements: false),
             ["Upsample"] = (l, n, s) => l.LowerResize(n, s),
             ["Expand"] = (l, n, s) => l.LowerExpand(n, s),
             ["Max"] = (l, n, s) => l.LowerVariadic(n, s),

@@ -140,6 +140,17 @@ internal sealed record GatherOp(int Outer, int Length, int Inner, int Count, boo
     public override KernelKind Kind => KernelKind.Gather;
 }
 
+/// <summary>
+/// ScatterElements along one axis of <c>[Outer, Length, Inner]</c> (indices and updates <c>[Outer, Count, Inner]</c>), or
+/// ScatterND (<see cref="Dims"/> the indexed dimensions, Count tuples, slices of Inner) per sample (Kernels.Scatter: the
+/// indices are operand B, the updates C; a per-sample size 0 is a constant shared by every sample).
+/// </summary>
+internal sealed record ScatterOp(int Outer, int Length, int Inner, int Count, EquatableArray<int> Dims, ScatterReduction Reduction,
+    int DataPerSample, int IndicesPerSample, int UpdatesPerSample) : KernelOp
+{
+    public override KernelKind Kind => KernelKind.Scatter;
+}
+
 /// <summary>Hardmax over rows of <see cref="Width"/> (Kernels.Hardmax).</summary>
 internal sealed record HardmaxOp(int Rows, int Width) : KernelOp
 {

@@ -95,6 +95,8 @@ internal enum OpKind
     GridSample,
     /// <summary>ONNX Gather and GatherElements by indices known only at run time (GatherSettings), the indices the second input.</summary>
     GatherAlong,
+    /// <summary>ONNX ScatterND and ScatterElements (ScatterSettings): the data, indices known only at run time, the updates.</summary>
+    ScatterAlong,
 }
 
 /// <summary>What each op is, in one place, for every pass and emitter.</summary>

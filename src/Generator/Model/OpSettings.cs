@@ -121,6 +121,9 @@ internal sealed record GridSampleSettings(GridSampleMode Mode, GridSamplePadding
 /// <summary>GatherAlong: the sample axis, and whether each output value has its own index (GatherElements) or each slice (Gather).</summary>
 internal sealed record GatherSettings(int Axis, bool Elements) : OpSettings;
 
+/// <summary>ScatterAlong: ScatterElements along a sample axis, or ScatterND (<see cref="Elements"/> false, the axis unused); how updates combine.</summary>
+internal sealed record ScatterSettings(int Axis, bool Elements, ModelCompiler.Kernels.ScatterReduction Reduction) : OpSettings;
+
 /// <summary>Reshape: the per-sample dimensions.</summary>
 internal sealed record ReshapeSettings(EquatableArray<int> Dimensions) : OpSettings;
 

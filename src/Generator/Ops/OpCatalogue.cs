@@ -139,6 +139,7 @@ internal static class OpCatalogue
         SequenceOps.Register(catalogue);
         SamplingOps.Register(catalogue);
         GatherOps.Register(catalogue);
+        ScatterOps.Register(catalogue);
         return catalogue;
     }
 }

@@ -63,6 +63,7 @@ internal static class FuseEpilogues
                 OpKind.Binary => KernelKind.Binary,
                 OpKind.GridSample => KernelKind.GridSample,
                 OpKind.GatherAlong => KernelKind.Gather,
+                OpKind.ScatterAlong => KernelKind.Scatter,
                 OpKind.Minimum => KernelKind.Minimum,
                 _ when OpKinds.IsUnaryElementwise(node.Kind) => KernelKind.Elementwise,
                 _ => null,
