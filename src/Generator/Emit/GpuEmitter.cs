@@ -348,6 +348,7 @@ internal static partial class GpuEmitter
                 // Clamped as the CPU does it, NaN kept (the GPU's max/min instructions would drop it).
                 OpKind.QuantizeLinear => $"GpuClamp(global::System.MathF.Round(x / {c}) + {step.Codes!.Zero}f, {step.Codes.Low}f, {step.Codes.High}f)",
                 OpKind.LeakyRelu => $"GpuLeaky(x, {c})",
+                OpKind.HardSwish => $"x * GpuClamp(x * {Float(1f / 6f)} + 0.5f, 0f, 1f)",
                 OpKind.ClampMin => $"x < {c} ? {c} : x",
                 OpKind.ClampMax => $"x > {c} ? {c} : x",
                 _ => throw new InvalidOperationException($"{step.Kind} is not element-wise"),

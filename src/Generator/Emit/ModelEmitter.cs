@@ -605,6 +605,7 @@ internal static partial class ModelEmitter
             OpKind.Gelu => $"{K}GeluOperator.Invoke(x)",
             OpKind.GeluTanh => $"{K}GeluTanhOperator.Invoke(x)",
             OpKind.Silu => $"{K}SiluOperator.Invoke(x)",
+            OpKind.HardSwish => $"{K}HardSwishOperator.Invoke(x)",
             OpKind.Erf => $"{K}ErfOperator.Invoke(x)",
             OpKind.Sqrt => $"{K}SqrtOperator.Invoke(x)",
             OpKind.Exp => $"{K}ExpOperator.Invoke(x)",

@@ -57,9 +57,15 @@ internal static partial class OnnxImporter
         /// <summary>HardSigmoid, HardSwish.</summary>
         private void LowerHardSigmoid(OnnxNode node, string name)
         {
-            // clamp(alpha·x + beta, 0, 1), four fused steps; HardSwish is x times that with alpha 1/6, beta 1/2.
+            // clamp(alpha·x + beta, 0, 1), four fused steps; HardSwish (x times that with alpha 1/6, beta 1/2) one step of its own.
             string x = Input(node, 0);
             bool swish = node.OpType == "HardSwish";
+            if (swish)
+            {
+                // One function of one value: it fuses into the store of the kernel that computes x.
+                Activation(node, Output(node), OpKind.HardSwish, new[] { Act(node, Input(node, 0)) }, RankOf(Input(node, 0)));
+                return;
+            }
             float alpha = swish ? 1f / 6f : FloatAttribute(node, "alpha", 0.2f), beta = swish ? 0.5f : FloatAttribute(node, "beta", 0.5f);
             int a = Act(node, x);
             int gate = Record(node, OpKind.MulScalar, new[] { a }, scalar: alpha);
@@ -118,6 +124,7 @@ internal static partial class OnnxImporter
         private void LowerArithmetic(OnnxNode node, string name)
         {
             if (node.OpType == "Div" && GeluPattern(_graph, _index, _skip)) return;
+            if (node.OpType == "Add" && HardSwishPattern(_graph, _index, _skip)) return;
             Binary(node, Output(node));
             if (node.OpType == "Div" && IsIntegral(Input(node, 0)) && IsIntegral(Input(node, 1)))
                 _activations[Output(node)] = Truncated(node, _activations[Output(node)]);

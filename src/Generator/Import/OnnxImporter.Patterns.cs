@@ -1,4 +1,4 @@
-// Subgraphs the importer lowers as one op: LayerNorm before opset 17, PyTorch's exact GELU, and attention.
+// Subgraphs the importer lowers as one op: LayerNorm before opset 17, PyTorch's exact GELU, HardSwish written out, and attention.
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -18,6 +18,44 @@ internal static partial class OnnxImporter
             if (!_consumers.TryGetValue(value, out List<int>? list) || list.Count != 1 || _uses[value] != 1) return null;
             index = list[0];
             return nodes[index];
+        }
+
+        /// <summary>
+        /// HardSwish as Paddle's and TensorFlow's exporters write it: x · clip(x + 3, 0, 6) / 6, the division by 6 (or a
+        /// product by 1/6) after the product with x or on the clipped value, each node the only reader of the one before.
+        /// One HardSwish step instead of a clamp chain and a product of two values: it fuses into the store of the kernel
+        /// that computes x (a convolution's), where the written-out form took three more passes over the activation.
+        /// </summary>
+        private bool HardSwishPattern(List<OnnxNode> nodes, int index, HashSet<int> skip)
+        {
+            OnnxNode add = nodes[index];
+            if (add.Inputs.Count != 2 || add.Outputs.Count != 1) return false;
+            string x = _activations.ContainsKey(add.Inputs[0]) ? add.Inputs[0] : add.Inputs[1];
+            if (!_activations.ContainsKey(x) || Scalar(x == add.Inputs[0] ? add.Inputs[1] : add.Inputs[0]) != 3f) return false;
+            var used = new List<int>();
+            if (OnlyConsumer(nodes, add.Outputs[0], out int i) is not { OpType: "Clip" } clip || ClipBounds(clip) != (0f, 6f)) return false;
+            used.Add(i);
+            bool Sixth(OnnxNode n, string value) =>
+                n.Inputs.Count == 2 && (n.OpType == "Div" && n.Inputs[0] == value && Scalar(n.Inputs[1]) == 6f
+                    || n.OpType == "Mul" && Scalar(n.Inputs[0] == value ? n.Inputs[1] : n.Inputs[0]) is float s && Math.Abs(s - 1f / 6f) < 1e-7f);
+            bool ByX(OnnxNode n, string value) => n.OpType == "Mul" && n.Inputs.Count == 2 && (n.Inputs[0] == value ? n.Inputs[1] : n.Inputs[0]) == x;
+            if (OnlyConsumer(nodes, clip.Outputs[0], out i) is not { } second) return false;
+            used.Add(i);
+            if (OnlyConsumer(nodes, second.Outputs[0], out i) is not { } third) return false;
+            used.Add(i);
+            if (!(ByX(second, clip.Outputs[0]) && Sixth(third, second.Outputs[0]) || Sixth(second, clip.Outputs[0]) && ByX(third, second.Outputs[0]))) return false;
+            _activations[third.Outputs[0]] = Record(add, OpKind.HardSwish, new[] { Act(add, x) });
+            _ranks[third.Outputs[0]] = RankOf(x);
+            foreach (int u in used) skip.Add(u);
+            return true;
+        }
+
+        /// <summary>A Clip's bounds when both are constants (attributes before opset 11, inputs after), else null.</summary>
+        private (float, float)? ClipBounds(OnnxNode clip)
+        {
+            if (_model.DefaultOpset < 11)
+                return clip.Attributes.Any(a => a.Name == "min") && clip.Attributes.Any(a => a.Name == "max") ? (FloatAttribute(clip, "min", 0f), FloatAttribute(clip, "max", 0f)) : null;
+            return clip.Inputs.Count == 3 && Scalar(clip.Inputs[1]) is float low && Scalar(clip.Inputs[2]) is float high ? (low, high) : null;
         }
 
         /// <summary>

@@ -80,6 +80,8 @@ internal enum OpKind
     ThresholdedRelu,
     /// <summary>x + bias where x &lt; −Scalar, x − bias where x &gt; Scalar, else 0 (ONNX Shrink; bias in <c>ShrinkSettings</c>).</summary>
     Shrink,
+    /// <summary>x · clamp(x / 6 + 1/2, 0, 1) (ONNX HardSwish, and x · clip(x + 3, 0, 6) / 6 as exporters write it out).</summary>
+    HardSwish,
     /// <summary>The larger of two values, broadcasting as Add (ONNX Max; torch.maximum).</summary>
     Maximum,
     /// <summary>The smaller of two values, broadcasting as Add (ONNX Min; torch.minimum).</summary>
@@ -108,7 +110,7 @@ internal static class OpKinds
         or OpKind.LeakyRelu or OpKind.ClampMin or OpKind.ClampMax
         or OpKind.Log or OpKind.Abs or OpKind.Floor or OpKind.Ceil or OpKind.Round or OpKind.Sign or OpKind.Softplus or OpKind.Softsign or OpKind.Elu
         or OpKind.Sin or OpKind.Cos or OpKind.Tan or OpKind.Sinh or OpKind.Cosh or OpKind.Asinh or OpKind.Acosh or OpKind.Atanh
-        or OpKind.Asin or OpKind.Acos or OpKind.Atan or OpKind.ThresholdedRelu or OpKind.Shrink;
+        or OpKind.Asin or OpKind.Acos or OpKind.Atan or OpKind.ThresholdedRelu or OpKind.Shrink or OpKind.HardSwish;
 
     /// <summary>Ops that only reinterpret their input (a new shape, or Dropout's identity at inference): no kernel, the same storage.</summary>
     public static bool IsView(OpKind kind) => kind is OpKind.Flatten or OpKind.Reshape or OpKind.Dropout or OpKind.Unsqueeze or OpKind.Squeeze;

@@ -16,7 +16,7 @@ internal static class ElementwiseOps
         OpKind.QuantizeLinear, OpKind.LeakyRelu, OpKind.ClampMin, OpKind.ClampMax, OpKind.AddScalar, OpKind.MulScalar, OpKind.Dropout,
         OpKind.Log, OpKind.Abs, OpKind.Floor, OpKind.Ceil, OpKind.Round, OpKind.Sign, OpKind.Softplus, OpKind.Softsign, OpKind.Elu,
         OpKind.Sin, OpKind.Cos, OpKind.Tan, OpKind.Sinh, OpKind.Cosh, OpKind.Asinh, OpKind.Acosh, OpKind.Atanh,
-        OpKind.Asin, OpKind.Acos, OpKind.Atan, OpKind.ThresholdedRelu, OpKind.Shrink,
+        OpKind.Asin, OpKind.Acos, OpKind.Atan, OpKind.ThresholdedRelu, OpKind.Shrink, OpKind.HardSwish,
     };
 
     public static void Register(OpCatalogue.Builder catalogue)
@@ -33,6 +33,13 @@ internal static class ElementwiseOps
             OpKind.Asin, OpKind.Acos, OpKind.Atan);
         catalogue.ByName(onnx: false, OpKind.Silu, OpKind.Dropout);
         catalogue.Lower(LowerBroadcast, KernelKind.Add, KernelKind.Mul, KernelKind.Maximum, KernelKind.Minimum, KernelKind.Binary);
+    }
+
+    /// <summary>HardSwish's gate, clamp(x / 6 + 1/2, 0, 1), in float32 as the kernels compute it (a NaN kept).</summary>
+    private static float HardSwishGate(float x)
+    {
+        float gate = x * (1f / 6f) + 0.5f;
+        return gate < 0f ? 0f : gate > 1f ? 1f : gate;
     }
 
     /// <summary>Activations, scalar <c>+</c>/<c>×</c>, clamps, QuantizeLinear, Dropout: the input's shape; on a weight tensor, a constant (Passes/FoldConstants).</summary>
@@ -168,6 +175,7 @@ internal static class ElementwiseOps
         OpKind.Atan => Math.Atan,
         OpKind.ThresholdedRelu => v => v > op.Scalar ? v : 0,
         OpKind.Shrink => v => ReferenceMath.Shrink(v, op.Scalar, ((ShrinkSettings)op.Settings!).Bias),
+        OpKind.HardSwish => v => (float)v * HardSwishGate((float)v),
         _ => throw new InvalidOperationException($"{op.Kind} is not a function of one value"),
     };
 
