@@ -201,8 +201,9 @@ public static partial class OnnxRecurrentFromFile;
 
 /// <summary>
 /// Attention as exporters write it (make_attention.py), batch-first with the batch free: F.scaled_dot_product_attention's
-/// √scale on q and kᵀ, an unscaled softmax(q·kᵀ)·v, and one whose probabilities are also an output. The first two become
-/// the flash-style attention kernel; the third keeps MatMul, Softmax, MatMul.
+/// √scale on q and kᵀ, an unscaled softmax(q·kᵀ)·v, one whose probabilities are also an output, GPT-2's causal −∞ buffer
+/// and a constant position bias. All but the third become the flash-style attention kernel (causal, or with the bias as
+/// its mask); the third keeps MatMul, Softmax, MatMul.
 /// </summary>
 [CompileModel(Onnx = "onnx_attention.onnx")]
 public static partial class OnnxAttention;

@@ -5,11 +5,14 @@
   Debian's torch 1.13 has no SDPA);
 - unscaled, softmax(q·kᵀ)·v: the compiled kernel's own 1/√e must be undone on q;
 - q·kᵀ / √e whose probabilities are also a model output (the heads' mean, as nn.MultiheadAttention's need_weights
-  returns them): the probabilities are read twice, so this one stays MatMul, Softmax, MatMul.
+  returns them): the probabilities are read twice, so this one stays MatMul, Softmax, MatMul;
+- as GPT-2's export: (q·kᵀ) / √e plus a causal mask kept as a buffer (0 on and below the diagonal, −∞ above): the
+  compiled kernel's causal attention;
+- as BERT-style exports with a position bias: (q·kᵀ) / √e plus a constant [L, L] bias: the kernel's additive mask.
 
 Run from this folder with Debian's Python:  /usr/bin/python3 make_attention.py
-Outputs: y [N, 12, 32] (the three attentions summed, then an output projection) and weights [N, 12, 12].
-OnnxAttentionTests checks both against ONNX Runtime and that two of the three became the attention kernel.
+Outputs: y [N, 12, 32] (the five attentions summed, then an output projection) and weights [N, 12, 12].
+OnnxAttentionTests checks both against ONNX Runtime and that four of the five became the attention kernel.
 """
 import os
 
@@ -22,6 +25,8 @@ class Attention(torch.nn.Module):
     def __init__(self):
         super().__init__()
         self.q, self.k, self.v, self.o = (torch.nn.Linear(32, 32) for _ in range(4))
+        self.register_buffer("causal", torch.triu(torch.full((12, 12), float("-inf")), diagonal=1))
+        self.register_buffer("bias", torch.randn(12, 12) * 0.5)
 
     def forward(self, x):
         n, length, width = x.shape
@@ -35,7 +40,9 @@ class Attention(torch.nn.Module):
         plain = torch.softmax(q @ k.transpose(-2, -1), dim=-1) @ v
         probabilities = torch.softmax(q @ k.transpose(-2, -1) / 8 ** 0.5, dim=-1)
         weighted = probabilities @ v
-        y = (sdpa + plain + weighted).transpose(1, 2).reshape(n, length, width)
+        causal = torch.softmax((q @ k.transpose(-2, -1)) / 8 ** 0.5 + self.causal, dim=-1) @ v
+        biased = torch.softmax((q @ k.transpose(-2, -1)) / 8 ** 0.5 + self.bias, dim=-1) @ v
+        y = (sdpa + plain + weighted + causal + biased).transpose(1, 2).reshape(n, length, width)
         return self.o(y), probabilities.mean(dim=1)
 
 

@@ -34,7 +34,7 @@ public class OnnxAttentionTests
     }
 
     [Fact]
-    public void Two_of_the_three_attentions_become_the_attention_kernel()
+    public void Four_of_the_five_attentions_become_the_attention_kernel()
     {
         string root = GeneratorDiagnosticsTests.RepositoryRoot();
         var run = GeneratorHarness.Run("""
@@ -45,9 +45,12 @@ public class OnnxAttentionTests
         Assert.Empty(run.Diagnostics);
         Assert.Empty(run.CompileErrors);
         string code = run.Run.GeneratedSources.Single(s => s.HintName == "Net.g.cs").SourceText.ToString();
-        // The kernel list in the remarks: two attention kernels; the third attention (its probabilities also an output)
-        // keeps its softmax, and the unscaled one gets q scaled by √e to undo the kernel's 1/√e.
-        Assert.Equal(2, Regex.Matches(code, @"///   K\d+  ScaledDotProductAttention: 4 heads, 12 queries × 12 keys of 8").Count);
+        // The kernel list in the remarks: four attention kernels — SDPA's, the unscaled one (q scaled by √e to undo the
+        // kernel's 1/√e), the causal one (its −∞ buffer recognised) and the position-biased one (its bias the kernel's
+        // mask); the one whose probabilities are also an output keeps its softmax.
+        Assert.Equal(4, Regex.Matches(code, @"///   K\d+  ScaledDotProductAttention: 4 heads, 12 queries × 12 keys of 8").Count);
+        Assert.Single(Regex.Matches(code, @"///   K\d+  ScaledDotProductAttention: [^\n]*softmax\(q·kᵀ/√e\)·v, causal"));
+        Assert.Single(Regex.Matches(code, @"///   K\d+  ScaledDotProductAttention: [^\n]*softmax\(q·kᵀ/√e \+ mask\)·v,"));
         Assert.Single(Regex.Matches(code, @"///   K\d+  [^\n]*Softmax"));
         Assert.Single(Regex.Matches(code, @"///   K\d+  × 2\.828427 over \[4, 12, 8\]"));
         Assert.DoesNotMatch(@"× 0\.9999", code); // F.scaled_dot_product_attention's two √scale factors are the kernel's 1/√e

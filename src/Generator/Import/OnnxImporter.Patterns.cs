@@ -60,15 +60,17 @@ internal static partial class OnnxImporter
 
         /// <summary>
         /// Attention as exporters write it — nn.MultiheadAttention and nn.TransformerEncoderLayer (q / √e, then a MatMul by
-        /// the transposed keys), F.scaled_dot_product_attention (√s on q and on kᵀ), Hugging Face attention blocks:
-        /// MatMul(q, kᵀ) → Softmax over the last axis → MatMul(·, v), with q [h…, L, e], kᵀ [h…, e, S], v [h…, S, ev] —
-        /// recognised at the second MatMul and lowered to one ScaledDotProductAttention, the flash-style kernel that
-        /// MultiHeadAttention runs: no [L, S] score matrix is stored. A scalar factor on q or on kᵀ (a MulScalar, as a
-        /// division by a constant is recorded) is taken off them; where their product is not the kernel's own 1/√e (to
-        /// float rounding), q is scaled by the difference. The keys are kᵀ with its last two axes swapped (a permute, composed with the one that
-        /// made kᵀ). The ops recorded for the scores and the softmax are left to dead-code elimination, so a graph that
-        /// also reads them elsewhere stays correct. The probabilities must be read by this MatMul only (a model that
-        /// returns the attention weights keeps its MatMul, Softmax, MatMul).
+        /// the transposed keys), F.scaled_dot_product_attention (√s on q and on kᵀ), BERT's and GPT-2's (the product
+        /// divided by √e, then a mask added): MatMul(q, kᵀ), optionally times a scalar and plus an [L, S] mask, → Softmax
+        /// over the last axis → MatMul(·, v), with q [h…, L, e], kᵀ [h…, e, S], v [h…, S, ev] — recognised at the second
+        /// MatMul and lowered to one ScaledDotProductAttention, the flash-style kernel that MultiHeadAttention runs: no
+        /// [L, S] score matrix is stored. Scalar factors (on q, on kᵀ, on their product; a division by a constant is
+        /// recorded as one) are gathered; where their product is not the kernel's own 1/√e (to float rounding), q is scaled
+        /// by the difference. A constant mask that is 0 on and below the diagonal and −∞ above is causal attention (those
+        /// keys are skipped); another mask is added as the kernel's mask. The keys are kᵀ with its last two axes swapped (a
+        /// permute, composed with the one that made kᵀ). The ops recorded for the scores and the softmax are left to
+        /// dead-code elimination, so a graph that also reads them elsewhere stays correct. The probabilities must be read
+        /// by this MatMul only (a model that returns the attention weights keeps its MatMul, Softmax, MatMul).
         /// </summary>
         private bool AttentionPattern(OnnxNode node, string probabilities, string values)
         {
@@ -78,8 +80,23 @@ internal static partial class OnnxImporter
             RecordedOp softmax = _ops[p];
             if (softmax.Kind != OpKind.Softmax || softmax.Inputs.Count != 1) return false; // along the last axis (another records permutes around it)
             RecordedOp scores = _ops[softmax.Inputs[0]];
-            if (scores.Kind != OpKind.MatMul || scores.Inputs.Count != 2) return false;
+            int mask = -1;
+            bool Product(int id) => _ops[id].Kind == OpKind.MatMul || _ops[id].Kind == OpKind.MulScalar && _ops[id].Inputs.Count == 1 && _ops[_ops[id].Inputs[0]].Kind == OpKind.MatMul;
+            if (scores.Kind == OpKind.Add && scores.Inputs.Count == 2)
+            {
+                // q·kᵀ + mask, the mask [L, S]: a constant (a causal mask, a position bias) or a value of that shape.
+                int left = scores.Inputs[0], right = scores.Inputs[1];
+                (int product, mask) = Product(left) ? (left, right) : (right, left);
+                scores = _ops[product];
+            }
             double scale = 1;
+            if (scores.Kind == OpKind.MulScalar && scores.Inputs.Count == 1 && _ops[scores.Inputs[0]].Kind == OpKind.MatMul && IsFinite(scores.Scalar) && scores.Scalar != 0f)
+            {
+                // (q·kᵀ) / √e, as BERT's and GPT-2's exports scale the product: the same as scaling q.
+                scale = scores.Scalar;
+                scores = _ops[scores.Inputs[0]];
+            }
+            if (scores.Kind != OpKind.MatMul || scores.Inputs.Count != 2) return false;
             int q = Unscaled(scores.Inputs[0], ref scale), keysT = Unscaled(scores.Inputs[1], ref scale);
             if (new[] { q, keysT, v }.Any(id => _ops[id].Kind == OpKind.Parameter)) return false;
             int[] qs = SampleShape(q), ks = SampleShape(keysT), vs = SampleShape(v);
@@ -87,6 +104,18 @@ internal static partial class OnnxImporter
             if (r < 2 || ks.Length != r || vs.Length != r || ks[r - 2] != qs[r - 1] || vs[r - 2] != ks[r - 1]
                 || !qs.Take(r - 2).SequenceEqual(ks.Take(r - 2)) || !qs.Take(r - 2).SequenceEqual(vs.Take(r - 2)) || qs[r - 1] == 0)
                 return false;
+            bool causal = false;
+            if (mask >= 0)
+            {
+                if (!SampleShape(mask).SequenceEqual(new[] { qs[r - 2], ks[r - 1] })) return false;
+                // A constant that is 0 on and below the diagonal and −∞ (or float's lowest, as Hugging Face writes it)
+                // above is causal attention: the kernel skips those keys instead of adding the mask.
+                if (_ops[mask].Kind == OpKind.Parameter && qs[r - 2] == ks[r - 1] && IsCausal(_weights.Last(w => w.Key == _ops[mask].Name).Value.Floats, qs[r - 2]))
+                {
+                    causal = true;
+                    mask = -1;
+                }
+            }
             float factor = (float)(scale * Math.Sqrt(qs[r - 1]));
             if (float.IsNaN(factor) || float.IsInfinity(factor) || factor == 0f) return false;
             // √scale on each side rounds: a product within a few units in the last place of 1/√e is the kernel's own.
@@ -94,7 +123,20 @@ internal static partial class OnnxImporter
             int[] swap = Enumerable.Range(0, r).ToArray();
             (swap[r - 2], swap[r - 1]) = (r - 1, r - 2);
             int keys = Record(node, OpKind.Permute, new[] { keysT }, settings: new PermuteSettings(swap.ToEquatableArray()));
-            Activation(node, Output(node), OpKind.Attention, new[] { q, keys, v }, RankOf(values), settings: new AttentionSettings(0, false));
+            Activation(node, Output(node), OpKind.Attention, mask < 0 ? new[] { q, keys, v } : new[] { q, keys, v, mask }, RankOf(values),
+                settings: new AttentionSettings(0, causal));
+            return true;
+        }
+
+        private static bool IsFinite(float value) => !float.IsNaN(value) && !float.IsInfinity(value);
+
+        /// <summary>Whether an [n, n] mask is 0 on and below the diagonal and −∞ (or at most −1e9) above it.</summary>
+        private static bool IsCausal(float[]? mask, int n)
+        {
+            if (mask is null || mask.Length != (long)n * n) return false;
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < n; j++)
+                    if (j <= i ? mask[i * n + j] != 0f : !(mask[i * n + j] <= -1e9f)) return false;
             return true;
         }
 
@@ -102,7 +144,7 @@ internal static partial class OnnxImporter
         private int Unscaled(int id, ref double scale)
         {
             RecordedOp op = _ops[id];
-            if (op.Kind != OpKind.MulScalar || op.Inputs.Count != 1 || float.IsNaN(op.Scalar) || float.IsInfinity(op.Scalar) || op.Scalar == 0f) return id;
+            if (op.Kind != OpKind.MulScalar || op.Inputs.Count != 1 || !IsFinite(op.Scalar) || op.Scalar == 0f) return id;
             scale *= op.Scalar;
             return op.Inputs[0];
         }

@@ -6,7 +6,7 @@ namespace ModelCompiler.TestModels;
 
 /// <remarks>
 /// <code>
-/// Forward(x: [8, 32]) → [256], compiled into 15 kernels:
+/// Forward(x: [8, 32]) → [256], compiled into 13 kernels:
 ///
 ///   K0  LayerNorm "/ln1/ReduceMean" over the last dimension of [8, 32], + bias
 ///       2,048 FLOP per sample; reads the input, writes arena@0
@@ -24,46 +24,40 @@ namespace ModelCompiler.TestModels;
 ///       from OnnxEncoder.cs(2): Transpose '/Transpose_1'
 ///       from OnnxEncoder.cs(2): Split '/Split'
 ///       from OnnxEncoder.cs(2): Reshape '/Reshape_2'
-///   K4  Slice, then Permute: [8, 96] → [4, 8, 8], composed into one strided copy
+///   K4  Slice, then Permute, then Permute: [8, 96] → [4, 8, 8], composed into one strided copy
 ///       0 FLOP per sample; reads arena@10272, writes arena@51200
-///       from OnnxEncoder.cs(2): Transpose '/Transpose_2'
+///       from OnnxEncoder.cs(2): MatMul '/MatMul_1'
 ///       from OnnxEncoder.cs(2): Split '/Split'
 ///       from OnnxEncoder.cs(2): Reshape '/Reshape_1'
-///   K5  MatMul: [4, 8, 8] · [4, 8, 8] → [4, 8, 8], then × 0.35355338
-///       4,096 FLOP per sample; reads arena@0 and arena@51200, writes arena@10240
-///       from OnnxEncoder.cs(2): MatMul '/MatMul'
-///       from OnnxEncoder.cs(2): Div '/Div_1'
-///   K6  Softmax over the last dimension of [4, 8, 8]
-///       1,024 FLOP per sample; reads arena@10240, writes arena@0
-///       from OnnxEncoder.cs(2): Softmax '/Softmax'
-///   K7  MatMul: [4, 8, 8] · [4, 8, 8] → [4, 8, 8]
-///       4,096 FLOP per sample; reads arena@0 and arena@40960, writes arena@10240
+///       from OnnxEncoder.cs(2): Transpose '/Transpose_2'
+///   K5  ScaledDotProductAttention: 4 heads, 8 queries × 8 keys of 8, softmax(q·kᵀ/√e)·v, flash-style
+///       8,192 FLOP per sample; reads arena@0 and arena@51200, writes arena@10240
 ///       from OnnxEncoder.cs(2): MatMul '/MatMul_1'
-///   K8  Permute (1, 0, 2): [4, 8, 8] → [8, 4, 8], a strided copy
+///   K6  Permute (1, 0, 2): [4, 8, 8] → [8, 4, 8], a strided copy
 ///       0 FLOP per sample; reads arena@10240, writes arena@0
 ///       from OnnxEncoder.cs(2): Transpose '/Transpose_3'
-///   K9  Linear "/o/MatMul": [8, 32] → [8, 32], + bias
+///   K7  Linear "/o/MatMul": [8, 32] → [8, 32], + bias
 ///       16,384 FLOP per sample; reads arena@0, writes arena@10240
 ///       from OnnxEncoder.cs(2): MatMul '/o/MatMul'
-///   K10  Add: [8, 32] + [8, 32] → [8, 32]
+///   K8  Add: [8, 32] + [8, 32] → [8, 32]
 ///       256 FLOP per sample; reads the input and arena@10240, writes arena@0
 ///       from OnnxEncoder.cs(2): Add '/Add'
-///   K11  LayerNorm "/ln2/ReduceMean" over the last dimension of [8, 32], + bias
+///   K9  LayerNorm "/ln2/ReduceMean" over the last dimension of [8, 32], + bias
 ///       2,048 FLOP per sample; reads arena@0, writes arena@10240
 ///       from OnnxEncoder.cs(2): ReduceMean '/ln2/ReduceMean'
-///   K12  Linear "/f1/MatMul": [8, 32] → [8, 64], + bias, then Gelu
+///   K10  Linear "/f1/MatMul": [8, 32] → [8, 64], + bias, then Gelu
 ///       32,768 FLOP per sample; reads arena@10240, writes arena@20480
 ///       from OnnxEncoder.cs(2): MatMul '/f1/MatMul'
 ///       from OnnxEncoder.cs(2): Div '/Div_2'
-///   K13  Linear "/f2/MatMul": [8, 64] → [8, 32], + bias
+///   K11  Linear "/f2/MatMul": [8, 64] → [8, 32], + bias
 ///       32,768 FLOP per sample; reads arena@20480, writes arena@10240
 ///       from OnnxEncoder.cs(2): MatMul '/f2/MatMul'
-///   K14  Add: [8, 32] + [8, 32] → [8, 32]
+///   K12  Add: [8, 32] + [8, 32] → [8, 32]
 ///       256 FLOP per sample; reads arena@0 and arena@10240, writes the output
 ///       from OnnxEncoder.cs(2): Add '/Add_2'
 ///
-/// Total: 144,896 FLOP per sample. Weights: 34,176 bytes embedded (34,176 bytes in float32),
-/// Linear weights packed in 16-column panels. Scratch arena: 1,536 floats per row × 40 rows = 245,760 bytes per thread;
+/// Total: 143,872 FLOP per sample. Weights: 34,176 bytes embedded (34,176 bytes in float32),
+/// Linear weights packed in 16-column panels. Scratch arena: 1,536 floats per row × 40 rows + 256 floats of kernel scratch = 246,784 bytes per thread;
 /// the most intermediate values live at once take 1,536 floats per row (no plan can use fewer).
 /// </code>
 /// </remarks>
@@ -82,10 +76,10 @@ partial class OnnxEncoder
     public const string OutputName = "y";
 
     /// <summary>Bytes of scratch memory each thread that runs the model holds (allocated on its first call): intermediate values for a chunk of rows, then the kernels' scratch.</summary>
-    public const long ArenaBytes = 245760L;
+    public const long ArenaBytes = 246784L;
 
     /// <summary>Floating-point operations the compiled model performs per sample.</summary>
-    public const long FlopsPerSample = 144896L;
+    public const long FlopsPerSample = 143872L;
 
     /// <summary>The shape of one input sample (no batch dimension).</summary>
     public static global::System.ReadOnlySpan<int> InputShape => new int[] { 8, 32 };
@@ -95,7 +89,7 @@ partial class OnnxEncoder
 
     // Rows per chunk: the arena holds every live intermediate for this many rows.
     private const int ChunkRows = 40;
-    private const int ArenaFloats = 61440;
+    private const int ArenaFloats = 61696;
     // Batches with at least this much work are split across cores (below it, starting workers costs more than it saves).
     private const long ParallelFlops = 4_000_000L;
 
@@ -180,45 +174,34 @@ partial class OnnxEncoder
             destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 40960),
             destinationStrides: K3DestinationStrides, rows: rows, shape: K3Shape);
 
-        // K4: Slice, then Permute: [8, 96] → [4, 8, 8], composed into one strided copy
-        //     OnnxEncoder.cs(2): Transpose '/Transpose_2'
+        // K4: Slice, then Permute, then Permute: [8, 96] → [4, 8, 8], composed into one strided copy
+        //     OnnxEncoder.cs(2): MatMul '/MatMul_1'
         //     OnnxEncoder.cs(2): Split '/Split'
         //     OnnxEncoder.cs(2): Reshape '/Reshape_1'
+        //     OnnxEncoder.cs(2): Transpose '/Transpose_2'
         global::ModelCompiler.Kernels.Strided.Copy(
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10272),
             sourceStrides: K4SourceStrides,
             destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 51200),
             destinationStrides: K4DestinationStrides, rows: rows, shape: K4Shape);
 
-        // K5: MatMul: [4, 8, 8] · [4, 8, 8] → [4, 8, 8], then × 0.35355338
-        //     OnnxEncoder.cs(2): MatMul '/MatMul'
-        //     OnnxEncoder.cs(2): Div '/Div_1'
-        global::ModelCompiler.Kernels.MatMul.Run<K5Operator>(
-            a: ref arena, b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 51200),
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), count: rows * 4, m: 8, k: 8, n: 8,
-            bStride: 64);
-
-        // K6: Softmax over the last dimension of [4, 8, 8]
-        //     OnnxEncoder.cs(2): Softmax '/Softmax'
-        global::ModelCompiler.Kernels.RowSoftmax.Run(
-            source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), destination: ref arena,
-            rows: rows * 32, width: 8, log: false);
-
-        // K7: MatMul: [4, 8, 8] · [4, 8, 8] → [4, 8, 8]
+        // K5: ScaledDotProductAttention: 4 heads, 8 queries × 8 keys of 8, softmax(q·kᵀ/√e)·v, flash-style
         //     OnnxEncoder.cs(2): MatMul '/MatMul_1'
-        global::ModelCompiler.Kernels.MatMul.Run<global::ModelCompiler.Kernels.IdentityOperator>(
-            a: ref arena, b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 40960),
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), count: rows * 4, m: 8, k: 8, n: 8,
-            bStride: 64);
+        global::ModelCompiler.Kernels.Attention.Run(
+            q: ref arena, k: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 51200),
+            v: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 40960),
+            output: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), samples: rows,
+            geometry: K5Geometry, mask: ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(),
+            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 61440));
 
-        // K8: Permute (1, 0, 2): [4, 8, 8] → [8, 4, 8], a strided copy
+        // K6: Permute (1, 0, 2): [4, 8, 8] → [8, 4, 8], a strided copy
         //     OnnxEncoder.cs(2): Transpose '/Transpose_3'
         global::ModelCompiler.Kernels.Strided.Copy(
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240),
-            sourceStrides: K8SourceStrides, destination: ref arena, destinationStrides: K8DestinationStrides, rows: rows,
-            shape: K8Shape);
+            sourceStrides: K6SourceStrides, destination: ref arena, destinationStrides: K6DestinationStrides, rows: rows,
+            shape: K6Shape);
 
-        // K9: Linear "/o/MatMul": [8, 32] → [8, 32], + bias
+        // K7: Linear "/o/MatMul": [8, 32] → [8, 32], + bias
         //     OnnxEncoder.cs(2): MatMul '/o/MatMul'
         global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(
             a: ref arena, lda: 32, rows: rows * 8,
@@ -226,29 +209,29 @@ partial class OnnxEncoder
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4256), k: 32, n: 32,
             c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), ldc: 32);
 
-        // K10: Add: [8, 32] + [8, 32] → [8, 32]
+        // K8: Add: [8, 32] + [8, 32] → [8, 32]
         //     OnnxEncoder.cs(2): Add '/Add'
         global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(
-            a: ref x, aStrides: K10AStrides, b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240),
-            bStrides: K10BStrides, c: ref arena, rows: rows, sampleShape: K10Shape);
+            a: ref x, aStrides: K8AStrides, b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240),
+            bStrides: K8BStrides, c: ref arena, rows: rows, sampleShape: K8Shape);
 
-        // K11: LayerNorm "/ln2/ReduceMean" over the last dimension of [8, 32], + bias
+        // K9: LayerNorm "/ln2/ReduceMean" over the last dimension of [8, 32], + bias
         //     OnnxEncoder.cs(2): ReduceMean '/ln2/ReduceMean'
         global::ModelCompiler.Kernels.RowLayerNorm.Run(
             source: ref arena, destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240),
             rows: rows * 8, width: 32, gamma: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4288),
             beta: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4320), epsilon: 1E-05f);
 
-        // K12: Linear "/f1/MatMul": [8, 32] → [8, 64], + bias, then Gelu
+        // K10: Linear "/f1/MatMul": [8, 32] → [8, 64], + bias, then Gelu
         //     OnnxEncoder.cs(2): MatMul '/f1/MatMul'
         //     OnnxEncoder.cs(2): Div '/Div_2'
-        global::ModelCompiler.Kernels.PackedLinear.Run<K12Operator>(
+        global::ModelCompiler.Kernels.PackedLinear.Run<K10Operator>(
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), lda: 32, rows: rows * 8,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4352),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 6400), k: 32, n: 64,
             c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), ldc: 64);
 
-        // K13: Linear "/f2/MatMul": [8, 64] → [8, 32], + bias
+        // K11: Linear "/f2/MatMul": [8, 64] → [8, 32], + bias
         //     OnnxEncoder.cs(2): MatMul '/f2/MatMul'
         global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), lda: 64, rows: rows * 8,
@@ -256,28 +239,16 @@ partial class OnnxEncoder
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 8512), k: 64, n: 32,
             c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), ldc: 32);
 
-        // K14: Add: [8, 32] + [8, 32] → [8, 32]
+        // K12: Add: [8, 32] + [8, 32] → [8, 32]
         //     OnnxEncoder.cs(2): Add '/Add_2'
         global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(
-            a: ref arena, aStrides: K14AStrides,
-            b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), bStrides: K14BStrides, c: ref y,
-            rows: rows, sampleShape: K14Shape);
+            a: ref arena, aStrides: K12AStrides,
+            b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), bStrides: K12BStrides, c: ref y,
+            rows: rows, sampleShape: K12Shape);
     }
 
-    /// <summary>Epilogue of K5: × 0.35355338f.</summary>
-    private readonly struct K5Operator : global::ModelCompiler.Kernels.IUnaryOperator
-    {
-        public static float Invoke(float x) => x * 0.35355338f;
-        public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) =>
-            x * global::System.Runtime.Intrinsics.Vector128.Create(0.35355338f);
-        public static global::System.Runtime.Intrinsics.Vector256<float> Invoke(global::System.Runtime.Intrinsics.Vector256<float> x) =>
-            x * global::System.Runtime.Intrinsics.Vector256.Create(0.35355338f);
-        public static global::System.Runtime.Intrinsics.Vector512<float> Invoke(global::System.Runtime.Intrinsics.Vector512<float> x) =>
-            x * global::System.Runtime.Intrinsics.Vector512.Create(0.35355338f);
-    }
-
-    /// <summary>Epilogue of K12: Gelu.</summary>
-    private readonly struct K12Operator : global::ModelCompiler.Kernels.IUnaryOperator
+    /// <summary>Epilogue of K10: Gelu.</summary>
+    private readonly struct K10Operator : global::ModelCompiler.Kernels.IUnaryOperator
     {
         public static float Invoke(float x) => global::ModelCompiler.Kernels.GeluOperator.Invoke(x);
         public static global::System.Runtime.Intrinsics.Vector128<float> Invoke(global::System.Runtime.Intrinsics.Vector128<float> x) =>
@@ -300,23 +271,28 @@ partial class OnnxEncoder
 
     // K4: the per-sample shape copied, and the source's and destination's strides (per sample first).
     private static global::System.ReadOnlySpan<int> K4Shape => new int[] { 4, 8, 8 };
-    private static global::System.ReadOnlySpan<int> K4SourceStrides => new int[] { 768, 8, 1, 96 };
+    private static global::System.ReadOnlySpan<int> K4SourceStrides => new int[] { 768, 8, 96, 1 };
     private static global::System.ReadOnlySpan<int> K4DestinationStrides => new int[] { 256, 64, 8, 1 };
 
-    // K8: the per-sample shape copied, and the source's and destination's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K8Shape => new int[] { 8, 4, 8 };
-    private static global::System.ReadOnlySpan<int> K8SourceStrides => new int[] { 256, 8, 64, 1 };
-    private static global::System.ReadOnlySpan<int> K8DestinationStrides => new int[] { 256, 32, 8, 1 };
+    private static readonly global::ModelCompiler.AttentionGeometry K5Geometry = new(
+        Heads: 4, Queries: 8, Keys: 8, HeadSize: 8, ValueSize: 8, QSample: 256, QHead: 64, QRow: 8, KSample: 256,
+        KHead: 64, KRow: 8, VSample: 256, VHead: 64, VRow: 8, OSample: 256, OHead: 64, ORow: 8, MaskSample: 0,
+        MaskRow: 8, Causal: false);
 
-    // K10: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
-    private static global::System.ReadOnlySpan<int> K10Shape => new int[] { 8, 32 };
-    private static global::System.ReadOnlySpan<int> K10AStrides => new int[] { 256, 32, 1 };
-    private static global::System.ReadOnlySpan<int> K10BStrides => new int[] { 256, 32, 1 };
+    // K6: the per-sample shape copied, and the source's and destination's strides (per sample first).
+    private static global::System.ReadOnlySpan<int> K6Shape => new int[] { 8, 4, 8 };
+    private static global::System.ReadOnlySpan<int> K6SourceStrides => new int[] { 256, 8, 64, 1 };
+    private static global::System.ReadOnlySpan<int> K6DestinationStrides => new int[] { 256, 32, 8, 1 };
 
-    // K14: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
-    private static global::System.ReadOnlySpan<int> K14Shape => new int[] { 8, 32 };
-    private static global::System.ReadOnlySpan<int> K14AStrides => new int[] { 256, 32, 1 };
-    private static global::System.ReadOnlySpan<int> K14BStrides => new int[] { 256, 32, 1 };
+    // K8: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
+    private static global::System.ReadOnlySpan<int> K8Shape => new int[] { 8, 32 };
+    private static global::System.ReadOnlySpan<int> K8AStrides => new int[] { 256, 32, 1 };
+    private static global::System.ReadOnlySpan<int> K8BStrides => new int[] { 256, 32, 1 };
+
+    // K12: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
+    private static global::System.ReadOnlySpan<int> K12Shape => new int[] { 8, 32 };
+    private static global::System.ReadOnlySpan<int> K12AStrides => new int[] { 256, 32, 1 };
+    private static global::System.ReadOnlySpan<int> K12BStrides => new int[] { 256, 32, 1 };
 
     /// <summary>The weights, embedded at build time in the layout the kernels read; decoded on first use.</summary>
     private static partial class CompiledWeights
