@@ -52,9 +52,9 @@ public static class Gather
         }
     }
 
-    /// <summary>An index as a place along an axis of <paramref name="length"/>, or −1 when it names none.</summary>
+    /// <summary>An index as a place along an axis of <paramref name="length"/>, or −1 when it names none (Scatter's indices too).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Position(float index, int length)
+    internal static int Position(float index, int length)
     {
         // Compared as floats first: NaN and values past int's range never pass.
         if (!(index >= -length && index < length) || index != MathF.Floor(index)) return -1;

@@ -43,7 +43,7 @@ public static class Scatter
                 for (nint i = 0; i < inner; i++)
                 {
                     nint u = (o * count + j) * inner + i;
-                    int at = Position(Unsafe.Add(ref index, u), length);
+                    int at = Gather.Position(Unsafe.Add(ref index, u), length);
                     if (at >= 0) Combine(ref Unsafe.Add(ref y, (o * length + at) * inner + i), Unsafe.Add(ref update, u), reduction);
                 }
                 continue;
@@ -56,7 +56,7 @@ public static class Scatter
                 bool valid = true;
                 for (int d = 0; d < dims.Length && valid; d++)
                 {
-                    int at = Position(Unsafe.Add(ref tuple, d), dims[d]);
+                    int at = Gather.Position(Unsafe.Add(ref tuple, d), dims[d]);
                     valid = at >= 0;
                     place = place * dims[d] + at;
                 }
@@ -82,14 +82,4 @@ public static class Scatter
         ScatterReduction.Min => MathF.Min(value, update),
         _ => update,
     };
-
-    /// <summary>An index as a place along an axis of <paramref name="length"/>, or −1 when it names none.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Position(float index, int length)
-    {
-        // Compared as floats first: NaN and values past int's range never pass.
-        if (!(index >= -length && index < length) || index != MathF.Floor(index)) return -1;
-        int at = (int)index;
-        return at < 0 ? at + length : at;
-    }
 }
