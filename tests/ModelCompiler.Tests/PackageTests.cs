@@ -143,12 +143,6 @@ public class PackageTests
                 static Tensor Forward([Shape(64)] Tensor pixels) =>
                     pixels.Linear("fc1").Relu().Linear("fc2").Relu().Linear("out").Softmax();
             }
-
-            [CompileModel(Onnx = "lenet5.onnx", WeightsStorage = WeightsStorage.File)]
-            partial class LeNetFromFile;
-
-            [CompileModel(Onnx = "lenet5.onnx")]
-            partial class LeNetEmbedded;
             """);
         File.Copy(Path.Combine(root, "samples/Digits/digits.safetensors"), Path.Combine(app, "digits.safetensors"));
 
