@@ -50,6 +50,11 @@ internal static partial class ModelEmitter
             WriteConstants(w, plan, names);
             WritePredict(w, plan, names);
         }
+        else if (plan.IsDecoder)
+        {
+            WriteConstants(w, plan);
+            WriteSession(w, plan);
+        }
         else
         {
             WriteConstants(w, plan);
@@ -314,7 +319,7 @@ internal static partial class ModelEmitter
 
     /// <summary>Whether any kernel reads the weights buffer.</summary>
     private static bool UsesWeights(ModelPlan plan) =>
-        plan.Kernels.Any(k => k.Kind is KernelKind.Linear or KernelKind.LayerNorm or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.Winograd or KernelKind.BatchNorm or KernelKind.Embedding || Uses(k, BufferKind.Weights));
+        plan.Kernels.Any(k => k.Kind is KernelKind.Linear or KernelKind.LayerNorm or KernelKind.RmsNorm or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.Winograd or KernelKind.BatchNorm or KernelKind.Embedding || Uses(k, BufferKind.Weights));
 
     /// <summary>What a call passes RunRows as its weights: the buffer in use when the call starts (LoadWeights replaces it for later calls).</summary>
     internal static string Weights(ModelPlan plan) => UsesWeights(plan) ? "CompiledWeights.Buffer" : "null";
@@ -346,7 +351,8 @@ internal static partial class ModelEmitter
         }
         else
         {
-            w.OpenWrapped($"private static void RunRows(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows, {K}AlignedBuffer? weights)");
+            w.OpenWrapped($"private static void RunRows(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows, {K}AlignedBuffer? weights"
+                + (plan.IsDecoder ? $", {K}KvCache cache, int position)" : ")"));
             if (plan.Kernels.Any(k => Uses(k, BufferKind.Input))) w.Line("ref float x = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input);");
             w.Line("ref float y = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output);");
         }
@@ -487,6 +493,13 @@ internal static partial class ModelEmitter
             case LayerNormOp n:
                 return $"{K}RowLayerNorm.Run(source: ref {a}, destination: ref {output}, rows: {rows}, width: {n.Width}, "
                     + $"gamma: ref {WeightRef(n.GammaOffset)}, beta: ref {WeightRef(n.BetaOffset)}, epsilon: {Float(n.Epsilon)});";
+            case RmsNormOp n:
+                return $"{K}RowRmsNorm.Run(source: ref {a}, destination: ref {output}, rows: {rows}, width: {n.Width}, gamma: ref {WeightRef(n.GammaOffset)}, epsilon: {Float(n.Epsilon)});";
+            case RotaryOp r:
+                return $"{K}Rotary.Run(source: ref {a}, destination: ref {output}, rows: rows, width: {r.Width}, headSize: {r.HeadSize}, theta: {Float(r.Theta)}, position: position);";
+            case CachedAttentionOp c:
+                return $"{K}CachedAttention.Run(q: ref {a}, k: ref {Ref(k.B!)}, v: ref {Ref(k.C!)}, output: ref {output}, rows: rows, heads: {c.Heads}, kvHeads: {c.KvHeads}, "
+                    + $"headSize: {c.HeadSize}, cache: cache, slot: {c.Slot}, position: position);";
             case HardmaxOp hardmax:
                 return $"{K}Hardmax.Run(source: ref {a}, destination: ref {output}, rows: {rows}, width: {hardmax.Width});";
             case SoftmaxOp softmax:

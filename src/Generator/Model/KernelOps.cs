@@ -21,6 +21,7 @@ internal abstract record KernelOp
         ElementwiseOp e => (e.Width, e.Width),
         SoftmaxOp s => (s.Width, s.Width),
         LayerNormOp n => (n.Width, n.Width),
+        RmsNormOp n => (n.Width, n.Width),
         _ => (0, 0),
     };
 }
@@ -230,4 +231,29 @@ internal sealed record BroadcastOp(KernelKind Operation, EquatableArray<int> Sha
         KernelKind.Minimum => "MinimumOperator",
         _ => "AddOperator",
     };
+}
+
+/// <summary>RMS normalization over rows of <see cref="Width"/> (Kernels.RowRmsNorm).</summary>
+internal sealed record RmsNormOp(int Rows, int Width, int GammaOffset, float Epsilon) : KernelOp
+{
+    public override KernelKind Kind => KernelKind.RmsNorm;
+    public override int RowsPerSample => Rows;
+}
+
+/// <summary>Rotary position embeddings on a decoder token's row of <see cref="Width"/> (Kernels.Rotary), heads of <see cref="HeadSize"/>.</summary>
+internal sealed record RotaryOp(int Width, int HeadSize, float Theta) : KernelOp
+{
+    public override KernelKind Kind => KernelKind.Rotary;
+}
+
+/// <summary>
+/// Causal grouped-query attention over the decoder's key/value cache (Kernels.CachedAttention): the queries are
+/// operand A, keys B, values C; <see cref="Slot"/> is the layer's place in the cache (attention layers in order).
+/// </summary>
+internal sealed record CachedAttentionOp(int Heads, int KvHeads, int HeadSize, int Slot) : KernelOp
+{
+    public override KernelKind Kind => KernelKind.CachedAttention;
+
+    /// <summary>Values each position keeps in the cache: keys (and as many values) of every key/value head.</summary>
+    public int KvWidth => KvHeads * HeadSize;
 }

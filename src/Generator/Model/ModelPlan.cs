@@ -113,6 +113,18 @@ internal sealed record ModelPlan(
     /// </summary>
     public bool HasSeveralValues => Inputs.Count > 1 || Outputs.Count > 1 || HasTypedValues;
 
+    /// <summary>
+    /// A decoder (its Forward uses Rotary or CachedAttention): each sample is one token at a position, so the model gets a
+    /// session (<c>CreateSession</c>, a key/value cache) instead of <c>Predict</c>.
+    /// </summary>
+    public bool IsDecoder => Kernels.Any(k => k.Kind is KernelKind.Rotary or KernelKind.CachedAttention);
+
+    /// <summary>A decoder's cache: the key/value values per position of each CachedAttention, in slot order.</summary>
+    public EquatableArray<int> CacheWidths => Kernels.Select(k => k.Op).OfType<CachedAttentionOp>().OrderBy(a => a.Slot).Select(a => a.KvWidth).ToEquatableArray();
+
+    /// <summary>A decoder's token ids are below this: the rows of the embedding table its input goes through (0 when none does).</summary>
+    public int TokenLimit => Kernels.Where(k => k.A.Buffer == BufferKind.Input).Select(k => k.Op).OfType<EmbeddingOp>().Select(e => e.TableRows).FirstOrDefault();
+
     /// <summary>An input or output that is not float32.</summary>
     public bool HasTypedValues
     {

@@ -99,6 +99,12 @@ internal enum OpKind
     GatherAlong,
     /// <summary>ONNX ScatterND and ScatterElements (ScatterSettings): the data, indices known only at run time, the updates.</summary>
     ScatterAlong,
+    /// <summary>x / √(mean(x²) + Scalar) · <c>name.weight</c> over the last dimension (Llama's RMSNorm).</summary>
+    RmsNorm,
+    /// <summary>Rotary position embeddings on each head of a decoder token's row (RotarySettings), at the token's position.</summary>
+    Rotary,
+    /// <summary>Causal grouped-query attention of a decoder's tokens over the key/value cache (CachedAttentionSettings): queries, keys, values.</summary>
+    CachedAttention,
 }
 
 /// <summary>What each op is, in one place, for every pass and emitter.</summary>
@@ -123,6 +129,7 @@ internal static class OpKinds
     {
         OpKind.Attention => "ScaledDotProductAttention",
         OpKind.AttentionCore => "MultiHeadAttention",
+        OpKind.CachedAttention => "CachedAttention",
         OpKind.AddScalar => "Add",
         OpKind.MulScalar => "Mul",
         OpKind.GeluTanh => "Gelu",

@@ -130,5 +130,11 @@ internal sealed record ReshapeSettings(EquatableArray<int> Dimensions) : OpSetti
 /// <summary>AttentionCore (MultiHeadAttention): the number of heads; Attention and AttentionCore: whether keys after the query are hidden.</summary>
 internal sealed record AttentionSettings(int Heads, bool Causal) : OpSettings;
 
+/// <summary>Rotary: position embeddings on heads of <paramref name="HeadSize"/> values, base <paramref name="Theta"/>.</summary>
+internal sealed record RotarySettings(int HeadSize, float Theta) : OpSettings;
+
+/// <summary>CachedAttention: <paramref name="Heads"/> query heads over <paramref name="KvHeads"/> key/value heads.</summary>
+internal sealed record CachedAttentionSettings(int Heads, int KvHeads) : OpSettings;
+
 /// <summary>ONNX QuantizeLinear's integer side: <c>clamp(round(x / scale) + Zero, Low, High)</c> (the op's scalar is the scale).</summary>
 internal sealed record QuantizeCodes(int Zero, int Low, int High) : OpSettings;

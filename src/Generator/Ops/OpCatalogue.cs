@@ -140,6 +140,7 @@ internal static class OpCatalogue
         SamplingOps.Register(catalogue);
         GatherOps.Register(catalogue);
         ScatterOps.Register(catalogue);
+        DecoderOps.Register(catalogue);
         return catalogue;
     }
 }

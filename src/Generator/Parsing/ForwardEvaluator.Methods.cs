@@ -42,6 +42,9 @@ internal sealed partial class ForwardEvaluator
         ["Parameter"] = (e, i, env, r) => e.LinearOrParameter(i, env, r),
         ["Permute"] = (e, i, env, r) => e.Permute(i, env, r),
         ["Reshape"] = (e, i, env, r) => e.Reshape(i, env, r),
+        ["RmsNorm"] = (e, i, env, r) => e.RmsNorm(i, env, r),
+        ["Rotary"] = (e, i, env, r) => e.Rotary(i, env, r),
+        ["CachedAttention"] = (e, i, env, r) => e.CachedAttention(i, env, r),
         ["ScaledDotProductAttention"] = (e, i, env, r) => e.ScaledDotProductAttention(i, env, r),
         ["Slice"] = (e, i, env, r) => e.Slice(i, env, r),
         ["Split"] = (e, i, env, r) => e.Split(i, env, r),
@@ -225,6 +228,32 @@ internal sealed partial class ForwardEvaluator
         string weight = ToStringValue(Eval(name.Value, env), name);
         LocationInfo? nameLocation = name.IsImplicit ? null : LocationInfo.From(name.Syntax);
         return Record(OpKind.LayerNorm, invocation, new[] { receiver }, weight, ToFloat(Eval(epsilon.Value, env), epsilon), nameLocation: nameLocation);
+    }
+
+    /// <summary>Tensor.RmsNorm.</summary>
+    private Value RmsNorm(IInvocationOperation invocation, Env env, int receiver)
+    {
+        IArgumentOperation name = Arg(invocation, "name")!, epsilon = Arg(invocation, "epsilon")!;
+        string weight = ToStringValue(Eval(name.Value, env), name);
+        LocationInfo? nameLocation = name.IsImplicit ? null : LocationInfo.From(name.Syntax);
+        return Record(OpKind.RmsNorm, invocation, new[] { receiver }, weight, ToFloat(Eval(epsilon.Value, env), epsilon), nameLocation: nameLocation);
+    }
+
+    /// <summary>Tensor.Rotary.</summary>
+    private Value Rotary(IInvocationOperation invocation, Env env, int receiver)
+    {
+        IArgumentOperation headSize = Arg(invocation, "headSize")!, theta = Arg(invocation, "theta")!;
+        float baseValue = ToFloat(Eval(theta.Value, env), theta);
+        if (!(baseValue > 0) || float.IsPositiveInfinity(baseValue)) throw Unsupported(invocation, $"Rotary: θ must be a positive number, not {baseValue}");
+        return Record(OpKind.Rotary, invocation, new[] { receiver }, settings: new RotarySettings(ToInt(Eval(headSize.Value, env), headSize), baseValue));
+    }
+
+    /// <summary>Tensor.CachedAttention.</summary>
+    private Value CachedAttention(IInvocationOperation invocation, Env env, int receiver)
+    {
+        IArgumentOperation key = Arg(invocation, "key")!, value = Arg(invocation, "value")!, heads = Arg(invocation, "heads")!, kvHeads = Arg(invocation, "kvHeads")!;
+        int[] inputs = { receiver, TensorId(Eval(key.Value, env), key.Value), TensorId(Eval(value.Value, env), value.Value) };
+        return Record(OpKind.CachedAttention, invocation, inputs, settings: new CachedAttentionSettings(ToInt(Eval(heads.Value, env), heads), ToInt(Eval(kvHeads.Value, env), kvHeads)));
     }
 
     /// <summary>Tensor.Gelu.</summary>

@@ -165,6 +165,10 @@ internal static class LowerToPlan
                 new CopyOp(output.ElementCount), EquatableArray<EpilogueStep>.Empty, 0));
         }
 
+        // A decoder's attention layers take the cache's slots in order.
+        for (int i = 0, slot = 0; i < kernels.Count; i++)
+            if (kernels[i].Op is CachedAttentionOp attention) kernels[i] = kernels[i] with { Op = attention with { Slot = slot++ } };
+
         // The float32 size of the weight tensors the model uses, each counted once however often it is used.
         long float32Bytes = graph.Nodes.SelectMany(n => new[] { n.Weight, n.Bias })
             .Where(t => t is not null).GroupBy(t => t!.Name, StringComparer.Ordinal).Sum(g => 4 * g.First()!.ElementCount);

@@ -159,7 +159,13 @@ internal static class ModelBuilder
             plan = plan with { EmbedWeights = model.WeightsStorage == WeightsStorage.Embedded || (model.WeightsStorage == WeightsStorage.Auto && plan.EmbeddedBytes <= options.EmbedLimit), IsOnnx = model.IsOnnx, OutputName = model.OutputName };
             // Every kernel kind has a GPU form (Emit/GpuEmitter, GpuBodies): with the GPU runtime referenced, every model gets CreateGpu.
             // A model with several inputs or outputs has no GPU entry point yet (its Predict takes a span for each).
-            if (gpu && !plan.HasSeveralValues) plan = plan with { GpuPlan = PlanGpu.Run(plan) };
+            if (plan.IsDecoder && DecoderError(plan) is { } decoderError)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ShapeMismatch, model.ClassLocation, decoderError));
+                return Stop();
+            }
+            // A decoder has no GPU entry point yet (its session keeps the cache on the host).
+            if (gpu && !plan.HasSeveralValues && !plan.IsDecoder) plan = plan with { GpuPlan = PlanGpu.Run(plan) };
             if (!model.IsOnnx) plan = plan with { FileTensors = FileTensors(plan, header), FixedWeightsReason = FixedWeightsReason(plan) };
             else if (!plan.EmbedWeights) plan = OnnxFileRoute(plan, onnxFiles!, onnxOrigins!);
             // The image goes on to the weights step only when something is embedded (then it is small, or the project asked
@@ -215,6 +221,19 @@ internal static class ModelBuilder
     {
         return plan.Blobs.SelectMany(b => b.ReadTensors()).Distinct(StringComparer.Ordinal).Select(header.Find).Where(e => e is not null)
             .Select(e => new FileTensor(e!.Name, new EquatableArray<int>(e.Shape))).ToEquatableArray();
+    }
+
+    /// <summary>
+    /// Why a decoder cannot get a session, or null: it takes one token id per sample (Forward's input [1], read by an
+    /// Embedding) and returns one value, its logits.
+    /// </summary>
+    private static string? DecoderError(ModelPlan plan)
+    {
+        if (plan.HasSeveralValues)
+            return $"{plan.ClassName} uses CachedAttention or Rotary, so it is a decoder, which takes one input (token ids) and returns one value (the logits)";
+        if (plan.InputLength != 1 || plan.TokenLimit == 0)
+            return $"{plan.ClassName} uses CachedAttention or Rotary, so it is a decoder, whose samples are one token each: Forward's input must be [1] and go through an Embedding (it is [{string.Join(", ", plan.InputShape)}])";
+        return null;
     }
 
     /// <summary>Why LoadWeights cannot replace this plan's weights, or null.</summary>

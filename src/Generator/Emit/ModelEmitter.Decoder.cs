@@ -1,0 +1,41 @@
+using ModelCompiler.Generator.Helpers;
+using ModelCompiler.Generator.Model;
+
+namespace ModelCompiler.Generator.Emit;
+
+/// <summary>The API of a decoder (docs/architecture.md, "Decoders"): a session over the key/value cache instead of Predict.</summary>
+internal static partial class ModelEmitter
+{
+    private static void WriteSession(SourceWriter w, ModelPlan plan)
+    {
+        w.Line("/// <summary>Positions a session holds unless <see cref=\"CreateSession\"/> is told otherwise.</summary>");
+        w.Line("public const int DefaultMaxTokens = 2048;");
+        w.Line();
+        w.Line("/// <summary>Token ids are whole numbers below this (the rows of the embedding table).</summary>");
+        w.Line($"public const int VocabularySize = {plan.TokenLimit};");
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// Starts a sequence: a session with a key/value cache of <paramref name=\"maxTokens\"/> positions (prompt and generated");
+        w.Line("/// tokens together), allocated now. <c>Prefill</c> runs a prompt, <c>Decode</c> one token, <c>Generate</c> streams tokens;");
+        w.Line($"/// each gives the logits ({plan.OutputLength} per token) of what comes next.");
+        w.Line("/// </summary>");
+        w.Line("/// <exception cref=\"global::System.ArgumentOutOfRangeException\"><paramref name=\"maxTokens\"/> is not positive, or the cache would not fit in memory.</exception>");
+        w.Line(GeneratedCode);
+        w.Line("public static global::ModelCompiler.DecoderSession CreateSession(int maxTokens = DefaultMaxTokens) => new CompiledSession(maxTokens);");
+        w.Line();
+        w.Line("// Key/value values per position of each CachedAttention, in order: the cache's slots.");
+        w.Line($"private static readonly int[] s_cacheWidths = {{ {string.Join(", ", plan.CacheWidths)} }};");
+        w.Line();
+        w.Line("/// <summary>Runs the compiled kernels over a chunk of tokens at the session's positions.</summary>");
+        w.Open("private sealed class CompiledSession : global::ModelCompiler.DecoderSession");
+        w.Line("public CompiledSession(int maxTokens)");
+        w.Line($"    : base(maxTokens, OutputLength, {plan.ClassName}.VocabularySize, ChunkRows, s_cacheWidths)");
+        w.Line("{");
+        w.Line("}");
+        w.Line();
+        w.Wrapped($"protected override void Run(global::System.ReadOnlySpan<float> ids, global::System.Span<float> logits, int rows, {K}KvCache cache, int position) =>");
+        w.Line($"    RunRows(ids, logits, rows, {Weights(plan)}, cache, position);");
+        w.Close();
+        w.Line();
+    }
+}

@@ -1,0 +1,152 @@
+using System;
+using System.Collections.Generic;
+using ModelCompiler.Kernels;
+
+namespace ModelCompiler;
+
+/// <summary>
+/// One sequence through a compiled decoder (a model whose <c>Forward</c> uses <see cref="Tensor.CachedAttention"/>):
+/// the keys and values of every position so far (<see cref="KvCache"/>, allocated once), and the position the next token
+/// takes. <see cref="Prefill"/> runs a prompt (as a GEMM over its tokens, in chunks), <see cref="Decode"/> one token;
+/// both give the logits of what comes next. Generated models return one from <c>CreateSession</c>.
+/// </summary>
+/// <remarks>
+/// Calls on one session are serialized (a lock); sessions are independent, so run one per conversation and as many at
+/// once as there are cores. Nothing is allocated per token. A session keeps the keys and values computed with the
+/// weights in use when each token ran: after <c>LoadWeights</c>, <see cref="Reset"/> it.
+/// </remarks>
+public abstract class DecoderSession
+{
+    private readonly object _gate = new();
+    private readonly float[] _ids;
+    private readonly float[] _chunkLogits;
+    private readonly KvCache _cache;
+    private readonly int _chunkRows;
+    private readonly int _tokenLimit;
+
+    /// <summary>A session of <paramref name="maxTokens"/> positions, for a model with <paramref name="vocabulary"/> logits per token.</summary>
+    /// <param name="maxTokens">Positions the cache holds: prompt and generated tokens together.</param>
+    /// <param name="vocabulary">Logits per token (the model's output length).</param>
+    /// <param name="tokenLimit">Token ids are whole numbers below this (the embedding table's rows).</param>
+    /// <param name="chunkRows">Most tokens the compiled code runs at once.</param>
+    /// <param name="kvWidths">Key/value values per position of each attention layer, in order.</param>
+    protected DecoderSession(int maxTokens, int vocabulary, int tokenLimit, int chunkRows, ReadOnlySpan<int> kvWidths)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxTokens);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(vocabulary);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(chunkRows);
+        _cache = new KvCache(maxTokens, kvWidths);
+        VocabularySize = vocabulary;
+        _tokenLimit = tokenLimit;
+        _chunkRows = chunkRows;
+        _ids = new float[chunkRows];
+        _chunkLogits = new float[checked(chunkRows * vocabulary)];
+    }
+
+    /// <summary>Positions the session holds, prompt and generated tokens together.</summary>
+    public int MaxTokens => _cache.MaxTokens;
+
+    /// <summary>Logits per token.</summary>
+    public int VocabularySize { get; }
+
+    /// <summary>Tokens run so far: the position the next token takes.</summary>
+    public int Position { get; private set; }
+
+    /// <summary>Bytes the key/value cache takes.</summary>
+    public long CacheBytes => _cache.Bytes;
+
+    /// <summary>
+    /// Runs <paramref name="tokens"/> at the next positions and writes the logits of the token after the last
+    /// (<see cref="VocabularySize"/> floats), or, when <paramref name="logits"/> has room for
+    /// <c>tokens.Length × VocabularySize</c>, the logits after every one of them (for perplexity).
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="tokens"/> is empty or does not fit in the cache, or <paramref name="logits"/> has another length; nothing is run.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A token id is not in the vocabulary; nothing is run.</exception>
+    public void Prefill(ReadOnlySpan<int> tokens, Span<float> logits)
+    {
+        lock (_gate)
+        {
+            if (tokens.IsEmpty) throw new ArgumentException("Prefill needs at least one token.", nameof(tokens));
+            if (tokens.Length > MaxTokens - Position)
+                throw new ArgumentException($"{tokens.Length} tokens do not fit: the session is at position {Position} of {MaxTokens}.", nameof(tokens));
+            bool every = logits.Length == (long)tokens.Length * VocabularySize && tokens.Length > 1;
+            if (!every && logits.Length != VocabularySize)
+                throw new ArgumentException($"Expected {VocabularySize} logits (the next token's) or {(long)tokens.Length * VocabularySize} (after every token), got {logits.Length}.", nameof(logits));
+            foreach (int token in tokens) CheckToken(token, nameof(tokens));
+            for (int start = 0; start < tokens.Length; start += _chunkRows)
+            {
+                int rows = Math.Min(_chunkRows, tokens.Length - start);
+                for (int r = 0; r < rows; r++) _ids[r] = tokens[start + r];
+                Span<float> chunk = every
+                    ? logits.Slice(start * VocabularySize, rows * VocabularySize)
+                    : _chunkLogits.AsSpan(0, rows * VocabularySize);
+                Run(_ids.AsSpan(0, rows), chunk, rows, _cache, Position);
+                Position += rows;
+                if (!every && start + rows == tokens.Length) chunk.Slice((rows - 1) * VocabularySize).CopyTo(logits);
+            }
+        }
+    }
+
+    /// <summary>Runs one token at the next position and writes the logits of the token after it.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="token"/> is not in the vocabulary; nothing is run.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> is not <see cref="VocabularySize"/> long, or the cache is full; nothing is run.</exception>
+    public void Decode(int token, Span<float> logits)
+    {
+        lock (_gate)
+        {
+            CheckToken(token, nameof(token));
+            if (logits.Length != VocabularySize) throw new ArgumentException($"Expected {VocabularySize} logits, got {logits.Length}.", nameof(logits));
+            if (Position >= MaxTokens) throw new ArgumentException($"The session is full ({MaxTokens} positions); Reset it or create a larger one.", nameof(token));
+            _ids[0] = token;
+            Run(_ids.AsSpan(0, 1), logits, 1, _cache, Position);
+            Position++;
+        }
+    }
+
+    /// <summary>Starts a new sequence: the next token takes position 0 (the cache is overwritten as it goes).</summary>
+    public void Reset()
+    {
+        lock (_gate) Position = 0;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="prompt"/> after the tokens so far, then yields up to <paramref name="maxNewTokens"/> tokens as
+    /// they are chosen by <paramref name="sampler"/> (greedy when null), each run in turn. Stops early at
+    /// <paramref name="endToken"/> (not yielded) or when the cache is full.
+    /// </summary>
+    /// <exception cref="ArgumentException">The prompt is empty or does not fit, or a count is negative (thrown at the call, before anything runs).</exception>
+    public IEnumerable<int> Generate(IReadOnlyList<int> prompt, int maxNewTokens, Sampler? sampler = null, int? endToken = null)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxNewTokens);
+        if (prompt.Count == 0) throw new ArgumentException("Generation needs a prompt of at least one token.", nameof(prompt));
+        var tokens = new int[prompt.Count];
+        for (int i = 0; i < tokens.Length; i++) CheckToken(tokens[i] = prompt[i], nameof(prompt));
+        if (tokens.Length > MaxTokens - Position)
+            throw new ArgumentException($"{tokens.Length} prompt tokens do not fit: the session is at position {Position} of {MaxTokens}.", nameof(prompt));
+        return Generating(tokens, maxNewTokens, sampler ?? Sampler.Greedy, endToken);
+    }
+
+    private IEnumerable<int> Generating(int[] prompt, int maxNewTokens, Sampler sampler, int? endToken)
+    {
+        var logits = new float[VocabularySize];
+        Prefill(prompt, logits);
+        for (int produced = 0; produced < maxNewTokens; produced++)
+        {
+            int token = sampler.Sample(logits);
+            if (token == endToken) yield break;
+            yield return token;
+            if (produced + 1 == maxNewTokens || Position >= MaxTokens) yield break;
+            Decode(token, logits);
+        }
+    }
+
+    /// <summary>Runs the compiled model over <paramref name="rows"/> tokens at positions <c>position…</c>, writing each one's logits.</summary>
+    protected abstract void Run(ReadOnlySpan<float> ids, Span<float> logits, int rows, KvCache cache, int position);
+
+    private void CheckToken(int token, string parameter)
+    {
+        if ((uint)token >= (uint)_tokenLimit)
+            throw new ArgumentOutOfRangeException(parameter, token, $"Token ids are in [0, {_tokenLimit}).");
+    }
+}

@@ -1,0 +1,146 @@
+using System;
+using System.Linq;
+using ModelCompiler.Kernels;
+using Xunit;
+
+namespace ModelCompiler.Tests;
+
+/// <summary>
+/// The decoder's kernels against DecoderReference (the definition the eager ops use), on shapes the test model does not
+/// have: head sizes that are not a multiple of any vector width, multi-query (one key/value head) and multi-head
+/// (as many as queries) attention, tokens arriving in uneven chunks; and the sampler.
+/// </summary>
+public sealed class DecoderKernelTests
+{
+    [Theory]
+    [InlineData(4, 2, 16)]
+    [InlineData(3, 1, 6)]   // multi-query, a head size below one vector
+    [InlineData(2, 2, 12)]  // multi-head, 12 = 8 + 4
+    [InlineData(6, 3, 20)]
+    public void Cached_attention_over_chunks_equals_attention_over_the_whole_sequence(int heads, int kvHeads, int headSize)
+    {
+        const int tokens = 37;
+        int width = heads * headSize, kvWidth = kvHeads * headSize;
+        float[] q = Numerics.Random(tokens * width, 1), k = Numerics.Random(tokens * kvWidth, 2), v = Numerics.Random(tokens * kvWidth, 3);
+        var expected = new float[q.Length];
+        DecoderReference.CausalAttention(q, k, v, expected, tokens, heads, kvHeads, headSize);
+        var cache = new KvCache(40, new[] { 8, kvWidth });
+        var actual = new float[q.Length];
+
+        int position = 0;
+        foreach (int rows in new[] { 1, 9, 1, 1, 20, 5 })
+        {
+            CachedAttention.Run(ref q[position * width], ref k[position * kvWidth], ref v[position * kvWidth], ref actual[position * width], rows,
+                heads, kvHeads, headSize, cache, slot: 1, position);
+            position += rows;
+        }
+
+        Assert.Equal(tokens, position);
+        Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
+    }
+
+    [Fact]
+    public void Cached_attention_refuses_positions_past_the_cache_and_a_wrong_slot()
+    {
+        var cache = new KvCache(4, new[] { 8 });
+        var buffer = new float[64];
+
+        Assert.Equal("position", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            CachedAttention.Run(ref buffer[0], ref buffer[0], ref buffer[0], ref buffer[0], 2, 2, 1, 8, cache, 0, 3)).ParamName);
+        Assert.Equal("slot", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            CachedAttention.Run(ref buffer[0], ref buffer[0], ref buffer[0], ref buffer[0], 1, 2, 1, 8, cache, 1, 0)).ParamName);
+        Assert.Equal("slot", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            CachedAttention.Run(ref buffer[0], ref buffer[0], ref buffer[0], ref buffer[0], 1, 4, 2, 8, cache, 0, 0)).ParamName); // 2 × 8 ≠ 8
+    }
+
+    [Theory]
+    [InlineData(64, 16, 10000f, 0)]
+    [InlineData(24, 6, 500000f, 3000)]  // Llama 3's θ, far positions
+    [InlineData(10, 10, 10000f, 7)]
+    public void Rotary_kernel_equals_the_reference(int width, int headSize, float theta, int position)
+    {
+        const int rows = 5;
+        float[] x = Numerics.Random(rows * width, 4);
+        var shifted = new float[x.Length];
+        var actual = new float[x.Length];
+        // The reference rotates rows from position 0: its row r + position is this call's row r.
+        var padded = new float[(rows + position) * width];
+        x.CopyTo(padded, position * width);
+        var expected = new float[padded.Length];
+        DecoderReference.Rotary(padded, expected, width, headSize, theta, 0);
+
+        Rotary.Run(ref x[0], ref actual[0], rows, width, headSize, theta, position);
+        Rotary.Run(ref x[0], ref x[0], rows, width, headSize, theta, position); // in place
+
+        Assert.InRange(Numerics.RelativeError(actual, expected.AsSpan(position * width)), 0, Numerics.Tolerance);
+        Assert.Equal(actual, x);
+    }
+
+    [Theory]
+    [InlineData(64)]
+    [InlineData(13)]
+    public void Rms_norm_kernel_equals_the_reference(int width)
+    {
+        float[] x = Numerics.Random(3 * width, 5), gamma = Numerics.Random(width, 6);
+        var expected = new float[x.Length];
+        var actual = new float[x.Length];
+        DecoderReference.RmsNorm(x, gamma, 1e-6f, expected, width);
+
+        RowRmsNorm.Run(ref x[0], ref actual[0], 3, width, ref gamma[0], 1e-6f);
+
+        Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
+    }
+
+    [Fact]
+    public void Greedy_and_top_k_of_one_pick_the_first_largest_logit()
+    {
+        float[] logits = { 0.5f, 3f, float.NaN, 3f, -1f };
+
+        Assert.Equal(1, Sampler.Greedy.Sample(logits));
+        Assert.Equal(1, new Sampler(temperature: 2f, topK: 1, seed: 1).Sample(logits));
+        Assert.Equal(1, Sampler.ArgMax(logits));
+    }
+
+    [Fact]
+    public void Seeded_sampling_repeats_and_follows_the_softmax()
+    {
+        float[] logits = { 0f, 1f, 2f, -30f };
+        int[] first = Draw(new Sampler(temperature: 1f, seed: 42), logits, 20000);
+        int[] second = Draw(new Sampler(temperature: 1f, seed: 42), logits, 20000);
+
+        Assert.Equal(first, second);
+        double[] p = logits.Select(l => Math.Exp(l)).ToArray();
+        double total = p.Sum();
+        for (int id = 0; id < logits.Length; id++)
+        {
+            double frequency = first.Count(t => t == id) / 20000.0;
+            Assert.InRange(frequency, p[id] / total - 0.015, p[id] / total + 0.015);
+        }
+    }
+
+    [Fact]
+    public void Top_k_and_top_p_keep_only_the_most_likely_tokens()
+    {
+        float[] logits = { 1f, 4f, 0f, 3.5f, 3f, -2f };
+
+        int[] topK = Draw(new Sampler(temperature: 5f, topK: 3, seed: 7), logits, 3000);
+        // Probabilities at temperature 1: 4 → 0.47, 3.5 → 0.29, 3 → 0.17: top-p 0.7 keeps the first two.
+        int[] topP = Draw(new Sampler(temperature: 1f, topP: 0.7f, seed: 7), logits, 3000);
+
+        Assert.Equal(new[] { 1, 3, 4 }, topK.Distinct().OrderBy(t => t));
+        Assert.Equal(new[] { 1, 3 }, topP.Distinct().OrderBy(t => t));
+    }
+
+    [Fact]
+    public void Sampler_settings_out_of_range_throw_naming_them()
+    {
+        Assert.Equal("temperature", Assert.Throws<ArgumentOutOfRangeException>(() => new Sampler(temperature: -1f)).ParamName);
+        Assert.Equal("temperature", Assert.Throws<ArgumentOutOfRangeException>(() => new Sampler(temperature: float.NaN)).ParamName);
+        Assert.Equal("topK", Assert.Throws<ArgumentOutOfRangeException>(() => new Sampler(topK: -1)).ParamName);
+        Assert.Equal("topP", Assert.Throws<ArgumentOutOfRangeException>(() => new Sampler(topP: 0f)).ParamName);
+        Assert.Equal("topP", Assert.Throws<ArgumentOutOfRangeException>(() => new Sampler(topP: 1.5f)).ParamName);
+        Assert.Equal("logits", Assert.Throws<ArgumentException>(() => Sampler.Greedy.Sample(ReadOnlySpan<float>.Empty)).ParamName);
+    }
+
+    private static int[] Draw(Sampler sampler, float[] logits, int count) => Enumerable.Range(0, count).Select(_ => sampler.Sample(logits)).ToArray();
+}
