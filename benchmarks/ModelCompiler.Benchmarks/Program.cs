@@ -8,6 +8,30 @@ using ModelCompiler.Benchmarks;
 // dotnet run --project benchmarks/ModelCompiler.Benchmarks -c Release -- --filter '*Digits*'
 // dotnet run --project benchmarks/ModelCompiler.Benchmarks -c Release -- quick    (a rough Stopwatch check while developing;
 //                                                                                   numbers to report come from BenchmarkDotNet)
+#if LLAMA125M
+if (args.Length == 1 && args[0] == "llama")
+{
+    // dotnet run --project benchmarks/ModelCompiler.Benchmarks -c Release -- llama   (a rough check of the decoder yardstick)
+    foreach (string weights in new[] { "Float32", "Int8", "Int4" })
+    {
+        var clock = Stopwatch.StartNew();
+        var b = new LlamaBenchmark { Weights = weights };
+        b.GlobalSetup();
+        Console.WriteLine($"{weights}: set-up and first prefill {clock.ElapsedMilliseconds} ms; decode {Median(() => b.Decode(), 31, 4) / 1000:F1} ms/token, prefill of 128 {Median(() => b.Prefill128(), 5, 1) / 1000:F0} ms");
+    }
+    var peak = new PeakBenchmark();
+    Console.WriteLine($"fp32 FMA peak, one core, 256-bit: {PeakBenchmark.Flops / Median(() => peak.Fma256(), 31, 1) / 1000:F1} GFLOP/s"
+        + (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? $", 512-bit: {PeakBenchmark.Flops / Median(() => peak.Fma512(), 31, 1) / 1000:F1} GFLOP/s" : ""));
+    var bandwidth = new BandwidthBenchmark();
+    bandwidth.GlobalSetup();
+    foreach (int threads in new[] { 1, 2 })
+    {
+        bandwidth.Threads = threads;
+        Console.WriteLine($"read bandwidth, {threads} thread(s): {512.0 * 1.048576 / Median(() => bandwidth.Read512MB(), 11, 1) * 1000:F1} GB/s");
+    }
+    return;
+}
+#endif
 if (args.Length == 1 && args[0] == "quick")
 {
     foreach (int batch in new[] { 1, 64 })

@@ -79,6 +79,15 @@ public sealed class DecoderTests
 
         float[] all = Reference["logits"].ToArray();
         Assert.InRange(Numerics.RelativeError(last, all.AsSpan((tokens.Length - 1) * Vocabulary)), 0, Numerics.Tolerance);
+
+        // Three chunks of 64 rows, the tail after the last attention run on the last token's row alone in each.
+        int[] longer = Enumerable.Range(0, 150).Select(i => (i * 29 + 3) % Vocabulary).ToArray();
+        float[] eager = Eager((w, x, b) => TinyLlama.ForwardEager(w, x, b), longer);
+        DecoderSession again = TinyLlama.CreateSession(maxTokens: 151);
+        again.Prefill(longer, last);
+        Assert.InRange(Numerics.RelativeError(last, eager.AsSpan(149 * Vocabulary)), 0, Numerics.Tolerance);
+        again.Decode(7, last);
+        Assert.InRange(Numerics.RelativeError(last, Eager((w, x, b) => TinyLlama.ForwardEager(w, x, b), longer.Append(7).ToArray()).AsSpan(150 * Vocabulary)), 0, Numerics.Tolerance);
     }
 
     [Fact]

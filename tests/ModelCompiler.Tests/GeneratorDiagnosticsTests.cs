@@ -176,6 +176,27 @@ public class GeneratorDiagnosticsTests
     }
 
     [Fact]
+    public void MC0005_for_decoder_ops_whose_heads_do_not_fit_at_the_call()
+    {
+        Diagnostic heads = Single(Model("var h = x.Linear(\"fc1\");\n        return h.CachedAttention(h, h, heads: 2, kvHeads: 1);"),
+            "MC0005", "CachedAttention(h, h, heads: 2, kvHeads: 1)");
+        Diagnostic rotary = Single(Model("return x.Linear(\"fc1\").Rotary(headSize: 2);"), "MC0005", "Rotary(headSize: 2)");
+        Diagnostic rows = Single(Model("return x.Rotary(headSize: 2);", shape: "[Shape(2, 4)] "), "MC0005", "Rotary(headSize: 2)");
+
+        Assert.Contains("3 query values do not split into 2 heads", heads.GetMessage());
+        Assert.Contains("heads of 2 values (even, at most 1024) do not split a row of 3", rotary.GetMessage());
+        Assert.Contains("needs one row per sample (a decoder's sample is one token), but gets [2, 4]", rows.GetMessage());
+    }
+
+    [Fact]
+    public void MC0005_for_a_decoder_whose_samples_are_not_one_token_id_at_the_class()
+    {
+        Diagnostic d = Single(Model("return x.Rotary(headSize: 2);"), "MC0005", "Net");
+
+        Assert.Contains("Net uses CachedAttention or Rotary, so it is a decoder, whose samples are one token each: Forward's input must be [1] and go through an Embedding (it is [4])", d.GetMessage());
+    }
+
+    [Fact]
     public void The_MC0005_page_example_fails_with_the_message_the_page_shows()
     {
         string root = RepositoryRoot();

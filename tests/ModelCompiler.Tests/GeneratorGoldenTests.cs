@@ -34,6 +34,18 @@ public class GeneratorGoldenTests
     }
 
     /// <summary>
+    /// A Llama-style decoder: CreateSession in place of Predict, RunRows taking the key/value cache and the position, the
+    /// cache's slots (one per CachedAttention), Rotary and CachedAttention kernels between the projections.
+    /// </summary>
+    [Fact]
+    public void A_decoder_compiles_to_the_golden_copy()
+    {
+        string root = GeneratorDiagnosticsTests.RepositoryRoot();
+        AssertGolden("TinyLlama.cs", File.ReadAllText(Path.Combine(root, "tests/ModelCompiler.TestModels/TinyLlama.cs")),
+            Path.Combine(root, "tests/ModelCompiler.TestModels/Models/tiny_llama.safetensors"), "ModelCompiler.TestModels.TinyLlama", suffixes: new[] { ".g.cs" });
+    }
+
+    /// <summary>
     /// A transformer block from ONNX (PyTorch's export at opset 13): the header shows what the importer made of it —
     /// the decomposed LayerNorms as one LayerNorm each, exact GELU fused into the first feed-forward Linear, the
     /// reshape targets computed from Shape folded away.

@@ -246,8 +246,12 @@ internal static partial class ModelEmitter
         w.Line("// Rows per chunk: the arena holds every live intermediate for this many rows.");
         w.Line($"private const int ChunkRows = {plan.ChunkRows};");
         w.Line($"private const int ArenaFloats = {plan.ArenaFloats};");
-        w.Line("// Batches with at least this much work are split across cores (below it, starting workers costs more than it saves).");
-        w.Line("private const long ParallelFlops = 4_000_000L;");
+        if (!plan.IsDecoder)
+        {
+            // A decoder's tokens run in order on the calling thread (each reads the cache the ones before it wrote).
+            w.Line("// Batches with at least this much work are split across cores (below it, starting workers costs more than it saves).");
+            w.Line("private const long ParallelFlops = 4_000_000L;");
+        }
         w.Line();
     }
 
@@ -335,7 +339,9 @@ internal static partial class ModelEmitter
             w.Line($"private static {K}AlignedBuffer? t_arena;");
             w.Line();
         }
-        w.Line("/// <summary>Runs every kernel over <paramref name=\"rows\"/> ≤ ChunkRows samples.</summary>");
+        w.Line(plan.IsDecoder
+            ? "/// <summary>Runs every kernel over <paramref name=\"rows\"/> ≤ ChunkRows tokens at positions <paramref name=\"position\"/>…, reading and extending <paramref name=\"cache\"/>.</summary>"
+            : "/// <summary>Runs every kernel over <paramref name=\"rows\"/> ≤ ChunkRows samples.</summary>");
         w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]");
         if (plan.HasSeveralValues)
         {
@@ -352,18 +358,27 @@ internal static partial class ModelEmitter
         else
         {
             w.OpenWrapped($"private static void RunRows(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows, {K}AlignedBuffer? weights"
-                + (plan.IsDecoder ? $", {K}KvCache cache, int position)" : ")"));
+                + (plan.IsDecoder ? $", {K}KvCache cache, int position, bool lastRowOnly)" : ")"));
             if (plan.Kernels.Any(k => Uses(k, BufferKind.Input))) w.Line("ref float x = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input);");
             w.Line("ref float y = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output);");
         }
         if (usesWeights) w.Line("ref float w = ref weights!.Start;");
         if (usesArena) w.Line($"ref float arena = ref (t_arena ??= new {K}AlignedBuffer(ArenaFloats)).Start;");
+        int tail = plan.IsDecoder ? DecoderTail(plan) : plan.Kernels.Count;
         foreach (KernelPlan kernel in plan.Kernels)
         {
+            if (kernel.Index == tail)
+            {
+                w.Line();
+                w.Line("// After the last attention each token's row is computed alone: when only the last token's logits are asked for,");
+                w.Line("// the kernels below run on its row only (output row 0).");
+                w.Line("int skip = lastRowOnly ? rows - 1 : 0;");
+                w.Line("rows -= skip;");
+            }
             w.Line();
             w.Line($"// K{kernel.Index}: {kernel.Title}");
             foreach (string source in kernel.Sources) w.Line($"//     {source}");
-            foreach (string line in KernelCall(kernel, plan).Split('\n')) w.Wrapped(line);
+            foreach (string line in KernelCall(kernel.Index >= tail ? SkipRows(kernel) : kernel, plan).Split('\n')) w.Wrapped(line);
         }
         w.Close();
         w.Line();
@@ -786,6 +801,7 @@ internal static partial class ModelEmitter
     private static string Ref(Operand operand)
     {
         string name = BufferName(operand.Buffer, operand.Index);
+        if (operand.Shift is not null) return operand.Offset == 0 ? $"{Unsafe}.Add(ref {name}, {operand.Shift})" : $"{Unsafe}.Add(ref {name}, {operand.Offset} + {operand.Shift})";
         return operand.Offset == 0 ? name : $"{Unsafe}.Add(ref {name}, {operand.Offset})";
     }
 

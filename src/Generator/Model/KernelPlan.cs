@@ -17,6 +17,15 @@ internal sealed record Operand(BufferKind Buffer, int Offset)
 
     /// <summary>Which model input or output (<see cref="BufferKind.Input"/>, <see cref="BufferKind.Output"/>): 0 for the first.</summary>
     public int Index { get; init; }
+
+    /// <summary>An arena value's floats per sample (row <c>r</c> of it is <c>r · SampleStride</c> further on); 0 elsewhere.</summary>
+    public int SampleStride { get; init; }
+
+    /// <summary>
+    /// An expression (of the generated code's locals) added to <see cref="Offset"/>: a decoder's kernels after its last
+    /// attention skip to the last token's row this way when only its logits are asked for. Set by the emitter only.
+    /// </summary>
+    public string? Shift { get; init; }
 }
 
 /// <summary>What a kernel does; each kind maps to one runtime kernel.</summary>

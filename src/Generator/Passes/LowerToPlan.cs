@@ -108,7 +108,8 @@ internal static class LowerToPlan
         }
         int[] arenaOffsets = PlanArena.Run(requests, out int floatsPerRow);
         int liveFloatsPerRow = PlanArena.LiveBound(requests);
-        int chunkRows = PlanArena.ChunkRows(floatsPerRow);
+        long linearWeightBytes = 4L * graph.Nodes.Where(n => n.Kind == OpKind.Linear && n.Weight is not null).Sum(n => n.Weight!.ElementCount);
+        int chunkRows = PlanArena.ChunkRows(floatsPerRow, linearWeightBytes);
 
         Operand Where(Node node)
         {
@@ -120,7 +121,7 @@ internal static class LowerToPlan
                 return new Operand(BufferKind.Weights, Blob(WeightLayoutKind.Raw, stored.Weight!.Name, stored.ElementCount, 0, 0, null, 0).Offset);
             if (stored.IsConstant)
                 return new Operand(BufferKind.Weights, FoldedBlob(stored).Offset);
-            return new Operand(BufferKind.Arena, arenaOffsets[requestIndex[r]] * chunkRows);
+            return new Operand(BufferKind.Arena, arenaOffsets[requestIndex[r]] * chunkRows) { SampleStride = stored.ElementCount };
         }
 
         var kernels = new List<KernelPlan>();

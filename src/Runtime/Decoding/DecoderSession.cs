@@ -23,6 +23,7 @@ public abstract class DecoderSession
     private readonly KvCache _cache;
     private readonly int _chunkRows;
     private readonly int _tokenLimit;
+    private readonly bool _lastRowAlone;
 
     /// <summary>A session of <paramref name="maxTokens"/> positions, for a model with <paramref name="vocabulary"/> logits per token.</summary>
     /// <param name="maxTokens">Positions the cache holds: prompt and generated tokens together.</param>
@@ -30,7 +31,8 @@ public abstract class DecoderSession
     /// <param name="tokenLimit">Token ids are whole numbers below this (the embedding table's rows).</param>
     /// <param name="chunkRows">Most tokens the compiled code runs at once.</param>
     /// <param name="kvWidths">Key/value values per position of each attention layer, in order.</param>
-    protected DecoderSession(int maxTokens, int vocabulary, int tokenLimit, int chunkRows, ReadOnlySpan<int> kvWidths)
+    /// <param name="lastRowAlone">Whether <see cref="Run"/> can compute the last token's logits alone (the kernels after the last attention on its row only).</param>
+    protected DecoderSession(int maxTokens, int vocabulary, int tokenLimit, int chunkRows, ReadOnlySpan<int> kvWidths, bool lastRowAlone = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxTokens);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(vocabulary);
@@ -40,7 +42,8 @@ public abstract class DecoderSession
         _tokenLimit = tokenLimit;
         _chunkRows = chunkRows;
         _ids = new float[chunkRows];
-        _chunkLogits = new float[checked(chunkRows * vocabulary)];
+        _lastRowAlone = lastRowAlone;
+        _chunkLogits = new float[checked((lastRowAlone ? 1 : chunkRows) * vocabulary)];
     }
 
     /// <summary>Positions the session holds, prompt and generated tokens together.</summary>
@@ -77,12 +80,16 @@ public abstract class DecoderSession
             {
                 int rows = Math.Min(_chunkRows, tokens.Length - start);
                 for (int r = 0; r < rows; r++) _ids[r] = tokens[start + r];
-                Span<float> chunk = every
-                    ? logits.Slice(start * VocabularySize, rows * VocabularySize)
-                    : _chunkLogits.AsSpan(0, rows * VocabularySize);
-                Run(_ids.AsSpan(0, rows), chunk, rows, _cache, Position);
+                bool lastChunk = start + rows == tokens.Length;
+                if (every) Run(_ids.AsSpan(0, rows), logits.Slice(start * VocabularySize, rows * VocabularySize), rows, _cache, Position, lastRowOnly: false);
+                else if (_lastRowAlone) Run(_ids.AsSpan(0, rows), lastChunk ? logits : _chunkLogits, rows, _cache, Position, lastRowOnly: true);
+                else
+                {
+                    Span<float> chunk = _chunkLogits.AsSpan(0, rows * VocabularySize);
+                    Run(_ids.AsSpan(0, rows), chunk, rows, _cache, Position, lastRowOnly: false);
+                    if (lastChunk) chunk.Slice((rows - 1) * VocabularySize).CopyTo(logits);
+                }
                 Position += rows;
-                if (!every && start + rows == tokens.Length) chunk.Slice((rows - 1) * VocabularySize).CopyTo(logits);
             }
         }
     }
@@ -98,7 +105,7 @@ public abstract class DecoderSession
             if (logits.Length != VocabularySize) throw new ArgumentException($"Expected {VocabularySize} logits, got {logits.Length}.", nameof(logits));
             if (Position >= MaxTokens) throw new ArgumentException($"The session is full ({MaxTokens} positions); Reset it or create a larger one.", nameof(token));
             _ids[0] = token;
-            Run(_ids.AsSpan(0, 1), logits, 1, _cache, Position);
+            Run(_ids.AsSpan(0, 1), logits, 1, _cache, Position, lastRowOnly: true);
             Position++;
         }
     }
@@ -141,8 +148,11 @@ public abstract class DecoderSession
         }
     }
 
-    /// <summary>Runs the compiled model over <paramref name="rows"/> tokens at positions <c>position…</c>, writing each one's logits.</summary>
-    protected abstract void Run(ReadOnlySpan<float> ids, Span<float> logits, int rows, KvCache cache, int position);
+    /// <summary>
+    /// Runs the compiled model over <paramref name="rows"/> tokens at positions <c>position…</c>, writing each one's logits,
+    /// or with <paramref name="lastRowOnly"/> (only when the session was created with <c>lastRowAlone</c>) the last one's.
+    /// </summary>
+    protected abstract void Run(ReadOnlySpan<float> ids, Span<float> logits, int rows, KvCache cache, int position, bool lastRowOnly);
 
     private void CheckToken(int token, string parameter)
     {

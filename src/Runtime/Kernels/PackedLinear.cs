@@ -9,7 +9,7 @@ namespace ModelCompiler.Kernels;
 /// with the bias and an element-wise epilogue fused into the store.
 /// </summary>
 /// <remarks>
-/// For each 16-column panel, rows are taken in register tiles (8 rows at 512 bits, 4 at 256, 2 at 128):
+/// For each 16-column panel, rows are taken in register tiles (8 rows at 512 bits, 6 then 4 at 256, 2 at 128):
 /// one panel load feeds one FMA per row, each row's value broadcast straight from the activation row
 /// (packing the activations did not pay at these sizes: ../shared/PERFORMANCE-NOTES.md). Rows left over
 /// (all of them at batch 1, a matrix-vector product) go one at a time against four panels at once, so one
@@ -66,6 +66,7 @@ public static class PackedLinear
             }
             else if (Vector256.IsHardwareAccelerated)
             {
+                for (; r + 6 <= rows; r += 6) Tile256x6<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols);
                 for (; r + 4 <= rows; r += 4) Tile256x4<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols);
             }
             else if (Vector128.IsHardwareAccelerated)
@@ -100,6 +101,8 @@ public static class PackedLinear
         }
         else if (Vector256.IsHardwareAccelerated)
         {
+            for (; p + 4 <= panels; p += 4)
+                Tile256x1x4<T>(ref a, ref Unsafe.Add(ref packedWeights, p * k * P), ref Unsafe.Add(ref paddedBias, p * P), k, ref Unsafe.Add(ref c, p * P), n - p * P);
             for (; p < panels; p++)
                 Tile256x1<T>(ref a, ref Unsafe.Add(ref packedWeights, p * k * P), ref Unsafe.Add(ref paddedBias, p * P), k, ref Unsafe.Add(ref c, p * P), Math.Min(P, n - p * P));
         }
@@ -274,6 +277,47 @@ public static class PackedLinear
 
     // ---- 256 bits: one panel row is two vectors (lo, hi) ----
 
+    /// <summary>
+    /// 6 rows × one panel: 12 accumulators, so each FMA chain has six cycles between its steps (the 4-row tile gave each
+    /// chain exactly the FMA latency and reached 42 % of the peak on a 256-bit core; MLAS's AVX2 kernel is 6 × 16 too).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Tile256x6<T>(ref float a, nint lda, ref float w, ref float bias, nint k, ref float c, nint ldc, nint cols)
+        where T : struct, IUnaryOperator
+    {
+        ref float a0 = ref a;
+        ref float a1 = ref Unsafe.Add(ref a, lda);
+        ref float a2 = ref Unsafe.Add(ref a, 2 * lda);
+        ref float a3 = ref Unsafe.Add(ref a, 3 * lda);
+        ref float a4 = ref Unsafe.Add(ref a, 4 * lda);
+        ref float a5 = ref Unsafe.Add(ref a, 5 * lda);
+        Vector256<float> bl = Vector256.LoadUnsafe(ref bias), bh = Vector256.LoadUnsafe(ref bias, 8);
+        Vector256<float> c0l = bl, c0h = bh, c1l = bl, c1h = bh, c2l = bl, c2h = bh, c3l = bl, c3h = bh, c4l = bl, c4h = bh, c5l = bl, c5h = bh;
+        for (nint i = 0; i < k; i++)
+        {
+            Vector256<float> wl = Vector256.LoadUnsafe(ref w, (nuint)(i * P));
+            Vector256<float> wh = Vector256.LoadUnsafe(ref w, (nuint)(i * P + 8));
+            Vector256<float> x = Vector256.Create(Unsafe.Add(ref a0, i));
+            c0l = Vector256.MultiplyAddEstimate(x, wl, c0l); c0h = Vector256.MultiplyAddEstimate(x, wh, c0h);
+            x = Vector256.Create(Unsafe.Add(ref a1, i));
+            c1l = Vector256.MultiplyAddEstimate(x, wl, c1l); c1h = Vector256.MultiplyAddEstimate(x, wh, c1h);
+            x = Vector256.Create(Unsafe.Add(ref a2, i));
+            c2l = Vector256.MultiplyAddEstimate(x, wl, c2l); c2h = Vector256.MultiplyAddEstimate(x, wh, c2h);
+            x = Vector256.Create(Unsafe.Add(ref a3, i));
+            c3l = Vector256.MultiplyAddEstimate(x, wl, c3l); c3h = Vector256.MultiplyAddEstimate(x, wh, c3h);
+            x = Vector256.Create(Unsafe.Add(ref a4, i));
+            c4l = Vector256.MultiplyAddEstimate(x, wl, c4l); c4h = Vector256.MultiplyAddEstimate(x, wh, c4h);
+            x = Vector256.Create(Unsafe.Add(ref a5, i));
+            c5l = Vector256.MultiplyAddEstimate(x, wl, c5l); c5h = Vector256.MultiplyAddEstimate(x, wh, c5h);
+        }
+        Store<T>(c0l, c0h, ref c, cols);
+        Store<T>(c1l, c1h, ref Unsafe.Add(ref c, ldc), cols);
+        Store<T>(c2l, c2h, ref Unsafe.Add(ref c, 2 * ldc), cols);
+        Store<T>(c3l, c3h, ref Unsafe.Add(ref c, 3 * ldc), cols);
+        Store<T>(c4l, c4h, ref Unsafe.Add(ref c, 4 * ldc), cols);
+        Store<T>(c5l, c5h, ref Unsafe.Add(ref c, 5 * ldc), cols);
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Tile256x4<T>(ref float a, nint lda, ref float w, ref float bias, nint k, ref float c, nint ldc, nint cols)
         where T : struct, IUnaryOperator
@@ -301,6 +345,42 @@ public static class PackedLinear
         Store<T>(c1l, c1h, ref Unsafe.Add(ref c, ldc), cols);
         Store<T>(c2l, c2h, ref Unsafe.Add(ref c, 2 * ldc), cols);
         Store<T>(c3l, c3h, ref Unsafe.Add(ref c, 3 * ldc), cols);
+    }
+
+    /// <summary>
+    /// One row, four panels (64 outputs): eight independent accumulators, one broadcast per k, four weight streams (a
+    /// decode step's matrix-vector product: one panel at a time waited on its two FMA chains, 1.5× the bandwidth limit).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Tile256x1x4<T>(ref float a, ref float w, ref float bias, nint k, ref float c, nint cols)
+        where T : struct, IUnaryOperator
+    {
+        nint stride = k * P;
+        ref float w0 = ref w;
+        ref float w1 = ref Unsafe.Add(ref w, stride);
+        ref float w2 = ref Unsafe.Add(ref w, 2 * stride);
+        ref float w3 = ref Unsafe.Add(ref w, 3 * stride);
+        Vector256<float> c0l = Vector256.LoadUnsafe(ref bias), c0h = Vector256.LoadUnsafe(ref bias, 8);
+        Vector256<float> c1l = Vector256.LoadUnsafe(ref bias, P), c1h = Vector256.LoadUnsafe(ref bias, P + 8);
+        Vector256<float> c2l = Vector256.LoadUnsafe(ref bias, 2 * P), c2h = Vector256.LoadUnsafe(ref bias, 2 * P + 8);
+        Vector256<float> c3l = Vector256.LoadUnsafe(ref bias, 3 * P), c3h = Vector256.LoadUnsafe(ref bias, 3 * P + 8);
+        for (nint i = 0; i < k; i++)
+        {
+            Vector256<float> x = Vector256.Create(Unsafe.Add(ref a, i));
+            nuint offset = (nuint)(i * P);
+            c0l = Vector256.MultiplyAddEstimate(x, Vector256.LoadUnsafe(ref w0, offset), c0l);
+            c0h = Vector256.MultiplyAddEstimate(x, Vector256.LoadUnsafe(ref w0, offset + 8), c0h);
+            c1l = Vector256.MultiplyAddEstimate(x, Vector256.LoadUnsafe(ref w1, offset), c1l);
+            c1h = Vector256.MultiplyAddEstimate(x, Vector256.LoadUnsafe(ref w1, offset + 8), c1h);
+            c2l = Vector256.MultiplyAddEstimate(x, Vector256.LoadUnsafe(ref w2, offset), c2l);
+            c2h = Vector256.MultiplyAddEstimate(x, Vector256.LoadUnsafe(ref w2, offset + 8), c2h);
+            c3l = Vector256.MultiplyAddEstimate(x, Vector256.LoadUnsafe(ref w3, offset), c3l);
+            c3h = Vector256.MultiplyAddEstimate(x, Vector256.LoadUnsafe(ref w3, offset + 8), c3h);
+        }
+        Store<T>(c0l, c0h, ref c, P);
+        Store<T>(c1l, c1h, ref Unsafe.Add(ref c, P), P);
+        Store<T>(c2l, c2h, ref Unsafe.Add(ref c, 2 * P), P);
+        Store<T>(c3l, c3h, ref Unsafe.Add(ref c, 3 * P), Math.Min(P, cols - 3 * P));
     }
 
     /// <summary>One row, one panel: two vectors per panel row.</summary>
