@@ -22,19 +22,26 @@ public class LlamaBenchmark
     [Params("Float32", "Int8", "Int4")]
     public string Weights { get; set; } = "Float32";
 
+    /// <summary>Threads sharing each matrix product (the session's maxDegreeOfParallelism).</summary>
+    [Params(1, 2)]
+    public int Threads { get; set; } = 1;
+
     [GlobalSetup]
     public void GlobalSetup()
     {
         _session = Weights switch
         {
-            "Int8" => Llama125MInt8.CreateSession(Prompt + Cycle),
-            "Int4" => Llama125MInt4.CreateSession(Prompt + Cycle),
-            _ => Llama125M.CreateSession(Prompt + Cycle),
+            "Int8" => Llama125MInt8.CreateSession(Prompt + Cycle, Threads),
+            "Int4" => Llama125MInt4.CreateSession(Prompt + Cycle, Threads),
+            _ => Llama125M.CreateSession(Prompt + Cycle, Threads),
         };
         for (int i = 0; i < Prompt; i++) _prompt[i] = (i * 7919 + 13) % 32000;
         _logits = new float[_session.VocabularySize];
         _session.Prefill(_prompt, _logits);
     }
+
+    [GlobalCleanup]
+    public void GlobalCleanup() => _session.Dispose();
 
     /// <summary>One decode step; every 512 steps the sequence starts again from the 128-token prompt (not timed apart: 1/512 of a prefill per step).</summary>
     [Benchmark]

@@ -9,15 +9,25 @@ using ModelCompiler.Benchmarks;
 // dotnet run --project benchmarks/ModelCompiler.Benchmarks -c Release -- quick    (a rough Stopwatch check while developing;
 //                                                                                   numbers to report come from BenchmarkDotNet)
 #if LLAMA125M
+if (args.Length == 1 && args[0] == "llama-prefill")
+{
+    // A loop of float32 128-token prefills, for a profiler (perf record …).
+    var b = new LlamaBenchmark { Weights = "Float32" };
+    b.GlobalSetup();
+    for (int i = 0; i < 30; i++) b.Prefill128();
+    return;
+}
 if (args.Length == 1 && args[0] == "llama")
 {
     // dotnet run --project benchmarks/ModelCompiler.Benchmarks -c Release -- llama   (a rough check of the decoder yardstick)
     foreach (string weights in new[] { "Float32", "Int8", "Int4" })
+    foreach (int threads in new[] { 1, 2 })
     {
         var clock = Stopwatch.StartNew();
-        var b = new LlamaBenchmark { Weights = weights };
+        var b = new LlamaBenchmark { Weights = weights, Threads = threads };
         b.GlobalSetup();
-        Console.WriteLine($"{weights}: set-up and first prefill {clock.ElapsedMilliseconds} ms; decode {Median(() => b.Decode(), 31, 4) / 1000:F1} ms/token, prefill of 128 {Median(() => b.Prefill128(), 5, 1) / 1000:F0} ms");
+        Console.WriteLine($"{weights}, {threads} thread(s): set-up and first prefill {clock.ElapsedMilliseconds} ms; decode {Median(() => b.Decode(), 31, 4) / 1000:F1} ms/token, prefill of 128 {Median(() => b.Prefill128(), 5, 1) / 1000:F0} ms");
+        b.GlobalCleanup();
     }
     var peak = new PeakBenchmark();
     Console.WriteLine($"fp32 FMA peak, one core, 256-bit: {PeakBenchmark.Flops / Median(() => peak.Fma256(), 31, 1) / 1000:F1} GFLOP/s"

@@ -91,6 +91,33 @@ public sealed class DecoderKernelTests
         Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
     }
 
+    [Theory]
+    [InlineData(1, 768, 200, 2)]
+    [InlineData(7, 64, 1000, 3)]
+    [InlineData(64, 96, 129, 2)]
+    public void A_product_shared_among_workers_is_bit_identical_to_one_thread(int rows, int k, int n, int threads)
+    {
+        float[] a = Numerics.Random(rows * k, 7), weight = Numerics.Random(n * k, 8), bias = Numerics.Random(n, 9);
+        var packed = new AlignedBuffer(PanelLayout.PackedLength(n, k));
+        var packedArray = new float[packed.Length];
+        PanelLayout.Pack(weight, n, k, packedArray, 0);
+        packedArray.CopyTo(packed.Span);
+        var paddedBias = new AlignedBuffer(PanelLayout.PaddedBiasLength(n));
+        bias.CopyTo(paddedBias.Span);
+        var input = new AlignedBuffer(a.Length);
+        a.CopyTo(input.Span);
+        var alone = new AlignedBuffer(rows * n);
+        var shared = new AlignedBuffer(rows * n);
+        using var workers = new KernelWorkers(threads);
+
+        PackedLinear.Run<ReluOperator>(ref input.Start, k, rows, ref packed.Start, ref paddedBias.Start, k, n, ref alone.Start, n);
+        for (int repeat = 0; repeat < 3; repeat++)
+            PackedLinear.Run<ReluOperator>(ref input.Start, k, rows, ref packed.Start, ref paddedBias.Start, k, n, ref shared.Start, n, workers);
+
+        Assert.Equal(alone.Span.ToArray(), shared.Span.ToArray());
+        Assert.Contains(shared.Span.ToArray(), v => v > 0);
+    }
+
     [Fact]
     public void Greedy_and_top_k_of_one_pick_the_first_largest_logit()
     {

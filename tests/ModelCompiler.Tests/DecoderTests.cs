@@ -125,6 +125,28 @@ public sealed class DecoderTests
     }
 
     [Fact]
+    public void A_session_on_two_threads_gives_the_same_logits_bit_for_bit()
+    {
+        int[] tokens = Enumerable.Range(0, 90).Select(i => (i * 41 + 2) % Vocabulary).ToArray();
+        var alone = new float[tokens.Length * Vocabulary];
+        var shared = new float[tokens.Length * Vocabulary];
+        DecoderSession one = TinyLlama.CreateSession(100);
+        using DecoderSession two = TinyLlama.CreateSession(100, maxDegreeOfParallelism: 2);
+
+        one.Prefill(tokens.AsSpan(0, 70), alone.AsSpan(0, 70 * Vocabulary));
+        two.Prefill(tokens.AsSpan(0, 70), shared.AsSpan(0, 70 * Vocabulary));
+        for (int i = 70; i < tokens.Length; i++)
+        {
+            one.Decode(tokens[i], alone.AsSpan(i * Vocabulary, Vocabulary));
+            two.Decode(tokens[i], shared.AsSpan(i * Vocabulary, Vocabulary));
+        }
+
+        Assert.Equal(2, two.DegreeOfParallelism);
+        Assert.Equal(alone, shared);
+        Assert.Equal("maxDegreeOfParallelism", Assert.Throws<ArgumentOutOfRangeException>(() => TinyLlama.CreateSession(8, maxDegreeOfParallelism: 0)).ParamName);
+    }
+
+    [Fact]
     public void Reset_starts_a_new_sequence_with_the_same_logits()
     {
         int[] tokens = Ids("tokens");

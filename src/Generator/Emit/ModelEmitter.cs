@@ -358,7 +358,7 @@ internal static partial class ModelEmitter
         else
         {
             w.OpenWrapped($"private static void RunRows(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows, {K}AlignedBuffer? weights"
-                + (plan.IsDecoder ? $", {K}KvCache cache, int position, bool lastRowOnly)" : ")"));
+                + (plan.IsDecoder ? $", {K}KvCache cache, int position, bool lastRowOnly, {K}KernelWorkers? workers)" : ")"));
             if (plan.Kernels.Any(k => Uses(k, BufferKind.Input))) w.Line("ref float x = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input);");
             w.Line("ref float y = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output);");
         }
@@ -456,7 +456,7 @@ internal static partial class ModelEmitter
         switch (k.Op)
         {
             case LinearOp l:
-                return LinearCall(k, l, a, rows, output, scratch);
+                return LinearCall(k, l, a, rows, output, scratch, plan.IsDecoder);
             case ElementwiseOp e:
                 return $"{K}Elementwise.Run<{OperatorName(k)}>(source: ref {a}, destination: ref {output}, rows: rows, width: {e.Width});";
             case EmbeddingOp e:
@@ -533,7 +533,7 @@ internal static partial class ModelEmitter
     }
 
     /// <summary>A Linear kernel: float32 packed weights, or int8 codes with per-column scales and sums.</summary>
-    private static string LinearCall(KernelPlan k, LinearOp l, string a, string rows, string output, string scratch)
+    private static string LinearCall(KernelPlan k, LinearOp l, string a, string rows, string output, string scratch, bool shared = false)
     {
         if (l.Weights == LinearWeights.Int8)
             return $"{K}QuantizedLinear.Run<{OperatorName(k)}>(a: ref {a}, lda: {l.K}, rows: {rows}, packedWeights: ref {Unsafe}.As<float, sbyte>(ref {WeightRef(l.WeightOffset)}), "
@@ -541,7 +541,7 @@ internal static partial class ModelEmitter
                 + $"c: ref {output}, ldc: {l.N}, scratch: ref {Unsafe}.As<float, byte>(ref {scratch})"
                 + (l.StaticRange >= 0 ? $", staticRange: {Float(l.StaticRange)}" : "") + ");";
         return $"{K}PackedLinear.Run<{OperatorName(k)}>(a: ref {a}, lda: {l.K}, rows: {rows}, packedWeights: ref {WeightRef(l.WeightOffset)}, "
-            + $"paddedBias: ref {WeightRef(l.BiasOffset)}, k: {l.K}, n: {l.N}, c: ref {output}, ldc: {l.N});";
+            + $"paddedBias: ref {WeightRef(l.BiasOffset)}, k: {l.K}, n: {l.N}, c: ref {output}, ldc: {l.N}" + (shared ? ", workers: workers);" : ");");
     }
 
     /// <summary>A convolution by the algorithm the plan chose (im2col GEMM, direct, Winograd).</summary>

@@ -15,7 +15,7 @@ namespace ModelCompiler;
 /// once as there are cores. Nothing is allocated per token. A session keeps the keys and values computed with the
 /// weights in use when each token ran: after <c>LoadWeights</c>, <see cref="Reset"/> it.
 /// </remarks>
-public abstract class DecoderSession
+public abstract class DecoderSession : IDisposable
 {
     private readonly object _gate = new();
     private readonly float[] _ids;
@@ -24,6 +24,7 @@ public abstract class DecoderSession
     private readonly int _chunkRows;
     private readonly int _tokenLimit;
     private readonly bool _lastRowAlone;
+    private readonly KernelWorkers? _workers;
 
     /// <summary>A session of <paramref name="maxTokens"/> positions, for a model with <paramref name="vocabulary"/> logits per token.</summary>
     /// <param name="maxTokens">Positions the cache holds: prompt and generated tokens together.</param>
@@ -32,8 +33,12 @@ public abstract class DecoderSession
     /// <param name="chunkRows">Most tokens the compiled code runs at once.</param>
     /// <param name="kvWidths">Key/value values per position of each attention layer, in order.</param>
     /// <param name="lastRowAlone">Whether <see cref="Run"/> can compute the last token's logits alone (the kernels after the last attention on its row only).</param>
-    protected DecoderSession(int maxTokens, int vocabulary, int tokenLimit, int chunkRows, ReadOnlySpan<int> kvWidths, bool lastRowAlone = false)
+    /// <param name="maxDegreeOfParallelism">Threads that share each large matrix product (the caller and workers the session starts): 1 stays on the calling thread, -1 uses every core.</param>
+    protected DecoderSession(int maxTokens, int vocabulary, int tokenLimit, int chunkRows, ReadOnlySpan<int> kvWidths, bool lastRowAlone = false,
+        int maxDegreeOfParallelism = 1)
     {
+        if (maxDegreeOfParallelism is 0 or < -1)
+            throw new ArgumentOutOfRangeException(nameof(maxDegreeOfParallelism), maxDegreeOfParallelism, "Use -1 for every core, or a positive number of threads.");
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxTokens);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(vocabulary);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(chunkRows);
@@ -44,6 +49,8 @@ public abstract class DecoderSession
         _ids = new float[chunkRows];
         _lastRowAlone = lastRowAlone;
         _chunkLogits = new float[checked((lastRowAlone ? 1 : chunkRows) * vocabulary)];
+        int threads = maxDegreeOfParallelism == -1 ? Environment.ProcessorCount : maxDegreeOfParallelism;
+        if (threads > 1) _workers = new KernelWorkers(threads);
     }
 
     /// <summary>Positions the session holds, prompt and generated tokens together.</summary>
@@ -54,6 +61,9 @@ public abstract class DecoderSession
 
     /// <summary>Tokens run so far: the position the next token takes.</summary>
     public int Position { get; private set; }
+
+    /// <summary>Threads each large matrix product is shared among (1: the calling thread alone).</summary>
+    public int DegreeOfParallelism => _workers?.Parts ?? 1;
 
     /// <summary>Bytes the key/value cache takes.</summary>
     public long CacheBytes => _cache.Bytes;
@@ -81,12 +91,12 @@ public abstract class DecoderSession
                 int rows = Math.Min(_chunkRows, tokens.Length - start);
                 for (int r = 0; r < rows; r++) _ids[r] = tokens[start + r];
                 bool lastChunk = start + rows == tokens.Length;
-                if (every) Run(_ids.AsSpan(0, rows), logits.Slice(start * VocabularySize, rows * VocabularySize), rows, _cache, Position, lastRowOnly: false);
-                else if (_lastRowAlone) Run(_ids.AsSpan(0, rows), lastChunk ? logits : _chunkLogits, rows, _cache, Position, lastRowOnly: true);
+                if (every) RunPinned(_ids.AsSpan(0, rows), logits.Slice(start * VocabularySize, rows * VocabularySize), rows, lastRowOnly: false);
+                else if (_lastRowAlone) RunPinned(_ids.AsSpan(0, rows), lastChunk ? logits : _chunkLogits, rows, lastRowOnly: true);
                 else
                 {
                     Span<float> chunk = _chunkLogits.AsSpan(0, rows * VocabularySize);
-                    Run(_ids.AsSpan(0, rows), chunk, rows, _cache, Position, lastRowOnly: false);
+                    RunPinned(_ids.AsSpan(0, rows), chunk, rows, lastRowOnly: false);
                     if (lastChunk) chunk.Slice((rows - 1) * VocabularySize).CopyTo(logits);
                 }
                 Position += rows;
@@ -105,7 +115,7 @@ public abstract class DecoderSession
             if (logits.Length != VocabularySize) throw new ArgumentException($"Expected {VocabularySize} logits, got {logits.Length}.", nameof(logits));
             if (Position >= MaxTokens) throw new ArgumentException($"The session is full ({MaxTokens} positions); Reset it or create a larger one.", nameof(token));
             _ids[0] = token;
-            Run(_ids.AsSpan(0, 1), logits, 1, _cache, Position, lastRowOnly: true);
+            RunPinned(_ids.AsSpan(0, 1), logits, 1, lastRowOnly: true);
             Position++;
         }
     }
@@ -148,11 +158,27 @@ public abstract class DecoderSession
         }
     }
 
+    /// <summary>Stops the session's worker threads, if it has any (<c>maxDegreeOfParallelism</c> above 1); the session cannot run after.</summary>
+    public void Dispose()
+    {
+        lock (_gate) _workers?.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
     /// <summary>
     /// Runs the compiled model over <paramref name="rows"/> tokens at positions <c>position…</c>, writing each one's logits,
-    /// or with <paramref name="lastRowOnly"/> (only when the session was created with <c>lastRowAlone</c>) the last one's.
+    /// or with <paramref name="lastRowOnly"/> (only when the session was created with <c>lastRowAlone</c>) the last one's;
+    /// <paramref name="workers"/>, when not null, share the large matrix products (the spans are pinned for the call).
     /// </summary>
-    protected abstract void Run(ReadOnlySpan<float> ids, Span<float> logits, int rows, KvCache cache, int position, bool lastRowOnly);
+    protected abstract void Run(ReadOnlySpan<float> ids, Span<float> logits, int rows, KvCache cache, int position, bool lastRowOnly, KernelWorkers? workers);
+
+    /// <summary><see cref="Run"/> with both spans pinned: worker threads write the logits through a pointer.</summary>
+    private unsafe void RunPinned(ReadOnlySpan<float> ids, Span<float> logits, int rows, bool lastRowOnly)
+    {
+        fixed (float* pinnedIds = ids)
+        fixed (float* pinnedLogits = logits)
+            Run(ids, logits, rows, _cache, Position, lastRowOnly, _workers);
+    }
 
     private void CheckToken(int token, string parameter)
     {

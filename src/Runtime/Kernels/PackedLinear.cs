@@ -82,6 +82,59 @@ public static class PackedLinear
             SingleRow<TEpilogue>(ref Unsafe.Add(ref a, r * lda), ref packedWeights, ref paddedBias, k, n, ref Unsafe.Add(ref c, r * ldc));
     }
 
+    /// <summary>Smallest weight matrix (k × n) whose product <see cref="Run{TEpilogue}(ref float, nint, nint, ref float, ref float, nint, nint, ref float, nint, KernelWorkers?)"/> shares among workers.</summary>
+    public const long ParallelWeights = 4096;
+
+    /// <summary>
+    /// <see cref="Run{TEpilogue}(ref float, nint, nint, ref float, ref float, nint, nint, ref float, nint)"/> with the
+    /// panels split among <paramref name="workers"/> (a decode step's matrix-vector product is bound by streaming the
+    /// weights, and each core streams its share): contiguous runs of panels, each output computed by one thread in the
+    /// same order as on one, so the result is bit-identical. Every buffer must be pinned (the generated code's arena and
+    /// weights are; a decoder session pins its spans for the call).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void Run<TEpilogue>(ref float a, nint lda, nint rows, ref float packedWeights, ref float paddedBias,
+        nint k, nint n, ref float c, nint ldc, KernelWorkers? workers)
+        where TEpilogue : struct, IUnaryOperator
+    {
+        nint panels = (n + P - 1) / P;
+        if (workers is null || (long)k * n < ParallelWeights || panels < 2 * workers.Parts)
+        {
+            Run<TEpilogue>(ref a, lda, rows, ref packedWeights, ref paddedBias, k, n, ref c, ldc);
+            return;
+        }
+        LinearJob<TEpilogue> job = LinearJob<TEpilogue>.Instance ??= new LinearJob<TEpilogue>();
+        job.Set((float*)Unsafe.AsPointer(ref a), lda, rows, (float*)Unsafe.AsPointer(ref packedWeights), (float*)Unsafe.AsPointer(ref paddedBias),
+            k, n, (float*)Unsafe.AsPointer(ref c), ldc);
+        workers.Run(job);
+    }
+
+    /// <summary>One product shared among workers: part <c>i</c> of <c>parts</c> computes a contiguous run of panels.</summary>
+    private sealed unsafe class LinearJob<TEpilogue> : KernelWorkers.IJob where TEpilogue : struct, IUnaryOperator
+    {
+        [ThreadStatic] internal static LinearJob<TEpilogue>? Instance;
+        private float* _a, _w, _bias, _c;
+        private nint _lda, _rows, _k, _n, _ldc;
+
+        public void Set(float* a, nint lda, nint rows, float* w, float* bias, nint k, nint n, float* c, nint ldc)
+        {
+            _a = a;
+            _w = w;
+            _bias = bias;
+            _c = c;
+            (_lda, _rows, _k, _n, _ldc) = (lda, rows, k, n, ldc);
+        }
+
+        public void RunPart(int part, int parts)
+        {
+            nint panels = (_n + P - 1) / P, share = (panels + parts - 1) / parts;
+            nint first = part * share, last = Math.Min(panels, first + share);
+            if (first >= last) return;
+            Run<TEpilogue>(ref *_a, _lda, _rows, ref *(_w + first * _k * P), ref *(_bias + first * P), _k, Math.Min(_n, last * P) - first * P,
+                ref *(_c + first * P), _ldc);
+        }
+    }
+
     /// <summary>
     /// One row against every panel. Every output is still summed in the same order as in the multi-row tiles
     /// (bias, then k = 0, 1, 2, … with one FMA each), so a sample's result does not depend on the batch it is in.

@@ -151,8 +151,11 @@ partial class TinyLlama
     /// each gives the logits (96 per token) of what comes next.
     /// </summary>
     /// <exception cref="global::System.ArgumentOutOfRangeException"><paramref name="maxTokens"/> is not positive, or the cache would not fit in memory.</exception>
+    /// <param name="maxTokens">Positions the cache holds.</param>
+    /// <param name="maxDegreeOfParallelism">Threads that share each large matrix product: 1 (the default) stays on the calling thread; -1 uses every core (the session then starts workers: dispose it).</param>
     [global::System.CodeDom.Compiler.GeneratedCode("ModelCompiler", "0.1.0")]
-    public static global::ModelCompiler.DecoderSession CreateSession(int maxTokens = DefaultMaxTokens) => new CompiledSession(maxTokens);
+    public static global::ModelCompiler.DecoderSession CreateSession(int maxTokens = DefaultMaxTokens, int maxDegreeOfParallelism = 1) =>
+        new CompiledSession(maxTokens, maxDegreeOfParallelism);
 
     // Key/value values per position of each CachedAttention, in order: the cache's slots.
     private static readonly int[] s_cacheWidths = { 32, 32 };
@@ -160,13 +163,13 @@ partial class TinyLlama
     /// <summary>Runs the compiled kernels over a chunk of tokens at the session's positions.</summary>
     private sealed class CompiledSession : global::ModelCompiler.DecoderSession
     {
-        public CompiledSession(int maxTokens)
-            : base(maxTokens, OutputLength, TinyLlama.VocabularySize, ChunkRows, s_cacheWidths, lastRowAlone: true)
+        public CompiledSession(int maxTokens, int maxDegreeOfParallelism)
+            : base(maxTokens, OutputLength, TinyLlama.VocabularySize, ChunkRows, s_cacheWidths, lastRowAlone: true, maxDegreeOfParallelism)
         {
         }
 
-        protected override void Run(global::System.ReadOnlySpan<float> ids, global::System.Span<float> logits, int rows, global::ModelCompiler.Kernels.KvCache cache, int position, bool lastRowOnly) =>
-            RunRows(ids, logits, rows, CompiledWeights.Buffer, cache, position, lastRowOnly);
+        protected override void Run(global::System.ReadOnlySpan<float> ids, global::System.Span<float> logits, int rows, global::ModelCompiler.Kernels.KvCache cache, int position, bool lastRowOnly, global::ModelCompiler.Kernels.KernelWorkers? workers) =>
+            RunRows(ids, logits, rows, CompiledWeights.Buffer, cache, position, lastRowOnly, workers);
     }
 
     /// <summary>
@@ -215,7 +218,7 @@ partial class TinyLlama
     private static void RunRows(
         global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows,
         global::ModelCompiler.Kernels.AlignedBuffer? weights, global::ModelCompiler.Kernels.KvCache cache, int position,
-        bool lastRowOnly)
+        bool lastRowOnly, global::ModelCompiler.Kernels.KernelWorkers? workers)
     {
         ref float x = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input);
         ref float y = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output);
@@ -240,7 +243,7 @@ partial class TinyLlama
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), lda: 64, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 6208),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 10304), k: 64, n: 64,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ldc: 64);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ldc: 64, workers: workers);
 
         // K3: Rotary position embeddings on 4 heads of 16, θ = 10000, at each token's position
         //     TinyLlama.cs(25): Rotary(HeadSize)
@@ -255,7 +258,7 @@ partial class TinyLlama
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), lda: 64, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 10368),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 12416), k: 64, n: 32,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ldc: 32);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ldc: 32, workers: workers);
 
         // K5: Rotary position embeddings on 2 heads of 16, θ = 10000, at each token's position
         //     TinyLlama.cs(26): Rotary(HeadSize)
@@ -270,7 +273,7 @@ partial class TinyLlama
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), lda: 64, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 12448),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 12416), k: 64, n: 32,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ldc: 32);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ldc: 32, workers: workers);
 
         // K7: CachedAttention: 4 heads of 16 over 2 key/value heads, causal over the cache, softmax(q·kᵀ/√e)·v
         //     TinyLlama.cs(28): CachedAttention(k, v, Heads, KvHeads)
@@ -287,7 +290,7 @@ partial class TinyLlama
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), lda: 64, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 14496),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 10304), k: 64, n: 64,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ldc: 64);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ldc: 64, workers: workers);
 
         // K9: Add: [1, 64] + [1, 64] → [1, 64]
         //     TinyLlama.cs(28): x + q.CachedAttention(k, v, Heads, KvHeads).Linear($"{layer}.self_attn.o_proj")
@@ -310,7 +313,7 @@ partial class TinyLlama
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), lda: 64, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 18656),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 28896), k: 64, n: 160, c: ref arena,
-            ldc: 160);
+            ldc: 160, workers: workers);
 
         // K12: Linear "model.layers.0.mlp.up_proj": [1, 64] → [1, 160]
         //     TinyLlama.cs(30): Linear($"{layer}.mlp.up_proj")
@@ -318,7 +321,7 @@ partial class TinyLlama
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), lda: 64, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 29056),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 28896), k: 64, n: 160,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), ldc: 160);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), ldc: 160, workers: workers);
 
         // K13: Mul: [1, 160] × [1, 160] → [1, 160]
         //     TinyLlama.cs(30): h.Linear($"{layer}.mlp.gate_proj").Silu() * h.Linear($"{layer}.mlp.up_proj")
@@ -333,7 +336,7 @@ partial class TinyLlama
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), lda: 160, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 39296),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 10304), k: 160, n: 64, c: ref arena,
-            ldc: 64);
+            ldc: 64, workers: workers);
 
         // K15: Add: [1, 64] + [1, 64] → [1, 64]
         //     TinyLlama.cs(30): x + (h.Linear($"{layer}.mlp.gate_proj").Silu() * h.Linear($"{layer}.mlp.up_proj")).Linear($"{layer}.mlp.down_proj")
@@ -355,7 +358,7 @@ partial class TinyLlama
             a: ref arena, lda: 64, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 49600),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 10304), k: 64, n: 64,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ldc: 64);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ldc: 64, workers: workers);
 
         // K18: Rotary position embeddings on 4 heads of 16, θ = 10000, at each token's position
         //     TinyLlama.cs(25): Rotary(HeadSize)
@@ -370,7 +373,7 @@ partial class TinyLlama
             a: ref arena, lda: 64, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 53696),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 12416), k: 64, n: 32,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ldc: 32);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ldc: 32, workers: workers);
 
         // K20: Rotary position embeddings on 2 heads of 16, θ = 10000, at each token's position
         //     TinyLlama.cs(26): Rotary(HeadSize)
@@ -385,7 +388,7 @@ partial class TinyLlama
             a: ref arena, lda: 64, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 55744),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 12416), k: 64, n: 32,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ldc: 32);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ldc: 32, workers: workers);
 
         // K22: CachedAttention: 4 heads of 16 over 2 key/value heads, causal over the cache, softmax(q·kᵀ/√e)·v
         //     TinyLlama.cs(28): CachedAttention(k, v, Heads, KvHeads)
@@ -406,7 +409,8 @@ partial class TinyLlama
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 64), lda: 64, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 57792),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 10304), k: 64, n: 64,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192 + skip * 64), ldc: 64);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192 + skip * 64), ldc: 64,
+            workers: workers);
 
         // K24: Add: [1, 64] + [1, 64] → [1, 64]
         //     TinyLlama.cs(28): x + q.CachedAttention(k, v, Heads, KvHeads).Linear($"{layer}.self_attn.o_proj")
@@ -430,7 +434,7 @@ partial class TinyLlama
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480 + skip * 64), lda: 64, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 61952),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 28896), k: 64, n: 160,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 160), ldc: 160);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 160), ldc: 160, workers: workers);
 
         // K27: Linear "model.layers.1.mlp.up_proj": [1, 64] → [1, 160]
         //     TinyLlama.cs(30): Linear($"{layer}.mlp.up_proj")
@@ -438,7 +442,8 @@ partial class TinyLlama
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480 + skip * 64), lda: 64, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 72192),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 28896), k: 64, n: 160,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240 + skip * 160), ldc: 160);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240 + skip * 160), ldc: 160,
+            workers: workers);
 
         // K28: Mul: [1, 160] × [1, 160] → [1, 160]
         //     TinyLlama.cs(30): h.Linear($"{layer}.mlp.gate_proj").Silu() * h.Linear($"{layer}.mlp.up_proj")
@@ -454,7 +459,7 @@ partial class TinyLlama
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480 + skip * 160), lda: 160, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 82432),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 10304), k: 160, n: 64,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 64), ldc: 64);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 64), ldc: 64, workers: workers);
 
         // K30: Add: [1, 64] + [1, 64] → [1, 64]
         //     TinyLlama.cs(30): x + (h.Linear($"{layer}.mlp.gate_proj").Silu() * h.Linear($"{layer}.mlp.up_proj")).Linear($"{layer}.mlp.down_proj")
@@ -477,7 +482,7 @@ partial class TinyLlama
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 64), lda: 64, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 92736),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 98880), k: 64, n: 96, c: ref y,
-            ldc: 96);
+            ldc: 96, workers: workers);
     }
 
     /// <summary>Epilogue of K11: Silu.</summary>
