@@ -8,13 +8,37 @@ using ModelCompiler.Benchmarks;
 // dotnet run --project benchmarks/ModelCompiler.Benchmarks -c Release -- --filter '*Digits*'
 // dotnet run --project benchmarks/ModelCompiler.Benchmarks -c Release -- quick    (a rough Stopwatch check while developing;
 //                                                                                   numbers to report come from BenchmarkDotNet)
-#if LLAMA125M
-if (args.Length == 1 && args[0] == "llama-prefill")
+if (args.Length == 1 && args[0] == "gemv")
 {
-    // A loop of float32 128-token prefills, for a profiler (perf record …).
-    var b = new LlamaBenchmark { Weights = "Float32" };
+    // Matrix-vector products of a decode step's shape (2048 × 768), float32 and int4 kept at 4 bits: µs per call.
+    const int k = 768, n = 2048;
+    var random = new Random(1);
+    float[] weight = new float[n * k];
+    for (int i = 0; i < weight.Length; i++) weight[i] = (float)random.NextDouble() - 0.5f;
+    var packed = new ModelCompiler.Kernels.AlignedBuffer(ModelCompiler.Kernels.PanelLayout.PackedLength(n, k));
+    var temp = new float[packed.Length];
+    ModelCompiler.Kernels.PanelLayout.Pack(weight, n, k, temp, 0);
+    temp.CopyTo(packed.Span);
+    var int4 = new ModelCompiler.Kernels.AlignedBuffer(ModelCompiler.Kernels.Int4PanelLayout.Floats(n, k));
+    temp = new float[int4.Length];
+    ModelCompiler.Kernels.Int4PanelLayout.Pack(weight, n, k, temp);
+    temp.CopyTo(int4.Span);
+    var bias = new ModelCompiler.Kernels.AlignedBuffer(n);
+    var x = new ModelCompiler.Kernels.AlignedBuffer(k);
+    var y = new ModelCompiler.Kernels.AlignedBuffer(n);
+    Console.WriteLine($"float32: {Median(() => ModelCompiler.Kernels.PackedLinear.Run<ModelCompiler.Kernels.IdentityOperator>(ref x.Start, k, 1, ref packed.Start, ref bias.Start, k, n, ref y.Start, n)):F1} µs (6.3 MB)");
+    Console.WriteLine($"int4: {Median(() => ModelCompiler.Kernels.Int4Linear.Run<ModelCompiler.Kernels.IdentityOperator>(ref x.Start, k, 1, ref int4.Start, ref bias.Start, k, n, ref y.Start, n)):F1} µs ({int4.Length * 4 / 1e6:F1} MB)");
+    return;
+}
+#if LLAMA125M
+if (args.Length == 3 && args[0] == "llama-profile")
+{
+    // A loop for a profiler (perf record …): llama-profile Float32|Int8|Int4 decode|prefill
+    var b = new LlamaBenchmark { Weights = args[1] };
     b.GlobalSetup();
-    for (int i = 0; i < 30; i++) b.Prefill128();
+    for (int i = 0; i < (args[2] == "decode" ? 1500 : 30); i++)
+        if (args[2] == "decode") b.Decode();
+        else b.Prefill128();
     return;
 }
 if (args.Length == 1 && args[0] == "llama")

@@ -118,6 +118,46 @@ public sealed class DecoderKernelTests
         Assert.Contains(shared.Span.ToArray(), v => v > 0);
     }
 
+    [Theory]
+    [InlineData(1, 64, 32, 1)]
+    [InlineData(1, 70, 40, 2)]    // a partial block of inputs and a partial panel of outputs, shared by two threads
+    [InlineData(1, 64, 48, 2)]    // three panels: a pair on one thread, one alone on the other
+    [InlineData(2, 768, 200, 1)]
+    [InlineData(3, 70, 40, 1)]    // past the matrix-vector rows: panels expanded and run through the float32 tiles
+    [InlineData(64, 96, 129, 2)]
+    public void Int4_kept_at_four_bits_matches_the_expanded_float32_panels(int rows, int k, int n, int threads)
+    {
+        float[] a = Numerics.Random(rows * k, 10), weight = Numerics.Random(n * k, 11), bias = Numerics.Random(n, 12);
+        var expanded = new AlignedBuffer(PanelLayout.PackedLength(n, k));
+        var expandedArray = new float[expanded.Length];
+        PanelLayout.Pack(Int4Quantization.RoundTrip(weight, n, k), n, k, expandedArray, 0);
+        expandedArray.CopyTo(expanded.Span);
+        var packed = new AlignedBuffer(Int4PanelLayout.Floats(n, k));
+        var packedArray = new float[packed.Length];
+        Int4PanelLayout.Pack(weight, n, k, packedArray);
+        packedArray.CopyTo(packed.Span);
+        var paddedBias = new AlignedBuffer(PanelLayout.PaddedBiasLength(n));
+        bias.CopyTo(paddedBias.Span);
+        var input = new AlignedBuffer(a.Length);
+        a.CopyTo(input.Span);
+        var expected = new AlignedBuffer(rows * n);
+        var actual = new AlignedBuffer(rows * n);
+        using var workers = threads > 1 ? new KernelWorkers(threads) : null;
+
+        PackedLinear.Run<IdentityOperator>(ref input.Start, k, rows, ref expanded.Start, ref paddedBias.Start, k, n, ref expected.Start, n);
+        Int4Linear.Run<IdentityOperator>(ref input.Start, k, rows, ref packed.Start, ref paddedBias.Start, k, n, ref actual.Start, n, workers);
+
+        if (rows > Int4Linear.VectorRows) Assert.Equal(expected.Span.ToArray(), actual.Span.ToArray()); // the expanded panel through the same tiles
+        else Assert.InRange(Numerics.RelativeError(actual.Span, expected.Span), 0, Numerics.Tolerance); // block sums, then the scale
+        if (threads > 1)
+        {
+            var alone = new AlignedBuffer(rows * n);
+            Int4Linear.Run<IdentityOperator>(ref input.Start, k, rows, ref packed.Start, ref paddedBias.Start, k, n, ref alone.Start, n);
+            Assert.Equal(alone.Span.ToArray(), actual.Span.ToArray());
+        }
+        Assert.Equal((long)n * k * 5 / 8, (long)Int4PanelLayout.Floats(n, k) * 4, (double)n * 64); // 5 bits a weight, give or take the padding
+    }
+
     [Fact]
     public void Greedy_and_top_k_of_one_pick_the_first_largest_logit()
     {

@@ -57,6 +57,7 @@ internal static class WeightsEmitter
         WeightLayoutKind.WeightScales => $"{blob.Tensor}: int8 scale per output, padded to {blob.Floats}",
         WeightLayoutKind.ColumnSums => $"{blob.Tensor}: Σ of each output's int8 codes (int32), padded to {blob.Floats}",
         WeightLayoutKind.Int4Linear => $"{blob.Tensor} [{blob.N}, {blob.K}] as int4, 32 weights per fp16 scale, unpacked into 16-output panels at start-up",
+        WeightLayoutKind.Int4Panels => $"{blob.Tensor} [{blob.N}, {blob.K}] as int4 in {PanelLayout.PanelCount(blob.N)} panels of 16 outputs, 32 weights per scale, kept at 4 bits",
         WeightLayoutKind.BatchNormScale => $"{blob.Norm}: weight / √(running_var + eps)",
         WeightLayoutKind.BatchNormShift => $"{blob.Norm}: bias − running_mean · scale",
         WeightLayoutKind.WinogradFilters => $"{blob.Tensor} [{blob.N}, {blob.K}, 3, 3] in the Winograd domain, G g Gᵀ: 16 matrices [{blob.N}, {blob.K}]",

@@ -27,7 +27,15 @@ internal abstract record KernelOp
 }
 
 /// <summary>How a Linear layer's weights are stored.</summary>
-internal enum LinearWeights { Float32, Int8, Int4 }
+internal enum LinearWeights
+{
+    Float32,
+    Int8,
+    /// <summary>int4, expanded into float32 panels at start-up (smaller assemblies; the model computes in float32).</summary>
+    Int4,
+    /// <summary>int4 kept at 4 bits in the weights buffer and dequantized in registers (Int4PanelLayout, Kernels.Int4Linear): a decoder's, whose decode step is bound by weight bytes.</summary>
+    Int4Packed,
+}
 
 /// <summary>
 /// <c>y = x · Wᵀ + b</c> over rows of <see cref="K"/> inputs, <see cref="N"/> outputs: float32 and int4 weights packed in

@@ -105,6 +105,8 @@ internal static class LinearOps
         string weight = context.Root.Weight.Name;
         bool quantized = IsQuantized(context.Model, context.Root);
         bool int4 = IsInt4(context.Model, context.Root);
+        // A decoder reads every weight once per token: its int4 weights stay at 4 bits (Kernels.Int4Linear).
+        bool int4Packed = int4 && context.Graph.Nodes.Any(n => DecoderOps.IsDecoderOp(n.Kind));
         int padded = QuantizedPanelLayout.PanelCount(n) * QuantizedPanelLayout.PanelWidth;
         // Float32: weights packed in 16-column panels. Int8: codes packed for the dot-product instructions,
         // one scale and one column sum per output. Then the bias, padded to whole panels.
@@ -113,13 +115,14 @@ internal static class LinearOps
         float epsilon = context.Root.FoldedEpsilon;
         int weightOffset = quantized
             ? context.Blob(WeightLayoutKind.QuantizedLinear, weight, (QuantizedPanelLayout.PackedBytes(n, k) + 3) / 4, n, k, null, 0).Offset
+            : int4Packed ? context.Blob(WeightLayoutKind.Int4Panels, weight, Int4PanelLayout.Floats(n, k), n, k, null, 0).Offset
             : context.Blob(int4 ? WeightLayoutKind.Int4Linear : WeightLayoutKind.PackedLinear, weight, PanelLayout.PackedLength(n, k), n, k, norm, epsilon).Offset;
         int scalesOffset = quantized ? context.Blob(WeightLayoutKind.WeightScales, weight, padded, n, k, null, 0).Offset : 0;
         int sumsOffset = quantized ? context.Blob(WeightLayoutKind.ColumnSums, weight, padded, n, k, null, 0).Offset : 0;
         WeightBlob bias = context.Blob(WeightLayoutKind.PaddedBias, context.Root.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, epsilon);
-        string title = $"Linear{(quantized ? " (int8)" : int4 ? " (int4 weights)" : "")} \"{context.Root.Source.Name}\": {Node.Format(context.Input.Shape)} → {Node.Format(context.Root.Shape)}"
+        string title = $"Linear{(quantized ? " (int8)" : int4Packed ? " (int4 weights, dequantized in registers)" : int4 ? " (int4 weights)" : "")} \"{context.Root.Source.Name}\": {Node.Format(context.Input.Shape)} → {Node.Format(context.Root.Shape)}"
             + (context.Root.Bias is null ? "" : ", + bias") + (norm is null ? "" : $", BatchNorm \"{norm}\" folded in") + context.After;
-        var linear = new LinearOp(rowsPerSample, k, n, quantized ? LinearWeights.Int8 : int4 ? LinearWeights.Int4 : LinearWeights.Float32, weightOffset, bias.Offset)
+        var linear = new LinearOp(rowsPerSample, k, n, quantized ? LinearWeights.Int8 : int4Packed ? LinearWeights.Int4Packed : int4 ? LinearWeights.Int4 : LinearWeights.Float32, weightOffset, bias.Offset)
         {
             ScalesOffset = scalesOffset,
             SumsOffset = sumsOffset,

@@ -36,6 +36,8 @@ enum WeightLayoutKind
     /// row-major <c>[n, k]</c> matrices, one per position of the 4×4 transform.
     /// </summary>
     WinogradFilters,
+    /// <summary>int4 weights kept at 4 bits in 16-output panels (<see cref="Int4PanelLayout"/>), dequantized in registers: a decoder's.</summary>
+    Int4Panels,
 }
 
 internal static class WeightLayout
@@ -80,6 +82,9 @@ internal static class WeightLayout
             }
             case WeightLayoutKind.Int4Linear:
                 PanelLayout.Pack(Int4Quantization.RoundTrip(values, n, k), n, k, result, 0);
+                break;
+            case WeightLayoutKind.Int4Panels:
+                Int4PanelLayout.Pack(values, n, k, result);
                 break;
             case WeightLayoutKind.QuantizedLinear:
             {
