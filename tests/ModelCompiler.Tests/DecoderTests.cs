@@ -124,14 +124,23 @@ public sealed class DecoderTests
         Assert.InRange(Numerics.RelativeError(int4, expected), 0, 0.25); // round-to-nearest int4 (groups of 32): 0.154 here
     }
 
-    [Fact]
-    public void A_session_on_two_threads_gives_the_same_logits_bit_for_bit()
+    [Theory]
+    [InlineData("Float32")]
+    [InlineData("Int8")]
+    [InlineData("Int4")]
+    public void A_session_on_two_threads_gives_the_same_logits_bit_for_bit(string weights)
     {
+        Func<int, int, DecoderSession> create = weights switch
+        {
+            "Int8" => (n, t) => TinyLlamaInt8.CreateSession(n, t),
+            "Int4" => (n, t) => TinyLlamaInt4.CreateSession(n, t),
+            _ => (n, t) => TinyLlama.CreateSession(n, t),
+        };
         int[] tokens = Enumerable.Range(0, 90).Select(i => (i * 41 + 2) % Vocabulary).ToArray();
         var alone = new float[tokens.Length * Vocabulary];
         var shared = new float[tokens.Length * Vocabulary];
-        DecoderSession one = TinyLlama.CreateSession(100);
-        using DecoderSession two = TinyLlama.CreateSession(100, maxDegreeOfParallelism: 2);
+        DecoderSession one = create(100, 1);
+        using DecoderSession two = create(100, 2);
 
         one.Prefill(tokens.AsSpan(0, 70), alone.AsSpan(0, 70 * Vocabulary));
         two.Prefill(tokens.AsSpan(0, 70), shared.AsSpan(0, 70 * Vocabulary));
@@ -143,7 +152,9 @@ public sealed class DecoderTests
 
         Assert.Equal(2, two.DegreeOfParallelism);
         Assert.Equal(alone, shared);
-        Assert.Equal("maxDegreeOfParallelism", Assert.Throws<ArgumentOutOfRangeException>(() => TinyLlama.CreateSession(8, maxDegreeOfParallelism: 0)).ParamName);
+        Assert.Equal("maxDegreeOfParallelism", Assert.Throws<ArgumentOutOfRangeException>(() => create(8, 0)).ParamName);
+        two.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => two.Decode(1, new float[Vocabulary]));
     }
 
     [Theory]

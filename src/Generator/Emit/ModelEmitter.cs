@@ -544,7 +544,7 @@ internal static partial class ModelEmitter
             return $"{K}QuantizedLinear.Run<{OperatorName(k)}>(a: ref {a}, lda: {l.K}, rows: {rows}, packedWeights: ref {Unsafe}.As<float, sbyte>(ref {WeightRef(l.WeightOffset)}), "
                 + $"weightScales: ref {WeightRef(l.ScalesOffset)}, paddedBias: ref {WeightRef(l.BiasOffset)}, columnSums: ref {Unsafe}.As<float, int>(ref {WeightRef(l.SumsOffset)}), k: {l.K}, n: {l.N}, "
                 + $"c: ref {output}, ldc: {l.N}, scratch: ref {Unsafe}.As<float, byte>(ref {scratch})"
-                + (l.StaticRange >= 0 ? $", staticRange: {Float(l.StaticRange)}" : "") + ");";
+                + (l.StaticRange >= 0 ? $", staticRange: {Float(l.StaticRange)}" : "") + (shared ? ", workers: workers);" : ");");
         return $"{K}{(l.Weights == LinearWeights.Int4Packed ? "Int4Linear" : "PackedLinear")}.Run<{OperatorName(k)}>(a: ref {a}, lda: {l.K}, rows: {rows}, packedWeights: ref {WeightRef(l.WeightOffset)}, "
             + $"paddedBias: ref {WeightRef(l.BiasOffset)}, k: {l.K}, n: {l.N}, c: ref {output}, ldc: {l.N}" + (shared ? ", workers: workers);" : ");");
     }

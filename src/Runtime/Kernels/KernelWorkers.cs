@@ -18,7 +18,7 @@ public sealed class KernelWorkers : IDisposable
 {
     private const int SpinRounds = 4000;
     private readonly Thread[] _threads;
-    private readonly SemaphoreSlim _wake = new(0);
+    private readonly object _gate = new();
     private IJob? _job;
     private int _generation;
     private int _nextPart;
@@ -56,9 +56,10 @@ public sealed class KernelWorkers : IDisposable
         _job = job;
         _nextPart = 0;
         Volatile.Write(ref _pending, _threads.Length);
-        Interlocked.Increment(ref _generation); // publishes the job; a worker that went to sleep before this is woken below
-        int sleepers = Volatile.Read(ref _sleepers);
-        if (sleepers > 0) _wake.Release(sleepers);
+        Interlocked.Increment(ref _generation); // publishes the job to the spinning workers
+        // A sleeping worker checked the generation under the lock before it waited, so it is woken here (never missed).
+        lock (_gate)
+            if (_sleepers > 0) Monitor.PulseAll(_gate);
         Exception? failure = null;
         try
         {
@@ -88,9 +89,12 @@ public sealed class KernelWorkers : IDisposable
                     Thread.SpinWait(20);
                     continue;
                 }
-                Interlocked.Increment(ref _sleepers);
-                if (Volatile.Read(ref _generation) == seen && !_disposed) _wake.Wait();
-                Interlocked.Decrement(ref _sleepers);
+                lock (_gate)
+                {
+                    _sleepers++;
+                    while (Volatile.Read(ref _generation) == seen && !_disposed) Monitor.Wait(_gate);
+                    _sleepers--;
+                }
                 rounds = 0;
             }
             seen = Volatile.Read(ref _generation);
@@ -117,6 +121,6 @@ public sealed class KernelWorkers : IDisposable
         if (_disposed) return;
         _disposed = true;
         Interlocked.Increment(ref _generation);
-        _wake.Release(_threads.Length);
+        lock (_gate) Monitor.PulseAll(_gate);
     }
 }

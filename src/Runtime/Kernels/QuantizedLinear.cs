@@ -76,16 +76,69 @@ public static class QuantizedLinear
     /// Int8Static: the calibrated largest input magnitude, used for every row instead of the row's own (values
     /// beyond it saturate); negative for dynamic, per-row ranges.
     /// </param>
+    /// <param name="workers">Threads to share the product with, by panels (a decoder session's; every buffer pinned): each
+    /// quantizes the rows itself, the same way, so the result is bit-identical to one thread.</param>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void Run<TEpilogue>(ref float a, nint lda, nint rows, ref sbyte packedWeights, ref float weightScales,
-        ref float paddedBias, ref int columnSums, nint k, nint n, ref float c, nint ldc, ref byte scratch, float staticRange = -1f)
+    public static unsafe void Run<TEpilogue>(ref float a, nint lda, nint rows, ref sbyte packedWeights, ref float weightScales,
+        ref float paddedBias, ref int columnSums, nint k, nint n, ref float c, nint ldc, ref byte scratch, float staticRange = -1f, KernelWorkers? workers = null)
+        where TEpilogue : struct, IUnaryOperator
+    {
+        nint panels = (n + P - 1) / P;
+        if (workers is null || (long)k * n < PackedLinear.ParallelWeights || panels < 2 * workers.Parts)
+        {
+            Panels<TEpilogue>(ref a, lda, rows, ref packedWeights, ref weightScales, ref paddedBias, ref columnSums, k, n, ref c, ldc, ref scratch, staticRange, 0, panels);
+            return;
+        }
+        Job<TEpilogue> job = Job<TEpilogue>.Instance ??= new Job<TEpilogue>();
+        job.Set((float*)Unsafe.AsPointer(ref a), lda, rows, (sbyte*)Unsafe.AsPointer(ref packedWeights), (float*)Unsafe.AsPointer(ref weightScales),
+            (float*)Unsafe.AsPointer(ref paddedBias), (int*)Unsafe.AsPointer(ref columnSums), k, n, (float*)Unsafe.AsPointer(ref c), ldc, staticRange);
+        workers.Run(job);
+    }
+
+    /// <summary>One product shared among workers: each part quantizes the rows into its own scratch and computes a contiguous run of panels.</summary>
+    private sealed unsafe class Job<TEpilogue> : KernelWorkers.IJob where TEpilogue : struct, IUnaryOperator
+    {
+        [ThreadStatic] internal static Job<TEpilogue>? Instance;
+        [ThreadStatic] private static AlignedBuffer? t_scratch;
+        private float* _a, _scales, _bias, _c;
+        private sbyte* _w;
+        private int* _sums;
+        private nint _lda, _rows, _k, _n, _ldc;
+        private float _range;
+
+        public void Set(float* a, nint lda, nint rows, sbyte* w, float* scales, float* bias, int* sums, nint k, nint n, float* c, nint ldc, float range)
+        {
+            _a = a;
+            _w = w;
+            _scales = scales;
+            _bias = bias;
+            _sums = sums;
+            _c = c;
+            (_lda, _rows, _k, _n, _ldc, _range) = (lda, rows, k, n, ldc, range);
+        }
+
+        public void RunPart(int part, int parts)
+        {
+            nint panels = (_n + P - 1) / P, share = (panels + parts - 1) / parts;
+            nint first = part * share, last = Math.Min(panels, first + share);
+            if (first >= last) return;
+            int bytes = QuantizedPanelLayout.ScratchBytes((int)_k);
+            AlignedBuffer scratch = t_scratch is { } held && held.Length * 4 >= bytes ? held : t_scratch = new AlignedBuffer((bytes + 3) / 4);
+            Panels<TEpilogue>(ref *_a, _lda, _rows, ref *_w, ref *_scales, ref *_bias, ref *_sums, _k, _n, ref *_c, _ldc,
+                ref Unsafe.As<float, byte>(ref scratch.Start), _range, first, last);
+        }
+    }
+
+    /// <summary>Panels <c>[first, last)</c> of the product, every row.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Panels<TEpilogue>(ref float a, nint lda, nint rows, ref sbyte packedWeights, ref float weightScales,
+        ref float paddedBias, ref int columnSums, nint k, nint n, ref float c, nint ldc, ref byte scratch, float staticRange, nint first, nint last)
         where TEpilogue : struct, IUnaryOperator
     {
         Path path = Select();
         Format format = path switch { Path.Vnni => Format.Byte, Path.Sdot or Path.Scalar => Format.SByte, _ => Format.Short };
         nint k4 = QuantizedPanelLayout.PaddedK((int)k);
         nint rowBytes = k4 * (format == Format.Short ? 2 : 1);
-        nint panels = (n + P - 1) / P;
         Span<float> rowScales = stackalloc float[TileRows];
         Span<int> sums = stackalloc int[TileRows * P];
 
@@ -95,7 +148,7 @@ public static class QuantizedLinear
             for (nint t = 0; t < tile; t++)
                 rowScales[(int)t] = QuantizeRow(ref Unsafe.Add(ref a, (r0 + t) * lda), k, k4, ref Unsafe.Add(ref scratch, t * rowBytes), format, staticRange);
 
-            for (nint p = 0; p < panels; p++)
+            for (nint p = first; p < last; p++)
             {
                 ref sbyte w = ref Unsafe.Add(ref packedWeights, p * P * k4);
                 ref int s = ref MemoryMarshal.GetReference(sums);
