@@ -218,27 +218,12 @@ public static class Int4Linear
         for (int j = 0; j < cols; j++) Unsafe.Add(ref destination, j) = j < 8 ? lo.GetElement(j) : hi.GetElement(j - 8);
     }
 
-    /// <summary>One product shared among workers: part <c>i</c> of <c>parts</c> computes a contiguous run of panels.</summary>
-    private sealed unsafe class Job<TEpilogue> : KernelWorkers.IJob where TEpilogue : struct, IUnaryOperator
+    /// <summary>One product shared among workers by panels.</summary>
+    private sealed unsafe class Job<TEpilogue> : KernelWorkers.PanelJob where TEpilogue : struct, IUnaryOperator
     {
         [ThreadStatic] internal static Job<TEpilogue>? Instance;
-        private float* _a, _w, _bias, _c;
-        private nint _lda, _rows, _k, _n, _ldc;
 
-        public void Set(float* a, nint lda, nint rows, float* w, float* bias, nint k, nint n, float* c, nint ldc)
-        {
-            _a = a;
-            _w = w;
-            _bias = bias;
-            _c = c;
-            (_lda, _rows, _k, _n, _ldc) = (lda, rows, k, n, ldc);
-        }
-
-        public void RunPart(int part, int parts)
-        {
-            nint panels = (_n + P - 1) / P, share = (panels + parts - 1) / parts;
-            nint first = part * share, last = Math.Min(panels, first + share);
-            if (first < last) Panels<TEpilogue>(ref *_a, _lda, _rows, ref *_w, ref *_bias, _k, _n, ref *_c, _ldc, first, last);
-        }
+        protected override void RunPanels(nint first, nint last) =>
+            Panels<TEpilogue>(ref *A, Lda, Rows, ref *(float*)Weights, ref *Bias, K, N, ref *C, Ldc, first, last);
     }
 }

@@ -32,6 +32,36 @@ public sealed class KernelWorkers : IDisposable
         void RunPart(int part, int parts);
     }
 
+    /// <summary>
+    /// A matrix product over 16-output panels (float32, int8 or int4 weights), shared by contiguous runs of panels: each
+    /// output is computed by one thread, in the order one thread would. The kernel's buffers are pinned for the call.
+    /// </summary>
+    internal abstract unsafe class PanelJob : IJob
+    {
+        protected float* A, Bias, C;
+        protected void* Weights;
+        protected nint Lda, Rows, K, N, Ldc;
+
+        public void Set(float* a, nint lda, nint rows, void* weights, float* bias, nint k, nint n, float* c, nint ldc)
+        {
+            A = a;
+            Weights = weights;
+            Bias = bias;
+            C = c;
+            (Lda, Rows, K, N, Ldc) = (lda, rows, k, n, ldc);
+        }
+
+        public void RunPart(int part, int parts)
+        {
+            nint panels = (N + PanelLayout.PanelWidth - 1) / PanelLayout.PanelWidth, share = (panels + parts - 1) / parts;
+            nint first = part * share, last = Math.Min(panels, first + share);
+            if (first < last) RunPanels(first, last);
+        }
+
+        /// <summary>Panels <c>[first, last)</c>, every row.</summary>
+        protected abstract void RunPanels(nint first, nint last);
+    }
+
     /// <summary>Starts <paramref name="threads"/> − 1 workers: with the calling thread, <paramref name="threads"/> run each job.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is below 2.</exception>
     public KernelWorkers(int threads)

@@ -109,30 +109,14 @@ public static class PackedLinear
         workers.Run(job);
     }
 
-    /// <summary>One product shared among workers: part <c>i</c> of <c>parts</c> computes a contiguous run of panels.</summary>
-    private sealed unsafe class LinearJob<TEpilogue> : KernelWorkers.IJob where TEpilogue : struct, IUnaryOperator
+    /// <summary>One product shared among workers by panels.</summary>
+    private sealed unsafe class LinearJob<TEpilogue> : KernelWorkers.PanelJob where TEpilogue : struct, IUnaryOperator
     {
         [ThreadStatic] internal static LinearJob<TEpilogue>? Instance;
-        private float* _a, _w, _bias, _c;
-        private nint _lda, _rows, _k, _n, _ldc;
 
-        public void Set(float* a, nint lda, nint rows, float* w, float* bias, nint k, nint n, float* c, nint ldc)
-        {
-            _a = a;
-            _w = w;
-            _bias = bias;
-            _c = c;
-            (_lda, _rows, _k, _n, _ldc) = (lda, rows, k, n, ldc);
-        }
-
-        public void RunPart(int part, int parts)
-        {
-            nint panels = (_n + P - 1) / P, share = (panels + parts - 1) / parts;
-            nint first = part * share, last = Math.Min(panels, first + share);
-            if (first >= last) return;
-            Run<TEpilogue>(ref *_a, _lda, _rows, ref *(_w + first * _k * P), ref *(_bias + first * P), _k, Math.Min(_n, last * P) - first * P,
-                ref *(_c + first * P), _ldc);
-        }
+        protected override void RunPanels(nint first, nint last) =>
+            Run<TEpilogue>(ref *A, Lda, Rows, ref *((float*)Weights + first * K * P), ref *(Bias + first * P), K, Math.Min(N, last * P) - first * P,
+                ref *(C + first * P), Ldc);
     }
 
     /// <summary>

@@ -90,41 +90,33 @@ public static class QuantizedLinear
             return;
         }
         Job<TEpilogue> job = Job<TEpilogue>.Instance ??= new Job<TEpilogue>();
-        job.Set((float*)Unsafe.AsPointer(ref a), lda, rows, (sbyte*)Unsafe.AsPointer(ref packedWeights), (float*)Unsafe.AsPointer(ref weightScales),
-            (float*)Unsafe.AsPointer(ref paddedBias), (int*)Unsafe.AsPointer(ref columnSums), k, n, (float*)Unsafe.AsPointer(ref c), ldc, staticRange);
+        job.Set((float*)Unsafe.AsPointer(ref a), lda, rows, Unsafe.AsPointer(ref packedWeights), (float*)Unsafe.AsPointer(ref paddedBias), k, n,
+            (float*)Unsafe.AsPointer(ref c), ldc);
+        job.SetQuantized((float*)Unsafe.AsPointer(ref weightScales), (int*)Unsafe.AsPointer(ref columnSums), staticRange);
         workers.Run(job);
     }
 
-    /// <summary>One product shared among workers: each part quantizes the rows into its own scratch and computes a contiguous run of panels.</summary>
-    private sealed unsafe class Job<TEpilogue> : KernelWorkers.IJob where TEpilogue : struct, IUnaryOperator
+    /// <summary>One product shared among workers by panels: each part quantizes the rows into its own scratch, the same way.</summary>
+    private sealed unsafe class Job<TEpilogue> : KernelWorkers.PanelJob where TEpilogue : struct, IUnaryOperator
     {
         [ThreadStatic] internal static Job<TEpilogue>? Instance;
         [ThreadStatic] private static AlignedBuffer? t_scratch;
-        private float* _a, _scales, _bias, _c;
-        private sbyte* _w;
+        private float* _scales;
         private int* _sums;
-        private nint _lda, _rows, _k, _n, _ldc;
         private float _range;
 
-        public void Set(float* a, nint lda, nint rows, sbyte* w, float* scales, float* bias, int* sums, nint k, nint n, float* c, nint ldc, float range)
+        public void SetQuantized(float* scales, int* sums, float range)
         {
-            _a = a;
-            _w = w;
             _scales = scales;
-            _bias = bias;
             _sums = sums;
-            _c = c;
-            (_lda, _rows, _k, _n, _ldc, _range) = (lda, rows, k, n, ldc, range);
+            _range = range;
         }
 
-        public void RunPart(int part, int parts)
+        protected override void RunPanels(nint first, nint last)
         {
-            nint panels = (_n + P - 1) / P, share = (panels + parts - 1) / parts;
-            nint first = part * share, last = Math.Min(panels, first + share);
-            if (first >= last) return;
-            int bytes = QuantizedPanelLayout.ScratchBytes((int)_k);
+            int bytes = QuantizedPanelLayout.ScratchBytes((int)K);
             AlignedBuffer scratch = t_scratch is { } held && held.Length * 4 >= bytes ? held : t_scratch = new AlignedBuffer((bytes + 3) / 4);
-            Panels<TEpilogue>(ref *_a, _lda, _rows, ref *_w, ref *_scales, ref *_bias, ref *_sums, _k, _n, ref *_c, _ldc,
+            Panels<TEpilogue>(ref *A, Lda, Rows, ref *(sbyte*)Weights, ref *_scales, ref *Bias, ref *_sums, K, N, ref *C, Ldc,
                 ref Unsafe.As<float, byte>(ref scratch.Start), _range, first, last);
         }
     }
