@@ -93,5 +93,7 @@ public class VectorWidthTests
         Assert.Contains("ReluMlpInt8FromFile max_relative_error=0.000E+000", output);
         Assert.Contains("OddMlpFromFile max_relative_error=", output);
         Assert.Contains("DigitsInt8Static max_relative_error=", output);
+        foreach (string decoder in new[] { "TinyLlama", "TinyLlamaInt8", "TinyLlamaInt4" })
+            Assert.Contains(decoder + " session_max_relative_error=", output); // logits after every token, prefill and decode, against the eager sequence
     }
 }

@@ -43,7 +43,40 @@ ok &= Check("ReluMlpInt8FromFile", "relu_mlp", ReluMlpInt8FromFile.InputLength, 
 ok &= Check("OddMlpInt4", "odd_mlp", OddMlpInt4.InputLength, OddMlpInt4.OutputLength, OddMlpInt4.Predict, OddMlpInt4.PredictEager);
 ok &= Check("DigitsClassifierInt4", "digits", Digits.DigitsClassifierInt4.InputLength, Digits.DigitsClassifierInt4.OutputLength,
     Digits.DigitsClassifierInt4.Predict, Digits.DigitsClassifierInt4.PredictEager);
+// Decoders: a session's logits after every token (a prompt of 30, then 20 decode steps: cache lengths 1 to 50) against
+// the eager full sequence. The int8 route quantizes activations, so one ulp can move one code: 1e-4.
+ok &= CheckSession("TinyLlama", n => TinyLlama.CreateSession(n), (w, x, b) => TinyLlama.ForwardEager(w, x, b), 1e-5);
+ok &= CheckSession("TinyLlamaInt8", n => TinyLlamaInt8.CreateSession(n), (w, x, b) => TinyLlamaInt8.ForwardEager(w, x, b), 1e-4);
+ok &= CheckSession("TinyLlamaInt4", n => TinyLlamaInt4.CreateSession(n), (w, x, b) => TinyLlamaInt4.ForwardEager(w, x, b), 1e-5);
 return ok ? 0 : 1;
+
+bool CheckSession(string name, Func<int, DecoderSession> create, Func<IWeightSource, float[], int, Tensor> eager, double tolerance)
+{
+    SafeTensors weights = SafeTensors.Load(Path.Combine(models, "tiny_llama.safetensors"));
+    const int tokens = 50, prompt = 30;
+    var ids = new int[tokens];
+    var random = new Random(7);
+    for (int i = 0; i < tokens; i++) ids[i] = random.Next(TinyLlama.VocabularySize);
+    float[] want = eager(weights, Array.ConvertAll(ids, i => (float)i), tokens).ToArray();
+    int vocabulary = TinyLlama.OutputLength;
+    var got = new float[tokens * vocabulary];
+    DecoderSession session = create(tokens);
+    session.Prefill(ids.AsSpan(0, prompt), got.AsSpan(0, prompt * vocabulary));
+    for (int i = prompt; i < tokens; i++) session.Decode(ids[i], got.AsSpan(i * vocabulary, vocabulary));
+    double worst = 0;
+    for (int t = 0; t < tokens; t++)
+    {
+        double maxDiff = 0, maxRef = 0;
+        for (int j = t * vocabulary; j < (t + 1) * vocabulary; j++)
+        {
+            maxDiff = Math.Max(maxDiff, float.IsNaN(got[j]) ? double.PositiveInfinity : Math.Abs(got[j] - want[j]));
+            maxRef = Math.Max(maxRef, Math.Abs(want[j]));
+        }
+        worst = Math.Max(worst, maxDiff / Math.Max(maxRef, 1e-30));
+    }
+    Console.WriteLine($"{name} session_max_relative_error={worst:E3}");
+    return worst <= tolerance;
+}
 
 bool Check(string name, string file, int inLength, int outLength, Compiled compiled, Eager eager, double tolerance = 1e-5, bool tokens = false, bool heavy = false)
 {
