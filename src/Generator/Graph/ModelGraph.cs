@@ -17,6 +17,10 @@ internal sealed class ModelGraph
     /// <summary>The nodes the model returns, in order (one node may be returned twice).</summary>
     public int[] Outputs { get; }
 
+    /// <summary>Whether the model is a decoder (<see cref="Model.OpKinds.IsDecoder"/>): looked up once, asked per Linear.</summary>
+    public bool IsDecoder => _isDecoder ??= Nodes.Any(n => Model.OpKinds.IsDecoder(n.Kind));
+    private bool? _isDecoder;
+
     /// <summary>The first output.</summary>
     public int Output => Outputs[0];
     public Node OutputNode => Nodes[Output];

@@ -118,6 +118,9 @@ internal static class OpKinds
         or OpKind.Sin or OpKind.Cos or OpKind.Tan or OpKind.Sinh or OpKind.Cosh or OpKind.Asinh or OpKind.Acosh or OpKind.Atanh
         or OpKind.Asin or OpKind.Acos or OpKind.Atan or OpKind.ThresholdedRelu or OpKind.Shrink or OpKind.HardSwish;
 
+    /// <summary>Ops that make a model a decoder: they read a token's position or the key/value cache (Ops/DecoderOps).</summary>
+    public static bool IsDecoder(OpKind kind) => kind is OpKind.Rotary or OpKind.CachedAttention;
+
     /// <summary>Ops that only reinterpret their input (a new shape, or Dropout's identity at inference): no kernel, the same storage.</summary>
     public static bool IsView(OpKind kind) => kind is OpKind.Flatten or OpKind.Reshape or OpKind.Dropout or OpKind.Unsqueeze or OpKind.Squeeze;
 

@@ -26,9 +26,6 @@ internal static class DecoderOps
         catalogue.Lower(LowerCachedAttention, KernelKind.CachedAttention);
     }
 
-    /// <summary>Whether a model with these ops is a decoder (gets a session instead of <c>Predict</c>).</summary>
-    public static bool IsDecoderOp(OpKind kind) => kind is OpKind.Rotary or OpKind.CachedAttention;
-
     /// <summary>RmsNorm over the last dimension: <c>name.weight</c> of that width.</summary>
     private static Node? RmsNorm(ShapeContext c)
     {

@@ -106,7 +106,7 @@ internal static class LinearOps
         bool quantized = IsQuantized(context.Model, context.Root);
         bool int4 = IsInt4(context.Model, context.Root);
         // A decoder reads every weight once per token: its int4 weights stay at 4 bits (Kernels.Int4Linear).
-        bool int4Packed = int4 && context.Graph.Nodes.Any(n => DecoderOps.IsDecoderOp(n.Kind));
+        bool int4Packed = int4 && context.Graph.IsDecoder;
         int padded = QuantizedPanelLayout.PanelCount(n) * QuantizedPanelLayout.PanelWidth;
         // Float32: weights packed in 16-column panels. Int8: codes packed for the dot-product instructions,
         // one scale and one column sum per output. Then the bias, padded to whole panels.

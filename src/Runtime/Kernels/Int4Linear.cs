@@ -145,11 +145,11 @@ public static class Int4Linear
         }
         if (single)
         {
-            Store<T>(lo0, hi0, ref c, cols);
+            PackedLinear.Store<T>(lo0, hi0, ref c, cols);
             return;
         }
-        Store<T>(lo0, hi0, ref c, P);
-        Store<T>(lo1, hi1, ref Unsafe.Add(ref c, P), Math.Min(P, cols - P));
+        PackedLinear.Store<T>(lo0, hi0, ref c, P);
+        PackedLinear.Store<T>(lo1, hi1, ref Unsafe.Add(ref c, P), Math.Min(P, cols - P));
     }
 
     /// <summary><see cref="VectorPanelPair"/>'s arithmetic, one output at a time, where there is no AVX2.</summary>
@@ -202,20 +202,6 @@ public static class Int4Linear
             }
             block = ref Unsafe.Add(ref block, P + 2 * (end - start));
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store<T>(Vector256<float> lo, Vector256<float> hi, ref float destination, nint cols) where T : struct, IUnaryOperator
-    {
-        lo = T.Invoke(lo);
-        hi = T.Invoke(hi);
-        if (cols == P)
-        {
-            lo.StoreUnsafe(ref destination);
-            hi.StoreUnsafe(ref destination, 8);
-            return;
-        }
-        for (int j = 0; j < cols; j++) Unsafe.Add(ref destination, j) = j < 8 ? lo.GetElement(j) : hi.GetElement(j - 8);
     }
 
     /// <summary>One product shared among workers by panels.</summary>

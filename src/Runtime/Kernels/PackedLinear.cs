@@ -436,7 +436,7 @@ public static class PackedLinear
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store<T>(Vector256<float> lo, Vector256<float> hi, ref float destination, nint cols) where T : struct, IUnaryOperator
+    internal static void Store<T>(Vector256<float> lo, Vector256<float> hi, ref float destination, nint cols) where T : struct, IUnaryOperator
     {
         lo = T.Invoke(lo);
         hi = T.Invoke(hi);

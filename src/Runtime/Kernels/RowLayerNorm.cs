@@ -69,7 +69,7 @@ public static class RowLayerNorm
 
     /// <summary>Σ x, or Σ (x − center)² with <paramref name="square"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Sum(ref float x, nint width, float center, bool square)
+    internal static float Sum(ref float x, nint width, float center, bool square)
     {
         float sum = 0f;
         nint i = 0;

@@ -9,7 +9,7 @@ public static class RowRmsNorm
 {
     /// <summary>
     /// Effectively computes, for each row, <c>x / √(mean(x²) + ε) · gamma</c> (Llama's <c>LlamaRMSNorm</c>). One pass for
-    /// the sum of squares, one to scale. In place is allowed.
+    /// the sum of squares (RowLayerNorm's, about zero), one to scale. In place is allowed.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Run(ref float source, ref float destination, nint rows, nint width, ref float gamma, float epsilon)
@@ -18,7 +18,7 @@ public static class RowRmsNorm
         {
             ref float x = ref Unsafe.Add(ref source, r * width);
             ref float y = ref Unsafe.Add(ref destination, r * width);
-            float inverse = 1f / MathF.Sqrt(SumOfSquares(ref x, width) / width + epsilon);
+            float inverse = 1f / MathF.Sqrt(RowLayerNorm.Sum(ref x, width, 0f, square: true) / width + epsilon);
             nint i = 0;
             if (Vector256.IsHardwareAccelerated)
             {
@@ -34,34 +34,5 @@ public static class RowRmsNorm
             }
             for (; i < width; i++) Unsafe.Add(ref y, i) = Unsafe.Add(ref x, i) * inverse * Unsafe.Add(ref gamma, i);
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float SumOfSquares(ref float x, nint width)
-    {
-        float sum = 0f;
-        nint i = 0;
-        if (Vector256.IsHardwareAccelerated && width >= 8)
-        {
-            Vector256<float> s = Vector256<float>.Zero;
-            for (; i + 8 <= width; i += 8)
-            {
-                Vector256<float> v = Vector256.LoadUnsafe(ref x, (nuint)i);
-                s = Vector256.MultiplyAddEstimate(v, v, s);
-            }
-            sum = Vector256.Sum(s);
-        }
-        else if (Vector128.IsHardwareAccelerated && width >= 4)
-        {
-            Vector128<float> s = Vector128<float>.Zero;
-            for (; i + 4 <= width; i += 4)
-            {
-                Vector128<float> v = Vector128.LoadUnsafe(ref x, (nuint)i);
-                s = Vector128.MultiplyAddEstimate(v, v, s);
-            }
-            sum = Vector128.Sum(s);
-        }
-        for (; i < width; i++) sum += Unsafe.Add(ref x, i) * Unsafe.Add(ref x, i);
-        return sum;
     }
 }
