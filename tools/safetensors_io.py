@@ -6,12 +6,13 @@ import struct
 import numpy as np
 
 
-def save(path, tensors):
-    """tensors: dict name -> array; stored as little-endian F32, names sorted, header padded to 8 bytes."""
+def save(path, tensors, dtype="F32"):
+    """tensors: dict name -> array; stored as little-endian F32 (or F16: dtype="F16"), names sorted, header padded to
+    8 bytes."""
     header, blobs, offset = {}, [], 0
     for name in sorted(tensors):
-        data = np.ascontiguousarray(np.asarray(tensors[name], dtype="<f4")).tobytes()
-        header[name] = {"dtype": "F32", "shape": list(np.shape(tensors[name])), "data_offsets": [offset, offset + len(data)]}
+        data = np.ascontiguousarray(np.asarray(tensors[name], dtype="<f2" if dtype == "F16" else "<f4")).tobytes()
+        header[name] = {"dtype": dtype, "shape": list(np.shape(tensors[name])), "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
     encoded = json.dumps(header, separators=(",", ":")).encode("utf-8")

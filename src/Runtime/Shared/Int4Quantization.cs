@@ -24,8 +24,8 @@ internal static class Int4Quantization
     public static byte[] Encode(float[] weight, int n, int k)
     {
         int blocks = Blocks(k);
-        var encoded = new byte[EncodedBytes(n, k)];
-        int scaleStart = (n * k + 1) / 2;
+        var codes = new sbyte[n * k];
+        var scales = new ushort[n * blocks];
         for (int j = 0; j < n; j++)
         {
             for (int b = 0; b < blocks; b++)
@@ -33,19 +33,35 @@ internal static class Int4Quantization
                 int start = b * BlockSize, end = Math.Min(k, start + BlockSize);
                 float amax = 0f;
                 for (int i = start; i < end; i++) amax = Math.Max(amax, Math.Abs(weight[j * k + i]));
-                ushort half = SingleToHalf(amax / MaxLevel);
-                if (half > MaxFiniteHalf) half = MaxFiniteHalf; // NaN or overflow: the largest finite scale
-                int at = scaleStart + 2 * (j * blocks + b);
-                encoded[at] = (byte)(half & 0xFF);
-                encoded[at + 1] = (byte)(half >> 8);
+                ushort half = scales[j * blocks + b] = Scale(amax);
                 float scale = Weights.SafeTensorsHeader.HalfToSingle(half);
-                for (int i = start; i < end; i++)
-                {
-                    int q = scale == 0f ? 0 : (int)Math.Max(-MaxLevel, Math.Min(MaxLevel, Math.Round((double)weight[j * k + i] / scale, MidpointRounding.ToEven)));
-                    int index = j * k + i;
-                    encoded[index / 2] |= (byte)((q + 8) << (index % 2 == 0 ? 0 : 4));
-                }
+                for (int i = start; i < end; i++) codes[j * k + i] = Code(weight[j * k + i], scale);
             }
+        }
+        return Pack(codes, scales, n, k);
+    }
+
+    /// <summary>A block's scale, fp16(max|w| / 7), for the largest magnitude in it (the largest finite fp16 for NaN or overflow).</summary>
+    public static ushort Scale(float amax)
+    {
+        ushort half = SingleToHalf(amax / MaxLevel);
+        return half > MaxFiniteHalf ? MaxFiniteHalf : half;
+    }
+
+    /// <summary>A weight's code on a block's grid: round half to even, clamped to [-7, 7]; 0 where the scale is.</summary>
+    public static sbyte Code(double weight, float scale) =>
+        scale == 0f ? (sbyte)0 : (sbyte)Math.Max(-MaxLevel, Math.Min(MaxLevel, Math.Round(weight / scale, MidpointRounding.ToEven)));
+
+    /// <summary>The encoded form of codes <c>[n, k]</c> in [-7, 7] and fp16 scales <c>[n, blocks]</c>.</summary>
+    public static byte[] Pack(sbyte[] codes, ushort[] scales, int n, int k)
+    {
+        int blocks = Blocks(k), scaleStart = (n * k + 1) / 2;
+        var encoded = new byte[EncodedBytes(n, k)];
+        for (int index = 0; index < n * k; index++) encoded[index / 2] |= (byte)((codes[index] + 8) << (index % 2 == 0 ? 0 : 4));
+        for (int s = 0; s < n * blocks; s++)
+        {
+            encoded[scaleStart + 2 * s] = (byte)(scales[s] & 0xFF);
+            encoded[scaleStart + 2 * s + 1] = (byte)(scales[s] >> 8);
         }
         return encoded;
     }

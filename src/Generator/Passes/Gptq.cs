@@ -1,0 +1,274 @@
+using System;
+using System.Numerics;
+using System.Threading;
+using ModelCompiler.Kernels;
+using ModelCompiler.Weights;
+
+namespace ModelCompiler.Generator.Passes;
+
+/// <summary>
+/// GPTQ (Frantar et al., "GPTQ: Accurate Post-Training Quantization for Generative Pre-trained Transformers", 2022):
+/// rounds a Linear's weights to int4 one input column at a time and moves each column's rounding error onto the columns
+/// not yet rounded, weighted by the inverse Hessian of the layer's calibration inputs (H = Σ x xᵀ), so that the layer's
+/// outputs on those inputs change least. This is IST-DASLab/gptq's <c>fasterquant</c> step for step (the lazy-batch
+/// form: errors applied inside a batch of <see cref="LazyBatch"/> columns at once, to the rest after the batch; the
+/// upper Cholesky factor of the damped inverse Hessian; dead inputs zeroed; act-order with AutoGPTQ's static groups),
+/// in float64, onto ModelCompiler's int4 grid (<see cref="Int4Quantization"/>: per output and block of 32 inputs a
+/// scale fp16(max|w| / 7), codes in [-7, 7]), so the result runs on the same kernels as round-to-nearest int4.
+/// tests/ModelCompiler.TestModels/make_gptq.py is the reference transcription GptqTests compare against.
+/// </summary>
+internal static class Gptq
+{
+    /// <summary>Columns whose updates are applied together (the reference's blocksize).</summary>
+    public const int LazyBatch = 128;
+
+    /// <summary>Added to the Hessian's diagonal: this fraction of its mean (the reference's percdamp).</summary>
+    public const double PercentDamp = 0.01;
+
+    /// <summary>
+    /// The int4 encoding of <paramref name="weight"/> <c>[n, k]</c> and the relative output errors
+    /// <c>tr(E H Eᵀ) / tr(W H Wᵀ)</c> of GPTQ's and of round-to-nearest's weights, or null when the damped Hessian is
+    /// not positive definite even with a hundred times the damping. With <paramref name="actOrder"/>, columns are
+    /// rounded in order of decreasing Hessian diagonal and every block's scale is fixed from the original weights
+    /// first; without, a block's scale comes from its weights as updated when its first column is reached.
+    /// </summary>
+    public static Result? Quantize(float[] weight, int n, int k, double[] hessian, bool actOrder, int lazyBatch = LazyBatch,
+        CancellationToken cancellationToken = default)
+    {
+        int blocks = Int4Quantization.Blocks(k);
+        // Column-major working copy: column i is w[i·n … i·n + n), so a column update is one contiguous AXPY.
+        var w = new double[(long)k * n];
+        for (int j = 0; j < n; j++) for (int i = 0; i < k; i++) w[(long)i * n + j] = weight[(long)j * k + i];
+        var h = (double[])hessian.Clone();
+        for (int i = 0; i < k; i++)
+        {
+            if (h[(long)i * k + i] != 0) continue;
+            h[(long)i * k + i] = 1; // an input that is always zero: its weights do not matter, and are rounded to zero
+            Array.Clear(w, i * n, n);
+        }
+        var scales = new ushort[n * blocks];
+        if (actOrder) for (int b = 0; b < blocks; b++) SetScales(w, n, k, b * Int4Quantization.BlockSize, scales);
+
+        int[] order = new int[k];
+        for (int i = 0; i < k; i++) order[i] = i;
+        if (actOrder)
+        {
+            var keys = new double[k];
+            for (int i = 0; i < k; i++) keys[i] = -h[(long)i * k + i];
+            Array.Sort(keys, order); // introsort is not stable: equal diagonals are ordered by index below
+            for (int i = 0; i < k;)
+            {
+                int end = i + 1;
+                while (end < k && keys[end] == keys[i]) end++;
+                Array.Sort(order, i, end - i);
+                i = end;
+            }
+            w = PermuteColumns(w, n, order);
+            h = PermuteSymmetric(h, k, order);
+        }
+
+        double[]? u = null;
+        double mean = 0;
+        for (int i = 0; i < k; i++) mean += h[(long)i * k + i];
+        mean /= k;
+        for (double damp = PercentDamp; u is null && damp <= 100 * PercentDamp; damp *= 10)
+        {
+            var damped = (double[])h.Clone();
+            for (int i = 0; i < k; i++) damped[(long)i * k + i] += damp * mean;
+            u = UpperCholeskyOfInverse(damped, k, cancellationToken);
+        }
+        if (u is null) return null;
+
+        var codes = new sbyte[(long)n * k];
+        var batch = new double[(long)lazyBatch * n];
+        var errors = new double[(long)lazyBatch * n];
+        for (int i1 = 0; i1 < k; i1 += lazyBatch)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int i2 = Math.Min(i1 + lazyBatch, k), count = i2 - i1;
+            Array.Copy(w, (long)i1 * n, batch, 0, (long)count * n);
+            for (int i = 0; i < count; i++)
+            {
+                int column = i1 + i, original = order[column];
+                double d = u[(long)column * k + column];
+                // The reference finds a block's grid in the columns as the last lazy batch left them (w, not batch).
+                if (!actOrder && column % Int4Quantization.BlockSize == 0) SetScales(w, n, k, column, scales);
+                int block = original / Int4Quantization.BlockSize;
+                for (int j = 0; j < n; j++)
+                {
+                    float scale = SafeTensorsHeader.HalfToSingle(scales[j * blocks + block]);
+                    double value = batch[(long)i * n + j];
+                    sbyte q = Int4Quantization.Code(value, scale);
+                    codes[(long)j * k + original] = q;
+                    errors[(long)i * n + j] = (value - q * (double)scale) / d;
+                }
+                for (int c = i + 1; c < count; c++) Axpy(batch, (long)c * n, errors, (long)i * n, -u[(long)column * k + i1 + c], n);
+            }
+            for (int c = i2; c < k; c++)
+            {
+                for (int i = 0; i < count; i++) Axpy(w, (long)c * n, errors, (long)i * n, -u[(long)(i1 + i) * k + c], n);
+            }
+        }
+
+        byte[] encoded = Int4Quantization.Pack(codes, scales, n, k);
+        return new Result(encoded,
+            OutputError(weight, Int4Quantization.Decode(encoded, n, k), n, k, hessian),
+            OutputError(weight, Int4Quantization.RoundTrip(weight, n, k), n, k, hessian));
+    }
+
+    /// <summary>GPTQ's int4 weights and how much they change the layer's outputs on the calibration inputs, beside round-to-nearest.</summary>
+    public sealed class Result
+    {
+        public Result(byte[] encoded, double error, double roundToNearestError)
+        {
+            Encoded = encoded;
+            Error = error;
+            RoundToNearestError = roundToNearestError;
+        }
+
+        /// <summary>The int4 encoding (<see cref="Int4Quantization"/>'s form).</summary>
+        public byte[] Encoded { get; }
+
+        /// <summary><c>tr(E H Eᵀ) / tr(W H Wᵀ)</c> with E the change GPTQ made to the weights.</summary>
+        public double Error { get; }
+
+        /// <summary>The same for round-to-nearest.</summary>
+        public double RoundToNearestError { get; }
+    }
+
+    /// <summary>Every output's scale for the block starting at <paramref name="column"/>, from the columns' current values.</summary>
+    private static void SetScales(double[] w, int n, int k, int column, ushort[] scales)
+    {
+        int blocks = Int4Quantization.Blocks(k), end = Math.Min(k, column + Int4Quantization.BlockSize);
+        for (int j = 0; j < n; j++)
+        {
+            double amax = 0;
+            for (int c = column; c < end; c++) amax = Math.Max(amax, Math.Abs(w[(long)c * n + j]));
+            scales[j * blocks + column / Int4Quantization.BlockSize] = Int4Quantization.Scale((float)amax);
+        }
+    }
+
+    /// <summary>
+    /// U upper triangular with UᵀU = A⁻¹ (the reference's cholesky, cholesky_inverse, cholesky(upper=True)), or null
+    /// when A is not positive definite. A is <c>[k, k]</c> row-major and is overwritten.
+    /// </summary>
+    internal static double[]? UpperCholeskyOfInverse(double[] a, int k, CancellationToken cancellationToken)
+    {
+        // A = L Lᵀ, L in the lower triangle of a.
+        if (!CholeskyLower(a, k, cancellationToken)) return null;
+        // L⁻¹ by forward substitution, column by column, into the lower triangle of inverse.
+        var inverse = new double[(long)k * k];
+        for (int c = 0; c < k; c++)
+        {
+            inverse[(long)c * k + c] = 1 / a[(long)c * k + c];
+            for (int r = c + 1; r < k; r++)
+            {
+                double sum = 0;
+                for (int m = c; m < r; m++) sum -= a[(long)r * k + m] * inverse[(long)m * k + c];
+                inverse[(long)r * k + c] = sum / a[(long)r * k + r];
+            }
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        // A⁻¹ = L⁻ᵀ L⁻¹: element (r, c) = Σ_{m ≥ max(r, c)} L⁻¹[m, r] · L⁻¹[m, c]; rows of the transpose are contiguous.
+        var transposed = new double[(long)k * k];
+        for (int r = 0; r < k; r++) for (int m = r; m < k; m++) transposed[(long)r * k + m] = inverse[(long)m * k + r];
+        for (int r = 0; r < k; r++)
+        {
+            for (int c = 0; c <= r; c++)
+            {
+                double value = Dot(transposed, (long)r * k + r, transposed, (long)c * k + r, k - r);
+                a[(long)r * k + c] = a[(long)c * k + r] = value;
+            }
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!CholeskyLower(a, k, cancellationToken)) return null;
+        var upper = new double[(long)k * k];
+        for (int r = 0; r < k; r++) for (int c = r; c < k; c++) upper[(long)r * k + c] = a[(long)c * k + r];
+        return upper;
+    }
+
+    /// <summary>Cholesky–Banachiewicz in place: the lower triangle of <paramref name="a"/> becomes L (A = L Lᵀ); false when a pivot is not positive.</summary>
+    private static bool CholeskyLower(double[] a, int k, CancellationToken cancellationToken)
+    {
+        for (int r = 0; r < k; r++)
+        {
+            if (r % 64 == 0) cancellationToken.ThrowIfCancellationRequested();
+            for (int c = 0; c <= r; c++)
+            {
+                double sum = a[(long)r * k + c] - Dot(a, (long)r * k, a, (long)c * k, c);
+                if (r == c)
+                {
+                    if (!(sum > 0)) return false;
+                    a[(long)r * k + r] = Math.Sqrt(sum);
+                }
+                else a[(long)r * k + c] = sum / a[(long)c * k + c];
+            }
+        }
+        return true;
+    }
+
+    private static double[] PermuteColumns(double[] w, int n, int[] order)
+    {
+        var result = new double[w.Length];
+        for (int i = 0; i < order.Length; i++) Array.Copy(w, (long)order[i] * n, result, (long)i * n, n);
+        return result;
+    }
+
+    private static double[] PermuteSymmetric(double[] h, int k, int[] order)
+    {
+        var result = new double[h.Length];
+        for (int r = 0; r < k; r++) for (int c = 0; c < k; c++) result[(long)r * k + c] = h[(long)order[r] * k + order[c]];
+        return result;
+    }
+
+    /// <summary><c>tr(E H Eᵀ) / tr(W H Wᵀ)</c>, E = W − Q: how much of the layer's output energy on the calibration inputs the rounding changes.</summary>
+    private static double OutputError(float[] weight, float[] quantized, int n, int k, double[] hessian)
+    {
+        var row = new double[k];
+        var difference = new double[k];
+        double error = 0, total = 0;
+        for (int j = 0; j < n; j++)
+        {
+            for (int i = 0; i < k; i++)
+            {
+                row[i] = weight[(long)j * k + i];
+                difference[i] = row[i] - quantized[(long)j * k + i];
+            }
+            for (int i = 0; i < k; i++)
+            {
+                error += difference[i] * Dot(hessian, (long)i * k, difference, 0, k);
+                total += row[i] * Dot(hessian, (long)i * k, row, 0, k);
+            }
+        }
+        return total > 0 ? error / total : 0;
+    }
+
+    /// <summary>y[yAt …] += a · x[xAt …] over <paramref name="count"/> values.</summary>
+    private static void Axpy(double[] y, long yAt, double[] x, long xAt, double a, int count)
+    {
+        if (a == 0) return;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && yAt <= int.MaxValue - count && xAt <= int.MaxValue - count)
+        {
+            var va = new Vector<double>(a);
+            for (; i <= count - Vector<double>.Count; i += Vector<double>.Count)
+                (new Vector<double>(y, (int)yAt + i) + va * new Vector<double>(x, (int)xAt + i)).CopyTo(y, (int)yAt + i);
+        }
+        for (; i < count; i++) y[yAt + i] += a * x[xAt + i];
+    }
+
+    private static double Dot(double[] x, long xAt, double[] y, long yAt, int count)
+    {
+        double sum = 0;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && yAt <= int.MaxValue - count && xAt <= int.MaxValue - count)
+        {
+            var acc = Vector<double>.Zero;
+            for (; i <= count - Vector<double>.Count; i += Vector<double>.Count)
+                acc += new Vector<double>(x, (int)xAt + i) * new Vector<double>(y, (int)yAt + i);
+            sum = Vector.Dot(acc, Vector<double>.One);
+        }
+        for (; i < count; i++) sum += x[xAt + i] * y[yAt + i];
+        return sum;
+    }
+}
