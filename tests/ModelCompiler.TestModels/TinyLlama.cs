@@ -44,3 +44,18 @@ public static partial class TinyLlamaInt4
 {
     static Tensor Forward([Shape(1)] Tensor token) => TinyLlama.Decoder(token);
 }
+
+/// <summary>The same decoder with int4 weights rounded by GPTQ on six token sequences (act-order, the default).</summary>
+[CompileModel(Weights = "tiny_llama.safetensors", Quantize = Quantization.Int4Gptq, Calibration = "tiny_llama_calibration.safetensors")]
+public static partial class TinyLlamaGptq
+{
+    static Tensor Forward([Shape(1)] Tensor token) => TinyLlama.Decoder(token);
+}
+
+/// <summary>GPTQ rounding each layer's inputs in order (no act-order), lm_head kept in float32.</summary>
+[CompileModel(Weights = "tiny_llama.safetensors", Quantize = Quantization.Int4Gptq, Calibration = "tiny_llama_calibration.safetensors",
+    GptqActOrder = false, FloatLayers = ["lm_head"])]
+public static partial class TinyLlamaGptqInOrder
+{
+    static Tensor Forward([Shape(1)] Tensor token) => TinyLlama.Decoder(token);
+}

@@ -10,6 +10,8 @@ feature (column 37 always zero). Saved: weight, inputs, and the dequantized resu
 gptq (contiguous groups found as the columns are reached), gptq_act_order (columns in order of decreasing Hessian
 diagonal, static groups), rtn (round to nearest).
 
+Also writes Models/tiny_llama_calibration.safetensors (below), TinyLlamaGptq's calibration token sequences.
+
 Run from this folder with Debian's Python:  /usr/bin/python3 make_gptq.py
 GptqTests compares ModelCompiler's Gptq against it.
 """
@@ -110,6 +112,11 @@ def output_error(q):
     e = weight - q
     return float(torch.trace(e @ hessian @ e.t()) / torch.trace(weight @ hessian @ weight.t()))
 
+
+# TinyLlamaGptq's calibration set: 32 sequences of 48 token ids of tiny_llama.safetensors' vocabulary of 96, as int64
+# (as a tokenizer gives them).
+safetensors_io.save(os.path.join(here, "Models", "tiny_llama_calibration.safetensors"),
+                    {"input": torch.randint(0, 96, (32, 48)).numpy()}, dtype="I64")
 
 print(f"relative output error: rtn {output_error(rtn):.5f}, gptq {output_error(gptq):.5f}, act-order {output_error(act_order):.5f}")
 safetensors_io.save(os.path.join(here, "Models", "gptq_reference.safetensors"), {

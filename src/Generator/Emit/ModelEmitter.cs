@@ -142,12 +142,12 @@ internal static partial class ModelEmitter
     /// </summary>
     private static IEnumerable<string> QuantizationPays(ModelPlan plan)
     {
-        if (plan.Quantize == Quantization.Int4 && plan.Kernels.Any(k => k.Op is LinearOp { Weights: LinearWeights.Int4Packed }))
+        if (plan.Quantize is Quantization.Int4 or Quantization.Int4Gptq && plan.Kernels.Any(k => k.Op is LinearOp { Weights: LinearWeights.Int4Packed }))
         {
             yield return "Speed: a decoder's int4 weights stay at 4 bits (5 with the scales) and are dequantized in registers, so a decode step reads about a sixth of the float32 bytes.";
             yield break;
         }
-        if (plan.Quantize == Quantization.Int4)
+        if (plan.Quantize is Quantization.Int4 or Quantization.Int4Gptq)
         {
             yield return "Speed: int4 weights are expanded to float32 at start-up, so the model runs at float32 speed; int4 saves assembly size.";
             yield break;
@@ -197,7 +197,9 @@ internal static partial class ModelEmitter
             {
                 Quantization.Int8 => "Quantization: int8 weights (symmetric, per output channel), activations quantized per row at run time, int32 sums.",
                 Quantization.Int8Static => "Quantization: int8 weights (symmetric, per output channel), activation ranges calibrated at build time, int32 sums.",
-                _ => "Quantization: int4 weights (32 per fp16 scale), expanded to float32 at start-up; the model computes in float32.",
+                Quantization.Int4Gptq => "Quantization: int4 weights (32 per fp16 scale) rounded by GPTQ from the calibration inputs"
+                    + (plan.GptqActOrder ? " (act-order, static groups)." : " (inputs in order)."),
+                _ => "Quantization: int4 weights (32 per fp16 scale), round to nearest.",
             });
             lines.Add($"Embedded weights are {100.0 * plan.EmbeddedBytes / Math.Max(1, plan.Float32Bytes):F1} % of float32. Weight error (max |w − q·s| / max |w|) per layer, measured at build time:");
             foreach (KernelPlan kernel in plan.Kernels.Where(k => k.Kind == KernelKind.Linear))
@@ -205,6 +207,7 @@ internal static partial class ModelEmitter
                 var linear = (LinearOp)kernel.Op;
                 lines.Add(linear.Weights != LinearWeights.Float32
                     ? $"  K{kernel.Index}: {linear.WeightError:E2}" + (linear.StaticRange >= 0 ? $"; input range ±{Float(linear.StaticRange)} (calibrated)" : "")
+                        + (linear.GptqError >= 0 ? $"; output error on the calibration inputs {100 * linear.GptqError:F3} % (round to nearest: {100 * linear.RoundToNearestError:F3} %)" : "")
                     : $"  K{kernel.Index}: kept in float32");
             }
             lines.AddRange(QuantizationPays(plan));
@@ -440,10 +443,26 @@ internal static partial class ModelEmitter
     }
 
     // The eager reference quantizes as the compiled model does.
-    private static string EagerQuantization(ModelPlan plan) =>
-        "new global::ModelCompiler.EagerQuantization(global::ModelCompiler.Quantization." + plan.Quantize
-        + string.Concat(plan.FloatLayers.Select(l => ", " + Literal(l))) + ")"
-        + (plan.StaticRanges.Count == 0 ? "" : " { InputRanges = { " + string.Join(", ", plan.StaticRanges.Select(r => $"[{Literal(r.Layer)}] = {Float(r.Range)}")) + " } }");
+    private static string EagerQuantization(ModelPlan plan)
+    {
+        string quantization = "new global::ModelCompiler.EagerQuantization(global::ModelCompiler.Quantization." + plan.Quantize
+            + string.Concat(plan.FloatLayers.Select(l => ", " + Literal(l))) + ")"
+            + (plan.StaticRanges.Count == 0 ? "" : " { InputRanges = { " + string.Join(", ", plan.StaticRanges.Select(r => $"[{Literal(r.Layer)}] = {Float(r.Range)}")) + " } }");
+        return plan.GptqLayers.Count == 0 ? quantization : $"CompiledWeights.WithGptqWeights({quantization})";
+    }
+
+    /// <summary>Int4Gptq: the eager reference runs with GPTQ's weights, decoded from the embedded codes (round to nearest would not match).</summary>
+    private static void WriteGptqWeights(SourceWriter w, ModelPlan plan)
+    {
+        if (plan.GptqLayers.Count == 0) return;
+        w.Line();
+        w.Line("/// <summary>The eager reference's int4 weights: GPTQ's, as the compiled model runs with them.</summary>");
+        w.Open("internal static global::ModelCompiler.EagerQuantization WithGptqWeights(global::ModelCompiler.EagerQuantization quantization)");
+        foreach (Int4Layer layer in plan.GptqLayers)
+            w.Line($"quantization.Int4Weights[{Literal(layer.Layer)}] = {K}Int4Weights.Dequantize({layer.Blob}, {layer.N}, {layer.K}, panels: {(layer.Panels ? "true" : "false")});");
+        w.Line("return quantization;");
+        w.Close();
+    }
 
     private static string Literal(string s) => SourceWriter.Literal(s);
 
@@ -731,6 +750,7 @@ internal static partial class ModelEmitter
         }
         w.Line("return global::System.Threading.Interlocked.CompareExchange(ref s_buffer, buffer, null) ?? buffer;");
         w.Close();
+        WriteGptqWeights(w, plan);
         if (!plan.IsOnnx && plan.FixedWeightsReason is null)
         {
             w.Line();

@@ -36,7 +36,8 @@ internal static class WeightsEmitter
             if (blob.IsZero || blob.IsFolded) continue; // folded constants are in the model's own file, whatever the storage
             if (!first) w.Line();
             first = false;
-            byte[] raw = WeightLayout.Embedded(blob.Kind, image.Read, blob.Tensor, blob.Norm, blob.Epsilon, blob.N, blob.K, blob.Floats);
+            byte[] raw = WeightLayout.Embedded(blob.Kind, image.Read, blob.Tensor, blob.Norm, blob.Epsilon, blob.N, blob.K, blob.Floats,
+                blob.Int4Encoded.Count > 0 ? blob.Int4Encoded.ToArray() : null);
             w.Line(blob.Kind == WeightLayoutKind.Int4Linear
                 ? $"/// <summary>{SourceWriter.Xml(Describe(blob))}: {raw.Length} bytes, base64.</summary>"
                 : $"/// <summary>{SourceWriter.Xml(Describe(blob))}: {blob.Floats} floats, little-endian, base64.</summary>");

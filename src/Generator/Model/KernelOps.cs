@@ -54,6 +54,12 @@ internal sealed record LinearOp(int Rows, int K, int N, LinearWeights Weights, i
     /// <summary>Int8 and int4: max |w − q·s| / max |w| over the layer, measured at build time.</summary>
     public double WeightError { get; init; }
 
+    /// <summary>Int4Gptq: tr(E H Eᵀ) / tr(W H Wᵀ) of GPTQ's rounding on the calibration inputs (H = Σ x xᵀ); −1 otherwise.</summary>
+    public double GptqError { get; init; } = -1;
+
+    /// <summary>Int4Gptq: the same for round-to-nearest, for comparison.</summary>
+    public double RoundToNearestError { get; init; }
+
     /// <summary>Int8Static: the calibrated largest input magnitude; negative for per-row ranges at run time.</summary>
     public float StaticRange { get; init; } = -1f;
 }

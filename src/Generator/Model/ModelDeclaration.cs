@@ -41,6 +41,9 @@ internal sealed record ModelDeclaration
 
     /// <summary>Int8Static: the calibration file, and the span of the argument.</summary>
     public string? CalibrationFile { get; init; }
+
+    /// <summary>Int4Gptq: act-order (<c>GptqActOrder</c>, default true).</summary>
+    public bool GptqActOrder { get; init; } = true;
     public LocationInfo? CalibrationLocation { get; init; }
 
     /// <summary>

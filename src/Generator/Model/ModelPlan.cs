@@ -22,6 +22,9 @@ internal sealed record OnnxFileTensor(string Name, int File, long Offset, long R
 /// <summary>Int8Static: a Linear layer's calibrated input range (largest magnitude).</summary>
 internal sealed record LayerRange(string Layer, float Range);
 
+/// <summary>A Linear layer whose int4 codes GPTQ chose: its name, the blob holding them (panels: a decoder's Int4Panels, else the encoding), its size.</summary>
+internal sealed record Int4Layer(string Layer, string Blob, bool Panels, int N, int K);
+
 /// <summary>Everything the emitter needs, as a value: the output of the passes, cached by the incremental pipeline.</summary>
 internal sealed record ModelPlan(
     string? Namespace,
@@ -57,6 +60,12 @@ internal sealed record ModelPlan(
 
     /// <summary>The model's quantization mode (<c>ModelCompiler.Quantization</c> as int) and the layers kept in float32.</summary>
     public Quantization Quantize { get; init; }
+
+    /// <summary>Int4Gptq: whether GPTQ rounded each layer's inputs in act-order.</summary>
+    public bool GptqActOrder { get; init; }
+
+    /// <summary>Int4Gptq: the Linear layers GPTQ rounded and the blobs holding their codes (the eager reference runs with them too).</summary>
+    public EquatableArray<Int4Layer> GptqLayers { get; init; } = EquatableArray<Int4Layer>.Empty;
     public EquatableArray<string> FloatLayers { get; init; }
 
     /// <summary>Int8Static: every calibrated layer's input range, for the eager reference.</summary>

@@ -16,6 +16,9 @@ internal sealed record WeightBlob(string Identifier, WeightLayoutKind Kind, stri
     public bool IsFolded => Folded.Count > 0;
     public float Epsilon { get; init; }
 
+    /// <summary>Int4 weights GPTQ rounded (Int4Quantization's encoding), laid out instead of round-to-nearest's; empty otherwise.</summary>
+    public EquatableArray<byte> Int4Encoded { get; init; } = EquatableArray<byte>.Empty;
+
     /// <summary>A zero bias with nothing folded into it: the buffer starts zeroed, nothing is embedded or read.</summary>
     public bool IsZero => Tensor.Length == 0 && Norm is null;
 

@@ -152,11 +152,13 @@ internal static class LinearOps
 
     /// <summary>Whether a Linear's weights are stored as int4.</summary>
     public static bool IsInt4(ModelDeclaration model, Node linear) =>
-        model.Quantize == Quantization.Int4 && !model.FloatLayers.Contains(linear.Source.Name!);
+        model.Quantize is Quantization.Int4 or Quantization.Int4Gptq && !model.FloatLayers.Contains(linear.Source.Name!);
 
-    private static double Int4Error(float[] weight, int n, int k)
+    private static double Int4Error(float[] weight, int n, int k) => WeightErrorOf(weight, Int4Quantization.RoundTrip(weight, n, k));
+
+    /// <summary>max |w − q·s| / max |w|: how far the weights the model runs with are from the file's.</summary>
+    public static double WeightErrorOf(float[] weight, float[] restored)
     {
-        float[] restored = Int4Quantization.RoundTrip(weight, n, k);
         double maxError = 0, maxWeight = 0;
         for (int i = 0; i < weight.Length; i++)
         {

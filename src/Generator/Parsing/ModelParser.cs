@@ -32,6 +32,7 @@ internal static class ModelParser
         string[] dims = Array.Empty<string>();
         LocationInfo? quantizeLocation = null;
         string? calibration = null;
+        bool actOrder = true;
         LocationInfo? calibrationLocation = null;
         int storage = 0;
         ModelDeclaration Result(string? weights = null, LocationInfo? weightsLocation = null, string inputName = "",
@@ -51,6 +52,7 @@ internal static class ModelParser
                 Dims = new EquatableArray<string>(dims),
                 QuantizeLocation = quantizeLocation,
                 CalibrationFile = calibration,
+                GptqActOrder = actOrder,
                 CalibrationLocation = calibrationLocation,
                 Inputs = new EquatableArray<ModelValue>(new[] { new ModelValue(inputName, new EquatableArray<int>(shape ?? Array.Empty<int>())) }),
                 Ops = new EquatableArray<RecordedOp>(ops ?? Array.Empty<RecordedOp>()),
@@ -86,6 +88,7 @@ internal static class ModelParser
                 if (named.Key == "Onnx" && named.Value.Value is string o) onnx = o;
                 if (named.Key == "Quantize" && named.Value.Value is int q) quantize = q;
                 if (named.Key == "Calibration" && named.Value.Value is string c) calibration = c;
+                if (named.Key == "GptqActOrder" && named.Value.Value is bool a) actOrder = a;
                 if (named.Key == "WeightsStorage" && named.Value.Value is int st) storage = st;
                 if (named.Key == "FloatLayers" && named.Value.Kind == TypedConstantKind.Array)
                     floatLayers = named.Value.Values.Select(v => v.Value as string ?? "").ToArray();
@@ -111,15 +114,15 @@ internal static class ModelParser
             AttributeArgumentSyntax? quantizeArgument = attributeSyntax?.ArgumentList?.Arguments
                 .FirstOrDefault(a => a.NameEquals?.Name.Identifier.Text is "Quantize" or "FloatLayers");
             quantizeLocation = quantizeArgument is not null ? LocationInfo.From(quantizeArgument) : LocationInfo.From(attributeSyntax);
-            if (quantize is < (int)Quantization.None or > (int)Quantization.Int8Static)
+            if (quantize is < (int)Quantization.None or > (int)Quantization.Int4Gptq)
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.QuantizationInvalid, quantizeLocation,
-                    $"Quantize = {quantize} is not a Quantization this version supports (None, Int8, Int4, Int8Static)"));
+                    $"Quantize = {quantize} is not a Quantization this version supports (None, Int8, Int4, Int8Static, Int4Gptq)"));
             AttributeArgumentSyntax? calibrationArgument = attributeSyntax?.ArgumentList?.Arguments
                 .FirstOrDefault(a => a.NameEquals?.Name.Identifier.Text == "Calibration");
             calibrationLocation = calibrationArgument is not null ? LocationInfo.From(calibrationArgument.Expression) : quantizeLocation;
-            if (quantize == (int)Quantization.Int8Static && string.IsNullOrWhiteSpace(calibration))
+            if (quantize is (int)Quantization.Int8Static or (int)Quantization.Int4Gptq && string.IsNullOrWhiteSpace(calibration))
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.CalibrationInvalid, quantizeLocation, "(none)",
-                    "Quantize = Quantization.Int8Static needs Calibration = \"….safetensors\", a file of representative inputs"));
+                    $"Quantize = Quantization.{(Quantization)quantize} needs Calibration = \"….safetensors\", a file of representative inputs"));
             AttributeArgumentSyntax? weightsArgument = attributeSyntax?.ArgumentList?.Arguments
                 .FirstOrDefault(a => a.NameEquals?.Name.Identifier.Text == (onnx is null ? "Weights" : "Onnx"));
             if (weightsArgument is not null) weightsLocation = LocationInfo.From(weightsArgument.Expression);

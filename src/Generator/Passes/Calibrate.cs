@@ -1,5 +1,7 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Model;
 using ModelCompiler.Generator.Ops;
@@ -17,47 +19,97 @@ internal static class Calibrate
     /// <summary>Samples × FLOPs per sample evaluated at most; further samples are not used.</summary>
     public const double MaxFlops = 2e9;
 
+    /// <summary>Tokens × FLOPs per token evaluated at most to collect GPTQ's Hessians; further sequences are not used.</summary>
+    public const double MaxHessianFlops = 2e10;
+
     public static Dictionary<string, float> Run(ModelGraph graph, bool[] live, float[] inputs, int samples, long flopsPerSample,
         Func<string, float[]> readTensor, Func<Node, bool> quantized)
     {
         samples = (int)Math.Max(1, Math.Min(samples, MaxFlops / Math.Max(1, flopsPerSample)));
-        var values = new double[graph.Nodes.Count][];
         var ranges = new Dictionary<string, float>(StringComparer.Ordinal);
-        var tensors = new Dictionary<string, float[]>(StringComparer.Ordinal);
-        float[] Tensor(string name) => tensors.TryGetValue(name, out float[]? t) ? t : tensors[name] = readTensor(name);
+        Evaluate(graph, live, Slice(inputs, samples * graph.Nodes.First(n => n.Kind == OpKind.Input).ElementCount), samples, Cached(readTensor), (node, x) =>
+        {
+            // A quantized Linear's calibrated range: the largest magnitude its input reaches over the samples.
+            if (!quantized(node)) return;
+            double amax = 0;
+            foreach (double v in x) amax = Math.Max(amax, Math.Abs(v));
+            string name = node.Source.Name!;
+            ranges[name] = ranges.TryGetValue(name, out float seen) ? Math.Max(seen, (float)amax) : (float)amax;
+        }, CancellationToken.None);
+        return ranges;
+    }
 
+    /// <summary>
+    /// GPTQ's statistics: for every weight of a Linear that <paramref name="quantized"/> selects, H = Σ x xᵀ over the rows
+    /// its inputs take on the calibration data (<c>[k, k]</c>, row-major; a weight two Linears share sums both). The
+    /// inputs are <paramref name="runs"/> runs of <paramref name="samplesPerRun"/> samples each, <paramref name="stride"/>
+    /// values apart: a decoder's token sequences (each run one sequence from position 0), or batches of independent samples.
+    /// </summary>
+    public static Dictionary<string, double[]> Hessians(ModelGraph graph, bool[] live, float[] inputs, int runs, int samplesPerRun, int stride, long flopsPerSample,
+        Func<string, float[]> readTensor, Func<Node, bool> quantized, CancellationToken cancellationToken)
+    {
+        runs = (int)Math.Max(1, Math.Min(runs, MaxHessianFlops / Math.Max(1.0, (double)flopsPerSample * samplesPerRun)));
+        int perRun = samplesPerRun * graph.Nodes.First(n => n.Kind == OpKind.Input).ElementCount;
+        var hessians = new Dictionary<string, double[]>(StringComparer.Ordinal);
+        Func<string, float[]> tensor = Cached(readTensor);
+        var run = new float[perRun];
+        for (int r = 0; r < runs; r++)
+        {
+            Array.Copy(inputs, (long)r * stride, run, 0, perRun);
+            Evaluate(graph, live, run, samplesPerRun, tensor, (node, x) =>
+            {
+                if (!quantized(node)) return;
+                int k = node.Weight!.Shape[1];
+                string name = node.Weight.Name;
+                if (!hessians.TryGetValue(name, out double[]? h)) hessians[name] = h = new double[(long)k * k];
+                for (int row = 0; row + k <= x.Length; row += k)
+                {
+                    for (int a = 0; a < k; a++) Gptq.Axpy(h, (long)a * k, x, row, x[row + a], k);
+                }
+            }, cancellationToken);
+        }
+        return hessians;
+    }
+
+    /// <summary>
+    /// Runs the float model at build time on <paramref name="samples"/> samples of <paramref name="inputs"/>, each op as
+    /// the catalogue's reference evaluation, and shows <paramref name="beforeLinear"/> every live Linear's input values.
+    /// </summary>
+    private static void Evaluate(ModelGraph graph, bool[] live, float[] inputs, int samples, Func<string, float[]> tensor,
+        Action<Node, double[]> beforeLinear, CancellationToken cancellationToken)
+    {
+        var values = new double[graph.Nodes.Count][];
         foreach (Node node in graph.Nodes)
         {
             if (!live[node.Id]) continue;
+            cancellationToken.ThrowIfCancellationRequested();
             int[] inputsOf = node.Inputs;
             double[] x = inputsOf.Length > 0 ? values[inputsOf[0]] : Array.Empty<double>();
             if (node.IsConstant && node.Kind != OpKind.Parameter)
             {
-                values[node.Id] = EvaluationContext.Doubles(FoldConstants.Values(node, readTensor)); // folded at build time
+                values[node.Id] = EvaluationContext.Doubles(FoldConstants.Values(node, tensor)); // folded at build time
                 continue;
             }
             switch (node.Kind)
             {
                 case OpKind.Input:
-                    values[node.Id] = Array.ConvertAll(Slice(inputs, samples * node.ElementCount), v => (double)v);
+                    values[node.Id] = Array.ConvertAll(inputs, v => (double)v);
                     break;
                 case OpKind.Parameter:
-                    values[node.Id] = Array.ConvertAll(Tensor(node.Weight!.Name), v => (double)v);
+                    values[node.Id] = Array.ConvertAll(tensor(node.Weight!.Name), v => (double)v);
                     break;
                 default:
-                    // A quantized Linear's calibrated range: the largest magnitude its input reaches over the samples.
-                    if (node.Kind == OpKind.Linear && quantized(node))
-                    {
-                        double amax = 0;
-                        foreach (double v in x) amax = Math.Max(amax, Math.Abs(v));
-                        string name = node.Source.Name!;
-                        ranges[name] = ranges.TryGetValue(name, out float seen) ? Math.Max(seen, (float)amax) : (float)amax;
-                    }
-                    values[node.Id] = OpCatalogue.Evaluate(node.Kind)(new EvaluationContext(node, graph, values, samples, Tensor));
+                    if (node.Kind == OpKind.Linear) beforeLinear(node, x);
+                    values[node.Id] = OpCatalogue.Evaluate(node.Kind)(new EvaluationContext(node, graph, values, samples, tensor));
                     break;
             }
         }
-        return ranges;
+    }
+
+    private static Func<string, float[]> Cached(Func<string, float[]> readTensor)
+    {
+        var tensors = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        return name => tensors.TryGetValue(name, out float[]? t) ? t : tensors[name] = readTensor(name);
     }
 
     private static float[] Slice(float[] values, int count)

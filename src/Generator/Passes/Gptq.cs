@@ -244,7 +244,7 @@ internal static class Gptq
     }
 
     /// <summary>y[yAt …] += a · x[xAt …] over <paramref name="count"/> values.</summary>
-    private static void Axpy(double[] y, long yAt, double[] x, long xAt, double a, int count)
+    internal static void Axpy(double[] y, long yAt, double[] x, long xAt, double a, int count)
     {
         if (a == 0) return;
         int i = 0;

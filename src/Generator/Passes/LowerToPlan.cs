@@ -19,7 +19,8 @@ namespace ModelCompiler.Generator.Passes;
 internal static class LowerToPlan
 {
     public static ModelPlan Run(ModelDeclaration model, long fileLength, string fileHash, ModelGraph graph, List<FusionGroup> groups,
-        Func<string, float[]> readTensor, IReadOnlyDictionary<string, float>? staticRanges = null, bool gpu = false)
+        Func<string, float[]> readTensor, IReadOnlyDictionary<string, float>? staticRanges = null, bool gpu = false,
+        IReadOnlyDictionary<string, Gptq.Result>? gptq = null)
     {
         // Storage root of each node: views share their input's storage.
         var root = new int[graph.Nodes.Count];
@@ -57,6 +58,8 @@ internal static class LowerToPlan
             for (int i = 2; !identifiers.Add(unique); i++) unique = id + i.ToString(CultureInfo.InvariantCulture);
             bool late = kind == WeightLayoutKind.Int4Linear;
             var blob = new WeightBlob(unique, kind, tensor, late ? int4Floats : weightFloats, floats, n, k) { Norm = norm, Epsilon = epsilon };
+            if (kind is WeightLayoutKind.Int4Linear or WeightLayoutKind.Int4Panels && gptq is not null && gptq.TryGetValue(tensor, out Gptq.Result? rounded))
+                blob = blob with { Int4Encoded = rounded.Encoded.ToEquatableArray() };
             if (late) int4Floats += PlanArena.Align(floats);
             else weightFloats += PlanArena.Align(floats);
             blobs.Add(blob);
@@ -126,6 +129,7 @@ internal static class LowerToPlan
 
         var kernels = new List<KernelPlan>();
         var int4Kernels = new List<int>();
+        var gptqLayers = new List<Int4Layer>();
         foreach (FusionGroup group in groups)
         {
             bool int4 = false;
@@ -135,6 +139,21 @@ internal static class LowerToPlan
             if (int4) int4Kernels.Add(kernels.Count);
             if (kernel.Op is LinearOp { Weights: LinearWeights.Int8 } int8 && staticRanges is not null && staticRanges.TryGetValue(group.Root.Source.Name!, out float range))
                 kernel = kernel with { Op = int8 with { StaticRange = range } };
+            if (kernel.Op is LinearOp { Weights: LinearWeights.Int4 or LinearWeights.Int4Packed } int4Op && gptq is not null
+                && gptq.TryGetValue(group.Root.Weight!.Name, out Gptq.Result? result))
+            {
+                WeightBlob codes = blobs.First(b => b.Tensor == group.Root.Weight.Name && b.Int4Encoded.Count > 0);
+                gptqLayers.Add(new Int4Layer(group.Root.Source.Name!, codes.Identifier, codes.Kind == WeightLayoutKind.Int4Panels, int4Op.N, int4Op.K));
+                kernel = kernel with
+                {
+                    Op = int4Op with
+                    {
+                        GptqError = result.Error,
+                        RoundToNearestError = result.RoundToNearestError,
+                        WeightError = LinearOps.WeightErrorOf(readTensor(group.Root.Weight.Name), Int4Quantization.Decode(result.Encoded, int4Op.N, int4Op.K)),
+                    },
+                };
+            }
             int stored = root[group.Result.Id];
             if (!outputAt.ContainsKey(stored)) kernel = kernel with { LastReader = lastRead.TryGetValue(stored, out int last) ? last : kernels.Count };
             if (throughNext[kernels.Count]) kernel = kernel with { InputsLiveThroughNext = true };
@@ -188,6 +207,8 @@ internal static class LowerToPlan
             Outputs = outputs.ToEquatableArray(),
             LiveFloatsPerRow = liveFloatsPerRow,
             Quantize = model.Quantize,
+            GptqActOrder = model.GptqActOrder,
+            GptqLayers = gptqLayers.ToEquatableArray(),
             FloatLayers = model.FloatLayers,
             Float32Bytes = float32Bytes,
             StaticRanges = staticRanges is null ? EquatableArray<LayerRange>.Empty

@@ -139,12 +139,18 @@ internal static class ModelBuilder
             var groups = FuseEpilogues.Run(graph, live);
 
             Dictionary<string, float>? ranges = null;
+            Dictionary<string, Gptq.Result>? gptq = null;
             if (model.Quantize == Quantization.Int8Static)
             {
                 ranges = CalibrationRanges(model, files, options, graph, live, readTensor, diagnostics, cancellationToken);
                 if (ranges is null) return Stop();
             }
-            ModelPlan plan = LowerToPlan.Run(model, file.Length, file.Hash, graph, groups, readTensor, ranges, gpu);
+            if (model.Quantize == Quantization.Int4Gptq)
+            {
+                gptq = GptqWeights(model, files, options, graph, live, readTensor, diagnostics, cancellationToken);
+                if (gptq is null) return Stop();
+            }
+            ModelPlan plan = LowerToPlan.Run(model, file.Length, file.Hash, graph, groups, readTensor, ranges, gpu, gptq);
             // Every tensor fits a span (ShapeInference); the arena (intermediates for a chunk of rows plus kernel scratch)
             // and the weights buffer must too, so every offset in the generated code is a safe int.
             long arenaFloats = (long)plan.ArenaFloatsPerRow * plan.ChunkRows + plan.ScratchFloats;
@@ -156,7 +162,8 @@ internal static class ModelBuilder
                 return Stop();
             }
             // Embedding costs ~0.5 s of compile time per MB (docs/performance.md): big weights are read from the file instead.
-            plan = plan with { EmbedWeights = model.WeightsStorage == WeightsStorage.Embedded || (model.WeightsStorage == WeightsStorage.Auto && plan.EmbeddedBytes <= options.EmbedLimit), IsOnnx = model.IsOnnx, OutputName = model.OutputName };
+            // GPTQ's codes exist only at build time: such a model embeds its weights whatever the storage.
+            plan = plan with { EmbedWeights = model.WeightsStorage == WeightsStorage.Embedded || gptq is not null || (model.WeightsStorage == WeightsStorage.Auto && plan.EmbeddedBytes <= options.EmbedLimit), IsOnnx = model.IsOnnx, OutputName = model.OutputName };
             // Every kernel kind has a GPU form (Emit/GpuEmitter, GpuBodies): with the GPU runtime referenced, every model gets CreateGpu.
             // A model with several inputs or outputs has no GPU entry point yet (its Predict takes a span for each).
             if (plan.IsDecoder && DecoderError(plan) is { } decoderError)
@@ -240,6 +247,7 @@ internal static class ModelBuilder
     private static string? FixedWeightsReason(ModelPlan plan) =>
         plan.Blobs.Any(b => b.IsFolded) ? "it computes constants from its weights at build time (Passes/FoldConstants)"
         : plan.Quantize == Quantization.Int8Static ? "its activation ranges were calibrated at build time with these weights (Int8Static)"
+        : plan.Quantize == Quantization.Int4Gptq ? "its int4 weights were rounded by GPTQ at build time from these weights and the calibration inputs (Int4Gptq)"
         : plan.Gpu && plan.Blobs.Any(b => b.Kind == WeightLayoutKind.Int4Linear) ? "its GPU entry point reads the int4 codes embedded at build time"
         : null;
 
@@ -291,6 +299,86 @@ internal static class ModelBuilder
     private static Dictionary<string, float>? CalibrationRanges(ModelDeclaration model, ImmutableArray<WeightsFileRef> files, BuildOptions options, ModelGraph graph,
         bool[] live, Func<string, float[]> readTensor, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
     {
+        DiagnosticInfo Fail(string why) => DiagnosticInfo.Create(DiagnosticDescriptors.CalibrationInvalid, model.CalibrationLocation, model.CalibrationFile!, why);
+        if (ReadCalibration(model, files, options, graph, diagnostics) is not { } calibration) return null;
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            // A decoder's sequences [N, T] calibrate as one sequence of N·T tokens (the ranges do not depend on where they break).
+            int samples = graph.IsDecoder ? (int)Math.Min(int.MaxValue, (long)calibration.Shape[0] * calibration.Shape[1]) : calibration.Shape[0];
+            return Calibrate.Run(graph, live, calibration.Values, samples, LinearFlops(graph, live), readTensor,
+                node => LinearOps.IsQuantized(model, node));
+        }
+        catch (Exception e) when (e is SafeTensorsFormatException or System.IO.IOException or UnauthorizedAccessException or CalibrationInputException)
+        {
+            diagnostics.Add(Fail(e.Message));
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Int4Gptq: runs the float model on the calibration inputs (a decoder's token sequences, each from position 0),
+    /// collects every int4 layer's input Hessian and rounds its weights with GPTQ (MC0012 when it cannot).
+    /// </summary>
+    private static Dictionary<string, Gptq.Result>? GptqWeights(ModelDeclaration model, ImmutableArray<WeightsFileRef> files, BuildOptions options, ModelGraph graph,
+        bool[] live, Func<string, float[]> readTensor, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
+    {
+        DiagnosticInfo Fail(string why) => DiagnosticInfo.Create(DiagnosticDescriptors.CalibrationInvalid, model.CalibrationLocation, model.CalibrationFile!, why);
+        if (ReadCalibration(model, files, options, graph, diagnostics) is not { } calibration) return null;
+        try
+        {
+            // A decoder's samples are tokens: each row of [N, T] is one sequence (its first MaxCalibrationTokens, so attention's
+            // work stays bounded). Otherwise the N samples run in batches of up to 64.
+            int runs, samplesPerRun, stride;
+            if (graph.IsDecoder)
+            {
+                (runs, samplesPerRun, stride) = (calibration.Shape[0], Math.Min(calibration.Shape[1], MaxCalibrationTokens), calibration.Shape[1]);
+            }
+            else
+            {
+                samplesPerRun = Math.Min(calibration.Shape[0], 64);
+                runs = calibration.Shape[0] / samplesPerRun;
+                stride = calibration.Values.Length / calibration.Shape[0] * samplesPerRun;
+            }
+            Dictionary<string, double[]> hessians = Calibrate.Hessians(graph, live, calibration.Values, runs, samplesPerRun, stride, LinearFlops(graph, live),
+                readTensor, node => LinearOps.IsInt4(model, node), cancellationToken);
+            var results = new Dictionary<string, Gptq.Result>(StringComparer.Ordinal);
+            foreach (Node linear in graph.Nodes.Where(n => live[n.Id] && n.Kind == OpKind.Linear && LinearOps.IsInt4(model, n)))
+            {
+                string weight = linear.Weight!.Name;
+                if (results.ContainsKey(weight) || !hessians.TryGetValue(weight, out double[]? hessian)) continue;
+                int n = linear.Weight.Shape[0], k = linear.Weight.Shape[1];
+                Gptq.Result? result = Gptq.Quantize(readTensor(weight), n, k, hessian, model.GptqActOrder, cancellationToken: cancellationToken);
+                if (result is null)
+                {
+                    diagnostics.Add(Fail($"the Hessian of '{linear.Source.Name}' on it is not positive definite even with 100 times GPTQ's damping (are its inputs all zero or not finite?)"));
+                    return null;
+                }
+                results[weight] = result;
+            }
+            return results;
+        }
+        catch (Exception e) when (e is SafeTensorsFormatException or System.IO.IOException or UnauthorizedAccessException or CalibrationInputException)
+        {
+            diagnostics.Add(Fail(e.Message));
+            return null;
+        }
+    }
+
+    /// <summary>Tokens of each calibration sequence a decoder's GPTQ runs on at most.</summary>
+    private const int MaxCalibrationTokens = 2048;
+
+    /// <summary>FLOPs of one sample's Linear layers: what bounds the work calibration may do.</summary>
+    private static long LinearFlops(ModelGraph graph, bool[] live) =>
+        graph.Nodes.Where(n => live[n.Id] && n.Kind == OpKind.Linear).Sum(n => 2L * n.Weight!.Shape[0] * n.Weight.Shape[1] * Math.Max(1, graph.Nodes[n.Inputs[0]].ElementCount / n.Weight.Shape[1]));
+
+    /// <summary>
+    /// The calibration file's tensor 'input': samples <c>[N, …sample shape]</c>, or a decoder's token sequences <c>[N, T]</c>
+    /// (float or integer ids); MC0012 and null when it is missing or does not fit.
+    /// </summary>
+    private static (float[] Values, int[] Shape)? ReadCalibration(ModelDeclaration model, ImmutableArray<WeightsFileRef> files, BuildOptions options, ModelGraph graph,
+        List<DiagnosticInfo> diagnostics)
+    {
         string name = model.CalibrationFile!;
         DiagnosticInfo Fail(string why) => DiagnosticInfo.Create(DiagnosticDescriptors.CalibrationInvalid, model.CalibrationLocation, name, why);
         if (model.Inputs.Count > 1)
@@ -317,17 +405,19 @@ internal static class ModelBuilder
                 diagnostics.Add(Fail("it has no tensor named 'input'"));
                 return null;
             }
-            if (input.Shape.Length != sample.Length + 1 || input.Shape[0] == 0 || !input.Shape.Skip(1).SequenceEqual(sample))
+            bool fits = graph.IsDecoder
+                ? input.Shape.Length == 2 && input.Shape[0] > 0 && input.Shape[1] > 0
+                : input.Shape.Length == sample.Length + 1 && input.Shape[0] > 0 && input.Shape.Skip(1).SequenceEqual(sample);
+            if (!fits)
             {
-                diagnostics.Add(Fail($"'input' is {Node.Format(input.Shape)}, but the model takes [N, {string.Join(", ", sample)}] with N ≥ 1"));
+                diagnostics.Add(Fail(graph.IsDecoder
+                    ? $"'input' is {Node.Format(input.Shape)}, but a decoder calibrates on token sequences [N, T] with N, T ≥ 1"
+                    : $"'input' is {Node.Format(input.Shape)}, but the model takes [N, {string.Join(", ", sample)}] with N ≥ 1"));
                 return null;
             }
-            cancellationToken.ThrowIfCancellationRequested();
-            long flops = graph.Nodes.Where(n => live[n.Id] && n.Kind == OpKind.Linear).Sum(n => 2L * n.Weight!.Shape[0] * n.Weight.Shape[1] * Math.Max(1, graph.Nodes[n.Inputs[0]].ElementCount / n.Weight.Shape[1]));
-            return Calibrate.Run(graph, live, header.ReadFloat32(bytes, input), input.Shape[0], flops, readTensor,
-                node => LinearOps.IsQuantized(model, node));
+            return (header.ReadValues(bytes, input), input.Shape);
         }
-        catch (Exception e) when (e is SafeTensorsFormatException or System.IO.IOException or UnauthorizedAccessException or CalibrationInputException)
+        catch (Exception e) when (e is SafeTensorsFormatException or System.IO.IOException or UnauthorizedAccessException)
         {
             diagnostics.Add(Fail(e.Message));
             return null;

@@ -26,10 +26,18 @@ public sealed class CompileModelAttribute : Attribute
     public string[]? FloatLayers { get; set; }
 
     /// <summary>
-    /// For <see cref="Quantization.Int8Static"/>: a safetensors file, also listed in <c>AdditionalFiles</c>, whose
-    /// tensor <c>input</c> holds representative samples <c>[N, …sample shape]</c>.
+    /// For <see cref="Quantization.Int8Static"/> and <see cref="Quantization.Int4Gptq"/>: a safetensors file, also listed
+    /// in <c>AdditionalFiles</c>, whose tensor <c>input</c> holds representative samples <c>[N, …sample shape]</c>, or,
+    /// for a decoder, <c>N</c> token sequences <c>[N, T]</c> (ids as float32, int32 or int64).
     /// </summary>
     public string? Calibration { get; set; }
+
+    /// <summary>
+    /// For <see cref="Quantization.Int4Gptq"/>: round each layer's inputs in order of decreasing Hessian diagonal
+    /// (GPTQ's act-order, "desc_act"), with every block's scale fixed from the original weights first (AutoGPTQ's static
+    /// groups, so the blocks stay contiguous). Default true; false rounds the inputs in order.
+    /// </summary>
+    public bool GptqActOrder { get; set; } = true;
 
     /// <summary>Whether the weights are embedded in the assembly or read from the file beside the application.</summary>
     public WeightsStorage WeightsStorage { get; set; }

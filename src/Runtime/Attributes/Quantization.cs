@@ -31,4 +31,13 @@ enum Quantization
     /// magnitude of every quantized layer. No range scan at run time; values beyond the range saturate.
     /// </summary>
     Int8Static = 3,
+
+    /// <summary>
+    /// Like <see cref="Int4"/>, but each layer is rounded by GPTQ (error-compensated rounding, Frantar et al. 2022) at
+    /// build time: the generator runs the float32 model on the token sequences (or samples) in
+    /// <c>CompileModelAttribute.Calibration</c>, collects each layer's input Hessian and rounds its weights one input
+    /// at a time, moving each rounding error onto the inputs not yet rounded. Same format and kernels as
+    /// <see cref="Int4"/> (32 weights per scale); the weights are embedded, whatever the storage.
+    /// </summary>
+    Int4Gptq = 4,
 }

@@ -27,6 +27,12 @@ public sealed class EagerQuantization
     /// </summary>
     public Dictionary<string, float> InputRanges { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// <see cref="Quantization.Int4Gptq"/>: each layer's weights <c>q · s</c> as GPTQ rounded them at build time
+    /// (<c>[out, in]</c>, row-major), used in place of round-to-nearest's.
+    /// </summary>
+    public Dictionary<string, float[]> Int4Weights { get; } = new(StringComparer.Ordinal);
+
     /// <summary>The mode the Linear layer <paramref name="name"/> runs in.</summary>
     public Quantization ModeFor(string name) => _floatLayers.Contains(name) ? Quantization.None : Mode;
 }

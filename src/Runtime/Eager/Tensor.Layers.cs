@@ -28,8 +28,10 @@ public sealed partial class Tensor
 
         int rows = _data.Length / inFeatures;
         var result = new float[rows * outFeatures];
-        float[] weights = Quantization?.ModeFor(name) == ModelCompiler.Quantization.Int4
-            ? Int4Quantization.RoundTrip(weight._data, outFeatures, inFeatures) // int4 is weight-only: float32 with q · s
+        float[] weights = Quantization?.ModeFor(name) is ModelCompiler.Quantization.Int4 or ModelCompiler.Quantization.Int4Gptq
+            ? Quantization!.Int4Weights.TryGetValue(name, out float[]? rounded) && rounded.Length == weight._data.Length
+                ? rounded // GPTQ's, chosen at build time
+                : Int4Quantization.RoundTrip(weight._data, outFeatures, inFeatures) // int4 is weight-only: float32 with q · s
             : weight._data;
         Quantization mode = Quantization?.ModeFor(name) ?? ModelCompiler.Quantization.None;
         if (mode is ModelCompiler.Quantization.Int8 or ModelCompiler.Quantization.Int8Static)

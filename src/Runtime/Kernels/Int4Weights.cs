@@ -22,6 +22,21 @@ public static class Int4Weights
     }
 
     /// <summary>
+    /// The weights <c>q · s</c> (<c>[n, k]</c>, row-major) an embedded int4 blob stands for: the encoded form, or with
+    /// <paramref name="panels"/> a decoder's panel layout (<see cref="Int4PanelLayout"/>). The eager reference of a
+    /// GPTQ model runs with these.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The embedded form is corrupt.</exception>
+    public static float[] Dequantize(ReadOnlySpan<byte> base64Utf8, int n, int k, bool panels)
+    {
+        if (!panels) return Int4Quantization.Decode(DecodeBase64(base64Utf8, n, k), n, k);
+        var laid = new byte[checked(Int4PanelLayout.Floats(n, k) * 4)];
+        if (Base64.DecodeFromUtf8(base64Utf8, laid, out _, out int written) != OperationStatus.Done || written != laid.Length)
+            throw new InvalidOperationException($"Embedded int4 weights are corrupt: expected {laid.Length} bytes, decoded {written}.");
+        return Int4PanelLayout.Unpack(laid, n, k);
+    }
+
+    /// <summary>
     /// The encoded form of an <c>[n, k]</c> weight from its embedded base64: the codes row-major, two a byte, low nibble
     /// first (stored as q + 8), then the fp16 scales <c>[n, ⌈k/32⌉]</c> (the GPU runtime lays these out for its kernels).
     /// </summary>

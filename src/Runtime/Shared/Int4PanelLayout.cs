@@ -23,9 +23,11 @@ internal static class Int4PanelLayout
     public static int Floats(int n, int k) => checked(PanelLayout.PanelCount(n) * PanelFloats(k));
 
     /// <summary>Lays out <paramref name="weight"/> <c>[n, k]</c> (row-major, float32) quantized to int4 into <paramref name="destination"/>.</summary>
-    public static void Pack(float[] weight, int n, int k, float[] destination)
+    public static void Pack(float[] weight, int n, int k, float[] destination) => Pack(Int4Quantization.Encode(weight, n, k), n, k, destination);
+
+    /// <summary>Lays out int4 weights <c>[n, k]</c> in <see cref="Int4Quantization"/>'s encoding into <paramref name="destination"/>.</summary>
+    public static void Pack(byte[] encoded, int n, int k, float[] destination)
     {
-        byte[] encoded = Int4Quantization.Encode(weight, n, k);
         int blocks = Int4Quantization.Blocks(k), scaleStart = (n * k + 1) / 2;
         var bytes = new byte[Floats(n, k) * 4];
         for (int p = 0; p < PanelLayout.PanelCount(n); p++)
@@ -52,6 +54,34 @@ internal static class Int4PanelLayout
             }
         }
         Buffer.BlockCopy(bytes, 0, destination, 0, bytes.Length);
+    }
+
+    /// <summary>The weights <c>[n, k]</c> a panel layout stands for, (code − 8) · scale, row-major: what <see cref="Pack(float[], int, int, float[])"/> was given, rounded.</summary>
+    public static float[] Unpack(ReadOnlySpan<byte> panels, int n, int k)
+    {
+        int blocks = Int4Quantization.Blocks(k);
+        var weight = new float[checked(n * k)];
+        for (int p = 0; p < PanelLayout.PanelCount(n); p++)
+        {
+            int at = p * PanelFloats(k) * 4;
+            for (int b = 0; b < blocks; b++)
+            {
+                var scales = new float[PanelWidth];
+                for (int j = 0; j < PanelWidth; j++) scales[j] = BitConverter.ToSingle(panels.Slice(at + 4 * j, 4).ToArray(), 0);
+                at += 4 * PanelWidth;
+                int start = b * Int4Quantization.BlockSize, end = Math.Min(k, start + Int4Quantization.BlockSize);
+                for (int i = start; i < end; i++, at += 8)
+                {
+                    for (int j = 0; j < 8; j++)
+                    {
+                        int low = p * PanelWidth + j, high = low + 8;
+                        if (low < n) weight[low * k + i] = ((panels[at + j] & 0xF) - 8) * scales[j];
+                        if (high < n) weight[high * k + i] = ((panels[at + j] >> 4) - 8) * scales[j + 8];
+                    }
+                }
+            }
+        }
+        return weight;
     }
 
     /// <summary>Output <paramref name="output"/>'s code for input <paramref name="input"/> (q + 8; 8, a zero weight, past the last output).</summary>

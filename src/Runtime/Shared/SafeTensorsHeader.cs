@@ -210,6 +210,20 @@ internal sealed class SafeTensorsHeader
         return result;
     }
 
+    /// <summary>
+    /// Samples or token ids as float32: F32, F16 and BF16 as <see cref="ReadFloat32"/>; I32 and I64 converted (a calibration
+    /// file's token sequences are often integers; ids past 2^24 lose precision, and are past any vocabulary anyway).
+    /// </summary>
+    public float[] ReadValues(byte[] file, SafeTensorEntry entry)
+    {
+        if (entry.DType is not ("I32" or "I64")) return ReadFloat32(file, entry);
+        long start = DataStart + entry.Begin;
+        var result = new float[entry.ElementCount];
+        for (int i = 0; i < result.Length; i++)
+            result[i] = entry.DType == "I32" ? BitConverter.ToInt32(file, (int)(start + 4 * i)) : BitConverter.ToInt64(file, (int)(start + 8 * i));
+        return result;
+    }
+
     private static float BitsToSingle(int bits) => BitConverter.ToSingle(BitConverter.GetBytes(bits), 0);
 
     /// <summary>IEEE 754 binary16 to binary32, exact for every value including subnormals, infinities and NaN.</summary>

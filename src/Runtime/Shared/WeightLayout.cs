@@ -48,8 +48,18 @@ internal static class WeightLayout
     /// for its scale and shift): its <c>weight</c>, <c>bias</c>, <c>running_mean</c> and <c>running_var</c> are read
     /// through <paramref name="read"/>.
     /// </summary>
-    public static float[] Loaded(WeightLayoutKind kind, Func<string, float[]> read, string tensor, string? norm, float epsilon, int n, int k, int floats)
+    /// <paramref name="int4Encoded"/>: int4 weights already rounded (GPTQ's, Int4Quantization's encoding), laid out instead
+    /// of rounding the tensor to nearest.
+    public static float[] Loaded(WeightLayoutKind kind, Func<string, float[]> read, string tensor, string? norm, float epsilon, int n, int k, int floats,
+        byte[]? int4Encoded = null)
     {
+        if (int4Encoded is not null && kind is WeightLayoutKind.Int4Linear or WeightLayoutKind.Int4Panels)
+        {
+            var laid = new float[floats];
+            if (kind == WeightLayoutKind.Int4Linear) PanelLayout.Pack(Int4Quantization.Decode(int4Encoded, n, k), n, k, laid, 0);
+            else Int4PanelLayout.Pack(int4Encoded, n, k, laid);
+            return laid;
+        }
         float[] values = tensor.Length == 0 ? new float[n] : read(tensor);
         float[]? scale = norm is null ? null : NormScale(read, norm, epsilon);
         var result = new float[floats];
@@ -163,10 +173,11 @@ internal static class WeightLayout
     }
 
     /// <summary>The bytes embedded in the assembly for a tensor: its loaded floats, except int4, which is embedded encoded.</summary>
-    public static byte[] Embedded(WeightLayoutKind kind, Func<string, float[]> read, string tensor, string? norm, float epsilon, int n, int k, int floats)
+    public static byte[] Embedded(WeightLayoutKind kind, Func<string, float[]> read, string tensor, string? norm, float epsilon, int n, int k, int floats,
+        byte[]? int4Encoded = null)
     {
-        if (kind == WeightLayoutKind.Int4Linear) return Int4Quantization.Encode(read(tensor), n, k);
-        float[] loaded = Loaded(kind, read, tensor, norm, epsilon, n, k, floats);
+        if (kind == WeightLayoutKind.Int4Linear) return int4Encoded ?? Int4Quantization.Encode(read(tensor), n, k);
+        float[] loaded = Loaded(kind, read, tensor, norm, epsilon, n, k, floats, int4Encoded);
         var bytes = new byte[loaded.Length * 4];
         Buffer.BlockCopy(loaded, 0, bytes, 0, bytes.Length);
         return bytes;
