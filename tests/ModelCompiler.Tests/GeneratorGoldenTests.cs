@@ -42,7 +42,8 @@ public class GeneratorGoldenTests
     {
         string root = GeneratorDiagnosticsTests.RepositoryRoot();
         AssertGolden("TinyLlama.cs", File.ReadAllText(Path.Combine(root, "tests/ModelCompiler.TestModels/TinyLlama.cs")),
-            Path.Combine(root, "tests/ModelCompiler.TestModels/Models/tiny_llama.safetensors"), "ModelCompiler.TestModels.TinyLlama", suffixes: new[] { ".g.cs" });
+            Path.Combine(root, "tests/ModelCompiler.TestModels/Models/tiny_llama.safetensors"), "ModelCompiler.TestModels.TinyLlama", suffixes: new[] { ".g.cs" },
+            more: new[] { Path.Combine(root, "tests/ModelCompiler.TestModels/Models/tiny_llama_calibration.safetensors") });
     }
 
     /// <summary>
@@ -92,10 +93,10 @@ public class GeneratorGoldenTests
             gpu: true, suffixes: new[] { ".Gpu.g.cs" });
     }
 
-    private static void AssertGolden(string fileName, string source, string weights, string hint, bool gpu = false, string[]? suffixes = null)
+    private static void AssertGolden(string fileName, string source, string weights, string hint, bool gpu = false, string[]? suffixes = null, string[]? more = null)
     {
         string root = GeneratorDiagnosticsTests.RepositoryRoot();
-        GeneratorDriver driver = GeneratorHarness.Driver(new[] { new GeneratorHarness.BinaryAdditionalText(weights) });
+        GeneratorDriver driver = GeneratorHarness.Driver(new[] { weights }.Concat(more ?? Array.Empty<string>()).Select(f => new GeneratorHarness.BinaryAdditionalText(f)).ToArray());
         Compilation compilation = GeneratorHarness.Compilation((fileName, source));
         if (gpu)
             compilation = compilation.AddReferences(

@@ -199,7 +199,7 @@ internal static partial class ModelEmitter
                 Quantization.Int8Static => "Quantization: int8 weights (symmetric, per output channel), activation ranges calibrated at build time, int32 sums.",
                 Quantization.Int4Gptq => "Quantization: int4 weights (32 per fp16 scale) rounded by GPTQ from the calibration inputs"
                     + (plan.GptqActOrder ? " (act-order, static groups)." : " (inputs in order)."),
-                _ => "Quantization: int4 weights (32 per fp16 scale), round to nearest.",
+                _ => "Quantization: int4 weights (32 per fp16 scale), expanded to float32 at start-up; the model computes in float32.",
             });
             lines.Add($"Embedded weights are {100.0 * plan.EmbeddedBytes / Math.Max(1, plan.Float32Bytes):F1} % of float32. Weight error (max |w − q·s| / max |w|) per layer, measured at build time:");
             foreach (KernelPlan kernel in plan.Kernels.Where(k => k.Kind == KernelKind.Linear))

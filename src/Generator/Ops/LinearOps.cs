@@ -70,16 +70,16 @@ internal static class LinearOps
         int n = context.Node.Weight!.Shape[0], k = context.Node.Weight.Shape[1];
         float[] w = context.Tensor(context.Node.Weight.Name);
         float[]? b = context.Node.Bias is null ? null : context.Tensor(context.Node.Bias.Name);
-        int rows = context.X.Length / k;
+        double[] x = context.X;
+        int rows = x.Length / k;
         var y = new double[rows * n];
+        // The weights widened once, so the dot products run on double vectors (calibration evaluates whole prompts: a
+        // decoder's GPTQ runs thousands of tokens through every layer at build time).
+        double[] weights = EvaluationContext.Doubles(w);
         for (int r = 0; r < rows; r++)
         {
             for (int j = 0; j < n; j++)
-            {
-                double sum = b?[j] ?? 0;
-                for (int i = 0; i < k; i++) sum += context.X[r * k + i] * w[j * k + i];
-                y[r * n + j] = (float)sum;
-            }
+                y[r * n + j] = (float)((b?[j] ?? 0) + DoubleVectors.Dot(x, r * k, weights, j * k, k));
         }
         return y;
     }

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using ModelCompiler.Generator.Graph;
+using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
 using ModelCompiler.Generator.Ops;
 
@@ -64,7 +65,7 @@ internal static class Calibrate
                 if (!hessians.TryGetValue(name, out double[]? h)) hessians[name] = h = new double[(long)k * k];
                 for (int row = 0; row + k <= x.Length; row += k)
                 {
-                    for (int a = 0; a < k; a++) Gptq.Axpy(h, (long)a * k, x, row, x[row + a], k);
+                    for (int a = 0; a < k; a++) DoubleVectors.Axpy(h, (long)a * k, x, row, x[row + a], k);
                 }
             }, cancellationToken);
         }

@@ -1,6 +1,6 @@
 using System;
-using System.Numerics;
 using System.Threading;
+using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Kernels;
 using ModelCompiler.Weights;
 
@@ -102,11 +102,11 @@ internal static class Gptq
                     codes[(long)j * k + original] = q;
                     errors[(long)i * n + j] = (value - q * (double)scale) / d;
                 }
-                for (int c = i + 1; c < count; c++) Axpy(batch, (long)c * n, errors, (long)i * n, -u[(long)column * k + i1 + c], n);
+                for (int c = i + 1; c < count; c++) DoubleVectors.Axpy(batch, (long)c * n, errors, (long)i * n, -u[(long)column * k + i1 + c], n);
             }
             for (int c = i2; c < k; c++)
             {
-                for (int i = 0; i < count; i++) Axpy(w, (long)c * n, errors, (long)i * n, -u[(long)(i1 + i) * k + c], n);
+                for (int i = 0; i < count; i++) DoubleVectors.Axpy(w, (long)c * n, errors, (long)i * n, -u[(long)(i1 + i) * k + c], n);
             }
         }
 
@@ -176,7 +176,7 @@ internal static class Gptq
         {
             for (int c = 0; c <= r; c++)
             {
-                double value = Dot(transposed, (long)r * k + r, transposed, (long)c * k + r, k - r);
+                double value = DoubleVectors.Dot(transposed, (long)r * k + r, transposed, (long)c * k + r, k - r);
                 a[(long)r * k + c] = a[(long)c * k + r] = value;
             }
         }
@@ -195,7 +195,7 @@ internal static class Gptq
             if (r % 64 == 0) cancellationToken.ThrowIfCancellationRequested();
             for (int c = 0; c <= r; c++)
             {
-                double sum = a[(long)r * k + c] - Dot(a, (long)r * k, a, (long)c * k, c);
+                double sum = a[(long)r * k + c] - DoubleVectors.Dot(a, (long)r * k, a, (long)c * k, c);
                 if (r == c)
                 {
                     if (!(sum > 0)) return false;
@@ -236,39 +236,10 @@ internal static class Gptq
             }
             for (int i = 0; i < k; i++)
             {
-                error += difference[i] * Dot(hessian, (long)i * k, difference, 0, k);
-                total += row[i] * Dot(hessian, (long)i * k, row, 0, k);
+                error += difference[i] * DoubleVectors.Dot(hessian, (long)i * k, difference, 0, k);
+                total += row[i] * DoubleVectors.Dot(hessian, (long)i * k, row, 0, k);
             }
         }
         return total > 0 ? error / total : 0;
-    }
-
-    /// <summary>y[yAt …] += a · x[xAt …] over <paramref name="count"/> values.</summary>
-    internal static void Axpy(double[] y, long yAt, double[] x, long xAt, double a, int count)
-    {
-        if (a == 0) return;
-        int i = 0;
-        if (Vector.IsHardwareAccelerated && yAt <= int.MaxValue - count && xAt <= int.MaxValue - count)
-        {
-            var va = new Vector<double>(a);
-            for (; i <= count - Vector<double>.Count; i += Vector<double>.Count)
-                (new Vector<double>(y, (int)yAt + i) + va * new Vector<double>(x, (int)xAt + i)).CopyTo(y, (int)yAt + i);
-        }
-        for (; i < count; i++) y[yAt + i] += a * x[xAt + i];
-    }
-
-    private static double Dot(double[] x, long xAt, double[] y, long yAt, int count)
-    {
-        double sum = 0;
-        int i = 0;
-        if (Vector.IsHardwareAccelerated && yAt <= int.MaxValue - count && xAt <= int.MaxValue - count)
-        {
-            var acc = Vector<double>.Zero;
-            for (; i <= count - Vector<double>.Count; i += Vector<double>.Count)
-                acc += new Vector<double>(x, (int)xAt + i) * new Vector<double>(y, (int)yAt + i);
-            sum = Vector.Dot(acc, Vector<double>.One);
-        }
-        for (; i < count; i++) sum += x[xAt + i] * y[yAt + i];
-        return sum;
     }
 }

@@ -120,6 +120,38 @@ public abstract class DecoderSession : IDisposable
         }
     }
 
+    /// <summary>
+    /// The model's perplexity on <paramref name="tokens"/> as one sequence from position 0: exp of the mean negative
+    /// log-likelihood of each token after the first, given those before it (PyTorch's cross entropy over the shifted
+    /// logits). Starts a new sequence, as <see cref="Reset"/>, and leaves the session after the tokens; allocates the
+    /// logits of every token (tokens × <see cref="VocabularySize"/> floats).
+    /// </summary>
+    /// <exception cref="ArgumentException">Fewer than two tokens, or more than <see cref="MaxTokens"/>; nothing is run.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A token id is not in the vocabulary; nothing is run.</exception>
+    public double Perplexity(ReadOnlySpan<int> tokens)
+    {
+        if (tokens.Length < 2) throw new ArgumentException("Perplexity needs at least two tokens.", nameof(tokens));
+        if (tokens.Length > MaxTokens) throw new ArgumentException($"{tokens.Length} tokens do not fit a session of {MaxTokens}.", nameof(tokens));
+        foreach (int token in tokens) CheckToken(token, nameof(tokens));
+        var logits = new float[checked(tokens.Length * VocabularySize)];
+        lock (_gate)
+        {
+            Position = 0;
+            Prefill(tokens, logits);
+        }
+        double negativeLogLikelihood = 0;
+        for (int t = 0; t + 1 < tokens.Length; t++)
+        {
+            ReadOnlySpan<float> row = logits.AsSpan(t * VocabularySize, VocabularySize);
+            float max = float.NegativeInfinity;
+            foreach (float v in row) max = Math.Max(max, v);
+            double sum = 0;
+            foreach (float v in row) sum += Math.Exp(v - (double)max);
+            negativeLogLikelihood += max + Math.Log(sum) - row[tokens[t + 1]];
+        }
+        return Math.Exp(negativeLogLikelihood / (tokens.Length - 1));
+    }
+
     /// <summary>Starts a new sequence: the next token takes position 0 (the cache is overwritten as it goes).</summary>
     public void Reset()
     {
