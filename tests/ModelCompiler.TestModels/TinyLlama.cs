@@ -52,9 +52,12 @@ public static partial class TinyLlamaGptq
     static Tensor Forward([Shape(1)] Tensor token) => TinyLlama.Decoder(token);
 }
 
-/// <summary>GPTQ rounding each layer's inputs in order (no act-order), lm_head kept in float32.</summary>
+/// <summary>
+/// GPTQ rounding each layer's inputs in order (no act-order), lm_head kept in float32, the weights read from the file at
+/// start-up but for GPTQ's codes, which exist only at build time and are embedded.
+/// </summary>
 [CompileModel(Weights = "tiny_llama.safetensors", Quantize = Quantization.Int4Gptq, Calibration = "tiny_llama_calibration.safetensors",
-    GptqActOrder = false, FloatLayers = ["lm_head"])]
+    GptqActOrder = false, FloatLayers = ["lm_head"], WeightsStorage = WeightsStorage.File)]
 public static partial class TinyLlamaGptqInOrder
 {
     static Tensor Forward([Shape(1)] Tensor token) => TinyLlama.Decoder(token);

@@ -771,7 +771,8 @@ internal static partial class ModelEmitter
             foreach (WeightBlob blob in plan.Blobs)
             {
                 if (blob.IsZero) continue;
-                if (blob.IsFolded || plan.IsOnnx && plan.Embeds(blob)) // an ONNX model's file route: what the import computed is embedded
+                // The file route embeds what exists only at build time: what an ONNX import computed, GPTQ's codes.
+                if (blob.IsFolded || (plan.IsOnnx || blob.Int4Encoded.Count > 0) && plan.Embeds(blob))
                 {
                     w.Line(blob.Kind == WeightLayoutKind.Int4Linear
                         ? $"{K}Int4Weights.LoadPacked(buffer, {blob.Offset}, {blob.N}, {blob.K}, {blob.Identifier}); // {WeightsEmitter.Describe(blob)}, embedded"

@@ -87,12 +87,12 @@ internal sealed record ModelPlan(
     public EquatableArray<OnnxFileTensor> OnnxTensors { get; init; } = EquatableArray<OnnxFileTensor>.Empty;
 
     /// <summary>
-    /// Whether the blob's laid-out values are in the assembly: every blob when the weights are embedded; otherwise only an
-    /// ONNX model's blobs that read a tensor computed at build time (a folded constant is in the model's own file, and a
-    /// zero bias is nowhere).
+    /// Whether the blob's laid-out values are in the assembly: every blob when the weights are embedded; otherwise only
+    /// what exists at build time alone — GPTQ's int4 codes, and an ONNX model's blobs that read a tensor computed at build
+    /// time (a folded constant is in the model's own file, and a zero bias is nowhere).
     /// </summary>
     public bool Embeds(WeightBlob blob) =>
-        !blob.IsZero && !blob.IsFolded && (EmbedWeights || IsOnnx && blob.ReadTensors().Any(t => !OnnxTensors.Any(s => s.Name == t)));
+        !blob.IsZero && !blob.IsFolded && (EmbedWeights || blob.Int4Encoded.Count > 0 || IsOnnx && blob.ReadTensors().Any(t => !OnnxTensors.Any(s => s.Name == t)));
 
     /// <summary>
     /// The tensors of the weights file the blobs read (their own and a folded BatchNorm's), in first-use order, with their

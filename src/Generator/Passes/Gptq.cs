@@ -156,17 +156,16 @@ internal static class Gptq
     {
         // A = L Lᵀ, L in the lower triangle of a.
         if (!CholeskyLower(a, k, cancellationToken)) return null;
-        // L⁻¹ by forward substitution, column by column, into the lower triangle of inverse.
+        // L⁻¹ by forward substitution a row at a time (row r = (e_r − Σ_{m<r} L[r, m] · row m) / L[r, r]): contiguous AXPYs.
         var inverse = new double[(long)k * k];
-        for (int c = 0; c < k; c++)
+        for (int r = 0; r < k; r++)
         {
-            inverse[(long)c * k + c] = 1 / a[(long)c * k + c];
-            for (int r = c + 1; r < k; r++)
-            {
-                double sum = 0;
-                for (int m = c; m < r; m++) sum -= a[(long)r * k + m] * inverse[(long)m * k + c];
-                inverse[(long)r * k + c] = sum / a[(long)r * k + r];
-            }
+            if (r % 64 == 0) cancellationToken.ThrowIfCancellationRequested();
+            long row = (long)r * k;
+            inverse[row + r] = 1;
+            for (int m = 0; m < r; m++) DoubleVectors.Axpy(inverse, row, inverse, (long)m * k, -a[row + m], m + 1);
+            double pivot = a[row + r];
+            for (int c = 0; c <= r; c++) inverse[row + c] /= pivot;
         }
         cancellationToken.ThrowIfCancellationRequested();
         // A⁻¹ = L⁻ᵀ L⁻¹: element (r, c) = Σ_{m ≥ max(r, c)} L⁻¹[m, r] · L⁻¹[m, c]; rows of the transpose are contiguous.
@@ -221,13 +220,20 @@ internal static class Gptq
         return result;
     }
 
-    /// <summary><c>tr(E H Eᵀ) / tr(W H Wᵀ)</c>, E = W − Q: how much of the layer's output energy on the calibration inputs the rounding changes.</summary>
+    /// <summary>Outputs the output errors are measured on at most (evenly spaced): the measure costs k² per output.</summary>
+    private const int ErrorOutputs = 256;
+
+    /// <summary>
+    /// <c>tr(E H Eᵀ) / tr(W H Wᵀ)</c>, E = W − Q: how much of the layer's output energy on the calibration inputs the
+    /// rounding changes, over every output, or <see cref="ErrorOutputs"/> evenly spaced ones when there are more.
+    /// </summary>
     private static double OutputError(float[] weight, float[] quantized, int n, int k, double[] hessian)
     {
         var row = new double[k];
         var difference = new double[k];
         double error = 0, total = 0;
-        for (int j = 0; j < n; j++)
+        int step = Math.Max(1, n / ErrorOutputs);
+        for (int j = 0; j < n; j += step)
         {
             for (int i = 0; i < k; i++)
             {

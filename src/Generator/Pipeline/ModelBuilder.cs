@@ -162,8 +162,8 @@ internal static class ModelBuilder
                 return Stop();
             }
             // Embedding costs ~0.5 s of compile time per MB (docs/performance.md): big weights are read from the file instead.
-            // GPTQ's codes exist only at build time: such a model embeds its weights whatever the storage.
-            plan = plan with { EmbedWeights = model.WeightsStorage == WeightsStorage.Embedded || gptq is not null || (model.WeightsStorage == WeightsStorage.Auto && plan.EmbeddedBytes <= options.EmbedLimit), IsOnnx = model.IsOnnx, OutputName = model.OutputName };
+            // GPTQ's codes exist only at build time: they are embedded whatever the storage (ModelPlan.Embeds).
+            plan = plan with { EmbedWeights = model.WeightsStorage == WeightsStorage.Embedded || (model.WeightsStorage == WeightsStorage.Auto && plan.EmbeddedBytes <= options.EmbedLimit), IsOnnx = model.IsOnnx, OutputName = model.OutputName };
             // Every kernel kind has a GPU form (Emit/GpuEmitter, GpuBodies): with the GPU runtime referenced, every model gets CreateGpu.
             // A model with several inputs or outputs has no GPU entry point yet (its Predict takes a span for each).
             if (plan.IsDecoder && DecoderError(plan) is { } decoderError)
