@@ -7,12 +7,13 @@ import numpy as np
 
 
 def save(path, tensors, dtype="F32"):
-    """tensors: dict name -> array; stored as little-endian F32 (or dtype="F16", "I64"), names sorted, header padded to
-    8 bytes."""
+    """tensors: dict name -> array; stored as little-endian F32 (or dtype="F16", "I64", or a dict name -> dtype), names
+    sorted, header padded to 8 bytes."""
     header, blobs, offset = {}, [], 0
     for name in sorted(tensors):
-        data = np.ascontiguousarray(np.asarray(tensors[name], dtype={"F16": "<f2", "I64": "<i8"}.get(dtype, "<f4"))).tobytes()
-        header[name] = {"dtype": dtype, "shape": list(np.shape(tensors[name])), "data_offsets": [offset, offset + len(data)]}
+        kind = dtype.get(name, "F32") if isinstance(dtype, dict) else dtype
+        data = np.ascontiguousarray(np.asarray(tensors[name], dtype={"F16": "<f2", "I64": "<i8"}.get(kind, "<f4"))).tobytes()
+        header[name] = {"dtype": kind, "shape": list(np.shape(tensors[name])), "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
     encoded = json.dumps(header, separators=(",", ":")).encode("utf-8")

@@ -114,9 +114,10 @@ def output_error(q):
 
 
 # TinyLlamaGptq's calibration set: 32 sequences of 48 token ids of tiny_llama.safetensors' vocabulary of 96, as int64
-# (as a tokenizer gives them).
+# (as a tokenizer gives them), and 'heldout', 3 sequences of 40 (float32 ids) the generator reports perplexities on.
+calibration = torch.randint(0, 96, (32, 48))
 safetensors_io.save(os.path.join(here, "Models", "tiny_llama_calibration.safetensors"),
-                    {"input": torch.randint(0, 96, (32, 48)).numpy()}, dtype="I64")
+                    {"input": calibration.numpy(), "heldout": torch.randint(0, 96, (3, 40)).numpy()}, dtype={"input": "I64"})
 
 print(f"relative output error: rtn {output_error(rtn):.5f}, gptq {output_error(gptq):.5f}, act-order {output_error(act_order):.5f}")
 safetensors_io.save(os.path.join(here, "Models", "gptq_reference.safetensors"), {

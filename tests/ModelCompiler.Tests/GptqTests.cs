@@ -3,7 +3,10 @@ extern alias generator;
 using System;
 using System.IO;
 using System.Linq;
+using System.Globalization;
+using System.Text.RegularExpressions;
 using System.Threading;
+using Microsoft.CodeAnalysis;
 using ModelCompiler.Kernels;
 using Xunit;
 using Gptq = generator::ModelCompiler.Generator.Passes.Gptq;
@@ -78,6 +81,29 @@ public class GptqTests
         var nan = new double[K * K];
         for (int i = 0; i < K; i++) nan[i * K + i] = double.NaN;
         Assert.Null(Gptq.Quantize(weight, N, K, nan, actOrder: false));
+    }
+
+    [Fact]
+    public void The_header_gives_held_out_perplexities_and_float32s_is_the_sessions()
+    {
+        string root = GeneratorDiagnosticsTests.RepositoryRoot();
+        string models = Path.Combine(root, "tests/ModelCompiler.TestModels");
+        GeneratorDriver driver = GeneratorHarness.Driver(new[] { "Models/tiny_llama.safetensors", "Models/tiny_llama_calibration.safetensors" }
+            .Select(f => new GeneratorHarness.BinaryAdditionalText(Path.Combine(models, f))).ToArray());
+        driver = driver.RunGeneratorsAndUpdateCompilation(GeneratorHarness.Compilation(("TinyLlama.cs", File.ReadAllText(Path.Combine(models, "TinyLlama.cs")))), out _, out _);
+        string code = driver.GetRunResult().Results.Single().GeneratedSources.Single(s => s.HintName == "ModelCompiler.TestModels.TinyLlamaGptq.g.cs").SourceText.ToString();
+
+        Match line = Regex.Match(code, @"Held-out perplexity \(build time, (\d+) tokens of 'heldout'\): float32 ([\d.]+), int4 round to nearest ([\d.]+), GPTQ ([\d.]+)\.");
+        Assert.True(line.Success, "no held-out perplexity in the header");
+        Assert.Equal("117", line.Groups[1].Value); // 3 windows of 40: 39 predictions each
+        // The same windows through the compiled float32 session.
+        SafeTensors calibration = SafeTensors.Load(Path.Combine(Numerics.ModelsFolder, "tiny_llama_calibration.safetensors"));
+        float[] heldOut = calibration["heldout"].ToArray();
+        using DecoderSession session = ModelCompiler.TestModels.TinyLlama.CreateSession(64);
+        double logSum = 0;
+        for (int w = 0; w < 3; w++) logSum += Math.Log(session.Perplexity(heldOut.AsSpan(w * 40, 40).ToArray().Select(v => (int)v).ToArray()));
+        Assert.InRange(double.Parse(line.Groups[2].Value, CultureInfo.InvariantCulture) / Math.Exp(logSum / 3), 1 - 1e-4, 1 + 1e-4);
+        Assert.Contains("; output error on the calibration inputs", code); // each int4 layer's, beside round to nearest's
     }
 
     [Fact]

@@ -210,6 +210,8 @@ internal static partial class ModelEmitter
                         + (linear.GptqError >= 0 ? $"; output error on the calibration inputs {100 * linear.GptqError:F3} % (round to nearest: {100 * linear.RoundToNearestError:F3} %)" : "")
                     : $"  K{kernel.Index}: kept in float32");
             }
+            if (plan.GptqPerplexity is { } p)
+                lines.Add(FormattableString.Invariant($"Held-out perplexity (build time, {p.Tokens:N0} tokens of 'heldout'): float32 {p.Float32:F3}, int4 round to nearest {p.RoundToNearest:F3}, GPTQ {p.Gptq:F3}."));
             lines.AddRange(QuantizationPays(plan));
         }
         w.Line("/// <remarks>");

@@ -22,6 +22,9 @@ internal sealed record OnnxFileTensor(string Name, int File, long Offset, long R
 /// <summary>Int8Static: a Linear layer's calibrated input range (largest magnitude).</summary>
 internal sealed record LayerRange(string Layer, float Range);
 
+/// <summary>Int4Gptq with held-out sequences in the calibration file: perplexities measured at build time on <see cref="Tokens"/> tokens.</summary>
+internal sealed record HeldOutPerplexity(int Tokens, double Float32, double RoundToNearest, double Gptq);
+
 /// <summary>A Linear layer whose int4 codes GPTQ chose: its name, the blob holding them (panels: a decoder's Int4Panels, else the encoding), its size.</summary>
 internal sealed record Int4Layer(string Layer, string Blob, bool Panels, int N, int K);
 
@@ -66,6 +69,9 @@ internal sealed record ModelPlan(
 
     /// <summary>Int4Gptq: the Linear layers GPTQ rounded and the blobs holding their codes (the eager reference runs with them too).</summary>
     public EquatableArray<Int4Layer> GptqLayers { get; init; } = EquatableArray<Int4Layer>.Empty;
+
+    /// <summary>Int4Gptq: held-out perplexity with float32, round-to-nearest and GPTQ weights, when the calibration file has 'heldout'.</summary>
+    public HeldOutPerplexity? GptqPerplexity { get; init; }
     public EquatableArray<string> FloatLayers { get; init; }
 
     /// <summary>Int8Static: every calibrated layer's input range, for the eager reference.</summary>

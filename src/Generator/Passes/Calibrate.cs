@@ -76,7 +76,7 @@ internal static class Calibrate
     /// Runs the float model at build time on <paramref name="samples"/> samples of <paramref name="inputs"/>, each op as
     /// the catalogue's reference evaluation, and shows <paramref name="beforeLinear"/> every live Linear's input values.
     /// </summary>
-    private static void Evaluate(ModelGraph graph, bool[] live, float[] inputs, int samples, Func<string, float[]> tensor,
+    private static double[][] Evaluate(ModelGraph graph, bool[] live, float[] inputs, int samples, Func<string, float[]> tensor,
         Action<Node, double[]> beforeLinear, CancellationToken cancellationToken)
     {
         var values = new double[graph.Nodes.Count][];
@@ -105,6 +105,43 @@ internal static class Calibrate
                     break;
             }
         }
+        return values;
+    }
+
+    /// <summary>Tokens × FLOPs per token evaluated at most for each build-time perplexity; later windows are not used.</summary>
+    public const double MaxPerplexityFlops = 5e9;
+
+    /// <summary>
+    /// A decoder's perplexity on <paramref name="windows"/> token sequences of <paramref name="window"/> (each from
+    /// position 0) with the weights <paramref name="readTensor"/> gives: exp of the mean negative log-likelihood of every
+    /// token after the first of each window; and how many tokens were scored (the work is bounded by
+    /// <see cref="MaxPerplexityFlops"/>).
+    /// </summary>
+    public static (double Perplexity, int Tokens) Perplexity(ModelGraph graph, bool[] live, float[] tokens, int windows, int window, long flopsPerToken,
+        Func<string, float[]> readTensor, CancellationToken cancellationToken)
+    {
+        windows = (int)Math.Max(1, Math.Min(windows, MaxPerplexityFlops / Math.Max(1.0, (double)flopsPerToken * window)));
+        Func<string, float[]> tensor = Cached(readTensor);
+        var run = new float[window];
+        double negativeLogLikelihood = 0;
+        int scored = 0;
+        for (int w = 0; w < windows; w++)
+        {
+            Array.Copy(tokens, (long)w * window, run, 0, window);
+            double[] logits = Evaluate(graph, live, run, window, tensor, (_, _) => { }, cancellationToken)[graph.Outputs[0]];
+            int vocabulary = logits.Length / window;
+            for (int t = 0; t + 1 < window; t++)
+            {
+                double max = double.NegativeInfinity, sum = 0;
+                for (int v = 0; v < vocabulary; v++) max = Math.Max(max, logits[t * vocabulary + v]);
+                for (int v = 0; v < vocabulary; v++) sum += Math.Exp(logits[t * vocabulary + v] - max);
+                int next = (int)run[t + 1];
+                if (next < 0 || next >= vocabulary) throw new CalibrationInputException($"'heldout' holds token {run[t + 1]}, outside the vocabulary of {vocabulary}");
+                negativeLogLikelihood += max + Math.Log(sum) - logits[t * vocabulary + next];
+                scored++;
+            }
+        }
+        return (Math.Exp(negativeLogLikelihood / Math.Max(1, scored)), scored);
     }
 
     private static Func<string, float[]> Cached(Func<string, float[]> readTensor)

@@ -140,6 +140,7 @@ internal static class ModelBuilder
 
             Dictionary<string, float>? ranges = null;
             Dictionary<string, Gptq.Result>? gptq = null;
+            HeldOutPerplexity? heldOut = null;
             if (model.Quantize == Quantization.Int8Static)
             {
                 ranges = CalibrationRanges(model, files, options, graph, live, readTensor, diagnostics, cancellationToken);
@@ -147,10 +148,10 @@ internal static class ModelBuilder
             }
             if (model.Quantize == Quantization.Int4Gptq)
             {
-                gptq = GptqWeights(model, files, options, graph, live, readTensor, diagnostics, cancellationToken);
+                gptq = GptqWeights(model, files, options, graph, live, readTensor, diagnostics, cancellationToken, out heldOut);
                 if (gptq is null) return Stop();
             }
-            ModelPlan plan = LowerToPlan.Run(model, file.Length, file.Hash, graph, groups, readTensor, ranges, gpu, gptq);
+            ModelPlan plan = LowerToPlan.Run(model, file.Length, file.Hash, graph, groups, readTensor, ranges, gpu, gptq) with { GptqPerplexity = heldOut };
             // Every tensor fits a span (ShapeInference); the arena (intermediates for a chunk of rows plus kernel scratch)
             // and the weights buffer must too, so every offset in the generated code is a safe int.
             long arenaFloats = (long)plan.ArenaFloatsPerRow * plan.ChunkRows + plan.ScratchFloats;
@@ -321,8 +322,9 @@ internal static class ModelBuilder
     /// collects every int4 layer's input Hessian and rounds its weights with GPTQ (MC0012 when it cannot).
     /// </summary>
     private static Dictionary<string, Gptq.Result>? GptqWeights(ModelDeclaration model, ImmutableArray<WeightsFileRef> files, BuildOptions options, ModelGraph graph,
-        bool[] live, Func<string, float[]> readTensor, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
+        bool[] live, Func<string, float[]> readTensor, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken, out HeldOutPerplexity? perplexity)
     {
+        perplexity = null;
         DiagnosticInfo Fail(string why) => DiagnosticInfo.Create(DiagnosticDescriptors.CalibrationInvalid, model.CalibrationLocation, model.CalibrationFile!, why);
         if (ReadCalibration(model, files, options, graph, diagnostics) is not { } calibration) return null;
         try
@@ -356,6 +358,8 @@ internal static class ModelBuilder
                 }
                 results[weight] = result;
             }
+            if (calibration.HeldOut is { } heldOut && calibration.HeldOutShape![1] <= MaxCalibrationTokens)
+                perplexity = HeldOut(graph, live, heldOut, calibration.HeldOutShape, readTensor, results, cancellationToken);
             return results;
         }
         catch (Exception e) when (e is SafeTensorsFormatException or System.IO.IOException or UnauthorizedAccessException or CalibrationInputException)
@@ -363,6 +367,24 @@ internal static class ModelBuilder
             diagnostics.Add(Fail(e.Message));
             return null;
         }
+    }
+
+    /// <summary>
+    /// Int4Gptq on a decoder whose calibration file holds 'heldout' sequences: the perplexity on them with the float32
+    /// weights, with round-to-nearest int4 and with GPTQ's (bounded work: the first windows only).
+    /// </summary>
+    private static HeldOutPerplexity HeldOut(ModelGraph graph, bool[] live, float[] tokens, int[] shape, Func<string, float[]> readTensor,
+        Dictionary<string, Gptq.Result> gptq, CancellationToken cancellationToken)
+    {
+        var sizes = graph.Nodes.Where(n => n.Kind == OpKind.Linear && gptq.ContainsKey(n.Weight!.Name))
+            .GroupBy(n => n.Weight!.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => (N: g.First().Weight!.Shape[0], K: g.First().Weight!.Shape[1]), StringComparer.Ordinal);
+        float[] Nearest(string name) => sizes.TryGetValue(name, out var s) ? Int4Quantization.RoundTrip(readTensor(name), s.N, s.K) : readTensor(name);
+        float[] Rounded(string name) => gptq.TryGetValue(name, out Gptq.Result? r) ? Int4Quantization.Decode(r.Encoded, sizes[name].N, sizes[name].K) : readTensor(name);
+        long flops = LinearFlops(graph, live);
+        (double float32, int scored) = Calibrate.Perplexity(graph, live, tokens, shape[0], shape[1], flops, readTensor, cancellationToken);
+        double nearest = Calibrate.Perplexity(graph, live, tokens, shape[0], shape[1], flops, Nearest, cancellationToken).Perplexity;
+        double rounded = Calibrate.Perplexity(graph, live, tokens, shape[0], shape[1], flops, Rounded, cancellationToken).Perplexity;
+        return new HeldOutPerplexity(scored, float32, nearest, rounded);
     }
 
     /// <summary>Tokens of each calibration sequence a decoder's GPTQ runs on at most.</summary>
@@ -374,9 +396,10 @@ internal static class ModelBuilder
 
     /// <summary>
     /// The calibration file's tensor 'input': samples <c>[N, …sample shape]</c>, or a decoder's token sequences <c>[N, T]</c>
-    /// (float or integer ids); MC0012 and null when it is missing or does not fit.
+    /// (float or integer ids), and a decoder's optional 'heldout' sequences <c>[M, T]</c>; MC0012 and null when 'input' is
+    /// missing or does not fit.
     /// </summary>
-    private static (float[] Values, int[] Shape)? ReadCalibration(ModelDeclaration model, ImmutableArray<WeightsFileRef> files, BuildOptions options, ModelGraph graph,
+    private static (float[] Values, int[] Shape, float[]? HeldOut, int[]? HeldOutShape)? ReadCalibration(ModelDeclaration model, ImmutableArray<WeightsFileRef> files, BuildOptions options, ModelGraph graph,
         List<DiagnosticInfo> diagnostics)
     {
         string name = model.CalibrationFile!;
@@ -415,7 +438,10 @@ internal static class ModelBuilder
                     : $"'input' is {Node.Format(input.Shape)}, but the model takes [N, {string.Join(", ", sample)}] with N ≥ 1"));
                 return null;
             }
-            return (header.ReadValues(bytes, input), input.Shape);
+            // A decoder's file may hold 'heldout' token sequences [M, T] too: the header then gives held-out perplexities.
+            SafeTensorEntry? heldOut = graph.IsDecoder ? header.Find("heldout") : null;
+            bool useHeldOut = heldOut is { Shape.Length: 2 } && heldOut.Shape[0] > 0 && heldOut.Shape[1] > 1;
+            return (header.ReadValues(bytes, input), input.Shape, useHeldOut ? header.ReadValues(bytes, heldOut!) : null, useHeldOut ? heldOut!.Shape : null);
         }
         catch (Exception e) when (e is SafeTensorsFormatException or System.IO.IOException or UnauthorizedAccessException)
         {
