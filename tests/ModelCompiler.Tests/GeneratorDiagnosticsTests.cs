@@ -435,6 +435,60 @@ public class GeneratorDiagnosticsTests
     }
 
     [Fact]
+    public void MC0012_Int4Gptq_without_a_calibration_file()
+    {
+        Diagnostic d = Single(Model("return x.Linear(\"fc1\");", weights: "Weights = \"w.safetensors\", Quantize = Quantization.Int4Gptq"),
+            "MC0012", "Quantize = Quantization.Int4Gptq");
+        Assert.Equal("Calibration file '(none)' cannot be used: Quantize = Quantization.Int4Gptq needs Calibration = \"….safetensors\", a file of representative inputs", d.GetMessage());
+    }
+
+    [Fact]
+    public void MC0012_Int4Gptq_on_inputs_that_are_not_finite()
+    {
+        // NaN inputs make every Hessian entry NaN: no damping makes it positive definite, so GPTQ stops with MC0012 naming
+        // the layer (a throw inside the compiler would only say that the generator failed).
+        string calibration = Path.Combine(GeneratorHarness.TempFolder(), "calib.safetensors");
+        byte[] values = new byte[32];
+        for (int i = 0; i < 8; i++) System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(values.AsSpan(4 * i), float.NaN);
+        File.WriteAllBytes(calibration, SafeTensorsTests.File("{\"input\":{\"dtype\":\"F32\",\"shape\":[2,4],\"data_offsets\":[0,32]}}", values));
+        Diagnostic d = Single(Model("return x.Linear(\"fc1\");",
+            weights: "Weights = \"w.safetensors\", Quantize = Quantization.Int4Gptq, Calibration = \"calib.safetensors\""), "MC0012", "\"calib.safetensors\"",
+            Weights, calibration);
+        Assert.Equal("Calibration file 'calib.safetensors' cannot be used: the Hessian of 'fc1' on it is not positive definite even with 100 times GPTQ's damping (are its inputs all zero or not finite?)", d.GetMessage());
+    }
+
+    [Fact]
+    public void Int4Gptq_rounds_a_layer_too_large_for_GPTQ_to_nearest_and_says_so_by_leaving_out_its_output_error()
+    {
+        // 4,100 inputs: past Gptq.MaxInputs, so no 4,100² Hessian is built; the 16-input layer after it is GPTQ's.
+        string folder = GeneratorHarness.TempFolder();
+        string weights = Path.Combine(folder, "wide.safetensors"), calibration = Path.Combine(folder, "calib.safetensors");
+        var random = new Random(3);
+        byte[] Floats(int count)
+        {
+            var bytes = new byte[4 * count];
+            for (int i = 0; i < count; i++) System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(4 * i), (float)(random.NextDouble() - 0.5));
+            return bytes;
+        }
+        File.WriteAllBytes(weights, SafeTensorsTests.File("{\"wide.weight\":{\"dtype\":\"F32\",\"shape\":[16,4100],\"data_offsets\":[0,262400]},"
+            + "\"narrow.weight\":{\"dtype\":\"F32\",\"shape\":[3,16],\"data_offsets\":[262400,262592]}}", Floats(16 * 4100 + 3 * 16)));
+        File.WriteAllBytes(calibration, SafeTensorsTests.File("{\"input\":{\"dtype\":\"F32\",\"shape\":[40,4100],\"data_offsets\":[0,656000]}}", Floats(40 * 4100)));
+        string source = Model("return x.Linear(\"wide\").Relu().Linear(\"narrow\");", shape: "[Shape(4100)] ",
+            weights: "Weights = \"wide.safetensors\", Quantize = Quantization.Int4Gptq, Calibration = \"calib.safetensors\"");
+
+        var (diagnostics, run, errors) = GeneratorHarness.Run(source, weights, calibration);
+
+        Assert.Empty(diagnostics);
+        Assert.Empty(errors);
+        string code = run.GeneratedSources.Single(g => g.HintName == "Demo.Net.g.cs").SourceText.ToString();
+        // The quantization section's lines, one per Linear: "K0: 1.23E-001…" (the weight error first).
+        string[] layers = code.Split('\n').Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^///   K\d+: \d\.\d+E[-+]\d+")).ToArray();
+        Assert.Equal(2, layers.Length);
+        Assert.DoesNotContain("output error", layers[0]); // wide: round to nearest
+        Assert.Contains("output error on the calibration inputs", layers[1]); // narrow: GPTQ
+    }
+
+    [Fact]
     public void Every_descriptor_has_a_documentation_page_and_a_release_entry()
     {
         string root = RepositoryRoot();

@@ -25,6 +25,18 @@ internal static class Gptq
     /// <summary>Added to the Hessian's diagonal: this fraction of its mean (the reference's percdamp).</summary>
     public const double PercentDamp = 0.01;
 
+    /// <summary>Inputs a layer may have for GPTQ: its working set is five k × k float64 matrices (640 MB at 4,096).</summary>
+    public const int MaxInputs = 4096;
+
+    /// <summary>Weights a layer may have for GPTQ: the float64 working copy of the weights (512 MB at 2^26).</summary>
+    public const long MaxWeights = 1L << 26;
+
+    /// <summary>
+    /// Whether GPTQ rounds an <c>[n, k]</c> layer within the generator's memory (in the compiler's process, on files from
+    /// anywhere); larger layers are rounded to nearest, and the header shows them without GPTQ's output error.
+    /// </summary>
+    public static bool Fits(int n, int k) => k <= MaxInputs && (long)n * k <= MaxWeights;
+
     /// <summary>
     /// The int4 encoding of <paramref name="weight"/> <c>[n, k]</c> and the relative output errors
     /// <c>tr(E H Eᵀ) / tr(W H Wᵀ)</c> of GPTQ's and of round-to-nearest's weights, or null when the damped Hessian is

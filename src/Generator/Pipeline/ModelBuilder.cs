@@ -342,10 +342,11 @@ internal static class ModelBuilder
                 runs = calibration.Shape[0] / samplesPerRun;
                 stride = calibration.Values.Length / calibration.Shape[0] * samplesPerRun;
             }
+            bool Rounded(Node node) => LinearOps.IsInt4(model, node) && Gptq.Fits(node.Weight!.Shape[0], node.Weight.Shape[1]);
             Dictionary<string, double[]> hessians = Calibrate.Hessians(graph, live, calibration.Values, runs, samplesPerRun, stride, LinearFlops(graph, live),
-                readTensor, node => LinearOps.IsInt4(model, node), cancellationToken);
+                readTensor, Rounded, cancellationToken);
             var results = new Dictionary<string, Gptq.Result>(StringComparer.Ordinal);
-            foreach (Node linear in graph.Nodes.Where(n => live[n.Id] && n.Kind == OpKind.Linear && LinearOps.IsInt4(model, n)))
+            foreach (Node linear in graph.Nodes.Where(n => live[n.Id] && n.Kind == OpKind.Linear && Rounded(n)))
             {
                 string weight = linear.Weight!.Name;
                 if (results.ContainsKey(weight) || !hessians.TryGetValue(weight, out double[]? hessian)) continue;
@@ -359,7 +360,7 @@ internal static class ModelBuilder
                 results[weight] = result;
             }
             if (calibration.HeldOut is { } heldOut && calibration.HeldOutShape![1] <= MaxCalibrationTokens)
-                perplexity = HeldOut(graph, live, heldOut, calibration.HeldOutShape, readTensor, results, cancellationToken);
+                perplexity = HeldOut(graph, live, heldOut, calibration.HeldOutShape, readTensor, results, node => LinearOps.IsInt4(model, node), cancellationToken);
             return results;
         }
         catch (Exception e) when (e is SafeTensorsFormatException or System.IO.IOException or UnauthorizedAccessException or CalibrationInputException)
@@ -374,12 +375,13 @@ internal static class ModelBuilder
     /// weights, with round-to-nearest int4 and with GPTQ's (bounded work: the first windows only).
     /// </summary>
     private static HeldOutPerplexity HeldOut(ModelGraph graph, bool[] live, float[] tokens, int[] shape, Func<string, float[]> readTensor,
-        Dictionary<string, Gptq.Result> gptq, CancellationToken cancellationToken)
+        Dictionary<string, Gptq.Result> gptq, Func<Node, bool> int4, CancellationToken cancellationToken)
     {
-        var sizes = graph.Nodes.Where(n => n.Kind == OpKind.Linear && gptq.ContainsKey(n.Weight!.Name))
+        // Every int4 layer: GPTQ's codes where it ran, round to nearest where the layer was too large for it (Gptq.Fits).
+        var sizes = graph.Nodes.Where(n => live[n.Id] && n.Kind == OpKind.Linear && int4(n))
             .GroupBy(n => n.Weight!.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => (N: g.First().Weight!.Shape[0], K: g.First().Weight!.Shape[1]), StringComparer.Ordinal);
         float[] Nearest(string name) => sizes.TryGetValue(name, out var s) ? Int4Quantization.RoundTrip(readTensor(name), s.N, s.K) : readTensor(name);
-        float[] Rounded(string name) => gptq.TryGetValue(name, out Gptq.Result? r) ? Int4Quantization.Decode(r.Encoded, sizes[name].N, sizes[name].K) : readTensor(name);
+        float[] Rounded(string name) => gptq.TryGetValue(name, out Gptq.Result? r) ? Int4Quantization.Decode(r.Encoded, sizes[name].N, sizes[name].K) : Nearest(name);
         long flops = LinearFlops(graph, live);
         (double float32, int scored) = Calibrate.Perplexity(graph, live, tokens, shape[0], shape[1], flops, readTensor, cancellationToken);
         double nearest = Calibrate.Perplexity(graph, live, tokens, shape[0], shape[1], flops, Nearest, cancellationToken).Perplexity;
