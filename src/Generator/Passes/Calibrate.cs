@@ -49,6 +49,8 @@ internal static class Calibrate
     public static Dictionary<string, double[]> Hessians(ModelGraph graph, bool[] live, float[] inputs, int runs, int samplesPerRun, int stride, long flopsPerSample,
         Func<string, float[]> readTensor, Func<Node, bool> quantized, CancellationToken cancellationToken)
     {
+        // Within the budget even for one run: a large model's run keeps only the samples (a sequence's first tokens) it affords.
+        samplesPerRun = (int)Math.Max(1, Math.Min(samplesPerRun, MaxHessianFlops / Math.Max(1.0, flopsPerSample)));
         runs = (int)Math.Max(1, Math.Min(runs, MaxHessianFlops / Math.Max(1.0, (double)flopsPerSample * samplesPerRun)));
         int perRun = samplesPerRun * graph.Nodes.First(n => n.Kind == OpKind.Input).ElementCount;
         var hessians = new Dictionary<string, double[]>(StringComparer.Ordinal);
@@ -115,11 +117,12 @@ internal static class Calibrate
     /// A decoder's perplexity on <paramref name="windows"/> token sequences of <paramref name="window"/> (each from
     /// position 0) with the weights <paramref name="readTensor"/> gives: exp of the mean negative log-likelihood of every
     /// token after the first of each window; and how many tokens were scored (the work is bounded by
-    /// <see cref="MaxPerplexityFlops"/>).
+    /// <see cref="MaxPerplexityFlops"/>; null when not even one window fits it).
     /// </summary>
-    public static (double Perplexity, int Tokens) Perplexity(ModelGraph graph, bool[] live, float[] tokens, int windows, int window, long flopsPerToken,
+    public static (double Perplexity, int Tokens)? Perplexity(ModelGraph graph, bool[] live, float[] tokens, int windows, int window, long flopsPerToken,
         Func<string, float[]> readTensor, CancellationToken cancellationToken)
     {
+        if ((double)flopsPerToken * window > MaxPerplexityFlops) return null;
         windows = (int)Math.Max(1, Math.Min(windows, MaxPerplexityFlops / Math.Max(1.0, (double)flopsPerToken * window)));
         Func<string, float[]> tensor = Cached(readTensor);
         var run = new float[window];

@@ -374,7 +374,7 @@ internal static class ModelBuilder
     /// Int4Gptq on a decoder whose calibration file holds 'heldout' sequences: the perplexity on them with the float32
     /// weights, with round-to-nearest int4 and with GPTQ's (bounded work: the first windows only).
     /// </summary>
-    private static HeldOutPerplexity HeldOut(ModelGraph graph, bool[] live, float[] tokens, int[] shape, Func<string, float[]> readTensor,
+    private static HeldOutPerplexity? HeldOut(ModelGraph graph, bool[] live, float[] tokens, int[] shape, Func<string, float[]> readTensor,
         Dictionary<string, Gptq.Result> gptq, Func<Node, bool> int4, CancellationToken cancellationToken)
     {
         // Every int4 layer: GPTQ's codes where it ran, round to nearest where the layer was too large for it (Gptq.Fits).
@@ -383,10 +383,11 @@ internal static class ModelBuilder
         float[] Nearest(string name) => sizes.TryGetValue(name, out var s) ? Int4Quantization.RoundTrip(readTensor(name), s.N, s.K) : readTensor(name);
         float[] Rounded(string name) => gptq.TryGetValue(name, out Gptq.Result? r) ? Int4Quantization.Decode(r.Encoded, sizes[name].N, sizes[name].K) : Nearest(name);
         long flops = LinearFlops(graph, live);
-        (double float32, int scored) = Calibrate.Perplexity(graph, live, tokens, shape[0], shape[1], flops, readTensor, cancellationToken);
-        double nearest = Calibrate.Perplexity(graph, live, tokens, shape[0], shape[1], flops, Nearest, cancellationToken).Perplexity;
-        double rounded = Calibrate.Perplexity(graph, live, tokens, shape[0], shape[1], flops, Rounded, cancellationToken).Perplexity;
-        return new HeldOutPerplexity(scored, float32, nearest, rounded);
+        // A model too large for one window within the budget gets no held-out line in its header.
+        if (Calibrate.Perplexity(graph, live, tokens, shape[0], shape[1], flops, readTensor, cancellationToken) is not { } float32) return null;
+        double nearest = Calibrate.Perplexity(graph, live, tokens, shape[0], shape[1], flops, Nearest, cancellationToken)!.Value.Perplexity;
+        double rounded = Calibrate.Perplexity(graph, live, tokens, shape[0], shape[1], flops, Rounded, cancellationToken)!.Value.Perplexity;
+        return new HeldOutPerplexity(float32.Tokens, float32.Perplexity, nearest, rounded);
     }
 
     /// <summary>Tokens of each calibration sequence a decoder's GPTQ runs on at most.</summary>
