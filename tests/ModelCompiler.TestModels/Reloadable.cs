@@ -22,3 +22,10 @@ public static partial class ReloadableBnCnn
          .Conv2d("conv2", padding: 1).BatchNorm("bn2").Relu()
          .GlobalAvgPool().BatchNorm("bn3").Linear("head");
 }
+
+/// <summary>TinyGpt2 with its weights embedded, replaced by the tests: its Conv1D weights are transposed again at load.</summary>
+[CompileModel(Weights = "tiny_gpt2.safetensors")]
+public static partial class ReloadableGpt2
+{
+    static Tensor Forward([Shape(1)] Tensor token) => TinyGpt2.Decoder(token);
+}

@@ -167,6 +167,27 @@ public class GeneratorDiagnosticsTests
     }
 
     [Fact]
+    public void A_transposed_Linear_reads_its_weight_as_stored_in_out_and_names_it_so_in_diagnostics()
+    {
+        // fc1.weight is [3, 4]: read transposed it is a Linear from 3 inputs to 4 outputs, whose [3] bias does not fit.
+        Diagnostic bias = Single(Model("return x.Linear(\"fc1\", transposed: true);", shape: "[Shape(3)] "), "MC0005", "Linear(\"fc1\", transposed: true)");
+        Diagnostic missing = Single(Model("return x.Linear(\"fc2\", transposed: true);"), "MC0004", "\"fc2\"");
+        Diagnostic mismatch = Single(Model("return x.Linear(\"fc1\", transposed: true);"), "MC0005", "Linear(\"fc1\", transposed: true)");
+
+        Assert.StartsWith("Linear 'fc1': fc1.bias must be [4] but is [3]", bias.GetMessage());
+        Assert.Equal("Weight 'fc2.weight' is not in 'w.safetensors'; nearest names: fc1.weight, fc1.bias, scale", missing.GetMessage());
+        Assert.Equal("Linear 'fc1' expects 3 input features (fc1.weight is [3, 4], [in, out]), but its input is [4]" + FromInput, mismatch.GetMessage());
+    }
+
+    [Fact]
+    public void MC0005_for_learned_positions_whose_table_does_not_fit_the_row()
+    {
+        Diagnostic d = Single(Model("return x.Linear(\"fc1\").AddPositions(\"fc1\");"), "MC0005", "AddPositions(\"fc1\")");
+
+        Assert.StartsWith("AddPositions 'fc1' adds a row of 3 per position, but fc1.weight is [3, 4] (expected [positions, 3])", d.GetMessage());
+    }
+
+    [Fact]
     public void MC0005_shape_mismatch_at_the_offending_call_with_both_shapes()
     {
         Diagnostic d = Single(Model("var h = x.Relu();\n        return h.Linear(\"fc1\").Linear(\"fc1\");"), "MC0005", "Linear(\"fc1\")");
@@ -193,7 +214,7 @@ public class GeneratorDiagnosticsTests
     {
         Diagnostic d = Single(Model("return x.Rotary(headSize: 2);"), "MC0005", "Net");
 
-        Assert.Contains("Net uses CachedAttention or Rotary, so it is a decoder, whose samples are one token each: Forward's input must be [1] and go through an Embedding (it is [4])", d.GetMessage());
+        Assert.Contains("Net uses CachedAttention, Rotary or AddPositions, so it is a decoder, whose samples are one token each: Forward's input must be [1] and go through an Embedding (it is [4])", d.GetMessage());
     }
 
     [Fact]

@@ -47,6 +47,18 @@ public class GeneratorGoldenTests
     }
 
     /// <summary>
+    /// A GPT-2: the learned positions' kernel after the embedding, MaxPositions bounding CreateSession, c_attn's output split
+    /// into queries, keys and values, the transposed Conv1D layers, lm_head on the tied wte.
+    /// </summary>
+    [Fact]
+    public void A_GPT2_compiles_to_the_golden_copy()
+    {
+        string root = GeneratorDiagnosticsTests.RepositoryRoot();
+        AssertGolden("TinyGpt2.cs", File.ReadAllText(Path.Combine(root, "tests/ModelCompiler.TestModels/TinyGpt2.cs")),
+            Path.Combine(root, "tests/ModelCompiler.TestModels/Models/tiny_gpt2.safetensors"), "ModelCompiler.TestModels.TinyGpt2", suffixes: new[] { ".g.cs" });
+    }
+
+    /// <summary>
     /// A transformer block from ONNX (PyTorch's export at opset 13): the header shows what the importer made of it —
     /// the decomposed LayerNorms as one LayerNorm each, exact GELU fused into the first feed-forward Linear, the
     /// reshape targets computed from Shape folded away.

@@ -28,6 +28,33 @@ public class SafeTensorsTests
     }
 
     [Fact]
+    public void A_name_with_the_transposed_suffix_reads_a_stored_matrix_transposed()
+    {
+        var data = new List<byte>(Floats(1, 2, 3, 4, 5, 6, 7, 8));
+        data.AddRange(new byte[] { 0x00, 0x3C, 0x00, 0x40, 0x00, 0x42, 0x00, 0x44 }); // F16 [2, 2]: 1, 2, 3, 4
+        data.AddRange(Floats(9, 10, 11, 12));
+        byte[] file = File("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},"
+            + "\"v\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[24,32]},"
+            + "\"h\":{\"dtype\":\"F16\",\"shape\":[2,2],\"data_offsets\":[32,40]},"
+            + "\"sᵀ\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[40,48]},"
+            + "\"s\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[48,56]}}", data.ToArray());
+        SafeTensorsHeader header = SafeTensorsHeader.Parse(file);
+
+        SafeTensorEntry w = header.Find("w" + SafeTensorsHeader.TransposedSuffix)!;
+
+        Assert.True(w.Transposed);
+        Assert.Equal("wᵀ", w.Name);
+        Assert.Equal(new[] { 3, 2 }, w.Shape);
+        Assert.Equal(new float[] { 1, 4, 2, 5, 3, 6 }, header.ReadFloat32(file, w));
+        Assert.Equal(new float[] { 1, 3, 2, 4 }, header.ReadFloat32(file, header.Find("hᵀ")!));
+        Assert.Null(header.Find("vᵀ"));                    // not a matrix
+        Assert.Null(header.Find("xᵀ"));                    // not there
+        Assert.False(header.Find("sᵀ")!.Transposed);       // a tensor stored under the suffixed name is read as it is
+        Assert.Equal(new float[] { 9, 10 }, header.ReadFloat32(file, header.Find("sᵀ")!));
+        Assert.False(header.Find("w")!.Transposed);
+    }
+
+    [Fact]
     public void Reads_F32_F16_and_BF16_tensors_as_float32()
     {
         var data = new List<byte>(Floats(1.5f, -2f, 0.25f, 3f, 4f, 5f));

@@ -106,6 +106,32 @@ public class WeightsReloadTests
     }
 
     [Fact]
+    public void A_GPT2_takes_retrained_weights_with_its_Conv1D_layers_read_transposed_again()
+    {
+        string original = Path.Combine(Models, "tiny_gpt2.safetensors");
+        string retrained = Retrained(original, seed: 3);
+        Dictionary<string, (int[] Shape, float[] Values)> tensors = Read(original);
+        tensors.Remove("h.1.mlp.c_fc.weight");
+        string missing = Write(tensors);
+        int[] tokens = Enumerable.Range(0, 70).Select(i => (i * 29 + 3) % ReloadableGpt2.VocabularySize).ToArray();
+        var compiled = new float[tokens.Length * ReloadableGpt2.OutputLength];
+        try
+        {
+            ReloadableGpt2.LoadWeights(retrained);
+            ReloadableGpt2.CreateSession(maxTokens: tokens.Length).Prefill(tokens, compiled);
+            float[] eager = ReloadableGpt2.ForwardEager(SafeTensors.Load(retrained), tokens.Select(t => (float)t).ToArray(), tokens.Length).ToArray();
+            Assert.InRange(Numerics.RelativeError(compiled, eager), 0, Numerics.Tolerance);
+
+            var e = Assert.Throws<InvalidDataException>(() => ReloadableGpt2.LoadWeights(missing));
+            Assert.Contains("it has no tensor 'h.1.mlp.c_fc.weight' [64, 256]", e.Message); // named as the file stores it
+        }
+        finally
+        {
+            ReloadableGpt2.LoadWeights(original);
+        }
+    }
+
+    [Fact]
     public void Weights_calibrated_at_build_time_cannot_be_replaced_and_say_why()
     {
         var e = Assert.Throws<NotSupportedException>(() => ReluMlpInt8Static.LoadWeights(Path.Combine(Models, "relu_mlp.safetensors")));

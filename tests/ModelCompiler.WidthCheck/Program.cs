@@ -45,20 +45,22 @@ ok &= Check("DigitsClassifierInt4", "digits", Digits.DigitsClassifierInt4.InputL
     Digits.DigitsClassifierInt4.Predict, Digits.DigitsClassifierInt4.PredictEager);
 // Decoders: a session's logits after every token (a prompt of 30, then 20 decode steps: cache lengths 1 to 50) against
 // the eager full sequence. The int8 route quantizes activations, so one ulp can move one code: 1e-4.
-ok &= CheckSession("TinyLlama", n => TinyLlama.CreateSession(n), (w, x, b) => TinyLlama.ForwardEager(w, x, b), 1e-5);
-ok &= CheckSession("TinyLlamaInt8", n => TinyLlamaInt8.CreateSession(n), (w, x, b) => TinyLlamaInt8.ForwardEager(w, x, b), 1e-4);
-ok &= CheckSession("TinyLlamaInt4", n => TinyLlamaInt4.CreateSession(n), (w, x, b) => TinyLlamaInt4.ForwardEager(w, x, b), 1e-5);
+ok &= CheckSession("TinyLlama", "tiny_llama", n => TinyLlama.CreateSession(n), (w, x, b) => TinyLlama.ForwardEager(w, x, b), 1e-5);
+ok &= CheckSession("TinyLlamaInt8", "tiny_llama", n => TinyLlamaInt8.CreateSession(n), (w, x, b) => TinyLlamaInt8.ForwardEager(w, x, b), 1e-4);
+ok &= CheckSession("TinyLlamaInt4", "tiny_llama", n => TinyLlamaInt4.CreateSession(n), (w, x, b) => TinyLlamaInt4.ForwardEager(w, x, b), 1e-5);
+ok &= CheckSession("TinyGpt2", "tiny_gpt2", n => TinyGpt2.CreateSession(n), (w, x, b) => TinyGpt2.ForwardEager(w, x, b), 1e-5);
+ok &= CheckSession("TinyGpt2Int4", "tiny_gpt2", n => TinyGpt2Int4.CreateSession(n), (w, x, b) => TinyGpt2Int4.ForwardEager(w, x, b), 1e-5);
 return ok ? 0 : 1;
 
-bool CheckSession(string name, Func<int, DecoderSession> create, Func<IWeightSource, float[], int, Tensor> eager, double tolerance)
+bool CheckSession(string name, string file, Func<int, DecoderSession> create, Func<IWeightSource, float[], int, Tensor> eager, double tolerance)
 {
-    SafeTensors weights = SafeTensors.Load(Path.Combine(models, "tiny_llama.safetensors"));
+    SafeTensors weights = SafeTensors.Load(Path.Combine(models, file + ".safetensors"));
     const int tokens = 50, prompt = 30;
     var ids = new int[tokens];
     var random = new Random(7);
-    for (int i = 0; i < tokens; i++) ids[i] = random.Next(TinyLlama.VocabularySize);
+    for (int i = 0; i < tokens; i++) ids[i] = random.Next(96); // both toy decoders' vocabulary
     float[] want = eager(weights, Array.ConvertAll(ids, i => (float)i), tokens).ToArray();
-    int vocabulary = TinyLlama.OutputLength;
+    int vocabulary = want.Length / tokens;
     var got = new float[tokens * vocabulary];
     DecoderSession session = create(tokens);
     session.Prefill(ids.AsSpan(0, prompt), got.AsSpan(0, prompt * vocabulary));

@@ -9,8 +9,15 @@ internal static partial class ModelEmitter
 {
     private static void WriteSession(SourceWriter w, ModelPlan plan)
     {
+        int limit = plan.PositionLimit;
+        if (limit > 0)
+        {
+            w.Line("/// <summary>Tokens a sequence holds at most: the rows of the learned position embeddings.</summary>");
+            w.Line($"public const int MaxPositions = {limit};");
+            w.Line();
+        }
         w.Line("/// <summary>Positions a session holds unless <see cref=\"CreateSession\"/> is told otherwise.</summary>");
-        w.Line("public const int DefaultMaxTokens = 2048;");
+        w.Line($"public const int DefaultMaxTokens = {(limit > 0 ? System.Math.Min(2048, limit) : 2048)};");
         w.Line();
         w.Line("/// <summary>Token ids are whole numbers below this (the rows of the embedding table).</summary>");
         w.Line($"public const int VocabularySize = {plan.TokenLimit};");
@@ -20,12 +27,16 @@ internal static partial class ModelEmitter
         w.Line("/// tokens together), allocated now. <c>Prefill</c> runs a prompt, <c>Decode</c> one token, <c>Generate</c> streams tokens;");
         w.Line($"/// each gives the logits ({plan.OutputLength} per token) of what comes next.");
         w.Line("/// </summary>");
-        w.Line("/// <exception cref=\"global::System.ArgumentOutOfRangeException\"><paramref name=\"maxTokens\"/> is not positive, or the cache would not fit in memory.</exception>");
+        w.Line(limit > 0
+            ? "/// <exception cref=\"global::System.ArgumentOutOfRangeException\"><paramref name=\"maxTokens\"/> is not positive, is above <see cref=\"MaxPositions\"/>, or the cache would not fit in memory.</exception>"
+            : "/// <exception cref=\"global::System.ArgumentOutOfRangeException\"><paramref name=\"maxTokens\"/> is not positive, or the cache would not fit in memory.</exception>");
         w.Line("/// <param name=\"maxTokens\">Positions the cache holds.</param>");
         w.Line("/// <param name=\"maxDegreeOfParallelism\">Threads that share each large matrix product: 1 (the default) stays on the calling thread; -1 uses every core (the session then starts workers: dispose it).</param>");
         w.Line(GeneratedCode);
         w.Line("public static global::ModelCompiler.DecoderSession CreateSession(int maxTokens = DefaultMaxTokens, int maxDegreeOfParallelism = 1) =>");
-        w.Line("    new CompiledSession(maxTokens, maxDegreeOfParallelism);");
+        w.Line(limit > 0
+            ? "    maxTokens <= MaxPositions ? new CompiledSession(maxTokens, maxDegreeOfParallelism) : throw new global::System.ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, $\"The model's learned positions cover {MaxPositions} tokens.\");"
+            : "    new CompiledSession(maxTokens, maxDegreeOfParallelism);");
         w.Line();
         w.Line("// Key/value values per position of each CachedAttention, in order: the cache's slots.");
         w.Line($"private static readonly int[] s_cacheWidths = {{ {string.Join(", ", plan.CacheWidths)} }};");
@@ -44,14 +55,14 @@ internal static partial class ModelEmitter
     }
 
     /// <summary>
-    /// The first kernel after a decoder's last CachedAttention or Rotary: from there on every kernel works on each
+    /// The first kernel after a decoder's last kernel that reads positions (CachedAttention, Rotary, AddPositions): from there on every kernel works on each
     /// token's row alone (a decoder's samples are its tokens), so a prefill that wants only the last token's logits runs
     /// them on that row (lm_head was 28 % of a 125 M model's 128-token prefill).
     /// </summary>
     private static int DecoderTail(ModelPlan plan)
     {
         int last = -1;
-        foreach (KernelPlan k in plan.Kernels) if (k.Kind is KernelKind.CachedAttention or KernelKind.Rotary) last = k.Index;
+        foreach (KernelPlan k in plan.Kernels) if (k.Kind is KernelKind.CachedAttention or KernelKind.Rotary or KernelKind.PositionEmbedding) last = k.Index;
         // A kernel after it that reads the token ids themselves would need them shifted too: no tail then (never in practice).
         return plan.Kernels.Skip(last + 1).Any(k => k.A.Buffer == BufferKind.Input || k.B?.Buffer == BufferKind.Input || k.C?.Buffer == BufferKind.Input)
             ? plan.Kernels.Count : last + 1;

@@ -536,6 +536,8 @@ internal static partial class ModelEmitter
                     + $"gamma: ref {WeightRef(n.GammaOffset)}, beta: ref {WeightRef(n.BetaOffset)}, epsilon: {Float(n.Epsilon)});";
             case RmsNormOp n:
                 return $"{K}RowRmsNorm.Run(source: ref {a}, destination: ref {output}, rows: {rows}, width: {n.Width}, gamma: ref {WeightRef(n.GammaOffset)}, epsilon: {Float(n.Epsilon)});";
+            case PositionEmbeddingOp p:
+                return $"{K}PositionEmbedding.Run(source: ref {a}, destination: ref {output}, rows: rows, width: {p.Width}, table: ref {WeightRef(p.TableOffset)}, positions: {p.Positions}, position: position);";
             case RotaryOp r:
                 return $"{K}Rotary.Run(source: ref {a}, destination: ref {output}, rows: rows, width: {r.Width}, headSize: {r.HeadSize}, theta: {Float(r.Theta)}, position: position);";
             case CachedAttentionOp c:

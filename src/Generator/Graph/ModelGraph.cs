@@ -19,6 +19,9 @@ internal sealed class ModelGraph
 
     /// <summary>Whether the model is a decoder (<see cref="Model.OpKinds.IsDecoder"/>): looked up once, asked per Linear.</summary>
     public bool IsDecoder => _isDecoder ??= Nodes.Any(n => Model.OpKinds.IsDecoder(n.Kind));
+
+    /// <summary>Tokens a decoder's sequence holds at most: the rows of its learned-position tables (int.MaxValue when it has none).</summary>
+    public int PositionLimit => Nodes.Where(n => n.Kind == Model.OpKind.PositionEmbedding && n.Weight is not null).Select(n => n.Weight!.Shape[0]).DefaultIfEmpty(int.MaxValue).Min();
     private bool? _isDecoder;
 
     /// <summary>The first output.</summary>

@@ -261,6 +261,15 @@ internal sealed record RotaryOp(int Width, int HeadSize, float Theta) : KernelOp
 }
 
 /// <summary>
+/// Learned position embeddings on a decoder token's row of <see cref="Width"/> (Kernels.PositionEmbedding): row p of the
+/// <c>[Positions, Width]</c> table at <see cref="TableOffset"/> added at position p.
+/// </summary>
+internal sealed record PositionEmbeddingOp(int Width, int Positions, int TableOffset) : KernelOp
+{
+    public override KernelKind Kind => KernelKind.PositionEmbedding;
+}
+
+/// <summary>
 /// Causal grouped-query attention over the decoder's key/value cache (Kernels.CachedAttention): the queries are
 /// operand A, keys B, values C; <see cref="Slot"/> is the layer's place in the cache (attention layers in order).
 /// </summary>

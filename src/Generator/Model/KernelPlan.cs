@@ -31,7 +31,7 @@ internal sealed record Operand(BufferKind Buffer, int Offset)
 /// <summary>What a kernel does; each kind maps to one runtime kernel.</summary>
 internal enum KernelKind { Linear, Elementwise, Softmax, LogSoftmax, Add, Mul, Copy, LayerNorm, Attention, Conv2d, MaxPool2d, GlobalAvgPool, BatchNorm, Embedding, Reduce,
     Depthwise, AvgPool2d, Strided, Concat, MatMul, DirectConv, Winograd, Maximum, Minimum, AxisPool, AxisResample, Hardmax, Binary, GridSample, Gather, Scatter,
-    RmsNorm, Rotary, CachedAttention }
+    RmsNorm, Rotary, CachedAttention, PositionEmbedding }
 
 /// <summary>One element-wise op of a fused epilogue.</summary>
 internal sealed record EpilogueStep(OpKind Kind, float Scalar)

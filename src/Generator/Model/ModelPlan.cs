@@ -132,7 +132,10 @@ internal sealed record ModelPlan(
     /// A decoder (its Forward uses Rotary or CachedAttention): each sample is one token at a position, so the model gets a
     /// session (<c>CreateSession</c>, a key/value cache) instead of <c>Predict</c>.
     /// </summary>
-    public bool IsDecoder => Kernels.Any(k => k.Kind is KernelKind.Rotary or KernelKind.CachedAttention);
+    public bool IsDecoder => Kernels.Any(k => k.Kind is KernelKind.Rotary or KernelKind.CachedAttention or KernelKind.PositionEmbedding);
+
+    /// <summary>A decoder with learned positions holds at most this many tokens (the tables' rows); 0 when it has none.</summary>
+    public int PositionLimit => Kernels.Select(k => k.Op).OfType<PositionEmbeddingOp>().Select(p => p.Positions).DefaultIfEmpty(0).Min();
 
     /// <summary>A decoder's cache: the key/value values per position of each CachedAttention, in slot order.</summary>
     public EquatableArray<int> CacheWidths => Kernels.Select(k => k.Op).OfType<CachedAttentionOp>().OrderBy(a => a.Slot).Select(a => a.KvWidth).ToEquatableArray();

@@ -103,6 +103,8 @@ internal enum OpKind
     RmsNorm,
     /// <summary>Rotary position embeddings on each head of a decoder token's row (RotarySettings), at the token's position.</summary>
     Rotary,
+    /// <summary>Learned position embeddings: row p of <c>name.weight</c> added to a decoder token's row at position p (GPT-2's wpe).</summary>
+    PositionEmbedding,
     /// <summary>Causal grouped-query attention of a decoder's tokens over the key/value cache (CachedAttentionSettings): queries, keys, values.</summary>
     CachedAttention,
 }
@@ -119,7 +121,7 @@ internal static class OpKinds
         or OpKind.Asin or OpKind.Acos or OpKind.Atan or OpKind.ThresholdedRelu or OpKind.Shrink or OpKind.HardSwish;
 
     /// <summary>Ops that make a model a decoder: they read a token's position or the key/value cache (Ops/DecoderOps).</summary>
-    public static bool IsDecoder(OpKind kind) => kind is OpKind.Rotary or OpKind.CachedAttention;
+    public static bool IsDecoder(OpKind kind) => kind is OpKind.Rotary or OpKind.CachedAttention or OpKind.PositionEmbedding;
 
     /// <summary>Ops that only reinterpret their input (a new shape, or Dropout's identity at inference): no kernel, the same storage.</summary>
     public static bool IsView(OpKind kind) => kind is OpKind.Flatten or OpKind.Reshape or OpKind.Dropout or OpKind.Unsqueeze or OpKind.Squeeze;
@@ -133,6 +135,7 @@ internal static class OpKinds
         OpKind.Attention => "ScaledDotProductAttention",
         OpKind.AttentionCore => "MultiHeadAttention",
         OpKind.CachedAttention => "CachedAttention",
+        OpKind.PositionEmbedding => "AddPositions",
         OpKind.AddScalar => "Add",
         OpKind.MulScalar => "Mul",
         OpKind.GeluTanh => "Gelu",

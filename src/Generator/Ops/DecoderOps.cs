@@ -7,9 +7,10 @@ using ModelCompiler.Weights;
 namespace ModelCompiler.Generator.Ops;
 
 /// <summary>
-/// The decoder ops (docs/architecture.md, "Decoders"): RmsNorm, Rotary and CachedAttention. A model with a Rotary or a
-/// CachedAttention is a decoder: each sample is one token, and the samples of a call are consecutive positions of one
-/// sequence, so these two read the token's position, and CachedAttention the keys and values of earlier calls.
+/// The decoder ops (docs/architecture.md, "Decoders"): RmsNorm, Rotary, AddPositions and CachedAttention. A model with a
+/// Rotary, an AddPositions or a CachedAttention is a decoder: each sample is one token, and the samples of a call are
+/// consecutive positions of one sequence, so these three read the token's position, and CachedAttention the keys and
+/// values of earlier calls.
 /// </summary>
 internal static class DecoderOps
 {
@@ -18,12 +19,15 @@ internal static class DecoderOps
         catalogue.Shape(RmsNorm, OpKind.RmsNorm);
         catalogue.Shape(Rotary, OpKind.Rotary);
         catalogue.Shape(CachedAttention, OpKind.CachedAttention);
+        catalogue.Shape(PositionEmbedding, OpKind.PositionEmbedding);
         catalogue.Evaluate(EvaluateRmsNorm, OpKind.RmsNorm);
         catalogue.Evaluate(EvaluateRotary, OpKind.Rotary);
         catalogue.Evaluate(EvaluateCachedAttention, OpKind.CachedAttention);
+        catalogue.Evaluate(EvaluatePositionEmbedding, OpKind.PositionEmbedding);
         catalogue.Lower(LowerRmsNorm, KernelKind.RmsNorm);
         catalogue.Lower(LowerRotary, KernelKind.Rotary);
         catalogue.Lower(LowerCachedAttention, KernelKind.CachedAttention);
+        catalogue.Lower(LowerPositionEmbedding, KernelKind.PositionEmbedding);
     }
 
     /// <summary>RmsNorm over the last dimension: <c>name.weight</c> of that width.</summary>
@@ -79,6 +83,17 @@ internal static class DecoderOps
         return new Node(c.Op, c.Inputs[0].Shape, isConstant: false);
     }
 
+    /// <summary>AddPositions: <c>name.weight</c> is <c>[positions, width]</c>, a row per position.</summary>
+    private static Node? PositionEmbedding(ShapeContext c)
+    {
+        if (Row(c, c.Inputs[0], "AddPositions") is not int width) return null;
+        SafeTensorEntry? table = c.Find(c.Op.Name + ".weight");
+        if (table is null) return null;
+        if (table.Shape.Length != 2 || table.Shape[1] != width || table.Shape[0] == 0)
+            return c.Mismatch($"AddPositions '{c.Op.Name}' adds a row of {width} per position, but {c.Op.Name}.weight is {Node.Format(table.Shape)} (expected [positions, {width}])");
+        return new Node(c.Op, c.Inputs[0].Shape, isConstant: false) { Weight = table };
+    }
+
     private static double[] EvaluateRmsNorm(EvaluationContext context)
     {
         int width = context.Node.Shape[context.Node.Shape.Length - 1];
@@ -93,6 +108,18 @@ internal static class DecoderOps
         var settings = (RotarySettings)context.Node.Source.Settings!;
         var y = new float[context.X.Length];
         DecoderReference.Rotary(EvaluationContext.Floats(context.X), y, context.Node.ElementCount, settings.HeadSize, settings.Theta, position: 0);
+        return EvaluationContext.Doubles(y);
+    }
+
+    /// <summary>
+    /// AddPositions with the samples as positions 0, 1, … (the eager reference's sequence); samples past the table's rows
+    /// (a calibration sequence longer than the model's context) are left at zero, and the pipeline keeps sequences within
+    /// the table.
+    /// </summary>
+    private static double[] EvaluatePositionEmbedding(EvaluationContext context)
+    {
+        var y = new float[context.X.Length];
+        DecoderReference.AddPositions(EvaluationContext.Floats(context.X), context.Tensor(context.Node.Weight!.Name), y, context.Node.ElementCount, position: 0);
         return EvaluationContext.Doubles(y);
     }
 
@@ -124,6 +151,15 @@ internal static class DecoderOps
         return new KernelPlan(context.Index,
             $"Rotary position embeddings on {width / settings.HeadSize} heads of {settings.HeadSize}, θ = {settings.Theta.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}, at each token's position",
             context.Sources.ToEquatableArray(), context.Where(context.Input), null, context.Output, new RotaryOp(width, settings.HeadSize, settings.Theta),
+            EquatableArray<EpilogueStep>.Empty, 3L * width);
+    }
+
+    private static KernelPlan LowerPositionEmbedding(LoweringContext context)
+    {
+        int width = context.Input.ElementCount, positions = context.Root.Weight!.Shape[0];
+        WeightBlob table = context.Blob(WeightLayoutKind.Raw, context.Root.Weight.Name, checked(positions * width), 0, 0, null, 0);
+        return new KernelPlan(context.Index, $"AddPositions \"{context.Root.Source.Name}\": row p of [{positions}, {width}] added at each token's position p",
+            context.Sources.ToEquatableArray(), context.Where(context.Input), null, context.Output, new PositionEmbeddingOp(width, positions, table.Offset),
             EquatableArray<EpilogueStep>.Empty, 3L * width);
     }
 

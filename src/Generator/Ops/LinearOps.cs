@@ -33,8 +33,10 @@ internal static class LinearOps
         if (weight.Shape.Length != 2)
             return c.Mismatch($"Linear '{op.Name}': {op.Name}.weight must be [out, in] but is {Node.Format(weight.Shape)}");
         int outFeatures = weight.Shape[0], inFeatures = weight.Shape[1];
+        // A transposed weight (GPT-2's Conv1D) is described as the file stores it, [in, out].
+        string stored = weight.Transposed ? $"{op.Name}.weight is [{inFeatures}, {outFeatures}], [in, out]" : $"{op.Name}.weight is {Node.Format(weight.Shape)}";
         if (x.Shape.Length == 0 || x.Shape[x.Shape.Length - 1] != inFeatures)
-            return c.Mismatch($"Linear '{op.Name}' expects {inFeatures} input features ({op.Name}.weight is {Node.Format(weight.Shape)}), but its input is {c.Shape(x)}");
+            return c.Mismatch($"Linear '{op.Name}' expects {inFeatures} input features ({stored}), but its input is {c.Shape(x)}");
         SafeTensorEntry? bias = c.Optional(op.BiasName ?? op.Name + ".bias", out bool badBias);
         if (badBias) return null;
         if (bias is not null && (bias.Shape.Length != 1 || bias.Shape[0] != outFeatures))

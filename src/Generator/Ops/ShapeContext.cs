@@ -58,6 +58,17 @@ internal sealed class ShapeContext
                 $"tensor '{name}' has dtype {entry.DType}; ModelCompiler reads F32, F16 and BF16 weights"));
             return null;
         }
+        if (entry is null && name.EndsWith(SafeTensorsHeader.TransposedSuffix, System.StringComparison.Ordinal))
+        {
+            // A weight read transposed (Linear(…, transposed: true)): the diagnostic names the tensor as it is stored.
+            string stored = name.Substring(0, name.Length - SafeTensorsHeader.TransposedSuffix.Length);
+            if (_weights.Find(stored) is { } matrix)
+            {
+                Mismatch($"'{stored}' is read transposed, [in, out], so it must be a matrix, but is {Node.Format(matrix.Shape)}");
+                return null;
+            }
+            name = stored;
+        }
         if (entry is null)
         {
             List<string> nearest = NameSuggestions.Nearest(name, _weights.Entries.Select(e => e.Name));

@@ -8,6 +8,7 @@ using Microsoft.CodeAnalysis.Operations;
 using ModelCompiler.Generator.Diagnostics;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
+using ModelCompiler.Weights;
 
 namespace ModelCompiler.Generator.Parsing;
 
@@ -20,6 +21,7 @@ internal sealed partial class ForwardEvaluator
     private static readonly Dictionary<string, MethodRule> Methods = new(StringComparer.Ordinal)
     {
         ["Add"] = (e, i, env, r) => e.AddOrMul(i, env, r),
+        ["AddPositions"] = (e, i, env, r) => e.Embedding(i, env, r),
         ["AvgPool2d"] = (e, i, env, r) => e.Pool(i, env, r),
         ["BatchNorm"] = (e, i, env, r) => e.BatchNorm(i, env, r),
         ["Clamp"] = (e, i, env, r) => e.Clamp(i, env, r),
@@ -61,9 +63,12 @@ internal sealed partial class ForwardEvaluator
         IArgumentOperation name = Arg(invocation, "name")!;
         string weight = ToStringValue(Eval(name.Value, env), name);
         LocationInfo? nameLocation = name.IsImplicit ? null : LocationInfo.From(name.Syntax);
-        return invocation.TargetMethod.Name == "Linear"
-            ? Record(OpKind.Linear, invocation, new[] { receiver }, weight, nameLocation: nameLocation)
-            : Record(OpKind.Parameter, invocation, Array.Empty<int>(), weight, nameLocation: nameLocation);
+        if (invocation.TargetMethod.Name != "Linear") return Record(OpKind.Parameter, invocation, Array.Empty<int>(), weight, nameLocation: nameLocation);
+        var linear = (TensorValue)Record(OpKind.Linear, invocation, new[] { receiver }, weight, nameLocation: nameLocation);
+        // A weight stored [in, out] (GPT-2's Conv1D) is read through the header's transposed view of it.
+        if (BoolArg(Arg(invocation, "transposed"), env))
+            _ops[linear.Id] = _ops[linear.Id] with { WeightName = weight + ".weight" + SafeTensorsHeader.TransposedSuffix };
+        return linear;
     }
 
     /// <summary>Tensor.LeakyRelu.</summary>
@@ -84,12 +89,12 @@ internal sealed partial class ForwardEvaluator
         return Record(OpKind.ClampMax, invocation, new[] { lower.Id }, scalar: high);
     }
 
-    /// <summary>Tensor.Embedding.</summary>
+    /// <summary>Tensor.Embedding, Tensor.AddPositions: a table by name.</summary>
     private Value Embedding(IInvocationOperation invocation, Env env, int receiver)
     {
         IArgumentOperation name = Arg(invocation, "name")!;
         string table = ToStringValue(Eval(name.Value, env), name);
-        return Record(OpKind.Embedding, invocation, new[] { receiver }, table, nameLocation: name.IsImplicit ? null : LocationInfo.From(name.Syntax));
+        return Record(invocation.TargetMethod.Name == "AddPositions" ? OpKind.PositionEmbedding : OpKind.Embedding, invocation, new[] { receiver }, table, nameLocation: name.IsImplicit ? null : LocationInfo.From(name.Syntax));
     }
 
     /// <summary>Tensor.Mean.</summary>

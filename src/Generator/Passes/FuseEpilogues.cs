@@ -45,6 +45,7 @@ internal static class FuseEpilogues
                 OpKind.LayerNorm => KernelKind.LayerNorm,
                 OpKind.RmsNorm => KernelKind.RmsNorm,
                 OpKind.Rotary => KernelKind.Rotary,
+                OpKind.PositionEmbedding => KernelKind.PositionEmbedding,
                 OpKind.CachedAttention => KernelKind.CachedAttention,
                 OpKind.AttentionCore or OpKind.Attention => KernelKind.Attention,
                 OpKind.Conv2d or OpKind.Conv1d => IsDepthwise(node) ? KernelKind.Depthwise : IsWinograd(node) ? KernelKind.Winograd : IsDirect(node) ? KernelKind.DirectConv : KernelKind.Conv2d,

@@ -238,9 +238,9 @@ internal static class ModelBuilder
     private static string? DecoderError(ModelPlan plan)
     {
         if (plan.HasSeveralValues)
-            return $"{plan.ClassName} uses CachedAttention or Rotary, so it is a decoder, which takes one input (token ids) and returns one value (the logits)";
+            return $"{plan.ClassName} uses CachedAttention, Rotary or AddPositions, so it is a decoder, which takes one input (token ids) and returns one value (the logits)";
         if (plan.InputLength != 1 || plan.TokenLimit == 0)
-            return $"{plan.ClassName} uses CachedAttention or Rotary, so it is a decoder, whose samples are one token each: Forward's input must be [1] and go through an Embedding (it is [{string.Join(", ", plan.InputShape)}])";
+            return $"{plan.ClassName} uses CachedAttention, Rotary or AddPositions, so it is a decoder, whose samples are one token each: Forward's input must be [1] and go through an Embedding (it is [{string.Join(", ", plan.InputShape)}])";
         return null;
     }
 
@@ -306,7 +306,8 @@ internal static class ModelBuilder
         {
             cancellationToken.ThrowIfCancellationRequested();
             // A decoder's sequences [N, T] calibrate as one sequence of N·T tokens (the ranges do not depend on where they break).
-            int samples = graph.IsDecoder ? (int)Math.Min(int.MaxValue, (long)calibration.Shape[0] * calibration.Shape[1]) : calibration.Shape[0];
+            // Learned positions bound a sequence: the first PositionLimit tokens then.
+            int samples = graph.IsDecoder ? (int)Math.Min(graph.PositionLimit, (long)calibration.Shape[0] * calibration.Shape[1]) : calibration.Shape[0];
             return Calibrate.Run(graph, live, calibration.Values, samples, LinearFlops(graph, live), readTensor,
                 node => LinearOps.IsQuantized(model, node));
         }
@@ -330,11 +331,11 @@ internal static class ModelBuilder
         try
         {
             // A decoder's samples are tokens: each row of [N, T] is one sequence (its first MaxCalibrationTokens, so attention's
-            // work stays bounded). Otherwise the N samples run in batches of up to 64.
+            // work stays bounded, and no more than learned positions cover). Otherwise the N samples run in batches of up to 64.
             int runs, samplesPerRun, stride;
             if (graph.IsDecoder)
             {
-                (runs, samplesPerRun, stride) = (calibration.Shape[0], Math.Min(calibration.Shape[1], MaxCalibrationTokens), calibration.Shape[1]);
+                (runs, samplesPerRun, stride) = (calibration.Shape[0], Math.Min(calibration.Shape[1], Math.Min(MaxCalibrationTokens, graph.PositionLimit)), calibration.Shape[1]);
             }
             else
             {
@@ -359,7 +360,7 @@ internal static class ModelBuilder
                 }
                 results[weight] = result;
             }
-            if (calibration.HeldOut is { } heldOut && calibration.HeldOutShape![1] <= MaxCalibrationTokens)
+            if (calibration.HeldOut is { } heldOut && calibration.HeldOutShape![1] <= Math.Min(MaxCalibrationTokens, graph.PositionLimit))
                 perplexity = HeldOut(graph, live, heldOut, calibration.HeldOutShape, readTensor, results, node => LinearOps.IsInt4(model, node), cancellationToken);
             return results;
         }

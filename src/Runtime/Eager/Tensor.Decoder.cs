@@ -38,6 +38,26 @@ public sealed partial class Tensor
     }
 
     /// <summary>
+    /// Learned position embeddings, GPT-2's <c>wpe</c>: each token's row plus row <c>p</c> of
+    /// <c><paramref name="name"/>.weight</c> (<c>[positions, width]</c>) at its position <c>p</c>. A decoder's samples are
+    /// one token each, the tokens of one sequence in order, so a sample's position is its index in the batch (after the
+    /// session's earlier tokens, when compiled); a sequence holds at most as many tokens as the table has rows (a compiled
+    /// session's <c>maxTokens</c> too).
+    /// </summary>
+    public Tensor AddPositions(string name)
+    {
+        int width = DecoderRow("AddPositions");
+        Tensor table = RequireWeight(name + ".weight");
+        if (table.Rank != 2 || table._shape[1] != width)
+            throw new InvalidOperationException($"AddPositions '{name}': {name}.weight must be [positions, {width}] but is {Format(table.Shape)}.");
+        if (_shape[0] > table._shape[0])
+            throw new ArgumentException($"AddPositions '{name}': {_shape[0]} tokens, but {name}.weight has positions for {table._shape[0]}.");
+        var result = new float[_data.Length];
+        DecoderReference.AddPositions(_data, table._data, result, width, position: 0);
+        return Create((int[])_shape.Clone(), result);
+    }
+
+    /// <summary>
     /// Causal grouped-query attention with a key/value cache, as a decoder's self-attention: this tensor holds each token's
     /// queries (<paramref name="heads"/> heads), <paramref name="key"/> and <paramref name="value"/> its keys and values
     /// (<paramref name="kvHeads"/> heads of the same size; query head <c>h</c> reads key/value head

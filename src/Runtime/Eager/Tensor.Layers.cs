@@ -8,13 +8,25 @@ public sealed partial class Tensor
     /// <summary>
     /// A fully connected layer, PyTorch's <c>nn.Linear</c>: <c>y = x · Wᵀ + b</c> over the last dimension, with
     /// <c>W = <paramref name="name"/>.weight</c> of shape <c>[out, in]</c> and the optional bias
-    /// <c><paramref name="name"/>.bias</c> of shape <c>[out]</c>.
+    /// <c><paramref name="name"/>.bias</c> of shape <c>[out]</c>. With <paramref name="transposed"/> the weight is stored
+    /// <c>[in, out]</c> and <c>y = x · W + b</c>: GPT-2's <c>Conv1D</c> layers (<c>attn.c_attn</c>, <c>mlp.c_fc</c>, …),
+    /// read as they are in the checkpoint; compiled, the transpose is taken when the weights are laid out.
     /// </summary>
-    public Tensor Linear(string name)
+    public Tensor Linear(string name, bool transposed = false)
     {
         Tensor weight = RequireWeight(name + ".weight");
         if (weight.Rank != 2)
-            throw new InvalidOperationException($"Linear '{name}': {name}.weight must be [out, in] but is {Format(weight.Shape)}.");
+            throw new InvalidOperationException($"Linear '{name}': {name}.weight must be {(transposed ? "[in, out]" : "[out, in]")} but is {Format(weight.Shape)}.");
+        if (transposed)
+        {
+            int stored = weight._shape[0], columns = weight._shape[1];
+            var t = new float[weight._data.Length];
+            for (int r = 0; r < stored; r++)
+            {
+                for (int c = 0; c < columns; c++) t[c * stored + r] = weight._data[r * columns + c];
+            }
+            weight = new Tensor(new[] { columns, stored }, t, null, null);
+        }
         int outFeatures = weight._shape[0], inFeatures = weight._shape[1];
         if (Rank == 0 || _shape[^1] != inFeatures)
             throw new InvalidOperationException($"Linear '{name}' expects {inFeatures} input features but gets {Format(Shape)}.");

@@ -137,8 +137,12 @@ public sealed class WeightsFile
             SafeTensorEntry? entry = header.Find(tensor.Name);
             if (entry is null)
             {
-                List<string> near = NameSuggestions.Nearest(tensor.Name, header.Entries.Select(e => e.Name));
-                problems.Add($"it has no tensor '{tensor.Name}' {Format(tensor.Shape)}" + (near.Count > 0 ? $" (nearest: {string.Join(", ", near)})" : ""));
+                // A weight read transposed (a Linear with transposed: true) is named as the file stores it: [in, out].
+                bool transposed = tensor.Name.EndsWith(SafeTensorsHeader.TransposedSuffix, StringComparison.Ordinal) && tensor.Shape.Length == 2;
+                string name = transposed ? tensor.Name.Substring(0, tensor.Name.Length - SafeTensorsHeader.TransposedSuffix.Length) : tensor.Name;
+                string shape = transposed ? $"[{tensor.Shape[1]}, {tensor.Shape[0]}]" : Format(tensor.Shape);
+                List<string> near = NameSuggestions.Nearest(name, header.Entries.Select(e => e.Name));
+                problems.Add($"it has no tensor '{name}' {shape}" + (near.Count > 0 ? $" (nearest: {string.Join(", ", near)})" : ""));
             }
             else if (!SafeTensorsHeader.IsFloat(entry))
                 problems.Add($"'{tensor.Name}' is {entry.DType}; the model reads F32, F16 or BF16");

@@ -60,6 +60,19 @@ internal static class DecoderReference
     }
 
     /// <summary>
+    /// Learned position embeddings (GPT-2's <c>wpe</c>): row <c>r</c> gets row <c>position + r</c> of
+    /// <paramref name="table"/> (<c>[positions, width]</c>) added. Rows past the table's end are left unwritten; callers
+    /// check the sequence fits first.
+    /// </summary>
+    public static void AddPositions(float[] x, float[] table, float[] y, int width, int position)
+    {
+        for (int row = 0; width > 0 && (row + 1) * width <= x.Length && (long)(position + row + 1) * width <= table.Length; row++)
+        {
+            for (int j = 0; j < width; j++) y[row * width + j] = x[row * width + j] + table[(position + row) * width + j];
+        }
+    }
+
+    /// <summary>
     /// Causal grouped-query attention over one sequence: row <c>r</c>'s queries (<paramref name="heads"/> heads of
     /// <paramref name="headSize"/>) attend to the keys and values of rows <c>0…r</c> (<paramref name="kvHeads"/> heads
     /// each; query head <c>h</c> reads key head <c>h / (heads / kvHeads)</c>), <c>softmax(q·kᵀ/√e)·v</c>.

@@ -27,6 +27,21 @@ internal sealed class SafeTensorEntry
         Name = name; DType = dtype; Shape = shape; Begin = begin; End = end;
     }
 
+    private SafeTensorEntry(SafeTensorEntry stored)
+    {
+        Name = stored.Name + SafeTensorsHeader.TransposedSuffix; DType = stored.DType; Shape = new[] { stored.Shape[1], stored.Shape[0] };
+        Begin = stored.Begin; End = stored.End; Transposed = true;
+    }
+
+    /// <summary>
+    /// Whether this entry is a matrix of the file read transposed (<see cref="SafeTensorsHeader.TransposedSuffix"/>):
+    /// <see cref="Shape"/> is then the stored one reversed, and reading it gives the transpose.
+    /// </summary>
+    public bool Transposed { get; }
+
+    /// <summary>The transposed view of a stored 2-D tensor.</summary>
+    internal SafeTensorEntry AsTransposed() => new(this);
+
     public string Name { get; }
     /// <summary>"F32", "F16" or "BF16".</summary>
     public string DType { get; }
@@ -68,7 +83,23 @@ internal sealed class SafeTensorsHeader
     /// <summary>File offset of the data section.</summary>
     public long DataStart { get; }
 
+    /// <summary>
+    /// A name ending in this suffix names the transpose of the stored 2-D tensor without it: <c>"h.0.attn.c_attn.weightᵀ"</c>
+    /// reads GPT-2's <c>Conv1D</c> weight, stored <c>[in, out]</c>, as the <c>[out, in]</c> matrix a Linear uses. Every
+    /// reader (shape inference, layout at build time, the file read at start-up, LoadWeights' check) sees the transpose
+    /// through <see cref="Find"/>; a tensor stored under the suffixed name itself is found first.
+    /// </summary>
+    public const string TransposedSuffix = "ᵀ";
+
     public SafeTensorEntry? Find(string name)
+    {
+        SafeTensorEntry? stored = FindStored(name);
+        if (stored is not null || !name.EndsWith(TransposedSuffix, StringComparison.Ordinal)) return stored;
+        SafeTensorEntry? matrix = FindStored(name.Substring(0, name.Length - TransposedSuffix.Length));
+        return matrix is { Shape.Length: 2 } ? matrix.AsTransposed() : null;
+    }
+
+    private SafeTensorEntry? FindStored(string name)
     {
         foreach (SafeTensorEntry e in Entries)
         {
@@ -207,6 +238,17 @@ internal sealed class SafeTensorsHeader
                     result[i] = BitsToSingle((file[start + 2 * i] | (file[start + 2 * i + 1] << 8)) << 16);
                 break;
         }
+        return entry.Transposed ? Transpose(result, entry.Shape[1], entry.Shape[0]) : result;
+    }
+
+    /// <summary>The transpose of a row-major <paramref name="rows"/> × <paramref name="columns"/> matrix.</summary>
+    private static float[] Transpose(float[] values, int rows, int columns)
+    {
+        var result = new float[values.Length];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < columns; c++) result[(long)c * rows + r] = values[(long)r * columns + c];
+        }
         return result;
     }
 
@@ -217,6 +259,7 @@ internal sealed class SafeTensorsHeader
     public float[] ReadValues(byte[] file, SafeTensorEntry entry)
     {
         if (entry.DType is not ("I32" or "I64")) return ReadFloat32(file, entry);
+        if (entry.Transposed) throw new SafeTensorsFormatException($"tensor '{entry.Name}' is {entry.DType}; only float tensors are read transposed");
         long start = DataStart + entry.Begin;
         var result = new float[entry.ElementCount];
         for (int i = 0; i < result.Length; i++)
