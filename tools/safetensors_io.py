@@ -28,3 +28,20 @@ def save(path, tensors, dtype="F32"):
 def state_dict(module):
     """A torch module's parameters as float32 numpy arrays, PyTorch names (fc1.weight, fc1.bias, ...)."""
     return {k: v.detach().cpu().numpy().astype(np.float32) for k, v in module.state_dict().items()}
+
+
+def load(path):
+    """A safetensors file's tensors as numpy arrays (F32, F16, I64), by name."""
+    with open(path, "rb") as f:
+        data = f.read()
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + length])
+    start = 8 + length
+    tensors = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = entry["data_offsets"]
+        dtype = {"F32": "<f4", "F16": "<f2", "I64": "<i8"}[entry["dtype"]]
+        tensors[name] = np.frombuffer(data[start + begin:start + end], dtype=dtype).reshape(entry["shape"])
+    return tensors

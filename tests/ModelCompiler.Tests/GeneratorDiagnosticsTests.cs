@@ -179,6 +179,52 @@ public class GeneratorDiagnosticsTests
         Assert.Equal("Linear 'fc1' expects 3 input features (fc1.weight is [3, 4], [in, out]), but its input is [4]" + FromInput, mismatch.GetMessage());
     }
 
+    /// <summary>An adapter folder for the test weights (fc1 = Linear(4 → 3)): lora_A [2, in] and lora_B [out, 2] of a module.</summary>
+    private static string AdapterFolder(string module, int inputs, int outputs, bool config = true)
+    {
+        string folder = Path.Combine(GeneratorHarness.TempFolder(), "lora");
+        Directory.CreateDirectory(folder);
+        int aBytes = 2 * inputs * 4, bBytes = outputs * 2 * 4;
+        File.WriteAllBytes(Path.Combine(folder, "adapter_model.safetensors"), SafeTensorsTests.File(
+            $"{{\"base_model.model.{module}.lora_A.weight\":{{\"dtype\":\"F32\",\"shape\":[2,{inputs}],\"data_offsets\":[0,{aBytes}]}},"
+            + $"\"base_model.model.{module}.lora_B.weight\":{{\"dtype\":\"F32\",\"shape\":[{outputs},2],\"data_offsets\":[{aBytes},{aBytes + bBytes}]}}}}",
+            new byte[aBytes + bBytes]));
+        if (config) File.WriteAllText(Path.Combine(folder, "adapter_config.json"), "{\"peft_type\": \"LORA\", \"r\": 2, \"lora_alpha\": 4}");
+        return folder;
+    }
+
+    [Fact]
+    public void A_LoRA_adapter_merged_at_build_time_compiles_and_names_its_layers_in_the_header()
+    {
+        string folder = AdapterFolder("fc1", 4, 3);
+        var (diagnostics, run, _) = GeneratorHarness.Run(Model("return x.Linear(\"fc1\");", weights: "Weights = \"w.safetensors\", Adapter = \"lora/adapter_model.safetensors\""),
+            new[] { Weights, Path.Combine(folder, "adapter_model.safetensors"), Path.Combine(folder, "adapter_config.json") });
+
+        Assert.Empty(diagnostics);
+        Assert.Contains("the LoRA adapter lora/adapter_model.safetensors (FNV-1a ", run.GeneratedSources.Single(g => g.HintName.EndsWith("Net.g.cs", StringComparison.Ordinal)).SourceText.ToString());
+    }
+
+    [Fact]
+    public void MC0003_for_an_adapter_that_does_not_fit_at_the_Adapter_argument()
+    {
+        string Source(string adapter) => Model("return x.Linear(\"fc1\");", weights: $"Weights = \"w.safetensors\", Adapter = \"{adapter}\"");
+        string wrongLayer = AdapterFolder("fc9", 4, 3);
+        Diagnostic layer = Single(Source("lora/adapter_model.safetensors"), "MC0003", "\"lora/adapter_model.safetensors\"",
+            Weights, Path.Combine(wrongLayer, "adapter_model.safetensors"), Path.Combine(wrongLayer, "adapter_config.json"));
+        string wrongShape = AdapterFolder("fc1", 5, 3);
+        Diagnostic shape = Single(Source("lora/adapter_model.safetensors"), "MC0003", "\"lora/adapter_model.safetensors\"",
+            Weights, Path.Combine(wrongShape, "adapter_model.safetensors"), Path.Combine(wrongShape, "adapter_config.json"));
+        string noConfig = AdapterFolder("fc1", 4, 3, config: false);
+        Diagnostic config = Single(Source("lora/adapter_model.safetensors"), "MC0003", "\"lora/adapter_model.safetensors\"",
+            Weights, Path.Combine(noConfig, "adapter_model.safetensors"));
+        Diagnostic missing = Single(Source("other/adapter_model.safetensors"), "MC0003", "\"other/adapter_model.safetensors\"");
+
+        Assert.Contains("it adapts 'fc9', which is not a Linear layer of Net (nearest: fc1)", layer.GetMessage());
+        Assert.Contains("its 'fc1' goes from 5 to 3 values, but Linear 'fc1' from 4 to 3", shape.GetMessage());
+        Assert.Contains("its adapter_config.json (PEFT saves it beside the weights) is not among the project's AdditionalFiles", config.GetMessage());
+        Assert.Contains("it is not among the project's AdditionalFiles", missing.GetMessage());
+    }
+
     [Fact]
     public void MC0005_for_learned_positions_whose_table_does_not_fit_the_row()
     {

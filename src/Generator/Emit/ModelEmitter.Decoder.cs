@@ -38,18 +38,27 @@ internal static partial class ModelEmitter
             ? "    maxTokens <= MaxPositions ? new CompiledSession(maxTokens, maxDegreeOfParallelism) : throw new global::System.ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, $\"The model's learned positions cover {MaxPositions} tokens.\");"
             : "    new CompiledSession(maxTokens, maxDegreeOfParallelism);");
         w.Line();
+        w.Line("// The Linear layers in order, and their input and output widths: what a LoRA adapter (SetAdapter) binds to.");
+        LinearOp[] linears = plan.Kernels.Select(k => k.Op).OfType<LinearOp>().ToArray();
+        w.Open("private static readonly string[] s_linearLayers =");
+        foreach (LinearOp l in linears) w.Line(SourceWriter.Literal(l.Layer) + ",");
+        w.Close(";");
+        w.Open("private static readonly int[] s_linearShapes =");
+        foreach (LinearOp l in linears) w.Line($"{l.K}, {l.N},");
+        w.Close(";");
+        w.Line();
         w.Line("// Key/value values per position of each CachedAttention, in order: the cache's slots.");
         w.Line($"private static readonly int[] s_cacheWidths = {{ {string.Join(", ", plan.CacheWidths)} }};");
         w.Line();
         w.Line("/// <summary>Runs the compiled kernels over a chunk of tokens at the session's positions.</summary>");
         w.Open("private sealed class CompiledSession : global::ModelCompiler.DecoderSession");
         w.Line("public CompiledSession(int maxTokens, int maxDegreeOfParallelism)");
-        w.Line($"    : base(maxTokens, OutputLength, {plan.ClassName}.VocabularySize, ChunkRows, s_cacheWidths, lastRowAlone: {(DecoderTail(plan) < plan.Kernels.Count ? "true" : "false")}, maxDegreeOfParallelism)");
+        w.Line($"    : base(maxTokens, OutputLength, {plan.ClassName}.VocabularySize, ChunkRows, s_cacheWidths, lastRowAlone: {(DecoderTail(plan) < plan.Kernels.Count ? "true" : "false")}, maxDegreeOfParallelism, s_linearLayers, s_linearShapes)");
         w.Line("{");
         w.Line("}");
         w.Line();
         w.Wrapped($"protected override void Run(global::System.ReadOnlySpan<float> ids, global::System.Span<float> logits, int rows, {K}KvCache cache, int position, bool lastRowOnly, {K}KernelWorkers? workers) =>");
-        w.Line($"    RunRows(ids, logits, rows, {Weights(plan)}, cache, position, lastRowOnly, workers);");
+        w.Line($"    RunRows(ids, logits, rows, {Weights(plan)}, cache, position, lastRowOnly, workers, AdapterLayers);");
         w.Close();
         w.Line();
     }
@@ -66,6 +75,22 @@ internal static partial class ModelEmitter
         // A kernel after it that reads the token ids themselves would need them shifted too: no tail then (never in practice).
         return plan.Kernels.Skip(last + 1).Any(k => k.A.Buffer == BufferKind.Input || k.B?.Buffer == BufferKind.Input || k.C?.Buffer == BufferKind.Input)
             ? plan.Kernels.Count : last + 1;
+    }
+
+    /// <summary>
+    /// A decoder's Linear, with the hook a LoRA adapter switched on the session runs through (<c>lora[slot]</c>: the
+    /// layer's place among the model's Linear layers): <c>s · B (A x)</c> added to the product before the activation fused
+    /// into it, which then runs on its own.
+    /// </summary>
+    private static string AdaptableLinearCall(KernelPlan k, LinearOp l, string a, string rows, string output, string scratch, ModelPlan plan)
+    {
+        int slot = plan.Kernels.Take(k.Index).Count(p => p.Op is LinearOp);
+        string plain = LinearCall(k with { Epilogue = EquatableArray<EpilogueStep>.Empty }, l, a, rows, output, scratch, shared: true);
+        string adapted = $"lora?[{slot}]?.Add(x: ref {a}, rows: {rows}, y: ref {output});";
+        if (k.Epilogue.Count == 0) return plain + "\n" + adapted;
+        return $"if (lora?[{slot}] is {{ }} adapted{k.Index})\n{{\n    {plain}\n    adapted{k.Index}.Add(x: ref {a}, rows: {rows}, y: ref {output});\n"
+            + $"    {K}Elementwise.Run<{OperatorName(k)}>(source: ref {output}, destination: ref {output}, rows: {rows}, width: {l.N});\n}}\n"
+            + $"else {LinearCall(k, l, a, rows, output, scratch, shared: true)}";
     }
 
     /// <summary>A tail kernel reading and writing the arena from row <c>skip</c> on (the model's output from its row 0).</summary>

@@ -29,13 +29,14 @@ internal sealed record WeightsFileRef(string Path, long Length, long LastWriteTi
     }
 
     /// <summary>
-    /// The AdditionalFiles the generator may read: weights, ONNX models, and an ONNX model's external data,
-    /// which ONNX lets be named anything; these are the names PyTorch and onnx.save_model write.
+    /// The AdditionalFiles the generator may read: weights, ONNX models, an ONNX model's external data, which ONNX lets
+    /// be named anything (these are the names PyTorch and onnx.save_model write), and a LoRA adapter's configuration.
     /// </summary>
     public static bool IsWeightsFile(string path) =>
         path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)
         || path.EndsWith(".data", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".onnx_data", StringComparison.OrdinalIgnoreCase)
-        || path.EndsWith(".bin", StringComparison.OrdinalIgnoreCase);
+        || path.EndsWith(".bin", StringComparison.OrdinalIgnoreCase)
+        || string.Equals(System.IO.Path.GetFileName(path), ModelCompiler.Weights.LoraAdapterFile.ConfigFileName, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Whether this file is the one a model's <c>Weights = "…"</c> names: equal, or a whole-segment ending of the path.</summary>
     public bool Matches(string weights)

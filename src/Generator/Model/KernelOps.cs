@@ -47,6 +47,9 @@ internal sealed record LinearOp(int Rows, int K, int N, LinearWeights Weights, i
     public override KernelKind Kind => KernelKind.Linear;
     public override int RowsPerSample => Rows;
 
+    /// <summary>The layer's name (<c>Linear("…")</c>): what a LoRA adapter switched on a decoder's session names.</summary>
+    public string Layer { get; init; } = "";
+
     /// <summary>Int8: the per-output scales and the per-output sums of codes.</summary>
     public int ScalesOffset { get; init; }
     public int SumsOffset { get; init; }

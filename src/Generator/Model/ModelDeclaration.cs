@@ -46,6 +46,10 @@ internal sealed record ModelDeclaration
     public bool GptqActOrder { get; init; } = true;
     public LocationInfo? CalibrationLocation { get; init; }
 
+    /// <summary>A LoRA adapter merged at build time (<c>Adapter = "…"</c>), and where the attribute names it.</summary>
+    public string? AdapterFile { get; init; }
+    public LocationInfo? AdapterLocation { get; init; }
+
     /// <summary>
     /// The model's inputs, in order: Forward's parameter with the per-sample shape its <c>[Shape]</c> declares, or the ONNX
     /// graph's inputs (those that are not initializers). Each is an <c>Input</c> op whose <see cref="InputIndex"/> says which.

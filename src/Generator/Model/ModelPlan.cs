@@ -72,6 +72,9 @@ internal sealed record ModelPlan(
 
     /// <summary>Int4Gptq: held-out perplexity with float32, round-to-nearest and GPTQ weights, when the calibration file has 'heldout'.</summary>
     public HeldOutPerplexity? GptqPerplexity { get; init; }
+
+    /// <summary>What the header says of a LoRA adapter merged at build time (<c>Adapter = "…"</c>), or null.</summary>
+    public string? AdapterNote { get; init; }
     public EquatableArray<string> FloatLayers { get; init; }
 
     /// <summary>Int8Static: every calibrated layer's input range, for the eager reference.</summary>
@@ -95,10 +98,10 @@ internal sealed record ModelPlan(
     /// <summary>
     /// Whether the blob's laid-out values are in the assembly: every blob when the weights are embedded; otherwise only
     /// what exists at build time alone — GPTQ's int4 codes, and an ONNX model's blobs that read a tensor computed at build
-    /// time (a folded constant is in the model's own file, and a zero bias is nowhere).
+    /// time (a folded constant is in the model's own file, and a zero bias is nowhere), and layers a LoRA adapter was merged into.
     /// </summary>
     public bool Embeds(WeightBlob blob) =>
-        !blob.IsZero && !blob.IsFolded && (EmbedWeights || blob.Int4Encoded.Count > 0 || IsOnnx && blob.ReadTensors().Any(t => !OnnxTensors.Any(s => s.Name == t)));
+        !blob.IsZero && !blob.IsFolded && (EmbedWeights || blob.Int4Encoded.Count > 0 || blob.Merged || IsOnnx && blob.ReadTensors().Any(t => !OnnxTensors.Any(s => s.Name == t)));
 
     /// <summary>
     /// The tensors of the weights file the blobs read (their own and a folded BatchNorm's), in first-use order, with their

@@ -19,6 +19,12 @@ internal sealed record WeightBlob(string Identifier, WeightLayoutKind Kind, stri
     /// <summary>Int4 weights GPTQ rounded (Int4Quantization's encoding), laid out instead of round-to-nearest's; empty otherwise.</summary>
     public EquatableArray<byte> Int4Encoded { get; init; } = EquatableArray<byte>.Empty;
 
+    /// <summary>
+    /// Whether the tensor this blob lays out had a LoRA adapter merged into it at build time: its values exist only then, so
+    /// the blob is embedded whatever the storage (<see cref="ModelPlan.Embeds"/>).
+    /// </summary>
+    public bool Merged { get; init; }
+
     /// <summary>A zero bias with nothing folded into it: the buffer starts zeroed, nothing is embedded or read.</summary>
     public bool IsZero => Tensor.Length == 0 && Norm is null;
 

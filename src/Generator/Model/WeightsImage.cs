@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using ModelCompiler.Weights;
 
 namespace ModelCompiler.Generator.Model;
@@ -23,6 +24,24 @@ internal sealed class WeightsImage : IEquatable<WeightsImage>
         Header = header;
     }
 
+    private WeightsImage(WeightsImage image, string hash, Dictionary<string, float[]> merged)
+        : this(image.Path, hash, image.Bytes, image.Header)
+    {
+        _merged = merged;
+    }
+
+    private readonly Dictionary<string, float[]>? _merged;
+
+    /// <summary>
+    /// This image with some tensors replaced by values computed at build time (a LoRA adapter merged in), keyed by the
+    /// name a reader asks for (a transposed view's name for a transposed Linear); <paramref name="hash"/> names the
+    /// replacement (the adapter's files), so an image with another adapter is another image.
+    /// </summary>
+    public WeightsImage WithMerged(Dictionary<string, float[]> merged, string hash) => new(this, Hash + "+" + hash, merged);
+
+    /// <summary>Whether <paramref name="name"/> was replaced by <see cref="WithMerged"/>.</summary>
+    public bool IsMerged(string name) => _merged is not null && _merged.ContainsKey(name);
+
     /// <summary>The file the image came from (for ONNX: the model file).</summary>
     public string Path { get; }
 
@@ -36,7 +55,8 @@ internal sealed class WeightsImage : IEquatable<WeightsImage>
 
     /// <summary>A tensor's values as float32, row-major.</summary>
     public float[] Read(string name) =>
-        Header.ReadFloat32(Bytes, Header.Find(name) ?? throw new InvalidOperationException($"tensor {name} is not in {System.IO.Path.GetFileName(Path)}"));
+        _merged is not null && _merged.TryGetValue(name, out float[]? merged) ? (float[])merged.Clone()
+        : Header.ReadFloat32(Bytes, Header.Find(name) ?? throw new InvalidOperationException($"tensor {name} is not in {System.IO.Path.GetFileName(Path)}"));
 
     public bool Equals(WeightsImage? other) =>
         other is not null && Path == other.Path && Hash == other.Hash && Bytes.Length == other.Bytes.Length;

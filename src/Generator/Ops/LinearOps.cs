@@ -128,6 +128,7 @@ internal static class LinearOps
         {
             ScalesOffset = scalesOffset,
             SumsOffset = sumsOffset,
+            Layer = context.Root.Source.Name ?? "",
             WeightError = quantized ? WeightError(context.ReadTensor(weight), n, k) : int4 ? Int4Error(context.ReadTensor(weight), n, k) : 0,
         };
         return new KernelPlan(context.Index, title, context.Sources.ToEquatableArray(), context.Where(context.Input), null, context.Output, linear, context.Epilogue.ToEquatableArray(), 2L * k * n * rowsPerSample);

@@ -34,6 +34,8 @@ internal static class ModelParser
         string? calibration = null;
         bool actOrder = true;
         LocationInfo? calibrationLocation = null;
+        string? adapter = null;
+        LocationInfo? adapterLocation = null;
         int storage = 0;
         ModelDeclaration Result(string? weights = null, LocationInfo? weightsLocation = null, string inputName = "",
             int[]? shape = null, RecordedOp[]? ops = null, int output = -1, ContainingType[]? containing = null) =>
@@ -54,6 +56,8 @@ internal static class ModelParser
                 CalibrationFile = calibration,
                 GptqActOrder = actOrder,
                 CalibrationLocation = calibrationLocation,
+                AdapterFile = adapter,
+                AdapterLocation = adapterLocation,
                 Inputs = new EquatableArray<ModelValue>(new[] { new ModelValue(inputName, new EquatableArray<int>(shape ?? Array.Empty<int>())) }),
                 Ops = new EquatableArray<RecordedOp>(ops ?? Array.Empty<RecordedOp>()),
                 Outputs = output < 0 ? EquatableArray<ModelOutput>.Empty : new EquatableArray<ModelOutput>(new[] { new ModelOutput(output, null) }),
@@ -89,6 +93,7 @@ internal static class ModelParser
                 if (named.Key == "Quantize" && named.Value.Value is int q) quantize = q;
                 if (named.Key == "Calibration" && named.Value.Value is string c) calibration = c;
                 if (named.Key == "GptqActOrder" && named.Value.Value is bool a) actOrder = a;
+                if (named.Key == "Adapter" && named.Value.Value is string lora) adapter = lora;
                 if (named.Key == "WeightsStorage" && named.Value.Value is int st) storage = st;
                 if (named.Key == "FloatLayers" && named.Value.Kind == TypedConstantKind.Array)
                     floatLayers = named.Value.Values.Select(v => v.Value as string ?? "").ToArray();
@@ -123,6 +128,9 @@ internal static class ModelParser
             if (quantize is (int)Quantization.Int8Static or (int)Quantization.Int4Gptq && string.IsNullOrWhiteSpace(calibration))
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.CalibrationInvalid, quantizeLocation, "(none)",
                     $"Quantize = Quantization.{(Quantization)quantize} needs Calibration = \"….safetensors\", a file of representative inputs"));
+            AttributeArgumentSyntax? adapterArgument = attributeSyntax?.ArgumentList?.Arguments
+                .FirstOrDefault(a => a.NameEquals?.Name.Identifier.Text == "Adapter");
+            adapterLocation = adapterArgument is not null ? LocationInfo.From(adapterArgument.Expression) : LocationInfo.From(attributeSyntax);
             AttributeArgumentSyntax? weightsArgument = attributeSyntax?.ArgumentList?.Arguments
                 .FirstOrDefault(a => a.NameEquals?.Name.Identifier.Text == (onnx is null ? "Weights" : "Onnx"));
             if (weightsArgument is not null) weightsLocation = LocationInfo.From(weightsArgument.Expression);

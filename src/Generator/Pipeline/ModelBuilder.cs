@@ -132,6 +132,18 @@ internal static class ModelBuilder
             if (diagnostics.Count > model.Diagnostics.Count) return Stop();
 
             bool[] live = EliminateDeadNodes.Run(graph);
+            string? adapterNote = null;
+            if (model.AdapterFile is not null)
+            {
+                if (model.IsOnnx)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WeightsFileInvalid, model.AdapterLocation, model.AdapterFile,
+                        "a LoRA adapter is merged into the weights of a Forward method's model (Weights = \"…\"), not of an ONNX model"));
+                    return Stop();
+                }
+                if (MergeAdapter(model, files, options, graph, live, image, diagnostics, cancellationToken) is not { } merged) return Stop();
+                (image, adapterNote) = merged;
+            }
             Func<string, float[]> readTensor = image.Read;
             FoldConstants.Run(graph, live, readTensor);
             // Quantize applies to Linear layers only: a convolution (1-D or 2-D) before a BatchNorm stays float32 and folds it.
@@ -151,7 +163,9 @@ internal static class ModelBuilder
                 gptq = GptqWeights(model, files, options, graph, live, readTensor, diagnostics, cancellationToken, out heldOut);
                 if (gptq is null) return Stop();
             }
-            ModelPlan plan = LowerToPlan.Run(model, file.Length, file.Hash, graph, groups, readTensor, ranges, gpu, gptq) with { GptqPerplexity = heldOut };
+            ModelPlan plan = LowerToPlan.Run(model, file.Length, file.Hash, graph, groups, readTensor, ranges, gpu, gptq) with { GptqPerplexity = heldOut, AdapterNote = adapterNote };
+            // A merged adapter's layers exist only at build time: embedded whatever the storage (ModelPlan.Embeds).
+            if (adapterNote is not null) plan = plan with { Blobs = plan.Blobs.Select(b => image.IsMerged(b.Tensor) ? b with { Merged = true } : b).ToEquatableArray() };
             // Every tensor fits a span (ShapeInference); the arena (intermediates for a chunk of rows plus kernel scratch)
             // and the weights buffer must too, so every offset in the generated code is a safe int.
             long arenaFloats = (long)plan.ArenaFloatsPerRow * plan.ChunkRows + plan.ScratchFloats;
@@ -244,9 +258,89 @@ internal static class ModelBuilder
         return null;
     }
 
+    /// <summary>
+    /// <c>Adapter = "…"</c>: reads PEFT's adapter and its configuration (MC0003 when they are not one ModelCompiler reads),
+    /// pairs each adapted module with a live Linear layer by name (the same, or the layer's name as its last segments), and
+    /// returns the image with <c>W + s · B · A</c> in place of each such layer's weight, and the line the header says it with.
+    /// </summary>
+    private static (WeightsImage Image, string Note)? MergeAdapter(ModelDeclaration model, ImmutableArray<WeightsFileRef> files, BuildOptions options,
+        ModelGraph graph, bool[] live, WeightsImage image, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
+    {
+        string name = model.AdapterFile!;
+        DiagnosticInfo Fail(string why) => DiagnosticInfo.Create(DiagnosticDescriptors.WeightsFileInvalid, model.AdapterLocation, name, why);
+        var matches = files.Where(f => f.Matches(name)).GroupBy(f => f.Path, StringComparer.Ordinal).Select(g => g.First()).ToList();
+        if (matches.Count != 1)
+        {
+            diagnostics.Add(Fail(matches.Count == 0
+                ? $"it is not among the project's AdditionalFiles; add <AdditionalFiles Include=\"{name}\" /> and its {LoraAdapterFile.ConfigFileName}"
+                : "it matches several AdditionalFiles; give more of the path"));
+            return null;
+        }
+        string configPath = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(matches[0].Path) ?? "", LoraAdapterFile.ConfigFileName);
+        WeightsFileRef? config = files.FirstOrDefault(f => string.Equals(System.IO.Path.GetFullPath(f.Path), System.IO.Path.GetFullPath(configPath), StringComparison.OrdinalIgnoreCase));
+        if (config is null)
+        {
+            diagnostics.Add(Fail($"its {LoraAdapterFile.ConfigFileName} (PEFT saves it beside the weights) is not among the project's AdditionalFiles; add <AdditionalFiles Include=\"…/{LoraAdapterFile.ConfigFileName}\" />"));
+            return null;
+        }
+        try
+        {
+            byte[] bytes = WeightsFileReader.ReadAllBytes(matches[0].Path, options.MaxFileBytes);
+            byte[] configBytes = WeightsFileReader.ReadAllBytes(config.Path, options.MaxFileBytes);
+            SafeTensorsHeader header = SafeTensorsHeader.Parse(bytes);
+            LoraAdapterFile adapter = LoraAdapterFile.Parse(header, new System.Text.UTF8Encoding(false, true).GetString(configBytes));
+            Node[] linears = graph.Nodes.Where(n => live[n.Id] && n.Kind == OpKind.Linear && n.Weight is not null).ToArray();
+            var merged = new Dictionary<string, float[]>(StringComparer.Ordinal);
+            long work = 0;
+            foreach (LoraModule module in adapter.Modules)
+            {
+                Node? layer = linears.FirstOrDefault(n => LoraAdapterFile.Adapts(module.Name, n.Source.Name ?? ""));
+                if (layer is null)
+                {
+                    List<string> near = NameSuggestions.Nearest(module.Name, linears.Select(n => n.Source.Name ?? ""));
+                    diagnostics.Add(Fail($"it adapts '{module.Name}', which is not a Linear layer of {model.ClassName} (nearest: {string.Join(", ", near)})"));
+                    return null;
+                }
+                int n = layer.Weight!.Shape[0], k = layer.Weight.Shape[1];
+                if (module.Out != n || module.In != k)
+                {
+                    diagnostics.Add(Fail($"its '{module.Name}' goes from {module.In} to {module.Out} values, but Linear '{layer.Source.Name}' from {k} to {n}"));
+                    return null;
+                }
+                // Merging costs n·k·r multiply-adds: bounded, so a hostile adapter cannot stall the compiler.
+                work = checked(work + (long)n * k * module.Rank);
+                if (work > MaxMergeWork)
+                {
+                    diagnostics.Add(Fail($"merging it takes over {MaxMergeWork:N0} multiply-adds; switch it at run time instead (LoraAdapter.Load, SetAdapter)"));
+                    return null;
+                }
+                cancellationToken.ThrowIfCancellationRequested();
+                merged[layer.Weight.Name] = LoraAdapterFile.Merge(image.Read(layer.Weight.Name), header.ReadFloat32(bytes, module.A), header.ReadFloat32(bytes, module.B), n, k, module.Rank, module.Scale);
+            }
+            string hash = Kernels.WeightLayout.Hash(bytes) + Kernels.WeightLayout.Hash(configBytes);
+            string note = $"the LoRA adapter {name} (FNV-1a {Kernels.WeightLayout.Hash(bytes)}, {adapter.Modules.Count} layer{(adapter.Modules.Count == 1 ? "" : "s")}, "
+                + $"rank {string.Join("/", adapter.Modules.Select(m => m.Rank).Distinct())}) merged in";
+            return (image.WithMerged(merged, hash), note);
+        }
+        catch (FileTooLargeException e)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LimitExceeded, model.AdapterLocation, e.Message));
+            return null;
+        }
+        catch (Exception e) when (e is SafeTensorsFormatException or System.IO.IOException or UnauthorizedAccessException or System.Text.DecoderFallbackException)
+        {
+            diagnostics.Add(Fail(e.Message));
+            return null;
+        }
+    }
+
+    /// <summary>Multiply-adds merging an adapter at build time may take (a 7B model's attention at rank 64 is ~10¹²; a 125M model's ~10¹⁰).</summary>
+    private const long MaxMergeWork = 50_000_000_000;
+
     /// <summary>Why LoadWeights cannot replace this plan's weights, or null.</summary>
     private static string? FixedWeightsReason(ModelPlan plan) =>
-        plan.Blobs.Any(b => b.IsFolded) ? "it computes constants from its weights at build time (Passes/FoldConstants)"
+        plan.AdapterNote is not null ? "a LoRA adapter was merged into its weights at build time (Adapter)"
+        : plan.Blobs.Any(b => b.IsFolded) ? "it computes constants from its weights at build time (Passes/FoldConstants)"
         : plan.Quantize == Quantization.Int8Static ? "its activation ranges were calibrated at build time with these weights (Int8Static)"
         : plan.Quantize == Quantization.Int4Gptq ? "its int4 weights were rounded by GPTQ at build time from these weights and the calibration inputs (Int4Gptq)"
         : plan.Gpu && plan.Blobs.Any(b => b.Kind == WeightLayoutKind.Int4Linear) ? "its GPU entry point reads the int4 codes embedded at build time"

@@ -39,6 +39,14 @@ public sealed class CompileModelAttribute : Attribute
     /// </summary>
     public bool GptqActOrder { get; set; } = true;
 
+    /// <summary>
+    /// A LoRA adapter merged into the weights at build time, before any quantization: PEFT's <c>adapter_model.safetensors</c>
+    /// with its <c>adapter_config.json</c> beside it, both listed in <c>AdditionalFiles</c>. Each adapted Linear computes
+    /// with <c>W + s · B · A</c>; the merged layers are embedded whatever the storage. To switch adapters at run time on
+    /// one compiled base instead, load them with <c>LoraAdapter.Load</c> and call <c>SetAdapter</c> on a session.
+    /// </summary>
+    public string? Adapter { get; set; }
+
     /// <summary>Whether the weights are embedded in the assembly or read from the file beside the application.</summary>
     public WeightsStorage WeightsStorage { get; set; }
 

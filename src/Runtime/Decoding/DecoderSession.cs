@@ -25,6 +25,8 @@ public abstract class DecoderSession : IDisposable
     private readonly int _tokenLimit;
     private readonly bool _lastRowAlone;
     private readonly KernelWorkers? _workers;
+    private readonly string[] _linearLayers;
+    private readonly (int In, int Out)[] _linearShapes;
 
     /// <summary>A session of <paramref name="maxTokens"/> positions, for a model with <paramref name="vocabulary"/> logits per token.</summary>
     /// <param name="maxTokens">Positions the cache holds: prompt and generated tokens together.</param>
@@ -34,9 +36,16 @@ public abstract class DecoderSession : IDisposable
     /// <param name="kvWidths">Key/value values per position of each attention layer, in order.</param>
     /// <param name="lastRowAlone">Whether <see cref="Run"/> can compute the last token's logits alone (the kernels after the last attention on its row only).</param>
     /// <param name="maxDegreeOfParallelism">Threads that share each large matrix product (the caller and workers the session starts): 1 stays on the calling thread, -1 uses every core.</param>
+    /// <param name="linearLayers">The model's Linear layers in the order <see cref="AdapterLayers"/> lists them, with <paramref name="linearShapes"/> their (input, output) widths: what an adapter binds to.</param>
+    /// <param name="linearShapes">Each Linear layer's input and output widths, as pairs: in₀, out₀, in₁, out₁, ….</param>
     protected DecoderSession(int maxTokens, int vocabulary, int tokenLimit, int chunkRows, ReadOnlySpan<int> kvWidths, bool lastRowAlone = false,
-        int maxDegreeOfParallelism = 1)
+        int maxDegreeOfParallelism = 1, string[]? linearLayers = null, ReadOnlySpan<int> linearShapes = default)
     {
+        _linearLayers = linearLayers ?? Array.Empty<string>();
+        if (linearShapes.Length != 2 * _linearLayers.Length)
+            throw new ArgumentException("Each Linear layer needs its input and output widths.", nameof(linearShapes));
+        _linearShapes = new (int, int)[_linearLayers.Length];
+        for (int i = 0; i < _linearShapes.Length; i++) _linearShapes[i] = (linearShapes[2 * i], linearShapes[2 * i + 1]);
         if (maxDegreeOfParallelism is 0 or < -1)
             throw new ArgumentOutOfRangeException(nameof(maxDegreeOfParallelism), maxDegreeOfParallelism, "Use -1 for every core, or a positive number of threads.");
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxTokens);
@@ -150,6 +159,29 @@ public abstract class DecoderSession : IDisposable
             negativeLogLikelihood += max + Math.Log(sum) - row[tokens[t + 1]];
         }
         return Math.Exp(negativeLogLikelihood / (tokens.Length - 1));
+    }
+
+    /// <summary>The LoRA adapter the session's tokens run with (<see cref="SetAdapter"/>), or null for the model's own weights.</summary>
+    public LoraAdapter? Adapter { get; private set; }
+
+    /// <summary>The adapter's layers bound to the model's Linear layers (null where a layer is not adapted), for <see cref="Run"/>; null without an adapter.</summary>
+    protected LoraLayer?[]? AdapterLayers { get; private set; }
+
+    /// <summary>
+    /// Runs the next tokens with <paramref name="adapter"/> switched on (null: the model's own weights): each Linear layer it
+    /// adapts computes <c>W x + s · B (A x)</c> on the compiled weights (float32, int8 or int4), so sessions with different
+    /// adapters share one base. Checked against the model first: every adapted layer must be one of its Linear layers, with
+    /// its widths. The cache keeps what earlier tokens computed: <see cref="Reset"/> to start a sequence with the adapter.
+    /// </summary>
+    /// <exception cref="ArgumentException">The adapter does not fit the model (the message says where); the session is unchanged.</exception>
+    public void SetAdapter(LoraAdapter? adapter)
+    {
+        LoraLayer?[]? bound = adapter?.Bind(_linearLayers, _linearShapes, nameof(adapter));
+        lock (_gate)
+        {
+            Adapter = adapter;
+            AdapterLayers = bound;
+        }
     }
 
     /// <summary>Starts a new sequence: the next token takes position 0 (the cache is overwritten as it goes).</summary>

@@ -292,7 +292,7 @@ internal sealed class SafeTensorsHeader
     /// other numbers (as double), true/false/null. Depth is bounded, so a hostile file cannot blow the stack.
     /// Hand-written because the generator runs inside the compiler, where no JSON library can be relied on.
     /// </summary>
-    private sealed class JsonReader
+    internal sealed class JsonReader
     {
         private const int MaxDepth = 64;
         private readonly string _s;

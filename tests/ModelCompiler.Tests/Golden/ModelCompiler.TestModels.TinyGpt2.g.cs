@@ -143,6 +143,32 @@ partial class TinyGpt2
     public static global::ModelCompiler.DecoderSession CreateSession(int maxTokens = DefaultMaxTokens, int maxDegreeOfParallelism = 1) =>
         maxTokens <= MaxPositions ? new CompiledSession(maxTokens, maxDegreeOfParallelism) : throw new global::System.ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, $"The model's learned positions cover {MaxPositions} tokens.");
 
+    // The Linear layers in order, and their input and output widths: what a LoRA adapter (SetAdapter) binds to.
+    private static readonly string[] s_linearLayers =
+    {
+        "h.0.attn.c_attn",
+        "h.0.attn.c_proj",
+        "h.0.mlp.c_fc",
+        "h.0.mlp.c_proj",
+        "h.1.attn.c_attn",
+        "h.1.attn.c_proj",
+        "h.1.mlp.c_fc",
+        "h.1.mlp.c_proj",
+        "wte",
+    };
+    private static readonly int[] s_linearShapes =
+    {
+        64, 192,
+        64, 64,
+        64, 256,
+        256, 64,
+        64, 192,
+        64, 64,
+        64, 256,
+        256, 64,
+        64, 96,
+    };
+
     // Key/value values per position of each CachedAttention, in order: the cache's slots.
     private static readonly int[] s_cacheWidths = { 64, 64 };
 
@@ -150,12 +176,12 @@ partial class TinyGpt2
     private sealed class CompiledSession : global::ModelCompiler.DecoderSession
     {
         public CompiledSession(int maxTokens, int maxDegreeOfParallelism)
-            : base(maxTokens, OutputLength, TinyGpt2.VocabularySize, ChunkRows, s_cacheWidths, lastRowAlone: true, maxDegreeOfParallelism)
+            : base(maxTokens, OutputLength, TinyGpt2.VocabularySize, ChunkRows, s_cacheWidths, lastRowAlone: true, maxDegreeOfParallelism, s_linearLayers, s_linearShapes)
         {
         }
 
         protected override void Run(global::System.ReadOnlySpan<float> ids, global::System.Span<float> logits, int rows, global::ModelCompiler.Kernels.KvCache cache, int position, bool lastRowOnly, global::ModelCompiler.Kernels.KernelWorkers? workers) =>
-            RunRows(ids, logits, rows, CompiledWeights.Buffer, cache, position, lastRowOnly, workers);
+            RunRows(ids, logits, rows, CompiledWeights.Buffer, cache, position, lastRowOnly, workers, AdapterLayers);
     }
 
     /// <summary>
@@ -199,12 +225,13 @@ partial class TinyGpt2
     [global::System.ThreadStatic]
     private static global::ModelCompiler.Kernels.AlignedBuffer? t_arena;
 
-    /// <summary>Runs every kernel over <paramref name="rows"/> ≤ ChunkRows tokens at positions <paramref name="position"/>…, reading and extending <paramref name="cache"/>.</summary>
+    /// <summary>Runs every kernel over <paramref name="rows"/> ≤ ChunkRows tokens at positions <paramref name="position"/>…, reading and extending <paramref name="cache"/>; <paramref name="lora"/>: a LoRA adapter's layers by Linear layer (the session's SetAdapter), or null.</summary>
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void RunRows(
         global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows,
         global::ModelCompiler.Kernels.AlignedBuffer? weights, global::ModelCompiler.Kernels.KvCache cache, int position,
-        bool lastRowOnly, global::ModelCompiler.Kernels.KernelWorkers? workers)
+        bool lastRowOnly, global::ModelCompiler.Kernels.KernelWorkers? workers,
+        global::ModelCompiler.Kernels.LoraLayer?[]? lora)
     {
         ref float x = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input);
         ref float y = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output);
@@ -237,6 +264,7 @@ partial class TinyGpt2
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 22656),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 34944), k: 64, n: 192,
             c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ldc: 192, workers: workers);
+        lora?[0]?.Add(x: ref arena, rows: rows, y: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192));
 
         // K4: Slice [0, 64) of dimension 1: [1, 192] → [1, 64], a strided copy
         //     TinyGpt2.cs(25): Split(-1, Hidden, Hidden, Hidden)
@@ -273,6 +301,7 @@ partial class TinyGpt2
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 35136),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 39232), k: 64, n: 64, c: ref arena,
             ldc: 64, workers: workers);
+        lora?[1]?.Add(x: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), rows: rows, y: ref arena);
 
         // K9: Add: [1, 64] + [1, 64] → [1, 64]
         //     TinyGpt2.cs(26): x + qkv[0].CachedAttention(qkv[1], qkv[2], Heads, Heads).Linear($"{block}.attn.c_proj", transposed: true)
@@ -291,7 +320,19 @@ partial class TinyGpt2
         // K11: Linear "h.0.mlp.c_fc": [1, 64] → [1, 256], + bias, then Gelu (tanh)
         //     TinyGpt2.cs(27): Linear($"{block}.mlp.c_fc", transposed: true)
         //     TinyGpt2.cs(27): Gelu(GeluApproximation.Tanh)
-        global::ModelCompiler.Kernels.PackedLinear.Run<K11Operator>(
+        if (lora?[2] is { } adapted11)
+        {
+            global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(
+                a: ref arena, lda: 64, rows: rows,
+                packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 39424),
+                paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 55808), k: 64, n: 256,
+                c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), ldc: 256, workers: workers);
+            adapted11.Add(x: ref arena, rows: rows, y: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288));
+            global::ModelCompiler.Kernels.Elementwise.Run<K11Operator>(
+                source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288),
+                destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), rows: rows, width: 256);
+        }
+        else global::ModelCompiler.Kernels.PackedLinear.Run<K11Operator>(
             a: ref arena, lda: 64, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 39424),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 55808), k: 64, n: 256,
@@ -304,6 +345,7 @@ partial class TinyGpt2
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 56064),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 72448), k: 256, n: 64, c: ref arena,
             ldc: 64, workers: workers);
+        lora?[3]?.Add(x: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288), rows: rows, y: ref arena);
 
         // K13: Add: [1, 64] + [1, 64] → [1, 64]
         //     TinyGpt2.cs(28): x + h.Linear($"{block}.mlp.c_proj", transposed: true)
@@ -326,6 +368,7 @@ partial class TinyGpt2
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 72640),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 84928), k: 64, n: 192,
             c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ldc: 192, workers: workers);
+        lora?[4]?.Add(x: ref arena, rows: rows, y: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192));
 
         // K16: Slice [0, 64) of dimension 1: [1, 192] → [1, 64], a strided copy
         //     TinyGpt2.cs(25): Split(-1, Hidden, Hidden, Hidden)
@@ -370,6 +413,9 @@ partial class TinyGpt2
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 85120),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 89216), k: 64, n: 64,
             c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 64), ldc: 64, workers: workers);
+        lora?[5]?.Add(
+            x: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192 + skip * 64), rows: rows,
+            y: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 64));
 
         // K21: Add: [1, 64] + [1, 64] → [1, 64]
         //     TinyGpt2.cs(26): x + qkv[0].CachedAttention(qkv[1], qkv[2], Heads, Heads).Linear($"{block}.attn.c_proj", transposed: true)
@@ -390,7 +436,23 @@ partial class TinyGpt2
         // K23: Linear "h.1.mlp.c_fc": [1, 64] → [1, 256], + bias, then Gelu (tanh)
         //     TinyGpt2.cs(27): Linear($"{block}.mlp.c_fc", transposed: true)
         //     TinyGpt2.cs(27): Gelu(GeluApproximation.Tanh)
-        global::ModelCompiler.Kernels.PackedLinear.Run<K23Operator>(
+        if (lora?[6] is { } adapted23)
+        {
+            global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(
+                a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 64), lda: 64, rows: rows,
+                packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 89408),
+                paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 105792), k: 64, n: 256,
+                c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288 + skip * 256), ldc: 256,
+                workers: workers);
+            adapted23.Add(
+                x: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 64), rows: rows,
+                y: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288 + skip * 256));
+            global::ModelCompiler.Kernels.Elementwise.Run<K23Operator>(
+                source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288 + skip * 256),
+                destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288 + skip * 256), rows: rows,
+                width: 256);
+        }
+        else global::ModelCompiler.Kernels.PackedLinear.Run<K23Operator>(
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 64), lda: 64, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 89408),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 105792), k: 64, n: 256,
@@ -404,6 +466,9 @@ partial class TinyGpt2
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 106048),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 122432), k: 256, n: 64,
             c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 64), ldc: 64, workers: workers);
+        lora?[7]?.Add(
+            x: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288 + skip * 256), rows: rows,
+            y: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 64));
 
         // K25: Residual add, then LayerNorm "ln_f" over the last dimension of [1, 64], + bias
         //     TinyGpt2.cs(20): LayerNorm("ln_f")
@@ -422,6 +487,8 @@ partial class TinyGpt2
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 122624),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 128768), k: 64, n: 96, c: ref y,
             ldc: 96, workers: workers);
+        lora?[8]?.Add(
+            x: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096 + skip * 64), rows: rows, y: ref y);
     }
 
     /// <summary>Epilogue of K11: Gelu (tanh form).</summary>

@@ -157,6 +157,44 @@ partial class TinyLlama
     public static global::ModelCompiler.DecoderSession CreateSession(int maxTokens = DefaultMaxTokens, int maxDegreeOfParallelism = 1) =>
         new CompiledSession(maxTokens, maxDegreeOfParallelism);
 
+    // The Linear layers in order, and their input and output widths: what a LoRA adapter (SetAdapter) binds to.
+    private static readonly string[] s_linearLayers =
+    {
+        "model.layers.0.self_attn.q_proj",
+        "model.layers.0.self_attn.k_proj",
+        "model.layers.0.self_attn.v_proj",
+        "model.layers.0.self_attn.o_proj",
+        "model.layers.0.mlp.gate_proj",
+        "model.layers.0.mlp.up_proj",
+        "model.layers.0.mlp.down_proj",
+        "model.layers.1.self_attn.q_proj",
+        "model.layers.1.self_attn.k_proj",
+        "model.layers.1.self_attn.v_proj",
+        "model.layers.1.self_attn.o_proj",
+        "model.layers.1.mlp.gate_proj",
+        "model.layers.1.mlp.up_proj",
+        "model.layers.1.mlp.down_proj",
+        "lm_head",
+    };
+    private static readonly int[] s_linearShapes =
+    {
+        64, 64,
+        64, 32,
+        64, 32,
+        64, 64,
+        64, 160,
+        64, 160,
+        160, 64,
+        64, 64,
+        64, 32,
+        64, 32,
+        64, 64,
+        64, 160,
+        64, 160,
+        160, 64,
+        64, 96,
+    };
+
     // Key/value values per position of each CachedAttention, in order: the cache's slots.
     private static readonly int[] s_cacheWidths = { 32, 32 };
 
@@ -164,12 +202,12 @@ partial class TinyLlama
     private sealed class CompiledSession : global::ModelCompiler.DecoderSession
     {
         public CompiledSession(int maxTokens, int maxDegreeOfParallelism)
-            : base(maxTokens, OutputLength, TinyLlama.VocabularySize, ChunkRows, s_cacheWidths, lastRowAlone: true, maxDegreeOfParallelism)
+            : base(maxTokens, OutputLength, TinyLlama.VocabularySize, ChunkRows, s_cacheWidths, lastRowAlone: true, maxDegreeOfParallelism, s_linearLayers, s_linearShapes)
         {
         }
 
         protected override void Run(global::System.ReadOnlySpan<float> ids, global::System.Span<float> logits, int rows, global::ModelCompiler.Kernels.KvCache cache, int position, bool lastRowOnly, global::ModelCompiler.Kernels.KernelWorkers? workers) =>
-            RunRows(ids, logits, rows, CompiledWeights.Buffer, cache, position, lastRowOnly, workers);
+            RunRows(ids, logits, rows, CompiledWeights.Buffer, cache, position, lastRowOnly, workers, AdapterLayers);
     }
 
     /// <summary>
@@ -213,12 +251,13 @@ partial class TinyLlama
     [global::System.ThreadStatic]
     private static global::ModelCompiler.Kernels.AlignedBuffer? t_arena;
 
-    /// <summary>Runs every kernel over <paramref name="rows"/> ≤ ChunkRows tokens at positions <paramref name="position"/>…, reading and extending <paramref name="cache"/>.</summary>
+    /// <summary>Runs every kernel over <paramref name="rows"/> ≤ ChunkRows tokens at positions <paramref name="position"/>…, reading and extending <paramref name="cache"/>; <paramref name="lora"/>: a LoRA adapter's layers by Linear layer (the session's SetAdapter), or null.</summary>
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void RunRows(
         global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows,
         global::ModelCompiler.Kernels.AlignedBuffer? weights, global::ModelCompiler.Kernels.KvCache cache, int position,
-        bool lastRowOnly, global::ModelCompiler.Kernels.KernelWorkers? workers)
+        bool lastRowOnly, global::ModelCompiler.Kernels.KernelWorkers? workers,
+        global::ModelCompiler.Kernels.LoraLayer?[]? lora)
     {
         ref float x = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input);
         ref float y = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output);
@@ -244,6 +283,9 @@ partial class TinyLlama
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 6208),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 10304), k: 64, n: 64,
             c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ldc: 64, workers: workers);
+        lora?[0]?.Add(
+            x: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), rows: rows,
+            y: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192));
 
         // K3: Rotary position embeddings on 4 heads of 16, θ = 10000, at each token's position
         //     TinyLlama.cs(25): Rotary(HeadSize)
@@ -259,6 +301,9 @@ partial class TinyLlama
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 10368),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 12416), k: 64, n: 32,
             c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ldc: 32, workers: workers);
+        lora?[1]?.Add(
+            x: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), rows: rows,
+            y: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192));
 
         // K5: Rotary position embeddings on 2 heads of 16, θ = 10000, at each token's position
         //     TinyLlama.cs(26): Rotary(HeadSize)
@@ -274,6 +319,9 @@ partial class TinyLlama
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 12448),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 12416), k: 64, n: 32,
             c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ldc: 32, workers: workers);
+        lora?[2]?.Add(
+            x: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), rows: rows,
+            y: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192));
 
         // K7: CachedAttention: 4 heads of 16 over 2 key/value heads, causal over the cache, softmax(q·kᵀ/√e)·v
         //     TinyLlama.cs(28): CachedAttention(k, v, Heads, KvHeads)
@@ -291,6 +339,9 @@ partial class TinyLlama
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 14496),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 10304), k: 64, n: 64,
             c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ldc: 64, workers: workers);
+        lora?[3]?.Add(
+            x: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), rows: rows,
+            y: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192));
 
         // K9: Add: [1, 64] + [1, 64] → [1, 64]
         //     TinyLlama.cs(28): x + q.CachedAttention(k, v, Heads, KvHeads).Linear($"{layer}.self_attn.o_proj")
@@ -309,7 +360,18 @@ partial class TinyLlama
         // K11: Linear "model.layers.0.mlp.gate_proj": [1, 64] → [1, 160], then Silu
         //     TinyLlama.cs(30): Linear($"{layer}.mlp.gate_proj")
         //     TinyLlama.cs(30): Silu()
-        global::ModelCompiler.Kernels.PackedLinear.Run<K11Operator>(
+        if (lora?[4] is { } adapted11)
+        {
+            global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(
+                a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), lda: 64, rows: rows,
+                packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 18656),
+                paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 28896), k: 64, n: 160, c: ref arena,
+                ldc: 160, workers: workers);
+            adapted11.Add(x: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), rows: rows, y: ref arena);
+            global::ModelCompiler.Kernels.Elementwise.Run<K11Operator>(
+                source: ref arena, destination: ref arena, rows: rows, width: 160);
+        }
+        else global::ModelCompiler.Kernels.PackedLinear.Run<K11Operator>(
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), lda: 64, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 18656),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 28896), k: 64, n: 160, c: ref arena,
@@ -322,6 +384,9 @@ partial class TinyLlama
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 29056),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 28896), k: 64, n: 160,
             c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), ldc: 160, workers: workers);
+        lora?[5]?.Add(
+            x: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), rows: rows,
+            y: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240));
 
         // K13: Mul: [1, 160] × [1, 160] → [1, 160]
         //     TinyLlama.cs(30): h.Linear($"{layer}.mlp.gate_proj").Silu() * h.Linear($"{layer}.mlp.up_proj")
@@ -337,6 +402,7 @@ partial class TinyLlama
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 39296),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 10304), k: 160, n: 64, c: ref arena,
             ldc: 64, workers: workers);
+        lora?[6]?.Add(x: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), rows: rows, y: ref arena);
 
         // K15: Add: [1, 64] + [1, 64] → [1, 64]
         //     TinyLlama.cs(30): x + (h.Linear($"{layer}.mlp.gate_proj").Silu() * h.Linear($"{layer}.mlp.up_proj")).Linear($"{layer}.mlp.down_proj")
@@ -359,6 +425,7 @@ partial class TinyLlama
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 49600),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 10304), k: 64, n: 64,
             c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ldc: 64, workers: workers);
+        lora?[7]?.Add(x: ref arena, rows: rows, y: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192));
 
         // K18: Rotary position embeddings on 4 heads of 16, θ = 10000, at each token's position
         //     TinyLlama.cs(25): Rotary(HeadSize)
@@ -374,6 +441,7 @@ partial class TinyLlama
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 53696),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 12416), k: 64, n: 32,
             c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ldc: 32, workers: workers);
+        lora?[8]?.Add(x: ref arena, rows: rows, y: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192));
 
         // K20: Rotary position embeddings on 2 heads of 16, θ = 10000, at each token's position
         //     TinyLlama.cs(26): Rotary(HeadSize)
@@ -389,6 +457,7 @@ partial class TinyLlama
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 55744),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 12416), k: 64, n: 32,
             c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), ldc: 32, workers: workers);
+        lora?[9]?.Add(x: ref arena, rows: rows, y: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192));
 
         // K22: CachedAttention: 4 heads of 16 over 2 key/value heads, causal over the cache, softmax(q·kᵀ/√e)·v
         //     TinyLlama.cs(28): CachedAttention(k, v, Heads, KvHeads)
@@ -411,6 +480,9 @@ partial class TinyLlama
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 10304), k: 64, n: 64,
             c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192 + skip * 64), ldc: 64,
             workers: workers);
+        lora?[10]?.Add(
+            x: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 64), rows: rows,
+            y: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192 + skip * 64));
 
         // K24: Add: [1, 64] + [1, 64] → [1, 64]
         //     TinyLlama.cs(28): x + q.CachedAttention(k, v, Heads, KvHeads).Linear($"{layer}.self_attn.o_proj")
@@ -430,7 +502,22 @@ partial class TinyLlama
         // K26: Linear "model.layers.1.mlp.gate_proj": [1, 64] → [1, 160], then Silu
         //     TinyLlama.cs(30): Linear($"{layer}.mlp.gate_proj")
         //     TinyLlama.cs(30): Silu()
-        global::ModelCompiler.Kernels.PackedLinear.Run<K26Operator>(
+        if (lora?[11] is { } adapted26)
+        {
+            global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(
+                a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480 + skip * 64), lda: 64, rows: rows,
+                packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 61952),
+                paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 28896), k: 64, n: 160,
+                c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 160), ldc: 160, workers: workers);
+            adapted26.Add(
+                x: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480 + skip * 64), rows: rows,
+                y: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 160));
+            global::ModelCompiler.Kernels.Elementwise.Run<K26Operator>(
+                source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 160),
+                destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 160), rows: rows,
+                width: 160);
+        }
+        else global::ModelCompiler.Kernels.PackedLinear.Run<K26Operator>(
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480 + skip * 64), lda: 64, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 61952),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 28896), k: 64, n: 160,
@@ -444,6 +531,9 @@ partial class TinyLlama
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 28896), k: 64, n: 160,
             c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240 + skip * 160), ldc: 160,
             workers: workers);
+        lora?[12]?.Add(
+            x: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480 + skip * 64), rows: rows,
+            y: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240 + skip * 160));
 
         // K28: Mul: [1, 160] × [1, 160] → [1, 160]
         //     TinyLlama.cs(30): h.Linear($"{layer}.mlp.gate_proj").Silu() * h.Linear($"{layer}.mlp.up_proj")
@@ -460,6 +550,9 @@ partial class TinyLlama
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 82432),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 10304), k: 160, n: 64,
             c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 64), ldc: 64, workers: workers);
+        lora?[13]?.Add(
+            x: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480 + skip * 160), rows: rows,
+            y: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 64));
 
         // K30: Add: [1, 64] + [1, 64] → [1, 64]
         //     TinyLlama.cs(30): x + (h.Linear($"{layer}.mlp.gate_proj").Silu() * h.Linear($"{layer}.mlp.up_proj")).Linear($"{layer}.mlp.down_proj")
@@ -483,6 +576,7 @@ partial class TinyLlama
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 92736),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 98880), k: 64, n: 96, c: ref y,
             ldc: 96, workers: workers);
+        lora?[14]?.Add(x: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 64), rows: rows, y: ref y);
     }
 
     /// <summary>Epilogue of K11: Silu.</summary>
