@@ -44,10 +44,13 @@ foreach ((string name, Func<DecoderSession> create) in new (string, Func<Decoder
     ("int8", () => DocsLlamaInt8.CreateSession(512)),
     ("int4", () => DocsLlamaInt4.CreateSession(512)),
     ("int4, GPTQ", () => DocsLlamaGptq.CreateSession(512)),
+    // The key/value cache in half (float16) or a quarter (int8) of the memory: for long contexts and many sessions.
+    ("float32, f16 cache", () => DocsLlama.CreateSession(512, cacheFormat: KvCacheFormat.Float16)),
+    ("GPTQ, int8 cache", () => DocsLlamaGptq.CreateSession(512, cacheFormat: KvCacheFormat.Int8)),
 })
 {
     using DecoderSession session = create();
-    session.Generate(promptIds, 8).Count(); // warm up
+    session.Generate(promptIds, 100).Count(); // warm up (the runtime optimizes code that runs often in the background)
     session.Reset();
     var clock = Stopwatch.StartNew();
     int decoded = session.Generate(promptIds, 200).Count();

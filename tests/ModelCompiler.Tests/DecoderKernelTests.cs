@@ -39,6 +39,69 @@ public sealed class DecoderKernelTests
         Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
     }
 
+    /// <summary>Each head's row of keys or values as a compact cache holds it: binary16 rounded to nearest, or int8 codes of max |x| / 127.</summary>
+    private static float[] Stored(float[] x, int rows, int kvHeads, int headSize, KvCacheFormat format)
+    {
+        var y = new float[x.Length];
+        for (int start = 0; start < x.Length; start += headSize)
+        {
+            float max = 0;
+            for (int i = 0; i < headSize; i++) max = MathF.Max(max, MathF.Abs(x[start + i]));
+            float scale = max / 127f;
+            for (int i = 0; i < headSize; i++)
+                y[start + i] = format == KvCacheFormat.Float16 ? (float)(Half)x[start + i]
+                    : scale == 0 ? 0 : MathF.Round(x[start + i] / scale, MidpointRounding.ToEven) * scale;
+        }
+        return y;
+    }
+
+    [Theory]
+    [InlineData(KvCacheFormat.Float16, 4, 2, 16)]
+    [InlineData(KvCacheFormat.Float16, 3, 1, 6)]
+    [InlineData(KvCacheFormat.Int8, 4, 2, 16)]
+    [InlineData(KvCacheFormat.Int8, 6, 3, 20)]
+    public void Cached_attention_over_a_compact_cache_attends_to_the_values_as_stored(KvCacheFormat format, int heads, int kvHeads, int headSize)
+    {
+        const int tokens = 37;
+        int width = heads * headSize, kvWidth = kvHeads * headSize;
+        float[] q = Numerics.Random(tokens * width, 1), k = Numerics.Random(tokens * kvWidth, 2), v = Numerics.Random(tokens * kvWidth, 3);
+        var expected = new float[q.Length];
+        var exact = new float[q.Length];
+        DecoderReference.CausalAttention(q, Stored(k, tokens, kvHeads, headSize, format), Stored(v, tokens, kvHeads, headSize, format), expected, tokens, heads, kvHeads, headSize);
+        DecoderReference.CausalAttention(q, k, v, exact, tokens, heads, kvHeads, headSize);
+        var cache = new KvCache(40, new[] { 8, kvWidth }, format, new[] { 8, headSize });
+        var actual = new float[q.Length];
+
+        int position = 0;
+        foreach (int rows in new[] { 1, 9, 1, 1, 20, 5 })
+        {
+            CachedAttention.Run(ref q[position * width], ref k[position * kvWidth], ref v[position * kvWidth], ref actual[position * width], rows,
+                heads, kvHeads, headSize, cache, slot: 1, position);
+            position += rows;
+        }
+
+        Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
+        Assert.InRange(Numerics.RelativeError(actual, exact), 1e-5, format == KvCacheFormat.Float16 ? 2e-3 : 3e-2);
+        Assert.Equal((format == KvCacheFormat.Float16 ? 2L : 1L) * 2 * 40 * (8 + kvWidth) + (format == KvCacheFormat.Int8 ? 4L * 2 * 40 * (1 + kvHeads) : 0), cache.Bytes);
+    }
+
+    [Fact]
+    public void Every_binary16_value_widens_exactly()
+    {
+        var bits = new ushort[65536];
+        for (int i = 0; i < bits.Length; i++) bits[i] = (ushort)i;
+        var widened = new float[bits.Length];
+
+        HalfConversion.ToSingle(ref bits[0], widened);
+
+        for (int i = 0; i < bits.Length; i++)
+        {
+            float expected = (float)BitConverter.UInt16BitsToHalf(bits[i]);
+            Assert.True(float.IsNaN(expected) ? float.IsNaN(widened[i]) : BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(widened[i]),
+                $"0x{i:X4}: {widened[i]} instead of {expected}");
+        }
+    }
+
     [Fact]
     public void Cached_attention_refuses_positions_past_the_cache_and_a_wrong_slot()
     {

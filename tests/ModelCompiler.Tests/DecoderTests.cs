@@ -219,6 +219,31 @@ public sealed class DecoderTests
         Assert.Equal(0, least);
     }
 
+    [Theory]
+    [InlineData(KvCacheFormat.Float16, 2e-3)]
+    [InlineData(KvCacheFormat.Int8, 3e-2)]
+    public void A_compact_cache_stays_close_to_float32_at_every_cache_length_and_allocates_nothing(KvCacheFormat format, double tolerance)
+    {
+        int[] tokens = Enumerable.Range(0, 100).Select(i => (i * 37 + 11) % Vocabulary).ToArray();
+        var exact = new float[tokens.Length * Vocabulary];
+        var compact = new float[tokens.Length * Vocabulary];
+        DecoderSession float32 = TinyLlama.CreateSession(maxTokens: 100);
+        DecoderSession session = TinyLlama.CreateSession(maxTokens: 100, cacheFormat: format);
+
+        float32.Prefill(tokens.AsSpan(0, 30), exact.AsSpan(0, 30 * Vocabulary));
+        session.Prefill(tokens.AsSpan(0, 30), compact.AsSpan(0, 30 * Vocabulary));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 30; i < tokens.Length; i++) session.Decode(tokens[i], compact.AsSpan(i * Vocabulary, Vocabulary));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        for (int i = 30; i < tokens.Length; i++) float32.Decode(tokens[i], exact.AsSpan(i * Vocabulary, Vocabulary));
+
+        Assert.Equal(format, session.CacheFormat);
+        Assert.Equal(0, allocated);
+        double worst = Enumerable.Range(0, tokens.Length)
+            .Max(i => Numerics.RelativeError(compact.AsSpan(i * Vocabulary, Vocabulary), exact.AsSpan(i * Vocabulary, Vocabulary)));
+        Assert.InRange(worst, 1e-6, tolerance);
+    }
+
     [Fact]
     public void Reset_starts_a_new_sequence_with_the_same_logits()
     {

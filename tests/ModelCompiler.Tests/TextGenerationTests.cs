@@ -38,6 +38,22 @@ public class TextGenerationTests
     }
 
     [Fact]
+    public void A_float16_or_int8_key_value_cache_keeps_the_held_out_perplexity()
+    {
+        double float32 = HeldOutPerplexity(DocsLlama.CreateSession(128));
+        using DecoderSession half = DocsLlama.CreateSession(128, cacheFormat: KvCacheFormat.Float16);
+        using DecoderSession int8 = DocsLlama.CreateSession(128, cacheFormat: KvCacheFormat.Int8);
+
+        double halfPerplexity = HeldOutPerplexity(half), int8Perplexity = HeldOutPerplexity(int8);
+
+        Assert.Equal(DocsLlama.CreateSession(128).CacheBytes / 2, half.CacheBytes);
+        Assert.True(int8.CacheBytes < DocsLlama.CreateSession(128).CacheBytes * 0.3);
+        Assert.InRange(halfPerplexity / float32, 1 - 1e-3, 1 + 1e-3);
+        Assert.InRange(int8Perplexity / float32, 1 - 1e-2, 1 + 1e-2);
+        Assert.NotEqual(float32, int8Perplexity); // the cache really is int8
+    }
+
+    [Fact]
     public void Gptq_has_lower_held_out_perplexity_than_round_to_nearest_int4()
     {
         double float32 = HeldOutPerplexity(DocsLlama.CreateSession(128));

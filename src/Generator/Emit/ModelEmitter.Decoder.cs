@@ -32,11 +32,12 @@ internal static partial class ModelEmitter
             : "/// <exception cref=\"global::System.ArgumentOutOfRangeException\"><paramref name=\"maxTokens\"/> is not positive, or the cache would not fit in memory.</exception>");
         w.Line("/// <param name=\"maxTokens\">Positions the cache holds.</param>");
         w.Line("/// <param name=\"maxDegreeOfParallelism\">Threads that share each large matrix product: 1 (the default) stays on the calling thread; -1 uses every core (the session then starts workers: dispose it).</param>");
+        w.Line("/// <param name=\"cacheFormat\">How the cache stores keys and values: float32 (exact), float16 (half the memory) or int8 (a quarter).</param>");
         w.Line(GeneratedCode);
-        w.Line("public static global::ModelCompiler.DecoderSession CreateSession(int maxTokens = DefaultMaxTokens, int maxDegreeOfParallelism = 1) =>");
+        w.Wrapped($"public static global::ModelCompiler.DecoderSession CreateSession(int maxTokens = DefaultMaxTokens, int maxDegreeOfParallelism = 1, global::ModelCompiler.KvCacheFormat cacheFormat = global::ModelCompiler.KvCacheFormat.Float32) =>");
         w.Line(limit > 0
-            ? "    maxTokens <= MaxPositions ? new CompiledSession(maxTokens, maxDegreeOfParallelism) : throw new global::System.ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, $\"The model's learned positions cover {MaxPositions} tokens.\");"
-            : "    new CompiledSession(maxTokens, maxDegreeOfParallelism);");
+            ? "    maxTokens <= MaxPositions ? new CompiledSession(maxTokens, maxDegreeOfParallelism, cacheFormat) : throw new global::System.ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, $\"The model's learned positions cover {MaxPositions} tokens.\");"
+            : "    new CompiledSession(maxTokens, maxDegreeOfParallelism, cacheFormat);");
         w.Line();
         w.Line("// The Linear layers in order, and their input and output widths: what a LoRA adapter (SetAdapter) binds to.");
         LinearOp[] linears = plan.Kernels.Select(k => k.Op).OfType<LinearOp>().ToArray();
@@ -47,13 +48,14 @@ internal static partial class ModelEmitter
         foreach (LinearOp l in linears) w.Line($"{l.K}, {l.N},");
         w.Close(";");
         w.Line();
-        w.Line("// Key/value values per position of each CachedAttention, in order: the cache's slots.");
+        w.Line("// Key/value values per position of each CachedAttention, in order: the cache's slots, and their head sizes.");
         w.Line($"private static readonly int[] s_cacheWidths = {{ {string.Join(", ", plan.CacheWidths)} }};");
+        w.Line($"private static readonly int[] s_cacheHeadSizes = {{ {string.Join(", ", plan.CacheHeadSizes)} }};");
         w.Line();
         w.Line("/// <summary>Runs the compiled kernels over a chunk of tokens at the session's positions.</summary>");
         w.Open("private sealed class CompiledSession : global::ModelCompiler.DecoderSession");
-        w.Line("public CompiledSession(int maxTokens, int maxDegreeOfParallelism)");
-        w.Line($"    : base(maxTokens, OutputLength, {plan.ClassName}.VocabularySize, ChunkRows, s_cacheWidths, lastRowAlone: {(DecoderTail(plan) < plan.Kernels.Count ? "true" : "false")}, maxDegreeOfParallelism, s_linearLayers, s_linearShapes)");
+        w.Line($"public CompiledSession(int maxTokens, int maxDegreeOfParallelism, global::ModelCompiler.KvCacheFormat cacheFormat)");
+        w.Line($"    : base(maxTokens, OutputLength, {plan.ClassName}.VocabularySize, ChunkRows, s_cacheWidths, lastRowAlone: {(DecoderTail(plan) < plan.Kernels.Count ? "true" : "false")}, maxDegreeOfParallelism, s_linearLayers, s_linearShapes, cacheFormat, s_cacheHeadSizes)");
         w.Line("{");
         w.Line("}");
         w.Line();

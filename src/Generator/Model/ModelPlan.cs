@@ -143,6 +143,9 @@ internal sealed record ModelPlan(
     /// <summary>A decoder's cache: the key/value values per position of each CachedAttention, in slot order.</summary>
     public EquatableArray<int> CacheWidths => Kernels.Select(k => k.Op).OfType<CachedAttentionOp>().OrderBy(a => a.Slot).Select(a => a.KvWidth).ToEquatableArray();
 
+    /// <summary>A decoder's cache: the head size of each CachedAttention, in slot order.</summary>
+    public EquatableArray<int> CacheHeadSizes => Kernels.Select(k => k.Op).OfType<CachedAttentionOp>().OrderBy(a => a.Slot).Select(a => a.HeadSize).ToEquatableArray();
+
     /// <summary>A decoder's token ids are below this: the rows of the embedding table its input goes through (0 when none does).</summary>
     public int TokenLimit => Kernels.Where(k => k.A.Buffer == BufferKind.Input).Select(k => k.Op).OfType<EmbeddingOp>().Select(e => e.TableRows).FirstOrDefault();
 

@@ -38,8 +38,11 @@ public abstract class DecoderSession : IDisposable
     /// <param name="maxDegreeOfParallelism">Threads that share each large matrix product (the caller and workers the session starts): 1 stays on the calling thread, -1 uses every core.</param>
     /// <param name="linearLayers">The model's Linear layers in the order <see cref="AdapterLayers"/> lists them, with <paramref name="linearShapes"/> their (input, output) widths: what an adapter binds to.</param>
     /// <param name="linearShapes">Each Linear layer's input and output widths, as pairs: in₀, out₀, in₁, out₁, ….</param>
+    /// <param name="cacheFormat">How the key/value cache stores each value.</param>
+    /// <param name="kvHeadSizes">The head size of each attention layer (default: one head per layer).</param>
     protected DecoderSession(int maxTokens, int vocabulary, int tokenLimit, int chunkRows, ReadOnlySpan<int> kvWidths, bool lastRowAlone = false,
-        int maxDegreeOfParallelism = 1, string[]? linearLayers = null, ReadOnlySpan<int> linearShapes = default)
+        int maxDegreeOfParallelism = 1, string[]? linearLayers = null, ReadOnlySpan<int> linearShapes = default,
+        KvCacheFormat cacheFormat = KvCacheFormat.Float32, ReadOnlySpan<int> kvHeadSizes = default)
     {
         _linearLayers = linearLayers ?? Array.Empty<string>();
         if (linearShapes.Length != 2 * _linearLayers.Length)
@@ -51,7 +54,7 @@ public abstract class DecoderSession : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxTokens);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(vocabulary);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(chunkRows);
-        _cache = new KvCache(maxTokens, kvWidths);
+        _cache = new KvCache(maxTokens, kvWidths, cacheFormat, kvHeadSizes);
         VocabularySize = vocabulary;
         _tokenLimit = tokenLimit;
         _chunkRows = chunkRows;
@@ -76,6 +79,9 @@ public abstract class DecoderSession : IDisposable
 
     /// <summary>Bytes the key/value cache takes.</summary>
     public long CacheBytes => _cache.Bytes;
+
+    /// <summary>How the key/value cache stores each value.</summary>
+    public KvCacheFormat CacheFormat => _cache.Format;
 
     /// <summary>
     /// Runs <paramref name="tokens"/> at the next positions and writes the logits of the token after the last

@@ -25,46 +25,87 @@ public static class CachedAttention
         KvCache cache, int slot, int position)
     {
         ArgumentNullException.ThrowIfNull(cache);
-        if ((uint)slot >= (uint)cache.KvWidths.Length || kvHeads <= 0 || heads % kvHeads != 0 || (long)kvHeads * headSize != cache.KvWidths[slot])
+        if ((uint)slot >= (uint)cache.KvWidths.Length || kvHeads <= 0 || heads % kvHeads != 0 || (long)kvHeads * headSize != cache.KvWidths[slot]
+            || cache.Format != KvCacheFormat.Float32 && cache.HeadSize(slot) != headSize)
             throw new ArgumentOutOfRangeException(nameof(slot), slot, "The attention layer does not fit its cache slot.");
         if (position < 0 || rows < 0 || (long)position + rows > cache.MaxTokens)
             throw new ArgumentOutOfRangeException(nameof(position), position, $"Positions {position}…{(long)position + rows - 1} do not fit a cache of {cache.MaxTokens}.");
         int qWidth = heads * headSize, kvWidth = kvHeads * headSize, group = heads / kvHeads, capacity = cache.MaxTokens;
-        ref float keys = ref cache.Keys(slot), values = ref cache.Values(slot), scores = ref cache.Scores;
+        long keys = cache.Start(slot, values: false), values = cache.Start(slot, values: true);
         for (int r = 0; r < rows; r++)
         for (int g = 0; g < kvHeads; g++)
         {
-            nint at = ((nint)g * capacity + position + r) * headSize;
-            Copy(ref Unsafe.Add(ref k, (nint)r * kvWidth + g * headSize), ref Unsafe.Add(ref keys, at), headSize);
-            Copy(ref Unsafe.Add(ref v, (nint)r * kvWidth + g * headSize), ref Unsafe.Add(ref values, at), headSize);
+            long at = ((long)g * capacity + position + r) * headSize;
+            cache.Store(slot, keys + at, ref Unsafe.Add(ref k, (nint)r * kvWidth + g * headSize), headSize);
+            cache.Store(slot, values + at, ref Unsafe.Add(ref v, (nint)r * kvWidth + g * headSize), headSize);
         }
+        if (cache.Format == KvCacheFormat.Float32)
+            Attend(ref q, ref output, rows, heads, headSize, group, position, ref cache.Floats(keys), ref cache.Floats(values), ref cache.Scores, capacity);
+        else
+            AttendCompact(ref q, ref output, rows, heads, headSize, group, position, cache, slot, keys, values);
+    }
+
+    /// <summary>Each row's queries over a float32 cache's keys and values, read in place.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Attend(ref float q, ref float output, int rows, int heads, int headSize, int group, int position,
+        ref float keys, ref float values, ref float scores, int capacity)
+    {
+        int qWidth = heads * headSize;
         float scale = 1f / MathF.Sqrt(headSize);
         for (int r = 0; r < rows; r++)
         {
-            int count = position + r + 1;
             for (int h = 0; h < heads; h++)
             {
-                ref float query = ref Unsafe.Add(ref q, (nint)r * qWidth + h * headSize);
-                ref float headKeys = ref Unsafe.Add(ref keys, (nint)(h / group) * capacity * headSize);
-                ref float headValues = ref Unsafe.Add(ref values, (nint)(h / group) * capacity * headSize);
-                float max = float.NegativeInfinity;
-                for (int j = 0; j < count; j++)
-                {
-                    float score = Dot(ref query, ref Unsafe.Add(ref headKeys, (nint)j * headSize), headSize) * scale;
-                    Unsafe.Add(ref scores, j) = score;
-                    max = MathF.Max(max, score);
-                }
-                float sum = ExpAndSum(ref scores, count, max);
-                ref float y = ref Unsafe.Add(ref output, (nint)r * qWidth + h * headSize);
-                Clear(ref y, headSize);
-                for (int j = 0; j < count; j++) MultiplyAdd(Unsafe.Add(ref scores, j), ref Unsafe.Add(ref headValues, (nint)j * headSize), ref y, headSize);
-                Scale(ref y, 1f / sum, headSize);
+                AttendHead(ref Unsafe.Add(ref q, (nint)r * qWidth + h * headSize), ref Unsafe.Add(ref keys, (nint)(h / group) * capacity * headSize),
+                    ref Unsafe.Add(ref values, (nint)(h / group) * capacity * headSize), ref scores, position + r + 1, headSize, scale,
+                    ref Unsafe.Add(ref output, (nint)r * qWidth + h * headSize));
             }
         }
     }
 
-    private static void Copy(ref float source, ref float destination, int count) =>
-        Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref destination), ref Unsafe.As<float, byte>(ref source), (uint)count * sizeof(float));
+    /// <summary>
+    /// Each row's queries over a Float16 or Int8 cache: for each key/value head, the positions the chunk reads are widened
+    /// to float32 once (<see cref="KvCache.Widen"/>, into the cache's scratch), then every row and every query head of its
+    /// group attends to them with the float32 arithmetic.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AttendCompact(ref float q, ref float output, int rows, int heads, int headSize, int group, int position,
+        KvCache cache, int slot, long keys, long values)
+    {
+        int qWidth = heads * headSize, capacity = cache.MaxTokens, count = position + rows, kvHeads = heads / group;
+        float scale = 1f / MathF.Sqrt(headSize);
+        ref float scores = ref cache.Scores;
+        for (int g = 0; g < kvHeads; g++)
+        {
+            ref float headKeys = ref cache.Widen(slot, keys + (long)g * capacity * headSize, count, values: false);
+            ref float headValues = ref cache.Widen(slot, values + (long)g * capacity * headSize, count, values: true);
+            for (int r = 0; r < rows; r++)
+            {
+                for (int h = g * group; h < (g + 1) * group; h++)
+                {
+                    AttendHead(ref Unsafe.Add(ref q, (nint)r * qWidth + h * headSize), ref headKeys, ref headValues, ref scores, position + r + 1, headSize, scale,
+                        ref Unsafe.Add(ref output, (nint)r * qWidth + h * headSize));
+                }
+            }
+        }
+    }
+
+    /// <summary>One query head over <paramref name="count"/> positions of its key/value head: <c>softmax(q·kᵀ·scale)·v</c> into <paramref name="y"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AttendHead(ref float query, ref float headKeys, ref float headValues, ref float scores, int count, int headSize, float scale, ref float y)
+    {
+        float max = float.NegativeInfinity;
+        for (int j = 0; j < count; j++)
+        {
+            float score = Dot(ref query, ref Unsafe.Add(ref headKeys, (nint)j * headSize), headSize) * scale;
+            Unsafe.Add(ref scores, j) = score;
+            max = MathF.Max(max, score);
+        }
+        float sum = ExpAndSum(ref scores, count, max);
+        Clear(ref y, headSize);
+        for (int j = 0; j < count; j++) MultiplyAdd(Unsafe.Add(ref scores, j), ref Unsafe.Add(ref headValues, (nint)j * headSize), ref y, headSize);
+        Scale(ref y, 1f / sum, headSize);
+    }
 
     private static void Clear(ref float destination, int count) =>
         Unsafe.InitBlockUnaligned(ref Unsafe.As<float, byte>(ref destination), 0, (uint)count * sizeof(float));

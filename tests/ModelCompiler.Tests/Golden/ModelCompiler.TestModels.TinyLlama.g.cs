@@ -153,9 +153,10 @@ partial class TinyLlama
     /// <exception cref="global::System.ArgumentOutOfRangeException"><paramref name="maxTokens"/> is not positive, or the cache would not fit in memory.</exception>
     /// <param name="maxTokens">Positions the cache holds.</param>
     /// <param name="maxDegreeOfParallelism">Threads that share each large matrix product: 1 (the default) stays on the calling thread; -1 uses every core (the session then starts workers: dispose it).</param>
+    /// <param name="cacheFormat">How the cache stores keys and values: float32 (exact), float16 (half the memory) or int8 (a quarter).</param>
     [global::System.CodeDom.Compiler.GeneratedCode("ModelCompiler", "0.1.0")]
-    public static global::ModelCompiler.DecoderSession CreateSession(int maxTokens = DefaultMaxTokens, int maxDegreeOfParallelism = 1) =>
-        new CompiledSession(maxTokens, maxDegreeOfParallelism);
+    public static global::ModelCompiler.DecoderSession CreateSession(int maxTokens = DefaultMaxTokens, int maxDegreeOfParallelism = 1, global::ModelCompiler.KvCacheFormat cacheFormat = global::ModelCompiler.KvCacheFormat.Float32) =>
+        new CompiledSession(maxTokens, maxDegreeOfParallelism, cacheFormat);
 
     // The Linear layers in order, and their input and output widths: what a LoRA adapter (SetAdapter) binds to.
     private static readonly string[] s_linearLayers =
@@ -195,14 +196,15 @@ partial class TinyLlama
         64, 96,
     };
 
-    // Key/value values per position of each CachedAttention, in order: the cache's slots.
+    // Key/value values per position of each CachedAttention, in order: the cache's slots, and their head sizes.
     private static readonly int[] s_cacheWidths = { 32, 32 };
+    private static readonly int[] s_cacheHeadSizes = { 16, 16 };
 
     /// <summary>Runs the compiled kernels over a chunk of tokens at the session's positions.</summary>
     private sealed class CompiledSession : global::ModelCompiler.DecoderSession
     {
-        public CompiledSession(int maxTokens, int maxDegreeOfParallelism)
-            : base(maxTokens, OutputLength, TinyLlama.VocabularySize, ChunkRows, s_cacheWidths, lastRowAlone: true, maxDegreeOfParallelism, s_linearLayers, s_linearShapes)
+        public CompiledSession(int maxTokens, int maxDegreeOfParallelism, global::ModelCompiler.KvCacheFormat cacheFormat)
+            : base(maxTokens, OutputLength, TinyLlama.VocabularySize, ChunkRows, s_cacheWidths, lastRowAlone: true, maxDegreeOfParallelism, s_linearLayers, s_linearShapes, cacheFormat, s_cacheHeadSizes)
         {
         }
 
