@@ -66,6 +66,96 @@ public class LlamaBenchmark
     }
 }
 
+/// <summary>
+/// What the session's options cost or save on Llama125M (float32 weights, one thread): a decode step at a long context
+/// (a cache of 1,024…2,047 positions, where the keys and values read per token are a tenth of the weights) with the cache
+/// in float32, float16 and int8, and with a rank-16 LoRA adapter on every q_proj and v_proj switched on the session
+/// (<see cref="DecoderSession.SetAdapter"/>; written here with random values).
+/// </summary>
+[MemoryDiagnoser]
+public class LlamaOptionsBenchmark
+{
+    private const int Prompt = 1024, MaxTokens = 2048, Rank = 16;
+    private DecoderSession _session = null!;
+    private readonly int[] _prompt = new int[Prompt];
+    private float[] _logits = Array.Empty<float>();
+
+    [Params("Float32 cache", "Float16 cache", "Int8 cache", "LoRA r16 q,v")]
+    public string Option { get; set; } = "Float32 cache";
+
+    [GlobalSetup]
+    public void GlobalSetup()
+    {
+        _session = Llama125M.CreateSession(MaxTokens, 1, Option switch
+        {
+            "Float16 cache" => KvCacheFormat.Float16,
+            "Int8 cache" => KvCacheFormat.Int8,
+            _ => KvCacheFormat.Float32,
+        });
+        if (Option.StartsWith("LoRA", StringComparison.Ordinal)) _session.SetAdapter(LoraAdapter.Load(RandomAdapter()));
+        for (int i = 0; i < Prompt; i++) _prompt[i] = (i * 7919 + 13) % 32000;
+        _logits = new float[_session.VocabularySize];
+        _session.Prefill(_prompt, _logits);
+        Console.WriteLine($"// {Option}: cache {_session.CacheBytes / 1048576.0:F1} MiB");
+    }
+
+    [GlobalCleanup]
+    public void GlobalCleanup() => _session.Dispose();
+
+    /// <summary>One decode step; when the cache is full the sequence starts again from the 1,024-token prompt.</summary>
+    [Benchmark]
+    public float DecodeLongContext()
+    {
+        if (_session.Position == _session.MaxTokens)
+        {
+            _session.Reset();
+            _session.Prefill(_prompt, _logits);
+        }
+        _session.Decode((_session.Position * 31) % 32000, _logits);
+        return _logits[0];
+    }
+
+    /// <summary>A PEFT-layout adapter (rank 16, lora_alpha 32) on every q_proj [768 → 768] and v_proj [768 → 256], in a temporary folder.</summary>
+    private static string RandomAdapter()
+    {
+        string folder = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "llama125m-lora");
+        System.IO.Directory.CreateDirectory(folder);
+        var random = new Random(1);
+        var tensors = new System.Collections.Generic.List<(string Name, int Rows, int Columns)>();
+        for (int layer = 0; layer < 12; layer++)
+        {
+            foreach ((string module, int outputs) in new[] { ("q_proj", 768), ("v_proj", 256) })
+            {
+                string name = $"base_model.model.model.layers.{layer}.self_attn.{module}";
+                tensors.Add(($"{name}.lora_A.weight", Rank, 768));
+                tensors.Add(($"{name}.lora_B.weight", outputs, Rank));
+            }
+        }
+        var header = new System.Text.StringBuilder("{");
+        long offset = 0;
+        foreach ((string name, int rows, int columns) in tensors)
+        {
+            long bytes = 4L * rows * columns;
+            header.Append($"{(offset == 0 ? "" : ",")}\"{name}\":{{\"dtype\":\"F32\",\"shape\":[{rows},{columns}],\"data_offsets\":[{offset},{offset + bytes}]}}");
+            offset += bytes;
+        }
+        byte[] json = System.Text.Encoding.UTF8.GetBytes(header.Append('}').ToString());
+        using (var file = System.IO.File.Create(System.IO.Path.Combine(folder, "adapter_model.safetensors")))
+        {
+            file.Write(BitConverter.GetBytes((ulong)json.Length));
+            file.Write(json);
+            foreach ((_, int rows, int columns) in tensors)
+            {
+                var values = new float[rows * columns];
+                for (int i = 0; i < values.Length; i++) values[i] = (float)(random.NextDouble() - 0.5) * 0.1f;
+                file.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+            }
+        }
+        System.IO.File.WriteAllText(System.IO.Path.Combine(folder, "adapter_config.json"), $"{{\"peft_type\": \"LORA\", \"r\": {Rank}, \"lora_alpha\": 32}}");
+        return folder;
+    }
+}
+
 /// <summary>Read bandwidth from memory on 1 and 2 threads: a sum over 512 MB (more than any cache), Vector256 loads.</summary>
 public class BandwidthBenchmark
 {
