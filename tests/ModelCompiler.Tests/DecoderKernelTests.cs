@@ -27,16 +27,21 @@ public sealed class DecoderKernelTests
         var cache = new KvCache(40, new[] { 8, kvWidth });
         var actual = new float[q.Length];
 
-        int position = 0;
+        Assert.Equal(tokens, InChunks(q, k, v, actual, heads, kvHeads, headSize, cache));
+        Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
+    }
+
+    /// <summary>CachedAttention over slot 1 of <paramref name="cache"/> with the tokens arriving in uneven chunks; returns the tokens run.</summary>
+    private static int InChunks(float[] q, float[] k, float[] v, float[] actual, int heads, int kvHeads, int headSize, KvCache cache)
+    {
+        int width = heads * headSize, kvWidth = kvHeads * headSize, position = 0;
         foreach (int rows in new[] { 1, 9, 1, 1, 20, 5 })
         {
             CachedAttention.Run(ref q[position * width], ref k[position * kvWidth], ref v[position * kvWidth], ref actual[position * width], rows,
                 heads, kvHeads, headSize, cache, slot: 1, position);
             position += rows;
         }
-
-        Assert.Equal(tokens, position);
-        Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
+        return position;
     }
 
     /// <summary>Each head's row of keys or values as a compact cache holds it: binary16 rounded to nearest, or int8 codes of max |x| / 127.</summary>
@@ -72,13 +77,7 @@ public sealed class DecoderKernelTests
         var cache = new KvCache(40, new[] { 8, kvWidth }, format, new[] { 8, headSize });
         var actual = new float[q.Length];
 
-        int position = 0;
-        foreach (int rows in new[] { 1, 9, 1, 1, 20, 5 })
-        {
-            CachedAttention.Run(ref q[position * width], ref k[position * kvWidth], ref v[position * kvWidth], ref actual[position * width], rows,
-                heads, kvHeads, headSize, cache, slot: 1, position);
-            position += rows;
-        }
+        InChunks(q, k, v, actual, heads, kvHeads, headSize, cache);
 
         Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
         Assert.InRange(Numerics.RelativeError(actual, exact), 1e-5, format == KvCacheFormat.Float16 ? 2e-3 : 3e-2);

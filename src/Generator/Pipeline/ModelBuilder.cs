@@ -268,15 +268,12 @@ internal static class ModelBuilder
     {
         string name = model.AdapterFile!;
         DiagnosticInfo Fail(string why) => DiagnosticInfo.Create(DiagnosticDescriptors.WeightsFileInvalid, model.AdapterLocation, name, why);
-        var matches = files.Where(f => f.Matches(name)).GroupBy(f => f.Path, StringComparer.Ordinal).Select(g => g.First()).ToList();
-        if (matches.Count != 1)
+        if (OneFile(files, name, $" and its {LoraAdapterFile.ConfigFileName}", out string? missing) is not { } adapterFile)
         {
-            diagnostics.Add(Fail(matches.Count == 0
-                ? $"it is not among the project's AdditionalFiles; add <AdditionalFiles Include=\"{name}\" /> and its {LoraAdapterFile.ConfigFileName}"
-                : "it matches several AdditionalFiles; give more of the path"));
+            diagnostics.Add(Fail(missing!));
             return null;
         }
-        string configPath = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(matches[0].Path) ?? "", LoraAdapterFile.ConfigFileName);
+        string configPath = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(adapterFile.Path) ?? "", LoraAdapterFile.ConfigFileName);
         WeightsFileRef? config = files.FirstOrDefault(f => string.Equals(System.IO.Path.GetFullPath(f.Path), System.IO.Path.GetFullPath(configPath), StringComparison.OrdinalIgnoreCase));
         if (config is null)
         {
@@ -285,7 +282,7 @@ internal static class ModelBuilder
         }
         try
         {
-            byte[] bytes = WeightsFileReader.ReadAllBytes(matches[0].Path, options.MaxFileBytes);
+            byte[] bytes = WeightsFileReader.ReadAllBytes(adapterFile.Path, options.MaxFileBytes);
             byte[] configBytes = WeightsFileReader.ReadAllBytes(config.Path, options.MaxFileBytes);
             SafeTensorsHeader header = SafeTensorsHeader.Parse(bytes);
             LoraAdapterFile adapter = LoraAdapterFile.Parse(header, new System.Text.UTF8Encoding(false, true).GetString(configBytes));
@@ -332,6 +329,19 @@ internal static class ModelBuilder
             diagnostics.Add(Fail(e.Message));
             return null;
         }
+    }
+
+    /// <summary>
+    /// The one AdditionalFile an attribute's file name names (equal, or a whole-segment ending of its path), or null with
+    /// why not (<paramref name="alsoAdd"/>: what else the fix should list).
+    /// </summary>
+    private static WeightsFileRef? OneFile(ImmutableArray<WeightsFileRef> files, string name, string alsoAdd, out string? why)
+    {
+        var matches = files.Where(f => f.Matches(name)).GroupBy(f => f.Path, StringComparer.Ordinal).Select(g => g.First()).ToList();
+        why = matches.Count == 1 ? null
+            : matches.Count == 0 ? $"it is not among the project's AdditionalFiles; add <AdditionalFiles Include=\"{name}\" />{alsoAdd}"
+            : "it matches several AdditionalFiles; give more of the path";
+        return matches.Count == 1 ? matches[0] : null;
     }
 
     /// <summary>Multiply-adds merging an adapter at build time may take (a 7B model's attention at rank 64 is ~10¹²; a 125M model's ~10¹⁰).</summary>
@@ -507,17 +517,14 @@ internal static class ModelBuilder
             diagnostics.Add(Fail($"the model has {model.Inputs.Count} inputs, and a calibration file holds one ('input'); use Quantize = Quantization.Int8 (ranges measured at run time)"));
             return null;
         }
-        var matches = files.Where(f => f.Matches(name)).GroupBy(f => f.Path, StringComparer.Ordinal).Select(g => g.First()).ToList();
-        if (matches.Count != 1)
+        if (OneFile(files, name, "", out string? missing) is not { } calibrationFile)
         {
-            diagnostics.Add(Fail(matches.Count == 0
-                ? $"it is not among the project's AdditionalFiles; add <AdditionalFiles Include=\"{name}\" />"
-                : "it matches several AdditionalFiles; give more of the path"));
+            diagnostics.Add(Fail(missing!));
             return null;
         }
         try
         {
-            byte[] bytes = WeightsFileReader.ReadAllBytes(matches[0].Path, options.MaxFileBytes);
+            byte[] bytes = WeightsFileReader.ReadAllBytes(calibrationFile.Path, options.MaxFileBytes);
             SafeTensorsHeader header = SafeTensorsHeader.Parse(bytes);
             SafeTensorEntry? input = header.Find("input");
             int[] sample = model.InputShape.ToArray();
