@@ -53,23 +53,42 @@ internal static class Calibrate
         samplesPerRun = (int)Math.Max(1, Math.Min(samplesPerRun, MaxHessianFlops / Math.Max(1.0, flopsPerSample)));
         runs = (int)Math.Max(1, Math.Min(runs, MaxHessianFlops / Math.Max(1.0, (double)flopsPerSample * samplesPerRun)));
         int perRun = samplesPerRun * graph.Nodes.First(n => n.Kind == OpKind.Input).ElementCount;
-        var hessians = new Dictionary<string, double[]>(StringComparer.Ordinal);
+        // H depends on a layer's input alone: layers reading one value (q, k and v; gate and up) share one sum, computed
+        // once per run. A weight read by layers on different inputs (tied) sums theirs.
+        var byInput = new Dictionary<int, double[]>();
+        var inputsOf = new Dictionary<string, HashSet<int>>(StringComparer.Ordinal);
         Func<string, float[]> tensor = Cached(readTensor);
         var run = new float[perRun];
+        var summed = new HashSet<int>();
         for (int r = 0; r < runs; r++)
         {
             Array.Copy(inputs, (long)r * stride, run, 0, perRun);
+            summed.Clear();
             Evaluate(graph, live, run, samplesPerRun, tensor, (node, x) =>
             {
                 if (!quantized(node)) return;
-                int k = node.Weight!.Shape[1];
-                string name = node.Weight.Name;
-                if (!hessians.TryGetValue(name, out double[]? h)) hessians[name] = h = new double[(long)k * k];
+                int k = node.Weight!.Shape[1], input = node.Inputs[0];
+                if (!inputsOf.TryGetValue(node.Weight.Name, out HashSet<int>? ids)) inputsOf[node.Weight.Name] = ids = new HashSet<int>();
+                ids.Add(input);
+                if (!summed.Add(input)) return;
+                if (!byInput.TryGetValue(input, out double[]? h)) byInput[input] = h = new double[(long)k * k];
                 for (int row = 0; row + k <= x.Length; row += k)
                 {
                     for (int a = 0; a < k; a++) DoubleVectors.Axpy(h, (long)a * k, x, row, x[row + a], k);
                 }
             }, cancellationToken);
+        }
+        var hessians = new Dictionary<string, double[]>(StringComparer.Ordinal);
+        foreach (KeyValuePair<string, HashSet<int>> weight in inputsOf)
+        {
+            if (weight.Value.Count == 1)
+            {
+                hessians[weight.Key] = byInput[weight.Value.First()]; // shared: readers clone before changing it (Gptq.Quantize)
+                continue;
+            }
+            double[] sum = (double[])byInput[weight.Value.First()].Clone();
+            foreach (int input in weight.Value.Skip(1)) DoubleVectors.Axpy(sum, 0, byInput[input], 0, 1, sum.Length);
+            hessians[weight.Key] = sum;
         }
         return hessians;
     }
