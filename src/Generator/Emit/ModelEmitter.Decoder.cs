@@ -84,9 +84,9 @@ internal static partial class ModelEmitter
     /// layer's place among the model's Linear layers): <c>s · B (A x)</c> added to the product before the activation fused
     /// into it, which then runs on its own.
     /// </summary>
-    private static string AdaptableLinearCall(KernelPlan k, LinearOp l, string a, string rows, string output, string scratch, ModelPlan plan)
+    private static string AdaptableLinearCall(KernelPlan k, LinearOp l, string a, string rows, string output, string scratch)
     {
-        int slot = plan.Kernels.Take(k.Index).Count(p => p.Op is LinearOp);
+        int slot = l.Slot;
         string plain = LinearCall(k with { Epilogue = EquatableArray<EpilogueStep>.Empty }, l, a, rows, output, scratch, shared: true);
         string adapted = $"lora?[{slot}]?.Add(x: ref {a}, rows: {rows}, y: ref {output});";
         if (k.Epilogue.Count == 0) return plain + "\n" + adapted;

@@ -490,7 +490,7 @@ internal static partial class ModelEmitter
         switch (k.Op)
         {
             case LinearOp l when plan.IsDecoder:
-                return AdaptableLinearCall(k, l, a, rows, output, scratch, plan);
+                return AdaptableLinearCall(k, l, a, rows, output, scratch);
             case LinearOp l:
                 return LinearCall(k, l, a, rows, output, scratch, plan.IsDecoder);
             case ElementwiseOp e:

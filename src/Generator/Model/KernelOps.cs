@@ -50,6 +50,9 @@ internal sealed record LinearOp(int Rows, int K, int N, LinearWeights Weights, i
     /// <summary>The layer's name (<c>Linear("…")</c>): what a LoRA adapter switched on a decoder's session names.</summary>
     public string Layer { get; init; } = "";
 
+    /// <summary>The layer's place among the model's Linear layers (set when the plan is whole, Passes/LowerToPlan): its entry in a session's adapter.</summary>
+    public int Slot { get; init; }
+
     /// <summary>Int8: the per-output scales and the per-output sums of codes.</summary>
     public int ScalesOffset { get; init; }
     public int SumsOffset { get; init; }

@@ -185,9 +185,12 @@ internal static class LowerToPlan
                 new CopyOp(output.ElementCount), EquatableArray<EpilogueStep>.Empty, 0));
         }
 
-        // A decoder's attention layers take the cache's slots in order.
-        for (int i = 0, slot = 0; i < kernels.Count; i++)
+        // A decoder's attention layers take the cache's slots in order, and its Linear layers a LoRA adapter's (ModelEmitter.Decoder).
+        for (int i = 0, slot = 0, linear = 0; i < kernels.Count; i++)
+        {
             if (kernels[i].Op is CachedAttentionOp attention) kernels[i] = kernels[i] with { Op = attention with { Slot = slot++ } };
+            else if (kernels[i].Op is LinearOp layer) kernels[i] = kernels[i] with { Op = layer with { Slot = linear++ } };
+        }
 
         // The float32 size of the weight tensors the model uses, each counted once however often it is used.
         long float32Bytes = graph.Nodes.SelectMany(n => new[] { n.Weight, n.Bias })

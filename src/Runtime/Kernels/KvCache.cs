@@ -17,6 +17,7 @@ public sealed class KvCache
     private readonly float[]? _scales;
     private readonly AlignedBuffer _scores;
     private readonly AlignedBuffer? _widened; // a compact cache's keys then values of one head, widened for the kernel
+    private readonly int _widest;             // the widest head: where the values' half of _widened starts, in rows
     private readonly long[] _slotStarts;
     private readonly long[] _rowStarts;
     private readonly int[] _headSizes;
@@ -72,9 +73,8 @@ public sealed class KvCache
         _scores = new AlignedBuffer(maxTokens);
         if (format != KvCacheFormat.Float32)
         {
-            int widest = 0;
-            foreach (int h in _headSizes) widest = Math.Max(widest, h);
-            long floats = 2L * maxTokens * widest;
+            foreach (int h in _headSizes) _widest = Math.Max(_widest, h);
+            long floats = 2L * maxTokens * _widest;
             if (floats > Array.MaxLength - 64)
                 throw new ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, $"A {format} cache of {maxTokens} positions needs {floats} floats of scratch, more than one buffer can.");
             _widened = new AlignedBuffer((int)floats);
@@ -97,7 +97,7 @@ public sealed class KvCache
     /// <summary>The head size of a slot.</summary>
     internal int HeadSize(int slot) => _headSizes[slot];
 
-    /// <summary>Bytes the cache takes.</summary>
+    /// <summary>Bytes the cache's keys and values take (with an int8 cache's scales; a compact cache also keeps one head's rows widened, 8 × MaxTokens × head size bytes of scratch).</summary>
     public long Bytes => Format switch
     {
         KvCacheFormat.Float32 => 4L * _floats!.Length,
@@ -149,7 +149,7 @@ public sealed class KvCache
     internal ref float Widen(int slot, long offset, int rows, bool values)
     {
         int headSize = _headSizes[slot];
-        ref float start = ref Unsafe.Add(ref _widened!.Start, values ? (nint)MaxTokens * (_widened.Length / (2 * MaxTokens)) : 0);
+        ref float start = ref Unsafe.Add(ref _widened!.Start, values ? (nint)MaxTokens * _widest : 0);
         Span<float> destination = System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref start, rows * headSize);
         if (Format == KvCacheFormat.Float16)
         {
