@@ -18,15 +18,7 @@ public sealed partial class Tensor
         if (weight.Rank != 2)
             throw new InvalidOperationException($"Linear '{name}': {name}.weight must be {(transposed ? "[in, out]" : "[out, in]")} but is {Format(weight.Shape)}.");
         if (transposed)
-        {
-            int stored = weight._shape[0], columns = weight._shape[1];
-            var t = new float[weight._data.Length];
-            for (int r = 0; r < stored; r++)
-            {
-                for (int c = 0; c < columns; c++) t[c * stored + r] = weight._data[r * columns + c];
-            }
-            weight = new Tensor(new[] { columns, stored }, t, null, null);
-        }
+            weight = new Tensor(new[] { weight._shape[1], weight._shape[0] }, Weights.SafeTensorsHeader.Transpose(weight._data, weight._shape[0], weight._shape[1]), null, null);
         int outFeatures = weight._shape[0], inFeatures = weight._shape[1];
         if (Rank == 0 || _shape[^1] != inFeatures)
             throw new InvalidOperationException($"Linear '{name}' expects {inFeatures} input features but gets {Format(Shape)}.");

@@ -241,8 +241,8 @@ internal sealed class SafeTensorsHeader
         return entry.Transposed ? Transpose(result, entry.Shape[1], entry.Shape[0]) : result;
     }
 
-    /// <summary>The transpose of a row-major <paramref name="rows"/> × <paramref name="columns"/> matrix.</summary>
-    private static float[] Transpose(float[] values, int rows, int columns)
+    /// <summary>The transpose of a row-major <paramref name="rows"/> × <paramref name="columns"/> matrix (the transposed view's, and the eager reference's).</summary>
+    internal static float[] Transpose(float[] values, int rows, int columns)
     {
         var result = new float[values.Length];
         for (int r = 0; r < rows; r++)

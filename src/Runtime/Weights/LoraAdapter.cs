@@ -91,9 +91,9 @@ public sealed class LoraAdapter
             if (!fits)
                 throw new ArgumentException($"'{name}' is [{string.Join(", ", shape)}], but the adapter's '{layer}' is a layer from {m.In} to {m.Out}{(FanInFanOut ? " stored [in, out]" : "")}.", nameof(weights));
             float[] values = w.ToArray();
-            if (FanInFanOut) values = Transposed(values, m.In, m.Out);
+            if (FanInFanOut) values = SafeTensorsHeader.Transpose(values, m.In, m.Out);
             values = LoraAdapterFile.Merge(values, a, b, m.Out, m.In, m.Rank, m.Scale);
-            if (FanInFanOut) values = Transposed(values, m.Out, m.In);
+            if (FanInFanOut) values = SafeTensorsHeader.Transpose(values, m.Out, m.In);
             merged[name] = new Tensor(shape, values);
         }
         return new MergedWeights(weights, merged);
@@ -116,7 +116,7 @@ public sealed class LoraAdapter
                 break;
             }
             if (index < 0)
-                throw new ArgumentException($"The adapter adapts '{module}', which is not a Linear layer of the model; its Linear layers are "
+                throw new ArgumentException($"The adapter adapts '{module}', which is not a Linear layer of the model; the nearest of its Linear layers are "
                     + string.Join(", ", NameSuggestions.Nearest(module, layers)) + ".", parameter);
             if (shapes[index].In != m.In || shapes[index].Out != m.Out)
                 throw new ArgumentException($"The adapter's '{module}' goes from {m.In} to {m.Out} values, but the model's '{layers[index]}' from {shapes[index].In} to {shapes[index].Out}.", parameter);
@@ -125,16 +125,6 @@ public sealed class LoraAdapter
             bound[index] = new LoraLayer(a, b, m.Rank, m.In, m.Out, m.Scale);
         }
         return bound;
-    }
-
-    private static float[] Transposed(float[] values, int rows, int columns)
-    {
-        var result = new float[values.Length];
-        for (int r = 0; r < rows; r++)
-        {
-            for (int c = 0; c < columns; c++) result[c * rows + r] = values[r * columns + c];
-        }
-        return result;
     }
 
     /// <summary>A weight source with some tensors replaced.</summary>
