@@ -31,22 +31,60 @@ public sealed class DecoderKernelTests
         Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
     }
 
-    /// <summary>CachedAttention over slot 1 of <paramref name="cache"/> with the tokens arriving in uneven chunks; returns the tokens run.</summary>
-    private static int InChunks(float[] q, float[] k, float[] v, float[] actual, int heads, int kvHeads, int headSize, KvCache cache)
+    /// <summary>
+    /// CachedAttention over slot 1 of <paramref name="cache"/> with the tokens arriving in uneven chunks (by default
+    /// 1, 9, 1, 1, 20, 5); returns the tokens run.
+    /// </summary>
+    private static int InChunks(float[] q, float[] k, float[] v, float[] actual, int heads, int kvHeads, int headSize, KvCache cache,
+        int[]? chunks = null, KernelWorkers? workers = null)
     {
         int width = heads * headSize, kvWidth = kvHeads * headSize, position = 0;
-        foreach (int rows in new[] { 1, 9, 1, 1, 20, 5 })
+        foreach (int rows in chunks ?? new[] { 1, 9, 1, 1, 20, 5 })
         {
             CachedAttention.Run(ref q[position * width], ref k[position * kvWidth], ref v[position * kvWidth], ref actual[position * width], rows,
-                heads, kvHeads, headSize, cache, slot: 1, position);
+                heads, kvHeads, headSize, cache, slot: 1, position, workers);
             position += rows;
         }
         return position;
     }
 
-    /// <summary>Each head's row of keys or values as a compact cache holds it: binary16 rounded to nearest, or int8 codes of max |x| / 127.</summary>
+    [Theory]
+    [InlineData(KvCacheFormat.Float32, 6, 2, 20)]
+    [InlineData(KvCacheFormat.Float32, 4, 4, 64)]
+    [InlineData(KvCacheFormat.Float16, 3, 1, 24)]
+    [InlineData(KvCacheFormat.Int8, 2, 1, 200)]   // a compact tile of 4096 / 200 = 20 positions
+    public void Long_attention_is_the_same_whatever_the_chunks_and_threads(KvCacheFormat format, int heads, int kvHeads, int headSize)
+    {
+        // 300 positions: several 64-position tiles, chunks that start and end inside them, single rows past a tile's end.
+        const int tokens = 300;
+        int width = heads * headSize, kvWidth = kvHeads * headSize;
+        float[] q = Numerics.Random(tokens * width, 4), k = Numerics.Random(tokens * kvWidth, 5), v = Numerics.Random(tokens * kvWidth, 6);
+        for (int i = 0; i < q.Length; i++) q[i] *= 4; // sharper softmax rows, so a tile's running maximum moves
+        var expected = new float[q.Length];
+        DecoderReference.CausalAttention(q, Stored(k, tokens, kvHeads, headSize, format), Stored(v, tokens, kvHeads, headSize, format), expected,
+            tokens, heads, kvHeads, headSize);
+        float[] Attend(int[] chunks, KernelWorkers? workers)
+        {
+            var actual = new float[q.Length];
+            var cache = new KvCache(tokens + 4, new[] { 8, kvWidth }, format, new[] { 8, headSize });
+            Assert.Equal(tokens, InChunks(q, k, v, actual, heads, kvHeads, headSize, cache, chunks, workers));
+            return actual;
+        }
+
+        float[] whole = Attend(new[] { tokens }, null);
+        using var workers = new KernelWorkers(2);
+        float[] chunked = Attend(new[] { 1, 63, 1, 64, 70, 1, 1, 99 }, workers);
+        float[] decoded = Attend(Enumerable.Repeat(1, tokens).ToArray(), workers);
+
+        Assert.InRange(Numerics.RelativeError(whole, expected), 0, Numerics.Tolerance);
+        Assert.Equal(whole, chunked); // bit for bit: every query is computed alone, tile by tile from position 0
+        Assert.Equal(whole, decoded);
+    }
+
+    /// <summary>Each head's row of keys or values as the cache holds it: float32 as it is, binary16 rounded to nearest, or int8 codes of max |x| / 127.</summary>
     private static float[] Stored(float[] x, int rows, int kvHeads, int headSize, KvCacheFormat format)
     {
+        if (format == KvCacheFormat.Float32) return x;
         var y = new float[x.Length];
         for (int start = 0; start < x.Length; start += headSize)
         {

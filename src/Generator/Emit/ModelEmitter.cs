@@ -552,7 +552,7 @@ internal static partial class ModelEmitter
                 return $"{K}Rotary.Run(source: ref {a}, destination: ref {output}, rows: rows, width: {r.Width}, headSize: {r.HeadSize}, theta: {Float(r.Theta)}, position: position);";
             case CachedAttentionOp c:
                 return $"{K}CachedAttention.Run(q: ref {a}, k: ref {Ref(k.B!)}, v: ref {Ref(k.C!)}, output: ref {output}, rows: rows, heads: {c.Heads}, kvHeads: {c.KvHeads}, "
-                    + $"headSize: {c.HeadSize}, cache: cache, slot: {c.Slot}, position: position);";
+                    + $"headSize: {c.HeadSize}, cache: cache, slot: {c.Slot}, position: position, workers: workers);";
             case HardmaxOp hardmax:
                 return $"{K}Hardmax.Run(source: ref {a}, destination: ref {output}, rows: {rows}, width: {hardmax.Width});";
             case SoftmaxOp softmax:

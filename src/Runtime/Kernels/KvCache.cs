@@ -15,9 +15,6 @@ public sealed class KvCache
     private readonly ushort[]? _halves;
     private readonly sbyte[]? _codes;
     private readonly float[]? _scales;
-    private readonly AlignedBuffer _scores;
-    private readonly AlignedBuffer? _widened; // a compact cache's keys then values of one head, widened for the kernel
-    private readonly int _widest;             // the widest head: where the values' half of _widened starts, in rows
     private readonly long[] _slotStarts;
     private readonly long[] _rowStarts;
     private readonly int[] _headSizes;
@@ -46,7 +43,7 @@ public sealed class KvCache
             if (_headSizes[s] <= 0 || kvWidths[s] % _headSizes[s] != 0)
                 throw new ArgumentException($"Heads of {_headSizes[s]} values do not split a layer of {kvWidths[s]}.", nameof(headSizes));
             if (format != KvCacheFormat.Float32 && _headSizes[s] > MaxCompactHeadSize)
-                throw new ArgumentOutOfRangeException(nameof(format), format, $"A {format} cache takes heads of at most {MaxCompactHeadSize} values (the kernel widens a row on the stack); this model's are {_headSizes[s]}.");
+                throw new ArgumentOutOfRangeException(nameof(format), format, $"A {format} cache takes heads of at most {MaxCompactHeadSize} values (the kernel widens a tile of rows on the stack); this model's are {_headSizes[s]}.");
             _slotStarts[s] = total;
             _rowStarts[s] = rows;
             total = checked(total + 2L * maxTokens * kvWidths[s]);
@@ -70,15 +67,6 @@ public sealed class KvCache
                 _scales = new float[rows]; // one per row of a head
                 break;
         }
-        _scores = new AlignedBuffer(maxTokens);
-        if (format != KvCacheFormat.Float32)
-        {
-            foreach (int h in _headSizes) _widest = Math.Max(_widest, h);
-            long floats = 2L * maxTokens * _widest;
-            if (floats > Array.MaxLength - 64)
-                throw new ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, $"A {format} cache of {maxTokens} positions needs {floats} floats of scratch, more than one buffer can.");
-            _widened = new AlignedBuffer((int)floats);
-        }
     }
 
     /// <summary>The widest head a Float16 or Int8 cache takes.</summary>
@@ -97,7 +85,7 @@ public sealed class KvCache
     /// <summary>The head size of a slot.</summary>
     internal int HeadSize(int slot) => _headSizes[slot];
 
-    /// <summary>Bytes the cache's keys and values take (with an int8 cache's scales; a compact cache also keeps one head's rows widened, 8 × MaxTokens × head size bytes of scratch).</summary>
+    /// <summary>Bytes the cache's keys and values take (with an int8 cache's scales).</summary>
     public long Bytes => Format switch
     {
         KvCacheFormat.Float32 => 4L * _floats!.Length,
@@ -140,20 +128,16 @@ public sealed class KvCache
     }
 
     /// <summary>
-    /// <paramref name="rows"/> rows of one head of a Float16 or Int8 cache from <paramref name="offset"/> (its position 0),
-    /// widened to float32 into the cache's scratch (the keys' half, or with <paramref name="values"/> the values'); returns
-    /// where they start. One call per head and chunk, so a grouped-query head's rows are widened once for every query
-    /// head that reads them.
+    /// <paramref name="rows"/> rows of one head of a Float16 or Int8 cache from <paramref name="offset"/> (a row start),
+    /// widened to float32 into <paramref name="destination"/> (the attention kernel's tile, on its stack).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal ref float Widen(int slot, long offset, int rows, bool values)
+    internal void Widen(int slot, long offset, int rows, Span<float> destination)
     {
         int headSize = _headSizes[slot];
-        ref float start = ref Unsafe.Add(ref _widened!.Start, values ? (nint)MaxTokens * _widest : 0);
-        Span<float> destination = System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref start, rows * headSize);
         if (Format == KvCacheFormat.Float16)
         {
-            HalfConversion.ToSingle(ref _halves![offset], destination);
+            HalfConversion.ToSingle(ref _halves![offset], destination.Slice(0, rows * headSize));
         }
         else
         {
@@ -161,9 +145,5 @@ public sealed class KvCache
             for (int r = 0; r < rows; r++)
                 HalfConversion.FromInt8(ref _codes![offset + (long)r * headSize], _scales![row + r], destination.Slice(r * headSize, headSize));
         }
-        return ref start;
     }
-
-    /// <summary>Room for one score per position (the attention kernel's scratch).</summary>
-    internal ref float Scores => ref _scores.Start;
 }

@@ -294,7 +294,7 @@ partial class TinyGpt2
             q: ref arena, k: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480),
             v: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 24576),
             output: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), rows: rows, heads: 4,
-            kvHeads: 4, headSize: 16, cache: cache, slot: 0, position: position);
+            kvHeads: 4, headSize: 16, cache: cache, slot: 0, position: position, workers: workers);
 
         // K8: Linear "h.0.attn.c_proj": [1, 64] → [1, 64], + bias
         //     TinyGpt2.cs(26): Linear($"{block}.attn.c_proj", transposed: true)
@@ -401,7 +401,7 @@ partial class TinyGpt2
             q: ref arena, k: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480),
             v: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 24576),
             output: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), rows: rows, heads: 4,
-            kvHeads: 4, headSize: 16, cache: cache, slot: 1, position: position);
+            kvHeads: 4, headSize: 16, cache: cache, slot: 1, position: position, workers: workers);
 
         // After the last attention each token's row is computed alone: when only the last token's logits are asked for,
         // the kernels below run on its row only (output row 0).

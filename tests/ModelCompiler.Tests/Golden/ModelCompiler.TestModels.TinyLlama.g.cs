@@ -332,7 +332,7 @@ partial class TinyLlama
             k: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240),
             v: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192),
             output: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), rows: rows, heads: 4,
-            kvHeads: 2, headSize: 16, cache: cache, slot: 0, position: position);
+            kvHeads: 2, headSize: 16, cache: cache, slot: 0, position: position, workers: workers);
 
         // K8: Linear "model.layers.0.self_attn.o_proj": [1, 64] → [1, 64]
         //     TinyLlama.cs(28): Linear($"{layer}.self_attn.o_proj")
@@ -467,7 +467,7 @@ partial class TinyLlama
             q: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12288),
             k: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240),
             v: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), output: ref arena, rows: rows,
-            heads: 4, kvHeads: 2, headSize: 16, cache: cache, slot: 1, position: position);
+            heads: 4, kvHeads: 2, headSize: 16, cache: cache, slot: 1, position: position, workers: workers);
 
         // After the last attention each token's row is computed alone: when only the last token's logits are asked for,
         // the kernels below run on its row only (output row 0).
