@@ -28,6 +28,14 @@ if (args.Length == 1 && args[0] == "gemv")
     var y = new ModelCompiler.Kernels.AlignedBuffer(n);
     Console.WriteLine($"float32: {Median(() => ModelCompiler.Kernels.PackedLinear.Run<ModelCompiler.Kernels.IdentityOperator>(ref x.Start, k, 1, ref packed.Start, ref bias.Start, k, n, ref y.Start, n)):F1} µs (6.3 MB)");
     Console.WriteLine($"int4: {Median(() => ModelCompiler.Kernels.Int4Linear.Run<ModelCompiler.Kernels.IdentityOperator>(ref x.Start, k, 1, ref int4.Start, ref bias.Start, k, n, ref y.Start, n)):F1} µs ({int4.Length * 4 / 1e6:F1} MB)");
+    // The same rows 48 times over (75 MB of int4, past every cache): what a decode step's stream of weights costs.
+    const int many = 48 * n;
+    var large = new ModelCompiler.Kernels.AlignedBuffer(ModelCompiler.Kernels.Int4PanelLayout.Floats(many, k));
+    for (int copy = 0; copy < 48; copy++) temp.CopyTo(large.Span.Slice(copy * temp.Length));
+    var largeBias = new ModelCompiler.Kernels.AlignedBuffer(many);
+    var largeY = new ModelCompiler.Kernels.AlignedBuffer(many);
+    for (int i = 0; i < k; i++) x.Span[i] = (float)random.NextDouble() - 0.5f;
+    Console.WriteLine($"int4, {many} × {k}: {Median(() => ModelCompiler.Kernels.Int4Linear.Run<ModelCompiler.Kernels.IdentityOperator>(ref x.Start, k, 1, ref large.Start, ref largeBias.Start, k, many, ref largeY.Start, many), 31, 2):F1} µs ({large.Length * 4 / 1e6:F1} MB)");
     return;
 }
 #if LLAMA125M

@@ -228,6 +228,7 @@ public sealed class DecoderKernelTests
     public void Int4_kept_at_four_bits_matches_the_expanded_float32_panels(int rows, int k, int n, int threads)
     {
         float[] a = Numerics.Random(rows * k, 10), weight = Numerics.Random(n * k, 11), bias = Numerics.Random(n, 12);
+        a[Math.Min(5, a.Length - 1)] *= 40; // one block with an outlier: its other activations round coarsely
         var expanded = new AlignedBuffer(PanelLayout.PackedLength(n, k));
         var expandedArray = new float[expanded.Length];
         PanelLayout.Pack(Int4Quantization.RoundTrip(weight, n, k), n, k, expandedArray, 0);
@@ -240,15 +241,42 @@ public sealed class DecoderKernelTests
         bias.CopyTo(paddedBias.Span);
         var input = new AlignedBuffer(a.Length);
         a.CopyTo(input.Span);
+        (float[] rounded, sbyte[] codes, float[] scales) = Q8(a, rows, k);
+        var roundedInput = new AlignedBuffer(a.Length);
+        rounded.CopyTo(roundedInput.Span);
         var expected = new AlignedBuffer(rows * n);
         var actual = new AlignedBuffer(rows * n);
         using var workers = threads > 1 ? new KernelWorkers(threads) : null;
 
-        PackedLinear.Run<IdentityOperator>(ref input.Start, k, rows, ref expanded.Start, ref paddedBias.Start, k, n, ref expected.Start, n);
+        PackedLinear.Run<IdentityOperator>(ref roundedInput.Start, k, rows, ref expanded.Start, ref paddedBias.Start, k, n, ref expected.Start, n);
         Int4Linear.Run<IdentityOperator>(ref input.Start, k, rows, ref packed.Start, ref paddedBias.Start, k, n, ref actual.Start, n, workers);
 
-        if (rows > Int4Linear.VectorRows) Assert.Equal(expected.Span.ToArray(), actual.Span.ToArray()); // the expanded panel through the same tiles
-        else Assert.InRange(Numerics.RelativeError(actual.Span, expected.Span), 0, Numerics.Tolerance); // block sums, then the scale
+        if (rows > Int4Linear.VectorRows)
+        {
+            Assert.Equal(expected.Span.ToArray(), actual.Span.ToArray()); // the rounded rows and the expanded panel through the same tiles
+        }
+        else
+        {
+            // Integer sums per block, then one fused multiply-add per block with the two scales' product, in block order.
+            float[] weightScales = Int4Scales(weight, n, k);
+            float[] exact = new float[rows * n];
+            sbyte[] weightCodes = Int4Codes(weight, weightScales, n, k);
+            int blocks = Int4Quantization.Blocks(k);
+            for (int r = 0; r < rows; r++)
+            for (int j = 0; j < n; j++)
+            {
+                float total = bias[j];
+                for (int blk = 0; blk < blocks; blk++)
+                {
+                    int sum = 0;
+                    for (int i = blk * 32; i < Math.Min(k, blk * 32 + 32); i++) sum += codes[r * k + i] * weightCodes[j * k + i];
+                    total = MathF.FusedMultiplyAdd(sum, weightScales[j * blocks + blk] * scales[r * blocks + blk], total);
+                }
+                exact[r * n + j] = total;
+            }
+            Assert.Equal(exact, actual.Span.ToArray());
+            Assert.InRange(Numerics.RelativeError(actual.Span, expected.Span), 0, Numerics.Tolerance); // the same values, summed in another order
+        }
         if (threads > 1)
         {
             var alone = new AlignedBuffer(rows * n);
@@ -256,6 +284,55 @@ public sealed class DecoderKernelTests
             Assert.Equal(alone.Span.ToArray(), actual.Span.ToArray());
         }
         Assert.Equal((long)n * k * 5 / 8, (long)Int4PanelLayout.Floats(n, k) * 4, (double)n * 64); // 5 bits a weight, give or take the padding
+    }
+
+    /// <summary>Rows rounded as ggml's Q8_0 rounds them, per block of 32: scale max|x| / 127, codes round-half-even(x · 127 / max|x|).</summary>
+    private static (float[] Rounded, sbyte[] Codes, float[] Scales) Q8(float[] x, int rows, int k)
+    {
+        int blocks = Int4Quantization.Blocks(k);
+        var rounded = new float[x.Length];
+        var codes = new sbyte[x.Length];
+        var scales = new float[rows * blocks];
+        for (int r = 0; r < rows; r++)
+        for (int blk = 0; blk < blocks; blk++)
+        {
+            int start = r * k + blk * 32, end = r * k + Math.Min(k, blk * 32 + 32);
+            float max = 0;
+            for (int i = start; i < end; i++) max = MathF.Max(max, MathF.Abs(x[i]));
+            float scale = scales[r * blocks + blk] = max / 127f, inverse = 127f / max;
+            for (int i = start; i < end; i++)
+            {
+                codes[i] = (sbyte)Math.Clamp(MathF.Round(x[i] * inverse, MidpointRounding.ToEven), -127, 127);
+                rounded[i] = codes[i] * scale;
+            }
+        }
+        return (rounded, codes, scales);
+    }
+
+    /// <summary>The int4 weights' block scales, fp16(max|w| / 7) as float32, <c>[n, blocks]</c>.</summary>
+    private static float[] Int4Scales(float[] weight, int n, int k)
+    {
+        int blocks = Int4Quantization.Blocks(k);
+        var scales = new float[n * blocks];
+        for (int j = 0; j < n; j++)
+        for (int blk = 0; blk < blocks; blk++)
+        {
+            float max = 0;
+            for (int i = blk * 32; i < Math.Min(k, blk * 32 + 32); i++) max = MathF.Max(max, MathF.Abs(weight[j * k + i]));
+            scales[j * blocks + blk] = (float)(Half)(max / 7);
+        }
+        return scales;
+    }
+
+    /// <summary>The int4 weights' codes, round-half-even(w / scale) in [−7, 7].</summary>
+    private static sbyte[] Int4Codes(float[] weight, float[] scales, int n, int k)
+    {
+        int blocks = Int4Quantization.Blocks(k);
+        var codes = new sbyte[n * k];
+        for (int j = 0; j < n; j++)
+        for (int i = 0; i < k; i++)
+            codes[j * k + i] = (sbyte)Math.Clamp(Math.Round(weight[j * k + i] / (double)scales[j * blocks + i / 32], MidpointRounding.ToEven), -7, 7);
+        return codes;
     }
 
     [Fact]

@@ -94,13 +94,16 @@ public sealed class DecoderTests
     public void Int8_and_int4_sessions_match_their_eager_references_after_every_token()
     {
         int[] tokens = Enumerable.Range(0, 80).Select(i => (i * 53 + 5) % Vocabulary).ToArray();
+        // Int8's eager Linear is its kernel's integer arithmetic exactly: 1e-4 (attention's float order). Int4 layers round
+        // their activations to int8 per block and the eager reference sums them in double, so an occasional code flips:
+        // tolerance 0 here means Numerics.AssertRowsAgreeButForCodeFlips.
         foreach ((Func<int, DecoderSession> create, Func<IWeightSource, float[], int, Tensor> eager, double tolerance) in new (Func<int, DecoderSession>, Func<IWeightSource, float[], int, Tensor>, double)[]
         {
             (n => TinyLlamaInt8.CreateSession(n), (w, x, b) => TinyLlamaInt8.ForwardEager(w, x, b), 1e-4),
-            (n => TinyLlamaInt4.CreateSession(n), (w, x, b) => TinyLlamaInt4.ForwardEager(w, x, b), Numerics.Tolerance),
+            (n => TinyLlamaInt4.CreateSession(n), (w, x, b) => TinyLlamaInt4.ForwardEager(w, x, b), 0),
             // GPTQ's codes reach the kernels: the eager reference runs with the weights GPTQ chose at build time.
-            (n => TinyLlamaGptq.CreateSession(n), (w, x, b) => TinyLlamaGptq.ForwardEager(w, x, b), Numerics.Tolerance),
-            (n => TinyLlamaGptqInOrder.CreateSession(n), (w, x, b) => TinyLlamaGptqInOrder.ForwardEager(w, x, b), Numerics.Tolerance),
+            (n => TinyLlamaGptq.CreateSession(n), (w, x, b) => TinyLlamaGptq.ForwardEager(w, x, b), 0),
+            (n => TinyLlamaGptqInOrder.CreateSession(n), (w, x, b) => TinyLlamaGptqInOrder.ForwardEager(w, x, b), 0),
         })
         {
             DecoderSession session = create(80);
@@ -108,7 +111,8 @@ public sealed class DecoderTests
             session.Prefill(tokens.AsSpan(0, 30), actual.AsSpan(0, 30 * Vocabulary));
             for (int i = 30; i < tokens.Length; i++) session.Decode(tokens[i], actual.AsSpan(i * Vocabulary, Vocabulary));
 
-            Assert.InRange(Numerics.RelativeError(actual, Eager(eager, tokens)), 0, tolerance);
+            if (tolerance > 0) Assert.InRange(Numerics.RelativeError(actual, Eager(eager, tokens)), 0, tolerance);
+            else Numerics.AssertRowsAgreeButForCodeFlips(actual, Eager(eager, tokens), Vocabulary);
         }
     }
 

@@ -114,7 +114,7 @@ public sealed class Gpt2Tests
 
         TinyGpt2Int4.CreateSession(maxTokens: 100).Prefill(tokens, actual);
 
-        Assert.InRange(Numerics.RelativeError(actual, expected), 0, 1e-4);
+        Numerics.AssertRowsAgreeButForCodeFlips(actual, expected, Vocabulary);
         // The weights really are 4-bit (random weights this wide lose much at 4 bits: 0.55 of the logits' scale here).
         Assert.InRange(Numerics.RelativeError(actual, float32), 1e-2, 1.0);
     }

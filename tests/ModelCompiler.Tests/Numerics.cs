@@ -32,6 +32,27 @@ internal static class Numerics
         return maxDiff / Math.Max(maxRef, 1e-30);
     }
 
+    /// <summary>
+    /// For models that round activations (a decoder's int4 layers round each block of 32 to int8): rounding is
+    /// discontinuous, so a float-rounding difference between two routes now and then moves one activation to the
+    /// neighbouring code (1/127 of its block's largest value), which moves that row's outputs by up to about 1e-2. Passes
+    /// when at least 95 % of the rows of <paramref name="width"/> values agree within <see cref="Tolerance"/> and every
+    /// row within 5e-2 (a wrong scale, a missed rounding or a lost adapter moves every row by far more than 1e-5).
+    /// </summary>
+    public static void AssertRowsAgreeButForCodeFlips(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected, int width)
+    {
+        int rows = expected.Length / width, close = 0;
+        double worst = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            double error = RelativeError(actual.Slice(r * width, width), expected.Slice(r * width, width));
+            if (error <= Tolerance) close++;
+            worst = Math.Max(worst, error);
+        }
+        Xunit.Assert.True(close >= rows - rows / 20, $"{rows - close} of {rows} rows differ by more than {Tolerance}");
+        Xunit.Assert.InRange(worst, 0, 5e-2);
+    }
+
     /// <summary>Normally distributed values (mean 0, deviation <paramref name="scale"/>) from a seed.</summary>
     public static float[] Random(int count, int seed, double scale = 1.5)
     {

@@ -457,7 +457,9 @@ internal static partial class ModelEmitter
     {
         string quantization = "new global::ModelCompiler.EagerQuantization(global::ModelCompiler.Quantization." + plan.Quantize
             + string.Concat(plan.FloatLayers.Select(l => ", " + Literal(l))) + ")"
-            + (plan.StaticRanges.Count == 0 ? "" : " { InputRanges = { " + string.Join(", ", plan.StaticRanges.Select(r => $"[{Literal(r.Layer)}] = {Float(r.Range)}")) + " } }");
+            + (plan.StaticRanges.Count == 0 ? "" : " { InputRanges = { " + string.Join(", ", plan.StaticRanges.Select(r => $"[{Literal(r.Layer)}] = {Float(r.Range)}")) + " } }")
+            // Kernels.Int4Linear multiplies int8-rounded activations (a decoder's int4 layers); expanded int4 is weight-only.
+            + (plan.Kernels.Any(k => k.Op is LinearOp { Weights: LinearWeights.Int4Packed }) ? " { Int4Activations = true }" : "");
         return plan.GptqLayers.Count == 0 ? quantization : $"CompiledWeights.WithGptqWeights({quantization})";
     }
 

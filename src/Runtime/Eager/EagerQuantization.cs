@@ -33,6 +33,12 @@ public sealed class EagerQuantization
     /// </summary>
     public Dictionary<string, float[]> Int4Weights { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Int4 layers multiply activations rounded to int8 per block of 32 inputs (<c>Kernels.Int4Activations</c>), as a
+    /// decoder's compiled int4 layers do (their decode step multiplies integer codes); otherwise int4 is weight-only.
+    /// </summary>
+    public bool Int4Activations { get; init; }
+
     /// <summary>The mode the Linear layer <paramref name="name"/> runs in.</summary>
     public Quantization ModeFor(string name) => _floatLayers.Contains(name) ? Quantization.None : Mode;
 }

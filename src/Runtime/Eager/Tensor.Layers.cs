@@ -32,12 +32,15 @@ public sealed partial class Tensor
 
         int rows = _data.Length / inFeatures;
         var result = new float[rows * outFeatures];
-        float[] weights = Quantization?.ModeFor(name) is ModelCompiler.Quantization.Int4 or ModelCompiler.Quantization.Int4Gptq
+        Quantization mode = Quantization?.ModeFor(name) ?? ModelCompiler.Quantization.None;
+        bool int4 = mode is ModelCompiler.Quantization.Int4 or ModelCompiler.Quantization.Int4Gptq;
+        float[] weights = int4
             ? Quantization!.Int4Weights.TryGetValue(name, out float[]? rounded) && rounded.Length == weight._data.Length
                 ? rounded // GPTQ's, chosen at build time
-                : Int4Quantization.RoundTrip(weight._data, outFeatures, inFeatures) // int4 is weight-only: float32 with q · s
+                : Int4Quantization.RoundTrip(weight._data, outFeatures, inFeatures) // float32 with q · s
             : weight._data;
-        Quantization mode = Quantization?.ModeFor(name) ?? ModelCompiler.Quantization.None;
+        // A decoder's int4 layers also round the activations (to int8 per block of 32); elsewhere int4 is weight-only.
+        bool roundActivations = int4 && Quantization!.Int4Activations;
         if (mode is ModelCompiler.Quantization.Int8 or ModelCompiler.Quantization.Int8Static)
         {
             float? range = null;
@@ -51,10 +54,18 @@ public sealed partial class Tensor
         }
         else for (int r = 0; r < rows; r++)
         {
+            float[] x = _data;
+            int at = r * inFeatures;
+            if (roundActivations)
+            {
+                x = _data.AsSpan(at, inFeatures).ToArray();
+                Kernels.Int4Activations.RoundTrip(x);
+                at = 0;
+            }
             for (int o = 0; o < outFeatures; o++)
             {
                 double sum = bias is null ? 0 : bias[o];
-                for (int i = 0; i < inFeatures; i++) sum += (double)_data[r * inFeatures + i] * weights[o * inFeatures + i];
+                for (int i = 0; i < inFeatures; i++) sum += (double)x[at + i] * weights[o * inFeatures + i];
                 result[r * outFeatures + o] = (float)sum;
             }
         }
