@@ -60,7 +60,7 @@ public class TextGenerationTests
         double nearest = HeldOutPerplexity(DocsLlamaInt4.CreateSession(128));
         double gptq = HeldOutPerplexity(DocsLlamaGptq.CreateSession(128));
 
-        // Here: float32 28.28, round to nearest 29.28, GPTQ 28.99 (32 calibration sequences of the training text).
+        // Here: float32 28.28, round to nearest 29.28, GPTQ 29.01 (32 calibration sequences of the training text).
         Assert.InRange(gptq, float32 * 0.98, nearest - 0.1);
         Assert.InRange(HeldOutPerplexity(DocsLlamaInt8.CreateSession(128)), float32 * 0.99, float32 * 1.01);
     }
