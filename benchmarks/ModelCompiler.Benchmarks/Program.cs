@@ -28,6 +28,23 @@ if (args.Length == 1 && args[0] == "gemv")
     var y = new ModelCompiler.Kernels.AlignedBuffer(n);
     Console.WriteLine($"float32: {Median(() => ModelCompiler.Kernels.PackedLinear.Run<ModelCompiler.Kernels.IdentityOperator>(ref x.Start, k, 1, ref packed.Start, ref bias.Start, k, n, ref y.Start, n)):F1} µs (6.3 MB)");
     Console.WriteLine($"int4: {Median(() => ModelCompiler.Kernels.Int4Linear.Run<ModelCompiler.Kernels.IdentityOperator>(ref x.Start, k, 1, ref int4.Start, ref bias.Start, k, n, ref y.Start, n)):F1} µs ({int4.Length * 4 / 1e6:F1} MB)");
+    // A prefill chunk's product: 64 rows through 2,048 × 768 (gate_proj's shape) and 768 × 2,048 (down_proj's), in GFLOP/s.
+    foreach ((int gk, int gn) in new[] { (768, 2048), (2048, 768), (768, 768), (768, 256), (768, 32768) })
+    {
+        const int chunk = 64;
+        float[] gw = new float[gk * gn];
+        for (int i = 0; i < gw.Length; i++) gw[i] = (float)random.NextDouble() - 0.5f;
+        var gp = new ModelCompiler.Kernels.AlignedBuffer(ModelCompiler.Kernels.PanelLayout.PackedLength(gn, gk));
+        var gt = new float[gp.Length];
+        ModelCompiler.Kernels.PanelLayout.Pack(gw, gn, gk, gt, 0);
+        gt.CopyTo(gp.Span);
+        var ga = new ModelCompiler.Kernels.AlignedBuffer(chunk * gk);
+        for (int i = 0; i < ga.Length; i++) ga.Span[i] = (float)random.NextDouble() - 0.5f;
+        var gb = new ModelCompiler.Kernels.AlignedBuffer(gn);
+        var gc = new ModelCompiler.Kernels.AlignedBuffer(chunk * gn);
+        double us = Median(() => ModelCompiler.Kernels.PackedLinear.Run<ModelCompiler.Kernels.IdentityOperator>(ref ga.Start, gk, chunk, ref gp.Start, ref gb.Start, gk, gn, ref gc.Start, gn), 51, 2);
+        Console.WriteLine($"float32 GEMM {chunk} × {gk} → {gn}: {us:F0} µs, {2.0 * chunk * gk * gn / us / 1000:F1} GFLOP/s");
+    }
     // The same rows 48 times over (75 MB of int4, past every cache): what a decode step's stream of weights costs.
     const int many = 48 * n;
     var large = new ModelCompiler.Kernels.AlignedBuffer(ModelCompiler.Kernels.Int4PanelLayout.Floats(many, k));
