@@ -45,6 +45,27 @@ if (args.Length == 1 && args[0] == "gemv")
         double us = Median(() => ModelCompiler.Kernels.PackedLinear.Run<ModelCompiler.Kernels.IdentityOperator>(ref ga.Start, gk, chunk, ref gp.Start, ref gb.Start, gk, gn, ref gc.Start, gn), 51, 2);
         Console.WriteLine($"float32 GEMM {chunk} × {gk} → {gn}: {us:F0} µs, {2.0 * chunk * gk * gn / us / 1000:F1} GFLOP/s");
     }
+    {
+        // A prefill chunk through all 12 layers' products, each its own weights (254 MB): the products as a prompt runs them.
+        const int chunk = 64;
+        (int K, int N)[] shapes = { (768, 768), (768, 256), (768, 256), (768, 768), (768, 2048), (768, 2048), (2048, 768) };
+        var mats = new System.Collections.Generic.List<(ModelCompiler.Kernels.AlignedBuffer W, int K, int N)>();
+        for (int layer = 0; layer < 12; layer++)
+        foreach ((int sk, int sn) in shapes)
+        {
+            var pw = new ModelCompiler.Kernels.AlignedBuffer(ModelCompiler.Kernels.PanelLayout.PackedLength(sn, sk));
+            for (int i = 0; i < pw.Length; i += 97) pw.Span[i] = (float)random.NextDouble() - 0.5f;
+            mats.Add((pw, sk, sn));
+        }
+        var sa = new ModelCompiler.Kernels.AlignedBuffer(chunk * 2048);
+        for (int i = 0; i < sa.Length; i++) sa.Span[i] = (float)random.NextDouble() - 0.5f;
+        var sb = new ModelCompiler.Kernels.AlignedBuffer(2048);
+        var sc = new ModelCompiler.Kernels.AlignedBuffer(chunk * 2048);
+        double flops = 0;
+        foreach (var m in mats) flops += 2.0 * chunk * m.K * m.N;
+        double us = Median(() => { foreach (var m in mats) ModelCompiler.Kernels.PackedLinear.Run<ModelCompiler.Kernels.IdentityOperator>(ref sa.Start, m.K, chunk, ref m.W.Start, ref sb.Start, m.K, m.N, ref sc.Start, m.N); }, 11, 1);
+        Console.WriteLine($"float32 GEMM, a 64-row chunk through 84 products (254 MB of weights): {us / 1000:F1} ms, {flops / us / 1000:F1} GFLOP/s");
+    }
     // The same rows 48 times over (75 MB of int4, past every cache): what a decode step's stream of weights costs.
     const int many = 48 * n;
     var large = new ModelCompiler.Kernels.AlignedBuffer(ModelCompiler.Kernels.Int4PanelLayout.Floats(many, k));

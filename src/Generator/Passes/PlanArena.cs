@@ -142,7 +142,7 @@ internal static class PlanArena
     /// <summary>
     /// Linear weights at least this large (a language model's) are streamed from memory once per chunk of rows, so the
     /// chunk is sized for <see cref="LargeWeightsArenaBytes"/> instead: at 8 rows a 128-token prefill of a 125 M-parameter
-    /// decoder read its 352 MB of weights 16 times.
+    /// decoder read its 400 MB of weights 16 times.
     /// </summary>
     public const long LargeWeightsBytes = 8L << 20;
 
