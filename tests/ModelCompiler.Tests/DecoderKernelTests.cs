@@ -221,6 +221,7 @@ public sealed class DecoderKernelTests
     [Theory]
     [InlineData(1, 64, 32, 1)]
     [InlineData(1, 70, 40, 2)]    // a partial block of inputs and a partial panel of outputs, shared by two threads
+    [InlineData(2, 3, 20, 1)]     // fewer inputs than one group of four: every input one at a time
     [InlineData(1, 64, 48, 2)]    // three panels: a pair on one thread, one alone on the other
     [InlineData(2, 768, 200, 1)]
     [InlineData(3, 70, 40, 1)]    // past the matrix-vector rows: panels expanded and run through the float32 tiles

@@ -253,8 +253,8 @@ public static class CachedAttention
 
     /// <summary>
     /// <c>y = correction · y + Σ_j p[j] · v_j</c> over a tile's <paramref name="count"/> values (<c>y = Σ…</c> when
-    /// <paramref name="correction"/> is 0: the first tile, whatever <paramref name="y"/> held). Each eight lanes of
-    /// <paramref name="y"/> stay in a register across the tile.
+    /// <paramref name="correction"/> is 0: the first tile, whatever <paramref name="y"/> held). Thirty-two lanes of
+    /// <paramref name="y"/> at a time stay in registers across the tile (then eight, then one).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void AddValues(float* y, float correction, float* p, float* values, int count, int headSize)
@@ -281,20 +281,6 @@ public static class CachedAttention
                 y1.Store(y + i + 8);
                 y2.Store(y + i + 16);
                 y3.Store(y + i + 24);
-            }
-            for (; i + 16 <= headSize; i += 16)
-            {
-                Vector256<float> y0 = correction == 0f ? Vector256<float>.Zero : Vector256.Load(y + i) * correction;
-                Vector256<float> y1 = correction == 0f ? Vector256<float>.Zero : Vector256.Load(y + i + 8) * correction;
-                float* v = values + i;
-                for (int j = 0; j < count; j++, v += headSize)
-                {
-                    Vector256<float> w = Vector256.Create(p[j]);
-                    y0 = Vector256.MultiplyAddEstimate(w, Vector256.Load(v), y0);
-                    y1 = Vector256.MultiplyAddEstimate(w, Vector256.Load(v + 8), y1);
-                }
-                y0.Store(y + i);
-                y1.Store(y + i + 8);
             }
             for (; i + 8 <= headSize; i += 8)
             {

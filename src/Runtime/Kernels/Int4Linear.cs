@@ -81,19 +81,20 @@ public static class Int4Linear
             for (nint p = first; p < last; p++)
             {
                 Expand(ref Unsafe.Add(ref packed, p * stride), k, ref panel.Start);
-                PackedLinear.Run<T>(ref x.Rounded[0], k, rows, ref panel.Start, ref Unsafe.Add(ref bias, p * P), k, Math.Min(P, n - p * P), ref Unsafe.Add(ref c, p * P), ldc);
+                PackedLinear.Run<T>(ref MemoryMarshal.GetArrayDataReference(x.Rounded), k, rows, ref panel.Start, ref Unsafe.Add(ref bias, p * P), k, Math.Min(P, n - p * P), ref Unsafe.Add(ref c, p * P), ldc);
             }
             return;
         }
         int blocks = Int4Quantization.Blocks((int)k);
         for (nint r = 0; r < rows; r++)
         {
-            ref sbyte codes = ref x.Codes[r * k];
-            ref float scales = ref x.Scales[r * blocks];
-            ref int sums = ref x.Sums[r * blocks];
+            // References, not indexing: a layer of fewer than four inputs has no patterns (an empty array).
+            ref sbyte codes = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(x.Codes), r * k);
+            ref float scales = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(x.Scales), r * blocks);
+            ref int sums = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(x.Sums), r * blocks);
             if (Avx2.IsSupported && Fma.IsSupported)
             {
-                ref byte patterns = ref x.Patterns[r * (k / 4) * 32];
+                ref byte patterns = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(x.Patterns), r * (k / 4) * 32);
                 for (nint p = first; p < last; p++)
                     IntegerPanel<T>(ref patterns, ref codes, ref scales, ref sums, ref Unsafe.Add(ref packed, p * stride), ref Unsafe.Add(ref bias, p * P), k,
                         ref Unsafe.Add(ref c, r * ldc + p * P), Math.Min(P, n - p * P));
@@ -231,8 +232,8 @@ public static class Int4Linear
                     Scales.AsSpan((int)r * blocks, blocks), Sums.AsSpan((int)r * blocks, blocks));
                 if (!Avx2.IsSupported) continue;
                 Vector256<byte> spread = Vector256.Create((byte)0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
-                ref byte codes = ref Unsafe.As<sbyte, byte>(ref Codes[r * k]);
-                ref byte patterns = ref Patterns[r * groups * 32];
+                ref byte codes = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Codes), r * k));
+                ref byte patterns = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Patterns), r * groups * 32);
                 for (int g = 0; g < groups; g++)
                     Avx2.Shuffle(Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref codes, g * 4))).AsByte(), spread).StoreUnsafe(ref patterns, (nuint)g * 32);
             }
