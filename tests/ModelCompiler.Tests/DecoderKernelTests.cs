@@ -287,6 +287,31 @@ public sealed class DecoderKernelTests
         Assert.Equal((long)n * k * 5 / 8, (long)Int4PanelLayout.Floats(n, k) * 4, (double)n * 64); // 5 bits a weight, give or take the padding
     }
 
+    [Fact]
+    public void Int8_rounded_activations_are_the_same_values_on_the_vector_and_scalar_routes()
+    {
+        // Whole blocks of 32 take the vector route in Quantize, RoundTrip the scalar one; a block holding a NaN or an
+        // infinity rounds to zeros on both (scale 0), a block of zeros too.
+        float[] x = Numerics.Random(32 * 5 + 7, 13);
+        x[3] = float.NaN;
+        x[40] = float.PositiveInfinity;
+        for (int i = 64; i < 96; i++) x[i] = 0;
+        for (int i = 96; i < 128; i++) x[i] = (i - 112) * 0.5f; // a ramp from −8: its first value gets code −127
+        var codes = new sbyte[x.Length];
+        var scales = new float[6];
+        var sums = new int[6];
+        Int4Activations.Quantize(x, codes, scales, sums);
+        float[] rounded = (float[])x.Clone();
+        Int4Activations.RoundTrip(rounded);
+
+        for (int i = 0; i < x.Length; i++) Assert.Equal(rounded[i], codes[i] * scales[i / 32]);
+        for (int b = 0; b < 6; b++) Assert.Equal(codes.Skip(b * 32).Take(32).Sum(c => c), sums[b]);
+        Assert.Equal(new[] { 0f, 0f, 0f }, scales.Take(3).ToArray()); // NaN, ∞, zeros
+        Assert.All(codes.Take(96), c => Assert.Equal(0, c));
+        Assert.Equal(-127, codes[96]);
+        Assert.Equal(8f / 127f, scales[3]);
+    }
+
     /// <summary>Rows rounded as ggml's Q8_0 rounds them, per block of 32: scale max|x| / 127, codes round-half-even(x · 127 / max|x|).</summary>
     private static (float[] Rounded, sbyte[] Codes, float[] Scales) Q8(float[] x, int rows, int k)
     {
