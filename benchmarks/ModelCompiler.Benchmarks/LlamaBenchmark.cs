@@ -45,15 +45,18 @@ public class LlamaBenchmark
 
     /// <summary>One decode step; every 512 steps the sequence starts again from the 128-token prompt (not timed apart: 1/512 of a prefill per step).</summary>
     [Benchmark]
-    public float Decode()
+    public float Decode() => DecodeStep(_session, _prompt, _logits);
+
+    /// <summary>One decode step of <paramref name="session"/>; when its cache is full it starts again from <paramref name="prompt"/>.</summary>
+    internal static float DecodeStep(DecoderSession session, int[] prompt, float[] logits)
     {
-        if (_session.Position == _session.MaxTokens)
+        if (session.Position == session.MaxTokens)
         {
-            _session.Reset();
-            _session.Prefill(_prompt, _logits);
+            session.Reset();
+            session.Prefill(prompt, logits);
         }
-        _session.Decode((_session.Position * 31) % 32000, _logits);
-        return _logits[0];
+        session.Decode((session.Position * 31) % 32000, logits);
+        return logits[0];
     }
 
     /// <summary>A 128-token prompt from position 0.</summary>
@@ -104,16 +107,7 @@ public class LlamaOptionsBenchmark
 
     /// <summary>One decode step; when the cache is full the sequence starts again from the 1,024-token prompt.</summary>
     [Benchmark]
-    public float DecodeLongContext()
-    {
-        if (_session.Position == _session.MaxTokens)
-        {
-            _session.Reset();
-            _session.Prefill(_prompt, _logits);
-        }
-        _session.Decode((_session.Position * 31) % 32000, _logits);
-        return _logits[0];
-    }
+    public float DecodeLongContext() => LlamaBenchmark.DecodeStep(_session, _prompt, _logits);
 
     /// <summary>A PEFT-layout adapter (rank 16, lora_alpha 32) on every q_proj [768 → 768] and v_proj [768 → 256], in a temporary folder.</summary>
     private static string RandomAdapter()

@@ -13,33 +13,41 @@ if (args.Length == 1 && args[0] == "gemv")
     // Matrix-vector products of a decode step's shape (2048 × 768), float32 and int4 kept at 4 bits: µs per call.
     const int k = 768, n = 2048;
     var random = new Random(1);
-    float[] weight = new float[n * k];
-    for (int i = 0; i < weight.Length; i++) weight[i] = (float)random.NextDouble() - 0.5f;
-    var packed = new ModelCompiler.Kernels.AlignedBuffer(ModelCompiler.Kernels.PanelLayout.PackedLength(n, k));
-    var temp = new float[packed.Length];
-    ModelCompiler.Kernels.PanelLayout.Pack(weight, n, k, temp, 0);
-    temp.CopyTo(packed.Span);
-    var int4 = new ModelCompiler.Kernels.AlignedBuffer(ModelCompiler.Kernels.Int4PanelLayout.Floats(n, k));
-    temp = new float[int4.Length];
+    float[] Values(int count)
+    {
+        var values = new float[count];
+        for (int i = 0; i < count; i++) values[i] = (float)random.NextDouble() - 0.5f;
+        return values;
+    }
+    ModelCompiler.Kernels.AlignedBuffer Aligned(float[] values)
+    {
+        var buffer = new ModelCompiler.Kernels.AlignedBuffer(values.Length);
+        values.CopyTo(buffer.Span);
+        return buffer;
+    }
+    ModelCompiler.Kernels.AlignedBuffer Packed(float[] weight, int rows, int columns)
+    {
+        var panels = new float[ModelCompiler.Kernels.PanelLayout.PackedLength(rows, columns)];
+        ModelCompiler.Kernels.PanelLayout.Pack(weight, rows, columns, panels, 0);
+        return Aligned(panels);
+    }
+    float[] weight = Values(n * k);
+    var packed = Packed(weight, n, k);
+    var temp = new float[ModelCompiler.Kernels.Int4PanelLayout.Floats(n, k)];
     ModelCompiler.Kernels.Int4PanelLayout.Pack(weight, n, k, temp);
-    temp.CopyTo(int4.Span);
+    var int4 = Aligned(temp);
     var bias = new ModelCompiler.Kernels.AlignedBuffer(n);
-    var x = new ModelCompiler.Kernels.AlignedBuffer(k);
+    var x = Aligned(Values(k));
     var y = new ModelCompiler.Kernels.AlignedBuffer(n);
     Console.WriteLine($"float32: {Median(() => ModelCompiler.Kernels.PackedLinear.Run<ModelCompiler.Kernels.IdentityOperator>(ref x.Start, k, 1, ref packed.Start, ref bias.Start, k, n, ref y.Start, n)):F1} µs (6.3 MB)");
     Console.WriteLine($"int4: {Median(() => ModelCompiler.Kernels.Int4Linear.Run<ModelCompiler.Kernels.IdentityOperator>(ref x.Start, k, 1, ref int4.Start, ref bias.Start, k, n, ref y.Start, n)):F1} µs ({int4.Length * 4 / 1e6:F1} MB)");
-    // A prefill chunk's product: 64 rows through 2,048 × 768 (gate_proj's shape) and 768 × 2,048 (down_proj's), in GFLOP/s.
+    // A prefill chunk's product, 64 rows, in GFLOP/s: gate/up's shape (768 → 2,048), down's, q/o's, k/v's, and one with
+    // 100 MB of weights (past every cache).
     foreach ((int gk, int gn) in new[] { (768, 2048), (2048, 768), (768, 768), (768, 256), (768, 32768) })
     {
         const int chunk = 64;
-        float[] gw = new float[gk * gn];
-        for (int i = 0; i < gw.Length; i++) gw[i] = (float)random.NextDouble() - 0.5f;
-        var gp = new ModelCompiler.Kernels.AlignedBuffer(ModelCompiler.Kernels.PanelLayout.PackedLength(gn, gk));
-        var gt = new float[gp.Length];
-        ModelCompiler.Kernels.PanelLayout.Pack(gw, gn, gk, gt, 0);
-        gt.CopyTo(gp.Span);
-        var ga = new ModelCompiler.Kernels.AlignedBuffer(chunk * gk);
-        for (int i = 0; i < ga.Length; i++) ga.Span[i] = (float)random.NextDouble() - 0.5f;
+        var gp = Packed(Values(gk * gn), gn, gk);
+        var ga = Aligned(Values(chunk * gk));
         var gb = new ModelCompiler.Kernels.AlignedBuffer(gn);
         var gc = new ModelCompiler.Kernels.AlignedBuffer(chunk * gn);
         double us = Median(() => ModelCompiler.Kernels.PackedLinear.Run<ModelCompiler.Kernels.IdentityOperator>(ref ga.Start, gk, chunk, ref gp.Start, ref gb.Start, gk, gn, ref gc.Start, gn), 51, 2);
@@ -57,8 +65,7 @@ if (args.Length == 1 && args[0] == "gemv")
             for (int i = 0; i < pw.Length; i += 97) pw.Span[i] = (float)random.NextDouble() - 0.5f;
             mats.Add((pw, sk, sn));
         }
-        var sa = new ModelCompiler.Kernels.AlignedBuffer(chunk * 2048);
-        for (int i = 0; i < sa.Length; i++) sa.Span[i] = (float)random.NextDouble() - 0.5f;
+        var sa = Aligned(Values(chunk * 2048));
         var sb = new ModelCompiler.Kernels.AlignedBuffer(2048);
         var sc = new ModelCompiler.Kernels.AlignedBuffer(chunk * 2048);
         double flops = 0;
@@ -66,13 +73,12 @@ if (args.Length == 1 && args[0] == "gemv")
         double us = Median(() => { foreach (var m in mats) ModelCompiler.Kernels.PackedLinear.Run<ModelCompiler.Kernels.IdentityOperator>(ref sa.Start, m.K, chunk, ref m.W.Start, ref sb.Start, m.K, m.N, ref sc.Start, m.N); }, 11, 1);
         Console.WriteLine($"float32 GEMM, a 64-row chunk through 84 products (254 MB of weights): {us / 1000:F1} ms, {flops / us / 1000:F1} GFLOP/s");
     }
-    // The same rows 48 times over (75 MB of int4, past every cache): what a decode step's stream of weights costs.
+    // The same rows 48 times over (47 MB of int4, past every cache): what a decode step's stream of weights costs.
     const int many = 48 * n;
     var large = new ModelCompiler.Kernels.AlignedBuffer(ModelCompiler.Kernels.Int4PanelLayout.Floats(many, k));
     for (int copy = 0; copy < 48; copy++) temp.CopyTo(large.Span.Slice(copy * temp.Length));
     var largeBias = new ModelCompiler.Kernels.AlignedBuffer(many);
     var largeY = new ModelCompiler.Kernels.AlignedBuffer(many);
-    for (int i = 0; i < k; i++) x.Span[i] = (float)random.NextDouble() - 0.5f;
     Console.WriteLine($"int4, {many} × {k}: {Median(() => ModelCompiler.Kernels.Int4Linear.Run<ModelCompiler.Kernels.IdentityOperator>(ref x.Start, k, 1, ref large.Start, ref largeBias.Start, k, many, ref largeY.Start, many), 31, 2):F1} µs ({large.Length * 4 / 1e6:F1} MB)");
     return;
 }
