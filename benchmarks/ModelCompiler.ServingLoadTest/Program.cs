@@ -115,7 +115,10 @@ static void OnnxRuntimePredict(InferenceSession session, ReadOnlySpan<float> inp
 {
     float[] data = input.ToArray();
     using OrtValue tensor = OrtValue.CreateTensorValueFromMemory(data, new long[] { batch, 1, 8, 8 });
-    using IDisposableReadOnlyCollection<OrtValue> results = session.Run(new RunOptions(), new[] { "input" }, new[] { tensor }, new[] { "output" });
+    // Held in a local for the call: a RunOptions created inline could be finalized while the native run still reads it
+    // (CI once saw "Invalid run log severity level" from such a collected RunOptions).
+    using var options = new RunOptions();
+    using IDisposableReadOnlyCollection<OrtValue> results = session.Run(options, new[] { "input" }, new[] { tensor }, new[] { "output" });
     results[0].GetTensorDataAsSpan<float>().CopyTo(output);
 }
 
