@@ -1,4 +1,4 @@
-// The GPU benchmark (issue 6). On a CUDA machine: benchmarks/gpu/device.sh runs it beside PyTorch and writes the table.
+// The GPU benchmark (issues 6 and 17). On a CUDA machine: benchmarks/gpu/device.sh runs it beside PyTorch and writes the table.
 // Here: `dotnet run --project benchmarks/ModelCompiler.GpuBenchmarks -c Release -- --cpu` checks the harness on ILGPU's
 // CPU accelerator with small sizes (its timings mean nothing).
 using System;
@@ -13,6 +13,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
+using ModelCompiler;
 using ModelCompiler.Gpu;
 using ModelCompiler.GpuBenchmarks;
 
@@ -101,6 +102,54 @@ foreach (Sample sample in Sample.All)
     using MemoryBuffer1D<float, Stride1D.Dense> sy = accelerator.Allocate1D<float>((long)large * sample.OutputLength);
     double us = Median(() => model.Predict(sx.View, sy.View, large), cpu ? 1 : 200) * 1000;
     Report($"{sample.Name}: CreateGpu {Ms(create)}; batch {large}, device memory (µs)", us.ToString("F1", CultureInfo.InvariantCulture));
+}
+
+// A decoder (the TextGeneration sample's Llama, 2 M parameters) as a GPU session (CreateGpuSession: the cache on the
+// device): logits against its CPU session, then a prefill's time and decode steps per second, beside the CPU session on
+// this machine's cores (one thread, and every core).
+foreach ((string name, Func<int, int, DecoderSession> hostSession, Func<Accelerator, int, GpuDecoderSession> gpuSession) in new (string, Func<int, int, DecoderSession>, Func<Accelerator, int, GpuDecoderSession>)[]
+{
+    ("DocsLlama float32", (n, threads) => TextGeneration.DocsLlama.CreateSession(n, threads), (a, n) => TextGeneration.DocsLlama.CreateGpuSession(a, n)),
+    ("DocsLlama int4", (n, threads) => TextGeneration.DocsLlamaInt4.CreateSession(n, threads), (a, n) => TextGeneration.DocsLlamaInt4.CreateGpuSession(a, n)),
+})
+{
+    int prompt = cpu ? 8 : 128, steps = cpu ? 2 : 200, length = prompt + steps + 8;
+    int[] tokens = Enumerable.Range(0, prompt).Select(i => (i * 37 + 11) % 2048).ToArray();
+    clock.Restart();
+    using GpuDecoderSession gpu = gpuSession(accelerator, length);
+    Report($"{name}: CreateGpuSession (kernels compiled, weights uploaded)", Ms(clock.Elapsed.TotalMilliseconds));
+    using DecoderSession host = hostSession(length, 1);
+    var onHost = new float[host.VocabularySize];
+    var actual = new float[gpu.VocabularySize];
+    host.Prefill(tokens, onHost);
+    gpu.Prefill(tokens, actual);
+    double worst = RelativeError(actual, onHost);
+    for (int step = 0; step < 3; step++)
+    {
+        host.Decode(step + 5, onHost);
+        gpu.Decode(step + 5, actual);
+        worst = Math.Max(worst, RelativeError(actual, onHost));
+    }
+    // Int4 layers round activations per block: a float-order difference can move one code (about 1e-2 on a row).
+    Report($"{name}: GPU vs CPU session, prefill {prompt} and 3 decode steps (max relative error)", worst.ToString("E2", CultureInfo.InvariantCulture));
+    foreach ((string where, DecoderSession session) in new[] { ("GPU", (DecoderSession)gpu), ("CPU, 1 thread", host), ("CPU, every core", hostSession(length, -1)) })
+    {
+        double prefill = Median(() => { session.Reset(); session.Prefill(tokens, actual); }, cpu ? 1 : 20);
+        session.Reset();
+        session.Prefill(tokens, actual);
+        double decode = Median(() =>
+        {
+            if (session.Position == session.MaxTokens)
+            {
+                session.Reset();
+                session.Prefill(tokens, actual);
+            }
+            session.Decode(7, actual);
+        }, steps);
+        Report($"{name}, {where}: prefill of {prompt} (ms); decode step after it (µs, tokens/s)",
+            $"{prefill.ToString("F2", CultureInfo.InvariantCulture)}; {(decode * 1000).ToString("F0", CultureInfo.InvariantCulture)} µs, {(1000 / decode).ToString("F0", CultureInfo.InvariantCulture)}/s");
+        if (session != gpu && session != host) session.Dispose();
+    }
 }
 
 // The generated GEMMs at 4096³ (GeneratedGemm.cs is the emitter's output for a 4096 → 4096 Linear, at two blockings).

@@ -105,6 +105,20 @@ public class GeneratorGoldenTests
             gpu: true, suffixes: new[] { ".Gpu.g.cs" });
     }
 
+    /// <summary>
+    /// A decoder's GPU session (<c>CreateGpuSession</c>): rotary tables, the cache's store and attention kernels, and each
+    /// Linear's matrix-vector kernel beside its GEMM, int4 weights read in the CPU's panels after a kernel rounds the rows.
+    /// </summary>
+    [Fact]
+    public void A_decoder_GPU_session_matches_the_golden_copy()
+    {
+        const string hint = "ModelCompiler.TestModels.TinyLlamaInt4";
+        string root = GeneratorDiagnosticsTests.RepositoryRoot();
+        AssertGolden("TinyLlama.cs", File.ReadAllText(Path.Combine(root, "tests/ModelCompiler.TestModels/TinyLlama.cs")),
+            Path.Combine(root, "tests/ModelCompiler.TestModels/Models/tiny_llama.safetensors"), hint, gpu: true, suffixes: new[] { ".Gpu.g.cs" },
+            more: new[] { Path.Combine(root, "tests/ModelCompiler.TestModels/Models/tiny_llama_calibration.safetensors") });
+    }
+
     private static void AssertGolden(string fileName, string source, string weights, string hint, bool gpu = false, string[]? suffixes = null, string[]? more = null)
     {
         string root = GeneratorDiagnosticsTests.RepositoryRoot();

@@ -48,15 +48,13 @@ public class GpuPlanTests
         }
         """;
 
-    private static ModelPlan[] Plans(bool gpu)
+    private static ModelPlan[] Plans(bool gpu) => Plans(gpu, Source, "relu_mlp.safetensors", "small_cnn.safetensors");
+
+    private static ModelPlan[] Plans(bool gpu, string source, params string[] weights)
     {
         string models = Path.Combine(GeneratorDiagnosticsTests.RepositoryRoot(), "tests", "ModelCompiler.TestModels", "Models");
-        GeneratorDriver driver = GeneratorHarness.Driver(new[]
-        {
-            new GeneratorHarness.BinaryAdditionalText(Path.Combine(models, "relu_mlp.safetensors")),
-            new GeneratorHarness.BinaryAdditionalText(Path.Combine(models, "small_cnn.safetensors")),
-        });
-        Compilation compilation = GeneratorHarness.Compilation(("Models.cs", Source));
+        GeneratorDriver driver = GeneratorHarness.Driver(weights.Select(f => new GeneratorHarness.BinaryAdditionalText(Path.Combine(models, f))).ToArray());
+        Compilation compilation = GeneratorHarness.Compilation(("Models.cs", source));
         if (gpu)
             compilation = compilation.AddReferences(
                 MetadataReference.CreateFromFile(typeof(ModelCompiler.Gpu.GpuModel).Assembly.Location),
@@ -96,5 +94,43 @@ public class GpuPlanTests
         Assert.Equal(2, plans.Length);
         Assert.All(plans, p => Assert.Null(p.GpuPlan));
         Assert.All(plans.SelectMany(p => p.Kernels), k => Assert.False(k.InputsLiveThroughNext));
+    }
+
+    [Fact]
+    public void A_decoder_gets_its_session_kernels_and_matrix_vector_products_for_decode_steps()
+    {
+        const string decoders = """
+            using ModelCompiler;
+            namespace Demo;
+            [CompileModel(Weights = "tiny_llama.safetensors")]
+            public static partial class Float { static Tensor Forward([Shape(1)] Tensor t) => Layer(t); internal static Tensor Layer(Tensor t)
+            {
+                Tensor x = t.Embedding("model.embed_tokens"), h = x.RmsNorm("model.layers.0.input_layernorm");
+                Tensor q = h.Linear("model.layers.0.self_attn.q_proj").Rotary(16), k = h.Linear("model.layers.0.self_attn.k_proj").Rotary(16, theta: 500f);
+                Tensor v = h.Linear("model.layers.0.self_attn.v_proj");
+                return (x + q.CachedAttention(k, v, 4, 2).Linear("model.layers.0.self_attn.o_proj")).RmsNorm("model.norm").Linear("lm_head");
+            } }
+            [CompileModel(Weights = "tiny_llama.safetensors", Quantize = Quantization.Int8)]
+            public static partial class Int8 { static Tensor Forward([Shape(1)] Tensor t) => Float.Layer(t); }
+            """;
+        ModelPlan[] plans = Plans(gpu: true, decoders, "tiny_llama.safetensors");
+        Assert.Equal(new[] { "Float", "Int8" }, plans.Select(p => p.ClassName));
+        foreach (ModelPlan plan in plans)
+        {
+            var gpu = plan.GpuPlan!;
+            GpuForm Form(generator::ModelCompiler.Generator.Model.KernelKind kind) => gpu.Kernels[plan.Kernels.First(k => k.Kind == kind).Index].Form;
+            Assert.Equal(GpuForm.Rows, Form(generator::ModelCompiler.Generator.Model.KernelKind.RmsNorm));
+            Assert.Equal(GpuForm.CachedAttention, Form(generator::ModelCompiler.Generator.Model.KernelKind.CachedAttention));
+            // Two rotary kernels of different θ: two tables, each kernel reading its own.
+            var rotary = plan.Kernels.Where(k => k.Kind == generator::ModelCompiler.Generator.Model.KernelKind.Rotary).Select(k => gpu.Kernels[k.Index]).ToArray();
+            Assert.All(rotary, r => Assert.Equal(GpuForm.Rotary, r.Form));
+            Assert.Equal(new[] { 0, 1 }, rotary.Select(r => r.RotaryTable));
+            Assert.Equal(new[] { 10000f, 500f }, gpu.RotaryTables.Select(t => t.Theta));
+            // Every Linear is a GEMM; the float32 ones also get a matrix-vector kernel, the int8 ones keep their integer GEMM.
+            var linears = plan.Kernels.Where(k => k.Kind == generator::ModelCompiler.Generator.Model.KernelKind.Linear).Select(k => gpu.Kernels[k.Index]).ToArray();
+            Assert.Equal(5, linears.Length);
+            Assert.All(linears, l => Assert.Equal(GpuForm.Gemm, l.Form));
+            Assert.All(linears, l => Assert.Equal(plan.ClassName == "Float", l.Gemv));
+        }
     }
 }

@@ -216,10 +216,10 @@ public sealed class GpuTests : IDisposable
         CompileForDevices(kernels);
     }
 
-    /// <summary>The kernels a model's GPU code launches: GpuK{n}, int8 layers' GpuK{n}Rows, and GpuWhole.</summary>
-    private static System.Reflection.MethodInfo[] KernelMethods(Type model) =>
+    /// <summary>The kernels a model's GPU code launches: GpuK{n}, int8 layers' GpuK{n}Rows, a decoder's GpuK{n}Round, GpuK{n}Gemv and GpuK{n}Store, and GpuWhole.</summary>
+    internal static System.Reflection.MethodInfo[] KernelMethods(Type model) =>
         model.GetMethods(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)
-            .Where(m => System.Text.RegularExpressions.Regex.IsMatch(m.Name, @"^(GpuK\d+(Rows)?|GpuWhole)$")).ToArray();
+            .Where(m => System.Text.RegularExpressions.Regex.IsMatch(m.Name, @"^(GpuK\d+(Rows|Round|Gemv|Store)?|GpuWhole)$")).ToArray();
 
     [Fact]
     [Trait(Tier.Name, Tier.Slow)]
@@ -241,7 +241,7 @@ public sealed class GpuTests : IDisposable
     /// Compiles kernels to PTX for sm_90 and to OpenCL C 2.0 with ILGPU's backends (throws what CreateGpu would throw on
     /// such a device; OpenCL C is only generated here, a driver compiles it).
     /// </summary>
-    private static void CompileForDevices(params System.Reflection.MethodInfo[] kernels)
+    internal static void CompileForDevices(params System.Reflection.MethodInfo[] kernels)
     {
         using Context context = Context.Create(builder => ILGPU.Runtime.Cuda.CudaContextExtensions.Cuda(builder));
         using var backend = new ILGPU.Backends.PTX.PTXBackend(context, ILGPU.Runtime.Cuda.CudaArchitecture.SM_90, ILGPU.Runtime.Cuda.CudaInstructionSet.ISA_80, null!);

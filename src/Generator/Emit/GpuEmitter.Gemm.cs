@@ -57,8 +57,10 @@ internal static partial class GpuEmitter
         string type = int8 ? "int" : "float", tileView = int8 ? $"{Ilgpu}ArrayView<int>" : View;
         w.OpenWrapped($"private static void GpuK{k.Index}({View} a, {View} w, {View} y, {(residual is null ? "" : $"{View} r, {View} z, ")}int rows)");
         var l = (LinearOp)k.Op;
-        w.Line($"const int N = {l.N}, K = {l.K}, {(int4 is null ? $"Weight = {l.WeightOffset}, " : "")}{(int8 ? $"Words = {(l.K + 3) / 4}, Scales = {l.ScalesOffset}, " : "")}Bias = {l.BiasOffset};");
+        bool panels4 = l.Weights == LinearWeights.Int4Packed;
+        w.Line($"const int N = {l.N}, K = {l.K}, {(int4 is null ? $"Weight = {l.WeightOffset}, " : "")}{(int8 ? $"Words = {(l.K + 3) / 4}, Scales = {l.ScalesOffset}, " : "")}{(panels4 ? $"PanelFloats = {Int4PanelLayout.PanelFloats(l.K)}, " : "")}Bias = {l.BiasOffset};");
         if (int4 is not null) w.Line("// Int4 weights: read at 4 bits a weight, dequantized as the tile is loaded.");
+        if (panels4) w.Line("// Int4 weights as the CPU keeps them (Int4PanelLayout), dequantized as the tile is loaded; a holds the rounded rows.");
         if (int8) w.Line("// Int8: a holds each row's K codes (as floats) and its scale; the weight codes are four to a word (QuantizedPanelLayout).");
         w.Line($"{tileView} tileA = {Ilgpu}SharedMemory.Allocate<{type}>({Depth * g.LeftStride}); // [k][row], rows padded");
         w.Line($"{tileView} tileB = {Ilgpu}SharedMemory.Allocate<{type}>({Depth * g.Tile}); // [k][output]");
@@ -79,7 +81,7 @@ internal static partial class GpuEmitter
         else
         {
             w.Line($"tileA[ak * {g.LeftStride} + am] = gm < rows && gk < K ? a[(long)gm * K + gk] : 0f;");
-            w.Line($"tileB[bk * {g.Tile} + bn] = gn < N && gk2 < K ? {(int4 is null ? "w[Weight + ((long)(gn >> 4) * K + gk2) * 16 + (gn & 15)]" : Int4Weight(int4, "gn", "gk2"))} : 0f;");
+            w.Line($"tileB[bk * {g.Tile} + bn] = gn < N && gk2 < K ? {(panels4 ? "GpuInt4Panel(w, Weight, PanelFloats, gn, gk2)" : int4 is null ? "w[Weight + ((long)(gn >> 4) * K + gk2) * 16 + (gn & 15)]" : Int4Weight(int4, "gn", "gk2"))} : 0f;");
         }
         w.Close();
         MultiplyTiles(w, g, "tileA", "tileB", type);

@@ -44,6 +44,16 @@ internal static partial class GpuEmitter
             w.Line($"float inverse = 1f / global::System.MathF.Sqrt(part[0] / K + {ModelEmitter.Float(norm.Epsilon)});");
             w.Line($"for (int j = tid; j < K; j += T) y[o + j] = ({x} - mean) * inverse * w[{norm.GammaOffset} + j] + w[{norm.BetaOffset} + j];");
         }
+        else if (k.Op is RmsNormOp rms)
+        {
+            // Kernels.RowRmsNorm: x / √(mean(x²) + ε) · gamma.
+            w.Line("float squares = 0f;");
+            w.Line("for (int j = tid; j < K; j += T) { float v = a[o + j]; squares += v * v; }");
+            w.Line("part[tid] = squares;");
+            Reduce("part[tid] + part[tid + half]");
+            w.Line($"float inverse = 1f / global::System.MathF.Sqrt(part[0] / K + {ModelEmitter.Float(rms.Epsilon)});");
+            w.Line($"for (int j = tid; j < K; j += T) y[o + j] = a[o + j] * inverse * w[{rms.GammaOffset} + j];");
+        }
         else
         {
             w.Line("float max = float.NegativeInfinity;");

@@ -2,6 +2,7 @@ using System;
 using System.Linq;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
+using ModelCompiler.Kernels;
 
 namespace ModelCompiler.Generator.Emit;
 
@@ -39,6 +40,31 @@ internal static partial class GpuEmitter
         foreach (ContainingType outer in plan.ContainingTypes) w.Open($"partial {outer.Keyword} {outer.Name}");
         w.Open($"partial class {plan.ClassName}");
 
+        GpuPlan gpu = plan.GpuPlan ?? throw new InvalidOperationException("the plan has no GPU decisions");
+        if (plan.IsDecoder) WriteSessionClass(w, plan);
+        else WriteModelClass(w, plan);
+        KernelPlan?[] residual = gpu.Kernels.Select(g => g.FoldedAdd >= 0 ? plan.Kernels[g.FoldedAdd] : null).ToArray();
+        foreach (KernelPlan k in plan.Kernels)
+            if (!gpu.Kernels[k.Index].FusedAway) WriteKernel(w, k, gpu.Kernels[k.Index], residual[k.Index]);
+        if (gpu.WholeModel) WriteWholeModel(w, plan, gpu.Kernels.Select(g => g.Int4).ToArray());
+        foreach (KernelPlan k in plan.Kernels)
+            if (k.Epilogue.Count > 0) WriteEpilogue(w, k);
+        WriteHelpers(w);
+        if (plan.IsDecoder) WriteDecoderHelpers(w);
+        if (gpu.Device is not null)
+        {
+            w.Line();
+            WriteDeviceWeights(w, gpu.Device);
+        }
+
+        w.Close();
+        foreach (ContainingType _ in plan.ContainingTypes) w.Close();
+        return w.ToString();
+    }
+
+    /// <summary>The <c>CreateGpu</c> entry point and the <c>Gpu</c> class of a model with <c>Predict</c>: its launchers, loaded when it is created, and its <c>Run</c>.</summary>
+    private static void WriteModelClass(SourceWriter w, ModelPlan plan)
+    {
         w.Line("/// <summary>");
         w.Line("/// Creates the model on a GPU (or any ILGPU accelerator): compiles its kernels, uploads the weights once and allocates");
         w.Line("/// every buffer for up to <paramref name=\"maxBatch\"/> samples. Dispose it to free them.");
@@ -53,31 +79,15 @@ internal static partial class GpuEmitter
         GpuPlan gpu = plan.GpuPlan ?? throw new InvalidOperationException("the plan has no GPU decisions");
         bool whole = gpu.WholeModel;
         if (whole) w.Wrapped($"private readonly global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, int> _whole; // the whole model in one kernel, for small batches");
-        // Passes/PlanGpu decided each kernel's form, the residual Adds folded into a GEMM's store and the int4 device layout.
-        KernelPlan?[] residual = gpu.Kernels.Select(g => g.FoldedAdd >= 0 ? plan.Kernels[g.FoldedAdd] : null).ToArray();
-        DeviceWeights? device = gpu.Device;
-        Int4Place?[] int4 = gpu.Kernels.Select(g => g.Int4).ToArray();
-        GpuForm Form(KernelPlan k) => gpu.Kernels[k.Index].Form;
-        bool FusedAway(KernelPlan k) => gpu.Kernels[k.Index].FusedAway;
-        foreach (KernelPlan k in plan.Kernels)
-        {
-            if (FusedAway(k)) continue;
-            w.Wrapped($"private readonly {LauncherType(Form(k), residual[k.Index])} _k{k.Index};");
-            if (k.Quantized) w.Wrapped($"private readonly {OneThreadType} _k{k.Index}Rows; // quantizes the input rows");
-        }
+        WriteLauncherFields(w, plan);
         w.Line();
         w.Line("// The weights are uploaded and the buffers allocated by the base; ILGPU compiles the kernels here, when the model");
         w.Line("// is created (tens of milliseconds each on a GPU), not on the first call.");
         w.Line($"internal Gpu({Ilgpu}Runtime.Accelerator accelerator, int maxBatch)");
         int scratch = plan.Kernels.Select(k => k.Op).OfType<LinearOp>().Where(l => l.Weights == LinearWeights.Int8).Select(l => l.Rows * (l.K + 1)).DefaultIfEmpty(0).Max();
-        w.Open($"    : base(accelerator, maxBatch, {plan.InputLength}, {plan.OutputLength}, {plan.ArenaFloatsPerRow}, {(device is null ? "CompiledWeights.Buffer.Span" : "CompiledWeights.DeviceWeights()")}, {scratch})");
+        w.Open($"    : base(accelerator, maxBatch, {plan.InputLength}, {plan.OutputLength}, {plan.ArenaFloatsPerRow}, {(gpu.Device is null ? "CompiledWeights.Buffer.Span" : "CompiledWeights.DeviceWeights()")}, {scratch})");
         if (whole) w.Wrapped($"_whole = {Ilgpu}Runtime.KernelLoaders.LoadStreamKernel<{View}, {View}, {View}, int>(accelerator, GpuWhole);");
-        foreach (KernelPlan k in plan.Kernels)
-        {
-            if (FusedAway(k)) continue;
-            w.Wrapped($"_k{k.Index} = {Ilgpu}Runtime.KernelLoaders.{LoadCall(Form(k), residual[k.Index])}(accelerator, GpuK{k.Index});");
-            if (k.Quantized) w.Wrapped($"_k{k.Index}Rows = {Ilgpu}Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<{OneThreadArguments}>(accelerator, GpuK{k.Index}Rows);");
-        }
+        WriteLauncherLoads(w, plan);
         w.Close();
         w.Line();
         if (plan.Kernels.Any(k => k.Kind == KernelKind.Embedding && k.A.Buffer == BufferKind.Input))
@@ -99,35 +109,62 @@ internal static partial class GpuEmitter
             w.Line("return;");
             w.Close();
         }
-        foreach (KernelPlan k in plan.Kernels)
-        {
-            if (FusedAway(k)) continue;
-            w.Line($"// K{k.Index}: {k.Title}");
-            if (residual[k.Index] is { } add) w.Line($"//   and K{add.Index}: {add.Title}");
-            foreach (string line in Launch(k, Form(k), plan, residual[k.Index]).Split('\n')) w.Wrapped(line);
-        }
+        WriteLaunches(w, plan);
         w.Close();
         w.Line();
         w.Line("// A value of the CPU plan at (per-row offset × rows): here, per-row offset × MaxBatch, plus a place inside each row.");
         w.Line($"private {View} At(int floatsPerRow, int inRow) => Arena.SubView((long)floatsPerRow * MaxBatch + inRow);");
         w.Close();
         w.Line();
+    }
 
+    /// <summary>
+    /// Every launcher the GPU class holds, in kernel order: each kernel's (none for an Add folded into a GEMM), and the
+    /// kernels that go with some: int8 rows' quantization, int4 rows' rounding, a decoder Linear's matrix-vector kernel,
+    /// a cached attention's store of keys and values.
+    /// </summary>
+    private static System.Collections.Generic.IEnumerable<(string Field, string Type, string Load, string Method, string? Comment)> Launchers(ModelPlan plan)
+    {
+        GpuPlan gpu = plan.GpuPlan!;
         foreach (KernelPlan k in plan.Kernels)
-            if (!FusedAway(k)) WriteKernel(w, k, Form(k), residual[k.Index], int4[k.Index]);
-        if (whole) WriteWholeModel(w, plan, int4);
-        foreach (KernelPlan k in plan.Kernels)
-            if (k.Epilogue.Count > 0) WriteEpilogue(w, k);
-        WriteHelpers(w);
-        if (device is not null)
         {
-            w.Line();
-            WriteDeviceWeights(w, device);
+            GpuKernel g = gpu.Kernels[k.Index];
+            if (g.FusedAway) continue;
+            KernelPlan? residual = g.FoldedAdd >= 0 ? plan.Kernels[g.FoldedAdd] : null;
+            if (k.Quantized) yield return ($"_k{k.Index}Rows", OneThreadType, $"LoadAutoGroupedStreamKernel<{OneThreadArguments}>", $"GpuK{k.Index}Rows", "quantizes the input rows");
+            if (RoundsRows(k)) yield return ($"_k{k.Index}Round", $"global::System.Action<{Ilgpu}Index1D, {View}, {View}>", $"LoadAutoGroupedStreamKernel<{Ilgpu}Index1D, {View}, {View}>", $"GpuK{k.Index}Round", "rounds the input rows to int8 per block of 32");
+            if (g.Form == GpuForm.CachedAttention)
+                yield return ($"_k{k.Index}Store", $"global::System.Action<{Ilgpu}Index1D, {View}, {View}, {View}, int, int>", $"LoadAutoGroupedStreamKernel<{Ilgpu}Index1D, {View}, {View}, {View}, int, int>", $"GpuK{k.Index}Store", "stores the rows' keys and values in the cache");
+            yield return ($"_k{k.Index}", LauncherType(g.Form, residual), LoadCall(g.Form, residual), $"GpuK{k.Index}", null);
+            if (g.Gemv) yield return ($"_k{k.Index}Gemv", LauncherType(g.Form, residual), LoadCall(g.Form, residual), $"GpuK{k.Index}Gemv", $"up to {GpuPlan.GemvRows} rows");
         }
+    }
 
-        w.Close();
-        foreach (ContainingType _ in plan.ContainingTypes) w.Close();
-        return w.ToString();
+    private static void WriteLauncherFields(SourceWriter w, ModelPlan plan)
+    {
+        foreach ((string field, string type, _, _, string? comment) in Launchers(plan))
+            w.Wrapped($"private readonly {type} {field};{(comment is null ? "" : $" // {comment}")}");
+    }
+
+    private static void WriteLauncherLoads(SourceWriter w, ModelPlan plan)
+    {
+        foreach ((string field, _, string load, string method, _) in Launchers(plan))
+            w.Wrapped($"{field} = {Ilgpu}Runtime.KernelLoaders.{load}(accelerator, {method});");
+    }
+
+    /// <summary>The launches of every kernel in order, each under its title.</summary>
+    private static void WriteLaunches(SourceWriter w, ModelPlan plan)
+    {
+        GpuPlan gpu = plan.GpuPlan!;
+        foreach (KernelPlan k in plan.Kernels)
+        {
+            GpuKernel g = gpu.Kernels[k.Index];
+            if (g.FusedAway) continue;
+            KernelPlan? residual = g.FoldedAdd >= 0 ? plan.Kernels[g.FoldedAdd] : null;
+            w.Line($"// K{k.Index}: {k.Title}");
+            if (residual is not null) w.Line($"//   and K{residual.Index}: {residual.Title}");
+            foreach (string line in Launch(k, g, plan, residual).Split('\n')) w.Wrapped(line);
+        }
     }
 
     // The one-thread-per-output kernels share their parameters: a, b, c (the operands; unused ones get the weights
@@ -157,6 +194,8 @@ internal static partial class GpuEmitter
         : form is GpuForm.Gemm or GpuForm.ImplicitGemm ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, int>"
         : form == GpuForm.Rows ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, {View}>"
         : form is GpuForm.GroupAttention or GpuForm.FlashAttention ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, {View}, {View}>"
+        : form is GpuForm.Rotary or GpuForm.PositionEmbedding ? $"global::System.Action<{Ilgpu}Index1D, {View}, {View}, {View}, int>"
+        : form == GpuForm.CachedAttention ? $"global::System.Action<{Ilgpu}KernelConfig, {View}, {View}, {View}, int, int>"
         : OneThreadType;
 
     private static string LoadCall(GpuForm form, KernelPlan? residual) =>
@@ -164,6 +203,8 @@ internal static partial class GpuEmitter
         : form is GpuForm.Gemm or GpuForm.ImplicitGemm ? $"LoadStreamKernel<{View}, {View}, {View}, int>"
         : form == GpuForm.Rows ? $"LoadStreamKernel<{View}, {View}, {View}, {View}>"
         : form is GpuForm.GroupAttention or GpuForm.FlashAttention ? $"LoadStreamKernel<{View}, {View}, {View}, {View}, {View}>"
+        : form is GpuForm.Rotary or GpuForm.PositionEmbedding ? $"LoadAutoGroupedStreamKernel<{Ilgpu}Index1D, {View}, {View}, {View}, int>"
+        : form == GpuForm.CachedAttention ? $"LoadStreamKernel<{View}, {View}, {View}, int, int>"
         : $"LoadAutoGroupedStreamKernel<{OneThreadArguments}>";
 
     private static string Operand(Operand o, ModelPlan plan) => o.Buffer switch
@@ -183,8 +224,9 @@ internal static partial class GpuEmitter
 
     private static string Rows(KernelPlan k) => k.RowsPerSample == 1 ? "batch" : $"batch * {k.RowsPerSample}";
 
-    private static string Launch(KernelPlan k, GpuForm form, ModelPlan plan, KernelPlan? residual)
+    private static string Launch(KernelPlan k, GpuKernel g, ModelPlan plan, KernelPlan? residual)
     {
+        GpuForm form = g.Form;
         string a = Operand(BackwardOffset(k) is null ? k.A : k.A with { Offset = k.A.Offset - (k.A.Buffer == BufferKind.Arena ? k.A.RowOffset : k.A.Offset), RowOffset = 0 }, plan);
         string y = Operand(k.Output, plan);
         // A residual Add folded into the GEMM's store: the value it adds (r) and its output (z) follow y.
@@ -196,10 +238,27 @@ internal static partial class GpuEmitter
             first = $"_k{k.Index}Rows((int)((long){Rows(k)}), {a}, Weights, Weights, Weights, Weights, Scratch);\n";
             a = "Scratch";
         }
-        if (form == GpuForm.ImplicitGemm && k.Op is ConvOp { Geometry: var g })
-            return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index3D({(g.OutHeight * g.OutWidth + Tile - 1) / Tile}, {(g.OutChannels + Tile - 1) / Tile}, batch), new {Ilgpu}Index3D({Threads}, {Threads}, 1)), {a}, Weights, {y}, batch);";
+        if (RoundsRows(k) && k.Op is LinearOp rounded)
+        {
+            // Int4 (a decoder's): a kernel rounds the input rows to int8 per block of 32 into the scratch, as the CPU does.
+            first = $"_k{k.Index}Round((int)((long){Rows(k)} * {(rounded.K + Int4Quantization.BlockSize - 1) / Int4Quantization.BlockSize}), {a}, Scratch);\n";
+            a = "Scratch";
+        }
+        if (form == GpuForm.ImplicitGemm && k.Op is ConvOp { Geometry: var geometry })
+            return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index3D({(geometry.OutHeight * geometry.OutWidth + Tile - 1) / Tile}, {(geometry.OutChannels + Tile - 1) / Tile}, batch), new {Ilgpu}Index3D({Threads}, {Threads}, 1)), {a}, Weights, {y}, batch);";
         if (k.Op is LinearOp l)
-            return first + $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index2D({(l.N + Tile - 1) / Tile}, Groups((long){Rows(k)}, {Tile})), new {Ilgpu}Index2D({Threads}, {Threads})), {a}, Weights, {y}, {Rows(k)});";
+        {
+            string gemm = $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index2D({(l.N + Tile - 1) / Tile}, Groups((long){Rows(k)}, {Tile})), new {Ilgpu}Index2D({Threads}, {Threads})), {a}, Weights, {y}, {Rows(k)});";
+            if (!g.Gemv) return first + gemm;
+            return first + $"if ({Rows(k)} <= {GpuPlan.GemvRows}) _k{k.Index}Gemv(new {Ilgpu}KernelConfig(new {Ilgpu}Index1D({(l.N + P - 1) / P}), new {Ilgpu}Index1D({GemvThreads})), {a}, Weights, {y}, {Rows(k)});\nelse {gemm}";
+        }
+        if (form == GpuForm.Rotary && k.Op is RotaryOp rotary)
+            return $"_k{k.Index}((int)((long)batch * {rotary.Width / 2}), {a}, Rotations({g.RotaryTable}), {y}, position);";
+        if (form == GpuForm.PositionEmbedding && k.Op is PositionEmbeddingOp positions)
+            return $"_k{k.Index}((int)((long)batch * {positions.Width}), {a}, Weights, {y}, position);";
+        if (form == GpuForm.CachedAttention && k.Op is CachedAttentionOp cached)
+            return $"_k{k.Index}Store((int)((long)batch * {2 * cached.KvWidth}), {Operand(k.B!, plan)}, {Operand(k.C!, plan)}, CacheSlot({cached.Slot}), position, MaxTokens);\n"
+                + $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index1D((int)((long)batch * {cached.Heads})), new {Ilgpu}Index1D({AttentionThreads})), {a}, CacheSlot({cached.Slot}), {y}, position, MaxTokens);";
         string b = k.B is null ? "Weights" : Operand(k.B, plan), c = k.C is null ? "Weights" : Operand(k.C, plan);
         if (form == GpuForm.Rows)
             return $"_k{k.Index}(new {Ilgpu}KernelConfig(new {Ilgpu}Index1D((int)((long){Rows(k)})), new {Ilgpu}Index1D({RowThreads})), {a}, {b}, Weights, {y});";
@@ -239,8 +298,10 @@ internal static partial class GpuEmitter
 
     private static long Product(int[] shape) => shape.Aggregate(1L, (p, d) => p * d);
 
-    private static void WriteKernel(SourceWriter w, KernelPlan k, GpuForm form, KernelPlan? residual, Int4Place? int4)
+    private static void WriteKernel(SourceWriter w, KernelPlan k, GpuKernel g, KernelPlan? residual)
     {
+        GpuForm form = g.Form;
+        Int4Place? int4 = g.Int4;
         w.Line($"// K{k.Index} on the GPU: {k.Title}");
         foreach (string source in k.Sources) w.Line($"//     {source}");
         if (residual is not null)
@@ -252,8 +313,17 @@ internal static partial class GpuEmitter
         else if (form == GpuForm.Gemm)
         {
             if (k.Quantized) WriteQuantizeRows(w, k);
+            if (RoundsRows(k)) WriteRoundRows(w, k);
             WriteGemm(w, k, residual, int4);
+            if (g.Gemv)
+            {
+                w.Line();
+                WriteGemv(w, k, residual);
+            }
         }
+        else if (form == GpuForm.Rotary) WriteRotary(w, k);
+        else if (form == GpuForm.PositionEmbedding) WritePositionEmbedding(w, k);
+        else if (form == GpuForm.CachedAttention) WriteCachedAttention(w, k);
         else if (form == GpuForm.Rows) WriteRowKernel(w, k);
         else if (form == GpuForm.FlashAttention) WriteFlashAttention(w, k);
         else if (form == GpuForm.GroupAttention) WriteGroupAttention(w, k);

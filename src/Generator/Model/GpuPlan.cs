@@ -22,6 +22,15 @@ internal enum GpuForm
 
     /// <summary>Everything else: one thread per output value.</summary>
     PerOutput,
+
+    /// <summary>A decoder's rotary embeddings: a thread per rotated pair, the angles from the session's table at the run's position.</summary>
+    Rotary,
+
+    /// <summary>A decoder's learned positions: a thread per value, the table row at the run's position.</summary>
+    PositionEmbedding,
+
+    /// <summary>A decoder's attention over the session's cache: a store of the rows' keys and values, then a group per (row, head).</summary>
+    CachedAttention,
 }
 
 /// <summary>An int4 Linear's device form in the GPU weights buffer: its words of codes, its scales, and their counts per output.</summary>
@@ -36,7 +45,16 @@ internal sealed record GpuKernel(int Index, GpuForm Form, int FoldedAdd = -1)
 
     /// <summary>An int4 Linear whose weights stay at 4 bits on the device: where they are.</summary>
     public Int4Place? Int4 { get; init; }
+
+    /// <summary>A decoder's Linear that also has a matrix-vector kernel (a group per panel of 16 outputs), launched for up to <see cref="GpuPlan.GemvRows"/> rows: a decode step.</summary>
+    public bool Gemv { get; init; }
+
+    /// <summary>For a <see cref="GpuForm.Rotary"/> kernel, the session's rotary table it reads (one per distinct head size and θ).</summary>
+    public int RotaryTable { get; init; } = -1;
 }
+
+/// <summary>A rotary table a decoder's GPU session computes at start-up: the angles of one head size and θ.</summary>
+internal sealed record RotaryTable(int HeadSize, float Theta);
 
 /// <summary>An int4 weight's place in the GPU weights buffer (<c>ModelCompiler.Gpu.DeviceInt4</c> lays it out at start-up).</summary>
 internal sealed record DeviceBlob(string Identifier, int Offset, int N, int K, string Tensor);
@@ -54,6 +72,12 @@ internal sealed record DeviceWeights(int Prefix, int Total, EquatableArray<Devic
 /// </summary>
 internal sealed record GpuPlan(EquatableArray<GpuKernel> Kernels, bool WholeModel, DeviceWeights? Device)
 {
+    /// <summary>A decoder's rotary tables, in the order its kernels refer to them (empty for other models).</summary>
+    public EquatableArray<RotaryTable> RotaryTables { get; init; } = EquatableArray<RotaryTable>.Empty;
+
+    /// <summary>A decoder's Linear layers run their matrix-vector kernel for up to this many rows (a decode step is one).</summary>
+    public const int GemvRows = 4;
+
     /// <summary>The widest layer the whole-model kernel keeps in shared memory.</summary>
     public const int WholeWidth = 4096;
 

@@ -20,15 +20,35 @@ internal static class PlanGpu
         List<KernelPlan> kernels = plan.Kernels.ToList();
         DeviceWeights? device = DeviceLayout(plan);
         var result = new GpuKernel[kernels.Count];
+        var tables = new List<RotaryTable>();
+        bool decoder = plan.IsDecoder;
         for (int i = 0; i < kernels.Count; i++)
         {
             KernelPlan k = kernels[i];
             int folded = ResidualAdd(kernels, k);
-            result[i] = new GpuKernel(i, Form(k), folded) { Int4 = Int4Place(plan, k, device) };
+            int table = -1;
+            if (k.Op is RotaryOp rotary)
+            {
+                var wanted = new RotaryTable(rotary.HeadSize, rotary.Theta);
+                table = tables.IndexOf(wanted);
+                if (table < 0)
+                {
+                    table = tables.Count;
+                    tables.Add(wanted);
+                }
+            }
+            result[i] = new GpuKernel(i, Form(k), folded)
+            {
+                Int4 = Int4Place(plan, k, device),
+                // A decode step is one row: a GEMM's 64-row tile would leave 63 of 64 rows idle, so a decoder's float32 and
+                // int4 layers also get a matrix-vector kernel (int8 ones run their integer GEMM).
+                Gemv = decoder && k.Op is LinearOp { Weights: LinearWeights.Float32 or LinearWeights.Int4Packed },
+                RotaryTable = table,
+            };
         }
         for (int i = 0; i < result.Length; i++)
             if (result[i].FoldedAdd >= 0) result[result[i].FoldedAdd] = result[result[i].FoldedAdd] with { FusedAway = true };
-        return new GpuPlan(result.ToEquatableArray(), WholeModel(kernels), device);
+        return new GpuPlan(result.ToEquatableArray(), WholeModel(kernels), device) { RotaryTables = tables.ToEquatableArray() };
     }
 
     private static GpuForm Form(KernelPlan k) => k.Op switch
@@ -37,7 +57,10 @@ internal static class PlanGpu
         // An ungrouped convolution without a fused pool: the tiled GEMM's shape, its right-hand tile gathered from the
         // input on the fly. Grouped, depthwise, pooled and Winograd layers stay a thread per output.
         ConvOp { Algorithm: ConvAlgorithm.Im2Col or ConvAlgorithm.Direct, Geometry: { Pooled: false, Groups: 1 } } => GpuForm.ImplicitGemm,
-        SoftmaxOp or LayerNormOp => GpuForm.Rows,
+        SoftmaxOp or LayerNormOp or RmsNormOp => GpuForm.Rows,
+        RotaryOp => GpuForm.Rotary,
+        PositionEmbeddingOp => GpuForm.PositionEmbedding,
+        CachedAttentionOp => GpuForm.CachedAttention,
         // At least 16 queries (or more keys than a group can score) with heads of at most 128 features: flash-style, a
         // group per block of queries. Fewer queries leave most of such a group idle (decoding, one query): a group per query.
         AttentionOp { Geometry: var g } when g.HeadSize <= GpuPlan.FlashFeatures && g.ValueSize <= GpuPlan.FlashFeatures

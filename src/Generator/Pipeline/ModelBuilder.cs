@@ -186,8 +186,8 @@ internal static class ModelBuilder
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ShapeMismatch, model.ClassLocation, decoderError));
                 return Stop();
             }
-            // A decoder has no GPU entry point yet (its session keeps the cache on the host).
-            if (gpu && !plan.HasSeveralValues && !plan.IsDecoder) plan = plan with { GpuPlan = PlanGpu.Run(plan) };
+            // A decoder's GPU entry point is a session (CreateGpuSession) with the cache on the device.
+            if (gpu && !plan.HasSeveralValues) plan = plan with { GpuPlan = PlanGpu.Run(plan) };
             if (!model.IsOnnx) plan = plan with { FileTensors = FileTensors(plan, header), FixedWeightsReason = FixedWeightsReason(plan) };
             else if (!plan.EmbedWeights) plan = OnnxFileRoute(plan, onnxFiles!, onnxOrigins!);
             // The image goes on to the weights step only when something is embedded (then it is small, or the project asked

@@ -180,8 +180,11 @@ public abstract class DecoderSession : IDisposable
     /// its widths. The cache keeps what earlier tokens computed: <see cref="Reset"/> to start a sequence with the adapter.
     /// </summary>
     /// <exception cref="ArgumentException">The adapter does not fit the model (the message says where); the session is unchanged.</exception>
+    /// <exception cref="NotSupportedException">The session cannot switch adapters (a GPU session: merge the adapter at build time instead).</exception>
     public void SetAdapter(LoraAdapter? adapter)
     {
+        if (adapter is not null && !SupportsAdapters)
+            throw new NotSupportedException("This session cannot switch adapters at run time; merge the adapter at build time ([CompileModel(Adapter = \"…\")]) instead.");
         LoraLayer?[]? bound = adapter?.Bind(_linearLayers, _linearShapes, nameof(adapter));
         lock (_gate)
         {
@@ -228,11 +231,20 @@ public abstract class DecoderSession : IDisposable
         }
     }
 
-    /// <summary>Stops the session's worker threads, if it has any (<c>maxDegreeOfParallelism</c> above 1); the session cannot run after.</summary>
+    /// <summary>Whether <see cref="SetAdapter"/> can switch an adapter on (the compiled CPU sessions can).</summary>
+    protected virtual bool SupportsAdapters => true;
+
+    /// <summary>Stops the session's worker threads, if it has any (<c>maxDegreeOfParallelism</c> above 1), and frees what a derived session holds; the session cannot run after.</summary>
     public void Dispose()
     {
-        lock (_gate) _workers?.Dispose();
+        lock (_gate) Dispose(disposing: true);
         GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Frees the session's resources (called once per <see cref="Dispose()"/>, under the session's lock); a derived session frees its own, then calls this.</summary>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing) _workers?.Dispose();
     }
 
     /// <summary>
