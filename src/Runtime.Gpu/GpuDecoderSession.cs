@@ -75,7 +75,9 @@ public abstract class GpuDecoderSession : DecoderSession
         long rotations = 0;
         for (int t = 0; t < tables.Length; t++)
         {
-            tables[t] = new float[checked(maxTokens * rotaryHeadSizes[t])];
+            if ((long)maxTokens * rotaryHeadSizes[t] > Array.MaxLength)
+                throw new ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, $"The rotary angles of {maxTokens} positions would not fit in one array.");
+            tables[t] = new float[maxTokens * rotaryHeadSizes[t]];
             Rotary.Angles(rotaryHeadSizes[t], rotaryThetas[t], maxTokens, tables[t]);
             _tableStarts[t] = rotations;
             _tableLengths[t] = tables[t].Length;
