@@ -93,10 +93,10 @@ if (args.Length == 3 && args[0] == "llama-profile")
         else b.Prefill128();
     return;
 }
-if (args.Length == 1 && args[0] == "llama")
+if (args.Length is 1 or 2 && args[0] == "llama")
 {
-    // dotnet run --project benchmarks/ModelCompiler.Benchmarks -c Release -- llama   (a rough check of the decoder yardstick)
-    foreach (string weights in new[] { "Float32", "Int8", "Int4" })
+    // dotnet run --project benchmarks/ModelCompiler.Benchmarks -c Release -- llama [Float32|Int8|Int4]   (a rough check of the decoder yardstick)
+    foreach (string weights in args.Length == 2 ? new[] { args[1] } : new[] { "Float32", "Int8", "Int4" })
     foreach (int threads in new[] { 1, 2 })
     {
         var clock = Stopwatch.StartNew();

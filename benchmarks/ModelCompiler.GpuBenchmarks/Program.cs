@@ -132,6 +132,16 @@ foreach ((string name, Func<int, int, DecoderSession> hostSession, Func<Accelera
     }
     // Int4 layers round activations per block: a float-order difference can move one code (about 1e-2 on a row).
     Report($"{name}: GPU vs CPU session, prefill {prompt} and 3 decode steps (max relative error)", worst.ToString("E2", CultureInfo.InvariantCulture));
+    // Greedy tokens after the 128-token prompt torch_llama.py uses (its table prints PyTorch's for float32).
+    int[] torchPrompt = Enumerable.Range(0, 128).Select(i => (i * 37 + 11) % 2048).ToArray();
+    string Greedy(DecoderSession session)
+    {
+        session.Reset();
+        return string.Join(" ", session.Generate(torchPrompt, 8));
+    }
+    using (DecoderSession greedyHost = hostSession(136, 1))
+        Report($"{name}: greedy tokens after torch_llama.py's prompt, CPU session | GPU session",
+            $"{Greedy(greedyHost)} | {(cpu ? "(not run on the CPU accelerator)" : Greedy(gpu))}");
     foreach ((string where, DecoderSession session) in new[] { ("GPU", (DecoderSession)gpu), ("CPU, 1 thread", host), ("CPU, every core", hostSession(length, -1)) })
     {
         double prefill = Median(() => { session.Reset(); session.Prefill(tokens, actual); }, cpu ? 1 : 20);

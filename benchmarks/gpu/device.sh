@@ -12,6 +12,8 @@ timeout 420 /tmp/mc-gpu/pub/ModelCompiler.GpuBenchmarks --out "$OUT" > "$OUT/mod
 echo "ModelCompiler benchmark exit code: $?" >> "$OUT/modelcompiler.log"
 if python3 -c "import torch" 2>/dev/null; then
   timeout 300 python3 /tmp/mc-gpu/pub/torch_bench.py /tmp/mc-gpu/pub/mlp784.safetensors > "$OUT/torch.md" 2> "$OUT/torch.log"
+  # The decoder (issue 17): PyTorch eager with a cache on the device, beside the compiled GPU session.
+  { echo; timeout 120 python3 /tmp/mc-gpu/pub/torch_llama.py /tmp/mc-gpu/pub/docs_llama.safetensors; } >> "$OUT/torch.md" 2>> "$OUT/torch.log"
 fi
 {
   echo "# GPU benchmark: $(cat "$OUT/gpu.txt" 2>/dev/null)"

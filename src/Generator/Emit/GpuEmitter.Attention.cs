@@ -40,21 +40,13 @@ internal static partial class GpuEmitter
         w.Line("max = global::System.MathF.Max(max, score);");
         w.Close();
         w.Line("part[tid] = max;");
-        void Reduce(string op)
-        {
-            w.Line($"{Ilgpu}Group.Barrier();");
-            w.Open("for (int half = T / 2; half > 0; half /= 2)");
-            w.Line($"if (tid < half) part[tid] = {op};");
-            w.Line($"{Ilgpu}Group.Barrier();");
-            w.Close();
-        }
-        Reduce("global::System.MathF.Max(part[tid], part[tid + half])");
+        Reduce(w, "global::System.MathF.Max(part[tid], part[tid + half])");
         w.Line("max = part[0];");
         w.Line($"{Ilgpu}Group.Barrier();");
         w.Line("float sum = 0f;");
         w.Line("for (int j = tid; j < last; j += T) { float p = GpuExp(scores[j] - max); scores[j] = p; sum += p; }");
         w.Line("part[tid] = sum;");
-        Reduce("part[tid] + part[tid + half]");
+        Reduce(w, "part[tid] + part[tid + half]");
         w.Line("float total = part[0];");
         w.Open($"for (int col = tid; col < {ve}; col += T)");
         w.Line("float acc = 0f;");

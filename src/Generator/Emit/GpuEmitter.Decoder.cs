@@ -127,14 +127,6 @@ internal static partial class GpuEmitter
         w.Line("int last = position + (int)row + 1; // keys 0 … position + row");
         w.Line("float scale = 1f / global::System.MathF.Sqrt(E), m = float.NegativeInfinity, l = 0f;");
         Scalars(w, "acc", columns, _ => "0f");
-        void Reduce(string op)
-        {
-            w.Line($"{Ilgpu}Group.Barrier();");
-            w.Open("for (int half = T / 2; half > 0; half /= 2)");
-            w.Line($"if (tid < half) part[tid] = {op};");
-            w.Line($"{Ilgpu}Group.Barrier();");
-            w.Close();
-        }
         w.Open("for (int j0 = 0; j0 < last; j0 += Chunk)");
         w.Line("int count = global::System.Math.Min(Chunk, last - j0);");
         w.Line("float chunkMax = float.NegativeInfinity;");
@@ -147,13 +139,13 @@ internal static partial class GpuEmitter
         w.Line("chunkMax = global::System.MathF.Max(chunkMax, score);");
         w.Close();
         w.Line("part[tid] = chunkMax;");
-        Reduce("global::System.MathF.Max(part[tid], part[tid + half])");
+        Reduce(w, "global::System.MathF.Max(part[tid], part[tid + half])");
         w.Line("float next = global::System.MathF.Max(m, part[0]), rescale = GpuExp(m - next); // 0 while m is −∞");
         w.Line($"{Ilgpu}Group.Barrier();");
         w.Line("float sum = 0f;");
         w.Line("for (int j = tid; j < count; j += T) { float p = GpuExp(scores[j] - next); scores[j] = p; sum += p; }");
         w.Line("part[tid] = sum;");
-        Reduce("part[tid] + part[tid + half]");
+        Reduce(w, "part[tid] + part[tid + half]");
         w.Line("l = l * rescale + part[0];");
         Statements(w, Enumerable.Range(0, columns).Select(c => $"acc{c} *= rescale;"));
         w.Open("for (int j = 0; j < count; j++)");

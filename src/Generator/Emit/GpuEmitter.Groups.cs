@@ -9,6 +9,20 @@ namespace ModelCompiler.Generator.Emit;
 internal static partial class GpuEmitter
 {
     /// <summary>
+    /// A group's tree reduction of <c>part[tid]</c> (T threads, a power of two) by <paramref name="op"/> of
+    /// <c>part[tid]</c> and <c>part[tid + half]</c>, a barrier before and after each halving: the result is in
+    /// <c>part[0]</c> for every thread.
+    /// </summary>
+    private static void Reduce(SourceWriter w, string op)
+    {
+        w.Line($"{Ilgpu}Group.Barrier();");
+        w.Open("for (int half = T / 2; half > 0; half /= 2)");
+        w.Line($"if (tid < half) part[tid] = {op};");
+        w.Line($"{Ilgpu}Group.Barrier();");
+        w.Close();
+    }
+
+    /// <summary>
     /// Softmax, LogSoftmax or LayerNorm (± residual) of one row per group of 128 threads: each thread strides over the
     /// row, partial results meet in shared memory (a tree of halvings, a barrier each), then every thread writes its share.
     /// </summary>
@@ -19,27 +33,19 @@ internal static partial class GpuEmitter
         w.Line($"{View} part = {Ilgpu}SharedMemory.Allocate<float>(T);");
         w.Line($"int tid = {Ilgpu}Group.IdxX;");
         w.Line($"long o = (long){Ilgpu}Grid.IdxX * K;");
-        void Reduce(string op)
-        {
-            w.Line($"{Ilgpu}Group.Barrier();");
-            w.Open("for (int half = T / 2; half > 0; half /= 2)");
-            w.Line($"if (tid < half) part[tid] = {op};");
-            w.Line($"{Ilgpu}Group.Barrier();");
-            w.Close();
-        }
         if (k.Kind == KernelKind.LayerNorm)
         {
             string x = k.B is null ? "a[o + j]" : "(a[o + j] + b[o + j])";
             w.Line("float sum = 0f;");
             w.Line($"for (int j = tid; j < K; j += T) sum += {x};");
             w.Line("part[tid] = sum;");
-            Reduce("part[tid] + part[tid + half]");
+            Reduce(w, "part[tid] + part[tid + half]");
             w.Line("float mean = part[0] / K;");
             w.Line($"{Ilgpu}Group.Barrier();");
             w.Line("float squares = 0f;");
             w.Line($"for (int j = tid; j < K; j += T) {{ float d = {x} - mean; squares += d * d; }}");
             w.Line("part[tid] = squares;");
-            Reduce("part[tid] + part[tid + half]");
+            Reduce(w, "part[tid] + part[tid + half]");
             var norm = (LayerNormOp)k.Op;
             w.Line($"float inverse = 1f / global::System.MathF.Sqrt(part[0] / K + {ModelEmitter.Float(norm.Epsilon)});");
             w.Line($"for (int j = tid; j < K; j += T) y[o + j] = ({x} - mean) * inverse * w[{norm.GammaOffset} + j] + w[{norm.BetaOffset} + j];");
@@ -50,7 +56,7 @@ internal static partial class GpuEmitter
             w.Line("float squares = 0f;");
             w.Line("for (int j = tid; j < K; j += T) { float v = a[o + j]; squares += v * v; }");
             w.Line("part[tid] = squares;");
-            Reduce("part[tid] + part[tid + half]");
+            Reduce(w, "part[tid] + part[tid + half]");
             w.Line($"float inverse = 1f / global::System.MathF.Sqrt(part[0] / K + {ModelEmitter.Float(rms.Epsilon)});");
             w.Line($"for (int j = tid; j < K; j += T) y[o + j] = a[o + j] * inverse * w[{rms.GammaOffset} + j];");
         }
@@ -59,13 +65,13 @@ internal static partial class GpuEmitter
             w.Line("float max = float.NegativeInfinity;");
             w.Line("for (int j = tid; j < K; j += T) max = global::System.MathF.Max(max, a[o + j]);");
             w.Line("part[tid] = max;");
-            Reduce("global::System.MathF.Max(part[tid], part[tid + half])");
+            Reduce(w, "global::System.MathF.Max(part[tid], part[tid + half])");
             w.Line("max = part[0];");
             w.Line($"{Ilgpu}Group.Barrier();");
             w.Line("float sum = 0f;");
             w.Line("for (int j = tid; j < K; j += T) sum += GpuExp(a[o + j] - max);");
             w.Line("part[tid] = sum;");
-            Reduce("part[tid] + part[tid + half]");
+            Reduce(w, "part[tid] + part[tid + half]");
             w.Line(k.Kind == KernelKind.LogSoftmax
                 ? "float shift = max + GpuLog(part[0]);"
                 : "float scale = 1f / part[0];");
