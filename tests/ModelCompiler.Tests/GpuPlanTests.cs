@@ -112,9 +112,11 @@ public class GpuPlanTests
             } }
             [CompileModel(Weights = "tiny_llama.safetensors", Quantize = Quantization.Int8)]
             public static partial class Int8 { static Tensor Forward([Shape(1)] Tensor t) => Float.Layer(t); }
+            [CompileModel(Weights = "tiny_llama.safetensors", Quantize = Quantization.Int4)]
+            public static partial class Int4 { static Tensor Forward([Shape(1)] Tensor t) => Float.Layer(t); }
             """;
         ModelPlan[] plans = Plans(gpu: true, decoders, "tiny_llama.safetensors");
-        Assert.Equal(new[] { "Float", "Int8" }, plans.Select(p => p.ClassName));
+        Assert.Equal(new[] { "Float", "Int4", "Int8" }, plans.Select(p => p.ClassName));
         foreach (ModelPlan plan in plans)
         {
             var gpu = plan.GpuPlan!;
@@ -126,11 +128,14 @@ public class GpuPlanTests
             Assert.All(rotary, r => Assert.Equal(GpuForm.Rotary, r.Form));
             Assert.Equal(new[] { 0, 1 }, rotary.Select(r => r.RotaryTable));
             Assert.Equal(new[] { 10000f, 500f }, gpu.RotaryTables.Select(t => t.Theta));
-            // Every Linear is a GEMM; the float32 ones also get a matrix-vector kernel, the int8 ones keep their integer GEMM.
+            // Every Linear is a GEMM; the float32 and int4 ones also get a matrix-vector kernel, the int8 ones keep their
+            // integer GEMM. Int4 layers read rows rounded to int8: q's rounding serves k and v (the same h, nothing written
+            // over it between), o_proj and lm_head read other values and round their own.
             var linears = plan.Kernels.Where(k => k.Kind == generator::ModelCompiler.Generator.Model.KernelKind.Linear).Select(k => gpu.Kernels[k.Index]).ToArray();
             Assert.Equal(5, linears.Length);
             Assert.All(linears, l => Assert.Equal(GpuForm.Gemm, l.Form));
-            Assert.All(linears, l => Assert.Equal(plan.ClassName == "Float", l.Gemv));
+            Assert.All(linears, l => Assert.Equal(plan.ClassName != "Int8", l.Gemv));
+            Assert.Equal(plan.ClassName == "Int4" ? new[] { true, false, false, true, true } : new bool[5], linears.Select(l => l.RoundsRows));
         }
     }
 }

@@ -15,6 +15,14 @@ internal static partial class GpuEmitter
     /// <summary>Whether a Linear's input rows are rounded to int8 per block of 32 first: a decoder's int4 layers (Kernels.Int4Activations).</summary>
     private static bool RoundsRows(KernelPlan k) => k.Op is LinearOp { Weights: LinearWeights.Int4Packed };
 
+    /// <summary>The int4 Linear before kernel <paramref name="index"/> that rounded the rows it reads (PlanGpu decided it shares them).</summary>
+    private static int PreviousRounding(ModelPlan plan, int index)
+    {
+        int i = index - 1;
+        while (!(RoundsRows(plan.Kernels[i]) && plan.GpuPlan!.Kernels[i].RoundsRows)) i--;
+        return i;
+    }
+
     /// <summary>
     /// <c>CreateGpuSession</c> and the <c>GpuSession</c> class of a decoder: the same session API as <c>CreateSession</c>
     /// (<see cref="ModelEmitter"/>'s), with the cache and every value on the device; its <c>RunKernels</c> launches the

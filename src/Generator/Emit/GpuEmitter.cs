@@ -132,7 +132,7 @@ internal static partial class GpuEmitter
             if (g.FusedAway) continue;
             KernelPlan? residual = g.FoldedAdd >= 0 ? plan.Kernels[g.FoldedAdd] : null;
             if (k.Quantized) yield return ($"_k{k.Index}Rows", OneThreadType, $"LoadAutoGroupedStreamKernel<{OneThreadArguments}>", $"GpuK{k.Index}Rows", "quantizes the input rows");
-            if (RoundsRows(k)) yield return ($"_k{k.Index}Round", $"global::System.Action<{Ilgpu}Index1D, {View}, {View}>", $"LoadAutoGroupedStreamKernel<{Ilgpu}Index1D, {View}, {View}>", $"GpuK{k.Index}Round", "rounds the input rows to int8 per block of 32");
+            if (g.RoundsRows) yield return ($"_k{k.Index}Round", $"global::System.Action<{Ilgpu}Index1D, {View}, {View}>", $"LoadAutoGroupedStreamKernel<{Ilgpu}Index1D, {View}, {View}>", $"GpuK{k.Index}Round", "rounds the input rows to int8 per block of 32");
             if (g.Form == GpuForm.CachedAttention)
                 yield return ($"_k{k.Index}Store", $"global::System.Action<{Ilgpu}Index1D, {View}, {View}, {View}, int, int>", $"LoadAutoGroupedStreamKernel<{Ilgpu}Index1D, {View}, {View}, {View}, int, int>", $"GpuK{k.Index}Store", "stores the rows' keys and values in the cache");
             yield return ($"_k{k.Index}", LauncherType(g.Form, residual), LoadCall(g.Form, residual), $"GpuK{k.Index}", null);
@@ -240,8 +240,10 @@ internal static partial class GpuEmitter
         }
         if (RoundsRows(k) && k.Op is LinearOp rounded)
         {
-            // Int4 (a decoder's): a kernel rounds the input rows to int8 per block of 32 into the scratch, as the CPU does.
-            first = $"_k{k.Index}Round((int)((long){Rows(k)} * {(rounded.K + Int4Quantization.BlockSize - 1) / Int4Quantization.BlockSize}), {a}, Scratch);\n";
+            // Int4 (a decoder's): a kernel rounds the input rows to int8 per block of 32 into the scratch, as the CPU does
+            // (unless the int4 Linear before this one left the same rows there).
+            if (g.RoundsRows) first = $"_k{k.Index}Round((int)((long){Rows(k)} * {(rounded.K + Int4Quantization.BlockSize - 1) / Int4Quantization.BlockSize}), {a}, Scratch);\n";
+            else first = "// the rows K" + PreviousRounding(plan, k.Index) + " rounded are in the scratch\n";
             a = "Scratch";
         }
         if (form == GpuForm.ImplicitGemm && k.Op is ConvOp { Geometry: var geometry })
@@ -313,7 +315,7 @@ internal static partial class GpuEmitter
         else if (form == GpuForm.Gemm)
         {
             if (k.Quantized) WriteQuantizeRows(w, k);
-            if (RoundsRows(k)) WriteRoundRows(w, k);
+            if (g.RoundsRows) WriteRoundRows(w, k);
             WriteGemm(w, k, residual, int4);
             if (g.Gemv)
             {

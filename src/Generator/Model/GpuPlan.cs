@@ -49,6 +49,12 @@ internal sealed record GpuKernel(int Index, GpuForm Form, int FoldedAdd = -1)
     /// <summary>A decoder's Linear that also has a matrix-vector kernel (a group per panel of 16 outputs), launched for up to <see cref="GpuPlan.GemvRows"/> rows: a decode step.</summary>
     public bool Gemv { get; init; }
 
+    /// <summary>
+    /// A decoder's int4 Linear that rounds its input rows into the scratch itself: false where the int4 Linear before it
+    /// rounded the same value there and nothing since wrote over either (q, k and v of one input share one rounding).
+    /// </summary>
+    public bool RoundsRows { get; init; }
+
     /// <summary>For a <see cref="GpuForm.Rotary"/> kernel, the session's rotary table it reads (one per distinct head size and θ).</summary>
     public int RotaryTable { get; init; } = -1;
 }

@@ -22,6 +22,7 @@ internal static class PlanGpu
         var result = new GpuKernel[kernels.Count];
         var tables = new List<RotaryTable>();
         bool decoder = plan.IsDecoder;
+        bool[] rounds = RoundingKernels(kernels, plan.ChunkRows);
         for (int i = 0; i < kernels.Count; i++)
         {
             KernelPlan k = kernels[i];
@@ -44,6 +45,7 @@ internal static class PlanGpu
                 // int4 layers also get a matrix-vector kernel (int8 ones run their integer GEMM).
                 Gemv = decoder && k.Op is LinearOp { Weights: LinearWeights.Float32 or LinearWeights.Int4Packed },
                 RotaryTable = table,
+                RoundsRows = rounds[i],
             };
         }
         for (int i = 0; i < result.Length; i++)
@@ -68,6 +70,43 @@ internal static class PlanGpu
         AttentionOp { Geometry.Keys: <= GpuPlan.AttentionKeys } => GpuForm.GroupAttention,
         _ => GpuForm.PerOutput,
     };
+
+    /// <summary>
+    /// Which int4 Linear layers (a decoder's, reading rows rounded to int8 per block) launch their own rounding kernel: all
+    /// but one that reads the same value as the int4 Linear before it, when no kernel between wrote to that value's place
+    /// in the arena (so it is still the same value) or to the scratch (an int8 Linear's quantized rows).
+    /// </summary>
+    private static bool[] RoundingKernels(List<KernelPlan> kernels, int chunkRows)
+    {
+        var rounds = new bool[kernels.Count];
+        int last = -1;
+        for (int i = 0; i < kernels.Count; i++)
+        {
+            KernelPlan k = kernels[i];
+            if (k.Quantized) last = -1; // its quantized rows overwrite the scratch
+            if (k.Op is not LinearOp { Weights: LinearWeights.Int4Packed } l) continue;
+            rounds[i] = !(last >= 0 && kernels[last].A == k.A && ((LinearOp)kernels[last].Op).K == l.K && Unwritten(kernels, last, i, k.A, chunkRows));
+            last = i;
+        }
+        return rounds;
+    }
+
+    /// <summary>Whether no kernel strictly between <paramref name="from"/> and <paramref name="to"/> writes where value <paramref name="a"/> lies.</summary>
+    private static bool Unwritten(List<KernelPlan> kernels, int from, int to, Operand a, int chunkRows)
+    {
+        if (a.Buffer == BufferKind.Input) return true;
+        if (a.Buffer != BufferKind.Arena || a.SampleStride <= 0) return false;
+        long start = a.Offset - a.RowOffset, end = start + (long)a.SampleStride * chunkRows;
+        for (int j = from + 1; j < to; j++)
+        {
+            Operand o = kernels[j].Output;
+            if (o.Buffer != BufferKind.Arena) continue;
+            if (o.SampleStride <= 0) return false;
+            long oStart = o.Offset - o.RowOffset, oEnd = oStart + (long)o.SampleStride * chunkRows;
+            if (oStart < end && start < oEnd) return false;
+        }
+        return true;
+    }
 
     /// <summary>
     /// The Add right after a GEMM-shaped kernel that adds the GEMM's output, element for element, to a value computed

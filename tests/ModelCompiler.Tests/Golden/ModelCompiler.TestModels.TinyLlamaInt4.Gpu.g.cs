@@ -41,9 +41,6 @@ partial class TinyLlamaInt4
             global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
             global::ILGPU.ArrayView<float>, int> _k3;
         private readonly global::System.Action<
-            global::ILGPU.Index1D, global::ILGPU.ArrayView<float>,
-            global::ILGPU.ArrayView<float>> _k4Round; // rounds the input rows to int8 per block of 32
-        private readonly global::System.Action<
             global::ILGPU.KernelConfig, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
             global::ILGPU.ArrayView<float>, int> _k4;
         private readonly global::System.Action<
@@ -52,9 +49,6 @@ partial class TinyLlamaInt4
         private readonly global::System.Action<
             global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
             global::ILGPU.ArrayView<float>, int> _k5;
-        private readonly global::System.Action<
-            global::ILGPU.Index1D, global::ILGPU.ArrayView<float>,
-            global::ILGPU.ArrayView<float>> _k6Round; // rounds the input rows to int8 per block of 32
         private readonly global::System.Action<
             global::ILGPU.KernelConfig, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
             global::ILGPU.ArrayView<float>, int> _k6;
@@ -89,9 +83,6 @@ partial class TinyLlamaInt4
         private readonly global::System.Action<
             global::ILGPU.KernelConfig, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
             global::ILGPU.ArrayView<float>, int> _k11Gemv; // up to 4 rows
-        private readonly global::System.Action<
-            global::ILGPU.Index1D, global::ILGPU.ArrayView<float>,
-            global::ILGPU.ArrayView<float>> _k12Round; // rounds the input rows to int8 per block of 32
         private readonly global::System.Action<
             global::ILGPU.KernelConfig, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
             global::ILGPU.ArrayView<float>, int> _k12;
@@ -128,9 +119,6 @@ partial class TinyLlamaInt4
             global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
             global::ILGPU.ArrayView<float>, int> _k18;
         private readonly global::System.Action<
-            global::ILGPU.Index1D, global::ILGPU.ArrayView<float>,
-            global::ILGPU.ArrayView<float>> _k19Round; // rounds the input rows to int8 per block of 32
-        private readonly global::System.Action<
             global::ILGPU.KernelConfig, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
             global::ILGPU.ArrayView<float>, int> _k19;
         private readonly global::System.Action<
@@ -139,9 +127,6 @@ partial class TinyLlamaInt4
         private readonly global::System.Action<
             global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
             global::ILGPU.ArrayView<float>, int> _k20;
-        private readonly global::System.Action<
-            global::ILGPU.Index1D, global::ILGPU.ArrayView<float>,
-            global::ILGPU.ArrayView<float>> _k21Round; // rounds the input rows to int8 per block of 32
         private readonly global::System.Action<
             global::ILGPU.KernelConfig, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
             global::ILGPU.ArrayView<float>, int> _k21;
@@ -176,9 +161,6 @@ partial class TinyLlamaInt4
         private readonly global::System.Action<
             global::ILGPU.KernelConfig, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
             global::ILGPU.ArrayView<float>, int> _k26Gemv; // up to 4 rows
-        private readonly global::System.Action<
-            global::ILGPU.Index1D, global::ILGPU.ArrayView<float>,
-            global::ILGPU.ArrayView<float>> _k27Round; // rounds the input rows to int8 per block of 32
         private readonly global::System.Action<
             global::ILGPU.KernelConfig, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
             global::ILGPU.ArrayView<float>, int> _k27;
@@ -235,8 +217,6 @@ partial class TinyLlamaInt4
             _k3 = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<
                 global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
                 global::ILGPU.ArrayView<float>, int>(accelerator, GpuK3);
-            _k4Round = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<
-                global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>>(accelerator, GpuK4Round);
             _k4 = global::ILGPU.Runtime.KernelLoaders.LoadStreamKernel<
                 global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
                 int>(accelerator, GpuK4);
@@ -246,8 +226,6 @@ partial class TinyLlamaInt4
             _k5 = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<
                 global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
                 global::ILGPU.ArrayView<float>, int>(accelerator, GpuK5);
-            _k6Round = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<
-                global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>>(accelerator, GpuK6Round);
             _k6 = global::ILGPU.Runtime.KernelLoaders.LoadStreamKernel<
                 global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
                 int>(accelerator, GpuK6);
@@ -280,9 +258,6 @@ partial class TinyLlamaInt4
             _k11Gemv = global::ILGPU.Runtime.KernelLoaders.LoadStreamKernel<
                 global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
                 int>(accelerator, GpuK11Gemv);
-            _k12Round = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<
-                global::ILGPU.Index1D, global::ILGPU.ArrayView<float>,
-                global::ILGPU.ArrayView<float>>(accelerator, GpuK12Round);
             _k12 = global::ILGPU.Runtime.KernelLoaders.LoadStreamKernel<
                 global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
                 int>(accelerator, GpuK12);
@@ -317,9 +292,6 @@ partial class TinyLlamaInt4
             _k18 = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<
                 global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
                 global::ILGPU.ArrayView<float>, int>(accelerator, GpuK18);
-            _k19Round = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<
-                global::ILGPU.Index1D, global::ILGPU.ArrayView<float>,
-                global::ILGPU.ArrayView<float>>(accelerator, GpuK19Round);
             _k19 = global::ILGPU.Runtime.KernelLoaders.LoadStreamKernel<
                 global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
                 int>(accelerator, GpuK19);
@@ -329,9 +301,6 @@ partial class TinyLlamaInt4
             _k20 = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<
                 global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
                 global::ILGPU.ArrayView<float>, int>(accelerator, GpuK20);
-            _k21Round = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<
-                global::ILGPU.Index1D, global::ILGPU.ArrayView<float>,
-                global::ILGPU.ArrayView<float>>(accelerator, GpuK21Round);
             _k21 = global::ILGPU.Runtime.KernelLoaders.LoadStreamKernel<
                 global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
                 int>(accelerator, GpuK21);
@@ -365,9 +334,6 @@ partial class TinyLlamaInt4
             _k26Gemv = global::ILGPU.Runtime.KernelLoaders.LoadStreamKernel<
                 global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
                 int>(accelerator, GpuK26Gemv);
-            _k27Round = global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<
-                global::ILGPU.Index1D, global::ILGPU.ArrayView<float>,
-                global::ILGPU.ArrayView<float>>(accelerator, GpuK27Round);
             _k27 = global::ILGPU.Runtime.KernelLoaders.LoadStreamKernel<
                 global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>,
                 int>(accelerator, GpuK27);
@@ -419,7 +385,7 @@ partial class TinyLlamaInt4
             // K3: Rotary position embeddings on 4 heads of 16, θ = 10000, at each token's position
             _k3((int)((long)batch * 32), At(128, 0), Rotations(0), At(192, 0), position);
             // K4: Linear (int4 weights, dequantized in registers) "model.layers.0.self_attn.k_proj": [1, 64] → [1, 32]
-            _k4Round((int)((long)batch * 2), At(64, 0), Scratch);
+            // the rows K2 rounded are in the scratch
             if (batch <= 4) _k4Gemv(new global::ILGPU.KernelConfig(new global::ILGPU.Index1D(2), new global::ILGPU.Index1D(64)), Scratch, Weights, At(128, 0), batch);
             else _k4(
                 new global::ILGPU.KernelConfig(new global::ILGPU.Index2D(1, Groups((long)batch, 64)), new global::ILGPU.Index2D(16, 16)),
@@ -427,7 +393,7 @@ partial class TinyLlamaInt4
             // K5: Rotary position embeddings on 2 heads of 16, θ = 10000, at each token's position
             _k5((int)((long)batch * 16), At(128, 0), Rotations(0), At(160, 0), position);
             // K6: Linear (int4 weights, dequantized in registers) "model.layers.0.self_attn.v_proj": [1, 64] → [1, 32]
-            _k6Round((int)((long)batch * 2), At(64, 0), Scratch);
+            // the rows K2 rounded are in the scratch
             if (batch <= 4) _k6Gemv(new global::ILGPU.KernelConfig(new global::ILGPU.Index1D(2), new global::ILGPU.Index1D(64)), Scratch, Weights, At(128, 0), batch);
             else _k6(
                 new global::ILGPU.KernelConfig(new global::ILGPU.Index2D(1, Groups((long)batch, 64)), new global::ILGPU.Index2D(16, 16)),
@@ -455,7 +421,7 @@ partial class TinyLlamaInt4
                 new global::ILGPU.KernelConfig(new global::ILGPU.Index2D(3, Groups((long)batch, 64)), new global::ILGPU.Index2D(16, 16)),
                 Scratch, Weights, At(0, 0), batch);
             // K12: Linear (int4 weights, dequantized in registers) "model.layers.0.mlp.up_proj": [1, 64] → [1, 160]
-            _k12Round((int)((long)batch * 2), At(320, 0), Scratch);
+            // the rows K11 rounded are in the scratch
             if (batch <= 4) _k12Gemv(new global::ILGPU.KernelConfig(new global::ILGPU.Index1D(10), new global::ILGPU.Index1D(64)), Scratch, Weights, At(160, 0), batch);
             else _k12(
                 new global::ILGPU.KernelConfig(new global::ILGPU.Index2D(3, Groups((long)batch, 64)), new global::ILGPU.Index2D(16, 16)),
@@ -482,7 +448,7 @@ partial class TinyLlamaInt4
             // K18: Rotary position embeddings on 4 heads of 16, θ = 10000, at each token's position
             _k18((int)((long)batch * 32), At(128, 0), Rotations(0), At(192, 0), position);
             // K19: Linear (int4 weights, dequantized in registers) "model.layers.1.self_attn.k_proj": [1, 64] → [1, 32]
-            _k19Round((int)((long)batch * 2), At(0, 0), Scratch);
+            // the rows K17 rounded are in the scratch
             if (batch <= 4) _k19Gemv(new global::ILGPU.KernelConfig(new global::ILGPU.Index1D(2), new global::ILGPU.Index1D(64)), Scratch, Weights, At(128, 0), batch);
             else _k19(
                 new global::ILGPU.KernelConfig(new global::ILGPU.Index2D(1, Groups((long)batch, 64)), new global::ILGPU.Index2D(16, 16)),
@@ -490,7 +456,7 @@ partial class TinyLlamaInt4
             // K20: Rotary position embeddings on 2 heads of 16, θ = 10000, at each token's position
             _k20((int)((long)batch * 16), At(128, 0), Rotations(0), At(160, 0), position);
             // K21: Linear (int4 weights, dequantized in registers) "model.layers.1.self_attn.v_proj": [1, 64] → [1, 32]
-            _k21Round((int)((long)batch * 2), At(0, 0), Scratch);
+            // the rows K17 rounded are in the scratch
             if (batch <= 4) _k21Gemv(new global::ILGPU.KernelConfig(new global::ILGPU.Index1D(2), new global::ILGPU.Index1D(64)), Scratch, Weights, At(128, 0), batch);
             else _k21(
                 new global::ILGPU.KernelConfig(new global::ILGPU.Index2D(1, Groups((long)batch, 64)), new global::ILGPU.Index2D(16, 16)),
@@ -518,7 +484,7 @@ partial class TinyLlamaInt4
                 new global::ILGPU.KernelConfig(new global::ILGPU.Index2D(3, Groups((long)batch, 64)), new global::ILGPU.Index2D(16, 16)),
                 Scratch, Weights, At(0, 0), batch);
             // K27: Linear (int4 weights, dequantized in registers) "model.layers.1.mlp.up_proj": [1, 64] → [1, 160]
-            _k27Round((int)((long)batch * 2), At(320, 0), Scratch);
+            // the rows K26 rounded are in the scratch
             if (batch <= 4) _k27Gemv(new global::ILGPU.KernelConfig(new global::ILGPU.Index1D(10), new global::ILGPU.Index1D(64)), Scratch, Weights, At(160, 0), batch);
             else _k27(
                 new global::ILGPU.KernelConfig(new global::ILGPU.Index2D(3, Groups((long)batch, 64)), new global::ILGPU.Index2D(16, 16)),
@@ -693,19 +659,6 @@ partial class TinyLlamaInt4
 
     // K4 on the GPU: Linear (int4 weights, dequantized in registers) "model.layers.0.self_attn.k_proj": [1, 64] → [1, 32]
     //     TinyLlama.cs(26): Linear($"{layer}.self_attn.k_proj")
-    private static void GpuK4Round(
-        global::ILGPU.Index1D index, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> y)
-    {
-        const int K = 64, Blocks = 2, B = 32;
-        long row = index.X / Blocks; int start = (int)(index.X % Blocks) * B, end = global::System.Math.Min(K, start + B);
-        long o = row * K;
-        float amax = 0f;
-        bool finite = true;
-        for (int i = start; i < end; i++) { float v = global::System.MathF.Abs(a[o + i]); finite &= v < float.PositiveInfinity; amax = global::System.MathF.Max(amax, v); }
-        bool scaled = finite && amax > 0f; // Int8Quantization.RowScale
-        float inverse = scaled ? 127f / amax : 0f, scale = scaled ? amax / 127f : 0f;
-        for (int i = start; i < end; i++) y[o + i] = scaled ? global::System.MathF.Max(-127f, global::System.MathF.Min(127f, global::System.MathF.Round(a[o + i] * inverse))) * scale : 0f;
-    }
     private static void GpuK4(
         global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int rows)
     {
@@ -799,19 +752,6 @@ partial class TinyLlamaInt4
 
     // K6 on the GPU: Linear (int4 weights, dequantized in registers) "model.layers.0.self_attn.v_proj": [1, 64] → [1, 32]
     //     TinyLlama.cs(27): Linear($"{layer}.self_attn.v_proj")
-    private static void GpuK6Round(
-        global::ILGPU.Index1D index, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> y)
-    {
-        const int K = 64, Blocks = 2, B = 32;
-        long row = index.X / Blocks; int start = (int)(index.X % Blocks) * B, end = global::System.Math.Min(K, start + B);
-        long o = row * K;
-        float amax = 0f;
-        bool finite = true;
-        for (int i = start; i < end; i++) { float v = global::System.MathF.Abs(a[o + i]); finite &= v < float.PositiveInfinity; amax = global::System.MathF.Max(amax, v); }
-        bool scaled = finite && amax > 0f; // Int8Quantization.RowScale
-        float inverse = scaled ? 127f / amax : 0f, scale = scaled ? amax / 127f : 0f;
-        for (int i = start; i < end; i++) y[o + i] = scaled ? global::System.MathF.Max(-127f, global::System.MathF.Min(127f, global::System.MathF.Round(a[o + i] * inverse))) * scale : 0f;
-    }
     private static void GpuK6(
         global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int rows)
     {
@@ -1175,19 +1115,6 @@ partial class TinyLlamaInt4
 
     // K12 on the GPU: Linear (int4 weights, dequantized in registers) "model.layers.0.mlp.up_proj": [1, 64] → [1, 160]
     //     TinyLlama.cs(30): Linear($"{layer}.mlp.up_proj")
-    private static void GpuK12Round(
-        global::ILGPU.Index1D index, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> y)
-    {
-        const int K = 64, Blocks = 2, B = 32;
-        long row = index.X / Blocks; int start = (int)(index.X % Blocks) * B, end = global::System.Math.Min(K, start + B);
-        long o = row * K;
-        float amax = 0f;
-        bool finite = true;
-        for (int i = start; i < end; i++) { float v = global::System.MathF.Abs(a[o + i]); finite &= v < float.PositiveInfinity; amax = global::System.MathF.Max(amax, v); }
-        bool scaled = finite && amax > 0f; // Int8Quantization.RowScale
-        float inverse = scaled ? 127f / amax : 0f, scale = scaled ? amax / 127f : 0f;
-        for (int i = start; i < end; i++) y[o + i] = scaled ? global::System.MathF.Max(-127f, global::System.MathF.Min(127f, global::System.MathF.Round(a[o + i] * inverse))) * scale : 0f;
-    }
     private static void GpuK12(
         global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int rows)
     {
@@ -1506,19 +1433,6 @@ partial class TinyLlamaInt4
 
     // K19 on the GPU: Linear (int4 weights, dequantized in registers) "model.layers.1.self_attn.k_proj": [1, 64] → [1, 32]
     //     TinyLlama.cs(26): Linear($"{layer}.self_attn.k_proj")
-    private static void GpuK19Round(
-        global::ILGPU.Index1D index, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> y)
-    {
-        const int K = 64, Blocks = 2, B = 32;
-        long row = index.X / Blocks; int start = (int)(index.X % Blocks) * B, end = global::System.Math.Min(K, start + B);
-        long o = row * K;
-        float amax = 0f;
-        bool finite = true;
-        for (int i = start; i < end; i++) { float v = global::System.MathF.Abs(a[o + i]); finite &= v < float.PositiveInfinity; amax = global::System.MathF.Max(amax, v); }
-        bool scaled = finite && amax > 0f; // Int8Quantization.RowScale
-        float inverse = scaled ? 127f / amax : 0f, scale = scaled ? amax / 127f : 0f;
-        for (int i = start; i < end; i++) y[o + i] = scaled ? global::System.MathF.Max(-127f, global::System.MathF.Min(127f, global::System.MathF.Round(a[o + i] * inverse))) * scale : 0f;
-    }
     private static void GpuK19(
         global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int rows)
     {
@@ -1612,19 +1526,6 @@ partial class TinyLlamaInt4
 
     // K21 on the GPU: Linear (int4 weights, dequantized in registers) "model.layers.1.self_attn.v_proj": [1, 64] → [1, 32]
     //     TinyLlama.cs(27): Linear($"{layer}.self_attn.v_proj")
-    private static void GpuK21Round(
-        global::ILGPU.Index1D index, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> y)
-    {
-        const int K = 64, Blocks = 2, B = 32;
-        long row = index.X / Blocks; int start = (int)(index.X % Blocks) * B, end = global::System.Math.Min(K, start + B);
-        long o = row * K;
-        float amax = 0f;
-        bool finite = true;
-        for (int i = start; i < end; i++) { float v = global::System.MathF.Abs(a[o + i]); finite &= v < float.PositiveInfinity; amax = global::System.MathF.Max(amax, v); }
-        bool scaled = finite && amax > 0f; // Int8Quantization.RowScale
-        float inverse = scaled ? 127f / amax : 0f, scale = scaled ? amax / 127f : 0f;
-        for (int i = start; i < end; i++) y[o + i] = scaled ? global::System.MathF.Max(-127f, global::System.MathF.Min(127f, global::System.MathF.Round(a[o + i] * inverse))) * scale : 0f;
-    }
     private static void GpuK21(
         global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int rows)
     {
@@ -1988,19 +1889,6 @@ partial class TinyLlamaInt4
 
     // K27 on the GPU: Linear (int4 weights, dequantized in registers) "model.layers.1.mlp.up_proj": [1, 64] → [1, 160]
     //     TinyLlama.cs(30): Linear($"{layer}.mlp.up_proj")
-    private static void GpuK27Round(
-        global::ILGPU.Index1D index, global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> y)
-    {
-        const int K = 64, Blocks = 2, B = 32;
-        long row = index.X / Blocks; int start = (int)(index.X % Blocks) * B, end = global::System.Math.Min(K, start + B);
-        long o = row * K;
-        float amax = 0f;
-        bool finite = true;
-        for (int i = start; i < end; i++) { float v = global::System.MathF.Abs(a[o + i]); finite &= v < float.PositiveInfinity; amax = global::System.MathF.Max(amax, v); }
-        bool scaled = finite && amax > 0f; // Int8Quantization.RowScale
-        float inverse = scaled ? 127f / amax : 0f, scale = scaled ? amax / 127f : 0f;
-        for (int i = start; i < end; i++) y[o + i] = scaled ? global::System.MathF.Max(-127f, global::System.MathF.Min(127f, global::System.MathF.Round(a[o + i] * inverse))) * scale : 0f;
-    }
     private static void GpuK27(
         global::ILGPU.ArrayView<float> a, global::ILGPU.ArrayView<float> w, global::ILGPU.ArrayView<float> y, int rows)
     {
