@@ -104,8 +104,8 @@ public abstract class GpuDecoderSession : DecoderSession
     /// <summary>Bytes of weights on the device.</summary>
     public long WeightBytes => _weights.LengthInBytes;
 
-    /// <summary>Bytes of the key/value cache on the device.</summary>
-    public long DeviceCacheBytes => _cache.LengthInBytes;
+    /// <summary>Bytes the key/value cache takes on the device.</summary>
+    public override long CacheBytes => _cache.LengthInBytes;
 
     /// <summary>The weights on the device: the CPU's buffer, the same bytes and layout.</summary>
     protected ArrayView<float> Weights => _weights.View;

@@ -98,6 +98,7 @@ public sealed class GpuDecoderTests : IDisposable
         int[] prompt = { 3, 14, 15, 9, 2, 6 };
         using DecoderSession cpu = TinyLlama.CreateSession(32);
         using GpuDecoderSession gpu = TinyLlama.CreateGpuSession(_accelerator, 32);
+        Assert.Equal(cpu.CacheBytes, gpu.CacheBytes); // float32, the same layout, on the device
         int[] expected = cpu.Generate(prompt, 12).ToArray(), actual = gpu.Generate(prompt, 12).ToArray();
         Assert.Equal(12, expected.Length);
         Assert.Equal(expected, actual);

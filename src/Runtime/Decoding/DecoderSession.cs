@@ -78,7 +78,7 @@ public abstract class DecoderSession : IDisposable
     public int DegreeOfParallelism => _workers?.Parts ?? 1;
 
     /// <summary>Bytes the key/value cache takes.</summary>
-    public long CacheBytes => _cache.Bytes;
+    public virtual long CacheBytes => _cache.Bytes;
 
     /// <summary>How the key/value cache stores each value.</summary>
     public KvCacheFormat CacheFormat => _cache.Format;
