@@ -12,14 +12,14 @@ internal static partial class GpuEmitter
 {
     private const int P = PanelLayout.PanelWidth, GemvThreads = 64, CacheChunk = 256;
 
-    /// <summary>Whether a Linear's input rows are rounded to int8 per block of 32 first: a decoder's int4 layers (Kernels.Int4Activations).</summary>
-    private static bool RoundsRows(KernelPlan k) => k.Op is LinearOp { Weights: LinearWeights.Int4Packed };
+    /// <summary>Whether a Linear reads its input rows rounded to int8 per block of 32 (from the scratch): a decoder's int4 layers (Kernels.Int4Activations).</summary>
+    private static bool ReadsRoundedRows(KernelPlan k) => k.Op is LinearOp { Weights: LinearWeights.Int4Packed };
 
     /// <summary>The int4 Linear before kernel <paramref name="index"/> that rounded the rows it reads (PlanGpu decided it shares them).</summary>
     private static int PreviousRounding(ModelPlan plan, int index)
     {
         int i = index - 1;
-        while (!(RoundsRows(plan.Kernels[i]) && plan.GpuPlan!.Kernels[i].RoundsRows)) i--;
+        while (!plan.GpuPlan!.Kernels[i].RoundsRows) i--; // only int4 Linear layers round rows
         return i;
     }
 

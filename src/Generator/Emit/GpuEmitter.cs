@@ -238,7 +238,7 @@ internal static partial class GpuEmitter
             first = $"_k{k.Index}Rows((int)((long){Rows(k)}), {a}, Weights, Weights, Weights, Weights, Scratch);\n";
             a = "Scratch";
         }
-        if (RoundsRows(k) && k.Op is LinearOp rounded)
+        if (ReadsRoundedRows(k) && k.Op is LinearOp rounded)
         {
             // Int4 (a decoder's): a kernel rounds the input rows to int8 per block of 32 into the scratch, as the CPU does
             // (unless the int4 Linear before this one left the same rows there).
