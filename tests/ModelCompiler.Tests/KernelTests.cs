@@ -1,4 +1,7 @@
+extern alias generator;
+
 using System;
+using System.Linq;
 using ModelCompiler.Kernels;
 using Xunit;
 
@@ -201,6 +204,49 @@ public class KernelTests
         var actual = new float[rows * cols];
         Broadcast.Run<MultiplyOperator>(ref a[0], new[] { cols, 1 }, ref b[0], new[] { 0, 1 }, ref actual[0], rows, new[] { cols });
         Tensor expected = new Tensor(new[] { rows, cols }, a).Mul(new Tensor(new[] { cols }, b));
+        Assert.Equal(expected.ToArray(), actual);
+    }
+
+    [Fact]
+    public void Broadcast_matches_the_eager_Add_for_a_nearest_upsampling_through_zeros()
+    {
+        // An ONNX nearest Resize as the importer writes it: [C, H, 1, W, 1] + zeros [1, 1, 2, 1, 2]. Collapsed, the
+        // innermost rows are 2 long (the short-row loop); a second operand of ones makes the sum visible.
+        int rows = 2, c = 3, h = 5, w = 9, s = 2;
+        float[] a = Numerics.Random(rows * c * h * w, seed: 3), b = Numerics.Random(s * s, seed: 4);
+        int[] shape = { c, h, s, w, s };
+        (int[] walked, int[] aStrides, int[] bStrides) = generator::ModelCompiler.Generator.Ops.ElementwiseOps.Collapse(shape,
+            new[] { c * h * w, h * w, w, 0, 1, 0 }, new[] { 0, 0, 0, s, 0, 1 });
+        Assert.Equal(new[] { c * h, s, w, s }, walked);
+        var actual = new float[rows * c * h * s * w * s];
+        Broadcast.Run<AddOperator>(ref a[0], aStrides, ref b[0], bStrides, ref actual[0], rows, walked);
+        Tensor expected = new Tensor(new[] { rows, c, h, 1, w, 1 }, a).Add(new Tensor(new[] { 1, 1, s, 1, s }, b));
+        Assert.Equal(expected.ToArray(), actual);
+    }
+
+    [Theory]
+    [InlineData(new[] { 4, 6, 7 }, new[] { 4, 6, 7 }, new[] { 168 })]      // same shapes: one row of 168
+    [InlineData(new[] { 4, 6, 7 }, new[] { 4, 1, 1 }, new[] { 4, 42 })]    // a gate per channel: rows of 42 times one value
+    [InlineData(new[] { 4, 6, 7 }, new[] { 1, 6, 1 }, new[] { 4, 6, 7 })]  // nothing merges
+    [InlineData(new[] { 1, 6, 7 }, new[] { 3, 1, 7 }, new[] { 3, 6, 7 })]  // the first operand broadcast along the rows
+    public void Broadcast_over_collapsed_dimensions_matches_the_eager_Add(int[] aShape, int[] bShape, int[] expectedWalk)
+    {
+        const int rows = 2;
+        int[] shape = aShape.Zip(bShape, Math.Max).ToArray();
+        int Count(int[] dims) => dims.Aggregate(1, (x, y) => x * y);
+        int[] Strides(int[] dims)
+        {
+            var strides = new int[dims.Length + 1];
+            strides[0] = Count(dims);
+            for (int d = dims.Length - 1, dense = 1; d >= 0; dense *= dims[d], d--) strides[d + 1] = dims[d] == 1 && shape[d] != 1 ? 0 : dense;
+            return strides;
+        }
+        float[] a = Numerics.Random(rows * Count(aShape), seed: 5), b = Numerics.Random(rows * Count(bShape), seed: 6);
+        (int[] walked, int[] aStrides, int[] bStrides) = generator::ModelCompiler.Generator.Ops.ElementwiseOps.Collapse(shape, Strides(aShape), Strides(bShape));
+        Assert.Equal(expectedWalk, walked);
+        var actual = new float[rows * Count(shape)];
+        Broadcast.Run<AddOperator>(ref a[0], aStrides, ref b[0], bStrides, ref actual[0], rows, walked);
+        Tensor expected = new Tensor(new[] { rows }.Concat(aShape).ToArray(), a).Add(new Tensor(new[] { rows }.Concat(bShape).ToArray(), b));
         Assert.Equal(expected.ToArray(), actual);
     }
 }

@@ -441,7 +441,7 @@ internal static partial class ModelEmitter
                 Array("DestinationStrides", concat.DestinationStrides);
                 break;
             case BroadcastOp broadcast:
-                w.Line($"// K{kernel.Index}: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).");
+                w.Line($"// K{kernel.Index}: the per-sample shape (dimensions both operands walk alike merged), and each operand's strides (per sample first; 0 = broadcast).");
                 Array("Shape", broadcast.Shape);
                 Array("AStrides", broadcast.AStrides);
                 Array("BStrides", broadcast.BStrides);

@@ -38,6 +38,7 @@ public static class Broadcast
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dimension<TOperator, TEpilogue>(ref float a, ReadOnlySpan<int> aStrides, ref float b, ReadOnlySpan<int> bStrides,
         ref float c, ReadOnlySpan<int> shape)
         where TOperator : struct, IBinaryOperator
@@ -53,6 +54,13 @@ public static class Broadcast
             Inner<TOperator, TEpilogue>(ref a, aStrides[0], ref b, bStrides[0], ref c, shape[0]);
             return;
         }
+        if (shape.Length == 2 && shape[1] < ShortRow)
+        {
+            // Rows shorter than a vector (a nearest-neighbour upsampling written as a broadcast against [.., s, 1, s]
+            // zeros, say): one flat loop over both dimensions, not a call per row.
+            Short<TOperator, TEpilogue>(ref a, aStrides[0], aStrides[1], ref b, bStrides[0], bStrides[1], ref c, shape[0], shape[1]);
+            return;
+        }
         nint inner = 1;
         for (int d = 1; d < shape.Length; d++) inner *= shape[d];
         for (nint i = 0; i < shape[0]; i++)
@@ -62,37 +70,84 @@ public static class Broadcast
         }
     }
 
+    /// <summary>Innermost rows shorter than this go through <see cref="Short{TOperator, TEpilogue}"/>.</summary>
+    private const int ShortRow = 8;
+
+    /// <summary><c>c[i, j] = TEpilogue(TOperator(a[i·pa + j·qa], b[i·pb + j·qb]))</c> over <c>[m, s]</c>, <c>c</c> dense.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Short<TOperator, TEpilogue>(ref float a, nint pa, nint qa, ref float b, nint pb, nint qb, ref float c, nint m, nint s)
+        where TOperator : struct, IBinaryOperator
+        where TEpilogue : struct, IUnaryOperator
+    {
+        for (nint i = 0; i < m; i++)
+        {
+            ref float ai = ref Unsafe.Add(ref a, i * pa);
+            ref float bi = ref Unsafe.Add(ref b, i * pb);
+            ref float ci = ref Unsafe.Add(ref c, i * s);
+            for (nint j = 0; j < s; j++)
+                Unsafe.Add(ref ci, j) = TEpilogue.Invoke(TOperator.Invoke(Unsafe.Add(ref ai, j * qa), Unsafe.Add(ref bi, j * qb)));
+        }
+    }
+
+    /// <summary>
+    /// One row: vectorized when each operand is contiguous (stride 1) or one value (stride 0), each case its own loop so
+    /// no lane tests a stride.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Inner<TOperator, TEpilogue>(ref float a, nint sa, ref float b, nint sb, ref float c, nint n)
         where TOperator : struct, IBinaryOperator
         where TEpilogue : struct, IUnaryOperator
     {
         nint i = 0;
-        if (Vector512.IsHardwareAccelerated && sa <= 1 && sb <= 1)
+        if (sa is 0 or 1 && sb is 0 or 1 && (sa | sb) != 0)
         {
-            for (; i + 16 <= n; i += 16)
+            if (Vector512.IsHardwareAccelerated)
             {
-                Vector512<float> x = sa == 1 ? Vector512.LoadUnsafe(ref a, (nuint)i) : Vector512.Create(a);
-                Vector512<float> y = sb == 1 ? Vector512.LoadUnsafe(ref b, (nuint)i) : Vector512.Create(b);
-                TEpilogue.Invoke(TOperator.Invoke(x, y)).StoreUnsafe(ref c, (nuint)i);
+                if (sa == 1 && sb == 1)
+                    for (; i + 16 <= n; i += 16)
+                        TEpilogue.Invoke(TOperator.Invoke(Vector512.LoadUnsafe(ref a, (nuint)i), Vector512.LoadUnsafe(ref b, (nuint)i))).StoreUnsafe(ref c, (nuint)i);
+                else if (sa == 1)
+                {
+                    Vector512<float> y = Vector512.Create(b);
+                    for (; i + 16 <= n; i += 16) TEpilogue.Invoke(TOperator.Invoke(Vector512.LoadUnsafe(ref a, (nuint)i), y)).StoreUnsafe(ref c, (nuint)i);
+                }
+                else
+                {
+                    Vector512<float> x = Vector512.Create(a);
+                    for (; i + 16 <= n; i += 16) TEpilogue.Invoke(TOperator.Invoke(x, Vector512.LoadUnsafe(ref b, (nuint)i))).StoreUnsafe(ref c, (nuint)i);
+                }
             }
-        }
-        else if (Vector256.IsHardwareAccelerated && sa <= 1 && sb <= 1)
-        {
-            for (; i + 8 <= n; i += 8)
+            else if (Vector256.IsHardwareAccelerated)
             {
-                Vector256<float> x = sa == 1 ? Vector256.LoadUnsafe(ref a, (nuint)i) : Vector256.Create(a);
-                Vector256<float> y = sb == 1 ? Vector256.LoadUnsafe(ref b, (nuint)i) : Vector256.Create(b);
-                TEpilogue.Invoke(TOperator.Invoke(x, y)).StoreUnsafe(ref c, (nuint)i);
+                if (sa == 1 && sb == 1)
+                    for (; i + 8 <= n; i += 8)
+                        TEpilogue.Invoke(TOperator.Invoke(Vector256.LoadUnsafe(ref a, (nuint)i), Vector256.LoadUnsafe(ref b, (nuint)i))).StoreUnsafe(ref c, (nuint)i);
+                else if (sa == 1)
+                {
+                    Vector256<float> y = Vector256.Create(b);
+                    for (; i + 8 <= n; i += 8) TEpilogue.Invoke(TOperator.Invoke(Vector256.LoadUnsafe(ref a, (nuint)i), y)).StoreUnsafe(ref c, (nuint)i);
+                }
+                else
+                {
+                    Vector256<float> x = Vector256.Create(a);
+                    for (; i + 8 <= n; i += 8) TEpilogue.Invoke(TOperator.Invoke(x, Vector256.LoadUnsafe(ref b, (nuint)i))).StoreUnsafe(ref c, (nuint)i);
+                }
             }
-        }
-        else if (Vector128.IsHardwareAccelerated && sa <= 1 && sb <= 1)
-        {
-            for (; i + 4 <= n; i += 4)
+            else if (Vector128.IsHardwareAccelerated)
             {
-                Vector128<float> x = sa == 1 ? Vector128.LoadUnsafe(ref a, (nuint)i) : Vector128.Create(a);
-                Vector128<float> y = sb == 1 ? Vector128.LoadUnsafe(ref b, (nuint)i) : Vector128.Create(b);
-                TEpilogue.Invoke(TOperator.Invoke(x, y)).StoreUnsafe(ref c, (nuint)i);
+                if (sa == 1 && sb == 1)
+                    for (; i + 4 <= n; i += 4)
+                        TEpilogue.Invoke(TOperator.Invoke(Vector128.LoadUnsafe(ref a, (nuint)i), Vector128.LoadUnsafe(ref b, (nuint)i))).StoreUnsafe(ref c, (nuint)i);
+                else if (sa == 1)
+                {
+                    Vector128<float> y = Vector128.Create(b);
+                    for (; i + 4 <= n; i += 4) TEpilogue.Invoke(TOperator.Invoke(Vector128.LoadUnsafe(ref a, (nuint)i), y)).StoreUnsafe(ref c, (nuint)i);
+                }
+                else
+                {
+                    Vector128<float> x = Vector128.Create(a);
+                    for (; i + 4 <= n; i += 4) TEpilogue.Invoke(TOperator.Invoke(x, Vector128.LoadUnsafe(ref b, (nuint)i))).StoreUnsafe(ref c, (nuint)i);
+                }
             }
         }
         for (; i < n; i++) Unsafe.Add(ref c, i) = TEpilogue.Invoke(TOperator.Invoke(Unsafe.Add(ref a, i * sa), Unsafe.Add(ref b, i * sb)));

@@ -537,10 +537,10 @@ partial class LayoutZoo
     private static global::System.ReadOnlySpan<int> K22BStrides => new int[] { 30, 5, 1 };
     private static global::System.ReadOnlySpan<int> K22DestinationStrides => new int[] { 72, 12, 1 };
 
-    // K23: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
-    private static global::System.ReadOnlySpan<int> K23Shape => new int[] { 6, 8 };
-    private static global::System.ReadOnlySpan<int> K23AStrides => new int[] { 48, 8, 1 };
-    private static global::System.ReadOnlySpan<int> K23BStrides => new int[] { 48, 8, 1 };
+    // K23: the per-sample shape (dimensions both operands walk alike merged), and each operand's strides (per sample first; 0 = broadcast).
+    private static global::System.ReadOnlySpan<int> K23Shape => new int[] { 48 };
+    private static global::System.ReadOnlySpan<int> K23AStrides => new int[] { 48, 1 };
+    private static global::System.ReadOnlySpan<int> K23BStrides => new int[] { 48, 1 };
 
     // K24: the per-sample shape copied, and the source's and destination's strides (per sample first).
     private static global::System.ReadOnlySpan<int> K24Shape => new int[] { 6, 4 };

@@ -284,15 +284,15 @@ partial class OnnxEncoder
     private static global::System.ReadOnlySpan<int> K6SourceStrides => new int[] { 256, 8, 64, 1 };
     private static global::System.ReadOnlySpan<int> K6DestinationStrides => new int[] { 256, 32, 8, 1 };
 
-    // K8: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
-    private static global::System.ReadOnlySpan<int> K8Shape => new int[] { 8, 32 };
-    private static global::System.ReadOnlySpan<int> K8AStrides => new int[] { 256, 32, 1 };
-    private static global::System.ReadOnlySpan<int> K8BStrides => new int[] { 256, 32, 1 };
+    // K8: the per-sample shape (dimensions both operands walk alike merged), and each operand's strides (per sample first; 0 = broadcast).
+    private static global::System.ReadOnlySpan<int> K8Shape => new int[] { 256 };
+    private static global::System.ReadOnlySpan<int> K8AStrides => new int[] { 256, 1 };
+    private static global::System.ReadOnlySpan<int> K8BStrides => new int[] { 256, 1 };
 
-    // K12: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
-    private static global::System.ReadOnlySpan<int> K12Shape => new int[] { 8, 32 };
-    private static global::System.ReadOnlySpan<int> K12AStrides => new int[] { 256, 32, 1 };
-    private static global::System.ReadOnlySpan<int> K12BStrides => new int[] { 256, 32, 1 };
+    // K12: the per-sample shape (dimensions both operands walk alike merged), and each operand's strides (per sample first; 0 = broadcast).
+    private static global::System.ReadOnlySpan<int> K12Shape => new int[] { 256 };
+    private static global::System.ReadOnlySpan<int> K12AStrides => new int[] { 256, 1 };
+    private static global::System.ReadOnlySpan<int> K12BStrides => new int[] { 256, 1 };
 
     /// <summary>The weights, embedded at build time in the layout the kernels read; decoded on first use.</summary>
     private static partial class CompiledWeights

@@ -286,15 +286,15 @@ partial class OnnxStateful
     private static global::System.ReadOnlySpan<int> K1BStrides => new int[] { 8, 1 };
     private static global::System.ReadOnlySpan<int> K1DestinationStrides => new int[] { 16, 1 };
 
-    // K3: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
+    // K3: the per-sample shape (dimensions both operands walk alike merged), and each operand's strides (per sample first; 0 = broadcast).
     private static global::System.ReadOnlySpan<int> K3Shape => new int[] { 8 };
     private static global::System.ReadOnlySpan<int> K3AStrides => new int[] { 8, 1 };
     private static global::System.ReadOnlySpan<int> K3BStrides => new int[] { 1, 0 };
 
-    // K6: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
-    private static global::System.ReadOnlySpan<int> K6Shape => new int[] { 2, 4 };
-    private static global::System.ReadOnlySpan<int> K6AStrides => new int[] { 8, 4, 1 };
-    private static global::System.ReadOnlySpan<int> K6BStrides => new int[] { 8, 4, 1 };
+    // K6: the per-sample shape (dimensions both operands walk alike merged), and each operand's strides (per sample first; 0 = broadcast).
+    private static global::System.ReadOnlySpan<int> K6Shape => new int[] { 8 };
+    private static global::System.ReadOnlySpan<int> K6AStrides => new int[] { 8, 1 };
+    private static global::System.ReadOnlySpan<int> K6BStrides => new int[] { 8, 1 };
 
     /// <summary>The weights, embedded at build time in the layout the kernels read; decoded on first use.</summary>
     private static partial class CompiledWeights

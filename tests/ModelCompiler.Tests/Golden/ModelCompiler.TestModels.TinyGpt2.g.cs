@@ -532,15 +532,15 @@ partial class TinyGpt2
     private static global::System.ReadOnlySpan<int> K6SourceStrides => new int[] { 192, 192, 1 };
     private static global::System.ReadOnlySpan<int> K6DestinationStrides => new int[] { 64, 64, 1 };
 
-    // K9: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
-    private static global::System.ReadOnlySpan<int> K9Shape => new int[] { 1, 64 };
-    private static global::System.ReadOnlySpan<int> K9AStrides => new int[] { 64, 64, 1 };
-    private static global::System.ReadOnlySpan<int> K9BStrides => new int[] { 64, 64, 1 };
+    // K9: the per-sample shape (dimensions both operands walk alike merged), and each operand's strides (per sample first; 0 = broadcast).
+    private static global::System.ReadOnlySpan<int> K9Shape => new int[] { 64 };
+    private static global::System.ReadOnlySpan<int> K9AStrides => new int[] { 64, 1 };
+    private static global::System.ReadOnlySpan<int> K9BStrides => new int[] { 64, 1 };
 
-    // K13: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
-    private static global::System.ReadOnlySpan<int> K13Shape => new int[] { 1, 64 };
-    private static global::System.ReadOnlySpan<int> K13AStrides => new int[] { 64, 64, 1 };
-    private static global::System.ReadOnlySpan<int> K13BStrides => new int[] { 64, 64, 1 };
+    // K13: the per-sample shape (dimensions both operands walk alike merged), and each operand's strides (per sample first; 0 = broadcast).
+    private static global::System.ReadOnlySpan<int> K13Shape => new int[] { 64 };
+    private static global::System.ReadOnlySpan<int> K13AStrides => new int[] { 64, 1 };
+    private static global::System.ReadOnlySpan<int> K13BStrides => new int[] { 64, 1 };
 
     // K16: the per-sample shape copied, and the source's and destination's strides (per sample first).
     private static global::System.ReadOnlySpan<int> K16Shape => new int[] { 1, 64 };
@@ -557,10 +557,10 @@ partial class TinyGpt2
     private static global::System.ReadOnlySpan<int> K18SourceStrides => new int[] { 192, 192, 1 };
     private static global::System.ReadOnlySpan<int> K18DestinationStrides => new int[] { 64, 64, 1 };
 
-    // K21: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
-    private static global::System.ReadOnlySpan<int> K21Shape => new int[] { 1, 64 };
-    private static global::System.ReadOnlySpan<int> K21AStrides => new int[] { 64, 64, 1 };
-    private static global::System.ReadOnlySpan<int> K21BStrides => new int[] { 64, 64, 1 };
+    // K21: the per-sample shape (dimensions both operands walk alike merged), and each operand's strides (per sample first; 0 = broadcast).
+    private static global::System.ReadOnlySpan<int> K21Shape => new int[] { 64 };
+    private static global::System.ReadOnlySpan<int> K21AStrides => new int[] { 64, 1 };
+    private static global::System.ReadOnlySpan<int> K21BStrides => new int[] { 64, 1 };
 
     /// <summary>The weights, embedded at build time in the layout the kernels read; decoded on first use.</summary>
     private static partial class CompiledWeights

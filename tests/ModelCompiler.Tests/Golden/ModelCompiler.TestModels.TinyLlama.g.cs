@@ -605,35 +605,35 @@ partial class TinyLlama
             global::ModelCompiler.Kernels.SiluOperator.Invoke(x);
     }
 
-    // K9: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
-    private static global::System.ReadOnlySpan<int> K9Shape => new int[] { 1, 64 };
-    private static global::System.ReadOnlySpan<int> K9AStrides => new int[] { 64, 64, 1 };
-    private static global::System.ReadOnlySpan<int> K9BStrides => new int[] { 64, 64, 1 };
+    // K9: the per-sample shape (dimensions both operands walk alike merged), and each operand's strides (per sample first; 0 = broadcast).
+    private static global::System.ReadOnlySpan<int> K9Shape => new int[] { 64 };
+    private static global::System.ReadOnlySpan<int> K9AStrides => new int[] { 64, 1 };
+    private static global::System.ReadOnlySpan<int> K9BStrides => new int[] { 64, 1 };
 
-    // K13: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
-    private static global::System.ReadOnlySpan<int> K13Shape => new int[] { 1, 160 };
-    private static global::System.ReadOnlySpan<int> K13AStrides => new int[] { 160, 160, 1 };
-    private static global::System.ReadOnlySpan<int> K13BStrides => new int[] { 160, 160, 1 };
+    // K13: the per-sample shape (dimensions both operands walk alike merged), and each operand's strides (per sample first; 0 = broadcast).
+    private static global::System.ReadOnlySpan<int> K13Shape => new int[] { 160 };
+    private static global::System.ReadOnlySpan<int> K13AStrides => new int[] { 160, 1 };
+    private static global::System.ReadOnlySpan<int> K13BStrides => new int[] { 160, 1 };
 
-    // K15: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
-    private static global::System.ReadOnlySpan<int> K15Shape => new int[] { 1, 64 };
-    private static global::System.ReadOnlySpan<int> K15AStrides => new int[] { 64, 64, 1 };
-    private static global::System.ReadOnlySpan<int> K15BStrides => new int[] { 64, 64, 1 };
+    // K15: the per-sample shape (dimensions both operands walk alike merged), and each operand's strides (per sample first; 0 = broadcast).
+    private static global::System.ReadOnlySpan<int> K15Shape => new int[] { 64 };
+    private static global::System.ReadOnlySpan<int> K15AStrides => new int[] { 64, 1 };
+    private static global::System.ReadOnlySpan<int> K15BStrides => new int[] { 64, 1 };
 
-    // K24: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
-    private static global::System.ReadOnlySpan<int> K24Shape => new int[] { 1, 64 };
-    private static global::System.ReadOnlySpan<int> K24AStrides => new int[] { 64, 64, 1 };
-    private static global::System.ReadOnlySpan<int> K24BStrides => new int[] { 64, 64, 1 };
+    // K24: the per-sample shape (dimensions both operands walk alike merged), and each operand's strides (per sample first; 0 = broadcast).
+    private static global::System.ReadOnlySpan<int> K24Shape => new int[] { 64 };
+    private static global::System.ReadOnlySpan<int> K24AStrides => new int[] { 64, 1 };
+    private static global::System.ReadOnlySpan<int> K24BStrides => new int[] { 64, 1 };
 
-    // K28: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
-    private static global::System.ReadOnlySpan<int> K28Shape => new int[] { 1, 160 };
-    private static global::System.ReadOnlySpan<int> K28AStrides => new int[] { 160, 160, 1 };
-    private static global::System.ReadOnlySpan<int> K28BStrides => new int[] { 160, 160, 1 };
+    // K28: the per-sample shape (dimensions both operands walk alike merged), and each operand's strides (per sample first; 0 = broadcast).
+    private static global::System.ReadOnlySpan<int> K28Shape => new int[] { 160 };
+    private static global::System.ReadOnlySpan<int> K28AStrides => new int[] { 160, 1 };
+    private static global::System.ReadOnlySpan<int> K28BStrides => new int[] { 160, 1 };
 
-    // K30: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
-    private static global::System.ReadOnlySpan<int> K30Shape => new int[] { 1, 64 };
-    private static global::System.ReadOnlySpan<int> K30AStrides => new int[] { 64, 64, 1 };
-    private static global::System.ReadOnlySpan<int> K30BStrides => new int[] { 64, 64, 1 };
+    // K30: the per-sample shape (dimensions both operands walk alike merged), and each operand's strides (per sample first; 0 = broadcast).
+    private static global::System.ReadOnlySpan<int> K30Shape => new int[] { 64 };
+    private static global::System.ReadOnlySpan<int> K30AStrides => new int[] { 64, 1 };
+    private static global::System.ReadOnlySpan<int> K30BStrides => new int[] { 64, 1 };
 
     /// <summary>The weights, embedded at build time in the layout the kernels read; decoded on first use.</summary>
     private static partial class CompiledWeights

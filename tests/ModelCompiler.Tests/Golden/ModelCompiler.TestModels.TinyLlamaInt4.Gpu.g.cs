@@ -1201,9 +1201,8 @@ partial class TinyLlamaInt4
     {
         long i = index.X, s = i / 160, t = i % 160; // sample, and this thread's place in it
         long rest = t;
-        long d1 = rest % 160; rest /= 160;
         long d0 = rest;
-        y[i] = a[s * 160 + d0 * 160 + d1 * 1] * b[s * 160 + d0 * 160 + d1 * 1];
+        y[i] = a[s * 160 + d0 * 1] * b[s * 160 + d0 * 1];
     }
 
     // K14 on the GPU: Linear (int4 weights, dequantized in registers) "model.layers.0.mlp.down_proj": [1, 160] → [1, 64]
@@ -1975,9 +1974,8 @@ partial class TinyLlamaInt4
     {
         long i = index.X, s = i / 160, t = i % 160; // sample, and this thread's place in it
         long rest = t;
-        long d1 = rest % 160; rest /= 160;
         long d0 = rest;
-        y[i] = a[s * 160 + d0 * 160 + d1 * 1] * b[s * 160 + d0 * 160 + d1 * 1];
+        y[i] = a[s * 160 + d0 * 1] * b[s * 160 + d0 * 1];
     }
 
     // K29 on the GPU: Linear (int4 weights, dequantized in registers) "model.layers.1.mlp.down_proj": [1, 160] → [1, 64]

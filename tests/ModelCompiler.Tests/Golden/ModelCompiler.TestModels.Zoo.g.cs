@@ -308,12 +308,12 @@ partial class Zoo
             x * global::System.Runtime.Intrinsics.Vector512.Create(2f);
     }
 
-    // K1: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
+    // K1: the per-sample shape (dimensions both operands walk alike merged), and each operand's strides (per sample first; 0 = broadcast).
     private static global::System.ReadOnlySpan<int> K1Shape => new int[] { 4, 8 };
     private static global::System.ReadOnlySpan<int> K1AStrides => new int[] { 32, 8, 1 };
     private static global::System.ReadOnlySpan<int> K1BStrides => new int[] { 0, 0, 1 };
 
-    // K6: the per-sample shape, and each operand's strides (per sample first; 0 = broadcast).
+    // K6: the per-sample shape (dimensions both operands walk alike merged), and each operand's strides (per sample first; 0 = broadcast).
     private static global::System.ReadOnlySpan<int> K6Shape => new int[] { 6 };
     private static global::System.ReadOnlySpan<int> K6AStrides => new int[] { 6, 1 };
     private static global::System.ReadOnlySpan<int> K6BStrides => new int[] { 6, 1 };
