@@ -338,7 +338,7 @@ public class ConvolutionKernelBenchmark
         for (int i = 0; i < _w.Length; i++) _w[i] = (float)random.NextDouble() * 0.1f;
         _direct = new Kernels.ConvGeometry(c, hw, hw, c, 3, 3, 1, 1, 1, hw, hw, 1, 1) { ChannelBlock = 8 };
         _im2col = new Kernels.ConvGeometry(c, hw, hw, c, 3, 3, 1, 1, 1, hw, hw, 1, 1);
-        _directScratch = new float[Kernels.DirectConvolution.ScratchFloats(c, hw, hw, 1, 1, c, hw, hw)];
+        _directScratch = new float[Kernels.DirectConvolution.ScratchFloats(_direct)];
         _im2colScratch = new float[Kernels.Convolution.ScratchFloats(c, hw, hw, 3, 3, 1, 1, hw, hw)];
     }
 

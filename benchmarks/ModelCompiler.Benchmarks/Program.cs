@@ -118,6 +118,55 @@ if (args.Length is 1 or 2 && args[0] == "llama")
     return;
 }
 #endif
+if (args.Length is 2 or 3 && args[0] == "model")
+{
+    // model <benchmark class name without "Benchmark"> [batch]: Stopwatch medians of one model against ONNX Runtime (a rough
+    // check while developing; `model-profile` runs only the compiled model, in a loop for perf record).
+    var type = typeof(Program).Assembly.GetType("ModelCompiler.Benchmarks." + args[1] + "Benchmark")
+        ?? throw new ArgumentException($"No benchmark class {args[1]}Benchmark.");
+    var b = (BatchedOnnxBenchmark)Activator.CreateInstance(type)!;
+    b.Batch = args.Length == 3 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1;
+    b.GlobalSetup();
+    Console.WriteLine($"{args[1]} batch {b.Batch}: compiled {Median(b.Compiled, 21, 1):F0} µs, ONNX Runtime {Median(b.OnnxRuntime, 21, 1):F0} µs");
+    b.Dispose();
+    return;
+}
+if (args.Length is 2 or 3 && args[0] == "model-profile")
+{
+    var type = typeof(Program).Assembly.GetType("ModelCompiler.Benchmarks." + args[1] + "Benchmark")
+        ?? throw new ArgumentException($"No benchmark class {args[1]}Benchmark.");
+    var b = (BatchedOnnxBenchmark)Activator.CreateInstance(type)!;
+    b.Batch = args.Length == 3 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1;
+    b.GlobalSetup();
+    var clock = Stopwatch.StartNew();
+    while (clock.Elapsed.TotalSeconds < 20) b.Compiled();
+    b.Dispose();
+    return;
+}
+if (args.Length == 5 && args[0] == "conv")
+{
+    // conv <in> <out> <kernel> <size>: one stride-1 "same" convolution of one sample, direct kernel against im2col GEMM, in
+    // µs and GFLOP/s (a rough check while developing).
+    int c = int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), o = int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture);
+    int k = int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture), hw = int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture);
+    var random = new Random(1);
+    var x = new float[c * hw * hw];
+    var w = new float[o * c * k * k];
+    var bias = new float[(o + 15) / 16 * 16];
+    var y = new float[o * hw * hw];
+    for (int i = 0; i < x.Length; i++) x[i] = (float)random.NextDouble();
+    for (int i = 0; i < w.Length; i++) w[i] = (float)random.NextDouble() * 0.1f;
+    var direct = new ModelCompiler.Kernels.ConvGeometry(c, hw, hw, o, k, k, 1, k / 2, 1, hw, hw, 1, k / 2)
+        { ChannelBlock = ModelCompiler.Kernels.DirectConvolution.BestChannelBlock(o) };
+    var im2col = new ModelCompiler.Kernels.ConvGeometry(c, hw, hw, o, k, k, 1, k / 2, 1, hw, hw, 1, k / 2);
+    var directScratch = new float[ModelCompiler.Kernels.DirectConvolution.ScratchFloats(direct)];
+    var im2colScratch = new float[ModelCompiler.Kernels.Convolution.ScratchFloats(c, hw, hw, k, k, k / 2, k / 2, hw, hw)];
+    double flops = 2.0 * c * o * k * k * hw * hw;
+    double d = Median(() => ModelCompiler.Kernels.DirectConvolution.Run<ModelCompiler.Kernels.IdentityOperator>(ref x[0], ref y[0], 1, direct, ref w[0], ref bias[0], ref directScratch[0]), 21, 2);
+    double g = Median(() => ModelCompiler.Kernels.Convolution.Conv2d<ModelCompiler.Kernels.IdentityOperator>(ref x[0], ref y[0], 1, im2col, ref w[0], ref bias[0], ref im2colScratch[0]), 21, 2);
+    Console.WriteLine($"{c}->{o} {k}x{k} {hw}x{hw}: direct {d:F0} µs ({flops / d / 1000:F1} GFLOP/s), im2col GEMM {g:F0} µs ({flops / g / 1000:F1} GFLOP/s)");
+    return;
+}
 if (args.Length == 1 && args[0] == "quick")
 {
     foreach (int batch in new[] { 1, 64 })

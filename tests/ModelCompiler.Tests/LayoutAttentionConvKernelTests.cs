@@ -123,6 +123,9 @@ public class LayoutAttentionConvKernelTests
         { 6, 5, 7, 9, 3, 1, 1, 1, 3 },     // grouped GEMM
         { 8, 6, 6, 4, 1, 1, 0, 1, 2 },     // grouped 1×1
         { 3, 1, 40, 6, 5, 2, 2, 1, 1 },    // height 1: a Conv1d (no vertical padding)
+        { 96, 12, 20, 24, 3, 1, 1, 1, 1 }, // deep: one panel per chunk, panels across output rows
+        { 40, 10, 10, 16, 1, 1, 0, 1, 1 }, // 1×1 without padding: patches read from the input in place
+        { 8, 13, 29, 12, 3, 1, 2, 2, 1 },  // dilated, stride 1: rows of 29 split across panels
     };
 
     [Theory]
@@ -198,7 +201,7 @@ public class LayoutAttentionConvKernelTests
 
         var actual = new float[expected.Length + 1];
         actual[^1] = 42f;
-        var scratch = new float[Kernels.DirectConvolution.ScratchFloats(c, h, w, padding, padTop, outC, oh, ow)];
+        var scratch = new float[Kernels.DirectConvolution.ScratchFloats(geometry)];
         scratch.AsSpan().Fill(float.NaN); // the kernel must not rely on the scratch it is given being zero
         Kernels.DirectConvolution.Run<ReluOperator>(ref x[0], ref actual[0], rows, geometry, ref weight[0], ref bias[0], ref scratch[0]);
 

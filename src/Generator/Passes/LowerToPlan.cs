@@ -228,8 +228,7 @@ internal static class LowerToPlan
         ConvOp { Algorithm: ConvAlgorithm.Im2Col, Geometry: var g } => KernelScratch.Im2Col(g.Channels, g.Height, g.Width, g.KernelHeight, g.KernelWidth,
             g.Padding, g.VerticalPadding, g.OutHeight, g.OutWidth, g.Groups),
         ConvOp { Algorithm: ConvAlgorithm.Winograd, Geometry: var g } => KernelScratch.Winograd(g.Channels, g.OutChannels, g.OutHeight, g.OutWidth),
-        ConvOp { Algorithm: ConvAlgorithm.Direct, Geometry: var g } => KernelScratch.Direct(g.Channels, g.Height, g.Width, g.Padding, g.VerticalPadding,
-            g.Pooled ? g.OutChannels * g.OutHeight * g.OutWidth : 0),
+        ConvOp { Algorithm: ConvAlgorithm.Direct, Geometry: var g } => KernelScratch.Direct(g),
         _ => 0,
     };
 

@@ -44,6 +44,7 @@ public static class Attention
         else Core<Lanes1>(ref q, ref k, ref v, ref output, samples, geometry, ref mask, ref scratch);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Core<TLanes>(ref float q, ref float k, ref float v, ref float output, nint samples, AttentionGeometry geometry,
         ref float mask, ref float scratch)
         where TLanes : struct, ILanes<TLanes>

@@ -44,6 +44,7 @@ public static class AxisPool
 
     private static int CeilingDivide(int a, int b) => -FloorDivide(-a, b);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Lanes<TLanes>(ref float input, ref float output, nint outer, int length, nint inner, int window, int stride, int padBegin,
         int dilation, int outLength, bool max, int countFrom, int countTo)
         where TLanes : struct, ILanes<TLanes>

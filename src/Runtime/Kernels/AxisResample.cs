@@ -24,6 +24,7 @@ public static class AxisResample
         else Lanes<Lanes1>(ref input, ref output, outer, length, inner, outLength, taps, ref table, fill);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Lanes<TLanes>(ref float input, ref float output, nint outer, int length, nint inner, int outLength, int taps, ref float table, float fill)
         where TLanes : struct, ILanes<TLanes>
     {

@@ -319,6 +319,7 @@ public static class CachedAttention
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scale(ref float y, float factor, int count)
     {
         for (int i = 0; i < count; i++) Unsafe.Add(ref y, i) *= factor;

@@ -33,40 +33,71 @@ public static class Convolution
         int groups = geometry.Groups, padTop = geometry.VerticalPadding;
         int cg = c / groups, outG = outC / groups, k = cg * kh * kw, positions = oh * ow;
         int padded = PanelLayout.PaddedBiasLength(positions), hp = h + 2 * padTop, wp = w + 2 * padding;
+        int chunkPanels = KernelScratch.Im2ColChunkPanels(k, positions), chunk = chunkPanels * PanelLayout.PanelWidth;
         ref float patches = ref scratch;
-        ref float zeros = ref Unsafe.Add(ref patches, padded * k);
-        ref float planes = ref Unsafe.Add(ref zeros, padded);
+        ref float zeros = ref Unsafe.Add(ref patches, chunk * k);
+        ref float planes = ref Unsafe.Add(ref zeros, chunk);
         ref int offsets = ref Unsafe.As<float, int>(ref Unsafe.Add(ref planes, cg * hp * wp));
-        Unsafe.InitBlockUnaligned(ref Unsafe.As<float, byte>(ref zeros), 0, (uint)(padded * sizeof(float)));
+        Unsafe.InitBlockUnaligned(ref Unsafe.As<float, byte>(ref zeros), 0, (uint)(chunk * sizeof(float)));
         // Where each output position's window starts in a padded plane; the spare lanes of the last panel read its first.
         for (int q = 0; q < padded; q++)
             Unsafe.Add(ref offsets, q) = q < positions ? q / ow * stride * wp + q % ow * stride : 0;
+        // Without padding the planes are the input itself: nothing is copied (a 1×1 convolution reads its input in place).
+        bool inPlace = padding == 0 && padTop == 0;
         for (nint n = 0; n < samples; n++)
         for (int g = 0; g < groups; g++)
         {
             ref float x = ref Unsafe.Add(ref input, (n * c + g * cg) * h * w);
-            Unsafe.InitBlockUnaligned(ref Unsafe.As<float, byte>(ref planes), 0, (uint)(cg * hp * wp * sizeof(float)));
-            for (int i = 0; i < cg; i++)
-                for (int y = 0; y < h; y++)
-                    Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref planes, (i * hp + y + padTop) * wp + padding)),
-                        ref Unsafe.As<float, byte>(ref Unsafe.Add(ref x, (i * h + y) * w)), (uint)(w * sizeof(float)));
-            for (int i = 0; i < cg; i++)
-            for (int u = 0; u < kh; u++)
-            for (int v = 0; v < kw; v++)
+            ref float source = ref inPlace ? ref x : ref planes;
+            if (!inPlace)
             {
-                int tap = (i * kh + u) * kw + v;
-                ref float window = ref Unsafe.Add(ref planes, (i * hp + u * dilation) * wp + v * dilation);
-                for (int panel = 0; panel < padded; panel += PanelLayout.PanelWidth)
-                {
-                    ref float destination = ref Unsafe.Add(ref patches, (panel / PanelLayout.PanelWidth * k + tap) * PanelLayout.PanelWidth);
-                    for (int lane = 0; lane < PanelLayout.PanelWidth; lane++)
-                        Unsafe.Add(ref destination, lane) = Unsafe.Add(ref window, Unsafe.Add(ref offsets, panel + lane));
-                }
+                Unsafe.InitBlockUnaligned(ref Unsafe.As<float, byte>(ref planes), 0, (uint)(cg * hp * wp * sizeof(float)));
+                for (int i = 0; i < cg; i++)
+                    for (int y = 0; y < h; y++)
+                        Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref planes, (i * hp + y + padTop) * wp + padding)),
+                            ref Unsafe.As<float, byte>(ref Unsafe.Add(ref x, (i * h + y) * w)), (uint)(w * sizeof(float)));
             }
             ref float o = ref Unsafe.Add(ref output, (n * outC + g * outG) * positions);
-            PackedLinear.Run<IdentityOperator>(ref Unsafe.Add(ref weights, g * outG * k), k, outG, ref patches, ref zeros, k, positions, ref o, positions);
-            for (int j = 0; j < outG; j++)
-                BiasRow<TEpilogue>(ref Unsafe.Add(ref o, j * positions), Unsafe.Add(ref bias, g * outG + j), positions);
+            // A chunk of panels at a time: gathered, then multiplied while it is still in cache (gathering every patch
+            // first, 22 MB for a 96-channel 3×3 layer on 80 × 80, left the GEMM streaming them back from memory).
+            for (int first = 0; first < padded; first += chunk)
+            {
+                int columns = Math.Min(chunk, positions - first);
+                for (int i = 0; i < cg; i++)
+                for (int u = 0; u < kh; u++)
+                for (int v = 0; v < kw; v++)
+                {
+                    int tap = (i * kh + u) * kw + v;
+                    ref float window = ref Unsafe.Add(ref source, (i * hp + u * dilation) * wp + v * dilation);
+                    for (int panel = first; panel < first + columns; panel += PanelLayout.PanelWidth)
+                    {
+                        ref float destination = ref Unsafe.Add(ref patches, ((panel - first) / PanelLayout.PanelWidth * k + tap) * PanelLayout.PanelWidth);
+                        if (stride == 1)
+                        {
+                            // Positions on one output row read neighbours: one block copy per stretch of a row in the panel.
+                            int q = panel, end = Math.Min(panel + PanelLayout.PanelWidth, positions);
+                            while (q < end)
+                            {
+                                int run = Math.Min(end, (q / ow + 1) * ow) - q;
+                                ref float from = ref Unsafe.Add(ref window, Unsafe.Add(ref offsets, q));
+                                if (run == PanelLayout.PanelWidth)
+                                    Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref destination), ref Unsafe.As<float, byte>(ref from), PanelLayout.PanelWidth * sizeof(float));
+                                else
+                                    for (int j = 0; j < run; j++) Unsafe.Add(ref destination, q - panel + j) = Unsafe.Add(ref from, j);
+                                q += run;
+                            }
+                            for (; q < panel + PanelLayout.PanelWidth; q++) Unsafe.Add(ref destination, q - panel) = window;
+                            continue;
+                        }
+                        for (int lane = 0; lane < PanelLayout.PanelWidth; lane++)
+                            Unsafe.Add(ref destination, lane) = Unsafe.Add(ref window, Unsafe.Add(ref offsets, panel + lane));
+                    }
+                }
+                PackedLinear.Run<IdentityOperator>(ref Unsafe.Add(ref weights, g * outG * k), k, outG, ref patches, ref zeros, k, columns,
+                    ref Unsafe.Add(ref o, first), positions);
+                for (int j = 0; j < outG; j++)
+                    BiasRow<TEpilogue>(ref Unsafe.Add(ref o, j * positions + first), Unsafe.Add(ref bias, g * outG + j), columns);
+            }
         }
     }
 
@@ -215,6 +246,7 @@ public static class Convolution
     private static float[]? t_poolRow;
 
     /// <summary><c>m[i] = max(m[i], row[i])</c> over a row, NaN-propagating as <see cref="MathF.Max(float, float)"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MaxInto(ref float m, ref float row, int length)
     {
         int i = 0;

@@ -17,16 +17,31 @@ public static class DirectConvolution
 {
     private const int Slack = KernelScratch.DirectSlack;
 
-    /// <summary>Scratch floats <see cref="Run{TEpilogue}"/> needs: one sample's zero-padded input planes.</summary>
-    public static int ScratchFloats(int channels, int height, int width, int padding, int verticalPadding) =>
-        KernelScratch.Direct(channels, height, width, padding, verticalPadding);
+    /// <summary>
+    /// Scratch floats <see cref="Run{TEpilogue}"/> needs for <paramref name="geometry"/>: one sample's zero-padded input
+    /// planes (and, with a fused pool, room for one sample's unpooled output, which only the scalar form uses); unpooled, at
+    /// least what <see cref="Convolution.Conv2d{TEpilogue}"/> needs, which the kernel may hand the layer to (<see cref="ThroughGemm"/>).
+    /// </summary>
+    public static int ScratchFloats(ConvGeometry geometry) => KernelScratch.Direct(geometry);
 
     /// <summary>
-    /// Scratch floats when a 2×2 max pool is fused (<c>geometry.Pooled</c>): as unfused, plus room for one sample's
-    /// unpooled output, which only the scalar form (no vector hardware) uses before pooling it.
+    /// Whether <see cref="Run{TEpilogue}"/> hands this layer to the im2col GEMM on this machine: unpooled layers of at least
+    /// <see cref="GemmChannels"/> output channels where only
+    /// 16 vector registers of 256 bits (x86 without AVX-512) hold the channel blocks. There a block keeps 4 channels of 16
+    /// outputs, too little work per filter tap to hide the loop around it: measured on Zen 3 (AVX2), the direct kernel ran
+    /// at 5–24 GFLOP/s where the GEMM, gathering its patches a cache-sized chunk at a time, ran at 20–73 on the same layers
+    /// (`ModelCompiler.Benchmarks -- conv`, docs/performance.md). With 32 registers (AVX-512, Arm) the direct kernel keeps
+    /// 8 channels and was measured faster than the GEMM on small layers.
     /// </summary>
-    public static int ScratchFloats(int channels, int height, int width, int padding, int verticalPadding, int outChannels, int outHeight, int outWidth) =>
-        KernelScratch.Direct(channels, height, width, padding, verticalPadding, outChannels * outHeight * outWidth);
+    public static bool ThroughGemm(ConvGeometry geometry) =>
+        !geometry.Pooled && geometry.OutChannels >= GemmChannels && !Vector512.IsHardwareAccelerated && !System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported;
+
+    /// <summary>
+    /// Fewest output channels <see cref="ThroughGemm"/> hands to the GEMM: gathering the patches copies the input once per
+    /// filter tap whatever the number of outputs, so with fewer channels the copy costs more than the products it feeds (a
+    /// transposed convolution's 24 → 1 layer over 320 × 320 spent most of its time gathering).
+    /// </summary>
+    public const int GemmChannels = 8;
 
     /// <summary>
     /// Effectively computes PyTorch's <c>conv2d</c> (stride 1, groups 1, zero padding, any dilation) followed by
@@ -39,6 +54,11 @@ public static class DirectConvolution
         ref float weights, ref float bias, ref float scratch)
         where TEpilogue : struct, IUnaryOperator
     {
+        if (ThroughGemm(geometry))
+        {
+            Convolution.Conv2d<TEpilogue>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch);
+            return;
+        }
         int block = ChannelBlock(geometry);
         // Eight channels take 16 accumulators: only where there are 32 vector registers (AVX-512, and Arm's 32 NEON registers).
         if (block == 8 && (Vector512.IsHardwareAccelerated || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported))
@@ -76,7 +96,7 @@ public static class DirectConvolution
         {
             // Scalar, pooled: one lane has no pairs to pool, so each sample is convolved into scratch, then pooled.
             int c = geometry.Channels, h = geometry.Height, w = geometry.Width, outC = geometry.OutChannels, oh = geometry.OutHeight, ow = geometry.OutWidth;
-            ref float unpooled = ref Unsafe.Add(ref scratch, ScratchFloats(c, h, w, geometry.Padding, geometry.VerticalPadding));
+            ref float unpooled = ref Unsafe.Add(ref scratch, KernelScratch.DirectPlanes(geometry));
             for (nint n = 0; n < samples; n++)
             {
                 Core<TEpilogue, Lanes1, TBlock>(ref Unsafe.Add(ref input, n * c * h * w), ref unpooled, 1, geometry, ref weights, ref bias, ref scratch, false);
@@ -106,6 +126,7 @@ public static class DirectConvolution
         public static int Count => 8;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Core<TEpilogue, TLanes, TBlock>(ref float input, ref float output, nint samples, ConvGeometry geometry,
         ref float weights, ref float bias, ref float scratch, bool pooled)
         where TEpilogue : struct, IUnaryOperator

@@ -161,6 +161,7 @@ public static class Int4Linear
     }
 
     /// <summary><see cref="IntegerPanel"/>'s arithmetic, one output at a time, where there is no AVX2: the same integer sums and the same fused multiply-add per block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScalarPanel<T>(ref sbyte codes, ref float scales, ref int sums, ref float panel, ref float bias, nint k, ref float c, nint cols)
         where T : struct, IUnaryOperator
     {

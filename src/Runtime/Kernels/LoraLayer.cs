@@ -49,6 +49,7 @@ public sealed class LoraLayer
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Dot(ref float u, ref float v, int count)
     {
         var sum = Vector<float>.Zero;
@@ -60,6 +61,7 @@ public sealed class LoraLayer
         return total;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddScaled(ref float y, ref float column, float factor, int count)
     {
         var f = new Vector<float>(factor);

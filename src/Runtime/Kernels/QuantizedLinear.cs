@@ -180,6 +180,7 @@ public static class QuantizedLinear
     // ---- activation quantization ----
 
     /// <summary>Quantizes one row into <paramref name="destination"/> (padded to <paramref name="k4"/>); returns the row's scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float QuantizeRow(ref float x, nint k, nint k4, ref byte destination, Format format, float staticRange)
     {
         float amax = 0f;

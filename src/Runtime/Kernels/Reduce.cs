@@ -35,6 +35,7 @@ public static class Reduce
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Widest<TReduction>(ref float input, ref float output, nint outer, nint reduce, nint inner)
         where TReduction : struct, IReduction
     {
@@ -97,6 +98,7 @@ public static class Reduce
     }
 
     /// <summary>With the maxima in <paramref name="output"/>: <c>max + log Σ e^(x − max)</c>; an infinite or NaN maximum is the result.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void LogSumExpFromMax(ref float input, ref float output, nint outer, nint reduce, nint inner)
     {
         if (Vector512.IsHardwareAccelerated) LogSumExp<Lanes512>(ref input, ref output, outer, reduce, inner);

@@ -27,6 +27,7 @@ public static class Strided
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dimension(ref float source, ReadOnlySpan<int> sourceStrides, ref float destination, ReadOnlySpan<int> destinationStrides,
         ReadOnlySpan<int> shape)
     {

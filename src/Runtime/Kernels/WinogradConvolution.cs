@@ -45,6 +45,7 @@ public static class WinogradConvolution
         else Core<TEpilogue, Lanes1>(ref input, ref output, samples, geometry, ref filters, ref bias, ref scratch);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Core<TEpilogue, TLanes>(ref float input, ref float output, nint samples, ConvGeometry geometry,
         ref float filters, ref float bias, ref float scratch)
         where TEpilogue : struct, IUnaryOperator

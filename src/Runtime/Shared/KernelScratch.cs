@@ -19,21 +19,45 @@ internal static class KernelScratch
     /// <summary>Attention: one head's keys transposed (rows padded to 16), its values side by side, one tile of scores.</summary>
     public static int Attention(int keys, int headSize, int valueSize) => headSize * ((keys + 15) / 16 * 16) + keys * valueSize + AttentionTile;
 
+    /// <summary>Bytes of im2col patches gathered at once: a chunk that stays in a core's L2 while the GEMM reads it.</summary>
+    public const int Im2ColChunkBytes = 96 * 1024;
+
     /// <summary>
-    /// im2col convolution: one group's patches <c>[c/g·kh·kw, oh·ow]</c> in 16-position panels; a zero bias as long as a
-    /// panel row (the GEMM adds one; the kernel adds the real bias per output channel after); the group's input planes
-    /// with their padding; and one int offset per position (of a whole panel).
+    /// im2col convolution: the 16-position panels gathered and multiplied at a time, so the patches are read back from
+    /// cache instead of memory (at least one panel, at most every panel of the output).
     /// </summary>
-    public static int Im2Col(int channels, int height, int width, int kh, int kw, int padding, int verticalPadding, int outHeight, int outWidth, int groups) =>
-        PanelLayout.PaddedBiasLength(outHeight * outWidth) * (channels / groups * kh * kw + 2)
-        + channels / groups * (height + 2 * verticalPadding) * (width + 2 * padding);
+    public static int Im2ColChunkPanels(int filterLength, int outPositions) =>
+        Math.Max(1, Math.Min((outPositions + PanelLayout.PanelWidth - 1) / PanelLayout.PanelWidth,
+            Im2ColChunkBytes / (Math.Max(1, filterLength) * PanelLayout.PanelWidth * sizeof(float))));
+
+    /// <summary>
+    /// im2col convolution: one chunk of a group's patches <c>[c/g·kh·kw, oh·ow]</c> in 16-position panels
+    /// (<see cref="Im2ColChunkPanels"/>); a zero bias as long as a chunk's panel row (the GEMM adds one; the kernel adds the
+    /// real bias per output channel after); the group's input planes with their padding; and one int offset per position
+    /// (of a whole panel).
+    /// </summary>
+    public static int Im2Col(int channels, int height, int width, int kh, int kw, int padding, int verticalPadding, int outHeight, int outWidth, int groups)
+    {
+        int k = channels / groups * kh * kw, chunk = Im2ColChunkPanels(k, outHeight * outWidth) * PanelLayout.PanelWidth;
+        return chunk * (k + 1) + PanelLayout.PaddedBiasLength(outHeight * outWidth)
+            + channels / groups * (height + 2 * verticalPadding) * (width + 2 * padding);
+    }
 
     /// <summary>
     /// Direct convolution: one sample's zero-padded input planes and two vectors for a partial store; with a fused pool,
-    /// also one sample's unpooled output (used only by the scalar form).
+    /// also one sample's unpooled output (used only by the scalar form). Unpooled, at least what the im2col GEMM needs,
+    /// which the kernel hands the layer to where registers are too few for its channel blocks (256-bit x86).
     /// </summary>
-    public static int Direct(int channels, int height, int width, int padding, int verticalPadding, int pooledOutput = 0) =>
-        channels * (height + 2 * verticalPadding) * (width + 2 * padding + DirectSlack) + DirectSlack + pooledOutput;
+    public static int Direct(ConvGeometry g)
+    {
+        int direct = DirectPlanes(g) + (g.Pooled ? g.OutChannels * g.OutHeight * g.OutWidth : 0);
+        return g.Pooled ? direct
+            : Math.Max(direct, Im2Col(g.Channels, g.Height, g.Width, g.KernelHeight, g.KernelWidth, g.Padding, g.VerticalPadding, g.OutHeight, g.OutWidth, g.Groups));
+    }
+
+    /// <summary>Direct convolution: one sample's zero-padded input planes and two vectors for a partial store.</summary>
+    public static int DirectPlanes(ConvGeometry g) =>
+        g.Channels * (g.Height + 2 * g.VerticalPadding) * (g.Width + 2 * g.Padding + DirectSlack) + DirectSlack;
 
     /// <summary>
     /// Direct convolution: output channels kept in registers, 8, 6 or 4, whichever computes fewest in vain, the larger on a
