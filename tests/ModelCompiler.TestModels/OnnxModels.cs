@@ -174,6 +174,10 @@ public static partial class OnnxRunning;
 [CompileModel(Onnx = "onnx_group_norm.onnx")]
 public static partial class OnnxGroupNorm;
 
+/// <summary>Upsampling as FPN heads write it (make_upsample.py): ConvTranspose with filters as large as the stride (2-D with a bias, 1-D without) and a nearest Resize ×2.</summary>
+[CompileModel(Onnx = "onnx_upsample.onnx")]
+public static partial class OnnxUpsample;
+
 /// <summary>Loop with a trip count known at build time (make_loop.py): a condition computed at run time (states kept where it fails), and a scan output; compiled whole.</summary>
 [CompileModel(Onnx = "onnx_loop.onnx")]
 public static partial class OnnxLoop;

@@ -22,7 +22,7 @@ public class OnnxModelTests
     public static TheoryData<string, int> Cases()
     {
         var data = new TheoryData<string, int>();
-        foreach (string model in new[] { "mlp784", "lenet5", "digits_cnn", "onnx_mix", "onnx_activations", "onnx_reduce", "onnx_encoder", "onnx_external", "onnx_elementwise", "onnx_dequantized", "onnx_shape_ops", "onnx_embedding", "onnx_quantized", "onnx_opset20", "onnx_mobile", "onnx_layout_ops", "onnx_windows", "onnx_running", "onnx_group_norm" })
+        foreach (string model in new[] { "mlp784", "lenet5", "digits_cnn", "onnx_mix", "onnx_activations", "onnx_reduce", "onnx_encoder", "onnx_external", "onnx_elementwise", "onnx_dequantized", "onnx_shape_ops", "onnx_embedding", "onnx_quantized", "onnx_opset20", "onnx_mobile", "onnx_layout_ops", "onnx_windows", "onnx_running", "onnx_group_norm", "onnx_upsample" })
             foreach (int batch in new[] { 1, 5, 64 })
                 data.Add(model, batch);
         return data;
@@ -48,6 +48,7 @@ public class OnnxModelTests
         "onnx_windows" => (OnnxWindows.Predict, OnnxWindows.InputShape.ToArray(), OnnxWindows.OutputLength),
         "onnx_running" => (OnnxRunning.Predict, OnnxRunning.InputShape.ToArray(), OnnxRunning.OutputLength),
         "onnx_group_norm" => (OnnxGroupNorm.Predict, OnnxGroupNorm.InputShape.ToArray(), OnnxGroupNorm.OutputLength),
+        "onnx_upsample" => (OnnxUpsample.Predict, OnnxUpsample.InputShape.ToArray(), OnnxUpsample.OutputLength),
         _ => (DigitsCnnOnnx.Predict, DigitsCnnOnnx.InputShape.ToArray(), DigitsCnnOnnx.OutputLength),
     };
 

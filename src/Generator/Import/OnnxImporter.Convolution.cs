@@ -50,7 +50,8 @@ internal static partial class OnnxImporter
         /// the stride (each value followed by stride − 1 zeros: a view, a product with a 0/1 pattern, a view), then a
         /// convolution with the filters flipped and their in and out channels swapped per group, padded by
         /// dilation·(k − 1) − pad on each side, and the stride − 1 − output_padding extra outputs at the end cut off.
-        /// The spread input costs stride² times the multiplications a dedicated kernel would need (docs/onnx.md).
+        /// The spread input costs stride² times the multiplications a dedicated kernel would need (docs/onnx.md), so filters as
+        /// large as the stride without padding go by <see cref="UpsamplingConvTranspose"/> instead.
         /// </summary>
         private void LowerConvTranspose(OnnxNode node, string name)
         {
@@ -76,6 +77,11 @@ internal static partial class OnnxImporter
             List<long> pads = node.Attributes.FirstOrDefault(a => a.Name == "pads")?.Ints ?? Enumerable.Repeat(0L, 2 * spatial).ToList();
             List<long> outputPadding = node.Attributes.FirstOrDefault(a => a.Name == "output_padding")?.Ints ?? Enumerable.Repeat(0L, spatial).ToList();
             if (pads.Count != 2 * spatial || outputPadding.Count != spatial) throw Unsupported(node, "pads and output_padding must give every spatial axis");
+            if (stride > 1 && dilation == 1 && groups == 1 && kernel.All(k => k == stride) && pads.All(p => p == 0) && outputPadding.All(p => p == 0))
+            {
+                UpsamplingConvTranspose(node, name, x, w, sample, outChannels, stride, rank);
+                return;
+            }
             var convPadding = new int[spatial];
             for (int d = 0; d < spatial; d++)
             {
@@ -138,6 +144,42 @@ internal static partial class OnnxImporter
                 if (computed != length)
                     result = Record(node, OpKind.Slice, new[] { result }, settings: new SliceSettings(d + 1, 0, (int)length, SliceOrigin.Exact));
             }
+            _activations[Output(node)] = result;
+            _ranks[Output(node)] = rank;
+        }
+
+        /// <summary>
+        /// A ConvTranspose whose filters are as large as its stride, without padding (a learned ×s upsampling, as FPN heads
+        /// and U-Nets use it): each input position alone gives one s × s block of outputs, <c>y[o, s·i + u, s·j + v] = b[o] +
+        /// Σ_c w[c, o, u, v] · x[c, i, j]</c>. So it is a 1×1 convolution to O·s² channels ordered (o, u, v), then those
+        /// channels spread into the blocks as DepthToSpace (CRD) does: the multiplications a dedicated kernel needs, where
+        /// the general route (the input spread by zeros, then a convolution) costs s² times as many, and a copy.
+        /// </summary>
+        private void UpsamplingConvTranspose(OnnxNode node, string name, string x, OnnxConstant w, int[] sample, int outChannels, int stride, int rank)
+        {
+            int spatial = rank - 2, channels = sample[0], area = checked((int)Math.Pow(stride, spatial)), rows = checked(outChannels * area);
+            var weight = new float[checked((long)rows * channels)];
+            for (int c = 0; c < channels; c++)
+                for (int o = 0; o < outChannels; o++)
+                    for (int t = 0; t < area; t++)
+                        weight[((long)o * area + t) * channels + c] = w.Floats![((long)c * outChannels + o) * area + t];
+            _weights.Add(new(name + ".weight", new OnnxConstant(new long[] { rows, channels }.Concat(Enumerable.Repeat(1L, spatial)).ToArray(), weight, null)));
+            if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0)
+            {
+                OnnxConstant bias = Const(node, Input(node, 2));
+                if (bias.Floats is null || bias.Floats.Length != outChannels) throw Unsupported(node, $"bias {bias.Describe()} does not give one value per output channel");
+                var spread = new float[rows];
+                for (int r = 0; r < rows; r++) spread[r] = bias.Floats[r / area];
+                _weights.Add(new(name + ".bias", new OnnxConstant(new long[] { rows }, spread, null)));
+            }
+            var settings = new ConvSettings(1, 0, 1, 1) { VerticalPadding = spatial == 2 ? 0 : -1 };
+            int result = Record(node, rank == 4 ? OpKind.Conv2d : OpKind.Conv1d, new[] { Act(node, x) }, name, settings: settings);
+            int[] split = spatial == 2 ? new[] { outChannels, stride, stride, sample[1], sample[2] } : new[] { outChannels, stride, sample[1] };
+            int[] order = spatial == 2 ? new[] { 0, 3, 1, 4, 2 } : new[] { 0, 2, 1 };
+            int[] joined = new[] { outChannels }.Concat(sample.Skip(1).Select(v => checked(v * stride))).ToArray();
+            result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(split)));
+            result = Record(node, OpKind.Permute, new[] { result }, settings: new PermuteSettings(new EquatableArray<int>(order)));
+            result = Record(node, OpKind.Reshape, new[] { result }, settings: new ReshapeSettings(new EquatableArray<int>(joined)));
             _activations[Output(node)] = result;
             _ranks[Output(node)] = rank;
         }
