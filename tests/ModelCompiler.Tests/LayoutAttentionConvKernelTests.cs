@@ -120,6 +120,10 @@ public class LayoutAttentionConvKernelTests
         { 4, 7, 21, 8, 3, 1, 1, 1, 4 },    // depthwise, multiplier 2, vector interior
         { 5, 9, 30, 5, 5, 1, 2, 1, 5 },    // depthwise 5×5
         { 3, 8, 11, 3, 3, 2, 1, 2, 3 },    // depthwise, strided and dilated
+        { 6, 9, 45, 6, 3, 2, 1, 1, 6 },    // depthwise 3×3, stride 2, rows wide enough for vectors of even lanes
+        { 4, 11, 70, 8, 5, 2, 2, 1, 4 },   // depthwise 5×5, stride 2, multiplier 2 (MobileNetV3's downsampling)
+        { 3, 7, 60, 3, 3, 2, 2, 2, 3 },    // depthwise, stride 2, dilated, wide
+        { 5, 6, 41, 5, 5, 1, 2, 1, 5 },    // depthwise 5×5, stride 1: a vector interior and scalar edges on every row
         { 6, 5, 7, 9, 3, 1, 1, 1, 3 },     // grouped GEMM
         { 8, 6, 6, 4, 1, 1, 0, 1, 2 },     // grouped 1×1
         { 3, 1, 40, 6, 5, 2, 2, 1, 1 },    // height 1: a Conv1d (no vertical padding)

@@ -1,6 +1,8 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
 
 namespace ModelCompiler.Kernels;
 
@@ -82,8 +84,7 @@ public static class Convolution
                                 ref float from = ref Unsafe.Add(ref window, Unsafe.Add(ref offsets, q));
                                 if (run == PanelLayout.PanelWidth)
                                     Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref destination), ref Unsafe.As<float, byte>(ref from), PanelLayout.PanelWidth * sizeof(float));
-                                else
-                                    for (int j = 0; j < run; j++) Unsafe.Add(ref destination, q - panel + j) = Unsafe.Add(ref from, j);
+                                else CopyRun(ref Unsafe.Add(ref destination, q - panel), ref from, run);
                                 q += run;
                             }
                             for (; q < panel + PanelLayout.PanelWidth; q++) Unsafe.Add(ref destination, q - panel) = window;
@@ -99,6 +100,20 @@ public static class Convolution
                     BiasRow<TEpilogue>(ref Unsafe.Add(ref o, j * positions + first), Unsafe.Add(ref bias, g * outG + j), columns);
             }
         }
+    }
+
+    /// <summary>Copies <paramref name="count"/> (below 16) floats: 4-float vectors, the last one overlapping the one before.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyRun(ref float destination, ref float source, int count)
+    {
+        if (count < 4)
+        {
+            for (int j = 0; j < count; j++) Unsafe.Add(ref destination, j) = Unsafe.Add(ref source, j);
+            return;
+        }
+        int i = 0;
+        for (; i + 4 <= count; i += 4) Vector128.LoadUnsafe(ref source, (nuint)i).StoreUnsafe(ref destination, (nuint)i);
+        if (i < count) Vector128.LoadUnsafe(ref source, (nuint)(count - 4)).StoreUnsafe(ref destination, (nuint)(count - 4));
     }
 
     /// <summary>One output channel's row: plus its bias, then the epilogue, in place.</summary>
@@ -129,8 +144,9 @@ public static class Convolution
     /// Effectively computes a depthwise <c>conv2d</c> (groups = channels, one input channel per group) followed by
     /// <typeparamref name="TEpilogue"/>: output channel o reads input channel <c>o / (out / channels)</c> through its own
     /// <c>kh×kw</c> filter (<c>weights</c>: <c>[out, kh·kw]</c>, as PyTorch stores them) plus
-    /// <c>bias[o]</c>. Direct: at stride 1, the interior of each output row is vectorized along the row. <c>geometry</c> is
-    /// as for <see cref="Conv2d{TEpilogue}"/>.
+    /// <c>bias[o]</c>. Direct: each output sums its taps in a register and is stored once, through the epilogue; at stride 1
+    /// the interior of each output row (every tap inside the row) is vectorized along it. <c>geometry</c> is as for
+    /// <see cref="Conv2d{TEpilogue}"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Depthwise<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
@@ -140,8 +156,11 @@ public static class Convolution
         int c = geometry.Channels, h = geometry.Height, w = geometry.Width, outC = geometry.OutChannels, kh = geometry.KernelHeight, kw = geometry.KernelWidth;
         int stride = geometry.Stride, padding = geometry.Padding, dilation = geometry.Dilation, oh = geometry.OutHeight, ow = geometry.OutWidth, padTop = geometry.VerticalPadding;
         int multiplier = outC / c;
-        // At stride 1, output columns [lo, hi) read only columns inside the row for every filter tap.
-        int lo = stride == 1 ? Math.Min(padding, ow) : ow, hi = stride == 1 ? Math.Max(lo, Math.Min(ow, w + padding - (kw - 1) * dilation)) : ow;
+        // At stride 1, output columns [lo, hi) read only columns inside the row for every filter tap; at stride 2, columns
+        // from lo do until their last tap leaves the row (each vector of outputs takes the even lanes of two loads).
+        int lo = stride == 1 ? Math.Min(padding, ow) : stride == 2 ? Math.Min((padding + 1) / 2, ow) : ow;
+        int hi = stride == 1 ? Math.Max(lo, Math.Min(ow, w + padding - (kw - 1) * dilation)) : ow;
+        int reach = (kw - 1) * dilation - padding; // the last tap's column, less the first output's (xo·stride)
         for (nint n = 0; n < samples; n++)
         for (int o = 0; o < outC; o++)
         {
@@ -152,39 +171,106 @@ public static class Convolution
             for (int y = 0; y < oh; y++)
             {
                 ref float row = ref Unsafe.Add(ref plane, y * ow);
-                for (int xo = 0; xo < ow; xo++) Unsafe.Add(ref row, xo) = b;
-                for (int u = 0; u < kh; u++)
+                // The filter rows that fall inside the plane for this output row.
+                int top = y * stride - padTop, uLo = 0, uHi = kh;
+                while (uLo < kh && top + uLo * dilation < 0) uLo++;
+                while (uHi > uLo && top + (uHi - 1) * dilation >= h) uHi--;
+                int xo = 0;
+                for (; xo < lo; xo++) Unsafe.Add(ref row, xo) = TEpilogue.Invoke(Window(ref x, ref filter, b, top, uLo, uHi, xo * stride - padding, w, kw, dilation));
+                if (uLo < uHi)
                 {
-                    int iy = y * stride - padTop + u * dilation;
-                    if (iy < 0 || iy >= h) continue;
-                    ref float line = ref Unsafe.Add(ref x, iy * w);
-                    for (int v = 0; v < kw; v++)
+                    // The interior: each vector of outputs sums every tap in a register, then is stored once.
+                    ref float first = ref Unsafe.Add(ref x, (nint)(top + uLo * dilation) * w);
+                    if (stride == 2 && Avx2.IsSupported)
                     {
-                        float f = Unsafe.Add(ref filter, u * kw + v);
-                        int shift = v * dilation - padding;
-                        int xo = 0;
-                        for (; xo < lo; xo++) Tap(ref row, ref line, xo, xo * stride + shift, w, f);
-                        if (Vector256.IsHardwareAccelerated)
+                        // Eight outputs read sixteen neighbours per tap: the even lanes of two vectors, in order.
+                        for (; xo + 8 <= ow && 2 * (xo + 7) + 1 + reach < w; xo += 8)
                         {
-                            Vector256<float> fv = Vector256.Create(f);
-                            for (; xo + 8 <= hi; xo += 8)
+                            Vector256<float> sum = Vector256.Create(b);
+                            for (int u = uLo; u < uHi; u++)
                             {
-                                Vector256.MultiplyAddEstimate(fv, Vector256.LoadUnsafe(ref line, (nuint)(xo + shift)), Vector256.LoadUnsafe(ref row, (nuint)xo))
-                                    .StoreUnsafe(ref row, (nuint)xo);
+                                ref float line = ref Unsafe.Add(ref first, (nint)(u - uLo) * dilation * w + 2 * xo - padding);
+                                for (int v = 0; v < kw; v++)
+                                {
+                                    ref float at = ref Unsafe.Add(ref line, v * dilation);
+                                    Vector256<float> pairs = Avx.Shuffle(Vector256.LoadUnsafe(ref at), Vector256.LoadUnsafe(ref at, 8), 0b10_00_10_00);
+                                    Vector256<float> even = Avx2.Permute4x64(pairs.AsDouble(), 0b11_01_10_00).AsSingle();
+                                    sum = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref filter, u * kw + v)), even, sum);
+                                }
                             }
+                            TEpilogue.Invoke(sum).StoreUnsafe(ref row, (nuint)xo);
                         }
-                        for (; xo < ow; xo++) Tap(ref row, ref line, xo, xo * stride + shift, w, f);
+                    }
+                    else if (stride == 2 && AdvSimd.Arm64.IsSupported)
+                    {
+                        for (; xo + 4 <= ow && 2 * (xo + 3) + 1 + reach < w; xo += 4)
+                        {
+                            Vector128<float> sum = Vector128.Create(b);
+                            for (int u = uLo; u < uHi; u++)
+                            {
+                                ref float line = ref Unsafe.Add(ref first, (nint)(u - uLo) * dilation * w + 2 * xo - padding);
+                                for (int v = 0; v < kw; v++)
+                                {
+                                    ref float at = ref Unsafe.Add(ref line, v * dilation);
+                                    Vector128<float> even = AdvSimd.Arm64.UnzipEven(Vector128.LoadUnsafe(ref at), Vector128.LoadUnsafe(ref at, 4));
+                                    sum = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref filter, u * kw + v)), even, sum);
+                                }
+                            }
+                            TEpilogue.Invoke(sum).StoreUnsafe(ref row, (nuint)xo);
+                        }
+                    }
+                    else if (stride == 1 && Vector256.IsHardwareAccelerated)
+                    {
+                        for (; xo + 8 <= hi; xo += 8)
+                        {
+                            Vector256<float> sum = Vector256.Create(b);
+                            for (int u = uLo; u < uHi; u++)
+                            {
+                                ref float line = ref Unsafe.Add(ref first, (nint)(u - uLo) * dilation * w + xo - padding);
+                                for (int v = 0; v < kw; v++)
+                                    sum = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref filter, u * kw + v)), Vector256.LoadUnsafe(ref line, (nuint)(v * dilation)), sum);
+                            }
+                            TEpilogue.Invoke(sum).StoreUnsafe(ref row, (nuint)xo);
+                        }
+                    }
+                    else if (stride == 1 && Vector128.IsHardwareAccelerated)
+                    {
+                        for (; xo + 4 <= hi; xo += 4)
+                        {
+                            Vector128<float> sum = Vector128.Create(b);
+                            for (int u = uLo; u < uHi; u++)
+                            {
+                                ref float line = ref Unsafe.Add(ref first, (nint)(u - uLo) * dilation * w + xo - padding);
+                                for (int v = 0; v < kw; v++)
+                                    sum = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref filter, u * kw + v)), Vector128.LoadUnsafe(ref line, (nuint)(v * dilation)), sum);
+                            }
+                            TEpilogue.Invoke(sum).StoreUnsafe(ref row, (nuint)xo);
+                        }
                     }
                 }
+                for (; xo < ow; xo++) Unsafe.Add(ref row, xo) = TEpilogue.Invoke(Window(ref x, ref filter, b, top, uLo, uHi, xo * stride - padding, w, kw, dilation));
             }
-            Elementwise.Run<TEpilogue>(ref plane, ref plane, 1, oh * ow);
         }
     }
 
+    /// <summary>
+    /// One depthwise output: the bias plus every tap of filter rows [<paramref name="uLo"/>, <paramref name="uHi"/>) whose
+    /// column <c>left + v·dilation</c> is inside the row, in the order the vectorized interior sums them.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tap(ref float row, ref float line, int xo, int ix, int w, float f)
+    private static float Window(ref float x, ref float filter, float b, int top, int uLo, int uHi, int left, int w, int kw, int dilation)
     {
-        if (ix >= 0 && ix < w) Unsafe.Add(ref row, xo) = float.MultiplyAddEstimate(f, Unsafe.Add(ref line, ix), Unsafe.Add(ref row, xo));
+        float sum = b;
+        for (int u = uLo; u < uHi; u++)
+        {
+            ref float line = ref Unsafe.Add(ref x, (nint)(top + u * dilation) * w);
+            for (int v = 0; v < kw; v++)
+            {
+                int ix = left + v * dilation;
+                if ((uint)ix < (uint)w) sum = float.MultiplyAddEstimate(Unsafe.Add(ref filter, u * kw + v), Unsafe.Add(ref line, ix), sum);
+            }
+        }
+        return sum;
     }
 
     /// <summary>Effectively computes PyTorch's <c>max_pool2d</c> (padding counts as −∞) on <paramref name="planes"/> planes.</summary>
