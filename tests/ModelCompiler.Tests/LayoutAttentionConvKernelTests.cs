@@ -172,6 +172,39 @@ public class LayoutAttentionConvKernelTests
     }
 
     [Theory]
+    [InlineData(6, 12, 40, 6, 3, 1, 2)]   // MobileNetV3 as PaddleOCR's text classifier writes it: strides [2, 1]
+    [InlineData(4, 9, 37, 8, 5, 2, 2)]    // 5×5, multiplier 2, an odd height
+    [InlineData(3, 10, 21, 3, 3, 1, 3)]   // rows three apart
+    public void Convolutions_with_rows_a_stride_apart_keep_every_strideth_row_of_the_stride_1_convolution(int c, int h, int w, int outC, int kernel, int padding, int rowStride)
+    {
+        // Oracle: the eager stride-1 depthwise convolution, every rowStride-th row of it.
+        const int rows = 2;
+        float[] x = Numerics.Random(rows * c * h * w, seed: c + h * w);
+        float[] weight = Numerics.Random(outC * kernel * kernel, seed: outC + kernel, scale: 0.3);
+        float[] bias = Numerics.Random(outC, seed: 5, scale: 0.5);
+        var weights = new TestWeights().Add("conv.weight", new[] { outC, 1, kernel, kernel }, weight).Add("conv.bias", new[] { outC }, bias);
+        float[] full = Tensor.FromBatch(x, rows, new[] { c, h, w }, weights).Conv2d("conv", 1, padding, 1, c).ToArray();
+        int h1 = h + 2 * padding - kernel + 1, oh = (h1 - 1) / rowStride + 1, ow = w + 2 * padding - kernel + 1;
+        var expected = new float[rows * outC * oh * ow];
+        for (int n = 0; n < rows * outC; n++)
+            for (int y = 0; y < oh; y++)
+                Array.Copy(full, (n * h1 + y * rowStride) * ow, expected, (n * oh + y) * ow, ow);
+        var geometry = new ConvGeometry(c, h, w, outC, kernel, kernel, 1, padding, 1, oh, ow, c, padding, VerticalStride: rowStride);
+
+        var depthwise = new float[expected.Length];
+        float[] paddedBias = new float[PanelLayout.PaddedBiasLength(outC)];
+        bias.CopyTo(paddedBias, 0);
+        Convolution.Depthwise<IdentityOperator>(ref x[0], ref depthwise[0], rows, geometry, ref weight[0], ref paddedBias[0]);
+        Assert.InRange(Numerics.RelativeError(depthwise, expected), 0, Numerics.Tolerance);
+
+        var gemm = new float[expected.Length];
+        var scratch = new float[Convolution.ScratchFloats(c, h, w, kernel, kernel, padding, padding, oh, ow, c)];
+        Array.Fill(scratch, float.NaN);
+        Convolution.Conv2d<IdentityOperator>(ref x[0], ref gemm[0], rows, geometry, ref weight[0], ref bias[0], ref scratch[0]);
+        Assert.InRange(Numerics.RelativeError(gemm, expected), 0, Numerics.Tolerance);
+    }
+
+    [Theory]
     [InlineData(1, 28, 28, 6, 5, 2, 1)]   // LeNet-5's first layer: rows wider than one vector
     [InlineData(6, 14, 14, 16, 5, 0, 1)]  // its second: rows that fit one vector, two rows per block
     [InlineData(3, 9, 13, 5, 3, 1, 1)]    // odd sizes, a channel block of 1

@@ -465,7 +465,7 @@ internal static class GpuBodies
             w.Open($"for (int ci = 0; ci < {cg}; ci++)");
             w.Line($"long plane = x0 + (long)(g * {cg} + ci) * {h * width};");
             w.Open($"for (int u = 0; u < {kh}; u++)");
-            w.Line($"int iy = oy * {stride} - {padTop} + u * {dilation};");
+            w.Line($"int iy = oy * {g.RowStride} - {padTop} + u * {dilation};");
             w.Line($"if (iy < 0 || iy >= {h}) continue;");
             w.Open($"for (int v = 0; v < {kw}; v++)");
             w.Line($"int ix = ox * {stride} - {padding} + v * {dilation};");

@@ -148,7 +148,7 @@ internal static partial class GpuEmitter
         w.Line($"int pk = e / {s.Tile}, pp = e % {s.Tile}, gp = p0 + pp, gk2 = k0 + pk;");
         w.Line("float value = 0f;");
         w.Open("if (gp < P && gk2 < K)");
-        w.Line($"int ci = gk2 / {kh * kw}, tap = gk2 % {kh * kw}, iy = gp / {ow} * {stride} - {padTop} + tap / {kw} * {dilation}, ix = gp % {ow} * {stride} - {padding} + tap % {kw} * {dilation};");
+        w.Line($"int ci = gk2 / {kh * kw}, tap = gk2 % {kh * kw}, iy = gp / {ow} * {g.RowStride} - {padTop} + tap / {kw} * {dilation}, ix = gp % {ow} * {stride} - {padding} + tap % {kw} * {dilation};");
         w.Line($"if (iy >= 0 && iy < {h} && ix >= 0 && ix < {width}) value = a[x0 + ((long)ci * {h} + iy) * {width} + ix];");
         w.Close();
         w.Line($"tileP[pk * {s.Tile} + pp] = value;");

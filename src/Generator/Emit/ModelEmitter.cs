@@ -414,7 +414,8 @@ internal static partial class ModelEmitter
                 w.Wrapped($"private static readonly {K}ConvGeometry K{kernel.Index}Geometry = new(Channels: {g.Channels}, Height: {g.Height}, Width: {g.Width}, "
                     + $"OutChannels: {g.OutChannels}, KernelHeight: {g.KernelHeight}, KernelWidth: {g.KernelWidth}, Stride: {g.Stride}, Padding: {g.Padding}, "
                     + $"Dilation: {g.Dilation}, OutHeight: {g.OutHeight}, OutWidth: {g.OutWidth}, Groups: {g.Groups}, VerticalPadding: {g.VerticalPadding}"
-                    + (kernel.Kind == KernelKind.DirectConv ? $", ChannelBlock: {g.ChannelBlock}, Pooled: {(g.Pooled ? "true" : "false")}" : "") + ");");
+                    + (kernel.Kind == KernelKind.DirectConv ? $", ChannelBlock: {g.ChannelBlock}, Pooled: {(g.Pooled ? "true" : "false")}" : "")
+                    + (g.VerticalStride < 0 ? "" : $", VerticalStride: {g.VerticalStride}") + ");");
                 break;
             case AttentionOp { Geometry: var g }:
                 w.Wrapped($"private static readonly global::ModelCompiler.AttentionGeometry K{kernel.Index}Geometry = new(Heads: {g.Heads}, Queries: {g.Queries}, Keys: {g.Keys}, "

@@ -16,9 +16,9 @@ internal static partial class OnnxImporter
             + "(its inputs do not all have one, or it computes across it)";
 
         /// <summary>
-        /// Conv: 1-D and 2-D with filters known at build time, the batch first, one stride and dilation on every axis and
-        /// pads that give the outputs even padding gives, on the convolution kernels (direct, Winograd, im2col GEMM,
-        /// depthwise; fused epilogues); every other convolution by windows (<see cref="ConvolutionByWindows"/>).
+        /// Conv: 1-D and 2-D with filters known at build time, the batch first, one stride (or, depthwise, one per axis) and
+        /// dilation on every axis and pads that give the outputs even padding gives, on the convolution kernels (direct,
+        /// Winograd, im2col GEMM, depthwise; fused epilogues); every other convolution by windows (<see cref="ConvolutionByWindows"/>).
         /// </summary>
         private void LowerConv(OnnxNode node, string name)
         {
@@ -30,18 +30,24 @@ internal static partial class OnnxImporter
                 return;
             }
             int[] strides = SpatialInts(node, "strides", spatial, 1), dilations = SpatialInts(node, "dilations", spatial, 1);
-            // Rectangular kernels (1×3, 3×1) and a padding per axis; the strides and dilations are the same on both.
+            // Rectangular kernels (1×3, 3×1) and a padding per axis; the dilations are the same on both, and so are the
+            // strides but for depthwise layers (the im2col and depthwise kernels step rows apart: strides [2, 1]).
             int[] kernel = w.Dims.Skip(2).Select(k => (int)k).ToArray();
-            int[]? padding = strides.Distinct().Count() == 1 && dilations.Distinct().Count() == 1 ? Padding(node, x, kernel, strides[0], dilations[0]) : null;
+            int groups = (int)IntAttribute(node, "group", 1);
+            bool rowStride = spatial == 2 && groups > 1 && groups == SampleShape(node, x)[0];
+            int[]? padding = (strides.Distinct().Count() == 1 || rowStride) && dilations.Distinct().Count() == 1 ? Padding(node, x, kernel, strides, dilations[0]) : null;
             if (padding is null)
             {
                 ConvolutionByWindows(node, name, transposed: false);
                 return;
             }
-            int groups = (int)IntAttribute(node, "group", 1);
             _weights.Add(new(name + ".weight", w));
             if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0) _weights.Add(new(name + ".bias", Const(node, Input(node, 2))));
-            var settings = new ConvSettings(strides[0], padding[spatial - 1], dilations[0], groups) { VerticalPadding = spatial == 2 ? padding[0] : -1 };
+            var settings = new ConvSettings(strides[spatial - 1], padding[spatial - 1], dilations[0], groups)
+            {
+                VerticalPadding = spatial == 2 ? padding[0] : -1,
+                VerticalStride = spatial == 2 && strides[0] != strides[1] ? strides[0] : -1,
+            };
             Activation(node, Output(node), rank == 4 ? OpKind.Conv2d : OpKind.Conv1d, new[] { Act(node, x) }, rank, name, settings: settings);
         }
 

@@ -651,10 +651,10 @@ internal static partial class OnnxImporter
         /// <c>auto_pad</c> SAME_UPPER, SAME_LOWER and VALID are turned into pads first, as ONNX defines them. Null when the
         /// pads give other outputs than even padding would.
         /// </summary>
-        private int[]? Padding(OnnxNode node, string x, int[] kernel, int stride, int dilation)
+        private int[]? Padding(OnnxNode node, string x, int[] kernel, int[] strides, int dilation)
         {
             int spatial = kernel.Length;
-            (int[] begin, int[] end) = Pads(node, x, kernel, Enumerable.Repeat(stride, spatial).ToArray(), Enumerable.Repeat(dilation, spatial).ToArray());
+            (int[] begin, int[] end) = Pads(node, x, kernel, strides, Enumerable.Repeat(dilation, spatial).ToArray());
             int[] shape = SampleShape(node, x);
             for (int d = 0; d < spatial; d++)
             {
@@ -663,7 +663,7 @@ internal static partial class OnnxImporter
                 long size = shape[shape.Length - spatial + d];
                 long reach = (long)dilation * (kernel[d] - 1) + 1;
                 long span = size + start + finish - reach, same = size + 2 * start - reach;
-                if (span < 0 || same < 0 || span / stride != same / stride) return null; // not the same outputs: a convolution by windows
+                if (span < 0 || same < 0 || span / strides[d] != same / strides[d]) return null; // not the same outputs: a convolution by windows
             }
             return begin;
         }

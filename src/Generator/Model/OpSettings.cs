@@ -19,6 +19,12 @@ internal sealed record ConvSettings(int Stride, int Padding, int Dilation, int G
 
     /// <summary>The padding above and below: <see cref="VerticalPadding"/>, or <see cref="Padding"/> when it is -1.</summary>
     public int Top => VerticalPadding < 0 ? Padding : VerticalPadding;
+
+    /// <summary>The step between output rows of a 2-D convolution, when not <see cref="Stride"/> (-1: the same; ONNX's strides [2, 1]).</summary>
+    public int VerticalStride { get; init; } = -1;
+
+    /// <summary>The step between output rows: <see cref="VerticalStride"/>, or <see cref="Stride"/> when it is -1.</summary>
+    public int Down => VerticalStride < 0 ? Stride : VerticalStride;
 }
 
 /// <summary>MaxPool2d, AvgPool2d: a square window.</summary>

@@ -57,10 +57,10 @@ internal static class ConvolutionOps
         if (badBias) return null;
         if (bias is not null && (bias.Shape.Length != 1 || bias.Shape[0] != weight.Shape[0]))
             return c.Mismatch($"{what}: {op.Name}.bias must be [{weight.Shape[0]}] but is {Node.Format(bias.Shape)}");
-        if (stride <= 0 || padding < 0 || settings.Top < 0 || dilation <= 0) return c.Mismatch($"{what}: stride and dilation must be positive and padding not negative");
+        if (stride <= 0 || settings.Down <= 0 || padding < 0 || settings.Top < 0 || dilation <= 0) return c.Mismatch($"{what}: stride and dilation must be positive and padding not negative");
         int kw = weight.Shape[weight.Shape.Length - 1], width = x.Shape[x.Shape.Length - 1];
         long ow = SizeMath.WindowPositions(width, padding, kw, stride, dilation);
-        long oh = oneD ? 1 : SizeMath.WindowPositions(x.Shape[1], settings.Top, weight.Shape[2], stride, dilation);
+        long oh = oneD ? 1 : SizeMath.WindowPositions(x.Shape[1], settings.Top, weight.Shape[2], settings.Down, dilation);
         if (oh <= 0 || ow <= 0) return c.Mismatch($"{what}: a kernel of {Node.Format(weight.Shape.Skip(2).ToArray())} does not fit {c.Shape(x)}");
         return new Node(op, oneD ? new[] { weight.Shape[0], (int)ow } : new[] { weight.Shape[0], (int)oh, (int)ow }, isConstant: false) { Weight = weight, Bias = bias };
     }
@@ -140,7 +140,7 @@ internal static class ConvolutionOps
         int oh = oneD ? 1 : context.Node.Shape[1], ow = context.Node.Shape[context.Node.Shape.Length - 1];
         var settings = (ConvSettings)context.Node.Source.Settings!;
         return EvaluationContext.Doubles(ReferenceOps.Conv2d(EvaluationContext.Floats(x), samples, c, h, wi, context.Tensor(context.Node.Weight.Name), context.Node.Bias is null ? null : context.Tensor(context.Node.Bias.Name),
-            w[0], oneD ? 1 : w[2], w[w.Length - 1], settings.Stride, settings.Padding, settings.Dilation, settings.Groups, oh, ow, oneD ? 0 : settings.Top));
+            w[0], oneD ? 1 : w[2], w[w.Length - 1], settings.Stride, settings.Padding, settings.Dilation, settings.Groups, oh, ow, oneD ? 0 : settings.Top, oneD ? 1 : settings.Down));
     }
 
     /// <summary>MaxPool2d, AvgPool2d through ReferenceOps.Pool2d.</summary>
@@ -254,7 +254,8 @@ internal static class ConvolutionOps
         (int stride, int padding, int dilation, int groups) = settings;
         int kh = oneD ? 1 : w[2], kw = w[w.Length - 1], n = w[0], k = c / groups * kh * kw;
         int oh = oneD ? 1 : context.Root.Shape[1], ow = context.Root.Shape[context.Root.Shape.Length - 1];
-        var geometry = new ConvGeometry(c, h, width, n, kh, kw, stride, padding, dilation, oh, ow, groups, oneD ? 0 : settings.Top);
+        var geometry = new ConvGeometry(c, h, width, n, kh, kw, stride, padding, dilation, oh, ow, groups, oneD ? 0 : settings.Top,
+            VerticalStride: oneD || settings.Down == stride ? -1 : settings.Down);
         // Direct: how many output channels the kernel keeps in registers (8, 6 or 4), and whether it pools.
         if (context.Group.Kind == KernelKind.DirectConv)
             geometry = geometry with { ChannelBlock = KernelScratch.DirectChannelBlock(n), Pooled = context.Group.Pool is not null };
@@ -265,7 +266,7 @@ internal static class ConvolutionOps
         WeightBlob bias = context.Blob(WeightLayoutKind.PaddedBias, context.Root.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, context.Root.FoldedEpsilon);
         string kernelSize = oneD ? $"{kw}-wide" : $"{kh}×{kw}";
         string title = (norm is null ? "" : $"(BatchNorm \"{norm}\" folded in) ")
-            + $"{(depthwise ? "Depthwise " : context.Group.Kind == KernelKind.DirectConv ? "Direct " : "")}{context.Root.Kind} \"{context.Root.Source.Name}\": {Node.Format(context.Input.Shape)} → {Node.Format(context.Root.Shape)}, {kernelSize} kernel, stride {stride}, padding {(oneD || settings.Top == padding ? padding.ToString(System.Globalization.CultureInfo.InvariantCulture) : $"{settings.Top} × {padding}")}"
+            + $"{(depthwise ? "Depthwise " : context.Group.Kind == KernelKind.DirectConv ? "Direct " : "")}{context.Root.Kind} \"{context.Root.Source.Name}\": {Node.Format(context.Input.Shape)} → {Node.Format(context.Root.Shape)}, {kernelSize} kernel, stride {(oneD || settings.Down == stride ? stride.ToString(System.Globalization.CultureInfo.InvariantCulture) : $"{settings.Down} × {stride}")}, padding {(oneD || settings.Top == padding ? padding.ToString(System.Globalization.CultureInfo.InvariantCulture) : $"{settings.Top} × {padding}")}"
             + (dilation == 1 ? "" : $", dilation {dilation}") + (groups == 1 || depthwise ? "" : $", {groups} groups") + (context.Root.Bias is null ? "" : ", + bias") + context.After
             + (context.Group.Pool is null ? "" : $", then MaxPool2d 2×2 in the store → {Node.Format(context.Group.Pool.Shape)}");
         ConvAlgorithm algorithm = depthwise ? ConvAlgorithm.Depthwise : context.Group.Kind == KernelKind.DirectConv ? ConvAlgorithm.Direct : ConvAlgorithm.Im2Col;

@@ -148,7 +148,7 @@ internal static class FuseEpilogues
     /// but 128→128 at 14×14 (1,152 inputs) 368 against 342 µs: there the direct kernel still wins.
     /// </summary>
     public static bool IsDirect(Node conv) =>
-        conv.Source.Settings is ConvSettings { Stride: 1, Groups: 1 }
+        conv.Source.Settings is ConvSettings { Stride: 1, VerticalStride: -1, Groups: 1 }
         && !(conv.Shape[conv.Shape.Length - 1] < 16 && conv.Weight!.Shape.Skip(1).Aggregate(1, (p, d) => p * d) >= 2048);
 
     /// <summary>
@@ -159,7 +159,7 @@ internal static class FuseEpilogues
     /// </summary>
     public static bool IsWinograd(Node conv) =>
         conv.Kind == OpKind.Conv2d && conv.Weight!.Shape[2] == 3 && conv.Weight.Shape[3] == 3
-        && conv.Source.Settings is ConvSettings { Stride: 1, Dilation: 1, Groups: 1 } settings && settings.Top == settings.Padding
+        && conv.Source.Settings is ConvSettings { Stride: 1, VerticalStride: -1, Dilation: 1, Groups: 1 } settings && settings.Top == settings.Padding
         && conv.Weight.Shape[0] >= 64 && conv.Weight.Shape[1] >= 64 && conv.Shape[conv.Shape.Length - 1] >= 24;
 
     private static List<int> LiveReaders(List<int>[] consumers, bool[] live, int id)

@@ -43,7 +43,7 @@ public static class Convolution
         Unsafe.InitBlockUnaligned(ref Unsafe.As<float, byte>(ref zeros), 0, (uint)(chunk * sizeof(float)));
         // Where each output position's window starts in a padded plane; the spare lanes of the last panel read its first.
         for (int q = 0; q < padded; q++)
-            Unsafe.Add(ref offsets, q) = q < positions ? q / ow * stride * wp + q % ow * stride : 0;
+            Unsafe.Add(ref offsets, q) = q < positions ? q / ow * geometry.RowStride * wp + q % ow * stride : 0;
         // Without padding the planes are the input itself: nothing is copied (a 1×1 convolution reads its input in place).
         bool inPlace = padding == 0 && padTop == 0;
         for (nint n = 0; n < samples; n++)
@@ -172,7 +172,7 @@ public static class Convolution
             {
                 ref float row = ref Unsafe.Add(ref plane, y * ow);
                 // The filter rows that fall inside the plane for this output row.
-                int top = y * stride - padTop, uLo = 0, uHi = kh;
+                int top = y * geometry.RowStride - padTop, uLo = 0, uHi = kh;
                 while (uLo < kh && top + uLo * dilation < 0) uLo++;
                 while (uHi > uLo && top + (uHi - 1) * dilation >= h) uHi--;
                 int xo = 0;

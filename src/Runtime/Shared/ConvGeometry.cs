@@ -22,6 +22,7 @@ namespace ModelCompiler.Kernels;
 /// <param name="VerticalPadding">Zeros added above and below each column (equal to <paramref name="Padding"/> in 2-D, 0 in 1-D).</param>
 /// <param name="ChannelBlock">Direct convolution: output channels kept in registers at once (4, 6 or 8, chosen at build time).</param>
 /// <param name="Pooled">Direct convolution: a 2×2, stride-2 max pool is fused into the store (the output is <c>[out, oh/2, ow/2]</c>).</param>
+/// <param name="VerticalStride">The step between output rows when not <paramref name="Stride"/> (-1: the same); only the im2col and depthwise kernels take one.</param>
 #if MODELCOMPILER_GENERATOR
 internal
 #else
@@ -30,8 +31,11 @@ public
 sealed record ConvGeometry(
     int Channels, int Height, int Width, int OutChannels, int KernelHeight, int KernelWidth,
     int Stride, int Padding, int Dilation, int OutHeight, int OutWidth, int Groups, int VerticalPadding,
-    int ChannelBlock = 4, bool Pooled = false)
+    int ChannelBlock = 4, bool Pooled = false, int VerticalStride = -1)
 {
+    /// <summary>The step between output rows: <see cref="VerticalStride"/>, or <see cref="Stride"/> when it is -1.</summary>
+    public int RowStride => VerticalStride < 0 ? Stride : VerticalStride;
+
     /// <summary>Input channels per group.</summary>
     public int GroupChannels => Channels / Groups;
 

@@ -110,9 +110,9 @@ internal static class ReferenceOps
     /// replaces <paramref name="padding"/> at the top and bottom (0 for a 1-D convolution, run as height 1).
     /// </summary>
     public static float[] Conv2d(float[] x, int batch, int c, int h, int w, float[] weight, float[]? bias, int outC, int kh, int kw,
-        int stride, int padding, int dilation, int groups, int oh, int ow, int verticalPadding = -1)
+        int stride, int padding, int dilation, int groups, int oh, int ow, int verticalPadding = -1, int verticalStride = -1)
     {
-        int padTop = verticalPadding < 0 ? padding : verticalPadding;
+        int padTop = verticalPadding < 0 ? padding : verticalPadding, strideDown = verticalStride < 0 ? stride : verticalStride;
         int cPerGroup = c / groups, outPerGroup = outC / groups;
         var result = new float[batch * outC * oh * ow];
         for (int n = 0; n < batch; n++)
@@ -126,7 +126,7 @@ internal static class ReferenceOps
             for (int u = 0; u < kh; u++)
             for (int v = 0; v < kw; v++)
             {
-                int iy = y * stride - padTop + u * dilation, ix = xo * stride - padding + v * dilation;
+                int iy = y * strideDown - padTop + u * dilation, ix = xo * stride - padding + v * dilation;
                 if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
                 sum += (double)x[((n * c + first + i) * h + iy) * w + ix] * weight[((o * cPerGroup + i) * kh + u) * kw + v];
             }
