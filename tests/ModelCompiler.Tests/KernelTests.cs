@@ -215,7 +215,7 @@ public class KernelTests
         int rows = 2, c = 3, h = 5, w = 9, s = 2;
         float[] a = Numerics.Random(rows * c * h * w, seed: 3), b = Numerics.Random(s * s, seed: 4);
         int[] shape = { c, h, s, w, s };
-        (int[] walked, int[] aStrides, int[] bStrides) = generator::ModelCompiler.Generator.Ops.ElementwiseOps.Collapse(shape,
+        (int[] walked, int[] aStrides, int[] bStrides) = generator::ModelCompiler.Generator.Ops.LoweringContext.Collapse(shape,
             new[] { c * h * w, h * w, w, 0, 1, 0 }, new[] { 0, 0, 0, s, 0, 1 });
         Assert.Equal(new[] { c * h, s, w, s }, walked);
         var actual = new float[rows * c * h * s * w * s];
@@ -242,7 +242,7 @@ public class KernelTests
             return strides;
         }
         float[] a = Numerics.Random(rows * Count(aShape), seed: 5), b = Numerics.Random(rows * Count(bShape), seed: 6);
-        (int[] walked, int[] aStrides, int[] bStrides) = generator::ModelCompiler.Generator.Ops.ElementwiseOps.Collapse(shape, Strides(aShape), Strides(bShape));
+        (int[] walked, int[] aStrides, int[] bStrides) = generator::ModelCompiler.Generator.Ops.LoweringContext.Collapse(shape, Strides(aShape), Strides(bShape));
         Assert.Equal(expectedWalk, walked);
         var actual = new float[rows * Count(shape)];
         Broadcast.Run<AddOperator>(ref a[0], aStrides, ref b[0], bStrides, ref actual[0], rows, walked);

@@ -1,3 +1,5 @@
+extern alias generator;
+
 using System;
 using System.Linq;
 using ModelCompiler.Kernels;
@@ -17,7 +19,26 @@ public class LayoutAttentionConvKernelTests
         { new[] { 1, 17 }, new[] { 1, 0 } },
         { new[] { 4, 1, 9, 2 }, new[] { 0, 2, 1, 3 } },
         { new[] { 33, 16 }, new[] { 0, 1 } }, // identity: the contiguous block path
+        { new[] { 3, 2, 2, 4, 5 }, new[] { 0, 3, 1, 4, 2 } }, // DepthToSpace (CRD): rows of 2 copied in one flat loop
+        { new[] { 2, 3, 6, 5 }, new[] { 0, 2, 3, 1 } },       // rows of 3
     };
+
+    [Fact]
+    public void Strided_copy_over_collapsed_dimensions_matches_the_eager_Permute()
+    {
+        // A DepthToSpace as the importer writes it, its strides collapsed as the generator collapses them.
+        const int rows = 2;
+        int[] shape = { 3, 2, 2, 4, 5 }, order = { 0, 3, 1, 4, 2 };
+        float[] x = Numerics.Random(rows * 240, seed: 240);
+        int[] dense = ReferenceOps.DenseStrides(shape);
+        int[] outShape = order.Select(d => shape[d]).ToArray();
+        (int[] walked, int[] source, int[] destination) = generator::ModelCompiler.Generator.Ops.LoweringContext.Collapse(outShape,
+            new[] { 240 }.Concat(order.Select(d => dense[d])).ToArray(), new[] { 240 }.Concat(ReferenceOps.DenseStrides(outShape)).ToArray());
+        Assert.Equal(outShape, walked); // nothing merges here: every neighbour pair is walked apart
+        var actual = new float[x.Length];
+        Strided.Copy(ref x[0], source, ref actual[0], destination, rows, walked);
+        Assert.Equal(Tensor.FromBatch(x, rows, shape).Permute(order).ToArray(), actual);
+    }
 
     [Theory]
     [MemberData(nameof(Permutations))]
@@ -169,6 +190,23 @@ public class LayoutAttentionConvKernelTests
         }
 
         Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
+    }
+
+    [Theory]
+    [InlineData(3, 1, 1)]     // a plane of one value
+    [InlineData(5, 3, 5)]     // shorter than a vector
+    [InlineData(4, 7, 9)]     // vectors and a scalar tail
+    [InlineData(2, 80, 80)]   // many vectors: four running sums
+    public void GlobalAvgPool_matches_the_eager_GlobalAvgPool(int c, int h, int w)
+    {
+        const int rows = 3;
+        float[] x = Numerics.Random(rows * c * h * w, seed: c * 7 + h);
+        float[] expected = Tensor.FromBatch(x, rows, new[] { c, h, w }, new TestWeights()).GlobalAvgPool().ToArray();
+        var actual = new float[rows * c + 1];
+        actual[^1] = 42f;
+        Convolution.GlobalAvgPool(ref x[0], ref actual[0], rows * c, h * w);
+        Assert.Equal(42f, actual[^1]);
+        Assert.InRange(Numerics.RelativeError(actual.AsSpan(0, rows * c), expected), 0, Numerics.Tolerance);
     }
 
     [Theory]

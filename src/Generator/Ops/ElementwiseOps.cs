@@ -202,34 +202,6 @@ internal static class ElementwiseOps
         return strides;
     }
 
-    /// <summary>
-    /// A broadcast's per-sample shape and strides with each run of dimensions that both operands walk as one merged into
-    /// it (a dimension's stride is the next one's times its size, 0 and 0 included), and dimensions of 1 dropped: a
-    /// residual Add of two [C, H, W] maps becomes one row of C·H·W, a [C, 1, 1] gate over [C, H, W] C rows of H·W, so the
-    /// kernel runs long vectorized rows instead of one call per short row.
-    /// </summary>
-    public static (int[] Shape, int[] AStrides, int[] BStrides) Collapse(int[] shape, int[] aStrides, int[] bStrides)
-    {
-        var dims = new System.Collections.Generic.List<(int Size, int A, int B)>();
-        for (int d = 0; d < shape.Length; d++)
-        {
-            if (shape[d] == 1) continue;
-            (int size, int sa, int sb) = (shape[d], aStrides[d + 1], bStrides[d + 1]);
-            if (dims.Count > 0)
-            {
-                (int Size, int A, int B) last = dims[dims.Count - 1];
-                if ((long)sa * size == last.A && (long)sb * size == last.B)
-                {
-                    dims[dims.Count - 1] = (last.Size * size, sa, sb);
-                    continue;
-                }
-            }
-            dims.Add((size, sa, sb));
-        }
-        return (dims.Select(d => d.Size).ToArray(), new[] { aStrides[0] }.Concat(dims.Select(d => d.A)).ToArray(),
-            new[] { bStrides[0] }.Concat(dims.Select(d => d.B)).ToArray());
-    }
-
     /// <summary>A chain of element-wise ops with no kernel before it to fuse into: one element-wise kernel.</summary>
     private static KernelPlan LowerElementwise(LoweringContext context)
     {
@@ -248,7 +220,7 @@ internal static class ElementwiseOps
         BinaryFunction function = context.Root.Source.Settings is BinarySettings binary ? binary.Function : BinaryFunction.Power;
         string what = context.Group.Kind == KernelKind.Binary ? function.ToString() : context.Group.Kind.ToString();
         string title = $"{what}: {LoweringContext.Describe(a)} {between} {LoweringContext.Describe(b)} → {Node.Format(shape)}" + context.After;
-        (int[] walked, int[] aStrides, int[] bStrides) = Collapse(shape, ElementwiseOps.BroadcastStrides(a, shape), ElementwiseOps.BroadcastStrides(b, shape));
+        (int[] walked, int[] aStrides, int[] bStrides) = LoweringContext.Collapse(shape, ElementwiseOps.BroadcastStrides(a, shape), ElementwiseOps.BroadcastStrides(b, shape));
         var broadcast = new BroadcastOp(context.Group.Kind, new EquatableArray<int>(walked), new EquatableArray<int>(aStrides), new EquatableArray<int>(bStrides), function);
         return new KernelPlan(context.Index, title, context.Sources.ToEquatableArray(), context.Where(a), context.Where(b), context.Output, broadcast, context.Epilogue.ToEquatableArray(), context.Root.ElementCount);
     }

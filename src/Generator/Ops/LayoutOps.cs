@@ -239,8 +239,9 @@ internal static class LayoutOps
         Operand source = context.Where(origin);
         source = source with { Offset = source.Offset + view.Offset, RowOffset = source.RowOffset + view.Offset };
         string steps = string.Join(", then ", context.Group.Composed.Concat(new[] { context.Root }).Where(n => !OpKinds.IsView(n.Kind)).Select(n => n.Kind.ToString()));
-        var copy = new StridedOp(new EquatableArray<int>(shape), new EquatableArray<int>(new[] { origin.ElementCount }.Concat(view.Strides).ToArray()),
-            new EquatableArray<int>(new[] { context.Root.ElementCount }.Concat(LoweringContext.DenseStrides(context.Root)).ToArray()));
+        (int[] walked, int[] from, int[] to) = LoweringContext.Collapse(shape, new[] { origin.ElementCount }.Concat(view.Strides).ToArray(),
+            new[] { context.Root.ElementCount }.Concat(LoweringContext.DenseStrides(context.Root)).ToArray());
+        var copy = new StridedOp(new EquatableArray<int>(walked), new EquatableArray<int>(from), new EquatableArray<int>(to));
         return new KernelPlan(context.Index, $"{steps}: {Node.Format(origin.Shape)} → {Node.Format(shape)}, composed into one strided copy",
             context.Sources.ToEquatableArray(), source, null, context.Output, copy, EquatableArray<EpilogueStep>.Empty, 0);
     }
@@ -275,8 +276,9 @@ internal static class LayoutOps
             for (int d = 0; d < shape.Length; d++) strides[d + 1] = sourceStrides[order[d]];
             what = $"{context.Root.Kind} ({string.Join(", ", order)})";
         }
-        var copy = new StridedOp(new EquatableArray<int>(shape), new EquatableArray<int>(strides),
-            new EquatableArray<int>(new[] { context.Root.ElementCount }.Concat(LoweringContext.DenseStrides(context.Root)).ToArray()));
+        (int[] walked, int[] from, int[] to) = LoweringContext.Collapse(shape, strides,
+            new[] { context.Root.ElementCount }.Concat(LoweringContext.DenseStrides(context.Root)).ToArray());
+        var copy = new StridedOp(new EquatableArray<int>(walked), new EquatableArray<int>(from), new EquatableArray<int>(to));
         return new KernelPlan(context.Index, $"{what}: {Node.Format(context.Input.Shape)} → {Node.Format(shape)}, a strided copy",
             context.Sources.ToEquatableArray(), source, null, context.Output, copy, EquatableArray<EpilogueStep>.Empty, 0);
     }

@@ -79,6 +79,35 @@ internal sealed class LoweringContext
         Bias = node.Source.Settings is ShrinkSettings shrink ? shrink.Bias : 0f,
     };
 
+    /// <summary>
+    /// A per-sample shape and two operands' strides over it (each per sample first: a broadcast's two inputs, a strided
+    /// copy's source and destination) with each run of dimensions that both walk as one merged into it (a dimension's
+    /// stride is the next one's times its size, 0 and 0 included), and dimensions of 1 dropped: a residual Add of two
+    /// [C, H, W] maps becomes one row of C·H·W, a [C, 1, 1] gate over [C, H, W] C rows of H·W, a slice of rows one block,
+    /// so kernels run long vectorized rows instead of one call per short row.
+    /// </summary>
+    public static (int[] Shape, int[] AStrides, int[] BStrides) Collapse(int[] shape, int[] aStrides, int[] bStrides)
+    {
+        var dims = new System.Collections.Generic.List<(int Size, int A, int B)>();
+        for (int d = 0; d < shape.Length; d++)
+        {
+            if (shape[d] == 1) continue;
+            (int size, int sa, int sb) = (shape[d], aStrides[d + 1], bStrides[d + 1]);
+            if (dims.Count > 0)
+            {
+                (int Size, int A, int B) last = dims[dims.Count - 1];
+                if ((long)sa * size == last.A && (long)sb * size == last.B)
+                {
+                    dims[dims.Count - 1] = (last.Size * size, sa, sb);
+                    continue;
+                }
+            }
+            dims.Add((size, sa, sb));
+        }
+        return (dims.Select(d => d.Size).ToArray(), new[] { aStrides[0] }.Concat(dims.Select(d => d.A)).ToArray(),
+            new[] { bStrides[0] }.Concat(dims.Select(d => d.B)).ToArray());
+    }
+
     /// <summary>Row-major strides of a node's per-sample shape.</summary>
     public static int[] DenseStrides(Node node) => ReferenceOps.DenseStrides(node.Shape);
 

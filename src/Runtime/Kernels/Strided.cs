@@ -27,10 +27,30 @@ public static class Strided
         }
     }
 
+    /// <summary>Innermost rows shorter than this are copied in one flat loop with the dimension before them.</summary>
+    private const int ShortRow = 8;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dimension(ref float source, ReadOnlySpan<int> sourceStrides, ref float destination, ReadOnlySpan<int> destinationStrides,
         ReadOnlySpan<int> shape)
     {
+        if (shape.Length == 0)
+        {
+            destination = source;
+            return;
+        }
+        if (shape.Length == 2 && shape[1] < ShortRow)
+        {
+            // Rows shorter than a vector (a DepthToSpace's or an upsampling's interleave): one flat loop, not a call per row.
+            nint m = shape[0], n = shape[1], sm = sourceStrides[0], sn = sourceStrides[1], dm = destinationStrides[0], dn = destinationStrides[1];
+            for (nint i = 0; i < m; i++)
+            {
+                ref float from = ref Unsafe.Add(ref source, i * sm);
+                ref float to = ref Unsafe.Add(ref destination, i * dm);
+                for (nint j = 0; j < n; j++) Unsafe.Add(ref to, j * dn) = Unsafe.Add(ref from, j * sn);
+            }
+            return;
+        }
         if (shape.Length == 1)
         {
             nint n = shape[0], s = sourceStrides[0], d = destinationStrides[0];

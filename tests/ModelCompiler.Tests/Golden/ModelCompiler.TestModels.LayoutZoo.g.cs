@@ -501,9 +501,9 @@ partial class LayoutZoo
     private static global::System.ReadOnlySpan<int> K10DestinationStrides => new int[] { 96, 16, 8, 1 };
 
     // K11: the per-sample shape copied, and the source's and destination's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K11Shape => new int[] { 1, 6, 6 };
-    private static global::System.ReadOnlySpan<int> K11SourceStrides => new int[] { 72, 36, 6, 1 };
-    private static global::System.ReadOnlySpan<int> K11DestinationStrides => new int[] { 36, 36, 6, 1 };
+    private static global::System.ReadOnlySpan<int> K11Shape => new int[] { 36 };
+    private static global::System.ReadOnlySpan<int> K11SourceStrides => new int[] { 72, 1 };
+    private static global::System.ReadOnlySpan<int> K11DestinationStrides => new int[] { 36, 1 };
 
     private static readonly global::ModelCompiler.AttentionGeometry K12Geometry = new(
         Heads: 2, Queries: 6, Keys: 6, HeadSize: 4, ValueSize: 4, QSample: 48, QHead: 24, QRow: 4, KSample: 48,

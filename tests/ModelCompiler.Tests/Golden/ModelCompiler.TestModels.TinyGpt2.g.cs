@@ -518,19 +518,19 @@ partial class TinyGpt2
     }
 
     // K4: the per-sample shape copied, and the source's and destination's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K4Shape => new int[] { 1, 64 };
-    private static global::System.ReadOnlySpan<int> K4SourceStrides => new int[] { 192, 192, 1 };
-    private static global::System.ReadOnlySpan<int> K4DestinationStrides => new int[] { 64, 64, 1 };
+    private static global::System.ReadOnlySpan<int> K4Shape => new int[] { 64 };
+    private static global::System.ReadOnlySpan<int> K4SourceStrides => new int[] { 192, 1 };
+    private static global::System.ReadOnlySpan<int> K4DestinationStrides => new int[] { 64, 1 };
 
     // K5: the per-sample shape copied, and the source's and destination's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K5Shape => new int[] { 1, 64 };
-    private static global::System.ReadOnlySpan<int> K5SourceStrides => new int[] { 192, 192, 1 };
-    private static global::System.ReadOnlySpan<int> K5DestinationStrides => new int[] { 64, 64, 1 };
+    private static global::System.ReadOnlySpan<int> K5Shape => new int[] { 64 };
+    private static global::System.ReadOnlySpan<int> K5SourceStrides => new int[] { 192, 1 };
+    private static global::System.ReadOnlySpan<int> K5DestinationStrides => new int[] { 64, 1 };
 
     // K6: the per-sample shape copied, and the source's and destination's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K6Shape => new int[] { 1, 64 };
-    private static global::System.ReadOnlySpan<int> K6SourceStrides => new int[] { 192, 192, 1 };
-    private static global::System.ReadOnlySpan<int> K6DestinationStrides => new int[] { 64, 64, 1 };
+    private static global::System.ReadOnlySpan<int> K6Shape => new int[] { 64 };
+    private static global::System.ReadOnlySpan<int> K6SourceStrides => new int[] { 192, 1 };
+    private static global::System.ReadOnlySpan<int> K6DestinationStrides => new int[] { 64, 1 };
 
     // K9: the per-sample shape (dimensions both operands walk alike merged), and each operand's strides (per sample first; 0 = broadcast).
     private static global::System.ReadOnlySpan<int> K9Shape => new int[] { 64 };
@@ -543,19 +543,19 @@ partial class TinyGpt2
     private static global::System.ReadOnlySpan<int> K13BStrides => new int[] { 64, 1 };
 
     // K16: the per-sample shape copied, and the source's and destination's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K16Shape => new int[] { 1, 64 };
-    private static global::System.ReadOnlySpan<int> K16SourceStrides => new int[] { 192, 192, 1 };
-    private static global::System.ReadOnlySpan<int> K16DestinationStrides => new int[] { 64, 64, 1 };
+    private static global::System.ReadOnlySpan<int> K16Shape => new int[] { 64 };
+    private static global::System.ReadOnlySpan<int> K16SourceStrides => new int[] { 192, 1 };
+    private static global::System.ReadOnlySpan<int> K16DestinationStrides => new int[] { 64, 1 };
 
     // K17: the per-sample shape copied, and the source's and destination's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K17Shape => new int[] { 1, 64 };
-    private static global::System.ReadOnlySpan<int> K17SourceStrides => new int[] { 192, 192, 1 };
-    private static global::System.ReadOnlySpan<int> K17DestinationStrides => new int[] { 64, 64, 1 };
+    private static global::System.ReadOnlySpan<int> K17Shape => new int[] { 64 };
+    private static global::System.ReadOnlySpan<int> K17SourceStrides => new int[] { 192, 1 };
+    private static global::System.ReadOnlySpan<int> K17DestinationStrides => new int[] { 64, 1 };
 
     // K18: the per-sample shape copied, and the source's and destination's strides (per sample first).
-    private static global::System.ReadOnlySpan<int> K18Shape => new int[] { 1, 64 };
-    private static global::System.ReadOnlySpan<int> K18SourceStrides => new int[] { 192, 192, 1 };
-    private static global::System.ReadOnlySpan<int> K18DestinationStrides => new int[] { 64, 64, 1 };
+    private static global::System.ReadOnlySpan<int> K18Shape => new int[] { 64 };
+    private static global::System.ReadOnlySpan<int> K18SourceStrides => new int[] { 192, 1 };
+    private static global::System.ReadOnlySpan<int> K18DestinationStrides => new int[] { 64, 1 };
 
     // K21: the per-sample shape (dimensions both operands walk alike merged), and each operand's strides (per sample first; 0 = broadcast).
     private static global::System.ReadOnlySpan<int> K21Shape => new int[] { 64 };
