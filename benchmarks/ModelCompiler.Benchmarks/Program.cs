@@ -171,7 +171,8 @@ if (args.Length == 5 && args[0] == "conv")
     double flops = 2.0 * c * o * k * k * hw * hw;
     double d = Median(() => ModelCompiler.Kernels.DirectConvolution.Run<ModelCompiler.Kernels.IdentityOperator>(ref x[0], ref y[0], 1, direct, ref w[0], ref bias[0], ref directScratch[0]), 21, 2);
     double g = Median(() => ModelCompiler.Kernels.Convolution.Conv2d<ModelCompiler.Kernels.IdentityOperator>(ref x[0], ref y[0], 1, im2col, ref w[0], ref bias[0], ref im2colScratch[0]), 21, 2);
-    Console.WriteLine($"{c}->{o} {k}x{k} {hw}x{hw}: direct {d:F0} µs ({flops / d / 1000:F1} GFLOP/s), im2col GEMM {g:F0} µs ({flops / g / 1000:F1} GFLOP/s)");
+    string route = ModelCompiler.Kernels.DirectConvolution.ThroughGemm(direct) ? " (handed to the GEMM on this CPU)" : "";
+    Console.WriteLine($"{c}->{o} {k}x{k} {hw}x{hw}: direct{route} {d:F0} µs ({flops / d / 1000:F1} GFLOP/s), im2col GEMM {g:F0} µs ({flops / g / 1000:F1} GFLOP/s)");
     return;
 }
 if (args.Length == 1 && args[0] == "quick")

@@ -163,7 +163,7 @@ internal static partial class OnnxImporter
         /// </summary>
         private void UpsamplingConvTranspose(OnnxNode node, string name, string x, OnnxConstant w, int[] sample, int outChannels, int stride, int rank)
         {
-            int spatial = rank - 2, channels = sample[0], area = checked((int)Math.Pow(stride, spatial)), rows = checked(outChannels * area);
+            int spatial = rank - 2, channels = sample[0], area = Enumerable.Repeat(stride, spatial).Aggregate(1, (p, s) => checked(p * s)), rows = checked(outChannels * area);
             var weight = new float[checked((long)rows * channels)];
             for (int c = 0; c < channels; c++)
                 for (int o = 0; o < outChannels; o++)
