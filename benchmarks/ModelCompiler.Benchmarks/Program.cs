@@ -122,11 +122,7 @@ if (args.Length is 2 or 3 && args[0] == "model")
 {
     // model <benchmark class name without "Benchmark"> [batch]: Stopwatch medians of one model against ONNX Runtime (a rough
     // check while developing; `model-profile` runs only the compiled model, in a loop for perf record).
-    var type = typeof(Program).Assembly.GetType("ModelCompiler.Benchmarks." + args[1] + "Benchmark")
-        ?? throw new ArgumentException($"No benchmark class {args[1]}Benchmark.");
-    var b = (BatchedOnnxBenchmark)Activator.CreateInstance(type)!;
-    b.Batch = args.Length == 3 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1;
-    b.GlobalSetup();
+    BatchedOnnxBenchmark b = ModelBenchmark(args);
     // Interleaved rounds, the fastest of each side: on a shared machine the slow samples are the neighbours' doing.
     double compiled = double.MaxValue, onnx = double.MaxValue;
     for (int round = 0; round < 5; round++)
@@ -140,11 +136,7 @@ if (args.Length is 2 or 3 && args[0] == "model")
 }
 if (args.Length is 2 or 3 && args[0] == "model-profile")
 {
-    var type = typeof(Program).Assembly.GetType("ModelCompiler.Benchmarks." + args[1] + "Benchmark")
-        ?? throw new ArgumentException($"No benchmark class {args[1]}Benchmark.");
-    var b = (BatchedOnnxBenchmark)Activator.CreateInstance(type)!;
-    b.Batch = args.Length == 3 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1;
-    b.GlobalSetup();
+    BatchedOnnxBenchmark b = ModelBenchmark(args);
     var clock = Stopwatch.StartNew();
     while (clock.Elapsed.TotalSeconds < 20) b.Compiled();
     b.Dispose();
@@ -213,6 +205,17 @@ if (args.Length == 1 && args[0] == "quick")
 }
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args.Length == 0 ? new[] { "--filter", "*" } : args,
     DefaultConfig.Instance.WithOptions(ConfigOptions.JoinSummary));
+
+// The benchmark class args[1] + "Benchmark" at batch args[2] (1 if absent), set up.
+static BatchedOnnxBenchmark ModelBenchmark(string[] args)
+{
+    var type = typeof(Program).Assembly.GetType("ModelCompiler.Benchmarks." + args[1] + "Benchmark")
+        ?? throw new ArgumentException($"No benchmark class {args[1]}Benchmark.");
+    var b = (BatchedOnnxBenchmark)Activator.CreateInstance(type)!;
+    b.Batch = args.Length == 3 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1;
+    b.GlobalSetup();
+    return b;
+}
 
 static double Fastest(Action action, int count)
 {

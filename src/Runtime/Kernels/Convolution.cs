@@ -219,38 +219,41 @@ public static class Convolution
                             TEpilogue.Invoke(sum).StoreUnsafe(ref row, (nuint)xo);
                         }
                     }
+                    else if (stride == 1 && Vector512.IsHardwareAccelerated)
+                        xo = DepthwiseInterior<TEpilogue, Lanes512>(ref first, ref filter, ref row, b, xo, hi, uLo, uHi, kw, dilation, w, padding);
                     else if (stride == 1 && Vector256.IsHardwareAccelerated)
-                    {
-                        for (; xo + 8 <= hi; xo += 8)
-                        {
-                            Vector256<float> sum = Vector256.Create(b);
-                            for (int u = uLo; u < uHi; u++)
-                            {
-                                ref float line = ref Unsafe.Add(ref first, (nint)(u - uLo) * dilation * w + xo - padding);
-                                for (int v = 0; v < kw; v++)
-                                    sum = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref filter, u * kw + v)), Vector256.LoadUnsafe(ref line, (nuint)(v * dilation)), sum);
-                            }
-                            TEpilogue.Invoke(sum).StoreUnsafe(ref row, (nuint)xo);
-                        }
-                    }
+                        xo = DepthwiseInterior<TEpilogue, Lanes256>(ref first, ref filter, ref row, b, xo, hi, uLo, uHi, kw, dilation, w, padding);
                     else if (stride == 1 && Vector128.IsHardwareAccelerated)
-                    {
-                        for (; xo + 4 <= hi; xo += 4)
-                        {
-                            Vector128<float> sum = Vector128.Create(b);
-                            for (int u = uLo; u < uHi; u++)
-                            {
-                                ref float line = ref Unsafe.Add(ref first, (nint)(u - uLo) * dilation * w + xo - padding);
-                                for (int v = 0; v < kw; v++)
-                                    sum = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref filter, u * kw + v)), Vector128.LoadUnsafe(ref line, (nuint)(v * dilation)), sum);
-                            }
-                            TEpilogue.Invoke(sum).StoreUnsafe(ref row, (nuint)xo);
-                        }
-                    }
+                        xo = DepthwiseInterior<TEpilogue, Lanes128>(ref first, ref filter, ref row, b, xo, hi, uLo, uHi, kw, dilation, w, padding);
                 }
                 for (; xo < ow; xo++) Unsafe.Add(ref row, xo) = TEpilogue.Invoke(Window(ref x, ref filter, b, top, uLo, uHi, xo * stride - padding, w, kw, dilation));
             }
         }
+    }
+
+    /// <summary>
+    /// A depthwise output row's interior at stride 1, from column <paramref name="xo"/> while a whole vector fits before
+    /// <paramref name="hi"/>: each vector of outputs sums every tap of filter rows [<paramref name="uLo"/>, <paramref name="uHi"/>)
+    /// in a register (<paramref name="first"/> is row uLo's input line), then is stored once. Returns the first column left.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int DepthwiseInterior<TEpilogue, TLanes>(ref float first, ref float filter, ref float row, float b, int xo, int hi,
+        int uLo, int uHi, int kw, int dilation, int w, int padding)
+        where TEpilogue : struct, IUnaryOperator
+        where TLanes : struct, ILanes<TLanes>
+    {
+        for (; xo + TLanes.Count <= hi; xo += TLanes.Count)
+        {
+            TLanes sum = TLanes.Broadcast(b);
+            for (int u = uLo; u < uHi; u++)
+            {
+                ref float line = ref Unsafe.Add(ref first, (nint)(u - uLo) * dilation * w + xo - padding);
+                for (int v = 0; v < kw; v++)
+                    sum = TLanes.MultiplyAdd(TLanes.Broadcast(Unsafe.Add(ref filter, u * kw + v)), TLanes.Load(ref Unsafe.Add(ref line, v * dilation)), sum);
+            }
+            TLanes.Store(TLanes.Apply<TEpilogue>(sum), ref Unsafe.Add(ref row, xo));
+        }
+        return xo;
     }
 
     /// <summary>
