@@ -2,6 +2,7 @@ using System;
 using System.IO;
 using System.Linq;
 using System.Threading.Tasks;
+using ModelCompiler.Kernels;
 using Xunit;
 
 namespace ModelCompiler.Tests;
@@ -213,6 +214,42 @@ public class CompiledModelTests
             model.PredictSingle(input.AsSpan(i * model.InputLength, model.InputLength), one);
             Assert.Equal(batched.AsSpan(i * model.OutputLength, model.OutputLength).ToArray(), one);
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void A_few_samples_shared_among_cores_equal_one_core_bit_for_bit(string name)
+    {
+        // Below MinRowsPerWorker rows per core the batch is not split by samples: a model with work enough shares each
+        // kernel among the process's workers instead (ResBlock, LongAttention, …), which must not change a bit.
+        CompiledModel model = CompiledModel.Named(name);
+        foreach (int batch in new[] { 1, 3 })
+        {
+            float[] input = model.Inputs(batch * model.InputLength, 11 + batch);
+            var alone = new float[batch * model.OutputLength];
+            model.Predict(input, alone, batch, 1);
+            foreach (int cores in new[] { 2, -1 })
+            {
+                var shared = new float[batch * model.OutputLength];
+                model.Predict(input, shared, batch, cores);
+                Assert.Equal(alone, shared);
+            }
+        }
+    }
+
+    [Fact]
+    public void Shared_workers_go_to_one_call_at_a_time()
+    {
+        Assert.Null(KernelWorkers.Rent(1)); // one thread: nothing to share
+        Assert.Equal(Environment.ProcessorCount, KernelWorkers.ThreadsFor(-1));
+        Assert.Equal(Environment.ProcessorCount, KernelWorkers.ThreadsFor(Environment.ProcessorCount + 5)); // never more threads than cores
+        // The process-wide workers may be held by another test's Predict: the taking is checked on a set of our own.
+        using var workers = new KernelWorkers(2);
+        Assert.True(workers.TryTake());
+        Assert.False(workers.TryTake()); // held: a second caller runs alone rather than wait
+        workers.Return();
+        Assert.True(workers.TryTake());
+        workers.Return();
     }
 
     [Theory]

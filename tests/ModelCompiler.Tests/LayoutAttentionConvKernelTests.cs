@@ -120,6 +120,28 @@ public class LayoutAttentionConvKernelTests
             ref m is null ? ref System.Runtime.CompilerServices.Unsafe.NullRef<float>() : ref m[0], ref scratch[0]);
 
         Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
+        // Shared among threads (runs of heads, each with its own scratch): the same bits.
+        AssertSharedEqual(actual, workers =>
+        {
+            var shared = new float[expected.Length];
+            scratch.AsSpan().Fill(float.NaN);
+            Attention.Run(ref q[0], ref k[0], ref v[0], ref shared[0], rows, geometry,
+                ref m is null ? ref System.Runtime.CompilerServices.Unsafe.NullRef<float>() : ref m[0], ref scratch[0], workers);
+            return shared;
+        });
+    }
+
+    /// <summary>
+    /// A kernel run with workers of 2 and of 3 threads (uneven shares) gives exactly <paramref name="alone"/>, the result on
+    /// the calling thread: each piece of work is computed by one thread, in the same order.
+    /// </summary>
+    private static void AssertSharedEqual(float[] alone, Func<KernelWorkers, float[]> run)
+    {
+        foreach (int threads in new[] { 2, 3 })
+        {
+            using var workers = new KernelWorkers(threads);
+            Assert.Equal(alone, run(workers));
+        }
     }
 
     [Fact]
@@ -180,6 +202,12 @@ public class LayoutAttentionConvKernelTests
             float[] paddedBias = new float[PanelLayout.PaddedBiasLength(outC)];
             bias.CopyTo(paddedBias, 0);
             Convolution.Depthwise<SiluOperator>(ref x[0], ref actual[0], rows, geometry, ref weight[0], ref paddedBias[0]);
+            AssertSharedEqual(actual, workers =>
+            {
+                var shared = new float[expected.Length];
+                Convolution.Depthwise<SiluOperator>(ref x[0], ref shared[0], rows, geometry, ref weight[0], ref paddedBias[0], workers);
+                return shared;
+            });
         }
         else
         {
@@ -187,6 +215,14 @@ public class LayoutAttentionConvKernelTests
             var scratch = new float[Convolution.ScratchFloats(c, h, w, kh, kernel, padding, geometry.VerticalPadding, oh, ow, groups)];
             Array.Fill(scratch, float.NaN);
             Convolution.Conv2d<SiluOperator>(ref x[0], ref actual[0], rows, geometry, ref weight[0], ref bias[0], ref scratch[0]);
+            // Shared among threads (smaller chunks of output positions, each gathered into the thread's own scratch).
+            AssertSharedEqual(actual, workers =>
+            {
+                var shared = new float[expected.Length];
+                Array.Fill(scratch, float.NaN);
+                Convolution.Conv2d<SiluOperator>(ref x[0], ref shared[0], rows, geometry, ref weight[0], ref bias[0], ref scratch[0], workers);
+                return shared;
+            });
         }
 
         Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
@@ -311,6 +347,15 @@ public class LayoutAttentionConvKernelTests
 
         Assert.Equal(42f, actual[^1]);
         Assert.InRange(Numerics.RelativeError(actual.AsSpan(0, expected.Length), expected), 0, Numerics.Tolerance);
+        // Shared among threads (chunks of tile rows, each transformed in the thread's own scratch): the same bits.
+        AssertSharedEqual(actual, workers =>
+        {
+            var shared = new float[expected.Length + 1];
+            shared[^1] = 42f;
+            scratch.AsSpan().Fill(float.NaN);
+            WinogradConvolution.Run<ReluOperator>(ref x[0], ref shared[0], rows, geometry, ref filters[0], ref bias[0], ref scratch[0], workers);
+            return shared;
+        });
     }
 
     [Theory]

@@ -87,12 +87,12 @@ internal static partial class ModelEmitter
     private static string AdaptableLinearCall(KernelPlan k, LinearOp l, string a, string rows, string output, string scratch)
     {
         int slot = l.Slot;
-        string plain = LinearCall(k with { Epilogue = EquatableArray<EpilogueStep>.Empty }, l, a, rows, output, scratch, shared: true);
+        string plain = LinearCall(k with { Epilogue = EquatableArray<EpilogueStep>.Empty }, l, a, rows, output, scratch);
         string adapted = $"lora?[{slot}]?.Add(x: ref {a}, rows: {rows}, y: ref {output});";
         if (k.Epilogue.Count == 0) return plain + "\n" + adapted;
         return $"if (lora?[{slot}] is {{ }} adapted{k.Index})\n{{\n    {plain}\n    adapted{k.Index}.Add(x: ref {a}, rows: {rows}, y: ref {output});\n"
             + $"    {K}Elementwise.Run<{OperatorName(k)}>(source: ref {output}, destination: ref {output}, rows: {rows}, width: {l.N});\n}}\n"
-            + $"else {LinearCall(k, l, a, rows, output, scratch, shared: true)}";
+            + $"else {LinearCall(k, l, a, rows, output, scratch)}";
     }
 
     /// <summary>A tail kernel reading and writing the arena from row <c>skip</c> on (the model's output from its row 0).</summary>

@@ -209,7 +209,8 @@ internal static partial class ModelEmitter
             w.Line($"global::System.Span<float> {local} = new global::System.Span<float>(edges, {outputEdges[o]}, rows * {names.Outputs[o]}Length);");
             outputs.Add(local);
         }
-        w.Wrapped("RunRows(" + string.Join(", ", inputs.Concat(outputs)) + ", rows, weights);");
+        // On the calling thread (workers: null): the typed values' edge buffer is not pinned.
+        w.Wrapped("RunRows(" + string.Join(", ", inputs.Concat(outputs)) + ", rows, weights, workers: null);");
         for (int o = 0; o < plan.Outputs.Count; o++)
             if (outputEdges[o] >= 0)
                 w.Line($"{K}ElementConversion.FromSingle<{plan.Outputs[o].Type.CSharp()}>(out{o.ToString(CultureInfo.InvariantCulture)}, {Chunk(names.OutputParameters[o], names.Outputs[o])});");

@@ -260,27 +260,36 @@ internal static partial class ModelEmitter
         if (!plan.IsDecoder)
         {
             // A decoder's tokens run in order on the calling thread (each reads the cache the ones before it wrote).
-            w.Line("// Batches with at least this much work are split across cores (below it, starting workers costs more than it saves).");
-            w.Line("private const long ParallelFlops = 4_000_000L;");
+            w.Line("// Calls with at least this much work are split across cores (below it, handing work to other threads costs more than it saves).");
+            w.Line("private const long ParallelFlops = 4_000_000L; // ModelEmitter.ParallelFlops");
         }
         w.Line();
     }
 
+    /// <summary>Work per call (floating-point operations) from which a call is shared among cores: the generated <c>ParallelFlops</c> (written out there).</summary>
+    private const long ParallelFlops = 4_000_000L;
+
     private static void WritePredict(SourceWriter w, ModelPlan plan)
     {
-        w.Line("/// <summary>Runs the compiled model on one sample.</summary>");
+        w.Line("/// <summary>Runs the compiled model on one sample, its larger kernels shared across cores when the model has work enough to pay for it.</summary>");
         w.Line($"/// <param name=\"input\">Exactly <see cref=\"InputLength\"/> floats: one <c>{SourceWriter.Xml(plan.InputName)}</c> of shape {Shape(plan.InputShape)}, row-major.</param>");
         w.Line("/// <param name=\"output\">Exactly <see cref=\"OutputLength\"/> floats; must not overlap <paramref name=\"input\"/>.</param>");
-        w.Line("/// <remarks>Thread-safe; allocates nothing after a thread's first call.</remarks>");
+        w.Line("/// <remarks>");
+        w.Line("/// Thread-safe; allocates nothing after a thread's first call (and the shared workers' first call). Uses every core; a call");
+        w.Line("/// made while another holds the shared workers runs on its own thread. <c>Predict(input, output, batch: 1, maxDegreeOfParallelism: n)</c>");
+        w.Line("/// chooses the cores (1 stays on the calling thread).");
+        w.Line("/// </remarks>");
         w.Line("/// <exception cref=\"global::System.ArgumentException\">A span has the wrong length or the spans overlap; nothing is written.</exception>");
         w.Line(GeneratedCode);
         w.Open("public static void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output)");
         w.Line($"{K}PredictArguments.Validate(input, output, 1, InputLength, OutputLength);");
         WriteIdChecks(w, plan);
-        w.Line($"RunRows(input, output, 1, {Weights(plan)});");
+        w.Wrapped(plan.FlopsPerSample >= ParallelFlops
+            ? $"{K}BatchRunner.Run(input, output, 1, InputLength, OutputLength, ChunkRows, parallel: true, maxDegreeOfParallelism: -1, {Weights(plan)}, s_runRows);"
+            : $"RunRows(input, output, 1, {Weights(plan)}, workers: null); // too little work to share among cores");
         w.Close();
         w.Line();
-        w.Line("/// <summary>Runs the compiled model on a batch of samples, split across cores when the batch is large enough to pay for it.</summary>");
+        w.Line("/// <summary>Runs the compiled model on a batch of samples, split across cores when the batch is large enough to pay for it: by samples, or, for a few samples, inside each kernel.</summary>");
         w.Line("/// <param name=\"input\">Exactly <paramref name=\"batch\"/> × <see cref=\"InputLength\"/> floats, sample after sample.</param>");
         w.Line("/// <param name=\"output\">Exactly <paramref name=\"batch\"/> × <see cref=\"OutputLength\"/> floats; must not overlap <paramref name=\"input\"/>.</param>");
         w.Line("/// <param name=\"batch\">Number of samples, at least 1.</param>");
@@ -351,14 +360,14 @@ internal static partial class ModelEmitter
             w.Line();
         }
         w.Line(plan.IsDecoder
-            ? "/// <summary>Runs every kernel over <paramref name=\"rows\"/> ≤ ChunkRows tokens at positions <paramref name=\"position\"/>…, reading and extending <paramref name=\"cache\"/>; <paramref name=\"lora\"/>: a LoRA adapter's layers by Linear layer (the session's SetAdapter), or null.</summary>"
-            : "/// <summary>Runs every kernel over <paramref name=\"rows\"/> ≤ ChunkRows samples.</summary>");
+            ? "/// <summary>Runs every kernel over <paramref name=\"rows\"/> ≤ ChunkRows tokens at positions <paramref name=\"position\"/>…, reading and extending <paramref name=\"cache\"/>; <paramref name=\"lora\"/>: a LoRA adapter's layers by Linear layer (the session's SetAdapter), or null; <paramref name=\"workers\"/>: threads that share the larger kernels, or null.</summary>"
+            : "/// <summary>Runs every kernel over <paramref name=\"rows\"/> ≤ ChunkRows samples; <paramref name=\"workers\"/>: threads that share the larger kernels (the spans pinned), or null.</summary>");
         w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]");
         if (plan.HasSeveralValues)
         {
             // One span per input and per output (ValueNames: x, x1, … read them; y, y1, … write them).
             w.Wrapped("private static void RunRows(" + string.Join(", ", plan.Inputs.Select((_, i) => $"global::System.ReadOnlySpan<float> input{i}")
-                .Concat(plan.Outputs.Select((_, o) => $"global::System.Span<float> output{o}"))) + $", int rows, {K}AlignedBuffer? weights)");
+                .Concat(plan.Outputs.Select((_, o) => $"global::System.Span<float> output{o}"))) + $", int rows, {K}AlignedBuffer? weights, {K}KernelWorkers? workers)");
             w.Line("{");
             w.Indent();
             for (int i = 0; i < plan.Inputs.Count; i++)
@@ -369,7 +378,7 @@ internal static partial class ModelEmitter
         else
         {
             w.OpenWrapped($"private static void RunRows(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows, {K}AlignedBuffer? weights"
-                + (plan.IsDecoder ? $", {K}KvCache cache, int position, bool lastRowOnly, {K}KernelWorkers? workers, {K}LoraLayer?[]? lora)" : ")"));
+                + (plan.IsDecoder ? $", {K}KvCache cache, int position, bool lastRowOnly, {K}KernelWorkers? workers, {K}LoraLayer?[]? lora)" : $", {K}KernelWorkers? workers)"));
             if (plan.Kernels.Any(k => Uses(k, BufferKind.Input))) w.Line("ref float x = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input);");
             w.Line("ref float y = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output);");
         }
@@ -495,7 +504,7 @@ internal static partial class ModelEmitter
             case LinearOp l when plan.IsDecoder:
                 return AdaptableLinearCall(k, l, a, rows, output, scratch);
             case LinearOp l:
-                return LinearCall(k, l, a, rows, output, scratch, plan.IsDecoder);
+                return LinearCall(k, l, a, rows, output, scratch);
             case ElementwiseOp e:
                 return $"{K}Elementwise.Run<{OperatorName(k)}>(source: ref {a}, destination: ref {output}, rows: rows, width: {e.Width});";
             case EmbeddingOp e:
@@ -507,7 +516,7 @@ internal static partial class ModelEmitter
                     + $"scale: ref {WeightRef(c.ScaleOffset)}, shift: ref {WeightRef(c.ShiftOffset)});";
             case ConvOp { Algorithm: ConvAlgorithm.Depthwise } c:
                 return $"{K}Convolution.Depthwise<{OperatorName(k)}>(input: ref {a}, output: ref {output}, samples: {rows}, geometry: {geometry}, "
-                    + $"weights: ref {WeightRef(c.WeightOffset)}, bias: ref {WeightRef(c.BiasOffset)});";
+                    + $"weights: ref {WeightRef(c.WeightOffset)}, bias: ref {WeightRef(c.BiasOffset)}, workers: workers);";
             case ConvOp c:
                 return ConvolutionCall(k, c, a, output, rows, scratch);
             case MatMulOp m:
@@ -540,7 +549,7 @@ internal static partial class ModelEmitter
                 return $"{K}Convolution.GlobalAvgPool(input: ref {a}, output: ref {output}, planes: {rows} * {g.Channels}, area: {g.Spatial});";
             case AttentionOp:
                 return $"{K}Attention.Run(q: ref {a}, k: ref {Ref(k.B!)}, v: ref {Ref(k.C!)}, output: ref {output}, samples: rows, geometry: {geometry}, "
-                    + $"mask: {(k.Mask is null ? $"ref {Unsafe}.NullRef<float>()" : "ref " + Ref(k.Mask))}, scratch: ref {scratch});";
+                    + $"mask: {(k.Mask is null ? $"ref {Unsafe}.NullRef<float>()" : "ref " + Ref(k.Mask))}, scratch: ref {scratch}, workers: workers);";
             case LayerNormOp n when k.B is not null:
                 return $"{K}RowLayerNorm.RunResidual(a: ref {a}, b: ref {Ref(k.B)}, destination: ref {output}, rows: {rows}, width: {n.Width}, "
                     + $"gamma: ref {WeightRef(n.GammaOffset)}, beta: ref {WeightRef(n.BetaOffset)}, epsilon: {Float(n.Epsilon)});";
@@ -573,16 +582,16 @@ internal static partial class ModelEmitter
         }
     }
 
-    /// <summary>A Linear kernel: float32 packed weights, or int8 codes with per-column scales and sums.</summary>
-    private static string LinearCall(KernelPlan k, LinearOp l, string a, string rows, string output, string scratch, bool shared = false)
+    /// <summary>A Linear kernel: float32 packed weights, or int8 codes with per-column scales and sums; large products shared among the workers.</summary>
+    private static string LinearCall(KernelPlan k, LinearOp l, string a, string rows, string output, string scratch)
     {
         if (l.Weights == LinearWeights.Int8)
             return $"{K}QuantizedLinear.Run<{OperatorName(k)}>(a: ref {a}, lda: {l.K}, rows: {rows}, packedWeights: ref {Unsafe}.As<float, sbyte>(ref {WeightRef(l.WeightOffset)}), "
                 + $"weightScales: ref {WeightRef(l.ScalesOffset)}, paddedBias: ref {WeightRef(l.BiasOffset)}, columnSums: ref {Unsafe}.As<float, int>(ref {WeightRef(l.SumsOffset)}), k: {l.K}, n: {l.N}, "
                 + $"c: ref {output}, ldc: {l.N}, scratch: ref {Unsafe}.As<float, byte>(ref {scratch})"
-                + (l.StaticRange >= 0 ? $", staticRange: {Float(l.StaticRange)}" : "") + (shared ? ", workers: workers);" : ");");
+                + (l.StaticRange >= 0 ? $", staticRange: {Float(l.StaticRange)}" : "") + ", workers: workers);";
         return $"{K}{(l.Weights == LinearWeights.Int4Packed ? "Int4Linear" : "PackedLinear")}.Run<{OperatorName(k)}>(a: ref {a}, lda: {l.K}, rows: {rows}, packedWeights: ref {WeightRef(l.WeightOffset)}, "
-            + $"paddedBias: ref {WeightRef(l.BiasOffset)}, k: {l.K}, n: {l.N}, c: ref {output}, ldc: {l.N}" + (shared ? ", workers: workers);" : ");");
+            + $"paddedBias: ref {WeightRef(l.BiasOffset)}, k: {l.K}, n: {l.N}, c: ref {output}, ldc: {l.N}, workers: workers);";
     }
 
     /// <summary>A convolution by the algorithm the plan chose (im2col GEMM, direct, Winograd).</summary>
@@ -596,7 +605,7 @@ internal static partial class ModelEmitter
         };
         string weights = c.Algorithm == ConvAlgorithm.Winograd ? "filters" : "weights";
         return $"{K}{kernel}<{OperatorName(k)}>(input: ref {a}, output: ref {output}, samples: {rows}, geometry: K{k.Index}Geometry, "
-            + $"{weights}: ref {WeightRef(c.WeightOffset)}, bias: ref {WeightRef(c.BiasOffset)}, scratch: ref {scratch});";
+            + $"{weights}: ref {WeightRef(c.WeightOffset)}, bias: ref {WeightRef(c.BiasOffset)}, scratch: ref {scratch}, workers: workers);";
     }
 
     /// <summary>Concat: each part copied to its place in the joined output.</summary>

@@ -35,89 +35,122 @@ public static class Attention
     /// <paramref name="output"/> must not overlap the operands.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void Run(ref float q, ref float k, ref float v, ref float output, nint samples, AttentionGeometry geometry,
-        ref float mask, ref float scratch)
+    public static unsafe void Run(ref float q, ref float k, ref float v, ref float output, nint samples, AttentionGeometry geometry,
+        ref float mask, ref float scratch, KernelWorkers? workers = null)
     {
-        if (Vector512.IsHardwareAccelerated) Core<Lanes512>(ref q, ref k, ref v, ref output, samples, geometry, ref mask, ref scratch);
-        else if (Vector256.IsHardwareAccelerated) Core<Lanes256>(ref q, ref k, ref v, ref output, samples, geometry, ref mask, ref scratch);
-        else if (Vector128.IsHardwareAccelerated) Core<Lanes128>(ref q, ref k, ref v, ref output, samples, geometry, ref mask, ref scratch);
-        else Core<Lanes1>(ref q, ref k, ref v, ref output, samples, geometry, ref mask, ref scratch);
+        // The heads reach the operands through pointers (they may run on other threads): pinned for the call (a null mask
+        // pins nothing and stays null).
+        fixed (float* pinnedQ = &q, pinnedK = &k, pinnedV = &v, pinnedOutput = &output, pinnedMask = &mask, pinnedScratch = &scratch)
+        {
+            if (Vector512.IsHardwareAccelerated) Core<Lanes512>(ref q, ref k, ref v, ref output, samples, geometry, ref mask, ref scratch, workers);
+            else if (Vector256.IsHardwareAccelerated) Core<Lanes256>(ref q, ref k, ref v, ref output, samples, geometry, ref mask, ref scratch, workers);
+            else if (Vector128.IsHardwareAccelerated) Core<Lanes128>(ref q, ref k, ref v, ref output, samples, geometry, ref mask, ref scratch, workers);
+            else Core<Lanes1>(ref q, ref k, ref v, ref output, samples, geometry, ref mask, ref scratch, workers);
+        }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Core<TLanes>(ref float q, ref float k, ref float v, ref float output, nint samples, AttentionGeometry geometry,
-        ref float mask, ref float scratch)
+    private static unsafe void Core<TLanes>(ref float q, ref float k, ref float v, ref float output, nint samples, AttentionGeometry geometry,
+        ref float mask, ref float scratch, KernelWorkers? workers)
         where TLanes : struct, ILanes<TLanes>
     {
-        int heads = geometry.Heads, queries = geometry.Queries, keys = geometry.Keys, headSize = geometry.HeadSize, valueSize = geometry.ValueSize;
-        int qSample = geometry.QSample, qHead = geometry.QHead, qRow = geometry.QRow;
-        int kSample = geometry.KSample, kHead = geometry.KHead, kRow = geometry.KRow;
-        int vSample = geometry.VSample, vHead = geometry.VHead, vRow = geometry.VRow;
-        int oSample = geometry.OSample, oHead = geometry.OHead, oRow = geometry.ORow;
-        int maskSample = geometry.MaskSample, maskRow = geometry.MaskRow;
-        bool causal = geometry.Causal, masked = !Unsafe.IsNullRef(ref mask);
-        int lanes = TLanes.Count, kp = PaddedKeys(keys);
-        float scale = 1f / MathF.Sqrt(headSize);
-        ref float kt = ref scratch;
-        ref float values = ref Unsafe.Add(ref scratch, headSize * kp);
-        ref float scores = ref Unsafe.Add(ref values, keys * valueSize);
-        for (nint s = 0; s < samples; s++)
-        for (nint h = 0; h < heads; h++)
+        var heads = new Heads<TLanes>
         {
-            // kt[c, j] = k[j, c], zero past the last key.
-            ref float kh = ref Unsafe.Add(ref k, s * kSample + h * kHead);
-            for (int c = 0; c < headSize; c++)
-            {
-                ref float line = ref Unsafe.Add(ref kt, c * kp);
-                for (int j = 0; j < keys; j++) Unsafe.Add(ref line, j) = Unsafe.Add(ref kh, j * kRow + c);
-                for (int j = keys; j < kp; j++) Unsafe.Add(ref line, j) = 0f;
-            }
-            // The head's values side by side: rows a power-of-two-ish stride apart in the packed projection (3·d floats)
-            // fall into a few cache sets and evict each other; copied, they stream.
-            ref float vh = ref Unsafe.Add(ref v, s * vSample + h * vHead);
-            for (int j = 0; j < keys; j++)
-            {
-                System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref vh, j * vRow), valueSize)
-                    .CopyTo(System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref Unsafe.Add(ref values, j * valueSize), valueSize));
-            }
-            for (int i = 0; i < queries; i++)
-            {
-                ref float qi = ref Unsafe.Add(ref q, s * qSample + h * qHead + i * qRow);
-                ref float o = ref Unsafe.Add(ref output, s * oSample + h * oHead + i * oRow);
-                ref float maskRowStart = ref masked ? ref Unsafe.Add(ref mask, s * maskSample + i * maskRow) : ref mask;
-                Scale<TLanes>(0f, ref o, valueSize);
-                float max = float.NegativeInfinity, sum = 0f;
-                int visible = causal ? Math.Min(keys, i + 1) : keys;
-                for (int start = 0; start < visible; start += Tile)
-                {
-                    int count = Math.Min(Tile, visible - start), padded = (count + lanes - 1) / lanes * lanes;
-                    Scores<TLanes>(ref qi, ref Unsafe.Add(ref kt, start), kp, headSize, padded, scale, ref scores);
-                    if (masked) for (int j = 0; j < count; j++) Unsafe.Add(ref scores, j) += Unsafe.Add(ref maskRowStart, start + j);
-                    for (int j = count; j < padded; j++) Unsafe.Add(ref scores, j) = float.NegativeInfinity;
+            Q = (float*)Unsafe.AsPointer(ref q),
+            K = (float*)Unsafe.AsPointer(ref k),
+            V = (float*)Unsafe.AsPointer(ref v),
+            Output = (float*)Unsafe.AsPointer(ref output),
+            Mask = (float*)Unsafe.AsPointer(ref mask),
+            Geometry = geometry,
+        };
+        // Each head of each sample is independent: with workers, runs of them are shared among the threads, each with its
+        // own scratch.
+        long work = (long)samples * geometry.Heads * geometry.Queries * geometry.Keys * (geometry.HeadSize + geometry.ValueSize);
+        KernelWorkers.Split(KernelWorkers.For(workers, work), checked((int)(samples * geometry.Heads)), heads, (float*)Unsafe.AsPointer(ref scratch),
+            ScratchFloats(geometry.Keys, geometry.HeadSize, geometry.ValueSize));
+    }
 
-                    TLanes top = TLanes.Load(ref scores);
-                    for (int j = lanes; j < padded; j += lanes) top = TLanes.Max(top, TLanes.Load(ref Unsafe.Add(ref scores, j)));
-                    float newMax = MathF.Max(max, TLanes.MaxAcross(top));
-                    if (float.IsNegativeInfinity(newMax)) continue; // every key so far hidden: nothing to add yet
-                    if (newMax != max)
-                    {
-                        float correction = MathF.Exp(max - newMax);
-                        sum *= correction;
-                        Scale<TLanes>(correction, ref o, valueSize);
-                        max = newMax;
-                    }
-                    TLanes shift = TLanes.Broadcast(-max), total = TLanes.Broadcast(0f);
-                    for (int j = 0; j < padded; j += lanes)
-                    {
-                        TLanes p = TLanes.Exp(TLanes.Add(TLanes.Load(ref Unsafe.Add(ref scores, j)), shift));
-                        TLanes.Store(p, ref Unsafe.Add(ref scores, j));
-                        total = TLanes.Add(total, p);
-                    }
-                    sum += TLanes.Sum(total);
-                    WeightedValues<TLanes>(ref scores, count, ref Unsafe.Add(ref values, start * valueSize), valueSize, valueSize, ref o);
+    /// <summary>Heads <c>[first, last)</c>, head p being sample p / heads's head p % heads.</summary>
+    private unsafe struct Heads<TLanes> : KernelWorkers.IChunks
+        where TLanes : struct, ILanes<TLanes>
+    {
+        public float* Q, K, V, Output, Mask;
+        public AttentionGeometry Geometry;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Run(int firstHead, int lastHead, float* scratchStart)
+        {
+            AttentionGeometry geometry = Geometry;
+            int heads = geometry.Heads, queries = geometry.Queries, keys = geometry.Keys, headSize = geometry.HeadSize, valueSize = geometry.ValueSize;
+            int qSample = geometry.QSample, qHead = geometry.QHead, qRow = geometry.QRow;
+            int kSample = geometry.KSample, kHead = geometry.KHead, kRow = geometry.KRow;
+            int vSample = geometry.VSample, vHead = geometry.VHead, vRow = geometry.VRow;
+            int oSample = geometry.OSample, oHead = geometry.OHead, oRow = geometry.ORow;
+            int maskSample = geometry.MaskSample, maskRow = geometry.MaskRow;
+            ref float q = ref *Q, k = ref *K, v = ref *V, output = ref *Output, mask = ref *Mask;
+            bool causal = geometry.Causal, masked = !Unsafe.IsNullRef(ref mask);
+            int lanes = TLanes.Count, kp = PaddedKeys(keys);
+            float scale = 1f / MathF.Sqrt(headSize);
+            ref float kt = ref *scratchStart;
+            ref float values = ref Unsafe.Add(ref kt, headSize * kp);
+            ref float scores = ref Unsafe.Add(ref values, keys * valueSize);
+            for (int head = firstHead; head < lastHead; head++)
+            {
+                nint s = head / heads, h = head % heads;
+                // kt[c, j] = k[j, c], zero past the last key.
+                ref float kh = ref Unsafe.Add(ref k, s * kSample + h * kHead);
+                for (int c = 0; c < headSize; c++)
+                {
+                    ref float line = ref Unsafe.Add(ref kt, c * kp);
+                    for (int j = 0; j < keys; j++) Unsafe.Add(ref line, j) = Unsafe.Add(ref kh, j * kRow + c);
+                    for (int j = keys; j < kp; j++) Unsafe.Add(ref line, j) = 0f;
                 }
-                float inverse = 1f / sum; // 0 / 0 = NaN when every key is hidden
-                Scale<TLanes>(inverse, ref o, valueSize);
+                // The head's values side by side: rows a power-of-two-ish stride apart in the packed projection (3·d floats)
+                // fall into a few cache sets and evict each other; copied, they stream.
+                ref float vh = ref Unsafe.Add(ref v, s * vSample + h * vHead);
+                for (int j = 0; j < keys; j++)
+                {
+                    System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref vh, j * vRow), valueSize)
+                        .CopyTo(System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref Unsafe.Add(ref values, j * valueSize), valueSize));
+                }
+                for (int i = 0; i < queries; i++)
+                {
+                    ref float qi = ref Unsafe.Add(ref q, s * qSample + h * qHead + i * qRow);
+                    ref float o = ref Unsafe.Add(ref output, s * oSample + h * oHead + i * oRow);
+                    ref float maskRowStart = ref masked ? ref Unsafe.Add(ref mask, s * maskSample + i * maskRow) : ref mask;
+                    Scale<TLanes>(0f, ref o, valueSize);
+                    float max = float.NegativeInfinity, sum = 0f;
+                    int visible = causal ? Math.Min(keys, i + 1) : keys;
+                    for (int start = 0; start < visible; start += Tile)
+                    {
+                        int count = Math.Min(Tile, visible - start), padded = (count + lanes - 1) / lanes * lanes;
+                        Scores<TLanes>(ref qi, ref Unsafe.Add(ref kt, start), kp, headSize, padded, scale, ref scores);
+                        if (masked) for (int j = 0; j < count; j++) Unsafe.Add(ref scores, j) += Unsafe.Add(ref maskRowStart, start + j);
+                        for (int j = count; j < padded; j++) Unsafe.Add(ref scores, j) = float.NegativeInfinity;
+
+                        TLanes top = TLanes.Load(ref scores);
+                        for (int j = lanes; j < padded; j += lanes) top = TLanes.Max(top, TLanes.Load(ref Unsafe.Add(ref scores, j)));
+                        float newMax = MathF.Max(max, TLanes.MaxAcross(top));
+                        if (float.IsNegativeInfinity(newMax)) continue; // every key so far hidden: nothing to add yet
+                        if (newMax != max)
+                        {
+                            float correction = MathF.Exp(max - newMax);
+                            sum *= correction;
+                            Scale<TLanes>(correction, ref o, valueSize);
+                            max = newMax;
+                        }
+                        TLanes shift = TLanes.Broadcast(-max), total = TLanes.Broadcast(0f);
+                        for (int j = 0; j < padded; j += lanes)
+                        {
+                            TLanes p = TLanes.Exp(TLanes.Add(TLanes.Load(ref Unsafe.Add(ref scores, j)), shift));
+                            TLanes.Store(p, ref Unsafe.Add(ref scores, j));
+                            total = TLanes.Add(total, p);
+                        }
+                        sum += TLanes.Sum(total);
+                        WeightedValues<TLanes>(ref scores, count, ref Unsafe.Add(ref values, start * valueSize), valueSize, valueSize, ref o);
+                    }
+                    float inverse = 1f / sum; // 0 / 0 = NaN when every key is hidden
+                    Scale<TLanes>(inverse, ref o, valueSize);
+                }
             }
         }
     }

@@ -23,19 +23,38 @@ public static class Convolution
     /// right-hand side in (16 positions side by side per tap). Then the bias and the epilogue go over each output
     /// channel's row. (Patches gathered into rows instead, weights on the right, and the product transposed back cost
     /// ResNet-18 a third of its time: scattered reads, then scattered writes.) A 1-D convolution is this with height 1
-    /// and no vertical padding (<see cref="ConvGeometry"/>).
+    /// and no vertical padding (<see cref="ConvGeometry"/>). With <paramref name="workers"/>, each sample's chunks of output
+    /// positions are shared among the threads, each gathering into its own scratch.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void Conv2d<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
-        ref float weights, ref float bias, ref float scratch)
+    public static unsafe void Conv2d<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
+        ref float weights, ref float bias, ref float scratch, KernelWorkers? workers = null)
+        where TEpilogue : struct, IUnaryOperator
+    {
+        // The chunks reach the operands through pointers (they may run on other threads): pinned for the call.
+        fixed (float* pinnedInput = &input, pinnedOutput = &output, pinnedWeights = &weights, pinnedBias = &bias, pinnedScratch = &scratch)
+            Conv2dPinned<TEpilogue>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, workers);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Conv2dPinned<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
+        ref float weights, ref float bias, ref float scratch, KernelWorkers? workers)
         where TEpilogue : struct, IUnaryOperator
     {
         int c = geometry.Channels, h = geometry.Height, w = geometry.Width, outC = geometry.OutChannels, kh = geometry.KernelHeight, kw = geometry.KernelWidth;
-        int stride = geometry.Stride, padding = geometry.Padding, dilation = geometry.Dilation, oh = geometry.OutHeight, ow = geometry.OutWidth;
+        int padding = geometry.Padding, oh = geometry.OutHeight, ow = geometry.OutWidth;
         int groups = geometry.Groups, padTop = geometry.VerticalPadding;
         int cg = c / groups, outG = outC / groups, k = cg * kh * kw, positions = oh * ow;
         int padded = PanelLayout.PaddedBiasLength(positions), hp = h + 2 * padTop, wp = w + 2 * padding;
         int chunkPanels = KernelScratch.Im2ColChunkPanels(k, positions), chunk = chunkPanels * PanelLayout.PanelWidth;
+        workers = KernelWorkers.For(workers, (long)outG * k * positions);
+        if (workers is not null)
+        {
+            // Shared among threads: smaller chunks, so that each thread gets some (at least one panel each).
+            int panels = padded / PanelLayout.PanelWidth;
+            chunkPanels = Math.Max(1, Math.Min(chunkPanels, (panels + workers.Parts - 1) / workers.Parts));
+        }
+        int chunks = (padded + chunkPanels * PanelLayout.PanelWidth - 1) / (chunkPanels * PanelLayout.PanelWidth);
         ref float patches = ref scratch;
         ref float zeros = ref Unsafe.Add(ref patches, chunk * k);
         ref float planes = ref Unsafe.Add(ref zeros, chunk);
@@ -43,7 +62,7 @@ public static class Convolution
         Unsafe.InitBlockUnaligned(ref Unsafe.As<float, byte>(ref zeros), 0, (uint)(chunk * sizeof(float)));
         // Where each output position's window starts in a padded plane; the spare lanes of the last panel read its first.
         for (int q = 0; q < padded; q++)
-            Unsafe.Add(ref offsets, q) = q < positions ? q / ow * geometry.RowStride * wp + q % ow * stride : 0;
+            Unsafe.Add(ref offsets, q) = q < positions ? q / ow * geometry.RowStride * wp + q % ow * geometry.Stride : 0;
         // Without padding the planes are the input itself: nothing is copied (a 1×1 convolution reads its input in place).
         bool inPlace = padding == 0 && padTop == 0;
         for (nint n = 0; n < samples; n++)
@@ -59,12 +78,49 @@ public static class Convolution
                         Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref planes, (i * hp + y + padTop) * wp + padding)),
                             ref Unsafe.As<float, byte>(ref Unsafe.Add(ref x, (i * h + y) * w)), (uint)(w * sizeof(float)));
             }
-            ref float o = ref Unsafe.Add(ref output, (n * outC + g * outG) * positions);
-            // A chunk of panels at a time: gathered, then multiplied while it is still in cache (gathering every patch
-            // first, 22 MB for a 96-channel 3×3 layer on 80 × 80, left the GEMM streaming them back from memory).
-            for (int first = 0; first < padded; first += chunk)
+            var body = new Im2ColChunks<TEpilogue>
             {
-                int columns = Math.Min(chunk, positions - first);
+                Source = (float*)Unsafe.AsPointer(ref source),
+                Weights = (float*)Unsafe.AsPointer(ref Unsafe.Add(ref weights, g * outG * k)),
+                Bias = (float*)Unsafe.AsPointer(ref Unsafe.Add(ref bias, g * outG)),
+                Output = (float*)Unsafe.AsPointer(ref Unsafe.Add(ref output, (n * outC + g * outG) * positions)),
+                Zeros = (float*)Unsafe.AsPointer(ref zeros),
+                Offsets = (int*)Unsafe.AsPointer(ref offsets),
+                Geometry = geometry,
+                Chunk = chunkPanels * PanelLayout.PanelWidth,
+            };
+            KernelWorkers.Split(workers, chunks, body, (float*)Unsafe.AsPointer(ref patches), chunkPanels * PanelLayout.PanelWidth * k);
+        }
+    }
+
+    /// <summary>
+    /// One group of one sample, a chunk of output positions at a time: the chunk's patches gathered into 16-position
+    /// panels, then multiplied while they are still in cache (gathering every patch first, 22 MB for a 96-channel 3×3 layer
+    /// on 80 × 80, left the GEMM streaming them back from memory), then the bias and the epilogue over each channel's row.
+    /// </summary>
+    private unsafe struct Im2ColChunks<TEpilogue> : KernelWorkers.IChunks
+        where TEpilogue : struct, IUnaryOperator
+    {
+        public float* Source, Weights, Bias, Output, Zeros;
+        public int* Offsets;
+        public ConvGeometry Geometry;
+        public int Chunk;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Run(int firstChunk, int lastChunk, float* scratch)
+        {
+            ConvGeometry geometry = Geometry;
+            int kh = geometry.KernelHeight, kw = geometry.KernelWidth, stride = geometry.Stride, dilation = geometry.Dilation;
+            int cg = geometry.Channels / geometry.Groups, outG = geometry.OutChannels / geometry.Groups, k = cg * kh * kw;
+            int ow = geometry.OutWidth, positions = geometry.OutHeight * ow;
+            int hp = geometry.Height + 2 * geometry.VerticalPadding, wp = geometry.Width + 2 * geometry.Padding;
+            ref float source = ref *Source;
+            ref float patches = ref *scratch;
+            ref int offsets = ref *Offsets;
+            ref float o = ref *Output;
+            for (int first = firstChunk * Chunk; first < lastChunk * Chunk && first < positions; first += Chunk)
+            {
+                int columns = Math.Min(Chunk, positions - first);
                 for (int i = 0; i < cg; i++)
                 for (int u = 0; u < kh; u++)
                 for (int v = 0; v < kw; v++)
@@ -94,10 +150,9 @@ public static class Convolution
                             Unsafe.Add(ref destination, lane) = Unsafe.Add(ref window, Unsafe.Add(ref offsets, panel + lane));
                     }
                 }
-                PackedLinear.Run<IdentityOperator>(ref Unsafe.Add(ref weights, g * outG * k), k, outG, ref patches, ref zeros, k, columns,
-                    ref Unsafe.Add(ref o, first), positions);
+                PackedLinear.Run<IdentityOperator>(ref *Weights, k, outG, ref patches, ref *Zeros, k, columns, ref Unsafe.Add(ref o, first), positions);
                 for (int j = 0; j < outG; j++)
-                    BiasRow<TEpilogue>(ref Unsafe.Add(ref o, j * positions + first), Unsafe.Add(ref bias, g * outG + j), columns);
+                    BiasRow<TEpilogue>(ref Unsafe.Add(ref o, j * positions + first), Bias[j], columns);
             }
         }
     }
@@ -149,84 +204,115 @@ public static class Convolution
     /// <see cref="Conv2d{TEpilogue}"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void Depthwise<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
-        ref float weights, ref float bias)
+    public static unsafe void Depthwise<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
+        ref float weights, ref float bias, KernelWorkers? workers = null)
         where TEpilogue : struct, IUnaryOperator
     {
-        int c = geometry.Channels, h = geometry.Height, w = geometry.Width, outC = geometry.OutChannels, kh = geometry.KernelHeight, kw = geometry.KernelWidth;
-        int stride = geometry.Stride, padding = geometry.Padding, dilation = geometry.Dilation, oh = geometry.OutHeight, ow = geometry.OutWidth, padTop = geometry.VerticalPadding;
-        int multiplier = outC / c;
-        // At stride 1, output columns [lo, hi) read only columns inside the row for every filter tap; at stride 2, columns
-        // from lo do until their last tap leaves the row (each vector of outputs takes the even lanes of two loads).
-        int lo = stride == 1 ? Math.Min(padding, ow) : stride == 2 ? Math.Min((padding + 1) / 2, ow) : ow;
-        int hi = stride == 1 ? Math.Max(lo, Math.Min(ow, w + padding - (kw - 1) * dilation)) : ow;
-        int reach = (kw - 1) * dilation - padding; // the last tap's column, less the first output's (xo·stride)
-        for (nint n = 0; n < samples; n++)
-        for (int o = 0; o < outC; o++)
+        // The planes reach the operands through pointers (they may run on other threads): pinned for the call.
+        fixed (float* pinnedInput = &input, pinnedOutput = &output, pinnedWeights = &weights, pinnedBias = &bias)
         {
-            ref float x = ref Unsafe.Add(ref input, (n * c + o / multiplier) * h * w);
-            ref float filter = ref Unsafe.Add(ref weights, o * kh * kw);
-            ref float plane = ref Unsafe.Add(ref output, (n * outC + o) * oh * ow);
-            float b = Unsafe.Add(ref bias, o);
-            for (int y = 0; y < oh; y++)
+            var planes = new DepthwisePlanes<TEpilogue>
             {
-                ref float row = ref Unsafe.Add(ref plane, y * ow);
-                // The filter rows that fall inside the plane for this output row.
-                int top = y * geometry.RowStride - padTop, uLo = 0, uHi = kh;
-                while (uLo < kh && top + uLo * dilation < 0) uLo++;
-                while (uHi > uLo && top + (uHi - 1) * dilation >= h) uHi--;
-                int xo = 0;
-                for (; xo < lo; xo++) Unsafe.Add(ref row, xo) = TEpilogue.Invoke(Window(ref x, ref filter, b, top, uLo, uHi, xo * stride - padding, w, kw, dilation));
-                if (uLo < uHi)
+                Input = pinnedInput,
+                Output = pinnedOutput,
+                Weights = pinnedWeights,
+                Bias = pinnedBias,
+                Geometry = geometry,
+            };
+            // Each output plane is independent: with workers, runs of planes are shared among the threads (no scratch).
+            long work = (long)samples * geometry.OutChannels * geometry.OutHeight * geometry.OutWidth * geometry.KernelHeight * geometry.KernelWidth;
+            KernelWorkers.Split(KernelWorkers.For(workers, work), checked((int)(samples * geometry.OutChannels)), planes, null, 0);
+        }
+    }
+
+    /// <summary>Output planes <c>[first, last)</c> of a depthwise convolution, plane p being sample p / out's channel p % out.</summary>
+    private unsafe struct DepthwisePlanes<TEpilogue> : KernelWorkers.IChunks
+        where TEpilogue : struct, IUnaryOperator
+    {
+        public float* Input, Output, Weights, Bias;
+        public ConvGeometry Geometry;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Run(int firstPlane, int lastPlane, float* scratch)
+        {
+            ConvGeometry geometry = Geometry;
+            int c = geometry.Channels, h = geometry.Height, w = geometry.Width, outC = geometry.OutChannels, kh = geometry.KernelHeight, kw = geometry.KernelWidth;
+            int stride = geometry.Stride, padding = geometry.Padding, dilation = geometry.Dilation, oh = geometry.OutHeight, ow = geometry.OutWidth, padTop = geometry.VerticalPadding;
+            int multiplier = outC / c;
+            ref float input = ref *Input, output = ref *Output, weights = ref *Weights, bias = ref *Bias;
+            // At stride 1, output columns [lo, hi) read only columns inside the row for every filter tap; at stride 2, columns
+            // from lo do until their last tap leaves the row (each vector of outputs takes the even lanes of two loads).
+            int lo = stride == 1 ? Math.Min(padding, ow) : stride == 2 ? Math.Min((padding + 1) / 2, ow) : ow;
+            int hi = stride == 1 ? Math.Max(lo, Math.Min(ow, w + padding - (kw - 1) * dilation)) : ow;
+            int reach = (kw - 1) * dilation - padding; // the last tap's column, less the first output's (xo·stride)
+            for (int p = firstPlane; p < lastPlane; p++)
+            {
+                nint n = p / outC;
+                int o = p % outC;
+                ref float x = ref Unsafe.Add(ref input, (n * c + o / multiplier) * h * w);
+                ref float filter = ref Unsafe.Add(ref weights, o * kh * kw);
+                ref float plane = ref Unsafe.Add(ref output, (n * outC + o) * oh * ow);
+                float b = Unsafe.Add(ref bias, o);
+                for (int y = 0; y < oh; y++)
                 {
-                    // The interior: each vector of outputs sums every tap in a register, then is stored once.
-                    ref float first = ref Unsafe.Add(ref x, (nint)(top + uLo * dilation) * w);
-                    if (stride == 2 && Avx2.IsSupported)
+                    ref float row = ref Unsafe.Add(ref plane, y * ow);
+                    // The filter rows that fall inside the plane for this output row.
+                    int top = y * geometry.RowStride - padTop, uLo = 0, uHi = kh;
+                    while (uLo < kh && top + uLo * dilation < 0) uLo++;
+                    while (uHi > uLo && top + (uHi - 1) * dilation >= h) uHi--;
+                    int xo = 0;
+                    for (; xo < lo; xo++) Unsafe.Add(ref row, xo) = TEpilogue.Invoke(Window(ref x, ref filter, b, top, uLo, uHi, xo * stride - padding, w, kw, dilation));
+                    if (uLo < uHi)
                     {
-                        // Eight outputs read sixteen neighbours per tap: the even lanes of two vectors, in order.
-                        for (; xo + 8 <= ow && 2 * (xo + 7) + 1 + reach < w; xo += 8)
+                        // The interior: each vector of outputs sums every tap in a register, then is stored once.
+                        ref float first = ref Unsafe.Add(ref x, (nint)(top + uLo * dilation) * w);
+                        if (stride == 2 && Avx2.IsSupported)
                         {
-                            Vector256<float> sum = Vector256.Create(b);
-                            for (int u = uLo; u < uHi; u++)
+                            // Eight outputs read sixteen neighbours per tap: the even lanes of two vectors, in order.
+                            for (; xo + 8 <= ow && 2 * (xo + 7) + 1 + reach < w; xo += 8)
                             {
-                                ref float line = ref Unsafe.Add(ref first, (nint)(u - uLo) * dilation * w + 2 * xo - padding);
-                                for (int v = 0; v < kw; v++)
+                                Vector256<float> sum = Vector256.Create(b);
+                                for (int u = uLo; u < uHi; u++)
                                 {
-                                    ref float at = ref Unsafe.Add(ref line, v * dilation);
-                                    Vector256<float> pairs = Avx.Shuffle(Vector256.LoadUnsafe(ref at), Vector256.LoadUnsafe(ref at, 8), 0b10_00_10_00);
-                                    Vector256<float> even = Avx2.Permute4x64(pairs.AsDouble(), 0b11_01_10_00).AsSingle();
-                                    sum = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref filter, u * kw + v)), even, sum);
+                                    ref float line = ref Unsafe.Add(ref first, (nint)(u - uLo) * dilation * w + 2 * xo - padding);
+                                    for (int v = 0; v < kw; v++)
+                                    {
+                                        ref float at = ref Unsafe.Add(ref line, v * dilation);
+                                        Vector256<float> pairs = Avx.Shuffle(Vector256.LoadUnsafe(ref at), Vector256.LoadUnsafe(ref at, 8), 0b10_00_10_00);
+                                        Vector256<float> even = Avx2.Permute4x64(pairs.AsDouble(), 0b11_01_10_00).AsSingle();
+                                        sum = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref filter, u * kw + v)), even, sum);
+                                    }
                                 }
+                                TEpilogue.Invoke(sum).StoreUnsafe(ref row, (nuint)xo);
                             }
-                            TEpilogue.Invoke(sum).StoreUnsafe(ref row, (nuint)xo);
                         }
-                    }
-                    else if (stride == 2 && AdvSimd.Arm64.IsSupported)
-                    {
-                        for (; xo + 4 <= ow && 2 * (xo + 3) + 1 + reach < w; xo += 4)
+                        else if (stride == 2 && AdvSimd.Arm64.IsSupported)
                         {
-                            Vector128<float> sum = Vector128.Create(b);
-                            for (int u = uLo; u < uHi; u++)
+                            for (; xo + 4 <= ow && 2 * (xo + 3) + 1 + reach < w; xo += 4)
                             {
-                                ref float line = ref Unsafe.Add(ref first, (nint)(u - uLo) * dilation * w + 2 * xo - padding);
-                                for (int v = 0; v < kw; v++)
+                                Vector128<float> sum = Vector128.Create(b);
+                                for (int u = uLo; u < uHi; u++)
                                 {
-                                    ref float at = ref Unsafe.Add(ref line, v * dilation);
-                                    Vector128<float> even = AdvSimd.Arm64.UnzipEven(Vector128.LoadUnsafe(ref at), Vector128.LoadUnsafe(ref at, 4));
-                                    sum = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref filter, u * kw + v)), even, sum);
+                                    ref float line = ref Unsafe.Add(ref first, (nint)(u - uLo) * dilation * w + 2 * xo - padding);
+                                    for (int v = 0; v < kw; v++)
+                                    {
+                                        ref float at = ref Unsafe.Add(ref line, v * dilation);
+                                        Vector128<float> even = AdvSimd.Arm64.UnzipEven(Vector128.LoadUnsafe(ref at), Vector128.LoadUnsafe(ref at, 4));
+                                        sum = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref filter, u * kw + v)), even, sum);
+                                    }
                                 }
+                                TEpilogue.Invoke(sum).StoreUnsafe(ref row, (nuint)xo);
                             }
-                            TEpilogue.Invoke(sum).StoreUnsafe(ref row, (nuint)xo);
                         }
+                        else if (stride == 1 && Vector512.IsHardwareAccelerated)
+                            xo = DepthwiseInterior<TEpilogue, Lanes512>(ref first, ref filter, ref row, b, xo, hi, uLo, uHi, kw, dilation, w, padding);
+                        else if (stride == 1 && Vector256.IsHardwareAccelerated)
+                            xo = DepthwiseInterior<TEpilogue, Lanes256>(ref first, ref filter, ref row, b, xo, hi, uLo, uHi, kw, dilation, w, padding);
+                        else if (stride == 1 && Vector128.IsHardwareAccelerated)
+                            xo = DepthwiseInterior<TEpilogue, Lanes128>(ref first, ref filter, ref row, b, xo, hi, uLo, uHi, kw, dilation, w, padding);
                     }
-                    else if (stride == 1 && Vector512.IsHardwareAccelerated)
-                        xo = DepthwiseInterior<TEpilogue, Lanes512>(ref first, ref filter, ref row, b, xo, hi, uLo, uHi, kw, dilation, w, padding);
-                    else if (stride == 1 && Vector256.IsHardwareAccelerated)
-                        xo = DepthwiseInterior<TEpilogue, Lanes256>(ref first, ref filter, ref row, b, xo, hi, uLo, uHi, kw, dilation, w, padding);
-                    else if (stride == 1 && Vector128.IsHardwareAccelerated)
-                        xo = DepthwiseInterior<TEpilogue, Lanes128>(ref first, ref filter, ref row, b, xo, hi, uLo, uHi, kw, dilation, w, padding);
+                    for (; xo < ow; xo++) Unsafe.Add(ref row, xo) = TEpilogue.Invoke(Window(ref x, ref filter, b, top, uLo, uHi, xo * stride - padding, w, kw, dilation));
                 }
-                for (; xo < ow; xo++) Unsafe.Add(ref row, xo) = TEpilogue.Invoke(Window(ref x, ref filter, b, top, uLo, uHi, xo * stride - padding, w, kw, dilation));
             }
         }
     }

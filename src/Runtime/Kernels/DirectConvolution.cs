@@ -51,12 +51,12 @@ public static class DirectConvolution
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Run<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
-        ref float weights, ref float bias, ref float scratch)
+        ref float weights, ref float bias, ref float scratch, KernelWorkers? workers = null)
         where TEpilogue : struct, IUnaryOperator
     {
         if (ThroughGemm(geometry))
         {
-            Convolution.Conv2d<TEpilogue>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch);
+            Convolution.Conv2d<TEpilogue>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, workers);
             return;
         }
         int block = ChannelBlock(geometry);

@@ -35,34 +35,35 @@ public static class WinogradConvolution
     /// transforms add and subtract inputs before multiplying).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void Run<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
-        ref float filters, ref float bias, ref float scratch)
+    public static unsafe void Run<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
+        ref float filters, ref float bias, ref float scratch, KernelWorkers? workers = null)
         where TEpilogue : struct, IUnaryOperator
     {
-        if (Vector512.IsHardwareAccelerated) Core<TEpilogue, Lanes512>(ref input, ref output, samples, geometry, ref filters, ref bias, ref scratch);
-        else if (Vector256.IsHardwareAccelerated) Core<TEpilogue, Lanes256>(ref input, ref output, samples, geometry, ref filters, ref bias, ref scratch);
-        else if (Vector128.IsHardwareAccelerated) Core<TEpilogue, Lanes128>(ref input, ref output, samples, geometry, ref filters, ref bias, ref scratch);
-        else Core<TEpilogue, Lanes1>(ref input, ref output, samples, geometry, ref filters, ref bias, ref scratch);
+        // The chunks reach the operands through pointers (they may run on other threads): pinned for the call.
+        fixed (float* pinnedInput = &input, pinnedOutput = &output, pinnedFilters = &filters, pinnedBias = &bias, pinnedScratch = &scratch)
+        {
+                if (Vector512.IsHardwareAccelerated) Core<TEpilogue, Lanes512>(ref input, ref output, samples, geometry, ref filters, ref bias, ref scratch, workers);
+            else if (Vector256.IsHardwareAccelerated) Core<TEpilogue, Lanes256>(ref input, ref output, samples, geometry, ref filters, ref bias, ref scratch, workers);
+            else if (Vector128.IsHardwareAccelerated) Core<TEpilogue, Lanes128>(ref input, ref output, samples, geometry, ref filters, ref bias, ref scratch, workers);
+            else Core<TEpilogue, Lanes1>(ref input, ref output, samples, geometry, ref filters, ref bias, ref scratch, workers);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Core<TEpilogue, TLanes>(ref float input, ref float output, nint samples, ConvGeometry geometry,
-        ref float filters, ref float bias, ref float scratch)
+    private static unsafe void Core<TEpilogue, TLanes>(ref float input, ref float output, nint samples, ConvGeometry geometry,
+        ref float filters, ref float bias, ref float scratch, KernelWorkers? workers)
         where TEpilogue : struct, IUnaryOperator
         where TLanes : struct, ILanes<TLanes>
     {
         int c = geometry.Channels, h = geometry.Height, w = geometry.Width, outC = geometry.OutChannels, padding = geometry.Padding, oh = geometry.OutHeight, ow = geometry.OutWidth;
-        int lanes = TLanes.Count, th = (oh + 1) / 2;
+        int th = (oh + 1) / 2;
         (int twp, int rowsPerChunk) = KernelScratch.WinogradChunking(ow);
         int half = twp + 1 + Slack, ph = 2 * th + 2, rowFloats = 2 * half, planeFloats = ph * rowFloats, n = twp * rowsPerChunk;
         ref float planes = ref scratch;
-        ref float transformed = ref Unsafe.Add(ref planes, c * planeFloats);          // V_p: 16 × [C, n] in 16-column panels
-        ref float products = ref Unsafe.Add(ref transformed, 16 * c * n);            // M_p: 16 × [out, n]
-        ref float vertical = ref Unsafe.Add(ref products, 16 * outC * n);            // te_0..3, to_0..3, one tile row
-        ref float zeros = ref Unsafe.Add(ref vertical, 8 * half);                    // the GEMM's bias
-        ref float temp = ref Unsafe.Add(ref zeros, n);
+        ref float zeros = ref Unsafe.Add(ref planes, c * planeFloats);               // the GEMM's bias
+        ref float chunkScratch = ref Unsafe.Add(ref zeros, n);                       // one chunk's transforms and products (per thread)
         MemoryMarshal.CreateSpan(ref zeros, n).Clear();
-        int kPanelsStride = 16 * c * n / 16;                                          // floats of one V_p
+        workers = KernelWorkers.For(workers, 4L * c * outC * oh * ow);
         // Padded planes: each padded row holds its even columns, then its odd columns (padded column px = input column +
         // padding). Only the padding that real outputs read must be zero: the rows above and below the input and the
         // columns beside it. Anything further right (or below) reaches only tiles and rows that are not stored; the
@@ -99,8 +100,45 @@ public static class WinogradConvolution
                     Unsafe.Add(ref row, (px & 1) * half + (px >> 1)) = Unsafe.Add(ref source, x);
                 }
             }
-            ref float result = ref Unsafe.Add(ref output, s * outC * oh * ow);
-            for (int ty0 = 0; ty0 < th; ty0 += rowsPerChunk)
+            var body = new TileRows<TEpilogue, TLanes>
+            {
+                Planes = (float*)Unsafe.AsPointer(ref planes),
+                Filters = (float*)Unsafe.AsPointer(ref filters),
+                Bias = (float*)Unsafe.AsPointer(ref bias),
+                Result = (float*)Unsafe.AsPointer(ref Unsafe.Add(ref output, s * outC * oh * ow)),
+                Zeros = (float*)Unsafe.AsPointer(ref zeros),
+                Geometry = geometry,
+            };
+            KernelWorkers.Split(workers, (th + rowsPerChunk - 1) / rowsPerChunk, body, (float*)Unsafe.AsPointer(ref chunkScratch),
+                KernelScratch.WinogradChunk(c, outC, ow));
+        }
+    }
+
+    /// <summary>
+    /// One sample's chunks of tile rows, each chunk with the scratch of the thread that computes it (the padded planes are
+    /// shared, read only): the input transform, the sixteen products, and the output transform into the output planes.
+    /// </summary>
+    private unsafe struct TileRows<TEpilogue, TLanes> : KernelWorkers.IChunks
+        where TEpilogue : struct, IUnaryOperator
+        where TLanes : struct, ILanes<TLanes>
+    {
+        public float* Planes, Filters, Bias, Result, Zeros;
+        public ConvGeometry Geometry;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Run(int firstChunk, int lastChunk, float* scratch)
+        {
+            int c = Geometry.Channels, outC = Geometry.OutChannels, oh = Geometry.OutHeight, ow = Geometry.OutWidth;
+            int lanes = TLanes.Count, th = (oh + 1) / 2;
+            (int twp, int rowsPerChunk) = KernelScratch.WinogradChunking(ow);
+            int half = twp + 1 + Slack, rowFloats = 2 * half, planeFloats = (2 * th + 2) * rowFloats, n = twp * rowsPerChunk;
+            int kPanelsStride = 16 * c * n / 16;                                          // floats of one V_p
+            ref float planes = ref *Planes, filters = ref *Filters, bias = ref *Bias, result = ref *Result, zeros = ref *Zeros;
+            ref float transformed = ref *scratch;                                        // V_p: 16 × [C, n] in 16-column panels
+            ref float products = ref Unsafe.Add(ref transformed, 16 * c * n);            // M_p: 16 × [out, n]
+            ref float vertical = ref Unsafe.Add(ref products, 16 * outC * n);            // te_0..3, to_0..3, one tile row
+            ref float temp = ref Unsafe.Add(ref vertical, 8 * half);                     // two vectors for a partial store
+            for (int ty0 = firstChunk * rowsPerChunk; ty0 < Math.Min(th, lastChunk * rowsPerChunk); ty0 += rowsPerChunk)
             {
                 int chunkRows = Math.Min(rowsPerChunk, th - ty0);
                 // Input transform V = Bᵀ d B, Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]], per channel and tile row.

@@ -81,13 +81,21 @@ internal static class KernelScratch
     }
 
     /// <summary>
-    /// Winograd: the padded input with even and odd columns apart, the transformed input and the products for one chunk of
-    /// tile rows, four rows of the vertical transform, zeros for the GEMM's bias, and two vectors.
+    /// Winograd: the padded input with even and odd columns apart, zeros for the GEMM's bias, then one chunk's scratch
+    /// (<see cref="WinogradChunk"/>, the calling thread's; each worker that shares the call has its own).
     /// </summary>
     public static int Winograd(int channels, int outChannels, int outHeight, int outWidth)
     {
         (int tilesPerRow, int rowsPerChunk) = WinogradChunking(outWidth);
         int half = tilesPerRow + 1 + WinogradSlack, paddedRows = 2 * ((outHeight + 1) / 2) + 2, n = tilesPerRow * rowsPerChunk;
-        return channels * paddedRows * 2 * half + 16 * channels * n + 16 * outChannels * n + 8 * half + n + 2 * 16;
+        return channels * paddedRows * 2 * half + n + WinogradChunk(channels, outChannels, outWidth);
+    }
+
+    /// <summary>Winograd: the transformed input and the products for one chunk of tile rows, four rows of the vertical transform, and two vectors.</summary>
+    public static int WinogradChunk(int channels, int outChannels, int outWidth)
+    {
+        (int tilesPerRow, int rowsPerChunk) = WinogradChunking(outWidth);
+        int half = tilesPerRow + 1 + WinogradSlack, n = tilesPerRow * rowsPerChunk;
+        return 16 * channels * n + 16 * outChannels * n + 8 * half + 2 * 16;
     }
 }

@@ -60,22 +60,26 @@ partial class DigitsClassifierInt8
     // Rows per chunk: the arena holds every live intermediate for this many rows.
     private const int ChunkRows = 64;
     private const int ArenaFloats = 6400;
-    // Batches with at least this much work are split across cores (below it, starting workers costs more than it saves).
-    private const long ParallelFlops = 4_000_000L;
+    // Calls with at least this much work are split across cores (below it, handing work to other threads costs more than it saves).
+    private const long ParallelFlops = 4_000_000L; // ModelEmitter.ParallelFlops
 
-    /// <summary>Runs the compiled model on one sample.</summary>
+    /// <summary>Runs the compiled model on one sample, its larger kernels shared across cores when the model has work enough to pay for it.</summary>
     /// <param name="input">Exactly <see cref="InputLength"/> floats: one <c>pixels</c> of shape [64], row-major.</param>
     /// <param name="output">Exactly <see cref="OutputLength"/> floats; must not overlap <paramref name="input"/>.</param>
-    /// <remarks>Thread-safe; allocates nothing after a thread's first call.</remarks>
+    /// <remarks>
+    /// Thread-safe; allocates nothing after a thread's first call (and the shared workers' first call). Uses every core; a call
+    /// made while another holds the shared workers runs on its own thread. <c>Predict(input, output, batch: 1, maxDegreeOfParallelism: n)</c>
+    /// chooses the cores (1 stays on the calling thread).
+    /// </remarks>
     /// <exception cref="global::System.ArgumentException">A span has the wrong length or the spans overlap; nothing is written.</exception>
     [global::System.CodeDom.Compiler.GeneratedCode("ModelCompiler", "0.1.0")]
     public static void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output)
     {
         global::ModelCompiler.Kernels.PredictArguments.Validate(input, output, 1, InputLength, OutputLength);
-        RunRows(input, output, 1, CompiledWeights.Buffer);
+        RunRows(input, output, 1, CompiledWeights.Buffer, workers: null); // too little work to share among cores
     }
 
-    /// <summary>Runs the compiled model on a batch of samples, split across cores when the batch is large enough to pay for it.</summary>
+    /// <summary>Runs the compiled model on a batch of samples, split across cores when the batch is large enough to pay for it: by samples, or, for a few samples, inside each kernel.</summary>
     /// <param name="input">Exactly <paramref name="batch"/> × <see cref="InputLength"/> floats, sample after sample.</param>
     /// <param name="output">Exactly <paramref name="batch"/> × <see cref="OutputLength"/> floats; must not overlap <paramref name="input"/>.</param>
     /// <param name="batch">Number of samples, at least 1.</param>
@@ -138,11 +142,11 @@ partial class DigitsClassifierInt8
     [global::System.ThreadStatic]
     private static global::ModelCompiler.Kernels.AlignedBuffer? t_arena;
 
-    /// <summary>Runs every kernel over <paramref name="rows"/> ≤ ChunkRows samples.</summary>
+    /// <summary>Runs every kernel over <paramref name="rows"/> ≤ ChunkRows samples; <paramref name="workers"/>: threads that share the larger kernels (the spans pinned), or null.</summary>
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void RunRows(
         global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows,
-        global::ModelCompiler.Kernels.AlignedBuffer? weights)
+        global::ModelCompiler.Kernels.AlignedBuffer? weights, global::ModelCompiler.Kernels.KernelWorkers? workers)
     {
         ref float x = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input);
         ref float y = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output);
@@ -159,7 +163,8 @@ partial class DigitsClassifierInt8
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1152),
             columnSums: ref global::System.Runtime.CompilerServices.Unsafe.As<float, int>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1088)),
             k: 64, n: 64, c: ref arena, ldc: 64,
-            scratch: ref global::System.Runtime.CompilerServices.Unsafe.As<float, byte>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144)));
+            scratch: ref global::System.Runtime.CompilerServices.Unsafe.As<float, byte>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144)),
+            workers: workers);
 
         // K1: Linear (int8) "fc2": [64] → [32], + bias, then Relu
         //     DigitsClassifier.cs(16): Linear("fc2")
@@ -171,7 +176,8 @@ partial class DigitsClassifierInt8
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1792),
             columnSums: ref global::System.Runtime.CompilerServices.Unsafe.As<float, int>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1760)),
             k: 64, n: 32, c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), ldc: 32,
-            scratch: ref global::System.Runtime.CompilerServices.Unsafe.As<float, byte>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144)));
+            scratch: ref global::System.Runtime.CompilerServices.Unsafe.As<float, byte>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144)),
+            workers: workers);
 
         // K2: Linear (int8) "out": [32] → [10], + bias
         //     DigitsClassifier.cs(17): Linear("out")
@@ -182,7 +188,8 @@ partial class DigitsClassifierInt8
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1984),
             columnSums: ref global::System.Runtime.CompilerServices.Unsafe.As<float, int>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1968)),
             k: 32, n: 10, c: ref arena, ldc: 10,
-            scratch: ref global::System.Runtime.CompilerServices.Unsafe.As<float, byte>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144)));
+            scratch: ref global::System.Runtime.CompilerServices.Unsafe.As<float, byte>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144)),
+            workers: workers);
 
         // K3: Softmax over the last dimension of [10]
         //     DigitsClassifier.cs(17): Softmax()

@@ -72,22 +72,26 @@ partial class GroupedCnn
     // Rows per chunk: the arena holds every live intermediate for this many rows.
     private const int ChunkRows = 40;
     private const int ArenaFloats = 63888;
-    // Batches with at least this much work are split across cores (below it, starting workers costs more than it saves).
-    private const long ParallelFlops = 4_000_000L;
+    // Calls with at least this much work are split across cores (below it, handing work to other threads costs more than it saves).
+    private const long ParallelFlops = 4_000_000L; // ModelEmitter.ParallelFlops
 
-    /// <summary>Runs the compiled model on one sample.</summary>
+    /// <summary>Runs the compiled model on one sample, its larger kernels shared across cores when the model has work enough to pay for it.</summary>
     /// <param name="input">Exactly <see cref="InputLength"/> floats: one <c>x</c> of shape [4, 7, 21], row-major.</param>
     /// <param name="output">Exactly <see cref="OutputLength"/> floats; must not overlap <paramref name="input"/>.</param>
-    /// <remarks>Thread-safe; allocates nothing after a thread's first call.</remarks>
+    /// <remarks>
+    /// Thread-safe; allocates nothing after a thread's first call (and the shared workers' first call). Uses every core; a call
+    /// made while another holds the shared workers runs on its own thread. <c>Predict(input, output, batch: 1, maxDegreeOfParallelism: n)</c>
+    /// chooses the cores (1 stays on the calling thread).
+    /// </remarks>
     /// <exception cref="global::System.ArgumentException">A span has the wrong length or the spans overlap; nothing is written.</exception>
     [global::System.CodeDom.Compiler.GeneratedCode("ModelCompiler", "0.1.0")]
     public static void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output)
     {
         global::ModelCompiler.Kernels.PredictArguments.Validate(input, output, 1, InputLength, OutputLength);
-        RunRows(input, output, 1, CompiledWeights.Buffer);
+        RunRows(input, output, 1, CompiledWeights.Buffer, workers: null); // too little work to share among cores
     }
 
-    /// <summary>Runs the compiled model on a batch of samples, split across cores when the batch is large enough to pay for it.</summary>
+    /// <summary>Runs the compiled model on a batch of samples, split across cores when the batch is large enough to pay for it: by samples, or, for a few samples, inside each kernel.</summary>
     /// <param name="input">Exactly <paramref name="batch"/> × <see cref="InputLength"/> floats, sample after sample.</param>
     /// <param name="output">Exactly <paramref name="batch"/> × <see cref="OutputLength"/> floats; must not overlap <paramref name="input"/>.</param>
     /// <param name="batch">Number of samples, at least 1.</param>
@@ -149,11 +153,11 @@ partial class GroupedCnn
     [global::System.ThreadStatic]
     private static global::ModelCompiler.Kernels.AlignedBuffer? t_arena;
 
-    /// <summary>Runs every kernel over <paramref name="rows"/> ≤ ChunkRows samples.</summary>
+    /// <summary>Runs every kernel over <paramref name="rows"/> ≤ ChunkRows samples; <paramref name="workers"/>: threads that share the larger kernels (the spans pinned), or null.</summary>
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void RunRows(
         global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows,
-        global::ModelCompiler.Kernels.AlignedBuffer? weights)
+        global::ModelCompiler.Kernels.AlignedBuffer? weights, global::ModelCompiler.Kernels.KernelWorkers? workers)
     {
         ref float x = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input);
         ref float y = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output);
@@ -166,14 +170,14 @@ partial class GroupedCnn
         //     GroupedCnn.cs(12): Relu()
         global::ModelCompiler.Kernels.Convolution.Depthwise<K0Operator>(
             input: ref x, output: ref arena, samples: rows, geometry: K0Geometry, weights: ref w,
-            bias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 80));
+            bias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 80), workers: workers);
 
         // K1: Depthwise Conv2d "dws": [4, 7, 21] → [4, 4, 11], 3×3 kernel, stride 2, padding 2, dilation 2
         //     GroupedCnn.cs(13): Conv2d("dws", stride: 2, padding: 2, dilation: 2, groups: 4)
         global::ModelCompiler.Kernels.Convolution.Depthwise<global::ModelCompiler.Kernels.IdentityOperator>(
             input: ref x, output: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 47360), samples: rows,
             geometry: K1Geometry, weights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 96),
-            bias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 144));
+            bias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 144), workers: workers);
 
         // K2: (BatchNorm "bn1" folded in) Conv2d "grouped": [8, 7, 21] → [6, 3, 10], 3×3 kernel, stride 2, padding 0, 2 groups, + bias, then Silu
         //     GroupedCnn.cs(14): Conv2d("grouped", stride: 2, groups: 2)
@@ -184,7 +188,7 @@ partial class GroupedCnn
             samples: rows, geometry: K2Geometry,
             weights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 160),
             bias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 384),
-            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080));
+            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080), workers: workers);
 
         // K3: AvgPool2d 3×3, stride 1, padding 1: [6, 3, 10] → [6, 3, 10]
         //     GroupedCnn.cs(15): AvgPool2d(3, stride: 1, padding: 1)
@@ -199,7 +203,7 @@ partial class GroupedCnn
             samples: rows, geometry: K4Geometry,
             weights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 400),
             bias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 448),
-            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080));
+            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080), workers: workers);
 
         // K5: (BatchNorm "bn2" folded in) Conv1d "c2": [6, 30] → [5, 14], 3-wide kernel, stride 2, padding 0, + bias
         //     GroupedCnn.cs(17): Conv1d("c2", stride: 2)
@@ -209,7 +213,7 @@ partial class GroupedCnn
             samples: rows, geometry: K5Geometry,
             weights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 464),
             bias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 560),
-            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080));
+            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 62080), workers: workers);
 
         // K6: Mean over dimension 1 of [5, 14] → [5]
         //     GroupedCnn.cs(18): Mean(1)
@@ -239,7 +243,8 @@ partial class GroupedCnn
         global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 640), lda: 9, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 576),
-            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 720), k: 9, n: 3, c: ref y, ldc: 3);
+            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 720), k: 9, n: 3, c: ref y, ldc: 3,
+            workers: workers);
     }
 
     /// <summary>Epilogue of K0: Relu.</summary>

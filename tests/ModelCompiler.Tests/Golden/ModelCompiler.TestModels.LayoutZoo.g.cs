@@ -125,22 +125,26 @@ partial class LayoutZoo
     // Rows per chunk: the arena holds every live intermediate for this many rows.
     private const int ChunkRows = 64;
     private const int ArenaFloats = 26784;
-    // Batches with at least this much work are split across cores (below it, starting workers costs more than it saves).
-    private const long ParallelFlops = 4_000_000L;
+    // Calls with at least this much work are split across cores (below it, handing work to other threads costs more than it saves).
+    private const long ParallelFlops = 4_000_000L; // ModelEmitter.ParallelFlops
 
-    /// <summary>Runs the compiled model on one sample.</summary>
+    /// <summary>Runs the compiled model on one sample, its larger kernels shared across cores when the model has work enough to pay for it.</summary>
     /// <param name="input">Exactly <see cref="InputLength"/> floats: one <c>x</c> of shape [6, 8], row-major.</param>
     /// <param name="output">Exactly <see cref="OutputLength"/> floats; must not overlap <paramref name="input"/>.</param>
-    /// <remarks>Thread-safe; allocates nothing after a thread's first call.</remarks>
+    /// <remarks>
+    /// Thread-safe; allocates nothing after a thread's first call (and the shared workers' first call). Uses every core; a call
+    /// made while another holds the shared workers runs on its own thread. <c>Predict(input, output, batch: 1, maxDegreeOfParallelism: n)</c>
+    /// chooses the cores (1 stays on the calling thread).
+    /// </remarks>
     /// <exception cref="global::System.ArgumentException">A span has the wrong length or the spans overlap; nothing is written.</exception>
     [global::System.CodeDom.Compiler.GeneratedCode("ModelCompiler", "0.1.0")]
     public static void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output)
     {
         global::ModelCompiler.Kernels.PredictArguments.Validate(input, output, 1, InputLength, OutputLength);
-        RunRows(input, output, 1, CompiledWeights.Buffer);
+        RunRows(input, output, 1, CompiledWeights.Buffer, workers: null); // too little work to share among cores
     }
 
-    /// <summary>Runs the compiled model on a batch of samples, split across cores when the batch is large enough to pay for it.</summary>
+    /// <summary>Runs the compiled model on a batch of samples, split across cores when the batch is large enough to pay for it: by samples, or, for a few samples, inside each kernel.</summary>
     /// <param name="input">Exactly <paramref name="batch"/> × <see cref="InputLength"/> floats, sample after sample.</param>
     /// <param name="output">Exactly <paramref name="batch"/> × <see cref="OutputLength"/> floats; must not overlap <paramref name="input"/>.</param>
     /// <param name="batch">Number of samples, at least 1.</param>
@@ -202,11 +206,11 @@ partial class LayoutZoo
     [global::System.ThreadStatic]
     private static global::ModelCompiler.Kernels.AlignedBuffer? t_arena;
 
-    /// <summary>Runs every kernel over <paramref name="rows"/> ≤ ChunkRows samples.</summary>
+    /// <summary>Runs every kernel over <paramref name="rows"/> ≤ ChunkRows samples; <paramref name="workers"/>: threads that share the larger kernels (the spans pinned), or null.</summary>
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void RunRows(
         global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows,
-        global::ModelCompiler.Kernels.AlignedBuffer? weights)
+        global::ModelCompiler.Kernels.AlignedBuffer? weights, global::ModelCompiler.Kernels.KernelWorkers? workers)
     {
         ref float x = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input);
         ref float y = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output);
@@ -218,7 +222,7 @@ partial class LayoutZoo
         global::ModelCompiler.Kernels.PackedLinear.Run<global::ModelCompiler.Kernels.IdentityOperator>(
             a: ref x, lda: 8, rows: rows * 6, packedWeights: ref w,
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 256), k: 8, n: 24,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), ldc: 24);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), ldc: 24, workers: workers);
 
         // K1: Slice, then Transpose: [6, 24] → [2, 6, 4], composed into one strided copy
         //     LayoutZoo.cs(28): Transpose(0, 1)
@@ -253,7 +257,7 @@ partial class LayoutZoo
             v: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552),
             output: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), samples: rows,
             geometry: K4Geometry, mask: ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(),
-            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
+            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624), workers: workers);
 
         // K5: Transpose (0, 2, 1): [2, 6, 4] → [2, 4, 6], a strided copy
         //     LayoutZoo.cs(16): Transpose(-2, -1)
@@ -320,7 +324,7 @@ partial class LayoutZoo
             v: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552),
             output: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), samples: rows,
             geometry: K12Geometry, mask: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408),
-            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
+            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624), workers: workers);
 
         // K13: Transpose (1, 0, 2): [2, 6, 4] → [6, 2, 4], a strided copy
         //     LayoutZoo.cs(20): Transpose(0, 1)
@@ -335,7 +339,7 @@ partial class LayoutZoo
             a: ref x, lda: 8, rows: rows * 6,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 288),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 544), k: 8, n: 24,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), ldc: 24);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), ldc: 24, workers: workers);
 
         // K15: Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d + mask)·v, flash-style
         //     LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
@@ -345,7 +349,7 @@ partial class LayoutZoo
             v: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14352),
             output: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), samples: rows,
             geometry: K15Geometry, mask: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 576),
-            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
+            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624), workers: workers);
 
         // K16: Linear "attn.out_proj": [6, 8] → [6, 8], + bias
         //     LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
@@ -353,7 +357,7 @@ partial class LayoutZoo
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), lda: 8, rows: rows * 6,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 624),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 752), k: 8, n: 8,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), ldc: 8);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552), ldc: 8, workers: workers);
 
         // K17: Attention "attn": 2 heads of 4 over 6 positions, softmax(q·kᵀ/√d)·v, causal, flash-style
         //     LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
@@ -363,7 +367,7 @@ partial class LayoutZoo
             v: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14352),
             output: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), samples: rows,
             geometry: K17Geometry, mask: ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(),
-            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624));
+            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 26624), workers: workers);
 
         // K18: Linear "attn.out_proj": [6, 8] → [6, 8], + bias
         //     LayoutZoo.cs(22): MultiHeadAttention("attn", heads: 2, causal: true)
@@ -371,7 +375,7 @@ partial class LayoutZoo
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), lda: 8, rows: rows * 6,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 624),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 752), k: 8, n: 8,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), ldc: 8);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), ldc: 8, workers: workers);
 
         // K19: MatMul: [6, 8] · "proj" [8, 5] → [6, 5]
         //     LayoutZoo.cs(23): MatMul(x.Parameter("proj"))
@@ -395,7 +399,7 @@ partial class LayoutZoo
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408), lda: 12, rows: rows * 6,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 816),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1008), k: 12, n: 7,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 5120), ldc: 7);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 5120), ldc: 7, workers: workers);
 
         // K22: Concat along dimension 1: [6, 7] and [6, 5] → [6, 12]
         //     LayoutZoo.cs(24): Concat(mixed, 1)

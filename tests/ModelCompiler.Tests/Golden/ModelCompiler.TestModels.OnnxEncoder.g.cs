@@ -90,22 +90,26 @@ partial class OnnxEncoder
     // Rows per chunk: the arena holds every live intermediate for this many rows.
     private const int ChunkRows = 40;
     private const int ArenaFloats = 61696;
-    // Batches with at least this much work are split across cores (below it, starting workers costs more than it saves).
-    private const long ParallelFlops = 4_000_000L;
+    // Calls with at least this much work are split across cores (below it, handing work to other threads costs more than it saves).
+    private const long ParallelFlops = 4_000_000L; // ModelEmitter.ParallelFlops
 
-    /// <summary>Runs the compiled model on one sample.</summary>
+    /// <summary>Runs the compiled model on one sample, its larger kernels shared across cores when the model has work enough to pay for it.</summary>
     /// <param name="input">Exactly <see cref="InputLength"/> floats: one <c>x</c> of shape [8, 32], row-major.</param>
     /// <param name="output">Exactly <see cref="OutputLength"/> floats; must not overlap <paramref name="input"/>.</param>
-    /// <remarks>Thread-safe; allocates nothing after a thread's first call.</remarks>
+    /// <remarks>
+    /// Thread-safe; allocates nothing after a thread's first call (and the shared workers' first call). Uses every core; a call
+    /// made while another holds the shared workers runs on its own thread. <c>Predict(input, output, batch: 1, maxDegreeOfParallelism: n)</c>
+    /// chooses the cores (1 stays on the calling thread).
+    /// </remarks>
     /// <exception cref="global::System.ArgumentException">A span has the wrong length or the spans overlap; nothing is written.</exception>
     [global::System.CodeDom.Compiler.GeneratedCode("ModelCompiler", "0.1.0")]
     public static void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output)
     {
         global::ModelCompiler.Kernels.PredictArguments.Validate(input, output, 1, InputLength, OutputLength);
-        RunRows(input, output, 1, CompiledWeights.Buffer);
+        RunRows(input, output, 1, CompiledWeights.Buffer, workers: null); // too little work to share among cores
     }
 
-    /// <summary>Runs the compiled model on a batch of samples, split across cores when the batch is large enough to pay for it.</summary>
+    /// <summary>Runs the compiled model on a batch of samples, split across cores when the batch is large enough to pay for it: by samples, or, for a few samples, inside each kernel.</summary>
     /// <param name="input">Exactly <paramref name="batch"/> × <see cref="InputLength"/> floats, sample after sample.</param>
     /// <param name="output">Exactly <paramref name="batch"/> × <see cref="OutputLength"/> floats; must not overlap <paramref name="input"/>.</param>
     /// <param name="batch">Number of samples, at least 1.</param>
@@ -130,11 +134,11 @@ partial class OnnxEncoder
     [global::System.ThreadStatic]
     private static global::ModelCompiler.Kernels.AlignedBuffer? t_arena;
 
-    /// <summary>Runs every kernel over <paramref name="rows"/> ≤ ChunkRows samples.</summary>
+    /// <summary>Runs every kernel over <paramref name="rows"/> ≤ ChunkRows samples; <paramref name="workers"/>: threads that share the larger kernels (the spans pinned), or null.</summary>
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void RunRows(
         global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows,
-        global::ModelCompiler.Kernels.AlignedBuffer? weights)
+        global::ModelCompiler.Kernels.AlignedBuffer? weights, global::ModelCompiler.Kernels.KernelWorkers? workers)
     {
         ref float x = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input);
         ref float y = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output);
@@ -153,7 +157,7 @@ partial class OnnxEncoder
             a: ref arena, lda: 32, rows: rows * 8,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 64),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 3136), k: 32, n: 96,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), ldc: 96);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), ldc: 96, workers: workers);
 
         // K2: Slice, then Permute: [8, 96] → [4, 8, 8], composed into one strided copy
         //     OnnxEncoder.cs(2): Transpose '/Transpose'
@@ -192,7 +196,7 @@ partial class OnnxEncoder
             v: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 40960),
             output: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), samples: rows,
             geometry: K5Geometry, mask: ref global::System.Runtime.CompilerServices.Unsafe.NullRef<float>(),
-            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 61440));
+            scratch: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 61440), workers: workers);
 
         // K6: Permute (1, 0, 2): [4, 8, 8] → [8, 4, 8], a strided copy
         //     OnnxEncoder.cs(2): Transpose '/Transpose_3'
@@ -207,7 +211,7 @@ partial class OnnxEncoder
             a: ref arena, lda: 32, rows: rows * 8,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 3232),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4256), k: 32, n: 32,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), ldc: 32);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), ldc: 32, workers: workers);
 
         // K8: Add: [8, 32] + [8, 32] → [8, 32]
         //     OnnxEncoder.cs(2): Add '/Add'
@@ -229,7 +233,7 @@ partial class OnnxEncoder
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), lda: 32, rows: rows * 8,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 4352),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 6400), k: 32, n: 64,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), ldc: 64);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), ldc: 64, workers: workers);
 
         // K11: Linear "/f2/MatMul": [8, 64] → [8, 32], + bias
         //     OnnxEncoder.cs(2): MatMul '/f2/MatMul'
@@ -237,7 +241,7 @@ partial class OnnxEncoder
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), lda: 64, rows: rows * 8,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 6464),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 8512), k: 64, n: 32,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), ldc: 32);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), ldc: 32, workers: workers);
 
         // K12: Add: [8, 32] + [8, 32] → [8, 32]
         //     OnnxEncoder.cs(2): Add '/Add_2'

@@ -140,7 +140,7 @@ partial class OnnxStateful
                 frame.Slice(start * FrameLength, rows * FrameLength), state.Slice(start * StateLength, rows * StateLength),
                 gain.Slice(start * GainLength, rows * GainLength), score.Slice(start * ScoreLength, rows * ScoreLength),
                 nextState.Slice(start * NextStateLength, rows * NextStateLength),
-                features.Slice(start * FeaturesLength, rows * FeaturesLength), rows, weights);
+                features.Slice(start * FeaturesLength, rows * FeaturesLength), rows, weights, workers: null);
         }
     }
 
@@ -148,13 +148,13 @@ partial class OnnxStateful
     [global::System.ThreadStatic]
     private static global::ModelCompiler.Kernels.AlignedBuffer? t_arena;
 
-    /// <summary>Runs every kernel over <paramref name="rows"/> ≤ ChunkRows samples.</summary>
+    /// <summary>Runs every kernel over <paramref name="rows"/> ≤ ChunkRows samples; <paramref name="workers"/>: threads that share the larger kernels (the spans pinned), or null.</summary>
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void RunRows(
         global::System.ReadOnlySpan<float> input0, global::System.ReadOnlySpan<float> input1,
         global::System.ReadOnlySpan<float> input2, global::System.Span<float> output0,
         global::System.Span<float> output1, global::System.Span<float> output2, int rows,
-        global::ModelCompiler.Kernels.AlignedBuffer? weights)
+        global::ModelCompiler.Kernels.AlignedBuffer? weights, global::ModelCompiler.Kernels.KernelWorkers? workers)
     {
         ref float x = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input0);
         ref float x1 = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input1);
@@ -170,7 +170,8 @@ partial class OnnxStateful
         //     OnnxStateful.cs(2): Tanh '/Tanh'
         global::ModelCompiler.Kernels.PackedLinear.Run<K0Operator>(
             a: ref x, lda: 12, rows: rows, packedWeights: ref w,
-            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 192), k: 12, n: 8, c: ref y2, ldc: 8);
+            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 192), k: 12, n: 8, c: ref y2, ldc: 8,
+            workers: workers);
 
         // K1: Concat along dimension 0: [8] and [8] → [16]
         //     OnnxStateful.cs(2): Concat '/Concat'
@@ -189,7 +190,7 @@ partial class OnnxStateful
             a: ref arena, lda: 16, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 208),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 464), k: 16, n: 8,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 1024), ldc: 8);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 1024), ldc: 8, workers: workers);
 
         // K3: Mul: [8] × [1] → [8]
         //     OnnxStateful.cs(2): Mul '/Mul'
@@ -222,7 +223,7 @@ partial class OnnxStateful
             a: ref arena, lda: 8, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 480),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 608), k: 8, n: 3,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 1024), ldc: 3);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 1024), ldc: 3, workers: workers);
 
         // K8: Softmax over the last dimension of [3]
         //     OnnxStateful.cs(2): Softmax '/Softmax'

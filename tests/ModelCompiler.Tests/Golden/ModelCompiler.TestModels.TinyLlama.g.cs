@@ -253,7 +253,7 @@ partial class TinyLlama
     [global::System.ThreadStatic]
     private static global::ModelCompiler.Kernels.AlignedBuffer? t_arena;
 
-    /// <summary>Runs every kernel over <paramref name="rows"/> ≤ ChunkRows tokens at positions <paramref name="position"/>…, reading and extending <paramref name="cache"/>; <paramref name="lora"/>: a LoRA adapter's layers by Linear layer (the session's SetAdapter), or null.</summary>
+    /// <summary>Runs every kernel over <paramref name="rows"/> ≤ ChunkRows tokens at positions <paramref name="position"/>…, reading and extending <paramref name="cache"/>; <paramref name="lora"/>: a LoRA adapter's layers by Linear layer (the session's SetAdapter), or null; <paramref name="workers"/>: threads that share the larger kernels, or null.</summary>
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void RunRows(
         global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows,

@@ -69,22 +69,26 @@ partial class Zoo
     // Rows per chunk: the arena holds every live intermediate for this many rows.
     private const int ChunkRows = 64;
     private const int ArenaFloats = 4096;
-    // Batches with at least this much work are split across cores (below it, starting workers costs more than it saves).
-    private const long ParallelFlops = 4_000_000L;
+    // Calls with at least this much work are split across cores (below it, handing work to other threads costs more than it saves).
+    private const long ParallelFlops = 4_000_000L; // ModelEmitter.ParallelFlops
 
-    /// <summary>Runs the compiled model on one sample.</summary>
+    /// <summary>Runs the compiled model on one sample, its larger kernels shared across cores when the model has work enough to pay for it.</summary>
     /// <param name="input">Exactly <see cref="InputLength"/> floats: one <c>x</c> of shape [4, 5], row-major.</param>
     /// <param name="output">Exactly <see cref="OutputLength"/> floats; must not overlap <paramref name="input"/>.</param>
-    /// <remarks>Thread-safe; allocates nothing after a thread's first call.</remarks>
+    /// <remarks>
+    /// Thread-safe; allocates nothing after a thread's first call (and the shared workers' first call). Uses every core; a call
+    /// made while another holds the shared workers runs on its own thread. <c>Predict(input, output, batch: 1, maxDegreeOfParallelism: n)</c>
+    /// chooses the cores (1 stays on the calling thread).
+    /// </remarks>
     /// <exception cref="global::System.ArgumentException">A span has the wrong length or the spans overlap; nothing is written.</exception>
     [global::System.CodeDom.Compiler.GeneratedCode("ModelCompiler", "0.1.0")]
     public static void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output)
     {
         global::ModelCompiler.Kernels.PredictArguments.Validate(input, output, 1, InputLength, OutputLength);
-        RunRows(input, output, 1, CompiledWeights.Buffer);
+        RunRows(input, output, 1, CompiledWeights.Buffer, workers: null); // too little work to share among cores
     }
 
-    /// <summary>Runs the compiled model on a batch of samples, split across cores when the batch is large enough to pay for it.</summary>
+    /// <summary>Runs the compiled model on a batch of samples, split across cores when the batch is large enough to pay for it: by samples, or, for a few samples, inside each kernel.</summary>
     /// <param name="input">Exactly <paramref name="batch"/> × <see cref="InputLength"/> floats, sample after sample.</param>
     /// <param name="output">Exactly <paramref name="batch"/> × <see cref="OutputLength"/> floats; must not overlap <paramref name="input"/>.</param>
     /// <param name="batch">Number of samples, at least 1.</param>
@@ -146,11 +150,11 @@ partial class Zoo
     [global::System.ThreadStatic]
     private static global::ModelCompiler.Kernels.AlignedBuffer? t_arena;
 
-    /// <summary>Runs every kernel over <paramref name="rows"/> ≤ ChunkRows samples.</summary>
+    /// <summary>Runs every kernel over <paramref name="rows"/> ≤ ChunkRows samples; <paramref name="workers"/>: threads that share the larger kernels (the spans pinned), or null.</summary>
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void RunRows(
         global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int rows,
-        global::ModelCompiler.Kernels.AlignedBuffer? weights)
+        global::ModelCompiler.Kernels.AlignedBuffer? weights, global::ModelCompiler.Kernels.KernelWorkers? workers)
     {
         ref float x = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(input);
         ref float y = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(output);
@@ -162,8 +166,8 @@ partial class Zoo
         //     Zoo.cs(13): Relu()
         global::ModelCompiler.Kernels.PackedLinear.Run<K0Operator>(
             a: ref x, lda: 5, rows: rows * 4, packedWeights: ref w,
-            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 80), k: 5, n: 8, c: ref arena,
-            ldc: 8);
+            paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 80), k: 5, n: 8, c: ref arena, ldc: 8,
+            workers: workers);
 
         // K1: Mul: [4, 8] × "scale" [8] → [4, 8], then + 0.5
         //     Zoo.cs(14): h * x.Parameter("scale")
@@ -180,7 +184,7 @@ partial class Zoo
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), lda: 32, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 112),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1136), k: 32, n: 32, c: ref arena,
-            ldc: 32);
+            ldc: 32, workers: workers);
 
         // K3: Linear "mix1": [32] → [32], + bias, then Tanh
         //     Zoo.cs(17): Linear($"mix{i}")
@@ -189,7 +193,7 @@ partial class Zoo
             a: ref arena, lda: 32, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 1168),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 2192), k: 32, n: 32,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), ldc: 32);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), ldc: 32, workers: workers);
 
         // K4: Linear "head.fc": [32] → [6], + bias, then Gelu
         //     Zoo.cs(23): Linear($"{name}.fc")
@@ -198,7 +202,7 @@ partial class Zoo
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), lda: 32, rows: rows,
             packedWeights: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 2224),
             paddedBias: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 2736), k: 32, n: 6, c: ref arena,
-            ldc: 6);
+            ldc: 6, workers: workers);
 
         // K5: Sigmoid over [6]
         //     Zoo.cs(19): Sigmoid()
