@@ -208,12 +208,16 @@ public abstract class BatchedOnnxBenchmark : IDisposable
     protected abstract string OnnxFile { get; }
     protected abstract int[] SampleShape { get; }
     protected abstract int[] OutputSampleShape { get; }
-    protected abstract void Predict(ReadOnlySpan<float> input, Span<float> output, int batch);
+    protected abstract void Predict(ReadOnlySpan<float> input, Span<float> output, int batch, int threads);
 
     /// <summary>A graph compiled whole: its sample is the file's whole input (batch fixed by Dims), so ONNX Runtime runs one set, [sample].</summary>
     protected virtual bool Whole => false;
 
     public abstract int Batch { get; set; }
+
+    /// <summary>Cores each side may use: the compiled model's maxDegreeOfParallelism, ONNX Runtime's intra-op threads.</summary>
+    [Params(1, 2)]
+    public int Threads { get; set; } = 1;
 
     [GlobalSetup]
     public void GlobalSetup()
@@ -234,9 +238,9 @@ public abstract class BatchedOnnxBenchmark : IDisposable
             return s;
         }
         _onnx = new OnnxRuntimeModel(Path.Combine(AppContext.BaseDirectory, "Models", OnnxFile), _input, _output, Batch, inLength, outLength,
-            Shape(SampleShape), Shape(OutputSampleShape));
+            Shape(SampleShape), Shape(OutputSampleShape), Threads);
         var compiled = new float[_output.Length];
-        Predict(_input, compiled, Batch);
+        Predict(_input, compiled, Batch, Threads);
         _onnx.Run();
         double maxDiff = 0, maxRef = 0;
         for (int i = 0; i < compiled.Length; i++)
@@ -248,9 +252,9 @@ public abstract class BatchedOnnxBenchmark : IDisposable
     }
 
     [Benchmark(Baseline = true, Description = "ModelCompiler (compiled)")]
-    public void Compiled() => Predict(_input, _output, Batch);
+    public void Compiled() => Predict(_input, _output, Batch, Threads);
 
-    [Benchmark(Description = "ONNX Runtime (1 thread)")]
+    [Benchmark(Description = "ONNX Runtime")]
     public void OnnxRuntime() => _onnx.Run();
 
     public void Dispose()
@@ -269,7 +273,7 @@ public class LeNet5Benchmark : BatchedOnnxBenchmark
     protected override string OnnxFile => "lenet5.onnx";
     protected override int[] SampleShape => new[] { 1, 28, 28 };
     protected override int[] OutputSampleShape => new[] { 10 };
-    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch) => LeNet5.Predict(input, output, batch, maxDegreeOfParallelism: 1);
+    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch, int threads) => LeNet5.Predict(input, output, batch, maxDegreeOfParallelism: threads);
 }
 
 /// <summary>ResNet-18 (11.7M parameters, 1.8 GFLOP) as ML.NET ships it: a third-party ONNX file, fixed at batch 1.</summary>
@@ -281,8 +285,8 @@ public class ResNet18Benchmark : BatchedOnnxBenchmark
     protected override string OnnxFile => "ResNet18.onnx";
     protected override int[] SampleShape => new[] { 3, 224, 224 };
     protected override int[] OutputSampleShape => new[] { 512, 1, 1 };
-    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch) =>
-        ModelCompiler.PackagedModels.ResNet18.Predict(input, output, batch, maxDegreeOfParallelism: 1);
+    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch, int threads) =>
+        ModelCompiler.PackagedModels.ResNet18.Predict(input, output, batch, maxDegreeOfParallelism: threads);
 }
 
 /// <summary>One transformer encoder block: d 256, 4 heads, feed-forward 1024, 64 positions.</summary>
@@ -294,7 +298,7 @@ public class EncoderBlockBenchmark : BatchedOnnxBenchmark
     protected override string OnnxFile => "encoder_block.onnx";
     protected override int[] SampleShape => new[] { 64, 256 };
     protected override int[] OutputSampleShape => new[] { 64, 256 };
-    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch) => EncoderBlock.Predict(input, output, batch, maxDegreeOfParallelism: 1);
+    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch, int threads) => EncoderBlock.Predict(input, output, batch, maxDegreeOfParallelism: threads);
 }
 
 /// <summary>A ResNet basic block, 64 channels on 28×28 (two Winograd 3×3 convolutions, BatchNorm folded, residual).</summary>
@@ -306,7 +310,7 @@ public class ResBlockBenchmark : BatchedOnnxBenchmark
     protected override string OnnxFile => "res_block64.onnx";
     protected override int[] SampleShape => new[] { 64, 28, 28 };
     protected override int[] OutputSampleShape => new[] { 64, 28, 28 };
-    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch) => ResBlock64.Predict(input, output, batch, maxDegreeOfParallelism: 1);
+    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch, int threads) => ResBlock64.Predict(input, output, batch, maxDegreeOfParallelism: threads);
 }
 
 /// <summary>
@@ -358,7 +362,7 @@ public class OcrDetectionBenchmark : BatchedOnnxBenchmark
     protected override string OnnxFile => "ch_PP-OCRv3_det_infer.onnx";
     protected override int[] SampleShape => new[] { 3, 320, 320 };
     protected override int[] OutputSampleShape => new[] { 1, 320, 320 };
-    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch) => OcrDetection.Predict(input, output, batch, maxDegreeOfParallelism: 1);
+    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch, int threads) => OcrDetection.Predict(input, output, batch, maxDegreeOfParallelism: threads);
 }
 
 /// <summary>PaddleOCR's text-orientation classifier (third-party): 48 × 192 crops.</summary>
@@ -370,7 +374,7 @@ public class OcrOrientationBenchmark : BatchedOnnxBenchmark
     protected override string OnnxFile => "ch_ppocr_mobile_v2.0_cls_infer.onnx";
     protected override int[] SampleShape => new[] { 3, 48, 192 };
     protected override int[] OutputSampleShape => new[] { 2 };
-    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch) => OcrOrientation.Predict(input, output, batch, maxDegreeOfParallelism: 1);
+    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch, int threads) => OcrOrientation.Predict(input, output, batch, maxDegreeOfParallelism: threads);
 }
 
 /// <summary>openWakeWord's mel front-end (third-party): 1,760 samples to 8 × 32 log-mel frames, one clip (compiled whole).</summary>
@@ -383,7 +387,7 @@ public class MelSpectrogramBenchmark : BatchedOnnxBenchmark
     protected override string OnnxFile => "melspectrogram.onnx";
     protected override int[] SampleShape => new[] { 1, 1760 };
     protected override int[] OutputSampleShape => new[] { 1, 1, 8, 32 };
-    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch) => MelSpectrogram.Predict(input, output, batch, maxDegreeOfParallelism: 1);
+    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch, int threads) => MelSpectrogram.Predict(input, output, batch, maxDegreeOfParallelism: threads);
 }
 
 /// <summary>Google's speech embedding as openWakeWord ships it (third-party, tf2onnx): 76 × 32 frames to 96 features.</summary>
@@ -395,7 +399,7 @@ public class SpeechEmbeddingBenchmark : BatchedOnnxBenchmark
     protected override string OnnxFile => "speech_embedding.onnx";
     protected override int[] SampleShape => new[] { 76, 32, 1 };
     protected override int[] OutputSampleShape => new[] { 1, 1, 96 };
-    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch) => SpeechEmbedding.Predict(input, output, batch, maxDegreeOfParallelism: 1);
+    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch, int threads) => SpeechEmbedding.Predict(input, output, batch, maxDegreeOfParallelism: threads);
 }
 
 /// <summary>nn.TransformerEncoderLayer (d 64, 4 heads) as torch.onnx.export writes it sequence-first: one sequence of 10 (compiled whole).</summary>
@@ -408,7 +412,7 @@ public class EncoderLayerExportBenchmark : BatchedOnnxBenchmark
     protected override string OnnxFile => "encoder_layer_sf.onnx";
     protected override int[] SampleShape => new[] { 10, 1, 64 };
     protected override int[] OutputSampleShape => new[] { 10, 1, 64 };
-    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch) => EncoderLayerSequenceFirst.Predict(input, output, batch, maxDegreeOfParallelism: 1);
+    protected override void Predict(ReadOnlySpan<float> input, Span<float> output, int batch, int threads) => EncoderLayerSequenceFirst.Predict(input, output, batch, maxDegreeOfParallelism: threads);
 }
 
 /// <summary>

@@ -118,9 +118,9 @@ if (args.Length is 1 or 2 && args[0] == "llama")
     return;
 }
 #endif
-if (args.Length is 2 or 3 && args[0] == "model")
+if (args.Length is 2 or 3 or 4 && args[0] == "model")
 {
-    // model <benchmark class name without "Benchmark"> [batch]: Stopwatch medians of one model against ONNX Runtime (a rough
+    // model <benchmark class name without "Benchmark"> [batch [threads]]: Stopwatch medians of one model against ONNX Runtime (a rough
     // check while developing; `model-profile` runs only the compiled model, in a loop for perf record).
     BatchedOnnxBenchmark b = ModelBenchmark(args);
     // Interleaved rounds, the fastest of each side: on a shared machine the slow samples are the neighbours' doing.
@@ -130,11 +130,11 @@ if (args.Length is 2 or 3 && args[0] == "model")
         compiled = Math.Min(compiled, Fastest(b.Compiled, 9));
         onnx = Math.Min(onnx, Fastest(b.OnnxRuntime, 9));
     }
-    Console.WriteLine($"{args[1]} batch {b.Batch}: compiled {compiled:F0} µs, ONNX Runtime {onnx:F0} µs (fastest of 45 each, interleaved)");
+    Console.WriteLine($"{args[1]} batch {b.Batch}, {b.Threads} thread(s): compiled {compiled:F0} µs, ONNX Runtime {onnx:F0} µs (fastest of 45 each, interleaved)");
     b.Dispose();
     return;
 }
-if (args.Length is 2 or 3 && args[0] == "model-profile")
+if (args.Length is 2 or 3 or 4 && args[0] == "model-profile")
 {
     BatchedOnnxBenchmark b = ModelBenchmark(args);
     var clock = Stopwatch.StartNew();
@@ -212,7 +212,8 @@ static BatchedOnnxBenchmark ModelBenchmark(string[] args)
     var type = typeof(Program).Assembly.GetType("ModelCompiler.Benchmarks." + args[1] + "Benchmark")
         ?? throw new ArgumentException($"No benchmark class {args[1]}Benchmark.");
     var b = (BatchedOnnxBenchmark)Activator.CreateInstance(type)!;
-    b.Batch = args.Length == 3 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1;
+    b.Batch = args.Length >= 3 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1;
+    b.Threads = args.Length >= 4 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 1;
     b.GlobalSetup();
     return b;
 }
