@@ -318,6 +318,15 @@ public class LayoutAttentionConvKernelTests
 
         Assert.Equal(42f, actual[^1]);
         Assert.InRange(Numerics.RelativeError(actual.AsSpan(0, expected.Length), expected), 0, Numerics.Tolerance);
+        // Shared among threads (runs of channel blocks, or the GEMM's chunks where the kernel hands the layer to it).
+        AssertSharedEqual(actual, workers =>
+        {
+            var shared = new float[expected.Length + 1];
+            shared[^1] = 42f;
+            scratch.AsSpan().Fill(float.NaN);
+            Kernels.DirectConvolution.Run<ReluOperator>(ref x[0], ref shared[0], rows, geometry, ref weight[0], ref bias[0], ref scratch[0], workers);
+            return shared;
+        });
     }
 
     [Theory]

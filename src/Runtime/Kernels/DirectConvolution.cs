@@ -50,7 +50,7 @@ public static class DirectConvolution
     /// has one value per output channel. <c>geometry</c> is as for <see cref="Convolution.Conv2d{TEpilogue}"/> (stride must be 1).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void Run<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
+    public static unsafe void Run<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
         ref float weights, ref float bias, ref float scratch, KernelWorkers? workers = null)
         where TEpilogue : struct, IUnaryOperator
     {
@@ -60,11 +60,16 @@ public static class DirectConvolution
             return;
         }
         int block = ChannelBlock(geometry);
-        // Eight channels take 16 accumulators: only where there are 32 vector registers (AVX-512, and Arm's 32 NEON registers).
-        if (block == 8 && (Vector512.IsHardwareAccelerated || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported))
-            Run<TEpilogue, Block8>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch);
-        else if (block == 6) Run<TEpilogue, Block6>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch);
-        else Run<TEpilogue, Block4>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch);
+        workers = KernelWorkers.For(workers, (long)geometry.OutChannels * geometry.OutHeight * geometry.OutWidth * geometry.Channels * geometry.KernelHeight * geometry.KernelWidth);
+        // The blocks reach the operands through pointers (they may run on other threads): pinned for the call.
+        fixed (float* pinnedInput = &input, pinnedOutput = &output, pinnedWeights = &weights, pinnedBias = &bias, pinnedScratch = &scratch)
+        {
+            // Eight channels take 16 accumulators: only where there are 32 vector registers (AVX-512, and Arm's 32 NEON registers).
+            if (block == 8 && (Vector512.IsHardwareAccelerated || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported))
+                Run<TEpilogue, Block8>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, workers);
+            else if (block == 6) Run<TEpilogue, Block6>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, workers);
+            else Run<TEpilogue, Block4>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, workers);
+        }
     }
 
     /// <summary>
@@ -83,15 +88,15 @@ public static class DirectConvolution
     public static int BestChannelBlock(int outChannels) => KernelScratch.DirectChannelBlock(outChannels);
 
     private static void Run<TEpilogue, TBlock>(ref float input, ref float output, nint samples, ConvGeometry geometry,
-        ref float weights, ref float bias, ref float scratch)
+        ref float weights, ref float bias, ref float scratch, KernelWorkers? workers)
         where TEpilogue : struct, IUnaryOperator
         where TBlock : struct, IChannelBlock
     {
         bool pooled = Pooled(geometry);
-        if (Vector512.IsHardwareAccelerated) Core<TEpilogue, Lanes512, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, pooled);
-        else if (Vector256.IsHardwareAccelerated) Core<TEpilogue, Lanes256, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, pooled);
-        else if (Vector128.IsHardwareAccelerated) Core<TEpilogue, Lanes128, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, pooled);
-        else if (!pooled) Core<TEpilogue, Lanes1, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, false);
+        if (Vector512.IsHardwareAccelerated) Core<TEpilogue, Lanes512, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, pooled, workers);
+        else if (Vector256.IsHardwareAccelerated) Core<TEpilogue, Lanes256, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, pooled, workers);
+        else if (Vector128.IsHardwareAccelerated) Core<TEpilogue, Lanes128, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, pooled, workers);
+        else if (!pooled) Core<TEpilogue, Lanes1, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, false, workers);
         else
         {
             // Scalar, pooled: one lane has no pairs to pool, so each sample is convolved into scratch, then pooled.
@@ -99,7 +104,7 @@ public static class DirectConvolution
             ref float unpooled = ref Unsafe.Add(ref scratch, KernelScratch.DirectPlanes(geometry));
             for (nint n = 0; n < samples; n++)
             {
-                Core<TEpilogue, Lanes1, TBlock>(ref Unsafe.Add(ref input, n * c * h * w), ref unpooled, 1, geometry, ref weights, ref bias, ref scratch, false);
+                Core<TEpilogue, Lanes1, TBlock>(ref Unsafe.Add(ref input, n * c * h * w), ref unpooled, 1, geometry, ref weights, ref bias, ref scratch, false, workers);
                 Convolution.MaxPool2d(ref unpooled, ref Unsafe.Add(ref output, n * outC * (oh / 2) * (ow / 2)), outC, oh, ow, 2, 2, 0, oh / 2, ow / 2);
             }
         }
@@ -127,8 +132,8 @@ public static class DirectConvolution
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Core<TEpilogue, TLanes, TBlock>(ref float input, ref float output, nint samples, ConvGeometry geometry,
-        ref float weights, ref float bias, ref float scratch, bool pooled)
+    private static unsafe void Core<TEpilogue, TLanes, TBlock>(ref float input, ref float output, nint samples, ConvGeometry geometry,
+        ref float weights, ref float bias, ref float scratch, bool pooled, KernelWorkers? workers)
         where TEpilogue : struct, IUnaryOperator
         where TLanes : struct, ILanes<TLanes>
         where TBlock : struct, IChannelBlock
@@ -165,8 +170,46 @@ public static class DirectConvolution
                     .CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref scratch, (i * ph + y + padTop) * pw + padding), w));
             }
             ref float result = ref Unsafe.Add(ref output, n * outC * outPlane);
+            var blocks = new ChannelBlocks<TEpilogue, TLanes, TBlock>
+            {
+                Planes = (float*)Unsafe.AsPointer(ref scratch),
+                Result = (float*)Unsafe.AsPointer(ref Unsafe.Add(ref output, n * outC * outPlane)),
+                Weights = (float*)Unsafe.AsPointer(ref weights),
+                Bias = (float*)Unsafe.AsPointer(ref bias),
+                Geometry = geometry,
+                Pooled = pooled,
+            };
+            // Each block of output channels is independent: with workers, runs of blocks are shared among the threads, each
+            // with its own two vectors for partial stores.
+            KernelWorkers.Split(workers, (outC + TBlock.Count - 1) / TBlock.Count, blocks, (float*)Unsafe.AsPointer(ref partial), 2 * 64);
+        }
+    }
+
+    /// <summary>
+    /// One sample's blocks of output channels <c>[first, last)</c> over the padded planes (shared, read only), each block
+    /// held in registers across every filter tap, stored through the epilogue (and the fused pool).
+    /// </summary>
+    private unsafe struct ChannelBlocks<TEpilogue, TLanes, TBlock> : KernelWorkers.IChunks
+        where TEpilogue : struct, IUnaryOperator
+        where TLanes : struct, ILanes<TLanes>
+        where TBlock : struct, IChannelBlock
+    {
+        public float* Planes, Result, Weights, Bias;
+        public ConvGeometry Geometry;
+        public bool Pooled;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Run(int firstBlock, int lastBlock, float* partialStart)
+        {
+            ConvGeometry geometry = Geometry;
+            bool pooled = Pooled;
+            int c = geometry.Channels, h = geometry.Height, w = geometry.Width, outC = geometry.OutChannels, kh = geometry.KernelHeight, kw = geometry.KernelWidth;
+            int padding = geometry.Padding, dilation = geometry.Dilation, oh = geometry.OutHeight, ow = geometry.OutWidth, padTop = geometry.VerticalPadding;
+            int lanes = TLanes.Count, ph = h + 2 * padTop, pw = w + 2 * padding + Slack, taps = c * kh * kw, plane = oh * ow;
+            int poh = oh / 2, pow = ow / 2, outPlane = pooled ? poh * pow : plane;
+            ref float scratch = ref *Planes, result = ref *Result, weights = ref *Weights, bias = ref *Bias, partial = ref *partialStart;
             int block = TBlock.Count;
-            for (int o0 = 0; o0 < outC; o0 += block)
+            for (int o0 = firstBlock * block; o0 < Math.Min(outC, lastBlock * block); o0 += block)
             {
                 // A block of channels at a time; past the last channel the last one is computed again and not stored.
                 int count = Math.Min(block, outC - o0);
