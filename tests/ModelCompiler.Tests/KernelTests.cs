@@ -249,4 +249,40 @@ public class KernelTests
         Tensor expected = new Tensor(new[] { rows }.Concat(aShape).ToArray(), a).Add(new Tensor(new[] { rows }.Concat(bShape).ToArray(), b));
         Assert.Equal(expected.ToArray(), actual);
     }
+
+    [Theory]
+    [InlineData(new[] { 5, 48, 160 }, new[] { 5, 1, 1 })]            // a gate per channel, rows long enough to vectorize
+    [InlineData(new[] { 7, 40, 1, 60, 1 }, new[] { 1, 1, 2, 1, 2 })] // a nearest upsampling: runs of short rows
+    [InlineData(new[] { 1, 90, 130 }, new[] { 3, 90, 1 })]           // an outermost dimension broadcast from the first operand
+    public void Broadcast_and_strided_copy_shared_among_threads_equal_one_thread(int[] aShape, int[] bShape)
+    {
+        // Large enough to be shared (KernelWorkers.MinSharedWork); three rows, so runs of the outermost dimension cross rows.
+        const int rows = 3;
+        int[] shape = aShape.Zip(bShape, Math.Max).ToArray();
+        int Count(int[] dims) => dims.Aggregate(1, (x, y) => x * y);
+        int[] Strides(int[] dims)
+        {
+            var strides = new int[dims.Length + 1];
+            strides[0] = Count(dims);
+            for (int d = dims.Length - 1, dense = 1; d >= 0; dense *= dims[d], d--) strides[d + 1] = dims[d] == 1 && shape[d] != 1 ? 0 : dense;
+            return strides;
+        }
+        float[] a = Numerics.Random(rows * Count(aShape), seed: 7), b = Numerics.Random(rows * Count(bShape), seed: 8);
+        (int[] walked, int[] aStrides, int[] bStrides) = generator::ModelCompiler.Generator.Ops.LoweringContext.Collapse(shape, Strides(aShape), Strides(bShape));
+        Assert.True((long)rows * Count(shape) >= KernelWorkers.MinSharedWork);
+        float[] expected = new Tensor(new[] { rows }.Concat(aShape).ToArray(), a).Add(new Tensor(new[] { rows }.Concat(bShape).ToArray(), b)).ToArray();
+        // The same walk as a strided copy of a into a dense output (b's strides unused).
+        float[] copied = new Tensor(new[] { rows }.Concat(aShape).ToArray(), a).Add(new Tensor(new[] { rows }.Concat(bShape).ToArray(), new float[rows * Count(bShape)])).ToArray();
+        int[] dense = new[] { Count(shape) }.Concat(ReferenceOps.DenseStrides(walked)).ToArray();
+        foreach (int threads in new[] { 2, 3 })
+        {
+            using var workers = new KernelWorkers(threads);
+            var sum = new float[rows * Count(shape)];
+            Broadcast.Run<AddOperator, IdentityOperator>(ref a[0], aStrides, ref b[0], bStrides, ref sum[0], rows, walked, workers);
+            Assert.Equal(expected, sum);
+            var copy = new float[rows * Count(shape)];
+            Strided.Copy(ref a[0], aStrides, ref copy[0], dense, rows, walked, workers);
+            Assert.Equal(copied, copy);
+        }
+    }
 }

@@ -523,7 +523,7 @@ internal static partial class ModelEmitter
                 return $"{K}MatMul.Run<{OperatorName(k)}>(a: ref {a}, b: ref {Ref(k.B!)}, c: ref {output}, count: rows * {m.Count}, m: {m.M}, k: {m.K}, n: {m.N}, bStride: {m.BStride}{(m.BPeriod > 0 ? $", bPeriod: {m.BPeriod}" : "")});";
             case StridedOp:
                 return $"{K}Strided.Copy(source: ref {a}, sourceStrides: K{k.Index}SourceStrides, destination: ref {output}, "
-                    + $"destinationStrides: K{k.Index}DestinationStrides, rows: rows, shape: K{k.Index}Shape);";
+                    + $"destinationStrides: K{k.Index}DestinationStrides, rows: rows, shape: K{k.Index}Shape, workers: workers);";
             case ConcatOp concat:
                 return ConcatCall(k, concat, a, output);
             case PoolOp p:
@@ -572,7 +572,7 @@ internal static partial class ModelEmitter
             case BroadcastOp broadcast:
             {
                 return $"{K}Broadcast.Run<{K}{broadcast.OperatorName}, {OperatorName(k)}>(a: ref {a}, aStrides: K{k.Index}AStrides, b: ref {Ref(k.B!)}, bStrides: K{k.Index}BStrides, "
-                    + $"c: ref {output}, rows: rows, sampleShape: K{k.Index}Shape);";
+                    + $"c: ref {output}, rows: rows, sampleShape: K{k.Index}Shape, workers: workers);";
             }
             case CopyOp copy:
                 return $"global::System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref {a}, rows * {copy.Width})"
@@ -613,9 +613,9 @@ internal static partial class ModelEmitter
     {
         Operand bPart = k.Output with { Offset = k.Output.Offset + concat.BOutputOffset };
         return $"{K}Strided.Copy(source: ref {a}, sourceStrides: K{k.Index}AStrides, destination: ref {output}, "
-            + $"destinationStrides: K{k.Index}DestinationStrides, rows: rows, shape: K{k.Index}AShape);\n"
+            + $"destinationStrides: K{k.Index}DestinationStrides, rows: rows, shape: K{k.Index}AShape, workers: workers);\n"
             + $"{K}Strided.Copy(source: ref {Ref(k.B!)}, sourceStrides: K{k.Index}BStrides, destination: ref {Ref(bPart)}, "
-            + $"destinationStrides: K{k.Index}DestinationStrides, rows: rows, shape: K{k.Index}BShape);";
+            + $"destinationStrides: K{k.Index}DestinationStrides, rows: rows, shape: K{k.Index}BShape, workers: workers);";
     }
 
     private static string OperatorName(KernelPlan k) =>

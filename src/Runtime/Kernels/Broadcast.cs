@@ -24,13 +24,25 @@ public static class Broadcast
     /// residual connection's ReLU, say): <c>c = TEpilogue(TOperator(a, b))</c>.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void Run<TOperator, TEpilogue>(ref float a, ReadOnlySpan<int> aStrides, ref float b, ReadOnlySpan<int> bStrides,
-        ref float c, nint rows, ReadOnlySpan<int> sampleShape)
+    public static unsafe void Run<TOperator, TEpilogue>(ref float a, ReadOnlySpan<int> aStrides, ref float b, ReadOnlySpan<int> bStrides,
+        ref float c, nint rows, ReadOnlySpan<int> sampleShape, KernelWorkers? workers = null)
         where TOperator : struct, IBinaryOperator
         where TEpilogue : struct, IUnaryOperator
     {
         nint perSample = 1;
         foreach (int d in sampleShape) perSample *= d;
+        workers = sampleShape.Length == 0 ? null : KernelWorkers.For(workers, rows * perSample);
+        if (workers is not null)
+        {
+            // Shared among threads by runs of the outermost dimension (of every row): pinned, as the parts hold pointers.
+            fixed (float* pa = &a, pb = &b, pc = &c)
+            fixed (int* sa = aStrides, sb = bStrides, shape = sampleShape)
+            {
+                var outer = new Outer<TOperator, TEpilogue> { A = pa, B = pb, C = pc, AStrides = sa, BStrides = sb, Shape = shape, Dims = sampleShape.Length, PerSample = perSample };
+                KernelWorkers.Split(workers, checked((int)(rows * sampleShape[0])), outer, null, 0);
+            }
+            return;
+        }
         for (nint r = 0; r < rows; r++)
         {
             Dimension<TOperator, TEpilogue>(ref Unsafe.Add(ref a, r * aStrides[0]), aStrides.Slice(1), ref Unsafe.Add(ref b, r * bStrides[0]), bStrides.Slice(1),
@@ -67,6 +79,38 @@ public static class Broadcast
         {
             Dimension<TOperator, TEpilogue>(ref Unsafe.Add(ref a, i * aStrides[0]), aStrides.Slice(1), ref Unsafe.Add(ref b, i * bStrides[0]), bStrides.Slice(1),
                 ref Unsafe.Add(ref c, i * inner), shape.Slice(1));
+        }
+    }
+
+    /// <summary>
+    /// Units <c>[first, last)</c> of a shared call, unit u being row u / shape[0]'s index u % shape[0] of the outermost
+    /// dimension: consecutive units of one row go to <see cref="Dimension"/> as one run.
+    /// </summary>
+    private unsafe struct Outer<TOperator, TEpilogue> : KernelWorkers.IChunks
+        where TOperator : struct, IBinaryOperator
+        where TEpilogue : struct, IUnaryOperator
+    {
+        public float* A, B, C;
+        public int* AStrides, BStrides, Shape;
+        public int Dims;
+        public nint PerSample;
+
+        public readonly void Run(int first, int last, float* scratch)
+        {
+            var aStrides = new ReadOnlySpan<int>(AStrides, Dims + 1);
+            var bStrides = new ReadOnlySpan<int>(BStrides, Dims + 1);
+            Span<int> run = stackalloc int[Dims];
+            new ReadOnlySpan<int>(Shape, Dims).CopyTo(run);
+            int outer = run[0];
+            nint inner = PerSample / outer;
+            for (int u = first; u < last;)
+            {
+                int r = u / outer, i = u % outer, count = Math.Min(last - u, outer - i);
+                run[0] = count;
+                Dimension<TOperator, TEpilogue>(ref *(A + r * (nint)aStrides[0] + i * (nint)aStrides[1]), aStrides.Slice(1),
+                    ref *(B + r * (nint)bStrides[0] + i * (nint)bStrides[1]), bStrides.Slice(1), ref *(C + r * PerSample + i * inner), run);
+                u += count;
+            }
         }
     }
 

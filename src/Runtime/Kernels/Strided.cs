@@ -17,13 +17,55 @@ public static class Strided
     /// The two must not overlap.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void Copy(ref float source, ReadOnlySpan<int> sourceStrides, ref float destination, ReadOnlySpan<int> destinationStrides,
-        nint rows, ReadOnlySpan<int> shape)
+    public static unsafe void Copy(ref float source, ReadOnlySpan<int> sourceStrides, ref float destination, ReadOnlySpan<int> destinationStrides,
+        nint rows, ReadOnlySpan<int> shape, KernelWorkers? workers = null)
     {
+        nint perSample = 1;
+        foreach (int d in shape) perSample *= d;
+        workers = shape.Length == 0 ? null : KernelWorkers.For(workers, rows * perSample);
+        if (workers is not null)
+        {
+            // Shared among threads by runs of the outermost dimension (of every row): pinned, as the parts hold pointers.
+            fixed (float* from = &source, to = &destination)
+            fixed (int* fromStrides = sourceStrides, toStrides = destinationStrides, dims = shape)
+            {
+                var outer = new Outer { Source = from, Destination = to, SourceStrides = fromStrides, DestinationStrides = toStrides, Shape = dims, Dims = shape.Length };
+                KernelWorkers.Split(workers, checked((int)(rows * shape[0])), outer, null, 0);
+            }
+            return;
+        }
         for (nint r = 0; r < rows; r++)
         {
             Dimension(ref Unsafe.Add(ref source, r * sourceStrides[0]), sourceStrides.Slice(1),
                 ref Unsafe.Add(ref destination, r * destinationStrides[0]), destinationStrides.Slice(1), shape);
+        }
+    }
+
+    /// <summary>
+    /// Units <c>[first, last)</c> of a shared copy, unit u being row u / shape[0]'s index u % shape[0] of the outermost
+    /// dimension: consecutive units of one row go to <see cref="Dimension"/> as one run.
+    /// </summary>
+    private unsafe struct Outer : KernelWorkers.IChunks
+    {
+        public float* Source, Destination;
+        public int* SourceStrides, DestinationStrides, Shape;
+        public int Dims;
+
+        public readonly void Run(int first, int last, float* scratch)
+        {
+            var sourceStrides = new ReadOnlySpan<int>(SourceStrides, Dims + 1);
+            var destinationStrides = new ReadOnlySpan<int>(DestinationStrides, Dims + 1);
+            Span<int> run = stackalloc int[Dims];
+            new ReadOnlySpan<int>(Shape, Dims).CopyTo(run);
+            int outer = run[0];
+            for (int u = first; u < last;)
+            {
+                int r = u / outer, i = u % outer, count = Math.Min(last - u, outer - i);
+                run[0] = count;
+                Dimension(ref *(Source + r * (nint)sourceStrides[0] + i * (nint)sourceStrides[1]), sourceStrides.Slice(1),
+                    ref *(Destination + r * (nint)destinationStrides[0] + i * (nint)destinationStrides[1]), destinationStrides.Slice(1), run);
+                u += count;
+            }
         }
     }
 

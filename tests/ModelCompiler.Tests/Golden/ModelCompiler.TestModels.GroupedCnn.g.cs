@@ -232,11 +232,11 @@ partial class GroupedCnn
         global::ModelCompiler.Kernels.Strided.Copy(
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3200), sourceStrides: K8AStrides,
             destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 640),
-            destinationStrides: K8DestinationStrides, rows: rows, shape: K8AShape);
+            destinationStrides: K8DestinationStrides, rows: rows, shape: K8AShape, workers: workers);
         global::ModelCompiler.Kernels.Strided.Copy(
             source: ref arena, sourceStrides: K8BStrides,
             destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 645),
-            destinationStrides: K8DestinationStrides, rows: rows, shape: K8BShape);
+            destinationStrides: K8DestinationStrides, rows: rows, shape: K8BShape, workers: workers);
 
         // K9: Linear "fc": [9] → [3], + bias
         //     GroupedCnn.cs(18): Linear("fc")

@@ -231,7 +231,7 @@ partial class LayoutZoo
         global::ModelCompiler.Kernels.Strided.Copy(
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), sourceStrides: K1SourceStrides,
             destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336),
-            destinationStrides: K1DestinationStrides, rows: rows, shape: K1Shape);
+            destinationStrides: K1DestinationStrides, rows: rows, shape: K1Shape, workers: workers);
 
         // K2: Slice, then Transpose: [6, 24] → [2, 6, 4], composed into one strided copy
         //     LayoutZoo.cs(28): Transpose(0, 1)
@@ -239,7 +239,7 @@ partial class LayoutZoo
         //     LayoutZoo.cs(28): Reshape(6, 2, 4)
         global::ModelCompiler.Kernels.Strided.Copy(
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3080), sourceStrides: K2SourceStrides,
-            destination: ref arena, destinationStrides: K2DestinationStrides, rows: rows, shape: K2Shape);
+            destination: ref arena, destinationStrides: K2DestinationStrides, rows: rows, shape: K2Shape, workers: workers);
 
         // K3: Slice, then Transpose: [6, 24] → [2, 6, 4], composed into one strided copy
         //     LayoutZoo.cs(28): Transpose(0, 1)
@@ -248,7 +248,7 @@ partial class LayoutZoo
         global::ModelCompiler.Kernels.Strided.Copy(
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3088), sourceStrides: K3SourceStrides,
             destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 23552),
-            destinationStrides: K3DestinationStrides, rows: rows, shape: K3Shape);
+            destinationStrides: K3DestinationStrides, rows: rows, shape: K3Shape, workers: workers);
 
         // K4: ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e)·v, causal, flash-style
         //     LayoutZoo.cs(15): ScaledDotProductAttention(k, v, causal: true)
@@ -264,7 +264,7 @@ partial class LayoutZoo
         global::ModelCompiler.Kernels.Strided.Copy(
             source: ref arena, sourceStrides: K5SourceStrides,
             destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072),
-            destinationStrides: K5DestinationStrides, rows: rows, shape: K5Shape);
+            destinationStrides: K5DestinationStrides, rows: rows, shape: K5Shape, workers: workers);
 
         // K6: MatMul: [2, 6, 4] · [2, 4, 6] → [2, 6, 6], then × 0.5
         //     LayoutZoo.cs(16): MatMul(k.Transpose(-2, -1))
@@ -295,11 +295,11 @@ partial class LayoutZoo
         global::ModelCompiler.Kernels.Strided.Copy(
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), sourceStrides: K9AStrides,
             destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408),
-            destinationStrides: K9DestinationStrides, rows: rows, shape: K9AShape);
+            destinationStrides: K9DestinationStrides, rows: rows, shape: K9AShape, workers: workers);
         global::ModelCompiler.Kernels.Strided.Copy(
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 11264), sourceStrides: K9BStrides,
             destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17412),
-            destinationStrides: K9DestinationStrides, rows: rows, shape: K9BShape);
+            destinationStrides: K9DestinationStrides, rows: rows, shape: K9BShape, workers: workers);
 
         // K10: Permute (1, 0, 2): [2, 6, 8] → [6, 2, 8], a strided copy
         //     LayoutZoo.cs(18): Permute(1, 0, 2)
@@ -307,7 +307,7 @@ partial class LayoutZoo
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408),
             sourceStrides: K10SourceStrides,
             destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192),
-            destinationStrides: K10DestinationStrides, rows: rows, shape: K10Shape);
+            destinationStrides: K10DestinationStrides, rows: rows, shape: K10Shape, workers: workers);
 
         // K11: Slice [0, 1) of dimension 0: [2, 6, 6] → [1, 6, 6], a strided copy
         //     LayoutZoo.cs(19): Slice(0, 0, 1)
@@ -315,7 +315,7 @@ partial class LayoutZoo
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072),
             sourceStrides: K11SourceStrides,
             destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408),
-            destinationStrides: K11DestinationStrides, rows: rows, shape: K11Shape);
+            destinationStrides: K11DestinationStrides, rows: rows, shape: K11Shape, workers: workers);
 
         // K12: ScaledDotProductAttention: 2 heads, 6 queries × 6 keys of 4, softmax(q·kᵀ/√e + mask)·v, flash-style
         //     LayoutZoo.cs(20): ScaledDotProductAttention(k, v, mask: firstHead)
@@ -331,7 +331,7 @@ partial class LayoutZoo
         global::ModelCompiler.Kernels.Strided.Copy(
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072),
             sourceStrides: K13SourceStrides, destination: ref arena, destinationStrides: K13DestinationStrides, rows: rows,
-            shape: K13Shape);
+            shape: K13Shape, workers: workers);
 
         // K14: Linear "attn.in_proj": [6, 8] → [6, 24], + bias
         //     LayoutZoo.cs(21): MultiHeadAttention("attn", heads: 2, mask: x.Parameter("mask"))
@@ -391,7 +391,7 @@ partial class LayoutZoo
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8194),
             sourceStrides: K20SourceStrides,
             destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 17408),
-            destinationStrides: K20DestinationStrides, rows: rows, shape: K20Shape);
+            destinationStrides: K20DestinationStrides, rows: rows, shape: K20Shape, workers: workers);
 
         // K21: Linear "out": [6, 12] → [6, 7], + bias
         //     LayoutZoo.cs(24): Linear("out")
@@ -406,18 +406,18 @@ partial class LayoutZoo
         global::ModelCompiler.Kernels.Strided.Copy(
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 5120), sourceStrides: K22AStrides,
             destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192),
-            destinationStrides: K22DestinationStrides, rows: rows, shape: K22AShape);
+            destinationStrides: K22DestinationStrides, rows: rows, shape: K22AShape, workers: workers);
         global::ModelCompiler.Kernels.Strided.Copy(
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072), sourceStrides: K22BStrides,
             destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8199),
-            destinationStrides: K22DestinationStrides, rows: rows, shape: K22BShape);
+            destinationStrides: K22DestinationStrides, rows: rows, shape: K22BShape, workers: workers);
 
         // K23: Add: [6, 8] + [6, 8] → [6, 8]
         //     LayoutZoo.cs(25): causalMha + plain
         global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 14336), aStrides: K23AStrides,
             b: ref arena, bStrides: K23BStrides, c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072),
-            rows: rows, sampleShape: K23Shape);
+            rows: rows, sampleShape: K23Shape, workers: workers);
 
         // K24: Slice [0, 4) of dimension 1: [6, 8] → [6, 4], a strided copy
         //     LayoutZoo.cs(25): Slice(1, 0, 4)
@@ -425,17 +425,18 @@ partial class LayoutZoo
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 3072),
             sourceStrides: K24SourceStrides,
             destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144),
-            destinationStrides: K24DestinationStrides, rows: rows, shape: K24Shape);
+            destinationStrides: K24DestinationStrides, rows: rows, shape: K24Shape, workers: workers);
 
         // K25: Concat along dimension 1: [6, 12] and [6, 4] → [6, 16]
         //     LayoutZoo.cs(25): Concat((causalMha + plain).Slice(1, 0, 4), 1)
         global::ModelCompiler.Kernels.Strided.Copy(
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), sourceStrides: K25AStrides,
-            destination: ref arena, destinationStrides: K25DestinationStrides, rows: rows, shape: K25AShape);
+            destination: ref arena, destinationStrides: K25DestinationStrides, rows: rows, shape: K25AShape,
+            workers: workers);
         global::ModelCompiler.Kernels.Strided.Copy(
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 6144), sourceStrides: K25BStrides,
             destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 12),
-            destinationStrides: K25DestinationStrides, rows: rows, shape: K25BShape);
+            destinationStrides: K25DestinationStrides, rows: rows, shape: K25BShape, workers: workers);
 
         // K26: Tanh over [6, 16]
         //     LayoutZoo.cs(25): Tanh()

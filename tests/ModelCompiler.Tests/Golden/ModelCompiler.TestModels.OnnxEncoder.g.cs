@@ -166,7 +166,7 @@ partial class OnnxEncoder
         global::ModelCompiler.Kernels.Strided.Copy(
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240),
             sourceStrides: K2SourceStrides, destination: ref arena, destinationStrides: K2DestinationStrides, rows: rows,
-            shape: K2Shape);
+            shape: K2Shape, workers: workers);
 
         // K3: Slice, then Permute: [8, 96] → [4, 8, 8], composed into one strided copy
         //     OnnxEncoder.cs(2): Transpose '/Transpose_1'
@@ -176,7 +176,7 @@ partial class OnnxEncoder
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10304),
             sourceStrides: K3SourceStrides,
             destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 40960),
-            destinationStrides: K3DestinationStrides, rows: rows, shape: K3Shape);
+            destinationStrides: K3DestinationStrides, rows: rows, shape: K3Shape, workers: workers);
 
         // K4: Slice, then Permute, then Permute: [8, 96] → [4, 8, 8], composed into one strided copy
         //     OnnxEncoder.cs(2): MatMul '/MatMul_1'
@@ -187,7 +187,7 @@ partial class OnnxEncoder
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10272),
             sourceStrides: K4SourceStrides,
             destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 51200),
-            destinationStrides: K4DestinationStrides, rows: rows, shape: K4Shape);
+            destinationStrides: K4DestinationStrides, rows: rows, shape: K4Shape, workers: workers);
 
         // K5: ScaledDotProductAttention: 4 heads, 8 queries × 8 keys of 8, softmax(q·kᵀ/√e)·v, flash-style
         //     OnnxEncoder.cs(2): MatMul '/MatMul_1'
@@ -203,7 +203,7 @@ partial class OnnxEncoder
         global::ModelCompiler.Kernels.Strided.Copy(
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240),
             sourceStrides: K6SourceStrides, destination: ref arena, destinationStrides: K6DestinationStrides, rows: rows,
-            shape: K6Shape);
+            shape: K6Shape, workers: workers);
 
         // K7: Linear "/o/MatMul": [8, 32] → [8, 32], + bias
         //     OnnxEncoder.cs(2): MatMul '/o/MatMul'
@@ -217,7 +217,7 @@ partial class OnnxEncoder
         //     OnnxEncoder.cs(2): Add '/Add'
         global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(
             a: ref x, aStrides: K8AStrides, b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240),
-            bStrides: K8BStrides, c: ref arena, rows: rows, sampleShape: K8Shape);
+            bStrides: K8BStrides, c: ref arena, rows: rows, sampleShape: K8Shape, workers: workers);
 
         // K9: LayerNorm "/ln2/ReduceMean" over the last dimension of [8, 32], + bias
         //     OnnxEncoder.cs(2): ReduceMean '/ln2/ReduceMean'
@@ -248,7 +248,7 @@ partial class OnnxEncoder
         global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(
             a: ref arena, aStrides: K12AStrides,
             b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), bStrides: K12BStrides, c: ref y,
-            rows: rows, sampleShape: K12Shape);
+            rows: rows, sampleShape: K12Shape, workers: workers);
     }
 
     /// <summary>Epilogue of K10: Gelu.</summary>

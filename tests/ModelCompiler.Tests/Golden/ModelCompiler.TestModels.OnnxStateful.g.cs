@@ -177,11 +177,11 @@ partial class OnnxStateful
         //     OnnxStateful.cs(2): Concat '/Concat'
         global::ModelCompiler.Kernels.Strided.Copy(
             source: ref y2, sourceStrides: K1AStrides, destination: ref arena, destinationStrides: K1DestinationStrides,
-            rows: rows, shape: K1AShape);
+            rows: rows, shape: K1AShape, workers: workers);
         global::ModelCompiler.Kernels.Strided.Copy(
             source: ref x1, sourceStrides: K1BStrides,
             destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8),
-            destinationStrides: K1DestinationStrides, rows: rows, shape: K1BShape);
+            destinationStrides: K1DestinationStrides, rows: rows, shape: K1BShape, workers: workers);
 
         // K2: Linear "/mix/Gemm": [16] → [8], + bias, then Relu
         //     OnnxStateful.cs(2): Gemm '/mix/Gemm'
@@ -196,7 +196,7 @@ partial class OnnxStateful
         //     OnnxStateful.cs(2): Mul '/Mul'
         global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.MultiplyOperator, global::ModelCompiler.Kernels.IdentityOperator>(
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 1024), aStrides: K3AStrides, b: ref x2,
-            bStrides: K3BStrides, c: ref arena, rows: rows, sampleShape: K3Shape);
+            bStrides: K3BStrides, c: ref arena, rows: rows, sampleShape: K3Shape, workers: workers);
 
         // K4: × 0.5 over [2, 4]
         //     OnnxStateful.cs(2): Mul '/Mul_1'
@@ -215,7 +215,7 @@ partial class OnnxStateful
         global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 1024), aStrides: K6AStrides,
             b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), bStrides: K6BStrides, c: ref y1,
-            rows: rows, sampleShape: K6Shape);
+            rows: rows, sampleShape: K6Shape, workers: workers);
 
         // K7: Linear "/score/Gemm": [8] → [3], + bias
         //     OnnxStateful.cs(2): Gemm '/score/Gemm'

@@ -272,21 +272,21 @@ partial class TinyGpt2
         //     TinyGpt2.cs(25): Split(-1, Hidden, Hidden, Hidden)
         global::ModelCompiler.Kernels.Strided.Copy(
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), sourceStrides: K4SourceStrides,
-            destination: ref arena, destinationStrides: K4DestinationStrides, rows: rows, shape: K4Shape);
+            destination: ref arena, destinationStrides: K4DestinationStrides, rows: rows, shape: K4Shape, workers: workers);
 
         // K5: Slice [64, 128) of dimension 1: [1, 192] → [1, 64], a strided copy
         //     TinyGpt2.cs(25): Split(-1, Hidden, Hidden, Hidden)
         global::ModelCompiler.Kernels.Strided.Copy(
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8256), sourceStrides: K5SourceStrides,
             destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480),
-            destinationStrides: K5DestinationStrides, rows: rows, shape: K5Shape);
+            destinationStrides: K5DestinationStrides, rows: rows, shape: K5Shape, workers: workers);
 
         // K6: Slice [128, 192) of dimension 1: [1, 192] → [1, 64], a strided copy
         //     TinyGpt2.cs(25): Split(-1, Hidden, Hidden, Hidden)
         global::ModelCompiler.Kernels.Strided.Copy(
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8320), sourceStrides: K6SourceStrides,
             destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 24576),
-            destinationStrides: K6DestinationStrides, rows: rows, shape: K6Shape);
+            destinationStrides: K6DestinationStrides, rows: rows, shape: K6Shape, workers: workers);
 
         // K7: CachedAttention: 4 heads of 16 over 4 key/value heads, causal over the cache, softmax(q·kᵀ/√e)·v
         //     TinyGpt2.cs(26): CachedAttention(qkv[1], qkv[2], Heads, Heads)
@@ -310,7 +310,7 @@ partial class TinyGpt2
         global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), aStrides: K9AStrides, b: ref arena,
             bStrides: K9BStrides, c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), rows: rows,
-            sampleShape: K9Shape);
+            sampleShape: K9Shape, workers: workers);
 
         // K10: LayerNorm "h.0.ln_2" over the last dimension of [1, 64], + bias
         //     TinyGpt2.cs(27): LayerNorm($"{block}.ln_2")
@@ -354,7 +354,7 @@ partial class TinyGpt2
         global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192), aStrides: K13AStrides, b: ref arena,
             bStrides: K13BStrides, c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096), rows: rows,
-            sampleShape: K13Shape);
+            sampleShape: K13Shape, workers: workers);
 
         // K14: LayerNorm "h.1.ln_1" over the last dimension of [1, 64], + bias
         //     TinyGpt2.cs(25): LayerNorm($"{block}.ln_1")
@@ -377,7 +377,7 @@ partial class TinyGpt2
         global::ModelCompiler.Kernels.Strided.Copy(
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192),
             sourceStrides: K16SourceStrides, destination: ref arena, destinationStrides: K16DestinationStrides, rows: rows,
-            shape: K16Shape);
+            shape: K16Shape, workers: workers);
 
         // K17: Slice [64, 128) of dimension 1: [1, 192] → [1, 64], a strided copy
         //     TinyGpt2.cs(25): Split(-1, Hidden, Hidden, Hidden)
@@ -385,7 +385,7 @@ partial class TinyGpt2
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8256),
             sourceStrides: K17SourceStrides,
             destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480),
-            destinationStrides: K17DestinationStrides, rows: rows, shape: K17Shape);
+            destinationStrides: K17DestinationStrides, rows: rows, shape: K17Shape, workers: workers);
 
         // K18: Slice [128, 192) of dimension 1: [1, 192] → [1, 64], a strided copy
         //     TinyGpt2.cs(25): Split(-1, Hidden, Hidden, Hidden)
@@ -393,7 +393,7 @@ partial class TinyGpt2
             source: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8320),
             sourceStrides: K18SourceStrides,
             destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 24576),
-            destinationStrides: K18DestinationStrides, rows: rows, shape: K18Shape);
+            destinationStrides: K18DestinationStrides, rows: rows, shape: K18Shape, workers: workers);
 
         // K19: CachedAttention: 4 heads of 16 over 4 key/value heads, causal over the cache, softmax(q·kᵀ/√e)·v
         //     TinyGpt2.cs(26): CachedAttention(qkv[1], qkv[2], Heads, Heads)
@@ -425,7 +425,7 @@ partial class TinyGpt2
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096 + skip * 64), aStrides: K21AStrides,
             b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 64), bStrides: K21BStrides,
             c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192 + skip * 64), rows: rows,
-            sampleShape: K21Shape);
+            sampleShape: K21Shape, workers: workers);
 
         // K22: LayerNorm "h.1.ln_2" over the last dimension of [1, 64], + bias
         //     TinyGpt2.cs(27): LayerNorm($"{block}.ln_2")

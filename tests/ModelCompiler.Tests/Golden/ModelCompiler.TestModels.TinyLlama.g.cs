@@ -350,7 +350,7 @@ partial class TinyLlama
         global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(
             a: ref arena, aStrides: K9AStrides, b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192),
             bStrides: K9BStrides, c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 30720), rows: rows,
-            sampleShape: K9Shape);
+            sampleShape: K9Shape, workers: workers);
 
         // K10: RmsNorm "model.layers.0.post_attention_layernorm" over the last dimension of [1, 64]
         //     TinyLlama.cs(29): RmsNorm($"{layer}.post_attention_layernorm")
@@ -395,7 +395,8 @@ partial class TinyLlama
         global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.MultiplyOperator, global::ModelCompiler.Kernels.IdentityOperator>(
             a: ref arena, aStrides: K13AStrides,
             b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240), bStrides: K13BStrides,
-            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), rows: rows, sampleShape: K13Shape);
+            c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480), rows: rows, sampleShape: K13Shape,
+            workers: workers);
 
         // K14: Linear "model.layers.0.mlp.down_proj": [1, 160] → [1, 64]
         //     TinyLlama.cs(30): Linear($"{layer}.mlp.down_proj")
@@ -411,7 +412,7 @@ partial class TinyLlama
         global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 30720), aStrides: K15AStrides,
             b: ref arena, bStrides: K15BStrides, c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096),
-            rows: rows, sampleShape: K15Shape);
+            rows: rows, sampleShape: K15Shape, workers: workers);
 
         // K16: RmsNorm "model.layers.1.input_layernorm" over the last dimension of [1, 64]
         //     TinyLlama.cs(24): RmsNorm($"{layer}.input_layernorm")
@@ -492,7 +493,7 @@ partial class TinyLlama
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096 + skip * 64), aStrides: K24AStrides,
             b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 8192 + skip * 64), bStrides: K24BStrides,
             c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 30720 + skip * 64), rows: rows,
-            sampleShape: K24Shape);
+            sampleShape: K24Shape, workers: workers);
 
         // K25: RmsNorm "model.layers.1.post_attention_layernorm" over the last dimension of [1, 64]
         //     TinyLlama.cs(29): RmsNorm($"{layer}.post_attention_layernorm")
@@ -543,7 +544,7 @@ partial class TinyLlama
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 160), aStrides: K28AStrides,
             b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 10240 + skip * 160), bStrides: K28BStrides,
             c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 20480 + skip * 160), rows: rows,
-            sampleShape: K28Shape);
+            sampleShape: K28Shape, workers: workers);
 
         // K29: Linear "model.layers.1.mlp.down_proj": [1, 160] → [1, 64]
         //     TinyLlama.cs(30): Linear($"{layer}.mlp.down_proj")
@@ -562,7 +563,7 @@ partial class TinyLlama
             a: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 30720 + skip * 64), aStrides: K30AStrides,
             b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, skip * 64), bStrides: K30BStrides,
             c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 4096 + skip * 64), rows: rows,
-            sampleShape: K30Shape);
+            sampleShape: K30Shape, workers: workers);
 
         // K31: RmsNorm "model.norm" over the last dimension of [1, 64]
         //     TinyLlama.cs(19): RmsNorm("model.norm")

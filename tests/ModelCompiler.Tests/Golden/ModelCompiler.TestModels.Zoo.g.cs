@@ -175,7 +175,7 @@ partial class Zoo
         global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.MultiplyOperator, K1Operator>(
             a: ref arena, aStrides: K1AStrides, b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w, 96),
             bStrides: K1BStrides, c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), rows: rows,
-            sampleShape: K1Shape);
+            sampleShape: K1Shape, workers: workers);
 
         // K2: Linear "mix0": [32] → [32], + bias, then Tanh
         //     Zoo.cs(17): Linear($"mix{i}")
@@ -215,7 +215,7 @@ partial class Zoo
         global::ModelCompiler.Kernels.Broadcast.Run<global::ModelCompiler.Kernels.AddOperator, global::ModelCompiler.Kernels.IdentityOperator>(
             a: ref arena, aStrides: K6AStrides, b: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 1024),
             bStrides: K6BStrides, c: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048), rows: rows,
-            sampleShape: K6Shape);
+            sampleShape: K6Shape, workers: workers);
 
         // K7: LogSoftmax over the last dimension of [2, 3]
         //     Zoo.cs(20): LogSoftmax()
