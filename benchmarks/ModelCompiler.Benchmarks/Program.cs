@@ -163,8 +163,11 @@ if (args.Length == 5 && args[0] == "conv")
     double flops = 2.0 * c * o * k * k * hw * hw;
     double d = Median(() => ModelCompiler.Kernels.DirectConvolution.Run<ModelCompiler.Kernels.IdentityOperator>(ref x[0], ref y[0], 1, direct, ref w[0], ref bias[0], ref directScratch[0]), 21, 2);
     double g = Median(() => ModelCompiler.Kernels.Convolution.Conv2d<ModelCompiler.Kernels.IdentityOperator>(ref x[0], ref y[0], 1, im2col, ref w[0], ref bias[0], ref im2colScratch[0]), 21, 2);
+    using var workers = new ModelCompiler.Kernels.KernelWorkers(2);
+    double g2 = Median(() => ModelCompiler.Kernels.Convolution.Conv2d<ModelCompiler.Kernels.IdentityOperator>(ref x[0], ref y[0], 1, im2col, ref w[0], ref bias[0], ref im2colScratch[0], workers), 21, 2);
     string route = ModelCompiler.Kernels.DirectConvolution.ThroughGemm(direct) ? " (handed to the GEMM on this CPU)" : "";
-    Console.WriteLine($"{c}->{o} {k}x{k} {hw}x{hw}: direct{route} {d:F0} µs ({flops / d / 1000:F1} GFLOP/s), im2col GEMM {g:F0} µs ({flops / g / 1000:F1} GFLOP/s)");
+    Console.WriteLine($"{c}->{o} {k}x{k} {hw}x{hw}: direct{route} {d:F0} µs ({flops / d / 1000:F1} GFLOP/s), im2col GEMM {g:F0} µs ({flops / g / 1000:F1} GFLOP/s), "
+        + $"the GEMM on 2 threads {g2:F0} µs ({g / g2:F2}×)");
     return;
 }
 if (args.Length == 1 && args[0] == "quick")

@@ -48,13 +48,6 @@ public static class Convolution
         int padded = PanelLayout.PaddedBiasLength(positions), hp = h + 2 * padTop, wp = w + 2 * padding;
         int chunkPanels = KernelScratch.Im2ColChunkPanels(k, positions), chunk = chunkPanels * PanelLayout.PanelWidth;
         workers = KernelWorkers.For(workers, (long)outG * k * positions);
-        if (workers is not null)
-        {
-            // Shared among threads: smaller chunks, so that each thread gets some (at least one panel each).
-            int panels = padded / PanelLayout.PanelWidth;
-            chunkPanels = Math.Max(1, Math.Min(chunkPanels, (panels + workers.Parts - 1) / workers.Parts));
-        }
-        int chunks = (padded + chunkPanels * PanelLayout.PanelWidth - 1) / (chunkPanels * PanelLayout.PanelWidth);
         ref float patches = ref scratch;
         ref float zeros = ref Unsafe.Add(ref patches, chunk * k);
         ref float planes = ref Unsafe.Add(ref zeros, chunk);
@@ -87,16 +80,18 @@ public static class Convolution
                 Zeros = (float*)Unsafe.AsPointer(ref zeros),
                 Offsets = (int*)Unsafe.AsPointer(ref offsets),
                 Geometry = geometry,
-                Chunk = chunkPanels * PanelLayout.PanelWidth,
+                Chunk = chunk,
             };
-            KernelWorkers.Split(workers, chunks, body, (float*)Unsafe.AsPointer(ref patches), chunkPanels * PanelLayout.PanelWidth * k);
+            // Shared among threads by panels (each thread an even, contiguous share, gathered a chunk at a time).
+            KernelWorkers.Split(workers, padded / PanelLayout.PanelWidth, body, (float*)Unsafe.AsPointer(ref patches), chunk * k);
         }
     }
 
     /// <summary>
-    /// One group of one sample, a chunk of output positions at a time: the chunk's patches gathered into 16-position
-    /// panels, then multiplied while they are still in cache (gathering every patch first, 22 MB for a 96-channel 3×3 layer
-    /// on 80 × 80, left the GEMM streaming them back from memory), then the bias and the epilogue over each channel's row.
+    /// Panels <c>[first, last)</c> of one group of one sample (16 output positions each), a chunk of positions at a time:
+    /// the chunk's patches gathered into panels, then multiplied while they are still in cache (gathering every patch
+    /// first, 22 MB for a 96-channel 3×3 layer on 80 × 80, left the GEMM streaming them back from memory), then the bias
+    /// and the epilogue over each channel's row.
     /// </summary>
     private unsafe struct Im2ColChunks<TEpilogue> : KernelWorkers.IChunks
         where TEpilogue : struct, IUnaryOperator
@@ -107,7 +102,7 @@ public static class Convolution
         public int Chunk;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public readonly void Run(int firstChunk, int lastChunk, float* scratch)
+        public readonly void Run(int firstPanel, int lastPanel, float* scratch)
         {
             ConvGeometry geometry = Geometry;
             int kh = geometry.KernelHeight, kw = geometry.KernelWidth, stride = geometry.Stride, dilation = geometry.Dilation;
@@ -118,9 +113,10 @@ public static class Convolution
             ref float patches = ref *scratch;
             ref int offsets = ref *Offsets;
             ref float o = ref *Output;
-            for (int first = firstChunk * Chunk; first < lastChunk * Chunk && first < positions; first += Chunk)
+            int stop = Math.Min(positions, lastPanel * PanelLayout.PanelWidth);
+            for (int first = firstPanel * PanelLayout.PanelWidth; first < stop; first += Chunk)
             {
-                int columns = Math.Min(Chunk, positions - first);
+                int columns = Math.Min(Chunk, stop - first);
                 for (int i = 0; i < cg; i++)
                 for (int u = 0; u < kh; u++)
                 for (int v = 0; v < kw; v++)
