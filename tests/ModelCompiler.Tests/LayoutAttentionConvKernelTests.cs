@@ -173,6 +173,8 @@ public class LayoutAttentionConvKernelTests
         { 96, 12, 20, 24, 3, 1, 1, 1, 1 }, // deep: one panel per chunk, panels across output rows
         { 40, 10, 10, 16, 1, 1, 0, 1, 1 }, // 1×1 without padding: patches read from the input in place
         { 8, 13, 29, 12, 3, 1, 2, 2, 1 },  // dilated, stride 1: rows of 29 split across panels
+        { 8, 20, 45, 16, 3, 2, 1, 1, 1 },  // stride 2: rows of 23 gathered from the even lanes of pairs of loads, the row's end one by one
+        { 4, 9, 70, 8, 5, 2, 0, 2, 1 },    // stride 2, dilated, no padding: patches read in place
     };
 
     [Theory]

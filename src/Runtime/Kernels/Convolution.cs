@@ -142,6 +142,35 @@ public static class Convolution
                             for (; q < panel + PanelLayout.PanelWidth; q++) Unsafe.Add(ref destination, q - panel) = window;
                             continue;
                         }
+                        if (stride == 2 && (Avx2.IsSupported || AdvSimd.Arm64.IsSupported))
+                        {
+                            // Positions on one output row read every other input: the even lanes of two loads per vector,
+                            // while both loads stay inside the padded row (its last columns one at a time).
+                            int q = panel, end = Math.Min(panel + PanelLayout.PanelWidth, positions);
+                            while (q < end)
+                            {
+                                int run = Math.Min(end, (q / ow + 1) * ow) - q, column = q % ow * 2 + v * dilation, j = 0;
+                                ref float from = ref Unsafe.Add(ref window, Unsafe.Add(ref offsets, q));
+                                ref float to = ref Unsafe.Add(ref destination, q - panel);
+                                if (Avx2.IsSupported)
+                                {
+                                    for (; j + 8 <= run && column + 2 * j + 16 <= wp; j += 8)
+                                    {
+                                        Vector256<float> pairs = Avx.Shuffle(Vector256.LoadUnsafe(ref from, (nuint)(2 * j)), Vector256.LoadUnsafe(ref from, (nuint)(2 * j + 8)), 0b10_00_10_00);
+                                        Avx2.Permute4x64(pairs.AsDouble(), 0b11_01_10_00).AsSingle().StoreUnsafe(ref to, (nuint)j);
+                                    }
+                                }
+                                else
+                                {
+                                    for (; j + 4 <= run && column + 2 * j + 8 <= wp; j += 4)
+                                        AdvSimd.Arm64.UnzipEven(Vector128.LoadUnsafe(ref from, (nuint)(2 * j)), Vector128.LoadUnsafe(ref from, (nuint)(2 * j + 4))).StoreUnsafe(ref to, (nuint)j);
+                                }
+                                for (; j < run; j++) Unsafe.Add(ref to, j) = Unsafe.Add(ref from, 2 * j);
+                                q += run;
+                            }
+                            for (; q < panel + PanelLayout.PanelWidth; q++) Unsafe.Add(ref destination, q - panel) = window;
+                            continue;
+                        }
                         for (int lane = 0; lane < PanelLayout.PanelWidth; lane++)
                             Unsafe.Add(ref destination, lane) = Unsafe.Add(ref window, Unsafe.Add(ref offsets, panel + lane));
                     }
