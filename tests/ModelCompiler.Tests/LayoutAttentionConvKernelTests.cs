@@ -390,6 +390,8 @@ public class LayoutAttentionConvKernelTests
     [InlineData(2, 9, 33, 2, 2, 0)]    // odd sizes: the last row and column are dropped, as in PyTorch
     [InlineData(3, 8, 40, 3, 2, 1)]    // overlapping windows, padding
     [InlineData(1, 7, 7, 3, 3, 0)]
+    [InlineData(13, 56, 56, 3, 2, 1)]  // ResNet's stem pool: large enough to be shared among threads
+    [InlineData(7, 60, 44, 2, 2, 0)]
     public void MaxPool2d_matches_the_eager_MaxPool2d(int c, int h, int w, int kernel, int stride, int padding)
     {
         const int rows = 3;
@@ -398,6 +400,12 @@ public class LayoutAttentionConvKernelTests
         var actual = new float[expected.Data.Length];
         Convolution.MaxPool2d(ref x[0], ref actual[0], rows * c, h, w, kernel, stride, padding, expected.Shape[2], expected.Shape[3]);
         Assert.Equal(expected.ToArray(), actual);
+        AssertSharedEqual(actual, workers =>
+        {
+            var shared = new float[expected.Data.Length];
+            Convolution.MaxPool2d(ref x[0], ref shared[0], rows * c, h, w, kernel, stride, padding, expected.Shape[2], expected.Shape[3], workers);
+            return shared;
+        });
     }
 
     [Theory]
@@ -405,6 +413,7 @@ public class LayoutAttentionConvKernelTests
     [InlineData(2, 7, 9, 3, 1, 1)]
     [InlineData(1, 5, 5, 5, 1, 2)]
     [InlineData(4, 11, 6, 3, 2, 1)]
+    [InlineData(9, 40, 40, 3, 1, 1)]   // large enough to be shared among threads
     public void AvgPool2d_matches_the_eager_AvgPool2d(int c, int h, int w, int kernel, int stride, int padding)
     {
         const int rows = 3;
@@ -413,5 +422,56 @@ public class LayoutAttentionConvKernelTests
         var actual = new float[expected.Data.Length];
         Convolution.AvgPool2d(ref x[0], ref actual[0], rows * c, h, w, kernel, stride, padding, expected.Shape[2], expected.Shape[3]);
         Assert.InRange(Numerics.RelativeError(actual, expected.Data), 0, Numerics.Tolerance);
+        AssertSharedEqual(actual, workers =>
+        {
+            var shared = new float[expected.Data.Length];
+            Convolution.AvgPool2d(ref x[0], ref shared[0], rows * c, h, w, kernel, stride, padding, expected.Shape[2], expected.Shape[3], workers);
+            return shared;
+        });
+    }
+
+    [Theory]
+    [InlineData(3, 20_001)] // blocks of 4,096 within each row, a partial last block and a scalar tail per row
+    [InlineData(70, 1_000)] // many short rows: one block each
+    public void Elementwise_chains_shared_among_threads_equal_one_thread(int rows, int width)
+    {
+        float[] x = Numerics.Random(rows * width, seed: width, scale: 4);
+        foreach (bool tanh in new[] { false, true })
+        {
+            var alone = new float[x.Length];
+            if (tanh) Elementwise.Run<TanhOperator>(ref x[0], ref alone[0], rows, width);
+            else Elementwise.Run<GeluOperator>(ref x[0], ref alone[0], rows, width);
+            Tensor input = Tensor.FromBatch(x, rows, new[] { width });
+            Assert.InRange(Numerics.RelativeError(alone, (tanh ? input.Tanh() : input.Gelu()).ToArray()), 0, Numerics.Tolerance);
+            AssertSharedEqual(alone, workers =>
+            {
+                var shared = new float[x.Length];
+                if (tanh) Elementwise.Run<TanhOperator>(ref x[0], ref shared[0], rows, width, workers);
+                else Elementwise.Run<GeluOperator>(ref x[0], ref shared[0], rows, width, workers);
+                return shared;
+            });
+        }
+    }
+
+    [Fact]
+    public void AxisPool_shared_among_threads_equals_one_thread()
+    {
+        // [outer 30, length 50, inner 40], a window of 3 along the middle axis, stride 2, padded: max and average.
+        const int outer = 30, length = 50, inner = 40, window = 3, stride = 2, padBegin = 1, outLength = 25;
+        float[] x = Numerics.Random(outer * length * inner, seed: 77);
+        foreach (bool max in new[] { true, false })
+        {
+            var alone = new float[outer * outLength * inner];
+            AxisPool.Run(ref x[0], ref alone[0], outer, length, inner, window, stride, padBegin, 1, outLength, max, 0, length);
+            // One output by hand: position 3 of outer 2, inner 5 covers inputs 5, 6, 7 along the axis.
+            float[] taps = { x[(2 * length + 5) * inner + 5], x[(2 * length + 6) * inner + 5], x[(2 * length + 7) * inner + 5] };
+            Assert.Equal(max ? taps.Max() : taps.Sum() / 3, alone[(2 * outLength + 3) * inner + 5], 5);
+            AssertSharedEqual(alone, workers =>
+            {
+                var shared = new float[alone.Length];
+                AxisPool.Run(ref x[0], ref shared[0], outer, length, inner, window, stride, padBegin, 1, outLength, max, 0, length, workers);
+                return shared;
+            });
+        }
     }
 }

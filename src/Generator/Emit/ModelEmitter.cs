@@ -506,7 +506,7 @@ internal static partial class ModelEmitter
             case LinearOp l:
                 return LinearCall(k, l, a, rows, output, scratch);
             case ElementwiseOp e:
-                return $"{K}Elementwise.Run<{OperatorName(k)}>(source: ref {a}, destination: ref {output}, rows: rows, width: {e.Width});";
+                return $"{K}Elementwise.Run<{OperatorName(k)}>(source: ref {a}, destination: ref {output}, rows: rows, width: {e.Width}, workers: workers);";
             case EmbeddingOp e:
                 return $"{K}Sequence.Embedding(ids: ref {a}, output: ref {output}, count: rows * {e.Ids}, table: ref {WeightRef(e.TableOffset)}, tableRows: {e.TableRows}, width: {e.Width});";
             case ReduceOp m:
@@ -528,10 +528,11 @@ internal static partial class ModelEmitter
                 return ConcatCall(k, concat, a, output);
             case PoolOp p:
                 return $"{K}Convolution.{(p.Max ? "MaxPool2d" : "AvgPool2d")}(input: ref {a}, output: ref {output}, planes: {rows} * {p.Channels}, height: {p.Height}, width: {p.Width}, "
-                    + $"kernel: {p.Window}, stride: {p.Stride}, padding: {p.Padding}, outHeight: {p.OutHeight}, outWidth: {p.OutWidth});";
+                    + $"kernel: {p.Window}, stride: {p.Stride}, padding: {p.Padding}, outHeight: {p.OutHeight}, outWidth: {p.OutWidth}, workers: workers);";
             case AxisPoolOp p:
                 return $"{K}AxisPool.Run(input: ref {a}, output: ref {output}, outer: {rows}, length: {p.Length}, inner: {p.Inner}, window: {p.Window}, stride: {p.Stride}, "
-                    + $"padBegin: {p.PadBegin}, dilation: {p.Dilation}, outLength: {p.OutLength}, max: {(p.Max ? "true" : "false")}, countFrom: {p.CountFrom}, countTo: {p.CountTo});";
+                    + $"padBegin: {p.PadBegin}, dilation: {p.Dilation}, outLength: {p.OutLength}, max: {(p.Max ? "true" : "false")}, countFrom: {p.CountFrom}, countTo: {p.CountTo}, "
+                    + "workers: workers);";
             case GatherOp g:
                 return $"{K}Gather.Run(input: ref {a}, indices: ref {Ref(k.B!)}, output: ref {output}, samples: rows, outer: {g.Outer}, length: {g.Length}, inner: {g.Inner}, "
                     + $"count: {g.Count}, elements: {(g.Elements ? "true" : "false")}, indicesPerSample: {g.IndicesPerSample});";

@@ -20,9 +20,24 @@ public static class AxisPool
     /// <c>[0, length)</c>).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void Run(ref float input, ref float output, nint outer, int length, nint inner, int window, int stride, int padBegin,
-        int dilation, int outLength, bool max, int countFrom, int countTo)
+    public static unsafe void Run(ref float input, ref float output, nint outer, int length, nint inner, int window, int stride, int padBegin,
+        int dilation, int outLength, bool max, int countFrom, int countTo, KernelWorkers? workers = null)
     {
+        workers = KernelWorkers.For(workers, outer * outLength * inner * window);
+        if (workers is not null)
+        {
+            // Shared among threads by runs of the outer dimension (pinned: the parts hold pointers).
+            fixed (float* from = &input, to = &output)
+            {
+                var runs = new OuterRuns
+                {
+                    Input = from, Output = to, Length = length, Inner = inner, Window = window, Stride = stride, PadBegin = padBegin,
+                    Dilation = dilation, OutLength = outLength, Max = max, CountFrom = countFrom, CountTo = countTo,
+                };
+                KernelWorkers.Split(workers, checked((int)outer), runs, null, 0);
+            }
+            return;
+        }
         if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
             Lanes<Lanes512>(ref input, ref output, outer, length, inner, window, stride, padBegin, dilation, outLength, max, countFrom, countTo);
         else if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
@@ -30,6 +45,19 @@ public static class AxisPool
         else if (System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated)
             Lanes<Lanes128>(ref input, ref output, outer, length, inner, window, stride, padBegin, dilation, outLength, max, countFrom, countTo);
         else Lanes<Lanes1>(ref input, ref output, outer, length, inner, window, stride, padBegin, dilation, outLength, max, countFrom, countTo);
+    }
+
+    /// <summary>Outer indices <c>[first, last)</c> of a shared pool: the one-thread kernel over that run.</summary>
+    private unsafe struct OuterRuns : KernelWorkers.IChunks
+    {
+        public float* Input, Output;
+        public int Length, Window, Stride, PadBegin, Dilation, OutLength, CountFrom, CountTo;
+        public nint Inner;
+        public bool Max;
+
+        public readonly void Run(int first, int last, float* scratch) =>
+            AxisPool.Run(ref *(Input + first * Length * Inner), ref *(Output + first * OutLength * Inner), last - first, Length, Inner, Window, Stride,
+                PadBegin, Dilation, OutLength, Max, CountFrom, CountTo);
     }
 
     /// <summary>The taps t in [0, window) whose positions start + t·dilation lie in [low, high): first and last (last &lt; first when none).</summary>

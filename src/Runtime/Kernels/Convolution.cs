@@ -389,8 +389,20 @@ public static class Convolution
 
     /// <summary>Effectively computes PyTorch's <c>max_pool2d</c> (padding counts as −∞) on <paramref name="planes"/> planes.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void MaxPool2d(ref float input, ref float output, nint planes, int height, int width, int kernel, int stride, int padding, int outHeight, int outWidth)
+    public static unsafe void MaxPool2d(ref float input, ref float output, nint planes, int height, int width, int kernel, int stride, int padding,
+        int outHeight, int outWidth, KernelWorkers? workers = null)
     {
+        workers = KernelWorkers.For(workers, planes * outHeight * outWidth * kernel * kernel);
+        if (workers is not null)
+        {
+            // Shared among threads by runs of planes (pinned: the parts hold pointers).
+            fixed (float* from = &input, to = &output)
+            {
+                var runs = new PoolPlanes { Input = from, Output = to, Height = height, Width = width, Kernel = kernel, Stride = stride, Padding = padding, OutHeight = outHeight, OutWidth = outWidth, Max = true };
+                KernelWorkers.Split(workers, checked((int)planes), runs, null, 0);
+            }
+            return;
+        }
         int h = height, w = width, oh = outHeight, ow = outWidth;
         if (padding == 0 && kernel == 2)
         {
@@ -445,6 +457,22 @@ public static class Convolution
     [ThreadStatic]
     private static float[]? t_poolRow;
 
+    /// <summary>Planes <c>[first, last)</c> of a shared max or average pool: the one-thread kernel over that run of planes.</summary>
+    private unsafe struct PoolPlanes : KernelWorkers.IChunks
+    {
+        public float* Input, Output;
+        public int Height, Width, Kernel, Stride, Padding, OutHeight, OutWidth;
+        public bool Max;
+
+        public readonly void Run(int first, int last, float* scratch)
+        {
+            ref float input = ref *(Input + (nint)first * Height * Width);
+            ref float output = ref *(Output + (nint)first * OutHeight * OutWidth);
+            if (Max) MaxPool2d(ref input, ref output, last - first, Height, Width, Kernel, Stride, Padding, OutHeight, OutWidth);
+            else AvgPool2d(ref input, ref output, last - first, Height, Width, Kernel, Stride, Padding, OutHeight, OutWidth);
+        }
+    }
+
     /// <summary><c>m[i] = max(m[i], row[i])</c> over a row, NaN-propagating as <see cref="MathF.Max(float, float)"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MaxInto(ref float m, ref float row, int length)
@@ -497,8 +525,20 @@ public static class Convolution
     /// window is divided by kernel²) on <paramref name="planes"/> planes.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void AvgPool2d(ref float input, ref float output, nint planes, int height, int width, int kernel, int stride, int padding, int outHeight, int outWidth)
+    public static unsafe void AvgPool2d(ref float input, ref float output, nint planes, int height, int width, int kernel, int stride, int padding,
+        int outHeight, int outWidth, KernelWorkers? workers = null)
     {
+        workers = KernelWorkers.For(workers, planes * outHeight * outWidth * kernel * kernel);
+        if (workers is not null)
+        {
+            // Shared among threads by runs of planes (pinned: the parts hold pointers).
+            fixed (float* from = &input, to = &output)
+            {
+                var runs = new PoolPlanes { Input = from, Output = to, Height = height, Width = width, Kernel = kernel, Stride = stride, Padding = padding, OutHeight = outHeight, OutWidth = outWidth, Max = false };
+                KernelWorkers.Split(workers, checked((int)planes), runs, null, 0);
+            }
+            return;
+        }
         int h = height, w = width, oh = outHeight, ow = outWidth;
         float inverse = 1f / (kernel * kernel);
         for (nint p = 0; p < planes; p++)

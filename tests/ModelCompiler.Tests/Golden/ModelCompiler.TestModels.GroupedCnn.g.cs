@@ -194,7 +194,8 @@ partial class GroupedCnn
         //     GroupedCnn.cs(15): AvgPool2d(3, stride: 1, padding: 1)
         global::ModelCompiler.Kernels.Convolution.AvgPool2d(
             input: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 54400), output: ref arena,
-            planes: rows * 6, height: 3, width: 10, kernel: 3, stride: 1, padding: 1, outHeight: 3, outWidth: 10);
+            planes: rows * 6, height: 3, width: 10, kernel: 3, stride: 1, padding: 1, outHeight: 3, outWidth: 10,
+            workers: workers);
 
         // K4: Conv1d "c1": [6, 30] → [6, 30], 3-wide kernel, stride 1, padding 2, dilation 2, 3 groups, + bias
         //     GroupedCnn.cs(16): Conv1d("c1", padding: 2, dilation: 2, groups: 3)

@@ -441,7 +441,7 @@ partial class LayoutZoo
         // K26: Tanh over [6, 16]
         //     LayoutZoo.cs(25): Tanh()
         global::ModelCompiler.Kernels.Elementwise.Run<K26Operator>(
-            source: ref arena, destination: ref y, rows: rows, width: 96);
+            source: ref arena, destination: ref y, rows: rows, width: 96, workers: workers);
     }
 
     /// <summary>Epilogue of K6: × 0.5f.</summary>

@@ -202,13 +202,13 @@ partial class OnnxStateful
         //     OnnxStateful.cs(2): Mul '/Mul_1'
         global::ModelCompiler.Kernels.Elementwise.Run<K4Operator>(
             source: ref x1, destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 1024),
-            rows: rows, width: 8);
+            rows: rows, width: 8, workers: workers);
 
         // K5: × 0.5 over [2, 4]
         //     OnnxStateful.cs(2): Mul '/Mul_2'
         global::ModelCompiler.Kernels.Elementwise.Run<K5Operator>(
             source: ref arena, destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 2048),
-            rows: rows, width: 8);
+            rows: rows, width: 8, workers: workers);
 
         // K6: Add: [2, 4] + [2, 4] → [2, 4]
         //     OnnxStateful.cs(2): Add '/Add'

@@ -208,7 +208,7 @@ partial class Zoo
         //     Zoo.cs(19): Sigmoid()
         global::ModelCompiler.Kernels.Elementwise.Run<K5Operator>(
             source: ref arena, destination: ref global::System.Runtime.CompilerServices.Unsafe.Add(ref arena, 1024),
-            rows: rows, width: 6);
+            rows: rows, width: 6, workers: workers);
 
         // K6: Add: [6] + [6] → [6]
         //     Zoo.cs(19): y + y.Sigmoid()
@@ -225,7 +225,8 @@ partial class Zoo
 
         // K8: × 2 over [2, 3]
         //     Zoo.cs(20): y.Reshape(2, 3).LogSoftmax() * 2f
-        global::ModelCompiler.Kernels.Elementwise.Run<K8Operator>(source: ref arena, destination: ref y, rows: rows, width: 6);
+        global::ModelCompiler.Kernels.Elementwise.Run<K8Operator>(
+            source: ref arena, destination: ref y, rows: rows, width: 6, workers: workers);
     }
 
     /// <summary>Epilogue of K0: Relu.</summary>
