@@ -288,6 +288,7 @@ public class LayoutAttentionConvKernelTests
     [InlineData(4, 1, 50, 3, 5, 2, 1)]    // height 1: a Conv1d
     [InlineData(5, 7, 7, 64, 1, 0, 1)]    // 1×1
     [InlineData(3, 35, 37, 7, 3, 1, 1)]   // wide rows, odd output sizes (pooled: the last row and column dropped)
+    [InlineData(24, 30, 33, 24, 3, 1, 1)] // 5 M multiply-adds: on 256-bit x86 handed to the GEMM, pooled after (odd width)
     public void Direct_convolution_matches_the_eager_Conv2d(int c, int h, int w, int outC, int kernel, int padding, int dilation)
     {
         foreach (int block in new[] { 4, 6, 8 })

@@ -25,8 +25,9 @@ public static class DirectConvolution
     public static int ScratchFloats(ConvGeometry geometry) => KernelScratch.Direct(geometry);
 
     /// <summary>
-    /// Whether <see cref="Run{TEpilogue}"/> hands this layer to the im2col GEMM on this machine: unpooled layers of at least
-    /// <see cref="GemmChannels"/> output channels where only
+    /// Whether <see cref="Run{TEpilogue}"/> hands this layer to the im2col GEMM on this machine (a fused 2×2 pool then
+    /// runs after it, over one sample's unpooled output in scratch): layers of at least <see cref="GemmChannels"/> output
+    /// channels where only
     /// 16 vector registers of 256 bits (x86 without AVX-512) hold the channel blocks. There a block keeps 4 channels of 16
     /// outputs, too little work per filter tap to hide the loop around it: measured on Zen 3 (AVX2), the direct kernel ran
     /// at 5–24 GFLOP/s where the GEMM, gathering its patches a cache-sized chunk at a time, ran at 20–73 on the same layers
@@ -34,7 +35,16 @@ public static class DirectConvolution
     /// 8 channels and was measured faster than the GEMM on small layers.
     /// </summary>
     public static bool ThroughGemm(ConvGeometry geometry) =>
-        !geometry.Pooled && geometry.OutChannels >= GemmChannels && !Vector512.IsHardwareAccelerated && !System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported;
+        geometry.OutChannels >= GemmChannels && !Vector512.IsHardwareAccelerated && !System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
+        && (!geometry.Pooled || (long)geometry.OutChannels * geometry.Channels * geometry.KernelHeight * geometry.KernelWidth * geometry.OutHeight * geometry.OutWidth >= PooledGemmWork);
+
+    /// <summary>
+    /// Fewest multiply-adds per sample for which a pooled layer goes to the GEMM (then a pool pass): below it, the patch
+    /// gathering, the unpooled plane and the second pass cost more than the slow direct blocks (measured on Zen 3: LeNet-5's
+    /// 6 → 16 5×5 layer, 240 K, was slower through the GEMM; openWakeWord's 24- and 72-channel layers, 4 M each, took half
+    /// the time).
+    /// </summary>
+    public const long PooledGemmWork = 1_000_000;
 
     /// <summary>
     /// Fewest output channels <see cref="ThroughGemm"/> hands to the GEMM: gathering the patches copies the input once per
@@ -56,7 +66,21 @@ public static class DirectConvolution
     {
         if (ThroughGemm(geometry))
         {
-            Convolution.Conv2d<TEpilogue>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, workers);
+            if (!geometry.Pooled)
+            {
+                Convolution.Conv2d<TEpilogue>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, workers);
+                return;
+            }
+            // Pooled (the epilogue, then the 2×2 maximum, as the direct kernel's store does): each sample convolved into
+            // scratch, then pooled into the output (PyTorch drops an odd last row and column).
+            int c = geometry.Channels, h = geometry.Height, w = geometry.Width, outC = geometry.OutChannels, oh = geometry.OutHeight, ow = geometry.OutWidth;
+            ref float unpooled = ref scratch;
+            for (nint n = 0; n < samples; n++)
+            {
+                Convolution.Conv2d<TEpilogue>(ref Unsafe.Add(ref input, n * c * h * w), ref unpooled, 1, geometry, ref weights, ref bias,
+                    ref Unsafe.Add(ref scratch, outC * oh * ow), workers);
+                Convolution.MaxPool2d(ref unpooled, ref Unsafe.Add(ref output, n * outC * (oh / 2) * (ow / 2)), outC, oh, ow, 2, 2, 0, oh / 2, ow / 2, workers);
+            }
             return;
         }
         int block = ChannelBlock(geometry);

@@ -45,14 +45,15 @@ internal static class KernelScratch
 
     /// <summary>
     /// Direct convolution: one sample's zero-padded input planes and two vectors for a partial store; with a fused pool,
-    /// also one sample's unpooled output (used only by the scalar form). Unpooled, at least what the im2col GEMM needs,
-    /// which the kernel hands the layer to where registers are too few for its channel blocks (256-bit x86).
+    /// also one sample's unpooled output (the scalar form's). At least what the im2col GEMM needs, which the kernel hands
+    /// the layer to where registers are too few for its channel blocks (256-bit x86): pooled, after one sample's unpooled
+    /// output, which the pool then reads.
     /// </summary>
     public static int Direct(ConvGeometry g)
     {
-        int direct = DirectPlanes(g) + (g.Pooled ? g.OutChannels * g.OutHeight * g.OutWidth : 0);
-        return g.Pooled ? direct
-            : Math.Max(direct, Im2Col(g.Channels, g.Height, g.Width, g.KernelHeight, g.KernelWidth, g.Padding, g.VerticalPadding, g.OutHeight, g.OutWidth, g.Groups));
+        int unpooled = g.Pooled ? g.OutChannels * g.OutHeight * g.OutWidth : 0;
+        return Math.Max(DirectPlanes(g) + unpooled,
+            unpooled + Im2Col(g.Channels, g.Height, g.Width, g.KernelHeight, g.KernelWidth, g.Padding, g.VerticalPadding, g.OutHeight, g.OutWidth, g.Groups));
     }
 
     /// <summary>Direct convolution: one sample's zero-padded input planes and two vectors for a partial store.</summary>
