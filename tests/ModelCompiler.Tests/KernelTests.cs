@@ -224,6 +224,17 @@ public class KernelTests
         Assert.Equal(expected.ToArray(), actual);
     }
 
+    private static int Count(int[] dims) => dims.Aggregate(1, (x, y) => x * y);
+
+    /// <summary>An operand's strides against the broadcast <paramref name="shape"/>: per sample first, 0 where it is broadcast.</summary>
+    private static int[] BroadcastStrides(int[] dims, int[] shape)
+    {
+        var strides = new int[dims.Length + 1];
+        strides[0] = Count(dims);
+        for (int d = dims.Length - 1, dense = 1; d >= 0; dense *= dims[d], d--) strides[d + 1] = dims[d] == 1 && shape[d] != 1 ? 0 : dense;
+        return strides;
+    }
+
     [Theory]
     [InlineData(new[] { 4, 6, 7 }, new[] { 4, 6, 7 }, new[] { 168 })]      // same shapes: one row of 168
     [InlineData(new[] { 4, 6, 7 }, new[] { 4, 1, 1 }, new[] { 4, 42 })]    // a gate per channel: rows of 42 times one value
@@ -233,14 +244,7 @@ public class KernelTests
     {
         const int rows = 2;
         int[] shape = aShape.Zip(bShape, Math.Max).ToArray();
-        int Count(int[] dims) => dims.Aggregate(1, (x, y) => x * y);
-        int[] Strides(int[] dims)
-        {
-            var strides = new int[dims.Length + 1];
-            strides[0] = Count(dims);
-            for (int d = dims.Length - 1, dense = 1; d >= 0; dense *= dims[d], d--) strides[d + 1] = dims[d] == 1 && shape[d] != 1 ? 0 : dense;
-            return strides;
-        }
+        int[] Strides(int[] dims) => BroadcastStrides(dims, shape);
         float[] a = Numerics.Random(rows * Count(aShape), seed: 5), b = Numerics.Random(rows * Count(bShape), seed: 6);
         (int[] walked, int[] aStrides, int[] bStrides) = generator::ModelCompiler.Generator.Ops.LoweringContext.Collapse(shape, Strides(aShape), Strides(bShape));
         Assert.Equal(expectedWalk, walked);
@@ -259,14 +263,7 @@ public class KernelTests
         // Large enough to be shared (KernelWorkers.MinSharedWork); three rows, so runs of the outermost dimension cross rows.
         const int rows = 3;
         int[] shape = aShape.Zip(bShape, Math.Max).ToArray();
-        int Count(int[] dims) => dims.Aggregate(1, (x, y) => x * y);
-        int[] Strides(int[] dims)
-        {
-            var strides = new int[dims.Length + 1];
-            strides[0] = Count(dims);
-            for (int d = dims.Length - 1, dense = 1; d >= 0; dense *= dims[d], d--) strides[d + 1] = dims[d] == 1 && shape[d] != 1 ? 0 : dense;
-            return strides;
-        }
+        int[] Strides(int[] dims) => BroadcastStrides(dims, shape);
         float[] a = Numerics.Random(rows * Count(aShape), seed: 7), b = Numerics.Random(rows * Count(bShape), seed: 8);
         (int[] walked, int[] aStrides, int[] bStrides) = generator::ModelCompiler.Generator.Ops.LoweringContext.Collapse(shape, Strides(aShape), Strides(bShape));
         Assert.True((long)rows * Count(shape) >= KernelWorkers.MinSharedWork);

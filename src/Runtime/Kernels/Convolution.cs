@@ -389,20 +389,10 @@ public static class Convolution
 
     /// <summary>Effectively computes PyTorch's <c>max_pool2d</c> (padding counts as −∞) on <paramref name="planes"/> planes.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void MaxPool2d(ref float input, ref float output, nint planes, int height, int width, int kernel, int stride, int padding,
+    public static void MaxPool2d(ref float input, ref float output, nint planes, int height, int width, int kernel, int stride, int padding,
         int outHeight, int outWidth, KernelWorkers? workers = null)
     {
-        workers = KernelWorkers.For(workers, planes * outHeight * outWidth * kernel * kernel);
-        if (workers is not null)
-        {
-            // Shared among threads by runs of planes (pinned: the parts hold pointers).
-            fixed (float* from = &input, to = &output)
-            {
-                var runs = new PoolPlanes { Input = from, Output = to, Height = height, Width = width, Kernel = kernel, Stride = stride, Padding = padding, OutHeight = outHeight, OutWidth = outWidth, Max = true };
-                KernelWorkers.Split(workers, checked((int)planes), runs, null, 0);
-            }
-            return;
-        }
+        if (PoolPlanes.Shared(ref input, ref output, planes, height, width, kernel, stride, padding, outHeight, outWidth, max: true, workers)) return;
         int h = height, w = width, oh = outHeight, ow = outWidth;
         if (padding == 0 && kernel == 2)
         {
@@ -463,6 +453,25 @@ public static class Convolution
         public float* Input, Output;
         public int Height, Width, Kernel, Stride, Padding, OutHeight, OutWidth;
         public bool Max;
+
+        /// <summary>Runs the pool shared among <paramref name="workers"/> by runs of planes when it has work enough; false if it did not.</summary>
+        public static bool Shared(ref float input, ref float output, nint planes, int height, int width, int kernel, int stride, int padding,
+            int outHeight, int outWidth, bool max, KernelWorkers? workers)
+        {
+            workers = KernelWorkers.For(workers, planes * outHeight * outWidth * kernel * kernel);
+            if (workers is null) return false;
+            // Pinned: the parts hold pointers.
+            fixed (float* from = &input, to = &output)
+            {
+                var runs = new PoolPlanes
+                {
+                    Input = from, Output = to, Height = height, Width = width, Kernel = kernel, Stride = stride, Padding = padding,
+                    OutHeight = outHeight, OutWidth = outWidth, Max = max,
+                };
+                KernelWorkers.Split(workers, checked((int)planes), runs, null, 0);
+            }
+            return true;
+        }
 
         public readonly void Run(int first, int last, float* scratch)
         {
@@ -525,20 +534,10 @@ public static class Convolution
     /// window is divided by kernel²) on <paramref name="planes"/> planes.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void AvgPool2d(ref float input, ref float output, nint planes, int height, int width, int kernel, int stride, int padding,
+    public static void AvgPool2d(ref float input, ref float output, nint planes, int height, int width, int kernel, int stride, int padding,
         int outHeight, int outWidth, KernelWorkers? workers = null)
     {
-        workers = KernelWorkers.For(workers, planes * outHeight * outWidth * kernel * kernel);
-        if (workers is not null)
-        {
-            // Shared among threads by runs of planes (pinned: the parts hold pointers).
-            fixed (float* from = &input, to = &output)
-            {
-                var runs = new PoolPlanes { Input = from, Output = to, Height = height, Width = width, Kernel = kernel, Stride = stride, Padding = padding, OutHeight = outHeight, OutWidth = outWidth, Max = false };
-                KernelWorkers.Split(workers, checked((int)planes), runs, null, 0);
-            }
-            return;
-        }
+        if (PoolPlanes.Shared(ref input, ref output, planes, height, width, kernel, stride, padding, outHeight, outWidth, max: false, workers)) return;
         int h = height, w = width, oh = outHeight, ow = outWidth;
         float inverse = 1f / (kernel * kernel);
         for (nint p = 0; p < planes; p++)
