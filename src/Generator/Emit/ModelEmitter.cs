@@ -531,8 +531,7 @@ internal static partial class ModelEmitter
                     + $"kernel: {p.Window}, stride: {p.Stride}, padding: {p.Padding}, outHeight: {p.OutHeight}, outWidth: {p.OutWidth}, workers: workers);";
             case AxisPoolOp p:
                 return $"{K}AxisPool.Run(input: ref {a}, output: ref {output}, outer: {rows}, length: {p.Length}, inner: {p.Inner}, window: {p.Window}, stride: {p.Stride}, "
-                    + $"padBegin: {p.PadBegin}, dilation: {p.Dilation}, outLength: {p.OutLength}, max: {(p.Max ? "true" : "false")}, countFrom: {p.CountFrom}, countTo: {p.CountTo}, "
-                    + "workers: workers);";
+                    + $"padBegin: {p.PadBegin}, dilation: {p.Dilation}, outLength: {p.OutLength}, max: {(p.Max ? "true" : "false")}, countFrom: {p.CountFrom}, countTo: {p.CountTo}, workers: workers);";
             case GatherOp g:
                 return $"{K}Gather.Run(input: ref {a}, indices: ref {Ref(k.B!)}, output: ref {output}, samples: rows, outer: {g.Outer}, length: {g.Length}, inner: {g.Inner}, "
                     + $"count: {g.Count}, elements: {(g.Elements ? "true" : "false")}, indicesPerSample: {g.IndicesPerSample});";
