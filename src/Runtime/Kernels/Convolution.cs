@@ -155,15 +155,12 @@ public static class Convolution
                                 if (Avx2.IsSupported)
                                 {
                                     for (; j + 8 <= run && column + 2 * j + 16 <= wp; j += 8)
-                                    {
-                                        Vector256<float> pairs = Avx.Shuffle(Vector256.LoadUnsafe(ref from, (nuint)(2 * j)), Vector256.LoadUnsafe(ref from, (nuint)(2 * j + 8)), 0b10_00_10_00);
-                                        Avx2.Permute4x64(pairs.AsDouble(), 0b11_01_10_00).AsSingle().StoreUnsafe(ref to, (nuint)j);
-                                    }
+                                        EvenLanes256(ref Unsafe.Add(ref from, 2 * j)).StoreUnsafe(ref to, (nuint)j);
                                 }
                                 else
                                 {
                                     for (; j + 4 <= run && column + 2 * j + 8 <= wp; j += 4)
-                                        AdvSimd.Arm64.UnzipEven(Vector128.LoadUnsafe(ref from, (nuint)(2 * j)), Vector128.LoadUnsafe(ref from, (nuint)(2 * j + 4))).StoreUnsafe(ref to, (nuint)j);
+                                        EvenLanes128(ref Unsafe.Add(ref from, 2 * j)).StoreUnsafe(ref to, (nuint)j);
                                 }
                                 for (; j < run; j++) Unsafe.Add(ref to, j) = Unsafe.Add(ref from, 2 * j);
                                 q += run;
@@ -181,6 +178,18 @@ public static class Convolution
             }
         }
     }
+
+    /// <summary>The floats at even offsets among the 16 from <paramref name="at"/>, in order (AVX2: a shuffle within each half, then the halves' middle quarters swapped).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> EvenLanes256(ref float at)
+    {
+        Vector256<float> pairs = Avx.Shuffle(Vector256.LoadUnsafe(ref at), Vector256.LoadUnsafe(ref at, 8), 0b10_00_10_00);
+        return Avx2.Permute4x64(pairs.AsDouble(), 0b11_01_10_00).AsSingle();
+    }
+
+    /// <summary>The floats at even offsets among the 8 from <paramref name="at"/>, in order (Arm64).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> EvenLanes128(ref float at) => AdvSimd.Arm64.UnzipEven(Vector128.LoadUnsafe(ref at), Vector128.LoadUnsafe(ref at, 4));
 
     /// <summary>Copies <paramref name="count"/> (below 16) floats: 4-float vectors, the last one overlapping the one before.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -303,9 +312,7 @@ public static class Convolution
                                     for (int v = 0; v < kw; v++)
                                     {
                                         ref float at = ref Unsafe.Add(ref line, v * dilation);
-                                        Vector256<float> pairs = Avx.Shuffle(Vector256.LoadUnsafe(ref at), Vector256.LoadUnsafe(ref at, 8), 0b10_00_10_00);
-                                        Vector256<float> even = Avx2.Permute4x64(pairs.AsDouble(), 0b11_01_10_00).AsSingle();
-                                        sum = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref filter, u * kw + v)), even, sum);
+                                        sum = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref filter, u * kw + v)), EvenLanes256(ref at), sum);
                                     }
                                 }
                                 TEpilogue.Invoke(sum).StoreUnsafe(ref row, (nuint)xo);
@@ -322,8 +329,7 @@ public static class Convolution
                                     for (int v = 0; v < kw; v++)
                                     {
                                         ref float at = ref Unsafe.Add(ref line, v * dilation);
-                                        Vector128<float> even = AdvSimd.Arm64.UnzipEven(Vector128.LoadUnsafe(ref at), Vector128.LoadUnsafe(ref at, 4));
-                                        sum = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref filter, u * kw + v)), even, sum);
+                                        sum = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref filter, u * kw + v)), EvenLanes128(ref at), sum);
                                     }
                                 }
                                 TEpilogue.Invoke(sum).StoreUnsafe(ref row, (nuint)xo);
