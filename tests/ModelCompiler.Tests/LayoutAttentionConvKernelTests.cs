@@ -337,7 +337,10 @@ public class LayoutAttentionConvKernelTests
     [InlineData(3, 9, 13, 5, 1)]      // odd sizes: partial tiles, a partial last tile row
     [InlineData(8, 10, 37, 24, 0)]    // no padding, more than one panel of tiles per row
     [InlineData(5, 4, 4, 7, 0)]       // a single tile
-    [InlineData(32, 7, 7, 64, 1)]     // several tile rows per chunk
+    [InlineData(32, 7, 7, 64, 1)]     // rows of 4 tiles: every tile at once, numbered across rows
+    [InlineData(64, 14, 14, 100, 1)]  // 49 tiles in four panels; output channels in blocks of 12 with a remainder of 4
+    [InlineData(6, 11, 7, 13, 2)]     // padding 2, odd sizes, every tile at once
+    [InlineData(4, 30, 24, 8, 1)]     // rows of 12 tiles: by chunks of tile rows, each row padded to a panel
     public void Winograd_convolution_matches_the_eager_Conv2d(int c, int h, int w, int outC, int padding)
     {
         const int rows = 2;

@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Linq;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Model;
+using ModelCompiler.Kernels;
 
 namespace ModelCompiler.Generator.Passes;
 
@@ -153,14 +154,17 @@ internal static class FuseEpilogues
 
     /// <summary>
     /// A 3×3, stride-1, ungrouped 2-D convolution wide enough for Winograd F(2×2, 3×3) to win (Kernels/WinogradConvolution):
-    /// at least 64 input and output channels (its sixteen products are GEMMs over the channels) and rows of at least 24
-    /// outputs (tiles are multiplied in 16-wide panels per row of tiles). Measured: 64→64 at 28×28 243 µs against the
-    /// direct kernel's 363 µs, at 56×56 915 against 1,523 µs; 32→32 at 14×14 43 against 23 µs, so smaller layers stay direct.
+    /// at least 64 input and output channels (its sixteen products are GEMMs over the channels) and an output size
+    /// <c>KernelScratch.WinogradFits</c> takes: rows of at least 12 tiles (multiplied in 16-wide panels per row of tiles),
+    /// or few enough tiles to multiply all at once with little of the last panel empty (ResNet's 14 × 14 and 7 × 7 layers).
+    /// Measured: 64→64 at 28×28 243 µs against the direct kernel's 363 µs, at 56×56 915 against 1,523 µs; 32→32 at 14×14
+    /// 43 against 23 µs, so smaller layers stay direct.
     /// </summary>
     public static bool IsWinograd(Node conv) =>
         conv.Kind == OpKind.Conv2d && conv.Weight!.Shape[2] == 3 && conv.Weight.Shape[3] == 3
         && conv.Source.Settings is ConvSettings { Stride: 1, VerticalStride: -1, Dilation: 1, Groups: 1 } settings && settings.Top == settings.Padding
-        && conv.Weight.Shape[0] >= 64 && conv.Weight.Shape[1] >= 64 && conv.Shape[conv.Shape.Length - 1] >= 24;
+        && conv.Weight.Shape[0] >= 64 && conv.Weight.Shape[1] >= 64
+        && KernelScratch.WinogradFits(conv.Shape[conv.Shape.Length - 2], conv.Shape[conv.Shape.Length - 1]);
 
     private static List<int> LiveReaders(List<int>[] consumers, bool[] live, int id)
     {

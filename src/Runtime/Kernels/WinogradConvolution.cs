@@ -58,10 +58,15 @@ public static class WinogradConvolution
         int c = geometry.Channels, h = geometry.Height, w = geometry.Width, outC = geometry.OutChannels, padding = geometry.Padding, oh = geometry.OutHeight, ow = geometry.OutWidth;
         int th = (oh + 1) / 2;
         (int twp, int rowsPerChunk) = KernelScratch.WinogradChunking(ow);
-        int half = twp + 1 + Slack, ph = 2 * th + 2, rowFloats = 2 * half, planeFloats = ph * rowFloats, n = twp * rowsPerChunk;
+        int flat = KernelScratch.WinogradFlatColumns(oh, ow);
+        int half = twp + 1 + Slack, ph = 2 * th + 2, rowFloats = 2 * half, planeFloats = ph * rowFloats, n = flat > 0 ? flat : twp * rowsPerChunk;
         ref float planes = ref scratch;
         ref float zeros = ref Unsafe.Add(ref planes, c * planeFloats);               // the GEMM's bias
-        ref float chunkScratch = ref Unsafe.Add(ref zeros, n);                       // one chunk's transforms and products (per thread)
+        ref float transformed = ref Unsafe.Add(ref zeros, n);                        // every tile at once: V_p, 16 × [C, n] (shared)
+        ref float products = ref Unsafe.Add(ref transformed, 16 * c * n);            // and M_p, 16 × [out, n], then slack
+        // Otherwise one chunk's transforms and products, per thread; every tile at once, one tile row's transform.
+        ref float chunkScratch = ref flat > 0 ? ref Unsafe.Add(ref products, 16 * outC * n + Slack) : ref transformed;
+        int chunkFloats = KernelScratch.WinogradChunk(c, outC, oh, ow);
         MemoryMarshal.CreateSpan(ref zeros, n).Clear();
         workers = KernelWorkers.For(workers, 4L * c * outC * oh * ow);
         // Padded planes: each padded row holds its even columns, then its odd columns (padded column px = input column +
@@ -100,6 +105,39 @@ public static class WinogradConvolution
                     Unsafe.Add(ref row, (px & 1) * half + (px >> 1)) = Unsafe.Add(ref source, x);
                 }
             }
+            if (flat > 0)
+            {
+                // Every tile at once: the input transform shared by channels, then the products and the output transform
+                // by blocks of output channels (each thread's products are rows of M_p no other thread reads).
+                KernelWorkers? transformers = KernelWorkers.For(workers, 16L * c * n);
+                float* rowScratch = (float*)Unsafe.AsPointer(ref chunkScratch), planesAt = (float*)Unsafe.AsPointer(ref planes), transformedAt = (float*)Unsafe.AsPointer(ref transformed);
+                int rowTiles = KernelScratch.WinogradFlatRowTiles(ow);
+                // Vectors no wider than a padded tile row (4 or 8 tiles), so that a row's stores stay in its panel.
+                if (rowTiles >= TLanes.Count)
+                    KernelWorkers.Split(transformers, c, new FlatInput<TLanes> { Planes = planesAt, Transformed = transformedAt, Geometry = geometry }, rowScratch, chunkFloats);
+                else if (rowTiles >= 8)
+                    KernelWorkers.Split(transformers, c, new FlatInput<Lanes256> { Planes = planesAt, Transformed = transformedAt, Geometry = geometry }, rowScratch, chunkFloats);
+                else
+                    KernelWorkers.Split(transformers, c, new FlatInput<Lanes128> { Planes = planesAt, Transformed = transformedAt, Geometry = geometry }, rowScratch, chunkFloats);
+                var multiply = new FlatProducts
+                {
+                    Transformed = transformedAt,
+                    Products = (float*)Unsafe.AsPointer(ref products),
+                    Filters = (float*)Unsafe.AsPointer(ref filters),
+                    Zeros = (float*)Unsafe.AsPointer(ref zeros),
+                    Geometry = geometry,
+                };
+                KernelWorkers.Split(workers, 16, multiply, rowScratch, chunkFloats);
+                var outputs = new FlatOutput<TEpilogue, TLanes>
+                {
+                    Products = multiply.Products,
+                    Bias = (float*)Unsafe.AsPointer(ref bias),
+                    Result = (float*)Unsafe.AsPointer(ref Unsafe.Add(ref output, s * outC * oh * ow)),
+                    Geometry = geometry,
+                };
+                KernelWorkers.Split(KernelWorkers.For(workers, 16L * outC * n), outC, outputs, rowScratch, chunkFloats);
+                continue;
+            }
             var body = new TileRows<TEpilogue, TLanes>
             {
                 Planes = (float*)Unsafe.AsPointer(ref planes),
@@ -109,8 +147,7 @@ public static class WinogradConvolution
                 Zeros = (float*)Unsafe.AsPointer(ref zeros),
                 Geometry = geometry,
             };
-            KernelWorkers.Split(workers, (th + rowsPerChunk - 1) / rowsPerChunk, body, (float*)Unsafe.AsPointer(ref chunkScratch),
-                KernelScratch.WinogradChunk(c, outC, ow));
+            KernelWorkers.Split(workers, (th + rowsPerChunk - 1) / rowsPerChunk, body, (float*)Unsafe.AsPointer(ref chunkScratch), chunkFloats);
         }
     }
 
@@ -153,36 +190,8 @@ public static class WinogradConvolution
                                 MemoryMarshal.CreateSpan(ref Unsafe.Add(ref transformed, p * kPanelsStride + (((r * twp + tx) / 16) * c + i) * 16), 16).Clear();
                         continue;
                     }
-                    ref float d0 = ref Unsafe.Add(ref planes, i * planeFloats + 2 * (ty0 + r) * rowFloats);
-                    ref float d1 = ref Unsafe.Add(ref d0, rowFloats), d2 = ref Unsafe.Add(ref d0, 2 * rowFloats), d3 = ref Unsafe.Add(ref d0, 3 * rowFloats);
-                    for (int j = 0; j < 2 * half; j += lanes) // even halves, then odd halves: rows of Bᵀ d
-                    {
-                        if (j + lanes > 2 * half) break;
-                        TLanes a = TLanes.Load(ref Unsafe.Add(ref d0, j)), b = TLanes.Load(ref Unsafe.Add(ref d1, j));
-                        TLanes e = TLanes.Load(ref Unsafe.Add(ref d2, j)), f = TLanes.Load(ref Unsafe.Add(ref d3, j));
-                        TLanes minusB = TLanes.Multiply(b, TLanes.Broadcast(-1f));
-                        TLanes.Store(TLanes.Add(a, TLanes.Multiply(e, TLanes.Broadcast(-1f))), ref Unsafe.Add(ref vertical, 0 * 2 * half + j));
-                        TLanes.Store(TLanes.Add(b, e), ref Unsafe.Add(ref vertical, 1 * 2 * half + j));
-                        TLanes.Store(TLanes.Add(e, minusB), ref Unsafe.Add(ref vertical, 2 * 2 * half + j));
-                        TLanes.Store(TLanes.Add(b, TLanes.Multiply(f, TLanes.Broadcast(-1f))), ref Unsafe.Add(ref vertical, 3 * 2 * half + j));
-                    }
-                    for (int t = 0; t < 4; t++)
-                    {
-                        ref float te = ref Unsafe.Add(ref vertical, t * 2 * half), to = ref Unsafe.Add(ref te, half);
-                        for (int tx = 0; tx < twp; tx += lanes)
-                        {
-                            // Columns of the tile: E[tx], O[tx], E[tx + 1], O[tx + 1].
-                            TLanes c0 = TLanes.Load(ref Unsafe.Add(ref te, tx)), c1 = TLanes.Load(ref Unsafe.Add(ref to, tx));
-                            TLanes c2 = TLanes.Load(ref Unsafe.Add(ref te, tx + 1)), c3 = TLanes.Load(ref Unsafe.Add(ref to, tx + 1));
-                            TLanes minus = TLanes.Broadcast(-1f);
-                            int panel = (r * twp + tx) / 16, lane = (r * twp + tx) % 16;
-                            ref float at = ref Unsafe.Add(ref transformed, t * 4 * kPanelsStride + (panel * c + i) * 16 + lane);
-                            TLanes.Store(TLanes.Add(c0, TLanes.Multiply(c2, minus)), ref at);
-                            TLanes.Store(TLanes.Add(c1, c2), ref Unsafe.Add(ref at, kPanelsStride));
-                            TLanes.Store(TLanes.Add(c2, TLanes.Multiply(c1, minus)), ref Unsafe.Add(ref at, 2 * kPanelsStride));
-                            TLanes.Store(TLanes.Add(c1, TLanes.Multiply(c3, minus)), ref Unsafe.Add(ref at, 3 * kPanelsStride));
-                        }
-                    }
+                    TransformTileRow<TLanes>(ref Unsafe.Add(ref planes, i * planeFloats + 2 * (ty0 + r) * rowFloats), half, twp, ref vertical,
+                        ref Unsafe.Add(ref transformed, (r * twp / 16 * c + i) * 16), kPanelsStride, 16 * c);
                 }
                 // Sixteen products M_p = U_p · V_p: [out, C] · [C, n].
                 for (int p = 0; p < 16; p++)
@@ -190,39 +199,164 @@ public static class WinogradConvolution
                     PackedLinear.Run<IdentityOperator>(ref Unsafe.Add(ref filters, p * outC * c), c, outC,
                         ref Unsafe.Add(ref transformed, p * kPanelsStride), ref zeros, c, n, ref Unsafe.Add(ref products, p * outC * n), n);
                 }
-                // Output transform Y = Aᵀ M A, Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]], then bias and epilogue, into the planes.
-                for (int k = 0; k < outC; k++)
+                OutputTransform<TEpilogue, TLanes>(ref products, n, twp, ref bias, ref result, Geometry, ty0, chunkRows, 0, outC, ref temp);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Every tile at once, the input transform: channels <c>[first, last)</c>, each tile row straight into V_p, its tiles at
+    /// columns <c>ty·rowTiles + tx</c> (rows padded to 4, 8 or 16 tiles, so a row never crosses a panel; the vectors are
+    /// no wider than a row). The rows past the last are zeros, so their products are finite and unused.
+    /// </summary>
+    private unsafe struct FlatInput<TLanes> : KernelWorkers.IChunks
+        where TLanes : struct, ILanes<TLanes>
+    {
+        public float* Planes, Transformed;
+        public ConvGeometry Geometry;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Run(int first, int last, float* scratch)
+        {
+            int c = Geometry.Channels, oh = Geometry.OutHeight, ow = Geometry.OutWidth, th = (oh + 1) / 2;
+            (int twp, _) = KernelScratch.WinogradChunking(ow);
+            int half = twp + 1 + Slack, rowFloats = 2 * half, planeFloats = (2 * th + 2) * rowFloats;
+            int n = KernelScratch.WinogradFlatColumns(oh, ow), rowTiles = KernelScratch.WinogradFlatRowTiles(ow), pStride = c * n;
+            ref float planes = ref *Planes, transformed = ref *Transformed;
+            for (int i = first; i < last; i++)
+            {
+                for (int ty = 0; ty < th; ty++)
                 {
-                    TLanes b = TLanes.Broadcast(Unsafe.Add(ref bias, k));
-                    ref float plane = ref Unsafe.Add(ref result, k * oh * ow);
-                    for (int r = 0; r < chunkRows; r++)
-                    {
-                        int y = 2 * (ty0 + r);
-                        for (int tx = 0; tx < twp && 2 * tx < ow; tx += lanes)
-                        {
-                            ref float m = ref Unsafe.Add(ref products, k * n + r * twp + tx);
-                            int stride = outC * n;
-                            TLanes m00 = TLanes.Load(ref m), m01 = TLanes.Load(ref Unsafe.Add(ref m, stride)), m02 = TLanes.Load(ref Unsafe.Add(ref m, 2 * stride)), m03 = TLanes.Load(ref Unsafe.Add(ref m, 3 * stride));
-                            TLanes m10 = TLanes.Load(ref Unsafe.Add(ref m, 4 * stride)), m11 = TLanes.Load(ref Unsafe.Add(ref m, 5 * stride)), m12 = TLanes.Load(ref Unsafe.Add(ref m, 6 * stride)), m13 = TLanes.Load(ref Unsafe.Add(ref m, 7 * stride));
-                            TLanes m20 = TLanes.Load(ref Unsafe.Add(ref m, 8 * stride)), m21 = TLanes.Load(ref Unsafe.Add(ref m, 9 * stride)), m22 = TLanes.Load(ref Unsafe.Add(ref m, 10 * stride)), m23 = TLanes.Load(ref Unsafe.Add(ref m, 11 * stride));
-                            TLanes m30 = TLanes.Load(ref Unsafe.Add(ref m, 12 * stride)), m31 = TLanes.Load(ref Unsafe.Add(ref m, 13 * stride)), m32 = TLanes.Load(ref Unsafe.Add(ref m, 14 * stride)), m33 = TLanes.Load(ref Unsafe.Add(ref m, 15 * stride));
-                            TLanes minus = TLanes.Broadcast(-1f);
-                            // S = Aᵀ M (two rows), then Y = S A (two columns).
-                            TLanes s00 = TLanes.Add(TLanes.Add(m00, m10), m20), s01 = TLanes.Add(TLanes.Add(m01, m11), m21);
-                            TLanes s02 = TLanes.Add(TLanes.Add(m02, m12), m22), s03 = TLanes.Add(TLanes.Add(m03, m13), m23);
-                            TLanes s10 = TLanes.Add(TLanes.Add(m10, TLanes.Multiply(m20, minus)), TLanes.Multiply(m30, minus));
-                            TLanes s11 = TLanes.Add(TLanes.Add(m11, TLanes.Multiply(m21, minus)), TLanes.Multiply(m31, minus));
-                            TLanes s12 = TLanes.Add(TLanes.Add(m12, TLanes.Multiply(m22, minus)), TLanes.Multiply(m32, minus));
-                            TLanes s13 = TLanes.Add(TLanes.Add(m13, TLanes.Multiply(m23, minus)), TLanes.Multiply(m33, minus));
-                            TLanes y00 = TLanes.Apply<TEpilogue>(TLanes.Add(TLanes.Add(TLanes.Add(s00, s01), s02), b));
-                            TLanes y01 = TLanes.Apply<TEpilogue>(TLanes.Add(TLanes.Add(TLanes.Add(s01, TLanes.Multiply(s02, minus)), TLanes.Multiply(s03, minus)), b));
-                            TLanes y10 = TLanes.Apply<TEpilogue>(TLanes.Add(TLanes.Add(TLanes.Add(s10, s11), s12), b));
-                            TLanes y11 = TLanes.Apply<TEpilogue>(TLanes.Add(TLanes.Add(TLanes.Add(s11, TLanes.Multiply(s12, minus)), TLanes.Multiply(s13, minus)), b));
-                            int count = Math.Min(2 * lanes, ow - 2 * tx);
-                            TLanes.StoreInterleaved(y00, y01, ref Unsafe.Add(ref plane, y * ow + 2 * tx), count, ref temp);
-                            if (y + 1 < oh) TLanes.StoreInterleaved(y10, y11, ref Unsafe.Add(ref plane, (y + 1) * ow + 2 * tx), count, ref temp);
-                        }
-                    }
+                    int column = ty * rowTiles;
+                    TransformTileRow<TLanes>(ref Unsafe.Add(ref planes, i * planeFloats + 2 * ty * rowFloats), half, rowTiles, ref *scratch,
+                        ref Unsafe.Add(ref transformed, (column / 16 * c + i) * 16 + column % 16), pStride, 16 * c);
+                }
+                for (int p = 0; p < 16; p++)
+                    for (int column = th * rowTiles; column < n; column += rowTiles)
+                        MemoryMarshal.CreateSpan(ref Unsafe.Add(ref transformed, p * pStride + (column / 16 * c + i) * 16 + column % 16), rowTiles).Clear();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Every tile at once, products <c>[first, last)</c> of the sixteen, M_p = U_p · V_p, each over every output channel
+    /// (so a panel of V_p stays in L1 while all the channels' row tiles read it; sixteen pieces share evenly among threads).
+    /// </summary>
+    private unsafe struct FlatProducts : KernelWorkers.IChunks
+    {
+        public float* Transformed, Products, Filters, Zeros;
+        public ConvGeometry Geometry;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Run(int first, int last, float* scratch)
+        {
+            int c = Geometry.Channels, outC = Geometry.OutChannels, n = KernelScratch.WinogradFlatColumns(Geometry.OutHeight, Geometry.OutWidth);
+            for (int p = first; p < last; p++)
+                PackedLinear.Run<IdentityOperator>(ref Filters[p * outC * c], c, outC, ref Transformed[p * c * n], ref *Zeros, c, n, ref Products[p * outC * n], n);
+        }
+    }
+
+    /// <summary>Every tile at once, the output transform of output channels <c>[first, last)</c>.</summary>
+    private unsafe struct FlatOutput<TEpilogue, TLanes> : KernelWorkers.IChunks
+        where TEpilogue : struct, IUnaryOperator
+        where TLanes : struct, ILanes<TLanes>
+    {
+        public float* Products, Bias, Result;
+        public ConvGeometry Geometry;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Run(int first, int last, float* scratch)
+        {
+            int oh = Geometry.OutHeight, ow = Geometry.OutWidth;
+            OutputTransform<TEpilogue, TLanes>(ref *Products, KernelScratch.WinogradFlatColumns(oh, ow), KernelScratch.WinogradFlatRowTiles(ow), ref *Bias, ref *Result,
+                Geometry, 0, (oh + 1) / 2, first, last, ref *scratch);
+        }
+    }
+
+    /// <summary>
+    /// Bᵀ d B for one channel's tile row, Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]: the four padded
+    /// input rows from <paramref name="d0"/> (even columns, then odd ones), their vertical transform into
+    /// <paramref name="vertical"/>, and V_p for p = 4t + q, tiles <c>[0, twp)</c>, stored at
+    /// <c>destination + p·pStride + (tx / 16)·panelStep + tx % 16</c>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void TransformTileRow<TLanes>(ref float d0, int half, int twp, ref float vertical, ref float destination, nint pStride, nint panelStep)
+        where TLanes : struct, ILanes<TLanes>
+    {
+        int lanes = TLanes.Count, rowFloats = 2 * half;
+        ref float d1 = ref Unsafe.Add(ref d0, rowFloats), d2 = ref Unsafe.Add(ref d0, 2 * rowFloats), d3 = ref Unsafe.Add(ref d0, 3 * rowFloats);
+        // Rows of Bᵀ d, the columns [0, twp] the tiles read of the even half, then of the odd half.
+        for (int j = 0; j < 2 * half; j = j < half ? j + lanes < twp + 1 ? j + lanes : half : j + lanes)
+        {
+            if (j >= half + twp + 1) break;
+            TLanes a = TLanes.Load(ref Unsafe.Add(ref d0, j)), b = TLanes.Load(ref Unsafe.Add(ref d1, j));
+            TLanes e = TLanes.Load(ref Unsafe.Add(ref d2, j)), f = TLanes.Load(ref Unsafe.Add(ref d3, j));
+            TLanes minusB = TLanes.Multiply(b, TLanes.Broadcast(-1f));
+            TLanes.Store(TLanes.Add(a, TLanes.Multiply(e, TLanes.Broadcast(-1f))), ref Unsafe.Add(ref vertical, 0 * 2 * half + j));
+            TLanes.Store(TLanes.Add(b, e), ref Unsafe.Add(ref vertical, 1 * 2 * half + j));
+            TLanes.Store(TLanes.Add(e, minusB), ref Unsafe.Add(ref vertical, 2 * 2 * half + j));
+            TLanes.Store(TLanes.Add(b, TLanes.Multiply(f, TLanes.Broadcast(-1f))), ref Unsafe.Add(ref vertical, 3 * 2 * half + j));
+        }
+        for (int t = 0; t < 4; t++)
+        {
+            ref float te = ref Unsafe.Add(ref vertical, t * 2 * half), to = ref Unsafe.Add(ref te, half);
+            for (int tx = 0; tx < twp; tx += lanes)
+            {
+                // Columns of the tile: E[tx], O[tx], E[tx + 1], O[tx + 1].
+                TLanes c0 = TLanes.Load(ref Unsafe.Add(ref te, tx)), c1 = TLanes.Load(ref Unsafe.Add(ref to, tx));
+                TLanes c2 = TLanes.Load(ref Unsafe.Add(ref te, tx + 1)), c3 = TLanes.Load(ref Unsafe.Add(ref to, tx + 1));
+                TLanes minus = TLanes.Broadcast(-1f);
+                ref float at = ref Unsafe.Add(ref destination, t * 4 * pStride + tx / 16 * panelStep + tx % 16);
+                TLanes.Store(TLanes.Add(c0, TLanes.Multiply(c2, minus)), ref at);
+                TLanes.Store(TLanes.Add(c1, c2), ref Unsafe.Add(ref at, pStride));
+                TLanes.Store(TLanes.Add(c2, TLanes.Multiply(c1, minus)), ref Unsafe.Add(ref at, 2 * pStride));
+                TLanes.Store(TLanes.Add(c1, TLanes.Multiply(c3, minus)), ref Unsafe.Add(ref at, 3 * pStride));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Output transform Y = Aᵀ M A, Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]], then the bias and the epilogue, into the output
+    /// planes: output channels <c>[k0, k1)</c>, tile rows <c>[ty0, ty0 + rows)</c>, tile <c>(r, tx)</c> of the products at
+    /// column <c>r·rowTiles + tx</c> of rows <c>n</c> long (vector loads may read up to a vector past the last tile).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void OutputTransform<TEpilogue, TLanes>(ref float products, int n, int rowTiles, ref float bias, ref float result,
+        ConvGeometry geometry, int ty0, int rows, int k0, int k1, ref float temp)
+        where TEpilogue : struct, IUnaryOperator
+        where TLanes : struct, ILanes<TLanes>
+    {
+        int lanes = TLanes.Count, outC = geometry.OutChannels, oh = geometry.OutHeight, ow = geometry.OutWidth;
+        for (int k = k0; k < k1; k++)
+        {
+            TLanes b = TLanes.Broadcast(Unsafe.Add(ref bias, k));
+            ref float plane = ref Unsafe.Add(ref result, k * oh * ow);
+            for (int r = 0; r < rows; r++)
+            {
+                int y = 2 * (ty0 + r);
+                for (int tx = 0; 2 * tx < ow; tx += lanes)
+                {
+                    ref float m = ref Unsafe.Add(ref products, k * n + r * rowTiles + tx);
+                    int stride = outC * n;
+                    TLanes m00 = TLanes.Load(ref m), m01 = TLanes.Load(ref Unsafe.Add(ref m, stride)), m02 = TLanes.Load(ref Unsafe.Add(ref m, 2 * stride)), m03 = TLanes.Load(ref Unsafe.Add(ref m, 3 * stride));
+                    TLanes m10 = TLanes.Load(ref Unsafe.Add(ref m, 4 * stride)), m11 = TLanes.Load(ref Unsafe.Add(ref m, 5 * stride)), m12 = TLanes.Load(ref Unsafe.Add(ref m, 6 * stride)), m13 = TLanes.Load(ref Unsafe.Add(ref m, 7 * stride));
+                    TLanes m20 = TLanes.Load(ref Unsafe.Add(ref m, 8 * stride)), m21 = TLanes.Load(ref Unsafe.Add(ref m, 9 * stride)), m22 = TLanes.Load(ref Unsafe.Add(ref m, 10 * stride)), m23 = TLanes.Load(ref Unsafe.Add(ref m, 11 * stride));
+                    TLanes m30 = TLanes.Load(ref Unsafe.Add(ref m, 12 * stride)), m31 = TLanes.Load(ref Unsafe.Add(ref m, 13 * stride)), m32 = TLanes.Load(ref Unsafe.Add(ref m, 14 * stride)), m33 = TLanes.Load(ref Unsafe.Add(ref m, 15 * stride));
+                    TLanes minus = TLanes.Broadcast(-1f);
+                    // S = Aᵀ M (two rows), then Y = S A (two columns).
+                    TLanes s00 = TLanes.Add(TLanes.Add(m00, m10), m20), s01 = TLanes.Add(TLanes.Add(m01, m11), m21);
+                    TLanes s02 = TLanes.Add(TLanes.Add(m02, m12), m22), s03 = TLanes.Add(TLanes.Add(m03, m13), m23);
+                    TLanes s10 = TLanes.Add(TLanes.Add(m10, TLanes.Multiply(m20, minus)), TLanes.Multiply(m30, minus));
+                    TLanes s11 = TLanes.Add(TLanes.Add(m11, TLanes.Multiply(m21, minus)), TLanes.Multiply(m31, minus));
+                    TLanes s12 = TLanes.Add(TLanes.Add(m12, TLanes.Multiply(m22, minus)), TLanes.Multiply(m32, minus));
+                    TLanes s13 = TLanes.Add(TLanes.Add(m13, TLanes.Multiply(m23, minus)), TLanes.Multiply(m33, minus));
+                    TLanes y00 = TLanes.Apply<TEpilogue>(TLanes.Add(TLanes.Add(TLanes.Add(s00, s01), s02), b));
+                    TLanes y01 = TLanes.Apply<TEpilogue>(TLanes.Add(TLanes.Add(TLanes.Add(s01, TLanes.Multiply(s02, minus)), TLanes.Multiply(s03, minus)), b));
+                    TLanes y10 = TLanes.Apply<TEpilogue>(TLanes.Add(TLanes.Add(TLanes.Add(s10, s11), s12), b));
+                    TLanes y11 = TLanes.Apply<TEpilogue>(TLanes.Add(TLanes.Add(TLanes.Add(s11, TLanes.Multiply(s12, minus)), TLanes.Multiply(s13, minus)), b));
+                    int count = Math.Min(2 * lanes, ow - 2 * tx);
+                    TLanes.StoreInterleaved(y00, y01, ref Unsafe.Add(ref plane, y * ow + 2 * tx), count, ref temp);
+                    if (y + 1 < oh) TLanes.StoreInterleaved(y10, y11, ref Unsafe.Add(ref plane, (y + 1) * ow + 2 * tx), count, ref temp);
                 }
             }
         }

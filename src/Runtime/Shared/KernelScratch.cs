@@ -82,21 +82,66 @@ internal static class KernelScratch
     }
 
     /// <summary>
-    /// Winograd: the padded input with even and odd columns apart, zeros for the GEMM's bias, then one chunk's scratch
-    /// (<see cref="WinogradChunk"/>, the calling thread's; each worker that shares the call has its own).
+    /// Winograd: how many tile columns a layer with rows of fewer than 12 tiles multiplies at once: every tile row, each
+    /// padded to 4, 8 or 16 tiles so that whole rows share a 16-column panel, rounded up to whole panels (a panel per tile
+    /// row would leave most of it empty: 7 of 16 columns at 14 × 14, 4 at 7 × 7; packed, 49 of 64 and 16 of 16). 0 for
+    /// wider rows, which go by chunks of tile rows (<see cref="WinogradChunking"/>), and for more than
+    /// <see cref="WinogradFlatMaxColumns"/>.
+    /// </summary>
+    public static int WinogradFlatColumns(int outHeight, int outWidth)
+    {
+        long tileRows = ((long)outHeight + 1) / 2, columns = tileRows * WinogradFlatRowTiles(outWidth);
+        return ((long)outWidth + 1) / 2 >= 12 || columns > WinogradFlatMaxColumns ? 0 : (int)((columns + 15) / 16 * 16);
+    }
+
+    /// <summary>Winograd with every tile at once: the tiles a row takes, its tiles rounded up to 4, 8 or 16 (a divisor of the panel width).</summary>
+    public static int WinogradFlatRowTiles(int outWidth)
+    {
+        long tiles = ((long)outWidth + 1) / 2;
+        return tiles <= 4 ? 4 : tiles <= 8 ? 8 : 16;
+    }
+
+    /// <summary>The most tile columns a layer multiplies at once (<see cref="WinogradFlatColumns"/>): taller layers go by im2col.</summary>
+    public const int WinogradFlatMaxColumns = 256;
+
+    /// <summary>
+    /// Whether Winograd F(2×2, 3×3) takes a 3×3 stride-1 layer of this output size: by chunks of tile rows when rows hold at
+    /// least 12 tiles, else with every tile at once when its sixteen products (16 multiply-adds per tile column) come to at
+    /// most 60 % of im2col's 9 per output column, with room left for the transforms (14 × 14: 1,024 against 1,872; 7 × 7:
+    /// 256 against 576; 4 × 4: 256 against 144, so that stays im2col).
+    /// </summary>
+    public static bool WinogradFits(int outHeight, int outWidth)
+    {
+        if (((long)outWidth + 1) / 2 >= 12) return true;
+        long flat = WinogradFlatColumns(outHeight, outWidth), im2col = ((long)outHeight * outWidth + 15) / 16 * 16;
+        return flat > 0 && 16 * flat * 10 <= 9 * im2col * 6;
+    }
+
+    /// <summary>
+    /// Winograd: the padded input with even and odd columns apart, zeros for the GEMM's bias, then, for a layer whose tiles
+    /// go all at once (<see cref="WinogradFlatColumns"/>), the transformed input and the products (shared by the threads), and
+    /// one chunk's scratch (<see cref="WinogradChunk"/>, the calling thread's; each worker that shares the call has its own).
     /// </summary>
     public static int Winograd(int channels, int outChannels, int outHeight, int outWidth)
     {
         (int tilesPerRow, int rowsPerChunk) = WinogradChunking(outWidth);
         int half = tilesPerRow + 1 + WinogradSlack, paddedRows = 2 * ((outHeight + 1) / 2) + 2, n = tilesPerRow * rowsPerChunk;
-        return channels * paddedRows * 2 * half + n + WinogradChunk(channels, outChannels, outWidth);
+        int flat = WinogradFlatColumns(outHeight, outWidth), planes = channels * paddedRows * 2 * half;
+        return flat > 0
+            ? planes + flat + 16 * channels * flat + 16 * outChannels * flat + WinogradSlack + WinogradChunk(channels, outChannels, outHeight, outWidth)
+            : planes + n + WinogradChunk(channels, outChannels, outHeight, outWidth);
     }
 
-    /// <summary>Winograd: the transformed input and the products for one chunk of tile rows, four rows of the vertical transform, and two vectors.</summary>
-    public static int WinogradChunk(int channels, int outChannels, int outWidth)
+    /// <summary>
+    /// Winograd, per thread: by chunks of tile rows, the transformed input and the products for one chunk, four rows of the
+    /// vertical transform, and two vectors; with every tile at once, the vertical transform and two vectors.
+    /// </summary>
+    public static int WinogradChunk(int channels, int outChannels, int outHeight, int outWidth)
     {
         (int tilesPerRow, int rowsPerChunk) = WinogradChunking(outWidth);
         int half = tilesPerRow + 1 + WinogradSlack, n = tilesPerRow * rowsPerChunk;
-        return 16 * channels * n + 16 * outChannels * n + 8 * half + 2 * 16;
+        return WinogradFlatColumns(outHeight, outWidth) > 0
+            ? 8 * half + 2 * 16
+            : 16 * channels * n + 16 * outChannels * n + 8 * half + 2 * 16;
     }
 }
