@@ -207,12 +207,17 @@ public class KernelTests
         Assert.Equal(expected.ToArray(), actual);
     }
 
-    [Fact]
-    public void Broadcast_matches_the_eager_Add_for_a_nearest_upsampling_through_zeros()
+    [Theory]
+    [InlineData(9, 2)]   // two vectors of four, then one value alone
+    [InlineData(3, 2)]   // shorter than a vector
+    [InlineData(5, 4)]   // one vector per value
+    [InlineData(6, 8)]   // two vectors per value: rows as long as a vector, still the short-row loop
+    [InlineData(7, 3)]   // a factor the vector loops leave to the scalar one
+    public void Broadcast_matches_the_eager_Add_for_a_nearest_upsampling_through_zeros(int w, int s)
     {
-        // An ONNX nearest Resize as the importer writes it: [C, H, 1, W, 1] + zeros [1, 1, 2, 1, 2]. Collapsed, the
-        // innermost rows are 2 long (the short-row loop); a second operand of ones makes the sum visible.
-        int rows = 2, c = 3, h = 5, w = 9, s = 2;
+        // An ONNX nearest Resize as the importer writes it: [C, H, 1, W, 1] + zeros [1, 1, s, 1, s]. Collapsed, the
+        // innermost rows are s long (the short-row loop); a second operand of random values makes the sum visible.
+        int rows = 2, c = 3, h = 5;
         float[] a = Numerics.Random(rows * c * h * w, seed: 3), b = Numerics.Random(s * s, seed: 4);
         int[] shape = { c, h, s, w, s };
         (int[] walked, int[] aStrides, int[] bStrides) = generator::ModelCompiler.Generator.Ops.LoweringContext.Collapse(shape,

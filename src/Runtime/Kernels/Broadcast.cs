@@ -66,7 +66,7 @@ public static class Broadcast
             Inner<TOperator, TEpilogue>(ref a, aStrides[0], ref b, bStrides[0], ref c, shape[0]);
             return;
         }
-        if (shape.Length == 2 && shape[1] < ShortRow)
+        if (shape.Length == 2 && (shape[1] < ShortRow || IsRepeat(aStrides[0], aStrides[1], bStrides[0], bStrides[1], shape[1])))
         {
             // Rows shorter than a vector (a nearest-neighbour upsampling written as a broadcast against [.., s, 1, s]
             // zeros, say): one flat loop over both dimensions, not a call per row.
@@ -117,13 +117,45 @@ public static class Broadcast
     /// <summary>Innermost rows shorter than this go through <see cref="Short{TOperator, TEpilogue}"/>.</summary>
     private const int ShortRow = 8;
 
+    /// <summary>
+    /// Whether rows of <paramref name="s"/> repeat one value of a against the same s values of b (strides 1, 0 and 0, 1), with
+    /// s 2 or a multiple of 4 up to 64, so that <see cref="Short"/> writes them a vector at a time.
+    /// </summary>
+    private static bool IsRepeat(nint pa, nint qa, nint pb, nint qb, nint s) =>
+        Vector128.IsHardwareAccelerated && pa == 1 && qa == 0 && pb == 0 && qb == 1 && (s == 2 || s % 4 == 0 && s <= 64);
+
     /// <summary><c>c[i, j] = TEpilogue(TOperator(a[i·pa + j·qa], b[i·pb + j·qb]))</c> over <c>[m, s]</c>, <c>c</c> dense.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Short<TOperator, TEpilogue>(ref float a, nint pa, nint qa, ref float b, nint pb, nint qb, ref float c, nint m, nint s)
         where TOperator : struct, IBinaryOperator
         where TEpilogue : struct, IUnaryOperator
     {
-        for (nint i = 0; i < m; i++)
+        nint i = 0;
+        if (IsRepeat(pa, qa, pb, qb, s))
+        {
+            // Each value of a repeated s times against the same s values of b (a nearest-neighbour upsampling by 2, 4, 8, …:
+            // x [.., W, 1] + zeros [.., 1, s]): whole vectors of outputs, each value spread by a shuffle or a broadcast.
+            Vector128<float> pattern = s == 2 ? Vector128.Create(b, Unsafe.Add(ref b, 1), b, Unsafe.Add(ref b, 1)) : Vector128.LoadUnsafe(ref b);
+            if (s == 2)
+            {
+                for (; i + 4 <= m; i += 4)
+                {
+                    Vector128<float> v = Vector128.LoadUnsafe(ref a, (nuint)i);
+                    TEpilogue.Invoke(TOperator.Invoke(Vector128.Shuffle(v, Vector128.Create(0, 0, 1, 1)), pattern)).StoreUnsafe(ref c, (nuint)(2 * i));
+                    TEpilogue.Invoke(TOperator.Invoke(Vector128.Shuffle(v, Vector128.Create(2, 2, 3, 3)), pattern)).StoreUnsafe(ref c, (nuint)(2 * i + 4));
+                }
+            }
+            else
+            {
+                for (; i < m; i++)
+                {
+                    Vector128<float> v = Vector128.Create(Unsafe.Add(ref a, i));
+                    for (nint t = 0; t < s; t += 4)
+                        TEpilogue.Invoke(TOperator.Invoke(v, Vector128.LoadUnsafe(ref b, (nuint)t))).StoreUnsafe(ref c, (nuint)(s * i + t));
+                }
+            }
+        }
+        for (; i < m; i++)
         {
             ref float ai = ref Unsafe.Add(ref a, i * pa);
             ref float bi = ref Unsafe.Add(ref b, i * pb);
