@@ -171,7 +171,9 @@ public class LayoutAttentionConvKernelTests
         { 8, 6, 6, 4, 1, 1, 0, 1, 2 },     // grouped 1×1
         { 3, 1, 40, 6, 5, 2, 2, 1, 1 },    // height 1: a Conv1d (no vertical padding)
         { 96, 12, 20, 24, 3, 1, 1, 1, 1 }, // deep: one panel per chunk, panels across output rows
-        { 40, 10, 10, 16, 1, 1, 0, 1, 1 }, // 1×1 without padding: patches read from the input in place
+        { 40, 10, 10, 16, 1, 1, 0, 1, 1 }, // 1×1 without padding: whole panels read from the input as it lies, the last gathered
+        { 200, 8, 48, 13, 1, 1, 0, 1, 1 }, // 1×1 over several chunks of whole panels; 13 outputs: a row left to the one-row tiles
+        { 16, 1, 37, 20, 1, 1, 0, 1, 1 },  // pointwise Conv1d: two whole panels, then five positions gathered
         { 8, 13, 29, 12, 3, 1, 2, 2, 1 },  // dilated, stride 1: rows of 29 split across panels
         { 8, 20, 45, 16, 3, 2, 1, 1, 1 },  // stride 2: rows of 23 gathered from the even lanes of pairs of loads, the row's end one by one
         { 4, 9, 70, 8, 5, 2, 0, 2, 1 },    // stride 2, dilated, no padding: patches read in place
@@ -288,7 +290,8 @@ public class LayoutAttentionConvKernelTests
     [InlineData(4, 1, 50, 3, 5, 2, 1)]    // height 1: a Conv1d
     [InlineData(5, 7, 7, 64, 1, 0, 1)]    // 1×1
     [InlineData(3, 35, 37, 7, 3, 1, 1)]   // wide rows, odd output sizes (pooled: the last row and column dropped)
-    [InlineData(24, 30, 33, 24, 3, 1, 1)] // 5 M multiply-adds: on 256-bit x86 handed to the GEMM, pooled after (odd width)
+    [InlineData(24, 30, 33, 24, 3, 1, 1)] // 5 M multiply-adds: on 256-bit x86 handed to Winograd, or pooled, to the GEMM (odd width)
+    [InlineData(8, 12, 25, 10, 3, 1, 1)]  // rows of 13 tiles: on 256-bit x86 handed to Winograd, 10 channels in tiles of 6 and 4
     public void Direct_convolution_matches_the_eager_Conv2d(int c, int h, int w, int outC, int kernel, int padding, int dilation)
     {
         foreach (int block in new[] { 4, 6, 8 })
@@ -371,6 +374,19 @@ public class LayoutAttentionConvKernelTests
             WinogradConvolution.Run<ReluOperator>(ref x[0], ref shared[0], rows, geometry, ref filters[0], ref bias[0], ref scratch[0], workers);
             return shared;
         });
+    }
+
+    [Fact]
+    public void Winograd_filters_transformed_at_run_time_match_the_build_time_layout()
+    {
+        // A direct layer handed to Winograd transforms its filters at each call (in float); the build-time layout computes
+        // the same sixteen matrices in double.
+        const int outC = 7, c = 5;
+        float[] weight = Numerics.Random(outC * c * 9, seed: 21, scale: 0.7);
+        float[] expected = WeightLayout.Loaded(WeightLayoutKind.WinogradFilters, _ => weight, "conv.weight", null, 0, outC, c, 16 * outC * c);
+        var actual = new float[16 * outC * c];
+        WinogradConvolution.TransformFilters(ref weight[0], outC, c, ref actual[0]);
+        for (int i = 0; i < actual.Length; i++) Assert.Equal(expected[i], actual[i], 1e-6f);
     }
 
     [Theory]

@@ -29,6 +29,31 @@ public static class PackedLinear
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Run<TEpilogue>(ref float a, nint lda, nint rows, ref float packedWeights, ref float paddedBias,
         nint k, nint n, ref float c, nint ldc)
+        where TEpilogue : struct, IUnaryOperator =>
+        Core<TEpilogue>(ref a, lda, rows, ref packedWeights, P, k * P, ref paddedBias, k, n, ref c, ldc);
+
+    /// <summary>
+    /// <see cref="Run{TEpilogue}(ref float, nint, nint, ref float, ref float, nint, nint, ref float, nint)"/> with the right-hand
+    /// matrix read in place, row-major <c>[k, n]</c> with rows <paramref name="ldb"/> apart, instead of packed: its 16-column
+    /// panels are the same columns of every row (a 1×1 convolution's input is already such a matrix, channels by
+    /// positions, so nothing is gathered). <paramref name="n"/> must be whole panels (the tiles read 16 columns).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void RunRowMajor<TEpilogue>(ref float a, nint lda, nint rows, ref float b, nint ldb, ref float paddedBias,
+        nint k, nint n, ref float c, nint ldc)
+        where TEpilogue : struct, IUnaryOperator
+    {
+        if (n % P != 0) throw new ArgumentOutOfRangeException(nameof(n), n, "Whole 16-column panels only.");
+        Core<TEpilogue>(ref a, lda, rows, ref b, ldb, P, ref paddedBias, k, n, ref c, ldc);
+    }
+
+    /// <summary>
+    /// The product over panels of the right-hand matrix that start <paramref name="panelStride"/> floats apart and whose
+    /// rows of 16 are <paramref name="ws"/> apart (packed: 16 and k·16; row-major: the row length and 16).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Core<TEpilogue>(ref float a, nint lda, nint rows, ref float packedWeights, nint ws, nint panelStride, ref float paddedBias,
+        nint k, nint n, ref float c, nint ldc)
         where TEpilogue : struct, IUnaryOperator
     {
         nint panels = (n + P - 1) / P;
@@ -37,7 +62,7 @@ public static class PackedLinear
         nint tiled = 0;
         for (nint p = 0; p < panels; p++)
         {
-            ref float w = ref Unsafe.Add(ref packedWeights, p * k * P);
+            ref float w = ref Unsafe.Add(ref packedWeights, p * panelStride);
             ref float bias = ref Unsafe.Add(ref paddedBias, p * P);
             ref float cp = ref Unsafe.Add(ref c, p * P);
             nint cols = Math.Min(P, n - p * P);
@@ -49,29 +74,29 @@ public static class PackedLinear
                     // 8 rows × 32 columns: 16 accumulators, enough independent FMAs for two FMA pipes.
                     nint cols2 = Math.Min(P, n - (p + 1) * P);
                     for (; r + 8 <= rows; r += 8)
-                        Tile512x8x2<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols2);
+                        Tile512x8x2<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ws, panelStride, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols2);
                     for (nint q = p; q < p + 2; q++)
                     {
                         nint rq = r;
                         for (; rq + 4 <= rows; rq += 4)
-                            Tile512x4<TEpilogue>(ref Unsafe.Add(ref a, rq * lda), lda, ref Unsafe.Add(ref packedWeights, q * k * P), ref Unsafe.Add(ref paddedBias, q * P), k,
+                            Tile512x4<TEpilogue>(ref Unsafe.Add(ref a, rq * lda), lda, ref Unsafe.Add(ref packedWeights, q * panelStride), ws, ref Unsafe.Add(ref paddedBias, q * P), k,
                                 ref Unsafe.Add(ref c, q * P + rq * ldc), ldc, Math.Min(P, n - q * P));
                         tiled = rq;
                     }
                     p++;
                     continue;
                 }
-                for (; r + 8 <= rows; r += 8) Tile512x8<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols);
-                for (; r + 4 <= rows; r += 4) Tile512x4<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols);
+                for (; r + 8 <= rows; r += 8) Tile512x8<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ws, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols);
+                for (; r + 4 <= rows; r += 4) Tile512x4<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ws, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols);
             }
             else if (Vector256.IsHardwareAccelerated)
             {
-                for (; r + 6 <= rows; r += 6) Tile256x6<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols);
-                for (; r + 4 <= rows; r += 4) Tile256x4<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols);
+                for (; r + 6 <= rows; r += 6) Tile256x6<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ws, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols);
+                for (; r + 4 <= rows; r += 4) Tile256x4<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ws, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols);
             }
             else if (Vector128.IsHardwareAccelerated)
             {
-                for (; r + 2 <= rows; r += 2) Tile128x2<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols);
+                for (; r + 2 <= rows; r += 2) Tile128x2<TEpilogue>(ref Unsafe.Add(ref a, r * lda), lda, ref w, ws, ref bias, k, ref Unsafe.Add(ref cp, r * ldc), ldc, cols);
             }
             tiled = r;
         }
@@ -79,7 +104,7 @@ public static class PackedLinear
         // The remaining rows (all of them at batch 1: a matrix-vector product, bound by streaming the weights)
         // one at a time, several panels per pass so that one broadcast feeds several independent FMAs.
         for (nint r = tiled; r < rows; r++)
-            SingleRow<TEpilogue>(ref Unsafe.Add(ref a, r * lda), ref packedWeights, ref paddedBias, k, n, ref Unsafe.Add(ref c, r * ldc));
+            SingleRow<TEpilogue>(ref Unsafe.Add(ref a, r * lda), ref packedWeights, ws, panelStride, ref paddedBias, k, n, ref Unsafe.Add(ref c, r * ldc));
     }
 
     /// <summary>Smallest weight matrix (k × n) whose product <see cref="Run{TEpilogue}(ref float, nint, nint, ref float, ref float, nint, nint, ref float, nint, KernelWorkers?)"/> shares among workers.</summary>
@@ -124,7 +149,7 @@ public static class PackedLinear
     /// (bias, then k = 0, 1, 2, … with one FMA each), so a sample's result does not depend on the batch it is in.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void SingleRow<T>(ref float a, ref float packedWeights, ref float paddedBias, nint k, nint n, ref float c)
+    private static void SingleRow<T>(ref float a, ref float packedWeights, nint ws, nint panelStride, ref float paddedBias, nint k, nint n, ref float c)
         where T : struct, IUnaryOperator
     {
         nint panels = (n + P - 1) / P;
@@ -132,26 +157,26 @@ public static class PackedLinear
         if (Vector512.IsHardwareAccelerated)
         {
             for (; p + 4 <= panels; p += 4)
-                Tile512x1x4<T>(ref a, ref Unsafe.Add(ref packedWeights, p * k * P), ref Unsafe.Add(ref paddedBias, p * P), k, ref Unsafe.Add(ref c, p * P), n - p * P);
+                Tile512x1x4<T>(ref a, ref Unsafe.Add(ref packedWeights, p * panelStride), ws, panelStride, ref Unsafe.Add(ref paddedBias, p * P), k, ref Unsafe.Add(ref c, p * P), n - p * P);
             for (; p < panels; p++)
-                Tile512x1<T>(ref a, ref Unsafe.Add(ref packedWeights, p * k * P), ref Unsafe.Add(ref paddedBias, p * P), k, ref Unsafe.Add(ref c, p * P), Math.Min(P, n - p * P));
+                Tile512x1<T>(ref a, ref Unsafe.Add(ref packedWeights, p * panelStride), ws, ref Unsafe.Add(ref paddedBias, p * P), k, ref Unsafe.Add(ref c, p * P), Math.Min(P, n - p * P));
         }
         else if (Vector256.IsHardwareAccelerated)
         {
             for (; p + 4 <= panels; p += 4)
-                Tile256x1x4<T>(ref a, ref Unsafe.Add(ref packedWeights, p * k * P), ref Unsafe.Add(ref paddedBias, p * P), k, ref Unsafe.Add(ref c, p * P), n - p * P);
+                Tile256x1x4<T>(ref a, ref Unsafe.Add(ref packedWeights, p * panelStride), ws, panelStride, ref Unsafe.Add(ref paddedBias, p * P), k, ref Unsafe.Add(ref c, p * P), n - p * P);
             for (; p < panels; p++)
-                Tile256x1<T>(ref a, ref Unsafe.Add(ref packedWeights, p * k * P), ref Unsafe.Add(ref paddedBias, p * P), k, ref Unsafe.Add(ref c, p * P), Math.Min(P, n - p * P));
+                Tile256x1<T>(ref a, ref Unsafe.Add(ref packedWeights, p * panelStride), ws, ref Unsafe.Add(ref paddedBias, p * P), k, ref Unsafe.Add(ref c, p * P), Math.Min(P, n - p * P));
         }
         else if (Vector128.IsHardwareAccelerated)
         {
             for (; p < panels; p++)
-                Tile128x1<T>(ref a, ref Unsafe.Add(ref packedWeights, p * k * P), ref Unsafe.Add(ref paddedBias, p * P), k, ref Unsafe.Add(ref c, p * P), Math.Min(P, n - p * P));
+                Tile128x1<T>(ref a, ref Unsafe.Add(ref packedWeights, p * panelStride), ws, ref Unsafe.Add(ref paddedBias, p * P), k, ref Unsafe.Add(ref c, p * P), Math.Min(P, n - p * P));
         }
         else
         {
             for (; p < panels; p++)
-                TileScalar<T>(ref a, ref Unsafe.Add(ref packedWeights, p * k * P), ref Unsafe.Add(ref paddedBias, p * P), k, ref Unsafe.Add(ref c, p * P), Math.Min(P, n - p * P));
+                TileScalar<T>(ref a, ref Unsafe.Add(ref packedWeights, p * panelStride), ws, ref Unsafe.Add(ref paddedBias, p * P), k, ref Unsafe.Add(ref c, p * P), Math.Min(P, n - p * P));
         }
     }
 
@@ -159,7 +184,7 @@ public static class PackedLinear
 
     /// <summary>8 rows × two panels (32 columns); the second panel may be partial (<paramref name="cols2"/>).</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512x8x2<T>(ref float a, nint lda, ref float w, ref float bias, nint k, ref float c, nint ldc, nint cols2)
+    private static void Tile512x8x2<T>(ref float a, nint lda, ref float w, nint ws, nint panelStride, ref float bias, nint k, ref float c, nint ldc, nint cols2)
         where T : struct, IUnaryOperator
     {
         ref float a0 = ref a;
@@ -170,14 +195,14 @@ public static class PackedLinear
         ref float a5 = ref Unsafe.Add(ref a, 5 * lda);
         ref float a6 = ref Unsafe.Add(ref a, 6 * lda);
         ref float a7 = ref Unsafe.Add(ref a, 7 * lda);
-        ref float w1 = ref Unsafe.Add(ref w, k * P);
+        ref float w1 = ref Unsafe.Add(ref w, panelStride);
         Vector512<float> b0 = Vector512.LoadUnsafe(ref bias), b1 = Vector512.LoadUnsafe(ref bias, P);
         Vector512<float> c00 = b0, c10 = b0, c20 = b0, c30 = b0, c40 = b0, c50 = b0, c60 = b0, c70 = b0;
         Vector512<float> c01 = b1, c11 = b1, c21 = b1, c31 = b1, c41 = b1, c51 = b1, c61 = b1, c71 = b1;
         for (nint i = 0; i < k; i++)
         {
-            Vector512<float> v0 = Vector512.LoadUnsafe(ref w, (nuint)(i * P));
-            Vector512<float> v1 = Vector512.LoadUnsafe(ref w1, (nuint)(i * P));
+            Vector512<float> v0 = Vector512.LoadUnsafe(ref w, (nuint)(i * ws));
+            Vector512<float> v1 = Vector512.LoadUnsafe(ref w1, (nuint)(i * ws));
             Vector512<float> x = Vector512.Create(Unsafe.Add(ref a0, i));
             c00 = Vector512.MultiplyAddEstimate(x, v0, c00); c01 = Vector512.MultiplyAddEstimate(x, v1, c01);
             x = Vector512.Create(Unsafe.Add(ref a1, i));
@@ -207,7 +232,7 @@ public static class PackedLinear
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512x8<T>(ref float a, nint lda, ref float w, ref float bias, nint k, ref float c, nint ldc, nint cols)
+    private static void Tile512x8<T>(ref float a, nint lda, ref float w, nint ws, ref float bias, nint k, ref float c, nint ldc, nint cols)
         where T : struct, IUnaryOperator
     {
         ref float a0 = ref a;
@@ -222,7 +247,7 @@ public static class PackedLinear
         Vector512<float> c0 = b0, c1 = b0, c2 = b0, c3 = b0, c4 = b0, c5 = b0, c6 = b0, c7 = b0;
         for (nint i = 0; i < k; i++)
         {
-            Vector512<float> wv = Vector512.LoadUnsafe(ref w, (nuint)(i * P));
+            Vector512<float> wv = Vector512.LoadUnsafe(ref w, (nuint)(i * ws));
             c0 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a0, i)), wv, c0);
             c1 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a1, i)), wv, c1);
             c2 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a2, i)), wv, c2);
@@ -243,7 +268,7 @@ public static class PackedLinear
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512x4<T>(ref float a, nint lda, ref float w, ref float bias, nint k, ref float c, nint ldc, nint cols)
+    private static void Tile512x4<T>(ref float a, nint lda, ref float w, nint ws, ref float bias, nint k, ref float c, nint ldc, nint cols)
         where T : struct, IUnaryOperator
     {
         ref float a0 = ref a;
@@ -254,7 +279,7 @@ public static class PackedLinear
         Vector512<float> c0 = b0, c1 = b0, c2 = b0, c3 = b0;
         for (nint i = 0; i < k; i++)
         {
-            Vector512<float> wv = Vector512.LoadUnsafe(ref w, (nuint)(i * P));
+            Vector512<float> wv = Vector512.LoadUnsafe(ref w, (nuint)(i * ws));
             c0 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a0, i)), wv, c0);
             c1 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a1, i)), wv, c1);
             c2 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a2, i)), wv, c2);
@@ -268,10 +293,10 @@ public static class PackedLinear
 
     /// <summary>One row, four panels (64 outputs): four independent accumulators, one broadcast per k.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512x1x4<T>(ref float a, ref float w, ref float bias, nint k, ref float c, nint cols)
+    private static void Tile512x1x4<T>(ref float a, ref float w, nint ws, nint panelStride, ref float bias, nint k, ref float c, nint cols)
         where T : struct, IUnaryOperator
     {
-        nint stride = k * P;
+        nint stride = panelStride;
         ref float w0 = ref w;
         ref float w1 = ref Unsafe.Add(ref w, stride);
         ref float w2 = ref Unsafe.Add(ref w, 2 * stride);
@@ -281,7 +306,7 @@ public static class PackedLinear
         for (nint i = 0; i < k; i++)
         {
             Vector512<float> x = Vector512.Create(Unsafe.Add(ref a, i));
-            nuint offset = (nuint)(i * P);
+            nuint offset = (nuint)(i * ws);
             c0 = Vector512.MultiplyAddEstimate(x, Vector512.LoadUnsafe(ref w0, offset), c0);
             c1 = Vector512.MultiplyAddEstimate(x, Vector512.LoadUnsafe(ref w1, offset), c1);
             c2 = Vector512.MultiplyAddEstimate(x, Vector512.LoadUnsafe(ref w2, offset), c2);
@@ -295,12 +320,12 @@ public static class PackedLinear
 
     /// <summary>One row, one panel (the panels left over from groups of four).</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512x1<T>(ref float a, ref float w, ref float bias, nint k, ref float c, nint cols)
+    private static void Tile512x1<T>(ref float a, ref float w, nint ws, ref float bias, nint k, ref float c, nint cols)
         where T : struct, IUnaryOperator
     {
         Vector512<float> c0 = Vector512.LoadUnsafe(ref bias);
         for (nint i = 0; i < k; i++)
-            c0 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a, i)), Vector512.LoadUnsafe(ref w, (nuint)(i * P)), c0);
+            c0 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a, i)), Vector512.LoadUnsafe(ref w, (nuint)(i * ws)), c0);
         Store<T>(c0, ref c, cols);
     }
 
@@ -319,7 +344,7 @@ public static class PackedLinear
     /// chain exactly the FMA latency and reached 42 % of the peak on a 256-bit core; MLAS's AVX2 kernel is 6 × 16 too).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Tile256x6<T>(ref float a, nint lda, ref float w, ref float bias, nint k, ref float c, nint ldc, nint cols)
+    private static void Tile256x6<T>(ref float a, nint lda, ref float w, nint ws, ref float bias, nint k, ref float c, nint ldc, nint cols)
         where T : struct, IUnaryOperator
     {
         ref float a0 = ref a;
@@ -332,8 +357,8 @@ public static class PackedLinear
         Vector256<float> c0l = bl, c0h = bh, c1l = bl, c1h = bh, c2l = bl, c2h = bh, c3l = bl, c3h = bh, c4l = bl, c4h = bh, c5l = bl, c5h = bh;
         for (nint i = 0; i < k; i++)
         {
-            Vector256<float> wl = Vector256.LoadUnsafe(ref w, (nuint)(i * P));
-            Vector256<float> wh = Vector256.LoadUnsafe(ref w, (nuint)(i * P + 8));
+            Vector256<float> wl = Vector256.LoadUnsafe(ref w, (nuint)(i * ws));
+            Vector256<float> wh = Vector256.LoadUnsafe(ref w, (nuint)(i * ws + 8));
             Vector256<float> x = Vector256.Create(Unsafe.Add(ref a0, i));
             c0l = Vector256.MultiplyAddEstimate(x, wl, c0l); c0h = Vector256.MultiplyAddEstimate(x, wh, c0h);
             x = Vector256.Create(Unsafe.Add(ref a1, i));
@@ -356,7 +381,7 @@ public static class PackedLinear
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Tile256x4<T>(ref float a, nint lda, ref float w, ref float bias, nint k, ref float c, nint ldc, nint cols)
+    private static void Tile256x4<T>(ref float a, nint lda, ref float w, nint ws, ref float bias, nint k, ref float c, nint ldc, nint cols)
         where T : struct, IUnaryOperator
     {
         ref float a0 = ref a;
@@ -367,8 +392,8 @@ public static class PackedLinear
         Vector256<float> c0l = bl, c0h = bh, c1l = bl, c1h = bh, c2l = bl, c2h = bh, c3l = bl, c3h = bh;
         for (nint i = 0; i < k; i++)
         {
-            Vector256<float> wl = Vector256.LoadUnsafe(ref w, (nuint)(i * P));
-            Vector256<float> wh = Vector256.LoadUnsafe(ref w, (nuint)(i * P + 8));
+            Vector256<float> wl = Vector256.LoadUnsafe(ref w, (nuint)(i * ws));
+            Vector256<float> wh = Vector256.LoadUnsafe(ref w, (nuint)(i * ws + 8));
             Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref a0, i));
             Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref a1, i));
             Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref a2, i));
@@ -389,10 +414,10 @@ public static class PackedLinear
     /// decode step's matrix-vector product: one panel at a time waited on its two FMA chains, 1.5× the bandwidth limit).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Tile256x1x4<T>(ref float a, ref float w, ref float bias, nint k, ref float c, nint cols)
+    private static void Tile256x1x4<T>(ref float a, ref float w, nint ws, nint panelStride, ref float bias, nint k, ref float c, nint cols)
         where T : struct, IUnaryOperator
     {
-        nint stride = k * P;
+        nint stride = panelStride;
         ref float w0 = ref w;
         ref float w1 = ref Unsafe.Add(ref w, stride);
         ref float w2 = ref Unsafe.Add(ref w, 2 * stride);
@@ -404,7 +429,7 @@ public static class PackedLinear
         for (nint i = 0; i < k; i++)
         {
             Vector256<float> x = Vector256.Create(Unsafe.Add(ref a, i));
-            nuint offset = (nuint)(i * P);
+            nuint offset = (nuint)(i * ws);
             c0l = Vector256.MultiplyAddEstimate(x, Vector256.LoadUnsafe(ref w0, offset), c0l);
             c0h = Vector256.MultiplyAddEstimate(x, Vector256.LoadUnsafe(ref w0, offset + 8), c0h);
             c1l = Vector256.MultiplyAddEstimate(x, Vector256.LoadUnsafe(ref w1, offset), c1l);
@@ -422,15 +447,15 @@ public static class PackedLinear
 
     /// <summary>One row, one panel: two vectors per panel row.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Tile256x1<T>(ref float a, ref float w, ref float bias, nint k, ref float c, nint cols)
+    private static void Tile256x1<T>(ref float a, ref float w, nint ws, ref float bias, nint k, ref float c, nint cols)
         where T : struct, IUnaryOperator
     {
         Vector256<float> lo = Vector256.LoadUnsafe(ref bias), hi = Vector256.LoadUnsafe(ref bias, 8);
         for (nint i = 0; i < k; i++)
         {
             Vector256<float> x = Vector256.Create(Unsafe.Add(ref a, i));
-            lo = Vector256.MultiplyAddEstimate(x, Vector256.LoadUnsafe(ref w, (nuint)(i * P)), lo);
-            hi = Vector256.MultiplyAddEstimate(x, Vector256.LoadUnsafe(ref w, (nuint)(i * P + 8)), hi);
+            lo = Vector256.MultiplyAddEstimate(x, Vector256.LoadUnsafe(ref w, (nuint)(i * ws)), lo);
+            hi = Vector256.MultiplyAddEstimate(x, Vector256.LoadUnsafe(ref w, (nuint)(i * ws + 8)), hi);
         }
         Store<T>(lo, hi, ref c, cols);
     }
@@ -452,7 +477,7 @@ public static class PackedLinear
     // ---- 128 bits: one panel row is four vectors ----
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Tile128x2<T>(ref float a, nint lda, ref float w, ref float bias, nint k, ref float c, nint ldc, nint cols)
+    private static void Tile128x2<T>(ref float a, nint lda, ref float w, nint ws, ref float bias, nint k, ref float c, nint ldc, nint cols)
         where T : struct, IUnaryOperator
     {
         ref float a0 = ref a;
@@ -462,7 +487,7 @@ public static class PackedLinear
         Vector128<float> c00 = q0, c01 = q1, c02 = q2, c03 = q3, c10 = q0, c11 = q1, c12 = q2, c13 = q3;
         for (nint i = 0; i < k; i++)
         {
-            ref float wi = ref Unsafe.Add(ref w, i * P);
+            ref float wi = ref Unsafe.Add(ref w, i * ws);
             Vector128<float> w0 = Vector128.LoadUnsafe(ref wi), w1 = Vector128.LoadUnsafe(ref wi, 4),
                 w2 = Vector128.LoadUnsafe(ref wi, 8), w3 = Vector128.LoadUnsafe(ref wi, 12);
             Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref a0, i));
@@ -477,14 +502,14 @@ public static class PackedLinear
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Tile128x1<T>(ref float a, ref float w, ref float bias, nint k, ref float c, nint cols)
+    private static void Tile128x1<T>(ref float a, ref float w, nint ws, ref float bias, nint k, ref float c, nint cols)
         where T : struct, IUnaryOperator
     {
         Vector128<float> c0 = Vector128.LoadUnsafe(ref bias), c1 = Vector128.LoadUnsafe(ref bias, 4),
             c2 = Vector128.LoadUnsafe(ref bias, 8), c3 = Vector128.LoadUnsafe(ref bias, 12);
         for (nint i = 0; i < k; i++)
         {
-            ref float wi = ref Unsafe.Add(ref w, i * P);
+            ref float wi = ref Unsafe.Add(ref w, i * ws);
             Vector128<float> x = Vector128.Create(Unsafe.Add(ref a, i));
             c0 = Vector128.MultiplyAddEstimate(x, Vector128.LoadUnsafe(ref wi), c0);
             c1 = Vector128.MultiplyAddEstimate(x, Vector128.LoadUnsafe(ref wi, 4), c1);
@@ -517,13 +542,13 @@ public static class PackedLinear
     // ---- scalar: no vector hardware (DOTNET_EnableHWIntrinsic=0) ----
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void TileScalar<T>(ref float a, ref float w, ref float bias, nint k, ref float c, nint cols)
+    private static void TileScalar<T>(ref float a, ref float w, nint ws, ref float bias, nint k, ref float c, nint cols)
         where T : struct, IUnaryOperator
     {
         for (nint j = 0; j < cols; j++)
         {
             float sum = Unsafe.Add(ref bias, j);
-            for (nint i = 0; i < k; i++) sum += Unsafe.Add(ref a, i) * Unsafe.Add(ref w, i * P + j);
+            for (nint i = 0; i < k; i++) sum += Unsafe.Add(ref a, i) * Unsafe.Add(ref w, i * ws + j);
             Unsafe.Add(ref c, j) = T.Invoke(sum);
         }
     }

@@ -362,6 +362,40 @@ public static class WinogradConvolution
         }
     }
 
+    /// <summary>
+    /// The sixteen <c>[out, C]</c> matrices <c>U = G g Gᵀ</c> from PyTorch's filters <c>[out, C, 3, 3]</c>, as the build-time
+    /// layout holds them (<c>WeightLayoutKind.WinogradFilters</c>, there computed in double): for a direct layer handed to this
+    /// kernel at run time. G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]].
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void TransformFilters(ref float weights, int outChannels, int channels, ref float filters)
+    {
+        int pairs = outChannels * channels;
+        Span<float> gg = stackalloc float[12];
+        for (int pair = 0; pair < pairs; pair++)
+        {
+            ref float g = ref Unsafe.Add(ref weights, pair * 9);
+            // G g: four rows of three.
+            for (int j = 0; j < 3; j++)
+            {
+                float g0 = Unsafe.Add(ref g, j), g1 = Unsafe.Add(ref g, 3 + j), g2 = Unsafe.Add(ref g, 6 + j);
+                gg[j] = g0;
+                gg[3 + j] = 0.5f * (g0 + g1 + g2);
+                gg[6 + j] = 0.5f * (g0 - g1 + g2);
+                gg[9 + j] = g2;
+            }
+            // (G g) Gᵀ: position i·4 + j of the pair's sixteen, each in its own matrix.
+            for (int i = 0; i < 4; i++)
+            {
+                float a = gg[3 * i], b = gg[3 * i + 1], c = gg[3 * i + 2];
+                Unsafe.Add(ref filters, (i * 4 + 0) * pairs + pair) = a;
+                Unsafe.Add(ref filters, (i * 4 + 1) * pairs + pair) = 0.5f * (a + b + c);
+                Unsafe.Add(ref filters, (i * 4 + 2) * pairs + pair) = 0.5f * (a - b + c);
+                Unsafe.Add(ref filters, (i * 4 + 3) * pairs + pair) = c;
+            }
+        }
+    }
+
     /// <summary>Copies x[0..2L·m) apart: even positions to <paramref name="evens"/>, odd ones to <paramref name="odds"/>; returns how many it copied.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Deinterleave<TLanes>(ref float source, int count, ref float evens, ref float odds)

@@ -52,9 +52,20 @@ internal static class KernelScratch
     public static int Direct(ConvGeometry g)
     {
         int unpooled = g.Pooled ? g.OutChannels * g.OutHeight * g.OutWidth : 0;
-        return Math.Max(DirectPlanes(g) + unpooled,
+        int size = Math.Max(DirectPlanes(g) + unpooled,
             unpooled + Im2Col(g.Channels, g.Height, g.Width, g.KernelHeight, g.KernelWidth, g.Padding, g.VerticalPadding, g.OutHeight, g.OutWidth, g.Groups));
+        return DirectWinogradShape(g) ? Math.Max(size, 16 * g.OutChannels * g.Channels + Winograd(g.Channels, g.OutChannels, g.OutHeight, g.OutWidth)) : size;
     }
+
+    /// <summary>
+    /// A direct layer the kernel may hand to Winograd F(2×2, 3×3), its filters transformed at each call, where it would
+    /// otherwise go to the im2col GEMM (<c>DirectConvolution.ThroughWinograd</c>): 3×3, stride 1, dilation 1, ungrouped,
+    /// unpooled, the same padding on every side, at least 8 input and output channels, rows of at least 12 tiles (23
+    /// outputs; narrower layers were measured no faster). The scratch then holds the filters and Winograd's own.
+    /// </summary>
+    public static bool DirectWinogradShape(ConvGeometry g) =>
+        !g.Pooled && g.KernelHeight == 3 && g.KernelWidth == 3 && g.Stride == 1 && g.RowStride == 1 && g.Dilation == 1 && g.Groups == 1
+        && g.VerticalPadding == g.Padding && g.Channels >= 8 && g.OutChannels >= 8 && ((long)g.OutWidth + 1) / 2 >= 12;
 
     /// <summary>Direct convolution: one sample's zero-padded input planes and two vectors for a partial store.</summary>
     public static int DirectPlanes(ConvGeometry g) =>
