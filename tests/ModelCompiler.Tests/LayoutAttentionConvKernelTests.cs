@@ -166,7 +166,10 @@ public class LayoutAttentionConvKernelTests
         { 6, 9, 45, 6, 3, 2, 1, 1, 6 },    // depthwise 3×3, stride 2, rows wide enough for vectors of even lanes
         { 4, 11, 70, 8, 5, 2, 2, 1, 4 },   // depthwise 5×5, stride 2, multiplier 2 (MobileNetV3's downsampling)
         { 3, 7, 60, 3, 3, 2, 2, 2, 3 },    // depthwise, stride 2, dilated, wide
-        { 5, 6, 41, 5, 5, 1, 2, 1, 5 },    // depthwise 5×5, stride 1: a vector interior and scalar edges on every row
+        { 5, 6, 41, 5, 5, 1, 2, 1, 5 },    // depthwise 5×5, stride 1, a small plane: from a zero-padded copy, whole vectors
+        { 6, 10, 10, 6, 5, 1, 2, 1, 6 },   // depthwise 5×5 on 10 × 10 (no interior at all): a vector and an overlapping one per row
+        { 4, 9, 6, 4, 3, 1, 1, 2, 4 },     // depthwise, dilated, rows of 4: 128-bit vectors
+        { 2, 70, 70, 2, 3, 1, 1, 1, 2 },   // depthwise, a plane too large for the stack: a vector interior and scalar edges
         { 6, 5, 7, 9, 3, 1, 1, 1, 3 },     // grouped GEMM
         { 8, 6, 6, 4, 1, 1, 0, 1, 2 },     // grouped 1×1
         { 3, 1, 40, 6, 5, 2, 2, 1, 1 },    // height 1: a Conv1d (no vertical padding)
