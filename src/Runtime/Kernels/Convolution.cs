@@ -402,7 +402,13 @@ public static class Convolution
                 ref float plane = ref Unsafe.Add(ref output, (n * outC + o) * oh * ow);
                 float b = Unsafe.Add(ref bias, o);
                 for (int y = 0; y < oh; y++)
-                    SmallRow<TEpilogue>(ref Unsafe.Add(ref pad, y * padW), ref filter, ref Unsafe.Add(ref plane, y * ow), b, ow, kh, kw, dilation, padW);
+                {
+                    // Only the filter rows that fall inside the input (those on the zero border would add zeros).
+                    int uLo = 0, uHi = kh;
+                    while (uLo < kh && y - padTop + uLo * dilation < 0) uLo++;
+                    while (uHi > uLo && y - padTop + (uHi - 1) * dilation >= h) uHi--;
+                    SmallRow<TEpilogue>(ref Unsafe.Add(ref pad, (y + uLo * dilation) * padW), ref filter, ref Unsafe.Add(ref plane, y * ow), b, ow, uLo, uHi, kw, dilation, padW);
+                }
             }
         }
     }
@@ -425,25 +431,25 @@ public static class Convolution
 
     /// <summary>
     /// One output row of a small plane from its zero-padded copy (rows <paramref name="padW"/> long, <paramref name="first"/>
-    /// at the row's first filter row): whole vectors, the last one overlapping the one before where the row is not a whole
+    /// at filter row <paramref name="uLo"/>'s input row; filter rows [uLo, uHi) are those inside the input): whole vectors, the last one overlapping the one before where the row is not a whole
     /// number of vectors (each lane sums the same taps in the same order, so the overlap stores the same values).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SmallRow<TEpilogue>(ref float first, ref float filter, ref float row, float b, int ow, int kh, int kw, int dilation, int padW)
+    private static void SmallRow<TEpilogue>(ref float first, ref float filter, ref float row, float b, int ow, int uLo, int uHi, int kw, int dilation, int padW)
         where TEpilogue : struct, IUnaryOperator
     {
-        if (Vector512.IsHardwareAccelerated && ow >= 16) SmallRow<TEpilogue, Lanes512>(ref first, ref filter, ref row, b, ow, kh, kw, dilation, padW);
-        else if (Vector256.IsHardwareAccelerated && ow >= 8) SmallRow<TEpilogue, Lanes256>(ref first, ref filter, ref row, b, ow, kh, kw, dilation, padW);
-        else SmallRow<TEpilogue, Lanes128>(ref first, ref filter, ref row, b, ow, kh, kw, dilation, padW);
+        if (Vector512.IsHardwareAccelerated && ow >= 16) SmallRow<TEpilogue, Lanes512>(ref first, ref filter, ref row, b, ow, uLo, uHi, kw, dilation, padW);
+        else if (Vector256.IsHardwareAccelerated && ow >= 8) SmallRow<TEpilogue, Lanes256>(ref first, ref filter, ref row, b, ow, uLo, uHi, kw, dilation, padW);
+        else SmallRow<TEpilogue, Lanes128>(ref first, ref filter, ref row, b, ow, uLo, uHi, kw, dilation, padW);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void SmallRow<TEpilogue, TLanes>(ref float first, ref float filter, ref float row, float b, int ow, int kh, int kw, int dilation, int padW)
+    private static void SmallRow<TEpilogue, TLanes>(ref float first, ref float filter, ref float row, float b, int ow, int uLo, int uHi, int kw, int dilation, int padW)
         where TEpilogue : struct, IUnaryOperator
         where TLanes : struct, ILanes<TLanes>
     {
-        int xo = DepthwiseInterior<TEpilogue, TLanes>(ref first, ref filter, ref row, b, 0, ow, 0, kh, kw, dilation, padW, 0);
-        if (xo < ow) DepthwiseInterior<TEpilogue, TLanes>(ref first, ref filter, ref row, b, ow - TLanes.Count, ow, 0, kh, kw, dilation, padW, 0);
+        int xo = DepthwiseInterior<TEpilogue, TLanes>(ref first, ref filter, ref row, b, 0, ow, uLo, uHi, kw, dilation, padW, 0);
+        if (xo < ow) DepthwiseInterior<TEpilogue, TLanes>(ref first, ref filter, ref row, b, ow - TLanes.Count, ow, uLo, uHi, kw, dilation, padW, 0);
     }
 
     /// <summary>
