@@ -320,7 +320,7 @@ public static class WinogradConvolution
     /// planes: output channels <c>[k0, k1)</c>, tile rows <c>[ty0, ty0 + rows)</c>, tile <c>(r, tx)</c> of the products at
     /// column <c>r·rowTiles + tx</c> of rows <c>n</c> long (vector loads may read up to a vector past the last tile).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void OutputTransform<TEpilogue, TLanes>(ref float products, int n, int rowTiles, ref float bias, ref float result,
         ConvGeometry geometry, int ty0, int rows, int k0, int k1, ref float temp)
         where TEpilogue : struct, IUnaryOperator
