@@ -107,8 +107,8 @@ public static class WinogradConvolution
             }
             if (flat > 0)
             {
-                // Every tile at once: the input transform shared by channels, then the products and the output transform
-                // by blocks of output channels (each thread's products are rows of M_p no other thread reads).
+                // Every tile at once, in three shared steps: the input transform by channels, the sixteen products by
+                // product (each M_p written by one thread), the output transform by output channels.
                 KernelWorkers? transformers = KernelWorkers.For(workers, 16L * c * n);
                 float* rowScratch = (float*)Unsafe.AsPointer(ref chunkScratch), planesAt = (float*)Unsafe.AsPointer(ref planes), transformedAt = (float*)Unsafe.AsPointer(ref transformed);
                 int rowTiles = KernelScratch.WinogradFlatRowTiles(ow);
