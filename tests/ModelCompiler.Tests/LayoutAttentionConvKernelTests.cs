@@ -379,6 +379,22 @@ public class LayoutAttentionConvKernelTests
         });
     }
 
+    [Theory]
+    [InlineData(56, 56, true, 0)]     // rows of 28 tiles: by chunks of tile rows
+    [InlineData(28, 28, true, 0)]     // rows of 14
+    [InlineData(14, 14, true, 64)]    // 7 rows of 7 tiles, each padded to 8: 56 columns in 4 panels
+    [InlineData(7, 7, true, 16)]      // 4 rows of 4: one whole panel
+    [InlineData(4, 4, false, 16)]     // 4 tiles in a panel of 16: im2col's 16 columns cost less
+    [InlineData(1, 1, false, 16)]
+    [InlineData(200, 10, false, 0)]   // 100 rows of 8: more columns than one pass takes
+    [InlineData(int.MaxValue, 5, false, 0)] // hostile sizes: no overflow
+    [InlineData(5, int.MaxValue, true, 0)]
+    public void Winograd_takes_a_layer_by_its_output_size(int outHeight, int outWidth, bool fits, int flatColumns)
+    {
+        Assert.Equal(fits, KernelScratch.WinogradFits(outHeight, outWidth));
+        Assert.Equal(flatColumns, KernelScratch.WinogradFlatColumns(outHeight, outWidth));
+    }
+
     [Fact]
     public void Winograd_filters_transformed_at_run_time_match_the_build_time_layout()
     {
