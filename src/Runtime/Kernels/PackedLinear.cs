@@ -201,8 +201,8 @@ public static class PackedLinear
         Vector512<float> c01 = b1, c11 = b1, c21 = b1, c31 = b1, c41 = b1, c51 = b1, c61 = b1, c71 = b1;
         for (nint i = 0; i < k; i++)
         {
-            Vector512<float> v0 = Vector512.LoadUnsafe(ref w, (nuint)(i * ws));
-            Vector512<float> v1 = Vector512.LoadUnsafe(ref w1, (nuint)(i * ws));
+            Vector512<float> v0 = Vector512.LoadUnsafe(ref w);
+            Vector512<float> v1 = Vector512.LoadUnsafe(ref w1);
             Vector512<float> x = Vector512.Create(Unsafe.Add(ref a0, i));
             c00 = Vector512.MultiplyAddEstimate(x, v0, c00); c01 = Vector512.MultiplyAddEstimate(x, v1, c01);
             x = Vector512.Create(Unsafe.Add(ref a1, i));
@@ -219,6 +219,8 @@ public static class PackedLinear
             c60 = Vector512.MultiplyAddEstimate(x, v0, c60); c61 = Vector512.MultiplyAddEstimate(x, v1, c61);
             x = Vector512.Create(Unsafe.Add(ref a7, i));
             c70 = Vector512.MultiplyAddEstimate(x, v0, c70); c71 = Vector512.MultiplyAddEstimate(x, v1, c71);
+            w = ref Unsafe.Add(ref w, ws);
+            w1 = ref Unsafe.Add(ref w1, ws);
         }
         ref float d = ref c;
         Store<T>(c00, ref d, P); Store<T>(c01, ref Unsafe.Add(ref d, P), cols2); d = ref Unsafe.Add(ref d, ldc);
@@ -247,7 +249,7 @@ public static class PackedLinear
         Vector512<float> c0 = b0, c1 = b0, c2 = b0, c3 = b0, c4 = b0, c5 = b0, c6 = b0, c7 = b0;
         for (nint i = 0; i < k; i++)
         {
-            Vector512<float> wv = Vector512.LoadUnsafe(ref w, (nuint)(i * ws));
+            Vector512<float> wv = Vector512.LoadUnsafe(ref w);
             c0 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a0, i)), wv, c0);
             c1 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a1, i)), wv, c1);
             c2 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a2, i)), wv, c2);
@@ -256,6 +258,7 @@ public static class PackedLinear
             c5 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a5, i)), wv, c5);
             c6 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a6, i)), wv, c6);
             c7 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a7, i)), wv, c7);
+            w = ref Unsafe.Add(ref w, ws);
         }
         Store<T>(c0, ref c, cols);
         Store<T>(c1, ref Unsafe.Add(ref c, ldc), cols);
@@ -279,11 +282,12 @@ public static class PackedLinear
         Vector512<float> c0 = b0, c1 = b0, c2 = b0, c3 = b0;
         for (nint i = 0; i < k; i++)
         {
-            Vector512<float> wv = Vector512.LoadUnsafe(ref w, (nuint)(i * ws));
+            Vector512<float> wv = Vector512.LoadUnsafe(ref w);
             c0 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a0, i)), wv, c0);
             c1 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a1, i)), wv, c1);
             c2 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a2, i)), wv, c2);
             c3 = Vector512.MultiplyAddEstimate(Vector512.Create(Unsafe.Add(ref a3, i)), wv, c3);
+            w = ref Unsafe.Add(ref w, ws);
         }
         Store<T>(c0, ref c, cols);
         Store<T>(c1, ref Unsafe.Add(ref c, ldc), cols);
@@ -357,8 +361,8 @@ public static class PackedLinear
         Vector256<float> c0l = bl, c0h = bh, c1l = bl, c1h = bh, c2l = bl, c2h = bh, c3l = bl, c3h = bh, c4l = bl, c4h = bh, c5l = bl, c5h = bh;
         for (nint i = 0; i < k; i++)
         {
-            Vector256<float> wl = Vector256.LoadUnsafe(ref w, (nuint)(i * ws));
-            Vector256<float> wh = Vector256.LoadUnsafe(ref w, (nuint)(i * ws + 8));
+            Vector256<float> wl = Vector256.LoadUnsafe(ref w);
+            Vector256<float> wh = Vector256.LoadUnsafe(ref w, 8);
             Vector256<float> x = Vector256.Create(Unsafe.Add(ref a0, i));
             c0l = Vector256.MultiplyAddEstimate(x, wl, c0l); c0h = Vector256.MultiplyAddEstimate(x, wh, c0h);
             x = Vector256.Create(Unsafe.Add(ref a1, i));
@@ -371,6 +375,7 @@ public static class PackedLinear
             c4l = Vector256.MultiplyAddEstimate(x, wl, c4l); c4h = Vector256.MultiplyAddEstimate(x, wh, c4h);
             x = Vector256.Create(Unsafe.Add(ref a5, i));
             c5l = Vector256.MultiplyAddEstimate(x, wl, c5l); c5h = Vector256.MultiplyAddEstimate(x, wh, c5h);
+            w = ref Unsafe.Add(ref w, ws);
         }
         Store<T>(c0l, c0h, ref c, cols);
         Store<T>(c1l, c1h, ref Unsafe.Add(ref c, ldc), cols);
@@ -392,8 +397,8 @@ public static class PackedLinear
         Vector256<float> c0l = bl, c0h = bh, c1l = bl, c1h = bh, c2l = bl, c2h = bh, c3l = bl, c3h = bh;
         for (nint i = 0; i < k; i++)
         {
-            Vector256<float> wl = Vector256.LoadUnsafe(ref w, (nuint)(i * ws));
-            Vector256<float> wh = Vector256.LoadUnsafe(ref w, (nuint)(i * ws + 8));
+            Vector256<float> wl = Vector256.LoadUnsafe(ref w);
+            Vector256<float> wh = Vector256.LoadUnsafe(ref w, 8);
             Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref a0, i));
             Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref a1, i));
             Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref a2, i));
@@ -402,6 +407,7 @@ public static class PackedLinear
             c1l = Vector256.MultiplyAddEstimate(x1, wl, c1l); c1h = Vector256.MultiplyAddEstimate(x1, wh, c1h);
             c2l = Vector256.MultiplyAddEstimate(x2, wl, c2l); c2h = Vector256.MultiplyAddEstimate(x2, wh, c2h);
             c3l = Vector256.MultiplyAddEstimate(x3, wl, c3l); c3h = Vector256.MultiplyAddEstimate(x3, wh, c3h);
+            w = ref Unsafe.Add(ref w, ws);
         }
         Store<T>(c0l, c0h, ref c, cols);
         Store<T>(c1l, c1h, ref Unsafe.Add(ref c, ldc), cols);
@@ -454,8 +460,9 @@ public static class PackedLinear
         for (nint i = 0; i < k; i++)
         {
             Vector256<float> x = Vector256.Create(Unsafe.Add(ref a, i));
-            lo = Vector256.MultiplyAddEstimate(x, Vector256.LoadUnsafe(ref w, (nuint)(i * ws)), lo);
-            hi = Vector256.MultiplyAddEstimate(x, Vector256.LoadUnsafe(ref w, (nuint)(i * ws + 8)), hi);
+            lo = Vector256.MultiplyAddEstimate(x, Vector256.LoadUnsafe(ref w), lo);
+            hi = Vector256.MultiplyAddEstimate(x, Vector256.LoadUnsafe(ref w, 8), hi);
+            w = ref Unsafe.Add(ref w, ws);
         }
         Store<T>(lo, hi, ref c, cols);
     }
@@ -487,7 +494,7 @@ public static class PackedLinear
         Vector128<float> c00 = q0, c01 = q1, c02 = q2, c03 = q3, c10 = q0, c11 = q1, c12 = q2, c13 = q3;
         for (nint i = 0; i < k; i++)
         {
-            ref float wi = ref Unsafe.Add(ref w, i * ws);
+            ref float wi = ref w;
             Vector128<float> w0 = Vector128.LoadUnsafe(ref wi), w1 = Vector128.LoadUnsafe(ref wi, 4),
                 w2 = Vector128.LoadUnsafe(ref wi, 8), w3 = Vector128.LoadUnsafe(ref wi, 12);
             Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref a0, i));
@@ -496,6 +503,7 @@ public static class PackedLinear
             c02 = Vector128.MultiplyAddEstimate(x0, w2, c02); c03 = Vector128.MultiplyAddEstimate(x0, w3, c03);
             c10 = Vector128.MultiplyAddEstimate(x1, w0, c10); c11 = Vector128.MultiplyAddEstimate(x1, w1, c11);
             c12 = Vector128.MultiplyAddEstimate(x1, w2, c12); c13 = Vector128.MultiplyAddEstimate(x1, w3, c13);
+            w = ref Unsafe.Add(ref w, ws);
         }
         Store<T>(c00, c01, c02, c03, ref c, cols);
         Store<T>(c10, c11, c12, c13, ref Unsafe.Add(ref c, ldc), cols);
@@ -509,12 +517,13 @@ public static class PackedLinear
             c2 = Vector128.LoadUnsafe(ref bias, 8), c3 = Vector128.LoadUnsafe(ref bias, 12);
         for (nint i = 0; i < k; i++)
         {
-            ref float wi = ref Unsafe.Add(ref w, i * ws);
+            ref float wi = ref w;
             Vector128<float> x = Vector128.Create(Unsafe.Add(ref a, i));
             c0 = Vector128.MultiplyAddEstimate(x, Vector128.LoadUnsafe(ref wi), c0);
             c1 = Vector128.MultiplyAddEstimate(x, Vector128.LoadUnsafe(ref wi, 4), c1);
             c2 = Vector128.MultiplyAddEstimate(x, Vector128.LoadUnsafe(ref wi, 8), c2);
             c3 = Vector128.MultiplyAddEstimate(x, Vector128.LoadUnsafe(ref wi, 12), c3);
+            w = ref Unsafe.Add(ref w, ws);
         }
         Store<T>(c0, c1, c2, c3, ref c, cols);
     }
