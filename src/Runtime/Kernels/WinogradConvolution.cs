@@ -10,19 +10,23 @@ namespace ModelCompiler.Kernels;
 /// Convolutional Neural Networks", 2016; NN-512 and most inference engines use it): each 2×2 output tile is
 /// <c>Aᵀ [Σ_c (G g Gᵀ) ⊙ (Bᵀ d B)] A</c>, so the multiplications become sixteen matrix products
 /// <c>U_p · V_p</c> (<c>[out, C] · [C, tiles]</c>, one per position p of the 4×4 transform) of 16·C·out multiply-adds per
-/// tile instead of the direct 36·C·out. The filters are transformed at build time (<c>WeightLayoutKind.WinogradFilters</c>);
-/// the input is transformed in scratch, tile row by tile row, vectorized along the tiles (the padded input is kept with
+/// tile instead of the direct 36·C·out. The filters are transformed at build time (<c>WeightLayoutKind.WinogradFilters</c>;
+/// a direct layer handed here at run time transforms them at the call, <see cref="TransformFilters"/>); the input is
+/// transformed in scratch, tile row by tile row, vectorized along the tiles (the padded input is kept with
 /// its even and odd columns apart, so a tile's four columns are two aligned loads and two loads one further); the
 /// products run on <see cref="PackedLinear"/> with the transformed input as its 16-column panels; the output transform
-/// adds the bias, applies the epilogue and interleaves each tile's two columns back into <c>[out, oh, ow]</c>.
+/// adds the bias, applies the epilogue and interleaves each tile's two columns back into <c>[out, oh, ow]</c>. Rows of at
+/// least 12 tiles go by chunks of tile rows, each row padded to whole panels; narrower layers go with every tile at once,
+/// rows packed 4, 8 or 16 to a panel (<c>KernelScratch.WinogradFlatColumns</c>).
 /// </summary>
 public static class WinogradConvolution
 {
     private const int Slack = KernelScratch.WinogradSlack;
 
     /// <summary>
-    /// Scratch floats <see cref="Run{TEpilogue}"/> needs: the padded input with even and odd columns apart, the transformed
-    /// input and the products for one chunk of tile rows, four rows of the vertical transform, and zeros for the GEMM's bias.
+    /// Scratch floats <see cref="Run{TEpilogue}"/> needs: the padded input with even and odd columns apart, zeros for the
+    /// GEMM's bias, the transformed input and the products (for one chunk of tile rows, or for every tile at once), four
+    /// rows of the vertical transform, and two vectors (<c>KernelScratch.Winograd</c>).
     /// </summary>
     public static int ScratchFloats(int channels, int outChannels, int outHeight, int outWidth) =>
         KernelScratch.Winograd(channels, outChannels, outHeight, outWidth);
