@@ -90,6 +90,12 @@ public class LayoutAttentionConvKernelTests
         { 2, 70, 150, 16, 24, "weight" },      // three tiles of keys, the last one partial
         { 1, 130, 130, 64, 64, "causal" },     // causal across tile boundaries
         { 2, 65, 65, 17, 17, "per-sample" },
+        // By blocks of 48 queries through the GEMM (values in whole 16-column panels, at most 1,024 keys):
+        { 4, 64, 64, 64, 64, "none" },         // the encoder block's heads
+        { 2, 50, 70, 24, 32, "weight" },       // a block and a 2-row remainder, keys not a whole panel, an odd head size
+        { 1, 100, 100, 8, 16, "causal" },      // causal blocks stop at their last query's keys
+        { 2, 7, 1024, 4, 16, "per-sample" },   // the most keys by blocks
+        { 1, 5, 1025, 4, 16, "none" },         // one more: flash-style again
     };
 
     [Theory]
@@ -156,6 +162,32 @@ public class LayoutAttentionConvKernelTests
         Assert.True(float.IsNaN(output[0]));
         Assert.Equal(3f, output[1]); // only key 0 is visible to query 1
     }
+
+    [Fact]
+    public void Attention_by_blocks_where_every_key_is_hidden_is_NaN_as_in_PyTorch()
+    {
+        // Values of 16 take the block path; query 0 sees no key, query 1 only key 0.
+        float[] q = { 1f, 2f }, k = { 1f, 0f };
+        float[] v = Enumerable.Range(0, 32).Select(i => (float)i).ToArray();
+        float[] mask = { float.NegativeInfinity, float.NegativeInfinity, 0f, float.NegativeInfinity };
+        var output = new float[32];
+        var scratch = new float[Attention.ScratchFloats(2, 1, 16)];
+        Assert.True(KernelScratch.AttentionByBlocks(2, 16));
+        Attention.Run(ref q[0], ref k[0], ref v[0], ref output[0], 1, AttentionGeometry.Separate(1, 2, 2, 1, 16, 0, false), ref mask[0], ref scratch[0]);
+
+        Assert.All(output.AsSpan(0, 16).ToArray(), x => Assert.True(float.IsNaN(x)));
+        Assert.Equal(v.AsSpan(0, 16).ToArray(), output.AsSpan(16).ToArray());
+    }
+
+    [Theory]
+    [InlineData(64, 64, true)]
+    [InlineData(1024, 16, true)]
+    [InlineData(1025, 64, false)]   // a block of scores would outgrow L2: flash-style
+    [InlineData(64, 24, false)]     // values not in whole panels
+    [InlineData(0, 16, false)]
+    [InlineData(int.MaxValue, 16, false)]
+    public void Attention_runs_by_blocks_only_where_the_scores_fit_and_the_values_are_whole_panels(int keys, int valueSize, bool byBlocks) =>
+        Assert.Equal(byBlocks, KernelScratch.AttentionByBlocks(keys, valueSize));
 
     public static TheoryData<int, int, int, int, int, int, int, int, int> Convolutions() => new()
     {

@@ -93,6 +93,9 @@ public static class Attention
             ref float kt = ref *scratchStart;
             ref float values = ref Unsafe.Add(ref kt, headSize * kp);
             ref float scores = ref Unsafe.Add(ref values, keys * valueSize);
+            bool byBlocks = KernelScratch.AttentionByBlocks(keys, valueSize);
+            ref float zeros = ref scores, block = ref Unsafe.Add(ref scores, Math.Max(kp, valueSize));
+            if (byBlocks) System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref zeros, Math.Max(kp, valueSize)).Clear();
             for (int head = firstHead; head < lastHead; head++)
             {
                 nint s = head / heads, h = head % heads;
@@ -111,6 +114,12 @@ public static class Attention
                 {
                     System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref vh, j * vRow), valueSize)
                         .CopyTo(System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref Unsafe.Add(ref values, j * valueSize), valueSize));
+                }
+                if (byBlocks)
+                {
+                    ByBlocks<TLanes>(ref Unsafe.Add(ref q, s * qSample + h * qHead), qRow, ref kt, kp, ref values, ref Unsafe.Add(ref output, s * oSample + h * oHead), oRow,
+                        ref masked ? ref Unsafe.Add(ref mask, s * maskSample) : ref mask, maskRow, geometry, scale, ref zeros, ref block);
+                    continue;
                 }
                 for (int i = 0; i < queries; i++)
                 {
@@ -153,6 +162,57 @@ public static class Attention
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// One head by blocks of <see cref="KernelScratch.AttentionBlockRows"/> queries: the block's scores as one GEMM against
+    /// the transposed keys (<see cref="PackedLinear.RunRowMajor"/>, whose register tiles reuse each key across six or eight
+    /// queries where the flash loop reloads it per query), an exact softmax per row (<see cref="RowSoftmax"/>), then the
+    /// weighted values as a second GEMM. Causal blocks stop at the last key their last query sees; a row's hidden keys
+    /// inside that range get probability 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void ByBlocks<TLanes>(ref float q, int qRow, ref float kt, int kp, ref float values, ref float o, int oRow,
+        ref float mask, int maskRow, AttentionGeometry geometry, float scale, ref float zeros, ref float block)
+        where TLanes : struct, ILanes<TLanes>
+    {
+        int queries = geometry.Queries, keys = geometry.Keys, valueSize = geometry.ValueSize;
+        bool causal = geometry.Causal, masked = !Unsafe.IsNullRef(ref mask);
+        for (int first = 0; first < queries; first += KernelScratch.AttentionBlockRows)
+        {
+            int rows = Math.Min(KernelScratch.AttentionBlockRows, queries - first);
+            // The keys any row of the block sees, and the score columns computed (whole panels).
+            int seen = causal ? Math.Min(keys, first + rows) : keys, columns = (seen + 15) / 16 * 16;
+            PackedLinear.RunRowMajor<IdentityOperator>(ref Unsafe.Add(ref q, (nint)first * qRow), qRow, rows, ref kt, kp, ref zeros,
+                geometry.HeadSize, columns, ref block, kp);
+            for (int r = 0; r < rows; r++)
+            {
+                int i = first + r, visible = causal ? Math.Min(keys, i + 1) : keys;
+                ref float row = ref Unsafe.Add(ref block, (nint)r * kp);
+                ScaleScores<TLanes>(ref row, visible, scale, ref masked ? ref Unsafe.Add(ref mask, (nint)i * maskRow) : ref mask);
+                RowSoftmax.Run(ref row, ref row, 1, visible, log: false); // every key hidden: NaN, as in PyTorch
+                System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref Unsafe.Add(ref row, visible), seen - visible).Clear();
+            }
+            PackedLinear.RunRowMajor<IdentityOperator>(ref block, kp, rows, ref values, valueSize, ref zeros, seen, valueSize,
+                ref Unsafe.Add(ref o, (nint)first * oRow), oRow);
+        }
+    }
+
+    /// <summary>row[j] = row[j] · scale (+ mask[j]) for j &lt; <paramref name="count"/>; a null mask adds nothing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScaleScores<TLanes>(ref float row, int count, float scale, ref float mask)
+        where TLanes : struct, ILanes<TLanes>
+    {
+        int lanes = TLanes.Count, j = 0;
+        TLanes factor = TLanes.Broadcast(scale);
+        bool masked = !Unsafe.IsNullRef(ref mask);
+        for (; j + lanes <= count; j += lanes)
+        {
+            TLanes x = TLanes.Multiply(TLanes.Load(ref Unsafe.Add(ref row, j)), factor);
+            if (masked) x = TLanes.Add(x, TLanes.Load(ref Unsafe.Add(ref mask, j)));
+            TLanes.Store(x, ref Unsafe.Add(ref row, j));
+        }
+        for (; j < count; j++) Unsafe.Add(ref row, j) = Unsafe.Add(ref row, j) * scale + (masked ? Unsafe.Add(ref mask, j) : 0f);
     }
 
     /// <summary>o[c] = factor · o[c]; a factor of 0 clears o.</summary>

@@ -32,6 +32,15 @@ public static class RowLayerNorm
                     (v * Vector512.LoadUnsafe(ref gamma, (nuint)i) + Vector512.LoadUnsafe(ref beta, (nuint)i)).StoreUnsafe(ref y, (nuint)i);
                 }
             }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                Vector256<float> m = Vector256.Create(mean), s = Vector256.Create(inverse);
+                for (; i + 8 <= width; i += 8)
+                {
+                    Vector256<float> v = (Vector256.LoadUnsafe(ref x, (nuint)i) - m) * s;
+                    (v * Vector256.LoadUnsafe(ref gamma, (nuint)i) + Vector256.LoadUnsafe(ref beta, (nuint)i)).StoreUnsafe(ref y, (nuint)i);
+                }
+            }
             else if (Vector128.IsHardwareAccelerated)
             {
                 Vector128<float> m = Vector128.Create(mean), s = Vector128.Create(inverse);
@@ -60,6 +69,8 @@ public static class RowLayerNorm
             nint i = 0;
             if (Vector512.IsHardwareAccelerated)
                 for (; i + 16 <= width; i += 16) (Vector512.LoadUnsafe(ref x, (nuint)i) + Vector512.LoadUnsafe(ref z, (nuint)i)).StoreUnsafe(ref y, (nuint)i);
+            else if (Vector256.IsHardwareAccelerated)
+                for (; i + 8 <= width; i += 8) (Vector256.LoadUnsafe(ref x, (nuint)i) + Vector256.LoadUnsafe(ref z, (nuint)i)).StoreUnsafe(ref y, (nuint)i);
             else if (Vector128.IsHardwareAccelerated)
                 for (; i + 4 <= width; i += 4) (Vector128.LoadUnsafe(ref x, (nuint)i) + Vector128.LoadUnsafe(ref z, (nuint)i)).StoreUnsafe(ref y, (nuint)i);
             for (; i < width; i++) Unsafe.Add(ref y, i) = Unsafe.Add(ref x, i) + Unsafe.Add(ref z, i);
@@ -82,6 +93,33 @@ public static class RowLayerNorm
                 s += square ? v * v : v;
             }
             sum = Vector512.Sum(s);
+        }
+        else if (Vector256.IsHardwareAccelerated && width >= 8)
+        {
+            // Two accumulators: one add chain would wait on the adder's latency every 8 floats.
+            Vector256<float> c = Vector256.Create(center), s0 = Vector256<float>.Zero, s1 = Vector256<float>.Zero;
+            for (; i + 16 <= width; i += 16)
+            {
+                Vector256<float> v0 = Vector256.LoadUnsafe(ref x, (nuint)i) - c, v1 = Vector256.LoadUnsafe(ref x, (nuint)i + 8) - c;
+                s0 += square ? v0 * v0 : v0;
+                s1 += square ? v1 * v1 : v1;
+            }
+            for (; i + 8 <= width; i += 8)
+            {
+                Vector256<float> v = Vector256.LoadUnsafe(ref x, (nuint)i) - c;
+                s0 += square ? v * v : v;
+            }
+            sum = Vector256.Sum(s0 + s1);
+        }
+        else if (Vector128.IsHardwareAccelerated && width >= 4)
+        {
+            Vector128<float> c = Vector128.Create(center), s = Vector128<float>.Zero;
+            for (; i + 4 <= width; i += 4)
+            {
+                Vector128<float> v = Vector128.LoadUnsafe(ref x, (nuint)i) - c;
+                s += square ? v * v : v;
+            }
+            sum = Vector128.Sum(s);
         }
         for (; i < width; i++)
         {

@@ -16,8 +16,32 @@ internal static class KernelScratch
     /// <summary>Attention: keys per tile.</summary>
     public const int AttentionTile = 64;
 
-    /// <summary>Attention: one head's keys transposed (rows padded to 16), its values side by side, one tile of scores.</summary>
-    public static int Attention(int keys, int headSize, int valueSize) => headSize * ((keys + 15) / 16 * 16) + keys * valueSize + AttentionTile;
+    /// <summary>Attention by blocks: queries per block of scores.</summary>
+    public const int AttentionBlockRows = 48;
+
+    /// <summary>Attention by blocks: the most keys (a block of scores, 48 × 1,024 floats, stays in L2).</summary>
+    public const int AttentionBlockKeys = 1024;
+
+    /// <summary>
+    /// Whether attention runs by blocks of queries (the scores of a block as one GEMM, an exact softmax per row, then the
+    /// weighted values as a second GEMM) instead of flash-style: when a block of scores fits in L2 and the values come in
+    /// whole 16-column panels, as the GEMM reads them.
+    /// </summary>
+    public static bool AttentionByBlocks(int keys, int valueSize) =>
+        keys is > 0 and <= AttentionBlockKeys && valueSize > 0 && valueSize % PanelLayout.PanelWidth == 0;
+
+    /// <summary>
+    /// Attention: one head's keys transposed (rows padded to 16), its values side by side, then flash-style one tile of
+    /// scores, or by blocks a zero bias for the GEMMs and one block of scores.
+    /// </summary>
+    public static int Attention(int keys, int headSize, int valueSize)
+    {
+        int kp = (keys + 15) / 16 * 16;
+        int shared = headSize * kp + keys * valueSize;
+        return AttentionByBlocks(keys, valueSize)
+            ? shared + Math.Max(kp, valueSize) + AttentionBlockRows * kp
+            : shared + AttentionTile;
+    }
 
     /// <summary>Bytes of im2col patches gathered at once: a chunk that stays in a core's L2 while the GEMM reads it.</summary>
     public const int Im2ColChunkBytes = 96 * 1024;
