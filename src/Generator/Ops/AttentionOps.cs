@@ -3,6 +3,7 @@ using System.Linq;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Helpers;
 using ModelCompiler.Generator.Model;
+using ModelCompiler.Kernels;
 
 namespace ModelCompiler.Generator.Ops;
 
@@ -97,11 +98,15 @@ internal static class AttentionOps
         var geometry = AttentionGeometry.Packed(sequence, heads, features / heads, mask is { IsConstant: false } ? sequence * sequence : 0, causal);
         Operand qkv = context.Where(context.Input);
         return new KernelPlan(context.Index,
-            $"Attention \"{context.Root.Source.Name}\": {heads} heads of {features / heads} over {sequence} positions, softmax(q·kᵀ/√d{(mask is null ? "" : " + mask")})·v{(causal ? ", causal" : "")}, flash-style",
+            $"Attention \"{context.Root.Source.Name}\": {heads} heads of {features / heads} over {sequence} positions, softmax(q·kᵀ/√d{(mask is null ? "" : " + mask")})·v{(causal ? ", causal" : "")}, {Strategy(sequence, features / heads)}",
             context.Sources.ToEquatableArray(), qkv, qkv with { Offset = qkv.Offset + features, RowOffset = qkv.RowOffset + features }, context.Output,
             new AttentionOp(geometry), EquatableArray<EpilogueStep>.Empty, 4L * sequence * sequence * features)
         { C = qkv with { Offset = qkv.Offset + 2 * features, RowOffset = qkv.RowOffset + 2 * features }, Mask = mask is null ? null : context.Where(mask) };
     }
+
+    /// <summary>How the kernel will run these keys and values (<see cref="KernelScratch.AttentionByBlocks"/>), for the header.</summary>
+    private static string Strategy(int keys, int valueSize) =>
+        KernelScratch.AttentionByBlocks(keys, valueSize) ? $"by blocks of {KernelScratch.AttentionBlockRows} queries through the GEMM" : "flash-style";
 
     /// <summary>ScaledDotProductAttention on separate tensors.</summary>
     private static KernelPlan LowerAttention(LoweringContext context)
@@ -113,7 +118,7 @@ internal static class AttentionOps
         bool causal = ((AttentionSettings)context.Root.Source.Settings!).Causal;
         var geometry = AttentionGeometry.Separate(heads, queries, keys, headSize, valueSize, mask is { IsConstant: false } ? queries * keys : 0, causal);
         return new KernelPlan(context.Index,
-            $"ScaledDotProductAttention: {heads} head{(heads == 1 ? "" : "s")}, {queries} queries × {keys} keys of {headSize}, softmax(q·kᵀ/√e{(mask is null ? "" : " + mask")})·v{(causal ? ", causal" : "")}, flash-style",
+            $"ScaledDotProductAttention: {heads} head{(heads == 1 ? "" : "s")}, {queries} queries × {keys} keys of {headSize}, softmax(q·kᵀ/√e{(mask is null ? "" : " + mask")})·v{(causal ? ", causal" : "")}, {Strategy(keys, valueSize)}",
             context.Sources.ToEquatableArray(), context.Where(q), context.Where(key), context.Output, new AttentionOp(geometry), EquatableArray<EpilogueStep>.Empty,
             2L * heads * queries * keys * (headSize + valueSize))
         { C = context.Where(value), Mask = mask is null ? null : context.Where(mask) };
