@@ -199,6 +199,9 @@ public class LayoutAttentionConvKernelTests
         { 4, 11, 70, 8, 5, 2, 2, 1, 4 },   // depthwise 5×5, stride 2, multiplier 2 (MobileNetV3's downsampling)
         { 3, 7, 60, 3, 3, 2, 2, 2, 3 },    // depthwise, stride 2, dilated, wide
         { 5, 6, 41, 5, 5, 1, 2, 1, 5 },    // depthwise 5×5, stride 1, a small plane: from a zero-padded copy, whole vectors
+        { 3, 40, 110, 3, 3, 1, 1, 1, 3 },  // depthwise 3×3, stride 1, a large plane: four vectors at a time, then one overlapping the last
+        { 2, 50, 90, 4, 5, 1, 2, 1, 2 },   // depthwise 5×5, stride 1, multiplier 2, a large plane
+        { 2, 9, 161, 2, 3, 2, 1, 1, 2 },   // depthwise 3×3, stride 2, odd width: pairs of vectors, then one overlapping the last
         { 6, 10, 10, 6, 5, 1, 2, 1, 6 },   // depthwise 5×5 on 10 × 10 (no interior at all): a vector and an overlapping one per row
         { 4, 9, 6, 4, 3, 1, 1, 2, 4 },     // depthwise, dilated, rows of 4: 128-bit vectors
         { 2, 70, 70, 2, 3, 1, 1, 1, 2 },   // depthwise, a plane too large for the stack: a vector interior and scalar edges

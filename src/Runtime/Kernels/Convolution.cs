@@ -328,20 +328,20 @@ public static class Convolution
                         ref float first = ref Unsafe.Add(ref x, (nint)(top + uLo * dilation) * w);
                         if (stride == 2 && Avx2.IsSupported)
                         {
-                            // Eight outputs read sixteen neighbours per tap: the even lanes of two vectors, in order.
-                            for (; xo + 8 <= ow && 2 * (xo + 7) + 1 + reach < w; xo += 8)
+                            // Eight outputs read sixteen neighbours per tap: the even lanes of two vectors, in order. The last
+                            // vector whose taps all stay inside the row starts at `end` − 8; a shorter remainder is covered by
+                            // one more vector ending there, overlapping the one before (each lane sums the same taps in the
+                            // same order, so the overlap stores the same values).
+                            // Lane x reads up to column 2x + reach + 1 (the odd neighbour of its last tap): inside while x ≤ (w − 2 − reach) / 2.
+                            int end = w - 2 - reach < 0 ? 0 : Math.Min(ow, (w - 2 - reach) / 2 + 1);
+                            for (; xo + 16 <= end; xo += 16)
+                                StrideTwoVectors<TEpilogue>(ref first, ref filter, ref row, b, xo, uLo, uHi, kw, dilation, w, padding, pair: true);
+                            for (; xo + 8 <= end; xo += 8)
+                                StrideTwoVectors<TEpilogue>(ref first, ref filter, ref row, b, xo, uLo, uHi, kw, dilation, w, padding, pair: false);
+                            if (xo < end && end - 8 >= lo)
                             {
-                                Vector256<float> sum = Vector256.Create(b);
-                                for (int u = uLo; u < uHi; u++)
-                                {
-                                    ref float line = ref Unsafe.Add(ref first, (nint)(u - uLo) * dilation * w + 2 * xo - padding);
-                                    for (int v = 0; v < kw; v++)
-                                    {
-                                        ref float at = ref Unsafe.Add(ref line, v * dilation);
-                                        sum = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref filter, u * kw + v)), EvenLanes256(ref at), sum);
-                                    }
-                                }
-                                TEpilogue.Invoke(sum).StoreUnsafe(ref row, (nuint)xo);
+                                StrideTwoVectors<TEpilogue>(ref first, ref filter, ref row, b, end - 8, uLo, uHi, kw, dilation, w, padding, pair: false);
+                                xo = end;
                             }
                         }
                         else if (stride == 2 && AdvSimd.Arm64.IsSupported)
@@ -362,11 +362,11 @@ public static class Convolution
                             }
                         }
                         else if (stride == 1 && Vector512.IsHardwareAccelerated)
-                            xo = DepthwiseInterior<TEpilogue, Lanes512>(ref first, ref filter, ref row, b, xo, hi, uLo, uHi, kw, dilation, w, padding);
+                            xo = DepthwiseInteriorToEnd<TEpilogue, Lanes512>(ref first, ref filter, ref row, b, xo, lo, hi, uLo, uHi, kw, dilation, w, padding);
                         else if (stride == 1 && Vector256.IsHardwareAccelerated)
-                            xo = DepthwiseInterior<TEpilogue, Lanes256>(ref first, ref filter, ref row, b, xo, hi, uLo, uHi, kw, dilation, w, padding);
+                            xo = DepthwiseInteriorToEnd<TEpilogue, Lanes256>(ref first, ref filter, ref row, b, xo, lo, hi, uLo, uHi, kw, dilation, w, padding);
                         else if (stride == 1 && Vector128.IsHardwareAccelerated)
-                            xo = DepthwiseInterior<TEpilogue, Lanes128>(ref first, ref filter, ref row, b, xo, hi, uLo, uHi, kw, dilation, w, padding);
+                            xo = DepthwiseInteriorToEnd<TEpilogue, Lanes128>(ref first, ref filter, ref row, b, xo, lo, hi, uLo, uHi, kw, dilation, w, padding);
                     }
                     for (; xo < ow; xo++) Unsafe.Add(ref row, xo) = TEpilogue.Invoke(Window(ref x, ref filter, b, top, uLo, uHi, xo * stride - padding, w, kw, dilation));
                 }
@@ -463,6 +463,30 @@ public static class Convolution
         where TEpilogue : struct, IUnaryOperator
         where TLanes : struct, ILanes<TLanes>
     {
+        int lanes = TLanes.Count;
+        // Four vectors at a time: four independent sums, where one sum's taps would wait on each other's FMA latency.
+        for (; xo + 4 * lanes <= hi; xo += 4 * lanes)
+        {
+            TLanes s0 = TLanes.Broadcast(b), s1 = s0, s2 = s0, s3 = s0;
+            for (int u = uLo; u < uHi; u++)
+            {
+                ref float line = ref Unsafe.Add(ref first, (nint)(u - uLo) * dilation * w + xo - padding);
+                for (int v = 0; v < kw; v++)
+                {
+                    TLanes f = TLanes.Broadcast(Unsafe.Add(ref filter, u * kw + v));
+                    ref float at = ref Unsafe.Add(ref line, v * dilation);
+                    s0 = TLanes.MultiplyAdd(f, TLanes.Load(ref at), s0);
+                    s1 = TLanes.MultiplyAdd(f, TLanes.Load(ref Unsafe.Add(ref at, lanes)), s1);
+                    s2 = TLanes.MultiplyAdd(f, TLanes.Load(ref Unsafe.Add(ref at, 2 * lanes)), s2);
+                    s3 = TLanes.MultiplyAdd(f, TLanes.Load(ref Unsafe.Add(ref at, 3 * lanes)), s3);
+                }
+            }
+            ref float o = ref Unsafe.Add(ref row, xo);
+            TLanes.Store(TLanes.Apply<TEpilogue>(s0), ref o);
+            TLanes.Store(TLanes.Apply<TEpilogue>(s1), ref Unsafe.Add(ref o, lanes));
+            TLanes.Store(TLanes.Apply<TEpilogue>(s2), ref Unsafe.Add(ref o, 2 * lanes));
+            TLanes.Store(TLanes.Apply<TEpilogue>(s3), ref Unsafe.Add(ref o, 3 * lanes));
+        }
         for (; xo + TLanes.Count <= hi; xo += TLanes.Count)
         {
             TLanes sum = TLanes.Broadcast(b);
@@ -475,6 +499,50 @@ public static class Convolution
             TLanes.Store(TLanes.Apply<TEpilogue>(sum), ref Unsafe.Add(ref row, xo));
         }
         return xo;
+    }
+
+    /// <summary>
+    /// <see cref="DepthwiseInterior{TEpilogue, TLanes}"/> up to <paramref name="hi"/>, then, where less than a vector is left
+    /// and a vector ending at <paramref name="hi"/> starts at or after <paramref name="lo"/>, that vector too, overlapping
+    /// the one before (each lane sums the same taps in the same order, so the overlap stores the same values): only the
+    /// columns whose taps leave the row are left to the scalar edge.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int DepthwiseInteriorToEnd<TEpilogue, TLanes>(ref float first, ref float filter, ref float row, float b, int xo, int lo, int hi,
+        int uLo, int uHi, int kw, int dilation, int w, int padding)
+        where TEpilogue : struct, IUnaryOperator
+        where TLanes : struct, ILanes<TLanes>
+    {
+        xo = DepthwiseInterior<TEpilogue, TLanes>(ref first, ref filter, ref row, b, xo, hi, uLo, uHi, kw, dilation, w, padding);
+        if (xo < hi && hi - TLanes.Count >= lo)
+            xo = DepthwiseInterior<TEpilogue, TLanes>(ref first, ref filter, ref row, b, hi - TLanes.Count, hi, uLo, uHi, kw, dilation, w, padding);
+        return xo;
+    }
+
+    /// <summary>
+    /// Eight (or with <paramref name="pair"/> sixteen) stride-2 depthwise outputs from column <paramref name="xo"/>, every tap
+    /// inside the row: each tap's sixteen (thirty-two) neighbours are the even lanes of two (four) loads. Two sums at once
+    /// keep two FMA chains in flight.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StrideTwoVectors<TEpilogue>(ref float first, ref float filter, ref float row, float b, int xo, int uLo, int uHi, int kw,
+        int dilation, int w, int padding, bool pair)
+        where TEpilogue : struct, IUnaryOperator
+    {
+        Vector256<float> s0 = Vector256.Create(b), s1 = s0;
+        for (int u = uLo; u < uHi; u++)
+        {
+            ref float line = ref Unsafe.Add(ref first, (nint)(u - uLo) * dilation * w + 2 * xo - padding);
+            for (int v = 0; v < kw; v++)
+            {
+                Vector256<float> f = Vector256.Create(Unsafe.Add(ref filter, u * kw + v));
+                ref float at = ref Unsafe.Add(ref line, v * dilation);
+                s0 = Vector256.MultiplyAddEstimate(f, EvenLanes256(ref at), s0);
+                if (pair) s1 = Vector256.MultiplyAddEstimate(f, EvenLanes256(ref Unsafe.Add(ref at, 16)), s1);
+            }
+        }
+        TEpilogue.Invoke(s0).StoreUnsafe(ref row, (nuint)xo);
+        if (pair) TEpilogue.Invoke(s1).StoreUnsafe(ref row, (nuint)xo + 8);
     }
 
     /// <summary>
