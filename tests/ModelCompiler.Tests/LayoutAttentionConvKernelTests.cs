@@ -466,6 +466,10 @@ public class LayoutAttentionConvKernelTests
     [InlineData(1, 7, 7, 3, 3, 0)]
     [InlineData(13, 56, 56, 3, 2, 1)]  // ResNet's stem pool: large enough to be shared among threads
     [InlineData(7, 60, 44, 2, 2, 0)]
+    [InlineData(3, 9, 112, 3, 2, 1)]   // ResNet's stem pool at full width: eight outputs a vector, the last one overlapping
+    [InlineData(2, 6, 37, 3, 2, 0)]    // no padding, odd width
+    [InlineData(2, 7, 50, 5, 2, 2)]    // 5-wide windows
+    [InlineData(2, 5, 18, 3, 2, 1)]    // one column short of a vector: scalar
     public void MaxPool2d_matches_the_eager_MaxPool2d(int c, int h, int w, int kernel, int stride, int padding)
     {
         const int rows = 3;

@@ -611,15 +611,52 @@ public static class Convolution
                 int r0 = Math.Max(0, y * stride - padding), r1 = Math.Min(h, y * stride - padding + kernel);
                 Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref m), ref Unsafe.As<float, byte>(ref Unsafe.Add(ref x, r0 * w)), (uint)(w * sizeof(float)));
                 for (int r = r0 + 1; r < r1; r++) MaxInto(ref m, ref Unsafe.Add(ref x, r * w), w);
+                (int from, int to) = r0 < r1 ? StrideTwoColumns(w, ow, kernel, stride, padding) : (ow, ow);
                 for (int xo = 0; xo < ow; xo++)
                 {
+                    if (xo == from)
+                    {
+                        // Eight outputs at a time: each window column's values for eight outputs are the even lanes of two
+                        // loads; the maximum taken in the scalar loop's order. A last vector overlaps the one before.
+                        for (; xo + 8 <= to; xo += 8) StrideTwoMaxima(ref m, 2 * xo - padding, kernel, ref Unsafe.Add(ref o, y * ow + xo));
+                        if (xo < to)
+                        {
+                            StrideTwoMaxima(ref m, 2 * (to - 8) - padding, kernel, ref Unsafe.Add(ref o, y * ow + to - 8));
+                            xo = to;
+                        }
+                        if (xo >= ow) break;
+                    }
                     int c0 = Math.Max(0, xo * stride - padding), c1 = Math.Min(w, xo * stride - padding + kernel);
-                    float max = r0 < r1 ? Unsafe.Add(ref m, c0) : float.NegativeInfinity;
-                    for (int c = c0 + 1; c < c1; c++) max = MathF.Max(max, Unsafe.Add(ref m, c));
-                    Unsafe.Add(ref o, y * ow + xo) = max;
+                    float scalarMax = r0 < r1 ? Unsafe.Add(ref m, c0) : float.NegativeInfinity;
+                    for (int c = c0 + 1; c < c1; c++) scalarMax = MathF.Max(scalarMax, Unsafe.Add(ref m, c));
+                    Unsafe.Add(ref o, y * ow + xo) = scalarMax;
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The output columns <c>[from, to)</c> a stride-2 max pool row computes in 256-bit vectors (AVX2): every window column
+    /// inside the row, and every load of sixteen floats too (from column 2·x − padding + j, j &lt; kernel). At least eight
+    /// columns, or none (<c>from = to = ow</c>).
+    /// </summary>
+    private static (int From, int To) StrideTwoColumns(int w, int ow, int kernel, int stride, int padding)
+    {
+        if (stride != 2 || !Avx2.IsSupported) return (ow, ow);
+        long first = (padding + 1) / 2, last = (long)w - 16 - kernel + padding; // a vector may start at x with 2x ≤ last
+        if (last < 0) return (ow, ow);
+        long to = Math.Min(ow, last / 2 + 8);
+        return to - first >= 8 ? ((int)first, (int)to) : (ow, ow);
+    }
+
+    /// <summary>Eight stride-2 window maxima of <paramref name="kernel"/> columns, the first window at <paramref name="start"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StrideTwoMaxima(ref float m, int start, int kernel, ref float destination)
+    {
+        ref float at = ref Unsafe.Add(ref m, start);
+        Vector256<float> max = EvenLanes256(ref at);
+        for (int j = 1; j < kernel; j++) max = Vector256.Max(max, EvenLanes256(ref Unsafe.Add(ref at, j)));
+        max.StoreUnsafe(ref destination);
     }
 
     [ThreadStatic]
