@@ -119,6 +119,30 @@ public class GeneratorGoldenTests
             more: new[] { Path.Combine(root, "tests/ModelCompiler.TestModels/Models/tiny_llama_calibration.safetensors") });
     }
 
+    /// <summary>
+    /// Keras exports its 2-D max pools of [1, 2] as ONNX MaxPool with a 1 × 2 window: the axis with a window of 1, stride 1
+    /// and no padding keeps every value, so only the pass along the other axis is compiled (it was a copy of the whole
+    /// tensor, twice in the speech embedding model).
+    /// </summary>
+    [Fact]
+    public void A_pool_axis_with_a_window_of_one_compiles_to_no_kernel()
+    {
+        string root = GeneratorDiagnosticsTests.RepositoryRoot();
+        const string source = """
+            namespace ModelCompiler.TestModels;
+            [ModelCompiler.CompileModel(Onnx = "speech_embedding.onnx")]
+            public static partial class SpeechEmbeddingPools;
+            """;
+        GeneratorDriver driver = GeneratorHarness.Driver(new[] { new GeneratorHarness.BinaryAdditionalText(Path.Combine(root, "tests/ModelCompiler.TestModels/Models/speech_embedding.onnx")) });
+        driver = driver.RunGeneratorsAndUpdateCompilation(GeneratorHarness.Compilation(("SpeechEmbeddingPools.cs", source)), out _, out _);
+        GeneratorRunResult run = driver.GetRunResult().Results.Single();
+        Assert.Empty(run.Diagnostics);
+        string header = run.GeneratedSources.Single(s => s.HintName == "ModelCompiler.TestModels.SpeechEmbeddingPools.g.cs").SourceText.ToString();
+        string[] pools = header.Split('\n').Where(line => line.StartsWith("///") && line.Contains("MaxPool along dimension")).ToArray();
+        Assert.Equal(2, pools.Length);
+        Assert.All(pools, line => Assert.Contains("MaxPool along dimension 2: window 2, stride 2", line));
+    }
+
     private static void AssertGolden(string fileName, string source, string weights, string hint, bool gpu = false, string[]? suffixes = null, string[]? more = null)
     {
         string root = GeneratorDiagnosticsTests.RepositoryRoot();

@@ -244,14 +244,24 @@ internal static partial class OnnxImporter
             (int[] begin, int[] end) = Pads(node, x, window, strides, dilations);
             bool max = node.OpType == "MaxPool", countPadding = IntAttribute(node, "count_include_pad", 0) != 0, ceil = IntAttribute(node, "ceil_mode", 0) != 0;
             int result = Act(node, x);
+            if (Enumerable.Range(0, spatial).All(d => IdentityAxis(d)))
+            {
+                Alias(node, x, Output(node)); // a 1 × 1 window at stride 1 without padding: the identity
+                return;
+            }
             for (int d = 0; d < spatial; d++)
             {
+                // An axis with a window of 1 at stride 1 and no padding keeps every value: no pass (Keras exports 2-D pools of
+                // [1, 2] this way, and the pass along the first axis was a copy).
+                if (IdentityAxis(d)) continue;
                 int axis = SampleAxis(node, 2 + d, rank) - 1;
                 result = Record(node, OpKind.AxisPool, new[] { result },
                     settings: new AxisPoolSettings(axis, window[d], strides[d], begin[d], end[d], dilations[d], max, countPadding, ceil));
             }
             _activations[Output(node)] = result;
             _ranks[Output(node)] = rank;
+
+            bool IdentityAxis(int d) => window[d] == 1 && strides[d] == 1 && begin[d] == 0 && end[d] == 0;
         }
 
         /// <summary>A window's pads (a pool's or a convolution's) at the start and the end of each spatial axis: the <c>pads</c> attribute, or <c>auto_pad</c>'s.</summary>

@@ -72,12 +72,23 @@ public static class AxisPool
 
     private static int CeilingDivide(int a, int b) => -FloorDivide(-a, b);
 
+    private static long FloorDivide(long a, long b) => a >= 0 ? a / b : -((-a + b - 1) / b);
+
+    private static long CeilingDivide(long a, long b) => -FloorDivide(-a, b);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Lanes<TLanes>(ref float input, ref float output, nint outer, int length, nint inner, int window, int stride, int padBegin,
         int dilation, int outLength, bool max, int countFrom, int countTo)
         where TLanes : struct, ILanes<TLanes>
     {
         int count = TLanes.Count;
+        // The outputs whose every tap is inside the input, and inside [countFrom, countTo) for an average: all their taps
+        // count, found once here instead of by two divisions per output (most outputs, along a last axis read one by one).
+        long reach = (long)(window - 1) * dilation;
+        bool countsEveryTap = max || (countFrom <= 0 && countTo >= length); // inside the input is inside the count range
+        long interiorFrom = CeilingDivide((long)padBegin, stride);
+        long interiorTo = countsEveryTap ? FloorDivide(length - 1 - reach + padBegin, stride) : -1; // inclusive
+        float interiorScale = 1f / window;
         for (nint o = 0; o < outer; o++)
         {
             ref float x = ref Unsafe.Add(ref input, o * length * inner);
@@ -87,12 +98,17 @@ public static class AxisPool
                 int start = j * stride - padBegin;
                 // The taps inside the input, t from first to last (positions start + t·dilation in [0, length)), and for an
                 // average the number inside [countFrom, countTo): each a range of t, found by division, not by a scan.
-                (int first, int last) = Taps(start, 0, length, window, dilation);
-                float scale = 1f;
-                if (!max)
+                int first = 0, last = window - 1;
+                float scale = interiorScale;
+                if (j < interiorFrom || j > interiorTo)
                 {
-                    (int from, int to) = Taps(start, countFrom, countTo, window, dilation);
-                    scale = 1f / Math.Max(to - from + 1, 1);
+                    (first, last) = Taps(start, 0, length, window, dilation);
+                    scale = 1f;
+                    if (!max)
+                    {
+                        (int from, int to) = Taps(start, countFrom, countTo, window, dilation);
+                        scale = 1f / Math.Max(to - from + 1, 1);
+                    }
                 }
                 ref float row = ref Unsafe.Add(ref y, j * inner);
                 nint i = 0;
