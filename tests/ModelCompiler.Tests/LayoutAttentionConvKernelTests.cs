@@ -460,6 +460,23 @@ public class LayoutAttentionConvKernelTests
     }
 
     [Theory]
+    [InlineData(3, 16)]   // the speech embedding's [1, 2] pools: rows of 16 halved
+    [InlineData(37, 2)]   // 37 pairs: four vectors and a scalar tail
+    public void A_pairwise_max_pool_along_the_last_axis_takes_each_pairs_maximum(int outer, int length)
+    {
+        float[] x = Numerics.Random(outer * length, seed: outer);
+        x[3] = float.NaN;           // NaN propagates, as MathF.Max
+        x[4] = -0f; x[5] = 0f;      // +0 is the larger zero
+        var expected = new float[outer * length / 2];
+        for (int k = 0; k < expected.Length; k++) expected[k] = MathF.Max(x[2 * k], x[2 * k + 1]);
+        var actual = new float[expected.Length];
+        AxisPool.Run(ref x[0], ref actual[0], outer, length, 1, window: 2, stride: 2, padBegin: 0, dilation: 1, outLength: length / 2, max: true, 0, length);
+        Assert.Equal(expected, actual);
+        Assert.True(float.IsNaN(actual[1]));
+        Assert.True(float.IsPositive(actual[2]) && actual[2] == 0f);
+    }
+
+    [Theory]
     [InlineData(6, 28, 28, 2, 2, 0)]   // LeNet-5's first pool: vector and scalar parts of each row
     [InlineData(2, 9, 33, 2, 2, 0)]    // odd sizes: the last row and column are dropped, as in PyTorch
     [InlineData(3, 8, 40, 3, 2, 1)]    // overlapping windows, padding

@@ -1,5 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace ModelCompiler.Kernels;
 
@@ -23,6 +25,13 @@ public static class AxisPool
     public static unsafe void Run(ref float input, ref float output, nint outer, int length, nint inner, int window, int stride, int padBegin,
         int dilation, int outLength, bool max, int countFrom, int countTo, KernelWorkers? workers = null)
     {
+        if (max && inner == 1 && window == 2 && stride == 2 && padBegin == 0 && (long)length == 2L * outLength)
+        {
+            // Pairs along the last axis (a [1, 2] max pool's pass): rows of whole pairs follow each other, so the tensor is
+            // one run of pairs, taken eight at a time.
+            PairMaxima(ref input, ref output, outer * outLength);
+            return;
+        }
         workers = KernelWorkers.For(workers, outer * outLength * inner * window);
         if (workers is not null)
         {
@@ -45,6 +54,26 @@ public static class AxisPool
         else if (System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated)
             Lanes<Lanes128>(ref input, ref output, outer, length, inner, window, stride, padBegin, dilation, outLength, max, countFrom, countTo);
         else Lanes<Lanes1>(ref input, ref output, outer, length, inner, window, stride, padBegin, dilation, outLength, max, countFrom, countTo);
+    }
+
+    /// <summary>
+    /// <c>output[k] = max(input[2k], input[2k + 1])</c> for k &lt; <paramref name="count"/>: with AVX2 the even and odd lanes of
+    /// two loads (in each 128-bit half, then put in order), the same maxima as the scalar loop (NaN-propagating).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PairMaxima(ref float input, ref float output, nint count)
+    {
+        nint k = 0;
+        if (Avx2.IsSupported)
+        {
+            for (; k + 8 <= count; k += 8)
+            {
+                Vector256<float> a = Vector256.LoadUnsafe(ref input, (nuint)(2 * k)), b = Vector256.LoadUnsafe(ref input, (nuint)(2 * k + 8));
+                Vector256<float> pairs = Vector256.Max(Avx.Shuffle(a, b, 0b10_00_10_00), Avx.Shuffle(a, b, 0b11_01_11_01));
+                Avx2.Permute4x64(pairs.AsDouble(), 0b11_01_10_00).AsSingle().StoreUnsafe(ref output, (nuint)k);
+            }
+        }
+        for (; k < count; k++) Unsafe.Add(ref output, k) = MathF.Max(Unsafe.Add(ref input, 2 * k), Unsafe.Add(ref input, 2 * k + 1));
     }
 
     /// <summary>Outer indices <c>[first, last)</c> of a shared pool: the one-thread kernel over that run.</summary>
