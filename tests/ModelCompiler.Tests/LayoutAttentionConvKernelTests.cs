@@ -330,6 +330,7 @@ public class LayoutAttentionConvKernelTests
     [InlineData(3, 35, 37, 7, 3, 1, 1)]   // wide rows, odd output sizes (pooled: the last row and column dropped)
     [InlineData(24, 30, 33, 24, 3, 1, 1)] // 5 M multiply-adds: on 256-bit x86 handed to Winograd, or pooled, to the GEMM (odd width)
     [InlineData(8, 12, 25, 10, 3, 1, 1)]  // rows of 13 tiles: on 256-bit x86 handed to Winograd, 10 channels in tiles of 6 and 4
+    [InlineData(16, 10, 4, 16, 3, 0, 1)]  // rows of 2 outputs: on 256-bit x86 to the GEMM even pooled and small
     public void Direct_convolution_matches_the_eager_Conv2d(int c, int h, int w, int outC, int kernel, int padding, int dilation)
     {
         foreach (int block in new[] { 4, 6, 8 })

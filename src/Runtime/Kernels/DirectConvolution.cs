@@ -36,7 +36,15 @@ public static class DirectConvolution
     /// </summary>
     public static bool ThroughGemm(ConvGeometry geometry) =>
         geometry.OutChannels >= GemmChannels && !Vector512.IsHardwareAccelerated && !System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
-        && (!geometry.Pooled || (long)geometry.OutChannels * geometry.Channels * geometry.KernelHeight * geometry.KernelWidth * geometry.OutHeight * geometry.OutWidth >= PooledGemmWork);
+        && (!geometry.Pooled || geometry.OutWidth < NarrowRow
+            || (long)geometry.OutChannels * geometry.Channels * geometry.KernelHeight * geometry.KernelWidth * geometry.OutHeight * geometry.OutWidth >= PooledGemmWork);
+
+    /// <summary>
+    /// Output rows narrower than this go to the GEMM even pooled and small: the direct kernel vectorizes along a row, so
+    /// most of its 8 lanes would be empty (openWakeWord's last pooled layer, 96 → 96 channels with rows of 2 outputs, ran at
+    /// 2.4 G multiply-adds per second, 8 % of the model).
+    /// </summary>
+    public const int NarrowRow = 8;
 
     /// <summary>
     /// Whether <see cref="Run{TEpilogue}"/> hands this layer to <see cref="WinogradConvolution"/> (its filters transformed at
