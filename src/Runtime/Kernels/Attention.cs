@@ -167,7 +167,7 @@ public static class Attention
     /// <summary>
     /// One head by blocks of <see cref="KernelScratch.AttentionBlockRows"/> queries: the block's scores as one GEMM against
     /// the transposed keys (<see cref="PackedLinear.RunRowMajor"/>, whose register tiles reuse each key across six or eight
-    /// queries where the flash loop reloads it per query), an exact softmax per row (<see cref="RowSoftmax"/>), then the
+    /// queries where the flash loop reloads it per query), an exact softmax per row (the float exponential the flash-style loop uses), then the
     /// weighted values as a second GEMM. Causal blocks stop at the last key their last query sees; a row's hidden keys
     /// inside that range get probability 0.
     /// </summary>
@@ -189,8 +189,7 @@ public static class Attention
             {
                 int i = first + r, visible = causal ? Math.Min(keys, i + 1) : keys;
                 ref float row = ref Unsafe.Add(ref block, (nint)r * kp);
-                ScaleScores<TLanes>(ref row, visible, scale, ref masked ? ref Unsafe.Add(ref mask, (nint)i * maskRow) : ref mask);
-                RowSoftmax.Run(ref row, ref row, 1, visible, log: false); // every key hidden: NaN, as in PyTorch
+                Softmax<TLanes>(ref row, visible, scale, ref masked ? ref Unsafe.Add(ref mask, (nint)i * maskRow) : ref mask);
                 System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref Unsafe.Add(ref row, visible), seen - visible).Clear();
             }
             PackedLinear.RunRowMajor<IdentityOperator>(ref block, kp, rows, ref values, valueSize, ref zeros, seen, valueSize,
@@ -198,21 +197,49 @@ public static class Attention
         }
     }
 
-    /// <summary>row[j] = row[j] · scale (+ mask[j]) for j &lt; <paramref name="count"/>; a null mask adds nothing.</summary>
+    /// <summary>
+    /// One row of scores in place: <c>x = row[j] · scale (+ mask[j])</c>, then <c>e^(x − max) / Σ e^(x − max)</c> over
+    /// j &lt; <paramref name="count"/>, the exponential the flash-style path uses (<see cref="VectorMath.ExpFast(float)"/>,
+    /// in float; .NET's vector exponential works in double). A row whose every score is −∞ gives NaN, as in PyTorch.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ScaleScores<TLanes>(ref float row, int count, float scale, ref float mask)
+    private static void Softmax<TLanes>(ref float row, int count, float scale, ref float mask)
         where TLanes : struct, ILanes<TLanes>
     {
-        int lanes = TLanes.Count, j = 0;
-        TLanes factor = TLanes.Broadcast(scale);
+        int lanes = TLanes.Count, whole = count / lanes * lanes, j = 0;
+        TLanes factor = TLanes.Broadcast(scale), top = TLanes.Broadcast(float.NegativeInfinity);
         bool masked = !Unsafe.IsNullRef(ref mask);
-        for (; j + lanes <= count; j += lanes)
+        for (; j < whole; j += lanes)
         {
             TLanes x = TLanes.Multiply(TLanes.Load(ref Unsafe.Add(ref row, j)), factor);
             if (masked) x = TLanes.Add(x, TLanes.Load(ref Unsafe.Add(ref mask, j)));
             TLanes.Store(x, ref Unsafe.Add(ref row, j));
+            top = TLanes.Max(top, x);
         }
-        for (; j < count; j++) Unsafe.Add(ref row, j) = Unsafe.Add(ref row, j) * scale + (masked ? Unsafe.Add(ref mask, j) : 0f);
+        float max = TLanes.MaxAcross(top);
+        for (; j < count; j++)
+        {
+            float x = Unsafe.Add(ref row, j) * scale + (masked ? Unsafe.Add(ref mask, j) : 0f);
+            Unsafe.Add(ref row, j) = x;
+            max = MathF.Max(max, x);
+        }
+        TLanes shift = TLanes.Broadcast(-max), total = TLanes.Broadcast(0f);
+        for (j = 0; j < whole; j += lanes)
+        {
+            TLanes p = TLanes.Exp(TLanes.Add(TLanes.Load(ref Unsafe.Add(ref row, j)), shift));
+            TLanes.Store(p, ref Unsafe.Add(ref row, j));
+            total = TLanes.Add(total, p);
+        }
+        float sum = TLanes.Sum(total);
+        for (; j < count; j++)
+        {
+            float p = VectorMath.ExpFast(Unsafe.Add(ref row, j) - max);
+            Unsafe.Add(ref row, j) = p;
+            sum += p;
+        }
+        TLanes inverse = TLanes.Broadcast(1f / sum);
+        for (j = 0; j < whole; j += lanes) TLanes.Store(TLanes.Multiply(TLanes.Load(ref Unsafe.Add(ref row, j)), inverse), ref Unsafe.Add(ref row, j));
+        for (; j < count; j++) Unsafe.Add(ref row, j) *= 1f / sum;
     }
 
     /// <summary>o[c] = factor · o[c]; a factor of 0 clears o.</summary>
