@@ -17,6 +17,8 @@ internal interface ILanes<TSelf> where TSelf : struct, ILanes<TSelf>
     static abstract void Store(TSelf value, ref float destination);
     static abstract TSelf Apply<TOperator>(TSelf value) where TOperator : struct, IUnaryOperator;
     static abstract TSelf Add(TSelf a, TSelf b);
+    /// <summary>a − b (the same value as a + b·(−1), one instruction).</summary>
+    static abstract TSelf Subtract(TSelf a, TSelf b);
     static abstract TSelf Multiply(TSelf a, TSelf b);
     static abstract TSelf Max(TSelf a, TSelf b);
     static abstract TSelf Min(TSelf a, TSelf b);
@@ -57,6 +59,7 @@ internal readonly struct Lanes512 : ILanes<Lanes512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Lanes512 value, ref float destination) => value._v.StoreUnsafe(ref destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Apply<TOperator>(Lanes512 value) where TOperator : struct, IUnaryOperator => new(TOperator.Invoke(value._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Add(Lanes512 a, Lanes512 b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Subtract(Lanes512 a, Lanes512 b) => new(a._v - b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Multiply(Lanes512 a, Lanes512 b) => new(a._v * b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Max(Lanes512 a, Lanes512 b) => new(Vector512.Max(a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Min(Lanes512 a, Lanes512 b) => new(Vector512.Min(a._v, b._v));
@@ -123,6 +126,7 @@ internal readonly struct Lanes256 : ILanes<Lanes256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Lanes256 value, ref float destination) => value._v.StoreUnsafe(ref destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Apply<TOperator>(Lanes256 value) where TOperator : struct, IUnaryOperator => new(TOperator.Invoke(value._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Add(Lanes256 a, Lanes256 b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Subtract(Lanes256 a, Lanes256 b) => new(a._v - b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Multiply(Lanes256 a, Lanes256 b) => new(a._v * b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Max(Lanes256 a, Lanes256 b) => new(Vector256.Max(a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Min(Lanes256 a, Lanes256 b) => new(Vector256.Min(a._v, b._v));
@@ -188,6 +192,7 @@ internal readonly struct Lanes128 : ILanes<Lanes128>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Lanes128 value, ref float destination) => value._v.StoreUnsafe(ref destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Apply<TOperator>(Lanes128 value) where TOperator : struct, IUnaryOperator => new(TOperator.Invoke(value._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Add(Lanes128 a, Lanes128 b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Subtract(Lanes128 a, Lanes128 b) => new(a._v - b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Multiply(Lanes128 a, Lanes128 b) => new(a._v * b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Max(Lanes128 a, Lanes128 b) => new(Vector128.Max(a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Min(Lanes128 a, Lanes128 b) => new(Vector128.Min(a._v, b._v));
@@ -250,6 +255,7 @@ internal readonly struct Lanes1 : ILanes<Lanes1>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Lanes1 value, ref float destination) => destination = value._v;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes1 Apply<TOperator>(Lanes1 value) where TOperator : struct, IUnaryOperator => new(TOperator.Invoke(value._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes1 Add(Lanes1 a, Lanes1 b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes1 Subtract(Lanes1 a, Lanes1 b) => new(a._v - b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes1 Multiply(Lanes1 a, Lanes1 b) => new(a._v * b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes1 Max(Lanes1 a, Lanes1 b) => new(MathF.Max(a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes1 Min(Lanes1 a, Lanes1 b) => new(MathF.Min(a._v, b._v));

@@ -295,11 +295,10 @@ public static class WinogradConvolution
             if (j >= half + twp + 1) break;
             TLanes a = TLanes.Load(ref Unsafe.Add(ref d0, j)), b = TLanes.Load(ref Unsafe.Add(ref d1, j));
             TLanes e = TLanes.Load(ref Unsafe.Add(ref d2, j)), f = TLanes.Load(ref Unsafe.Add(ref d3, j));
-            TLanes minusB = TLanes.Multiply(b, TLanes.Broadcast(-1f));
-            TLanes.Store(TLanes.Add(a, TLanes.Multiply(e, TLanes.Broadcast(-1f))), ref Unsafe.Add(ref vertical, 0 * 2 * half + j));
+            TLanes.Store(TLanes.Subtract(a, e), ref Unsafe.Add(ref vertical, 0 * 2 * half + j));
             TLanes.Store(TLanes.Add(b, e), ref Unsafe.Add(ref vertical, 1 * 2 * half + j));
-            TLanes.Store(TLanes.Add(e, minusB), ref Unsafe.Add(ref vertical, 2 * 2 * half + j));
-            TLanes.Store(TLanes.Add(b, TLanes.Multiply(f, TLanes.Broadcast(-1f))), ref Unsafe.Add(ref vertical, 3 * 2 * half + j));
+            TLanes.Store(TLanes.Subtract(e, b), ref Unsafe.Add(ref vertical, 2 * 2 * half + j));
+            TLanes.Store(TLanes.Subtract(b, f), ref Unsafe.Add(ref vertical, 3 * 2 * half + j));
         }
         for (int t = 0; t < 4; t++)
         {
@@ -309,12 +308,11 @@ public static class WinogradConvolution
                 // Columns of the tile: E[tx], O[tx], E[tx + 1], O[tx + 1].
                 TLanes c0 = TLanes.Load(ref Unsafe.Add(ref te, tx)), c1 = TLanes.Load(ref Unsafe.Add(ref to, tx));
                 TLanes c2 = TLanes.Load(ref Unsafe.Add(ref te, tx + 1)), c3 = TLanes.Load(ref Unsafe.Add(ref to, tx + 1));
-                TLanes minus = TLanes.Broadcast(-1f);
                 ref float at = ref Unsafe.Add(ref destination, t * 4 * pStride + tx / 16 * panelStep + tx % 16);
-                TLanes.Store(TLanes.Add(c0, TLanes.Multiply(c2, minus)), ref at);
+                TLanes.Store(TLanes.Subtract(c0, c2), ref at);
                 TLanes.Store(TLanes.Add(c1, c2), ref Unsafe.Add(ref at, pStride));
-                TLanes.Store(TLanes.Add(c2, TLanes.Multiply(c1, minus)), ref Unsafe.Add(ref at, 2 * pStride));
-                TLanes.Store(TLanes.Add(c1, TLanes.Multiply(c3, minus)), ref Unsafe.Add(ref at, 3 * pStride));
+                TLanes.Store(TLanes.Subtract(c2, c1), ref Unsafe.Add(ref at, 2 * pStride));
+                TLanes.Store(TLanes.Subtract(c1, c3), ref Unsafe.Add(ref at, 3 * pStride));
             }
         }
     }
@@ -346,18 +344,17 @@ public static class WinogradConvolution
                     TLanes m10 = TLanes.Load(ref Unsafe.Add(ref m, 4 * stride)), m11 = TLanes.Load(ref Unsafe.Add(ref m, 5 * stride)), m12 = TLanes.Load(ref Unsafe.Add(ref m, 6 * stride)), m13 = TLanes.Load(ref Unsafe.Add(ref m, 7 * stride));
                     TLanes m20 = TLanes.Load(ref Unsafe.Add(ref m, 8 * stride)), m21 = TLanes.Load(ref Unsafe.Add(ref m, 9 * stride)), m22 = TLanes.Load(ref Unsafe.Add(ref m, 10 * stride)), m23 = TLanes.Load(ref Unsafe.Add(ref m, 11 * stride));
                     TLanes m30 = TLanes.Load(ref Unsafe.Add(ref m, 12 * stride)), m31 = TLanes.Load(ref Unsafe.Add(ref m, 13 * stride)), m32 = TLanes.Load(ref Unsafe.Add(ref m, 14 * stride)), m33 = TLanes.Load(ref Unsafe.Add(ref m, 15 * stride));
-                    TLanes minus = TLanes.Broadcast(-1f);
                     // S = Aᵀ M (two rows), then Y = S A (two columns).
                     TLanes s00 = TLanes.Add(TLanes.Add(m00, m10), m20), s01 = TLanes.Add(TLanes.Add(m01, m11), m21);
                     TLanes s02 = TLanes.Add(TLanes.Add(m02, m12), m22), s03 = TLanes.Add(TLanes.Add(m03, m13), m23);
-                    TLanes s10 = TLanes.Add(TLanes.Add(m10, TLanes.Multiply(m20, minus)), TLanes.Multiply(m30, minus));
-                    TLanes s11 = TLanes.Add(TLanes.Add(m11, TLanes.Multiply(m21, minus)), TLanes.Multiply(m31, minus));
-                    TLanes s12 = TLanes.Add(TLanes.Add(m12, TLanes.Multiply(m22, minus)), TLanes.Multiply(m32, minus));
-                    TLanes s13 = TLanes.Add(TLanes.Add(m13, TLanes.Multiply(m23, minus)), TLanes.Multiply(m33, minus));
+                    TLanes s10 = TLanes.Subtract(TLanes.Subtract(m10, m20), m30);
+                    TLanes s11 = TLanes.Subtract(TLanes.Subtract(m11, m21), m31);
+                    TLanes s12 = TLanes.Subtract(TLanes.Subtract(m12, m22), m32);
+                    TLanes s13 = TLanes.Subtract(TLanes.Subtract(m13, m23), m33);
                     TLanes y00 = TLanes.Apply<TEpilogue>(TLanes.Add(TLanes.Add(TLanes.Add(s00, s01), s02), b));
-                    TLanes y01 = TLanes.Apply<TEpilogue>(TLanes.Add(TLanes.Add(TLanes.Add(s01, TLanes.Multiply(s02, minus)), TLanes.Multiply(s03, minus)), b));
+                    TLanes y01 = TLanes.Apply<TEpilogue>(TLanes.Add(TLanes.Subtract(TLanes.Subtract(s01, s02), s03), b));
                     TLanes y10 = TLanes.Apply<TEpilogue>(TLanes.Add(TLanes.Add(TLanes.Add(s10, s11), s12), b));
-                    TLanes y11 = TLanes.Apply<TEpilogue>(TLanes.Add(TLanes.Add(TLanes.Add(s11, TLanes.Multiply(s12, minus)), TLanes.Multiply(s13, minus)), b));
+                    TLanes y11 = TLanes.Apply<TEpilogue>(TLanes.Add(TLanes.Subtract(TLanes.Subtract(s11, s12), s13), b));
                     int count = Math.Min(2 * lanes, ow - 2 * tx);
                     TLanes.StoreInterleaved(y00, y01, ref Unsafe.Add(ref plane, y * ow + 2 * tx), count, ref temp);
                     if (y + 1 < oh) TLanes.StoreInterleaved(y10, y11, ref Unsafe.Add(ref plane, (y + 1) * ow + 2 * tx), count, ref temp);
