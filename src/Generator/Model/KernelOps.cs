@@ -185,7 +185,7 @@ internal sealed record GlobalAvgPoolOp(int Channels, int Spatial) : KernelOp
     public override KernelKind Kind => KernelKind.GlobalAvgPool;
 }
 
-/// <summary>softmax(q·kᵀ/√e + mask)·v per head, flash-style (<see cref="AttentionGeometry"/>, the record the kernel takes).</summary>
+/// <summary>softmax(q·kᵀ/√e + mask)·v per head, by blocks of queries through the GEMM or flash-style (<see cref="AttentionGeometry"/>, the record the kernel takes).</summary>
 internal sealed record AttentionOp(AttentionGeometry Geometry) : KernelOp
 {
     public override KernelKind Kind => KernelKind.Attention;

@@ -5,7 +5,9 @@ using System.Runtime.Intrinsics;
 namespace ModelCompiler.Kernels;
 
 /// <summary>
-/// Scaled dot-product attention, flash-style: keys and values are visited in tiles of <see cref="Tile"/> with a running
+/// Scaled dot-product attention. Up to <see cref="KernelScratch.AttentionBlockKeys"/> keys with values in whole 16-column
+/// panels (<see cref="KernelScratch.AttentionByBlocks"/>), by blocks of queries through <see cref="PackedLinear"/>
+/// (<c>ByBlocks</c>). Otherwise flash-style: keys and values are visited in tiles of <see cref="Tile"/> with a running
 /// maximum and sum (the online softmax of Milakov and Gimelshein, as FlashAttention uses it), so the queries×keys score
 /// matrix is never stored, only one tile of one row. Each head's keys are first transposed into scratch, so a tile of
 /// scores is a row of multiply-adds vectorized along the keys (no horizontal sums); exponentials are vectorized; the
