@@ -383,7 +383,22 @@ public class LayoutAttentionConvKernelTests
     [InlineData(64, 14, 14, 100, 1)]  // 49 tiles in four panels; output channels in blocks of 12 with a remainder of 4
     [InlineData(6, 11, 7, 13, 2)]     // padding 2, odd sizes, every tile at once
     [InlineData(4, 30, 24, 8, 1)]     // rows of 12 tiles: by chunks of tile rows, each row padded to a panel
-    public void Winograd_convolution_matches_the_eager_Conv2d(int c, int h, int w, int outC, int padding)
+    public void Winograd_convolution_matches_the_eager_Conv2d(int c, int h, int w, int outC, int padding) =>
+        AssertWinogradMatchesEager(c, h, w, outC, padding, 2);
+
+    [Theory]
+    [InlineData(16, 28, 28, 16, 1)]   // ResNet-style: 7 rows of 7 tiles, every tile at once, rows padded to 8
+    [InlineData(3, 9, 13, 5, 1)]      // partial tiles both ways (1 of 4 rows, 1 of 4 columns)
+    [InlineData(8, 10, 52, 24, 0)]    // no padding, rows of 13 tiles, the last half outside: by chunks of tile rows
+    [InlineData(5, 6, 6, 7, 0)]       // a single tile
+    [InlineData(6, 11, 7, 13, 2)]     // padding 2: the input starts in phase 2
+    [InlineData(12, 18, 62, 20, 3)]   // padding 3 (phase 3), rows of 17 tiles in two panels, a partial last tile row
+    [InlineData(64, 14, 14, 100, 1)]  // 16 tiles in one panel; output channels with a remainder
+    [InlineData(4, 58, 70, 8, 1)]     // wider than the vectors' copy (4 of them per step), 15 tile rows
+    public void Winograd_4x4_convolution_matches_the_eager_Conv2d(int c, int h, int w, int outC, int padding) =>
+        AssertWinogradMatchesEager(c, h, w, outC, padding, 4);
+
+    private static void AssertWinogradMatchesEager(int c, int h, int w, int outC, int padding, int tile)
     {
         const int rows = 2;
         float[] x = Numerics.Random(rows * c * h * w, seed: c * h + w);
@@ -395,12 +410,14 @@ public class LayoutAttentionConvKernelTests
         int oh = result.Shape[2], ow = result.Shape[3];
         var geometry = new ConvGeometry(c, h, w, outC, 3, 3, 1, padding, 1, oh, ow, 1, padding);
 
-        float[] filters = WeightLayout.Loaded(WeightLayoutKind.WinogradFilters, _ => weight, "conv.weight", null, 0, outC, c, 16 * outC * c);
+        int positions = (tile + 2) * (tile + 2);
+        float[] filters = WeightLayout.Loaded(tile == 4 ? WeightLayoutKind.WinogradF4Filters : WeightLayoutKind.WinogradFilters, _ => weight, "conv.weight", null, 0,
+            outC, c, positions * outC * c);
         var actual = new float[expected.Length + 1];
         actual[^1] = 42f;
-        var scratch = new float[WinogradConvolution.ScratchFloats(c, outC, oh, ow)];
+        var scratch = new float[tile == 4 ? WinogradConvolution.ScratchFloats4x4(c, outC, oh, ow) : WinogradConvolution.ScratchFloats(c, outC, oh, ow)];
         scratch.AsSpan().Fill(float.NaN); // only what the kernel zeroes may be read as zero
-        WinogradConvolution.Run<ReluOperator>(ref x[0], ref actual[0], rows, geometry, ref filters[0], ref bias[0], ref scratch[0]);
+        Run(actual, null);
 
         Assert.Equal(42f, actual[^1]);
         Assert.InRange(Numerics.RelativeError(actual.AsSpan(0, expected.Length), expected), 0, Numerics.Tolerance);
@@ -410,9 +427,15 @@ public class LayoutAttentionConvKernelTests
             var shared = new float[expected.Length + 1];
             shared[^1] = 42f;
             scratch.AsSpan().Fill(float.NaN);
-            WinogradConvolution.Run<ReluOperator>(ref x[0], ref shared[0], rows, geometry, ref filters[0], ref bias[0], ref scratch[0], workers);
+            Run(shared, workers);
             return shared;
         });
+
+        void Run(float[] y, KernelWorkers? workers)
+        {
+            if (tile == 4) WinogradConvolution.Run4x4<ReluOperator>(ref x[0], ref y[0], rows, geometry, ref filters[0], ref bias[0], ref scratch[0], workers);
+            else WinogradConvolution.Run<ReluOperator>(ref x[0], ref y[0], rows, geometry, ref filters[0], ref bias[0], ref scratch[0], workers);
+        }
     }
 
     [Theory]

@@ -480,44 +480,61 @@ internal static class GpuBodies
     }
 
     /// <summary>
-    /// Winograd F(2×2, 3×3) with the CPU's transformed filters (sixteen [out, in] matrices, U = G g Gᵀ): one thread per
-    /// output channel and 2×2 tile: V = Bᵀ d B per input channel, M += U ⊙ V, then Y = Aᵀ M A, bias and epilogue.
+    /// Winograd F(m×m, 3×3) with the CPU's transformed filters ((m + 2)² [out, in] matrices, U = G g Gᵀ): one thread per
+    /// output channel and m×m tile: V = Bᵀ d B per input channel, M += U ⊙ V, then Y = Aᵀ M A, bias and epilogue. The
+    /// transforms are written out from <c>WinogradMatrices</c>, term by term.
     /// </summary>
     private static void WriteWinograd(SourceWriter w, KernelPlan k, ConvOp conv, Func<KernelPlan, string, string> chain)
     {
         ConvGeometry g = conv.Geometry;
         int c = g.Channels, h = g.Height, width = g.Width, n = g.OutChannels, padding = g.Padding, oh = g.OutHeight, ow = g.OutWidth, padTop = g.VerticalPadding;
-        int th = (oh + 1) / 2, tw = (ow + 1) / 2;
+        int m = conv.WinogradTile, t = m + 2, th = (int)KernelScratch.WinogradTiles(oh, m), tw = (int)KernelScratch.WinogradTiles(ow, m);
+        double[,] bt = WinogradMatrices.Input(m), at = WinogradMatrices.Output(m);
         w.Line($"long x0 = s * {c * h * width};");
-        w.Line($"int o = (int)(t / {th * tw}), r = (int)(t % {th * tw}), y0 = (r / {tw}) * 2 - {padTop}, x0c = (r % {tw}) * 2 - {padding};");
-        for (int p = 0; p < 16; p++) w.Line($"float m{p} = 0f;");
+        w.Line($"int o = (int)(t / {th * tw}), r = (int)(t % {th * tw}), y0 = (r / {tw}) * {m} - {padTop}, x0c = (r % {tw}) * {m} - {padding};");
+        for (int p = 0; p < t * t; p++) w.Line($"float m{p} = 0f;");
         w.Open($"for (int ci = 0; ci < {c}; ci++)");
         w.Line($"long plane = x0 + (long)ci * {h * width};");
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++)
+        for (int i = 0; i < t; i++)
+            for (int j = 0; j < t; j++)
                 w.Line($"float d{i}{j} = y0 + {i} >= 0 && y0 + {i} < {h} && x0c + {j} >= 0 && x0c + {j} < {width} ? a[plane + (y0 + {i}) * {width} + x0c + {j}] : 0f;");
-        // Bᵀ d: rows d0 − d2, d1 + d2, d2 − d1, d1 − d3 (per column); then · B on the columns the same way.
-        for (int j = 0; j < 4; j++)
-            w.Line($"float e0{j} = d0{j} - d2{j}, e1{j} = d1{j} + d2{j}, e2{j} = d2{j} - d1{j}, e3{j} = d1{j} - d3{j};");
-        for (int i = 0; i < 4; i++)
-            w.Line($"float v{i}0 = e{i}0 - e{i}2, v{i}1 = e{i}1 + e{i}2, v{i}2 = e{i}2 - e{i}1, v{i}3 = e{i}1 - e{i}3;");
-        for (int p = 0; p < 16; p++)
-            w.Line($"m{p} += w[{conv.WeightOffset} + {p}L * {n * c} + (long)o * {c} + ci] * v{p / 4}{p % 4};");
+        // Bᵀ d (rows e), then · B (v).
+        for (int j = 0; j < t; j++)
+            w.Line(string.Join(" ", Enumerable.Range(0, t).Select(i => $"float e{i}{j} = {Combination(bt, i, u => $"d{u}{j}")};")));
+        for (int i = 0; i < t; i++)
+            w.Line(string.Join(" ", Enumerable.Range(0, t).Select(j => $"float v{i}{j} = {Combination(bt, j, u => $"e{i}{u}")};")));
+        for (int p = 0; p < t * t; p++)
+            w.Line($"m{p} += w[{conv.WeightOffset} + {p}L * {n * c} + (long)o * {c} + ci] * v{p / t}{p % t};");
         w.Close();
-        // Aᵀ M A: rows m0 + m1 + m2 and m1 − m2 − m3, then the same on the columns.
-        for (int j = 0; j < 4; j++)
-            w.Line($"float u0{j} = m{j} + m{4 + j} + m{8 + j}, u1{j} = m{4 + j} - m{8 + j} - m{12 + j};");
+        // Aᵀ M (rows u), then · A, into the tile's outputs that exist.
+        for (int j = 0; j < t; j++)
+            w.Line(string.Join(" ", Enumerable.Range(0, m).Select(i => $"float u{i}{j} = {Combination(at, i, u => $"m{u * t + j}")};")));
         w.Line($"float bias = w[{conv.BiasOffset} + o];");
         w.Line($"int oy = y0 + {padTop}, ox = x0c + {padding};");
         w.Line($"long out0 = s * {n * oh * ow} + (long)o * {oh * ow};");
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < m; i++)
         {
             w.Line($"if (oy + {i} < {oh})");
             w.Open("");
-            w.Line($"y[out0 + (oy + {i}) * {ow} + ox] = {chain(k, $"u{i}0 + u{i}1 + u{i}2 + bias")};");
-            w.Line($"if (ox + 1 < {ow}) y[out0 + (oy + {i}) * {ow} + ox + 1] = {chain(k, $"u{i}1 - u{i}2 - u{i}3 + bias")};");
+            for (int j = 0; j < m; j++)
+                w.Line($"{(j == 0 ? "" : $"if (ox + {j} < {ow}) ")}y[out0 + (oy + {i}) * {ow} + ox + {j}] = {chain(k, $"{Combination(at, j, u => $"u{i}{u}")} + bias")};");
             w.Close();
         }
+    }
+
+    /// <summary>Σ_u matrix[row, u] · term(u) as C#, the zero terms left out: "d0 − d2", "4f * d0 - 5f * d2 + d4".</summary>
+    private static string Combination(double[,] matrix, int row, Func<int, string> term)
+    {
+        var text = new System.Text.StringBuilder();
+        for (int u = 0; u < matrix.GetLength(1); u++)
+        {
+            double coefficient = matrix[row, u];
+            if (coefficient == 0) continue;
+            double magnitude = Math.Abs(coefficient);
+            string factor = magnitude == 1 ? "" : magnitude.ToString("R", System.Globalization.CultureInfo.InvariantCulture) + "f * ";
+            text.Append(text.Length == 0 ? (coefficient < 0 ? "-" : "") : coefficient < 0 ? " - " : " + ").Append(factor).Append(term(u));
+        }
+        return text.ToString();
     }
 
     /// <summary>

@@ -280,7 +280,7 @@ internal static partial class GpuEmitter
         EmbeddingOp e => (long)e.Ids * e.Width,
         ReduceOp m => (long)m.Outer * m.Inner,
         ChannelAffineOp c => (long)c.Channels * c.Spatial,
-        ConvOp { Algorithm: ConvAlgorithm.Winograd, Geometry: var g } => (long)g.OutChannels * ((g.OutHeight + 1) / 2) * ((g.OutWidth + 1) / 2),
+        ConvOp { Algorithm: ConvAlgorithm.Winograd, Geometry: var g, WinogradTile: var m } => g.OutChannels * KernelScratch.WinogradTiles(g.OutHeight, m) * KernelScratch.WinogradTiles(g.OutWidth, m),
         ConvOp c => c.OutputsPerSample,
         PoolOp p => (long)p.Channels * p.OutHeight * p.OutWidth,
         GlobalAvgPoolOp g => g.Channels,

@@ -599,7 +599,7 @@ internal static partial class ModelEmitter
     {
         string kernel = c.Algorithm switch
         {
-            ConvAlgorithm.Winograd => "WinogradConvolution.Run",
+            ConvAlgorithm.Winograd => c.WinogradTile == 4 ? "WinogradConvolution.Run4x4" : "WinogradConvolution.Run",
             ConvAlgorithm.Direct => "DirectConvolution.Run",
             _ => "Convolution.Conv2d",
         };

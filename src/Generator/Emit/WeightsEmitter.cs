@@ -49,7 +49,7 @@ internal static class WeightsEmitter
         return new GeneratedFile(job.HintName + ".Weights.g.cs", w.ToString());
     }
 
-    public static string Describe(WeightBlob blob) => (blob.Norm is not null && blob.Kind is WeightLayoutKind.PackedLinear or WeightLayoutKind.PaddedBias or WeightLayoutKind.WinogradFilters
+    public static string Describe(WeightBlob blob) => (blob.Norm is not null && blob.Kind is WeightLayoutKind.PackedLinear or WeightLayoutKind.PaddedBias or WeightLayoutKind.WinogradFilters or WeightLayoutKind.WinogradF4Filters
         ? $"BatchNorm {blob.Norm} folded into " : "") + blob.Kind switch
     {
         WeightLayoutKind.PackedLinear => $"{blob.Tensor} [{blob.N}, {blob.K}] packed in {PanelLayout.PanelCount(blob.N)} panels of 16 outputs × {blob.K}",
@@ -61,7 +61,8 @@ internal static class WeightsEmitter
         WeightLayoutKind.Int4Panels => $"{blob.Tensor} [{blob.N}, {blob.K}] as int4 in {PanelLayout.PanelCount(blob.N)} panels of 16 outputs, 32 weights per scale, kept at 4 bits",
         WeightLayoutKind.BatchNormScale => $"{blob.Norm}: weight / √(running_var + eps)",
         WeightLayoutKind.BatchNormShift => $"{blob.Norm}: bias − running_mean · scale",
-        WeightLayoutKind.WinogradFilters => $"{blob.Tensor} [{blob.N}, {blob.K}, 3, 3] in the Winograd domain, G g Gᵀ: 16 matrices [{blob.N}, {blob.K}]",
+        WeightLayoutKind.WinogradFilters => $"{blob.Tensor} [{blob.N}, {blob.K}, 3, 3] in the Winograd F(2×2, 3×3) domain, G g Gᵀ: 16 matrices [{blob.N}, {blob.K}]",
+        WeightLayoutKind.WinogradF4Filters => $"{blob.Tensor} [{blob.N}, {blob.K}, 3, 3] in the Winograd F(4×4, 3×3) domain, G g Gᵀ: 36 matrices [{blob.N}, {blob.K}]",
         _ when blob.IsFolded => $"{blob.Tensor}, folded at build time",
         _ => $"{blob.Tensor}",
     };

@@ -107,9 +107,10 @@ internal enum ConvAlgorithm { Im2Col, Depthwise, Direct, Winograd }
 
 /// <summary>
 /// A convolution, 1-D or 2-D (<see cref="ConvGeometry"/>, the record the kernels take), its filters (as PyTorch stores
-/// them; Winograd: transformed at build time) and its bias, one per output channel.
+/// them; Winograd: transformed at build time) and its bias, one per output channel. Winograd's
+/// <paramref name="WinogradTile"/> is its output tile's side, F(2×2, 3×3) or F(4×4, 3×3) (<c>KernelScratch.WinogradTile</c>).
 /// </summary>
-internal sealed record ConvOp(ConvAlgorithm Algorithm, ConvGeometry Geometry, int WeightOffset, int BiasOffset) : KernelOp
+internal sealed record ConvOp(ConvAlgorithm Algorithm, ConvGeometry Geometry, int WeightOffset, int BiasOffset, int WinogradTile = 2) : KernelOp
 {
     public override KernelKind Kind => Algorithm switch
     {

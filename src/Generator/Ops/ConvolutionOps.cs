@@ -274,21 +274,26 @@ internal static class ConvolutionOps
             new ConvOp(algorithm, geometry, weights.Offset, bias.Offset), context.Epilogue.ToEquatableArray(), 2L * k * n * oh * ow);
     }
 
-    /// <summary>A 3×3, stride-1 convolution by Winograd F(2×2, 3×3), its filters transformed at build time.</summary>
+    /// <summary>
+    /// A 3×3, stride-1 convolution by Winograd, F(2×2, 3×3) or F(4×4, 3×3) as <c>KernelScratch.WinogradTile</c> picks for
+    /// its output size, its filters transformed at build time.
+    /// </summary>
     private static KernelPlan LowerWinograd(LoweringContext context)
     {
         int[] w = context.Root.Weight!.Shape;
         int c = context.Input.Shape[0], n = w[0], padding = ((ConvSettings)context.Root.Source.Settings!).Padding, oh = context.Root.Shape[1], ow = context.Root.Shape[2];
         var geometry = new ConvGeometry(c, context.Input.Shape[1], context.Input.Shape[2], n, 3, 3, 1, padding, 1, oh, ow, 1, padding);
         string? norm = context.Root.FoldedNorm;
-        // The filters in the Winograd domain, G g Gᵀ, computed at build time: sixteen [out, C] matrices.
-        WeightBlob weights = context.Blob(WeightLayoutKind.WinogradFilters, context.Root.Weight.Name, 16 * n * c, n, c, norm, context.Root.FoldedEpsilon);
+        // The filters in the Winograd domain, G g Gᵀ, computed at build time: (m + 2)² [out, C] matrices.
+        int tile = KernelScratch.WinogradTile(oh, ow);
+        WeightBlob weights = context.Blob(tile == 4 ? WeightLayoutKind.WinogradF4Filters : WeightLayoutKind.WinogradFilters, context.Root.Weight.Name,
+            (tile + 2) * (tile + 2) * n * c, n, c, norm, context.Root.FoldedEpsilon);
         WeightBlob bias = context.Blob(WeightLayoutKind.PaddedBias, context.Root.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, context.Root.FoldedEpsilon);
         string title = (norm is null ? "" : $"(BatchNorm \"{norm}\" folded in) ")
-            + $"Winograd F(2×2, 3×3) Conv2d \"{context.Root.Source.Name}\": {Node.Format(context.Input.Shape)} → {Node.Format(context.Root.Shape)}, padding {padding}"
+            + $"Winograd F({tile}×{tile}, 3×3) Conv2d \"{context.Root.Source.Name}\": {Node.Format(context.Input.Shape)} → {Node.Format(context.Root.Shape)}, padding {padding}"
             + (context.Root.Bias is null ? "" : ", + bias") + context.After;
         return new KernelPlan(context.Index, title, context.Sources.ToEquatableArray(), context.Where(context.Input), null, context.Output,
-            new ConvOp(ConvAlgorithm.Winograd, geometry, weights.Offset, bias.Offset), context.Epilogue.ToEquatableArray(), 2L * 9 * c * n * oh * ow);
+            new ConvOp(ConvAlgorithm.Winograd, geometry, weights.Offset, bias.Offset, tile), context.Epilogue.ToEquatableArray(), 2L * 9 * c * n * oh * ow);
     }
 
     /// <summary>MaxPool2d, AvgPool2d.</summary>

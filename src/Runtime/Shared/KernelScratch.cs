@@ -109,30 +109,40 @@ internal static class KernelScratch
         return best;
     }
 
-    /// <summary>Winograd: tiles per row rounded up to whole 16-column panels, and tile rows multiplied together (about 32 tiles: measured best).</summary>
-    public static (int TilesPerRow, int RowsPerChunk) WinogradChunking(int outWidth)
+    /// <summary>
+    /// Winograd with m×m output tiles: tiles per row rounded up to whole 16-column panels, and tile rows multiplied
+    /// together (F(2×2): about 32 tiles, measured best; F(4×4), whose 36 products and transforms take 2.25 times the
+    /// scratch per tile: about 16).
+    /// </summary>
+    public static (int TilesPerRow, int RowsPerChunk) WinogradChunking(int outWidth, int tile = 2)
     {
-        int padded = ((outWidth + 1) / 2 + 15) / 16 * 16;
-        return (padded, Math.Max(1, 32 / padded));
+        int padded = (int)Math.Min((WinogradTiles(outWidth, tile) + 15) / 16 * 16, int.MaxValue / 2);
+        return (padded, Math.Max(1, (tile == 2 ? 32 : WinogradF4ChunkTiles) / padded));
     }
+
+    /// <summary>F(4×4): the tiles a chunk multiplies together (<see cref="WinogradChunking"/>).</summary>
+    public const int WinogradF4ChunkTiles = 16;
+
+    /// <summary>Tiles along a side of <paramref name="outputs"/> outputs, m to a tile.</summary>
+    public static long WinogradTiles(long outputs, int tile) => (outputs + tile - 1) / tile;
 
     /// <summary>
     /// Winograd: how many tile columns a layer with rows of fewer than 12 tiles multiplies at once: every tile row, each
     /// padded to 4, 8 or 16 tiles so that whole rows share a 16-column panel, rounded up to whole panels (a panel per tile
-    /// row would leave most of it empty: 7 of 16 columns at 14 × 14, 4 at 7 × 7; packed, 49 of 64 and 16 of 16). 0 for
-    /// wider rows, which go by chunks of tile rows (<see cref="WinogradChunking"/>), and for more than
+    /// row would leave most of it empty: at F(2×2), 7 of 16 columns at 14 × 14, 4 at 7 × 7; packed, 49 of 64 and 16 of
+    /// 16). 0 for wider rows, which go by chunks of tile rows (<see cref="WinogradChunking"/>), and for more than
     /// <see cref="WinogradFlatMaxColumns"/>.
     /// </summary>
-    public static int WinogradFlatColumns(int outHeight, int outWidth)
+    public static int WinogradFlatColumns(int outHeight, int outWidth, int tile = 2)
     {
-        long tileRows = ((long)outHeight + 1) / 2, columns = tileRows * WinogradFlatRowTiles(outWidth);
-        return ((long)outWidth + 1) / 2 >= 12 || columns > WinogradFlatMaxColumns ? 0 : (int)((columns + 15) / 16 * 16);
+        long columns = WinogradTiles(outHeight, tile) * WinogradFlatRowTiles(outWidth, tile);
+        return WinogradTiles(outWidth, tile) >= 12 || columns > WinogradFlatMaxColumns ? 0 : (int)((columns + 15) / 16 * 16);
     }
 
     /// <summary>Winograd with every tile at once: the tiles a row takes, its tiles rounded up to 4, 8 or 16 (a divisor of the panel width).</summary>
-    public static int WinogradFlatRowTiles(int outWidth)
+    public static int WinogradFlatRowTiles(int outWidth, int tile = 2)
     {
-        long tiles = ((long)outWidth + 1) / 2;
+        long tiles = WinogradTiles(outWidth, tile);
         return tiles <= 4 ? 4 : tiles <= 8 ? 8 : 16;
     }
 
@@ -140,10 +150,10 @@ internal static class KernelScratch
     public const int WinogradFlatMaxColumns = 256;
 
     /// <summary>
-    /// Whether Winograd F(2×2, 3×3) takes a 3×3 stride-1 layer of this output size: by chunks of tile rows when rows hold at
-    /// least 12 tiles, else with every tile at once when its sixteen products (16 multiply-adds per tile column) come to at
+    /// Whether Winograd takes a 3×3 stride-1 layer of this output size: by chunks of tile rows when rows hold at least 12
+    /// F(2×2) tiles, else with every tile at once when its sixteen products (16 multiply-adds per tile column) come to at
     /// most 60 % of im2col's 9 per output column, with room left for the transforms (14 × 14: 1,024 against 1,872; 7 × 7:
-    /// 256 against 576; 4 × 4: 256 against 144, so that stays im2col).
+    /// 256 against 576; 4 × 4: 256 against 144, so that stays im2col). <see cref="WinogradTile"/> then picks the tile.
     /// </summary>
     public static bool WinogradFits(int outHeight, int outWidth)
     {
@@ -153,30 +163,52 @@ internal static class KernelScratch
     }
 
     /// <summary>
-    /// Winograd: the padded input with even and odd columns apart, zeros for the GEMM's bias, then, for a layer whose tiles
-    /// go all at once (<see cref="WinogradFlatColumns"/>), the transformed input and the products (shared by the threads), and
-    /// one chunk's scratch (<see cref="WinogradChunk"/>, the calling thread's; each worker that shares the call has its own).
+    /// The output tile side, 2 or 4, for a layer <see cref="WinogradFits"/> takes: F(4×4, 3×3) where its 36 products over
+    /// its (padded) tile columns come to at most 3/4 of F(2×2)'s 16 over its own, the rest paying for its costlier
+    /// transforms (56 × 56: 8,064 against 14,336 multiply-adds per channel pair; 28 × 28: 2,304 against 3,584; 14 × 14: 576
+    /// against 1,024; 7 × 7: 576 against 256, so F(2×2)).
     /// </summary>
-    public static int Winograd(int channels, int outChannels, int outHeight, int outWidth)
+    public static int WinogradTile(int outHeight, int outWidth) =>
+        4 * WinogradProductColumns(outHeight, outWidth, 4) * 36 <= 3 * WinogradProductColumns(outHeight, outWidth, 2) * 16 ? 4 : 2;
+
+    /// <summary>The tile columns a layer's products multiply, as the kernel pads them: every tile at once, or the chunks' rows.</summary>
+    private static long WinogradProductColumns(int outHeight, int outWidth, int tile)
     {
-        (int tilesPerRow, int rowsPerChunk) = WinogradChunking(outWidth);
-        int half = tilesPerRow + 1 + WinogradSlack, paddedRows = 2 * ((outHeight + 1) / 2) + 2, n = tilesPerRow * rowsPerChunk;
-        int flat = WinogradFlatColumns(outHeight, outWidth), planes = channels * paddedRows * 2 * half;
-        return flat > 0
-            ? planes + flat + 16 * channels * flat + 16 * outChannels * flat + WinogradSlack + WinogradChunk(channels, outChannels, outHeight, outWidth)
-            : planes + n + WinogradChunk(channels, outChannels, outHeight, outWidth);
+        long flat = WinogradFlatColumns(outHeight, outWidth, tile);
+        return flat > 0 ? flat : WinogradTiles(outHeight, tile) * ((WinogradTiles(outWidth, tile) + 15) / 16 * 16);
     }
 
     /// <summary>
-    /// Winograd, per thread: by chunks of tile rows, the transformed input and the products for one chunk, four rows of the
-    /// vertical transform, and two vectors; with every tile at once, the vertical transform and two vectors.
+    /// Winograd with m×m tiles: the padded input in m phases, zeros for the GEMM's bias, then, for a layer whose tiles go
+    /// all at once (<see cref="WinogradFlatColumns"/>), the transformed input and the products (shared by the threads), and
+    /// one chunk's scratch (<see cref="WinogradChunk"/>, the calling thread's; each worker that shares the call has its own).
     /// </summary>
-    public static int WinogradChunk(int channels, int outChannels, int outHeight, int outWidth)
+    public static int Winograd(int channels, int outChannels, int outHeight, int outWidth, int tile = 2)
     {
-        (int tilesPerRow, int rowsPerChunk) = WinogradChunking(outWidth);
-        int half = tilesPerRow + 1 + WinogradSlack, n = tilesPerRow * rowsPerChunk;
-        return WinogradFlatColumns(outHeight, outWidth) > 0
-            ? 8 * half + 2 * 16
-            : 16 * channels * n + 16 * outChannels * n + 8 * half + 2 * 16;
+        (int tilesPerRow, int rowsPerChunk) = WinogradChunking(outWidth, tile);
+        int positions = (tile + 2) * (tile + 2), rowFloats = tile * (tilesPerRow + 1 + WinogradSlack), n = tilesPerRow * rowsPerChunk;
+        int paddedRows = (int)(tile * WinogradTiles(outHeight, tile) + 2);
+        int flat = WinogradFlatColumns(outHeight, outWidth, tile), planes = channels * paddedRows * rowFloats;
+        return flat > 0
+            ? planes + flat + positions * channels * flat + positions * outChannels * flat + WinogradSlack + WinogradChunk(channels, outChannels, outHeight, outWidth, tile)
+            : planes + n + WinogradChunk(channels, outChannels, outHeight, outWidth, tile);
     }
+
+    /// <summary>
+    /// Winograd, per thread: by chunks of tile rows, the transformed input and the products for one chunk; then the m + 2
+    /// rows of the vertical transform and <see cref="WinogradTemp"/> (with every tile at once, only those).
+    /// </summary>
+    public static int WinogradChunk(int channels, int outChannels, int outHeight, int outWidth, int tile = 2)
+    {
+        (int tilesPerRow, int rowsPerChunk) = WinogradChunking(outWidth, tile);
+        int positions = (tile + 2) * (tile + 2), n = tilesPerRow * rowsPerChunk;
+        int vertical = (tile + 2) * tile * (tilesPerRow + 1 + WinogradSlack) + WinogradTemp(tile);
+        return WinogradFlatColumns(outHeight, outWidth, tile) > 0 ? vertical : positions * channels * n + positions * outChannels * n + vertical;
+    }
+
+    /// <summary>
+    /// Winograd, per thread, last: vectors (of up to 16 floats) for the output transform and the input's copy, two for
+    /// F(2×2)'s partial stores; 32 for F(4×4)'s (its 24 intermediate rows, four for the interleave, two for a partial store).
+    /// </summary>
+    public static int WinogradTemp(int tile) => (tile == 2 ? 2 : 32) * 16;
 }

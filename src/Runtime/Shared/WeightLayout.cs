@@ -38,6 +38,11 @@ enum WeightLayoutKind
     WinogradFilters,
     /// <summary>int4 weights kept at 4 bits in 16-output panels (<see cref="Int4PanelLayout"/>), dequantized in registers: a decoder's.</summary>
     Int4Panels,
+    /// <summary>
+    /// 3×3 convolution filters <c>[n, k, 3, 3]</c> in the Winograd F(4×4, 3×3) domain: <c>U = G g Gᵀ</c>, 36 row-major
+    /// <c>[n, k]</c> matrices, one per position of the 6×6 transform (<see cref="WinogradMatrices"/>).
+    /// </summary>
+    WinogradF4Filters,
 }
 
 internal static class WeightLayout
@@ -114,10 +119,12 @@ internal static class WeightLayout
                 break;
             }
             case WeightLayoutKind.WinogradFilters:
+            case WeightLayoutKind.WinogradF4Filters:
             {
-                double[] transformed = WinogradFilters(values, n, k, scale);
-                for (int position = 0; position < 16; position++)
-                    for (int i = 0; i < n * k; i++) result[position * n * k + i] = (float)transformed[i * 16 + position];
+                int t = kind == WeightLayoutKind.WinogradFilters ? 4 : 6;
+                double[] transformed = WinogradMatrices.TransformFilters(values, n, k, scale, t - 2);
+                for (int position = 0; position < t * t; position++)
+                    for (int i = 0; i < n * k; i++) result[position * n * k + i] = (float)transformed[i * t * t + position];
                 break;
             }
             case WeightLayoutKind.Raw when scale is not null:
@@ -127,38 +134,6 @@ internal static class WeightLayout
             default:
                 Array.Copy(values, result, values.Length);
                 break;
-        }
-        return result;
-    }
-
-    /// <summary>
-    /// <c>G g Gᵀ</c> for each 3×3 filter (Lavin and Gray's F(2×2, 3×3); G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]]),
-    /// in double, each output's filter first multiplied by a folded BatchNorm's scale: 16 values per (output, input).
-    /// </summary>
-    private static double[] WinogradFilters(float[] g, int n, int k, float[]? scale)
-    {
-        double[,] G = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, -0.5, 0.5 }, { 0, 0, 1 } };
-        var result = new double[n * k * 16];
-        var gg = new double[4, 3];
-        for (int o = 0; o < n; o++)
-        for (int c = 0; c < k; c++)
-        {
-            int at = (o * k + c) * 9;
-            double s = scale?[o] ?? 1.0;
-            for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 3; j++)
-            {
-                double sum = 0;
-                for (int t = 0; t < 3; t++) sum += G[i, t] * g[at + t * 3 + j] * s;
-                gg[i, j] = sum;
-            }
-            for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++)
-            {
-                double sum = 0;
-                for (int t = 0; t < 3; t++) sum += gg[i, t] * G[j, t];
-                result[(o * k + c) * 16 + i * 4 + j] = sum;
-            }
         }
         return result;
     }
