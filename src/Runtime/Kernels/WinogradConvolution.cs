@@ -98,7 +98,7 @@ public static class WinogradConvolution
             P = T * T;
             TileRows = (g.OutHeight + m - 1) / m;
             (TilesPerRow, RowsPerChunk) = KernelScratch.WinogradChunking(g.OutWidth, m);
-            Phase = TilesPerRow + 1 + Slack;
+            Phase = KernelScratch.WinogradPhase(g.OutHeight, g.OutWidth, m);
             RowFloats = m * Phase;
             PlaneFloats = (m * TileRows + 2) * RowFloats;
             Flat = KernelScratch.WinogradFlatColumns(g.OutHeight, g.OutWidth, m);
@@ -205,7 +205,8 @@ public static class WinogradConvolution
     /// <summary>
     /// One input row into its padded row, dealt into the m phases: input column x to phase (x + padding) mod m at index
     /// (x + padding) / m. Vectorized: m = 2 one deinterleave per two vectors; m = 4 two levels of it, through
-    /// <paramref name="temp"/> (four vectors).
+    /// <paramref name="temp"/> (four vectors), at 128 bits where a row is narrower than four of the widest vectors, the
+    /// last block overlapping the one before (it writes the same values again); the rest one by one.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CopyRow<TTile, TLanes>(ref float source, int w, int padding, ref float row, int phase, ref float temp)
@@ -225,30 +226,42 @@ public static class WinogradConvolution
                     ref Unsafe.Add(ref evens, x / 2), ref Unsafe.Add(ref odds, x / 2));
             }
         }
-        else
-        {
-            // Source phase r (columns x ≡ r mod 4) goes to padded phase (r + padding) mod 4, from index (r + padding) / 4.
-            ref float s0 = ref Unsafe.Add(ref row, padding % 4 * phase + padding / 4);
-            ref float s1 = ref Unsafe.Add(ref row, (1 + padding) % 4 * phase + (1 + padding) / 4);
-            ref float s2 = ref Unsafe.Add(ref row, (2 + padding) % 4 * phase + (2 + padding) / 4);
-            ref float s3 = ref Unsafe.Add(ref row, (3 + padding) % 4 * phase + (3 + padding) / 4);
-            for (; x + 4 * lanes <= w; x += 4 * lanes)
-            {
-                // Evens to temp[0, 2L), odds to temp[2L, 4L); then each apart again.
-                ref float at = ref Unsafe.Add(ref source, x);
-                TLanes.StoreDeinterleaved(TLanes.Load(ref at), TLanes.Load(ref Unsafe.Add(ref at, lanes)), ref temp, ref Unsafe.Add(ref temp, 2 * lanes));
-                TLanes.StoreDeinterleaved(TLanes.Load(ref Unsafe.Add(ref at, 2 * lanes)), TLanes.Load(ref Unsafe.Add(ref at, 3 * lanes)),
-                    ref Unsafe.Add(ref temp, lanes), ref Unsafe.Add(ref temp, 3 * lanes));
-                int i = x / 4;
-                TLanes.StoreDeinterleaved(TLanes.Load(ref temp), TLanes.Load(ref Unsafe.Add(ref temp, lanes)), ref Unsafe.Add(ref s0, i), ref Unsafe.Add(ref s2, i));
-                TLanes.StoreDeinterleaved(TLanes.Load(ref Unsafe.Add(ref temp, 2 * lanes)), TLanes.Load(ref Unsafe.Add(ref temp, 3 * lanes)),
-                    ref Unsafe.Add(ref s1, i), ref Unsafe.Add(ref s3, i));
-            }
-        }
+        else if (w >= 4 * lanes) x = CopyQuarters<TLanes>(ref source, w, padding, ref row, phase, ref temp);
+        else if (lanes > 4 && w >= 16 && Vector128.IsHardwareAccelerated) x = CopyQuarters<Lanes128>(ref source, w, padding, ref row, phase, ref temp);
         for (; x < w; x++)
         {
             int px = x + padding;
             Unsafe.Add(ref row, px % m * phase + px / m) = Unsafe.Add(ref source, x);
+        }
+    }
+
+    /// <summary>
+    /// F(4×4)'s copy of a row at least four vectors wide into its four phases, by blocks of four vectors, the last block
+    /// moved back over the one before to end at the last whole group of four columns; returns the columns copied.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int CopyQuarters<TLanes>(ref float source, int w, int padding, ref float row, int phase, ref float temp)
+        where TLanes : struct, ILanes<TLanes>
+    {
+        int lanes = TLanes.Count, block = 4 * lanes, end = w / 4 * 4;
+        // Source phase r (columns x ≡ r mod 4) goes to padded phase (r + padding) mod 4, from index (r + padding) / 4.
+        ref float s0 = ref Unsafe.Add(ref row, padding % 4 * phase + padding / 4);
+        ref float s1 = ref Unsafe.Add(ref row, (1 + padding) % 4 * phase + (1 + padding) / 4);
+        ref float s2 = ref Unsafe.Add(ref row, (2 + padding) % 4 * phase + (2 + padding) / 4);
+        ref float s3 = ref Unsafe.Add(ref row, (3 + padding) % 4 * phase + (3 + padding) / 4);
+        for (int x = 0; ; x += block)
+        {
+            if (x + block > end) x = end - block;
+            // Evens to temp[0, 2L), odds to temp[2L, 4L); then each apart again.
+            ref float at = ref Unsafe.Add(ref source, x);
+            TLanes.StoreDeinterleaved(TLanes.Load(ref at), TLanes.Load(ref Unsafe.Add(ref at, lanes)), ref temp, ref Unsafe.Add(ref temp, 2 * lanes));
+            TLanes.StoreDeinterleaved(TLanes.Load(ref Unsafe.Add(ref at, 2 * lanes)), TLanes.Load(ref Unsafe.Add(ref at, 3 * lanes)),
+                ref Unsafe.Add(ref temp, lanes), ref Unsafe.Add(ref temp, 3 * lanes));
+            int i = x / 4;
+            TLanes.StoreDeinterleaved(TLanes.Load(ref temp), TLanes.Load(ref Unsafe.Add(ref temp, lanes)), ref Unsafe.Add(ref s0, i), ref Unsafe.Add(ref s2, i));
+            TLanes.StoreDeinterleaved(TLanes.Load(ref Unsafe.Add(ref temp, 2 * lanes)), TLanes.Load(ref Unsafe.Add(ref temp, 3 * lanes)),
+                ref Unsafe.Add(ref s1, i), ref Unsafe.Add(ref s3, i));
+            if (x + block >= end) return end;
         }
     }
 

@@ -120,6 +120,14 @@ internal static class KernelScratch
         return (padded, Math.Max(1, (tile == 2 ? 32 : WinogradF4ChunkTiles) / padded));
     }
 
+    /// <summary>
+    /// Winograd: floats of one phase of a padded input row (the row's columns dealt into m phases): the tiles a row takes
+    /// (<see cref="WinogradChunking"/>'s, or with every tile at once <see cref="WinogradFlatRowTiles"/>), one more that the
+    /// last tile reads, and <see cref="WinogradSlack"/> for vector loads past them.
+    /// </summary>
+    public static int WinogradPhase(int outHeight, int outWidth, int tile) =>
+        (WinogradFlatColumns(outHeight, outWidth, tile) > 0 ? WinogradFlatRowTiles(outWidth, tile) : WinogradChunking(outWidth, tile).TilesPerRow) + 1 + WinogradSlack;
+
     /// <summary>F(4×4): the tiles a chunk multiplies together (<see cref="WinogradChunking"/>).</summary>
     public const int WinogradF4ChunkTiles = 16;
 
@@ -186,7 +194,7 @@ internal static class KernelScratch
     public static int Winograd(int channels, int outChannels, int outHeight, int outWidth, int tile = 2)
     {
         (int tilesPerRow, int rowsPerChunk) = WinogradChunking(outWidth, tile);
-        int positions = (tile + 2) * (tile + 2), rowFloats = tile * (tilesPerRow + 1 + WinogradSlack), n = tilesPerRow * rowsPerChunk;
+        int positions = (tile + 2) * (tile + 2), rowFloats = tile * WinogradPhase(outHeight, outWidth, tile), n = tilesPerRow * rowsPerChunk;
         int paddedRows = (int)(tile * WinogradTiles(outHeight, tile) + 2);
         int flat = WinogradFlatColumns(outHeight, outWidth, tile), planes = channels * paddedRows * rowFloats;
         return flat > 0
@@ -202,7 +210,7 @@ internal static class KernelScratch
     {
         (int tilesPerRow, int rowsPerChunk) = WinogradChunking(outWidth, tile);
         int positions = (tile + 2) * (tile + 2), n = tilesPerRow * rowsPerChunk;
-        int vertical = (tile + 2) * tile * (tilesPerRow + 1 + WinogradSlack) + WinogradTemp(tile);
+        int vertical = (tile + 2) * tile * WinogradPhase(outHeight, outWidth, tile) + WinogradTemp(tile);
         return WinogradFlatColumns(outHeight, outWidth, tile) > 0 ? vertical : positions * channels * n + positions * outChannels * n + vertical;
     }
 
