@@ -328,8 +328,9 @@ public class LayoutAttentionConvKernelTests
     [InlineData(4, 1, 50, 3, 5, 2, 1)]    // height 1: a Conv1d
     [InlineData(5, 7, 7, 64, 1, 0, 1)]    // 1×1
     [InlineData(3, 35, 37, 7, 3, 1, 1)]   // wide rows, odd output sizes (pooled: the last row and column dropped)
-    [InlineData(24, 30, 33, 24, 3, 1, 1)] // 5 M multiply-adds: on 256-bit x86 handed to Winograd, or pooled, to the GEMM (odd width)
-    [InlineData(8, 12, 25, 10, 3, 1, 1)]  // rows of 13 tiles: on 256-bit x86 handed to Winograd, 10 channels in tiles of 6 and 4
+    [InlineData(24, 30, 33, 24, 3, 1, 1)] // 5 M multiply-adds: on 256-bit x86 handed to Winograd F(4×4), or pooled, to the GEMM (odd width)
+    [InlineData(8, 12, 25, 10, 3, 1, 1)]  // rows of 13 tiles: on 256-bit x86 handed to Winograd F(4×4), 10 channels in tiles of 6 and 4
+    [InlineData(120, 6, 24, 128, 3, 1, 1)] // on 256-bit x86 handed to Winograd F(2×2): F(4×4)'s filters would take 2.2 MB
     [InlineData(16, 10, 4, 16, 3, 0, 1)]  // rows of 2 outputs: on 256-bit x86 to the GEMM even pooled and small
     public void Direct_convolution_matches_the_eager_Conv2d(int c, int h, int w, int outC, int kernel, int padding, int dilation)
     {
@@ -387,7 +388,9 @@ public class LayoutAttentionConvKernelTests
         AssertWinogradMatchesEager(c, h, w, outC, padding, 2);
 
     [Theory]
-    [InlineData(16, 28, 28, 16, 1)]   // ResNet-style: 7 rows of 7 tiles, every tile at once, rows padded to 8
+    [InlineData(16, 28, 28, 16, 1)]   // ResNet-style: 7 rows of 7 tiles, packed 8 to a row, by chunks of two rows (the last one)
+    [InlineData(5, 40, 14, 6, 1)]     // rows of 4 tiles, four to a chunk's panel: chunks of 4, 4 and 2 rows
+    [InlineData(7, 20, 42, 9, 1)]     // rows of 11 tiles, packed 16 to a row, by chunks
     [InlineData(3, 9, 13, 5, 1)]      // partial tiles both ways (1 of 4 rows, 1 of 4 columns)
     [InlineData(8, 10, 52, 24, 0)]    // no padding, rows of 13 tiles, the last half outside: by chunks of tile rows
     [InlineData(5, 6, 6, 7, 0)]       // a single tile
@@ -454,17 +457,74 @@ public class LayoutAttentionConvKernelTests
         Assert.Equal(flatColumns, KernelScratch.WinogradFlatColumns(outHeight, outWidth));
     }
 
-    [Fact]
-    public void Winograd_filters_transformed_at_run_time_match_the_build_time_layout()
+    [Theory]
+    [InlineData(64, 64, 56, 56, 4)]           // 36 products of 224 columns against 16 of 896; filters of 590 KB
+    [InlineData(64, 64, 28, 28, 4)]           // rows of 7 tiles packed 8 to a row: 64 columns against 224
+    [InlineData(64, 64, 14, 14, 4)]           // 16 columns at once against 64
+    [InlineData(24, 24, 80, 80, 4)]           // 640 against 1,920: exactly 3/4
+    [InlineData(64, 64, 24, 24, 4)]
+    [InlineData(64, 64, 7, 7, 2)]             // 16 columns either way: F(2×2)'s 16 products
+    [InlineData(128, 128, 28, 28, 2)]         // filters of 2.4 MB
+    [InlineData(64, 113, 56, 56, 4)]          // 1,041,408 bytes of filters
+    [InlineData(64, 114, 56, 56, 2)]          // 1,050,624
+    public void Winograd_picks_its_tile_by_its_products_and_its_filters(int c, int outC, int outHeight, int outWidth, int tile)
+    {
+        Assert.Equal(tile, KernelScratch.WinogradTile(c, outC, outHeight, outWidth));
+    }
+
+    [Theory]
+    [InlineData(5, int.MaxValue)]
+    [InlineData(int.MaxValue, 5)]
+    [InlineData(int.MaxValue, int.MaxValue)]
+    public void Winograd_picks_a_tile_for_hostile_sizes_without_overflow(int outHeight, int outWidth)
+    {
+        Assert.Contains(KernelScratch.WinogradTile(int.MaxValue, 8, outHeight, outWidth), new[] { 2, 4 });
+        Assert.Contains(KernelScratch.WinogradTile(8, 8, outHeight, outWidth), new[] { 2, 4 });
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void Winograd_filters_transformed_at_run_time_match_the_build_time_layout(int tile)
     {
         // A direct layer handed to Winograd transforms its filters at each call (in float); the build-time layout computes
-        // the same sixteen matrices in double.
+        // the same matrices in double.
         const int outC = 7, c = 5;
+        int positions = (tile + 2) * (tile + 2);
         float[] weight = Numerics.Random(outC * c * 9, seed: 21, scale: 0.7);
-        float[] expected = WeightLayout.Loaded(WeightLayoutKind.WinogradFilters, _ => weight, "conv.weight", null, 0, outC, c, 16 * outC * c);
-        var actual = new float[16 * outC * c];
-        WinogradConvolution.TransformFilters(ref weight[0], outC, c, ref actual[0]);
+        float[] expected = WeightLayout.Loaded(tile == 4 ? WeightLayoutKind.WinogradF4Filters : WeightLayoutKind.WinogradFilters, _ => weight, "conv.weight", null, 0,
+            outC, c, positions * outC * c);
+        var actual = new float[positions * outC * c];
+        WinogradConvolution.TransformFilters(ref weight[0], outC, c, ref actual[0], tile);
         for (int i = 0; i < actual.Length; i++) Assert.Equal(expected[i], actual[i], 1e-6f);
+    }
+
+    [Fact]
+    public void Winograd_filter_matrices_compute_a_3x3_correlation_exactly()
+    {
+        // Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A against the correlation, in double, for both tiles: the tables the layouts and the GPU read.
+        foreach (int tile in new[] { 2, 4 })
+        {
+            int t = tile + 2;
+            double[,] bt = WinogradMatrices.Input(tile), at = WinogradMatrices.Output(tile);
+            float[] g = Numerics.Random(9, seed: tile, scale: 1.0), d = Numerics.Random(t * t, seed: tile + 1, scale: 1.0);
+            double[] u = WinogradMatrices.TransformFilters(g, 1, 1, null, tile);
+            var v = new double[t, t];
+            for (int i = 0; i < t; i++)
+                for (int j = 0; j < t; j++)
+                    for (int a = 0; a < t; a++)
+                        for (int b = 0; b < t; b++) v[i, j] += bt[i, a] * d[a * t + b] * bt[j, b];
+            for (int y = 0; y < tile; y++)
+            for (int x = 0; x < tile; x++)
+            {
+                double winograd = 0, direct = 0;
+                for (int i = 0; i < t; i++)
+                    for (int j = 0; j < t; j++) winograd += at[y, i] * u[i * t + j] * v[i, j] * at[x, j];
+                for (int ky = 0; ky < 3; ky++)
+                    for (int kx = 0; kx < 3; kx++) direct += (double)g[ky * 3 + kx] * d[(y + ky) * t + x + kx];
+                Assert.Equal(direct, winograd, 1e-12);
+            }
+        }
     }
 
     [Theory]

@@ -285,7 +285,7 @@ internal static class ConvolutionOps
         var geometry = new ConvGeometry(c, context.Input.Shape[1], context.Input.Shape[2], n, 3, 3, 1, padding, 1, oh, ow, 1, padding);
         string? norm = context.Root.FoldedNorm;
         // The filters in the Winograd domain, G g Gᵀ, computed at build time: (m + 2)² [out, C] matrices.
-        int tile = KernelScratch.WinogradTile(oh, ow);
+        int tile = KernelScratch.WinogradTile(c, n, oh, ow);
         WeightBlob weights = context.Blob(tile == 4 ? WeightLayoutKind.WinogradF4Filters : WeightLayoutKind.WinogradFilters, context.Root.Weight.Name,
             (tile + 2) * (tile + 2) * n * c, n, c, norm, context.Root.FoldedEpsilon);
         WeightBlob bias = context.Blob(WeightLayoutKind.PaddedBias, context.Root.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, context.Root.FoldedEpsilon);

@@ -85,11 +85,14 @@ public static class DirectConvolution
         {
             if (ThroughWinograd(geometry))
             {
-                // The filters into the Winograd domain first (16·out·C floats), then the layer as a Winograd one.
+                // The filters into the Winograd domain first ((m + 2)²·out·C floats), then the layer as a Winograd one, with the
+                // tile a build-time Winograd layer of its shape would take.
+                int tile = KernelScratch.WinogradTile(geometry.Channels, geometry.OutChannels, geometry.OutHeight, geometry.OutWidth);
                 ref float filters = ref scratch;
-                WinogradConvolution.TransformFilters(ref weights, geometry.OutChannels, geometry.Channels, ref filters);
-                WinogradConvolution.Run<TEpilogue>(ref input, ref output, samples, geometry, ref filters, ref bias,
-                    ref Unsafe.Add(ref scratch, 16 * geometry.OutChannels * geometry.Channels), workers);
+                ref float rest = ref Unsafe.Add(ref scratch, (tile + 2) * (tile + 2) * geometry.OutChannels * geometry.Channels);
+                WinogradConvolution.TransformFilters(ref weights, geometry.OutChannels, geometry.Channels, ref filters, tile);
+                if (tile == 4) WinogradConvolution.Run4x4<TEpilogue>(ref input, ref output, samples, geometry, ref filters, ref bias, ref rest, workers);
+                else WinogradConvolution.Run<TEpilogue>(ref input, ref output, samples, geometry, ref filters, ref bias, ref rest, workers);
                 return;
             }
             if (!geometry.Pooled)

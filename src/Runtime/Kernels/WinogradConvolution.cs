@@ -189,7 +189,7 @@ public static class WinogradConvolution
                 KernelWorkers.Split(KernelWorkers.For(workers, (long)layout.P * outC * n), outC, outputs, rowScratch, chunkFloats);
                 continue;
             }
-            var body = new TileRows<TEpilogue, TTile, TLanes>
+            var operands = new TileRows<TEpilogue, TTile, TLanes>
             {
                 Planes = (float*)Unsafe.AsPointer(ref planes),
                 Filters = (float*)Unsafe.AsPointer(ref filters),
@@ -198,7 +198,12 @@ public static class WinogradConvolution
                 Zeros = (float*)Unsafe.AsPointer(ref zeros),
                 Geometry = geometry,
             };
-            KernelWorkers.Split(workers, (layout.TileRows + layout.RowsPerChunk - 1) / layout.RowsPerChunk, body, (float*)Unsafe.AsPointer(ref chunkScratch), chunkFloats);
+            int chunks = (layout.TileRows + layout.RowsPerChunk - 1) / layout.RowsPerChunk;
+            float* chunkAt = (float*)Unsafe.AsPointer(ref chunkScratch);
+            // Vectors no wider than a packed tile row (F(4×4)'s 4 or 8 tiles), so that a row's stores stay in its panel.
+            if (layout.TilesPerRow >= TLanes.Count) KernelWorkers.Split(workers, chunks, operands, chunkAt, chunkFloats);
+            else if (layout.TilesPerRow >= 8) KernelWorkers.Split(workers, chunks, operands.As<Lanes256>(), chunkAt, chunkFloats);
+            else KernelWorkers.Split(workers, chunks, operands.As<Lanes128>(), chunkAt, chunkFloats);
         }
     }
 
@@ -277,6 +282,10 @@ public static class WinogradConvolution
         public float* Planes, Filters, Bias, Result, Zeros;
         public ConvGeometry Geometry;
 
+        /// <summary>The same operands, at another vector width.</summary>
+        public readonly TileRows<TEpilogue, TTile, TOther> As<TOther>() where TOther : struct, ILanes<TOther> =>
+            new() { Planes = Planes, Filters = Filters, Bias = Bias, Result = Result, Zeros = Zeros, Geometry = Geometry };
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Run(int firstChunk, int lastChunk, float* scratch)
         {
@@ -295,16 +304,18 @@ public static class WinogradConvolution
                 for (int r = 0; r < rowsPerChunk; r++)
                 for (int i = 0; i < c; i++)
                 {
+                    // Tile row r at columns [r·twp, (r + 1)·twp): whole panels, or (F(4×4), narrow rows) part of one.
+                    int column = r * twp;
                     if (r >= chunkRows)
                     {
                         // Past the last tile row: zeros, so the products of this chunk's padding are finite and unused.
                         for (int q = 0; q < p; q++)
                             for (int tx = 0; tx < twp; tx += 16)
-                                MemoryMarshal.CreateSpan(ref Unsafe.Add(ref transformed, q * pStride + (((r * twp + tx) / 16) * c + i) * 16), 16).Clear();
+                                MemoryMarshal.CreateSpan(ref Unsafe.Add(ref transformed, q * pStride + ((column + tx) / 16 * c + i) * 16 + column % 16), Math.Min(16, twp)).Clear();
                         continue;
                     }
                     TransformTileRow<TTile, TLanes>(ref Unsafe.Add(ref planes, i * layout.PlaneFloats + m * (ty0 + r) * layout.RowFloats), layout.Phase, twp, ref vertical,
-                        ref Unsafe.Add(ref transformed, (r * twp / 16 * c + i) * 16), pStride, 16 * c);
+                        ref Unsafe.Add(ref transformed, (column / 16 * c + i) * 16 + column % 16), pStride, 16 * c);
                 }
                 // The products M_p = U_p · V_p: [out, C] · [C, n].
                 for (int q = 0; q < p; q++)
@@ -444,36 +455,47 @@ public static class WinogradConvolution
     }
 
     /// <summary>
-    /// The sixteen <c>[out, C]</c> matrices <c>U = G g Gᵀ</c> of F(2×2, 3×3) from PyTorch's filters <c>[out, C, 3, 3]</c>,
-    /// as the build-time layout holds them (<c>WeightLayoutKind.WinogradFilters</c>, there computed in double): for a
-    /// direct layer handed to this kernel at run time. G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]].
+    /// The (m + 2)² <c>[out, C]</c> matrices <c>U = G g Gᵀ</c> of F(m×m, 3×3), m = <paramref name="tile"/>, from PyTorch's
+    /// filters <c>[out, C, 3, 3]</c>, as the build-time layouts hold them (<c>WeightLayoutKind.WinogradFilters</c>,
+    /// <c>WinogradF4Filters</c>, there computed in double from <c>WinogradMatrices</c>): for a direct layer handed to this
+    /// kernel at run time. F(2×2): G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]]; F(4×4): G = [[¼, 0, 0],
+    /// [−⅙, −⅙, −⅙], [−⅙, ⅙, −⅙], [1/24, 1/12, ⅙], [1/24, −1/12, ⅙], [0, 0, 1]].
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void TransformFilters(ref float weights, int outChannels, int channels, ref float filters)
+    public static void TransformFilters(ref float weights, int outChannels, int channels, ref float filters, int tile = 2)
     {
-        int pairs = outChannels * channels;
-        Span<float> gg = stackalloc float[12];
+        int pairs = outChannels * channels, t = tile + 2;
+        Span<float> gg = stackalloc float[18];
         for (int pair = 0; pair < pairs; pair++)
         {
             ref float g = ref Unsafe.Add(ref weights, pair * 9);
-            // G g: four rows of three.
+            // G g: t rows of three (a column of g at a time).
             for (int j = 0; j < 3; j++)
-            {
-                float g0 = Unsafe.Add(ref g, j), g1 = Unsafe.Add(ref g, 3 + j), g2 = Unsafe.Add(ref g, 6 + j);
-                gg[j] = g0;
-                gg[3 + j] = 0.5f * (g0 + g1 + g2);
-                gg[6 + j] = 0.5f * (g0 - g1 + g2);
-                gg[9 + j] = g2;
-            }
-            // (G g) Gᵀ: position i·4 + j of the pair's sixteen, each in its own matrix.
-            for (int i = 0; i < 4; i++)
-            {
-                float a = gg[3 * i], b = gg[3 * i + 1], c = gg[3 * i + 2];
-                Unsafe.Add(ref filters, (i * 4 + 0) * pairs + pair) = a;
-                Unsafe.Add(ref filters, (i * 4 + 1) * pairs + pair) = 0.5f * (a + b + c);
-                Unsafe.Add(ref filters, (i * 4 + 2) * pairs + pair) = 0.5f * (a - b + c);
-                Unsafe.Add(ref filters, (i * 4 + 3) * pairs + pair) = c;
-            }
+                Filter1D(tile, Unsafe.Add(ref g, j), Unsafe.Add(ref g, 3 + j), Unsafe.Add(ref g, 6 + j), gg.Slice(j), 3);
+            // (G g) Gᵀ: position i·t + j of the pair's t², each in its own matrix.
+            for (int i = 0; i < t; i++)
+                Filter1D(tile, gg[3 * i], gg[3 * i + 1], gg[3 * i + 2], MemoryMarshal.CreateSpan(ref Unsafe.Add(ref filters, i * t * pairs + pair), (t - 1) * pairs + 1), pairs);
         }
+    }
+
+    /// <summary>G·(a, b, c): the t values, <paramref name="step"/> apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Filter1D(int tile, float a, float b, float c, Span<float> destination, int step)
+    {
+        if (tile == 2)
+        {
+            destination[0] = a;
+            destination[step] = 0.5f * (a + b + c);
+            destination[2 * step] = 0.5f * (a - b + c);
+            destination[3 * step] = c;
+            return;
+        }
+        float ac = a + c, near = a / 24f + c / 6f, far = b / 12f;
+        destination[0] = a / 4f;
+        destination[step] = -(ac + b) / 6f;
+        destination[2 * step] = -(ac - b) / 6f;
+        destination[3 * step] = near + far;
+        destination[4 * step] = near - far;
+        destination[5 * step] = c;
     }
 }

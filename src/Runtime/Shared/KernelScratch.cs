@@ -78,11 +78,13 @@ internal static class KernelScratch
         int unpooled = g.Pooled ? g.OutChannels * g.OutHeight * g.OutWidth : 0;
         int size = Math.Max(DirectPlanes(g) + unpooled,
             unpooled + Im2Col(g.Channels, g.Height, g.Width, g.KernelHeight, g.KernelWidth, g.Padding, g.VerticalPadding, g.OutHeight, g.OutWidth, g.Groups));
-        return DirectWinogradShape(g) ? Math.Max(size, 16 * g.OutChannels * g.Channels + Winograd(g.Channels, g.OutChannels, g.OutHeight, g.OutWidth)) : size;
+        if (!DirectWinogradShape(g)) return size;
+        int tile = WinogradTile(g.Channels, g.OutChannels, g.OutHeight, g.OutWidth);
+        return Math.Max(size, (tile + 2) * (tile + 2) * g.OutChannels * g.Channels + Winograd(g.Channels, g.OutChannels, g.OutHeight, g.OutWidth, tile));
     }
 
     /// <summary>
-    /// A direct layer the kernel may hand to Winograd F(2×2, 3×3), its filters transformed at each call, where it would
+    /// A direct layer the kernel may hand to Winograd (the tile <see cref="WinogradTile"/> picks), its filters transformed at each call, where it would
     /// otherwise go to the im2col GEMM (<c>DirectConvolution.ThroughWinograd</c>): 3×3, stride 1, dilation 1, ungrouped,
     /// unpooled, the same padding on every side, at least 8 input and output channels, rows of at least 12 tiles (23
     /// outputs; narrower layers were measured no faster). The scratch then holds the filters and Winograd's own.
@@ -110,13 +112,16 @@ internal static class KernelScratch
     }
 
     /// <summary>
-    /// Winograd with m×m output tiles: tiles per row rounded up to whole 16-column panels, and tile rows multiplied
-    /// together (F(2×2): about 32 tiles, measured best; F(4×4), whose 36 products and transforms take 2.25 times the
-    /// scratch per tile: about 16).
+    /// Winograd with m×m output tiles, by chunks of tile rows: the columns a tile row takes, its tiles rounded up to whole
+    /// 16-column panels, or for F(4×4) rows of fewer than 12 tiles to 4, 8 or 16 (<see cref="WinogradFlatRowTiles"/>, so
+    /// that several rows share a panel: 28 × 28's rows of 7 tiles would leave 9 of each 16 columns empty); and tile rows
+    /// multiplied together (F(2×2): about 32 tiles, measured best; F(4×4), whose 36 products and transforms take 2.25
+    /// times the scratch per tile: <see cref="WinogradF4ChunkTiles"/>).
     /// </summary>
     public static (int TilesPerRow, int RowsPerChunk) WinogradChunking(int outWidth, int tile = 2)
     {
-        int padded = (int)Math.Min((WinogradTiles(outWidth, tile) + 15) / 16 * 16, int.MaxValue / 2);
+        long tiles = WinogradTiles(outWidth, tile);
+        int padded = tile == 4 && tiles < 12 ? WinogradFlatRowTiles(outWidth, tile) : (int)Math.Min((tiles + 15) / 16 * 16, int.MaxValue / 2);
         return (padded, Math.Max(1, (tile == 2 ? 32 : WinogradF4ChunkTiles) / padded));
     }
 
@@ -144,8 +149,14 @@ internal static class KernelScratch
     public static int WinogradFlatColumns(int outHeight, int outWidth, int tile = 2)
     {
         long columns = WinogradTiles(outHeight, tile) * WinogradFlatRowTiles(outWidth, tile);
-        return WinogradTiles(outWidth, tile) >= 12 || columns > WinogradFlatMaxColumns ? 0 : (int)((columns + 15) / 16 * 16);
+        return WinogradTiles(outWidth, tile) >= 12 || columns > (tile == 2 ? WinogradFlatMaxColumns : WinogradF4FlatMaxColumns) ? 0 : (int)((columns + 15) / 16 * 16);
     }
+
+    /// <summary>
+    /// F(4×4): the most tile columns a layer multiplies at once; more go by chunks of packed tile rows, whose products stay
+    /// in L2 (28 × 28 with 128 channels: 36 products of 64 columns at once ran no faster than F(2×2)).
+    /// </summary>
+    public const int WinogradF4FlatMaxColumns = 32;
 
     /// <summary>Winograd with every tile at once: the tiles a row takes, its tiles rounded up to 4, 8 or 16 (a divisor of the panel width).</summary>
     public static int WinogradFlatRowTiles(int outWidth, int tile = 2)
@@ -173,17 +184,28 @@ internal static class KernelScratch
     /// <summary>
     /// The output tile side, 2 or 4, for a layer <see cref="WinogradFits"/> takes: F(4×4, 3×3) where its 36 products over
     /// its (padded) tile columns come to at most 3/4 of F(2×2)'s 16 over its own, the rest paying for its costlier
-    /// transforms (56 × 56: 8,064 against 14,336 multiply-adds per channel pair; 28 × 28: 2,304 against 3,584; 14 × 14: 576
-    /// against 1,024; 7 × 7: 576 against 256, so F(2×2)).
+    /// transforms (multiply-adds per channel pair, F(4×4) against F(2×2): 56 × 56 8,064 against 14,336; 28 × 28 2,304
+    /// against 3,584; 14 × 14 576 against 1,024; 80 × 80 23,040 against 30,720; 7 × 7 576 against 256, so F(2×2)), and
+    /// where its filters, 36 matrices [out, C] against F(2×2)'s 16, take at most <see cref="WinogradF4FilterBytes"/>: a
+    /// model's weights come from memory at every call, and each chunk of tiles reads them all again. Measured on Zen 3,
+    /// one thread, F(4×4) ÷ F(2×2) with filters in cache / read from memory: 64 channels at 56 × 56 0.73–0.81 / 0.65;
+    /// 48 at 40 × 40 0.66–0.79 / 0.70; 24 at 80 × 80 0.87–0.99 / 0.95; 16 at 160 × 160 0.80–0.94 / 0.89; but 128 at
+    /// 28 × 28 0.80–0.91 / 0.99 and 256 at 14 × 14 0.89–1.07 / 0.96–0.99 (filters of 2.4 and 9.4 MB); 512 at 7 × 7 2.2–2.4.
     /// </summary>
-    public static int WinogradTile(int outHeight, int outWidth) =>
-        4 * WinogradProductColumns(outHeight, outWidth, 4) * 36 <= 3 * WinogradProductColumns(outHeight, outWidth, 2) * 16 ? 4 : 2;
+    public static int WinogradTile(int channels, int outChannels, int outHeight, int outWidth) =>
+        36.0 * channels * outChannels * sizeof(float) <= WinogradF4FilterBytes
+        && 4.0 * WinogradProductColumns(outHeight, outWidth, 4) * 36 <= 3.0 * WinogradProductColumns(outHeight, outWidth, 2) * 16 ? 4 : 2;
+
+    /// <summary>The most bytes of F(4×4) filters <see cref="WinogradTile"/> takes: about a core's L2 (64 → 64 channels: 590 KB).</summary>
+    public const int WinogradF4FilterBytes = 1 << 20;
 
     /// <summary>The tile columns a layer's products multiply, as the kernel pads them: every tile at once, or the chunks' rows.</summary>
     private static long WinogradProductColumns(int outHeight, int outWidth, int tile)
     {
         long flat = WinogradFlatColumns(outHeight, outWidth, tile);
-        return flat > 0 ? flat : WinogradTiles(outHeight, tile) * ((WinogradTiles(outWidth, tile) + 15) / 16 * 16);
+        if (flat > 0) return flat;
+        (int tilesPerRow, int rowsPerChunk) = WinogradChunking(outWidth, tile);
+        return (WinogradTiles(outHeight, tile) + rowsPerChunk - 1) / rowsPerChunk * rowsPerChunk * tilesPerRow;
     }
 
     /// <summary>
