@@ -338,10 +338,14 @@ public class GeneratorGoldenTests
         string Generated(string source, string weights, string hint) => GeneratorHarness.Run(File.ReadAllText(Path.Combine(root, source)), Path.Combine(root, weights))
             .Run.GeneratedSources.Single(s => s.HintName == hint).SourceText.ToString();
 
-        // 64 channels, rows of 24: Winograd F(2×2, 3×3), BatchNorm folded into the transformed filters.
+        // 64 channels, rows of 24: Winograd F(4×4, 3×3) (36 products of 48 columns against F(2×2)'s 16 of 192), BatchNorm
+        // folded into the transformed filters.
         string res = Generated("tests/ModelCompiler.TestModels/ResBlock.cs", "tests/ModelCompiler.TestModels/Models/res_block.safetensors", "ModelCompiler.TestModels.ResBlock.g.cs");
-        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(res, @"//   K\d+  \(BatchNorm ""bn\d"" folded in\) Winograd F\(2×2, 3×3\) Conv2d").Count);
-        Assert.Contains("WinogradConvolution.Run<", res);
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(res, @"//   K\d+  \(BatchNorm ""bn\d"" folded in\) Winograd F\(4×4, 3×3\) Conv2d").Count);
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(res, @"WinogradConvolution\.Run4x4<").Count);
+        string resWeights = GeneratorHarness.Run(File.ReadAllText(Path.Combine(root, "tests/ModelCompiler.TestModels/ResBlock.cs")),
+            Path.Combine(root, "tests/ModelCompiler.TestModels/Models/res_block.safetensors")).Run.GeneratedSources.Single(s => s.HintName == "ModelCompiler.TestModels.ResBlock.Weights.g.cs").SourceText.ToString();
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(resWeights, @"in the Winograd F\(4×4, 3×3\) domain, G g Gᵀ: 36 matrices \[64, 64\]").Count);
         // LeNet-sized layers: direct, each with its 2×2 max pool in the store.
         string lenet = Generated("benchmarks/ModelCompiler.Benchmarks/Yardsticks.cs", "benchmarks/ModelCompiler.Benchmarks/Models/lenet5.safetensors", "ModelCompiler.Benchmarks.LeNet5.g.cs");
         Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(lenet, @"//   K\d+  Direct Conv2d ""conv\d"".*then MaxPool2d 2×2 in the store").Count);
