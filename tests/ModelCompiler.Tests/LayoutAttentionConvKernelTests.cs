@@ -330,7 +330,7 @@ public class LayoutAttentionConvKernelTests
     [InlineData(3, 35, 37, 7, 3, 1, 1)]   // wide rows, odd output sizes (pooled: the last row and column dropped)
     [InlineData(24, 30, 33, 24, 3, 1, 1)] // 5 M multiply-adds: on 256-bit x86 handed to Winograd F(4×4), or pooled, to the GEMM (odd width)
     [InlineData(8, 12, 25, 10, 3, 1, 1)]  // rows of 13 tiles: on 256-bit x86 handed to Winograd F(4×4), 10 channels in tiles of 6 and 4
-    [InlineData(120, 6, 24, 128, 3, 1, 1)] // on 256-bit x86 handed to Winograd F(2×2): F(4×4)'s filters would take 2.2 MB
+    [InlineData(120, 6, 24, 128, 3, 1, 1)] // on 256-bit x86 handed to Winograd F(2×2): an F(4×4) chunk would take 571 KB
     [InlineData(16, 10, 4, 16, 3, 0, 1)]  // rows of 2 outputs: on 256-bit x86 to the GEMM even pooled and small
     public void Direct_convolution_matches_the_eager_Conv2d(int c, int h, int w, int outC, int kernel, int padding, int dilation)
     {
@@ -458,16 +458,18 @@ public class LayoutAttentionConvKernelTests
     }
 
     [Theory]
-    [InlineData(64, 64, 56, 56, 4)]           // 36 products of 224 columns against 16 of 896; filters of 590 KB
+    [InlineData(64, 64, 56, 56, 4)]           // 36 products of 224 columns against 16 of 896; 295 KB a chunk
     [InlineData(64, 64, 28, 28, 4)]           // rows of 7 tiles packed 8 to a row: 64 columns against 224
     [InlineData(64, 64, 14, 14, 4)]           // 16 columns at once against 64
     [InlineData(24, 24, 80, 80, 4)]           // 640 against 1,920: exactly 3/4
     [InlineData(64, 64, 24, 24, 4)]
     [InlineData(64, 64, 7, 7, 2)]             // 16 columns either way: F(2×2)'s 16 products
-    [InlineData(128, 128, 28, 28, 2)]         // filters of 2.4 MB
-    [InlineData(64, 113, 56, 56, 4)]          // 1,041,408 bytes of filters
-    [InlineData(64, 114, 56, 56, 2)]          // 1,050,624
-    public void Winograd_picks_its_tile_by_its_products_and_its_filters(int c, int outC, int outHeight, int outWidth, int tile)
+    [InlineData(128, 128, 28, 28, 2)]         // 590 KB a chunk (and filters of 2.4 MB)
+    [InlineData(64, 106, 56, 56, 4)]          // 391,680 bytes a chunk
+    [InlineData(64, 107, 56, 56, 2)]          // 393,984
+    [InlineData(96, 24, 80, 80, 2)]           // a chunk's transformed input and products: 553 KB
+    [InlineData(96, 24, 40, 40, 4)]           // 276 KB
+    public void Winograd_picks_its_tile_by_its_products_and_its_chunks(int c, int outC, int outHeight, int outWidth, int tile)
     {
         Assert.Equal(tile, KernelScratch.WinogradTile(c, outC, outHeight, outWidth));
     }

@@ -298,6 +298,21 @@ public static class WinogradConvolution
             ref float products = ref Unsafe.Add(ref transformed, p * c * n);             // M_p: P × [out, n]
             ref float vertical = ref Unsafe.Add(ref products, p * outC * n);             // the vertical transform of one tile row
             ref float temp = ref Unsafe.Add(ref vertical, layout.T * layout.RowFloats);  // vectors for the output transform
+            // The transforms cover the real tiles in whole vectors; the columns from there to the row's padded end are zeros,
+            // written once for the call (each chunk rewrites only the others), so their products are finite and unused
+            // (80 × 80 at F(4×4): 24 of 32 columns transformed; 40 tiles at F(2×2): 40 of 48).
+            int used = Math.Min(twp, ((Geometry.OutWidth + m - 1) / m + TLanes.Count - 1) / TLanes.Count * TLanes.Count);
+            if (used < twp)
+            {
+                for (int r = 0; r < rowsPerChunk; r++)
+                for (int i = 0; i < c; i++)
+                for (int q = 0; q < p; q++)
+                    for (int tx = used; tx < twp; tx++)
+                    {
+                        int column = r * twp + tx;
+                        Unsafe.Add(ref transformed, q * pStride + (column / 16 * c + i) * 16 + column % 16) = 0f;
+                    }
+            }
             for (int ty0 = firstChunk * rowsPerChunk; ty0 < Math.Min(th, lastChunk * rowsPerChunk); ty0 += rowsPerChunk)
             {
                 int chunkRows = Math.Min(rowsPerChunk, th - ty0);
@@ -314,7 +329,7 @@ public static class WinogradConvolution
                                 MemoryMarshal.CreateSpan(ref Unsafe.Add(ref transformed, q * pStride + ((column + tx) / 16 * c + i) * 16 + column % 16), Math.Min(16, twp)).Clear();
                         continue;
                     }
-                    TransformTileRow<TTile, TLanes>(ref Unsafe.Add(ref planes, i * layout.PlaneFloats + m * (ty0 + r) * layout.RowFloats), layout.Phase, twp, ref vertical,
+                    TransformTileRow<TTile, TLanes>(ref Unsafe.Add(ref planes, i * layout.PlaneFloats + m * (ty0 + r) * layout.RowFloats), layout.Phase, used, ref vertical,
                         ref Unsafe.Add(ref transformed, (column / 16 * c + i) * 16 + column % 16), pStride, 16 * c);
                 }
                 // The products M_p = U_p · V_p: [out, C] · [C, n].

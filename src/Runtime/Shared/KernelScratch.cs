@@ -186,18 +186,32 @@ internal static class KernelScratch
     /// its (padded) tile columns come to at most 3/4 of F(2×2)'s 16 over its own, the rest paying for its costlier
     /// transforms (multiply-adds per channel pair, F(4×4) against F(2×2): 56 × 56 8,064 against 14,336; 28 × 28 2,304
     /// against 3,584; 14 × 14 576 against 1,024; 80 × 80 23,040 against 30,720; 7 × 7 576 against 256, so F(2×2)), and
-    /// where its filters, 36 matrices [out, C] against F(2×2)'s 16, take at most <see cref="WinogradF4FilterBytes"/>: a
-    /// model's weights come from memory at every call, and each chunk of tiles reads them all again. Measured on Zen 3,
-    /// one thread, F(4×4) ÷ F(2×2) with filters in cache / read from memory: 64 channels at 56 × 56 0.73–0.81 / 0.65;
-    /// 48 at 40 × 40 0.66–0.79 / 0.70; 24 at 80 × 80 0.87–0.99 / 0.95; 16 at 160 × 160 0.80–0.94 / 0.89; but 128 at
-    /// 28 × 28 0.80–0.91 / 0.99 and 256 at 14 × 14 0.89–1.07 / 0.96–0.99 (filters of 2.4 and 9.4 MB); 512 at 7 × 7 2.2–2.4.
+    /// where one chunk's transformed input and products, 36 × (C + out) × its columns (at least 16), take at most
+    /// <see cref="WinogradF4ChunkBytes"/>. That also bounds its filters, 36 matrices [out, C] against F(2×2)'s 16, to
+    /// under 1 MB: a model's weights come from memory at every call, and each chunk reads them all again.
+    /// Measured on Zen 3, one thread, F(4×4) ÷ F(2×2) with filters in cache / read from memory: 64 channels at 56 × 56
+    /// 0.73–0.81 / 0.65; 48 at 40 × 40 0.66–0.79 / 0.70; 24 at 80 × 80 0.87–0.99 / 0.95; 16 at 160 × 160 0.80–0.94 / 0.89;
+    /// 96 → 24 at 40 × 40 (276 KB a chunk) 0.66–0.74; but 96 → 24 at 80 × 80 (553 KB) 1.01–1.05, 128 at 28 × 28
+    /// (590 KB, filters of 2.4 MB) 0.80–0.91 / 0.99 and 256 at 14 × 14 (1.2 MB, 9.4 MB) 0.89–1.07 / 0.96–0.99; 512 at
+    /// 7 × 7 2.2–2.4.
     /// </summary>
     public static int WinogradTile(int channels, int outChannels, int outHeight, int outWidth) =>
-        36.0 * channels * outChannels * sizeof(float) <= WinogradF4FilterBytes
+        36.0 * ((double)channels + outChannels) * WinogradChunkColumns(outHeight, outWidth, 4) * sizeof(float) <= WinogradF4ChunkBytes
         && 4.0 * WinogradProductColumns(outHeight, outWidth, 4) * 36 <= 3.0 * WinogradProductColumns(outHeight, outWidth, 2) * 16 ? 4 : 2;
 
-    /// <summary>The most bytes of F(4×4) filters <see cref="WinogradTile"/> takes: about a core's L2 (64 → 64 channels: 590 KB).</summary>
-    public const int WinogradF4FilterBytes = 1 << 20;
+    /// <summary>
+    /// The most bytes of one F(4×4) chunk's transformed input and products <see cref="WinogradTile"/> takes: within a
+    /// core's L2 (512 KB on Zen 3), with room for the planes' rows and a filter panel.
+    /// </summary>
+    public const int WinogradF4ChunkBytes = 384 << 10;
+
+    /// <summary>The columns one product multiplies: every tile's at once, or one chunk's.</summary>
+    private static long WinogradChunkColumns(int outHeight, int outWidth, int tile)
+    {
+        long flat = WinogradFlatColumns(outHeight, outWidth, tile);
+        (int tilesPerRow, int rowsPerChunk) = WinogradChunking(outWidth, tile);
+        return flat > 0 ? flat : (long)tilesPerRow * rowsPerChunk;
+    }
 
     /// <summary>The tile columns a layer's products multiply, as the kernel pads them: every tile at once, or the chunks' rows.</summary>
     private static long WinogradProductColumns(int outHeight, int outWidth, int tile)
