@@ -385,6 +385,49 @@ public class ConvolutionKernelBenchmark
     public void Im2Col() => Kernels.Convolution.Conv2d<Kernels.IdentityOperator>(ref _x[0], ref _y[0], 1, _im2col, ref _w[0], ref _b[0], ref _im2colScratch[0]);
 }
 
+/// <summary>
+/// One 3×3, stride-1, padding-1 convolution, one sample, one thread, by the two Winograd tiles the build-time rule
+/// chooses between (<c>KernelScratch.WinogradTile</c>): F(2×2, 3×3) and F(4×4, 3×3), each with its own transformed
+/// filters (random: the speed does not depend on their values). The layers are ResNet-18's, the PP-OCRv3 detector's
+/// feature pyramid's (96 → 24) and two more; the rule's pick is in each layer's name.
+/// </summary>
+public class WinogradTileBenchmark
+{
+    private float[] _x = Array.Empty<float>(), _b = Array.Empty<float>(), _y = Array.Empty<float>();
+    private float[] _f2 = Array.Empty<float>(), _f4 = Array.Empty<float>(), _s2 = Array.Empty<float>(), _s4 = Array.Empty<float>();
+    private Kernels.ConvGeometry _g = null!;
+
+    [Params("64->64 56x56 (F4)", "128->128 28x28 (F2)", "256->256 14x14 (F2)", "512->512 7x7 (F2)", "96->24 80x80 (F2)", "96->24 40x40 (F4)", "48->48 40x40 (F4)")]
+    public string Layer { get; set; } = "";
+
+    [GlobalSetup]
+    public void GlobalSetup()
+    {
+        string[] parts = Layer.Split(' ');
+        int c = int.Parse(parts[0].Split("->")[0], System.Globalization.CultureInfo.InvariantCulture);
+        int outC = int.Parse(parts[0].Split("->")[1], System.Globalization.CultureInfo.InvariantCulture);
+        int hw = int.Parse(parts[1].Split('x')[0], System.Globalization.CultureInfo.InvariantCulture);
+        var random = new Random(1);
+        _x = new float[c * hw * hw];
+        _b = new float[(outC + 15) / 16 * 16];
+        _y = new float[outC * hw * hw];
+        _f2 = new float[16 * outC * c];
+        _f4 = new float[36 * outC * c];
+        for (int i = 0; i < _x.Length; i++) _x[i] = (float)random.NextDouble();
+        for (int i = 0; i < _f2.Length; i++) _f2[i] = (float)random.NextDouble() - 0.5f;
+        for (int i = 0; i < _f4.Length; i++) _f4[i] = (float)random.NextDouble() - 0.5f;
+        _g = new Kernels.ConvGeometry(c, hw, hw, outC, 3, 3, 1, 1, 1, hw, hw, 1, 1);
+        _s2 = new float[Kernels.WinogradConvolution.ScratchFloats(c, outC, hw, hw)];
+        _s4 = new float[Kernels.WinogradConvolution.ScratchFloats4x4(c, outC, hw, hw)];
+    }
+
+    [Benchmark(Baseline = true, Description = "F(2×2, 3×3)")]
+    public void F2() => Kernels.WinogradConvolution.Run<Kernels.IdentityOperator>(ref _x[0], ref _y[0], 1, _g, ref _f2[0], ref _b[0], ref _s2[0]);
+
+    [Benchmark(Description = "F(4×4, 3×3)")]
+    public void F4() => Kernels.WinogradConvolution.Run4x4<Kernels.IdentityOperator>(ref _x[0], ref _y[0], 1, _g, ref _f4[0], ref _b[0], ref _s4[0]);
+}
+
 /// <summary>PaddleOCR's PP-OCRv3 text detector (third-party, Paddle2ONNX): MobileNetV3, an FPN of Resize and ConvTranspose, 320 × 320.</summary>
 [MemoryDiagnoser]
 public class OcrDetectionBenchmark : BatchedOnnxBenchmark
