@@ -136,12 +136,7 @@ internal readonly struct Tile4 : IWinogradTile
         Input(TLanes.Load(ref d), TLanes.Load(ref Unsafe.Add(ref d, rowFloats)), TLanes.Load(ref Unsafe.Add(ref d, 2 * rowFloats)),
             TLanes.Load(ref Unsafe.Add(ref d, 3 * rowFloats)), TLanes.Load(ref Unsafe.Add(ref d, 4 * rowFloats)), TLanes.Load(ref Unsafe.Add(ref d, 5 * rowFloats)),
             out TLanes v0, out TLanes v1, out TLanes v2, out TLanes v3, out TLanes v4, out TLanes v5);
-        TLanes.Store(v0, ref destination);
-        TLanes.Store(v1, ref Unsafe.Add(ref destination, rowFloats));
-        TLanes.Store(v2, ref Unsafe.Add(ref destination, 2 * rowFloats));
-        TLanes.Store(v3, ref Unsafe.Add(ref destination, 3 * rowFloats));
-        TLanes.Store(v4, ref Unsafe.Add(ref destination, 4 * rowFloats));
-        TLanes.Store(v5, ref Unsafe.Add(ref destination, 5 * rowFloats));
+        Store(v0, v1, v2, v3, v4, v5, ref destination, rowFloats);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -151,12 +146,20 @@ internal readonly struct Tile4 : IWinogradTile
         Input(TLanes.Load(ref row), TLanes.Load(ref Unsafe.Add(ref row, phase)), TLanes.Load(ref Unsafe.Add(ref row, 2 * phase)),
             TLanes.Load(ref Unsafe.Add(ref row, 3 * phase)), TLanes.Load(ref Unsafe.Add(ref row, 1)), TLanes.Load(ref Unsafe.Add(ref row, phase + 1)),
             out TLanes v0, out TLanes v1, out TLanes v2, out TLanes v3, out TLanes v4, out TLanes v5);
+        Store(v0, v1, v2, v3, v4, v5, ref destination, pStride);
+    }
+
+    /// <summary>Six vectors at <c>destination + i·step</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store<TLanes>(TLanes v0, TLanes v1, TLanes v2, TLanes v3, TLanes v4, TLanes v5, ref float destination, nint step)
+        where TLanes : struct, ILanes<TLanes>
+    {
         TLanes.Store(v0, ref destination);
-        TLanes.Store(v1, ref Unsafe.Add(ref destination, pStride));
-        TLanes.Store(v2, ref Unsafe.Add(ref destination, 2 * pStride));
-        TLanes.Store(v3, ref Unsafe.Add(ref destination, 3 * pStride));
-        TLanes.Store(v4, ref Unsafe.Add(ref destination, 4 * pStride));
-        TLanes.Store(v5, ref Unsafe.Add(ref destination, 5 * pStride));
+        TLanes.Store(v1, ref Unsafe.Add(ref destination, step));
+        TLanes.Store(v2, ref Unsafe.Add(ref destination, 2 * step));
+        TLanes.Store(v3, ref Unsafe.Add(ref destination, 3 * step));
+        TLanes.Store(v4, ref Unsafe.Add(ref destination, 4 * step));
+        TLanes.Store(v5, ref Unsafe.Add(ref destination, 5 * step));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
