@@ -401,6 +401,44 @@ public class LayoutAttentionConvKernelTests
     public void Winograd_4x4_convolution_matches_the_eager_Conv2d(int c, int h, int w, int outC, int padding) =>
         AssertWinogradMatchesEager(c, h, w, outC, padding, 4);
 
+    [Theory]
+    [InlineData(2, 8, 9, 7, 1)]       // every tile at once
+    [InlineData(4, 10, 52, 6, 0)]     // by chunks
+    [InlineData(2, 8, 9, 7, 2)]
+    public void Winograd_4x4_puts_NaN_and_infinities_where_direct_convolution_does(int c, int h, int w, int outC, int padding)
+    {
+        // F(4×4)'s transforms spread a 6×6 input tile over all 16 outputs, so Inf·0 and Inf − Inf would make NaN of
+        // outputs whose 3×3 windows hold no special value; the kernel computes such tiles again directly.
+        const int rows = 3;
+        float[] x = Numerics.Random(rows * c * h * w, seed: 7, scale: 2);
+        x[c * h * w + 5] = float.NaN;                              // sample 1: a NaN
+        x[2 * c * h * w + 3 * w + 2] = float.PositiveInfinity;     // sample 2: +Inf and −Inf in different places
+        x[3 * c * h * w - 1] = float.NegativeInfinity;
+        float[] weight = Numerics.Random(outC * c * 9, seed: 8, scale: 0.3);
+        float[] bias = Numerics.Random(outC, seed: 9, scale: 0.5);
+        var weights = new TestWeights().Add("conv.weight", new[] { outC, c, 3, 3 }, weight).Add("conv.bias", new[] { outC }, bias);
+        Tensor result = Tensor.FromBatch(x, rows, new[] { c, h, w }, weights).Conv2d("conv", 1, padding);
+        float[] expected = result.Relu().ToArray();
+        int oh = result.Shape[2], ow = result.Shape[3];
+        var geometry = new ConvGeometry(c, h, w, outC, 3, 3, 1, padding, 1, oh, ow, 1, padding);
+        float[] filters = WeightLayout.Loaded(WeightLayoutKind.WinogradF4Filters, _ => weight, "conv.weight", null, 0, outC, c, 36 * outC * c);
+        var actual = new float[expected.Length];
+        var scratch = new float[WinogradConvolution.ScratchFloats4x4(c, outC, oh, ow)];
+        WinogradConvolution.Run4x4<ReluOperator>(ref x[0], ref actual[0], rows, geometry, ref filters[0], ref bias[0], ref scratch[0]);
+
+        int specials = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            if (!float.IsFinite(expected[i]))
+            {
+                specials++;
+                Assert.Equal(expected[i], actual[i]);                  // the same NaN or infinity (xunit: NaN equals NaN)
+            }
+            else Assert.True(Math.Abs(actual[i] - expected[i]) <= 1e-4 * (1 + Math.Abs(expected[i])), $"output {i}: {actual[i]} against {expected[i]}");
+        }
+        Assert.InRange(specials, 1, expected.Length / 2);
+    }
+
     private static void AssertWinogradMatchesEager(int c, int h, int w, int outC, int padding, int tile)
     {
         const int rows = 2;

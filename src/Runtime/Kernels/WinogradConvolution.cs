@@ -187,6 +187,7 @@ public static class WinogradConvolution
                     Geometry = geometry,
                 };
                 KernelWorkers.Split(KernelWorkers.For(workers, (long)layout.P * outC * n), outC, outputs, rowScratch, chunkFloats);
+                if (m == 4) ExactWhereNotFinite<TEpilogue>(ref Unsafe.Add(ref input, s * c * h * w), ref Unsafe.Add(ref output, s * outC * oh * ow), geometry, ref filters, ref bias);
                 continue;
             }
             var operands = new TileRows<TEpilogue, TTile, TLanes>
@@ -204,7 +205,117 @@ public static class WinogradConvolution
             if (layout.TilesPerRow >= TLanes.Count) KernelWorkers.Split(workers, chunks, operands, chunkAt, chunkFloats);
             else if (layout.TilesPerRow >= 8) KernelWorkers.Split(workers, chunks, operands.As<Lanes256>(), chunkAt, chunkFloats);
             else KernelWorkers.Split(workers, chunks, operands.As<Lanes128>(), chunkAt, chunkFloats);
+            if (m == 4) ExactWhereNotFinite<TEpilogue>(ref Unsafe.Add(ref input, s * c * h * w), ref Unsafe.Add(ref output, s * outC * oh * ow), geometry, ref filters, ref bias);
         }
+    }
+
+    /// <summary>
+    /// F(4×4)'s outputs where one sample's input is not finite, recomputed directly. F(2×2)'s transforms are banded as
+    /// the 3×3 window is (an input column reaches only the outputs whose window holds it), so NaN and ±Inf reach the
+    /// outputs direct convolution gives them; F(4×4)'s are not: every column of a 6×6 input tile reaches all 16 of its
+    /// outputs, and Inf·0 or Inf − Inf there makes NaN of outputs whose windows hold no special value. So every 4×4 tile
+    /// whose input holds a NaN or ±Inf is computed again as the eager convolution computes it, from the filters
+    /// recovered from G g Gᵀ (g₀ = 4·U₀, g₁ = 6·(U₃ − U₄), g₂ = U₅ along each axis: rows 0, 3 − 4 and 5 of G). Finite
+    /// inputs cost one pass that finds none.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void ExactWhereNotFinite<TEpilogue>(ref float input, ref float output, ConvGeometry geometry, ref float filters, ref float bias)
+        where TEpilogue : struct, IUnaryOperator
+    {
+        int c = geometry.Channels, h = geometry.Height, w = geometry.Width, outC = geometry.OutChannels, padding = geometry.Padding;
+        int oh = geometry.OutHeight, ow = geometry.OutWidth, plane = h * w;
+        if (AllFinite(ref input, c * plane)) return;
+        int tilesDown = (oh + 3) / 4, tilesAcross = (ow + 3) / 4, pairs = outC * c;
+        Span<float> g = stackalloc float[9], sums = stackalloc float[16];
+        for (int ty = 0; ty < tilesDown; ty++)
+        for (int tx = 0; tx < tilesAcross; tx++)
+        {
+            // The tile's 6×6 input window, rows 4·ty − padding + [0, 6) and the same for columns, over every channel.
+            int y0 = 4 * ty - padding, x0 = 4 * tx - padding;
+            bool special = false;
+            for (int i = 0; i < c && !special; i++)
+                for (int y = Math.Max(0, y0); y < Math.Min(h, y0 + 6) && !special; y++)
+                    special = !AllFinite(ref Unsafe.Add(ref input, i * plane + y * w + Math.Max(0, x0)), Math.Min(w, x0 + 6) - Math.Max(0, x0));
+            if (!special) continue;
+            for (int o = 0; o < outC; o++)
+            {
+                sums.Fill(Unsafe.Add(ref bias, o));
+                for (int i = 0; i < c; i++)
+                {
+                    // U at position 6·a + b of pair (o, i); g[k, l] = Σ rows(k)·U·rows(l)ᵀ.
+                    ref float u = ref Unsafe.Add(ref filters, o * c + i);
+                    for (int k = 0; k < 3; k++)
+                        for (int l = 0; l < 3; l++)
+                            g[3 * k + l] = Recovered(ref u, pairs, k, l);
+                    ref float source = ref Unsafe.Add(ref input, i * plane);
+                    for (int dy = 0; dy < 4; dy++)
+                    for (int dx = 0; dx < 4; dx++)
+                    {
+                        float sum = sums[4 * dy + dx];
+                        for (int ky = 0; ky < 3; ky++)
+                        {
+                            int y = y0 + dy + ky;
+                            if ((uint)y >= (uint)h) continue;
+                            for (int kx = 0; kx < 3; kx++)
+                            {
+                                int x = x0 + dx + kx;
+                                if ((uint)x < (uint)w) sum += g[3 * ky + kx] * Unsafe.Add(ref source, y * w + x);
+                            }
+                        }
+                        sums[4 * dy + dx] = sum;
+                    }
+                }
+                for (int dy = 0; dy < 4 && 4 * ty + dy < oh; dy++)
+                    for (int dx = 0; dx < 4 && 4 * tx + dx < ow; dx++)
+                        Unsafe.Add(ref output, (o * oh + 4 * ty + dy) * ow + 4 * tx + dx) = TEpilogue.Invoke(sums[4 * dy + dx]);
+            }
+        }
+    }
+
+    /// <summary>g[k, l] of one pair's filter from its 36 transformed values (<paramref name="pairs"/> apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Recovered(ref float u, int pairs, int k, int l)
+    {
+        // Along one axis: index 0 weighs row 0 by 4; index 1 rows 3 and 4 by 6 and −6; index 2 row 5 by 1.
+        float sum = 0f;
+        for (int a = 0; a < 2; a++)
+        {
+            (int row, float weight) = Axis(k, a);
+            if (weight == 0f) continue;
+            for (int b = 0; b < 2; b++)
+            {
+                (int column, float weight2) = Axis(l, b);
+                if (weight2 != 0f) sum += weight * weight2 * Unsafe.Add(ref u, (row * 6 + column) * pairs);
+            }
+        }
+        return sum;
+
+        static (int Row, float Weight) Axis(int index, int term) => index switch
+        {
+            0 => term == 0 ? (0, 4f) : (0, 0f),
+            1 => term == 0 ? (3, 6f) : (4, -6f),
+            _ => term == 0 ? (5, 1f) : (0, 0f),
+        };
+    }
+
+    /// <summary>Whether every one of <paramref name="count"/> floats is finite (x − x is 0 for those, NaN for NaN and ±Inf).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool AllFinite(ref float values, int count)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> acc = Vector256<float>.Zero;
+            for (; i + 8 <= count; i += 8)
+            {
+                Vector256<float> v = Vector256.LoadUnsafe(ref values, (nuint)i);
+                acc += v - v;
+            }
+            if (!Vector256.EqualsAll(acc, Vector256<float>.Zero)) return false;
+        }
+        for (; i < count; i++)
+            if (!float.IsFinite(Unsafe.Add(ref values, i))) return false;
+        return true;
     }
 
     /// <summary>
