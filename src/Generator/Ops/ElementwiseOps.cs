@@ -202,6 +202,24 @@ internal static class ElementwiseOps
         return strides;
     }
 
+    /// <summary>
+    /// An operand's broadcast strides, all 0 for a constant that holds one value throughout (bit for bit, so reading its
+    /// first value gives the same result everywhere): an ONNX Resize or Expand, which the importer writes as an Add of
+    /// zeros, then lets the kernel merge the zeros' dimensions and copy a computed slice instead of adding each zero.
+    /// </summary>
+    private static int[] OperandStrides(LoweringContext context, Node operand, int[] shape)
+    {
+        int[] strides = ElementwiseOps.BroadcastStrides(operand, shape);
+        if (!operand.IsConstant) return strides;
+        float[]? values = operand.Values ?? (operand.Kind == OpKind.Parameter && operand.Weight is not null ? context.ReadTensor(operand.Weight.Name) : null);
+        if (values is null || values.Length == 0) return strides;
+        // Through double, which keeps a float's sign of zero and its NaN (netstandard2.0 has no SingleToInt32Bits).
+        long first = BitConverter.DoubleToInt64Bits(values[0]);
+        foreach (float v in values)
+            if (BitConverter.DoubleToInt64Bits(v) != first) return strides;
+        return new int[strides.Length];
+    }
+
     /// <summary>A chain of element-wise ops with no kernel before it to fuse into: one element-wise kernel.</summary>
     private static KernelPlan LowerElementwise(LoweringContext context)
     {
@@ -220,7 +238,7 @@ internal static class ElementwiseOps
         BinaryFunction function = context.Root.Source.Settings is BinarySettings binary ? binary.Function : BinaryFunction.Power;
         string what = context.Group.Kind == KernelKind.Binary ? function.ToString() : context.Group.Kind.ToString();
         string title = $"{what}: {LoweringContext.Describe(a)} {between} {LoweringContext.Describe(b)} → {Node.Format(shape)}" + context.After;
-        (int[] walked, int[] aStrides, int[] bStrides) = LoweringContext.Collapse(shape, ElementwiseOps.BroadcastStrides(a, shape), ElementwiseOps.BroadcastStrides(b, shape));
+        (int[] walked, int[] aStrides, int[] bStrides) = LoweringContext.Collapse(shape, OperandStrides(context, a, shape), OperandStrides(context, b, shape));
         var broadcast = new BroadcastOp(context.Group.Kind, new EquatableArray<int>(walked), new EquatableArray<int>(aStrides), new EquatableArray<int>(bStrides), function);
         return new KernelPlan(context.Index, title, context.Sources.ToEquatableArray(), context.Where(a), context.Where(b), context.Output, broadcast, context.Epilogue.ToEquatableArray(), context.Root.ElementCount);
     }

@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace ModelCompiler.Kernels;
@@ -61,9 +62,25 @@ public static class Broadcast
             c = TEpilogue.Invoke(TOperator.Invoke(a, b));
             return;
         }
+        if (shape.Length == 1 && aStrides[0] == 0 && bStrides[0] == 0)
+        {
+            MemoryMarshal.CreateSpan(ref c, shape[0]).Fill(TEpilogue.Invoke(TOperator.Invoke(a, b)));
+            return;
+        }
         if (shape.Length == 1)
         {
             Inner<TOperator, TEpilogue>(ref a, aStrides[0], ref b, bStrides[0], ref c, shape[0]);
+            return;
+        }
+        if (aStrides[0] == 0 && bStrides[0] == 0 && shape[0] > 1)
+        {
+            // Neither operand moves along this dimension (an upsampling's repeat, once its zeros are read as one value): the
+            // first slice computed, then copied.
+            nint slice = 1;
+            for (int d = 1; d < shape.Length; d++) slice *= shape[d];
+            Dimension<TOperator, TEpilogue>(ref a, aStrides.Slice(1), ref b, bStrides.Slice(1), ref c, shape.Slice(1));
+            var first = MemoryMarshal.CreateReadOnlySpan(ref c, checked((int)slice));
+            for (nint i = 1; i < shape[0]; i++) first.CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref c, i * slice), (int)slice));
             return;
         }
         if (shape.Length == 2 && (shape[1] < ShortRow || IsRepeat(aStrides[0], aStrides[1], bStrides[0], bStrides[1], shape[1])))
@@ -118,11 +135,12 @@ public static class Broadcast
     private const int ShortRow = 8;
 
     /// <summary>
-    /// Whether rows of <paramref name="s"/> repeat one value of a against the same s values of b (strides 1, 0 and 0, 1), with
-    /// s 2 or a multiple of 4 up to 64, so that <see cref="Short"/> writes them a vector at a time.
+    /// Whether rows of <paramref name="s"/> repeat one value of a against the same s values of b (strides 1, 0 and 0, 1) or
+    /// against one value of b (0, 0), with s 2 or a multiple of 4 up to 64, so that <see cref="Short"/> writes them a vector
+    /// at a time.
     /// </summary>
     private static bool IsRepeat(nint pa, nint qa, nint pb, nint qb, nint s) =>
-        Vector128.IsHardwareAccelerated && pa == 1 && qa == 0 && pb == 0 && qb == 1 && (s == 2 || s % 4 == 0 && s <= 64);
+        Vector128.IsHardwareAccelerated && pa == 1 && qa == 0 && pb == 0 && qb is 0 or 1 && (s == 2 || s % 4 == 0 && s <= 64);
 
     /// <summary><c>c[i, j] = TEpilogue(TOperator(a[i·pa + j·qa], b[i·pb + j·qb]))</c> over <c>[m, s]</c>, <c>c</c> dense.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -135,7 +153,7 @@ public static class Broadcast
         {
             // Each value of a repeated s times against the same s values of b (a nearest-neighbour upsampling by 2, 4, 8, …:
             // x [.., W, 1] + zeros [.., 1, s]): whole vectors of outputs, each value spread by a shuffle or a broadcast.
-            Vector128<float> pattern = s == 2 ? Vector128.Create(b, Unsafe.Add(ref b, 1), b, Unsafe.Add(ref b, 1)) : Vector128.LoadUnsafe(ref b);
+            Vector128<float> pattern = qb == 0 ? Vector128.Create(b) : s == 2 ? Vector128.Create(b, Unsafe.Add(ref b, 1), b, Unsafe.Add(ref b, 1)) : Vector128.LoadUnsafe(ref b);
             if (s == 2)
             {
                 for (; i + 4 <= m; i += 4)
@@ -151,7 +169,7 @@ public static class Broadcast
                 {
                     Vector128<float> v = Vector128.Create(Unsafe.Add(ref a, i));
                     for (nint t = 0; t < s; t += 4)
-                        TEpilogue.Invoke(TOperator.Invoke(v, Vector128.LoadUnsafe(ref b, (nuint)t))).StoreUnsafe(ref c, (nuint)(s * i + t));
+                        TEpilogue.Invoke(TOperator.Invoke(v, qb == 0 ? pattern : Vector128.LoadUnsafe(ref b, (nuint)t))).StoreUnsafe(ref c, (nuint)(s * i + t));
                 }
             }
         }

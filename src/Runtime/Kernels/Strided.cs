@@ -1,6 +1,9 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
 
 namespace ModelCompiler.Kernels;
 
@@ -72,6 +75,36 @@ public static class Strided
     /// <summary>Innermost rows shorter than this are copied in one flat loop with the dimension before them.</summary>
     private const int ShortRow = 8;
 
+    /// <summary>
+    /// Two contiguous rows <paramref name="gap"/> apart interleaved into one (a 2× DepthToSpace's or a stride-2 ConvTranspose's
+    /// column interleave): <c>destination[2i + j] = source[i + j·gap]</c> four pairs at a time (unpcklps and unpckhps, or
+    /// zip1 and zip2). Returns how many pairs it wrote; the caller writes the rest.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nint Interleave(ref float source, nint gap, ref float destination, nint pairs)
+    {
+        nint i = 0;
+        if (Sse.IsSupported)
+        {
+            for (; i + 4 <= pairs; i += 4)
+            {
+                Vector128<float> even = Vector128.LoadUnsafe(ref source, (nuint)i), odd = Vector128.LoadUnsafe(ref source, (nuint)(i + gap));
+                Sse.UnpackLow(even, odd).StoreUnsafe(ref destination, (nuint)(2 * i));
+                Sse.UnpackHigh(even, odd).StoreUnsafe(ref destination, (nuint)(2 * i + 4));
+            }
+        }
+        else if (AdvSimd.Arm64.IsSupported)
+        {
+            for (; i + 4 <= pairs; i += 4)
+            {
+                Vector128<float> even = Vector128.LoadUnsafe(ref source, (nuint)i), odd = Vector128.LoadUnsafe(ref source, (nuint)(i + gap));
+                AdvSimd.Arm64.ZipLow(even, odd).StoreUnsafe(ref destination, (nuint)(2 * i));
+                AdvSimd.Arm64.ZipHigh(even, odd).StoreUnsafe(ref destination, (nuint)(2 * i + 4));
+            }
+        }
+        return i;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dimension(ref float source, ReadOnlySpan<int> sourceStrides, ref float destination, ReadOnlySpan<int> destinationStrides,
         ReadOnlySpan<int> shape)
@@ -85,7 +118,9 @@ public static class Strided
         {
             // Rows shorter than a vector (a DepthToSpace's or an upsampling's interleave): one flat loop, not a call per row.
             nint m = shape[0], n = shape[1], sm = sourceStrides[0], sn = sourceStrides[1], dm = destinationStrides[0], dn = destinationStrides[1];
-            for (nint i = 0; i < m; i++)
+            nint first = 0;
+            if (n == 2 && sm == 1 && dm == 2 && dn == 1) first = Interleave(ref source, sn, ref destination, m);
+            for (nint i = first; i < m; i++)
             {
                 ref float from = ref Unsafe.Add(ref source, i * sm);
                 ref float to = ref Unsafe.Add(ref destination, i * dm);
