@@ -229,6 +229,42 @@ public class KernelTests
         Assert.Equal(expected.ToArray(), actual);
     }
 
+    [Theory]
+    [InlineData(9, 2)]   // pairs: two vectors of four, then one value alone
+    [InlineData(16, 2)]
+    [InlineData(5, 4)]   // one vector per value
+    [InlineData(10, 8)]  // two vectors per value
+    [InlineData(7, 3)]   // a factor the vector loops leave to the scalar one
+    public void Broadcast_of_an_upsampling_against_one_repeated_value_matches_the_eager_Add(int w, int s)
+    {
+        // The generator reads a constant of one repeated value (a Resize's zeros) through strides of 0 everywhere. Then the
+        // repeated rows (strides 0 in both operands) are computed once and copied; a value of 0.75, not 0, makes the sum visible.
+        int rows = 2, c = 3, h = 5;
+        float[] a = Numerics.Random(rows * c * h * w, seed: 9), b = { 0.75f };
+        int[] shape = { c, h, s, w, s };
+        (int[] walked, int[] aStrides, int[] bStrides) = generator::ModelCompiler.Generator.Ops.LoweringContext.Collapse(shape,
+            new[] { c * h * w, h * w, w, 0, 1, 0 }, new int[6]);
+        Assert.Equal(new[] { c * h, s, w, s }, walked);
+        var actual = new float[rows * c * h * s * w * s];
+        Broadcast.Run<AddOperator>(ref a[0], aStrides, ref b[0], bStrides, ref actual[0], rows, walked);
+        Tensor expected = new Tensor(new[] { rows, c, h, 1, w, 1 }, a).Add(new Tensor(new[] { 1, 1, s, 1, s }, Enumerable.Repeat(0.75f, s * s).ToArray()));
+        Assert.Equal(expected.ToArray(), actual);
+    }
+
+    [Fact]
+    public void Broadcast_fills_a_walk_where_neither_operand_moves()
+    {
+        // Both operands one value each (a row of 11, then [4, 11] with the outer dimension repeated): the fill and the copy.
+        float[] a = { -2.5f }, b = { 0.75f };
+        foreach (int[] walked in new[] { new[] { 11 }, new[] { 4, 11 } })
+        {
+            int count = Count(walked);
+            var actual = new float[2 * count];
+            Broadcast.Run<MultiplyOperator>(ref a[0], new int[walked.Length + 1], ref b[0], new int[walked.Length + 1], ref actual[0], 2, walked);
+            Assert.All(actual, v => Assert.Equal(-1.875f, v));
+        }
+    }
+
     private static int Count(int[] dims) => dims.Aggregate(1, (x, y) => x * y);
 
     /// <summary>An operand's strides against the broadcast <paramref name="shape"/>: per sample first, 0 where it is broadcast.</summary>

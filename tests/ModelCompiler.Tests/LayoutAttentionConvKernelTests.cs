@@ -20,6 +20,8 @@ public class LayoutAttentionConvKernelTests
         { new[] { 4, 1, 9, 2 }, new[] { 0, 2, 1, 3 } },
         { new[] { 33, 16 }, new[] { 0, 1 } }, // identity: the contiguous block path
         { new[] { 3, 2, 2, 4, 5 }, new[] { 0, 3, 1, 4, 2 } }, // DepthToSpace (CRD): rows of 2 copied in one flat loop
+        { new[] { 2, 2, 2, 3, 16 }, new[] { 0, 3, 1, 4, 2 } }, // a ×2 ConvTranspose's interleave: four vectors of pairs
+        { new[] { 2, 2, 2, 3, 9 }, new[] { 0, 3, 1, 4, 2 } },  // two vectors of pairs, then one pair alone
         { new[] { 2, 3, 6, 5 }, new[] { 0, 2, 3, 1 } },       // rows of 3
     };
 

@@ -77,6 +77,31 @@ public class OnnxModelTests
     }
 
     /// <summary>
+    /// A nearest Resize arrives as an Add of zeros (make_upsample.py): the generator reads the zeros as one value, strides 0
+    /// everywhere, so the kernel copies repeated rows instead of adding a zero to each (the result above is ONNX Runtime's).
+    /// </summary>
+    [Fact]
+    public void A_Resize_reads_its_zeros_as_one_value()
+    {
+        string root = GeneratorDiagnosticsTests.RepositoryRoot();
+        const string source = """
+            namespace ModelCompiler.TestModels;
+            [ModelCompiler.CompileModel(Onnx = "onnx_upsample.onnx")]
+            public static partial class OnnxUpsample;
+            """;
+        var (diagnostics, run, errors) = GeneratorHarness.Run(source, Path.Combine(root, "tests/ModelCompiler.TestModels/Models/onnx_upsample.onnx"));
+        Assert.Empty(diagnostics);
+        Assert.Empty(errors);
+        string code = run.GeneratedSources.Single(g => g.HintName.EndsWith("OnnxUpsample.g.cs", StringComparison.Ordinal)).SourceText.ToString();
+        string[] resizes = code.Split('\n').Where(l => l.StartsWith("///   K", StringComparison.Ordinal) && l.Contains(".zeros\"", StringComparison.Ordinal))
+            .Select(l => l.Substring(6, l.IndexOf(' ', 7) - 6)).ToArray();
+        string kernel = Assert.Single(resizes);
+        string strides = Assert.Single(code.Split('\n'), l => l.Contains($" {kernel}BStrides =>", StringComparison.Ordinal));
+        string values = strides.Substring(strides.IndexOf('{') + 1, strides.IndexOf('}') - strides.IndexOf('{') - 1);
+        Assert.All(values.Split(','), v => Assert.Equal("0", v.Trim()));
+    }
+
+    /// <summary>
     /// Loop unrolled (make_loop.py): the condition computed at run time stops one set's loop at another iteration than
     /// another set's — sets whose largest value starts near 4 stop at once, small ones run all six iterations. Each set is
     /// the file's whole input (compiled whole), so ONNX Runtime runs them one by one.
