@@ -183,6 +183,7 @@ internal static class GpuBodies
         BinaryFunction.Power => $"({b} == 0f || {a} == 1f ? 1f : {a} < 0f ? ({MathF}.Floor({b}) == {b} ? ({MathF}.Floor({b} * 0.5f) * 2f == {b} ? 1f : -1f) * GpuExp({b} * GpuLog(-{a})) : float.NaN) : GpuExp({b} * GpuLog({a})))",
         BinaryFunction.Remainder => $"(float.IsInfinity({b}) && !float.IsInfinity({a}) ? {a} : {a} - ({a} / {b} < 0f ? {MathF}.Ceiling({a} / {b}) : {MathF}.Floor({a} / {b})) * {b})",
         BinaryFunction.FloorRemainder => $"({a} - {MathF}.Floor({a} / {b}) * {b})",
+        BinaryFunction.ScaleResidual => $"({a} + {a} * {b})",
         BinaryFunction.Greater => $"({a} > {b} ? 1f : 0f)",
         BinaryFunction.Less => $"({a} < {b} ? 1f : 0f)",
         BinaryFunction.GreaterOrEqual => $"({a} >= {b} ? 1f : 0f)",

@@ -25,6 +25,12 @@ internal sealed class FusionGroup
     /// <summary>LayerNorm: the residual Add of two activations before it, computed in the same pass.</summary>
     public Node? Residual { get; set; }
 
+    /// <summary>
+    /// A broadcasting Mul whose product is added back to its full-sized operand, x + x · g (PP-OCR's residual
+    /// squeeze-excitation): that Add, computed in the same pass (<c>BinaryFunction.ScaleResidual</c>).
+    /// </summary>
+    public Node? ScaledResidual { get; set; }
+
     /// <summary>Strided copies: the layout ops (and the views between them) composed into this one, first to last.</summary>
     public List<Node> Composed { get; } = new();
 

@@ -74,6 +74,11 @@ internal enum BinaryFunction
     Keep,
     /// <summary>x ≠ 0 ? 0 : y (ONNX Where, its false half).</summary>
     Drop,
+    /// <summary>
+    /// x + x · y, rounded as the two ops it stands for (no fused multiply-add): a Mul and the Add of its product to its
+    /// first operand, fused into one kernel (Passes/FuseEpilogues); no graph node has it.
+    /// </summary>
+    ScaleResidual,
 }
 
 /// <summary>Binary: the function of two values.</summary>

@@ -114,6 +114,22 @@ internal static class ElementwiseOps
         return y;
     }
 
+    /// <summary>
+    /// Which input of <paramref name="mul"/> (0 or 1) <paramref name="add"/> adds its product to: the one that is the Add's
+    /// other operand, computed (not a constant) and of the Mul's own shape; −1 if none is.
+    /// </summary>
+    public static int ScaledOperand(ModelGraph graph, Node mul, Node add)
+    {
+        if (mul.Inputs.Length != 2 || mul.Inputs[0] == mul.Inputs[1]) return -1;
+        int other = add.Inputs[0] == mul.Id ? add.Inputs[1] : add.Inputs[0];
+        for (int i = 0; i < 2; i++)
+        {
+            Node x = graph.Nodes[mul.Inputs[i]];
+            if (mul.Inputs[i] == other && !x.IsConstant && x.Shape.SequenceEqual(mul.Shape)) return i;
+        }
+        return -1;
+    }
+
     /// <summary>A function of two values in double, as the reference computes it (the kernels' operator structs agree).</summary>
     public static double Binary(BinaryFunction function, double x, double y) => function switch
     {
@@ -127,6 +143,7 @@ internal static class ElementwiseOps
         BinaryFunction.Equal => x == y ? 1 : 0,
         BinaryFunction.NotEqual => x != y ? 1 : 0,
         BinaryFunction.Keep => x != 0 ? y : 0,
+        BinaryFunction.ScaleResidual => x + x * y,
         _ => x != 0 ? 0 : y,
     };
 
@@ -238,6 +255,13 @@ internal static class ElementwiseOps
         BinaryFunction function = context.Root.Source.Settings is BinarySettings binary ? binary.Function : BinaryFunction.Power;
         string what = context.Group.Kind == KernelKind.Binary ? function.ToString() : context.Group.Kind.ToString();
         string title = $"{what}: {LoweringContext.Describe(a)} {between} {LoweringContext.Describe(b)} → {Node.Format(shape)}" + context.After;
+        if (context.Group.ScaledResidual is { } residual)
+        {
+            // x + x · g in one pass: a is the operand the product is added back to (multiplication commutes bit for bit).
+            if (ScaledOperand(context.Graph, context.Root, residual) == 1) (a, b) = (b, a);
+            function = BinaryFunction.ScaleResidual;
+            title = $"Mul, then the product added back: {LoweringContext.Describe(a)} + {LoweringContext.Describe(a)} × {LoweringContext.Describe(b)} → {Node.Format(shape)}" + context.After;
+        }
         (int[] walked, int[] aStrides, int[] bStrides) = LoweringContext.Collapse(shape, OperandStrides(context, a, shape), OperandStrides(context, b, shape));
         var broadcast = new BroadcastOp(context.Group.Kind, new EquatableArray<int>(walked), new EquatableArray<int>(aStrides), new EquatableArray<int>(bStrides), function);
         return new KernelPlan(context.Index, title, context.Sources.ToEquatableArray(), context.Where(a), context.Where(b), context.Output, broadcast, context.Epilogue.ToEquatableArray(), context.Root.ElementCount);

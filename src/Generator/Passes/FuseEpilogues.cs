@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Linq;
 using ModelCompiler.Generator.Graph;
 using ModelCompiler.Generator.Model;
+using ModelCompiler.Generator.Ops;
 using ModelCompiler.Kernels;
 
 namespace ModelCompiler.Generator.Passes;
@@ -76,6 +77,14 @@ internal static class FuseEpilogues
             if (kind is null) continue;
 
             var group = new FusionGroup(kind.Value, node);
+            if (kind == KernelKind.Mul && ScaledResidual(graph, consumers, live, node) is { } residual)
+            {
+                // x · g, then x + that, with nothing else reading the product: one pass forms x + x · g.
+                group = new FusionGroup(KernelKind.Binary, node) { ScaledResidual = residual, Result = residual };
+                group.Absorbed.Add(residual);
+                absorbed[residual.Id] = true;
+                kind = KernelKind.Binary;
+            }
             if (chains.TryGetValue(node.Id, out List<Node>? composed))
             {
                 group.Composed.AddRange(composed);
@@ -133,6 +142,19 @@ internal static class FuseEpilogues
         List<int> readers = LiveReaders(consumers, live, add.Id);
         Node? next = readers.Count == 1 ? graph.Nodes[readers[0]] : null;
         return next is { Kind: OpKind.LayerNorm } ? next : null;
+    }
+
+    /// <summary>
+    /// The Add that is the only reader of a broadcasting Mul and adds its product back to the Mul's full-sized operand
+    /// (the same node, not a copy), so that the sum is x + x · g; null otherwise.
+    /// </summary>
+    private static Node? ScaledResidual(ModelGraph graph, List<int>[] consumers, bool[] live, Node mul)
+    {
+        List<int> readers = LiveReaders(consumers, live, mul.Id);
+        if (readers.Count != 1) return null;
+        Node add = graph.Nodes[readers[0]];
+        if (add.Kind != OpKind.Add || add.Inputs.Length != 2 || !add.Shape.SequenceEqual(mul.Shape) || add.Inputs[0] == add.Inputs[1]) return null;
+        return ElementwiseOps.ScaledOperand(graph, mul, add) >= 0 ? add : null;
     }
 
     /// <summary>A convolution with one input channel per group (and more than one group): run direct, not as a GEMM.</summary>

@@ -13,6 +13,18 @@ public readonly struct AddOperator : IBinaryOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Invoke(Vector512<float> x, Vector512<float> y) => x + y;
 }
 
+/// <summary>
+/// Effectively computes <c>x + x · y</c>, rounded twice as the Mul and the Add it stands for (no fused multiply-add): a
+/// squeeze-excitation gate whose product is added back to its input (PP-OCR's residual SE), in one pass.
+/// </summary>
+public readonly struct ScaleResidualOperator : IBinaryOperator
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Invoke(float x, float y) => x + x * y;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Invoke(Vector128<float> x, Vector128<float> y) => x + x * y;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Invoke(Vector256<float> x, Vector256<float> y) => x + x * y;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Invoke(Vector512<float> x, Vector512<float> y) => x + x * y;
+}
+
 /// <summary>Effectively computes <c>x · y</c>.</summary>
 public readonly struct MultiplyOperator : IBinaryOperator
 {
