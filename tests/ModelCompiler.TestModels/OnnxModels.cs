@@ -178,6 +178,10 @@ public static partial class OnnxGroupNorm;
 [CompileModel(Onnx = "onnx_upsample.onnx")]
 public static partial class OnnxUpsample;
 
+/// <summary>Squeeze-excitation gates added back to the map, x + x·g, computed in one pass, beside two near misses that are not (make_scaled_residual.py).</summary>
+[CompileModel(Onnx = "onnx_scaled_residual.onnx")]
+public static partial class OnnxScaledResidual;
+
 /// <summary>Loop with a trip count known at build time (make_loop.py): a condition computed at run time (states kept where it fails), and a scan output; compiled whole.</summary>
 [CompileModel(Onnx = "onnx_loop.onnx")]
 public static partial class OnnxLoop;

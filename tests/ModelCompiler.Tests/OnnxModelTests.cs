@@ -3,6 +3,7 @@ extern alias generator;
 using System;
 using System.IO;
 using System.Linq;
+using System.Text.RegularExpressions;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using ModelCompiler.TestModels;
@@ -22,7 +23,7 @@ public class OnnxModelTests
     public static TheoryData<string, int> Cases()
     {
         var data = new TheoryData<string, int>();
-        foreach (string model in new[] { "mlp784", "lenet5", "digits_cnn", "onnx_mix", "onnx_activations", "onnx_reduce", "onnx_encoder", "onnx_external", "onnx_elementwise", "onnx_dequantized", "onnx_shape_ops", "onnx_embedding", "onnx_quantized", "onnx_opset20", "onnx_mobile", "onnx_layout_ops", "onnx_windows", "onnx_running", "onnx_group_norm", "onnx_upsample" })
+        foreach (string model in new[] { "mlp784", "lenet5", "digits_cnn", "onnx_mix", "onnx_activations", "onnx_reduce", "onnx_encoder", "onnx_external", "onnx_elementwise", "onnx_dequantized", "onnx_shape_ops", "onnx_embedding", "onnx_quantized", "onnx_opset20", "onnx_mobile", "onnx_layout_ops", "onnx_windows", "onnx_running", "onnx_group_norm", "onnx_upsample", "onnx_scaled_residual" })
             foreach (int batch in new[] { 1, 5, 64 })
                 data.Add(model, batch);
         return data;
@@ -49,6 +50,7 @@ public class OnnxModelTests
         "onnx_running" => (OnnxRunning.Predict, OnnxRunning.InputShape.ToArray(), OnnxRunning.OutputLength),
         "onnx_group_norm" => (OnnxGroupNorm.Predict, OnnxGroupNorm.InputShape.ToArray(), OnnxGroupNorm.OutputLength),
         "onnx_upsample" => (OnnxUpsample.Predict, OnnxUpsample.InputShape.ToArray(), OnnxUpsample.OutputLength),
+        "onnx_scaled_residual" => (OnnxScaledResidual.Predict, OnnxScaledResidual.InputShape.ToArray(), OnnxScaledResidual.OutputLength),
         _ => (DigitsCnnOnnx.Predict, DigitsCnnOnnx.InputShape.ToArray(), DigitsCnnOnnx.OutputLength),
     };
 
@@ -99,6 +101,29 @@ public class OnnxModelTests
         string strides = Assert.Single(code.Split('\n'), l => l.Contains($" {kernel}BStrides =>", StringComparison.Ordinal));
         string values = strides.Substring(strides.IndexOf('{') + 1, strides.IndexOf('}') - strides.IndexOf('{') - 1);
         Assert.All(values.Split(','), v => Assert.Equal("0", v.Trim()));
+    }
+
+    /// <summary>
+    /// x + x·g and g·x + x become one kernel each (make_scaled_residual.py); a product added to another value, or read twice,
+    /// keeps its own Mul and Add (ONNX Runtime checks the values above).
+    /// </summary>
+    [Fact]
+    public void A_gate_added_back_to_its_map_is_one_kernel_and_the_near_misses_are_not()
+    {
+        string root = GeneratorDiagnosticsTests.RepositoryRoot();
+        const string source = """
+            namespace ModelCompiler.TestModels;
+            [ModelCompiler.CompileModel(Onnx = "onnx_scaled_residual.onnx")]
+            public static partial class OnnxScaledResidual;
+            """;
+        var (diagnostics, run, errors) = GeneratorHarness.Run(source, Path.Combine(root, "tests/ModelCompiler.TestModels/Models/onnx_scaled_residual.onnx"));
+        Assert.Empty(diagnostics);
+        Assert.Empty(errors);
+        string code = run.GeneratedSources.Single(g => g.HintName.EndsWith("OnnxScaledResidual.g.cs", StringComparison.Ordinal)).SourceText.ToString();
+        string[] titles = code.Split('\n').Where(l => l.StartsWith("///   K", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(2, titles.Count(t => t.Contains("Mul, then the product added back: [6, 5, 7] + [6, 5, 7] × [6, 1, 1]", StringComparison.Ordinal)));
+        Assert.Equal(2, titles.Count(t => t.Contains(" Mul: ", StringComparison.Ordinal)));
+        Assert.Equal(2, Regex.Matches(code, "ScaleResidualOperator").Count);
     }
 
     /// <summary>
