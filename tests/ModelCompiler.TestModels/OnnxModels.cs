@@ -174,7 +174,7 @@ public static partial class OnnxRunning;
 [CompileModel(Onnx = "onnx_group_norm.onnx")]
 public static partial class OnnxGroupNorm;
 
-/// <summary>Upsampling as FPN heads write it (make_upsample.py): ConvTranspose with filters as large as the stride (2-D with a bias, 1-D without) and a nearest Resize ×2.</summary>
+/// <summary>Upsampling as FPN heads write it (make_upsample.py): ConvTranspose with filters as large as the stride (2-D with a bias, then BatchNormalization and Relu; 1-D without) and a nearest Resize ×2.</summary>
 [CompileModel(Onnx = "onnx_upsample.onnx")]
 public static partial class OnnxUpsample;
 

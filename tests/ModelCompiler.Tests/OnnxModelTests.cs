@@ -104,6 +104,30 @@ public class OnnxModelTests
     }
 
     /// <summary>
+    /// A transposed convolution's bias, the BatchNorm after it (which cannot fold into the 1×1 convolution through the
+    /// interleaving copy) and the Relu after that are one pass (make_upsample.py; ONNX Runtime checks the values above).
+    /// </summary>
+    [Fact]
+    public void A_bias_then_an_unfolded_BatchNorm_then_Relu_is_one_kernel()
+    {
+        string root = GeneratorDiagnosticsTests.RepositoryRoot();
+        const string source = """
+            namespace ModelCompiler.TestModels;
+            [ModelCompiler.CompileModel(Onnx = "onnx_upsample.onnx")]
+            public static partial class OnnxUpsample;
+            """;
+        var (diagnostics, run, errors) = GeneratorHarness.Run(source, Path.Combine(root, "tests/ModelCompiler.TestModels/Models/onnx_upsample.onnx"));
+        Assert.Empty(diagnostics);
+        Assert.Empty(errors);
+        string code = run.GeneratedSources.Single(g => g.HintName.EndsWith("OnnxUpsample.g.cs", StringComparison.Ordinal)).SourceText.ToString();
+        string[] titles = code.Split('\n').Where(l => l.StartsWith("///   K", StringComparison.Ordinal)).ToArray();
+        string norm = Assert.Single(titles, t => t.Contains("BatchNorm", StringComparison.Ordinal));
+        Assert.Matches(@"^///   K\d+  \+ "".+"" \[4, 1, 1\], then BatchNorm "".+"" over 4 channels of \[4, 10, 14\], as a scale and shift, then Relu", norm);
+        Assert.DoesNotContain(titles, t => t.Contains("Relu over", StringComparison.Ordinal));
+        Assert.Matches(@"ChannelAffine\.Run<K\d+Operator>\([^;]*bias: ref", code);
+    }
+
+    /// <summary>
     /// x + x·g and g·x + x become one kernel each (make_scaled_residual.py); a product added to another value, or read twice,
     /// keeps its own Mul and Add (ONNX Runtime checks the values above).
     /// </summary>

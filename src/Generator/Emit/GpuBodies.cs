@@ -35,7 +35,8 @@ internal static class GpuBodies
 
             case ChannelAffineOp affine:
                 // A per-channel scale and shift from the weights (t: the value's index within its sample).
-                w.Line($"y[i] = a[i] * w[{affine.ScaleOffset} + (int)(t / {affine.Spatial})] + w[{affine.ShiftOffset} + (int)(t / {affine.Spatial})];");
+                string x = affine.Biased ? $"(a[i] + b[(int)(t / {affine.Spatial})])" : "a[i]";
+                w.Line($"y[i] = {chain(k, $"{x} * w[{affine.ScaleOffset} + (int)(t / {affine.Spatial})] + w[{affine.ShiftOffset} + (int)(t / {affine.Spatial})]")};");
                 break;
 
             case ConvOp { Algorithm: ConvAlgorithm.Winograd } winograd:

@@ -512,8 +512,8 @@ internal static partial class ModelEmitter
             case ReduceOp m:
                 return $"{K}Reduce.Run(input: ref {a}, output: ref {output}, outer: {rows}, reduce: {m.Reduced}, inner: {m.Inner}, kind: {K}ReduceKind.{m.Reduction});";
             case ChannelAffineOp c:
-                return $"{K}ChannelAffine.Run(source: ref {a}, destination: ref {output}, rows: {rows}, channels: {c.Channels}, inner: {c.Spatial}, "
-                    + $"scale: ref {WeightRef(c.ScaleOffset)}, shift: ref {WeightRef(c.ShiftOffset)});";
+                return $"{K}ChannelAffine.Run<{OperatorName(k)}>(source: ref {a}, destination: ref {output}, rows: {rows}, channels: {c.Channels}, inner: {c.Spatial}, "
+                    + $"scale: ref {WeightRef(c.ScaleOffset)}, shift: ref {WeightRef(c.ShiftOffset)}{(c.Biased ? $", bias: ref {Ref(k.B!)}" : "")});";
             case ConvOp { Algorithm: ConvAlgorithm.Depthwise } c:
                 return $"{K}Convolution.Depthwise<{OperatorName(k)}>(input: ref {a}, output: ref {output}, samples: {rows}, geometry: {geometry}, "
                     + $"weights: ref {WeightRef(c.WeightOffset)}, bias: ref {WeightRef(c.BiasOffset)}, workers: workers);";
@@ -625,7 +625,7 @@ internal static partial class ModelEmitter
     // kernel's store: one copy of the kernel per epilogue, no call per element.
     private static void WriteOperator(SourceWriter w, KernelPlan kernel)
     {
-        if (kernel.Epilogue.Count == 0 || kernel.Kind is not (KernelKind.Linear or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.Winograd or KernelKind.MatMul or KernelKind.Add or KernelKind.Mul or KernelKind.Maximum or KernelKind.Minimum or KernelKind.Binary or KernelKind.Elementwise)) return;
+        if (kernel.Epilogue.Count == 0 || kernel.Kind is not (KernelKind.Linear or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.Winograd or KernelKind.MatMul or KernelKind.Add or KernelKind.Mul or KernelKind.Maximum or KernelKind.Minimum or KernelKind.Binary or KernelKind.Elementwise or KernelKind.BatchNorm)) return;
         string what = string.Join(", then ", kernel.Epilogue.Select(s => Describe(s)));
         w.Line($"/// <summary>{(kernel.Kind == KernelKind.Elementwise ? "Operator of" : "Epilogue of")} K{kernel.Index}: {SourceWriter.Xml(what)}.</summary>");
         w.Open($"private readonly struct K{kernel.Index}Operator : {K}IUnaryOperator");

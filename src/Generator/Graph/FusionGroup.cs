@@ -31,11 +31,17 @@ internal sealed class FusionGroup
     /// </summary>
     public Node? ScaledResidual { get; set; }
 
+    /// <summary>
+    /// BatchNorm: the Add of a per-channel constant just before it (a transposed convolution's bias), computed in the same
+    /// pass: (x + b[c]) · scale[c] + shift[c].
+    /// </summary>
+    public Node? ChannelBias { get; set; }
+
     /// <summary>Strided copies: the layout ops (and the views between them) composed into this one, first to last.</summary>
     public List<Node> Composed { get; } = new();
 
-    /// <summary>The values the kernel reads: the residual Add's operands, the first composed layout op's input, else the root's inputs.</summary>
-    public int[] Reads => Residual?.Inputs ?? (Composed.Count > 0 ? Composed[0].Inputs : Root.Inputs);
+    /// <summary>The values the kernel reads: the channel bias's or the residual Add's operands, the first composed layout op's input, else the root's inputs.</summary>
+    public int[] Reads => ChannelBias?.Inputs ?? Residual?.Inputs ?? (Composed.Count > 0 ? Composed[0].Inputs : Root.Inputs);
 
     /// <summary>Direct convolutions: a 2×2, stride-2 max pool after the epilogue, computed in the kernel's store.</summary>
     public Node? Pool { get; set; }

@@ -99,6 +99,9 @@ internal sealed record ReduceOp(int Outer, int Reduced, int Inner, ReduceKind Re
 /// <summary>BatchNorm as a per-channel scale and shift over <see cref="Spatial"/> values per channel.</summary>
 internal sealed record ChannelAffineOp(int Channels, int Spatial, int ScaleOffset, int ShiftOffset) : KernelOp
 {
+    /// <summary>A per-channel constant (the kernel's B operand, one value per channel) added before the scale and shift.</summary>
+    public bool Biased { get; init; }
+
     public override KernelKind Kind => KernelKind.BatchNorm;
 }
 

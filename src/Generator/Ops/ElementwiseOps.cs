@@ -130,6 +130,23 @@ internal static class ElementwiseOps
         return -1;
     }
 
+    /// <summary>
+    /// Which input of an Add (0 or 1) is a constant of one value per channel (dimension 0 of the sample; every other
+    /// dimension broadcast) while the other is computed and of the Add's own shape; −1 if neither.
+    /// </summary>
+    public static int ChannelConstant(ModelGraph graph, Node add)
+    {
+        if (add.Kind != OpKind.Add || add.Inputs.Length != 2 || add.Shape.Length < 2) return -1;
+        for (int i = 0; i < 2; i++)
+        {
+            Node b = graph.Nodes[add.Inputs[i]], x = graph.Nodes[add.Inputs[1 - i]];
+            if (!b.IsConstant || x.IsConstant || !x.Shape.SequenceEqual(add.Shape) || b.ElementCount != add.Shape[0]) continue;
+            int[] strides = BroadcastStrides(b, add.Shape);
+            if (strides[1] == (add.Shape[0] == 1 ? 0 : 1) && strides.Skip(2).All(s => s == 0)) return i;
+        }
+        return -1;
+    }
+
     /// <summary>A function of two values in double, as the reference computes it (the kernels' operator structs agree).</summary>
     public static double Binary(BinaryFunction function, double x, double y) => function switch
     {

@@ -148,11 +148,22 @@ internal static class NormalizationOps
     {
         string norm = context.Root.Source.Name!;
         int channels = context.Input.Shape[0];
+        Node input = context.Input;
+        Node? bias = null;
+        if (context.Group.ChannelBias is { } add)
+        {
+            // The Add of a per-channel constant before the norm, in the same pass: its computed operand is the kernel's input.
+            int constant = ElementwiseOps.ChannelConstant(context.Graph, add);
+            bias = context.Graph.Nodes[add.Inputs[constant]];
+            input = context.Graph.Nodes[add.Inputs[1 - constant]];
+        }
         WeightBlob scale = context.Blob(WeightLayoutKind.BatchNormScale, norm + ".weight", channels, channels, 0, norm, context.Root.Source.Scalar);
         WeightBlob shift = context.Blob(WeightLayoutKind.BatchNormShift, norm + ".weight", channels, channels, 0, norm, context.Root.Source.Scalar);
-        return new KernelPlan(context.Index, $"BatchNorm \"{norm}\" over {channels} channels of {Node.Format(context.Input.Shape)}, as a scale and shift",
-            context.Sources.ToEquatableArray(), context.Where(context.Input), null, context.Output, new ChannelAffineOp(channels, context.Input.ElementCount / channels, scale.Offset, shift.Offset),
-            EquatableArray<EpilogueStep>.Empty, 2L * context.Input.ElementCount);
+        string title = (bias is null ? "" : $"+ {LoweringContext.Describe(bias)}, then ") + $"BatchNorm \"{norm}\" over {channels} channels of {Node.Format(input.Shape)}, as a scale and shift";
+        return new KernelPlan(context.Index, LoweringContext.Capitalize(title) + context.After,
+            context.Sources.ToEquatableArray(), context.Where(input), bias is null ? null : context.Where(bias), context.Output,
+            new ChannelAffineOp(channels, input.ElementCount / channels, scale.Offset, shift.Offset) { Biased = bias is not null },
+            context.Epilogue.ToEquatableArray(), (bias is null ? 2L : 3L) * input.ElementCount + (long)context.Epilogue.Count * input.ElementCount);
     }
 
     /// <summary>LayerNorm over rows, after the residual Add it absorbed if any.</summary>

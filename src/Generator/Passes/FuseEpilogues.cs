@@ -85,12 +85,20 @@ internal static class FuseEpilogues
                 absorbed[residual.Id] = true;
                 kind = KernelKind.Binary;
             }
+            if (kind == KernelKind.Add && ChannelBiasBeforeBatchNorm(graph, consumers, live, node) is { } batchNorm)
+            {
+                // x + b[c], then a BatchNorm that could not be folded, with nothing else reading the sum: one pass.
+                group = new FusionGroup(KernelKind.BatchNorm, batchNorm) { ChannelBias = node };
+                group.Absorbed.Add(node);
+                absorbed[batchNorm.Id] = true;
+                kind = KernelKind.BatchNorm;
+            }
             if (chains.TryGetValue(node.Id, out List<Node>? composed))
             {
                 group.Composed.AddRange(composed);
                 group.Absorbed.InsertRange(0, composed);
             }
-            if (kind is KernelKind.Linear or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.Winograd or KernelKind.Add or KernelKind.Mul or KernelKind.Maximum or KernelKind.Minimum or KernelKind.Binary or KernelKind.MatMul or KernelKind.Elementwise)
+            if (kind is KernelKind.Linear or KernelKind.Conv2d or KernelKind.Depthwise or KernelKind.DirectConv or KernelKind.Winograd or KernelKind.Add or KernelKind.Mul or KernelKind.Maximum or KernelKind.Minimum or KernelKind.Binary or KernelKind.MatMul or KernelKind.Elementwise or KernelKind.BatchNorm)
             {
                 while (true)
                 {
@@ -142,6 +150,18 @@ internal static class FuseEpilogues
         List<int> readers = LiveReaders(consumers, live, add.Id);
         Node? next = readers.Count == 1 ? graph.Nodes[readers[0]] : null;
         return next is { Kind: OpKind.LayerNorm } ? next : null;
+    }
+
+    /// <summary>
+    /// The BatchNorm (not folded into a layer) that is the only reader of an Add of a computed value and a constant of one
+    /// value per channel (<see cref="ElementwiseOps.ChannelConstant"/>); null otherwise.
+    /// </summary>
+    private static Node? ChannelBiasBeforeBatchNorm(ModelGraph graph, List<int>[] consumers, bool[] live, Node add)
+    {
+        if (ElementwiseOps.ChannelConstant(graph, add) < 0) return null;
+        List<int> readers = LiveReaders(consumers, live, add.Id);
+        Node? norm = readers.Count == 1 ? graph.Nodes[readers[0]] : null;
+        return norm is { Kind: OpKind.BatchNorm, Folded: false } && norm.Inputs[0] == add.Id && norm.Shape.SequenceEqual(add.Shape) ? norm : null;
     }
 
     /// <summary>
