@@ -78,6 +78,17 @@ public class OnnxModelTests
         Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
     }
 
+    /// <summary>The main generated file of a test model from ONNX (tests/ModelCompiler.TestModels/Models), compiled without a diagnostic.</summary>
+    private static string GeneratedCode(string model, string className)
+    {
+        string root = GeneratorDiagnosticsTests.RepositoryRoot();
+        string source = $"namespace ModelCompiler.TestModels;\n[ModelCompiler.CompileModel(Onnx = \"{model}.onnx\")]\npublic static partial class {className};\n";
+        var (diagnostics, run, errors) = GeneratorHarness.Run(source, Path.Combine(root, $"tests/ModelCompiler.TestModels/Models/{model}.onnx"));
+        Assert.Empty(diagnostics);
+        Assert.Empty(errors);
+        return run.GeneratedSources.Single(g => g.HintName.EndsWith($"{className}.g.cs", StringComparison.Ordinal)).SourceText.ToString();
+    }
+
     /// <summary>
     /// A nearest Resize arrives as an Add of zeros (make_upsample.py): the generator reads the zeros as one value, strides 0
     /// everywhere, so the kernel copies repeated rows instead of adding a zero to each (the result above is ONNX Runtime's).
@@ -85,16 +96,7 @@ public class OnnxModelTests
     [Fact]
     public void A_Resize_reads_its_zeros_as_one_value()
     {
-        string root = GeneratorDiagnosticsTests.RepositoryRoot();
-        const string source = """
-            namespace ModelCompiler.TestModels;
-            [ModelCompiler.CompileModel(Onnx = "onnx_upsample.onnx")]
-            public static partial class OnnxUpsample;
-            """;
-        var (diagnostics, run, errors) = GeneratorHarness.Run(source, Path.Combine(root, "tests/ModelCompiler.TestModels/Models/onnx_upsample.onnx"));
-        Assert.Empty(diagnostics);
-        Assert.Empty(errors);
-        string code = run.GeneratedSources.Single(g => g.HintName.EndsWith("OnnxUpsample.g.cs", StringComparison.Ordinal)).SourceText.ToString();
+        string code = GeneratedCode("onnx_upsample", "OnnxUpsample");
         string[] resizes = code.Split('\n').Where(l => l.StartsWith("///   K", StringComparison.Ordinal) && l.Contains(".zeros\"", StringComparison.Ordinal))
             .Select(l => l.Substring(6, l.IndexOf(' ', 7) - 6)).ToArray();
         string kernel = Assert.Single(resizes);
@@ -110,16 +112,7 @@ public class OnnxModelTests
     [Fact]
     public void A_bias_then_an_unfolded_BatchNorm_then_Relu_is_one_kernel()
     {
-        string root = GeneratorDiagnosticsTests.RepositoryRoot();
-        const string source = """
-            namespace ModelCompiler.TestModels;
-            [ModelCompiler.CompileModel(Onnx = "onnx_upsample.onnx")]
-            public static partial class OnnxUpsample;
-            """;
-        var (diagnostics, run, errors) = GeneratorHarness.Run(source, Path.Combine(root, "tests/ModelCompiler.TestModels/Models/onnx_upsample.onnx"));
-        Assert.Empty(diagnostics);
-        Assert.Empty(errors);
-        string code = run.GeneratedSources.Single(g => g.HintName.EndsWith("OnnxUpsample.g.cs", StringComparison.Ordinal)).SourceText.ToString();
+        string code = GeneratedCode("onnx_upsample", "OnnxUpsample");
         string[] titles = code.Split('\n').Where(l => l.StartsWith("///   K", StringComparison.Ordinal)).ToArray();
         string norm = Assert.Single(titles, t => t.Contains("BatchNorm", StringComparison.Ordinal));
         Assert.Matches(@"^///   K\d+  \+ "".+"" \[4, 1, 1\], then BatchNorm "".+"" over 4 channels of \[4, 10, 14\], as a scale and shift, then Relu", norm);
@@ -134,16 +127,7 @@ public class OnnxModelTests
     [Fact]
     public void A_gate_added_back_to_its_map_is_one_kernel_and_the_near_misses_are_not()
     {
-        string root = GeneratorDiagnosticsTests.RepositoryRoot();
-        const string source = """
-            namespace ModelCompiler.TestModels;
-            [ModelCompiler.CompileModel(Onnx = "onnx_scaled_residual.onnx")]
-            public static partial class OnnxScaledResidual;
-            """;
-        var (diagnostics, run, errors) = GeneratorHarness.Run(source, Path.Combine(root, "tests/ModelCompiler.TestModels/Models/onnx_scaled_residual.onnx"));
-        Assert.Empty(diagnostics);
-        Assert.Empty(errors);
-        string code = run.GeneratedSources.Single(g => g.HintName.EndsWith("OnnxScaledResidual.g.cs", StringComparison.Ordinal)).SourceText.ToString();
+        string code = GeneratedCode("onnx_scaled_residual", "OnnxScaledResidual");
         string[] titles = code.Split('\n').Where(l => l.StartsWith("///   K", StringComparison.Ordinal)).ToArray();
         Assert.Equal(2, titles.Count(t => t.Contains("Mul, then the product added back: [6, 5, 7] + [6, 5, 7] × [6, 1, 1]", StringComparison.Ordinal)));
         Assert.Equal(2, titles.Count(t => t.Contains(" Mul: ", StringComparison.Ordinal)));
