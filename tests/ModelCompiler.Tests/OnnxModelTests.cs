@@ -106,6 +106,23 @@ public class OnnxModelTests
     }
 
     /// <summary>
+    /// A safetensors tensor of one value (w.safetensors' "scale" is zeros) keeps its strides: LoadWeights may replace it with
+    /// values that differ, which a stride of 0 would not read.
+    /// </summary>
+    [Fact]
+    public void A_replaceable_tensor_of_one_value_is_read_whole()
+    {
+        string source = GeneratorDiagnosticsTests.Model("return x.Linear(\"fc1\") + x.Parameter(\"scale\");");
+        var (diagnostics, run, errors) = GeneratorHarness.Run(source, GeneratorDiagnosticsTests.Weights);
+        Assert.Empty(diagnostics);
+        Assert.Empty(errors);
+        string code = run.GeneratedSources.Single(g => g.HintName.EndsWith("Net.g.cs", StringComparison.Ordinal)).SourceText.ToString();
+        Assert.DoesNotContain("cannot be replaced at run time", code);
+        string strides = Assert.Single(code.Split('\n'), l => l.Contains("BStrides =>", StringComparison.Ordinal));
+        Assert.Contains("{ 0, 1 }", strides);
+    }
+
+    /// <summary>
     /// A transposed convolution's bias, the BatchNorm after it (which cannot fold into the 1×1 convolution through the
     /// interleaving copy) and the Relu after that are one pass (make_upsample.py; ONNX Runtime checks the values above).
     /// </summary>

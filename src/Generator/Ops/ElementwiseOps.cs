@@ -239,12 +239,15 @@ internal static class ElementwiseOps
     /// <summary>
     /// An operand's broadcast strides, all 0 for a constant that holds one value throughout (bit for bit, so reading its
     /// first value gives the same result everywhere): an ONNX Resize or Expand, which the importer writes as an Add of
-    /// zeros, then lets the kernel merge the zeros' dimensions and copy a computed slice instead of adding each zero.
+    /// zeros, then lets the kernel merge the zeros' dimensions and copy a computed slice instead of adding each zero. Only
+    /// where the values cannot change after the build: a folded constant, or an ONNX model's tensor (an ONNX model has no
+    /// LoadWeights, and its file is checked against the build's hash at start-up). A safetensors tensor may be replaced
+    /// by LoadWeights with one whose values differ.
     /// </summary>
     private static int[] OperandStrides(LoweringContext context, Node operand, int[] shape)
     {
         int[] strides = ElementwiseOps.BroadcastStrides(operand, shape);
-        if (!operand.IsConstant) return strides;
+        if (!operand.IsConstant || operand.Values is null && !context.Model.IsOnnx) return strides;
         float[]? values = operand.Values ?? (operand.Kind == OpKind.Parameter && operand.Weight is not null ? context.ReadTensor(operand.Weight.Name) : null);
         if (values is null || values.Length == 0) return strides;
         // Through double, which keeps a float's sign of zero and its NaN (netstandard2.0 has no SingleToInt32Bits).
