@@ -441,6 +441,109 @@ public class LayoutAttentionConvKernelTests
         Assert.InRange(specials, 1, expected.Length / 2);
     }
 
+    /// <summary>
+    /// A skip connection added in a convolution's store (<c>…WithResidual</c>, the generator's fusion of conv + other): the
+    /// same bits as the convolution stored alone, then the Add, then the epilogue, on every route the kernels take (the
+    /// im2col GEMM, strided and pointwise; the direct kernel's blocks, or where it hands the layer on to the GEMM or
+    /// Winograd; Winograd F(2×2) and F(4×4), by chunks and every tile at once, and F(4×4)'s exact recomputation around a
+    /// NaN or an infinity), alone and shared among threads.
+    /// </summary>
+    [Theory]
+    [InlineData("im2col", 8, 12, 12, 16, 3, 2, 1)]      // stride 2
+    [InlineData("im2col", 24, 10, 9, 20, 1, 1, 0)]      // pointwise, read in place: 90 positions, the last panel gathered
+    [InlineData("direct", 3, 9, 13, 5, 3, 1, 1)]        // blocks on every CPU (5 channels)
+    [InlineData("direct", 24, 30, 33, 24, 3, 1, 1)]     // on 256-bit x86 handed to Winograd F(4×4)
+    [InlineData("direct", 16, 10, 4, 16, 3, 1, 0)]      // on 256-bit x86 handed to the GEMM
+    [InlineData("winograd2", 16, 28, 28, 16, 3, 1, 1)]  // by chunks of tile rows
+    [InlineData("winograd2", 32, 7, 7, 64, 3, 1, 1)]    // every tile at once
+    [InlineData("winograd4", 7, 20, 42, 9, 3, 1, 1)]    // by chunks
+    [InlineData("winograd4", 6, 11, 7, 13, 3, 1, 2)]    // every tile at once, padding 2
+    [InlineData("winograd4-nan", 4, 10, 52, 6, 3, 1, 0)] // a NaN and infinities: tiles computed again directly
+    public void A_residual_added_in_a_convolutions_store_is_the_convolution_then_an_Add(string route, int c, int h, int w, int outC, int kernel, int stride, int padding)
+    {
+        const int rows = 3;
+        float[] x = Numerics.Random(rows * c * h * w, seed: c + h + w, scale: 2);
+        if (route == "winograd4-nan")
+        {
+            x[c * h * w + 5] = float.NaN;
+            x[2 * c * h * w + 3 * w + 2] = float.PositiveInfinity;
+            x[3 * c * h * w - 1] = float.NegativeInfinity;
+        }
+        float[] weight = Numerics.Random(outC * c * kernel * kernel, seed: outC, scale: 0.3);
+        float[] bias = Numerics.Random(outC, seed: 5, scale: 0.5);
+        int oh = (h + 2 * padding - kernel) / stride + 1, ow = (w + 2 * padding - kernel) / stride + 1, count = rows * outC * oh * ow;
+        var geometry = new ConvGeometry(c, h, w, outC, kernel, kernel, stride, padding, 1, oh, ow, 1, padding);
+        int tile = route.StartsWith("winograd4", StringComparison.Ordinal) ? 4 : 2;
+        float[] filters = route.StartsWith("winograd", StringComparison.Ordinal)
+            ? WeightLayout.Loaded(tile == 4 ? WeightLayoutKind.WinogradF4Filters : WeightLayoutKind.WinogradFilters, _ => weight, "conv.weight", null, 0, outC, c, (tile + 2) * (tile + 2) * outC * c)
+            : weight;
+        int scratchFloats = route switch
+        {
+            "im2col" => Convolution.ScratchFloats(c, h, w, kernel, kernel, padding, padding, oh, ow),
+            "direct" => Kernels.DirectConvolution.ScratchFloats(geometry),
+            _ => tile == 4 ? WinogradConvolution.ScratchFloats4x4(c, outC, oh, ow) : WinogradConvolution.ScratchFloats(c, outC, oh, ow),
+        };
+        var scratch = new float[scratchFloats];
+        float[] residual = Numerics.Random(count, seed: 77, scale: 1.5);
+
+        // The convolution alone, then the Add and Relu as a kernel of their own would compute them.
+        var alone = new float[count];
+        Run(alone, null, null);
+        float[] expected = alone.Select((v, i) => MathF.Max(v + residual[i], 0f)).ToArray();
+
+        var fused = new float[count + 1];
+        fused[^1] = 42f;
+        Run(fused, residual, null);
+        Assert.Equal(42f, fused[^1]);
+        Assert.Equal(expected, fused.AsSpan(0, count).ToArray());
+        Assert.Contains(expected, v => v == 0f);               // Relu did cut something: the epilogue comes after the Add
+        AssertSharedEqual(fused, workers =>
+        {
+            var shared = new float[count + 1];
+            shared[^1] = 42f;
+            Run(shared, residual, workers);
+            return shared;
+        });
+
+        void Run(float[] y, float[]? r, KernelWorkers? workers)
+        {
+            scratch.AsSpan().Fill(float.NaN);
+            if (r is null)
+            {
+                switch (route)
+                {
+                    case "im2col": Convolution.Conv2d<IdentityOperator>(ref x[0], ref y[0], rows, geometry, ref weight[0], ref bias[0], ref scratch[0], workers); break;
+                    case "direct": Kernels.DirectConvolution.Run<IdentityOperator>(ref x[0], ref y[0], rows, geometry, ref weight[0], ref bias[0], ref scratch[0], workers); break;
+                    default:
+                        if (tile == 4) WinogradConvolution.Run4x4<IdentityOperator>(ref x[0], ref y[0], rows, geometry, ref filters[0], ref bias[0], ref scratch[0], workers);
+                        else WinogradConvolution.Run<IdentityOperator>(ref x[0], ref y[0], rows, geometry, ref filters[0], ref bias[0], ref scratch[0], workers);
+                        break;
+                }
+                return;
+            }
+            switch (route)
+            {
+                case "im2col": Convolution.Conv2dWithResidual<ReluOperator>(ref x[0], ref y[0], rows, geometry, ref weight[0], ref bias[0], ref r[0], ref scratch[0], workers); break;
+                case "direct": Kernels.DirectConvolution.RunWithResidual<ReluOperator>(ref x[0], ref y[0], rows, geometry, ref weight[0], ref bias[0], ref r[0], ref scratch[0], workers); break;
+                default:
+                    if (tile == 4) WinogradConvolution.Run4x4WithResidual<ReluOperator>(ref x[0], ref y[0], rows, geometry, ref filters[0], ref bias[0], ref r[0], ref scratch[0], workers);
+                    else WinogradConvolution.RunWithResidual<ReluOperator>(ref x[0], ref y[0], rows, geometry, ref filters[0], ref bias[0], ref r[0], ref scratch[0], workers);
+                    break;
+            }
+        }
+    }
+
+    [Fact]
+    public void A_pooled_direct_convolution_refuses_a_residual()
+    {
+        var geometry = new ConvGeometry(2, 6, 6, 3, 3, 3, 1, 1, 1, 6, 6, 1, 1) { Pooled = true };
+        float[] x = new float[72], weight = new float[54], bias = new float[3], y = new float[27], r = new float[27];
+        var scratch = new float[Kernels.DirectConvolution.ScratchFloats(geometry)];
+        var error = Assert.Throws<ArgumentException>(() =>
+            Kernels.DirectConvolution.RunWithResidual<IdentityOperator>(ref x[0], ref y[0], 1, geometry, ref weight[0], ref bias[0], ref r[0], ref scratch[0]));
+        Assert.Equal("residual", error.ParamName);
+    }
+
     private static void AssertWinogradMatchesEager(int c, int h, int w, int outC, int padding, int tile)
     {
         const int rows = 2;

@@ -27,18 +27,30 @@ public static class Convolution
     /// positions are shared among the threads, each gathering into its own scratch.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void Conv2d<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
+    public static void Conv2d<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
         ref float weights, ref float bias, ref float scratch, KernelWorkers? workers = null)
+        where TEpilogue : struct, IUnaryOperator =>
+        Conv2dWithResidual<TEpilogue>(ref input, ref output, samples, geometry, ref weights, ref bias, ref Unsafe.NullRef<float>(), ref scratch, workers);
+
+    /// <summary>
+    /// <see cref="Conv2d{TEpilogue}"/>
+    /// with a residual added in the store: <c>output = epilogue((conv + bias) + residual)</c>, <paramref name="residual"/>
+    /// laid out as the output (a ResNet block's skip connection, a MobileNet block's); a null reference adds nothing. It
+    /// must not overlap the output (the arena never places a kernel's output over its inputs).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void Conv2dWithResidual<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
+        ref float weights, ref float bias, ref float residual, ref float scratch, KernelWorkers? workers = null)
         where TEpilogue : struct, IUnaryOperator
     {
         // The chunks reach the operands through pointers (they may run on other threads): pinned for the call.
-        fixed (float* pinnedInput = &input, pinnedOutput = &output, pinnedWeights = &weights, pinnedBias = &bias, pinnedScratch = &scratch)
-            Conv2dPinned<TEpilogue>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, workers);
+        fixed (float* pinnedInput = &input, pinnedOutput = &output, pinnedWeights = &weights, pinnedBias = &bias, pinnedResidual = &residual, pinnedScratch = &scratch)
+            Conv2dPinned<TEpilogue>(ref input, ref output, samples, geometry, ref weights, ref bias, pinnedResidual, ref scratch, workers);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Conv2dPinned<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
-        ref float weights, ref float bias, ref float scratch, KernelWorkers? workers)
+        ref float weights, ref float bias, float* residual, ref float scratch, KernelWorkers? workers)
         where TEpilogue : struct, IUnaryOperator
     {
         int c = geometry.Channels, h = geometry.Height, w = geometry.Width, outC = geometry.OutChannels, kh = geometry.KernelHeight, kw = geometry.KernelWidth;
@@ -77,6 +89,7 @@ public static class Convolution
                 Weights = (float*)Unsafe.AsPointer(ref Unsafe.Add(ref weights, g * outG * k)),
                 Bias = (float*)Unsafe.AsPointer(ref Unsafe.Add(ref bias, g * outG)),
                 Output = (float*)Unsafe.AsPointer(ref Unsafe.Add(ref output, (n * outC + g * outG) * positions)),
+                Residual = residual == null ? null : residual + (n * outC + g * outG) * positions,
                 Zeros = (float*)Unsafe.AsPointer(ref zeros),
                 Offsets = (int*)Unsafe.AsPointer(ref offsets),
                 Geometry = geometry,
@@ -96,7 +109,7 @@ public static class Convolution
     private unsafe struct Im2ColChunks<TEpilogue> : KernelWorkers.IChunks
         where TEpilogue : struct, IUnaryOperator
     {
-        public float* Source, Weights, Bias, Output, Zeros;
+        public float* Source, Weights, Bias, Output, Residual, Zeros;
         public int* Offsets;
         public ConvGeometry Geometry;
         public int Chunk;
@@ -126,8 +139,12 @@ public static class Convolution
                     Gather(first + direct, columns - direct, ref patches);
                     PackedLinear.Run<IdentityOperator>(ref *Weights, k, outG, ref patches, ref *Zeros, k, columns - direct, ref Unsafe.Add(ref o, first + direct), positions);
                 }
-                for (int j = 0; j < outG; j++)
-                    BiasRow<TEpilogue>(ref Unsafe.Add(ref o, j * positions + first), Bias[j], columns);
+                if (Residual == null)
+                    for (int j = 0; j < outG; j++)
+                        BiasRow<TEpilogue>(ref Unsafe.Add(ref o, j * positions + first), Bias[j], columns);
+                else
+                    for (int j = 0; j < outG; j++)
+                        BiasResidualRow<TEpilogue>(ref Unsafe.Add(ref o, j * positions + first), Bias[j], ref Residual[j * positions + first], columns);
             }
         }
 
@@ -224,6 +241,57 @@ public static class Convolution
         int i = 0;
         for (; i + 4 <= count; i += 4) Vector128.LoadUnsafe(ref source, (nuint)i).StoreUnsafe(ref destination, (nuint)i);
         if (i < count) Vector128.LoadUnsafe(ref source, (nuint)(count - 4)).StoreUnsafe(ref destination, (nuint)(count - 4));
+    }
+
+    /// <summary>
+    /// One output channel's row: plus its bias, plus the residual's row, then the epilogue, in place: <c>row[i] =
+    /// epilogue((row[i] + b) + residual[i])</c>, rounded as the convolution's store and a separate Add would.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BiasResidualRow<TEpilogue>(ref float row, float b, ref float residual, int length)
+        where TEpilogue : struct, IUnaryOperator
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Vector512<float> bv = Vector512.Create(b);
+            for (; i + 16 <= length; i += 16)
+                TEpilogue.Invoke(Vector512.LoadUnsafe(ref row, (nuint)i) + bv + Vector512.LoadUnsafe(ref residual, (nuint)i)).StoreUnsafe(ref row, (nuint)i);
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> bv = Vector256.Create(b);
+            for (; i + 8 <= length; i += 8)
+                TEpilogue.Invoke(Vector256.LoadUnsafe(ref row, (nuint)i) + bv + Vector256.LoadUnsafe(ref residual, (nuint)i)).StoreUnsafe(ref row, (nuint)i);
+        }
+        else if (Vector128.IsHardwareAccelerated)
+        {
+            Vector128<float> bv = Vector128.Create(b);
+            for (; i + 4 <= length; i += 4)
+                TEpilogue.Invoke(Vector128.LoadUnsafe(ref row, (nuint)i) + bv + Vector128.LoadUnsafe(ref residual, (nuint)i)).StoreUnsafe(ref row, (nuint)i);
+        }
+        for (; i < length; i++) Unsafe.Add(ref row, i) = TEpilogue.Invoke(Unsafe.Add(ref row, i) + b + Unsafe.Add(ref residual, i));
+    }
+
+    /// <summary>
+    /// <c>row[i] = epilogue(row[i] + residual[i])</c>, in place: the residual added to values that already hold their bias (the
+    /// direct and Winograd kernels' rows, just stored without the epilogue, still in cache).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void ResidualRow<TEpilogue>(ref float row, ref float residual, int length)
+        where TEpilogue : struct, IUnaryOperator
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + 16 <= length; i += 16)
+                TEpilogue.Invoke(Vector512.LoadUnsafe(ref row, (nuint)i) + Vector512.LoadUnsafe(ref residual, (nuint)i)).StoreUnsafe(ref row, (nuint)i);
+        else if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= length; i += 8)
+                TEpilogue.Invoke(Vector256.LoadUnsafe(ref row, (nuint)i) + Vector256.LoadUnsafe(ref residual, (nuint)i)).StoreUnsafe(ref row, (nuint)i);
+        else if (Vector128.IsHardwareAccelerated)
+            for (; i + 4 <= length; i += 4)
+                TEpilogue.Invoke(Vector128.LoadUnsafe(ref row, (nuint)i) + Vector128.LoadUnsafe(ref residual, (nuint)i)).StoreUnsafe(ref row, (nuint)i);
+        for (; i < length; i++) Unsafe.Add(ref row, i) = TEpilogue.Invoke(Unsafe.Add(ref row, i) + Unsafe.Add(ref residual, i));
     }
 
     /// <summary>One output channel's row: plus its bias, then the epilogue, in place.</summary>

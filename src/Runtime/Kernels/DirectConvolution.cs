@@ -77,10 +77,24 @@ public static class DirectConvolution
     /// has one value per output channel. <c>geometry</c> is as for <see cref="Convolution.Conv2d{TEpilogue}"/> (stride must be 1).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void Run<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
+    public static void Run<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
         ref float weights, ref float bias, ref float scratch, KernelWorkers? workers = null)
+        where TEpilogue : struct, IUnaryOperator =>
+        RunWithResidual<TEpilogue>(ref input, ref output, samples, geometry, ref weights, ref bias, ref Unsafe.NullRef<float>(), ref scratch, workers);
+
+    /// <summary>
+    /// <see cref="Run{TEpilogue}"/>
+    /// with a residual added before the epilogue, <c>output = epilogue((conv + bias) + residual)</c>, laid out as the
+    /// output (not pooled: a fused pool takes no residual); a null reference adds nothing. Each row of a channel block gets
+    /// it as soon as the block has stored the row.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void RunWithResidual<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
+        ref float weights, ref float bias, ref float residual, ref float scratch, KernelWorkers? workers = null)
         where TEpilogue : struct, IUnaryOperator
     {
+        bool added = !Unsafe.IsNullRef(ref residual);
+        if (added && geometry.Pooled) throw new ArgumentException("A pooled direct convolution takes no residual.", nameof(residual));
         if (ThroughGemm(geometry))
         {
             if (ThroughWinograd(geometry))
@@ -91,13 +105,13 @@ public static class DirectConvolution
                 ref float filters = ref scratch;
                 ref float rest = ref Unsafe.Add(ref scratch, (tile + 2) * (tile + 2) * geometry.OutChannels * geometry.Channels);
                 WinogradConvolution.TransformFilters(ref weights, geometry.OutChannels, geometry.Channels, ref filters, tile);
-                if (tile == 4) WinogradConvolution.Run4x4<TEpilogue>(ref input, ref output, samples, geometry, ref filters, ref bias, ref rest, workers);
-                else WinogradConvolution.Run<TEpilogue>(ref input, ref output, samples, geometry, ref filters, ref bias, ref rest, workers);
+                if (tile == 4) WinogradConvolution.Run4x4WithResidual<TEpilogue>(ref input, ref output, samples, geometry, ref filters, ref bias, ref residual, ref rest, workers);
+                else WinogradConvolution.RunWithResidual<TEpilogue>(ref input, ref output, samples, geometry, ref filters, ref bias, ref residual, ref rest, workers);
                 return;
             }
             if (!geometry.Pooled)
             {
-                Convolution.Conv2d<TEpilogue>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, workers);
+                Convolution.Conv2dWithResidual<TEpilogue>(ref input, ref output, samples, geometry, ref weights, ref bias, ref residual, ref scratch, workers);
                 return;
             }
             // Pooled (the epilogue, then the 2×2 maximum, as the direct kernel's store does): each sample convolved into
@@ -115,13 +129,13 @@ public static class DirectConvolution
         int block = ChannelBlock(geometry);
         workers = KernelWorkers.For(workers, (long)geometry.OutChannels * geometry.OutHeight * geometry.OutWidth * geometry.Channels * geometry.KernelHeight * geometry.KernelWidth);
         // The blocks reach the operands through pointers (they may run on other threads): pinned for the call.
-        fixed (float* pinnedInput = &input, pinnedOutput = &output, pinnedWeights = &weights, pinnedBias = &bias, pinnedScratch = &scratch)
+        fixed (float* pinnedInput = &input, pinnedOutput = &output, pinnedWeights = &weights, pinnedBias = &bias, pinnedResidual = &residual, pinnedScratch = &scratch)
         {
             // Eight channels take 16 accumulators: only where there are 32 vector registers (AVX-512, and Arm's 32 NEON registers).
             if (block == 8 && (Vector512.IsHardwareAccelerated || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported))
-                Run<TEpilogue, Block8>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, workers);
-            else if (block == 6) Run<TEpilogue, Block6>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, workers);
-            else Run<TEpilogue, Block4>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, workers);
+                Run<TEpilogue, Block8>(ref input, ref output, samples, geometry, ref weights, ref bias, pinnedResidual, ref scratch, workers);
+            else if (block == 6) Run<TEpilogue, Block6>(ref input, ref output, samples, geometry, ref weights, ref bias, pinnedResidual, ref scratch, workers);
+            else Run<TEpilogue, Block4>(ref input, ref output, samples, geometry, ref weights, ref bias, pinnedResidual, ref scratch, workers);
         }
     }
 
@@ -140,16 +154,16 @@ public static class DirectConvolution
     /// </summary>
     public static int BestChannelBlock(int outChannels) => KernelScratch.DirectChannelBlock(outChannels);
 
-    private static void Run<TEpilogue, TBlock>(ref float input, ref float output, nint samples, ConvGeometry geometry,
-        ref float weights, ref float bias, ref float scratch, KernelWorkers? workers)
+    private static unsafe void Run<TEpilogue, TBlock>(ref float input, ref float output, nint samples, ConvGeometry geometry,
+        ref float weights, ref float bias, float* residual, ref float scratch, KernelWorkers? workers)
         where TEpilogue : struct, IUnaryOperator
         where TBlock : struct, IChannelBlock
     {
         bool pooled = Pooled(geometry);
-        if (Vector512.IsHardwareAccelerated) Core<TEpilogue, Lanes512, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, pooled, workers);
-        else if (Vector256.IsHardwareAccelerated) Core<TEpilogue, Lanes256, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, pooled, workers);
-        else if (Vector128.IsHardwareAccelerated) Core<TEpilogue, Lanes128, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, pooled, workers);
-        else if (!pooled) Core<TEpilogue, Lanes1, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, ref scratch, false, workers);
+        if (Vector512.IsHardwareAccelerated) Core<TEpilogue, Lanes512, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, residual, ref scratch, pooled, workers);
+        else if (Vector256.IsHardwareAccelerated) Core<TEpilogue, Lanes256, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, residual, ref scratch, pooled, workers);
+        else if (Vector128.IsHardwareAccelerated) Core<TEpilogue, Lanes128, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, residual, ref scratch, pooled, workers);
+        else if (!pooled) Core<TEpilogue, Lanes1, TBlock>(ref input, ref output, samples, geometry, ref weights, ref bias, residual, ref scratch, false, workers);
         else
         {
             // Scalar, pooled: one lane has no pairs to pool, so each sample is convolved into scratch, then pooled.
@@ -157,7 +171,7 @@ public static class DirectConvolution
             ref float unpooled = ref Unsafe.Add(ref scratch, KernelScratch.DirectPlanes(geometry));
             for (nint n = 0; n < samples; n++)
             {
-                Core<TEpilogue, Lanes1, TBlock>(ref Unsafe.Add(ref input, n * c * h * w), ref unpooled, 1, geometry, ref weights, ref bias, ref scratch, false, workers);
+                Core<TEpilogue, Lanes1, TBlock>(ref Unsafe.Add(ref input, n * c * h * w), ref unpooled, 1, geometry, ref weights, ref bias, null, ref scratch, false, workers);
                 Convolution.MaxPool2d(ref unpooled, ref Unsafe.Add(ref output, n * outC * (oh / 2) * (ow / 2)), outC, oh, ow, 2, 2, 0, oh / 2, ow / 2);
             }
         }
@@ -186,7 +200,7 @@ public static class DirectConvolution
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Core<TEpilogue, TLanes, TBlock>(ref float input, ref float output, nint samples, ConvGeometry geometry,
-        ref float weights, ref float bias, ref float scratch, bool pooled, KernelWorkers? workers)
+        ref float weights, ref float bias, float* residual, ref float scratch, bool pooled, KernelWorkers? workers)
         where TEpilogue : struct, IUnaryOperator
         where TLanes : struct, ILanes<TLanes>
         where TBlock : struct, IChannelBlock
@@ -227,6 +241,7 @@ public static class DirectConvolution
             {
                 Planes = (float*)Unsafe.AsPointer(ref scratch),
                 Result = (float*)Unsafe.AsPointer(ref Unsafe.Add(ref output, n * outC * outPlane)),
+                Residual = residual == null ? null : residual + n * outC * outPlane,
                 Weights = (float*)Unsafe.AsPointer(ref weights),
                 Bias = (float*)Unsafe.AsPointer(ref bias),
                 Geometry = geometry,
@@ -247,7 +262,7 @@ public static class DirectConvolution
         where TLanes : struct, ILanes<TLanes>
         where TBlock : struct, IChannelBlock
     {
-        public float* Planes, Result, Weights, Bias;
+        public float* Planes, Result, Residual, Weights, Bias;
         public ConvGeometry Geometry;
         public bool Pooled;
 
@@ -261,6 +276,10 @@ public static class DirectConvolution
             int lanes = TLanes.Count, ph = h + 2 * padTop, pw = w + 2 * padding + Slack, taps = c * kh * kw, plane = oh * ow;
             int poh = oh / 2, pow = ow / 2, outPlane = pooled ? poh * pow : plane;
             ref float scratch = ref *Planes, result = ref *Result, weights = ref *Weights, bias = ref *Bias, partial = ref *partialStart;
+            // With a residual, the rows are stored without the epilogue, then each row of the block gets the residual and the
+            // epilogue once the block has stored it (still in cache).
+            float* residual = Residual;
+            bool plain = residual == null;
             int block = TBlock.Count;
             for (int o0 = firstBlock * block; o0 < Math.Min(outC, lastBlock * block); o0 += block)
             {
@@ -285,6 +304,7 @@ public static class DirectConvolution
                 // Pooled: always two rows, and only whole pairs of them (PyTorch drops an odd last row).
                 bool twoRows = pooled || ow <= lanes;
                 for (int y = 0; pooled ? y + 1 < oh : y < oh; y += twoRows ? 2 : 1)
+                {
                 for (int x0 = 0; x0 < (pooled ? 2 * pow : ow); x0 += twoRows ? lanes : 2 * lanes)
                 {
                     int yB = twoRows ? Math.Min(y + 1, oh - 1) : y, xB = twoRows ? x0 : x0 + lanes;
@@ -345,46 +365,64 @@ public static class DirectConvolution
                     validB = Spill(validB, yB, oh, ow, lanes);
                     ref float atA = ref Unsafe.Add(ref result, o0 * plane + y * ow + x0);
                     ref float atB = ref Unsafe.Add(ref result, o0 * plane + yB * ow + xB);
-                    Store<TEpilogue, TLanes>(a00, ref atA, validA, ref partial);
-                    Store<TEpilogue, TLanes>(a01, ref atB, validB, ref partial);
+                    StoreEither<TEpilogue, TLanes>(plain, a00, ref atA, validA, ref partial);
+                    StoreEither<TEpilogue, TLanes>(plain, a01, ref atB, validB, ref partial);
                     if (count > 1)
                     {
-                        Store<TEpilogue, TLanes>(a10, ref Unsafe.Add(ref atA, plane), validA, ref partial);
-                        Store<TEpilogue, TLanes>(a11, ref Unsafe.Add(ref atB, plane), validB, ref partial);
+                        StoreEither<TEpilogue, TLanes>(plain, a10, ref Unsafe.Add(ref atA, plane), validA, ref partial);
+                        StoreEither<TEpilogue, TLanes>(plain, a11, ref Unsafe.Add(ref atB, plane), validB, ref partial);
                     }
                     if (count > 2)
                     {
-                        Store<TEpilogue, TLanes>(a20, ref Unsafe.Add(ref atA, 2 * plane), validA, ref partial);
-                        Store<TEpilogue, TLanes>(a21, ref Unsafe.Add(ref atB, 2 * plane), validB, ref partial);
+                        StoreEither<TEpilogue, TLanes>(plain, a20, ref Unsafe.Add(ref atA, 2 * plane), validA, ref partial);
+                        StoreEither<TEpilogue, TLanes>(plain, a21, ref Unsafe.Add(ref atB, 2 * plane), validB, ref partial);
                     }
                     if (count > 3)
                     {
-                        Store<TEpilogue, TLanes>(a30, ref Unsafe.Add(ref atA, 3 * plane), validA, ref partial);
-                        Store<TEpilogue, TLanes>(a31, ref Unsafe.Add(ref atB, 3 * plane), validB, ref partial);
+                        StoreEither<TEpilogue, TLanes>(plain, a30, ref Unsafe.Add(ref atA, 3 * plane), validA, ref partial);
+                        StoreEither<TEpilogue, TLanes>(plain, a31, ref Unsafe.Add(ref atB, 3 * plane), validB, ref partial);
                     }
                     if (count > 4)
                     {
-                        Store<TEpilogue, TLanes>(a40, ref Unsafe.Add(ref atA, 4 * plane), validA, ref partial);
-                        Store<TEpilogue, TLanes>(a41, ref Unsafe.Add(ref atB, 4 * plane), validB, ref partial);
+                        StoreEither<TEpilogue, TLanes>(plain, a40, ref Unsafe.Add(ref atA, 4 * plane), validA, ref partial);
+                        StoreEither<TEpilogue, TLanes>(plain, a41, ref Unsafe.Add(ref atB, 4 * plane), validB, ref partial);
                     }
                     if (count > 5)
                     {
-                        Store<TEpilogue, TLanes>(a50, ref Unsafe.Add(ref atA, 5 * plane), validA, ref partial);
-                        Store<TEpilogue, TLanes>(a51, ref Unsafe.Add(ref atB, 5 * plane), validB, ref partial);
+                        StoreEither<TEpilogue, TLanes>(plain, a50, ref Unsafe.Add(ref atA, 5 * plane), validA, ref partial);
+                        StoreEither<TEpilogue, TLanes>(plain, a51, ref Unsafe.Add(ref atB, 5 * plane), validB, ref partial);
                     }
                     if (count > 6)
                     {
-                        Store<TEpilogue, TLanes>(a60, ref Unsafe.Add(ref atA, 6 * plane), validA, ref partial);
-                        Store<TEpilogue, TLanes>(a61, ref Unsafe.Add(ref atB, 6 * plane), validB, ref partial);
+                        StoreEither<TEpilogue, TLanes>(plain, a60, ref Unsafe.Add(ref atA, 6 * plane), validA, ref partial);
+                        StoreEither<TEpilogue, TLanes>(plain, a61, ref Unsafe.Add(ref atB, 6 * plane), validB, ref partial);
                     }
                     if (count > 7)
                     {
-                        Store<TEpilogue, TLanes>(a70, ref Unsafe.Add(ref atA, 7 * plane), validA, ref partial);
-                        Store<TEpilogue, TLanes>(a71, ref Unsafe.Add(ref atB, 7 * plane), validB, ref partial);
+                        StoreEither<TEpilogue, TLanes>(plain, a70, ref Unsafe.Add(ref atA, 7 * plane), validA, ref partial);
+                        StoreEither<TEpilogue, TLanes>(plain, a71, ref Unsafe.Add(ref atB, 7 * plane), validB, ref partial);
                     }
+                }
+                if (plain) continue;
+                for (int o = o0; o < o0 + count; o++)
+                {
+                    Convolution.ResidualRow<TEpilogue>(ref Unsafe.Add(ref result, o * plane + y * ow), ref residual[(long)o * plane + y * ow], ow);
+                    if (twoRows && y + 1 < oh)
+                        Convolution.ResidualRow<TEpilogue>(ref Unsafe.Add(ref result, o * plane + (y + 1) * ow), ref residual[(long)o * plane + (y + 1) * ow], ow);
+                }
                 }
             }
         }
+    }
+
+    /// <summary>Stores through the epilogue (<paramref name="plain"/>), or without it, for a residual pass to apply it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreEither<TEpilogue, TLanes>(bool plain, TLanes value, ref float destination, int valid, ref float partial)
+        where TEpilogue : struct, IUnaryOperator
+        where TLanes : struct, ILanes<TLanes>
+    {
+        if (plain) Store<TEpilogue, TLanes>(value, ref destination, valid, ref partial);
+        else Store<IdentityOperator, TLanes>(value, ref destination, valid, ref partial);
     }
 
     /// <summary>Through the epilogue, the maximum of the two rows, then of each pair of columns: <paramref name="valid"/> pooled outputs.</summary>

@@ -47,7 +47,18 @@ public static class WinogradConvolution
     public static void Run<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
         ref float filters, ref float bias, ref float scratch, KernelWorkers? workers = null)
         where TEpilogue : struct, IUnaryOperator =>
-        Dispatch<TEpilogue, Tile2>(ref input, ref output, samples, geometry, ref filters, ref bias, ref scratch, workers);
+        Dispatch<TEpilogue, Tile2>(ref input, ref output, samples, geometry, ref filters, ref bias, ref Unsafe.NullRef<float>(), ref scratch, workers);
+
+    /// <summary>
+    /// <see cref="Run{TEpilogue}"/>
+    /// with a residual added before the epilogue, <c>output = epilogue((conv + bias) + residual)</c>, as
+    /// <c>Convolution.Conv2d</c>'s: each band of output rows gets it while still in cache.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void RunWithResidual<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
+        ref float filters, ref float bias, ref float residual, ref float scratch, KernelWorkers? workers = null)
+        where TEpilogue : struct, IUnaryOperator =>
+        Dispatch<TEpilogue, Tile2>(ref input, ref output, samples, geometry, ref filters, ref bias, ref residual, ref scratch, workers);
 
     /// <summary>
     /// As <see cref="Run{TEpilogue}"/>, by F(4×4, 3×3): <paramref name="filters"/> are the 36 <c>[out, C]</c> matrices
@@ -59,21 +70,28 @@ public static class WinogradConvolution
     public static void Run4x4<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
         ref float filters, ref float bias, ref float scratch, KernelWorkers? workers = null)
         where TEpilogue : struct, IUnaryOperator =>
-        Dispatch<TEpilogue, Tile4>(ref input, ref output, samples, geometry, ref filters, ref bias, ref scratch, workers);
+        Dispatch<TEpilogue, Tile4>(ref input, ref output, samples, geometry, ref filters, ref bias, ref Unsafe.NullRef<float>(), ref scratch, workers);
+
+    /// <summary>As <see cref="Run4x4{TEpilogue}"/>, with a residual added before the epilogue.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void Run4x4WithResidual<TEpilogue>(ref float input, ref float output, nint samples, ConvGeometry geometry,
+        ref float filters, ref float bias, ref float residual, ref float scratch, KernelWorkers? workers = null)
+        where TEpilogue : struct, IUnaryOperator =>
+        Dispatch<TEpilogue, Tile4>(ref input, ref output, samples, geometry, ref filters, ref bias, ref residual, ref scratch, workers);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Dispatch<TEpilogue, TTile>(ref float input, ref float output, nint samples, ConvGeometry geometry,
-        ref float filters, ref float bias, ref float scratch, KernelWorkers? workers)
+        ref float filters, ref float bias, ref float residual, ref float scratch, KernelWorkers? workers)
         where TEpilogue : struct, IUnaryOperator
         where TTile : struct, IWinogradTile
     {
         // The chunks reach the operands through pointers (they may run on other threads): pinned for the call.
-        fixed (float* pinnedInput = &input, pinnedOutput = &output, pinnedFilters = &filters, pinnedBias = &bias, pinnedScratch = &scratch)
+        fixed (float* pinnedInput = &input, pinnedOutput = &output, pinnedFilters = &filters, pinnedBias = &bias, pinnedResidual = &residual, pinnedScratch = &scratch)
         {
-                if (Vector512.IsHardwareAccelerated) Core<TEpilogue, TTile, Lanes512>(ref input, ref output, samples, geometry, ref filters, ref bias, ref scratch, workers);
-            else if (Vector256.IsHardwareAccelerated) Core<TEpilogue, TTile, Lanes256>(ref input, ref output, samples, geometry, ref filters, ref bias, ref scratch, workers);
-            else if (Vector128.IsHardwareAccelerated) Core<TEpilogue, TTile, Lanes128>(ref input, ref output, samples, geometry, ref filters, ref bias, ref scratch, workers);
-            else Core<TEpilogue, TTile, Lanes1>(ref input, ref output, samples, geometry, ref filters, ref bias, ref scratch, workers);
+                if (Vector512.IsHardwareAccelerated) Core<TEpilogue, TTile, Lanes512>(ref input, ref output, samples, geometry, ref filters, ref bias, pinnedResidual, ref scratch, workers);
+            else if (Vector256.IsHardwareAccelerated) Core<TEpilogue, TTile, Lanes256>(ref input, ref output, samples, geometry, ref filters, ref bias, pinnedResidual, ref scratch, workers);
+            else if (Vector128.IsHardwareAccelerated) Core<TEpilogue, TTile, Lanes128>(ref input, ref output, samples, geometry, ref filters, ref bias, pinnedResidual, ref scratch, workers);
+            else Core<TEpilogue, TTile, Lanes1>(ref input, ref output, samples, geometry, ref filters, ref bias, pinnedResidual, ref scratch, workers);
         }
     }
 
@@ -109,7 +127,7 @@ public static class WinogradConvolution
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Core<TEpilogue, TTile, TLanes>(ref float input, ref float output, nint samples, ConvGeometry geometry,
-        ref float filters, ref float bias, ref float scratch, KernelWorkers? workers)
+        ref float filters, ref float bias, float* residual, ref float scratch, KernelWorkers? workers)
         where TEpilogue : struct, IUnaryOperator
         where TTile : struct, IWinogradTile
         where TLanes : struct, ILanes<TLanes>
@@ -184,10 +202,12 @@ public static class WinogradConvolution
                     Products = multiply.Products,
                     Bias = (float*)Unsafe.AsPointer(ref bias),
                     Result = (float*)Unsafe.AsPointer(ref Unsafe.Add(ref output, s * outC * oh * ow)),
+                    Residual = residual == null ? null : residual + s * outC * oh * ow,
                     Geometry = geometry,
                 };
                 KernelWorkers.Split(KernelWorkers.For(workers, (long)layout.P * outC * n), outC, outputs, rowScratch, chunkFloats);
-                if (m == 4) ExactWhereNotFinite<TEpilogue>(ref Unsafe.Add(ref input, s * c * h * w), ref Unsafe.Add(ref output, s * outC * oh * ow), geometry, ref filters, ref bias);
+                if (m == 4) ExactWhereNotFinite<TEpilogue>(ref Unsafe.Add(ref input, s * c * h * w), ref Unsafe.Add(ref output, s * outC * oh * ow), geometry, ref filters, ref bias,
+                    residual == null ? null : residual + s * outC * oh * ow);
                 continue;
             }
             var operands = new TileRows<TEpilogue, TTile, TLanes>
@@ -196,6 +216,7 @@ public static class WinogradConvolution
                 Filters = (float*)Unsafe.AsPointer(ref filters),
                 Bias = (float*)Unsafe.AsPointer(ref bias),
                 Result = (float*)Unsafe.AsPointer(ref Unsafe.Add(ref output, s * outC * oh * ow)),
+                Residual = residual == null ? null : residual + s * outC * oh * ow,
                 Zeros = (float*)Unsafe.AsPointer(ref zeros),
                 Geometry = geometry,
             };
@@ -205,7 +226,8 @@ public static class WinogradConvolution
             if (layout.TilesPerRow >= TLanes.Count) KernelWorkers.Split(workers, chunks, operands, chunkAt, chunkFloats);
             else if (layout.TilesPerRow >= 8) KernelWorkers.Split(workers, chunks, operands.As<Lanes256>(), chunkAt, chunkFloats);
             else KernelWorkers.Split(workers, chunks, operands.As<Lanes128>(), chunkAt, chunkFloats);
-            if (m == 4) ExactWhereNotFinite<TEpilogue>(ref Unsafe.Add(ref input, s * c * h * w), ref Unsafe.Add(ref output, s * outC * oh * ow), geometry, ref filters, ref bias);
+            if (m == 4) ExactWhereNotFinite<TEpilogue>(ref Unsafe.Add(ref input, s * c * h * w), ref Unsafe.Add(ref output, s * outC * oh * ow), geometry, ref filters, ref bias,
+                    residual == null ? null : residual + s * outC * oh * ow);
         }
     }
 
@@ -219,7 +241,7 @@ public static class WinogradConvolution
     /// inputs cost one pass that finds none.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void ExactWhereNotFinite<TEpilogue>(ref float input, ref float output, ConvGeometry geometry, ref float filters, ref float bias)
+    private static unsafe void ExactWhereNotFinite<TEpilogue>(ref float input, ref float output, ConvGeometry geometry, ref float filters, ref float bias, float* residual)
         where TEpilogue : struct, IUnaryOperator
     {
         int c = geometry.Channels, h = geometry.Height, w = geometry.Width, outC = geometry.OutChannels, padding = geometry.Padding;
@@ -267,7 +289,10 @@ public static class WinogradConvolution
                 }
                 for (int dy = 0; dy < 4 && 4 * ty + dy < oh; dy++)
                     for (int dx = 0; dx < 4 && 4 * tx + dx < ow; dx++)
-                        Unsafe.Add(ref output, (o * oh + 4 * ty + dy) * ow + 4 * tx + dx) = TEpilogue.Invoke(sums[4 * dy + dx]);
+                    {
+                        int at = (o * oh + 4 * ty + dy) * ow + 4 * tx + dx;
+                        Unsafe.Add(ref output, at) = TEpilogue.Invoke(residual == null ? sums[4 * dy + dx] : sums[4 * dy + dx] + residual[at]);
+                    }
             }
         }
     }
@@ -390,12 +415,12 @@ public static class WinogradConvolution
         where TTile : struct, IWinogradTile
         where TLanes : struct, ILanes<TLanes>
     {
-        public float* Planes, Filters, Bias, Result, Zeros;
+        public float* Planes, Filters, Bias, Result, Residual, Zeros;
         public ConvGeometry Geometry;
 
         /// <summary>The same operands, at another vector width.</summary>
         public readonly TileRows<TEpilogue, TTile, TOther> As<TOther>() where TOther : struct, ILanes<TOther> =>
-            new() { Planes = Planes, Filters = Filters, Bias = Bias, Result = Result, Zeros = Zeros, Geometry = Geometry };
+            new() { Planes = Planes, Filters = Filters, Bias = Bias, Result = Result, Residual = Residual, Zeros = Zeros, Geometry = Geometry };
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Run(int firstChunk, int lastChunk, float* scratch)
@@ -449,7 +474,7 @@ public static class WinogradConvolution
                     PackedLinear.Run<IdentityOperator>(ref Unsafe.Add(ref filters, q * outC * c), c, outC,
                         ref Unsafe.Add(ref transformed, q * pStride), ref zeros, c, n, ref Unsafe.Add(ref products, q * outC * n), n);
                 }
-                OutputTransform<TEpilogue, TTile, TLanes>(ref products, n, twp, ref bias, ref result, Geometry, ty0, chunkRows, 0, outC, ref temp);
+                OutputTransform<TEpilogue, TTile, TLanes>(ref products, n, twp, ref bias, ref result, Residual, Geometry, ty0, chunkRows, 0, outC, ref temp);
             }
         }
     }
@@ -513,7 +538,7 @@ public static class WinogradConvolution
         where TTile : struct, IWinogradTile
         where TLanes : struct, ILanes<TLanes>
     {
-        public float* Products, Bias, Result;
+        public float* Products, Bias, Result, Residual;
         public ConvGeometry Geometry;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -521,7 +546,7 @@ public static class WinogradConvolution
         {
             var layout = new Layout(Geometry, TTile.Size);
             // The output transform's vectors sit after the vertical transform's rows in the thread's scratch.
-            OutputTransform<TEpilogue, TTile, TLanes>(ref *Products, layout.N, layout.FlatRowTiles, ref *Bias, ref *Result,
+            OutputTransform<TEpilogue, TTile, TLanes>(ref *Products, layout.N, layout.FlatRowTiles, ref *Bias, ref *Result, Residual,
                 Geometry, 0, layout.TileRows, first, last, ref Unsafe.Add(ref *scratch, layout.T * layout.RowFloats));
         }
     }
@@ -556,8 +581,8 @@ public static class WinogradConvolution
     /// <c>r·rowTiles + tx</c> of rows <c>n</c> long (vector loads may read up to a vector past the last tile).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void OutputTransform<TEpilogue, TTile, TLanes>(ref float products, int n, int rowTiles, ref float bias, ref float result,
-        ConvGeometry geometry, int ty0, int rows, int k0, int k1, ref float temp)
+    private static unsafe void OutputTransform<TEpilogue, TTile, TLanes>(ref float products, int n, int rowTiles, ref float bias, ref float result,
+        float* residual, ConvGeometry geometry, int ty0, int rows, int k0, int k1, ref float temp)
         where TEpilogue : struct, IUnaryOperator
         where TTile : struct, IWinogradTile
         where TLanes : struct, ILanes<TLanes>
@@ -571,11 +596,23 @@ public static class WinogradConvolution
             for (int r = 0; r < rows; r++)
             {
                 int y = m * (ty0 + r), outRows = Math.Min(m, oh - y);
+                if (residual == null)
+                {
+                    for (int tx = 0; m * tx < ow; tx += lanes)
+                    {
+                        TTile.Output<TEpilogue, TLanes>(ref Unsafe.Add(ref products, k * n + r * rowTiles + tx), stride, b,
+                            ref Unsafe.Add(ref plane, y * ow + m * tx), ow, outRows, Math.Min(m * lanes, ow - m * tx), ref temp);
+                    }
+                    continue;
+                }
+                // With a residual: the band's m rows without the epilogue, then, while they are in cache, plus the residual
+                // and through the epilogue.
                 for (int tx = 0; m * tx < ow; tx += lanes)
                 {
-                    TTile.Output<TEpilogue, TLanes>(ref Unsafe.Add(ref products, k * n + r * rowTiles + tx), stride, b,
+                    TTile.Output<IdentityOperator, TLanes>(ref Unsafe.Add(ref products, k * n + r * rowTiles + tx), stride, b,
                         ref Unsafe.Add(ref plane, y * ow + m * tx), ow, outRows, Math.Min(m * lanes, ow - m * tx), ref temp);
                 }
+                Convolution.ResidualRow<TEpilogue>(ref Unsafe.Add(ref plane, y * ow), ref residual[(long)k * oh * ow + y * ow], outRows * ow);
             }
         }
     }
