@@ -94,7 +94,7 @@ public static partial class ResidualLinear
     }
 }
 
-/// <summary>A residual Add right after a convolution (an implicit GEMM on the GPU, the Add and the ReLU after it in its store).</summary>
+/// <summary>A residual Add right after a convolution: the convolution adds it in its store, then the ReLU (on the GPU too, an implicit GEMM).</summary>
 [CompileModel(Weights = "small_cnn.safetensors")]
 public static partial class ConvResidual
 {

@@ -182,6 +182,10 @@ public static partial class OnnxUpsample;
 [CompileModel(Onnx = "onnx_scaled_residual.onnx")]
 public static partial class OnnxScaledResidual;
 
+/// <summary>Convolutions whose value is added to another activation (skip connections), added in their store, beside four near misses that are not (make_skip_connection.py).</summary>
+[CompileModel(Onnx = "onnx_skip_connection.onnx")]
+public static partial class OnnxSkipConnection;
+
 /// <summary>Loop with a trip count known at build time (make_loop.py): a condition computed at run time (states kept where it fails), and a scan output; compiled whole.</summary>
 [CompileModel(Onnx = "onnx_loop.onnx")]
 public static partial class OnnxLoop;

@@ -342,7 +342,11 @@ public class GeneratorGoldenTests
         // folded into the transformed filters.
         string res = Generated("tests/ModelCompiler.TestModels/ResBlock.cs", "tests/ModelCompiler.TestModels/Models/res_block.safetensors", "ModelCompiler.TestModels.ResBlock.g.cs");
         Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(res, @"//   K\d+  \(BatchNorm ""bn\d"" folded in\) Winograd F\(4×4, 3×3\) Conv2d").Count);
-        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(res, @"WinogradConvolution\.Run4x4<").Count);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(res, @"WinogradConvolution\.Run4x4<"));
+        // The second adds the block's input in its store (the skip connection), then Relu: no Add kernel of its own.
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(res, @"WinogradConvolution\.Run4x4WithResidual<K\d+Operator>\([^;]*residual: ref x,"));
+        Assert.Contains("then + [64, 24, 24] (the skip connection), then Relu", res);
+        Assert.DoesNotContain("Broadcast.Run", res);
         string resWeights = GeneratorHarness.Run(File.ReadAllText(Path.Combine(root, "tests/ModelCompiler.TestModels/ResBlock.cs")),
             Path.Combine(root, "tests/ModelCompiler.TestModels/Models/res_block.safetensors")).Run.GeneratedSources.Single(s => s.HintName == "ModelCompiler.TestModels.ResBlock.Weights.g.cs").SourceText.ToString();
         Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(resWeights, @"in the Winograd F\(4×4, 3×3\) domain, G g Gᵀ: 36 matrices \[64, 64\]").Count);

@@ -4,7 +4,10 @@ using System.IO;
 using System.Linq;
 using Microsoft.CodeAnalysis;
 using Xunit;
+using BroadcastOp = generator::ModelCompiler.Generator.Model.BroadcastOp;
+using ConvOp = generator::ModelCompiler.Generator.Model.ConvOp;
 using GpuForm = generator::ModelCompiler.Generator.Model.GpuForm;
+using KernelPlan = generator::ModelCompiler.Generator.Model.KernelPlan;
 using ModelPlan = generator::ModelCompiler.Generator.Model.ModelPlan;
 using Steps = generator::ModelCompiler.Generator.ModelGenerator.Steps;
 
@@ -43,7 +46,8 @@ public class GpuPlanTests
             {
                 Tensor r = x.Conv2d("conv1", padding: 2, dilation: 2);
                 Tensor h = x.Conv2d("conv1", padding: 1);
-                return (h + r).Relu();
+                Tensor g = x.Conv2d("conv1", padding: 3, dilation: 3).Sigmoid();
+                return (h + r).Relu().Concat((g + r).Relu(), 0);
             }
         }
         """;
@@ -80,9 +84,15 @@ public class GpuPlanTests
                 Assert.True(gpu.Kernels[decision.FoldedAdd].FusedAway);
             }
         }
-        // Two Adds right after a Linear (the third follows a Tanh) and one right after the convolution.
+        // Two Adds right after a Linear (the third follows a Tanh) and one right after the convolution with a Sigmoid; the
+        // convolution without one adds r in its store on the CPU too (its B), so the GPU has no Add of its own to fold there.
         Assert.Equal(1, plans[0].GpuPlan!.Kernels.Count(k => k.FoldedAdd >= 0));
         Assert.Equal(GpuForm.ImplicitGemm, plans[0].GpuPlan!.Kernels[plans[0].GpuPlan!.Kernels.Single(k => k.FoldedAdd >= 0).Index].Form);
+        KernelPlan skip = Assert.Single(plans[0].Kernels, k => k.Op is ConvOp && k.B is not null);
+        Assert.Equal(plans[0].Kernels[0].Output, skip.B);                          // r, the first convolution's value
+        Assert.Equal(GpuForm.ImplicitGemm, plans[0].GpuPlan!.Kernels[skip.Index].Form);
+        Assert.Equal(-1, plans[0].GpuPlan!.Kernels[skip.Index].FoldedAdd);
+        Assert.Single(plans[0].Kernels, k => k.Op is BroadcastOp);                 // g + r alone
         Assert.Equal(2, plans[1].GpuPlan!.Kernels.Count(k => k.FoldedAdd >= 0));
         Assert.All(plans[1].GpuPlan!.Kernels.Where(k => k.FoldedAdd >= 0), k => Assert.Equal(GpuForm.Gemm, k.Form));
     }

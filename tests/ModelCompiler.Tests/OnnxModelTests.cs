@@ -23,7 +23,7 @@ public class OnnxModelTests
     public static TheoryData<string, int> Cases()
     {
         var data = new TheoryData<string, int>();
-        foreach (string model in new[] { "mlp784", "lenet5", "digits_cnn", "onnx_mix", "onnx_activations", "onnx_reduce", "onnx_encoder", "onnx_external", "onnx_elementwise", "onnx_dequantized", "onnx_shape_ops", "onnx_embedding", "onnx_quantized", "onnx_opset20", "onnx_mobile", "onnx_layout_ops", "onnx_windows", "onnx_running", "onnx_group_norm", "onnx_upsample", "onnx_scaled_residual" })
+        foreach (string model in new[] { "mlp784", "lenet5", "digits_cnn", "onnx_mix", "onnx_activations", "onnx_reduce", "onnx_encoder", "onnx_external", "onnx_elementwise", "onnx_dequantized", "onnx_shape_ops", "onnx_embedding", "onnx_quantized", "onnx_opset20", "onnx_mobile", "onnx_layout_ops", "onnx_windows", "onnx_running", "onnx_group_norm", "onnx_upsample", "onnx_scaled_residual", "onnx_skip_connection" })
             foreach (int batch in new[] { 1, 5, 64 })
                 data.Add(model, batch);
         return data;
@@ -51,6 +51,7 @@ public class OnnxModelTests
         "onnx_group_norm" => (OnnxGroupNorm.Predict, OnnxGroupNorm.InputShape.ToArray(), OnnxGroupNorm.OutputLength),
         "onnx_upsample" => (OnnxUpsample.Predict, OnnxUpsample.InputShape.ToArray(), OnnxUpsample.OutputLength),
         "onnx_scaled_residual" => (OnnxScaledResidual.Predict, OnnxScaledResidual.InputShape.ToArray(), OnnxScaledResidual.OutputLength),
+        "onnx_skip_connection" => (OnnxSkipConnection.Predict, OnnxSkipConnection.InputShape.ToArray(), OnnxSkipConnection.OutputLength),
         _ => (DigitsCnnOnnx.Predict, DigitsCnnOnnx.InputShape.ToArray(), DigitsCnnOnnx.OutputLength),
     };
 
@@ -149,6 +150,30 @@ public class OnnxModelTests
         Assert.Equal(2, titles.Count(t => t.Contains("Mul, then the product added back: [6, 5, 7] + [6, 5, 7] × [6, 1, 1]", StringComparison.Ordinal)));
         Assert.Equal(2, titles.Count(t => t.Contains(" Mul: ", StringComparison.Ordinal)));
         Assert.Equal(2, Regex.Matches(code, "ScaleResidualOperator").Count);
+    }
+
+    /// <summary>
+    /// A convolution's value added to another activation of its shape is added in the convolution's store
+    /// (make_skip_connection.py): through the direct kernel, the im2col GEMM and a Winograd layer, with the epilogue after
+    /// the Add; an epilogue before the Add, a second reader, an operand computed after the layer and a broadcast keep their
+    /// own Add (ONNX Runtime checks the values above).
+    /// </summary>
+    [Fact]
+    public void A_skip_connection_is_added_in_the_convolutions_store_and_the_near_misses_are_not()
+    {
+        string code = GeneratedCode("onnx_skip_connection", "OnnxSkipConnection");
+        string[] titles = code.Split('\n').Where(l => l.StartsWith("///   K", StringComparison.Ordinal)).ToArray();
+        string[] fused = titles.Where(t => t.Contains("(the skip connection)", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(4, fused.Length);
+        Assert.Contains(fused, t => t.Contains("Direct Conv2d \"c1\"", StringComparison.Ordinal) && t.EndsWith("then + [8, 24, 24] (the skip connection), then Relu", StringComparison.Ordinal));
+        Assert.Contains(fused, t => t.Contains("Direct Conv2d \"c2\"", StringComparison.Ordinal) && t.EndsWith("then + [4, 24, 24] (the skip connection), then Sigmoid", StringComparison.Ordinal));
+        Assert.Contains(fused, t => t.Contains("Conv2d \"c3\"", StringComparison.Ordinal) && t.EndsWith("then + [16, 12, 12] (the skip connection), then Relu", StringComparison.Ordinal));
+        Assert.Contains(fused, t => t.Contains("Winograd", StringComparison.Ordinal) && t.Contains("\"c4\"", StringComparison.Ordinal) && t.EndsWith("then + [64, 24, 24] (the skip connection)", StringComparison.Ordinal));
+        Assert.Equal(4, Regex.Matches(code, @"\.(Conv2d|Run|Run4x4)WithResidual<").Count);
+        // The near misses: each convolution stored alone, and an Add of its own after it.
+        foreach (string miss in new[] { "m1", "m2", "m3", "m4" })
+            Assert.Contains(titles, t => t.Contains($"Conv2d \"{miss}\"", StringComparison.Ordinal) && !t.Contains("skip", StringComparison.Ordinal));
+        Assert.Equal(5, titles.Count(t => t.Contains(" Add: ", StringComparison.Ordinal)));
     }
 
     /// <summary>

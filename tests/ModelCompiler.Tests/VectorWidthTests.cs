@@ -83,10 +83,10 @@ public class VectorWidthTests
         Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}\n{output}\n{errors}");
         Assert.Contains("accelerated: " + (expectedWidths.Length == 0 ? "" : expectedWidths), output);
         Assert.Contains("int8 dot product: " + int8Path, output);
-        foreach (string model in new[] { "OddMlp", "WideMlp", "Zoo", "NormMlp", "AttentionBlock", "SmallCnn", "BnCnn", "LeakyClamp", "PositiveMath", "LayoutZoo", "GroupedCnn", "ResBlock", "TextClassifier", "AttentionBlockInt8", "DigitsClassifier", "WideMlpInt8", "ZooInt8", "DigitsClassifierInt8", "OddMlpInt4", "DigitsClassifierInt4" })
+        foreach (string model in new[] { "OddMlp", "WideMlp", "Zoo", "NormMlp", "AttentionBlock", "SmallCnn", "BnCnn", "LeakyClamp", "PositiveMath", "LayoutZoo", "GroupedCnn", "ConvResidual", "ResBlock", "TextClassifier", "AttentionBlockInt8", "DigitsClassifier", "WideMlpInt8", "ZooInt8", "DigitsClassifierInt8", "OddMlpInt4", "DigitsClassifierInt4" })
             Assert.Contains(model + " max_relative_error=", output);
         // NaN, ±Inf, ±0 and denormals through every float model, SpecialValues applying each op to the input itself.
-        foreach (string model in new[] { "OddMlp", "Zoo", "NormMlp", "AttentionBlock", "SmallCnn", "LeakyClamp", "PositiveMath", "SpecialValues", "LayoutZoo", "GroupedCnn", "DigitsClassifier" })
+        foreach (string model in new[] { "OddMlp", "Zoo", "NormMlp", "AttentionBlock", "SmallCnn", "LeakyClamp", "PositiveMath", "SpecialValues", "LayoutZoo", "GroupedCnn", "ConvResidual", "DigitsClassifier" })
             Assert.Contains(model + " special_values=agree", output);
         Assert.Contains("ReluMlpInt8 max_relative_error=0.000E+000", output); // int8 equals its reference exactly
         Assert.Contains("ReluMlpInt8Static max_relative_error=0.000E+000", output);

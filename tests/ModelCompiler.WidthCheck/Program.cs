@@ -25,6 +25,8 @@ ok &= Check("PositiveMath", "odd_mlp", PositiveMath.InputLength, PositiveMath.Ou
 ok &= Check("SpecialValues", "odd_mlp", SpecialValues.InputLength, SpecialValues.OutputLength, SpecialValues.Predict, SpecialValues.PredictEager);
 ok &= Check("LayoutZoo", "layout_zoo", LayoutZoo.InputLength, LayoutZoo.OutputLength, LayoutZoo.Predict, LayoutZoo.PredictEager);
 ok &= Check("GroupedCnn", "grouped_cnn", GroupedCnn.InputLength, GroupedCnn.OutputLength, GroupedCnn.Predict, GroupedCnn.PredictEager);
+// A skip connection added in a direct convolution's store (its channel blocks on every width, 4 channels).
+ok &= Check("ConvResidual", "small_cnn", ConvResidual.InputLength, ConvResidual.OutputLength, ConvResidual.Predict, ConvResidual.PredictEager);
 // 37k multiply-adds per output value in the eager reference (double, scalar): two batch sizes, one seed, or it takes minutes under qemu.
 ok &= Check("ResBlock", "res_block", ResBlock.InputLength, ResBlock.OutputLength, ResBlock.Predict, ResBlock.PredictEager, heavy: true);
 ok &= Check("TextClassifier", "text_classifier", TextClassifier.TokenCountClassifier.InputLength, TextClassifier.TokenCountClassifier.OutputLength,

@@ -475,7 +475,8 @@ internal static class GpuBodies
             w.Close();
             w.Close();
             w.Close();
-            w.Line(pooled ? $"result = {MathF}.Max(result, {chain(k, "acc + bias")});" : $"result = {chain(k, "acc + bias")};");
+            // A skip connection in the store (never pooled): (conv + bias) + b, then the epilogue.
+            w.Line(pooled ? $"result = {MathF}.Max(result, {chain(k, "acc + bias")});" : $"result = {chain(k, k.B is null ? "acc + bias" : "acc + bias + b[i]")};");
             w.Close();
         }
         w.Line("y[i] = result;");
@@ -519,7 +520,10 @@ internal static class GpuBodies
             w.Line($"if (oy + {i} < {oh})");
             w.Open("");
             for (int j = 0; j < m; j++)
-                w.Line($"{(j == 0 ? "" : $"if (ox + {j} < {ow}) ")}y[out0 + (oy + {i}) * {ow} + ox + {j}] = {chain(k, $"{Combination(at, j, u => $"u{i}{u}")} + bias")};");
+            {
+                string index = $"out0 + (oy + {i}) * {ow} + ox + {j}", skip = k.B is null ? "" : $" + b[{index}]";
+                w.Line($"{(j == 0 ? "" : $"if (ox + {j} < {ow}) ")}y[{index}] = {chain(k, $"{Combination(at, j, u => $"u{i}{u}")} + bias{skip}")};");
+            }
             w.Close();
         }
     }

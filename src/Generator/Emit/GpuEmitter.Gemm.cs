@@ -132,7 +132,8 @@ internal static partial class GpuEmitter
         ConvGeometry g = conv.Geometry;
         int c = g.Channels, h = g.Height, width = g.Width, n = g.OutChannels, kh = g.KernelHeight, kw = g.KernelWidth, stride = g.Stride;
         int padding = g.Padding, dilation = g.Dilation, oh = g.OutHeight, ow = g.OutWidth, padTop = g.VerticalPadding;
-        w.OpenWrapped($"private static void GpuK{k.Index}({View} a, {View} w, {View} y, {(residual is null ? "" : $"{View} r, {View} z, ")}int batch)");
+        bool skip = k.B is not null;
+        w.OpenWrapped($"private static void GpuK{k.Index}({View} a, {View} w, {View} y, {(residual is null && !skip ? "" : $"{View} r, {View} z, ")}int batch)");
         w.Line($"const int N = {n}, K = {c * kh * kw}, P = {oh * ow}, Weight = {conv.WeightOffset}, Bias = {conv.BiasOffset};");
         w.Line($"{View} tileW = {Ilgpu}SharedMemory.Allocate<float>({Depth * s.LeftStride}); // [k][out channel], padded");
         w.Line($"{View} tileP = {Ilgpu}SharedMemory.Allocate<float>({Depth * s.Tile}); // [k][position]");
@@ -160,7 +161,9 @@ internal static partial class GpuEmitter
         for (int j = 0; j < s.PerThread; j++)
         {
             string row = $"o0 + ty + {i * s.Threads}", col = $"p0 + tx + {j * s.Threads}";
-            w.Line($"if ({row} < N && {col} < P) {Store(k, residual, $"y0 + (long)({row}) * P + {col}", $"c{i}_{j} + w[Bias + {row}]")}");
+            string at = $"y0 + (long)({row}) * P + {col}", value = $"c{i}_{j} + w[Bias + {row}]";
+            // A skip connection in the store (the CPU plan's): (conv + bias) + r, then the epilogue, into z (the output).
+            w.Line($"if ({row} < N && {col} < P) {(skip ? $"{{ long at = {at}; z[at] = {Chain(k, $"{value} + r[at]")}; }}" : Store(k, residual, at, value))}");
         }
         w.Close();
     }

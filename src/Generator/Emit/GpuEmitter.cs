@@ -135,7 +135,7 @@ internal static partial class GpuEmitter
             if (g.RoundsRows) yield return ($"_k{k.Index}Round", $"global::System.Action<{Ilgpu}Index1D, {View}, {View}>", $"LoadAutoGroupedStreamKernel<{Ilgpu}Index1D, {View}, {View}>", $"GpuK{k.Index}Round", "rounds the input rows to int8 per block of 32");
             if (g.Form == GpuForm.CachedAttention)
                 yield return ($"_k{k.Index}Store", $"global::System.Action<{Ilgpu}Index1D, {View}, {View}, {View}, int, int>", $"LoadAutoGroupedStreamKernel<{Ilgpu}Index1D, {View}, {View}, {View}, int, int>", $"GpuK{k.Index}Store", "stores the rows' keys and values in the cache");
-            yield return ($"_k{k.Index}", LauncherType(g.Form, residual), LoadCall(g.Form, residual), $"GpuK{k.Index}", null);
+            yield return ($"_k{k.Index}", LauncherType(g.Form, residual ?? SkipConnection(k, g)), LoadCall(g.Form, residual ?? SkipConnection(k, g)), $"GpuK{k.Index}", null);
             if (g.Gemv) yield return ($"_k{k.Index}Gemv", LauncherType(g.Form, residual), LoadCall(g.Form, residual), $"GpuK{k.Index}Gemv", $"up to {GpuPlan.GemvRows} rows");
         }
     }
@@ -172,6 +172,12 @@ internal static partial class GpuEmitter
     private const string OneThreadArguments = Ilgpu + "Index1D, " + View + ", " + View + ", " + View + ", " + View + ", " + View + ", " + View;
 
     private static string OneThreadType => $"global::System.Action<{OneThreadArguments}>";
+
+    /// <summary>
+    /// An implicit-GEMM convolution that adds a skip connection in its store (its B, fused by the CPU plan): it takes the
+    /// folded Add's parameters, r (its B) and z (its own output), so the kernel itself stands for the Add; null otherwise.
+    /// </summary>
+    private static KernelPlan? SkipConnection(KernelPlan k, GpuKernel g) => g.Form == GpuForm.ImplicitGemm && k.B is not null ? k : null;
 
     /// <summary>The operand of a residual Add that is not the GEMM's output.</summary>
     private static Operand ResidualOperand(KernelPlan gemm, KernelPlan add) => add.A == gemm.Output ? add.B! : add.A;
@@ -231,6 +237,7 @@ internal static partial class GpuEmitter
         string y = Operand(k.Output, plan);
         // A residual Add folded into the GEMM's store: the value it adds (r) and its output (z) follow y.
         if (residual is not null) y += $", {Operand(ResidualOperand(k, residual), plan)}, {Operand(residual.Output, plan)}";
+        else if (SkipConnection(k, g) is not null) y += $", {Operand(k.B!, plan)}, {y}";
         string first = "";
         if (k.Quantized)
         {

@@ -604,8 +604,10 @@ internal static partial class ModelEmitter
             _ => "Convolution.Conv2d",
         };
         string weights = c.Algorithm == ConvAlgorithm.Winograd ? "filters" : "weights";
-        return $"{K}{kernel}<{OperatorName(k)}>(input: ref {a}, output: ref {output}, samples: {rows}, geometry: K{k.Index}Geometry, "
-            + $"{weights}: ref {WeightRef(c.WeightOffset)}, bias: ref {WeightRef(c.BiasOffset)}, scratch: ref {scratch}, workers: workers);";
+        // A skip connection added in the store: the kernel's B, laid out as the output.
+        string residual = k.B is null ? "" : $"residual: ref {Ref(k.B)}, ";
+        return $"{K}{kernel}{(k.B is null ? "" : "WithResidual")}<{OperatorName(k)}>(input: ref {a}, output: ref {output}, samples: {rows}, geometry: K{k.Index}Geometry, "
+            + $"{weights}: ref {WeightRef(c.WeightOffset)}, bias: ref {WeightRef(c.BiasOffset)}, {residual}scratch: ref {scratch}, workers: workers);";
     }
 
     /// <summary>Concat: each part copied to its place in the joined output.</summary>

@@ -32,6 +32,16 @@ internal sealed class FusionGroup
     public Node? ScaledResidual { get; set; }
 
     /// <summary>
+    /// Convolutions: an Add of the layer's value (bias and folded BatchNorm in it, no epilogue before the Add) and another
+    /// activation of the same shape that an earlier kernel computed (a ResNet or MobileNet block's skip connection),
+    /// computed in the store: <c>epilogue((conv + bias) + other)</c>, the epilogue being what follows the Add.
+    /// </summary>
+    public Node? SkipAdd { get; set; }
+
+    /// <summary>The value <see cref="SkipAdd"/> adds to the convolution's: its operand that is not the layer's value.</summary>
+    public int SkipOperand { get; set; } = -1;
+
+    /// <summary>
     /// BatchNorm: the Add of a per-channel constant just before it (a transposed convolution's bias), computed in the same
     /// pass: (x + b[c]) · scale[c] + shift[c].
     /// </summary>
@@ -40,8 +50,12 @@ internal sealed class FusionGroup
     /// <summary>Strided copies: the layout ops (and the views between them) composed into this one, first to last.</summary>
     public List<Node> Composed { get; } = new();
 
-    /// <summary>The values the kernel reads: the channel bias's or the residual Add's operands, the first composed layout op's input, else the root's inputs.</summary>
-    public int[] Reads => ChannelBias?.Inputs ?? Residual?.Inputs ?? (Composed.Count > 0 ? Composed[0].Inputs : Root.Inputs);
+    /// <summary>
+    /// The values the kernel reads: the channel bias's or the residual Add's operands, the first composed layout op's input,
+    /// else the root's inputs (and a skip connection's other operand).
+    /// </summary>
+    public int[] Reads => ChannelBias?.Inputs ?? Residual?.Inputs ?? (Composed.Count > 0 ? Composed[0].Inputs
+        : SkipAdd is null ? Root.Inputs : [.. Root.Inputs, SkipOperand]);
 
     /// <summary>Direct convolutions: a 2×2, stride-2 max pool after the epilogue, computed in the kernel's store.</summary>
     public Node? Pool { get; set; }

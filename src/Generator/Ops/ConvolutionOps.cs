@@ -267,10 +267,10 @@ internal static class ConvolutionOps
         string kernelSize = oneD ? $"{kw}-wide" : $"{kh}×{kw}";
         string title = (norm is null ? "" : $"(BatchNorm \"{norm}\" folded in) ")
             + $"{(depthwise ? "Depthwise " : context.Group.Kind == KernelKind.DirectConv ? "Direct " : "")}{context.Root.Kind} \"{context.Root.Source.Name}\": {Node.Format(context.Input.Shape)} → {Node.Format(context.Root.Shape)}, {kernelSize} kernel, stride {(oneD || settings.Down == stride ? stride.ToString(System.Globalization.CultureInfo.InvariantCulture) : $"{settings.Down} × {stride}")}, padding {(oneD || settings.Top == padding ? padding.ToString(System.Globalization.CultureInfo.InvariantCulture) : $"{settings.Top} × {padding}")}"
-            + (dilation == 1 ? "" : $", dilation {dilation}") + (groups == 1 || depthwise ? "" : $", {groups} groups") + (context.Root.Bias is null ? "" : ", + bias") + context.After
-            + (context.Group.Pool is null ? "" : $", then MaxPool2d 2×2 in the store → {Node.Format(context.Group.Pool.Shape)}");
+            + (dilation == 1 ? "" : $", dilation {dilation}") + (groups == 1 || depthwise ? "" : $", {groups} groups") + (context.Root.Bias is null ? "" : ", + bias") + Skip(context)
+            + context.After + (context.Group.Pool is null ? "" : $", then MaxPool2d 2×2 in the store → {Node.Format(context.Group.Pool.Shape)}");
         ConvAlgorithm algorithm = depthwise ? ConvAlgorithm.Depthwise : context.Group.Kind == KernelKind.DirectConv ? ConvAlgorithm.Direct : ConvAlgorithm.Im2Col;
-        return new KernelPlan(context.Index, title, context.Sources.ToEquatableArray(), context.Where(context.Input), null, context.Output,
+        return new KernelPlan(context.Index, title, context.Sources.ToEquatableArray(), context.Where(context.Input), SkipOperand(context), context.Output,
             new ConvOp(algorithm, geometry, weights.Offset, bias.Offset), context.Epilogue.ToEquatableArray(), 2L * k * n * oh * ow);
     }
 
@@ -291,10 +291,18 @@ internal static class ConvolutionOps
         WeightBlob bias = context.Blob(WeightLayoutKind.PaddedBias, context.Root.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, context.Root.FoldedEpsilon);
         string title = (norm is null ? "" : $"(BatchNorm \"{norm}\" folded in) ")
             + $"Winograd F({tile}×{tile}, 3×3) Conv2d \"{context.Root.Source.Name}\": {Node.Format(context.Input.Shape)} → {Node.Format(context.Root.Shape)}, padding {padding}"
-            + (context.Root.Bias is null ? "" : ", + bias") + context.After;
-        return new KernelPlan(context.Index, title, context.Sources.ToEquatableArray(), context.Where(context.Input), null, context.Output,
+            + (context.Root.Bias is null ? "" : ", + bias") + Skip(context) + context.After;
+        return new KernelPlan(context.Index, title, context.Sources.ToEquatableArray(), context.Where(context.Input), SkipOperand(context), context.Output,
             new ConvOp(ConvAlgorithm.Winograd, geometry, weights.Offset, bias.Offset, tile), context.Epilogue.ToEquatableArray(), 2L * 9 * c * n * oh * ow);
     }
+
+    /// <summary>A skip connection added in the store (<c>FusionGroup.SkipAdd</c>), as words for the title: ", then + [64, 28, 28]".</summary>
+    private static string Skip(LoweringContext context) =>
+        context.Group.SkipAdd is null ? "" : $", then + {Node.Format(context.Graph.Nodes[context.Group.SkipOperand].Shape)} (the skip connection)";
+
+    /// <summary>Where a skip connection's other operand lives (the kernel's B), or null.</summary>
+    private static Operand? SkipOperand(LoweringContext context) =>
+        context.Group.SkipAdd is null ? null : context.Where(context.Graph.Nodes[context.Group.SkipOperand]);
 
     /// <summary>MaxPool2d, AvgPool2d.</summary>
     private static KernelPlan LowerPool(LoweringContext context)

@@ -23,6 +23,12 @@ internal static class FuseEpilogues
         List<int>[] consumers = graph.Consumers();
         var absorbed = new bool[graph.Nodes.Count];
         var groups = new List<FusionGroup>();
+        // Storage root of each node (views share their input's storage), and the roots the groups so far store: a skip
+        // connection's other operand must be one of them (or an input) to be read by a kernel that runs before the Add did.
+        var root = new int[graph.Nodes.Count];
+        foreach (Node n in graph.Nodes)
+            root[n.Id] = OpKinds.IsView(n.Kind) || n.Folded ? root[n.Inputs[0]] : n.Id;
+        var stored = new HashSet<int>();
         // Layout ops feeding only another layout op (through views) compose into that op's single strided copy.
         Dictionary<int, List<Node>> chains = LayoutView.Chains(graph, live, consumers);
         foreach (List<Node> chain in chains.Values)
@@ -37,6 +43,7 @@ internal static class FuseEpilogues
                 fused.Absorbed.Add(node);
                 absorbed[norm.Id] = true;
                 groups.Add(fused);
+                stored.Add(root[fused.Result.Id]);
                 continue;
             }
             KernelKind? kind = node.Kind switch
@@ -113,6 +120,18 @@ internal static class FuseEpilogues
                         absorbed[next.Id] = true;
                         continue;
                     }
+                    if (kind is KernelKind.Conv2d or KernelKind.DirectConv or KernelKind.Winograd && group.Epilogue.Count == 0 && group.SkipAdd is null
+                        && SkipOperand(graph, next, group.Result, root, stored) is int other and >= 0)
+                    {
+                        // conv + other, with nothing else reading the layer's value: the store adds it; what follows the Add
+                        // is the epilogue.
+                        group.SkipAdd = next;
+                        group.SkipOperand = other;
+                        group.Absorbed.Add(next);
+                        group.Result = next;
+                        absorbed[next.Id] = true;
+                        continue;
+                    }
                     if (!OpKinds.IsUnaryElementwise(next.Kind)) break;
                     // A bounded epilogue: a longer chain continues in an element-wise kernel of its own, so no generated
                     // operator (inlined into every store of its kernel) grows with the model.
@@ -129,7 +148,7 @@ internal static class FuseEpilogues
                 // registers, so it stores the pooled value and the unpooled plane is never written.
                 List<int> readers = LiveReaders(consumers, live, group.Result.Id);
                 Node? next = readers.Count == 1 ? graph.Nodes[readers[0]] : null;
-                if (next is { Kind: OpKind.MaxPool2d, Source.Settings: PoolSettings { Window: 2, Stride: 2, Padding: 0 } })
+                if (group.SkipAdd is null && next is { Kind: OpKind.MaxPool2d, Source.Settings: PoolSettings { Window: 2, Stride: 2, Padding: 0 } })
                 {
                     group.Pool = next;
                     group.Absorbed.Add(next);
@@ -138,8 +157,25 @@ internal static class FuseEpilogues
                 }
             }
             groups.Add(group);
+            stored.Add(root[group.Result.Id]);
         }
         return groups;
+    }
+
+    /// <summary>
+    /// The other operand of <paramref name="add"/> when it adds a convolution's value (<paramref name="value"/>) and another
+    /// value of the same shape that is already stored when the convolution runs: the model's input, a weight, or a value a
+    /// kernel before it computed (<paramref name="stored"/>, by storage root). -1 otherwise: a broadcast, a constant (folded
+    /// into scalars and strides elsewhere), the value added to itself, or an operand computed later.
+    /// </summary>
+    private static int SkipOperand(ModelGraph graph, Node add, Node value, int[] root, HashSet<int> stored)
+    {
+        if (add.Kind != OpKind.Add || add.Inputs.Length != 2 || add.Inputs[0] == add.Inputs[1]) return -1;
+        int other = add.Inputs[0] == value.Id ? add.Inputs[1] : add.Inputs[1] == value.Id ? add.Inputs[0] : -1;
+        if (other < 0) return -1;
+        Node operand = graph.Nodes[other], origin = graph.Nodes[root[other]];
+        if (operand.IsConstant || origin.IsConstant || !operand.Shape.SequenceEqual(add.Shape) || !value.Shape.SequenceEqual(add.Shape)) return -1;
+        return origin.Kind is OpKind.Input or OpKind.Parameter || stored.Contains(root[other]) ? other : -1;
     }
 
     /// <summary>The LayerNorm an Add of two same-shaped activations feeds, when it is the Add's only reader.</summary>

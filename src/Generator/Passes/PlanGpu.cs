@@ -116,7 +116,8 @@ internal static class PlanGpu
     /// </summary>
     private static int ResidualAdd(List<KernelPlan> kernels, KernelPlan k)
     {
-        if (Form(k) is not (GpuForm.Gemm or GpuForm.ImplicitGemm) || !k.InputsLiveThroughNext || k.Index + 1 >= kernels.Count) return -1;
+        // A convolution that already adds a skip connection in its store (its B) takes no second Add there.
+        if (Form(k) is not (GpuForm.Gemm or GpuForm.ImplicitGemm) || !k.InputsLiveThroughNext || k.Index + 1 >= kernels.Count || k.B is not null) return -1;
         KernelPlan add = kernels[k.Index + 1];
         if (add.Op is not BroadcastOp { Operation: KernelKind.Add } broadcast || add.B is null || add.A == add.B || add.A != k.Output && add.B != k.Output) return -1;
         long count = k.Op switch
