@@ -334,6 +334,7 @@ public class LayoutAttentionConvKernelTests
     [InlineData(8, 12, 25, 10, 3, 1, 1)]  // rows of 13 tiles: on 256-bit x86 handed to Winograd F(4×4), 10 channels in tiles of 6 and 4
     [InlineData(120, 6, 24, 128, 3, 1, 1)] // on 256-bit x86 handed to Winograd F(2×2): an F(4×4) chunk would take 571 KB
     [InlineData(16, 10, 4, 16, 3, 0, 1)]  // rows of 2 outputs: on 256-bit x86 to the GEMM even pooled and small
+    [InlineData(24, 10, 12, 3, 1, 0, 1)]  // 1×1 with 3 outputs: on 256-bit x86 to the GEMM, which reads the input in place (pooled: direct)
     public void Direct_convolution_matches_the_eager_Conv2d(int c, int h, int w, int outC, int kernel, int padding, int dilation)
     {
         foreach (int block in new[] { 4, 6, 8 })
@@ -454,6 +455,7 @@ public class LayoutAttentionConvKernelTests
     [InlineData("direct", 3, 9, 13, 5, 3, 1, 1)]        // blocks on every CPU (5 channels)
     [InlineData("direct", 24, 30, 33, 24, 3, 1, 1)]     // on 256-bit x86 handed to Winograd F(4×4)
     [InlineData("direct", 16, 10, 4, 16, 3, 1, 0)]      // on 256-bit x86 handed to the GEMM
+    [InlineData("direct", 24, 10, 12, 4, 1, 1, 0)]      // 1×1, 4 channels: on 256-bit x86 handed to the GEMM, read in place
     [InlineData("winograd2", 16, 28, 28, 16, 3, 1, 1)]  // by chunks of tile rows
     [InlineData("winograd2", 32, 7, 7, 64, 3, 1, 1)]    // every tile at once
     [InlineData("winograd4", 7, 20, 42, 9, 3, 1, 1)]    // by chunks

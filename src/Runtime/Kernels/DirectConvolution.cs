@@ -32,12 +32,24 @@ public static class DirectConvolution
     /// outputs, too little work per filter tap to hide the loop around it: measured on Zen 3 (AVX2), the direct kernel ran
     /// at 5–24 GFLOP/s where the GEMM, gathering its patches a cache-sized chunk at a time, ran at 20–73 on the same layers
     /// (`ModelCompiler.Benchmarks -- conv`, docs/performance.md). With 32 registers (AVX-512, Arm) the direct kernel keeps
-    /// 8 channels and was measured faster than the GEMM on small layers.
+    /// 8 channels and was measured faster than the GEMM on small layers. Unpooled 1×1 layers go to the GEMM whatever their
+    /// channels (<see cref="Pointwise"/>): it reads their input in place, so the gathering that keeps layers of fewer than
+    /// <see cref="GemmChannels"/> outputs direct costs nothing there.
     /// </summary>
     public static bool ThroughGemm(ConvGeometry geometry) =>
-        geometry.OutChannels >= GemmChannels && !Vector512.IsHardwareAccelerated && !System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
+        (geometry.OutChannels >= GemmChannels || Pointwise(geometry)) && !Vector512.IsHardwareAccelerated && !System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
         && (!geometry.Pooled || geometry.OutWidth < NarrowRow
             || (long)geometry.OutChannels * geometry.Channels * geometry.KernelHeight * geometry.KernelWidth * geometry.OutHeight * geometry.OutWidth >= PooledGemmWork);
+
+    /// <summary>
+    /// A 1×1, stride-1, unpadded, unpooled layer: the im2col GEMM multiplies its input where it lies (channels by positions),
+    /// nothing gathered. With few outputs its 4-row tiles still beat the direct kernel's blocks of 4 channels, which load
+    /// each input vector for 4 multiply-adds: measured on Zen 3 (`ModelCompiler.Benchmarks -- conv`), 24 → 4 channels at
+    /// 160 × 160 705 against 351 µs, 24 → 6 at 80 × 80 233–252 against 64–80 µs, 64 → 4 at 20 × 20 41 against 6 µs.
+    /// </summary>
+    public static bool Pointwise(ConvGeometry geometry) =>
+        geometry.KernelHeight == 1 && geometry.KernelWidth == 1 && geometry.Stride == 1 && geometry.RowStride == 1
+        && geometry.Padding == 0 && geometry.VerticalPadding == 0 && !geometry.Pooled;
 
     /// <summary>
     /// Output rows narrower than this go to the GEMM even pooled and small: the direct kernel vectorizes along a row, so
@@ -64,7 +76,7 @@ public static class DirectConvolution
     public const long PooledGemmWork = 1_000_000;
 
     /// <summary>
-    /// Fewest output channels <see cref="ThroughGemm"/> hands to the GEMM: gathering the patches copies the input once per
+    /// Fewest output channels <see cref="ThroughGemm"/> hands to the GEMM (but for <see cref="Pointwise"/> layers): gathering the patches copies the input once per
     /// filter tap whatever the number of outputs, so with fewer channels the copy costs more than the products it feeds (a
     /// transposed convolution's 24 → 1 layer over 320 × 320 spent most of its time gathering).
     /// </summary>
