@@ -375,7 +375,7 @@ public class ConvolutionKernelBenchmark
         _direct = new Kernels.ConvGeometry(c, hw, hw, c, 3, 3, 1, 1, 1, hw, hw, 1, 1) { ChannelBlock = 8 };
         _im2col = new Kernels.ConvGeometry(c, hw, hw, c, 3, 3, 1, 1, 1, hw, hw, 1, 1);
         _directScratch = new float[Kernels.DirectConvolution.ScratchFloats(_direct)];
-        _im2colScratch = new float[Kernels.Convolution.ScratchFloats(c, hw, hw, 3, 3, 1, 1, hw, hw)];
+        _im2colScratch = new float[Kernels.Convolution.ScratchFloats(_im2col)];
     }
 
     [Benchmark(Baseline = true, Description = "direct")]

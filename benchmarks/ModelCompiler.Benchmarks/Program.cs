@@ -159,7 +159,7 @@ if (args.Length == 5 && args[0] == "conv")
         { ChannelBlock = ModelCompiler.Kernels.DirectConvolution.BestChannelBlock(o) };
     var im2col = new ModelCompiler.Kernels.ConvGeometry(c, hw, hw, o, k, k, 1, k / 2, 1, hw, hw, 1, k / 2);
     var directScratch = new float[ModelCompiler.Kernels.DirectConvolution.ScratchFloats(direct)];
-    var im2colScratch = new float[ModelCompiler.Kernels.Convolution.ScratchFloats(c, hw, hw, k, k, k / 2, k / 2, hw, hw)];
+    var im2colScratch = new float[ModelCompiler.Kernels.Convolution.ScratchFloats(im2col)];
     double flops = 2.0 * c * o * k * k * hw * hw;
     double d = Median(() => ModelCompiler.Kernels.DirectConvolution.Run<ModelCompiler.Kernels.IdentityOperator>(ref x[0], ref y[0], 1, direct, ref w[0], ref bias[0], ref directScratch[0]), 21, 2);
     double g = Median(() => ModelCompiler.Kernels.Convolution.Conv2d<ModelCompiler.Kernels.IdentityOperator>(ref x[0], ref y[0], 1, im2col, ref w[0], ref bias[0], ref im2colScratch[0]), 21, 2);

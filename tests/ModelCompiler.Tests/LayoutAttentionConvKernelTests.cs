@@ -214,6 +214,8 @@ public class LayoutAttentionConvKernelTests
         { 40, 10, 10, 16, 1, 1, 0, 1, 1 }, // 1×1 without padding: whole panels read from the input as it lies, the last gathered
         { 200, 8, 48, 13, 1, 1, 0, 1, 1 }, // 1×1 over several chunks of whole panels; 13 outputs: a row left to the one-row tiles
         { 16, 1, 37, 20, 1, 1, 0, 1, 1 },  // pointwise Conv1d: two whole panels, then five positions gathered
+        { 64, 32, 32, 7, 1, 1, 0, 1, 1 },  // 1×1 over planes 4 KB apart: products staged in scratch, three chunks, 7 outputs
+        { 12, 16, 16, 10, 1, 1, 0, 1, 2 }, // grouped 1×1 over planes 1 KB apart: each group's products staged
         { 8, 13, 29, 12, 3, 1, 2, 2, 1 },  // dilated, stride 1: rows of 29 split across panels
         { 8, 20, 45, 16, 3, 2, 1, 1, 1 },  // stride 2: rows of 23 gathered from the even lanes of pairs of loads, the row's end one by one
         { 4, 9, 70, 8, 5, 2, 0, 2, 1 },    // stride 2, dilated, no padding: patches read in place
@@ -256,7 +258,7 @@ public class LayoutAttentionConvKernelTests
         else
         {
             // Filters as PyTorch stores them, one bias per output channel; scratch dirty, as the arena leaves it.
-            var scratch = new float[Convolution.ScratchFloats(c, h, w, kh, kernel, padding, geometry.VerticalPadding, oh, ow, groups)];
+            var scratch = new float[Convolution.ScratchFloats(geometry)];
             Array.Fill(scratch, float.NaN);
             Convolution.Conv2d<SiluOperator>(ref x[0], ref actual[0], rows, geometry, ref weight[0], ref bias[0], ref scratch[0]);
             // Shared among threads (smaller chunks of output positions, each gathered into the thread's own scratch).
@@ -316,7 +318,7 @@ public class LayoutAttentionConvKernelTests
         Assert.InRange(Numerics.RelativeError(depthwise, expected), 0, Numerics.Tolerance);
 
         var gemm = new float[expected.Length];
-        var scratch = new float[Convolution.ScratchFloats(c, h, w, kernel, kernel, padding, padding, oh, ow, c)];
+        var scratch = new float[Convolution.ScratchFloats(geometry)];
         Array.Fill(scratch, float.NaN);
         Convolution.Conv2d<IdentityOperator>(ref x[0], ref gemm[0], rows, geometry, ref weight[0], ref bias[0], ref scratch[0]);
         Assert.InRange(Numerics.RelativeError(gemm, expected), 0, Numerics.Tolerance);
@@ -452,6 +454,7 @@ public class LayoutAttentionConvKernelTests
     [Theory]
     [InlineData("im2col", 8, 12, 12, 16, 3, 2, 1)]      // stride 2
     [InlineData("im2col", 24, 10, 9, 20, 1, 1, 0)]      // pointwise, read in place: 90 positions, the last panel gathered
+    [InlineData("im2col", 64, 32, 32, 20, 1, 1, 0)]     // pointwise over planes 4 KB apart: staged products, three chunks
     [InlineData("direct", 3, 9, 13, 5, 3, 1, 1)]        // blocks on every CPU (5 channels)
     [InlineData("direct", 24, 30, 33, 24, 3, 1, 1)]     // on 256-bit x86 handed to Winograd F(4×4)
     [InlineData("direct", 16, 10, 4, 16, 3, 1, 0)]      // on 256-bit x86 handed to the GEMM
@@ -481,7 +484,7 @@ public class LayoutAttentionConvKernelTests
             : weight;
         int scratchFloats = route switch
         {
-            "im2col" => Convolution.ScratchFloats(c, h, w, kernel, kernel, padding, padding, oh, ow),
+            "im2col" => Convolution.ScratchFloats(geometry),
             "direct" => Kernels.DirectConvolution.ScratchFloats(geometry),
             _ => tile == 4 ? WinogradConvolution.ScratchFloats4x4(c, outC, oh, ow) : WinogradConvolution.ScratchFloats(c, outC, oh, ow),
         };

@@ -225,8 +225,7 @@ internal static class LowerToPlan
         // Int8 layers quantize a tile of activation rows; attention keeps one head's keys, values and a tile of scores.
         LinearOp { Weights: LinearWeights.Int8 } l => (QuantizedPanelLayout.ScratchBytes(l.K) + 3) / 4,
         AttentionOp { Geometry: var g } => KernelScratch.Attention(g.Keys, g.HeadSize, g.ValueSize),
-        ConvOp { Algorithm: ConvAlgorithm.Im2Col, Geometry: var g } => KernelScratch.Im2Col(g.Channels, g.Height, g.Width, g.KernelHeight, g.KernelWidth,
-            g.Padding, g.VerticalPadding, g.OutHeight, g.OutWidth, g.Groups),
+        ConvOp { Algorithm: ConvAlgorithm.Im2Col, Geometry: var g } => KernelScratch.Im2Col(g),
         ConvOp { Algorithm: ConvAlgorithm.Winograd, Geometry: var g, WinogradTile: var tile } => KernelScratch.Winograd(g.Channels, g.OutChannels, g.OutHeight, g.OutWidth, tile),
         ConvOp { Algorithm: ConvAlgorithm.Direct, Geometry: var g } => KernelScratch.Direct(g),
         _ => 0,

@@ -9,9 +9,11 @@ namespace ModelCompiler.Kernels;
 /// <summary>Convolution and pooling over samples laid out <c>[channels, height, width]</c> (PyTorch's NCHW).</summary>
 public static class Convolution
 {
-    /// <summary>Scratch floats <see cref="Conv2d"/> needs: one group's padded input and its patches, packed, for one sample.</summary>
-    public static int ScratchFloats(int channels, int height, int width, int kh, int kw, int padding, int verticalPadding, int outHeight, int outWidth, int groups = 1) =>
-        KernelScratch.Im2Col(channels, height, width, kh, kw, padding, verticalPadding, outHeight, outWidth, groups);
+    /// <summary>
+    /// Scratch floats <see cref="Conv2d"/> needs for <paramref name="geometry"/>: one group's padded input, a chunk of its
+    /// patches, packed, and for a 1×1 layer a chunk of its products.
+    /// </summary>
+    public static int ScratchFloats(ConvGeometry geometry) => KernelScratch.Im2Col(geometry);
 
     /// <summary>
     /// Effectively computes PyTorch's <c>conv2d</c> (zero padding, groups) followed by <typeparamref name="TEpilogue"/>, as a
@@ -60,8 +62,10 @@ public static class Convolution
         int padded = PanelLayout.PaddedBiasLength(positions), hp = h + 2 * padTop, wp = w + 2 * padding;
         int chunkPanels = KernelScratch.Im2ColChunkPanels(k, positions), chunk = chunkPanels * PanelLayout.PanelWidth;
         workers = KernelWorkers.For(workers, (long)outG * k * positions);
+        // Each thread's part: a chunk of patches, then (pointwise) of products; the calling thread's first in the scratch.
+        int part = KernelScratch.Im2ColPart(geometry);
         ref float patches = ref scratch;
-        ref float zeros = ref Unsafe.Add(ref patches, chunk * k);
+        ref float zeros = ref Unsafe.Add(ref patches, part);
         ref float planes = ref Unsafe.Add(ref zeros, chunk);
         ref int offsets = ref Unsafe.As<float, int>(ref Unsafe.Add(ref planes, cg * hp * wp));
         Unsafe.InitBlockUnaligned(ref Unsafe.As<float, byte>(ref zeros), 0, (uint)(chunk * sizeof(float)));
@@ -96,7 +100,7 @@ public static class Convolution
                 Chunk = chunk,
             };
             // Shared among threads by panels (each thread an even, contiguous share, gathered a chunk at a time).
-            KernelWorkers.Split(workers, padded / PanelLayout.PanelWidth, body, (float*)Unsafe.AsPointer(ref patches), chunk * k);
+            KernelWorkers.Split(workers, padded / PanelLayout.PanelWidth, body, (float*)Unsafe.AsPointer(ref patches), part);
         }
     }
 
@@ -126,25 +130,34 @@ public static class Convolution
             ref float o = ref *Output;
             int stop = Math.Min(positions, lastPanel * PanelLayout.PanelWidth);
             // A 1×1, stride-1 convolution without padding reads its input in place, channels by positions: the GEMM takes
-            // its whole panels straight from there instead of a gathered copy of the same values.
-            bool pointwise = kh == 1 && kw == 1 && stride == 1 && geometry.RowStride == 1 && geometry.Padding == 0 && geometry.VerticalPadding == 0;
+            // its whole panels straight from there instead of a gathered copy of the same values, and (KernelScratch.Im2ColStaged)
+            // stores its products in the thread's scratch, from where the bias pass copies them out.
+            bool pointwise = geometry.Pointwise, staged = KernelScratch.Im2ColStaged(geometry);
+            ref float staging = ref Unsafe.Add(ref patches, Chunk * k);
+            int stagingStride = KernelScratch.Im2ColStagingStride(Chunk);
             for (int first = firstPanel * PanelLayout.PanelWidth; first < stop; first += Chunk)
             {
                 int columns = Math.Min(Chunk, stop - first), direct = pointwise ? columns / PanelLayout.PanelWidth * PanelLayout.PanelWidth : 0;
                 if (direct > 0)
+                {
+                    // The products into the staging rows (or, where the planes' rows do not share L1 sets, in place).
+                    ref float products = ref staged ? ref staging : ref Unsafe.Add(ref o, first);
+                    nint productStride = staged ? stagingStride : positions;
                     PackedLinear.RunRowMajor<IdentityOperator>(ref *Weights, k, outG, ref Unsafe.Add(ref source, first), positions, ref *Zeros, k, direct,
-                        ref Unsafe.Add(ref o, first), positions);
+                        ref products, productStride);
+                    for (int j = 0; j < outG; j++)
+                        BiasRow<TEpilogue>(ref Unsafe.Add(ref products, j * productStride), ref Unsafe.Add(ref o, j * positions + first), Bias[j],
+                            ref Unsafe.AsRef<float>(Residual == null ? null : Residual + j * positions + first), direct);
+                }
                 if (direct < columns)
                 {
-                    Gather(first + direct, columns - direct, ref patches);
-                    PackedLinear.Run<IdentityOperator>(ref *Weights, k, outG, ref patches, ref *Zeros, k, columns - direct, ref Unsafe.Add(ref o, first + direct), positions);
+                    int rest = columns - direct, at = first + direct;
+                    Gather(at, rest, ref patches);
+                    PackedLinear.Run<IdentityOperator>(ref *Weights, k, outG, ref patches, ref *Zeros, k, rest, ref Unsafe.Add(ref o, at), positions);
+                    for (int j = 0; j < outG; j++)
+                        BiasRow<TEpilogue>(ref Unsafe.Add(ref o, j * positions + at), ref Unsafe.Add(ref o, j * positions + at), Bias[j],
+                            ref Unsafe.AsRef<float>(Residual == null ? null : Residual + j * positions + at), rest);
                 }
-                if (Residual == null)
-                    for (int j = 0; j < outG; j++)
-                        BiasRow<TEpilogue>(ref Unsafe.Add(ref o, j * positions + first), Bias[j], columns);
-                else
-                    for (int j = 0; j < outG; j++)
-                        BiasResidualRow<TEpilogue>(ref Unsafe.Add(ref o, j * positions + first), Bias[j], ref Residual[j * positions + first], columns);
             }
         }
 
@@ -244,36 +257,6 @@ public static class Convolution
     }
 
     /// <summary>
-    /// One output channel's row: plus its bias, plus the residual's row, then the epilogue, in place: <c>row[i] =
-    /// epilogue((row[i] + b) + residual[i])</c>, rounded as the convolution's store and a separate Add would.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void BiasResidualRow<TEpilogue>(ref float row, float b, ref float residual, int length)
-        where TEpilogue : struct, IUnaryOperator
-    {
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Vector512<float> bv = Vector512.Create(b);
-            for (; i + 16 <= length; i += 16)
-                TEpilogue.Invoke(Vector512.LoadUnsafe(ref row, (nuint)i) + bv + Vector512.LoadUnsafe(ref residual, (nuint)i)).StoreUnsafe(ref row, (nuint)i);
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            Vector256<float> bv = Vector256.Create(b);
-            for (; i + 8 <= length; i += 8)
-                TEpilogue.Invoke(Vector256.LoadUnsafe(ref row, (nuint)i) + bv + Vector256.LoadUnsafe(ref residual, (nuint)i)).StoreUnsafe(ref row, (nuint)i);
-        }
-        else if (Vector128.IsHardwareAccelerated)
-        {
-            Vector128<float> bv = Vector128.Create(b);
-            for (; i + 4 <= length; i += 4)
-                TEpilogue.Invoke(Vector128.LoadUnsafe(ref row, (nuint)i) + bv + Vector128.LoadUnsafe(ref residual, (nuint)i)).StoreUnsafe(ref row, (nuint)i);
-        }
-        for (; i < length; i++) Unsafe.Add(ref row, i) = TEpilogue.Invoke(Unsafe.Add(ref row, i) + b + Unsafe.Add(ref residual, i));
-    }
-
-    /// <summary>
     /// <c>row[i] = epilogue(row[i] + residual[i])</c>, in place: the residual added to values that already hold their bias (the
     /// direct and Winograd kernels' rows, just stored without the epilogue, still in cache).
     /// </summary>
@@ -294,28 +277,64 @@ public static class Convolution
         for (; i < length; i++) Unsafe.Add(ref row, i) = TEpilogue.Invoke(Unsafe.Add(ref row, i) + Unsafe.Add(ref residual, i));
     }
 
-    /// <summary>One output channel's row: plus its bias, then the epilogue, in place.</summary>
+    /// <summary>
+    /// One output channel's row, from <paramref name="from"/> (the products, or the row itself) to <paramref name="to"/>:
+    /// plus its bias, plus the residual's row where there is one, then the epilogue: <c>to[i] = epilogue((from[i] + b) +
+    /// residual[i])</c>, rounded as the convolution's store and a separate Add would.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void BiasRow<TEpilogue>(ref float row, float b, int length)
+    private static void BiasRow<TEpilogue>(ref float from, ref float to, float b, ref float residual, int length)
+        where TEpilogue : struct, IUnaryOperator
+    {
+        if (!Unsafe.IsNullRef(ref residual))
+        {
+            BiasResidualRow<TEpilogue>(ref from, ref to, b, ref residual, length);
+            return;
+        }
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Vector512<float> bv = Vector512.Create(b);
+            for (; i + 16 <= length; i += 16) TEpilogue.Invoke(Vector512.LoadUnsafe(ref from, (nuint)i) + bv).StoreUnsafe(ref to, (nuint)i);
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> bv = Vector256.Create(b);
+            for (; i + 8 <= length; i += 8) TEpilogue.Invoke(Vector256.LoadUnsafe(ref from, (nuint)i) + bv).StoreUnsafe(ref to, (nuint)i);
+        }
+        else if (Vector128.IsHardwareAccelerated)
+        {
+            Vector128<float> bv = Vector128.Create(b);
+            for (; i + 4 <= length; i += 4) TEpilogue.Invoke(Vector128.LoadUnsafe(ref from, (nuint)i) + bv).StoreUnsafe(ref to, (nuint)i);
+        }
+        for (; i < length; i++) Unsafe.Add(ref to, i) = TEpilogue.Invoke(Unsafe.Add(ref from, i) + b);
+    }
+
+    /// <summary><see cref="BiasRow{TEpilogue}"/> with a residual row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BiasResidualRow<TEpilogue>(ref float from, ref float to, float b, ref float residual, int length)
         where TEpilogue : struct, IUnaryOperator
     {
         int i = 0;
         if (Vector512.IsHardwareAccelerated)
         {
             Vector512<float> bv = Vector512.Create(b);
-            for (; i + 16 <= length; i += 16) TEpilogue.Invoke(Vector512.LoadUnsafe(ref row, (nuint)i) + bv).StoreUnsafe(ref row, (nuint)i);
+            for (; i + 16 <= length; i += 16)
+                TEpilogue.Invoke(Vector512.LoadUnsafe(ref from, (nuint)i) + bv + Vector512.LoadUnsafe(ref residual, (nuint)i)).StoreUnsafe(ref to, (nuint)i);
         }
         else if (Vector256.IsHardwareAccelerated)
         {
             Vector256<float> bv = Vector256.Create(b);
-            for (; i + 8 <= length; i += 8) TEpilogue.Invoke(Vector256.LoadUnsafe(ref row, (nuint)i) + bv).StoreUnsafe(ref row, (nuint)i);
+            for (; i + 8 <= length; i += 8)
+                TEpilogue.Invoke(Vector256.LoadUnsafe(ref from, (nuint)i) + bv + Vector256.LoadUnsafe(ref residual, (nuint)i)).StoreUnsafe(ref to, (nuint)i);
         }
         else if (Vector128.IsHardwareAccelerated)
         {
             Vector128<float> bv = Vector128.Create(b);
-            for (; i + 4 <= length; i += 4) TEpilogue.Invoke(Vector128.LoadUnsafe(ref row, (nuint)i) + bv).StoreUnsafe(ref row, (nuint)i);
+            for (; i + 4 <= length; i += 4)
+                TEpilogue.Invoke(Vector128.LoadUnsafe(ref from, (nuint)i) + bv + Vector128.LoadUnsafe(ref residual, (nuint)i)).StoreUnsafe(ref to, (nuint)i);
         }
-        for (; i < length; i++) Unsafe.Add(ref row, i) = TEpilogue.Invoke(Unsafe.Add(ref row, i) + b);
+        for (; i < length; i++) Unsafe.Add(ref to, i) = TEpilogue.Invoke(Unsafe.Add(ref from, i) + b + Unsafe.Add(ref residual, i));
     }
 
     /// <summary>

@@ -41,4 +41,10 @@ sealed record ConvGeometry(
 
     /// <summary>Values in one output channel's filter: <c>GroupChannels · KernelHeight · KernelWidth</c>.</summary>
     public int FilterLength => Channels / Groups * KernelHeight * KernelWidth;
+
+    /// <summary>
+    /// A 1×1, stride-1 convolution without padding: its input is already the GEMM's right-hand matrix (channels by
+    /// positions), which the im2col kernel reads in place.
+    /// </summary>
+    public bool Pointwise => KernelHeight == 1 && KernelWidth == 1 && Stride == 1 && RowStride == 1 && Padding == 0 && VerticalPadding == 0;
 }
