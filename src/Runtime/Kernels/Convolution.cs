@@ -69,11 +69,32 @@ public static class Convolution
         ref float planes = ref Unsafe.Add(ref zeros, chunk);
         ref int offsets = ref Unsafe.As<float, int>(ref Unsafe.Add(ref planes, cg * hp * wp));
         Unsafe.InitBlockUnaligned(ref Unsafe.As<float, byte>(ref zeros), 0, (uint)(chunk * sizeof(float)));
-        // Where each output position's window starts in a padded plane; the spare lanes of the last panel read its first.
-        for (int q = 0; q < padded; q++)
-            Unsafe.Add(ref offsets, q) = q < positions ? q / ow * geometry.RowStride * wp + q % ow * geometry.Stride : 0;
+        // Where each output position's window starts in a padded plane, row by row (no division per position); the spare
+        // lanes of the last panel read its first.
+        int q = 0;
+        for (int y = 0; y < oh; y++)
+        {
+            int rowStart = y * geometry.RowStride * wp;
+            for (int x = 0; x < ow; x++, q++) Unsafe.Add(ref offsets, q) = rowStart + x * geometry.Stride;
+        }
+        for (; q < padded; q++) Unsafe.Add(ref offsets, q) = 0;
         // Without padding the planes are the input itself: nothing is copied (a 1×1 convolution reads its input in place).
         bool inPlace = padding == 0 && padTop == 0;
+        // Padded: only the border is zero, and only it is written here; the interior is copied for each sample.
+        if (!inPlace)
+        {
+            for (int i = 0; i < cg; i++)
+            {
+                ref float plane = ref Unsafe.Add(ref planes, i * hp * wp);
+                Unsafe.InitBlockUnaligned(ref Unsafe.As<float, byte>(ref plane), 0, (uint)(padTop * wp * sizeof(float)));
+                Unsafe.InitBlockUnaligned(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref plane, (padTop + h) * wp)), 0, (uint)(padTop * wp * sizeof(float)));
+                for (int y = padTop; y < padTop + h; y++)
+                {
+                    Unsafe.InitBlockUnaligned(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref plane, y * wp)), 0, (uint)(padding * sizeof(float)));
+                    Unsafe.InitBlockUnaligned(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref plane, y * wp + padding + w)), 0, (uint)(padding * sizeof(float)));
+                }
+            }
+        }
         for (nint n = 0; n < samples; n++)
         for (int g = 0; g < groups; g++)
         {
@@ -81,7 +102,6 @@ public static class Convolution
             ref float source = ref inPlace ? ref x : ref planes;
             if (!inPlace)
             {
-                Unsafe.InitBlockUnaligned(ref Unsafe.As<float, byte>(ref planes), 0, (uint)(cg * hp * wp * sizeof(float)));
                 for (int i = 0; i < cg; i++)
                     for (int y = 0; y < h; y++)
                         Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref planes, (i * hp + y + padTop) * wp + padding)),
