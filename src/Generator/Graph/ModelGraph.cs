@@ -44,4 +44,16 @@ internal sealed class ModelGraph
             if (consumers[output].Count > 0) consumers[output].Add(output);
         return consumers;
     }
+
+    /// <summary>
+    /// For each node, the node whose storage holds its value: views (and nodes folded into the node before them) share
+    /// their input's storage; every other node is its own root. Passes key what is stored, and by which kernel, by root.
+    /// </summary>
+    public int[] StorageRoots()
+    {
+        var root = new int[Nodes.Count];
+        foreach (Node node in Nodes)
+            root[node.Id] = Model.OpKinds.IsView(node.Kind) || node.Folded ? root[node.Inputs[0]] : node.Id;
+        return root;
+    }
 }

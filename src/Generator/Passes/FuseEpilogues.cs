@@ -23,11 +23,9 @@ internal static class FuseEpilogues
         List<int>[] consumers = graph.Consumers();
         var absorbed = new bool[graph.Nodes.Count];
         var groups = new List<FusionGroup>();
-        // Storage root of each node (views share their input's storage), and the roots the groups so far store: a skip
-        // connection's other operand must be one of them (or an input) to be read by a kernel that runs before the Add did.
-        var root = new int[graph.Nodes.Count];
-        foreach (Node n in graph.Nodes)
-            root[n.Id] = OpKinds.IsView(n.Kind) || n.Folded ? root[n.Inputs[0]] : n.Id;
+        // Storage root of each node, and the roots the groups so far store: a skip connection's other operand must be one
+        // of them (or an input) to be read by a kernel that runs before the Add did.
+        int[] root = graph.StorageRoots();
         var stored = new HashSet<int>();
         // Layout ops feeding only another layout op (through views) compose into that op's single strided copy.
         Dictionary<int, List<Node>> chains = LayoutView.Chains(graph, live, consumers);

@@ -23,9 +23,7 @@ internal static class LowerToPlan
         IReadOnlyDictionary<string, Gptq.Result>? gptq = null)
     {
         // Storage root of each node: views share their input's storage.
-        var root = new int[graph.Nodes.Count];
-        foreach (Node node in graph.Nodes)
-            root[node.Id] = OpKinds.IsView(node.Kind) || node.Folded ? root[node.Inputs[0]] : node.Id;
+        int[] root = graph.StorageRoots();
 
         // The kernel that computes each stored value.
         var producer = new Dictionary<int, int>();
