@@ -186,6 +186,10 @@ public static partial class OnnxScaledResidual;
 [CompileModel(Onnx = "onnx_skip_connection.onnx")]
 public static partial class OnnxSkipConnection;
 
+/// <summary>Squeeze-and-excitation gates written with 1×1 convolutions over one position, computed as Linear layers, beside near misses that stay convolutions (make_squeeze_excite.py).</summary>
+[CompileModel(Onnx = "onnx_squeeze_excite.onnx")]
+public static partial class OnnxSqueezeExcite;
+
 /// <summary>Loop with a trip count known at build time (make_loop.py): a condition computed at run time (states kept where it fails), and a scan output; compiled whole.</summary>
 [CompileModel(Onnx = "onnx_loop.onnx")]
 public static partial class OnnxLoop;

@@ -37,19 +37,19 @@ public sealed class GpuTests : IDisposable
     /// <summary>
     /// Every compiled test model whose kernels all have a GPU form (all of them, today), and ONNX ones. Running one on
     /// ILGPU's CPU accelerator takes seconds, so the fast tier runs the models in <see cref="FastGpuModels"/> (a GEMM chain,
-    /// int8 and int4 weights, a convolution chain, skip connections in convolutions' stores, attention, element-wise and NaN-carrying ops) and the slow tier the rest.
+    /// int8 and int4 weights, a convolution chain, skip connections in convolutions' stores, 1×1 convolutions over one position as Linears, attention, element-wise and NaN-carrying ops) and the slow tier the rest.
     /// </summary>
     public static TheoryData<string> Models()
     {
         var data = new TheoryData<string>();
         var names = CompiledModel.All.Where(m => CreateGpu(m.Predict.Method.DeclaringType!) is not null).Select(m => m.Name)
-            .Concat(new[] { "Mlp784Onnx", "OnnxDequantized", "OnnxEncoder", "OnnxElementwise", "OnnxEmbedding", "OnnxQuantized", "OnnxOpset20", "OnnxMobile", "OnnxLayoutOps", "OnnxWindows", "OnnxRunning", "OnnxScatter", "OnnxSkipConnection" });
+            .Concat(new[] { "Mlp784Onnx", "OnnxDequantized", "OnnxEncoder", "OnnxElementwise", "OnnxEmbedding", "OnnxQuantized", "OnnxOpset20", "OnnxMobile", "OnnxLayoutOps", "OnnxWindows", "OnnxRunning", "OnnxScatter", "OnnxSkipConnection", "OnnxSqueezeExcite" });
         foreach (string name in names)
             data.Add(FastGpuModels.Contains(name) ? new TheoryDataRow<string>(name) : Tier.SlowRow(new TheoryDataRow<string>(name)));
         return data;
     }
 
-    private static readonly string[] FastGpuModels = { "Digits", "ReluMlpInt8", "DigitsInt4", "ResBlock", "LongAttention", "OnnxElementwise", "SpecialValues", "OnnxWindows", "OnnxRunning", "OnnxScatter", "OnnxSkipConnection" };
+    private static readonly string[] FastGpuModels = { "Digits", "ReluMlpInt8", "DigitsInt4", "ResBlock", "LongAttention", "OnnxElementwise", "SpecialValues", "OnnxWindows", "OnnxRunning", "OnnxScatter", "OnnxSkipConnection", "OnnxSqueezeExcite" };
 
     private static System.Reflection.MethodInfo? CreateGpu(Type model) => model.GetMethod("CreateGpu");
 
@@ -75,6 +75,7 @@ public sealed class GpuTests : IDisposable
             "OnnxRunning" => OnnxRunning.Predict,
             "OnnxScatter" => OnnxScatter.Predict,
             "OnnxSkipConnection" => OnnxSkipConnection.Predict,
+            "OnnxSqueezeExcite" => OnnxSqueezeExcite.Predict,
             _ => OnnxEmbedding.Predict,
         };
     }
@@ -174,7 +175,7 @@ public sealed class GpuTests : IDisposable
         var names = Models().Select(row => row.Data).ToHashSet();
         foreach (string name in new[] { "Digits", "DigitsCnn", "TextClassifier", "DigitsInt4", "DigitsInt8", "DigitsInt8Static", "AttentionBlockInt8" })
             Assert.Contains(name, names);
-        Assert.Equal(CompiledModel.All.Length + 13, names.Count);
+        Assert.Equal(CompiledModel.All.Length + 14, names.Count);
         // The MLPs have the whole-model kernel for small batches; a CNN (not a chain of Linear layers) does not.
         static bool Whole(Type model) => model.GetNestedType("Gpu")!.GetField("_whole", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance) is not null;
         Assert.True(Whole(typeof(Digits.DigitsClassifier)));

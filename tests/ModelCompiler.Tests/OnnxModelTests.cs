@@ -23,7 +23,7 @@ public class OnnxModelTests
     public static TheoryData<string, int> Cases()
     {
         var data = new TheoryData<string, int>();
-        foreach (string model in new[] { "mlp784", "lenet5", "digits_cnn", "onnx_mix", "onnx_activations", "onnx_reduce", "onnx_encoder", "onnx_external", "onnx_elementwise", "onnx_dequantized", "onnx_shape_ops", "onnx_embedding", "onnx_quantized", "onnx_opset20", "onnx_mobile", "onnx_layout_ops", "onnx_windows", "onnx_running", "onnx_group_norm", "onnx_upsample", "onnx_scaled_residual", "onnx_skip_connection" })
+        foreach (string model in new[] { "mlp784", "lenet5", "digits_cnn", "onnx_mix", "onnx_activations", "onnx_reduce", "onnx_encoder", "onnx_external", "onnx_elementwise", "onnx_dequantized", "onnx_shape_ops", "onnx_embedding", "onnx_quantized", "onnx_opset20", "onnx_mobile", "onnx_layout_ops", "onnx_windows", "onnx_running", "onnx_group_norm", "onnx_upsample", "onnx_scaled_residual", "onnx_skip_connection", "onnx_squeeze_excite" })
             foreach (int batch in new[] { 1, 5, 64 })
                 data.Add(model, batch);
         return data;
@@ -52,6 +52,7 @@ public class OnnxModelTests
         "onnx_upsample" => (OnnxUpsample.Predict, OnnxUpsample.InputShape.ToArray(), OnnxUpsample.OutputLength),
         "onnx_scaled_residual" => (OnnxScaledResidual.Predict, OnnxScaledResidual.InputShape.ToArray(), OnnxScaledResidual.OutputLength),
         "onnx_skip_connection" => (OnnxSkipConnection.Predict, OnnxSkipConnection.InputShape.ToArray(), OnnxSkipConnection.OutputLength),
+        "onnx_squeeze_excite" => (OnnxSqueezeExcite.Predict, OnnxSqueezeExcite.InputShape.ToArray(), OnnxSqueezeExcite.OutputLength),
         _ => (DigitsCnnOnnx.Predict, DigitsCnnOnnx.InputShape.ToArray(), DigitsCnnOnnx.OutputLength),
     };
 
@@ -174,6 +175,28 @@ public class OnnxModelTests
         foreach (string miss in new[] { "m1", "m2", "m3", "m4" })
             Assert.Contains(titles, t => t.Contains($"Conv2d \"{miss}\"", StringComparison.Ordinal) && !t.Contains("skip", StringComparison.Ordinal));
         Assert.Equal(5, titles.Count(t => t.Contains(" Add: ", StringComparison.Ordinal)));
+    }
+
+    /// <summary>
+    /// A 1×1 convolution over one position (a squeeze-and-excitation gate's, make_squeeze_excite.py) is computed as a
+    /// Linear layer: with a bias and without, a folded BatchNorm, a stride, one-dimensional; a grouped layer, a padded one,
+    /// a 3×3 kernel and a layer over many positions stay convolutions (ONNX Runtime checks the values above).
+    /// </summary>
+    [Fact]
+    public void A_one_by_one_convolution_over_one_position_is_a_Linear_and_the_near_misses_are_not()
+    {
+        string code = GeneratedCode("onnx_squeeze_excite", "OnnxSqueezeExcite");
+        string[] titles = code.Split('\n').Where(l => l.StartsWith("///   K", StringComparison.Ordinal)).ToArray();
+        string[] linear = titles.Where(t => t.Contains(" as a Linear (1×1 kernel over one position)", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(5, linear.Length);
+        Assert.Contains(linear, t => t.Contains("Conv2d \"squeeze\" as a Linear (1×1 kernel over one position): [24, 1, 1] → [6, 1, 1], + bias, then Relu", StringComparison.Ordinal));
+        Assert.Contains(linear, t => t.Contains("Conv2d \"excite\" as a Linear (1×1 kernel over one position): [6, 1, 1] → [24, 1, 1], + bias, then × 0.2", StringComparison.Ordinal));
+        Assert.Contains(linear, t => t.Contains("(BatchNorm \"bn2\" folded in) Conv2d \"p2\" as a Linear (1×1 kernel over one position): [24, 1, 1] → [40, 1, 1], then Relu", StringComparison.Ordinal));
+        Assert.Contains(linear, t => t.Contains("Conv2d \"p3\" as a Linear (1×1 kernel over one position): [24, 1, 1] → [17, 1, 1], + bias", StringComparison.Ordinal));
+        Assert.Contains(linear, t => t.Contains("Conv1d \"p4\" as a Linear (1×1 kernel over one position): [24, 1] → [5, 1], + bias", StringComparison.Ordinal));
+        Assert.Equal(5, Regex.Matches(code, @"PackedLinear\.Run<").Count);
+        foreach (string miss in new[] { "m1", "m2", "m3", "m4" })
+            Assert.Contains(titles, t => t.Contains($"Conv2d \"{miss}\":", StringComparison.Ordinal));
     }
 
     /// <summary>

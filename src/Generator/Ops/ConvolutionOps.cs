@@ -256,6 +256,8 @@ internal static class ConvolutionOps
         int oh = oneD ? 1 : context.Root.Shape[1], ow = context.Root.Shape[context.Root.Shape.Length - 1];
         var geometry = new ConvGeometry(c, h, width, n, kh, kw, stride, padding, dilation, oh, ow, groups, oneD ? 0 : settings.Top,
             VerticalStride: oneD || settings.Down == stride ? -1 : settings.Down);
+        if (OverOnePosition(geometry) && !depthwise && context.Group.Pool is null && context.Group.SkipAdd is null)
+            return LowerAsLinear(context, n, c);
         // Direct: how many output channels the kernel keeps in registers (8, 6 or 4), and whether it pools.
         if (context.Group.Kind == KernelKind.DirectConv)
             geometry = geometry with { ChannelBlock = KernelScratch.DirectChannelBlock(n), Pooled = context.Group.Pool is not null };
@@ -272,6 +274,34 @@ internal static class ConvolutionOps
         ConvAlgorithm algorithm = depthwise ? ConvAlgorithm.Depthwise : context.Group.Kind == KernelKind.DirectConv ? ConvAlgorithm.Direct : ConvAlgorithm.Im2Col;
         return new KernelPlan(context.Index, title, context.Sources.ToEquatableArray(), context.Where(context.Input), SkipOperand(context), context.Output,
             new ConvOp(algorithm, geometry, weights.Offset, bias.Offset), context.Epilogue.ToEquatableArray(), 2L * k * n * oh * ow);
+    }
+
+    /// <summary>
+    /// A 1×1 convolution of one input position (a squeeze-and-excitation block's, after the global pool): a Linear layer,
+    /// <c>y = W x + b</c>. As a convolution its product is one column wide, so the GEMM filled a 16-column panel for it and
+    /// gathered the column first (200 → 50 channels: 7.3 µs on Zen 3, where the Linear's matrix-vector product streams
+    /// the 40 KB of filters once).
+    /// </summary>
+    private static bool OverOnePosition(ConvGeometry g) =>
+        g.Height == 1 && g.Width == 1 && g.KernelHeight == 1 && g.KernelWidth == 1 && g.Padding == 0 && g.VerticalPadding == 0 && g.Groups == 1;
+
+    /// <summary>
+    /// <see cref="OverOnePosition"/>'s convolution lowered as a float32 Linear (Kernels.PackedLinear): the filters, <c>[out,
+    /// c, 1, 1]</c> as PyTorch stores them, are the Linear's <c>[out, c]</c> weights, packed in 16-output panels at build time
+    /// (a folded BatchNorm scaling each output's row, as for the convolution).
+    /// </summary>
+    private static KernelPlan LowerAsLinear(LoweringContext context, int n, int k)
+    {
+        string? norm = context.Root.FoldedNorm;
+        float epsilon = context.Root.FoldedEpsilon;
+        WeightBlob weights = context.Blob(WeightLayoutKind.PackedLinear, context.Root.Weight!.Name, PanelLayout.PackedLength(n, k), n, k, norm, epsilon);
+        WeightBlob bias = context.Blob(WeightLayoutKind.PaddedBias, context.Root.Bias?.Name ?? "", PanelLayout.PaddedBiasLength(n), n, 0, norm, epsilon);
+        string title = (norm is null ? "" : $"(BatchNorm \"{norm}\" folded in) ")
+            + $"{context.Root.Kind} \"{context.Root.Source.Name}\" as a Linear (1×1 kernel over one position): {Node.Format(context.Input.Shape)} → {Node.Format(context.Root.Shape)}"
+            + (context.Root.Bias is null ? "" : ", + bias") + context.After;
+        var linear = new LinearOp(1, k, n, LinearWeights.Float32, weights.Offset, bias.Offset);
+        return new KernelPlan(context.Index, title, context.Sources.ToEquatableArray(), context.Where(context.Input), null, context.Output, linear,
+            context.Epilogue.ToEquatableArray(), 2L * k * n);
     }
 
     /// <summary>
