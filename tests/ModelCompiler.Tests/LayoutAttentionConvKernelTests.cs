@@ -219,6 +219,10 @@ public class LayoutAttentionConvKernelTests
         { 8, 13, 29, 12, 3, 1, 2, 2, 1 },  // dilated, stride 1: rows of 29 split across panels
         { 8, 20, 45, 16, 3, 2, 1, 1, 1 },  // stride 2: rows of 23 gathered from the even lanes of pairs of loads, the row's end one by one
         { 4, 9, 70, 8, 5, 2, 0, 2, 1 },    // stride 2, dilated, no padding: patches read in place
+        { 3, 1, 40, 6, 5, 1, 2, 1, 1 },    // a stride-1 Conv1d: over wide positions on AVX2 (IndirectGemm), read at one offset per tap
+        { 8, 40, 40, 48, 3, 1, 1, 1, 1 },  // wide: 48 outputs (eight 6-row tiles), four chunks of products, threads by wide panels
+        { 10, 7, 9, 20, 3, 1, 1, 1, 2 },   // wide, grouped: 10 outputs a group (a 6-row and a 4-row tile)
+        { 5, 6, 6, 7, 3, 1, 0, 1, 1 },     // wide without padding: the planes copied all the same, the slack read past the last
     };
 
     [Theory]
@@ -272,6 +276,57 @@ public class LayoutAttentionConvKernelTests
         }
 
         Assert.InRange(Numerics.RelativeError(actual, expected), 0, Numerics.Tolerance);
+    }
+
+    /// <summary>
+    /// Stride-1 layers with a kernel of one row or one column and padding along one axis (the speech embedding's 1×3 and
+    /// 3×1 layers, padding 0 × 1), computed over wide positions on AVX2: against a plain loop over the definition.
+    /// </summary>
+    [Theory]
+    [InlineData(24, 20, 32, 24, 1, 3, 0, 1)]
+    [InlineData(24, 20, 32, 24, 3, 1, 0, 0)]
+    [InlineData(7, 9, 5, 13, 3, 1, 1, 0)]
+    [InlineData(6, 5, 3, 9, 1, 5, 0, 2)]
+    public void Conv2d_with_a_one_row_or_one_column_kernel_matches_the_definition(int c, int h, int w, int outC, int kh, int kw, int padTop, int padding)
+    {
+        const int rows = 2;
+        int oh = h + 2 * padTop - kh + 1, ow = w + 2 * padding - kw + 1;
+        float[] x = Numerics.Random(rows * c * h * w, seed: c + h * kh);
+        float[] weight = Numerics.Random(outC * c * kh * kw, seed: outC + kw, scale: 0.3);
+        float[] bias = Numerics.Random(outC, seed: 3, scale: 0.5);
+        var expected = new float[rows * outC * oh * ow];
+        for (int n = 0; n < rows; n++)
+            for (int o = 0; o < outC; o++)
+                for (int y = 0; y < oh; y++)
+                    for (int q = 0; q < ow; q++)
+                    {
+                        double sum = bias[o];
+                        for (int i = 0; i < c; i++)
+                            for (int u = 0; u < kh; u++)
+                                for (int v = 0; v < kw; v++)
+                                {
+                                    int iy = y + u - padTop, ix = q + v - padding;
+                                    if (iy >= 0 && iy < h && ix >= 0 && ix < w)
+                                        sum += (double)weight[((o * c + i) * kh + u) * kw + v] * x[((n * c + i) * h + iy) * w + ix];
+                                }
+                        expected[((n * outC + o) * oh + y) * ow + q] = (float)Math.Max(0, sum);
+                    }
+        var geometry = new ConvGeometry(c, h, w, outC, kh, kw, 1, padding, 1, oh, ow, 1, padTop);
+        var scratch = new float[Convolution.ScratchFloats(geometry)];
+        Array.Fill(scratch, float.NaN);
+        var actual = new float[expected.Length + 1];
+        actual[^1] = 42f;
+        Convolution.Conv2d<ReluOperator>(ref x[0], ref actual[0], rows, geometry, ref weight[0], ref bias[0], ref scratch[0]);
+        Assert.Equal(42f, actual[^1]);
+        Assert.InRange(Numerics.RelativeError(actual.AsSpan(0, expected.Length), expected), 0, Numerics.Tolerance);
+        AssertSharedEqual(actual, workers =>
+        {
+            var shared = new float[expected.Length + 1];
+            shared[^1] = 42f;
+            Array.Fill(scratch, float.NaN);
+            Convolution.Conv2d<ReluOperator>(ref x[0], ref shared[0], rows, geometry, ref weight[0], ref bias[0], ref scratch[0], workers);
+            return shared;
+        });
     }
 
     [Theory]
