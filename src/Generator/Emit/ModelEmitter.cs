@@ -301,7 +301,7 @@ internal static partial class ModelEmitter
         w.Line($"{K}PredictArguments.Validate(input, output, batch, InputLength, OutputLength);");
         WriteIdChecks(w, plan);
         w.Line("bool parallel = maxDegreeOfParallelism != 1 && (long)batch * FlopsPerSample >= ParallelFlops;");
-        w.Wrapped($"{K}BatchRunner.Run(input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism, {Weights(plan)}, s_runRows);");
+        w.Wrapped($"{K}BatchRunner.Run(input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism, {Weights(plan)}, s_runRows, FlopsPerSample);");
         w.Close();
         w.Line();
         w.Line($"private static readonly {K}RowsKernel s_runRows = RunRows;");

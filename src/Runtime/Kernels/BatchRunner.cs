@@ -14,21 +14,33 @@ public delegate void RowsKernel(ReadOnlySpan<float> input, Span<float> output, i
 /// <summary>Cuts a batch into chunks that fit a model's scratch arena, on one core or several.</summary>
 public static class BatchRunner
 {
-    /// <summary>Rows below which a worker is not worth starting.</summary>
+    /// <summary>Rows below which a worker is not worth starting (for a sample of unknown or little work).</summary>
     public const int MinRowsPerWorker = 8;
+
+    /// <summary>
+    /// Multiply-adds ×2 a worker's share of a batch needs for the batch to be split by samples: with samples this large a
+    /// worker gets fewer than <see cref="MinRowsPerWorker"/> rows (one, for a 16 MFLOP sample or larger). Starting the
+    /// workers costs microseconds; this is hundreds of them. Sharing each kernel instead pays a hand-off and a join per
+    /// kernel and splits small layers poorly: the speech embedding at batch 8 on two cores ran no faster than on one.
+    /// </summary>
+    public const long SampleSplitFlops = 16_000_000;
+
+    /// <summary>The fewest rows per worker for samples of <paramref name="flopsPerSample"/> (0: unknown, <see cref="MinRowsPerWorker"/>).</summary>
+    public static int MinRows(long flopsPerSample) =>
+        flopsPerSample <= 0 ? MinRowsPerWorker : (int)Math.Clamp((SampleSplitFlops + flopsPerSample - 1) / flopsPerSample, 1, MinRowsPerWorker);
 
     /// <summary>
     /// Runs <paramref name="kernel"/> over the batch in chunks of at most <paramref name="chunkRows"/> rows.
     /// With <paramref name="parallel"/> (the call has work enough to pay for other threads), up to
     /// <paramref name="maxDegreeOfParallelism"/> cores (every core when it is -1) share it: a batch of at least
-    /// <see cref="MinRowsPerWorker"/> rows per core is split into one contiguous range of samples per core, each running its
+    /// <see cref="MinRows"/> rows per core (fewer for samples of more work: <paramref name="flopsPerSample"/>) is split into one contiguous range of samples per core, each running its
     /// own chunks; a smaller one (one sample included) runs its chunks in order with the process's shared
     /// <see cref="KernelWorkers"/>, which split the work inside each larger kernel (output positions, planes, heads, panels).
     /// When another call holds those workers, this one runs on the calling thread (the cores are busy anyway).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxDegreeOfParallelism"/> is 0 or below -1.</exception>
     public static void Run(ReadOnlySpan<float> input, Span<float> output, int batch, int inputLength, int outputLength,
-        int chunkRows, bool parallel, int maxDegreeOfParallelism, AlignedBuffer? weights, RowsKernel kernel)
+        int chunkRows, bool parallel, int maxDegreeOfParallelism, AlignedBuffer? weights, RowsKernel kernel, long flopsPerSample = 0)
     {
         // As ParallelOptions.MaxDegreeOfParallelism: -1 (no limit) or a positive count; checked before anything is written.
         if (maxDegreeOfParallelism == 0 || maxDegreeOfParallelism < -1)
@@ -38,7 +50,7 @@ public static class BatchRunner
         if (parallel)
         {
             int cores = maxDegreeOfParallelism > 0 ? maxDegreeOfParallelism : Environment.ProcessorCount;
-            workers = Math.Max(1, Math.Min(cores, batch / MinRowsPerWorker));
+            workers = Math.Max(1, Math.Min(cores, batch / MinRows(flopsPerSample)));
         }
         if (workers > 1) RunParallel(input, output, batch, inputLength, outputLength, chunkRows, workers, weights, kernel);
         else if (parallel) RunShared(input, output, batch, inputLength, outputLength, chunkRows, maxDegreeOfParallelism, weights, kernel);

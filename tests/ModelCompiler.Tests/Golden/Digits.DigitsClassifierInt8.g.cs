@@ -95,7 +95,7 @@ partial class DigitsClassifierInt8
         bool parallel = maxDegreeOfParallelism != 1 && (long)batch * FlopsPerSample >= ParallelFlops;
         global::ModelCompiler.Kernels.BatchRunner.Run(
             input, output, batch, InputLength, OutputLength, ChunkRows, parallel, maxDegreeOfParallelism,
-            CompiledWeights.Buffer, s_runRows);
+            CompiledWeights.Buffer, s_runRows, FlopsPerSample);
     }
 
     private static readonly global::ModelCompiler.Kernels.RowsKernel s_runRows = RunRows;
