@@ -105,8 +105,8 @@ internal static class KernelScratch
     public static int Im2ColWideChunk(ConvGeometry g)
     {
         int panels = (Im2ColWidePositions(g) + PanelLayout.PanelWidth - 1) / PanelLayout.PanelWidth;
-        int fit = Im2ColChunkBytes / (Math.Max(1, g.OutChannels / Math.Max(1, g.Groups)) * PanelLayout.PanelWidth * sizeof(float));
-        return Math.Max(1, Math.Min(panels, fit)) * PanelLayout.PanelWidth;
+        long fit = Im2ColChunkBytes / ((long)Math.Max(1, g.OutChannels / Math.Max(1, g.Groups)) * PanelLayout.PanelWidth * sizeof(float));
+        return (int)Math.Max(1, Math.Min(panels, fit)) * PanelLayout.PanelWidth;
     }
 
     /// <summary>
